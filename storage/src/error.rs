@@ -1,0 +1,53 @@
+//! Errors of the storage crate.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::codec::CodecError;
+
+/// Errors opening or using the sled-backed store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The sled database could not be opened.
+    #[error("cannot open store at {path}: {source}")]
+    Open {
+        /// Database directory.
+        path: PathBuf,
+        /// The sled error.
+        source: sled::Error,
+    },
+    /// A sled operation failed.
+    #[error("sled {op} failed: {source}")]
+    Sled {
+        /// What was being done.
+        op: &'static str,
+        /// The sled error.
+        source: sled::Error,
+    },
+    /// Stored bytes could not be decoded (corruption or version skew).
+    #[error("corrupt {what}: {source}")]
+    Corrupt {
+        /// What was being decoded.
+        what: &'static str,
+        /// The codec error.
+        source: CodecError,
+    },
+    /// A flush did not finish in time.
+    #[error("flush did not finish within {after:?}")]
+    FlushTimeout {
+        /// The configured limit.
+        after: Duration,
+    },
+    /// The background flusher stopped (the store is shutting down or failed).
+    #[error("flusher stopped")]
+    FlusherGone,
+}
+
+impl Error {
+    pub(crate) fn sled(op: &'static str) -> impl FnOnce(sled::Error) -> Error {
+        move |source| Error::Sled { op, source }
+    }
+    pub(crate) fn corrupt(what: &'static str) -> impl FnOnce(CodecError) -> Error {
+        move |source| Error::Corrupt { what, source }
+    }
+}

@@ -1,0 +1,84 @@
+//! Group commit: one background task turns many "persist this" requests into few sled flushes.
+//!
+//! sled writes lazily; a log entry or vote counts as durable only once `Db::flush` has returned
+//! *after* it was written. Requests are answered strictly in arrival order, and every request is
+//! answered only by a flush that started after the request was queued.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::Error;
+
+/// How many flush waiters may queue before writers wait (backpressure on the Raft log).
+pub const FLUSH_QUEUE_LEN_MAX: usize = 4096;
+
+/// Something waiting for durability.
+pub(crate) enum Waiter {
+    /// A oneshot completed with the flush result.
+    Oneshot(oneshot::Sender<Result<(), String>>),
+    /// A boxed callback (openraft's `LogFlushed`).
+    Callback(Box<dyn FnOnce(Result<(), String>) + Send>),
+}
+
+impl Waiter {
+    fn complete(self, result: Result<(), String>) {
+        match self {
+            Waiter::Oneshot(tx) => {
+                let _ = tx.send(result);
+            }
+            Waiter::Callback(f) => f(result),
+        }
+    }
+}
+
+/// Handle to the flusher task.
+#[derive(Clone)]
+pub(crate) struct Flusher {
+    tx: mpsc::Sender<Waiter>,
+}
+
+impl Flusher {
+    /// Starts the flusher task on the current tokio runtime.
+    pub(crate) fn start(db: sled::Db, timeout: Duration) -> Self {
+        let (tx, rx) = mpsc::channel(FLUSH_QUEUE_LEN_MAX);
+        tokio::spawn(run(db, timeout, rx));
+        Flusher { tx }
+    }
+
+    /// Queues a waiter; waits for queue space (bounded).
+    pub(crate) async fn enqueue(&self, w: Waiter) -> Result<(), Error> {
+        self.tx.send(w).await.map_err(|_| Error::FlusherGone)
+    }
+
+    /// Waits until everything written before this call is durable.
+    pub(crate) async fn flush(&self) -> Result<(), Error> {
+        let (tx, rx) = oneshot::channel();
+        self.enqueue(Waiter::Oneshot(tx)).await?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(msg)) => Err(Error::Sled { op: "flush", source: sled::Error::Unsupported(msg) }),
+            Err(_) => Err(Error::FlusherGone),
+        }
+    }
+}
+
+async fn run(db: sled::Db, timeout: Duration, mut rx: mpsc::Receiver<Waiter>) {
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, FLUSH_QUEUE_LEN_MAX).await > 0 {
+        let db2 = db.clone();
+        let flushed = tokio::time::timeout(timeout, tokio::task::spawn_blocking(move || db2.flush())).await;
+        let result = match flushed {
+            Ok(Ok(Ok(_bytes))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(format!("sled flush failed: {e}")),
+            Ok(Err(join)) => Err(format!("flush task failed: {join}")),
+            Err(_) => Err(format!("flush did not finish within {timeout:?}")),
+        };
+        if let Err(msg) = &result {
+            tracing::error!(error = %msg, waiters = batch.len(), "storage flush failed");
+        }
+        for w in batch.drain(..) {
+            w.complete(result.clone());
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! The deterministic heart of the state machine: how one command changes the key space.
+//!
+//! [`execute`] reads through a lookup function and returns the result plus the mutations to write
+//! atomically. It never touches clocks, randomness or I/O, so every replica (and the in-memory
+//! store of the simulations) computes the same thing from the same log.
+
+use crate::codec::{decode, encode};
+use crate::error::Error;
+use crate::types::{Command, CommandResult, IndexMode, Owner, Refusal, Versioned};
+
+/// Key prefix of owner records.
+pub const OWNER_PREFIX: &[u8] = b"o/";
+/// Key prefix of actor state records.
+pub const STATE_PREFIX: &[u8] = b"s/";
+/// Key prefix of secondary records.
+pub const INDEX_PREFIX: &[u8] = b"i/";
+
+/// Storage key of an actor's owner record.
+pub fn owner_key(actor: &str) -> Vec<u8> {
+    [OWNER_PREFIX, actor.as_bytes()].concat()
+}
+/// Storage key of an actor's state record.
+pub fn state_key(actor: &str) -> Vec<u8> {
+    [STATE_PREFIX, actor.as_bytes()].concat()
+}
+/// Storage key of a secondary record.
+pub fn index_key(key: &str) -> Vec<u8> {
+    [INDEX_PREFIX, key.as_bytes()].concat()
+}
+
+/// One write produced by a command: `None` deletes the key.
+pub type Mutation = (Vec<u8>, Option<Vec<u8>>);
+
+/// Applies `cmd` against the key space visible through `get`.
+pub fn execute<F>(get: F, cmd: &Command) -> Result<(CommandResult, Vec<Mutation>), Error>
+where
+    F: Fn(&[u8]) -> Result<Option<Vec<u8>>, Error>,
+{
+    match cmd {
+        Command::Claim { actor, node, expected_epoch } => {
+            let key = owner_key(actor);
+            let current: Option<Owner> = match get(&key)? {
+                None => None,
+                Some(b) => Some(decode(&b).map_err(Error::corrupt("owner record"))?),
+            };
+            let epoch = current.map(|o| o.epoch).unwrap_or(0);
+            if epoch != *expected_epoch {
+                return Ok((CommandResult::Refused(Refusal::EpochMoved { current }), vec![]));
+            }
+            let owner = Owner { node: *node, epoch: epoch + 1 };
+            let bytes = encode(&owner).map_err(Error::corrupt("owner record"))?;
+            Ok((CommandResult::Claimed(owner), vec![(key, Some(bytes))]))
+        }
+        Command::Put { actor, node, epoch, expected_version, state, index_writes, index_deletes } => {
+            let current: Option<Owner> = match get(&owner_key(actor))? {
+                None => None,
+                Some(b) => Some(decode(&b).map_err(Error::corrupt("owner record"))?),
+            };
+            if current != Some(Owner { node: *node, epoch: *epoch }) {
+                return Ok((CommandResult::Refused(Refusal::NotOwner { current }), vec![]));
+            }
+            let skey = state_key(actor);
+            let version = match get(&skey)? {
+                None => 0,
+                Some(b) => decode::<Versioned>(&b).map_err(Error::corrupt("state record"))?.version,
+            };
+            if version != *expected_version {
+                return Ok((
+                    CommandResult::Refused(Refusal::VersionMismatch { expected: *expected_version, current: version }),
+                    vec![],
+                ));
+            }
+            let mut muts = Vec::with_capacity(1 + index_writes.len() + index_deletes.len());
+            for w in index_writes {
+                let ikey = index_key(&w.key);
+                if w.mode == IndexMode::InsertNew {
+                    if let Some(existing) = get(&ikey)? {
+                        if existing != w.value {
+                            return Ok((
+                                CommandResult::Refused(Refusal::IndexTaken { key: w.key.clone(), existing }),
+                                vec![],
+                            ));
+                        }
+                    }
+                }
+                muts.push((ikey, Some(w.value.clone())));
+            }
+            for k in index_deletes {
+                muts.push((index_key(k), None));
+            }
+            let new_version = version + 1;
+            let rec = Versioned { version: new_version, bytes: state.clone() };
+            muts.push((skey, Some(encode(&rec).map_err(Error::corrupt("state record"))?)));
+            Ok((CommandResult::Written { version: new_version }, muts))
+        }
+    }
+}

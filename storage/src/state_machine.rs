@@ -1,0 +1,321 @@
+//! The replicated state machine and its snapshots, on sled.
+//!
+//! Tree `sm` holds the key space of [`crate::machine`] plus two meta keys (last applied log id,
+//! last membership) written atomically with each entry's mutations. Applying does not flush: after
+//! a crash the tree is a consistent prefix and openraft re-applies committed entries from the log.
+//! Snapshots are written to tree `snapshot` and flushed, because log purging relies on them; on
+//! open, a state machine older than the stored snapshot is restored from it.
+
+use std::io::Cursor;
+use std::sync::{Arc, RwLock};
+
+use openraft::storage::{RaftStateMachine, Snapshot, SnapshotMeta};
+use openraft::{
+    AnyError, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, StorageError, StorageIOError, StoredMembership,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{decode, encode};
+use crate::error::Error;
+use crate::flusher::Flusher;
+use crate::machine::{execute, index_key, owner_key, state_key, INDEX_PREFIX};
+use crate::types::{CommandResult, Owner, RaftNodeId, SveaNode, TypeConfig, Versioned};
+
+const META_APPLIED: &[u8] = b"\x00applied";
+const META_MEMBERSHIP: &[u8] = b"\x00membership";
+const SNAP_META: &[u8] = b"meta";
+const SNAP_DATA: &[u8] = b"data";
+
+type SErr = StorageError<RaftNodeId>;
+type Membership = StoredMembership<RaftNodeId, SveaNode>;
+
+fn io_err<E: std::error::Error + 'static>(mk: fn(AnyError) -> StorageIOError<RaftNodeId>, e: E) -> SErr {
+    SErr::from(mk(AnyError::new(&e)))
+}
+
+/// The serialized form of a snapshot: every key of the `sm` tree.
+#[derive(Serialize, Deserialize)]
+struct SnapshotBody {
+    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+struct Shared {
+    db: sled::Db,
+    sm: sled::Tree,
+    snap: sled::Tree,
+    flusher: Flusher,
+    /// Writers (apply, install) take it exclusively; snapshot building takes it shared, so a
+    /// snapshot is one consistent cut of the tree.
+    cut: RwLock<()>,
+    snapshot_seq: std::sync::atomic::AtomicU64,
+}
+
+/// The sled-backed state machine. Cheap to clone.
+#[derive(Clone)]
+pub struct StateMachineStore {
+    shared: Arc<Shared>,
+}
+
+/// Read-only view of the locally applied state, for the node's reads between writes.
+#[derive(Clone)]
+pub struct StateView {
+    sm: sled::Tree,
+}
+
+impl StateMachineStore {
+    pub(crate) fn open(db: &sled::Db, flusher: Flusher) -> Result<Self, Error> {
+        let sm = db.open_tree("sm").map_err(Error::sled("open sm"))?;
+        let snap = db.open_tree("snapshot").map_err(Error::sled("open snapshot"))?;
+        let store = StateMachineStore {
+            shared: Arc::new(Shared {
+                db: db.clone(),
+                sm,
+                snap,
+                flusher,
+                cut: RwLock::new(()),
+                snapshot_seq: std::sync::atomic::AtomicU64::new(0),
+            }),
+        };
+        store.recover_from_snapshot()?;
+        Ok(store)
+    }
+
+    /// A read view of the applied state.
+    pub fn view(&self) -> StateView {
+        StateView { sm: self.shared.sm.clone() }
+    }
+
+    fn applied(&self) -> Result<Option<LogId<RaftNodeId>>, Error> {
+        match self.shared.sm.get(META_APPLIED).map_err(Error::sled("read sm"))? {
+            None => Ok(None),
+            Some(b) => decode(&b).map_err(Error::corrupt("applied log id")),
+        }
+    }
+
+    fn stored_snapshot_meta(&self) -> Result<Option<SnapshotMeta<RaftNodeId, SveaNode>>, Error> {
+        match self.shared.snap.get(SNAP_META).map_err(Error::sled("read snapshot"))? {
+            None => Ok(None),
+            Some(b) => decode(&b).map(Some).map_err(Error::corrupt("snapshot meta")),
+        }
+    }
+
+    /// If the state machine on disk is older than the persisted snapshot (a crash after log purge
+    /// but before the state machine was flushed), restore it from the snapshot.
+    fn recover_from_snapshot(&self) -> Result<(), Error> {
+        let Some(meta) = self.stored_snapshot_meta()? else { return Ok(()) };
+        if self.applied()? >= meta.last_log_id {
+            return Ok(());
+        }
+        let data = self.shared.snap.get(SNAP_DATA).map_err(Error::sled("read snapshot"))?.unwrap_or_default();
+        tracing::warn!(snapshot = ?meta.last_log_id, "state machine behind snapshot; restoring from snapshot");
+        self.replace_tree(&data)
+    }
+
+    fn replace_tree(&self, data: &[u8]) -> Result<(), Error> {
+        let body: SnapshotBody = decode(data).map_err(Error::corrupt("snapshot body"))?;
+        let _w = self.shared.cut.write().unwrap_or_else(|p| p.into_inner());
+        let mut batch = sled::Batch::default();
+        for k in self.shared.sm.iter().keys() {
+            batch.remove(k.map_err(Error::sled("read sm"))?);
+        }
+        for (k, v) in body.pairs {
+            batch.insert(k, v);
+        }
+        self.shared.sm.apply_batch(batch).map_err(Error::sled("write sm"))
+    }
+
+    fn build(&self) -> Result<(SnapshotMeta<RaftNodeId, SveaNode>, Vec<u8>), Error> {
+        let (pairs, applied, membership) = {
+            let _r = self.shared.cut.read().unwrap_or_else(|p| p.into_inner());
+            let mut pairs = Vec::with_capacity(self.shared.sm.len());
+            for kv in self.shared.sm.iter() {
+                let (k, v) = kv.map_err(Error::sled("read sm"))?;
+                pairs.push((k.to_vec(), v.to_vec()));
+            }
+            let applied = self.applied()?;
+            let membership: Membership = match self.shared.sm.get(META_MEMBERSHIP).map_err(Error::sled("read sm"))? {
+                None => Membership::default(),
+                Some(b) => decode(&b).map_err(Error::corrupt("membership"))?,
+            };
+            (pairs, applied, membership)
+        };
+        let data = encode(&SnapshotBody { pairs }).map_err(Error::corrupt("snapshot body"))?;
+        let seq = self.shared.snapshot_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let snapshot_id = match applied {
+            Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, seq),
+            None => format!("0-0-{seq}"),
+        };
+        let meta = SnapshotMeta { last_log_id: applied, last_membership: membership, snapshot_id };
+        Ok((meta, data))
+    }
+
+    async fn persist_snapshot(&self, meta: &SnapshotMeta<RaftNodeId, SveaNode>, data: &[u8]) -> Result<(), Error> {
+        let mut batch = sled::Batch::default();
+        batch.insert(SNAP_META, encode(meta).map_err(Error::corrupt("snapshot meta"))?);
+        batch.insert(SNAP_DATA, data);
+        self.shared.snap.apply_batch(batch).map_err(Error::sled("write snapshot"))?;
+        // Logs up to the snapshot may be purged next: the snapshot (and the state machine it came
+        // from) must be durable first.
+        self.shared.flusher.flush().await
+    }
+
+    fn apply_entry(&self, entry: &openraft::Entry<TypeConfig>) -> Result<CommandResult, Error> {
+        let _w = self.shared.cut.write().unwrap_or_else(|p| p.into_inner());
+        let mut batch = sled::Batch::default();
+        let result = match &entry.payload {
+            EntryPayload::Blank => CommandResult::Empty,
+            EntryPayload::Normal(cmd) => {
+                let sm = &self.shared.sm;
+                let get = |k: &[u8]| -> Result<Option<Vec<u8>>, Error> {
+                    Ok(sm.get(k).map_err(Error::sled("read sm"))?.map(|v| v.to_vec()))
+                };
+                let (result, muts) = execute(get, cmd)?;
+                for (k, v) in muts {
+                    match v {
+                        Some(v) => batch.insert(k, v),
+                        None => batch.remove(k),
+                    }
+                }
+                result
+            }
+            EntryPayload::Membership(m) => {
+                let stored = Membership::new(Some(entry.log_id), m.clone());
+                batch.insert(META_MEMBERSHIP, encode(&stored).map_err(Error::corrupt("membership"))?);
+                CommandResult::Empty
+            }
+        };
+        batch.insert(META_APPLIED, encode(&Some(entry.log_id)).map_err(Error::corrupt("applied log id"))?);
+        self.shared.sm.apply_batch(batch).map_err(Error::sled("write sm"))?;
+        Ok(result)
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, SErr> {
+        let (meta, data) = self.build().map_err(|e| io_err(StorageIOError::read_state_machine, e))?;
+        self.persist_snapshot(&meta, &data)
+            .await
+            .map_err(|e| io_err(|a| StorageIOError::write_snapshot(None, a), e))?;
+        tracing::info!(last_log_id = ?meta.last_log_id, bytes = data.len(), "snapshot built");
+        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachineStore {
+    type SnapshotBuilder = StateMachineStore;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId<RaftNodeId>>, Membership), SErr> {
+        let applied = self.applied().map_err(|e| io_err(StorageIOError::read_state_machine, e))?;
+        let membership = match self.shared.sm.get(META_MEMBERSHIP).map_err(|e| io_err(StorageIOError::read_state_machine, e))? {
+            None => Membership::default(),
+            Some(b) => decode(&b).map_err(|e| io_err(StorageIOError::read_state_machine, e))?,
+        };
+        Ok((applied, membership))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResult>, SErr>
+    where
+        I: IntoIterator<Item = openraft::Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut out = Vec::new();
+        for entry in entries {
+            let r = self.apply_entry(&entry).map_err(|e| SErr::from(StorageIOError::apply(entry.log_id, AnyError::new(&e))))?;
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, SErr> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<RaftNodeId, SveaNode>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), SErr> {
+        let data = snapshot.into_inner();
+        let sig = meta.signature();
+        let werr = |e: Error| SErr::from(StorageIOError::write_snapshot(Some(sig.clone()), AnyError::new(&e)));
+        // Persist first: if we crash mid-install, open() restores from the stored snapshot.
+        self.persist_snapshot(meta, &data).await.map_err(werr)?;
+        self.replace_tree(&data).map_err(werr)?;
+        tracing::info!(last_log_id = ?meta.last_log_id, bytes = data.len(), "snapshot installed");
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, SErr> {
+        let rerr = |e: Error| io_err(|a| StorageIOError::read_snapshot(None, a), e);
+        let Some(meta) = self.stored_snapshot_meta().map_err(rerr)? else { return Ok(None) };
+        let data = self.shared.snap.get(SNAP_DATA).map_err(|e| rerr(Error::sled("read snapshot")(e)))?.unwrap_or_default();
+        Ok(Some(Snapshot { meta, snapshot: Box::new(Cursor::new(data.to_vec())) }))
+    }
+}
+
+impl StateView {
+    fn get_decoded<T: serde::de::DeserializeOwned>(&self, key: &[u8], what: &'static str) -> Result<Option<T>, Error> {
+        match self.sm.get(key).map_err(Error::sled("read sm"))? {
+            None => Ok(None),
+            Some(b) => decode(&b).map(Some).map_err(Error::corrupt(what)),
+        }
+    }
+
+    /// The current owner of an actor, as applied locally.
+    pub fn owner(&self, actor: &str) -> Result<Option<Owner>, Error> {
+        self.get_decoded(&owner_key(actor), "owner record")
+    }
+
+    /// An actor's state and version, as applied locally.
+    pub fn state(&self, actor: &str) -> Result<Option<Versioned>, Error> {
+        self.get_decoded(&state_key(actor), "state record")
+    }
+
+    /// A secondary record, as applied locally.
+    pub fn index(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self.sm.get(index_key(key)).map_err(Error::sled("read sm"))?.map(|v| v.to_vec()))
+    }
+
+    /// Up to `limit` secondary records whose key starts with `prefix`, in key order.
+    pub fn scan_index(&self, prefix: &str, limit: usize) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        let mut out = Vec::new();
+        for kv in self.sm.scan_prefix(index_key(prefix)).take(limit) {
+            let (k, v) = kv.map_err(Error::sled("read sm"))?;
+            let key = String::from_utf8_lossy(&k[INDEX_PREFIX.len()..]).into_owned();
+            out.push((key, v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Index of the last log entry applied locally (0 when none).
+    pub fn last_applied_index(&self) -> Result<u64, Error> {
+        let applied: Option<Option<LogId<RaftNodeId>>> = self.get_decoded(META_APPLIED, "applied log id")?;
+        Ok(applied.flatten().map(|l| l.index).unwrap_or(0))
+    }
+
+    /// Flushes nothing; exposes the db size for metrics.
+    pub fn len(&self) -> usize {
+        self.sm.len()
+    }
+
+    /// Whether the key space is empty.
+    pub fn is_empty(&self) -> bool {
+        self.sm.is_empty()
+    }
+}
+
+impl StateMachineStore {
+    /// Flushes everything written so far (used on clean shutdown).
+    pub async fn flush(&self) -> Result<(), Error> {
+        self.shared.flusher.flush().await
+    }
+
+    #[doc(hidden)]
+    pub fn db(&self) -> &sled::Db {
+        &self.shared.db
+    }
+}
