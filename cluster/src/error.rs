@@ -1,0 +1,41 @@
+//! Errors of the cluster crate.
+
+use std::time::Duration;
+
+/// Errors of cluster operations.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Raft configuration derived from svea's config was rejected by openraft.
+    #[error("invalid raft config: {0}")]
+    RaftConfig(String),
+    /// The local store could not be opened.
+    #[error(transparent)]
+    Storage(#[from] svea_storage::Error),
+    /// This node is not the leader and cannot forward (no route to the leader yet).
+    #[error("not the leader; leader is {leader:?}")]
+    NotLeader {
+        /// The leader this node knows of, if any.
+        leader: Option<u64>,
+    },
+    /// No quorum confirmed leadership or a write in time.
+    #[error("{op} did not complete within {after:?}")]
+    Timeout {
+        /// The operation.
+        op: &'static str,
+        /// The configured limit.
+        after: Duration,
+    },
+    /// Raft stopped (shutdown or a storage failure); the node must restart.
+    #[error("raft stopped: {0}")]
+    Fatal(String),
+    /// Bootstrapping the cluster failed.
+    #[error("cannot initialize cluster: {0}")]
+    Initialize(String),
+}
+
+impl Error {
+    /// Whether a client may retry the operation later (possibly elsewhere).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::NotLeader { .. } | Error::Timeout { .. })
+    }
+}

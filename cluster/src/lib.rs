@@ -1,0 +1,14 @@
+//! svea's cluster layer: one openraft instance per node over the sled store, the client-write
+//! and linearizable-read paths, and the network seam peers plug into.
+//!
+//! Owns: Raft wiring and timing ([`ClusterNode`]), bootstrap, the Raft network ([`network`]).
+//! Later: the QUIC transport, leader forwarding, membership changes and failure detection.
+//! Does not own: HTTP, JSON, actors or the feedback domain; it moves opaque commands.
+
+mod error;
+pub mod network;
+mod node;
+
+pub use error::Error;
+pub use node::{member_node, raft_config, ClusterNode, ClusterStatus, Committed};
+pub use svea_storage as storage;

@@ -1,0 +1,37 @@
+//! Typed configuration for a svea node.
+//!
+//! Owns: reading the TOML config file and the `SVEA_*` environment variables (the only crate in
+//! svea that touches either), the built-in defaults, and validation into typed values
+//! ([`NodeId`], [`Region`], [`std::time::Duration`], [`std::net::SocketAddr`]). Every error names
+//! the dotted key (`timeouts.election_timeout_ms_min`) or the variable (`SVEA_NODE_ID`) at fault.
+//!
+//! Does not own: what the values mean at run time (timers, Raft, HTTP and storage live in their
+//! own crates), logging setup, or any global state: callers get a [`Config`] and pass it on.
+//!
+//! Precedence, lowest first: [`RawConfig::default`], the TOML file, the environment map.
+//! ```
+//! # use std::collections::BTreeMap;
+//! let env = BTreeMap::from([("SVEA_NODE_ID".to_owned(), "2".to_owned())]);
+//! let config = svea_config::Config::from_toml_str("[log]\nfilter = \"debug\"\n", &env)?;
+//! assert_eq!(config.node.id.get(), 2);
+//! assert_eq!(config.log.filter, "debug");
+//! # Ok::<(), svea_config::Error>(())
+//! ```
+
+mod env;
+mod error;
+mod ids;
+mod raw;
+mod typed;
+mod validate;
+
+pub use env::{env_var_names, env_vars, ENV_PREFIX};
+pub use error::Error;
+pub use ids::{NodeId, Region, REGION_NAME_LEN_MAX};
+pub use raw::{
+    RawCluster, RawConfig, RawLimits, RawLog, RawMember, RawNode, RawRegion, RawTimeouts,
+};
+pub use typed::{
+    ClusterConfig, Config, Limits, LogConfig, MemberSpec, NodeConfig, RegionSpec, Timeouts,
+    CONFIG_FILE_BYTES_MAX,
+};

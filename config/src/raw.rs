@@ -1,0 +1,244 @@
+//! The configuration as written: TOML-shaped, unvalidated, every field defaulted.
+
+use serde::{Deserialize, Serialize};
+
+// Defaults, related at compile time so a careless edit cannot ship an invalid default config.
+const HEARTBEAT_MS: u64 = 150;
+const ELECTION_TIMEOUT_MS_MIN: u64 = 600;
+const ELECTION_TIMEOUT_MS_MAX: u64 = 1200;
+const RAFT_RPC_TIMEOUT_MS: u64 = 1000;
+const CLIENT_WRITE_TIMEOUT_MS: u64 = 5000;
+const STORAGE_FLUSH_TIMEOUT_MS: u64 = 5000;
+const ACTOR_IDLE_MS: u64 = 300_000;
+const SESSION_EXPIRY_MS: u64 = 900_000;
+const EXPIRY_SWEEP_MS: u64 = 5000;
+const FAILOVER_AFTER_MS: u64 = 1500;
+const SHUTDOWN_GRACE_MS: u64 = 10_000;
+const _: () = assert!(HEARTBEAT_MS * 3 < ELECTION_TIMEOUT_MS_MIN);
+const _: () = assert!(ELECTION_TIMEOUT_MS_MIN < ELECTION_TIMEOUT_MS_MAX);
+const _: () = assert!(FAILOVER_AFTER_MS > HEARTBEAT_MS);
+
+const HTTP_BODY_BYTES: usize = 64 * 1024;
+const ACTOR_MAILBOX_LEN: usize = 64;
+const REGISTRY_QUEUE_LEN: usize = 4096;
+const SNAPSHOT_LOGS_SINCE_LAST: u64 = 5000;
+const MAX_IN_SNAPSHOT_LOG_TO_KEEP: u64 = 1000;
+
+/// The whole configuration as written in TOML, before validation.
+///
+/// `Default` is the built-in configuration: a single node `1` in `stockholm` on localhost.
+/// A TOML file only needs the keys it changes; a `[[regions]]` or `[[cluster.initial_members]]`
+/// list in the file replaces the default list as a whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[node]`: this process.
+    pub node: RawNode,
+    /// `[[regions]]`: the region table.
+    pub regions: Vec<RawRegion>,
+    /// `[cluster]`.
+    pub cluster: RawCluster,
+    /// `[timeouts]`: all in milliseconds.
+    pub timeouts: RawTimeouts,
+    /// `[limits]`.
+    pub limits: RawLimits,
+    /// `[log]`.
+    pub log: RawLog,
+}
+
+impl Default for RawConfig {
+    fn default() -> RawConfig {
+        RawConfig {
+            node: RawNode::default(),
+            regions: default_regions(),
+            cluster: RawCluster::default(),
+            timeouts: RawTimeouts::default(),
+            limits: RawLimits::default(),
+            log: RawLog::default(),
+        }
+    }
+}
+
+/// `[node]` as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawNode {
+    /// Node id, > 0.
+    pub id: u64,
+    /// Region this node serves; must be in the region table.
+    pub region: String,
+    /// Socket address the Raft transport listens on.
+    pub raft_addr: String,
+    /// Socket address the HTTP API listens on.
+    pub http_addr: String,
+    /// Base URL customers and peers use to reach `http_addr`, `http://` or `https://`.
+    pub public_url: String,
+    /// Directory for this node's storage.
+    pub data_dir: String,
+}
+
+impl Default for RawNode {
+    fn default() -> RawNode {
+        RawNode {
+            id: 1,
+            region: "stockholm".to_owned(),
+            raft_addr: "127.0.0.1:7001".to_owned(),
+            http_addr: "127.0.0.1:8080".to_owned(),
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            data_dir: "./data/node-1".to_owned(),
+        }
+    }
+}
+
+/// One `[[regions]]` entry as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegion {
+    /// Region name.
+    pub name: String,
+    /// Latitude of the region's data centre, degrees.
+    pub lat: f64,
+    /// Longitude of the region's data centre, degrees.
+    pub lon: f64,
+}
+
+/// The default region table: the three Swedish regions.
+fn default_regions() -> Vec<RawRegion> {
+    [
+        ("stockholm", 59.33, 18.07),
+        ("gothenburg", 57.71, 11.97),
+        ("malmo", 55.60, 13.00),
+    ]
+    .into_iter()
+    .map(|(name, lat, lon)| RawRegion {
+        name: name.to_owned(),
+        lat,
+        lon,
+    })
+    .collect()
+}
+
+/// `[cluster]` as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawCluster {
+    /// Cluster name, non-empty.
+    pub name: String,
+    /// Members that bootstrap the cluster; empty means this node bootstraps alone.
+    pub initial_members: Vec<RawMember>,
+}
+
+impl Default for RawCluster {
+    fn default() -> RawCluster {
+        RawCluster {
+            name: "svea".to_owned(),
+            initial_members: Vec::new(),
+        }
+    }
+}
+
+/// One `[[cluster.initial_members]]` entry as written; every field is required.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMember {
+    /// Node id, > 0.
+    pub id: u64,
+    /// Region of that node; must be in the region table.
+    pub region: String,
+    /// That node's Raft socket address.
+    pub raft_addr: String,
+    /// That node's HTTP socket address.
+    pub http_addr: String,
+    /// That node's public base URL.
+    pub public_url: String,
+}
+
+/// `[timeouts]` as written, in milliseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawTimeouts {
+    /// Raft heartbeat interval.
+    pub heartbeat_ms: u64,
+    /// Lower bound of the randomized Raft election timeout.
+    pub election_timeout_ms_min: u64,
+    /// Upper bound of the randomized Raft election timeout.
+    pub election_timeout_ms_max: u64,
+    /// Deadline for one Raft RPC.
+    pub raft_rpc_timeout_ms: u64,
+    /// Deadline for a client write to commit.
+    pub client_write_timeout_ms: u64,
+    /// Deadline for a storage flush.
+    pub storage_flush_timeout_ms: u64,
+    /// An actor idle this long is passivated.
+    pub actor_idle_ms: u64,
+    /// A session idle this long expires.
+    pub session_expiry_ms: u64,
+    /// How often expired sessions are swept.
+    pub expiry_sweep_ms: u64,
+    /// A region silent this long is failed over.
+    pub failover_after_ms: u64,
+    /// Time allowed for a graceful shutdown.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for RawTimeouts {
+    fn default() -> RawTimeouts {
+        RawTimeouts {
+            heartbeat_ms: HEARTBEAT_MS,
+            election_timeout_ms_min: ELECTION_TIMEOUT_MS_MIN,
+            election_timeout_ms_max: ELECTION_TIMEOUT_MS_MAX,
+            raft_rpc_timeout_ms: RAFT_RPC_TIMEOUT_MS,
+            client_write_timeout_ms: CLIENT_WRITE_TIMEOUT_MS,
+            storage_flush_timeout_ms: STORAGE_FLUSH_TIMEOUT_MS,
+            actor_idle_ms: ACTOR_IDLE_MS,
+            session_expiry_ms: SESSION_EXPIRY_MS,
+            expiry_sweep_ms: EXPIRY_SWEEP_MS,
+            failover_after_ms: FAILOVER_AFTER_MS,
+            shutdown_grace_ms: SHUTDOWN_GRACE_MS,
+        }
+    }
+}
+
+/// `[limits]` as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawLimits {
+    /// Largest accepted HTTP request body.
+    pub http_body_bytes: usize,
+    /// Bound of each actor's mailbox.
+    pub actor_mailbox_len: usize,
+    /// Bound of the actor registry's queue.
+    pub registry_queue_len: usize,
+    /// Take a Raft snapshot after this many log entries since the last one.
+    pub snapshot_logs_since_last: u64,
+    /// Log entries kept behind a snapshot for lagging followers.
+    pub max_in_snapshot_log_to_keep: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> RawLimits {
+        RawLimits {
+            http_body_bytes: HTTP_BODY_BYTES,
+            actor_mailbox_len: ACTOR_MAILBOX_LEN,
+            registry_queue_len: REGISTRY_QUEUE_LEN,
+            snapshot_logs_since_last: SNAPSHOT_LOGS_SINCE_LAST,
+            max_in_snapshot_log_to_keep: MAX_IN_SNAPSHOT_LOG_TO_KEEP,
+        }
+    }
+}
+
+/// `[log]` as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawLog {
+    /// A `tracing_subscriber::EnvFilter` directive, e.g. `info` or `svea_cluster=debug,info`.
+    pub filter: String,
+}
+
+impl Default for RawLog {
+    fn default() -> RawLog {
+        RawLog {
+            filter: "info".to_owned(),
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! The validated configuration every other crate receives, and how to obtain it.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::raw::RawConfig;
+use crate::{env, Error, NodeId, Region};
+
+/// Largest config file we agree to read; a real one is a few kilobytes.
+pub const CONFIG_FILE_BYTES_MAX: u64 = 1024 * 1024;
+
+/// Validated configuration of one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// This process.
+    pub node: NodeConfig,
+    /// The region table; names are unique and `node.region` is among them.
+    pub regions: Vec<RegionSpec>,
+    /// Cluster identity and bootstrap membership.
+    pub cluster: ClusterConfig,
+    /// Every wait and interval.
+    pub timeouts: Timeouts,
+    /// Every bound on sizes and queues.
+    pub limits: Limits,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// A region and where its data centre is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegionSpec {
+    /// Region name.
+    pub name: Region,
+    /// Latitude in degrees, within [-90, 90].
+    pub lat: f64,
+    /// Longitude in degrees, within [-180, 180].
+    pub lon: f64,
+}
+
+/// This node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// This node's id.
+    pub id: NodeId,
+    /// The region this node serves.
+    pub region: Region,
+    /// Where the Raft transport listens.
+    pub raft_addr: SocketAddr,
+    /// Where the HTTP API listens.
+    pub http_addr: SocketAddr,
+    /// Base URL at which others reach the HTTP API; starts with `http://` or `https://`.
+    pub public_url: String,
+    /// Directory for this node's storage.
+    pub data_dir: PathBuf,
+}
+
+/// One node of the initial cluster membership.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSpec {
+    /// The member's id.
+    pub id: NodeId,
+    /// The member's region.
+    pub region: Region,
+    /// The member's Raft address.
+    pub raft_addr: SocketAddr,
+    /// The member's HTTP address.
+    pub http_addr: SocketAddr,
+    /// The member's public base URL.
+    pub public_url: String,
+}
+
+/// Cluster identity and bootstrap membership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// Cluster name.
+    pub name: String,
+    /// Bootstrap members, ids unique, containing this node; empty means this node bootstraps alone
+    /// (use [`Config::initial_members`] to get the effective list).
+    pub initial_members: Vec<MemberSpec>,
+}
+
+/// Every wait and interval, all non-zero.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Raft heartbeat interval (`heartbeat_ms`).
+    pub heartbeat: Duration,
+    /// Lower bound of the election timeout (`election_timeout_ms_min`); more than 3 heartbeats.
+    pub election_min: Duration,
+    /// Upper bound of the election timeout (`election_timeout_ms_max`); more than `election_min`.
+    pub election_max: Duration,
+    /// Deadline for one Raft RPC (`raft_rpc_timeout_ms`).
+    pub raft_rpc: Duration,
+    /// Deadline for a client write to commit (`client_write_timeout_ms`).
+    pub client_write: Duration,
+    /// Deadline for a storage flush (`storage_flush_timeout_ms`).
+    pub storage_flush: Duration,
+    /// Passivate an actor idle this long (`actor_idle_ms`).
+    pub actor_idle: Duration,
+    /// Expire a session idle this long (`session_expiry_ms`).
+    pub session_expiry: Duration,
+    /// Interval between expiry sweeps (`expiry_sweep_ms`).
+    pub expiry_sweep: Duration,
+    /// Fail a region over after this much silence (`failover_after_ms`); more than `heartbeat`.
+    pub failover_after: Duration,
+    /// Time allowed for a graceful shutdown (`shutdown_grace_ms`).
+    pub shutdown_grace: Duration,
+}
+
+/// Every bound on sizes and queues, all non-zero.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted HTTP request body.
+    pub http_body_bytes: usize,
+    /// Bound of each actor's mailbox.
+    pub actor_mailbox_len: usize,
+    /// Bound of the actor registry's queue.
+    pub registry_queue_len: usize,
+    /// Take a Raft snapshot after this many log entries since the last one.
+    pub snapshot_logs_since_last: u64,
+    /// Log entries kept behind a snapshot for lagging followers.
+    pub max_in_snapshot_log_to_keep: u64,
+}
+
+/// Logging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A `tracing_subscriber::EnvFilter` directive.
+    pub filter: String,
+}
+
+impl Config {
+    /// Defaults, then the TOML file at `path` if given, then `SVEA_*` entries of `env`; validated.
+    ///
+    /// Pass [`crate::env_vars()`] as `env` in production and a literal map in tests.
+    pub fn load(path: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Config, Error> {
+        let raw = match path {
+            None => RawConfig::default(),
+            Some(path) => RawConfig::from_file(path)?,
+        };
+        Config::from_raw_and_env(raw, env)
+    }
+
+    /// Like [`Config::load`] with the TOML text given directly.
+    pub fn from_toml_str(text: &str, env: &BTreeMap<String, String>) -> Result<Config, Error> {
+        Config::from_raw_and_env(RawConfig::from_toml_str(text)?, env)
+    }
+
+    fn from_raw_and_env(
+        mut raw: RawConfig,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Config, Error> {
+        let from_env = env::apply(&mut raw, env)?;
+        raw.validate().map_err(|error| match error {
+            // Point at the variable too: the file may look right while the environment is wrong.
+            Error::Invalid { key, reason } => match from_env.get(key.as_str()) {
+                Some(name) => Error::Invalid {
+                    reason: format!("{reason} (value set by environment variable {name})"),
+                    key,
+                },
+                None => Error::Invalid { key, reason },
+            },
+            other => other,
+        })
+    }
+
+    /// The bootstrap membership: `cluster.initial_members`, or this node alone when that is empty.
+    pub fn initial_members(&self) -> Vec<MemberSpec> {
+        if !self.cluster.initial_members.is_empty() {
+            return self.cluster.initial_members.clone();
+        }
+        vec![MemberSpec {
+            id: self.node.id,
+            region: self.node.region.clone(),
+            raft_addr: self.node.raft_addr,
+            http_addr: self.node.http_addr,
+            public_url: self.node.public_url.clone(),
+        }]
+    }
+
+    /// The region table entry for `name`, if any.
+    pub fn region(&self, name: &Region) -> Option<&RegionSpec> {
+        self.regions.iter().find(|spec| &spec.name == name)
+    }
+}
+
+impl RawConfig {
+    /// Parse TOML text over the defaults; unknown keys are refused. Errors say `<string>` as origin.
+    pub fn from_toml_str(text: &str) -> Result<RawConfig, Error> {
+        parse(text, "<string>")
+    }
+
+    /// Read and parse a TOML file over the defaults; unknown keys are refused.
+    pub fn from_file(path: &Path) -> Result<RawConfig, Error> {
+        let read_error = |source| Error::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .map_err(read_error)?
+            .take(CONFIG_FILE_BYTES_MAX + 1)
+            .read_to_string(&mut text)
+            .map_err(read_error)?;
+        if text.len() as u64 > CONFIG_FILE_BYTES_MAX {
+            return Err(Error::TooLarge {
+                path: path.to_owned(),
+                limit_bytes: CONFIG_FILE_BYTES_MAX,
+            });
+        }
+        parse(&text, &path.display().to_string())
+    }
+
+    /// Apply the `SVEA_*` entries of `env` (other entries are ignored). An unknown `SVEA_` name is
+    /// [`Error::UnknownEnv`]; a value that does not parse is [`Error::BadEnv`].
+    pub fn apply_env(&mut self, env: &BTreeMap<String, String>) -> Result<(), Error> {
+        env::apply(self, env).map(|_| ())
+    }
+}
+
+fn parse(text: &str, origin: &str) -> Result<RawConfig, Error> {
+    toml::from_str(text).map_err(|error| {
+        let mut message = error.message().trim_end().to_owned();
+        if let Some(span) = error.span() {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let column = before[line_start..].chars().count() + 1;
+            let snippet = text.lines().nth(line - 1).unwrap_or("").trim();
+            message = format!("{message} (line {line}, column {column}: `{snippet}`)");
+        }
+        Error::Parse {
+            origin: origin.to_owned(),
+            message,
+        }
+    })
+}

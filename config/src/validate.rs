@@ -1,0 +1,319 @@
+//! `RawConfig` -> `Config`: every rule, each failure naming its dotted key.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::raw::{RawConfig, RawMember};
+use crate::typed::{
+    ClusterConfig, Config, Limits, LogConfig, MemberSpec, NodeConfig, RegionSpec, Timeouts,
+};
+use crate::{Error, NodeId, Region};
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Error {
+    Error::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+/// A socket address such as `127.0.0.1:7001` or `[::1]:7001`; host names are not resolved here.
+pub(crate) fn check_socket_addr(value: &str) -> Result<SocketAddr, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{value:?} is not an ip:port socket address like 127.0.0.1:7001"))
+}
+
+/// A base URL that starts with `http://` or `https://` and has something after the scheme.
+pub(crate) fn check_public_url(value: &str) -> Result<String, String> {
+    let rest = value
+        .strip_prefix("http://")
+        .or_else(|| value.strip_prefix("https://"))
+        .ok_or_else(|| format!("{value:?} must start with http:// or https://"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("{value:?} has no host after the scheme"));
+    }
+    if value.chars().any(char::is_whitespace) {
+        return Err(format!("{value:?} contains whitespace"));
+    }
+    Ok(value.to_owned())
+}
+
+fn node_id(key: &str, id: u64) -> Result<NodeId, Error> {
+    NodeId::new(id).map_err(|e| invalid(key, e.into_reason()))
+}
+
+fn region_in(key: &str, name: &str, table: &[RegionSpec]) -> Result<Region, Error> {
+    let region =
+        Region::new(name).map_err(|e| invalid(key, format!("{name:?}: {}", e.into_reason())))?;
+    if !table.iter().any(|spec| spec.name == region) {
+        let known: Vec<&str> = table.iter().map(|spec| spec.name.as_str()).collect();
+        return Err(invalid(
+            key,
+            format!(
+                "region {region} is not in the region table ({})",
+                known.join(", ")
+            ),
+        ));
+    }
+    Ok(region)
+}
+
+fn addr(key: &str, value: &str) -> Result<SocketAddr, Error> {
+    check_socket_addr(value).map_err(|reason| invalid(key, reason))
+}
+
+fn url(key: &str, value: &str) -> Result<String, Error> {
+    check_public_url(value).map_err(|reason| invalid(key, reason))
+}
+
+fn non_zero_ms(key: &str, ms: u64) -> Result<Duration, Error> {
+    if ms == 0 {
+        return Err(invalid(key, "must be greater than 0 ms"));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+fn non_zero<T: Copy + Default + PartialEq>(key: &str, value: T) -> Result<T, Error> {
+    if value == T::default() {
+        return Err(invalid(key, "must be greater than 0"));
+    }
+    Ok(value)
+}
+
+fn non_empty(key: &str, value: &str) -> Result<String, Error> {
+    if value.trim().is_empty() {
+        return Err(invalid(key, "must not be empty"));
+    }
+    Ok(value.to_owned())
+}
+
+impl RawConfig {
+    /// Check every rule and produce the typed configuration; the first broken rule is returned as
+    /// [`Error::Invalid`] naming its dotted key. Rules are checked in a fixed order (region table,
+    /// node, cluster, timeouts, limits, log), so the error is deterministic.
+    pub fn validate(self) -> Result<Config, Error> {
+        let regions = validate_regions(&self)?;
+        let node = validate_node(&self, &regions)?;
+        let cluster = validate_cluster(&self, &regions, &node)?;
+        let timeouts = validate_timeouts(&self)?;
+        let limits = Limits {
+            http_body_bytes: non_zero("limits.http_body_bytes", self.limits.http_body_bytes)?,
+            actor_mailbox_len: non_zero("limits.actor_mailbox_len", self.limits.actor_mailbox_len)?,
+            registry_queue_len: non_zero(
+                "limits.registry_queue_len",
+                self.limits.registry_queue_len,
+            )?,
+            snapshot_logs_since_last: non_zero(
+                "limits.snapshot_logs_since_last",
+                self.limits.snapshot_logs_since_last,
+            )?,
+            max_in_snapshot_log_to_keep: non_zero(
+                "limits.max_in_snapshot_log_to_keep",
+                self.limits.max_in_snapshot_log_to_keep,
+            )?,
+        };
+        let log = LogConfig {
+            filter: non_empty("log.filter", &self.log.filter)?,
+        };
+        Ok(Config {
+            node,
+            regions,
+            cluster,
+            timeouts,
+            limits,
+            log,
+        })
+    }
+}
+
+fn validate_regions(raw: &RawConfig) -> Result<Vec<RegionSpec>, Error> {
+    if raw.regions.is_empty() {
+        return Err(invalid("regions", "the region table must not be empty"));
+    }
+    let mut seen: BTreeMap<Region, usize> = BTreeMap::new();
+    let mut regions = Vec::with_capacity(raw.regions.len());
+    for (i, spec) in raw.regions.iter().enumerate() {
+        let key = |field: &str| format!("regions[{i}].{field}");
+        let name = Region::new(spec.name.as_str())
+            .map_err(|e| invalid(key("name"), format!("{:?}: {}", spec.name, e.into_reason())))?;
+        if let Some(first) = seen.insert(name.clone(), i) {
+            return Err(invalid(
+                key("name"),
+                format!("region {name} is listed twice (also regions[{first}])"),
+            ));
+        }
+        // `contains` is false for NaN too.
+        if !(-90.0..=90.0).contains(&spec.lat) {
+            return Err(invalid(
+                key("lat"),
+                format!("latitude {} is outside [-90, 90]", spec.lat),
+            ));
+        }
+        if !(-180.0..=180.0).contains(&spec.lon) {
+            return Err(invalid(
+                key("lon"),
+                format!("longitude {} is outside [-180, 180]", spec.lon),
+            ));
+        }
+        regions.push(RegionSpec {
+            name,
+            lat: spec.lat,
+            lon: spec.lon,
+        });
+    }
+    Ok(regions)
+}
+
+fn validate_node(raw: &RawConfig, regions: &[RegionSpec]) -> Result<NodeConfig, Error> {
+    let node = &raw.node;
+    Ok(NodeConfig {
+        id: node_id("node.id", node.id)?,
+        region: region_in("node.region", &node.region, regions)?,
+        raft_addr: addr("node.raft_addr", &node.raft_addr)?,
+        http_addr: addr("node.http_addr", &node.http_addr)?,
+        public_url: url("node.public_url", &node.public_url)?,
+        data_dir: PathBuf::from(non_empty("node.data_dir", &node.data_dir)?),
+    })
+}
+
+fn validate_member(
+    i: usize,
+    member: &RawMember,
+    regions: &[RegionSpec],
+) -> Result<MemberSpec, Error> {
+    let key = |field: &str| format!("cluster.initial_members[{i}].{field}");
+    Ok(MemberSpec {
+        id: node_id(&key("id"), member.id)?,
+        region: region_in(&key("region"), &member.region, regions)?,
+        raft_addr: addr(&key("raft_addr"), &member.raft_addr)?,
+        http_addr: addr(&key("http_addr"), &member.http_addr)?,
+        public_url: url(&key("public_url"), &member.public_url)?,
+    })
+}
+
+fn validate_cluster(
+    raw: &RawConfig,
+    regions: &[RegionSpec],
+    node: &NodeConfig,
+) -> Result<ClusterConfig, Error> {
+    let name = non_empty("cluster.name", &raw.cluster.name)?;
+    let mut members = Vec::with_capacity(raw.cluster.initial_members.len());
+    let mut ids: BTreeMap<NodeId, usize> = BTreeMap::new();
+    let mut raft_addrs: BTreeMap<SocketAddr, usize> = BTreeMap::new();
+    for (i, raw_member) in raw.cluster.initial_members.iter().enumerate() {
+        let member = validate_member(i, raw_member, regions)?;
+        if let Some(first) = ids.insert(member.id, i) {
+            return Err(invalid(
+                format!("cluster.initial_members[{i}].id"),
+                format!(
+                    "node id {} is listed twice (also cluster.initial_members[{first}])",
+                    member.id
+                ),
+            ));
+        }
+        // Two members on one Raft address would be one process answering for two nodes.
+        if let Some(first) = raft_addrs.insert(member.raft_addr, i) {
+            return Err(invalid(
+                format!("cluster.initial_members[{i}].raft_addr"),
+                format!(
+                    "raft address {} is listed twice (also cluster.initial_members[{first}])",
+                    member.raft_addr
+                ),
+            ));
+        }
+        members.push(member);
+    }
+    if !members.is_empty() {
+        let Some(i) = members.iter().position(|m| m.id == node.id) else {
+            return Err(invalid(
+                "cluster.initial_members",
+                format!("does not contain this node (node.id = {})", node.id),
+            ));
+        };
+        let me = &members[i];
+        if me.raft_addr != node.raft_addr {
+            return Err(invalid(
+                format!("cluster.initial_members[{i}].raft_addr"),
+                format!(
+                    "is {} but node.raft_addr is {} for the same node id {}",
+                    me.raft_addr, node.raft_addr, node.id
+                ),
+            ));
+        }
+        if me.region != node.region {
+            return Err(invalid(
+                format!("cluster.initial_members[{i}].region"),
+                format!(
+                    "is {} but node.region is {} for the same node id {}",
+                    me.region, node.region, node.id
+                ),
+            ));
+        }
+    }
+    Ok(ClusterConfig {
+        name,
+        initial_members: members,
+    })
+}
+
+fn validate_timeouts(raw: &RawConfig) -> Result<Timeouts, Error> {
+    let t = &raw.timeouts;
+    let timeouts = Timeouts {
+        heartbeat: non_zero_ms("timeouts.heartbeat_ms", t.heartbeat_ms)?,
+        election_min: non_zero_ms(
+            "timeouts.election_timeout_ms_min",
+            t.election_timeout_ms_min,
+        )?,
+        election_max: non_zero_ms(
+            "timeouts.election_timeout_ms_max",
+            t.election_timeout_ms_max,
+        )?,
+        raft_rpc: non_zero_ms("timeouts.raft_rpc_timeout_ms", t.raft_rpc_timeout_ms)?,
+        client_write: non_zero_ms(
+            "timeouts.client_write_timeout_ms",
+            t.client_write_timeout_ms,
+        )?,
+        storage_flush: non_zero_ms(
+            "timeouts.storage_flush_timeout_ms",
+            t.storage_flush_timeout_ms,
+        )?,
+        actor_idle: non_zero_ms("timeouts.actor_idle_ms", t.actor_idle_ms)?,
+        session_expiry: non_zero_ms("timeouts.session_expiry_ms", t.session_expiry_ms)?,
+        expiry_sweep: non_zero_ms("timeouts.expiry_sweep_ms", t.expiry_sweep_ms)?,
+        failover_after: non_zero_ms("timeouts.failover_after_ms", t.failover_after_ms)?,
+        shutdown_grace: non_zero_ms("timeouts.shutdown_grace_ms", t.shutdown_grace_ms)?,
+    };
+    // Several heartbeats must fit in the shortest election timeout, or followers call
+    // elections against a healthy leader whenever one heartbeat is late.
+    if t.heartbeat_ms.saturating_mul(3) >= t.election_timeout_ms_min {
+        return Err(invalid(
+            "timeouts.election_timeout_ms_min",
+            format!(
+                "must be greater than 3 * timeouts.heartbeat_ms ({}), got {}",
+                t.heartbeat_ms.saturating_mul(3),
+                t.election_timeout_ms_min
+            ),
+        ));
+    }
+    if t.election_timeout_ms_min >= t.election_timeout_ms_max {
+        return Err(invalid(
+            "timeouts.election_timeout_ms_max",
+            format!(
+                "must be greater than timeouts.election_timeout_ms_min ({}), got {}",
+                t.election_timeout_ms_min, t.election_timeout_ms_max
+            ),
+        ));
+    }
+    if t.failover_after_ms <= t.heartbeat_ms {
+        return Err(invalid(
+            "timeouts.failover_after_ms",
+            format!(
+                "must be greater than timeouts.heartbeat_ms ({}), got {}",
+                t.heartbeat_ms, t.failover_after_ms
+            ),
+        ));
+    }
+    Ok(timeouts)
+}

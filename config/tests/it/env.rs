@@ -1,0 +1,184 @@
+//! `SVEA_*` environment overrides.
+
+use std::time::Duration;
+
+use svea_config::{env_var_names, env_vars, Config, Error, RawConfig};
+
+use crate::{check_invalid, check_ok, env};
+
+#[test]
+fn env_overrides_the_file_which_overrides_the_defaults() {
+    let toml = "[node]\nid = 2\nregion = \"gothenburg\"\n[timeouts]\nheartbeat_ms = 100\n";
+    let config = check_ok(toml, &[]);
+    assert_eq!(config.node.id.get(), 2);
+    assert_eq!(config.timeouts.heartbeat, Duration::from_millis(100));
+
+    let config = check_ok(
+        toml,
+        &[
+            ("SVEA_NODE_ID", "7"),
+            ("SVEA_TIMEOUTS_HEARTBEAT_MS", "120"),
+            ("PATH", "/usr/bin"), // not ours: ignored
+        ],
+    );
+    assert_eq!(config.node.id.get(), 7);
+    assert_eq!(config.timeouts.heartbeat, Duration::from_millis(120));
+    // The file still wins over defaults where env says nothing.
+    assert_eq!(config.node.region.as_str(), "gothenburg");
+    // Defaults remain where neither says anything.
+    assert_eq!(config.timeouts.election_min, Duration::from_millis(600));
+}
+
+#[test]
+fn every_overridable_key_has_its_variable() {
+    let config = check_ok(
+        "",
+        &[
+            ("SVEA_NODE_ID", "4"),
+            ("SVEA_NODE_REGION", "malmo"),
+            ("SVEA_NODE_RAFT_ADDR", "10.0.0.4:7001"),
+            ("SVEA_NODE_HTTP_ADDR", "0.0.0.0:9090"),
+            ("SVEA_NODE_PUBLIC_URL", "https://malmo.svea.example"),
+            ("SVEA_NODE_DATA_DIR", "/data/svea 4"),
+            ("SVEA_CLUSTER_NAME", "staging"),
+            ("SVEA_TIMEOUTS_HEARTBEAT_MS", "50"),
+            ("SVEA_TIMEOUTS_ELECTION_TIMEOUT_MS_MIN", "300"),
+            ("SVEA_TIMEOUTS_ELECTION_TIMEOUT_MS_MAX", "900"),
+            ("SVEA_TIMEOUTS_RAFT_RPC_TIMEOUT_MS", "11"),
+            ("SVEA_TIMEOUTS_CLIENT_WRITE_TIMEOUT_MS", "12"),
+            ("SVEA_TIMEOUTS_STORAGE_FLUSH_TIMEOUT_MS", "13"),
+            ("SVEA_TIMEOUTS_ACTOR_IDLE_MS", "14"),
+            ("SVEA_TIMEOUTS_SESSION_EXPIRY_MS", "15"),
+            ("SVEA_TIMEOUTS_EXPIRY_SWEEP_MS", "16"),
+            ("SVEA_TIMEOUTS_FAILOVER_AFTER_MS", "170"),
+            ("SVEA_TIMEOUTS_SHUTDOWN_GRACE_MS", "18"),
+            ("SVEA_LIMITS_HTTP_BODY_BYTES", "21"),
+            ("SVEA_LIMITS_ACTOR_MAILBOX_LEN", "22"),
+            ("SVEA_LIMITS_REGISTRY_QUEUE_LEN", "23"),
+            ("SVEA_LIMITS_SNAPSHOT_LOGS_SINCE_LAST", "24"),
+            ("SVEA_LIMITS_MAX_IN_SNAPSHOT_LOG_TO_KEEP", "25"),
+            ("SVEA_LOG_FILTER", "trace"),
+        ],
+    );
+    let ms = Duration::from_millis;
+    assert_eq!(config.node.id.get(), 4);
+    assert_eq!(config.node.region.as_str(), "malmo");
+    assert_eq!(config.node.raft_addr.to_string(), "10.0.0.4:7001");
+    assert_eq!(config.node.http_addr.to_string(), "0.0.0.0:9090");
+    assert_eq!(config.node.public_url, "https://malmo.svea.example");
+    assert_eq!(config.node.data_dir.to_str(), Some("/data/svea 4"));
+    assert_eq!(config.cluster.name, "staging");
+    let t = &config.timeouts;
+    assert_eq!(
+        [
+            t.heartbeat,
+            t.election_min,
+            t.election_max,
+            t.raft_rpc,
+            t.client_write,
+            t.storage_flush,
+            t.actor_idle,
+            t.session_expiry,
+            t.expiry_sweep,
+            t.failover_after,
+            t.shutdown_grace
+        ],
+        [50, 300, 900, 11, 12, 13, 14, 15, 16, 170, 18].map(ms)
+    );
+    let l = &config.limits;
+    assert_eq!(
+        [
+            l.http_body_bytes as u64,
+            l.actor_mailbox_len as u64,
+            l.registry_queue_len as u64,
+            l.snapshot_logs_since_last,
+            l.max_in_snapshot_log_to_keep
+        ],
+        [21, 22, 23, 24, 25]
+    );
+    assert_eq!(config.log.filter, "trace");
+    // The test above covers the whole published list.
+    assert_eq!(env_var_names().len(), 24);
+}
+
+#[test]
+fn an_unknown_svea_variable_is_refused_by_name() {
+    for name in [
+        "SVEA_NODE_IDD",
+        "SVEA_REGIONS",
+        "SVEA_CLUSTER_INITIAL_MEMBERS",
+        "SVEA_",
+    ] {
+        let err = Config::from_toml_str("", &env(&[(name, "1")])).unwrap_err();
+        assert!(matches!(err, Error::UnknownEnv { .. }), "{name}: {err}");
+        assert!(err.to_string().contains(name), "{err}");
+    }
+}
+
+#[test]
+fn a_bad_value_is_refused_naming_the_variable() {
+    for (name, value) in [
+        ("SVEA_NODE_ID", "abc"),
+        ("SVEA_NODE_ID", "0"),
+        ("SVEA_NODE_ID", "-1"),
+        ("SVEA_NODE_REGION", "Stockholm"),
+        ("SVEA_NODE_RAFT_ADDR", "localhost"),
+        ("SVEA_NODE_HTTP_ADDR", "garbage"),
+        ("SVEA_NODE_PUBLIC_URL", "ftp://x"),
+        ("SVEA_TIMEOUTS_HEARTBEAT_MS", "1.5"),
+        ("SVEA_TIMEOUTS_HEARTBEAT_MS", ""),
+        ("SVEA_LIMITS_HTTP_BODY_BYTES", "64k"),
+        ("SVEA_LOG_FILTER", "in\u{FFFD}fo"), // what env_vars makes of a non-UTF-8 value
+    ] {
+        let err = Config::from_toml_str("", &env(&[(name, value)])).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(err, Error::BadEnv { .. }),
+            "{name}={value:?}: {message}"
+        );
+        assert!(message.contains(name), "{message}");
+    }
+}
+
+#[test]
+fn a_rule_broken_by_the_environment_names_the_key_and_the_variable() {
+    check_invalid(
+        "",
+        &[("SVEA_TIMEOUTS_HEARTBEAT_MS", "0")],
+        "timeouts.heartbeat_ms",
+        "SVEA_TIMEOUTS_HEARTBEAT_MS",
+    );
+    check_invalid(
+        "",
+        &[("SVEA_NODE_REGION", "kiruna")],
+        "node.region",
+        "SVEA_NODE_REGION",
+    );
+    check_invalid(
+        "",
+        &[("SVEA_CLUSTER_NAME", " ")],
+        "cluster.name",
+        "SVEA_CLUSTER_NAME",
+    );
+}
+
+#[test]
+fn apply_env_works_on_a_raw_config_built_in_code() {
+    let mut raw = RawConfig::default();
+    raw.apply_env(&env(&[("SVEA_NODE_ID", "9")])).unwrap();
+    assert_eq!(raw.node.id, 9);
+    let err = raw.apply_env(&env(&[("SVEA_NOPE", "1")])).unwrap_err();
+    assert!(err.to_string().contains("SVEA_NOPE"), "{err}");
+}
+
+#[test]
+fn env_vars_collects_only_svea_variables() {
+    assert!(env_vars().keys().all(|name| name.starts_with("SVEA_")));
+    for (name, key) in env_var_names() {
+        assert!(name.starts_with("SVEA_"), "{name}");
+        assert_eq!(
+            name,
+            format!("SVEA_{}", key.replace('.', "_").to_uppercase())
+        );
+    }
+}

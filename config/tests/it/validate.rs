@@ -1,0 +1,298 @@
+//! Every validation rule, each error naming its dotted key and the reason.
+
+use crate::{check_invalid, check_ok, THREE_MEMBERS};
+
+#[test]
+fn node_id_must_be_positive() {
+    check_invalid("[node]\nid = 0\n", &[], "node.id", "greater than 0");
+}
+
+#[test]
+fn a_negative_number_is_a_parse_error_not_a_wrap_around() {
+    let err =
+        svea_config::Config::from_toml_str("[node]\nid = -1\n", &crate::env(&[])).unwrap_err();
+    assert!(matches!(err, svea_config::Error::Parse { .. }), "{err}");
+}
+
+#[test]
+fn region_names_must_be_valid() {
+    let region = |name: &str| format!("[[regions]]\nname = \"{name}\"\nlat = 1.0\nlon = 1.0\n");
+    check_invalid(
+        &region("Stockholm"),
+        &[],
+        "regions[0].name",
+        "\"Stockholm\"",
+    );
+    check_invalid(&region(""), &[], "regions[0].name", "empty");
+    check_invalid(
+        &region(&"x".repeat(33)),
+        &[],
+        "regions[0].name",
+        "33 characters",
+    );
+    check_invalid(
+        "[node]\nregion = \"Malmo\"\n",
+        &[],
+        "node.region",
+        "\"Malmo\"",
+    );
+}
+
+#[test]
+fn region_names_must_be_unique() {
+    let toml = "[[regions]]\nname = \"stockholm\"\nlat = 1.0\nlon = 1.0\n\
+                [[regions]]\nname = \"stockholm\"\nlat = 2.0\nlon = 2.0\n";
+    check_invalid(toml, &[], "regions[1].name", "listed twice");
+}
+
+#[test]
+fn the_region_table_must_not_be_empty() {
+    check_invalid("regions = []\n", &[], "regions", "must not be empty");
+}
+
+#[test]
+fn node_region_must_be_in_the_table() {
+    check_invalid(
+        "[node]\nregion = \"kiruna\"\n",
+        &[],
+        "node.region",
+        "kiruna",
+    );
+    // Replacing the table without the node's region is caught too.
+    let toml = "[[regions]]\nname = \"umea\"\nlat = 63.8\nlon = 20.3\n";
+    check_invalid(toml, &[], "node.region", "stockholm");
+}
+
+#[test]
+fn member_regions_must_be_in_the_table() {
+    let toml = THREE_MEMBERS.replace("region = \"malmo\"", "region = \"lund\"");
+    check_invalid(&toml, &[], "cluster.initial_members[2].region", "lund");
+}
+
+#[test]
+fn coordinates_must_be_on_earth() {
+    let region = |lat: &str, lon: &str| {
+        format!("[[regions]]\nname = \"stockholm\"\nlat = {lat}\nlon = {lon}\n")
+    };
+    check_ok(&region("90.0", "-180.0"), &[]);
+    check_ok(&region("-90.0", "180.0"), &[]);
+    check_invalid(&region("90.5", "0.0"), &[], "regions[0].lat", "90.5");
+    check_invalid(&region("-91.0", "0.0"), &[], "regions[0].lat", "-91");
+    check_invalid(&region("nan", "0.0"), &[], "regions[0].lat", "NaN");
+    check_invalid(&region("0.0", "180.1"), &[], "regions[0].lon", "180.1");
+    check_invalid(&region("0.0", "-inf"), &[], "regions[0].lon", "inf");
+}
+
+#[test]
+fn election_timeout_min_must_exceed_three_heartbeats() {
+    check_ok("[timeouts]\nheartbeat_ms = 199\n", &[]); // 597 < 600
+    check_invalid(
+        "[timeouts]\nheartbeat_ms = 200\n",
+        &[],
+        "timeouts.election_timeout_ms_min",
+        "3 * timeouts.heartbeat_ms (600), got 600",
+    );
+    check_invalid(
+        "[timeouts]\nelection_timeout_ms_min = 450\n",
+        &[],
+        "timeouts.election_timeout_ms_min",
+        "got 450",
+    );
+    // No overflow on absurd values.
+    check_invalid(
+        &format!("[timeouts]\nheartbeat_ms = {}\n", i64::MAX),
+        &[],
+        "timeouts.election_timeout_ms_min",
+        "heartbeat_ms",
+    );
+}
+
+#[test]
+fn election_timeout_max_must_exceed_min() {
+    check_invalid(
+        "[timeouts]\nelection_timeout_ms_max = 600\n",
+        &[],
+        "timeouts.election_timeout_ms_max",
+        "election_timeout_ms_min (600), got 600",
+    );
+}
+
+#[test]
+fn every_duration_must_be_positive() {
+    for key in [
+        "heartbeat_ms",
+        "election_timeout_ms_min",
+        "election_timeout_ms_max",
+        "raft_rpc_timeout_ms",
+        "client_write_timeout_ms",
+        "storage_flush_timeout_ms",
+        "actor_idle_ms",
+        "session_expiry_ms",
+        "expiry_sweep_ms",
+        "failover_after_ms",
+        "shutdown_grace_ms",
+    ] {
+        check_invalid(
+            &format!("[timeouts]\n{key} = 0\n"),
+            &[],
+            &format!("timeouts.{key}"),
+            "greater than 0",
+        );
+    }
+}
+
+#[test]
+fn failover_must_wait_longer_than_a_heartbeat() {
+    check_ok("[timeouts]\nfailover_after_ms = 151\n", &[]);
+    check_invalid(
+        "[timeouts]\nfailover_after_ms = 150\n",
+        &[],
+        "timeouts.failover_after_ms",
+        "heartbeat_ms (150), got 150",
+    );
+}
+
+#[test]
+fn public_url_must_be_http_or_https() {
+    check_ok("[node]\npublic_url = \"https://sto.svea.example/\"\n", &[]);
+    for bad in [
+        "ftp://x",
+        "127.0.0.1:8080",
+        "http://",
+        "https:///path",
+        "http://a b",
+    ] {
+        check_invalid(
+            &format!("[node]\npublic_url = \"{bad}\"\n"),
+            &[],
+            "node.public_url",
+            bad,
+        );
+    }
+    let toml = THREE_MEMBERS.replace("\"http://127.0.0.1:8082\"", "\"127.0.0.1:8082\"");
+    check_invalid(
+        &toml,
+        &[],
+        "cluster.initial_members[2].public_url",
+        "http://",
+    );
+}
+
+#[test]
+fn addresses_must_be_socket_addresses() {
+    check_invalid(
+        "[node]\nraft_addr = \"localhost:7001\"\n",
+        &[],
+        "node.raft_addr",
+        "localhost:7001",
+    );
+    check_invalid(
+        "[node]\nhttp_addr = \"127.0.0.1\"\n",
+        &[],
+        "node.http_addr",
+        "127.0.0.1",
+    );
+    let toml = THREE_MEMBERS.replace("\"127.0.0.1:8081\"", "\"127.0.0.1:80810\"");
+    check_invalid(&toml, &[], "cluster.initial_members[1].http_addr", "80810");
+}
+
+#[test]
+fn member_ids_must_be_positive_and_unique() {
+    let toml = THREE_MEMBERS.replace("id = 3", "id = 2");
+    check_invalid(&toml, &[], "cluster.initial_members[2].id", "listed twice");
+    let toml = THREE_MEMBERS.replace("id = 3", "id = 0");
+    check_invalid(
+        &toml,
+        &[],
+        "cluster.initial_members[2].id",
+        "greater than 0",
+    );
+}
+
+#[test]
+fn member_raft_addresses_must_be_unique() {
+    let toml = THREE_MEMBERS.replace("127.0.0.1:7003", "127.0.0.1:7002");
+    check_invalid(
+        &toml,
+        &[],
+        "cluster.initial_members[2].raft_addr",
+        "listed twice",
+    );
+}
+
+#[test]
+fn members_must_include_this_node() {
+    check_ok(THREE_MEMBERS, &[]);
+    check_invalid(
+        THREE_MEMBERS,
+        &[("SVEA_NODE_ID", "4")],
+        "cluster.initial_members",
+        "node.id = 4",
+    );
+}
+
+#[test]
+fn this_node_must_match_its_member_entry() {
+    check_invalid(
+        THREE_MEMBERS,
+        &[("SVEA_NODE_RAFT_ADDR", "127.0.0.1:7999")],
+        "cluster.initial_members[0].raft_addr",
+        "127.0.0.1:7999",
+    );
+    check_invalid(
+        THREE_MEMBERS,
+        &[("SVEA_NODE_REGION", "malmo")],
+        "cluster.initial_members[0].region",
+        "malmo",
+    );
+    // Node 2's view of the same cluster is valid once its own fields match.
+    let config = check_ok(
+        THREE_MEMBERS,
+        &[
+            ("SVEA_NODE_ID", "2"),
+            ("SVEA_NODE_REGION", "gothenburg"),
+            ("SVEA_NODE_RAFT_ADDR", "127.0.0.1:7002"),
+        ],
+    );
+    assert_eq!(config.initial_members().len(), 3);
+}
+
+#[test]
+fn every_limit_must_be_positive() {
+    for key in [
+        "http_body_bytes",
+        "actor_mailbox_len",
+        "registry_queue_len",
+        "snapshot_logs_since_last",
+        "max_in_snapshot_log_to_keep",
+    ] {
+        check_invalid(
+            &format!("[limits]\n{key} = 0\n"),
+            &[],
+            &format!("limits.{key}"),
+            "greater than 0",
+        );
+    }
+}
+
+#[test]
+fn names_and_paths_must_not_be_empty() {
+    check_invalid(
+        "[cluster]\nname = \"\"\n",
+        &[],
+        "cluster.name",
+        "must not be empty",
+    );
+    check_invalid(
+        "[node]\ndata_dir = \"\"\n",
+        &[],
+        "node.data_dir",
+        "must not be empty",
+    );
+    check_invalid(
+        "[log]\nfilter = \"\"\n",
+        &[],
+        "log.filter",
+        "must not be empty",
+    );
+}
