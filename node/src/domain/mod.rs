@@ -1,0 +1,30 @@
+//! Domain rules of svea: money, identifiers, validation of what customers and
+//! businesses send, feedback scoring and cashback.
+//!
+//! Pure logic: no I/O, no clock (callers pass `now`), no global state. The
+//! only randomness is identifier generation, which takes the RNG as an
+//! argument (`random()` helpers use the OS RNG for convenience).
+//! [`DomainError::kind`] gives each rule violation a stable name for the HTTP
+//! layer.
+
+mod error;
+pub mod ids;
+pub mod money;
+pub mod orgnr;
+pub mod reward;
+pub mod scoring;
+pub mod validate;
+
+pub use error::DomainError;
+pub use ids::{BusinessId, DeviceId, IdError, LocationId, QrToken, SessionId, TransactionId};
+pub use money::{MoneyError, Ore};
+pub use orgnr::{OrgNumber, OrgNumberError};
+pub use reward::{
+    compute_reward, Cap, RewardDecision, RewardPolicy, RewardTier, Tier, REWARD_CAP_PER_SESSION,
+};
+pub use scoring::{QualityScore, RubricScorer, Scorer};
+pub use validate::{
+    validate_business_name, validate_coordinates, validate_feedback_text, validate_location,
+    validate_location_count, validate_location_name, validate_purchase_amount,
+    validate_purchase_time,
+};

@@ -1,0 +1,299 @@
+//! The node core: storage, Raft, the actor registry and the expiry sweeper on one tokio
+//! current-thread runtime with a `LocalSet` (no actix `System`), plus the `Send + Sync`
+//! [`NodeHandle`] through which the HTTP layer (or a test, or a simulation) uses it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use svea_cluster::network::NoPeers;
+use svea_cluster::ClusterNode;
+use svea_config::Config;
+use svea_storage::codec::decode;
+
+use crate::actors::business::{qr_key, BusinessMsg, BusinessReply, Business, Location, NewBusiness};
+use crate::actors::registry::{self, RegistryHandle, RegistryLimits};
+use crate::actors::session::{active_key, OpenSession, Session, SessionMsg, SessionReply};
+use crate::actors::{ActorEnv, ActorError, Clock, SystemClock};
+use crate::domain::scoring::{RubricScorer, Scorer};
+use crate::domain::{BusinessId, DeviceId, LocationId, OrgNumber, Ore, QrToken, RewardPolicy, SessionId};
+
+/// How many open sessions one sweep looks at, at most.
+pub const SWEEP_BATCH_MAX: usize = 1000;
+
+/// A location to create, as validated by the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct NewLocation {
+    /// Name.
+    pub name: String,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+}
+
+/// A business to create, as validated by the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct CreateBusiness {
+    /// Name.
+    pub name: String,
+    /// Organisationsnummer.
+    pub org_number: OrgNumber,
+    /// At least one location.
+    pub locations: Vec<NewLocation>,
+    /// Budget.
+    pub budget: Ore,
+    /// Reward percentages.
+    pub policy: RewardPolicy,
+}
+
+/// `Send + Sync` handle to a running node core.
+#[derive(Clone)]
+pub struct NodeHandle {
+    registry: RegistryHandle,
+    cluster: ClusterNode,
+    config: Arc<Config>,
+}
+
+impl NodeHandle {
+    /// The node's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The node's cluster membership.
+    pub fn cluster(&self) -> &ClusterNode {
+        &self.cluster
+    }
+
+    /// Actors active on this node.
+    pub fn active_actors(&self) -> usize {
+        self.registry.active_actors()
+    }
+
+    /// Creates a business with fresh ids and QR tokens; its home region is the region nearest to
+    /// its first location.
+    pub async fn create_business(&self, req: CreateBusiness) -> Result<Business, ActorError> {
+        let first = req.locations.first().ok_or_else(|| ActorError::Internal("no locations".into()))?;
+        let home = svea_geo::nearest_region(&self.config.regions, first.lat, first.lon, |_| true)
+            .map(|r| r.name.to_string())
+            .ok_or_else(|| ActorError::Internal("empty region table".into()))?;
+        let locations = req
+            .locations
+            .into_iter()
+            .map(|l| Location { id: LocationId::random(), name: l.name, lat: l.lat, lon: l.lon, qr_token: QrToken::random() })
+            .collect();
+        let new = NewBusiness {
+            name: req.name,
+            org_number: req.org_number,
+            locations,
+            home_region: home,
+            policy: req.policy,
+            budget: req.budget,
+        };
+        match self.registry.business(BusinessId::random(), BusinessMsg::Create(new)).await? {
+            BusinessReply::Business(b) => Ok(*b),
+            other => Err(ActorError::Internal(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// Reads a business.
+    pub async fn business(&self, id: BusinessId) -> Result<Business, ActorError> {
+        match self.registry.business(id, BusinessMsg::Get).await? {
+            BusinessReply::Business(b) => Ok(*b),
+            other => Err(ActorError::Internal(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// Opens a session for the QR token, or returns the device's session at that location if one
+    /// is still open (`false` then: nothing was created).
+    pub async fn open_session(&self, token: QrToken, device: DeviceId) -> Result<(Session, bool), ActorError> {
+        let view = self.cluster.view();
+        let mut record = view.index(&qr_key(&token))?;
+        if record.is_none() {
+            self.cluster.read_barrier().await?;
+            record = self.cluster.view().index(&qr_key(&token))?;
+        }
+        let Some(bytes) = record else {
+            return Err(ActorError::NotFound { what: "qr token", id: token.to_string() });
+        };
+        let (business_id, location_id): (BusinessId, LocationId) = decode(&bytes)?;
+        // Up to two rounds: the device's earlier session may turn out to be expired.
+        for _ in 0..2 {
+            if let Some(existing) = self.cluster.view().index(&active_key(&location_id, &device))? {
+                let sid = String::from_utf8_lossy(&existing).parse::<SessionId>().map_err(|e| ActorError::Internal(e.to_string()))?;
+                let s = self.session(sid, SessionMsg::Get).await?;
+                if s.state == crate::actors::session::SessionState::Opened
+                    || s.state == crate::actors::session::SessionState::PurchaseConfirmed
+                {
+                    return Ok((s, false));
+                }
+                continue;
+            }
+            let open = OpenSession { business_id: business_id.clone(), location_id: location_id.clone(), device_id: device.clone() };
+            match self.registry.session(SessionId::random(), SessionMsg::Open(open)).await? {
+                SessionReply::Session(s) => return Ok((*s, true)),
+                SessionReply::AlreadyOpen(_) => continue,
+            }
+        }
+        Err(ActorError::Busy { what: "session opening for this device".into() })
+    }
+
+    /// Sends a message to a session and returns the session afterwards.
+    pub async fn session(&self, id: SessionId, msg: SessionMsg) -> Result<Session, ActorError> {
+        match self.registry.session(id, msg).await? {
+            SessionReply::Session(s) => Ok(*s),
+            SessionReply::AlreadyOpen(other) => Err(ActorError::Internal(format!("unexpected reply for {other}"))),
+        }
+    }
+
+    /// Whether this node can commit right now (a quorum confirms the leader).
+    pub async fn ready(&self) -> Result<(), ActorError> {
+        self.cluster.read_barrier().await.map_err(ActorError::from)
+    }
+}
+
+/// A node core running on its own thread.
+pub struct RunningNode {
+    /// Handle for callers.
+    pub handle: NodeHandle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RunningNode {
+    /// Starts the core on a dedicated thread and waits until it accepts calls.
+    pub fn spawn(config: Config) -> anyhow::Result<RunningNode> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new().name("svea-core".into()).spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(anyhow::anyhow!("cannot build runtime: {e}")));
+                    return;
+                }
+            };
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&rt, async move {
+                match start(config, Arc::new(SystemClock), Arc::new(RubricScorer::default())).await {
+                    Ok(core) => {
+                        let _ = ready_tx.send(Ok(core.handle.clone()));
+                        let _ = stop_rx.await;
+                        core.shutdown().await;
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            });
+        })?;
+        let handle = ready_rx.recv().map_err(|_| anyhow::anyhow!("node core thread died during startup"))??;
+        Ok(RunningNode { handle, stop: Some(stop_tx), thread: Some(thread) })
+    }
+
+    /// Stops actors and Raft, flushes the store and joins the core thread.
+    pub fn stop(mut self) {
+        self.stop_inner();
+    }
+
+    fn stop_inner(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for RunningNode {
+    fn drop(&mut self) {
+        self.stop_inner();
+    }
+}
+
+/// The parts of a started core, living on the current `LocalSet`.
+pub struct Core {
+    /// Handle for callers.
+    pub handle: NodeHandle,
+    sweeper: tokio::task::JoinHandle<()>,
+    registry_task: tokio::task::JoinHandle<()>,
+}
+
+impl Core {
+    /// Stops the sweeper and the actors, then Raft, and flushes the store.
+    pub async fn shutdown(self) {
+        self.sweeper.abort();
+        self.handle.registry.shutdown();
+        let _ = self.registry_task.await;
+        if let Err(e) = self.handle.cluster.shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown reported an error");
+        }
+        tracing::info!("node core stopped");
+    }
+}
+
+/// Starts the core on the current `LocalSet`: opens storage, starts Raft (bootstrapping a new
+/// cluster from config), the registry and the sweeper. Clock and scorer are injected.
+pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer>) -> anyhow::Result<Core> {
+    let store_dir = config.node.data_dir.join("store");
+    std::fs::create_dir_all(&store_dir)?;
+    let (log, sm) = svea_storage::open(&store_dir, config.timeouts.storage_flush)?;
+    let cluster = ClusterNode::start(&config, log, sm, NoPeers).await?;
+    cluster.bootstrap_if_new(&config.initial_members()).await?;
+    let limits = RegistryLimits {
+        queue_len: config.limits.registry_queue_len,
+        mailbox_len: config.limits.actor_mailbox_len,
+        idle_after: config.timeouts.actor_idle,
+        // One call may need an activation claim plus three writes plus a business call.
+        call_timeout: config.timeouts.client_write * 4,
+    };
+    let (registry, inbox) = registry::channel(limits);
+    let env = ActorEnv {
+        cluster: cluster.clone(),
+        region: config.node.region.to_string(),
+        clock: clock.clone(),
+        scorer,
+        session_expiry: config.timeouts.session_expiry,
+        registry: registry.clone(),
+    };
+    let registry_task = tokio::task::spawn_local(registry::run(env, inbox));
+    let config = Arc::new(config);
+    let handle = NodeHandle { registry, cluster, config: config.clone() };
+    let sweeper = tokio::task::spawn_local(sweep_expired(handle.clone(), clock, config.timeouts.expiry_sweep));
+    tracing::info!(node = handle.cluster.id(), region = %config.node.region, "node core started");
+    Ok(Core { handle, sweeper, registry_task })
+}
+
+/// Periodically expires this node's sessions whose time is up (sessions nobody touches again
+/// would otherwise never be counted as expired).
+async fn sweep_expired(node: NodeHandle, clock: Arc<dyn Clock>, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let now_ms = clock.now().timestamp_millis();
+        let open = match node.cluster.view().scan_index("open/", SWEEP_BATCH_MAX) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "expiry sweep could not scan open sessions");
+                continue;
+            }
+        };
+        for (key, value) in open {
+            let Ok(expires_ms) = decode::<i64>(&value) else { continue };
+            if expires_ms > now_ms {
+                continue;
+            }
+            let Some(Ok(sid)) = key.strip_prefix("open/").map(|s| s.parse::<SessionId>()) else { continue };
+            let owner = node.cluster.view().owner(&format!("session/{sid}")).ok().flatten();
+            if owner.map(|o| o.node) != Some(node.cluster.id()) {
+                continue;
+            }
+            if let Err(e) = node.session(sid.clone(), SessionMsg::Expire).await {
+                tracing::warn!(session_id = %sid, error = %e, "expiry sweep could not expire session");
+            }
+        }
+    }
+}
+
