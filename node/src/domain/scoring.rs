@@ -458,7 +458,11 @@ fn balanced_points(tokens: &[Token]) -> u8 {
             },
         };
         // "not good" is negative, "inte dåligt" positive.
-        let counts_as_positive = if is_negated(tokens, i) { !is_positive } else { is_positive };
+        let counts_as_positive = if is_negated(tokens, i) {
+            !is_positive
+        } else {
+            is_positive
+        };
         if counts_as_positive {
             positive.insert(entry);
         } else {
@@ -714,6 +718,72 @@ mod tests {
         assert_eq!(points(100), 25);
         let repeated = vec!["hej då"; 40].join(" ");
         assert!(score(&repeated).substance < 10);
+    }
+
+    /// The examples quoted in node/RUBRIC.md: if this fails, update the document too.
+    #[test]
+    fn rubric_md_examples() {
+        let parts = |text: &str| {
+            let s = score(text);
+            assert_consistent(s);
+            [s.specific, s.actionable, s.balanced, s.substance]
+        };
+        let table = [
+            ("Great place, I liked it very much!", [0, 0, 12, 11]),
+            ("Bra ställe, jag tyckte mycket om det!", [3, 0, 10, 11]),
+            ("bra bra bra bra bra bra bra bra", [0, 0, 4, 2]),
+            (
+                "The cashier Lisa was friendly, but the queue was long and the coffee was cold. \
+                 You should open a second till at lunch, 12-13. The cinnamon bun (32 kr) was \
+                 tasty.",
+                [22, 15, 17, 19],
+            ),
+            (
+                "Kassören Lisa var trevlig men kön var lång och kaffet kallt. Ni borde öppna en \
+                 kassa till vid lunch, kl 12-13. Kanelbullen för 32 kr var god.",
+                [20, 15, 17, 19],
+            ),
+        ];
+        for (text, expected) in table {
+            assert_eq!(parts(text), expected, "{text}");
+        }
+        assert_eq!(
+            score("It was fine I guess, nothing much to say about it really").specific,
+            2
+        );
+        assert_eq!(
+            score("The barista Erik made my latte in 3 minutes at 08:15, 42 kr").specific,
+            12
+        );
+        assert_eq!(
+            score("Baristan Erik gjorde min latte på 3 minuter kl 08:15, 42 kr").specific,
+            13
+        );
+        assert_eq!(
+            score("You should open a second till at lunch.").actionable,
+            15
+        );
+        let two_kinds =
+            "Ni borde öppna en kassa till vid lunch, och nästa gång vore det bra med fler bord.";
+        assert_eq!(score(two_kinds).actionable, 21);
+        assert_eq!(score("Maten var god men kaffet var kallt.").balanced, 15);
+        assert_eq!(
+            score("The food was good but the coffee was cold.").balanced,
+            15
+        );
+        assert_eq!(
+            score("THE FOOD WAS TERRIBLE AND THE STAFF WERE RUDE!!!").total,
+            17
+        );
+        assert_eq!(
+            score("The food was terrible and the staff were rude!!!").total,
+            30
+        );
+        assert_eq!(score(SV_DETAILED).total, 99);
+        assert_eq!(score(EN_DETAILED).total, 100);
+        let words: Vec<String> = (0..80).map(|i| format!("ord{i}")).collect();
+        assert_eq!(score(&words[..7].join(" ")).substance, 11);
+        assert_eq!(score(&words[..25].join(" ")).substance, 18);
     }
 
     #[test]

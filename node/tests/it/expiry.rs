@@ -1,0 +1,38 @@
+//! Sessions expire after the configured time, even if nobody touches them again.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+#[test]
+fn an_untouched_session_expires_and_is_counted() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let n = NodeProc::start(dir.path(), "session_expiry_ms = 1500\nexpiry_sweep_ms = 200", "");
+    let (bid, token) = create_business(&n, "100.00");
+    let untouched = open_session(&n, &token, "phone-1");
+    let late = open_session(&n, &token, "phone-2");
+    let s = n.get(&format!("/v1/sessions/{late}"));
+    let opened = chrono::DateTime::parse_from_rfc3339(&s.str("opened_at")).expect("time");
+    let expires = chrono::DateTime::parse_from_rfc3339(&s.str("expires_at")).expect("time");
+    // Expiry is opened_at + 1.5 s; both are shown in whole seconds.
+    assert!((1..=2).contains(&(expires - opened).num_seconds()), "{opened} -> {expires}");
+
+    // The sweeper expires the untouched session on its own; poll the business's analytics.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let a = n.get(&format!("/v1/businesses/{bid}/analytics"));
+        if a.body["sessions"]["expired"] == 2 {
+            assert_eq!(a.body["sessions"]["opened"], 2);
+            assert_eq!(a.body["rewards_paid_sek"], "0.00");
+            break;
+        }
+        assert!(Instant::now() < deadline, "sessions not expired: {}", a.body);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(n.get(&format!("/v1/sessions/{untouched}")).body["state"], "expired");
+    // Steps on an expired session are refused and change nothing.
+    purchase(&n, &late, "10.00", "T-1").problem(409, "session-expired");
+    assert_eq!(n.get(&format!("/v1/sessions/{late}")).body["state"], "expired");
+    // The device can open a new session.
+    assert_ne!(open_session(&n, &token, "phone-1"), untouched);
+}

@@ -1,0 +1,225 @@
+//! Starts real `svea` processes on loopback and talks HTTP to them.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long a node may take to become ready.
+pub const READY_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A free loopback port (bound and released; good enough for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Value,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Asserts a problem+json answer with this status and kind, and returns it.
+    #[track_caller]
+    pub fn problem(&self, status: u16, kind: &str) -> &Self {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        assert_eq!(self.content_type, "application/problem+json", "body: {}", self.body);
+        assert_eq!(self.body["type"], format!("urn:svea:problem:{kind}"), "body: {}", self.body);
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        self
+    }
+
+    pub fn str(&self, field: &str) -> String {
+        self.body[field].as_str().unwrap_or_else(|| panic!("field {field} missing in {}", self.body)).to_string()
+    }
+}
+
+/// One `svea run` process with its own data directory and config.
+pub struct NodeProc {
+    child: Option<Child>,
+    pub url: String,
+    pub config: PathBuf,
+    pub log: PathBuf,
+}
+
+impl NodeProc {
+    /// Writes a config into `dir` (extra TOML is appended under its own sections) and starts
+    /// the node; waits until `/ready` answers 200.
+    pub fn start(dir: &Path, timeouts: &str, limits: &str) -> NodeProc {
+        let http = free_port();
+        let raft = free_port();
+        let config = dir.join("svea.toml");
+        let text = format!(
+            "[node]\nid = 1\nregion = \"stockholm\"\nraft_addr = \"127.0.0.1:{raft}\"\nhttp_addr = \"127.0.0.1:{http}\"\n\
+             public_url = \"http://127.0.0.1:{http}\"\ndata_dir = \"{}\"\n\n[timeouts]\n{timeouts}\n\n[limits]\n{limits}\n\n\
+             [log]\nfilter = \"info\"\n",
+            dir.join("data").display()
+        );
+        std::fs::write(&config, text).expect("write config");
+        let mut n = NodeProc { child: None, url: format!("http://127.0.0.1:{http}"), config, log: dir.join("node.log") };
+        n.spawn();
+        n
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_svea"))
+            .arg("run")
+            .arg("--config")
+            .arg(&self.config)
+            .stdout(Stdio::from(log.try_clone().expect("dup")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn svea");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    pub fn wait_ready(&mut self) {
+        let deadline = Instant::now() + READY_DEADLINE;
+        loop {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    panic!("svea exited with {status} before ready; log:\n{}", self.log_text());
+                }
+            }
+            if let Ok(r) = ureq::get(&format!("{}/ready", self.url)).timeout(Duration::from_secs(2)).call() {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "node not ready in {READY_DEADLINE:?}; log:\n{}", self.log_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no shutdown, no flush.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("kill");
+            c.wait().expect("wait");
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit; returns the exit status code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut c = self.child.take()?;
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(s)) = c.try_wait() {
+                return s.code();
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                panic!("svea did not stop within 30 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop the node first");
+        self.spawn();
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        send(ureq::get(&format!("{}{path}", self.url)), None)
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Resp {
+        self.post_raw(path, "application/json", body.to_string().as_bytes())
+    }
+
+    pub fn post_raw(&self, path: &str, content_type: &str, bytes: &[u8]) -> Resp {
+        send(ureq::post(&format!("{}{path}", self.url)).set("content-type", content_type), Some(bytes))
+    }
+}
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn send(req: ureq::Request, body: Option<&[u8]>) -> Resp {
+    let req = req.timeout(Duration::from_secs(30));
+    let result = match body {
+        Some(b) => req.send_bytes(b),
+        None => req.call(),
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("http transport error: {e}"),
+    };
+    let status = resp.status();
+    let content_type = resp.header("content-type").unwrap_or("").to_string();
+    let headers = resp.headers_names().iter().map(|n| (n.clone(), resp.header(n).unwrap_or("").to_string())).collect();
+    let mut text = String::new();
+    resp.into_reader().read_to_string(&mut text).expect("read body");
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    Resp { status, content_type, body, headers }
+}
+
+/// A valid organisationsnummer (Luhn-checked).
+pub const ORG_NUMBER: &str = "556036-0793";
+
+/// A feedback text that scores in a reward tier.
+pub const GOOD_FEEDBACK: &str = "Kaffet var gott och personalen trevlig, men kön var lång vid lunch. \
+    Ni borde öppna en kassa till mellan 12 och 13, då hade det varit bättre.";
+
+/// Creates a business with one location in Malmö and returns (business id, qr token).
+pub fn create_business(n: &NodeProc, budget: &str) -> (String, String) {
+    let r = n.post(
+        "/v1/businesses",
+        serde_json::json!({
+            "name": "Kafé Lilla Torget",
+            "org_number": ORG_NUMBER,
+            "locations": [{"name": "Lilla Torg", "lat": 55.6046, "lon": 12.9996}],
+            "reward_budget_sek": budget
+        }),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    (r.str("id"), r.body["locations"][0]["qr_token"].as_str().expect("token").to_string())
+}
+
+/// Opens a session and returns its id.
+pub fn open_session(n: &NodeProc, token: &str, device: &str) -> String {
+    let r = n.post("/v1/sessions", serde_json::json!({"qr_token": token, "device_id": device}));
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.str("id")
+}
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Confirms a purchase; returns the response.
+pub fn purchase(n: &NodeProc, sid: &str, amount: &str, txn: &str) -> Resp {
+    n.post(
+        &format!("/v1/sessions/{sid}/purchase"),
+        serde_json::json!({"amount_sek": amount, "purchased_at": now_rfc3339(), "transaction_id": txn}),
+    )
+}
+
+pub fn feedback(n: &NodeProc, sid: &str, text: &str) -> Resp {
+    n.post(&format!("/v1/sessions/{sid}/feedback"), serde_json::json!({"text": text}))
+}
