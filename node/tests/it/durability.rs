@@ -1,4 +1,10 @@
 //! Guarantee 1 on one node: an acknowledged write survives SIGKILL.
+//!
+//! What a process kill can and cannot show: sled hands its write buffer to the kernel within about
+//! a millisecond, and a SIGKILL does not lose the page cache, so this test proves the recovery path
+//! (log replay, state machine, indexes) and that nothing acknowledged lives only in process memory.
+//! It cannot tell an fsync from a page-cache write; losing unflushed data on power failure is
+//! modelled by the simulations' in-memory disk, which drops everything not explicitly flushed.
 
 use crate::harness::*;
 

@@ -2,7 +2,10 @@
 
 mod harness;
 
+mod actors;
+
 mod durability;
 mod flow;
+mod readme;
 mod rules;
 mod expiry;

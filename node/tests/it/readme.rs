@@ -1,0 +1,31 @@
+//! The README's curl walkthrough works as written, against a real node.
+
+use std::process::Command;
+
+use crate::harness::*;
+
+#[test]
+fn readme_walkthrough_runs_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README.md");
+    let start = readme.find("<!-- walkthrough:start -->").expect("walkthrough start marker");
+    let end = readme.find("<!-- walkthrough:end -->").expect("walkthrough end marker");
+    let block = &readme[start..end];
+    let script = block
+        .split_once("```sh\n")
+        .and_then(|(_, rest)| rest.rsplit_once("```"))
+        .map(|(body, _)| body)
+        .expect("a sh code block inside the markers");
+    assert!(script.contains("SVEA=http://127.0.0.1:8080"), "walkthrough talks to the demo's default URL");
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let n = NodeProc::start(dir.path(), "", "");
+    let script = script.replace("SVEA=http://127.0.0.1:8080", &format!("SVEA={}", n.url));
+    let out = Command::new("bash").arg("-euo").arg("pipefail").arg("-c").arg(&script).output().expect("run bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "walkthrough failed: {}\nstdout:\n{stdout}\nstderr:\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    // The flow reached a reward, the replay answered the same, analytics counted one completion,
+    // and the bad organisationsnummer got a problem document.
+    assert_eq!(stdout.matches("\"state\":\"rewarded\"").count(), 2, "{stdout}");
+    assert!(stdout.contains("\"completed\":1"), "{stdout}");
+    assert!(stdout.contains("urn:svea:problem:invalid-org-number"), "{stdout}");
+}
