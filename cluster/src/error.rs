@@ -28,6 +28,17 @@ pub enum Error {
     /// Raft stopped (shutdown or a storage failure); the node must restart.
     #[error("raft stopped: {0}")]
     Fatal(String),
+    /// A forwarded write or read failed at or on the way to the leader; its outcome is unknown.
+    #[error("forwarded request failed: {0}")]
+    Forward(String),
+    /// Another node could not be reached.
+    #[error("node {node} unreachable: {reason}")]
+    Unreachable {
+        /// The node.
+        node: u64,
+        /// Why.
+        reason: String,
+    },
     /// Bootstrapping the cluster failed.
     #[error("cannot initialize cluster: {0}")]
     Initialize(String),
@@ -36,6 +47,6 @@ pub enum Error {
 impl Error {
     /// Whether a client may retry the operation later (possibly elsewhere).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::NotLeader { .. } | Error::Timeout { .. })
+        matches!(self, Error::NotLeader { .. } | Error::Timeout { .. } | Error::Forward(_) | Error::Unreachable { .. })
     }
 }

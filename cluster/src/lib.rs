@@ -8,6 +8,8 @@
 mod error;
 pub mod network;
 mod node;
+pub mod tls;
+pub mod transport;
 
 pub use error::Error;
 pub use node::{member_node, raft_config, ClusterNode, ClusterStatus, Committed};

@@ -62,3 +62,93 @@ impl RaftNetwork<TypeConfig> for NoPeer {
         )))))
     }
 }
+
+/// openraft's network over the QUIC [`Transport`](crate::transport::Transport).
+#[derive(Clone)]
+pub struct QuicNetwork {
+    transport: std::sync::Arc<crate::transport::Transport>,
+}
+
+impl QuicNetwork {
+    /// Wraps a transport.
+    pub fn new(transport: std::sync::Arc<crate::transport::Transport>) -> Self {
+        QuicNetwork { transport }
+    }
+}
+
+/// openraft's per-peer client over QUIC.
+pub struct QuicPeer {
+    target: RaftNodeId,
+    transport: std::sync::Arc<crate::transport::Transport>,
+}
+
+impl RaftNetworkFactory<TypeConfig> for QuicNetwork {
+    type Network = QuicPeer;
+    async fn new_client(&mut self, target: RaftNodeId, node: &SveaNode) -> QuicPeer {
+        match node.raft_addr.parse() {
+            Ok(addr) => self.transport.set_peer_addr(target, addr),
+            Err(e) => tracing::error!(target, addr = %node.raft_addr, error = %e, "member has an unparsable raft address"),
+        }
+        QuicPeer { target, transport: self.transport.clone() }
+    }
+}
+
+fn rpc_error<E: std::error::Error>(target: RaftNodeId, e: crate::transport::TransportError) -> RPCError<RaftNodeId, SveaNode, E> {
+    use crate::transport::TransportError as T;
+    match e {
+        T::Unreachable { .. } | T::UnknownPeer(_) => RPCError::Unreachable(Unreachable::new(&e)),
+        other => {
+            tracing::debug!(target, error = %other, "raft rpc failed");
+            RPCError::Network(NetworkError::new(&other))
+        }
+    }
+}
+
+impl RaftNetwork<TypeConfig> for QuicPeer {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<RaftNodeId>, RPCError<RaftNodeId, SveaNode, RaftError<RaftNodeId>>> {
+        use crate::transport::wire::{WireRequest, WireResponse};
+        match self.transport.call(self.target, &WireRequest::Append(rpc), option.hard_ttl()).await {
+            Ok(WireResponse::Append(Ok(r))) => Ok(r),
+            Ok(WireResponse::Append(Err(e))) => Err(RPCError::RemoteError(openraft::error::RemoteError::new(self.target, e))),
+            Ok(other) => Err(RPCError::Network(NetworkError::new(&std::io::Error::other(format!("unexpected {other:?}"))))),
+            Err(e) => Err(rpc_error(self.target, e)),
+        }
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<RaftNodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<RaftNodeId>, RPCError<RaftNodeId, SveaNode, RaftError<RaftNodeId>>> {
+        use crate::transport::wire::{WireRequest, WireResponse};
+        match self.transport.call(self.target, &WireRequest::Vote(rpc), option.hard_ttl()).await {
+            Ok(WireResponse::Vote(Ok(r))) => Ok(r),
+            Ok(WireResponse::Vote(Err(e))) => Err(RPCError::RemoteError(openraft::error::RemoteError::new(self.target, e))),
+            Ok(other) => Err(RPCError::Network(NetworkError::new(&std::io::Error::other(format!("unexpected {other:?}"))))),
+            Err(e) => Err(rpc_error(self.target, e)),
+        }
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote<RaftNodeId>,
+        snapshot: Snapshot<TypeConfig>,
+        cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<RaftNodeId>, StreamingError<TypeConfig, openraft::error::Fatal<RaftNodeId>>> {
+        use crate::transport::TransportError as T;
+        let send = self.transport.send_snapshot(self.target, vote, snapshot, option.hard_ttl());
+        tokio::select! {
+            closed = cancel => Err(StreamingError::Closed(closed)),
+            r = send => match r {
+                Ok(resp) => Ok(resp),
+                Err(e @ (T::Unreachable { .. } | T::UnknownPeer(_))) => Err(StreamingError::Unreachable(Unreachable::new(&e))),
+                Err(e) => Err(StreamingError::Network(NetworkError::new(&e))),
+            }
+        }
+    }
+}

@@ -11,6 +11,8 @@ use svea_config::{Config, MemberSpec};
 use svea_storage::{Command, CommandResult, LogStore, RaftNodeId, StateMachineStore, StateView, SveaNode, TypeConfig};
 
 use crate::error::Error;
+use crate::transport::wire::{ForwardError, WireRequest, WireResponse};
+use crate::transport::Transport;
 
 /// A committed and locally applied command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +78,7 @@ pub struct ClusterNode {
 
 struct Inner {
     id: RaftNodeId,
+    transport: Option<Arc<Transport>>,
     raft: Raft<TypeConfig>,
     view: StateView,
     sm: StateMachineStore,
@@ -86,7 +89,16 @@ struct Inner {
 impl ClusterNode {
     /// Starts Raft on the given storage and network. Must run inside a tokio runtime; openraft
     /// spawns its tasks on it.
-    pub async fn start<N>(cfg: &Config, log: LogStore, sm: StateMachineStore, network: N) -> Result<Self, Error>
+    ///
+    /// `transport`, when given, serves this node's Raft RPCs and forwards writes and read
+    /// barriers to the leader; without it the node can only be a cluster of one.
+    pub async fn start<N>(
+        cfg: &Config,
+        log: LogStore,
+        sm: StateMachineStore,
+        network: N,
+        transport: Option<Arc<Transport>>,
+    ) -> Result<Self, Error>
     where
         N: RaftNetworkFactory<TypeConfig>,
     {
@@ -94,9 +106,13 @@ impl ClusterNode {
         let id = cfg.node.id.get();
         let view = sm.view();
         let raft = Raft::new(id, rc, network, log, sm.clone()).await.map_err(|e| Error::Fatal(e.to_string()))?;
+        if let Some(t) = &transport {
+            t.serve(raft.clone());
+        }
         Ok(ClusterNode {
             inner: Arc::new(Inner {
                 id,
+                transport,
                 raft,
                 view,
                 sm,
@@ -136,20 +152,41 @@ impl ClusterNode {
     }
 
     /// Proposes a command, waits until it is committed and applied on this node, and returns
-    /// the state machine's answer. Bounded by the configured client-write timeout.
+    /// the state machine's answer. A follower forwards the command to the leader over the
+    /// transport, then waits for its own state machine to apply the entry, so a write is always
+    /// visible locally when this returns. Bounded by the configured client-write timeout.
     pub async fn write(&self, cmd: Command) -> Result<Committed, Error> {
         let after = self.inner.write_timeout;
         let fut = async {
-            let resp = self.inner.raft.client_write(cmd).await.map_err(|e| match e {
-                RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => Error::NotLeader { leader: f.leader_id },
-                RaftError::APIError(other) => Error::Fatal(other.to_string()),
-                RaftError::Fatal(f) => Error::Fatal(f.to_string()),
-            })?;
-            let index = resp.log_id.index;
+            let (index, result) = match self.inner.raft.client_write(cmd.clone()).await {
+                Ok(resp) => (resp.log_id.index, resp.data),
+                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                    self.forward_write(f.leader_id, cmd).await?
+                }
+                Err(RaftError::APIError(other)) => return Err(Error::Fatal(other.to_string())),
+                Err(RaftError::Fatal(f)) => return Err(Error::Fatal(f.to_string())),
+            };
             self.wait_applied(index).await?;
-            Ok(Committed { index, result: resp.data })
+            Ok(Committed { index, result })
         };
         tokio::time::timeout(after, fut).await.map_err(|_| Error::Timeout { op: "raft write", after })?
+    }
+
+    async fn forward_write(&self, leader: Option<RaftNodeId>, cmd: Command) -> Result<(u64, CommandResult), Error> {
+        let (Some(leader), Some(t)) = (leader, &self.inner.transport) else {
+            return Err(Error::NotLeader { leader });
+        };
+        if leader == self.inner.id {
+            return Err(Error::NotLeader { leader: None });
+        }
+        match t.call(leader, &WireRequest::ClientWrite(cmd), self.inner.write_timeout).await {
+            Ok(WireResponse::ClientWrite(Ok(r))) => Ok(r),
+            Ok(WireResponse::ClientWrite(Err(ForwardError::NotLeader { leader }))) => Err(Error::NotLeader { leader }),
+            // The leader may have committed before failing to answer: the outcome is unknown.
+            Ok(WireResponse::ClientWrite(Err(ForwardError::Failed(e)))) => Err(Error::Forward(e)),
+            Ok(other) => Err(Error::Forward(format!("unexpected answer {other:?}"))),
+            Err(e) => Err(Error::Forward(e.to_string())),
+        }
     }
 
     /// Waits until this node has applied at least `index`.
@@ -167,24 +204,67 @@ impl ClusterNode {
             })
     }
 
-    /// Confirms with a quorum that this node leads and that its state machine has applied
-    /// everything committed before the call: afterwards local reads are linearizable.
+    /// Makes local reads linearizable: confirms with a quorum that the leader still leads, takes
+    /// its commit index (asking the leader over the transport when this node follows), and waits
+    /// until this node has applied it.
     pub async fn read_barrier(&self) -> Result<(), Error> {
         let after = self.inner.read_timeout;
         let fut = async {
-            let log_id = self.inner.raft.ensure_linearizable().await.map_err(|e| match e {
-                RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f)) => {
-                    Error::NotLeader { leader: f.leader_id }
+            let index = match self.inner.raft.ensure_linearizable().await {
+                Ok(log_id) => log_id.map(|l| l.index),
+                Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
+                    Some(self.forward_read_index(f.leader_id).await?)
                 }
-                RaftError::APIError(other) => Error::Timeout { op: format_static(&other), after },
-                RaftError::Fatal(f) => Error::Fatal(f.to_string()),
-            })?;
-            if let Some(l) = log_id {
-                self.wait_applied(l.index).await?;
+                Err(RaftError::APIError(other)) => return Err(Error::Timeout { op: format_static(&other), after }),
+                Err(RaftError::Fatal(f)) => return Err(Error::Fatal(f.to_string())),
+            };
+            if let Some(i) = index {
+                self.wait_applied(i).await?;
             }
             Ok(())
         };
         tokio::time::timeout(after, fut).await.map_err(|_| Error::Timeout { op: "read barrier", after })?
+    }
+
+    async fn forward_read_index(&self, leader: Option<RaftNodeId>) -> Result<u64, Error> {
+        let (Some(leader), Some(t)) = (leader, &self.inner.transport) else {
+            return Err(Error::NotLeader { leader });
+        };
+        match t.call(leader, &WireRequest::ReadIndex, self.inner.read_timeout).await {
+            Ok(WireResponse::ReadIndex(Ok(i))) => Ok(i),
+            Ok(WireResponse::ReadIndex(Err(ForwardError::NotLeader { leader }))) => Err(Error::NotLeader { leader }),
+            Ok(WireResponse::ReadIndex(Err(ForwardError::Failed(e)))) => Err(Error::Forward(e)),
+            Ok(other) => Err(Error::Forward(format!("unexpected answer {other:?}"))),
+            Err(e) => Err(Error::Forward(e.to_string())),
+        }
+    }
+
+    /// Sends an application (actor) call to another node and returns its answer.
+    pub async fn call_app(&self, node: RaftNodeId, payload: Vec<u8>, timeout: Duration) -> Result<Vec<u8>, Error> {
+        let t = self.inner.transport.as_ref().ok_or(Error::NotLeader { leader: None })?;
+        self.ensure_peer_addr(node);
+        match t.call(node, &WireRequest::App(payload), timeout).await {
+            Ok(WireResponse::App(Ok(bytes))) => Ok(bytes),
+            Ok(WireResponse::App(Err(e))) | Ok(WireResponse::Refused(e)) => Err(Error::Forward(e)),
+            Ok(other) => Err(Error::Forward(format!("unexpected answer {other:?}"))),
+            Err(e) => Err(Error::Unreachable { node, reason: e.to_string() }),
+        }
+    }
+
+    /// Makes sure the transport knows where `node` listens (from the current membership).
+    fn ensure_peer_addr(&self, node: RaftNodeId) {
+        let Some(t) = &self.inner.transport else { return };
+        let m = self.inner.raft.metrics().borrow().membership_config.clone();
+        if let Some(n) = m.membership().get_node(&node) {
+            if let Ok(addr) = n.raft_addr.parse() {
+                t.set_peer_addr(node, addr);
+            }
+        }
+    }
+
+    /// The transport, if this node has one.
+    pub fn transport(&self) -> Option<&Arc<Transport>> {
+        self.inner.transport.as_ref()
     }
 
     /// The locally applied state. Reads are linearizable only after [`Self::read_barrier`] or a
@@ -224,6 +304,9 @@ impl ClusterNode {
     /// Stops Raft and flushes the store.
     pub async fn shutdown(&self) -> Result<(), Error> {
         self.inner.raft.shutdown().await.map_err(|e| Error::Fatal(e.to_string()))?;
+        if let Some(t) = &self.inner.transport {
+            t.close();
+        }
         self.inner.sm.flush().await?;
         Ok(())
     }

@@ -48,6 +48,18 @@ const OVERRIDES: &[(&str, Setter)] = &[
         c.cluster.name = v.to_owned();
         Ok(())
     }),
+    ("tls.ca_cert", |c, v| {
+        c.tls.ca_cert = v.to_owned();
+        Ok(())
+    }),
+    ("tls.node_cert", |c, v| {
+        c.tls.node_cert = v.to_owned();
+        Ok(())
+    }),
+    ("tls.node_key", |c, v| {
+        c.tls.node_key = v.to_owned();
+        Ok(())
+    }),
     ("timeouts.heartbeat_ms", |c, v| {
         set(&mut c.timeouts.heartbeat_ms, v)
     }),
@@ -81,6 +93,18 @@ const OVERRIDES: &[(&str, Setter)] = &[
     ("timeouts.shutdown_grace_ms", |c, v| {
         set(&mut c.timeouts.shutdown_grace_ms, v)
     }),
+    ("timeouts.quic_idle_ms", |c, v| {
+        set(&mut c.timeouts.quic_idle_ms, v)
+    }),
+    ("timeouts.quic_keepalive_ms", |c, v| {
+        set(&mut c.timeouts.quic_keepalive_ms, v)
+    }),
+    ("timeouts.connect_ms", |c, v| {
+        set(&mut c.timeouts.connect_ms, v)
+    }),
+    ("timeouts.reconnect_backoff_ms_max", |c, v| {
+        set(&mut c.timeouts.reconnect_backoff_ms_max, v)
+    }),
     ("limits.http_body_bytes", |c, v| {
         set(&mut c.limits.http_body_bytes, v)
     }),
@@ -95,6 +119,12 @@ const OVERRIDES: &[(&str, Setter)] = &[
     }),
     ("limits.max_in_snapshot_log_to_keep", |c, v| {
         set(&mut c.limits.max_in_snapshot_log_to_keep, v)
+    }),
+    ("limits.max_frame_bytes", |c, v| {
+        set(&mut c.limits.max_frame_bytes, v)
+    }),
+    ("limits.max_snapshot_bytes", |c, v| {
+        set(&mut c.limits.max_snapshot_bytes, v)
     }),
     ("log.filter", |c, v| {
         c.log.filter = v.to_owned();

@@ -29,9 +29,9 @@ pub use env::{env_var_names, env_vars, ENV_PREFIX};
 pub use error::Error;
 pub use ids::{NodeId, Region, REGION_NAME_LEN_MAX};
 pub use raw::{
-    RawCluster, RawConfig, RawLimits, RawLog, RawMember, RawNode, RawRegion, RawTimeouts,
+    RawCluster, RawConfig, RawLimits, RawLog, RawMember, RawNode, RawRegion, RawTimeouts, RawTls,
 };
 pub use typed::{
     ClusterConfig, Config, Limits, LogConfig, MemberSpec, NodeConfig, RegionSpec, Timeouts,
-    CONFIG_FILE_BYTES_MAX,
+    TlsConfig, CONFIG_FILE_BYTES_MAX,
 };

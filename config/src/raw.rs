@@ -14,15 +14,22 @@ const SESSION_EXPIRY_MS: u64 = 900_000;
 const EXPIRY_SWEEP_MS: u64 = 5000;
 const FAILOVER_AFTER_MS: u64 = 1500;
 const SHUTDOWN_GRACE_MS: u64 = 10_000;
+const QUIC_IDLE_MS: u64 = 10_000;
+const QUIC_KEEPALIVE_MS: u64 = 2000;
+const CONNECT_MS: u64 = 2000;
+const RECONNECT_BACKOFF_MS_MAX: u64 = 2000;
 const _: () = assert!(HEARTBEAT_MS * 3 < ELECTION_TIMEOUT_MS_MIN);
 const _: () = assert!(ELECTION_TIMEOUT_MS_MIN < ELECTION_TIMEOUT_MS_MAX);
 const _: () = assert!(FAILOVER_AFTER_MS > HEARTBEAT_MS);
+const _: () = assert!(QUIC_KEEPALIVE_MS < QUIC_IDLE_MS);
 
 const HTTP_BODY_BYTES: usize = 64 * 1024;
 const ACTOR_MAILBOX_LEN: usize = 64;
 const REGISTRY_QUEUE_LEN: usize = 4096;
 const SNAPSHOT_LOGS_SINCE_LAST: u64 = 5000;
 const MAX_IN_SNAPSHOT_LOG_TO_KEEP: u64 = 1000;
+const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+const MAX_SNAPSHOT_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// The whole configuration as written in TOML, before validation.
 ///
@@ -38,6 +45,8 @@ pub struct RawConfig {
     pub regions: Vec<RawRegion>,
     /// `[cluster]`.
     pub cluster: RawCluster,
+    /// `[tls]`: this node's certificate files.
+    pub tls: RawTls,
     /// `[timeouts]`: all in milliseconds.
     pub timeouts: RawTimeouts,
     /// `[limits]`.
@@ -52,6 +61,7 @@ impl Default for RawConfig {
             node: RawNode::default(),
             regions: default_regions(),
             cluster: RawCluster::default(),
+            tls: RawTls::default(),
             timeouts: RawTimeouts::default(),
             limits: RawLimits::default(),
             log: RawLog::default(),
@@ -153,6 +163,19 @@ pub struct RawMember {
     pub public_url: String,
 }
 
+/// `[tls]` as written: PEM files for the Raft transport's mutual TLS. An empty path means the
+/// file of that name under `<node.data_dir>/tls/` (`ca.pem`, `node.pem`, `node.key`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawTls {
+    /// The cluster CA certificate(s) every peer's certificate must chain to.
+    pub ca_cert: String,
+    /// This node's certificate chain, leaf first; it names `node-<node.id>.svea`.
+    pub node_cert: String,
+    /// This node's private key.
+    pub node_key: String,
+}
+
 /// `[timeouts]` as written, in milliseconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -179,6 +202,14 @@ pub struct RawTimeouts {
     pub failover_after_ms: u64,
     /// Time allowed for a graceful shutdown.
     pub shutdown_grace_ms: u64,
+    /// A QUIC connection silent this long is closed.
+    pub quic_idle_ms: u64,
+    /// Interval of QUIC keep-alives on an otherwise idle connection; below `quic_idle_ms`.
+    pub quic_keepalive_ms: u64,
+    /// Deadline for establishing a connection to a peer (QUIC and TLS handshake).
+    pub connect_ms: u64,
+    /// Upper bound of the exponential backoff between reconnect attempts to a peer.
+    pub reconnect_backoff_ms_max: u64,
 }
 
 impl Default for RawTimeouts {
@@ -195,6 +226,10 @@ impl Default for RawTimeouts {
             expiry_sweep_ms: EXPIRY_SWEEP_MS,
             failover_after_ms: FAILOVER_AFTER_MS,
             shutdown_grace_ms: SHUTDOWN_GRACE_MS,
+            quic_idle_ms: QUIC_IDLE_MS,
+            quic_keepalive_ms: QUIC_KEEPALIVE_MS,
+            connect_ms: CONNECT_MS,
+            reconnect_backoff_ms_max: RECONNECT_BACKOFF_MS_MAX,
         }
     }
 }
@@ -213,6 +248,11 @@ pub struct RawLimits {
     pub snapshot_logs_since_last: u64,
     /// Log entries kept behind a snapshot for lagging followers.
     pub max_in_snapshot_log_to_keep: u64,
+    /// Largest Raft or actor message accepted, in bytes; a frame over it is refused before it is
+    /// read.
+    pub max_frame_bytes: usize,
+    /// Largest Raft snapshot accepted from a peer, in bytes.
+    pub max_snapshot_bytes: u64,
 }
 
 impl Default for RawLimits {
@@ -223,6 +263,8 @@ impl Default for RawLimits {
             registry_queue_len: REGISTRY_QUEUE_LEN,
             snapshot_logs_since_last: SNAPSHOT_LOGS_SINCE_LAST,
             max_in_snapshot_log_to_keep: MAX_IN_SNAPSHOT_LOG_TO_KEEP,
+            max_frame_bytes: MAX_FRAME_BYTES,
+            max_snapshot_bytes: MAX_SNAPSHOT_BYTES,
         }
     }
 }

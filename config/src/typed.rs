@@ -23,6 +23,8 @@ pub struct Config {
     pub regions: Vec<RegionSpec>,
     /// Cluster identity and bootstrap membership.
     pub cluster: ClusterConfig,
+    /// This node's certificate files for the Raft transport's mutual TLS.
+    pub tls: TlsConfig,
     /// Every wait and interval.
     pub timeouts: Timeouts,
     /// Every bound on sizes and queues.
@@ -84,6 +86,18 @@ pub struct ClusterConfig {
     pub initial_members: Vec<MemberSpec>,
 }
 
+/// Where this node's TLS files are; defaults resolved under `<node.data_dir>/tls/`. The files are
+/// not read here: `svea_cluster::tls::Identity::load` reads and checks them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The cluster CA certificate(s) (`tls.ca_cert`, default `<data_dir>/tls/ca.pem`).
+    pub ca_cert: PathBuf,
+    /// This node's certificate chain (`tls.node_cert`, default `<data_dir>/tls/node.pem`).
+    pub node_cert: PathBuf,
+    /// This node's private key (`tls.node_key`, default `<data_dir>/tls/node.key`).
+    pub node_key: PathBuf,
+}
+
 /// Every wait and interval, all non-zero.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timeouts {
@@ -109,6 +123,14 @@ pub struct Timeouts {
     pub failover_after: Duration,
     /// Time allowed for a graceful shutdown (`shutdown_grace_ms`).
     pub shutdown_grace: Duration,
+    /// Close a QUIC connection silent this long (`quic_idle_ms`).
+    pub quic_idle: Duration,
+    /// Keep-alive interval of an idle QUIC connection (`quic_keepalive_ms`); less than `quic_idle`.
+    pub quic_keepalive: Duration,
+    /// Deadline for connecting to a peer, handshake included (`connect_ms`).
+    pub connect: Duration,
+    /// Upper bound of the backoff between reconnect attempts (`reconnect_backoff_ms_max`).
+    pub reconnect_backoff_max: Duration,
 }
 
 /// Every bound on sizes and queues, all non-zero.
@@ -124,6 +146,10 @@ pub struct Limits {
     pub snapshot_logs_since_last: u64,
     /// Log entries kept behind a snapshot for lagging followers.
     pub max_in_snapshot_log_to_keep: u64,
+    /// Largest Raft or actor message accepted; a frame over it is refused before it is read.
+    pub max_frame_bytes: usize,
+    /// Largest Raft snapshot accepted from a peer.
+    pub max_snapshot_bytes: u64,
 }
 
 /// Logging.

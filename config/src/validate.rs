@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::raw::{RawConfig, RawMember};
 use crate::typed::{
     ClusterConfig, Config, Limits, LogConfig, MemberSpec, NodeConfig, RegionSpec, Timeouts,
+    TlsConfig,
 };
 use crate::{Error, NodeId, Region};
 
@@ -92,11 +93,12 @@ fn non_empty(key: &str, value: &str) -> Result<String, Error> {
 impl RawConfig {
     /// Check every rule and produce the typed configuration; the first broken rule is returned as
     /// [`Error::Invalid`] naming its dotted key. Rules are checked in a fixed order (region table,
-    /// node, cluster, timeouts, limits, log), so the error is deterministic.
+    /// node, cluster, tls, timeouts, limits, log), so the error is deterministic.
     pub fn validate(self) -> Result<Config, Error> {
         let regions = validate_regions(&self)?;
         let node = validate_node(&self, &regions)?;
         let cluster = validate_cluster(&self, &regions, &node)?;
+        let tls = validate_tls(&self, &node);
         let timeouts = validate_timeouts(&self)?;
         let limits = Limits {
             http_body_bytes: non_zero("limits.http_body_bytes", self.limits.http_body_bytes)?,
@@ -113,6 +115,11 @@ impl RawConfig {
                 "limits.max_in_snapshot_log_to_keep",
                 self.limits.max_in_snapshot_log_to_keep,
             )?,
+            max_frame_bytes: non_zero("limits.max_frame_bytes", self.limits.max_frame_bytes)?,
+            max_snapshot_bytes: non_zero(
+                "limits.max_snapshot_bytes",
+                self.limits.max_snapshot_bytes,
+            )?,
         };
         let log = LogConfig {
             filter: non_empty("log.filter", &self.log.filter)?,
@@ -121,6 +128,7 @@ impl RawConfig {
             node,
             regions,
             cluster,
+            tls,
             timeouts,
             limits,
             log,
@@ -258,6 +266,23 @@ fn validate_cluster(
     })
 }
 
+/// An empty path means the file of that name in `<data_dir>/tls/`; a given path is kept as written
+/// (relative paths are relative to the working directory, like `node.data_dir`).
+fn validate_tls(raw: &RawConfig, node: &NodeConfig) -> TlsConfig {
+    let path = |value: &str, default_name: &str| {
+        if value.trim().is_empty() {
+            node.data_dir.join("tls").join(default_name)
+        } else {
+            PathBuf::from(value)
+        }
+    };
+    TlsConfig {
+        ca_cert: path(&raw.tls.ca_cert, "ca.pem"),
+        node_cert: path(&raw.tls.node_cert, "node.pem"),
+        node_key: path(&raw.tls.node_key, "node.key"),
+    }
+}
+
 fn validate_timeouts(raw: &RawConfig) -> Result<Timeouts, Error> {
     let t = &raw.timeouts;
     let timeouts = Timeouts {
@@ -284,6 +309,13 @@ fn validate_timeouts(raw: &RawConfig) -> Result<Timeouts, Error> {
         expiry_sweep: non_zero_ms("timeouts.expiry_sweep_ms", t.expiry_sweep_ms)?,
         failover_after: non_zero_ms("timeouts.failover_after_ms", t.failover_after_ms)?,
         shutdown_grace: non_zero_ms("timeouts.shutdown_grace_ms", t.shutdown_grace_ms)?,
+        quic_idle: non_zero_ms("timeouts.quic_idle_ms", t.quic_idle_ms)?,
+        quic_keepalive: non_zero_ms("timeouts.quic_keepalive_ms", t.quic_keepalive_ms)?,
+        connect: non_zero_ms("timeouts.connect_ms", t.connect_ms)?,
+        reconnect_backoff_max: non_zero_ms(
+            "timeouts.reconnect_backoff_ms_max",
+            t.reconnect_backoff_ms_max,
+        )?,
     };
     // Several heartbeats must fit in the shortest election timeout, or followers call
     // elections against a healthy leader whenever one heartbeat is late.
@@ -312,6 +344,16 @@ fn validate_timeouts(raw: &RawConfig) -> Result<Timeouts, Error> {
             format!(
                 "must be greater than timeouts.heartbeat_ms ({}), got {}",
                 t.heartbeat_ms, t.failover_after_ms
+            ),
+        ));
+    }
+    // A keep-alive must arrive before the peer's idle timer fires, or quiet links drop.
+    if t.quic_keepalive_ms >= t.quic_idle_ms {
+        return Err(invalid(
+            "timeouts.quic_keepalive_ms",
+            format!(
+                "must be less than timeouts.quic_idle_ms ({}), got {}",
+                t.quic_idle_ms, t.quic_keepalive_ms
             ),
         ));
     }

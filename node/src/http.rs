@@ -80,14 +80,13 @@ pub fn status_for(e: &ApiError) -> StatusCode {
     }
 }
 
-fn kind_of(e: &ApiError) -> &'static str {
+fn kind_of(e: &ApiError) -> &str {
     match e {
         ApiError::Actor(a) => match a {
             ActorError::Domain(d) => d.kind(),
-            ActorError::NotFound { what: "session", .. } => "session-not-found",
-            ActorError::NotFound { what: "business", .. } => "business-not-found",
-            ActorError::NotFound { what: "qr token", .. } => "qr-token-not-found",
-            ActorError::NotFound { .. } => "not-found",
+            ActorError::NotFound { what: crate::actors::Missing::Session, .. } => "session-not-found",
+            ActorError::NotFound { what: crate::actors::Missing::Business, .. } => "business-not-found",
+            ActorError::NotFound { what: crate::actors::Missing::QrToken, .. } => "qr-token-not-found",
             ActorError::Conflict { kind, .. } => kind,
             ActorError::Busy { .. } => "busy",
             ActorError::Unavailable(_) | ActorError::Fenced { .. } => "unavailable",
@@ -388,11 +387,11 @@ struct FeedbackIn {
 // ---------- handlers ----------
 
 fn parse_business_id(raw: &str) -> Result<BusinessId, ApiError> {
-    raw.parse().map_err(|_| ApiError::Actor(ActorError::NotFound { what: "business", id: raw.to_string() }))
+    raw.parse().map_err(|_| ApiError::Actor(ActorError::NotFound { what: crate::actors::Missing::Business, id: raw.to_string() }))
 }
 
 fn parse_session_id(raw: &str) -> Result<SessionId, ApiError> {
-    raw.parse().map_err(|_| ApiError::Actor(ActorError::NotFound { what: "session", id: raw.to_string() }))
+    raw.parse().map_err(|_| ApiError::Actor(ActorError::NotFound { what: crate::actors::Missing::Session, id: raw.to_string() }))
 }
 
 async fn create_business(node: web::Data<NodeHandle>, body: web::Json<CreateBusinessIn>) -> ApiResult {
@@ -436,7 +435,7 @@ async fn open_session(node: web::Data<NodeHandle>, body: web::Json<OpenSessionIn
     let token: QrToken = body
         .qr_token
         .parse()
-        .map_err(|_| ApiError::Actor(ActorError::NotFound { what: "qr token", id: body.qr_token.clone() }))?;
+        .map_err(|_| ApiError::Actor(ActorError::NotFound { what: crate::actors::Missing::QrToken, id: body.qr_token.clone() }))?;
     let device: DeviceId = body.device_id.parse().map_err(DomainError::from)?;
     let (s, created) = node.open_session(token, device).await?;
     let mut resp = if created { HttpResponse::Created() } else { HttpResponse::Ok() };

@@ -6,6 +6,8 @@
 //! Does not own: Raft, transport or storage internals (see `svea-cluster`, `svea-storage`).
 
 pub mod actors;
+pub mod certs;
+pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod server;

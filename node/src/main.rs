@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use svea_config::{Config, RawConfig};
+use svea_config::Config;
 
 /// svea: customer feedback with cashback, on an edge-distributed actor cluster.
 #[derive(Parser)]
@@ -22,33 +22,36 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Run a local cluster on this machine with embedded defaults (one node: stockholm).
+    /// Run a local three-region cluster on this machine (stockholm, gothenburg, malmo) as three
+    /// processes with embedded defaults and generated certificates.
     Demo {
         /// Where the nodes keep their data (reused across runs).
         #[arg(long, default_value = "./svea-demo")]
         data_dir: PathBuf,
-        /// HTTP port of the first node.
+        /// HTTP port of stockholm; gothenburg and malmo use the next two. Raft ports are +1000.
         #[arg(long, default_value_t = 8080)]
         http_port_base: u16,
+    },
+    /// Make a cluster CA and one certificate per node for the mutual TLS between nodes.
+    Certs {
+        /// Directory for ca.pem, ca.key and <label>.pem / <label>.key (created 0700 if new).
+        #[arg(long)]
+        out: PathBuf,
+        /// Node labels in order; ids are 1..=N by position, or pin one as label:id (e.g. malmo:7).
+        #[arg(long, num_args = 1.., required = true)]
+        nodes: Vec<String>,
+        /// Cluster name written into the CA certificate.
+        #[arg(long, default_value = "svea")]
+        cluster_name: String,
+        /// Replace existing files, ca.key included (certificates it signed stop being trusted).
+        #[arg(long)]
+        force: bool,
     },
 }
 
 fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
-}
-
-fn demo_config(data_dir: PathBuf, port: u16) -> anyhow::Result<Config> {
-    let raft_port = port.checked_add(1000).context("--http-port-base too high: raft ports are http port + 1000")?;
-    let mut raw = RawConfig::default();
-    raw.node.id = 1;
-    raw.node.region = "stockholm".into();
-    raw.node.http_addr = format!("127.0.0.1:{port}");
-    raw.node.raft_addr = format!("127.0.0.1:{raft_port}");
-    raw.node.public_url = format!("http://127.0.0.1:{port}");
-    raw.node.data_dir = data_dir.join("stockholm").to_string_lossy().into_owned();
-    raw.apply_env(&svea_config::env_vars())?;
-    Ok(raw.validate()?)
 }
 
 fn main() {
@@ -60,13 +63,15 @@ fn main() {
                 init_tracing(&cfg.log.filter);
                 svea_node::server::run(cfg)
             }),
-        Command::Demo { data_dir, http_port_base } => demo_config(data_dir, http_port_base).and_then(|cfg| {
-            init_tracing(&cfg.log.filter);
-            println!("svea demo: stockholm node at {}", cfg.node.public_url);
-            println!("  try: curl -s {}/ready", cfg.node.public_url);
-            println!("  stop with Ctrl-C");
-            svea_node::server::run(cfg)
-        }),
+        Command::Demo { data_dir, http_port_base } => svea_node::demo::run(&data_dir, http_port_base),
+        Command::Certs { out, nodes, cluster_name, force } => svea_node::certs::parse_nodes(&nodes)
+            .map_err(anyhow::Error::msg)
+            .and_then(|nodes| svea_node::certs::write_certs(&out, &cluster_name, &nodes, force))
+            .map(|written| {
+                for path in written {
+                    println!("wrote {}", path.display());
+                }
+            }),
     };
     if let Err(e) = result {
         eprintln!("svea: {e:#}");

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use svea_cluster::network::NoPeers;
+use svea_cluster::network::{NoPeers, QuicNetwork};
+use svea_cluster::transport::{AppHandler, Transport, TransportSettings};
 use svea_cluster::ClusterNode;
 use svea_config::Config;
 use svea_storage::codec::decode;
@@ -114,7 +115,7 @@ impl NodeHandle {
             record = self.cluster.view().index(&qr_key(&token))?;
         }
         let Some(bytes) = record else {
-            return Err(ActorError::NotFound { what: "qr token", id: token.to_string() });
+            return Err(ActorError::NotFound { what: crate::actors::Missing::QrToken, id: token.to_string() });
         };
         let (business_id, location_id): (BusinessId, LocationId) = decode(&bytes)?;
         // Up to two rounds: the device's earlier session may turn out to be expired.
@@ -239,7 +240,11 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer
     let store_dir = config.node.data_dir.join("store");
     std::fs::create_dir_all(&store_dir)?;
     let (log, sm) = svea_storage::open(&store_dir, config.timeouts.storage_flush)?;
-    let cluster = ClusterNode::start(&config, log, sm, NoPeers).await?;
+    let transport = open_transport(&config)?;
+    let cluster = match &transport {
+        Some(t) => ClusterNode::start(&config, log, sm, QuicNetwork::new(t.clone()), Some(t.clone())).await?,
+        None => ClusterNode::start(&config, log, sm, NoPeers, None).await?,
+    };
     cluster.bootstrap_if_new(&config.initial_members()).await?;
     let limits = RegistryLimits {
         queue_len: config.limits.registry_queue_len,
@@ -256,13 +261,68 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer
         scorer,
         session_expiry: config.timeouts.session_expiry,
         registry: registry.clone(),
+        forward_timeout: config.timeouts.client_write * 3,
     };
+    if let Some(t) = &transport {
+        t.set_app_handler(Arc::new(ForwardedCalls { registry: registry.clone() }));
+    }
     let registry_task = tokio::task::spawn_local(registry::run(env, inbox));
     let config = Arc::new(config);
     let handle = NodeHandle { registry, cluster, config: config.clone() };
     let sweeper = tokio::task::spawn_local(sweep_expired(handle.clone(), clock, config.timeouts.expiry_sweep));
     tracing::info!(node = handle.cluster.id(), region = %config.node.region, "node core started");
     Ok(Core { handle, sweeper, registry_task })
+}
+
+/// Opens the QUIC endpoint when this node has TLS certificates. A cluster of more than one member
+/// cannot run without them.
+fn open_transport(config: &Config) -> anyhow::Result<Option<Arc<Transport>>> {
+    let tls = &config.tls;
+    let have_certs = tls.ca_cert.exists() && tls.node_cert.exists() && tls.node_key.exists();
+    if !have_certs {
+        anyhow::ensure!(
+            config.initial_members().len() <= 1,
+            "a cluster of {} members needs TLS certificates at {} / {} / {} (create them with `svea certs`)",
+            config.initial_members().len(),
+            tls.ca_cert.display(),
+            tls.node_cert.display(),
+            tls.node_key.display()
+        );
+        return Ok(None);
+    }
+    let identity = svea_cluster::tls::Identity::load(&tls.ca_cert, &tls.node_cert, &tls.node_key)?;
+    anyhow::ensure!(
+        identity.node_id() == config.node.id.get(),
+        "certificate {} is for node {}, but this is node {}",
+        tls.node_cert.display(),
+        identity.node_id(),
+        config.node.id
+    );
+    let t = Transport::bind(config.node.raft_addr, &identity, TransportSettings::from_config(config))?;
+    for m in config.initial_members() {
+        if m.id != config.node.id {
+            t.set_peer_addr(m.id.get(), m.raft_addr);
+        }
+    }
+    tracing::info!(addr = %config.node.raft_addr, "quic transport listening");
+    Ok(Some(t))
+}
+
+/// Serves actor calls forwarded by other nodes through this node's registry.
+struct ForwardedCalls {
+    registry: RegistryHandle,
+}
+
+impl AppHandler for ForwardedCalls {
+    fn call(&self, from: u64, payload: Vec<u8>) -> futures::future::BoxFuture<'static, Result<Vec<u8>, String>> {
+        let registry = self.registry.clone();
+        Box::pin(async move {
+            let call: crate::actors::registry::AppCall =
+                decode(&payload).map_err(|e| format!("undecodable actor call from node {from}: {e}"))?;
+            let result = registry.call_forwarded(call.key, call.request).await;
+            svea_storage::codec::encode(&result).map_err(|e| e.to_string())
+        })
+    }
 }
 
 /// Periodically expires this node's sessions whose time is up (sessions nobody touches again

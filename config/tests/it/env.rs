@@ -41,6 +41,9 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_NODE_PUBLIC_URL", "https://malmo.svea.example"),
             ("SVEA_NODE_DATA_DIR", "/data/svea 4"),
             ("SVEA_CLUSTER_NAME", "staging"),
+            ("SVEA_TLS_CA_CERT", "/etc/svea/ca.pem"),
+            ("SVEA_TLS_NODE_CERT", "/etc/svea/malmo.pem"),
+            ("SVEA_TLS_NODE_KEY", "/etc/svea/malmo.key"),
             ("SVEA_TIMEOUTS_HEARTBEAT_MS", "50"),
             ("SVEA_TIMEOUTS_ELECTION_TIMEOUT_MS_MIN", "300"),
             ("SVEA_TIMEOUTS_ELECTION_TIMEOUT_MS_MAX", "900"),
@@ -52,11 +55,17 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_TIMEOUTS_EXPIRY_SWEEP_MS", "16"),
             ("SVEA_TIMEOUTS_FAILOVER_AFTER_MS", "170"),
             ("SVEA_TIMEOUTS_SHUTDOWN_GRACE_MS", "18"),
+            ("SVEA_TIMEOUTS_QUIC_IDLE_MS", "19"),
+            ("SVEA_TIMEOUTS_QUIC_KEEPALIVE_MS", "9"),
+            ("SVEA_TIMEOUTS_CONNECT_MS", "8"),
+            ("SVEA_TIMEOUTS_RECONNECT_BACKOFF_MS_MAX", "7"),
             ("SVEA_LIMITS_HTTP_BODY_BYTES", "21"),
             ("SVEA_LIMITS_ACTOR_MAILBOX_LEN", "22"),
             ("SVEA_LIMITS_REGISTRY_QUEUE_LEN", "23"),
             ("SVEA_LIMITS_SNAPSHOT_LOGS_SINCE_LAST", "24"),
             ("SVEA_LIMITS_MAX_IN_SNAPSHOT_LOG_TO_KEEP", "25"),
+            ("SVEA_LIMITS_MAX_FRAME_BYTES", "26"),
+            ("SVEA_LIMITS_MAX_SNAPSHOT_BYTES", "27"),
             ("SVEA_LOG_FILTER", "trace"),
         ],
     );
@@ -68,6 +77,9 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(config.node.public_url, "https://malmo.svea.example");
     assert_eq!(config.node.data_dir.to_str(), Some("/data/svea 4"));
     assert_eq!(config.cluster.name, "staging");
+    assert_eq!(config.tls.ca_cert.to_str(), Some("/etc/svea/ca.pem"));
+    assert_eq!(config.tls.node_cert.to_str(), Some("/etc/svea/malmo.pem"));
+    assert_eq!(config.tls.node_key.to_str(), Some("/etc/svea/malmo.key"));
     let t = &config.timeouts;
     assert_eq!(
         [
@@ -81,9 +93,13 @@ fn every_overridable_key_has_its_variable() {
             t.session_expiry,
             t.expiry_sweep,
             t.failover_after,
-            t.shutdown_grace
+            t.shutdown_grace,
+            t.quic_idle,
+            t.quic_keepalive,
+            t.connect,
+            t.reconnect_backoff_max
         ],
-        [50, 300, 900, 11, 12, 13, 14, 15, 16, 170, 18].map(ms)
+        [50, 300, 900, 11, 12, 13, 14, 15, 16, 170, 18, 19, 9, 8, 7].map(ms)
     );
     let l = &config.limits;
     assert_eq!(
@@ -92,13 +108,15 @@ fn every_overridable_key_has_its_variable() {
             l.actor_mailbox_len as u64,
             l.registry_queue_len as u64,
             l.snapshot_logs_since_last,
-            l.max_in_snapshot_log_to_keep
+            l.max_in_snapshot_log_to_keep,
+            l.max_frame_bytes as u64,
+            l.max_snapshot_bytes
         ],
-        [21, 22, 23, 24, 25]
+        [21, 22, 23, 24, 25, 26, 27]
     );
     assert_eq!(config.log.filter, "trace");
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 24);
+    assert_eq!(env_var_names().len(), 33);
 }
 
 #[test]
@@ -128,6 +146,8 @@ fn a_bad_value_is_refused_naming_the_variable() {
         ("SVEA_TIMEOUTS_HEARTBEAT_MS", "1.5"),
         ("SVEA_TIMEOUTS_HEARTBEAT_MS", ""),
         ("SVEA_LIMITS_HTTP_BODY_BYTES", "64k"),
+        ("SVEA_LIMITS_MAX_FRAME_BYTES", "16MiB"),
+        ("SVEA_TIMEOUTS_QUIC_IDLE_MS", "10s"),
         ("SVEA_LOG_FILTER", "in\u{FFFD}fo"), // what env_vars makes of a non-UTF-8 value
     ] {
         let err = Config::from_toml_str("", &env(&[(name, value)])).unwrap_err();
@@ -159,6 +179,12 @@ fn a_rule_broken_by_the_environment_names_the_key_and_the_variable() {
         &[("SVEA_CLUSTER_NAME", " ")],
         "cluster.name",
         "SVEA_CLUSTER_NAME",
+    );
+    check_invalid(
+        "",
+        &[("SVEA_TIMEOUTS_QUIC_KEEPALIVE_MS", "10000")],
+        "timeouts.quic_keepalive_ms",
+        "SVEA_TIMEOUTS_QUIC_KEEPALIVE_MS",
     );
 }
 

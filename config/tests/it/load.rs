@@ -46,6 +46,20 @@ fn empty_file_and_no_file_give_the_documented_defaults() {
     assert_eq!(config.cluster.name, "svea");
     assert!(config.cluster.initial_members.is_empty());
 
+    // TLS files default to <data_dir>/tls/.
+    assert_eq!(
+        config.tls.ca_cert,
+        PathBuf::from("./data/node-1/tls/ca.pem")
+    );
+    assert_eq!(
+        config.tls.node_cert,
+        PathBuf::from("./data/node-1/tls/node.pem")
+    );
+    assert_eq!(
+        config.tls.node_key,
+        PathBuf::from("./data/node-1/tls/node.key")
+    );
+
     let t = &config.timeouts;
     let ms = Duration::from_millis;
     assert_eq!(t.heartbeat, ms(150));
@@ -59,6 +73,10 @@ fn empty_file_and_no_file_give_the_documented_defaults() {
     assert_eq!(t.expiry_sweep, ms(5000));
     assert_eq!(t.failover_after, ms(1500));
     assert_eq!(t.shutdown_grace, ms(10_000));
+    assert_eq!(t.quic_idle, ms(10_000));
+    assert_eq!(t.quic_keepalive, ms(2000));
+    assert_eq!(t.connect, ms(2000));
+    assert_eq!(t.reconnect_backoff_max, ms(2000));
 
     let l = &config.limits;
     assert_eq!(l.http_body_bytes, 65536);
@@ -66,6 +84,8 @@ fn empty_file_and_no_file_give_the_documented_defaults() {
     assert_eq!(l.registry_queue_len, 4096);
     assert_eq!(l.snapshot_logs_since_last, 5000);
     assert_eq!(l.max_in_snapshot_log_to_keep, 1000);
+    assert_eq!(l.max_frame_bytes, 16 * 1024 * 1024);
+    assert_eq!(l.max_snapshot_bytes, 1024 * 1024 * 1024);
 
     assert_eq!(config.log.filter, "info");
 }
@@ -106,6 +126,11 @@ raft_addr = "10.0.2.1:7101"
 http_addr = "0.0.0.0:8181"
 public_url = "https://north.svea.example"
 
+[tls]
+ca_cert = "/etc/svea/ca.pem"
+node_cert = "/etc/svea/north.pem"
+node_key = "/etc/svea/north.key"
+
 [timeouts]
 heartbeat_ms = 100
 election_timeout_ms_min = 400
@@ -118,6 +143,10 @@ session_expiry_ms = 600000
 expiry_sweep_ms = 1000
 failover_after_ms = 1000
 shutdown_grace_ms = 5000
+quic_idle_ms = 30000
+quic_keepalive_ms = 5000
+connect_ms = 1500
+reconnect_backoff_ms_max = 4000
 
 [limits]
 http_body_bytes = 1024
@@ -125,6 +154,8 @@ actor_mailbox_len = 8
 registry_queue_len = 128
 snapshot_logs_since_last = 100
 max_in_snapshot_log_to_keep = 10
+max_frame_bytes = 1048576
+max_snapshot_bytes = 104857600
 
 [log]
 filter = "svea_cluster=debug,info"
@@ -173,7 +204,11 @@ fn a_full_file_sets_every_value() {
             t.session_expiry,
             t.expiry_sweep,
             t.failover_after,
-            t.shutdown_grace
+            t.shutdown_grace,
+            t.quic_idle,
+            t.quic_keepalive,
+            t.connect,
+            t.reconnect_backoff_max
         ],
         [
             ms(100),
@@ -186,7 +221,11 @@ fn a_full_file_sets_every_value() {
             ms(600000),
             ms(1000),
             ms(1000),
-            ms(5000)
+            ms(5000),
+            ms(30000),
+            ms(5000),
+            ms(1500),
+            ms(4000)
         ]
     );
     let l = &config.limits;
@@ -196,10 +235,15 @@ fn a_full_file_sets_every_value() {
             l.actor_mailbox_len,
             l.registry_queue_len,
             l.snapshot_logs_since_last,
-            l.max_in_snapshot_log_to_keep
+            l.max_in_snapshot_log_to_keep,
+            l.max_frame_bytes,
+            l.max_snapshot_bytes
         ),
-        (1024, 8, 128, 100, 10)
+        (1024, 8, 128, 100, 10, 1 << 20, 100 << 20)
     );
+    assert_eq!(config.tls.ca_cert, PathBuf::from("/etc/svea/ca.pem"));
+    assert_eq!(config.tls.node_cert, PathBuf::from("/etc/svea/north.pem"));
+    assert_eq!(config.tls.node_key, PathBuf::from("/etc/svea/north.key"));
     assert_eq!(config.log.filter, "svea_cluster=debug,info");
 }
 

@@ -131,6 +131,10 @@ fn every_duration_must_be_positive() {
         "expiry_sweep_ms",
         "failover_after_ms",
         "shutdown_grace_ms",
+        "quic_idle_ms",
+        "quic_keepalive_ms",
+        "connect_ms",
+        "reconnect_backoff_ms_max",
     ] {
         check_invalid(
             &format!("[timeouts]\n{key} = 0\n"),
@@ -150,6 +154,51 @@ fn failover_must_wait_longer_than_a_heartbeat() {
         "timeouts.failover_after_ms",
         "heartbeat_ms (150), got 150",
     );
+}
+
+#[test]
+fn quic_keepalive_must_come_before_the_idle_timeout() {
+    check_ok("[timeouts]\nquic_keepalive_ms = 9999\n", &[]);
+    check_invalid(
+        "[timeouts]\nquic_keepalive_ms = 10000\n",
+        &[],
+        "timeouts.quic_keepalive_ms",
+        "less than timeouts.quic_idle_ms (10000), got 10000",
+    );
+    check_invalid(
+        "[timeouts]\nquic_idle_ms = 1000\n",
+        &[],
+        "timeouts.quic_keepalive_ms",
+        "less than timeouts.quic_idle_ms (1000), got 2000",
+    );
+}
+
+#[test]
+fn tls_paths_default_under_the_data_dir_and_given_ones_are_kept() {
+    let config = check_ok("[node]\ndata_dir = \"/var/lib/svea\"\n", &[]);
+    assert_eq!(
+        config.tls.ca_cert.to_str(),
+        Some("/var/lib/svea/tls/ca.pem")
+    );
+    assert_eq!(
+        config.tls.node_cert.to_str(),
+        Some("/var/lib/svea/tls/node.pem")
+    );
+    assert_eq!(
+        config.tls.node_key.to_str(),
+        Some("/var/lib/svea/tls/node.key")
+    );
+
+    let config = check_ok(
+        "[node]\ndata_dir = \"/var/lib/svea\"\n[tls]\nca_cert = \"/etc/svea/ca.pem\"\n",
+        &[("SVEA_TLS_NODE_KEY", "keys/node.key")],
+    );
+    assert_eq!(config.tls.ca_cert.to_str(), Some("/etc/svea/ca.pem"));
+    assert_eq!(
+        config.tls.node_cert.to_str(),
+        Some("/var/lib/svea/tls/node.pem")
+    );
+    assert_eq!(config.tls.node_key.to_str(), Some("keys/node.key"));
 }
 
 #[test]
@@ -265,6 +314,8 @@ fn every_limit_must_be_positive() {
         "registry_queue_len",
         "snapshot_logs_since_last",
         "max_in_snapshot_log_to_keep",
+        "max_frame_bytes",
+        "max_snapshot_bytes",
     ] {
         check_invalid(
             &format!("[limits]\n{key} = 0\n"),

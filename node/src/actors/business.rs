@@ -130,7 +130,7 @@ pub struct Settlement {
 }
 
 /// A validated request to create a business (ids and tokens already generated).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewBusiness {
     /// Name.
     pub name: String,
@@ -147,7 +147,7 @@ pub struct NewBusiness {
 }
 
 /// Calls a business actor understands.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum BusinessMsg {
     /// Create the business (its id is the actor's).
     Create(NewBusiness),
@@ -172,7 +172,7 @@ pub enum BusinessMsg {
 }
 
 /// Answers of a business actor.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum BusinessReply {
     /// The business as it is now.
     Business(Box<Business>),
@@ -268,7 +268,7 @@ async fn handle(
         BusinessMsg::Create(new) => {
             if let Some(existing) = &slot.state {
                 return Err(ActorError::Conflict {
-                    kind: "business-exists",
+                    kind: "business-exists".into(),
                     detail: format!("business {} already exists", existing.id),
                 });
             }
@@ -299,7 +299,7 @@ async fn handle(
                 }
                 // 256-bit random tokens do not collide; if one does, refuse rather than alias.
                 Persisted::IndexTaken { key, .. } => Err(ActorError::Conflict {
-                    kind: "qr-token-collision",
+                    kind: "qr-token-collision".into(),
                     detail: format!("record {key} already exists; retry"),
                 }),
             }
@@ -393,5 +393,5 @@ fn tier_index(t: RewardTier) -> usize {
 }
 
 fn current<'a>(slot: &'a Slot<Business>, id: &BusinessId) -> Result<&'a Business, ActorError> {
-    slot.state.as_ref().ok_or_else(|| ActorError::NotFound { what: "business", id: id.to_string() })
+    slot.state.as_ref().ok_or_else(|| ActorError::NotFound { what: crate::actors::Missing::Business, id: id.to_string() })
 }

@@ -41,7 +41,15 @@ impl OwnedCell {
     pub async fn activate<S: DeserializeOwned>(env: &ActorEnv, key: String) -> Result<(OwnedCell, Option<S>), ActorError> {
         let node = env.cluster.id();
         for _ in 0..CLAIM_ATTEMPTS_MAX {
-            let expected_epoch = env.cluster.view().owner(&key)?.map(|o| o.epoch).unwrap_or(0);
+            let current = env.cluster.view().owner(&key)?;
+            if let Some(o) = current {
+                if o.node != node {
+                    // Another node owns it: never take over from a live owner here; the registry
+                    // routes the call there instead.
+                    return Err(ActorError::Fenced { key });
+                }
+            }
+            let expected_epoch = current.map(|o| o.epoch).unwrap_or(0);
             let committed = env.cluster.write(Command::Claim { actor: key.clone(), node, expected_epoch }).await?;
             match committed.result {
                 CommandResult::Claimed(owner) => {

@@ -26,7 +26,7 @@ use crate::domain::{BusinessId, DomainError, SessionId};
 use crate::domain::scoring::Scorer;
 
 /// Address of an actor: `business/<id>` or `session/<id>`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum ActorKey {
     /// A business actor.
     Business(BusinessId),
@@ -73,19 +73,43 @@ pub struct ActorEnv {
     pub session_expiry: Duration,
     /// Route to other actors (sessions settle with their business).
     pub registry: registry::RegistryHandle,
+    /// Upper bound for a call forwarded to another node.
+    pub forward_timeout: Duration,
+}
+
+/// What a [`ActorError::NotFound`] did not find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Missing {
+    /// A business id.
+    Business,
+    /// A session id.
+    Session,
+    /// A QR token.
+    QrToken,
+}
+
+impl Missing {
+    /// Human-readable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Missing::Business => "business",
+            Missing::Session => "session",
+            Missing::QrToken => "qr token",
+        }
+    }
 }
 
 /// Why an actor call failed. [`crate::http`] maps each variant to one HTTP status.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum ActorError {
     /// The request broke a domain rule; nothing changed.
     #[error(transparent)]
     Domain(#[from] DomainError),
     /// The addressed business or session does not exist.
-    #[error("{what} {id} not found")]
+    #[error("{} {id} not found", what.as_str())]
     NotFound {
-        /// "business", "session" or "qr token".
-        what: &'static str,
+        /// What kind of thing.
+        what: Missing,
         /// The id that was looked up.
         id: String,
     },
@@ -93,7 +117,7 @@ pub enum ActorError {
     #[error("{detail}")]
     Conflict {
         /// Stable machine-readable kind, e.g. `purchase-already-confirmed`.
-        kind: &'static str,
+        kind: String,
         /// Human-readable detail.
         detail: String,
     },

@@ -25,7 +25,7 @@ use super::{ActorEnv, ActorError, ActorKey};
 const PASSIVATION_TICK_MAX: Duration = Duration::from_secs(5);
 
 /// A call for one actor.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Request {
     /// For a business actor.
     Business(BusinessMsg),
@@ -41,7 +41,7 @@ impl Request {
 }
 
 /// An actor's answer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Reply {
     /// From a business actor.
     Business(BusinessReply),
@@ -53,6 +53,8 @@ struct Envelope {
     key: ActorKey,
     request: Request,
     reply: oneshot::Sender<Result<Reply, ActorError>>,
+    /// The call came from another node that believes this node owns the actor.
+    forwarded: bool,
 }
 
 /// Cloneable, `Send` handle for calling actors through the registry.
@@ -67,8 +69,17 @@ pub struct RegistryHandle {
 impl RegistryHandle {
     /// Calls the actor at `key` and waits (bounded by the call timeout) for its answer.
     pub async fn call(&self, key: ActorKey, request: Request) -> Result<Reply, ActorError> {
+        self.call_inner(key, request, false).await
+    }
+
+    /// Serves a call forwarded by another node (see [`AppCall`]).
+    pub async fn call_forwarded(&self, key: ActorKey, request: Request) -> Result<Reply, ActorError> {
+        self.call_inner(key, request, true).await
+    }
+
+    async fn call_inner(&self, key: ActorKey, request: Request, forwarded: bool) -> Result<Reply, ActorError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.try_send(Envelope { key, request, reply }).map_err(|e| match e {
+        self.tx.try_send(Envelope { key, request, reply, forwarded }).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => ActorError::Busy { what: "node routing queue".into() },
             mpsc::error::TrySendError::Closed(_) => ActorError::Unavailable("node is shutting down".into()),
         })?;
@@ -256,39 +267,121 @@ pub async fn run(env: ActorEnv, inbox: RegistryInbox) {
 }
 
 async fn route(table: Rc<RefCell<Table>>, env: ActorEnv, msg: Envelope) {
-    let Envelope { key, request, reply } = msg;
-    let result = deliver(&table, &env, &key, request).await;
+    let Envelope { key, request, reply, forwarded } = msg;
+    let result = deliver(&table, &env, &key, request, forwarded).await;
     let _ = reply.send(result);
 }
 
-/// Delivers one call, retrying once through a fresh activation when the first one was fenced.
-async fn deliver(table: &Rc<RefCell<Table>>, env: &ActorEnv, key: &ActorKey, request: Request) -> Result<Reply, ActorError> {
+/// Where a call should run.
+enum Target {
+    Local,
+    Remote(u64),
+}
+
+/// An actor call sent to the owning node.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct AppCall {
+    /// The actor.
+    pub key: ActorKey,
+    /// The call.
+    pub request: Request,
+}
+
+/// Rounds of "resolve owner, deliver" per call: a fenced or misrouted attempt refreshes the
+/// local view (read barrier) and tries again.
+const ROUTE_ATTEMPTS_MAX: usize = 3;
+
+/// Delivers one call to the actor's owner: locally, or over QUIC to the node that owns it. A
+/// call that finds no owner places the actor (sessions: here; businesses: a node of their home
+/// region). A fenced local attempt, or a remote node saying it is not the owner, refreshes this
+/// node's view and routes again.
+async fn deliver(
+    table: &Rc<RefCell<Table>>,
+    env: &ActorEnv,
+    key: &ActorKey,
+    request: Request,
+    forwarded: bool,
+) -> Result<Reply, ActorError> {
+    let me = env.cluster.id();
+    let stored_key = key.to_string();
+    let mut refreshed = false;
     let mut last_err = None;
-    for _attempt in 0..2 {
-        if !request.creates() && !table.borrow().is_active(key) && !exists(env, key).await? {
-            let (what, id) = match key {
-                ActorKey::Business(id) => ("business", id.to_string()),
-                ActorKey::Session(id) => ("session", id.to_string()),
-            };
-            return Err(ActorError::NotFound { what, id });
-        }
-        let (addr, instance) = table.borrow_mut().acquire(key)?;
-        let result = match (&addr, request.clone()) {
-            (ActorAddr::Business(a), Request::Business(m)) => flatten(a.send(BusinessCall(m)).await).map(Reply::Business),
-            (ActorAddr::Session(a), Request::Session(m)) => flatten(a.send(SessionCall(m)).await).map(Reply::Session),
-            _ => Err(ActorError::Internal(format!("request kind does not match actor {key}"))),
+    for _ in 0..ROUTE_ATTEMPTS_MAX {
+        let owner = env.cluster.view().owner(&stored_key)?;
+        let target = match owner {
+            Some(o) if o.node == me => Target::Local,
+            Some(o) => Target::Remote(o.node),
+            None if request.creates() => placement(env, &request),
+            None if !refreshed => {
+                env.cluster.read_barrier().await?;
+                refreshed = true;
+                continue;
+            }
+            None => return Err(not_found(key)),
         };
-        let drop_actor = matches!(result, Err(ActorError::Fenced { .. } | ActorError::Unavailable(_) | ActorError::Internal(_)));
-        table.borrow_mut().release(key, instance, drop_actor);
+        let result = match target {
+            Target::Local => deliver_local(table, env, key, &request).await,
+            // A forwarded call is only ever served by the owner: a second hop would mean our
+            // views disagree, so let the sender refresh instead of bouncing the call around.
+            Target::Remote(_) if forwarded => Err(ActorError::Fenced { key: stored_key.clone() }),
+            Target::Remote(node) => forward(env, node, key, &request).await,
+        };
         match result {
             Err(ActorError::Fenced { .. }) => {
                 last_err = result.err();
-                continue;
+                env.cluster.read_barrier().await?;
+                refreshed = true;
             }
             other => return other,
         }
     }
-    Err(last_err.unwrap_or_else(|| ActorError::Internal("retry loop ended without result".into())))
+    Err(last_err.unwrap_or_else(|| ActorError::Unavailable(format!("could not route to {key}"))))
+}
+
+fn not_found(key: &ActorKey) -> ActorError {
+    match key {
+        ActorKey::Business(id) => ActorError::NotFound { what: crate::actors::Missing::Business, id: id.to_string() },
+        ActorKey::Session(id) => ActorError::NotFound { what: crate::actors::Missing::Session, id: id.to_string() },
+    }
+}
+
+/// Where a new actor lives: a session with the node that opened it (the customer's region), a
+/// business with the lowest-id node of its home region.
+fn placement(env: &ActorEnv, request: &Request) -> Target {
+    let Request::Business(BusinessMsg::Create(new)) = request else { return Target::Local };
+    if new.home_region == env.region {
+        return Target::Local;
+    }
+    let status = env.cluster.status();
+    status
+        .members
+        .iter()
+        .find(|(_, n)| n.region == new.home_region)
+        .map(|(id, _)| Target::Remote(*id))
+        .unwrap_or(Target::Local)
+}
+
+async fn deliver_local(table: &Rc<RefCell<Table>>, env: &ActorEnv, key: &ActorKey, request: &Request) -> Result<Reply, ActorError> {
+    if !request.creates() && !table.borrow().is_active(key) && !exists(env, key).await? {
+        return Err(not_found(key));
+    }
+    let (addr, instance) = table.borrow_mut().acquire(key)?;
+    let result = match (&addr, request.clone()) {
+        (ActorAddr::Business(a), Request::Business(m)) => flatten(a.send(BusinessCall(m)).await).map(Reply::Business),
+        (ActorAddr::Session(a), Request::Session(m)) => flatten(a.send(SessionCall(m)).await).map(Reply::Session),
+        _ => Err(ActorError::Internal(format!("request kind does not match actor {key}"))),
+    };
+    let drop_actor = matches!(result, Err(ActorError::Fenced { .. } | ActorError::Unavailable(_) | ActorError::Internal(_)));
+    table.borrow_mut().release(key, instance, drop_actor);
+    result
+}
+
+async fn forward(env: &ActorEnv, node: u64, key: &ActorKey, request: &Request) -> Result<Reply, ActorError> {
+    let call = AppCall { key: key.clone(), request: request.clone() };
+    let bytes = svea_storage::codec::encode(&call)?;
+    let answer = env.cluster.call_app(node, bytes, env.forward_timeout).await?;
+    let result: Result<Reply, ActorError> = svea_storage::codec::decode(&answer)?;
+    result
 }
 
 fn flatten<T>(r: Result<Result<T, ActorError>, actix::MailboxError>) -> Result<T, ActorError> {

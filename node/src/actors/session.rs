@@ -104,7 +104,7 @@ pub struct Session {
 }
 
 /// A request to open a session at a location.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OpenSession {
     /// The business.
     pub business_id: BusinessId,
@@ -115,7 +115,7 @@ pub struct OpenSession {
 }
 
 /// Calls a session actor understands.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum SessionMsg {
     /// Open the session (its id is the actor's).
     Open(OpenSession),
@@ -140,7 +140,7 @@ pub enum SessionMsg {
 }
 
 /// Answers of a session actor.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum SessionReply {
     /// The session as it is now.
     Session(Box<Session>),
@@ -232,7 +232,7 @@ fn reply(s: &Session) -> Result<SessionReply, ActorError> {
 }
 
 fn expired_error(s: &Session) -> ActorError {
-    ActorError::Conflict { kind: "session-expired", detail: format!("session {} expired at {}", s.id, s.expires_at) }
+    ActorError::Conflict { kind: "session-expired".into(), detail: format!("session {} expired at {}", s.id, s.expires_at) }
 }
 
 async fn handle(
@@ -247,7 +247,7 @@ async fn handle(
         return open_session(env, id, slot, open).await;
     }
     let Some(mut session) = slot.state.clone() else {
-        return Err(ActorError::NotFound { what: "session", id: id.to_string() });
+        return Err(ActorError::NotFound { what: crate::actors::Missing::Session, id: id.to_string() });
     };
     let now = env.clock.now();
     // Feedback accepted before expiry is finished even if the deadline passed meanwhile.
@@ -270,7 +270,7 @@ async fn handle(
                 _ if session.purchase.as_ref() == Some(&purchase) => return reply(&session),
                 _ => {
                     return Err(ActorError::Conflict {
-                        kind: "purchase-already-confirmed",
+                        kind: "purchase-already-confirmed".into(),
                         detail: format!("session {} already has a different confirmed purchase", session.id),
                     })
                 }
@@ -291,7 +291,7 @@ async fn handle(
                     reply(&next)
                 }
                 Persisted::IndexTaken { .. } => Err(ActorError::Conflict {
-                    kind: "transaction-id-reused",
+                    kind: "transaction-id-reused".into(),
                     detail: format!(
                         "transaction id {} was already used for another session of this business",
                         purchase.transaction_id
@@ -304,7 +304,7 @@ async fn handle(
             match session.state {
                 SessionState::Opened => {
                     return Err(ActorError::Conflict {
-                        kind: "purchase-not-confirmed",
+                        kind: "purchase-not-confirmed".into(),
                         detail: "confirm the purchase before giving feedback".into(),
                     })
                 }
@@ -313,7 +313,7 @@ async fn handle(
                     return match &session.feedback {
                         Some(f) if f.text == text => reply(&session),
                         _ => Err(ActorError::Conflict {
-                            kind: "feedback-already-submitted",
+                            kind: "feedback-already-submitted".into(),
                             detail: format!("session {} already has feedback", session.id),
                         }),
                     };

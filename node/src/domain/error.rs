@@ -11,7 +11,7 @@ use super::money::{MoneyError, Ore};
 use super::orgnr::OrgNumberError;
 
 /// A domain rule was violated by input from outside.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum DomainError {
     /// An amount could not be parsed.
     #[error("invalid amount: {0}")]
@@ -177,7 +177,7 @@ mod tests {
         let errors = [
             DomainError::from(MoneyError::Empty),
             DomainError::from(OrgNumberError::Format { input: "x".into() }),
-            DomainError::from(IdError::Empty { kind: "session id" }),
+            DomainError::from(IdError::Empty { kind: "session id".into() }),
             DomainError::FeedbackLength {
                 chars: 3,
                 min: 20,

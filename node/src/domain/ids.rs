@@ -8,6 +8,7 @@
 //! validated. Every identifier is serialised as a plain string and checked
 //! again on the way in.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -18,19 +19,19 @@ use serde::{Deserialize, Serialize};
 const ERROR_ECHO_LEN_MAX: usize = 64;
 
 /// Why a string is not a valid identifier.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum IdError {
     /// The input is empty.
     #[error("{kind} is empty")]
     Empty {
         /// Which identifier, e.g. "session id".
-        kind: &'static str,
+        kind: Cow<'static, str>,
     },
     /// The input is longer than the identifier allows.
     #[error("{kind} is {len} characters long, at most {max} allowed")]
     TooLong {
         /// Which identifier.
-        kind: &'static str,
+        kind: Cow<'static, str>,
         /// Length of the input in characters.
         len: usize,
         /// The limit.
@@ -40,20 +41,20 @@ pub enum IdError {
     #[error("{kind} {input:?} is malformed: expected {expected}")]
     Malformed {
         /// Which identifier.
-        kind: &'static str,
+        kind: Cow<'static, str>,
         /// The input, cut to a bounded length.
         input: String,
         /// What a valid value looks like.
-        expected: &'static str,
+        expected: Cow<'static, str>,
     },
 }
 
 impl IdError {
     fn malformed(kind: &'static str, input: &str, expected: &'static str) -> IdError {
         IdError::Malformed {
-            kind,
+            kind: kind.into(),
             input: input.chars().take(ERROR_ECHO_LEN_MAX).collect(),
-            expected,
+            expected: expected.into(),
         }
     }
 }
@@ -83,7 +84,7 @@ fn parse_prefixed_hex(
     expected: &'static str,
 ) -> Result<(), IdError> {
     if input.is_empty() {
-        return Err(IdError::Empty { kind });
+        return Err(IdError::Empty { kind: kind.into() });
     }
     let ok = input.strip_prefix(prefix).is_some_and(|hex| {
         hex.len() == HEX_ID_DIGITS && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -261,7 +262,7 @@ impl FromStr for QrToken {
         const KIND: &str = "qr token";
         const EXPECTED: &str = "43 characters of base64url (A-Z a-z 0-9 - _) without padding";
         if input.is_empty() {
-            return Err(IdError::Empty { kind: KIND });
+            return Err(IdError::Empty { kind: KIND.into() });
         }
         let bytes = input.as_bytes();
         if bytes.len() != QR_TOKEN_LEN {
@@ -341,13 +342,13 @@ fn validate_client_id(
     expected: &'static str,
 ) -> Result<(), IdError> {
     if input.is_empty() {
-        return Err(IdError::Empty { kind });
+        return Err(IdError::Empty { kind: kind.into() });
     }
     // Count at most one past the limit: the input may be huge.
     let len = input.chars().take(len_max + 1).count();
     if len > len_max {
         return Err(IdError::TooLong {
-            kind,
+            kind: kind.into(),
             len: input.chars().count(),
             max: len_max,
         });
@@ -417,7 +418,7 @@ mod tests {
         }
         assert_eq!(
             "".parse::<SessionId>(),
-            Err(IdError::Empty { kind: "session id" })
+            Err(IdError::Empty { kind: "session id".into() })
         );
         // The wrong kind of id is refused and the error says which kind was expected.
         let err = format!("b_{hex}")
@@ -498,7 +499,7 @@ mod tests {
         assert_eq!(
             "x".repeat(129).parse::<DeviceId>(),
             Err(IdError::TooLong {
-                kind: "device id",
+                kind: "device id".into(),
                 len: 129,
                 max: 128
             })

@@ -26,7 +26,7 @@ pub const SEK_INPUT_LEN_MAX: usize = 32;
 pub struct Ore(i64);
 
 /// Why a SEK amount could not be parsed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum MoneyError {
     /// The input was empty.
     #[error("amount is empty")]

@@ -20,7 +20,7 @@ const ORG_NUMBER_DIGITS: usize = 10;
 pub struct OrgNumber([u8; ORG_NUMBER_DIGITS]);
 
 /// Why a string is not an organisationsnummer.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum OrgNumberError {
     /// Not "NNNNNN-NNNN" nor ten digits.
     #[error("organisation number {input:?} must be 10 digits, written NNNNNN-NNNN or NNNNNNNNNN")]

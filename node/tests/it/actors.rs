@@ -87,14 +87,14 @@ fn idle_actors_passivate_and_reactivate_with_a_new_epoch_and_their_state() {
 }
 
 #[test]
-fn a_stale_activation_is_fenced_and_the_call_is_retried_through_a_fresh_owner() {
+fn a_stale_activation_is_fenced_and_never_takes_the_actor_back() {
     let dir = tempfile::tempdir().expect("tmp");
     run(async {
         let (core, node) = started(dir.path(), 60_000, 8).await;
         let b = business(&node).await;
         let (s, _) = node.open_session(b.locations[0].qr_token.clone(), "d1".parse::<DeviceId>().expect("dev")).await.expect("open");
         let key = format!("session/{}", s.id);
-        // Someone else (another node, in a cluster) claims the session behind the live actor's back.
+        // Another node claims the session behind the live actor's back (a takeover elsewhere).
         let epoch = node.cluster().view().owner(&key).expect("read").expect("owned").epoch;
         let claimed = node
             .cluster()
@@ -102,9 +102,10 @@ fn a_stale_activation_is_fenced_and_the_call_is_retried_through_a_fresh_owner() 
             .await
             .expect("claim");
         assert!(matches!(claimed.result, svea_storage::CommandResult::Claimed(o) if o.node == 2));
-        // The live actor's write is refused by epoch; the registry retries once with a new
-        // activation, which claims epoch + 2 for this node and succeeds.
-        let p = node
+        let stored_before = node.cluster().view().state(&key).expect("read");
+        // The live actor's write is refused by epoch; the node then routes to the new owner
+        // (unreachable here: this test has no transport) instead of claiming the actor back.
+        let r = node
             .session(
                 s.id.clone(),
                 SessionMsg::ConfirmPurchase {
@@ -113,11 +114,11 @@ fn a_stale_activation_is_fenced_and_the_call_is_retried_through_a_fresh_owner() 
                     transaction_id: "T-1".parse().expect("txn"),
                 },
             )
-            .await
-            .expect("retried through a fresh activation");
-        assert_eq!(p.state, svea_node::actors::session::SessionState::PurchaseConfirmed);
+            .await;
+        assert!(matches!(r, Err(ActorError::Unavailable(_))), "{r:?}");
         let owner = node.cluster().view().owner(&key).expect("read").expect("owned");
-        assert_eq!((owner.node, owner.epoch), (1, epoch + 2));
+        assert_eq!((owner.node, owner.epoch), (2, epoch + 1), "ownership stays with the new owner");
+        assert_eq!(node.cluster().view().state(&key).expect("read"), stored_before, "the stale write changed nothing");
         core.shutdown().await;
     });
 }

@@ -1,0 +1,667 @@
+//! Mutual TLS for the Raft transport: every node holds a certificate issued by the cluster's CA,
+//! both ends of every QUIC connection present one, and each side learns the other's node id from
+//! it.
+//!
+//! A node's identity is the DNS name `node-<id>.svea` ([`server_name`]) in its certificate's
+//! subject alternative names. A client dials a peer under that name, so a certificate issued to
+//! node 2 cannot answer for node 3; a server reads the id of whoever connected with
+//! [`peer_node_id`]. Trust is the CA alone: there is no public PKI, no revocation list, no
+//! process-wide crypto provider (the `ring` provider is passed explicitly to every config) and
+//! only TLS 1.3.
+//!
+//! Also here: generating a CA and node certificates ([`generate_ca`], [`generate_node_cert`]),
+//! used by `svea certs` and by tests. Reading files is limited to the three PEM files an
+//! [`Identity`] is loaded from.
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use quinn::crypto::rustls::{NoInitialCipherSuite, QuicClientConfig, QuicServerConfig};
+use rustls::client::danger::ServerCertVerifier;
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::WebPkiClientVerifier;
+use rustls::sign::CertifiedKey;
+use rustls::RootCertStore;
+
+/// The ALPN protocol both ends must agree on; bump the version when the wire format changes so
+/// that mismatched nodes fail the handshake instead of misreading frames.
+pub const ALPN: &[u8] = b"svea-raft/1";
+
+/// Largest PEM file [`Identity::load`] reads: a CA bundle or a certificate chain is a few
+/// kilobytes, so anything near this is the wrong file.
+pub const PEM_FILE_BYTES_MAX: u64 = 1024 * 1024;
+
+/// Lifetime of a CA made by [`generate_ca`]: ten years. There is no rotation tooling yet, so
+/// expiry must be a planned event, not an outage.
+pub const CA_VALIDITY_DAYS: u64 = 3650;
+
+/// Lifetime of a node certificate made by [`generate_node_cert`]: five years, inside the CA's.
+pub const NODE_CERT_VALIDITY_DAYS: u64 = 1825;
+
+const _: () = assert!(NODE_CERT_VALIDITY_DAYS < CA_VALIDITY_DAYS);
+
+/// Generated certificates start this long before "now", so a peer whose clock is somewhat behind
+/// the machine that ran `svea certs` still accepts them.
+const NOT_BEFORE_BACKDATE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Longest node label ([`check_label`]).
+pub const LABEL_LEN_MAX: usize = 32;
+
+const NODE_NAME_PREFIX: &str = "node-";
+const NODE_NAME_SUFFIX: &str = ".svea";
+
+/// The DNS name every certificate of node `node_id` carries, and the name a client expects when
+/// it dials that node: `node-<id>.svea`.
+pub fn server_name(node_id: u64) -> String {
+    format!("{NODE_NAME_PREFIX}{node_id}{NODE_NAME_SUFFIX}")
+}
+
+/// The node id in a name of the form `node-<id>.svea` (case-insensitive, canonical decimal, > 0).
+fn node_id_from_name(name: &str) -> Option<u64> {
+    let lower = name.to_ascii_lowercase();
+    let digits = lower
+        .strip_prefix(NODE_NAME_PREFIX)?
+        .strip_suffix(NODE_NAME_SUFFIX)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let id: u64 = digits.parse().ok()?;
+    // Refuse `node-01.svea`: one node, one spelling.
+    (id > 0 && id.to_string() == digits).then_some(id)
+}
+
+/// Everything that can go wrong loading an identity, building TLS configs or making certificates.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A PEM file could not be read from disk.
+    #[error("cannot read {what} {}", path.display())]
+    Read {
+        /// Which file it is: `ca certificate`, `node certificate` or `node key`.
+        what: &'static str,
+        /// The file we tried to read.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+
+    /// A PEM file is larger than [`PEM_FILE_BYTES_MAX`]; probably not a certificate or key.
+    #[error("{what} {} is larger than {limit_bytes} bytes", path.display())]
+    TooLarge {
+        /// Which file it is.
+        what: &'static str,
+        /// The file we tried to read.
+        path: PathBuf,
+        /// The limit it exceeds.
+        limit_bytes: u64,
+    },
+
+    /// PEM text is malformed or holds no item of the kind expected (certificate or private key).
+    #[error("{what} {origin}: {reason}")]
+    Pem {
+        /// Which input it is.
+        what: &'static str,
+        /// The file path, or `<ca_pem>` / `<cert_pem>` / `<key_pem>` for text handed in directly.
+        origin: String,
+        /// What is wrong, e.g. `no certificate found`.
+        reason: String,
+    },
+
+    /// A certificate is not usable: not X.509, or without exactly one `node-<id>.svea` name.
+    #[error("certificate {origin}: {reason}")]
+    Certificate {
+        /// The file path or `<cert_pem>`.
+        origin: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The private key is not the key of the node certificate, or cannot be used for signing.
+    #[error("node key {key} does not fit node certificate {cert}: {reason}")]
+    KeyMismatch {
+        /// Where the certificate came from.
+        cert: String,
+        /// Where the key came from.
+        key: String,
+        /// What rustls said.
+        reason: String,
+    },
+
+    /// The node certificate does not verify under the CA: another CA issued it, it has expired or
+    /// is not yet valid, or it lacks the server and client usages.
+    #[error("node certificate {cert} is not valid under ca {ca}: {reason}")]
+    NotTrusted {
+        /// Where the certificate came from.
+        cert: String,
+        /// Where the CA came from.
+        ca: String,
+        /// What the verifier said.
+        reason: String,
+    },
+
+    /// rustls refused to build a configuration from our certificates.
+    #[error("tls config: {0}")]
+    Config(#[from] rustls::Error),
+
+    /// A certificate verifier could not be built (e.g. a CA certificate rustls cannot use).
+    #[error("tls certificate verifier: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+
+    /// The TLS config lacks the cipher suite QUIC needs for its initial packets.
+    #[error("quic crypto: {0}")]
+    Quic(#[from] NoInitialCipherSuite),
+
+    /// A node id of 0 was given; node ids start at 1.
+    #[error("invalid node id {node_id}: must be greater than 0")]
+    BadNodeId {
+        /// The refused id.
+        node_id: u64,
+    },
+
+    /// A node label breaks the rules of [`check_label`].
+    #[error("invalid node label {label:?}: {reason}")]
+    BadLabel {
+        /// The refused label.
+        label: String,
+        /// Which rule it breaks.
+        reason: String,
+    },
+
+    /// The cluster name for a new CA is empty or has control characters.
+    #[error("invalid cluster name {name:?}: {reason}")]
+    BadClusterName {
+        /// The refused name.
+        name: String,
+        /// Which rule it breaks.
+        reason: String,
+    },
+
+    /// rcgen could not make a key or a certificate.
+    #[error("cannot generate certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+}
+
+/// The `ring` provider, handed to every config explicitly: a process-wide default provider
+/// would make behaviour depend on which crate installed one first.
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+const TLS13_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+
+/// This node's TLS identity: the cluster CA it trusts, its certificate chain and private key,
+/// and the node id its certificate names. Checked when built: the key fits the certificate and
+/// the certificate is valid under the CA today.
+pub struct Identity {
+    ca: Vec<CertificateDer<'static>>,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    node_id: u64,
+}
+
+impl Clone for Identity {
+    fn clone(&self) -> Identity {
+        Identity {
+            ca: self.ca.clone(),
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+            node_id: self.node_id,
+        }
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print key material.
+        f.debug_struct("Identity")
+            .field("node_id", &self.node_id)
+            .field("ca_certs", &self.ca.len())
+            .field("chain_len", &self.chain.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where each of the three inputs came from, for error messages.
+struct Origins {
+    ca: String,
+    cert: String,
+    key: String,
+}
+
+impl Identity {
+    /// Read the CA certificate(s), the node certificate chain (leaf first) and the node's private
+    /// key from PEM files. Errors name the file at fault.
+    ///
+    /// `ca_cert` may hold several certificates (e.g. old and new CA during a rotation); all are
+    /// trusted.
+    pub fn load(ca_cert: &Path, node_cert: &Path, node_key: &Path) -> Result<Identity, TlsError> {
+        let ca = read_pem_file("ca certificate", ca_cert)?;
+        let cert = read_pem_file("node certificate", node_cert)?;
+        let key = read_pem_file("node key", node_key)?;
+        let origins = Origins {
+            ca: ca_cert.display().to_string(),
+            cert: node_cert.display().to_string(),
+            key: node_key.display().to_string(),
+        };
+        Identity::build(&ca, &cert, &key, origins)
+    }
+
+    /// Like [`Identity::load`] with the PEM text given directly.
+    pub fn from_pem(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<Identity, TlsError> {
+        let origins = Origins {
+            ca: "<ca_pem>".to_owned(),
+            cert: "<cert_pem>".to_owned(),
+            key: "<key_pem>".to_owned(),
+        };
+        Identity::build(
+            ca_pem.as_bytes(),
+            cert_pem.as_bytes(),
+            key_pem.as_bytes(),
+            origins,
+        )
+    }
+
+    /// The node id this identity's certificate names (`node-<id>.svea`).
+    pub fn node_id(&self) -> u64 {
+        self.node_id
+    }
+
+    fn build(ca: &[u8], cert: &[u8], key: &[u8], origins: Origins) -> Result<Identity, TlsError> {
+        let ca = read_certs("ca certificate", &origins.ca, ca)?;
+        let chain = read_certs("node certificate", &origins.cert, cert)?;
+        let key = PrivateKeyDer::from_pem_slice(key).map_err(|error| TlsError::Pem {
+            what: "node key",
+            origin: origins.key.clone(),
+            reason: match error {
+                rustls::pki_types::pem::Error::NoItemsFound => "no private key found".to_owned(),
+                other => other.to_string(),
+            },
+        })?;
+        let node_id = node_id_of(&chain[0]).map_err(|reason| TlsError::Certificate {
+            origin: origins.cert.clone(),
+            reason,
+        })?;
+
+        let provider = provider();
+        // Checks that the key parses and that its public half is the certificate's.
+        CertifiedKey::from_der(chain.clone(), key.clone_key(), &provider).map_err(|error| {
+            TlsError::KeyMismatch {
+                cert: origins.cert.clone(),
+                key: origins.key.clone(),
+                reason: error.to_string(),
+            }
+        })?;
+
+        // Verify now, as a peer would, in both roles: a certificate from another CA or one that
+        // has expired is a startup error naming the files, not a stream of failed handshakes.
+        let roots = root_store(&ca, &origins.ca)?;
+        let not_trusted = |error: rustls::Error| TlsError::NotTrusted {
+            cert: origins.cert.clone(),
+            ca: origins.ca.clone(),
+            reason: error.to_string(),
+        };
+        let name =
+            ServerName::try_from(server_name(node_id)).expect("node-<id>.svea is a valid dns name");
+        let now = UnixTime::now();
+        WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
+            .build()?
+            .verify_server_cert(&chain[0], &chain[1..], &name, &[], now)
+            .map_err(not_trusted)?;
+        WebPkiClientVerifier::builder_with_provider(roots, provider)
+            .build()?
+            .verify_client_cert(&chain[0], &chain[1..], now)
+            .map_err(not_trusted)?;
+
+        Ok(Identity {
+            ca,
+            chain,
+            key,
+            node_id,
+        })
+    }
+
+    fn roots(&self) -> Result<Arc<RootCertStore>, TlsError> {
+        root_store(&self.ca, "<ca>")
+    }
+}
+
+fn read_pem_file(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
+    let read_error = |source| TlsError::Read {
+        what,
+        path: path.to_owned(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(read_error)?
+        .take(PEM_FILE_BYTES_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > PEM_FILE_BYTES_MAX {
+        return Err(TlsError::TooLarge {
+            what,
+            path: path.to_owned(),
+            limit_bytes: PEM_FILE_BYTES_MAX,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Every certificate in `pem`, at least one.
+fn read_certs(
+    what: &'static str,
+    origin: &str,
+    pem: &[u8],
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let pem_error = |reason: String| TlsError::Pem {
+        what,
+        origin: origin.to_owned(),
+        reason,
+    };
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| pem_error(error.to_string()))?;
+    if certs.is_empty() {
+        return Err(pem_error("no certificate found".to_owned()));
+    }
+    Ok(certs)
+}
+
+fn root_store(
+    ca: &[CertificateDer<'static>],
+    origin: &str,
+) -> Result<Arc<RootCertStore>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in ca {
+        roots
+            .add(cert.clone())
+            .map_err(|error| TlsError::Certificate {
+                origin: origin.to_owned(),
+                reason: format!("not usable as a ca: {error}"),
+            })?;
+    }
+    Ok(Arc::new(roots))
+}
+
+/// The node id named by a certificate: exactly one distinct `node-<id>.svea` DNS name among its
+/// subject alternative names. Other names (the node's label) are ignored.
+fn node_id_of(cert: &CertificateDer<'_>) -> Result<u64, String> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref())
+        .map_err(|error| format!("not an x.509 certificate: {error}"))?;
+    let san = parsed
+        .subject_alternative_name()
+        .map_err(|error| format!("bad subject alternative names: {error}"))?
+        .ok_or_else(|| "names no node: it has no subject alternative names".to_owned())?;
+    let mut ids: Vec<u64> = san
+        .value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            x509_parser::extensions::GeneralName::DNSName(dns) => node_id_from_name(dns),
+            _ => None,
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    match ids.as_slice() {
+        [id] => Ok(*id),
+        [] => Err("names no node: no dns name of the form node-<id>.svea".to_owned()),
+        many => Err(format!(
+            "names more than one node ({many:?}): a certificate must belong to one node"
+        )),
+    }
+}
+
+/// QUIC server config: present our chain, require a client certificate that verifies under the
+/// CA, TLS 1.3 with [`ALPN`] only. Which node the client is: [`peer_node_id`].
+pub fn server_config(
+    id: &Identity,
+    transport: Arc<quinn::TransportConfig>,
+) -> Result<quinn::ServerConfig, TlsError> {
+    let provider = provider();
+    let client_verifier =
+        WebPkiClientVerifier::builder_with_provider(id.roots()?, provider.clone()).build()?;
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(TLS13_ONLY)?
+        .with_client_cert_verifier(client_verifier)
+        .with_single_cert(id.chain.clone(), id.key.clone_key())?;
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    // No 0-RTT: early data can be replayed, and Raft messages are not idempotent.
+    tls.max_early_data_size = 0;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(QuicServerConfig::try_from(tls)?));
+    config.transport_config(transport);
+    Ok(config)
+}
+
+/// QUIC client config: present our chain, accept only a server whose certificate verifies under
+/// the CA and names the node we dial. Connect with `endpoint.connect_with(config, addr,
+/// &server_name(peer_id))`.
+pub fn client_config(
+    id: &Identity,
+    transport: Arc<quinn::TransportConfig>,
+) -> Result<quinn::ClientConfig, TlsError> {
+    let provider = provider();
+    let server_verifier =
+        WebPkiServerVerifier::builder_with_provider(id.roots()?, provider.clone()).build()?;
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(TLS13_ONLY)?
+        .with_webpki_verifier(server_verifier)
+        .with_client_auth_cert(id.chain.clone(), id.key.clone_key())?;
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    tls.enable_early_data = false;
+    let mut config = quinn::ClientConfig::new(Arc::new(QuicClientConfig::try_from(tls)?));
+    config.transport_config(transport);
+    Ok(config)
+}
+
+/// The node id in the certificate the peer presented on `conn`, if it presented one naming
+/// exactly one node. With [`server_config`] and [`client_config`] the certificate was verified
+/// against the CA during the handshake, so on an established connection this is always `Some`.
+pub fn peer_node_id(conn: &quinn::Connection) -> Option<u64> {
+    let identity = conn.peer_identity()?;
+    let chain = identity.downcast::<Vec<CertificateDer<'static>>>().ok()?;
+    node_id_of(chain.first()?).ok()
+}
+
+/// Check a node label (a short human name such as `stockholm`, used for file names and as an
+/// extra DNS name in the node's certificate): 1 to [`LABEL_LEN_MAX`] characters of `a-z`, `0-9`
+/// and `-`, starting with a letter and not ending with `-`, so that it is also a valid DNS label.
+pub fn check_label(label: &str) -> Result<(), TlsError> {
+    let bad = |reason: &str| {
+        Err(TlsError::BadLabel {
+            label: label.to_owned(),
+            reason: reason.to_owned(),
+        })
+    };
+    if label.is_empty() || label.len() > LABEL_LEN_MAX {
+        return bad("must be 1 to 32 characters long");
+    }
+    if !label
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return bad("may only contain a-z, 0-9 and -");
+    }
+    if !label.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return bad("must start with a letter a-z");
+    }
+    if label.ends_with('-') {
+        return bad("must not end with -");
+    }
+    Ok(())
+}
+
+/// A freshly made cluster CA: its certificate and private key as PEM (for `ca.pem` and
+/// `ca.key`), and the means to sign node certificates with it.
+pub struct GeneratedCa {
+    /// The CA certificate; every node trusts it (`tls.ca_cert`).
+    pub cert_pem: String,
+    /// The CA private key; keep it offline, it can mint node identities.
+    pub key_pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl fmt::Debug for GeneratedCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print key material.
+        f.debug_struct("GeneratedCa")
+            .field("cert_pem", &self.cert_pem)
+            .finish_non_exhaustive()
+    }
+}
+
+fn validity(days: u64) -> (SystemTime, SystemTime) {
+    let now = SystemTime::now();
+    (
+        now - NOT_BEFORE_BACKDATE,
+        now + Duration::from_secs(days * 24 * 60 * 60),
+    )
+}
+
+/// Make a new self-signed CA (ECDSA P-256) for the cluster `cluster_name`, valid for
+/// [`CA_VALIDITY_DAYS`]. It may sign node certificates only (path length 0).
+pub fn generate_ca(cluster_name: &str) -> Result<GeneratedCa, TlsError> {
+    if cluster_name.trim().is_empty() || cluster_name.chars().any(char::is_control) {
+        return Err(TlsError::BadClusterName {
+            name: cluster_name.to_owned(),
+            reason: "must be non-empty without control characters".to_owned(),
+        });
+    }
+    let key = rcgen::KeyPair::generate()?;
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(
+        rcgen::DnType::OrganizationName,
+        format!("svea {cluster_name}"),
+    );
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("svea {cluster_name} cluster ca"),
+    );
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let (not_before, not_after) = validity(CA_VALIDITY_DAYS);
+    params.not_before = not_before.into();
+    params.not_after = not_after.into();
+    let cert = params.self_signed(&key)?;
+    Ok(GeneratedCa {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+        issuer: rcgen::Issuer::new(params, key),
+    })
+}
+
+/// Make a certificate and a new private key (ECDSA P-256) for node `node_id`, signed by `ca`,
+/// valid for [`NODE_CERT_VALIDITY_DAYS`] as both TLS server and client. Its DNS names are
+/// [`server_name`]`(node_id)` and `label` ([`check_label`]). Returns `(cert_pem, key_pem)`.
+pub fn generate_node_cert(
+    ca: &GeneratedCa,
+    node_id: u64,
+    label: &str,
+) -> Result<(String, String), TlsError> {
+    if node_id == 0 {
+        return Err(TlsError::BadNodeId { node_id });
+    }
+    check_label(label)?;
+    let key = rcgen::KeyPair::generate()?;
+    let mut params = rcgen::CertificateParams::new(vec![server_name(node_id), label.to_owned()])?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, server_name(node_id));
+    params.is_ca = rcgen::IsCa::ExplicitNoCa;
+    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    // Every node both accepts connections and dials its peers.
+    params.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    params.use_authority_key_identifier_extension = true;
+    let (not_before, not_after) = validity(NODE_CERT_VALIDITY_DAYS);
+    params.not_before = not_before.into();
+    params.not_after = not_after.into();
+    let cert = params.signed_by(&key, &ca.issuer)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_names_round_trip_and_only_canonical_ones_parse() {
+        assert_eq!(server_name(7), "node-7.svea");
+        assert_eq!(node_id_from_name(&server_name(7)), Some(7));
+        assert_eq!(node_id_from_name(&server_name(u64::MAX)), Some(u64::MAX));
+        assert_eq!(node_id_from_name("NODE-7.SVEA"), Some(7));
+        for bad in [
+            "node-0.svea",
+            "node-07.svea",
+            "node-.svea",
+            "node-+7.svea",
+            "node-7.svea.example",
+            "xnode-7.svea",
+            "node-18446744073709551616.svea",
+            "stockholm",
+        ] {
+            assert_eq!(node_id_from_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn labels_are_short_dns_labels() {
+        for good in ["stockholm", "malmo", "node1", "a", "sto-1", &"a".repeat(32)] {
+            assert!(check_label(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "Stockholm",
+            "1sto",
+            "-sto",
+            "sto-",
+            "sto.1",
+            "sto_1",
+            "göteborg",
+            &"a".repeat(33),
+        ] {
+            assert!(check_label(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_generated_node_cert_loads_with_its_id_and_a_foreign_one_does_not() {
+        let ca = generate_ca("test").unwrap();
+        let (cert, key) = generate_node_cert(&ca, 3, "malmo").unwrap();
+        let id = Identity::from_pem(&ca.cert_pem, &cert, &key).unwrap();
+        assert_eq!(id.node_id(), 3);
+        assert!(!format!("{id:?}").contains("PRIVATE"));
+
+        let other = generate_ca("other").unwrap();
+        let error = Identity::from_pem(&other.cert_pem, &cert, &key).unwrap_err();
+        assert!(matches!(error, TlsError::NotTrusted { .. }), "{error}");
+
+        let (_, other_key) = generate_node_cert(&ca, 3, "malmo").unwrap();
+        let error = Identity::from_pem(&ca.cert_pem, &cert, &other_key).unwrap_err();
+        assert!(matches!(error, TlsError::KeyMismatch { .. }), "{error}");
+
+        let error = Identity::from_pem(&ca.cert_pem, &key, &key).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "node certificate <cert_pem>: no certificate found"
+        );
+
+        assert!(matches!(
+            generate_node_cert(&ca, 0, "malmo"),
+            Err(TlsError::BadNodeId { node_id: 0 })
+        ));
+    }
+}

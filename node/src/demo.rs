@@ -1,0 +1,150 @@
+//! `svea demo`: a three-region cluster on this machine, as three `svea run` processes on
+//! loopback with generated certificates and data under one directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+/// The demo's regions in node-id order: (id, region, HTTP port offset).
+pub const DEMO_NODES: [(u64, &str, u16); 3] = [(1, "stockholm", 0), (2, "gothenburg", 1), (3, "malmo", 2)];
+
+/// Raft/QUIC ports are the HTTP port plus this.
+pub const RAFT_PORT_OFFSET: u16 = 1000;
+
+/// How long the children get to stop after SIGTERM before they are killed.
+pub const STOP_GRACE: Duration = Duration::from_secs(15);
+
+struct DemoNode {
+    region: &'static str,
+    url: String,
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+/// Writes certificates (once) and one config per node.
+fn prepare(data_dir: &Path, port_base: u16) -> anyhow::Result<Vec<DemoNode>> {
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let data_dir = data_dir.canonicalize()?;
+    let tls = data_dir.join("tls");
+    if !tls.join("ca.pem").exists() {
+        let nodes: Vec<(u64, String)> = DEMO_NODES.iter().map(|(id, r, _)| (*id, r.to_string())).collect();
+        crate::certs::write_certs(&tls, "svea-demo", &nodes, false)?;
+    }
+    let port = |offset: u16, extra: u16| -> anyhow::Result<u16> {
+        port_base
+            .checked_add(offset)
+            .and_then(|p| p.checked_add(extra))
+            .context("--http-port-base too high: ports are PORT..PORT+2 and PORT+1000..PORT+1002")
+    };
+    let mut members = String::new();
+    for (id, region, off) in DEMO_NODES {
+        let http = port(off, 0)?;
+        let raft = port(off, RAFT_PORT_OFFSET)?;
+        members.push_str(&format!(
+            "\n[[cluster.initial_members]]\nid = {id}\nregion = \"{region}\"\nraft_addr = \"127.0.0.1:{raft}\"\n\
+             http_addr = \"127.0.0.1:{http}\"\npublic_url = \"http://127.0.0.1:{http}\"\n"
+        ));
+    }
+    let mut out = Vec::new();
+    for (id, region, off) in DEMO_NODES {
+        let http = port(off, 0)?;
+        let raft = port(off, RAFT_PORT_OFFSET)?;
+        let dir = data_dir.join(region);
+        std::fs::create_dir_all(&dir)?;
+        let config = dir.join("svea.toml");
+        let text = format!(
+            "# Written by `svea demo`.\n[node]\nid = {id}\nregion = \"{region}\"\nraft_addr = \"127.0.0.1:{raft}\"\n\
+             http_addr = \"127.0.0.1:{http}\"\npublic_url = \"http://127.0.0.1:{http}\"\ndata_dir = \"{data}\"\n\n\
+             [tls]\nca_cert = \"{ca}\"\nnode_cert = \"{cert}\"\nnode_key = \"{key}\"\n\n[cluster]\nname = \"svea-demo\"\n{members}",
+            data = dir.join("data").display(),
+            ca = tls.join("ca.pem").display(),
+            cert = tls.join(format!("{region}.pem")).display(),
+            key = tls.join(format!("{region}.key")).display(),
+        );
+        std::fs::write(&config, text)?;
+        out.push(DemoNode { region, url: format!("http://127.0.0.1:{http}"), config, log: dir.join("node.log"), child: None });
+    }
+    Ok(out)
+}
+
+/// Runs the demo until Ctrl-C (or SIGTERM), then stops all nodes cleanly.
+pub fn run(data_dir: &Path, port_base: u16) -> anyhow::Result<()> {
+    let mut nodes = prepare(data_dir, port_base)?;
+    let exe = std::env::current_exe().context("cannot find the svea executable")?;
+    for n in &mut nodes {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&n.log)?;
+        let child = Command::new(&exe)
+            .arg("run")
+            .arg("--config")
+            .arg(&n.config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .with_context(|| format!("cannot start the {} node", n.region))?;
+        n.child = Some(child);
+    }
+    println!("svea demo: three regions on this machine");
+    for n in &nodes {
+        println!("  {:<10} {}   (log: {})", n.region, n.url, n.log.display());
+    }
+    println!("  try: curl -s {}/ready", nodes[0].url);
+    println!("  stop with Ctrl-C");
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+                _ = tick.tick() => {
+                    for n in &mut nodes {
+                        if let Some(c) = n.child.as_mut() {
+                            if let Ok(Some(status)) = c.try_wait() {
+                                eprintln!("svea demo: the {} node exited ({status}); see {}", n.region, n.log.display());
+                                n.child = None;
+                            }
+                        }
+                    }
+                    if nodes.iter().all(|n| n.child.is_none()) {
+                        anyhow::bail!("all nodes exited");
+                    }
+                }
+            }
+        }
+        Ok::<(), anyhow::Error>(())
+    })?;
+    println!("svea demo: stopping");
+    stop_all(&mut nodes);
+    Ok(())
+}
+
+fn stop_all(nodes: &mut [DemoNode]) {
+    for n in nodes.iter_mut() {
+        if let Some(c) = &n.child {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        }
+    }
+    let deadline = Instant::now() + STOP_GRACE;
+    for n in nodes.iter_mut() {
+        let Some(mut c) = n.child.take() else { continue };
+        loop {
+            match c.try_wait() {
+                Ok(Some(_)) => break,
+                _ if Instant::now() > deadline => {
+                    eprintln!("svea demo: the {} node did not stop in {STOP_GRACE:?}; killing it", n.region);
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    break;
+                }
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! svea's simulation and benchmark tools: one binary, one subcommand per tool.
+//!
+//! Owns: driving real node cores from the outside (in-process, through
+//! `svea_node::service`) and reporting what they did. Does not own: any production code path;
+//! nothing in production depends on this crate.
+//!
+//! `cargo run -p simulations --release -- bench-node --help`
+
+mod bench_node;
+
+use clap::{Parser, Subcommand};
+
+/// svea simulations and benchmarks.
+#[derive(Debug, Parser)]
+#[command(name = "simulations", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// One tool per variant; later tools (`sim`, `chaos`) are added here.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Throughput and latency of one in-process node core (actors -> Raft -> sled, real fsyncs).
+    BenchNode(bench_node::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::BenchNode(args) => bench_node::main(args),
+    }
+}
