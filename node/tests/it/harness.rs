@@ -73,8 +73,23 @@ impl NodeProc {
         n
     }
 
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
+        self.spawn_no_wait_inner(log);
+        self.wait_ready();
+    }
+
+    fn spawn_no_wait(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
+        self.spawn_no_wait_inner(log);
+    }
+
+    fn spawn_no_wait_inner(&mut self, log: std::fs::File) {
         let child = Command::new(env!("CARGO_BIN_EXE_svea"))
             .arg("run")
             .arg("--config")
@@ -84,7 +99,6 @@ impl NodeProc {
             .spawn()
             .expect("spawn svea");
         self.child = Some(child);
-        self.wait_ready();
     }
 
     pub fn wait_ready(&mut self) {
@@ -222,4 +236,97 @@ pub fn purchase(n: &NodeProc, sid: &str, amount: &str, txn: &str) -> Resp {
 
 pub fn feedback(n: &NodeProc, sid: &str, text: &str) -> Resp {
     n.post(&format!("/v1/sessions/{sid}/feedback"), serde_json::json!({"text": text}))
+}
+
+/// A three-region cluster of real processes: stockholm (1), gothenburg (2), malmo (3).
+pub struct Cluster3 {
+    pub nodes: Vec<NodeProc>,
+    pub tls: PathBuf,
+    pub raft_addrs: Vec<std::net::SocketAddr>,
+}
+
+pub const REGIONS: [&str; 3] = ["stockholm", "gothenburg", "malmo"];
+
+impl Cluster3 {
+    /// Generates certificates with `svea certs`, writes one config per node (plus `extra` TOML
+    /// appended to every [timeouts]/[limits] section) and starts all three.
+    pub fn start(dir: &Path, timeouts: &str, limits: &str) -> Cluster3 {
+        let tls = dir.join("tls");
+        let out = Command::new(env!("CARGO_BIN_EXE_svea"))
+            .args(["certs", "--out"])
+            .arg(&tls)
+            .args(["--nodes", "stockholm", "gothenburg", "malmo"])
+            .output()
+            .expect("svea certs");
+        assert!(out.status.success(), "svea certs failed: {}", String::from_utf8_lossy(&out.stderr));
+        let http: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let raft: Vec<u16> = (0..3).map(|_| free_udp_port()).collect();
+        let mut members = String::new();
+        for i in 0..3 {
+            members.push_str(&format!(
+                "\n[[cluster.initial_members]]\nid = {}\nregion = \"{}\"\nraft_addr = \"127.0.0.1:{}\"\nhttp_addr = \"127.0.0.1:{}\"\npublic_url = \"http://127.0.0.1:{}\"\n",
+                i + 1, REGIONS[i], raft[i], http[i], http[i]
+            ));
+        }
+        let mut configs = Vec::new();
+        for i in 0..3 {
+            let ndir = dir.join(REGIONS[i]);
+            std::fs::create_dir_all(&ndir).expect("node dir");
+            let config = ndir.join("svea.toml");
+            let text = format!(
+                "[node]\nid = {}\nregion = \"{}\"\nraft_addr = \"127.0.0.1:{}\"\nhttp_addr = \"127.0.0.1:{}\"\npublic_url = \"http://127.0.0.1:{}\"\ndata_dir = \"{}\"\n\n\
+                 [tls]\nca_cert = \"{}\"\nnode_cert = \"{}\"\nnode_key = \"{}\"\n\n[timeouts]\n{timeouts}\n\n[limits]\n{limits}\n\n[cluster]\nname = \"svea-test\"\n{members}",
+                i + 1,
+                REGIONS[i],
+                raft[i],
+                http[i],
+                http[i],
+                ndir.join("data").display(),
+                tls.join("ca.pem").display(),
+                tls.join(format!("{}.pem", REGIONS[i])).display(),
+                tls.join(format!("{}.key", REGIONS[i])).display(),
+            );
+            std::fs::write(&config, text).expect("write config");
+            configs.push((config, format!("http://127.0.0.1:{}", http[i]), ndir.join("node.log")));
+        }
+        // Start all three before waiting: a single node cannot become ready without a quorum.
+        let mut nodes = Vec::new();
+        for (config, url, log) in configs {
+            let mut n = NodeProc { child: None, url, config, log };
+            n.spawn_no_wait();
+            nodes.push(n);
+        }
+        for n in &mut nodes {
+            n.wait_ready();
+        }
+        let raft_addrs = raft.iter().map(|p| format!("127.0.0.1:{p}").parse().expect("addr")).collect();
+        Cluster3 { nodes, tls, raft_addrs }
+    }
+
+    pub fn by_region(&self, region: &str) -> &NodeProc {
+        &self.nodes[REGIONS.iter().position(|r| *r == region).expect("region")]
+    }
+
+    /// Index of the node that currently leads, as node 1 sees it.
+    pub fn leader_index(&self) -> usize {
+        let deadline = Instant::now() + READY_DEADLINE;
+        loop {
+            for n in &self.nodes {
+                if n.child.is_none() {
+                    continue;
+                }
+                let r = n.get("/ready");
+                if let Some(l) = r.body["leader"].as_u64() {
+                    return (l - 1) as usize;
+                }
+            }
+            assert!(Instant::now() < deadline, "no leader");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A free loopback UDP port.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp").local_addr().expect("addr").port()
 }

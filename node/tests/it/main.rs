@@ -3,6 +3,7 @@
 mod harness;
 
 mod actors;
+mod cluster;
 
 mod durability;
 mod flow;

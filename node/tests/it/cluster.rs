@@ -1,0 +1,248 @@
+//! Three regions as three real processes over QUIC with mutual TLS.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use svea_cluster::tls::{self, Identity};
+use svea_cluster::transport::wire::WireRequest;
+use svea_cluster::transport::{Transport, TransportSettings};
+
+use crate::harness::*;
+
+fn settings() -> TransportSettings {
+    TransportSettings {
+        max_frame_bytes: 16 << 20,
+        max_snapshot_bytes: 1 << 30,
+        connect_timeout: Duration::from_secs(2),
+        rpc_timeout: Duration::from_secs(2),
+        backoff_max: Duration::from_millis(200),
+        idle_timeout: Duration::from_secs(10),
+        keepalive: Duration::from_secs(2),
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+#[test]
+fn any_node_serves_any_request_and_all_agree() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = Cluster3::start(dir.path(), "", "");
+    let (sto, got, mal) = (c.by_region("stockholm"), c.by_region("gothenburg"), c.by_region("malmo"));
+
+    // A business through Malmö, a session through Gothenburg, the rest through Stockholm.
+    let (bid, token) = create_business(mal, "5000.00");
+    let sid = open_session(got, &token, "phone-1");
+    assert_eq!(got.get(&format!("/v1/sessions/{sid}")).body["region"], "gothenburg", "owned where it was opened");
+    let p = purchase(sto, &sid, "249.00", "T-1");
+    assert_eq!(p.status, 200, "{}", p.body);
+    let f = feedback(sto, &sid, GOOD_FEEDBACK);
+    assert_eq!(f.status, 200, "{}", f.body);
+    assert_eq!(f.body["state"], "rewarded");
+
+    // Every node reports the same session, business and analytics.
+    let session = sto.get(&format!("/v1/sessions/{sid}")).body;
+    let business = sto.get(&format!("/v1/businesses/{bid}")).body;
+    let analytics = sto.get(&format!("/v1/businesses/{bid}/analytics")).body;
+    assert_eq!(session, f.body);
+    assert_eq!(business["rewards_paid_sek"], f.body["reward_sek"]);
+    assert_eq!(analytics["sessions"], json!({"opened": 1, "completed": 1, "rejected": 0, "expired": 0}));
+    for n in [got, mal] {
+        assert_eq!(n.get(&format!("/v1/sessions/{sid}")).body, session);
+        assert_eq!(n.get(&format!("/v1/businesses/{bid}")).body, business);
+        assert_eq!(n.get(&format!("/v1/businesses/{bid}/analytics")).body, analytics);
+    }
+    // Errors look the same from every node too.
+    for n in [sto, got, mal] {
+        purchase(n, &sid, "10.00", "T-2").problem(409, "purchase-already-confirmed");
+        n.get("/v1/sessions/s_0123456789abcdef0123456789abcdef").problem(404, "session-not-found");
+    }
+}
+
+#[test]
+fn a_node_with_a_certificate_from_another_ca_can_neither_join_nor_send() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = Cluster3::start(dir.path(), "", "");
+    let (bid, _) = create_business(c.by_region("stockholm"), "100.00");
+    let term_before: Vec<_> = c.nodes.iter().map(|n| n.get("/ready").body["term"].clone()).collect();
+    let business_before = c.by_region("malmo").get(&format!("/v1/businesses/{bid}")).body;
+
+    // A rogue CA issues a certificate that names node 2, gothenburg's id.
+    let ca = tls::generate_ca("rogue").expect("rogue ca");
+    let (cert, key) = tls::generate_node_cert(&ca, 2, "gothenburg").expect("rogue cert");
+    let rogue = Identity::from_pem(&ca.cert_pem, &cert, &key).expect("rogue identity");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    rt.block_on(async {
+        let t = Transport::bind("127.0.0.1:0".parse().expect("addr"), &rogue, settings()).expect("bind");
+        for (i, addr) in c.raft_addrs.iter().enumerate() {
+            t.set_peer_addr(i as u64 + 1, *addr);
+        }
+        for target in [1u64, 3] {
+            // A vote for a far-future term would disrupt the cluster if it got through.
+            let vote = WireRequest::Vote(openraft::raft::VoteRequest { vote: openraft::Vote::new(1000, 2), last_log_id: None });
+            let r = t.call(target, &vote, Duration::from_secs(3)).await;
+            assert!(r.is_err(), "raft message from a foreign CA was accepted: {r:?}");
+            // An actor call (a forwarded write) is refused the same way.
+            let r = t.call(target, &WireRequest::App(vec![0; 16]), Duration::from_secs(3)).await;
+            assert!(r.is_err(), "actor message from a foreign CA was accepted: {r:?}");
+        }
+        t.close();
+    });
+
+    // A whole svea process with foreign certificates cannot join either: it never becomes ready.
+    let rogue_dir = dir.path().join("rogue");
+    std::fs::create_dir_all(&rogue_dir).expect("dir");
+    std::fs::write(rogue_dir.join("ca.pem"), &ca.cert_pem).expect("ca");
+    let (cert4, key4) = tls::generate_node_cert(&ca, 4, "intruder").expect("cert");
+    std::fs::write(rogue_dir.join("node.pem"), cert4).expect("cert");
+    std::fs::write(rogue_dir.join("node.key"), key4).expect("key");
+    let http = free_port();
+    let raft4 = free_udp_port();
+    let mut members = String::new();
+    for (i, addr) in c.raft_addrs.iter().enumerate() {
+        members.push_str(&format!(
+            "\n[[cluster.initial_members]]\nid = {}\nregion = \"{}\"\nraft_addr = \"{addr}\"\nhttp_addr = \"127.0.0.1:1\"\npublic_url = \"http://127.0.0.1:1\"\n",
+            i + 1,
+            REGIONS[i]
+        ));
+    }
+    members.push_str(&format!(
+        "\n[[cluster.initial_members]]\nid = 4\nregion = \"stockholm\"\nraft_addr = \"127.0.0.1:{raft4}\"\nhttp_addr = \"127.0.0.1:{http}\"\npublic_url = \"http://127.0.0.1:{http}\"\n"
+    ));
+    let config = rogue_dir.join("svea.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[node]\nid = 4\nregion = \"stockholm\"\nraft_addr = \"127.0.0.1:{raft4}\"\nhttp_addr = \"127.0.0.1:{http}\"\n\
+             public_url = \"http://127.0.0.1:{http}\"\ndata_dir = \"{}\"\n[tls]\nca_cert = \"{}\"\nnode_cert = \"{}\"\nnode_key = \"{}\"\n\
+             [cluster]\nname = \"svea-test\"\n{members}",
+            rogue_dir.join("data").display(),
+            rogue_dir.join("ca.pem").display(),
+            rogue_dir.join("node.pem").display(),
+            rogue_dir.join("node.key").display()
+        ),
+    )
+    .expect("config");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_svea"))
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn rogue");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(r) = ureq::get(&format!("http://127.0.0.1:{http}/ready")).timeout(Duration::from_secs(1)).call() {
+            panic!("the rogue node became ready: {}", r.status());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // Nothing changed: no term bump, no data change, everyone still serves.
+    let term_after: Vec<_> = c.nodes.iter().map(|n| n.get("/ready").body["term"].clone()).collect();
+    assert_eq!(term_before, term_after);
+    assert_eq!(c.by_region("malmo").get(&format!("/v1/businesses/{bid}")).body, business_before);
+}
+
+#[test]
+fn a_frame_over_the_limit_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = Cluster3::start(dir.path(), "", "max_frame_bytes = 1048576");
+    let target = c.by_region("stockholm");
+    let pid = target.pid().expect("pid");
+    // A peer with a valid certificate (malmo's) misbehaves.
+    let me = Identity::load(&c.tls.join("ca.pem"), &c.tls.join("malmo.pem"), &c.tls.join("malmo.key")).expect("identity");
+    let rss_before = rss_kib(pid);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    rt.block_on(async {
+        let transport = Arc::new(quinn::TransportConfig::default());
+        let client = tls::client_config(&me, transport).expect("client config");
+        let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().expect("addr")).expect("endpoint");
+        let conn = tokio::time::timeout(
+            Duration::from_secs(5),
+            endpoint.connect_with(client, c.raft_addrs[0], &tls::server_name(1)).expect("connect"),
+        )
+        .await
+        .expect("connect in time")
+        .expect("handshake with a valid certificate");
+        for claimed in [1_048_577u32, 2_000_000_000, u32::MAX] {
+            let (mut send, mut recv) = conn.open_bi().await.expect("stream");
+            send.write_all(&claimed.to_be_bytes()).await.expect("header");
+            // Keep streaming body bytes: a node that reads the frame would accept them all; one
+            // that refuses it from the header stops the stream, and our writes fail early.
+            let chunk = vec![0xAB; 1 << 20];
+            let mut sent = 0usize;
+            let stopped = tokio::time::timeout(Duration::from_secs(10), async {
+                while sent < 64 << 20 {
+                    match send.write_all(&chunk).await {
+                        Ok(()) => sent += chunk.len(),
+                        Err(quinn::WriteError::Stopped(code)) => return Some(code),
+                        Err(e) => panic!("unexpected write error {e}"),
+                    }
+                }
+                None
+            })
+            .await
+            .expect("the node neither read nor refused the frame");
+            assert_eq!(
+                stopped,
+                Some(quinn::VarInt::from_u32(svea_cluster::transport::frame::FRAME_TOO_LARGE)),
+                "frame claimed at {claimed} bytes was not refused ({sent} body bytes accepted)"
+            );
+            assert!(sent <= 16 << 20, "node read {sent} bytes of a refused frame");
+            let answer = tokio::time::timeout(Duration::from_secs(5), recv.read_to_end(1024)).await.expect("answered in time");
+            assert!(answer.is_err() || answer.as_ref().is_ok_and(|b| b.is_empty()), "oversized frame got an answer: {answer:?}");
+        }
+        endpoint.close(0u32.into(), b"done");
+    });
+    let rss_after = rss_kib(pid);
+    assert!(
+        rss_after < rss_before + 32 * 1024,
+        "node memory grew from {rss_before} KiB to {rss_after} KiB after claims of up to 4 GiB"
+    );
+    // The node still works.
+    let (bid, _) = create_business(target, "10.00");
+    assert_eq!(c.by_region("gothenburg").get(&format!("/v1/businesses/{bid}")).status, 200);
+}
+
+#[test]
+fn a_restarted_follower_catches_up_through_a_snapshot() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut c = Cluster3::start(dir.path(), "", "snapshot_logs_since_last = 20\nmax_in_snapshot_log_to_keep = 1");
+    let leader = c.leader_index();
+    let follower = (leader + 1) % 3;
+    let entry = if leader == 2 { 0 } else { 2 };
+    let (bid, token) = create_business(&c.nodes[entry], "100000.00");
+    assert_eq!(c.nodes[follower].terminate(), Some(0));
+
+    // Enough writes while it is down for the leader to snapshot and purge its log.
+    let mut sessions = Vec::new();
+    for i in 0..15 {
+        let sid = open_session(&c.nodes[entry], &token, &format!("dev-{i}"));
+        assert_eq!(purchase(&c.nodes[entry], &sid, "100.00", &format!("T-{i}")).status, 200);
+        sessions.push(sid);
+    }
+    c.nodes[follower].restart();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !c.nodes[follower].log_text().contains("snapshot installed") {
+        assert!(Instant::now() < deadline, "follower never installed a snapshot; log:\n{}", c.nodes[follower].log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // It has the data: a session it opens itself writes through its own, caught-up state, and
+    // the business's analytics counted everything.
+    let sid = open_session(&c.nodes[follower], &token, "after-restart");
+    assert_eq!(purchase(&c.nodes[follower], &sid, "100.00", "T-after").status, 200);
+    purchase(&c.nodes[follower], &sid, "100.00", "T-3").problem(409, "purchase-already-confirmed");
+    let a = c.nodes[follower].get(&format!("/v1/businesses/{bid}/analytics"));
+    assert_eq!(a.body["sessions"]["opened"], 16, "{}", a.body);
+}
