@@ -32,6 +32,15 @@ const OVERRIDES: &[(&str, Setter)] = &[
         c.node.raft_addr = addr(v)?;
         Ok(())
     }),
+    ("node.raft_listen_addr", |c, v| {
+        // Empty sets it back to "same as node.raft_addr", like an empty value in the file.
+        c.node.raft_listen_addr = if v.trim().is_empty() {
+            String::new()
+        } else {
+            addr(v)?
+        };
+        Ok(())
+    }),
     ("node.http_addr", |c, v| {
         c.node.http_addr = addr(v)?;
         Ok(())

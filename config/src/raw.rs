@@ -77,8 +77,11 @@ pub struct RawNode {
     pub id: u64,
     /// Region this node serves; must be in the region table.
     pub region: String,
-    /// Socket address the Raft transport listens on.
+    /// Socket address of the Raft transport as peers reach it (advertised in the membership).
     pub raft_addr: String,
+    /// Socket address the Raft transport binds; empty means `raft_addr`. Differs from `raft_addr`
+    /// only behind an address translation (NAT, a port forward, a delay proxy in benchmarks).
+    pub raft_listen_addr: String,
     /// Socket address the HTTP API listens on.
     pub http_addr: String,
     /// Base URL customers and peers use to reach `http_addr`, `http://` or `https://`.
@@ -93,6 +96,7 @@ impl Default for RawNode {
             id: 1,
             region: "stockholm".to_owned(),
             raft_addr: "127.0.0.1:7001".to_owned(),
+            raft_listen_addr: String::new(),
             http_addr: "127.0.0.1:8080".to_owned(),
             public_url: "http://127.0.0.1:8080".to_owned(),
             data_dir: "./data/node-1".to_owned(),

@@ -51,8 +51,10 @@ pub struct NodeConfig {
     pub id: NodeId,
     /// The region this node serves.
     pub region: Region,
-    /// Where the Raft transport listens.
+    /// Where peers reach this node's Raft transport: the address in the cluster membership.
     pub raft_addr: SocketAddr,
+    /// Where the Raft transport binds (`node.raft_listen_addr`); `raft_addr` when not configured.
+    pub raft_listen_addr: SocketAddr,
     /// Where the HTTP API listens.
     pub http_addr: SocketAddr,
     /// Base URL at which others reach the HTTP API; starts with `http://` or `https://`.

@@ -176,10 +176,17 @@ fn validate_regions(raw: &RawConfig) -> Result<Vec<RegionSpec>, Error> {
 
 fn validate_node(raw: &RawConfig, regions: &[RegionSpec]) -> Result<NodeConfig, Error> {
     let node = &raw.node;
+    let raft_addr = addr("node.raft_addr", &node.raft_addr)?;
+    let raft_listen_addr = if node.raft_listen_addr.trim().is_empty() {
+        raft_addr
+    } else {
+        addr("node.raft_listen_addr", &node.raft_listen_addr)?
+    };
     Ok(NodeConfig {
         id: node_id("node.id", node.id)?,
         region: region_in("node.region", &node.region, regions)?,
-        raft_addr: addr("node.raft_addr", &node.raft_addr)?,
+        raft_addr,
+        raft_listen_addr,
         http_addr: addr("node.http_addr", &node.http_addr)?,
         public_url: url("node.public_url", &node.public_url)?,
         data_dir: PathBuf::from(non_empty("node.data_dir", &node.data_dir)?),

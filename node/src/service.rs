@@ -298,13 +298,13 @@ fn open_transport(config: &Config) -> anyhow::Result<Option<Arc<Transport>>> {
         identity.node_id(),
         config.node.id
     );
-    let t = Transport::bind(config.node.raft_addr, &identity, TransportSettings::from_config(config))?;
+    let t = Transport::bind(config.node.raft_listen_addr, &identity, TransportSettings::from_config(config))?;
     for m in config.initial_members() {
         if m.id != config.node.id {
             t.set_peer_addr(m.id.get(), m.raft_addr);
         }
     }
-    tracing::info!(addr = %config.node.raft_addr, "quic transport listening");
+    tracing::info!(listen = %config.node.raft_listen_addr, advertised = %config.node.raft_addr, "quic transport listening");
     Ok(Some(t))
 }
 

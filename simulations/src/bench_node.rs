@@ -169,7 +169,9 @@ fn run_core(args: &Args, data_dir: &Path) -> anyhow::Result<Report> {
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let local = tokio::task::LocalSet::new();
-    let result = local.block_on(&rt, bench(args, config));
+    let result = local
+        .block_on(&rt, bench(args, config))
+        .with_context(|| format!("bench-node on store {}", data_dir.display()));
     {
         // Actor tasks left on the LocalSet may hold timers: drop them inside the runtime.
         let _entered = rt.enter();

@@ -37,6 +37,7 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_NODE_ID", "4"),
             ("SVEA_NODE_REGION", "malmo"),
             ("SVEA_NODE_RAFT_ADDR", "10.0.0.4:7001"),
+            ("SVEA_NODE_RAFT_LISTEN_ADDR", "0.0.0.0:7101"),
             ("SVEA_NODE_HTTP_ADDR", "0.0.0.0:9090"),
             ("SVEA_NODE_PUBLIC_URL", "https://malmo.svea.example"),
             ("SVEA_NODE_DATA_DIR", "/data/svea 4"),
@@ -73,6 +74,7 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(config.node.id.get(), 4);
     assert_eq!(config.node.region.as_str(), "malmo");
     assert_eq!(config.node.raft_addr.to_string(), "10.0.0.4:7001");
+    assert_eq!(config.node.raft_listen_addr.to_string(), "0.0.0.0:7101");
     assert_eq!(config.node.http_addr.to_string(), "0.0.0.0:9090");
     assert_eq!(config.node.public_url, "https://malmo.svea.example");
     assert_eq!(config.node.data_dir.to_str(), Some("/data/svea 4"));
@@ -116,7 +118,7 @@ fn every_overridable_key_has_its_variable() {
     );
     assert_eq!(config.log.filter, "trace");
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 33);
+    assert_eq!(env_var_names().len(), 34);
 }
 
 #[test]
@@ -141,6 +143,7 @@ fn a_bad_value_is_refused_naming_the_variable() {
         ("SVEA_NODE_ID", "-1"),
         ("SVEA_NODE_REGION", "Stockholm"),
         ("SVEA_NODE_RAFT_ADDR", "localhost"),
+        ("SVEA_NODE_RAFT_LISTEN_ADDR", "localhost:7001"),
         ("SVEA_NODE_HTTP_ADDR", "garbage"),
         ("SVEA_NODE_PUBLIC_URL", "ftp://x"),
         ("SVEA_TIMEOUTS_HEARTBEAT_MS", "1.5"),

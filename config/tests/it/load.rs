@@ -25,6 +25,7 @@ fn empty_file_and_no_file_give_the_documented_defaults() {
     assert_eq!(config.node.id, NodeId::new(1).unwrap());
     assert_eq!(config.node.region, region("stockholm"));
     assert_eq!(config.node.raft_addr, addr("127.0.0.1:7001"));
+    assert_eq!(config.node.raft_listen_addr, addr("127.0.0.1:7001"));
     assert_eq!(config.node.http_addr, addr("127.0.0.1:8080"));
     assert_eq!(config.node.public_url, "http://127.0.0.1:8080");
     assert_eq!(config.node.data_dir, PathBuf::from("./data/node-1"));

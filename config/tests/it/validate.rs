@@ -245,6 +245,47 @@ fn addresses_must_be_socket_addresses() {
     check_invalid(&toml, &[], "cluster.initial_members[1].http_addr", "80810");
 }
 
+/// Behind an address translation (the delay proxy of `bench-cluster --wan`) a node binds one
+/// address and is reached, and listed in the membership, at another.
+#[test]
+fn the_raft_listen_address_defaults_to_the_raft_address_and_may_differ_from_it() {
+    let config = check_ok(THREE_MEMBERS, &[]);
+    assert_eq!(config.node.raft_listen_addr, config.node.raft_addr);
+    let config = check_ok(
+        &format!("[node]\nraft_listen_addr = \"\"\n{THREE_MEMBERS}"),
+        &[],
+    );
+    assert_eq!(config.node.raft_listen_addr.to_string(), "127.0.0.1:7001");
+
+    let config = check_ok(
+        &format!("[node]\nraft_listen_addr = \"127.0.0.1:7501\"\n{THREE_MEMBERS}"),
+        &[],
+    );
+    // The membership keeps the advertised address; only the bind address changes.
+    assert_eq!(config.node.raft_addr.to_string(), "127.0.0.1:7001");
+    assert_eq!(config.node.raft_listen_addr.to_string(), "127.0.0.1:7501");
+    assert_eq!(
+        config.cluster.initial_members[0].raft_addr,
+        config.node.raft_addr
+    );
+
+    let config = check_ok(THREE_MEMBERS, &[("SVEA_NODE_RAFT_LISTEN_ADDR", "[::1]:7601")]);
+    assert_eq!(config.node.raft_listen_addr.to_string(), "[::1]:7601");
+    // An empty variable means "same as node.raft_addr", like an empty value in the file.
+    let config = check_ok(
+        &format!("[node]\nraft_listen_addr = \"127.0.0.1:7501\"\n{THREE_MEMBERS}"),
+        &[("SVEA_NODE_RAFT_LISTEN_ADDR", "")],
+    );
+    assert_eq!(config.node.raft_listen_addr, config.node.raft_addr);
+
+    check_invalid(
+        "[node]\nraft_listen_addr = \"localhost:7001\"\n",
+        &[],
+        "node.raft_listen_addr",
+        "localhost:7001",
+    );
+}
+
 #[test]
 fn member_ids_must_be_positive_and_unique() {
     let toml = THREE_MEMBERS.replace("id = 3", "id = 2");

@@ -5,6 +5,7 @@ mod harness;
 mod actors;
 mod cluster;
 
+mod deploy;
 mod durability;
 mod flow;
 mod readme;
