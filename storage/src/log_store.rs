@@ -69,6 +69,15 @@ impl LogStore {
         }
     }
 
+    /// Removes every entry whose key falls in `range`, atomically.
+    fn remove_range<R: std::ops::RangeBounds<[u8; 8]>>(&self, range: R) -> Result<(), sled::Error> {
+        let mut batch = sled::Batch::default();
+        for k in self.inner.log.range(range).keys() {
+            batch.remove(k?);
+        }
+        self.inner.log.apply_batch(batch)
+    }
+
     /// Number of entries currently in the log (for metrics and tests).
     pub fn len(&self) -> usize {
         self.inner.log.len()
@@ -163,34 +172,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<RaftNodeId>) -> Result<(), SErr> {
-        let keys: Vec<_> = self
-            .inner
-            .log
-            .range(idx_key(log_id.index)..)
-            .keys()
-            .collect::<Result<_, _>>()
-            .map_err(|e| io_err(StorageIOError::write_logs, e))?;
-        let mut batch = sled::Batch::default();
-        for k in keys {
-            batch.remove(k);
-        }
-        self.inner.log.apply_batch(batch).map_err(|e| io_err(StorageIOError::write_logs, e))
+        self.remove_range(idx_key(log_id.index)..).map_err(|e| io_err(StorageIOError::write_logs, e))
     }
 
     async fn purge(&mut self, log_id: LogId<RaftNodeId>) -> Result<(), SErr> {
         // Record the purge point first so a crash in between never leaves a hole unexplained.
         self.write_meta(KEY_PURGED, &log_id, "last purged").map_err(|e| io_err(StorageIOError::write_logs, e))?;
-        let keys: Vec<_> = self
-            .inner
-            .log
-            .range(..=idx_key(log_id.index))
-            .keys()
-            .collect::<Result<_, _>>()
-            .map_err(|e| io_err(StorageIOError::write_logs, e))?;
-        let mut batch = sled::Batch::default();
-        for k in keys {
-            batch.remove(k);
-        }
-        self.inner.log.apply_batch(batch).map_err(|e| io_err(StorageIOError::write_logs, e))
+        self.remove_range(..=idx_key(log_id.index)).map_err(|e| io_err(StorageIOError::write_logs, e))
     }
 }
