@@ -196,52 +196,7 @@ pub struct BusinessActor {
     slot: Slot<Business>,
 }
 
-impl BusinessActor {
-    /// A not yet activated actor for `id`.
-    pub fn new(id: BusinessId, env: ActorEnv, mailbox_len: usize) -> Self {
-        let key = format!("business/{id}");
-        BusinessActor { id, key, env, mailbox_len, slot: Slot::default() }
-    }
-}
-
-impl Actor for BusinessActor {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(self.mailbox_len);
-    }
-}
-
-impl Handler<Passivate> for BusinessActor {
-    type Result = ();
-    fn handle(&mut self, _: Passivate, ctx: &mut Self::Context) {
-        ctx.stop();
-    }
-}
-
-impl Handler<BusinessCall> for BusinessActor {
-    type Result = AtomicResponse<Self, Result<BusinessReply, ActorError>>;
-
-    fn handle(&mut self, BusinessCall(msg): BusinessCall, _ctx: &mut Self::Context) -> Self::Result {
-        let env = self.env.clone();
-        let key = self.key.clone();
-        let id = self.id.clone();
-        let mut slot = std::mem::take(&mut self.slot);
-        let span = tracing::info_span!("business", business_id = %id, node = env.cluster.id());
-        let fut = async move {
-            let result = handle(&env, &key, &id, &mut slot, msg).await;
-            (slot, result)
-        }
-        .instrument(span);
-        AtomicResponse::new(Box::pin(fut.into_actor(self).map(|(slot, result), act, ctx| {
-            act.slot = slot;
-            if must_deactivate(&result) {
-                ctx.stop();
-            }
-            result
-        })))
-    }
-}
+actor_shell!(BusinessActor, BusinessId, Business, BusinessCall, BusinessReply, "business", business_id);
 
 fn opened_key(b: &BusinessId, s: &SessionId) -> String {
     format!("bopen/{b}/{s}")

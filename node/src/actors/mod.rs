@@ -10,6 +10,61 @@
 //! All of this runs on one tokio current-thread runtime inside a `LocalSet`, with no actix
 //! `System`; the cluster handle and the clock are injected through [`ActorEnv`].
 
+/// The actix shell every actor type shares: a bounded mailbox, passivation on request, and one
+/// message at a time (`AtomicResponse`) that takes the actor's slot out, runs the module's
+/// `handle(env, key, id, slot, msg)` inside a span carrying the actor's id, puts the slot back, and
+/// stops the actor when its in-memory state may no longer match the store.
+macro_rules! actor_shell {
+    ($actor:ident, $id:ty, $state:ty, $call:ident, $reply:ty, $kind:literal, $id_field:ident) => {
+        impl $actor {
+            /// A not yet activated actor for `id`.
+            pub fn new(id: $id, env: ActorEnv, mailbox_len: usize) -> Self {
+                let key = format!(concat!($kind, "/{}"), id);
+                $actor { id, key, env, mailbox_len, slot: Slot::<$state>::default() }
+            }
+        }
+
+        impl Actor for $actor {
+            type Context = Context<Self>;
+
+            fn started(&mut self, ctx: &mut Self::Context) {
+                ctx.set_mailbox_capacity(self.mailbox_len);
+            }
+        }
+
+        impl Handler<Passivate> for $actor {
+            type Result = ();
+            fn handle(&mut self, _: Passivate, ctx: &mut Self::Context) {
+                ctx.stop();
+            }
+        }
+
+        impl Handler<$call> for $actor {
+            type Result = AtomicResponse<Self, Result<$reply, ActorError>>;
+
+            fn handle(&mut self, $call(msg): $call, _ctx: &mut Self::Context) -> Self::Result {
+                let env = self.env.clone();
+                let key = self.key.clone();
+                let id = self.id.clone();
+                let mut slot = std::mem::take(&mut self.slot);
+                let span = tracing::info_span!($kind, $id_field = %id, node = env.cluster.id());
+                let fut = async move {
+                    let result = handle(&env, &key, &id, &mut slot, msg).await;
+                    (slot, result)
+                }
+                .instrument(span);
+                AtomicResponse::new(Box::pin(fut.into_actor(self).map(|(slot, result), act, ctx| {
+                    act.slot = slot;
+                    if must_deactivate(&result) {
+                        ctx.stop();
+                    }
+                    result
+                })))
+            }
+        }
+    };
+}
+
 pub mod business;
 pub mod cell;
 pub mod registry;

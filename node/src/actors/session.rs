@@ -162,52 +162,7 @@ pub struct SessionActor {
     slot: Slot<Session>,
 }
 
-impl SessionActor {
-    /// A not yet activated actor for `id`.
-    pub fn new(id: SessionId, env: ActorEnv, mailbox_len: usize) -> Self {
-        let key = format!("session/{id}");
-        SessionActor { id, key, env, mailbox_len, slot: Slot::default() }
-    }
-}
-
-impl Actor for SessionActor {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(self.mailbox_len);
-    }
-}
-
-impl Handler<Passivate> for SessionActor {
-    type Result = ();
-    fn handle(&mut self, _: Passivate, ctx: &mut Self::Context) {
-        ctx.stop();
-    }
-}
-
-impl Handler<SessionCall> for SessionActor {
-    type Result = AtomicResponse<Self, Result<SessionReply, ActorError>>;
-
-    fn handle(&mut self, SessionCall(msg): SessionCall, _ctx: &mut Self::Context) -> Self::Result {
-        let env = self.env.clone();
-        let key = self.key.clone();
-        let id = self.id.clone();
-        let mut slot = std::mem::take(&mut self.slot);
-        let span = tracing::info_span!("session", session_id = %id, node = env.cluster.id());
-        let fut = async move {
-            let result = handle(&env, &key, &id, &mut slot, msg).await;
-            (slot, result)
-        }
-        .instrument(span);
-        AtomicResponse::new(Box::pin(fut.into_actor(self).map(|(slot, result), act, ctx| {
-            act.slot = slot;
-            if must_deactivate(&result) {
-                ctx.stop();
-            }
-            result
-        })))
-    }
-}
+actor_shell!(SessionActor, SessionId, Session, SessionCall, SessionReply, "session", session_id);
 
 /// Secondary record listing open sessions with their expiry (scanned by the sweeper).
 pub fn open_key(id: &SessionId) -> String {
