@@ -1,120 +1,161 @@
-//! Integration tests for svea-geo: distances and region choice over the default Swedish table.
+//! Integration tests for svea-geo: distances and region choice, the MaxMind DB writer, lookups in
+//! both city schemas, routing and its explanation, client addresses behind proxies, hot reload and
+//! `build_subset`. Every GeoIP file is written by the crate's own writer inside the test.
+
+mod client_ip;
+mod lookup;
+mod nearest;
+mod reload;
+mod routing;
+mod subset;
+mod writer;
+
+use std::path::{Path, PathBuf};
 
 use svea_config::{RawConfig, Region, RegionSpec};
-use svea_geo::{distance_km, distances_km, nearest_region};
-
-const STOCKHOLM: (f64, f64) = (59.33, 18.07);
-const GOTHENBURG: (f64, f64) = (57.71, 11.97);
-const LUND: (f64, f64) = (55.70, 13.19);
-const UPPSALA: (f64, f64) = (59.86, 17.64);
-const BORAS: (f64, f64) = (57.72, 12.94);
+use svea_geo::mmdb_writer::{MmdbWriter, Value};
+use svea_geo::IpNetwork;
 
 /// The region table a default config ships with.
-fn default_regions() -> Vec<RegionSpec> {
+pub fn default_regions() -> Vec<RegionSpec> {
     RawConfig::default()
         .validate()
         .expect("default config is valid")
         .regions
 }
 
-fn region(name: &str) -> Region {
+pub fn region(name: &str) -> Region {
     name.parse().expect("test region name is valid")
 }
 
-/// The region chosen for `point` when only regions not in `down` are healthy.
-#[track_caller]
-fn check(point: (f64, f64), down: &[&str], expected: Option<&str>) {
-    let regions = default_regions();
-    let chosen = nearest_region(&regions, point.0, point.1, |r| !down.contains(&r.as_str()));
-    assert_eq!(
-        chosen.map(|spec| spec.name.as_str()),
-        expected,
-        "point {point:?} with {down:?} down; distances: {:?}",
-        distances_km(&regions, point.0, point.1)
-    );
+pub fn net(s: &str) -> IpNetwork {
+    s.parse().expect("test network is valid")
 }
 
-#[test]
-fn customers_go_to_the_nearest_region() {
-    check(STOCKHOLM, &[], Some("stockholm"));
-    check(LUND, &[], Some("malmo"));
-    check(UPPSALA, &[], Some("stockholm"));
-    check(BORAS, &[], Some("gothenburg"));
+/// A place a test network maps to.
+#[derive(Debug, Clone, Copy)]
+pub struct Place {
+    pub city: &'static str,
+    pub country: &'static str,
+    pub lat: f64,
+    pub lon: f64,
 }
 
-#[test]
-fn an_unhealthy_region_is_skipped_for_the_next_nearest() {
-    // Uppsala: gothenburg is about 405 km away, malmo about 548 km.
-    let regions = default_regions();
-    let to = |name: &str| {
-        let spec = regions.iter().find(|s| s.name.as_str() == name).unwrap();
-        distance_km(UPPSALA, (spec.lat, spec.lon))
-    };
-    assert!(to("gothenburg") < to("malmo"));
-    check(UPPSALA, &["stockholm"], Some("gothenburg"));
-    check(UPPSALA, &["stockholm", "gothenburg"], Some("malmo"));
-    check(LUND, &["malmo"], Some("gothenburg"));
-}
+pub const STOCKHOLM: Place = place("Stockholm", "SE", 59.33, 18.07);
+pub const GOTHENBURG: Place = place("Gothenburg", "SE", 57.71, 11.97);
+pub const MALMO: Place = place("Malmö", "SE", 55.60, 13.00);
+pub const LUND: Place = place("Lund", "SE", 55.70, 13.19);
+pub const UPPSALA: Place = place("Uppsala", "SE", 59.86, 17.64);
 
-#[test]
-fn no_healthy_region_means_none() {
-    check(STOCKHOLM, &["stockholm", "gothenburg", "malmo"], None);
-    assert!(nearest_region(&[], 59.0, 18.0, |_| true).is_none());
-}
-
-#[test]
-fn stockholm_to_gothenburg_is_about_398_km() {
-    let d = distance_km(STOCKHOLM, GOTHENBURG);
-    assert!((d - 398.0).abs() < 5.0, "{d}");
-    assert_eq!(distance_km(GOTHENBURG, STOCKHOLM), d, "symmetric");
-    assert_eq!(distance_km(STOCKHOLM, STOCKHOLM), 0.0);
-}
-
-#[test]
-fn distance_is_sane_at_the_extremes() {
-    // Half the circumference between antipodes, no NaN from rounding.
-    let half = std::f64::consts::PI * svea_geo::EARTH_RADIUS_KM_MEAN;
-    let d = distance_km((0.0, 0.0), (0.0, 180.0));
-    assert!((d - half).abs() < 1e-6, "{d}");
-    let d = distance_km((90.0, 0.0), (-90.0, 0.0));
-    assert!((d - half).abs() < 1e-6, "{d}");
-    // Crossing the antimeridian is short, not around the world.
-    assert!(distance_km((0.0, 179.5), (0.0, -179.5)) < 112.0);
-}
-
-#[test]
-fn equal_distances_break_ties_by_region_name_whatever_the_table_order() {
-    let spec = |name: &str, lat: f64, lon: f64| RegionSpec {
-        name: region(name),
+const fn place(city: &'static str, country: &'static str, lat: f64, lon: f64) -> Place {
+    Place {
+        city,
+        country,
         lat,
         lon,
-    };
-    // Two regions symmetric about the equator point (0, 0).
-    let table = [spec("zeta", 0.0, 1.0), spec("alpha", 0.0, -1.0)];
-    let reversed = [table[1].clone(), table[0].clone()];
-    for regions in [&table[..], &reversed[..]] {
-        let chosen = nearest_region(regions, 0.0, 0.0, |_| true).unwrap();
-        assert_eq!(chosen.name.as_str(), "alpha");
-        let order: Vec<String> = distances_km(regions, 0.0, 0.0)
-            .into_iter()
-            .map(|(r, _)| r.to_string())
-            .collect();
-        assert_eq!(order, ["alpha", "zeta"]);
     }
 }
 
-#[test]
-fn distances_are_listed_nearest_first() {
-    let list = distances_km(&default_regions(), BORAS.0, BORAS.1);
-    let names: Vec<&str> = list.iter().map(|(r, _)| r.as_str()).collect();
-    assert_eq!(names, ["gothenburg", "malmo", "stockholm"]);
-    assert!(list.windows(2).all(|w| w[0].1 <= w[1].1));
-    assert!((list[0].1 - 57.6).abs() < 1.0, "{list:?}");
+/// The Swedish networks of the routing tests.
+pub const SWEDEN: &[(&str, Place)] = &[
+    ("1.178.93.0/24", STOCKHOLM),
+    ("2.66.78.0/24", GOTHENBURG),
+    ("2.58.0.0/24", MALMO),
+    ("2.248.90.0/24", LUND),
+    ("2.66.58.0/24", UPPSALA),
+    ("2a02:aa1::/32", STOCKHOLM),
+];
+
+/// The two city layouts a user may point svea at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// GeoIP2/GeoLite2-City: nested `location`, `city.names`, `country.iso_code`.
+    MaxMind,
+    /// DB-IP / ip-location-db city: flat `latitude`, `longitude`, `city`, `country_code`.
+    DbIp,
 }
 
-#[test]
-fn non_finite_coordinates_still_choose_deterministically() {
-    let regions = default_regions();
-    let chosen = nearest_region(&regions, f64::NAN, 18.0, |_| true).unwrap();
-    assert_eq!(chosen.name.as_str(), "gothenburg"); // first by name
+pub const SCHEMAS: [Schema; 2] = [Schema::MaxMind, Schema::DbIp];
+
+/// A record for `place` the way that schema's real files carry it, extra fields included.
+pub fn record(schema: Schema, place: Place) -> Value {
+    match schema {
+        Schema::MaxMind => Value::map([
+            (
+                "city",
+                Value::map([
+                    ("geoname_id", Value::U32(2673730)),
+                    (
+                        "names",
+                        Value::map([
+                            ("en", Value::from(place.city)),
+                            ("sv", Value::from(place.city)),
+                        ]),
+                    ),
+                ]),
+            ),
+            (
+                "continent",
+                Value::map([
+                    ("code", Value::from("EU")),
+                    ("geoname_id", Value::U32(6255148)),
+                ]),
+            ),
+            (
+                "country",
+                Value::map([
+                    ("geoname_id", Value::U32(2661886)),
+                    ("iso_code", Value::from(place.country)),
+                    ("names", Value::map([("en", Value::from("Sweden"))])),
+                ]),
+            ),
+            (
+                "location",
+                Value::map([
+                    ("accuracy_radius", Value::U16(20)),
+                    ("latitude", Value::Double(place.lat)),
+                    ("longitude", Value::Double(place.lon)),
+                    ("time_zone", Value::from("Europe/Stockholm")),
+                ]),
+            ),
+            (
+                "subdivisions",
+                Value::Array(vec![Value::map([("iso_code", Value::from("AB"))])]),
+            ),
+        ]),
+        Schema::DbIp => Value::map([
+            ("city", Value::from(place.city)),
+            ("country_code", Value::from(place.country)),
+            ("latitude", Value::Double(place.lat)),
+            ("longitude", Value::Double(place.lon)),
+            ("postcode", Value::from("111 20")),
+            ("state1", Value::from("Stockholm County")),
+            ("timezone", Value::from("Europe/Stockholm")),
+        ]),
+    }
+}
+
+/// A writer holding `networks` in `schema`.
+pub fn writer(schema: Schema, networks: &[(&str, Place)]) -> MmdbWriter {
+    let database_type = match schema {
+        Schema::MaxMind => "GeoLite2-City",
+        Schema::DbIp => "DBIP-City-Lite",
+    };
+    let mut w = MmdbWriter::new(database_type, 1_700_000_000);
+    w.description("en", format!("svea test {database_type}"))
+        .languages(["en"]);
+    for (network, place) in networks {
+        w.insert(net(network), &record(schema, *place))
+            .expect("test record encodes");
+    }
+    w
+}
+
+/// Writes `networks` in `schema` to `dir/name` and returns the path.
+pub fn write_db(dir: &Path, name: &str, schema: Schema, networks: &[(&str, Place)]) -> PathBuf {
+    let path = dir.join(name);
+    writer(schema, networks)
+        .write_to(&path)
+        .expect("test database is written");
+    path
 }
