@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use crate::raw::RawConfig;
-use crate::validate::{check_public_url, check_socket_addr};
+use crate::typed::Routing;
+use crate::validate::{check_network, check_public_url, check_socket_addr};
 use crate::{Error, NodeId, Region};
 
 /// Every overriding variable starts with this; any other variable in the map is ignored.
@@ -14,7 +15,9 @@ type Setter = fn(&mut RawConfig, &str) -> Result<(), String>;
 
 /// Dotted keys that the environment may override, with how to apply a value.
 /// The variable name is derived from the key: `timeouts.heartbeat_ms` -> `SVEA_TIMEOUTS_HEARTBEAT_MS`.
-/// Lists (`regions`, `cluster.initial_members`) are deliberately absent: they do not fit in one variable.
+/// Lists of tables (`regions`, `cluster.initial_members`) are deliberately absent: they do not fit
+/// in one variable. Lists of plain values (`geo.default_order`, `geo.trusted_proxies`) are
+/// comma-separated; an empty variable is an empty list.
 const OVERRIDES: &[(&str, Setter)] = &[
     ("node.id", |c, v| {
         c.node.id = v
@@ -51,6 +54,10 @@ const OVERRIDES: &[(&str, Setter)] = &[
     }),
     ("node.data_dir", |c, v| {
         c.node.data_dir = v.to_owned();
+        Ok(())
+    }),
+    ("node.routing", |c, v| {
+        c.node.routing = Routing::parse(v.trim())?.as_str().to_owned();
         Ok(())
     }),
     ("cluster.name", |c, v| {
@@ -139,6 +146,27 @@ const OVERRIDES: &[(&str, Setter)] = &[
         c.log.filter = v.to_owned();
         Ok(())
     }),
+    ("geo.db_path", |c, v| {
+        // Empty sets it back to the bundled database, like an empty value in the file.
+        c.geo.db_path = v.to_owned();
+        Ok(())
+    }),
+    ("geo.default_order", |c, v| {
+        // Empty sets it back to the region table's order; membership is checked in validation.
+        c.geo.default_order = list(v, |name| {
+            Region::new(name)
+                .map(String::from)
+                .map_err(|e| format!("{name:?}: {}", e.into_reason()))
+        })?;
+        Ok(())
+    }),
+    ("geo.trusted_proxies", |c, v| {
+        c.geo.trusted_proxies = list(v, |net| check_network(net).map(|_| net.to_owned()))?;
+        Ok(())
+    }),
+    ("geo.reload_interval_ms", |c, v| {
+        set(&mut c.geo.reload_interval_ms, v)
+    }),
 ];
 
 fn set<T: std::str::FromStr>(field: &mut T, value: &str) -> Result<(), String> {
@@ -147,6 +175,24 @@ fn set<T: std::str::FromStr>(field: &mut T, value: &str) -> Result<(), String> {
         .parse()
         .map_err(|_| format!("expected a whole number, got {value:?}"))?;
     Ok(())
+}
+
+/// A comma-separated list, items trimmed and checked one by one; empty or blank is the empty list.
+fn list(
+    value: &str,
+    check: impl Fn(&str) -> Result<String, String>,
+) -> Result<Vec<String>, String> {
+    if value.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    value
+        .split(',')
+        .enumerate()
+        .map(|(i, item)| match item.trim() {
+            "" => Err(format!("item {} of {value:?} is empty", i + 1)),
+            item => check(item),
+        })
+        .collect()
 }
 
 fn addr(value: &str) -> Result<String, String> {

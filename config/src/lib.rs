@@ -2,8 +2,9 @@
 //!
 //! Owns: reading the TOML config file and the `SVEA_*` environment variables (the only crate in
 //! svea that touches either), the built-in defaults, and validation into typed values
-//! ([`NodeId`], [`Region`], [`std::time::Duration`], [`std::net::SocketAddr`]). Every error names
-//! the dotted key (`timeouts.election_timeout_ms_min`) or the variable (`SVEA_NODE_ID`) at fault.
+//! ([`NodeId`], [`Region`], [`std::time::Duration`], [`std::net::SocketAddr`], [`IpNetwork`]).
+//! Every error names the dotted key (`timeouts.election_timeout_ms_min`) or the variable
+//! (`SVEA_NODE_ID`) at fault.
 //!
 //! Does not own: what the values mean at run time (timers, Raft, HTTP and storage live in their
 //! own crates), logging setup, or any global state: callers get a [`Config`] and pass it on.
@@ -28,10 +29,14 @@ mod validate;
 pub use env::{env_var_names, env_vars, ENV_PREFIX};
 pub use error::Error;
 pub use ids::{NodeId, Region, REGION_NAME_LEN_MAX};
+/// The network type of [`GeoConfig::trusted_proxies`], re-exported so callers need not depend on
+/// `ipnetwork` themselves.
+pub use ipnetwork::IpNetwork;
 pub use raw::{
-    RawCluster, RawConfig, RawLimits, RawLog, RawMember, RawNode, RawRegion, RawTimeouts, RawTls,
+    RawCluster, RawConfig, RawGeo, RawLimits, RawLog, RawMember, RawNode, RawRegion, RawTimeouts,
+    RawTls,
 };
 pub use typed::{
-    ClusterConfig, Config, Limits, LogConfig, MemberSpec, NodeConfig, RegionSpec, Timeouts,
-    TlsConfig, CONFIG_FILE_BYTES_MAX,
+    ClusterConfig, Config, GeoConfig, Limits, LogConfig, MemberSpec, NodeConfig, RegionSpec,
+    Routing, Timeouts, TlsConfig, CONFIG_FILE_BYTES_MAX,
 };

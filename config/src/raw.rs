@@ -31,6 +31,9 @@ const MAX_IN_SNAPSHOT_LOG_TO_KEEP: u64 = 1000;
 const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 const MAX_SNAPSHOT_BYTES: u64 = 1024 * 1024 * 1024;
 
+const GEO_RELOAD_INTERVAL_MS: u64 = 5000;
+const _: () = assert!(GEO_RELOAD_INTERVAL_MS > 0);
+
 /// The whole configuration as written in TOML, before validation.
 ///
 /// `Default` is the built-in configuration: a single node `1` in `stockholm` on localhost.
@@ -53,6 +56,8 @@ pub struct RawConfig {
     pub limits: RawLimits,
     /// `[log]`.
     pub log: RawLog,
+    /// `[geo]`: where customers are routed by their IP address.
+    pub geo: RawGeo,
 }
 
 impl Default for RawConfig {
@@ -65,6 +70,7 @@ impl Default for RawConfig {
             timeouts: RawTimeouts::default(),
             limits: RawLimits::default(),
             log: RawLog::default(),
+            geo: RawGeo::default(),
         }
     }
 }
@@ -88,6 +94,9 @@ pub struct RawNode {
     pub public_url: String,
     /// Directory for this node's storage.
     pub data_dir: String,
+    /// `redirect` or `serve`: what to do with a session request from a customer whose nearest
+    /// healthy region is another one (answer 307 to that region's public URL, or serve it here).
+    pub routing: String,
 }
 
 impl Default for RawNode {
@@ -100,6 +109,7 @@ impl Default for RawNode {
             http_addr: "127.0.0.1:8080".to_owned(),
             public_url: "http://127.0.0.1:8080".to_owned(),
             data_dir: "./data/node-1".to_owned(),
+            routing: "redirect".to_owned(),
         }
     }
 }
@@ -285,6 +295,33 @@ impl Default for RawLog {
     fn default() -> RawLog {
         RawLog {
             filter: "info".to_owned(),
+        }
+    }
+}
+
+/// `[geo]` as written: GeoIP routing of customers to their nearest healthy region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawGeo {
+    /// Path of a MaxMind-format city database; empty means the bundled Nordic DB-IP City Lite subset.
+    pub db_path: String,
+    /// Regions, first healthy wins, for private, loopback and unlocatable addresses; every entry
+    /// in the region table, no duplicates. Empty means the region table's names in table order.
+    pub default_order: Vec<String>,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` headers are believed: CIDRs (`10.0.0.0/8`) or
+    /// bare addresses (`127.0.0.1`, meaning /32 or /128).
+    pub trusted_proxies: Vec<String>,
+    /// How often the database file is checked for changes on disk, in milliseconds.
+    pub reload_interval_ms: u64,
+}
+
+impl Default for RawGeo {
+    fn default() -> RawGeo {
+        RawGeo {
+            db_path: String::new(),
+            default_order: Vec::new(),
+            trusted_proxies: Vec::new(),
+            reload_interval_ms: GEO_RELOAD_INTERVAL_MS,
         }
     }
 }

@@ -1,11 +1,13 @@
 //! The validated configuration every other crate receives, and how to obtain it.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ipnetwork::IpNetwork;
 use serde::{Deserialize, Serialize};
 
 use crate::raw::RawConfig;
@@ -31,6 +33,8 @@ pub struct Config {
     pub limits: Limits,
     /// Logging.
     pub log: LogConfig,
+    /// GeoIP routing of customers.
+    pub geo: GeoConfig,
 }
 
 /// A region and where its data centre is.
@@ -61,6 +65,44 @@ pub struct NodeConfig {
     pub public_url: String,
     /// Directory for this node's storage.
     pub data_dir: PathBuf,
+    /// What to do with a customer whose nearest healthy region is another one (`node.routing`).
+    pub routing: Routing,
+}
+
+/// What a node does with `POST /v1/sessions` from a customer whose nearest healthy region is
+/// another region (`node.routing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Routing {
+    /// Answer 307 to that region's public URL (`"redirect"`, the default).
+    #[default]
+    Redirect,
+    /// Serve the request here anyway (`"serve"`).
+    Serve,
+}
+
+impl Routing {
+    /// The name as written in the config: `redirect` or `serve`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Routing::Redirect => "redirect",
+            Routing::Serve => "serve",
+        }
+    }
+
+    /// The variant named `value` exactly (`redirect` or `serve`), if any.
+    pub(crate) fn parse(value: &str) -> Result<Routing, String> {
+        match value {
+            "redirect" => Ok(Routing::Redirect),
+            "serve" => Ok(Routing::Serve),
+            _ => Err(format!("{value:?} is not one of \"redirect\", \"serve\"")),
+        }
+    }
+}
+
+impl fmt::Display for Routing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One node of the initial cluster membership.
@@ -161,6 +203,22 @@ pub struct LogConfig {
     pub filter: String,
 }
 
+/// GeoIP routing of customers to their nearest healthy region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeoConfig {
+    /// The city database file (`geo.db_path`); `None` means the bundled Nordic DB-IP City Lite subset.
+    pub db_path: Option<PathBuf>,
+    /// Where private, loopback and unlocatable addresses go, first healthy wins
+    /// (`geo.default_order`): non-empty, no duplicates, all in the region table. Defaults to the
+    /// region table's names in table order.
+    pub default_order: Vec<Region>,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` headers are believed (`geo.trusted_proxies`);
+    /// a bare address is a /32 or /128 network.
+    pub trusted_proxies: Vec<IpNetwork>,
+    /// How often the database file is checked for changes on disk (`geo.reload_interval_ms`), > 0.
+    pub reload_interval: Duration,
+}
+
 impl Config {
     /// Defaults, then the TOML file at `path` if given, then `SVEA_*` entries of `env`; validated.
     ///
@@ -185,7 +243,8 @@ impl Config {
         let from_env = env::apply(&mut raw, env)?;
         raw.validate().map_err(|error| match error {
             // Point at the variable too: the file may look right while the environment is wrong.
-            Error::Invalid { key, reason } => match from_env.get(key.as_str()) {
+            // `geo.trusted_proxies[2]` was set by the variable of `geo.trusted_proxies`.
+            Error::Invalid { key, reason } => match from_env.get(list_key(&key)) {
                 Some(name) => Error::Invalid {
                     reason: format!("{reason} (value set by environment variable {name})"),
                     key,
@@ -247,6 +306,14 @@ impl RawConfig {
     /// [`Error::UnknownEnv`]; a value that does not parse is [`Error::BadEnv`].
     pub fn apply_env(&mut self, env: &BTreeMap<String, String>) -> Result<(), Error> {
         env::apply(self, env).map(|_| ())
+    }
+}
+
+/// The dotted key without a trailing list index: `geo.default_order[1]` -> `geo.default_order`.
+fn list_key(key: &str) -> &str {
+    match key.strip_suffix(']').and_then(|k| k.rsplit_once('[')) {
+        Some((list, index)) if index.bytes().all(|b| b.is_ascii_digit()) => list,
+        _ => key,
     }
 }
 

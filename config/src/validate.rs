@@ -5,10 +5,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ipnetwork::IpNetwork;
+
 use crate::raw::{RawConfig, RawMember};
 use crate::typed::{
-    ClusterConfig, Config, Limits, LogConfig, MemberSpec, NodeConfig, RegionSpec, Timeouts,
-    TlsConfig,
+    ClusterConfig, Config, GeoConfig, Limits, LogConfig, MemberSpec, NodeConfig, RegionSpec,
+    Routing, Timeouts, TlsConfig,
 };
 use crate::{Error, NodeId, Region};
 
@@ -39,6 +41,13 @@ pub(crate) fn check_public_url(value: &str) -> Result<String, String> {
         return Err(format!("{value:?} contains whitespace"));
     }
     Ok(value.to_owned())
+}
+
+/// A network in CIDR notation (`10.0.0.0/8`, `fd00::/8`) or a bare address (`127.0.0.1`, a /32).
+pub(crate) fn check_network(value: &str) -> Result<IpNetwork, String> {
+    value.parse().map_err(|_| {
+        format!("{value:?} is not an ip address or a network like 10.0.0.0/8 or fd00::/8")
+    })
 }
 
 fn node_id(key: &str, id: u64) -> Result<NodeId, Error> {
@@ -93,7 +102,7 @@ fn non_empty(key: &str, value: &str) -> Result<String, Error> {
 impl RawConfig {
     /// Check every rule and produce the typed configuration; the first broken rule is returned as
     /// [`Error::Invalid`] naming its dotted key. Rules are checked in a fixed order (region table,
-    /// node, cluster, tls, timeouts, limits, log), so the error is deterministic.
+    /// node, cluster, tls, timeouts, limits, log, geo), so the error is deterministic.
     pub fn validate(self) -> Result<Config, Error> {
         let regions = validate_regions(&self)?;
         let node = validate_node(&self, &regions)?;
@@ -124,6 +133,7 @@ impl RawConfig {
         let log = LogConfig {
             filter: non_empty("log.filter", &self.log.filter)?,
         };
+        let geo = validate_geo(&self, &regions)?;
         Ok(Config {
             node,
             regions,
@@ -132,6 +142,7 @@ impl RawConfig {
             timeouts,
             limits,
             log,
+            geo,
         })
     }
 }
@@ -190,6 +201,7 @@ fn validate_node(raw: &RawConfig, regions: &[RegionSpec]) -> Result<NodeConfig, 
         http_addr: addr("node.http_addr", &node.http_addr)?,
         public_url: url("node.public_url", &node.public_url)?,
         data_dir: PathBuf::from(non_empty("node.data_dir", &node.data_dir)?),
+        routing: Routing::parse(&node.routing).map_err(|reason| invalid("node.routing", reason))?,
     })
 }
 
@@ -365,4 +377,47 @@ fn validate_timeouts(raw: &RawConfig) -> Result<Timeouts, Error> {
         ));
     }
     Ok(timeouts)
+}
+
+fn validate_geo(raw: &RawConfig, regions: &[RegionSpec]) -> Result<GeoConfig, Error> {
+    let geo = &raw.geo;
+    let db_path = if geo.db_path.trim().is_empty() {
+        None
+    } else {
+        Some(PathBuf::from(&geo.db_path))
+    };
+    // An empty list means the region table's order, like an empty path means the default file.
+    let default_order = if geo.default_order.is_empty() {
+        regions.iter().map(|spec| spec.name.clone()).collect()
+    } else {
+        let mut seen: BTreeMap<Region, usize> = BTreeMap::new();
+        let mut order = Vec::with_capacity(geo.default_order.len());
+        for (i, name) in geo.default_order.iter().enumerate() {
+            let key = format!("geo.default_order[{i}]");
+            let region = region_in(&key, name, regions)?;
+            if let Some(first) = seen.insert(region.clone(), i) {
+                return Err(invalid(
+                    key,
+                    format!("region {region} is listed twice (also geo.default_order[{first}])"),
+                ));
+            }
+            order.push(region);
+        }
+        order
+    };
+    let trusted_proxies = geo
+        .trusted_proxies
+        .iter()
+        .enumerate()
+        .map(|(i, value)| {
+            check_network(value)
+                .map_err(|reason| invalid(format!("geo.trusted_proxies[{i}]"), reason))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(GeoConfig {
+        db_path,
+        default_order,
+        trusted_proxies,
+        reload_interval: non_zero_ms("geo.reload_interval_ms", geo.reload_interval_ms)?,
+    })
 }

@@ -1,8 +1,9 @@
 //! `SVEA_*` environment overrides.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use svea_config::{env_var_names, env_vars, Config, Error, RawConfig};
+use svea_config::{env_var_names, env_vars, Config, Error, IpNetwork, RawConfig, Region, Routing};
 
 use crate::{check_invalid, check_ok, env};
 
@@ -41,6 +42,7 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_NODE_HTTP_ADDR", "0.0.0.0:9090"),
             ("SVEA_NODE_PUBLIC_URL", "https://malmo.svea.example"),
             ("SVEA_NODE_DATA_DIR", "/data/svea 4"),
+            ("SVEA_NODE_ROUTING", "serve"),
             ("SVEA_CLUSTER_NAME", "staging"),
             ("SVEA_TLS_CA_CERT", "/etc/svea/ca.pem"),
             ("SVEA_TLS_NODE_CERT", "/etc/svea/malmo.pem"),
@@ -68,6 +70,10 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_LIMITS_MAX_FRAME_BYTES", "26"),
             ("SVEA_LIMITS_MAX_SNAPSHOT_BYTES", "27"),
             ("SVEA_LOG_FILTER", "trace"),
+            ("SVEA_GEO_DB_PATH", "/data/geo/city.mmdb"),
+            ("SVEA_GEO_DEFAULT_ORDER", "malmo, stockholm"),
+            ("SVEA_GEO_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,::1"),
+            ("SVEA_GEO_RELOAD_INTERVAL_MS", "28"),
         ],
     );
     let ms = Duration::from_millis;
@@ -78,6 +84,7 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(config.node.http_addr.to_string(), "0.0.0.0:9090");
     assert_eq!(config.node.public_url, "https://malmo.svea.example");
     assert_eq!(config.node.data_dir.to_str(), Some("/data/svea 4"));
+    assert_eq!(config.node.routing, Routing::Serve);
     assert_eq!(config.cluster.name, "staging");
     assert_eq!(config.tls.ca_cert.to_str(), Some("/etc/svea/ca.pem"));
     assert_eq!(config.tls.node_cert.to_str(), Some("/etc/svea/malmo.pem"));
@@ -117,8 +124,43 @@ fn every_overridable_key_has_its_variable() {
         [21, 22, 23, 24, 25, 26, 27]
     );
     assert_eq!(config.log.filter, "trace");
+    let g = &config.geo;
+    assert_eq!(g.db_path, Some(PathBuf::from("/data/geo/city.mmdb")));
+    let region = |s: &str| s.parse::<Region>().unwrap();
+    assert_eq!(g.default_order, [region("malmo"), region("stockholm")]);
+    let net = |s: &str| s.parse::<IpNetwork>().unwrap();
+    assert_eq!(
+        g.trusted_proxies,
+        [net("10.0.0.0/8"), net("127.0.0.1/32"), net("::1/128")]
+    );
+    assert_eq!(g.reload_interval, ms(28));
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 34);
+    assert_eq!(env_var_names().len(), 39);
+}
+
+#[test]
+fn empty_geo_variables_restore_the_defaults_over_the_file() {
+    let toml = "[node]\nrouting = \"serve\"\n[geo]\ndb_path = \"/x.mmdb\"\n\
+                default_order = [\"malmo\"]\ntrusted_proxies = [\"10.0.0.1\"]\n";
+    let config = check_ok(toml, &[]);
+    assert_eq!(config.node.routing, Routing::Serve);
+    assert!(config.geo.db_path.is_some());
+    assert_eq!(config.geo.default_order.len(), 1);
+    assert_eq!(config.geo.trusted_proxies.len(), 1);
+
+    let config = check_ok(
+        toml,
+        &[
+            ("SVEA_NODE_ROUTING", " redirect "),
+            ("SVEA_GEO_DB_PATH", ""),
+            ("SVEA_GEO_DEFAULT_ORDER", ""),
+            ("SVEA_GEO_TRUSTED_PROXIES", " "),
+        ],
+    );
+    assert_eq!(config.node.routing, Routing::Redirect);
+    assert_eq!(config.geo.db_path, None);
+    assert_eq!(config.geo.default_order.len(), 3); // the region table's order
+    assert!(config.geo.trusted_proxies.is_empty());
 }
 
 #[test]
@@ -152,6 +194,14 @@ fn a_bad_value_is_refused_naming_the_variable() {
         ("SVEA_LIMITS_MAX_FRAME_BYTES", "16MiB"),
         ("SVEA_TIMEOUTS_QUIC_IDLE_MS", "10s"),
         ("SVEA_LOG_FILTER", "in\u{FFFD}fo"), // what env_vars makes of a non-UTF-8 value
+        ("SVEA_NODE_ROUTING", "proxy"),
+        ("SVEA_NODE_ROUTING", "Redirect"),
+        ("SVEA_GEO_DEFAULT_ORDER", "stockholm,Malmo"),
+        ("SVEA_GEO_DEFAULT_ORDER", "stockholm,,malmo"),
+        ("SVEA_GEO_TRUSTED_PROXIES", "10.0.0.0/33"),
+        ("SVEA_GEO_TRUSTED_PROXIES", "10.0.0.1,proxy.example"),
+        ("SVEA_GEO_TRUSTED_PROXIES", "10.0.0.1,"),
+        ("SVEA_GEO_RELOAD_INTERVAL_MS", "5s"),
     ] {
         let err = Config::from_toml_str("", &env(&[(name, value)])).unwrap_err();
         let message = err.to_string();
@@ -188,6 +238,25 @@ fn a_rule_broken_by_the_environment_names_the_key_and_the_variable() {
         &[("SVEA_TIMEOUTS_QUIC_KEEPALIVE_MS", "10000")],
         "timeouts.quic_keepalive_ms",
         "SVEA_TIMEOUTS_QUIC_KEEPALIVE_MS",
+    );
+    check_invalid(
+        "",
+        &[("SVEA_GEO_RELOAD_INTERVAL_MS", "0")],
+        "geo.reload_interval_ms",
+        "SVEA_GEO_RELOAD_INTERVAL_MS",
+    );
+    // A list item names its index and the list's variable.
+    check_invalid(
+        "",
+        &[("SVEA_GEO_DEFAULT_ORDER", "malmo,kiruna")],
+        "geo.default_order[1]",
+        "SVEA_GEO_DEFAULT_ORDER",
+    );
+    check_invalid(
+        "",
+        &[("SVEA_GEO_DEFAULT_ORDER", "malmo,stockholm,malmo")],
+        "geo.default_order[2]",
+        "SVEA_GEO_DEFAULT_ORDER",
     );
 }
 

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use svea_config::{Config, Error, NodeId, RawConfig, Region};
+use svea_config::{Config, Error, IpNetwork, NodeId, RawConfig, Region, Routing};
 
 use crate::{check_ok, env, THREE_MEMBERS};
 
@@ -13,6 +13,10 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 fn region(s: &str) -> Region {
+    s.parse().unwrap()
+}
+
+fn net(s: &str) -> IpNetwork {
     s.parse().unwrap()
 }
 
@@ -29,6 +33,7 @@ fn empty_file_and_no_file_give_the_documented_defaults() {
     assert_eq!(config.node.http_addr, addr("127.0.0.1:8080"));
     assert_eq!(config.node.public_url, "http://127.0.0.1:8080");
     assert_eq!(config.node.data_dir, PathBuf::from("./data/node-1"));
+    assert_eq!(config.node.routing, Routing::Redirect);
 
     let regions: Vec<(&str, f64, f64)> = config
         .regions
@@ -89,6 +94,15 @@ fn empty_file_and_no_file_give_the_documented_defaults() {
     assert_eq!(l.max_snapshot_bytes, 1024 * 1024 * 1024);
 
     assert_eq!(config.log.filter, "info");
+
+    // The bundled database, the region table's order, no proxies trusted.
+    assert_eq!(config.geo.db_path, None);
+    assert_eq!(
+        config.geo.default_order,
+        [region("stockholm"), region("gothenburg"), region("malmo")]
+    );
+    assert!(config.geo.trusted_proxies.is_empty());
+    assert_eq!(config.geo.reload_interval, Duration::from_secs(5));
 }
 
 const FULL: &str = r#"
@@ -99,6 +113,7 @@ raft_addr = "10.0.2.1:7101"
 http_addr = "0.0.0.0:8181"
 public_url = "https://north.svea.example"
 data_dir = "/var/lib/svea"
+routing = "serve"
 
 [[regions]]
 name = "north"
@@ -160,6 +175,12 @@ max_snapshot_bytes = 104857600
 
 [log]
 filter = "svea_cluster=debug,info"
+
+[geo]
+db_path = "/var/lib/svea/geo/city.mmdb"
+default_order = ["south", "north"]
+trusted_proxies = ["10.0.0.0/8", "127.0.0.1", "fd00::/8", "::1"]
+reload_interval_ms = 60000
 "#;
 
 #[test]
@@ -171,6 +192,7 @@ fn a_full_file_sets_every_value() {
     assert_eq!(config.node.http_addr, addr("0.0.0.0:8181"));
     assert_eq!(config.node.public_url, "https://north.svea.example");
     assert_eq!(config.node.data_dir, PathBuf::from("/var/lib/svea"));
+    assert_eq!(config.node.routing, Routing::Serve);
 
     // A [[regions]] list replaces the default table as a whole.
     let names: Vec<&str> = config.regions.iter().map(|r| r.name.as_str()).collect();
@@ -246,6 +268,62 @@ fn a_full_file_sets_every_value() {
     assert_eq!(config.tls.node_cert, PathBuf::from("/etc/svea/north.pem"));
     assert_eq!(config.tls.node_key, PathBuf::from("/etc/svea/north.key"));
     assert_eq!(config.log.filter, "svea_cluster=debug,info");
+    assert_eq!(
+        config.geo.db_path,
+        Some(PathBuf::from("/var/lib/svea/geo/city.mmdb"))
+    );
+    assert_eq!(config.geo.default_order, [region("south"), region("north")]);
+    assert_eq!(
+        config.geo.trusted_proxies,
+        [
+            net("10.0.0.0/8"),
+            net("127.0.0.1/32"),
+            net("fd00::/8"),
+            net("::1/128")
+        ]
+    );
+    assert_eq!(config.geo.reload_interval, Duration::from_secs(60));
+}
+
+#[test]
+fn the_default_order_follows_a_replaced_region_table() {
+    let toml = "[node]\nregion = \"south\"\n\
+                [[regions]]\nname = \"north\"\nlat = 65.58\nlon = 22.15\n\
+                [[regions]]\nname = \"south\"\nlat = 55.6\nlon = 13.0\n";
+    let config = check_ok(toml, &[]);
+    assert_eq!(config.geo.default_order, [region("north"), region("south")]);
+    // Written out empty, it is the table's order too.
+    let config = check_ok(&format!("{toml}[geo]\ndefault_order = []\n"), &[]);
+    assert_eq!(config.geo.default_order, [region("north"), region("south")]);
+    // A partial order is kept as written.
+    let config = check_ok(&format!("{toml}[geo]\ndefault_order = [\"south\"]\n"), &[]);
+    assert_eq!(config.geo.default_order, [region("south")]);
+}
+
+#[test]
+fn bare_trusted_proxy_addresses_are_single_host_networks() {
+    let config = check_ok(
+        "[geo]\ntrusted_proxies = [\"192.0.2.7\", \"2001:db8::7\", \"192.0.2.0/24\"]\n",
+        &[],
+    );
+    let prefixes: Vec<u8> = config
+        .geo
+        .trusted_proxies
+        .iter()
+        .map(|n| n.prefix())
+        .collect();
+    assert_eq!(prefixes, [32, 128, 24]);
+    let proxies = &config.geo.trusted_proxies;
+    assert!(proxies[0].contains("192.0.2.7".parse().unwrap()));
+    assert!(!proxies[0].contains("192.0.2.8".parse().unwrap()));
+    assert!(proxies[2].contains("192.0.2.200".parse().unwrap()));
+}
+
+#[test]
+fn routing_prints_as_written() {
+    assert_eq!(Routing::Redirect.to_string(), "redirect");
+    assert_eq!(Routing::Serve.as_str(), "serve");
+    assert_eq!(Routing::default(), Routing::Redirect);
 }
 
 #[test]
@@ -338,6 +416,8 @@ fn unknown_keys_are_refused_and_named() {
             "altitude",
         ),
         (&format!("{THREE_MEMBERS}\nweight = 2\n"), "weight"),
+        ("[geo]\ndatabase = \"x.mmdb\"\n", "database"),
+        ("[geo]\nreload_interval = 5000\n", "reload_interval"),
     ] {
         let err = Config::from_toml_str(toml, &env(&[])).unwrap_err();
         let message = err.to_string();

@@ -269,7 +269,10 @@ fn the_raft_listen_address_defaults_to_the_raft_address_and_may_differ_from_it()
         config.node.raft_addr
     );
 
-    let config = check_ok(THREE_MEMBERS, &[("SVEA_NODE_RAFT_LISTEN_ADDR", "[::1]:7601")]);
+    let config = check_ok(
+        THREE_MEMBERS,
+        &[("SVEA_NODE_RAFT_LISTEN_ADDR", "[::1]:7601")],
+    );
     assert_eq!(config.node.raft_listen_addr.to_string(), "[::1]:7601");
     // An empty variable means "same as node.raft_addr", like an empty value in the file.
     let config = check_ok(
@@ -386,5 +389,97 @@ fn names_and_paths_must_not_be_empty() {
         &[],
         "log.filter",
         "must not be empty",
+    );
+}
+
+#[test]
+fn routing_must_be_redirect_or_serve() {
+    check_ok("[node]\nrouting = \"redirect\"\n", &[]);
+    check_ok("[node]\nrouting = \"serve\"\n", &[]);
+    for bad in ["proxy", "Serve", "", " redirect"] {
+        check_invalid(
+            &format!("[node]\nrouting = \"{bad}\"\n"),
+            &[],
+            "node.routing",
+            &format!("{bad:?} is not one of \"redirect\", \"serve\""),
+        );
+    }
+}
+
+#[test]
+fn the_geo_default_order_must_name_regions_of_the_table_once() {
+    check_ok("[geo]\ndefault_order = [\"malmo\", \"stockholm\"]\n", &[]);
+    check_invalid(
+        "[geo]\ndefault_order = [\"stockholm\", \"kiruna\"]\n",
+        &[],
+        "geo.default_order[1]",
+        "region kiruna is not in the region table (stockholm, gothenburg, malmo)",
+    );
+    check_invalid(
+        "[geo]\ndefault_order = [\"Malmo\"]\n",
+        &[],
+        "geo.default_order[0]",
+        "\"Malmo\"",
+    );
+    check_invalid(
+        "[geo]\ndefault_order = [\"malmo\", \"stockholm\", \"malmo\"]\n",
+        &[],
+        "geo.default_order[2]",
+        "region malmo is listed twice (also geo.default_order[0])",
+    );
+    // A table replaced without updating the order is caught too.
+    let toml = "[node]\nregion = \"umea\"\n[[regions]]\nname = \"umea\"\nlat = 63.8\nlon = 20.3\n\
+                [geo]\ndefault_order = [\"umea\", \"stockholm\"]\n";
+    check_invalid(toml, &[], "geo.default_order[1]", "stockholm");
+}
+
+#[test]
+fn trusted_proxies_must_be_addresses_or_networks() {
+    check_ok(
+        "[geo]\ntrusted_proxies = [\"0.0.0.0/0\", \"::/0\", \"10.1.2.3\"]\n",
+        &[],
+    );
+    for (i, bad) in [
+        "proxy.example",
+        "10.0.0.0/33",
+        "fd00::/129",
+        "10.0.0",
+        "10.0.0.0/",
+        " 10.0.0.1",
+        "",
+    ]
+    .iter()
+    .enumerate()
+    {
+        // The bad value sits behind `i` good ones, so the index in the key is checked too.
+        let good: String = (0..i).map(|n| format!("\"10.0.0.{n}\", ")).collect();
+        check_invalid(
+            &format!("[geo]\ntrusted_proxies = [{good}\"{bad}\"]\n"),
+            &[],
+            &format!("geo.trusted_proxies[{i}]"),
+            &format!("{bad:?} is not an ip address or a network"),
+        );
+    }
+}
+
+#[test]
+fn the_geo_reload_interval_must_be_positive() {
+    check_ok("[geo]\nreload_interval_ms = 1\n", &[]);
+    check_invalid(
+        "[geo]\nreload_interval_ms = 0\n",
+        &[],
+        "geo.reload_interval_ms",
+        "greater than 0",
+    );
+}
+
+#[test]
+fn a_blank_geo_db_path_means_the_bundled_database() {
+    let config = crate::check_ok("[geo]\ndb_path = \"  \"\n", &[]);
+    assert_eq!(config.geo.db_path, None);
+    let config = crate::check_ok("[geo]\ndb_path = \"geo/city.mmdb\"\n", &[]);
+    assert_eq!(
+        config.geo.db_path.as_deref(),
+        Some(std::path::Path::new("geo/city.mmdb"))
     );
 }
