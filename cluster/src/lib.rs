@@ -6,6 +6,7 @@
 //! Does not own: HTTP, JSON, actors or the feedback domain; it moves opaque commands.
 
 mod error;
+pub mod health;
 pub mod network;
 mod node;
 pub mod tls;

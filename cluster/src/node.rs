@@ -11,6 +11,7 @@ use svea_config::{Config, MemberSpec};
 use svea_storage::{Command, CommandResult, LogStore, RaftNodeId, StateMachineStore, StateView, SveaNode, TypeConfig};
 
 use crate::error::Error;
+use crate::health::{run_pinger, Health};
 use crate::transport::wire::{ForwardError, WireRequest, WireResponse};
 use crate::transport::Transport;
 
@@ -79,6 +80,7 @@ pub struct ClusterNode {
 struct Inner {
     id: RaftNodeId,
     transport: Option<Arc<Transport>>,
+    health: Arc<Health>,
     raft: Raft<TypeConfig>,
     view: StateView,
     sm: StateMachineStore,
@@ -106,13 +108,23 @@ impl ClusterNode {
         let id = cfg.node.id.get();
         let view = sm.view();
         let raft = Raft::new(id, rc, network, log, sm.clone()).await.map_err(|e| Error::Fatal(e.to_string()))?;
+        let health = Health::new(id, cfg.timeouts.failover_after);
         if let Some(t) = &transport {
             t.serve(raft.clone());
+            let metrics = raft.metrics();
+            let members = move || {
+                let m = metrics.borrow().membership_config.clone();
+                m.membership().nodes().map(|(k, v)| (*k, v.clone())).collect()
+            };
+            // Probe a few times per failover window; each probe may take at most half of it.
+            let every = (cfg.timeouts.failover_after / 4).max(Duration::from_millis(50));
+            tokio::spawn(run_pinger(health.clone(), t.clone(), members, every, cfg.timeouts.failover_after / 2));
         }
         Ok(ClusterNode {
             inner: Arc::new(Inner {
                 id,
                 transport,
+                health,
                 raft,
                 view,
                 sm,
@@ -260,6 +272,16 @@ impl ClusterNode {
                 t.set_peer_addr(node, addr);
             }
         }
+    }
+
+    /// This node's reachability view.
+    pub fn health(&self) -> &Arc<Health> {
+        &self.inner.health
+    }
+
+    /// Regions with at least one member this node can reach (its own region always).
+    pub fn healthy_regions(&self) -> std::collections::BTreeSet<String> {
+        self.inner.health.healthy_regions(&self.status().members)
     }
 
     /// The transport, if this node has one.

@@ -58,7 +58,7 @@ fn prepare(data_dir: &Path, port_base: u16) -> anyhow::Result<Vec<DemoNode>> {
         let text = format!(
             "# Written by `svea demo`.\n[node]\nid = {id}\nregion = \"{region}\"\nraft_addr = \"127.0.0.1:{raft}\"\n\
              http_addr = \"127.0.0.1:{http}\"\npublic_url = \"http://127.0.0.1:{http}\"\ndata_dir = \"{data}\"\n\n\
-             [tls]\nca_cert = \"{ca}\"\nnode_cert = \"{cert}\"\nnode_key = \"{key}\"\n\n[cluster]\nname = \"svea-demo\"\n{members}",
+             [tls]\nca_cert = \"{ca}\"\nnode_cert = \"{cert}\"\nnode_key = \"{key}\"\n\n[geo]\n# Lets you play a customer anywhere: curl -H 'X-Forwarded-For: 2.58.0.1' ...\ntrusted_proxies = [\"127.0.0.1\"]\n\n[cluster]\nname = \"svea-demo\"\n{members}",
             data = dir.join("data").display(),
             ca = tls.join("ca.pem").display(),
             cert = tls.join(format!("{region}.pem")).display(),

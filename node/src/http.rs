@@ -431,7 +431,34 @@ async fn get_analytics(node: web::Data<NodeHandle>, id: web::Path<String>) -> Ap
     Ok(HttpResponse::Ok().json(analytics_out(&b)))
 }
 
-async fn open_session(node: web::Data<NodeHandle>, body: web::Json<OpenSessionIn>) -> ApiResult {
+/// The customer's address: the socket peer, or what a trusted proxy says it forwarded for.
+fn client_ip(node: &NodeHandle, req: &HttpRequest) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let joined = |name: header::HeaderName| -> Option<String> {
+        let values: Vec<&str> = req.headers().get_all(name).filter_map(|v| v.to_str().ok()).collect();
+        (!values.is_empty()).then(|| values.join(","))
+    };
+    let forwarded = joined(header::FORWARDED);
+    let xff = joined(header::HeaderName::from_static("x-forwarded-for"));
+    Some(svea_geo::client_ip(peer, forwarded.as_deref(), xff.as_deref(), &node.config().geo.trusted_proxies))
+}
+
+async fn open_session(node: web::Data<NodeHandle>, req: HttpRequest, body: web::Json<OpenSessionIn>) -> ApiResult {
+    // Sessions open in the customer's nearest healthy region.
+    if node.config().node.routing == svea_config::Routing::Redirect {
+        if let Some(ip) = client_ip(&node, &req) {
+            let route = node.route(ip);
+            let mine = node.config().node.region.as_str();
+            if let Some(region) = route.region.as_ref().map(|r| r.to_string()).filter(|r| r != mine) {
+                if let Some(url) = node.region_url(&region) {
+                    let location = format!("{}/v1/sessions", url.trim_end_matches('/'));
+                    return Ok(HttpResponse::TemporaryRedirect()
+                        .insert_header((header::LOCATION, location.clone()))
+                        .json(serde_json::json!({"region": region, "location": location, "reason": route.reason})));
+                }
+            }
+        }
+    }
     let token: QrToken = body
         .qr_token
         .parse()
@@ -462,6 +489,20 @@ async fn give_feedback(node: web::Data<NodeHandle>, id: web::Path<String>, body:
 async fn get_session(node: web::Data<NodeHandle>, id: web::Path<String>) -> ApiResult {
     let s = node.session(parse_session_id(&id)?, SessionMsg::Get).await?;
     Ok(HttpResponse::Ok().json(session_out(&s)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteQuery {
+    ip: Option<String>,
+}
+
+async fn explain_route(node: web::Data<NodeHandle>, req: HttpRequest, q: web::Query<RouteQuery>) -> ApiResult {
+    let ip = match &q.ip {
+        Some(raw) => raw.parse().map_err(|_| bad("invalid-ip", format!("ip {raw:?} is not an IPv4 or IPv6 address")))?,
+        None => client_ip(&node, &req).ok_or_else(|| bad("invalid-ip", "no client address"))?,
+    };
+    Ok(HttpResponse::Ok().json(node.route(ip)))
 }
 
 async fn health() -> HttpResponse {
@@ -501,6 +542,7 @@ pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::Data::new(node))
         .app_data(web::JsonConfig::default().limit(limit).error_handler(json_error(limit)))
         .app_data(web::PathConfig::default().error_handler(path_error))
+        .app_data(web::QueryConfig::default().error_handler(|err, _req| bad("invalid-query", err.to_string()).into()))
         .route("/health", web::get().to(health))
         .route("/ready", web::get().to(ready))
         .service(
@@ -509,6 +551,7 @@ pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
                 .route("/businesses/{id}", web::get().to(get_business))
                 .route("/businesses/{id}/analytics", web::get().to(get_analytics))
                 .route("/sessions", web::post().to(open_session))
+                .route("/route", web::get().to(explain_route))
                 .route("/sessions/{id}", web::get().to(get_session))
                 .route("/sessions/{id}/purchase", web::post().to(confirm_purchase))
                 .route("/sessions/{id}/feedback", web::post().to(give_feedback)),

@@ -9,6 +9,7 @@ pub mod actors;
 pub mod certs;
 pub mod demo;
 pub mod domain;
+pub mod geo_cli;
 pub mod http;
 pub mod server;
 pub mod service;

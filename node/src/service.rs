@@ -53,6 +53,7 @@ pub struct NodeHandle {
     registry: RegistryHandle,
     cluster: ClusterNode,
     config: Arc<Config>,
+    geo: Option<Arc<svea_geo::GeoDb>>,
 }
 
 impl NodeHandle {
@@ -64,6 +65,26 @@ impl NodeHandle {
     /// The node's cluster membership.
     pub fn cluster(&self) -> &ClusterNode {
         &self.cluster
+    }
+
+    /// Where a customer at `ip` should be served: the nearest healthy region, with the reasons.
+    pub fn route(&self, ip: std::net::IpAddr) -> svea_geo::Route {
+        let healthy = self.cluster.healthy_regions();
+        svea_geo::route(self.geo.as_deref(), ip, &self.config.regions, &self.config.geo.default_order, |r| {
+            healthy.contains(r.as_str())
+        })
+    }
+
+    /// Public URL of a reachable node in `region` (lowest id first).
+    pub fn region_url(&self, region: &str) -> Option<String> {
+        let health = self.cluster.health();
+        self.cluster
+            .status()
+            .members
+            .iter()
+            .filter(|(id, n)| n.region == region && health.node_reachable(**id))
+            .map(|(_, n)| n.public_url.clone())
+            .next()
     }
 
     /// Actors active on this node.
@@ -267,11 +288,24 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer
         t.set_app_handler(Arc::new(ForwardedCalls { registry: registry.clone() }));
     }
     let registry_task = tokio::task::spawn_local(registry::run(env, inbox));
+    let geo = open_geo(&config)?;
     let config = Arc::new(config);
-    let handle = NodeHandle { registry, cluster, config: config.clone() };
+    let handle = NodeHandle { registry, cluster, config: config.clone(), geo };
     let sweeper = tokio::task::spawn_local(sweep_expired(handle.clone(), clock, config.timeouts.expiry_sweep));
     tracing::info!(node = handle.cluster.id(), region = %config.node.region, "node core started");
     Ok(Core { handle, sweeper, registry_task })
+}
+
+/// Opens the GeoIP database (the configured file, or the bundled Nordic subset written under the
+/// data dir) and watches it for changes. A configured file that cannot be read is a startup error
+/// naming it.
+fn open_geo(config: &Config) -> anyhow::Result<Option<Arc<svea_geo::GeoDb>>> {
+    let db = crate::geo_cli::open_db(config.geo.db_path.as_deref(), &config.node.data_dir.join("geo"))?;
+    let db = Arc::new(db);
+    let info = db.info();
+    tracing::info!(path = %db.path().display(), kind = %info.database_type, "geoip database loaded");
+    svea_geo::spawn_watcher(db.clone(), config.geo.reload_interval);
+    Ok(Some(db))
 }
 
 /// Opens the QUIC endpoint when this node has TLS certificates. A cluster of more than one member

@@ -264,6 +264,9 @@ impl Transport {
     }
 
     async fn dispatch(&self, peer: RaftNodeId, request: WireRequest, recv: &mut quinn::RecvStream) -> WireResponse {
+        if matches!(request, WireRequest::Ping) {
+            return WireResponse::Pong;
+        }
         let Some(raft) = self.raft.get() else { return WireResponse::Refused("raft not started".into()) };
         match request {
             WireRequest::Append(rpc) => WireResponse::Append(raft.append_entries(rpc).await),
@@ -299,6 +302,7 @@ impl Transport {
                 }
                 Err(e) => Err(ForwardError::Failed(e.to_string())),
             }),
+            WireRequest::Ping => WireResponse::Pong,
             WireRequest::App(payload) => match self.app.get() {
                 Some(h) => WireResponse::App(h.call(peer, payload).await),
                 None => WireResponse::Refused("node not ready for actor calls".into()),

@@ -28,6 +28,8 @@ pub enum WireRequest {
     ReadIndex,
     /// An application (actor) call, opaque to the cluster layer.
     App(Vec<u8>),
+    /// Liveness probe for failure detection.
+    Ping,
 }
 
 /// Why a forwarded write or read could not be served by the receiving node.
@@ -61,4 +63,6 @@ pub enum WireResponse {
     App(Result<Vec<u8>, String>),
     /// The request was refused as a whole (malformed, not ready).
     Refused(String),
+    /// To `Ping`.
+    Pong,
 }

@@ -155,15 +155,31 @@ impl NodeProc {
     }
 
     pub fn get(&self, path: &str) -> Resp {
-        send(ureq::get(&format!("{}{path}", self.url)), None)
+        send(agent().get(&format!("{}{path}", self.url)), None)
+    }
+
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut r = agent().get(&format!("{}{path}", self.url));
+        for (k, v) in headers {
+            r = r.set(k, v);
+        }
+        send(r, None)
     }
 
     pub fn post(&self, path: &str, body: Value) -> Resp {
         self.post_raw(path, "application/json", body.to_string().as_bytes())
     }
 
+    pub fn post_with(&self, path: &str, body: Value, headers: &[(&str, &str)]) -> Resp {
+        let mut r = agent().post(&format!("{}{path}", self.url)).set("content-type", "application/json");
+        for (k, v) in headers {
+            r = r.set(k, v);
+        }
+        send(r, Some(body.to_string().as_bytes()))
+    }
+
     pub fn post_raw(&self, path: &str, content_type: &str, bytes: &[u8]) -> Resp {
-        send(ureq::post(&format!("{}{path}", self.url)).set("content-type", content_type), Some(bytes))
+        send(agent().post(&format!("{}{path}", self.url)).set("content-type", content_type), Some(bytes))
     }
 }
 
@@ -171,6 +187,11 @@ impl Drop for NodeProc {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// An HTTP client that does not follow redirects (tests look at the 307 itself).
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new().redirects(0).build()
 }
 
 fn send(req: ureq::Request, body: Option<&[u8]>) -> Resp {
@@ -251,6 +272,12 @@ impl Cluster3 {
     /// Generates certificates with `svea certs`, writes one config per node (plus `extra` TOML
     /// appended to every [timeouts]/[limits] section) and starts all three.
     pub fn start(dir: &Path, timeouts: &str, limits: &str) -> Cluster3 {
+        // These tests are about serving any request anywhere, not about geo routing: serve.
+        Self::start_with(dir, timeouts, limits, "serve", ["", "", ""])
+    }
+
+    /// Like [`Cluster3::start`], with a `[geo]` section body per node (stockholm, gothenburg, malmo).
+    pub fn start_with(dir: &Path, timeouts: &str, limits: &str, routing: &str, geo: [&str; 3]) -> Cluster3 {
         let tls = dir.join("tls");
         let out = Command::new(env!("CARGO_BIN_EXE_svea"))
             .args(["certs", "--out"])
@@ -274,8 +301,8 @@ impl Cluster3 {
             std::fs::create_dir_all(&ndir).expect("node dir");
             let config = ndir.join("svea.toml");
             let text = format!(
-                "[node]\nid = {}\nregion = \"{}\"\nraft_addr = \"127.0.0.1:{}\"\nhttp_addr = \"127.0.0.1:{}\"\npublic_url = \"http://127.0.0.1:{}\"\ndata_dir = \"{}\"\n\n\
-                 [tls]\nca_cert = \"{}\"\nnode_cert = \"{}\"\nnode_key = \"{}\"\n\n[timeouts]\n{timeouts}\n\n[limits]\n{limits}\n\n[cluster]\nname = \"svea-test\"\n{members}",
+                "[node]\nid = {}\nregion = \"{}\"\nraft_addr = \"127.0.0.1:{}\"\nhttp_addr = \"127.0.0.1:{}\"\npublic_url = \"http://127.0.0.1:{}\"\ndata_dir = \"{}\"\nrouting = \"{routing}\"\n\n\
+                 [tls]\nca_cert = \"{}\"\nnode_cert = \"{}\"\nnode_key = \"{}\"\n\n[timeouts]\n{timeouts}\n\n[limits]\n{limits}\n\n[geo]\n{}\n\n[cluster]\nname = \"svea-test\"\n{members}",
                 i + 1,
                 REGIONS[i],
                 raft[i],
@@ -285,6 +312,7 @@ impl Cluster3 {
                 tls.join("ca.pem").display(),
                 tls.join(format!("{}.pem", REGIONS[i])).display(),
                 tls.join(format!("{}.key", REGIONS[i])).display(),
+                geo[i],
             );
             std::fs::write(&config, text).expect("write config");
             configs.push((config, format!("http://127.0.0.1:{}", http[i]), ndir.join("node.log")));

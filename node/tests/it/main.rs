@@ -11,3 +11,4 @@ mod flow;
 mod readme;
 mod rules;
 mod expiry;
+mod geo;

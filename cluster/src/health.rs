@@ -1,0 +1,93 @@
+//! Failure detection: which peers, and so which regions, this node can reach right now.
+//!
+//! Every node pings every other member over QUIC each heartbeat interval. A node counts as
+//! unreachable once no ping answered for `failover_after`; a region counts as down when all its
+//! nodes are unreachable. This node and its own region are always reachable from here. At
+//! startup every peer gets one `failover_after` of grace, so a fresh node does not declare the
+//! world down before its first round of pings.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use svea_storage::{RaftNodeId, SveaNode};
+use tokio::time::Instant;
+
+use crate::transport::wire::{WireRequest, WireResponse};
+use crate::transport::Transport;
+
+/// The reachability view of one node.
+pub struct Health {
+    me: RaftNodeId,
+    failover_after: Duration,
+    started: Instant,
+    last_ok: Mutex<HashMap<RaftNodeId, Instant>>,
+}
+
+impl Health {
+    /// A view for node `me`.
+    pub fn new(me: RaftNodeId, failover_after: Duration) -> Arc<Health> {
+        Arc::new(Health { me, failover_after, started: Instant::now(), last_ok: Mutex::new(HashMap::new()) })
+    }
+
+    /// Records a successful probe of `node`.
+    pub fn record_ok(&self, node: RaftNodeId) {
+        self.last_ok.lock().unwrap_or_else(|p| p.into_inner()).insert(node, Instant::now());
+    }
+
+    /// Whether `node` answered within `failover_after` (or is this node).
+    pub fn node_reachable(&self, node: RaftNodeId) -> bool {
+        if node == self.me {
+            return true;
+        }
+        let last = self.last_ok.lock().unwrap_or_else(|p| p.into_inner()).get(&node).copied().unwrap_or(self.started);
+        last.elapsed() < self.failover_after
+    }
+
+    /// How long ago `node` last answered (since startup when never).
+    pub fn silent_for(&self, node: RaftNodeId) -> Duration {
+        if node == self.me {
+            return Duration::ZERO;
+        }
+        self.last_ok.lock().unwrap_or_else(|p| p.into_inner()).get(&node).copied().unwrap_or(self.started).elapsed()
+    }
+
+    /// Regions with at least one reachable member.
+    pub fn healthy_regions(&self, members: &BTreeMap<RaftNodeId, SveaNode>) -> BTreeSet<String> {
+        members.iter().filter(|(id, _)| self.node_reachable(**id)).map(|(_, n)| n.region.clone()).collect()
+    }
+}
+
+/// Pings every member except this node each `every`, bounded by `timeout` per ping, until the
+/// transport is closed. `members` is re-read each round so membership changes are followed.
+pub async fn run_pinger(
+    health: Arc<Health>,
+    transport: Arc<Transport>,
+    members: impl Fn() -> BTreeMap<RaftNodeId, SveaNode> + Send + 'static,
+    every: Duration,
+    timeout: Duration,
+) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        for (id, node) in members() {
+            if id == health.me {
+                continue;
+            }
+            if let Ok(addr) = node.raft_addr.parse() {
+                transport.set_peer_addr(id, addr);
+            }
+            let (h, t) = (health.clone(), transport.clone());
+            tokio::spawn(async move {
+                let was = h.node_reachable(id);
+                if let Ok(WireResponse::Pong) = t.call(id, &WireRequest::Ping, timeout).await {
+                    h.record_ok(id);
+                    if !was {
+                        tracing::info!(peer = id, "peer reachable again");
+                    }
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! `svea geo ...`: build the bundled GeoIP subset and explain routing decisions offline.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use svea_config::Config;
+use svea_geo::{GeoDb, Route};
+
+/// The bundled Nordic subset of DB-IP City Lite (CC BY 4.0, see NOTICE), built with
+/// `svea geo build-db`. Embedded so a fresh clone routes without downloading anything.
+pub static BUNDLED_DB: &[u8] = include_bytes!("../../geo/data/dbip-city-lite-nordic.mmdb");
+
+/// Writes the bundled database into `dir` (if it is not there with the same size) and returns
+/// its path, so it can be opened like any configured file.
+pub fn materialize_bundled(dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("dbip-city-lite-nordic.mmdb");
+    let fresh = std::fs::metadata(&path).map(|m| m.len() != BUNDLED_DB.len() as u64).unwrap_or(true);
+    if fresh {
+        let tmp = dir.join(".dbip-city-lite-nordic.mmdb.tmp");
+        std::fs::write(&tmp, BUNDLED_DB)?;
+        std::fs::rename(&tmp, &path)?;
+    }
+    Ok(path)
+}
+
+/// Opens the configured database, or the bundled one (materialized under `fallback_dir`).
+pub fn open_db(configured: Option<&Path>, fallback_dir: &Path) -> anyhow::Result<GeoDb> {
+    let path = match configured {
+        Some(p) => p.to_path_buf(),
+        None => materialize_bundled(fallback_dir)?,
+    };
+    Ok(GeoDb::open(&path)?)
+}
+
+/// `svea geo build-db`.
+pub fn build_db(from: &[PathBuf], countries: &str, out: &Path) -> anyhow::Result<()> {
+    let countries: Vec<String> = countries.split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect();
+    let stats = svea_geo::build_subset(from, &countries, out)?;
+    println!("wrote {} ({} bytes)", out.display(), stats.bytes);
+    println!("  networks read {}, kept {}, written {}", stats.networks_read, stats.networks_kept, stats.networks_written);
+    for (country, n) in &stats.by_country {
+        println!("  {country}: {n} networks");
+    }
+    Ok(())
+}
+
+/// Routes `ip` as a node with `config` would when every region is healthy.
+pub fn explain(config: &Config, db: Option<&GeoDb>, ip: IpAddr) -> Route {
+    svea_geo::route(db, ip, &config.regions, &config.geo.default_order, |_| true)
+}
+
+/// `svea geo lookup`.
+pub fn lookup(addr: &str, db: Option<&Path>, json: bool) -> anyhow::Result<()> {
+    let ip: IpAddr = addr.parse().with_context(|| format!("{addr:?} is not an IP address"))?;
+    let config = svea_config::RawConfig::default().validate()?;
+    let dir = std::env::temp_dir().join("svea-geo");
+    let geo = open_db(db, &dir)?;
+    let r = explain(&config, Some(&geo), ip);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    let place = match (&r.city, &r.country) {
+        (Some(c), Some(k)) => format!("{c}, {k}"),
+        (None, Some(k)) => k.clone(),
+        (Some(c), None) => c.clone(),
+        (None, None) => "unknown location".into(),
+    };
+    println!("{ip}: {place}");
+    if let (Some(lat), Some(lon)) = (r.latitude, r.longitude) {
+        println!("  at {lat:.4}, {lon:.4}");
+    }
+    for (region, km) in &r.distances_km {
+        println!("  {region:<11} {km:>7.1} km");
+    }
+    match &r.region {
+        Some(region) => println!("  -> {region} ({})", r.reason),
+        None => println!("  -> no region ({})", r.reason),
+    }
+    Ok(())
+}
