@@ -5,8 +5,11 @@
 //! nothing in production depends on this crate.
 //!
 //! `cargo run -p simulations --release -- bench-node --help`
+//! `cargo run -p simulations --release -- bench-cluster --help`
 
+mod bench_cluster;
 mod bench_node;
+mod udp_proxy;
 
 use clap::{Parser, Subcommand};
 
@@ -23,10 +26,14 @@ struct Cli {
 enum Command {
     /// Throughput and latency of one in-process node core (actors -> Raft -> sled, real fsyncs).
     BenchNode(bench_node::Args),
+    /// Throughput and latency of a three-process cluster on 127.0.0.1 over HTTP, optionally with
+    /// WAN delays between the regions (`--wan`).
+    BenchCluster(bench_cluster::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::BenchNode(args) => bench_node::main(args),
+        Command::BenchCluster(args) => bench_cluster::main(args),
     }
 }

@@ -1,0 +1,1411 @@
+//! `bench-cluster`: throughput and per-step latency of a real three-region cluster, as three
+//! `svea run` processes on 127.0.0.1 talking QUIC with mutual TLS, driven over HTTP.
+//!
+//! Customers are `--concurrency` std threads, each one a phone doing whole customer flows with a
+//! blocking HTTP client: open a session (through the nodes in turn), confirm the purchase and give
+//! feedback through the node that opened it. Nothing is retried; failures and 503s are counted.
+//!
+//! `--wan` puts a user-space UDP delay proxy (`udp_proxy`) in front of each node: every node binds
+//! its real port (`node.raft_listen_addr`) but advertises its proxy's (`node.raft_addr` and the
+//! membership), so all Raft and forwarded-actor traffic between two regions waits the pair's
+//! one-way delay in each direction. HTTP between the customers and the nodes is not delayed.
+//!
+//! Sessions open where the customer asks (`node.routing = "serve"`), so round-robin spreads them
+//! over the regions. `--routing redirect` keeps the nodes' GeoIP routing instead: a `POST
+//! /v1/sessions` may answer 307 to the nearest healthy region (from 127.0.0.1 that is the region
+//! table's default order, so stockholm), and the customer follows it, as a phone would; the open's
+//! latency then includes the extra hop, and the later steps go to the node that opened the session.
+//!
+//! The `svea` binary: `--svea-bin PATH`, else `cargo build --release -p svea-node` is run first
+//! (a no-op when up to date; skip it with `--no-build`) and the binary is taken from next to this
+//! one, else from `<workspace>/target/release/`. (`CARGO_BIN_EXE_svea` is only set for the
+//! package that owns the binary, so it cannot be used here.)
+//!
+//! Committed Raft writes are estimated from the successful steps times the writes each step
+//! makes: no HTTP endpoint exposes the applied log index (`/ready` returns leader and term).
+//! This is a benchmark that prints numbers; nothing here asserts on timings.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read as _, Seek as _, SeekFrom};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, ensure, Context as _};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+use crate::udp_proxy::{
+    Direction, ProxyConfig, ProxyHandle, SourceSpec, UdpProxy, QUEUE_PACKETS_DEFAULT,
+};
+
+/// The cluster: (node id, region). The region is also the certificate label, and the ids follow
+/// the order of `svea certs --nodes`.
+const NODES: [(u64, &str); 3] = [(1, "stockholm"), (2, "gothenburg"), (3, "malmo")];
+/// Index in [`NODES`] of the node businesses are created through (and whose region is their home).
+const MALMO: usize = 2;
+
+/// One-way delays between regions in microseconds, the WAN profile `--wan` applies.
+const ONE_WAY_DELAY_US: [(&str, &str, u64); 3] = [
+    ("stockholm", "gothenburg", 2_000),
+    ("stockholm", "malmo", 2_650),
+    ("gothenburg", "malmo", 1_250),
+];
+
+/// Most customers in flight; each is an OS thread with its own HTTP connections.
+const CONCURRENCY_MAX: u64 = 512;
+/// Most businesses the customers are spread over.
+const BUSINESSES_MAX: u64 = 100;
+/// Shortest and longest load phase.
+const DURATION_MIN: Duration = Duration::from_millis(100);
+const DURATION_MAX: Duration = Duration::from_secs(3600);
+
+/// How long `cargo build --release -p svea-node` may take (a cold build on 2 cores is minutes).
+const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// How long `svea certs` may take.
+const CERTS_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the cluster may take until every node's `/ready` answers 200.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Pause between two rounds of readiness checks (and of child-exit checks while waiting).
+const POLL: Duration = Duration::from_millis(100);
+/// How long the nodes get to stop after SIGTERM before they are killed.
+const STOP_GRACE: Duration = Duration::from_secs(15);
+/// Connect limit of one HTTP request.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Whole-request limit of one HTTP request (above the node's 5 s write timeout and its 4 routing
+/// rounds, so the node's own answer, a 503, arrives before the client gives up).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Limit of one readiness probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the proxies' runtime may take to shut down.
+const PROXY_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Lines of each node's log shown when something fails.
+const LOG_TAIL_LINES: usize = 25;
+/// Bytes read from the end of a log for that tail.
+const LOG_TAIL_BYTES: u64 = 16 * 1024;
+
+/// Raft writes one successful step commits: `open` claims the new session actor (1) and writes
+/// the session and the business's `SessionOpened` record (2); `purchase` writes the session (1;
+/// the actor is already active, so no claim); `feedback` writes the pending session, the business
+/// settlement and the final session (3).
+const OPEN_WRITES: u64 = 3;
+const PURCHASE_WRITES: u64 = 1;
+const FEEDBACK_WRITES: u64 = 3;
+
+/// Reviews, 100 to 200 characters of Swedish of mixed quality, so the scorer and the reward tiers
+/// see realistic input (the API accepts 20 to 5000).
+const REVIEWS: [&str; 6] = [
+    "Kaffet var gott och kanelbullen färsk, men kön vid kassan var lång runt 12:15. Ni borde öppna en kassa till vid lunch.",
+    "Trevlig personal och mysig miljö. Tyvärr var toaletten smutsig och tvålen slut. Nästa gång vore det bra om någon kollade oftare.",
+    "Beställde en latte för 45 kr som var ljummen när jag fick den. Baristan var vänlig och gjorde en ny direkt, det uppskattades.",
+    "Snabb service och prisvärd lunch, dagens rätt för 119 kr. Salladsbordet kunde vara fräschare, gurkan såg lite trött ut.",
+    "Maten var god men lite dyr. Servitrisen Sara var hjälpsam och gav bra tips på vin. Parkeringen bakom huset var svår att hitta.",
+    "Helt okej besök. Bullarna var goda men kaffet var kallt och personalen verkade stressad. Skulle gärna se fler sittplatser inne.",
+];
+
+/// Purchase amounts are drawn from 25.00..=650.00 SEK (in öre).
+const PURCHASE_ORE_MIN: u64 = 2_500;
+const PURCHASE_ORE_MAX: u64 = 65_000;
+/// Most 307s one open follows before it counts as failed.
+const REDIRECTS_MAX: u32 = 3;
+
+/// Reward budget of each business: large enough that no run exhausts it (at most 52 SEK a flow).
+const BUDGET_SEK: &str = "100000000.00";
+
+/// The nodes' `node.routing` for `POST /v1/sessions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RoutingMode {
+    /// Every node serves every customer (round-robin really spreads sessions over regions).
+    Serve,
+    /// GeoIP routing: 307 to the nearest healthy region, followed by the customers.
+    Redirect,
+}
+
+impl RoutingMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            RoutingMode::Serve => "serve",
+            RoutingMode::Redirect => "redirect",
+        }
+    }
+}
+
+/// Options of `bench-cluster`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Put a UDP delay proxy in front of each node with the one-way delays between the regions
+    /// (ms): stockholm-gothenburg 2.0, stockholm-malmo 2.65, gothenburg-malmo 1.25.
+    #[arg(long)]
+    wan: bool,
+    /// Length of the load phase, e.g. 20s, 1500ms, 2m (a bare number is seconds). No flow starts
+    /// after it; flows under way finish.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Customers in flight at once (one thread each).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=CONCURRENCY_MAX))]
+    concurrency: u64,
+    /// Businesses (created through malmo, home region malmo) the flows are spread over. Every
+    /// session reports to its business twice and a business actor handles one call at a time, so
+    /// with one business that actor's commit latency bounds the flow rate.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=BUSINESSES_MAX))]
+    businesses: u64,
+    /// `node.routing` of the nodes: `serve` opens sessions where asked; `redirect` lets nodes
+    /// answer 307 to the customer's nearest region, and customers follow it.
+    #[arg(long, value_enum, default_value = "serve")]
+    routing: RoutingMode,
+    /// Print one JSON object instead of the tables.
+    #[arg(long)]
+    json: bool,
+    /// The `svea` binary to run; default: build it, then look next to this binary.
+    #[arg(long)]
+    svea_bin: Option<PathBuf>,
+    /// Do not run `cargo build --release -p svea-node` first.
+    #[arg(long)]
+    no_build: bool,
+    /// The nodes' log filter (`log.filter`); their logs go to files in the run directory.
+    #[arg(long, default_value = "warn")]
+    node_log_filter: String,
+    /// Keep the run directory (configs, certificates, data, node logs) instead of removing it.
+    #[arg(long)]
+    keep_dir: bool,
+    /// Seed for purchase amounts and review choice (the workload, not the timings).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// Parses `20s`, `1500ms`, `2m` or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 20s, 1500ms or 2m"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" | "min" => Duration::from_secs(n.saturating_mul(60)),
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?}; use ms, s or m"
+            ))
+        }
+    };
+    if !(DURATION_MIN..=DURATION_MAX).contains(&d) {
+        return Err(format!(
+            "{text} is outside {DURATION_MIN:?}..={DURATION_MAX:?}"
+        ));
+    }
+    Ok(d)
+}
+
+/// Runs the benchmark and prints its report.
+pub fn main(args: Args) -> anyhow::Result<()> {
+    let svea = svea_binary(&args)?;
+    let dir = tempfile::Builder::new()
+        .prefix("svea-bench-cluster-")
+        .tempdir()
+        .context("cannot create the run directory")?;
+    let result = run(&args, &svea, dir.path());
+    if args.keep_dir {
+        let path = dir.keep();
+        eprintln!("bench-cluster: kept the run directory {}", path.display());
+    } else {
+        let path = dir.path().to_path_buf();
+        if let Err(e) = dir.close() {
+            eprintln!(
+                "bench-cluster: warning: could not remove {}: {e}",
+                path.display()
+            );
+        }
+    }
+    let report = result?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json(&args))?);
+    } else {
+        report.print(&args);
+    }
+    Ok(())
+}
+
+// ---------- the svea binary ----------
+
+fn svea_binary(args: &Args) -> anyhow::Result<PathBuf> {
+    if let Some(path) = &args.svea_bin {
+        ensure!(
+            path.is_file(),
+            "--svea-bin {} is not a file",
+            path.display()
+        );
+        return Ok(path.clone());
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("the simulations crate has no parent directory")?;
+    if !args.no_build {
+        build_svea(workspace)?;
+    }
+    let mut candidates = Vec::new();
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .as_deref()
+        .and_then(Path::parent)
+    {
+        candidates.push(dir.join("svea"));
+    }
+    candidates.push(workspace.join("target").join("release").join("svea"));
+    candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
+        anyhow!(
+            "no svea binary next to this one or in {}/target/release; run `cargo build --release -p svea-node` or pass --svea-bin",
+            workspace.display()
+        )
+    })
+}
+
+/// `cargo build --release -p svea-node`, its output on our stderr (stdout may carry `--json`).
+fn build_svea(workspace: &Path) -> anyhow::Result<()> {
+    eprintln!("bench-cluster: cargo build --release -p svea-node");
+    // `cargo run` tells its child which cargo it is; fall back to the one on PATH.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let stderr = std::io::stderr();
+    let out = std::os::fd::AsFd::as_fd(&stderr).try_clone_to_owned()?;
+    let mut build = Command::new(cargo);
+    // `cargo run` hands us the package variables of `simulations` (CARGO_MANIFEST_DIR,
+    // CARGO_PKG_NAME, ...). Build scripts that watch them (ring's does) would see a change and
+    // rebuild ring, rustls, quinn and everything above, and the next plain build back again.
+    for (name, _) in std::env::vars_os() {
+        let name_text = name.to_string_lossy();
+        if CARGO_RUN_VARS.contains(&name_text.as_ref()) || name_text.starts_with("CARGO_PKG_") {
+            build.env_remove(&name);
+        }
+    }
+    let mut child = build
+        .args(["build", "--release", "-p", "svea-node"])
+        .current_dir(workspace)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .spawn()
+        .context("cannot run cargo to build svea (or pass --svea-bin / --no-build)")?;
+    let status = wait_bounded(&mut child, BUILD_TIMEOUT)?
+        .ok_or_else(|| anyhow!("cargo build did not finish within {BUILD_TIMEOUT:?}; killed it"))?;
+    ensure!(
+        status.success(),
+        "cargo build --release -p svea-node failed: {status}"
+    );
+    Ok(())
+}
+
+/// Variables `cargo run` sets for the program it runs, besides `CARGO_PKG_*`; not for a nested build.
+const CARGO_RUN_VARS: &[&str] = &[
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_MANIFEST_LINKS",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "OUT_DIR",
+];
+
+/// Waits for `child` at most `limit`; kills it and returns `None` when the limit passes.
+fn wait_bounded(
+    child: &mut Child,
+    limit: Duration,
+) -> anyhow::Result<Option<std::process::ExitStatus>> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// A `svea` command with no inherited `SVEA_*` variables (they would override the configs we
+/// write, and an unknown one makes `svea run` refuse to start), killed if we die.
+fn svea_command(svea: &Path) -> Command {
+    let mut cmd = Command::new(svea);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SVEA_") {
+            cmd.env_remove(name);
+        }
+    }
+    // SAFETY: prctl is async-signal-safe and touches only the child being set up. The parent
+    // death signal fires when the spawning thread exits; we spawn from the main thread, which
+    // lives until the nodes are stopped, so a crashed or killed benchmark leaves no nodes behind.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
+// ---------- the cluster ----------
+
+/// One `svea run` process.
+struct NodeProc {
+    region: &'static str,
+    url: String,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+/// The three processes; stopped (SIGTERM, then SIGKILL after [`STOP_GRACE`]) on drop at the latest.
+struct Cluster {
+    nodes: Vec<NodeProc>,
+}
+
+impl Cluster {
+    /// Stops every node still running; returns how each one stopped.
+    fn stop(&mut self) -> Vec<String> {
+        for n in &self.nodes {
+            if let Some(c) = &n.child {
+                match i32::try_from(c.id()) {
+                    // SAFETY: kill(2) on our own child's pid, which we have not reaped yet.
+                    Ok(pid) => unsafe {
+                        libc::kill(pid, libc::SIGTERM);
+                    },
+                    Err(_) => eprintln!(
+                        "bench-cluster: pid {} of {} does not fit kill(2)",
+                        c.id(),
+                        n.region
+                    ),
+                }
+            }
+        }
+        let deadline = Instant::now() + STOP_GRACE;
+        let mut how = Vec::new();
+        for n in &mut self.nodes {
+            let Some(mut c) = n.child.take() else {
+                continue;
+            };
+            let started = Instant::now();
+            let left = deadline.saturating_duration_since(started);
+            match wait_bounded(&mut c, left) {
+                Ok(Some(status)) => how.push(format!("{} {status} after SIGTERM", n.region)),
+                _ => how.push(format!(
+                    "{} killed: not stopped {STOP_GRACE:?} after SIGTERM",
+                    n.region
+                )),
+            }
+        }
+        how
+    }
+
+    /// Fails if a node has exited, naming it and showing its log.
+    fn check_alive(&mut self, hint: &str) -> anyhow::Result<()> {
+        for n in &mut self.nodes {
+            if let Some(c) = n.child.as_mut() {
+                if let Some(status) = c.try_wait()? {
+                    n.child = None;
+                    bail!(
+                        "the {} node exited ({status}){hint}; last lines of {}:\n{}",
+                        n.region,
+                        n.log.display(),
+                        log_tail(&n.log)
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn logs_tail(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| {
+                format!(
+                    "--- {} ({}):\n{}",
+                    n.region,
+                    n.log.display(),
+                    log_tail(&n.log)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn log_tail(path: &Path) -> String {
+    let read = || -> std::io::Result<String> {
+        let mut f = File::open(path)?;
+        let len = f.metadata()?.len();
+        f.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL_BYTES)))?;
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes)?;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        Ok(lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n"))
+    };
+    read().unwrap_or_else(|e| format!("(cannot read: {e})"))
+}
+
+/// Where one node listens and what it advertises.
+struct Ports {
+    http: SocketAddr,
+    /// The address the node binds for Raft/QUIC.
+    raft_listen: SocketAddr,
+    /// The address in the membership: `raft_listen`, or the node's proxy with `--wan`.
+    raft_advertised: SocketAddr,
+}
+
+/// Free loopback ports: `tcp` TCP and `udp` UDP ones, all distinct (each probe socket is held
+/// until all are picked). Another process could take one before a node binds it; a node that
+/// cannot bind exits, and the benchmark reports that.
+fn free_ports(tcp: usize, udp: usize) -> anyhow::Result<(Vec<SocketAddr>, Vec<SocketAddr>)> {
+    let loopback: SocketAddr = "127.0.0.1:0".parse().expect("a literal socket address");
+    let tcp: Vec<TcpListener> = (0..tcp)
+        .map(|_| TcpListener::bind(loopback))
+        .collect::<Result<_, _>>()?;
+    let udp: Vec<UdpSocket> = (0..udp)
+        .map(|_| UdpSocket::bind(loopback))
+        .collect::<Result<_, _>>()?;
+    let tcp = tcp
+        .iter()
+        .map(TcpListener::local_addr)
+        .collect::<Result<_, _>>()?;
+    let udp = udp
+        .iter()
+        .map(UdpSocket::local_addr)
+        .collect::<Result<_, _>>()?;
+    Ok((tcp, udp))
+}
+
+fn one_way_delay(a: &str, b: &str) -> Duration {
+    let us = ONE_WAY_DELAY_US
+        .iter()
+        .find(|(x, y, _)| (*x == a && *y == b) || (*x == b && *y == a))
+        .map(|(_, _, us)| *us)
+        .expect("ONE_WAY_DELAY_US covers every pair of NODES");
+    Duration::from_micros(us)
+}
+
+/// A TOML basic string: JSON string escapes are valid TOML escapes.
+fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).expect("a string always serializes")
+}
+
+fn write_configs(
+    dir: &Path,
+    tls: &Path,
+    ports: &[Ports],
+    args: &Args,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut members = String::new();
+    for ((id, region), p) in NODES.iter().zip(ports) {
+        members.push_str(&format!(
+            "\n[[cluster.initial_members]]\nid = {id}\nregion = \"{region}\"\nraft_addr = \"{}\"\nhttp_addr = \"{}\"\npublic_url = \"http://{}\"\n",
+            p.raft_advertised, p.http, p.http
+        ));
+    }
+    let mut paths = Vec::new();
+    for ((id, region), p) in NODES.iter().zip(ports) {
+        let node_dir = dir.join(region);
+        std::fs::create_dir_all(&node_dir)?;
+        let listen = if args.wan {
+            format!("raft_listen_addr = \"{}\"\n", p.raft_listen)
+        } else {
+            String::new()
+        };
+        let text = format!(
+            "# Written by `simulations bench-cluster`.\n[node]\nid = {id}\nregion = \"{region}\"\nraft_addr = \"{}\"\n{listen}\
+             http_addr = \"{}\"\npublic_url = \"http://{}\"\ndata_dir = {}\nrouting = \"{}\"\n\n\
+             [tls]\nca_cert = {}\nnode_cert = {}\nnode_key = {}\n\n[log]\nfilter = {}\n\n[cluster]\nname = \"svea-bench\"\n{members}",
+            p.raft_advertised,
+            p.http,
+            p.http,
+            toml_str(&node_dir.join("data").to_string_lossy()),
+            args.routing.as_str(),
+            toml_str(&tls.join("ca.pem").to_string_lossy()),
+            toml_str(&tls.join(format!("{region}.pem")).to_string_lossy()),
+            toml_str(&tls.join(format!("{region}.key")).to_string_lossy()),
+            toml_str(&args.node_log_filter),
+        );
+        let path = node_dir.join("svea.toml");
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// The proxies and the runtime they run on; stopped on drop.
+struct Proxies {
+    runtime: Option<tokio::runtime::Runtime>,
+    proxies: Vec<UdpProxy>,
+}
+
+impl Proxies {
+    /// One proxy per node, listening on a fresh loopback port, forwarding to `real[i]`, with the
+    /// pair delays for the other two nodes as known sources.
+    fn start(real: &[SocketAddr]) -> anyhow::Result<Proxies> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("udp-proxy")
+            .enable_all()
+            .build()
+            .context("cannot start the proxies' runtime")?;
+        let mut proxies = Vec::new();
+        for (i, (_, region)) in NODES.iter().enumerate() {
+            let sources = NODES
+                .iter()
+                .zip(real)
+                .filter(|((_, other), _)| other != region)
+                .map(|((_, other), addr)| SourceSpec {
+                    name: (*other).to_owned(),
+                    addr: *addr,
+                    one_way_delay: one_way_delay(region, other),
+                })
+                .collect();
+            let config = ProxyConfig {
+                name: (*region).to_owned(),
+                listen: "127.0.0.1:0".parse().expect("a literal socket address"),
+                target: real[i],
+                sources,
+                unknown_source_delay: None,
+                queue_packets_max: QUEUE_PACKETS_DEFAULT,
+                seed: i as u64,
+            };
+            proxies.push(runtime.block_on(UdpProxy::start(config))?);
+        }
+        Ok(Proxies {
+            runtime: Some(runtime),
+            proxies,
+        })
+    }
+
+    fn handles(&self) -> Vec<ProxyHandle> {
+        self.proxies.iter().map(UdpProxy::handle).collect()
+    }
+}
+
+impl Drop for Proxies {
+    fn drop(&mut self) {
+        self.proxies.clear();
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_timeout(PROXY_SHUTDOWN_TIMEOUT);
+        }
+    }
+}
+
+// ---------- HTTP ----------
+
+/// What one request came to.
+enum Outcome {
+    /// 2xx, with the JSON body.
+    Ok(Value),
+    /// 3xx with a `Location` (ureq does not follow a 307 for a request with a body).
+    Redirect(String),
+    /// Any other status.
+    Status(u16),
+    /// No HTTP answer: connect failure, timeout, reset, unreadable body.
+    Transport(String),
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout_connect(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+}
+
+fn request(agent: &ureq::Agent, method: &str, url: &str, body: Option<&Value>) -> Outcome {
+    let req = agent.request(method, url);
+    let sent = match body {
+        Some(b) => req.send_json(b),
+        None => req.call(),
+    };
+    match sent {
+        Ok(resp) => {
+            let code = resp.status();
+            if (300..400).contains(&code) {
+                let location = resp.header("location").map(str::to_owned);
+                let _ = resp.into_string();
+                return location.map_or(Outcome::Status(code), Outcome::Redirect);
+            }
+            if !(200..300).contains(&code) {
+                let _ = resp.into_string();
+                return Outcome::Status(code);
+            }
+            match resp.into_json::<Value>() {
+                Ok(v) => Outcome::Ok(v),
+                Err(e) => Outcome::Transport(format!("unreadable body: {e}")),
+            }
+        }
+        Err(ureq::Error::Status(code, resp)) => {
+            // Read the problem body so the connection can be reused.
+            let _ = resp.into_string();
+            Outcome::Status(code)
+        }
+        Err(ureq::Error::Transport(t)) => Outcome::Transport(t.to_string()),
+    }
+}
+
+/// Leader and term as `/ready` reports them, once every node answers 200, within [`READY_TIMEOUT`].
+fn wait_ready(cluster: &mut Cluster, hint: &str) -> anyhow::Result<Vec<Value>> {
+    let agent = ureq::AgentBuilder::new().timeout(PROBE_TIMEOUT).build();
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        cluster.check_alive(hint)?;
+        let answers: Vec<Option<Value>> = cluster
+            .nodes
+            .iter()
+            .map(
+                |n| match request(&agent, "GET", &format!("{}/ready", n.url), None) {
+                    Outcome::Ok(v) => Some(v),
+                    _ => None,
+                },
+            )
+            .collect();
+        if answers.iter().all(Option::is_some) {
+            return Ok(answers.into_iter().flatten().collect());
+        }
+        if Instant::now() >= deadline {
+            let waiting: Vec<&str> = cluster
+                .nodes
+                .iter()
+                .zip(&answers)
+                .filter(|(_, a)| a.is_none())
+                .map(|(n, _)| n.region)
+                .collect();
+            bail!(
+                "not ready within {READY_TIMEOUT:?}: {}{hint}\n{}",
+                waiting.join(", "),
+                cluster.logs_tail()
+            );
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// One business in Malmö: (id, the QR token of its location).
+fn create_business(url: &str, n: u64) -> anyhow::Result<(String, String)> {
+    let body = json!({
+        "name": format!("Bench Kafé {n}"),
+        "org_number": "556036-0793",
+        "locations": [{"name": "Lilla Torg", "lat": 55.6046, "lon": 12.9996}],
+        "reward_budget_sek": BUDGET_SEK,
+    });
+    let agent = agent();
+    match request(&agent, "POST", &format!("{url}/v1/businesses"), Some(&body)) {
+        Outcome::Ok(b) => {
+            let id = b["id"]
+                .as_str()
+                .context("business answer without id")?
+                .to_owned();
+            let token = b["locations"][0]["qr_token"]
+                .as_str()
+                .context("business answer without a qr token")?
+                .to_owned();
+            Ok((id, token))
+        }
+        Outcome::Status(code) => bail!("POST /v1/businesses answered {code}"),
+        Outcome::Redirect(to) => bail!("POST /v1/businesses answered a redirect to {to}"),
+        Outcome::Transport(e) => bail!("POST /v1/businesses failed: {e}"),
+    }
+}
+
+// ---------- load ----------
+
+/// The three steps of a customer flow.
+const STEPS: [&str; 3] = ["open", "purchase", "feedback"];
+
+/// What the requests of one step came to.
+#[derive(Debug, Default, Clone)]
+struct StepStats {
+    /// Latency of every request, ok or not, in microseconds.
+    latency_us: Vec<u64>,
+    ok: u64,
+    /// Non-2xx answers by status code.
+    statuses: BTreeMap<u16, u64>,
+    transport_errors: u64,
+    /// 307s followed (opens with `--routing redirect`); part of the step's latency.
+    redirects: u64,
+    /// One example message per transport error kind, for the report.
+    transport_example: Option<String>,
+}
+
+impl StepStats {
+    fn merge(&mut self, other: StepStats) {
+        self.latency_us.extend(other.latency_us);
+        self.ok += other.ok;
+        for (code, n) in other.statuses {
+            *self.statuses.entry(code).or_default() += n;
+        }
+        self.transport_errors += other.transport_errors;
+        self.redirects += other.redirects;
+        if self.transport_example.is_none() {
+            self.transport_example = other.transport_example;
+        }
+    }
+
+    fn count(&self) -> u64 {
+        self.latency_us.len() as u64
+    }
+
+    fn failed(&self) -> u64 {
+        self.count() - self.ok
+    }
+
+    fn unavailable(&self) -> u64 {
+        self.statuses.get(&503).copied().unwrap_or(0)
+    }
+
+    fn record(&mut self, started: Instant, outcome: &Outcome) {
+        self.latency_us
+            .push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+        match outcome {
+            Outcome::Ok(_) => self.ok += 1,
+            Outcome::Status(code) => *self.statuses.entry(*code).or_default() += 1,
+            Outcome::Redirect(to) => {
+                // Only a redirect chain longer than REDIRECTS_MAX is recorded as an outcome.
+                self.transport_errors += 1;
+                self.transport_example.get_or_insert_with(|| {
+                    format!("more than {REDIRECTS_MAX} redirects, last to {to}")
+                });
+            }
+            Outcome::Transport(e) => {
+                self.transport_errors += 1;
+                self.transport_example.get_or_insert_with(|| e.clone());
+            }
+        }
+    }
+}
+
+/// What one customer thread did.
+#[derive(Debug, Default)]
+struct ThreadStats {
+    steps: [StepStats; 3],
+    flows_started: u64,
+    flows_completed: u64,
+    /// Sessions opened per node index.
+    per_node: [u64; 3],
+}
+
+/// Shared by the customer threads.
+struct Load {
+    urls: Vec<String>,
+    /// (business id, qr token) in round-robin order.
+    businesses: Vec<(String, String)>,
+    next_flow: AtomicU64,
+    deadline: Instant,
+    seed: u64,
+}
+
+fn customer(load: &Load, thread: u64) -> ThreadStats {
+    let agent = agent();
+    let mut rng = StdRng::seed_from_u64(load.seed ^ thread.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut stats = ThreadStats::default();
+    while Instant::now() < load.deadline {
+        let flow = load.next_flow.fetch_add(1, Ordering::Relaxed);
+        stats.flows_started += 1;
+        // `flow` is below u64::MAX and the lists are short, so the remainders index in bounds.
+        let asked = (flow % load.urls.len() as u64) as usize;
+        let (_, token) = &load.businesses
+            [(flow / load.urls.len() as u64 % load.businesses.len() as u64) as usize];
+
+        let started = Instant::now();
+        let body = json!({"qr_token": token, "device_id": format!("bench-phone-{flow}")});
+        let mut open_url = format!("{}/v1/sessions", load.urls[asked]);
+        let mut outcome = request(&agent, "POST", &open_url, Some(&body));
+        for _ in 0..REDIRECTS_MAX {
+            let Outcome::Redirect(to) = &outcome else {
+                break;
+            };
+            stats.steps[0].redirects += 1;
+            open_url = to.clone();
+            outcome = request(&agent, "POST", &open_url, Some(&body));
+        }
+        stats.steps[0].record(started, &outcome);
+        let Outcome::Ok(session) = outcome else {
+            continue;
+        };
+        // The later steps go to the node that opened the session (the one a redirect led to).
+        let Some(node) = load
+            .urls
+            .iter()
+            .position(|u| open_url.starts_with(&format!("{u}/")))
+        else {
+            stats.steps[0].ok -= 1;
+            stats.steps[0].transport_errors += 1;
+            stats.steps[0]
+                .transport_example
+                .get_or_insert_with(|| format!("redirected outside the cluster: {open_url}"));
+            continue;
+        };
+        let url = &load.urls[node];
+        stats.per_node[node] += 1;
+        let Some(sid) = session["id"].as_str() else {
+            stats.steps[0].ok -= 1;
+            stats.steps[0].transport_errors += 1;
+            stats.steps[0].transport_example.get_or_insert_with(|| {
+                let mut body = session.to_string();
+                body.truncate(body.floor_char_boundary(300));
+                format!("session answer without id: {body}")
+            });
+            continue;
+        };
+
+        let ore = rng.gen_range(PURCHASE_ORE_MIN..=PURCHASE_ORE_MAX);
+        let body = json!({
+            "amount_sek": format!("{}.{:02}", ore / 100, ore % 100),
+            "purchased_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "transaction_id": format!("T-{flow}"),
+        });
+        let started = Instant::now();
+        let outcome = request(
+            &agent,
+            "POST",
+            &format!("{url}/v1/sessions/{sid}/purchase"),
+            Some(&body),
+        );
+        stats.steps[1].record(started, &outcome);
+        if !matches!(outcome, Outcome::Ok(_)) {
+            continue;
+        }
+
+        let body = json!({"text": REVIEWS[rng.gen_range(0..REVIEWS.len())]});
+        let started = Instant::now();
+        let outcome = request(
+            &agent,
+            "POST",
+            &format!("{url}/v1/sessions/{sid}/feedback"),
+            Some(&body),
+        );
+        stats.steps[2].record(started, &outcome);
+        if matches!(outcome, Outcome::Ok(_)) {
+            stats.flows_completed += 1;
+        }
+    }
+    stats
+}
+
+// ---------- the run ----------
+
+/// Everything measured.
+struct Report {
+    mode: &'static str,
+    ready_after: Duration,
+    ready_before: Vec<Value>,
+    ready_after_load: Vec<Value>,
+    elapsed: Duration,
+    steps: [StepStats; 3],
+    flows_started: u64,
+    flows_completed: u64,
+    per_node: [u64; 3],
+    analytics: Vec<Value>,
+    proxy_stats: Vec<crate::udp_proxy::ProxyStats>,
+    stopped: Vec<String>,
+}
+
+fn run(args: &Args, svea: &Path, dir: &Path) -> anyhow::Result<Report> {
+    let tls = dir.join("tls");
+    let mut certs = svea_command(svea);
+    certs
+        .args(["certs", "--cluster-name", "svea-bench", "--out"])
+        .arg(&tls)
+        .arg("--nodes");
+    certs
+        .args(NODES.iter().map(|(_, r)| *r))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    let mut child = certs
+        .spawn()
+        .with_context(|| format!("cannot run {} certs", svea.display()))?;
+    let status = wait_bounded(&mut child, CERTS_TIMEOUT)?
+        .ok_or_else(|| anyhow!("svea certs did not finish in time"))?;
+    ensure!(status.success(), "svea certs failed: {status}");
+
+    let (http, raft) = free_ports(NODES.len(), NODES.len())?;
+    let proxies = if args.wan {
+        Some(Proxies::start(&raft)?)
+    } else {
+        None
+    };
+    let ports: Vec<Ports> = (0..NODES.len())
+        .map(|i| Ports {
+            http: http[i],
+            raft_listen: raft[i],
+            raft_advertised: proxies
+                .as_ref()
+                .map_or(raft[i], |p| p.proxies[i].listen_addr()),
+        })
+        .collect();
+    let configs = write_configs(dir, &tls, &ports, args)?;
+    let hint = if args.wan {
+        " (with --wan each node must bind node.raft_listen_addr and advertise node.raft_addr; \
+          a svea built before that change binds the proxy's port and fails)"
+    } else {
+        ""
+    };
+
+    let mut cluster = Cluster { nodes: Vec::new() };
+    let start = Instant::now();
+    for (((_, region), config), p) in NODES.iter().zip(&configs).zip(&ports) {
+        let log = dir.join(region).join("node.log");
+        let file = File::create(&log)?;
+        let child = svea_command(svea)
+            .arg("run")
+            .arg("--config")
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(file.try_clone()?))
+            .stderr(Stdio::from(file))
+            .spawn()
+            .with_context(|| format!("cannot start the {region} node"))?;
+        cluster.nodes.push(NodeProc {
+            region,
+            url: format!("http://{}", p.http),
+            log,
+            child: Some(child),
+        });
+    }
+    let ready_before = wait_ready(&mut cluster, hint)?;
+    let ready_after = start.elapsed();
+    eprintln!(
+        "bench-cluster: {} nodes ready after {:.1} s ({}); load for {:?} with {} customers",
+        NODES.len(),
+        ready_after.as_secs_f64(),
+        if args.wan {
+            "wan delays"
+        } else {
+            "plain loopback"
+        },
+        args.duration,
+        args.concurrency
+    );
+
+    let urls: Vec<String> = cluster.nodes.iter().map(|n| n.url.clone()).collect();
+    let businesses = (0..args.businesses)
+        .map(|n| create_business(&urls[MALMO], n))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .with_context(|| {
+            format!(
+                "creating the businesses through malmo\n{}",
+                cluster.logs_tail()
+            )
+        })?;
+
+    let load = Arc::new(Load {
+        urls: urls.clone(),
+        businesses: businesses.clone(),
+        next_flow: AtomicU64::new(0),
+        deadline: Instant::now() + args.duration,
+        seed: args.seed,
+    });
+    let load_start = Instant::now();
+    let threads: Vec<_> = (0..args.concurrency)
+        .map(|t| {
+            let load = load.clone();
+            std::thread::Builder::new()
+                .name(format!("customer-{t}"))
+                .spawn(move || customer(&load, t))
+                .context("cannot start a customer thread")
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut steps: [StepStats; 3] = Default::default();
+    let (mut flows_started, mut flows_completed, mut per_node) = (0, 0, [0u64; 3]);
+    for t in threads {
+        // Each thread ends at most 3 x REQUEST_TIMEOUT after the deadline.
+        let stats = t
+            .join()
+            .map_err(|_| anyhow!("a customer thread panicked"))?;
+        for (all, one) in steps.iter_mut().zip(stats.steps) {
+            all.merge(one);
+        }
+        flows_started += stats.flows_started;
+        flows_completed += stats.flows_completed;
+        for (all, one) in per_node.iter_mut().zip(stats.per_node) {
+            *all += one;
+        }
+    }
+    let elapsed = load_start.elapsed();
+
+    cluster.check_alive("")?;
+    let probe = agent();
+    let ready_after_load = cluster
+        .nodes
+        .iter()
+        .map(
+            |n| match request(&probe, "GET", &format!("{}/ready", n.url), None) {
+                Outcome::Ok(v) => v,
+                Outcome::Status(code) => json!({"status": code}),
+                Outcome::Redirect(to) => json!({"redirect": to}),
+                Outcome::Transport(e) => json!({"error": e}),
+            },
+        )
+        .collect();
+    let analytics = businesses
+        .iter()
+        .map(|(id, _)| {
+            match request(
+                &probe,
+                "GET",
+                &format!("{}/v1/businesses/{id}/analytics", urls[MALMO]),
+                None,
+            ) {
+                Outcome::Ok(v) => v,
+                Outcome::Status(code) => json!({"status": code}),
+                Outcome::Redirect(to) => json!({"redirect": to}),
+                Outcome::Transport(e) => json!({"error": e}),
+            }
+        })
+        .collect();
+
+    let stopped = cluster.stop();
+    let proxy_stats = proxies
+        .as_ref()
+        .map(|p| p.handles().iter().map(ProxyHandle::stats).collect())
+        .unwrap_or_default();
+    drop(proxies);
+    Ok(Report {
+        mode: if args.wan { "wan" } else { "loopback" },
+        ready_after,
+        ready_before,
+        ready_after_load,
+        elapsed,
+        steps,
+        flows_started,
+        flows_completed,
+        per_node,
+        analytics,
+        proxy_stats,
+        stopped,
+    })
+}
+
+// ---------- the report ----------
+
+/// Nearest-rank percentile of sorted values, in milliseconds.
+fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted_us.len() as f64).ceil() as usize;
+    sorted_us[rank.clamp(1, sorted_us.len()) - 1] as f64 / 1000.0
+}
+
+struct Summary {
+    count: u64,
+    ok: u64,
+    failed: u64,
+    unavailable: u64,
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    max: f64,
+}
+
+fn summarize(s: &StepStats) -> Summary {
+    let mut sorted = s.latency_us.clone();
+    sorted.sort_unstable();
+    Summary {
+        count: s.count(),
+        ok: s.ok,
+        failed: s.failed(),
+        unavailable: s.unavailable(),
+        p50: percentile_ms(&sorted, 50.0),
+        p90: percentile_ms(&sorted, 90.0),
+        p99: percentile_ms(&sorted, 99.0),
+        max: sorted.last().map_or(0.0, |us| *us as f64 / 1000.0),
+    }
+}
+
+impl Report {
+    fn all_steps(&self) -> StepStats {
+        let mut all = StepStats::default();
+        for s in &self.steps {
+            all.merge(s.clone());
+        }
+        all
+    }
+
+    fn per_s(&self, n: u64) -> f64 {
+        n as f64 / self.elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
+    }
+
+    fn writes_estimate(&self) -> u64 {
+        self.steps[0].ok * OPEN_WRITES
+            + self.steps[1].ok * PURCHASE_WRITES
+            + self.steps[2].ok * FEEDBACK_WRITES
+    }
+
+    fn print(&self, args: &Args) {
+        println!("bench-cluster: 3 svea processes on 127.0.0.1 (QUIC + mutual TLS between them), HTTP from {} customer threads", args.concurrency);
+        if args.wan {
+            let pairs: Vec<String> = ONE_WAY_DELAY_US
+                .iter()
+                .map(|(a, b, us)| format!("{a}-{b} {:.2}", *us as f64 / 1000.0))
+                .collect();
+            println!(
+                "mode: wan, one-way delays (ms) via UDP proxies: {}",
+                pairs.join(", ")
+            );
+        } else {
+            println!("mode: plain loopback (no added delay)");
+        }
+        println!(
+            "routing: {} ({} redirects followed by opens)",
+            args.routing.as_str(),
+            self.steps[0].redirects
+        );
+        let leaders: Vec<String> = self
+            .ready_before
+            .iter()
+            .map(|r| format!("{}@{}", r["leader"], r["term"]))
+            .collect();
+        let leaders_after: Vec<String> = self
+            .ready_after_load
+            .iter()
+            .map(|r| format!("{}@{}", r["leader"], r["term"]))
+            .collect();
+        println!(
+            "cluster ready after {:.1} s; leader@term per node before: [{}], after: [{}]",
+            self.ready_after.as_secs_f64(),
+            leaders.join(", "),
+            leaders_after.join(", ")
+        );
+        println!(
+            "load: {:.1} s (duration {:?}, flows under way at the end finished), {} business(es) homed in malmo, sessions opened per node (sto/got/mal): {}/{}/{}",
+            self.elapsed.as_secs_f64(),
+            args.duration,
+            args.businesses,
+            self.per_node[0],
+            self.per_node[1],
+            self.per_node[2]
+        );
+        println!();
+        println!(
+            "{:<9} {:>7} {:>7} {:>7} {:>5} {:>8} {:>8} {:>8} {:>8}",
+            "step", "count", "ok", "failed", "503", "p50 ms", "p90 ms", "p99 ms", "max ms"
+        );
+        let all = self.all_steps();
+        for (name, s) in STEPS
+            .iter()
+            .zip(self.steps.iter())
+            .chain(std::iter::once((&"all", &all)))
+        {
+            let m = summarize(s);
+            println!(
+                "{:<9} {:>7} {:>7} {:>7} {:>5} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+                name, m.count, m.ok, m.failed, m.unavailable, m.p50, m.p90, m.p99, m.max
+            );
+        }
+        println!();
+        println!(
+            "flows: {} completed of {} started, {:.1} flows/s",
+            self.flows_completed,
+            self.flows_started,
+            self.per_s(self.flows_completed)
+        );
+        println!(
+            "requests: {} ({:.1}/s, {} ok)",
+            all.count(),
+            self.per_s(all.count()),
+            all.ok
+        );
+        println!(
+            "committed Raft writes: ~{:.0}/s -- an ESTIMATE from successful steps x writes per step \
+             (open {OPEN_WRITES} incl. the session actor's claim, purchase {PURCHASE_WRITES}, feedback {FEEDBACK_WRITES}); \
+             no endpoint exposes the applied log index",
+            self.per_s(self.writes_estimate())
+        );
+        for (name, s) in STEPS.iter().zip(&self.steps) {
+            if s.failed() > 0 {
+                let codes: Vec<String> = s
+                    .statuses
+                    .iter()
+                    .map(|(c, n)| format!("{c} x{n}"))
+                    .collect();
+                println!(
+                    "failures in {name}: statuses [{}], transport errors {}{}",
+                    codes.join(", "),
+                    s.transport_errors,
+                    s.transport_example
+                        .as_ref()
+                        .map(|e| format!(" (e.g. {e})"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        for a in &self.analytics {
+            println!(
+                "business analytics (via malmo): sessions {}, average score {}",
+                a["sessions"], a["average_score"]
+            );
+        }
+        if !self.proxy_stats.is_empty() {
+            println!();
+            println!(
+                "{:<24} {:>9} {:>11} {:>11} {:>10} {:>8}",
+                "proxy link", "delay ms", "applied ms", "max ms", "forwarded", "dropped"
+            );
+            for p in &self.proxy_stats {
+                for l in &p.links {
+                    let (from, to) = match l.direction {
+                        Direction::ToTarget => (l.source.as_str(), l.proxy.as_str()),
+                        Direction::ToSource => (l.proxy.as_str(), l.source.as_str()),
+                    };
+                    println!(
+                        "{:<24} {:>9.2} {:>11.2} {:>11.2} {:>10} {:>8}",
+                        format!("{from} -> {to}"),
+                        l.delay.as_secs_f64() * 1e3,
+                        l.applied_delay_mean.as_secs_f64() * 1e3,
+                        l.applied_delay_max.as_secs_f64() * 1e3,
+                        l.forwarded,
+                        l.dropped_chaos + l.dropped_overflow
+                    );
+                }
+                if p.dropped_unknown_source > 0 {
+                    println!(
+                        "proxy of {}: {} datagrams from unknown senders dropped",
+                        p.links.first().map_or("?", |l| l.proxy.as_str()),
+                        p.dropped_unknown_source
+                    );
+                }
+            }
+            println!("('applied' is the mean delay really added per datagram: timerfd precision plus waiting for a CPU)");
+        }
+        println!("stopped: {}", self.stopped.join("; "));
+    }
+
+    fn to_json(&self, args: &Args) -> Value {
+        let all = self.all_steps();
+        let mut steps = serde_json::Map::new();
+        for (name, s) in STEPS
+            .iter()
+            .zip(self.steps.iter())
+            .chain(std::iter::once((&"all", &all)))
+        {
+            let m = summarize(s);
+            steps.insert(
+                (*name).to_owned(),
+                json!({
+                    "count": m.count, "ok": m.ok, "failed": m.failed, "status_503": m.unavailable,
+                    "statuses": s.statuses.iter().map(|(c, n)| (c.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+                    "transport_errors": s.transport_errors, "redirects": s.redirects,
+                    "p50_ms": m.p50, "p90_ms": m.p90, "p99_ms": m.p99, "max_ms": m.max,
+                }),
+            );
+        }
+        let links: Vec<Value> = self
+            .proxy_stats
+            .iter()
+            .flat_map(|p| p.links.iter())
+            .map(|l| {
+                let (from, to) = match l.direction {
+                    Direction::ToTarget => (&l.source, &l.proxy),
+                    Direction::ToSource => (&l.proxy, &l.source),
+                };
+                json!({
+                    "from": from, "to": to, "direction": l.direction.as_str(), "delay_ms": l.delay.as_secs_f64() * 1e3,
+                    "applied_mean_ms": l.applied_delay_mean.as_secs_f64() * 1e3,
+                    "applied_max_ms": l.applied_delay_max.as_secs_f64() * 1e3,
+                    "forwarded": l.forwarded, "dropped_chaos": l.dropped_chaos,
+                    "dropped_overflow": l.dropped_overflow, "send_errors": l.send_errors,
+                })
+            })
+            .collect();
+        json!({
+            "bench": "bench-cluster",
+            "mode": self.mode,
+            "routing": args.routing.as_str(),
+            "one_way_delay_ms": if args.wan {
+                ONE_WAY_DELAY_US.iter().map(|(a, b, us)| json!({"between": [a, b], "ms": *us as f64 / 1000.0})).collect::<Vec<_>>()
+            } else { Vec::new() },
+            "concurrency": args.concurrency,
+            "businesses": args.businesses,
+            "duration_s": args.duration.as_secs_f64(),
+            "elapsed_s": self.elapsed.as_secs_f64(),
+            "ready_after_s": self.ready_after.as_secs_f64(),
+            "ready_before": self.ready_before,
+            "ready_after_load": self.ready_after_load,
+            "steps": steps,
+            "flows_started": self.flows_started,
+            "flows_completed": self.flows_completed,
+            "flows_per_s": self.per_s(self.flows_completed),
+            "requests_per_s": self.per_s(all.count()),
+            "committed_writes_per_s_estimate": self.per_s(self.writes_estimate()),
+            "committed_writes_estimate_basis": format!(
+                "successful steps x writes per step: open {OPEN_WRITES} (incl. claim), purchase {PURCHASE_WRITES}, feedback {FEEDBACK_WRITES}"
+            ),
+            "sessions_opened_per_node": {
+                "stockholm": self.per_node[0], "gothenburg": self.per_node[1], "malmo": self.per_node[2],
+            },
+            "analytics": self.analytics,
+            "proxy_links": links,
+            "stopped": self.stopped,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_refuse_nonsense() {
+        assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("20"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        for bad in ["", "s", "20h", "-1s", "1.5s", "0s", "2h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn every_pair_has_a_delay_and_it_is_symmetric() {
+        for (_, a) in NODES {
+            for (_, b) in NODES {
+                if a != b {
+                    assert_eq!(one_way_delay(a, b), one_way_delay(b, a));
+                    assert!(one_way_delay(a, b) > Duration::ZERO);
+                }
+            }
+        }
+        assert_eq!(
+            one_way_delay("stockholm", "malmo"),
+            Duration::from_micros(2_650)
+        );
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<u64> = (1..=100).map(|ms| ms * 1000).collect();
+        assert_eq!(percentile_ms(&v, 50.0), 50.0);
+        assert_eq!(percentile_ms(&v, 99.0), 99.0);
+        assert_eq!(percentile_ms(&v, 100.0), 100.0);
+        assert_eq!(percentile_ms(&[7000], 50.0), 7.0);
+        assert_eq!(percentile_ms(&[], 50.0), 0.0);
+    }
+
+    #[test]
+    fn reviews_are_within_the_feedback_length_rules() {
+        for r in REVIEWS {
+            assert!((20..=5000).contains(&r.chars().count()), "{r}");
+        }
+    }
+}
