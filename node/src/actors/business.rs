@@ -259,7 +259,10 @@ async fn handle(
                 }),
             }
         }
-        BusinessMsg::Get => Ok(BusinessReply::Business(Box::new(current(slot, id)?.clone()))),
+        BusinessMsg::Get => {
+            slot.confirm_owner(env, key).await?;
+            Ok(BusinessReply::Business(Box::new(current(slot, id)?.clone())))
+        }
         BusinessMsg::SessionOpened { session, opened_at } => {
             let okey = opened_key(id, &session);
             if env.cluster.view().index(&okey)?.is_some() {

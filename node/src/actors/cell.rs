@@ -135,6 +135,19 @@ impl<S: DeserializeOwned + Serialize> Slot<S> {
         Ok(())
     }
 
+    /// Before answering a read from memory: confirms with a quorum (read barrier) that this
+    /// activation still owns the actor, so a node cut off from the majority, or one whose actor
+    /// was taken over, never presents stale state as current. A lost claim is `Fenced`.
+    pub async fn confirm_owner(&self, env: &ActorEnv, key: &str) -> Result<(), ActorError> {
+        let Some(cell) = &self.cell else { return Ok(()) };
+        env.cluster.read_barrier().await?;
+        if env.cluster.view().owner(key)? != Some(cell.owner) {
+            tracing::info!(actor = %key, epoch = cell.owner.epoch, "ownership moved; deactivating");
+            return Err(ActorError::Fenced { key: key.to_string() });
+        }
+        Ok(())
+    }
+
     /// Persists `next` and, only once committed, makes it the actor's state.
     pub async fn commit(
         &mut self,

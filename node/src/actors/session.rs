@@ -216,7 +216,11 @@ async fn handle(
     }
     match msg {
         SessionMsg::Open(_) => unreachable!("handled above"),
-        SessionMsg::Get | SessionMsg::Expire => reply(&session),
+        SessionMsg::Get => {
+            slot.confirm_owner(env, key).await?;
+            reply(&session)
+        }
+        SessionMsg::Expire => reply(&session),
         SessionMsg::ConfirmPurchase { amount, purchased_at, transaction_id } => {
             let purchase = Purchase { amount, purchased_at, transaction_id };
             match session.state {

@@ -122,3 +122,29 @@ fn a_stale_activation_is_fenced_and_never_takes_the_actor_back() {
         core.shutdown().await;
     });
 }
+
+#[test]
+fn reads_after_a_takeover_go_to_the_new_owner_not_the_old_activation() {
+    let dir = tempfile::tempdir().expect("tmp");
+    run(async {
+        let (core, node) = started(dir.path(), 60_000, 8).await;
+        let b = business(&node).await;
+        let (s, _) = node.open_session(b.locations[0].qr_token.clone(), "d1".parse::<DeviceId>().expect("dev")).await.expect("open");
+        // The actor is live and answers reads.
+        assert!(node.session(s.id.clone(), SessionMsg::Get).await.is_ok());
+        let key = format!("session/{}", s.id);
+        let epoch = node.cluster().view().owner(&key).expect("read").expect("owned").epoch;
+        // The majority hands the session to node 2 (as a takeover after a partition would).
+        node.cluster()
+            .write(svea_storage::Command::Claim { actor: key.clone(), node: 2, expected_epoch: epoch })
+            .await
+            .expect("claim");
+        // A read must not come from the stale activation's memory: it is routed to the owner
+        // (unreachable in this test), so the caller gets 503, not yesterday's state.
+        let r = node.session(s.id.clone(), SessionMsg::Get).await;
+        assert!(matches!(r, Err(ActorError::Unavailable(_))), "stale read answered: {r:?}");
+        let b2 = node.business(b.id.clone()).await.expect("business still owned here");
+        assert_eq!(b2.id, b.id);
+        core.shutdown().await;
+    });
+}

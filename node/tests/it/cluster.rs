@@ -246,3 +246,38 @@ fn a_restarted_follower_catches_up_through_a_snapshot() {
     let a = c.nodes[follower].get(&format!("/v1/businesses/{bid}/analytics"));
     assert_eq!(a.body["sessions"]["opened"], 16, "{}", a.body);
 }
+
+#[test]
+fn a_node_cut_off_from_the_majority_refuses_reads_and_writes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = Cluster3::start(dir.path(), "", "");
+    let got = c.by_region("gothenburg");
+    let (_, token) = create_business(c.by_region("stockholm"), "100.00");
+    // A session owned by gothenburg, whose actor is live there.
+    let sid = open_session(got, &token, "phone-1");
+    assert_eq!(got.get(&format!("/v1/sessions/{sid}")).status, 200);
+
+    // Freeze the other two regions: gothenburg is alone, a minority.
+    c.by_region("stockholm").pause();
+    c.by_region("malmo").pause();
+    let r = got.get(&format!("/v1/sessions/{sid}"));
+    r.problem(503, "unavailable");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    purchase(got, &sid, "50.00", "T-1").problem(503, "unavailable");
+    assert_eq!(got.get("/ready").status, 503);
+
+    // Heal: service resumes by itself.
+    c.by_region("stockholm").resume();
+    c.by_region("malmo").resume();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = got.get(&format!("/v1/sessions/{sid}"));
+        if r.status == 200 {
+            assert_eq!(r.body["state"], "opened", "the refused purchase was not applied");
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not recover: {}", r.body);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(purchase(got, &sid, "50.00", "T-1").status, 200);
+}

@@ -131,6 +131,18 @@ impl NodeProc {
         }
     }
 
+    /// SIGSTOP: the process is frozen (a stalled machine), its sockets stay open.
+    pub fn pause(&self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.pid().expect("running") as i32, libc::SIGSTOP) };
+    }
+
+    /// SIGCONT after [`NodeProc::pause`].
+    pub fn resume(&self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.pid().expect("running") as i32, libc::SIGCONT) };
+    }
+
     /// SIGTERM and wait for a clean exit; returns the exit status code.
     pub fn terminate(&mut self) -> Option<i32> {
         let mut c = self.child.take()?;
