@@ -15,6 +15,9 @@ use crate::health::{run_pinger, Health};
 use crate::transport::wire::{ForwardError, WireRequest, WireResponse};
 use crate::transport::Transport;
 
+/// How often an in-flight call re-checks whether its target is still reachable.
+const HEALTH_POLL: Duration = Duration::from_millis(50);
+
 /// A committed and locally applied command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Committed {
@@ -191,7 +194,8 @@ impl ClusterNode {
         if leader == self.inner.id {
             return Err(Error::NotLeader { leader: None });
         }
-        match t.call(leader, &WireRequest::ClientWrite(cmd), self.inner.write_timeout).await {
+        self.fail_fast(leader)?;
+        match self.while_reachable(leader, t.call(leader, &WireRequest::ClientWrite(cmd), self.inner.write_timeout)).await? {
             Ok(WireResponse::ClientWrite(Ok(r))) => Ok(r),
             Ok(WireResponse::ClientWrite(Err(ForwardError::NotLeader { leader }))) => Err(Error::NotLeader { leader }),
             // The leader may have committed before failing to answer: the outcome is unknown.
@@ -242,7 +246,8 @@ impl ClusterNode {
         let (Some(leader), Some(t)) = (leader, &self.inner.transport) else {
             return Err(Error::NotLeader { leader });
         };
-        match t.call(leader, &WireRequest::ReadIndex, self.inner.read_timeout).await {
+        self.fail_fast(leader)?;
+        match self.while_reachable(leader, t.call(leader, &WireRequest::ReadIndex, self.inner.read_timeout)).await? {
             Ok(WireResponse::ReadIndex(Ok(i))) => Ok(i),
             Ok(WireResponse::ReadIndex(Err(ForwardError::NotLeader { leader }))) => Err(Error::NotLeader { leader }),
             Ok(WireResponse::ReadIndex(Err(ForwardError::Failed(e)))) => Err(Error::Forward(e)),
@@ -254,12 +259,44 @@ impl ClusterNode {
     /// Sends an application (actor) call to another node and returns its answer.
     pub async fn call_app(&self, node: RaftNodeId, payload: Vec<u8>, timeout: Duration) -> Result<Vec<u8>, Error> {
         let t = self.inner.transport.as_ref().ok_or(Error::NotLeader { leader: None })?;
+        self.fail_fast(node)?;
         self.ensure_peer_addr(node);
-        match t.call(node, &WireRequest::App(payload), timeout).await {
+        match self.while_reachable(node, t.call(node, &WireRequest::App(payload), timeout)).await? {
             Ok(WireResponse::App(Ok(bytes))) => Ok(bytes),
             Ok(WireResponse::App(Err(e))) | Ok(WireResponse::Refused(e)) => Err(Error::Forward(e)),
             Ok(other) => Err(Error::Forward(format!("unexpected answer {other:?}"))),
             Err(e) => Err(Error::Unreachable { node, reason: e.to_string() }),
+        }
+    }
+
+    /// Refuses at once to wait on a node the failure detector has not heard from for
+    /// `failover_after`: a dead peer's cached QUIC connection would otherwise hold every call for
+    /// the full timeout. The caller answers 503 and the client retries (by then a new leader or
+    /// owner is usually in place).
+    fn fail_fast(&self, node: RaftNodeId) -> Result<(), Error> {
+        if self.inner.health.node_reachable(node) {
+            return Ok(());
+        }
+        Err(Error::Unreachable {
+            node,
+            reason: format!("silent for {:?}", self.inner.health.silent_for(node)),
+        })
+    }
+
+    /// Runs `fut` (a call to `node`) but gives up as soon as the failure detector declares `node`
+    /// unreachable: a peer that died mid-call would otherwise hold the call until QUIC's idle
+    /// timeout.
+    async fn while_reachable<T>(&self, node: RaftNodeId, fut: impl std::future::Future<Output = T>) -> Result<T, Error> {
+        let health = self.inner.health.clone();
+        let watch = async move {
+            let mut tick = tokio::time::interval(HEALTH_POLL);
+            while health.node_reachable(node) {
+                tick.tick().await;
+            }
+        };
+        tokio::select! {
+            r = fut => Ok(r),
+            _ = watch => Err(Error::Unreachable { node, reason: "stopped answering during the call".into() }),
         }
     }
 

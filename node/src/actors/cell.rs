@@ -38,15 +38,20 @@ pub enum Persisted {
 impl OwnedCell {
     /// Claims `key` for this node with the next epoch and loads its state. The claim is applied
     /// locally before the state is read, so the read sees every write of earlier owners.
+    ///
+    /// Claims only from this node's own earlier claim, from no owner, or from an owner the failure
+    /// detector has not heard from for `failover_after` (a takeover); a live owner elsewhere is
+    /// never displaced: that answers `Fenced` and the registry routes the call there.
     pub async fn activate<S: DeserializeOwned>(env: &ActorEnv, key: String) -> Result<(OwnedCell, Option<S>), ActorError> {
         let node = env.cluster.id();
         for _ in 0..CLAIM_ATTEMPTS_MAX {
             let current = env.cluster.view().owner(&key)?;
             if let Some(o) = current {
                 if o.node != node {
-                    // Another node owns it: never take over from a live owner here; the registry
-                    // routes the call there instead.
-                    return Err(ActorError::Fenced { key });
+                    if env.cluster.health().node_reachable(o.node) {
+                        return Err(ActorError::Fenced { key });
+                    }
+                    tracing::warn!(actor = %key, from = o.node, epoch = o.epoch + 1, "taking over actor from unreachable owner");
                 }
             }
             let expected_epoch = current.map(|o| o.epoch).unwrap_or(0);

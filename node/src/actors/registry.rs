@@ -310,6 +310,9 @@ async fn deliver(
         let owner = env.cluster.view().owner(&stored_key)?;
         let target = match owner {
             Some(o) if o.node == me => Target::Local,
+            // The owner has been unreachable for failover_after: serve it here (the activation
+            // claims the next epoch, which fences the old owner if it comes back).
+            Some(o) if !forwarded && !env.cluster.health().node_reachable(o.node) => Target::Local,
             Some(o) => Target::Remote(o.node),
             None if request.creates() => placement(env, &request),
             None if !refreshed => {

@@ -9,13 +9,17 @@ use svea_node::actors::{ActorError, SystemClock};
 use svea_node::domain::{DeviceId, OrgNumber, Ore, RewardPolicy, RubricScorer};
 use svea_node::service::{start, Core, CreateBusiness, NewLocation, NodeHandle};
 
-fn config(dir: &std::path::Path, idle_ms: u64, mailbox: usize) -> svea_config::Config {
+fn config(dir: &std::path::Path, idle_ms: u64, mailbox: usize, failover_ms: u64) -> svea_config::Config {
     let mut raw = svea_config::RawConfig::default();
     raw.node.data_dir = dir.to_string_lossy().into_owned();
     raw.timeouts.actor_idle_ms = idle_ms;
     raw.limits.actor_mailbox_len = mailbox;
+    raw.timeouts.failover_after_ms = failover_ms;
     raw.validate().expect("config")
 }
+
+/// Long enough that a (fake) other owner counts as alive for the whole test.
+const OWNER_ALIVE_MS: u64 = 600_000;
 
 fn run<F: std::future::Future<Output = ()>>(f: F) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
@@ -23,7 +27,11 @@ fn run<F: std::future::Future<Output = ()>>(f: F) {
 }
 
 async fn started(dir: &std::path::Path, idle_ms: u64, mailbox: usize) -> (Core, NodeHandle) {
-    let core = start(config(dir, idle_ms, mailbox), Arc::new(SystemClock), Arc::new(RubricScorer::new())).await.expect("start");
+    started_with(dir, idle_ms, mailbox, OWNER_ALIVE_MS).await
+}
+
+async fn started_with(dir: &std::path::Path, idle_ms: u64, mailbox: usize, failover_ms: u64) -> (Core, NodeHandle) {
+    let core = start(config(dir, idle_ms, mailbox, failover_ms), Arc::new(SystemClock), Arc::new(RubricScorer::new())).await.expect("start");
     let node = core.handle.clone();
     let deadline = Instant::now() + Duration::from_secs(20);
     while node.ready().await.is_err() {
@@ -145,6 +153,44 @@ fn reads_after_a_takeover_go_to_the_new_owner_not_the_old_activation() {
         assert!(matches!(r, Err(ActorError::Unavailable(_))), "stale read answered: {r:?}");
         let b2 = node.business(b.id.clone()).await.expect("business still owned here");
         assert_eq!(b2.id, b.id);
+        core.shutdown().await;
+    });
+}
+
+#[test]
+fn an_actor_whose_owner_is_unreachable_is_taken_over_with_the_next_epoch() {
+    let dir = tempfile::tempdir().expect("tmp");
+    run(async {
+        let (core, node) = started_with(dir.path(), 60_000, 8, 300).await;
+        let b = business(&node).await;
+        let (s, _) = node.open_session(b.locations[0].qr_token.clone(), "d1".parse::<DeviceId>().expect("dev")).await.expect("open");
+        let key = format!("session/{}", s.id);
+        let epoch = node.cluster().view().owner(&key).expect("read").expect("owned").epoch;
+        // Node 2 claims the session and is then never heard from.
+        node.cluster()
+            .write(svea_storage::Command::Claim { actor: key.clone(), node: 2, expected_epoch: epoch })
+            .await
+            .expect("claim");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while node.cluster().health().node_reachable(2) {
+            assert!(Instant::now() < deadline, "node 2 never counted as unreachable");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The next request takes the session over and continues where its last write left it.
+        let p = node
+            .session(
+                s.id.clone(),
+                SessionMsg::ConfirmPurchase {
+                    amount: Ore::parse_sek("50.00").expect("sek"),
+                    purchased_at: chrono::Utc::now(),
+                    transaction_id: "T-1".parse().expect("txn"),
+                },
+            )
+            .await
+            .expect("served after takeover");
+        assert_eq!(p.opened_at, s.opened_at);
+        let owner = node.cluster().view().owner(&key).expect("read").expect("owned");
+        assert_eq!((owner.node, owner.epoch), (1, epoch + 2));
         core.shutdown().await;
     });
 }

@@ -11,4 +11,5 @@ mod flow;
 mod readme;
 mod rules;
 mod expiry;
+mod failover;
 mod geo;
