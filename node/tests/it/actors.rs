@@ -53,13 +53,34 @@ async fn business(node: &NodeHandle) -> svea_node::actors::business::Business {
     .expect("create business")
 }
 
+/// A business with one open session; returns both and the session's store key.
+async fn business_and_session(node: &NodeHandle) -> (svea_node::actors::business::Business, svea_node::actors::session::Session, String) {
+    let b = business(node).await;
+    let (s, _) = node.open_session(b.locations[0].qr_token.clone(), "d1".parse::<DeviceId>().expect("dev")).await.expect("open");
+    let key = format!("session/{}", s.id);
+    (b, s, key)
+}
+
+/// The current owner epoch of `key`.
+fn epoch_of(node: &NodeHandle, key: &str) -> u64 {
+    node.cluster().view().owner(key).expect("read").expect("owned").epoch
+}
+
+/// Node 2 claims `key` behind the live actor's back (a takeover elsewhere).
+async fn claim_for_node_2(node: &NodeHandle, key: &str, expected_epoch: u64) -> svea_storage::CommandResult {
+    node.cluster()
+        .write(svea_storage::Command::Claim { actor: key.to_string(), node: 2, expected_epoch })
+        .await
+        .expect("claim")
+        .result
+}
+
 #[test]
 fn a_full_mailbox_answers_busy_instead_of_queueing() {
     let dir = tempfile::tempdir().expect("tmp");
     run(async {
         let (core, node) = started(dir.path(), 60_000, 1).await;
-        let b = business(&node).await;
-        let (s, _) = node.open_session(b.locations[0].qr_token.clone(), "d1".parse::<DeviceId>().expect("dev")).await.expect("open");
+        let (_, s, _) = business_and_session(&node).await;
         // The actor is active; with one slot, a second call while the first is in flight is refused.
         let (first, second) = tokio::join!(node.session(s.id.clone(), SessionMsg::Get), node.session(s.id.clone(), SessionMsg::Get));
         assert!(first.is_ok(), "{first:?}");
@@ -75,10 +96,8 @@ fn idle_actors_passivate_and_reactivate_with_a_new_epoch_and_their_state() {
     let dir = tempfile::tempdir().expect("tmp");
     run(async {
         let (core, node) = started(dir.path(), 200, 8).await;
-        let b = business(&node).await;
-        let (s, _) = node.open_session(b.locations[0].qr_token.clone(), "d1".parse::<DeviceId>().expect("dev")).await.expect("open");
-        let key = format!("session/{}", s.id);
-        let epoch_before = node.cluster().view().owner(&key).expect("read").expect("owned").epoch;
+        let (_, s, key) = business_and_session(&node).await;
+        let epoch_before = epoch_of(&node, &key);
         assert!(node.active_actors() >= 2);
         let deadline = Instant::now() + Duration::from_secs(10);
         while node.active_actors() > 0 {
@@ -99,17 +118,11 @@ fn a_stale_activation_is_fenced_and_never_takes_the_actor_back() {
     let dir = tempfile::tempdir().expect("tmp");
     run(async {
         let (core, node) = started(dir.path(), 60_000, 8).await;
-        let b = business(&node).await;
-        let (s, _) = node.open_session(b.locations[0].qr_token.clone(), "d1".parse::<DeviceId>().expect("dev")).await.expect("open");
-        let key = format!("session/{}", s.id);
+        let (_, s, key) = business_and_session(&node).await;
         // Another node claims the session behind the live actor's back (a takeover elsewhere).
-        let epoch = node.cluster().view().owner(&key).expect("read").expect("owned").epoch;
-        let claimed = node
-            .cluster()
-            .write(svea_storage::Command::Claim { actor: key.clone(), node: 2, expected_epoch: epoch })
-            .await
-            .expect("claim");
-        assert!(matches!(claimed.result, svea_storage::CommandResult::Claimed(o) if o.node == 2));
+        let epoch = epoch_of(&node, &key);
+        let claimed = claim_for_node_2(&node, &key, epoch).await;
+        assert!(matches!(claimed, svea_storage::CommandResult::Claimed(o) if o.node == 2));
         let stored_before = node.cluster().view().state(&key).expect("read");
         // The live actor's write is refused by epoch; the node then routes to the new owner
         // (unreachable here: this test has no transport) instead of claiming the actor back.
@@ -136,17 +149,12 @@ fn reads_after_a_takeover_go_to_the_new_owner_not_the_old_activation() {
     let dir = tempfile::tempdir().expect("tmp");
     run(async {
         let (core, node) = started(dir.path(), 60_000, 8).await;
-        let b = business(&node).await;
-        let (s, _) = node.open_session(b.locations[0].qr_token.clone(), "d1".parse::<DeviceId>().expect("dev")).await.expect("open");
+        let (b, s, key) = business_and_session(&node).await;
         // The actor is live and answers reads.
         assert!(node.session(s.id.clone(), SessionMsg::Get).await.is_ok());
-        let key = format!("session/{}", s.id);
-        let epoch = node.cluster().view().owner(&key).expect("read").expect("owned").epoch;
+        let epoch = epoch_of(&node, &key);
         // The majority hands the session to node 2 (as a takeover after a partition would).
-        node.cluster()
-            .write(svea_storage::Command::Claim { actor: key.clone(), node: 2, expected_epoch: epoch })
-            .await
-            .expect("claim");
+        claim_for_node_2(&node, &key, epoch).await;
         // A read must not come from the stale activation's memory: it is routed to the owner
         // (unreachable in this test), so the caller gets 503, not yesterday's state.
         let r = node.session(s.id.clone(), SessionMsg::Get).await;
@@ -162,15 +170,10 @@ fn an_actor_whose_owner_is_unreachable_is_taken_over_with_the_next_epoch() {
     let dir = tempfile::tempdir().expect("tmp");
     run(async {
         let (core, node) = started_with(dir.path(), 60_000, 8, 300).await;
-        let b = business(&node).await;
-        let (s, _) = node.open_session(b.locations[0].qr_token.clone(), "d1".parse::<DeviceId>().expect("dev")).await.expect("open");
-        let key = format!("session/{}", s.id);
-        let epoch = node.cluster().view().owner(&key).expect("read").expect("owned").epoch;
+        let (_, s, key) = business_and_session(&node).await;
+        let epoch = epoch_of(&node, &key);
         // Node 2 claims the session and is then never heard from.
-        node.cluster()
-            .write(svea_storage::Command::Claim { actor: key.clone(), node: 2, expected_epoch: epoch })
-            .await
-            .expect("claim");
+        claim_for_node_2(&node, &key, epoch).await;
         let deadline = Instant::now() + Duration::from_secs(10);
         while node.cluster().health().node_reachable(2) {
             assert!(Instant::now() < deadline, "node 2 never counted as unreachable");
