@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::codec::CodecError;
 
-/// Errors opening or using the sled-backed store.
+/// Errors opening or using the store.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The sled database could not be opened.
@@ -32,6 +32,9 @@ pub enum Error {
         /// The codec error.
         source: CodecError,
     },
+    /// A flush failed or did not finish in time.
+    #[error("flush failed: {0}")]
+    Flush(String),
     /// A flush did not finish in time.
     #[error("flush did not finish within {after:?}")]
     FlushTimeout {

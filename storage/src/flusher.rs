@@ -1,6 +1,6 @@
-//! Group commit: one background task turns many "persist this" requests into few sled flushes.
+//! Group commit: one background task turns many "persist this" requests into few engine flushes.
 //!
-//! sled writes lazily; a log entry or vote counts as durable only once `Db::flush` has returned
+//! The engine (sled, or the simulations' in-memory disk) writes lazily; a log entry or vote counts as durable only once `Db::flush` has returned
 //! *after* it was written. Requests are answered strictly in arrival order, and every request is
 //! answered only by a flush that started after the request was queued.
 
@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::engine::Engine;
 use crate::error::Error;
 
 /// How many flush waiters may queue before writers wait (backpressure on the Raft log).
@@ -40,9 +41,9 @@ pub(crate) struct Flusher {
 
 impl Flusher {
     /// Starts the flusher task on the current tokio runtime.
-    pub(crate) fn start(db: sled::Db, timeout: Duration) -> Self {
+    pub(crate) fn start(engine: Engine, timeout: Duration) -> Self {
         let (tx, rx) = mpsc::channel(FLUSH_QUEUE_LEN_MAX);
-        tokio::spawn(run(db, timeout, rx));
+        tokio::spawn(run(engine, timeout, rx));
         Flusher { tx }
     }
 
@@ -57,28 +58,54 @@ impl Flusher {
         self.enqueue(Waiter::Oneshot(tx)).await?;
         match rx.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(msg)) => Err(Error::Sled { op: "flush", source: sled::Error::Unsupported(msg) }),
+            Ok(Err(msg)) => Err(Error::Flush(msg)),
             Err(_) => Err(Error::FlusherGone),
         }
     }
 }
 
-async fn run(db: sled::Db, timeout: Duration, mut rx: mpsc::Receiver<Waiter>) {
+async fn run(engine: Engine, timeout: Duration, mut rx: mpsc::Receiver<Waiter>) {
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, FLUSH_QUEUE_LEN_MAX).await > 0 {
-        let db2 = db.clone();
-        let flushed = tokio::time::timeout(timeout, tokio::task::spawn_blocking(move || db2.flush())).await;
-        let result = match flushed {
-            Ok(Ok(Ok(_bytes))) => Ok(()),
-            Ok(Ok(Err(e))) => Err(format!("sled flush failed: {e}")),
-            Ok(Err(join)) => Err(format!("flush task failed: {join}")),
-            Err(_) => Err(format!("flush did not finish within {timeout:?}")),
-        };
+        if crate::planted::ack_before_flush() {
+            // Planted bug (simulations only): tell everyone it is durable, then flush.
+            for w in batch.drain(..) {
+                w.complete(Ok(()));
+            }
+        }
+        let result = flush(&engine, timeout).await;
         if let Err(msg) = &result {
             tracing::error!(error = %msg, waiters = batch.len(), "storage flush failed");
         }
         for w in batch.drain(..) {
             w.complete(result.clone());
+        }
+    }
+}
+
+/// One flush of everything written so far, bounded by `timeout`.
+async fn flush(engine: &Engine, timeout: Duration) -> Result<(), String> {
+    match engine {
+        Engine::Sled(_) => {
+            let e = engine.clone();
+            match tokio::time::timeout(timeout, tokio::task::spawn_blocking(move || e.flush_blocking())).await {
+                Ok(Ok(Ok(()))) => Ok(()),
+                Ok(Ok(Err(e))) => Err(format!("flush failed: {e}")),
+                Ok(Err(join)) => Err(format!("flush task failed: {join}")),
+                Err(_) => Err(format!("flush did not finish within {timeout:?}")),
+            }
+        }
+        Engine::Mem(m) => {
+            // The simulated disk takes its configured time (simulated, so deterministic); a crash
+            // meanwhile loses everything not yet flushed.
+            let latency = m.flush_latency();
+            if latency > timeout {
+                tokio::time::sleep(timeout).await;
+                return Err(format!("flush did not finish within {timeout:?}"));
+            }
+            tokio::time::sleep(latency).await;
+            m.flush();
+            Ok(())
         }
     }
 }

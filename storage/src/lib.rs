@@ -1,17 +1,23 @@
-//! svea's durable storage: the Raft log, vote and replicated state machine on sled.
+//! svea's durable storage: the Raft log, vote and replicated state machine on sled (or, for the
+//! simulations, on an in-memory disk that loses exactly what was not flushed).
 //!
 //! Owns: the binary codec ([`codec`]), the replicated data model ([`types`]: commands, owner
 //! fencing, versions), the deterministic apply logic ([`machine`]), and the openraft storage
-//! traits implemented on sled ([`LogStore`], [`StateMachineStore`]).
+//! traits ([`LogStore`], [`StateMachineStore`]) written once against a small key-value
+//! [`engine`] with two implementations (sled, in-memory), and the Raft runtime type ([`rt`]) whose
+//! randomness a simulation can seed.
 //!
 //! Does not own: networking, Raft wiring or anything about HTTP, JSON, actors or the feedback
 //! domain; state bytes are opaque here.
 
 pub mod codec;
+pub mod engine;
 mod error;
 mod flusher;
 mod log_store;
 pub mod machine;
+pub mod planted;
+pub mod rt;
 mod state_machine;
 pub mod types;
 
@@ -32,8 +38,18 @@ pub fn open(dir: &Path, flush_timeout: Duration) -> Result<(LogStore, StateMachi
         .mode(sled::Mode::HighThroughput)
         .open()
         .map_err(|source| Error::Open { path: dir.to_path_buf(), source })?;
-    let flusher = flusher::Flusher::start(db.clone(), flush_timeout);
-    let log = LogStore::open(&db, flusher.clone())?;
-    let sm = StateMachineStore::open(&db, flusher)?;
+    open_engine(engine::Engine::Sled(db), flush_timeout)
+}
+
+/// Opens the store on a simulated disk (see [`engine::mem`]) and starts its flusher on the
+/// current tokio runtime. Everything flushed to `disk` before is there; nothing else is.
+pub fn open_in_memory(disk: &engine::mem::MemDisk, flush_timeout: Duration) -> Result<(LogStore, StateMachineStore), Error> {
+    open_engine(engine::Engine::Mem(disk.open()), flush_timeout)
+}
+
+fn open_engine(engine: engine::Engine, flush_timeout: Duration) -> Result<(LogStore, StateMachineStore), Error> {
+    let flusher = flusher::Flusher::start(engine.clone(), flush_timeout);
+    let log = LogStore::open(&engine, flusher.clone())?;
+    let sm = StateMachineStore::open(&engine, flusher)?;
     Ok((log, sm))
 }

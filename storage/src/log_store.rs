@@ -1,8 +1,8 @@
-//! The Raft log and vote on sled.
+//! The Raft log and vote on the storage engine.
 //!
 //! Layout: tree `raft_log` maps big-endian index -> encoded entry; tree `raft_meta` holds the
 //! vote, the committed log id and the last purged log id. An append is readable at once and
-//! reported to openraft as persisted only from the flusher, after a sled flush that started
+//! reported to openraft as persisted only from the flusher, after an engine flush that started
 //! after the append completed.
 
 use std::fmt::Debug;
@@ -13,6 +13,7 @@ use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{AnyError, Entry, LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
 
 use crate::codec::{decode, encode};
+use crate::engine::{Batch, Engine, Tree};
 use crate::error::Error;
 use crate::flusher::{Flusher, Waiter};
 use crate::types::{RaftNodeId, TypeConfig};
@@ -21,15 +22,15 @@ const KEY_VOTE: &[u8] = b"vote";
 const KEY_COMMITTED: &[u8] = b"committed";
 const KEY_PURGED: &[u8] = b"last_purged";
 
-/// The sled-backed Raft log store. Cheap to clone; clones share the trees.
+/// The Raft log store. Cheap to clone; clones share the trees.
 #[derive(Clone)]
 pub struct LogStore {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    log: sled::Tree,
-    meta: sled::Tree,
+    log: Tree,
+    meta: Tree,
     flusher: Flusher,
 }
 
@@ -40,14 +41,14 @@ fn io_err<E: std::error::Error + 'static>(mk: fn(AnyError) -> StorageIOError<Raf
 }
 
 impl LogStore {
-    pub(crate) fn open(db: &sled::Db, flusher: Flusher) -> Result<Self, Error> {
-        let log = db.open_tree("raft_log").map_err(Error::sled("open raft_log"))?;
-        let meta = db.open_tree("raft_meta").map_err(Error::sled("open raft_meta"))?;
+    pub(crate) fn open(engine: &Engine, flusher: Flusher) -> Result<Self, Error> {
+        let log = engine.open_tree("raft_log")?;
+        let meta = engine.open_tree("raft_meta")?;
         Ok(LogStore { inner: Arc::new(Inner { log, meta, flusher }) })
     }
 
     fn read_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8], what: &'static str) -> Result<Option<T>, Error> {
-        match self.inner.meta.get(key).map_err(Error::sled("read raft_meta"))? {
+        match self.inner.meta.get(key)? {
             None => Ok(None),
             Some(v) => decode(&v).map(Some).map_err(Error::corrupt(what)),
         }
@@ -55,12 +56,11 @@ impl LogStore {
 
     fn write_meta<T: serde::Serialize>(&self, key: &[u8], value: &T, what: &'static str) -> Result<(), Error> {
         let bytes = encode(value).map_err(Error::corrupt(what))?;
-        self.inner.meta.insert(key, bytes).map_err(Error::sled("write raft_meta"))?;
-        Ok(())
+        self.inner.meta.insert(key, bytes)
     }
 
     fn last_entry_id(&self) -> Result<Option<LogId<RaftNodeId>>, Error> {
-        match self.inner.log.last().map_err(Error::sled("read raft_log"))? {
+        match self.inner.log.last()? {
             None => Ok(None),
             Some((_, v)) => {
                 let e: Entry<TypeConfig> = decode(&v).map_err(Error::corrupt("log entry"))?;
@@ -70,10 +70,10 @@ impl LogStore {
     }
 
     /// Removes every entry whose key falls in `range`, atomically.
-    fn remove_range<R: std::ops::RangeBounds<[u8; 8]>>(&self, range: R) -> Result<(), sled::Error> {
-        let mut batch = sled::Batch::default();
-        for k in self.inner.log.range(range).keys() {
-            batch.remove(k?);
+    fn remove_range(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>) -> Result<(), Error> {
+        let mut batch = Batch::default();
+        for (k, _) in self.inner.log.range(start, end, usize::MAX)? {
+            batch.remove(k);
         }
         self.inner.log.apply_batch(batch)
     }
@@ -85,15 +85,15 @@ impl LogStore {
 
     /// Whether the log holds no entries.
     pub fn is_empty(&self) -> bool {
-        self.inner.log.is_empty()
+        self.inner.log.len() == 0
     }
 }
 
-fn idx_key(i: u64) -> [u8; 8] {
-    i.to_be_bytes()
+fn idx_key(i: u64) -> Vec<u8> {
+    i.to_be_bytes().to_vec()
 }
 
-fn to_bound(b: Bound<&u64>) -> Bound<[u8; 8]> {
+fn to_bound(b: Bound<&u64>) -> Bound<Vec<u8>> {
     match b {
         Bound::Included(i) => Bound::Included(idx_key(*i)),
         Bound::Excluded(i) => Bound::Excluded(idx_key(*i)),
@@ -106,10 +106,13 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry<TypeConfig>>, SErr> {
-        let r = (to_bound(range.start_bound()), to_bound(range.end_bound()));
-        let mut out = Vec::new();
-        for kv in self.inner.log.range::<[u8; 8], _>(r) {
-            let (_, v) = kv.map_err(|e| io_err(StorageIOError::read_logs, e))?;
+        let pairs = self
+            .inner
+            .log
+            .range(to_bound(range.start_bound()), to_bound(range.end_bound()), usize::MAX)
+            .map_err(|e| io_err(StorageIOError::read_logs, e))?;
+        let mut out = Vec::with_capacity(pairs.len());
+        for (_, v) in pairs {
             let entry: Entry<TypeConfig> = decode(&v).map_err(|e| io_err(StorageIOError::read_logs, e))?;
             out.push(entry);
         }
@@ -158,10 +161,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         for entry in entries {
             let bytes = encode(&entry).map_err(|e| io_err(StorageIOError::write_logs, e))?;
-            batch.insert(&idx_key(entry.log_id.index), bytes);
+            batch.insert(idx_key(entry.log_id.index), bytes);
         }
         self.inner.log.apply_batch(batch).map_err(|e| io_err(StorageIOError::write_logs, e))?;
         // Durable only after a flush that starts after this point; the flusher calls back.
@@ -172,12 +175,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<RaftNodeId>) -> Result<(), SErr> {
-        self.remove_range(idx_key(log_id.index)..).map_err(|e| io_err(StorageIOError::write_logs, e))
+        self.remove_range(Bound::Included(idx_key(log_id.index)), Bound::Unbounded).map_err(|e| io_err(StorageIOError::write_logs, e))
     }
 
     async fn purge(&mut self, log_id: LogId<RaftNodeId>) -> Result<(), SErr> {
         // Record the purge point first so a crash in between never leaves a hole unexplained.
         self.write_meta(KEY_PURGED, &log_id, "last purged").map_err(|e| io_err(StorageIOError::write_logs, e))?;
-        self.remove_range(..=idx_key(log_id.index)).map_err(|e| io_err(StorageIOError::write_logs, e))
+        self.remove_range(Bound::Unbounded, Bound::Included(idx_key(log_id.index))).map_err(|e| io_err(StorageIOError::write_logs, e))
     }
 }

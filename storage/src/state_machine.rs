@@ -1,4 +1,4 @@
-//! The replicated state machine and its snapshots, on sled.
+//! The replicated state machine and its snapshots, on the storage engine.
 //!
 //! Tree `sm` holds the key space of [`crate::machine`] plus two meta keys (last applied log id,
 //! last membership) written atomically with each entry's mutations. Applying does not flush: after
@@ -16,6 +16,7 @@ use openraft::{
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{decode, encode};
+use crate::engine::{Batch, Engine, Tree};
 use crate::error::Error;
 use crate::flusher::Flusher;
 use crate::machine::{execute, index_key, owner_key, state_key, INDEX_PREFIX};
@@ -40,9 +41,9 @@ struct SnapshotBody {
 }
 
 struct Shared {
-    db: sled::Db,
-    sm: sled::Tree,
-    snap: sled::Tree,
+    engine: Engine,
+    sm: Tree,
+    snap: Tree,
     flusher: Flusher,
     /// Writers (apply, install) take it exclusively; snapshot building takes it shared, so a
     /// snapshot is one consistent cut of the tree.
@@ -50,7 +51,7 @@ struct Shared {
     snapshot_seq: std::sync::atomic::AtomicU64,
 }
 
-/// The sled-backed state machine. Cheap to clone.
+/// The replicated state machine. Cheap to clone.
 #[derive(Clone)]
 pub struct StateMachineStore {
     shared: Arc<Shared>,
@@ -59,16 +60,16 @@ pub struct StateMachineStore {
 /// Read-only view of the locally applied state, for the node's reads between writes.
 #[derive(Clone)]
 pub struct StateView {
-    sm: sled::Tree,
+    sm: Tree,
 }
 
 impl StateMachineStore {
-    pub(crate) fn open(db: &sled::Db, flusher: Flusher) -> Result<Self, Error> {
-        let sm = db.open_tree("sm").map_err(Error::sled("open sm"))?;
-        let snap = db.open_tree("snapshot").map_err(Error::sled("open snapshot"))?;
+    pub(crate) fn open(engine: &Engine, flusher: Flusher) -> Result<Self, Error> {
+        let sm = engine.open_tree("sm")?;
+        let snap = engine.open_tree("snapshot")?;
         let store = StateMachineStore {
             shared: Arc::new(Shared {
-                db: db.clone(),
+                engine: engine.clone(),
                 sm,
                 snap,
                 flusher,
@@ -86,14 +87,14 @@ impl StateMachineStore {
     }
 
     fn applied(&self) -> Result<Option<LogId<RaftNodeId>>, Error> {
-        match self.shared.sm.get(META_APPLIED).map_err(Error::sled("read sm"))? {
+        match self.shared.sm.get(META_APPLIED)? {
             None => Ok(None),
             Some(b) => decode(&b).map_err(Error::corrupt("applied log id")),
         }
     }
 
     fn stored_snapshot_meta(&self) -> Result<Option<SnapshotMeta<RaftNodeId, SveaNode>>, Error> {
-        match self.shared.snap.get(SNAP_META).map_err(Error::sled("read snapshot"))? {
+        match self.shared.snap.get(SNAP_META)? {
             None => Ok(None),
             Some(b) => decode(&b).map(Some).map_err(Error::corrupt("snapshot meta")),
         }
@@ -106,7 +107,7 @@ impl StateMachineStore {
         if self.applied()? >= meta.last_log_id {
             return Ok(());
         }
-        let data = self.shared.snap.get(SNAP_DATA).map_err(Error::sled("read snapshot"))?.unwrap_or_default();
+        let data = self.shared.snap.get(SNAP_DATA)?.unwrap_or_default();
         tracing::warn!(snapshot = ?meta.last_log_id, "state machine behind snapshot; restoring from snapshot");
         self.replace_tree(&data)
     }
@@ -114,26 +115,22 @@ impl StateMachineStore {
     fn replace_tree(&self, data: &[u8]) -> Result<(), Error> {
         let body: SnapshotBody = decode(data).map_err(Error::corrupt("snapshot body"))?;
         let _w = self.shared.cut.write().unwrap_or_else(|p| p.into_inner());
-        let mut batch = sled::Batch::default();
-        for k in self.shared.sm.iter().keys() {
-            batch.remove(k.map_err(Error::sled("read sm"))?);
+        let mut batch = Batch::default();
+        for (k, _) in self.shared.sm.scan_prefix(b"", usize::MAX)? {
+            batch.remove(k);
         }
         for (k, v) in body.pairs {
             batch.insert(k, v);
         }
-        self.shared.sm.apply_batch(batch).map_err(Error::sled("write sm"))
+        self.shared.sm.apply_batch(batch)
     }
 
     fn build(&self) -> Result<(SnapshotMeta<RaftNodeId, SveaNode>, Vec<u8>), Error> {
         let (pairs, applied, membership) = {
             let _r = self.shared.cut.read().unwrap_or_else(|p| p.into_inner());
-            let mut pairs = Vec::with_capacity(self.shared.sm.len());
-            for kv in self.shared.sm.iter() {
-                let (k, v) = kv.map_err(Error::sled("read sm"))?;
-                pairs.push((k.to_vec(), v.to_vec()));
-            }
+            let pairs = self.shared.sm.scan_prefix(b"", usize::MAX)?;
             let applied = self.applied()?;
-            let membership: Membership = match self.shared.sm.get(META_MEMBERSHIP).map_err(Error::sled("read sm"))? {
+            let membership: Membership = match self.shared.sm.get(META_MEMBERSHIP)? {
                 None => Membership::default(),
                 Some(b) => decode(&b).map_err(Error::corrupt("membership"))?,
             };
@@ -150,10 +147,10 @@ impl StateMachineStore {
     }
 
     async fn persist_snapshot(&self, meta: &SnapshotMeta<RaftNodeId, SveaNode>, data: &[u8]) -> Result<(), Error> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         batch.insert(SNAP_META, encode(meta).map_err(Error::corrupt("snapshot meta"))?);
         batch.insert(SNAP_DATA, data);
-        self.shared.snap.apply_batch(batch).map_err(Error::sled("write snapshot"))?;
+        self.shared.snap.apply_batch(batch)?;
         // Logs up to the snapshot may be purged next: the snapshot (and the state machine it came
         // from) must be durable first.
         self.shared.flusher.flush().await
@@ -161,14 +158,12 @@ impl StateMachineStore {
 
     fn apply_entry(&self, entry: &openraft::Entry<TypeConfig>) -> Result<CommandResult, Error> {
         let _w = self.shared.cut.write().unwrap_or_else(|p| p.into_inner());
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         let result = match &entry.payload {
             EntryPayload::Blank => CommandResult::Empty,
             EntryPayload::Normal(cmd) => {
                 let sm = &self.shared.sm;
-                let get = |k: &[u8]| -> Result<Option<Vec<u8>>, Error> {
-                    Ok(sm.get(k).map_err(Error::sled("read sm"))?.map(|v| v.to_vec()))
-                };
+                let get = |k: &[u8]| sm.get(k);
                 let (result, muts) = execute(get, cmd)?;
                 for (k, v) in muts {
                     match v {
@@ -185,7 +180,7 @@ impl StateMachineStore {
             }
         };
         batch.insert(META_APPLIED, encode(&Some(entry.log_id)).map_err(Error::corrupt("applied log id"))?);
-        self.shared.sm.apply_batch(batch).map_err(Error::sled("write sm"))?;
+        self.shared.sm.apply_batch(batch)?;
         Ok(result)
     }
 }
@@ -252,14 +247,14 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, SErr> {
         let rerr = |e: Error| io_err(|a| StorageIOError::read_snapshot(None, a), e);
         let Some(meta) = self.stored_snapshot_meta().map_err(rerr)? else { return Ok(None) };
-        let data = self.shared.snap.get(SNAP_DATA).map_err(|e| rerr(Error::sled("read snapshot")(e)))?.unwrap_or_default();
-        Ok(Some(Snapshot { meta, snapshot: Box::new(Cursor::new(data.to_vec())) }))
+        let data = self.shared.snap.get(SNAP_DATA).map_err(rerr)?.unwrap_or_default();
+        Ok(Some(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
     }
 }
 
 impl StateView {
     fn get_decoded<T: serde::de::DeserializeOwned>(&self, key: &[u8], what: &'static str) -> Result<Option<T>, Error> {
-        match self.sm.get(key).map_err(Error::sled("read sm"))? {
+        match self.sm.get(key)? {
             None => Ok(None),
             Some(b) => decode(&b).map(Some).map_err(Error::corrupt(what)),
         }
@@ -277,18 +272,16 @@ impl StateView {
 
     /// A secondary record, as applied locally.
     pub fn index(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        Ok(self.sm.get(index_key(key)).map_err(Error::sled("read sm"))?.map(|v| v.to_vec()))
+        self.sm.get(&index_key(key))
     }
 
     /// Up to `limit` secondary records whose key starts with `prefix`, in key order.
     pub fn scan_index(&self, prefix: &str, limit: usize) -> Result<Vec<(String, Vec<u8>)>, Error> {
-        let mut out = Vec::new();
-        for kv in self.sm.scan_prefix(index_key(prefix)).take(limit) {
-            let (k, v) = kv.map_err(Error::sled("read sm"))?;
-            let key = String::from_utf8_lossy(&k[INDEX_PREFIX.len()..]).into_owned();
-            out.push((key, v.to_vec()));
-        }
-        Ok(out)
+        let pairs = self.sm.scan_prefix(&index_key(prefix), limit)?;
+        Ok(pairs
+            .into_iter()
+            .map(|(k, v)| (String::from_utf8_lossy(&k[INDEX_PREFIX.len()..]).into_owned(), v))
+            .collect())
     }
 
     /// Index of the last log entry applied locally (0 when none).
@@ -304,7 +297,7 @@ impl StateView {
 
     /// Whether the key space is empty.
     pub fn is_empty(&self) -> bool {
-        self.sm.is_empty()
+        self.sm.len() == 0
     }
 }
 
@@ -314,8 +307,8 @@ impl StateMachineStore {
         self.shared.flusher.flush().await
     }
 
-    #[doc(hidden)]
-    pub fn db(&self) -> &sled::Db {
-        &self.shared.db
+    /// The engine under this store (the simulations read the in-memory disk through it).
+    pub fn engine(&self) -> &Engine {
+        &self.shared.engine
     }
 }

@@ -36,6 +36,7 @@ openraft::declare_raft_types!(
         Node = SveaNode,
         Entry = openraft::Entry<TypeConfig>,
         SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = crate::rt::SveaRuntime,
 );
 
 /// Current owner of an actor: a node and the epoch it claimed.

@@ -52,3 +52,39 @@ fn a_built_snapshot_restores_the_state_machine_and_is_served_after_reopen() {
         assert!(entries.is_empty());
     });
 }
+
+#[test]
+fn the_in_memory_disk_keeps_exactly_what_was_flushed_across_a_crash() {
+    use svea_storage::engine::mem::MemDisk;
+    let disk = MemDisk::with_flush_latency(Duration::from_millis(5));
+    let rt = rt();
+    rt.block_on(async {
+        let (mut log, _sm) = svea_storage::open_in_memory(&disk, Duration::from_secs(10)).expect("open");
+        // Acknowledged: flushed before save_vote returns.
+        log.save_vote(&Vote::new(7, 3)).await.expect("save vote");
+        // Written but never flushed: committed is not flushed on purpose.
+        log.save_committed(Some(LogId::new(CommittedLeaderId::new(7, 3), 9))).await.expect("save committed");
+        assert_eq!(log.read_committed().await.expect("read"), Some(LogId::new(CommittedLeaderId::new(7, 3), 9)));
+    });
+    disk.crash();
+    rt.block_on(async {
+        let (mut log, _sm) = svea_storage::open_in_memory(&disk, Duration::from_secs(10)).expect("reopen");
+        assert_eq!(log.read_vote().await.expect("read"), Some(Vote::new(7, 3)), "flushed vote survives");
+        assert_eq!(log.read_committed().await.expect("read"), None, "unflushed write is lost");
+    });
+}
+
+#[test]
+fn a_crashed_engine_never_reaches_the_disk_again() {
+    use svea_storage::engine::mem::MemDisk;
+    let disk = MemDisk::new();
+    let rt = rt();
+    rt.block_on(async {
+        let (mut old, _sm) = svea_storage::open_in_memory(&disk, Duration::from_secs(10)).expect("open");
+        disk.crash();
+        // The dead process still "runs" and flushes: nothing of it may reach the disk.
+        old.save_vote(&Vote::new(1, 1)).await.expect("save vote");
+        let (mut fresh, _sm) = svea_storage::open_in_memory(&disk, Duration::from_secs(10)).expect("reopen");
+        assert_eq!(fresh.read_vote().await.expect("read"), None);
+    });
+}

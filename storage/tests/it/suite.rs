@@ -20,3 +20,21 @@ fn openraft_storage_suite_passes() {
     // The suite makes its own tokio runtime per case; the store's flusher starts on it.
     Suite::test_all(SledBuilder).expect("openraft storage suite");
 }
+
+struct MemBuilder;
+
+impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, svea_storage::engine::mem::MemDisk> for MemBuilder {
+    async fn build(
+        &self,
+    ) -> Result<(svea_storage::engine::mem::MemDisk, LogStore, StateMachineStore), StorageError<RaftNodeId>> {
+        let disk = svea_storage::engine::mem::MemDisk::new();
+        let (log, sm) = svea_storage::open_in_memory(&disk, Duration::from_secs(10)).expect("open store");
+        Ok((disk, log, sm))
+    }
+}
+
+/// The same suite on the simulations' in-memory disk: the code above the engine is the same.
+#[test]
+fn openraft_storage_suite_passes_on_the_in_memory_engine() {
+    Suite::test_all(MemBuilder).expect("openraft storage suite (in-memory engine)");
+}

@@ -1,0 +1,64 @@
+//! Bugs planted on purpose, so the simulations can show that their checkers catch them.
+//!
+//! Compiled in only with the `planted-bugs` feature (which only the simulations turn on), and even
+//! then off until a simulation switches one on for its own thread (every simulated host of a run
+//! shares the thread, concurrent test runs do not). Without the feature every switch is a constant
+//! `false` and the optimiser removes the bug.
+
+/// A bug that can be planted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Bug {
+    /// The flusher reports writes durable before its flush (the flush still follows).
+    AckBeforeFlush,
+    /// The state machine accepts a write from an owner whose epoch is no longer current.
+    AcceptStaleEpoch,
+}
+
+#[cfg(feature = "planted-bugs")]
+mod switch {
+    use std::cell::Cell;
+
+    use super::Bug;
+
+    thread_local! {
+        static ACK_BEFORE_FLUSH: Cell<bool> = const { Cell::new(false) };
+        static ACCEPT_STALE_EPOCH: Cell<bool> = const { Cell::new(false) };
+    }
+
+    fn cell(bug: Bug) -> &'static std::thread::LocalKey<Cell<bool>> {
+        match bug {
+            Bug::AckBeforeFlush => &ACK_BEFORE_FLUSH,
+            Bug::AcceptStaleEpoch => &ACCEPT_STALE_EPOCH,
+        }
+    }
+
+    /// Switches `bug` on or off for the current thread.
+    pub fn set(bug: Bug, on: bool) {
+        cell(bug).with(|c| c.set(on));
+    }
+
+    pub(crate) fn is_on(bug: Bug) -> bool {
+        cell(bug).with(|c| c.get())
+    }
+}
+
+#[cfg(feature = "planted-bugs")]
+pub use switch::set;
+
+#[cfg(feature = "planted-bugs")]
+fn is_on(bug: Bug) -> bool {
+    switch::is_on(bug)
+}
+
+#[cfg(not(feature = "planted-bugs"))]
+fn is_on(_bug: Bug) -> bool {
+    false
+}
+
+pub(crate) fn ack_before_flush() -> bool {
+    is_on(Bug::AckBeforeFlush)
+}
+
+pub(crate) fn accept_stale_epoch() -> bool {
+    is_on(Bug::AcceptStaleEpoch)
+}
