@@ -26,37 +26,23 @@
 //! This is a benchmark that prints numbers; nothing here asserts on timings.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{Read as _, Seek as _, SeekFrom};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, ensure, Context as _};
+use anyhow::{anyhow, Context as _};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
-use crate::udp_proxy::{
-    Direction, ProxyConfig, ProxyHandle, SourceSpec, UdpProxy, QUEUE_PACKETS_DEFAULT,
+use simulations::procs::{
+    self, agent, request, BinarySource, ClusterSpec, Outcome, NODES, ONE_WAY_DELAY_US,
 };
+use simulations::udp_proxy::{Direction, ProxyHandle};
 
-/// The cluster: (node id, region). The region is also the certificate label, and the ids follow
-/// the order of `svea certs --nodes`.
-const NODES: [(u64, &str); 3] = [(1, "stockholm"), (2, "gothenburg"), (3, "malmo")];
 /// Index in [`NODES`] of the node businesses are created through (and whose region is their home).
 const MALMO: usize = 2;
-
-/// One-way delays between regions in microseconds, the WAN profile `--wan` applies.
-const ONE_WAY_DELAY_US: [(&str, &str, u64); 3] = [
-    ("stockholm", "gothenburg", 2_000),
-    ("stockholm", "malmo", 2_650),
-    ("gothenburg", "malmo", 1_250),
-];
 
 /// Most customers in flight; each is an OS thread with its own HTTP connections.
 const CONCURRENCY_MAX: u64 = 512;
@@ -65,30 +51,6 @@ const BUSINESSES_MAX: u64 = 100;
 /// Shortest and longest load phase.
 const DURATION_MIN: Duration = Duration::from_millis(100);
 const DURATION_MAX: Duration = Duration::from_secs(3600);
-
-/// How long `cargo build --release -p svea-node` may take (a cold build on 2 cores is minutes).
-const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-/// How long `svea certs` may take.
-const CERTS_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long the cluster may take until every node's `/ready` answers 200.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
-/// Pause between two rounds of readiness checks (and of child-exit checks while waiting).
-const POLL: Duration = Duration::from_millis(100);
-/// How long the nodes get to stop after SIGTERM before they are killed.
-const STOP_GRACE: Duration = Duration::from_secs(15);
-/// Connect limit of one HTTP request.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Whole-request limit of one HTTP request (above the node's 5 s write timeout and its 4 routing
-/// rounds, so the node's own answer, a 503, arrives before the client gives up).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Limit of one readiness probe.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
-/// How long the proxies' runtime may take to shut down.
-const PROXY_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
-/// Lines of each node's log shown when something fails.
-const LOG_TAIL_LINES: usize = 25;
-/// Bytes read from the end of a log for that tail.
-const LOG_TAIL_BYTES: u64 = 16 * 1024;
 
 /// Raft writes one successful step commits: `open` claims the new session actor (1) and writes
 /// the session and the business's `SessionOpened` record (2); `purchase` writes the session (1;
@@ -181,35 +143,16 @@ pub struct Args {
 
 /// Parses `20s`, `1500ms`, `2m` or a bare number of seconds.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 20s, 1500ms or 2m"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" | "min" => Duration::from_secs(n.saturating_mul(60)),
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {text:?}; use ms, s or m"
-            ))
-        }
-    };
-    if !(DURATION_MIN..=DURATION_MAX).contains(&d) {
-        return Err(format!(
-            "{text} is outside {DURATION_MIN:?}..={DURATION_MAX:?}"
-        ));
-    }
-    Ok(d)
+    procs::parse_duration_within(text, DURATION_MIN, DURATION_MAX)
 }
 
 /// Runs the benchmark and prints its report.
 pub fn main(args: Args) -> anyhow::Result<()> {
-    let svea = svea_binary(&args)?;
+    let source = BinarySource {
+        path: args.svea_bin.clone(),
+        no_build: args.no_build,
+    };
+    let svea = procs::svea_binary(&source, "bench-cluster")?;
     let dir = tempfile::Builder::new()
         .prefix("svea-bench-cluster-")
         .tempdir()
@@ -234,497 +177,6 @@ pub fn main(args: Args) -> anyhow::Result<()> {
         report.print(&args);
     }
     Ok(())
-}
-
-// ---------- the svea binary ----------
-
-fn svea_binary(args: &Args) -> anyhow::Result<PathBuf> {
-    if let Some(path) = &args.svea_bin {
-        ensure!(
-            path.is_file(),
-            "--svea-bin {} is not a file",
-            path.display()
-        );
-        return Ok(path.clone());
-    }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("the simulations crate has no parent directory")?;
-    if !args.no_build {
-        build_svea(workspace)?;
-    }
-    let mut candidates = Vec::new();
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .as_deref()
-        .and_then(Path::parent)
-    {
-        candidates.push(dir.join("svea"));
-    }
-    candidates.push(workspace.join("target").join("release").join("svea"));
-    candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
-        anyhow!(
-            "no svea binary next to this one or in {}/target/release; run `cargo build --release -p svea-node` or pass --svea-bin",
-            workspace.display()
-        )
-    })
-}
-
-/// `cargo build --release -p svea-node`, its output on our stderr (stdout may carry `--json`).
-fn build_svea(workspace: &Path) -> anyhow::Result<()> {
-    eprintln!("bench-cluster: cargo build --release -p svea-node");
-    // `cargo run` tells its child which cargo it is; fall back to the one on PATH.
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let stderr = std::io::stderr();
-    let out = std::os::fd::AsFd::as_fd(&stderr).try_clone_to_owned()?;
-    let mut build = Command::new(cargo);
-    // `cargo run` hands us the package variables of `simulations` (CARGO_MANIFEST_DIR,
-    // CARGO_PKG_NAME, ...). Build scripts that watch them (ring's does) would see a change and
-    // rebuild ring, rustls, quinn and everything above, and the next plain build back again.
-    for (name, _) in std::env::vars_os() {
-        let name_text = name.to_string_lossy();
-        if CARGO_RUN_VARS.contains(&name_text.as_ref()) || name_text.starts_with("CARGO_PKG_") {
-            build.env_remove(&name);
-        }
-    }
-    let mut child = build
-        .args(["build", "--release", "-p", "svea-node"])
-        .current_dir(workspace)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(out))
-        .spawn()
-        .context("cannot run cargo to build svea (or pass --svea-bin / --no-build)")?;
-    let status = wait_bounded(&mut child, BUILD_TIMEOUT)?
-        .ok_or_else(|| anyhow!("cargo build did not finish within {BUILD_TIMEOUT:?}; killed it"))?;
-    ensure!(
-        status.success(),
-        "cargo build --release -p svea-node failed: {status}"
-    );
-    Ok(())
-}
-
-/// Variables `cargo run` sets for the program it runs, besides `CARGO_PKG_*`; not for a nested build.
-const CARGO_RUN_VARS: &[&str] = &[
-    "CARGO_MANIFEST_DIR",
-    "CARGO_MANIFEST_PATH",
-    "CARGO_MANIFEST_LINKS",
-    "CARGO_CRATE_NAME",
-    "CARGO_BIN_NAME",
-    "CARGO_PRIMARY_PACKAGE",
-    "CARGO_TARGET_TMPDIR",
-    "OUT_DIR",
-];
-
-/// Waits for `child` at most `limit`; kills it and returns `None` when the limit passes.
-fn wait_bounded(
-    child: &mut Child,
-    limit: Duration,
-) -> anyhow::Result<Option<std::process::ExitStatus>> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Ok(None);
-        }
-        std::thread::sleep(POLL);
-    }
-}
-
-/// A `svea` command with no inherited `SVEA_*` variables (they would override the configs we
-/// write, and an unknown one makes `svea run` refuse to start), killed if we die.
-fn svea_command(svea: &Path) -> Command {
-    let mut cmd = Command::new(svea);
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("SVEA_") {
-            cmd.env_remove(name);
-        }
-    }
-    // SAFETY: prctl is async-signal-safe and touches only the child being set up. The parent
-    // death signal fires when the spawning thread exits; we spawn from the main thread, which
-    // lives until the nodes are stopped, so a crashed or killed benchmark leaves no nodes behind.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd
-}
-
-// ---------- the cluster ----------
-
-/// One `svea run` process.
-struct NodeProc {
-    region: &'static str,
-    url: String,
-    log: PathBuf,
-    child: Option<Child>,
-}
-
-/// The three processes; stopped (SIGTERM, then SIGKILL after [`STOP_GRACE`]) on drop at the latest.
-struct Cluster {
-    nodes: Vec<NodeProc>,
-}
-
-impl Cluster {
-    /// Stops every node still running; returns how each one stopped.
-    fn stop(&mut self) -> Vec<String> {
-        for n in &self.nodes {
-            if let Some(c) = &n.child {
-                match i32::try_from(c.id()) {
-                    // SAFETY: kill(2) on our own child's pid, which we have not reaped yet.
-                    Ok(pid) => unsafe {
-                        libc::kill(pid, libc::SIGTERM);
-                    },
-                    Err(_) => eprintln!(
-                        "bench-cluster: pid {} of {} does not fit kill(2)",
-                        c.id(),
-                        n.region
-                    ),
-                }
-            }
-        }
-        let deadline = Instant::now() + STOP_GRACE;
-        let mut how = Vec::new();
-        for n in &mut self.nodes {
-            let Some(mut c) = n.child.take() else {
-                continue;
-            };
-            let started = Instant::now();
-            let left = deadline.saturating_duration_since(started);
-            match wait_bounded(&mut c, left) {
-                Ok(Some(status)) => how.push(format!("{} {status} after SIGTERM", n.region)),
-                _ => how.push(format!(
-                    "{} killed: not stopped {STOP_GRACE:?} after SIGTERM",
-                    n.region
-                )),
-            }
-        }
-        how
-    }
-
-    /// Fails if a node has exited, naming it and showing its log.
-    fn check_alive(&mut self, hint: &str) -> anyhow::Result<()> {
-        for n in &mut self.nodes {
-            if let Some(c) = n.child.as_mut() {
-                if let Some(status) = c.try_wait()? {
-                    n.child = None;
-                    bail!(
-                        "the {} node exited ({status}){hint}; last lines of {}:\n{}",
-                        n.region,
-                        n.log.display(),
-                        log_tail(&n.log)
-                    );
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn logs_tail(&self) -> String {
-        self.nodes
-            .iter()
-            .map(|n| {
-                format!(
-                    "--- {} ({}):\n{}",
-                    n.region,
-                    n.log.display(),
-                    log_tail(&n.log)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn log_tail(path: &Path) -> String {
-    let read = || -> std::io::Result<String> {
-        let mut f = File::open(path)?;
-        let len = f.metadata()?.len();
-        f.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL_BYTES)))?;
-        let mut bytes = Vec::new();
-        f.read_to_end(&mut bytes)?;
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let lines: Vec<&str> = text.lines().collect();
-        Ok(lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n"))
-    };
-    read().unwrap_or_else(|e| format!("(cannot read: {e})"))
-}
-
-/// Where one node listens and what it advertises.
-struct Ports {
-    http: SocketAddr,
-    /// The address the node binds for Raft/QUIC.
-    raft_listen: SocketAddr,
-    /// The address in the membership: `raft_listen`, or the node's proxy with `--wan`.
-    raft_advertised: SocketAddr,
-}
-
-/// Free loopback ports: `tcp` TCP and `udp` UDP ones, all distinct (each probe socket is held
-/// until all are picked). Another process could take one before a node binds it; a node that
-/// cannot bind exits, and the benchmark reports that.
-fn free_ports(tcp: usize, udp: usize) -> anyhow::Result<(Vec<SocketAddr>, Vec<SocketAddr>)> {
-    let loopback: SocketAddr = "127.0.0.1:0".parse().expect("a literal socket address");
-    let tcp: Vec<TcpListener> = (0..tcp)
-        .map(|_| TcpListener::bind(loopback))
-        .collect::<Result<_, _>>()?;
-    let udp: Vec<UdpSocket> = (0..udp)
-        .map(|_| UdpSocket::bind(loopback))
-        .collect::<Result<_, _>>()?;
-    let tcp = tcp
-        .iter()
-        .map(TcpListener::local_addr)
-        .collect::<Result<_, _>>()?;
-    let udp = udp
-        .iter()
-        .map(UdpSocket::local_addr)
-        .collect::<Result<_, _>>()?;
-    Ok((tcp, udp))
-}
-
-fn one_way_delay(a: &str, b: &str) -> Duration {
-    let us = ONE_WAY_DELAY_US
-        .iter()
-        .find(|(x, y, _)| (*x == a && *y == b) || (*x == b && *y == a))
-        .map(|(_, _, us)| *us)
-        .expect("ONE_WAY_DELAY_US covers every pair of NODES");
-    Duration::from_micros(us)
-}
-
-/// A TOML basic string: JSON string escapes are valid TOML escapes.
-fn toml_str(s: &str) -> String {
-    serde_json::to_string(s).expect("a string always serializes")
-}
-
-fn write_configs(
-    dir: &Path,
-    tls: &Path,
-    ports: &[Ports],
-    args: &Args,
-) -> anyhow::Result<Vec<PathBuf>> {
-    let mut members = String::new();
-    for ((id, region), p) in NODES.iter().zip(ports) {
-        members.push_str(&format!(
-            "\n[[cluster.initial_members]]\nid = {id}\nregion = \"{region}\"\nraft_addr = \"{}\"\nhttp_addr = \"{}\"\npublic_url = \"http://{}\"\n",
-            p.raft_advertised, p.http, p.http
-        ));
-    }
-    let mut paths = Vec::new();
-    for ((id, region), p) in NODES.iter().zip(ports) {
-        let node_dir = dir.join(region);
-        std::fs::create_dir_all(&node_dir)?;
-        let listen = if args.wan {
-            format!("raft_listen_addr = \"{}\"\n", p.raft_listen)
-        } else {
-            String::new()
-        };
-        let text = format!(
-            "# Written by `simulations bench-cluster`.\n[node]\nid = {id}\nregion = \"{region}\"\nraft_addr = \"{}\"\n{listen}\
-             http_addr = \"{}\"\npublic_url = \"http://{}\"\ndata_dir = {}\nrouting = \"{}\"\n\n\
-             [tls]\nca_cert = {}\nnode_cert = {}\nnode_key = {}\n\n[log]\nfilter = {}\n\n[cluster]\nname = \"svea-bench\"\n{members}",
-            p.raft_advertised,
-            p.http,
-            p.http,
-            toml_str(&node_dir.join("data").to_string_lossy()),
-            args.routing.as_str(),
-            toml_str(&tls.join("ca.pem").to_string_lossy()),
-            toml_str(&tls.join(format!("{region}.pem")).to_string_lossy()),
-            toml_str(&tls.join(format!("{region}.key")).to_string_lossy()),
-            toml_str(&args.node_log_filter),
-        );
-        let path = node_dir.join("svea.toml");
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
-        paths.push(path);
-    }
-    Ok(paths)
-}
-
-/// The proxies and the runtime they run on; stopped on drop.
-struct Proxies {
-    runtime: Option<tokio::runtime::Runtime>,
-    proxies: Vec<UdpProxy>,
-}
-
-impl Proxies {
-    /// One proxy per node, listening on a fresh loopback port, forwarding to `real[i]`, with the
-    /// pair delays for the other two nodes as known sources.
-    fn start(real: &[SocketAddr]) -> anyhow::Result<Proxies> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("udp-proxy")
-            .enable_all()
-            .build()
-            .context("cannot start the proxies' runtime")?;
-        let mut proxies = Vec::new();
-        for (i, (_, region)) in NODES.iter().enumerate() {
-            let sources = NODES
-                .iter()
-                .zip(real)
-                .filter(|((_, other), _)| other != region)
-                .map(|((_, other), addr)| SourceSpec {
-                    name: (*other).to_owned(),
-                    addr: *addr,
-                    one_way_delay: one_way_delay(region, other),
-                })
-                .collect();
-            let config = ProxyConfig {
-                name: (*region).to_owned(),
-                listen: "127.0.0.1:0".parse().expect("a literal socket address"),
-                target: real[i],
-                sources,
-                unknown_source_delay: None,
-                queue_packets_max: QUEUE_PACKETS_DEFAULT,
-                seed: i as u64,
-            };
-            proxies.push(runtime.block_on(UdpProxy::start(config))?);
-        }
-        Ok(Proxies {
-            runtime: Some(runtime),
-            proxies,
-        })
-    }
-
-    fn handles(&self) -> Vec<ProxyHandle> {
-        self.proxies.iter().map(UdpProxy::handle).collect()
-    }
-}
-
-impl Drop for Proxies {
-    fn drop(&mut self) {
-        self.proxies.clear();
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_timeout(PROXY_SHUTDOWN_TIMEOUT);
-        }
-    }
-}
-
-// ---------- HTTP ----------
-
-/// What one request came to.
-enum Outcome {
-    /// 2xx, with the JSON body.
-    Ok(Value),
-    /// 3xx with a `Location` (ureq does not follow a 307 for a request with a body).
-    Redirect(String),
-    /// Any other status.
-    Status(u16),
-    /// No HTTP answer: connect failure, timeout, reset, unreadable body.
-    Transport(String),
-}
-
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout_connect(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-}
-
-fn request(agent: &ureq::Agent, method: &str, url: &str, body: Option<&Value>) -> Outcome {
-    let req = agent.request(method, url);
-    let sent = match body {
-        Some(b) => req.send_json(b),
-        None => req.call(),
-    };
-    match sent {
-        Ok(resp) => {
-            let code = resp.status();
-            if (300..400).contains(&code) {
-                let location = resp.header("location").map(str::to_owned);
-                let _ = resp.into_string();
-                return location.map_or(Outcome::Status(code), Outcome::Redirect);
-            }
-            if !(200..300).contains(&code) {
-                let _ = resp.into_string();
-                return Outcome::Status(code);
-            }
-            match resp.into_json::<Value>() {
-                Ok(v) => Outcome::Ok(v),
-                Err(e) => Outcome::Transport(format!("unreadable body: {e}")),
-            }
-        }
-        Err(ureq::Error::Status(code, resp)) => {
-            // Read the problem body so the connection can be reused.
-            let _ = resp.into_string();
-            Outcome::Status(code)
-        }
-        Err(ureq::Error::Transport(t)) => Outcome::Transport(t.to_string()),
-    }
-}
-
-/// Leader and term as `/ready` reports them, once every node answers 200, within [`READY_TIMEOUT`].
-fn wait_ready(cluster: &mut Cluster, hint: &str) -> anyhow::Result<Vec<Value>> {
-    let agent = ureq::AgentBuilder::new().timeout(PROBE_TIMEOUT).build();
-    let deadline = Instant::now() + READY_TIMEOUT;
-    loop {
-        cluster.check_alive(hint)?;
-        let answers: Vec<Option<Value>> = cluster
-            .nodes
-            .iter()
-            .map(
-                |n| match request(&agent, "GET", &format!("{}/ready", n.url), None) {
-                    Outcome::Ok(v) => Some(v),
-                    _ => None,
-                },
-            )
-            .collect();
-        if answers.iter().all(Option::is_some) {
-            return Ok(answers.into_iter().flatten().collect());
-        }
-        if Instant::now() >= deadline {
-            let waiting: Vec<&str> = cluster
-                .nodes
-                .iter()
-                .zip(&answers)
-                .filter(|(_, a)| a.is_none())
-                .map(|(n, _)| n.region)
-                .collect();
-            bail!(
-                "not ready within {READY_TIMEOUT:?}: {}{hint}\n{}",
-                waiting.join(", "),
-                cluster.logs_tail()
-            );
-        }
-        std::thread::sleep(POLL);
-    }
-}
-
-/// One business in Malmö: (id, the QR token of its location).
-fn create_business(url: &str, n: u64) -> anyhow::Result<(String, String)> {
-    let body = json!({
-        "name": format!("Bench Kafé {n}"),
-        "org_number": "556036-0793",
-        "locations": [{"name": "Lilla Torg", "lat": 55.6046, "lon": 12.9996}],
-        "reward_budget_sek": BUDGET_SEK,
-    });
-    let agent = agent();
-    match request(&agent, "POST", &format!("{url}/v1/businesses"), Some(&body)) {
-        Outcome::Ok(b) => {
-            let id = b["id"]
-                .as_str()
-                .context("business answer without id")?
-                .to_owned();
-            let token = b["locations"][0]["qr_token"]
-                .as_str()
-                .context("business answer without a qr token")?
-                .to_owned();
-            Ok((id, token))
-        }
-        Outcome::Status(code) => bail!("POST /v1/businesses answered {code}"),
-        Outcome::Redirect(to) => bail!("POST /v1/businesses answered a redirect to {to}"),
-        Outcome::Transport(e) => bail!("POST /v1/businesses failed: {e}"),
-    }
 }
 
 // ---------- load ----------
@@ -916,74 +368,23 @@ struct Report {
     flows_completed: u64,
     per_node: [u64; 3],
     analytics: Vec<Value>,
-    proxy_stats: Vec<crate::udp_proxy::ProxyStats>,
+    proxy_stats: Vec<simulations::udp_proxy::ProxyStats>,
     stopped: Vec<String>,
 }
 
 fn run(args: &Args, svea: &Path, dir: &Path) -> anyhow::Result<Report> {
-    let tls = dir.join("tls");
-    let mut certs = svea_command(svea);
-    certs
-        .args(["certs", "--cluster-name", "svea-bench", "--out"])
-        .arg(&tls)
-        .arg("--nodes");
-    certs
-        .args(NODES.iter().map(|(_, r)| *r))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
-    let mut child = certs
-        .spawn()
-        .with_context(|| format!("cannot run {} certs", svea.display()))?;
-    let status = wait_bounded(&mut child, CERTS_TIMEOUT)?
-        .ok_or_else(|| anyhow!("svea certs did not finish in time"))?;
-    ensure!(status.success(), "svea certs failed: {status}");
-
-    let (http, raft) = free_ports(NODES.len(), NODES.len())?;
-    let proxies = if args.wan {
-        Some(Proxies::start(&raft)?)
-    } else {
-        None
+    let spec = ClusterSpec {
+        tool: "bench-cluster",
+        proxies: args.wan,
+        routing: args.routing.as_str(),
+        log_filter: args.node_log_filter.clone(),
     };
-    let ports: Vec<Ports> = (0..NODES.len())
-        .map(|i| Ports {
-            http: http[i],
-            raft_listen: raft[i],
-            raft_advertised: proxies
-                .as_ref()
-                .map_or(raft[i], |p| p.proxies[i].listen_addr()),
-        })
-        .collect();
-    let configs = write_configs(dir, &tls, &ports, args)?;
-    let hint = if args.wan {
-        " (with --wan each node must bind node.raft_listen_addr and advertise node.raft_addr; \
-          a svea built before that change binds the proxy's port and fails)"
-    } else {
-        ""
-    };
-
-    let mut cluster = Cluster { nodes: Vec::new() };
-    let start = Instant::now();
-    for (((_, region), config), p) in NODES.iter().zip(&configs).zip(&ports) {
-        let log = dir.join(region).join("node.log");
-        let file = File::create(&log)?;
-        let child = svea_command(svea)
-            .arg("run")
-            .arg("--config")
-            .arg(config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(file.try_clone()?))
-            .stderr(Stdio::from(file))
-            .spawn()
-            .with_context(|| format!("cannot start the {region} node"))?;
-        cluster.nodes.push(NodeProc {
-            region,
-            url: format!("http://{}", p.http),
-            log,
-            child: Some(child),
-        });
-    }
-    let ready_before = wait_ready(&mut cluster, hint)?;
-    let ready_after = start.elapsed();
+    let procs::Running {
+        mut cluster,
+        proxies,
+        ready: ready_before,
+        ready_after,
+    } = procs::start(svea, dir, &spec)?;
     eprintln!(
         "bench-cluster: {} nodes ready after {:.1} s ({}); load for {:?} with {} customers",
         NODES.len(),
@@ -999,7 +400,7 @@ fn run(args: &Args, svea: &Path, dir: &Path) -> anyhow::Result<Report> {
 
     let urls: Vec<String> = cluster.nodes.iter().map(|n| n.url.clone()).collect();
     let businesses = (0..args.businesses)
-        .map(|n| create_business(&urls[MALMO], n))
+        .map(|n| procs::create_business(&urls[MALMO], &format!("Bench Kafé {n}"), BUDGET_SEK))
         .collect::<anyhow::Result<Vec<_>>>()
         .with_context(|| {
             format!(
@@ -1374,22 +775,6 @@ mod tests {
         for bad in ["", "s", "20h", "-1s", "1.5s", "0s", "2h"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
         }
-    }
-
-    #[test]
-    fn every_pair_has_a_delay_and_it_is_symmetric() {
-        for (_, a) in NODES {
-            for (_, b) in NODES {
-                if a != b {
-                    assert_eq!(one_way_delay(a, b), one_way_delay(b, a));
-                    assert!(one_way_delay(a, b) > Duration::ZERO);
-                }
-            }
-        }
-        assert_eq!(
-            one_way_delay("stockholm", "malmo"),
-            Duration::from_micros(2_650)
-        );
     }
 
     #[test]

@@ -9,7 +9,6 @@
 
 mod bench_cluster;
 mod bench_node;
-mod udp_proxy;
 
 use clap::{Parser, Subcommand};
 

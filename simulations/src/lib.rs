@@ -1,0 +1,11 @@
+//! svea's simulation and benchmark library, shared by the `simulations` binary and its
+//! integration tests.
+//!
+//! Owns: driving real node cores from the outside and checking what they did: the multi-process
+//! cluster tools ([`procs`], [`udp_proxy`]) and the history checker ([`history`], [`checker`]).
+//! Nothing in production depends on this crate.
+
+pub mod checker;
+pub mod history;
+pub mod procs;
+pub mod udp_proxy;
