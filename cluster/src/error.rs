@@ -31,6 +31,12 @@ pub enum Error {
     /// A forwarded write or read failed at or on the way to the leader; its outcome is unknown.
     #[error("forwarded request failed: {0}")]
     Forward(String),
+    /// The leader this node knows of has been silent for `failover_after`; nothing was sent.
+    #[error("leader {node} unreachable; waiting for a new one")]
+    LeaderDown {
+        /// The silent leader.
+        node: u64,
+    },
     /// Another node could not be reached.
     #[error("node {node} unreachable: {reason}")]
     Unreachable {
@@ -39,6 +45,9 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A membership change was refused or failed.
+    #[error(transparent)]
+    Membership(#[from] crate::membership::MembershipError),
     /// Bootstrapping the cluster failed.
     #[error("cannot initialize cluster: {0}")]
     Initialize(String),
@@ -47,6 +56,17 @@ pub enum Error {
 impl Error {
     /// Whether a client may retry the operation later (possibly elsewhere).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::NotLeader { .. } | Error::Timeout { .. } | Error::Forward(_) | Error::Unreachable { .. })
+        match self {
+            Error::NotLeader { .. }
+            | Error::LeaderDown { .. }
+            | Error::Timeout { .. }
+            | Error::Forward(_)
+            | Error::Unreachable { .. } => true,
+            Error::Membership(m) => matches!(
+                m,
+                crate::membership::MembershipError::NotLeader { .. } | crate::membership::MembershipError::Failed(_)
+            ),
+            _ => false,
+        }
     }
 }

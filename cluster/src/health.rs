@@ -13,6 +13,7 @@ use std::time::Duration;
 use svea_storage::{RaftNodeId, SveaNode};
 use tokio::time::Instant;
 
+use crate::metrics::Counters;
 use crate::transport::wire::{WireRequest, WireResponse};
 use crate::transport::Transport;
 
@@ -22,12 +23,53 @@ pub struct Health {
     failover_after: Duration,
     started: Instant,
     last_ok: Mutex<HashMap<RaftNodeId, Instant>>,
+    /// What the last check saw down, so transitions are logged and counted once.
+    down: Mutex<(BTreeSet<RaftNodeId>, BTreeSet<String>)>,
+    counters: Arc<Counters>,
 }
 
 impl Health {
     /// A view for node `me`.
-    pub fn new(me: RaftNodeId, failover_after: Duration) -> Arc<Health> {
-        Arc::new(Health { me, failover_after, started: Instant::now(), last_ok: Mutex::new(HashMap::new()) })
+    pub fn new(me: RaftNodeId, failover_after: Duration, counters: Arc<Counters>) -> Arc<Health> {
+        Arc::new(Health {
+            me,
+            failover_after,
+            started: Instant::now(),
+            last_ok: Mutex::new(HashMap::new()),
+            down: Mutex::new((BTreeSet::new(), BTreeSet::new())),
+            counters,
+        })
+    }
+
+    /// Compares reachability now with the last check: logs (structured) and counts every peer
+    /// and region that went down or came back. Called after each round of pings.
+    pub fn note_transitions(&self, members: &BTreeMap<RaftNodeId, SveaNode>) {
+        let down_nodes: BTreeSet<RaftNodeId> = members.keys().copied().filter(|id| !self.node_reachable(*id)).collect();
+        let regions: BTreeSet<&String> = members.values().map(|n| &n.region).collect();
+        let healthy = self.healthy_regions(members);
+        let down_regions: BTreeSet<String> = regions.into_iter().filter(|r| !healthy.contains(*r)).cloned().collect();
+        let mut last = self.down.lock().unwrap_or_else(|p| p.into_inner());
+        for id in down_nodes.difference(&last.0) {
+            self.counters.peer_down();
+            tracing::warn!(event = "peer_down", peer = id, silent_ms = self.silent_for(*id).as_millis() as u64, "peer unreachable");
+        }
+        for id in last.0.difference(&down_nodes) {
+            if members.contains_key(id) {
+                self.counters.peer_up();
+                tracing::info!(event = "peer_up", peer = id, "peer reachable again");
+            }
+        }
+        for r in down_regions.difference(&last.1) {
+            self.counters.region_down();
+            tracing::warn!(event = "region_down", region = %r, "region unreachable: failing over its traffic and actors");
+        }
+        for r in last.1.difference(&down_regions) {
+            if healthy.contains(r) {
+                self.counters.region_up();
+                tracing::info!(event = "region_up", region = %r, "region reachable again");
+            }
+        }
+        *last = (down_nodes, down_regions);
     }
 
     /// Records a successful probe of `node`.
@@ -71,7 +113,9 @@ pub async fn run_pinger(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        for (id, node) in members() {
+        let current = members();
+        health.note_transitions(&current);
+        for (id, node) in current {
             if id == health.me {
                 continue;
             }
@@ -80,12 +124,8 @@ pub async fn run_pinger(
             }
             let (h, t) = (health.clone(), transport.clone());
             tokio::spawn(async move {
-                let was = h.node_reachable(id);
                 if let Ok(WireResponse::Pong) = t.call(id, &WireRequest::Ping, timeout).await {
                     h.record_ok(id);
-                    if !was {
-                        tracing::info!(peer = id, "peer reachable again");
-                    }
                 }
             });
         }

@@ -2,11 +2,14 @@
 //! and linearizable-read paths, and the network seam peers plug into.
 //!
 //! Owns: Raft wiring and timing ([`ClusterNode`]), bootstrap, the Raft network ([`network`]).
-//! Later: the QUIC transport, leader forwarding, membership changes and failure detection.
+//! the QUIC transport ([`transport`]), leader forwarding, membership changes ([`membership`]),
+//! failure detection ([`health`]) and event counters ([`metrics`]).
 //! Does not own: HTTP, JSON, actors or the feedback domain; it moves opaque commands.
 
 mod error;
 pub mod health;
+pub mod membership;
+pub mod metrics;
 pub mod network;
 mod node;
 pub mod tls;

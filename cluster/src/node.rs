@@ -12,11 +12,21 @@ use svea_storage::{Command, CommandResult, LogStore, RaftNodeId, StateMachineSto
 
 use crate::error::Error;
 use crate::health::{run_pinger, Health};
+use crate::membership::{self, MembershipError, MembershipOp, ReplicationStatus};
+use crate::metrics::Counters;
 use crate::transport::wire::{ForwardError, WireRequest, WireResponse};
 use crate::transport::Transport;
 
 /// How often an in-flight call re-checks whether its target is still reachable.
 const HEALTH_POLL: Duration = Duration::from_millis(50);
+/// First pause before retrying a write or read that no leader accepted (doubles, capped).
+const RETRY_BACKOFF_MIN: Duration = Duration::from_millis(25);
+/// Longest pause between such retries.
+const RETRY_BACKOFF_MAX: Duration = Duration::from_millis(200);
+/// Attempts per write or read barrier while waiting for a leader (the timeout usually ends it first).
+const LEADER_WAIT_ATTEMPTS_MAX: u32 = 100;
+/// Attempts of a membership change that meets "not the leader" (leadership moving meanwhile).
+const MEMBERSHIP_ATTEMPTS_MAX: u32 = 5;
 
 /// A committed and locally applied command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +65,7 @@ pub fn member_node(m: &MemberSpec) -> SveaNode {
         raft_addr: m.raft_addr.to_string(),
         http_addr: m.http_addr.to_string(),
         public_url: m.public_url.clone(),
+        draining: false,
     }
 }
 
@@ -89,6 +100,13 @@ struct Inner {
     sm: StateMachineStore,
     write_timeout: Duration,
     read_timeout: Duration,
+    membership_timeout: Duration,
+    /// Followers reject votes for this long after hearing from a leader (openraft's leader
+    /// lease, its `election_timeout_max`).
+    leader_lease: Duration,
+    counters: Arc<Counters>,
+    /// Set while this node hands leadership away (see [`ClusterNode::transfer_leadership`]).
+    frozen: std::sync::atomic::AtomicBool,
 }
 
 impl ClusterNode {
@@ -111,9 +129,11 @@ impl ClusterNode {
         let id = cfg.node.id.get();
         let view = sm.view();
         let raft = Raft::new(id, rc, network, log, sm.clone()).await.map_err(|e| Error::Fatal(e.to_string()))?;
-        let health = Health::new(id, cfg.timeouts.failover_after);
+        let counters = Arc::new(Counters::default());
+        let health = Health::new(id, cfg.timeouts.failover_after, counters.clone());
+        tokio::spawn(watch_leadership(raft.clone(), counters.clone()));
         if let Some(t) = &transport {
-            t.serve(raft.clone());
+            t.serve(raft.clone(), counters.clone(), cfg.timeouts.membership_change);
             let metrics = raft.metrics();
             let members = move || {
                 let m = metrics.borrow().membership_config.clone();
@@ -133,6 +153,10 @@ impl ClusterNode {
                 sm,
                 write_timeout: cfg.timeouts.client_write,
                 read_timeout: cfg.timeouts.raft_rpc,
+                membership_timeout: cfg.timeouts.membership_change,
+                leader_lease: cfg.timeouts.election_max,
+                counters,
+                frozen: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -170,21 +194,56 @@ impl ClusterNode {
     /// the state machine's answer. A follower forwards the command to the leader over the
     /// transport, then waits for its own state machine to apply the entry, so a write is always
     /// visible locally when this returns. Bounded by the configured client-write timeout.
+    ///
+    /// While no leader accepts the command (an election, a leadership hand-over, a leader the
+    /// failure detector declared down before anything was sent), the write waits and retries
+    /// within the same timeout: the command was not sent, so retrying cannot apply it twice.
     pub async fn write(&self, cmd: Command) -> Result<Committed, Error> {
         let after = self.inner.write_timeout;
         let fut = async {
-            let (index, result) = match self.inner.raft.client_write(cmd.clone()).await {
-                Ok(resp) => (resp.log_id.index, resp.data),
-                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                    self.forward_write(f.leader_id, cmd).await?
-                }
-                Err(RaftError::APIError(other)) => return Err(Error::Fatal(other.to_string())),
-                Err(RaftError::Fatal(f)) => return Err(Error::Fatal(f.to_string())),
-            };
+            let (index, result) = self.retry_without_leader(|| self.write_once(&cmd)).await?;
             self.wait_applied(index).await?;
             Ok(Committed { index, result })
         };
         tokio::time::timeout(after, fut).await.map_err(|_| Error::Timeout { op: "raft write", after })?
+    }
+
+    async fn write_once(&self, cmd: &Command) -> Result<(u64, CommandResult), Error> {
+        if self.frozen() {
+            return Err(Error::NotLeader { leader: None });
+        }
+        match self.inner.raft.client_write(cmd.clone()).await {
+            Ok(resp) => Ok((resp.log_id.index, resp.data)),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => self.forward_write(f.leader_id, cmd.clone()).await,
+            Err(RaftError::APIError(other)) => Err(Error::Fatal(other.to_string())),
+            Err(RaftError::Fatal(f)) => Err(Error::Fatal(f.to_string())),
+        }
+    }
+
+    /// Runs `attempt` until it gets past "no leader took it" (bounded by attempts; the caller
+    /// bounds the time). Only errors that prove nothing was sent are retried.
+    async fn retry_without_leader<T, F, Fut>(&self, mut attempt: F) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let mut backoff = RETRY_BACKOFF_MIN;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match attempt().await {
+                Err(e @ (Error::NotLeader { .. } | Error::LeaderDown { .. })) if attempts < LEADER_WAIT_ATTEMPTS_MAX => {
+                    tracing::debug!(error = %e, attempts, "no leader accepted the request; waiting");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(RETRY_BACKOFF_MAX);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn frozen(&self) -> bool {
+        self.inner.frozen.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     async fn forward_write(&self, leader: Option<RaftNodeId>, cmd: Command) -> Result<(u64, CommandResult), Error> {
@@ -194,7 +253,7 @@ impl ClusterNode {
         if leader == self.inner.id {
             return Err(Error::NotLeader { leader: None });
         }
-        self.fail_fast(leader)?;
+        self.leader_reachable(leader)?;
         match self.while_reachable(leader, t.call(leader, &WireRequest::ClientWrite(cmd), self.inner.write_timeout)).await? {
             Ok(WireResponse::ClientWrite(Ok(r))) => Ok(r),
             Ok(WireResponse::ClientWrite(Err(ForwardError::NotLeader { leader }))) => Err(Error::NotLeader { leader }),
@@ -226,14 +285,7 @@ impl ClusterNode {
     pub async fn read_barrier(&self) -> Result<(), Error> {
         let after = self.inner.read_timeout;
         let fut = async {
-            let index = match self.inner.raft.ensure_linearizable().await {
-                Ok(log_id) => log_id.map(|l| l.index),
-                Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
-                    Some(self.forward_read_index(f.leader_id).await?)
-                }
-                Err(RaftError::APIError(other)) => return Err(Error::Timeout { op: format_static(&other), after }),
-                Err(RaftError::Fatal(f)) => return Err(Error::Fatal(f.to_string())),
-            };
+            let index = self.retry_without_leader(|| self.read_index_once(after)).await?;
             if let Some(i) = index {
                 self.wait_applied(i).await?;
             }
@@ -242,11 +294,28 @@ impl ClusterNode {
         tokio::time::timeout(after, fut).await.map_err(|_| Error::Timeout { op: "read barrier", after })?
     }
 
+    async fn read_index_once(&self, after: Duration) -> Result<Option<u64>, Error> {
+        if self.frozen() {
+            return Err(Error::NotLeader { leader: None });
+        }
+        match self.inner.raft.ensure_linearizable().await {
+            Ok(log_id) => Ok(log_id.map(|l| l.index)),
+            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
+                Ok(Some(self.forward_read_index(f.leader_id).await?))
+            }
+            Err(RaftError::APIError(other)) => Err(Error::Timeout { op: format_static(&other), after }),
+            Err(RaftError::Fatal(f)) => Err(Error::Fatal(f.to_string())),
+        }
+    }
+
     async fn forward_read_index(&self, leader: Option<RaftNodeId>) -> Result<u64, Error> {
         let (Some(leader), Some(t)) = (leader, &self.inner.transport) else {
             return Err(Error::NotLeader { leader });
         };
-        self.fail_fast(leader)?;
+        if leader == self.inner.id {
+            return Err(Error::NotLeader { leader: None });
+        }
+        self.leader_reachable(leader)?;
         match self.while_reachable(leader, t.call(leader, &WireRequest::ReadIndex, self.inner.read_timeout)).await? {
             Ok(WireResponse::ReadIndex(Ok(i))) => Ok(i),
             Ok(WireResponse::ReadIndex(Err(ForwardError::NotLeader { leader }))) => Err(Error::NotLeader { leader }),
@@ -283,6 +352,15 @@ impl ClusterNode {
         })
     }
 
+    /// Like [`Self::fail_fast`] for the leader: nothing was sent, so the caller may wait for
+    /// the election that follows and retry.
+    fn leader_reachable(&self, leader: RaftNodeId) -> Result<(), Error> {
+        if self.inner.health.node_reachable(leader) {
+            return Ok(());
+        }
+        Err(Error::LeaderDown { node: leader })
+    }
+
     /// Runs `fut` (a call to `node`) but gives up as soon as the failure detector declares `node`
     /// unreachable: a peer that died mid-call would otherwise hold the call until QUIC's idle
     /// timeout.
@@ -309,6 +387,163 @@ impl ClusterNode {
                 t.set_peer_addr(node, addr);
             }
         }
+    }
+
+    /// Runs a membership change on the leader (here, or forwarded to it), retrying a few times
+    /// while leadership moves. Bounded by the membership-change timeout per attempt.
+    pub async fn change_membership(&self, op: MembershipOp) -> Result<(), Error> {
+        let mut last = None;
+        for _ in 0..MEMBERSHIP_ATTEMPTS_MAX {
+            let leader = match membership::apply(&self.inner.raft, op.clone(), self.inner.membership_timeout, &self.inner.counters).await {
+                Ok(()) => return Ok(()),
+                Err(MembershipError::NotLeader { leader }) => leader,
+                Err(e) => return Err(e.into()),
+            };
+            let answer = match (leader, &self.inner.transport) {
+                (Some(l), Some(t)) if l != self.inner.id && self.inner.health.node_reachable(l) => {
+                    let request = WireRequest::Membership(op.clone());
+                    match self.while_reachable(l, t.call(l, &request, self.inner.membership_timeout)).await? {
+                        Ok(WireResponse::Membership(r)) => r,
+                        Ok(other) => Err(MembershipError::Failed(format!("unexpected answer {other:?}"))),
+                        Err(e) => Err(MembershipError::Failed(e.to_string())),
+                    }
+                }
+                _ => Err(MembershipError::NotLeader { leader }),
+            };
+            match answer {
+                Ok(()) => return Ok(()),
+                Err(e @ MembershipError::NotLeader { .. }) => {
+                    last = Some(e);
+                    self.wait_for_leader(self.inner.leader_lease * 3).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(last.unwrap_or(MembershipError::NotLeader { leader: None }).into())
+    }
+
+    /// The leader's replication progress, asked of the leader when this node follows.
+    pub async fn replication(&self) -> Result<ReplicationStatus, Error> {
+        match membership::replication(&self.inner.raft) {
+            Ok(r) => Ok(r),
+            Err(MembershipError::NotLeader { leader: Some(l) }) if l != self.inner.id => {
+                self.fail_fast(l)?;
+                let t = self.inner.transport.as_ref().ok_or(Error::NotLeader { leader: Some(l) })?;
+                match self.while_reachable(l, t.call(l, &WireRequest::Replication, self.inner.read_timeout)).await? {
+                    Ok(WireResponse::Replication(r)) => Ok(r?),
+                    Ok(other) => Err(Error::Forward(format!("unexpected answer {other:?}"))),
+                    Err(e) => Err(Error::Forward(e.to_string())),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Waits (at most `limit`) until this node knows a leader other than a frozen self.
+    pub async fn wait_for_leader(&self, limit: Duration) -> Option<RaftNodeId> {
+        let mut rx = self.inner.raft.metrics();
+        let wait = async {
+            loop {
+                let leader = rx.borrow().current_leader;
+                if let Some(l) = leader.filter(|l| *l != self.inner.id || !self.frozen()) {
+                    return Some(l);
+                }
+                if rx.changed().await.is_err() {
+                    return None;
+                }
+            }
+        };
+        tokio::time::timeout(limit, wait).await.ok().flatten()
+    }
+
+    /// Hands leadership from this node (the leader) to voter `to`; openraft 0.9 has no
+    /// leadership transfer, so this builds one from its parts:
+    ///
+    /// 1. stop accepting writes and read-index requests here (callers wait and retry: nothing
+    ///    is lost), and stop heartbeats, so no append refreshes the followers' leader lease;
+    /// 2. wait until `to` has every entry of our log, so it is electable;
+    /// 3. wait out the leader lease, then ask `to` to campaign; every voter grants it (its log is
+    ///    as long as any) and this node steps down on seeing the higher term.
+    ///
+    /// Whatever happens, writes are unfrozen and heartbeats resume (as a follower they are
+    /// moot). Bounded by the membership-change timeout.
+    pub async fn transfer_leadership(&self, to: RaftNodeId) -> Result<(), Error> {
+        let raft = &self.inner.raft;
+        let t = self.inner.transport.clone().ok_or(Error::NotLeader { leader: None })?;
+        let m = raft.metrics().borrow().clone();
+        if m.current_leader != Some(self.inner.id) {
+            return Err(MembershipError::NotLeader { leader: m.current_leader }.into());
+        }
+        if !m.membership_config.membership().voter_ids().any(|v| v == to) || to == self.inner.id {
+            return Err(MembershipError::Refused(format!("node {to} is not another voter")).into());
+        }
+        self.fail_fast(to)?;
+        tracing::info!(event = "leadership", to, term = m.current_term, "handing leadership over");
+        self.inner.frozen.store(true, std::sync::atomic::Ordering::SeqCst);
+        t.freeze_writes(true);
+        raft.runtime_config().heartbeat(false);
+        let limit = self.inner.membership_timeout;
+        let outcome = tokio::time::timeout(limit, self.hand_over(&t, to)).await;
+        raft.runtime_config().heartbeat(true);
+        t.freeze_writes(false);
+        self.inner.frozen.store(false, std::sync::atomic::Ordering::SeqCst);
+        match outcome {
+            Ok(Ok(())) => {
+                self.inner.counters.leadership_transfer();
+                let term = raft.metrics().borrow().current_term;
+                tracing::info!(event = "leadership", to, term, "leadership handed over");
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::Timeout { op: "leadership transfer", after: limit }),
+        }
+    }
+
+    async fn hand_over(&self, t: &Transport, to: RaftNodeId) -> Result<(), Error> {
+        let raft = &self.inner.raft;
+        // 2. The successor has our whole log (entries appended before the freeze included).
+        loop {
+            let r = membership::replication(raft)?;
+            if r.matched.get(&to).copied().flatten() >= r.last_log_index {
+                break;
+            }
+            tokio::time::sleep(HEALTH_POLL).await;
+        }
+        // 3. Wait out the lease the last append gave the followers, then let `to` campaign.
+        let mut rx = raft.metrics();
+        for _ in 0..MEMBERSHIP_ATTEMPTS_MAX {
+            tokio::time::sleep(self.inner.leader_lease + self.inner.leader_lease / 4).await;
+            match t.call(to, &WireRequest::Campaign, self.inner.read_timeout).await {
+                Ok(WireResponse::Campaign(Ok(()))) => {}
+                Ok(other) => return Err(Error::Forward(format!("campaign refused: {other:?}"))),
+                Err(e) => return Err(Error::Forward(e.to_string())),
+            }
+            let stepped_down = async {
+                loop {
+                    if rx.borrow().current_leader.is_some_and(|l| l != self.inner.id) {
+                        return;
+                    }
+                    if rx.changed().await.is_err() {
+                        return;
+                    }
+                }
+            };
+            if tokio::time::timeout(self.inner.leader_lease * 2, stepped_down).await.is_ok() {
+                return Ok(());
+            }
+            tracing::warn!(event = "leadership", to, "successor did not win its election; asking again");
+        }
+        Err(Error::Forward(format!("node {to} did not become leader")))
+    }
+
+    /// Whether `node` is in the current membership (voter or learner).
+    pub fn is_member(&self, node: RaftNodeId) -> bool {
+        self.inner.raft.metrics().borrow().membership_config.membership().get_node(&node).is_some()
+    }
+
+    /// This node's event counters.
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.inner.counters
     }
 
     /// This node's reachability view.
@@ -368,6 +603,31 @@ impl ClusterNode {
         }
         self.inner.sm.flush().await?;
         Ok(())
+    }
+}
+
+/// Logs and counts every change of the leader this node follows, and of the membership.
+async fn watch_leadership(raft: Raft<TypeConfig>, counters: Arc<Counters>) {
+    let mut rx = raft.metrics();
+    let (mut leader, mut membership) = {
+        let m = rx.borrow();
+        (m.current_leader, m.membership_config.log_id().map(|l| l.index))
+    };
+    while rx.changed().await.is_ok() {
+        let m = rx.borrow().clone();
+        if m.current_leader != leader {
+            counters.leader_changed();
+            tracing::info!(event = "leader_change", node = m.id, term = m.current_term, previous = ?leader, leader = ?m.current_leader, "leader changed");
+            leader = m.current_leader;
+        }
+        let applied = m.membership_config.log_id().map(|l| l.index);
+        if applied != membership {
+            let mem = m.membership_config.membership();
+            let voters: Vec<RaftNodeId> = mem.voter_ids().collect();
+            let learners: Vec<RaftNodeId> = mem.learner_ids().collect();
+            tracing::info!(event = "membership", node = m.id, ?voters, ?learners, log_index = ?applied, "membership in effect");
+            membership = applied;
+        }
     }
 }
 

@@ -560,6 +560,21 @@ pub fn generate_ca(cluster_name: &str) -> Result<GeneratedCa, TlsError> {
     })
 }
 
+impl GeneratedCa {
+    /// An existing cluster CA (`ca.pem` and `ca.key`), to sign the certificate of a node that
+    /// joins later. Fails when the key does not belong to the certificate.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<GeneratedCa, TlsError> {
+        let key = rcgen::KeyPair::from_pem(key_pem)?;
+        let issuer = rcgen::Issuer::from_ca_cert_pem(cert_pem, key)?;
+        let ca = GeneratedCa { cert_pem: cert_pem.to_owned(), key_pem: key_pem.to_owned(), issuer };
+        // Sign a throw-away certificate and check it against the CA certificate: a key from
+        // another CA would otherwise mint certificates nobody trusts.
+        let (probe, probe_key) = generate_node_cert(&ca, 1, "probe")?;
+        Identity::from_pem(cert_pem, &probe, &probe_key)?;
+        Ok(ca)
+    }
+}
+
 /// Make a certificate and a new private key (ECDSA P-256) for node `node_id`, signed by `ca`,
 /// valid for [`NODE_CERT_VALIDITY_DAYS`] as both TLS server and client. Its DNS names are
 /// [`server_name`]`(node_id)` and `label` ([`check_label`]). Returns `(cert_pem, key_pem)`.

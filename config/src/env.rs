@@ -118,6 +118,11 @@ const OVERRIDES: &[(&str, Setter)] = &[
     ("timeouts.connect_ms", |c, v| {
         set(&mut c.timeouts.connect_ms, v)
     }),
+    ("timeouts.membership_change_ms", |c, v| set(&mut c.timeouts.membership_change_ms, v)),
+    ("operator.token", |c, v| {
+        c.operator.token = v.trim().to_owned();
+        Ok(())
+    }),
     ("timeouts.reconnect_backoff_ms_max", |c, v| {
         set(&mut c.timeouts.reconnect_backoff_ms_max, v)
     }),

@@ -18,6 +18,7 @@ const QUIC_IDLE_MS: u64 = 10_000;
 const QUIC_KEEPALIVE_MS: u64 = 2000;
 const CONNECT_MS: u64 = 2000;
 const RECONNECT_BACKOFF_MS_MAX: u64 = 2000;
+const MEMBERSHIP_CHANGE_MS: u64 = 60_000;
 const _: () = assert!(HEARTBEAT_MS * 3 < ELECTION_TIMEOUT_MS_MIN);
 const _: () = assert!(ELECTION_TIMEOUT_MS_MIN < ELECTION_TIMEOUT_MS_MAX);
 const _: () = assert!(FAILOVER_AFTER_MS > HEARTBEAT_MS);
@@ -58,6 +59,8 @@ pub struct RawConfig {
     pub log: RawLog,
     /// `[geo]`: where customers are routed by their IP address.
     pub geo: RawGeo,
+    /// `[operator]`: who may change the cluster.
+    pub operator: RawOperator,
 }
 
 impl Default for RawConfig {
@@ -71,6 +74,7 @@ impl Default for RawConfig {
             limits: RawLimits::default(),
             log: RawLog::default(),
             geo: RawGeo::default(),
+            operator: RawOperator::default(),
         }
     }
 }
@@ -224,6 +228,8 @@ pub struct RawTimeouts {
     pub connect_ms: u64,
     /// Upper bound of the exponential backoff between reconnect attempts to a peer.
     pub reconnect_backoff_ms_max: u64,
+    /// Deadline for one membership change (a learner catching up included) and for a drain step.
+    pub membership_change_ms: u64,
 }
 
 impl Default for RawTimeouts {
@@ -244,6 +250,7 @@ impl Default for RawTimeouts {
             quic_keepalive_ms: QUIC_KEEPALIVE_MS,
             connect_ms: CONNECT_MS,
             reconnect_backoff_ms_max: RECONNECT_BACKOFF_MS_MAX,
+            membership_change_ms: MEMBERSHIP_CHANGE_MS,
         }
     }
 }
@@ -324,4 +331,12 @@ impl Default for RawGeo {
             reload_interval_ms: GEO_RELOAD_INTERVAL_MS,
         }
     }
+}
+
+/// `[operator]` as written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawOperator {
+    /// Bearer token for `/v1/cluster`; empty disables the operator API on this node.
+    pub token: String,
 }

@@ -35,6 +35,8 @@ pub struct Config {
     pub log: LogConfig,
     /// GeoIP routing of customers.
     pub geo: GeoConfig,
+    /// `[operator]`.
+    pub operator: OperatorConfig,
 }
 
 /// A region and where its data centre is.
@@ -175,6 +177,8 @@ pub struct Timeouts {
     pub connect: Duration,
     /// Upper bound of the backoff between reconnect attempts (`reconnect_backoff_ms_max`).
     pub reconnect_backoff_max: Duration,
+    /// Deadline of one membership change or drain step (`membership_change_ms`).
+    pub membership_change: Duration,
 }
 
 /// Every bound on sizes and queues, all non-zero.
@@ -333,4 +337,18 @@ fn parse(text: &str, origin: &str) -> Result<RawConfig, Error> {
             message,
         }
     })
+}
+
+/// `[operator]`: access to the operator API.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct OperatorConfig {
+    /// Bearer token required by `/v1/cluster`; `None` disables the operator API.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for OperatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("OperatorConfig").field("token", &self.token.as_ref().map(|_| "<redacted>")).finish()
+    }
 }

@@ -9,7 +9,7 @@ use ipnetwork::IpNetwork;
 
 use crate::raw::{RawConfig, RawMember};
 use crate::typed::{
-    ClusterConfig, Config, GeoConfig, Limits, LogConfig, MemberSpec, NodeConfig, RegionSpec,
+    ClusterConfig, Config, GeoConfig, Limits, LogConfig, MemberSpec, NodeConfig, OperatorConfig, RegionSpec,
     Routing, Timeouts, TlsConfig,
 };
 use crate::{Error, NodeId, Region};
@@ -134,6 +134,7 @@ impl RawConfig {
             filter: non_empty("log.filter", &self.log.filter)?,
         };
         let geo = validate_geo(&self, &regions)?;
+        let operator = validate_operator(&self)?;
         Ok(Config {
             node,
             regions,
@@ -143,6 +144,7 @@ impl RawConfig {
             limits,
             log,
             geo,
+            operator,
         })
     }
 }
@@ -335,6 +337,7 @@ fn validate_timeouts(raw: &RawConfig) -> Result<Timeouts, Error> {
             "timeouts.reconnect_backoff_ms_max",
             t.reconnect_backoff_ms_max,
         )?,
+        membership_change: non_zero_ms("timeouts.membership_change_ms", t.membership_change_ms)?,
     };
     // Several heartbeats must fit in the shortest election timeout, or followers call
     // elections against a healthy leader whenever one heartbeat is late.
@@ -420,4 +423,21 @@ fn validate_geo(raw: &RawConfig, regions: &[RegionSpec]) -> Result<GeoConfig, Er
         trusted_proxies,
         reload_interval: non_zero_ms("geo.reload_interval_ms", geo.reload_interval_ms)?,
     })
+}
+
+/// Shortest operator token accepted: guessing it must be out of reach.
+pub const OPERATOR_TOKEN_MIN_LEN: usize = 16;
+
+fn validate_operator(raw: &RawConfig) -> Result<OperatorConfig, Error> {
+    let token = raw.operator.token.trim();
+    if token.is_empty() {
+        return Ok(OperatorConfig { token: None });
+    }
+    if token.len() < OPERATOR_TOKEN_MIN_LEN || !token.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(invalid(
+            "operator.token",
+            format!("must be at least {OPERATOR_TOKEN_MIN_LEN} printable ASCII characters without spaces"),
+        ));
+    }
+    Ok(OperatorConfig { token: Some(token.to_owned()) })
 }

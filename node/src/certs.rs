@@ -127,7 +127,39 @@ pub fn write_certs(
 
     // Everything is generated before anything is written: a failure leaves no partial set.
     let ca = tls::generate_ca(cluster_name).context("cannot generate the cluster ca")?;
-    let mut outputs = vec![
+    let mut outputs = ca_outputs(out, &ca);
+    outputs.extend(node_outputs(out, &ca, nodes)?);
+    write_outputs(out, &outputs, force)
+}
+
+/// Sign certificates for nodes joining an existing cluster with its CA (`out/ca.pem` and
+/// `out/ca.key`), writing only `<label>.pem` / `<label>.key`.
+pub fn add_certs(out: &Path, nodes: &[(u64, String)], force: bool) -> anyhow::Result<Vec<PathBuf>> {
+    if nodes.is_empty() {
+        bail!("name at least one node");
+    }
+    let read = |name: &str| {
+        let path = out.join(name);
+        std::fs::read_to_string(&path).with_context(|| format!("cannot read {} (the existing cluster ca)", path.display()))
+    };
+    let ca = tls::GeneratedCa::from_pem(&read("ca.pem")?, &read("ca.key")?)
+        .with_context(|| format!("{} and {} are not a usable ca", out.join("ca.pem").display(), out.join("ca.key").display()))?;
+    let outputs = node_outputs(out, &ca, nodes)?;
+    if !force {
+        if let Some(existing) = outputs.iter().find(|o| o.path.symlink_metadata().is_ok()) {
+            bail!("refusing to overwrite {}; pass --force to replace it", existing.path.display());
+        }
+    }
+    let mut written = Vec::with_capacity(outputs.len());
+    for output in &outputs {
+        write_new_file(output, force)?;
+        written.push(output.path.clone());
+    }
+    Ok(written)
+}
+
+fn ca_outputs(out: &Path, ca: &tls::GeneratedCa) -> Vec<Output> {
+    vec![
         Output {
             path: out.join("ca.pem"),
             contents: ca.cert_pem.clone(),
@@ -138,7 +170,11 @@ pub fn write_certs(
             contents: ca.key_pem.clone(),
             mode: KEY_FILE_MODE,
         },
-    ];
+    ]
+}
+
+fn node_outputs(out: &Path, ca: &tls::GeneratedCa, nodes: &[(u64, String)]) -> anyhow::Result<Vec<Output>> {
+    let mut outputs = Vec::with_capacity(nodes.len() * 2);
     for (id, label) in nodes {
         let (cert, key) = tls::generate_node_cert(&ca, *id, label)
             .with_context(|| format!("cannot generate the certificate of node {id} ({label})"))?;
@@ -153,7 +189,10 @@ pub fn write_certs(
             mode: KEY_FILE_MODE,
         });
     }
+    Ok(outputs)
+}
 
+fn write_outputs(out: &Path, outputs: &[Output], force: bool) -> anyhow::Result<Vec<PathBuf>> {
     if !force {
         let ca_key = out.join("ca.key");
         if ca_key.symlink_metadata().is_ok() {
@@ -182,7 +221,7 @@ pub fn write_certs(
     }
 
     let mut written = Vec::with_capacity(outputs.len());
-    for output in &outputs {
+    for output in outputs {
         write_new_file(output, force)?;
         written.push(output.path.clone());
     }

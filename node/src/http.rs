@@ -45,6 +45,9 @@ pub enum ApiError {
     /// The body is not JSON.
     #[error("content type must be application/json")]
     UnsupportedMediaType,
+    /// The operator token is missing or wrong (or the operator API is off on this node).
+    #[error("{0}")]
+    Unauthorized(String),
     /// No such route.
     #[error("no route for {method} {path}")]
     NoRoute {
@@ -77,6 +80,7 @@ pub fn status_for(e: &ApiError) -> StatusCode {
         ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
+        ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
     }
 }
 
@@ -87,6 +91,7 @@ fn kind_of(e: &ApiError) -> &str {
             ActorError::NotFound { what: crate::actors::Missing::Session, .. } => "session-not-found",
             ActorError::NotFound { what: crate::actors::Missing::Business, .. } => "business-not-found",
             ActorError::NotFound { what: crate::actors::Missing::QrToken, .. } => "qr-token-not-found",
+            ActorError::NotFound { what: crate::actors::Missing::Node, .. } => "node-not-found",
             ActorError::Conflict { kind, .. } => kind,
             ActorError::Busy { .. } => "busy",
             ActorError::Unavailable(_) | ActorError::Fenced { .. } => "unavailable",
@@ -96,6 +101,7 @@ fn kind_of(e: &ApiError) -> &str {
         ApiError::BodyTooLarge { .. } => "body-too-large",
         ApiError::UnsupportedMediaType => "unsupported-media-type",
         ApiError::NoRoute { .. } => "no-route",
+        ApiError::Unauthorized(_) => "unauthorized",
     }
 }
 
@@ -134,13 +140,16 @@ impl ResponseError for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.insert_header((header::RETRY_AFTER, RETRY_AFTER_S.to_string()));
         }
+        if status == StatusCode::UNAUTHORIZED {
+            resp.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"svea-operator\""));
+        }
         resp.json(body)
     }
 }
 
-type ApiResult = Result<HttpResponse, ApiError>;
+pub(crate) type ApiResult = Result<HttpResponse, ApiError>;
 
-fn bad(kind: &'static str, detail: impl Into<String>) -> ApiError {
+pub(crate) fn bad(kind: &'static str, detail: impl Into<String>) -> ApiError {
     ApiError::BadRequest { kind, detail: detail.into() }
 }
 
@@ -554,8 +563,10 @@ pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
                 .route("/route", web::get().to(explain_route))
                 .route("/sessions/{id}", web::get().to(get_session))
                 .route("/sessions/{id}/purchase", web::post().to(confirm_purchase))
-                .route("/sessions/{id}/feedback", web::post().to(give_feedback)),
+                .route("/sessions/{id}/feedback", web::post().to(give_feedback))
+                .configure(crate::http_cluster::configure),
         )
+        .route("/metrics", web::get().to(crate::http_cluster::metrics))
         .default_service(web::to(no_route));
 }
 

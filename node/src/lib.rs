@@ -7,9 +7,12 @@
 
 pub mod actors;
 pub mod certs;
+pub mod cluster_cli;
 pub mod demo;
 pub mod domain;
 pub mod geo_cli;
 pub mod http;
+pub mod http_cluster;
+pub mod operator;
 pub mod server;
 pub mod service;

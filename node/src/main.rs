@@ -32,6 +32,12 @@ enum Command {
         #[arg(long, default_value_t = 8080)]
         http_port_base: u16,
     },
+    /// Operate a running cluster: status, add, drain and remove nodes (needs the operator token:
+    /// --token or SVEA_OPERATOR_TOKEN).
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// GeoIP tools: build the bundled database, explain a routing decision.
     Geo {
         #[command(subcommand)]
@@ -51,6 +57,67 @@ enum Command {
         /// Replace existing files, ca.key included (certificates it signed stop being trusted).
         #[arg(long)]
         force: bool,
+        /// Sign the named nodes with the existing ca.pem / ca.key in --out (nodes joining a
+        /// running cluster); give ids explicitly, e.g. stockholm-2:4.
+        #[arg(long)]
+        add: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Members, regions, voters and learners, leader, reachability, replication lag, actors per node.
+    Status {
+        /// Any member's URL.
+        #[arg(long)]
+        node: String,
+        /// Operator token (default: SVEA_OPERATOR_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a running node (started with the cluster's members in its config): it joins as
+    /// learner, catches up, then becomes a voter.
+    Add {
+        /// Any member's URL.
+        #[arg(long)]
+        node: String,
+        /// The new node's URL (it describes itself).
+        #[arg(long)]
+        new_node: String,
+        /// Operator token (default: SVEA_OPERATOR_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Drain node ID: it takes no new actors, hands its actors on (same region first), moves
+    /// leadership away, leaves the voter set and exits.
+    Drain {
+        /// Any member's URL.
+        #[arg(long)]
+        node: String,
+        /// The node to drain.
+        #[arg(long)]
+        id: u64,
+        /// Operator token (default: SVEA_OPERATOR_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Remove dead node ID from the cluster.
+    Remove {
+        /// Any member's URL.
+        #[arg(long)]
+        node: String,
+        /// The node to remove.
+        #[arg(long)]
+        id: u64,
+        /// Remove it even though it is reachable (prefer drain).
+        #[arg(long)]
+        force: bool,
+        /// Operator token (default: SVEA_OPERATOR_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
     },
 }
 
@@ -87,6 +154,16 @@ fn init_tracing(filter: &str) {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
 }
 
+fn run_cluster(command: ClusterCommand) -> anyhow::Result<()> {
+    use svea_node::cluster_cli as cli;
+    match command {
+        ClusterCommand::Status { node, token, json } => cli::status(&node, cli::token(token)?, json),
+        ClusterCommand::Add { node, new_node, token } => cli::add(&node, &new_node, cli::token(token)?),
+        ClusterCommand::Drain { node, id, token } => cli::drain(&node, id, cli::token(token)?),
+        ClusterCommand::Remove { node, id, force, token } => cli::remove(&node, id, force, cli::token(token)?),
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -96,14 +173,21 @@ fn main() {
                 init_tracing(&cfg.log.filter);
                 svea_node::server::run(cfg)
             }),
+        Command::Cluster { command } => run_cluster(command),
         Command::Demo { data_dir, http_port_base } => svea_node::demo::run(&data_dir, http_port_base),
         Command::Geo { command: GeoCommand::BuildDb { from, countries, out } } => {
             svea_node::geo_cli::build_db(&from, &countries, &out)
         }
         Command::Geo { command: GeoCommand::Lookup { addr, db, json } } => svea_node::geo_cli::lookup(&addr, db.as_deref(), json),
-        Command::Certs { out, nodes, cluster_name, force } => svea_node::certs::parse_nodes(&nodes)
+        Command::Certs { out, nodes, cluster_name, force, add } => svea_node::certs::parse_nodes(&nodes)
             .map_err(anyhow::Error::msg)
-            .and_then(|nodes| svea_node::certs::write_certs(&out, &cluster_name, &nodes, force))
+            .and_then(|nodes| {
+                if add {
+                    svea_node::certs::add_certs(&out, &nodes, force)
+                } else {
+                    svea_node::certs::write_certs(&out, &cluster_name, &nodes, force)
+                }
+            })
             .map(|written| {
                 for path in written {
                     println!("wrote {}", path.display());

@@ -19,18 +19,22 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let node = RunningNode::spawn(config)?;
     let handle = node.handle.clone();
     let system = actix_web::rt::System::new();
+    let exit = crate::http_cluster::ExitHandle::default();
     let served = system.block_on(async move {
         let (name, value) = http::region_header(&handle);
+        let exit_data = actix_web::web::Data::new(exit.clone());
         let server = HttpServer::new(move || {
             let h = handle.clone();
             App::new()
                 .wrap(DefaultHeaders::new().add((name.clone(), value.clone())))
+                .app_data(exit_data.clone())
                 .configure(move |c| http::configure(h, c))
         })
         .workers(HTTP_WORKERS)
         .shutdown_timeout(grace.as_secs().max(1))
         .bind(http_addr)?
         .run();
+        exit.set(server.handle());
         tracing::info!(node = %id, region = %region, http = %http_addr, "serving HTTP");
         server.await
     });

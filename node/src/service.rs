@@ -262,6 +262,26 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer
     std::fs::create_dir_all(&store_dir)?;
     let (log, sm) = svea_storage::open(&store_dir, config.timeouts.storage_flush)?;
     let transport = open_transport(&config)?;
+    let geo = open_geo(&config)?;
+    start_with(config, clock, scorer, Parts { log, sm, transport, geo }).await
+}
+
+/// What [`start`] opens from the config and the file system, supplied by the caller instead (the
+/// deterministic simulation passes an in-memory store and a QUIC transport over simulated UDP).
+pub struct Parts {
+    /// The Raft log.
+    pub log: svea_storage::LogStore,
+    /// The state machine.
+    pub sm: svea_storage::StateMachineStore,
+    /// The QUIC transport, with its peers' addresses set; `None` for a lone node.
+    pub transport: Option<Arc<Transport>>,
+    /// The GeoIP database; `None` routes without client locations.
+    pub geo: Option<Arc<svea_geo::GeoDb>>,
+}
+
+/// [`start`] with the store, transport and GeoIP database supplied by the caller.
+pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer>, parts: Parts) -> anyhow::Result<Core> {
+    let Parts { log, sm, transport, geo } = parts;
     let cluster = match &transport {
         Some(t) => ClusterNode::start(&config, log, sm, QuicNetwork::new(t.clone()), Some(t.clone())).await?,
         None => ClusterNode::start(&config, log, sm, NoPeers, None).await?,
@@ -278,6 +298,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer
     let env = ActorEnv {
         cluster: cluster.clone(),
         region: config.node.region.to_string(),
+        regions: Arc::new(config.regions.clone()),
         clock: clock.clone(),
         scorer,
         session_expiry: config.timeouts.session_expiry,
@@ -288,7 +309,6 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer
         t.set_app_handler(Arc::new(ForwardedCalls { registry: registry.clone() }));
     }
     let registry_task = tokio::task::spawn_local(registry::run(env, inbox));
-    let geo = open_geo(&config)?;
     let config = Arc::new(config);
     let handle = NodeHandle { registry, cluster, config: config.clone(), geo };
     let sweeper = tokio::task::spawn_local(sweep_expired(handle.clone(), clock, config.timeouts.expiry_sweep));
@@ -359,6 +379,22 @@ impl AppHandler for ForwardedCalls {
     }
 }
 
+/// Whether this node expires a session owned by `owner`: its own; or, when the owner is lost
+/// (unreachable or no longer a member) or unknown, if this node has the lowest id of the nodes
+/// that may take actors (so one survivor, not all of them, takes such sessions over).
+fn sweeps_for(node: &NodeHandle, owner: Option<u64>) -> bool {
+    let me = node.cluster.id();
+    match owner {
+        Some(o) if o == me => !crate::actors::placement::is_draining(&node.cluster, me),
+        Some(o) if !crate::actors::placement::owner_lost(&node.cluster, o) => false,
+        _ => {
+            let regions = &node.config.regions;
+            let candidates = crate::actors::placement::candidates(&node.cluster, regions, node.config.node.region.as_str(), None);
+            candidates.iter().min() == Some(&me)
+        }
+    }
+}
+
 /// Periodically expires this node's sessions whose time is up (sessions nobody touches again
 /// would otherwise never be counted as expired).
 async fn sweep_expired(node: NodeHandle, clock: Arc<dyn Clock>, every: Duration) {
@@ -381,7 +417,7 @@ async fn sweep_expired(node: NodeHandle, clock: Arc<dyn Clock>, every: Duration)
             }
             let Some(Ok(sid)) = key.strip_prefix("open/").map(|s| s.parse::<SessionId>()) else { continue };
             let owner = node.cluster.view().owner(&format!("session/{sid}")).ok().flatten();
-            if owner.map(|o| o.node) != Some(node.cluster.id()) {
+            if !sweeps_for(&node, owner.map(|o| o.node)) {
                 continue;
             }
             if let Err(e) = node.session(sid.clone(), SessionMsg::Expire).await {

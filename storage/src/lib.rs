@@ -26,7 +26,7 @@ use std::time::Duration;
 
 pub use error::Error;
 pub use log_store::LogStore;
-pub use state_machine::{StateMachineStore, StateView};
+pub use state_machine::{ApplyObserver, StateMachineStore, StateView};
 pub use types::{Command, CommandResult, IndexMode, IndexWrite, Owner, RaftNodeId, Refusal, SveaNode, TypeConfig, Versioned};
 
 /// Opens (or creates) the store under `dir` and starts its flusher on the current tokio runtime.

@@ -19,7 +19,7 @@ use crate::codec::{decode, encode};
 use crate::engine::{Batch, Engine, Tree};
 use crate::error::Error;
 use crate::flusher::Flusher;
-use crate::machine::{execute, index_key, owner_key, state_key, INDEX_PREFIX};
+use crate::machine::{execute, index_key, owner_key, state_key, INDEX_PREFIX, OWNER_PREFIX};
 use crate::types::{CommandResult, Owner, RaftNodeId, SveaNode, TypeConfig, Versioned};
 
 const META_APPLIED: &[u8] = b"\x00applied";
@@ -49,7 +49,12 @@ struct Shared {
     /// snapshot is one consistent cut of the tree.
     cut: RwLock<()>,
     snapshot_seq: std::sync::atomic::AtomicU64,
+    observer: RwLock<Option<ApplyObserver>>,
 }
+
+/// Called after every applied normal entry with its log id, command and result (see
+/// [`StateMachineStore::set_apply_observer`]).
+pub type ApplyObserver = Arc<dyn Fn(LogId<RaftNodeId>, &crate::Command, &CommandResult) + Send + Sync>;
 
 /// The replicated state machine. Cheap to clone.
 #[derive(Clone)]
@@ -75,6 +80,7 @@ impl StateMachineStore {
                 flusher,
                 cut: RwLock::new(()),
                 snapshot_seq: std::sync::atomic::AtomicU64::new(0),
+                observer: RwLock::new(None),
             }),
         };
         store.recover_from_snapshot()?;
@@ -181,6 +187,11 @@ impl StateMachineStore {
         };
         batch.insert(META_APPLIED, encode(&Some(entry.log_id)).map_err(Error::corrupt("applied log id"))?);
         self.shared.sm.apply_batch(batch)?;
+        if let EntryPayload::Normal(cmd) = &entry.payload {
+            if let Some(observe) = self.shared.observer.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                observe(entry.log_id, cmd, &result);
+            }
+        }
         Ok(result)
     }
 }
@@ -284,10 +295,35 @@ impl StateView {
             .collect())
     }
 
+    /// Owner records in key order, starting after actor `after` (from the first when `None`),
+    /// at most `limit` of them: pages through every actor's owner for hand-off and status.
+    pub fn scan_owners(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, Owner)>, Error> {
+        let start = match after {
+            // The smallest key greater than `o/<after>`.
+            Some(a) => [owner_key(a), vec![0]].concat(),
+            None => OWNER_PREFIX.to_vec(),
+        };
+        let mut out = Vec::new();
+        for (k, v) in self.sm.range(std::ops::Bound::Included(start), std::ops::Bound::Unbounded, limit)? {
+            if !k.starts_with(OWNER_PREFIX) {
+                break;
+            }
+            let actor = String::from_utf8_lossy(&k[OWNER_PREFIX.len()..]).into_owned();
+            out.push((actor, decode(&v).map_err(Error::corrupt("owner record"))?));
+        }
+        Ok(out)
+    }
+
     /// Index of the last log entry applied locally (0 when none).
     pub fn last_applied_index(&self) -> Result<u64, Error> {
         let applied: Option<Option<LogId<RaftNodeId>>> = self.get_decoded(META_APPLIED, "applied log id")?;
         Ok(applied.flatten().map(|l| l.index).unwrap_or(0))
+    }
+
+    /// Every stored pair in key order, meta keys included: two replicas that applied the same
+    /// log hold identical lists (the simulations compare them after healing).
+    pub fn pairs(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+        self.sm.scan_prefix(b"", usize::MAX)
     }
 
     /// Flushes nothing; exposes the db size for metrics.
@@ -305,6 +341,13 @@ impl StateMachineStore {
     /// Flushes everything written so far (used on clean shutdown).
     pub async fn flush(&self) -> Result<(), Error> {
         self.shared.flusher.flush().await
+    }
+
+    /// Lets an observer see every applied command and its result (the simulations check owner
+    /// fencing and replica agreement on this stream). The observer must be cheap: it runs inside
+    /// the apply.
+    pub fn set_apply_observer(&self, observer: ApplyObserver) {
+        *self.shared.observer.write().unwrap_or_else(|p| p.into_inner()) = Some(observer);
     }
 
     /// The engine under this store (the simulations read the in-memory disk through it).

@@ -19,6 +19,8 @@ pub struct SveaNode {
     pub http_addr: String,
     /// URL customers should use for this node.
     pub public_url: String,
+    /// The node is being drained: it takes no new actors and hands its own to other nodes.
+    pub draining: bool,
 }
 
 impl fmt::Display for SveaNode {

@@ -10,6 +10,7 @@ pub mod wire;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -22,6 +23,8 @@ use svea_storage::codec::{decode, encode};
 use svea_storage::{RaftNodeId, TypeConfig};
 use tokio::time::Instant;
 
+use crate::membership::{self, MembershipError};
+use crate::metrics::Counters;
 use crate::tls::{self, Identity};
 use frame::{read_frame, write_frame};
 use wire::{ForwardError, WireRequest, WireResponse};
@@ -142,6 +145,17 @@ pub struct Transport {
     peers: Mutex<HashMap<RaftNodeId, Peer>>,
     raft: OnceLock<Raft<TypeConfig>>,
     app: OnceLock<Arc<dyn AppHandler>>,
+    control: OnceLock<Control>,
+    /// Set while this node hands leadership away: forwarded writes and read-index requests are
+    /// answered "no leader" (the sender waits and retries) so no append refreshes the
+    /// followers' leader lease and the chosen successor can win its election.
+    frozen: AtomicBool,
+}
+
+/// What serving membership requests needs besides Raft.
+struct Control {
+    counters: Arc<Counters>,
+    membership_timeout: Duration,
 }
 
 impl Transport {
@@ -165,6 +179,8 @@ impl Transport {
             peers: Mutex::new(HashMap::new()),
             raft: OnceLock::new(),
             app: OnceLock::new(),
+            control: OnceLock::new(),
+            frozen: AtomicBool::new(false),
         }))
     }
 
@@ -208,9 +224,21 @@ impl Transport {
         let _ = self.app.set(handler);
     }
 
-    /// Starts serving incoming connections, delivering Raft RPCs to `raft`.
-    pub fn serve(self: &Arc<Self>, raft: Raft<TypeConfig>) {
+    /// Stops (or resumes) serving forwarded writes and read-index requests; see `frozen`.
+    pub fn freeze_writes(&self, on: bool) {
+        self.frozen.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether forwarded writes are refused right now.
+    pub fn writes_frozen(&self) -> bool {
+        self.frozen.load(Ordering::SeqCst)
+    }
+
+    /// Starts serving incoming connections, delivering Raft RPCs to `raft`; membership changes
+    /// forwarded here are bounded by `membership_timeout` and counted in `counters`.
+    pub fn serve(self: &Arc<Self>, raft: Raft<TypeConfig>, counters: Arc<Counters>, membership_timeout: Duration) {
         let _ = self.raft.set(raft);
+        let _ = self.control.set(Control { counters, membership_timeout });
         let me = self.clone();
         tokio::spawn(async move {
             while let Some(incoming) = me.endpoint.accept().await {
@@ -288,6 +316,14 @@ impl Transport {
                 let snapshot = Snapshot { meta, snapshot: Box::new(std::io::Cursor::new(data)) };
                 WireResponse::Snapshot(raft.install_full_snapshot(vote, snapshot).await.map_err(|e| e.to_string()))
             }
+            WireRequest::ClientWrite(_) | WireRequest::ReadIndex if self.writes_frozen() => {
+                let refusal = ForwardError::NotLeader { leader: None };
+                if matches!(request, WireRequest::ReadIndex) {
+                    WireResponse::ReadIndex(Err(refusal))
+                } else {
+                    WireResponse::ClientWrite(Err(refusal))
+                }
+            }
             WireRequest::ClientWrite(cmd) => WireResponse::ClientWrite(match raft.client_write(cmd).await {
                 Ok(resp) => Ok((resp.log_id.index, resp.data)),
                 Err(openraft::error::RaftError::APIError(openraft::error::ClientWriteError::ForwardToLeader(f))) => {
@@ -303,6 +339,18 @@ impl Transport {
                 Err(e) => Err(ForwardError::Failed(e.to_string())),
             }),
             WireRequest::Ping => WireResponse::Pong,
+            WireRequest::Membership(op) => WireResponse::Membership(match self.control.get() {
+                Some(c) => {
+                    tracing::info!(from = peer, op = op.name(), node = op.target(), "membership change forwarded to this leader");
+                    membership::apply(raft, op, c.membership_timeout, &c.counters).await
+                }
+                None => Err(MembershipError::Failed("node not serving yet".into())),
+            }),
+            WireRequest::Replication => WireResponse::Replication(membership::replication(raft)),
+            WireRequest::Campaign => {
+                tracing::info!(event = "leadership", from = peer, "asked to campaign: starting an election");
+                WireResponse::Campaign(raft.trigger().elect().await.map_err(|e| e.to_string()))
+            }
             WireRequest::App(payload) => match self.app.get() {
                 Some(h) => WireResponse::App(h.call(peer, payload).await),
                 None => WireResponse::Refused("node not ready for actor calls".into()),

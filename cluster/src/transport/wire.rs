@@ -6,6 +6,8 @@ use openraft::{SnapshotMeta, Vote};
 use serde::{Deserialize, Serialize};
 use svea_storage::{Command, CommandResult, RaftNodeId, SveaNode, TypeConfig};
 
+use crate::membership::{MembershipError, MembershipOp, ReplicationStatus};
+
 /// A request frame.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum WireRequest {
@@ -30,6 +32,12 @@ pub enum WireRequest {
     App(Vec<u8>),
     /// Liveness probe for failure detection.
     Ping,
+    /// A membership change forwarded to the leader.
+    Membership(MembershipOp),
+    /// Ask the leader for its replication progress.
+    Replication,
+    /// Ask the receiver to start an election now (leadership hand-over by a draining leader).
+    Campaign,
 }
 
 /// Why a forwarded write or read could not be served by the receiving node.
@@ -65,4 +73,10 @@ pub enum WireResponse {
     Refused(String),
     /// To `Ping`.
     Pong,
+    /// To `Membership`.
+    Membership(Result<(), MembershipError>),
+    /// To `Replication`.
+    Replication(Result<ReplicationStatus, MembershipError>),
+    /// To `Campaign`.
+    Campaign(Result<(), String>),
 }

@@ -62,6 +62,8 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_TIMEOUTS_QUIC_KEEPALIVE_MS", "9"),
             ("SVEA_TIMEOUTS_CONNECT_MS", "8"),
             ("SVEA_TIMEOUTS_RECONNECT_BACKOFF_MS_MAX", "7"),
+            ("SVEA_TIMEOUTS_MEMBERSHIP_CHANGE_MS", "6"),
+            ("SVEA_OPERATOR_TOKEN", " 0123456789abcdef-operator "),
             ("SVEA_LIMITS_HTTP_BODY_BYTES", "21"),
             ("SVEA_LIMITS_ACTOR_MAILBOX_LEN", "22"),
             ("SVEA_LIMITS_REGISTRY_QUEUE_LEN", "23"),
@@ -106,9 +108,10 @@ fn every_overridable_key_has_its_variable() {
             t.quic_idle,
             t.quic_keepalive,
             t.connect,
-            t.reconnect_backoff_max
+            t.reconnect_backoff_max,
+            t.membership_change
         ],
-        [50, 300, 900, 11, 12, 13, 14, 15, 16, 170, 18, 19, 9, 8, 7].map(ms)
+        [50, 300, 900, 11, 12, 13, 14, 15, 16, 170, 18, 19, 9, 8, 7, 6].map(ms)
     );
     let l = &config.limits;
     assert_eq!(
@@ -134,8 +137,9 @@ fn every_overridable_key_has_its_variable() {
         [net("10.0.0.0/8"), net("127.0.0.1/32"), net("::1/128")]
     );
     assert_eq!(g.reload_interval, ms(28));
+    assert_eq!(config.operator.token.as_deref(), Some("0123456789abcdef-operator"));
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 39);
+    assert_eq!(env_var_names().len(), 41);
 }
 
 #[test]

@@ -483,3 +483,15 @@ fn a_blank_geo_db_path_means_the_bundled_database() {
         Some(std::path::Path::new("geo/city.mmdb"))
     );
 }
+
+#[test]
+fn the_operator_token_is_off_when_empty_and_must_be_long_when_set() {
+    assert_eq!(check_ok("", &[]).operator.token, None);
+    assert_eq!(check_ok("[operator]\ntoken = \"   \"\n", &[]).operator.token, None);
+    let config = check_ok("[operator]\ntoken = \"0123456789abcdef\"\n", &[]);
+    assert_eq!(config.operator.token.as_deref(), Some("0123456789abcdef"));
+    // The secret never shows up in a debug print of the config.
+    assert!(!format!("{config:?}").contains("0123456789abcdef"));
+    check_invalid("[operator]\ntoken = \"short\"\n", &[], "operator.token", "at least 16");
+    check_invalid("[operator]\ntoken = \"0123456789 abcdef\"\n", &[], "operator.token", "without spaces");
+}

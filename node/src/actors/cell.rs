@@ -48,10 +48,11 @@ impl OwnedCell {
             let current = env.cluster.view().owner(&key)?;
             if let Some(o) = current {
                 if o.node != node {
-                    if env.cluster.health().node_reachable(o.node) {
+                    if !super::placement::owner_lost(&env.cluster, o.node) {
                         return Err(ActorError::Fenced { key });
                     }
-                    tracing::warn!(actor = %key, from = o.node, epoch = o.epoch + 1, "taking over actor from unreachable owner");
+                    env.cluster.counters().actor_takeover();
+                    tracing::warn!(event = "actor_takeover", actor = %key, from = o.node, epoch = o.epoch + 1, "taking over actor from unreachable owner");
                 }
             }
             let expected_epoch = current.map(|o| o.epoch).unwrap_or(0);

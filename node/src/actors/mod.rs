@@ -67,6 +67,7 @@ macro_rules! actor_shell {
 
 pub mod business;
 pub mod cell;
+pub mod placement;
 pub mod registry;
 pub mod session;
 
@@ -120,6 +121,8 @@ pub struct ActorEnv {
     pub cluster: ClusterNode,
     /// The node's region name.
     pub region: String,
+    /// The region table (successor order when actors move).
+    pub regions: Arc<Vec<svea_config::RegionSpec>>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
     /// Feedback scorer.
@@ -141,6 +144,8 @@ pub enum Missing {
     Session,
     /// A QR token.
     QrToken,
+    /// A cluster member.
+    Node,
 }
 
 impl Missing {
@@ -150,6 +155,7 @@ impl Missing {
             Missing::Business => "business",
             Missing::Session => "session",
             Missing::QrToken => "qr token",
+            Missing::Node => "node",
         }
     }
 }
@@ -199,8 +205,15 @@ pub enum ActorError {
 
 impl From<svea_cluster::Error> for ActorError {
     fn from(e: svea_cluster::Error) -> Self {
+        use svea_cluster::membership::MembershipError;
         match e {
             svea_cluster::Error::Storage(s) => ActorError::Internal(s.to_string()),
+            svea_cluster::Error::Membership(MembershipError::NotMember(id)) => {
+                ActorError::NotFound { what: Missing::Node, id: id.to_string() }
+            }
+            svea_cluster::Error::Membership(MembershipError::Refused(detail)) => {
+                ActorError::Conflict { kind: "membership-refused".into(), detail }
+            }
             other => ActorError::Unavailable(other.to_string()),
         }
     }

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use super::business::{BusinessActor, BusinessCall, BusinessMsg, BusinessReply};
 use super::session::{SessionActor, SessionCall, SessionMsg, SessionReply};
-use super::{ActorEnv, ActorError, ActorKey};
+use super::{placement, ActorEnv, ActorError, ActorKey};
 
 /// How often the registry looks for idle actors, at most.
 const PASSIVATION_TICK_MAX: Duration = Duration::from_secs(5);
@@ -273,7 +273,7 @@ async fn route(table: Rc<RefCell<Table>>, env: ActorEnv, msg: Envelope) {
 }
 
 /// Where a call should run.
-enum Target {
+pub enum Target {
     Local,
     Remote(u64),
 }
@@ -308,11 +308,27 @@ async fn deliver(
     let mut last_err = None;
     for _ in 0..ROUTE_ATTEMPTS_MAX {
         let owner = env.cluster.view().owner(&stored_key)?;
+        let draining = placement::is_draining(&env.cluster, me);
         let target = match owner {
-            Some(o) if o.node == me => Target::Local,
-            // The owner has been unreachable for failover_after: serve it here (the activation
-            // claims the next epoch, which fences the old owner if it comes back).
-            Some(o) if !forwarded && !env.cluster.health().node_reachable(o.node) => Target::Local,
+            Some(o) if o.node == me && !draining => Target::Local,
+            // A draining node serves nothing itself: it hands the actor on, then routes there.
+            Some(o) if o.node == me => match hand_off(env, &stored_key, o).await? {
+                Some(target) => target,
+                None => continue,
+            },
+            // The owner left or has been unreachable for failover_after: serve it here (the
+            // activation claims the next epoch, which fences the old owner if it comes back),
+            // or, when this node is draining, hand it straight to a successor.
+            Some(o) if !forwarded && placement::owner_lost(&env.cluster, o.node) => {
+                if !draining {
+                    Target::Local
+                } else {
+                    match hand_off(env, &stored_key, o).await? {
+                        Some(target) => target,
+                        None => continue,
+                    }
+                }
+            }
             Some(o) => Target::Remote(o.node),
             None if request.creates() => placement(env, &request),
             None if !refreshed => {
@@ -349,19 +365,44 @@ fn not_found(key: &ActorKey) -> ActorError {
 }
 
 /// Where a new actor lives: a session with the node that opened it (the customer's region), a
-/// business with the lowest-id node of its home region.
+/// business with a node of its home region (this one if it is there, else the lowest id). A
+/// draining node places nothing on itself: the best other candidate gets it.
 fn placement(env: &ActorEnv, request: &Request) -> Target {
-    let Request::Business(BusinessMsg::Create(new)) = request else { return Target::Local };
-    if new.home_region == env.region {
+    let me = env.cluster.id();
+    let draining = placement::is_draining(&env.cluster, me);
+    let home = match request {
+        Request::Business(BusinessMsg::Create(new)) => new.home_region.as_str(),
+        _ => env.region.as_str(),
+    };
+    if home == env.region && !draining {
         return Target::Local;
     }
-    let status = env.cluster.status();
-    status
-        .members
-        .iter()
-        .find(|(_, n)| n.region == new.home_region)
-        .map(|(id, _)| Target::Remote(*id))
-        .unwrap_or(Target::Local)
+    let exclude = draining.then_some(me);
+    match placement::candidates(&env.cluster, &env.regions, home, exclude).first() {
+        Some(id) if *id == me => Target::Local,
+        Some(id) => Target::Remote(*id),
+        // Nobody else can take it: serving here beats refusing.
+        None => Target::Local,
+    }
+}
+
+/// Hands `actor`, owned by `owner` (this node, or a lost node while this one drains), to the
+/// best successor with a fenced claim in the successor's name. `None`: the claim raced with
+/// another and the caller should look again; `Some(Local)` when no other node can take it.
+pub async fn hand_off(env: &ActorEnv, actor: &str, owner: svea_storage::Owner) -> Result<Option<Target>, ActorError> {
+    let me = env.cluster.id();
+    let Some(to) = placement::candidates(&env.cluster, &env.regions, &env.region, Some(me)).first().copied() else {
+        return Ok(Some(Target::Local));
+    };
+    let claim = svea_storage::Command::Claim { actor: actor.to_owned(), node: to, expected_epoch: owner.epoch };
+    match env.cluster.write(claim).await?.result {
+        svea_storage::CommandResult::Claimed(o) => {
+            env.cluster.counters().actor_handoff();
+            tracing::info!(event = "actor_handoff", actor, from = owner.node, to, epoch = o.epoch, "actor handed off");
+            Ok(Some(Target::Remote(to)))
+        }
+        _ => Ok(None),
+    }
 }
 
 async fn deliver_local(table: &Rc<RefCell<Table>>, env: &ActorEnv, key: &ActorKey, request: &Request) -> Result<Reply, ActorError> {

@@ -67,7 +67,13 @@ fn epoch_of(node: &NodeHandle, key: &str) -> u64 {
 }
 
 /// Node 2 claims `key` behind the live actor's back (a takeover elsewhere).
+/// Node 2 joins as a learner (it never answers: this test has no transport, so it counts as
+/// alive only while within `failover_after` of startup) and claims `key`.
 async fn claim_for_node_2(node: &NodeHandle, key: &str, expected_epoch: u64) -> svea_storage::CommandResult {
+    if !node.cluster().is_member(2) {
+        let two = svea_storage::SveaNode { region: "gothenburg".into(), raft_addr: "127.0.0.1:9".into(), ..Default::default() };
+        node.cluster().raft().add_learner(2, two, false).await.expect("add node 2 as learner");
+    }
     node.cluster()
         .write(svea_storage::Command::Claim { actor: key.to_string(), node: 2, expected_epoch })
         .await

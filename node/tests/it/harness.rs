@@ -132,9 +132,17 @@ impl NodeProc {
     }
 
     /// SIGSTOP: the process is frozen (a stalled machine), its sockets stay open.
+    /// Returns once every thread of it is stopped: a signal is delivered asynchronously, and a
+    /// thread still running could answer a request sent after this returns.
     pub fn pause(&self) {
+        let pid = self.pid().expect("running");
         // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.pid().expect("running") as i32, libc::SIGSTOP) };
+        unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !all_threads_stopped(pid) {
+            assert!(Instant::now() < deadline, "process {pid} did not stop");
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// SIGCONT after [`NodeProc::pause`].
@@ -158,6 +166,29 @@ impl NodeProc {
                 panic!("svea did not stop within 30 s of SIGTERM");
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits (bounded) for the process to exit by itself; returns its exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        let c = self.child.as_mut()?;
+        loop {
+            if let Ok(Some(s)) = c.try_wait() {
+                self.child = None;
+                return s.code();
+            }
+            assert!(Instant::now() < deadline, "process did not exit within {limit:?}; log:\n{}", self.log_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The status of a GET, or `None` when nothing answers (connection refused, timeout).
+    pub fn get_alive(&self, path: &str) -> Option<u16> {
+        match agent().get(&format!("{}{path}", self.url)).timeout(Duration::from_secs(5)).call() {
+            Ok(r) => Some(r.status()),
+            Err(ureq::Error::Status(code, _)) => Some(code),
+            Err(_) => None,
         }
     }
 
@@ -235,12 +266,22 @@ pub const GOOD_FEEDBACK: &str = "Kaffet var gott och personalen trevlig, men kö
 
 /// Creates a business with one location in Malmö and returns (business id, qr token).
 pub fn create_business(n: &NodeProc, budget: &str) -> (String, String) {
+    create_business_with(n, budget, 55.6046, 12.9996)
+}
+
+/// Creates a business with one location at (lat, lon) (its home region is the nearest) and a
+/// budget of 100 000 SEK; returns (business id, qr token).
+pub fn create_business_at(n: &NodeProc, lat: f64, lon: f64) -> (String, String) {
+    create_business_with(n, "100000.00", lat, lon)
+}
+
+fn create_business_with(n: &NodeProc, budget: &str, lat: f64, lon: f64) -> (String, String) {
     let r = n.post(
         "/v1/businesses",
         serde_json::json!({
             "name": "Kafé Lilla Torget",
             "org_number": ORG_NUMBER,
-            "locations": [{"name": "Lilla Torg", "lat": 55.6046, "lon": 12.9996}],
+            "locations": [{"name": "Lilla Torg", "lat": lat, "lon": lon}],
             "reward_budget_sek": budget
         }),
     );
@@ -276,6 +317,24 @@ pub struct Cluster3 {
     pub nodes: Vec<NodeProc>,
     pub tls: PathBuf,
     pub raft_addrs: Vec<std::net::SocketAddr>,
+    /// The `[[cluster.initial_members]]` tables every config lists.
+    pub members_toml: String,
+    /// The rest of a node config after `[node]` and `[tls]` (timeouts, limits, operator...).
+    pub common_toml: String,
+}
+
+/// The operator token every test cluster is configured with.
+pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789";
+
+/// Runs the `svea` binary with `args`; returns (exit code, stdout, stderr).
+pub fn svea_cli(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_svea"));
+    cmd.args(args).env_remove("SVEA_OPERATOR_TOKEN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run svea");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 pub const REGIONS: [&str; 3] = ["stockholm", "gothenburg", "malmo"];
@@ -314,7 +373,7 @@ impl Cluster3 {
             let config = ndir.join("svea.toml");
             let text = format!(
                 "[node]\nid = {}\nregion = \"{}\"\nraft_addr = \"127.0.0.1:{}\"\nhttp_addr = \"127.0.0.1:{}\"\npublic_url = \"http://127.0.0.1:{}\"\ndata_dir = \"{}\"\nrouting = \"{routing}\"\n\n\
-                 [tls]\nca_cert = \"{}\"\nnode_cert = \"{}\"\nnode_key = \"{}\"\n\n[timeouts]\n{timeouts}\n\n[limits]\n{limits}\n\n[geo]\n{}\n\n[cluster]\nname = \"svea-test\"\n{members}",
+                 [tls]\nca_cert = \"{}\"\nnode_cert = \"{}\"\nnode_key = \"{}\"\n\n[timeouts]\n{timeouts}\n\n[limits]\n{limits}\n\n[operator]\ntoken = \"{OPERATOR_TOKEN}\"\n\n[geo]\n{}\n\n[cluster]\nname = \"svea-test\"\n{members}",
                 i + 1,
                 REGIONS[i],
                 raft[i],
@@ -340,7 +399,43 @@ impl Cluster3 {
             n.wait_ready();
         }
         let raft_addrs = raft.iter().map(|p| format!("127.0.0.1:{p}").parse().expect("addr")).collect();
-        Cluster3 { nodes, tls, raft_addrs }
+        let common_toml = format!(
+            "[timeouts]\n{timeouts}\n\n[limits]\n{limits}\n\n[operator]\ntoken = \"{OPERATOR_TOKEN}\"\n\n[cluster]\nname = \"svea-test\"\n"
+        );
+        Cluster3 { nodes, tls, raft_addrs, members_toml: members, common_toml }
+    }
+
+    /// Signs a certificate for node `id` with the cluster CA (`svea certs --add`), writes its
+    /// config (every member plus itself) and starts it, waiting only for `/health`: it is not
+    /// a member until an operator adds it.
+    pub fn spawn_extra(&self, dir: &Path, id: u64, region: &str) -> NodeProc {
+        let label = format!("{region}-{id}");
+        let tls = self.tls.display().to_string();
+        let (code, _, err) = svea_cli(&["certs", "--add", "--out", &tls, "--nodes", &format!("{label}:{id}")], &[]);
+        assert_eq!(code, Some(0), "svea certs --add: {err}");
+        let ndir = dir.join(&label);
+        std::fs::create_dir_all(&ndir).expect("node dir");
+        let (http, raft) = (free_port(), free_udp_port());
+        let me = format!(
+            "\n[[cluster.initial_members]]\nid = {id}\nregion = \"{region}\"\nraft_addr = \"127.0.0.1:{raft}\"\nhttp_addr = \"127.0.0.1:{http}\"\npublic_url = \"http://127.0.0.1:{http}\"\n"
+        );
+        let text = format!(
+            "[node]\nid = {id}\nregion = \"{region}\"\nraft_addr = \"127.0.0.1:{raft}\"\nhttp_addr = \"127.0.0.1:{http}\"\npublic_url = \"http://127.0.0.1:{http}\"\ndata_dir = \"{}\"\nrouting = \"serve\"\n\n\
+             [tls]\nca_cert = \"{tls}/ca.pem\"\nnode_cert = \"{tls}/{label}.pem\"\nnode_key = \"{tls}/{label}.key\"\n\n{}{}{me}",
+            ndir.join("data").display(),
+            self.common_toml,
+            self.members_toml,
+        );
+        let config = ndir.join("svea.toml");
+        std::fs::write(&config, text).expect("write config");
+        let mut n = NodeProc { child: None, url: format!("http://127.0.0.1:{http}"), config, log: ndir.join("node.log") };
+        n.spawn_no_wait();
+        let deadline = Instant::now() + READY_DEADLINE;
+        while n.get_alive("/health") != Some(200) {
+            assert!(Instant::now() < deadline, "node {id} never answered /health; log:\n{}", n.log_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        n
     }
 
     pub fn by_region(&self, region: &str) -> &NodeProc {
@@ -369,4 +464,14 @@ impl Cluster3 {
 /// A free loopback UDP port.
 pub fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp").local_addr().expect("addr").port()
+}
+
+/// Whether every thread of `pid` is in the stopped state (`T` in /proc/<pid>/task/*/stat).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
+    tasks.flatten().all(|t| {
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // The state follows the parenthesised command name, which may itself contain spaces.
+        stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('T')).unwrap_or(false)
+    })
 }

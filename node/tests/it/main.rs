@@ -1,6 +1,7 @@
 //! Integration tests of the `svea` binary: real processes, real HTTP, real disk.
 
 mod harness;
+mod load;
 
 mod actors;
 mod cluster;
@@ -13,3 +14,4 @@ mod rules;
 mod expiry;
 mod failover;
 mod geo;
+mod operator;

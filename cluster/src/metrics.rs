@@ -1,0 +1,112 @@
+//! Counters of cluster events (failover, membership, leadership), rendered in the Prometheus
+//! text format by the HTTP layer. One set per node, so several nodes in one process (the
+//! simulations) keep their own.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Event counters of one node. All monotonic.
+#[derive(Debug, Default)]
+pub struct Counters {
+    leader_changes: AtomicU64,
+    peer_down: AtomicU64,
+    peer_up: AtomicU64,
+    region_down: AtomicU64,
+    region_up: AtomicU64,
+    actor_takeovers: AtomicU64,
+    actor_handoffs: AtomicU64,
+    leadership_transfers: AtomicU64,
+    add_learner: AtomicU64,
+    promote: AtomicU64,
+    set_draining: AtomicU64,
+    remove: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Counters {
+    /// The leader this node follows changed (including to "none").
+    pub fn leader_changed(&self) {
+        bump(&self.leader_changes);
+    }
+    /// A peer became unreachable.
+    pub fn peer_down(&self) {
+        bump(&self.peer_down);
+    }
+    /// A peer became reachable again.
+    pub fn peer_up(&self) {
+        bump(&self.peer_up);
+    }
+    /// Every node of a region became unreachable: its traffic fails over.
+    pub fn region_down(&self) {
+        bump(&self.region_down);
+    }
+    /// A region became reachable again.
+    pub fn region_up(&self) {
+        bump(&self.region_up);
+    }
+    /// This node claimed an actor from an unreachable owner.
+    pub fn actor_takeover(&self) {
+        bump(&self.actor_takeovers);
+    }
+    /// This node handed an actor it owned to another node (drain).
+    pub fn actor_handoff(&self) {
+        bump(&self.actor_handoffs);
+    }
+    /// This node handed leadership to another voter.
+    pub fn leadership_transfer(&self) {
+        bump(&self.leadership_transfers);
+    }
+    /// A membership change this node made as leader (`op` as in `MembershipOp::name`).
+    pub fn membership_change(&self, op: &str) {
+        match op {
+            "add_learner" => bump(&self.add_learner),
+            "promote" => bump(&self.promote),
+            "set_draining" => bump(&self.set_draining),
+            _ => bump(&self.remove),
+        }
+    }
+
+    /// Counter values by name, for tests and status.
+    pub fn get(&self, name: &str) -> Option<u64> {
+        self.all().into_iter().find(|(n, ..)| *n == name).map(|(_, _, _, v)| v)
+    }
+
+    fn all(&self) -> Vec<(&'static str, &'static str, Option<(&'static str, &'static str)>, u64)> {
+        let v = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let op = |name| Some(("op", name));
+        vec![
+            ("svea_leader_changes_total", "Times the leader this node follows changed.", None, v(&self.leader_changes)),
+            ("svea_peer_down_total", "Peers declared unreachable after failover_after of silence.", None, v(&self.peer_down)),
+            ("svea_peer_up_total", "Peers reachable again after being declared down.", None, v(&self.peer_up)),
+            ("svea_region_down_total", "Regions failed over: every node unreachable.", None, v(&self.region_down)),
+            ("svea_region_up_total", "Regions reachable again after a failover.", None, v(&self.region_up)),
+            ("svea_actor_takeovers_total", "Actors claimed by this node from an unreachable owner.", None, v(&self.actor_takeovers)),
+            ("svea_actor_handoffs_total", "Actors this node handed to another node while draining.", None, v(&self.actor_handoffs)),
+            ("svea_leadership_transfers_total", "Leadership handed by this node to another voter.", None, v(&self.leadership_transfers)),
+            ("svea_membership_changes_total", "Membership changes made by this node as leader.", op("add_learner"), v(&self.add_learner)),
+            ("svea_membership_changes_total", "", op("promote"), v(&self.promote)),
+            ("svea_membership_changes_total", "", op("set_draining"), v(&self.set_draining)),
+            ("svea_membership_changes_total", "", op("remove"), v(&self.remove)),
+        ]
+    }
+
+    /// The counters in the Prometheus text exposition format.
+    pub fn render(&self, out: &mut String) {
+        for (name, help, label, value) in self.all() {
+            if !help.is_empty() {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            }
+            match label {
+                Some((k, l)) => {
+                    let _ = writeln!(out, "{name}{{{k}=\"{l}\"}} {value}");
+                }
+                None => {
+                    let _ = writeln!(out, "{name} {value}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! `svea cluster ...`: the operator CLI, a client of `/v1/cluster` on a running node.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde_json::Value;
+
+use crate::operator::{ClusterOut, DrainOut, MemberIn};
+
+/// Environment variable the token is read from when `--token` is not given.
+pub const TOKEN_VAR: &str = "SVEA_OPERATOR_TOKEN";
+/// Limit for status and removal calls.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Limit for calls that wait on a learner catching up or a whole drain.
+pub const LONG_CALL_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The operator token: `--token`, else `SVEA_OPERATOR_TOKEN`.
+pub fn token(flag: Option<String>) -> anyhow::Result<String> {
+    if let Some(t) = flag.filter(|t| !t.trim().is_empty()) {
+        return Ok(t.trim().to_owned());
+    }
+    match svea_config::env_vars().get(TOKEN_VAR) {
+        Some(t) if !t.trim().is_empty() => Ok(t.trim().to_owned()),
+        _ => bail!("no operator token: pass --token or set {TOKEN_VAR}"),
+    }
+}
+
+struct Client {
+    token: String,
+}
+
+impl Client {
+    fn call(&self, method: &str, url: &str, body: Option<&Value>, timeout: Duration) -> anyhow::Result<Value> {
+        let req = ureq::request(method, url).timeout(timeout).set("Authorization", &format!("Bearer {}", self.token));
+        let result = match body {
+            Some(b) => req.send_json(b.clone()),
+            None => req.call(),
+        };
+        match result {
+            Ok(resp) => resp.into_json::<Value>().with_context(|| format!("{method} {url}: answer is not JSON")),
+            Err(ureq::Error::Status(code, resp)) => {
+                let text = resp.into_string().unwrap_or_default();
+                let detail = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|v| v["detail"].as_str().map(str::to_owned))
+                    .unwrap_or(text);
+                bail!("{method} {url}: {code}: {detail}")
+            }
+            Err(e) => bail!("{method} {url}: {e}"),
+        }
+    }
+}
+
+fn base(url: &str) -> anyhow::Result<String> {
+    let u = url.trim().trim_end_matches('/');
+    if !(u.starts_with("http://") || u.starts_with("https://")) {
+        bail!("--node {url:?} must be a URL like http://127.0.0.1:8080");
+    }
+    Ok(u.to_owned())
+}
+
+fn status_of(client: &Client, node: &str) -> anyhow::Result<ClusterOut> {
+    let v = client.call("GET", &format!("{node}/v1/cluster"), None, CALL_TIMEOUT)?;
+    serde_json::from_value(v).context("unexpected /v1/cluster answer")
+}
+
+/// Prints the cluster status as a table (or JSON).
+pub fn status(node: &str, token: String, json: bool) -> anyhow::Result<()> {
+    let client = Client { token };
+    let s = status_of(&client, &base(node)?)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(());
+    }
+    print!("{}", render_status(&s));
+    Ok(())
+}
+
+/// The human-readable status table.
+pub fn render_status(s: &ClusterOut) -> String {
+    let mut out = format!(
+        "cluster {}  (answered by node {}, term {}, leader {})\n",
+        s.cluster,
+        s.node,
+        s.term,
+        s.leader.map_or("none".to_owned(), |l| l.to_string())
+    );
+    out.push_str(&format!(
+        "{:>4}  {:<11} {:<8} {:<7} {:<10} {:>8} {:>6} {:>7}  {}\n",
+        "id", "region", "role", "leader", "reachable", "matched", "lag", "actors", "url"
+    ));
+    let opt = |v: Option<u64>| v.map_or("-".to_owned(), |v| v.to_string());
+    for m in &s.members {
+        let role = if m.draining { format!("{}*", m.role) } else { m.role.clone() };
+        out.push_str(&format!(
+            "{:>4}  {:<11} {:<8} {:<7} {:<10} {:>8} {:>6} {:>7}  {}\n",
+            m.id,
+            m.region,
+            role,
+            if m.leader { "yes" } else { "" },
+            if m.reachable { "yes" } else { "NO" },
+            opt(m.matched_index),
+            opt(m.lag),
+            m.owned_actors,
+            m.public_url
+        ));
+    }
+    if s.members.iter().any(|m| m.draining) {
+        out.push_str("(* draining)\n");
+    }
+    for r in &s.regions {
+        out.push_str(&format!("region {:<11} {}  nodes {:?}\n", r.name, if r.healthy { "healthy" } else { "DOWN" }, r.nodes));
+    }
+    if let Some(e) = &s.replication_error {
+        out.push_str(&format!("replication lag unknown: {e}\n"));
+    }
+    out
+}
+
+/// Adds the node running at `new_node` (it describes itself) to the cluster `node` belongs to.
+pub fn add(node: &str, new_node: &str, token: String) -> anyhow::Result<()> {
+    let client = Client { token };
+    let (node, new_node) = (base(node)?, base(new_node)?);
+    let me: MemberIn = serde_json::from_value(client.call("GET", &format!("{new_node}/v1/cluster/self"), None, CALL_TIMEOUT)?)
+        .context("unexpected /v1/cluster/self answer")?;
+    eprintln!("adding node {} ({}, raft {}) as learner; waiting for it to catch up, then making it a voter", me.id, me.region, me.raft_addr);
+    let body = serde_json::to_value(&me)?;
+    let v = client.call("POST", &format!("{node}/v1/cluster/nodes"), Some(&body), LONG_CALL_TIMEOUT)?;
+    let s: ClusterOut = serde_json::from_value(v).context("unexpected answer")?;
+    print!("{}", render_status(&s));
+    Ok(())
+}
+
+/// Drains node `id`: finds its URL through `node`, asks it to drain, and waits until it left.
+pub fn drain(node: &str, id: u64, token: String) -> anyhow::Result<()> {
+    let client = Client { token };
+    let node = base(node)?;
+    let s = status_of(&client, &node)?;
+    let Some(target) = s.members.iter().find(|m| m.id == id) else { bail!("node {id} is not a member of the cluster") };
+    let url = base(&target.public_url)?;
+    eprintln!("draining node {id} at {url}: handing its actors on, moving leadership, leaving the cluster");
+    let v = client.call("POST", &format!("{url}/v1/cluster/nodes/{id}/drain"), None, LONG_CALL_TIMEOUT)?;
+    let report: DrainOut = serde_json::from_value(v).context("unexpected drain answer")?;
+    println!(
+        "node {} drained: {} actors handed off{}; it left the cluster and is stopping",
+        report.node,
+        report.handed_off,
+        report.leadership_moved_to.map_or(String::new(), |l| format!(", leadership moved to node {l}"))
+    );
+    Ok(())
+}
+
+/// Removes dead node `id` through `node`.
+pub fn remove(node: &str, id: u64, force: bool, token: String) -> anyhow::Result<()> {
+    let client = Client { token };
+    let node = base(node)?;
+    let v = client.call("DELETE", &format!("{node}/v1/cluster/nodes/{id}?force={force}"), None, LONG_CALL_TIMEOUT)?;
+    let s: ClusterOut = serde_json::from_value(v).context("unexpected answer")?;
+    println!("node {id} removed");
+    print!("{}", render_status(&s));
+    Ok(())
+}

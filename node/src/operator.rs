@@ -1,0 +1,327 @@
+//! Operator actions on the running cluster: status, adding a node (learner, catch-up, voter),
+//! draining this node, removing a dead node. Used by `/v1/cluster` and `svea cluster`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use svea_cluster::membership::MembershipOp;
+use svea_storage::{Command, CommandResult, RaftNodeId, SveaNode};
+
+use crate::actors::{placement, ActorError};
+use crate::service::NodeHandle;
+
+/// Owner records read per page while counting or handing off actors.
+pub const OWNER_PAGE: usize = 1000;
+/// Hand-off claims in flight at once while draining.
+pub const HANDOFF_CONCURRENCY: usize = 16;
+/// Passes over the owner records while draining (actors activated meanwhile are caught by the next).
+pub const HANDOFF_PASSES_MAX: usize = 5;
+
+/// How a node describes itself to an operator adding it (`GET /v1/cluster/self`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberIn {
+    /// Node id (unique in the cluster).
+    pub id: u64,
+    /// Region (in the region table).
+    pub region: String,
+    /// QUIC address peers use.
+    pub raft_addr: String,
+    /// HTTP listen address.
+    pub http_addr: String,
+    /// Public URL.
+    pub public_url: String,
+}
+
+/// One member as the status shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemberOut {
+    /// Node id.
+    pub id: u64,
+    /// Region.
+    pub region: String,
+    /// `voter` or `learner`.
+    pub role: String,
+    /// Whether it is the leader.
+    pub leader: bool,
+    /// Marked draining.
+    pub draining: bool,
+    /// Reachable from the node answering.
+    pub reachable: bool,
+    /// QUIC address.
+    pub raft_addr: String,
+    /// Public URL.
+    pub public_url: String,
+    /// Highest log index known to match the leader's (from the leader).
+    pub matched_index: Option<u64>,
+    /// Entries behind the leader's last log index.
+    pub lag: Option<u64>,
+    /// Actors it owns, per the answering node's applied state.
+    pub owned_actors: u64,
+}
+
+/// One region's health as the answering node sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegionOut {
+    /// Region name.
+    pub name: String,
+    /// At least one member reachable.
+    pub healthy: bool,
+    /// Member ids in the region.
+    pub nodes: Vec<u64>,
+}
+
+/// `GET /v1/cluster`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterOut {
+    /// Cluster name.
+    pub cluster: String,
+    /// Node that answered.
+    pub node: u64,
+    /// Its term.
+    pub term: u64,
+    /// The leader it follows.
+    pub leader: Option<u64>,
+    /// The leader's public URL.
+    pub leader_url: Option<String>,
+    /// Its last log index.
+    pub last_log_index: Option<u64>,
+    /// Its last applied index.
+    pub last_applied_index: Option<u64>,
+    /// Every member.
+    pub members: Vec<MemberOut>,
+    /// Every region with members.
+    pub regions: Vec<RegionOut>,
+    /// Why replication lag is missing (no leader, leader unreachable).
+    pub replication_error: Option<String>,
+}
+
+/// What a drain did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DrainOut {
+    /// The drained node.
+    pub node: u64,
+    /// Actors handed to other nodes.
+    pub handed_off: u64,
+    /// Where leadership went, if this node led.
+    pub leadership_moved_to: Option<u64>,
+    /// Removed from the membership (the process exits next).
+    pub removed: bool,
+}
+
+/// Counts owner records per node (every actor ever claimed, active or passivated).
+pub fn owned_actors(node: &NodeHandle) -> Result<BTreeMap<RaftNodeId, u64>, ActorError> {
+    let view = node.cluster().view();
+    let mut counts = BTreeMap::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = view.scan_owners(after.as_deref(), OWNER_PAGE)?;
+        for (_, owner) in &page {
+            *counts.entry(owner.node).or_insert(0) += 1;
+        }
+        match page.last() {
+            Some((actor, _)) if page.len() == OWNER_PAGE => after = Some(actor.clone()),
+            _ => return Ok(counts),
+        }
+    }
+}
+
+/// The cluster as this node sees it, with the leader's replication progress.
+pub async fn status(node: &NodeHandle) -> Result<ClusterOut, ActorError> {
+    let cluster = node.cluster();
+    let s = cluster.status();
+    let (replication, replication_error) = match cluster.replication().await {
+        Ok(r) => (Some(r), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let owned = owned_actors(node)?;
+    let health = cluster.health();
+    let members: Vec<MemberOut> = s
+        .members
+        .iter()
+        .map(|(id, n)| {
+            let matched = replication.as_ref().and_then(|r| r.matched.get(id).copied().flatten());
+            let lag = replication.as_ref().and_then(|r| {
+                let last = r.last_log_index.unwrap_or(0);
+                r.matched.get(id).map(|m| last.saturating_sub(m.unwrap_or(0)))
+            });
+            MemberOut {
+                id: *id,
+                region: n.region.clone(),
+                role: if s.voters.contains(id) { "voter" } else { "learner" }.into(),
+                leader: s.leader == Some(*id),
+                draining: n.draining,
+                reachable: health.node_reachable(*id),
+                raft_addr: n.raft_addr.clone(),
+                public_url: n.public_url.clone(),
+                matched_index: matched,
+                lag,
+                owned_actors: owned.get(id).copied().unwrap_or(0),
+            }
+        })
+        .collect();
+    let healthy = cluster.healthy_regions();
+    let mut regions: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for (id, n) in &s.members {
+        regions.entry(n.region.clone()).or_default().push(*id);
+    }
+    Ok(ClusterOut {
+        cluster: node.config().cluster.name.clone(),
+        node: s.node_id,
+        term: s.term,
+        leader: s.leader,
+        leader_url: s.leader.and_then(|l| s.members.get(&l)).map(|n| n.public_url.clone()),
+        last_log_index: s.last_log_index,
+        last_applied_index: s.last_applied_index,
+        members,
+        regions: regions.into_iter().map(|(name, nodes)| RegionOut { healthy: healthy.contains(&name), name, nodes }).collect(),
+        replication_error,
+    })
+}
+
+/// This node as a member record (what `svea cluster add` sends to the cluster).
+pub fn describe_self(node: &NodeHandle) -> MemberIn {
+    let n = &node.config().node;
+    MemberIn {
+        id: n.id.get(),
+        region: n.region.to_string(),
+        raft_addr: n.raft_addr.to_string(),
+        http_addr: n.http_addr.to_string(),
+        public_url: n.public_url.clone(),
+    }
+}
+
+/// Adds a node: as learner first (waits until it has caught up with the log), then as voter.
+pub async fn add(node: &NodeHandle, m: MemberIn) -> Result<(), ActorError> {
+    if !node.config().regions.iter().any(|r| r.name.as_str() == m.region) {
+        return Err(ActorError::Conflict { kind: "unknown-region".into(), detail: format!("region {:?} is not in the region table", m.region) });
+    }
+    if m.id == 0 {
+        return Err(ActorError::Conflict { kind: "membership-refused".into(), detail: "node id must be > 0".into() });
+    }
+    let member = SveaNode {
+        region: m.region.clone(),
+        raft_addr: m.raft_addr.clone(),
+        http_addr: m.http_addr.clone(),
+        public_url: m.public_url.clone(),
+        draining: false,
+    };
+    let cluster = node.cluster();
+    tracing::info!(event = "membership", op = "add", node = m.id, region = %m.region, "adding node as learner");
+    cluster.change_membership(MembershipOp::AddLearner { id: m.id, node: member }).await?;
+    cluster.change_membership(MembershipOp::Promote { id: m.id }).await?;
+    tracing::info!(event = "membership", op = "add", node = m.id, "node is a voter");
+    Ok(())
+}
+
+/// Removes a dead node. A reachable node must be drained instead (it would keep serving actors
+/// it no longer owns in anyone's view until it noticed).
+pub async fn remove(node: &NodeHandle, id: RaftNodeId, force: bool) -> Result<(), ActorError> {
+    let cluster = node.cluster();
+    if id == cluster.id() {
+        return Err(ActorError::Conflict { kind: "membership-refused".into(), detail: "a node cannot remove itself: drain it".into() });
+    }
+    if !force && cluster.is_member(id) && cluster.health().node_reachable(id) {
+        return Err(ActorError::Conflict {
+            kind: "membership-refused".into(),
+            detail: format!("node {id} is reachable: drain it instead (or pass force)"),
+        });
+    }
+    cluster.change_membership(MembershipOp::Remove { id }).await?;
+    Ok(())
+}
+
+/// Drains this node: marks it draining (no new actors here), hands every actor it owns to a
+/// successor (same region first), hands leadership away if it leads, and leaves the cluster.
+pub async fn drain(node: &NodeHandle) -> Result<DrainOut, ActorError> {
+    let cluster = node.cluster();
+    let me = cluster.id();
+    let limit = node.config().timeouts.membership_change;
+    tracing::info!(event = "drain", node = me, "drain started");
+    cluster.change_membership(MembershipOp::SetDraining { id: me, draining: true }).await?;
+    wait_until(limit, || placement::is_draining(cluster, me)).await?;
+
+    let mut handed_off = 0;
+    for pass in 0..HANDOFF_PASSES_MAX {
+        let moved = hand_off_all(node).await?;
+        handed_off += moved;
+        tracing::info!(event = "drain", node = me, pass, moved, "hand-off pass done");
+        if moved == 0 {
+            break;
+        }
+    }
+    if owned_actors(node)?.get(&me).copied().unwrap_or(0) > 0 {
+        return Err(ActorError::Unavailable("actors are still being claimed here; run the drain again".into()));
+    }
+
+    let mut leadership_moved_to = None;
+    if cluster.status().leader == Some(me) {
+        let regions = &node.config().regions;
+        let voters = cluster.status().voters;
+        let to = placement::candidates(cluster, regions, node.config().node.region.as_str(), Some(me))
+            .into_iter()
+            .find(|id| voters.contains(id))
+            .ok_or_else(|| ActorError::Unavailable("no reachable voter to hand leadership to".into()))?;
+        cluster.transfer_leadership(to).await?;
+        leadership_moved_to = Some(to);
+    }
+    cluster.change_membership(MembershipOp::Remove { id: me }).await?;
+    tracing::info!(event = "drain", node = me, handed_off, ?leadership_moved_to, "drain finished; node left the cluster");
+    Ok(DrainOut { node: me, handed_off, leadership_moved_to, removed: true })
+}
+
+/// One pass: every actor this node owns is claimed in a successor's name.
+async fn hand_off_all(node: &NodeHandle) -> Result<u64, ActorError> {
+    let cluster = node.cluster();
+    let me = cluster.id();
+    let regions = &node.config().regions;
+    let mut moved = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let page = cluster.view().scan_owners(after.as_deref(), OWNER_PAGE)?;
+        let full = page.len() == OWNER_PAGE;
+        after = page.last().map(|(a, _)| a.clone());
+        let mine: Vec<(String, svea_storage::Owner)> = page.into_iter().filter(|(_, o)| o.node == me).collect();
+        let to = placement::candidates(cluster, regions, node.config().node.region.as_str(), Some(me));
+        let Some(&to) = to.first() else {
+            if mine.is_empty() && !full {
+                return Ok(moved);
+            }
+            return Err(ActorError::Unavailable("no other node can take this node's actors".into()));
+        };
+        let results: Vec<Result<bool, ActorError>> = futures::stream::iter(mine)
+            .map(|(actor, owner)| async move {
+                let claim = Command::Claim { actor: actor.clone(), node: to, expected_epoch: owner.epoch };
+                match cluster.write(claim).await?.result {
+                    CommandResult::Claimed(o) => {
+                        cluster.counters().actor_handoff();
+                        tracing::debug!(event = "actor_handoff", actor, to, epoch = o.epoch, "actor handed off");
+                        Ok(true)
+                    }
+                    // Someone claimed it meanwhile (a takeover, a call): no longer ours to move.
+                    _ => Ok(false),
+                }
+            })
+            .buffer_unordered(HANDOFF_CONCURRENCY)
+            .collect()
+            .await;
+        for r in results {
+            moved += u64::from(r?);
+        }
+        if !full {
+            return Ok(moved);
+        }
+    }
+}
+
+async fn wait_until(limit: Duration, cond: impl Fn() -> bool) -> Result<(), ActorError> {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !cond() {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ActorError::Unavailable(format!("not done within {limit:?}")));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}

@@ -1,0 +1,205 @@
+//! Operators change the cluster while it serves: status, add, drain and remove, over HTTP and
+//! through `svea cluster`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::*;
+use crate::load::{assert_nothing_lost, Load};
+
+fn auth() -> (&'static str, String) {
+    ("authorization", format!("Bearer {OPERATOR_TOKEN}"))
+}
+
+fn status(n: &NodeProc) -> Value {
+    let (k, v) = auth();
+    let r = n.get_with("/v1/cluster", &[(k, &v)]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body
+}
+
+fn member<'a>(s: &'a Value, id: u64) -> Option<&'a Value> {
+    s["members"].as_array().and_then(|m| m.iter().find(|m| m["id"] == id))
+}
+
+#[test]
+fn the_operator_api_needs_the_token_and_shows_the_cluster() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = Cluster3::start(dir.path(), "", "");
+    let n = c.by_region("gothenburg");
+
+    let none = n.get("/v1/cluster");
+    none.problem(401, "unauthorized");
+    assert!(none.header("www-authenticate").is_some_and(|h| h.starts_with("Bearer")));
+    n.get_with("/v1/cluster", &[("authorization", "Bearer not-the-token-at-all")]).problem(401, "unauthorized");
+    let (k, v) = auth();
+    n.post_with("/v1/cluster/nodes", serde_json::json!({}), &[]).problem(401, "unauthorized");
+    n.post_with("/v1/cluster/nodes/abc/drain", serde_json::json!({}), &[(k, &v)]).problem(400, "invalid-path");
+
+    // Wait until the leader has heard from every follower, so lag is known for all.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let s = loop {
+        let s = status(n);
+        let known = s["members"].as_array().is_some_and(|m| m.iter().all(|m| m["lag"].is_u64()));
+        if known {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "replication lag never known: {s}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(s["members"].as_array().map(Vec::len), Some(3), "{s}");
+    for (id, region) in [(1, "stockholm"), (2, "gothenburg"), (3, "malmo")] {
+        let m = member(&s, id).expect("member");
+        assert_eq!(m["region"], region);
+        assert_eq!(m["role"], "voter");
+        assert_eq!(m["reachable"], true);
+        assert_eq!(m["draining"], false);
+    }
+    assert_eq!(s["regions"].as_array().map(|r| r.iter().all(|r| r["healthy"] == true)), Some(true), "{s}");
+    let leader = s["leader"].as_u64().expect("leader");
+    assert_eq!(member(&s, leader).expect("leader member")["leader"], true);
+
+    // Actors per node: a business and a session created through gothenburg are owned there.
+    let (_, token) = create_business(n, "100.00");
+    open_session(n, &token, "phone-1");
+    let s = status(n);
+    let owned: u64 = s["members"].as_array().expect("members").iter().map(|m| m["owned_actors"].as_u64().unwrap_or(0)).sum();
+    assert_eq!(owned, 2, "{s}");
+    assert!(member(&s, 2).expect("gothenburg")["owned_actors"].as_u64() >= Some(1), "{s}");
+
+    // The CLI: a clear error without the token, the table with it (from the environment).
+    let (code, _, err) = svea_cli(&["cluster", "status", "--node", &n.url], &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("SVEA_OPERATOR_TOKEN"), "{err}");
+    let (code, _, err) = svea_cli(&["cluster", "status", "--node", &n.url, "--token", "wrong-token-wrong-token"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("401") && err.contains("wrong operator token"), "{err}");
+    let (code, out, err) = svea_cli(&["cluster", "status", "--node", &n.url], &[("SVEA_OPERATOR_TOKEN", OPERATOR_TOKEN)]);
+    assert_eq!(code, Some(0), "{err}");
+    for region in REGIONS {
+        assert!(out.contains(&format!("region {region:<11} healthy")), "{out}");
+    }
+    let (code, _, err) = svea_cli(&["cluster", "status", "--node", "not-a-url", "--token", OPERATOR_TOKEN], &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("must be a URL"), "{err}");
+
+    // Metrics are plain Prometheus text.
+    let m = n.get("/metrics");
+    assert_eq!(m.status, 200);
+    let text = m.body.as_str().expect("text");
+    assert!(text.contains("svea_leader_changes_total") && text.contains("svea_membership_changes_total{op=\"remove\"}"), "{text}");
+}
+
+#[test]
+fn a_fourth_node_joins_and_the_original_stockholm_node_drains_under_load() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut c = Cluster3::start(dir.path(), "", "");
+    let env = [("SVEA_OPERATOR_TOKEN", OPERATOR_TOKEN)];
+    // Actors owned by stockholm (node 1): a business homed there and sessions opened there.
+    let (bid, token) = create_business_at(&c.nodes[0], 59.33, 18.06);
+    let mut sessions = Vec::new();
+    for i in 0..5 {
+        let sid = open_session(&c.nodes[0], &token, &format!("sto-{i}"));
+        assert_eq!(purchase(&c.nodes[0], &sid, "100.00", &format!("S-{i}")).status, 200);
+        sessions.push(sid);
+    }
+    let load = Load::start(vec![c.nodes[1].url.clone(), c.nodes[2].url.clone()], &token, 3);
+
+    // Add stockholm-4: learner, caught up, voter.
+    let mut four = c.spawn_extra(dir.path(), 4, "stockholm");
+    let (code, out, err) = svea_cli(&["cluster", "add", "--node", &c.nodes[1].url, "--new-node", &four.url], &env);
+    assert_eq!(code, Some(0), "add failed: {err}\n{out}");
+    let s = status(&c.nodes[1]);
+    assert_eq!(member(&s, 4).expect("node 4")["role"], "voter", "{s}");
+    assert_eq!(s["members"].as_array().map(Vec::len), Some(4));
+    four.wait_ready();
+
+    // Node 1 initialized the cluster and usually leads: then the drain moves leadership first.
+    let moved_leadership = c.leader_index() == 0;
+
+    // Drain node 1 through another node's URL: the CLI finds node 1 and asks it.
+    let t = Instant::now();
+    let (code, out, err) = svea_cli(&["cluster", "drain", "--node", &c.nodes[2].url, "--id", "1"], &env);
+    assert_eq!(code, Some(0), "drain failed: {err}\n{out}\nnode 1 log:\n{}", c.nodes[0].log_text());
+    eprintln!("drain of node 1 took {:?} (it led: {moved_leadership}): {out}", t.elapsed());
+    assert!(out.contains("drained"), "{out}");
+    assert_eq!(out.contains("leadership moved to node"), moved_leadership, "{out}");
+    assert_eq!(c.nodes[0].wait_exit(Duration::from_secs(30)), Some(0), "a drained node exits cleanly");
+
+    let s = status(&c.nodes[1]);
+    let ids: Vec<u64> = s["members"].as_array().expect("members").iter().filter_map(|m| m["id"].as_u64()).collect();
+    assert_eq!(ids, [2, 3, 4], "{s}");
+    assert!(s["leader"].as_u64().is_some_and(|l| l != 1));
+    // Same region first: node 4 now owns what node 1 owned.
+    assert!(member(&s, 4).expect("node 4")["owned_actors"].as_u64() >= Some(6), "{s}");
+
+    // The customers kept going the whole time, and keep going through the new node.
+    load.set_urls(vec![c.nodes[1].url.clone(), c.nodes[2].url.clone(), four.url.clone()]);
+    let before = load.flows.load(std::sync::atomic::Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while load.flows.load(std::sync::atomic::Ordering::Relaxed) < before + 5 {
+        assert!(Instant::now() < deadline, "load stalled after the drain");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = load.stop();
+    eprintln!(
+        "load during add+drain: {} acknowledged steps, {} failed, {} retried 503s, {} retried unreachable",
+        log.acks.len(),
+        log.failures.len(),
+        log.retried_503,
+        log.retried_unreachable
+    );
+    assert!(log.failures.is_empty(), "customer requests failed: {:?}", log.failures);
+    assert_nothing_lost(&log, |sid| {
+        let r = four.get(&format!("/v1/sessions/{sid}"));
+        (r.status, r.body)
+    });
+    // Stockholm's sessions continue on node 4, each paid once.
+    for sid in &sessions {
+        let f = feedback(&four, sid, GOOD_FEEDBACK);
+        assert_eq!(f.status, 200, "{}", f.body);
+    }
+    let a = four.get(&format!("/v1/businesses/{bid}/analytics"));
+    assert_eq!(a.status, 200, "{}", a.body);
+    let completed = a.body["sessions"]["completed"].as_u64().expect("completed");
+    let rewarded = log.last_states().values().filter(|a| a.state == "rewarded").count() as u64;
+    assert!(completed >= rewarded + 5, "analytics {} vs {rewarded} rewarded by the load + 5", a.body);
+}
+
+#[test]
+fn a_dead_node_is_removed_and_a_live_one_must_be_drained_instead() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut c = Cluster3::start(dir.path(), "failover_after_ms = 1000", "");
+    let env = [("SVEA_OPERATOR_TOKEN", OPERATOR_TOKEN)];
+    let leader = c.leader_index();
+    let victim = (leader + 1) % 3;
+    let other = (leader + 2) % 3;
+    let id = (victim + 1).to_string();
+    let (code, _, err) = svea_cli(&["cluster", "remove", "--node", &c.nodes[other].url, "--id", &id], &env);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("409") && err.contains("drain it instead"), "{err}");
+    let (code, _, err) = svea_cli(&["cluster", "remove", "--node", &c.nodes[other].url, "--id", "99"], &env);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("404"), "{err}");
+
+    c.nodes[victim].kill9();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = status(&c.nodes[other]);
+        if member(&s, victim as u64 + 1).is_some_and(|m| m["reachable"] == false) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "victim never seen unreachable: {s}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (code, out, err) = svea_cli(&["cluster", "remove", "--node", &c.nodes[other].url, "--id", &id], &env);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains(&format!("node {id} removed")), "{out}");
+    let s = status(&c.nodes[leader]);
+    assert_eq!(s["members"].as_array().map(Vec::len), Some(2), "{s}");
+    // Two voters of two: writes still commit.
+    let (_, token) = create_business(&c.nodes[other], "100.00");
+    let sid = open_session(&c.nodes[leader], &token, "phone");
+    assert_eq!(purchase(&c.nodes[other], &sid, "10.00", "T-1").status, 200);
+}
