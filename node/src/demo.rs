@@ -24,6 +24,30 @@ struct DemoNode {
     child: Option<Child>,
 }
 
+/// The demo's operator token: made once (128 random bits, hex) and kept in `operator-token`
+/// (mode 0600) so `svea cluster ...` keeps working across runs.
+fn operator_token(data_dir: &Path) -> anyhow::Result<String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = data_dir.join("operator-token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        if !t.trim().is_empty() {
+            return Ok(t.trim().to_owned());
+        }
+    }
+    let bytes: [u8; 16] = rand::random();
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(token.as_bytes())?;
+    Ok(token)
+}
+
 /// Writes certificates (once) and one config per node.
 fn prepare(data_dir: &Path, port_base: u16) -> anyhow::Result<Vec<DemoNode>> {
     std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
@@ -33,6 +57,7 @@ fn prepare(data_dir: &Path, port_base: u16) -> anyhow::Result<Vec<DemoNode>> {
         let nodes: Vec<(u64, String)> = DEMO_NODES.iter().map(|(id, r, _)| (*id, r.to_string())).collect();
         crate::certs::write_certs(&tls, "svea-demo", &nodes, false)?;
     }
+    let token = operator_token(&data_dir)?;
     let port = |offset: u16, extra: u16| -> anyhow::Result<u16> {
         port_base
             .checked_add(offset)
@@ -58,7 +83,7 @@ fn prepare(data_dir: &Path, port_base: u16) -> anyhow::Result<Vec<DemoNode>> {
         let text = format!(
             "# Written by `svea demo`.\n[node]\nid = {id}\nregion = \"{region}\"\nraft_addr = \"127.0.0.1:{raft}\"\n\
              http_addr = \"127.0.0.1:{http}\"\npublic_url = \"http://127.0.0.1:{http}\"\ndata_dir = \"{data}\"\n\n\
-             [tls]\nca_cert = \"{ca}\"\nnode_cert = \"{cert}\"\nnode_key = \"{key}\"\n\n[geo]\n# Lets you play a customer anywhere: curl -H 'X-Forwarded-For: 2.58.0.1' ...\ntrusted_proxies = [\"127.0.0.1\"]\n\n[cluster]\nname = \"svea-demo\"\n{members}",
+             [tls]\nca_cert = \"{ca}\"\nnode_cert = \"{cert}\"\nnode_key = \"{key}\"\n\n[geo]\n# Lets you play a customer anywhere: curl -H 'X-Forwarded-For: 2.58.0.1' ...\ntrusted_proxies = [\"127.0.0.1\"]\n\n[operator]\ntoken = \"{token}\"\n\n[cluster]\nname = \"svea-demo\"\n{members}",
             data = dir.join("data").display(),
             ca = tls.join("ca.pem").display(),
             cert = tls.join(format!("{region}.pem")).display(),
@@ -92,6 +117,11 @@ pub fn run(data_dir: &Path, port_base: u16) -> anyhow::Result<()> {
         println!("  {:<10} {}   (log: {})", n.region, n.url, n.log.display());
     }
     println!("  try: curl -s {}/ready", nodes[0].url);
+    println!(
+        "  operator: SVEA_OPERATOR_TOKEN=$(cat {}) svea cluster status --node {}",
+        data_dir.join("operator-token").display(),
+        nodes[0].url
+    );
     println!("  stop with Ctrl-C");
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

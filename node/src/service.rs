@@ -243,8 +243,25 @@ pub struct Core {
 }
 
 impl Core {
-    /// Stops the sweeper and the actors, then Raft, and flushes the store.
+    /// Hands leadership to another voter if this node leads (so a restart costs no election
+    /// timeout), stops the sweeper and the actors, then Raft, and flushes the store.
     pub async fn shutdown(self) {
+        let cluster = &self.handle.cluster;
+        let me = cluster.id();
+        if cluster.status().leader == Some(me) {
+            let config = &self.handle.config;
+            let voters = cluster.status().voters;
+            let to = crate::actors::placement::candidates(cluster, &config.regions, config.node.region.as_str(), Some(me))
+                .into_iter()
+                .find(|id| voters.contains(id));
+            if let Some(to) = to {
+                match tokio::time::timeout(config.timeouts.shutdown_grace / 2, cluster.transfer_leadership(to)).await {
+                    Ok(Ok(())) => tracing::info!(event = "leadership", to, "leadership handed over before shutdown"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "could not hand leadership over before shutdown"),
+                    Err(_) => tracing::warn!("leadership hand-over before shutdown timed out"),
+                }
+            }
+        }
         self.sweeper.abort();
         self.handle.registry.shutdown();
         let _ = self.registry_task.await;
