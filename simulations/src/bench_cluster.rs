@@ -151,6 +151,7 @@ pub fn main(args: Args) -> anyhow::Result<()> {
     let source = BinarySource {
         path: args.svea_bin.clone(),
         no_build: args.no_build,
+        debug: false,
     };
     let svea = procs::svea_binary(&source, "bench-cluster")?;
     let dir = tempfile::Builder::new()

@@ -6,6 +6,7 @@
 //!
 //! `cargo run -p simulations --release -- bench-node --help`
 //! `cargo run -p simulations --release -- bench-cluster --help`
+//! `cargo run -p simulations --release -- chaos region-loss --region stockholm --duration 60s`
 
 mod bench_cluster;
 mod bench_node;
@@ -28,11 +29,15 @@ enum Command {
     /// Throughput and latency of a three-process cluster on 127.0.0.1 over HTTP, optionally with
     /// WAN delays between the regions (`--wan`).
     BenchCluster(bench_cluster::Args),
+    /// A fault against three real processes behind UDP proxies (region-loss, pause, partition,
+    /// one-way-partition, rolling-restart), client histories judged by the checker.
+    Chaos(simulations::chaos::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::BenchNode(args) => bench_node::main(args),
         Command::BenchCluster(args) => bench_cluster::main(args),
+        Command::Chaos(args) => simulations::chaos::main(args),
     }
 }

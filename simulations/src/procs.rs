@@ -102,14 +102,18 @@ pub fn parse_duration_within(text: &str, min: Duration, max: Duration) -> Result
 pub struct BinarySource {
     /// Use this file.
     pub path: Option<PathBuf>,
-    /// Do not run `cargo build --release -p svea-node` first.
+    /// Do not run `cargo build [--release] -p svea-node` first.
     pub no_build: bool,
+    /// Build and use the debug binary (what integration tests use: `cargo test` builds in the
+    /// debug profile) instead of the release one.
+    pub debug: bool,
 }
 
-/// The `svea` binary: `source.path`, else `cargo build --release -p svea-node` (a no-op when up
-/// to date, unless `no_build`) and the binary next to the running one, else
-/// `<workspace>/target/release/svea`. (`CARGO_BIN_EXE_svea` is only set for the package that owns
-/// the binary, so it cannot be used here.) `tool` prefixes messages.
+/// The `svea` binary: `source.path`, else `cargo build [--release] -p svea-node` (a no-op when
+/// up to date, unless `no_build`) and the binary of that profile next to the running one (or
+/// next to its `deps/` folder, for a test binary), else `<workspace>/target/<profile>/svea`.
+/// (`CARGO_BIN_EXE_svea` is only set for the package that owns the binary, so it cannot be used
+/// here.) `tool` prefixes messages.
 pub fn svea_binary(source: &BinarySource, tool: &str) -> anyhow::Result<PathBuf> {
     if let Some(path) = &source.path {
         ensure!(
@@ -121,21 +125,30 @@ pub fn svea_binary(source: &BinarySource, tool: &str) -> anyhow::Result<PathBuf>
     }
     let workspace = workspace_dir()?;
     if !source.no_build {
-        build_svea(&workspace, tool)?;
+        build_svea(&workspace, tool, source.debug)?;
     }
+    let profile = if source.debug { "debug" } else { "release" };
     let mut candidates = Vec::new();
     if let Some(dir) = std::env::current_exe()
         .ok()
         .as_deref()
         .and_then(Path::parent)
     {
-        candidates.push(dir.join("svea"));
+        let dir = if dir.ends_with("deps") {
+            dir.parent().unwrap_or(dir)
+        } else {
+            dir
+        };
+        if dir.ends_with(profile) {
+            candidates.push(dir.join("svea"));
+        }
     }
-    candidates.push(workspace.join("target").join("release").join("svea"));
+    candidates.push(workspace.join("target").join(profile).join("svea"));
     candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
         anyhow!(
-            "no svea binary next to this one or in {}/target/release; run `cargo build --release -p svea-node` or pass --svea-bin",
-            workspace.display()
+            "no {profile} svea binary next to this one or in {}/target/{profile}; run `cargo build{} -p svea-node` or pass --svea-bin",
+            workspace.display(),
+            if source.debug { "" } else { " --release" }
         )
     })
 }
@@ -148,9 +161,14 @@ pub fn workspace_dir() -> anyhow::Result<PathBuf> {
         .context("the simulations crate has no parent directory")
 }
 
-/// `cargo build --release -p svea-node`, its output on our stderr (stdout may carry JSON).
-fn build_svea(workspace: &Path, tool: &str) -> anyhow::Result<()> {
-    eprintln!("{tool}: cargo build --release -p svea-node");
+/// `cargo build [--release] -p svea-node`, its output on our stderr (stdout may carry JSON).
+fn build_svea(workspace: &Path, tool: &str, debug: bool) -> anyhow::Result<()> {
+    let args: &[&str] = if debug {
+        &["build", "-p", "svea-node"]
+    } else {
+        &["build", "--release", "-p", "svea-node"]
+    };
+    eprintln!("{tool}: cargo {}", args.join(" "));
     // `cargo run` tells its child which cargo it is; fall back to the one on PATH.
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let stderr = std::io::stderr();
@@ -166,7 +184,7 @@ fn build_svea(workspace: &Path, tool: &str) -> anyhow::Result<()> {
         }
     }
     let mut child = build
-        .args(["build", "--release", "-p", "svea-node"])
+        .args(args)
         .current_dir(workspace)
         .stdin(Stdio::null())
         .stdout(Stdio::from(out))
@@ -176,7 +194,8 @@ fn build_svea(workspace: &Path, tool: &str) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow!("cargo build did not finish within {BUILD_TIMEOUT:?}; killed it"))?;
     ensure!(
         status.success(),
-        "cargo build --release -p svea-node failed: {status}"
+        "cargo {} failed: {status}",
+        args.join(" ")
     );
     Ok(())
 }
