@@ -7,6 +7,7 @@
 //! `cargo run -p simulations --release -- bench-node --help`
 //! `cargo run -p simulations --release -- bench-cluster --help`
 //! `cargo run -p simulations --release -- chaos region-loss --region stockholm --duration 60s`
+//! `cargo run -p simulations --release -- sim --seeds 1..200`
 
 mod bench_cluster;
 mod bench_node;
@@ -32,6 +33,8 @@ enum Command {
     /// A fault against three real processes behind UDP proxies (region-loss, pause, partition,
     /// one-way-partition, rolling-restart), client histories judged by the checker.
     Chaos(simulations::chaos::Args),
+    /// Deterministic simulation (turmoil): three regions under faults, invariants checked per seed.
+    Sim(simulations::sim::cli::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,5 +42,6 @@ fn main() -> anyhow::Result<()> {
         Command::BenchNode(args) => bench_node::main(args),
         Command::BenchCluster(args) => bench_cluster::main(args),
         Command::Chaos(args) => simulations::chaos::main(args),
+        Command::Sim(args) => simulations::sim::cli::main(args),
     }
 }

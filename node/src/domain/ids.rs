@@ -59,6 +59,30 @@ impl IdError {
     }
 }
 
+thread_local! {
+    /// Set only by a deterministic simulation for its own thread.
+    static SEEDED_ID_RNG: std::cell::RefCell<Option<rand::rngs::StdRng>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Makes every `random()` identifier generated on this thread come from a generator seeded with
+/// `seed` (a deterministic simulation replays the same ids); `None` returns to the OS RNG.
+/// `StdRng` is a cryptographic generator, so ids stay unguessable to anyone without the seed.
+pub fn seed_thread_ids(seed: Option<u64>) {
+    use rand::SeedableRng;
+    SEEDED_ID_RNG.with(|r| *r.borrow_mut() = seed.map(rand::rngs::StdRng::seed_from_u64));
+}
+
+fn with_id_rng<T>(f: impl FnOnce(&mut dyn CryptoRngCore) -> T) -> T {
+    SEEDED_ID_RNG.with(|r| match r.borrow_mut().as_mut() {
+        Some(rng) => f(rng),
+        None => f(&mut rand::rngs::OsRng),
+    })
+}
+
+/// An object-safe cryptographic generator.
+trait CryptoRngCore: RngCore + CryptoRng {}
+impl<T: RngCore + CryptoRng> CryptoRngCore for T {}
+
 /// Bytes of randomness in a prefixed hex identifier (128 bits).
 const HEX_ID_BYTES: usize = 16;
 /// Hex digits in a prefixed hex identifier.
@@ -153,9 +177,10 @@ macro_rules! prefixed_hex_id {
                 $name(format!("{}{}", $prefix, lower_hex(&bytes)))
             }
 
-            /// A fresh identifier from the operating system's RNG.
+            /// A fresh identifier from the operating system's RNG (or, on a simulation's
+            /// thread, from its seeded generator: see [`seed_thread_ids`]).
             pub fn random() -> Self {
-                Self::generate(&mut rand::rngs::OsRng)
+                with_id_rng(|rng| Self::generate(rng))
             }
         }
 
@@ -245,9 +270,10 @@ impl QrToken {
         QrToken(base64url_no_pad(&bytes))
     }
 
-    /// A fresh token from the operating system's RNG.
+    /// A fresh token from the operating system's RNG (or, on a simulation's thread, from its
+    /// seeded generator: see [`seed_thread_ids`]).
     pub fn random() -> Self {
-        Self::generate(&mut rand::rngs::OsRng)
+        with_id_rng(|rng| Self::generate(rng))
     }
 }
 

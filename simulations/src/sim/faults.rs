@@ -1,0 +1,131 @@
+//! The fault schedule: drawn from the seed before the run, applied by the runner between steps,
+//! and undone completely in the heal phase.
+
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::Rng;
+
+use super::host::REGIONS;
+
+/// One-way delays between the regions (the Swedish WAN): Stockholm-Gothenburg 2.0 ms,
+/// Stockholm-Malmö 2.65 ms, Gothenburg-Malmö 1.25 ms.
+pub const LINK_LATENCY_US: [(usize, usize, u64); 3] = [(0, 1, 2_000), (0, 2, 2_650), (1, 2, 1_250)];
+
+/// A fault, or the end of one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Crash these regions (their unflushed writes are lost).
+    Crash(Vec<usize>),
+    /// Restart these crashed regions.
+    Restart(Vec<usize>),
+    /// Cut `a` off from `b` in both directions.
+    Partition(usize, usize),
+    /// Cut only `from -> to`.
+    PartitionOneway(usize, usize),
+    /// Repair `a <-> b` (both directions).
+    Repair(usize, usize),
+    /// Drop this fraction of datagrams from `a` to `b` and back.
+    Loss(usize, usize, f64),
+    /// Stop dropping on `a <-> b`.
+    NoLoss(usize, usize),
+    /// Set the one-way delay of `a <-> b`.
+    Latency(usize, usize, Duration),
+    /// Hold every message on `a <-> b` until released.
+    Hold(usize, usize),
+    /// Deliver what was held on `a <-> b`.
+    Release(usize, usize),
+}
+
+impl Fault {
+    /// A stable one-line description for the trace.
+    pub fn describe(&self) -> String {
+        let n = |i: &usize| REGIONS[*i].0;
+        match self {
+            Fault::Crash(v) => format!("crash {}", v.iter().map(n).collect::<Vec<_>>().join("+")),
+            Fault::Restart(v) => format!("restart {}", v.iter().map(n).collect::<Vec<_>>().join("+")),
+            Fault::Partition(a, b) => format!("partition {}<->{}", n(a), n(b)),
+            Fault::PartitionOneway(a, b) => format!("partition {}->{}", n(a), n(b)),
+            Fault::Repair(a, b) => format!("repair {}<->{}", n(a), n(b)),
+            Fault::Loss(a, b, p) => format!("loss {}<->{} {:.2}", n(a), n(b), p),
+            Fault::NoLoss(a, b) => format!("no-loss {}<->{}", n(a), n(b)),
+            Fault::Latency(a, b, d) => format!("latency {}<->{} {}us", n(a), n(b), d.as_micros()),
+            Fault::Hold(a, b) => format!("hold {}<->{}", n(a), n(b)),
+            Fault::Release(a, b) => format!("release {}<->{}", n(a), n(b)),
+        }
+    }
+}
+
+/// The base one-way delay of a link.
+pub fn base_latency(a: usize, b: usize) -> Duration {
+    LINK_LATENCY_US
+        .iter()
+        .find(|(x, y, _)| (*x, *y) == (a.min(b), a.max(b)))
+        .map(|(_, _, us)| Duration::from_micros(*us))
+        .unwrap_or(Duration::from_millis(1))
+}
+
+fn pair(rng: &mut StdRng) -> (usize, usize) {
+    let a = rng.gen_range(0..3);
+    let b = (a + rng.gen_range(1..3)) % 3;
+    (a, b)
+}
+
+/// Draws the fault schedule for a fault phase from `start` to `end`: every fault is undone by a
+/// later entry no later than `end` (the heal phase then resets everything anyway).
+pub fn schedule(rng: &mut StdRng, start: Duration, end: Duration) -> Vec<(Duration, Fault)> {
+    let mut out = Vec::new();
+    let mut t = start + Duration::from_millis(rng.gen_range(500..2_000));
+    while t < end {
+        let len = Duration::from_millis(rng.gen_range(500..4_000));
+        let stop = (t + len).min(end);
+        match rng.gen_range(0..100) {
+            // A region crashes and restarts.
+            0..=24 => {
+                let r = rng.gen_range(0..3);
+                out.push((t, Fault::Crash(vec![r])));
+                out.push((stop, Fault::Restart(vec![r])));
+            }
+            // Power loss in two or all regions at once: only what was flushed survives.
+            25..=34 => {
+                let all = rng.gen_bool(0.5);
+                let v = if all { vec![0, 1, 2] } else { let (a, b) = pair(rng); let mut v = vec![a, b]; v.sort_unstable(); v };
+                out.push((t, Fault::Crash(v.clone())));
+                out.push((stop, Fault::Restart(v)));
+            }
+            35..=54 => {
+                let r = rng.gen_range(0..3);
+                for o in (0..3).filter(|o| *o != r) {
+                    out.push((t, Fault::Partition(r, o)));
+                    out.push((stop, Fault::Repair(r, o)));
+                }
+            }
+            55..=64 => {
+                let (a, b) = pair(rng);
+                out.push((t, Fault::PartitionOneway(a, b)));
+                out.push((stop, Fault::Repair(a, b)));
+            }
+            65..=79 => {
+                let (a, b) = pair(rng);
+                let p = [0.05, 0.2, 0.5][rng.gen_range(0..3)];
+                out.push((t, Fault::Loss(a, b, p)));
+                out.push((stop, Fault::NoLoss(a, b)));
+            }
+            80..=89 => {
+                let (a, b) = pair(rng);
+                let d = Duration::from_millis(rng.gen_range(20..400));
+                out.push((t, Fault::Latency(a, b, d)));
+                out.push((stop, Fault::Latency(a, b, base_latency(a, b))));
+            }
+            _ => {
+                let (a, b) = pair(rng);
+                out.push((t, Fault::Hold(a, b)));
+                out.push((stop, Fault::Release(a, b)));
+            }
+        }
+        t += Duration::from_millis(rng.gen_range(300..2_500));
+    }
+    // Apply in time order; ties keep their drawing order (a stable sort).
+    out.sort_by_key(|(at, _)| *at);
+    out
+}

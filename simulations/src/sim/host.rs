@@ -1,0 +1,248 @@
+//! One simulated region: the real node core (registry, actors, openraft, QUIC transport) on an
+//! in-memory disk, quinn over turmoil UDP, a clock that follows simulated time, and a small
+//! front door through which the workload calls `NodeHandle` on the host's own runtime.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeZone, Utc};
+use svea_cluster::tls::Identity;
+use svea_cluster::transport::{Transport, TransportSettings};
+use svea_node::actors::business::Business;
+use svea_node::actors::session::{Session, SessionMsg};
+use svea_node::actors::{ActorError, Clock};
+use svea_node::domain::scoring::RubricScorer;
+use svea_node::domain::{BusinessId, DeviceId, QrToken, SessionId};
+use svea_node::service::{self, CreateBusiness, NodeHandle, Parts};
+use svea_storage::engine::mem::MemDisk;
+use svea_storage::{Command, CommandResult};
+use tokio::sync::{mpsc, oneshot};
+
+use super::net::{CloseOnDrop, Shared, SimUdp};
+use super::trace;
+
+/// The Raft/QUIC port every simulated node listens on.
+pub const RAFT_PORT: u16 = 7001;
+/// Calls waiting at one host's front door; a full queue is answered `Busy` at once.
+pub const FRONT_DOOR_LEN: usize = 256;
+/// Apply records kept for the checkers; a run that applies more fails loudly instead of growing.
+pub const APPLY_RECORDS_MAX: usize = 2_000_000;
+
+/// The three regions, their node ids and turmoil host names, in a fixed order.
+pub const REGIONS: [(&str, u64); 3] = [("stockholm", 1), ("gothenburg", 2), ("malmo", 3)];
+
+/// Simulated wall clock: a fixed date plus simulated time, identical on every host.
+pub struct SimClock;
+
+impl Clock for SimClock {
+    fn now(&self) -> DateTime<Utc> {
+        let epoch = Utc.with_ymd_and_hms(2025, 6, 2, 8, 0, 0).single().unwrap_or_default();
+        let since = chrono::Duration::from_std(trace::now()).unwrap_or_default();
+        epoch + since
+    }
+}
+
+impl SimClock {
+    /// Simulated now minus `d`.
+    pub fn now_minus(&self, d: std::time::Duration) -> DateTime<Utc> {
+        self.now() - chrono::Duration::from_std(d).unwrap_or_default()
+    }
+}
+
+/// One client call, run on the host's runtime.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Create a business.
+    CreateBusiness(CreateBusiness),
+    /// Read a business.
+    GetBusiness(BusinessId),
+    /// Scan a QR code.
+    Open {
+        /// The location's token.
+        token: QrToken,
+        /// The customer's device.
+        device: DeviceId,
+    },
+    /// A session message (confirm, feedback, get).
+    Session(SessionId, SessionMsg),
+}
+
+/// What a call answered.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// A business.
+    Business(Box<Business>),
+    /// A session.
+    Session(Box<Session>),
+}
+
+/// A call with its reply channel.
+pub struct Request {
+    op: Op,
+    reply: oneshot::Sender<Result<Answer, ActorError>>,
+}
+
+/// One applied command as a node reported it: (node, log index, term, command, result).
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The node that applied it.
+    pub node: u64,
+    /// Log index.
+    pub index: u64,
+    /// Term of the entry.
+    pub term: u64,
+    /// The command.
+    pub command: Command,
+    /// What the node's state machine answered.
+    pub result: CommandResult,
+}
+
+/// Every node's apply stream, shared with the checkers.
+#[derive(Debug, Default)]
+pub struct ApplyLog {
+    /// Records in the order they were applied (across nodes).
+    pub records: Vec<Applied>,
+    /// Set when [`APPLY_RECORDS_MAX`] was reached.
+    pub overflowed: bool,
+}
+
+/// What the runner knows of a running host.
+#[derive(Default)]
+pub struct Slot {
+    /// The front door, while the host runs.
+    pub door: Option<mpsc::Sender<Request>>,
+    /// The node handle, while the host runs.
+    pub handle: Option<NodeHandle>,
+}
+
+/// Everything a host needs to (re)start.
+pub struct HostSpec {
+    /// Node id.
+    pub id: u64,
+    /// This host's address.
+    pub ip: IpAddr,
+    /// The config text.
+    pub config_toml: String,
+    /// TLS material: CA, node certificate and key (PEM).
+    pub pems: (String, String, String),
+    /// Peer ids and addresses.
+    pub peers: Vec<(u64, SocketAddr)>,
+    /// The disk that survives crashes.
+    pub disk: MemDisk,
+    /// Where the runner finds the running host.
+    pub slot: Shared<Slot>,
+    /// Shared apply stream.
+    pub applied: Arc<Mutex<ApplyLog>>,
+}
+
+/// The config of node `id` in a three-region cluster at `ips`.
+pub fn config_toml(id: u64, ips: &[IpAddr; 3]) -> String {
+    let (region, _) = REGIONS[usize::try_from(id - 1).unwrap_or(0)];
+    let mut s = format!(
+        "[node]\nid = {id}\nregion = \"{region}\"\nraft_addr = \"{}:{RAFT_PORT}\"\nhttp_addr = \"127.0.0.1:{}\"\n\
+         public_url = \"http://{region}.svea.test\"\ndata_dir = \"/nonexistent/svea-sim/{id}\"\n\
+         [cluster]\nname = \"svea-sim\"\n",
+        ips[usize::try_from(id - 1).unwrap_or(0)],
+        8080 + id
+    );
+    for (i, (r, nid)) in REGIONS.iter().enumerate() {
+        s.push_str(&format!(
+            "[[cluster.initial_members]]\nid = {nid}\nregion = \"{r}\"\nraft_addr = \"{}:{RAFT_PORT}\"\n\
+             http_addr = \"127.0.0.1:{}\"\npublic_url = \"http://{r}.svea.test\"\n",
+            ips[i],
+            8080 + nid
+        ));
+    }
+    // Production defaults scaled down a little so a run of simulated seconds sees several
+    // elections and takeovers; the ratios the config validates are kept.
+    s.push_str(
+        "[timeouts]\nheartbeat_ms = 100\nelection_timeout_ms_min = 400\nelection_timeout_ms_max = 800\n\
+         raft_rpc_timeout_ms = 500\nclient_write_timeout_ms = 3000\nstorage_flush_timeout_ms = 1000\n\
+         failover_after_ms = 1000\nquic_idle_ms = 3000\nquic_keepalive_ms = 500\nconnect_ms = 1000\n\
+         reconnect_backoff_ms_max = 500\nexpiry_sweep_ms = 1000\n",
+    );
+    s
+}
+
+/// The host's software: runs until the simulation ends or the host crashes.
+pub async fn run(spec: Arc<HostSpec>) -> turmoil::Result {
+    let config = svea_config::Config::from_toml_str(&spec.config_toml, &BTreeMap::new())?;
+    let (log, sm) = svea_storage::open_in_memory(&spec.disk, config.timeouts.storage_flush)?;
+    let applied = spec.applied.clone();
+    let node = spec.id;
+    sm.set_apply_observer(Arc::new(move |log_id, cmd: &Command, result: &CommandResult| {
+        let mut a = applied.lock().unwrap_or_else(|p| p.into_inner());
+        if a.records.len() >= APPLY_RECORDS_MAX {
+            a.overflowed = true;
+            return;
+        }
+        a.records.push(Applied {
+            node,
+            index: log_id.index,
+            term: log_id.leader_id.term,
+            command: cmd.clone(),
+            result: result.clone(),
+        });
+    }));
+    let (ca, cert, key) = &spec.pems;
+    let identity = Identity::from_pem(ca, cert, key)?;
+    // turmoil binds the unspecified address; peers reach it at `spec.ip`.
+    let socket = SimUdp::bind(SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), RAFT_PORT)).await?;
+    let _close_on_crash = CloseOnDrop(socket.clone());
+    let transport = Transport::new(socket, Arc::new(quinn::TokioRuntime), &identity, TransportSettings::from_config(&config))?;
+    for (id, addr) in &spec.peers {
+        transport.set_peer_addr(*id, *addr);
+    }
+    let parts = Parts { log, sm, transport: Some(transport), geo: None };
+    let core = service::start_with(config, Arc::new(SimClock), Arc::new(RubricScorer::new()), parts)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (tx, mut rx) = mpsc::channel::<Request>(FRONT_DOOR_LEN);
+    {
+        let mut slot = spec.slot.borrow_mut();
+        slot.door = Some(tx);
+        slot.handle = Some(core.handle.clone());
+    }
+    while let Some(req) = rx.recv().await {
+        tokio::task::spawn_local(serve(core.handle.clone(), req));
+    }
+    Ok(())
+}
+
+async fn serve(node: NodeHandle, req: Request) {
+    let answer = match req.op {
+        Op::CreateBusiness(b) => node.create_business(b).await.map(|b| Answer::Business(Box::new(b))),
+        Op::GetBusiness(id) => node.business(id).await.map(|b| Answer::Business(Box::new(b))),
+        Op::Open { token, device } => node.open_session(token, device).await.map(|(s, _)| Answer::Session(Box::new(s))),
+        Op::Session(id, msg) => node.session(id, msg).await.map(|s| Answer::Session(Box::new(s))),
+    };
+    let _ = req.reply.send(answer);
+}
+
+/// Why a call got no answer from the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// The host is down (or its queue is full): nothing was sent.
+    Refused,
+    /// The call was sent but no answer came (crash or client timeout): outcome unknown.
+    Lost,
+}
+
+/// Sends `op` to the host in `slot` and waits at most `timeout` of simulated time.
+pub async fn call(
+    slot: &Shared<Slot>,
+    op: Op,
+    timeout: std::time::Duration,
+) -> Result<Result<Answer, ActorError>, NoAnswer> {
+    let door = slot.borrow().door.clone();
+    let Some(door) = door else { return Err(NoAnswer::Refused) };
+    let (tx, rx) = oneshot::channel();
+    if door.try_send(Request { op, reply: tx }).is_err() {
+        return Err(NoAnswer::Refused);
+    }
+    match tokio::time::timeout(timeout, rx).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(_)) | Err(_) => Err(NoAnswer::Lost),
+    }
+}

@@ -1,0 +1,37 @@
+//! One leader per term: no two nodes ever report being leader in the same term. Sampled from every
+//! running node's Raft metrics while the simulation steps.
+
+use std::collections::BTreeMap;
+
+/// Leaders seen per term.
+#[derive(Debug, Default)]
+pub struct Leaders {
+    by_term: BTreeMap<u64, u64>,
+    /// Violations found so far.
+    pub violations: Vec<String>,
+}
+
+impl Leaders {
+    /// Records that `node` reported itself leader of `term`; returns true when this is news (a new
+    /// term's leader, for the trace).
+    pub fn observe(&mut self, term: u64, node: u64) -> bool {
+        match self.by_term.get(&term) {
+            None => {
+                self.by_term.insert(term, node);
+                true
+            }
+            Some(&other) if other != node => {
+                if self.violations.len() < 16 {
+                    self.violations.push(format!("one leader per term: nodes {other} and {node} both led term {term}"));
+                }
+                false
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// Number of terms with a leader.
+    pub fn terms(&self) -> usize {
+        self.by_term.len()
+    }
+}

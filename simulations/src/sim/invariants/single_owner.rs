@@ -1,0 +1,84 @@
+//! At most one owner's writes accepted per actor and epoch, checked on the stream of applied
+//! commands every node reports:
+//!
+//! - replicas agree: the same log index applies the same command with the same result on every
+//!   node (and on one node across restarts). A committed entry that was lost and its index reused
+//!   shows up here;
+//! - fencing: replaying the log in index order, every accepted claim moves the actor's epoch by
+//!   exactly one, and every accepted write comes from the node that claimed the actor's current
+//!   epoch. A state machine that accepts a stale epoch fails this.
+
+use std::collections::BTreeMap;
+
+use svea_storage::{Command, CommandResult, Owner};
+
+use crate::sim::host::{Applied, ApplyLog};
+
+/// Checks agreement and fencing; returns at most a few lines.
+pub fn check(log: &ApplyLog) -> Vec<String> {
+    const LINES_MAX: usize = 8;
+    let mut out = Vec::new();
+    if log.overflowed {
+        out.push("single owner: the apply log overflowed; the run is too long to check".into());
+    }
+    let mut by_index: BTreeMap<u64, &Applied> = BTreeMap::new();
+    for a in &log.records {
+        match by_index.get(&a.index) {
+            None => {
+                by_index.insert(a.index, a);
+            }
+            Some(first) => {
+                if (first.term, &first.command, &first.result) != (a.term, &a.command, &a.result) && out.len() < LINES_MAX {
+                    out.push(format!(
+                        "replicas disagree at log index {}: node {} applied {} (term {}) -> {:?}, node {} applied {} (term {}) -> {:?}",
+                        a.index,
+                        first.node,
+                        describe(&first.command),
+                        first.term,
+                        first.result,
+                        a.node,
+                        describe(&a.command),
+                        a.term,
+                        a.result
+                    ));
+                }
+            }
+        }
+    }
+    let mut owners: BTreeMap<&str, Owner> = BTreeMap::new();
+    for (index, a) in &by_index {
+        if out.len() >= LINES_MAX {
+            break;
+        }
+        match (&a.command, &a.result) {
+            (Command::Claim { actor, node, .. }, CommandResult::Claimed(new)) => {
+                let before = owners.get(actor.as_str()).map(|o| o.epoch).unwrap_or(0);
+                if new.epoch != before + 1 || new.node != *node {
+                    out.push(format!(
+                        "single owner: claim of {actor} at index {index} gave {new:?} after epoch {before}"
+                    ));
+                }
+                owners.insert(actor, *new);
+            }
+            (Command::Put { actor, node, epoch, .. }, CommandResult::Written { .. }) => {
+                let current = owners.get(actor.as_str()).copied();
+                if current != Some(Owner { node: *node, epoch: *epoch }) {
+                    out.push(format!(
+                        "single owner: write to {actor} at index {index} by node {node} epoch {epoch} accepted while the owner was {current:?}"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn describe(c: &Command) -> String {
+    match c {
+        Command::Claim { actor, node, expected_epoch } => format!("claim {actor} by {node} from epoch {expected_epoch}"),
+        Command::Put { actor, node, epoch, expected_version, .. } => {
+            format!("put {actor} by {node}@{epoch} on version {expected_version}")
+        }
+    }
+}
