@@ -57,9 +57,14 @@ const BUSINESSES: usize = 2;
 /// Each business's budget: no run exhausts it (at most 52 SEK a flow), so no reward is capped by it.
 const BUDGET_SEK: &str = "100000000.00";
 const BUDGET_ORE: i64 = 10_000_000_000;
-/// A client gives up on one request after this long (the node's own write timeout is 5 s, so a
-/// healthy node answers, with a 503 at worst, well before).
-const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// A client gives up on one write after this long (a healthy node answers within its own 5 s
+/// write timeout, with a 503 at worst; giving up earlier only makes the outcome unknown).
+const CLIENT_WRITE_TIMEOUT: Duration = Duration::from_secs(6);
+/// A client gives up on one read after this long: reads go to a random node, and a phone whose
+/// read hangs on a stopped node should not stall its next write for long.
+const CLIENT_READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// Limit of one final read (after the heal every node should answer promptly).
+const FINAL_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Attempts of one step before the flow is abandoned.
 const STEP_ATTEMPTS_MAX: u32 = 30;
 /// Backoff between attempts: doubles from the first to the cap.
@@ -583,11 +588,11 @@ struct Load {
 
 /// One client process: customer flows until the stop.
 fn client(load: &Load, process: u64) {
-    let agent = procs::agent_with_timeout(CLIENT_REQUEST_TIMEOUT);
     let mut rng = StdRng::seed_from_u64(load.seed ^ process.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let mut c = Client {
         load,
-        agent,
+        writer: procs::agent_with_timeout(CLIENT_WRITE_TIMEOUT),
+        reader: procs::agent_with_timeout(CLIENT_READ_TIMEOUT),
         process,
         node: process as usize % load.urls.len(),
     };
@@ -653,7 +658,10 @@ fn think(rng: &mut StdRng) {
 
 struct Client<'a> {
     load: &'a Load,
-    agent: ureq::Agent,
+    /// For writes ([`CLIENT_WRITE_TIMEOUT`]).
+    writer: ureq::Agent,
+    /// For reads ([`CLIENT_READ_TIMEOUT`]).
+    reader: ureq::Agent,
     process: u64,
     /// The node this phone talks to; the next one after any failure.
     node: usize,
@@ -725,7 +733,12 @@ impl Client<'_> {
             .recorder
             .invoke(self.process, op.clone(), NODES[node].1);
         let url = format!("{}{path}", self.load.urls[node]);
-        let (verdict, retry) = classify(op, procs::send(&self.agent, method, &url, body));
+        let agent = if op.is_write() {
+            &self.writer
+        } else {
+            &self.reader
+        };
+        let (verdict, retry) = classify(op, procs::send(agent, method, &url, body));
         match &verdict {
             Verdict::Ok(v) => pending.ok(v.clone()),
             Verdict::Fail(why) => pending.fail(why.clone()),
@@ -845,7 +858,7 @@ fn final_reads(cluster: &Cluster, history: &History) -> FinalReads {
             .map(|n| {
                 let (sessions, businesses) = (&sessions, &businesses);
                 scope.spawn(move || {
-                    let agent = procs::agent_with_timeout(CLIENT_REQUEST_TIMEOUT);
+                    let agent = procs::agent_with_timeout(FINAL_READ_TIMEOUT);
                     let mut out = NodeFinal {
                         node: n.region.to_owned(),
                         ..NodeFinal::default()

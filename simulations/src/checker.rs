@@ -650,17 +650,25 @@ impl Checker<'_> {
                 .max();
             from_final.or(from_ops).unwrap_or(0)
         };
-        let opens_possible: BTreeSet<&str> = ops
+        // The most sessions the clients' opens can have created: each acknowledged open created at
+        // most the session it returned, each open with an unknown outcome at most one more (a
+        // delayed request can open a new session after the device's first one ended: opening is
+        // idempotent only while the session is open), a failed one none.
+        let mut returned: BTreeSet<&str> = BTreeSet::new();
+        let mut unknown_opens = 0u64;
+        for o in ops
             .iter()
-            .filter(|o| o.may_have_happened())
-            .filter_map(|o| match &o.op {
-                Op::Open {
-                    business: b,
-                    device,
-                } if b == business => Some(device.as_str()),
-                _ => None,
-            })
-            .collect();
+            .filter(|o| matches!(&o.op, Op::Open { business: b, .. } if b == business))
+        {
+            match (o.outcome, o.session_view()) {
+                (EventType::Ok, Some(v)) => {
+                    returned.insert(v.id.as_str());
+                }
+                (EventType::Fail, _) => {}
+                _ => unknown_opens += 1,
+            }
+        }
+        let opens_max = returned.len() as u64 + unknown_opens;
 
         // Mid-run analytics reads.
         let reads: Vec<&Operation> = ops
@@ -874,16 +882,17 @@ impl Checker<'_> {
                     ),
                 );
             }
-            if a.opened > opens_possible.len() as u64 {
+            if a.opened > opens_max {
                 self.push(
                     AnomalyKind::DuplicatedEffect,
                     business,
                     Some(node),
                     vec![],
                     format!(
-                        "final analytics on {node} count {} openings but only {} devices tried to open a session",
+                        "final analytics on {node} count {} openings but the opens could create at most {opens_max} \
+                         sessions ({} returned, {unknown_opens} with unknown outcome)",
                         a.opened,
-                        opens_possible.len()
+                        returned.len()
                     ),
                 );
             }

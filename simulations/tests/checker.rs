@@ -555,22 +555,44 @@ fn a_business_may_have_settled_feedback_whose_outcome_is_unknown() {
     only(&v, AnomalyKind::DuplicatedEffect);
 }
 
+/// With s1 rewarded, a business counting two openings is valid and three a duplicated effect.
+fn two_openings_valid_three_duplicated(history: &History) {
+    let v = check(
+        history,
+        &finals(&[final_s1_rewarded()], analytics(2, 1, 1_992)),
+    );
+    assert!(v.is_valid(), "{:#?}", v.anomalies);
+    let v = check(
+        history,
+        &finals(&[final_s1_rewarded()], analytics(3, 1, 1_992)),
+    );
+    only(&v, AnomalyKind::DuplicatedEffect);
+}
+
 #[test]
 fn an_info_open_whose_session_was_never_learned_may_count_as_opened() {
     let mut h = H::new();
     good_flow(&mut h);
     h.op(3, 70, 80, open("phone-2"), EventType::Info, None);
-    let v = check(
-        &h.history,
-        &finals(&[final_s1_rewarded()], analytics(2, 1, 1_992)),
-    );
-    assert!(v.is_valid(), "{:#?}", v.anomalies);
     // Three openings from two devices is one too many.
-    let v = check(
-        &h.history,
-        &finals(&[final_s1_rewarded()], analytics(3, 1, 1_992)),
-    );
-    only(&v, AnomalyKind::DuplicatedEffect);
+    two_openings_valid_three_duplicated(&h.history);
+}
+
+#[test]
+fn a_delayed_open_may_open_a_second_session_after_the_first_ended() {
+    // phone-1's first open timed out; its retry opened s1, which completed. The delayed first
+    // request then reached a node and opened a new session for phone-1 (legitimate: opening is
+    // idempotent only while a session is open). Two openings, one known session.
+    let mut h = H::new();
+    h.op(1, 0, 1, open("phone-1"), EventType::Info, None);
+    let mut rest = H::new();
+    good_flow(&mut rest);
+    for mut e in rest.history.events {
+        e.time_us += 2;
+        h.history.events.push(e);
+    }
+    // A third opening has no request that could have made it.
+    two_openings_valid_three_duplicated(&h.history);
 }
 
 #[test]
