@@ -549,7 +549,7 @@ fn inject(
 /// Switches the black holes that cut node `target` off: its outgoing datagrams always, its
 /// incoming ones too unless `one_way`. Node A's datagrams to B pass B's proxy (source A, towards
 /// B); B's replies on that connection pass it the other way (towards A).
-fn partition(proxies: &Proxies, target: usize, one_way: bool, on: bool) {
+pub fn partition(proxies: &Proxies, target: usize, one_way: bool, on: bool) {
     let handles = proxies.handles();
     let from_target = proxies.real[target];
     // What the target sends: replies through its own proxy, and its own datagrams through the others'.

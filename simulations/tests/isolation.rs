@@ -1,0 +1,73 @@
+//! Issue 5: an isolated region refuses writes (503 + Retry-After) while the other two commit,
+//! and serves again once healed. Three real `svea` processes behind the UDP proxies; the proxies
+//! black-hole everything to and from Gothenburg.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use simulations::chaos::partition;
+use simulations::procs::{self, BinarySource, ClusterSpec};
+
+fn post(url: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    match procs::agent_with_timeout(Duration::from_secs(15)).post(url).send_json(body) {
+        Ok(r) => (r.status(), r.into_json().unwrap_or_default()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or_default()),
+        Err(e) => panic!("{url}: {e}"),
+    }
+}
+
+#[test]
+fn an_isolated_region_refuses_writes_while_the_other_two_commit() {
+    let svea = procs::svea_binary(
+        &BinarySource { path: std::env::var_os("SVEA_BIN").map(PathBuf::from), no_build: false, debug: true },
+        "isolation",
+    )
+    .expect("svea binary");
+    let dir = tempfile::tempdir().expect("tmp");
+    let spec = ClusterSpec { tool: "isolation", proxies: true, routing: "serve", log_filter: "warn".into() };
+    let running = procs::start(&svea, dir.path(), &spec).expect("cluster");
+    let urls = running.cluster.urls();
+    let (sto, got, mal) = (&urls[0], &urls[1], &urls[2]);
+    let (_, token) = procs::create_business(mal, "Kafé", "100000.00").expect("business");
+    let open = |url: &str, device: &str| post(&format!("{url}/v1/sessions"), json!({"qr_token": token, "device_id": device}));
+
+    let proxies = running.proxies.as_ref().expect("proxies");
+    partition(proxies, 1, false, true);
+    let cut = Instant::now();
+    // Within failover_after (1.5 s) plus an election, the majority serves again; the isolated
+    // node never acknowledges anything: every write there is refused with 503.
+    let mut majority_ok = 0;
+    let mut isolated_refused = 0;
+    let mut n = 0;
+    while cut.elapsed() < Duration::from_secs(8) {
+        n += 1;
+        let (status, body) = open(got, &format!("iso-{n}"));
+        assert_eq!(status, 503, "the isolated region acknowledged a write: {body}");
+        assert_eq!(body["type"], "urn:svea:problem:unavailable", "{body}");
+        isolated_refused += 1;
+        let (status, body) = open(if n % 2 == 0 { sto } else { mal }, &format!("maj-{n}"));
+        match status {
+            201 => majority_ok += 1,
+            503 => {}
+            other => panic!("majority answered {other}: {body}"),
+        }
+    }
+    eprintln!("isolation: {isolated_refused} writes refused by gothenburg, {majority_ok} committed by stockholm+malmo");
+    assert!(majority_ok >= 3, "the majority did not commit while gothenburg was cut off");
+    let ready = procs::agent_with_timeout(Duration::from_secs(15)).get(&format!("{got}/ready")).call();
+    assert!(matches!(ready, Err(ureq::Error::Status(503, _))), "isolated /ready: {ready:?}");
+
+    // Heal: gothenburg catches up and commits again.
+    partition(proxies, 1, false, false);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = open(got, "after-heal");
+        if status == 201 || status == 200 {
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(Instant::now() < deadline, "gothenburg never recovered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
