@@ -96,15 +96,17 @@ async fn flush(engine: &Engine, timeout: Duration) -> Result<(), String> {
             }
         }
         Engine::Mem(m) => {
-            // The simulated disk takes its configured time (simulated, so deterministic); a crash
-            // meanwhile loses everything not yet flushed.
+            // The simulated disk takes its configured time (simulated, so deterministic) and makes
+            // durable what was written before the flush started; a crash meanwhile loses
+            // everything not yet flushed.
             let latency = m.flush_latency();
+            let started_with = m.pending();
             if latency > timeout {
                 tokio::time::sleep(timeout).await;
                 return Err(format!("flush did not finish within {timeout:?}"));
             }
             tokio::time::sleep(latency).await;
-            m.flush();
+            m.flush_prefix(started_with);
             Ok(())
         }
     }

@@ -92,6 +92,10 @@ pub struct TransportSettings {
     pub idle_timeout: Duration,
     /// QUIC keep-alive interval (below the idle timeout).
     pub keepalive: Duration,
+    /// Seed of QUIC's own randomness (packet number skips, transport parameter greasing, whose
+    /// random length changes handshake sizes). `None` (production): OS entropy. The deterministic
+    /// simulation sets it so a seed replays exactly.
+    pub rng_seed: Option<[u8; 32]>,
 }
 
 impl TransportSettings {
@@ -105,6 +109,7 @@ impl TransportSettings {
             backoff_max: cfg.timeouts.reconnect_backoff_max,
             idle_timeout: cfg.timeouts.quic_idle,
             keepalive: cfg.timeouts.quic_keepalive,
+            rng_seed: None,
         }
     }
 
@@ -169,7 +174,9 @@ impl Transport {
         let quic = settings.quic()?;
         let server = tls::server_config(identity, quic.clone()).map_err(|e| TransportError::Endpoint(e.to_string()))?;
         let client = tls::client_config(identity, quic).map_err(|e| TransportError::Endpoint(e.to_string()))?;
-        let endpoint = quinn::Endpoint::new_with_abstract_socket(quinn::EndpointConfig::default(), Some(server), socket, runtime)
+        let mut endpoint_config = quinn::EndpointConfig::default();
+        endpoint_config.rng_seed(settings.rng_seed);
+        let endpoint = quinn::Endpoint::new_with_abstract_socket(endpoint_config, Some(server), socket, runtime)
             .map_err(|e| TransportError::Endpoint(e.to_string()))?;
         Ok(Arc::new(Transport {
             endpoint,

@@ -19,6 +19,7 @@ fn settings() -> TransportSettings {
         backoff_max: Duration::from_millis(200),
         idle_timeout: Duration::from_secs(10),
         keepalive: Duration::from_secs(2),
+        rng_seed: None,
     }
 }
 

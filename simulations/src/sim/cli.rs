@@ -29,6 +29,9 @@ pub struct Args {
     /// Bound for healing in simulated seconds.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub heal_secs: u64,
+    /// How long one flush of the simulated disk takes, in simulated milliseconds.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub flush_ms: u64,
     /// Concurrent customer clients.
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub clients: u64,
@@ -53,6 +56,7 @@ impl Args {
             clients: usize::try_from(self.clients).unwrap_or(6),
             verbose: self.verbose,
             plant: self.plant,
+            flush_latency: Duration::from_millis(self.flush_ms),
             ..Options::default()
         }
     }

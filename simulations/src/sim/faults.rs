@@ -17,6 +17,9 @@ pub const LINK_LATENCY_US: [(usize, usize, u64); 3] = [(0, 1, 2_000), (0, 2, 2_6
 pub enum Fault {
     /// Crash these regions (their unflushed writes are lost).
     Crash(Vec<usize>),
+    /// Crash these regions at the first client acknowledgement from now on (the worst moment for
+    /// durability: acknowledged writes must already be on a quorum's disks).
+    CrashAfterAck(Vec<usize>),
     /// Restart these crashed regions.
     Restart(Vec<usize>),
     /// Cut `a` off from `b` in both directions.
@@ -43,6 +46,7 @@ impl Fault {
         let n = |i: &usize| REGIONS[*i].0;
         match self {
             Fault::Crash(v) => format!("crash {}", v.iter().map(n).collect::<Vec<_>>().join("+")),
+            Fault::CrashAfterAck(v) => format!("crash-after-ack {}", v.iter().map(n).collect::<Vec<_>>().join("+")),
             Fault::Restart(v) => format!("restart {}", v.iter().map(n).collect::<Vec<_>>().join("+")),
             Fault::Partition(a, b) => format!("partition {}<->{}", n(a), n(b)),
             Fault::PartitionOneway(a, b) => format!("partition {}->{}", n(a), n(b)),
@@ -81,16 +85,17 @@ pub fn schedule(rng: &mut StdRng, start: Duration, end: Duration) -> Vec<(Durati
         let stop = (t + len).min(end);
         match rng.gen_range(0..100) {
             // A region crashes and restarts.
-            0..=24 => {
+            0..=19 => {
                 let r = rng.gen_range(0..3);
                 out.push((t, Fault::Crash(vec![r])));
                 out.push((stop, Fault::Restart(vec![r])));
             }
             // Power loss in two or all regions at once: only what was flushed survives.
-            25..=34 => {
+            20..=34 => {
                 let all = rng.gen_bool(0.5);
                 let v = if all { vec![0, 1, 2] } else { let (a, b) = pair(rng); let mut v = vec![a, b]; v.sort_unstable(); v };
-                out.push((t, Fault::Crash(v.clone())));
+                let crash = if rng.gen_bool(0.5) { Fault::CrashAfterAck(v.clone()) } else { Fault::Crash(v.clone()) };
+                out.push((t, crash));
                 out.push((stop, Fault::Restart(v)));
             }
             35..=54 => {

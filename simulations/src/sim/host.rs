@@ -130,6 +130,8 @@ pub struct HostSpec {
     pub peers: Vec<(u64, SocketAddr)>,
     /// The disk that survives crashes.
     pub disk: MemDisk,
+    /// Seed of QUIC's randomness on this host.
+    pub quic_seed: [u8; 32],
     /// Where the runner finds the running host.
     pub slot: Shared<Slot>,
     /// Shared apply stream.
@@ -190,7 +192,9 @@ pub async fn run(spec: Arc<HostSpec>) -> turmoil::Result {
     // turmoil binds the unspecified address; peers reach it at `spec.ip`.
     let socket = SimUdp::bind(SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), RAFT_PORT)).await?;
     let _close_on_crash = CloseOnDrop(socket.clone());
-    let transport = Transport::new(socket, Arc::new(quinn::TokioRuntime), &identity, TransportSettings::from_config(&config))?;
+    let mut settings = TransportSettings::from_config(&config);
+    settings.rng_seed = Some(spec.quic_seed);
+    let transport = Transport::new(socket, Arc::new(quinn::TokioRuntime), &identity, settings)?;
     for (id, addr) in &spec.peers {
         transport.set_peer_addr(*id, *addr);
     }

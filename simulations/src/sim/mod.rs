@@ -7,7 +7,17 @@
 //! concurrent customer workload, then a heal phase that must converge (identical replicas) and
 //! serve a new flow in every region within a bound; then the invariants in [`invariants`] are
 //! checked. `cargo run -p simulations --release -- sim --seeds 1..200`
+//!
+//! Determinism: every source of randomness in svea and its dependencies that this run reaches is
+//! seeded (openraft through `svea_storage::rt`, ids through `seed_thread_ids`, QUIC through
+//! `TransportSettings::rng_seed`, TLS keys are fixed Ed25519 so handshakes have fixed sizes, loss
+//! and faults from the seed), except one: tokio picks the first branch of an unbiased `select!`
+//! (openraft's replication loop, the registry, the cluster's calls) from a per-runtime generator
+//! that only a build with `--cfg tokio_unstable` lets turmoil seed. Built that way a seed replays
+//! bit for bit (same trace hash); built normally the fault schedule and workload are the same but
+//! same-tick event order, and from there timings, can differ between runs.
 
+pub mod certs;
 pub mod cli;
 pub mod faults;
 pub mod host;
@@ -73,7 +83,9 @@ impl Default for Options {
             clients: 6,
             businesses: 3,
             budget_ore: 15_000,
-            flush_latency: Duration::from_millis(2),
+            // A cloud disk's fsync; longer than the WAN round trip, so a write acknowledged before
+            // its flush is still unflushed everywhere when the client hears back.
+            flush_latency: Duration::from_millis(8),
             verbose: false,
             plant: None,
         }
@@ -87,6 +99,9 @@ pub struct Outcome {
     pub seed: u64,
     /// Hash of the canonical trace.
     pub trace_hash: u64,
+    /// Hash of the fault schedule alone (times and faults): fixed by the seed even where the
+    /// execution is not (see the module documentation on tokio_unstable).
+    pub schedule_hash: u64,
     /// Events in the trace.
     pub events: u64,
     /// Invariant violations (empty: the run passed).
@@ -108,10 +123,11 @@ pub struct Outcome {
 /// The one-line command that replays `seed` with `opts`.
 pub fn replay_command(seed: u64, opts: &Options) -> String {
     let mut cmd = format!(
-        "cargo run -p simulations --release -- sim --seed {seed} --fault-secs {} --heal-secs {} --clients {}",
+        "cargo run -p simulations --release -- sim --seed {seed} --fault-secs {} --heal-secs {} --clients {} --flush-ms {}",
         opts.fault.as_secs(),
         opts.heal.as_secs(),
-        opts.clients
+        opts.clients,
+        opts.flush_latency.as_millis()
     );
     if let Some(bug) = opts.plant {
         cmd.push_str(&format!(" --plant {}", bug_name(bug)));
@@ -160,15 +176,24 @@ impl Drop for SeededThread {
     }
 }
 
-/// TLS material for the three nodes, made in-process once per run.
-fn certs() -> anyhow::Result<Vec<(String, String, String)>> {
-    let ca = svea_cluster::tls::generate_ca("svea-sim")?;
-    let mut out = Vec::new();
-    for (region, id) in REGIONS {
-        let (cert, key) = svea_cluster::tls::generate_node_cert(&ca, id, region)?;
-        out.push((ca.cert_pem.clone(), cert, key));
-    }
-    Ok(out)
+/// The fault schedule of `seed` (drawn before the run, from the seed alone).
+pub fn fault_schedule(seed: u64, opts: &Options) -> Vec<(Duration, Fault)> {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0xfa_017);
+    faults::schedule(&mut rng, WARMUP, WARMUP + opts.fault)
+}
+
+/// Hash of a fault schedule (times and faults).
+pub fn schedule_hash(schedule: &[(Duration, Fault)]) -> u64 {
+    let lines: Vec<String> = schedule.iter().map(|(at, f)| format!("{} {}", at.as_micros(), f.describe())).collect();
+    trace::hash_lines(lines.iter().map(String::as_str))
+}
+
+/// The QUIC randomness seed of node `id` in the run of `seed`.
+fn quic_seed(seed: u64, id: u64) -> [u8; 32] {
+    use rand::RngCore;
+    let mut out = [0u8; 32];
+    StdRng::seed_from_u64(seed ^ id.rotate_left(32) ^ 0x9_c1c).fill_bytes(&mut out);
+    out
 }
 
 /// Runs one seed to the end and checks every invariant.
@@ -179,6 +204,7 @@ pub fn run_seed(seed: u64, opts: &Options) -> Outcome {
     let mut outcome = Outcome {
         seed,
         trace_hash: 0,
+        schedule_hash: 0,
         events: 0,
         violations: Vec::new(),
         flows: 0,
@@ -225,7 +251,7 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
         .rng_seed(seed)
         .build();
     let ips: [IpAddr; 3] = [sim.lookup(REGIONS[0].0), sim.lookup(REGIONS[1].0), sim.lookup(REGIONS[2].0)];
-    let pems = certs()?;
+    let pems = certs::make(&REGIONS)?;
     let disks: Vec<MemDisk> = (0..3).map(|_| MemDisk::with_flush_latency(opts.flush_latency)).collect();
     let slots: Rc<Vec<net::Shared<Slot>>> = Rc::new((0..3).map(|_| Rc::new(RefCell::new(Slot::default()))).collect());
     let applied = Arc::new(Mutex::new(ApplyLog::default()));
@@ -242,6 +268,7 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
                 .map(|(j, (_, pid))| (*pid, SocketAddr::new(ips[j], RAFT_PORT)))
                 .collect(),
             disk: disks[i].clone(),
+            quic_seed: quic_seed(seed, *id),
             slot: slots[i].clone(),
             applied: applied.clone(),
         });
@@ -267,23 +294,46 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
         });
     }
 
-    let mut rng = StdRng::seed_from_u64(seed ^ 0xfa_017);
-    let schedule = faults::schedule(&mut rng, WARMUP, fault_end);
+    let schedule = fault_schedule(seed, opts);
+    outcome.schedule_hash = schedule_hash(&schedule);
     let mut next = 0;
     let mut up = [true; 3];
+    let mut armed: Option<Vec<usize>> = None;
+    let mut acked_at_arming = 0u64;
     let mut leaders = invariants::one_leader::Leaders::default();
     let mut steps = 0u64;
     loop {
         let now = sim.elapsed();
+        let acked = model.borrow().write_acks;
+        if let Some(v) = armed.take() {
+            if acked > acked_at_arming {
+                trace.borrow_mut().record(now, "fault crash now (after a write was acknowledged)");
+                apply(&mut sim, &Fault::Crash(v), &ips, &disks, &slots, &mut up);
+            } else {
+                armed = Some(v);
+            }
+        }
         while next < schedule.len() && schedule[next].0 <= now {
             let fault = &schedule[next].1;
             trace.borrow_mut().record(now, format!("fault {}", fault.describe()));
-            apply(&mut sim, fault, &ips, &disks, &slots, &mut up);
+            match fault {
+                Fault::CrashAfterAck(v) => {
+                    armed = Some(v.clone());
+                    acked_at_arming = acked;
+                }
+                Fault::Restart(_) => {
+                    // A crash that never found its acknowledgement is dropped with its restart.
+                    armed = None;
+                    apply(&mut sim, fault, &ips, &disks, &slots, &mut up);
+                }
+                _ => apply(&mut sim, fault, &ips, &disks, &slots, &mut up),
+            }
             outcome.faults += 1;
             next += 1;
         }
         if !healed.get() && now >= fault_end {
             trace.borrow_mut().record(now, "heal");
+            armed = None;
             heal(&mut sim, &ips, &mut up);
             healed.set(true);
         }
@@ -431,6 +481,7 @@ fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, ips: &[IpAddr; 3], disks: &[
                 }
             }
         }
+        Fault::CrashAfterAck(_) => {}
         Fault::Restart(v) => {
             for &r in v {
                 if !up[r] {

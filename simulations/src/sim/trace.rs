@@ -22,6 +22,16 @@ impl Fnv {
     }
 }
 
+/// FNV-1a of `lines`, each followed by a newline.
+pub fn hash_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> u64 {
+    let mut h = Fnv(Fnv::OFFSET);
+    for l in lines {
+        h.write(l.as_bytes());
+        h.write(b"\n");
+    }
+    h.0
+}
+
 /// How many recent events are kept for `--verbose` and failure reports.
 pub const TAIL_LEN_MAX: usize = 64;
 

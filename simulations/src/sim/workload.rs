@@ -70,6 +70,8 @@ pub struct Model {
     pub calls: [u64; 4],
     /// Flows completed (feedback settled).
     pub flows_done: u64,
+    /// Acknowledged calls that write (create, open, confirm, feedback).
+    pub write_acks: u64,
 }
 
 /// The workload's shared context.
@@ -101,6 +103,9 @@ impl Ctx {
             match call(&self.slots[target], op.clone(), CALL_TIMEOUT).await {
                 Ok(Ok(answer)) => {
                     self.model.borrow_mut().calls[1] += 1;
+                    if !what.starts_with("read") {
+                        self.model.borrow_mut().write_acks += 1;
+                    }
                     self.record(format!("{who} ok {what}"));
                     return Ok(answer);
                 }

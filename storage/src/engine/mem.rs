@@ -111,7 +111,19 @@ impl MemEngine {
     /// Writes every pending operation to the disk, unless the disk crashed since this engine was
     /// opened (then they are dropped: a dead process flushes nothing).
     pub fn flush(&self) {
-        let pending = std::mem::take(&mut lock(&self.inner.live).pending);
+        let all = self.pending();
+        self.flush_prefix(all);
+    }
+
+    /// Writes the first `n` pending operations to the disk (those that were pending when a flush
+    /// started: a real disk makes no promise about writes that arrive during a flush), unless
+    /// the disk crashed since this engine was opened.
+    pub fn flush_prefix(&self, n: usize) {
+        let pending: Vec<Op> = {
+            let mut live = lock(&self.inner.live);
+            let n = n.min(live.pending.len());
+            live.pending.drain(..n).collect()
+        };
         let mut disk = lock(&self.inner.disk.state);
         if disk.generation != self.inner.generation {
             return;

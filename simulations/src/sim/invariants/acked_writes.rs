@@ -46,5 +46,16 @@ pub fn check(model: &Model, reads: &FinalReads) -> Vec<String> {
             }
         }
     }
-    out
+    cap(out)
+}
+
+/// Keeps a report readable: the first lines and a count of the rest.
+pub fn cap(mut lines: Vec<String>) -> Vec<String> {
+    const LINES_MAX: usize = 10;
+    if lines.len() > LINES_MAX {
+        let more = lines.len() - LINES_MAX;
+        lines.truncate(LINES_MAX);
+        lines.push(format!("... and {more} more"));
+    }
+    lines
 }
