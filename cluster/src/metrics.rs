@@ -69,11 +69,6 @@ impl Counters {
         }
     }
 
-    /// Counter values by name, for tests and status.
-    pub fn get(&self, name: &str) -> Option<u64> {
-        self.all().into_iter().find(|(n, ..)| *n == name).map(|(_, _, _, v)| v)
-    }
-
     fn all(&self) -> Vec<(&'static str, &'static str, Option<(&'static str, &'static str)>, u64)> {
         let v = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let op = |name| Some(("op", name));

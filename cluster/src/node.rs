@@ -538,7 +538,18 @@ impl ClusterNode {
 
     /// Whether `node` is in the current membership (voter or learner).
     pub fn is_member(&self, node: RaftNodeId) -> bool {
-        self.inner.raft.metrics().borrow().membership_config.membership().get_node(&node).is_some()
+        self.member(node).is_some()
+    }
+
+    /// `node`'s record in the current membership, without copying the rest of the metrics
+    /// (routing asks this on every call).
+    pub fn member(&self, node: RaftNodeId) -> Option<SveaNode> {
+        self.inner.raft.metrics().borrow().membership_config.membership().get_node(&node).cloned()
+    }
+
+    /// Every member's record in the current membership.
+    pub fn members(&self) -> BTreeMap<RaftNodeId, SveaNode> {
+        self.inner.raft.metrics().borrow().membership_config.membership().nodes().map(|(k, v)| (*k, v.clone())).collect()
     }
 
     /// This node's event counters.
@@ -553,7 +564,7 @@ impl ClusterNode {
 
     /// Regions with at least one member this node can reach (its own region always).
     pub fn healthy_regions(&self) -> std::collections::BTreeSet<String> {
-        self.inner.health.healthy_regions(&self.status().members)
+        self.inner.health.healthy_regions(&self.members())
     }
 
     /// The transport, if this node has one.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use svea_cluster::membership::MembershipOp;
-use svea_storage::{Command, CommandResult, RaftNodeId, SveaNode};
+use svea_storage::{RaftNodeId, SveaNode};
 
 use crate::actors::{placement, ActorError};
 use crate::service::NodeHandle;
@@ -291,18 +291,8 @@ async fn hand_off_all(node: &NodeHandle) -> Result<u64, ActorError> {
             return Err(ActorError::Unavailable("no other node can take this node's actors".into()));
         };
         let results: Vec<Result<bool, ActorError>> = futures::stream::iter(mine)
-            .map(|(actor, owner)| async move {
-                let claim = Command::Claim { actor: actor.clone(), node: to, expected_epoch: owner.epoch };
-                match cluster.write(claim).await?.result {
-                    CommandResult::Claimed(o) => {
-                        cluster.counters().actor_handoff();
-                        tracing::debug!(event = "actor_handoff", actor, to, epoch = o.epoch, "actor handed off");
-                        Ok(true)
-                    }
-                    // Someone claimed it meanwhile (a takeover, a call): no longer ours to move.
-                    _ => Ok(false),
-                }
-            })
+            // `false`: someone claimed it meanwhile (a takeover, a call): no longer ours to move.
+            .map(|(actor, owner)| async move { placement::hand_to(cluster, &actor, owner, to).await })
             .buffer_unordered(HANDOFF_CONCURRENCY)
             .collect()
             .await;

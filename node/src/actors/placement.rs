@@ -7,7 +7,9 @@
 
 use svea_cluster::ClusterNode;
 use svea_config::RegionSpec;
-use svea_storage::RaftNodeId;
+use svea_storage::{Command, CommandResult, Owner, RaftNodeId};
+
+use super::ActorError;
 
 /// Region names ordered from `from` outwards: `from` first, then by distance between region
 /// centres (ties by name). Regions missing from the table come last, by name.
@@ -25,7 +27,7 @@ pub fn region_order(regions: &[RegionSpec], from: &str) -> Vec<String> {
 
 /// Whether member `id` is marked draining in the membership.
 pub fn is_draining(cluster: &ClusterNode, id: RaftNodeId) -> bool {
-    cluster.status().members.get(&id).is_some_and(|n| n.draining)
+    cluster.member(id).is_some_and(|n| n.draining)
 }
 
 /// Whether the owner `id` can no longer serve its actors: it left the membership, or the
@@ -37,7 +39,7 @@ pub fn owner_lost(cluster: &ClusterNode, id: RaftNodeId) -> bool {
 /// Nodes that may take actors, best first, starting from region `from` (see the module docs);
 /// `exclude` is left out (a draining node looking for successors).
 pub fn candidates(cluster: &ClusterNode, regions: &[RegionSpec], from: &str, exclude: Option<RaftNodeId>) -> Vec<RaftNodeId> {
-    let members = cluster.status().members;
+    let members = cluster.members();
     let health = cluster.health();
     let order = region_order(regions, from);
     let rank = |region: &str| order.iter().position(|r| r == region).unwrap_or(order.len());
@@ -48,4 +50,19 @@ pub fn candidates(cluster: &ClusterNode, regions: &[RegionSpec], from: &str, exc
         .collect();
     ok.sort();
     ok.into_iter().map(|(_, id)| id).collect()
+}
+
+/// Hands `actor`, held by `owner`, to node `to` with a claim fenced by `owner`'s epoch, made in
+/// `to`'s name. `false`: the actor was claimed by someone else meanwhile (no longer `owner`'s to
+/// move). Counted and logged.
+pub async fn hand_to(cluster: &ClusterNode, actor: &str, owner: Owner, to: RaftNodeId) -> Result<bool, ActorError> {
+    let claim = Command::Claim { actor: actor.to_owned(), node: to, expected_epoch: owner.epoch };
+    match cluster.write(claim).await?.result {
+        CommandResult::Claimed(o) => {
+            cluster.counters().actor_handoff();
+            tracing::debug!(event = "actor_handoff", actor, from = owner.node, to, epoch = o.epoch, "actor handed off");
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }

@@ -394,15 +394,8 @@ pub async fn hand_off(env: &ActorEnv, actor: &str, owner: svea_storage::Owner) -
     let Some(to) = placement::candidates(&env.cluster, &env.regions, &env.region, Some(me)).first().copied() else {
         return Ok(Some(Target::Local));
     };
-    let claim = svea_storage::Command::Claim { actor: actor.to_owned(), node: to, expected_epoch: owner.epoch };
-    match env.cluster.write(claim).await?.result {
-        svea_storage::CommandResult::Claimed(o) => {
-            env.cluster.counters().actor_handoff();
-            tracing::info!(event = "actor_handoff", actor, from = owner.node, to, epoch = o.epoch, "actor handed off");
-            Ok(Some(Target::Remote(to)))
-        }
-        _ => Ok(None),
-    }
+    let moved = placement::hand_to(&env.cluster, actor, owner, to).await?;
+    Ok(moved.then_some(Target::Remote(to)))
 }
 
 async fn deliver_local(table: &Rc<RefCell<Table>>, env: &ActorEnv, key: &ActorKey, request: &Request) -> Result<Reply, ActorError> {
