@@ -44,6 +44,14 @@ pub enum Error {
     /// The background flusher stopped (the store is shutting down or failed).
     #[error("flusher stopped")]
     FlusherGone,
+    /// The store was written in another on-disk format than this build reads.
+    #[error("the store is in on-disk format {found}, this build reads format {expected}: start from an empty data directory (or an older build)")]
+    Format {
+        /// The format found ("unmarked" for stores older than the marker).
+        found: String,
+        /// The format this build writes and reads.
+        expected: u32,
+    },
 }
 
 impl Error {

@@ -47,7 +47,41 @@ pub fn open_in_memory(disk: &engine::mem::MemDisk, flush_timeout: Duration) -> R
     open_engine(engine::Engine::Mem(disk.open()), flush_timeout)
 }
 
+/// The on-disk format this build reads and writes. 2: log ids are standard Raft `(term, index)`
+/// (openraft's `single-term-leader`, one leader per term). Unmarked stores are format 1, whose
+/// log ids also carried the leader's node id; they do not decode as format 2.
+pub const FORMAT: u32 = 2;
+const FORMAT_TREE: &str = "svea_format";
+const FORMAT_KEY: &[u8] = b"format";
+
+/// Checks the store's format marker, writing (and flushing) it into a store that has no data yet.
+fn check_format(engine: &engine::Engine) -> Result<(), Error> {
+    let tree = engine.open_tree(FORMAT_TREE)?;
+    match tree.get(FORMAT_KEY)? {
+        Some(bytes) => {
+            let found = <[u8; 4]>::try_from(bytes.as_slice()).map(u32::from_be_bytes).map_err(|_| Error::Format {
+                found: format!("unreadable marker {bytes:?}"),
+                expected: FORMAT,
+            })?;
+            if found != FORMAT {
+                return Err(Error::Format { found: found.to_string(), expected: FORMAT });
+            }
+            Ok(())
+        }
+        None => {
+            for name in ["raft_log", "raft_meta"] {
+                if engine.open_tree(name)?.last()?.is_some() {
+                    return Err(Error::Format { found: "unmarked (format 1)".into(), expected: FORMAT });
+                }
+            }
+            tree.insert(FORMAT_KEY, FORMAT.to_be_bytes().to_vec())?;
+            engine.flush_blocking()
+        }
+    }
+}
+
 fn open_engine(engine: engine::Engine, flush_timeout: Duration) -> Result<(LogStore, StateMachineStore), Error> {
+    check_format(&engine)?;
     let flusher = flusher::Flusher::start(engine.clone(), flush_timeout);
     let log = LogStore::open(&engine, flusher.clone())?;
     let sm = StateMachineStore::open(&engine, flusher)?;

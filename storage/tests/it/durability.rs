@@ -88,3 +88,37 @@ fn a_crashed_engine_never_reaches_the_disk_again() {
         assert_eq!(fresh.read_vote().await.expect("read"), None);
     });
 }
+
+#[test]
+fn a_store_in_another_on_disk_format_is_refused_with_a_clear_error() {
+    // A store written before the format marker (raft data, no marker) is refused, not misread.
+    let old = tempfile::tempdir().expect("tmp");
+    {
+        let db = sled::open(old.path()).expect("sled");
+        db.open_tree("raft_meta").expect("tree").insert(b"vote", b"old bytes".to_vec()).expect("insert");
+        db.flush().expect("flush");
+    }
+    let err = svea_storage::open(old.path(), Duration::from_secs(10)).err().expect("an unmarked store with data must be refused");
+    assert!(err.to_string().contains("format 1"), "{err}");
+
+    // A marker of a format this build does not know is refused too.
+    let future = tempfile::tempdir().expect("tmp");
+    {
+        let db = sled::open(future.path()).expect("sled");
+        db.open_tree("svea_format").expect("tree").insert(b"format", 99u32.to_be_bytes().to_vec()).expect("insert");
+        db.flush().expect("flush");
+    }
+    let err = svea_storage::open(future.path(), Duration::from_secs(10)).err().expect("a newer format must be refused");
+    assert!(err.to_string().contains("format 99"), "{err}");
+
+    // A fresh store gets this build's marker and opens again after a write.
+    let fresh = tempfile::tempdir().expect("tmp");
+    rt().block_on(async {
+        let (mut log, _sm) = svea_storage::open(fresh.path(), Duration::from_secs(10)).expect("open fresh");
+        log.save_vote(&Vote::new(1, 1)).await.expect("save vote");
+    });
+    rt().block_on(async {
+        let (mut log, _sm) = svea_storage::open(fresh.path(), Duration::from_secs(10)).expect("reopen");
+        assert_eq!(log.read_vote().await.expect("read"), Some(Vote::new(1, 1)));
+    });
+}

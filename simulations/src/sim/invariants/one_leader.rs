@@ -1,5 +1,8 @@
-//! One leader per term: no two nodes ever report being leader in the same term. Sampled from every
-//! running node's Raft metrics while the simulation steps.
+//! One leader per term (Raft's election safety): no two nodes ever report being leader in the same
+//! term. Sampled from every running node's Raft metrics while the simulation steps. It holds
+//! because svea builds openraft with `single-term-leader` and a vote is flushed before it is
+//! answered; openraft's default mode elects several leaders per term by design (see
+//! ARCHITECTURE.md, "Durability").
 
 use std::collections::BTreeMap;
 
