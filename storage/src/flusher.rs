@@ -67,19 +67,30 @@ impl Flusher {
 async fn run(engine: Engine, timeout: Duration, mut rx: mpsc::Receiver<Waiter>) {
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, FLUSH_QUEUE_LEN_MAX).await > 0 {
+        // Every waiter of this batch asks for the writes made before it queued, so answering
+        // the batch promises at most what was written by now. The in-memory disk keeps count of
+        // that promise, and a simulated crash reports any part of it the disk did not have.
+        let promised = match &engine {
+            Engine::Mem(m) => Some((m.clone(), m.written())),
+            Engine::Sled(_) => None,
+        };
+        let answer = |batch: &mut Vec<Waiter>, result: Result<(), String>| {
+            if let (Some((m, upto)), Ok(())) = (&promised, &result) {
+                m.note_acknowledged(*upto);
+            }
+            for w in batch.drain(..) {
+                w.complete(result.clone());
+            }
+        };
         if crate::planted::ack_before_flush() {
             // Planted bug (simulations only): tell everyone it is durable, then flush.
-            for w in batch.drain(..) {
-                w.complete(Ok(()));
-            }
+            answer(&mut batch, Ok(()));
         }
         let result = flush(&engine, timeout).await;
         if let Err(msg) = &result {
             tracing::error!(error = %msg, waiters = batch.len(), "storage flush failed");
         }
-        for w in batch.drain(..) {
-            w.complete(result.clone());
-        }
+        answer(&mut batch, result);
     }
 }
 

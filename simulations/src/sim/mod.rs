@@ -297,7 +297,7 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
     let schedule = fault_schedule(seed, opts);
     outcome.schedule_hash = schedule_hash(&schedule);
     let mut next = 0;
-    let mut up = [true; 3];
+    let mut world = World { ips: &ips, disks: &disks, slots: &slots, up: [true; 3], promises: Default::default() };
     let mut armed: Option<Vec<usize>> = None;
     let mut acked_at_arming = 0u64;
     let mut leaders = invariants::one_leader::Leaders::default();
@@ -308,7 +308,7 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
         if let Some(v) = armed.take() {
             if acked > acked_at_arming {
                 trace.borrow_mut().record(now, "fault crash now (after a write was acknowledged)");
-                apply(&mut sim, &Fault::Crash(v), &ips, &disks, &slots, &mut up);
+                apply(&mut sim, &Fault::Crash(v), &mut world);
             } else {
                 armed = Some(v);
             }
@@ -324,9 +324,9 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
                 Fault::Restart(_) => {
                     // A crash that never found its acknowledgement is dropped with its restart.
                     armed = None;
-                    apply(&mut sim, fault, &ips, &disks, &slots, &mut up);
+                    apply(&mut sim, fault, &mut world);
                 }
-                _ => apply(&mut sim, fault, &ips, &disks, &slots, &mut up),
+                _ => apply(&mut sim, fault, &mut world),
             }
             outcome.faults += 1;
             next += 1;
@@ -334,7 +334,7 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
         if !healed.get() && now >= fault_end {
             trace.borrow_mut().record(now, "heal");
             armed = None;
-            heal(&mut sim, &ips, &mut up);
+            heal(&mut sim, &mut world.up);
             healed.set(true);
         }
         if steps % SAMPLE_EVERY_STEPS == 0 {
@@ -356,6 +356,7 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
     outcome.sim_time = sim.elapsed();
     outcome.terms = leaders.terms();
     outcome.violations.extend(leaders.violations);
+    outcome.violations.extend(world.promises.violations);
     outcome.violations.extend(heal_violations.borrow().iter().cloned());
     let applied = applied.lock().unwrap_or_else(|p| p.into_inner());
     outcome.violations.extend(invariants::single_owner::check(&applied));
@@ -469,13 +470,23 @@ fn name(i: usize) -> &'static str {
     REGIONS[i].0
 }
 
-fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, ips: &[IpAddr; 3], disks: &[MemDisk], slots: &[net::Shared<Slot>], up: &mut [bool; 3]) {
+/// The simulated world the runner changes: hosts, their disks and front doors.
+struct World<'a> {
+    ips: &'a [IpAddr; 3],
+    disks: &'a [MemDisk],
+    slots: &'a [net::Shared<Slot>],
+    up: [bool; 3],
+    promises: invariants::durable_promises::Promises,
+}
+
+fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, w: &mut World<'_>) {
+    let World { ips, disks, slots, up, promises } = w;
     match fault {
         Fault::Crash(v) => {
             for &r in v {
                 if up[r] {
                     sim.crash(name(r));
-                    disks[r].crash();
+                    promises.crashed(sim.elapsed(), name(r), disks[r].crash());
                     *slots[r].borrow_mut() = Slot::default();
                     up[r] = false;
                 }
@@ -507,14 +518,13 @@ fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, ips: &[IpAddr; 3], disks: &[
     }
 }
 
-fn heal(sim: &mut turmoil::Sim<'_>, ips: &[IpAddr; 3], up: &mut [bool; 3]) {
+fn heal(sim: &mut turmoil::Sim<'_>, up: &mut [bool; 3]) {
     for (a, b, _) in faults::LINK_LATENCY_US {
         sim.repair(name(a), name(b));
         sim.release(name(a), name(b));
         sim.set_link_latency(name(a), name(b), faults::base_latency(a, b));
     }
     net::clear_loss();
-    let _ = ips;
     for (r, is_up) in up.iter_mut().enumerate() {
         if !*is_up {
             sim.bounce(name(r));

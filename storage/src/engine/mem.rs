@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use super::Pair;
@@ -28,6 +28,8 @@ struct DiskState {
     generation: u64,
     flushes: u64,
     flush_latency: Duration,
+    /// The engine of the process now using the disk (to judge its promises when it crashes).
+    current: Option<Weak<EngineShared>>,
 }
 
 /// The durable medium of one simulated host. Cheap to clone; clones share the medium.
@@ -38,7 +40,7 @@ pub struct MemDisk {
 
 impl Default for MemDisk {
     fn default() -> Self {
-        MemDisk { state: Arc::new(Mutex::new(DiskState { durable: Trees::new(), generation: 0, flushes: 0, flush_latency: Duration::ZERO })) }
+        MemDisk { state: Arc::new(Mutex::new(DiskState { durable: Trees::new(), generation: 0, flushes: 0, flush_latency: Duration::ZERO, current: None })) }
     }
 }
 
@@ -58,20 +60,26 @@ impl MemDisk {
 
     /// A process's view of the disk, starting from exactly the durable contents.
     pub fn open(&self) -> MemEngine {
-        let s = lock(&self.state);
-        MemEngine {
-            inner: Arc::new(EngineShared {
-                disk: self.clone(),
-                generation: s.generation,
-                live: Mutex::new(Live { trees: s.durable.clone(), pending: Vec::new() }),
-            }),
-        }
+        let mut s = lock(&self.state);
+        let inner = Arc::new(EngineShared {
+            disk: self.clone(),
+            generation: s.generation,
+            live: Mutex::new(Live { trees: s.durable.clone(), pending: Vec::new(), written: 0, flushed: 0, acknowledged: 0 }),
+        });
+        s.current = Some(Arc::downgrade(&inner));
+        MemEngine { inner }
     }
 
     /// The process using this disk died: every engine opened so far stops reaching the disk, and
     /// its unflushed writes are gone.
-    pub fn crash(&self) {
-        lock(&self.state).generation += 1;
+    pub fn crash(&self) -> Crash {
+        let mut s = lock(&self.state);
+        s.generation += 1;
+        let broken = s.current.take().and_then(|w| w.upgrade()).map_or(0, |e| {
+            let live = lock(&e.live);
+            live.acknowledged.saturating_sub(live.flushed)
+        });
+        Crash { acknowledged_but_lost: broken }
     }
 
     /// How many flushes reached the disk (for tests and statistics).
@@ -88,6 +96,21 @@ impl MemDisk {
 struct Live {
     trees: Trees,
     pending: Vec<Op>,
+    /// Writes made by this process, in order (pending ones included).
+    written: u64,
+    /// How many of them reached the disk.
+    flushed: u64,
+    /// How many of them the store has told its callers were durable.
+    acknowledged: u64,
+}
+
+/// What a crash did to the promises of the process that died.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Crash {
+    /// Writes the store had reported durable (to openraft: a flushed log entry, a saved vote)
+    /// that were not on the disk, so the crash lost them. Always 0 for a correct store.
+    pub acknowledged_but_lost: u64,
 }
 
 struct EngineShared {
@@ -122,6 +145,7 @@ impl MemEngine {
         let pending: Vec<Op> = {
             let mut live = lock(&self.inner.live);
             let n = n.min(live.pending.len());
+            live.flushed += n as u64;
             live.pending.drain(..n).collect()
         };
         let mut disk = lock(&self.inner.disk.state);
@@ -141,6 +165,17 @@ impl MemEngine {
     /// How long one flush takes.
     pub fn flush_latency(&self) -> Duration {
         lock(&self.inner.disk.state).flush_latency
+    }
+
+    /// How many writes this process has made so far.
+    pub fn written(&self) -> u64 {
+        lock(&self.inner.live).written
+    }
+
+    /// Records that the store reported the first `upto` writes of this process durable.
+    pub fn note_acknowledged(&self, upto: u64) {
+        let mut live = lock(&self.inner.live);
+        live.acknowledged = live.acknowledged.max(upto);
     }
 
     /// How many writes are not yet flushed.
@@ -171,7 +206,7 @@ impl MemTree {
 
     pub(crate) fn apply_batch(&self, ops: Vec<(Vec<u8>, Option<Vec<u8>>)>) {
         let mut live = lock(&self.engine.inner.live);
-        let Live { trees, pending } = &mut *live;
+        let Live { trees, pending, written, .. } = &mut *live;
         let t = trees.entry(self.name).or_default();
         for (k, v) in ops {
             match &v {
@@ -179,6 +214,7 @@ impl MemTree {
                 None => t.remove(&k),
             };
             pending.push((self.name, k, v));
+            *written += 1;
         }
     }
 

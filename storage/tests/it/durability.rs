@@ -66,7 +66,8 @@ fn the_in_memory_disk_keeps_exactly_what_was_flushed_across_a_crash() {
         log.save_committed(Some(LogId::new(CommittedLeaderId::new(7, 3), 9))).await.expect("save committed");
         assert_eq!(log.read_committed().await.expect("read"), Some(LogId::new(CommittedLeaderId::new(7, 3), 9)));
     });
-    disk.crash();
+    let crash = disk.crash();
+    assert_eq!(crash.acknowledged_but_lost, 0, "the store promised only what was flushed");
     rt.block_on(async {
         let (mut log, _sm) = svea_storage::open_in_memory(&disk, Duration::from_secs(10)).expect("reopen");
         assert_eq!(log.read_vote().await.expect("read"), Some(Vote::new(7, 3)), "flushed vote survives");
@@ -81,7 +82,7 @@ fn a_crashed_engine_never_reaches_the_disk_again() {
     let rt = rt();
     rt.block_on(async {
         let (mut old, _sm) = svea_storage::open_in_memory(&disk, Duration::from_secs(10)).expect("open");
-        disk.crash();
+        let _ = disk.crash();
         // The dead process still "runs" and flushes: nothing of it may reach the disk.
         old.save_vote(&Vote::new(1, 1)).await.expect("save vote");
         let (mut fresh, _sm) = svea_storage::open_in_memory(&disk, Duration::from_secs(10)).expect("reopen");

@@ -4,6 +4,7 @@
 pub mod acked_writes;
 pub mod budget;
 pub mod convergence;
+pub mod durable_promises;
 pub mod one_leader;
 pub mod reward_once;
 pub mod single_owner;
