@@ -7,7 +7,7 @@
 //! at most `actor_mailbox_len` calls in flight; one more answers `Busy` (HTTP 503 + Retry-After).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -163,7 +163,9 @@ struct Entry {
 }
 
 struct Table {
-    actors: HashMap<ActorKey, Entry>,
+    /// Ordered, so passivation visits actors in the same order on every run (a simulation seed
+    /// must replay exactly).
+    actors: BTreeMap<ActorKey, Entry>,
     next_instance: u64,
     limits: RegistryLimits,
     env: ActorEnv,
@@ -231,7 +233,7 @@ impl Table {
     }
 
     fn stop_all(&mut self) {
-        for (_, e) in self.actors.drain() {
+        for (_, e) in std::mem::take(&mut self.actors) {
             stop(&e.addr);
         }
         self.active.store(0, Ordering::Relaxed);
@@ -248,7 +250,7 @@ fn stop(addr: &ActorAddr) {
 /// Runs the registry until shutdown. `env.registry` must be the handle paired with `inbox`.
 pub async fn run(env: ActorEnv, inbox: RegistryInbox) {
     let RegistryInbox { mut rx, limits, active, shutdown } = inbox;
-    let table = Rc::new(RefCell::new(Table { actors: HashMap::new(), next_instance: 0, limits, env: env.clone(), active }));
+    let table = Rc::new(RefCell::new(Table { actors: BTreeMap::new(), next_instance: 0, limits, env: env.clone(), active }));
     let tick = (limits.idle_after / 4).clamp(Duration::from_millis(10), PASSIVATION_TICK_MAX);
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

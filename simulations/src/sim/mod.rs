@@ -11,11 +11,14 @@
 //! Determinism: every source of randomness in svea and its dependencies that this run reaches is
 //! seeded (openraft through `svea_storage::rt`, ids through `seed_thread_ids`, QUIC through
 //! `TransportSettings::rng_seed`, TLS keys are fixed Ed25519 so handshakes have fixed sizes, loss
-//! and faults from the seed), except one: tokio picks the first branch of an unbiased `select!`
-//! (openraft's replication loop, the registry, the cluster's calls) from a per-runtime generator
-//! that only a build with `--cfg tokio_unstable` lets turmoil seed. Built that way a seed replays
-//! bit for bit (same trace hash); built normally the fault schedule and workload are the same but
-//! same-tick event order, and from there timings, can differ between runs.
+//! and faults from the seed), and tokio's own generator (it picks the first branch of an unbiased
+//! `select!`, as openraft's replication loop does) is seeded by turmoil because the workspace
+//! builds with `--cfg tokio_unstable` (`.cargo/config.toml`). The registry keeps its actors in
+//! a `BTreeMap`, so nothing iterates in hash order. A seed replays bit for bit: same trace hash.
+//!
+//! A broken Raft guarantee seen during the run (two leaders in a term, a store that lost what
+//! it reported durable) stops the run at once; a panic anywhere in it prints the seed's replay
+//! command straight to stderr, since the panic may abort the process.
 
 pub mod certs;
 pub mod cli;
@@ -152,11 +155,37 @@ pub fn parse_bug(s: &str) -> Result<Bug, String> {
     }
 }
 
+thread_local! {
+    /// The replay command of the run on this thread, for the panic hook.
+    static REPLAY: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Makes every panic during a run name its seed, written straight to the process's stderr: a
+/// panic inside a simulated host shuts its runtime down, and if unwinding then hits a destructor
+/// that panics too the process aborts, taking captured test output with it.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let replay = REPLAY.try_with(|r| r.try_borrow().ok().and_then(|r| r.clone())).ok().flatten();
+            if let Some(cmd) = replay {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "simulation panicked: {info}\n  replay: {cmd}");
+            }
+            previous(info);
+        }));
+    });
+}
+
 /// Everything on this thread that a seed controls, set for one run and reset afterwards.
 struct SeededThread;
 
 impl SeededThread {
-    fn enter(seed: u64, plant: Option<Bug>) -> Self {
+    fn enter(seed: u64, opts: &Options) -> Self {
+        install_panic_hook();
+        REPLAY.with(|r| *r.borrow_mut() = Some(replay_command(seed, opts)));
+        let plant = opts.plant;
         svea_storage::rt::seed_thread_rng(seed ^ 0x5eed_0f_4a57);
         svea_node::domain::ids::seed_thread_ids(Some(seed ^ 0x1d5_0f_5eed));
         net::reset_loss(StdRng::seed_from_u64(seed ^ 0x10_55));
@@ -169,6 +198,7 @@ impl SeededThread {
 
 impl Drop for SeededThread {
     fn drop(&mut self) {
+        let _ = REPLAY.try_with(|r| r.try_borrow_mut().map(|mut r| *r = None));
         svea_node::domain::ids::seed_thread_ids(None);
         for bug in [Bug::AckBeforeFlush, Bug::AcceptStaleEpoch] {
             svea_storage::planted::set(bug, false);
@@ -198,7 +228,7 @@ fn quic_seed(seed: u64, id: u64) -> [u8; 32] {
 
 /// Runs one seed to the end and checks every invariant.
 pub fn run_seed(seed: u64, opts: &Options) -> Outcome {
-    let _seeded = SeededThread::enter(seed, opts.plant);
+    let _seeded = SeededThread::enter(seed, opts);
     let trace = Rc::new(RefCell::new(Trace::new(opts.verbose)));
     let model = Rc::new(RefCell::new(Model::default()));
     let mut outcome = Outcome {
@@ -302,6 +332,7 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
     let mut acked_at_arming = 0u64;
     let mut leaders = invariants::one_leader::Leaders::default();
     let mut steps = 0u64;
+    let mut stopped_early = false;
     loop {
         let now = sim.elapsed();
         let acked = model.borrow().write_acks;
@@ -347,6 +378,13 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
             }
         }
         steps += 1;
+        if !leaders.violations.is_empty() || !world.promises.violations.is_empty() {
+            // Fail fast: what follows a broken Raft guarantee is noise (openraft itself may
+            // assert and take the host down), and the first violation is what a replay needs.
+            trace.borrow_mut().record(now, "stop: an invariant was violated during the run");
+            stopped_early = true;
+            break;
+        }
         match sim.step() {
             Ok(true) => break,
             Ok(false) => {}
@@ -363,6 +401,7 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
     let reads = final_reads.borrow();
     let m = model.borrow();
     match reads.as_ref() {
+        None if stopped_early => {}
         None => outcome.violations.push("the workload never reached its final reads".into()),
         Some(reads) => {
             outcome.violations.extend(invariants::acked_writes::check(&m, reads));
