@@ -45,8 +45,10 @@ pub enum Error {
     #[error("flusher stopped")]
     FlusherGone,
     /// The store was written in another on-disk format than this build reads.
-    #[error("the store is in on-disk format {found}, this build reads format {expected}: start from an empty data directory (or an older build)")]
+    #[error("the store at {path} is in on-disk format {found}, this build reads format {expected}: start from an empty data directory (or an older build)")]
     Format {
+        /// Where the store is.
+        path: String,
         /// The format found ("unmarked" for stores older than the marker).
         found: String,
         /// The format this build writes and reads.

@@ -38,13 +38,13 @@ pub fn open(dir: &Path, flush_timeout: Duration) -> Result<(LogStore, StateMachi
         .mode(sled::Mode::HighThroughput)
         .open()
         .map_err(|source| Error::Open { path: dir.to_path_buf(), source })?;
-    open_engine(engine::Engine::Sled(db), flush_timeout)
+    open_engine(engine::Engine::Sled(db), &dir.display().to_string(), flush_timeout)
 }
 
 /// Opens the store on a simulated disk (see [`engine::mem`]) and starts its flusher on the
 /// current tokio runtime. Everything flushed to `disk` before is there; nothing else is.
 pub fn open_in_memory(disk: &engine::mem::MemDisk, flush_timeout: Duration) -> Result<(LogStore, StateMachineStore), Error> {
-    open_engine(engine::Engine::Mem(disk.open()), flush_timeout)
+    open_engine(engine::Engine::Mem(disk.open()), "<in-memory disk>", flush_timeout)
 }
 
 /// The on-disk format this build reads and writes. 2: log ids are standard Raft `(term, index)`
@@ -55,23 +55,24 @@ const FORMAT_TREE: &str = "svea_format";
 const FORMAT_KEY: &[u8] = b"format";
 
 /// Checks the store's format marker, writing (and flushing) it into a store that has no data yet.
-fn check_format(engine: &engine::Engine) -> Result<(), Error> {
+fn check_format(engine: &engine::Engine, path: &str) -> Result<(), Error> {
     let tree = engine.open_tree(FORMAT_TREE)?;
     match tree.get(FORMAT_KEY)? {
         Some(bytes) => {
             let found = <[u8; 4]>::try_from(bytes.as_slice()).map(u32::from_be_bytes).map_err(|_| Error::Format {
+                path: path.to_string(),
                 found: format!("unreadable marker {bytes:?}"),
                 expected: FORMAT,
             })?;
             if found != FORMAT {
-                return Err(Error::Format { found: found.to_string(), expected: FORMAT });
+                return Err(Error::Format { path: path.to_string(), found: found.to_string(), expected: FORMAT });
             }
             Ok(())
         }
         None => {
             for name in ["raft_log", "raft_meta"] {
                 if engine.open_tree(name)?.last()?.is_some() {
-                    return Err(Error::Format { found: "unmarked (format 1)".into(), expected: FORMAT });
+                    return Err(Error::Format { path: path.to_string(), found: "unmarked (format 1)".into(), expected: FORMAT });
                 }
             }
             tree.insert(FORMAT_KEY, FORMAT.to_be_bytes().to_vec())?;
@@ -80,8 +81,8 @@ fn check_format(engine: &engine::Engine) -> Result<(), Error> {
     }
 }
 
-fn open_engine(engine: engine::Engine, flush_timeout: Duration) -> Result<(LogStore, StateMachineStore), Error> {
-    check_format(&engine)?;
+fn open_engine(engine: engine::Engine, path: &str, flush_timeout: Duration) -> Result<(LogStore, StateMachineStore), Error> {
+    check_format(&engine, path)?;
     let flusher = flusher::Flusher::start(engine.clone(), flush_timeout);
     let log = LogStore::open(&engine, flusher.clone())?;
     let sm = StateMachineStore::open(&engine, flusher)?;

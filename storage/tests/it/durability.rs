@@ -101,6 +101,7 @@ fn a_store_in_another_on_disk_format_is_refused_with_a_clear_error() {
     }
     let err = svea_storage::open(old.path(), Duration::from_secs(10)).err().expect("an unmarked store with data must be refused");
     assert!(err.to_string().contains("format 1"), "{err}");
+    assert!(err.to_string().contains(&old.path().display().to_string()), "the error names the directory: {err}");
 
     // A marker of a format this build does not know is refused too.
     let future = tempfile::tempdir().expect("tmp");
