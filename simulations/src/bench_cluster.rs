@@ -16,7 +16,7 @@
 //! table's default order, so stockholm), and the customer follows it, as a phone would; the open's
 //! latency then includes the extra hop, and the later steps go to the node that opened the session.
 //!
-//! The `svea` binary: `--svea-bin PATH`, else `cargo build --release -p svea-node` is run first
+//! The `svea` binary: `--svea-bin PATH`, else `cargo build --release -p svea-node -p simulations` is run first
 //! (a no-op when up to date; skip it with `--no-build`) and the binary is taken from next to this
 //! one, else from `<workspace>/target/release/`. (`CARGO_BIN_EXE_svea` is only set for the
 //! package that owns the binary, so it cannot be used here.)
@@ -127,7 +127,7 @@ pub struct Args {
     /// The `svea` binary to run; default: build it, then look next to this binary.
     #[arg(long)]
     svea_bin: Option<PathBuf>,
-    /// Do not run `cargo build --release -p svea-node` first.
+    /// Do not run `cargo build --release -p svea-node -p simulations` first.
     #[arg(long)]
     no_build: bool,
     /// The nodes' log filter (`log.filter`); their logs go to files in the run directory.

@@ -142,7 +142,7 @@ pub struct Args {
     /// The `svea` binary to run; default: build it, then look next to this binary.
     #[arg(long)]
     svea_bin: Option<PathBuf>,
-    /// Do not run `cargo build --release -p svea-node` first.
+    /// Do not run `cargo build --release -p svea-node -p simulations` first.
     #[arg(long)]
     no_build: bool,
     /// Keep the run directory (configs, certificates, data, node logs) instead of removing it.

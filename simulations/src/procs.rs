@@ -35,7 +35,7 @@ pub const ONE_WAY_DELAY_US: [(&str, &str, u64); 3] = [
     ("gothenburg", "malmo", 1_250),
 ];
 
-/// How long `cargo build --release -p svea-node` may take (a cold build on 2 cores is minutes).
+/// How long `cargo build --release -p svea-node -p simulations` may take (a cold build on 2 cores is minutes).
 const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// How long `svea certs` may take.
 const CERTS_TIMEOUT: Duration = Duration::from_secs(60);
@@ -102,14 +102,14 @@ pub fn parse_duration_within(text: &str, min: Duration, max: Duration) -> Result
 pub struct BinarySource {
     /// Use this file.
     pub path: Option<PathBuf>,
-    /// Do not run `cargo build [--release] -p svea-node` first.
+    /// Do not run `cargo build [--release] -p svea-node -p simulations` first.
     pub no_build: bool,
     /// Build and use the debug binary (what integration tests use: `cargo test` builds in the
     /// debug profile) instead of the release one.
     pub debug: bool,
 }
 
-/// The `svea` binary: `source.path`, else `cargo build [--release] -p svea-node` (a no-op when
+/// The `svea` binary: `source.path`, else `cargo build [--release] -p svea-node -p simulations` (a no-op when
 /// up to date, unless `no_build`) and the binary of that profile next to the running one (or
 /// next to its `deps/` folder, for a test binary), else `<workspace>/target/<profile>/svea`.
 /// (`CARGO_BIN_EXE_svea` is only set for the package that owns the binary, so it cannot be used
@@ -161,12 +161,16 @@ pub fn workspace_dir() -> anyhow::Result<PathBuf> {
         .context("the simulations crate has no parent directory")
 }
 
-/// `cargo build [--release] -p svea-node`, its output on our stderr (stdout may carry JSON).
+/// `cargo build [--release] -p svea-node -p simulations`, its output on our stderr (stdout may
+/// carry JSON). Naming `simulations` too gives the dependencies the same features as the build
+/// that is running us (`cargo run -p simulations`, `cargo test --workspace`), so the build is a
+/// no-op then; `-p svea-node` alone would rebuild storage, cluster and node without the
+/// `planted-bugs` switches (which stay off in `svea` either way).
 fn build_svea(workspace: &Path, tool: &str, debug: bool) -> anyhow::Result<()> {
     let args: &[&str] = if debug {
-        &["build", "-p", "svea-node"]
+        &["build", "-p", "svea-node", "-p", "simulations"]
     } else {
-        &["build", "--release", "-p", "svea-node"]
+        &["build", "--release", "-p", "svea-node", "-p", "simulations"]
     };
     eprintln!("{tool}: cargo {}", args.join(" "));
     // `cargo run` tells its child which cargo it is; fall back to the one on PATH.

@@ -3,8 +3,8 @@
 //! then final reads from every node. Nothing acknowledged may be lost, the checker must find no
 //! anomaly, and the survivors must have acknowledged writes while Stockholm was dead.
 //!
-//! The debug `svea` binary is built first (`cargo build -p svea-node`, a no-op when `cargo test
-//! --workspace` already built it); `SVEA_BIN` overrides it.
+//! The debug `svea` binary is built first (`cargo build -p svea-node -p simulations`, a no-op
+//! when `cargo test --workspace` already built it); `SVEA_BIN` overrides it.
 
 use std::path::PathBuf;
 use std::time::Duration;
