@@ -56,23 +56,22 @@ const FORMAT_KEY: &[u8] = b"format";
 
 /// Checks the store's format marker, writing (and flushing) it into a store that has no data yet.
 fn check_format(engine: &engine::Engine, path: &str) -> Result<(), Error> {
+    let refuse = |found: String| Error::Format { path: path.to_string(), found, expected: FORMAT };
     let tree = engine.open_tree(FORMAT_TREE)?;
     match tree.get(FORMAT_KEY)? {
         Some(bytes) => {
-            let found = <[u8; 4]>::try_from(bytes.as_slice()).map(u32::from_be_bytes).map_err(|_| Error::Format {
-                path: path.to_string(),
-                found: format!("unreadable marker {bytes:?}"),
-                expected: FORMAT,
-            })?;
+            let found = <[u8; 4]>::try_from(bytes.as_slice())
+                .map(u32::from_be_bytes)
+                .map_err(|_| refuse(format!("unreadable marker {bytes:?}")))?;
             if found != FORMAT {
-                return Err(Error::Format { path: path.to_string(), found: found.to_string(), expected: FORMAT });
+                return Err(refuse(found.to_string()));
             }
             Ok(())
         }
         None => {
-            for name in ["raft_log", "raft_meta"] {
+            for name in [log_store::LOG_TREE, log_store::META_TREE] {
                 if engine.open_tree(name)?.last()?.is_some() {
-                    return Err(Error::Format { path: path.to_string(), found: "unmarked (format 1)".into(), expected: FORMAT });
+                    return Err(refuse("unmarked (format 1)".into()));
                 }
             }
             tree.insert(FORMAT_KEY, FORMAT.to_be_bytes().to_vec())?;

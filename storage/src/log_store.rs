@@ -22,6 +22,11 @@ const KEY_VOTE: &[u8] = b"vote";
 const KEY_COMMITTED: &[u8] = b"committed";
 const KEY_PURGED: &[u8] = b"last_purged";
 
+/// Tree of the log entries.
+pub(crate) const LOG_TREE: &str = "raft_log";
+/// Tree of the vote, committed id and purge marker.
+pub(crate) const META_TREE: &str = "raft_meta";
+
 /// The Raft log store. Cheap to clone; clones share the trees.
 #[derive(Clone)]
 pub struct LogStore {
@@ -42,8 +47,8 @@ fn io_err<E: std::error::Error + 'static>(mk: fn(AnyError) -> StorageIOError<Raf
 
 impl LogStore {
     pub(crate) fn open(engine: &Engine, flusher: Flusher) -> Result<Self, Error> {
-        let log = engine.open_tree("raft_log")?;
-        let meta = engine.open_tree("raft_meta")?;
+        let log = engine.open_tree(LOG_TREE)?;
+        let meta = engine.open_tree(META_TREE)?;
         Ok(LogStore { inner: Arc::new(Inner { log, meta, flusher }) })
     }
 

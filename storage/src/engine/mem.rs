@@ -64,7 +64,7 @@ impl MemDisk {
         let inner = Arc::new(EngineShared {
             disk: self.clone(),
             generation: s.generation,
-            live: Mutex::new(Live { trees: s.durable.clone(), pending: Vec::new(), written: 0, flushed: 0, acknowledged: 0 }),
+            live: Mutex::new(Live { trees: s.durable.clone(), pending: Vec::new(), flushed: 0, acknowledged: 0 }),
         });
         s.current = Some(Arc::downgrade(&inner));
         MemEngine { inner }
@@ -96,9 +96,7 @@ impl MemDisk {
 struct Live {
     trees: Trees,
     pending: Vec<Op>,
-    /// Writes made by this process, in order (pending ones included).
-    written: u64,
-    /// How many of them reached the disk.
+    /// How many writes of this process reached the disk (those still pending follow them).
     flushed: u64,
     /// How many of them the store has told its callers were durable.
     acknowledged: u64,
@@ -167,9 +165,10 @@ impl MemEngine {
         lock(&self.inner.disk.state).flush_latency
     }
 
-    /// How many writes this process has made so far.
+    /// How many writes this process has made so far (flushed and pending).
     pub fn written(&self) -> u64 {
-        lock(&self.inner.live).written
+        let live = lock(&self.inner.live);
+        live.flushed + live.pending.len() as u64
     }
 
     /// Records that the store reported the first `upto` writes of this process durable.
@@ -206,7 +205,7 @@ impl MemTree {
 
     pub(crate) fn apply_batch(&self, ops: Vec<(Vec<u8>, Option<Vec<u8>>)>) {
         let mut live = lock(&self.engine.inner.live);
-        let Live { trees, pending, written, .. } = &mut *live;
+        let Live { trees, pending, .. } = &mut *live;
         let t = trees.entry(self.name).or_default();
         for (k, v) in ops {
             match &v {
@@ -214,7 +213,6 @@ impl MemTree {
                 None => t.remove(&k),
             };
             pending.push((self.name, k, v));
-            *written += 1;
         }
     }
 

@@ -10,18 +10,23 @@ fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
 }
 
+/// Saves `vote` in the store under `dir`, drops everything without a clean close, reopens the
+/// store from what is on disk and reads the vote back.
+fn vote_after_reopen(dir: &std::path::Path, vote: Vote<u64>) -> Option<Vote<u64>> {
+    rt().block_on(async {
+        let (mut log, _sm) = svea_storage::open(dir, Duration::from_secs(10)).expect("open");
+        log.save_vote(&vote).await.expect("save vote");
+    });
+    rt().block_on(async {
+        let (mut log, _sm) = svea_storage::open(dir, Duration::from_secs(10)).expect("reopen");
+        log.read_vote().await.expect("read")
+    })
+}
+
 #[test]
 fn vote_is_durable_when_save_vote_returns() {
     let dir = tempfile::tempdir().expect("tmp");
-    rt().block_on(async {
-        let (mut log, _sm) = svea_storage::open(dir.path(), Duration::from_secs(10)).expect("open");
-        log.save_vote(&Vote::new(7, 3)).await.expect("save vote");
-        // No clean close: drop everything and reopen from what is on disk.
-    });
-    rt().block_on(async {
-        let (mut log, _sm) = svea_storage::open(dir.path(), Duration::from_secs(10)).expect("reopen");
-        assert_eq!(log.read_vote().await.expect("read"), Some(Vote::new(7, 3)));
-    });
+    assert_eq!(vote_after_reopen(dir.path(), Vote::new(7, 3)), Some(Vote::new(7, 3)));
 }
 
 #[test]
@@ -115,12 +120,5 @@ fn a_store_in_another_on_disk_format_is_refused_with_a_clear_error() {
 
     // A fresh store gets this build's marker and opens again after a write.
     let fresh = tempfile::tempdir().expect("tmp");
-    rt().block_on(async {
-        let (mut log, _sm) = svea_storage::open(fresh.path(), Duration::from_secs(10)).expect("open fresh");
-        log.save_vote(&Vote::new(1, 1)).await.expect("save vote");
-    });
-    rt().block_on(async {
-        let (mut log, _sm) = svea_storage::open(fresh.path(), Duration::from_secs(10)).expect("reopen");
-        assert_eq!(log.read_vote().await.expect("read"), Some(Vote::new(1, 1)));
-    });
+    assert_eq!(vote_after_reopen(fresh.path(), Vote::new(1, 1)), Some(Vote::new(1, 1)));
 }
