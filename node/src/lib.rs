@@ -1,18 +1,14 @@
-//! The `svea` node: actors, feedback-domain rules, HTTP API and CLI.
+//! The `svea` node: actors, feedback-domain rules, the node core, HTTP and the command line.
 //!
-//! Owns: the business and session actors and their registry ([`actors`]), the domain rules
-//! ([`domain`]), the node core that ties storage, Raft and actors together ([`service`]), and the
-//! HTTP API ([`http`]). Only this crate knows HTTP and JSON.
+//! Rooms, by what they serve: [`domain`] the pure rules (money, ids, validated inputs, scoring,
+//! rewards); [`actors`] the business and session actors, their registry and the one place that
+//! routes a call ([`actors::routing`]); [`core`] the node core that ties storage, Raft and actors
+//! together and offers typed operations; [`http`] the public and operator APIs (the only module
+//! that knows HTTP and JSON); [`cli`] the `svea` subcommands.
 //! Does not own: Raft, transport or storage internals (see `svea-cluster`, `svea-storage`).
 
 pub mod actors;
-pub mod certs;
-pub mod cluster_cli;
-pub mod demo;
+pub mod cli;
+pub mod core;
 pub mod domain;
-pub mod geo_cli;
 pub mod http;
-pub mod http_cluster;
-pub mod operator;
-pub mod server;
-pub mod service;

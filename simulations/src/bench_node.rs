@@ -24,10 +24,11 @@ use anyhow::{anyhow, bail, Context as _};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
-use svea_node::actors::session::{SessionMsg, SessionState};
+use svea_node::actors::session::SessionState;
 use svea_node::actors::{ActorError, SystemClock};
 use svea_node::domain::{DeviceId, OrgNumber, Ore, QrToken, RewardPolicy, RubricScorer, TransactionId};
-use svea_node::service::{self, CreateBusiness, NewLocation, NodeHandle};
+use svea_node::core::{self, NodeHandle, SessionMsg};
+use svea_node::domain::{CreateBusiness, NewLocation};
 use tokio::time::Instant;
 
 /// Most customers one run may simulate (keeps the latency vectors to a few tens of MB).
@@ -184,7 +185,7 @@ fn run_core(args: &Args, data_dir: &Path) -> anyhow::Result<Report> {
 
 /// Starts the core, drives the customers, and always shuts the core down again.
 async fn bench(args: &Args, config: svea_config::Config) -> anyhow::Result<Report> {
-    let start = service::start(config, Arc::new(SystemClock), Arc::new(RubricScorer::new()));
+    let start = core::start(config, Arc::new(SystemClock), Arc::new(RubricScorer::new()));
     let core = tokio::time::timeout(START_TIMEOUT, start)
         .await
         .map_err(|_| anyhow!("node core did not start within {START_TIMEOUT:?}"))??;
@@ -207,13 +208,10 @@ async fn drive(args: &Args, node: &NodeHandle) -> anyhow::Result<Report> {
     wait_ready(node).await?;
     let mut tokens = Vec::new();
     for b in 0..args.businesses {
-        let req = CreateBusiness {
-            name: format!("Kafé Södermalm {b}"),
-            org_number: "556036-0793".parse::<OrgNumber>()?,
-            locations: vec![NewLocation { name: format!("Götgatan {b}"), lat: 59.33, lon: 18.07 }],
-            budget: Ore::parse_sek("1000000.00")?,
-            policy: RewardPolicy::default(),
-        };
+        let location = NewLocation::new(&format!("Götgatan {b}"), 59.33, 18.07)?;
+        let org_number = "556036-0793".parse::<OrgNumber>()?;
+        let budget = Ore::parse_sek("1000000.00")?;
+        let req = CreateBusiness::new(&format!("Kafé Södermalm {b}"), org_number, vec![location], budget, RewardPolicy::default())?;
         let business = tokio::time::timeout(STEP_TIMEOUT, node.create_business(req))
             .await
             .map_err(|_| anyhow!("creating business {b} took longer than {STEP_TIMEOUT:?}"))??;

@@ -1,7 +1,7 @@
 //! svea's simulation and benchmark tools: one binary, one subcommand per tool.
 //!
 //! Owns: driving real node cores from the outside (in-process, through
-//! `svea_node::service`) and reporting what they did. Does not own: any production code path;
+//! `svea_node::core`) and reporting what they did. Does not own: any production code path;
 //! nothing in production depends on this crate.
 //!
 //! `cargo run -p simulations --release -- bench-node --help`

@@ -10,12 +10,14 @@ use std::collections::BTreeMap;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use svea_storage::codec::{decode, encode};
-use svea_storage::{IndexMode, IndexWrite};
+use svea_config::Region;
+use svea_storage::IndexMode;
 use tracing::Instrument;
 
-use super::cell::{must_deactivate, Persisted, Slot};
-use super::{ActorEnv, ActorError, Passivate};
+use super::cell::{Persisted, Slot};
+use super::keys::{Index, OpenedRecord, QrRecord, SettledRecord};
+use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
+use crate::core::remote::RemoteCall;
 use crate::domain::{compute_reward, BusinessId, LocationId, OrgNumber, Ore, QrToken, RewardDecision, RewardPolicy, RewardTier, SessionId};
 
 /// A store location with its QR token.
@@ -84,7 +86,7 @@ pub struct Business {
     /// Swedish organisationsnummer.
     pub org_number: OrgNumber,
     /// Region nearest to the first location.
-    pub home_region: String,
+    pub home_region: Region,
     /// Store locations.
     pub locations: Vec<Location>,
     /// Reward percentages.
@@ -129,7 +131,7 @@ pub struct Settlement {
     pub decision: RewardDecision,
 }
 
-/// A validated request to create a business (ids and tokens already generated).
+/// Creates the business (its id is the actor's): validated, ids and tokens already generated.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewBusiness {
     /// Name.
@@ -139,53 +141,44 @@ pub struct NewBusiness {
     /// Locations with ids and tokens.
     pub locations: Vec<Location>,
     /// Region nearest to the first location.
-    pub home_region: String,
+    pub home_region: Region,
     /// Reward percentages.
     pub policy: RewardPolicy,
     /// Total budget.
     pub budget: Ore,
 }
 
-/// Calls a business actor understands.
+/// Reads the business.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum BusinessMsg {
-    /// Create the business (its id is the actor's).
-    Create(NewBusiness),
-    /// Read the business.
-    Get,
-    /// A session of this business opened (idempotent per session).
-    SessionOpened {
-        /// The session.
-        session: SessionId,
-        /// When it opened.
-        opened_at: DateTime<Utc>,
-    },
-    /// A session ended; pay its reward if any (idempotent per session).
-    Settle {
-        /// The session.
-        session: SessionId,
-        /// When it opened (counts it as opened if that report was lost).
-        opened_at: DateTime<Utc>,
-        /// How it ended.
-        outcome: Outcome,
-    },
+pub struct GetBusiness;
+
+/// A session of this business opened (idempotent per session).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionOpened {
+    /// The session.
+    pub session: SessionId,
+    /// When it opened.
+    pub opened_at: DateTime<Utc>,
 }
 
-/// Answers of a business actor.
+/// A session ended; pay its reward if any (idempotent per session: a retry gets the stored
+/// settlement back).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum BusinessReply {
-    /// The business as it is now.
-    Business(Box<Business>),
-    /// The opening was recorded (or had been).
-    Opened,
-    /// The session's settlement (new or earlier).
-    Settled(Settlement),
+pub struct Settle {
+    /// The session.
+    pub session: SessionId,
+    /// When it opened (counts it as opened if that report was lost).
+    pub opened_at: DateTime<Utc>,
+    /// How it ended.
+    pub outcome: Outcome,
 }
 
-/// Envelope of a business call, as delivered to the actix actor.
-#[derive(Message)]
-#[rtype(result = "Result<BusinessReply, ActorError>")]
-pub struct BusinessCall(pub BusinessMsg);
+/// The operations a business actor serves.
+pub trait BusinessOp: Op<Actor = BusinessActor> {
+    /// Runs the operation on the activated actor.
+    #[allow(async_fn_in_trait)]
+    async fn run(self, env: &ActorEnv, key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Self::Reply, ActorError>;
+}
 
 /// One business.
 pub struct BusinessActor {
@@ -196,143 +189,133 @@ pub struct BusinessActor {
     slot: Slot<Business>,
 }
 
-actor_shell!(BusinessActor, BusinessId, Business, BusinessCall, BusinessReply, "business", business_id);
+actor_shell!(BusinessActor, BusinessId, Business, "business", business_id, BusinessOp);
 
-fn opened_key(b: &BusinessId, s: &SessionId) -> String {
-    format!("bopen/{b}/{s}")
+impl Op for NewBusiness {
+    type Actor = BusinessActor;
+    type Reply = Business;
+    const CREATES: bool = true;
+    fn home_region(&self) -> Option<&Region> {
+        Some(&self.home_region)
+    }
+    fn remote(self, id: BusinessId) -> RemoteCall {
+        RemoteCall::CreateBusiness(id, self)
+    }
 }
 
-fn settled_key(b: &BusinessId, s: &SessionId) -> String {
-    format!("bsettle/{b}/{s}")
-}
+op!(BusinessActor, BusinessId: GetBusiness -> Business);
+op!(BusinessActor, BusinessId: SessionOpened -> ());
+op!(BusinessActor, BusinessId: Settle -> Settlement);
 
-/// Secondary record mapping a QR token to its business and location.
-pub fn qr_key(token: &QrToken) -> String {
-    format!("qr/{token}")
-}
-
-async fn handle(
-    env: &ActorEnv,
-    key: &str,
-    id: &BusinessId,
-    slot: &mut Slot<Business>,
-    msg: BusinessMsg,
-) -> Result<BusinessReply, ActorError> {
-    slot.ensure_active(env, key).await?;
-    match msg {
-        BusinessMsg::Create(new) => {
-            if let Some(existing) = &slot.state {
-                return Err(ActorError::Conflict {
-                    kind: "business-exists".into(),
-                    detail: format!("business {} already exists", existing.id),
-                });
+impl BusinessOp for NewBusiness {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Business, ActorError> {
+        if let Some(existing) = &slot.state {
+            return Err(ActorError::conflict(ConflictKind::BusinessExists, format!("business {} already exists", existing.id)));
+        }
+        let business = Business {
+            id: id.clone(),
+            name: self.name,
+            org_number: self.org_number,
+            home_region: self.home_region,
+            locations: self.locations,
+            policy: self.policy,
+            budget: self.budget,
+            paid: Ore::ZERO,
+            created_at: env.clock.now(),
+            analytics: Analytics::default(),
+        };
+        let mut writes = Vec::with_capacity(business.locations.len());
+        for l in &business.locations {
+            writes.push(QrRecord { token: l.qr_token.clone() }.write(&(id.clone(), l.id.clone()), IndexMode::InsertNew)?);
+        }
+        match slot.commit(env, business.clone(), writes, vec![]).await? {
+            Persisted::Ok => {
+                tracing::info!(locations = business.locations.len(), "business created");
+                Ok(business)
             }
-            let business = Business {
-                id: id.clone(),
-                name: new.name,
-                org_number: new.org_number,
-                home_region: new.home_region,
-                locations: new.locations,
-                policy: new.policy,
-                budget: new.budget,
-                paid: Ore::ZERO,
-                created_at: env.clock.now(),
-                analytics: Analytics::default(),
-            };
-            let mut writes = Vec::with_capacity(business.locations.len());
-            for l in &business.locations {
-                writes.push(IndexWrite {
-                    key: qr_key(&l.qr_token),
-                    value: encode(&(id.clone(), l.id.clone()))?,
-                    mode: IndexMode::InsertNew,
-                });
-            }
-            match slot.commit(env, business.clone(), writes, vec![]).await? {
-                Persisted::Ok => {
-                    tracing::info!(locations = business.locations.len(), "business created");
-                    Ok(BusinessReply::Business(Box::new(business)))
-                }
-                // 256-bit random tokens do not collide; if one does, refuse rather than alias.
-                Persisted::IndexTaken { key, .. } => Err(ActorError::Conflict {
-                    kind: "qr-token-collision".into(),
-                    detail: format!("record {key} already exists; retry"),
-                }),
+            // 256-bit random tokens do not collide; if one does, refuse rather than alias.
+            Persisted::IndexTaken { key, .. } => {
+                Err(ActorError::conflict(ConflictKind::QrTokenCollision, format!("record {key} already exists; retry")))
             }
         }
-        BusinessMsg::Get => {
-            slot.confirm_owner(env, key).await?;
-            Ok(BusinessReply::Business(Box::new(current(slot, id)?.clone())))
+    }
+}
+
+impl BusinessOp for GetBusiness {
+    async fn run(self, env: &ActorEnv, key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Business, ActorError> {
+        slot.confirm_owner(env, key).await?;
+        Ok(current(slot, id)?.clone())
+    }
+}
+
+impl BusinessOp for SessionOpened {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<(), ActorError> {
+        let opened = OpenedRecord { business: id.clone(), session: self.session };
+        if opened.exists(env.cluster.view())? {
+            return Ok(());
         }
-        BusinessMsg::SessionOpened { session, opened_at } => {
-            let okey = opened_key(id, &session);
-            if env.cluster.view().index(&okey)?.is_some() {
-                return Ok(BusinessReply::Opened);
-            }
-            let mut next = current(slot, id)?.clone();
+        let mut next = current(slot, id)?.clone();
+        next.analytics.total.opened += 1;
+        next.analytics.day(self.opened_at).opened += 1;
+        // A concurrent duplicate cannot exist (this actor is the only writer), and an equal
+        // value is accepted by the store, so IndexTaken cannot happen here.
+        slot.commit(env, next, vec![opened.write(&(), IndexMode::InsertNew)?], vec![]).await?;
+        Ok(())
+    }
+}
+
+impl BusinessOp for Settle {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Settlement, ActorError> {
+        let Settle { session, opened_at, outcome } = self;
+        let settled = SettledRecord { business: id.clone(), session: session.clone() };
+        if let Some(s) = settled.read(env.cluster.view())? {
+            return Ok(s);
+        }
+        let mut next = current(slot, id)?.clone();
+        let now = env.clock.now();
+        let mut writes = Vec::with_capacity(2);
+        let opened = OpenedRecord { business: id.clone(), session: session.clone() };
+        if !opened.exists(env.cluster.view())? {
+            // The opening report was lost (crash between the session's write and ours).
             next.analytics.total.opened += 1;
             next.analytics.day(opened_at).opened += 1;
-            let w = IndexWrite { key: okey, value: vec![], mode: IndexMode::InsertNew };
-            // A concurrent duplicate cannot exist (this actor is the only writer), and an equal
-            // value is accepted by the store, so IndexTaken cannot happen here.
-            slot.commit(env, next, vec![w], vec![]).await?;
-            Ok(BusinessReply::Opened)
+            writes.push(opened.write(&(), IndexMode::InsertNew)?);
         }
-        BusinessMsg::Settle { session, opened_at, outcome } => {
-            let skey = settled_key(id, &session);
-            if let Some(bytes) = env.cluster.view().index(&skey)? {
-                return Ok(BusinessReply::Settled(decode(&bytes)?));
-            }
-            let mut next = current(slot, id)?.clone();
-            let now = env.clock.now();
-            let mut writes = Vec::with_capacity(2);
-            let okey = opened_key(id, &session);
-            if env.cluster.view().index(&okey)?.is_none() {
-                // The opening report was lost (crash between the session's write and ours).
-                next.analytics.total.opened += 1;
-                next.analytics.day(opened_at).opened += 1;
-                writes.push(IndexWrite { key: okey, value: vec![], mode: IndexMode::InsertNew });
-            }
-            let decision = match outcome {
-                Outcome::Scored { score, purchase } => {
-                    let d = compute_reward(&next.policy, score, purchase, next.remaining());
-                    next.paid = next
-                        .paid
-                        .checked_add(d.amount)
-                        .ok_or_else(|| ActorError::Internal("paid amount overflow".into()))?;
-                    // Guarantee 3: a business never pays beyond its budget.
-                    assert!(next.paid <= next.budget, "reward exceeded budget");
-                    next.analytics.score_sum += u64::from(score);
-                    next.analytics.scored += 1;
-                    next.analytics.tiers[tier_index(d.tier)] += 1;
-                    let rewarded = d.tier != RewardTier::None;
-                    for stats in [&mut next.analytics.total, next.analytics.per_day.entry(day_key(now)).or_default()] {
-                        if rewarded {
-                            stats.completed += 1;
-                        } else {
-                            stats.rejected += 1;
-                        }
-                        stats.rewards_paid = stats.rewards_paid.checked_add(d.amount).unwrap_or(stats.rewards_paid);
+        let decision = match outcome {
+            Outcome::Scored { score, purchase } => {
+                let d = compute_reward(&next.policy, score, purchase, next.remaining());
+                next.paid = next.paid.checked_add(d.amount).ok_or_else(|| ActorError::Internal("paid amount overflow".into()))?;
+                // Guarantee 3: a business never pays beyond its budget.
+                assert!(next.paid <= next.budget, "reward exceeded budget");
+                next.analytics.score_sum += u64::from(score);
+                next.analytics.scored += 1;
+                next.analytics.tiers[tier_index(d.tier)] += 1;
+                let rewarded = d.tier != RewardTier::None;
+                for stats in [&mut next.analytics.total, next.analytics.per_day.entry(day_key(now)).or_default()] {
+                    if rewarded {
+                        stats.completed += 1;
+                    } else {
+                        stats.rejected += 1;
                     }
-                    d
+                    stats.rewards_paid = stats.rewards_paid.checked_add(d.amount).unwrap_or(stats.rewards_paid);
                 }
-                Outcome::Expired => {
-                    next.analytics.total.expired += 1;
-                    next.analytics.day(now).expired += 1;
-                    RewardDecision { tier: RewardTier::None, amount: Ore::ZERO, capped_by: None }
-                }
-            };
-            let settlement = Settlement { outcome, decision };
-            writes.push(IndexWrite { key: skey, value: encode(&settlement)?, mode: IndexMode::InsertNew });
-            match slot.commit(env, next, writes, vec![]).await? {
-                Persisted::Ok => {
-                    tracing::info!(session_id = %session, reward_ore = decision.amount.as_ore(), "session settled");
-                    Ok(BusinessReply::Settled(settlement))
-                }
-                Persisted::IndexTaken { key, existing } if key.starts_with("bsettle/") => {
-                    Ok(BusinessReply::Settled(decode(&existing)?))
-                }
-                Persisted::IndexTaken { key, .. } => Err(ActorError::Internal(format!("unexpected record {key}"))),
+                d
             }
+            Outcome::Expired => {
+                next.analytics.total.expired += 1;
+                next.analytics.day(now).expired += 1;
+                RewardDecision { tier: RewardTier::None, amount: Ore::ZERO, capped_by: None }
+            }
+        };
+        let settlement = Settlement { outcome, decision };
+        writes.push(settled.write(&settlement, IndexMode::InsertNew)?);
+        match slot.commit(env, next, writes, vec![]).await? {
+            Persisted::Ok => {
+                tracing::info!(session_id = %session, reward_ore = decision.amount.as_ore(), "session settled");
+                Ok(settlement)
+            }
+            Persisted::IndexTaken { key, existing } if key == settled.key() => settled.decode(&existing),
+            Persisted::IndexTaken { key, .. } => Err(ActorError::Internal(format!("record {key} exists with another value"))),
         }
     }
 }
@@ -351,5 +334,5 @@ fn tier_index(t: RewardTier) -> usize {
 }
 
 fn current<'a>(slot: &'a Slot<Business>, id: &BusinessId) -> Result<&'a Business, ActorError> {
-    slot.state.as_ref().ok_or_else(|| ActorError::NotFound { what: crate::actors::Missing::Business, id: id.to_string() })
+    slot.state.as_ref().ok_or_else(|| ActorError::NotFound { what: Missing::Business, id: id.to_string() })
 }

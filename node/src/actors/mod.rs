@@ -1,25 +1,30 @@
 //! svea's actors: one per business and one per feedback session, hosted by a per-node
-//! [`registry::Registry`] that activates them on demand and passivates them when idle.
+//! [`registry`] that activates them on demand and passivates them when idle.
 //!
 //! Every actor's state lives in the replicated store under its [`ActorKey`]. An actor that
 //! activates claims ownership with the next epoch ([`cell::OwnedCell`]), loads its state, and from
 //! then on writes with `Put{epoch, expected_version}`: if another node claimed it meanwhile the
-//! write is refused, the actor deactivates and the request is retried once through a fresh
-//! activation.
+//! write is refused, the actor deactivates and the call is routed again.
+//!
+//! Calls are typed: every operation is its own type implementing [`Op`], which names the actor
+//! kind it is for and the reply it gets, so neither the registry nor a caller ever matches a
+//! reply at run time. An actor never calls another actor: what a session needs from its business
+//! (a settlement) it asks of its caller ([`session::Step::Settle`]), and `core::sessions` carries it
+//! over. [`routing`] is the one place that decides where a call runs.
 //!
 //! All of this runs on one tokio current-thread runtime inside a `LocalSet`, with no actix
 //! `System`; the cluster handle and the clock are injected through [`ActorEnv`].
 
 /// The actix shell every actor type shares: a bounded mailbox, passivation on request, and one
-/// message at a time (`AtomicResponse`) that takes the actor's slot out, runs the module's
-/// `handle(env, key, id, slot, msg)` inside a span carrying the actor's id, puts the slot back, and
-/// stops the actor when its in-memory state may no longer match the store.
+/// message at a time (`AtomicResponse`) that takes the actor's slot out, runs the operation's
+/// `run(env, id, slot)` inside a span carrying the actor's id, puts the slot back, and stops the
+/// actor when its in-memory state may no longer match the store.
 macro_rules! actor_shell {
-    ($actor:ident, $id:ty, $state:ty, $call:ident, $reply:ty, $kind:literal, $id_field:ident) => {
+    ($actor:ident, $id:ty, $state:ty, $kind:literal, $id_field:ident, $op_trait:ident) => {
         impl $actor {
             /// A not yet activated actor for `id`.
             pub fn new(id: $id, env: ActorEnv, mailbox_len: usize) -> Self {
-                let key = format!(concat!($kind, "/{}"), id);
+                let key = crate::actors::ActorKey::from(id.clone()).stored();
                 $actor { id, key, env, mailbox_len, slot: Slot::<$state>::default() }
             }
         }
@@ -32,34 +37,62 @@ macro_rules! actor_shell {
             }
         }
 
-        impl Handler<Passivate> for $actor {
+        impl Handler<crate::actors::Passivate> for $actor {
             type Result = ();
-            fn handle(&mut self, _: Passivate, ctx: &mut Self::Context) {
+            fn handle(&mut self, _: crate::actors::Passivate, ctx: &mut Self::Context) {
                 ctx.stop();
             }
         }
 
-        impl Handler<$call> for $actor {
-            type Result = AtomicResponse<Self, Result<$reply, ActorError>>;
+        impl<O: $op_trait> Handler<crate::actors::Call<O>> for $actor {
+            type Result = AtomicResponse<Self, Result<O::Reply, ActorError>>;
 
-            fn handle(&mut self, $call(msg): $call, _ctx: &mut Self::Context) -> Self::Result {
+            fn handle(&mut self, call: crate::actors::Call<O>, _ctx: &mut Self::Context) -> Self::Result {
                 let env = self.env.clone();
                 let key = self.key.clone();
                 let id = self.id.clone();
                 let mut slot = std::mem::take(&mut self.slot);
                 let span = tracing::info_span!($kind, $id_field = %id, node = env.cluster.id());
                 let fut = async move {
-                    let result = handle(&env, &key, &id, &mut slot, msg).await;
+                    let result = match slot.ensure_active(&env, &key).await {
+                        Ok(()) => call.0.run(&env, &key, &id, &mut slot).await,
+                        Err(e) => Err(e),
+                    };
                     (slot, result)
                 }
                 .instrument(span);
                 AtomicResponse::new(Box::pin(fut.into_actor(self).map(|(slot, result), act, ctx| {
                     act.slot = slot;
-                    if must_deactivate(&result) {
+                    if crate::actors::cell::must_deactivate(&result) {
                         ctx.stop();
                     }
                     result
                 })))
+            }
+        }
+
+        impl crate::actors::Hosted for $actor {
+            type Id = $id;
+            fn key(id: &$id) -> crate::actors::ActorKey {
+                crate::actors::ActorKey::from(id.clone())
+            }
+            fn inactive(id: $id, env: ActorEnv, mailbox_len: usize) -> Self {
+                $actor::new(id, env, mailbox_len)
+            }
+        }
+    };
+}
+
+/// Implements [`Op`] for an operation type served by `$actor`: its reply, whether it creates the
+/// actor, and its [`crate::core::remote::RemoteCall`] variant (named like the type).
+macro_rules! op {
+    ($actor:ident, $id:ty: $op:ident -> $reply:ty $(, creates = $creates:expr)?) => {
+        impl crate::actors::Op for $op {
+            type Actor = $actor;
+            type Reply = $reply;
+            $(const CREATES: bool = $creates;)?
+            fn remote(self, id: $id) -> crate::core::remote::RemoteCall {
+                crate::core::remote::RemoteCall::$op(id, self)
             }
         }
     };
@@ -67,8 +100,10 @@ macro_rules! actor_shell {
 
 pub mod business;
 pub mod cell;
+pub mod keys;
 pub mod placement;
 pub mod registry;
+pub mod routing;
 pub mod session;
 
 use std::fmt;
@@ -76,27 +111,62 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use svea_cluster::ClusterNode;
+use svea_config::Region;
 
-use crate::domain::{BusinessId, DomainError, SessionId};
 use crate::domain::scoring::Scorer;
+use crate::domain::{BusinessId, DomainError, SessionId};
 
-/// Address of an actor: `business/<id>` or `session/<id>`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-pub enum ActorKey {
-    /// A business actor.
-    Business(BusinessId),
-    /// A feedback-session actor.
-    Session(SessionId),
+pub use keys::ActorKey;
+
+impl From<BusinessId> for ActorKey {
+    fn from(id: BusinessId) -> Self {
+        ActorKey::Business(id)
+    }
 }
 
-impl fmt::Display for ActorKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ActorKey::Business(id) => write!(f, "business/{id}"),
-            ActorKey::Session(id) => write!(f, "session/{id}"),
-        }
+impl From<SessionId> for ActorKey {
+    fn from(id: SessionId) -> Self {
+        ActorKey::Session(id)
     }
+}
+
+/// An actor type the registry can host.
+pub trait Hosted: actix::Actor<Context = actix::Context<Self>> + actix::Handler<Passivate> + Sized {
+    /// Its identifier.
+    type Id: Clone + fmt::Display + Ord + Send + Serialize + DeserializeOwned + 'static;
+    /// Its key in the store.
+    fn key(id: &Self::Id) -> ActorKey;
+    /// A not yet activated actor.
+    fn inactive(id: Self::Id, env: ActorEnv, mailbox_len: usize) -> Self;
+}
+
+/// One operation on one kind of actor, with its own reply type.
+pub trait Op: Clone + Send + Serialize + DeserializeOwned + 'static {
+    /// The actor kind that serves it.
+    type Actor: registry::Tabled + actix::Handler<Call<Self>>;
+    /// What it answers.
+    type Reply: Send + Serialize + DeserializeOwned + 'static;
+    /// Whether the operation may create the actor's state, so a missing actor is not "not found".
+    const CREATES: bool = false;
+
+    /// Where a new actor should live, when this operation creates it somewhere other than the
+    /// region of the node that got the call (a business lives in its home region).
+    fn home_region(&self) -> Option<&Region> {
+        None
+    }
+
+    /// The operation as sent to another node (see `core::remote`).
+    fn remote(self, id: <Self::Actor as Hosted>::Id) -> crate::core::remote::RemoteCall;
+}
+
+/// An operation as delivered to the actix actor.
+pub struct Call<O: Op>(pub O);
+
+impl<O: Op> actix::Message for Call<O> {
+    type Result = Result<O::Reply, ActorError>;
 }
 
 /// The wall clock, injected so simulations can run actors under simulated time.
@@ -119,8 +189,8 @@ impl Clock for SystemClock {
 pub struct ActorEnv {
     /// This node's cluster membership (writes, reads, id).
     pub cluster: ClusterNode,
-    /// The node's region name.
-    pub region: String,
+    /// The node's region.
+    pub region: Region,
     /// The region table (successor order when actors move).
     pub regions: Arc<Vec<svea_config::RegionSpec>>,
     /// Time source.
@@ -129,8 +199,6 @@ pub struct ActorEnv {
     pub scorer: Arc<dyn Scorer>,
     /// How long a session stays open without completing.
     pub session_expiry: Duration,
-    /// Route to other actors (sessions settle with their business).
-    pub registry: registry::RegistryHandle,
     /// Upper bound for a call forwarded to another node.
     pub forward_timeout: Duration,
 }
@@ -160,7 +228,57 @@ impl Missing {
     }
 }
 
-/// Why an actor call failed. [`crate::http`] maps each variant to one HTTP status.
+/// The stable kinds of [`ActorError::Conflict`]: part of the public API (the suffix of the
+/// problem `type` URI), so each is named once here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ConflictKind {
+    /// A business with this id exists already.
+    BusinessExists,
+    /// A generated QR token collided with an existing one.
+    QrTokenCollision,
+    /// The session has expired.
+    SessionExpired,
+    /// The session has another confirmed purchase.
+    PurchaseAlreadyConfirmed,
+    /// The till transaction id backs another session of this business.
+    TransactionIdReused,
+    /// Feedback before the purchase was confirmed.
+    PurchaseNotConfirmed,
+    /// The session has other feedback already.
+    FeedbackAlreadySubmitted,
+    /// A membership change was refused.
+    MembershipRefused,
+    /// The region is not in the region table.
+    UnknownRegion,
+    /// An operator action was sent to the wrong node.
+    WrongNode,
+}
+
+impl ConflictKind {
+    /// The kind as it appears in problem documents.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictKind::BusinessExists => "business-exists",
+            ConflictKind::QrTokenCollision => "qr-token-collision",
+            ConflictKind::SessionExpired => "session-expired",
+            ConflictKind::PurchaseAlreadyConfirmed => "purchase-already-confirmed",
+            ConflictKind::TransactionIdReused => "transaction-id-reused",
+            ConflictKind::PurchaseNotConfirmed => "purchase-not-confirmed",
+            ConflictKind::FeedbackAlreadySubmitted => "feedback-already-submitted",
+            ConflictKind::MembershipRefused => "membership-refused",
+            ConflictKind::UnknownRegion => "unknown-region",
+            ConflictKind::WrongNode => "wrong-node",
+        }
+    }
+}
+
+impl fmt::Display for ConflictKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an actor call failed. `crate::http` maps each variant to one HTTP status.
 #[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum ActorError {
     /// The request broke a domain rule; nothing changed.
@@ -177,8 +295,8 @@ pub enum ActorError {
     /// The request conflicts with the actor's current state (e.g. a replay with other data).
     #[error("{detail}")]
     Conflict {
-        /// Stable machine-readable kind, e.g. `purchase-already-confirmed`.
-        kind: String,
+        /// Stable machine-readable kind.
+        kind: ConflictKind,
         /// Human-readable detail.
         detail: String,
     },
@@ -192,7 +310,7 @@ pub enum ActorError {
     /// The outcome of the request may be unknown; every step is safe to retry.
     #[error("cluster unavailable: {0}")]
     Unavailable(String),
-    /// Ownership moved to another node or epoch; the registry retries once via a fresh owner.
+    /// Ownership moved to another node or epoch; the registry routes the call again.
     #[error("actor {key} lost ownership")]
     Fenced {
         /// The actor.
@@ -201,6 +319,21 @@ pub enum ActorError {
     /// Stored data could not be read: a bug or corruption, never the client's fault.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl ActorError {
+    /// A conflict of `kind`.
+    pub fn conflict(kind: ConflictKind, detail: impl Into<String>) -> Self {
+        ActorError::Conflict { kind, detail: detail.into() }
+    }
+
+    /// `key` was looked up and does not exist.
+    pub fn not_found(key: &ActorKey) -> Self {
+        match key {
+            ActorKey::Business(id) => ActorError::NotFound { what: Missing::Business, id: id.to_string() },
+            ActorKey::Session(id) => ActorError::NotFound { what: Missing::Session, id: id.to_string() },
+        }
+    }
 }
 
 impl From<svea_cluster::Error> for ActorError {
@@ -212,7 +345,7 @@ impl From<svea_cluster::Error> for ActorError {
                 ActorError::NotFound { what: Missing::Node, id: id.to_string() }
             }
             svea_cluster::Error::Membership(MembershipError::Refused(detail)) => {
-                ActorError::Conflict { kind: "membership-refused".into(), detail }
+                ActorError::conflict(ConflictKind::MembershipRefused, detail)
             }
             other => ActorError::Unavailable(other.to_string()),
         }

@@ -5,21 +5,28 @@
 //! resumes with the same text and score: (1) the scored feedback is stored as pending, (2) the
 //! business settles the session (idempotent on the session id, pays at most once), (3) the session
 //! records the settlement and leaves the open indexes.
+//!
+//! A session never calls its business itself. When it needs a settlement (pending feedback, or
+//! an expiry) any operation answers [`Step::Settle`] without doing anything else; the caller
+//! (`core::sessions`) gets the settlement from the business and hands it back with
+//! [`RecordSettlement`], then repeats the operation. So no actor waits on another actor inside
+//! its one-message-at-a-time slot, and the path from a session to its business is one typed call.
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use svea_storage::codec::encode;
-use svea_storage::{IndexMode, IndexWrite};
+use svea_config::Region;
+use svea_storage::IndexMode;
 use tracing::Instrument;
 
-use super::business::{BusinessMsg, BusinessReply, Outcome, Settlement};
-use super::cell::{must_deactivate, Persisted, Slot};
-use super::{ActorEnv, ActorError, Passivate};
+use super::business::{Outcome, Settle, Settlement};
+use super::cell::{Persisted, Slot};
+use super::keys::{ActiveRecord, Index, OpenRecord, TxnRecord};
+use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
 use crate::domain::scoring::QualityScore;
 use crate::domain::{
-    validate_feedback_text, validate_purchase_amount, validate_purchase_time, BusinessId, DeviceId, LocationId, Ore,
-    RewardTier, SessionId, TransactionId,
+    validate_feedback_text, validate_purchase_amount, validate_purchase_time, BusinessId, DeviceId, DomainError,
+    LocationId, Ore, RewardTier, SessionId, TransactionId,
 };
 
 /// Life-cycle state of a session.
@@ -54,7 +61,8 @@ impl SessionState {
     }
 }
 
-/// A confirmed purchase.
+/// A purchase as the customer confirms it; [`Purchase::new`] checks the amount (the time can only
+/// be checked against the session).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Purchase {
     /// Amount paid.
@@ -88,7 +96,7 @@ pub struct Session {
     /// The customer's device.
     pub device_id: DeviceId,
     /// Region that opened it.
-    pub region: String,
+    pub region: Region,
     /// Opening time.
     pub opened_at: DateTime<Utc>,
     /// Expiry time unless completed.
@@ -103,55 +111,50 @@ pub struct Session {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
-/// A request to open a session at a location.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OpenSession {
-    /// The business.
-    pub business_id: BusinessId,
-    /// The location.
-    pub location_id: LocationId,
-    /// The device.
-    pub device_id: DeviceId,
+impl Purchase {
+    /// A purchase of `amount` (1.00 to 100 000.00 SEK) at `purchased_at` with the till's id.
+    pub fn new(amount: Ore, purchased_at: DateTime<Utc>, transaction_id: TransactionId) -> Result<Purchase, DomainError> {
+        validate_purchase_amount(amount)?;
+        Ok(Purchase { amount, purchased_at, transaction_id })
+    }
 }
 
-/// Calls a session actor understands.
+/// Feedback text as a customer may submit it: trimmed, 20 to 5000 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedbackText(String);
+
+impl FeedbackText {
+    /// Checks and trims `text`.
+    pub fn new(text: &str) -> Result<FeedbackText, DomainError> {
+        Ok(FeedbackText(validate_feedback_text(text)?.to_string()))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a session operation answers: the session, or the settlement it needs first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum SessionMsg {
-    /// Open the session (its id is the actor's).
-    Open(OpenSession),
-    /// Confirm the purchase.
-    ConfirmPurchase {
-        /// Amount.
-        amount: Ore,
-        /// Purchase time.
-        purchased_at: DateTime<Utc>,
-        /// Transaction id.
-        transaction_id: TransactionId,
+pub enum Step {
+    /// Done; the session as it is now.
+    Done(Box<Session>),
+    /// Nothing was done: the session needs `settle` from its business first (see the module docs).
+    Settle {
+        /// The business to ask.
+        business: BusinessId,
+        /// What to ask it.
+        settle: Settle,
     },
-    /// Submit feedback.
-    Feedback {
-        /// The text.
-        text: String,
-    },
-    /// Read the session.
-    Get,
-    /// Expire it if its time is up (from the node's sweeper).
-    Expire,
 }
 
-/// Answers of a session actor.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum SessionReply {
-    /// The session as it is now.
-    Session(Box<Session>),
-    /// `Open` found this device already has an open session at the location.
-    AlreadyOpen(SessionId),
+/// The operations a session actor serves.
+pub trait SessionOp: Op<Actor = SessionActor> {
+    /// Runs the operation on the activated actor.
+    #[allow(async_fn_in_trait)]
+    async fn run(self, env: &ActorEnv, key: &str, id: &SessionId, slot: &mut Slot<Session>) -> Result<Self::Reply, ActorError>;
 }
-
-/// Envelope of a session call, as delivered to the actix actor.
-#[derive(Message)]
-#[rtype(result = "Result<SessionReply, ActorError>")]
-pub struct SessionCall(pub SessionMsg);
 
 /// One feedback session.
 pub struct SessionActor {
@@ -162,222 +165,246 @@ pub struct SessionActor {
     slot: Slot<Session>,
 }
 
-actor_shell!(SessionActor, SessionId, Session, SessionCall, SessionReply, "session", session_id);
+actor_shell!(SessionActor, SessionId, Session, "session", session_id, SessionOp);
 
-/// Secondary record listing open sessions with their expiry (scanned by the sweeper).
-pub fn open_key(id: &SessionId) -> String {
-    format!("open/{id}")
+/// Opens the session (its id is the actor's) for a device at a location.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpenSession {
+    /// The business.
+    pub business_id: BusinessId,
+    /// The location.
+    pub location_id: LocationId,
+    /// The device.
+    pub device_id: DeviceId,
 }
 
-/// Secondary record: the open session of a device at a location.
-pub fn active_key(location: &LocationId, device: &DeviceId) -> String {
-    format!("active/{location}/{device}")
+/// What opening answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Opened {
+    /// The session (new, or this one existed already: opening is idempotent).
+    Session(Box<Session>),
+    /// The device has another open session at the location; nothing was created.
+    DeviceHasSession(SessionId),
 }
 
-fn txn_key(business: &BusinessId, txn: &TransactionId) -> String {
-    format!("txn/{business}/{txn}")
-}
+/// Reads the session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GetSession;
+
+/// Confirms the purchase.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConfirmPurchase(pub Purchase);
+
+/// Submits feedback.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GiveFeedback(pub FeedbackText);
+
+/// Expires the session if its time is up (from the node's sweeper).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Expire;
+
+/// Records the settlement the business made for this session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordSettlement(pub Settlement);
+
+op!(SessionActor, SessionId: OpenSession -> Opened, creates = true);
+op!(SessionActor, SessionId: GetSession -> Step);
+op!(SessionActor, SessionId: ConfirmPurchase -> Step);
+op!(SessionActor, SessionId: GiveFeedback -> Step);
+op!(SessionActor, SessionId: Expire -> Step);
+op!(SessionActor, SessionId: RecordSettlement -> Step);
 
 fn ended_deletes(s: &Session) -> Vec<String> {
-    vec![open_key(&s.id), active_key(&s.location_id, &s.device_id)]
+    vec![OpenRecord { session: s.id.clone() }.key(), ActiveRecord { location: s.location_id.clone(), device: s.device_id.clone() }.key()]
 }
 
-fn reply(s: &Session) -> Result<SessionReply, ActorError> {
-    Ok(SessionReply::Session(Box::new(s.clone())))
+fn done(s: &Session) -> Result<Step, ActorError> {
+    Ok(Step::Done(Box::new(s.clone())))
 }
 
 fn expired_error(s: &Session) -> ActorError {
-    ActorError::Conflict { kind: "session-expired".into(), detail: format!("session {} expired at {}", s.id, s.expires_at) }
+    ActorError::conflict(ConflictKind::SessionExpired, format!("session {} expired at {}", s.id, s.expires_at))
 }
 
-async fn handle(
-    env: &ActorEnv,
-    key: &str,
-    id: &SessionId,
-    slot: &mut Slot<Session>,
-    msg: SessionMsg,
-) -> Result<SessionReply, ActorError> {
-    slot.ensure_active(env, key).await?;
-    if let SessionMsg::Open(open) = msg {
-        return open_session(env, id, slot, open).await;
-    }
-    let Some(mut session) = slot.state.clone() else {
-        return Err(ActorError::NotFound { what: crate::actors::Missing::Session, id: id.to_string() });
+fn settle_step(s: &Session, outcome: Outcome) -> Step {
+    Step::Settle { business: s.business_id.clone(), settle: Settle { session: s.id.clone(), opened_at: s.opened_at, outcome } }
+}
+
+/// The session, unless it needs a settlement first: feedback accepted before the deadline is
+/// settled even if the deadline passed meanwhile; an open session past its deadline expires.
+fn current(env: &ActorEnv, id: &SessionId, slot: &Slot<Session>) -> Result<Result<Session, Step>, ActorError> {
+    let Some(session) = slot.state.clone() else {
+        return Err(ActorError::NotFound { what: Missing::Session, id: id.to_string() });
     };
-    let now = env.clock.now();
-    // Feedback accepted before expiry is finished even if the deadline passed meanwhile.
-    if let Some(f) = &session.feedback {
+    if let (Some(p), Some(f)) = (&session.purchase, &session.feedback) {
         if f.settlement.is_none() {
-            session = settle_feedback(env, slot, session).await?;
+            let outcome = Outcome::Scored { score: f.score.total, purchase: p.amount };
+            return Ok(Err(settle_step(&session, outcome)));
         }
     }
-    if !session.state.is_terminal() && now >= session.expires_at {
-        session = expire(env, slot, session).await?;
+    if !session.state.is_terminal() && env.clock.now() >= session.expires_at {
+        return Ok(Err(settle_step(&session, Outcome::Expired)));
     }
-    match msg {
-        SessionMsg::Open(_) => unreachable!("handled above"),
-        SessionMsg::Get => {
-            slot.confirm_owner(env, key).await?;
-            reply(&session)
+    Ok(Ok(session))
+}
+
+impl SessionOp for OpenSession {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &SessionId, slot: &mut Slot<Session>) -> Result<Opened, ActorError> {
+        if let Some(existing) = &slot.state {
+            return Ok(Opened::Session(Box::new(existing.clone())));
         }
-        SessionMsg::Expire => reply(&session),
-        SessionMsg::ConfirmPurchase { amount, purchased_at, transaction_id } => {
-            let purchase = Purchase { amount, purchased_at, transaction_id };
-            match session.state {
-                SessionState::Opened => {}
-                SessionState::Expired => return Err(expired_error(&session)),
-                _ if session.purchase.as_ref() == Some(&purchase) => return reply(&session),
-                _ => {
-                    return Err(ActorError::Conflict {
-                        kind: "purchase-already-confirmed".into(),
-                        detail: format!("session {} already has a different confirmed purchase", session.id),
-                    })
-                }
-            }
-            validate_purchase_amount(amount)?;
-            validate_purchase_time(purchased_at, session.opened_at, now)?;
-            let mut next = session.clone();
-            next.state = SessionState::PurchaseConfirmed;
-            next.purchase = Some(purchase.clone());
-            let unique = IndexWrite {
-                key: txn_key(&session.business_id, &purchase.transaction_id),
-                value: session.id.as_str().as_bytes().to_vec(),
-                mode: IndexMode::InsertNew,
-            };
-            match slot.commit(env, next.clone(), vec![unique], vec![]).await? {
-                Persisted::Ok => {
-                    tracing::info!(amount_ore = amount.as_ore(), "purchase confirmed");
-                    reply(&next)
-                }
-                Persisted::IndexTaken { .. } => Err(ActorError::Conflict {
-                    kind: "transaction-id-reused".into(),
-                    detail: format!(
-                        "transaction id {} was already used for another session of this business",
-                        purchase.transaction_id
-                    ),
-                }),
-            }
+        let now = env.clock.now();
+        let expiry = chrono::Duration::from_std(env.session_expiry)
+            .map_err(|e| ActorError::Internal(format!("session expiry out of range: {e}")))?;
+        let session = Session {
+            id: id.clone(),
+            business_id: self.business_id,
+            location_id: self.location_id,
+            device_id: self.device_id,
+            region: env.region.clone(),
+            opened_at: now,
+            expires_at: now + expiry,
+            state: SessionState::Opened,
+            purchase: None,
+            feedback: None,
+            ended_at: None,
+        };
+        let active = ActiveRecord { location: session.location_id.clone(), device: session.device_id.clone() };
+        let writes = vec![
+            OpenRecord { session: id.clone() }.write(&session.expires_at.timestamp_millis(), IndexMode::Upsert)?,
+            active.write(id, IndexMode::InsertNew)?,
+        ];
+        match slot.commit(env, session.clone(), writes, vec![]).await? {
+            Persisted::Ok => {}
+            Persisted::IndexTaken { existing, .. } => return Ok(Opened::DeviceHasSession(active.decode(&existing)?)),
         }
-        SessionMsg::Feedback { text } => {
-            let text = validate_feedback_text(&text)?.to_string();
-            match session.state {
-                SessionState::Opened => {
-                    return Err(ActorError::Conflict {
-                        kind: "purchase-not-confirmed".into(),
-                        detail: "confirm the purchase before giving feedback".into(),
-                    })
-                }
-                SessionState::Expired => return Err(expired_error(&session)),
-                SessionState::Rewarded | SessionState::Rejected => {
-                    return match &session.feedback {
-                        Some(f) if f.text == text => reply(&session),
-                        _ => Err(ActorError::Conflict {
-                            kind: "feedback-already-submitted".into(),
-                            detail: format!("session {} already has feedback", session.id),
-                        }),
-                    };
-                }
-                SessionState::PurchaseConfirmed => {}
-            }
-            let score = env.scorer.score(&text);
-            let mut pending = session.clone();
-            pending.feedback = Some(Feedback { text, score, settlement: None });
-            if !matches!(slot.commit(env, pending.clone(), vec![], vec![]).await?, Persisted::Ok) {
-                return Err(ActorError::Internal("pending feedback write touched an index".into()));
-            }
-            let done = settle_feedback(env, slot, pending).await?;
-            reply(&done)
+        tracing::info!(business_id = %session.business_id, "session opened");
+        Ok(Opened::Session(Box::new(session)))
+    }
+}
+
+impl SessionOp for GetSession {
+    async fn run(self, env: &ActorEnv, key: &str, id: &SessionId, slot: &mut Slot<Session>) -> Result<Step, ActorError> {
+        let session = match current(env, id, slot)? {
+            Ok(s) => s,
+            Err(step) => return Ok(step),
+        };
+        slot.confirm_owner(env, key).await?;
+        done(&session)
+    }
+}
+
+impl SessionOp for Expire {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &SessionId, slot: &mut Slot<Session>) -> Result<Step, ActorError> {
+        match current(env, id, slot)? {
+            Ok(s) => done(&s),
+            Err(step) => Ok(step),
         }
     }
 }
 
-async fn open_session(env: &ActorEnv, id: &SessionId, slot: &mut Slot<Session>, open: OpenSession) -> Result<SessionReply, ActorError> {
-    if let Some(existing) = &slot.state {
-        return reply(existing);
-    }
-    let now = env.clock.now();
-    let expiry = chrono::Duration::from_std(env.session_expiry)
-        .map_err(|e| ActorError::Internal(format!("session expiry out of range: {e}")))?;
-    let session = Session {
-        id: id.clone(),
-        business_id: open.business_id,
-        location_id: open.location_id,
-        device_id: open.device_id,
-        region: env.region.clone(),
-        opened_at: now,
-        expires_at: now + expiry,
-        state: SessionState::Opened,
-        purchase: None,
-        feedback: None,
-        ended_at: None,
-    };
-    let writes = vec![
-        IndexWrite { key: open_key(id), value: encode(&session.expires_at.timestamp_millis())?, mode: IndexMode::Upsert },
-        IndexWrite {
-            key: active_key(&session.location_id, &session.device_id),
-            value: id.as_str().as_bytes().to_vec(),
-            mode: IndexMode::InsertNew,
-        },
-    ];
-    match slot.commit(env, session.clone(), writes, vec![]).await? {
-        Persisted::Ok => {}
-        Persisted::IndexTaken { existing, .. } => {
-            let other = String::from_utf8_lossy(&existing).parse::<SessionId>().map_err(|e| ActorError::Internal(e.to_string()))?;
-            return Ok(SessionReply::AlreadyOpen(other));
+impl SessionOp for ConfirmPurchase {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &SessionId, slot: &mut Slot<Session>) -> Result<Step, ActorError> {
+        let session = match current(env, id, slot)? {
+            Ok(s) => s,
+            Err(step) => return Ok(step),
+        };
+        let purchase = self.0;
+        match session.state {
+            SessionState::Opened => {}
+            SessionState::Expired => return Err(expired_error(&session)),
+            _ if session.purchase.as_ref() == Some(&purchase) => return done(&session),
+            _ => {
+                return Err(ActorError::conflict(
+                    ConflictKind::PurchaseAlreadyConfirmed,
+                    format!("session {} already has a different confirmed purchase", session.id),
+                ))
+            }
+        }
+        validate_purchase_time(purchase.purchased_at, session.opened_at, env.clock.now())?;
+        let mut next = session.clone();
+        next.state = SessionState::PurchaseConfirmed;
+        next.purchase = Some(purchase.clone());
+        let unique = TxnRecord { business: session.business_id.clone(), transaction: purchase.transaction_id.clone() }
+            .write(&session.id, IndexMode::InsertNew)?;
+        match slot.commit(env, next.clone(), vec![unique], vec![]).await? {
+            Persisted::Ok => {
+                tracing::info!(amount_ore = purchase.amount.as_ore(), "purchase confirmed");
+                done(&next)
+            }
+            Persisted::IndexTaken { .. } => Err(ActorError::conflict(
+                ConflictKind::TransactionIdReused,
+                format!("transaction id {} was already used for another session of this business", purchase.transaction_id),
+            )),
         }
     }
-    tracing::info!(business_id = %session.business_id, "session opened");
-    // Best effort: if this report is lost, settling the session counts the opening.
-    let report = BusinessMsg::SessionOpened { session: id.clone(), opened_at: now };
-    if let Err(e) = env.registry.business(session.business_id.clone(), report).await {
-        tracing::warn!(error = %e, "could not report session opening; settlement will");
+}
+
+impl SessionOp for GiveFeedback {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &SessionId, slot: &mut Slot<Session>) -> Result<Step, ActorError> {
+        let session = match current(env, id, slot)? {
+            Ok(s) => s,
+            Err(step) => return Ok(step),
+        };
+        let text = self.0.as_str();
+        match session.state {
+            SessionState::Opened => {
+                return Err(ActorError::conflict(ConflictKind::PurchaseNotConfirmed, "confirm the purchase before giving feedback"))
+            }
+            SessionState::Expired => return Err(expired_error(&session)),
+            SessionState::Rewarded | SessionState::Rejected => {
+                return match &session.feedback {
+                    Some(f) if f.text == text => done(&session),
+                    _ => Err(ActorError::conflict(
+                        ConflictKind::FeedbackAlreadySubmitted,
+                        format!("session {} already has feedback", session.id),
+                    )),
+                };
+            }
+            SessionState::PurchaseConfirmed => {}
+        }
+        let score = env.scorer.score(text);
+        let mut pending = session.clone();
+        pending.feedback = Some(Feedback { text: text.to_string(), score, settlement: None });
+        if !matches!(slot.commit(env, pending.clone(), vec![], vec![]).await?, Persisted::Ok) {
+            return Err(ActorError::Internal("pending feedback write touched an index".into()));
+        }
+        // Stored with its score: whoever touches the session next settles it (normally our caller).
+        match current(env, id, slot)? {
+            Ok(s) => done(&s),
+            Err(step) => Ok(step),
+        }
     }
-    reply(&session)
 }
 
-async fn settle_feedback(env: &ActorEnv, slot: &mut Slot<Session>, session: Session) -> Result<Session, ActorError> {
-    let (Some(purchase), Some(feedback)) = (&session.purchase, &session.feedback) else {
-        return Err(ActorError::Internal("settling feedback without purchase".into()));
-    };
-    let outcome = Outcome::Scored { score: feedback.score.total, purchase: purchase.amount };
-    let settlement = settle(env, &session, outcome).await?;
-    let mut done = session.clone();
-    done.state = match settlement.outcome {
-        // The business had already settled this session as expired (the deadline won a race).
-        Outcome::Expired => SessionState::Expired,
-        Outcome::Scored { .. } if settlement.decision.tier == RewardTier::None => SessionState::Rejected,
-        Outcome::Scored { .. } => SessionState::Rewarded,
-    };
-    done.ended_at = Some(env.clock.now());
-    if let Some(f) = done.feedback.as_mut() {
-        f.settlement = Some(settlement);
-    }
-    let deletes = ended_deletes(&done);
-    slot.commit(env, done.clone(), vec![], deletes).await?;
-    tracing::info!(state = done.state.as_str(), reward_ore = settlement.decision.amount.as_ore(), "feedback settled");
-    Ok(done)
-}
-
-async fn expire(env: &ActorEnv, slot: &mut Slot<Session>, session: Session) -> Result<Session, ActorError> {
-    // Settle first: the business record decides; a crash before our write is repaired by the
-    // next sweep, which gets the same settlement back.
-    settle(env, &session, Outcome::Expired).await?;
-    let mut done = session;
-    done.state = SessionState::Expired;
-    done.ended_at = Some(env.clock.now());
-    let deletes = ended_deletes(&done);
-    slot.commit(env, done.clone(), vec![], deletes).await?;
-    tracing::info!("session expired");
-    Ok(done)
-}
-
-async fn settle(env: &ActorEnv, session: &Session, outcome: Outcome) -> Result<Settlement, ActorError> {
-    let msg = BusinessMsg::Settle { session: session.id.clone(), opened_at: session.opened_at, outcome };
-    match env.registry.business(session.business_id.clone(), msg).await {
-        Ok(BusinessReply::Settled(s)) => Ok(s),
-        Ok(other) => Err(ActorError::Internal(format!("unexpected business reply {other:?}"))),
-        // The business's own failures say nothing about this session's ownership.
-        Err(ActorError::Fenced { .. }) => Err(ActorError::Busy { what: "business".into() }),
-        Err(e) => Err(e),
+impl SessionOp for RecordSettlement {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &SessionId, slot: &mut Slot<Session>) -> Result<Step, ActorError> {
+        let Some(session) = slot.state.clone() else {
+            return Err(ActorError::NotFound { what: Missing::Session, id: id.to_string() });
+        };
+        let settlement = self.0;
+        let pending = session.feedback.as_ref().is_some_and(|f| f.settlement.is_none());
+        if session.state.is_terminal() && !pending {
+            // Recorded already (a retry, or a concurrent caller got there first).
+            return done(&session);
+        }
+        let mut next = session.clone();
+        next.state = match settlement.outcome {
+            // The business had settled this session as expired (the deadline won a race).
+            Outcome::Expired => SessionState::Expired,
+            Outcome::Scored { .. } if next.feedback.is_none() => {
+                return Err(ActorError::Internal(format!("scored settlement for session {id} without feedback")))
+            }
+            Outcome::Scored { .. } if settlement.decision.tier == RewardTier::None => SessionState::Rejected,
+            Outcome::Scored { .. } => SessionState::Rewarded,
+        };
+        next.ended_at = Some(env.clock.now());
+        if let Some(f) = next.feedback.as_mut() {
+            f.settlement = Some(settlement);
+        }
+        let deletes = ended_deletes(&next);
+        slot.commit(env, next.clone(), vec![], deletes).await?;
+        tracing::info!(state = next.state.as_str(), reward_ore = settlement.decision.amount.as_ore(), "session settled");
+        done(&next)
     }
 }

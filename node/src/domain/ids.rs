@@ -12,6 +12,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 
@@ -227,33 +229,9 @@ const QR_TOKEN_BYTES: usize = 32;
 pub const QR_TOKEN_LEN: usize = 43;
 const _: () = assert!(QR_TOKEN_LEN == (QR_TOKEN_BYTES * 8).div_ceil(6));
 
-/// The URL-safe base64 alphabet (RFC 4648 §5).
-const BASE64URL_ALPHABET: &[u8; 64] =
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// Encodes as unpadded base64url (RFC 4648 §5, no `=`).
+/// Encodes as unpadded base64url (RFC 4648 §5, no `=`), with the `base64` crate.
 fn base64url_no_pad(bytes: &[u8]) -> String {
-    let sextet =
-        |v: u32, shift: u32| char::from(BASE64URL_ALPHABET[((v >> shift) & 0x3f) as usize]);
-    let mut out = String::with_capacity((bytes.len() * 8).div_ceil(6));
-    for chunk in bytes.chunks(3) {
-        let v = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
-        // 1 byte -> 2 chars, 2 bytes -> 3 chars, 3 bytes -> 4 chars.
-        for i in 0..=chunk.len() {
-            out.push(sextet(v, 18 - 6 * u32::try_from(i).expect("i <= 3")));
-        }
-    }
-    out
-}
-
-fn base64url_value(b: u8) -> Option<u8> {
-    BASE64URL_ALPHABET
-        .iter()
-        .position(|&a| a == b)
-        .map(|p| u8::try_from(p).expect("alphabet has 64 entries"))
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The secret in a till's QR code: 256 random bits as 43 characters of
@@ -294,11 +272,9 @@ impl FromStr for QrToken {
         if bytes.len() != QR_TOKEN_LEN {
             return Err(IdError::malformed(KIND, input, EXPECTED));
         }
-        let values: Option<Vec<u8>> = bytes.iter().map(|&b| base64url_value(b)).collect();
-        match values {
-            Some(values) if values.last().is_some_and(|last| last & 0b11 == 0) => {
-                Ok(QrToken(input.to_owned()))
-            }
+        // The decoder refuses characters outside the alphabet and stray bits in the last one.
+        match URL_SAFE_NO_PAD.decode(bytes) {
+            Ok(decoded) if decoded.len() == QR_TOKEN_BYTES => Ok(QrToken(input.to_owned())),
             _ => Err(IdError::malformed(KIND, input, EXPECTED)),
         }
     }

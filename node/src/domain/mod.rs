@@ -9,6 +9,7 @@
 
 mod error;
 pub mod ids;
+pub mod inputs;
 pub mod money;
 pub mod orgnr;
 pub mod reward;
@@ -16,6 +17,7 @@ pub mod scoring;
 pub mod validate;
 
 pub use error::DomainError;
+pub use inputs::{CreateBusiness, NewLocation};
 pub use ids::{BusinessId, DeviceId, IdError, LocationId, QrToken, SessionId, TransactionId};
 pub use money::{MoneyError, Ore};
 pub use orgnr::{OrgNumber, OrgNumberError};

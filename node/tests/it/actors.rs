@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use svea_node::actors::session::SessionMsg;
 use svea_node::actors::{ActorError, SystemClock};
 use svea_node::domain::{DeviceId, OrgNumber, Ore, RewardPolicy, RubricScorer};
-use svea_node::service::{start, Core, CreateBusiness, NewLocation, NodeHandle};
+use svea_node::core::{start, Core, NodeHandle, SessionMsg};
+use svea_node::domain::{CreateBusiness, NewLocation};
 
 fn config(dir: &std::path::Path, idle_ms: u64, mailbox: usize, failover_ms: u64) -> svea_config::Config {
     let mut raw = svea_config::RawConfig::default();
@@ -42,15 +42,15 @@ async fn started_with(dir: &std::path::Path, idle_ms: u64, mailbox: usize, failo
 }
 
 async fn business(node: &NodeHandle) -> svea_node::actors::business::Business {
-    node.create_business(CreateBusiness {
-        name: "Bageriet".into(),
-        org_number: "556036-0793".parse::<OrgNumber>().expect("org"),
-        locations: vec![NewLocation { name: "Storgatan".into(), lat: 59.3, lon: 18.0 }],
-        budget: Ore::parse_sek("100.00").expect("sek"),
-        policy: RewardPolicy::default(),
-    })
-    .await
-    .expect("create business")
+    let request = CreateBusiness::new(
+        "Bageriet",
+        "556036-0793".parse::<OrgNumber>().expect("org"),
+        vec![NewLocation::new("Storgatan", 59.3, 18.0).expect("location")],
+        Ore::parse_sek("100.00").expect("sek"),
+        RewardPolicy::default(),
+    )
+    .expect("valid business");
+    node.create_business(request).await.expect("create business")
 }
 
 /// A business with one open session; returns both and the session's store key.

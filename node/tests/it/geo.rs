@@ -46,7 +46,7 @@ fn known_addresses_route_to_their_region_with_the_bundled_database() {
 #[test]
 fn with_stockholm_down_uppsala_goes_to_the_next_nearest_healthy_region() {
     let dir = tempfile::tempdir().expect("tmp");
-    let db = svea_node::geo_cli::open_db(None, dir.path()).expect("bundled db");
+    let db = svea_node::core::open_geo_db(None, dir.path()).expect("bundled db");
     let cfg = svea_config::RawConfig::default().validate().expect("config");
     let ip = "2.66.58.1".parse().expect("ip");
     let up = svea_geo::route(Some(&db), ip, &cfg.regions, &cfg.geo.default_order, |_| true);

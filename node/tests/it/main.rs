@@ -11,6 +11,7 @@ mod durability;
 mod flow;
 mod readme;
 mod rules;
+mod shipped;
 mod expiry;
 mod failover;
 mod geo;

@@ -10,11 +10,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use svea_cluster::tls::Identity;
 use svea_cluster::transport::{Transport, TransportSettings};
 use svea_node::actors::business::Business;
-use svea_node::actors::session::{Session, SessionMsg};
+use svea_node::actors::session::Session;
 use svea_node::actors::{ActorError, Clock};
 use svea_node::domain::scoring::RubricScorer;
 use svea_node::domain::{BusinessId, DeviceId, QrToken, SessionId};
-use svea_node::service::{self, CreateBusiness, NodeHandle, Parts};
+use svea_node::core::{self, NodeHandle, Parts, SessionMsg};
+use svea_node::domain::CreateBusiness;
 use svea_storage::engine::mem::MemDisk;
 use svea_storage::{Command, CommandResult};
 use tokio::sync::{mpsc, oneshot};
@@ -199,7 +200,7 @@ pub async fn run(spec: Arc<HostSpec>) -> turmoil::Result {
         transport.set_peer_addr(*id, *addr);
     }
     let parts = Parts { log, sm, transport: Some(transport), geo: None };
-    let core = service::start_with(config, Arc::new(SimClock), Arc::new(RubricScorer::new()), parts)
+    let core = core::start_with(config, Arc::new(SimClock), Arc::new(RubricScorer::new()), parts)
         .await
         .map_err(|e| e.to_string())?;
     let (tx, mut rx) = mpsc::channel::<Request>(FRONT_DOOR_LEN);

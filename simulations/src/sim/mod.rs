@@ -472,7 +472,7 @@ async fn converge(ctx: &Ctx, deadline: Duration) -> Result<(), String> {
 
 async fn read_everything(ctx: &Ctx) -> FinalReads {
     use host::{call, Answer, Op};
-    use svea_node::actors::session::SessionMsg;
+    use svea_node::core::SessionMsg;
     let mut reads = FinalReads::default();
     let businesses: Vec<_> = ctx.model.borrow().businesses.iter().map(|b| b.id.clone()).collect();
     let sessions: Vec<_> = ctx.model.borrow().sessions.keys().cloned().collect();

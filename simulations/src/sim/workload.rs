@@ -9,10 +9,11 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use svea_node::actors::business::Business;
-use svea_node::actors::session::{Session, SessionMsg, SessionState};
+use svea_node::actors::session::{Session, SessionState};
 use svea_node::actors::ActorError;
 use svea_node::domain::{BusinessId, DeviceId, OrgNumber, Ore, QrToken, RewardPolicy, SessionId, TransactionId};
-use svea_node::service::{CreateBusiness, NewLocation};
+use svea_node::core::SessionMsg;
+use svea_node::domain::{CreateBusiness, NewLocation};
 
 use super::host::{call, Answer, NoAnswer, Op, Slot, REGIONS};
 use super::net::Shared;
@@ -159,18 +160,16 @@ fn retryable(e: &ActorError) -> bool {
 /// Creates `n` businesses through Stockholm (retrying until acknowledged or out of attempts).
 pub async fn setup(ctx: &Ctx, n: usize, budget: Ore) -> Result<(), String> {
     for b in 0..n {
-        let req = CreateBusiness {
-            name: format!("Kafé {b}"),
-            org_number: "556036-0793".parse::<OrgNumber>().map_err(|e| e.to_string())?,
-            // Stockholm, Gothenburg, Malmö: homes in every region.
-            locations: vec![match b % 3 {
-                0 => NewLocation { name: "Götgatan".into(), lat: 59.31, lon: 18.07 },
-                1 => NewLocation { name: "Avenyn".into(), lat: 57.70, lon: 11.97 },
-                _ => NewLocation { name: "Stortorget".into(), lat: 55.60, lon: 13.00 },
-            }],
-            budget,
-            policy: RewardPolicy::default(),
-        };
+        // Stockholm, Gothenburg, Malmö: homes in every region.
+        let location = match b % 3 {
+            0 => NewLocation::new("Götgatan", 59.31, 18.07),
+            1 => NewLocation::new("Avenyn", 57.70, 11.97),
+            _ => NewLocation::new("Stortorget", 55.60, 13.00),
+        }
+        .map_err(|e| e.to_string())?;
+        let org_number = "556036-0793".parse::<OrgNumber>().map_err(|e| e.to_string())?;
+        let req = CreateBusiness::new(&format!("Kafé {b}"), org_number, vec![location], budget, RewardPolicy::default())
+            .map_err(|e| e.to_string())?;
         match ctx.call_retrying("setup", 0, &format!("create b{b}"), Op::CreateBusiness(req)).await? {
             Answer::Business(biz) => {
                 let token = biz.locations.first().map(|l| l.qr_token.clone()).ok_or("business without location")?;

@@ -55,7 +55,7 @@ fn prepare(data_dir: &Path, port_base: u16) -> anyhow::Result<Vec<DemoNode>> {
     let tls = data_dir.join("tls");
     if !tls.join("ca.pem").exists() {
         let nodes: Vec<(u64, String)> = DEMO_NODES.iter().map(|(id, r, _)| (*id, r.to_string())).collect();
-        crate::certs::write_certs(&tls, "svea-demo", &nodes, false)?;
+        super::certs::write_certs(&tls, "svea-demo", &nodes, false)?;
     }
     let token = operator_token(&data_dir)?;
     let port = |offset: u16, extra: u16| -> anyhow::Result<u16> {

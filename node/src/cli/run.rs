@@ -1,11 +1,11 @@
-//! Running a node for real: the core on its thread, actix-web at the edge.
+//! `svea run`: one node for real: the core on its thread, actix-web at the edge.
 
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpServer};
 use svea_config::Config;
 
 use crate::http;
-use crate::service::RunningNode;
+use crate::core::RunningNode;
 
 /// HTTP worker threads. The core does the work; workers only parse and forward.
 pub const HTTP_WORKERS: usize = 2;
@@ -19,7 +19,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let node = RunningNode::spawn(config)?;
     let handle = node.handle.clone();
     let system = actix_web::rt::System::new();
-    let exit = crate::http_cluster::ExitHandle::default();
+    let exit = crate::http::operator::ExitHandle::default();
     let served = system.block_on(async move {
         let (name, value) = http::region_header(&handle);
         let exit_data = actix_web::web::Data::new(exit.clone());

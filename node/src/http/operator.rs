@@ -1,4 +1,4 @@
-//! The operator API under `/v1/cluster` (bearer token from `[operator] token`), and `/metrics`.
+//! The operator API under `/v1/cluster` (bearer token from `[operator] token`).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -7,9 +7,11 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::http::{bad, ApiError, ApiResult};
-use crate::operator::{self, MemberIn};
-use crate::service::NodeHandle;
+use subtle::ConstantTimeEq;
+
+use super::error::{bad, ApiError, ApiResult};
+use crate::core::operator::{self, MemberIn};
+use crate::core::NodeHandle;
 
 /// How long a drained node keeps serving after answering, so the answer reaches the operator.
 pub const EXIT_AFTER_DRAIN: Duration = Duration::from_millis(300);
@@ -36,11 +38,6 @@ impl ExitHandle {
     }
 }
 
-/// Compares in time independent of where the first difference is.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Checks `Authorization: Bearer <operator token>` before anything else of the request is
 /// looked at (its body included), for every route under `/v1/cluster`.
 async fn require_token(
@@ -64,7 +61,8 @@ fn authorize(node: &NodeHandle, req: &HttpRequest) -> Result<(), ApiError> {
         .map(str::trim);
     match given {
         None => Err(ApiError::Unauthorized("missing operator token (Authorization: Bearer ...)".into())),
-        Some(t) if same_secret(t.as_bytes(), expected.as_bytes()) => Ok(()),
+        // Constant time in the contents (subtle); only the length may show.
+        Some(t) if bool::from(t.as_bytes().ct_eq(expected.as_bytes())) => Ok(()),
         Some(_) => Err(ApiError::Unauthorized("wrong operator token".into())),
     }
 }
@@ -94,16 +92,7 @@ fn parse_node_id(raw: &str) -> Result<u64, ApiError> {
 }
 
 async fn drain(node: web::Data<NodeHandle>, id: web::Path<String>, exit: Option<web::Data<ExitHandle>>) -> ApiResult {
-    let id = parse_node_id(&id)?;
-    let me = node.cluster().id();
-    if id != me {
-        let url = node.cluster().status().members.get(&id).map(|n| n.public_url.clone());
-        let detail = match url {
-            Some(u) => format!("node {me} cannot drain node {id}: send the drain to node {id} itself at {u}"),
-            None => format!("node {id} is not a member of the cluster"),
-        };
-        return Err(ApiError::Actor(crate::actors::ActorError::Conflict { kind: "wrong-node".into(), detail }));
-    }
+    operator::check_drain_target(&node, parse_node_id(&id)?)?;
     let report = operator::drain(&node).await?;
     if let Some(exit) = exit {
         exit.exit_soon();
@@ -121,22 +110,6 @@ async fn remove(node: web::Data<NodeHandle>, id: web::Path<String>, q: web::Quer
     let id = parse_node_id(&id)?;
     operator::remove(&node, id, q.force).await?;
     Ok(HttpResponse::Ok().json(operator::status(&node).await?))
-}
-
-/// `GET /metrics`: event counters in the Prometheus text format.
-pub async fn metrics(node: web::Data<NodeHandle>) -> HttpResponse {
-    let mut out = String::new();
-    node.cluster().counters().render(&mut out);
-    let s = node.cluster().status();
-    out.push_str(&format!(
-        "# HELP svea_raft_term Current Raft term.\n# TYPE svea_raft_term gauge\nsvea_raft_term {}\n\
-         # HELP svea_raft_is_leader 1 when this node leads.\n# TYPE svea_raft_is_leader gauge\nsvea_raft_is_leader {}\n\
-         # HELP svea_active_actors Actors active on this node.\n# TYPE svea_active_actors gauge\nsvea_active_actors {}\n",
-        s.term,
-        u8::from(s.leader == Some(s.node_id)),
-        node.active_actors()
-    ));
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(out)
 }
 
 /// Mounts `/cluster/...` inside the `/v1` scope.

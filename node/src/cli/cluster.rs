@@ -5,7 +5,9 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde_json::Value;
 
-use crate::operator::{ClusterOut, DrainOut, MemberIn};
+use clap::Subcommand;
+
+use crate::core::operator::{ClusterOut, DrainOut, MemberIn};
 
 /// Environment variable the token is read from when `--token` is not given.
 pub const TOKEN_VAR: &str = "SVEA_OPERATOR_TOKEN";
@@ -159,4 +161,71 @@ pub fn remove(node: &str, id: u64, force: bool, token: String) -> anyhow::Result
     println!("node {id} removed");
     print!("{}", render_status(&s));
     Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum ClusterCommand {
+    /// Members, regions, voters and learners, leader, reachability, replication lag, actors per node.
+    Status {
+        /// Any member's URL.
+        #[arg(long)]
+        node: String,
+        /// Operator token (default: SVEA_OPERATOR_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a running node (started with the cluster's members in its config): it joins as
+    /// learner, catches up, then becomes a voter.
+    Add {
+        /// Any member's URL.
+        #[arg(long)]
+        node: String,
+        /// The new node's URL (it describes itself).
+        #[arg(long)]
+        new_node: String,
+        /// Operator token (default: SVEA_OPERATOR_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Drain node ID: it takes no new actors, hands its actors on (same region first), moves
+    /// leadership away, leaves the voter set and exits.
+    Drain {
+        /// Any member's URL.
+        #[arg(long)]
+        node: String,
+        /// The node to drain.
+        #[arg(long)]
+        id: u64,
+        /// Operator token (default: SVEA_OPERATOR_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Remove dead node ID from the cluster.
+    Remove {
+        /// Any member's URL.
+        #[arg(long)]
+        node: String,
+        /// The node to remove.
+        #[arg(long)]
+        id: u64,
+        /// Remove it even though it is reachable (prefer drain).
+        #[arg(long)]
+        force: bool,
+        /// Operator token (default: SVEA_OPERATOR_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+    },
+}
+
+/// Runs `svea cluster <command>`.
+pub fn run(command: ClusterCommand) -> anyhow::Result<()> {
+    match command {
+        ClusterCommand::Status { node, token: t, json } => status(&node, token(t)?, json),
+        ClusterCommand::Add { node, new_node, token: t } => add(&node, &new_node, token(t)?),
+        ClusterCommand::Drain { node, id, token: t } => drain(&node, id, token(t)?),
+        ClusterCommand::Remove { node, id, force, token: t } => remove(&node, id, force, token(t)?),
+    }
 }

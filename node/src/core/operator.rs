@@ -9,13 +9,15 @@ use serde::{Deserialize, Serialize};
 use svea_cluster::membership::MembershipOp;
 use svea_storage::{RaftNodeId, SveaNode};
 
-use crate::actors::{placement, ActorError};
-use crate::service::NodeHandle;
+use super::NodeHandle;
+use crate::actors::{placement, ActorError, ConflictKind};
 
 /// Owner records read per page while counting or handing off actors.
 pub const OWNER_PAGE: usize = 1000;
 /// Hand-off claims in flight at once while draining.
 pub const HANDOFF_CONCURRENCY: usize = 16;
+/// How often a drain re-checks a condition it waits for.
+const WAIT_POLL: Duration = Duration::from_millis(20);
 /// Passes over the owner records while draining (actors activated meanwhile are caught by the next).
 pub const HANDOFF_PASSES_MAX: usize = 5;
 
@@ -195,10 +197,10 @@ pub fn describe_self(node: &NodeHandle) -> MemberIn {
 /// Adds a node: as learner first (waits until it has caught up with the log), then as voter.
 pub async fn add(node: &NodeHandle, m: MemberIn) -> Result<(), ActorError> {
     if !node.config().regions.iter().any(|r| r.name.as_str() == m.region) {
-        return Err(ActorError::Conflict { kind: "unknown-region".into(), detail: format!("region {:?} is not in the region table", m.region) });
+        return Err(ActorError::conflict(ConflictKind::UnknownRegion, format!("region {:?} is not in the region table", m.region)));
     }
     if m.id == 0 {
-        return Err(ActorError::Conflict { kind: "membership-refused".into(), detail: "node id must be > 0".into() });
+        return Err(ActorError::conflict(ConflictKind::MembershipRefused, "node id must be > 0"));
     }
     let member = SveaNode {
         region: m.region.clone(),
@@ -220,16 +222,29 @@ pub async fn add(node: &NodeHandle, m: MemberIn) -> Result<(), ActorError> {
 pub async fn remove(node: &NodeHandle, id: RaftNodeId, force: bool) -> Result<(), ActorError> {
     let cluster = node.cluster();
     if id == cluster.id() {
-        return Err(ActorError::Conflict { kind: "membership-refused".into(), detail: "a node cannot remove itself: drain it".into() });
+        return Err(ActorError::conflict(ConflictKind::MembershipRefused, "a node cannot remove itself: drain it"));
     }
     if !force && cluster.is_member(id) && cluster.health().node_reachable(id) {
-        return Err(ActorError::Conflict {
-            kind: "membership-refused".into(),
-            detail: format!("node {id} is reachable: drain it instead (or pass force)"),
-        });
+        return Err(ActorError::conflict(
+            ConflictKind::MembershipRefused,
+            format!("node {id} is reachable: drain it instead (or pass force)"),
+        ));
     }
     cluster.change_membership(MembershipOp::Remove { id }).await?;
     Ok(())
+}
+
+/// Refuses a drain of node `id` sent to another node: a drain runs on the node it drains.
+pub fn check_drain_target(node: &NodeHandle, id: RaftNodeId) -> Result<(), ActorError> {
+    let me = node.cluster().id();
+    if id == me {
+        return Ok(());
+    }
+    let detail = match node.cluster().member(id) {
+        Some(n) => format!("node {me} cannot drain node {id}: send the drain to node {id} itself at {}", n.public_url),
+        None => format!("node {id} is not a member of the cluster"),
+    };
+    Err(ActorError::conflict(ConflictKind::WrongNode, detail))
 }
 
 /// Drains this node: marks it draining (no new actors here), hands every actor it owns to a
@@ -311,7 +326,7 @@ async fn wait_until(limit: Duration, cond: impl Fn() -> bool) -> Result<(), Acto
         if tokio::time::Instant::now() >= deadline {
             return Err(ActorError::Unavailable(format!("not done within {limit:?}")));
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(WAIT_POLL).await;
     }
     Ok(())
 }

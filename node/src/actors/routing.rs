@@ -1,0 +1,160 @@
+//! Where an actor call runs: the one place that decides it ([`decide`]) and carries it out
+//! ([`deliver`]): here, on the owning node (over QUIC, through `core::remote`), here after taking
+//! the actor over from a lost owner, or on a successor after handing the actor off.
+
+use std::rc::Rc;
+
+use svea_config::Region;
+use svea_storage::{Owner, RaftNodeId};
+
+use super::registry::Router;
+use super::{placement, ActorEnv, ActorError, ActorKey, Call, Hosted, Op};
+
+/// Rounds of "decide, deliver" per call: a fenced or misrouted attempt refreshes the local view
+/// (read barrier) and decides again.
+pub const ROUTE_ATTEMPTS_MAX: usize = 3;
+
+/// Where a call goes, decided from this node's view of the owner records, the membership and
+/// the failure detector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Serve it here: this node owns the actor, or places a new one here.
+    Local,
+    /// Send it to the node that owns (or will own) the actor.
+    Remote(RaftNodeId),
+    /// The owner left or has been unreachable for `failover_after`: serve it here; the
+    /// activation claims the next epoch, which fences the old owner if it comes back.
+    TakeOver {
+        /// The lost owner.
+        from: RaftNodeId,
+    },
+    /// This node is draining: hand the actor to a successor first, then send the call there.
+    HandOff(Owner),
+    /// No owner in this node's view: confirm with the leader (read barrier) and decide again.
+    Refresh,
+    /// No owner after a refresh, and the call cannot create the actor.
+    NotFound,
+}
+
+/// Decides where a call for an actor with `owner` goes. `creates`: the call may create the
+/// actor; `home`: the region a new actor should live in (default: this node's); `refreshed`:
+/// the view was confirmed with the leader during this call; `forwarded`: another node sent the
+/// call here believing this node owns the actor.
+pub fn decide(env: &ActorEnv, owner: Option<Owner>, creates: bool, home: Option<&Region>, refreshed: bool, forwarded: bool) -> Route {
+    let me = env.cluster.id();
+    let draining = placement::is_draining(&env.cluster, me);
+    match owner {
+        Some(o) if o.node == me && !draining => Route::Local,
+        // A draining node serves nothing itself: it hands the actor on, then routes there.
+        Some(o) if o.node == me => Route::HandOff(o),
+        Some(o) if !forwarded && placement::owner_lost(&env.cluster, o.node) => {
+            if draining {
+                Route::HandOff(o)
+            } else {
+                Route::TakeOver { from: o.node }
+            }
+        }
+        Some(o) => Route::Remote(o.node),
+        None if creates => place(env, home.unwrap_or(&env.region), draining),
+        None if !refreshed => Route::Refresh,
+        None => Route::NotFound,
+    }
+}
+
+/// Where a new actor lives: a session with the node that opened it (the customer's region), a
+/// business with a node of its home region (this one if it is there, else the best candidate).
+/// A draining node places nothing on itself.
+fn place(env: &ActorEnv, home: &Region, draining: bool) -> Route {
+    let me = env.cluster.id();
+    if *home == env.region && !draining {
+        return Route::Local;
+    }
+    let exclude = draining.then_some(me);
+    match placement::candidates(&env.cluster, &env.regions, home.as_str(), exclude).first() {
+        Some(id) if *id == me => Route::Local,
+        Some(id) => Route::Remote(*id),
+        // Nobody else can take it: serving here beats refusing.
+        None => Route::Local,
+    }
+}
+
+/// Delivers one call to the actor's owner, following [`decide`]. A fenced local attempt, or a
+/// remote node saying it is not the owner, refreshes this node's view and decides again.
+pub async fn deliver<O: Op>(router: &Rc<Router>, id: <O::Actor as Hosted>::Id, op: O, forwarded: bool) -> Result<O::Reply, ActorError>
+{
+    let env = &router.env;
+    let key = O::Actor::key(&id);
+    let stored = key.stored();
+    let mut refreshed = false;
+    let mut last_err = None;
+    for _ in 0..ROUTE_ATTEMPTS_MAX {
+        let owner = env.cluster.view().owner(&stored)?;
+        let route = match decide(env, owner, O::CREATES, op.home_region(), refreshed, forwarded) {
+            Route::HandOff(o) => match hand_off(env, &stored, o).await? {
+                Some(route) => route,
+                // The claim raced with another: look again.
+                None => continue,
+            },
+            Route::Refresh => {
+                env.cluster.read_barrier().await?;
+                refreshed = true;
+                continue;
+            }
+            Route::NotFound => return Err(ActorError::not_found(&key)),
+            other => other,
+        };
+        let result = match route {
+            // A forwarded call is only ever served by the owner: a second hop would mean our
+            // views disagree, so let the sender refresh instead of bouncing the call around.
+            Route::Remote(_) if forwarded => Err(ActorError::Fenced { key: stored.clone() }),
+            Route::Remote(node) => crate::core::remote::forward(env, node, id.clone(), op.clone()).await,
+            _ => deliver_local::<O>(router, &key, &id, op.clone()).await,
+        };
+        match result {
+            Err(ActorError::Fenced { .. }) => {
+                last_err = result.err();
+                env.cluster.read_barrier().await?;
+                refreshed = true;
+            }
+            other => return other,
+        }
+    }
+    Err(last_err.unwrap_or_else(|| ActorError::Unavailable(format!("could not route to {key}"))))
+}
+
+/// Hands `actor`, owned by `owner` (this node, or a lost node while this one drains), to the
+/// best successor with a fenced claim in the successor's name. `None`: the claim raced with
+/// another and the caller should look again; `Some(Local)` when no other node can take it.
+async fn hand_off(env: &ActorEnv, actor: &str, owner: Owner) -> Result<Option<Route>, ActorError> {
+    let me = env.cluster.id();
+    let Some(to) = placement::candidates(&env.cluster, &env.regions, env.region.as_str(), Some(me)).first().copied() else {
+        return Ok(Some(Route::Local));
+    };
+    let moved = placement::hand_to(&env.cluster, actor, owner, to).await?;
+    Ok(moved.then_some(Route::Remote(to)))
+}
+
+async fn deliver_local<O: Op>(router: &Rc<Router>, key: &ActorKey, id: &<O::Actor as Hosted>::Id, op: O) -> Result<O::Reply, ActorError>
+{
+    if !O::CREATES && !router.is_active::<O::Actor>(id) && !exists(&router.env, key).await? {
+        return Err(ActorError::not_found(key));
+    }
+    let (addr, instance) = router.acquire::<O::Actor>(id)?;
+    let result = match addr.send(Call(op)).await {
+        Ok(r) => r,
+        // The actor stopped between routing and delivery (passivation race or a fenced write).
+        Err(e) => Err(ActorError::Fenced { key: format!("mailbox: {e}") }),
+    };
+    router.release::<O::Actor>(id, instance, super::cell::must_deactivate(&result));
+    result
+}
+
+/// Whether the actor has state in the store; confirms with the leader before saying no.
+async fn exists(env: &ActorEnv, key: &ActorKey) -> Result<bool, ActorError> {
+    let k = key.stored();
+    if env.cluster.view().state(&k)?.is_some() {
+        return Ok(true);
+    }
+    env.cluster.read_barrier().await?;
+    Ok(env.cluster.view().state(&k)?.is_some())
+}

@@ -1,0 +1,114 @@
+//! The `svea` command line: one file per subcommand ([`run`], [`demo`], [`certs`], [`geo`],
+//! [`cluster`]); this module parses the arguments and dispatches.
+
+pub mod certs;
+pub mod cluster;
+pub mod demo;
+pub mod geo;
+pub mod run;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use svea_config::Config;
+
+use cluster::ClusterCommand;
+use geo::GeoCommand;
+
+/// svea: customer feedback with cashback, on an edge-distributed actor cluster.
+#[derive(Parser)]
+#[command(name = "svea", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run one node from a config file (SVEA_* environment variables override it).
+    Run {
+        /// TOML config file; see config/example.toml.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Run a local three-region cluster on this machine (stockholm, gothenburg, malmo) as three
+    /// processes with embedded defaults and generated certificates.
+    Demo {
+        /// Where the nodes keep their data (reused across runs).
+        #[arg(long, default_value = "./svea-demo")]
+        data_dir: PathBuf,
+        /// HTTP port of stockholm; gothenburg and malmo use the next two. Raft ports are +1000.
+        #[arg(long, default_value_t = 8080)]
+        http_port_base: u16,
+    },
+    /// Operate a running cluster: status, add, drain and remove nodes (needs the operator token:
+    /// --token or SVEA_OPERATOR_TOKEN).
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+    /// GeoIP tools: build the bundled database, explain a routing decision.
+    Geo {
+        #[command(subcommand)]
+        command: GeoCommand,
+    },
+    /// Make a cluster CA and one certificate per node for the mutual TLS between nodes.
+    Certs {
+        /// Directory for ca.pem, ca.key and <label>.pem / <label>.key (created 0700 if new).
+        #[arg(long)]
+        out: PathBuf,
+        /// Node labels in order; ids are 1..=N by position, or pin one as label:id (e.g. malmo:7).
+        #[arg(long, num_args = 1.., required = true)]
+        nodes: Vec<String>,
+        /// Cluster name written into the CA certificate.
+        #[arg(long, default_value = "svea")]
+        cluster_name: String,
+        /// Replace existing files, ca.key included (certificates it signed stop being trusted).
+        #[arg(long)]
+        force: bool,
+        /// Sign the named nodes with the existing ca.pem / ca.key in --out (nodes joining a
+        /// running cluster); give ids explicitly, e.g. stockholm-2:4.
+        #[arg(long)]
+        add: bool,
+    },
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+/// Parses the command line, runs the subcommand, and exits 1 with the error on failure.
+pub fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { config } => Config::load(Some(&config), &svea_config::env_vars())
+            .with_context(|| format!("cannot load config {}", config.display()))
+            .and_then(|cfg| {
+                init_tracing(&cfg.log.filter);
+                run::run(cfg)
+            }),
+        Command::Cluster { command } => cluster::run(command),
+        Command::Demo { data_dir, http_port_base } => demo::run(&data_dir, http_port_base),
+        Command::Geo { command } => geo::run(command),
+        Command::Certs { out, nodes, cluster_name, force, add } => certs::parse_nodes(&nodes)
+            .map_err(anyhow::Error::msg)
+            .and_then(|nodes| {
+                if add {
+                    certs::add_certs(&out, &nodes, force)
+                } else {
+                    certs::write_certs(&out, &cluster_name, &nodes, force)
+                }
+            })
+            .map(|written| {
+                for path in written {
+                    println!("wrote {}", path.display());
+                }
+            }),
+    };
+    if let Err(e) = result {
+        eprintln!("svea: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,184 @@
+//! The node core: storage, Raft, the actor registry and the expiry sweeper on one tokio
+//! current-thread runtime with a `LocalSet` (no actix `System`), and the `Send + Sync`
+//! [`NodeHandle`] through which the HTTP layer (or a test, or a simulation) uses it, as typed
+//! operations.
+//!
+//! Rooms: [`start`] opens and wires everything and stops it again; [`sessions`] is a customer's
+//! session end to end; [`remote`] carries actor calls between nodes; [`sweeper`] expires
+//! abandoned sessions; [`operator`] is what the operator API does to the cluster.
+
+pub mod operator;
+pub mod remote;
+pub mod sessions;
+mod start;
+mod sweeper;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use svea_cluster::{ClusterNode, ClusterStatus};
+use svea_config::{Config, Region};
+
+use crate::actors::business::{Business, GetBusiness, Location, NewBusiness};
+use crate::actors::registry::RegistryHandle;
+use crate::actors::session::{ConfirmPurchase, Expire, FeedbackText, GetSession, GiveFeedback, Purchase, Session};
+use crate::actors::ActorError;
+use crate::domain::{BusinessId, CreateBusiness, DeviceId, LocationId, Ore, QrToken, SessionId, TransactionId};
+
+pub use crate::domain::NewLocation;
+pub use start::{open_geo_db, start, start_with, Core, Parts, RunningNode};
+
+/// An operation on a session, as the simulations and benchmarks drive it (HTTP calls the typed
+/// methods of [`NodeHandle`] directly).
+#[derive(Debug, Clone)]
+pub enum SessionMsg {
+    /// Confirm the purchase.
+    ConfirmPurchase {
+        /// Amount.
+        amount: Ore,
+        /// Purchase time.
+        purchased_at: DateTime<Utc>,
+        /// Transaction id.
+        transaction_id: TransactionId,
+    },
+    /// Submit feedback.
+    Feedback {
+        /// The text.
+        text: String,
+    },
+    /// Read the session.
+    Get,
+    /// Expire it if its time is up.
+    Expire,
+}
+
+/// `Send + Sync` handle to a running node core.
+#[derive(Clone)]
+pub struct NodeHandle {
+    registry: RegistryHandle,
+    cluster: ClusterNode,
+    config: Arc<Config>,
+    geo: Option<Arc<svea_geo::GeoDb>>,
+}
+
+impl NodeHandle {
+    /// The node's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// This node's cluster membership, for the simulations and tests that inspect replicated
+    /// state and Raft; HTTP uses the typed operations below.
+    pub fn cluster(&self) -> &ClusterNode {
+        &self.cluster
+    }
+
+    /// Raft's view of the cluster from this node.
+    pub fn cluster_status(&self) -> ClusterStatus {
+        self.cluster.status()
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> u64 {
+        self.cluster.id()
+    }
+
+    /// Event counters of the cluster layer, for `/metrics`.
+    pub fn counters(&self) -> &svea_cluster::metrics::Counters {
+        self.cluster.counters()
+    }
+
+    /// Where a customer at `ip` should be served: the nearest healthy region, with the reasons.
+    pub fn route(&self, ip: std::net::IpAddr) -> svea_geo::Route {
+        let healthy = self.cluster.healthy_regions();
+        svea_geo::route(self.geo.as_deref(), ip, &self.config.regions, &self.config.geo.default_order, |r| {
+            healthy.contains(r.as_str())
+        })
+    }
+
+    /// Public URL of a reachable node in `region` (lowest id first).
+    pub fn region_url(&self, region: &Region) -> Option<String> {
+        let health = self.cluster.health();
+        self.cluster
+            .members()
+            .into_iter()
+            .find(|(id, n)| n.region == region.as_str() && health.node_reachable(*id))
+            .map(|(_, n)| n.public_url)
+    }
+
+    /// Actors active on this node.
+    pub fn active_actors(&self) -> usize {
+        self.registry.active_actors()
+    }
+
+    /// Creates a business with fresh ids and QR tokens; its home region is the region nearest to
+    /// its first location.
+    pub async fn create_business(&self, req: CreateBusiness) -> Result<Business, ActorError> {
+        let first = req.first_location();
+        let home = svea_geo::nearest_region(&self.config.regions, first.lat(), first.lon(), |_| true)
+            .map(|r| r.name.clone())
+            .ok_or_else(|| ActorError::Internal("empty region table".into()))?;
+        let locations = req
+            .locations()
+            .iter()
+            .map(|l| Location { id: LocationId::random(), name: l.name().to_string(), lat: l.lat(), lon: l.lon(), qr_token: QrToken::random() })
+            .collect();
+        let new = NewBusiness {
+            name: req.name().to_string(),
+            org_number: req.org_number().clone(),
+            locations,
+            home_region: home,
+            policy: req.policy().clone(),
+            budget: req.budget(),
+        };
+        self.registry.call(BusinessId::random(), new).await
+    }
+
+    /// Reads a business.
+    pub async fn business(&self, id: BusinessId) -> Result<Business, ActorError> {
+        self.registry.call(id, GetBusiness).await
+    }
+
+    /// Opens a session for the QR token, or returns the device's session at that location if one
+    /// is still open (`false` then: nothing was created).
+    pub async fn open_session(&self, token: QrToken, device: DeviceId) -> Result<(Session, bool), ActorError> {
+        sessions::find_or_open(&self.cluster, &self.registry, token, device).await
+    }
+
+    /// Reads a session.
+    pub async fn get_session(&self, id: SessionId) -> Result<Session, ActorError> {
+        sessions::run(&self.registry, id, GetSession).await
+    }
+
+    /// Confirms a session's purchase.
+    pub async fn confirm_purchase(&self, id: SessionId, purchase: Purchase) -> Result<Session, ActorError> {
+        sessions::run(&self.registry, id, ConfirmPurchase(purchase)).await
+    }
+
+    /// Submits feedback; the answer carries the score and the reward.
+    pub async fn give_feedback(&self, id: SessionId, text: FeedbackText) -> Result<Session, ActorError> {
+        sessions::run(&self.registry, id, GiveFeedback(text)).await
+    }
+
+    /// Expires the session if its time is up.
+    pub async fn expire_session(&self, id: SessionId) -> Result<Session, ActorError> {
+        sessions::run(&self.registry, id, Expire).await
+    }
+
+    /// Runs `msg` on a session and returns the session afterwards (input checked as HTTP would).
+    pub async fn session(&self, id: SessionId, msg: SessionMsg) -> Result<Session, ActorError> {
+        match msg {
+            SessionMsg::ConfirmPurchase { amount, purchased_at, transaction_id } => {
+                self.confirm_purchase(id, Purchase::new(amount, purchased_at, transaction_id)?).await
+            }
+            SessionMsg::Feedback { text } => self.give_feedback(id, FeedbackText::new(&text)?).await,
+            SessionMsg::Get => self.get_session(id).await,
+            SessionMsg::Expire => self.expire_session(id).await,
+        }
+    }
+
+    /// Whether this node can commit right now (a quorum confirms the leader).
+    pub async fn ready(&self) -> Result<(), ActorError> {
+        self.cluster.read_barrier().await.map_err(ActorError::from)
+    }
+}

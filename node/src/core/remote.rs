@@ -1,0 +1,81 @@
+//! Actor calls between nodes, both halves: [`forward`] sends a call to the node that owns the
+//! actor and decodes its typed answer; [`ForwardedCalls`] serves such calls arriving here through
+//! this node's registry. The cluster layer carries them as opaque bytes (`ClusterNode::call_app`).
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use svea_cluster::transport::AppHandler;
+use svea_storage::codec::{decode, encode};
+use svea_storage::RaftNodeId;
+
+use crate::actors::business::{GetBusiness, NewBusiness, SessionOpened, Settle};
+use crate::actors::registry::RegistryHandle;
+use crate::actors::session::{ConfirmPurchase, Expire, GetSession, GiveFeedback, OpenSession, RecordSettlement};
+use crate::actors::{ActorEnv, ActorError, Hosted, Op};
+use crate::domain::{BusinessId, SessionId};
+
+/// An actor call as it travels to the owning node: which operation, for which actor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum RemoteCall {
+    /// [`NewBusiness`].
+    CreateBusiness(BusinessId, NewBusiness),
+    /// [`GetBusiness`].
+    GetBusiness(BusinessId, GetBusiness),
+    /// [`SessionOpened`].
+    SessionOpened(BusinessId, SessionOpened),
+    /// [`Settle`].
+    Settle(BusinessId, Settle),
+    /// [`OpenSession`].
+    OpenSession(SessionId, OpenSession),
+    /// [`GetSession`].
+    GetSession(SessionId, GetSession),
+    /// [`ConfirmPurchase`].
+    ConfirmPurchase(SessionId, ConfirmPurchase),
+    /// [`GiveFeedback`].
+    GiveFeedback(SessionId, GiveFeedback),
+    /// [`Expire`].
+    Expire(SessionId, Expire),
+    /// [`RecordSettlement`].
+    RecordSettlement(SessionId, RecordSettlement),
+}
+
+/// Sends `op` for actor `id` to `node`, which owns it, and returns its answer unchanged. The
+/// answer's type is the operation's: the other node encoded exactly that (see [`serve`]).
+pub async fn forward<O: Op>(env: &ActorEnv, node: RaftNodeId, id: <O::Actor as Hosted>::Id, op: O) -> Result<O::Reply, ActorError> {
+    let bytes = encode(&op.remote(id))?;
+    let answer = env.cluster.call_app(node, bytes, env.forward_timeout).await?;
+    decode::<Result<O::Reply, ActorError>>(&answer)?
+}
+
+/// Serves actor calls forwarded by other nodes through this node's registry.
+pub struct ForwardedCalls {
+    /// This node's registry.
+    pub registry: RegistryHandle,
+}
+
+impl AppHandler for ForwardedCalls {
+    fn call(&self, from: RaftNodeId, payload: Vec<u8>) -> BoxFuture<'static, Result<Vec<u8>, String>> {
+        let registry = self.registry.clone();
+        Box::pin(async move {
+            let call: RemoteCall = decode(&payload).map_err(|e| format!("undecodable actor call from node {from}: {e}"))?;
+            match call {
+                RemoteCall::CreateBusiness(id, op) => serve(&registry, id, op).await,
+                RemoteCall::GetBusiness(id, op) => serve(&registry, id, op).await,
+                RemoteCall::SessionOpened(id, op) => serve(&registry, id, op).await,
+                RemoteCall::Settle(id, op) => serve(&registry, id, op).await,
+                RemoteCall::OpenSession(id, op) => serve(&registry, id, op).await,
+                RemoteCall::GetSession(id, op) => serve(&registry, id, op).await,
+                RemoteCall::ConfirmPurchase(id, op) => serve(&registry, id, op).await,
+                RemoteCall::GiveFeedback(id, op) => serve(&registry, id, op).await,
+                RemoteCall::Expire(id, op) => serve(&registry, id, op).await,
+                RemoteCall::RecordSettlement(id, op) => serve(&registry, id, op).await,
+            }
+        })
+    }
+}
+
+/// Runs a forwarded call here and encodes its typed result for [`forward`] to decode.
+async fn serve<O: Op>(registry: &RegistryHandle, id: <O::Actor as Hosted>::Id, op: O) -> Result<Vec<u8>, String> {
+    let result = registry.call_forwarded(id, op).await;
+    encode(&result).map_err(|e| e.to_string())
+}

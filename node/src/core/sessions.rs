@@ -1,0 +1,91 @@
+//! A customer's session, end to end: finding or opening it for a QR code and a device, and
+//! running an operation on it, including the settlement with its business that the operation may
+//! need first. The one place where a session and its business meet.
+
+use crate::actors::business::{SessionOpened, Settle, Settlement};
+use crate::actors::keys::{ActiveRecord, Index, QrRecord};
+use crate::actors::registry::RegistryHandle;
+use crate::actors::session::{OpenSession, Opened, RecordSettlement, Session, SessionOp, SessionState, Step};
+use crate::actors::{ActorError, Missing};
+use crate::domain::{BusinessId, DeviceId, QrToken, SessionId};
+use svea_cluster::ClusterNode;
+
+/// Rounds of "open, or find the device's open session": the device's earlier session may turn
+/// out to have expired (one more round), or a concurrent open may win the race (one more).
+pub const OPEN_ROUNDS_MAX: usize = 2;
+
+/// Rounds of "run, settle with the business, record": one settlement is ever needed, a second
+/// round covers a settlement that a concurrent caller recorded first.
+pub const SETTLE_ROUNDS_MAX: usize = 3;
+
+/// Opens a session for `token` and `device`, or returns the device's session at that location
+/// if one is still open (`false` then: nothing was created).
+pub async fn find_or_open(cluster: &ClusterNode, registry: &RegistryHandle, token: QrToken, device: DeviceId) -> Result<(Session, bool), ActorError> {
+    let qr = QrRecord { token };
+    let mut record = qr.read(cluster.view())?;
+    if record.is_none() {
+        cluster.read_barrier().await?;
+        record = qr.read(cluster.view())?;
+    }
+    let Some((business_id, location_id)) = record else {
+        return Err(ActorError::NotFound { what: Missing::QrToken, id: qr.token.to_string() });
+    };
+    let active = ActiveRecord { location: location_id.clone(), device: device.clone() };
+    for _ in 0..OPEN_ROUNDS_MAX {
+        if let Some(existing) = active.read(cluster.view())? {
+            let s = run(registry, existing, crate::actors::session::GetSession).await?;
+            if matches!(s.state, SessionState::Opened | SessionState::PurchaseConfirmed) {
+                return Ok((s, false));
+            }
+            continue;
+        }
+        let open = OpenSession { business_id: business_id.clone(), location_id: location_id.clone(), device_id: device.clone() };
+        match registry.call(SessionId::random(), open).await? {
+            Opened::Session(s) => {
+                report_opened(registry, &s).await;
+                return Ok((*s, true));
+            }
+            Opened::DeviceHasSession(_) => continue,
+        }
+    }
+    Err(ActorError::Busy { what: "session opening for this device".into() })
+}
+
+/// Tells the business a session opened. Best effort: if this report is lost, settling the
+/// session counts the opening.
+async fn report_opened(registry: &RegistryHandle, s: &Session) {
+    let report = SessionOpened { session: s.id.clone(), opened_at: s.opened_at };
+    if let Err(e) = registry.call(s.business_id.clone(), report).await {
+        tracing::warn!(session_id = %s.id, error = %e, "could not report session opening; settlement will");
+    }
+}
+
+/// Runs `op` on session `id`. When the session first needs a settlement (see
+/// `actors::session`), gets it from the business, records it, and runs `op` again.
+pub async fn run<O>(registry: &RegistryHandle, id: SessionId, op: O) -> Result<Session, ActorError>
+where
+    O: SessionOp<Reply = Step>,
+{
+    for _ in 0..SETTLE_ROUNDS_MAX {
+        let (business, settle) = match registry.call(id.clone(), op.clone()).await? {
+            Step::Done(s) => return Ok(*s),
+            Step::Settle { business, settle } => (business, settle),
+        };
+        let settlement = settle_with(registry, business, settle).await?;
+        if let Step::Settle { .. } = registry.call(id.clone(), RecordSettlement(settlement)).await? {
+            // Cannot happen: recording needs nothing first. Run `op` again, which asks again.
+            tracing::warn!(session_id = %id, "settlement not recorded; retrying");
+        }
+    }
+    Err(ActorError::Busy { what: format!("session {id}") })
+}
+
+/// Asks the business to settle; idempotent on the session, so a retry gets the same answer.
+async fn settle_with(registry: &RegistryHandle, business: BusinessId, settle: Settle) -> Result<Settlement, ActorError> {
+    match registry.call(business, settle).await {
+        Ok(s) => Ok(s),
+        // The business could not be reached this time (its owner moved): the session is fine.
+        Err(ActorError::Fenced { .. }) => Err(ActorError::Busy { what: "business".into() }),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,273 @@
+//! Starting and stopping a node core: opens the store, the QUIC transport and the GeoIP
+//! database, starts Raft, the registry and the sweeper and wires them together; and the
+//! orderly shutdown that undoes it (hand leadership over, stop the sweeper and the actors, stop
+//! Raft, flush).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use svea_cluster::network::{NoPeers, QuicNetwork};
+use svea_cluster::transport::{Transport, TransportSettings};
+use svea_cluster::ClusterNode;
+use svea_config::Config;
+
+use super::remote::ForwardedCalls;
+use super::NodeHandle;
+use crate::actors::registry::{self, RegistryLimits};
+use crate::actors::{ActorEnv, Clock, SystemClock};
+use crate::domain::scoring::{RubricScorer, Scorer};
+
+/// One actor call may need an activation claim, three writes and a business call: its bound is
+/// this many client-write timeouts.
+pub const CALL_TIMEOUT_WRITES: u32 = 4;
+/// A call forwarded to another node does the same minus its own routing.
+pub const FORWARD_TIMEOUT_WRITES: u32 = 3;
+const _: () = assert!(FORWARD_TIMEOUT_WRITES < CALL_TIMEOUT_WRITES, "a forwarded call must end before the call that forwarded it");
+/// Share of the shutdown grace a leader spends handing leadership over before it stops anyway.
+pub const LEADERSHIP_HANDOVER_GRACE_SHARE: u32 = 2;
+
+/// A node core running on its own thread.
+pub struct RunningNode {
+    /// Handle for callers.
+    pub handle: NodeHandle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RunningNode {
+    /// Starts the core on a dedicated thread and waits until it accepts calls.
+    pub fn spawn(config: Config) -> anyhow::Result<RunningNode> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new().name("svea-core".into()).spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(anyhow::anyhow!("cannot build runtime: {e}")));
+                    return;
+                }
+            };
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&rt, async move {
+                match start(config, Arc::new(SystemClock), Arc::new(RubricScorer::default())).await {
+                    Ok(core) => {
+                        let _ = ready_tx.send(Ok(core.handle.clone()));
+                        let _ = stop_rx.await;
+                        core.shutdown().await;
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            });
+        })?;
+        let handle = ready_rx.recv().map_err(|_| anyhow::anyhow!("node core thread died during startup"))??;
+        Ok(RunningNode { handle, stop: Some(stop_tx), thread: Some(thread) })
+    }
+
+    /// Stops actors and Raft, flushes the store and joins the core thread.
+    pub fn stop(mut self) {
+        self.stop_inner();
+    }
+
+    fn stop_inner(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for RunningNode {
+    fn drop(&mut self) {
+        self.stop_inner();
+    }
+}
+
+/// The parts of a started core, living on the current `LocalSet`.
+pub struct Core {
+    /// Handle for callers.
+    pub handle: NodeHandle,
+    sweeper: tokio::task::JoinHandle<()>,
+    registry_task: tokio::task::JoinHandle<()>,
+    /// Further background tasks of this core (the GeoIP file watcher), aborted at shutdown.
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Core {
+    /// Hands leadership to another voter if this node leads (so a restart costs no election
+    /// timeout), stops the sweeper and the actors, then Raft, and flushes the store.
+    pub async fn shutdown(self) {
+        let cluster = &self.handle.cluster;
+        let me = cluster.id();
+        if cluster.status().leader == Some(me) {
+            let config = &self.handle.config;
+            let voters = cluster.status().voters;
+            let to = crate::actors::placement::candidates(cluster, &config.regions, config.node.region.as_str(), Some(me))
+                .into_iter()
+                .find(|id| voters.contains(id));
+            if let Some(to) = to {
+                match tokio::time::timeout(config.timeouts.shutdown_grace / LEADERSHIP_HANDOVER_GRACE_SHARE, cluster.transfer_leadership(to)).await {
+                    Ok(Ok(())) => tracing::info!(event = "leadership", to, "leadership handed over before shutdown"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "could not hand leadership over before shutdown"),
+                    Err(_) => tracing::warn!("leadership hand-over before shutdown timed out"),
+                }
+            }
+        }
+        self.sweeper.abort();
+        for task in &self.background {
+            task.abort();
+        }
+        self.handle.registry.shutdown();
+        let _ = self.registry_task.await;
+        if let Err(e) = self.handle.cluster.shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown reported an error");
+        }
+        tracing::info!("node core stopped");
+    }
+}
+
+/// Starts the core on the current `LocalSet`: opens storage, starts Raft (bootstrapping a new
+/// cluster from config), the registry and the sweeper. Clock and scorer are injected.
+pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer>) -> anyhow::Result<Core> {
+    let store_dir = config.node.data_dir.join("store");
+    std::fs::create_dir_all(&store_dir)?;
+    let (log, sm) = svea_storage::open(&store_dir, config.timeouts.storage_flush)?;
+    let transport = open_transport(&config)?;
+    let (geo, watcher) = open_geo(&config)?;
+    match start_with(config, clock, scorer, Parts { log, sm, transport, geo }).await {
+        Ok(mut core) => {
+            core.background.push(watcher);
+            Ok(core)
+        }
+        Err(e) => {
+            watcher.abort();
+            Err(e)
+        }
+    }
+}
+
+/// What [`start`] opens from the config and the file system, supplied by the caller instead (the
+/// deterministic simulation passes an in-memory store and a QUIC transport over simulated UDP).
+pub struct Parts {
+    /// The Raft log.
+    pub log: svea_storage::LogStore,
+    /// The state machine.
+    pub sm: svea_storage::StateMachineStore,
+    /// The QUIC transport, with its peers' addresses set; `None` for a lone node.
+    pub transport: Option<Arc<Transport>>,
+    /// The GeoIP database; `None` routes without client locations.
+    pub geo: Option<Arc<svea_geo::GeoDb>>,
+}
+
+/// [`start`] with the store, transport and GeoIP database supplied by the caller.
+pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer>, parts: Parts) -> anyhow::Result<Core> {
+    let Parts { log, sm, transport, geo } = parts;
+    let cluster = match &transport {
+        Some(t) => ClusterNode::start(&config, log, sm, QuicNetwork::new(t.clone()), Some(t.clone())).await?,
+        None => ClusterNode::start(&config, log, sm, NoPeers, None).await?,
+    };
+    cluster.bootstrap_if_new(&config.initial_members()).await?;
+    let limits = RegistryLimits {
+        queue_len: config.limits.registry_queue_len,
+        mailbox_len: config.limits.actor_mailbox_len,
+        idle_after: config.timeouts.actor_idle,
+        call_timeout: config.timeouts.client_write * CALL_TIMEOUT_WRITES,
+    };
+    let (registry, inbox) = registry::channel(limits);
+    let env = ActorEnv {
+        cluster: cluster.clone(),
+        region: config.node.region.clone(),
+        regions: Arc::new(config.regions.clone()),
+        clock: clock.clone(),
+        scorer,
+        session_expiry: config.timeouts.session_expiry,
+        forward_timeout: config.timeouts.client_write * FORWARD_TIMEOUT_WRITES,
+    };
+    if let Some(t) = &transport {
+        t.set_app_handler(Arc::new(ForwardedCalls { registry: registry.clone() }));
+    }
+    let registry_task = tokio::task::spawn_local(registry::run(env, inbox));
+    let config = Arc::new(config);
+    let handle = NodeHandle { registry, cluster, config: config.clone(), geo };
+    let sweeper = tokio::task::spawn_local(super::sweeper::run(handle.clone(), clock, config.timeouts.expiry_sweep));
+    tracing::info!(node = handle.cluster.id(), region = %config.node.region, "node core started");
+    Ok(Core { handle, sweeper, registry_task, background: Vec::new() })
+}
+
+/// The bundled Nordic subset of DB-IP City Lite (CC BY 4.0, see NOTICE), built with
+/// `svea geo build-db`. Embedded so a fresh clone routes without downloading anything.
+pub static BUNDLED_DB: &[u8] = include_bytes!("../../../geo/data/dbip-city-lite-nordic.mmdb");
+
+/// Writes the bundled database into `dir` (if it is not there with the same size) and returns
+/// its path, so it can be opened like any configured file.
+pub fn materialize_bundled(dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("dbip-city-lite-nordic.mmdb");
+    let fresh = std::fs::metadata(&path).map(|m| m.len() != BUNDLED_DB.len() as u64).unwrap_or(true);
+    if fresh {
+        let tmp = dir.join(".dbip-city-lite-nordic.mmdb.tmp");
+        std::fs::write(&tmp, BUNDLED_DB)?;
+        std::fs::rename(&tmp, &path)?;
+    }
+    Ok(path)
+}
+
+/// Opens the configured database, or the bundled one (materialized under `fallback_dir`).
+pub fn open_geo_db(configured: Option<&Path>, fallback_dir: &Path) -> anyhow::Result<svea_geo::GeoDb> {
+    let path = match configured {
+        Some(p) => p.to_path_buf(),
+        None => materialize_bundled(fallback_dir)?,
+    };
+    Ok(svea_geo::GeoDb::open(&path)?)
+}
+
+/// Opens the GeoIP database (the configured file, or the bundled Nordic subset written under the
+/// data dir) and watches it for changes. A configured file that cannot be read is a startup error
+/// naming it.
+fn open_geo(config: &Config) -> anyhow::Result<(Option<Arc<svea_geo::GeoDb>>, tokio::task::JoinHandle<()>)> {
+    let db = open_geo_db(config.geo.db_path.as_deref(), &config.node.data_dir.join("geo"))?;
+    let db = Arc::new(db);
+    let info = db.info();
+    tracing::info!(path = %db.path().display(), kind = %info.database_type, "geoip database loaded");
+    let watcher = svea_geo::spawn_watcher(db.clone(), config.geo.reload_interval);
+    Ok((Some(db), watcher))
+}
+
+/// Opens the QUIC endpoint when this node has TLS certificates. A cluster of more than one member
+/// cannot run without them.
+fn open_transport(config: &Config) -> anyhow::Result<Option<Arc<Transport>>> {
+    let tls = &config.tls;
+    let have_certs = tls.ca_cert.exists() && tls.node_cert.exists() && tls.node_key.exists();
+    if !have_certs {
+        anyhow::ensure!(
+            config.initial_members().len() <= 1,
+            "a cluster of {} members needs TLS certificates at {} / {} / {} (create them with `svea certs`)",
+            config.initial_members().len(),
+            tls.ca_cert.display(),
+            tls.node_cert.display(),
+            tls.node_key.display()
+        );
+        return Ok(None);
+    }
+    let identity = svea_cluster::tls::Identity::load(&tls.ca_cert, &tls.node_cert, &tls.node_key)?;
+    anyhow::ensure!(
+        identity.node_id() == config.node.id.get(),
+        "certificate {} is for node {}, but this is node {}",
+        tls.node_cert.display(),
+        identity.node_id(),
+        config.node.id
+    );
+    let t = Transport::bind(config.node.raft_listen_addr, &identity, TransportSettings::from_config(config))?;
+    for m in config.initial_members() {
+        if m.id != config.node.id {
+            t.set_peer_addr(m.id.get(), m.raft_addr);
+        }
+    }
+    tracing::info!(listen = %config.node.raft_listen_addr, advertised = %config.node.raft_addr, "quic transport listening");
+    Ok(Some(t))
+}
+

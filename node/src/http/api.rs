@@ -1,0 +1,379 @@
+//! The public API: businesses, sessions and routing, JSON in and out. Handlers parse and shape;
+//! domain constructors check the input and the node core does the work.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::error::{bad, ApiError, ApiResult};
+use crate::actors::business::{Business, DayStats};
+use crate::actors::session::{FeedbackText, Purchase, Session};
+use crate::actors::{ActorError, Missing};
+use crate::core::NodeHandle;
+use crate::domain::{BusinessId, CreateBusiness, DeviceId, DomainError, NewLocation, OrgNumber, Ore, QrToken, RewardPolicy, SessionId, TransactionId};
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+// ---------- request and response bodies ----------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LocationIn {
+    name: String,
+    lat: f64,
+    lon: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PercentagesIn {
+    low: String,
+    mid: String,
+    high: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CreateBusinessIn {
+    name: String,
+    org_number: String,
+    locations: Vec<LocationIn>,
+    reward_budget_sek: String,
+    reward_percentages: Option<PercentagesIn>,
+}
+
+#[derive(Serialize)]
+struct LocationOut {
+    id: String,
+    name: String,
+    lat: f64,
+    lon: f64,
+    qr_token: String,
+}
+
+#[derive(Serialize)]
+struct PercentagesOut {
+    low: String,
+    mid: String,
+    high: String,
+}
+
+#[derive(Serialize)]
+struct BusinessOut {
+    id: String,
+    name: String,
+    org_number: String,
+    home_region: String,
+    reward_budget_sek: String,
+    rewards_paid_sek: String,
+    remaining_budget_sek: String,
+    reward_percentages: PercentagesOut,
+    locations: Vec<LocationOut>,
+    created_at: String,
+}
+
+fn percent(bp: u32) -> String {
+    // Basis points render like öre: 250 bp = "2.50" percent.
+    Ore::from_ore(i64::from(bp)).to_sek_string()
+}
+
+fn business_out(b: &Business) -> BusinessOut {
+    BusinessOut {
+        id: b.id.to_string(),
+        name: b.name.clone(),
+        org_number: b.org_number.to_string(),
+        home_region: b.home_region.to_string(),
+        reward_budget_sek: b.budget.to_sek_string(),
+        rewards_paid_sek: b.paid.to_sek_string(),
+        remaining_budget_sek: b.remaining().to_sek_string(),
+        reward_percentages: PercentagesOut {
+            low: percent(b.policy.tiers[0].basis_points),
+            mid: percent(b.policy.tiers[1].basis_points),
+            high: percent(b.policy.tiers[2].basis_points),
+        },
+        locations: b
+            .locations
+            .iter()
+            .map(|l| LocationOut { id: l.id.to_string(), name: l.name.clone(), lat: l.lat, lon: l.lon, qr_token: l.qr_token.to_string() })
+            .collect(),
+        created_at: rfc3339(b.created_at),
+    }
+}
+
+#[derive(Serialize)]
+struct CountsOut {
+    opened: u64,
+    completed: u64,
+    rejected: u64,
+    expired: u64,
+}
+
+#[derive(Serialize)]
+struct TiersOut {
+    none: u64,
+    low: u64,
+    mid: u64,
+    high: u64,
+}
+
+#[derive(Serialize)]
+struct DayOut {
+    date: String,
+    opened: u64,
+    completed: u64,
+    rejected: u64,
+    expired: u64,
+    rewards_paid_sek: String,
+}
+
+#[derive(Serialize)]
+struct AnalyticsOut {
+    business_id: String,
+    sessions: CountsOut,
+    average_score: Option<f64>,
+    rewards_paid_sek: String,
+    remaining_budget_sek: String,
+    tiers: TiersOut,
+    per_day: Vec<DayOut>,
+}
+
+fn counts(d: &DayStats) -> CountsOut {
+    CountsOut { opened: d.opened, completed: d.completed, rejected: d.rejected, expired: d.expired }
+}
+
+fn analytics_out(b: &Business) -> AnalyticsOut {
+    let a = &b.analytics;
+    AnalyticsOut {
+        business_id: b.id.to_string(),
+        sessions: counts(&a.total),
+        average_score: a.average_score().map(|s| (s * 10.0).round() / 10.0),
+        rewards_paid_sek: a.total.rewards_paid.to_sek_string(),
+        remaining_budget_sek: b.remaining().to_sek_string(),
+        tiers: TiersOut { none: a.tiers[0], low: a.tiers[1], mid: a.tiers[2], high: a.tiers[3] },
+        per_day: a
+            .per_day
+            .iter()
+            .map(|(date, d)| DayOut {
+                date: date.clone(),
+                opened: d.opened,
+                completed: d.completed,
+                rejected: d.rejected,
+                expired: d.expired,
+                rewards_paid_sek: d.rewards_paid.to_sek_string(),
+            })
+            .collect(),
+    }
+}
+
+#[derive(Serialize)]
+struct PurchaseOut {
+    amount_sek: String,
+    purchased_at: String,
+    transaction_id: String,
+}
+
+#[derive(Serialize)]
+struct ScoreOut {
+    total: u8,
+    substance: u8,
+    specific: u8,
+    actionable: u8,
+    balanced: u8,
+}
+
+#[derive(Serialize)]
+struct SessionOut {
+    id: String,
+    state: &'static str,
+    business_id: String,
+    location_id: String,
+    region: String,
+    opened_at: String,
+    expires_at: String,
+    purchase: Option<PurchaseOut>,
+    quality_score: Option<u8>,
+    score_breakdown: Option<ScoreOut>,
+    reward_sek: Option<String>,
+    reward_tier: Option<crate::domain::RewardTier>,
+    reward_capped_by: Option<crate::domain::Cap>,
+    ended_at: Option<String>,
+}
+
+fn session_out(s: &Session) -> SessionOut {
+    let settlement = s.feedback.as_ref().and_then(|f| f.settlement);
+    SessionOut {
+        id: s.id.to_string(),
+        state: s.state.as_str(),
+        business_id: s.business_id.to_string(),
+        location_id: s.location_id.to_string(),
+        region: s.region.to_string(),
+        opened_at: rfc3339(s.opened_at),
+        expires_at: rfc3339(s.expires_at),
+        purchase: s.purchase.as_ref().map(|p| PurchaseOut {
+            amount_sek: p.amount.to_sek_string(),
+            purchased_at: rfc3339(p.purchased_at),
+            transaction_id: p.transaction_id.to_string(),
+        }),
+        quality_score: s.feedback.as_ref().map(|f| f.score.total),
+        score_breakdown: s.feedback.as_ref().map(|f| ScoreOut {
+            total: f.score.total,
+            substance: f.score.substance,
+            specific: f.score.specific,
+            actionable: f.score.actionable,
+            balanced: f.score.balanced,
+        }),
+        reward_sek: settlement.map(|st| st.decision.amount.to_sek_string()),
+        reward_tier: settlement.map(|st| st.decision.tier),
+        reward_capped_by: settlement.and_then(|st| st.decision.capped_by),
+        ended_at: s.ended_at.map(rfc3339),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OpenSessionIn {
+    qr_token: String,
+    device_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PurchaseIn {
+    amount_sek: String,
+    purchased_at: String,
+    transaction_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FeedbackIn {
+    text: String,
+}
+
+// ---------- handlers ----------
+
+fn parse_business_id(raw: &str) -> Result<BusinessId, ApiError> {
+    raw.parse().map_err(|_| ApiError::Actor(ActorError::NotFound { what: Missing::Business, id: raw.to_string() }))
+}
+
+fn parse_session_id(raw: &str) -> Result<SessionId, ApiError> {
+    raw.parse().map_err(|_| ApiError::Actor(ActorError::NotFound { what: Missing::Session, id: raw.to_string() }))
+}
+
+pub(super) async fn create_business(node: web::Data<NodeHandle>, body: web::Json<CreateBusinessIn>) -> ApiResult {
+    let body = body.into_inner();
+    let org_number: OrgNumber = body.org_number.parse().map_err(DomainError::from)?;
+    let locations = body.locations.iter().map(|l| NewLocation::new(&l.name, l.lat, l.lon)).collect::<Result<Vec<_>, _>>()?;
+    let budget = Ore::parse_sek(&body.reward_budget_sek).map_err(DomainError::from)?;
+    let policy = match body.reward_percentages {
+        None => RewardPolicy::default(),
+        Some(p) => {
+            let bp = |s: &str| -> Result<u32, ApiError> {
+                let v = Ore::parse_sek(s).map_err(DomainError::from)?.as_ore();
+                u32::try_from(v).map_err(|_| bad("invalid-percentage", format!("percentage {s} is out of range")))
+            };
+            RewardPolicy::with_basis_points(bp(&p.low)?, bp(&p.mid)?, bp(&p.high)?)?
+        }
+    };
+    let request = CreateBusiness::new(&body.name, org_number, locations, budget, policy)?;
+    let b = node.create_business(request).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/v1/businesses/{}", b.id)))
+        .json(business_out(&b)))
+}
+
+pub(super) async fn get_business(node: web::Data<NodeHandle>, id: web::Path<String>) -> ApiResult {
+    let b = node.business(parse_business_id(&id)?).await?;
+    Ok(HttpResponse::Ok().json(business_out(&b)))
+}
+
+pub(super) async fn get_analytics(node: web::Data<NodeHandle>, id: web::Path<String>) -> ApiResult {
+    let b = node.business(parse_business_id(&id)?).await?;
+    Ok(HttpResponse::Ok().json(analytics_out(&b)))
+}
+
+/// The customer's address: the socket peer, or what a trusted proxy says it forwarded for.
+fn client_ip(node: &NodeHandle, req: &HttpRequest) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let joined = |name: header::HeaderName| -> Option<String> {
+        let values: Vec<&str> = req.headers().get_all(name).filter_map(|v| v.to_str().ok()).collect();
+        (!values.is_empty()).then(|| values.join(","))
+    };
+    let forwarded = joined(header::FORWARDED);
+    let xff = joined(header::HeaderName::from_static("x-forwarded-for"));
+    Some(svea_geo::client_ip(peer, forwarded.as_deref(), xff.as_deref(), &node.config().geo.trusted_proxies))
+}
+
+pub(super) async fn open_session(node: web::Data<NodeHandle>, req: HttpRequest, body: web::Json<OpenSessionIn>) -> ApiResult {
+    // Sessions open in the customer's nearest healthy region.
+    if node.config().node.routing == svea_config::Routing::Redirect {
+        if let Some(ip) = client_ip(&node, &req) {
+            let route = node.route(ip);
+            if let Some(region) = route.region.as_ref().filter(|r| **r != node.config().node.region) {
+                if let Some(url) = node.region_url(region) {
+                    let location = format!("{}/v1/sessions", url.trim_end_matches('/'));
+                    return Ok(HttpResponse::TemporaryRedirect()
+                        .insert_header((header::LOCATION, location.clone()))
+                        .json(serde_json::json!({"region": region, "location": location, "reason": route.reason})));
+                }
+            }
+        }
+    }
+    let token: QrToken = body
+        .qr_token
+        .parse()
+        .map_err(|_| ApiError::Actor(ActorError::NotFound { what: Missing::QrToken, id: body.qr_token.clone() }))?;
+    let device: DeviceId = body.device_id.parse().map_err(DomainError::from)?;
+    let (s, created) = node.open_session(token, device).await?;
+    let mut resp = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
+    Ok(resp.insert_header((header::LOCATION, format!("/v1/sessions/{}", s.id))).json(session_out(&s)))
+}
+
+pub(super) async fn confirm_purchase(node: web::Data<NodeHandle>, id: web::Path<String>, body: web::Json<PurchaseIn>) -> ApiResult {
+    let id = parse_session_id(&id)?;
+    let amount = Ore::parse_sek(&body.amount_sek).map_err(DomainError::from)?;
+    let purchased_at = DateTime::parse_from_rfc3339(&body.purchased_at)
+        .map_err(|e| bad("invalid-timestamp", format!("purchased_at {:?} is not an RFC 3339 time: {e}", body.purchased_at)))?
+        .with_timezone(&Utc);
+    let transaction_id: TransactionId = body.transaction_id.parse().map_err(DomainError::from)?;
+    let s = node.confirm_purchase(id, Purchase::new(amount, purchased_at, transaction_id)?).await?;
+    Ok(HttpResponse::Ok().json(session_out(&s)))
+}
+
+pub(super) async fn give_feedback(node: web::Data<NodeHandle>, id: web::Path<String>, body: web::Json<FeedbackIn>) -> ApiResult {
+    let id = parse_session_id(&id)?;
+    let s = node.give_feedback(id, FeedbackText::new(&body.text)?).await?;
+    Ok(HttpResponse::Ok().json(session_out(&s)))
+}
+
+pub(super) async fn get_session(node: web::Data<NodeHandle>, id: web::Path<String>) -> ApiResult {
+    let s = node.get_session(parse_session_id(&id)?).await?;
+    Ok(HttpResponse::Ok().json(session_out(&s)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RouteQuery {
+    ip: Option<String>,
+}
+
+pub(super) async fn explain_route(node: web::Data<NodeHandle>, req: HttpRequest, q: web::Query<RouteQuery>) -> ApiResult {
+    let ip = match &q.ip {
+        Some(raw) => raw.parse().map_err(|_| bad("invalid-ip", format!("ip {raw:?} is not an IPv4 or IPv6 address")))?,
+        None => client_ip(&node, &req).ok_or_else(|| bad("invalid-ip", "no client address"))?,
+    };
+    Ok(HttpResponse::Ok().json(node.route(ip)))
+}
+
+pub(super) async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "alive"}))
+}
+
+pub(super) async fn ready(node: web::Data<NodeHandle>) -> ApiResult {
+    node.ready().await?;
+    let st = node.cluster_status();
+    Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready", "leader": st.leader, "term": st.term})))
+}

@@ -1,0 +1,22 @@
+//! `GET /metrics`: counters and gauges in the Prometheus text format.
+
+use actix_web::{web, HttpResponse};
+
+use crate::core::NodeHandle;
+
+/// `GET /metrics`: event counters in the Prometheus text format.
+pub async fn metrics(node: web::Data<NodeHandle>) -> HttpResponse {
+    let mut out = String::new();
+    node.counters().render(&mut out);
+    let s = node.cluster_status();
+    out.push_str(&format!(
+        "# HELP svea_raft_term Current Raft term.\n# TYPE svea_raft_term gauge\nsvea_raft_term {}\n\
+         # HELP svea_raft_is_leader 1 when this node leads.\n# TYPE svea_raft_is_leader gauge\nsvea_raft_is_leader {}\n\
+         # HELP svea_active_actors Actors active on this node.\n# TYPE svea_active_actors gauge\nsvea_active_actors {}\n",
+        s.term,
+        u8::from(s.leader == Some(s.node_id)),
+        node.active_actors()
+    ));
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(out)
+}
+

@@ -1,0 +1,51 @@
+//! Everything HTTP (actix-web): the only module that knows HTTP. [`api`] is the public API,
+//! [`operator`] the operator API under `/v1/cluster`, [`metrics`] `/metrics`, [`error`] the one
+//! mapping from errors to statuses and problem documents. Middleware, pages and till webhooks get
+//! rooms of their own here.
+
+pub mod api;
+pub mod error;
+pub mod metrics;
+pub mod operator;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpRequest};
+
+use crate::core::NodeHandle;
+pub use error::{status_for, ApiError, Problem, PROBLEM_TYPE_PREFIX, RETRY_AFTER_S};
+use error::{bad, ApiResult};
+
+async fn no_route(req: HttpRequest) -> ApiResult {
+    Err(ApiError::NoRoute { method: req.method().to_string(), path: req.path().to_string() })
+}
+
+/// Registers every route on an actix-web app.
+pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
+    let limit = node.config().limits.http_body_bytes;
+    cfg.app_data(web::Data::new(node))
+        .app_data(web::JsonConfig::default().limit(limit).error_handler(error::json_error(limit)))
+        .app_data(web::PathConfig::default().error_handler(error::path_error))
+        .app_data(web::QueryConfig::default().error_handler(|err, _req| bad("invalid-query", err.to_string()).into()))
+        .route("/health", web::get().to(api::health))
+        .route("/ready", web::get().to(api::ready))
+        .service(
+            web::scope("/v1")
+                .route("/businesses", web::post().to(api::create_business))
+                .route("/businesses/{id}", web::get().to(api::get_business))
+                .route("/businesses/{id}/analytics", web::get().to(api::get_analytics))
+                .route("/sessions", web::post().to(api::open_session))
+                .route("/route", web::get().to(api::explain_route))
+                .route("/sessions/{id}", web::get().to(api::get_session))
+                .route("/sessions/{id}/purchase", web::post().to(api::confirm_purchase))
+                .route("/sessions/{id}/feedback", web::post().to(api::give_feedback))
+                .configure(operator::configure),
+        )
+        .route("/metrics", web::get().to(metrics::metrics))
+        .default_service(web::to(no_route));
+}
+
+/// Header naming the region of the node that answered.
+pub fn region_header(node: &NodeHandle) -> (header::HeaderName, HeaderValue) {
+    let v = HeaderValue::from_str(node.config().node.region.as_str()).unwrap_or(HeaderValue::from_static("unknown"));
+    (header::HeaderName::from_static("x-svea-region"), v)
+}
