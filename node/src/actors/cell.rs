@@ -73,7 +73,9 @@ impl OwnedCell {
                     // next read sees the newer epoch.
                     continue;
                 }
-                other => return Err(ActorError::Internal(format!("unexpected claim result {other:?}"))),
+                // One response type carries every command's answer (openraft's `R`); a claim is only
+                // ever answered Claimed or Refused by `machine::execute`.
+                other => return Err(ActorError::Internal(format!("a claim was answered {other:?}: the state machine broke its contract"))),
             }
         }
         Err(ActorError::Unavailable(format!("could not claim {key} after {CLAIM_ATTEMPTS_MAX} attempts")))
@@ -109,7 +111,8 @@ impl OwnedCell {
                 tracing::warn!(actor = %self.key, epoch = self.owner.epoch, refusal = ?r, "write fenced; deactivating");
                 Err(ActorError::Fenced { key: self.key.clone() })
             }
-            other => Err(ActorError::Internal(format!("unexpected put result {other:?}"))),
+            // As for claims: a put is only ever answered Written or Refused.
+            other => Err(ActorError::Internal(format!("a put was answered {other:?}: the state machine broke its contract"))),
         }
     }
 }

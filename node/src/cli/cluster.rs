@@ -63,7 +63,7 @@ fn base(url: &str) -> anyhow::Result<String> {
 
 fn status_of(client: &Client, node: &str) -> anyhow::Result<ClusterOut> {
     let v = client.call("GET", &format!("{node}/v1/cluster"), None, CALL_TIMEOUT)?;
-    serde_json::from_value(v).context("unexpected /v1/cluster answer")
+    serde_json::from_value(v).context("the /v1/cluster answer is not a cluster status")
 }
 
 /// Prints the cluster status as a table (or JSON).
@@ -124,11 +124,11 @@ pub fn add(node: &str, new_node: &str, token: String) -> anyhow::Result<()> {
     let client = Client { token };
     let (node, new_node) = (base(node)?, base(new_node)?);
     let me: MemberIn = serde_json::from_value(client.call("GET", &format!("{new_node}/v1/cluster/self"), None, CALL_TIMEOUT)?)
-        .context("unexpected /v1/cluster/self answer")?;
+        .context("the /v1/cluster/self answer is not a member description")?;
     eprintln!("adding node {} ({}, raft {}) as learner; waiting for it to catch up, then making it a voter", me.id, me.region, me.raft_addr);
     let body = serde_json::to_value(&me)?;
     let v = client.call("POST", &format!("{node}/v1/cluster/nodes"), Some(&body), LONG_CALL_TIMEOUT)?;
-    let s: ClusterOut = serde_json::from_value(v).context("unexpected answer")?;
+    let s: ClusterOut = serde_json::from_value(v).context("the answer is not a cluster status")?;
     print!("{}", render_status(&s));
     Ok(())
 }
@@ -142,7 +142,7 @@ pub fn drain(node: &str, id: u64, token: String) -> anyhow::Result<()> {
     let url = base(&target.public_url)?;
     eprintln!("draining node {id} at {url}: handing its actors on, moving leadership, leaving the cluster");
     let v = client.call("POST", &format!("{url}/v1/cluster/nodes/{id}/drain"), None, LONG_CALL_TIMEOUT)?;
-    let report: DrainOut = serde_json::from_value(v).context("unexpected drain answer")?;
+    let report: DrainOut = serde_json::from_value(v).context("the drain answer is not a drain report")?;
     println!(
         "node {} drained: {} actors handed off{}; it left the cluster and is stopping",
         report.node,
@@ -157,7 +157,7 @@ pub fn remove(node: &str, id: u64, force: bool, token: String) -> anyhow::Result
     let client = Client { token };
     let node = base(node)?;
     let v = client.call("DELETE", &format!("{node}/v1/cluster/nodes/{id}?force={force}"), None, LONG_CALL_TIMEOUT)?;
-    let s: ClusterOut = serde_json::from_value(v).context("unexpected answer")?;
+    let s: ClusterOut = serde_json::from_value(v).context("the answer is not a cluster status")?;
     println!("node {id} removed");
     print!("{}", render_status(&s));
     Ok(())
