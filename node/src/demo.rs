@@ -80,8 +80,8 @@ fn prepare(data_dir: &Path, port_base: u16) -> anyhow::Result<Vec<DemoNode>> {
         )?;
     let mut out = Vec::new();
     for ((_, region, off), config) in DEMO_NODES.into_iter().zip(configs) {
-        let dir = data_dir.join(region);
-        out.push(DemoNode { region, url: format!("http://127.0.0.1:{}", port(off, 0)?), config, log: dir.join("node.log"), child: None });
+        let url = format!("http://127.0.0.1:{}", port(off, 0)?);
+        out.push(DemoNode { region, url, config, log: data_dir.join(region).join("node.log"), child: None });
     }
     Ok(out)
 }

@@ -519,13 +519,9 @@ fn write_configs(
     ports: &[Ports],
     spec: &ClusterSpec,
 ) -> anyhow::Result<Vec<PathBuf>> {
+    // Without proxies the two Raft addresses are one, and raft_listen_addr = raft_addr says so.
     let nodes = NODES.iter().zip(ports).map(|((id, region), p)| {
-        let node = Node::new(*id, region, p.http, p.raft_advertised);
-        if spec.proxies {
-            node.raft_listen_addr(p.raft_listen)
-        } else {
-            node
-        }
+        Node::new(*id, region, p.http, p.raft_advertised).raft_listen_addr(p.raft_listen)
     });
     let paths = loopback::Cluster::new("svea-bench", nodes)
         .dir(dir)

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeZone, Utc};
 use svea_cluster::tls::Identity;
 use svea_cluster::transport::{Transport, TransportSettings};
+use svea_config::loopback::{self, Node};
 use svea_node::actors::business::Business;
 use svea_node::actors::session::{Session, SessionMsg};
 use svea_node::actors::{ActorError, Clock};
@@ -16,7 +17,6 @@ use svea_node::domain::scoring::RubricScorer;
 use svea_node::domain::{BusinessId, DeviceId, QrToken, SessionId};
 use svea_node::service::{self, CreateBusiness, NodeHandle, Parts};
 use svea_storage::engine::mem::MemDisk;
-use svea_config::loopback::{self, Node};
 use svea_storage::{Command, CommandResult};
 use tokio::sync::{mpsc, oneshot};
 
