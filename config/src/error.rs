@@ -55,6 +55,38 @@ pub enum Error {
         reason: String,
     },
 
+    /// A dotted key given to [`crate::RawConfig::set`] names no config value.
+    #[error("unknown config key {key}")]
+    UnknownKey {
+        /// The dotted key, e.g. `timeouts.heartbeat_msec`.
+        key: String,
+    },
+
+    /// A value given to [`crate::RawConfig::set`] does not fit its key's type or format.
+    #[error("bad value for config {key}: {reason}")]
+    BadValue {
+        /// Dotted key of the value, e.g. `timeouts.heartbeat_ms`.
+        key: String,
+        /// Why the value is refused, with the value itself.
+        reason: String,
+    },
+
+    /// A config cannot be written as TOML (a number above TOML's largest integer, 2^63 - 1).
+    #[error("cannot write config as toml: {message}")]
+    Serialize {
+        /// The serializer's explanation.
+        message: String,
+    },
+
+    /// A config file could not be written to disk.
+    #[error("cannot write config file {}", path.display())]
+    Write {
+        /// The file we tried to write.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+
     /// A string or number is not a valid node id (see [`crate::NodeId`]).
     #[error("invalid node id {value:?}: {reason}")]
     BadNodeId {

@@ -10,6 +10,10 @@
 //! own crates), logging setup, or any global state: callers get a [`Config`] and pass it on.
 //!
 //! Precedence, lowest first: [`RawConfig::default`], the TOML file, the environment map.
+//! One override mechanism serves the environment, the tools and the tests: [`RawConfig::set`]
+//! writes a value given as text at a dotted key, `SVEA_TIMEOUTS_HEARTBEAT_MS` overrides
+//! `timeouts.heartbeat_ms`. Configs are written by serializing a [`RawConfig`]
+//! ([`RawConfig::to_toml_string`]); [`loopback`] builds those of a cluster on one machine.
 //! ```
 //! # use std::collections::BTreeMap;
 //! let env = BTreeMap::from([("SVEA_NODE_ID".to_owned(), "2".to_owned())]);
@@ -22,6 +26,8 @@
 mod env;
 mod error;
 mod ids;
+pub mod loopback;
+mod overrides;
 mod raw;
 mod typed;
 mod validate;

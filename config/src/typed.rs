@@ -285,6 +285,14 @@ impl RawConfig {
         parse(text, "<string>")
     }
 
+    /// The config as TOML text, every key written: what [`RawConfig::from_toml_str`] reads back
+    /// as this same config. Strings and paths are escaped by the serializer.
+    pub fn to_toml_string(&self) -> Result<String, Error> {
+        toml::to_string(self).map_err(|e| Error::Serialize {
+            message: e.to_string(),
+        })
+    }
+
     /// Read and parse a TOML file over the defaults; unknown keys are refused.
     pub fn from_file(path: &Path) -> Result<RawConfig, Error> {
         let read_error = |source| Error::Read {

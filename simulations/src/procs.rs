@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context as _};
 use serde_json::{json, Value};
+use svea_config::loopback::{self, Node};
 
 use crate::udp_proxy::{ProxyConfig, ProxyHandle, SourceSpec, UdpProxy, QUEUE_PACKETS_DEFAULT};
 
@@ -499,11 +500,6 @@ fn free_ports(tcp: usize, udp: usize) -> anyhow::Result<(Vec<SocketAddr>, Vec<So
     Ok((tcp, udp))
 }
 
-/// A TOML basic string: JSON string escapes are valid TOML escapes.
-fn toml_str(s: &str) -> String {
-    serde_json::to_string(s).expect("a string always serializes")
-}
-
 /// How to start the cluster.
 #[derive(Debug, Clone)]
 pub struct ClusterSpec {
@@ -523,41 +519,16 @@ fn write_configs(
     ports: &[Ports],
     spec: &ClusterSpec,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    let mut members = String::new();
-    for ((id, region), p) in NODES.iter().zip(ports) {
-        members.push_str(&format!(
-            "\n[[cluster.initial_members]]\nid = {id}\nregion = \"{region}\"\nraft_addr = \"{}\"\nhttp_addr = \"{}\"\npublic_url = \"http://{}\"\n",
-            p.raft_advertised, p.http, p.http
-        ));
-    }
-    let mut paths = Vec::new();
-    for ((id, region), p) in NODES.iter().zip(ports) {
-        let node_dir = dir.join(region);
-        std::fs::create_dir_all(&node_dir)?;
-        let listen = if spec.proxies {
-            format!("raft_listen_addr = \"{}\"\n", p.raft_listen)
-        } else {
-            String::new()
-        };
-        let text = format!(
-            "# Written by `simulations {}`.\n[node]\nid = {id}\nregion = \"{region}\"\nraft_addr = \"{}\"\n{listen}\
-             http_addr = \"{}\"\npublic_url = \"http://{}\"\ndata_dir = {}\nrouting = \"{}\"\n\n\
-             [tls]\nca_cert = {}\nnode_cert = {}\nnode_key = {}\n\n[log]\nfilter = {}\n\n[cluster]\nname = \"svea-bench\"\n{members}",
-            spec.tool,
-            p.raft_advertised,
-            p.http,
-            p.http,
-            toml_str(&node_dir.join("data").to_string_lossy()),
-            spec.routing,
-            toml_str(&tls.join("ca.pem").to_string_lossy()),
-            toml_str(&tls.join(format!("{region}.pem")).to_string_lossy()),
-            toml_str(&tls.join(format!("{region}.key")).to_string_lossy()),
-            toml_str(&spec.log_filter),
-        );
-        let path = node_dir.join("svea.toml");
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
-        paths.push(path);
-    }
+    // Without proxies the two Raft addresses are one, and raft_listen_addr = raft_addr says so.
+    let nodes = NODES.iter().zip(ports).map(|((id, region), p)| {
+        Node::new(*id, region, p.http, p.raft_advertised).raft_listen_addr(p.raft_listen)
+    });
+    let paths = loopback::Cluster::new("svea-bench", nodes)
+        .dir(dir)
+        .tls(tls)
+        .set("node.routing", spec.routing)
+        .set("log.filter", &spec.log_filter)
+        .write(&format!("Written by `simulations {}`.", spec.tool))?;
     Ok(paths)
 }
 

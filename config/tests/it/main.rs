@@ -4,6 +4,7 @@
 mod env;
 mod example;
 mod load;
+mod overrides;
 mod validate;
 
 use std::collections::BTreeMap;

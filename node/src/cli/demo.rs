@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use svea_config::loopback::{Cluster, Node};
 
 /// The demo's regions in node-id order: (id, region, HTTP port offset).
 pub const DEMO_NODES: [(u64, &str, u16); 3] = [(1, "stockholm", 0), (2, "gothenburg", 1), (3, "malmo", 2)];
@@ -64,33 +65,23 @@ fn prepare(data_dir: &Path, port_base: u16) -> anyhow::Result<Vec<DemoNode>> {
             .and_then(|p| p.checked_add(extra))
             .context("--http-port-base too high: ports are PORT..PORT+2 and PORT+1000..PORT+1002")
     };
-    let mut members = String::new();
+    let mut nodes = Vec::new();
     for (id, region, off) in DEMO_NODES {
-        let http = port(off, 0)?;
-        let raft = port(off, RAFT_PORT_OFFSET)?;
-        members.push_str(&format!(
-            "\n[[cluster.initial_members]]\nid = {id}\nregion = \"{region}\"\nraft_addr = \"127.0.0.1:{raft}\"\n\
-             http_addr = \"127.0.0.1:{http}\"\npublic_url = \"http://127.0.0.1:{http}\"\n"
-        ));
+        nodes.push(Node::loopback(id, region, port(off, 0)?, port(off, RAFT_PORT_OFFSET)?));
     }
+    let configs = Cluster::new("svea-demo", nodes)
+        .dir(&data_dir)
+        .tls(&tls)
+        .set("geo.trusted_proxies", "127.0.0.1")
+        .set("operator.token", &token)
+        .write(
+            "Written by `svea demo`.\n\
+             geo.trusted_proxies lets you play a customer anywhere: curl -H 'X-Forwarded-For: 2.58.0.1' ...",
+        )?;
     let mut out = Vec::new();
-    for (id, region, off) in DEMO_NODES {
-        let http = port(off, 0)?;
-        let raft = port(off, RAFT_PORT_OFFSET)?;
-        let dir = data_dir.join(region);
-        std::fs::create_dir_all(&dir)?;
-        let config = dir.join("svea.toml");
-        let text = format!(
-            "# Written by `svea demo`.\n[node]\nid = {id}\nregion = \"{region}\"\nraft_addr = \"127.0.0.1:{raft}\"\n\
-             http_addr = \"127.0.0.1:{http}\"\npublic_url = \"http://127.0.0.1:{http}\"\ndata_dir = \"{data}\"\n\n\
-             [tls]\nca_cert = \"{ca}\"\nnode_cert = \"{cert}\"\nnode_key = \"{key}\"\n\n[geo]\n# Lets you play a customer anywhere: curl -H 'X-Forwarded-For: 2.58.0.1' ...\ntrusted_proxies = [\"127.0.0.1\"]\n\n[operator]\ntoken = \"{token}\"\n\n[cluster]\nname = \"svea-demo\"\n{members}",
-            data = dir.join("data").display(),
-            ca = tls.join("ca.pem").display(),
-            cert = tls.join(format!("{region}.pem")).display(),
-            key = tls.join(format!("{region}.key")).display(),
-        );
-        std::fs::write(&config, text)?;
-        out.push(DemoNode { region, url: format!("http://127.0.0.1:{http}"), config, log: dir.join("node.log"), child: None });
+    for ((_, region, off), config) in DEMO_NODES.into_iter().zip(configs) {
+        let url = format!("http://127.0.0.1:{}", port(off, 0)?);
+        out.push(DemoNode { region, url, config, log: data_dir.join(region).join("node.log"), child: None });
     }
     Ok(out)
 }

@@ -7,6 +7,7 @@ use serde_json::json;
 use svea_cluster::tls::{self, Identity};
 use svea_cluster::transport::wire::WireRequest;
 use svea_cluster::transport::{Transport, TransportSettings};
+use svea_config::loopback::Node;
 
 use crate::harness::*;
 
@@ -35,7 +36,7 @@ fn rss_kib(pid: u32) -> u64 {
 #[test]
 fn any_node_serves_any_request_and_all_agree() {
     let dir = tempfile::tempdir().expect("tmp");
-    let c = Cluster3::start(dir.path(), "", "");
+    let c = Cluster3::start(dir.path(), &[]);
     let (sto, got, mal) = (c.by_region("stockholm"), c.by_region("gothenburg"), c.by_region("malmo"));
 
     // A business through Malmö, a session through Gothenburg, the rest through Stockholm.
@@ -70,7 +71,7 @@ fn any_node_serves_any_request_and_all_agree() {
 #[test]
 fn a_node_with_a_certificate_from_another_ca_can_neither_join_nor_send() {
     let dir = tempfile::tempdir().expect("tmp");
-    let c = Cluster3::start(dir.path(), "", "");
+    let c = Cluster3::start(dir.path(), &[]);
     let (bid, _) = create_business(c.by_region("stockholm"), "100.00");
     let term_before: Vec<_> = c.nodes.iter().map(|n| n.get("/ready").body["term"].clone()).collect();
     let business_before = c.by_region("malmo").get(&format!("/v1/businesses/{bid}")).body;
@@ -102,35 +103,13 @@ fn a_node_with_a_certificate_from_another_ca_can_neither_join_nor_send() {
     std::fs::create_dir_all(&rogue_dir).expect("dir");
     std::fs::write(rogue_dir.join("ca.pem"), &ca.cert_pem).expect("ca");
     let (cert4, key4) = tls::generate_node_cert(&ca, 4, "intruder").expect("cert");
-    std::fs::write(rogue_dir.join("node.pem"), cert4).expect("cert");
-    std::fs::write(rogue_dir.join("node.key"), key4).expect("key");
+    std::fs::write(rogue_dir.join("rogue.pem"), cert4).expect("cert");
+    std::fs::write(rogue_dir.join("rogue.key"), key4).expect("key");
     let http = free_port();
-    let raft4 = free_udp_port();
-    let mut members = String::new();
-    for (i, addr) in c.raft_addrs.iter().enumerate() {
-        members.push_str(&format!(
-            "\n[[cluster.initial_members]]\nid = {}\nregion = \"{}\"\nraft_addr = \"{addr}\"\nhttp_addr = \"127.0.0.1:1\"\npublic_url = \"http://127.0.0.1:1\"\n",
-            i + 1,
-            REGIONS[i]
-        ));
-    }
-    members.push_str(&format!(
-        "\n[[cluster.initial_members]]\nid = 4\nregion = \"stockholm\"\nraft_addr = \"127.0.0.1:{raft4}\"\nhttp_addr = \"127.0.0.1:{http}\"\npublic_url = \"http://127.0.0.1:{http}\"\n"
-    ));
-    let config = rogue_dir.join("svea.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[node]\nid = 4\nregion = \"stockholm\"\nraft_addr = \"127.0.0.1:{raft4}\"\nhttp_addr = \"127.0.0.1:{http}\"\n\
-             public_url = \"http://127.0.0.1:{http}\"\ndata_dir = \"{}\"\n[tls]\nca_cert = \"{}\"\nnode_cert = \"{}\"\nnode_key = \"{}\"\n\
-             [cluster]\nname = \"svea-test\"\n{members}",
-            rogue_dir.join("data").display(),
-            rogue_dir.join("ca.pem").display(),
-            rogue_dir.join("node.pem").display(),
-            rogue_dir.join("node.key").display()
-        ),
-    )
-    .expect("config");
+    // The cluster's members and itself, with the rogue CA's files.
+    let rogue = Node::loopback(4, "stockholm", http, free_udp_port()).label("rogue");
+    let layout = c.layout.clone().dir(dir.path()).tls(&rogue_dir).node(rogue);
+    let config = layout.write_node(3, "Written by the svea tests.").expect("config");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_svea"))
         .arg("run")
         .arg("--config")
@@ -158,7 +137,7 @@ fn a_node_with_a_certificate_from_another_ca_can_neither_join_nor_send() {
 #[test]
 fn a_frame_over_the_limit_is_refused_before_it_is_read() {
     let dir = tempfile::tempdir().expect("tmp");
-    let c = Cluster3::start(dir.path(), "", "max_frame_bytes = 1048576");
+    let c = Cluster3::start(dir.path(), &[("limits.max_frame_bytes", "1048576")]);
     let target = c.by_region("stockholm");
     let pid = target.pid().expect("pid");
     // A peer with a valid certificate (malmo's) misbehaves.
@@ -219,7 +198,7 @@ fn a_frame_over_the_limit_is_refused_before_it_is_read() {
 #[test]
 fn a_restarted_follower_catches_up_through_a_snapshot() {
     let dir = tempfile::tempdir().expect("tmp");
-    let mut c = Cluster3::start(dir.path(), "", "snapshot_logs_since_last = 20\nmax_in_snapshot_log_to_keep = 1");
+    let mut c = Cluster3::start(dir.path(), &[("limits.snapshot_logs_since_last", "20"), ("limits.max_in_snapshot_log_to_keep", "1")]);
     let leader = c.leader_index();
     let follower = (leader + 1) % 3;
     let entry = if leader == 2 { 0 } else { 2 };
@@ -251,7 +230,7 @@ fn a_restarted_follower_catches_up_through_a_snapshot() {
 #[test]
 fn a_node_cut_off_from_the_majority_refuses_reads_and_writes() {
     let dir = tempfile::tempdir().expect("tmp");
-    let c = Cluster3::start(dir.path(), "", "");
+    let c = Cluster3::start(dir.path(), &[]);
     let got = c.by_region("gothenburg");
     let (_, token) = create_business(c.by_region("stockholm"), "100.00");
     // A session owned by gothenburg, whose actor is live there.

@@ -11,7 +11,7 @@ use crate::harness::*;
 #[test]
 fn sigkill_after_an_acknowledged_reward_loses_nothing() {
     let dir = tempfile::tempdir().expect("tmp");
-    let mut n = NodeProc::start(dir.path(), "", "");
+    let mut n = NodeProc::start(dir.path(), &[]);
     let (bid, token) = create_business(&n, "5000.00");
     let sid = open_session(&n, &token, "phone-1");
     assert_eq!(purchase(&n, &sid, "249.00", "T-1").status, 200);

@@ -7,7 +7,7 @@ use crate::harness::*;
 #[test]
 fn an_untouched_session_expires_and_is_counted() {
     let dir = tempfile::tempdir().expect("tmp");
-    let n = NodeProc::start(dir.path(), "session_expiry_ms = 1500\nexpiry_sweep_ms = 200", "");
+    let n = NodeProc::start(dir.path(), &[("timeouts.session_expiry_ms", "1500"), ("timeouts.expiry_sweep_ms", "200")]);
     let (bid, token) = create_business(&n, "100.00");
     let untouched = open_session(&n, &token, "phone-1");
     let late = open_session(&n, &token, "phone-2");

@@ -12,7 +12,7 @@ use crate::load::{assert_nothing_lost, Load};
 /// survivor that was sent after the kill. Asserts no customer request failed and nothing
 /// acknowledged was lost.
 fn kill_leader_region_under_load(dir: &std::path::Path) -> Duration {
-    let c = Cluster3::start(dir, "", "");
+    let c = Cluster3::start(dir, &[]);
     let leader = c.leader_index();
     let survivors: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
     // The business lives in the leader's region, so its actor must be taken over as well.
@@ -79,7 +79,7 @@ fn failover_times_over_ten_region_kills_under_load() {
 #[test]
 fn killing_the_leaders_region_loses_no_acknowledged_step_and_service_resumes() {
     let dir = tempfile::tempdir().expect("tmp");
-    let mut c = Cluster3::start(dir.path(), "failover_after_ms = 1000", "");
+    let mut c = Cluster3::start(dir.path(), &[("timeouts.failover_after_ms", "1000")]);
     let leader = c.leader_index();
     let survivor = (leader + 1) % 3;
     // A business and sessions owned by the leader's node, each with an acknowledged purchase.
@@ -145,7 +145,7 @@ fn killing_the_leaders_region_loses_no_acknowledged_step_and_service_resumes() {
 #[test]
 fn a_paused_owner_resumed_after_takeover_never_writes_with_its_stale_epoch() {
     let dir = tempfile::tempdir().expect("tmp");
-    let c = Cluster3::start(dir.path(), "failover_after_ms = 1000", "");
+    let c = Cluster3::start(dir.path(), &[("timeouts.failover_after_ms", "1000")]);
     let leader = c.leader_index();
     // Pause a node that is not the leader, so writes keep committing.
     let paused = (leader + 1) % 3;

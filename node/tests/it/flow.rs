@@ -7,7 +7,7 @@ use crate::harness::*;
 #[test]
 fn customer_flow_pays_once_and_updates_analytics() {
     let dir = tempfile::tempdir().expect("tmp");
-    let n = NodeProc::start(dir.path(), "", "");
+    let n = NodeProc::start(dir.path(), &[]);
     let (bid, token) = create_business(&n, "5000.00");
 
     let b = n.get(&format!("/v1/businesses/{bid}"));
@@ -85,7 +85,7 @@ fn customer_flow_pays_once_and_updates_analytics() {
 #[test]
 fn low_quality_feedback_is_rejected_without_reward() {
     let dir = tempfile::tempdir().expect("tmp");
-    let n = NodeProc::start(dir.path(), "", "");
+    let n = NodeProc::start(dir.path(), &[]);
     let (bid, token) = create_business(&n, "5000.00");
     let sid = open_session(&n, &token, "phone-2");
     assert_eq!(purchase(&n, &sid, "100.00", "T-9").status, 200);
@@ -102,7 +102,7 @@ fn low_quality_feedback_is_rejected_without_reward() {
 #[test]
 fn rewards_are_capped_per_session_and_by_the_budget() {
     let dir = tempfile::tempdir().expect("tmp");
-    let n = NodeProc::start(dir.path(), "", "");
+    let n = NodeProc::start(dir.path(), &[]);
     // 150 SEK budget, 8 % on 10 000 SEK would be 800 SEK: capped to 100 SEK per session.
     let r = n.post(
         "/v1/businesses",
@@ -136,7 +136,7 @@ fn rewards_are_capped_per_session_and_by_the_budget() {
 #[test]
 fn health_and_readiness() {
     let dir = tempfile::tempdir().expect("tmp");
-    let mut n = NodeProc::start(dir.path(), "", "");
+    let mut n = NodeProc::start(dir.path(), &[]);
     assert_eq!(n.get("/health").status, 200);
     let r = n.get("/ready");
     assert_eq!(r.status, 200);

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use svea_config::loopback::{Cluster, Node};
 
 /// How long a node may take to become ready.
 pub const READY_DEADLINE: Duration = Duration::from_secs(30);
@@ -55,19 +56,16 @@ pub struct NodeProc {
 }
 
 impl NodeProc {
-    /// Writes a config into `dir` (extra TOML is appended under its own sections) and starts
-    /// the node; waits until `/ready` answers 200.
-    pub fn start(dir: &Path, timeouts: &str, limits: &str) -> NodeProc {
+    /// Writes the config of a single node into `dir`, with `overrides` (dotted key, value, as
+    /// `svea_config::RawConfig::set` takes them), and starts the node; waits until `/ready`
+    /// answers 200.
+    pub fn start(dir: &Path, overrides: &[(&str, &str)]) -> NodeProc {
         let http = free_port();
-        let raft = free_port();
-        let config = dir.join("svea.toml");
-        let text = format!(
-            "[node]\nid = 1\nregion = \"stockholm\"\nraft_addr = \"127.0.0.1:{raft}\"\nhttp_addr = \"127.0.0.1:{http}\"\n\
-             public_url = \"http://127.0.0.1:{http}\"\ndata_dir = \"{}\"\n\n[timeouts]\n{timeouts}\n\n[limits]\n{limits}\n\n\
-             [log]\nfilter = \"info\"\n",
-            dir.join("data").display()
-        );
-        std::fs::write(&config, text).expect("write config");
+        let config = Cluster::new("svea", [Node::loopback(1, "stockholm", http, free_port())])
+            .dir(dir)
+            .set_all(overrides)
+            .write_node(0, "Written by the svea tests.")
+            .expect("write config");
         let mut n = NodeProc { child: None, url: format!("http://127.0.0.1:{http}"), config, log: dir.join("node.log") };
         n.spawn();
         n
@@ -317,10 +315,8 @@ pub struct Cluster3 {
     pub nodes: Vec<NodeProc>,
     pub tls: PathBuf,
     pub raft_addrs: Vec<std::net::SocketAddr>,
-    /// The `[[cluster.initial_members]]` tables every config lists.
-    pub members_toml: String,
-    /// The rest of a node config after `[node]` and `[tls]` (timeouts, limits, operator...).
-    pub common_toml: String,
+    /// The nodes' configs: every member, with the overrides all of them share.
+    pub layout: Cluster,
 }
 
 /// The operator token every test cluster is configured with.
@@ -340,15 +336,16 @@ pub fn svea_cli(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, St
 pub const REGIONS: [&str; 3] = ["stockholm", "gothenburg", "malmo"];
 
 impl Cluster3 {
-    /// Generates certificates with `svea certs`, writes one config per node (plus `extra` TOML
-    /// appended to every [timeouts]/[limits] section) and starts all three.
-    pub fn start(dir: &Path, timeouts: &str, limits: &str) -> Cluster3 {
+    /// Generates certificates with `svea certs`, writes one config per node with `overrides`
+    /// (dotted key, value) and starts all three.
+    pub fn start(dir: &Path, overrides: &[(&str, &str)]) -> Cluster3 {
         // These tests are about serving any request anywhere, not about geo routing: serve.
-        Self::start_with(dir, timeouts, limits, "serve", ["", "", ""])
+        Self::start_with(dir, &[&[("node.routing", "serve")], overrides].concat(), [&[], &[], &[]])
     }
 
-    /// Like [`Cluster3::start`], with a `[geo]` section body per node (stockholm, gothenburg, malmo).
-    pub fn start_with(dir: &Path, timeouts: &str, limits: &str, routing: &str, geo: [&str; 3]) -> Cluster3 {
+    /// Like [`Cluster3::start`] (routing left to `overrides`), with overrides of each node's own
+    /// (stockholm, gothenburg, malmo).
+    pub fn start_with(dir: &Path, overrides: &[(&str, &str)], own: [&[(&str, &str)]; 3]) -> Cluster3 {
         let tls = dir.join("tls");
         let out = Command::new(env!("CARGO_BIN_EXE_svea"))
             .args(["certs", "--out"])
@@ -359,35 +356,14 @@ impl Cluster3 {
         assert!(out.status.success(), "svea certs failed: {}", String::from_utf8_lossy(&out.stderr));
         let http: Vec<u16> = (0..3).map(|_| free_port()).collect();
         let raft: Vec<u16> = (0..3).map(|_| free_udp_port()).collect();
-        let mut members = String::new();
-        for i in 0..3 {
-            members.push_str(&format!(
-                "\n[[cluster.initial_members]]\nid = {}\nregion = \"{}\"\nraft_addr = \"127.0.0.1:{}\"\nhttp_addr = \"127.0.0.1:{}\"\npublic_url = \"http://127.0.0.1:{}\"\n",
-                i + 1, REGIONS[i], raft[i], http[i], http[i]
-            ));
-        }
-        let mut configs = Vec::new();
-        for i in 0..3 {
-            let ndir = dir.join(REGIONS[i]);
-            std::fs::create_dir_all(&ndir).expect("node dir");
-            let config = ndir.join("svea.toml");
-            let text = format!(
-                "[node]\nid = {}\nregion = \"{}\"\nraft_addr = \"127.0.0.1:{}\"\nhttp_addr = \"127.0.0.1:{}\"\npublic_url = \"http://127.0.0.1:{}\"\ndata_dir = \"{}\"\nrouting = \"{routing}\"\n\n\
-                 [tls]\nca_cert = \"{}\"\nnode_cert = \"{}\"\nnode_key = \"{}\"\n\n[timeouts]\n{timeouts}\n\n[limits]\n{limits}\n\n[operator]\ntoken = \"{OPERATOR_TOKEN}\"\n\n[geo]\n{}\n\n[cluster]\nname = \"svea-test\"\n{members}",
-                i + 1,
-                REGIONS[i],
-                raft[i],
-                http[i],
-                http[i],
-                ndir.join("data").display(),
-                tls.join("ca.pem").display(),
-                tls.join(format!("{}.pem", REGIONS[i])).display(),
-                tls.join(format!("{}.key", REGIONS[i])).display(),
-                geo[i],
-            );
-            std::fs::write(&config, text).expect("write config");
-            configs.push((config, format!("http://127.0.0.1:{}", http[i]), ndir.join("node.log")));
-        }
+        let nodes = (0..3).map(|i| Node::loopback(i as u64 + 1, REGIONS[i], http[i], raft[i]).set_all(own[i]));
+        let layout = Cluster::new("svea-test", nodes)
+            .dir(dir)
+            .tls(&tls)
+            .set("operator.token", OPERATOR_TOKEN)
+            .set_all(overrides);
+        let paths = layout.write("Written by the svea tests.").expect("write configs");
+        let configs = (0..3).map(|i| (paths[i].clone(), format!("http://127.0.0.1:{}", http[i]), dir.join(REGIONS[i]).join("node.log")));
         // Start all three before waiting: a single node cannot become ready without a quorum.
         let mut nodes = Vec::new();
         for (config, url, log) in configs {
@@ -399,10 +375,7 @@ impl Cluster3 {
             n.wait_ready();
         }
         let raft_addrs = raft.iter().map(|p| format!("127.0.0.1:{p}").parse().expect("addr")).collect();
-        let common_toml = format!(
-            "[timeouts]\n{timeouts}\n\n[limits]\n{limits}\n\n[operator]\ntoken = \"{OPERATOR_TOKEN}\"\n\n[cluster]\nname = \"svea-test\"\n"
-        );
-        Cluster3 { nodes, tls, raft_addrs, members_toml: members, common_toml }
+        Cluster3 { nodes, tls, raft_addrs, layout }
     }
 
     /// Signs a certificate for node `id` with the cluster CA (`svea certs --add`), writes its
@@ -413,21 +386,10 @@ impl Cluster3 {
         let tls = self.tls.display().to_string();
         let (code, _, err) = svea_cli(&["certs", "--add", "--out", &tls, "--nodes", &format!("{label}:{id}")], &[]);
         assert_eq!(code, Some(0), "svea certs --add: {err}");
-        let ndir = dir.join(&label);
-        std::fs::create_dir_all(&ndir).expect("node dir");
         let (http, raft) = (free_port(), free_udp_port());
-        let me = format!(
-            "\n[[cluster.initial_members]]\nid = {id}\nregion = \"{region}\"\nraft_addr = \"127.0.0.1:{raft}\"\nhttp_addr = \"127.0.0.1:{http}\"\npublic_url = \"http://127.0.0.1:{http}\"\n"
-        );
-        let text = format!(
-            "[node]\nid = {id}\nregion = \"{region}\"\nraft_addr = \"127.0.0.1:{raft}\"\nhttp_addr = \"127.0.0.1:{http}\"\npublic_url = \"http://127.0.0.1:{http}\"\ndata_dir = \"{}\"\nrouting = \"serve\"\n\n\
-             [tls]\nca_cert = \"{tls}/ca.pem\"\nnode_cert = \"{tls}/{label}.pem\"\nnode_key = \"{tls}/{label}.key\"\n\n{}{}{me}",
-            ndir.join("data").display(),
-            self.common_toml,
-            self.members_toml,
-        );
-        let config = ndir.join("svea.toml");
-        std::fs::write(&config, text).expect("write config");
+        let layout = self.layout.clone().dir(dir).node(Node::loopback(id, region, http, raft).label(&label));
+        let config = layout.write_node(3, "Written by the svea tests.").expect("write config");
+        let ndir = dir.join(&label);
         let mut n = NodeProc { child: None, url: format!("http://127.0.0.1:{http}"), config, log: ndir.join("node.log") };
         n.spawn_no_wait();
         let deadline = Instant::now() + READY_DEADLINE;

@@ -26,7 +26,7 @@ fn member<'a>(s: &'a Value, id: u64) -> Option<&'a Value> {
 #[test]
 fn the_operator_api_needs_the_token_and_shows_the_cluster() {
     let dir = tempfile::tempdir().expect("tmp");
-    let c = Cluster3::start(dir.path(), "", "");
+    let c = Cluster3::start(dir.path(), &[]);
     let n = c.by_region("gothenburg");
 
     let none = n.get("/v1/cluster");
@@ -94,7 +94,7 @@ fn the_operator_api_needs_the_token_and_shows_the_cluster() {
 #[test]
 fn a_fourth_node_joins_and_the_original_stockholm_node_drains_under_load() {
     let dir = tempfile::tempdir().expect("tmp");
-    let mut c = Cluster3::start(dir.path(), "", "");
+    let mut c = Cluster3::start(dir.path(), &[]);
     let env = [("SVEA_OPERATOR_TOKEN", OPERATOR_TOKEN)];
     // Actors owned by stockholm (node 1): a business homed there and sessions opened there.
     let (bid, token) = create_business_at(&c.nodes[0], 59.33, 18.06);
@@ -170,7 +170,7 @@ fn a_fourth_node_joins_and_the_original_stockholm_node_drains_under_load() {
 #[test]
 fn a_dead_node_is_removed_and_a_live_one_must_be_drained_instead() {
     let dir = tempfile::tempdir().expect("tmp");
-    let mut c = Cluster3::start(dir.path(), "failover_after_ms = 1000", "");
+    let mut c = Cluster3::start(dir.path(), &[("timeouts.failover_after_ms", "1000")]);
     let env = [("SVEA_OPERATOR_TOKEN", OPERATOR_TOKEN)];
     let leader = c.leader_index();
     let victim = (leader + 1) % 3;
@@ -207,7 +207,7 @@ fn a_dead_node_is_removed_and_a_live_one_must_be_drained_instead() {
 #[test]
 fn a_rolling_restart_of_all_three_regions_under_load_loses_nothing() {
     let dir = tempfile::tempdir().expect("tmp");
-    let mut c = Cluster3::start(dir.path(), "", "");
+    let mut c = Cluster3::start(dir.path(), &[]);
     let (bid, token) = create_business_at(&c.nodes[0], 59.33, 18.06);
     let urls: Vec<String> = c.nodes.iter().map(|n| n.url.clone()).collect();
     let load = Load::start(urls, &token, 3);

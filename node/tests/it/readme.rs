@@ -18,7 +18,7 @@ fn readme_walkthrough_runs_as_written() {
     assert!(script.contains("SVEA=http://127.0.0.1:8080"), "walkthrough talks to the demo's default URL");
 
     let dir = tempfile::tempdir().expect("tmp");
-    let n = NodeProc::start(dir.path(), "", "");
+    let n = NodeProc::start(dir.path(), &[]);
     let script = script.replace("SVEA=http://127.0.0.1:8080", &format!("SVEA={}", n.url));
     let out = Command::new("bash").arg("-euo").arg("pipefail").arg("-c").arg(&script).output().expect("run bash");
     let stdout = String::from_utf8_lossy(&out.stdout);

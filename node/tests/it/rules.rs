@@ -11,7 +11,7 @@ fn business_body(org: &str, budget: &str, lat: f64) -> Value {
 #[test]
 fn bad_business_input_is_refused() {
     let dir = tempfile::tempdir().expect("tmp");
-    let n = NodeProc::start(dir.path(), "", "");
+    let n = NodeProc::start(dir.path(), &[]);
     // Luhn check digit wrong (the valid one ends in 3).
     n.post("/v1/businesses", business_body("556036-0794", "100.00", 59.0)).problem(422, "invalid-org-number");
     n.post("/v1/businesses", business_body("55603-60793", "100.00", 59.0)).problem(422, "invalid-org-number");
@@ -44,7 +44,7 @@ fn bad_business_input_is_refused() {
 #[test]
 fn malformed_requests_are_refused() {
     let dir = tempfile::tempdir().expect("tmp");
-    let n = NodeProc::start(dir.path(), "", "http_body_bytes = 4096");
+    let n = NodeProc::start(dir.path(), &[("limits.http_body_bytes", "4096")]);
     n.post_raw("/v1/businesses", "application/json", b"{\"name\": ").problem(400, "malformed-json");
     n.post_raw("/v1/businesses", "application/json", b"{\"name\": 5}").problem(400, "invalid-body");
     n.post("/v1/businesses", json!({"nme": "typo"})).problem(400, "invalid-body");
@@ -58,7 +58,7 @@ fn malformed_requests_are_refused() {
 #[test]
 fn bad_session_steps_are_refused_and_change_nothing() {
     let dir = tempfile::tempdir().expect("tmp");
-    let n = NodeProc::start(dir.path(), "", "");
+    let n = NodeProc::start(dir.path(), &[]);
     let (bid, token) = create_business(&n, "5000.00");
     let analytics_before = |n: &NodeProc| n.get(&format!("/v1/businesses/{bid}/analytics")).body;
 

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeZone, Utc};
 use svea_cluster::tls::Identity;
 use svea_cluster::transport::{Transport, TransportSettings};
+use svea_config::loopback::{self, Node};
 use svea_node::actors::business::Business;
 use svea_node::actors::session::Session;
 use svea_node::actors::{ActorError, Clock};
@@ -139,33 +140,37 @@ pub struct HostSpec {
     pub applied: Arc<Mutex<ApplyLog>>,
 }
 
-/// The config of node `id` in a three-region cluster at `ips`.
+/// Production defaults scaled down a little so a run of simulated seconds sees several
+/// elections and takeovers; the ratios the config validates are kept.
+const TIMEOUTS: [(&str, &str); 12] = [
+    ("timeouts.heartbeat_ms", "100"),
+    ("timeouts.election_timeout_ms_min", "400"),
+    ("timeouts.election_timeout_ms_max", "800"),
+    ("timeouts.raft_rpc_timeout_ms", "500"),
+    ("timeouts.client_write_timeout_ms", "3000"),
+    ("timeouts.storage_flush_timeout_ms", "1000"),
+    ("timeouts.failover_after_ms", "1000"),
+    ("timeouts.quic_idle_ms", "3000"),
+    ("timeouts.quic_keepalive_ms", "500"),
+    ("timeouts.connect_ms", "1000"),
+    ("timeouts.reconnect_backoff_ms_max", "500"),
+    ("timeouts.expiry_sweep_ms", "1000"),
+];
+
+/// The config of node `id` in a three-region cluster at `ips`, as TOML.
 pub fn config_toml(id: u64, ips: &[IpAddr; 3]) -> String {
-    let (region, _) = REGIONS[usize::try_from(id - 1).unwrap_or(0)];
-    let mut s = format!(
-        "[node]\nid = {id}\nregion = \"{region}\"\nraft_addr = \"{}:{RAFT_PORT}\"\nhttp_addr = \"127.0.0.1:{}\"\n\
-         public_url = \"http://{region}.svea.test\"\ndata_dir = \"/nonexistent/svea-sim/{id}\"\n\
-         [cluster]\nname = \"svea-sim\"\n",
-        ips[usize::try_from(id - 1).unwrap_or(0)],
-        8080 + id
-    );
-    for (i, (r, nid)) in REGIONS.iter().enumerate() {
-        s.push_str(&format!(
-            "[[cluster.initial_members]]\nid = {nid}\nregion = \"{r}\"\nraft_addr = \"{}:{RAFT_PORT}\"\n\
-             http_addr = \"127.0.0.1:{}\"\npublic_url = \"http://{r}.svea.test\"\n",
-            ips[i],
-            8080 + nid
-        ));
-    }
-    // Production defaults scaled down a little so a run of simulated seconds sees several
-    // elections and takeovers; the ratios the config validates are kept.
-    s.push_str(
-        "[timeouts]\nheartbeat_ms = 100\nelection_timeout_ms_min = 400\nelection_timeout_ms_max = 800\n\
-         raft_rpc_timeout_ms = 500\nclient_write_timeout_ms = 3000\nstorage_flush_timeout_ms = 1000\n\
-         failover_after_ms = 1000\nquic_idle_ms = 3000\nquic_keepalive_ms = 500\nconnect_ms = 1000\n\
-         reconnect_backoff_ms_max = 500\nexpiry_sweep_ms = 1000\n",
-    );
-    s
+    let nodes = REGIONS.iter().zip(ips).map(|((region, nid), ip)| {
+        let http = SocketAddr::from(([127, 0, 0, 1], 8080 + u16::try_from(*nid).unwrap_or(0)));
+        Node::new(*nid, region, http, SocketAddr::new(*ip, RAFT_PORT))
+            .public_url(&format!("http://{region}.svea.test"))
+            .set("node.data_dir", &format!("/nonexistent/svea-sim/{nid}"))
+    });
+    let configs = loopback::Cluster::new("svea-sim", nodes).set_all(&TIMEOUTS).configs();
+    let config = configs
+        .ok()
+        .and_then(|configs| configs.into_iter().find(|raw| raw.node.id == id))
+        .expect("the simulated cluster's config is built from constants and lists node `id`");
+    config.to_toml_string().expect("the simulated cluster's config holds no number over i64")
 }
 
 /// The host's software: runs until the simulation ends or the host crashes.
