@@ -1,7 +1,7 @@
 //! Failure detection: which peers, and so which regions, this node can reach right now.
 //!
-//! Every node pings every other member over QUIC each heartbeat interval. A node counts as
-//! unreachable once no ping answered for `failover_after`; a region counts as down when all its
+//! Every node pings every other member over QUIC [`PINGS_PER_FAILOVER_WINDOW`] times per
+//! `failover_after`. A node counts as unreachable once no ping answered for `failover_after`; a region counts as down when all its
 //! nodes are unreachable. This node and its own region are always reachable from here. At
 //! startup every peer gets one `failover_after` of grace, so a fresh node does not declare the
 //! world down before its first round of pings.
@@ -14,8 +14,27 @@ use svea_storage::{RaftNodeId, SveaNode};
 use tokio::time::Instant;
 
 use crate::metrics::Counters;
-use crate::transport::wire::{WireRequest, WireResponse};
+use crate::rpc::{Ping, Pong};
 use crate::transport::Transport;
+
+/// Pings sent to each peer per `failover_after`: a peer is declared down only after this many
+/// probes in a row went unanswered, so one lost datagram or slow answer is not a failover.
+pub const PINGS_PER_FAILOVER_WINDOW: u32 = 4;
+/// A ping may take at most `failover_after / PING_TIMEOUT_DIVISOR`: long enough for a WAN round
+/// trip under load, short enough that a late answer still lands inside the window it vouches for.
+pub const PING_TIMEOUT_DIVISOR: u32 = 2;
+/// Pings are never sent more often than this, however short `failover_after` is configured.
+pub const PING_INTERVAL_MIN: Duration = Duration::from_millis(50);
+
+const _: () = assert!(PINGS_PER_FAILOVER_WINDOW >= 2, "one lost ping must not declare a peer down");
+const _: () = assert!(PING_TIMEOUT_DIVISOR > 1, "a ping answers within the window it vouches for");
+const _: () = assert!(PING_TIMEOUT_DIVISOR <= PINGS_PER_FAILOVER_WINDOW, "a ping may outlive the next one's start, not the window");
+
+/// How often to ping and how long each ping may take, for a failure detector of `failover_after`.
+pub fn ping_schedule(failover_after: Duration) -> (Duration, Duration) {
+    let every = (failover_after / PINGS_PER_FAILOVER_WINDOW).max(PING_INTERVAL_MIN);
+    (every, failover_after / PING_TIMEOUT_DIVISOR)
+}
 
 /// The reachability view of one node.
 pub struct Health {
@@ -101,7 +120,9 @@ impl Health {
 }
 
 /// Pings every member except this node each `every`, bounded by `timeout` per ping, until the
-/// transport is closed. `members` is re-read each round so membership changes are followed.
+/// transport is closed (checked each round; the node's shutdown also aborts it). `members` is
+/// re-read each round so membership changes are followed. Pings still in flight when it stops
+/// are dropped with it.
 pub async fn run_pinger(
     health: Arc<Health>,
     transport: Arc<Transport>,
@@ -111,8 +132,14 @@ pub async fn run_pinger(
 ) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // At most one ping per member per `timeout / every` rounds is alive: each ends by its timeout.
+    let mut pings = tokio::task::JoinSet::new();
     loop {
         ticker.tick().await;
+        if transport.is_closed() {
+            return;
+        }
+        while pings.try_join_next().is_some() {}
         let current = members();
         health.note_transitions(&current);
         for (id, node) in current {
@@ -123,8 +150,8 @@ pub async fn run_pinger(
                 transport.set_peer_addr(id, addr);
             }
             let (h, t) = (health.clone(), transport.clone());
-            tokio::spawn(async move {
-                if let Ok(WireResponse::Pong) = t.call(id, &WireRequest::Ping, timeout).await {
+            pings.spawn(async move {
+                if let Ok(Pong) = t.call(id, &Ping, timeout).await {
                     h.record_ok(id);
                 }
             });
