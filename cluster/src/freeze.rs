@@ -53,3 +53,45 @@ impl Drop for FreezeGuard<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::network::NoPeers;
+
+    async fn raft() -> Raft<TypeConfig> {
+        let disk = svea_storage::engine::mem::MemDisk::new();
+        let (log, sm) = svea_storage::open_in_memory(&disk, Duration::from_secs(1)).expect("store");
+        let config = Arc::new(openraft::Config::default().validate().expect("config"));
+        Raft::new(1, config, NoPeers, log, sm).await.expect("raft")
+    }
+
+    #[tokio::test]
+    async fn a_hand_over_dropped_midway_leaves_nothing_frozen() {
+        let raft = raft().await;
+        let freeze = Freeze::default();
+        let hand_over = async {
+            let _frozen = freeze.hold(&raft);
+            std::future::pending::<()>().await
+        };
+        assert!(tokio::time::timeout(Duration::from_millis(10), hand_over).await.is_err());
+        assert!(!freeze.is_frozen());
+        raft.shutdown().await.expect("shutdown");
+    }
+
+    #[tokio::test]
+    async fn the_flag_stays_frozen_while_any_guard_lives() {
+        let raft = raft().await;
+        let freeze = Freeze::default();
+        let first = freeze.hold(&raft);
+        let second = freeze.hold(&raft);
+        drop(first);
+        assert!(freeze.is_frozen());
+        drop(second);
+        assert!(!freeze.is_frozen());
+        raft.shutdown().await.expect("shutdown");
+    }
+}
