@@ -132,7 +132,7 @@ pub async fn run_pinger(
 ) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // At most one ping per member per `timeout / every` rounds is alive: each ends by its timeout.
+    // Each ping ends by its timeout, so at most `timeout / every + 1` per member are alive.
     let mut pings = tokio::task::JoinSet::new();
     loop {
         ticker.tick().await;
