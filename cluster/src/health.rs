@@ -158,3 +158,43 @@ pub async fn run_pinger(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::{self, Identity};
+    use crate::transport::TransportSettings;
+
+    #[tokio::test]
+    async fn the_pinger_stops_when_the_transport_closes() {
+        let ca = tls::generate_ca("test").expect("ca");
+        let (cert, key) = tls::generate_node_cert(&ca, 1, "stockholm").expect("cert");
+        let identity = Identity::from_pem(&ca.cert_pem, &cert, &key).expect("identity");
+        let second = Duration::from_secs(1);
+        let settings = TransportSettings {
+            max_frame_bytes: 1 << 20,
+            max_snapshot_bytes: 1 << 20,
+            connect_timeout: second,
+            rpc_timeout: second,
+            backoff_max: second,
+            idle_timeout: 5 * second,
+            keepalive: second,
+            rng_seed: None,
+        };
+        let transport = Transport::bind("127.0.0.1:0".parse().expect("addr"), &identity, settings).expect("bind");
+        let health = Health::new(1, second, Arc::new(Counters::default()));
+        // A member nobody answers for: the pinger has work every round.
+        let peer = SveaNode {
+            region: "malmo".into(),
+            raft_addr: "127.0.0.1:9".into(),
+            http_addr: "127.0.0.1:9".into(),
+            public_url: "http://127.0.0.1:9".into(),
+            draining: false,
+        };
+        let members = move || BTreeMap::from([(2, peer.clone())]);
+        let (every, timeout) = ping_schedule(Duration::from_millis(200));
+        let pinger = tokio::spawn(run_pinger(health, transport.clone(), members, every, timeout));
+        transport.close();
+        tokio::time::timeout(5 * second, pinger).await.expect("pinger stopped after the transport closed").expect("pinger ran");
+    }
+}
