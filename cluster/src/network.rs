@@ -109,6 +109,7 @@ fn rpc_error<E: std::error::Error>(target: RaftNodeId, e: crate::transport::Tran
 impl QuicPeer {
     /// Raft's view of a Raft RPC's outcome: the peer's own error is a remote error, the
     /// transport's is a network one.
+    #[allow(clippy::result_large_err, reason = "the error type is the one openraft's RaftNetwork returns")]
     fn answer<T>(
         &self,
         answer: Result<Result<T, RaftError<RaftNodeId>>, crate::transport::TransportError>,
