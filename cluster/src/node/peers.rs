@@ -12,7 +12,7 @@ use crate::rpc::{AppCall, ForwardError, Rpc};
 use crate::transport::TransportError;
 
 /// How often an in-flight call re-checks whether its target is still reachable.
-pub(super) const HEALTH_POLL: Duration = Duration::from_millis(50);
+const HEALTH_POLL: Duration = Duration::from_millis(50);
 
 impl ClusterNode {
     /// Sends an application (actor) call to another node and returns its answer.
