@@ -1,17 +1,22 @@
 //! svea's cluster layer: one openraft instance per node over the sled store, the client-write
 //! and linearizable-read paths, and the network seam peers plug into.
 //!
-//! Owns: Raft wiring and timing ([`ClusterNode`]), bootstrap, the Raft network ([`network`]).
-//! the QUIC transport ([`transport`]), leader forwarding, membership changes ([`membership`]),
-//! failure detection ([`health`]) and event counters ([`metrics`]).
+//! Owns: Raft wiring and timing ([`ClusterNode`]: writes, reads, leadership, membership, each in
+//! its own file under `node/`), bootstrap, the Raft network ([`network`]), the typed RPCs nodes
+//! send each other ([`rpc`]) and their serving side (`server`), the QUIC transport
+//! ([`transport`]) and its mutual TLS ([`tls`]), membership changes ([`membership`]), failure
+//! detection ([`health`]) and event counters ([`metrics`]).
 //! Does not own: HTTP, JSON, actors or the feedback domain; it moves opaque commands.
 
 mod error;
+mod freeze;
 pub mod health;
 pub mod membership;
 pub mod metrics;
 pub mod network;
 mod node;
+pub mod rpc;
+mod server;
 pub mod tls;
 pub mod transport;
 

@@ -12,6 +12,8 @@ use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotRespon
 use openraft::{OptionalSend, Snapshot, Vote};
 use svea_storage::{RaftNodeId, SveaNode, TypeConfig};
 
+use crate::rpc::{Append, RequestVote};
+
 /// A network with no peers: every RPC fails as unreachable.
 #[derive(Clone, Default)]
 pub struct NoPeers;
@@ -104,19 +106,30 @@ fn rpc_error<E: std::error::Error>(target: RaftNodeId, e: crate::transport::Tran
     }
 }
 
+impl QuicPeer {
+    /// Raft's view of a Raft RPC's outcome: the peer's own error is a remote error, the
+    /// transport's is a network one.
+    #[allow(clippy::result_large_err, reason = "the error type is the one openraft's RaftNetwork returns")]
+    fn answer<T>(
+        &self,
+        answer: Result<Result<T, RaftError<RaftNodeId>>, crate::transport::TransportError>,
+    ) -> Result<T, RPCError<RaftNodeId, SveaNode, RaftError<RaftNodeId>>> {
+        match answer {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(RPCError::RemoteError(openraft::error::RemoteError::new(self.target, e))),
+            Err(e) => Err(rpc_error(self.target, e)),
+        }
+    }
+}
+
 impl RaftNetwork<TypeConfig> for QuicPeer {
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<RaftNodeId>, RPCError<RaftNodeId, SveaNode, RaftError<RaftNodeId>>> {
-        use crate::transport::wire::{WireRequest, WireResponse};
-        match self.transport.call(self.target, &WireRequest::Append(rpc), option.hard_ttl()).await {
-            Ok(WireResponse::Append(Ok(r))) => Ok(r),
-            Ok(WireResponse::Append(Err(e))) => Err(RPCError::RemoteError(openraft::error::RemoteError::new(self.target, e))),
-            Ok(other) => Err(RPCError::Network(NetworkError::new(&std::io::Error::other(format!("unexpected {other:?}"))))),
-            Err(e) => Err(rpc_error(self.target, e)),
-        }
+        let answer = self.transport.call(self.target, &Append(rpc), option.hard_ttl()).await;
+        self.answer(answer)
     }
 
     async fn vote(
@@ -124,13 +137,8 @@ impl RaftNetwork<TypeConfig> for QuicPeer {
         rpc: VoteRequest<RaftNodeId>,
         option: RPCOption,
     ) -> Result<VoteResponse<RaftNodeId>, RPCError<RaftNodeId, SveaNode, RaftError<RaftNodeId>>> {
-        use crate::transport::wire::{WireRequest, WireResponse};
-        match self.transport.call(self.target, &WireRequest::Vote(rpc), option.hard_ttl()).await {
-            Ok(WireResponse::Vote(Ok(r))) => Ok(r),
-            Ok(WireResponse::Vote(Err(e))) => Err(RPCError::RemoteError(openraft::error::RemoteError::new(self.target, e))),
-            Ok(other) => Err(RPCError::Network(NetworkError::new(&std::io::Error::other(format!("unexpected {other:?}"))))),
-            Err(e) => Err(rpc_error(self.target, e)),
-        }
+        let answer = self.transport.call(self.target, &RequestVote(rpc), option.hard_ttl()).await;
+        self.answer(answer)
     }
 
     async fn full_snapshot(

@@ -1,12 +1,17 @@
 //! The QUIC transport between nodes (quinn over an injected UDP socket, mutual TLS).
 //!
 //! One bidirectional stream per RPC: a request frame, (for snapshots) the snapshot bytes, then
-//! one response frame. Connections are reused per peer, re-established with capped exponential
-//! backoff and kept alive below the idle timeout. The endpoint is built over quinn's abstract UDP
-//! socket and runtime, so the simulations can run this same code over simulated UDP and time.
+//! one response frame (the format is in [`rpc`](crate::rpc)). Connections are reused per peer,
+//! re-established with capped exponential backoff and kept alive below the idle timeout. The
+//! endpoint is built over quinn's abstract UDP socket and runtime, so the simulations can run this
+//! same code over simulated UDP and time.
+//!
+//! This module only moves frames: it accepts connections and streams and hands each request to
+//! the [`server`](crate::server), which answers it. Every task it spawns is owned: the accept loop
+//! owns its connections' tasks, each connection owns its streams' tasks, and all of them end when
+//! the endpoint closes.
 
 pub mod frame;
-pub mod wire;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,23 +21,39 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use openraft::raft::SnapshotResponse;
-use openraft::{Raft, Snapshot, Vote};
+use openraft::{Snapshot, Vote};
 use quinn::{AsyncUdpSocket, Runtime};
 use svea_config::Config;
 use svea_storage::codec::{decode, encode};
 use svea_storage::{RaftNodeId, TypeConfig};
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
-use crate::membership::{self, MembershipError};
-use crate::metrics::Counters;
+use crate::rpc::{self, InstallSnapshot, Reply, Rpc};
+use crate::server::{AppSlot, Server};
 use crate::tls::{self, Identity};
 use frame::{read_frame, write_frame};
-use wire::{ForwardError, WireRequest, WireResponse};
 
 /// Concurrent RPC streams one peer may have open towards us; the bound on in-flight requests.
 pub const PEER_STREAMS_MAX: u32 = 256;
 /// Chunk size when streaming a snapshot body.
 pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
+/// QUIC flow-control window of one stream: a snapshot streams at full speed across a WAN round
+/// trip (8 MiB in flight at 100 ms is 80 MiB/s).
+const STREAM_RECEIVE_WINDOW_BYTES: u32 = 8 << 20;
+/// QUIC flow-control window of a whole connection: room for a snapshot and the Raft traffic
+/// beside it.
+const CONNECTION_WINDOW_BYTES: u32 = 32 << 20;
+/// First pause before reconnecting to a peer whose connect failed; it doubles per failure up to
+/// the configured `reconnect_backoff_max`.
+const CONNECT_BACKOFF_BASE: Duration = Duration::from_millis(50);
+/// Doublings of [`CONNECT_BACKOFF_BASE`] at most (the configured cap usually ends them first);
+/// keeps the shift from overflowing.
+const CONNECT_BACKOFF_DOUBLINGS_MAX: u32 = 16;
+
+const _: () = assert!(SNAPSHOT_CHUNK_BYTES <= STREAM_RECEIVE_WINDOW_BYTES as usize, "a snapshot chunk fits one stream window");
+const _: () = assert!(STREAM_RECEIVE_WINDOW_BYTES < CONNECTION_WINDOW_BYTES, "one stream cannot starve its connection");
+const _: () = assert!(CONNECT_BACKOFF_DOUBLINGS_MAX < u32::BITS, "the backoff factor is a u32 shift");
 
 /// Errors of the transport.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -67,9 +88,12 @@ pub enum TransportError {
     /// Stream-level failure.
     #[error("stream failed: {0}")]
     Stream(String),
-    /// The peer answered something unexpected or undecodable.
+    /// The peer's answer could not be decoded, or a snapshot was not installed.
     #[error("bad response: {0}")]
     BadResponse(String),
+    /// The peer refused the request as a whole (unknown kind, undecodable payload).
+    #[error("request refused: {0}")]
+    Refused(String),
     /// Endpoint setup failed.
     #[error("endpoint: {0}")]
     Endpoint(String),
@@ -120,10 +144,9 @@ impl TransportSettings {
         t.keep_alive_interval(Some(self.keepalive));
         t.max_concurrent_bidi_streams(PEER_STREAMS_MAX.into());
         t.max_concurrent_uni_streams(0u32.into());
-        // Windows sized so a snapshot streams at full speed across a WAN round trip.
-        t.stream_receive_window((8u32 << 20).into());
-        t.receive_window((32u32 << 20).into());
-        t.send_window(32 << 20);
+        t.stream_receive_window(STREAM_RECEIVE_WINDOW_BYTES.into());
+        t.receive_window(CONNECTION_WINDOW_BYTES.into());
+        t.send_window(CONNECTION_WINDOW_BYTES.into());
         Ok(Arc::new(t))
     }
 }
@@ -148,19 +171,10 @@ pub struct Transport {
     me: RaftNodeId,
     settings: TransportSettings,
     peers: Mutex<HashMap<RaftNodeId, Peer>>,
-    raft: OnceLock<Raft<TypeConfig>>,
-    app: OnceLock<Arc<dyn AppHandler>>,
-    control: OnceLock<Control>,
-    /// Set while this node hands leadership away: forwarded writes and read-index requests are
-    /// answered "no leader" (the sender waits and retries) so no append refreshes the
-    /// followers' leader lease and the chosen successor can win its election.
-    frozen: AtomicBool,
-}
-
-/// What serving membership requests needs besides Raft.
-struct Control {
-    counters: Arc<Counters>,
-    membership_timeout: Duration,
+    /// The application's handler of actor calls, handed to the server.
+    app: AppSlot,
+    /// Set by [`Transport::close`]; background users (the pinger) stop on it.
+    closed: AtomicBool,
 }
 
 impl Transport {
@@ -184,10 +198,8 @@ impl Transport {
             me: identity.node_id(),
             settings,
             peers: Mutex::new(HashMap::new()),
-            raft: OnceLock::new(),
-            app: OnceLock::new(),
-            control: OnceLock::new(),
-            frozen: AtomicBool::new(false),
+            app: Arc::new(OnceLock::new()),
+            closed: AtomicBool::new(false),
         }))
     }
 
@@ -231,138 +243,62 @@ impl Transport {
         let _ = self.app.set(handler);
     }
 
-    /// Stops (or resumes) serving forwarded writes and read-index requests; see `frozen`.
-    pub fn freeze_writes(&self, on: bool) {
-        self.frozen.store(on, Ordering::SeqCst);
+    /// The slot the server reads the application handler from.
+    pub(crate) fn app_slot(&self) -> AppSlot {
+        self.app.clone()
     }
 
-    /// Whether forwarded writes are refused right now.
-    pub fn writes_frozen(&self) -> bool {
-        self.frozen.load(Ordering::SeqCst)
+    /// Largest snapshot this node accepts.
+    pub(crate) fn max_snapshot_bytes(&self) -> u64 {
+        self.settings.max_snapshot_bytes
     }
 
-    /// Starts serving incoming connections, delivering Raft RPCs to `raft`; membership changes
-    /// forwarded here are bounded by `membership_timeout` and counted in `counters`.
-    pub fn serve(self: &Arc<Self>, raft: Raft<TypeConfig>, counters: Arc<Counters>, membership_timeout: Duration) {
-        let _ = self.raft.set(raft);
-        let _ = self.control.set(Control { counters, membership_timeout });
-        let me = self.clone();
-        tokio::spawn(async move {
-            while let Some(incoming) = me.endpoint.accept().await {
-                let t = me.clone();
-                tokio::spawn(async move {
-                    let conn = match tokio::time::timeout(t.settings.connect_timeout, incoming).await {
-                        Ok(Ok(c)) => c,
-                        Ok(Err(e)) => {
-                            tracing::warn!(error = %e, "incoming connection refused");
-                            return;
-                        }
-                        Err(_) => return,
-                    };
-                    let Some(peer) = tls::peer_node_id(&conn) else {
-                        conn.close(quinn::VarInt::from_u32(1), b"certificate names no node");
-                        return;
-                    };
-                    while let Ok((send, recv)) = conn.accept_bi().await {
-                        tokio::spawn(t.clone().serve_stream(peer, send, recv));
-                    }
-                });
+    /// Starts accepting connections and hands their requests to `server`. The returned task ends
+    /// when the endpoint closes, and with it every connection and request task it spawned.
+    pub(crate) fn serve(self: &Arc<Self>, server: Arc<Server>) -> JoinHandle<()> {
+        tokio::spawn(self.clone().accept_loop(server))
+    }
+
+    async fn accept_loop(self: Arc<Self>, server: Arc<Server>) {
+        // Dropping a JoinSet aborts its tasks: connections live no longer than this loop.
+        let mut connections = JoinSet::new();
+        while let Some(incoming) = self.endpoint.accept().await {
+            while connections.try_join_next().is_some() {}
+            connections.spawn(self.clone().serve_connection(incoming, server.clone()));
+        }
+    }
+
+    async fn serve_connection(self: Arc<Self>, incoming: quinn::Incoming, server: Arc<Server>) {
+        let conn = match tokio::time::timeout(self.settings.connect_timeout, incoming).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "incoming connection refused");
+                return;
             }
-        });
+            Err(_) => return,
+        };
+        let Some(peer) = tls::peer_node_id(&conn) else {
+            conn.close(quinn::VarInt::from_u32(1), b"certificate names no node");
+            return;
+        };
+        // At most PEER_STREAMS_MAX live at once (QUIC's stream limit); ended when the connection
+        // (or the endpoint) closes.
+        let mut streams = JoinSet::new();
+        while let Ok((send, recv)) = conn.accept_bi().await {
+            while streams.try_join_next().is_some() {}
+            streams.spawn(serve_stream(server.clone(), self.settings.max_frame_bytes, peer, send, recv));
+        }
     }
 
-    /// Closes the endpoint.
+    /// Closes the endpoint: every connection, and the tasks serving them, end.
     pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
         self.endpoint.close(quinn::VarInt::from_u32(0), b"shutdown");
     }
 
-    async fn serve_stream(self: Arc<Self>, peer: RaftNodeId, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
-        let max = self.settings.max_frame_bytes;
-        let request = match read_frame(&mut recv, max).await {
-            Ok(bytes) => match decode::<WireRequest>(&bytes) {
-                Ok(r) => r,
-                Err(e) => {
-                    let _ = respond(&mut send, &WireResponse::Refused(format!("undecodable request: {e}")), max).await;
-                    return;
-                }
-            },
-            Err(e) => {
-                tracing::warn!(peer, error = %e, "refused request frame");
-                let _ = send.reset(quinn::VarInt::from_u32(frame::FRAME_TOO_LARGE));
-                return;
-            }
-        };
-        let response = self.dispatch(peer, request, &mut recv).await;
-        if let Err(e) = respond(&mut send, &response, max).await {
-            tracing::debug!(peer, error = %e, "could not send response");
-        }
-    }
-
-    async fn dispatch(&self, peer: RaftNodeId, request: WireRequest, recv: &mut quinn::RecvStream) -> WireResponse {
-        if matches!(request, WireRequest::Ping) {
-            return WireResponse::Pong;
-        }
-        let Some(raft) = self.raft.get() else { return WireResponse::Refused("raft not started".into()) };
-        match request {
-            WireRequest::Append(rpc) => WireResponse::Append(raft.append_entries(rpc).await),
-            WireRequest::Vote(rpc) => WireResponse::Vote(raft.vote(rpc).await),
-            WireRequest::Snapshot { vote, meta, len } => {
-                if len > self.settings.max_snapshot_bytes {
-                    let _ = recv.stop(quinn::VarInt::from_u32(frame::FRAME_TOO_LARGE));
-                    return WireResponse::Snapshot(Err(format!(
-                        "snapshot of {len} bytes is over the limit of {} bytes",
-                        self.settings.max_snapshot_bytes
-                    )));
-                }
-                let data = match recv.read_to_end(len as usize).await {
-                    Ok(d) if d.len() as u64 == len => d,
-                    Ok(d) => return WireResponse::Snapshot(Err(format!("snapshot truncated: {} of {len} bytes", d.len()))),
-                    Err(e) => return WireResponse::Snapshot(Err(format!("snapshot stream failed: {e}"))),
-                };
-                tracing::info!(from = peer, bytes = len, "receiving snapshot");
-                let snapshot = Snapshot { meta, snapshot: Box::new(std::io::Cursor::new(data)) };
-                WireResponse::Snapshot(raft.install_full_snapshot(vote, snapshot).await.map_err(|e| e.to_string()))
-            }
-            WireRequest::ClientWrite(_) | WireRequest::ReadIndex if self.writes_frozen() => {
-                let refusal = ForwardError::NotLeader { leader: None };
-                if matches!(request, WireRequest::ReadIndex) {
-                    WireResponse::ReadIndex(Err(refusal))
-                } else {
-                    WireResponse::ClientWrite(Err(refusal))
-                }
-            }
-            WireRequest::ClientWrite(cmd) => WireResponse::ClientWrite(match raft.client_write(cmd).await {
-                Ok(resp) => Ok((resp.log_id.index, resp.data)),
-                Err(openraft::error::RaftError::APIError(openraft::error::ClientWriteError::ForwardToLeader(f))) => {
-                    Err(ForwardError::NotLeader { leader: f.leader_id })
-                }
-                Err(e) => Err(ForwardError::Failed(e.to_string())),
-            }),
-            WireRequest::ReadIndex => WireResponse::ReadIndex(match raft.ensure_linearizable().await {
-                Ok(log_id) => Ok(log_id.map(|l| l.index).unwrap_or(0)),
-                Err(openraft::error::RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
-                    Err(ForwardError::NotLeader { leader: f.leader_id })
-                }
-                Err(e) => Err(ForwardError::Failed(e.to_string())),
-            }),
-            WireRequest::Ping => WireResponse::Pong,
-            WireRequest::Membership(op) => WireResponse::Membership(match self.control.get() {
-                Some(c) => {
-                    tracing::info!(from = peer, op = op.name(), node = op.target(), "membership change forwarded to this leader");
-                    membership::apply(raft, op, c.membership_timeout, &c.counters).await
-                }
-                None => Err(MembershipError::Failed("node not serving yet".into())),
-            }),
-            WireRequest::Replication => WireResponse::Replication(membership::replication(raft)),
-            WireRequest::Campaign => {
-                tracing::info!(event = "leadership", from = peer, "asked to campaign: starting an election");
-                WireResponse::Campaign(raft.trigger().elect().await.map_err(|e| e.to_string()))
-            }
-            WireRequest::App(payload) => match self.app.get() {
-                Some(h) => WireResponse::App(h.call(peer, payload).await),
-                None => WireResponse::Refused("node not ready for actor calls".into()),
-            },
-        }
+    /// Whether [`Self::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 
     /// A live connection to `peer`, reusing the cached one or connecting (with backoff).
@@ -408,30 +344,21 @@ impl Transport {
             }
             Err(reason) => {
                 p.failures = p.failures.saturating_add(1);
-                // 50 ms, 100 ms, 200 ms ... capped.
-                let backoff = Duration::from_millis(50u64.saturating_mul(1 << p.failures.min(16))).min(self.settings.backoff_max);
+                // 100 ms, 200 ms, 400 ms ... capped.
+                let doublings = p.failures.min(CONNECT_BACKOFF_DOUBLINGS_MAX);
+                let backoff = CONNECT_BACKOFF_BASE.saturating_mul(1 << doublings).min(self.settings.backoff_max);
                 p.retry_at = Some(Instant::now() + backoff);
                 Err(TransportError::Unreachable { peer, reason })
             }
         }
     }
 
-    /// Sends one request and waits for its response, bounded by `timeout`.
-    pub async fn call(&self, peer: RaftNodeId, request: &WireRequest, timeout: Duration) -> Result<WireResponse, TransportError> {
-        let bytes = encode(request).map_err(|e| TransportError::BadResponse(e.to_string()))?;
-        let max = self.settings.max_frame_bytes;
-        let fut = async {
-            let conn = self.connection(peer).await?;
-            let (mut send, mut recv) = conn.open_bi().await.map_err(|e| self.stream_failed(peer, e.to_string()))?;
-            write_frame(&mut send, &bytes, max).await?;
-            let _ = send.finish();
-            let resp = read_frame(&mut recv, max).await?;
-            decode::<WireResponse>(&resp).map_err(|e| TransportError::BadResponse(e.to_string()))
-        };
-        tokio::time::timeout(timeout, fut).await.map_err(|_| TransportError::Timeout { peer, after: timeout })?
+    /// Sends one request and waits for its typed response, bounded by `timeout`.
+    pub async fn call<R: Rpc>(&self, peer: RaftNodeId, request: &R, timeout: Duration) -> Result<R::Response, TransportError> {
+        self.exchange(peer, request, &[], timeout).await
     }
 
-    /// Streams a full snapshot to `peer`.
+    /// Streams a full snapshot to `peer`: its bytes follow the request frame.
     pub async fn send_snapshot(
         &self,
         peer: RaftNodeId,
@@ -440,23 +367,24 @@ impl Transport {
         timeout: Duration,
     ) -> Result<SnapshotResponse<RaftNodeId>, TransportError> {
         let data = snapshot.snapshot.into_inner();
-        let header = WireRequest::Snapshot { vote, meta: snapshot.meta, len: data.len() as u64 };
-        let bytes = encode(&header).map_err(|e| TransportError::BadResponse(e.to_string()))?;
+        let header = InstallSnapshot { vote, meta: snapshot.meta, len: data.len() as u64 };
+        self.exchange(peer, &header, &data, timeout).await?.map_err(TransportError::BadResponse)
+    }
+
+    /// One stream: the request frame, then `trailer`, then the answer frame.
+    async fn exchange<R: Rpc>(&self, peer: RaftNodeId, request: &R, trailer: &[u8], timeout: Duration) -> Result<R::Response, TransportError> {
+        let bytes = rpc::encode_request(request).map_err(|e| TransportError::BadResponse(e.to_string()))?;
         let max = self.settings.max_frame_bytes;
         let fut = async {
             let conn = self.connection(peer).await?;
             let (mut send, mut recv) = conn.open_bi().await.map_err(|e| self.stream_failed(peer, e.to_string()))?;
             write_frame(&mut send, &bytes, max).await?;
-            for chunk in data.chunks(SNAPSHOT_CHUNK_BYTES) {
+            for chunk in trailer.chunks(SNAPSHOT_CHUNK_BYTES) {
                 send.write_all(chunk).await.map_err(|e| TransportError::Stream(e.to_string()))?;
             }
             let _ = send.finish();
-            let resp = read_frame(&mut recv, max).await?;
-            match decode::<WireResponse>(&resp).map_err(|e| TransportError::BadResponse(e.to_string()))? {
-                WireResponse::Snapshot(Ok(r)) => Ok(r),
-                WireResponse::Snapshot(Err(e)) | WireResponse::Refused(e) => Err(TransportError::BadResponse(e)),
-                other => Err(TransportError::BadResponse(format!("unexpected {other:?}"))),
-            }
+            let answer = read_frame(&mut recv, max).await?;
+            decode::<Reply<R::Response>>(&answer).map_err(|e| TransportError::BadResponse(e.to_string()))?.map_err(TransportError::Refused)
         };
         tokio::time::timeout(timeout, fut).await.map_err(|_| TransportError::Timeout { peer, after: timeout })?
     }
@@ -475,9 +403,29 @@ impl Transport {
     }
 }
 
-async fn respond(send: &mut quinn::SendStream, response: &WireResponse, max: usize) -> Result<(), TransportError> {
-    let bytes = encode(response).map_err(|e| TransportError::BadResponse(e.to_string()))?;
-    write_frame(send, &bytes, max).await?;
-    let _ = send.finish();
-    Ok(())
+/// Serves one stream: reads the request frame (refused from its header when over `max`), has
+/// `server` answer it, and writes the answer frame.
+async fn serve_stream(server: Arc<Server>, max: usize, peer: RaftNodeId, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+    let body = match read_frame(&mut recv, max).await {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::warn!(peer, error = %e, "refused request frame");
+            let _ = send.reset(quinn::VarInt::from_u32(frame::FRAME_TOO_LARGE));
+            return;
+        }
+    };
+    let answer = match rpc::split_request(&body) {
+        Ok((kind, payload)) => server.dispatch(peer, kind, payload, &mut recv).await,
+        Err(refusal) => encode(&Reply::<()>::Err(refusal)),
+    };
+    let sent = match answer {
+        Ok(bytes) => write_frame(&mut send, &bytes, max).await,
+        Err(e) => Err(TransportError::BadResponse(e.to_string())),
+    };
+    match sent {
+        Ok(()) => {
+            let _ = send.finish();
+        }
+        Err(e) => tracing::debug!(peer, error = %e, "could not send response"),
+    }
 }

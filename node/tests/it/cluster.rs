@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use svea_cluster::rpc::{AppCall, RequestVote};
 use svea_cluster::tls::{self, Identity};
-use svea_cluster::transport::wire::WireRequest;
 use svea_cluster::transport::{Transport, TransportSettings};
 use svea_config::loopback::Node;
 
@@ -88,11 +88,11 @@ fn a_node_with_a_certificate_from_another_ca_can_neither_join_nor_send() {
         }
         for target in [1u64, 3] {
             // A vote for a far-future term would disrupt the cluster if it got through.
-            let vote = WireRequest::Vote(openraft::raft::VoteRequest { vote: openraft::Vote::new(1000, 2), last_log_id: None });
+            let vote = RequestVote(openraft::raft::VoteRequest { vote: openraft::Vote::new(1000, 2), last_log_id: None });
             let r = t.call(target, &vote, Duration::from_secs(3)).await;
             assert!(r.is_err(), "raft message from a foreign CA was accepted: {r:?}");
             // An actor call (a forwarded write) is refused the same way.
-            let r = t.call(target, &WireRequest::App(vec![0; 16]), Duration::from_secs(3)).await;
+            let r = t.call(target, &AppCall(vec![0; 16]), Duration::from_secs(3)).await;
             assert!(r.is_err(), "actor message from a foreign CA was accepted: {r:?}");
         }
         t.close();

@@ -1,0 +1,319 @@
+//! One node's membership in the replicated store: [`ClusterNode`], its openraft wiring, its
+//! background tasks and its accessors. The node's work is split by concern, one `impl ClusterNode`
+//! block per file:
+//!
+//! - [`writes`]: proposing commands (here or forwarded to the leader) and waiting for them;
+//! - [`reads`]: the linearizable read barrier (read index);
+//! - [`leadership`]: waiting for a leader, handing leadership over, logging leader changes;
+//! - [`membership`]: membership changes and replication progress, run on or asked of the leader;
+//! - [`peers`]: calls to other nodes, guarded by the failure detector.
+
+mod leadership;
+mod membership;
+mod peers;
+mod reads;
+mod writes;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use openraft::error::RaftError;
+use openraft::network::RaftNetworkFactory;
+use openraft::{Raft, ServerState, SnapshotPolicy};
+use svea_config::{Config, MemberSpec};
+use svea_storage::{CommandResult, LogStore, RaftNodeId, StateMachineStore, StateView, SveaNode, TypeConfig};
+use tokio::task::JoinHandle;
+
+use crate::error::Error;
+use crate::freeze::Freeze;
+use crate::health::{ping_schedule, run_pinger, Health};
+use crate::metrics::Counters;
+use crate::server::Server;
+use crate::transport::Transport;
+
+/// A committed and locally applied command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// Log index of the entry.
+    pub index: u64,
+    /// What the state machine answered.
+    pub result: CommandResult,
+}
+
+/// What a node sees of the cluster right now (from Raft metrics).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClusterStatus {
+    /// This node's id.
+    pub node_id: RaftNodeId,
+    /// Current term.
+    pub term: u64,
+    /// Leader this node follows, if any.
+    pub leader: Option<RaftNodeId>,
+    /// Leader, Follower, Candidate or Learner.
+    pub role: String,
+    /// Last log index written locally.
+    pub last_log_index: Option<u64>,
+    /// Last log index applied locally.
+    pub last_applied_index: Option<u64>,
+    /// Voter ids.
+    pub voters: Vec<RaftNodeId>,
+    /// All members with their addresses.
+    pub members: BTreeMap<RaftNodeId, SveaNode>,
+}
+
+/// Converts a configured member to the node record kept in Raft membership.
+pub fn member_node(m: &MemberSpec) -> SveaNode {
+    SveaNode {
+        region: m.region.to_string(),
+        raft_addr: m.raft_addr.to_string(),
+        http_addr: m.http_addr.to_string(),
+        public_url: m.public_url.clone(),
+        draining: false,
+    }
+}
+
+/// Builds openraft's config from svea's, so every Raft timing lives in one place.
+pub fn raft_config(cfg: &Config) -> Result<openraft::Config, Error> {
+    let ms = |d: Duration| d.as_millis() as u64;
+    let rc = openraft::Config {
+        cluster_name: cfg.cluster.name.clone(),
+        heartbeat_interval: ms(cfg.timeouts.heartbeat),
+        election_timeout_min: ms(cfg.timeouts.election_min),
+        election_timeout_max: ms(cfg.timeouts.election_max),
+        install_snapshot_timeout: ms(cfg.timeouts.raft_rpc).max(1),
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.limits.snapshot_logs_since_last),
+        max_in_snapshot_log_to_keep: cfg.limits.max_in_snapshot_log_to_keep,
+        ..Default::default()
+    };
+    rc.validate().map_err(|e| Error::RaftConfig(e.to_string()))
+}
+
+/// This node's handle on the cluster. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct ClusterNode {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: RaftNodeId,
+    transport: Option<Arc<Transport>>,
+    health: Arc<Health>,
+    raft: Raft<TypeConfig>,
+    view: StateView,
+    sm: StateMachineStore,
+    write_timeout: Duration,
+    read_timeout: Duration,
+    membership_timeout: Duration,
+    /// Followers reject votes for this long after hearing from a leader (openraft's leader
+    /// lease, its `election_timeout_max`).
+    leader_lease: Duration,
+    counters: Arc<Counters>,
+    /// Frozen while this node hands leadership away (see [`ClusterNode::transfer_leadership`]);
+    /// shared with the RPC server, which refuses forwarded writes and reads meanwhile.
+    freeze: Arc<Freeze>,
+    /// Every task this node spawned; stopped by [`ClusterNode::shutdown`].
+    tasks: Tasks,
+}
+
+/// A node's background tasks (leader watch, pinger, the transport's accept loop). Aborted on
+/// shutdown, or when the last [`ClusterNode`] handle is dropped without one.
+#[derive(Default)]
+struct Tasks(Mutex<Vec<JoinHandle<()>>>);
+
+impl Tasks {
+    fn own(&self, task: JoinHandle<()>) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(task);
+    }
+
+    fn abort_all(&self) -> Vec<JoinHandle<()>> {
+        let tasks: Vec<_> = self.0.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+        for t in &tasks {
+            t.abort();
+        }
+        tasks
+    }
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        self.abort_all();
+    }
+}
+
+impl ClusterNode {
+    /// Starts Raft on the given storage and network. Must run inside a tokio runtime; openraft
+    /// spawns its tasks on it.
+    ///
+    /// `transport`, when given, serves this node's Raft RPCs and forwards writes and read
+    /// barriers to the leader; without it the node can only be a cluster of one.
+    pub async fn start<N>(
+        cfg: &Config,
+        log: LogStore,
+        sm: StateMachineStore,
+        network: N,
+        transport: Option<Arc<Transport>>,
+    ) -> Result<Self, Error>
+    where
+        N: RaftNetworkFactory<TypeConfig>,
+    {
+        let rc = Arc::new(raft_config(cfg)?);
+        let id = cfg.node.id.get();
+        let view = sm.view();
+        let raft = Raft::new(id, rc, network, log, sm.clone()).await.map_err(|e| Error::Fatal(e.to_string()))?;
+        let counters = Arc::new(Counters::default());
+        let health = Health::new(id, cfg.timeouts.failover_after, counters.clone());
+        let freeze = Arc::new(Freeze::default());
+        let tasks = Tasks::default();
+        tasks.own(tokio::spawn(leadership::watch_leadership(raft.clone(), counters.clone())));
+        if let Some(t) = &transport {
+            let server = Server {
+                raft: raft.clone(),
+                counters: counters.clone(),
+                membership_timeout: cfg.timeouts.membership_change,
+                max_snapshot_bytes: t.max_snapshot_bytes(),
+                freeze: freeze.clone(),
+                app: t.app_slot(),
+            };
+            tasks.own(t.serve(Arc::new(server)));
+            let metrics = raft.metrics();
+            let members = move || {
+                let m = metrics.borrow().membership_config.clone();
+                m.membership().nodes().map(|(k, v)| (*k, v.clone())).collect()
+            };
+            let (every, timeout) = ping_schedule(cfg.timeouts.failover_after);
+            tasks.own(tokio::spawn(run_pinger(health.clone(), t.clone(), members, every, timeout)));
+        }
+        Ok(ClusterNode {
+            inner: Arc::new(Inner {
+                id,
+                transport,
+                health,
+                raft,
+                view,
+                sm,
+                write_timeout: cfg.timeouts.client_write,
+                read_timeout: cfg.timeouts.raft_rpc,
+                membership_timeout: cfg.timeouts.membership_change,
+                leader_lease: cfg.timeouts.election_max,
+                counters,
+                freeze,
+                tasks,
+            }),
+        })
+    }
+
+    /// Forms the cluster from the configured initial members if this store has never been part
+    /// of one. Restarting a node, or starting it twice, never re-initializes.
+    pub async fn bootstrap_if_new(&self, members: &[MemberSpec]) -> Result<bool, Error> {
+        let raft = &self.inner.raft;
+        if raft.is_initialized().await.map_err(|e| Error::Fatal(e.to_string()))? {
+            return Ok(false);
+        }
+        // Only the lowest id initializes; the others receive membership from it. This keeps two
+        // nodes from proposing competing first configurations.
+        let lowest = members.iter().map(|m| m.id.get()).min();
+        if lowest != Some(self.inner.id) {
+            return Ok(false);
+        }
+        let nodes: BTreeMap<RaftNodeId, SveaNode> = members.iter().map(|m| (m.id.get(), member_node(m))).collect();
+        match raft.initialize(nodes).await {
+            Ok(()) => {
+                tracing::info!(node = self.inner.id, members = members.len(), "cluster initialized");
+                Ok(true)
+            }
+            Err(RaftError::APIError(openraft::error::InitializeError::NotAllowed(_))) => Ok(false),
+            Err(e) => Err(Error::Initialize(e.to_string())),
+        }
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> RaftNodeId {
+        self.inner.id
+    }
+
+    /// Whether `node` is in the current membership (voter or learner).
+    pub fn is_member(&self, node: RaftNodeId) -> bool {
+        self.member(node).is_some()
+    }
+
+    /// `node`'s record in the current membership, without copying the rest of the metrics
+    /// (routing asks this on every call).
+    pub fn member(&self, node: RaftNodeId) -> Option<SveaNode> {
+        self.inner.raft.metrics().borrow().membership_config.membership().get_node(&node).cloned()
+    }
+
+    /// Every member's record in the current membership.
+    pub fn members(&self) -> BTreeMap<RaftNodeId, SveaNode> {
+        self.inner.raft.metrics().borrow().membership_config.membership().nodes().map(|(k, v)| (*k, v.clone())).collect()
+    }
+
+    /// This node's event counters.
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.inner.counters
+    }
+
+    /// This node's reachability view.
+    pub fn health(&self) -> &Arc<Health> {
+        &self.inner.health
+    }
+
+    /// Regions with at least one member this node can reach (its own region always).
+    pub fn healthy_regions(&self) -> std::collections::BTreeSet<String> {
+        self.inner.health.healthy_regions(&self.members())
+    }
+
+    /// The transport, if this node has one.
+    pub fn transport(&self) -> Option<&Arc<Transport>> {
+        self.inner.transport.as_ref()
+    }
+
+    /// The locally applied state. Reads are linearizable only after [`Self::read_barrier`] or a
+    /// write of this node that was applied.
+    pub fn view(&self) -> &StateView {
+        &self.inner.view
+    }
+
+    /// A snapshot of Raft's view of the cluster.
+    pub fn status(&self) -> ClusterStatus {
+        let m = self.inner.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership();
+        ClusterStatus {
+            node_id: m.id,
+            term: m.current_term,
+            leader: m.current_leader,
+            role: match m.state {
+                ServerState::Leader => "leader",
+                ServerState::Follower => "follower",
+                ServerState::Candidate => "candidate",
+                ServerState::Learner => "learner",
+                ServerState::Shutdown => "shutdown",
+            }
+            .to_string(),
+            last_log_index: m.last_log_index,
+            last_applied_index: m.last_applied.map(|l| l.index),
+            voters: membership.voter_ids().collect(),
+            members: membership.nodes().map(|(k, v)| (*k, v.clone())).collect(),
+        }
+    }
+
+    /// The underlying openraft handle (for transports delivering RPCs and for tests).
+    pub fn raft(&self) -> &Raft<TypeConfig> {
+        &self.inner.raft
+    }
+
+    /// Stops Raft, closes the transport, stops every background task and flushes the store.
+    pub async fn shutdown(&self) -> Result<(), Error> {
+        let stopped = self.inner.raft.shutdown().await.map_err(|e| Error::Fatal(e.to_string()));
+        if let Some(t) = &self.inner.transport {
+            t.close();
+        }
+        for task in self.inner.tasks.abort_all() {
+            // Aborted: this returns at the task's next await point.
+            let _ = task.await;
+        }
+        stopped?;
+        self.inner.sm.flush().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,135 @@
+//! The serving side of the RPCs in [`rpc`](crate::rpc): one handler per request type, each
+//! returning exactly that type's response. The transport accepts connections and streams, reads
+//! the request frame and hands it here; this module decodes it by kind and answers.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use openraft::{Raft, Snapshot};
+use svea_storage::codec::{decode, encode, CodecError};
+use svea_storage::{RaftNodeId, TypeConfig};
+
+use crate::freeze::Freeze;
+use crate::membership;
+use crate::metrics::Counters;
+use crate::rpc::{
+    Append, AppCall, Campaign, ChangeMembership, ForwardError, ForwardWrite, InstallSnapshot, Ping, Pong, ReadIndex, Replication,
+    Reply, RequestVote, Rpc, RpcKind,
+};
+use crate::transport::{frame, AppHandler};
+
+/// Where the application's handler of [`AppCall`]s is installed (once, possibly after the server
+/// started: the node builds its actors after Raft).
+pub(crate) type AppSlot = Arc<OnceLock<Arc<dyn AppHandler>>>;
+
+/// Everything serving requests needs.
+pub(crate) struct Server {
+    pub(crate) raft: Raft<TypeConfig>,
+    pub(crate) counters: Arc<Counters>,
+    /// Bound on a membership change forwarded here.
+    pub(crate) membership_timeout: Duration,
+    /// Largest snapshot accepted.
+    pub(crate) max_snapshot_bytes: u64,
+    /// Set while this node hands leadership away: forwarded writes and reads are refused.
+    pub(crate) freeze: Arc<Freeze>,
+    pub(crate) app: AppSlot,
+}
+
+/// Decodes an `R` from `payload`, runs `handle` on it and encodes its answer. `handle` can only
+/// return `R`'s response type.
+async fn answer<R: Rpc, F: std::future::Future<Output = R::Response>>(
+    payload: &[u8],
+    handle: impl FnOnce(R) -> F,
+) -> Result<Vec<u8>, CodecError> {
+    let reply: Reply<R::Response> = match decode::<R>(payload) {
+        Ok(request) => Ok(handle(request).await),
+        Err(e) => Err(format!("undecodable {:?} request: {e}", R::KIND)),
+    };
+    encode(&reply)
+}
+
+impl Server {
+    /// Answers one request from `peer`: the encoded [`Reply`]. `recv` carries what follows the
+    /// request frame (a snapshot's bytes).
+    pub(crate) async fn dispatch(
+        &self,
+        peer: RaftNodeId,
+        kind: RpcKind,
+        payload: &[u8],
+        recv: &mut quinn::RecvStream,
+    ) -> Result<Vec<u8>, CodecError> {
+        match kind {
+            RpcKind::Append => answer(payload, |Append(r)| self.raft.append_entries(r)).await,
+            RpcKind::Vote => answer(payload, |RequestVote(r)| self.raft.vote(r)).await,
+            RpcKind::InstallSnapshot => answer(payload, move |r: InstallSnapshot| self.install_snapshot(peer, r, recv)).await,
+            RpcKind::ForwardWrite => answer(payload, |ForwardWrite(cmd)| self.forwarded_write(cmd)).await,
+            RpcKind::ReadIndex => answer(payload, |ReadIndex| self.read_index()).await,
+            RpcKind::AppCall => answer(payload, |AppCall(bytes)| self.app_call(peer, bytes)).await,
+            RpcKind::Ping => answer(payload, |Ping| async { Pong }).await,
+            RpcKind::ChangeMembership => answer(payload, |ChangeMembership(op)| self.change_membership(peer, op)).await,
+            RpcKind::Replication => answer(payload, |Replication| async { membership::replication(&self.raft) }).await,
+            RpcKind::Campaign => answer(payload, |Campaign| self.campaign(peer)).await,
+        }
+    }
+
+    async fn install_snapshot(
+        &self,
+        peer: RaftNodeId,
+        InstallSnapshot { vote, meta, len }: InstallSnapshot,
+        recv: &mut quinn::RecvStream,
+    ) -> <InstallSnapshot as Rpc>::Response {
+        if len > self.max_snapshot_bytes {
+            let _ = recv.stop(quinn::VarInt::from_u32(frame::FRAME_TOO_LARGE));
+            return Err(format!("snapshot of {len} bytes is over the limit of {} bytes", self.max_snapshot_bytes));
+        }
+        // `len` is at most `max_snapshot_bytes`, which fits memory by configuration.
+        let data = match recv.read_to_end(len as usize).await {
+            Ok(d) if d.len() as u64 == len => d,
+            Ok(d) => return Err(format!("snapshot truncated: {} of {len} bytes", d.len())),
+            Err(e) => return Err(format!("snapshot stream failed: {e}")),
+        };
+        tracing::info!(from = peer, bytes = len, "receiving snapshot");
+        let snapshot = Snapshot { meta, snapshot: Box::new(std::io::Cursor::new(data)) };
+        self.raft.install_full_snapshot(vote, snapshot).await.map_err(|e| e.to_string())
+    }
+
+    async fn forwarded_write(&self, cmd: svea_storage::Command) -> <ForwardWrite as Rpc>::Response {
+        if self.freeze.is_frozen() {
+            return Err(ForwardError::NotLeader { leader: None });
+        }
+        match self.raft.client_write(cmd).await {
+            Ok(resp) => Ok((resp.log_id.index, resp.data)),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(ForwardError::NotLeader { leader: f.leader_id }),
+            Err(e) => Err(ForwardError::Failed(e.to_string())),
+        }
+    }
+
+    async fn read_index(&self) -> <ReadIndex as Rpc>::Response {
+        if self.freeze.is_frozen() {
+            return Err(ForwardError::NotLeader { leader: None });
+        }
+        match self.raft.ensure_linearizable().await {
+            Ok(log_id) => Ok(log_id.map(|l| l.index).unwrap_or(0)),
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => Err(ForwardError::NotLeader { leader: f.leader_id }),
+            Err(e) => Err(ForwardError::Failed(e.to_string())),
+        }
+    }
+
+    async fn app_call(&self, peer: RaftNodeId, payload: Vec<u8>) -> <AppCall as Rpc>::Response {
+        match self.app.get() {
+            Some(h) => h.call(peer, payload).await,
+            None => Err("node not ready for actor calls".into()),
+        }
+    }
+
+    async fn change_membership(&self, peer: RaftNodeId, op: membership::MembershipOp) -> <ChangeMembership as Rpc>::Response {
+        tracing::info!(from = peer, op = op.name(), node = op.target(), "membership change forwarded to this leader");
+        membership::apply(&self.raft, op, self.membership_timeout, &self.counters).await
+    }
+
+    async fn campaign(&self, peer: RaftNodeId) -> <Campaign as Rpc>::Response {
+        tracing::info!(event = "leadership", from = peer, "asked to campaign: starting an election");
+        self.raft.trigger().elect().await.map_err(|e| e.to_string())
+    }
+}
