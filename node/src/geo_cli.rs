@@ -7,31 +7,9 @@ use anyhow::Context;
 use svea_config::Config;
 use svea_geo::{GeoDb, Route};
 
-/// The bundled Nordic subset of DB-IP City Lite (CC BY 4.0, see NOTICE), built with
-/// `svea geo build-db`. Embedded so a fresh clone routes without downloading anything.
-pub static BUNDLED_DB: &[u8] = include_bytes!("../../geo/data/dbip-city-lite-nordic.mmdb");
-
-/// Writes the bundled database into `dir` (if it is not there with the same size) and returns
-/// its path, so it can be opened like any configured file.
-pub fn materialize_bundled(dir: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = dir.join("dbip-city-lite-nordic.mmdb");
-    let fresh = std::fs::metadata(&path).map(|m| m.len() != BUNDLED_DB.len() as u64).unwrap_or(true);
-    if fresh {
-        let tmp = dir.join(".dbip-city-lite-nordic.mmdb.tmp");
-        std::fs::write(&tmp, BUNDLED_DB)?;
-        std::fs::rename(&tmp, &path)?;
-    }
-    Ok(path)
-}
-
 /// Opens the configured database, or the bundled one (materialized under `fallback_dir`).
 pub fn open_db(configured: Option<&Path>, fallback_dir: &Path) -> anyhow::Result<GeoDb> {
-    let path = match configured {
-        Some(p) => p.to_path_buf(),
-        None => materialize_bundled(fallback_dir)?,
-    };
-    Ok(GeoDb::open(&path)?)
+    Ok(svea_geo::bundled::open_or_bundled(configured, fallback_dir)?)
 }
 
 /// `svea geo build-db`.
