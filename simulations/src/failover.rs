@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 
 use crate::customers::{self, Clients, BUDGET_SEK, PURCHASE_ORE};
 use crate::latency::Latencies;
+use crate::poll::poll_until;
 use crate::procs::{self, BinarySource, Cluster, ClusterSpec, NODES};
 
 /// Most kills one run may measure (each starts a cluster: about ten seconds).
@@ -39,8 +40,6 @@ pub const FLOWS_BEFORE: u64 = 5;
 pub const FLOWS_AFTER: u64 = 10;
 /// How long the load may take to complete [`FLOWS_BEFORE`] or [`FLOWS_AFTER`] flows.
 const FLOWS_WITHIN: Duration = Duration::from_secs(60);
-/// Pause between two looks at the flow count.
-const FLOWS_POLL: Duration = Duration::from_millis(20);
 /// How long one step may keep retrying before it counts as failed.
 const STEP_DEADLINE: Duration = Duration::from_secs(30);
 /// A client's pause before it retries a step answered 503 or not answered.
@@ -276,17 +275,15 @@ struct Load {
 impl Load {
     /// Waits until `n` flows are complete, within [`FLOWS_WITHIN`].
     fn wait_for_flows(&self, n: u64, when: &str) -> anyhow::Result<()> {
-        let deadline = Instant::now() + FLOWS_WITHIN;
-        loop {
+        poll_until(FLOWS_WITHIN, || {
             let done = self.flows.load(Ordering::Relaxed);
             if done >= n {
-                return Ok(());
+                Ok(())
+            } else {
+                Err(format!("{done} of {n} flows complete"))
             }
-            if Instant::now() >= deadline {
-                bail!("{when}: {done} of {n} flows complete after {FLOWS_WITHIN:?}");
-            }
-            std::thread::sleep(FLOWS_POLL);
-        }
+        })
+        .map_err(|t| anyhow!("{when}: {} after {:?}", t.last, t.waited))
     }
 }
 
