@@ -1,6 +1,7 @@
 //! Latency percentiles for the tools, through HdrHistogram: a fixed amount of memory whatever the
-//! number of samples, three significant digits (every reported value is within 0.1% of the
-//! recorded one), and histograms that merge. Percentiles are nearest-rank.
+//! number of samples, three significant digits, and histograms that merge. Percentiles are
+//! nearest-rank; a reported value is the middle of the histogram bucket that holds the sample, so
+//! it is within 0.05% of the recorded one.
 
 use std::time::Duration;
 
@@ -50,12 +51,16 @@ impl Latencies {
         if self.0.is_empty() {
             return Duration::ZERO;
         }
-        Duration::from_micros(self.0.value_at_percentile(percent))
+        let bucket = self.0.value_at_percentile(percent);
+        Duration::from_micros(self.0.median_equivalent(bucket))
     }
 
     /// The longest latency recorded; zero for none.
     pub fn max(&self) -> Duration {
-        Duration::from_micros(self.0.max())
+        if self.0.is_empty() {
+            return Duration::ZERO;
+        }
+        Duration::from_micros(self.0.median_equivalent(self.0.max()))
     }
 
     /// The numbers the tools print.
@@ -98,8 +103,8 @@ mod tests {
     fn close(got: Duration, want_ms: u64) {
         let want = Duration::from_millis(want_ms).as_secs_f64();
         assert!(
-            (got.as_secs_f64() - want).abs() <= want / 1000.0,
-            "{got:?} is not within 0.1% of {want_ms} ms"
+            (got.as_secs_f64() - want).abs() <= want / 2000.0,
+            "{got:?} is not within 0.05% of {want_ms} ms"
         );
     }
 
