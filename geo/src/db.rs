@@ -127,8 +127,6 @@ impl GeoDb {
     /// Where `ip` is according to the database: `Ok(None)` when the database has no record for
     /// it (including an IPv6 address in an IPv4-only database). IPv4-mapped IPv6 addresses are
     /// looked up as IPv4. An error means this record is corrupt; other lookups are unaffected.
-    ///
-    /// Allocates only the city and country strings of the answer.
     pub fn lookup(&self, ip: IpAddr) -> Result<Option<Location>, Error> {
         let ip = ip.to_canonical();
         let loaded = self.current();

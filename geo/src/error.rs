@@ -12,7 +12,7 @@ pub enum Error {
     Io {
         /// The file.
         path: PathBuf,
-        /// What we were doing (`read`, `stat`, `write`, `rename`).
+        /// What we were doing (`read`, `stat`, `write`, `rename`, `create directory`).
         op: &'static str,
         /// The operating system's error.
         #[source]

@@ -5,13 +5,16 @@
 //! [`distances_km`], [`route`] with its explanation [`Route`]), deterministic for equal inputs;
 //! GeoIP lookups in MaxMind DB files of either city schema ([`GeoDb`], hot-reloaded by
 //! [`spawn_watcher`]); the client address behind trusted proxies ([`client_ip`]); and writing
-//! small MaxMind DB files ([`mmdb_writer`], [`build_subset`] for `svea geo build-db`).
+//! small MaxMind DB files ([`mmdb_writer`], [`build_subset`] for `svea geo build-db`); and the
+//! database svea ships ([`bundled`]).
 //!
 //! Does not own: the region table and the geo settings (they come from `svea-config`), region
 //! health (the caller passes a predicate), or HTTP (the caller passes header values and gets a
 //! serializable [`Route`]). The only files this crate touches are GeoIP databases: the one it is
-//! told to load, and the inputs and output of [`build_subset`].
+//! told to load, the inputs and output of [`build_subset`], and the copy of the bundled database
+//! that [`bundled::materialize`] writes.
 
+pub mod bundled;
 mod client_ip;
 mod db;
 mod distance;

@@ -28,13 +28,17 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context as _};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use anyhow::Context as _;
+use rand::Rng;
 use serde_json::{json, Value};
+
+use simulations::customers::{
+    self, Clients, BUDGET_SEK, FEEDBACK_WRITES, OPEN_WRITES, PURCHASE_ORE, PURCHASE_WRITES,
+};
+use simulations::latency::{ms, Latencies};
 
 use simulations::procs::{
     self, agent, request, BinarySource, ClusterSpec, Outcome, NODES, ONE_WAY_DELAY_US,
@@ -52,33 +56,8 @@ const BUSINESSES_MAX: u64 = 100;
 const DURATION_MIN: Duration = Duration::from_millis(100);
 const DURATION_MAX: Duration = Duration::from_secs(3600);
 
-/// Raft writes one successful step commits: `open` claims the new session actor (1) and writes
-/// the session and the business's `SessionOpened` record (2); `purchase` writes the session (1;
-/// the actor is already active, so no claim); `feedback` writes the pending session, the business
-/// settlement and the final session (3).
-const OPEN_WRITES: u64 = 3;
-const PURCHASE_WRITES: u64 = 1;
-const FEEDBACK_WRITES: u64 = 3;
-
-/// Reviews, 100 to 200 characters of Swedish of mixed quality, so the scorer and the reward tiers
-/// see realistic input (the API accepts 20 to 5000).
-const REVIEWS: [&str; 6] = [
-    "Kaffet var gott och kanelbullen färsk, men kön vid kassan var lång runt 12:15. Ni borde öppna en kassa till vid lunch.",
-    "Trevlig personal och mysig miljö. Tyvärr var toaletten smutsig och tvålen slut. Nästa gång vore det bra om någon kollade oftare.",
-    "Beställde en latte för 45 kr som var ljummen när jag fick den. Baristan var vänlig och gjorde en ny direkt, det uppskattades.",
-    "Snabb service och prisvärd lunch, dagens rätt för 119 kr. Salladsbordet kunde vara fräschare, gurkan såg lite trött ut.",
-    "Maten var god men lite dyr. Servitrisen Sara var hjälpsam och gav bra tips på vin. Parkeringen bakom huset var svår att hitta.",
-    "Helt okej besök. Bullarna var goda men kaffet var kallt och personalen verkade stressad. Skulle gärna se fler sittplatser inne.",
-];
-
-/// Purchase amounts are drawn from 25.00..=650.00 SEK (in öre).
-const PURCHASE_ORE_MIN: u64 = 2_500;
-const PURCHASE_ORE_MAX: u64 = 65_000;
 /// Most 307s one open follows before it counts as failed.
 const REDIRECTS_MAX: u32 = 3;
-
-/// Reward budget of each business: large enough that no run exhausts it (at most 52 SEK a flow).
-const BUDGET_SEK: &str = "100000000.00";
 
 /// The nodes' `node.routing` for `POST /v1/sessions`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -185,11 +164,11 @@ pub fn main(args: Args) -> anyhow::Result<()> {
 /// The three steps of a customer flow.
 const STEPS: [&str; 3] = ["open", "purchase", "feedback"];
 
-/// What the requests of one step came to.
+/// What the requests of one step came to (their latencies go to [`Load::latency`]).
 #[derive(Debug, Default, Clone)]
 struct StepStats {
-    /// Latency of every request, ok or not, in microseconds.
-    latency_us: Vec<u64>,
+    /// Requests, ok or not.
+    requests: u64,
     ok: u64,
     /// Non-2xx answers by status code.
     statuses: BTreeMap<u16, u64>,
@@ -202,7 +181,7 @@ struct StepStats {
 
 impl StepStats {
     fn merge(&mut self, other: StepStats) {
-        self.latency_us.extend(other.latency_us);
+        self.requests += other.requests;
         self.ok += other.ok;
         for (code, n) in other.statuses {
             *self.statuses.entry(code).or_default() += n;
@@ -215,7 +194,7 @@ impl StepStats {
     }
 
     fn count(&self) -> u64 {
-        self.latency_us.len() as u64
+        self.requests
     }
 
     fn failed(&self) -> u64 {
@@ -226,9 +205,13 @@ impl StepStats {
         self.statuses.get(&503).copied().unwrap_or(0)
     }
 
-    fn record(&mut self, started: Instant, outcome: &Outcome) {
-        self.latency_us
-            .push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+    /// Counts one request of this step that took from `started` until now into `latency`.
+    fn record(&mut self, latency: &Mutex<Latencies>, started: Instant, outcome: &Outcome) {
+        latency
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record(started.elapsed());
+        self.requests += 1;
         match outcome {
             Outcome::Ok(_) => self.ok += 1,
             Outcome::Status(code) => *self.statuses.entry(*code).or_default() += 1,
@@ -265,11 +248,14 @@ struct Load {
     next_flow: AtomicU64,
     deadline: Instant,
     seed: u64,
+    /// Latency of every request per step, ok or not: one histogram per step for all threads,
+    /// so memory does not grow with `--concurrency`.
+    latency: [Mutex<Latencies>; 3],
 }
 
 fn customer(load: &Load, thread: u64) -> ThreadStats {
     let agent = agent();
-    let mut rng = StdRng::seed_from_u64(load.seed ^ thread.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut rng = customers::client_rng(load.seed, thread);
     let mut stats = ThreadStats::default();
     while Instant::now() < load.deadline {
         let flow = load.next_flow.fetch_add(1, Ordering::Relaxed);
@@ -291,7 +277,7 @@ fn customer(load: &Load, thread: u64) -> ThreadStats {
             open_url = to.clone();
             outcome = request(&agent, "POST", &open_url, Some(&body));
         }
-        stats.steps[0].record(started, &outcome);
+        stats.steps[0].record(&load.latency[0], started, &outcome);
         let Outcome::Ok(session) = outcome else {
             continue;
         };
@@ -321,12 +307,7 @@ fn customer(load: &Load, thread: u64) -> ThreadStats {
             continue;
         };
 
-        let ore = rng.gen_range(PURCHASE_ORE_MIN..=PURCHASE_ORE_MAX);
-        let body = json!({
-            "amount_sek": format!("{}.{:02}", ore / 100, ore % 100),
-            "purchased_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "transaction_id": format!("T-{flow}"),
-        });
+        let body = customers::purchase_body(rng.gen_range(PURCHASE_ORE), &format!("T-{flow}"));
         let started = Instant::now();
         let outcome = request(
             &agent,
@@ -334,12 +315,12 @@ fn customer(load: &Load, thread: u64) -> ThreadStats {
             &format!("{url}/v1/sessions/{sid}/purchase"),
             Some(&body),
         );
-        stats.steps[1].record(started, &outcome);
+        stats.steps[1].record(&load.latency[1], started, &outcome);
         if !matches!(outcome, Outcome::Ok(_)) {
             continue;
         }
 
-        let body = json!({"text": REVIEWS[rng.gen_range(0..REVIEWS.len())]});
+        let body = json!({"text": customers::review(&mut rng)});
         let started = Instant::now();
         let outcome = request(
             &agent,
@@ -347,7 +328,7 @@ fn customer(load: &Load, thread: u64) -> ThreadStats {
             &format!("{url}/v1/sessions/{sid}/feedback"),
             Some(&body),
         );
-        stats.steps[2].record(started, &outcome);
+        stats.steps[2].record(&load.latency[2], started, &outcome);
         if matches!(outcome, Outcome::Ok(_)) {
             stats.flows_completed += 1;
         }
@@ -365,6 +346,7 @@ struct Report {
     ready_after_load: Vec<Value>,
     elapsed: Duration,
     steps: [StepStats; 3],
+    latency: [Latencies; 3],
     flows_started: u64,
     flows_completed: u64,
     per_node: [u64; 3],
@@ -416,24 +398,15 @@ fn run(args: &Args, svea: &Path, dir: &Path) -> anyhow::Result<Report> {
         next_flow: AtomicU64::new(0),
         deadline: Instant::now() + args.duration,
         seed: args.seed,
+        latency: Default::default(),
     });
     let load_start = Instant::now();
-    let threads: Vec<_> = (0..args.concurrency)
-        .map(|t| {
-            let load = load.clone();
-            std::thread::Builder::new()
-                .name(format!("customer-{t}"))
-                .spawn(move || customer(&load, t))
-                .context("cannot start a customer thread")
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let shared = Arc::clone(&load);
+    let threads = Clients::spawn(args.concurrency, "customer", move |t| customer(&shared, t))?;
     let mut steps: [StepStats; 3] = Default::default();
     let (mut flows_started, mut flows_completed, mut per_node) = (0, 0, [0u64; 3]);
-    for t in threads {
-        // Each thread ends at most 3 x REQUEST_TIMEOUT after the deadline.
-        let stats = t
-            .join()
-            .map_err(|_| anyhow!("a customer thread panicked"))?;
+    // Each thread ends at most 3 x REQUEST_TIMEOUT after the deadline.
+    for stats in threads.join()? {
         for (all, one) in steps.iter_mut().zip(stats.steps) {
             all.merge(one);
         }
@@ -482,6 +455,10 @@ fn run(args: &Args, svea: &Path, dir: &Path) -> anyhow::Result<Report> {
         .map(|p| p.handles().iter().map(ProxyHandle::stats).collect())
         .unwrap_or_default();
     drop(proxies);
+    let latency = load
+        .latency
+        .each_ref()
+        .map(|l| l.lock().unwrap_or_else(PoisonError::into_inner).clone());
     Ok(Report {
         mode: if args.wan { "wan" } else { "loopback" },
         ready_after,
@@ -489,6 +466,7 @@ fn run(args: &Args, svea: &Path, dir: &Path) -> anyhow::Result<Report> {
         ready_after_load,
         elapsed,
         steps,
+        latency,
         flows_started,
         flows_completed,
         per_node,
@@ -499,15 +477,6 @@ fn run(args: &Args, svea: &Path, dir: &Path) -> anyhow::Result<Report> {
 }
 
 // ---------- the report ----------
-
-/// Nearest-rank percentile of sorted values, in milliseconds.
-fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
-    if sorted_us.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted_us.len() as f64).ceil() as usize;
-    sorted_us[rank.clamp(1, sorted_us.len()) - 1] as f64 / 1000.0
-}
 
 struct Summary {
     count: u64,
@@ -520,28 +489,42 @@ struct Summary {
     max: f64,
 }
 
-fn summarize(s: &StepStats) -> Summary {
-    let mut sorted = s.latency_us.clone();
-    sorted.sort_unstable();
+fn summarize(s: &StepStats, latency: &Latencies) -> Summary {
+    let l = latency.summary();
     Summary {
         count: s.count(),
         ok: s.ok,
         failed: s.failed(),
         unavailable: s.unavailable(),
-        p50: percentile_ms(&sorted, 50.0),
-        p90: percentile_ms(&sorted, 90.0),
-        p99: percentile_ms(&sorted, 99.0),
-        max: sorted.last().map_or(0.0, |us| *us as f64 / 1000.0),
+        p50: ms(l.p50),
+        p90: ms(l.p90),
+        p99: ms(l.p99),
+        max: ms(l.max),
     }
 }
 
 impl Report {
-    fn all_steps(&self) -> StepStats {
+    fn all_steps(&self) -> (StepStats, Latencies) {
         let mut all = StepStats::default();
-        for s in &self.steps {
+        let mut latency = Latencies::default();
+        for (s, l) in self.steps.iter().zip(&self.latency) {
             all.merge(s.clone());
+            latency.merge(l);
         }
-        all
+        (all, latency)
+    }
+
+    /// Every step with its latencies, then all steps together.
+    fn summaries(&self) -> Vec<(&'static str, StepStats, Summary)> {
+        let (all, latency) = self.all_steps();
+        let mut rows: Vec<_> = STEPS
+            .iter()
+            .zip(self.steps.iter().zip(&self.latency))
+            .map(|(name, (s, l))| (*name, s.clone(), summarize(s, l)))
+            .collect();
+        let m = summarize(&all, &latency);
+        rows.push(("all", all, m));
+        rows
     }
 
     fn per_s(&self, n: u64) -> f64 {
@@ -603,18 +586,14 @@ impl Report {
             "{:<9} {:>7} {:>7} {:>7} {:>5} {:>8} {:>8} {:>8} {:>8}",
             "step", "count", "ok", "failed", "503", "p50 ms", "p90 ms", "p99 ms", "max ms"
         );
-        let all = self.all_steps();
-        for (name, s) in STEPS
-            .iter()
-            .zip(self.steps.iter())
-            .chain(std::iter::once((&"all", &all)))
-        {
-            let m = summarize(s);
+        let rows = self.summaries();
+        for (name, _, m) in &rows {
             println!(
                 "{:<9} {:>7} {:>7} {:>7} {:>5} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
                 name, m.count, m.ok, m.failed, m.unavailable, m.p50, m.p90, m.p99, m.max
             );
         }
+        let all = &rows[rows.len() - 1].1;
         println!();
         println!(
             "flows: {} completed of {} started, {:.1} flows/s",
@@ -630,9 +609,9 @@ impl Report {
         );
         println!(
             "committed Raft writes: ~{:.0}/s -- an ESTIMATE from successful steps x writes per step \
-             (open {OPEN_WRITES} incl. the session actor's claim, purchase {PURCHASE_WRITES}, feedback {FEEDBACK_WRITES}); \
-             no endpoint exposes the applied log index",
-            self.per_s(self.writes_estimate())
+             ({}); no endpoint exposes the applied log index",
+            self.per_s(self.writes_estimate()),
+            customers::writes_basis()
         );
         for (name, s) in STEPS.iter().zip(&self.steps) {
             if s.failed() > 0 {
@@ -694,14 +673,9 @@ impl Report {
     }
 
     fn to_json(&self, args: &Args) -> Value {
-        let all = self.all_steps();
+        let rows = self.summaries();
         let mut steps = serde_json::Map::new();
-        for (name, s) in STEPS
-            .iter()
-            .zip(self.steps.iter())
-            .chain(std::iter::once((&"all", &all)))
-        {
-            let m = summarize(s);
+        for (name, s, m) in &rows {
             steps.insert(
                 (*name).to_owned(),
                 json!({
@@ -748,10 +722,11 @@ impl Report {
             "flows_started": self.flows_started,
             "flows_completed": self.flows_completed,
             "flows_per_s": self.per_s(self.flows_completed),
-            "requests_per_s": self.per_s(all.count()),
+            "requests_per_s": self.per_s(rows[rows.len() - 1].1.count()),
             "committed_writes_per_s_estimate": self.per_s(self.writes_estimate()),
             "committed_writes_estimate_basis": format!(
-                "successful steps x writes per step: open {OPEN_WRITES} (incl. claim), purchase {PURCHASE_WRITES}, feedback {FEEDBACK_WRITES}"
+                "successful steps x writes per step: {}",
+                customers::writes_basis()
             ),
             "sessions_opened_per_node": {
                 "stockholm": self.per_node[0], "gothenburg": self.per_node[1], "malmo": self.per_node[2],
@@ -775,23 +750,6 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         for bad in ["", "s", "20h", "-1s", "1.5s", "0s", "2h"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
-        }
-    }
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let v: Vec<u64> = (1..=100).map(|ms| ms * 1000).collect();
-        assert_eq!(percentile_ms(&v, 50.0), 50.0);
-        assert_eq!(percentile_ms(&v, 99.0), 99.0);
-        assert_eq!(percentile_ms(&v, 100.0), 100.0);
-        assert_eq!(percentile_ms(&[7000], 50.0), 7.0);
-        assert_eq!(percentile_ms(&[], 50.0), 0.0);
-    }
-
-    #[test]
-    fn reviews_are_within_the_feedback_length_rules() {
-        for r in REVIEWS {
-            assert!((20..=5000).contains(&r.chars().count()), "{r}");
         }
     }
 }

@@ -7,10 +7,10 @@
 //! customers are in flight at once, all on the node's own current-thread runtime and `LocalSet`,
 //! so the numbers include no HTTP, no JSON and no network: only what the core costs.
 //!
-//! Throughput is reported twice: actor state writes counted from the successful steps, and Raft
-//! entries applied, measured from the applied log index before and after the run. The second is
-//! the ground truth and also includes the activation claim every session actor commits before its
-//! first write. This is a benchmark that prints numbers; nothing here asserts on timings.
+//! Throughput is reported twice: Raft writes estimated from the successful steps (the counts per
+//! step are in [`simulations::customers`]), and Raft entries applied, measured from the applied
+//! log index before and after the run. The second is the ground truth (it also counts the claims
+//! of reactivated actors). This is a benchmark that prints numbers; nothing here asserts on timings.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -29,6 +29,8 @@ use svea_node::actors::{ActorError, SystemClock};
 use svea_node::domain::{DeviceId, OrgNumber, Ore, QrToken, RewardPolicy, RubricScorer, TransactionId};
 use svea_node::core::{self, NodeHandle, SessionMsg};
 use svea_node::domain::{CreateBusiness, NewLocation};
+use simulations::customers::{self, FEEDBACK_WRITES, FLOW_WRITES, OPEN_WRITES, PURCHASE_ORE, PURCHASE_WRITES};
+use simulations::latency::{ms, Latencies, Summary};
 use tokio::time::Instant;
 
 /// Most customers one run may simulate (keeps the latency vectors to a few tens of MB).
@@ -61,32 +63,6 @@ const BUSY_BACKOFF_MIN: Duration = Duration::from_millis(1);
 /// Longest pause between two attempts of one step.
 const BUSY_BACKOFF_MAX: Duration = Duration::from_millis(50);
 const _: () = assert!(BUSY_BACKOFF_MIN.as_millis() < BUSY_BACKOFF_MAX.as_millis());
-
-/// Actor state writes one successful step commits: `open` writes the session and the
-/// business's `SessionOpened` record, `purchase` the session, `feedback` the pending session,
-/// the business settlement and the final session.
-const OPEN_WRITES: u64 = 2;
-const PURCHASE_WRITES: u64 = 1;
-const FEEDBACK_WRITES: u64 = 3;
-
-/// Reviews as customers write them: 100..=200 characters of Swedish, of mixed quality, so the
-/// scorer and the reward tiers see realistic input.
-const REVIEWS: [&str; 8] = [
-    "Kaffet var gott och kanelbullen färsk, men kön vid kassan var lång runt 12:15. Ni borde öppna en kassa till vid lunch.",
-    "Trevlig personal och mysig miljö. Tyvärr var toaletten smutsig och tvålen slut. Nästa gång vore det bra om någon kollade oftare.",
-    "Beställde en latte för 45 kr som var ljummen när jag fick den. Baristan var vänlig och gjorde en ny direkt, det uppskattades.",
-    "Snabb service och prisvärd lunch, dagens rätt för 119 kr. Salladsbordet kunde vara fräschare, gurkan såg lite trött ut.",
-    "Jättebra frukostbuffé men det var stökigt vid borden efter kl 9. Förslag: fler som plockar undan disk under rusningen.",
-    "Maten var god men lite dyr. Servitrisen Sara var hjälpsam och gav bra tips på vin. Parkeringen bakom huset var svår att hitta.",
-    "Helt okej besök. Bullarna var goda men kaffet var kallt och personalen verkade stressad. Skulle gärna se fler sittplatser inne.",
-    "Hyllan med glutenfritt bröd var tom igen i lördags. Önskar att ni fyllde på oftare, annars är butiken ren och personalen trevlig.",
-];
-const REVIEW_CHARS_MIN: usize = 100;
-const REVIEW_CHARS_MAX: usize = 200;
-
-/// Purchase amounts are drawn from 25.00..=650.00 SEK.
-const PURCHASE_ORE_MIN: i64 = 2_500;
-const PURCHASE_ORE_MAX: i64 = 65_000;
 
 /// Options of `bench-node`.
 #[derive(Debug, clap::Args)]
@@ -125,10 +101,6 @@ pub fn main(args: Args) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log_filter)
         .map_err(|e| anyhow!("--log-filter {:?}: {e}", args.log_filter))?;
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    for text in REVIEWS {
-        let chars = text.chars().count();
-        assert!((REVIEW_CHARS_MIN..=REVIEW_CHARS_MAX).contains(&chars), "review of {chars} chars: {text}");
-    }
 
     // The temp dir is removed when `temp` drops, after the runtime (and with it sled) is gone.
     let mut temp = None;
@@ -225,8 +197,8 @@ async fn drive(args: &Args, node: &NodeHandle) -> anyhow::Result<Report> {
         customers.push(Customer {
             index,
             token: tokens[usize::try_from(index % args.businesses)?].clone(),
-            amount: Ore::from_ore(rng.gen_range(PURCHASE_ORE_MIN..=PURCHASE_ORE_MAX)),
-            review: REVIEWS[rng.gen_range(0..REVIEWS.len())],
+            amount: Ore::from_ore(rng.gen_range(PURCHASE_ORE)),
+            review: customers::review(&mut rng),
         });
     }
     let customers = Rc::new(customers);
@@ -295,7 +267,7 @@ async fn worker(node: NodeHandle, customers: Rc<Vec<Customer>>, next: Rc<Cell<us
         let mut s = stats.borrow_mut();
         if ok {
             s.flows_ok += 1;
-            s.flow.push(started.elapsed());
+            s.flow.record(started.elapsed());
         } else {
             s.flows_failed += 1;
         }
@@ -368,7 +340,7 @@ where
     };
     match tokio::time::timeout(STEP_TIMEOUT, attempts).await {
         Ok(Ok(value)) => {
-            stats.borrow_mut().latency(op).push(started.elapsed());
+            stats.borrow_mut().latency(op).record(started.elapsed());
             Some(value)
         }
         Ok(Err(e)) => {
@@ -423,13 +395,14 @@ struct ErrorCount {
 /// Everything the customers measured.
 #[derive(Debug, Default)]
 struct Stats {
-    open: Vec<Duration>,
-    purchase: Vec<Duration>,
-    feedback: Vec<Duration>,
-    flow: Vec<Duration>,
+    open: Latencies,
+    purchase: Latencies,
+    feedback: Latencies,
+    flow: Latencies,
     flows_ok: u64,
     flows_failed: u64,
     busy_retries: u64,
+    /// Raft writes estimated from the successful steps ([`customers::OPEN_WRITES`] and on).
     state_writes: u64,
     /// Final session states (`rewarded`, `rejected`, ...).
     outcomes: BTreeMap<&'static str, u64>,
@@ -438,7 +411,7 @@ struct Stats {
 }
 
 impl Stats {
-    fn latency(&mut self, op: Op) -> &mut Vec<Duration> {
+    fn latency(&mut self, op: Op) -> &mut Latencies {
         match op {
             Op::Open => &mut self.open,
             Op::Purchase => &mut self.purchase,
@@ -452,52 +425,14 @@ impl Stats {
     }
 }
 
-/// Percentiles of one set of latencies.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Summary {
-    count: usize,
-    p50: Duration,
-    p90: Duration,
-    p99: Duration,
-    max: Duration,
-}
-
-impl Summary {
-    fn of(samples: &[Duration]) -> Summary {
-        let mut sorted = samples.to_vec();
-        sorted.sort_unstable();
-        Summary {
-            count: sorted.len(),
-            p50: percentile(&sorted, 50),
-            p90: percentile(&sorted, 90),
-            p99: percentile(&sorted, 99),
-            max: sorted.last().copied().unwrap_or_default(),
-        }
-    }
-
-    fn to_json(self) -> serde_json::Value {
-        json!({
-            "count": self.count,
-            "p50_ms": ms(self.p50),
-            "p90_ms": ms(self.p90),
-            "p99_ms": ms(self.p99),
-            "max_ms": ms(self.max),
-        })
-    }
-}
-
-/// Nearest-rank percentile of sorted samples; zero for none.
-fn percentile(sorted: &[Duration], percent: usize) -> Duration {
-    assert!((1..=100).contains(&percent), "percentile {percent} out of 1..=100");
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = (percent * sorted.len()).div_ceil(100).max(1);
-    sorted[rank - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1e5).round() / 100.0
+fn summary_json(m: Summary) -> serde_json::Value {
+    json!({
+        "count": m.count,
+        "p50_ms": ms(m.p50),
+        "p90_ms": ms(m.p90),
+        "p99_ms": ms(m.p99),
+        "max_ms": ms(m.max),
+    })
 }
 
 fn per_s(n: u64, elapsed: Duration) -> f64 {
@@ -526,13 +461,15 @@ struct Report {
 impl Report {
     fn summaries(&self) -> Vec<(&'static str, Summary)> {
         let s = &self.stats;
-        let all: Vec<Duration> = s.open.iter().chain(&s.purchase).chain(&s.feedback).copied().collect();
+        let mut all = s.open.clone();
+        all.merge(&s.purchase);
+        all.merge(&s.feedback);
         vec![
-            ("open", Summary::of(&s.open)),
-            ("purchase", Summary::of(&s.purchase)),
-            ("feedback", Summary::of(&s.feedback)),
-            ("all steps", Summary::of(&all)),
-            ("flow", Summary::of(&s.flow)),
+            ("open", s.open.summary()),
+            ("purchase", s.purchase.summary()),
+            ("feedback", s.feedback.summary()),
+            ("all steps", all.summary()),
+            ("flow", s.flow.summary()),
         ]
     }
 
@@ -577,12 +514,13 @@ impl Report {
         let e = self.elapsed;
         println!("flows/s                   {:>10.1}   ({} ok, {} failed)", per_s(s.flows_ok, e), s.flows_ok, s.flows_failed);
         println!(
-            "actor state writes/s      {:>10.1}   ({} counted as open {OPEN_WRITES}, purchase {PURCHASE_WRITES}, feedback {FEEDBACK_WRITES}; the opening report is best effort)",
+            "raft writes (estimate)/s  {:>10.1}   ({} = successful steps x writes per step: {})",
             per_s(s.state_writes, e),
-            s.state_writes
+            s.state_writes,
+            customers::writes_basis()
         );
         println!(
-            "raft entries committed/s  {:>10.1}   ({} entries, {:.2} per flow; includes each actor's activation claim)",
+            "raft entries committed/s  {:>10.1}   ({} entries, {:.2} per flow, {FLOW_WRITES} expected; measured from the applied log index)",
             per_s(self.raft_entries, e),
             self.raft_entries,
             self.entries_per_flow()
@@ -612,7 +550,7 @@ impl Report {
         let s = &self.stats;
         let e = self.elapsed;
         let latency: serde_json::Map<String, serde_json::Value> =
-            self.summaries().into_iter().map(|(name, m)| (name.replace(' ', "_"), m.to_json())).collect();
+            self.summaries().into_iter().map(|(name, m)| (name.replace(' ', "_"), summary_json(m))).collect();
         let errors: serde_json::Map<String, serde_json::Value> =
             s.errors.iter().map(|(k, v)| (k.clone(), json!({ "count": v.count, "example": v.example }))).collect();
         json!({
@@ -625,8 +563,9 @@ impl Report {
             "flows_ok": s.flows_ok,
             "flows_failed": s.flows_failed,
             "flows_per_s": per_s(s.flows_ok, e),
-            "actor_state_writes": s.state_writes,
-            "actor_state_writes_per_s": per_s(s.state_writes, e),
+            "raft_writes_estimate": s.state_writes,
+            "raft_writes_estimate_per_s": per_s(s.state_writes, e),
+            "raft_writes_estimate_basis": customers::writes_basis(),
             "raft_entries": self.raft_entries,
             "raft_entries_per_s": per_s(self.raft_entries, e),
             "raft_entries_per_flow": self.entries_per_flow(),
@@ -638,34 +577,5 @@ impl Report {
             "outcomes": s.outcomes,
             "errors": errors,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reviews_are_valid_feedback_of_the_intended_length() {
-        for text in REVIEWS {
-            let chars = text.chars().count();
-            assert!((REVIEW_CHARS_MIN..=REVIEW_CHARS_MAX).contains(&chars), "{chars}: {text}");
-            assert!(svea_node::domain::validate_feedback_text(text).is_ok(), "{text}");
-        }
-    }
-
-    #[test]
-    fn percentiles_use_nearest_rank() {
-        let samples: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        let m = Summary::of(&samples);
-        assert_eq!((m.p50, m.p90, m.p99, m.max), (
-            Duration::from_millis(50),
-            Duration::from_millis(90),
-            Duration::from_millis(99),
-            Duration::from_millis(100)
-        ));
-        let one = Summary::of(&[Duration::from_millis(7)]);
-        assert_eq!((one.p50, one.p99, one.max), (Duration::from_millis(7), Duration::from_millis(7), Duration::from_millis(7)));
-        assert_eq!(Summary::of(&[]).max, Duration::ZERO);
     }
 }

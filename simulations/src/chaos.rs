@@ -33,10 +33,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use serde_json::{json, Value};
 
 use crate::checker::{self, FinalRead, FinalReads, NodeFinal};
+use crate::customers::{self, Clients, BUDGET_ORE, BUDGET_SEK, PURCHASE_ORE};
 use crate::history::{
     AnalyticsView, BusinessInfo, History, OkValue, Op, Recorder, SessionState, SessionView,
 };
@@ -54,9 +55,6 @@ const WARMUP_MAX: Duration = Duration::from_secs(10);
 const CLIENTS_MAX: u64 = 64;
 /// Businesses the flows are spread over (created through malmo, their home region).
 const BUSINESSES: usize = 2;
-/// Each business's budget: no run exhausts it (at most 52 SEK a flow), so no reward is capped by it.
-const BUDGET_SEK: &str = "100000000.00";
-const BUDGET_ORE: i64 = 10_000_000_000;
 /// A client gives up on one write after this long (a healthy node answers within its own 5 s
 /// write timeout, with a 503 at worst; giving up earlier only makes the outcome unknown).
 const CLIENT_WRITE_TIMEOUT: Duration = Duration::from_secs(6);
@@ -80,13 +78,6 @@ const RESTART_READY_TIMEOUT: Duration = Duration::from_secs(60);
 const ROLLING_GAP: Duration = Duration::from_secs(1);
 /// How long the final reads may keep retrying one record on one node.
 const FINAL_READ_PATIENCE: Duration = Duration::from_secs(20);
-/// Purchase amounts in öre (25.00 to 650.00 SEK).
-const PURCHASE_ORE: std::ops::RangeInclusive<i64> = 2_500..=65_000;
-/// Feedback of reward-tier quality (the scorer and tiers are not under test here).
-const FEEDBACK: &str =
-    "Kaffet var gott och kanelbullen färsk, men kön vid kassan var lång runt 12:15. \
-                        Ni borde öppna en kassa till vid lunch.";
-
 const _: () = assert!(WARMUP_MIN.as_secs() * 6 <= DURATION_MIN.as_secs() * 2);
 
 /// The fault a run injects.
@@ -342,15 +333,8 @@ fn run_in(
         stop: AtomicBool::new(false),
         seed: opts.seed,
     });
-    let threads: Vec<_> = (0..opts.clients)
-        .map(|p| {
-            let load = load.clone();
-            std::thread::Builder::new()
-                .name(format!("chaos-client-{p}"))
-                .spawn(move || client(&load, p))
-                .context("cannot start a client thread")
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let shared = Arc::clone(&load);
+    let clients = Clients::spawn(opts.clients, "chaos-client", move |p| client(&shared, p))?;
 
     // The fault and the heal run on this thread: it started the nodes, so restarted ones get the
     // same parent-death signal lifetime (see procs).
@@ -370,10 +354,8 @@ fn run_in(
     );
     load.stop.store(true, Ordering::Relaxed);
     let end_us = recorder.now_us();
-    for t in threads {
-        // Each client ends within one request timeout and one backoff of the stop.
-        t.join().map_err(|_| anyhow!("a client thread panicked"))?;
-    }
+    // Each client ends within one request timeout and one backoff of the stop.
+    clients.join()?;
     let phases = faulted?;
     let history = recorder.snapshot();
 
@@ -588,7 +570,7 @@ struct Load {
 
 /// One client process: customer flows until the stop.
 fn client(load: &Load, process: u64) {
-    let mut rng = StdRng::seed_from_u64(load.seed ^ process.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut rng = customers::client_rng(load.seed, process);
     let mut c = Client {
         load,
         writer: procs::agent_with_timeout(CLIENT_WRITE_TIMEOUT),
@@ -615,11 +597,7 @@ fn client(load: &Load, process: u64) {
         think(&mut rng);
         let amount_ore = rng.gen_range(PURCHASE_ORE);
         let transaction_id = format!("T-{}-{flow}", load.seed);
-        let body = json!({
-            "amount_sek": format!("{}.{:02}", amount_ore / 100, amount_ore % 100),
-            "purchased_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "transaction_id": transaction_id,
-        });
+        let body = customers::purchase_body(amount_ore, &transaction_id);
         let purchase = Op::Purchase {
             session: sid.clone(),
             amount_ore,
@@ -638,7 +616,8 @@ fn client(load: &Load, process: u64) {
         if c.step(
             feedback,
             format!("/v1/sessions/{sid}/feedback"),
-            json!({"text": FEEDBACK}),
+            // Of reward-tier quality (the scorer and tiers are not under test here).
+            json!({"text": customers::REVIEWS[0]}),
         )
         .is_none()
         {

@@ -8,6 +8,7 @@
 //! `cargo run -p simulations --release -- bench-cluster --help`
 //! `cargo run -p simulations --release -- chaos region-loss --region stockholm --duration 60s`
 //! `cargo run -p simulations --release -- sim --seeds 1..200`
+//! `cargo run -p simulations --release -- failover --kills 10`
 
 mod bench_cluster;
 mod bench_node;
@@ -35,6 +36,10 @@ enum Command {
     Chaos(simulations::chaos::Args),
     /// Deterministic simulation (turmoil): three regions under faults, invariants checked per seed.
     Sim(simulations::sim::cli::Args),
+    /// Failover time: SIGKILL the Raft leader's region under customer load, on a fresh
+    /// three-process cluster per kill; prints the time to the first acknowledged write through a
+    /// survivor for every kill, the median and the worst.
+    Failover(simulations::failover::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,5 +48,6 @@ fn main() -> anyhow::Result<()> {
         Command::BenchCluster(args) => bench_cluster::main(args),
         Command::Chaos(args) => simulations::chaos::main(args),
         Command::Sim(args) => simulations::sim::cli::main(args),
+        Command::Failover(args) => simulations::failover::main(args),
     }
 }

@@ -811,16 +811,27 @@ pub fn wait_ready(cluster: &mut Cluster, hint: &str) -> anyhow::Result<Vec<Value
     }
 }
 
-/// One business in Malmö (Lilla Torg) with `budget_sek`: (id, the QR token of its location).
+/// One business in Malmö (at Lilla Torg) with `budget_sek`: (id, the QR token of its location).
 pub fn create_business(
     url: &str,
     name: &str,
     budget_sek: &str,
 ) -> anyhow::Result<(String, String)> {
+    create_business_at(url, name, budget_sek, (55.6046, 12.9996))
+}
+
+/// One business with one location at `(lat, lon)` and `budget_sek`, created through the node at
+/// `url` (whose node then owns its actor): (id, the QR token of its location).
+pub fn create_business_at(
+    url: &str,
+    name: &str,
+    budget_sek: &str,
+    (lat, lon): (f64, f64),
+) -> anyhow::Result<(String, String)> {
     let body = json!({
         "name": name,
         "org_number": "556036-0793",
-        "locations": [{"name": "Lilla Torg", "lat": 55.6046, "lon": 12.9996}],
+        "locations": [{"name": "Storgatan", "lat": lat, "lon": lon}],
         "reward_budget_sek": budget_sek,
     });
     match request(

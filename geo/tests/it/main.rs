@@ -4,6 +4,9 @@
 
 mod client_ip;
 mod lookup;
+// Shared with the other crates' tests without a dependency (see the file's own docs).
+#[path = "../../../simulations/src/poll.rs"]
+mod poll;
 mod nearest;
 mod reload;
 mod routing;

@@ -4,8 +4,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use svea_config::Config;
 use clap::Subcommand;
+use svea_config::Config;
 use svea_geo::{GeoDb, Route};
 
 /// `svea geo build-db`.
@@ -30,7 +30,7 @@ pub fn lookup(addr: &str, db: Option<&Path>, json: bool) -> anyhow::Result<()> {
     let ip: IpAddr = addr.parse().with_context(|| format!("{addr:?} is not an IP address"))?;
     let config = svea_config::RawConfig::default().validate()?;
     let dir = std::env::temp_dir().join("svea-geo");
-    let geo = crate::core::open_geo_db(db, &dir)?;
+    let geo = svea_geo::bundled::open_or_bundled(db, &dir)?;
     let r = explain(&config, Some(&geo), ip);
     if json {
         println!("{}", serde_json::to_string_pretty(&r)?);

@@ -26,7 +26,7 @@ use crate::actors::ActorError;
 use crate::domain::{BusinessId, CreateBusiness, DeviceId, LocationId, Ore, QrToken, SessionId, TransactionId};
 
 pub use crate::domain::NewLocation;
-pub use start::{open_geo_db, start, start_with, Core, Parts, RunningNode};
+pub use start::{start, start_with, Core, Parts, RunningNode};
 
 /// An operation on a session, as the simulations and benchmarks drive it (HTTP calls the typed
 /// methods of [`NodeHandle`] directly).

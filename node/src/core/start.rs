@@ -3,10 +3,8 @@
 //! orderly shutdown that undoes it (hand leadership over, stop the sweeper and the actors, stop
 //! Raft, flush).
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use svea_cluster::network::{NoPeers, QuicNetwork};
 use svea_cluster::transport::{Transport, TransportSettings};
 use svea_cluster::ClusterNode;
@@ -198,38 +196,11 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
     Ok(Core { handle, sweeper, registry_task, background: Vec::new() })
 }
 
-/// The bundled Nordic subset of DB-IP City Lite (CC BY 4.0, see NOTICE), built with
-/// `svea geo build-db`. Embedded so a fresh clone routes without downloading anything.
-pub static BUNDLED_DB: &[u8] = include_bytes!("../../../geo/data/dbip-city-lite-nordic.mmdb");
-
-/// Writes the bundled database into `dir` (if it is not there with the same size) and returns
-/// its path, so it can be opened like any configured file.
-pub fn materialize_bundled(dir: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = dir.join("dbip-city-lite-nordic.mmdb");
-    let fresh = std::fs::metadata(&path).map(|m| m.len() != BUNDLED_DB.len() as u64).unwrap_or(true);
-    if fresh {
-        let tmp = dir.join(".dbip-city-lite-nordic.mmdb.tmp");
-        std::fs::write(&tmp, BUNDLED_DB)?;
-        std::fs::rename(&tmp, &path)?;
-    }
-    Ok(path)
-}
-
-/// Opens the configured database, or the bundled one (materialized under `fallback_dir`).
-pub fn open_geo_db(configured: Option<&Path>, fallback_dir: &Path) -> anyhow::Result<svea_geo::GeoDb> {
-    let path = match configured {
-        Some(p) => p.to_path_buf(),
-        None => materialize_bundled(fallback_dir)?,
-    };
-    Ok(svea_geo::GeoDb::open(&path)?)
-}
-
 /// Opens the GeoIP database (the configured file, or the bundled Nordic subset written under the
 /// data dir) and watches it for changes. A configured file that cannot be read is a startup error
 /// naming it.
 fn open_geo(config: &Config) -> anyhow::Result<(Option<Arc<svea_geo::GeoDb>>, tokio::task::JoinHandle<()>)> {
-    let db = open_geo_db(config.geo.db_path.as_deref(), &config.node.data_dir.join("geo"))?;
+    let db = svea_geo::bundled::open_or_bundled(config.geo.db_path.as_deref(), &config.node.data_dir.join("geo"))?;
     let db = Arc::new(db);
     let info = db.info();
     tracing::info!(path = %db.path().display(), kind = %info.database_type, "geoip database loaded");

@@ -2,12 +2,14 @@
 //! `System`, the real store and Raft underneath.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use svea_node::actors::{ActorError, SystemClock};
 use svea_node::domain::{DeviceId, OrgNumber, Ore, RewardPolicy, RubricScorer};
 use svea_node::core::{start, Core, NodeHandle, SessionMsg};
 use svea_node::domain::{CreateBusiness, NewLocation};
+
+use crate::poll::eventually_async;
 
 fn config(dir: &std::path::Path, idle_ms: u64, mailbox: usize, failover_ms: u64) -> svea_config::Config {
     let mut raw = svea_config::RawConfig::default();
@@ -33,11 +35,7 @@ async fn started(dir: &std::path::Path, idle_ms: u64, mailbox: usize) -> (Core, 
 async fn started_with(dir: &std::path::Path, idle_ms: u64, mailbox: usize, failover_ms: u64) -> (Core, NodeHandle) {
     let core = start(config(dir, idle_ms, mailbox, failover_ms), Arc::new(SystemClock), Arc::new(RubricScorer::new())).await.expect("start");
     let node = core.handle.clone();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while node.ready().await.is_err() {
-        assert!(Instant::now() < deadline, "node never became ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually_async(Duration::from_secs(20), "the node ready", || node.ready()).await;
     (core, node)
 }
 
@@ -105,11 +103,7 @@ fn idle_actors_passivate_and_reactivate_with_a_new_epoch_and_their_state() {
         let (_, s, key) = business_and_session(&node).await;
         let epoch_before = epoch_of(&node, &key);
         assert!(node.active_actors() >= 2);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while node.active_actors() > 0 {
-            assert!(Instant::now() < deadline, "actors never passivated");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually_async(Duration::from_secs(10), "every actor passivated", || async { node.active_actors() == 0 }).await;
         let again = node.session(s.id.clone(), SessionMsg::Get).await.expect("reactivate");
         assert_eq!(again, s, "state reloaded from the store");
         let owner = node.cluster().view().owner(&key).expect("read").expect("owned");
@@ -180,11 +174,7 @@ fn an_actor_whose_owner_is_unreachable_is_taken_over_with_the_next_epoch() {
         let epoch = epoch_of(&node, &key);
         // Node 2 claims the session and is then never heard from.
         claim_for_node_2(&node, &key, epoch).await;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while node.cluster().health().node_reachable(2) {
-            assert!(Instant::now() < deadline, "node 2 never counted as unreachable");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually_async(Duration::from_secs(10), "node 2 counted as unreachable", || async { !node.cluster().health().node_reachable(2) }).await;
         // The next request takes the session over and continues where its last write left it.
         let p = node
             .session(

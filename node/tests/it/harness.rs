@@ -4,10 +4,12 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use svea_config::loopback::{Cluster, Node};
+
+pub use crate::poll::{eventually, poll_until};
 
 /// How long a node may take to become ready.
 pub const READY_DEADLINE: Duration = Duration::from_secs(30);
@@ -100,21 +102,15 @@ impl NodeProc {
     }
 
     pub fn wait_ready(&mut self) {
-        let deadline = Instant::now() + READY_DEADLINE;
-        loop {
+        let ready = poll_until(READY_DEADLINE, || {
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(status)) = c.try_wait() {
                     panic!("svea exited with {status} before ready; log:\n{}", self.log_text());
                 }
             }
-            if let Ok(r) = ureq::get(&format!("{}/ready", self.url)).timeout(Duration::from_secs(2)).call() {
-                if r.status() == 200 {
-                    return;
-                }
-            }
-            assert!(Instant::now() < deadline, "node not ready in {READY_DEADLINE:?}; log:\n{}", self.log_text());
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            ureq::get(&format!("{}/ready", self.url)).timeout(Duration::from_secs(2)).call().is_ok_and(|r| r.status() == 200)
+        });
+        assert!(ready.is_ok(), "node not ready in {READY_DEADLINE:?}; log:\n{}", self.log_text());
     }
 
     pub fn log_text(&self) -> String {
@@ -136,11 +132,7 @@ impl NodeProc {
         let pid = self.pid().expect("running");
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !all_threads_stopped(pid) {
-            assert!(Instant::now() < deadline, "process {pid} did not stop");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        eventually(Duration::from_secs(5), format_args!("every thread of process {pid} stopped"), || all_threads_stopped(pid));
     }
 
     /// SIGCONT after [`NodeProc::pause`].
@@ -154,31 +146,24 @@ impl NodeProc {
         let mut c = self.child.take()?;
         // SAFETY: plain kill(2) on our own child's pid.
         unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(s)) = c.try_wait() {
-                return s.code();
-            }
-            if Instant::now() > deadline {
+        match poll_until(Duration::from_secs(30), || c.try_wait().ok().flatten()) {
+            Ok(status) => status.code(),
+            Err(_) => {
                 let _ = c.kill();
                 panic!("svea did not stop within 30 s of SIGTERM");
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
     /// Waits (bounded) for the process to exit by itself; returns its exit code.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
-        let deadline = Instant::now() + limit;
         let c = self.child.as_mut()?;
-        loop {
-            if let Ok(Some(s)) = c.try_wait() {
-                self.child = None;
-                return s.code();
-            }
-            assert!(Instant::now() < deadline, "process did not exit within {limit:?}; log:\n{}", self.log_text());
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let exited = poll_until(limit, || c.try_wait().ok().flatten());
+        let Ok(status) = exited else {
+            panic!("process did not exit within {limit:?}; log:\n{}", self.log_text());
+        };
+        self.child = None;
+        status.code()
     }
 
     /// The status of a GET, or `None` when nothing answers (connection refused, timeout).
@@ -392,11 +377,8 @@ impl Cluster3 {
         let ndir = dir.join(&label);
         let mut n = NodeProc { child: None, url: format!("http://127.0.0.1:{http}"), config, log: ndir.join("node.log") };
         n.spawn_no_wait();
-        let deadline = Instant::now() + READY_DEADLINE;
-        while n.get_alive("/health") != Some(200) {
-            assert!(Instant::now() < deadline, "node {id} never answered /health; log:\n{}", n.log_text());
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let healthy = poll_until(READY_DEADLINE, || n.get_alive("/health") == Some(200));
+        assert!(healthy.is_ok(), "node {id} never answered /health; log:\n{}", n.log_text());
         n
     }
 
@@ -406,20 +388,10 @@ impl Cluster3 {
 
     /// Index of the node that currently leads, as node 1 sees it.
     pub fn leader_index(&self) -> usize {
-        let deadline = Instant::now() + READY_DEADLINE;
-        loop {
-            for n in &self.nodes {
-                if n.child.is_none() {
-                    continue;
-                }
-                let r = n.get("/ready");
-                if let Some(l) = r.body["leader"].as_u64() {
-                    return (l - 1) as usize;
-                }
-            }
-            assert!(Instant::now() < deadline, "no leader");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let leader = eventually(READY_DEADLINE, "a node that reports a leader", || {
+            self.nodes.iter().filter(|n| n.child.is_some()).find_map(|n| n.get("/ready").body["leader"].as_u64())
+        });
+        (leader - 1) as usize
     }
 }
 

@@ -183,6 +183,8 @@ fn step(agent: &ureq::Agent, urls: &Mutex<Vec<String>>, pick: &mut usize, log: &
             log.failures.push(format!("{path}: still unavailable after {STEP_DEADLINE:?}"));
             return None;
         }
+        // A client's pause before its retry (a phone honouring Retry-After): part of the load
+        // this test generates, not a wait for a condition of the test.
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -2,6 +2,9 @@
 
 mod harness;
 mod load;
+// Shared with the other crates' tests without a dependency (see the file's own docs).
+#[path = "../../../simulations/src/poll.rs"]
+mod poll;
 
 mod actors;
 mod cluster;

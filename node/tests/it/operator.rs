@@ -38,16 +38,15 @@ fn the_operator_api_needs_the_token_and_shows_the_cluster() {
     n.post_with("/v1/cluster/nodes/abc/drain", serde_json::json!({}), &[(k, &v)]).problem(400, "invalid-path");
 
     // Wait until the leader has heard from every follower, so lag is known for all.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let s = loop {
+    let s = eventually(Duration::from_secs(20), "replication lag known for every member", || {
         let s = status(n);
         let known = s["members"].as_array().is_some_and(|m| m.iter().all(|m| m["lag"].is_u64()));
         if known {
-            break s;
+            Ok(s)
+        } else {
+            Err(s)
         }
-        assert!(Instant::now() < deadline, "replication lag never known: {s}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    });
     assert_eq!(s["members"].as_array().map(Vec::len), Some(3), "{s}");
     for (id, region) in [(1, "stockholm"), (2, "gothenburg"), (3, "malmo")] {
         let m = member(&s, id).expect("member");
@@ -137,11 +136,9 @@ fn a_fourth_node_joins_and_the_original_stockholm_node_drains_under_load() {
     // The customers kept going the whole time, and keep going through the new node.
     load.set_urls(vec![c.nodes[1].url.clone(), c.nodes[2].url.clone(), four.url.clone()]);
     let before = load.flows.load(std::sync::atomic::Ordering::Relaxed);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while load.flows.load(std::sync::atomic::Ordering::Relaxed) < before + 5 {
-        assert!(Instant::now() < deadline, "load stalled after the drain");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually(Duration::from_secs(30), "5 more flows after the drain (load stalled)", || {
+        load.flows.load(std::sync::atomic::Ordering::Relaxed) >= before + 5
+    });
     let log = load.stop();
     eprintln!(
         "load during add+drain: {} acknowledged steps, {} failed, {} retried 503s, {} retried unreachable",
@@ -184,15 +181,14 @@ fn a_dead_node_is_removed_and_a_live_one_must_be_drained_instead() {
     assert!(err.contains("404"), "{err}");
 
     c.nodes[victim].kill9();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually(Duration::from_secs(20), "the victim seen unreachable", || {
         let s = status(&c.nodes[other]);
         if member(&s, victim as u64 + 1).is_some_and(|m| m["reachable"] == false) {
-            break;
+            Ok(())
+        } else {
+            Err(s)
         }
-        assert!(Instant::now() < deadline, "victim never seen unreachable: {s}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    });
     let (code, out, err) = svea_cli(&["cluster", "remove", "--node", &c.nodes[other].url, "--id", &id], &env);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains(&format!("node {id} removed")), "{out}");
@@ -218,16 +214,15 @@ fn a_rolling_restart_of_all_three_regions_under_load_loses_nothing() {
         let before = flows(&load);
         assert_eq!(c.nodes[i].terminate(), Some(0), "clean shutdown of {}", REGIONS[i]);
         c.nodes[i].restart();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+        eventually(Duration::from_secs(60), format_args!("the cluster settled after restarting {}", REGIONS[i]), || {
             let s = status(&c.nodes[i]);
             let all_up = s["members"].as_array().is_some_and(|m| m.iter().all(|m| m["reachable"] == true && m["lag"].is_u64()));
             if all_up && flows(&load) >= before + 5 {
-                break;
+                Ok(())
+            } else {
+                Err(s)
             }
-            assert!(Instant::now() < deadline, "cluster did not settle after restarting {}: {s}", REGIONS[i]);
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        });
     }
     let log = load.stop();
     eprintln!(

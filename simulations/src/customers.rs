@@ -1,0 +1,149 @@
+//! What the tools' customers send and what it costs: review texts, purchase amounts, the budget of
+//! the businesses they visit, the Raft writes each customer step commits, and the pool of client
+//! threads the multi-process tools run them on. Shared by `bench-node`, `bench-cluster`, `chaos`,
+//! `failover` and the simulation's workload, so every tool describes the same customer.
+
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use anyhow::{anyhow, Context as _};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+/// Reviews as customers write them: 100..=200 characters of Swedish, of mixed quality, so the
+/// scorer and the reward tiers see realistic input (the API accepts 20 to 5000 characters). The
+/// first is of reward-tier quality.
+pub const REVIEWS: [&str; 8] = [
+    "Kaffet var gott och kanelbullen färsk, men kön vid kassan var lång runt 12:15. Ni borde öppna en kassa till vid lunch.",
+    "Trevlig personal och mysig miljö. Tyvärr var toaletten smutsig och tvålen slut. Nästa gång vore det bra om någon kollade oftare.",
+    "Beställde en latte för 45 kr som var ljummen när jag fick den. Baristan var vänlig och gjorde en ny direkt, det uppskattades.",
+    "Snabb service och prisvärd lunch, dagens rätt för 119 kr. Salladsbordet kunde vara fräschare, gurkan såg lite trött ut.",
+    "Jättebra frukostbuffé men det var stökigt vid borden efter kl 9. Förslag: fler som plockar undan disk under rusningen.",
+    "Maten var god men lite dyr. Servitrisen Sara var hjälpsam och gav bra tips på vin. Parkeringen bakom huset var svår att hitta.",
+    "Helt okej besök. Bullarna var goda men kaffet var kallt och personalen verkade stressad. Skulle gärna se fler sittplatser inne.",
+    "Hyllan med glutenfritt bröd var tom igen i lördags. Önskar att ni fyllde på oftare, annars är butiken ren och personalen trevlig.",
+];
+/// Length of every review in [`REVIEWS`], in characters.
+pub const REVIEW_CHARS: RangeInclusive<usize> = 100..=200;
+
+/// A review drawn from [`REVIEWS`].
+pub fn review(rng: &mut impl Rng) -> &'static str {
+    REVIEWS[rng.gen_range(0..REVIEWS.len())]
+}
+
+/// Purchase amounts, 25.00..=650.00 SEK in öre.
+pub const PURCHASE_ORE: RangeInclusive<i64> = 2_500..=65_000;
+
+/// The body of `POST /v1/sessions/{id}/purchase` for `amount_ore`, bought just now.
+pub fn purchase_body(amount_ore: i64, transaction_id: &str) -> Value {
+    json!({
+        "amount_sek": format!("{}.{:02}", amount_ore / 100, amount_ore % 100),
+        "purchased_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "transaction_id": transaction_id,
+    })
+}
+
+/// Reward budget of each business the HTTP tools create: more than any run pays out (at most
+/// 52 SEK a flow).
+pub const BUDGET_SEK: &str = "100000000.00";
+/// [`BUDGET_SEK`] in öre.
+pub const BUDGET_ORE: i64 = 10_000_000_000;
+
+/// Raft entries one successful step commits when the business actor is active and the session
+/// actor stays active between steps (node/src/actors/session.rs, business.rs, cell.rs):
+/// - `open`: the new session actor's activation claims it (`Claim`), the actor writes the session
+///   with its secondary records, and the business writes its `SessionOpened` report: 3;
+/// - `purchase`: the session, with its transaction-id record: 1;
+/// - `feedback`: the session with the pending feedback, the business's settlement, and the settled
+///   session: 3.
+///
+/// A passivated actor adds one claim at its next step, and a lost opening report moves one
+/// business write from `open` to `feedback`; `bench-node` measures the applied log index too.
+pub const OPEN_WRITES: u64 = 3;
+/// See [`OPEN_WRITES`].
+pub const PURCHASE_WRITES: u64 = 1;
+/// See [`OPEN_WRITES`].
+pub const FEEDBACK_WRITES: u64 = 3;
+/// Raft entries of one whole customer flow.
+pub const FLOW_WRITES: u64 = OPEN_WRITES + PURCHASE_WRITES + FEEDBACK_WRITES;
+
+/// How the reports explain the write counts.
+pub fn writes_basis() -> String {
+    format!(
+        "open {OPEN_WRITES} (claim, session, business report), purchase {PURCHASE_WRITES}, \
+         feedback {FEEDBACK_WRITES} (pending, settlement, session)"
+    )
+}
+
+/// The random source of client `thread` in a run seeded `seed`: distinct per thread, and the
+/// same for the same seed and thread.
+pub fn client_rng(seed: u64, thread: u64) -> StdRng {
+    StdRng::seed_from_u64(seed ^ thread.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+/// Client threads: each one a phone (or a customer after customer) with its own blocking HTTP
+/// client, running until the work it was given decides to stop.
+pub struct Clients<T> {
+    threads: Vec<JoinHandle<T>>,
+}
+
+impl<T: Send + 'static> Clients<T> {
+    /// Starts `n` threads named `<name>-<i>`, thread `i` running `work(i)`.
+    pub fn spawn<F>(n: u64, name: &str, work: F) -> anyhow::Result<Clients<T>>
+    where
+        F: Fn(u64) -> T + Send + Sync + 'static,
+    {
+        let work = Arc::new(work);
+        let threads = (0..n)
+            .map(|i| {
+                let work = Arc::clone(&work);
+                std::thread::Builder::new()
+                    .name(format!("{name}-{i}"))
+                    .spawn(move || work(i))
+                    .with_context(|| format!("cannot start client thread {name}-{i}"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Clients { threads })
+    }
+
+    /// Waits for every thread (the work bounds how long) and returns what each returned, in order.
+    pub fn join(self) -> anyhow::Result<Vec<T>> {
+        self.threads
+            .into_iter()
+            .map(|t| t.join().map_err(|_| anyhow!("a client thread panicked")))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reviews_are_valid_feedback_of_the_intended_length() {
+        for text in REVIEWS {
+            let chars = text.chars().count();
+            assert!(REVIEW_CHARS.contains(&chars), "{chars}: {text}");
+            assert!(svea_node::domain::validate_feedback_text(text).is_ok(), "{text}");
+        }
+    }
+
+    #[test]
+    fn budget_in_sek_and_ore_agree() {
+        assert_eq!(BUDGET_SEK.replace('.', "").parse::<i64>().ok(), Some(BUDGET_ORE));
+    }
+
+    #[test]
+    fn purchase_amounts_are_written_in_sek() {
+        assert_eq!(purchase_body(2_505, "T-1")["amount_sek"], "25.05");
+        assert_eq!(purchase_body(65_000, "T-2")["amount_sek"], "650.00");
+    }
+
+    #[test]
+    fn every_client_thread_runs_and_returns_in_order() {
+        let clients = Clients::spawn(4, "test-client", |i| i * 10).expect("spawn");
+        assert_eq!(clients.join().expect("join"), vec![0, 10, 20, 30]);
+    }
+}
