@@ -207,6 +207,23 @@ fn validate_node(raw: &RawConfig, regions: &[RegionSpec]) -> Result<NodeConfig, 
     })
 }
 
+/// Records that initial member `i` has `value` in `field`, refusing a value another member has.
+fn listed_once<T: Ord + Copy + std::fmt::Display>(
+    seen: &mut BTreeMap<T, usize>,
+    value: T,
+    i: usize,
+    field: &str,
+    what: &str,
+) -> Result<(), Error> {
+    match seen.insert(value, i) {
+        None => Ok(()),
+        Some(first) => Err(invalid(
+            format!("cluster.initial_members[{i}].{field}"),
+            format!("{what} {value} is listed twice (also cluster.initial_members[{first}])"),
+        )),
+    }
+}
+
 fn validate_member(
     i: usize,
     member: &RawMember,
@@ -233,25 +250,9 @@ fn validate_cluster(
     let mut raft_addrs: BTreeMap<SocketAddr, usize> = BTreeMap::new();
     for (i, raw_member) in raw.cluster.initial_members.iter().enumerate() {
         let member = validate_member(i, raw_member, regions)?;
-        if let Some(first) = ids.insert(member.id, i) {
-            return Err(invalid(
-                format!("cluster.initial_members[{i}].id"),
-                format!(
-                    "node id {} is listed twice (also cluster.initial_members[{first}])",
-                    member.id
-                ),
-            ));
-        }
+        listed_once(&mut ids, member.id, i, "id", "node id")?;
         // Two members on one Raft address would be one process answering for two nodes.
-        if let Some(first) = raft_addrs.insert(member.raft_addr, i) {
-            return Err(invalid(
-                format!("cluster.initial_members[{i}].raft_addr"),
-                format!(
-                    "raft address {} is listed twice (also cluster.initial_members[{first}])",
-                    member.raft_addr
-                ),
-            ));
-        }
+        listed_once(&mut raft_addrs, member.raft_addr, i, "raft_addr", "raft address")?;
         members.push(member);
     }
     if !members.is_empty() {

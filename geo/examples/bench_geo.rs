@@ -45,35 +45,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
 
-    let t = Instant::now();
-    let mut found = 0usize;
-    for ip in &ips {
-        if db.lookup(*ip)?.is_some() {
-            found += 1;
-        }
-    }
-    let lookup = t.elapsed();
-    println!(
-        "lookup:   {n} addresses in {:.3} s = {:.0} lookups/s, {:.0} ns each ({found} found)",
-        lookup.as_secs_f64(),
-        n as f64 / lookup.as_secs_f64(),
-        lookup.as_nanos() as f64 / n as f64
-    );
-
-    let t = Instant::now();
-    let mut to_stockholm = 0usize;
-    for ip in &ips {
-        let r = route(Some(&db), *ip, &cfg.regions, &cfg.geo.default_order, |r| r.as_str() != "malmo");
-        if r.region.as_ref().is_some_and(|r| r.as_str() == "stockholm") {
-            to_stockholm += 1;
-        }
-    }
-    let routing = t.elapsed();
-    println!(
-        "route:    {n} decisions in {:.3} s = {:.0} decisions/s, {:.0} ns each (lookup + distances + choice; {to_stockholm} to stockholm)",
-        routing.as_secs_f64(),
-        n as f64 / routing.as_secs_f64(),
-        routing.as_nanos() as f64 / n as f64
-    );
+    let (found, lookup) = timed(&ips, |ip| Ok(db.lookup(ip)?.is_some()))?;
+    report("lookup:  ", n, lookup, "lookups", &format!("{found} found"));
+    let (to_stockholm, routing) = timed(&ips, |ip| {
+        let r = route(Some(&db), ip, &cfg.regions, &cfg.geo.default_order, |r| r.as_str() != "malmo");
+        Ok(r.region.as_ref().is_some_and(|r| r.as_str() == "stockholm"))
+    })?;
+    report("route:   ", n, routing, "decisions", &format!("lookup + distances + choice; {to_stockholm} to stockholm"));
     Ok(())
+}
+
+/// Runs `f` over every address; how many answered true, and how long it took.
+fn timed(
+    ips: &[std::net::IpAddr],
+    mut f: impl FnMut(std::net::IpAddr) -> Result<bool, Box<dyn std::error::Error>>,
+) -> Result<(usize, std::time::Duration), Box<dyn std::error::Error>> {
+    let t = Instant::now();
+    let mut hits = 0usize;
+    for ip in ips {
+        hits += usize::from(f(*ip)?);
+    }
+    Ok((hits, t.elapsed()))
+}
+
+fn report(label: &str, n: usize, took: std::time::Duration, what: &str, detail: &str) {
+    println!(
+        "{label} {n} {what} in {:.3} s = {:.0} {what}/s, {:.0} ns each ({detail})",
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64(),
+        took.as_nanos() as f64 / n as f64
+    );
 }

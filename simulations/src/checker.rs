@@ -548,11 +548,7 @@ impl Checker<'_> {
                     if Some(*amount_ore) == view.amount_ore && Some(transaction_id) == view.transaction_id.as_ref())
             });
             if matching.is_none() {
-                let sent: Vec<usize> = ops
-                    .iter()
-                    .filter(|o| matches!(o.op, Op::Purchase { .. }))
-                    .map(|o| o.index)
-                    .collect();
+                let sent = sent_of(ops, |op| matches!(op, Op::Purchase { .. }));
                 self.push(
                     AnomalyKind::NeverWritten,
                     id,
@@ -573,11 +569,7 @@ impl Checker<'_> {
                 .filter(possible)
                 .any(|o| matches!(o.op, Op::Feedback { .. }))
             {
-                let sent: Vec<usize> = ops
-                    .iter()
-                    .filter(|o| matches!(o.op, Op::Feedback { .. }))
-                    .map(|o| o.index)
-                    .collect();
+                let sent = sent_of(ops, |op| matches!(op, Op::Feedback { .. }));
                 self.push(
                     AnomalyKind::NeverWritten,
                     id,
@@ -960,4 +952,9 @@ fn describe_level(level: u8) -> &'static str {
 
 fn fmt_ore(v: Option<i64>) -> String {
     v.map_or_else(|| "none".to_owned(), |o| o.to_string())
+}
+
+/// The history indices of the operations in `ops` that `kind` selects (cited by an anomaly).
+fn sent_of(ops: &[&Operation], kind: impl Fn(&Op) -> bool) -> Vec<usize> {
+    ops.iter().filter(|o| kind(&o.op)).map(|o| o.index).collect()
 }

@@ -21,7 +21,9 @@ use serde_json::{json, Value};
 /// A client process: one operation at a time.
 pub type ProcessId = u64;
 
-/// A session's lifecycle state, as `GET /v1/sessions/{id}` names it.
+/// A session's lifecycle state, as `GET /v1/sessions/{id}` names it. Deliberately not the node's
+/// own `SessionState`: the checker judges what the HTTP API says, as a black box, so it parses the
+/// names the API promises instead of sharing the type whose output it checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SessionState {
     /// Opened by scanning a QR code.
