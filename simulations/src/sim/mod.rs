@@ -498,19 +498,8 @@ async fn read_everything(ctx: &Ctx) -> FinalReads {
     let mut reads = FinalReads::default();
     let businesses: Vec<_> = ctx.model.borrow().businesses.iter().map(|b| b.id.clone()).collect();
     let sessions: Vec<_> = ctx.model.borrow().sessions.keys().cloned().collect();
-    for id in businesses {
-        let mut last = Err("not read".to_string());
-        for round in 0..FINAL_READ_ROUNDS {
-            match call(&ctx.slots[round as usize % 3], Op::GetBusiness(id.clone()), workload::CALL_TIMEOUT).await {
-                Ok(Ok(Answer::Business(b))) => {
-                    last = Ok(*b);
-                    break;
-                }
-                other => last = Err(format!("{other:?}")),
-            }
-        }
-        reads.businesses.push(last);
-    }
+    // Sessions first: reading a session with pending feedback settles it with its business, so
+    // the businesses read afterwards include every settlement the sessions show.
     for id in sessions {
         let mut last = Err("not read".to_string());
         for round in 0..FINAL_READ_ROUNDS {
@@ -523,6 +512,19 @@ async fn read_everything(ctx: &Ctx) -> FinalReads {
             }
         }
         reads.sessions.insert(id, last);
+    }
+    for id in businesses {
+        let mut last = Err("not read".to_string());
+        for round in 0..FINAL_READ_ROUNDS {
+            match call(&ctx.slots[round as usize % 3], Op::GetBusiness(id.clone()), workload::CALL_TIMEOUT).await {
+                Ok(Ok(Answer::Business(b))) => {
+                    last = Ok(*b);
+                    break;
+                }
+                other => last = Err(format!("{other:?}")),
+            }
+        }
+        reads.businesses.push(last);
     }
     reads
 }

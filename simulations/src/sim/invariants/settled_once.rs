@@ -6,7 +6,9 @@
 //! Only sessions the workload opened can carry feedback (feedback needs the session id), so the
 //! known sessions are all that can have a scored settlement. Expiries are left out: the sweeper
 //! expires sessions whose opening the workload never heard of. A business with a session that
-//! could not be read at the end is skipped rather than guessed at.
+//! could not be read at the end is skipped rather than guessed at. The final reads read the
+//! sessions before the businesses: a session read with its feedback still pending settles it
+//! first, so the business read afterwards includes it.
 
 use std::collections::BTreeMap;
 
