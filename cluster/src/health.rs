@@ -105,6 +105,16 @@ impl Health {
         last.elapsed() < self.failover_after
     }
 
+    /// How long a node may be silent before it counts as unreachable.
+    pub fn failover_after(&self) -> Duration {
+        self.failover_after
+    }
+
+    /// Whether `node` answered a ping at or after `since` (always for this node).
+    pub fn answered_since(&self, node: RaftNodeId, since: Instant) -> bool {
+        node == self.me || self.last_ok.lock().unwrap_or_else(|p| p.into_inner()).get(&node).is_some_and(|t| *t >= since)
+    }
+
     /// How long ago `node` last answered (since startup when never).
     pub fn silent_for(&self, node: RaftNodeId) -> Duration {
         if node == self.me {

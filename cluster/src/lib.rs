@@ -21,5 +21,5 @@ pub mod tls;
 pub mod transport;
 
 pub use error::Error;
-pub use node::{member_node, raft_config, ClusterNode, ClusterStatus, Committed};
+pub use node::{member_node, raft_config, ClusterNode, ClusterStatus, Committed, Verdict};
 pub use svea_storage as storage;

@@ -78,6 +78,11 @@ fn accepting_a_stale_epoch_is_caught() {
     assert_caught(Bug::AcceptStaleEpoch);
 }
 
+#[test]
+fn a_settlement_that_pays_again_when_retried_is_caught() {
+    assert_caught(Bug::SettleWithoutRecord);
+}
+
 /// The same seed gives the same trace, bit for bit. This needs tokio's `select!` generator
 /// seeded, which only a `--cfg tokio_unstable` build allows; the workspace's `.cargo/config.toml`
 /// sets it for every build.

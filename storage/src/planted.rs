@@ -12,6 +12,14 @@ pub enum Bug {
     AckBeforeFlush,
     /// The state machine accepts a write from an owner whose epoch is no longer current.
     AcceptStaleEpoch,
+    /// A business settles a session without its `bsettle` idempotency record, so a retried
+    /// settlement pays again (the switch lives here; the node's business actor reads it).
+    SettleWithoutRecord,
+}
+
+impl Bug {
+    /// Every bug that can be planted.
+    pub const ALL: [Bug; 3] = [Bug::AckBeforeFlush, Bug::AcceptStaleEpoch, Bug::SettleWithoutRecord];
 }
 
 #[cfg(feature = "planted-bugs")]
@@ -23,12 +31,14 @@ mod switch {
     thread_local! {
         static ACK_BEFORE_FLUSH: Cell<bool> = const { Cell::new(false) };
         static ACCEPT_STALE_EPOCH: Cell<bool> = const { Cell::new(false) };
+        static SETTLE_WITHOUT_RECORD: Cell<bool> = const { Cell::new(false) };
     }
 
     fn cell(bug: Bug) -> &'static std::thread::LocalKey<Cell<bool>> {
         match bug {
             Bug::AckBeforeFlush => &ACK_BEFORE_FLUSH,
             Bug::AcceptStaleEpoch => &ACCEPT_STALE_EPOCH,
+            Bug::SettleWithoutRecord => &SETTLE_WITHOUT_RECORD,
         }
     }
 
@@ -61,4 +71,10 @@ pub(crate) fn ack_before_flush() -> bool {
 
 pub(crate) fn accept_stale_epoch() -> bool {
     is_on(Bug::AcceptStaleEpoch)
+}
+
+/// Whether a business settlement should skip its idempotency record ([`Bug::SettleWithoutRecord`]).
+/// Public because the settlement is node code; a constant `false` without the feature.
+pub fn settle_without_record() -> bool {
+    is_on(Bug::SettleWithoutRecord)
 }

@@ -36,6 +36,11 @@ const _: () = assert!(LEADER_WAIT_LEASES > STEP_DOWN_WAIT_LEASES, "a waiting nod
 const _: () = assert!(LEASE_MARGIN_DIVISOR >= 2, "the margin is a fraction of a lease, not a second lease");
 
 impl ClusterNode {
+    /// The leader this node knows of right now, if any.
+    pub fn leader(&self) -> Option<RaftNodeId> {
+        self.inner.raft.metrics().borrow().current_leader
+    }
+
     /// Waits (at most `limit`) until this node knows a leader other than a frozen self.
     pub async fn wait_for_leader(&self, limit: Duration) -> Option<RaftNodeId> {
         let mut rx = self.inner.raft.metrics();

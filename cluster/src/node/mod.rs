@@ -14,6 +14,8 @@ mod peers;
 mod reads;
 mod writes;
 
+pub use peers::Verdict;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! Calls from this node to another one, guarded by the failure detector: a call to a node that
 //! has been silent for `failover_after` is refused before anything is sent, and a call in flight
-//! gives up as soon as its target goes silent.
+//! gives up as soon as its target goes silent. A caller whose call found its target silent can
+//! wait for the detector's verdict ([`ClusterNode::await_verdict`]) instead of failing at once.
 
 use std::time::Duration;
 
@@ -11,8 +12,20 @@ use crate::error::Error;
 use crate::rpc::{AppCall, ForwardError, Rpc};
 use crate::transport::TransportError;
 
-/// How often an in-flight call re-checks whether its target is still reachable.
+/// How often an in-flight call re-checks whether its target is still reachable, and how often a
+/// caller waiting for a verdict looks again.
 const HEALTH_POLL: Duration = Duration::from_millis(50);
+
+/// What the failure detector concluded about a peer that a call could not reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Declared unreachable (silent for `failover_after`): its actors may be taken over.
+    Lost,
+    /// It answered a ping after the call was sent: it is alive, the call failed for another reason.
+    Alive,
+    /// Neither within the wait (at most `failover_after` and one poll after the call was sent).
+    Undecided,
+}
 
 impl ClusterNode {
     /// Sends an application (actor) call to another node and returns its answer.
@@ -87,6 +100,27 @@ impl ClusterNode {
         tokio::select! {
             r = fut => Ok(r),
             _ = watch => Err(Error::Unreachable { node, reason: "stopped answering during the call".into() }),
+        }
+    }
+
+    /// Waits until the failure detector decides about `node`, which did not answer a call sent
+    /// at `sent`: declared unreachable, or answering pings again. Bounded: a silent node is
+    /// declared unreachable `failover_after` after its last answer, which came before `sent`, so
+    /// the wait ends by `sent + failover_after` plus one poll (then [`Verdict::Undecided`]).
+    pub async fn await_verdict(&self, node: RaftNodeId, sent: tokio::time::Instant) -> Verdict {
+        let health = &self.inner.health;
+        let deadline = sent + health.failover_after() + HEALTH_POLL;
+        loop {
+            if !health.node_reachable(node) {
+                return Verdict::Lost;
+            }
+            if health.answered_since(node, sent) {
+                return Verdict::Alive;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Verdict::Undecided;
+            }
+            tokio::time::sleep(HEALTH_POLL).await;
         }
     }
 

@@ -9,25 +9,25 @@ use crate::{check_invalid, check_ok, env};
 
 #[test]
 fn env_overrides_the_file_which_overrides_the_defaults() {
-    let toml = "[node]\nid = 2\nregion = \"gothenburg\"\n[timeouts]\nheartbeat_ms = 100\n";
+    let toml = "[node]\nid = 2\nregion = \"gothenburg\"\n[timeouts]\nheartbeat_ms = 60\n";
     let config = check_ok(toml, &[]);
     assert_eq!(config.node.id.get(), 2);
-    assert_eq!(config.timeouts.heartbeat, Duration::from_millis(100));
+    assert_eq!(config.timeouts.heartbeat, Duration::from_millis(60));
 
     let config = check_ok(
         toml,
         &[
             ("SVEA_NODE_ID", "7"),
-            ("SVEA_TIMEOUTS_HEARTBEAT_MS", "120"),
+            ("SVEA_TIMEOUTS_HEARTBEAT_MS", "65"),
             ("PATH", "/usr/bin"), // not ours: ignored
         ],
     );
     assert_eq!(config.node.id.get(), 7);
-    assert_eq!(config.timeouts.heartbeat, Duration::from_millis(120));
+    assert_eq!(config.timeouts.heartbeat, Duration::from_millis(65));
     // The file still wins over defaults where env says nothing.
     assert_eq!(config.node.region.as_str(), "gothenburg");
     // Defaults remain where neither says anything.
-    assert_eq!(config.timeouts.election_min, Duration::from_millis(600));
+    assert_eq!(config.timeouts.election_min, Duration::from_millis(200));
 }
 
 #[test]

@@ -68,16 +68,16 @@ fn empty_file_and_no_file_give_the_documented_defaults() {
 
     let t = &config.timeouts;
     let ms = Duration::from_millis;
-    assert_eq!(t.heartbeat, ms(150));
-    assert_eq!(t.election_min, ms(600));
-    assert_eq!(t.election_max, ms(1200));
+    assert_eq!(t.heartbeat, ms(50));
+    assert_eq!(t.election_min, ms(200));
+    assert_eq!(t.election_max, ms(400));
     assert_eq!(t.raft_rpc, ms(1000));
     assert_eq!(t.client_write, ms(5000));
     assert_eq!(t.storage_flush, ms(5000));
     assert_eq!(t.actor_idle, ms(300_000));
     assert_eq!(t.session_expiry, Duration::from_secs(15 * 60));
     assert_eq!(t.expiry_sweep, ms(5000));
-    assert_eq!(t.failover_after, ms(1500));
+    assert_eq!(t.failover_after, ms(500));
     assert_eq!(t.shutdown_grace, ms(10_000));
     assert_eq!(t.quic_idle, ms(10_000));
     assert_eq!(t.quic_keepalive, ms(2000));
@@ -328,9 +328,9 @@ fn routing_prints_as_written() {
 
 #[test]
 fn a_partial_file_keeps_defaults_for_the_rest() {
-    let config = check_ok("[timeouts]\nheartbeat_ms = 100\n", &[]);
-    assert_eq!(config.timeouts.heartbeat, Duration::from_millis(100));
-    assert_eq!(config.timeouts.election_min, Duration::from_millis(600));
+    let config = check_ok("[timeouts]\nheartbeat_ms = 60\n", &[]);
+    assert_eq!(config.timeouts.heartbeat, Duration::from_millis(60));
+    assert_eq!(config.timeouts.election_min, Duration::from_millis(200));
     assert_eq!(config.node.id.get(), 1);
     assert_eq!(config.regions.len(), 3);
 }

@@ -13,7 +13,7 @@ use crate::env;
 fn set_reads_the_text_by_the_type_of_the_key() {
     let mut raw = RawConfig::default();
     raw.set_all([
-        ("timeouts.heartbeat_ms", " 120 "),
+        ("timeouts.heartbeat_ms", " 60 "),
         ("cluster.name", "123"), // a string key takes the text as it is, digits too
         ("node.routing", "serve"),
         ("geo.trusted_proxies", "10.0.0.0/8, 127.0.0.1"),
@@ -21,12 +21,12 @@ fn set_reads_the_text_by_the_type_of_the_key() {
         ("log.filter", "svea_cluster=debug,info"),
     ])
     .unwrap();
-    assert_eq!(raw.timeouts.heartbeat_ms, 120);
+    assert_eq!(raw.timeouts.heartbeat_ms, 60);
     assert_eq!(raw.cluster.name, "123");
     assert_eq!(raw.geo.trusted_proxies, ["10.0.0.0/8", "127.0.0.1"]);
     assert_eq!(raw.log.filter, "svea_cluster=debug,info");
     let config = raw.validate().unwrap();
-    assert_eq!(config.timeouts.heartbeat, Duration::from_millis(120));
+    assert_eq!(config.timeouts.heartbeat, Duration::from_millis(60));
     assert_eq!(config.node.routing, Routing::Serve);
     assert_eq!(config.geo.default_order.len(), 1);
 }
@@ -85,7 +85,7 @@ fn a_written_config_reads_back_as_the_same_config() {
     raw.tls.ca_cert = format!("{AWKWARD_DIR}/ca.pem");
     raw.log.filter = "info,svea_cluster=\"debug\"".to_owned();
     raw.operator.token = "0123456789abcdef-'\"-token".to_owned();
-    raw.set_all([("geo.trusted_proxies", "127.0.0.1, ::1"), ("timeouts.heartbeat_ms", "100")])
+    raw.set_all([("geo.trusted_proxies", "127.0.0.1, ::1"), ("timeouts.heartbeat_ms", "60")])
         .unwrap();
     let text = raw.to_toml_string().unwrap();
     let back = RawConfig::from_toml_str(&text).unwrap();

@@ -85,18 +85,18 @@ fn coordinates_must_be_on_earth() {
 
 #[test]
 fn election_timeout_min_must_exceed_three_heartbeats() {
-    check_ok("[timeouts]\nheartbeat_ms = 199\n", &[]); // 597 < 600
+    check_ok("[timeouts]\nheartbeat_ms = 66\n", &[]); // 198 < 200
     check_invalid(
-        "[timeouts]\nheartbeat_ms = 200\n",
+        "[timeouts]\nheartbeat_ms = 67\n",
         &[],
         "timeouts.election_timeout_ms_min",
-        "3 * timeouts.heartbeat_ms (600), got 600",
+        "3 * timeouts.heartbeat_ms (201), got 200",
     );
     check_invalid(
-        "[timeouts]\nelection_timeout_ms_min = 450\n",
+        "[timeouts]\nelection_timeout_ms_min = 150\n",
         &[],
         "timeouts.election_timeout_ms_min",
-        "got 450",
+        "got 150",
     );
     // No overflow on absurd values.
     check_invalid(
@@ -110,10 +110,10 @@ fn election_timeout_min_must_exceed_three_heartbeats() {
 #[test]
 fn election_timeout_max_must_exceed_min() {
     check_invalid(
-        "[timeouts]\nelection_timeout_ms_max = 600\n",
+        "[timeouts]\nelection_timeout_ms_max = 200\n",
         &[],
         "timeouts.election_timeout_ms_max",
-        "election_timeout_ms_min (600), got 600",
+        "election_timeout_ms_min (200), got 200",
     );
 }
 
@@ -147,12 +147,12 @@ fn every_duration_must_be_positive() {
 
 #[test]
 fn failover_must_wait_longer_than_a_heartbeat() {
-    check_ok("[timeouts]\nfailover_after_ms = 151\n", &[]);
+    check_ok("[timeouts]\nfailover_after_ms = 51\n", &[]);
     check_invalid(
-        "[timeouts]\nfailover_after_ms = 150\n",
+        "[timeouts]\nfailover_after_ms = 50\n",
         &[],
         "timeouts.failover_after_ms",
-        "heartbeat_ms (150), got 150",
+        "heartbeat_ms (50), got 50",
     );
 }
 

@@ -308,7 +308,10 @@ impl BusinessOp for Settle {
             }
         };
         let settlement = Settlement { outcome, decision };
-        writes.push(settled.write(&settlement, IndexMode::InsertNew)?);
+        // Planted bug (simulations only; a constant false in a shipped build): no idempotency record.
+        if !svea_storage::planted::settle_without_record() {
+            writes.push(settled.write(&settlement, IndexMode::InsertNew)?);
+        }
         match slot.commit(env, next, writes, vec![]).await? {
             Persisted::Ok => {
                 tracing::info!(session_id = %session, reward_ore = decision.amount.as_ore(), "session settled");

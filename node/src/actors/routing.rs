@@ -4,6 +4,7 @@
 
 use std::rc::Rc;
 
+use svea_cluster::Verdict;
 use svea_config::Region;
 use svea_storage::{Owner, RaftNodeId};
 
@@ -79,7 +80,11 @@ fn place(env: &ActorEnv, home: &Region, draining: bool) -> Route {
 }
 
 /// Delivers one call to the actor's owner, following [`decide`]. A fenced local attempt, or a
-/// remote node saying it is not the owner, refreshes this node's view and decides again.
+/// remote node saying it is not the owner, refreshes this node's view and decides again; a
+/// remote owner (or the leader of a local attempt's writes) that stops answering is waited for
+/// until the failure detector's verdict (at most `failover_after` after its last answer), and
+/// when it is lost the call is decided again, which takes the actor over (or writes through the
+/// new leader). So a call in the takeover window is one slow answer instead of a 503.
 pub async fn deliver<O: Op>(router: &Rc<Router>, id: <O::Actor as Hosted>::Id, op: O, forwarded: bool) -> Result<O::Reply, ActorError>
 {
     let env = &router.env;
@@ -107,8 +112,42 @@ pub async fn deliver<O: Op>(router: &Rc<Router>, id: <O::Actor as Hosted>::Id, o
             // A forwarded call is only ever served by the owner: a second hop would mean our
             // views disagree, so let the sender refresh instead of bouncing the call around.
             Route::Remote(_) if forwarded => Err(ActorError::Fenced { key: stored.clone() }),
-            Route::Remote(node) => crate::core::remote::forward(env, node, id.clone(), op.clone()).await,
-            _ => deliver_local::<O>(router, &key, &id, op.clone()).await,
+            Route::Remote(node) => {
+                let sent = tokio::time::Instant::now();
+                match crate::core::remote::forward(env, node, id.clone(), op.clone()).await {
+                    Ok(answer) => answer,
+                    // The owner went silent: it may be dead but not yet declared so (the takeover
+                    // window). Wait for the failure detector's verdict instead of answering 503;
+                    // once the owner is lost, deciding again takes the actor over. Running the
+                    // operation again is safe: every operation is idempotent, as a client retry
+                    // relies on, and the takeover's new epoch fences anything the old owner sends.
+                    Err(unanswered) => match env.cluster.await_verdict(node, sent).await {
+                        Verdict::Lost => {
+                            tracing::debug!(actor = %key, owner = node, "owner lost during the call; routing again");
+                            last_err = Some(unanswered.0.into());
+                            continue;
+                        }
+                        Verdict::Alive | Verdict::Undecided => Err(unanswered.0.into()),
+                    },
+                }
+            }
+            _ => {
+                // The same window for the leader this node's writes go through: a write forwarded
+                // to a leader that dies mid-call fails with an unknown outcome, and the actor
+                // deactivates (the next activation reloads what the store has). Once the leader
+                // is declared lost, run the call again: its writes then wait for the new leader.
+                let leader = reachable_leader(env);
+                let sent = tokio::time::Instant::now();
+                let result = deliver_local::<O>(router, &key, &id, op.clone()).await;
+                if let (Err(ActorError::Unavailable(_)), Some(l)) = (&result, leader) {
+                    if env.cluster.await_verdict(l, sent).await == Verdict::Lost {
+                        tracing::debug!(actor = %key, leader = l, "leader lost during the call; routing again");
+                        last_err = result.err();
+                        continue;
+                    }
+                }
+                result
+            }
         };
         match result {
             Err(ActorError::Fenced { .. }) => {
@@ -120,6 +159,13 @@ pub async fn deliver<O: Op>(router: &Rc<Router>, id: <O::Actor as Hosted>::Id, o
         }
     }
     Err(last_err.unwrap_or_else(|| ActorError::Unavailable(format!("could not route to {key}"))))
+}
+
+/// The leader this node's writes go through, when it is another node and still reachable (a
+/// leader already declared lost is waited for by the write path itself).
+fn reachable_leader(env: &ActorEnv) -> Option<RaftNodeId> {
+    let leader = env.cluster.leader()?;
+    (leader != env.cluster.id() && env.cluster.health().node_reachable(leader)).then_some(leader)
 }
 
 /// Hands `actor`, owned by `owner` (this node, or a lost node while this one drains), to the

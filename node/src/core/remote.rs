@@ -39,12 +39,31 @@ pub enum RemoteCall {
     RecordSettlement(SessionId, RecordSettlement),
 }
 
-/// Sends `op` for actor `id` to `node`, which owns it, and returns its answer unchanged. The
-/// answer's type is the operation's: the other node encoded exactly that (see [`serve`]).
-pub async fn forward<O: Op>(env: &ActorEnv, node: RaftNodeId, id: <O::Actor as Hosted>::Id, op: O) -> Result<O::Reply, ActorError> {
-    let bytes = encode(&op.remote(id))?;
-    let answer = env.cluster.call_app(node, bytes, env.forward_timeout).await?;
-    decode::<Result<O::Reply, ActorError>>(&answer)?
+/// A forwarded call that `node` never answered: it was unreachable when the call was to be
+/// sent, or stopped answering during it (the failure detector's view, or the call's timeout).
+/// The call may or may not have run there; the caller decides whether to wait for a verdict.
+#[derive(Debug)]
+pub struct Unanswered(pub svea_cluster::Error);
+
+/// Sends `op` for actor `id` to `node`, which owns it, and returns its answer unchanged (the
+/// inner result). The answer's type is the operation's: the other node encoded exactly that
+/// (see [`serve`]). `Err` only when `node` did not answer at all.
+pub async fn forward<O: Op>(
+    env: &ActorEnv,
+    node: RaftNodeId,
+    id: <O::Actor as Hosted>::Id,
+    op: O,
+) -> Result<Result<O::Reply, ActorError>, Unanswered> {
+    let bytes = match encode(&op.remote(id)) {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(e.into())),
+    };
+    let answer = match env.cluster.call_app(node, bytes, env.forward_timeout).await {
+        Ok(a) => a,
+        Err(e @ svea_cluster::Error::Unreachable { .. }) => return Err(Unanswered(e)),
+        Err(e) => return Ok(Err(e.into())),
+    };
+    Ok(decode::<Result<O::Reply, ActorError>>(&answer).map_err(ActorError::from).and_then(|r| r))
 }
 
 /// Serves actor calls forwarded by other nodes through this node's registry.

@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::Rng;
+use svea_node::actors::keys::ActorKey;
+use svea_node::actors::session::Session;
+use svea_storage::Command;
 
-use super::host::REGIONS;
+use super::host::{Applied, REGIONS};
 
 /// One-way delays between the regions (the Swedish WAN): Stockholm-Gothenburg 2.0 ms,
 /// Stockholm-Malmö 2.65 ms, Gothenburg-Malmö 1.25 ms.
@@ -20,6 +23,11 @@ pub enum Fault {
     /// Crash these regions at the first client acknowledgement from now on (the worst moment for
     /// durability: acknowledged writes must already be on a quorum's disks).
     CrashAfterAck(Vec<usize>),
+    /// Crash this region inside a settlement window: after a session it owns stored pending
+    /// feedback and that session's business then wrote (normally: settled it), before the session
+    /// records the settlement. The customer retries the feedback elsewhere, and the survivor that
+    /// takes the session over must get the stored settlement back, not a second payment.
+    CrashInSettlement(usize),
     /// Restart these crashed regions.
     Restart(Vec<usize>),
     /// Cut `a` off from `b` in both directions.
@@ -47,6 +55,7 @@ impl Fault {
         match self {
             Fault::Crash(v) => format!("crash {}", v.iter().map(n).collect::<Vec<_>>().join("+")),
             Fault::CrashAfterAck(v) => format!("crash-after-ack {}", v.iter().map(n).collect::<Vec<_>>().join("+")),
+            Fault::CrashInSettlement(r) => format!("crash-in-settlement {}", n(r)),
             Fault::Restart(v) => format!("restart {}", v.iter().map(n).collect::<Vec<_>>().join("+")),
             Fault::Partition(a, b) => format!("partition {}<->{}", n(a), n(b)),
             Fault::PartitionOneway(a, b) => format!("partition {}->{}", n(a), n(b)),
@@ -85,9 +94,15 @@ pub fn schedule(rng: &mut StdRng, start: Duration, end: Duration) -> Vec<(Durati
         let stop = (t + len).min(end);
         match rng.gen_range(0..100) {
             // A region crashes and restarts.
-            0..=19 => {
+            0..=9 => {
                 let r = rng.gen_range(0..3);
                 out.push((t, Fault::Crash(vec![r])));
+                out.push((stop, Fault::Restart(vec![r])));
+            }
+            // A region crashes in the middle of a settlement (when one comes) and restarts.
+            10..=19 => {
+                let r = rng.gen_range(0..3);
+                out.push((t, Fault::CrashInSettlement(r)));
                 out.push((stop, Fault::Restart(vec![r])));
             }
             // Power loss in two or all regions at once: only what was flushed survives.
@@ -133,4 +148,47 @@ pub fn schedule(rng: &mut StdRng, start: Duration, end: Duration) -> Vec<(Durati
     // Apply in time order; ties keep their drawing order (a stable sort).
     out.sort_by_key(|(at, _)| *at);
     out
+}
+
+/// An armed [`Fault::CrashInSettlement`]: watches the apply stream for the settlement window of
+/// a session owned by its region's node.
+#[derive(Debug, Clone)]
+pub struct SettlementTrap {
+    /// The region to crash.
+    pub region: usize,
+    /// Apply records already looked at.
+    cursor: usize,
+    /// The business (stored actor key) of a session that just stored pending feedback.
+    business: Option<String>,
+}
+
+impl SettlementTrap {
+    /// A trap for `region`, looking only at what is applied from `cursor` on.
+    pub fn new(region: usize, cursor: usize) -> Self {
+        SettlementTrap { region, cursor, business: None }
+    }
+
+    /// Looks at the records applied since the last look; `true` when the window is open: a
+    /// session owned by the region's node stored pending feedback and its business wrote after
+    /// that (with a settlement in flight, that write is the settlement), so crashing now loses
+    /// the session's final write but not the payment.
+    pub fn sprung(&mut self, records: &[Applied]) -> bool {
+        let node = REGIONS[self.region].1;
+        let new = records.get(self.cursor..).unwrap_or_default();
+        self.cursor = records.len();
+        for a in new {
+            let Command::Put { actor, node: writer, state, .. } = &a.command else { continue };
+            match &self.business {
+                Some(b) if actor == b => return true,
+                _ if *writer == node && actor.starts_with("session/") => {
+                    let Ok(s) = svea_storage::codec::decode::<Session>(state) else { continue };
+                    if s.feedback.as_ref().is_some_and(|f| f.settlement.is_none()) {
+                        self.business = Some(ActorKey::from(s.business_id).stored());
+                    }
+                }
+                _ => {}
+            }
+        }
+        false
+    }
 }

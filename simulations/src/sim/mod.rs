@@ -143,6 +143,7 @@ pub fn bug_name(bug: Bug) -> &'static str {
     match bug {
         Bug::AckBeforeFlush => "ack-before-flush",
         Bug::AcceptStaleEpoch => "accept-stale-epoch",
+        Bug::SettleWithoutRecord => "settle-without-record",
     }
 }
 
@@ -151,7 +152,8 @@ pub fn parse_bug(s: &str) -> Result<Bug, String> {
     match s {
         "ack-before-flush" => Ok(Bug::AckBeforeFlush),
         "accept-stale-epoch" => Ok(Bug::AcceptStaleEpoch),
-        other => Err(format!("unknown bug {other:?}: ack-before-flush or accept-stale-epoch")),
+        "settle-without-record" => Ok(Bug::SettleWithoutRecord),
+        other => Err(format!("unknown bug {other:?}: ack-before-flush, accept-stale-epoch or settle-without-record")),
     }
 }
 
@@ -189,7 +191,7 @@ impl SeededThread {
         svea_storage::rt::seed_thread_rng(seed ^ 0x5eed_0f_4a57);
         svea_node::domain::ids::seed_thread_ids(Some(seed ^ 0x1d5_0f_5eed));
         net::reset_loss(StdRng::seed_from_u64(seed ^ 0x10_55));
-        for bug in [Bug::AckBeforeFlush, Bug::AcceptStaleEpoch] {
+        for bug in Bug::ALL {
             svea_storage::planted::set(bug, plant == Some(bug));
         }
         SeededThread
@@ -200,7 +202,7 @@ impl Drop for SeededThread {
     fn drop(&mut self) {
         let _ = REPLAY.try_with(|r| r.try_borrow_mut().map(|mut r| *r = None));
         svea_node::domain::ids::seed_thread_ids(None);
-        for bug in [Bug::AckBeforeFlush, Bug::AcceptStaleEpoch] {
+        for bug in Bug::ALL {
             svea_storage::planted::set(bug, false);
         }
     }
@@ -330,6 +332,7 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
     let mut world = World { ips: &ips, disks: &disks, slots: &slots, up: [true; 3], promises: Default::default() };
     let mut armed: Option<Vec<usize>> = None;
     let mut acked_at_arming = 0u64;
+    let mut trap: Option<faults::SettlementTrap> = None;
     let mut leaders = invariants::one_leader::Leaders::default();
     let mut steps = 0u64;
     let mut stopped_early = false;
@@ -344,6 +347,15 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
                 armed = Some(v);
             }
         }
+        if let Some(t) = trap.as_mut() {
+            let sprung = t.sprung(&applied.lock().unwrap_or_else(|p| p.into_inner()).records);
+            if sprung {
+                let r = t.region;
+                trap = None;
+                trace.borrow_mut().record(now, format!("fault crash {} now (inside a settlement)", name(r)));
+                apply(&mut sim, &Fault::Crash(vec![r]), &mut world);
+            }
+        }
         while next < schedule.len() && schedule[next].0 <= now {
             let fault = &schedule[next].1;
             trace.borrow_mut().record(now, format!("fault {}", fault.describe()));
@@ -352,9 +364,17 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
                     armed = Some(v.clone());
                     acked_at_arming = acked;
                 }
-                Fault::Restart(_) => {
-                    // A crash that never found its acknowledgement is dropped with its restart.
+                Fault::CrashInSettlement(r) => {
+                    let seen = applied.lock().unwrap_or_else(|p| p.into_inner()).records.len();
+                    trap = Some(faults::SettlementTrap::new(*r, seen));
+                }
+                Fault::Restart(v) => {
+                    // A crash that never found its acknowledgement (or settlement) is dropped
+                    // with its restart.
                     armed = None;
+                    if trap.as_ref().is_some_and(|t| v.contains(&t.region)) {
+                        trap = None;
+                    }
                     apply(&mut sim, fault, &mut world);
                 }
                 _ => apply(&mut sim, fault, &mut world),
@@ -365,6 +385,7 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
         if !healed.get() && now >= fault_end {
             trace.borrow_mut().record(now, "heal");
             armed = None;
+            trap = None;
             heal(&mut sim, &mut world.up);
             healed.set(true);
         }
@@ -396,8 +417,8 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
     outcome.violations.extend(leaders.violations);
     outcome.violations.extend(world.promises.violations);
     outcome.violations.extend(heal_violations.borrow().iter().cloned());
-    let applied = applied.lock().unwrap_or_else(|p| p.into_inner());
-    outcome.violations.extend(invariants::single_owner::check(&applied));
+    let applied_log = applied.lock().unwrap_or_else(|p| p.into_inner());
+    outcome.violations.extend(invariants::single_owner::check(&applied_log));
     let reads = final_reads.borrow();
     let m = model.borrow();
     match reads.as_ref() {
@@ -406,6 +427,7 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
         Some(reads) => {
             outcome.violations.extend(invariants::acked_writes::check(&m, reads));
             outcome.violations.extend(invariants::reward_once::check(&m, reads));
+            outcome.violations.extend(invariants::settled_once::check(&m, reads));
             outcome.violations.extend(invariants::budget::check_final(reads));
         }
     }
@@ -476,19 +498,8 @@ async fn read_everything(ctx: &Ctx) -> FinalReads {
     let mut reads = FinalReads::default();
     let businesses: Vec<_> = ctx.model.borrow().businesses.iter().map(|b| b.id.clone()).collect();
     let sessions: Vec<_> = ctx.model.borrow().sessions.keys().cloned().collect();
-    for id in businesses {
-        let mut last = Err("not read".to_string());
-        for round in 0..FINAL_READ_ROUNDS {
-            match call(&ctx.slots[round as usize % 3], Op::GetBusiness(id.clone()), workload::CALL_TIMEOUT).await {
-                Ok(Ok(Answer::Business(b))) => {
-                    last = Ok(*b);
-                    break;
-                }
-                other => last = Err(format!("{other:?}")),
-            }
-        }
-        reads.businesses.push(last);
-    }
+    // Sessions first: reading a session with pending feedback settles it with its business, so
+    // the businesses read afterwards include every settlement the sessions show.
     for id in sessions {
         let mut last = Err("not read".to_string());
         for round in 0..FINAL_READ_ROUNDS {
@@ -501,6 +512,19 @@ async fn read_everything(ctx: &Ctx) -> FinalReads {
             }
         }
         reads.sessions.insert(id, last);
+    }
+    for id in businesses {
+        let mut last = Err("not read".to_string());
+        for round in 0..FINAL_READ_ROUNDS {
+            match call(&ctx.slots[round as usize % 3], Op::GetBusiness(id.clone()), workload::CALL_TIMEOUT).await {
+                Ok(Ok(Answer::Business(b))) => {
+                    last = Ok(*b);
+                    break;
+                }
+                other => last = Err(format!("{other:?}")),
+            }
+        }
+        reads.businesses.push(last);
     }
     reads
 }
@@ -531,7 +555,7 @@ fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, w: &mut World<'_>) {
                 }
             }
         }
-        Fault::CrashAfterAck(_) => {}
+        Fault::CrashAfterAck(_) | Fault::CrashInSettlement(_) => {}
         Fault::Restart(v) => {
             for &r in v {
                 if !up[r] {

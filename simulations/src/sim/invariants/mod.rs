@@ -7,6 +7,7 @@ pub mod convergence;
 pub mod durable_promises;
 pub mod one_leader;
 pub mod reward_once;
+pub mod settled_once;
 pub mod single_owner;
 
 use std::collections::BTreeMap;
