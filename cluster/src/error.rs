@@ -54,6 +54,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// A copy for one of the callers that share an outcome (a read-index round). The variants a
+    /// round can produce are copied exactly; the others (storage, membership, config), whose
+    /// sources cannot be cloned, keep their message as [`Error::Fatal`], which is what they mean
+    /// to a reader.
+    pub(crate) fn for_sharing(&self) -> Error {
+        match self {
+            Error::NotLeader { leader } => Error::NotLeader { leader: *leader },
+            Error::Timeout { op, after } => Error::Timeout { op, after: *after },
+            Error::Fatal(m) => Error::Fatal(m.clone()),
+            Error::Forward(m) => Error::Forward(m.clone()),
+            Error::LeaderDown { node } => Error::LeaderDown { node: *node },
+            Error::Unreachable { node, reason } => Error::Unreachable { node: *node, reason: reason.clone() },
+            other => Error::Fatal(other.to_string()),
+        }
+    }
+
     /// Whether a client may retry the operation later (possibly elsewhere).
     pub fn is_retryable(&self) -> bool {
         match self {

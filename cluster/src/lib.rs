@@ -5,7 +5,8 @@
 //! its own file under `node/`), bootstrap, the Raft network ([`network`]), the typed RPCs nodes
 //! send each other ([`rpc`]) and their serving side (`server`), the QUIC transport
 //! ([`transport`]) and its mutual TLS ([`tls`]), membership changes ([`membership`]), failure
-//! detection ([`health`]) and event counters ([`metrics`]).
+//! detection ([`health`]), event counters ([`metrics`]) and the read-index rounds concurrent read
+//! barriers share (`read_rounds`).
 //! Does not own: HTTP, JSON, actors or the feedback domain; it moves opaque commands.
 
 mod error;
@@ -15,6 +16,7 @@ pub mod membership;
 pub mod metrics;
 pub mod network;
 mod node;
+mod read_rounds;
 pub mod rpc;
 mod server;
 pub mod tls;

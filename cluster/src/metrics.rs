@@ -20,6 +20,7 @@ pub struct Counters {
     promote: AtomicU64,
     set_draining: AtomicU64,
     remove: AtomicU64,
+    read_index_rounds: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -69,6 +70,17 @@ impl Counters {
         }
     }
 
+    /// This node started a read-index round (a quorum check as leader, a request to the leader
+    /// as follower); concurrent read barriers share one.
+    pub fn read_index_round(&self) {
+        bump(&self.read_index_rounds);
+    }
+
+    /// Read-index rounds started so far.
+    pub fn read_index_rounds(&self) -> u64 {
+        self.read_index_rounds.load(Ordering::Relaxed)
+    }
+
     fn all(&self) -> Vec<(&'static str, &'static str, Option<(&'static str, &'static str)>, u64)> {
         let v = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let op = |name| Some(("op", name));
@@ -85,6 +97,7 @@ impl Counters {
             ("svea_membership_changes_total", "", op("promote"), v(&self.promote)),
             ("svea_membership_changes_total", "", op("set_draining"), v(&self.set_draining)),
             ("svea_membership_changes_total", "", op("remove"), v(&self.remove)),
+            ("svea_read_index_rounds_total", "Read-index rounds started (shared by concurrent read barriers).", None, v(&self.read_index_rounds)),
         ]
     }
 

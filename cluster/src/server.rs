@@ -13,6 +13,7 @@ use svea_storage::{RaftNodeId, TypeConfig};
 use crate::freeze::Freeze;
 use crate::membership;
 use crate::metrics::Counters;
+use crate::read_rounds::ReadRounds;
 use crate::rpc::{
     Append, AppCall, Campaign, ChangeMembership, ForwardError, ForwardWrite, InstallSnapshot, Ping, Pong, ReadIndex, Replication,
     Reply, RequestVote, Rpc, RpcKind,
@@ -33,6 +34,8 @@ pub(crate) struct Server {
     pub(crate) max_snapshot_bytes: u64,
     /// Set while this node hands leadership away: forwarded writes and reads are refused.
     pub(crate) freeze: Arc<Freeze>,
+    /// The node's read-index rounds: read indexes served here share its quorum checks.
+    pub(crate) reads: Arc<ReadRounds>,
     pub(crate) app: AppSlot,
 }
 
@@ -106,10 +109,8 @@ impl Server {
     }
 
     async fn read_index(&self) -> <ReadIndex as Rpc>::Response {
-        if self.freeze.is_frozen() {
-            return Err(ForwardError::NotLeader { leader: None });
-        }
-        match self.raft.ensure_linearizable().await {
+        // Frozen (handing leadership over): the shared round answers "not the leader".
+        match self.reads.confirm_leadership(&self.raft, &self.freeze, &self.counters).await {
             Ok(log_id) => Ok(log_id.map(|l| l.index).unwrap_or(0)),
             Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => Err(ForwardError::NotLeader { leader: f.leader_id }),
             Err(e) => Err(ForwardError::Failed(e.to_string())),

@@ -1,6 +1,6 @@
 //! `bench-node`: committed actor state changes per second and per-step latency of ONE node core,
-//! in-process, through the real path (registry -> actors -> Raft -> sled, flushed to disk; sled
-//! flushes with `sync_file_range`, not `fsync`, so the drive cache is not forced).
+//! in-process, through the real path (registry -> actors -> Raft -> sled, on stable storage:
+//! sled's flush plus one `fdatasync` per group commit, see `svea_storage::engine`).
 //!
 //! Each simulated customer scans a QR code (`open`), confirms a purchase (`purchase`) and writes
 //! a Swedish review (`feedback`), one step after the other, as a phone would. `--concurrency`

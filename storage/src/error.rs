@@ -24,6 +24,12 @@ pub enum Error {
         /// The sled error.
         source: sled::Error,
     },
+    /// The files under sled could not be opened for, or put on stable storage by, `fdatasync`.
+    #[error("cannot sync the store's files to stable storage: {source}")]
+    Sync {
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// Stored bytes could not be decoded (corruption or version skew).
     #[error("corrupt {what}: {source}")]
     Corrupt {

@@ -1,8 +1,11 @@
 //! Group commit: one background task turns many "persist this" requests into few engine flushes.
 //!
-//! The engine (sled, or the simulations' in-memory disk) writes lazily; a log entry or vote counts as durable only once `Db::flush` has returned
-//! *after* it was written. Requests are answered strictly in arrival order, and every request is
-//! answered only by a flush that started after the request was queued.
+//! The engine (sled, or the simulations' in-memory disk) writes lazily; a log entry or vote
+//! counts as durable only once an engine flush has returned *after* it was written. For sled that
+//! flush is `Db::flush` followed by one `fdatasync` of its data file (see `engine::sled_sync`), so
+//! a batch of waiters costs one sync however many it holds. Requests are answered strictly in
+//! arrival order, and every request is answered only by a flush that started after the request
+//! was queued.
 
 use std::time::Duration;
 

@@ -33,12 +33,8 @@ pub use types::{Command, CommandResult, IndexMode, IndexWrite, Owner, RaftNodeId
 ///
 /// `flush_timeout` bounds every wait for durability; a flush that takes longer fails the write.
 pub fn open(dir: &Path, flush_timeout: Duration) -> Result<(LogStore, StateMachineStore), Error> {
-    let db = sled::Config::new()
-        .path(dir)
-        .mode(sled::Mode::HighThroughput)
-        .open()
-        .map_err(|source| Error::Open { path: dir.to_path_buf(), source })?;
-    open_engine(engine::Engine::Sled(db), &dir.display().to_string(), flush_timeout)
+    let sled = engine::SledEngine::open(dir)?;
+    open_engine(engine::Engine::Sled(sled), &dir.display().to_string(), flush_timeout)
 }
 
 /// Opens the store on a simulated disk (see [`engine::mem`]) and starts its flusher on the

@@ -31,6 +31,7 @@ use crate::error::Error;
 use crate::freeze::Freeze;
 use crate::health::{ping_schedule, run_pinger, Health};
 use crate::metrics::Counters;
+use crate::read_rounds::ReadRounds;
 use crate::server::Server;
 use crate::transport::Transport;
 
@@ -114,6 +115,9 @@ struct Inner {
     /// Frozen while this node hands leadership away (see [`ClusterNode::transfer_leadership`]);
     /// shared with the RPC server, which refuses forwarded writes and reads meanwhile.
     freeze: Arc<Freeze>,
+    /// The read-index rounds concurrent barriers share; shared with the RPC server, whose
+    /// read-index answers (as leader) join the same quorum checks.
+    reads: Arc<ReadRounds>,
     /// Every task this node spawned; stopped by [`ClusterNode::shutdown`].
     tasks: Tasks,
 }
@@ -166,6 +170,7 @@ impl ClusterNode {
         let counters = Arc::new(Counters::default());
         let health = Health::new(id, cfg.timeouts.failover_after, counters.clone());
         let freeze = Arc::new(Freeze::default());
+        let reads = Arc::new(ReadRounds::default());
         let tasks = Tasks::default();
         tasks.own(tokio::spawn(leadership::watch_leadership(raft.clone(), counters.clone())));
         if let Some(t) = &transport {
@@ -175,6 +180,7 @@ impl ClusterNode {
                 membership_timeout: cfg.timeouts.membership_change,
                 max_snapshot_bytes: t.max_snapshot_bytes(),
                 freeze: freeze.clone(),
+                reads: reads.clone(),
                 app: t.app_slot(),
             };
             tasks.own(t.serve(Arc::new(server)));
@@ -200,6 +206,7 @@ impl ClusterNode {
                 leader_lease: cfg.timeouts.election_max,
                 counters,
                 freeze,
+                reads,
                 tasks,
             }),
         })

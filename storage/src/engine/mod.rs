@@ -7,8 +7,11 @@
 //! [`crate::StateView`] are written once against [`Engine`] and [`Tree`].
 
 pub mod mem;
+mod sled_sync;
 
 use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::Error;
 
@@ -37,25 +40,50 @@ impl Batch {
 #[derive(Clone)]
 pub enum Engine {
     /// sled on disk.
-    Sled(::sled::Db),
+    Sled(SledEngine),
     /// The simulations' in-memory disk.
     Mem(mem::MemEngine),
+}
+
+/// sled, and the files its flushes are made durable in (see [`sled_sync`]).
+#[derive(Clone)]
+pub struct SledEngine {
+    db: ::sled::Db,
+    files: Arc<sled_sync::SledFiles>,
+}
+
+impl SledEngine {
+    /// Opens (or creates) the sled store in `dir`.
+    pub(crate) fn open(dir: &Path) -> Result<SledEngine, Error> {
+        let open_err = |source| Error::Open { path: dir.to_path_buf(), source };
+        let db = ::sled::Config::new().path(dir).mode(::sled::Mode::HighThroughput).open().map_err(open_err)?;
+        let files = sled_sync::SledFiles::open(dir).map_err(|source| Error::Sync { source })?;
+        Ok(SledEngine { db, files: Arc::new(files) })
+    }
+
+    /// sled's flush (its buffers written, `sync_file_range`), then one `fdatasync` of its data
+    /// file and the directory syncs its new files need: the writes are on stable storage.
+    fn flush_durable(&self) -> Result<(), Error> {
+        self.db.flush().map_err(Error::sled("flush"))?;
+        self.files.sync().map_err(|source| Error::Sync { source })
+    }
 }
 
 impl Engine {
     /// Opens (or creates) the tree `name`.
     pub(crate) fn open_tree(&self, name: &'static str) -> Result<Tree, Error> {
         match self {
-            Engine::Sled(db) => db.open_tree(name).map(Tree::Sled).map_err(Error::sled("open tree")),
+            Engine::Sled(s) => s.db.open_tree(name).map(Tree::Sled).map_err(Error::sled("open tree")),
             Engine::Mem(m) => Ok(Tree::Mem(m.tree(name))),
         }
     }
 
-    /// Makes every write completed before this call durable. Blocking for sled (call it off the
-    /// async threads); immediate for the in-memory engine.
+    /// Makes every write completed before this call durable: on stable storage, data and the
+    /// metadata needed to read it (`fdatasync` level) for sled, so call it off the async
+    /// threads; immediate for the in-memory engine.
     pub(crate) fn flush_blocking(&self) -> Result<(), Error> {
         match self {
-            Engine::Sled(db) => db.flush().map(|_| ()).map_err(Error::sled("flush")),
+            Engine::Sled(s) => s.flush_durable(),
             Engine::Mem(m) => {
                 m.flush();
                 Ok(())
