@@ -15,9 +15,11 @@
 //! `--actors N` measures memory instead: it opens N sessions (each open activates its session
 //! actor, which stays active until `--actor-idle-ms` passes without a call), reads the process's
 //! resident memory (`VmRSS` of `/proc/self/status`, after `malloc_trim` so freed heap is given
-//! back) before and after, and again once the actors have passivated. The difference per active
-//! actor includes everything the opens left behind (sled's cache, Raft's log), so the drop at
-//! passivation is printed too: that is what the actors themselves held.
+//! back) before and after, and again once the actors have passivated, with the heap in use
+//! (glibc's `mallinfo2`: allocated bytes, whatever pages they share). The growth per active actor
+//! includes everything the opens left behind (sled's page cache, Raft's log); the heap given back
+//! at passivation is what the actors themselves held (RSS barely drops: freed actors sit between
+//! live cache pages).
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -649,16 +651,30 @@ fn vm_rss(status: &str) -> Option<u64> {
     kib.checked_mul(1024)
 }
 
-/// Resident memory and active actors at one moment.
+/// Heap bytes allocated and not freed (small chunks plus mmapped ones), from glibc; `None`
+/// with another allocator.
+fn heap_in_use() -> Option<u64> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads glibc's allocator statistics.
+        let m = unsafe { libc::mallinfo2() };
+        u64::try_from(m.uordblks.saturating_add(m.hblkhd)).ok()
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    None
+}
+
+/// Resident memory, heap in use and active actors at one moment.
 #[derive(Debug, Clone, Copy)]
 struct Sample {
     rss: u64,
+    heap: Option<u64>,
     active: usize,
 }
 
 impl Sample {
     fn take(node: &NodeHandle) -> anyhow::Result<Sample> {
-        Ok(Sample { rss: resident_bytes()?, active: node.active_actors() })
+        Ok(Sample { rss: resident_bytes()?, heap: heap_in_use(), active: node.active_actors() })
     }
 }
 
@@ -689,9 +705,19 @@ impl MemoryReport {
         self.active.rss.saturating_sub(self.before.rss).checked_div(self.activated())
     }
 
-    /// Resident bytes passivation gave back, per activated actor: what the actors held.
+    /// Resident bytes passivation gave back, per activated actor.
     fn per_actor_released(&self) -> Option<u64> {
         self.active.rss.saturating_sub(self.passivated.rss).checked_div(self.activated())
+    }
+
+    /// Heap bytes the opens added, per activated actor.
+    fn heap_per_actor_gross(&self) -> Option<u64> {
+        self.active.heap?.saturating_sub(self.before.heap?).checked_div(self.activated())
+    }
+
+    /// Heap bytes passivation freed, per activated actor: what the actors themselves held.
+    fn heap_per_actor_held(&self) -> Option<u64> {
+        self.active.heap?.saturating_sub(self.passivated.heap?).checked_div(self.activated())
     }
 
     fn print(&self, args: &Args) {
@@ -708,14 +734,17 @@ impl MemoryReport {
             args.actor_idle_ms
         );
         println!();
-        println!("{:<26} {:>12} {:>14}", "moment", "VmRSS MiB", "active actors");
+        println!("{:<26} {:>12} {:>12} {:>14}", "moment", "VmRSS MiB", "heap MiB", "active actors");
         for (name, s) in [("before opening", self.before), ("all sessions open", self.active), ("after passivation", self.passivated)] {
-            println!("{:<26} {:>12.1} {:>14}", name, mib(s.rss), s.active);
+            let heap = s.heap.map_or_else(|| "-".to_owned(), |h| format!("{:.1}", mib(h)));
+            println!("{:<26} {:>12.1} {:>12} {:>14}", name, mib(s.rss), heap, s.active);
         }
         println!();
         println!("actors activated           {}", self.activated());
         println!("per active actor (gross)   {}   (RSS growth over activated actors; includes sled cache and Raft log the opens wrote)", per(self.per_actor_gross()));
-        println!("per active actor (held)    {}   (RSS given back at passivation over activated actors)", per(self.per_actor_released()));
+        println!("per active actor (RSS back){}   (RSS given back at passivation over activated actors)", per(self.per_actor_released()));
+        println!("heap per actor (gross)     {}   (heap growth over activated actors; sled cache and Raft log included)", per(self.heap_per_actor_gross()));
+        println!("heap per actor (held)      {}   (heap freed at passivation over activated actors: the actors themselves)", per(self.heap_per_actor_held()));
         println!("after passivation          {:.1} MiB, {:.1} MiB above before opening, actors gone {:.1} s after the last open", mib(self.passivated.rss), mib(self.passivated.rss.saturating_sub(self.before.rss)), self.passivated_after.as_secs_f64());
         println!(
             "struct sizes               SessionActor {} B, Session {} B (inline only; strings, the actix context and mailbox, the task and the registry entry come on top)",
@@ -740,7 +769,7 @@ impl MemoryReport {
     }
 
     fn to_json(&self, args: &Args) -> serde_json::Value {
-        let sample = |s: Sample| json!({"vm_rss_bytes": s.rss, "active_actors": s.active});
+        let sample = |s: Sample| json!({"vm_rss_bytes": s.rss, "heap_in_use_bytes": s.heap, "active_actors": s.active});
         let errors: serde_json::Map<String, serde_json::Value> =
             self.stats.errors.iter().map(|(k, v)| (k.clone(), json!({ "count": v.count, "example": v.example }))).collect();
         json!({
@@ -755,7 +784,9 @@ impl MemoryReport {
             "after_passivation": sample(self.passivated),
             "activated": self.activated(),
             "bytes_per_active_actor_gross": self.per_actor_gross(),
-            "bytes_per_active_actor_held": self.per_actor_released(),
+            "rss_released_per_actor": self.per_actor_released(),
+            "heap_bytes_per_active_actor_gross": self.heap_per_actor_gross(),
+            "heap_bytes_per_active_actor_held": self.heap_per_actor_held(),
             "passivated_after_s": self.passivated_after.as_secs_f64(),
             "size_of_session_actor": std::mem::size_of::<svea_node::actors::session::SessionActor>(),
             "size_of_session": std::mem::size_of::<svea_node::actors::session::Session>(),
@@ -822,14 +853,16 @@ mod tests {
         assert_eq!(vm_rss("VmRSS:\t  12 MB\n"), None);
         assert_eq!(vm_rss("Name:\tx\n"), None);
         assert!(resident_bytes().expect("this process's status") > 0);
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        assert!(heap_in_use().is_some_and(|h| h > 0));
     }
 
     #[test]
     fn memory_per_actor_divides_by_the_actors_activated() {
         let report = MemoryReport {
-            before: Sample { rss: 100 << 20, active: 2 },
-            active: Sample { rss: 200 << 20, active: 2 + 1024 },
-            passivated: Sample { rss: 150 << 20, active: 0 },
+            before: Sample { rss: 100 << 20, heap: Some(10 << 20), active: 2 },
+            active: Sample { rss: 200 << 20, heap: Some(50 << 20), active: 2 + 1024 },
+            passivated: Sample { rss: 150 << 20, heap: Some(40 << 20), active: 0 },
             opened: 1024,
             opening: Duration::from_secs(1),
             passivated_after: Duration::from_secs(1),
@@ -838,6 +871,8 @@ mod tests {
         assert_eq!(report.activated(), 1024);
         assert_eq!(report.per_actor_gross(), Some(100 * 1024));
         assert_eq!(report.per_actor_released(), Some(50 * 1024));
+        assert_eq!(report.heap_per_actor_gross(), Some(40 * 1024));
+        assert_eq!(report.heap_per_actor_held(), Some(10 * 1024));
         let none = MemoryReport { active: report.before, ..report };
         assert_eq!(none.per_actor_gross(), None, "no actor activated: no division by zero");
     }
