@@ -742,7 +742,7 @@ impl MemoryReport {
         println!();
         println!("actors activated           {}", self.activated());
         println!("per active actor (gross)   {}   (RSS growth over activated actors; includes sled cache and Raft log the opens wrote)", per(self.per_actor_gross()));
-        println!("per active actor (RSS back){}   (RSS given back at passivation over activated actors)", per(self.per_actor_released()));
+        println!("RSS back per actor         {}   (RSS given back at passivation over activated actors)", per(self.per_actor_released()));
         println!("heap per actor (gross)     {}   (heap growth over activated actors; sled cache and Raft log included)", per(self.heap_per_actor_gross()));
         println!("heap per actor (held)      {}   (heap freed at passivation over activated actors: the actors themselves)", per(self.heap_per_actor_held()));
         println!("after passivation          {:.1} MiB, {:.1} MiB above before opening, actors gone {:.1} s after the last open", mib(self.passivated.rss), mib(self.passivated.rss.saturating_sub(self.before.rss)), self.passivated_after.as_secs_f64());
