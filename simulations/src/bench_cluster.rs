@@ -26,7 +26,7 @@
 //! This is a benchmark that prints numbers; nothing here asserts on timings.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -41,7 +41,7 @@ use simulations::customers::{
 use simulations::latency::{ms, Latencies};
 
 use simulations::procs::{
-    self, agent, request, BinarySource, ClusterSpec, Outcome, NODES, ONE_WAY_DELAY_US,
+    self, agent, request, ClusterSpec, Outcome, NODES, ONE_WAY_DELAY_US,
 };
 use simulations::udp_proxy::{Direction, ProxyHandle};
 
@@ -103,18 +103,9 @@ pub struct Args {
     /// Print one JSON object instead of the tables.
     #[arg(long)]
     json: bool,
-    /// The `svea` binary to run; default: build it, then look next to this binary.
-    #[arg(long)]
-    svea_bin: Option<PathBuf>,
-    /// Do not run `cargo build --release -p svea-node -p simulations` first.
-    #[arg(long)]
-    no_build: bool,
-    /// The nodes' log filter (`log.filter`); their logs go to files in the run directory.
-    #[arg(long, default_value = "warn")]
-    node_log_filter: String,
-    /// Keep the run directory (configs, certificates, data, node logs) instead of removing it.
-    #[arg(long)]
-    keep_dir: bool,
+    /// Where the `svea` binary comes from, its nodes' logs and the run directory.
+    #[command(flatten)]
+    procs: procs::ProcessArgs,
     /// Seed for purchase amounts and review choice (the workload, not the timings).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -127,18 +118,13 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Runs the benchmark and prints its report.
 pub fn main(args: Args) -> anyhow::Result<()> {
-    let source = BinarySource {
-        path: args.svea_bin.clone(),
-        no_build: args.no_build,
-        debug: false,
-    };
-    let svea = procs::svea_binary(&source, "bench-cluster")?;
+    let svea = args.procs.release_binary("bench-cluster")?;
     let dir = tempfile::Builder::new()
         .prefix("svea-bench-cluster-")
         .tempdir()
         .context("cannot create the run directory")?;
     let result = run(&args, &svea, dir.path());
-    if args.keep_dir {
+    if args.procs.keep_dir {
         let path = dir.keep();
         eprintln!("bench-cluster: kept the run directory {}", path.display());
     } else {
@@ -360,7 +346,7 @@ fn run(args: &Args, svea: &Path, dir: &Path) -> anyhow::Result<Report> {
         tool: "bench-cluster",
         proxies: args.wan,
         routing: args.routing.as_str(),
-        log_filter: args.node_log_filter.clone(),
+        log_filter: args.procs.node_log_filter.clone(),
     };
     let procs::Running {
         mut cluster,

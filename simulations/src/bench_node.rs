@@ -11,6 +11,15 @@
 //! step are in [`simulations::customers`]), and Raft entries applied, measured from the applied
 //! log index before and after the run. The second is the ground truth (it also counts the claims
 //! of reactivated actors). This is a benchmark that prints numbers; nothing here asserts on timings.
+//!
+//! `--actors N` measures memory instead: it opens N sessions (each open activates its session
+//! actor, which stays active until `--actor-idle-ms` passes without a call), reads the process's
+//! resident memory (`VmRSS` of `/proc/self/status`, after `malloc_trim` so freed heap is given
+//! back) before and after, and again once the actors have passivated, with the heap in use
+//! (glibc's `mallinfo2`: allocated bytes, whatever pages they share). The growth per active actor
+//! includes everything the opens left behind (sled's page cache, Raft's log); the heap given back
+//! at passivation is what the actors themselves held (RSS barely drops: freed actors sit between
+//! live cache pages).
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -40,6 +49,17 @@ const SESSIONS_MAX: u64 = 1_000_000;
 const CONCURRENCY_MAX: u64 = 1024;
 /// Most businesses the customers are spread over.
 const BUSINESSES_MAX: u64 = 1000;
+/// Most session actors `--actors` activates.
+const ACTORS_MAX: u64 = 10_000_000;
+/// Longest `--actor-idle-ms`.
+const ACTOR_IDLE_MS_MAX: u64 = 3_600_000;
+/// Sessions of an `--actors` run never expire while it runs (the sweeper would touch them).
+const ACTORS_SESSION_EXPIRY_MS: u64 = 24 * 3_600_000;
+/// After the idle timeout, how long passivation may take (the registry looks a quarter timeout
+/// late at most; the actors stop on the core's own `LocalSet`).
+const PASSIVATION_SLACK: Duration = Duration::from_secs(30);
+/// Pause between two looks at the number of active actors.
+const ACTIVE_POLL: Duration = Duration::from_millis(100);
 
 /// How long the core may take to open its store and start Raft.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -94,6 +114,15 @@ pub struct Args {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Memory mode: activate this many session actors (by opening that many sessions, spread
+    /// over `--businesses` with `--concurrency` in flight), print resident memory per active
+    /// actor, then again after they passivated. Replaces the flow benchmark.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=ACTORS_MAX))]
+    actors: Option<u64>,
+    /// `timeouts.actor_idle_ms` of the node with `--actors`: longer than opening all sessions
+    /// takes (the report says when it was not), as the run waits this long for passivation.
+    #[arg(long, default_value_t = 120_000, value_parser = clap::value_parser!(u64).range(1..=ACTOR_IDLE_MS_MAX))]
+    actor_idle_ms: u64,
 }
 
 /// Runs the benchmark and prints its report.
@@ -122,23 +151,35 @@ pub fn main(args: Args) -> anyhow::Result<()> {
             eprintln!("warning: could not remove {}: {e}", data_dir.display());
         }
     }
-    let report = result?;
-    if args.json {
-        println!("{}", report.to_json(&args, &data_dir));
-    } else {
-        report.print_table(&args, &data_dir);
+    match result? {
+        Done::Flows(report) if args.json => println!("{}", report.to_json(&args, &data_dir)),
+        Done::Flows(report) => report.print_table(&args, &data_dir),
+        Done::Memory(report) if args.json => println!("{}", report.to_json(&args)),
+        Done::Memory(report) => report.print(&args),
     }
     Ok(())
 }
 
+/// What a run measured.
+enum Done {
+    /// The customer flows.
+    Flows(Report),
+    /// Memory per actor (`--actors`).
+    Memory(MemoryReport),
+}
+
 /// Builds the runtime the core requires (current-thread + `LocalSet`, no actix `System`),
 /// runs the benchmark on it and tears it down within a bounded time.
-fn run_core(args: &Args, data_dir: &Path) -> anyhow::Result<Report> {
+fn run_core(args: &Args, data_dir: &Path) -> anyhow::Result<Done> {
     let mut raw = svea_config::RawConfig::default();
     raw.node.data_dir = data_dir.to_str().ok_or_else(|| anyhow!("data dir {} is not UTF-8", data_dir.display()))?.to_owned();
     // Nothing binds these in the core; loopback placeholders keep validation happy.
     raw.node.raft_addr = "127.0.0.1:7001".to_owned();
     raw.node.http_addr = "127.0.0.1:8080".to_owned();
+    if args.actors.is_some() {
+        raw.timeouts.actor_idle_ms = args.actor_idle_ms;
+        raw.timeouts.session_expiry_ms = ACTORS_SESSION_EXPIRY_MS;
+    }
     let config = raw.validate()?;
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -156,12 +197,15 @@ fn run_core(args: &Args, data_dir: &Path) -> anyhow::Result<Report> {
 }
 
 /// Starts the core, drives the customers, and always shuts the core down again.
-async fn bench(args: &Args, config: svea_config::Config) -> anyhow::Result<Report> {
+async fn bench(args: &Args, config: svea_config::Config) -> anyhow::Result<Done> {
     let start = core::start(config, Arc::new(SystemClock), Arc::new(RubricScorer::new()));
     let core = tokio::time::timeout(START_TIMEOUT, start)
         .await
         .map_err(|_| anyhow!("node core did not start within {START_TIMEOUT:?}"))??;
-    let result = drive(args, &core.handle).await;
+    let result = match args.actors {
+        Some(actors) => measure_actors(args, &core.handle, actors).await.map(Done::Memory),
+        None => drive(args, &core.handle).await.map(Done::Flows),
+    };
     if tokio::time::timeout(SHUTDOWN_TIMEOUT, core.shutdown()).await.is_err() {
         eprintln!("warning: node core did not shut down within {SHUTDOWN_TIMEOUT:?}");
     }
@@ -178,18 +222,7 @@ struct Customer {
 
 async fn drive(args: &Args, node: &NodeHandle) -> anyhow::Result<Report> {
     wait_ready(node).await?;
-    let mut tokens = Vec::new();
-    for b in 0..args.businesses {
-        let location = NewLocation::new(&format!("Götgatan {b}"), 59.33, 18.07)?;
-        let org_number = "556036-0793".parse::<OrgNumber>()?;
-        let budget = Ore::parse_sek("1000000.00")?;
-        let req = CreateBusiness::new(&format!("Kafé Södermalm {b}"), org_number, vec![location], budget, RewardPolicy::default())?;
-        let business = tokio::time::timeout(STEP_TIMEOUT, node.create_business(req))
-            .await
-            .map_err(|_| anyhow!("creating business {b} took longer than {STEP_TIMEOUT:?}"))??;
-        let location = business.locations.first().ok_or_else(|| anyhow!("business {b} has no location"))?;
-        tokens.push(location.qr_token.clone());
-    }
+    let tokens = create_businesses(args, node).await?;
 
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut customers = Vec::with_capacity(usize::try_from(args.sessions)?);
@@ -239,6 +272,23 @@ async fn drive(args: &Args, node: &NodeHandle) -> anyhow::Result<Report> {
         aborted_workers: aborted,
         stats,
     })
+}
+
+/// Creates `--businesses` businesses; the QR token of each one's location.
+async fn create_businesses(args: &Args, node: &NodeHandle) -> anyhow::Result<Vec<QrToken>> {
+    let mut tokens = Vec::new();
+    for b in 0..args.businesses {
+        let location = NewLocation::new(&format!("Götgatan {b}"), 59.33, 18.07)?;
+        let org_number = "556036-0793".parse::<OrgNumber>()?;
+        let budget = Ore::parse_sek("1000000.00")?;
+        let req = CreateBusiness::new(&format!("Kafé Södermalm {b}"), org_number, vec![location], budget, RewardPolicy::default())?;
+        let business = tokio::time::timeout(STEP_TIMEOUT, node.create_business(req))
+            .await
+            .map_err(|_| anyhow!("creating business {b} took longer than {STEP_TIMEOUT:?}"))??;
+        let location = business.locations.first().ok_or_else(|| anyhow!("business {b} has no location"))?;
+        tokens.push(location.qr_token.clone());
+    }
+    Ok(tokens)
 }
 
 /// Polls readiness (a quorum, here this node alone, confirms the leader) until the deadline.
@@ -577,5 +627,253 @@ impl Report {
             "outcomes": s.outcomes,
             "errors": errors,
         })
+    }
+}
+
+// ---------- memory per actor (`--actors`) ----------
+
+/// Resident memory of this process in bytes: `VmRSS` of `/proc/self/status`, read after giving
+/// freed heap back to the system (`malloc_trim`), so it counts what is in use.
+fn resident_bytes() -> anyhow::Result<u64> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of glibc's own heap; no pointer is involved.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    let status = std::fs::read_to_string("/proc/self/status").context("cannot read /proc/self/status")?;
+    vm_rss(&status).ok_or_else(|| anyhow!("no VmRSS line in /proc/self/status"))
+}
+
+/// The `VmRSS:  1234 kB` line of a `/proc/<pid>/status`, in bytes.
+fn vm_rss(status: &str) -> Option<u64> {
+    let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+    let kib: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// Heap bytes allocated and not freed (small chunks plus mmapped ones), from glibc; `None`
+/// with another allocator.
+fn heap_in_use() -> Option<u64> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads glibc's allocator statistics.
+        let m = unsafe { libc::mallinfo2() };
+        u64::try_from(m.uordblks.saturating_add(m.hblkhd)).ok()
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    None
+}
+
+/// Resident memory, heap in use and active actors at one moment.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    rss: u64,
+    heap: Option<u64>,
+    active: usize,
+}
+
+impl Sample {
+    fn take(node: &NodeHandle) -> anyhow::Result<Sample> {
+        Ok(Sample { rss: resident_bytes()?, heap: heap_in_use(), active: node.active_actors() })
+    }
+}
+
+/// What `--actors` measured.
+struct MemoryReport {
+    /// Before opening: the businesses are active.
+    before: Sample,
+    /// Right after the last open.
+    active: Sample,
+    /// Once the actors passivated (or the wait gave up).
+    passivated: Sample,
+    /// Sessions opened.
+    opened: u64,
+    opening: Duration,
+    /// How long after the last open the actors were gone.
+    passivated_after: Duration,
+    stats: Stats,
+}
+
+impl MemoryReport {
+    /// Actors activated by the opens.
+    fn activated(&self) -> u64 {
+        self.active.active.saturating_sub(self.before.active) as u64
+    }
+
+    /// Resident bytes the opens added, per activated actor.
+    fn per_actor_gross(&self) -> Option<u64> {
+        self.active.rss.saturating_sub(self.before.rss).checked_div(self.activated())
+    }
+
+    /// Resident bytes passivation gave back, per activated actor.
+    fn per_actor_released(&self) -> Option<u64> {
+        self.active.rss.saturating_sub(self.passivated.rss).checked_div(self.activated())
+    }
+
+    /// Heap bytes the opens added, per activated actor.
+    fn heap_per_actor_gross(&self) -> Option<u64> {
+        self.active.heap?.saturating_sub(self.before.heap?).checked_div(self.activated())
+    }
+
+    /// Heap bytes passivation freed, per activated actor: what the actors themselves held.
+    fn heap_per_actor_held(&self) -> Option<u64> {
+        self.active.heap?.saturating_sub(self.passivated.heap?).checked_div(self.activated())
+    }
+
+    fn print(&self, args: &Args) {
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        let per = |b: Option<u64>| b.map_or_else(|| "-".to_owned(), |b| format!("{b} B ({:.2} KiB)", b as f64 / 1024.0));
+        println!(
+            "bench-node --actors {}: {} sessions opened in {:.1} s ({:.0}/s), {} business(es), concurrency {}, actor_idle_ms {}",
+            args.actors.unwrap_or(0),
+            self.opened,
+            self.opening.as_secs_f64(),
+            per_s(self.opened, self.opening),
+            args.businesses,
+            args.concurrency,
+            args.actor_idle_ms
+        );
+        println!();
+        println!("{:<26} {:>12} {:>12} {:>14}", "moment", "VmRSS MiB", "heap MiB", "active actors");
+        for (name, s) in [("before opening", self.before), ("all sessions open", self.active), ("after passivation", self.passivated)] {
+            let heap = s.heap.map_or_else(|| "-".to_owned(), |h| format!("{:.1}", mib(h)));
+            println!("{:<26} {:>12.1} {:>12} {:>14}", name, mib(s.rss), heap, s.active);
+        }
+        println!();
+        println!("actors activated           {}", self.activated());
+        println!("per active actor (gross)   {}   (RSS growth over activated actors; includes sled cache and Raft log the opens wrote)", per(self.per_actor_gross()));
+        println!("RSS back per actor         {}   (RSS given back at passivation over activated actors)", per(self.per_actor_released()));
+        println!("heap per actor (gross)     {}   (heap growth over activated actors; sled cache and Raft log included)", per(self.heap_per_actor_gross()));
+        println!("heap per actor (held)      {}   (heap freed at passivation over activated actors: the actors themselves)", per(self.heap_per_actor_held()));
+        println!("after passivation          {:.1} MiB, {:.1} MiB above before opening, actors gone {:.1} s after the last open", mib(self.passivated.rss), mib(self.passivated.rss.saturating_sub(self.before.rss)), self.passivated_after.as_secs_f64());
+        println!(
+            "struct sizes               SessionActor {} B, Session {} B (inline only; strings, the actix context and mailbox, the task and the registry entry come on top)",
+            std::mem::size_of::<svea_node::actors::session::SessionActor>(),
+            std::mem::size_of::<svea_node::actors::session::Session>()
+        );
+        println!("open latency               p50 {:.2} ms, p99 {:.2} ms", ms(self.stats.open.percentile(50.0)), ms(self.stats.open.percentile(99.0)));
+        if self.activated() < self.opened {
+            println!(
+                "note: {} of {} opened sessions were not active at the measurement: opening took longer than --actor-idle-ms ({} ms), raise it",
+                self.opened - self.activated(),
+                self.opened,
+                args.actor_idle_ms
+            );
+        }
+        if self.passivated.active > self.before.active {
+            println!("note: {} actors were still active when the wait for passivation gave up", self.passivated.active);
+        }
+        for (kind, err) in &self.stats.errors {
+            println!("error {kind}: {} (e.g. {})", err.count, err.example);
+        }
+    }
+
+    fn to_json(&self, args: &Args) -> serde_json::Value {
+        let sample = |s: Sample| json!({"vm_rss_bytes": s.rss, "heap_in_use_bytes": s.heap, "active_actors": s.active});
+        let errors: serde_json::Map<String, serde_json::Value> =
+            self.stats.errors.iter().map(|(k, v)| (k.clone(), json!({ "count": v.count, "example": v.example }))).collect();
+        json!({
+            "actors": args.actors,
+            "actor_idle_ms": args.actor_idle_ms,
+            "businesses": args.businesses,
+            "concurrency": args.concurrency,
+            "opened": self.opened,
+            "opening_s": self.opening.as_secs_f64(),
+            "before": sample(self.before),
+            "all_open": sample(self.active),
+            "after_passivation": sample(self.passivated),
+            "activated": self.activated(),
+            "bytes_per_active_actor_gross": self.per_actor_gross(),
+            "rss_released_per_actor": self.per_actor_released(),
+            "heap_bytes_per_active_actor_gross": self.heap_per_actor_gross(),
+            "heap_bytes_per_active_actor_held": self.heap_per_actor_held(),
+            "passivated_after_s": self.passivated_after.as_secs_f64(),
+            "size_of_session_actor": std::mem::size_of::<svea_node::actors::session::SessionActor>(),
+            "size_of_session": std::mem::size_of::<svea_node::actors::session::Session>(),
+            "open_latency_ms": summary_json(self.stats.open.summary()),
+            "errors": errors,
+        })
+    }
+}
+
+/// Opens `actors` sessions (activating their actors), samples memory, waits for passivation and
+/// samples again.
+async fn measure_actors(args: &Args, node: &NodeHandle, actors: u64) -> anyhow::Result<MemoryReport> {
+    wait_ready(node).await?;
+    let tokens = Rc::new(create_businesses(args, node).await?);
+    let before = Sample::take(node)?;
+
+    let stats = Rc::new(RefCell::new(Stats::default()));
+    let next = Rc::new(Cell::new(0u64));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.deadline_s);
+    let workers: Vec<_> = (0..args.concurrency.min(actors))
+        .map(|_| {
+            let (node, tokens, next, stats) = (node.clone(), tokens.clone(), next.clone(), stats.clone());
+            tokio::task::spawn_local(async move {
+                while next.get() < actors && Instant::now() < deadline {
+                    let i = next.get();
+                    next.set(i + 1);
+                    // `tokens` is not empty (at least one business) and the remainder indexes in it.
+                    let token = tokens[(i % tokens.len() as u64) as usize].clone();
+                    let Ok(device) = format!("mem-{i}").parse::<DeviceId>() else { continue };
+                    step(Op::Open, &stats, || node.open_session(token.clone(), device.clone())).await;
+                }
+            })
+        })
+        .collect();
+    // Each worker starts nothing after the deadline and each open is bounded by STEP_TIMEOUT.
+    for w in workers {
+        w.await.map_err(|e| anyhow!("an opening task failed: {e}"))?;
+    }
+    let opening = started.elapsed();
+    let active = Sample::take(node)?;
+    let opened = stats.borrow().open.count();
+
+    // Passivation: every actor idle for actor_idle_ms is stopped by the registry's next tick.
+    let opened_at = Instant::now();
+    let give_up = opened_at + Duration::from_millis(args.actor_idle_ms) + PASSIVATION_SLACK;
+    while node.active_actors() > before.active && Instant::now() < give_up {
+        tokio::time::sleep(ACTIVE_POLL).await;
+    }
+    let passivated_after = opened_at.elapsed();
+    // The registry has forgotten them; let the stopped actors' tasks finish on this LocalSet.
+    tokio::time::sleep(ACTIVE_POLL).await;
+    let passivated = Sample::take(node)?;
+    Ok(MemoryReport { before, active, passivated, opened, opening, passivated_after, stats: stats.take() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resident_memory_is_read_from_proc_status() {
+        assert_eq!(vm_rss("Name:\tx\nVmPeak:\t  9 kB\nVmRSS:\t   2048 kB\nRssAnon:\t1 kB\n"), Some(2048 * 1024));
+        assert_eq!(vm_rss("VmRSS:\t  12 MB\n"), None);
+        assert_eq!(vm_rss("Name:\tx\n"), None);
+        assert!(resident_bytes().expect("this process's status") > 0);
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        assert!(heap_in_use().is_some_and(|h| h > 0));
+    }
+
+    #[test]
+    fn memory_per_actor_divides_by_the_actors_activated() {
+        let report = MemoryReport {
+            before: Sample { rss: 100 << 20, heap: Some(10 << 20), active: 2 },
+            active: Sample { rss: 200 << 20, heap: Some(50 << 20), active: 2 + 1024 },
+            passivated: Sample { rss: 150 << 20, heap: Some(40 << 20), active: 0 },
+            opened: 1024,
+            opening: Duration::from_secs(1),
+            passivated_after: Duration::from_secs(1),
+            stats: Stats::default(),
+        };
+        assert_eq!(report.activated(), 1024);
+        assert_eq!(report.per_actor_gross(), Some(100 * 1024));
+        assert_eq!(report.per_actor_released(), Some(50 * 1024));
+        assert_eq!(report.heap_per_actor_gross(), Some(40 * 1024));
+        assert_eq!(report.heap_per_actor_held(), Some(10 * 1024));
+        let none = MemoryReport { active: report.before, ..report };
+        assert_eq!(none.per_actor_gross(), None, "no actor activated: no division by zero");
     }
 }

@@ -98,6 +98,31 @@ pub fn parse_duration_within(text: &str, min: Duration, max: Duration) -> Result
 
 // ---------- the svea binary ----------
 
+/// The flags of a tool that starts `svea` processes (flattened into its own `Args`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProcessArgs {
+    /// The `svea` binary to run; default: build it, then look next to this binary.
+    #[arg(long)]
+    pub svea_bin: Option<PathBuf>,
+    /// Do not run `cargo build --release -p svea-node -p simulations` first.
+    #[arg(long)]
+    pub no_build: bool,
+    /// The nodes' log filter (`log.filter`); their logs go to files in the run directory.
+    #[arg(long, default_value = "warn")]
+    pub node_log_filter: String,
+    /// Keep the run directory (configs, certificates, data, node logs) instead of removing it.
+    #[arg(long)]
+    pub keep_dir: bool,
+}
+
+impl ProcessArgs {
+    /// The release `svea` binary these flags name ([`svea_binary`]); `tool` prefixes messages.
+    pub fn release_binary(&self, tool: &str) -> anyhow::Result<PathBuf> {
+        let source = BinarySource { path: self.svea_bin.clone(), no_build: self.no_build, debug: false };
+        svea_binary(&source, tool)
+    }
+}
+
 /// Where the `svea` binary comes from.
 #[derive(Debug, Clone, Default)]
 pub struct BinarySource {
@@ -239,9 +264,15 @@ pub fn wait_bounded(
 /// A `svea` command with no inherited `SVEA_*` variables (they would override the configs we
 /// write, and an unknown one makes `svea run` refuse to start), killed if we die.
 fn svea_command(svea: &Path) -> Command {
-    let mut cmd = Command::new(svea);
+    guarded_command(svea, "SVEA_")
+}
+
+/// A command for `program` without the inherited environment variables named `env_prefix*`,
+/// killed (SIGKILL) when the thread that spawns it exits; see the module documentation.
+pub fn guarded_command(program: &Path, env_prefix: &str) -> Command {
+    let mut cmd = Command::new(program);
     for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("SVEA_") {
+        if name.to_string_lossy().starts_with(env_prefix) {
             cmd.env_remove(name);
         }
     }
@@ -455,7 +486,8 @@ impl Drop for Cluster {
     }
 }
 
-fn log_tail(path: &Path) -> String {
+/// The last [`LOG_TAIL_LINES`] lines of the log at `path` (or why it cannot be read).
+pub fn log_tail(path: &Path) -> String {
     let read = || -> std::io::Result<String> {
         let mut f = File::open(path)?;
         let len = f.metadata()?.len();
@@ -481,7 +513,7 @@ struct Ports {
 /// Free loopback ports: `tcp` TCP and `udp` UDP ones, all distinct (each probe socket is held
 /// until all are picked). Another process could take one before a node binds it; a node that
 /// cannot bind exits, and the tool reports that.
-fn free_ports(tcp: usize, udp: usize) -> anyhow::Result<(Vec<SocketAddr>, Vec<SocketAddr>)> {
+pub fn free_ports(tcp: usize, udp: usize) -> anyhow::Result<(Vec<SocketAddr>, Vec<SocketAddr>)> {
     let loopback: SocketAddr = "127.0.0.1:0".parse().expect("a literal socket address");
     let tcp: Vec<TcpListener> = (0..tcp)
         .map(|_| TcpListener::bind(loopback))
