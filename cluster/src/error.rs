@@ -54,6 +54,24 @@ pub enum Error {
 }
 
 impl Error {
+    /// The same error for another caller of one failed batch (the write batcher answers every
+    /// write of a batch that failed as a whole). Every variant a write can end in is copied;
+    /// the others, which a write never returns, keep their message.
+    pub(crate) fn for_another_caller(&self) -> Error {
+        match self {
+            Error::NotLeader { leader } => Error::NotLeader { leader: *leader },
+            Error::Timeout { op, after } => Error::Timeout { op: *op, after: *after },
+            Error::Fatal(e) => Error::Fatal(e.clone()),
+            Error::Forward(e) => Error::Forward(e.clone()),
+            Error::LeaderDown { node } => Error::LeaderDown { node: *node },
+            Error::Unreachable { node, reason } => Error::Unreachable { node: *node, reason: reason.clone() },
+            Error::Membership(m) => Error::Membership(m.clone()),
+            Error::RaftConfig(e) => Error::RaftConfig(e.clone()),
+            Error::Initialize(e) => Error::Initialize(e.clone()),
+            Error::Storage(e) => Error::Fatal(e.to_string()),
+        }
+    }
+
     /// Whether a client may retry the operation later (possibly elsewhere).
     pub fn is_retryable(&self) -> bool {
         match self {

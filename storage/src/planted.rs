@@ -12,6 +12,14 @@ pub enum Bug {
     AckBeforeFlush,
     /// The state machine accepts a write from an owner whose epoch is no longer current.
     AcceptStaleEpoch,
+    /// The state machine applies a batch's commands last to first (and hands out their results
+    /// in that order).
+    ApplyBatchOutOfOrder,
+}
+
+impl Bug {
+    /// Every bug that can be planted.
+    pub const ALL: [Bug; 3] = [Bug::AckBeforeFlush, Bug::AcceptStaleEpoch, Bug::ApplyBatchOutOfOrder];
 }
 
 #[cfg(feature = "planted-bugs")]
@@ -23,12 +31,14 @@ mod switch {
     thread_local! {
         static ACK_BEFORE_FLUSH: Cell<bool> = const { Cell::new(false) };
         static ACCEPT_STALE_EPOCH: Cell<bool> = const { Cell::new(false) };
+        static APPLY_BATCH_OUT_OF_ORDER: Cell<bool> = const { Cell::new(false) };
     }
 
     fn cell(bug: Bug) -> &'static std::thread::LocalKey<Cell<bool>> {
         match bug {
             Bug::AckBeforeFlush => &ACK_BEFORE_FLUSH,
             Bug::AcceptStaleEpoch => &ACCEPT_STALE_EPOCH,
+            Bug::ApplyBatchOutOfOrder => &APPLY_BATCH_OUT_OF_ORDER,
         }
     }
 
@@ -61,4 +71,8 @@ pub(crate) fn ack_before_flush() -> bool {
 
 pub(crate) fn accept_stale_epoch() -> bool {
     is_on(Bug::AcceptStaleEpoch)
+}
+
+pub(crate) fn apply_batch_out_of_order() -> bool {
+    is_on(Bug::ApplyBatchOutOfOrder)
 }

@@ -143,6 +143,7 @@ pub fn bug_name(bug: Bug) -> &'static str {
     match bug {
         Bug::AckBeforeFlush => "ack-before-flush",
         Bug::AcceptStaleEpoch => "accept-stale-epoch",
+        Bug::ApplyBatchOutOfOrder => "apply-batch-out-of-order",
     }
 }
 
@@ -151,7 +152,8 @@ pub fn parse_bug(s: &str) -> Result<Bug, String> {
     match s {
         "ack-before-flush" => Ok(Bug::AckBeforeFlush),
         "accept-stale-epoch" => Ok(Bug::AcceptStaleEpoch),
-        other => Err(format!("unknown bug {other:?}: ack-before-flush or accept-stale-epoch")),
+        "apply-batch-out-of-order" => Ok(Bug::ApplyBatchOutOfOrder),
+        other => Err(format!("unknown bug {other:?}: ack-before-flush, accept-stale-epoch or apply-batch-out-of-order")),
     }
 }
 
@@ -189,7 +191,7 @@ impl SeededThread {
         svea_storage::rt::seed_thread_rng(seed ^ 0x5eed_0f_4a57);
         svea_node::domain::ids::seed_thread_ids(Some(seed ^ 0x1d5_0f_5eed));
         net::reset_loss(StdRng::seed_from_u64(seed ^ 0x10_55));
-        for bug in [Bug::AckBeforeFlush, Bug::AcceptStaleEpoch] {
+        for bug in Bug::ALL {
             svea_storage::planted::set(bug, plant == Some(bug));
         }
         SeededThread
@@ -200,7 +202,7 @@ impl Drop for SeededThread {
     fn drop(&mut self) {
         let _ = REPLAY.try_with(|r| r.try_borrow_mut().map(|mut r| *r = None));
         svea_node::domain::ids::seed_thread_ids(None);
-        for bug in [Bug::AckBeforeFlush, Bug::AcceptStaleEpoch] {
+        for bug in Bug::ALL {
             svea_storage::planted::set(bug, false);
         }
     }
@@ -398,6 +400,7 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
     outcome.violations.extend(heal_violations.borrow().iter().cloned());
     let applied = applied.lock().unwrap_or_else(|p| p.into_inner());
     outcome.violations.extend(invariants::single_owner::check(&applied));
+    outcome.violations.extend(invariants::answers::check(&applied));
     let reads = final_reads.borrow();
     let m = model.borrow();
     match reads.as_ref() {
