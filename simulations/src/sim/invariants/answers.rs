@@ -9,14 +9,19 @@
 use svea_storage::{Command, CommandResult, Owner, Refusal};
 
 use super::acked_writes::cap;
+use super::single_owner::describe;
 use crate::sim::host::ApplyLog;
 
 /// Checks every record of the apply log; returns at most a few lines.
 pub fn check(log: &ApplyLog) -> Vec<String> {
     let wrong = log.records.iter().filter(|a| !answers(&a.command, &a.result)).map(|a| {
         format!(
-            "answers: node {} at log index {} position {} answered {:?} to {:?}",
-            a.node, a.index, a.position, a.result, a.command
+            "answers: node {} at log index {} position {} answered {:?} to {}",
+            a.node,
+            a.index,
+            a.position,
+            a.result,
+            describe(&a.command)
         )
     });
     cap(wrong.collect())

@@ -75,7 +75,8 @@ pub fn check(log: &ApplyLog) -> Vec<String> {
     out
 }
 
-fn describe(c: &Command) -> String {
+/// A command in a few words (no state bytes), for violation lines.
+pub(super) fn describe(c: &Command) -> String {
     match c {
         Command::Claim { actor, node, expected_epoch } => format!("claim {actor} by {node} from epoch {expected_epoch}"),
         Command::Put { actor, node, epoch, expected_version, .. } => {
