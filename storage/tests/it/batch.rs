@@ -11,20 +11,10 @@ use openraft::{CommittedLeaderId, LogId};
 use svea_storage::machine::execute;
 use svea_storage::{Command, CommandResult, Owner, Refusal};
 
-fn claim(actor: &str, node: u64, expected_epoch: u64) -> Command {
-    Command::Claim { actor: actor.into(), node, expected_epoch }
-}
+use crate::fencing::claim;
 
 fn put(actor: &str, node: u64, epoch: u64, expected_version: u64, state: &[u8]) -> Command {
-    Command::Put {
-        actor: actor.into(),
-        node,
-        epoch,
-        expected_version,
-        state: state.to_vec(),
-        index_writes: vec![],
-        index_deletes: vec![],
-    }
+    crate::fencing::put(actor, node, epoch, expected_version, state, vec![])
 }
 
 /// Runs `cmd` on `kv` and writes its mutations, as the state machine does.
