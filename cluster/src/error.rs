@@ -54,19 +54,22 @@ pub enum Error {
 }
 
 impl Error {
-    /// A copy for one of the callers that share an outcome (a read-index round). The variants a
-    /// round can produce are copied exactly; the others (storage, membership, config), whose
-    /// sources cannot be cloned, keep their message as [`Error::Fatal`], which is what they mean
-    /// to a reader.
-    pub(crate) fn for_sharing(&self) -> Error {
+    /// The same error for another caller that shares one outcome: every write of a batch that
+    /// failed as a whole (the write batcher), every barrier of a read-index round. Every variant
+    /// a write or read can end in is copied; storage errors, whose source cannot be cloned, keep
+    /// their message.
+    pub(crate) fn for_another_caller(&self) -> Error {
         match self {
             Error::NotLeader { leader } => Error::NotLeader { leader: *leader },
-            Error::Timeout { op, after } => Error::Timeout { op, after: *after },
-            Error::Fatal(m) => Error::Fatal(m.clone()),
-            Error::Forward(m) => Error::Forward(m.clone()),
+            Error::Timeout { op, after } => Error::Timeout { op: *op, after: *after },
+            Error::Fatal(e) => Error::Fatal(e.clone()),
+            Error::Forward(e) => Error::Forward(e.clone()),
             Error::LeaderDown { node } => Error::LeaderDown { node: *node },
             Error::Unreachable { node, reason } => Error::Unreachable { node: *node, reason: reason.clone() },
-            other => Error::Fatal(other.to_string()),
+            Error::Membership(m) => Error::Membership(m.clone()),
+            Error::RaftConfig(e) => Error::RaftConfig(e.clone()),
+            Error::Initialize(e) => Error::Initialize(e.clone()),
+            Error::Storage(e) => Error::Fatal(e.to_string()),
         }
     }
 

@@ -85,7 +85,7 @@ pub(crate) struct ReadRounds {
     /// `ensure_linearizable` here: one quorum round confirms leadership for every caller queued.
     leader: SharedRounds<LeaderCheck>,
     /// The read-index request to the leader, when this node follows (an error is shared behind
-    /// an `Arc`; each caller gets its own copy, [`crate::Error::for_sharing`]).
+    /// an `Arc`; each caller gets its own copy, [`crate::Error::for_another_caller`]).
     pub(crate) forwarded: SharedRounds<Result<u64, Arc<crate::Error>>>,
 }
 

@@ -125,8 +125,10 @@ pub struct InstallSnapshot {
 }
 rpc!(InstallSnapshot, InstallSnapshot, Result<SnapshotResponse<RaftNodeId>, String>);
 
-/// A client write forwarded by a follower to the leader; answered with the entry's log index and
-/// the state machine's answer.
+/// A follower's batch of writes forwarded to the leader: one command, or a [`Command::Batch`] of
+/// the commands its write batcher gathered. The leader queues it whole with its own writes (it
+/// travels in one entry) and answers with the entry's log index and the state machine's answer
+/// (a [`CommandResult::Batch`] for a batch, one result per command).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ForwardWrite(pub Command);
 rpc!(ForwardWrite, ForwardWrite, Result<(u64, CommandResult), ForwardError>);

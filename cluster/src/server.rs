@@ -5,13 +5,15 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use openraft::error::{CheckIsLeaderError, RaftError};
 use openraft::{Raft, Snapshot};
 use svea_storage::codec::{decode, encode, CodecError};
 use svea_storage::{RaftNodeId, TypeConfig};
 
+use crate::error::Error;
 use crate::freeze::Freeze;
 use crate::membership;
+use crate::node::batcher::{Origin, WriteQueue};
 use crate::metrics::Counters;
 use crate::read_rounds::ReadRounds;
 use crate::rpc::{
@@ -36,6 +38,8 @@ pub(crate) struct Server {
     pub(crate) freeze: Arc<Freeze>,
     /// The node's read-index rounds: read indexes served here share its quorum checks.
     pub(crate) reads: Arc<ReadRounds>,
+    /// The write batcher's queue: forwarded writes share entries with this node's own.
+    pub(crate) writes: WriteQueue,
     pub(crate) app: AppSlot,
 }
 
@@ -101,9 +105,9 @@ impl Server {
         if self.freeze.is_frozen() {
             return Err(ForwardError::NotLeader { leader: None });
         }
-        match self.raft.client_write(cmd).await {
-            Ok(resp) => Ok((resp.log_id.index, resp.data)),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(ForwardError::NotLeader { leader: f.leader_id }),
+        match self.writes.submit(cmd, Origin::Forwarded).await {
+            Ok(answer) => Ok(answer),
+            Err(Error::NotLeader { leader }) => Err(ForwardError::NotLeader { leader }),
             Err(e) => Err(ForwardError::Failed(e.to_string())),
         }
     }

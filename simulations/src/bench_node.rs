@@ -7,10 +7,12 @@
 //! customers are in flight at once, all on the node's own current-thread runtime and `LocalSet`,
 //! so the numbers include no HTTP, no JSON and no network: only what the core costs.
 //!
-//! Throughput is reported twice: Raft writes estimated from the successful steps (the counts per
-//! step are in [`simulations::customers`]), and Raft entries applied, measured from the applied
-//! log index before and after the run. The second is the ground truth (it also counts the claims
-//! of reactivated actors). This is a benchmark that prints numbers; nothing here asserts on timings.
+//! Throughput is reported three times: Raft writes estimated from the successful steps (the counts
+//! per step are in [`simulations::customers`]), commands applied, from the node's applied-command
+//! counter (the one `/metrics` shows as `svea_commands_applied_total`) before and after the run,
+//! and Raft entries, from the applied log index. Commands applied is the ground truth (it also
+//! counts the claims of reactivated actors); entries are fewer when the write batcher puts several
+//! commands in one entry. This is a benchmark that prints numbers; nothing here asserts on timings.
 //!
 //! `--actors N` measures memory instead: it opens N sessions (each open activates its session
 //! actor, which stays active until `--actor-idle-ms` passes without a call), reads the process's
@@ -237,6 +239,7 @@ async fn drive(args: &Args, node: &NodeHandle) -> anyhow::Result<Report> {
     let customers = Rc::new(customers);
 
     let applied_before = node.cluster().status().last_applied_index.unwrap_or(0);
+    let commands_before = node.commands_applied();
     let stats = Rc::new(RefCell::new(Stats::default()));
     let next = Rc::new(Cell::new(0usize));
     let started = Instant::now();
@@ -261,6 +264,7 @@ async fn drive(args: &Args, node: &NodeHandle) -> anyhow::Result<Report> {
     }
     let elapsed = started.elapsed();
     let applied_after = node.cluster().status().last_applied_index.unwrap_or(0);
+    let commands_after = node.commands_applied();
 
     let stats = stats.take();
     let not_started = customers.len().saturating_sub(next.get());
@@ -268,6 +272,7 @@ async fn drive(args: &Args, node: &NodeHandle) -> anyhow::Result<Report> {
         mailbox_len: node.config().limits.actor_mailbox_len,
         elapsed,
         raft_entries: applied_after.saturating_sub(applied_before),
+        commands: commands_after.saturating_sub(commands_before),
         not_started,
         aborted_workers: aborted,
         stats,
@@ -501,6 +506,8 @@ struct Report {
     elapsed: Duration,
     /// Raft entries applied during the run (from the applied log index).
     raft_entries: u64,
+    /// Commands applied during the run (a batch entry's commands each counted).
+    commands: u64,
     /// Customers never started because the deadline passed.
     not_started: usize,
     /// Workers stopped because they outlived the deadline by far.
@@ -523,12 +530,13 @@ impl Report {
         ]
     }
 
-    fn entries_per_flow(&self) -> f64 {
+    /// `n` divided by the flows run, to two decimals.
+    fn per_flow(&self, n: u64) -> f64 {
         let flows = self.stats.flows_ok + self.stats.flows_failed;
         if flows == 0 {
             return 0.0;
         }
-        (self.raft_entries as f64 / flows as f64 * 100.0).round() / 100.0
+        (n as f64 / flows as f64 * 100.0).round() / 100.0
     }
 
     /// Every customer in flight may have one call queued at its business.
@@ -570,10 +578,16 @@ impl Report {
             customers::writes_basis()
         );
         println!(
-            "raft entries committed/s  {:>10.1}   ({} entries, {:.2} per flow, {FLOW_WRITES} expected; measured from the applied log index)",
+            "commands applied/s        {:>10.1}   ({} commands, {:.2} per flow, {FLOW_WRITES} expected; measured from the applied-command counter)",
+            per_s(self.commands, e),
+            self.commands,
+            self.per_flow(self.commands)
+        );
+        println!(
+            "raft entries committed/s  {:>10.1}   ({} entries, {:.2} commands per entry; measured from the applied log index)",
             per_s(self.raft_entries, e),
             self.raft_entries,
-            self.entries_per_flow()
+            if self.raft_entries == 0 { 0.0 } else { (self.commands as f64 / self.raft_entries as f64 * 100.0).round() / 100.0 }
         );
         println!("elapsed                   {:>10.2} s", e.as_secs_f64());
         println!("busy retries              {:>10}", s.busy_retries);
@@ -618,7 +632,10 @@ impl Report {
             "raft_writes_estimate_basis": customers::writes_basis(),
             "raft_entries": self.raft_entries,
             "raft_entries_per_s": per_s(self.raft_entries, e),
-            "raft_entries_per_flow": self.entries_per_flow(),
+            "raft_entries_per_flow": self.per_flow(self.raft_entries),
+            "commands_applied": self.commands,
+            "commands_applied_per_s": per_s(self.commands, e),
+            "commands_per_flow": self.per_flow(self.commands),
             "busy_retries": s.busy_retries,
             "actor_mailbox_len": self.mailbox_len,
             "not_started": self.not_started,

@@ -111,3 +111,8 @@ fn the_same_seed_gives_the_same_trace_hash() {
          a RUSTFLAGS environment variable replaced .cargo/config.toml: add --cfg tokio_unstable to it"
     );
 }
+
+#[test]
+fn applying_a_batch_out_of_order_is_caught() {
+    assert_caught(Bug::ApplyBatchOutOfOrder);
+}

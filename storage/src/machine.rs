@@ -3,6 +3,12 @@
 //! [`execute`] reads through a lookup function and returns the result plus the mutations to write
 //! atomically. It never touches clocks, randomness or I/O, so every replica (and the in-memory
 //! store of the simulations) computes the same thing from the same log.
+//!
+//! A [`Command::Batch`] runs its commands one after the other against an overlay of the
+//! mutations of the commands before it, so each sees their effects; the entry's mutations are
+//! the overlay's final contents, written in one atomic batch by the state machine.
+
+use std::collections::BTreeMap;
 
 use crate::codec::{decode, encode};
 use crate::error::Error;
@@ -37,6 +43,45 @@ where
     F: Fn(&[u8]) -> Result<Option<Vec<u8>>, Error>,
 {
     match cmd {
+        Command::Batch(cmds) => execute_batch(&get, cmds),
+        single => execute_one(&get, single),
+    }
+}
+
+/// Applies the commands of a batch in order, each against the key space as the commands
+/// before it left it. A nested batch is refused and changes nothing.
+fn execute_batch<F>(get: &F, cmds: &[Command]) -> Result<(CommandResult, Vec<Mutation>), Error>
+where
+    F: Fn(&[u8]) -> Result<Option<Vec<u8>>, Error>,
+{
+    // A BTreeMap: the entry's mutations come out in key order on every replica.
+    let mut overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+    let mut results = Vec::with_capacity(cmds.len());
+    let backwards = crate::planted::apply_batch_out_of_order();
+    for i in 0..cmds.len() {
+        let cmd = &cmds[if backwards { cmds.len() - 1 - i } else { i }];
+        if matches!(cmd, Command::Batch(_)) {
+            results.push(CommandResult::Refused(Refusal::NestedBatch));
+            continue;
+        }
+        let seen = |k: &[u8]| match overlay.get(k) {
+            Some(v) => Ok(v.clone()),
+            None => get(k),
+        };
+        let (result, muts) = execute_one(&seen, cmd)?;
+        overlay.extend(muts);
+        results.push(result);
+    }
+    Ok((CommandResult::Batch(results), overlay.into_iter().collect()))
+}
+
+/// Applies one command that is not a batch.
+fn execute_one<F>(get: &F, cmd: &Command) -> Result<(CommandResult, Vec<Mutation>), Error>
+where
+    F: Fn(&[u8]) -> Result<Option<Vec<u8>>, Error>,
+{
+    match cmd {
+        Command::Batch(_) => Ok((CommandResult::Refused(Refusal::NestedBatch), vec![])),
         Command::Claim { actor, node, expected_epoch } => {
             let key = owner_key(actor);
             let current: Option<Owner> = match get(&key)? {

@@ -15,11 +15,14 @@ pub enum Bug {
     /// A business settles a session without its `bsettle` idempotency record, so a retried
     /// settlement pays again (the switch lives here; the node's business actor reads it).
     SettleWithoutRecord,
+    /// The state machine applies a batch's commands last to first (and hands out their results
+    /// in that order).
+    ApplyBatchOutOfOrder,
 }
 
 impl Bug {
     /// Every bug that can be planted.
-    pub const ALL: [Bug; 3] = [Bug::AckBeforeFlush, Bug::AcceptStaleEpoch, Bug::SettleWithoutRecord];
+    pub const ALL: [Bug; 4] = [Bug::AckBeforeFlush, Bug::AcceptStaleEpoch, Bug::SettleWithoutRecord, Bug::ApplyBatchOutOfOrder];
 }
 
 #[cfg(feature = "planted-bugs")]
@@ -32,6 +35,7 @@ mod switch {
         static ACK_BEFORE_FLUSH: Cell<bool> = const { Cell::new(false) };
         static ACCEPT_STALE_EPOCH: Cell<bool> = const { Cell::new(false) };
         static SETTLE_WITHOUT_RECORD: Cell<bool> = const { Cell::new(false) };
+        static APPLY_BATCH_OUT_OF_ORDER: Cell<bool> = const { Cell::new(false) };
     }
 
     fn cell(bug: Bug) -> &'static std::thread::LocalKey<Cell<bool>> {
@@ -39,6 +43,7 @@ mod switch {
             Bug::AckBeforeFlush => &ACK_BEFORE_FLUSH,
             Bug::AcceptStaleEpoch => &ACCEPT_STALE_EPOCH,
             Bug::SettleWithoutRecord => &SETTLE_WITHOUT_RECORD,
+            Bug::ApplyBatchOutOfOrder => &APPLY_BATCH_OUT_OF_ORDER,
         }
     }
 
@@ -77,4 +82,9 @@ pub(crate) fn accept_stale_epoch() -> bool {
 /// Public because the settlement is node code; a constant `false` without the feature.
 pub fn settle_without_record() -> bool {
     is_on(Bug::SettleWithoutRecord)
+}
+
+/// Whether apply should run a batch's commands last to first ([`Bug::ApplyBatchOutOfOrder`]).
+pub(crate) fn apply_batch_out_of_order() -> bool {
+    is_on(Bug::ApplyBatchOutOfOrder)
 }

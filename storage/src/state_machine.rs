@@ -20,7 +20,7 @@ use crate::engine::{Batch, Engine, Tree};
 use crate::error::Error;
 use crate::flusher::Flusher;
 use crate::machine::{execute, index_key, owner_key, state_key, INDEX_PREFIX, OWNER_PREFIX};
-use crate::types::{CommandResult, Owner, RaftNodeId, SveaNode, TypeConfig, Versioned};
+use crate::types::{Command, CommandResult, Owner, RaftNodeId, SveaNode, TypeConfig, Versioned};
 
 const META_APPLIED: &[u8] = b"\x00applied";
 const META_MEMBERSHIP: &[u8] = b"\x00membership";
@@ -50,11 +50,22 @@ struct Shared {
     cut: RwLock<()>,
     snapshot_seq: std::sync::atomic::AtomicU64,
     observer: RwLock<Option<ApplyObserver>>,
+    /// Commands applied since this store was opened, a batch's commands each counted.
+    commands_applied: std::sync::atomic::AtomicU64,
 }
 
-/// Called after every applied normal entry with its log id, command and result (see
-/// [`StateMachineStore::set_apply_observer`]).
-pub type ApplyObserver = Arc<dyn Fn(LogId<RaftNodeId>, &crate::Command, &CommandResult) + Send + Sync>;
+/// How many commands an entry's command counts for: a batch its commands, anything else one.
+fn command_count(cmd: &Command) -> u64 {
+    match cmd {
+        Command::Batch(cmds) => cmds.len() as u64,
+        _ => 1,
+    }
+}
+
+/// Called after every applied normal entry, once per command, with the entry's log id, the
+/// command's position in the entry (0 for an entry of one command; a batch's commands in
+/// order), the command and its own result (see [`StateMachineStore::set_apply_observer`]).
+pub type ApplyObserver = Arc<dyn Fn(LogId<RaftNodeId>, usize, &crate::Command, &CommandResult) + Send + Sync>;
 
 /// The replicated state machine. Cheap to clone.
 #[derive(Clone)]
@@ -81,6 +92,7 @@ impl StateMachineStore {
                 cut: RwLock::new(()),
                 snapshot_seq: std::sync::atomic::AtomicU64::new(0),
                 observer: RwLock::new(None),
+                commands_applied: std::sync::atomic::AtomicU64::new(0),
             }),
         };
         store.recover_from_snapshot()?;
@@ -188,8 +200,16 @@ impl StateMachineStore {
         batch.insert(META_APPLIED, encode(&Some(entry.log_id)).map_err(Error::corrupt("applied log id"))?);
         self.shared.sm.apply_batch(batch)?;
         if let EntryPayload::Normal(cmd) = &entry.payload {
+            self.shared.commands_applied.fetch_add(command_count(cmd), std::sync::atomic::Ordering::Relaxed);
             if let Some(observe) = self.shared.observer.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
-                observe(entry.log_id, cmd, &result);
+                match (cmd, &result) {
+                    (Command::Batch(cmds), CommandResult::Batch(results)) => {
+                        for (position, (cmd, result)) in cmds.iter().zip(results).enumerate() {
+                            observe(entry.log_id, position, cmd, result);
+                        }
+                    }
+                    _ => observe(entry.log_id, 0, cmd, &result),
+                }
             }
         }
         Ok(result)
@@ -341,6 +361,12 @@ impl StateMachineStore {
     /// Flushes everything written so far (used on clean shutdown).
     pub async fn flush(&self) -> Result<(), Error> {
         self.shared.flusher.flush().await
+    }
+
+    /// Commands applied by this process since the store was opened (a batch's commands each
+    /// count; entries re-applied after a restart count again). A counter for `/metrics`.
+    pub fn commands_applied(&self) -> u64 {
+        self.shared.commands_applied.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Lets an observer see every applied command and its result (the simulations check owner

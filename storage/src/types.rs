@@ -111,6 +111,33 @@ pub enum Command {
         /// Secondary records to delete (absent keys are ignored).
         index_deletes: Vec<String>,
     },
+    /// Several commands in one log entry, applied in order: each sees the effects of the ones
+    /// before it, each gets its own result (a refusal refuses only its own command), and the whole
+    /// entry is written atomically. A batch inside a batch is refused
+    /// ([`Refusal::NestedBatch`]); the cluster's write batcher never builds one.
+    Batch(Vec<Command>),
+}
+
+/// What a command costs in a batch, beyond its variable-length fields: the enum tag, the
+/// integers and the length prefixes (a generous upper bound in bincode's encoding).
+const COMMAND_FIXED_BYTES: usize = 64;
+
+impl Command {
+    /// An upper bound on the command's encoded size, cheap to compute (no encoding): what the
+    /// cluster's write batcher counts against its byte limit.
+    pub fn size_bytes(&self) -> usize {
+        COMMAND_FIXED_BYTES
+            + match self {
+                Command::Claim { actor, .. } => actor.len(),
+                Command::Put { actor, state, index_writes, index_deletes, .. } => {
+                    actor.len()
+                        + state.len()
+                        + index_writes.iter().map(|w| COMMAND_FIXED_BYTES + w.key.len() + w.value.len()).sum::<usize>()
+                        + index_deletes.iter().map(|k| COMMAND_FIXED_BYTES + k.len()).sum::<usize>()
+                }
+                Command::Batch(cmds) => cmds.iter().map(Command::size_bytes).sum(),
+            }
+    }
 }
 
 /// Why the state machine refused a command. Refusals are deterministic results, not errors.
@@ -140,6 +167,8 @@ pub enum Refusal {
         /// The value stored under it.
         existing: Vec<u8>,
     },
+    /// A [`Command::Batch`] inside a batch: batches do not nest.
+    NestedBatch,
 }
 
 /// Result of applying one log entry.
@@ -156,4 +185,6 @@ pub enum CommandResult {
     },
     /// The command was refused; nothing changed.
     Refused(Refusal),
+    /// The results of a [`Command::Batch`], one per command, in the batch's order.
+    Batch(Vec<CommandResult>),
 }

@@ -3,11 +3,13 @@
 //! block per file:
 //!
 //! - [`writes`]: proposing commands (here or forwarded to the leader) and waiting for them;
+//! - [`batcher`]: the write batcher, which puts the writes waiting at one moment in one entry;
 //! - [`reads`]: the linearizable read barrier (read index);
 //! - [`leadership`]: waiting for a leader, handing leadership over, logging leader changes;
 //! - [`membership`]: membership changes and replication progress, run on or asked of the leader;
 //! - [`peers`]: calls to other nodes, guarded by the failure detector.
 
+pub(crate) mod batcher;
 mod leadership;
 mod membership;
 mod peers;
@@ -118,11 +120,13 @@ struct Inner {
     /// The read-index rounds concurrent barriers share; shared with the RPC server, whose
     /// read-index answers (as leader) join the same quorum checks.
     reads: Arc<ReadRounds>,
+    /// The write batcher's queue (its task is one of `tasks`).
+    writes: batcher::WriteQueue,
     /// Every task this node spawned; stopped by [`ClusterNode::shutdown`].
     tasks: Tasks,
 }
 
-/// A node's background tasks (leader watch, pinger, the transport's accept loop). Aborted on
+/// A node's background tasks (leader watch, write batcher, pinger, the transport's accept loop). Aborted on
 /// shutdown, or when the last [`ClusterNode`] handle is dropped without one.
 #[derive(Default)]
 struct Tasks(Mutex<Vec<JoinHandle<()>>>);
@@ -173,6 +177,7 @@ impl ClusterNode {
         let reads = Arc::new(ReadRounds::default());
         let tasks = Tasks::default();
         tasks.own(tokio::spawn(leadership::watch_leadership(raft.clone(), counters.clone())));
+        let (writes, queued) = batcher::WriteQueue::new();
         if let Some(t) = &transport {
             let server = Server {
                 raft: raft.clone(),
@@ -181,6 +186,7 @@ impl ClusterNode {
                 max_snapshot_bytes: t.max_snapshot_bytes(),
                 freeze: freeze.clone(),
                 reads: reads.clone(),
+                writes: writes.clone(),
                 app: t.app_slot(),
             };
             tasks.own(t.serve(Arc::new(server)));
@@ -192,24 +198,25 @@ impl ClusterNode {
             let (every, timeout) = ping_schedule(cfg.timeouts.failover_after);
             tasks.own(tokio::spawn(run_pinger(health.clone(), t.clone(), members, every, timeout)));
         }
-        Ok(ClusterNode {
-            inner: Arc::new(Inner {
-                id,
-                transport,
-                health,
-                raft,
-                view,
-                sm,
-                write_timeout: cfg.timeouts.client_write,
-                read_timeout: cfg.timeouts.raft_rpc,
-                membership_timeout: cfg.timeouts.membership_change,
-                leader_lease: cfg.timeouts.election_max,
-                counters,
-                freeze,
-                reads,
-                tasks,
-            }),
-        })
+        let inner = Arc::new(Inner {
+            id,
+            transport,
+            health,
+            raft,
+            view,
+            sm,
+            write_timeout: cfg.timeouts.client_write,
+            read_timeout: cfg.timeouts.raft_rpc,
+            membership_timeout: cfg.timeouts.membership_change,
+            leader_lease: cfg.timeouts.election_max,
+            counters,
+            freeze,
+            reads,
+            writes,
+            tasks,
+        });
+        inner.tasks.own(tokio::spawn(batcher::run(Arc::downgrade(&inner), queued)));
+        Ok(ClusterNode { inner })
     }
 
     /// Forms the cluster from the configured initial members if this store has never been part
@@ -255,6 +262,12 @@ impl ClusterNode {
     /// Every member's record in the current membership.
     pub fn members(&self) -> BTreeMap<RaftNodeId, SveaNode> {
         self.inner.raft.metrics().borrow().membership_config.membership().nodes().map(|(k, v)| (*k, v.clone())).collect()
+    }
+
+    /// Commands this node's state machine applied since it started, a batch's commands each
+    /// counted (for `/metrics`).
+    pub fn commands_applied(&self) -> u64 {
+        self.inner.sm.commands_applied()
     }
 
     /// This node's event counters.

@@ -40,7 +40,7 @@ impl ClusterNode {
                     inner.counters.read_index_round();
                     self.forward_to_leader(leader, &ReadIndex, inner.read_timeout).await.map_err(Arc::new)
                 };
-                inner.reads.forwarded.join(ask).await.map(Some).map_err(|e| e.for_sharing())
+                inner.reads.forwarded.join(ask).await.map(Some).map_err(|e| e.for_another_caller())
             }
             Err(RaftError::APIError(other)) => Err(Error::Timeout { op: format_static(&other), after }),
             Err(RaftError::Fatal(f)) => Err(Error::Fatal(f.to_string())),

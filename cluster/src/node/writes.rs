@@ -1,14 +1,14 @@
-//! The write path: propose a command here or forward it to the leader, retry while no leader
-//! takes it, and wait until this node has applied it.
+//! The write path: queue a command for the write batcher (which proposes it here or forwards it
+//! to the leader, together with whatever else is waiting), retry while no leader takes it, and
+//! wait until this node has applied it.
 
 use std::time::Duration;
 
-use openraft::error::{ClientWriteError, RaftError};
-use svea_storage::{Command, CommandResult};
+use svea_storage::Command;
 
+use super::batcher::Origin;
 use super::{ClusterNode, Committed};
 use crate::error::Error;
-use crate::rpc::ForwardWrite;
 
 /// First pause before retrying a write or read that no leader accepted (doubles, capped).
 const RETRY_BACKOFF_MIN: Duration = Duration::from_millis(25);
@@ -22,9 +22,12 @@ const _: () = assert!(LEADER_WAIT_ATTEMPTS_MAX > 1, "a request gets at least one
 
 impl ClusterNode {
     /// Proposes a command, waits until it is committed and applied on this node, and returns
-    /// the state machine's answer. A follower forwards the command to the leader over the
-    /// transport, then waits for its own state machine to apply the entry, so a write is always
-    /// visible locally when this returns. Bounded by the configured client-write timeout.
+    /// the state machine's answer. The command goes through the write batcher
+    /// ([`super::batcher`]): it shares a Raft entry (and a forward to the leader) with the
+    /// writes waiting at the same moment, and gets its own result. A follower forwards to the
+    /// leader over the transport, then waits for its own state machine to apply the entry, so a
+    /// write is always visible locally when this returns. Bounded by the configured client-write
+    /// timeout.
     ///
     /// While no leader accepts the command (an election, a leadership hand-over, a leader the
     /// failure detector declared down before anything was sent), the write waits and retries
@@ -32,25 +35,12 @@ impl ClusterNode {
     pub async fn write(&self, cmd: Command) -> Result<Committed, Error> {
         let after = self.inner.write_timeout;
         let fut = async {
-            let (index, result) = self.retry_without_leader(|| self.write_once(&cmd)).await?;
+            let queue = &self.inner.writes;
+            let (index, result) = self.retry_without_leader(|| queue.submit(cmd.clone(), Origin::Local)).await?;
             self.wait_applied(index).await?;
             Ok(Committed { index, result })
         };
         tokio::time::timeout(after, fut).await.map_err(|_| Error::Timeout { op: "raft write", after })?
-    }
-
-    async fn write_once(&self, cmd: &Command) -> Result<(u64, CommandResult), Error> {
-        if self.inner.freeze.is_frozen() {
-            return Err(Error::NotLeader { leader: None });
-        }
-        match self.inner.raft.client_write(cmd.clone()).await {
-            Ok(resp) => Ok((resp.log_id.index, resp.data)),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                self.forward_to_leader(f.leader_id, &ForwardWrite(cmd.clone()), self.inner.write_timeout).await
-            }
-            Err(RaftError::APIError(other)) => Err(Error::Fatal(other.to_string())),
-            Err(RaftError::Fatal(f)) => Err(Error::Fatal(f.to_string())),
-        }
     }
 
     /// Runs `attempt` until it gets past "no leader took it" (bounded by attempts; the caller

@@ -88,6 +88,11 @@ impl NodeHandle {
         self.cluster.counters()
     }
 
+    /// Commands this node applied since it started (a batch's commands each counted).
+    pub fn commands_applied(&self) -> u64 {
+        self.cluster.commands_applied()
+    }
+
     /// Where a customer at `ip` should be served: the nearest healthy region, with the reasons.
     pub fn route(&self, ip: std::net::IpAddr) -> svea_geo::Route {
         let healthy = self.cluster.healthy_regions();

@@ -18,4 +18,5 @@ mod shipped;
 mod expiry;
 mod failover;
 mod geo;
+mod metrics;
 mod operator;

@@ -92,6 +92,8 @@ pub struct Applied {
     pub node: u64,
     /// Log index.
     pub index: u64,
+    /// The command's position in its entry (0 unless the entry is a batch).
+    pub position: usize,
     /// Term of the entry.
     pub term: u64,
     /// The command.
@@ -181,7 +183,7 @@ pub async fn run(spec: Arc<HostSpec>) -> turmoil::Result {
     let (log, sm) = svea_storage::open_in_memory(&spec.disk, config.timeouts.storage_flush)?;
     let applied = spec.applied.clone();
     let node = spec.id;
-    sm.set_apply_observer(Arc::new(move |log_id, cmd: &Command, result: &CommandResult| {
+    sm.set_apply_observer(Arc::new(move |log_id, position, cmd: &Command, result: &CommandResult| {
         let mut a = applied.lock().unwrap_or_else(|p| p.into_inner());
         if a.records.len() >= APPLY_RECORDS_MAX {
             a.overflowed = true;
@@ -190,6 +192,7 @@ pub async fn run(spec: Arc<HostSpec>) -> turmoil::Result {
         a.records.push(Applied {
             node,
             index: log_id.index,
+            position,
             term: log_id.leader_id.term,
             command: cmd.clone(),
             result: result.clone(),

@@ -144,6 +144,7 @@ pub fn bug_name(bug: Bug) -> &'static str {
         Bug::AckBeforeFlush => "ack-before-flush",
         Bug::AcceptStaleEpoch => "accept-stale-epoch",
         Bug::SettleWithoutRecord => "settle-without-record",
+        Bug::ApplyBatchOutOfOrder => "apply-batch-out-of-order",
     }
 }
 
@@ -153,7 +154,10 @@ pub fn parse_bug(s: &str) -> Result<Bug, String> {
         "ack-before-flush" => Ok(Bug::AckBeforeFlush),
         "accept-stale-epoch" => Ok(Bug::AcceptStaleEpoch),
         "settle-without-record" => Ok(Bug::SettleWithoutRecord),
-        other => Err(format!("unknown bug {other:?}: ack-before-flush, accept-stale-epoch or settle-without-record")),
+        "apply-batch-out-of-order" => Ok(Bug::ApplyBatchOutOfOrder),
+        other => Err(format!(
+            "unknown bug {other:?}: ack-before-flush, accept-stale-epoch, settle-without-record or apply-batch-out-of-order"
+        )),
     }
 }
 
@@ -419,6 +423,7 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
     outcome.violations.extend(heal_violations.borrow().iter().cloned());
     let applied_log = applied.lock().unwrap_or_else(|p| p.into_inner());
     outcome.violations.extend(invariants::single_owner::check(&applied_log));
+    outcome.violations.extend(invariants::answers::check(&applied_log));
     let reads = final_reads.borrow();
     let m = model.borrow();
     match reads.as_ref() {

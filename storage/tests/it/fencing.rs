@@ -21,11 +21,11 @@ impl Kv {
     }
 }
 
-fn claim(actor: &str, node: u64, expected_epoch: u64) -> Command {
+pub(crate) fn claim(actor: &str, node: u64, expected_epoch: u64) -> Command {
     Command::Claim { actor: actor.into(), node, expected_epoch }
 }
 
-fn put(actor: &str, node: u64, epoch: u64, expected_version: u64, state: &[u8], idx: Vec<IndexWrite>) -> Command {
+pub(crate) fn put(actor: &str, node: u64, epoch: u64, expected_version: u64, state: &[u8], idx: Vec<IndexWrite>) -> Command {
     Command::Put {
         actor: actor.into(),
         node,

@@ -2,6 +2,7 @@
 //! violations it found, as one line each; an empty list means the invariant held.
 
 pub mod acked_writes;
+pub mod answers;
 pub mod budget;
 pub mod convergence;
 pub mod durable_promises;

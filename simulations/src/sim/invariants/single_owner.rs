@@ -1,10 +1,10 @@
 //! At most one owner's writes accepted per actor and epoch, checked on the stream of applied
 //! commands every node reports:
 //!
-//! - replicas agree: the same log index applies the same command with the same result on every
-//!   node (and on one node across restarts). A committed entry that was lost and its index reused
-//!   shows up here;
-//! - fencing: replaying the log in index order, every accepted claim moves the actor's epoch by
+//! - replicas agree: the same log index (and position in a batch entry) applies the same command
+//!   with the same result on every node (and on one node across restarts). A committed entry that
+//!   was lost and its index reused shows up here;
+//! - fencing: replaying the log in index order (a batch's commands in their order), every accepted claim moves the actor's epoch by
 //!   exactly one, and every accepted write comes from the node that claimed the actor's current
 //!   epoch. A state machine that accepts a stale epoch fails this.
 
@@ -21,17 +21,18 @@ pub fn check(log: &ApplyLog) -> Vec<String> {
     if log.overflowed {
         out.push("single owner: the apply log overflowed; the run is too long to check".into());
     }
-    let mut by_index: BTreeMap<u64, &Applied> = BTreeMap::new();
+    let mut by_index: BTreeMap<(u64, usize), &Applied> = BTreeMap::new();
     for a in &log.records {
-        match by_index.get(&a.index) {
+        match by_index.get(&(a.index, a.position)) {
             None => {
-                by_index.insert(a.index, a);
+                by_index.insert((a.index, a.position), a);
             }
             Some(first) => {
                 if (first.term, &first.command, &first.result) != (a.term, &a.command, &a.result) && out.len() < LINES_MAX {
                     out.push(format!(
-                        "replicas disagree at log index {}: node {} applied {} (term {}) -> {:?}, node {} applied {} (term {}) -> {:?}",
+                        "replicas disagree at log index {} position {}: node {} applied {} (term {}) -> {:?}, node {} applied {} (term {}) -> {:?}",
                         a.index,
+                        a.position,
                         first.node,
                         describe(&first.command),
                         first.term,
@@ -46,7 +47,7 @@ pub fn check(log: &ApplyLog) -> Vec<String> {
         }
     }
     let mut owners: BTreeMap<&str, Owner> = BTreeMap::new();
-    for (index, a) in &by_index {
+    for ((index, _), a) in &by_index {
         if out.len() >= LINES_MAX {
             break;
         }
@@ -74,11 +75,13 @@ pub fn check(log: &ApplyLog) -> Vec<String> {
     out
 }
 
-fn describe(c: &Command) -> String {
+/// A command in a few words (no state bytes), for violation lines.
+pub(super) fn describe(c: &Command) -> String {
     match c {
         Command::Claim { actor, node, expected_epoch } => format!("claim {actor} by {node} from epoch {expected_epoch}"),
         Command::Put { actor, node, epoch, expected_version, .. } => {
             format!("put {actor} by {node}@{epoch} on version {expected_version}")
         }
+        Command::Batch(cmds) => format!("a nested batch of {} commands", cmds.len()),
     }
 }
