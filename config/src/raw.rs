@@ -71,6 +71,8 @@ pub struct RawConfig {
     pub geo: RawGeo,
     /// `[operator]`: who may change the cluster.
     pub operator: RawOperator,
+    /// `[http]`: the public listener's transport security.
+    pub http: RawHttp,
 }
 
 impl Default for RawConfig {
@@ -85,6 +87,7 @@ impl Default for RawConfig {
             log: RawLog::default(),
             geo: RawGeo::default(),
             operator: RawOperator::default(),
+            http: RawHttp::default(),
         }
     }
 }
@@ -343,10 +346,41 @@ impl Default for RawGeo {
     }
 }
 
+/// Default address of the operator listener: loopback, so the operator API is reached from the
+/// machine itself (or through an SSH tunnel), never from the customers' network.
+pub const OPERATOR_LISTEN_ADDR: &str = "127.0.0.1:8090";
+
 /// `[operator]` as written.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawOperator {
-    /// Bearer token for `/v1/cluster`; empty disables the operator API on this node.
+    /// Bearer token for `/v1/cluster`; empty disables the operator API (and its listener) on this
+    /// node.
     pub token: String,
+    /// Socket address of the operator listener (plain HTTP, loopback only), which alone serves
+    /// `/v1/cluster`.
+    pub listen_addr: String,
+}
+
+impl Default for RawOperator {
+    fn default() -> RawOperator {
+        RawOperator {
+            token: String::new(),
+            listen_addr: OPERATOR_LISTEN_ADDR.to_owned(),
+        }
+    }
+}
+
+/// `[http]` as written: HTTPS on the public listener (`node.http_addr`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawHttp {
+    /// PEM certificate chain (leaf first) the public listener presents; empty means plain HTTP.
+    /// `svea certs --https` makes one.
+    pub tls_cert: String,
+    /// PEM private key of `tls_cert`; set both or neither.
+    pub tls_key: String,
+    /// Serve plain HTTP on a non-loopback `node.http_addr` because a TLS-terminating proxy sits
+    /// in front; that proxy must be listed in `geo.trusted_proxies`.
+    pub plaintext_behind_proxy: bool,
 }

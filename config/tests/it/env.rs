@@ -64,6 +64,10 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_TIMEOUTS_RECONNECT_BACKOFF_MS_MAX", "7"),
             ("SVEA_TIMEOUTS_MEMBERSHIP_CHANGE_MS", "6"),
             ("SVEA_OPERATOR_TOKEN", " 0123456789abcdef-operator "),
+            ("SVEA_OPERATOR_LISTEN_ADDR", "[::1]:9191"),
+            ("SVEA_HTTP_TLS_CERT", "/etc/svea/https.pem"),
+            ("SVEA_HTTP_TLS_KEY", "/etc/svea/https.key"),
+            ("SVEA_HTTP_PLAINTEXT_BEHIND_PROXY", "false"),
             ("SVEA_LIMITS_HTTP_BODY_BYTES", "21"),
             ("SVEA_LIMITS_ACTOR_MAILBOX_LEN", "22"),
             ("SVEA_LIMITS_REGISTRY_QUEUE_LEN", "23"),
@@ -127,6 +131,10 @@ fn every_overridable_key_has_its_variable() {
         [21, 22, 23, 24, 25, 26, 27]
     );
     assert_eq!(config.log.filter, "trace");
+    assert_eq!(config.operator.listen_addr.to_string(), "[::1]:9191");
+    let https = config.http.tls.as_ref().expect("https files");
+    assert_eq!((https.cert.to_str(), https.key.to_str()), (Some("/etc/svea/https.pem"), Some("/etc/svea/https.key")));
+    assert!(!config.http.plaintext_behind_proxy);
     let g = &config.geo;
     assert_eq!(g.db_path, Some(PathBuf::from("/data/geo/city.mmdb")));
     let region = |s: &str| s.parse::<Region>().unwrap();
@@ -139,7 +147,7 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(g.reload_interval, ms(28));
     assert_eq!(config.operator.token.as_deref(), Some("0123456789abcdef-operator"));
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 41);
+    assert_eq!(env_var_names().len(), 45);
 }
 
 #[test]
