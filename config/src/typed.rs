@@ -221,6 +221,8 @@ pub struct Limits {
     pub max_frame_bytes: usize,
     /// Largest Raft snapshot accepted from a peer.
     pub max_snapshot_bytes: u64,
+    /// Bytes of sled's page cache.
+    pub storage_cache_bytes: u64,
 }
 
 /// Logging.

@@ -129,6 +129,10 @@ impl RawConfig {
                 "limits.max_snapshot_bytes",
                 self.limits.max_snapshot_bytes,
             )?,
+            storage_cache_bytes: non_zero(
+                "limits.storage_cache_bytes",
+                self.limits.storage_cache_bytes,
+            )?,
         };
         let log = LogConfig {
             filter: non_empty("log.filter", &self.log.filter)?,

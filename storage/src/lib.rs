@@ -33,7 +33,15 @@ pub use types::{Command, CommandResult, IndexMode, IndexWrite, Owner, RaftNodeId
 ///
 /// `flush_timeout` bounds every wait for durability; a flush that takes longer fails the write.
 pub fn open(dir: &Path, flush_timeout: Duration) -> Result<(LogStore, StateMachineStore), Error> {
-    let sled = engine::SledEngine::open(dir)?;
+    open_with_cache(dir, flush_timeout, DEFAULT_CACHE_BYTES)
+}
+
+/// sled's page cache when the caller does not choose one (the node's config does).
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// [`open`] with sled's page cache bounded to `cache_bytes` (sled's own default is 1 GiB).
+pub fn open_with_cache(dir: &Path, flush_timeout: Duration, cache_bytes: u64) -> Result<(LogStore, StateMachineStore), Error> {
+    let sled = engine::SledEngine::open(dir, cache_bytes)?;
     open_engine(engine::Engine::Sled(sled), &dir.display().to_string(), flush_timeout)
 }
 
@@ -47,8 +55,10 @@ pub fn open_in_memory(disk: &engine::mem::MemDisk, flush_timeout: Duration) -> R
 /// (openraft's `single-term-leader`, one leader per term). Unmarked stores are format 1, whose
 /// log ids also carried the leader's node id; they do not decode as format 2. 3: every value the
 /// node keeps in its secondary records is codec-encoded (format 2 kept some session ids as raw
-/// UTF-8), so a format-2 store would misread them.
-pub const FORMAT: u32 = 3;
+/// UTF-8), so a format-2 store would misread them. 4: businesses keep their API key's hash,
+/// sessions and QR records the names a customer is shown, and organisation numbers have a
+/// record; format-3 state does not decode as that.
+pub const FORMAT: u32 = 4;
 const FORMAT_TREE: &str = "svea_format";
 const FORMAT_KEY: &[u8] = b"format";
 

@@ -75,6 +75,7 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_LIMITS_MAX_IN_SNAPSHOT_LOG_TO_KEEP", "25"),
             ("SVEA_LIMITS_MAX_FRAME_BYTES", "26"),
             ("SVEA_LIMITS_MAX_SNAPSHOT_BYTES", "27"),
+            ("SVEA_LIMITS_STORAGE_CACHE_BYTES", "28"),
             ("SVEA_LOG_FILTER", "trace"),
             ("SVEA_GEO_DB_PATH", "/data/geo/city.mmdb"),
             ("SVEA_GEO_DEFAULT_ORDER", "malmo, stockholm"),
@@ -126,9 +127,10 @@ fn every_overridable_key_has_its_variable() {
             l.snapshot_logs_since_last,
             l.max_in_snapshot_log_to_keep,
             l.max_frame_bytes as u64,
-            l.max_snapshot_bytes
+            l.max_snapshot_bytes,
+            l.storage_cache_bytes
         ],
-        [21, 22, 23, 24, 25, 26, 27]
+        [21, 22, 23, 24, 25, 26, 27, 28]
     );
     assert_eq!(config.log.filter, "trace");
     assert_eq!(config.operator.listen_addr.to_string(), "[::1]:9191");
@@ -147,7 +149,7 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(g.reload_interval, ms(28));
     assert_eq!(config.operator.token.as_deref(), Some("0123456789abcdef-operator"));
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 45);
+    assert_eq!(env_var_names().len(), 46);
 }
 
 #[test]

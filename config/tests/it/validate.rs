@@ -360,6 +360,7 @@ fn every_limit_must_be_positive() {
         "max_in_snapshot_log_to_keep",
         "max_frame_bytes",
         "max_snapshot_bytes",
+        "storage_cache_bytes",
     ] {
         check_invalid(
             &format!("[limits]\n{key} = 0\n"),

@@ -217,7 +217,7 @@ fn a_removed_nodes_certificate_is_refused() {
     // Restarted with its certificate, it gets nowhere: it cannot vote its way back or disturb
     // the cluster, which keeps its leader and keeps committing.
     c.nodes[victim].restart_unready();
-    let (_, token) = create_business(&c.nodes[other], "100.00");
+    let Biz { token, .. } = create_business(&c.nodes[other], "100.00");
     let sid = open_session(&c.nodes[leader], &token, "phone");
     assert_eq!(purchase(&c.nodes[other], &sid, "10.00", "T-1").status, 200);
     assert!(
