@@ -45,6 +45,17 @@ const MAX_SNAPSHOT_BYTES: u64 = 1024 * 1024 * 1024;
 const GEO_RELOAD_INTERVAL_MS: u64 = 5000;
 const _: () = assert!(GEO_RELOAD_INTERVAL_MS > 0);
 
+// Purchases verified by the till (`[pos]`).
+const POS_AWAIT_PURCHASE_MS: u64 = 600_000;
+const POS_MATCH_WINDOW_MS: u64 = 900_000;
+const POS_TIMESTAMP_TOLERANCE_MS: u64 = 300_000;
+/// Upper bound of every `[pos]` window: a day. Longer would let a confirmation wait, a stale
+/// delivery count, or a receipt match for longer than any till needs.
+pub const POS_WINDOW_MS_MAX: u64 = 86_400_000;
+const _: () = assert!(POS_AWAIT_PURCHASE_MS <= POS_WINDOW_MS_MAX);
+const _: () = assert!(POS_MATCH_WINDOW_MS <= POS_WINDOW_MS_MAX);
+const _: () = assert!(POS_TIMESTAMP_TOLERANCE_MS <= POS_WINDOW_MS_MAX);
+
 /// The whole configuration as written in TOML, before validation.
 ///
 /// `Default` is the built-in configuration: a single node `1` in `stockholm` on localhost.
@@ -71,6 +82,8 @@ pub struct RawConfig {
     pub geo: RawGeo,
     /// `[operator]`: who may change the cluster.
     pub operator: RawOperator,
+    /// `[pos]`: purchases verified by the till.
+    pub pos: RawPos,
 }
 
 impl Default for RawConfig {
@@ -85,6 +98,7 @@ impl Default for RawConfig {
             log: RawLog::default(),
             geo: RawGeo::default(),
             operator: RawOperator::default(),
+            pos: RawPos::default(),
         }
     }
 }
@@ -349,4 +363,26 @@ impl Default for RawGeo {
 pub struct RawOperator {
     /// Bearer token for `/v1/cluster`; empty disables the operator API on this node.
     pub token: String,
+}
+
+/// `[pos]` as written: purchases reported by a business's till, all in milliseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawPos {
+    /// How long a customer's confirmation waits for its till's report before it is refused.
+    pub await_purchase_ms: u64,
+    /// Largest difference between the purchase time the customer confirms and the till's.
+    pub match_window_ms: u64,
+    /// Largest difference between a signed delivery timestamp and this node's clock.
+    pub timestamp_tolerance_ms: u64,
+}
+
+impl Default for RawPos {
+    fn default() -> RawPos {
+        RawPos {
+            await_purchase_ms: POS_AWAIT_PURCHASE_MS,
+            match_window_ms: POS_MATCH_WINDOW_MS,
+            timestamp_tolerance_ms: POS_TIMESTAMP_TOLERANCE_MS,
+        }
+    }
 }

@@ -9,7 +9,7 @@ use ipnetwork::IpNetwork;
 
 use crate::raw::{RawConfig, RawMember};
 use crate::typed::{
-    ClusterConfig, Config, GeoConfig, Limits, LogConfig, MemberSpec, NodeConfig, OperatorConfig, RegionSpec,
+    ClusterConfig, Config, GeoConfig, Limits, LogConfig, MemberSpec, NodeConfig, OperatorConfig, PosConfig, RegionSpec,
     Routing, Timeouts, TlsConfig,
 };
 use crate::{Error, NodeId, Region};
@@ -135,6 +135,7 @@ impl RawConfig {
         };
         let geo = validate_geo(&self, &regions)?;
         let operator = validate_operator(&self)?;
+        let pos = validate_pos(&self)?;
         Ok(Config {
             node,
             regions,
@@ -145,6 +146,7 @@ impl RawConfig {
             log,
             geo,
             operator,
+            pos,
         })
     }
 }
@@ -441,4 +443,20 @@ fn validate_operator(raw: &RawConfig) -> Result<OperatorConfig, Error> {
         ));
     }
     Ok(OperatorConfig { token: Some(token.to_owned()) })
+}
+
+fn pos_window(key: &str, ms: u64) -> Result<Duration, Error> {
+    if ms > crate::raw::POS_WINDOW_MS_MAX {
+        return Err(invalid(key, format!("must be at most {} ms (one day), got {ms}", crate::raw::POS_WINDOW_MS_MAX)));
+    }
+    non_zero_ms(key, ms)
+}
+
+fn validate_pos(raw: &RawConfig) -> Result<PosConfig, Error> {
+    let p = &raw.pos;
+    Ok(PosConfig {
+        await_purchase: pos_window("pos.await_purchase_ms", p.await_purchase_ms)?,
+        match_window: pos_window("pos.match_window_ms", p.match_window_ms)?,
+        timestamp_tolerance: pos_window("pos.timestamp_tolerance_ms", p.timestamp_tolerance_ms)?,
+    })
 }
