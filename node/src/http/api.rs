@@ -43,6 +43,7 @@ pub(super) struct CreateBusinessIn {
     locations: Vec<LocationIn>,
     reward_budget_sek: String,
     reward_percentages: Option<PercentagesIn>,
+    purchase_verification: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -62,7 +63,7 @@ struct PercentagesOut {
 }
 
 #[derive(Serialize)]
-struct BusinessOut {
+pub(super) struct BusinessOut {
     id: String,
     name: String,
     org_number: String,
@@ -73,6 +74,18 @@ struct BusinessOut {
     reward_percentages: PercentagesOut,
     locations: Vec<LocationOut>,
     created_at: String,
+    purchase_verification: &'static str,
+    pos: Vec<PosOut>,
+}
+
+/// A till registration as answered: never its secret.
+#[derive(Serialize)]
+struct PosOut {
+    provider: &'static str,
+    account: String,
+    notification_url: Option<String>,
+    locations: std::collections::BTreeMap<String, String>,
+    default_location_id: Option<String>,
 }
 
 fn percent(bp: u32) -> String {
@@ -80,7 +93,7 @@ fn percent(bp: u32) -> String {
     Ore::from_ore(i64::from(bp)).to_sek_string()
 }
 
-fn business_out(b: &Business) -> BusinessOut {
+pub(super) fn business_out(b: &Business) -> BusinessOut {
     BusinessOut {
         id: b.id.to_string(),
         name: b.name.clone(),
@@ -100,6 +113,18 @@ fn business_out(b: &Business) -> BusinessOut {
             .map(|l| LocationOut { id: l.id.to_string(), name: l.name.clone(), lat: l.lat, lon: l.lon, qr_token: l.qr_token.to_string() })
             .collect(),
         created_at: rfc3339(b.created_at),
+        purchase_verification: b.purchase_verification.as_str(),
+        pos: b
+            .pos
+            .values()
+            .map(|i| PosOut {
+                provider: i.provider.as_str(),
+                account: i.account.to_string(),
+                notification_url: i.notification_url.clone(),
+                locations: i.locations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                default_location_id: i.default_location.as_ref().map(|l| l.to_string()),
+            })
+            .collect(),
     }
 }
 
@@ -200,6 +225,8 @@ struct SessionOut {
     reward_tier: Option<crate::domain::RewardTier>,
     reward_capped_by: Option<crate::domain::Cap>,
     ended_at: Option<String>,
+    awaiting_purchase_until: Option<String>,
+    purchase_refused: Option<&'static str>,
 }
 
 fn session_out(s: &Session) -> SessionOut {
@@ -229,6 +256,8 @@ fn session_out(s: &Session) -> SessionOut {
         reward_tier: settlement.map(|st| st.decision.tier),
         reward_capped_by: settlement.and_then(|st| st.decision.capped_by),
         ended_at: s.ended_at.map(rfc3339),
+        awaiting_purchase_until: s.await_until.filter(|_| s.state == crate::actors::session::SessionState::AwaitingPurchase).map(rfc3339),
+        purchase_refused: s.purchase_refusal.as_ref().map(|r| r.kind.as_str()),
     }
 }
 
@@ -255,7 +284,7 @@ pub(super) struct FeedbackIn {
 
 // ---------- handlers ----------
 
-fn parse_business_id(raw: &str) -> Result<BusinessId, ApiError> {
+pub(super) fn parse_business_id(raw: &str) -> Result<BusinessId, ApiError> {
     raw.parse().map_err(|_| ApiError::Actor(ActorError::NotFound { what: Missing::Business, id: raw.to_string() }))
 }
 
@@ -278,7 +307,10 @@ pub(super) async fn create_business(node: web::Data<NodeHandle>, body: web::Json
             RewardPolicy::with_basis_points(bp(&p.low)?, bp(&p.mid)?, bp(&p.high)?)?
         }
     };
-    let request = CreateBusiness::new(&body.name, org_number, locations, budget, policy)?;
+    let mut request = CreateBusiness::new(&body.name, org_number, locations, budget, policy)?;
+    if let Some(v) = &body.purchase_verification {
+        request = request.with_purchase_verification(v.parse().map_err(ApiError::Pos)?);
+    }
     let b = node.create_business(request).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/businesses/{}", b.id)))
