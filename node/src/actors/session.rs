@@ -358,9 +358,9 @@ async fn confirm_by_till(env: &ActorEnv, slot: &mut Slot<Session>, s: Session, p
             Err((_, e)) => Err(e),
         };
     }
-    let not_reported = PurchaseRefusal { kind: ConflictKind::PurchaseNotReported, purchase: p.clone() };
-    if s.purchase_refusal.as_ref() == Some(&not_reported) {
-        // It waited its time already.
+    let waited = s.purchase_refusal.as_ref().is_some_and(|r| r.kind == ConflictKind::PurchaseNotReported && r.purchase.transaction_id == p.transaction_id);
+    if waited {
+        // This receipt waited its time already; the till's report is still missing.
         return Err(refusal_error(ConflictKind::PurchaseNotReported, &p));
     }
     let wait = chrono::Duration::from_std(env.pos.await_purchase).map_err(|e| ActorError::Internal(format!("await window out of range: {e}")))?;
@@ -368,6 +368,7 @@ async fn confirm_by_till(env: &ActorEnv, slot: &mut Slot<Session>, s: Session, p
     next.state = SessionState::AwaitingPurchase;
     next.purchase = Some(p.clone());
     next.await_until = Some(env.clock.now() + wait);
+    next.purchase_refusal = None;
     match slot.commit(env, next.clone(), vec![wait_record(&s, &p).write(&s.id, IndexMode::InsertNew)?], vec![]).await? {
         Persisted::Ok => {}
         Persisted::IndexTaken { .. } => return Err(refusal_error(ConflictKind::PurchaseAlreadyClaimed, &p)),

@@ -395,6 +395,14 @@ pub fn purchase_matches(reported: &ReportedPurchase, amount: Ore, at: DateTime<U
     Ok(())
 }
 
+/// `mac` as a provider's signature header carries it (for tests and fixtures).
+pub fn encode(encoding: Encoding, mac: &[u8]) -> String {
+    match encoding {
+        Encoding::Base64 => STANDARD.encode(mac),
+        Encoding::Hex => mac.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}
+
 /// HMAC-SHA256 of `parts` under `secret`: what a provider sends, for tests and fixtures.
 pub fn sign(secret: &str, parts: &[&[u8]]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("hmac takes keys of any length");

@@ -372,7 +372,9 @@ pub(super) async fn confirm_purchase(node: web::Data<NodeHandle>, id: web::Path<
         .with_timezone(&Utc);
     let transaction_id: TransactionId = body.transaction_id.parse().map_err(DomainError::from)?;
     let s = node.confirm_purchase(id, Purchase::new(amount, purchased_at, transaction_id)?).await?;
-    Ok(HttpResponse::Ok().json(session_out(&s)))
+    // Waiting for the business's till to report the purchase: accepted, not yet confirmed.
+    let mut resp = if s.state == crate::actors::session::SessionState::AwaitingPurchase { HttpResponse::Accepted() } else { HttpResponse::Ok() };
+    Ok(resp.json(session_out(&s)))
 }
 
 pub(super) async fn give_feedback(node: web::Data<NodeHandle>, id: web::Path<String>, body: web::Json<FeedbackIn>) -> ApiResult {
