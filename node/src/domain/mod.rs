@@ -7,6 +7,7 @@
 //! [`DomainError::kind`] gives each rule violation a stable name for the HTTP
 //! layer.
 
+pub mod apikey;
 mod error;
 pub mod ids;
 pub mod inputs;
@@ -17,6 +18,7 @@ pub mod reward;
 pub mod scoring;
 pub mod validate;
 
+pub use apikey::{ApiKey, KeyHash, MalformedKey};
 pub use error::DomainError;
 pub use inputs::{CreateBusiness, NewLocation};
 pub use ids::{BusinessId, DeviceId, IdError, LocationId, QrToken, SessionId, TransactionId};

@@ -47,6 +47,9 @@ pub enum ApiError {
     /// Till input refused (webhook or registration).
     #[error(transparent)]
     Pos(#[from] PosError),
+    /// A business endpoint without a valid API key of that business.
+    #[error("{0}")]
+    BusinessUnauthorized(String),
     /// No such route.
     #[error("no route for {method} {path}")]
     NoRoute {
@@ -88,7 +91,7 @@ pub fn status_for(e: &ApiError) -> StatusCode {
         ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
-        ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        ApiError::Unauthorized(_) | ApiError::BusinessUnauthorized(_) => StatusCode::UNAUTHORIZED,
         ApiError::Pos(p) => match p {
             PosError::UnknownProvider(_) => StatusCode::NOT_FOUND,
             PosError::Invalid(_) => StatusCode::BAD_REQUEST,
@@ -116,7 +119,7 @@ fn kind_of(e: &ApiError) -> &str {
         ApiError::BodyTooLarge { .. } => "body-too-large",
         ApiError::UnsupportedMediaType => "unsupported-media-type",
         ApiError::NoRoute { .. } => "no-route",
-        ApiError::Unauthorized(_) => "unauthorized",
+        ApiError::Unauthorized(_) | ApiError::BusinessUnauthorized(_) => "unauthorized",
         ApiError::Pos(p) => match p {
             PosError::UnknownProvider(_) => "unknown-provider",
             PosError::Invalid(_) => "invalid-pos-input",
@@ -164,8 +167,14 @@ impl ResponseError for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.insert_header((header::RETRY_AFTER, RETRY_AFTER_S.to_string()));
         }
-        if status == StatusCode::UNAUTHORIZED && matches!(self, ApiError::Unauthorized(_)) {
-            resp.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"svea-operator\""));
+        match self {
+            ApiError::Unauthorized(_) => {
+                resp.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"svea-operator\""));
+            }
+            ApiError::BusinessUnauthorized(_) => {
+                resp.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"svea-business\""));
+            }
+            _ => {}
         }
         resp.json(body)
     }

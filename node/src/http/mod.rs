@@ -4,6 +4,7 @@
 //! rooms of their own here.
 
 pub mod api;
+pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod operator;
@@ -35,6 +36,7 @@ pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
                 .route("/businesses", web::post().to(api::create_business))
                 .route("/businesses/{id}", web::get().to(api::get_business))
                 .route("/businesses/{id}/analytics", web::get().to(api::get_analytics))
+                .route("/businesses/{id}/keys", web::post().to(api::rotate_key))
                 .route("/businesses/{id}/settings", web::patch().to(pos::patch_settings))
                 .route("/businesses/{id}/pos/{provider}", web::put().to(pos::put_pos))
                 .route("/pos/{provider}/webhook", web::post().to(pos::webhook))

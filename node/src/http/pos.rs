@@ -2,7 +2,8 @@
 //! request (headers and raw body) into an untrusted [`Delivery`] and hands it to the node, which
 //! verifies and records it; `PATCH /v1/businesses/{id}/settings` and
 //! `PUT /v1/businesses/{id}/pos/{provider}` set a business's verification mode and till
-//! registration (the secret is taken, never answered).
+//! registration (the secret is taken, never answered); both need the business's API key
+//! (`http::auth`). The webhook itself is authenticated by the provider's signature only.
 //!
 //! Payload fields, as each provider documents them (the signature schemes are in
 //! `domain::pos`):
@@ -205,10 +206,10 @@ pub(super) struct SettingsIn {
     purchase_verification: String,
 }
 
-pub(super) async fn patch_settings(node: web::Data<NodeHandle>, id: web::Path<String>, body: web::Json<SettingsIn>) -> ApiResult {
-    let id = super::api::parse_business_id(&id)?;
+pub(super) async fn patch_settings(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>, body: web::Json<SettingsIn>) -> ApiResult {
+    let auth = super::auth::authorize(&node, &req, &id).await?;
     let v: PurchaseVerification = body.purchase_verification.parse()?;
-    let b = node.set_purchase_verification(id, v).await?;
+    let b = node.set_purchase_verification(auth.business.id, v).await?;
     Ok(HttpResponse::Ok().json(super::api::business_out(&b)))
 }
 
@@ -227,9 +228,9 @@ fn location(raw: &str) -> Result<LocationId, PosError> {
     raw.parse().map_err(|_| invalid(format!("location id {:?} is not valid", raw.chars().take(64).collect::<String>())))
 }
 
-pub(super) async fn put_pos(node: web::Data<NodeHandle>, path: web::Path<(String, String)>, body: web::Json<PosIn>) -> ApiResult {
+pub(super) async fn put_pos(node: web::Data<NodeHandle>, req: HttpRequest, path: web::Path<(String, String)>, body: web::Json<PosIn>) -> ApiResult {
     let (id, provider_raw) = path.into_inner();
-    let id = super::api::parse_business_id(&id)?;
+    let id = super::auth::authorize(&node, &req, &id).await?.business.id;
     let provider = provider(&provider_raw)?;
     let body = body.into_inner();
     let mut locations = BTreeMap::new();

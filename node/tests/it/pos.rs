@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 use svea_node::domain::pos::{encode, sign, Encoding};
 
-use crate::harness::{create_business, feedback, now_rfc3339, open_session, Cluster3, NodeProc, Resp};
+use crate::harness::{create_business, feedback, now_rfc3339, open_session, Biz, Cluster3, NodeProc, Resp};
 
 const ZETTLE_KEY: &str = "G6MWAEw1Fc6FWPkfiJiZ3j8Ya76I5ZbEDVPtzcPl6L6scsylmK5AEDyNyMe8N5cy";
 const SQUARE_KEY: &str = "square-signature-key-0123456789";
@@ -106,8 +106,9 @@ fn shopify(event_id: &str, name: &str, total: &str) -> Hook {
 }
 
 /// Switches the business to `pos` and registers all three tills; `url` is the Square notification URL.
-fn register_tills(n: &NodeProc, bid: &str, url: &str) {
-    let r = patch(n, &format!("/v1/businesses/{bid}/settings"), json!({"purchase_verification": "pos"}));
+fn register_tills(n: &NodeProc, b: &Biz, url: &str) {
+    let (bid, key) = (&b.id, Some(b.key.as_str()));
+    let r = patch(n, &format!("/v1/businesses/{bid}/settings"), json!({"purchase_verification": "pos"}), key);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["purchase_verification"], "pos");
     for (provider, body) in [
@@ -115,37 +116,43 @@ fn register_tills(n: &NodeProc, bid: &str, url: &str) {
         ("square", json!({"account": MERCHANT, "secret": SQUARE_KEY, "notification_url": url})),
         ("shopify", json!({"account": SHOP, "secret": SHOPIFY_KEY})),
     ] {
-        let r = put(n, &format!("/v1/businesses/{bid}/pos/{provider}"), body);
+        let r = put(n, &format!("/v1/businesses/{bid}/pos/{provider}"), body, key);
         assert_eq!(r.status, 200, "{}", r.body);
         assert!(!r.body.to_string().contains("secret-0123") && !r.body.to_string().contains(ZETTLE_KEY), "a secret was answered: {}", r.body);
     }
 }
 
-fn patch(n: &NodeProc, path: &str, body: Value) -> Resp {
-    method(n, "PATCH", path, body)
+fn patch(n: &NodeProc, path: &str, body: Value, key: Option<&str>) -> Resp {
+    method(n, "PATCH", path, body, key)
 }
 
-fn put(n: &NodeProc, path: &str, body: Value) -> Resp {
-    method(n, "PUT", path, body)
+fn put(n: &NodeProc, path: &str, body: Value, key: Option<&str>) -> Resp {
+    method(n, "PUT", path, body, key)
 }
 
-fn method(n: &NodeProc, method: &str, path: &str, body: Value) -> Resp {
-    let r = ureq::request(method, &format!("{}{path}", n.url)).set("content-type", "application/json").send_string(&body.to_string());
+/// A request as the business whose API key is `key` (or anonymous).
+fn method(n: &NodeProc, method: &str, path: &str, body: Value, key: Option<&str>) -> Resp {
+    let mut req = ureq::request(method, &format!("{}{path}", n.url)).set("content-type", "application/json");
+    if let Some(key) = key {
+        req = req.set("authorization", &format!("Bearer {key}"));
+    }
+    let r = req.send_string(&body.to_string());
     let resp = match r {
         Ok(r) | Err(ureq::Error::Status(_, r)) => r,
         Err(e) => panic!("http transport error: {e}"),
     };
     let status = resp.status();
+    let content_type = resp.header("content-type").unwrap_or("").to_string();
     let body = resp.into_string().map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t))).unwrap_or(Value::Null);
-    Resp { status, content_type: String::new(), body, headers: vec![] }
+    Resp { status, content_type, body, headers: vec![] }
 }
 
 fn confirm(n: &NodeProc, sid: &str, amount: &str, receipt: &str) -> Resp {
     n.post(&format!("/v1/sessions/{sid}/purchase"), json!({"amount_sek": amount, "purchased_at": now_rfc3339(), "transaction_id": receipt}))
 }
 
-fn paid(n: &NodeProc, bid: &str) -> String {
-    n.get(&format!("/v1/businesses/{bid}")).str("rewards_paid_sek")
+fn paid(n: &NodeProc, b: &Biz) -> String {
+    n.get_as(&format!("/v1/businesses/{}", b.id), &b.key).str("rewards_paid_sek")
 }
 
 fn reward_ore(r: &Resp) -> i64 {
@@ -161,9 +168,10 @@ fn reward_ore(r: &Resp) -> i64 {
 fn each_providers_webhook_backs_exactly_one_reward() {
     let dir = tempfile::tempdir().unwrap();
     let n = NodeProc::start(dir.path(), &[]);
-    let (bid, token) = create_business(&n, "10000.00");
+    let b = create_business(&n, "10000.00");
+    let token = b.token.clone();
     let square_url = format!("{}/v1/pos/square/webhook", n.url);
-    register_tills(&n, &bid, &square_url);
+    register_tills(&n, &b, &square_url);
 
     let hooks = [
         (zettle(ZETTLE_KEY, "29248ab5-06e6-58dd-8aad-d86c15859e19", 6, 8300, chrono::Utc::now()), "83.00", "6"),
@@ -189,7 +197,7 @@ fn each_providers_webhook_backs_exactly_one_reward() {
         feedback(&n, &thief, TEXTS[3]).problem(409, "purchase-not-confirmed");
         assert_eq!(n.get(&format!("/v1/sessions/{thief}")).body["purchase_refused"], "purchase-already-claimed");
     }
-    assert_eq!(paid(&n, &bid), svea_node::domain::Ore::from_ore(total).to_sek_string());
+    assert_eq!(paid(&n, &b), svea_node::domain::Ore::from_ore(total).to_sek_string());
 
     // A self-declared purchase at a pos business is not believed: it waits for the till.
     let sid = open_session(&n, &token, "device-self-declared");
@@ -202,9 +210,10 @@ fn each_providers_webhook_backs_exactly_one_reward() {
 fn forged_altered_stale_and_unreported_purchases_earn_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let n = NodeProc::start(dir.path(), &[("pos.await_purchase_ms", "1500")]);
-    let (bid, token) = create_business(&n, "10000.00");
+    let b = create_business(&n, "10000.00");
+    let token = b.token.clone();
     let square_url = format!("{}/v1/pos/square/webhook", n.url);
-    register_tills(&n, &bid, &square_url);
+    register_tills(&n, &b, &square_url);
 
     // Signed with another key.
     zettle("a-wrong-signing-key-0123456789", "m-wrong", 7, 8300, chrono::Utc::now()).send(&n).problem(401, "invalid-signature");
@@ -240,7 +249,7 @@ fn forged_altered_stale_and_unreported_purchases_earn_nothing() {
         confirm(&n, &sid, amount, receipt).problem(409, "purchase-not-reported");
         feedback(&n, &sid, TEXTS[i]).problem(409, "purchase-not-confirmed");
     }
-    assert_eq!(paid(&n, &bid), "0.00");
+    assert_eq!(paid(&n, &b), "0.00");
 }
 
 #[test]
@@ -250,9 +259,10 @@ fn a_webhook_after_the_confirmation_completes_the_session_on_another_regions_nod
     let (sthlm, gbg) = (c.by_region("stockholm"), c.by_region("gothenburg"));
     // The business lives in malmo; the session is opened (and owned) in stockholm; the till's
     // webhook arrives in gothenburg.
-    let (bid, token) = create_business(sthlm, "10000.00");
+    let b = create_business(sthlm, "10000.00");
+    let token = b.token.clone();
     let square_url = format!("{}/v1/pos/square/webhook", gbg.url);
-    register_tills(sthlm, &bid, &square_url);
+    register_tills(sthlm, &b, &square_url);
 
     let sid = open_session(sthlm, &token, "device-cross-region");
     assert_eq!(sthlm.get(&format!("/v1/sessions/{sid}")).body["region"], "stockholm");
@@ -265,7 +275,7 @@ fn a_webhook_after_the_confirmation_completes_the_session_on_another_regions_nod
     let s = gbg.get(&format!("/v1/sessions/{sid}"));
     assert_eq!(s.body["state"], "purchase_confirmed", "{}", s.body);
     let reward = reward_ore(&feedback(sthlm, &sid, TEXTS[0]));
-    assert_eq!(paid(gbg, &bid), svea_node::domain::Ore::from_ore(reward).to_sek_string());
+    assert_eq!(paid(gbg, &b), svea_node::domain::Ore::from_ore(reward).to_sek_string());
 
     // Shopify's delivery arriving after the confirmation, at the business's own region.
     let sid2 = open_session(sthlm, &token, "device-cross-region-2");
@@ -275,5 +285,30 @@ fn a_webhook_after_the_confirmation_completes_the_session_on_another_regions_nod
     assert_eq!(r2.body["status"], "recorded", "{}", r2.body);
     assert_eq!(sthlm.get(&format!("/v1/sessions/{sid2}")).body["state"], "purchase_confirmed");
     let reward2 = reward_ore(&feedback(sthlm, &sid2, TEXTS[1]));
-    assert_eq!(paid(sthlm, &bid), svea_node::domain::Ore::from_ore(reward + reward2).to_sek_string());
+    assert_eq!(paid(sthlm, &b), svea_node::domain::Ore::from_ore(reward + reward2).to_sek_string());
+}
+
+#[test]
+fn till_settings_need_the_businesss_own_key_and_never_show_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = NodeProc::start(dir.path(), &[]);
+    let (mine, other) = (create_business(&n, "100.00"), create_business(&n, "100.00"));
+    let settings = format!("/v1/businesses/{}/settings", mine.id);
+    let till = format!("/v1/businesses/{}/pos/shopify", mine.id);
+    let body = json!({"account": SHOP, "secret": SHOPIFY_KEY});
+    patch(&n, &settings, json!({"purchase_verification": "pos"}), None).problem(401, "unauthorized");
+    put(&n, &till, body.clone(), None).problem(401, "unauthorized");
+    patch(&n, &settings, json!({"purchase_verification": "pos"}), Some(&other.key)).problem(404, "business-not-found");
+    put(&n, &till, body.clone(), Some(&other.key)).problem(404, "business-not-found");
+    patch(&n, &settings, json!({"purchase_verification": "sometimes"}), Some(&mine.key)).problem(400, "invalid-pos-input");
+    put(&n, &format!("/v1/businesses/{}/pos/paypal", mine.id), body.clone(), Some(&mine.key)).problem(404, "unknown-provider");
+    put(&n, &till, json!({"account": SHOP, "secret": "short"}), Some(&mine.key)).problem(400, "invalid-pos-input");
+    let r = put(&n, &till, body.clone(), Some(&mine.key));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["pos"][0]["account"], SHOP);
+    // A till account belongs to one business.
+    put(&n, &format!("/v1/businesses/{}/pos/shopify", other.id), body, Some(&other.key)).problem(409, "pos-account-taken");
+    let shown = n.get_as(&format!("/v1/businesses/{}", mine.id), &mine.key);
+    assert_eq!(shown.status, 200);
+    assert!(!shown.body.to_string().contains(SHOPIFY_KEY), "the secret was answered: {}", shown.body);
 }
