@@ -48,7 +48,10 @@ const _: () = assert!(GEO_RELOAD_INTERVAL_MS > 0);
 // Purchases verified by the till (`[pos]`).
 const POS_AWAIT_PURCHASE_MS: u64 = 600_000;
 const POS_MATCH_WINDOW_MS: u64 = 900_000;
-const POS_TIMESTAMP_TOLERANCE_MS: u64 = 300_000;
+// Zettle retries a failed delivery every 60 s for 10 attempts (its Pusher troubleshooting guide);
+// should a retry carry the event's original timestamp, 15 min still takes it. Replays of any age
+// are refused by the event-id record; this window is the second line.
+const POS_TIMESTAMP_TOLERANCE_MS: u64 = 900_000;
 /// Upper bound of every `[pos]` window: a day. Longer would let a confirmation wait, a stale
 /// delivery count, or a receipt match for longer than any till needs.
 pub const POS_WINDOW_MS_MAX: u64 = 86_400_000;

@@ -502,7 +502,7 @@ fn pos_windows_default_sanely_and_are_bounded() {
     let config = check_ok("", &[]);
     assert_eq!(config.pos.await_purchase, Duration::from_secs(600));
     assert_eq!(config.pos.match_window, Duration::from_secs(900));
-    assert_eq!(config.pos.timestamp_tolerance, Duration::from_secs(300));
+    assert_eq!(config.pos.timestamp_tolerance, Duration::from_secs(900));
     let config = check_ok("[pos]\nawait_purchase_ms = 1500\n", &[]);
     assert_eq!(config.pos.await_purchase, Duration::from_millis(1500));
     check_invalid("[pos]\nawait_purchase_ms = 0\n", &[], "pos.await_purchase_ms", "greater than 0");

@@ -476,7 +476,7 @@ impl BusinessOp for RecordPurchase {
             return Ok(Ok(Recorded::Nothing));
         }
         let mut next = business.clone();
-        next.pos_purchases += 1;
+        next.pos_purchases = next.pos_purchases.saturating_add(1);
         let writes = vec![
             event.write(&(location.clone(), purchase.receipt.clone()), IndexMode::InsertNew)?,
             record.write(&purchase, IndexMode::InsertNew)?,
