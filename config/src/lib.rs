@@ -39,10 +39,11 @@ pub use ids::{NodeId, Region, REGION_NAME_LEN_MAX};
 /// `ipnetwork` themselves.
 pub use ipnetwork::IpNetwork;
 pub use raw::{
-    RawCluster, RawConfig, RawGeo, RawHttp, RawLimits, RawLog, RawMember, RawNode, RawOperator, RawRegion, RawTimeouts,
-    RawTls,
+    RawCluster, RawConfig, RawGeo, RawHttp, RawLimits, RawLog, RawMember, RawNode, RawOperator, RawPos, RawRegion,
+    RawTimeouts, RawTls,
 };
 pub use typed::{
-    ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig, OperatorConfig, RegionSpec,
+    ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig, OperatorConfig,
+    PosConfig, RegionSpec,
     Routing, Timeouts, TlsConfig, CONFIG_FILE_BYTES_MAX,
 };

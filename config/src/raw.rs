@@ -49,6 +49,20 @@ const STORAGE_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 const GEO_RELOAD_INTERVAL_MS: u64 = 5000;
 const _: () = assert!(GEO_RELOAD_INTERVAL_MS > 0);
 
+// Purchases verified by the till (`[pos]`).
+const POS_AWAIT_PURCHASE_MS: u64 = 600_000;
+const POS_MATCH_WINDOW_MS: u64 = 900_000;
+// Zettle retries a failed delivery every 60 s for 10 attempts (its Pusher troubleshooting guide);
+// should a retry carry the event's original timestamp, 15 min still takes it. Replays of any age
+// are refused by the event-id record; this window is the second line.
+const POS_TIMESTAMP_TOLERANCE_MS: u64 = 900_000;
+/// Upper bound of every `[pos]` window: a day. Longer would let a confirmation wait, a stale
+/// delivery count, or a receipt match for longer than any till needs.
+pub const POS_WINDOW_MS_MAX: u64 = 86_400_000;
+const _: () = assert!(POS_AWAIT_PURCHASE_MS <= POS_WINDOW_MS_MAX);
+const _: () = assert!(POS_MATCH_WINDOW_MS <= POS_WINDOW_MS_MAX);
+const _: () = assert!(POS_TIMESTAMP_TOLERANCE_MS <= POS_WINDOW_MS_MAX);
+
 /// The whole configuration as written in TOML, before validation.
 ///
 /// `Default` is the built-in configuration: a single node `1` in `stockholm` on localhost.
@@ -77,6 +91,8 @@ pub struct RawConfig {
     pub operator: RawOperator,
     /// `[http]`: the public listener's transport security.
     pub http: RawHttp,
+    /// `[pos]`: purchases verified by the till.
+    pub pos: RawPos,
 }
 
 impl Default for RawConfig {
@@ -92,6 +108,7 @@ impl Default for RawConfig {
             geo: RawGeo::default(),
             operator: RawOperator::default(),
             http: RawHttp::default(),
+            pos: RawPos::default(),
         }
     }
 }
@@ -390,4 +407,26 @@ pub struct RawHttp {
     /// Serve plain HTTP on a non-loopback `node.http_addr` because a TLS-terminating proxy sits
     /// in front; that proxy must be listed in `geo.trusted_proxies`.
     pub plaintext_behind_proxy: bool,
+}
+
+/// `[pos]` as written: purchases reported by a business's till, all in milliseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawPos {
+    /// How long a customer's confirmation waits for its till's report before it is refused.
+    pub await_purchase_ms: u64,
+    /// Largest difference between the purchase time the customer confirms and the till's.
+    pub match_window_ms: u64,
+    /// Largest difference between a signed delivery timestamp and this node's clock.
+    pub timestamp_tolerance_ms: u64,
+}
+
+impl Default for RawPos {
+    fn default() -> RawPos {
+        RawPos {
+            await_purchase_ms: POS_AWAIT_PURCHASE_MS,
+            match_window_ms: POS_MATCH_WINDOW_MS,
+            timestamp_tolerance_ms: POS_TIMESTAMP_TOLERANCE_MS,
+        }
+    }
 }

@@ -39,6 +39,8 @@ pub struct Config {
     pub operator: OperatorConfig,
     /// `[http]`: HTTPS on the public listener.
     pub http: HttpConfig,
+    /// `[pos]`: purchases verified by the till.
+    pub pos: PosConfig,
 }
 
 /// `[http]`: how the public listener is secured.
@@ -223,6 +225,17 @@ pub struct Limits {
     pub max_snapshot_bytes: u64,
     /// Bytes of sled's page cache.
     pub storage_cache_bytes: u64,
+}
+
+/// `[pos]`: the windows of purchases verified by the till, each in (0, one day].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PosConfig {
+    /// How long a confirmation waits for the till's report (`await_purchase_ms`).
+    pub await_purchase: Duration,
+    /// Largest difference between the confirmed and the reported purchase time (`match_window_ms`).
+    pub match_window: Duration,
+    /// Largest difference between a signed delivery timestamp and the clock (`timestamp_tolerance_ms`).
+    pub timestamp_tolerance: Duration,
 }
 
 /// Logging.

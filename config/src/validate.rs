@@ -10,7 +10,7 @@ use ipnetwork::IpNetwork;
 use crate::raw::{RawConfig, RawMember};
 use crate::typed::{
     ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig, OperatorConfig,
-    RegionSpec, Routing, Timeouts, TlsConfig,
+    PosConfig, RegionSpec, Routing, Timeouts, TlsConfig,
 };
 use crate::{Error, NodeId, Region};
 
@@ -140,6 +140,7 @@ impl RawConfig {
         let geo = validate_geo(&self, &regions)?;
         let operator = validate_operator(&self)?;
         let http = validate_http(&self, &node, &geo)?;
+        let pos = validate_pos(&self)?;
         Ok(Config {
             node,
             regions,
@@ -151,6 +152,7 @@ impl RawConfig {
             geo,
             operator,
             http,
+            pos,
         })
     }
 }
@@ -498,4 +500,20 @@ fn validate_http(raw: &RawConfig, node: &NodeConfig, geo: &GeoConfig) -> Result<
         ));
     }
     Ok(HttpConfig { tls, plaintext_behind_proxy: http.plaintext_behind_proxy })
+}
+
+fn pos_window(key: &str, ms: u64) -> Result<Duration, Error> {
+    if ms > crate::raw::POS_WINDOW_MS_MAX {
+        return Err(invalid(key, format!("must be at most {} ms (one day), got {ms}", crate::raw::POS_WINDOW_MS_MAX)));
+    }
+    non_zero_ms(key, ms)
+}
+
+fn validate_pos(raw: &RawConfig) -> Result<PosConfig, Error> {
+    let p = &raw.pos;
+    Ok(PosConfig {
+        await_purchase: pos_window("pos.await_purchase_ms", p.await_purchase_ms)?,
+        match_window: pos_window("pos.match_window_ms", p.match_window_ms)?,
+        timestamp_tolerance: pos_window("pos.timestamp_tolerance_ms", p.timestamp_tolerance_ms)?,
+    })
 }

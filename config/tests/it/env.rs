@@ -81,6 +81,9 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_GEO_DEFAULT_ORDER", "malmo, stockholm"),
             ("SVEA_GEO_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,::1"),
             ("SVEA_GEO_RELOAD_INTERVAL_MS", "28"),
+            ("SVEA_POS_AWAIT_PURCHASE_MS", "29"),
+            ("SVEA_POS_MATCH_WINDOW_MS", "30"),
+            ("SVEA_POS_TIMESTAMP_TOLERANCE_MS", "31"),
         ],
     );
     let ms = Duration::from_millis;
@@ -148,8 +151,10 @@ fn every_overridable_key_has_its_variable() {
     );
     assert_eq!(g.reload_interval, ms(28));
     assert_eq!(config.operator.token.as_deref(), Some("0123456789abcdef-operator"));
+    let p = &config.pos;
+    assert_eq!([p.await_purchase, p.match_window, p.timestamp_tolerance], [ms(29), ms(30), ms(31)]);
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 46);
+    assert_eq!(env_var_names().len(), 49);
 }
 
 #[test]

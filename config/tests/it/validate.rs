@@ -1,6 +1,7 @@
 //! Every validation rule, each error naming its dotted key and the reason.
 
 use crate::{check_invalid, check_ok, THREE_MEMBERS};
+use std::time::Duration;
 
 #[test]
 fn node_id_must_be_positive() {
@@ -536,4 +537,17 @@ fn the_operator_listener_stays_on_loopback() {
     check_invalid("[operator]\nlisten_addr = \"localhost\"\n", &[], "operator.listen_addr", "socket address");
     assert_eq!(check_ok("", &[]).operator.listen_addr.to_string(), "127.0.0.1:8090");
     assert_eq!(check_ok("[operator]\nlisten_addr = \"[::1]:9000\"\n", &[]).operator.listen_addr.to_string(), "[::1]:9000");
+}
+
+#[test]
+fn pos_windows_default_sanely_and_are_bounded() {
+    let config = check_ok("", &[]);
+    assert_eq!(config.pos.await_purchase, Duration::from_secs(600));
+    assert_eq!(config.pos.match_window, Duration::from_secs(900));
+    assert_eq!(config.pos.timestamp_tolerance, Duration::from_secs(900));
+    let config = check_ok("[pos]\nawait_purchase_ms = 1500\n", &[]);
+    assert_eq!(config.pos.await_purchase, Duration::from_millis(1500));
+    check_invalid("[pos]\nawait_purchase_ms = 0\n", &[], "pos.await_purchase_ms", "greater than 0");
+    check_invalid("[pos]\nmatch_window_ms = 86400001\n", &[], "pos.match_window_ms", "at most");
+    check_invalid("[pos]\ntimestamp_tolerance_ms = 0\n", &[], "pos.timestamp_tolerance_ms", "greater than 0");
 }

@@ -15,10 +15,11 @@ use svea_storage::IndexMode;
 use tracing::Instrument;
 
 use super::cell::{Persisted, Slot};
-use super::keys::{Index, OpenedRecord, OrgRecord, QrRecord, QrTarget, SettledRecord};
+use super::keys::{Index, OpenedRecord, OrgRecord, PosAccountRecord, PosEventRecord, PosModeRecord, PosPurchaseRecord, QrRecord, QrTarget, SettledRecord};
 use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
 use crate::core::remote::RemoteCall;
-use crate::domain::{compute_reward, BusinessId, KeyHash, LocationId, OrgNumber, Ore, QrToken, RewardDecision, RewardPolicy, RewardTier, SessionId};
+use crate::domain::pos::{Delivery, PosError, PosIntegration, Provider, PurchaseVerification};
+use crate::domain::{compute_reward, BusinessId, KeyHash, LocationId, OrgNumber, Ore, QrToken, RewardDecision, RewardPolicy, RewardTier, SessionId, TransactionId};
 
 /// A store location with its QR token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,6 +104,12 @@ pub struct Business {
     pub key_hash: KeyHash,
     /// When the key was issued or last rotated.
     pub key_issued_at: DateTime<Utc>,
+    /// How customers prove their purchase.
+    pub purchase_verification: PurchaseVerification,
+    /// Till registrations, at most one per provider (secrets inside: never answer them).
+    pub pos: BTreeMap<Provider, PosIntegration>,
+    /// Purchases the till reported.
+    pub pos_purchases: u64,
 }
 
 impl Business {
@@ -152,6 +159,8 @@ pub struct NewBusiness {
     pub budget: Ore,
     /// Hash of the API key handed to the creator.
     pub key_hash: KeyHash,
+    /// How customers prove their purchase.
+    pub purchase_verification: PurchaseVerification,
 }
 
 /// Reads the business.
@@ -224,6 +233,37 @@ op!(BusinessActor, BusinessId: GetBusiness -> Business);
 op!(BusinessActor, BusinessId: RotateKey -> Option<Business>);
 op!(BusinessActor, BusinessId: SessionOpened -> ());
 op!(BusinessActor, BusinessId: Settle -> Settlement);
+op!(BusinessActor, BusinessId: SetVerification -> Business);
+op!(BusinessActor, BusinessId: RegisterPos -> Result<Business, PosError>);
+op!(BusinessActor, BusinessId: RecordPurchase -> Result<Recorded, PosError>);
+
+/// Sets how the business's customers prove their purchase.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetVerification(pub PurchaseVerification);
+
+/// Registers (or replaces) the business's integration with one till system.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterPos(pub PosIntegration);
+
+/// A till delivery for this business (its account's record named it): verify it with the
+/// registration's secret, refuse it if its signed time is further than `tolerance_ms` from now,
+/// and record its purchase once (idempotent on the provider's event id).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordPurchase {
+    /// The delivery as parsed, untrusted.
+    pub delivery: Delivery,
+    /// `pos.timestamp_tolerance_ms`.
+    pub tolerance_ms: u64,
+}
+
+/// What recording a delivery did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Recorded {
+    /// The purchase is recorded now, at this location under this receipt id.
+    New(LocationId, TransactionId),
+    /// Nothing new: the event (or the receipt) was recorded before, or the event reports no purchase.
+    Nothing,
+}
 
 impl BusinessOp for NewBusiness {
     async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Business, ActorError> {
@@ -244,12 +284,16 @@ impl BusinessOp for NewBusiness {
             analytics: Analytics::default(),
             key_hash: self.key_hash,
             key_issued_at: now,
+            purchase_verification: self.purchase_verification,
+            pos: BTreeMap::new(),
+            pos_purchases: 0,
         };
         let org = OrgRecord { org: business.org_number.clone() };
-        let mut writes = Vec::with_capacity(business.locations.len() + 1);
+        let mut writes = Vec::with_capacity(business.locations.len() + 2);
         // An organisation number registers once: the record is written with the business, so
         // of two concurrent creations with one number exactly one commits.
         writes.push(org.write(id, IndexMode::InsertNew)?);
+        writes.push(PosModeRecord { business: id.clone() }.write(&business.purchase_verification, IndexMode::Upsert)?);
         for l in &business.locations {
             let target = QrTarget { business: id.clone(), location: l.id.clone(), business_name: business.name.clone(), location_name: l.name.clone() };
             writes.push(QrRecord { token: l.qr_token.clone() }.write(&target, IndexMode::InsertNew)?);
@@ -363,6 +407,87 @@ impl BusinessOp for Settle {
             }
             Persisted::IndexTaken { key, existing } if key == settled.key() => settled.decode(&existing),
             Persisted::IndexTaken { key, .. } => Err(ActorError::Internal(format!("record {key} exists with another value"))),
+        }
+    }
+}
+
+impl BusinessOp for SetVerification {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Business, ActorError> {
+        let mut next = current(slot, id)?.clone();
+        next.purchase_verification = self.0;
+        let mode = PosModeRecord { business: id.clone() }.write(&self.0, IndexMode::Upsert)?;
+        slot.commit(env, next.clone(), vec![mode], vec![]).await?;
+        tracing::info!(purchase_verification = self.0.as_str(), "purchase verification set");
+        Ok(next)
+    }
+}
+
+impl BusinessOp for RegisterPos {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Result<Business, PosError>, ActorError> {
+        let integration = self.0;
+        let mut next = current(slot, id)?.clone();
+        let known = |l: &LocationId| next.locations.iter().any(|x| &x.id == l);
+        if let Some(l) = integration.locations.values().chain(integration.default_location.iter()).find(|l| !known(l)) {
+            return Ok(Err(PosError::Invalid(format!("location {l} is not a location of this business"))));
+        }
+        let provider = integration.provider;
+        let record = PosAccountRecord { provider, account: integration.account.clone() };
+        let mut deletes = Vec::new();
+        if let Some(old) = next.pos.get(&provider).filter(|old| old.account != integration.account) {
+            deletes.push(PosAccountRecord { provider, account: old.account.clone() }.key());
+        }
+        next.pos.insert(provider, integration);
+        // Insert-new: an equal value (this business again) is accepted, another business's is not.
+        match slot.commit(env, next.clone(), vec![record.write(id, IndexMode::InsertNew)?], deletes).await? {
+            Persisted::Ok => {
+                tracing::info!(provider = provider.as_str(), "till registered");
+                Ok(Ok(next))
+            }
+            Persisted::IndexTaken { .. } => Ok(Err(PosError::AccountTaken(record.account.to_string()))),
+        }
+    }
+}
+
+impl BusinessOp for RecordPurchase {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Result<Recorded, PosError>, ActorError> {
+        let d = self.delivery;
+        let business = current(slot, id)?;
+        // Verified before anything else is believed; an unknown or foreign account fails here too.
+        if !business.pos.get(&d.provider).is_some_and(|i| d.verify(i)) {
+            return Ok(Err(PosError::BadSignature));
+        }
+        if let Err(e) = d.check_fresh(env.clock.now(), std::time::Duration::from_millis(self.tolerance_ms)) {
+            return Ok(Err(e));
+        }
+        let event = PosEventRecord { provider: d.provider, event: d.event_id.clone() };
+        if event.exists(env.cluster.view())? {
+            return Ok(Ok(Recorded::Nothing));
+        }
+        let Some(purchase) = d.purchase else { return Ok(Ok(Recorded::Nothing)) };
+        let Some(integration) = business.pos.get(&d.provider) else { return Ok(Err(PosError::BadSignature)) };
+        let locations: Vec<LocationId> = business.locations.iter().map(|l| l.id.clone()).collect();
+        let location = match integration.location_for(purchase.till_location.as_ref(), &locations) {
+            Ok(l) => l,
+            Err(e) => return Ok(Err(e)),
+        };
+        let record = PosPurchaseRecord { location: location.clone(), receipt: purchase.receipt.clone() };
+        if record.exists(env.cluster.view())? {
+            // Another event about the same receipt (e.g. Shopify's orders/create, then orders/paid).
+            return Ok(Ok(Recorded::Nothing));
+        }
+        let mut next = business.clone();
+        next.pos_purchases = next.pos_purchases.saturating_add(1);
+        let writes = vec![
+            event.write(&(location.clone(), purchase.receipt.clone()), IndexMode::InsertNew)?,
+            record.write(&purchase, IndexMode::InsertNew)?,
+        ];
+        match slot.commit(env, next, writes, vec![]).await? {
+            Persisted::Ok => {
+                tracing::info!(provider = d.provider.as_str(), location_id = %location, amount_ore = purchase.amount.as_ore(), "till purchase recorded");
+                Ok(Ok(Recorded::New(location, purchase.receipt)))
+            }
+            // This actor is the only writer of both records; an equal retry is accepted.
+            Persisted::IndexTaken { .. } => Ok(Ok(Recorded::Nothing)),
         }
     }
 }

@@ -14,7 +14,7 @@ use svea_storage::{IndexMode, IndexWrite, StateView};
 
 use super::business::Settlement;
 use super::ActorError;
-use crate::domain::{BusinessId, DeviceId, LocationId, OrgNumber, QrToken, SessionId, TransactionId};
+use crate::domain::{BusinessId, DeviceId, LocationId, OrgNumber, PosId, Provider, PurchaseVerification, QrToken, ReportedPurchase, SessionId, TransactionId};
 
 /// Address of an actor: `business/<id>` or `session/<id>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -152,6 +152,35 @@ index!(
 index!(
     /// A business settled a session, and how (idempotency of `Settle`: a retry gets this back).
     SettledRecord(business: BusinessId, session: SessionId) -> Settlement, "bsettle/"
+);
+
+index!(
+    /// How a business verifies purchases (written with the business's state; absent means
+    /// self-declared). Sessions read it when a purchase is confirmed.
+    PosModeRecord(business: BusinessId) -> PurchaseVerification, "posmode/"
+);
+index!(
+    /// The business a till account belongs to (insert-new: an account is registered once).
+    PosAccountRecord(provider: Provider, account: PosId) -> BusinessId, "posacct/"
+);
+index!(
+    /// A till delivery already processed (insert-new, written with the purchase it recorded:
+    /// a replayed delivery records nothing).
+    PosEventRecord(provider: Provider, event: PosId) -> (LocationId, TransactionId), "posevent/"
+);
+index!(
+    /// A purchase the till reported at a location, by its receipt id (insert-new).
+    PosPurchaseRecord(location: LocationId, receipt: TransactionId) -> ReportedPurchase, "pospurchase/"
+);
+index!(
+    /// The session a reported purchase backs (insert-new, written by that session's
+    /// confirmation: a purchase backs at most one reward).
+    PosClaimRecord(location: LocationId, receipt: TransactionId) -> SessionId, "posclaim/"
+);
+index!(
+    /// The session waiting for the till to report this purchase (insert-new; deleted when the
+    /// session stops waiting). The webhook path finds the session through it.
+    PosWaitRecord(location: LocationId, receipt: TransactionId) -> SessionId, "poswait/"
 );
 
 impl OpenRecord {

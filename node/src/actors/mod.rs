@@ -201,6 +201,8 @@ pub struct ActorEnv {
     pub session_expiry: Duration,
     /// Upper bound for a call forwarded to another node.
     pub forward_timeout: Duration,
+    /// The windows of purchases verified by the till.
+    pub pos: svea_config::PosConfig,
 }
 
 /// What a [`ActorError::NotFound`] did not find.
@@ -254,6 +256,12 @@ pub enum ConflictKind {
     UnknownRegion,
     /// An operator action was sent to the wrong node.
     WrongNode,
+    /// The business's till did not report the confirmed purchase within `pos.await_purchase_ms`.
+    PurchaseNotReported,
+    /// The confirmed purchase differs from the till's report (amount, or time beyond the window).
+    PurchaseMismatch,
+    /// The till's reported purchase backs another session already.
+    PurchaseAlreadyClaimed,
 }
 
 impl ConflictKind {
@@ -271,6 +279,9 @@ impl ConflictKind {
             ConflictKind::MembershipRefused => "membership-refused",
             ConflictKind::UnknownRegion => "unknown-region",
             ConflictKind::WrongNode => "wrong-node",
+            ConflictKind::PurchaseNotReported => "purchase-not-reported",
+            ConflictKind::PurchaseMismatch => "purchase-mismatch",
+            ConflictKind::PurchaseAlreadyClaimed => "purchase-already-claimed",
         }
     }
 }

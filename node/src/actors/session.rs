@@ -21,12 +21,13 @@ use tracing::Instrument;
 
 use super::business::{Outcome, Settle, Settlement};
 use super::cell::{Persisted, Slot};
-use super::keys::{ActiveRecord, Index, OpenRecord, TxnRecord};
+use super::keys::{ActiveRecord, Index, OpenRecord, PosClaimRecord, PosModeRecord, PosPurchaseRecord, PosWaitRecord, TxnRecord};
 use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
+use crate::domain::pos::purchase_matches;
 use crate::domain::scoring::QualityScore;
 use crate::domain::{
     validate_feedback_text, validate_purchase_amount, validate_purchase_time, BusinessId, DeviceId, DomainError,
-    LocationId, Ore, RewardTier, SessionId, TransactionId,
+    LocationId, Ore, PurchaseVerification, RewardTier, SessionId, TransactionId,
 };
 
 /// Life-cycle state of a session.
@@ -34,6 +35,9 @@ use crate::domain::{
 pub enum SessionState {
     /// Opened by scanning a QR code.
     Opened,
+    /// The purchase was confirmed at a business whose till reports purchases, and the till has
+    /// not reported it yet: it waits until `await_until`.
+    AwaitingPurchase,
     /// The purchase was confirmed.
     PurchaseConfirmed,
     /// Feedback scored within a reward tier (the reward may be 0 when the budget ran out).
@@ -49,6 +53,7 @@ impl SessionState {
     pub fn as_str(self) -> &'static str {
         match self {
             SessionState::Opened => "opened",
+            SessionState::AwaitingPurchase => "awaiting_purchase",
             SessionState::PurchaseConfirmed => "purchase_confirmed",
             SessionState::Rewarded => "rewarded",
             SessionState::Rejected => "rejected",
@@ -111,6 +116,19 @@ pub struct Session {
     pub feedback: Option<Feedback>,
     /// When it reached a final state.
     pub ended_at: Option<DateTime<Utc>>,
+    /// While `AwaitingPurchase`: until when it waits for the till (`pos.await_purchase_ms`).
+    pub await_until: Option<DateTime<Utc>>,
+    /// The last purchase the till did not back, and why (shown until a purchase is confirmed).
+    pub purchase_refusal: Option<PurchaseRefusal>,
+}
+
+/// A purchase confirmation the till did not back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurchaseRefusal {
+    /// Why (`purchase-not-reported`, `purchase-mismatch`, `purchase-already-claimed`).
+    pub kind: ConflictKind,
+    /// The purchase as the customer confirmed it.
+    pub purchase: Purchase,
 }
 
 impl Purchase {
@@ -220,15 +238,158 @@ pub struct Expire;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecordSettlement(pub Settlement);
 
+/// The till reported a purchase this session waits for (from the webhook path): back the
+/// waiting confirmation with it, or refuse it, as `ConfirmPurchase` would.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MatchPurchase;
+
 op!(SessionActor, SessionId: OpenSession -> Opened, creates = true);
 op!(SessionActor, SessionId: GetSession -> Step);
 op!(SessionActor, SessionId: ConfirmPurchase -> Step);
 op!(SessionActor, SessionId: GiveFeedback -> Step);
 op!(SessionActor, SessionId: Expire -> Step);
 op!(SessionActor, SessionId: RecordSettlement -> Step);
+op!(SessionActor, SessionId: MatchPurchase -> Step);
 
 fn ended_deletes(s: &Session) -> Vec<String> {
-    vec![OpenRecord { session: s.id.clone() }.key(), ActiveRecord { location: s.location_id.clone(), device: s.device_id.clone() }.key()]
+    let mut keys = vec![OpenRecord { session: s.id.clone() }.key(), ActiveRecord { location: s.location_id.clone(), device: s.device_id.clone() }.key()];
+    keys.extend(wait_delete(s));
+    keys
+}
+
+fn wait_record(s: &Session, p: &Purchase) -> PosWaitRecord {
+    PosWaitRecord { location: s.location_id.clone(), receipt: p.transaction_id.clone() }
+}
+
+/// The wait record of a session that waits for its till (it wrote it when it started waiting).
+fn wait_delete(s: &Session) -> Option<String> {
+    match (&s.purchase, s.await_until) {
+        (Some(p), Some(_)) => Some(wait_record(s, p).key()),
+        _ => None,
+    }
+}
+
+/// How the session's business verifies purchases: the record the business writes with its
+/// state. Read after a read barrier unless this node already sees `pos` (a business switching
+/// to `pos` must not let one stale node accept a self-declared purchase).
+async fn verification(env: &ActorEnv, s: &Session) -> Result<PurchaseVerification, ActorError> {
+    let mode = PosModeRecord { business: s.business_id.clone() };
+    if mode.read(env.cluster.view())? == Some(PurchaseVerification::Pos) {
+        return Ok(PurchaseVerification::Pos);
+    }
+    env.cluster.read_barrier().await?;
+    Ok(mode.read(env.cluster.view())?.unwrap_or_default())
+}
+
+/// The till's report of `p` at the session's location, if it arrived; after a read barrier when
+/// `barrier` (a "not reported" answer must not come from a node that is behind).
+async fn reported(env: &ActorEnv, s: &Session, p: &Purchase, barrier: bool) -> Result<Option<crate::domain::ReportedPurchase>, ActorError> {
+    let record = PosPurchaseRecord { location: s.location_id.clone(), receipt: p.transaction_id.clone() };
+    if barrier {
+        env.cluster.read_barrier().await?;
+    }
+    record.read(env.cluster.view())
+}
+
+/// Stops waiting (if it was) and keeps the refusal visible; answers the session as it is then.
+async fn refuse(env: &ActorEnv, slot: &mut Slot<Session>, s: &Session, p: &Purchase, kind: ConflictKind) -> Result<Session, ActorError> {
+    let refusal = PurchaseRefusal { kind, purchase: p.clone() };
+    if s.state == SessionState::Opened && s.purchase_refusal.as_ref() == Some(&refusal) {
+        return Ok(s.clone());
+    }
+    let mut next = s.clone();
+    next.state = SessionState::Opened;
+    next.purchase = None;
+    next.await_until = None;
+    next.purchase_refusal = Some(refusal);
+    slot.commit(env, next.clone(), vec![], wait_delete(s).into_iter().collect()).await?;
+    tracing::info!(refusal = kind.as_str(), "till purchase refused");
+    Ok(next)
+}
+
+fn refusal_error(kind: ConflictKind, p: &Purchase) -> ActorError {
+    let detail = match kind {
+        ConflictKind::PurchaseNotReported => format!("the till has not reported purchase {} at this location", p.transaction_id),
+        ConflictKind::PurchaseMismatch => format!("purchase {} does not match what the till reported (amount or time)", p.transaction_id),
+        _ => format!("purchase {} already backs another session", p.transaction_id),
+    };
+    ActorError::conflict(kind, detail)
+}
+
+/// Backs `p` with the till's report `r`: same amount, time within `pos.match_window_ms`, and the
+/// report not yet claimed by another session (claimed atomically with this write). `Err` holds
+/// the session as refused.
+async fn claim(env: &ActorEnv, slot: &mut Slot<Session>, s: &Session, p: &Purchase, r: &crate::domain::ReportedPurchase) -> Result<Result<Session, (Session, ActorError)>, ActorError> {
+    if let Err(m) = purchase_matches(r, p.amount, p.purchased_at, env.pos.match_window) {
+        let kind = ConflictKind::PurchaseMismatch;
+        tracing::info!(mismatch = ?m, "confirmation does not match the till");
+        return Ok(Err((refuse(env, slot, s, p, kind).await?, refusal_error(kind, p))));
+    }
+    let mut next = s.clone();
+    next.state = SessionState::PurchaseConfirmed;
+    next.purchase = Some(p.clone());
+    next.await_until = None;
+    next.purchase_refusal = None;
+    let claim = PosClaimRecord { location: s.location_id.clone(), receipt: p.transaction_id.clone() };
+    let writes = vec![claim.write(&s.id, IndexMode::InsertNew)?];
+    match slot.commit(env, next.clone(), writes, wait_delete(s).into_iter().collect()).await? {
+        Persisted::Ok => {
+            tracing::info!(amount_ore = p.amount.as_ore(), "purchase confirmed by the till");
+            Ok(Ok(next))
+        }
+        Persisted::IndexTaken { .. } => {
+            let kind = ConflictKind::PurchaseAlreadyClaimed;
+            Ok(Err((refuse(env, slot, s, p, kind).await?, refusal_error(kind, p))))
+        }
+    }
+}
+
+/// A waiting session, once more: backed if the till reported its purchase (checked after a read
+/// barrier when `barrier` or when the wait is over), refused `purchase-not-reported` once
+/// `await_until` passed, else unchanged. Any other session is returned as it is.
+async fn resolve_awaiting(env: &ActorEnv, slot: &mut Slot<Session>, s: Session, barrier: bool) -> Result<Session, ActorError> {
+    let (Some(p), Some(until), SessionState::AwaitingPurchase) = (s.purchase.clone(), s.await_until, s.state) else {
+        return Ok(s);
+    };
+    let over = env.clock.now() >= until;
+    if let Some(r) = reported(env, &s, &p, barrier || over).await? {
+        return Ok(match claim(env, slot, &s, &p, &r).await? {
+            Ok(s) | Err((s, _)) => s,
+        });
+    }
+    if over {
+        return refuse(env, slot, &s, &p, ConflictKind::PurchaseNotReported).await;
+    }
+    Ok(s)
+}
+
+/// `ConfirmPurchase` at a business whose till reports purchases (the session is `Opened`).
+async fn confirm_by_till(env: &ActorEnv, slot: &mut Slot<Session>, s: Session, p: Purchase) -> Result<Step, ActorError> {
+    if let Some(r) = reported(env, &s, &p, true).await? {
+        return match claim(env, slot, &s, &p, &r).await? {
+            Ok(next) => done(&next),
+            Err((_, e)) => Err(e),
+        };
+    }
+    let waited = s.purchase_refusal.as_ref().is_some_and(|r| r.kind == ConflictKind::PurchaseNotReported && r.purchase.transaction_id == p.transaction_id);
+    if waited {
+        // This receipt waited its time already; the till's report is still missing.
+        return Err(refusal_error(ConflictKind::PurchaseNotReported, &p));
+    }
+    let wait = chrono::Duration::from_std(env.pos.await_purchase).map_err(|e| ActorError::Internal(format!("await window out of range: {e}")))?;
+    let mut next = s.clone();
+    next.state = SessionState::AwaitingPurchase;
+    next.purchase = Some(p.clone());
+    next.await_until = Some(env.clock.now() + wait);
+    next.purchase_refusal = None;
+    match slot.commit(env, next.clone(), vec![wait_record(&s, &p).write(&s.id, IndexMode::InsertNew)?], vec![]).await? {
+        Persisted::Ok => {}
+        Persisted::IndexTaken { .. } => return Err(refusal_error(ConflictKind::PurchaseAlreadyClaimed, &p)),
+    }
+    tracing::info!(receipt = %p.transaction_id, "waiting for the till to report the purchase");
+    // The webhook path records the purchase, then looks for this wait record; checking once
+    // more after writing it means one of the two always sees the other.
+    done(&resolve_awaiting(env, slot, next, true).await?)
 }
 
 fn done(s: &Session) -> Result<Step, ActorError> {
@@ -282,6 +443,8 @@ impl SessionOp for OpenSession {
             purchase: None,
             feedback: None,
             ended_at: None,
+            await_until: None,
+            purchase_refusal: None,
         };
         let active = ActiveRecord { location: session.location_id.clone(), device: session.device_id.clone() };
         let writes = vec![
@@ -304,7 +467,16 @@ impl SessionOp for GetSession {
             Err(step) => return Ok(step),
         };
         slot.confirm_owner(env, key).await?;
-        done(&session)
+        done(&resolve_awaiting(env, slot, session, false).await?)
+    }
+}
+
+impl SessionOp for MatchPurchase {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &SessionId, slot: &mut Slot<Session>) -> Result<Step, ActorError> {
+        match current(env, id, slot)? {
+            Ok(s) => done(&resolve_awaiting(env, slot, s, true).await?),
+            Err(step) => Ok(step),
+        }
     }
 }
 
@@ -324,9 +496,11 @@ impl SessionOp for ConfirmPurchase {
             Err(step) => return Ok(step),
         };
         let purchase = self.0;
+        let session = resolve_awaiting(env, slot, session, false).await?;
         match session.state {
             SessionState::Opened => {}
             SessionState::Expired => return Err(expired_error(&session)),
+            SessionState::AwaitingPurchase if session.purchase.as_ref() == Some(&purchase) => return done(&session),
             _ if session.purchase.as_ref() == Some(&purchase) => return done(&session),
             _ => {
                 return Err(ActorError::conflict(
@@ -336,6 +510,9 @@ impl SessionOp for ConfirmPurchase {
             }
         }
         validate_purchase_time(purchase.purchased_at, session.opened_at, env.clock.now())?;
+        if verification(env, &session).await? == PurchaseVerification::Pos {
+            return confirm_by_till(env, slot, session, purchase).await;
+        }
         let mut next = session.clone();
         next.state = SessionState::PurchaseConfirmed;
         next.purchase = Some(purchase.clone());
@@ -361,9 +538,13 @@ impl SessionOp for GiveFeedback {
             Err(step) => return Ok(step),
         };
         let text = self.0.as_str();
+        let session = resolve_awaiting(env, slot, session, false).await?;
         match session.state {
             SessionState::Opened => {
                 return Err(ActorError::conflict(ConflictKind::PurchaseNotConfirmed, "confirm the purchase before giving feedback"))
+            }
+            SessionState::AwaitingPurchase => {
+                return Err(ActorError::conflict(ConflictKind::PurchaseNotConfirmed, "the purchase is still waiting for the till's report"))
             }
             SessionState::Expired => return Err(expired_error(&session)),
             SessionState::Rewarded | SessionState::Rejected => {

@@ -8,6 +8,7 @@
 //! abandoned sessions; [`operator`] is what the operator API does to the cluster.
 
 pub mod operator;
+pub mod pos;
 pub mod remote;
 pub mod sessions;
 mod start;
@@ -19,10 +20,11 @@ use chrono::{DateTime, Utc};
 use svea_cluster::{ClusterNode, ClusterStatus};
 use svea_config::{Config, Region};
 
-use crate::actors::business::{Business, GetBusiness, Location, NewBusiness, RotateKey};
+use crate::actors::business::{Business, GetBusiness, Location, NewBusiness, RegisterPos, RotateKey, SetVerification};
 use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{ConfirmPurchase, Expire, FeedbackText, GetSession, GiveFeedback, Purchase, Session};
 use crate::actors::ActorError;
+use crate::domain::pos::{Delivery, PosError, PosIntegration, PurchaseVerification};
 use crate::domain::{ApiKey, BusinessId, CreateBusiness, DeviceId, LocationId, Ore, QrToken, SessionId, TransactionId};
 
 pub use crate::domain::NewLocation;
@@ -138,6 +140,7 @@ impl NodeHandle {
             policy: req.policy().clone(),
             budget: req.budget(),
             key_hash: key.hash(),
+            purchase_verification: req.purchase_verification(),
         };
         Ok((self.registry.call(id, new).await?, key))
     }
@@ -166,6 +169,22 @@ impl NodeHandle {
     /// Reads a business.
     pub async fn business(&self, id: BusinessId) -> Result<Business, ActorError> {
         self.registry.call(id, GetBusiness).await
+    }
+
+    /// Sets how a business's customers prove their purchase.
+    pub async fn set_purchase_verification(&self, id: BusinessId, v: PurchaseVerification) -> Result<Business, ActorError> {
+        self.registry.call(id, SetVerification(v)).await
+    }
+
+    /// Registers (or replaces) a business's till integration.
+    pub async fn register_pos(&self, id: BusinessId, integration: PosIntegration) -> Result<Result<Business, PosError>, ActorError> {
+        self.registry.call(id, RegisterPos(integration)).await
+    }
+
+    /// Takes a till's webhook delivery (see [`pos`]).
+    pub async fn pos_webhook(&self, delivery: Delivery) -> Result<pos::WebhookOutcome, pos::WebhookError> {
+        let tolerance_ms = u64::try_from(self.config.pos.timestamp_tolerance.as_millis()).unwrap_or(u64::MAX);
+        pos::deliver(&self.cluster, &self.registry, delivery, tolerance_ms).await
     }
 
     /// Opens a session for the QR token, or returns the device's session at that location if one

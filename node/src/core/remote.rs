@@ -8,9 +8,9 @@ use svea_cluster::transport::AppHandler;
 use svea_storage::codec::{decode, encode};
 use svea_storage::RaftNodeId;
 
-use crate::actors::business::{GetBusiness, NewBusiness, RotateKey, SessionOpened, Settle};
+use crate::actors::business::{GetBusiness, NewBusiness, RecordPurchase, RegisterPos, RotateKey, SessionOpened, SetVerification, Settle};
 use crate::actors::registry::RegistryHandle;
-use crate::actors::session::{ConfirmPurchase, Expire, GetSession, GiveFeedback, OpenSession, RecordSettlement};
+use crate::actors::session::{ConfirmPurchase, Expire, GetSession, GiveFeedback, MatchPurchase, OpenSession, RecordSettlement};
 use crate::actors::{ActorEnv, ActorError, Hosted, Op};
 use crate::domain::{BusinessId, SessionId};
 
@@ -39,6 +39,14 @@ pub enum RemoteCall {
     Expire(SessionId, Expire),
     /// [`RecordSettlement`].
     RecordSettlement(SessionId, RecordSettlement),
+    /// [`SetVerification`].
+    SetVerification(BusinessId, SetVerification),
+    /// [`RegisterPos`].
+    RegisterPos(BusinessId, RegisterPos),
+    /// [`RecordPurchase`].
+    RecordPurchase(BusinessId, RecordPurchase),
+    /// [`MatchPurchase`].
+    MatchPurchase(SessionId, MatchPurchase),
 }
 
 /// A forwarded call that `node` never answered: it was unreachable when the call was to be
@@ -91,6 +99,10 @@ impl AppHandler for ForwardedCalls {
                 RemoteCall::GiveFeedback(id, op) => serve(&registry, id, op).await,
                 RemoteCall::Expire(id, op) => serve(&registry, id, op).await,
                 RemoteCall::RecordSettlement(id, op) => serve(&registry, id, op).await,
+                RemoteCall::SetVerification(id, op) => serve(&registry, id, op).await,
+                RemoteCall::RegisterPos(id, op) => serve(&registry, id, op).await,
+                RemoteCall::RecordPurchase(id, op) => serve(&registry, id, op).await,
+                RemoteCall::MatchPurchase(id, op) => serve(&registry, id, op).await,
             }
         })
     }

@@ -2,7 +2,7 @@
 //! and the tests build them through the same constructors, so every caller gets the same checks.
 
 use super::validate::{validate_business_name, validate_location, validate_location_count};
-use super::{DomainError, OrgNumber, Ore, RewardPolicy};
+use super::{DomainError, OrgNumber, Ore, PurchaseVerification, RewardPolicy};
 
 /// A location to create: trimmed name of 1 to 200 characters, coordinates in range.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +44,7 @@ pub struct CreateBusiness {
     locations: Vec<NewLocation>,
     budget: Ore,
     policy: RewardPolicy,
+    purchase_verification: PurchaseVerification,
 }
 
 impl CreateBusiness {
@@ -58,7 +59,18 @@ impl CreateBusiness {
         let name = validate_business_name(name)?.to_string();
         validate_location_count(locations.len())?;
         policy.validate()?;
-        Ok(CreateBusiness { name, org_number, locations, budget, policy })
+        Ok(CreateBusiness { name, org_number, locations, budget, policy, purchase_verification: PurchaseVerification::default() })
+    }
+
+    /// The same business, verifying purchases as `v` (self-declared unless set).
+    pub fn with_purchase_verification(mut self, v: PurchaseVerification) -> CreateBusiness {
+        self.purchase_verification = v;
+        self
+    }
+
+    /// How customers prove their purchase.
+    pub fn purchase_verification(&self) -> PurchaseVerification {
+        self.purchase_verification
     }
 
     /// Name.

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod inputs;
 pub mod money;
 pub mod orgnr;
+pub mod pos;
 pub mod reward;
 pub mod scoring;
 pub mod validate;
@@ -23,6 +24,7 @@ pub use inputs::{CreateBusiness, NewLocation};
 pub use ids::{BusinessId, DeviceId, IdError, LocationId, QrToken, SessionId, TransactionId};
 pub use money::{MoneyError, Ore};
 pub use orgnr::{OrgNumber, OrgNumberError};
+pub use pos::{Delivery, PosError, PosId, PosIntegration, Provider, PurchaseVerification, ReportedPurchase};
 pub use reward::{
     compute_reward, Cap, RewardDecision, RewardPolicy, RewardTier, Tier, REWARD_CAP_PER_SESSION,
 };

@@ -44,6 +44,7 @@ pub(super) struct CreateBusinessIn {
     locations: Vec<LocationIn>,
     reward_budget_sek: String,
     reward_percentages: Option<PercentagesIn>,
+    purchase_verification: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -63,7 +64,7 @@ struct PercentagesOut {
 }
 
 #[derive(Serialize)]
-struct BusinessOut {
+pub(super) struct BusinessOut {
     id: String,
     name: String,
     org_number: String,
@@ -75,6 +76,18 @@ struct BusinessOut {
     locations: Vec<LocationOut>,
     created_at: String,
     api_key_issued_at: String,
+    purchase_verification: &'static str,
+    pos: Vec<PosOut>,
+}
+
+/// A till registration as answered: never its secret.
+#[derive(Serialize)]
+struct PosOut {
+    provider: &'static str,
+    account: String,
+    notification_url: Option<String>,
+    locations: std::collections::BTreeMap<String, String>,
+    default_location_id: Option<String>,
 }
 
 /// A business with its API key: the answer to creating it or rotating the key, the only times
@@ -91,7 +104,7 @@ fn percent(bp: u32) -> String {
     Ore::from_ore(i64::from(bp)).to_sek_string()
 }
 
-fn business_out(b: &Business) -> BusinessOut {
+pub(super) fn business_out(b: &Business) -> BusinessOut {
     BusinessOut {
         id: b.id.to_string(),
         name: b.name.clone(),
@@ -112,6 +125,18 @@ fn business_out(b: &Business) -> BusinessOut {
             .collect(),
         created_at: rfc3339(b.created_at),
         api_key_issued_at: rfc3339(b.key_issued_at),
+        purchase_verification: b.purchase_verification.as_str(),
+        pos: b
+            .pos
+            .values()
+            .map(|i| PosOut {
+                provider: i.provider.as_str(),
+                account: i.account.to_string(),
+                notification_url: i.notification_url.clone(),
+                locations: i.locations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                default_location_id: i.default_location.as_ref().map(|l| l.to_string()),
+            })
+            .collect(),
     }
 }
 
@@ -214,6 +239,8 @@ struct SessionOut {
     reward_tier: Option<crate::domain::RewardTier>,
     reward_capped_by: Option<crate::domain::Cap>,
     ended_at: Option<String>,
+    awaiting_purchase_until: Option<String>,
+    purchase_refused: Option<&'static str>,
 }
 
 fn session_out(s: &Session) -> SessionOut {
@@ -245,6 +272,8 @@ fn session_out(s: &Session) -> SessionOut {
         reward_tier: settlement.map(|st| st.decision.tier),
         reward_capped_by: settlement.and_then(|st| st.decision.capped_by),
         ended_at: s.ended_at.map(rfc3339),
+        awaiting_purchase_until: s.await_until.filter(|_| s.state == crate::actors::session::SessionState::AwaitingPurchase).map(rfc3339),
+        purchase_refused: s.purchase_refusal.as_ref().map(|r| r.kind.as_str()),
     }
 }
 
@@ -290,7 +319,10 @@ pub(super) async fn create_business(node: web::Data<NodeHandle>, body: web::Json
             RewardPolicy::with_basis_points(bp(&p.low)?, bp(&p.mid)?, bp(&p.high)?)?
         }
     };
-    let request = CreateBusiness::new(&body.name, org_number, locations, budget, policy)?;
+    let mut request = CreateBusiness::new(&body.name, org_number, locations, budget, policy)?;
+    if let Some(v) = &body.purchase_verification {
+        request = request.with_purchase_verification(v.parse().map_err(ApiError::Pos)?);
+    }
     let (b, key) = node.create_business(request).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/businesses/{}", b.id)))
@@ -362,7 +394,9 @@ pub(super) async fn confirm_purchase(node: web::Data<NodeHandle>, id: web::Path<
         .with_timezone(&Utc);
     let transaction_id: TransactionId = body.transaction_id.parse().map_err(DomainError::from)?;
     let s = node.confirm_purchase(id, Purchase::new(amount, purchased_at, transaction_id)?).await?;
-    Ok(HttpResponse::Ok().json(session_out(&s)))
+    // Waiting for the business's till to report the purchase: accepted, not yet confirmed.
+    let mut resp = if s.state == crate::actors::session::SessionState::AwaitingPurchase { HttpResponse::Accepted() } else { HttpResponse::Ok() };
+    Ok(resp.json(session_out(&s)))
 }
 
 pub(super) async fn give_feedback(node: web::Data<NodeHandle>, id: web::Path<String>, body: web::Json<FeedbackIn>) -> ApiResult {

@@ -9,7 +9,8 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 
 use crate::actors::{ActorError, Missing};
-use crate::domain::DomainError;
+use crate::core::pos::WebhookError;
+use crate::domain::{DomainError, PosError};
 
 /// Seconds a client should wait before retrying a 503.
 pub const RETRY_AFTER_S: u32 = 1;
@@ -43,6 +44,9 @@ pub enum ApiError {
     /// The operator token is missing or wrong (or the operator API is off on this node).
     #[error("{0}")]
     Unauthorized(String),
+    /// Till input refused (webhook or registration).
+    #[error(transparent)]
+    Pos(#[from] PosError),
     /// A business endpoint without a valid API key of that business.
     #[error("{0}")]
     BusinessUnauthorized(String),
@@ -54,6 +58,15 @@ pub enum ApiError {
         /// Path.
         path: String,
     },
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(e: WebhookError) -> Self {
+        match e {
+            WebhookError::Pos(p) => ApiError::Pos(p),
+            WebhookError::Actor(a) => ApiError::Actor(a),
+        }
+    }
 }
 
 impl From<DomainError> for ApiError {
@@ -79,6 +92,13 @@ pub fn status_for(e: &ApiError) -> StatusCode {
         ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
         ApiError::Unauthorized(_) | ApiError::BusinessUnauthorized(_) => StatusCode::UNAUTHORIZED,
+        ApiError::Pos(p) => match p {
+            PosError::UnknownProvider(_) => StatusCode::NOT_FOUND,
+            PosError::Invalid(_) => StatusCode::BAD_REQUEST,
+            PosError::BadSignature | PosError::Stale { .. } => StatusCode::UNAUTHORIZED,
+            PosError::Currency(_) | PosError::UnmappedLocation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            PosError::AccountTaken(_) => StatusCode::CONFLICT,
+        },
     }
 }
 
@@ -100,6 +120,15 @@ fn kind_of(e: &ApiError) -> &str {
         ApiError::UnsupportedMediaType => "unsupported-media-type",
         ApiError::NoRoute { .. } => "no-route",
         ApiError::Unauthorized(_) | ApiError::BusinessUnauthorized(_) => "unauthorized",
+        ApiError::Pos(p) => match p {
+            PosError::UnknownProvider(_) => "unknown-provider",
+            PosError::Invalid(_) => "invalid-pos-input",
+            PosError::BadSignature => "invalid-signature",
+            PosError::Stale { .. } => "stale-webhook",
+            PosError::Currency(_) => "unsupported-currency",
+            PosError::UnmappedLocation(_) => "unmapped-location",
+            PosError::AccountTaken(_) => "pos-account-taken",
+        },
     }
 }
 

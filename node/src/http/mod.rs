@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod operator;
+pub mod pos;
 pub mod security;
 
 use actix_web::http::header::{self, HeaderValue};
@@ -27,6 +28,7 @@ fn common(node: NodeHandle, cfg: &mut web::ServiceConfig) {
     let limit = node.config().limits.http_body_bytes;
     cfg.app_data(web::Data::new(node))
         .app_data(web::JsonConfig::default().limit(limit).error_handler(error::json_error(limit)))
+        .app_data(web::PayloadConfig::new(limit))
         .app_data(web::PathConfig::default().error_handler(error::path_error))
         .app_data(web::QueryConfig::default().error_handler(|err, _req| bad("invalid-query", err.to_string()).into()));
 }
@@ -43,6 +45,9 @@ pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
                 .route("/businesses/{id}", web::get().to(api::get_business))
                 .route("/businesses/{id}/analytics", web::get().to(api::get_analytics))
                 .route("/businesses/{id}/keys", web::post().to(api::rotate_key))
+                .route("/businesses/{id}/settings", web::patch().to(pos::patch_settings))
+                .route("/businesses/{id}/pos/{provider}", web::put().to(pos::put_pos))
+                .route("/pos/{provider}/webhook", web::post().to(pos::webhook))
                 .route("/sessions", web::post().to(api::open_session))
                 .route("/route", web::get().to(api::explain_route))
                 .route("/sessions/{id}", web::get().to(api::get_session))

@@ -21,4 +21,5 @@ mod failover;
 mod geo;
 mod metrics;
 mod operator;
+mod pos;
 mod transport;
