@@ -45,6 +45,9 @@ const MAX_SNAPSHOT_BYTES: u64 = 1024 * 1024 * 1024;
 const GEO_RELOAD_INTERVAL_MS: u64 = 5000;
 const _: () = assert!(GEO_RELOAD_INTERVAL_MS > 0);
 
+/// A year: long enough for a business to act on feedback, short enough that texts do not pile up.
+const FEEDBACK_RETENTION_DAYS: u32 = 365;
+
 /// The whole configuration as written in TOML, before validation.
 ///
 /// `Default` is the built-in configuration: a single node `1` in `stockholm` on localhost.
@@ -71,6 +74,10 @@ pub struct RawConfig {
     pub geo: RawGeo,
     /// `[operator]`: who may change the cluster.
     pub operator: RawOperator,
+    /// `[privacy]`: how customers' device ids are kept.
+    pub privacy: RawPrivacy,
+    /// `[retention]`: how long customers' data is kept.
+    pub retention: RawRetention,
 }
 
 impl Default for RawConfig {
@@ -85,6 +92,8 @@ impl Default for RawConfig {
             log: RawLog::default(),
             geo: RawGeo::default(),
             operator: RawOperator::default(),
+            privacy: RawPrivacy::default(),
+            retention: RawRetention::default(),
         }
     }
 }
@@ -349,4 +358,31 @@ impl Default for RawGeo {
 pub struct RawOperator {
     /// Bearer token for `/v1/cluster`; empty disables the operator API on this node.
     pub token: String,
+}
+
+/// `[privacy]` as written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawPrivacy {
+    /// Secret key of the keyed hash (HMAC-SHA256) under which device ids are stored; the same on
+    /// every node of the cluster. Empty is allowed only on a loopback `node.http_addr` (the demo
+    /// and tests), where a publicly known key is used.
+    pub device_key: String,
+}
+
+/// `[retention]` as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawRetention {
+    /// Feedback texts older than this many days are redacted; 0 redacts each text at the next
+    /// sweep (scores and rewards stay).
+    pub feedback_days: u32,
+}
+
+impl Default for RawRetention {
+    fn default() -> RawRetention {
+        RawRetention {
+            feedback_days: FEEDBACK_RETENTION_DAYS,
+        }
+    }
 }

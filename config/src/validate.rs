@@ -9,8 +9,8 @@ use ipnetwork::IpNetwork;
 
 use crate::raw::{RawConfig, RawMember};
 use crate::typed::{
-    ClusterConfig, Config, GeoConfig, Limits, LogConfig, MemberSpec, NodeConfig, OperatorConfig, RegionSpec,
-    Routing, Timeouts, TlsConfig,
+    ClusterConfig, Config, GeoConfig, Limits, LogConfig, MemberSpec, NodeConfig, OperatorConfig,
+    PrivacyConfig, RegionSpec, RetentionConfig, Routing, Timeouts, TlsConfig,
 };
 use crate::{Error, NodeId, Region};
 
@@ -135,6 +135,8 @@ impl RawConfig {
         };
         let geo = validate_geo(&self, &regions)?;
         let operator = validate_operator(&self)?;
+        let privacy = validate_privacy(&self, &node)?;
+        let retention = validate_retention(&self)?;
         Ok(Config {
             node,
             regions,
@@ -145,6 +147,8 @@ impl RawConfig {
             log,
             geo,
             operator,
+            privacy,
+            retention,
         })
     }
 }
@@ -441,4 +445,47 @@ fn validate_operator(raw: &RawConfig) -> Result<OperatorConfig, Error> {
         ));
     }
     Ok(OperatorConfig { token: Some(token.to_owned()) })
+}
+
+/// The device key used when `privacy.device_key` is empty on a loopback `node.http_addr` (the demo,
+/// the tests, the simulations): publicly known, so it protects nothing, and refused anywhere else.
+pub const DEMO_DEVICE_KEY: &str = "svea-loopback-demo-device-key-public-not-secret";
+
+/// Shortest device key accepted: a 256-bit key written as 32 printable characters or more.
+pub const DEVICE_KEY_MIN_LEN: usize = 32;
+
+fn validate_privacy(raw: &RawConfig, node: &NodeConfig) -> Result<PrivacyConfig, Error> {
+    const KEY: &str = "privacy.device_key";
+    let key = raw.privacy.device_key.trim();
+    let loopback = node.http_addr.ip().is_loopback();
+    if key.is_empty() {
+        if !loopback {
+            return Err(invalid(
+                KEY,
+                format!(
+                    "required when node.http_addr ({}) is not a loopback address: the same secret of at least {DEVICE_KEY_MIN_LEN} characters on every node (SVEA_PRIVACY_DEVICE_KEY)",
+                    node.http_addr
+                ),
+            ));
+        }
+        return Ok(PrivacyConfig { device_key: DEMO_DEVICE_KEY.to_owned(), demo_key: true });
+    }
+    if key.len() < DEVICE_KEY_MIN_LEN || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(invalid(KEY, format!("must be at least {DEVICE_KEY_MIN_LEN} printable ASCII characters without spaces")));
+    }
+    if key == DEMO_DEVICE_KEY && !loopback {
+        return Err(invalid(KEY, "the public demo key is only allowed on a loopback node.http_addr"));
+    }
+    Ok(PrivacyConfig { device_key: key.to_owned(), demo_key: key == DEMO_DEVICE_KEY })
+}
+
+/// Longest feedback retention accepted, in days (a century).
+pub const FEEDBACK_RETENTION_DAYS_MAX: u32 = 36_500;
+
+fn validate_retention(raw: &RawConfig) -> Result<RetentionConfig, Error> {
+    let days = raw.retention.feedback_days;
+    if days > FEEDBACK_RETENTION_DAYS_MAX {
+        return Err(invalid("retention.feedback_days", format!("{days} is more than {FEEDBACK_RETENTION_DAYS_MAX}")));
+    }
+    Ok(RetentionConfig { feedback: Duration::from_secs(u64::from(days) * 24 * 60 * 60) })
 }

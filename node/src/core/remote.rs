@@ -10,7 +10,7 @@ use svea_storage::RaftNodeId;
 
 use crate::actors::business::{GetBusiness, NewBusiness, SessionOpened, Settle};
 use crate::actors::registry::RegistryHandle;
-use crate::actors::session::{ConfirmPurchase, Expire, GetSession, GiveFeedback, OpenSession, RecordSettlement};
+use crate::actors::session::{ConfirmPurchase, Erase, Expire, GetSession, GiveFeedback, OpenSession, RecordSettlement, RedactOldText};
 use crate::actors::{ActorEnv, ActorError, Hosted, Op};
 use crate::domain::{BusinessId, SessionId};
 
@@ -37,6 +37,10 @@ pub enum RemoteCall {
     Expire(SessionId, Expire),
     /// [`RecordSettlement`].
     RecordSettlement(SessionId, RecordSettlement),
+    /// [`Erase`].
+    Erase(SessionId, Erase),
+    /// [`RedactOldText`].
+    RedactOldText(SessionId, RedactOldText),
 }
 
 /// A forwarded call that `node` never answered: it was unreachable when the call was to be
@@ -88,6 +92,8 @@ impl AppHandler for ForwardedCalls {
                 RemoteCall::GiveFeedback(id, op) => serve(&registry, id, op).await,
                 RemoteCall::Expire(id, op) => serve(&registry, id, op).await,
                 RemoteCall::RecordSettlement(id, op) => serve(&registry, id, op).await,
+                RemoteCall::Erase(id, op) => serve(&registry, id, op).await,
+                RemoteCall::RedactOldText(id, op) => serve(&registry, id, op).await,
             }
         })
     }

@@ -7,6 +7,8 @@
 //! [`DomainError::kind`] gives each rule violation a stable name for the HTTP
 //! layer.
 
+pub mod day;
+pub mod device;
 mod error;
 pub mod ids;
 pub mod inputs;
@@ -16,6 +18,8 @@ pub mod reward;
 pub mod scoring;
 pub mod validate;
 
+pub use day::{swedish_day, swedish_day_key};
+pub use device::{DeviceHash, DeviceKey};
 pub use error::DomainError;
 pub use inputs::{CreateBusiness, NewLocation};
 pub use ids::{BusinessId, DeviceId, IdError, LocationId, QrToken, SessionId, TransactionId};

@@ -13,7 +13,7 @@ use crate::actors::{ActorError, Missing};
 use crate::core::NodeHandle;
 use crate::domain::{BusinessId, CreateBusiness, DeviceId, DomainError, NewLocation, OrgNumber, Ore, QrToken, RewardPolicy, SessionId, TransactionId};
 
-fn rfc3339(t: DateTime<Utc>) -> String {
+pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -196,6 +196,8 @@ struct SessionOut {
     purchase: Option<PurchaseOut>,
     quality_score: Option<u8>,
     score_breakdown: Option<ScoreOut>,
+    feedback_text: Option<String>,
+    feedback_redacted: Option<&'static str>,
     reward_sek: Option<String>,
     reward_tier: Option<crate::domain::RewardTier>,
     reward_capped_by: Option<crate::domain::Cap>,
@@ -225,6 +227,8 @@ fn session_out(s: &Session) -> SessionOut {
             actionable: f.score.actionable,
             balanced: f.score.balanced,
         }),
+        feedback_text: s.feedback.as_ref().and_then(|f| f.text.clone()),
+        feedback_redacted: s.feedback.as_ref().and_then(|f| f.redacted).map(|r| r.reason.as_str()),
         reward_sek: settlement.map(|st| st.decision.amount.to_sek_string()),
         reward_tier: settlement.map(|st| st.decision.tier),
         reward_capped_by: settlement.and_then(|st| st.decision.capped_by),

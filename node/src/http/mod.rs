@@ -1,5 +1,5 @@
 //! Everything HTTP (actix-web): the only module that knows HTTP. [`api`] is the public API,
-//! [`operator`] the operator API under `/v1/cluster`, [`metrics`] `/metrics`, [`error`] the one
+//! [`privacy`] a customer's export and erasure, [`operator`] the operator API under `/v1/cluster`, [`metrics`] `/metrics`, [`error`] the one
 //! mapping from errors to statuses and problem documents. Middleware, pages and till webhooks get
 //! rooms of their own here.
 
@@ -7,6 +7,7 @@ pub mod api;
 pub mod error;
 pub mod metrics;
 pub mod operator;
+pub mod privacy;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest};
@@ -38,6 +39,8 @@ pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
                 .route("/sessions/{id}", web::get().to(api::get_session))
                 .route("/sessions/{id}/purchase", web::post().to(api::confirm_purchase))
                 .route("/sessions/{id}/feedback", web::post().to(api::give_feedback))
+                .route("/privacy/export", web::post().to(privacy::export))
+                .route("/privacy/erase", web::post().to(privacy::erase))
                 .configure(operator::configure),
         )
         .route("/metrics", web::get().to(metrics::metrics))
