@@ -20,3 +20,4 @@ mod failover;
 mod geo;
 mod metrics;
 mod operator;
+mod privacy;
