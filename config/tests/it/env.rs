@@ -76,8 +76,12 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_GEO_DEFAULT_ORDER", "malmo, stockholm"),
             ("SVEA_GEO_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,::1"),
             ("SVEA_GEO_RELOAD_INTERVAL_MS", "28"),
+            ("SVEA_PRIVACY_DEVICE_KEY", "device-key-from-the-environment-0123456789"),
+            ("SVEA_RETENTION_FEEDBACK_DAYS", "29"),
         ],
     );
+    assert_eq!(config.privacy.device_key, "device-key-from-the-environment-0123456789");
+    assert_eq!(config.retention.feedback, Duration::from_secs(29 * 86_400));
     let ms = Duration::from_millis;
     assert_eq!(config.node.id.get(), 4);
     assert_eq!(config.node.region.as_str(), "malmo");
@@ -139,7 +143,7 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(g.reload_interval, ms(28));
     assert_eq!(config.operator.token.as_deref(), Some("0123456789abcdef-operator"));
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 41);
+    assert_eq!(env_var_names().len(), 43);
 }
 
 #[test]

@@ -181,6 +181,12 @@ db_path = "/var/lib/svea/geo/city.mmdb"
 default_order = ["south", "north"]
 trusted_proxies = ["10.0.0.0/8", "127.0.0.1", "fd00::/8", "::1"]
 reload_interval_ms = 60000
+
+[privacy]
+device_key = "a-device-key-of-at-least-32-characters"
+
+[retention]
+feedback_days = 90
 "#;
 
 #[test]
@@ -193,6 +199,8 @@ fn a_full_file_sets_every_value() {
     assert_eq!(config.node.public_url, "https://north.svea.example");
     assert_eq!(config.node.data_dir, PathBuf::from("/var/lib/svea"));
     assert_eq!(config.node.routing, Routing::Serve);
+    assert_eq!(config.privacy.device_key, "a-device-key-of-at-least-32-characters");
+    assert_eq!(config.retention.feedback, Duration::from_secs(90 * 86_400));
 
     // A [[regions]] list replaces the default table as a whole.
     let names: Vec<&str> = config.regions.iter().map(|r| r.name.as_str()).collect();
