@@ -6,9 +6,8 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::api::rfc3339;
-use super::error::{ApiError, ApiResult};
+use super::error::{bad, ApiResult};
 use crate::actors::session::Session;
-use crate::actors::{ActorError, Missing};
 use crate::core::privacy::ExportedSession;
 use crate::core::NodeHandle;
 use crate::domain::{DeviceId, DomainError, SessionId};
@@ -102,10 +101,7 @@ pub(super) async fn export(node: web::Data<NodeHandle>, body: web::Json<ExportIn
     let device: DeviceId = body.device_id.parse().map_err(DomainError::from)?;
     let after = match &body.after {
         None => None,
-        Some(raw) => Some(
-            raw.parse::<SessionId>()
-                .map_err(|_| ApiError::Actor(ActorError::NotFound { what: Missing::Session, id: raw.clone() }))?,
-        ),
+        Some(raw) => Some(raw.parse::<SessionId>().map_err(|_| bad("invalid-after", format!("after {raw:?} is not a session id")))?),
     };
     let page = node.export_device(&device, after).await?;
     Ok(HttpResponse::Ok().json(ExportOut {
