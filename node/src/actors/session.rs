@@ -125,6 +125,8 @@ pub struct Session {
     pub business_id: BusinessId,
     /// Location of that QR code.
     pub location_id: LocationId,
+    /// The business's and the location's names, as the customer is shown them.
+    pub place: Place,
     /// The customer's device, as its keyed hash (never the raw id); `None` once erased.
     pub device: Option<DeviceHash>,
     /// Region that opened it.
@@ -206,8 +208,19 @@ pub struct OpenSession {
     pub business_id: BusinessId,
     /// The location.
     pub location_id: LocationId,
+    /// Their names.
+    pub place: Place,
     /// The device, as its keyed hash.
     pub device: DeviceHash,
+}
+
+/// The names a customer sees for where they are giving feedback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Place {
+    /// The business's name.
+    pub business_name: String,
+    /// The location's name.
+    pub location_name: String,
 }
 
 /// What opening answers.
@@ -324,6 +337,7 @@ impl SessionOp for OpenSession {
             id: id.clone(),
             business_id: self.business_id,
             location_id: self.location_id,
+            place: self.place,
             device: Some(self.device.clone()),
             region: env.region.clone(),
             opened_at: now,

@@ -4,38 +4,24 @@
 //! `dev/<hash>/` records and do a bounded amount of work per request: a page of at most
 //! [`PRIVACY_SESSIONS_PER_REQUEST_MAX`] sessions.
 
-use std::collections::BTreeMap;
-
 use svea_cluster::ClusterNode;
 
 use super::sessions;
-use crate::actors::business::GetBusiness;
 use crate::actors::keys::{DeviceSessionRecord, Index};
 use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{Erase, GetSession, Session};
 use crate::actors::ActorError;
-use crate::domain::{BusinessId, DeviceHash, SessionId};
+use crate::domain::{DeviceHash, SessionId};
 
 /// Sessions one export or erasure request handles, at most: each costs a few actor calls (and an
 /// erasure a Raft write), so one request stays within its timeout; a customer with more pages on.
 pub const PRIVACY_SESSIONS_PER_REQUEST_MAX: usize = 50;
 
-/// One session in an export, with the names the customer saw.
-#[derive(Debug, Clone)]
-pub struct ExportedSession {
-    /// The session as it is now.
-    pub session: Session,
-    /// Its business's name.
-    pub business_name: String,
-    /// Its location's name.
-    pub location_name: String,
-}
-
 /// One page of a device's sessions.
 #[derive(Debug, Clone)]
 pub struct ExportPage {
-    /// The sessions, in the order of their ids.
-    pub sessions: Vec<ExportedSession>,
+    /// The sessions as they are now (with the names the customer saw), in the order of their ids.
+    pub sessions: Vec<Session>,
     /// Where the next page starts (`after`), if there may be one.
     pub next_after: Option<SessionId>,
 }
@@ -54,20 +40,12 @@ pub struct Erasure {
 pub async fn export(cluster: &ClusterNode, registry: &RegistryHandle, device: DeviceHash, after: Option<SessionId>) -> Result<ExportPage, ActorError> {
     let links = links(cluster, &device, after).await?;
     let full = links.len() == PRIVACY_SESSIONS_PER_REQUEST_MAX;
-    let mut names: BTreeMap<BusinessId, crate::actors::business::Business> = BTreeMap::new();
     let mut out = Vec::with_capacity(links.len());
     for id in &links {
         let session = sessions::run(registry, id.clone(), GetSession).await?;
-        if session.device.as_ref() != Some(&device) {
-            continue; // a stale link: never show another device's session
+        if session.device.as_ref() == Some(&device) {
+            out.push(session); // (a stale link never shows another device's session)
         }
-        if !names.contains_key(&session.business_id) {
-            let b = registry.call(session.business_id.clone(), GetBusiness).await?;
-            names.insert(session.business_id.clone(), b);
-        }
-        let business = &names[&session.business_id];
-        let location_name = business.locations.iter().find(|l| l.id == session.location_id).map(|l| l.name.clone()).unwrap_or_default();
-        out.push(ExportedSession { business_name: business.name.clone(), location_name, session });
     }
     Ok(ExportPage { sessions: out, next_after: if full { links.last().cloned() } else { None } })
 }

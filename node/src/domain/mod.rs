@@ -7,6 +7,7 @@
 //! [`DomainError::kind`] gives each rule violation a stable name for the HTTP
 //! layer.
 
+pub mod apikey;
 pub mod day;
 pub mod device;
 mod error;
@@ -18,6 +19,7 @@ pub mod reward;
 pub mod scoring;
 pub mod validate;
 
+pub use apikey::{ApiKey, KeyHash, MalformedKey};
 pub use day::{swedish_day, swedish_day_key};
 pub use device::{DeviceHash, DeviceKey};
 pub use error::DomainError;

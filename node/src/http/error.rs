@@ -43,6 +43,9 @@ pub enum ApiError {
     /// The operator token is missing or wrong (or the operator API is off on this node).
     #[error("{0}")]
     Unauthorized(String),
+    /// A business endpoint without a valid API key of that business.
+    #[error("{0}")]
+    BusinessUnauthorized(String),
     /// No such route.
     #[error("no route for {method} {path}")]
     NoRoute {
@@ -75,7 +78,7 @@ pub fn status_for(e: &ApiError) -> StatusCode {
         ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
-        ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        ApiError::Unauthorized(_) | ApiError::BusinessUnauthorized(_) => StatusCode::UNAUTHORIZED,
     }
 }
 
@@ -96,7 +99,7 @@ fn kind_of(e: &ApiError) -> &str {
         ApiError::BodyTooLarge { .. } => "body-too-large",
         ApiError::UnsupportedMediaType => "unsupported-media-type",
         ApiError::NoRoute { .. } => "no-route",
-        ApiError::Unauthorized(_) => "unauthorized",
+        ApiError::Unauthorized(_) | ApiError::BusinessUnauthorized(_) => "unauthorized",
     }
 }
 
@@ -135,8 +138,14 @@ impl ResponseError for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.insert_header((header::RETRY_AFTER, RETRY_AFTER_S.to_string()));
         }
-        if status == StatusCode::UNAUTHORIZED {
-            resp.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"svea-operator\""));
+        match self {
+            ApiError::Unauthorized(_) => {
+                resp.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"svea-operator\""));
+            }
+            ApiError::BusinessUnauthorized(_) => {
+                resp.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"svea-business\""));
+            }
+            _ => {}
         }
         resp.json(body)
     }

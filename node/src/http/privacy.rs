@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use super::api::rfc3339;
 use super::error::{bad, ApiResult};
 use crate::actors::session::Session;
-use crate::core::privacy::ExportedSession;
 use crate::core::NodeHandle;
 use crate::domain::{DeviceId, DomainError, SessionId};
 
@@ -70,13 +69,12 @@ struct EraseOut {
     more: bool,
 }
 
-fn exported_out(e: &ExportedSession) -> ExportedOut {
-    let s: &Session = &e.session;
+fn exported_out(s: &Session) -> ExportedOut {
     let settlement = s.feedback.as_ref().and_then(|f| f.settlement);
     ExportedOut {
         id: s.id.to_string(),
-        business_name: e.business_name.clone(),
-        location_name: e.location_name.clone(),
+        business_name: s.place.business_name.clone(),
+        location_name: s.place.location_name.clone(),
         state: s.state.as_str(),
         opened_at: rfc3339(s.opened_at),
         ended_at: s.ended_at.map(rfc3339),

@@ -58,8 +58,8 @@ fn finish(n: &NodeProc, sid: &str, txn: &str, text: &str) {
     assert_eq!(r.body["state"], "rewarded", "{}", r.body);
 }
 
-fn analytics(n: &NodeProc, bid: &str) -> Value {
-    let mut a = n.get(&format!("/v1/businesses/{bid}/analytics")).body;
+fn analytics(n: &NodeProc, biz: &Biz) -> Value {
+    let mut a = n.get_as(&format!("/v1/businesses/{}/analytics", biz.id), &biz.key).body;
     a.as_object_mut().expect("object").remove("remaining_budget_sek");
     a
 }
@@ -68,7 +68,8 @@ fn analytics(n: &NodeProc, bid: &str) -> Value {
 fn export_and_erasure_by_device_id_across_three_nodes_and_restarts() {
     let dir = tempfile::tempdir().expect("tmp");
     let mut c = Cluster3::start(dir.path(), &[]);
-    let (bid, token) = create_business(&c.nodes[0], "10000.00");
+    let biz = create_business(&c.nodes[0], "10000.00");
+    let token = biz.token.clone();
     let (text, other_text) = texts();
 
     // The device's finished session (opened in one region, completed through another), a second
@@ -82,7 +83,7 @@ fn export_and_erasure_by_device_id_across_three_nodes_and_restarts() {
     // Analytics count on the Swedish day of the node's clock.
     let opened_at = chrono::DateTime::parse_from_rfc3339(&c.nodes[0].get(&format!("/v1/sessions/{done}")).str("opened_at")).expect("time");
     let day = svea_node::domain::swedish_day_key(opened_at.with_timezone(&chrono::Utc));
-    let before = analytics(&c.nodes[0], &bid);
+    let before = analytics(&c.nodes[0], &biz);
     assert!(before["per_day"].as_array().expect("days").iter().any(|d| d["date"] == day.as_str()), "{before}");
 
     // Export: the device's two sessions with names, text, score and reward; nothing of the other.
@@ -128,7 +129,7 @@ fn export_and_erasure_by_device_id_across_three_nodes_and_restarts() {
             assert_eq!(o["feedback_text"], other_text.as_str(), "another device's text is untouched: {o}");
             let export = n.post("/v1/privacy/export", json!({"device_id": DEVICE}));
             assert_eq!(export.body["sessions"], json!([]), "no link left: {}", export.body);
-            assert_eq!(analytics(n, &bid), before, "erasure keeps the business's numbers");
+            assert_eq!(analytics(n, &biz), before, "erasure keeps the business's numbers");
         }
     };
     check_http(&c);
@@ -173,7 +174,8 @@ fn feedback_text_past_its_retention_is_redacted_and_the_reward_stays() {
     let dir = tempfile::tempdir().expect("tmp");
     // Retention 0 days: every text is redacted at the next sweep.
     let n = NodeProc::start(dir.path(), &[("retention.feedback_days", "0"), ("timeouts.expiry_sweep_ms", "200")]);
-    let (bid, token) = create_business(&n, "10000.00");
+    let biz = create_business(&n, "10000.00");
+    let token = biz.token.clone();
     let sid = open_session(&n, &token, DEVICE);
     assert_eq!(purchase(&n, &sid, "120.00", "T-1").status, 200);
     let given = feedback(&n, &sid, &texts().0);
@@ -190,7 +192,7 @@ fn feedback_text_past_its_retention_is_redacted_and_the_reward_stays() {
     assert_eq!(s["state"], "rewarded");
     assert_eq!(s["reward_sek"], given.body["reward_sek"]);
     assert_eq!(s["quality_score"], given.body["quality_score"]);
-    let a = n.get(&format!("/v1/businesses/{bid}/analytics")).body;
+    let a = n.get_as(&format!("/v1/businesses/{}/analytics", biz.id), &biz.key).body;
     assert_eq!(a["sessions"]["completed"], 1, "{a}");
     assert_eq!(a["rewards_paid_sek"], given.body["reward_sek"], "{a}");
     // The export says why the text is gone.
