@@ -182,6 +182,10 @@ default_order = ["south", "north"]
 trusted_proxies = ["10.0.0.0/8", "127.0.0.1", "fd00::/8", "::1"]
 reload_interval_ms = 60000
 
+[http]
+tls_cert = "/etc/svea/https.pem"
+tls_key = "/etc/svea/https.key"
+
 [privacy]
 device_key = "a-device-key-of-at-least-32-characters"
 

@@ -22,3 +22,4 @@ mod geo;
 mod metrics;
 mod operator;
 mod privacy;
+mod transport;
