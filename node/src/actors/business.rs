@@ -384,10 +384,7 @@ fn current<'a>(slot: &'a Slot<Business>, id: &BusinessId) -> Result<&'a Business
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).expect("test time").with_timezone(&Utc)
-    }
+    use crate::domain::day::tests::utc;
 
     #[test]
     fn analytics_count_sessions_on_their_swedish_day() {

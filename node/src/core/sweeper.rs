@@ -45,6 +45,18 @@ fn sweeps_session(node: &NodeHandle, id: &SessionId) -> bool {
     sweeps_for(node, owner.map(|o| o.node))
 }
 
+/// Up to `limit` records under `prefix` in the local state; a failed read is logged and skipped
+/// (the next sweep tries again).
+fn scan(node: &NodeHandle, prefix: &str, limit: usize) -> Option<Vec<(String, Vec<u8>)>> {
+    match node.cluster.view().scan_index(prefix, limit) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::warn!(error = %e, prefix, "sweep could not scan its records");
+            None
+        }
+    }
+}
+
 /// Runs the sweeper until its task is aborted (at shutdown).
 pub async fn run(node: NodeHandle, clock: Arc<dyn Clock>, every: Duration) {
     let mut ticker = tokio::time::interval(every);
@@ -59,13 +71,7 @@ pub async fn run(node: NodeHandle, clock: Arc<dyn Clock>, every: Duration) {
 /// Expires the open sessions past their deadline that this node sweeps.
 async fn expire(node: &NodeHandle, clock: &dyn Clock) {
     let now_ms = clock.now().timestamp_millis();
-    let open = match node.cluster.view().scan_index(OpenRecord::PREFIX, SWEEP_BATCH_MAX) {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::warn!(error = %e, "expiry sweep could not scan open sessions");
-            return;
-        }
-    };
+    let Some(open) = scan(node, OpenRecord::PREFIX, SWEEP_BATCH_MAX) else { return };
     for (key, value) in open {
         let Some(sid) = OpenRecord::parse_key(&key) else { continue };
         let Ok(expires_ms) = (OpenRecord { session: sid.clone() }).decode(&value) else { continue };
@@ -85,13 +91,7 @@ async fn redact_old_texts(node: &NodeHandle, clock: &dyn Clock) {
         return; // validated to at most a century, so always in range
     };
     let given_before = clock.now() - retention;
-    let texts = match node.cluster.view().scan_index(FeedbackTextRecord::PREFIX, RETENTION_SWEEP_BATCH_MAX) {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::warn!(error = %e, "retention sweep could not scan feedback texts");
-            return;
-        }
-    };
+    let Some(texts) = scan(node, FeedbackTextRecord::PREFIX, RETENTION_SWEEP_BATCH_MAX) else { return };
     for (key, _) in texts {
         let Some(text) = FeedbackTextRecord::parse_key(&key) else { continue };
         if text.at.millis() > given_before.timestamp_millis() {

@@ -16,10 +16,11 @@ pub fn swedish_day_key(at: DateTime<Utc>) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn utc(s: &str) -> DateTime<Utc> {
+    /// An RFC 3339 time in a test.
+    pub(crate) fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).expect("test time").with_timezone(&Utc)
     }
 

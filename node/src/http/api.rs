@@ -181,10 +181,15 @@ fn analytics_out(b: &Business) -> AnalyticsOut {
 }
 
 #[derive(Serialize)]
-struct PurchaseOut {
+pub(super) struct PurchaseOut {
     amount_sek: String,
     purchased_at: String,
     transaction_id: String,
+}
+
+/// A confirmed purchase as the API shows it (sessions and a customer's export).
+pub(super) fn purchase_out(p: &Purchase) -> PurchaseOut {
+    PurchaseOut { amount_sek: p.amount.to_sek_string(), purchased_at: rfc3339(p.purchased_at), transaction_id: p.transaction_id.to_string() }
 }
 
 #[derive(Serialize)]
@@ -230,11 +235,7 @@ fn session_out(s: &Session) -> SessionOut {
         region: s.region.to_string(),
         opened_at: rfc3339(s.opened_at),
         expires_at: rfc3339(s.expires_at),
-        purchase: s.purchase.as_ref().map(|p| PurchaseOut {
-            amount_sek: p.amount.to_sek_string(),
-            purchased_at: rfc3339(p.purchased_at),
-            transaction_id: p.transaction_id.to_string(),
-        }),
+        purchase: s.purchase.as_ref().map(purchase_out),
         quality_score: s.feedback.as_ref().map(|f| f.score.total),
         score_breakdown: s.feedback.as_ref().map(|f| ScoreOut {
             total: f.score.total,

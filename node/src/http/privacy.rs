@@ -5,7 +5,7 @@
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::api::rfc3339;
+use super::api::{purchase_out, rfc3339, PurchaseOut};
 use super::error::{bad, ApiResult};
 use crate::actors::session::Session;
 use crate::core::NodeHandle;
@@ -23,13 +23,6 @@ pub(super) struct ExportIn {
 #[serde(deny_unknown_fields)]
 pub(super) struct EraseIn {
     device_id: String,
-}
-
-#[derive(Serialize)]
-struct PurchaseOut {
-    amount_sek: String,
-    purchased_at: String,
-    transaction_id: String,
 }
 
 #[derive(Serialize)]
@@ -78,11 +71,7 @@ fn exported_out(s: &Session) -> ExportedOut {
         state: s.state.as_str(),
         opened_at: rfc3339(s.opened_at),
         ended_at: s.ended_at.map(rfc3339),
-        purchase: s.purchase.as_ref().map(|p| PurchaseOut {
-            amount_sek: p.amount.to_sek_string(),
-            purchased_at: rfc3339(p.purchased_at),
-            transaction_id: p.transaction_id.to_string(),
-        }),
+        purchase: s.purchase.as_ref().map(purchase_out),
         feedback: s.feedback.as_ref().map(|f| FeedbackOut {
             text: f.text.clone(),
             given_at: rfc3339(f.given_at),
