@@ -17,6 +17,7 @@
 //! assert_eq!(config.node.data_dir, std::path::Path::new("/tmp/svea-demo/gothenburg/data"));
 //! assert_eq!(config.tls.node_cert, std::path::Path::new("/tmp/svea-demo/tls/gothenburg.pem"));
 //! assert_eq!(config.initial_members().len(), 2);
+//! assert_eq!(config.privacy.device_key, configs[0].clone().validate()?.privacy.device_key);
 //! # Ok::<(), svea_config::Error>(())
 //! ```
 
@@ -207,6 +208,7 @@ impl Cluster {
             name: self.name.clone(),
             initial_members: members.to_vec(),
         };
+        raw.privacy.device_key = loopback_device_key(&self.name);
         raw.set_all(self.overrides.iter().chain(&node.overrides).map(|(k, v)| (k, v)))?;
         Ok(raw)
     }
@@ -247,6 +249,13 @@ impl Cluster {
             .map(|index| self.write_node(index, header))
             .collect()
     }
+}
+
+/// The device key of a cluster on one machine: the same on every node (so every node computes the
+/// same device hashes), fixed by the cluster's name, and no secret (the configs are for tests, the
+/// demo and the tools; a real cluster sets `privacy.device_key` itself).
+pub fn loopback_device_key(cluster: &str) -> String {
+    format!("svea-loopback-{cluster}-device-key-not-secret")
 }
 
 /// A path as config text; a config file is UTF-8, so a path that is not cannot be written in one.

@@ -62,6 +62,8 @@ pub const POS_WINDOW_MS_MAX: u64 = 86_400_000;
 const _: () = assert!(POS_AWAIT_PURCHASE_MS <= POS_WINDOW_MS_MAX);
 const _: () = assert!(POS_MATCH_WINDOW_MS <= POS_WINDOW_MS_MAX);
 const _: () = assert!(POS_TIMESTAMP_TOLERANCE_MS <= POS_WINDOW_MS_MAX);
+/// A year: long enough for a business to act on feedback, short enough that texts do not pile up.
+const FEEDBACK_RETENTION_DAYS: u32 = 365;
 
 /// The whole configuration as written in TOML, before validation.
 ///
@@ -93,6 +95,10 @@ pub struct RawConfig {
     pub http: RawHttp,
     /// `[pos]`: purchases verified by the till.
     pub pos: RawPos,
+    /// `[privacy]`: how customers' device ids are kept.
+    pub privacy: RawPrivacy,
+    /// `[retention]`: how long customers' data is kept.
+    pub retention: RawRetention,
 }
 
 impl Default for RawConfig {
@@ -109,6 +115,8 @@ impl Default for RawConfig {
             operator: RawOperator::default(),
             http: RawHttp::default(),
             pos: RawPos::default(),
+            privacy: RawPrivacy::default(),
+            retention: RawRetention::default(),
         }
     }
 }
@@ -427,6 +435,33 @@ impl Default for RawPos {
             await_purchase_ms: POS_AWAIT_PURCHASE_MS,
             match_window_ms: POS_MATCH_WINDOW_MS,
             timestamp_tolerance_ms: POS_TIMESTAMP_TOLERANCE_MS,
+        }
+    }
+}
+
+/// `[privacy]` as written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawPrivacy {
+    /// Secret key of the keyed hash (HMAC-SHA256) under which device ids are stored; the same on
+    /// every node of the cluster. Empty is allowed only on a loopback `node.http_addr` (the demo
+    /// and tests), where a publicly known key is used.
+    pub device_key: String,
+}
+
+/// `[retention]` as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawRetention {
+    /// Feedback texts older than this many days are redacted; 0 redacts each text at the next
+    /// sweep (scores and rewards stay).
+    pub feedback_days: u32,
+}
+
+impl Default for RawRetention {
+    fn default() -> RawRetention {
+        RawRetention {
+            feedback_days: FEEDBACK_RETENTION_DAYS,
         }
     }
 }

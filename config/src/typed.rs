@@ -37,6 +37,10 @@ pub struct Config {
     pub geo: GeoConfig,
     /// `[operator]`.
     pub operator: OperatorConfig,
+    /// How device ids are kept.
+    pub privacy: PrivacyConfig,
+    /// How long customers' data is kept.
+    pub retention: RetentionConfig,
     /// `[http]`: HTTPS on the public listener.
     pub http: HttpConfig,
     /// `[pos]`: purchases verified by the till.
@@ -402,4 +406,27 @@ impl std::fmt::Debug for OperatorConfig {
             .field("listen_addr", &self.listen_addr)
             .finish()
     }
+}
+
+/// `[privacy]`: how customers' device ids are kept.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivacyConfig {
+    /// Key of the keyed hash under which device ids are stored (the same on every node).
+    pub device_key: String,
+    /// Whether `device_key` is the publicly known loopback key ([`crate::DEMO_DEVICE_KEY`]).
+    pub demo_key: bool,
+}
+
+impl std::fmt::Debug for PrivacyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("PrivacyConfig").field("device_key", &"<redacted>").field("demo_key", &self.demo_key).finish()
+    }
+}
+
+/// `[retention]`: how long customers' data is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionConfig {
+    /// Feedback texts older than this are redacted by the sweeper (zero: at the next sweep).
+    pub feedback: Duration,
 }

@@ -9,8 +9,8 @@ use ipnetwork::IpNetwork;
 
 use crate::raw::{RawConfig, RawMember};
 use crate::typed::{
-    ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig, OperatorConfig,
-    PosConfig, RegionSpec, Routing, Timeouts, TlsConfig,
+    ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig,
+    OperatorConfig, PosConfig, PrivacyConfig, RegionSpec, RetentionConfig, Routing, Timeouts, TlsConfig,
 };
 use crate::{Error, NodeId, Region};
 
@@ -141,6 +141,8 @@ impl RawConfig {
         let operator = validate_operator(&self)?;
         let http = validate_http(&self, &node, &geo)?;
         let pos = validate_pos(&self)?;
+        let privacy = validate_privacy(&self, &node)?;
+        let retention = validate_retention(&self)?;
         Ok(Config {
             node,
             regions,
@@ -153,6 +155,8 @@ impl RawConfig {
             operator,
             http,
             pos,
+            privacy,
+            retention,
         })
     }
 }
@@ -516,4 +520,47 @@ fn validate_pos(raw: &RawConfig) -> Result<PosConfig, Error> {
         match_window: pos_window("pos.match_window_ms", p.match_window_ms)?,
         timestamp_tolerance: pos_window("pos.timestamp_tolerance_ms", p.timestamp_tolerance_ms)?,
     })
+}
+
+/// The device key used when `privacy.device_key` is empty on a loopback `node.http_addr` (the demo,
+/// the tests, the simulations): publicly known, so it protects nothing, and refused anywhere else.
+pub const DEMO_DEVICE_KEY: &str = "svea-loopback-demo-device-key-public-not-secret";
+
+/// Shortest device key accepted: a 256-bit key written as 32 printable characters or more.
+pub const DEVICE_KEY_MIN_LEN: usize = 32;
+
+fn validate_privacy(raw: &RawConfig, node: &NodeConfig) -> Result<PrivacyConfig, Error> {
+    const KEY: &str = "privacy.device_key";
+    let key = raw.privacy.device_key.trim();
+    let loopback = node.http_addr.ip().is_loopback();
+    if key.is_empty() {
+        if !loopback {
+            return Err(invalid(
+                KEY,
+                format!(
+                    "required when node.http_addr ({}) is not a loopback address: the same secret of at least {DEVICE_KEY_MIN_LEN} characters on every node (SVEA_PRIVACY_DEVICE_KEY)",
+                    node.http_addr
+                ),
+            ));
+        }
+        return Ok(PrivacyConfig { device_key: DEMO_DEVICE_KEY.to_owned(), demo_key: true });
+    }
+    if key.len() < DEVICE_KEY_MIN_LEN || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(invalid(KEY, format!("must be at least {DEVICE_KEY_MIN_LEN} printable ASCII characters without spaces")));
+    }
+    if key == DEMO_DEVICE_KEY && !loopback {
+        return Err(invalid(KEY, "the public demo key is only allowed on a loopback node.http_addr"));
+    }
+    Ok(PrivacyConfig { device_key: key.to_owned(), demo_key: key == DEMO_DEVICE_KEY })
+}
+
+/// Longest feedback retention accepted, in days (a century).
+pub const FEEDBACK_RETENTION_DAYS_MAX: u32 = 36_500;
+
+fn validate_retention(raw: &RawConfig) -> Result<RetentionConfig, Error> {
+    let days = raw.retention.feedback_days;
+    if days > FEEDBACK_RETENTION_DAYS_MAX {
+        return Err(invalid("retention.feedback_days", format!("{days} is more than {FEEDBACK_RETENTION_DAYS_MAX}")));
+    }
+    Ok(RetentionConfig { feedback: Duration::from_secs(u64::from(days) * 24 * 60 * 60) })
 }

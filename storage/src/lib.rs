@@ -57,8 +57,10 @@ pub fn open_in_memory(disk: &engine::mem::MemDisk, flush_timeout: Duration) -> R
 /// node keeps in its secondary records is codec-encoded (format 2 kept some session ids as raw
 /// UTF-8), so a format-2 store would misread them. 4: businesses keep their API key's hash and
 /// till registrations, sessions the names a customer is shown and their till-purchase state, QR
-/// records the names; format-3 state does not decode as that.
-pub const FORMAT: u32 = 4;
+/// records the names, and organisation numbers have a record; format-3 state does not decode as
+/// that. 5: sessions keep a keyed hash of the device id instead of the id, and their feedback its
+/// time and redaction (privacy); format-4 session states do not decode as that.
+pub const FORMAT: u32 = 5;
 const FORMAT_TREE: &str = "svea_format";
 const FORMAT_KEY: &[u8] = b"format";
 

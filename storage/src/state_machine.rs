@@ -315,6 +315,23 @@ impl StateView {
             .collect())
     }
 
+    /// Up to `limit` secondary records whose key starts with `prefix`, in key order, starting after
+    /// the record `after` (from the first when `None`): pages through one prefix.
+    pub fn scan_index_after(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        let Some(after) = after else { return self.scan_index(prefix, limit) };
+        let first = index_key(prefix);
+        // The smallest key greater than `i/<after>`, but never before the prefix.
+        let start = [index_key(after), vec![0]].concat().max(first.clone());
+        let mut out = Vec::new();
+        for (k, v) in self.sm.range(std::ops::Bound::Included(start), std::ops::Bound::Unbounded, limit)? {
+            if !k.starts_with(&first) {
+                break;
+            }
+            out.push((String::from_utf8_lossy(&k[INDEX_PREFIX.len()..]).into_owned(), v));
+        }
+        Ok(out)
+    }
+
     /// Owner records in key order, starting after actor `after` (from the first when `None`),
     /// at most `limit` of them: pages through every actor's owner for hand-off and status.
     pub fn scan_owners(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, Owner)>, Error> {

@@ -84,8 +84,12 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_POS_AWAIT_PURCHASE_MS", "29"),
             ("SVEA_POS_MATCH_WINDOW_MS", "30"),
             ("SVEA_POS_TIMESTAMP_TOLERANCE_MS", "31"),
+            ("SVEA_PRIVACY_DEVICE_KEY", "device-key-from-the-environment-0123456789"),
+            ("SVEA_RETENTION_FEEDBACK_DAYS", "29"),
         ],
     );
+    assert_eq!(config.privacy.device_key, "device-key-from-the-environment-0123456789");
+    assert_eq!(config.retention.feedback, Duration::from_secs(29 * 86_400));
     let ms = Duration::from_millis;
     assert_eq!(config.node.id.get(), 4);
     assert_eq!(config.node.region.as_str(), "malmo");
@@ -154,7 +158,7 @@ fn every_overridable_key_has_its_variable() {
     let p = &config.pos;
     assert_eq!([p.await_purchase, p.match_window, p.timestamp_tolerance], [ms(29), ms(30), ms(31)]);
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 49);
+    assert_eq!(env_var_names().len(), 51);
 }
 
 #[test]

@@ -185,6 +185,12 @@ reload_interval_ms = 60000
 [http]
 tls_cert = "/etc/svea/https.pem"
 tls_key = "/etc/svea/https.key"
+
+[privacy]
+device_key = "a-device-key-of-at-least-32-characters"
+
+[retention]
+feedback_days = 90
 "#;
 
 #[test]
@@ -197,6 +203,8 @@ fn a_full_file_sets_every_value() {
     assert_eq!(config.node.public_url, "https://north.svea.example");
     assert_eq!(config.node.data_dir, PathBuf::from("/var/lib/svea"));
     assert_eq!(config.node.routing, Routing::Serve);
+    assert_eq!(config.privacy.device_key, "a-device-key-of-at-least-32-characters");
+    assert_eq!(config.retention.feedback, Duration::from_secs(90 * 86_400));
 
     // A [[regions]] list replaces the default table as a whole.
     let names: Vec<&str> = config.regions.iter().map(|r| r.name.as_str()).collect();

@@ -498,9 +498,38 @@ fn the_operator_token_is_off_when_empty_and_must_be_long_when_set() {
     check_invalid("[operator]\ntoken = \"0123456789 abcdef\"\n", &[], "operator.token", "without spaces");
 }
 
+/// A node reachable beyond loopback must have its own device key: the demo key is public.
+#[test]
+fn the_device_key_is_required_beyond_loopback_and_must_be_long() {
+    let public = "[node]\nhttp_addr = \"0.0.0.0:8080\"\npublic_url = \"https://svea.example\"\n\
+                  [http]\ntls_cert = \"/etc/svea/https.pem\"\ntls_key = \"/etc/svea/https.key\"\n";
+    check_invalid(public, &[], "privacy.device_key", "SVEA_PRIVACY_DEVICE_KEY");
+    let demo = format!("{public}[privacy]\ndevice_key = \"{}\"\n", svea_config::DEMO_DEVICE_KEY);
+    check_invalid(&demo, &[], "privacy.device_key", "demo key");
+    check_invalid(public, &[("SVEA_PRIVACY_DEVICE_KEY", "too-short")], "privacy.device_key", "at least 32");
+    let key = "k".repeat(svea_config::DEVICE_KEY_MIN_LEN);
+    let config = check_ok(public, &[("SVEA_PRIVACY_DEVICE_KEY", &key)]);
+    assert_eq!(config.privacy.device_key, key);
+    assert!(!config.privacy.demo_key);
+    assert!(!format!("{config:?}").contains(&key), "the key is never printed");
+    // On loopback (the demo, the tests) an empty key means the public demo key.
+    let local = check_ok("", &[]);
+    assert!(local.privacy.demo_key);
+    assert_eq!(local.privacy.device_key, svea_config::DEMO_DEVICE_KEY);
+}
+
+#[test]
+fn feedback_retention_is_bounded_and_zero_means_at_once() {
+    assert_eq!(check_ok("", &[]).retention.feedback, std::time::Duration::from_secs(365 * 86_400));
+    assert_eq!(check_ok("[retention]\nfeedback_days = 0\n", &[]).retention.feedback, std::time::Duration::ZERO);
+    check_invalid("[retention]\nfeedback_days = 36501\n", &[], "retention.feedback_days", "36500");
+}
+
 #[test]
 fn plain_http_on_a_public_address_is_refused_naming_the_keys() {
-    let public = "[node]\nhttp_addr = \"0.0.0.0:8080\"\npublic_url = \"https://svea.example\"\n";
+    // (A public node also needs its own device key; given here, it is not what this test is about.)
+    let public = "[node]\nhttp_addr = \"0.0.0.0:8080\"\npublic_url = \"https://svea.example\"\n\
+                  [privacy]\ndevice_key = \"a-device-key-of-at-least-32-characters\"\n";
     check_invalid(public, &[], "node.http_addr", "http.tls_cert");
     check_invalid(public, &[], "node.http_addr", "http.plaintext_behind_proxy");
     // Behind a proxy: only with the proxy named.

@@ -19,7 +19,10 @@ use super::keys::{Index, OpenedRecord, OrgRecord, PosAccountRecord, PosEventReco
 use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
 use crate::core::remote::RemoteCall;
 use crate::domain::pos::{Delivery, PosError, PosIntegration, Provider, PurchaseVerification};
-use crate::domain::{compute_reward, BusinessId, KeyHash, LocationId, OrgNumber, Ore, QrToken, RewardDecision, RewardPolicy, RewardTier, SessionId, TransactionId};
+use crate::domain::{
+    compute_reward, swedish_day_key, BusinessId, KeyHash, LocationId, OrgNumber, Ore, QrToken, RewardDecision, RewardPolicy, RewardTier, SessionId,
+    TransactionId,
+};
 
 /// A store location with its QR token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,7 +39,7 @@ pub struct Location {
     pub qr_token: QrToken,
 }
 
-/// Counters of one day (UTC).
+/// Counters of one Swedish day (Europe/Stockholm).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayStats {
     /// Sessions opened.
@@ -62,13 +65,14 @@ pub struct Analytics {
     pub scored: u64,
     /// Scored sessions per reward tier: none, low, mid, high.
     pub tiers: [u64; 4],
-    /// Per day, keyed `YYYY-MM-DD` (UTC).
+    /// Per Swedish day (Europe/Stockholm, summer time included), keyed `YYYY-MM-DD`.
     pub per_day: BTreeMap<String, DayStats>,
 }
 
 impl Analytics {
+    /// The counters of the Swedish day of `at`.
     fn day(&mut self, at: DateTime<Utc>) -> &mut DayStats {
-        self.per_day.entry(at.format("%Y-%m-%d").to_string()).or_default()
+        self.per_day.entry(swedish_day_key(at)).or_default()
     }
 
     /// Average quality score of scored sessions, if any.
@@ -379,7 +383,7 @@ impl BusinessOp for Settle {
                 next.analytics.scored += 1;
                 next.analytics.tiers[tier_index(d.tier)] += 1;
                 let rewarded = d.tier != RewardTier::None;
-                for stats in [&mut next.analytics.total, next.analytics.per_day.entry(day_key(now)).or_default()] {
+                for stats in [&mut next.analytics.total, next.analytics.per_day.entry(swedish_day_key(now)).or_default()] {
                     if rewarded {
                         stats.completed += 1;
                     } else {
@@ -492,10 +496,6 @@ impl BusinessOp for RecordPurchase {
     }
 }
 
-fn day_key(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d").to_string()
-}
-
 fn tier_index(t: RewardTier) -> usize {
     match t {
         RewardTier::None => 0,
@@ -507,4 +507,21 @@ fn tier_index(t: RewardTier) -> usize {
 
 fn current<'a>(slot: &'a Slot<Business>, id: &BusinessId) -> Result<&'a Business, ActorError> {
     slot.state.as_ref().ok_or_else(|| ActorError::NotFound { what: Missing::Business, id: id.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::day::tests::utc;
+
+    #[test]
+    fn analytics_count_sessions_on_their_swedish_day() {
+        let mut a = Analytics::default();
+        a.day(utc("2026-03-31T23:30:00Z")).opened += 1; // 01:30 CEST on 1 April
+        a.day(utc("2026-01-15T23:30:00Z")).opened += 1; // 00:30 CET on 16 January
+        a.day(utc("2026-10-25T22:30:00Z")).opened += 1; // 23:30 CET on 25 October, after the change
+        a.day(utc("2026-10-24T21:30:00Z")).opened += 1; // 23:30 CEST on 24 October
+        let days: Vec<&str> = a.per_day.keys().map(String::as_str).collect();
+        assert_eq!(days, ["2026-01-16", "2026-04-01", "2026-10-24", "2026-10-25"]);
+    }
 }

@@ -14,7 +14,9 @@ use svea_storage::{IndexMode, IndexWrite, StateView};
 
 use super::business::Settlement;
 use super::ActorError;
-use crate::domain::{BusinessId, DeviceId, LocationId, OrgNumber, PosId, Provider, PurchaseVerification, QrToken, ReportedPurchase, SessionId, TransactionId};
+use crate::domain::{
+    BusinessId, DeviceHash, LocationId, OrgNumber, PosId, Provider, PurchaseVerification, QrToken, ReportedPurchase, SessionId, TransactionId,
+};
 
 /// Address of an actor: `business/<id>` or `session/<id>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -142,8 +144,19 @@ index!(
     OpenRecord(session: SessionId) -> i64, "open/"
 );
 index!(
-    /// The open session of a device at a location (insert-new: one open session per device).
-    ActiveRecord(location: LocationId, device: DeviceId) -> SessionId, "active/"
+    /// The open session of a device (by its hash) at a location (insert-new: one open session per
+    /// device).
+    ActiveRecord(location: LocationId, device: DeviceHash) -> SessionId, "active/"
+);
+index!(
+    /// A session of a device (by its hash), written when it opens: what a customer's export and
+    /// erasure page through (`dev/<hash>/`). Deleted when the session is erased.
+    DeviceSessionRecord(device: DeviceHash, session: SessionId) -> (), "dev/"
+);
+index!(
+    /// A session holds a feedback text given at `at` (scanned by the retention sweeper, oldest
+    /// first). Deleted when the text is redacted.
+    FeedbackTextRecord(at: TextStamp, session: SessionId) -> (), "text/"
 );
 index!(
     /// A business counted a session's opening (idempotency of `SessionOpened`).
@@ -182,6 +195,54 @@ index!(
     /// session stops waiting). The webhook path finds the session through it.
     PosWaitRecord(location: LocationId, receipt: TransactionId) -> SessionId, "poswait/"
 );
+/// When a feedback text was given, as it sorts in a [`FeedbackTextRecord`] key: Unix milliseconds,
+/// zero-padded to a fixed width so key order is time order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TextStamp(String);
+
+/// Digits of a [`TextStamp`]: every non-negative `i64`.
+const TEXT_STAMP_DIGITS: usize = 19;
+
+impl TextStamp {
+    /// The stamp of `at` (times before 1970 sort as 1970; svea has none).
+    pub fn at(at: chrono::DateTime<chrono::Utc>) -> TextStamp {
+        TextStamp(format!("{:0width$}", at.timestamp_millis().max(0), width = TEXT_STAMP_DIGITS))
+    }
+
+    /// The stamp as it appears in keys.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Unix milliseconds.
+    pub fn millis(&self) -> i64 {
+        self.0.parse().unwrap_or(i64::MAX)
+    }
+}
+
+impl FeedbackTextRecord {
+    /// The record a `text/` key names, if it is one.
+    pub fn parse_key(key: &str) -> Option<FeedbackTextRecord> {
+        let (at, session) = key.strip_prefix(Self::PREFIX)?.split_once('/')?;
+        if at.len() != TEXT_STAMP_DIGITS || !at.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(FeedbackTextRecord { at: TextStamp(at.to_owned()), session: session.parse().ok()? })
+    }
+}
+
+impl DeviceSessionRecord {
+    /// Prefix of every record of `device`.
+    pub fn prefix_of(device: &DeviceHash) -> String {
+        format!("{}{device}/", Self::PREFIX)
+    }
+
+    /// The record a `dev/<hash>/` key names, if it is one.
+    pub fn parse_key(key: &str) -> Option<DeviceSessionRecord> {
+        let (device, session) = key.strip_prefix(Self::PREFIX)?.split_once('/')?;
+        Some(DeviceSessionRecord { device: device.parse().ok()?, session: session.parse().ok()? })
+    }
+}
 
 impl OpenRecord {
     /// The session an `open/` key names, if it is one.
@@ -201,6 +262,26 @@ mod tests {
         assert_eq!(ActorKey::Session(s.clone()).stored(), format!("session/{s}"));
         assert_eq!(SettledRecord { business: b.clone(), session: s.clone() }.key(), format!("bsettle/{b}/{s}"));
         assert_eq!(OpenRecord { session: s.clone() }.key(), format!("open/{s}"));
-        assert_eq!(OpenRecord::parse_key(&format!("open/{s}")), Some(s));
+        assert_eq!(OpenRecord::parse_key(&format!("open/{s}")), Some(s.clone()));
+        let d: DeviceHash = "ab".repeat(32).parse().expect("hash");
+        let dev = DeviceSessionRecord { device: d.clone(), session: s.clone() };
+        assert_eq!(dev.key(), format!("dev/{d}/{s}"));
+        assert!(dev.key().starts_with(&DeviceSessionRecord::prefix_of(&d)));
+        assert_eq!(DeviceSessionRecord::parse_key(&dev.key()), Some(dev));
+        let at = chrono::DateTime::from_timestamp_millis(1_774_999_800_000).expect("time");
+        let text = FeedbackTextRecord { at: TextStamp::at(at), session: s.clone() };
+        assert_eq!(text.key(), format!("text/0000001774999800000/{s}"));
+        assert_eq!(FeedbackTextRecord::parse_key(&text.key()), Some(text.clone()));
+        assert_eq!(text.at.millis(), 1_774_999_800_000);
+    }
+
+    #[test]
+    fn text_records_sort_by_time() {
+        let t = |ms| TextStamp::at(chrono::DateTime::from_timestamp_millis(ms).expect("time"));
+        assert!(t(999).as_str() < t(1000).as_str());
+        assert!(t(1_000_000_000_000).as_str() < t(10_000_000_000_000).as_str());
+        let last = chrono::DateTime::<chrono::Utc>::MAX_UTC;
+        assert_eq!(TextStamp::at(last).millis(), last.timestamp_millis());
+        assert!(t(10_000_000_000_000).as_str() < TextStamp::at(last).as_str());
     }
 }

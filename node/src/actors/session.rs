@@ -21,12 +21,15 @@ use tracing::Instrument;
 
 use super::business::{Outcome, Settle, Settlement};
 use super::cell::{Persisted, Slot};
-use super::keys::{ActiveRecord, Index, OpenRecord, PosClaimRecord, PosModeRecord, PosPurchaseRecord, PosWaitRecord, TxnRecord};
+use super::keys::{
+    ActiveRecord, DeviceSessionRecord, FeedbackTextRecord, Index, OpenRecord, PosClaimRecord, PosModeRecord, PosPurchaseRecord, PosWaitRecord, TextStamp,
+    TxnRecord,
+};
 use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
 use crate::domain::pos::purchase_matches;
 use crate::domain::scoring::QualityScore;
 use crate::domain::{
-    validate_feedback_text, validate_purchase_amount, validate_purchase_time, BusinessId, DeviceId, DomainError,
+    validate_feedback_text, validate_purchase_amount, validate_purchase_time, BusinessId, DeviceHash, DomainError,
     LocationId, Ore, PurchaseVerification, RewardTier, SessionId, TransactionId,
 };
 
@@ -81,12 +84,44 @@ pub struct Purchase {
 /// Submitted feedback, its score and (once settled) the business's decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Feedback {
-    /// The text as submitted (trimmed).
-    pub text: String,
+    /// The text as submitted (trimmed); `None` once redacted.
+    pub text: Option<String>,
+    /// When it was given.
+    pub given_at: DateTime<Utc>,
     /// Its quality score.
     pub score: QualityScore,
     /// The settlement; `None` while pending.
     pub settlement: Option<Settlement>,
+    /// Why and when the text was removed, if it was.
+    pub redacted: Option<Redaction>,
+}
+
+/// Why a feedback text was removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RedactionReason {
+    /// The customer erased their data.
+    Erased,
+    /// It was older than `retention.feedback_days`.
+    Retention,
+}
+
+impl RedactionReason {
+    /// The name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedactionReason::Erased => "erased",
+            RedactionReason::Retention => "retention",
+        }
+    }
+}
+
+/// A removal of a feedback text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redaction {
+    /// Why.
+    pub reason: RedactionReason,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// The session actor's state.
@@ -100,8 +135,8 @@ pub struct Session {
     pub location_id: LocationId,
     /// The business's and the location's names, as the customer is shown them.
     pub place: Place,
-    /// The customer's device.
-    pub device_id: DeviceId,
+    /// The customer's device, as its keyed hash (never the raw id); `None` once erased.
+    pub device: Option<DeviceHash>,
     /// Region that opened it.
     pub region: Region,
     /// Opening time.
@@ -196,8 +231,8 @@ pub struct OpenSession {
     pub location_id: LocationId,
     /// Their names.
     pub place: Place,
-    /// The device.
-    pub device_id: DeviceId,
+    /// The device, as its keyed hash.
+    pub device: DeviceHash,
 }
 
 /// The names a customer sees for where they are giving feedback.
@@ -242,6 +277,18 @@ pub struct RecordSettlement(pub Settlement);
 /// waiting confirmation with it, or refuse it, as `ConfirmPurchase` would.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MatchPurchase;
+/// Erases what ties this session to a customer: its feedback text and its device link (the
+/// customer's erasure request; the device's records go too). Scores, rewards and the business's
+/// analytics stay. A session of another device is left as it is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Erase(pub DeviceHash);
+
+/// Redacts the feedback text if it was given at or before the cutoff (the retention sweeper).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RedactOldText {
+    /// Texts given at or before this are redacted.
+    pub given_before: DateTime<Utc>,
+}
 
 op!(SessionActor, SessionId: OpenSession -> Opened, creates = true);
 op!(SessionActor, SessionId: GetSession -> Step);
@@ -250,12 +297,6 @@ op!(SessionActor, SessionId: GiveFeedback -> Step);
 op!(SessionActor, SessionId: Expire -> Step);
 op!(SessionActor, SessionId: RecordSettlement -> Step);
 op!(SessionActor, SessionId: MatchPurchase -> Step);
-
-fn ended_deletes(s: &Session) -> Vec<String> {
-    let mut keys = vec![OpenRecord { session: s.id.clone() }.key(), ActiveRecord { location: s.location_id.clone(), device: s.device_id.clone() }.key()];
-    keys.extend(wait_delete(s));
-    keys
-}
 
 fn wait_record(s: &Session, p: &Purchase) -> PosWaitRecord {
     PosWaitRecord { location: s.location_id.clone(), receipt: p.transaction_id.clone() }
@@ -392,6 +433,31 @@ async fn confirm_by_till(env: &ActorEnv, slot: &mut Slot<Session>, s: Session, p
     done(&resolve_awaiting(env, slot, next, true).await?)
 }
 
+op!(SessionActor, SessionId: Erase -> Step);
+op!(SessionActor, SessionId: RedactOldText -> Step);
+
+fn ended_deletes(s: &Session) -> Vec<String> {
+    let mut deletes = vec![OpenRecord { session: s.id.clone() }.key()];
+    if let Some(device) = &s.device {
+        deletes.push(ActiveRecord { location: s.location_id.clone(), device: device.clone() }.key());
+    }
+    deletes.extend(wait_delete(s));
+    deletes
+}
+
+fn text_record(s: &Session, f: &Feedback) -> FeedbackTextRecord {
+    FeedbackTextRecord { at: TextStamp::at(f.given_at), session: s.id.clone() }
+}
+
+/// Removes the feedback text of `next` for `reason`, returning the delete of its text record.
+fn redact(next: &mut Session, reason: RedactionReason, now: DateTime<Utc>) -> Option<String> {
+    let id = next.id.clone();
+    let f = next.feedback.as_mut()?;
+    f.text.take()?;
+    f.redacted = Some(Redaction { reason, at: now });
+    Some(FeedbackTextRecord { at: TextStamp::at(f.given_at), session: id }.key())
+}
+
 fn done(s: &Session) -> Result<Step, ActorError> {
     Ok(Step::Done(Box::new(s.clone())))
 }
@@ -435,7 +501,7 @@ impl SessionOp for OpenSession {
             business_id: self.business_id,
             location_id: self.location_id,
             place: self.place,
-            device_id: self.device_id,
+            device: Some(self.device.clone()),
             region: env.region.clone(),
             opened_at: now,
             expires_at: now + expiry,
@@ -446,10 +512,11 @@ impl SessionOp for OpenSession {
             await_until: None,
             purchase_refusal: None,
         };
-        let active = ActiveRecord { location: session.location_id.clone(), device: session.device_id.clone() };
+        let active = ActiveRecord { location: session.location_id.clone(), device: self.device.clone() };
         let writes = vec![
             OpenRecord { session: id.clone() }.write(&session.expires_at.timestamp_millis(), IndexMode::Upsert)?,
             active.write(id, IndexMode::InsertNew)?,
+            DeviceSessionRecord { device: self.device, session: id.clone() }.write(&(), IndexMode::Upsert)?,
         ];
         match slot.commit(env, session.clone(), writes, vec![]).await? {
             Persisted::Ok => {}
@@ -549,7 +616,10 @@ impl SessionOp for GiveFeedback {
             SessionState::Expired => return Err(expired_error(&session)),
             SessionState::Rewarded | SessionState::Rejected => {
                 return match &session.feedback {
-                    Some(f) if f.text == text => done(&session),
+                    Some(f) if f.text.as_deref() == Some(text) => done(&session),
+                    // A redacted text cannot be compared: a retry after a redaction gets the
+                    // session as it is (nothing is scored or paid again).
+                    Some(f) if f.redacted.is_some() => done(&session),
                     _ => Err(ActorError::conflict(
                         ConflictKind::FeedbackAlreadySubmitted,
                         format!("session {} already has feedback", session.id),
@@ -560,8 +630,10 @@ impl SessionOp for GiveFeedback {
         }
         let score = env.scorer.score(text);
         let mut pending = session.clone();
-        pending.feedback = Some(Feedback { text: text.to_string(), score, settlement: None });
-        if !matches!(slot.commit(env, pending.clone(), vec![], vec![]).await?, Persisted::Ok) {
+        let feedback = Feedback { text: Some(text.to_string()), given_at: env.clock.now(), score, settlement: None, redacted: None };
+        let record = text_record(&session, &feedback).write(&(), IndexMode::Upsert)?;
+        pending.feedback = Some(feedback);
+        if !matches!(slot.commit(env, pending.clone(), vec![record], vec![]).await?, Persisted::Ok) {
             return Err(ActorError::Internal("pending feedback write touched an index".into()));
         }
         // Stored with its score: whoever touches the session next settles it (normally our caller).
@@ -600,6 +672,59 @@ impl SessionOp for RecordSettlement {
         let deletes = ended_deletes(&next);
         slot.commit(env, next.clone(), vec![], deletes).await?;
         tracing::info!(state = next.state.as_str(), reward_ore = settlement.decision.amount.as_ore(), "session settled");
+        done(&next)
+    }
+}
+
+impl SessionOp for Erase {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &SessionId, slot: &mut Slot<Session>) -> Result<Step, ActorError> {
+        let session = match current(env, id, slot)? {
+            Ok(s) => s,
+            Err(step) => return Ok(step),
+        };
+        let link = DeviceSessionRecord { device: self.0.clone(), session: id.clone() };
+        if session.device.as_ref() != Some(&self.0) {
+            // Not this device's session (or erased already): only a stale link can point here.
+            if link.exists(env.cluster.view())? {
+                slot.commit(env, session.clone(), vec![], vec![link.key()]).await?;
+            }
+            return done(&session);
+        }
+        let mut next = session.clone();
+        let mut deletes = vec![link.key()];
+        if !next.state.is_terminal() {
+            // Its device's open-session record points here (an ended session's is gone already).
+            deletes.push(ActiveRecord { location: next.location_id.clone(), device: self.0 }.key());
+        }
+        next.device = None;
+        deletes.extend(redact(&mut next, RedactionReason::Erased, env.clock.now()));
+        slot.commit(env, next.clone(), vec![], deletes).await?;
+        tracing::info!("session erased at the customer's request");
+        done(&next)
+    }
+}
+
+impl SessionOp for RedactOldText {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &SessionId, slot: &mut Slot<Session>) -> Result<Step, ActorError> {
+        let session = match current(env, id, slot)? {
+            Ok(s) => s,
+            Err(step) => return Ok(step),
+        };
+        let Some(f) = session.feedback.as_ref().filter(|f| f.given_at <= self.given_before) else {
+            return done(&session);
+        };
+        let record = text_record(&session, f);
+        let mut next = session.clone();
+        let deletes: Vec<String> = redact(&mut next, RedactionReason::Retention, env.clock.now()).into_iter().collect();
+        if deletes.is_empty() {
+            // No text left (erased meanwhile); only its record, if any, is left to remove.
+            if record.exists(env.cluster.view())? {
+                slot.commit(env, session.clone(), vec![], vec![record.key()]).await?;
+            }
+            return done(&session);
+        }
+        slot.commit(env, next.clone(), vec![], deletes).await?;
+        tracing::info!("feedback text redacted after its retention");
         done(&next)
     }
 }

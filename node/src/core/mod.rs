@@ -5,10 +5,12 @@
 //!
 //! Rooms: [`start`] opens and wires everything and stops it again; [`sessions`] is a customer's
 //! session end to end; [`remote`] carries actor calls between nodes; [`sweeper`] expires
-//! abandoned sessions; [`operator`] is what the operator API does to the cluster.
+//! abandoned sessions and redacts feedback texts past their retention; [`privacy`] is a customer's
+//! export and erasure; [`operator`] is what the operator API does to the cluster.
 
 pub mod operator;
 pub mod pos;
+pub mod privacy;
 pub mod remote;
 pub mod sessions;
 mod start;
@@ -25,7 +27,7 @@ use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{ConfirmPurchase, Expire, FeedbackText, GetSession, GiveFeedback, Purchase, Session};
 use crate::actors::ActorError;
 use crate::domain::pos::{Delivery, PosError, PosIntegration, PurchaseVerification};
-use crate::domain::{ApiKey, BusinessId, CreateBusiness, DeviceId, LocationId, Ore, QrToken, SessionId, TransactionId};
+use crate::domain::{ApiKey, BusinessId, CreateBusiness, DeviceId, DeviceKey, LocationId, Ore, QrToken, SessionId, TransactionId};
 
 pub use crate::domain::NewLocation;
 pub use start::{start, start_with, Core, Parts, RunningNode};
@@ -61,6 +63,8 @@ pub struct NodeHandle {
     cluster: ClusterNode,
     config: Arc<Config>,
     geo: Option<Arc<svea_geo::GeoDb>>,
+    /// Device ids are hashed under it where they enter; nothing behind this handle sees one.
+    device_key: DeviceKey,
 }
 
 impl NodeHandle {
@@ -190,7 +194,18 @@ impl NodeHandle {
     /// Opens a session for the QR token, or returns the device's session at that location if one
     /// is still open (`false` then: nothing was created).
     pub async fn open_session(&self, token: QrToken, device: DeviceId) -> Result<(Session, bool), ActorError> {
-        sessions::find_or_open(&self.cluster, &self.registry, token, device).await
+        sessions::find_or_open(&self.cluster, &self.registry, token, self.device_key.hash(&device)).await
+    }
+
+    /// A page of the sessions of `device` (its owner's export), after `after`.
+    pub async fn export_device(&self, device: &DeviceId, after: Option<SessionId>) -> Result<privacy::ExportPage, ActorError> {
+        privacy::export(&self.cluster, &self.registry, self.device_key.hash(device), after).await
+    }
+
+    /// Erases a page of the sessions of `device` (its owner's request): feedback texts and the
+    /// device link, everywhere.
+    pub async fn erase_device(&self, device: &DeviceId) -> Result<privacy::Erasure, ActorError> {
+        privacy::erase(&self.cluster, &self.registry, self.device_key.hash(device)).await
     }
 
     /// Reads a session.

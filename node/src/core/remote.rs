@@ -10,7 +10,9 @@ use svea_storage::RaftNodeId;
 
 use crate::actors::business::{GetBusiness, NewBusiness, RecordPurchase, RegisterPos, RotateKey, SessionOpened, SetVerification, Settle};
 use crate::actors::registry::RegistryHandle;
-use crate::actors::session::{ConfirmPurchase, Expire, GetSession, GiveFeedback, MatchPurchase, OpenSession, RecordSettlement};
+use crate::actors::session::{
+    ConfirmPurchase, Erase, Expire, GetSession, GiveFeedback, MatchPurchase, OpenSession, RecordSettlement, RedactOldText,
+};
 use crate::actors::{ActorEnv, ActorError, Hosted, Op};
 use crate::domain::{BusinessId, SessionId};
 
@@ -47,6 +49,10 @@ pub enum RemoteCall {
     RecordPurchase(BusinessId, RecordPurchase),
     /// [`MatchPurchase`].
     MatchPurchase(SessionId, MatchPurchase),
+    /// [`Erase`].
+    Erase(SessionId, Erase),
+    /// [`RedactOldText`].
+    RedactOldText(SessionId, RedactOldText),
 }
 
 /// A forwarded call that `node` never answered: it was unreachable when the call was to be
@@ -103,6 +109,8 @@ impl AppHandler for ForwardedCalls {
                 RemoteCall::RegisterPos(id, op) => serve(&registry, id, op).await,
                 RemoteCall::RecordPurchase(id, op) => serve(&registry, id, op).await,
                 RemoteCall::MatchPurchase(id, op) => serve(&registry, id, op).await,
+                RemoteCall::Erase(id, op) => serve(&registry, id, op).await,
+                RemoteCall::RedactOldText(id, op) => serve(&registry, id, op).await,
             }
         })
     }

@@ -7,7 +7,7 @@ use crate::actors::keys::{ActiveRecord, Index, QrRecord};
 use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{OpenSession, Opened, Place, RecordSettlement, Session, SessionOp, SessionState, Step};
 use crate::actors::{ActorError, Missing};
-use crate::domain::{BusinessId, DeviceId, QrToken, SessionId};
+use crate::domain::{BusinessId, DeviceHash, QrToken, SessionId};
 use svea_cluster::ClusterNode;
 
 /// Rounds of "open, or find the device's open session": the device's earlier session may turn
@@ -20,7 +20,7 @@ pub const SETTLE_ROUNDS_MAX: usize = 3;
 
 /// Opens a session for `token` and `device`, or returns the device's session at that location
 /// if one is still open (`false` then: nothing was created).
-pub async fn find_or_open(cluster: &ClusterNode, registry: &RegistryHandle, token: QrToken, device: DeviceId) -> Result<(Session, bool), ActorError> {
+pub async fn find_or_open(cluster: &ClusterNode, registry: &RegistryHandle, token: QrToken, device: DeviceHash) -> Result<(Session, bool), ActorError> {
     let qr = QrRecord { token };
     let mut record = qr.read(cluster.view())?;
     if record.is_none() {
@@ -41,7 +41,7 @@ pub async fn find_or_open(cluster: &ClusterNode, registry: &RegistryHandle, toke
             }
             continue;
         }
-        let open = OpenSession { business_id: business_id.clone(), location_id: location_id.clone(), place: place.clone(), device_id: device.clone() };
+        let open = OpenSession { business_id: business_id.clone(), location_id: location_id.clone(), place: place.clone(), device: device.clone() };
         match registry.call(SessionId::random(), open).await? {
             Opened::Session(s) => {
                 report_opened(registry, &s).await;

@@ -191,7 +191,11 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
     }
     let registry_task = tokio::task::spawn_local(registry::run(env, inbox));
     let config = Arc::new(config);
-    let handle = NodeHandle { registry, cluster, config: config.clone(), geo };
+    if config.privacy.demo_key {
+        tracing::warn!("privacy.device_key is the public demo key: device ids are not protected (loopback only)");
+    }
+    let device_key = crate::domain::DeviceKey::new(&config.privacy.device_key);
+    let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key };
     let sweeper = tokio::task::spawn_local(super::sweeper::run(handle.clone(), clock, config.timeouts.expiry_sweep));
     tracing::info!(node = handle.cluster.id(), region = %config.node.region, "node core started");
     Ok(Core { handle, sweeper, registry_task, background: Vec::new() })

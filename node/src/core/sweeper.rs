@@ -1,5 +1,8 @@
-//! The expiry sweeper: sessions that nobody touches again would never be counted as expired, so
-//! every `expiry_sweep` the node expires the sessions it is responsible for whose time is up.
+//! The sweeper: sessions that nobody touches again would never be counted as expired, so every
+//! `expiry_sweep` the node expires the sessions it is responsible for whose time is up; and it
+//! redacts the feedback texts of those sessions given more than `retention.feedback_days` ago.
+//! Both go through the session actors, so through Raft, and each session is swept by one node
+//! (its owner, or one survivor for a lost owner), not by all of them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,11 +10,18 @@ use std::time::Duration;
 use svea_storage::RaftNodeId;
 
 use super::NodeHandle;
-use crate::actors::keys::{Index, OpenRecord};
+use super::sessions;
+use crate::actors::keys::{FeedbackTextRecord, Index, OpenRecord};
+use crate::actors::session::RedactOldText;
 use crate::actors::{placement, ActorKey, Clock};
+use crate::domain::SessionId;
 
 /// How many open sessions one sweep looks at, at most.
 pub const SWEEP_BATCH_MAX: usize = 1000;
+
+/// How many feedback texts one sweep looks at, at most (oldest first; the records are in time
+/// order, so a sweep stops at the first one still within its retention).
+pub const RETENTION_SWEEP_BATCH_MAX: usize = 200;
 
 /// Whether this node expires a session owned by `owner`: its own; or, when the owner is lost
 /// (unreachable or no longer a member) or unknown, if this node has the lowest id of the nodes
@@ -29,33 +39,69 @@ fn sweeps_for(node: &NodeHandle, owner: Option<RaftNodeId>) -> bool {
     }
 }
 
+/// Whether this node sweeps session `id` (see [`sweeps_for`]).
+fn sweeps_session(node: &NodeHandle, id: &SessionId) -> bool {
+    let owner = node.cluster.view().owner(&ActorKey::Session(id.clone()).stored()).ok().flatten();
+    sweeps_for(node, owner.map(|o| o.node))
+}
+
+/// Up to `limit` records under `prefix` in the local state; a failed read is logged and skipped
+/// (the next sweep tries again).
+fn scan(node: &NodeHandle, prefix: &str, limit: usize) -> Option<Vec<(String, Vec<u8>)>> {
+    match node.cluster.view().scan_index(prefix, limit) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::warn!(error = %e, prefix, "sweep could not scan its records");
+            None
+        }
+    }
+}
+
 /// Runs the sweeper until its task is aborted (at shutdown).
 pub async fn run(node: NodeHandle, clock: Arc<dyn Clock>, every: Duration) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let now_ms = clock.now().timestamp_millis();
-        let open = match node.cluster.view().scan_index(OpenRecord::PREFIX, SWEEP_BATCH_MAX) {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::warn!(error = %e, "expiry sweep could not scan open sessions");
-                continue;
-            }
-        };
-        for (key, value) in open {
-            let Some(sid) = OpenRecord::parse_key(&key) else { continue };
-            let Ok(expires_ms) = (OpenRecord { session: sid.clone() }).decode(&value) else { continue };
-            if expires_ms > now_ms {
-                continue;
-            }
-            let owner = node.cluster.view().owner(&ActorKey::Session(sid.clone()).stored()).ok().flatten();
-            if !sweeps_for(&node, owner.map(|o| o.node)) {
-                continue;
-            }
-            if let Err(e) = node.expire_session(sid.clone()).await {
-                tracing::warn!(session_id = %sid, error = %e, "expiry sweep could not expire session");
-            }
+        expire(&node, clock.as_ref()).await;
+        redact_old_texts(&node, clock.as_ref()).await;
+    }
+}
+
+/// Expires the open sessions past their deadline that this node sweeps.
+async fn expire(node: &NodeHandle, clock: &dyn Clock) {
+    let now_ms = clock.now().timestamp_millis();
+    let Some(open) = scan(node, OpenRecord::PREFIX, SWEEP_BATCH_MAX) else { return };
+    for (key, value) in open {
+        let Some(sid) = OpenRecord::parse_key(&key) else { continue };
+        let Ok(expires_ms) = (OpenRecord { session: sid.clone() }).decode(&value) else { continue };
+        if expires_ms > now_ms || !sweeps_session(node, &sid) {
+            continue;
+        }
+        if let Err(e) = node.expire_session(sid.clone()).await {
+            tracing::warn!(session_id = %sid, error = %e, "expiry sweep could not expire session");
+        }
+    }
+}
+
+/// Redacts the feedback texts given more than `retention.feedback_days` ago of the sessions this
+/// node sweeps, oldest first.
+async fn redact_old_texts(node: &NodeHandle, clock: &dyn Clock) {
+    let Ok(retention) = chrono::Duration::from_std(node.config.retention.feedback) else {
+        return; // validated to at most a century, so always in range
+    };
+    let given_before = clock.now() - retention;
+    let Some(texts) = scan(node, FeedbackTextRecord::PREFIX, RETENTION_SWEEP_BATCH_MAX) else { return };
+    for (key, _) in texts {
+        let Some(text) = FeedbackTextRecord::parse_key(&key) else { continue };
+        if text.at.millis() > given_before.timestamp_millis() {
+            break; // in time order: every later text is younger
+        }
+        if !sweeps_session(node, &text.session) {
+            continue;
+        }
+        if let Err(e) = sessions::run(&node.registry, text.session.clone(), RedactOldText { given_before }).await {
+            tracing::warn!(session_id = %text.session, error = %e, "retention sweep could not redact feedback text");
         }
     }
 }

@@ -8,6 +8,8 @@
 //! layer.
 
 pub mod apikey;
+pub mod day;
+pub mod device;
 mod error;
 pub mod ids;
 pub mod inputs;
@@ -19,6 +21,8 @@ pub mod scoring;
 pub mod validate;
 
 pub use apikey::{ApiKey, KeyHash, MalformedKey};
+pub use day::{swedish_day, swedish_day_key};
+pub use device::{DeviceHash, DeviceKey};
 pub use error::DomainError;
 pub use inputs::{CreateBusiness, NewLocation};
 pub use ids::{BusinessId, DeviceId, IdError, LocationId, QrToken, SessionId, TransactionId};

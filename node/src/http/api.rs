@@ -14,7 +14,7 @@ use crate::actors::{ActorError, Missing};
 use crate::core::NodeHandle;
 use crate::domain::{CreateBusiness, DeviceId, DomainError, NewLocation, OrgNumber, Ore, QrToken, RewardPolicy, SessionId, TransactionId};
 
-fn rfc3339(t: DateTime<Utc>) -> String {
+pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -206,10 +206,15 @@ fn analytics_out(b: &Business) -> AnalyticsOut {
 }
 
 #[derive(Serialize)]
-struct PurchaseOut {
+pub(super) struct PurchaseOut {
     amount_sek: String,
     purchased_at: String,
     transaction_id: String,
+}
+
+/// A confirmed purchase as the API shows it (sessions and a customer's export).
+pub(super) fn purchase_out(p: &Purchase) -> PurchaseOut {
+    PurchaseOut { amount_sek: p.amount.to_sek_string(), purchased_at: rfc3339(p.purchased_at), transaction_id: p.transaction_id.to_string() }
 }
 
 #[derive(Serialize)]
@@ -235,6 +240,8 @@ struct SessionOut {
     purchase: Option<PurchaseOut>,
     quality_score: Option<u8>,
     score_breakdown: Option<ScoreOut>,
+    feedback_text: Option<String>,
+    feedback_redacted: Option<&'static str>,
     reward_sek: Option<String>,
     reward_tier: Option<crate::domain::RewardTier>,
     reward_capped_by: Option<crate::domain::Cap>,
@@ -255,11 +262,7 @@ fn session_out(s: &Session) -> SessionOut {
         region: s.region.to_string(),
         opened_at: rfc3339(s.opened_at),
         expires_at: rfc3339(s.expires_at),
-        purchase: s.purchase.as_ref().map(|p| PurchaseOut {
-            amount_sek: p.amount.to_sek_string(),
-            purchased_at: rfc3339(p.purchased_at),
-            transaction_id: p.transaction_id.to_string(),
-        }),
+        purchase: s.purchase.as_ref().map(purchase_out),
         quality_score: s.feedback.as_ref().map(|f| f.score.total),
         score_breakdown: s.feedback.as_ref().map(|f| ScoreOut {
             total: f.score.total,
@@ -268,6 +271,8 @@ fn session_out(s: &Session) -> SessionOut {
             actionable: f.score.actionable,
             balanced: f.score.balanced,
         }),
+        feedback_text: s.feedback.as_ref().and_then(|f| f.text.clone()),
+        feedback_redacted: s.feedback.as_ref().and_then(|f| f.redacted).map(|r| r.reason.as_str()),
         reward_sek: settlement.map(|st| st.decision.amount.to_sek_string()),
         reward_tier: settlement.map(|st| st.decision.tier),
         reward_capped_by: settlement.and_then(|st| st.decision.capped_by),

@@ -1,8 +1,8 @@
 //! Everything HTTP (actix-web): the only module that knows HTTP. [`api`] is the public API,
-//! [`operator`] the operator API under `/v1/cluster` (on its own listener only: [`configure`]
-//! never mounts it), [`metrics`] `/metrics`, [`error`] the one mapping from errors to statuses
-//! and problem documents, [`security`] the security headers on every response. Pages and till
-//! webhooks get rooms of their own here.
+//! [`privacy`] a customer's export and erasure, [`operator`] the operator API under `/v1/cluster`
+//! (on its own listener only: [`configure`] never mounts it), [`metrics`] `/metrics`, [`error`] the
+//! one mapping from errors to statuses and problem documents, [`security`] the security headers on
+//! every response. Pages and till webhooks get rooms of their own here.
 
 pub mod api;
 pub mod auth;
@@ -10,6 +10,7 @@ pub mod error;
 pub mod metrics;
 pub mod operator;
 pub mod pos;
+pub mod privacy;
 pub mod security;
 
 use actix_web::http::header::{self, HeaderValue};
@@ -52,7 +53,9 @@ pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
                 .route("/route", web::get().to(api::explain_route))
                 .route("/sessions/{id}", web::get().to(api::get_session))
                 .route("/sessions/{id}/purchase", web::post().to(api::confirm_purchase))
-                .route("/sessions/{id}/feedback", web::post().to(api::give_feedback)),
+                .route("/sessions/{id}/feedback", web::post().to(api::give_feedback))
+                .route("/privacy/export", web::post().to(privacy::export))
+                .route("/privacy/erase", web::post().to(privacy::erase)),
         )
         .route("/metrics", web::get().to(metrics::metrics))
         .default_service(web::to(no_route));

@@ -462,6 +462,17 @@ impl Cluster3 {
         n
     }
 
+    /// Starts every stopped node again, all before waiting (one alone has no quorum to be ready).
+    pub fn restart_stopped(&mut self) {
+        let stopped: Vec<usize> = (0..self.nodes.len()).filter(|i| self.nodes[*i].child.is_none()).collect();
+        for i in &stopped {
+            self.nodes[*i].spawn_no_wait();
+        }
+        for i in stopped {
+            self.nodes[i].wait_ready();
+        }
+    }
+
     pub fn by_region(&self, region: &str) -> &NodeProc {
         &self.nodes[REGIONS.iter().position(|r| *r == region).expect("region")]
     }

@@ -22,4 +22,5 @@ mod geo;
 mod metrics;
 mod operator;
 mod pos;
+mod privacy;
 mod transport;

@@ -2,5 +2,6 @@
 
 mod batch;
 mod fencing;
+mod scan;
 mod suite;
 mod durability;

@@ -1,0 +1,104 @@
+//! A customer's own data: `POST /v1/privacy/export` and `POST /v1/privacy/erase`. The device id
+//! travels in the body, never in the URL, so it is not written to access logs; it is hashed by the
+//! node core at once (see `domain::device`).
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::api::{purchase_out, rfc3339, PurchaseOut};
+use super::error::{bad, ApiResult};
+use crate::actors::session::Session;
+use crate::core::NodeHandle;
+use crate::domain::{DeviceId, DomainError, SessionId};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ExportIn {
+    device_id: String,
+    /// The `next_after` of the previous page.
+    after: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EraseIn {
+    device_id: String,
+}
+
+#[derive(Serialize)]
+struct FeedbackOut {
+    text: Option<String>,
+    given_at: String,
+    quality_score: u8,
+    redacted: Option<&'static str>,
+    redacted_at: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ExportedOut {
+    id: String,
+    business_name: String,
+    location_name: String,
+    state: &'static str,
+    opened_at: String,
+    ended_at: Option<String>,
+    purchase: Option<PurchaseOut>,
+    feedback: Option<FeedbackOut>,
+    reward_sek: Option<String>,
+    reward_tier: Option<crate::domain::RewardTier>,
+}
+
+#[derive(Serialize)]
+struct ExportOut {
+    sessions: Vec<ExportedOut>,
+    /// Pass as `after` for the next page; `null` when this was the last.
+    next_after: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EraseOut {
+    erased_sessions: usize,
+    /// The device may have more sessions: send the request again.
+    more: bool,
+}
+
+fn exported_out(s: &Session) -> ExportedOut {
+    let settlement = s.feedback.as_ref().and_then(|f| f.settlement);
+    ExportedOut {
+        id: s.id.to_string(),
+        business_name: s.place.business_name.clone(),
+        location_name: s.place.location_name.clone(),
+        state: s.state.as_str(),
+        opened_at: rfc3339(s.opened_at),
+        ended_at: s.ended_at.map(rfc3339),
+        purchase: s.purchase.as_ref().map(purchase_out),
+        feedback: s.feedback.as_ref().map(|f| FeedbackOut {
+            text: f.text.clone(),
+            given_at: rfc3339(f.given_at),
+            quality_score: f.score.total,
+            redacted: f.redacted.map(|r| r.reason.as_str()),
+            redacted_at: f.redacted.map(|r| rfc3339(r.at)),
+        }),
+        reward_sek: settlement.map(|st| st.decision.amount.to_sek_string()),
+        reward_tier: settlement.map(|st| st.decision.tier),
+    }
+}
+
+pub(super) async fn export(node: web::Data<NodeHandle>, body: web::Json<ExportIn>) -> ApiResult {
+    let device: DeviceId = body.device_id.parse().map_err(DomainError::from)?;
+    let after = match &body.after {
+        None => None,
+        Some(raw) => Some(raw.parse::<SessionId>().map_err(|_| bad("invalid-after", format!("after {raw:?} is not a session id")))?),
+    };
+    let page = node.export_device(&device, after).await?;
+    Ok(HttpResponse::Ok().json(ExportOut {
+        sessions: page.sessions.iter().map(exported_out).collect(),
+        next_after: page.next_after.map(|s| s.to_string()),
+    }))
+}
+
+pub(super) async fn erase(node: web::Data<NodeHandle>, body: web::Json<EraseIn>) -> ApiResult {
+    let device: DeviceId = body.device_id.parse().map_err(DomainError::from)?;
+    let done = node.erase_device(&device).await?;
+    Ok(HttpResponse::Ok().json(EraseOut { erased_sessions: done.sessions, more: done.more }))
+}
