@@ -9,7 +9,7 @@ use ipnetwork::IpNetwork;
 
 use crate::raw::{RawConfig, RawMember};
 use crate::typed::{
-    ClusterConfig, Config, GeoConfig, Limits, LogConfig, MemberSpec, NodeConfig, OperatorConfig, RegionSpec,
+    AbuseConfig, ClusterConfig, Config, GeoConfig, Limits, LogConfig, MemberSpec, NodeConfig, OperatorConfig, RegionSpec,
     Routing, Timeouts, TlsConfig,
 };
 use crate::{Error, NodeId, Region};
@@ -102,7 +102,7 @@ fn non_empty(key: &str, value: &str) -> Result<String, Error> {
 impl RawConfig {
     /// Check every rule and produce the typed configuration; the first broken rule is returned as
     /// [`Error::Invalid`] naming its dotted key. Rules are checked in a fixed order (region table,
-    /// node, cluster, tls, timeouts, limits, log, geo), so the error is deterministic.
+    /// node, cluster, tls, timeouts, limits, log, geo, operator, abuse), so the error is deterministic.
     pub fn validate(self) -> Result<Config, Error> {
         let regions = validate_regions(&self)?;
         let node = validate_node(&self, &regions)?;
@@ -135,6 +135,7 @@ impl RawConfig {
         };
         let geo = validate_geo(&self, &regions)?;
         let operator = validate_operator(&self)?;
+        let abuse = validate_abuse(&self)?;
         Ok(Config {
             node,
             regions,
@@ -145,6 +146,7 @@ impl RawConfig {
             log,
             geo,
             operator,
+            abuse,
         })
     }
 }
@@ -441,4 +443,52 @@ fn validate_operator(raw: &RawConfig) -> Result<OperatorConfig, Error> {
         ));
     }
     Ok(OperatorConfig { token: Some(token.to_owned()) })
+}
+
+fn validate_abuse(raw: &RawConfig) -> Result<AbuseConfig, Error> {
+    use crate::typed::{BUSINESS_DAILY_REWARD_CAP_SEK_MAX, FEEDBACK_FINGERPRINTS_KEPT_MAX};
+    let a = &raw.abuse;
+    let rate = std::num::NonZeroU32::new(a.requests_per_second)
+        .ok_or_else(|| invalid("abuse.requests_per_second", "must be greater than 0"))?;
+    let burst = std::num::NonZeroU32::new(a.burst).ok_or_else(|| invalid("abuse.burst", "must be greater than 0"))?;
+    if burst < rate {
+        return Err(invalid(
+            "abuse.burst",
+            format!("must be at least abuse.requests_per_second ({rate}), got {burst}"),
+        ));
+    }
+    let cap_sek = non_zero("abuse.business_daily_reward_cap_sek", a.business_daily_reward_cap_sek)?;
+    if cap_sek > BUSINESS_DAILY_REWARD_CAP_SEK_MAX {
+        return Err(invalid(
+            "abuse.business_daily_reward_cap_sek",
+            format!("must be at most {BUSINESS_DAILY_REWARD_CAP_SEK_MAX}, got {cap_sek}"),
+        ));
+    }
+    let similarity = a.duplicate_similarity_percent;
+    if !(1..=100).contains(&similarity) {
+        return Err(invalid(
+            "abuse.duplicate_similarity_percent",
+            format!("must be within 1..=100, got {similarity}"),
+        ));
+    }
+    let kept = non_zero("abuse.feedback_fingerprints_kept", a.feedback_fingerprints_kept)?;
+    if kept > FEEDBACK_FINGERPRINTS_KEPT_MAX {
+        return Err(invalid(
+            "abuse.feedback_fingerprints_kept",
+            format!("must be at most {FEEDBACK_FINGERPRINTS_KEPT_MAX}, got {kept}"),
+        ));
+    }
+    Ok(AbuseConfig {
+        requests_per_second: rate,
+        burst,
+        prune_interval: non_zero_ms("abuse.prune_interval_ms", a.prune_interval_ms)?,
+        rewarded_sessions_per_device_day: non_zero(
+            "abuse.rewarded_sessions_per_device_day",
+            a.rewarded_sessions_per_device_day,
+        )?,
+        // At most 10^9 SEK, so 10^11 öre: no overflow.
+        business_daily_reward_cap_ore: i64::try_from(cap_sek * 100).unwrap_or(i64::MAX),
+        duplicate_similarity_percent: similarity,
+        feedback_fingerprints_kept: kept,
+    })
 }

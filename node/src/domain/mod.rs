@@ -7,6 +7,7 @@
 //! [`DomainError::kind`] gives each rule violation a stable name for the HTTP
 //! layer.
 
+pub mod day;
 mod error;
 pub mod ids;
 pub mod inputs;
@@ -14,6 +15,7 @@ pub mod money;
 pub mod orgnr;
 pub mod reward;
 pub mod scoring;
+pub mod similarity;
 pub mod validate;
 
 pub use error::DomainError;
@@ -25,6 +27,8 @@ pub use reward::{
     compute_reward, Cap, RewardDecision, RewardPolicy, RewardTier, Tier, REWARD_CAP_PER_SESSION,
 };
 pub use scoring::{QualityScore, RubricScorer, Scorer};
+pub use day::{swedish_day, swedish_day_key};
+pub use similarity::{similarity_percent, Fingerprint};
 pub use validate::{
     validate_business_name, validate_coordinates, validate_feedback_text, validate_location,
     validate_location_count, validate_location_name, validate_purchase_amount,
