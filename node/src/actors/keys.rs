@@ -13,6 +13,7 @@ use svea_storage::codec::{decode, encode};
 use svea_storage::{IndexMode, IndexWrite, StateView};
 
 use super::business::Settlement;
+use crate::domain::Fingerprint;
 use super::ActorError;
 use crate::domain::{BusinessId, DeviceId, LocationId, QrToken, SessionId, TransactionId};
 
@@ -119,6 +120,17 @@ index!(
 index!(
     /// A business settled a session, and how (idempotency of `Settle`: a retry gets this back).
     SettledRecord(business: BusinessId, session: SessionId) -> Settlement, "bsettle/"
+);
+
+index!(
+    /// A device's rewarded sessions at a business on one Swedish day: `(day, count)`. One record
+    /// per device and business, overwritten when a new day starts, so old days need no pruning.
+    DeviceDayRecord(business: BusinessId, device: DeviceId) -> (String, u32), "bdev/"
+);
+index!(
+    /// One of a business's last `abuse.feedback_fingerprints_kept` feedback fingerprints, in ring
+    /// slot `slot` (`0..kept`, overwritten in turn), compared against new feedback.
+    FingerprintRecord(business: BusinessId, slot: String) -> Fingerprint, "bfp/"
 );
 
 impl OpenRecord {

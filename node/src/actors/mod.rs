@@ -201,6 +201,8 @@ pub struct ActorEnv {
     pub session_expiry: Duration,
     /// Upper bound for a call forwarded to another node.
     pub forward_timeout: Duration,
+    /// The abuse limits businesses apply when they settle.
+    pub limits: business::RewardLimits,
 }
 
 /// What a [`ActorError::NotFound`] did not find.

@@ -26,7 +26,7 @@ use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
 use crate::domain::scoring::QualityScore;
 use crate::domain::{
     validate_feedback_text, validate_purchase_amount, validate_purchase_time, BusinessId, DeviceId, DomainError,
-    LocationId, Ore, RewardTier, SessionId, TransactionId,
+    Fingerprint, LocationId, Ore, RewardTier, SessionId, TransactionId,
 };
 
 /// Life-cycle state of a session.
@@ -227,7 +227,12 @@ fn expired_error(s: &Session) -> ActorError {
 }
 
 fn settle_step(s: &Session, outcome: Outcome) -> Step {
-    Step::Settle { business: s.business_id.clone(), settle: Settle { session: s.id.clone(), opened_at: s.opened_at, outcome } }
+    let fingerprint = match outcome {
+        Outcome::Scored { .. } => s.feedback.as_ref().map(|f| Fingerprint::of(&f.text)),
+        Outcome::Expired => None,
+    };
+    let settle = Settle { session: s.id.clone(), opened_at: s.opened_at, outcome, device: s.device_id.clone(), fingerprint };
+    Step::Settle { business: s.business_id.clone(), settle }
 }
 
 /// The session, unless it needs a settlement first: feedback accepted before the deadline is

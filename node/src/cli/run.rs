@@ -1,6 +1,6 @@
 //! `svea run`: one node for real: the core on its thread, actix-web at the edge.
 
-use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{App, HttpServer};
 use svea_config::Config;
 
@@ -23,9 +23,16 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let served = system.block_on(async move {
         let (name, value) = http::region_header(&handle);
         let exit_data = actix_web::web::Data::new(exit.clone());
+        // One set of buckets for every worker: the limit is per address and node, not per worker.
+        let limiter = {
+            let c = handle.config();
+            actix_web::web::Data::new(http::ratelimit::AddressLimiter::new(&c.abuse, c.geo.trusted_proxies.clone()))
+        };
         let server = HttpServer::new(move || {
             let h = handle.clone();
             App::new()
+                .app_data(limiter.clone())
+                .wrap(from_fn(http::ratelimit::limit))
                 .wrap(DefaultHeaders::new().add((name.clone(), value.clone())))
                 .app_data(exit_data.clone())
                 .configure(move |c| http::configure(h, c))

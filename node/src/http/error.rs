@@ -43,6 +43,12 @@ pub enum ApiError {
     /// The operator token is missing or wrong (or the operator API is off on this node).
     #[error("{0}")]
     Unauthorized(String),
+    /// The client address is over its request bucket (`[abuse]`); retry after that many seconds.
+    #[error("too many requests from this address; retry in {retry_after_s} s")]
+    RateLimited {
+        /// Whole seconds until the bucket lets a request through.
+        retry_after_s: u64,
+    },
     /// No such route.
     #[error("no route for {method} {path}")]
     NoRoute {
@@ -76,6 +82,7 @@ pub fn status_for(e: &ApiError) -> StatusCode {
         ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
         ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
     }
 }
 
@@ -97,6 +104,7 @@ fn kind_of(e: &ApiError) -> &str {
         ApiError::UnsupportedMediaType => "unsupported-media-type",
         ApiError::NoRoute { .. } => "no-route",
         ApiError::Unauthorized(_) => "unauthorized",
+        ApiError::RateLimited { .. } => "rate-limited",
     }
 }
 
@@ -134,6 +142,9 @@ impl ResponseError for ApiError {
         resp.content_type("application/problem+json");
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.insert_header((header::RETRY_AFTER, RETRY_AFTER_S.to_string()));
+        }
+        if let ApiError::RateLimited { retry_after_s } = self {
+            resp.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
         }
         if status == StatusCode::UNAUTHORIZED {
             resp.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"svea-operator\""));

@@ -1,12 +1,13 @@
 //! Everything HTTP (actix-web): the only module that knows HTTP. [`api`] is the public API,
 //! [`operator`] the operator API under `/v1/cluster`, [`metrics`] `/metrics`, [`error`] the one
-//! mapping from errors to statuses and problem documents. Middleware, pages and till webhooks get
-//! rooms of their own here.
+//! mapping from errors to statuses and problem documents, [`ratelimit`] the per-address token
+//! bucket in front of them. Middleware, pages and till webhooks get rooms of their own here.
 
 pub mod api;
 pub mod error;
 pub mod metrics;
 pub mod operator;
+pub mod ratelimit;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest};
@@ -42,6 +43,19 @@ pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
         )
         .route("/metrics", web::get().to(metrics::metrics))
         .default_service(web::to(no_route));
+}
+
+/// The customer's address: the socket peer, or what a trusted proxy (`geo.trusted_proxies`) says
+/// it forwarded for. GeoIP routing and the rate limiter both ask this one function.
+pub(crate) fn client_ip(trusted_proxies: &[svea_config::IpNetwork], req: &HttpRequest) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let joined = |name: header::HeaderName| -> Option<String> {
+        let values: Vec<&str> = req.headers().get_all(name).filter_map(|v| v.to_str().ok()).collect();
+        (!values.is_empty()).then(|| values.join(","))
+    };
+    let forwarded = joined(header::FORWARDED);
+    let xff = joined(header::HeaderName::from_static("x-forwarded-for"));
+    Some(svea_geo::client_ip(peer, forwarded.as_deref(), xff.as_deref(), trusted_proxies))
 }
 
 /// Header naming the region of the node that answered.
