@@ -229,8 +229,8 @@ struct ThreadStats {
 /// Shared by the customer threads.
 struct Load {
     urls: Vec<String>,
-    /// (business id, qr token) in round-robin order.
-    businesses: Vec<(String, String)>,
+    /// The businesses, in round-robin order.
+    businesses: Vec<procs::CreatedBusiness>,
     next_flow: AtomicU64,
     deadline: Instant,
     seed: u64,
@@ -248,8 +248,9 @@ fn customer(load: &Load, thread: u64) -> ThreadStats {
         stats.flows_started += 1;
         // `flow` is below u64::MAX and the lists are short, so the remainders index in bounds.
         let asked = (flow % load.urls.len() as u64) as usize;
-        let (_, token) = &load.businesses
-            [(flow / load.urls.len() as u64 % load.businesses.len() as u64) as usize];
+        let token = &load.businesses
+            [(flow / load.urls.len() as u64 % load.businesses.len() as u64) as usize]
+            .token;
 
         let started = Instant::now();
         let body = json!({"qr_token": token, "device_id": format!("bench-phone-{flow}")});
@@ -420,12 +421,13 @@ fn run(args: &Args, svea: &Path, dir: &Path) -> anyhow::Result<Report> {
         .collect();
     let analytics = businesses
         .iter()
-        .map(|(id, _)| {
-            match request(
+        .map(|b| {
+            match procs::request_as(
                 &probe,
                 "GET",
-                &format!("{}/v1/businesses/{id}/analytics", urls[MALMO]),
+                &format!("{}/v1/businesses/{}/analytics", urls[MALMO], b.id),
                 None,
+                Some(&b.key),
             ) {
                 Outcome::Ok(v) => v,
                 Outcome::Status(code) => json!({"status": code}),

@@ -284,10 +284,10 @@ async fn create_businesses(args: &Args, node: &NodeHandle) -> anyhow::Result<Vec
     let mut tokens = Vec::new();
     for b in 0..args.businesses {
         let location = NewLocation::new(&format!("Götgatan {b}"), 59.33, 18.07)?;
-        let org_number = "556036-0793".parse::<OrgNumber>()?;
+        let org_number = OrgNumber::numbered(u32::try_from(b)?);
         let budget = Ore::parse_sek("1000000.00")?;
         let req = CreateBusiness::new(&format!("Kafé Södermalm {b}"), org_number, vec![location], budget, RewardPolicy::default())?;
-        let business = tokio::time::timeout(STEP_TIMEOUT, node.create_business(req))
+        let (business, _key) = tokio::time::timeout(STEP_TIMEOUT, node.create_business(req))
             .await
             .map_err(|_| anyhow!("creating business {b} took longer than {STEP_TIMEOUT:?}"))??;
         let location = business.locations.first().ok_or_else(|| anyhow!("business {b} has no location"))?;

@@ -773,7 +773,7 @@ fn run_svea(args: &Args, dir: &Path, report: &mut Report) -> anyhow::Result<()> 
     eprintln!("bench-vs-etcd: svea ready after {:.1} s", ready_after.as_secs_f64());
     let urls = cluster.urls();
     let tokens = (0..args.businesses)
-        .map(|n| procs::create_business(&urls[2], &format!("Bench Kafé {n}"), BUDGET_SEK).map(|(_, token)| token))
+        .map(|n| procs::create_business(&urls[2], &format!("Bench Kafé {n}"), BUDGET_SEK).map(|b| b.token))
         .collect::<anyhow::Result<Vec<_>>>()
         .with_context(|| format!("creating the businesses through malmo\n{}", cluster.logs_tail()))?;
     let svea = Arc::new(Svea {

@@ -304,7 +304,7 @@ fn run_in(
         opts.duration
     );
     let urls = cluster.urls();
-    let businesses: Vec<(String, String)> = (0..BUSINESSES)
+    let businesses: Vec<procs::CreatedBusiness> = (0..BUSINESSES)
         .map(|n| procs::create_business(&urls[2], &format!("Chaos Kafé {n}"), BUDGET_SEK))
         .collect::<anyhow::Result<_>>()
         .with_context(|| {
@@ -319,8 +319,9 @@ fn run_in(
         start,
         businesses
             .iter()
-            .map(|(id, _)| BusinessInfo {
-                id: id.clone(),
+            .map(|b| BusinessInfo {
+                id: b.id.clone(),
+                key: b.key.clone(),
                 budget_ore: BUDGET_ORE,
             })
             .collect(),
@@ -561,8 +562,8 @@ pub fn partition(proxies: &Proxies, target: usize, one_way: bool, on: bool) {
 struct Load {
     recorder: Recorder,
     urls: Vec<String>,
-    /// (business id, QR token).
-    businesses: Vec<(String, String)>,
+    /// The businesses: id, QR token, API key.
+    businesses: Vec<procs::CreatedBusiness>,
     flows: AtomicU64,
     stop: AtomicBool,
     seed: u64,
@@ -580,7 +581,7 @@ fn client(load: &Load, process: u64) {
     };
     while !load.stop.load(Ordering::Relaxed) {
         let flow = load.flows.fetch_add(1, Ordering::Relaxed);
-        let (business, token) = &load.businesses[(flow % load.businesses.len() as u64) as usize];
+        let procs::CreatedBusiness { id: business, token, key } = &load.businesses[(flow % load.businesses.len() as u64) as usize];
         let device = format!("chaos-phone-{flow}");
         let open = Op::Open {
             business: business.clone(),
@@ -625,7 +626,7 @@ fn client(load: &Load, process: u64) {
         }
         c.read_session(&sid, &mut rng);
         if flow % ANALYTICS_EVERY == 0 {
-            c.read_analytics(business, &mut rng);
+            c.read_analytics(business, key, &mut rng);
         }
         think(&mut rng);
     }
@@ -663,7 +664,7 @@ impl Client<'_> {
                 return None;
             }
             let node = self.node;
-            let (verdict, retry) = self.once(&op, node, "POST", &path, Some(&body));
+            let (verdict, retry) = self.once(&op, node, "POST", &path, Some(&body), None);
             match verdict {
                 Verdict::Ok(v) => return Some(v),
                 Verdict::Fail(_) | Verdict::Info(_) if retry => {}
@@ -681,10 +682,10 @@ impl Client<'_> {
         let op = Op::ReadSession {
             session: sid.to_owned(),
         };
-        let _ = self.once(&op, node, "GET", &format!("/v1/sessions/{sid}"), None);
+        let _ = self.once(&op, node, "GET", &format!("/v1/sessions/{sid}"), None, None);
     }
 
-    fn read_analytics(&mut self, business: &str, rng: &mut StdRng) {
+    fn read_analytics(&mut self, business: &str, key: &str, rng: &mut StdRng) {
         let node = rng.gen_range(0..self.load.urls.len());
         let op = Op::ReadAnalytics {
             business: business.to_owned(),
@@ -695,10 +696,12 @@ impl Client<'_> {
             "GET",
             &format!("/v1/businesses/{business}/analytics"),
             None,
+            Some(key),
         );
     }
 
     /// One attempt, recorded; the verdict and whether another attempt could help.
+    /// `bearer`: a business's API key, for its endpoints.
     fn once(
         &self,
         op: &Op,
@@ -706,6 +709,7 @@ impl Client<'_> {
         method: &str,
         path: &str,
         body: Option<&Value>,
+        bearer: Option<&str>,
     ) -> (Verdict, bool) {
         let pending = self
             .load
@@ -717,7 +721,7 @@ impl Client<'_> {
         } else {
             &self.reader
         };
-        let (verdict, retry) = classify(op, procs::send(agent, method, &url, body));
+        let (verdict, retry) = classify(op, procs::send_as(agent, method, &url, body, bearer));
         match &verdict {
             Verdict::Ok(v) => pending.ok(v.clone()),
             Verdict::Fail(why) => pending.fail(why.clone()),
@@ -829,7 +833,7 @@ pub fn analytics_view(v: &Value) -> Option<AnalyticsView> {
 /// retried on 5xx and transport errors for up to [`FINAL_READ_PATIENCE`].
 fn final_reads(cluster: &Cluster, history: &History) -> FinalReads {
     let sessions: Vec<String> = checker::known_sessions(history).into_iter().collect();
-    let businesses: Vec<String> = history.businesses.iter().map(|b| b.id.clone()).collect();
+    let businesses: Vec<(String, String)> = history.businesses.iter().map(|b| (b.id.clone(), b.key.clone())).collect();
     let nodes = std::thread::scope(|scope| {
         let handles: Vec<_> = cluster
             .nodes
@@ -843,14 +847,19 @@ fn final_reads(cluster: &Cluster, history: &History) -> FinalReads {
                         ..NodeFinal::default()
                     };
                     for s in sessions {
-                        let read =
-                            final_read(&agent, &format!("{}/v1/sessions/{s}", n.url), session_view);
+                        let read = final_read(
+                            &agent,
+                            &format!("{}/v1/sessions/{s}", n.url),
+                            None,
+                            session_view,
+                        );
                         out.sessions.insert(s.clone(), read);
                     }
-                    for b in businesses {
+                    for (b, key) in businesses {
                         let read = final_read(
                             &agent,
                             &format!("{}/v1/businesses/{b}/analytics", n.url),
+                            Some(key),
                             analytics_view,
                         );
                         out.analytics.insert(b.clone(), read);
@@ -873,10 +882,15 @@ fn final_reads(cluster: &Cluster, history: &History) -> FinalReads {
     FinalReads { nodes }
 }
 
-fn final_read<T>(agent: &ureq::Agent, url: &str, parse: fn(&Value) -> Option<T>) -> FinalRead<T> {
+fn final_read<T>(
+    agent: &ureq::Agent,
+    url: &str,
+    bearer: Option<&str>,
+    parse: fn(&Value) -> Option<T>,
+) -> FinalRead<T> {
     let deadline = Instant::now() + FINAL_READ_PATIENCE;
     loop {
-        let why = match procs::send(agent, "GET", url, None) {
+        let why = match procs::send_as(agent, "GET", url, None, bearer) {
             Ok(r) if r.status == 200 => match parse(&r.body) {
                 Some(v) => return FinalRead::Found(v),
                 None => return FinalRead::Failed(format!("unreadable answer: {}", r.body)),

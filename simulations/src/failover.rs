@@ -159,7 +159,7 @@ fn measure(args: &Args, svea: &Path, dir: &Path, seed: u64) -> anyhow::Result<Ki
         .position(|(id, _)| *id == leader_id)
         .ok_or_else(|| anyhow!("leader {leader_id} is not one of the nodes"))?;
     let urls = cluster.urls();
-    let (business, token) = procs::create_business_at(
+    let procs::CreatedBusiness { id: business, token, key } = procs::create_business_at(
         &urls[leader],
         "Failover Kafé",
         BUDGET_SEK,
@@ -194,7 +194,7 @@ fn measure(args: &Args, svea: &Path, dir: &Path, seed: u64) -> anyhow::Result<Ki
         .min()
         .ok_or_else(|| anyhow!("no write acknowledged after the kill"))?;
     let mut problems = seen.failures.clone();
-    problems.extend(lost(&seen, &load.urls[0], &business));
+    problems.extend(lost(&seen, &load.urls[0], &business, &key));
     cluster.stop();
     Ok(Kill {
         region: NODES[leader].1,
@@ -219,7 +219,7 @@ fn kill_under_load(load: &Load, cluster: &mut Cluster, leader: usize) -> anyhow:
 /// What the acknowledged steps say should be there now, checked through the survivor at `url`:
 /// every session at its acknowledged state or later with its acknowledged reward, and each
 /// acknowledged reward counted once in the business's analytics.
-fn lost(seen: &Seen, url: &str, business: &str) -> Vec<String> {
+fn lost(seen: &Seen, url: &str, business: &str, key: &str) -> Vec<String> {
     let agent = procs::agent();
     let get = |path: &str| procs::send(&agent, "GET", &format!("{url}{path}"), None);
     let mut last = std::collections::BTreeMap::new();
@@ -243,7 +243,7 @@ fn lost(seen: &Seen, url: &str, business: &str) -> Vec<String> {
         }
     }
     let rewarded = last.values().filter(|a| a.state == "rewarded").count() as u64;
-    match get(&format!("/v1/businesses/{business}/analytics")) {
+    match procs::send_as(&agent, "GET", &format!("{url}/v1/businesses/{business}/analytics"), None, Some(key)) {
         Ok(r) if r.body["sessions"]["completed"].as_u64() == Some(rewarded) => {}
         Ok(r) => problems.push(format!("{rewarded} rewards acknowledged, analytics say {} {}", r.status, r.body)),
         Err(e) => problems.push(format!("analytics could not be read: {}", e.message)),

@@ -233,6 +233,8 @@ pub struct Event {
 pub struct BusinessInfo {
     /// Business id.
     pub id: String,
+    /// Its API key (the final reads of its analytics need it).
+    pub key: String,
     /// Its reward budget in öre.
     pub budget_ore: i64,
 }

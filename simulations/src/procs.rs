@@ -757,7 +757,21 @@ pub fn send(
     url: &str,
     body: Option<&Value>,
 ) -> Result<Reply, TransportError> {
-    let req = agent.request(method, url);
+    send_as(agent, method, url, body, None)
+}
+
+/// [`send`] with `Authorization: Bearer <bearer>` (a business's API key), if given.
+pub fn send_as(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    body: Option<&Value>,
+    bearer: Option<&str>,
+) -> Result<Reply, TransportError> {
+    let mut req = agent.request(method, url);
+    if let Some(token) = bearer {
+        req = req.set("Authorization", &format!("Bearer {token}"));
+    }
     let sent = match body {
         Some(b) => req.send_json(b),
         None => req.call(),
@@ -793,7 +807,12 @@ pub fn send(
 
 /// One request, summarized as an [`Outcome`].
 pub fn request(agent: &ureq::Agent, method: &str, url: &str, body: Option<&Value>) -> Outcome {
-    match send(agent, method, url, body) {
+    request_as(agent, method, url, body, None)
+}
+
+/// [`request`] with a business's API key.
+pub fn request_as(agent: &ureq::Agent, method: &str, url: &str, body: Option<&Value>, bearer: Option<&str>) -> Outcome {
+    match send_as(agent, method, url, body, bearer) {
         Ok(r) if (300..400).contains(&r.status) => r
             .location
             .map_or(Outcome::Status(r.status), Outcome::Redirect),
@@ -848,9 +867,23 @@ pub fn create_business(
     url: &str,
     name: &str,
     budget_sek: &str,
-) -> anyhow::Result<(String, String)> {
+) -> anyhow::Result<CreatedBusiness> {
     create_business_at(url, name, budget_sek, (55.6046, 12.9996))
 }
+
+/// A business as its creator knows it.
+#[derive(Debug, Clone)]
+pub struct CreatedBusiness {
+    /// Its id.
+    pub id: String,
+    /// The QR token of its (one) location.
+    pub token: String,
+    /// Its API key (`Authorization: Bearer` for its analytics).
+    pub key: String,
+}
+
+/// Serial of the next organisation number this process registers (each registers once).
+static NEXT_ORG_NUMBER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 
 /// One business with one location at `(lat, lon)` and `budget_sek`, created through the node at
 /// `url` (whose node then owns its actor): (id, the QR token of its location).
@@ -859,10 +892,11 @@ pub fn create_business_at(
     name: &str,
     budget_sek: &str,
     (lat, lon): (f64, f64),
-) -> anyhow::Result<(String, String)> {
+) -> anyhow::Result<CreatedBusiness> {
+    let serial = NEXT_ORG_NUMBER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let body = json!({
         "name": name,
-        "org_number": "556036-0793",
+        "org_number": svea_node::domain::OrgNumber::numbered(serial).to_string(),
         "locations": [{"name": "Storgatan", "lat": lat, "lon": lon}],
         "reward_budget_sek": budget_sek,
     });
@@ -881,7 +915,11 @@ pub fn create_business_at(
                 .as_str()
                 .context("business answer without a qr token")?
                 .to_owned();
-            Ok((id, token))
+            let key = b["api_key"]
+                .as_str()
+                .context("business answer without an api key")?
+                .to_owned();
+            Ok(CreatedBusiness { id, token, key })
         }
         Outcome::Status(code) => bail!("POST /v1/businesses answered {code}"),
         Outcome::Redirect(to) => bail!("POST /v1/businesses answered a redirect to {to}"),

@@ -22,6 +22,7 @@ impl H {
             history: History {
                 businesses: vec![BusinessInfo {
                     id: B.into(),
+                    key: String::new(),
                     budget_ore: BUDGET,
                 }],
                 events: vec![],

@@ -30,7 +30,7 @@ fn an_isolated_region_refuses_writes_while_the_other_two_commit() {
     let running = procs::start(&svea, dir.path(), &spec).expect("cluster");
     let urls = running.cluster.urls();
     let (sto, got, mal) = (&urls[0], &urls[1], &urls[2]);
-    let (_, token) = procs::create_business(mal, "Kafé", "100000.00").expect("business");
+    let token = procs::create_business(mal, "Kafé", "100000.00").expect("business").token;
     let open = {
         let token = token.clone();
         move |url: &str, device: &str| post(&format!("{url}/v1/sessions"), json!({"qr_token": token, "device_id": device}))

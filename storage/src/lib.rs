@@ -47,8 +47,10 @@ pub fn open_in_memory(disk: &engine::mem::MemDisk, flush_timeout: Duration) -> R
 /// (openraft's `single-term-leader`, one leader per term). Unmarked stores are format 1, whose
 /// log ids also carried the leader's node id; they do not decode as format 2. 3: every value the
 /// node keeps in its secondary records is codec-encoded (format 2 kept some session ids as raw
-/// UTF-8), so a format-2 store would misread them.
-pub const FORMAT: u32 = 3;
+/// UTF-8), so a format-2 store would misread them. 4: businesses keep their API key's hash,
+/// sessions and QR records the names a customer is shown, and organisation numbers have a
+/// record; format-3 state does not decode as that.
+pub const FORMAT: u32 = 4;
 const FORMAT_TREE: &str = "svea_format";
 const FORMAT_KEY: &[u8] = b"format";
 

@@ -22,12 +22,12 @@ use svea_storage::IndexMode;
 use tracing::Instrument;
 
 use super::cell::{Persisted, Slot};
-use super::keys::{DeviceDayRecord, FingerprintRecord, Index, OpenedRecord, QrRecord, SettledRecord};
+use super::keys::{DeviceDayRecord, FingerprintRecord, Index, OpenedRecord, OrgRecord, QrRecord, QrTarget, SettledRecord};
 use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
 use crate::core::remote::RemoteCall;
 use crate::domain::{
-    compute_reward, similarity_percent, swedish_day_key, BusinessId, Cap, DeviceId, Fingerprint, LocationId, OrgNumber, Ore,
-    QrToken, RewardDecision, RewardPolicy, RewardTier, SessionId,
+    compute_reward, similarity_percent, swedish_day_key, BusinessId, Cap, DeviceId, Fingerprint, KeyHash, LocationId, OrgNumber,
+    Ore, QrToken, RewardDecision, RewardPolicy, RewardTier, SessionId,
 };
 
 /// A store location with its QR token.
@@ -109,6 +109,10 @@ pub struct Business {
     pub created_at: DateTime<Utc>,
     /// Analytics.
     pub analytics: Analytics,
+    /// SHA-256 of the business's API key (the key itself is never stored).
+    pub key_hash: KeyHash,
+    /// When the key was issued or last rotated.
+    pub key_issued_at: DateTime<Utc>,
     /// Cashback paid on the latest Swedish day with a reward (the daily cap's counter).
     pub paid_today: DayPaid,
     /// Feedback fingerprints recorded so far; the next goes to ring slot
@@ -209,11 +213,24 @@ pub struct NewBusiness {
     pub policy: RewardPolicy,
     /// Total budget.
     pub budget: Ore,
+    /// Hash of the API key handed to the creator.
+    pub key_hash: KeyHash,
 }
 
 /// Reads the business.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GetBusiness;
+
+/// Replaces the business's API key if `presented` is still its key (checked inside the actor, so
+/// a key rotated away a moment ago cannot rotate again): the old key stops working when this
+/// commits. Answers `None`, changing nothing, when `presented` is not the current key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RotateKey {
+    /// Hash of the key the caller presented.
+    pub presented: KeyHash,
+    /// Hash of the new key.
+    pub key_hash: KeyHash,
+}
 
 /// A session of this business opened (idempotent per session).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -271,6 +288,7 @@ impl Op for NewBusiness {
 }
 
 op!(BusinessActor, BusinessId: GetBusiness -> Business);
+op!(BusinessActor, BusinessId: RotateKey -> Option<Business>);
 op!(BusinessActor, BusinessId: SessionOpened -> ());
 op!(BusinessActor, BusinessId: Settle -> Settlement);
 
@@ -279,6 +297,7 @@ impl BusinessOp for NewBusiness {
         if let Some(existing) = &slot.state {
             return Err(ActorError::conflict(ConflictKind::BusinessExists, format!("business {} already exists", existing.id)));
         }
+        let now = env.clock.now();
         let business = Business {
             id: id.clone(),
             name: self.name,
@@ -288,20 +307,31 @@ impl BusinessOp for NewBusiness {
             policy: self.policy,
             budget: self.budget,
             paid: Ore::ZERO,
-            created_at: env.clock.now(),
+            created_at: now,
             analytics: Analytics::default(),
             paid_today: DayPaid::default(),
             fingerprints_recorded: 0,
+            key_hash: self.key_hash,
+            key_issued_at: now,
         };
-        let mut writes = Vec::with_capacity(business.locations.len());
+        let org = OrgRecord { org: business.org_number.clone() };
+        let mut writes = Vec::with_capacity(business.locations.len() + 1);
+        // An organisation number registers once: the record is written with the business, so
+        // of two concurrent creations with one number exactly one commits.
+        writes.push(org.write(id, IndexMode::InsertNew)?);
         for l in &business.locations {
-            writes.push(QrRecord { token: l.qr_token.clone() }.write(&(id.clone(), l.id.clone()), IndexMode::InsertNew)?);
+            let target = QrTarget { business: id.clone(), location: l.id.clone(), business_name: business.name.clone(), location_name: l.name.clone() };
+            writes.push(QrRecord { token: l.qr_token.clone() }.write(&target, IndexMode::InsertNew)?);
         }
         match slot.commit(env, business.clone(), writes, vec![]).await? {
             Persisted::Ok => {
                 tracing::info!(locations = business.locations.len(), "business created");
                 Ok(business)
             }
+            Persisted::IndexTaken { key, .. } if key == org.key() => Err(ActorError::conflict(
+                ConflictKind::OrgNumberRegistered,
+                format!("organisation number {} is already registered", business.org_number),
+            )),
             // 256-bit random tokens do not collide; if one does, refuse rather than alias.
             Persisted::IndexTaken { key, .. } => {
                 Err(ActorError::conflict(ConflictKind::QrTokenCollision, format!("record {key} already exists; retry")))
@@ -314,6 +344,20 @@ impl BusinessOp for GetBusiness {
     async fn run(self, env: &ActorEnv, key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Business, ActorError> {
         slot.confirm_owner(env, key).await?;
         Ok(current(slot, id)?.clone())
+    }
+}
+
+impl BusinessOp for RotateKey {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Option<Business>, ActorError> {
+        let mut next = current(slot, id)?.clone();
+        if !next.key_hash.same_as(&self.presented) {
+            return Ok(None);
+        }
+        next.key_hash = self.key_hash;
+        next.key_issued_at = env.clock.now();
+        slot.commit(env, next.clone(), vec![], vec![]).await?;
+        tracing::info!("api key rotated");
+        Ok(Some(next))
     }
 }
 

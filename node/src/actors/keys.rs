@@ -15,7 +15,7 @@ use svea_storage::{IndexMode, IndexWrite, StateView};
 use super::business::Settlement;
 use crate::domain::Fingerprint;
 use super::ActorError;
-use crate::domain::{BusinessId, DeviceId, LocationId, QrToken, SessionId, TransactionId};
+use crate::domain::{BusinessId, DeviceId, LocationId, OrgNumber, QrToken, SessionId, TransactionId};
 
 /// Address of an actor: `business/<id>` or `session/<id>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -97,10 +97,43 @@ macro_rules! index {
     };
 }
 
+/// Where a QR token leads: its business and location, with the names a customer is shown (so
+/// opening a session needs no call to the business).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QrTarget {
+    /// The business.
+    pub business: BusinessId,
+    /// The location.
+    pub location: LocationId,
+    /// The business's name.
+    pub business_name: String,
+    /// The location's name.
+    pub location_name: String,
+}
+
 index!(
     /// A QR token's business and location.
-    QrRecord(token: QrToken) -> (BusinessId, LocationId), "qr/"
+    QrRecord(token: QrToken) -> QrTarget, "qr/"
 );
+
+/// The business that registered an organisation number (insert-new: a number registers once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgRecord {
+    /// The organisation number.
+    pub org: OrgNumber,
+}
+
+impl OrgRecord {
+    /// Prefix shared by every record of this kind.
+    pub const PREFIX: &'static str = "org/";
+}
+
+impl Index for OrgRecord {
+    type Value = BusinessId;
+    fn key(&self) -> String {
+        format!("{}{}", Self::PREFIX, self.org)
+    }
+}
 index!(
     /// The session that used a till transaction id (insert-new: a transaction backs one session).
     TxnRecord(business: BusinessId, transaction: TransactionId) -> SessionId, "txn/"

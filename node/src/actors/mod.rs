@@ -238,6 +238,8 @@ pub enum ConflictKind {
     BusinessExists,
     /// A generated QR token collided with an existing one.
     QrTokenCollision,
+    /// Another business registered this organisation number.
+    OrgNumberRegistered,
     /// The session has expired.
     SessionExpired,
     /// The session has another confirmed purchase.
@@ -262,6 +264,7 @@ impl ConflictKind {
         match self {
             ConflictKind::BusinessExists => "business-exists",
             ConflictKind::QrTokenCollision => "qr-token-collision",
+            ConflictKind::OrgNumberRegistered => "org-number-registered",
             ConflictKind::SessionExpired => "session-expired",
             ConflictKind::PurchaseAlreadyConfirmed => "purchase-already-confirmed",
             ConflictKind::TransactionIdReused => "transaction-id-reused",

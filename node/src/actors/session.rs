@@ -93,6 +93,8 @@ pub struct Session {
     pub business_id: BusinessId,
     /// Location of that QR code.
     pub location_id: LocationId,
+    /// The business's and the location's names, as the customer is shown them.
+    pub place: Place,
     /// The customer's device.
     pub device_id: DeviceId,
     /// Region that opened it.
@@ -174,8 +176,19 @@ pub struct OpenSession {
     pub business_id: BusinessId,
     /// The location.
     pub location_id: LocationId,
+    /// Their names.
+    pub place: Place,
     /// The device.
     pub device_id: DeviceId,
+}
+
+/// The names a customer sees for where they are giving feedback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Place {
+    /// The business's name.
+    pub business_name: String,
+    /// The location's name.
+    pub location_name: String,
 }
 
 /// What opening answers.
@@ -265,6 +278,7 @@ impl SessionOp for OpenSession {
             id: id.clone(),
             business_id: self.business_id,
             location_id: self.location_id,
+            place: self.place,
             device_id: self.device_id,
             region: env.region.clone(),
             opened_at: now,

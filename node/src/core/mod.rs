@@ -19,11 +19,11 @@ use chrono::{DateTime, Utc};
 use svea_cluster::{ClusterNode, ClusterStatus};
 use svea_config::{Config, Region};
 
-use crate::actors::business::{Business, GetBusiness, Location, NewBusiness};
+use crate::actors::business::{Business, GetBusiness, Location, NewBusiness, RotateKey};
 use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{ConfirmPurchase, Expire, FeedbackText, GetSession, GiveFeedback, Purchase, Session};
 use crate::actors::ActorError;
-use crate::domain::{BusinessId, CreateBusiness, DeviceId, LocationId, Ore, QrToken, SessionId, TransactionId};
+use crate::domain::{ApiKey, BusinessId, CreateBusiness, DeviceId, LocationId, Ore, QrToken, SessionId, TransactionId};
 
 pub use crate::domain::NewLocation;
 pub use start::{start, start_with, Core, Parts, RunningNode};
@@ -118,7 +118,9 @@ impl NodeHandle {
 
     /// Creates a business with fresh ids and QR tokens; its home region is the region nearest to
     /// its first location.
-    pub async fn create_business(&self, req: CreateBusiness) -> Result<Business, ActorError> {
+    pub async fn create_business(&self, req: CreateBusiness) -> Result<(Business, ApiKey), ActorError> {
+        let id = BusinessId::random();
+        let key = ApiKey::random(&id);
         let first = req.first_location();
         let home = svea_geo::nearest_region(&self.config.regions, first.lat(), first.lon(), |_| true)
             .map(|r| r.name.clone())
@@ -135,8 +137,30 @@ impl NodeHandle {
             home_region: home,
             policy: req.policy().clone(),
             budget: req.budget(),
+            key_hash: key.hash(),
         };
-        self.registry.call(BusinessId::random(), new).await
+        Ok((self.registry.call(id, new).await?, key))
+    }
+
+    /// The business, if `key` is its current API key; `None` when the key is not (wrong,
+    /// rotated away) or the business does not exist, which callers must not tell apart.
+    pub async fn business_with_key(&self, id: BusinessId, key: &ApiKey) -> Result<Option<Business>, ActorError> {
+        if key.business() != &id {
+            return Ok(None);
+        }
+        match self.registry.call(id, GetBusiness).await {
+            Ok(b) => Ok(b.key_hash.matches(key).then_some(b)),
+            Err(ActorError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Issues a new API key for the business if `presented` is its key now; the old one stops
+    /// working when this returns. `None`: `presented` is not (any more) the business's key.
+    pub async fn rotate_key(&self, id: BusinessId, presented: &ApiKey) -> Result<Option<(Business, ApiKey)>, ActorError> {
+        let key = ApiKey::random(&id);
+        let rotated = self.registry.call(id, RotateKey { presented: presented.hash(), key_hash: key.hash() }).await?;
+        Ok(rotated.map(|b| (b, key)))
     }
 
     /// Reads a business.

@@ -8,7 +8,7 @@ use svea_cluster::transport::AppHandler;
 use svea_storage::codec::{decode, encode};
 use svea_storage::RaftNodeId;
 
-use crate::actors::business::{GetBusiness, NewBusiness, SessionOpened, Settle};
+use crate::actors::business::{GetBusiness, NewBusiness, RotateKey, SessionOpened, Settle};
 use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{ConfirmPurchase, Expire, GetSession, GiveFeedback, OpenSession, RecordSettlement};
 use crate::actors::{ActorEnv, ActorError, Hosted, Op};
@@ -21,6 +21,8 @@ pub enum RemoteCall {
     CreateBusiness(BusinessId, NewBusiness),
     /// [`GetBusiness`].
     GetBusiness(BusinessId, GetBusiness),
+    /// [`RotateKey`].
+    RotateKey(BusinessId, RotateKey),
     /// [`SessionOpened`].
     SessionOpened(BusinessId, SessionOpened),
     /// [`Settle`].
@@ -80,6 +82,7 @@ impl AppHandler for ForwardedCalls {
             match call {
                 RemoteCall::CreateBusiness(id, op) => serve(&registry, id, op).await,
                 RemoteCall::GetBusiness(id, op) => serve(&registry, id, op).await,
+                RemoteCall::RotateKey(id, op) => serve(&registry, id, op).await,
                 RemoteCall::SessionOpened(id, op) => serve(&registry, id, op).await,
                 RemoteCall::Settle(id, op) => serve(&registry, id, op).await,
                 RemoteCall::OpenSession(id, op) => serve(&registry, id, op).await,

@@ -5,7 +5,7 @@
 use crate::actors::business::{SessionOpened, Settle, Settlement};
 use crate::actors::keys::{ActiveRecord, Index, QrRecord};
 use crate::actors::registry::RegistryHandle;
-use crate::actors::session::{OpenSession, Opened, RecordSettlement, Session, SessionOp, SessionState, Step};
+use crate::actors::session::{OpenSession, Opened, Place, RecordSettlement, Session, SessionOp, SessionState, Step};
 use crate::actors::{ActorError, Missing};
 use crate::domain::{BusinessId, DeviceId, QrToken, SessionId};
 use svea_cluster::ClusterNode;
@@ -27,9 +27,11 @@ pub async fn find_or_open(cluster: &ClusterNode, registry: &RegistryHandle, toke
         cluster.read_barrier().await?;
         record = qr.read(cluster.view())?;
     }
-    let Some((business_id, location_id)) = record else {
+    let Some(target) = record else {
         return Err(ActorError::NotFound { what: Missing::QrToken, id: qr.token.to_string() });
     };
+    let (business_id, location_id) = (target.business, target.location);
+    let place = Place { business_name: target.business_name, location_name: target.location_name };
     let active = ActiveRecord { location: location_id.clone(), device: device.clone() };
     for _ in 0..OPEN_ROUNDS_MAX {
         if let Some(existing) = active.read(cluster.view())? {
@@ -39,7 +41,7 @@ pub async fn find_or_open(cluster: &ClusterNode, registry: &RegistryHandle, toke
             }
             continue;
         }
-        let open = OpenSession { business_id: business_id.clone(), location_id: location_id.clone(), device_id: device.clone() };
+        let open = OpenSession { business_id: business_id.clone(), location_id: location_id.clone(), place: place.clone(), device_id: device.clone() };
         match registry.call(SessionId::random(), open).await? {
             Opened::Session(s) => {
                 report_opened(registry, &s).await;

@@ -74,7 +74,7 @@ pub fn seed_thread_ids(seed: Option<u64>) {
     SEEDED_ID_RNG.with(|r| *r.borrow_mut() = seed.map(rand::rngs::StdRng::seed_from_u64));
 }
 
-fn with_id_rng<T>(f: impl FnOnce(&mut dyn CryptoRngCore) -> T) -> T {
+pub(crate) fn with_id_rng<T>(f: impl FnOnce(&mut dyn CryptoRngCore) -> T) -> T {
     SEEDED_ID_RNG.with(|r| match r.borrow_mut().as_mut() {
         Some(rng) => f(rng),
         None => f(&mut rand::rngs::OsRng),
@@ -82,7 +82,7 @@ fn with_id_rng<T>(f: impl FnOnce(&mut dyn CryptoRngCore) -> T) -> T {
 }
 
 /// An object-safe cryptographic generator.
-trait CryptoRngCore: RngCore + CryptoRng {}
+pub(crate) trait CryptoRngCore: RngCore + CryptoRng {}
 impl<T: RngCore + CryptoRng> CryptoRngCore for T {}
 
 /// Bytes of randomness in a prefixed hex identifier (128 bits).
@@ -230,7 +230,7 @@ pub const QR_TOKEN_LEN: usize = 43;
 const _: () = assert!(QR_TOKEN_LEN == (QR_TOKEN_BYTES * 8).div_ceil(6));
 
 /// Encodes as unpadded base64url (RFC 4648 §5, no `=`), with the `base64` crate.
-fn base64url_no_pad(bytes: &[u8]) -> String {
+pub(crate) fn base64url_no_pad(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 

@@ -8,6 +8,7 @@
 //! layer.
 
 pub mod day;
+pub mod apikey;
 mod error;
 pub mod ids;
 pub mod inputs;
@@ -18,6 +19,7 @@ pub mod scoring;
 pub mod similarity;
 pub mod validate;
 
+pub use apikey::{ApiKey, KeyHash, MalformedKey};
 pub use error::DomainError;
 pub use inputs::{CreateBusiness, NewLocation};
 pub use ids::{BusinessId, DeviceId, IdError, LocationId, QrToken, SessionId, TransactionId};

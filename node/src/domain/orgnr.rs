@@ -58,6 +58,29 @@ impl OrgNumber {
         u8::try_from((10 - sum % 10) % 10).expect("a value below 10 fits in u8")
     }
 
+    /// The organisationsnummer that completes nine digits (each 0..=9) with their check digit.
+    pub fn complete(first_nine: [u8; 9]) -> Option<OrgNumber> {
+        if first_nine.iter().any(|d| *d > 9) {
+            return None;
+        }
+        let mut digits = [0u8; ORG_NUMBER_DIGITS];
+        digits[..9].copy_from_slice(&first_nine);
+        digits[9] = Self::luhn_check_digit(&first_nine);
+        Some(OrgNumber(digits))
+    }
+
+    /// A valid organisationsnummer numbered `serial` (`556` followed by its six last decimal
+    /// digits, and the check digit): distinct numbers for test data, demos and simulations.
+    pub fn numbered(serial: u32) -> OrgNumber {
+        let mut nine = [5, 5, 6, 0, 0, 0, 0, 0, 0];
+        let mut n = serial;
+        for d in nine[3..].iter_mut().rev() {
+            *d = u8::try_from(n % 10).unwrap_or(0);
+            n /= 10;
+        }
+        Self::complete(nine).unwrap_or(OrgNumber([5, 5, 6, 0, 3, 6, 0, 7, 9, 3]))
+    }
+
     /// The ten digits without separator, e.g. "5560360793".
     pub fn digits(&self) -> String {
         self.0.iter().map(|d| char::from(b'0' + d)).collect()
@@ -123,6 +146,16 @@ impl fmt::Display for OrgNumber {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbered_org_numbers_are_valid_and_distinct() {
+        let a = OrgNumber::numbered(1);
+        let b = OrgNumber::numbered(2);
+        assert_ne!(a, b);
+        assert_eq!(a.to_string().parse::<OrgNumber>(), Ok(a));
+        assert_eq!(OrgNumber::numbered(36_079).to_string(), "556036-0793");
+        assert_eq!(OrgNumber::complete([5, 5, 6, 0, 3, 6, 0, 7, 10]), None);
+    }
 
     #[test]
     fn luhn_worked_by_hand() {

@@ -6,12 +6,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::auth::authorize;
 use super::error::{bad, ApiError, ApiResult};
 use crate::actors::business::{Business, DayStats};
 use crate::actors::session::{FeedbackText, Purchase, Session};
 use crate::actors::{ActorError, Missing};
 use crate::core::NodeHandle;
-use crate::domain::{BusinessId, CreateBusiness, DeviceId, DomainError, NewLocation, OrgNumber, Ore, QrToken, RewardPolicy, SessionId, TransactionId};
+use crate::domain::{CreateBusiness, DeviceId, DomainError, NewLocation, OrgNumber, Ore, QrToken, RewardPolicy, SessionId, TransactionId};
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -73,6 +74,16 @@ struct BusinessOut {
     reward_percentages: PercentagesOut,
     locations: Vec<LocationOut>,
     created_at: String,
+    api_key_issued_at: String,
+}
+
+/// A business with its API key: the answer to creating it or rotating the key, the only times
+/// the key is ever shown.
+#[derive(Serialize)]
+struct BusinessWithKeyOut {
+    #[serde(flatten)]
+    business: BusinessOut,
+    api_key: String,
 }
 
 fn percent(bp: u32) -> String {
@@ -100,6 +111,7 @@ fn business_out(b: &Business) -> BusinessOut {
             .map(|l| LocationOut { id: l.id.to_string(), name: l.name.clone(), lat: l.lat, lon: l.lon, qr_token: l.qr_token.to_string() })
             .collect(),
         created_at: rfc3339(b.created_at),
+        api_key_issued_at: rfc3339(b.key_issued_at),
     }
 }
 
@@ -189,7 +201,9 @@ struct SessionOut {
     id: String,
     state: &'static str,
     business_id: String,
+    business_name: String,
     location_id: String,
+    location_name: String,
     region: String,
     opened_at: String,
     expires_at: String,
@@ -211,7 +225,9 @@ fn session_out(s: &Session) -> SessionOut {
         id: s.id.to_string(),
         state: s.state.as_str(),
         business_id: s.business_id.to_string(),
+        business_name: s.place.business_name.clone(),
         location_id: s.location_id.to_string(),
+        location_name: s.place.location_name.clone(),
         region: s.region.to_string(),
         opened_at: rfc3339(s.opened_at),
         expires_at: rfc3339(s.expires_at),
@@ -259,10 +275,6 @@ pub(super) struct FeedbackIn {
 
 // ---------- handlers ----------
 
-fn parse_business_id(raw: &str) -> Result<BusinessId, ApiError> {
-    raw.parse().map_err(|_| ApiError::Actor(ActorError::NotFound { what: Missing::Business, id: raw.to_string() }))
-}
-
 fn parse_session_id(raw: &str) -> Result<SessionId, ApiError> {
     raw.parse().map_err(|_| ApiError::Actor(ActorError::NotFound { what: Missing::Session, id: raw.to_string() }))
 }
@@ -283,20 +295,30 @@ pub(super) async fn create_business(node: web::Data<NodeHandle>, body: web::Json
         }
     };
     let request = CreateBusiness::new(&body.name, org_number, locations, budget, policy)?;
-    let b = node.create_business(request).await?;
+    let (b, key) = node.create_business(request).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/businesses/{}", b.id)))
-        .json(business_out(&b)))
+        .json(BusinessWithKeyOut { business: business_out(&b), api_key: key.reveal().to_string() }))
 }
 
-pub(super) async fn get_business(node: web::Data<NodeHandle>, id: web::Path<String>) -> ApiResult {
-    let b = node.business(parse_business_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(business_out(&b)))
+pub(super) async fn get_business(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>) -> ApiResult {
+    let auth = authorize(&node, &req, &id).await?;
+    Ok(HttpResponse::Ok().json(business_out(&auth.business)))
 }
 
-pub(super) async fn get_analytics(node: web::Data<NodeHandle>, id: web::Path<String>) -> ApiResult {
-    let b = node.business(parse_business_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(analytics_out(&b)))
+pub(super) async fn get_analytics(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>) -> ApiResult {
+    let auth = authorize(&node, &req, &id).await?;
+    Ok(HttpResponse::Ok().json(analytics_out(&auth.business)))
+}
+
+/// `POST /v1/businesses/{id}/keys`: a new API key; the presented one stops working.
+pub(super) async fn rotate_key(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>) -> ApiResult {
+    let auth = authorize(&node, &req, &id).await?;
+    match node.rotate_key(auth.business.id.clone(), &auth.key).await? {
+        Some((b, key)) => Ok(HttpResponse::Ok().json(BusinessWithKeyOut { business: business_out(&b), api_key: key.reveal().to_string() })),
+        // Rotated by a concurrent request between the check and the rotation.
+        None => Err(ApiError::BusinessUnauthorized("invalid API key for this business".into())),
+    }
 }
 
 /// The customer's address ([`super::client_ip`]).

@@ -49,6 +49,9 @@ pub enum ApiError {
         /// Whole seconds until the bucket lets a request through.
         retry_after_s: u64,
     },
+    /// A business endpoint without a valid API key of that business.
+    #[error("{0}")]
+    BusinessUnauthorized(String),
     /// No such route.
     #[error("no route for {method} {path}")]
     NoRoute {
@@ -81,7 +84,7 @@ pub fn status_for(e: &ApiError) -> StatusCode {
         ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
-        ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        ApiError::Unauthorized(_) | ApiError::BusinessUnauthorized(_) => StatusCode::UNAUTHORIZED,
         ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
     }
 }
@@ -103,7 +106,7 @@ fn kind_of(e: &ApiError) -> &str {
         ApiError::BodyTooLarge { .. } => "body-too-large",
         ApiError::UnsupportedMediaType => "unsupported-media-type",
         ApiError::NoRoute { .. } => "no-route",
-        ApiError::Unauthorized(_) => "unauthorized",
+        ApiError::Unauthorized(_) | ApiError::BusinessUnauthorized(_) => "unauthorized",
         ApiError::RateLimited { .. } => "rate-limited",
     }
 }
@@ -143,11 +146,17 @@ impl ResponseError for ApiError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.insert_header((header::RETRY_AFTER, RETRY_AFTER_S.to_string()));
         }
-        if let ApiError::RateLimited { retry_after_s } = self {
-            resp.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            resp.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"svea-operator\""));
+        match self {
+            ApiError::RateLimited { retry_after_s } => {
+                resp.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
+            }
+            ApiError::Unauthorized(_) => {
+                resp.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"svea-operator\""));
+            }
+            ApiError::BusinessUnauthorized(_) => {
+                resp.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"svea-business\""));
+            }
+            _ => {}
         }
         resp.json(body)
     }

@@ -4,6 +4,7 @@
 //! bucket in front of them. Middleware, pages and till webhooks get rooms of their own here.
 
 pub mod api;
+pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod operator;
@@ -34,6 +35,7 @@ pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
                 .route("/businesses", web::post().to(api::create_business))
                 .route("/businesses/{id}", web::get().to(api::get_business))
                 .route("/businesses/{id}/analytics", web::get().to(api::get_analytics))
+                .route("/businesses/{id}/keys", web::post().to(api::rotate_key))
                 .route("/sessions", web::post().to(api::open_session))
                 .route("/route", web::get().to(api::explain_route))
                 .route("/sessions/{id}", web::get().to(api::get_session))

@@ -21,7 +21,7 @@ fn a_flood_of_session_opens_from_one_address_gets_429_with_a_retry_after_that_wo
     let rate = RATE_PER_S.to_string();
     let burst = BURST.to_string();
     let n = NodeProc::start(dir.path(), &[("abuse.requests_per_second", &rate), ("abuse.burst", &burst)]);
-    let (_, token) = create_business(&n, "1000.00");
+    let token = create_business(&n, "1000.00").token;
 
     let started = Instant::now();
     let mut served = 0u64;
@@ -60,7 +60,7 @@ fn repeated_devices_texts_and_the_daily_cap_are_not_paid_and_say_why() {
     let dir = tempfile::tempdir().expect("tmp");
     // One rewarded session per device and day (the default), a 150 SEK daily cap.
     let n = NodeProc::start(dir.path(), &[("abuse.business_daily_reward_cap_sek", "150")]);
-    let (bid, token) = create_business(&n, "100000.00");
+    let Biz { id: bid, token, key } = create_business(&n, "100000.00");
     let mut txn = 0;
     // A 10 000 SEK purchase earns more than the per-session maximum of 100 SEK in every tier.
     let mut session = |device: &str, text: &str| {
@@ -95,16 +95,16 @@ fn repeated_devices_texts_and_the_daily_cap_are_not_paid_and_say_why() {
     assert_eq!(session("phone-5", distinct_feedback(3)), ("0.00".into(), json!("business_daily_cap"), json!(null)));
 
     // The business paid exactly the legitimate rewards: 100 + 50.
-    let b = n.get(&format!("/v1/businesses/{bid}"));
+    let b = n.get_as(&format!("/v1/businesses/{bid}"), &key);
     assert_eq!(b.body["rewards_paid_sek"], "150.00", "{}", b.body);
-    let a = n.get(&format!("/v1/businesses/{bid}/analytics"));
+    let a = n.get_as(&format!("/v1/businesses/{bid}/analytics"), &key);
     assert_eq!(a.body["rewards_paid_sek"], "150.00", "{}", a.body);
 
     // The decisions survive a restart unchanged (they are replicated state, not node memory).
     let mut n = n;
     n.terminate();
     n.restart();
-    let b = n.get(&format!("/v1/businesses/{bid}"));
+    let b = n.get_as(&format!("/v1/businesses/{bid}"), &key);
     assert_eq!(b.body["rewards_paid_sek"], "150.00", "{}", b.body);
 }
 

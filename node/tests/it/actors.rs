@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use svea_node::actors::{ActorError, SystemClock};
-use svea_node::domain::{DeviceId, OrgNumber, Ore, RewardPolicy, RubricScorer};
+use svea_node::domain::{DeviceId, Ore, RewardPolicy, RubricScorer};
 use svea_node::core::{start, Core, NodeHandle, SessionMsg};
 use svea_node::domain::{CreateBusiness, NewLocation};
 
@@ -42,13 +42,13 @@ async fn started_with(dir: &std::path::Path, idle_ms: u64, mailbox: usize, failo
 async fn business(node: &NodeHandle) -> svea_node::actors::business::Business {
     let request = CreateBusiness::new(
         "Bageriet",
-        "556036-0793".parse::<OrgNumber>().expect("org"),
+        crate::harness::next_org_number(),
         vec![NewLocation::new("Storgatan", 59.3, 18.0).expect("location")],
         Ore::parse_sek("100.00").expect("sek"),
         RewardPolicy::default(),
     )
     .expect("valid business");
-    node.create_business(request).await.expect("create business")
+    node.create_business(request).await.expect("create business").0
 }
 
 /// A business with one open session; returns both and the session's store key.

@@ -40,7 +40,7 @@ fn any_node_serves_any_request_and_all_agree() {
     let (sto, got, mal) = (c.by_region("stockholm"), c.by_region("gothenburg"), c.by_region("malmo"));
 
     // A business through Malmö, a session through Gothenburg, the rest through Stockholm.
-    let (bid, token) = create_business(mal, "5000.00");
+    let Biz { id: bid, token, key } = create_business(mal, "5000.00");
     let sid = open_session(got, &token, "phone-1");
     assert_eq!(got.get(&format!("/v1/sessions/{sid}")).body["region"], "gothenburg", "owned where it was opened");
     let p = purchase(sto, &sid, "249.00", "T-1");
@@ -51,15 +51,15 @@ fn any_node_serves_any_request_and_all_agree() {
 
     // Every node reports the same session, business and analytics.
     let session = sto.get(&format!("/v1/sessions/{sid}")).body;
-    let business = sto.get(&format!("/v1/businesses/{bid}")).body;
-    let analytics = sto.get(&format!("/v1/businesses/{bid}/analytics")).body;
+    let business = sto.get_as(&format!("/v1/businesses/{bid}"), &key).body;
+    let analytics = sto.get_as(&format!("/v1/businesses/{bid}/analytics"), &key).body;
     assert_eq!(session, f.body);
     assert_eq!(business["rewards_paid_sek"], f.body["reward_sek"]);
     assert_eq!(analytics["sessions"], json!({"opened": 1, "completed": 1, "rejected": 0, "expired": 0}));
     for n in [got, mal] {
         assert_eq!(n.get(&format!("/v1/sessions/{sid}")).body, session);
-        assert_eq!(n.get(&format!("/v1/businesses/{bid}")).body, business);
-        assert_eq!(n.get(&format!("/v1/businesses/{bid}/analytics")).body, analytics);
+        assert_eq!(n.get_as(&format!("/v1/businesses/{bid}"), &key).body, business);
+        assert_eq!(n.get_as(&format!("/v1/businesses/{bid}/analytics"), &key).body, analytics);
     }
     // Errors look the same from every node too.
     for n in [sto, got, mal] {
@@ -72,9 +72,9 @@ fn any_node_serves_any_request_and_all_agree() {
 fn a_node_with_a_certificate_from_another_ca_can_neither_join_nor_send() {
     let dir = tempfile::tempdir().expect("tmp");
     let c = Cluster3::start(dir.path(), &[]);
-    let (bid, _) = create_business(c.by_region("stockholm"), "100.00");
+    let Biz { id: bid, token: _, key: api_key } = create_business(c.by_region("stockholm"), "100.00");
     let term_before: Vec<_> = c.nodes.iter().map(|n| n.get("/ready").body["term"].clone()).collect();
-    let business_before = c.by_region("malmo").get(&format!("/v1/businesses/{bid}")).body;
+    let business_before = c.by_region("malmo").get_as(&format!("/v1/businesses/{bid}"), &api_key).body;
 
     // A rogue CA issues a certificate that names node 2, gothenburg's id.
     let ca = tls::generate_ca("rogue").expect("rogue ca");
@@ -133,7 +133,7 @@ fn a_node_with_a_certificate_from_another_ca_can_neither_join_nor_send() {
     // Nothing changed: no term bump, no data change, everyone still serves.
     let term_after: Vec<_> = c.nodes.iter().map(|n| n.get("/ready").body["term"].clone()).collect();
     assert_eq!(term_before, term_after);
-    assert_eq!(c.by_region("malmo").get(&format!("/v1/businesses/{bid}")).body, business_before);
+    assert_eq!(c.by_region("malmo").get_as(&format!("/v1/businesses/{bid}"), &api_key).body, business_before);
 }
 
 #[test]
@@ -193,8 +193,8 @@ fn a_frame_over_the_limit_is_refused_before_it_is_read() {
         "node memory grew from {rss_before} KiB to {rss_after} KiB after claims of up to 4 GiB"
     );
     // The node still works.
-    let (bid, _) = create_business(target, "10.00");
-    assert_eq!(c.by_region("gothenburg").get(&format!("/v1/businesses/{bid}")).status, 200);
+    let Biz { id: bid, token: _, key } = create_business(target, "10.00");
+    assert_eq!(c.by_region("gothenburg").get_as(&format!("/v1/businesses/{bid}"), &key).status, 200);
 }
 
 #[test]
@@ -204,7 +204,7 @@ fn a_restarted_follower_catches_up_through_a_snapshot() {
     let leader = c.leader_index();
     let follower = (leader + 1) % 3;
     let entry = if leader == 2 { 0 } else { 2 };
-    let (bid, token) = create_business(&c.nodes[entry], "100000.00");
+    let Biz { id: bid, token, key } = create_business(&c.nodes[entry], "100000.00");
     assert_eq!(c.nodes[follower].terminate(), Some(0));
 
     // Enough writes while it is down for the leader to snapshot and purge its log.
@@ -222,7 +222,7 @@ fn a_restarted_follower_catches_up_through_a_snapshot() {
     let sid = open_session(&c.nodes[follower], &token, "after-restart");
     assert_eq!(purchase(&c.nodes[follower], &sid, "100.00", "T-after").status, 200);
     purchase(&c.nodes[follower], &sid, "100.00", "T-3").problem(409, "purchase-already-confirmed");
-    let a = c.nodes[follower].get(&format!("/v1/businesses/{bid}/analytics"));
+    let a = c.nodes[follower].get_as(&format!("/v1/businesses/{bid}/analytics"), &key);
     assert_eq!(a.body["sessions"]["opened"], 16, "{}", a.body);
 }
 
@@ -231,7 +231,7 @@ fn a_node_cut_off_from_the_majority_refuses_reads_and_writes() {
     let dir = tempfile::tempdir().expect("tmp");
     let c = Cluster3::start(dir.path(), &[]);
     let got = c.by_region("gothenburg");
-    let (_, token) = create_business(c.by_region("stockholm"), "100.00");
+    let Biz { id: _, token, key: _ } = create_business(c.by_region("stockholm"), "100.00");
     // A session owned by gothenburg, whose actor is live there.
     let sid = open_session(got, &token, "phone-1");
     assert_eq!(got.get(&format!("/v1/sessions/{sid}")).status, 200);

@@ -12,7 +12,7 @@ use crate::harness::*;
 fn sigkill_after_an_acknowledged_reward_loses_nothing() {
     let dir = tempfile::tempdir().expect("tmp");
     let mut n = NodeProc::start(dir.path(), &[]);
-    let (bid, token) = create_business(&n, "5000.00");
+    let Biz { id: bid, token, key } = create_business(&n, "5000.00");
     let sid = open_session(&n, &token, "phone-1");
     assert_eq!(purchase(&n, &sid, "249.00", "T-1").status, 200);
     let f = feedback(&n, &sid, GOOD_FEEDBACK);
@@ -26,9 +26,9 @@ fn sigkill_after_an_acknowledged_reward_loses_nothing() {
 
     // The session reads back exactly as acknowledged.
     assert_eq!(n.get(&format!("/v1/sessions/{sid}")).body, f.body);
-    let b = n.get(&format!("/v1/businesses/{bid}"));
+    let b = n.get_as(&format!("/v1/businesses/{bid}"), &key);
     assert_eq!(b.body["rewards_paid_sek"], reward);
-    let a = n.get(&format!("/v1/businesses/{bid}/analytics"));
+    let a = n.get_as(&format!("/v1/businesses/{bid}/analytics"), &key);
     assert_eq!(a.body["sessions"], serde_json::json!({"opened": 1, "completed": 1, "rejected": 0, "expired": 0}));
     assert_eq!(a.body["rewards_paid_sek"], reward);
     assert_eq!(a.body["remaining_budget_sek"], b.body["remaining_budget_sek"]);
@@ -36,7 +36,7 @@ fn sigkill_after_an_acknowledged_reward_loses_nothing() {
     // The replayed step after restart still pays once.
     let again = feedback(&n, &sid, GOOD_FEEDBACK);
     assert_eq!(again.body, f.body);
-    assert_eq!(n.get(&format!("/v1/businesses/{bid}")).body, b.body);
+    assert_eq!(n.get_as(&format!("/v1/businesses/{bid}"), &key).body, b.body);
     // The transaction id is still known after restart.
     let sid2 = open_session(&n, &token, "phone-2");
     purchase(&n, &sid2, "10.00", "T-1").problem(409, "transaction-id-reused");

@@ -8,7 +8,7 @@ use crate::harness::*;
 fn an_untouched_session_expires_and_is_counted() {
     let dir = tempfile::tempdir().expect("tmp");
     let n = NodeProc::start(dir.path(), &[("timeouts.session_expiry_ms", "1500"), ("timeouts.expiry_sweep_ms", "200")]);
-    let (bid, token) = create_business(&n, "100.00");
+    let Biz { id: bid, token, key } = create_business(&n, "100.00");
     let untouched = open_session(&n, &token, "phone-1");
     let late = open_session(&n, &token, "phone-2");
     let s = n.get(&format!("/v1/sessions/{late}"));
@@ -19,7 +19,7 @@ fn an_untouched_session_expires_and_is_counted() {
 
     // The sweeper expires the untouched session on its own; poll the business's analytics.
     let a = eventually(Duration::from_secs(20), "both sessions expired", || {
-        let a = n.get(&format!("/v1/businesses/{bid}/analytics"));
+        let a = n.get_as(&format!("/v1/businesses/{bid}/analytics"), &key);
         if a.body["sessions"]["expired"] == 2 {
             Ok(a.body)
         } else {

@@ -17,7 +17,7 @@ fn kill_leader_region_under_load(dir: &std::path::Path) -> Duration {
     let survivors: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
     // The business lives in the leader's region, so its actor must be taken over as well.
     let (lat, lon) = [(59.33, 18.06), (57.71, 11.97), (55.60, 13.00)][leader];
-    let (bid, token) = create_business_at(&c.nodes[leader], lat, lon);
+    let Biz { id: bid, token, key } = create_business_at(&c.nodes[leader], lat, lon);
     let load = Load::start(survivors.iter().map(|i| c.nodes[*i].url.clone()).collect(), &token, 3);
     let flows = |l: &Load| l.flows.load(std::sync::atomic::Ordering::Relaxed);
     let wait_flows = |l: &Load, n: u64, what: &str| {
@@ -45,7 +45,7 @@ fn kill_leader_region_under_load(dir: &std::path::Path) -> Duration {
         (r.status, r.body)
     });
     let rewarded = log.last_states().values().filter(|a| a.state == "rewarded").count() as u64;
-    let a = c.nodes[s].get(&format!("/v1/businesses/{bid}/analytics"));
+    let a = c.nodes[s].get_as(&format!("/v1/businesses/{bid}/analytics"), &key);
     assert_eq!(a.body["sessions"]["completed"].as_u64(), Some(rewarded), "each acknowledged reward counted once: {}", a.body);
     eprintln!(
         "leader region {} killed under load: first acknowledged write {first:?} after SIGKILL; {} steps acknowledged, {} 503s retried",
@@ -69,7 +69,7 @@ fn killing_the_leaders_region_loses_no_acknowledged_step_and_service_resumes() {
     let leader = c.leader_index();
     let survivor = (leader + 1) % 3;
     // A business and sessions owned by the leader's node, each with an acknowledged purchase.
-    let (bid, token) = create_business(&c.nodes[leader], "100000.00");
+    let Biz { id: bid, token, key } = create_business(&c.nodes[leader], "100000.00");
     let mut sessions = Vec::new();
     for i in 0..5 {
         let sid = open_session(&c.nodes[leader], &token, &format!("dev-{i}"));
@@ -105,15 +105,15 @@ fn killing_the_leaders_region_loses_no_acknowledged_step_and_service_resumes() {
         let reward = f.str("reward_sek").replace('.', "").parse::<i64>().expect("öre");
         paid += reward;
     }
-    let a = c.nodes[survivor].get(&format!("/v1/businesses/{bid}/analytics"));
+    let a = c.nodes[survivor].get_as(&format!("/v1/businesses/{bid}/analytics"), &key);
     assert_eq!(a.body["sessions"], json!({"opened": 5, "completed": 5, "rejected": 0, "expired": 0}), "{}", a.body);
-    let b = c.nodes[survivor].get(&format!("/v1/businesses/{bid}"));
+    let b = c.nodes[survivor].get_as(&format!("/v1/businesses/{bid}"), &key);
     assert_eq!(b.body["rewards_paid_sek"], format!("{}.{:02}", paid / 100, paid % 100), "each reward paid exactly once");
 
     // The lost region returns, catches up, and never acts on the ownership it lost.
     c.nodes[leader].restart();
     let returned = eventually(Duration::from_secs(30), "the returned node serving the business", || {
-        let r = c.nodes[leader].get(&format!("/v1/businesses/{bid}"));
+        let r = c.nodes[leader].get_as(&format!("/v1/businesses/{bid}"), &key);
         if r.status == 200 {
             Ok(r.body)
         } else {
@@ -134,7 +134,7 @@ fn a_paused_owner_resumed_after_takeover_never_writes_with_its_stale_epoch() {
     // Pause a node that is not the leader, so writes keep committing.
     let paused = (leader + 1) % 3;
     let other = (leader + 2) % 3;
-    let (bid, token) = create_business(&c.nodes[other], "100000.00");
+    let Biz { id: bid, token, key } = create_business(&c.nodes[other], "100000.00");
     let sid = open_session(&c.nodes[paused], &token, "phone-1");
     assert_eq!(purchase(&c.nodes[paused], &sid, "100.00", "T-1").status, 200);
 
@@ -163,8 +163,8 @@ fn a_paused_owner_resumed_after_takeover_never_writes_with_its_stale_epoch() {
     assert_eq!(seen, f.body);
     let again = feedback(&c.nodes[paused], &sid, GOOD_FEEDBACK);
     assert_eq!(again.body, f.body);
-    let b = c.nodes[leader].get(&format!("/v1/businesses/{bid}"));
+    let b = c.nodes[leader].get_as(&format!("/v1/businesses/{bid}"), &key);
     assert_eq!(b.body["rewards_paid_sek"], reward, "reward paid more than once");
-    let a = c.nodes[leader].get(&format!("/v1/businesses/{bid}/analytics"));
+    let a = c.nodes[leader].get_as(&format!("/v1/businesses/{bid}/analytics"), &key);
     assert_eq!(a.body["sessions"]["completed"], 1);
 }

@@ -8,12 +8,13 @@ use crate::harness::*;
 fn customer_flow_pays_once_and_updates_analytics() {
     let dir = tempfile::tempdir().expect("tmp");
     let n = NodeProc::start(dir.path(), &[]);
-    let (bid, token) = create_business(&n, "5000.00");
+    let Biz { id: bid, token, key } = create_business(&n, "5000.00");
 
-    let b = n.get(&format!("/v1/businesses/{bid}"));
+    let b = n.get_as(&format!("/v1/businesses/{bid}"), &key);
     assert_eq!(b.status, 200);
     assert_eq!(b.body["home_region"], "malmo", "Lilla Torg is in Malmö");
-    assert_eq!(b.body["org_number"], ORG_NUMBER);
+    let org = b.body["org_number"].as_str().expect("org number");
+    assert!(org.len() == 11 && org.as_bytes()[6] == b'-' && org.parse::<svea_node::domain::OrgNumber>().is_ok(), "{org}");
     assert_eq!(b.header("x-svea-region"), Some("stockholm"));
     let qr = b.body["locations"][0]["qr_token"].as_str().expect("token");
     assert!(qr.len() >= 43, "QR token carries at least 256 bits: {qr}");
@@ -62,7 +63,7 @@ fn customer_flow_pays_once_and_updates_analytics() {
     // Other feedback on a completed session is refused.
     feedback(&n, &sid, "Helt annan text som är lång nog att räknas.").problem(409, "feedback-already-submitted");
 
-    let a = n.get(&format!("/v1/businesses/{bid}/analytics"));
+    let a = n.get_as(&format!("/v1/businesses/{bid}/analytics"), &key);
     assert_eq!(a.status, 200);
     assert_eq!(a.body["sessions"], json!({"opened": 1, "completed": 1, "rejected": 0, "expired": 0}));
     assert_eq!(a.body["rewards_paid_sek"], expected_sek);
@@ -86,14 +87,14 @@ fn customer_flow_pays_once_and_updates_analytics() {
 fn low_quality_feedback_is_rejected_without_reward() {
     let dir = tempfile::tempdir().expect("tmp");
     let n = NodeProc::start(dir.path(), &[]);
-    let (bid, token) = create_business(&n, "5000.00");
+    let Biz { id: bid, token, key } = create_business(&n, "5000.00");
     let sid = open_session(&n, &token, "phone-2");
     assert_eq!(purchase(&n, &sid, "100.00", "T-9").status, 200);
     let f = feedback(&n, &sid, "bra bra bra bra bra bra bra bra bra");
     assert_eq!(f.status, 200, "{}", f.body);
     assert_eq!(f.body["state"], "rejected");
     assert_eq!(f.body["reward_sek"], "0.00");
-    let a = n.get(&format!("/v1/businesses/{bid}/analytics"));
+    let a = n.get_as(&format!("/v1/businesses/{bid}/analytics"), &key);
     assert_eq!(a.body["sessions"]["rejected"], 1);
     assert_eq!(a.body["rewards_paid_sek"], "0.00");
     assert_eq!(a.body["tiers"]["none"], 1);
@@ -116,6 +117,7 @@ fn rewards_are_capped_per_session_and_by_the_budget() {
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["home_region"], "stockholm");
     let bid = r.str("id");
+    let key = r.str("api_key");
     let token = r.body["locations"][0]["qr_token"].as_str().expect("token").to_string();
     let mut paid = Vec::new();
     for (i, device) in ["a", "b", "c"].iter().enumerate() {
@@ -128,7 +130,7 @@ fn rewards_are_capped_per_session_and_by_the_budget() {
     assert_eq!(paid[0], ("100.00".to_string(), json!("per-session")));
     assert_eq!(paid[1], ("50.00".to_string(), json!("budget")));
     assert_eq!(paid[2], ("0.00".to_string(), json!("budget")));
-    let b = n.get(&format!("/v1/businesses/{bid}"));
+    let b = n.get_as(&format!("/v1/businesses/{bid}"), &key);
     assert_eq!(b.body["rewards_paid_sek"], "150.00");
     assert_eq!(b.body["remaining_budget_sek"], "0.00");
 }

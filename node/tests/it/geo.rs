@@ -64,7 +64,7 @@ fn sessions_open_in_the_customers_nearest_healthy_region() {
     let trust: &[(&str, &str)] = &[("geo.trusted_proxies", "127.0.0.1")];
     let overrides = [("timeouts.failover_after_ms", "1000"), ("node.routing", "redirect")];
     let mut c = Cluster3::start_with(dir.path(), &overrides, [trust, &[], trust]);
-    let (_, token) = create_business(c.by_region("stockholm"), "100.00");
+    let Biz { id: _, token, key: _ } = create_business(c.by_region("stockholm"), "100.00");
     let malmo_customer = [("x-forwarded-for", "2.58.0.1")];
     let body = json!({"qr_token": token, "device_id": "phone-1"});
 

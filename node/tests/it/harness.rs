@@ -184,6 +184,11 @@ impl NodeProc {
         send(agent().get(&format!("{}{path}", self.url)), None)
     }
 
+    /// GET as the business whose API key is `key`.
+    pub fn get_as(&self, path: &str, key: &str) -> Resp {
+        self.get_with(path, &[("authorization", &format!("Bearer {key}"))])
+    }
+
     pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
         let mut r = agent().get(&format!("{}{path}", self.url));
         for (k, v) in headers {
@@ -266,29 +271,49 @@ pub fn distinct_feedback(i: usize) -> &'static str {
     DISTINCT_FEEDBACK[i % DISTINCT_FEEDBACK.len()]
 }
 
-/// Creates a business with one location in Malmö and returns (business id, qr token).
-pub fn create_business(n: &NodeProc, budget: &str) -> (String, String) {
+/// A business as its creator knows it.
+#[derive(Debug, Clone)]
+pub struct Biz {
+    /// Business id.
+    pub id: String,
+    /// The QR token of its one location.
+    pub token: String,
+    /// Its API key.
+    pub key: String,
+}
+
+/// Serial of the next organisation number the tests register (each registers once per cluster;
+/// one counter for the whole test binary keeps them distinct in every cluster).
+static NEXT_ORG_SERIAL: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(100);
+
+/// A valid organisation number not used before by this test binary.
+pub fn next_org_number() -> svea_node::domain::OrgNumber {
+    svea_node::domain::OrgNumber::numbered(NEXT_ORG_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+/// Creates a business with one location in Malmö.
+pub fn create_business(n: &NodeProc, budget: &str) -> Biz {
     create_business_with(n, budget, 55.6046, 12.9996)
 }
 
 /// Creates a business with one location at (lat, lon) (its home region is the nearest) and a
-/// budget of 100 000 SEK; returns (business id, qr token).
-pub fn create_business_at(n: &NodeProc, lat: f64, lon: f64) -> (String, String) {
+/// budget of 100 000 SEK.
+pub fn create_business_at(n: &NodeProc, lat: f64, lon: f64) -> Biz {
     create_business_with(n, "100000.00", lat, lon)
 }
 
-fn create_business_with(n: &NodeProc, budget: &str, lat: f64, lon: f64) -> (String, String) {
+fn create_business_with(n: &NodeProc, budget: &str, lat: f64, lon: f64) -> Biz {
     let r = n.post(
         "/v1/businesses",
         serde_json::json!({
             "name": "Kafé Lilla Torget",
-            "org_number": ORG_NUMBER,
+            "org_number": next_org_number().to_string(),
             "locations": [{"name": "Lilla Torg", "lat": lat, "lon": lon}],
             "reward_budget_sek": budget
         }),
     );
     assert_eq!(r.status, 201, "{}", r.body);
-    (r.str("id"), r.body["locations"][0]["qr_token"].as_str().expect("token").to_string())
+    Biz { id: r.str("id"), token: r.body["locations"][0]["qr_token"].as_str().expect("token").to_string(), key: r.str("api_key") }
 }
 
 /// Opens a session and returns its id.

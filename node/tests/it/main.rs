@@ -7,6 +7,7 @@ mod load;
 mod poll;
 
 mod abuse;
+mod accounts;
 mod actors;
 mod cluster;
 

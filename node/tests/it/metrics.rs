@@ -25,7 +25,7 @@ fn applied_index_and_commands_applied_rise_on_every_node_with_writes() {
 
     // Writes through every node at once (a follower's go to the leader in one forward per batch):
     // a business, then purchases on sessions opened through each node.
-    let (_, token) = create_business(&c.nodes[0], "100.00");
+    let Biz { id: _, token, key: _ } = create_business(&c.nodes[0], "100.00");
     std::thread::scope(|s| {
         for (i, n) in c.nodes.iter().enumerate() {
             let token = &token;

@@ -60,7 +60,7 @@ fn the_operator_api_needs_the_token_and_shows_the_cluster() {
     assert_eq!(member(&s, leader).expect("leader member")["leader"], true);
 
     // Actors per node: a business and a session created through gothenburg are owned there.
-    let (_, token) = create_business(n, "100.00");
+    let Biz { id: _, token, key: _ } = create_business(n, "100.00");
     open_session(n, &token, "phone-1");
     let s = status(n);
     let owned: u64 = s["members"].as_array().expect("members").iter().map(|m| m["owned_actors"].as_u64().unwrap_or(0)).sum();
@@ -100,7 +100,7 @@ fn a_fourth_node_joins_and_the_original_stockholm_node_drains_under_load() {
     let mut c = Cluster3::start(dir.path(), &[("timeouts.failover_after_ms", "1500")]);
     let env = [("SVEA_OPERATOR_TOKEN", OPERATOR_TOKEN)];
     // Actors owned by stockholm (node 1): a business homed there and sessions opened there.
-    let (bid, token) = create_business_at(&c.nodes[0], 59.33, 18.06);
+    let Biz { id: bid, token, key } = create_business_at(&c.nodes[0], 59.33, 18.06);
     let mut sessions = Vec::new();
     for i in 0..5 {
         let sid = open_session(&c.nodes[0], &token, &format!("sto-{i}"));
@@ -161,7 +161,7 @@ fn a_fourth_node_joins_and_the_original_stockholm_node_drains_under_load() {
         let f = feedback(&four, sid, distinct_feedback(i));
         assert_eq!(f.status, 200, "{}", f.body);
     }
-    let a = four.get(&format!("/v1/businesses/{bid}/analytics"));
+    let a = four.get_as(&format!("/v1/businesses/{bid}/analytics"), &key);
     assert_eq!(a.status, 200, "{}", a.body);
     let completed = a.body["sessions"]["completed"].as_u64().expect("completed");
     let rewarded = log.last_states().values().filter(|a| a.state == "rewarded").count() as u64;
@@ -199,7 +199,7 @@ fn a_dead_node_is_removed_and_a_live_one_must_be_drained_instead() {
     let s = status(&c.nodes[leader]);
     assert_eq!(s["members"].as_array().map(Vec::len), Some(2), "{s}");
     // Two voters of two: writes still commit.
-    let (_, token) = create_business(&c.nodes[other], "100.00");
+    let Biz { id: _, token, key: _ } = create_business(&c.nodes[other], "100.00");
     let sid = open_session(&c.nodes[leader], &token, "phone");
     assert_eq!(purchase(&c.nodes[other], &sid, "10.00", "T-1").status, 200);
 }
@@ -208,7 +208,7 @@ fn a_dead_node_is_removed_and_a_live_one_must_be_drained_instead() {
 fn a_rolling_restart_of_all_three_regions_under_load_loses_nothing() {
     let dir = tempfile::tempdir().expect("tmp");
     let mut c = Cluster3::start(dir.path(), &[]);
-    let (bid, token) = create_business_at(&c.nodes[0], 59.33, 18.06);
+    let Biz { id: bid, token, key } = create_business_at(&c.nodes[0], 59.33, 18.06);
     let urls: Vec<String> = c.nodes.iter().map(|n| n.url.clone()).collect();
     let load = Load::start(urls, &token, 3);
     let flows = |l: &Load| l.flows.load(std::sync::atomic::Ordering::Relaxed);
@@ -244,6 +244,6 @@ fn a_rolling_restart_of_all_three_regions_under_load_loses_nothing() {
         });
     }
     let rewarded = log.last_states().values().filter(|a| a.state == "rewarded").count() as u64;
-    let a = c.nodes[2].get(&format!("/v1/businesses/{bid}/analytics"));
+    let a = c.nodes[2].get_as(&format!("/v1/businesses/{bid}/analytics"), &key);
     assert_eq!(a.body["sessions"]["completed"].as_u64(), Some(rewarded), "each reward counted once: {}", a.body);
 }

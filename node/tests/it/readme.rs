@@ -23,9 +23,13 @@ fn readme_walkthrough_runs_as_written() {
     let out = Command::new("bash").arg("-euo").arg("pipefail").arg("-c").arg(&script).output().expect("run bash");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "walkthrough failed: {}\nstdout:\n{stdout}\nstderr:\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    // The flow reached a reward, the replay answered the same, analytics counted one completion,
-    // and the bad organisationsnummer got a problem document.
+    // The flow reached a reward, the replay answered the same, analytics counted one completion
+    // (with the key; without it a 401), the rotated key replaced the old one, and the bad and the
+    // taken organisationsnummer got problem documents.
     assert_eq!(stdout.matches("\"state\":\"rewarded\"").count(), 2, "{stdout}");
     assert!(stdout.contains("\"completed\":1"), "{stdout}");
+    assert!(stdout.contains("urn:svea:problem:unauthorized"), "{stdout}");
+    assert!(stdout.contains("old key: 401") && stdout.contains("new key: 200"), "{stdout}");
     assert!(stdout.contains("urn:svea:problem:invalid-org-number"), "{stdout}");
+    assert!(stdout.contains("urn:svea:problem:org-number-registered"), "{stdout}");
 }

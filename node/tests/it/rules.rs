@@ -37,8 +37,11 @@ fn bad_business_input_is_refused() {
                "reward_budget_sek": "1.00", "reward_percentages": {"low": "9", "mid": "5", "high": "8"}}),
     )
     .problem(422, "invalid-reward-policy");
-    n.get("/v1/businesses/b_00000000000000000000000000000000").problem(404, "business-not-found");
-    n.get("/v1/businesses/garbage").problem(404, "business-not-found");
+    // Business endpoints need a key (401 without); a key of another business finds nothing.
+    n.get("/v1/businesses/b_00000000000000000000000000000000").problem(401, "unauthorized");
+    let other = create_business(&n, "1.00");
+    n.get_as("/v1/businesses/b_00000000000000000000000000000000", &other.key).problem(404, "business-not-found");
+    n.get_as("/v1/businesses/garbage", &other.key).problem(404, "business-not-found");
 }
 
 #[test]
@@ -59,8 +62,8 @@ fn malformed_requests_are_refused() {
 fn bad_session_steps_are_refused_and_change_nothing() {
     let dir = tempfile::tempdir().expect("tmp");
     let n = NodeProc::start(dir.path(), &[]);
-    let (bid, token) = create_business(&n, "5000.00");
-    let analytics_before = |n: &NodeProc| n.get(&format!("/v1/businesses/{bid}/analytics")).body;
+    let Biz { id: bid, token, key } = create_business(&n, "5000.00");
+    let analytics_before = |n: &NodeProc| n.get_as(&format!("/v1/businesses/{bid}/analytics"), &key).body;
 
     // Unknown token and unknown session.
     n.post("/v1/sessions", json!({"qr_token": "A".repeat(43), "device_id": "d"})).problem(404, "qr-token-not-found");
@@ -100,7 +103,7 @@ fn bad_session_steps_are_refused_and_change_nothing() {
     purchase(&n, &sid2, "10.00", "T-1").problem(409, "transaction-id-reused");
     assert_eq!(n.get(&format!("/v1/sessions/{sid2}")).body["state"], "opened");
     // ... but the same id at another business is fine.
-    let (_, token_b) = create_business(&n, "10.00");
+    let Biz { id: _, token: token_b, key: _ } = create_business(&n, "10.00");
     let sid3 = open_session(&n, &token_b, "phone-3");
     assert_eq!(purchase(&n, &sid3, "10.00", "T-1").status, 200);
 

@@ -12,7 +12,8 @@ use svea_cluster::transport::{Transport, TransportSettings};
 use svea_config::loopback::{self, Node};
 use svea_node::actors::business::Business;
 use svea_node::actors::session::Session;
-use svea_node::actors::{ActorError, Clock};
+use svea_node::actors::keys::{Index, OrgRecord};
+use svea_node::actors::{ActorError, Clock, ConflictKind};
 use svea_node::domain::scoring::RubricScorer;
 use svea_node::domain::{BusinessId, DeviceId, QrToken, SessionId};
 use svea_node::core::{self, NodeHandle, Parts, SessionMsg};
@@ -227,12 +228,27 @@ pub async fn run(spec: Arc<HostSpec>) -> turmoil::Result {
 
 async fn serve(node: NodeHandle, req: Request) {
     let answer = match req.op {
-        Op::CreateBusiness(b) => node.create_business(b).await.map(|b| Answer::Business(Box::new(b))),
+        Op::CreateBusiness(b) => create_business(&node, b).await.map(|b| Answer::Business(Box::new(b))),
         Op::GetBusiness(id) => node.business(id).await.map(|b| Answer::Business(Box::new(b))),
         Op::Open { token, device } => node.open_session(token, device).await.map(|(s, _)| Answer::Session(Box::new(s))),
         Op::Session(id, msg) => node.session(id, msg).await.map(|s| Answer::Session(Box::new(s))),
     };
     let _ = req.reply.send(answer);
+}
+
+/// Creates the business; when an earlier attempt whose answer was lost created it already (its
+/// organisation number is registered), finds that one, as its creator would with the key it was
+/// answered (the simulation keeps no keys: it is in-process).
+async fn create_business(node: &NodeHandle, b: CreateBusiness) -> Result<Business, ActorError> {
+    let org = OrgRecord { org: b.org_number().clone() };
+    match node.create_business(b).await {
+        Ok((b, _key)) => Ok(b),
+        Err(ActorError::Conflict { kind: ConflictKind::OrgNumberRegistered, .. }) => match org.read(node.cluster().view())? {
+            Some(id) => node.business(id).await,
+            None => Err(ActorError::Internal("organisation number registered but its record is not applied here".into())),
+        },
+        Err(e) => Err(e),
+    }
 }
 
 /// Why a call got no answer from the node.

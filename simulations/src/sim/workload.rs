@@ -164,7 +164,7 @@ pub async fn setup(ctx: &Ctx, n: usize, budget: Ore) -> Result<(), String> {
             _ => NewLocation::new("Stortorget", 55.60, 13.00),
         }
         .map_err(|e| e.to_string())?;
-        let org_number = "556036-0793".parse::<OrgNumber>().map_err(|e| e.to_string())?;
+        let org_number = OrgNumber::numbered(u32::try_from(b).map_err(|e| e.to_string())?);
         let req = CreateBusiness::new(&format!("Kafé {b}"), org_number, vec![location], budget, RewardPolicy::default())
             .map_err(|e| e.to_string())?;
         match ctx.call_retrying("setup", 0, &format!("create b{b}"), Op::CreateBusiness(req)).await? {
