@@ -76,6 +76,13 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_GEO_DEFAULT_ORDER", "malmo, stockholm"),
             ("SVEA_GEO_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,::1"),
             ("SVEA_GEO_RELOAD_INTERVAL_MS", "28"),
+            ("SVEA_ABUSE_REQUESTS_PER_SECOND", "29"),
+            ("SVEA_ABUSE_BURST", "30"),
+            ("SVEA_ABUSE_PRUNE_INTERVAL_MS", "31"),
+            ("SVEA_ABUSE_REWARDED_SESSIONS_PER_DEVICE_DAY", "32"),
+            ("SVEA_ABUSE_BUSINESS_DAILY_REWARD_CAP_SEK", "33"),
+            ("SVEA_ABUSE_DUPLICATE_SIMILARITY_PERCENT", "34"),
+            ("SVEA_ABUSE_FEEDBACK_FINGERPRINTS_KEPT", "35"),
         ],
     );
     let ms = Duration::from_millis;
@@ -138,8 +145,21 @@ fn every_overridable_key_has_its_variable() {
     );
     assert_eq!(g.reload_interval, ms(28));
     assert_eq!(config.operator.token.as_deref(), Some("0123456789abcdef-operator"));
+    let a = &config.abuse;
+    assert_eq!(
+        [
+            a.requests_per_second.get(),
+            a.burst.get(),
+            a.rewarded_sessions_per_device_day,
+            a.feedback_fingerprints_kept
+        ],
+        [29, 30, 32, 35]
+    );
+    assert_eq!(a.prune_interval, ms(31));
+    assert_eq!(a.business_daily_reward_cap_ore, 3300);
+    assert_eq!(a.duplicate_similarity_percent, 34);
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 41);
+    assert_eq!(env_var_names().len(), 48);
 }
 
 #[test]
