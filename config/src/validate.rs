@@ -445,6 +445,21 @@ fn validate_operator(raw: &RawConfig) -> Result<OperatorConfig, Error> {
     Ok(OperatorConfig { token: Some(token.to_owned()) })
 }
 
+/// `value` if it lies in `range`.
+fn within<T: PartialOrd + std::fmt::Display + Copy>(
+    key: &str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, Error> {
+    if !range.contains(&value) {
+        return Err(invalid(
+            key,
+            format!("must be within {}..={}, got {value}", range.start(), range.end()),
+        ));
+    }
+    Ok(value)
+}
+
 fn validate_abuse(raw: &RawConfig) -> Result<AbuseConfig, Error> {
     use crate::typed::{BUSINESS_DAILY_REWARD_CAP_SEK_MAX, FEEDBACK_FINGERPRINTS_KEPT_MAX};
     let a = &raw.abuse;
@@ -457,27 +472,13 @@ fn validate_abuse(raw: &RawConfig) -> Result<AbuseConfig, Error> {
             format!("must be at least abuse.requests_per_second ({rate}), got {burst}"),
         ));
     }
-    let cap_sek = non_zero("abuse.business_daily_reward_cap_sek", a.business_daily_reward_cap_sek)?;
-    if cap_sek > BUSINESS_DAILY_REWARD_CAP_SEK_MAX {
-        return Err(invalid(
-            "abuse.business_daily_reward_cap_sek",
-            format!("must be at most {BUSINESS_DAILY_REWARD_CAP_SEK_MAX}, got {cap_sek}"),
-        ));
-    }
-    let similarity = a.duplicate_similarity_percent;
-    if !(1..=100).contains(&similarity) {
-        return Err(invalid(
-            "abuse.duplicate_similarity_percent",
-            format!("must be within 1..=100, got {similarity}"),
-        ));
-    }
-    let kept = non_zero("abuse.feedback_fingerprints_kept", a.feedback_fingerprints_kept)?;
-    if kept > FEEDBACK_FINGERPRINTS_KEPT_MAX {
-        return Err(invalid(
-            "abuse.feedback_fingerprints_kept",
-            format!("must be at most {FEEDBACK_FINGERPRINTS_KEPT_MAX}, got {kept}"),
-        ));
-    }
+    let cap_sek = within(
+        "abuse.business_daily_reward_cap_sek",
+        a.business_daily_reward_cap_sek,
+        1..=BUSINESS_DAILY_REWARD_CAP_SEK_MAX,
+    )?;
+    let similarity = within("abuse.duplicate_similarity_percent", a.duplicate_similarity_percent, 1..=100)?;
+    let kept = within("abuse.feedback_fingerprints_kept", a.feedback_fingerprints_kept, 1..=FEEDBACK_FINGERPRINTS_KEPT_MAX)?;
     Ok(AbuseConfig {
         requests_per_second: rate,
         burst,

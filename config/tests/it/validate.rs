@@ -508,14 +508,14 @@ fn abuse_limits_have_sane_defaults_and_refuse_nonsense() {
     check_invalid("[abuse]\nrequests_per_second = 50\nburst = 10\n", &[], "abuse.burst", "at least abuse.requests_per_second");
     check_invalid("[abuse]\nprune_interval_ms = 0\n", &[], "abuse.prune_interval_ms", "greater than 0");
     check_invalid("[abuse]\nrewarded_sessions_per_device_day = 0\n", &[], "abuse.rewarded_sessions_per_device_day", "greater than 0");
-    check_invalid("[abuse]\nbusiness_daily_reward_cap_sek = 0\n", &[], "abuse.business_daily_reward_cap_sek", "greater than 0");
+    check_invalid("[abuse]\nbusiness_daily_reward_cap_sek = 0\n", &[], "abuse.business_daily_reward_cap_sek", "1..=1000000000");
     check_invalid(
         "[abuse]\nbusiness_daily_reward_cap_sek = 1000000001\n",
         &[],
         "abuse.business_daily_reward_cap_sek",
-        "at most 1000000000",
+        "within 1..=1000000000, got 1000000001",
     );
     check_invalid("[abuse]\nduplicate_similarity_percent = 0\n", &[], "abuse.duplicate_similarity_percent", "1..=100");
     check_invalid("[abuse]\nduplicate_similarity_percent = 101\n", &[], "abuse.duplicate_similarity_percent", "1..=100");
-    check_invalid("[abuse]\nfeedback_fingerprints_kept = 4097\n", &[], "abuse.feedback_fingerprints_kept", "at most 4096");
+    check_invalid("[abuse]\nfeedback_fingerprints_kept = 4097\n", &[], "abuse.feedback_fingerprints_kept", "1..=4096");
 }
