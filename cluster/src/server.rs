@@ -57,6 +57,18 @@ async fn answer<R: Rpc, F: std::future::Future<Output = R::Response>>(
 }
 
 impl Server {
+    /// Whether `peer` may be served: it is a voter or learner of this node's current membership.
+    /// A valid certificate is not enough: a node the operator removed keeps its certificate, and
+    /// must not send votes, appends, membership changes or actor calls any more. A node that has
+    /// no membership yet (it was never part of a cluster: it waits to be added) has nothing to
+    /// protect and must hear from the leader that adds it, so it admits every certified peer.
+    pub(crate) fn admits(&self, peer: RaftNodeId) -> bool {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        let membership = metrics.membership_config.membership();
+        membership.nodes().next().is_none() || membership.get_node(&peer).is_some()
+    }
+
     /// Answers one request from `peer`: the encoded [`Reply`]. `recv` carries what follows the
     /// request frame (a snapshot's bytes).
     pub(crate) async fn dispatch(

@@ -156,6 +156,24 @@ pub enum TlsError {
     #[error("quic crypto: {0}")]
     Quic(#[from] NoInitialCipherSuite),
 
+    /// The HTTPS key is not the key of the HTTPS certificate, or cannot be used for signing.
+    #[error("https key {key} does not fit https certificate {cert}: {reason}")]
+    HttpsKeyMismatch {
+        /// Where the certificate came from.
+        cert: String,
+        /// Where the key came from.
+        key: String,
+        /// What rustls said.
+        reason: String,
+    },
+
+    /// The host names asked of an HTTPS certificate are not usable.
+    #[error("invalid https host names: {reason}")]
+    BadHosts {
+        /// Which rule they break.
+        reason: String,
+    },
+
     /// A node id of 0 was given; node ids start at 1.
     #[error("invalid node id {node_id}: must be greater than 0")]
     BadNodeId {
@@ -608,6 +626,69 @@ pub fn generate_node_cert(
     Ok((cert.pem(), key.serialize_pem()))
 }
 
+/// Lifetime of an HTTPS server certificate made by [`generate_https_cert`]: 397 days, the most
+/// browsers accept from a public CA, so renewal is a yearly habit whichever CA signs.
+pub const HTTPS_CERT_VALIDITY_DAYS: u64 = 397;
+
+const _: () = assert!(HTTPS_CERT_VALIDITY_DAYS < CA_VALIDITY_DAYS);
+
+/// Most host names and addresses one HTTPS certificate names.
+pub const HTTPS_HOSTS_MAX: usize = 16;
+
+/// Make an HTTPS server certificate and a new private key (ECDSA P-256) for the public listener,
+/// signed by `ca`, naming `hosts` (DNS names, or IP addresses, which become IP SANs). It can
+/// only serve: its extended key usage is server authentication alone and it names no node, so it
+/// is never a cluster identity even when the cluster CA signs it. Returns `(cert_pem, key_pem)`.
+pub fn generate_https_cert(ca: &GeneratedCa, hosts: &[String]) -> Result<(String, String), TlsError> {
+    if hosts.is_empty() || hosts.len() > HTTPS_HOSTS_MAX {
+        return Err(TlsError::BadHosts { reason: format!("name 1 to {HTTPS_HOSTS_MAX} host names or addresses, got {}", hosts.len()) });
+    }
+    if let Some(bad) = hosts.iter().find(|h| h.trim().is_empty() || h.chars().any(|c| c.is_whitespace() || c.is_control())) {
+        return Err(TlsError::BadHosts { reason: format!("{bad:?} is not a host name or address") });
+    }
+    if let Some(node) = hosts.iter().find(|h| node_id_from_name(h).is_some()) {
+        return Err(TlsError::BadHosts { reason: format!("{node:?} is a node identity name, not a public host name") });
+    }
+    let key = rcgen::KeyPair::generate()?;
+    // rcgen turns a name that parses as an IP address into an IP SAN.
+    let mut params = rcgen::CertificateParams::new(hosts.to_vec())?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(rcgen::DnType::CommonName, hosts[0].clone());
+    params.is_ca = rcgen::IsCa::ExplicitNoCa;
+    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    let (not_before, not_after) = validity(HTTPS_CERT_VALIDITY_DAYS);
+    params.not_before = not_before.into();
+    params.not_after = not_after.into();
+    let cert = params.signed_by(&key, &ca.issuer)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+/// The rustls server config of the public HTTPS listener, from PEM files (`http.tls_cert`, leaf
+/// first, and `http.tls_key`): the `ring` provider, TLS 1.2 and 1.3 (browsers and tills), no
+/// client certificates. Errors name the file at fault; a key that does not fit the certificate
+/// is refused here, at startup.
+pub fn https_server_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, TlsError> {
+    let cert_origin = cert.display().to_string();
+    let key_origin = key.display().to_string();
+    let chain = read_certs("https certificate", &cert_origin, &read_pem_file("https certificate", cert)?)?;
+    let key_der = PrivateKeyDer::from_pem_slice(&read_pem_file("https key", key)?).map_err(|error| TlsError::Pem {
+        what: "https key",
+        origin: key_origin.clone(),
+        reason: match error {
+            rustls::pki_types::pem::Error::NoItemsFound => "no private key found".to_owned(),
+            other => other.to_string(),
+        },
+    })?;
+    // `with_single_cert` checks that the key parses and that its public half is the leaf's.
+    rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key_der)
+        .map_err(|error| TlsError::HttpsKeyMismatch { cert: cert_origin, key: key_origin, reason: error.to_string() })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -649,6 +730,39 @@ mod tests {
             &"a".repeat(33),
         ] {
             assert!(check_label(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_https_cert_serves_its_hosts_but_is_no_node_identity() {
+        let ca = generate_ca("test").unwrap();
+        let hosts = vec!["svea.example".to_owned(), "127.0.0.1".to_owned()];
+        let (cert, key) = generate_https_cert(&ca, &hosts).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (cert_path, key_path) = (dir.path().join("https.pem"), dir.path().join("https.key"));
+        std::fs::write(&cert_path, &cert).unwrap();
+        std::fs::write(&key_path, &key).unwrap();
+        https_server_config(&cert_path, &key_path).unwrap();
+        // It verifies as a server for its names under the CA, and for nothing else.
+        let roots = root_store(&read_certs("ca", "ca", ca.cert_pem.as_bytes()).unwrap(), "ca").unwrap();
+        let leaf = read_certs("https", "https", cert.as_bytes()).unwrap();
+        let verifier = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider()).build().unwrap();
+        for name in ["svea.example", "127.0.0.1"] {
+            let name = ServerName::try_from(name).unwrap();
+            verifier.verify_server_cert(&leaf[0], &[], &name, &[], UnixTime::now()).unwrap();
+        }
+        let other = ServerName::try_from("other.example").unwrap();
+        assert!(verifier.verify_server_cert(&leaf[0], &[], &other, &[], UnixTime::now()).is_err());
+        // Never a cluster identity: no node name, and not a client certificate.
+        assert!(Identity::from_pem(&ca.cert_pem, &cert, &key).is_err());
+
+        let (_, other_key) = generate_https_cert(&ca, &hosts).unwrap();
+        std::fs::write(&key_path, &other_key).unwrap();
+        let error = https_server_config(&cert_path, &key_path).unwrap_err();
+        assert!(matches!(error, TlsError::HttpsKeyMismatch { .. }), "{error}");
+        assert!(error.to_string().contains(&key_path.display().to_string()), "{error}");
+        for bad in [vec![], vec!["a b".to_owned()], vec!["node-3.svea".to_owned()], vec!["h".to_owned(); HTTPS_HOSTS_MAX + 1]] {
+            assert!(matches!(generate_https_cert(&ca, &bad), Err(TlsError::BadHosts { .. })), "{bad:?}");
         }
     }
 

@@ -39,11 +39,11 @@ pub use ids::{NodeId, Region, REGION_NAME_LEN_MAX};
 /// `ipnetwork` themselves.
 pub use ipnetwork::IpNetwork;
 pub use raw::{
-    RawAbuse, RawCluster, RawConfig, RawGeo, RawLimits, RawLog, RawMember, RawNode, RawOperator, RawRegion, RawTimeouts,
-    RawTls,
+    RawAbuse, RawCluster, RawConfig, RawGeo, RawHttp, RawLimits, RawLog, RawMember, RawNode, RawOperator, RawRegion,
+    RawTimeouts, RawTls,
 };
 pub use typed::{
-    AbuseConfig, ClusterConfig, Config, GeoConfig, Limits, LogConfig, MemberSpec, NodeConfig, OperatorConfig, RegionSpec,
-    Routing, Timeouts, TlsConfig, BUSINESS_DAILY_REWARD_CAP_SEK_MAX, CONFIG_FILE_BYTES_MAX,
+    AbuseConfig, ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig,
+    OperatorConfig, RegionSpec, Routing, Timeouts, TlsConfig, BUSINESS_DAILY_REWARD_CAP_SEK_MAX, CONFIG_FILE_BYTES_MAX,
     FEEDBACK_FINGERPRINTS_KEPT_MAX,
 };

@@ -42,6 +42,7 @@ pub struct Node {
     raft_addr: SocketAddr,
     raft_listen_addr: Option<SocketAddr>,
     public_url: String,
+    operator_addr: Option<SocketAddr>,
     overrides: Vec<(String, String)>,
 }
 
@@ -57,6 +58,7 @@ impl Node {
             raft_addr,
             raft_listen_addr: None,
             public_url: format!("http://{http_addr}"),
+            operator_addr: None,
             overrides: Vec::new(),
         }
     }
@@ -83,6 +85,13 @@ impl Node {
     /// The base URL customers are sent to, instead of `http://<http_addr>`.
     pub fn public_url(mut self, url: &str) -> Node {
         url.clone_into(&mut self.public_url);
+        self
+    }
+
+    /// The operator listener on 127.0.0.1 at `port` (`operator.listen_addr`): several nodes on
+    /// one machine each need their own.
+    pub fn operator_port(mut self, port: u16) -> Node {
+        self.operator_addr = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
         self
     }
 
@@ -183,6 +192,9 @@ impl Cluster {
             .map_or_else(String::new, |addr| addr.to_string());
         raw.node.http_addr = me.http_addr;
         raw.node.public_url = me.public_url;
+        if let Some(addr) = node.operator_addr {
+            raw.operator.listen_addr = addr.to_string();
+        }
         if let Some(dir) = &self.dir {
             raw.node.data_dir = path_text("node.data_dir", &dir.join(&node.label).join("data"))?;
         }

@@ -39,6 +39,29 @@ pub struct Config {
     pub operator: OperatorConfig,
     /// `[abuse]`: limits that protect the public API and the reward budgets.
     pub abuse: AbuseConfig,
+    /// `[http]`: HTTPS on the public listener.
+    pub http: HttpConfig,
+}
+
+/// `[http]`: how the public listener is secured.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpConfig {
+    /// The certificate chain and key the public listener serves HTTPS with (`http.tls_cert`,
+    /// `http.tls_key`); `None` means plain HTTP, allowed only on loopback or behind a proxy.
+    pub tls: Option<HttpsFiles>,
+    /// Plain HTTP on a public address behind a TLS-terminating proxy named in
+    /// `geo.trusted_proxies` (`http.plaintext_behind_proxy`).
+    pub plaintext_behind_proxy: bool,
+}
+
+/// The PEM files of the public listener's HTTPS certificate. Read by
+/// `svea_cluster::tls::https_server_config` at startup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpsFiles {
+    /// Certificate chain, leaf first (`http.tls_cert`).
+    pub cert: PathBuf,
+    /// Its private key (`http.tls_key`).
+    pub key: PathBuf,
 }
 
 /// `[abuse]`: limits that protect the public API and the businesses' reward budgets.
@@ -229,6 +252,8 @@ pub struct Limits {
     pub max_frame_bytes: usize,
     /// Largest Raft snapshot accepted from a peer.
     pub max_snapshot_bytes: u64,
+    /// Bytes of sled's page cache.
+    pub storage_cache_bytes: u64,
 }
 
 /// Logging.
@@ -379,15 +404,20 @@ fn parse(text: &str, origin: &str) -> Result<RawConfig, Error> {
 }
 
 /// `[operator]`: access to the operator API.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct OperatorConfig {
-    /// Bearer token required by `/v1/cluster`; `None` disables the operator API.
+    /// Bearer token required by `/v1/cluster`; `None` disables the operator API and its listener.
     pub token: Option<String>,
+    /// Where the operator listener binds (`operator.listen_addr`): always a loopback address.
+    pub listen_addr: SocketAddr,
 }
 
 impl std::fmt::Debug for OperatorConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the secret.
-        f.debug_struct("OperatorConfig").field("token", &self.token.as_ref().map(|_| "<redacted>")).finish()
+        f.debug_struct("OperatorConfig")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("listen_addr", &self.listen_addr)
+            .finish()
     }
 }

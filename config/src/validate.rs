@@ -9,8 +9,8 @@ use ipnetwork::IpNetwork;
 
 use crate::raw::{RawConfig, RawMember};
 use crate::typed::{
-    AbuseConfig, ClusterConfig, Config, GeoConfig, Limits, LogConfig, MemberSpec, NodeConfig, OperatorConfig, RegionSpec,
-    Routing, Timeouts, TlsConfig,
+    AbuseConfig, ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig,
+    OperatorConfig, RegionSpec, Routing, Timeouts, TlsConfig,
 };
 use crate::{Error, NodeId, Region};
 
@@ -129,6 +129,10 @@ impl RawConfig {
                 "limits.max_snapshot_bytes",
                 self.limits.max_snapshot_bytes,
             )?,
+            storage_cache_bytes: non_zero(
+                "limits.storage_cache_bytes",
+                self.limits.storage_cache_bytes,
+            )?,
         };
         let log = LogConfig {
             filter: non_empty("log.filter", &self.log.filter)?,
@@ -136,6 +140,7 @@ impl RawConfig {
         let geo = validate_geo(&self, &regions)?;
         let operator = validate_operator(&self)?;
         let abuse = validate_abuse(&self)?;
+        let http = validate_http(&self, &node, &geo)?;
         Ok(Config {
             node,
             regions,
@@ -147,6 +152,7 @@ impl RawConfig {
             geo,
             operator,
             abuse,
+            http,
         })
     }
 }
@@ -432,9 +438,18 @@ fn validate_geo(raw: &RawConfig, regions: &[RegionSpec]) -> Result<GeoConfig, Er
 pub const OPERATOR_TOKEN_MIN_LEN: usize = 16;
 
 fn validate_operator(raw: &RawConfig) -> Result<OperatorConfig, Error> {
+    let listen_addr = addr("operator.listen_addr", &raw.operator.listen_addr)?;
+    // The operator API is plain HTTP carrying a bearer token: off the machine it would travel in
+    // clear. Operators reach it on the machine itself or through an SSH tunnel.
+    if !listen_addr.ip().is_loopback() {
+        return Err(invalid(
+            "operator.listen_addr",
+            format!("{listen_addr} is not a loopback address: the operator API is plain http with a bearer token, so it listens on loopback only (reach it over ssh)"),
+        ));
+    }
     let token = raw.operator.token.trim();
     if token.is_empty() {
-        return Ok(OperatorConfig { token: None });
+        return Ok(OperatorConfig { token: None, listen_addr });
     }
     if token.len() < OPERATOR_TOKEN_MIN_LEN || !token.chars().all(|c| c.is_ascii_graphic()) {
         return Err(invalid(
@@ -442,7 +457,49 @@ fn validate_operator(raw: &RawConfig) -> Result<OperatorConfig, Error> {
             format!("must be at least {OPERATOR_TOKEN_MIN_LEN} printable ASCII characters without spaces"),
         ));
     }
-    Ok(OperatorConfig { token: Some(token.to_owned()) })
+    Ok(OperatorConfig { token: Some(token.to_owned()), listen_addr })
+}
+
+/// HTTPS files both or neither; plain HTTP only on loopback, or on a public address when
+/// `http.plaintext_behind_proxy` says a TLS-terminating proxy (in `geo.trusted_proxies`) is in
+/// front.
+fn validate_http(raw: &RawConfig, node: &NodeConfig, geo: &GeoConfig) -> Result<HttpConfig, Error> {
+    let http = &raw.http;
+    let (cert, key) = (http.tls_cert.trim(), http.tls_key.trim());
+    let tls = match (cert.is_empty(), key.is_empty()) {
+        (true, true) => None,
+        (false, false) => Some(HttpsFiles { cert: PathBuf::from(cert), key: PathBuf::from(key) }),
+        (false, true) => return Err(invalid("http.tls_key", "must be set when http.tls_cert is set")),
+        (true, false) => return Err(invalid("http.tls_cert", "must be set when http.tls_key is set")),
+    };
+    if tls.is_some() && http.plaintext_behind_proxy {
+        return Err(invalid(
+            "http.plaintext_behind_proxy",
+            "cannot be true while http.tls_cert and http.tls_key make the listener serve https",
+        ));
+    }
+    if http.plaintext_behind_proxy && geo.trusted_proxies.is_empty() {
+        return Err(invalid(
+            "http.plaintext_behind_proxy",
+            "needs the tls-terminating proxy in front named in geo.trusted_proxies",
+        ));
+    }
+    if tls.is_none() && !http.plaintext_behind_proxy && !node.http_addr.ip().is_loopback() {
+        return Err(invalid(
+            "node.http_addr",
+            format!(
+                "{} is not a loopback address, and plain http there would carry customers' data in clear: set http.tls_cert and http.tls_key (svea certs --https makes them), or http.plaintext_behind_proxy = true with the proxy in geo.trusted_proxies",
+                node.http_addr
+            ),
+        ));
+    }
+    if tls.is_some() && !node.public_url.starts_with("https://") {
+        return Err(invalid(
+            "node.public_url",
+            format!("{:?} must start with https:// when http.tls_cert is set (customers are redirected to it)", node.public_url),
+        ));
+    }
+    Ok(HttpConfig { tls, plaintext_behind_proxy: http.plaintext_behind_proxy })
 }
 
 /// `value` if it lies in `range`.

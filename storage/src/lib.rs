@@ -33,7 +33,15 @@ pub use types::{Command, CommandResult, IndexMode, IndexWrite, Owner, RaftNodeId
 ///
 /// `flush_timeout` bounds every wait for durability; a flush that takes longer fails the write.
 pub fn open(dir: &Path, flush_timeout: Duration) -> Result<(LogStore, StateMachineStore), Error> {
-    let sled = engine::SledEngine::open(dir)?;
+    open_with_cache(dir, flush_timeout, DEFAULT_CACHE_BYTES)
+}
+
+/// sled's page cache when the caller does not choose one (the node's config does).
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// [`open`] with sled's page cache bounded to `cache_bytes` (sled's own default is 1 GiB).
+pub fn open_with_cache(dir: &Path, flush_timeout: Duration, cache_bytes: u64) -> Result<(LogStore, StateMachineStore), Error> {
+    let sled = engine::SledEngine::open(dir, cache_bytes)?;
     open_engine(engine::Engine::Sled(sled), &dir.display().to_string(), flush_timeout)
 }
 

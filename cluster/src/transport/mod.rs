@@ -36,6 +36,8 @@ use frame::{read_frame, write_frame};
 
 /// Concurrent RPC streams one peer may have open towards us; the bound on in-flight requests.
 pub const PEER_STREAMS_MAX: u32 = 256;
+/// Application close code of a connection refused because its peer is not a member.
+pub const NOT_A_MEMBER: u32 = 2;
 /// Chunk size when streaming a snapshot body.
 pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
 /// QUIC flow-control window of one stream: a snapshot streams at full speed across a WAN round
@@ -281,6 +283,11 @@ impl Transport {
             conn.close(quinn::VarInt::from_u32(1), b"certificate names no node");
             return;
         };
+        if !server.admits(peer) {
+            tracing::warn!(peer, "refused a connection from a node outside the current membership");
+            conn.close(quinn::VarInt::from_u32(NOT_A_MEMBER), b"not a member of this cluster");
+            return;
+        }
         // At most PEER_STREAMS_MAX live at once (QUIC's stream limit); ended when the connection
         // (or the endpoint) closes.
         let mut streams = JoinSet::new();
@@ -415,6 +422,12 @@ async fn serve_stream(server: Arc<Server>, max: usize, peer: RaftNodeId, mut sen
         }
     };
     let answer = match rpc::split_request(&body) {
+        // Checked on every request, not only at connect: the membership may shrink while a
+        // connection is open.
+        Ok(_) if !server.admits(peer) => {
+            tracing::debug!(peer, "refused a request from a node outside the current membership");
+            encode(&Reply::<()>::Err(format!("node {peer} is not a member of this cluster")))
+        }
         Ok((kind, payload)) => server.dispatch(peer, kind, payload, &mut recv).await,
         Err(refusal) => encode(&Reply::<()>::Err(refusal)),
     };

@@ -64,6 +64,10 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_TIMEOUTS_RECONNECT_BACKOFF_MS_MAX", "7"),
             ("SVEA_TIMEOUTS_MEMBERSHIP_CHANGE_MS", "6"),
             ("SVEA_OPERATOR_TOKEN", " 0123456789abcdef-operator "),
+            ("SVEA_OPERATOR_LISTEN_ADDR", "[::1]:9191"),
+            ("SVEA_HTTP_TLS_CERT", "/etc/svea/https.pem"),
+            ("SVEA_HTTP_TLS_KEY", "/etc/svea/https.key"),
+            ("SVEA_HTTP_PLAINTEXT_BEHIND_PROXY", "false"),
             ("SVEA_LIMITS_HTTP_BODY_BYTES", "21"),
             ("SVEA_LIMITS_ACTOR_MAILBOX_LEN", "22"),
             ("SVEA_LIMITS_REGISTRY_QUEUE_LEN", "23"),
@@ -71,6 +75,7 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_LIMITS_MAX_IN_SNAPSHOT_LOG_TO_KEEP", "25"),
             ("SVEA_LIMITS_MAX_FRAME_BYTES", "26"),
             ("SVEA_LIMITS_MAX_SNAPSHOT_BYTES", "27"),
+            ("SVEA_LIMITS_STORAGE_CACHE_BYTES", "28"),
             ("SVEA_LOG_FILTER", "trace"),
             ("SVEA_GEO_DB_PATH", "/data/geo/city.mmdb"),
             ("SVEA_GEO_DEFAULT_ORDER", "malmo, stockholm"),
@@ -129,11 +134,16 @@ fn every_overridable_key_has_its_variable() {
             l.snapshot_logs_since_last,
             l.max_in_snapshot_log_to_keep,
             l.max_frame_bytes as u64,
-            l.max_snapshot_bytes
+            l.max_snapshot_bytes,
+            l.storage_cache_bytes
         ],
-        [21, 22, 23, 24, 25, 26, 27]
+        [21, 22, 23, 24, 25, 26, 27, 28]
     );
     assert_eq!(config.log.filter, "trace");
+    assert_eq!(config.operator.listen_addr.to_string(), "[::1]:9191");
+    let https = config.http.tls.as_ref().expect("https files");
+    assert_eq!((https.cert.to_str(), https.key.to_str()), (Some("/etc/svea/https.pem"), Some("/etc/svea/https.key")));
+    assert!(!config.http.plaintext_behind_proxy);
     let g = &config.geo;
     assert_eq!(g.db_path, Some(PathBuf::from("/data/geo/city.mmdb")));
     let region = |s: &str| s.parse::<Region>().unwrap();
@@ -159,7 +169,7 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(a.business_daily_reward_cap_ore, 3300);
     assert_eq!(a.duplicate_similarity_percent, 34);
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 48);
+    assert_eq!(env_var_names().len(), 53);
 }
 
 #[test]

@@ -181,6 +181,10 @@ db_path = "/var/lib/svea/geo/city.mmdb"
 default_order = ["south", "north"]
 trusted_proxies = ["10.0.0.0/8", "127.0.0.1", "fd00::/8", "::1"]
 reload_interval_ms = 60000
+
+[http]
+tls_cert = "/etc/svea/https.pem"
+tls_key = "/etc/svea/https.key"
 "#;
 
 #[test]

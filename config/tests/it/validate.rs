@@ -360,6 +360,7 @@ fn every_limit_must_be_positive() {
         "max_in_snapshot_log_to_keep",
         "max_frame_bytes",
         "max_snapshot_bytes",
+        "storage_cache_bytes",
     ] {
         check_invalid(
             &format!("[limits]\n{key} = 0\n"),
@@ -518,4 +519,45 @@ fn abuse_limits_have_sane_defaults_and_refuse_nonsense() {
     check_invalid("[abuse]\nduplicate_similarity_percent = 0\n", &[], "abuse.duplicate_similarity_percent", "1..=100");
     check_invalid("[abuse]\nduplicate_similarity_percent = 101\n", &[], "abuse.duplicate_similarity_percent", "1..=100");
     check_invalid("[abuse]\nfeedback_fingerprints_kept = 4097\n", &[], "abuse.feedback_fingerprints_kept", "1..=4096");
+}
+
+#[test]
+fn plain_http_on_a_public_address_is_refused_naming_the_keys() {
+    let public = "[node]\nhttp_addr = \"0.0.0.0:8080\"\npublic_url = \"https://svea.example\"\n";
+    check_invalid(public, &[], "node.http_addr", "http.tls_cert");
+    check_invalid(public, &[], "node.http_addr", "http.plaintext_behind_proxy");
+    // Behind a proxy: only with the proxy named.
+    let behind = format!("{public}[http]\nplaintext_behind_proxy = true\n");
+    check_invalid(&behind, &[], "http.plaintext_behind_proxy", "geo.trusted_proxies");
+    let config = check_ok(&format!("{behind}[geo]\ntrusted_proxies = [\"10.0.0.5\"]\n"), &[]);
+    assert!(config.http.plaintext_behind_proxy && config.http.tls.is_none());
+    // With https files it starts (they are read by `svea run`, not here).
+    let tls = format!("{public}[http]\ntls_cert = \"/etc/svea/https.pem\"\ntls_key = \"/etc/svea/https.key\"\n");
+    assert!(check_ok(&tls, &[]).http.tls.is_some());
+    // Loopback stays plain http by default (the demo, the tests).
+    assert!(check_ok("", &[]).http.tls.is_none());
+}
+
+#[test]
+fn https_files_come_in_pairs_and_want_an_https_public_url() {
+    check_invalid("[http]\ntls_cert = \"/c.pem\"\n", &[], "http.tls_key", "http.tls_cert");
+    check_invalid("[http]\ntls_key = \"/c.key\"\n", &[], "http.tls_cert", "http.tls_key");
+    let both = "[http]\ntls_cert = \"/c.pem\"\ntls_key = \"/c.key\"\n";
+    check_invalid(both, &[], "node.public_url", "https://");
+    let https = format!("[node]\npublic_url = \"https://127.0.0.1:8080\"\n{both}");
+    check_ok(&https, &[]);
+    check_invalid(
+        &format!("{https}plaintext_behind_proxy = true\n[geo]\ntrusted_proxies = [\"10.0.0.5\"]\n"),
+        &[],
+        "http.plaintext_behind_proxy",
+        "https",
+    );
+}
+
+#[test]
+fn the_operator_listener_stays_on_loopback() {
+    check_invalid("[operator]\nlisten_addr = \"0.0.0.0:8090\"\n", &[], "operator.listen_addr", "loopback");
+    check_invalid("[operator]\nlisten_addr = \"localhost\"\n", &[], "operator.listen_addr", "socket address");
+    assert_eq!(check_ok("", &[]).operator.listen_addr.to_string(), "127.0.0.1:8090");
+    assert_eq!(check_ok("[operator]\nlisten_addr = \"[::1]:9000\"\n", &[]).operator.listen_addr.to_string(), "[::1]:9000");
 }

@@ -158,6 +158,46 @@ pub fn add_certs(out: &Path, nodes: &[(u64, String)], force: bool) -> anyhow::Re
     Ok(written)
 }
 
+/// HTTPS server certificates for the public listeners of `nodes` (their labels; ids unused),
+/// each naming `hosts`, signed by the HTTPS CA in `out` (`https-ca.pem` / `https-ca.key`), which
+/// is made first when absent. Writes `<label>-https.pem` / `<label>-https.key` (the node's
+/// `http.tls_cert` / `http.tls_key`); clients trust `https-ca.pem`. A CA apart from the cluster's:
+/// whoever holds the https CA key (a web operator) mints no cluster identities.
+pub fn https_certs(out: &Path, cluster_name: &str, nodes: &[(u64, String)], hosts: &[String], force: bool) -> anyhow::Result<Vec<PathBuf>> {
+    check_nodes(nodes).map_err(anyhow::Error::msg)?;
+    let (ca_pem, ca_key) = (out.join("https-ca.pem"), out.join("https-ca.key"));
+    let mut outputs = Vec::new();
+    let ca = if ca_key.symlink_metadata().is_ok() {
+        let read = |path: &Path| std::fs::read_to_string(path).with_context(|| format!("cannot read {} (the https ca)", path.display()));
+        tls::GeneratedCa::from_pem(&read(&ca_pem)?, &read(&ca_key)?)
+            .with_context(|| format!("{} and {} are not a usable ca", ca_pem.display(), ca_key.display()))?
+    } else {
+        let ca = tls::generate_ca(&format!("{cluster_name} https")).context("cannot generate the https ca")?;
+        outputs.push(Output { path: ca_pem, contents: ca.cert_pem.clone(), mode: CERT_FILE_MODE });
+        outputs.push(Output { path: ca_key, contents: ca.key_pem.clone(), mode: KEY_FILE_MODE });
+        ca
+    };
+    for (_, label) in nodes {
+        let (cert, key) = tls::generate_https_cert(&ca, hosts).with_context(|| format!("cannot generate the https certificate of {label}"))?;
+        outputs.push(Output { path: out.join(format!("{label}-https.pem")), contents: cert, mode: CERT_FILE_MODE });
+        outputs.push(Output { path: out.join(format!("{label}-https.key")), contents: key, mode: KEY_FILE_MODE });
+    }
+    if !force {
+        if let Some(existing) = outputs.iter().find(|o| o.path.symlink_metadata().is_ok()) {
+            bail!("refusing to overwrite {}; pass --force to replace it", existing.path.display());
+        }
+    }
+    if out.symlink_metadata().is_err() {
+        DirBuilder::new().recursive(true).mode(DIR_MODE).create(out).with_context(|| format!("cannot create directory {}", out.display()))?;
+    }
+    let mut written = Vec::with_capacity(outputs.len());
+    for output in &outputs {
+        write_new_file(output, force)?;
+        written.push(output.path.clone());
+    }
+    Ok(written)
+}
+
 fn ca_outputs(out: &Path, ca: &tls::GeneratedCa) -> Vec<Output> {
     vec![
         Output {

@@ -1,4 +1,5 @@
-//! `svea cluster ...`: the operator CLI, a client of `/v1/cluster` on a running node.
+//! `svea cluster ...`: the operator CLI, a client of `/v1/cluster` on a running node's operator
+//! listener (`operator.listen_addr`, loopback: run it on the node's machine or through a tunnel).
 
 use std::time::Duration;
 
@@ -56,7 +57,7 @@ impl Client {
 fn base(url: &str) -> anyhow::Result<String> {
     let u = url.trim().trim_end_matches('/');
     if !(u.starts_with("http://") || u.starts_with("https://")) {
-        bail!("--node {url:?} must be a URL like http://127.0.0.1:8080");
+        bail!("--node {url:?} must be a URL like http://127.0.0.1:8090 (the node's operator.listen_addr)");
     }
     Ok(u.to_owned())
 }
@@ -133,13 +134,19 @@ pub fn add(node: &str, new_node: &str, token: String) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Drains node `id`: finds its URL through `node`, asks it to drain, and waits until it left.
+/// Drains node `id` through its own operator listener `node`, and waits until it left. A drain
+/// runs on the drained node, and operator listeners are loopback only, so `node` must be node
+/// `id`'s.
 pub fn drain(node: &str, id: u64, token: String) -> anyhow::Result<()> {
     let client = Client { token };
-    let node = base(node)?;
-    let s = status_of(&client, &node)?;
-    let Some(target) = s.members.iter().find(|m| m.id == id) else { bail!("node {id} is not a member of the cluster") };
-    let url = base(&target.public_url)?;
+    let url = base(node)?;
+    let s = status_of(&client, &url)?;
+    if !s.members.iter().any(|m| m.id == id) {
+        bail!("node {id} is not a member of the cluster");
+    }
+    if s.node != id {
+        bail!("{url} is node {}'s operator listener: a drain runs on the drained node, so pass node {id}'s operator.listen_addr", s.node);
+    }
     eprintln!("draining node {id} at {url}: handing its actors on, moving leadership, leaving the cluster");
     let v = client.call("POST", &format!("{url}/v1/cluster/nodes/{id}/drain"), None, LONG_CALL_TIMEOUT)?;
     let report: DrainOut = serde_json::from_value(v).context("the drain answer is not a drain report")?;
@@ -167,7 +174,7 @@ pub fn remove(node: &str, id: u64, force: bool, token: String) -> anyhow::Result
 pub enum ClusterCommand {
     /// Members, regions, voters and learners, leader, reachability, replication lag, actors per node.
     Status {
-        /// Any member's URL.
+        /// Any member's operator URL (its operator.listen_addr, e.g. http://127.0.0.1:8090).
         #[arg(long)]
         node: String,
         /// Operator token (default: SVEA_OPERATOR_TOKEN).
@@ -180,10 +187,10 @@ pub enum ClusterCommand {
     /// Add a running node (started with the cluster's members in its config): it joins as
     /// learner, catches up, then becomes a voter.
     Add {
-        /// Any member's URL.
+        /// Any member's operator URL (its operator.listen_addr, e.g. http://127.0.0.1:8090).
         #[arg(long)]
         node: String,
-        /// The new node's URL (it describes itself).
+        /// The new node's operator URL (it describes itself).
         #[arg(long)]
         new_node: String,
         /// Operator token (default: SVEA_OPERATOR_TOKEN).
@@ -193,7 +200,7 @@ pub enum ClusterCommand {
     /// Drain node ID: it takes no new actors, hands its actors on (same region first), moves
     /// leadership away, leaves the voter set and exits.
     Drain {
-        /// Any member's URL.
+        /// Node ID's own operator URL (its operator.listen_addr).
         #[arg(long)]
         node: String,
         /// The node to drain.
@@ -205,7 +212,7 @@ pub enum ClusterCommand {
     },
     /// Remove dead node ID from the cluster.
     Remove {
-        /// Any member's URL.
+        /// Any member's operator URL (its operator.listen_addr, e.g. http://127.0.0.1:8090).
         #[arg(long)]
         node: String,
         /// The node to remove.

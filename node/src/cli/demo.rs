@@ -13,6 +13,8 @@ pub const DEMO_NODES: [(u64, &str, u16); 3] = [(1, "stockholm", 0), (2, "gothenb
 
 /// Raft/QUIC ports are the HTTP port plus this.
 pub const RAFT_PORT_OFFSET: u16 = 1000;
+/// Operator ports are the HTTP ports plus this (loopback, like everything in the demo).
+pub const OPERATOR_PORT_OFFSET: u16 = 2000;
 
 /// How long the children get to stop after SIGTERM before they are killed.
 pub const STOP_GRACE: Duration = Duration::from_secs(15);
@@ -20,6 +22,7 @@ pub const STOP_GRACE: Duration = Duration::from_secs(15);
 struct DemoNode {
     region: &'static str,
     url: String,
+    operator_url: String,
     config: PathBuf,
     log: PathBuf,
     child: Option<Child>,
@@ -63,11 +66,11 @@ fn prepare(data_dir: &Path, port_base: u16) -> anyhow::Result<Vec<DemoNode>> {
         port_base
             .checked_add(offset)
             .and_then(|p| p.checked_add(extra))
-            .context("--http-port-base too high: ports are PORT..PORT+2 and PORT+1000..PORT+1002")
+            .context("--http-port-base too high: ports are PORT..PORT+2, PORT+1000..PORT+1002 and PORT+2000..PORT+2002")
     };
     let mut nodes = Vec::new();
     for (id, region, off) in DEMO_NODES {
-        nodes.push(Node::loopback(id, region, port(off, 0)?, port(off, RAFT_PORT_OFFSET)?));
+        nodes.push(Node::loopback(id, region, port(off, 0)?, port(off, RAFT_PORT_OFFSET)?).operator_port(port(off, OPERATOR_PORT_OFFSET)?));
     }
     let configs = Cluster::new("svea-demo", nodes)
         .dir(&data_dir)
@@ -81,7 +84,8 @@ fn prepare(data_dir: &Path, port_base: u16) -> anyhow::Result<Vec<DemoNode>> {
     let mut out = Vec::new();
     for ((_, region, off), config) in DEMO_NODES.into_iter().zip(configs) {
         let url = format!("http://127.0.0.1:{}", port(off, 0)?);
-        out.push(DemoNode { region, url, config, log: data_dir.join(region).join("node.log"), child: None });
+        let operator_url = format!("http://127.0.0.1:{}", port(off, OPERATOR_PORT_OFFSET)?);
+        out.push(DemoNode { region, url, operator_url, config, log: data_dir.join(region).join("node.log"), child: None });
     }
     Ok(out)
 }
@@ -111,7 +115,7 @@ pub fn run(data_dir: &Path, port_base: u16) -> anyhow::Result<()> {
     println!(
         "  operator: SVEA_OPERATOR_TOKEN=$(cat {}) svea cluster status --node {}",
         data_dir.join("operator-token").display(),
-        nodes[0].url
+        nodes[0].operator_url
     );
     println!("  stop with Ctrl-C");
 

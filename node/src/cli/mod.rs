@@ -71,6 +71,12 @@ pub enum Command {
         /// running cluster); give ids explicitly, e.g. stockholm-2:4.
         #[arg(long)]
         add: bool,
+        /// Instead of node certificates: an HTTPS server certificate for the public listener of
+        /// each --nodes label (<label>-https.pem / .key, for [http] tls_cert / tls_key), naming
+        /// these host names and IP addresses, signed by https-ca.pem / https-ca.key in --out
+        /// (made on first use; clients trust it with e.g. curl --cacert https-ca.pem).
+        #[arg(long, value_delimiter = ',', num_args = 1..)]
+        https: Vec<String>,
     },
 }
 
@@ -92,10 +98,12 @@ pub fn main() {
         Command::Cluster { command } => cluster::run(command),
         Command::Demo { data_dir, http_port_base } => demo::run(&data_dir, http_port_base),
         Command::Geo { command } => geo::run(command),
-        Command::Certs { out, nodes, cluster_name, force, add } => certs::parse_nodes(&nodes)
+        Command::Certs { out, nodes, cluster_name, force, add, https } => certs::parse_nodes(&nodes)
             .map_err(anyhow::Error::msg)
             .and_then(|nodes| {
-                if add {
+                if !https.is_empty() {
+                    certs::https_certs(&out, &cluster_name, &nodes, &https, force)
+                } else if add {
                     certs::add_certs(&out, &nodes, force)
                 } else {
                     certs::write_certs(&out, &cluster_name, &nodes, force)

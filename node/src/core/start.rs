@@ -133,7 +133,7 @@ impl Core {
 pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer>) -> anyhow::Result<Core> {
     let store_dir = config.node.data_dir.join("store");
     std::fs::create_dir_all(&store_dir)?;
-    let (log, sm) = svea_storage::open(&store_dir, config.timeouts.storage_flush)?;
+    let (log, sm) = svea_storage::open_with_cache(&store_dir, config.timeouts.storage_flush, config.limits.storage_cache_bytes)?;
     let transport = open_transport(&config)?;
     let (geo, watcher) = open_geo(&config)?;
     match start_with(config, clock, scorer, Parts { log, sm, transport, geo }).await {

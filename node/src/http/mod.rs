@@ -1,7 +1,9 @@
 //! Everything HTTP (actix-web): the only module that knows HTTP. [`api`] is the public API,
-//! [`operator`] the operator API under `/v1/cluster`, [`metrics`] `/metrics`, [`error`] the one
-//! mapping from errors to statuses and problem documents, [`ratelimit`] the per-address token
-//! bucket in front of them. Middleware, pages and till webhooks get rooms of their own here.
+//! [`operator`] the operator API under `/v1/cluster` (on its own listener only: [`configure`]
+//! never mounts it), [`metrics`] `/metrics`, [`error`] the one mapping from errors to statuses
+//! and problem documents, [`security`] the security headers on every response, [`ratelimit`] the
+//! per-address token bucket in front of the public API. Pages and till webhooks get rooms of their
+//! own here.
 
 pub mod api;
 pub mod auth;
@@ -9,6 +11,7 @@ pub mod error;
 pub mod metrics;
 pub mod operator;
 pub mod ratelimit;
+pub mod security;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest};
@@ -21,14 +24,20 @@ async fn no_route(req: HttpRequest) -> ApiResult {
     Err(ApiError::NoRoute { method: req.method().to_string(), path: req.path().to_string() })
 }
 
-/// Registers every route on an actix-web app.
-pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
+/// What every listener's app shares: the node, the body limit and the extractor error mapping.
+fn common(node: NodeHandle, cfg: &mut web::ServiceConfig) {
     let limit = node.config().limits.http_body_bytes;
     cfg.app_data(web::Data::new(node))
         .app_data(web::JsonConfig::default().limit(limit).error_handler(error::json_error(limit)))
         .app_data(web::PathConfig::default().error_handler(error::path_error))
-        .app_data(web::QueryConfig::default().error_handler(|err, _req| bad("invalid-query", err.to_string()).into()))
-        .route("/health", web::get().to(api::health))
+        .app_data(web::QueryConfig::default().error_handler(|err, _req| bad("invalid-query", err.to_string()).into()));
+}
+
+/// Registers every public route on an actix-web app (the public listener, `node.http_addr`).
+/// The operator API is not among them: `/v1/cluster` answers 404 here.
+pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
+    common(node, cfg);
+    cfg.route("/health", web::get().to(api::health))
         .route("/ready", web::get().to(api::ready))
         .service(
             web::scope("/v1")
@@ -40,8 +49,7 @@ pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
                 .route("/route", web::get().to(api::explain_route))
                 .route("/sessions/{id}", web::get().to(api::get_session))
                 .route("/sessions/{id}/purchase", web::post().to(api::confirm_purchase))
-                .route("/sessions/{id}/feedback", web::post().to(api::give_feedback))
-                .configure(operator::configure),
+                .route("/sessions/{id}/feedback", web::post().to(api::give_feedback)),
         )
         .route("/metrics", web::get().to(metrics::metrics))
         .default_service(web::to(no_route));
@@ -58,6 +66,14 @@ pub(crate) fn client_ip(trusted_proxies: &[svea_config::IpNetwork], req: &HttpRe
     let forwarded = joined(header::FORWARDED);
     let xff = joined(header::HeaderName::from_static("x-forwarded-for"));
     Some(svea_geo::client_ip(peer, forwarded.as_deref(), xff.as_deref(), trusted_proxies))
+}
+
+/// Registers the operator listener's routes (`operator.listen_addr`): `/v1/cluster/...` behind
+/// the token, and nothing else. `/metrics`, `/health` and `/ready` stay on the public listener
+/// only, where load balancers and scrapers already look; they carry no secrets.
+pub fn configure_operator(node: NodeHandle, cfg: &mut web::ServiceConfig) {
+    common(node, cfg);
+    cfg.service(web::scope("/v1").configure(operator::configure)).default_service(web::to(no_route));
 }
 
 /// Header naming the region of the node that answered.

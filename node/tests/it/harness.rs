@@ -53,6 +53,8 @@ impl Resp {
 pub struct NodeProc {
     child: Option<Child>,
     pub url: String,
+    /// The operator listener (`operator.listen_addr`); it answers only when a token is set.
+    pub operator_url: String,
     pub config: PathBuf,
     pub log: PathBuf,
 }
@@ -62,15 +64,36 @@ impl NodeProc {
     /// `svea_config::RawConfig::set` takes them), and starts the node; waits until `/ready`
     /// answers 200.
     pub fn start(dir: &Path, overrides: &[(&str, &str)]) -> NodeProc {
-        let http = free_port();
-        let config = Cluster::new("svea", [Node::loopback(1, "stockholm", http, free_port())])
+        let (http, operator) = (free_port(), free_port());
+        let config = Cluster::new("svea", [Node::loopback(1, "stockholm", http, free_port()).operator_port(operator)])
             .dir(dir)
             .set_all(overrides)
             .write_node(0, "Written by the svea tests.")
             .expect("write config");
-        let mut n = NodeProc { child: None, url: format!("http://127.0.0.1:{http}"), config, log: dir.join("node.log") };
+        let mut n = NodeProc {
+            child: None,
+            url: format!("http://127.0.0.1:{http}"),
+            operator_url: format!("http://127.0.0.1:{operator}"),
+            config,
+            log: dir.join("node.log"),
+        };
         n.spawn();
         n
+    }
+
+    /// Writes the config of `node` alone (with `overrides`) into `dir` and starts it without
+    /// waiting for anything: for nodes the plain-HTTP readiness poll cannot reach (HTTPS) or
+    /// that are expected to refuse to start.
+    pub fn start_unready(dir: &Path, node: Node, overrides: &[(&str, &str)], url: &str, operator_url: &str) -> NodeProc {
+        let config = Cluster::new("svea", [node]).dir(dir).set_all(overrides).write_node(0, "Written by the svea tests.").expect("write config");
+        let mut n = NodeProc { child: None, url: url.to_owned(), operator_url: operator_url.to_owned(), config, log: dir.join("node.log") };
+        n.spawn_no_wait();
+        n
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// The process id, while running.
@@ -175,6 +198,12 @@ impl NodeProc {
         }
     }
 
+    /// Starts the stopped process again without waiting for it to become ready.
+    pub fn restart_unready(&mut self) {
+        assert!(self.child.is_none(), "stop the node first");
+        self.spawn_no_wait();
+    }
+
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the node first");
         self.spawn();
@@ -195,6 +224,24 @@ impl NodeProc {
             r = r.set(k, v);
         }
         send(r, None)
+    }
+
+    /// A GET on the operator listener.
+    pub fn operator_get(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut r = agent().get(&format!("{}{path}", self.operator_url));
+        for (k, v) in headers {
+            r = r.set(k, v);
+        }
+        send(r, None)
+    }
+
+    /// A POST of JSON on the operator listener.
+    pub fn operator_post(&self, path: &str, body: Value, headers: &[(&str, &str)]) -> Resp {
+        let mut r = agent().post(&format!("{}{path}", self.operator_url)).set("content-type", "application/json");
+        for (k, v) in headers {
+            r = r.set(k, v);
+        }
+        send(r, Some(body.to_string().as_bytes()))
     }
 
     pub fn post(&self, path: &str, body: Value) -> Resp {
@@ -384,8 +431,9 @@ impl Cluster3 {
             .expect("svea certs");
         assert!(out.status.success(), "svea certs failed: {}", String::from_utf8_lossy(&out.stderr));
         let http: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let operator: Vec<u16> = (0..3).map(|_| free_port()).collect();
         let raft: Vec<u16> = (0..3).map(|_| free_udp_port()).collect();
-        let nodes = (0..3).map(|i| Node::loopback(i as u64 + 1, REGIONS[i], http[i], raft[i]).set_all(own[i]));
+        let nodes = (0..3).map(|i| Node::loopback(i as u64 + 1, REGIONS[i], http[i], raft[i]).operator_port(operator[i]).set_all(own[i]));
         let layout = Cluster::new("svea-test", nodes)
             .dir(dir)
             .tls(&tls)
@@ -395,8 +443,9 @@ impl Cluster3 {
         let configs = (0..3).map(|i| (paths[i].clone(), format!("http://127.0.0.1:{}", http[i]), dir.join(REGIONS[i]).join("node.log")));
         // Start all three before waiting: a single node cannot become ready without a quorum.
         let mut nodes = Vec::new();
-        for (config, url, log) in configs {
-            let mut n = NodeProc { child: None, url, config, log };
+        for (i, (config, url, log)) in configs.enumerate() {
+            let operator_url = format!("http://127.0.0.1:{}", operator[i]);
+            let mut n = NodeProc { child: None, url, operator_url, config, log };
             n.spawn_no_wait();
             nodes.push(n);
         }
@@ -415,11 +464,17 @@ impl Cluster3 {
         let tls = self.tls.display().to_string();
         let (code, _, err) = svea_cli(&["certs", "--add", "--out", &tls, "--nodes", &format!("{label}:{id}")], &[]);
         assert_eq!(code, Some(0), "svea certs --add: {err}");
-        let (http, raft) = (free_port(), free_udp_port());
-        let layout = self.layout.clone().dir(dir).node(Node::loopback(id, region, http, raft).label(&label));
+        let (http, operator, raft) = (free_port(), free_port(), free_udp_port());
+        let layout = self.layout.clone().dir(dir).node(Node::loopback(id, region, http, raft).label(&label).operator_port(operator));
         let config = layout.write_node(3, "Written by the svea tests.").expect("write config");
         let ndir = dir.join(&label);
-        let mut n = NodeProc { child: None, url: format!("http://127.0.0.1:{http}"), config, log: ndir.join("node.log") };
+        let mut n = NodeProc {
+            child: None,
+            url: format!("http://127.0.0.1:{http}"),
+            operator_url: format!("http://127.0.0.1:{operator}"),
+            config,
+            log: ndir.join("node.log"),
+        };
         n.spawn_no_wait();
         let healthy = poll_until(READY_DEADLINE, || n.get_alive("/health") == Some(200));
         assert!(healthy.is_ok(), "node {id} never answered /health; log:\n{}", n.log_text());

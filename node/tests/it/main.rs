@@ -22,3 +22,4 @@ mod failover;
 mod geo;
 mod metrics;
 mod operator;
+mod transport;

@@ -14,7 +14,7 @@ fn auth() -> (&'static str, String) {
 
 fn status(n: &NodeProc) -> Value {
     let (k, v) = auth();
-    let r = n.get_with("/v1/cluster", &[(k, &v)]);
+    let r = n.operator_get("/v1/cluster", &[(k, &v)]);
     assert_eq!(r.status, 200, "{}", r.body);
     r.body
 }
@@ -29,13 +29,15 @@ fn the_operator_api_needs_the_token_and_shows_the_cluster() {
     let c = Cluster3::start(dir.path(), &[]);
     let n = c.by_region("gothenburg");
 
-    let none = n.get("/v1/cluster");
+    let none = n.operator_get("/v1/cluster", &[]);
     none.problem(401, "unauthorized");
     assert!(none.header("www-authenticate").is_some_and(|h| h.starts_with("Bearer")));
-    n.get_with("/v1/cluster", &[("authorization", "Bearer not-the-token-at-all")]).problem(401, "unauthorized");
+    n.operator_get("/v1/cluster", &[("authorization", "Bearer not-the-token-at-all")]).problem(401, "unauthorized");
     let (k, v) = auth();
-    n.post_with("/v1/cluster/nodes", serde_json::json!({}), &[]).problem(401, "unauthorized");
-    n.post_with("/v1/cluster/nodes/abc/drain", serde_json::json!({}), &[(k, &v)]).problem(400, "invalid-path");
+    n.operator_post("/v1/cluster/nodes", serde_json::json!({}), &[]).problem(401, "unauthorized");
+    n.operator_post("/v1/cluster/nodes/abc/drain", serde_json::json!({}), &[(k, &v)]).problem(400, "invalid-path");
+    // Never on the public listener, not even with the token.
+    n.get_with("/v1/cluster", &[(k, &v)]).problem(404, "no-route");
 
     // Wait until the leader has heard from every follower, so lag is known for all.
     let s = eventually(Duration::from_secs(20), "replication lag known for every member", || {
@@ -68,13 +70,13 @@ fn the_operator_api_needs_the_token_and_shows_the_cluster() {
     assert!(member(&s, 2).expect("gothenburg")["owned_actors"].as_u64() >= Some(1), "{s}");
 
     // The CLI: a clear error without the token, the table with it (from the environment).
-    let (code, _, err) = svea_cli(&["cluster", "status", "--node", &n.url], &[]);
+    let (code, _, err) = svea_cli(&["cluster", "status", "--node", &n.operator_url], &[]);
     assert_eq!(code, Some(1));
     assert!(err.contains("SVEA_OPERATOR_TOKEN"), "{err}");
-    let (code, _, err) = svea_cli(&["cluster", "status", "--node", &n.url, "--token", "wrong-token-wrong-token"], &[]);
+    let (code, _, err) = svea_cli(&["cluster", "status", "--node", &n.operator_url, "--token", "wrong-token-wrong-token"], &[]);
     assert_eq!(code, Some(1));
     assert!(err.contains("401") && err.contains("wrong operator token"), "{err}");
-    let (code, out, err) = svea_cli(&["cluster", "status", "--node", &n.url], &[("SVEA_OPERATOR_TOKEN", OPERATOR_TOKEN)]);
+    let (code, out, err) = svea_cli(&["cluster", "status", "--node", &n.operator_url], &[("SVEA_OPERATOR_TOKEN", OPERATOR_TOKEN)]);
     assert_eq!(code, Some(0), "{err}");
     for region in REGIONS {
         assert!(out.contains(&format!("region {region:<11} healthy")), "{out}");
@@ -111,7 +113,7 @@ fn a_fourth_node_joins_and_the_original_stockholm_node_drains_under_load() {
 
     // Add stockholm-4: learner, caught up, voter.
     let mut four = c.spawn_extra(dir.path(), 4, "stockholm");
-    let (code, out, err) = svea_cli(&["cluster", "add", "--node", &c.nodes[1].url, "--new-node", &four.url], &env);
+    let (code, out, err) = svea_cli(&["cluster", "add", "--node", &c.nodes[1].operator_url, "--new-node", &four.operator_url], &env);
     assert_eq!(code, Some(0), "add failed: {err}\n{out}");
     let s = status(&c.nodes[1]);
     assert_eq!(member(&s, 4).expect("node 4")["role"], "voter", "{s}");
@@ -121,9 +123,13 @@ fn a_fourth_node_joins_and_the_original_stockholm_node_drains_under_load() {
     // Node 1 initialized the cluster and usually leads: then the drain moves leadership first.
     let moved_leadership = c.leader_index() == 0;
 
-    // Drain node 1 through another node's URL: the CLI finds node 1 and asks it.
+    // A drain runs on the drained node: another node's operator listener is refused by the CLI.
+    let (code, _, err) = svea_cli(&["cluster", "drain", "--node", &c.nodes[2].operator_url, "--id", "1"], &env);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("operator.listen_addr"), "{err}");
+    // Drain node 1 through its own operator listener.
     let t = Instant::now();
-    let (code, out, err) = svea_cli(&["cluster", "drain", "--node", &c.nodes[2].url, "--id", "1"], &env);
+    let (code, out, err) = svea_cli(&["cluster", "drain", "--node", &c.nodes[0].operator_url, "--id", "1"], &env);
     assert_eq!(code, Some(0), "drain failed: {err}\n{out}\nnode 1 log:\n{}", c.nodes[0].log_text());
     eprintln!("drain of node 1 took {:?} (it led: {moved_leadership}): {out}", t.elapsed());
     assert!(out.contains("drained"), "{out}");
@@ -177,10 +183,10 @@ fn a_dead_node_is_removed_and_a_live_one_must_be_drained_instead() {
     let victim = (leader + 1) % 3;
     let other = (leader + 2) % 3;
     let id = (victim + 1).to_string();
-    let (code, _, err) = svea_cli(&["cluster", "remove", "--node", &c.nodes[other].url, "--id", &id], &env);
+    let (code, _, err) = svea_cli(&["cluster", "remove", "--node", &c.nodes[other].operator_url, "--id", &id], &env);
     assert_eq!(code, Some(1));
     assert!(err.contains("409") && err.contains("drain it instead"), "{err}");
-    let (code, _, err) = svea_cli(&["cluster", "remove", "--node", &c.nodes[other].url, "--id", "99"], &env);
+    let (code, _, err) = svea_cli(&["cluster", "remove", "--node", &c.nodes[other].operator_url, "--id", "99"], &env);
     assert_eq!(code, Some(1));
     assert!(err.contains("404"), "{err}");
 
@@ -193,7 +199,7 @@ fn a_dead_node_is_removed_and_a_live_one_must_be_drained_instead() {
             Err(s)
         }
     });
-    let (code, out, err) = svea_cli(&["cluster", "remove", "--node", &c.nodes[other].url, "--id", &id], &env);
+    let (code, out, err) = svea_cli(&["cluster", "remove", "--node", &c.nodes[other].operator_url, "--id", &id], &env);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains(&format!("node {id} removed")), "{out}");
     let s = status(&c.nodes[leader]);

@@ -53,10 +53,15 @@ pub struct SledEngine {
 }
 
 impl SledEngine {
-    /// Opens (or creates) the sled store in `dir`.
-    pub(crate) fn open(dir: &Path) -> Result<SledEngine, Error> {
+    /// Opens (or creates) the sled store in `dir`, its page cache bounded to `cache_bytes`.
+    pub(crate) fn open(dir: &Path, cache_bytes: u64) -> Result<SledEngine, Error> {
         let open_err = |source| Error::Open { path: dir.to_path_buf(), source };
-        let db = ::sled::Config::new().path(dir).mode(::sled::Mode::HighThroughput).open().map_err(open_err)?;
+        let db = ::sled::Config::new()
+            .path(dir)
+            .mode(::sled::Mode::HighThroughput)
+            .cache_capacity(cache_bytes)
+            .open()
+            .map_err(open_err)?;
         let files = sled_sync::SledFiles::open(dir).map_err(|source| Error::Sync { source })?;
         Ok(SledEngine { db, files: Arc::new(files) })
     }
