@@ -39,11 +39,12 @@ pub use ids::{NodeId, Region, REGION_NAME_LEN_MAX};
 /// `ipnetwork` themselves.
 pub use ipnetwork::IpNetwork;
 pub use raw::{
-    RawCluster, RawConfig, RawGeo, RawHttp, RawLimits, RawLog, RawMember, RawNode, RawOperator, RawPos, RawPrivacy,
-    RawRegion, RawRetention, RawTimeouts, RawTls,
+    RawAbuse, RawCluster, RawConfig, RawGeo, RawHttp, RawLimits, RawLog, RawMember, RawNode, RawOperator, RawPos,
+    RawPrivacy, RawRegion, RawRetention, RawTimeouts, RawTls,
 };
 pub use typed::{
-    ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig,
-    OperatorConfig, PosConfig, PrivacyConfig, RegionSpec, RetentionConfig, Routing, Timeouts, TlsConfig, CONFIG_FILE_BYTES_MAX,
+    AbuseConfig, ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig,
+    OperatorConfig, PosConfig, PrivacyConfig, RegionSpec, RetentionConfig, Routing, Timeouts, TlsConfig,
+    BUSINESS_DAILY_REWARD_CAP_SEK_MAX, CONFIG_FILE_BYTES_MAX, FEEDBACK_FINGERPRINTS_KEPT_MAX,
 };
 pub use validate::{DEMO_DEVICE_KEY, DEVICE_KEY_MIN_LEN, FEEDBACK_RETENTION_DAYS_MAX};

@@ -27,6 +27,9 @@ use std::path::{Path, PathBuf};
 use crate::raw::{RawCluster, RawConfig, RawMember, RawTls};
 use crate::Error;
 
+/// Per-address request rate of a loopback cluster: far above what one machine's tools can send.
+pub const LOOPBACK_REQUESTS_PER_SECOND: u32 = 1_000_000;
+
 /// Name of the config file in each node's directory.
 pub const CONFIG_FILE_NAME: &str = "svea.toml";
 
@@ -204,6 +207,11 @@ impl Cluster {
                 node_key: file("tls.node_key", format!("{}.key", node.label))?,
             };
         }
+        // Every client of a loopback cluster (benchmarks, chaos runs, test harnesses) is
+        // 127.0.0.1: one address's bucket would throttle the tools, not an attacker. A test of the
+        // limit sets `abuse.requests_per_second` and `abuse.burst` back with an override.
+        raw.abuse.requests_per_second = LOOPBACK_REQUESTS_PER_SECOND;
+        raw.abuse.burst = LOOPBACK_REQUESTS_PER_SECOND;
         raw.cluster = RawCluster {
             name: self.name.clone(),
             initial_members: members.to_vec(),

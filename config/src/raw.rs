@@ -47,6 +47,18 @@ const MAX_SNAPSHOT_BYTES: u64 = 1024 * 1024 * 1024;
 const STORAGE_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 const GEO_RELOAD_INTERVAL_MS: u64 = 5000;
+
+// Abuse limits. A phone scanning, confirming and giving feedback makes a handful of requests a
+// minute; 10 a second with a burst of 40 leaves room for a shared NAT (a café's wifi) while a
+// script opening sessions in a loop is stopped after 40 and then slowed to 10 a second.
+const ABUSE_REQUESTS_PER_SECOND: u32 = 10;
+const ABUSE_BURST: u32 = 40;
+const ABUSE_PRUNE_INTERVAL_MS: u64 = 60_000;
+const ABUSE_REWARDED_SESSIONS_PER_DEVICE_DAY: u32 = 1;
+const ABUSE_BUSINESS_DAILY_REWARD_CAP_SEK: u64 = 5000;
+const ABUSE_DUPLICATE_SIMILARITY_PERCENT: u8 = 60;
+const ABUSE_FEEDBACK_FINGERPRINTS_KEPT: u32 = 256;
+const _: () = assert!(ABUSE_BURST >= ABUSE_REQUESTS_PER_SECOND);
 const _: () = assert!(GEO_RELOAD_INTERVAL_MS > 0);
 
 // Purchases verified by the till (`[pos]`).
@@ -91,6 +103,8 @@ pub struct RawConfig {
     pub geo: RawGeo,
     /// `[operator]`: who may change the cluster.
     pub operator: RawOperator,
+    /// `[abuse]`: limits that protect the public API and the reward budget.
+    pub abuse: RawAbuse,
     /// `[http]`: the public listener's transport security.
     pub http: RawHttp,
     /// `[pos]`: purchases verified by the till.
@@ -113,6 +127,7 @@ impl Default for RawConfig {
             log: RawLog::default(),
             geo: RawGeo::default(),
             operator: RawOperator::default(),
+            abuse: RawAbuse::default(),
             http: RawHttp::default(),
             pos: RawPos::default(),
             privacy: RawPrivacy::default(),
@@ -462,6 +477,41 @@ impl Default for RawRetention {
     fn default() -> RawRetention {
         RawRetention {
             feedback_days: FEEDBACK_RETENTION_DAYS,
+        }
+    }
+}
+
+/// `[abuse]` as written: limits that protect the public API and the businesses' reward budgets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawAbuse {
+    /// Requests a second one client address may make, sustained (token bucket refill rate).
+    pub requests_per_second: u32,
+    /// Requests one client address may make at once (token bucket size), >= `requests_per_second`.
+    pub burst: u32,
+    /// How often the per-address buckets of quiet addresses are dropped, in milliseconds.
+    pub prune_interval_ms: u64,
+    /// Rewarded sessions one device may have per business and Swedish day.
+    pub rewarded_sessions_per_device_day: u32,
+    /// Cashback one business pays at most per Swedish day, whole SEK.
+    pub business_daily_reward_cap_sek: u64,
+    /// Feedback at least this similar (percent, 1..=100) to an earlier text at the same business
+    /// is a duplicate and earns nothing.
+    pub duplicate_similarity_percent: u8,
+    /// How many earlier feedback fingerprints each business keeps to compare against.
+    pub feedback_fingerprints_kept: u32,
+}
+
+impl Default for RawAbuse {
+    fn default() -> RawAbuse {
+        RawAbuse {
+            requests_per_second: ABUSE_REQUESTS_PER_SECOND,
+            burst: ABUSE_BURST,
+            prune_interval_ms: ABUSE_PRUNE_INTERVAL_MS,
+            rewarded_sessions_per_device_day: ABUSE_REWARDED_SESSIONS_PER_DEVICE_DAY,
+            business_daily_reward_cap_sek: ABUSE_BUSINESS_DAILY_REWARD_CAP_SEK,
+            duplicate_similarity_percent: ABUSE_DUPLICATE_SIMILARITY_PERCENT,
+            feedback_fingerprints_kept: ABUSE_FEEDBACK_FINGERPRINTS_KEPT,
         }
     }
 }

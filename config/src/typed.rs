@@ -41,6 +41,8 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// How long customers' data is kept.
     pub retention: RetentionConfig,
+    /// `[abuse]`: limits that protect the public API and the reward budgets.
+    pub abuse: AbuseConfig,
     /// `[http]`: HTTPS on the public listener.
     pub http: HttpConfig,
     /// `[pos]`: purchases verified by the till.
@@ -67,6 +69,35 @@ pub struct HttpsFiles {
     /// Its private key (`http.tls_key`).
     pub key: PathBuf,
 }
+
+/// `[abuse]`: limits that protect the public API and the businesses' reward budgets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbuseConfig {
+    /// Sustained requests a second per client address (`abuse.requests_per_second`), > 0.
+    pub requests_per_second: std::num::NonZeroU32,
+    /// Requests per client address at once (`abuse.burst`), >= `requests_per_second`.
+    pub burst: std::num::NonZeroU32,
+    /// How often buckets of quiet addresses are dropped (`abuse.prune_interval_ms`), > 0.
+    pub prune_interval: Duration,
+    /// Rewarded sessions per device, business and Swedish day
+    /// (`abuse.rewarded_sessions_per_device_day`), > 0.
+    pub rewarded_sessions_per_device_day: u32,
+    /// Cashback a business pays at most per Swedish day, in öre
+    /// (`abuse.business_daily_reward_cap_sek` * 100), > 0.
+    pub business_daily_reward_cap_ore: i64,
+    /// Feedback this similar (percent) to an earlier text at the business is a duplicate
+    /// (`abuse.duplicate_similarity_percent`), 1..=100.
+    pub duplicate_similarity_percent: u8,
+    /// Earlier feedback fingerprints kept per business (`abuse.feedback_fingerprints_kept`),
+    /// 1..=[`FEEDBACK_FINGERPRINTS_KEPT_MAX`].
+    pub feedback_fingerprints_kept: u32,
+}
+
+/// Most feedback fingerprints a business may keep: each settlement compares against all of them.
+pub const FEEDBACK_FINGERPRINTS_KEPT_MAX: u32 = 4096;
+
+/// Highest daily reward cap accepted, whole SEK: keeps the cap in öre far from overflow.
+pub const BUSINESS_DAILY_REWARD_CAP_SEK_MAX: u64 = 1_000_000_000;
 
 /// A region and where its data centre is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

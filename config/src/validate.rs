@@ -9,7 +9,7 @@ use ipnetwork::IpNetwork;
 
 use crate::raw::{RawConfig, RawMember};
 use crate::typed::{
-    ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig,
+    AbuseConfig, ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig,
     OperatorConfig, PosConfig, PrivacyConfig, RegionSpec, RetentionConfig, Routing, Timeouts, TlsConfig,
 };
 use crate::{Error, NodeId, Region};
@@ -102,7 +102,7 @@ fn non_empty(key: &str, value: &str) -> Result<String, Error> {
 impl RawConfig {
     /// Check every rule and produce the typed configuration; the first broken rule is returned as
     /// [`Error::Invalid`] naming its dotted key. Rules are checked in a fixed order (region table,
-    /// node, cluster, tls, timeouts, limits, log, geo), so the error is deterministic.
+    /// node, cluster, tls, timeouts, limits, log, geo, operator, abuse), so the error is deterministic.
     pub fn validate(self) -> Result<Config, Error> {
         let regions = validate_regions(&self)?;
         let node = validate_node(&self, &regions)?;
@@ -139,6 +139,7 @@ impl RawConfig {
         };
         let geo = validate_geo(&self, &regions)?;
         let operator = validate_operator(&self)?;
+        let abuse = validate_abuse(&self)?;
         let http = validate_http(&self, &node, &geo)?;
         let pos = validate_pos(&self)?;
         let privacy = validate_privacy(&self, &node)?;
@@ -153,6 +154,7 @@ impl RawConfig {
             log,
             geo,
             operator,
+            abuse,
             http,
             pos,
             privacy,
@@ -563,4 +565,53 @@ fn validate_retention(raw: &RawConfig) -> Result<RetentionConfig, Error> {
         return Err(invalid("retention.feedback_days", format!("{days} is more than {FEEDBACK_RETENTION_DAYS_MAX}")));
     }
     Ok(RetentionConfig { feedback: Duration::from_secs(u64::from(days) * 24 * 60 * 60) })
+}
+
+/// `value` if it lies in `range`.
+fn within<T: PartialOrd + std::fmt::Display + Copy>(
+    key: &str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, Error> {
+    if !range.contains(&value) {
+        return Err(invalid(
+            key,
+            format!("must be within {}..={}, got {value}", range.start(), range.end()),
+        ));
+    }
+    Ok(value)
+}
+
+fn validate_abuse(raw: &RawConfig) -> Result<AbuseConfig, Error> {
+    use crate::typed::{BUSINESS_DAILY_REWARD_CAP_SEK_MAX, FEEDBACK_FINGERPRINTS_KEPT_MAX};
+    let a = &raw.abuse;
+    let rate = std::num::NonZeroU32::new(a.requests_per_second)
+        .ok_or_else(|| invalid("abuse.requests_per_second", "must be greater than 0"))?;
+    let burst = std::num::NonZeroU32::new(a.burst).ok_or_else(|| invalid("abuse.burst", "must be greater than 0"))?;
+    if burst < rate {
+        return Err(invalid(
+            "abuse.burst",
+            format!("must be at least abuse.requests_per_second ({rate}), got {burst}"),
+        ));
+    }
+    let cap_sek = within(
+        "abuse.business_daily_reward_cap_sek",
+        a.business_daily_reward_cap_sek,
+        1..=BUSINESS_DAILY_REWARD_CAP_SEK_MAX,
+    )?;
+    let similarity = within("abuse.duplicate_similarity_percent", a.duplicate_similarity_percent, 1..=100)?;
+    let kept = within("abuse.feedback_fingerprints_kept", a.feedback_fingerprints_kept, 1..=FEEDBACK_FINGERPRINTS_KEPT_MAX)?;
+    Ok(AbuseConfig {
+        requests_per_second: rate,
+        burst,
+        prune_interval: non_zero_ms("abuse.prune_interval_ms", a.prune_interval_ms)?,
+        rewarded_sessions_per_device_day: non_zero(
+            "abuse.rewarded_sessions_per_device_day",
+            a.rewarded_sessions_per_device_day,
+        )?,
+        // At most 10^9 SEK, so 10^11 öre: no overflow.
+        business_daily_reward_cap_ore: i64::try_from(cap_sek * 100).unwrap_or(i64::MAX),
+        duplicate_similarity_percent: similarity,
+        feedback_fingerprints_kept: kept,
+    })
 }

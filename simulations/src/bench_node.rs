@@ -219,7 +219,7 @@ struct Customer {
     index: u64,
     token: QrToken,
     amount: Ore,
-    review: &'static str,
+    review: String,
 }
 
 async fn drive(args: &Args, node: &NodeHandle) -> anyhow::Result<Report> {
@@ -359,8 +359,8 @@ async fn customer_flow(node: &NodeHandle, c: &Customer, stats: &RefCell<Stats>) 
     }
     stats.borrow_mut().state_writes += PURCHASE_WRITES;
 
-    let review = c.review;
-    let feedback = move || node.session(id.clone(), SessionMsg::Feedback { text: review.to_owned() });
+    let review = c.review.clone();
+    let feedback = move || node.session(id.clone(), SessionMsg::Feedback { text: review.clone() });
     let Some(done) = step(Op::Feedback, stats, feedback).await else {
         return false;
     };

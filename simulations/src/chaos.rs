@@ -617,8 +617,9 @@ fn client(load: &Load, process: u64) {
         if c.step(
             feedback,
             format!("/v1/sessions/{sid}/feedback"),
-            // Of reward-tier quality (the scorer and tiers are not under test here).
-            json!({"text": customers::REVIEWS[0]}),
+            // Of reward-tier quality (the scorer and tiers are not under test here), and the
+            // customer's own text: a business pays a text once.
+            json!({"text": customers::rewarded_review(&mut rng)}),
         )
         .is_none()
         {

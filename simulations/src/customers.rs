@@ -28,9 +28,67 @@ pub const REVIEWS: [&str; 8] = [
 /// Length of every review in [`REVIEWS`], in characters.
 pub const REVIEW_CHARS: RangeInclusive<usize> = 100..=200;
 
-/// A review drawn from [`REVIEWS`].
-pub fn review(rng: &mut impl Rng) -> &'static str {
-    REVIEWS[rng.gen_range(0..REVIEWS.len())]
+/// A review as a new customer writes it: its own text (a business pays a text, or a near copy of
+/// it, only once), of mixed quality like [`REVIEWS`]: always a concrete detail and a compliment,
+/// usually a complaint and a suggestion.
+pub fn review(rng: &mut impl Rng) -> String {
+    let complaint = rng.gen_bool(0.7);
+    let suggestion = rng.gen_bool(0.7);
+    compose_review(rng, complaint, suggestion)
+}
+
+/// A review of reward-tier quality (detail, compliment, complaint and suggestion), its own text
+/// like [`review`]'s.
+pub fn rewarded_review(rng: &mut impl Rng) -> String {
+    compose_review(rng, true, true)
+}
+
+// Word pools of the composed reviews. Texts written independently share only the short glue
+// between the slots, so two reviews are near copies (`abuse.duplicate_similarity_percent`) only
+// when most of their many slots agree.
+const PRODUCTS: [&str; 16] = [
+    "latten", "kanelbullen", "dagens lunch", "räksmörgåsen", "cappuccinon", "kardemummabullen", "laxsalladen",
+    "pannkakorna", "chokladbollen", "soppan", "vegoburgaren", "glassen", "frukostbuffén", "espresson", "pizzan",
+    "morotskakan",
+];
+const PRAISE: [&str; 12] = [
+    "riktigt god", "utmärkt", "fantastisk", "jättebra", "perfekt tillagad", "prisvärd", "härligt färsk", "god och varm",
+    "mycket trevlig", "väldigt smakrik", "bra", "superb",
+];
+const TROUBLES: [&str; 16] = [
+    "kön vid kassan", "toaletten", "musiken", "wifi-nätet", "borden på terrassen", "parkeringen", "skylten vid entrén",
+    "kortläsaren", "servetterna", "temperaturen inne", "barnstolarna", "menyn på tavlan", "dörren till gården",
+    "ventilationen", "belysningen", "diskbänken",
+];
+const FLAWS: [&str; 10] = [
+    "dålig", "smutsig", "alldeles för långsam", "trasig", "tyvärr kaos", "rörig", "för högljudd", "kall", "svår att hitta",
+    "sliten",
+];
+const FIXES: [&str; 14] = [
+    "öppna en kassa till", "städa oftare", "sänka volymen", "byta router", "torka av borden", "märka upp platserna",
+    "sätta upp en större skylt", "laga kortläsaren", "fylla på servetter", "sänka värmen", "köpa fler barnstolar",
+    "skriva tydligare", "smörja gångjärnen", "byta lysrören",
+];
+const STAFF: [&str; 12] = ["Elin", "Ahmed", "Sara", "Johan", "Maja", "Oskar", "Fatima", "Lars", "Noor", "Erik", "Linnea", "Kalle"];
+
+fn pick<'a>(rng: &mut impl Rng, pool: &[&'a str]) -> &'a str {
+    pool[rng.gen_range(0..pool.len())]
+}
+
+fn compose_review(rng: &mut impl Rng, complaint: bool, suggestion: bool) -> String {
+    let (product, price, praise, staff) = (pick(rng, &PRODUCTS), rng.gen_range(19..=249), pick(rng, &PRAISE), pick(rng, &STAFF));
+    let mut text = format!("{product} för {price} kr var {praise} och {staff} i kassan var vänlig.");
+    let capitalised = text.remove(0).to_uppercase().to_string();
+    text.insert_str(0, &capitalised);
+    if complaint {
+        let (trouble, flaw, hour, minute) = (pick(rng, &TROUBLES), pick(rng, &FLAWS), rng.gen_range(8..=21), rng.gen_range(0..60));
+        text.push_str(&format!(" Men {trouble} var {flaw} runt {hour}:{minute:02}."));
+    }
+    if suggestion {
+        let (fix, other) = (pick(rng, &FIXES), pick(rng, &PRODUCTS));
+        text.push_str(&format!(" Ni borde {fix}, och gärna erbjuda {other} på helgen."));
+    }
+    text
 }
 
 /// Purchase amounts, 25.00..=650.00 SEK in öre.
@@ -128,6 +186,27 @@ mod tests {
             assert!(REVIEW_CHARS.contains(&chars), "{chars}: {text}");
             assert!(svea_node::domain::validate_feedback_text(text).is_ok(), "{text}");
         }
+    }
+
+    #[test]
+    fn composed_reviews_are_valid_mostly_rewarded_and_not_near_copies() {
+        use svea_node::domain::{similarity_percent, Fingerprint, RubricScorer, Scorer};
+        let threshold = svea_config::RawConfig::default().abuse.duplicate_similarity_percent;
+        let mut rng = client_rng(7, 1);
+        let texts: Vec<String> = (0..150).map(|i| if i % 2 == 0 { rewarded_review(&mut rng) } else { review(&mut rng) }).collect();
+        for (i, text) in texts.iter().enumerate() {
+            assert!(svea_node::domain::validate_feedback_text(text).is_ok(), "{text}");
+            if i % 2 == 0 {
+                assert!(RubricScorer.score(text).total >= 50, "reward tier: {} {text}", RubricScorer.score(text).total);
+            }
+        }
+        let prints: Vec<Fingerprint> = texts.iter().map(|t| Fingerprint::of(t)).collect();
+        let mut alike = 0;
+        for (i, a) in prints.iter().enumerate() {
+            alike += prints[i + 1..].iter().filter(|b| similarity_percent(a, b) >= threshold).count();
+        }
+        // Independent customers: near copies are rare accidents, not the rule.
+        assert!(alike <= 2, "{alike} near-copy pairs among 150 reviews");
     }
 
     #[test]

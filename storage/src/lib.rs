@@ -59,7 +59,8 @@ pub fn open_in_memory(disk: &engine::mem::MemDisk, flush_timeout: Duration) -> R
 /// till registrations, sessions the names a customer is shown and their till-purchase state, QR
 /// records the names, and organisation numbers have a record; format-3 state does not decode as
 /// that. 5: sessions keep a keyed hash of the device id instead of the id, and their feedback its
-/// time and redaction (privacy); format-4 session states do not decode as that.
+/// time and redaction (privacy), businesses their daily paid total and fingerprint ring (abuse
+/// limits); format-4 states do not decode as that.
 pub const FORMAT: u32 = 5;
 const FORMAT_TREE: &str = "svea_format";
 const FORMAT_KEY: &[u8] = b"format";

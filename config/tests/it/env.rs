@@ -86,6 +86,13 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_POS_TIMESTAMP_TOLERANCE_MS", "31"),
             ("SVEA_PRIVACY_DEVICE_KEY", "device-key-from-the-environment-0123456789"),
             ("SVEA_RETENTION_FEEDBACK_DAYS", "29"),
+            ("SVEA_ABUSE_REQUESTS_PER_SECOND", "29"),
+            ("SVEA_ABUSE_BURST", "30"),
+            ("SVEA_ABUSE_PRUNE_INTERVAL_MS", "31"),
+            ("SVEA_ABUSE_REWARDED_SESSIONS_PER_DEVICE_DAY", "32"),
+            ("SVEA_ABUSE_BUSINESS_DAILY_REWARD_CAP_SEK", "33"),
+            ("SVEA_ABUSE_DUPLICATE_SIMILARITY_PERCENT", "34"),
+            ("SVEA_ABUSE_FEEDBACK_FINGERPRINTS_KEPT", "35"),
         ],
     );
     assert_eq!(config.privacy.device_key, "device-key-from-the-environment-0123456789");
@@ -157,8 +164,21 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(config.operator.token.as_deref(), Some("0123456789abcdef-operator"));
     let p = &config.pos;
     assert_eq!([p.await_purchase, p.match_window, p.timestamp_tolerance], [ms(29), ms(30), ms(31)]);
+    let a = &config.abuse;
+    assert_eq!(
+        [
+            a.requests_per_second.get(),
+            a.burst.get(),
+            a.rewarded_sessions_per_device_day,
+            a.feedback_fingerprints_kept
+        ],
+        [29, 30, 32, 35]
+    );
+    assert_eq!(a.prune_interval, ms(31));
+    assert_eq!(a.business_daily_reward_cap_ore, 3300);
+    assert_eq!(a.duplicate_similarity_percent, 34);
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 51);
+    assert_eq!(env_var_names().len(), 58);
 }
 
 #[test]

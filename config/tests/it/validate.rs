@@ -526,6 +526,30 @@ fn feedback_retention_is_bounded_and_zero_means_at_once() {
 }
 
 #[test]
+fn abuse_limits_have_sane_defaults_and_refuse_nonsense() {
+    let a = check_ok("", &[]).abuse;
+    assert_eq!((a.requests_per_second.get(), a.burst.get()), (10, 40));
+    assert_eq!(a.rewarded_sessions_per_device_day, 1);
+    assert_eq!(a.business_daily_reward_cap_ore, 500_000);
+    assert_eq!(a.duplicate_similarity_percent, 60);
+    assert_eq!(a.feedback_fingerprints_kept, 256);
+    check_invalid("[abuse]\nrequests_per_second = 0\n", &[], "abuse.requests_per_second", "greater than 0");
+    check_invalid("[abuse]\nrequests_per_second = 50\nburst = 10\n", &[], "abuse.burst", "at least abuse.requests_per_second");
+    check_invalid("[abuse]\nprune_interval_ms = 0\n", &[], "abuse.prune_interval_ms", "greater than 0");
+    check_invalid("[abuse]\nrewarded_sessions_per_device_day = 0\n", &[], "abuse.rewarded_sessions_per_device_day", "greater than 0");
+    check_invalid("[abuse]\nbusiness_daily_reward_cap_sek = 0\n", &[], "abuse.business_daily_reward_cap_sek", "1..=1000000000");
+    check_invalid(
+        "[abuse]\nbusiness_daily_reward_cap_sek = 1000000001\n",
+        &[],
+        "abuse.business_daily_reward_cap_sek",
+        "within 1..=1000000000, got 1000000001",
+    );
+    check_invalid("[abuse]\nduplicate_similarity_percent = 0\n", &[], "abuse.duplicate_similarity_percent", "1..=100");
+    check_invalid("[abuse]\nduplicate_similarity_percent = 101\n", &[], "abuse.duplicate_similarity_percent", "1..=100");
+    check_invalid("[abuse]\nfeedback_fingerprints_kept = 4097\n", &[], "abuse.feedback_fingerprints_kept", "1..=4096");
+}
+
+#[test]
 fn plain_http_on_a_public_address_is_refused_naming_the_keys() {
     // (A public node also needs its own device key; given here, it is not what this test is about.)
     let public = "[node]\nhttp_addr = \"0.0.0.0:8080\"\npublic_url = \"https://svea.example\"\n\

@@ -4,6 +4,13 @@
 //! (feedback scored, or expired). Both are idempotent on the session id through insert-new
 //! records written atomically with the business state (`bopen/<b>/<s>`, `bsettle/<b>/<s>`), so a
 //! retried settlement never pays twice, and the reward is capped by the remaining budget.
+//!
+//! `Settle` also applies the abuse limits ([`RewardLimits`], from `[abuse]`), inside the same
+//! idempotent, replicated decision: feedback nearly repeating one of the business's last texts
+//! (`bfp/<b>/<slot>` fingerprints), a device past its rewarded sessions for the Swedish day
+//! (`bdev/<b>/<device>`), or a business past its daily cap get a reward of 0 and a typed reason
+//! ([`Withheld`]) in the settlement. The counters and fingerprints are written with the same
+//! commit as the business state, so a retry sees them and returns the stored settlement.
 
 use std::collections::BTreeMap;
 
@@ -15,13 +22,16 @@ use svea_storage::IndexMode;
 use tracing::Instrument;
 
 use super::cell::{Persisted, Slot};
-use super::keys::{Index, OpenedRecord, OrgRecord, PosAccountRecord, PosEventRecord, PosModeRecord, PosPurchaseRecord, QrRecord, QrTarget, SettledRecord};
+use super::keys::{
+    DeviceDayRecord, FingerprintRecord, Index, OpenedRecord, OrgRecord, PosAccountRecord, PosEventRecord, PosModeRecord, PosPurchaseRecord, QrRecord,
+    QrTarget, SettledRecord,
+};
 use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
 use crate::core::remote::RemoteCall;
 use crate::domain::pos::{Delivery, PosError, PosIntegration, Provider, PurchaseVerification};
 use crate::domain::{
-    compute_reward, swedish_day_key, BusinessId, KeyHash, LocationId, OrgNumber, Ore, QrToken, RewardDecision, RewardPolicy, RewardTier, SessionId,
-    TransactionId,
+    compute_reward, similarity_percent, swedish_day_key, BusinessId, Cap, DeviceHash, Fingerprint, KeyHash, LocationId, OrgNumber,
+    Ore, QrToken, RewardDecision, RewardPolicy, RewardTier, SessionId, TransactionId,
 };
 
 /// A store location with its QR token.
@@ -114,6 +124,57 @@ pub struct Business {
     pub pos: BTreeMap<Provider, PosIntegration>,
     /// Purchases the till reported.
     pub pos_purchases: u64,
+    /// Cashback paid on the latest Swedish day with a reward (the daily cap's counter).
+    pub paid_today: DayPaid,
+    /// Feedback fingerprints recorded so far; the next goes to ring slot
+    /// `fingerprints_recorded % kept` (`FingerprintRecord`).
+    pub fingerprints_recorded: u64,
+}
+
+/// Cashback paid on one Swedish day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayPaid {
+    /// The day, `YYYY-MM-DD` in Europe/Stockholm (`domain::day`); empty before the first reward.
+    pub day: String,
+    /// Paid that day.
+    pub paid: Ore,
+}
+
+/// The abuse limits a business applies when it settles (`[abuse]` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RewardLimits {
+    /// Rewarded sessions per device, business and Swedish day.
+    pub per_device_day: u32,
+    /// Cashback a business pays at most per Swedish day.
+    pub business_daily_cap: Ore,
+    /// Feedback at least this similar (percent) to a recorded text is a duplicate.
+    pub duplicate_similarity_percent: u8,
+    /// Fingerprints kept per business (ring slots).
+    pub fingerprints_kept: u32,
+}
+
+impl RewardLimits {
+    /// The limits `[abuse]` configures.
+    pub fn from_config(c: &svea_config::AbuseConfig) -> RewardLimits {
+        RewardLimits {
+            per_device_day: c.rewarded_sessions_per_device_day,
+            business_daily_cap: Ore::from_ore(c.business_daily_reward_cap_ore),
+            duplicate_similarity_percent: c.duplicate_similarity_percent,
+            fingerprints_kept: c.feedback_fingerprints_kept,
+        }
+    }
+}
+
+/// Why feedback in a reward tier was paid nothing (the session is still `rewarded`, with 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Withheld {
+    /// The text repeats, or nearly repeats, earlier feedback at this business.
+    DuplicateFeedback,
+    /// The device had its rewarded sessions at this business for the day already.
+    DeviceDailyLimit,
+    /// The business paid its daily reward cap already.
+    BusinessDailyCap,
 }
 
 impl Business {
@@ -144,6 +205,8 @@ pub struct Settlement {
     pub outcome: Outcome,
     /// Tier, amount paid and cap.
     pub decision: RewardDecision,
+    /// Why nothing was paid for feedback in a reward tier, if an abuse limit said so.
+    pub withheld: Option<Withheld>,
 }
 
 /// Creates the business (its id is the actor's): validated, ids and tokens already generated.
@@ -201,6 +264,12 @@ pub struct Settle {
     pub opened_at: DateTime<Utc>,
     /// How it ended.
     pub outcome: Outcome,
+    /// The session's device, as its keyed hash (per-device daily limit); `None` once the
+    /// customer erased the link.
+    pub device: Option<DeviceHash>,
+    /// Fingerprint of the feedback text, for a scored outcome (duplicate check); `None` when the
+    /// text is gone (erased or redacted before the settlement).
+    pub fingerprint: Option<Fingerprint>,
 }
 
 /// The operations a business actor serves.
@@ -286,6 +355,8 @@ impl BusinessOp for NewBusiness {
             paid: Ore::ZERO,
             created_at: now,
             analytics: Analytics::default(),
+            paid_today: DayPaid::default(),
+            fingerprints_recorded: 0,
             key_hash: self.key_hash,
             key_issued_at: now,
             purchase_verification: self.purchase_verification,
@@ -358,14 +429,15 @@ impl BusinessOp for SessionOpened {
 
 impl BusinessOp for Settle {
     async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Settlement, ActorError> {
-        let Settle { session, opened_at, outcome } = self;
+        let Settle { session, opened_at, outcome, device, fingerprint } = self;
         let settled = SettledRecord { business: id.clone(), session: session.clone() };
         if let Some(s) = settled.read(env.cluster.view())? {
             return Ok(s);
         }
         let mut next = current(slot, id)?.clone();
         let now = env.clock.now();
-        let mut writes = Vec::with_capacity(2);
+        let mut writes = Vec::with_capacity(4);
+        let mut withheld = None;
         let opened = OpenedRecord { business: id.clone(), session: session.clone() };
         if !opened.exists(env.cluster.view())? {
             // The opening report was lost (crash between the session's write and ours).
@@ -375,7 +447,12 @@ impl BusinessOp for Settle {
         }
         let decision = match outcome {
             Outcome::Scored { score, purchase } => {
-                let d = compute_reward(&next.policy, score, purchase, next.remaining());
+                let mut d = compute_reward(&next.policy, score, purchase, next.remaining());
+                if d.tier != RewardTier::None {
+                    let limited = apply_limits(env, id, &mut next, now, device.as_ref(), fingerprint.as_ref(), &mut d)?;
+                    withheld = limited.withheld;
+                    writes.extend(limited.writes);
+                }
                 next.paid = next.paid.checked_add(d.amount).ok_or_else(|| ActorError::Internal("paid amount overflow".into()))?;
                 // Guarantee 3: a business never pays beyond its budget.
                 assert!(next.paid <= next.budget, "reward exceeded budget");
@@ -399,14 +476,14 @@ impl BusinessOp for Settle {
                 RewardDecision { tier: RewardTier::None, amount: Ore::ZERO, capped_by: None }
             }
         };
-        let settlement = Settlement { outcome, decision };
+        let settlement = Settlement { outcome, decision, withheld };
         // Planted bug (simulations only; a constant false in a shipped build): no idempotency record.
         if !svea_storage::planted::settle_without_record() {
             writes.push(settled.write(&settlement, IndexMode::InsertNew)?);
         }
         match slot.commit(env, next, writes, vec![]).await? {
             Persisted::Ok => {
-                tracing::info!(session_id = %session, reward_ore = decision.amount.as_ore(), "session settled");
+                tracing::info!(session_id = %session, reward_ore = decision.amount.as_ore(), withheld = ?withheld, "session settled");
                 Ok(settlement)
             }
             Persisted::IndexTaken { key, existing } if key == settled.key() => settled.decode(&existing),
@@ -495,6 +572,97 @@ impl BusinessOp for RecordPurchase {
         }
     }
 }
+
+/// What the abuse limits decided for one reward: the reason it was withheld, if it was, and the
+/// records to commit with the business state.
+struct Limited {
+    withheld: Option<Withheld>,
+    writes: Vec<svea_storage::IndexWrite>,
+}
+
+/// Applies [`RewardLimits`] to `d`, a reward in a tier: a duplicate text, a device past its
+/// rewarded sessions for the day or a business past its daily cap pays 0; otherwise the daily cap
+/// may shorten it. Updates `next`'s day counter and fingerprint ring position and returns the
+/// records that go with them. Reads only this business's own records, current on its owner.
+fn apply_limits(
+    env: &ActorEnv,
+    id: &BusinessId,
+    next: &mut Business,
+    now: DateTime<Utc>,
+    device: Option<&DeviceHash>,
+    fingerprint: Option<&Fingerprint>,
+    d: &mut RewardDecision,
+) -> Result<Limited, ActorError> {
+    // A reward whose text or device link the customer erased before it was settled cannot be
+    // checked against the limits, so it is not paid: erasing must not be a way around them.
+    let (Some(device), Some(fingerprint)) = (device, fingerprint) else {
+        d.amount = Ore::ZERO;
+        d.capped_by = None;
+        let why = if device.is_none() { Withheld::DeviceDailyLimit } else { Withheld::DuplicateFeedback };
+        return Ok(Limited { withheld: Some(why), writes: Vec::new() });
+    };
+    let limits = &env.limits;
+    let view = env.cluster.view();
+    let mut writes = Vec::with_capacity(2);
+    let day = swedish_day_key(now);
+    let duplicate = is_duplicate(env, id, next, fingerprint)?;
+    if !duplicate {
+        let fp = fingerprint;
+        let kept = u64::from(limits.fingerprints_kept.max(1));
+        let slot = (next.fingerprints_recorded % kept).to_string();
+        writes.push(FingerprintRecord { business: id.clone(), slot }.write(fp, IndexMode::Upsert)?);
+        next.fingerprints_recorded += 1;
+    }
+    let device_day = DeviceDayRecord { business: id.clone(), device: device.clone() };
+    let rewarded_today = match device_day.read(view)? {
+        Some((d, n)) if d == day => n,
+        _ => 0,
+    };
+    let paid_today = if next.paid_today.day == day { next.paid_today.paid } else { Ore::ZERO };
+    let cap_left = limits.business_daily_cap.checked_sub(paid_today).unwrap_or(Ore::ZERO).max(Ore::ZERO);
+    let withheld = if duplicate {
+        Some(Withheld::DuplicateFeedback)
+    } else if rewarded_today >= limits.per_device_day {
+        Some(Withheld::DeviceDailyLimit)
+    } else if cap_left == Ore::ZERO {
+        Some(Withheld::BusinessDailyCap)
+    } else {
+        if d.amount > cap_left {
+            d.amount = cap_left;
+            d.capped_by = Some(Cap::BusinessDailyCap);
+        }
+        None
+    };
+    if withheld.is_some() {
+        d.amount = Ore::ZERO;
+        d.capped_by = None;
+    }
+    if d.amount > Ore::ZERO {
+        writes.push(device_day.write(&(day.clone(), rewarded_today.saturating_add(1)), IndexMode::Upsert)?);
+        let paid = paid_today.checked_add(d.amount).ok_or_else(|| ActorError::Internal("daily paid amount overflow".into()))?;
+        // The cap holds for every day, whatever the retries: it is decided here only.
+        assert!(paid <= limits.business_daily_cap, "reward exceeded the daily cap");
+        next.paid_today = DayPaid { day, paid };
+    }
+    Ok(Limited { withheld, writes })
+}
+
+/// Whether `fp` is at least `duplicate_similarity_percent` similar to one of the business's
+/// recorded fingerprints.
+fn is_duplicate(env: &ActorEnv, id: &BusinessId, b: &Business, fp: &Fingerprint) -> Result<bool, ActorError> {
+    let view = env.cluster.view();
+    let recorded = b.fingerprints_recorded.min(u64::from(env.limits.fingerprints_kept.max(1)));
+    for slot in 0..recorded {
+        let record = FingerprintRecord { business: id.clone(), slot: slot.to_string() };
+        if let Some(earlier) = record.read(view)? {
+            if similarity_percent(fp, &earlier) >= env.limits.duplicate_similarity_percent {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
 
 fn tier_index(t: RewardTier) -> usize {
     match t {

@@ -13,6 +13,7 @@ use svea_storage::codec::{decode, encode};
 use svea_storage::{IndexMode, IndexWrite, StateView};
 
 use super::business::Settlement;
+use crate::domain::Fingerprint;
 use super::ActorError;
 use crate::domain::{
     BusinessId, DeviceHash, LocationId, OrgNumber, PosId, Provider, PurchaseVerification, QrToken, ReportedPurchase, SessionId, TransactionId,
@@ -243,6 +244,16 @@ impl DeviceSessionRecord {
         Some(DeviceSessionRecord { device: device.parse().ok()?, session: session.parse().ok()? })
     }
 }
+index!(
+    /// A device's rewarded sessions at a business on one Swedish day: `(day, count)`. One record
+    /// per device and business, overwritten when a new day starts, so old days need no pruning.
+    DeviceDayRecord(business: BusinessId, device: DeviceHash) -> (String, u32), "bdev/"
+);
+index!(
+    /// One of a business's last `abuse.feedback_fingerprints_kept` feedback fingerprints, in ring
+    /// slot `slot` (`0..kept`, overwritten in turn), compared against new feedback.
+    FingerprintRecord(business: BusinessId, slot: String) -> Fingerprint, "bfp/"
+);
 
 impl OpenRecord {
     /// The session an `open/` key names, if it is one.

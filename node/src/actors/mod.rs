@@ -203,6 +203,8 @@ pub struct ActorEnv {
     pub forward_timeout: Duration,
     /// The windows of purchases verified by the till.
     pub pos: svea_config::PosConfig,
+    /// The abuse limits businesses apply when they settle.
+    pub limits: business::RewardLimits,
 }
 
 /// What a [`ActorError::NotFound`] did not find.

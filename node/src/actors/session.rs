@@ -30,7 +30,7 @@ use crate::domain::pos::purchase_matches;
 use crate::domain::scoring::QualityScore;
 use crate::domain::{
     validate_feedback_text, validate_purchase_amount, validate_purchase_time, BusinessId, DeviceHash, DomainError,
-    LocationId, Ore, PurchaseVerification, RewardTier, SessionId, TransactionId,
+    Fingerprint, LocationId, Ore, PurchaseVerification, RewardTier, SessionId, TransactionId,
 };
 
 /// Life-cycle state of a session.
@@ -467,7 +467,12 @@ fn expired_error(s: &Session) -> ActorError {
 }
 
 fn settle_step(s: &Session, outcome: Outcome) -> Step {
-    Step::Settle { business: s.business_id.clone(), settle: Settle { session: s.id.clone(), opened_at: s.opened_at, outcome } }
+    let fingerprint = match outcome {
+        Outcome::Scored { .. } => s.feedback.as_ref().and_then(|f| f.text.as_deref()).map(Fingerprint::of),
+        Outcome::Expired => None,
+    };
+    let settle = Settle { session: s.id.clone(), opened_at: s.opened_at, outcome, device: s.device.clone(), fingerprint };
+    Step::Settle { business: s.business_id.clone(), settle }
 }
 
 /// The session, unless it needs a settlement first: feedback accepted before the deadline is

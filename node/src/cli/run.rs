@@ -38,12 +38,19 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let exit = crate::http::operator::ExitHandle::default();
     let served = system.block_on(async move {
         let (name, value) = http::region_header(&handle);
+        // One set of buckets for every worker: the limit is per address and node, not per worker.
+        let limiter = {
+            let c = handle.config();
+            web::Data::new(http::ratelimit::AddressLimiter::new(&c.abuse, c.geo.trusted_proxies.clone()))
+        };
         let is_https = web::Data::new(Https(https.is_some()));
         let public = {
             let (h, name, value, is_https) = (handle.clone(), name.clone(), value.clone(), is_https.clone());
             HttpServer::new(move || {
                 let h = h.clone();
                 App::new()
+                    .app_data(limiter.clone())
+                    .wrap(from_fn(http::ratelimit::limit))
                     .wrap(from_fn(security::headers))
                     .wrap(DefaultHeaders::new().add((name.clone(), value.clone())))
                     .app_data(is_https.clone())

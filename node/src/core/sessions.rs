@@ -24,6 +24,12 @@ pub async fn find_or_open(cluster: &ClusterNode, registry: &RegistryHandle, toke
     let qr = QrRecord { token };
     let mut record = qr.read(cluster.view())?;
     if record.is_none() {
+        // A local miss is not an answer: a business created a moment ago through another node is
+        // acknowledged once committed, possibly before this node applied it, and its first
+        // customer must not get 404. So an unknown token costs one read barrier; what keeps a
+        // flood of random tokens cheap is elsewhere: malformed tokens are refused by parsing
+        // (no barrier), each address has its bucket (`http::ratelimit`), and concurrent barriers
+        // share one read-index round (`cluster/src/read_rounds.rs`).
         cluster.read_barrier().await?;
         record = qr.read(cluster.view())?;
     }

@@ -185,6 +185,7 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         session_expiry: config.timeouts.session_expiry,
         forward_timeout: config.timeouts.client_write * FORWARD_TIMEOUT_WRITES,
         pos: config.pos.clone(),
+        limits: crate::actors::business::RewardLimits::from_config(&config.abuse),
     };
     if let Some(t) = &transport {
         t.set_app_handler(Arc::new(ForwardedCalls { registry: registry.clone() }));

@@ -18,6 +18,7 @@ pub mod orgnr;
 pub mod pos;
 pub mod reward;
 pub mod scoring;
+pub mod similarity;
 pub mod validate;
 
 pub use apikey::{ApiKey, KeyHash, MalformedKey};
@@ -33,6 +34,7 @@ pub use reward::{
     compute_reward, Cap, RewardDecision, RewardPolicy, RewardTier, Tier, REWARD_CAP_PER_SESSION,
 };
 pub use scoring::{QualityScore, RubricScorer, Scorer};
+pub use similarity::{similarity_percent, Fingerprint};
 pub use validate::{
     validate_business_name, validate_coordinates, validate_feedback_text, validate_location,
     validate_location_count, validate_location_name, validate_purchase_amount,

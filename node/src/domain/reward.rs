@@ -48,6 +48,8 @@ pub enum Cap {
     PerSession,
     /// The business's remaining budget.
     Budget,
+    /// What is left of the business's daily reward cap (`abuse.business_daily_reward_cap_sek`).
+    BusinessDailyCap,
 }
 
 /// A business's reward percentages per tier.

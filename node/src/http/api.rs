@@ -245,6 +245,9 @@ struct SessionOut {
     reward_sek: Option<String>,
     reward_tier: Option<crate::domain::RewardTier>,
     reward_capped_by: Option<crate::domain::Cap>,
+    /// Why feedback in a reward tier earned nothing: `duplicate_feedback`, `device_daily_limit`
+    /// or `business_daily_cap`.
+    withheld: Option<crate::actors::business::Withheld>,
     ended_at: Option<String>,
     awaiting_purchase_until: Option<String>,
     purchase_refused: Option<&'static str>,
@@ -276,6 +279,7 @@ fn session_out(s: &Session) -> SessionOut {
         reward_sek: settlement.map(|st| st.decision.amount.to_sek_string()),
         reward_tier: settlement.map(|st| st.decision.tier),
         reward_capped_by: settlement.and_then(|st| st.decision.capped_by),
+        withheld: settlement.and_then(|st| st.withheld),
         ended_at: s.ended_at.map(rfc3339),
         awaiting_purchase_until: s.await_until.filter(|_| s.state == crate::actors::session::SessionState::AwaitingPurchase).map(rfc3339),
         purchase_refused: s.purchase_refusal.as_ref().map(|r| r.kind.as_str()),
@@ -354,16 +358,9 @@ pub(super) async fn rotate_key(node: web::Data<NodeHandle>, req: HttpRequest, id
     }
 }
 
-/// The customer's address: the socket peer, or what a trusted proxy says it forwarded for.
+/// The customer's address ([`super::client_ip`]).
 fn client_ip(node: &NodeHandle, req: &HttpRequest) -> Option<std::net::IpAddr> {
-    let peer = req.peer_addr()?.ip();
-    let joined = |name: header::HeaderName| -> Option<String> {
-        let values: Vec<&str> = req.headers().get_all(name).filter_map(|v| v.to_str().ok()).collect();
-        (!values.is_empty()).then(|| values.join(","))
-    };
-    let forwarded = joined(header::FORWARDED);
-    let xff = joined(header::HeaderName::from_static("x-forwarded-for"));
-    Some(svea_geo::client_ip(peer, forwarded.as_deref(), xff.as_deref(), &node.config().geo.trusted_proxies))
+    super::client_ip(&node.config().geo.trusted_proxies, req)
 }
 
 pub(super) async fn open_session(node: web::Data<NodeHandle>, req: HttpRequest, body: web::Json<OpenSessionIn>) -> ApiResult {

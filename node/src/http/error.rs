@@ -47,6 +47,12 @@ pub enum ApiError {
     /// Till input refused (webhook or registration).
     #[error(transparent)]
     Pos(#[from] PosError),
+    /// The client address is over its request bucket (`[abuse]`); retry after that many seconds.
+    #[error("too many requests from this address; retry in {retry_after_s} s")]
+    RateLimited {
+        /// Whole seconds until the bucket lets a request through.
+        retry_after_s: u64,
+    },
     /// A business endpoint without a valid API key of that business.
     #[error("{0}")]
     BusinessUnauthorized(String),
@@ -99,6 +105,7 @@ pub fn status_for(e: &ApiError) -> StatusCode {
             PosError::Currency(_) | PosError::UnmappedLocation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             PosError::AccountTaken(_) => StatusCode::CONFLICT,
         },
+        ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
     }
 }
 
@@ -129,6 +136,7 @@ fn kind_of(e: &ApiError) -> &str {
             PosError::UnmappedLocation(_) => "unmapped-location",
             PosError::AccountTaken(_) => "pos-account-taken",
         },
+        ApiError::RateLimited { .. } => "rate-limited",
     }
 }
 
@@ -168,6 +176,9 @@ impl ResponseError for ApiError {
             resp.insert_header((header::RETRY_AFTER, RETRY_AFTER_S.to_string()));
         }
         match self {
+            ApiError::RateLimited { retry_after_s } => {
+                resp.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
+            }
             ApiError::Unauthorized(_) => {
                 resp.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"svea-operator\""));
             }

@@ -2,7 +2,8 @@
 //! [`privacy`] a customer's export and erasure, [`operator`] the operator API under `/v1/cluster`
 //! (on its own listener only: [`configure`] never mounts it), [`metrics`] `/metrics`, [`error`] the
 //! one mapping from errors to statuses and problem documents, [`security`] the security headers on
-//! every response. Pages and till webhooks get rooms of their own here.
+//! every response, [`ratelimit`] the per-address token bucket in front of the public API, [`pos`]
+//! till webhooks and settings. Pages get rooms of their own here.
 
 pub mod api;
 pub mod auth;
@@ -11,6 +12,7 @@ pub mod metrics;
 pub mod operator;
 pub mod pos;
 pub mod privacy;
+pub mod ratelimit;
 pub mod security;
 
 use actix_web::http::header::{self, HeaderValue};
@@ -59,6 +61,19 @@ pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
         )
         .route("/metrics", web::get().to(metrics::metrics))
         .default_service(web::to(no_route));
+}
+
+/// The customer's address: the socket peer, or what a trusted proxy (`geo.trusted_proxies`) says
+/// it forwarded for. GeoIP routing and the rate limiter both ask this one function.
+pub(crate) fn client_ip(trusted_proxies: &[svea_config::IpNetwork], req: &HttpRequest) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let joined = |name: header::HeaderName| -> Option<String> {
+        let values: Vec<&str> = req.headers().get_all(name).filter_map(|v| v.to_str().ok()).collect();
+        (!values.is_empty()).then(|| values.join(","))
+    };
+    let forwarded = joined(header::FORWARDED);
+    let xff = joined(header::HeaderName::from_static("x-forwarded-for"));
+    Some(svea_geo::client_ip(peer, forwarded.as_deref(), xff.as_deref(), trusted_proxies))
 }
 
 /// Registers the operator listener's routes (`operator.listen_addr`): `/v1/cluster/...` behind

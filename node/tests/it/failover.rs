@@ -83,7 +83,7 @@ fn killing_the_leaders_region_loses_no_acknowledged_step_and_service_resumes() {
     // Retry through a survivor until the first write is acknowledged (new leader + takeover).
     let (first_sid, _) = &sessions[0];
     let first = eventually(Duration::from_secs(30), "a write acknowledged through a survivor after the kill", || {
-        let f = feedback(&c.nodes[survivor], first_sid, GOOD_FEEDBACK);
+        let f = feedback(&c.nodes[survivor], first_sid, distinct_feedback(0));
         if f.status == 200 {
             return Ok(f);
         }
@@ -96,11 +96,11 @@ fn killing_the_leaders_region_loses_no_acknowledged_step_and_service_resumes() {
 
     // Every acknowledged step is still there, and the sessions continue where they left off.
     let mut paid = 0i64;
-    for (sid, acked) in &sessions {
+    for (i, (sid, acked)) in sessions.iter().enumerate() {
         let s = c.nodes[survivor].get(&format!("/v1/sessions/{sid}"));
         assert_eq!(s.status, 200, "{}", s.body);
         assert_eq!(s.body["purchase"], acked["purchase"], "acknowledged purchase lost");
-        let f = feedback(&c.nodes[survivor], sid, GOOD_FEEDBACK);
+        let f = feedback(&c.nodes[survivor], sid, distinct_feedback(i));
         assert_eq!(f.status, 200, "{}", f.body);
         let reward = f.str("reward_sek").replace('.', "").parse::<i64>().expect("öre");
         paid += reward;

@@ -123,7 +123,7 @@ fn rewards_are_capped_per_session_and_by_the_budget() {
     for (i, device) in ["a", "b", "c"].iter().enumerate() {
         let sid = open_session(&n, &token, device);
         assert_eq!(purchase(&n, &sid, "10000.00", &format!("T-{i}")).status, 200);
-        let f = feedback(&n, &sid, GOOD_FEEDBACK);
+        let f = feedback(&n, &sid, distinct_feedback(i));
         assert_eq!(f.status, 200, "{}", f.body);
         paid.push((f.str("reward_sek"), f.body["reward_capped_by"].clone()));
     }

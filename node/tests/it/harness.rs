@@ -299,6 +299,25 @@ pub const ORG_NUMBER: &str = "556036-0793";
 pub const GOOD_FEEDBACK: &str = "Kaffet var gott och personalen trevlig, men kön var lång vid lunch. \
     Ni borde öppna en kassa till mellan 12 och 13, då hade det varit bättre.";
 
+/// Feedback texts of reward-tier quality that are not near-duplicates of each other (nor of
+/// [`GOOD_FEEDBACK`]): a business pays each text once, so a test that expects several rewards at
+/// one business uses one of these per session, as real customers would write their own.
+pub const DISTINCT_FEEDBACK: [&str; 8] = [
+    "Latten för 45 kr var perfekt tempererad och baristan Elin log. Tyvärr saknades havremjölk. Ni borde ha två sorter!",
+    "Smörgåsen med räkor kostade 89 kr och var fräsch, men brödet var torrt. Förslag: baka på eftermiddagen också.",
+    "Väntade 20 minuter på bord vid 18:30 trots bokning. Personalen bad om ursäkt och maten var god. Skicka sms när bordet är klart.",
+    "Toaletterna var rena och doftade gott. Däremot var skylten till entrén svår att se från parkeringen, ni borde sätta upp en större skylt.",
+    "Glassen i våfflan för 55 kr smälte direkt i värmen, men smaken pistage var fantastisk. Ni borde ställa frysdisken i skuggan i juli.",
+    "Kassören Ahmed hjälpte mig hitta glutenfri pasta i hylla 7. Bra service! Priserna på frukt var dock höga, jag önskar en veckokampanj.",
+    "Wifi-lösenordet stod ingenstans och uttagen vid fönstret fungerade inte. Kanelbullen var ändå utmärkt, ni borde fixa eluttagen.",
+    "Hämtmaten var klar på 12 minuter som utlovat, riktigt bra. Tyvärr läckte såsen i påsen. Förslag: använd lock som sluter tätt.",
+];
+
+/// The `i`-th of [`DISTINCT_FEEDBACK`] (wrapping around).
+pub fn distinct_feedback(i: usize) -> &'static str {
+    DISTINCT_FEEDBACK[i % DISTINCT_FEEDBACK.len()]
+}
+
 /// A business as its creator knows it.
 #[derive(Debug, Clone)]
 pub struct Biz {

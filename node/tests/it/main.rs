@@ -6,6 +6,7 @@ mod load;
 #[path = "../../../simulations/src/poll.rs"]
 mod poll;
 
+mod abuse;
 mod accounts;
 mod actors;
 mod cluster;

@@ -163,8 +163,8 @@ fn a_fourth_node_joins_and_the_original_stockholm_node_drains_under_load() {
         (r.status, r.body)
     });
     // Stockholm's sessions continue on node 4, each paid once.
-    for sid in &sessions {
-        let f = feedback(&four, sid, GOOD_FEEDBACK);
+    for (i, sid) in sessions.iter().enumerate() {
+        let f = feedback(&four, sid, distinct_feedback(i));
         assert_eq!(f.status, 200, "{}", f.body);
     }
     let a = four.get_as(&format!("/v1/businesses/{bid}/analytics"), &key);

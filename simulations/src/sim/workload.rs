@@ -230,7 +230,13 @@ async fn flow(ctx: &Ctx, who: &str, region: usize, b: usize, rng: &mut StdRng, c
     if let Some(known) = ctx.model.borrow_mut().sessions.get_mut(&sid) {
         known.confirmed = Some(amount);
     }
-    let text = REVIEWS[rng.gen_range(0..REVIEWS.len())].to_string();
+    // The tier mix of REVIEWS, each customer writing their own text (a business pays a text, or a
+    // near copy, once): reward-tier, mixed, mixed, too short.
+    let text = match rng.gen_range(0..REVIEWS.len()) {
+        0 => customers::rewarded_review(rng),
+        i if i + 1 < REVIEWS.len() => customers::review(rng),
+        i => REVIEWS[i].to_string(),
+    };
     let Ok(Answer::Session(done)) = ctx.call_retrying(who, region, "feedback", Op::Session(sid.clone(), SessionMsg::Feedback { text })).await
     else {
         return;
