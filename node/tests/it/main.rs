@@ -8,6 +8,7 @@ mod poll;
 
 mod abuse;
 mod accounts;
+mod attacker;
 mod actors;
 mod cluster;
 

@@ -8,15 +8,15 @@ use svea_node::domain::pos::{encode, sign, Encoding};
 
 use crate::harness::{create_business, feedback, now_rfc3339, open_session, Biz, Cluster3, NodeProc, Resp};
 
-const ZETTLE_KEY: &str = "G6MWAEw1Fc6FWPkfiJiZ3j8Ya76I5ZbEDVPtzcPl6L6scsylmK5AEDyNyMe8N5cy";
-const SQUARE_KEY: &str = "square-signature-key-0123456789";
-const SHOPIFY_KEY: &str = "shopify-client-secret-0123456789";
-const ORG_UUID: &str = "1b84dbd0-fb65-11e7-9c34-d96d4f33e8fc";
-const MERCHANT: &str = "6SSW7HV8K2ST5";
-const SHOP: &str = "svea-test.myshopify.com";
+pub(crate) const ZETTLE_KEY: &str = "G6MWAEw1Fc6FWPkfiJiZ3j8Ya76I5ZbEDVPtzcPl6L6scsylmK5AEDyNyMe8N5cy";
+pub(crate) const SQUARE_KEY: &str = "square-signature-key-0123456789";
+pub(crate) const SHOPIFY_KEY: &str = "shopify-client-secret-0123456789";
+pub(crate) const ORG_UUID: &str = "1b84dbd0-fb65-11e7-9c34-d96d4f33e8fc";
+pub(crate) const MERCHANT: &str = "6SSW7HV8K2ST5";
+pub(crate) const SHOP: &str = "svea-test.myshopify.com";
 
 /// Distinct texts that each score in a reward tier.
-const TEXTS: [&str; 4] = [
+pub(crate) const TEXTS: [&str; 4] = [
     "Kaffet var gott och personalen trevlig, men kön var lång vid lunch. \
      Ni borde öppna en kassa till mellan 12 och 13, då hade det varit bättre.",
     "Kanelbullen var färsk och god, men det var smutsigt vid fönsterborden på eftermiddagen. \
@@ -32,14 +32,14 @@ fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// A webhook request: path, body, headers.
-struct Hook {
-    provider: &'static str,
-    body: String,
-    headers: Vec<(String, String)>,
+pub(crate) struct Hook {
+    pub(crate) provider: &'static str,
+    pub(crate) body: String,
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 impl Hook {
-    fn send(&self, n: &NodeProc) -> Resp {
+    pub(crate) fn send(&self, n: &NodeProc) -> Resp {
         let headers: Vec<(&str, &str)> = self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let body: Value = serde_json::from_str(&self.body).expect("fixture is json");
         // post_with re-serialises the JSON: serde_json keeps key order and spacing of `to_string`,
@@ -51,7 +51,7 @@ impl Hook {
 
 /// Zettle's documented `PurchaseCreated`, signed as Zettle documents: hex HMAC-SHA256 of
 /// `<timestamp>.<payload>` under the subscription's signing key.
-fn zettle(key: &str, message_id: &str, receipt: i64, amount_ore: i64, sent: chrono::DateTime<chrono::Utc>) -> Hook {
+pub(crate) fn zettle(key: &str, message_id: &str, receipt: i64, amount_ore: i64, sent: chrono::DateTime<chrono::Utc>) -> Hook {
     let payload = json!({
         "purchaseUuid": "244f60a0-fb65-11e7-ae57-406959a78d8a", "source": "POS", "currency": "SEK", "country": "SE",
         "amount": amount_ore, "vatAmount": amount_ore / 5, "timestamp": chrono::Utc::now().timestamp_millis(),
@@ -70,7 +70,7 @@ fn zettle(key: &str, message_id: &str, receipt: i64, amount_ore: i64, sent: chro
 
 /// Square's documented `payment.updated`, signed as Square documents: base64 HMAC-SHA256 of the
 /// notification URL followed by the body, under the subscription's signature key.
-fn square(url: &str, event_id: &str, receipt: &str, amount_ore: i64) -> Hook {
+pub(crate) fn square(url: &str, event_id: &str, receipt: &str, amount_ore: i64) -> Hook {
     let now = rfc3339(chrono::Utc::now());
     let body = json!({
         "merchant_id": MERCHANT, "type": "payment.updated", "event_id": event_id, "created_at": now,
@@ -87,7 +87,7 @@ fn square(url: &str, event_id: &str, receipt: &str, amount_ore: i64) -> Hook {
 
 /// Shopify's `orders/create`, signed as Shopify documents: base64 HMAC-SHA256 of the body under
 /// the app's client secret.
-fn shopify(event_id: &str, name: &str, total: &str) -> Hook {
+pub(crate) fn shopify(event_id: &str, name: &str, total: &str) -> Hook {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
     let body = json!({
         "id": 820982911946154508_i64, "name": name, "total_price": total, "currency": "SEK",
@@ -106,7 +106,7 @@ fn shopify(event_id: &str, name: &str, total: &str) -> Hook {
 }
 
 /// Switches the business to `pos` and registers all three tills; `url` is the Square notification URL.
-fn register_tills(n: &NodeProc, b: &Biz, url: &str) {
+pub(crate) fn register_tills(n: &NodeProc, b: &Biz, url: &str) {
     let (bid, key) = (&b.id, Some(b.key.as_str()));
     let r = patch(n, &format!("/v1/businesses/{bid}/settings"), json!({"purchase_verification": "pos"}), key);
     assert_eq!(r.status, 200, "{}", r.body);
@@ -122,16 +122,16 @@ fn register_tills(n: &NodeProc, b: &Biz, url: &str) {
     }
 }
 
-fn patch(n: &NodeProc, path: &str, body: Value, key: Option<&str>) -> Resp {
+pub(crate) fn patch(n: &NodeProc, path: &str, body: Value, key: Option<&str>) -> Resp {
     method(n, "PATCH", path, body, key)
 }
 
-fn put(n: &NodeProc, path: &str, body: Value, key: Option<&str>) -> Resp {
+pub(crate) fn put(n: &NodeProc, path: &str, body: Value, key: Option<&str>) -> Resp {
     method(n, "PUT", path, body, key)
 }
 
 /// A request as the business whose API key is `key` (or anonymous).
-fn method(n: &NodeProc, method: &str, path: &str, body: Value, key: Option<&str>) -> Resp {
+pub(crate) fn method(n: &NodeProc, method: &str, path: &str, body: Value, key: Option<&str>) -> Resp {
     let mut req = ureq::request(method, &format!("{}{path}", n.url)).set("content-type", "application/json");
     if let Some(key) = key {
         req = req.set("authorization", &format!("Bearer {key}"));
@@ -147,15 +147,15 @@ fn method(n: &NodeProc, method: &str, path: &str, body: Value, key: Option<&str>
     Resp { status, content_type, body, headers: vec![] }
 }
 
-fn confirm(n: &NodeProc, sid: &str, amount: &str, receipt: &str) -> Resp {
+pub(crate) fn confirm(n: &NodeProc, sid: &str, amount: &str, receipt: &str) -> Resp {
     n.post(&format!("/v1/sessions/{sid}/purchase"), json!({"amount_sek": amount, "purchased_at": now_rfc3339(), "transaction_id": receipt}))
 }
 
-fn paid(n: &NodeProc, b: &Biz) -> String {
+pub(crate) fn paid(n: &NodeProc, b: &Biz) -> String {
     n.get_as(&format!("/v1/businesses/{}", b.id), &b.key).str("rewards_paid_sek")
 }
 
-fn reward_ore(r: &Resp) -> i64 {
+pub(crate) fn reward_ore(r: &Resp) -> i64 {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["state"], "rewarded", "{}", r.body);
     let sek = r.str("reward_sek");
