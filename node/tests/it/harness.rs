@@ -14,9 +14,32 @@ pub use crate::poll::{eventually, poll_until};
 /// How long a node may take to become ready.
 pub const READY_DEADLINE: Duration = Duration::from_secs(30);
 
-/// A free loopback port (bound and released; good enough for tests).
+/// Where test ports are taken from: below Linux's ephemeral range (32768-60999), so that no
+/// client connection of the many tests running at once gets a just-picked port as its source port
+/// before the node binds it (port 0 hands out ephemeral ports, and that race failed CI once: a
+/// node's operator listener found its port taken).
+const TEST_PORTS: std::ops::Range<u16> = 20_000..32_000;
+/// The next candidate, per test process (each process starts elsewhere in the range).
+static NEXT_TEST_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+
+/// A loopback port no other socket uses now, TCP and UDP alike (bound and released; only this
+/// test process hands it out).
+fn unused_port() -> u16 {
+    let span = TEST_PORTS.end - TEST_PORTS.start;
+    let start = (std::process::id() % u32::from(span)) as u16;
+    for _ in 0..span {
+        let n = NEXT_TEST_PORT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = TEST_PORTS.start + (start.wrapping_add(n)) % span;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {TEST_PORTS:?}");
+}
+
+/// A free loopback TCP port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    unused_port()
 }
 
 /// An HTTP answer.
@@ -507,7 +530,7 @@ impl Cluster3 {
 
 /// A free loopback UDP port.
 pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp").local_addr().expect("addr").port()
+    unused_port()
 }
 
 /// Whether every thread of `pid` is in the stopped state (`T` in /proc/<pid>/task/*/stat).
