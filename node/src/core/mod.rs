@@ -197,6 +197,11 @@ impl NodeHandle {
         sessions::find_or_open(&self.cluster, &self.registry, token, self.device_key.hash(&device)).await
     }
 
+    /// Where a QR token leads: its business and location, with the names a customer is shown.
+    pub async fn qr_target(&self, token: QrToken) -> Result<crate::actors::keys::QrTarget, ActorError> {
+        sessions::qr_target(&self.cluster, token).await
+    }
+
     /// A page of the sessions of `device` (its owner's export), after `after`.
     pub async fn export_device(&self, device: &DeviceId, after: Option<SessionId>) -> Result<privacy::ExportPage, ActorError> {
         privacy::export(&self.cluster, &self.registry, self.device_key.hash(device), after).await

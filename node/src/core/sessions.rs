@@ -3,7 +3,7 @@
 //! need first. The one place where a session and its business meet.
 
 use crate::actors::business::{SessionOpened, Settle, Settlement};
-use crate::actors::keys::{ActiveRecord, Index, QrRecord};
+use crate::actors::keys::{ActiveRecord, Index, QrRecord, QrTarget};
 use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{OpenSession, Opened, Place, RecordSettlement, Session, SessionOp, SessionState, Step};
 use crate::actors::{ActorError, Missing};
@@ -18,9 +18,9 @@ pub const OPEN_ROUNDS_MAX: usize = 2;
 /// round covers a settlement that a concurrent caller recorded first.
 pub const SETTLE_ROUNDS_MAX: usize = 3;
 
-/// Opens a session for `token` and `device`, or returns the device's session at that location
-/// if one is still open (`false` then: nothing was created).
-pub async fn find_or_open(cluster: &ClusterNode, registry: &RegistryHandle, token: QrToken, device: DeviceHash) -> Result<(Session, bool), ActorError> {
+/// Where `token` leads: its business and location with their names (a read of the QR record,
+/// after a read barrier when this node has not seen it).
+pub async fn qr_target(cluster: &ClusterNode, token: QrToken) -> Result<QrTarget, ActorError> {
     let qr = QrRecord { token };
     let mut record = qr.read(cluster.view())?;
     if record.is_none() {
@@ -33,9 +33,13 @@ pub async fn find_or_open(cluster: &ClusterNode, registry: &RegistryHandle, toke
         cluster.read_barrier().await?;
         record = qr.read(cluster.view())?;
     }
-    let Some(target) = record else {
-        return Err(ActorError::NotFound { what: Missing::QrToken, id: qr.token.to_string() });
-    };
+    record.ok_or_else(|| ActorError::NotFound { what: Missing::QrToken, id: qr.token.to_string() })
+}
+
+/// Opens a session for `token` and `device`, or returns the device's session at that location
+/// if one is still open (`false` then: nothing was created).
+pub async fn find_or_open(cluster: &ClusterNode, registry: &RegistryHandle, token: QrToken, device: DeviceHash) -> Result<(Session, bool), ActorError> {
+    let target = qr_target(cluster, token).await?;
     let (business_id, location_id) = (target.business, target.location);
     let place = Place { business_name: target.business_name, location_name: target.location_name };
     let active = ActiveRecord { location: location_id.clone(), device: device.clone() };

@@ -309,6 +309,24 @@ impl FromStr for DeviceId {
 
 string_id_common!(DeviceId);
 
+impl DeviceId {
+    /// Prefix of the device ids the customer's page makes for a phone that has none.
+    pub const WEB_PREFIX: &'static str = "web-";
+
+    /// A fresh device id for a phone (the customer's page keeps it in a cookie): [`Self::WEB_PREFIX`]
+    /// and 128 bits of `rng` in hex.
+    pub fn generate<R: RngCore + CryptoRng + ?Sized>(rng: &mut R) -> DeviceId {
+        let mut bytes = [0u8; HEX_ID_BYTES];
+        rng.fill_bytes(&mut bytes);
+        DeviceId(format!("{}{}", Self::WEB_PREFIX, lower_hex(&bytes)))
+    }
+
+    /// A fresh device id from the generator every other id comes from (see [`seed_thread_ids`]).
+    pub fn random() -> DeviceId {
+        with_id_rng(|rng| Self::generate(rng))
+    }
+}
+
 /// Longest accepted transaction id, in characters.
 pub const TRANSACTION_ID_LEN_MAX: usize = 64;
 
@@ -369,6 +387,16 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
+
+    #[test]
+    fn generated_device_ids_are_valid_device_ids_and_distinct() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let a = DeviceId::generate(&mut rng);
+        let b = DeviceId::generate(&mut rng);
+        assert_ne!(a, b);
+        assert!(a.as_str().starts_with(DeviceId::WEB_PREFIX) && a.as_str().len() == DeviceId::WEB_PREFIX.len() + HEX_ID_DIGITS, "{a}");
+        assert_eq!(a.as_str().parse::<DeviceId>(), Ok(a.clone()));
+    }
 
     #[test]
     fn generated_hex_ids_have_prefix_and_32_hex_digits_and_parse_back() {

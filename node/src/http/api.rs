@@ -365,18 +365,11 @@ fn client_ip(node: &NodeHandle, req: &HttpRequest) -> Option<std::net::IpAddr> {
 
 pub(super) async fn open_session(node: web::Data<NodeHandle>, req: HttpRequest, body: web::Json<OpenSessionIn>) -> ApiResult {
     // Sessions open in the customer's nearest healthy region.
-    if node.config().node.routing == svea_config::Routing::Redirect {
-        if let Some(ip) = client_ip(&node, &req) {
-            let route = node.route(ip);
-            if let Some(region) = route.region.as_ref().filter(|r| **r != node.config().node.region) {
-                if let Some(url) = node.region_url(region) {
-                    let location = format!("{}/v1/sessions", url.trim_end_matches('/'));
-                    return Ok(HttpResponse::TemporaryRedirect()
-                        .insert_header((header::LOCATION, location.clone()))
-                        .json(serde_json::json!({"region": region, "location": location, "reason": route.reason})));
-                }
-            }
-        }
+    if let Some(to) = super::elsewhere(&node, &req) {
+        let location = to.url("/v1/sessions");
+        return Ok(HttpResponse::TemporaryRedirect()
+            .insert_header((header::LOCATION, location.clone()))
+            .json(serde_json::json!({"region": to.region, "location": location, "reason": to.route.reason})));
     }
     let token: QrToken = body
         .qr_token

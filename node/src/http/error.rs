@@ -109,7 +109,9 @@ pub fn status_for(e: &ApiError) -> StatusCode {
     }
 }
 
-fn kind_of(e: &ApiError) -> &str {
+/// The stable kind of an error (the suffix of its problem `type`; the customer's page turns it
+/// into a sentence).
+pub(crate) fn kind_of(e: &ApiError) -> &str {
     match e {
         ApiError::Actor(a) => match a {
             ActorError::Domain(d) => d.kind(),

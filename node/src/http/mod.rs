@@ -3,13 +3,14 @@
 //! (on its own listener only: [`configure`] never mounts it), [`metrics`] `/metrics`, [`error`] the
 //! one mapping from errors to statuses and problem documents, [`security`] the security headers on
 //! every response, [`ratelimit`] the per-address token bucket in front of the public API, [`pos`]
-//! till webhooks and settings. Pages get rooms of their own here.
+//! till webhooks and settings, [`page`] the customer's page (`/q/<token>`, `/assets/`).
 
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod operator;
+pub mod page;
 pub mod pos;
 pub mod privacy;
 pub mod ratelimit;
@@ -39,7 +40,8 @@ fn common(node: NodeHandle, cfg: &mut web::ServiceConfig) {
 /// Registers every public route on an actix-web app (the public listener, `node.http_addr`).
 /// The operator API is not among them: `/v1/cluster` answers 404 here.
 pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
-    common(node, cfg);
+    common(node.clone(), cfg);
+    page::configure(&node, cfg);
     cfg.route("/health", web::get().to(api::health))
         .route("/ready", web::get().to(api::ready))
         .service(
@@ -74,6 +76,37 @@ pub(crate) fn client_ip(trusted_proxies: &[svea_config::IpNetwork], req: &HttpRe
     let forwarded = joined(header::FORWARDED);
     let xff = joined(header::HeaderName::from_static("x-forwarded-for"));
     Some(svea_geo::client_ip(peer, forwarded.as_deref(), xff.as_deref(), trusted_proxies))
+}
+
+/// Where a customer should be served instead of here: the nearest healthy region's node.
+pub(crate) struct Elsewhere {
+    /// That region.
+    pub region: svea_config::Region,
+    /// Public URL of a reachable node there (no trailing slash).
+    pub base_url: String,
+    /// Why that region ([`NodeHandle::route`]).
+    pub route: svea_geo::Route,
+}
+
+impl Elsewhere {
+    /// `path` (starting with `/`) on that node.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+}
+
+/// The one routing decision for customers (opening a session through the API, opening the
+/// customer's page): with `node.routing = "redirect"`, the client address's nearest healthy
+/// region when that is not this node's and a node there is reachable; `None` means serve here.
+pub(crate) fn elsewhere(node: &NodeHandle, req: &HttpRequest) -> Option<Elsewhere> {
+    if node.config().node.routing != svea_config::Routing::Redirect {
+        return None;
+    }
+    let ip = client_ip(&node.config().geo.trusted_proxies, req)?;
+    let route = node.route(ip);
+    let region = route.region.clone().filter(|r| *r != node.config().node.region)?;
+    let url = node.region_url(&region)?;
+    Some(Elsewhere { region, base_url: url.trim_end_matches('/').to_string(), route })
 }
 
 /// Registers the operator listener's routes (`operator.listen_addr`): `/v1/cluster/...` behind

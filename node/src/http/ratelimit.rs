@@ -110,8 +110,14 @@ pub async fn limit(
     if let (true, Some(limiter)) = (limited, req.app_data::<web::Data<AddressLimiter>>()) {
         if let Some(ip) = super::client_ip(&limiter.trusted_proxies, req.request()) {
             if let Err(wait) = limiter.check(ip) {
-                let error = ApiError::RateLimited { retry_after_s: retry_after_s(wait) };
-                return Ok(req.into_response(error.error_response()).map_into_right_body());
+                let retry = retry_after_s(wait);
+                // The customer's page answers with a page; everything else with a problem.
+                let resp = if req.path().starts_with(super::page::PAGE_PREFIX) {
+                    super::page::rate_limited(req.request(), retry)
+                } else {
+                    ApiError::RateLimited { retry_after_s: retry }.error_response()
+                };
+                return Ok(req.into_response(resp).map_into_right_body());
             }
         }
     }

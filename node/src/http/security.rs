@@ -2,10 +2,11 @@
 //! not do with our answers. Added here once, as middleware, so no handler can forget them.
 //!
 //! - `X-Content-Type-Options: nosniff`: a JSON answer is never run as a script or style.
-//! - `Cache-Control: no-store` on API answers (everything but the pages the next issue adds):
-//!   session states, budgets and keys never land in a shared or browser cache.
+//! - `Cache-Control: no-store` unless the handler set its own (only the embedded assets do):
+//!   session states, budgets, keys and pages never land in a shared or browser cache.
 //! - `Strict-Transport-Security` when the listener serves HTTPS: browsers never try plain HTTP.
-//! - `Referrer-Policy: no-referrer`: a session URL never leaks to another site.
+//! - `Referrer-Policy: no-referrer`: a session URL never leaks to another site (the customer's
+//!   page says `same-origin` itself: its forms must carry its origin, and nothing leaves the site).
 //! - `Content-Security-Policy`: only our own origin, no framing, no plugins, no inline script.
 //! - `X-Frame-Options: DENY`: for browsers that predate `frame-ancestors`.
 
@@ -31,13 +32,14 @@ pub async fn headers(req: ServiceRequest, next: Next<impl MessageBody + 'static>
     // Every answer today is an API answer; a page that may be cached sets its own policy.
     let cache = (!h.contains_key(header::CACHE_CONTROL)).then_some((header::CACHE_CONTROL, "no-store"));
     let hsts = https.then_some((header::STRICT_TRANSPORT_SECURITY, HSTS));
-    let always: [(HeaderName, &'static str); 4] = [
+    // A page that posts forms to its own origin says `same-origin` (see `http::page`).
+    let referrer = (!h.contains_key(header::REFERRER_POLICY)).then_some((header::REFERRER_POLICY, "no-referrer"));
+    let always: [(HeaderName, &'static str); 3] = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
         (header::CONTENT_SECURITY_POLICY, CSP),
         (header::X_FRAME_OPTIONS, "DENY"),
     ];
-    for (name, value) in always.into_iter().chain(cache).chain(hsts) {
+    for (name, value) in always.into_iter().chain(referrer).chain(cache).chain(hsts) {
         h.insert(name, HeaderValue::from_static(value));
     }
     Ok(res)

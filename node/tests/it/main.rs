@@ -23,6 +23,7 @@ mod failover;
 mod geo;
 mod metrics;
 mod operator;
+mod page;
 mod pos;
 mod privacy;
 mod transport;

@@ -1,0 +1,388 @@
+//! The customer's page: what a phone opens from a QR code (`<public_url>/q/<qr_token>`),
+//! server-rendered HTML that works as plain forms (a small script only adds a character counter).
+//!
+//! - `GET /q/{token}`: routed first, exactly like `POST /v1/sessions` ([`super::elsewhere`]): a
+//!   customer whose nearest healthy region is another one gets `307` to that region's
+//!   `/q/{token}` before anything is read or rendered. Then the page at the step the customer's
+//!   session is at: start, confirm the purchase (or "waiting for the till", which reloads itself
+//!   with `<meta http-equiv="refresh">`), write feedback, the score and the reward.
+//! - `POST /q/{token}/open | purchase | feedback`: the forms (Post/Redirect/Get: `303` back to the
+//!   page on success; on an error the page again, with the problem in words and what was typed).
+//! - `GET /assets/{name}`: the stylesheet and the script, embedded in the binary.
+//!
+//! State lives in three first-party cookies (`HttpOnly; SameSite=Lax`, `Secure` when the public
+//! side is HTTPS): the device id ([`DEVICE_COOKIE`], random, made with the ids' generator the
+//! first time a phone opens a page), the session id ([`SESSION_COOKIE`], scoped to the QR code's
+//! path, so a reload resumes where the customer was) and the language ([`LANG_COOKIE`], set by
+//! `?lang=en|sv`). The session itself lives where every session lives: in its actor, through Raft.
+//!
+//! Cross-site forms: the cookies are `SameSite=Lax`, so another site's form posts arrive without
+//! them and change nothing (no device: back to the page; no session: back to the page); and a
+//! post whose `Origin` (or, without one, `Referer`) names another host, or the opaque `null`, is
+//! refused (`cross-site-form`). Pages carry `Referrer-Policy: same-origin` so that browsers send
+//! our own origin on our own forms (under `no-referrer` they send `Origin: null`).
+
+mod texts;
+mod view;
+
+use actix_web::cookie::{time, Cookie, SameSite};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use maud::Markup;
+use serde::Deserialize;
+
+use super::error::{bad, kind_of, status_for, ApiError};
+use super::security::Https;
+use crate::actors::keys::QrTarget;
+use crate::actors::session::{FeedbackText, Purchase, Session};
+use crate::actors::ActorError;
+use crate::core::NodeHandle;
+use crate::domain::day::{from_swedish_local, swedish_local};
+use crate::domain::{DeviceId, DomainError, Ore, QrToken, SessionId, TransactionId};
+pub use texts::Lang;
+use view::{Draft, Page, Place, LOCAL_TIME_FORMAT};
+
+/// Paths of the customer's page start with it.
+pub const PAGE_PREFIX: &str = "/q/";
+/// The device id cookie (path `/`).
+pub const DEVICE_COOKIE: &str = "svea_device";
+/// The session id cookie (path `/q/<token>`: one per QR code).
+pub const SESSION_COOKIE: &str = "svea_session";
+/// The language cookie (path `/`).
+pub const LANG_COOKIE: &str = "svea_lang";
+/// How long a phone keeps its device id: a year (browsers cap cookies at 400 days).
+pub const DEVICE_COOKIE_MAX_AGE_DAYS: i64 = 365;
+/// How long a phone remembers its session at one QR code: long enough to see the result again
+/// after the session's own expiry (`timeouts.session_expiry`), short enough that a regular
+/// customer starts fresh each week.
+pub const SESSION_COOKIE_MAX_AGE_DAYS: i64 = 7;
+/// How long the language choice is kept.
+pub const LANG_COOKIE_MAX_AGE_DAYS: i64 = 365;
+/// Seconds between reloads of the "waiting for the till" page.
+pub const WAIT_REFRESH_S: u32 = 3;
+/// How long browsers may cache an asset (they are small and not fingerprinted: an hour).
+pub const ASSET_MAX_AGE_S: u32 = 3600;
+/// The stylesheet's path.
+pub const ASSET_CSS: &str = "/assets/page.css";
+/// The script's path.
+pub const ASSET_JS: &str = "/assets/page.js";
+/// The referrer policy of every page (see the module docs).
+pub const PAGE_REFERRER_POLICY: &str = "same-origin";
+
+/// An embedded asset.
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+}
+
+/// Every asset the pages use, compiled into the binary.
+const ASSETS: [Asset; 2] = [
+    Asset { name: "page.css", content_type: "text/css; charset=utf-8", body: include_str!("assets/page.css") },
+    Asset { name: "page.js", content_type: "text/javascript; charset=utf-8", body: include_str!("assets/page.js") },
+];
+
+/// Registers the page's routes.
+pub fn configure(node: &NodeHandle, cfg: &mut web::ServiceConfig) {
+    let limit = node.config().limits.http_body_bytes;
+    cfg.app_data(web::FormConfig::default().limit(limit).error_handler(form_error))
+        .route("/q/{token}", web::get().to(show))
+        .route("/q/{token}/open", web::post().to(open))
+        .route("/q/{token}/purchase", web::post().to(purchase))
+        .route("/q/{token}/feedback", web::post().to(feedback))
+        .route("/assets/{name}", web::get().to(asset));
+}
+
+#[derive(Deserialize)]
+struct LangQuery {
+    lang: Option<String>,
+}
+
+/// The language `?lang=` asks for.
+fn query_lang(req: &HttpRequest) -> Option<Lang> {
+    let q = web::Query::<LangQuery>::from_query(req.query_string()).ok()?;
+    q.lang.as_deref().and_then(Lang::parse)
+}
+
+/// The page's language: `?lang=`, else the cookie, else Swedish.
+pub fn lang_of(req: &HttpRequest) -> Lang {
+    query_lang(req).or_else(|| req.cookie(LANG_COOKIE).and_then(|c| Lang::parse(c.value()))).unwrap_or(Lang::Sv)
+}
+
+/// Whether customers reach this node over HTTPS (its own TLS, or the TLS-terminating proxy its
+/// config names): cookies are `Secure` then.
+fn secure(node: &NodeHandle, req: &HttpRequest) -> bool {
+    req.app_data::<web::Data<Https>>().is_some_and(|h| h.0) || node.config().http.plaintext_behind_proxy
+}
+
+fn cookie(name: &'static str, value: String, path: String, days: i64, secure: bool) -> Cookie<'static> {
+    Cookie::build(name, value).path(path).http_only(true).same_site(SameSite::Lax).secure(secure).max_age(time::Duration::days(days)).finish()
+}
+
+fn page_path(token: &QrToken) -> String {
+    format!("/q/{token}")
+}
+
+/// An HTML answer with the page's referrer policy and `cookies`.
+fn html(status: StatusCode, markup: Markup, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+    let mut b = HttpResponse::build(status);
+    b.content_type("text/html; charset=utf-8").insert_header((header::REFERRER_POLICY, PAGE_REFERRER_POLICY));
+    for c in cookies {
+        b.cookie(c);
+    }
+    b.body(markup.into_string())
+}
+
+/// `303` back to the page (Post/Redirect/Get), with `cookies`.
+fn see_page(token: &QrToken, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+    let mut b = HttpResponse::SeeOther();
+    b.insert_header((header::LOCATION, page_path(token)));
+    for c in cookies {
+        b.cookie(c);
+    }
+    b.finish()
+}
+
+/// The status a page shows an error with: the API's, except that a server fault is a 503 "try
+/// again" page (it is logged), never a bare 500.
+fn page_status(e: &ApiError) -> StatusCode {
+    let status = status_for(e);
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(error = %e, "customer page request failed");
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    status
+}
+
+fn not_found(lang: Lang) -> HttpResponse {
+    html(StatusCode::NOT_FOUND, view::not_found(lang), Vec::new())
+}
+
+/// The page for an error before the QR code's place is known.
+fn error_only(lang: Lang, e: &ApiError) -> HttpResponse {
+    match e {
+        ApiError::Actor(ActorError::NotFound { .. }) => not_found(lang),
+        _ => html(page_status(e), view::error_page(lang, lang.texts().problem(kind_of(e))), Vec::new()),
+    }
+}
+
+/// The page for a client over its request bucket (`http::ratelimit` answers page paths with it).
+pub fn rate_limited(req: &HttpRequest, retry_after_s: u64) -> HttpResponse {
+    let mut resp = html(StatusCode::TOO_MANY_REQUESTS, view::rate_limited(lang_of(req)), Vec::new());
+    if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
+/// The extractor error of a form body that could not be read (too large, not a form).
+fn form_error(err: actix_web::error::UrlencodedError, req: &HttpRequest) -> actix_web::Error {
+    let e = bad("invalid-body", err.to_string());
+    let resp = error_only(lang_of(req), &e);
+    actix_web::error::InternalError::from_response(err, resp).into()
+}
+
+/// The session the phone's cookie names, if it is at this QR code's location.
+async fn current_session(node: &NodeHandle, req: &HttpRequest, target: &QrTarget) -> Result<Option<Session>, ApiError> {
+    let Some(id) = session_cookie(req) else { return Ok(None) };
+    match node.get_session(id).await {
+        Ok(s) if s.location_id == target.location => Ok(Some(s)),
+        Ok(_) | Err(ActorError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn session_cookie(req: &HttpRequest) -> Option<SessionId> {
+    req.cookie(SESSION_COOKIE).and_then(|c| c.value().parse().ok())
+}
+
+fn device_cookie(req: &HttpRequest) -> Option<DeviceId> {
+    req.cookie(DEVICE_COOKIE).and_then(|c| c.value().parse().ok())
+}
+
+/// Renders the page for `token` at its session's step, with `error` and what was typed.
+async fn render(node: &NodeHandle, req: &HttpRequest, token: &QrToken, error: Option<&ApiError>, draft: Draft, mut cookies: Vec<Cookie<'static>>) -> HttpResponse {
+    let lang = lang_of(req);
+    let target = match node.qr_target(token.clone()).await {
+        Ok(t) => t,
+        Err(e) => return error_only(lang, &e.into()),
+    };
+    let session = match current_session(node, req, &target).await {
+        Ok(s) => s,
+        Err(e) => return error_only(lang, &e),
+    };
+    if device_cookie(req).is_none() {
+        cookies.push(cookie(DEVICE_COOKIE, DeviceId::random().to_string(), "/".into(), DEVICE_COOKIE_MAX_AGE_DAYS, secure(node, req)));
+    }
+    let page = Page {
+        lang,
+        place: Place { token: token.as_str(), business: &target.business_name, location: &target.location_name },
+        session: session.as_ref(),
+        error: error.map(|e| lang.texts().problem(kind_of(e))),
+        draft,
+        now_local: swedish_local(Utc::now()).format(LOCAL_TIME_FORMAT).to_string(),
+    };
+    let status = error.map_or(StatusCode::OK, page_status);
+    html(status, view::customer_page(&page), cookies)
+}
+
+/// `GET /q/{token}`.
+async fn show(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>) -> HttpResponse {
+    let Ok(token) = token.parse::<QrToken>() else { return not_found(lang_of(&req)) };
+    let asked = query_lang(&req);
+    // Routed before anything is read or rendered, by the one decision the API uses too.
+    if let Some(to) = super::elsewhere(&node, &req) {
+        let path = match asked {
+            Some(l) => format!("{}?lang={}", page_path(&token), l.tag()),
+            None => page_path(&token),
+        };
+        return HttpResponse::TemporaryRedirect().insert_header((header::LOCATION, to.url(&path))).finish();
+    }
+    let cookies = asked.map(|l| cookie(LANG_COOKIE, l.tag().into(), "/".into(), LANG_COOKIE_MAX_AGE_DAYS, secure(&node, &req))).into_iter().collect();
+    render(&node, &req, &token, None, Draft::default(), cookies).await
+}
+
+/// Refuses a form posted from another site: its `Origin`, or without one its `Referer`, must
+/// name this host. Neither header (a non-browser client): allowed; the `SameSite` cookies are
+/// what protects browsers that send neither.
+fn same_origin(req: &HttpRequest) -> Result<(), ApiError> {
+    let refuse = |what: &str| bad("cross-site-form", format!("form posted from {what}, not from this site"));
+    let header_str = |name| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let claimed = match (header_str(header::ORIGIN), header_str(header::REFERER)) {
+        (Some(origin), _) => origin,
+        (None, Some(referer)) => referer,
+        (None, None) => return Ok(()),
+    };
+    let info = req.connection_info();
+    match authority(claimed) {
+        Some(host) if host.eq_ignore_ascii_case(info.host()) => Ok(()),
+        _ => Err(refuse(claimed.chars().take(100).collect::<String>().as_str())),
+    }
+}
+
+/// The `host[:port]` of an absolute `http(s)` URL or origin; `None` for anything else (`null`).
+fn authority(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(&rest[..end]).filter(|a| !a.is_empty())
+}
+
+/// What every form post checks first: a known QR token, a same-site form, and the cookie the
+/// step needs (`None`: back to the page, which sets what is missing).
+fn form_start(req: &HttpRequest, token: &str) -> Result<QrToken, HttpResponse> {
+    let lang = lang_of(req);
+    let token = token.parse::<QrToken>().map_err(|_| not_found(lang))?;
+    same_origin(req).map_err(|e| html(status_for(&e), view::error_page(lang, lang.texts().problem(kind_of(&e))), Vec::new()))?;
+    Ok(token)
+}
+
+/// `POST /q/{token}/open`: opens the device's session at this QR code (or finds its open one).
+async fn open(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>) -> HttpResponse {
+    let token = match form_start(&req, &token) {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
+    let Some(device) = device_cookie(&req) else { return see_page(&token, Vec::new()) };
+    match node.open_session(token.clone(), device).await {
+        Ok((s, _)) => {
+            let c = cookie(SESSION_COOKIE, s.id.to_string(), page_path(&token), SESSION_COOKIE_MAX_AGE_DAYS, secure(&node, &req));
+            see_page(&token, vec![c])
+        }
+        Err(e) => render(&node, &req, &token, Some(&e.into()), Draft::default(), Vec::new()).await,
+    }
+}
+
+/// The purchase form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PurchaseForm {
+    amount: String,
+    purchased_at: String,
+    receipt: String,
+}
+
+/// An amount as a customer types it: "89", "89,50", "89.50", "1 234,50 kr".
+fn parse_amount(raw: &str) -> Result<Ore, ApiError> {
+    let t = raw.trim();
+    let t = ["kr", "KR", "Kr", "SEK", "sek"].iter().find_map(|s| t.strip_suffix(s)).unwrap_or(t);
+    let cleaned: String = t.chars().filter(|c| !c.is_whitespace()).map(|c| if c == ',' { '.' } else { c }).collect();
+    Ok(Ore::parse_sek(&cleaned).map_err(DomainError::from)?)
+}
+
+/// A purchase time as the form sends it: `datetime-local` (Swedish time, with or without
+/// seconds), or RFC 3339.
+fn parse_purchase_time(raw: &str) -> Result<DateTime<Utc>, ApiError> {
+    let raw = raw.trim();
+    let invalid = || bad("invalid-timestamp", format!("purchase time {:?} is not a date and time", raw.chars().take(40).collect::<String>()));
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let local = NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M").or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S")).map_err(|_| invalid())?;
+    from_swedish_local(local).ok_or_else(invalid)
+}
+
+fn parse_purchase(f: &PurchaseForm) -> Result<Purchase, ApiError> {
+    let amount = parse_amount(&f.amount)?;
+    let at = parse_purchase_time(&f.purchased_at)?;
+    let receipt: TransactionId = f.receipt.trim().parse().map_err(DomainError::from)?;
+    Ok(Purchase::new(amount, at, receipt)?)
+}
+
+/// `POST /q/{token}/purchase`.
+async fn purchase(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>, form: web::Form<PurchaseForm>) -> HttpResponse {
+    let token = match form_start(&req, &token) {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
+    let Some(id) = session_cookie(&req) else { return see_page(&token, Vec::new()) };
+    let result = match parse_purchase(&form) {
+        Ok(p) => node.confirm_purchase(id, p).await.map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => see_page(&token, Vec::new()),
+        Err(e) => {
+            let f = form.into_inner();
+            let draft = Draft { amount: f.amount, purchased_at: f.purchased_at, receipt: f.receipt, text: String::new() };
+            render(&node, &req, &token, Some(&e), draft, Vec::new()).await
+        }
+    }
+}
+
+/// The feedback form.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct FeedbackForm {
+    text: String,
+}
+
+/// `POST /q/{token}/feedback`.
+async fn feedback(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>, form: web::Form<FeedbackForm>) -> HttpResponse {
+    let token = match form_start(&req, &token) {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
+    let Some(id) = session_cookie(&req) else { return see_page(&token, Vec::new()) };
+    let result = match FeedbackText::new(&form.text) {
+        Ok(text) => node.give_feedback(id, text).await.map_err(ApiError::from),
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Ok(_) => see_page(&token, Vec::new()),
+        Err(e) => render(&node, &req, &token, Some(&e), Draft { text: form.into_inner().text, ..Draft::default() }, Vec::new()).await,
+    }
+}
+
+/// `GET /assets/{name}`.
+async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let a = ASSETS.iter().find(|a| a.name == name.as_str()).ok_or_else(|| ApiError::NoRoute { method: "GET".into(), path: format!("/assets/{name}") })?;
+    Ok(HttpResponse::Ok()
+        .content_type(a.content_type)
+        .insert_header((header::CACHE_CONTROL, format!("public, max-age={ASSET_MAX_AGE_S}")))
+        .body(a.body))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,345 @@
+//! The customer's page as HTML (maud: every interpolated value is escaped). One layout, one
+//! section per step of a session, and the pages for an unknown code, an error and a rate limit.
+//! Pure functions of what they are given: the handlers in `super` decide which one to show.
+
+use maud::{html, Markup, DOCTYPE};
+
+use super::texts::{Lang, Texts};
+use super::{ASSET_CSS, ASSET_JS, WAIT_REFRESH_S};
+use crate::actors::session::{Session, SessionState};
+use crate::domain::scoring::COMPONENT_MAX;
+use crate::domain::day::swedish_local;
+use crate::domain::validate::{FEEDBACK_CHARS_MAX, FEEDBACK_CHARS_MIN};
+use crate::domain::{Ore, RewardTier};
+
+/// The QR code's business and location, as the page names them.
+pub struct Place<'a> {
+    /// The QR token (the page's own path).
+    pub token: &'a str,
+    /// Business name.
+    pub business: &'a str,
+    /// Location name.
+    pub location: &'a str,
+}
+
+/// What the customer typed, shown again when a form comes back with an error.
+#[derive(Debug, Default, Clone)]
+pub struct Draft {
+    /// Purchase amount as typed.
+    pub amount: String,
+    /// Purchase time as typed (`datetime-local`: `YYYY-MM-DDTHH:MM`, Swedish time).
+    pub purchased_at: String,
+    /// Receipt or transaction number as typed.
+    pub receipt: String,
+    /// Feedback text as typed.
+    pub text: String,
+}
+
+/// Everything one render of the customer's page needs.
+pub struct Page<'a> {
+    /// Language.
+    pub lang: Lang,
+    /// Business and location.
+    pub place: Place<'a>,
+    /// The customer's session, if one is open on this device for this location.
+    pub session: Option<&'a Session>,
+    /// A sentence saying what went wrong with the last form, if something did.
+    pub error: Option<&'static str>,
+    /// The last form's values.
+    pub draft: Draft,
+    /// The purchase time offered by default (now, Swedish time, `YYYY-MM-DDTHH:MM`).
+    pub now_local: String,
+}
+
+/// `datetime-local` format, Swedish time.
+pub const LOCAL_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M";
+
+fn when(t: chrono::DateTime<chrono::Utc>) -> String {
+    swedish_local(t).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// An amount as a customer reads it: "12,50 kr" or "12.50 SEK".
+pub fn money(lang: Lang, amount: Ore) -> String {
+    let sek = amount.to_sek_string();
+    match lang {
+        Lang::Sv => format!("{} kr", sek.replace('.', ",")),
+        Lang::En => format!("{sek} SEK"),
+    }
+}
+
+fn layout(lang: Lang, title: &str, refresh: bool, body: Markup) -> Markup {
+    let t = lang.texts();
+    html! {
+        (DOCTYPE)
+        html lang=(lang.tag()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                @if refresh {
+                    meta http-equiv="refresh" content=(WAIT_REFRESH_S);
+                }
+                title { (title) " · " (t.title) }
+                link rel="stylesheet" href=(ASSET_CSS);
+                script src=(ASSET_JS) defer {}
+            }
+            body {
+                header.bar {
+                    span.brand { "svea" }
+                    a.lang href={ "?lang=" (lang.other().tag()) } hreflang=(lang.other().tag()) lang=(lang.other().tag()) {
+                        (lang.other().texts().language_name)
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+fn error_box(error: Option<&str>) -> Markup {
+    html! {
+        @if let Some(e) = error {
+            div.error role="alert" { p { (e) } }
+        }
+    }
+}
+
+/// The step a session is at: 0 start, 1 purchase, 2 feedback, 3 reward; `None` when expired.
+pub fn step_of(session: Option<&Session>) -> Option<usize> {
+    match session.map(|s| s.state) {
+        None => Some(0),
+        Some(SessionState::Opened | SessionState::AwaitingPurchase) => Some(1),
+        Some(SessionState::PurchaseConfirmed) => Some(2),
+        Some(SessionState::Rewarded | SessionState::Rejected) => Some(3),
+        Some(SessionState::Expired) => None,
+    }
+}
+
+fn steps(t: &Texts, current: Option<usize>) -> Markup {
+    html! {
+        @if let Some(current) = current {
+            ol.steps aria-label=(t.step_of) {
+                @for (i, name) in t.steps.iter().enumerate() {
+                    @if i == current {
+                        li.current aria-current="step" { (name) }
+                    } @else if i < current {
+                        li.done { (name) }
+                    } @else {
+                        li { (name) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The customer's page at the step its session is at.
+pub fn customer_page(p: &Page<'_>) -> Markup {
+    let t = p.lang.texts();
+    let waiting = p.session.is_some_and(|s| s.state == SessionState::AwaitingPurchase);
+    let body = html! {
+        hgroup.place {
+            h1 { (p.place.business) }
+            p { (t.at_location) " " strong { (p.place.location) } }
+        }
+        (steps(t, step_of(p.session)))
+        (error_box(p.error))
+        @match p.session {
+            None => (start(t, p)),
+            Some(s) => @match s.state {
+                SessionState::Opened => (purchase(t, p, s)),
+                SessionState::AwaitingPurchase => (awaiting(t, p, s)),
+                SessionState::PurchaseConfirmed => (feedback(t, p, s)),
+                SessionState::Rewarded | SessionState::Rejected => (result(t, p, s)),
+                SessionState::Expired => (expired(t, p)),
+            },
+        }
+    };
+    layout(p.lang, p.place.business, waiting, body)
+}
+
+fn action(p: &Page<'_>, step: &str) -> String {
+    format!("/q/{}/{step}", p.place.token)
+}
+
+fn start(t: &Texts, p: &Page<'_>) -> Markup {
+    html! {
+        section aria-labelledby="h-start" {
+            h2 #h-start { (t.title) }
+            p { (t.intro) }
+            form method="post" action=(action(p, "open")) {
+                button type="submit" { (t.open_button) }
+            }
+        }
+    }
+}
+
+fn purchase(t: &Texts, p: &Page<'_>, s: &Session) -> Markup {
+    // A purchase the till did not back comes back with its values and why.
+    let refused = s.purchase_refusal.as_ref();
+    let draft = match refused {
+        Some(r) if p.draft.amount.is_empty() => Draft {
+            amount: money_input(p.lang, r.purchase.amount),
+            purchased_at: swedish_local(r.purchase.purchased_at).format(LOCAL_TIME_FORMAT).to_string(),
+            receipt: r.purchase.transaction_id.to_string(),
+            text: String::new(),
+        },
+        _ => p.draft.clone(),
+    };
+    let time = if draft.purchased_at.is_empty() { p.now_local.clone() } else { draft.purchased_at.clone() };
+    html! {
+        @if p.error.is_none() {
+            @if let Some(r) = refused { (error_box(Some(t.problem(r.kind.as_str())))) }
+        }
+        section aria-labelledby="h-purchase" {
+            h2 #h-purchase { (t.purchase_heading) }
+            p { (t.purchase_help) }
+            form method="post" action=(action(p, "purchase")) {
+                label for="amount" { (t.amount_label) }
+                input #amount name="amount" type="text" inputmode="decimal" autocomplete="off" required
+                    maxlength="16" aria-describedby="amount-hint" value=(draft.amount);
+                p.hint #amount-hint { (t.amount_hint) }
+                label for="purchased_at" { (t.time_label) }
+                input #purchased_at name="purchased_at" type="datetime-local" required value=(time);
+                label for="receipt" { (t.receipt_label) }
+                input #receipt name="receipt" type="text" autocomplete="off" required maxlength=(crate::domain::ids::TRANSACTION_ID_LEN_MAX)
+                    aria-describedby="receipt-hint" value=(draft.receipt);
+                p.hint #receipt-hint { (t.receipt_hint) }
+                button type="submit" { (t.purchase_button) }
+            }
+        }
+    }
+}
+
+/// An amount as the amount field shows it ("89,50" in Swedish).
+fn money_input(lang: Lang, amount: Ore) -> String {
+    let sek = amount.to_sek_string();
+    match lang {
+        Lang::Sv => sek.replace('.', ","),
+        Lang::En => sek,
+    }
+}
+
+fn purchase_summary(t: &Texts, p: &Page<'_>, s: &Session) -> Markup {
+    html! {
+        @if let Some(pu) = &s.purchase {
+            p.summary { (t.purchase_shown) ": " (money(p.lang, pu.amount)) ", " (when(pu.purchased_at)) ", " (pu.transaction_id.as_str()) }
+        }
+    }
+}
+
+fn awaiting(t: &Texts, p: &Page<'_>, s: &Session) -> Markup {
+    html! {
+        section.waiting aria-labelledby="h-wait" aria-live="polite" {
+            h2 #h-wait { (t.waiting_heading) }
+            p { (t.waiting_text) }
+            (purchase_summary(t, p, s))
+            @if let Some(until) = s.await_until {
+                p { (t.waiting_until) " " (when(until)) "." }
+            }
+            p { a.button href={ "/q/" (p.place.token) } { (t.reload) } }
+        }
+    }
+}
+
+fn feedback(t: &Texts, p: &Page<'_>, s: &Session) -> Markup {
+    html! {
+        (purchase_summary(t, p, s))
+        section aria-labelledby="h-feedback" {
+            h2 #h-feedback { (t.feedback_heading) }
+            p { (t.feedback_help) }
+            form method="post" action=(action(p, "feedback")) {
+                label for="text" { (t.feedback_label) }
+                textarea #text name="text" rows="8" required minlength=(FEEDBACK_CHARS_MIN) maxlength=(FEEDBACK_CHARS_MAX)
+                    aria-describedby="text-hint text-count" { (p.draft.text) }
+                p.hint #text-hint { (t.feedback_hint) }
+                p.hint.counter #text-count aria-live="polite" hidden
+                    data-for="text" data-min=(FEEDBACK_CHARS_MIN) data-max=(FEEDBACK_CHARS_MAX) data-unit=(t.characters) {}
+                button type="submit" { (t.feedback_button) }
+            }
+        }
+    }
+}
+
+fn tier_name(t: &Texts, tier: RewardTier) -> &'static str {
+    t.tier_names[match tier {
+        RewardTier::None => 0,
+        RewardTier::Low => 1,
+        RewardTier::Mid => 2,
+        RewardTier::High => 3,
+    }]
+}
+
+/// A serde-named enum's wire name (`withheld`, `capped_by` keys of the texts).
+fn wire_name<T: serde::Serialize>(v: T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn result(t: &Texts, p: &Page<'_>, s: &Session) -> Markup {
+    let Some(f) = &s.feedback else { return expired(t, p) };
+    let settlement = f.settlement;
+    let parts = [f.score.substance, f.score.specific, f.score.actionable, f.score.balanced];
+    html! {
+        section.result aria-labelledby="h-result" {
+            h2 #h-result { (t.result_heading) }
+            p.score { (t.score_label) ": " strong #score { (f.score.total) } " / 100" }
+            dl.breakdown {
+                @for (name, value) in t.breakdown.iter().zip(parts) {
+                    dt { (name) }
+                    dd { meter min="0" max=(COMPONENT_MAX) value=(value) {} " " (value) " / " (COMPONENT_MAX) }
+                }
+            }
+            @if let Some(st) = settlement {
+                p.reward { (t.reward_label) ": " strong #reward { (money(p.lang, st.decision.amount)) } }
+                p { (t.tier_label) ": " (tier_name(t, st.decision.tier)) }
+                @if let Some(w) = st.withheld {
+                    p.notice #withheld { (t.withheld(&wire_name(w))) }
+                } @else if s.state == SessionState::Rejected {
+                    p.notice { (t.no_reward_text) }
+                } @else {
+                    p { (t.rewarded_text) }
+                }
+                @if let Some(c) = st.decision.capped_by {
+                    p.notice { (t.capped(&wire_name(c))) }
+                }
+            }
+            (purchase_summary(t, p, s))
+            (new_visit(t, p))
+        }
+    }
+}
+
+fn new_visit(t: &Texts, p: &Page<'_>) -> Markup {
+    html! {
+        form.secondary method="post" action=(action(p, "open")) {
+            button type="submit" { (t.new_visit) }
+        }
+    }
+}
+
+fn expired(t: &Texts, p: &Page<'_>) -> Markup {
+    html! {
+        section aria-labelledby="h-expired" {
+            h2 #h-expired { (t.expired_heading) }
+            p { (t.expired_text) }
+            (new_visit(t, p))
+        }
+    }
+}
+
+/// The friendly page for a QR code that leads nowhere.
+pub fn not_found(lang: Lang) -> Markup {
+    let t = lang.texts();
+    layout(lang, t.not_found_heading, false, html! { h1 { (t.not_found_heading) } p { (t.not_found_text) } })
+}
+
+/// A page that only says what went wrong (when not even the QR code could be read).
+pub fn error_page(lang: Lang, sentence: &str) -> Markup {
+    let t = lang.texts();
+    layout(lang, t.error_heading, false, html! { h1 { (t.error_heading) } (error_box(Some(sentence))) })
+}
+
+/// The page for a client over its request bucket.
+pub fn rate_limited(lang: Lang) -> Markup {
+    let t = lang.texts();
+    layout(lang, t.rate_limited_heading, false, html! { h1 { (t.rate_limited_heading) } p { (t.rate_limited_text) } })
+}
