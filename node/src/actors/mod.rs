@@ -218,6 +218,8 @@ pub enum Missing {
     QrToken,
     /// A cluster member.
     Node,
+    /// A location of a business.
+    Location,
 }
 
 impl Missing {
@@ -228,6 +230,7 @@ impl Missing {
             Missing::Session => "session",
             Missing::QrToken => "qr token",
             Missing::Node => "node",
+            Missing::Location => "location",
         }
     }
 }

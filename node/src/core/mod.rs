@@ -117,6 +117,18 @@ impl NodeHandle {
             .map(|(_, n)| n.public_url)
     }
 
+    /// The base URL a business's printed material points at: the public URL of its home
+    /// region's member with the lowest id, whatever its health right now (a poster printed while
+    /// a node is down must not point elsewhere for good; `/q/...` is GeoIP-routed on arrival
+    /// anyway), or this node's own when the membership has no member in that region.
+    pub fn home_url(&self, region: &Region) -> String {
+        self.cluster
+            .members()
+            .into_values()
+            .find(|n| n.region == region.as_str())
+            .map_or_else(|| self.config.node.public_url.clone(), |n| n.public_url)
+    }
+
     /// Actors active on this node.
     pub fn active_actors(&self) -> usize {
         self.registry.active_actors()

@@ -54,6 +54,10 @@ struct LocationOut {
     lat: f64,
     lon: f64,
     qr_token: String,
+    /// What the location's QR code encodes: the customer page ([`super::qr::customer_url`]).
+    qr_url: String,
+    /// The QR code as SVG and PNG, and the printable poster.
+    links: super::qr::LocationLinks,
 }
 
 #[derive(Serialize)]
@@ -104,7 +108,7 @@ fn percent(bp: u32) -> String {
     Ore::from_ore(i64::from(bp)).to_sek_string()
 }
 
-pub(super) fn business_out(b: &Business) -> BusinessOut {
+pub(super) fn business_out(node: &NodeHandle, b: &Business) -> BusinessOut {
     BusinessOut {
         id: b.id.to_string(),
         name: b.name.clone(),
@@ -121,7 +125,15 @@ pub(super) fn business_out(b: &Business) -> BusinessOut {
         locations: b
             .locations
             .iter()
-            .map(|l| LocationOut { id: l.id.to_string(), name: l.name.clone(), lat: l.lat, lon: l.lon, qr_token: l.qr_token.to_string() })
+            .map(|l| LocationOut {
+                id: l.id.to_string(),
+                name: l.name.clone(),
+                lat: l.lat,
+                lon: l.lon,
+                qr_token: l.qr_token.to_string(),
+                qr_url: super::qr::customer_url(node, b, l),
+                links: super::qr::links(b, l),
+            })
             .collect(),
         created_at: rfc3339(b.created_at),
         api_key_issued_at: rfc3339(b.key_issued_at),
@@ -335,12 +347,12 @@ pub(super) async fn create_business(node: web::Data<NodeHandle>, body: web::Json
     let (b, key) = node.create_business(request).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/businesses/{}", b.id)))
-        .json(BusinessWithKeyOut { business: business_out(&b), api_key: key.reveal().to_string() }))
+        .json(BusinessWithKeyOut { business: business_out(&node, &b), api_key: key.reveal().to_string() }))
 }
 
 pub(super) async fn get_business(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>) -> ApiResult {
     let auth = authorize(&node, &req, &id).await?;
-    Ok(HttpResponse::Ok().json(business_out(&auth.business)))
+    Ok(HttpResponse::Ok().json(business_out(&node, &auth.business)))
 }
 
 pub(super) async fn get_analytics(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>) -> ApiResult {
@@ -352,7 +364,7 @@ pub(super) async fn get_analytics(node: web::Data<NodeHandle>, req: HttpRequest,
 pub(super) async fn rotate_key(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>) -> ApiResult {
     let auth = authorize(&node, &req, &id).await?;
     match node.rotate_key(auth.business.id.clone(), &auth.key).await? {
-        Some((b, key)) => Ok(HttpResponse::Ok().json(BusinessWithKeyOut { business: business_out(&b), api_key: key.reveal().to_string() })),
+        Some((b, key)) => Ok(HttpResponse::Ok().json(BusinessWithKeyOut { business: business_out(&node, &b), api_key: key.reveal().to_string() })),
         // Rotated by a concurrent request between the check and the rotation.
         None => Err(ApiError::BusinessUnauthorized("invalid API key for this business".into())),
     }

@@ -119,6 +119,7 @@ pub(crate) fn kind_of(e: &ApiError) -> &str {
             ActorError::NotFound { what: Missing::Business, .. } => "business-not-found",
             ActorError::NotFound { what: Missing::QrToken, .. } => "qr-token-not-found",
             ActorError::NotFound { what: Missing::Node, .. } => "node-not-found",
+            ActorError::NotFound { what: Missing::Location, .. } => "location-not-found",
             ActorError::Conflict { kind, .. } => kind.as_str(),
             ActorError::Busy { .. } => "busy",
             ActorError::Unavailable(_) | ActorError::Fenced { .. } => "unavailable",

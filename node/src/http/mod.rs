@@ -3,9 +3,12 @@
 //! (on its own listener only: [`configure`] never mounts it), [`metrics`] `/metrics`, [`error`] the
 //! one mapping from errors to statuses and problem documents, [`security`] the security headers on
 //! every response, [`ratelimit`] the per-address token bucket in front of the public API, [`pos`]
-//! till webhooks and settings, [`page`] the customer's page (`/q/<token>`, `/assets/`).
+//! till webhooks and settings, [`page`] the customer's page (`/q/<token>`), [`qr`] a location's
+//! QR code and printable poster, [`assets`] the static files (stylesheets, scripts) embedded in the
+//! binary for the pages.
 
 pub mod api;
+pub mod assets;
 pub mod auth;
 pub mod error;
 pub mod metrics;
@@ -13,6 +16,7 @@ pub mod operator;
 pub mod page;
 pub mod pos;
 pub mod privacy;
+pub mod qr;
 pub mod ratelimit;
 pub mod security;
 
@@ -44,12 +48,16 @@ pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
     page::configure(&node, cfg);
     cfg.route("/health", web::get().to(api::health))
         .route("/ready", web::get().to(api::ready))
+        .route("/assets/{name}", web::get().to(assets::serve))
         .service(
             web::scope("/v1")
                 .route("/businesses", web::post().to(api::create_business))
                 .route("/businesses/{id}", web::get().to(api::get_business))
                 .route("/businesses/{id}/analytics", web::get().to(api::get_analytics))
                 .route("/businesses/{id}/keys", web::post().to(api::rotate_key))
+                .route("/businesses/{id}/locations/{lid}/qr.svg", web::get().to(qr::qr_svg))
+                .route("/businesses/{id}/locations/{lid}/qr.png", web::get().to(qr::qr_png))
+                .route("/businesses/{id}/locations/{lid}/poster", web::get().to(qr::poster))
                 .route("/businesses/{id}/settings", web::patch().to(pos::patch_settings))
                 .route("/businesses/{id}/pos/{provider}", web::put().to(pos::put_pos))
                 .route("/pos/{provider}/webhook", web::post().to(pos::webhook))

@@ -210,7 +210,7 @@ pub(super) async fn patch_settings(node: web::Data<NodeHandle>, req: HttpRequest
     let auth = super::auth::authorize(&node, &req, &id).await?;
     let v: PurchaseVerification = body.purchase_verification.parse()?;
     let b = node.set_purchase_verification(auth.business.id, v).await?;
-    Ok(HttpResponse::Ok().json(super::api::business_out(&b)))
+    Ok(HttpResponse::Ok().json(super::api::business_out(&node, &b)))
 }
 
 #[derive(Deserialize)]
@@ -240,7 +240,7 @@ pub(super) async fn put_pos(node: web::Data<NodeHandle>, req: HttpRequest, path:
     let default_location = body.default_location_id.as_deref().map(location).transpose()?;
     let integration = PosIntegration::new(provider, PosId::new(&body.account, "account")?, &body.secret, body.notification_url, locations, default_location)?;
     let b = node.register_pos(id, integration).await??;
-    Ok(HttpResponse::Ok().json(super::api::business_out(&b)))
+    Ok(HttpResponse::Ok().json(super::api::business_out(&node, &b)))
 }
 
 #[cfg(test)]

@@ -26,4 +26,5 @@ mod operator;
 mod page;
 mod pos;
 mod privacy;
+mod qr;
 mod transport;

@@ -8,7 +8,7 @@
 //!   with `<meta http-equiv="refresh">`), write feedback, the score and the reward.
 //! - `POST /q/{token}/open | purchase | feedback`: the forms (Post/Redirect/Get: `303` back to the
 //!   page on success; on an error the page again, with the problem in words and what was typed).
-//! - `GET /assets/{name}`: the stylesheet and the script, embedded in the binary.
+//! - its stylesheet and script are embedded assets (`super::assets`, `GET /assets/{name}`).
 //!
 //! State lives in three first-party cookies (`HttpOnly; SameSite=Lax`, `Secure` when the public
 //! side is HTTPS): the device id ([`DEVICE_COOKIE`], random, made with the ids' generator the
@@ -62,27 +62,8 @@ pub const SESSION_COOKIE_MAX_AGE_DAYS: i64 = 7;
 pub const LANG_COOKIE_MAX_AGE_DAYS: i64 = 365;
 /// Seconds between reloads of the "waiting for the till" page.
 pub const WAIT_REFRESH_S: u32 = 3;
-/// How long browsers may cache an asset (they are small and not fingerprinted: an hour).
-pub const ASSET_MAX_AGE_S: u32 = 3600;
-/// The stylesheet's path.
-pub const ASSET_CSS: &str = "/assets/page.css";
-/// The script's path.
-pub const ASSET_JS: &str = "/assets/page.js";
 /// The referrer policy of every page (see the module docs).
 pub const PAGE_REFERRER_POLICY: &str = "same-origin";
-
-/// An embedded asset.
-struct Asset {
-    name: &'static str,
-    content_type: &'static str,
-    body: &'static str,
-}
-
-/// Every asset the pages use, compiled into the binary.
-const ASSETS: [Asset; 2] = [
-    Asset { name: "page.css", content_type: "text/css; charset=utf-8", body: include_str!("assets/page.css") },
-    Asset { name: "page.js", content_type: "text/javascript; charset=utf-8", body: include_str!("assets/page.js") },
-];
 
 /// Registers the page's routes.
 pub fn configure(node: &NodeHandle, cfg: &mut web::ServiceConfig) {
@@ -91,8 +72,7 @@ pub fn configure(node: &NodeHandle, cfg: &mut web::ServiceConfig) {
         .route("/q/{token}", web::get().to(show))
         .route("/q/{token}/open", web::post().to(open))
         .route("/q/{token}/purchase", web::post().to(purchase))
-        .route("/q/{token}/feedback", web::post().to(feedback))
-        .route("/assets/{name}", web::get().to(asset));
+        .route("/q/{token}/feedback", web::post().to(feedback));
 }
 
 #[derive(Deserialize)]
@@ -373,15 +353,6 @@ async fn feedback(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Pat
         Ok(_) => see_page(&token, Vec::new()),
         Err(e) => render(&node, &req, &token, Some(&e), Draft { text: form.into_inner().text, ..Draft::default() }, Vec::new()).await,
     }
-}
-
-/// `GET /assets/{name}`.
-async fn asset(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let a = ASSETS.iter().find(|a| a.name == name.as_str()).ok_or_else(|| ApiError::NoRoute { method: "GET".into(), path: format!("/assets/{name}") })?;
-    Ok(HttpResponse::Ok()
-        .content_type(a.content_type)
-        .insert_header((header::CACHE_CONTROL, format!("public, max-age={ASSET_MAX_AGE_S}")))
-        .body(a.body))
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 use maud::{html, Markup, DOCTYPE};
 
 use super::texts::{Lang, Texts};
-use super::{ASSET_CSS, ASSET_JS, WAIT_REFRESH_S};
+use super::WAIT_REFRESH_S;
+use crate::http::assets::{href, PAGE_CSS, PAGE_JS};
 use crate::actors::session::{Session, SessionState};
 use crate::domain::scoring::COMPONENT_MAX;
 use crate::domain::day::swedish_local;
@@ -79,8 +80,8 @@ fn layout(lang: Lang, title: &str, refresh: bool, body: Markup) -> Markup {
                     meta http-equiv="refresh" content=(WAIT_REFRESH_S);
                 }
                 title { (title) " · " (t.title) }
-                link rel="stylesheet" href=(ASSET_CSS);
-                script src=(ASSET_JS) defer {}
+                link rel="stylesheet" href=(href(&PAGE_CSS));
+                script src=(href(&PAGE_JS)) defer {}
             }
             body {
                 header.bar {

@@ -1,0 +1,90 @@
+//! Static files of the HTML pages (stylesheets and the customer page's script), embedded in the binary at build time and
+//! served under `GET /assets/<name>`: the pages need no CDN, no internet and no files beside the
+//! binary, and the strict CSP of [`super::security`] (`default-src 'self'`, no inline styles)
+//! holds because every style comes from here.
+//!
+//! Pages link an asset through [`href`], which appends a fingerprint of its bytes (`?v=...`), so
+//! the answer may be cached for a year: a new build with a changed file links a new URL.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use sha2::{Digest, Sha256};
+
+use super::error::{ApiError, ApiResult};
+
+/// One embedded file.
+pub struct Asset {
+    /// Its name under `/assets/`.
+    name: &'static str,
+    /// Its `Content-Type`.
+    content_type: &'static str,
+    /// Its bytes.
+    bytes: &'static [u8],
+}
+
+/// The poster's stylesheet (A6 page, layout).
+pub static POSTER_CSS: Asset = Asset { name: "poster.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("../../assets/poster.css") };
+
+/// The customer page's stylesheet (mobile first).
+pub static PAGE_CSS: Asset = Asset { name: "page.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("../../assets/page.css") };
+
+/// The customer page's script (the feedback counter; the page works without it).
+pub static PAGE_JS: Asset = Asset { name: "page.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/page.js") };
+
+/// Every embedded file, as `/assets/{name}` finds them. A page links one with [`href`].
+static ASSETS: &[&Asset] = &[&POSTER_CSS, &PAGE_CSS, &PAGE_JS];
+
+/// How long a browser or proxy may keep an asset: a year, never revalidated. Safe because the
+/// URL a page links changes with the bytes ([`href`]).
+pub const ASSET_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+
+/// Hex digits of the SHA-256 fingerprint in an asset's URL: 64 bits tell builds apart.
+const FINGERPRINT_HEX_LEN: usize = 16;
+
+fn find(name: &str) -> Option<&'static Asset> {
+    ASSETS.iter().copied().find(|a| a.name == name)
+}
+
+fn fingerprint(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    hex.truncate(FINGERPRINT_HEX_LEN);
+    hex
+}
+
+/// The URL a page links an embedded file by: its path and a fingerprint of its bytes.
+pub fn href(asset: &Asset) -> String {
+    format!("/assets/{}?v={}", asset.name, fingerprint(asset.bytes))
+}
+
+/// `GET /assets/{name}`: the embedded file, with its content type and a year of caching.
+pub(super) async fn serve(req: HttpRequest, name: web::Path<String>) -> ApiResult {
+    let asset = find(&name).ok_or_else(|| ApiError::NoRoute { method: req.method().to_string(), path: req.path().to_string() })?;
+    Ok(HttpResponse::Ok()
+        .content_type(asset.content_type)
+        .insert_header((header::CACHE_CONTROL, ASSET_CACHE_CONTROL))
+        .body(asset.bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_asset_has_a_distinct_name_and_a_fingerprinted_href() {
+        for (i, a) in ASSETS.iter().enumerate() {
+            assert!(ASSETS[..i].iter().all(|b| b.name != a.name), "{} twice", a.name);
+            assert!(!a.bytes.is_empty(), "{} is empty", a.name);
+            assert!(find(a.name).is_some_and(|f| std::ptr::eq(f, *a)));
+            let h = href(a);
+            assert_eq!(h, format!("/assets/{}?v={}", a.name, fingerprint(a.bytes)));
+            assert_eq!(h.len(), "/assets/".len() + a.name.len() + "?v=".len() + FINGERPRINT_HEX_LEN);
+        }
+    }
+
+    #[test]
+    fn the_fingerprint_changes_with_the_bytes() {
+        assert_ne!(fingerprint(b"a { color: red }"), fingerprint(b"a { color: blue }"));
+        assert_eq!(fingerprint(b"x"), fingerprint(b"x"));
+    }
+}
