@@ -25,4 +25,5 @@ mod metrics;
 mod operator;
 mod pos;
 mod privacy;
+mod scoring;
 mod transport;
