@@ -140,13 +140,18 @@ mod tests {
         assert_eq!((e.reason(), s.source), ("out_of_range", ScoreSource::Rubric));
     }
 
+    fn rendered(scoring: &FeedbackScoring) -> String {
+        let mut out = String::new();
+        scoring.render(&mut out);
+        out
+    }
+
     #[tokio::test]
     async fn the_rubric_backend_never_calls_a_model_and_counts() {
         let scoring = FeedbackScoring::new(Arc::new(RubricScorer), None);
         let s = scoring.score(TEXT).await;
         assert_eq!(s, Scored::by_rubric(RubricScorer.score(TEXT)));
-        let mut out = String::new();
-        scoring.render(&mut out);
+        let out = rendered(&scoring);
         assert!(out.contains("svea_feedback_scored_total{source=\"rubric\"} 1\n"), "{out}");
         assert!(out.contains("svea_scoring_fallbacks_total{reason=\"timeout\"} 0\n"), "{out}");
     }
@@ -160,8 +165,7 @@ mod tests {
         let scoring = FeedbackScoring::new(Arc::new(RubricScorer), Some(OllamaClient::new(&config.scoring)));
         let s = scoring.score(TEXT).await;
         assert_eq!(s, Scored::by_rubric(RubricScorer.score(TEXT)));
-        let mut out = String::new();
-        scoring.render(&mut out);
+        let out = rendered(&scoring);
         assert!(out.contains("svea_scoring_fallbacks_total{reason=\"connect\"} 1\n"), "{out}");
         assert!(out.contains("svea_feedback_scored_total{source=\"ollama\"} 0\n"), "{out}");
     }

@@ -13,6 +13,7 @@ use serde_json::Value;
 use svea_node::domain::{RubricScorer, Scorer};
 
 use crate::harness::*;
+use crate::metrics::sample;
 
 /// `scoring.timeout_ms` of the node under test.
 const TIMEOUT_MS: u64 = 2000;
@@ -144,16 +145,6 @@ fn serve(stream: TcpStream, answer: Answer, seen: &Mutex<Vec<Seen>>) {
         "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-}
-
-/// The labelled sample `name{label}` in `/metrics`.
-fn sample(n: &NodeProc, name_and_label: &str) -> u64 {
-    let m = n.get("/metrics");
-    let text = m.body.as_str().map(str::to_owned).unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name_and_label).and_then(|rest| rest.strip_prefix(' ')))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no sample {name_and_label} in /metrics:\n{text}"))
 }
 
 /// One customer: a new session, a purchase, `text` as feedback. The feedback answer and how long
