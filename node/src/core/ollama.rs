@@ -114,11 +114,11 @@ impl OllamaClient {
         let body = request_body(&self.model, &prompt(text, self.prompt_chars_max));
         let call = async {
             let slot = self.slots.clone().acquire_owned().await.map_err(|_| ModelError::Timeout { after: self.timeout })?;
-            let (agent, endpoint) = (self.agent.clone(), self.endpoint.clone());
+            let (agent, endpoint, timeout) = (self.agent.clone(), self.endpoint.clone(), self.timeout);
             let answer = tokio::task::spawn_blocking(move || {
                 // The slot is held until the call ends, even if the caller stopped waiting.
                 let _slot = slot;
-                post(&agent, &endpoint, &body)
+                post(&agent, &endpoint, &body, timeout)
             });
             answer.await.map_err(|e| ModelError::Connect { url: self.endpoint.clone(), reason: format!("call task failed: {e}") })?
         };
@@ -158,12 +158,12 @@ pub fn request_body(model: &str, prompt: &str) -> String {
     .to_string()
 }
 
-/// One blocking call: the answer's body, if the status is 2xx.
-fn post(agent: &ureq::Agent, endpoint: &str, body: &str) -> Result<String, ModelError> {
+/// One blocking call (`agent` gives up after `timeout`): the answer's body, if the status is 2xx.
+fn post(agent: &ureq::Agent, endpoint: &str, body: &str, timeout: Duration) -> Result<String, ModelError> {
     let response = match agent.post(endpoint).set("Content-Type", "application/json").send_string(body) {
         Ok(r) => r,
         Err(ureq::Error::Status(status, _)) => return Err(ModelError::Status { status }),
-        Err(ureq::Error::Transport(t)) => return Err(transport_error(endpoint, &t)),
+        Err(ureq::Error::Transport(t)) => return Err(transport_error(endpoint, &t, timeout)),
     };
     if !(200..300).contains(&response.status()) {
         return Err(ModelError::Status { status: response.status() });
@@ -173,24 +173,24 @@ fn post(agent: &ureq::Agent, endpoint: &str, body: &str) -> Result<String, Model
         .into_reader()
         .take(RESPONSE_BYTES_MAX + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| io_error(endpoint, &e))?;
+        .map_err(|e| io_error(endpoint, &e, timeout))?;
     if bytes.len() as u64 > RESPONSE_BYTES_MAX {
         return Err(ModelError::Unparsable { reason: format!("answer longer than {RESPONSE_BYTES_MAX} bytes") });
     }
     String::from_utf8(bytes).map_err(|_| ModelError::Unparsable { reason: "answer is not utf-8".into() })
 }
 
-fn io_error(endpoint: &str, e: &std::io::Error) -> ModelError {
+fn io_error(endpoint: &str, e: &std::io::Error, timeout: Duration) -> ModelError {
     match e.kind() {
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => ModelError::Timeout { after: Duration::ZERO },
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => ModelError::Timeout { after: timeout },
         _ => ModelError::Connect { url: endpoint.to_string(), reason: e.to_string() },
     }
 }
 
-fn transport_error(endpoint: &str, t: &ureq::Transport) -> ModelError {
+fn transport_error(endpoint: &str, t: &ureq::Transport, timeout: Duration) -> ModelError {
     let io = std::error::Error::source(t).and_then(|s| s.downcast_ref::<std::io::Error>());
     match io {
-        Some(e) => io_error(endpoint, e),
+        Some(e) => io_error(endpoint, e, timeout),
         None => ModelError::Connect { url: endpoint.to_string(), reason: t.to_string() },
     }
 }
