@@ -40,11 +40,12 @@ pub use ids::{NodeId, Region, REGION_NAME_LEN_MAX};
 pub use ipnetwork::IpNetwork;
 pub use raw::{
     RawAbuse, RawCluster, RawConfig, RawGeo, RawHttp, RawLimits, RawLog, RawMember, RawNode, RawOperator, RawPos,
-    RawPrivacy, RawRegion, RawRetention, RawTimeouts, RawTls,
+    RawPrivacy, RawRegion, RawRetention, RawScoring, RawTimeouts, RawTls,
 };
 pub use typed::{
     AbuseConfig, ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig,
-    OperatorConfig, PosConfig, PrivacyConfig, RegionSpec, RetentionConfig, Routing, Timeouts, TlsConfig,
-    BUSINESS_DAILY_REWARD_CAP_SEK_MAX, CONFIG_FILE_BYTES_MAX, FEEDBACK_FINGERPRINTS_KEPT_MAX,
+    OperatorConfig, PosConfig, PrivacyConfig, RegionSpec, RetentionConfig, Routing, ScoringBackend, ScoringConfig, Timeouts,
+    TlsConfig, BUSINESS_DAILY_REWARD_CAP_SEK_MAX, CONFIG_FILE_BYTES_MAX, FEEDBACK_FINGERPRINTS_KEPT_MAX, SCORING_MODEL_LEN_MAX,
+    SCORING_URL_LEN_MAX,
 };
 pub use validate::{DEMO_DEVICE_KEY, DEVICE_KEY_MIN_LEN, FEEDBACK_RETENTION_DAYS_MAX};

@@ -77,6 +77,24 @@ const _: () = assert!(POS_TIMESTAMP_TOLERANCE_MS <= POS_WINDOW_MS_MAX);
 /// A year: long enough for a business to act on feedback, short enough that texts do not pile up.
 const FEEDBACK_RETENTION_DAYS: u32 = 365;
 
+// Scoring by a language model (`[scoring]`). The seeds run `qwen2:0.5b` under Ollama on the
+// node's machine; a customer waits for the answer, so the wait is short and the rubric takes
+// over when it passes.
+const SCORING_OLLAMA_URL: &str = "http://127.0.0.1:11434";
+const SCORING_MODEL: &str = "qwen2:0.5b";
+const SCORING_TIMEOUT_MS: u64 = 2000;
+const SCORING_PROMPT_CHARS_MAX: u32 = 2000;
+const SCORING_CALLS_IN_FLIGHT_MAX: u32 = 4;
+/// Upper bound of `scoring.timeout_ms`: a customer is waiting for the answer.
+pub const SCORING_TIMEOUT_MS_MAX: u64 = 30_000;
+/// Upper bound of `scoring.prompt_chars_max`: the longest feedback text accepted.
+pub const SCORING_PROMPT_CHARS_MAX_MAX: u32 = 5000;
+/// Upper bound of `scoring.calls_in_flight_max`.
+pub const SCORING_CALLS_IN_FLIGHT_MAX_MAX: u32 = 64;
+const _: () = assert!(SCORING_TIMEOUT_MS <= SCORING_TIMEOUT_MS_MAX);
+const _: () = assert!(SCORING_PROMPT_CHARS_MAX <= SCORING_PROMPT_CHARS_MAX_MAX);
+const _: () = assert!(SCORING_CALLS_IN_FLIGHT_MAX <= SCORING_CALLS_IN_FLIGHT_MAX_MAX);
+
 /// The whole configuration as written in TOML, before validation.
 ///
 /// `Default` is the built-in configuration: a single node `1` in `stockholm` on localhost.
@@ -113,6 +131,8 @@ pub struct RawConfig {
     pub privacy: RawPrivacy,
     /// `[retention]`: how long customers' data is kept.
     pub retention: RawRetention,
+    /// `[scoring]`: who scores feedback texts.
+    pub scoring: RawScoring,
 }
 
 impl Default for RawConfig {
@@ -132,6 +152,7 @@ impl Default for RawConfig {
             pos: RawPos::default(),
             privacy: RawPrivacy::default(),
             retention: RawRetention::default(),
+            scoring: RawScoring::default(),
         }
     }
 }
@@ -477,6 +498,39 @@ impl Default for RawRetention {
     fn default() -> RawRetention {
         RawRetention {
             feedback_days: FEEDBACK_RETENTION_DAYS,
+        }
+    }
+}
+
+/// `[scoring]` as written: who scores feedback texts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawScoring {
+    /// `"rubric"` (the built-in rules) or `"ollama"` (a language model behind an
+    /// Ollama-compatible `/api/generate`, with the rubric as fallback on any failure).
+    pub backend: String,
+    /// Base URL of the Ollama server, `http://host:port`.
+    pub ollama_url: String,
+    /// The model asked, as Ollama names it (`qwen2:0.5b`).
+    pub model: String,
+    /// Longest wait for the model's answer, in milliseconds; past it the rubric scores.
+    pub timeout_ms: u64,
+    /// Characters of the feedback text put in the prompt; a longer text is cut there.
+    pub prompt_chars_max: u32,
+    /// Model calls in flight at once from this node; a call that finds none free within
+    /// `timeout_ms` is scored by the rubric.
+    pub calls_in_flight_max: u32,
+}
+
+impl Default for RawScoring {
+    fn default() -> RawScoring {
+        RawScoring {
+            backend: "rubric".to_owned(),
+            ollama_url: SCORING_OLLAMA_URL.to_owned(),
+            model: SCORING_MODEL.to_owned(),
+            timeout_ms: SCORING_TIMEOUT_MS,
+            prompt_chars_max: SCORING_PROMPT_CHARS_MAX,
+            calls_in_flight_max: SCORING_CALLS_IN_FLIGHT_MAX,
         }
     }
 }

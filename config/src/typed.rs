@@ -47,6 +47,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// `[pos]`: purchases verified by the till.
     pub pos: PosConfig,
+    /// `[scoring]`: who scores feedback texts.
+    pub scoring: ScoringConfig,
 }
 
 /// `[http]`: how the public listener is secured.
@@ -461,3 +463,48 @@ pub struct RetentionConfig {
     /// Feedback texts older than this are redacted by the sweeper (zero: at the next sweep).
     pub feedback: Duration,
 }
+
+/// Who scores feedback texts (`scoring.backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScoringBackend {
+    /// The built-in rubric alone (`"rubric"`, the default).
+    #[default]
+    Rubric,
+    /// A language model behind an Ollama-compatible `/api/generate` (`"ollama"`), with the
+    /// rubric as fallback on any failure.
+    Ollama,
+}
+
+impl ScoringBackend {
+    /// The name as written in the config: `rubric` or `ollama`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScoringBackend::Rubric => "rubric",
+            ScoringBackend::Ollama => "ollama",
+        }
+    }
+}
+
+/// `[scoring]`: who scores feedback texts. The model keys are checked whichever backend is
+/// chosen, so switching it on later cannot meet a bad value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScoringConfig {
+    /// `scoring.backend`.
+    pub backend: ScoringBackend,
+    /// Base URL of the Ollama server (`scoring.ollama_url`): `http://`, no trailing `/`.
+    pub ollama_url: String,
+    /// The model asked (`scoring.model`): printable ASCII without spaces, at most
+    /// [`SCORING_MODEL_LEN_MAX`] characters (it is stored with every score it gives).
+    pub model: String,
+    /// Longest wait for the model's answer (`scoring.timeout_ms`), in (0, 30 s].
+    pub timeout: Duration,
+    /// Characters of feedback text put in the prompt (`scoring.prompt_chars_max`), 1..=5000.
+    pub prompt_chars_max: usize,
+    /// Model calls in flight at once from this node (`scoring.calls_in_flight_max`), 1..=64.
+    pub calls_in_flight_max: usize,
+}
+
+/// Longest model name accepted: each session's score records it.
+pub const SCORING_MODEL_LEN_MAX: usize = 100;
+/// Longest `scoring.ollama_url` accepted.
+pub const SCORING_URL_LEN_MAX: usize = 2048;

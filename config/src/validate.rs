@@ -10,7 +10,8 @@ use ipnetwork::IpNetwork;
 use crate::raw::{RawConfig, RawMember};
 use crate::typed::{
     AbuseConfig, ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig,
-    OperatorConfig, PosConfig, PrivacyConfig, RegionSpec, RetentionConfig, Routing, Timeouts, TlsConfig,
+    OperatorConfig, PosConfig, PrivacyConfig, RegionSpec, RetentionConfig, Routing, ScoringBackend, ScoringConfig, Timeouts,
+    TlsConfig,
 };
 use crate::{Error, NodeId, Region};
 
@@ -144,6 +145,7 @@ impl RawConfig {
         let pos = validate_pos(&self)?;
         let privacy = validate_privacy(&self, &node)?;
         let retention = validate_retention(&self)?;
+        let scoring = validate_scoring(&self)?;
         Ok(Config {
             node,
             regions,
@@ -159,6 +161,7 @@ impl RawConfig {
             pos,
             privacy,
             retention,
+            scoring,
         })
     }
 }
@@ -565,6 +568,55 @@ fn validate_retention(raw: &RawConfig) -> Result<RetentionConfig, Error> {
         return Err(invalid("retention.feedback_days", format!("{days} is more than {FEEDBACK_RETENTION_DAYS_MAX}")));
     }
     Ok(RetentionConfig { feedback: Duration::from_secs(u64::from(days) * 24 * 60 * 60) })
+}
+
+fn validate_scoring(raw: &RawConfig) -> Result<ScoringConfig, Error> {
+    use crate::raw::{SCORING_CALLS_IN_FLIGHT_MAX_MAX, SCORING_PROMPT_CHARS_MAX_MAX, SCORING_TIMEOUT_MS_MAX};
+    use crate::typed::{SCORING_MODEL_LEN_MAX, SCORING_URL_LEN_MAX};
+    let s = &raw.scoring;
+    let backend = match s.backend.as_str() {
+        "rubric" => ScoringBackend::Rubric,
+        "ollama" => ScoringBackend::Ollama,
+        other => return Err(invalid("scoring.backend", format!("must be \"rubric\" or \"ollama\", got {other:?}"))),
+    };
+    let rest = s.ollama_url.trim().strip_prefix("http://").ok_or_else(|| {
+        invalid(
+            "scoring.ollama_url",
+            format!("{:?} must start with http:// (the model server runs on the node's machine or a private network)", s.ollama_url),
+        )
+    })?;
+    let rest = rest.trim_end_matches('/');
+    let url = format!("http://{rest}");
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty()
+        || url.len() > SCORING_URL_LEN_MAX
+        || !url.chars().all(|c| c.is_ascii_graphic())
+        || url.contains(['?', '#', '@'])
+    {
+        return Err(invalid(
+            "scoring.ollama_url",
+            format!("{:?} is not a base url http://host:port (no spaces, query, fragment or user; at most {SCORING_URL_LEN_MAX} characters)", s.ollama_url),
+        ));
+    }
+    let model = s.model.trim();
+    if model.is_empty() || model.len() > SCORING_MODEL_LEN_MAX || !model.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(invalid(
+            "scoring.model",
+            format!("{:?} must be 1 to {SCORING_MODEL_LEN_MAX} printable ascii characters without spaces", s.model),
+        ));
+    }
+    let timeout_ms = within("scoring.timeout_ms", s.timeout_ms, 1..=SCORING_TIMEOUT_MS_MAX)?;
+    let prompt_chars = within("scoring.prompt_chars_max", s.prompt_chars_max, 1..=SCORING_PROMPT_CHARS_MAX_MAX)?;
+    let in_flight = within("scoring.calls_in_flight_max", s.calls_in_flight_max, 1..=SCORING_CALLS_IN_FLIGHT_MAX_MAX)?;
+    Ok(ScoringConfig {
+        backend,
+        ollama_url: url,
+        model: model.to_owned(),
+        timeout: Duration::from_millis(timeout_ms),
+        // At most 5000 and 64: no truncation.
+        prompt_chars_max: prompt_chars as usize,
+        calls_in_flight_max: in_flight as usize,
+    })
 }
 
 /// `value` if it lies in `range`.

@@ -60,8 +60,10 @@ pub fn open_in_memory(disk: &engine::mem::MemDisk, flush_timeout: Duration) -> R
 /// records the names, and organisation numbers have a record; format-3 state does not decode as
 /// that. 5: sessions keep a keyed hash of the device id instead of the id, and their feedback its
 /// time and redaction (privacy), businesses their daily paid total and fingerprint ring (abuse
-/// limits); format-4 states do not decode as that.
-pub const FORMAT: u32 = 5;
+/// limits); format-4 states do not decode as that. 6: a session's feedback score records who
+/// gave it (rubric or a named model) beside the rubric's breakdown; format-5 sessions do not
+/// decode as that.
+pub const FORMAT: u32 = 6;
 const FORMAT_TREE: &str = "svea_format";
 const FORMAT_KEY: &[u8] = b"format";
 

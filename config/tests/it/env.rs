@@ -86,6 +86,12 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_POS_TIMESTAMP_TOLERANCE_MS", "31"),
             ("SVEA_PRIVACY_DEVICE_KEY", "device-key-from-the-environment-0123456789"),
             ("SVEA_RETENTION_FEEDBACK_DAYS", "29"),
+            ("SVEA_SCORING_BACKEND", "ollama"),
+            ("SVEA_SCORING_OLLAMA_URL", "http://10.0.0.9:11434/"),
+            ("SVEA_SCORING_MODEL", "llama3.2:1b"),
+            ("SVEA_SCORING_TIMEOUT_MS", "36"),
+            ("SVEA_SCORING_PROMPT_CHARS_MAX", "37"),
+            ("SVEA_SCORING_CALLS_IN_FLIGHT_MAX", "38"),
             ("SVEA_ABUSE_REQUESTS_PER_SECOND", "29"),
             ("SVEA_ABUSE_BURST", "30"),
             ("SVEA_ABUSE_PRUNE_INTERVAL_MS", "31"),
@@ -97,6 +103,10 @@ fn every_overridable_key_has_its_variable() {
     );
     assert_eq!(config.privacy.device_key, "device-key-from-the-environment-0123456789");
     assert_eq!(config.retention.feedback, Duration::from_secs(29 * 86_400));
+    let sc = &config.scoring;
+    assert_eq!(sc.backend, svea_config::ScoringBackend::Ollama);
+    assert_eq!((sc.ollama_url.as_str(), sc.model.as_str()), ("http://10.0.0.9:11434", "llama3.2:1b"));
+    assert_eq!((sc.timeout, sc.prompt_chars_max, sc.calls_in_flight_max), (Duration::from_millis(36), 37, 38));
     let ms = Duration::from_millis;
     assert_eq!(config.node.id.get(), 4);
     assert_eq!(config.node.region.as_str(), "malmo");
@@ -178,7 +188,7 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(a.business_daily_reward_cap_ore, 3300);
     assert_eq!(a.duplicate_similarity_percent, 34);
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 58);
+    assert_eq!(env_var_names().len(), 64);
 }
 
 #[test]

@@ -604,3 +604,31 @@ fn pos_windows_default_sanely_and_are_bounded() {
     check_invalid("[pos]\nmatch_window_ms = 86400001\n", &[], "pos.match_window_ms", "at most");
     check_invalid("[pos]\ntimestamp_tolerance_ms = 0\n", &[], "pos.timestamp_tolerance_ms", "greater than 0");
 }
+
+#[test]
+fn scoring_defaults_to_the_rubric_and_checks_the_model_keys_anyway() {
+    let s = check_ok("", &[]).scoring;
+    assert_eq!(s.backend, svea_config::ScoringBackend::Rubric);
+    assert_eq!((s.ollama_url.as_str(), s.model.as_str()), ("http://127.0.0.1:11434", "qwen2:0.5b"));
+    assert_eq!((s.timeout, s.prompt_chars_max, s.calls_in_flight_max), (Duration::from_millis(2000), 2000, 4));
+    let on = check_ok("[scoring]\nbackend = \"ollama\"\nollama_url = \"http://[::1]:8080/ollama/\"\n", &[]).scoring;
+    assert_eq!((on.backend, on.ollama_url.as_str()), (svea_config::ScoringBackend::Ollama, "http://[::1]:8080/ollama"));
+
+    check_invalid("[scoring]\nbackend = \"openai\"\n", &[], "scoring.backend", "\"openai\"");
+    check_invalid("[scoring]\nollama_url = \"https://models.example\"\n", &[], "scoring.ollama_url", "http://");
+    check_invalid("[scoring]\nollama_url = \"localhost:11434\"\n", &[], "scoring.ollama_url", "http://");
+    check_invalid("[scoring]\nollama_url = \"http://\"\n", &[], "scoring.ollama_url", "base url");
+    check_invalid("[scoring]\nollama_url = \"http://a b:1\"\n", &[], "scoring.ollama_url", "base url");
+    check_invalid("[scoring]\nollama_url = \"http://u:p@host:1\"\n", &[], "scoring.ollama_url", "base url");
+    check_invalid("[scoring]\nmodel = \"\"\n", &[], "scoring.model", "1 to 100");
+    check_invalid("[scoring]\nmodel = \"qwen 2\"\n", &[], "scoring.model", "without spaces");
+    check_invalid(&format!("[scoring]\nmodel = \"{}\"\n", "m".repeat(101)), &[], "scoring.model", "1 to 100");
+    check_invalid("[scoring]\ntimeout_ms = 0\n", &[], "scoring.timeout_ms", "1..=30000");
+    check_invalid("[scoring]\ntimeout_ms = 30001\n", &[], "scoring.timeout_ms", "30001");
+    check_invalid("[scoring]\nprompt_chars_max = 0\n", &[], "scoring.prompt_chars_max", "1..=5000");
+    check_invalid("[scoring]\nprompt_chars_max = 5001\n", &[], "scoring.prompt_chars_max", "5001");
+    check_invalid("[scoring]\ncalls_in_flight_max = 0\n", &[], "scoring.calls_in_flight_max", "1..=64");
+    check_invalid("[scoring]\ncalls_in_flight_max = 65\n", &[], "scoring.calls_in_flight_max", "65");
+    // Environment overrides are checked the same way, and the error names the key.
+    check_invalid("", &[("SVEA_SCORING_BACKEND", "gpt")], "scoring.backend", "gpt");
+}

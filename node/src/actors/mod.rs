@@ -116,7 +116,6 @@ use serde::Serialize;
 use svea_cluster::ClusterNode;
 use svea_config::Region;
 
-use crate::domain::scoring::Scorer;
 use crate::domain::{BusinessId, DomainError, SessionId};
 
 pub use keys::ActorKey;
@@ -195,8 +194,6 @@ pub struct ActorEnv {
     pub regions: Arc<Vec<svea_config::RegionSpec>>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
-    /// Feedback scorer.
-    pub scorer: Arc<dyn Scorer>,
     /// How long a session stays open without completing.
     pub session_expiry: Duration,
     /// Upper bound for a call forwarded to another node.

@@ -27,7 +27,7 @@ use super::keys::{
 };
 use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
 use crate::domain::pos::purchase_matches;
-use crate::domain::scoring::QualityScore;
+use crate::domain::scoring::Scored;
 use crate::domain::{
     validate_feedback_text, validate_purchase_amount, validate_purchase_time, BusinessId, DeviceHash, DomainError,
     Fingerprint, LocationId, Ore, PurchaseVerification, RewardTier, SessionId, TransactionId,
@@ -88,8 +88,9 @@ pub struct Feedback {
     pub text: Option<String>,
     /// When it was given.
     pub given_at: DateTime<Utc>,
-    /// Its quality score.
-    pub score: QualityScore,
+    /// Its quality score (the total that counts, who gave it, and the rubric's breakdown), as
+    /// the first submission brought it: a retry never scores again.
+    pub score: Scored,
     /// The settlement; `None` while pending.
     pub settlement: Option<Settlement>,
     /// Why and when the text was removed, if it was.
@@ -261,9 +262,16 @@ pub struct GetSession;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConfirmPurchase(pub Purchase);
 
-/// Submits feedback.
+/// Submits feedback with the score the node core gave it (`core::scoring`, outside the actor's
+/// slot). Only the first submission's score is stored: a retry with the same text gets the
+/// session as it is, whatever score it carries.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GiveFeedback(pub FeedbackText);
+pub struct GiveFeedback {
+    /// The text.
+    pub text: FeedbackText,
+    /// Its score.
+    pub score: Scored,
+}
 
 /// Expires the session if its time is up (from the node's sweeper).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -609,7 +617,7 @@ impl SessionOp for GiveFeedback {
             Ok(s) => s,
             Err(step) => return Ok(step),
         };
-        let text = self.0.as_str();
+        let text = self.text.as_str();
         let session = resolve_awaiting(env, slot, session, false).await?;
         match session.state {
             SessionState::Opened => {
@@ -633,7 +641,13 @@ impl SessionOp for GiveFeedback {
             }
             SessionState::PurchaseConfirmed => {}
         }
-        let score = env.scorer.score(text);
+        // The score comes from this node's core or, forwarded, from another node's: either way
+        // from our own code, so a bad one is a bug, not a customer's input.
+        if !self.score.is_valid() {
+            return Err(ActorError::Internal(format!("feedback score out of range: {:?}", self.score)));
+        }
+        let score = self.score;
+        tracing::info!(score = score.total, score_source = score.source.as_str(), "feedback scored");
         let mut pending = session.clone();
         let feedback = Feedback { text: Some(text.to_string()), given_at: env.clock.now(), score, settlement: None, redacted: None };
         let record = text_record(&session, &feedback).write(&(), IndexMode::Upsert)?;

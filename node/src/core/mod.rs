@@ -6,12 +6,16 @@
 //! Rooms: [`start`] opens and wires everything and stops it again; [`sessions`] is a customer's
 //! session end to end; [`remote`] carries actor calls between nodes; [`sweeper`] expires
 //! abandoned sessions and redacts feedback texts past their retention; [`privacy`] is a customer's
-//! export and erasure; [`operator`] is what the operator API does to the cluster.
+//! export and erasure; [`operator`] is what the operator API does to the cluster; [`scoring`]
+//! scores feedback before its session stores it, asking the model through [`ollama`] when
+//! configured.
 
 pub mod operator;
 pub mod pos;
+pub mod ollama;
 pub mod privacy;
 pub mod remote;
+pub mod scoring;
 pub mod sessions;
 mod start;
 mod sweeper;
@@ -65,6 +69,8 @@ pub struct NodeHandle {
     geo: Option<Arc<svea_geo::GeoDb>>,
     /// Device ids are hashed under it where they enter; nothing behind this handle sees one.
     device_key: DeviceKey,
+    /// Scores feedback before its session stores it.
+    scoring: Arc<scoring::FeedbackScoring>,
 }
 
 impl NodeHandle {
@@ -127,6 +133,11 @@ impl NodeHandle {
             .into_values()
             .find(|n| n.region == region.as_str())
             .map_or_else(|| self.config.node.public_url.clone(), |n| n.public_url)
+    }
+
+    /// Appends the feedback scoring counters for `/metrics`.
+    pub fn render_scoring(&self, out: &mut String) {
+        self.scoring.render(out);
     }
 
     /// Actors active on this node.
@@ -237,7 +248,10 @@ impl NodeHandle {
 
     /// Submits feedback; the answer carries the score and the reward.
     pub async fn give_feedback(&self, id: SessionId, text: FeedbackText) -> Result<Session, ActorError> {
-        sessions::run(&self.registry, id, GiveFeedback(text)).await
+        // Scored here, on the caller's runtime, before the session's slot: a slow model holds up
+        // this customer only. A retry is scored again, but the session keeps its first score.
+        let score = self.scoring.score(text.as_str()).await;
+        sessions::run(&self.registry, id, GiveFeedback { text, score }).await
     }
 
     /// Expires the session if its time is up.

@@ -8,9 +8,11 @@ use std::sync::Arc;
 use svea_cluster::network::{NoPeers, QuicNetwork};
 use svea_cluster::transport::{Transport, TransportSettings};
 use svea_cluster::ClusterNode;
-use svea_config::Config;
+use svea_config::{Config, ScoringBackend};
 
+use super::ollama::OllamaClient;
 use super::remote::ForwardedCalls;
+use super::scoring::FeedbackScoring;
 use super::NodeHandle;
 use crate::actors::registry::{self, RegistryLimits};
 use crate::actors::{ActorEnv, Clock, SystemClock};
@@ -129,14 +131,17 @@ impl Core {
 }
 
 /// Starts the core on the current `LocalSet`: opens storage, starts Raft (bootstrapping a new
-/// cluster from config), the registry and the sweeper. Clock and scorer are injected.
+/// cluster from config), the registry and the sweeper. Clock and rubric scorer are injected; the
+/// model client, when `[scoring]` asks for one, is made here.
 pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer>) -> anyhow::Result<Core> {
     let store_dir = config.node.data_dir.join("store");
     std::fs::create_dir_all(&store_dir)?;
     let (log, sm) = svea_storage::open_with_cache(&store_dir, config.timeouts.storage_flush, config.limits.storage_cache_bytes)?;
     let transport = open_transport(&config)?;
     let (geo, watcher) = open_geo(&config)?;
-    match start_with(config, clock, scorer, Parts { log, sm, transport, geo }).await {
+    // The one place a model client is made: the simulation calls `start_with` without one.
+    let model = (config.scoring.backend == ScoringBackend::Ollama).then(|| OllamaClient::new(&config.scoring));
+    match start_with(config, clock, scorer, Parts { log, sm, transport, geo, model }).await {
         Ok(mut core) => {
             core.background.push(watcher);
             Ok(core)
@@ -159,11 +164,14 @@ pub struct Parts {
     pub transport: Option<Arc<Transport>>,
     /// The GeoIP database; `None` routes without client locations.
     pub geo: Option<Arc<svea_geo::GeoDb>>,
+    /// The scoring model's client (`scoring.backend = "ollama"`); `None` scores with the rubric
+    /// alone, as the deterministic simulation always does.
+    pub model: Option<OllamaClient>,
 }
 
 /// [`start`] with the store, transport and GeoIP database supplied by the caller.
 pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer>, parts: Parts) -> anyhow::Result<Core> {
-    let Parts { log, sm, transport, geo } = parts;
+    let Parts { log, sm, transport, geo, model } = parts;
     let cluster = match &transport {
         Some(t) => ClusterNode::start(&config, log, sm, QuicNetwork::new(t.clone()), Some(t.clone())).await?,
         None => ClusterNode::start(&config, log, sm, NoPeers, None).await?,
@@ -181,7 +189,6 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         region: config.node.region.clone(),
         regions: Arc::new(config.regions.clone()),
         clock: clock.clone(),
-        scorer,
         session_expiry: config.timeouts.session_expiry,
         forward_timeout: config.timeouts.client_write * FORWARD_TIMEOUT_WRITES,
         pos: config.pos.clone(),
@@ -196,7 +203,11 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         tracing::warn!("privacy.device_key is the public demo key: device ids are not protected (loopback only)");
     }
     let device_key = crate::domain::DeviceKey::new(&config.privacy.device_key);
-    let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key };
+    if let Some(m) = &model {
+        tracing::info!(model = m.model(), url = %config.scoring.ollama_url, "feedback is scored by a model, the rubric as fallback");
+    }
+    let scoring = Arc::new(FeedbackScoring::new(scorer, model));
+    let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key, scoring };
     let sweeper = tokio::task::spawn_local(super::sweeper::run(handle.clone(), clock, config.timeouts.expiry_sweep));
     tracing::info!(node = handle.cluster.id(), region = %config.node.region, "node core started");
     Ok(Core { handle, sweeper, registry_task, background: Vec::new() })

@@ -33,7 +33,7 @@ pub use pos::{Delivery, PosError, PosId, PosIntegration, Provider, PurchaseVerif
 pub use reward::{
     compute_reward, Cap, RewardDecision, RewardPolicy, RewardTier, Tier, REWARD_CAP_PER_SESSION,
 };
-pub use scoring::{QualityScore, RubricScorer, Scorer};
+pub use scoring::{QualityScore, RubricScorer, ScoreSource, Scored, Scorer};
 pub use similarity::{similarity_percent, Fingerprint};
 pub use validate::{
     validate_business_name, validate_coordinates, validate_feedback_text, validate_location,

@@ -52,6 +52,69 @@ impl QualityScore {
     }
 }
 
+/// Who gave a feedback text the score that counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScoreSource {
+    /// The rubric ([`RubricScorer`]): `scoring.backend = "rubric"`, or the model failed.
+    Rubric,
+    /// A language model behind an Ollama-compatible server.
+    Ollama {
+        /// The model, as configured (`scoring.model`).
+        model: String,
+    },
+}
+
+impl ScoreSource {
+    /// The name used in the API: `rubric` or `ollama`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ScoreSource::Rubric => "rubric",
+            ScoreSource::Ollama { .. } => "ollama",
+        }
+    }
+
+    /// The model that scored, if one did.
+    pub fn model(&self) -> Option<&str> {
+        match self {
+            ScoreSource::Rubric => None,
+            ScoreSource::Ollama { model } => Some(model),
+        }
+    }
+}
+
+/// A feedback text's score as the node decided it, before the session stores it.
+///
+/// `total` is the score that counts (reward tier, analytics); `rubric` is the rubric's
+/// breakdown of the same text, kept whoever scored: when the rubric scored, `total` is its
+/// total; when a model scored, `total` is the model's and the breakdown says how the rubric
+/// saw the text (its own `total` may differ).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scored {
+    /// 0..=100, the score that counts.
+    pub total: u8,
+    /// Who gave `total`.
+    pub source: ScoreSource,
+    /// The rubric's breakdown.
+    pub rubric: QualityScore,
+}
+
+impl Scored {
+    /// The rubric's own score.
+    pub fn by_rubric(rubric: QualityScore) -> Scored {
+        Scored { total: rubric.total, source: ScoreSource::Rubric, rubric }
+    }
+
+    /// A model's score `total` (at most [`TOTAL_MAX`], else `None`), with the rubric's breakdown.
+    pub fn by_model(total: u8, source: ScoreSource, rubric: QualityScore) -> Option<Scored> {
+        (total <= TOTAL_MAX).then_some(Scored { total, source, rubric })
+    }
+
+    /// Whether `total` is in range: checked where a score arrives from another node.
+    pub fn is_valid(&self) -> bool {
+        self.total <= TOTAL_MAX && (self.source != ScoreSource::Rubric || self.total == self.rubric.total)
+    }
+}
+
 /// Something that grades feedback text.
 pub trait Scorer: Send + Sync {
     /// Grades `text`. Never fails: any text, including empty, has a score.

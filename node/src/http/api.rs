@@ -229,6 +229,9 @@ pub(super) fn purchase_out(p: &Purchase) -> PurchaseOut {
     PurchaseOut { amount_sek: p.amount.to_sek_string(), purchased_at: rfc3339(p.purchased_at), transaction_id: p.transaction_id.to_string() }
 }
 
+/// The rubric's breakdown of a feedback text. Its `total` is the rubric's sum of the four parts;
+/// when a model scored (`score_source = "ollama"`) the session's `quality_score` is the model's
+/// and may differ from it.
 #[derive(Serialize)]
 struct ScoreOut {
     total: u8,
@@ -250,7 +253,13 @@ struct SessionOut {
     opened_at: String,
     expires_at: String,
     purchase: Option<PurchaseOut>,
+    /// The score that decided the reward.
     quality_score: Option<u8>,
+    /// Who gave `quality_score`: `rubric` or `ollama`.
+    score_source: Option<&'static str>,
+    /// The model that gave it, when `score_source` is `ollama`.
+    score_model: Option<String>,
+    /// The rubric's breakdown, whoever scored.
     score_breakdown: Option<ScoreOut>,
     feedback_text: Option<String>,
     feedback_redacted: Option<&'static str>,
@@ -279,12 +288,14 @@ fn session_out(s: &Session) -> SessionOut {
         expires_at: rfc3339(s.expires_at),
         purchase: s.purchase.as_ref().map(purchase_out),
         quality_score: s.feedback.as_ref().map(|f| f.score.total),
+        score_source: s.feedback.as_ref().map(|f| f.score.source.as_str()),
+        score_model: s.feedback.as_ref().and_then(|f| f.score.source.model().map(str::to_string)),
         score_breakdown: s.feedback.as_ref().map(|f| ScoreOut {
-            total: f.score.total,
-            substance: f.score.substance,
-            specific: f.score.specific,
-            actionable: f.score.actionable,
-            balanced: f.score.balanced,
+            total: f.score.rubric.total,
+            substance: f.score.rubric.substance,
+            specific: f.score.rubric.specific,
+            actionable: f.score.rubric.actionable,
+            balanced: f.score.rubric.balanced,
         }),
         feedback_text: s.feedback.as_ref().and_then(|f| f.text.clone()),
         feedback_redacted: s.feedback.as_ref().and_then(|f| f.redacted).map(|r| r.reason.as_str()),

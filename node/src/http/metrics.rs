@@ -8,6 +8,7 @@ use crate::core::NodeHandle;
 pub async fn metrics(node: web::Data<NodeHandle>) -> HttpResponse {
     let mut out = String::new();
     node.counters().render(&mut out);
+    node.render_scoring(&mut out);
     let s = node.cluster_status();
     out.push_str(&format!(
         "# HELP svea_raft_term Current Raft term.\n# TYPE svea_raft_term gauge\nsvea_raft_term {}\n\

@@ -30,6 +30,9 @@ struct FeedbackOut {
     text: Option<String>,
     given_at: String,
     quality_score: u8,
+    /// Who gave the score (`rubric` or `ollama`): a customer may see whether a model decided.
+    score_source: &'static str,
+    score_model: Option<String>,
     redacted: Option<&'static str>,
     redacted_at: Option<String>,
 }
@@ -76,6 +79,8 @@ fn exported_out(s: &Session) -> ExportedOut {
             text: f.text.clone(),
             given_at: rfc3339(f.given_at),
             quality_score: f.score.total,
+            score_source: f.score.source.as_str(),
+            score_model: f.score.source.model().map(str::to_string),
             redacted: f.redacted.map(|r| r.reason.as_str()),
             redacted_at: f.redacted.map(|r| rfc3339(r.at)),
         }),

@@ -27,4 +27,5 @@ mod page;
 mod pos;
 mod privacy;
 mod qr;
+mod scoring;
 mod transport;

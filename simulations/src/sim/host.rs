@@ -210,7 +210,8 @@ pub async fn run(spec: Arc<HostSpec>) -> turmoil::Result {
     for (id, addr) in &spec.peers {
         transport.set_peer_addr(*id, *addr);
     }
-    let parts = Parts { log, sm, transport: Some(transport), geo: None };
+    // No model client: only the rubric scores in the simulation.
+    let parts = Parts { log, sm, transport: Some(transport), geo: None, model: None };
     let core = core::start_with(config, Arc::new(SimClock), Arc::new(RubricScorer::new()), parts)
         .await
         .map_err(|e| e.to_string())?;

@@ -139,7 +139,7 @@ fn the_result_shows_score_breakdown_reward_and_why_it_was_withheld() {
     s.feedback = Some(Feedback {
         text: Some("t".into()),
         given_at: s.opened_at,
-        score,
+        score: crate::domain::scoring::Scored::by_rubric(score),
         settlement: Some(Settlement { outcome: Outcome::Scored { score: score.total, purchase: Ore::from_ore(10_000) }, decision, withheld: None }),
         redacted: None,
     });

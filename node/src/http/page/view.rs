@@ -278,7 +278,8 @@ fn wire_name<T: serde::Serialize>(v: T) -> String {
 fn result(t: &Texts, p: &Page<'_>, s: &Session) -> Markup {
     let Some(f) = &s.feedback else { return expired(t, p) };
     let settlement = f.settlement;
-    let parts = [f.score.substance, f.score.specific, f.score.actionable, f.score.balanced];
+    let r = &f.score.rubric;
+    let parts = [r.substance, r.specific, r.actionable, r.balanced];
     html! {
         section.result aria-labelledby="h-result" {
             h2 #h-result { (t.result_heading) }
