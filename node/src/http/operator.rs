@@ -4,7 +4,6 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
@@ -55,12 +54,7 @@ fn authorize(node: &NodeHandle, req: &HttpRequest) -> Result<(), ApiError> {
     let Some(expected) = node.config().operator.token.as_deref() else {
         return Err(ApiError::Unauthorized("the operator API is off on this node: set [operator] token".into()));
     };
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+    let given = super::auth::bearer(req);
     match given {
         None => Err(ApiError::Unauthorized("missing operator token (Authorization: Bearer ...)".into())),
         Some(t) if tokens_match(t, expected) => Ok(()),
