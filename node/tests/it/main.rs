@@ -2,6 +2,7 @@
 
 mod harness;
 mod load;
+mod needs;
 // Shared with the other crates' tests without a dependency (see the file's own docs).
 #[path = "../../../simulations/src/poll.rs"]
 mod poll;
