@@ -1,6 +1,17 @@
-//! The shipped deploy configs are valid and describe one cluster.
+//! The shipped deploy files are valid and describe one cluster: the region configs, the container
+//! image, the systemd unit, the Kubernetes manifests, the compose file, the alert rules, the
+//! Alertmanager routing and the Grafana dashboard, each checked by the tool that will read it
+//! (installed through `needs` when missing), and every metric they name exported by a node.
 
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::harness::*;
+use crate::needs;
 
 #[test]
 fn deploy_configs_validate_and_agree_on_the_members() {
@@ -20,4 +31,451 @@ fn deploy_configs_validate_and_agree_on_the_members() {
         members.push(m);
     }
     assert!(members.windows(2).all(|w| w[0] == w[1]), "the three configs list different members: {members:?}");
+}
+
+// ---- deploy/: the files an operator ships, each checked by the tool that will read it ----------
+
+/// The Python packages the YAML and schema checks use, pinned.
+const PY_PACKAGES: &[&str] = &["kubernetes-validate==1.37.0", "jsonschema==4.26.0", "PyYAML==6.0.2"];
+/// The Kubernetes version the manifests are validated against (the oldest we document).
+const KUBERNETES_VERSION: &str = "1.30.0";
+
+fn deploy_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy"))
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[track_caller]
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed ({}):\n{}{}", out.status, text(&out.stdout), text(&out.stderr));
+    out
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Every YAML document of `path` as JSON (PyYAML's safe loader: anchors and merge keys resolved).
+fn yaml_docs(path: &Path) -> Vec<Value> {
+    let py = needs::python(PY_PACKAGES);
+    let script = "import json,sys,yaml\nprint(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]))";
+    let out = run_ok(Command::new(py).args(["-c", script]).arg(path));
+    serde_json::from_slice(&out.stdout).expect("json from the yaml loader")
+}
+
+fn yaml(path: &Path) -> Value {
+    let mut docs = yaml_docs(path);
+    assert_eq!(docs.len(), 1, "{} holds one document", path.display());
+    docs.remove(0)
+}
+
+fn device_key_env() -> std::collections::BTreeMap<String, String> {
+    BTreeMap::from([("SVEA_PRIVACY_DEVICE_KEY".to_owned(), "k".repeat(svea_config::DEVICE_KEY_MIN_LEN))])
+}
+
+// ---- container image ---------------------------------------------------------------------------
+
+#[test]
+fn dockerfile_builds_locked_with_the_workspace_flags_and_runs_unprivileged() {
+    let d = read(&deploy_dir().join("Dockerfile"));
+    let lines: Vec<&str> = d.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
+    let froms: Vec<&&str> = lines.iter().filter(|l| l.starts_with("FROM ")).collect();
+    assert_eq!(froms.len(), 2, "a builder stage and a runtime stage: {froms:?}");
+    assert!(froms[0].contains(" AS builder") && froms[1].contains("debian:bookworm-slim"), "{froms:?}");
+    let build = lines.iter().find(|l| l.contains("cargo build")).expect("a cargo build step");
+    assert!(build.contains("--locked") && build.contains("--release") && build.contains("-p svea-node"), "{build}");
+    // RUSTFLAGS would replace .cargo/config.toml's `--cfg tokio_unstable`, which every build uses.
+    assert!(!lines.iter().any(|l| l.contains("RUSTFLAGS")), "the Dockerfile must not set RUSTFLAGS");
+    assert!(read(&deploy_dir().join("../.cargo/config.toml")).contains("tokio_unstable"));
+    let user = lines.iter().rev().find(|l| l.starts_with("USER ")).expect("a USER line");
+    assert!(!user.contains("root") && !user.trim_end().ends_with(" 0") && !user.contains(" 0:"), "{user}");
+    assert!(lines.iter().any(|l| l.starts_with("HEALTHCHECK ")) && d.contains("/health"), "a health check on /health");
+    let expose = lines.iter().find(|l| l.starts_with("EXPOSE ")).expect("EXPOSE");
+    assert!(expose.contains("8080/tcp") && expose.contains("7001/udp"), "{expose}");
+    assert!(d.contains("/etc/svea/svea.toml"), "config from a mounted file");
+    let ignore = read(&deploy_dir().join("../.dockerignore"));
+    for excluded in ["target/", ".git/", "deploy/svea.env", "deploy/tls/"] {
+        assert!(ignore.lines().any(|l| l.trim() == excluded), ".dockerignore must exclude {excluded}");
+    }
+}
+
+// ---- systemd -------------------------------------------------------------------------------------
+
+#[test]
+fn systemd_unit_is_hardened_and_systemd_accepts_it() {
+    let unit = read(&deploy_dir().join("svea.service"));
+    let keys: Vec<(&str, &str)> = unit.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.trim(), v.trim())).collect();
+    let has = |k: &str, v: &str| keys.iter().any(|&(kk, vv)| kk == k && vv == v);
+    for (k, v) in [
+        ("NoNewPrivileges", "yes"),
+        ("ProtectSystem", "strict"),
+        ("ReadWritePaths", "/var/lib/svea"),
+        ("PrivateTmp", "yes"),
+        ("ProtectHome", "yes"),
+        ("ProtectKernelTunables", "yes"),
+        ("ProtectKernelModules", "yes"),
+        ("ProtectKernelLogs", "yes"),
+        ("ProtectControlGroups", "yes"),
+        ("RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX"),
+        ("CapabilityBoundingSet", ""),
+        ("AmbientCapabilities", ""),
+        ("SystemCallFilter", "@system-service"),
+        ("MemoryDenyWriteExecute", "yes"),
+        ("User", "svea"),
+    ] {
+        assert!(has(k, v), "svea.service lacks {k}={v}");
+    }
+    // The data dir in the region configs is the one writable path.
+    assert!(read(&deploy_dir().join("stockholm.toml")).contains("data_dir = \"/var/lib/svea\""));
+
+    // systemd itself: verify wants an existing ExecStart, so point it at the built binary.
+    let analyze = needs::debian("systemd-analyze", "systemd");
+    let dir = tempfile::tempdir().expect("tmp");
+    let copy = dir.path().join("svea.service");
+    std::fs::write(&copy, unit.replace("/usr/local/bin/svea", env!("CARGO_BIN_EXE_svea"))).expect("write unit");
+    let out = run_ok(Command::new(&analyze).arg("verify").arg(&copy));
+    // verify exits 0 on an unknown or misspelt key, and only says so: no word from it is allowed.
+    let said = text(&out.stderr) + &text(&out.stdout);
+    assert!(said.trim().is_empty(), "systemd-analyze verify complained:\n{said}");
+    let out = run_ok(Command::new(&analyze).args(["security", "--offline=yes", "--no-pager"]).arg(&copy));
+    let report = text(&out.stdout);
+    let level: f64 = report
+        .lines()
+        .find_map(|l| l.split("Overall exposure level for svea.service:").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level in:\n{report}"));
+    // 0 is fully locked down, 10 is wide open; the unit as shipped scores 1.5.
+    assert!(level <= 2.0, "svea.service exposure level {level} (at most 2.0):\n{report}");
+}
+
+// ---- Kubernetes ----------------------------------------------------------------------------------
+
+fn k8s_dir() -> PathBuf {
+    deploy_dir().join("k8s")
+}
+
+/// The Kubernetes objects in deploy/k8s (every .yaml but kustomize's own file).
+fn k8s_manifests() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(k8s_dir())
+        .expect("deploy/k8s")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml") && !p.ends_with("kustomization.yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn kubernetes_manifests_validate_against_their_schemas() {
+    let py = needs::python(PY_PACKAGES);
+    let validate = py.with_file_name("kubernetes-validate");
+    let files = k8s_manifests();
+    assert!(files.len() >= 6, "{files:?}");
+    let out = run_ok(Command::new(&validate).args(["--strict", "--quiet", "-k", KUBERNETES_VERSION]).args(&files));
+    assert!(!text(&out.stdout).contains("ERROR"), "{}", text(&out.stdout));
+
+    // The validator is live: a misspelt field in a copy is refused.
+    let dir = tempfile::tempdir().expect("tmp");
+    let bad = dir.path().join("bad.yaml");
+    let good = read(&k8s_dir().join("statefulset-malmo.yaml"));
+    std::fs::write(&bad, good.replace("readOnlyRootFilesystem", "readOnlyRootFilesytem")).expect("write");
+    let out = Command::new(&validate).args(["--strict", "--quiet", "-k", KUBERNETES_VERSION]).arg(&bad).output().expect("run");
+    assert!(!out.status.success(), "a misspelt field passed: {}", text(&out.stdout));
+
+    // kustomization.yaml applies every object and the three node configs.
+    let kust = yaml(&k8s_dir().join("kustomization.yaml"));
+    let resources: BTreeSet<&str> = kust["resources"].as_array().expect("resources").iter().filter_map(Value::as_str).collect();
+    for f in &files {
+        let name = f.file_name().and_then(|n| n.to_str()).expect("name");
+        // The backup CronJob is applied on its own (it needs the backup destination first).
+        assert!(resources.contains(name) || name.starts_with("backup"), "kustomization.yaml does not apply {name}");
+    }
+    for region in REGIONS {
+        assert!(kust.to_string().contains(&format!("config/{region}.toml")), "config/{region}.toml not in the ConfigMap");
+    }
+}
+
+#[test]
+fn kubernetes_statefulsets_run_one_probed_drainable_node_per_region() {
+    let objects: Vec<Value> = k8s_manifests().iter().flat_map(|f| yaml_docs(f)).collect();
+    let of_kind = |kind: &'static str| objects.iter().filter(move |o| o["kind"] == kind);
+    let headless = of_kind("Service").find(|s| s["spec"]["clusterIP"] == "None").expect("a headless Service");
+    let pdb = of_kind("PodDisruptionBudget").next().expect("a PodDisruptionBudget");
+    assert_eq!(pdb["spec"]["maxUnavailable"], 1, "{pdb}");
+
+    let secrets = device_key_env();
+    let mut members = Vec::new();
+    for (id, region) in [(1u64, "stockholm"), (2, "gothenburg"), (3, "malmo")] {
+        let ss = of_kind("StatefulSet").find(|s| s["metadata"]["name"] == format!("svea-{region}")).unwrap_or_else(|| panic!("StatefulSet svea-{region}"));
+        let spec = &ss["spec"];
+        assert_eq!(spec["replicas"], 1);
+        assert_eq!(spec["serviceName"], headless["metadata"]["name"], "governed by the headless Service");
+        let pod = &spec["template"];
+        let labels = &pod["metadata"]["labels"];
+        for (k, v) in pdb["spec"]["selector"]["matchLabels"].as_object().expect("pdb selector") {
+            assert_eq!(&labels[k], v, "the PodDisruptionBudget covers svea-{region}");
+        }
+        let terms = pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"].to_string();
+        assert!(terms.contains("topology.kubernetes.io/region") && terms.contains(region), "region affinity: {terms}");
+        assert!(pod["spec"]["affinity"]["nodeAffinity"].to_string().contains("topology.kubernetes.io/zone"));
+        assert_eq!(pod["spec"]["securityContext"]["runAsNonRoot"], true);
+        let c = &pod["spec"]["containers"][0];
+        assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/health");
+        assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/ready");
+        let pre_stop = c["lifecycle"]["preStop"]["exec"]["command"].to_string();
+        assert!(pre_stop.contains("svea cluster drain") && pre_stop.contains("http://127.0.0.1:8090"), "{pre_stop}");
+        for r in ["requests", "limits"] {
+            assert!(c["resources"][r]["cpu"].is_string() && c["resources"][r]["memory"].is_string(), "{r}: {}", c["resources"]);
+        }
+        assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+        assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+        let env_id = c["env"].as_array().expect("env").iter().find(|e| e["name"] == "SVEA_NODE_ID").expect("SVEA_NODE_ID");
+        assert_eq!(env_id["value"], id.to_string());
+        assert_eq!(spec["volumeClaimTemplates"][0]["metadata"]["name"], "data");
+        let data_mount = c["volumeMounts"].as_array().expect("mounts").iter().find(|m| m["name"] == "data").expect("data mount");
+        assert_eq!(data_mount["mountPath"], "/var/lib/svea");
+
+        // The node's config: valid, its own id and region, its raft address = its Service's fixed IP.
+        let toml = read(&k8s_dir().join(format!("config/{region}.toml")));
+        let cfg = svea_config::Config::from_toml_str(&toml, &secrets).unwrap_or_else(|e| panic!("config/{region}.toml: {e}"));
+        assert_eq!((cfg.node.id.get(), cfg.node.region.as_str()), (id, region));
+        let svc = of_kind("Service").find(|s| s["metadata"]["name"] == format!("svea-{region}")).unwrap_or_else(|| panic!("Service svea-{region}"));
+        assert_eq!(svc["spec"]["clusterIP"], cfg.node.raft_addr.ip().to_string(), "svea-{region}'s cluster IP is its raft_addr");
+        assert_eq!(cfg.node.data_dir, Path::new("/var/lib/svea"));
+        members.push(cfg.initial_members().iter().map(|m| (m.id.get(), m.region.to_string(), m.raft_addr)).collect::<Vec<_>>());
+    }
+    assert!(members.windows(2).all(|w| w[0] == w[1]), "the three configs list different members: {members:?}");
+}
+
+// ---- docker compose ------------------------------------------------------------------------------
+
+#[test]
+fn compose_file_validates_against_the_compose_spec_and_wires_three_regions() {
+    let py = needs::python(PY_PACKAGES);
+    let schema = deploy_dir().join("schema/compose-spec/compose-spec.json");
+    assert!(deploy_dir().join("schema/compose-spec/LICENSE").exists(), "the vendored schema keeps its licence");
+    let script = "import json,sys,yaml,jsonschema\n\
+        s=json.load(open(sys.argv[1])); d=yaml.safe_load(open(sys.argv[2]))\n\
+        errs=[f\"{list(e.path)}: {e.message}\" for e in jsonschema.Draft7Validator(s).iter_errors(d)]\n\
+        print('\\n'.join(errs)); sys.exit(1 if errs else 0)";
+    let compose = deploy_dir().join("docker-compose.yml");
+    run_ok(Command::new(&py).args(["-c", script]).arg(&schema).arg(&compose));
+    // The schema is live: an unknown service key is refused.
+    let dir = tempfile::tempdir().expect("tmp");
+    let bad = dir.path().join("compose.yml");
+    std::fs::write(&bad, read(&compose).replace("    hostname: malmo", "    hostnme: malmo")).expect("write");
+    let out = Command::new(&py).args(["-c", script]).arg(&schema).arg(&bad).output().expect("run");
+    assert!(!out.status.success() && text(&out.stdout).contains("hostnme"), "{}", text(&out.stdout));
+
+    let c = yaml(&compose);
+    let secrets = device_key_env();
+    for region in REGIONS {
+        let s = &c["services"][region];
+        let mounts = s["volumes"].to_string();
+        assert!(mounts.contains(&format!("./{region}.toml:/etc/svea/svea.toml")), "{region} mounts its config: {mounts}");
+        assert!(s["env_file"].to_string().contains("svea.env"), "{region} reads the secrets file");
+        // The network address is the one the region config gives the members.
+        let cfg = svea_config::Config::from_toml_str(&read(&deploy_dir().join(format!("{region}.toml"))), &secrets).expect("config");
+        assert_eq!(s["networks"]["svea"]["ipv4_address"], cfg.node.raft_addr.ip().to_string(), "{region}'s address");
+    }
+    assert!(c["services"]["prometheus"]["volumes"].to_string().contains("alerts.yml"));
+    assert!(c["services"]["grafana"]["volumes"].to_string().contains("svea-dashboard.json"));
+    let prom = yaml(&deploy_dir().join("prometheus/prometheus.yml"));
+    for region in REGIONS {
+        assert!(prom["scrape_configs"].to_string().contains(&format!("{region}:8080")), "Prometheus scrapes {region}");
+    }
+    // The documented secrets file names exactly the secret config keys, each accepted by svea.
+    let example = read(&deploy_dir().join("svea.env.example"));
+    let names: Vec<&str> = example.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split_once('=')).map(|(k, _)| k).collect();
+    assert_eq!(names, ["SVEA_OPERATOR_TOKEN", "SVEA_PRIVACY_DEVICE_KEY"]);
+    let env = BTreeMap::from([("SVEA_OPERATOR_TOKEN".to_owned(), "t".repeat(32)), ("SVEA_PRIVACY_DEVICE_KEY".to_owned(), "k".repeat(32))]);
+    svea_config::Config::from_toml_str(&read(&deploy_dir().join("stockholm.toml")), &env).expect("the secrets file's keys configure a node");
+}
+
+// ---- Prometheus, Alertmanager, Grafana ------------------------------------------------------------
+
+/// The alerts svea ships, each with the severity Alertmanager routes on.
+const ALERTS: [(&str, &str); 7] = [
+    ("SveaNoLeader", "critical"),
+    ("SveaRegionDown", "critical"),
+    ("SveaReplicationLag", "warning"),
+    ("SveaSlowFlushes", "warning"),
+    ("SveaHighErrorRate", "critical"),
+    ("SveaSlowRequests", "warning"),
+    ("SveaBusinessBudgetNearlySpent", "warning"),
+];
+
+#[test]
+fn alert_rules_and_prometheus_config_pass_promtool() {
+    let promtool = needs::debian("promtool", "prometheus");
+    let out = run_ok(Command::new(&promtool).args(["check", "rules"]).arg(deploy_dir().join("prometheus/alerts.yml")));
+    assert!(text(&out.stdout).contains(&format!("{} rules found", ALERTS.len())), "{}", text(&out.stdout));
+    // check config also loads the rule files it names.
+    run_ok(Command::new(&promtool).args(["check", "config"]).arg(deploy_dir().join("prometheus/prometheus.yml")));
+
+    let rules = yaml(&deploy_dir().join("prometheus/alerts.yml"));
+    let all: Vec<&Value> = rules["groups"].as_array().expect("groups").iter().flat_map(|g| g["rules"].as_array().expect("rules")).collect();
+    for (name, severity) in ALERTS {
+        let r = all.iter().find(|r| r["alert"] == name).unwrap_or_else(|| panic!("no alert {name}"));
+        assert_eq!(r["labels"]["severity"], severity, "{name}");
+        for a in ["summary", "description", "runbook"] {
+            assert!(r["annotations"][a].as_str().is_some_and(|s| s.len() > 20), "{name} lacks a {a}");
+        }
+    }
+    let expr = |name: &str| all.iter().find(|r| r["alert"] == name).map(|r| r["expr"].to_string()).unwrap_or_default();
+    assert!(expr("SveaHighErrorRate").contains("> 0.01"), "5xx ratio above 1 %");
+    assert!(expr("SveaSlowRequests").contains("histogram_quantile(0.95") && expr("SveaSlowRequests").contains("> 2"), "p95 above 2 s");
+}
+
+#[test]
+fn alertmanager_pages_critical_always_and_warnings_in_swedish_business_hours() {
+    let amtool = needs::debian("amtool", "prometheus-alertmanager");
+    let config = deploy_dir().join("alertmanager/alertmanager.yml");
+    run_ok(Command::new(&amtool).arg("check-config").arg(&config));
+    let receiver = |labels: &[&str]| {
+        let out = run_ok(Command::new(&amtool).args(["config", "routes", "test"]).arg(format!("--config.file={}", config.display())).args(labels));
+        text(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(receiver(&["severity=critical", "alertname=SveaNoLeader"]), "oncall-pager");
+    assert_eq!(receiver(&["severity=warning", "alertname=SveaSlowRequests"]), "team-business-hours");
+
+    let am = yaml(&config);
+    let routes = am["route"]["routes"].as_array().expect("routes");
+    let route_for = |sev: &str| routes.iter().find(|r| r["matchers"].to_string().contains(&format!("severity=\\\"{sev}\\\""))).unwrap_or_else(|| panic!("no {sev} route"));
+    assert!(route_for("critical")["active_time_intervals"].is_null() && route_for("critical")["mute_time_intervals"].is_null(), "critical pages at any hour");
+    assert_eq!(route_for("warning")["active_time_intervals"], serde_json::json!(["swedish-business-hours"]));
+    let hours = am["time_intervals"].as_array().expect("time_intervals").iter().find(|t| t["name"] == "swedish-business-hours").expect("the interval");
+    let spans: Vec<(String, String, String, String)> = hours["time_intervals"]
+        .as_array()
+        .expect("spans")
+        .iter()
+        .map(|s| {
+            assert_eq!(s["location"], "Europe/Stockholm", "{s}");
+            let t = &s["times"][0];
+            (s["weekdays"].to_string(), t["start_time"].to_string(), t["end_time"].to_string(), s["times"].as_array().map_or(0, Vec::len).to_string())
+        })
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            (r#"["monday:friday"]"#.into(), r#""09:00""#.into(), r#""18:00""#.into(), "1".into()),
+            (r#"["saturday","sunday"]"#.into(), r#""10:00""#.into(), r#""16:00""#.into(), "1".into()),
+        ]
+    );
+    // Every severity the rules use has a route.
+    for (_, sev) in ALERTS {
+        route_for(sev);
+    }
+}
+
+#[test]
+fn grafana_dashboard_panels_each_have_a_datasource_and_a_query() {
+    let dash: Value = serde_json::from_str(&read(&deploy_dir().join("grafana/svea-dashboard.json"))).expect("dashboard JSON");
+    let panels = dash["panels"].as_array().expect("panels");
+    let datasource_uid = yaml(&deploy_dir().join("grafana/provisioning/datasources/prometheus.yml"))["datasources"][0]["uid"].clone();
+    let mut queried = 0;
+    for p in panels.iter().filter(|p| p["type"] != "row") {
+        let title = &p["title"];
+        assert_eq!(p["datasource"]["uid"], datasource_uid, "panel {title}: the provisioned datasource");
+        let targets = p["targets"].as_array().filter(|t| !t.is_empty()).unwrap_or_else(|| panic!("panel {title} has no query"));
+        for t in targets {
+            assert!(t["expr"].as_str().is_some_and(|e| !e.trim().is_empty()), "panel {title}: empty query");
+        }
+        queried += 1;
+    }
+    assert!(queried >= 20, "{queried} panels");
+    let ids: BTreeSet<u64> = panels.iter().filter_map(|p| p["id"].as_u64()).collect();
+    assert_eq!(ids.len(), panels.len(), "panel ids are unique");
+}
+
+// ---- metric names: the rules and the dashboard refer only to what a node exports -----------------
+
+/// Every `svea_*` and `process_*` metric family named in deploy/prometheus/alerts.yml and
+/// deploy/grafana/svea-dashboard.json (queries, descriptions and runbooks alike). A histogram's
+/// `_bucket`, `_sum` and `_count` series are named by their family.
+pub fn metric_families_used_by_deploy() -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for file in ["prometheus/alerts.yml", "grafana/svea-dashboard.json"] {
+        let body = read(&deploy_dir().join(file));
+        let mut rest = body.as_str();
+        while let Some(at) = rest.find(|c: char| c == 's' || c == 'p') {
+            let word_start = at == 0 || !rest[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+            let len = rest[at..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len() - at);
+            let word = &rest[at..at + len];
+            if word_start && (word.starts_with("svea_") || word.starts_with("process_")) {
+                names.insert(histogram_family(word).to_owned());
+            }
+            rest = &rest[at + len.max(1)..];
+        }
+    }
+    names
+}
+
+fn histogram_family(name: &str) -> &str {
+    ["_bucket", "_sum", "_count"].iter().find_map(|s| name.strip_suffix(s)).unwrap_or(name)
+}
+
+/// The metric families in a Prometheus text exposition: `# TYPE` lines (a counter's family named
+/// with its `_total` series) and every sample's name.
+pub fn families_exported(exposition: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in exposition.lines() {
+        if let Some(t) = line.strip_prefix("# TYPE ") {
+            let mut parts = t.split_whitespace();
+            if let (Some(name), Some(kind)) = (parts.next(), parts.next()) {
+                let counter = kind == "counter" && !name.ends_with("_total");
+                names.insert(if counter { format!("{name}_total") } else { name.to_owned() });
+            }
+        } else if !line.starts_with('#') {
+            if let Some(name) = line.split(['{', ' ']).next().filter(|n| !n.is_empty()) {
+                names.insert(histogram_family(name).to_owned());
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn metric_name_collectors_read_the_files_and_the_exposition_format() {
+    let used = metric_families_used_by_deploy();
+    for name in ["svea_raft_is_leader", "svea_http_request_duration_seconds", "svea_http_requests_total", "process_resident_memory_bytes"] {
+        assert!(used.contains(name), "{name} not collected from {used:?}");
+    }
+    assert!(used.iter().all(|n| !n.ends_with("_bucket") && !n.ends_with('_')), "{used:?}");
+    assert!(!used.contains("up"), "Prometheus's own `up` is not svea's");
+    let exported = families_exported(
+        "# HELP svea_http_requests Requests.\n# TYPE svea_http_requests counter\n\
+         # TYPE svea_raft_flush_duration_seconds histogram\n\
+         svea_raft_flush_duration_seconds_bucket{le=\"0.1\"} 3\nprocess_open_fds 12\n# EOF\n",
+    );
+    let want: BTreeSet<String> =
+        ["svea_http_requests_total", "svea_raft_flush_duration_seconds", "process_open_fds"].map(str::to_owned).into();
+    assert_eq!(exported, want);
+}
+
+/// Fails, naming them, while any metric the alert rules or the dashboard use is not exported by a
+/// running cluster (so no alert silently watches nothing).
+#[test]
+fn every_metric_the_alerts_and_dashboard_use_is_exported_by_a_node() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = Cluster3::start(dir.path(), &[]);
+    // Some traffic, so labelled families have children: a business, a session and a purchase.
+    let biz = create_business(&c.nodes[0], "100.00");
+    let sid = open_session(&c.nodes[1], &biz.token, "deploy-metrics");
+    assert_eq!(purchase(&c.nodes[1], &sid, "10.00", "DEPLOY-1").status, 200);
+
+    let used = metric_families_used_by_deploy();
+    let mut exported = BTreeSet::new();
+    for n in &c.nodes {
+        let m = n.get("/metrics");
+        assert_eq!(m.status, 200);
+        exported.extend(families_exported(m.body.as_str().unwrap_or_default()));
+    }
+    let missing: Vec<&String> = used.difference(&exported).collect();
+    assert!(missing.is_empty(), "deploy/ uses {} metric families no svea node exports: {missing:?}", missing.len());
 }
