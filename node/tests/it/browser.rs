@@ -1,6 +1,6 @@
 //! Real headless Chromium for the end-to-end tests of the pages, driven over the DevTools
 //! protocol (headless_chrome): Debian's `chromium` (installed by [`needs::debian`] when missing),
-//! a fresh profile in a temporary directory, a phone's 360 × 640 viewport, extra request headers
+//! a fresh profile in a temporary directory, a Swedish phone's 360 × 640 viewport, extra request headers
 //! (a client address through the trusted loopback proxy), every console message, uncaught
 //! exception and browser log entry collected (an error-level one fails the test), full-page
 //! screenshots under `target/screenshots/<test>/<nn>-<step>.png`, and every wait bounded by a
@@ -36,6 +36,9 @@ use crate::needs;
 pub const VIEWPORT: (u32, u32) = (360, 640);
 /// Device pixels per CSS pixel of the screenshots (a common phone's; the PNGs are 720 × …).
 const DEVICE_SCALE: f64 = 2.0;
+/// The phone's language and time zone.
+const PHONE_LOCALE: &str = "sv-SE";
+const PHONE_TIMEZONE: &str = "Europe/Stockholm";
 /// How long one step (a page load, an element showing up) may take.
 pub const STEP_DEADLINE: Duration = Duration::from_secs(30);
 /// How long the protocol connection may stay quiet (a test may wait on the cluster a while).
@@ -67,7 +70,7 @@ impl Chromium {
     pub fn launch(test: &str) -> Chromium {
         let path = needs::debian("chromium", "chromium");
         let root = unsafe { libc::geteuid() } == 0;
-        let args: Vec<&OsStr> = ["--hide-scrollbars", "--mute-audio", "--no-proxy-server", "--lang=sv-SE"].iter().map(OsStr::new).collect();
+        let args: Vec<&OsStr> = ["--hide-scrollbars", "--mute-audio", "--no-proxy-server"].iter().map(OsStr::new).collect();
         let options = LaunchOptions::default_builder()
             .path(Some(path))
             .headless(true)
@@ -105,6 +108,11 @@ impl Chromium {
         }), |v| serde_json::from_value::<Emulation::SetDeviceMetricsOverride>(v));
         call(&tab, "Emulation.setTouchEmulationEnabled", json!({"enabled": true, "maxTouchPoints": 5}), |v| {
             serde_json::from_value::<Emulation::SetTouchEmulationEnabled>(v)
+        });
+        // A Swedish phone: dates and numbers in forms as a customer here sees them.
+        call(&tab, "Emulation.setLocaleOverride", json!({"locale": PHONE_LOCALE}), |v| serde_json::from_value::<Emulation::SetLocaleOverride>(v));
+        call(&tab, "Emulation.setTimezoneOverride", json!({"timezoneId": PHONE_TIMEZONE}), |v| {
+            serde_json::from_value::<Emulation::SetTimezoneOverride>(v)
         });
         let shots = needs::target_dir().join("screenshots").join(test);
         let _ = std::fs::remove_dir_all(&shots);
@@ -339,4 +347,28 @@ fn call<M: Method + serde::Serialize + std::fmt::Debug, E: std::fmt::Display>(ta
 /// A JavaScript string literal of `s`.
 fn js_str(s: &str) -> String {
     Value::String(s.to_string()).to_string()
+}
+
+#[test]
+fn error_level_console_entries_and_exceptions_fail_a_page_and_others_do_not() {
+    let event = |method: &str, params: Value| -> Event {
+        serde_json::from_value(json!({"method": method, "params": params})).unwrap_or_else(|e| panic!("{method}: {e}"))
+    };
+    let console = |kind: &str| {
+        event("Runtime.consoleAPICalled", json!({"type": kind, "args": [{"type": "string", "value": "hej"}], "executionContextId": 1, "timestamp": 0.0}))
+    };
+    let log = |level: &str| {
+        event("Log.entryAdded", json!({"entry": {"source": "network", "level": level, "text": "Failed to load resource", "timestamp": 0.0, "url": "http://x/favicon.ico"}}))
+    };
+    let thrown = event(
+        "Runtime.exceptionThrown",
+        json!({"timestamp": 0.0, "exceptionDetails": {"exceptionId": 1, "text": "Uncaught", "lineNumber": 3, "columnNumber": 1, "url": "http://x/a.js"}}),
+    );
+    assert_eq!(console_line(&console("error")), Some((true, "console.error: \"hej\"".to_string())));
+    assert_eq!(console_line(&console("log")).map(|l| l.0), Some(false));
+    assert_eq!(console_line(&console("warning")).map(|l| l.0), Some(false));
+    assert_eq!(console_line(&log("error")), Some((true, "log.error: Failed to load resource http://x/favicon.ico".to_string())));
+    assert_eq!(console_line(&log("warning")).map(|l| l.0), Some(false));
+    assert_eq!(console_line(&thrown), Some((true, "uncaught exception at http://x/a.js:3: Uncaught".to_string())));
+    assert_eq!(js_str("a'b\"c"), "\"a'b\\\"c\"");
 }
