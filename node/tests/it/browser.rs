@@ -186,7 +186,14 @@ impl Chromium {
     /// Waits until `expr` (JavaScript) is truthy and returns its value.
     #[track_caller]
     pub fn wait_until(&self, what: &str, expr: &str) -> Value {
-        eventually(STEP_DEADLINE, what, || match self.try_eval(expr) {
+        self.wait_until_within(STEP_DEADLINE, what, expr)
+    }
+
+    /// [`Chromium::wait_until`] with its own deadline (a bound the test asserts, such as a
+    /// region shown down within `failover_after` plus one refresh).
+    #[track_caller]
+    pub fn wait_until_within(&self, within: Duration, what: &str, expr: &str) -> Value {
+        eventually(within, what, || match self.try_eval(expr) {
             Some(v) if !matches!(v, Value::Null | Value::Bool(false)) && v != "" && v != 0 => Ok(v),
             other => Err(format!("{other:?}")),
         })
