@@ -31,8 +31,12 @@ pub static PAGE_CSS: Asset = Asset { name: "page.css", content_type: "text/css; 
 /// The customer page's script (the feedback counter; the page works without it).
 pub static PAGE_JS: Asset = Asset { name: "page.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/page.js") };
 
+/// The pages' icon: every page links it (`<link rel="icon">`), or a browser asks for
+/// `/favicon.ico`, gets a 404 and logs it as a console error.
+pub static ICON_SVG: Asset = Asset { name: "icon.svg", content_type: "image/svg+xml", bytes: include_bytes!("../../assets/icon.svg") };
+
 /// Every embedded file, as `/assets/{name}` finds them. A page links one with [`href`].
-static ASSETS: &[&Asset] = &[&POSTER_CSS, &PAGE_CSS, &PAGE_JS];
+static ASSETS: &[&Asset] = &[&POSTER_CSS, &PAGE_CSS, &PAGE_JS, &ICON_SVG];
 
 /// How long a browser or proxy may keep an asset: a year, never revalidated. Safe because the
 /// URL a page links changes with the bytes ([`href`]).

@@ -138,6 +138,7 @@ fn poster_html(business: &str, location: &str, url: &str) -> Result<String, ApiE
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (business) " · " (location) }
+                link rel="icon" type="image/svg+xml" href=(assets::href(&assets::ICON_SVG));
                 link rel="stylesheet" href=(assets::href(&assets::POSTER_CSS));
             }
             body {

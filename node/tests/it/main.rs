@@ -1,5 +1,6 @@
 //! Integration tests of the `svea` binary: real processes, real HTTP, real disk.
 
+mod browser;
 mod harness;
 mod load;
 mod needs;
@@ -15,6 +16,7 @@ mod cluster;
 
 mod deploy;
 mod durability;
+mod e2e;
 mod flow;
 mod readme;
 mod rules;

@@ -119,7 +119,7 @@ impl Phone {
 }
 
 /// The default value the page offers in the purchase time field.
-fn offered_time(html: &str) -> String {
+pub(crate) fn offered_time(html: &str) -> String {
     let at = html.find("name=\"purchased_at\"").expect("time field");
     let rest = &html[at..];
     let v = rest.find("value=\"").expect("value") + 7;

@@ -6,7 +6,7 @@ use maud::{html, Markup, DOCTYPE};
 
 use super::texts::{Lang, Texts};
 use super::WAIT_REFRESH_S;
-use crate::http::assets::{href, PAGE_CSS, PAGE_JS};
+use crate::http::assets::{href, ICON_SVG, PAGE_CSS, PAGE_JS};
 use crate::actors::session::{Session, SessionState};
 use crate::domain::scoring::COMPONENT_MAX;
 use crate::domain::day::swedish_local;
@@ -80,6 +80,7 @@ fn layout(lang: Lang, title: &str, refresh: bool, body: Markup) -> Markup {
                     meta http-equiv="refresh" content=(WAIT_REFRESH_S);
                 }
                 title { (title) " · " (t.title) }
+                link rel="icon" type="image/svg+xml" href=(href(&ICON_SVG));
                 link rel="stylesheet" href=(href(&PAGE_CSS));
                 script src=(href(&PAGE_JS)) defer {}
             }
