@@ -55,6 +55,6 @@ mod tests {
         let (x0, y0) = project(60.0, 15.0);
         let (x1, y1) = project(61.0, 16.0);
         assert!((y0 - y1 - SCALE).abs() < 1e-9);
-        assert!((x1 - x0 - SCALE * 0.469).abs() < 0.01);
+        assert!((x1 - x0 - SCALE * 0.4695).abs() < 0.01);
     }
 }

@@ -1,0 +1,246 @@
+//! The operator console (`/ops`) on a real three-region cluster: sign-in with the operator token,
+//! the live JSON the page polls, a region shown down after its node is killed, the confirmation
+//! step of a drain, and forms from another site refused. The console is on the operator listener
+//! only.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::*;
+
+/// `timeouts.failover_after_ms` of these clusters.
+const FAILOVER_AFTER: Duration = Duration::from_millis(1000);
+/// The console's refresh interval (`http::console::REFRESH_S`).
+const REFRESH: Duration = Duration::from_secs(2);
+
+/// One answer: status, headers, body text.
+struct Page {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+fn call(req: ureq::Request, form: Option<&[(&str, &str)]>) -> Page {
+    let req = req.timeout(Duration::from_secs(30));
+    let result = match form {
+        Some(f) => req.send_form(f),
+        None => req.call(),
+    };
+    let resp = match result {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("http transport error: {e}"),
+    };
+    let status = resp.status();
+    let headers = resp.headers_names().iter().map(|n| (n.clone(), resp.header(n).unwrap_or("").to_string())).collect();
+    let mut body = String::new();
+    resp.into_reader().read_to_string(&mut body).expect("read body");
+    Page { status, headers, body }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new().redirects(0).build()
+}
+
+fn get(base: &str, path: &str, cookie: Option<&str>) -> Page {
+    let mut r = agent().get(&format!("{base}{path}"));
+    if let Some(c) = cookie {
+        r = r.set("cookie", c);
+    }
+    call(r, None)
+}
+
+/// A form post to the operator listener, from `origin` (what a browser sends).
+fn post(n: &NodeProc, path: &str, origin: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Page {
+    let mut r = agent().post(&format!("{}{path}", n.operator_url)).set("origin", origin);
+    if let Some(c) = cookie {
+        r = r.set("cookie", c);
+    }
+    call(r, Some(form))
+}
+
+/// Signs in through the form and returns the `Cookie` header value to send from then on.
+fn sign_in(n: &NodeProc) -> String {
+    let r = post(n, "/ops/sign-in", &n.operator_url, None, &[("token", OPERATOR_TOKEN)]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.header("location"), Some("/ops"));
+    let set = r.header("set-cookie").expect("set-cookie").to_owned();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/ops"] {
+        assert!(set.contains(attr), "{attr} missing in {set}");
+    }
+    assert!(!set.contains(OPERATOR_TOKEN), "the cookie must not carry the token: {set}");
+    set.split(';').next().expect("name=value").to_owned()
+}
+
+fn console(n: &NodeProc, cookie: &str) -> Value {
+    let r = get(&n.operator_url, "/ops/console.json", Some(cookie));
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
+fn region<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["regions"].as_array().and_then(|r| r.iter().find(|r| r["name"] == name)).unwrap_or_else(|| panic!("region {name} in {v}"))
+}
+
+fn node_view(v: &Value, id: u64) -> Option<&Value> {
+    v["nodes"].as_array().and_then(|n| n.iter().find(|n| n["id"] == id))
+}
+
+#[test]
+fn the_console_needs_the_token_and_shows_a_killed_region_down() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let failover_ms = FAILOVER_AFTER.as_millis().to_string();
+    let mut c = Cluster3::start(dir.path(), &[("timeouts.failover_after_ms", &failover_ms)]);
+    let n = c.by_region("stockholm");
+
+    // Signed out: the sign-in form, and the JSON is refused.
+    let page = get(&n.operator_url, "/ops", None);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(r#"id="operator-token""#) && !page.body.contains("region-stockholm"), "{}", page.body);
+    let json = get(&n.operator_url, "/ops/console.json", None);
+    assert_eq!(json.status, 401, "{}", json.body);
+    assert_eq!(json.json()["type"], "urn:svea:problem:unauthorized");
+    assert_eq!(get(&n.operator_url, "/ops/console.json", Some("svea_ops=4102444800.00ff")).status, 401, "a forged cookie");
+    // Never on the public listener.
+    for path in ["/ops", "/ops/console.json"] {
+        assert_eq!(get(&n.url, path, None).status, 404, "{path} on the public listener");
+    }
+    assert_eq!(agent().post(&format!("{}/ops/sign-in", n.url)).send_form(&[("token", OPERATOR_TOKEN)]).map_or_else(|e| match e { ureq::Error::Status(s, _) => s, e => panic!("{e}") }, |r| r.status()), 404);
+
+    // A wrong token, or the right one from another site: no cookie.
+    let wrong = post(n, "/ops/sign-in", &n.operator_url, None, &[("token", "not-the-operator-token")]);
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.header("set-cookie").is_none() && wrong.body.contains("wrong operator token"), "{}", wrong.body);
+    let forged = post(n, "/ops/sign-in", "http://evil.example", None, &[("token", OPERATOR_TOKEN)]);
+    assert_eq!(forged.status, 400, "{}", forged.body);
+    assert!(forged.header("set-cookie").is_none());
+
+    // Signed in: the map, the ids the browser test uses, the bundled outline and its licence.
+    let cookie = sign_in(n);
+    let page = get(&n.operator_url, "/ops", Some(&cookie));
+    assert_eq!(page.status, 200);
+    for id in ["region-stockholm", "region-gothenburg", "region-malmo", "node-1", "node-2", "node-3"] {
+        assert!(page.body.contains(&format!(r#"id="{id}""#)), "{id} missing: {}", page.body);
+    }
+    assert!(page.body.contains(r#"http-equiv="refresh" content="2""#), "the no-script refresh");
+    assert!(page.body.contains("Natural Earth"), "the map's licence in the footer");
+    for (asset, kind) in [("sweden.svg", "image/svg+xml"), ("ops.js", "text/javascript"), ("sweden.svg.LICENSE", "text/plain")] {
+        let href = format!("/assets/{asset}?v=");
+        let at = page.body.find(&href).unwrap_or_else(|| panic!("{asset} not linked"));
+        let link: String = page.body[at..].chars().take_while(|c| *c != '"').collect();
+        let a = get(&n.operator_url, &link, None);
+        assert_eq!(a.status, 200, "{link}");
+        assert!(a.header("content-type").is_some_and(|t| t.starts_with(kind)), "{link}: {:?}", a.header("content-type"));
+    }
+
+    let v = eventually(Duration::from_secs(20), "three healthy regions with a leader", || {
+        let v = console(n, &cookie);
+        let up = ["stockholm", "gothenburg", "malmo"].iter().all(|r| region(&v, r)["health"] == "up");
+        if up && v["leader"].is_u64() && v["term"].as_u64() > Some(0) {
+            Ok(v)
+        } else {
+            Err(v)
+        }
+    });
+    let leader = v["leader"].as_u64().expect("leader");
+    assert_eq!(node_view(&v, leader).expect("leader node")["leader"], true, "{v}");
+    assert!((1..=3).all(|id| node_view(&v, id).is_some_and(|n| n["health"] == "up")), "{v}");
+
+    // Customers routed through gothenburg are counted there and seen from stockholm's console.
+    let g = c.by_region("gothenburg");
+    let Biz { token, .. } = create_business(g, "100.00");
+    open_session(g, &token, "phone-console-1");
+    let v = console(n, &cookie);
+    let routed_total: u64 = v["regions"].as_array().expect("regions").iter().filter_map(|r| r["routed_last_minute"].as_u64()).sum();
+    assert!(routed_total >= 1, "{v}");
+    let by_g = &node_view(&v, 2).expect("node 2")["routed_last_minute"];
+    assert!(by_g.as_object().is_some_and(|m| m.values().filter_map(Value::as_u64).sum::<u64>() >= 1), "{v}");
+    let actors: u64 = v["nodes"].as_array().expect("nodes").iter().flat_map(|n| n["actors"].as_object().into_iter().flat_map(|m| m.values())).filter_map(Value::as_u64).sum();
+    assert_eq!(actors, 2, "a business and a session: {v}");
+
+    // Kill malmo's node: within failover_after plus one refresh, the console shows malmo down.
+    let malmo = c.nodes.iter().position(|p| p.url == c.by_region("malmo").url).expect("malmo");
+    c.nodes[malmo].kill9();
+    let killed = Instant::now();
+    let n = c.by_region("stockholm");
+    let v = eventually(FAILOVER_AFTER + REFRESH, "malmo down on the console", || {
+        let v = console(n, &cookie);
+        if region(&v, "malmo")["health"] == "down" {
+            Ok(v)
+        } else {
+            Err(v)
+        }
+    });
+    assert!(killed.elapsed() <= FAILOVER_AFTER + REFRESH);
+    assert_eq!(node_view(&v, 3).expect("node 3")["health"], "down", "{v}");
+    assert_eq!(region(&v, "stockholm")["health"], "up", "{v}");
+    assert_eq!(region(&v, "gothenburg")["health"], "up", "{v}");
+
+    // Signing out clears the cookie.
+    let out = post(n, "/ops/sign-out", &n.operator_url, Some(&cookie), &[]);
+    assert_eq!(out.status, 303);
+    assert!(out.header("set-cookie").is_some_and(|s| s.starts_with("svea_ops=;") && s.contains("Max-Age=0")), "{:?}", out.header("set-cookie"));
+}
+
+#[test]
+fn a_drain_from_the_console_asks_first_and_refuses_another_site() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut c = Cluster3::start(dir.path(), &[]);
+    let g = c.nodes.iter().position(|p| p.url == c.by_region("gothenburg").url).expect("gothenburg");
+    let n = &c.nodes[g];
+    let cookie = sign_in(n);
+    let members = |v: &Value| v["nodes"].as_array().map(|n| n.iter().filter_map(|n| n["id"].as_u64()).collect::<Vec<_>>());
+    eventually(Duration::from_secs(20), "a leader", || {
+        let v = console(n, &cookie);
+        if v["leader"].is_u64() {
+            Ok(v)
+        } else {
+            Err(v)
+        }
+    });
+
+    // From another site, or without signing in: nothing happens.
+    let evil = post(n, "/ops/nodes/2/drain", "http://evil.example", Some(&cookie), &[("confirm", "yes")]);
+    assert_eq!(evil.status, 400, "{}", evil.body);
+    assert!(evil.body.contains("not from this site"), "{}", evil.body);
+    let anon = post(n, "/ops/nodes/2/drain", &n.operator_url, None, &[("confirm", "yes")]);
+    assert_eq!(anon.status, 401);
+    assert!(anon.body.contains(r#"id="operator-token""#));
+    // Removing a reachable node is refused, and the page says why.
+    let refused = post(n, "/ops/nodes/3/remove", &n.operator_url, Some(&cookie), &[("confirm", "yes")]);
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("drain it instead"), "{}", refused.body);
+    assert_eq!(members(&console(n, &cookie)), Some(vec![1, 2, 3]));
+
+    // The first post asks; only the confirmed one drains.
+    let ask = post(n, "/ops/nodes/2/drain", &n.operator_url, Some(&cookie), &[]);
+    assert_eq!(ask.status, 200, "{}", ask.body);
+    assert!(ask.body.contains(r#"name="confirm" value="yes""#) && ask.body.contains("Drain node 2"), "{}", ask.body);
+    assert_eq!(members(&console(n, &cookie)), Some(vec![1, 2, 3]), "asking changed nothing");
+
+    let done = post(n, "/ops/nodes/2/drain", &n.operator_url, Some(&cookie), &[("confirm", "yes")]);
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Node 2 drained"), "{}", done.body);
+    assert!(c.nodes[g].wait_exit(Duration::from_secs(20)).is_some(), "the drained node stops");
+    let s = c.by_region("stockholm");
+    let cookie = sign_in(s);
+    eventually(Duration::from_secs(20), "node 2 gone from the membership", || {
+        let v = console(s, &cookie);
+        if members(&v) == Some(vec![1, 3]) {
+            Ok(v)
+        } else {
+            Err(v)
+        }
+    });
+}
