@@ -101,7 +101,10 @@ fn node_view(v: &Value, id: u64) -> Option<&Value> {
 fn the_console_needs_the_token_and_shows_a_killed_region_down() {
     let dir = tempfile::tempdir().expect("tmp");
     let failover_ms = FAILOVER_AFTER.as_millis().to_string();
-    let mut c = Cluster3::start(dir.path(), &[("timeouts.failover_after_ms", &failover_ms)]);
+    // GeoIP routing on (the default outside tests); Gothenburg trusts the loopback proxy's
+    // X-Forwarded-For, so a test can be a customer anywhere.
+    let overrides = [("timeouts.failover_after_ms", failover_ms.as_str()), ("node.routing", "redirect")];
+    let mut c = Cluster3::start_with(dir.path(), &overrides, [&[], &[("geo.trusted_proxies", "127.0.0.1")], &[]]);
     let n = c.by_region("stockholm");
 
     // Signed out: the sign-in form, and the JSON is refused.
@@ -157,17 +160,21 @@ fn the_console_needs_the_token_and_shows_a_killed_region_down() {
     assert_eq!(node_view(&v, leader).expect("leader node")["leader"], true, "{v}");
     assert!((1..=3).all(|id| node_view(&v, id).is_some_and(|n| n["health"] == "up")), "{v}");
 
-    // Customers routed through gothenburg are counted there and seen from stockholm's console.
+    // Two Malmö customers and one Stockholm customer open sessions at Gothenburg and are routed
+    // (307) to their regions: Gothenburg counts them, and Stockholm's console shows its counts.
     let g = c.by_region("gothenburg");
     let Biz { token, .. } = create_business(g, "100.00");
-    open_session(g, &token, "phone-console-1");
+    for (ip, device) in [("2.58.0.1", "phone-1"), ("2.58.0.1", "phone-2"), ("1.178.93.1", "phone-3")] {
+        let r = g.post_with("/v1/sessions", serde_json::json!({"qr_token": token, "device_id": device}), &[("x-forwarded-for", ip)]);
+        assert_eq!(r.status, 307, "{}", r.body);
+    }
     let v = console(n, &cookie);
-    let routed_total: u64 = v["regions"].as_array().expect("regions").iter().filter_map(|r| r["routed_last_minute"].as_u64()).sum();
-    assert!(routed_total >= 1, "{v}");
-    let by_g = &node_view(&v, 2).expect("node 2")["routed_last_minute"];
-    assert!(by_g.as_object().is_some_and(|m| m.values().filter_map(Value::as_u64).sum::<u64>() >= 1), "{v}");
+    assert_eq!(region(&v, "malmo")["routed_last_minute"], 2, "{v}");
+    assert_eq!(region(&v, "stockholm")["routed_last_minute"], 1, "{v}");
+    assert_eq!(region(&v, "gothenburg")["routed_last_minute"], 0, "{v}");
+    assert_eq!(node_view(&v, 2).expect("node 2")["routed_last_minute"]["malmo"], 2, "{v}");
     let actors: u64 = v["nodes"].as_array().expect("nodes").iter().flat_map(|n| n["actors"].as_object().into_iter().flat_map(|m| m.values())).filter_map(Value::as_u64).sum();
-    assert_eq!(actors, 2, "a business and a session: {v}");
+    assert_eq!(actors, 1, "the business (the sessions were sent elsewhere): {v}");
 
     // Kill malmo's node: within failover_after plus one refresh, the console shows malmo down.
     let malmo = c.nodes.iter().position(|p| p.url == c.by_region("malmo").url).expect("malmo");
