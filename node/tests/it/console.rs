@@ -3,90 +3,43 @@
 //! step of a drain, and forms from another site refused. The console is on the operator listener
 //! only.
 
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::harness::*;
+use crate::page::{Page, Phone};
 
 /// `timeouts.failover_after_ms` of these clusters.
 const FAILOVER_AFTER: Duration = Duration::from_millis(1000);
 /// The console's refresh interval (`http::console::REFRESH_S`).
 const REFRESH: Duration = Duration::from_secs(2);
 
-/// One answer: status, headers, body text.
-struct Page {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+/// The operator's browser, with the console's origin (a browser sends it on form posts).
+fn browser(n: &NodeProc) -> Phone {
+    Phone::default().with_header("origin", &n.operator_url)
 }
 
-impl Page {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
+fn json(p: &Page) -> Value {
+    serde_json::from_str(&p.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", p.body))
 }
 
-fn call(req: ureq::Request, form: Option<&[(&str, &str)]>) -> Page {
-    let req = req.timeout(Duration::from_secs(30));
-    let result = match form {
-        Some(f) => req.send_form(f),
-        None => req.call(),
-    };
-    let resp = match result {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("http transport error: {e}"),
-    };
-    let status = resp.status();
-    let headers = resp.headers_names().iter().map(|n| (n.clone(), resp.header(n).unwrap_or("").to_string())).collect();
-    let mut body = String::new();
-    resp.into_reader().read_to_string(&mut body).expect("read body");
-    Page { status, headers, body }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().redirects(0).build()
-}
-
-fn get(base: &str, path: &str, cookie: Option<&str>) -> Page {
-    let mut r = agent().get(&format!("{base}{path}"));
-    if let Some(c) = cookie {
-        r = r.set("cookie", c);
-    }
-    call(r, None)
-}
-
-/// A form post to the operator listener, from `origin` (what a browser sends).
-fn post(n: &NodeProc, path: &str, origin: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Page {
-    let mut r = agent().post(&format!("{}{path}", n.operator_url)).set("origin", origin);
-    if let Some(c) = cookie {
-        r = r.set("cookie", c);
-    }
-    call(r, Some(form))
-}
-
-/// Signs in through the form and returns the `Cookie` header value to send from then on.
-fn sign_in(n: &NodeProc) -> String {
-    let r = post(n, "/ops/sign-in", &n.operator_url, None, &[("token", OPERATOR_TOKEN)]);
+/// Signs `b` in through the form (it keeps the cookie from then on).
+fn sign_in(n: &NodeProc, b: &mut Phone) {
+    let r = b.post(&format!("{}/ops/sign-in", n.operator_url), &[("token", OPERATOR_TOKEN)]);
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(r.header("location"), Some("/ops"));
-    let set = r.header("set-cookie").expect("set-cookie").to_owned();
+    let set = r.set_cookie("svea_ops").expect("set-cookie").to_owned();
     for attr in ["HttpOnly", "SameSite=Strict", "Path=/ops"] {
         assert!(set.contains(attr), "{attr} missing in {set}");
     }
     assert!(!set.contains(OPERATOR_TOKEN), "the cookie must not carry the token: {set}");
-    set.split(';').next().expect("name=value").to_owned()
 }
 
-fn console(n: &NodeProc, cookie: &str) -> Value {
-    let r = get(&n.operator_url, "/ops/console.json", Some(cookie));
+fn console(n: &NodeProc, b: &mut Phone) -> Value {
+    let r = b.get(&format!("{}/ops/console.json", n.operator_url));
     assert_eq!(r.status, 200, "{}", r.body);
-    r.json()
+    json(&r)
 }
 
 fn region<'a>(v: &'a Value, name: &str) -> &'a Value {
@@ -108,30 +61,34 @@ fn the_console_needs_the_token_and_shows_a_killed_region_down() {
     let n = c.by_region("stockholm");
 
     // Signed out: the sign-in form, and the JSON is refused.
-    let page = get(&n.operator_url, "/ops", None);
+    let ops = |path: &str| format!("{}{path}", n.operator_url);
+    let mut anon = browser(n);
+    let page = anon.get(&ops("/ops"));
     assert_eq!(page.status, 200);
     assert!(page.body.contains(r#"id="operator-token""#) && !page.body.contains("region-stockholm"), "{}", page.body);
-    let json = get(&n.operator_url, "/ops/console.json", None);
-    assert_eq!(json.status, 401, "{}", json.body);
-    assert_eq!(json.json()["type"], "urn:svea:problem:unauthorized");
-    assert_eq!(get(&n.operator_url, "/ops/console.json", Some("svea_ops=4102444800.00ff")).status, 401, "a forged cookie");
+    let refused = anon.get(&ops("/ops/console.json"));
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert_eq!(json(&refused)["type"], "urn:svea:problem:unauthorized");
+    let mut forger = browser(n).with_header("cookie", "svea_ops=4102444800.00ff");
+    assert_eq!(forger.get(&ops("/ops/console.json")).status, 401, "a forged cookie");
     // Never on the public listener.
     for path in ["/ops", "/ops/console.json"] {
-        assert_eq!(get(&n.url, path, None).status, 404, "{path} on the public listener");
+        assert_eq!(anon.get(&format!("{}{path}", n.url)).status, 404, "{path} on the public listener");
     }
-    assert_eq!(agent().post(&format!("{}/ops/sign-in", n.url)).send_form(&[("token", OPERATOR_TOKEN)]).map_or_else(|e| match e { ureq::Error::Status(s, _) => s, e => panic!("{e}") }, |r| r.status()), 404);
+    assert_eq!(anon.post(&format!("{}/ops/sign-in", n.url), &[("token", OPERATOR_TOKEN)]).status, 404);
 
     // A wrong token, or the right one from another site: no cookie.
-    let wrong = post(n, "/ops/sign-in", &n.operator_url, None, &[("token", "not-the-operator-token")]);
+    let wrong = anon.post(&ops("/ops/sign-in"), &[("token", "not-the-operator-token")]);
     assert_eq!(wrong.status, 401);
     assert!(wrong.header("set-cookie").is_none() && wrong.body.contains("wrong operator token"), "{}", wrong.body);
-    let forged = post(n, "/ops/sign-in", "http://evil.example", None, &[("token", OPERATOR_TOKEN)]);
+    let forged = Phone::default().with_header("origin", "http://evil.example").post(&ops("/ops/sign-in"), &[("token", OPERATOR_TOKEN)]);
     assert_eq!(forged.status, 400, "{}", forged.body);
     assert!(forged.header("set-cookie").is_none());
 
     // Signed in: the map, the ids the browser test uses, the bundled outline and its licence.
-    let cookie = sign_in(n);
-    let page = get(&n.operator_url, "/ops", Some(&cookie));
+    let mut op = browser(n);
+    sign_in(n, &mut op);
+    let page = op.get(&ops("/ops"));
     assert_eq!(page.status, 200);
     for id in ["region-stockholm", "region-gothenburg", "region-malmo", "node-1", "node-2", "node-3"] {
         assert!(page.body.contains(&format!(r#"id="{id}""#)), "{id} missing: {}", page.body);
@@ -142,13 +99,13 @@ fn the_console_needs_the_token_and_shows_a_killed_region_down() {
         let href = format!("/assets/{asset}?v=");
         let at = page.body.find(&href).unwrap_or_else(|| panic!("{asset} not linked"));
         let link: String = page.body[at..].chars().take_while(|c| *c != '"').collect();
-        let a = get(&n.operator_url, &link, None);
+        let a = anon.get(&ops(&link));
         assert_eq!(a.status, 200, "{link}");
         assert!(a.header("content-type").is_some_and(|t| t.starts_with(kind)), "{link}: {:?}", a.header("content-type"));
     }
 
     let v = eventually(Duration::from_secs(20), "three healthy regions with a leader", || {
-        let v = console(n, &cookie);
+        let v = console(n, &mut op);
         let up = ["stockholm", "gothenburg", "malmo"].iter().all(|r| region(&v, r)["health"] == "up");
         if up && v["leader"].is_u64() && v["term"].as_u64() > Some(0) {
             Ok(v)
@@ -168,7 +125,7 @@ fn the_console_needs_the_token_and_shows_a_killed_region_down() {
         let r = g.post_with("/v1/sessions", serde_json::json!({"qr_token": token, "device_id": device}), &[("x-forwarded-for", ip)]);
         assert_eq!(r.status, 307, "{}", r.body);
     }
-    let v = console(n, &cookie);
+    let v = console(n, &mut op);
     assert_eq!(region(&v, "malmo")["routed_last_minute"], 2, "{v}");
     assert_eq!(region(&v, "stockholm")["routed_last_minute"], 1, "{v}");
     assert_eq!(region(&v, "gothenburg")["routed_last_minute"], 0, "{v}");
@@ -182,7 +139,7 @@ fn the_console_needs_the_token_and_shows_a_killed_region_down() {
     let killed = Instant::now();
     let n = c.by_region("stockholm");
     let v = eventually(FAILOVER_AFTER + REFRESH, "malmo down on the console", || {
-        let v = console(n, &cookie);
+        let v = console(n, &mut op);
         if region(&v, "malmo")["health"] == "down" {
             Ok(v)
         } else {
@@ -195,9 +152,10 @@ fn the_console_needs_the_token_and_shows_a_killed_region_down() {
     assert_eq!(region(&v, "gothenburg")["health"], "up", "{v}");
 
     // Signing out clears the cookie.
-    let out = post(n, "/ops/sign-out", &n.operator_url, Some(&cookie), &[]);
+    let out = op.post(&format!("{}/ops/sign-out", n.operator_url), &[]);
     assert_eq!(out.status, 303);
-    assert!(out.header("set-cookie").is_some_and(|s| s.starts_with("svea_ops=;") && s.contains("Max-Age=0")), "{:?}", out.header("set-cookie"));
+    assert!(out.set_cookie("svea_ops").is_some_and(|s| s.starts_with("svea_ops=;") && s.contains("Max-Age=0")), "{:?}", out.set_cookie("svea_ops"));
+    assert_eq!(op.get(&format!("{}/ops/console.json", n.operator_url)).status, 401);
 }
 
 #[test]
@@ -206,10 +164,11 @@ fn a_drain_from_the_console_asks_first_and_refuses_another_site() {
     let mut c = Cluster3::start(dir.path(), &[]);
     let g = c.nodes.iter().position(|p| p.url == c.by_region("gothenburg").url).expect("gothenburg");
     let n = &c.nodes[g];
-    let cookie = sign_in(n);
+    let mut op = browser(n);
+    sign_in(n, &mut op);
     let members = |v: &Value| v["nodes"].as_array().map(|n| n.iter().filter_map(|n| n["id"].as_u64()).collect::<Vec<_>>());
     eventually(Duration::from_secs(20), "a leader", || {
-        let v = console(n, &cookie);
+        let v = console(n, &mut op);
         if v["leader"].is_u64() {
             Ok(v)
         } else {
@@ -218,32 +177,36 @@ fn a_drain_from_the_console_asks_first_and_refuses_another_site() {
     });
 
     // From another site, or without signing in: nothing happens.
-    let evil = post(n, "/ops/nodes/2/drain", "http://evil.example", Some(&cookie), &[("confirm", "yes")]);
+    let ops = |path: &str| format!("{}{path}", n.operator_url);
+    let mut evil = Phone::default().with_header("origin", "http://evil.example");
+    evil.cookies = op.cookies.clone();
+    let evil = evil.post(&ops("/ops/nodes/2/drain"), &[("confirm", "yes")]);
     assert_eq!(evil.status, 400, "{}", evil.body);
     assert!(evil.body.contains("not from this site"), "{}", evil.body);
-    let anon = post(n, "/ops/nodes/2/drain", &n.operator_url, None, &[("confirm", "yes")]);
+    let anon = browser(n).post(&ops("/ops/nodes/2/drain"), &[("confirm", "yes")]);
     assert_eq!(anon.status, 401);
     assert!(anon.body.contains(r#"id="operator-token""#));
     // Removing a reachable node is refused, and the page says why.
-    let refused = post(n, "/ops/nodes/3/remove", &n.operator_url, Some(&cookie), &[("confirm", "yes")]);
+    let refused = op.post(&ops("/ops/nodes/3/remove"), &[("confirm", "yes")]);
     assert_eq!(refused.status, 409, "{}", refused.body);
     assert!(refused.body.contains("drain it instead"), "{}", refused.body);
-    assert_eq!(members(&console(n, &cookie)), Some(vec![1, 2, 3]));
+    assert_eq!(members(&console(n, &mut op)), Some(vec![1, 2, 3]));
 
     // The first post asks; only the confirmed one drains.
-    let ask = post(n, "/ops/nodes/2/drain", &n.operator_url, Some(&cookie), &[]);
+    let ask = op.post(&ops("/ops/nodes/2/drain"), &[]);
     assert_eq!(ask.status, 200, "{}", ask.body);
     assert!(ask.body.contains(r#"name="confirm" value="yes""#) && ask.body.contains("Drain node 2"), "{}", ask.body);
-    assert_eq!(members(&console(n, &cookie)), Some(vec![1, 2, 3]), "asking changed nothing");
+    assert_eq!(members(&console(n, &mut op)), Some(vec![1, 2, 3]), "asking changed nothing");
 
-    let done = post(n, "/ops/nodes/2/drain", &n.operator_url, Some(&cookie), &[("confirm", "yes")]);
+    let done = op.post(&ops("/ops/nodes/2/drain"), &[("confirm", "yes")]);
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(done.body.contains("Node 2 drained"), "{}", done.body);
     assert!(c.nodes[g].wait_exit(Duration::from_secs(20)).is_some(), "the drained node stops");
     let s = c.by_region("stockholm");
-    let cookie = sign_in(s);
+    let mut op = browser(s);
+    sign_in(s, &mut op);
     eventually(Duration::from_secs(20), "node 2 gone from the membership", || {
-        let v = console(s, &cookie);
+        let v = console(s, &mut op);
         if members(&v) == Some(vec![1, 3]) {
             Ok(v)
         } else {
