@@ -6,7 +6,8 @@
 //! Rooms: [`start`] opens and wires everything and stops it again; [`sessions`] is a customer's
 //! session end to end; [`remote`] carries actor calls between nodes; [`sweeper`] expires
 //! abandoned sessions and redacts feedback texts past their retention; [`privacy`] is a customer's
-//! export and erasure; [`operator`] is what the operator API does to the cluster; [`scoring`]
+//! export and erasure; [`operator`] is what the operator API does to the cluster (with
+//! [`routed`], where customers were routed lately, for the console); [`scoring`]
 //! scores feedback before its session stores it, asking the model through [`ollama`] when
 //! configured.
 
@@ -15,6 +16,7 @@ pub mod pos;
 pub mod ollama;
 pub mod privacy;
 pub mod remote;
+pub mod routed;
 pub mod scoring;
 pub mod sessions;
 mod start;
@@ -71,6 +73,8 @@ pub struct NodeHandle {
     device_key: DeviceKey,
     /// Scores feedback before its session stores it.
     scoring: Arc<scoring::FeedbackScoring>,
+    /// Where this node's routing decisions sent customers lately (node-local, for the console).
+    routed: Arc<routed::RoutedWindow>,
 }
 
 impl NodeHandle {
@@ -111,6 +115,11 @@ impl NodeHandle {
         svea_geo::route(self.geo.as_deref(), ip, &self.config.regions, &self.config.geo.default_order, |r| {
             healthy.contains(r.as_str())
         })
+    }
+
+    /// Where this node's GeoIP routing sent customers in the last minute (the HTTP edge records).
+    pub fn routed(&self) -> &routed::RoutedWindow {
+        &self.routed
     }
 
     /// Public URL of a reachable node in `region` (lowest id first).

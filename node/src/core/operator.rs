@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use svea_cluster::membership::MembershipOp;
 use svea_storage::{RaftNodeId, SveaNode};
 
-use super::NodeHandle;
+use super::{remote, NodeHandle};
 use crate::actors::{placement, ActorError, ConflictKind};
 
 /// Owner records read per page while counting or handing off actors.
@@ -20,6 +20,9 @@ pub const HANDOFF_CONCURRENCY: usize = 16;
 const WAIT_POLL: Duration = Duration::from_millis(20);
 /// Passes over the owner records while draining (actors activated meanwhile are caught by the next).
 pub const HANDOFF_PASSES_MAX: usize = 5;
+/// How long the status waits for another member's routing counts (one QUIC round trip on a
+/// healthy link); a member that does not answer in time is shown without them.
+pub const ROUTED_ASK_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// How a node describes itself to an operator adding it (`GET /v1/cluster/self`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +64,12 @@ pub struct MemberOut {
     pub lag: Option<u64>,
     /// Actors it owns, per the answering node's applied state.
     pub owned_actors: u64,
+    /// The same, per kind of actor (`business`, `session`).
+    pub actors_by_kind: BTreeMap<String, u64>,
+    /// Where its GeoIP routing sent customers in the last [`super::routed::ROUTED_WINDOW_S`] seconds,
+    /// per region; `None` when it did not answer (unreachable, or not within
+    /// [`ROUTED_ASK_TIMEOUT`]).
+    pub routed_last_minute: Option<BTreeMap<String, u64>>,
 }
 
 /// One region's health as the answering node sees it.
@@ -72,6 +81,8 @@ pub struct RegionOut {
     pub healthy: bool,
     /// Member ids in the region.
     pub nodes: Vec<u64>,
+    /// Customers the members that answered routed here in the last minute.
+    pub routed_last_minute: u64,
 }
 
 /// `GET /v1/cluster`.
@@ -114,13 +125,23 @@ pub struct DrainOut {
 
 /// Counts owner records per node (every actor ever claimed, active or passivated).
 pub fn owned_actors(node: &NodeHandle) -> Result<BTreeMap<RaftNodeId, u64>, ActorError> {
+    Ok(owned_actors_by_kind(node)?.into_iter().map(|(id, kinds)| (id, kinds.values().sum())).collect())
+}
+
+/// The kind of actor an owner record names (`business/<id>` -> `business`).
+fn actor_kind(actor: &str) -> &str {
+    actor.split_once('/').map_or(actor, |(kind, _)| kind)
+}
+
+/// Counts owner records per node and kind of actor.
+pub fn owned_actors_by_kind(node: &NodeHandle) -> Result<BTreeMap<RaftNodeId, BTreeMap<String, u64>>, ActorError> {
     let view = node.cluster().view();
-    let mut counts = BTreeMap::new();
+    let mut counts: BTreeMap<RaftNodeId, BTreeMap<String, u64>> = BTreeMap::new();
     let mut after: Option<String> = None;
     loop {
         let page = view.scan_owners(after.as_deref(), OWNER_PAGE)?;
-        for (_, owner) in &page {
-            *counts.entry(owner.node).or_insert(0) += 1;
+        for (actor, owner) in &page {
+            *counts.entry(owner.node).or_default().entry(actor_kind(actor).to_owned()).or_insert(0) += 1;
         }
         match page.last() {
             Some((actor, _)) if page.len() == OWNER_PAGE => after = Some(actor.clone()),
@@ -137,8 +158,9 @@ pub async fn status(node: &NodeHandle) -> Result<ClusterOut, ActorError> {
         Ok(r) => (Some(r), None),
         Err(e) => (None, Some(e.to_string())),
     };
-    let owned = owned_actors(node)?;
+    let owned = owned_actors_by_kind(node)?;
     let health = cluster.health();
+    let routed = routed_everywhere(node, &s.members.keys().copied().collect::<Vec<_>>()).await;
     let members: Vec<MemberOut> = s
         .members
         .iter()
@@ -159,7 +181,9 @@ pub async fn status(node: &NodeHandle) -> Result<ClusterOut, ActorError> {
                 public_url: n.public_url.clone(),
                 matched_index: matched,
                 lag,
-                owned_actors: owned.get(id).copied().unwrap_or(0),
+                owned_actors: owned.get(id).map_or(0, |k| k.values().sum()),
+                actors_by_kind: owned.get(id).cloned().unwrap_or_default(),
+                routed_last_minute: routed.get(id).cloned(),
             }
         })
         .collect();
@@ -177,9 +201,29 @@ pub async fn status(node: &NodeHandle) -> Result<ClusterOut, ActorError> {
         last_log_index: s.last_log_index,
         last_applied_index: s.last_applied_index,
         members,
-        regions: regions.into_iter().map(|(name, nodes)| RegionOut { healthy: healthy.contains(&name), name, nodes }).collect(),
+        regions: regions
+            .into_iter()
+            .map(|(name, nodes)| {
+                let routed_last_minute = routed.values().filter_map(|counts| counts.get(&name)).sum();
+                RegionOut { healthy: healthy.contains(&name), name, nodes, routed_last_minute }
+            })
+            .collect(),
         replication_error,
     })
+}
+
+/// Every member's routing window, asked at once: this node's own, and each reachable other
+/// member's within [`ROUTED_ASK_TIMEOUT`] (the ones that do not answer are left out).
+async fn routed_everywhere(node: &NodeHandle, members: &[RaftNodeId]) -> BTreeMap<RaftNodeId, BTreeMap<String, u64>> {
+    let cluster = node.cluster();
+    let me = cluster.id();
+    let health = cluster.health();
+    let asked = members.iter().copied().filter(|id| *id != me && health.node_reachable(*id));
+    let answers = futures::future::join_all(asked.map(|id| async move { (id, remote::routed_at(cluster, id, ROUTED_ASK_TIMEOUT).await) })).await;
+    let mut out: BTreeMap<RaftNodeId, BTreeMap<String, u64>> = answers.into_iter().filter_map(|(id, a)| Some((id, a?))).collect();
+    // The monotonic clock, read at the operator's request (never on an actor's or Raft's path).
+    out.insert(me, node.routed().counts(std::time::Instant::now()));
+    out
 }
 
 /// This node as a member record (what `svea cluster add` sends to the cluster).

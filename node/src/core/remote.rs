@@ -2,6 +2,10 @@
 //! actor and decodes its typed answer; [`ForwardedCalls`] serves such calls arriving here through
 //! this node's registry. The cluster layer carries them as opaque bytes (`ClusterNode::call_app`).
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use svea_cluster::transport::AppHandler;
@@ -13,6 +17,7 @@ use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{
     ConfirmPurchase, Erase, Expire, GetSession, GiveFeedback, MatchPurchase, OpenSession, RecordSettlement, RedactOldText,
 };
+use super::routed::RoutedWindow;
 use crate::actors::{ActorEnv, ActorError, Hosted, Op};
 use crate::domain::{BusinessId, SessionId};
 
@@ -53,6 +58,9 @@ pub enum RemoteCall {
     Erase(SessionId, Erase),
     /// [`RedactOldText`].
     RedactOldText(SessionId, RedactOldText),
+    /// Not an actor call: the node's [`RoutedWindow`] counts, for the operator status
+    /// ([`routed_at`]).
+    RoutedRecently,
 }
 
 /// A forwarded call that `node` never answered: it was unreachable when the call was to be
@@ -82,15 +90,27 @@ pub async fn forward<O: Op>(
     Ok(decode::<Result<O::Reply, ActorError>>(&answer).map_err(ActorError::from).and_then(|r| r))
 }
 
-/// Serves actor calls forwarded by other nodes through this node's registry.
+/// Where `node`'s routing sent customers in the last minute (its [`RoutedWindow`]); `None` when it
+/// did not answer within `timeout`.
+pub async fn routed_at(cluster: &svea_cluster::ClusterNode, node: RaftNodeId, timeout: Duration) -> Option<BTreeMap<String, u64>> {
+    let bytes = encode(&RemoteCall::RoutedRecently).ok()?;
+    let answer = cluster.call_app(node, bytes, timeout).await.ok()?;
+    decode(&answer).ok()
+}
+
+/// Serves actor calls forwarded by other nodes through this node's registry (and the operator
+/// status's question about recent routing).
 pub struct ForwardedCalls {
     /// This node's registry.
     pub registry: RegistryHandle,
+    /// This node's routing window.
+    pub routed: Arc<RoutedWindow>,
 }
 
 impl AppHandler for ForwardedCalls {
     fn call(&self, from: RaftNodeId, payload: Vec<u8>) -> BoxFuture<'static, Result<Vec<u8>, String>> {
         let registry = self.registry.clone();
+        let routed = self.routed.clone();
         Box::pin(async move {
             let call: RemoteCall = decode(&payload).map_err(|e| format!("undecodable actor call from node {from}: {e}"))?;
             match call {
@@ -111,6 +131,9 @@ impl AppHandler for ForwardedCalls {
                 RemoteCall::MatchPurchase(id, op) => serve(&registry, id, op).await,
                 RemoteCall::Erase(id, op) => serve(&registry, id, op).await,
                 RemoteCall::RedactOldText(id, op) => serve(&registry, id, op).await,
+                // The monotonic clock, read at the edge of the core like an HTTP request's: the
+                // window only counts; no actor or Raft decision depends on it.
+                RemoteCall::RoutedRecently => encode(&routed.counts(Instant::now())).map_err(|e| e.to_string()),
             }
         })
     }

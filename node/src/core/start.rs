@@ -194,8 +194,9 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         pos: config.pos.clone(),
         limits: crate::actors::business::RewardLimits::from_config(&config.abuse),
     };
+    let routed = Arc::new(super::routed::RoutedWindow::new(&config.regions));
     if let Some(t) = &transport {
-        t.set_app_handler(Arc::new(ForwardedCalls { registry: registry.clone() }));
+        t.set_app_handler(Arc::new(ForwardedCalls { registry: registry.clone(), routed: routed.clone() }));
     }
     let registry_task = tokio::task::spawn_local(registry::run(env, inbox));
     let config = Arc::new(config);
@@ -207,7 +208,7 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         tracing::info!(model = m.model(), url = %config.scoring.ollama_url, "feedback is scored by a model, the rubric as fallback");
     }
     let scoring = Arc::new(FeedbackScoring::new(scorer, model));
-    let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key, scoring };
+    let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key, scoring, routed };
     let sweeper = tokio::task::spawn_local(super::sweeper::run(handle.clone(), clock, config.timeouts.expiry_sweep));
     tracing::info!(node = handle.cluster.id(), region = %config.node.region, "node core started");
     Ok(Core { handle, sweeper, registry_task, background: Vec::new() })

@@ -1,4 +1,4 @@
-//! Static files of the HTML pages (stylesheets and the customer page's script), embedded in the binary at build time and
+//! Static files of the HTML pages (stylesheets, the pages' scripts, the console's map), embedded in the binary at build time and
 //! served under `GET /assets/<name>`: the pages need no CDN, no internet and no files beside the
 //! binary, and the strict CSP of [`super::security`] (`default-src 'self'`, no inline styles)
 //! holds because every style comes from here.
@@ -35,8 +35,28 @@ pub static PAGE_JS: Asset = Asset { name: "page.js", content_type: "text/javascr
 /// `/favicon.ico`, gets a 404 and logs it as a console error.
 pub static ICON_SVG: Asset = Asset { name: "icon.svg", content_type: "image/svg+xml", bytes: include_bytes!("../../assets/icon.svg") };
 
+/// Sweden's outline for the operator console (Natural Earth, public domain; see its licence).
+pub static SWEDEN_SVG: Asset = Asset { name: "sweden.svg", content_type: "image/svg+xml", bytes: include_bytes!("../../assets/sweden.svg") };
+
+/// Where the outline comes from and under which terms.
+pub static SWEDEN_LICENSE: Asset =
+    Asset { name: "sweden.svg.LICENSE", content_type: "text/plain; charset=utf-8", bytes: include_bytes!("../../assets/sweden.svg.LICENSE") };
+
+/// The operator console's stylesheet.
+pub static OPS_CSS: Asset = Asset { name: "ops.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("../../assets/ops.css") };
+
+/// The operator console's script (refreshes the map and tables; the page works without it).
+pub static OPS_JS: Asset = Asset { name: "ops.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/ops.js") };
+
 /// Every embedded file, as `/assets/{name}` finds them. A page links one with [`href`].
-static ASSETS: &[&Asset] = &[&POSTER_CSS, &PAGE_CSS, &PAGE_JS, &ICON_SVG];
+static ASSETS: &[&Asset] = &[&POSTER_CSS, &PAGE_CSS, &PAGE_JS, &SWEDEN_SVG, &SWEDEN_LICENSE, &OPS_CSS, &OPS_JS, &ICON_SVG];
+
+impl Asset {
+    /// Its bytes (the console reads the outline's `viewBox` from them).
+    pub fn bytes(&self) -> &'static [u8] {
+        self.bytes
+    }
+}
 
 /// How long a browser or proxy may keep an asset: a year, never revalidated. Safe because the
 /// URL a page links changes with the bytes ([`href`]).

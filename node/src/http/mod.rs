@@ -5,11 +5,12 @@
 //! every response, [`ratelimit`] the per-address token bucket in front of the public API, [`pos`]
 //! till webhooks and settings, [`page`] the customer's page (`/q/<token>`), [`qr`] a location's
 //! QR code and printable poster, [`assets`] the static files (stylesheets, scripts) embedded in the
-//! binary for the pages.
+//! binary for the pages, [`console`] the operator console (`/ops`, operator listener only).
 
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod metrics;
 pub mod operator;
@@ -112,17 +113,23 @@ pub(crate) fn elsewhere(node: &NodeHandle, req: &HttpRequest) -> Option<Elsewher
     }
     let ip = client_ip(&node.config().geo.trusted_proxies, req)?;
     let route = node.route(ip);
+    if let Some(region) = &route.region {
+        node.routed().record(region, std::time::Instant::now());
+    }
     let region = route.region.clone().filter(|r| *r != node.config().node.region)?;
     let url = node.region_url(&region)?;
     Some(Elsewhere { region, base_url: url.trim_end_matches('/').to_string(), route })
 }
 
 /// Registers the operator listener's routes (`operator.listen_addr`): `/v1/cluster/...` behind
-/// the token, and nothing else. `/metrics`, `/health` and `/ready` stay on the public listener
+/// the token, the console `/ops` (signed in with the same token) and its assets, and nothing else. `/metrics`, `/health` and `/ready` stay on the public listener
 /// only, where load balancers and scrapers already look; they carry no secrets.
 pub fn configure_operator(node: NodeHandle, cfg: &mut web::ServiceConfig) {
-    common(node, cfg);
-    cfg.service(web::scope("/v1").configure(operator::configure)).default_service(web::to(no_route));
+    common(node.clone(), cfg);
+    console::configure(&node, cfg);
+    cfg.route("/assets/{name}", web::get().to(assets::serve))
+        .service(web::scope("/v1").configure(operator::configure))
+        .default_service(web::to(no_route));
 }
 
 /// Header naming the region of the node that answered.

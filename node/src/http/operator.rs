@@ -28,7 +28,8 @@ impl ExitHandle {
         let _ = self.0.set(handle);
     }
 
-    fn exit_soon(&self) {
+    /// Stops the process shortly (after a drain), when a server was remembered.
+    pub(super) fn exit_soon(&self) {
         if let Some(h) = self.0.get().cloned() {
             actix_web::rt::spawn(async move {
                 actix_web::rt::time::sleep(EXIT_AFTER_DRAIN).await;
@@ -66,7 +67,7 @@ fn authorize(node: &NodeHandle, req: &HttpRequest) -> Result<(), ApiError> {
 /// hashed to fixed-size digests (SHA-256) first, and the digests compared with `subtle`. A plain
 /// `ct_eq` of the strings returns early on a length difference, which tells an attacker the
 /// token's length.
-fn tokens_match(given: &str, expected: &str) -> bool {
+pub(super) fn tokens_match(given: &str, expected: &str) -> bool {
     let (given, expected) = (Sha256::digest(given.as_bytes()), Sha256::digest(expected.as_bytes()));
     bool::from(given.as_slice().ct_eq(expected.as_slice()))
 }
@@ -79,19 +80,25 @@ async fn describe_self(node: web::Data<NodeHandle>) -> ApiResult {
     Ok(HttpResponse::Ok().json(operator::describe_self(&node)))
 }
 
-async fn add(node: web::Data<NodeHandle>, body: web::Json<MemberIn>) -> ApiResult {
-    let m = body.into_inner();
+/// Refuses a member record whose addresses or URL are not what a node could listen on.
+pub(super) fn check_member(m: &MemberIn) -> Result<(), ApiError> {
     for (field, value) in [("raft_addr", &m.raft_addr), ("http_addr", &m.http_addr)] {
         value.parse::<std::net::SocketAddr>().map_err(|_| bad("invalid-body", format!("{field} {value:?} is not a socket address")))?;
     }
     if !(m.public_url.starts_with("http://") || m.public_url.starts_with("https://")) {
         return Err(bad("invalid-body", format!("public_url {:?} must start with http:// or https://", m.public_url)));
     }
+    Ok(())
+}
+
+async fn add(node: web::Data<NodeHandle>, body: web::Json<MemberIn>) -> ApiResult {
+    let m = body.into_inner();
+    check_member(&m)?;
     operator::add(&node, m).await?;
     Ok(HttpResponse::Ok().json(operator::status(&node).await?))
 }
 
-fn parse_node_id(raw: &str) -> Result<u64, ApiError> {
+pub(super) fn parse_node_id(raw: &str) -> Result<u64, ApiError> {
     raw.parse::<u64>().ok().filter(|id| *id > 0).ok_or_else(|| bad("invalid-path", format!("node id {raw:?} is not a positive integer")))
 }
 

@@ -13,6 +13,7 @@ mod accounts;
 mod attacker;
 mod actors;
 mod cluster;
+mod console;
 
 mod deploy;
 mod durability;

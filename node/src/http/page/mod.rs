@@ -227,7 +227,7 @@ async fn show(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<St
 /// Refuses a form posted from another site: its `Origin`, or without one its `Referer`, must
 /// name this host. Neither header (a non-browser client): allowed; the `SameSite` cookies are
 /// what protects browsers that send neither.
-fn same_origin(req: &HttpRequest) -> Result<(), ApiError> {
+pub(crate) fn same_origin(req: &HttpRequest) -> Result<(), ApiError> {
     let refuse = |what: &str| bad("cross-site-form", format!("form posted from {what}, not from this site"));
     let header_str = |name| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     let claimed = match (header_str(header::ORIGIN), header_str(header::REFERER)) {

@@ -1,0 +1,286 @@
+//! The operator console at `/ops`, served by the operator listener only (`operator.listen_addr`;
+//! the public listener answers 404): a map of Sweden with the regions, the nodes and their health,
+//! the leader and term, replication lag, actors per node and where customers were routed in the
+//! last minute, refreshed live, and the membership actions (add, drain, remove) behind a
+//! confirmation.
+//!
+//! - `GET /ops`: the sign-in form, or once signed in the console. Without JavaScript it reloads
+//!   itself every [`REFRESH_S`] seconds (`<noscript><meta http-equiv="refresh">`); with it,
+//!   `ops.js` polls `GET /ops/console.json` every [`REFRESH_S`] seconds and updates in place.
+//! - `POST /ops/sign-in` (form field `token`: the operator token, compared like the API compares
+//!   it) sets the [`OPS_COOKIE`]; `POST /ops/sign-out` clears it.
+//! - `GET /ops/console.json`: the [`projection::ConsoleView`] of the operator status (`GET
+//!   /v1/cluster`, the same gathering); 401 problem without the cookie.
+//! - `POST /ops/nodes`, `POST /ops/nodes/{id}/drain`, `POST /ops/nodes/{id}/remove`: the
+//!   operator API's add, drain and remove. Without `confirm=yes` they answer a confirmation page
+//!   whose button posts the same form with it; with it they act and show the console with the
+//!   result or the error in words.
+//!
+//! The cookie never holds the token: it is `<expiry>.<HMAC-SHA256 under the token of the
+//! expiry>`, `HttpOnly; SameSite=Strict; Path=/ops` (`Secure` when the request came over HTTPS),
+//! valid for [`OPS_SESSION_MAX_AGE_S`]; changing `operator.token` signs every console out. Every
+//! form post must come from this site (the customer page's `Origin`/`Referer` check).
+
+mod map;
+pub mod projection;
+mod view;
+
+use actix_web::cookie::{time, Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use hmac::{Hmac, Mac};
+use maud::Markup;
+use serde::Deserialize;
+use sha2::Sha256;
+
+use super::error::{status_for, ApiError, ApiResult};
+use super::operator::{check_member, parse_node_id, tokens_match, ExitHandle};
+use super::page::{same_origin, PAGE_REFERRER_POLICY};
+use crate::core::operator::{self, MemberIn};
+use crate::core::NodeHandle;
+use projection::ConsoleView;
+
+/// The console's sign-in cookie.
+pub const OPS_COOKIE: &str = "svea_ops";
+/// How long a sign-in lasts: a working day.
+pub const OPS_SESSION_MAX_AGE_S: i64 = 8 * 3600;
+/// Seconds between refreshes of the console (script poll, or the no-script reload).
+pub const REFRESH_S: u32 = 2;
+/// The path the console lives under (and the cookie is scoped to).
+pub const OPS_PATH: &str = "/ops";
+
+/// Registers the console's routes (operator listener only).
+pub fn configure(node: &NodeHandle, cfg: &mut web::ServiceConfig) {
+    let limit = node.config().limits.http_body_bytes;
+    cfg.app_data(web::FormConfig::default().limit(limit))
+        .route(OPS_PATH, web::get().to(show))
+        .route("/ops/sign-in", web::post().to(sign_in))
+        .route("/ops/sign-out", web::post().to(sign_out))
+        .route("/ops/console.json", web::get().to(console_json))
+        .route("/ops/nodes", web::post().to(add))
+        .route("/ops/nodes/{id}/drain", web::post().to(drain))
+        .route("/ops/nodes/{id}/remove", web::post().to(remove));
+}
+
+/// The cookie value for a sign-in that lasts until `expires` (Unix seconds).
+fn session_value(token: &str, expires: i64) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(token.as_bytes()).expect("hmac accepts keys of every length");
+    mac.update(format!("svea-ops-session:{expires}").as_bytes());
+    let tag: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    format!("{expires}.{tag}")
+}
+
+/// Whether `value` is a sign-in cookie made under `token` that has not expired at `now`.
+fn session_valid(token: &str, value: &str, now: i64) -> bool {
+    let Some(expires) = value.split_once('.').and_then(|(e, _)| e.parse::<i64>().ok()) else { return false };
+    now < expires && expires <= now.saturating_add(OPS_SESSION_MAX_AGE_S) && tokens_match(value, &session_value(token, expires))
+}
+
+fn signed_in(node: &NodeHandle, req: &HttpRequest) -> bool {
+    let (Some(token), Some(cookie)) = (node.config().operator.token.as_deref(), req.cookie(OPS_COOKIE)) else { return false };
+    session_valid(token, cookie.value(), chrono::Utc::now().timestamp())
+}
+
+fn ops_cookie(req: &HttpRequest, value: String, max_age_s: i64) -> Cookie<'static> {
+    Cookie::build(OPS_COOKIE, value)
+        .path(OPS_PATH)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(req.connection_info().scheme() == "https")
+        .max_age(time::Duration::seconds(max_age_s))
+        .finish()
+}
+
+/// An HTML answer; forms on it carry our origin (`Referrer-Policy: same-origin`).
+fn html(status: StatusCode, markup: Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::REFERRER_POLICY, PAGE_REFERRER_POLICY))
+        .body(markup.into_string())
+}
+
+fn see_console() -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, OPS_PATH)).finish()
+}
+
+async fn view(node: &NodeHandle) -> Result<ConsoleView, ApiError> {
+    let status = operator::status(node).await?;
+    Ok(projection::project(&status, &node.config().regions))
+}
+
+/// The console with `outcome` (what the last action did) on top.
+async fn console(node: &NodeHandle, status: StatusCode, outcome: Option<Result<String, String>>) -> HttpResponse {
+    match view(node).await {
+        Ok(v) => html(status, view::console(&v, outcome.as_ref())),
+        Err(e) => html(status_for(&e), view::console_unavailable(&e.to_string(), outcome.as_ref())),
+    }
+}
+
+async fn show(node: web::Data<NodeHandle>, req: HttpRequest) -> HttpResponse {
+    if !signed_in(&node, &req) {
+        return html(StatusCode::OK, view::sign_in(None));
+    }
+    console(&node, StatusCode::OK, None).await
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    token: String,
+}
+
+async fn sign_in(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<SignInForm>) -> HttpResponse {
+    if let Err(e) = same_origin(&req) {
+        return html(status_for(&e), view::sign_in(Some(&e.to_string())));
+    }
+    match node.config().operator.token.as_deref() {
+        Some(token) if tokens_match(form.token.trim(), token) => {
+            let expires = chrono::Utc::now().timestamp().saturating_add(OPS_SESSION_MAX_AGE_S);
+            let mut res = see_console();
+            let _ = res.add_cookie(&ops_cookie(&req, session_value(token, expires), OPS_SESSION_MAX_AGE_S));
+            res
+        }
+        _ => html(StatusCode::UNAUTHORIZED, view::sign_in(Some("wrong operator token"))),
+    }
+}
+
+async fn sign_out(req: HttpRequest) -> HttpResponse {
+    if let Err(e) = same_origin(&req) {
+        return html(status_for(&e), view::sign_in(Some(&e.to_string())));
+    }
+    let mut res = see_console();
+    let _ = res.add_cookie(&ops_cookie(&req, String::new(), 0));
+    res
+}
+
+async fn console_json(node: web::Data<NodeHandle>, req: HttpRequest) -> ApiResult {
+    if !signed_in(&node, &req) {
+        return Err(ApiError::Unauthorized("sign in to the console at /ops first".into()));
+    }
+    Ok(HttpResponse::Ok().json(view(&node).await?))
+}
+
+/// What every action checks first: signed in (else the sign-in page) and posted from this site.
+fn action_start(node: &NodeHandle, req: &HttpRequest) -> Result<(), HttpResponse> {
+    if !signed_in(node, req) {
+        return Err(html(StatusCode::UNAUTHORIZED, view::sign_in(Some("sign in first"))));
+    }
+    same_origin(req).map_err(|e| html(status_for(&e), view::refused(&e.to_string())))
+}
+
+fn confirmed(confirm: &Option<String>) -> bool {
+    confirm.as_deref() == Some("yes")
+}
+
+/// The console after an action: its result, or its error with the status the API would give.
+async fn after(node: &NodeHandle, result: Result<String, ApiError>) -> HttpResponse {
+    match result {
+        Ok(done) => console(node, StatusCode::OK, Some(Ok(done))).await,
+        Err(e) => console(node, status_for(&e), Some(Err(e.to_string()))).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct AddForm {
+    id: String,
+    region: String,
+    raft_addr: String,
+    http_addr: String,
+    public_url: String,
+    confirm: Option<String>,
+}
+
+async fn add(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<AddForm>) -> HttpResponse {
+    if let Err(res) = action_start(&node, &req) {
+        return res;
+    }
+    let f = form.into_inner();
+    let member = parse_node_id(f.id.trim()).map(|id| MemberIn {
+        id,
+        region: f.region.trim().to_owned(),
+        raft_addr: f.raft_addr.trim().to_owned(),
+        http_addr: f.http_addr.trim().to_owned(),
+        public_url: f.public_url.trim().to_owned(),
+    });
+    let member = match member.and_then(|m| check_member(&m).map(|()| m)) {
+        Ok(m) => m,
+        Err(e) => return after(&node, Err(e)).await,
+    };
+    if !confirmed(&f.confirm) {
+        return html(StatusCode::OK, view::confirm_add(&member));
+    }
+    let id = member.id;
+    after(&node, operator::add(&node, member).await.map(|()| format!("node {id} added as a voter")).map_err(ApiError::from)).await
+}
+
+#[derive(Deserialize)]
+struct ConfirmForm {
+    confirm: Option<String>,
+}
+
+async fn drain(
+    node: web::Data<NodeHandle>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<ConfirmForm>,
+    exit: Option<web::Data<ExitHandle>>,
+) -> HttpResponse {
+    if let Err(res) = action_start(&node, &req) {
+        return res;
+    }
+    let id = match parse_node_id(&id).and_then(|id| operator::check_drain_target(&node, id).map(|()| id).map_err(ApiError::from)) {
+        Ok(id) => id,
+        Err(e) => return after(&node, Err(e)).await,
+    };
+    if !confirmed(&form.confirm) {
+        return html(StatusCode::OK, view::confirm_drain(id));
+    }
+    match operator::drain(&node).await {
+        Ok(report) => {
+            if let Some(exit) = exit {
+                exit.exit_soon();
+            }
+            // The node has left the cluster and stops in a moment: no status to show any more.
+            html(StatusCode::OK, view::drained(&report))
+        }
+        Err(e) => after(&node, Err(e.into())).await,
+    }
+}
+
+async fn remove(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>, form: web::Form<ConfirmForm>) -> HttpResponse {
+    if let Err(res) = action_start(&node, &req) {
+        return res;
+    }
+    let id = match parse_node_id(&id) {
+        Ok(id) => id,
+        Err(e) => return after(&node, Err(e)).await,
+    };
+    if !confirmed(&form.confirm) {
+        return html(StatusCode::OK, view::confirm_remove(id));
+    }
+    after(&node, operator::remove(&node, id, false).await.map(|()| format!("node {id} removed")).map_err(ApiError::from)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "test-operator-token-0123456789";
+
+    #[test]
+    fn a_sign_in_cookie_is_valid_only_under_its_token_and_until_it_expires() {
+        let now = 1_700_000_000;
+        let v = session_value(TOKEN, now + 60);
+        assert!(!v.contains(TOKEN));
+        assert!(session_valid(TOKEN, &v, now));
+        assert!(!session_valid(TOKEN, &v, now + 60), "expired");
+        assert!(!session_valid("another-operator-token-xyz", &v, now), "token changed");
+        let forged = format!("{}.{}", now + 3600, v.split_once('.').expect("dot").1);
+        assert!(!session_valid(TOKEN, &forged, now), "expiry moved");
+        let far = session_value(TOKEN, now + OPS_SESSION_MAX_AGE_S + 1);
+        assert!(!session_valid(TOKEN, &far, now), "longer than a sign-in lasts");
+        for junk in ["", ".", "abc", "1.2", TOKEN] {
+            assert!(!session_valid(TOKEN, junk, now), "{junk:?}");
+        }
+    }
+}

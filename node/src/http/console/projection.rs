@@ -1,0 +1,208 @@
+//! The console's view of the cluster: the operator status ([`ClusterOut`]) projected onto the
+//! region table and the map. Pure: the same status always gives the same view, which is what
+//! both the page and `GET /ops/console.json` show.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use svea_config::RegionSpec;
+
+use super::map;
+use crate::core::operator::ClusterOut;
+use crate::core::routed::ROUTED_WINDOW_S;
+
+/// `up` or `down`, as the page's `data-health` attributes say it.
+pub fn health(up: bool) -> &'static str {
+    if up {
+        "up"
+    } else {
+        "down"
+    }
+}
+
+/// One region on the map and in the table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegionView {
+    /// Its name in the region table (`id="region-<name>"` on the page).
+    pub name: String,
+    /// `up` when at least one of its nodes is healthy, else `down` (no nodes: `down`).
+    pub health: &'static str,
+    /// Position on the map (SVG units of `sweden.svg`).
+    pub x: f64,
+    /// Position on the map (y grows southwards).
+    pub y: f64,
+    /// Its member nodes.
+    pub nodes: Vec<u64>,
+    /// Customers routed here in the last minute (by the members that answered).
+    pub routed_last_minute: u64,
+}
+
+/// One node in the table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeView {
+    /// Node id (`id="node-<id>"` on the page).
+    pub id: u64,
+    /// Its region.
+    pub region: String,
+    /// The failure detector's view from the answering node: `up` or `down`.
+    pub health: &'static str,
+    /// Whether it leads.
+    pub leader: bool,
+    /// `voter` or `learner`.
+    pub role: String,
+    /// Marked draining.
+    pub draining: bool,
+    /// Entries behind the leader (`None`: not known, no leader reachable).
+    pub lag: Option<u64>,
+    /// Actors it owns, per kind.
+    pub actors: BTreeMap<String, u64>,
+    /// Where its routing sent customers in the last minute (`None`: it did not answer).
+    pub routed_last_minute: Option<BTreeMap<String, u64>>,
+}
+
+/// What the console shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConsoleView {
+    /// Cluster name.
+    pub cluster: String,
+    /// The node answering (this console's node).
+    pub node: u64,
+    /// Its Raft term.
+    pub term: u64,
+    /// The leader it follows.
+    pub leader: Option<u64>,
+    /// Every region of the region table, in its order.
+    pub regions: Vec<RegionView>,
+    /// Every member, by id.
+    pub nodes: Vec<NodeView>,
+    /// Seconds the routing counts cover.
+    pub routed_window_s: u64,
+    /// Why replication lag is missing, if it is.
+    pub replication_error: Option<String>,
+}
+
+/// Projects the operator status onto the region table (`regions`, in the config's order).
+pub fn project(status: &ClusterOut, regions: &[RegionSpec]) -> ConsoleView {
+    let nodes: Vec<NodeView> = status
+        .members
+        .iter()
+        .map(|m| NodeView {
+            id: m.id,
+            region: m.region.clone(),
+            health: health(m.reachable),
+            leader: m.leader,
+            role: m.role.clone(),
+            draining: m.draining,
+            lag: m.lag,
+            actors: m.actors_by_kind.clone(),
+            routed_last_minute: m.routed_last_minute.clone(),
+        })
+        .collect();
+    let regions = regions
+        .iter()
+        .map(|spec| {
+            let name = spec.name.as_str();
+            let (x, y) = map::project(spec.lat, spec.lon);
+            let members: Vec<&NodeView> = nodes.iter().filter(|n| n.region == name).collect();
+            RegionView {
+                name: name.to_owned(),
+                health: health(members.iter().any(|n| n.health == "up")),
+                x,
+                y,
+                nodes: members.iter().map(|n| n.id).collect(),
+                routed_last_minute: status.regions.iter().find(|r| r.name == name).map_or(0, |r| r.routed_last_minute),
+            }
+        })
+        .collect();
+    ConsoleView {
+        cluster: status.cluster.clone(),
+        node: status.node,
+        term: status.term,
+        leader: status.leader,
+        regions,
+        nodes,
+        routed_window_s: ROUTED_WINDOW_S,
+        replication_error: status.replication_error.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::operator::{MemberOut, RegionOut};
+
+    fn member(id: u64, region: &str, reachable: bool, leader: bool) -> MemberOut {
+        MemberOut {
+            id,
+            region: region.into(),
+            role: "voter".into(),
+            leader,
+            draining: false,
+            reachable,
+            raft_addr: format!("127.0.0.1:{}", 7000 + id),
+            public_url: format!("http://127.0.0.1:{}", 8000 + id),
+            matched_index: Some(10),
+            lag: Some(id - 1),
+            owned_actors: 3,
+            actors_by_kind: BTreeMap::from([("business".into(), 1), ("session".into(), 2)]),
+            routed_last_minute: reachable.then(|| BTreeMap::from([(region.to_owned(), id)])),
+        }
+    }
+
+    fn status(members: Vec<MemberOut>) -> ClusterOut {
+        let mut regions: Vec<RegionOut> = Vec::new();
+        for m in &members {
+            match regions.iter_mut().find(|r| r.name == m.region) {
+                Some(r) => r.nodes.push(m.id),
+                None => regions.push(RegionOut { name: m.region.clone(), healthy: true, nodes: vec![m.id], routed_last_minute: 7 }),
+            }
+        }
+        ClusterOut {
+            cluster: "svea".into(),
+            node: 1,
+            term: 4,
+            leader: Some(1),
+            leader_url: None,
+            last_log_index: Some(10),
+            last_applied_index: Some(10),
+            members,
+            regions,
+            replication_error: None,
+        }
+    }
+
+    fn table() -> Vec<RegionSpec> {
+        svea_config::RawConfig::default().validate().expect("built-in config").regions
+    }
+
+    #[test]
+    fn every_configured_region_is_shown_up_while_one_of_its_nodes_is_healthy() {
+        let s = status(vec![
+            member(1, "stockholm", true, true),
+            member(2, "gothenburg", false, false),
+            member(4, "gothenburg", true, false),
+            member(3, "malmo", false, false),
+        ]);
+        let v = project(&s, &table());
+        let names: Vec<&str> = v.regions.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["stockholm", "gothenburg", "malmo"]);
+        let health: Vec<&str> = v.regions.iter().map(|r| r.health).collect();
+        assert_eq!(health, ["up", "up", "down"], "gothenburg has one healthy node; malmo none");
+        assert_eq!(v.regions[1].nodes, [2, 4]);
+        assert_eq!((v.term, v.leader, v.node), (4, Some(1), 1));
+        let n2 = v.nodes.iter().find(|n| n.id == 2).expect("node 2");
+        assert_eq!((n2.health, n2.leader, n2.lag, n2.routed_last_minute.clone()), ("down", false, Some(1), None));
+        let n1 = v.nodes.iter().find(|n| n.id == 1).expect("node 1");
+        assert!(n1.leader);
+        assert_eq!(n1.actors["session"], 2);
+        assert_eq!(v.regions[0].routed_last_minute, 7);
+    }
+
+    #[test]
+    fn a_region_without_members_is_down_and_sits_on_its_city() {
+        let v = project(&status(vec![member(1, "stockholm", true, true)]), &table());
+        let malmo = v.regions.iter().find(|r| r.name == "malmo").expect("malmo");
+        assert_eq!((malmo.health, malmo.nodes.len(), malmo.routed_last_minute), ("down", 0, 0));
+        assert_eq!((malmo.x, malmo.y), map::project(55.60, 13.00));
+    }
+}

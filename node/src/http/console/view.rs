@@ -1,0 +1,259 @@
+//! The console as HTML (maud: every interpolated value is escaped). Pure functions of what they
+//! are given. Element ids the script and browser tests rely on: `region-<name>` (the map marker,
+//! with `data-health="up|down"`), `node-<id>` (the node's table row, with `data-health`),
+//! `operator-token` (the sign-in field), `term`, `leader`.
+
+use std::collections::BTreeMap;
+
+use maud::{html, Markup, DOCTYPE};
+
+use super::map;
+use super::projection::{ConsoleView, NodeView, RegionView};
+use super::REFRESH_S;
+use crate::core::operator::{DrainOut, MemberIn};
+use crate::http::assets::{href, OPS_CSS, OPS_JS, SWEDEN_LICENSE, SWEDEN_SVG};
+
+fn layout(title: &str, live: bool, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · svea operator console" }
+                link rel="stylesheet" href=(href(&OPS_CSS));
+                @if live {
+                    noscript { meta http-equiv="refresh" content=(REFRESH_S); }
+                    script src=(href(&OPS_JS)) defer {}
+                }
+            }
+            body {
+                (body)
+                footer {
+                    p {
+                        "Map: Made with Natural Earth (public domain), 1:50m Admin 0 countries, via world-atlas 2.0.2. "
+                        a href=(href(&SWEDEN_LICENSE)) { "Licence" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The sign-in form, with what went wrong with the last attempt.
+pub fn sign_in(error: Option<&str>) -> Markup {
+    layout("Sign in", false, html! {
+        main.narrow {
+            h1 { "svea operator console" }
+            @if let Some(e) = error { p.result.error role="alert" { (e) } }
+            form method="post" action="/ops/sign-in" {
+                label for="operator-token" { "Operator token (" code { "[operator] token" } ")" }
+                input #operator-token type="password" name="token" autocomplete="current-password" required;
+                button type="submit" { "Sign in" }
+            }
+        }
+    })
+}
+
+fn counts(c: &BTreeMap<String, u64>) -> String {
+    if c.values().all(|n| *n == 0) {
+        return "none".into();
+    }
+    c.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+}
+
+fn lag(n: &NodeView) -> String {
+    n.lag.map_or_else(|| "unknown".into(), |l| l.to_string())
+}
+
+fn role(n: &NodeView) -> String {
+    let mut r = if n.leader { format!("leader ({})", n.role) } else { n.role.clone() };
+    if n.draining {
+        r.push_str(", draining");
+    }
+    r
+}
+
+fn routed(n: &NodeView) -> String {
+    n.routed_last_minute.as_ref().map_or_else(|| "no answer".into(), counts)
+}
+
+fn marker(r: &RegionView) -> Markup {
+    html! {
+        g id={ "region-" (r.name) } class={ "region " (r.health) } data-health=(r.health) {
+            circle cx=(format!("{:.1}", r.x)) cy=(format!("{:.1}", r.y)) r="7" {}
+            text x=(format!("{:.1}", r.x + 10.0)) y=(format!("{:.1}", r.y + 4.0)) { (r.name) }
+        }
+    }
+}
+
+/// The signed-in console.
+pub fn console(v: &ConsoleView, outcome: Option<&Result<String, String>>) -> Markup {
+    let (w, h) = map::size();
+    let view_box = format!("0 0 {w:.1} {h:.1}");
+    layout("Cluster", true, html! {
+        header {
+            h1 { "svea · " (v.cluster) }
+            form method="post" action="/ops/sign-out" { button type="submit" { "Sign out" } }
+        }
+        main {
+            (result(outcome))
+            p #summary {
+                "Node " strong { (v.node) } " answering · term " strong #term { (v.term) }
+                " · leader " strong #leader { (v.leader.map_or_else(|| "none".into(), |l| l.to_string())) }
+                " · " a href="/ops" { "Refresh" } " " span #live {}
+            }
+            div.grid {
+                figure.map {
+                    svg #map viewBox=(view_box) role="img" aria-label="Map of Sweden with the cluster's regions" {
+                        image href=(href(&SWEDEN_SVG)) x="0" y="0" width=(format!("{w:.1}")) height=(format!("{h:.1}")) {}
+                        @for r in &v.regions { (marker(r)) }
+                    }
+                    figcaption { "Green: a region with a healthy node. Red: down." }
+                }
+                div {
+                    h2 { "Regions" }
+                    table #regions {
+                        thead { tr { th { "Region" } th { "Health" } th { "Nodes" } th { "Customers routed here, last " (v.routed_window_s) " s" } } }
+                        tbody {
+                            @for r in &v.regions {
+                                tr id={ "region-row-" (r.name) } data-health=(r.health) {
+                                    td { (r.name) }
+                                    td.health { (r.health) }
+                                    td { (r.nodes.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")) }
+                                    td.routed { (r.routed_last_minute) }
+                                }
+                            }
+                        }
+                    }
+                    h2 { "Nodes" }
+                    table #nodes {
+                        thead { tr { th { "Node" } th { "Region" } th { "Health" } th { "Role" } th { "Lag" } th { "Actors" } th { "Routed by it, last minute" } th { "Actions" } } }
+                        tbody {
+                            @for n in &v.nodes {
+                                tr id={ "node-" (n.id) } data-health=(n.health) {
+                                    td { (n.id) }
+                                    td { (n.region) }
+                                    td.health { (n.health) }
+                                    td.role { (role(n)) }
+                                    td.lag { (lag(n)) }
+                                    td.actors { (counts(&n.actors)) }
+                                    td.routed { (routed(n)) }
+                                    td.actions {
+                                        form method="post" action={ "/ops/nodes/" (n.id) "/drain" } { button type="submit" { "Drain" } }
+                                        form method="post" action={ "/ops/nodes/" (n.id) "/remove" } { button type="submit" { "Remove" } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    @if let Some(e) = &v.replication_error { p.note { "Replication lag unknown: " (e) } }
+                    p.note { "A drain runs on the node it drains: open that node's console to drain it. Remove is for a node that is down." }
+                }
+            }
+            (add_form())
+        }
+    })
+}
+
+fn add_form() -> Markup {
+    html! {
+        details {
+            summary { "Add a node" }
+            form.add method="post" action="/ops/nodes" {
+                p.note { "The new node runs with the cluster's config and is not a member yet (" code { "GET /v1/cluster/self" } " on it gives these values)." }
+                @for (name, label, hint) in [("id", "Node id", "4"), ("region", "Region", "stockholm"), ("raft_addr", "Raft (QUIC) address", "10.0.0.4:7000"), ("http_addr", "HTTP address", "10.0.0.4:8080"), ("public_url", "Public URL", "https://sto2.example.se")] {
+                    label for={ "add-" (name) } { (label) }
+                    input id={ "add-" (name) } name=(name) placeholder=(hint) required;
+                }
+                button type="submit" { "Add…" }
+            }
+        }
+    }
+}
+
+fn result(outcome: Option<&Result<String, String>>) -> Markup {
+    html! {
+        @match outcome {
+            Some(Ok(done)) => p.result.ok role="status" { (done) },
+            Some(Err(e)) => p.result.error role="alert" { (e) },
+            None => {},
+        }
+    }
+}
+
+/// The console when the status could not be gathered (no leader to ask, say).
+pub fn console_unavailable(error: &str, outcome: Option<&Result<String, String>>) -> Markup {
+    layout("Cluster", true, html! {
+        main {
+            (result(outcome))
+            p.result.error role="alert" { "The cluster status is unavailable: " (error) }
+            p { a href="/ops" { "Try again" } }
+        }
+    })
+}
+
+fn confirm(title: &str, what: Markup, action: &str, fields: &[(&str, String)]) -> Markup {
+    layout(title, false, html! {
+        main.narrow {
+            h1 { (title) }
+            (what)
+            form method="post" action=(action) {
+                @for (name, value) in fields { input type="hidden" name=(name) value=(value); }
+                input type="hidden" name="confirm" value="yes";
+                button type="submit" { (title) }
+                " "
+                a href="/ops" { "Cancel" }
+            }
+        }
+    })
+}
+
+/// Asks before adding `m`.
+pub fn confirm_add(m: &MemberIn) -> Markup {
+    let fields = [
+        ("id", m.id.to_string()),
+        ("region", m.region.clone()),
+        ("raft_addr", m.raft_addr.clone()),
+        ("http_addr", m.http_addr.clone()),
+        ("public_url", m.public_url.clone()),
+    ];
+    let what = html! { p { "Node " (m.id) " in " (m.region) " (" (m.raft_addr) ", " (m.public_url) ") joins as a learner, catches up with the log, then becomes a voter." } };
+    confirm(&format!("Add node {}", m.id), what, "/ops/nodes", &fields)
+}
+
+/// Asks before draining node `id` (this one).
+pub fn confirm_drain(id: u64) -> Markup {
+    let what = html! { p { "Node " (id) " stops taking new actors, hands every actor it owns to another node, hands leadership away if it leads, leaves the cluster and stops." } };
+    confirm(&format!("Drain node {id}"), what, &format!("/ops/nodes/{id}/drain"), &[])
+}
+
+/// Asks before removing node `id`.
+pub fn confirm_remove(id: u64) -> Markup {
+    let what = html! { p { "Node " (id) " leaves the membership. Only for a node that is down: a reachable node is refused (drain it instead)." } };
+    confirm(&format!("Remove node {id}"), what, &format!("/ops/nodes/{id}/remove"), &[])
+}
+
+/// After this node drained: it has left and stops in a moment.
+pub fn drained(report: &DrainOut) -> Markup {
+    layout("Drained", false, html! {
+        main.narrow {
+            p.result.ok role="status" {
+                "Node " (report.node) " drained: " (report.handed_off) " actors handed off"
+                @if let Some(to) = report.leadership_moved_to { ", leadership moved to node " (to) }
+                "; it left the cluster and stops now."
+            }
+            p { "Open another node's console to see the cluster." }
+        }
+    })
+}
+
+/// A form that was refused before anything happened (posted from another site).
+pub fn refused(error: &str) -> Markup {
+    layout("Refused", false, html! {
+        main.narrow {
+            p.result.error role="alert" { (error) }
+            p { a href="/ops" { "Back to the console" } }
+        }
+    })
+}

@@ -1,0 +1,216 @@
+//! The operator console (`/ops`) on a real three-region cluster: sign-in with the operator token,
+//! the live JSON the page polls, a region shown down after its node is killed, the confirmation
+//! step of a drain, and forms from another site refused. The console is on the operator listener
+//! only.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::*;
+use crate::page::{Page, Phone};
+
+/// `timeouts.failover_after_ms` of these clusters.
+const FAILOVER_AFTER: Duration = Duration::from_millis(1000);
+/// The console's refresh interval (`http::console::REFRESH_S`).
+const REFRESH: Duration = Duration::from_secs(2);
+
+/// The operator's browser, with the console's origin (a browser sends it on form posts).
+fn browser(n: &NodeProc) -> Phone {
+    Phone::default().with_header("origin", &n.operator_url)
+}
+
+fn json(p: &Page) -> Value {
+    serde_json::from_str(&p.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", p.body))
+}
+
+/// Signs `b` in through the form (it keeps the cookie from then on).
+fn sign_in(n: &NodeProc, b: &mut Phone) {
+    let r = b.post(&format!("{}/ops/sign-in", n.operator_url), &[("token", OPERATOR_TOKEN)]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.header("location"), Some("/ops"));
+    let set = r.set_cookie("svea_ops").expect("set-cookie").to_owned();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/ops"] {
+        assert!(set.contains(attr), "{attr} missing in {set}");
+    }
+    assert!(!set.contains(OPERATOR_TOKEN), "the cookie must not carry the token: {set}");
+}
+
+fn console(n: &NodeProc, b: &mut Phone) -> Value {
+    let r = b.get(&format!("{}/ops/console.json", n.operator_url));
+    assert_eq!(r.status, 200, "{}", r.body);
+    json(&r)
+}
+
+fn region<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["regions"].as_array().and_then(|r| r.iter().find(|r| r["name"] == name)).unwrap_or_else(|| panic!("region {name} in {v}"))
+}
+
+fn node_view(v: &Value, id: u64) -> Option<&Value> {
+    v["nodes"].as_array().and_then(|n| n.iter().find(|n| n["id"] == id))
+}
+
+#[test]
+fn the_console_needs_the_token_and_shows_a_killed_region_down() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let failover_ms = FAILOVER_AFTER.as_millis().to_string();
+    // GeoIP routing on (the default outside tests); Gothenburg trusts the loopback proxy's
+    // X-Forwarded-For, so a test can be a customer anywhere.
+    let overrides = [("timeouts.failover_after_ms", failover_ms.as_str()), ("node.routing", "redirect")];
+    let mut c = Cluster3::start_with(dir.path(), &overrides, [&[], &[("geo.trusted_proxies", "127.0.0.1")], &[]]);
+    let n = c.by_region("stockholm");
+
+    // Signed out: the sign-in form, and the JSON is refused.
+    let ops = |path: &str| format!("{}{path}", n.operator_url);
+    let mut anon = browser(n);
+    let page = anon.get(&ops("/ops"));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(r#"id="operator-token""#) && !page.body.contains("region-stockholm"), "{}", page.body);
+    let refused = anon.get(&ops("/ops/console.json"));
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert_eq!(json(&refused)["type"], "urn:svea:problem:unauthorized");
+    let mut forger = browser(n).with_header("cookie", "svea_ops=4102444800.00ff");
+    assert_eq!(forger.get(&ops("/ops/console.json")).status, 401, "a forged cookie");
+    // Never on the public listener.
+    for path in ["/ops", "/ops/console.json"] {
+        assert_eq!(anon.get(&format!("{}{path}", n.url)).status, 404, "{path} on the public listener");
+    }
+    assert_eq!(anon.post(&format!("{}/ops/sign-in", n.url), &[("token", OPERATOR_TOKEN)]).status, 404);
+
+    // A wrong token, or the right one from another site: no cookie.
+    let wrong = anon.post(&ops("/ops/sign-in"), &[("token", "not-the-operator-token")]);
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.header("set-cookie").is_none() && wrong.body.contains("wrong operator token"), "{}", wrong.body);
+    let forged = Phone::default().with_header("origin", "http://evil.example").post(&ops("/ops/sign-in"), &[("token", OPERATOR_TOKEN)]);
+    assert_eq!(forged.status, 400, "{}", forged.body);
+    assert!(forged.header("set-cookie").is_none());
+
+    // Signed in: the map, the ids the browser test uses, the bundled outline and its licence.
+    let mut op = browser(n);
+    sign_in(n, &mut op);
+    let page = op.get(&ops("/ops"));
+    assert_eq!(page.status, 200);
+    for id in ["region-stockholm", "region-gothenburg", "region-malmo", "node-1", "node-2", "node-3"] {
+        assert!(page.body.contains(&format!(r#"id="{id}""#)), "{id} missing: {}", page.body);
+    }
+    assert!(page.body.contains(r#"http-equiv="refresh" content="2""#), "the no-script refresh");
+    assert!(page.body.contains("Natural Earth"), "the map's licence in the footer");
+    for (asset, kind) in [("sweden.svg", "image/svg+xml"), ("ops.js", "text/javascript"), ("sweden.svg.LICENSE", "text/plain")] {
+        let href = format!("/assets/{asset}?v=");
+        let at = page.body.find(&href).unwrap_or_else(|| panic!("{asset} not linked"));
+        let link: String = page.body[at..].chars().take_while(|c| *c != '"').collect();
+        let a = anon.get(&ops(&link));
+        assert_eq!(a.status, 200, "{link}");
+        assert!(a.header("content-type").is_some_and(|t| t.starts_with(kind)), "{link}: {:?}", a.header("content-type"));
+    }
+
+    let v = eventually(Duration::from_secs(20), "three healthy regions with a leader", || {
+        let v = console(n, &mut op);
+        let up = ["stockholm", "gothenburg", "malmo"].iter().all(|r| region(&v, r)["health"] == "up");
+        if up && v["leader"].is_u64() && v["term"].as_u64() > Some(0) {
+            Ok(v)
+        } else {
+            Err(v)
+        }
+    });
+    let leader = v["leader"].as_u64().expect("leader");
+    assert_eq!(node_view(&v, leader).expect("leader node")["leader"], true, "{v}");
+    assert!((1..=3).all(|id| node_view(&v, id).is_some_and(|n| n["health"] == "up")), "{v}");
+
+    // Two Malmö customers and one Stockholm customer open sessions at Gothenburg and are routed
+    // (307) to their regions: Gothenburg counts them, and Stockholm's console shows its counts.
+    let g = c.by_region("gothenburg");
+    let Biz { token, .. } = create_business(g, "100.00");
+    for (ip, device) in [("2.58.0.1", "phone-1"), ("2.58.0.1", "phone-2"), ("1.178.93.1", "phone-3")] {
+        let r = g.post_with("/v1/sessions", serde_json::json!({"qr_token": token, "device_id": device}), &[("x-forwarded-for", ip)]);
+        assert_eq!(r.status, 307, "{}", r.body);
+    }
+    let v = console(n, &mut op);
+    assert_eq!(region(&v, "malmo")["routed_last_minute"], 2, "{v}");
+    assert_eq!(region(&v, "stockholm")["routed_last_minute"], 1, "{v}");
+    assert_eq!(region(&v, "gothenburg")["routed_last_minute"], 0, "{v}");
+    assert_eq!(node_view(&v, 2).expect("node 2")["routed_last_minute"]["malmo"], 2, "{v}");
+    let actors: u64 = v["nodes"].as_array().expect("nodes").iter().flat_map(|n| n["actors"].as_object().into_iter().flat_map(|m| m.values())).filter_map(Value::as_u64).sum();
+    assert_eq!(actors, 1, "the business (the sessions were sent elsewhere): {v}");
+
+    // Kill malmo's node: within failover_after plus one refresh, the console shows malmo down.
+    let malmo = c.nodes.iter().position(|p| p.url == c.by_region("malmo").url).expect("malmo");
+    c.nodes[malmo].kill9();
+    let killed = Instant::now();
+    let n = c.by_region("stockholm");
+    let v = eventually(FAILOVER_AFTER + REFRESH, "malmo down on the console", || {
+        let v = console(n, &mut op);
+        if region(&v, "malmo")["health"] == "down" {
+            Ok(v)
+        } else {
+            Err(v)
+        }
+    });
+    assert!(killed.elapsed() <= FAILOVER_AFTER + REFRESH);
+    assert_eq!(node_view(&v, 3).expect("node 3")["health"], "down", "{v}");
+    assert_eq!(region(&v, "stockholm")["health"], "up", "{v}");
+    assert_eq!(region(&v, "gothenburg")["health"], "up", "{v}");
+
+    // Signing out clears the cookie.
+    let out = op.post(&format!("{}/ops/sign-out", n.operator_url), &[]);
+    assert_eq!(out.status, 303);
+    assert!(out.set_cookie("svea_ops").is_some_and(|s| s.starts_with("svea_ops=;") && s.contains("Max-Age=0")), "{:?}", out.set_cookie("svea_ops"));
+    assert_eq!(op.get(&format!("{}/ops/console.json", n.operator_url)).status, 401);
+}
+
+#[test]
+fn a_drain_from_the_console_asks_first_and_refuses_another_site() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut c = Cluster3::start(dir.path(), &[]);
+    let g = c.nodes.iter().position(|p| p.url == c.by_region("gothenburg").url).expect("gothenburg");
+    let n = &c.nodes[g];
+    let mut op = browser(n);
+    sign_in(n, &mut op);
+    let members = |v: &Value| v["nodes"].as_array().map(|n| n.iter().filter_map(|n| n["id"].as_u64()).collect::<Vec<_>>());
+    eventually(Duration::from_secs(20), "a leader", || {
+        let v = console(n, &mut op);
+        if v["leader"].is_u64() {
+            Ok(v)
+        } else {
+            Err(v)
+        }
+    });
+
+    // From another site, or without signing in: nothing happens.
+    let ops = |path: &str| format!("{}{path}", n.operator_url);
+    let mut evil = Phone::default().with_header("origin", "http://evil.example");
+    evil.cookies = op.cookies.clone();
+    let evil = evil.post(&ops("/ops/nodes/2/drain"), &[("confirm", "yes")]);
+    assert_eq!(evil.status, 400, "{}", evil.body);
+    assert!(evil.body.contains("not from this site"), "{}", evil.body);
+    let anon = browser(n).post(&ops("/ops/nodes/2/drain"), &[("confirm", "yes")]);
+    assert_eq!(anon.status, 401);
+    assert!(anon.body.contains(r#"id="operator-token""#));
+    // Removing a reachable node is refused, and the page says why.
+    let refused = op.post(&ops("/ops/nodes/3/remove"), &[("confirm", "yes")]);
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused.body.contains("drain it instead"), "{}", refused.body);
+    assert_eq!(members(&console(n, &mut op)), Some(vec![1, 2, 3]));
+
+    // The first post asks; only the confirmed one drains.
+    let ask = op.post(&ops("/ops/nodes/2/drain"), &[]);
+    assert_eq!(ask.status, 200, "{}", ask.body);
+    assert!(ask.body.contains(r#"name="confirm" value="yes""#) && ask.body.contains("Drain node 2"), "{}", ask.body);
+    assert_eq!(members(&console(n, &mut op)), Some(vec![1, 2, 3]), "asking changed nothing");
+
+    let done = op.post(&ops("/ops/nodes/2/drain"), &[("confirm", "yes")]);
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Node 2 drained"), "{}", done.body);
+    assert!(c.nodes[g].wait_exit(Duration::from_secs(20)).is_some(), "the drained node stops");
+    let s = c.by_region("stockholm");
+    let mut op = browser(s);
+    sign_in(s, &mut op);
+    eventually(Duration::from_secs(20), "node 2 gone from the membership", || {
+        let v = console(s, &mut op);
+        if members(&v) == Some(vec![1, 3]) {
+            Ok(v)
+        } else {
+            Err(v)
+        }
+    });
+}
