@@ -70,7 +70,7 @@ impl Chromium {
     pub fn launch(test: &str) -> Chromium {
         let path = needs::debian("chromium", "chromium");
         let root = unsafe { libc::geteuid() } == 0;
-        let args: Vec<&OsStr> = ["--hide-scrollbars", "--mute-audio", "--no-proxy-server"].iter().map(OsStr::new).collect();
+        let args: Vec<&OsStr> = ["--hide-scrollbars", "--mute-audio", "--no-proxy-server", "--lang=sv-SE"].iter().map(OsStr::new).collect();
         let options = LaunchOptions::default_builder()
             .path(Some(path))
             .headless(true)

@@ -11,7 +11,7 @@ use super::map;
 use super::projection::{ConsoleView, NodeView, RegionView};
 use super::REFRESH_S;
 use crate::core::operator::{DrainOut, MemberIn};
-use crate::http::assets::{href, OPS_CSS, OPS_JS, SWEDEN_LICENSE, SWEDEN_SVG};
+use crate::http::assets::{href, ICON_SVG, OPS_CSS, OPS_JS, SWEDEN_LICENSE, SWEDEN_SVG};
 
 fn layout(title: &str, live: bool, body: Markup) -> Markup {
     html! {
@@ -21,6 +21,7 @@ fn layout(title: &str, live: bool, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · svea operator console" }
+                link rel="icon" type="image/svg+xml" href=(href(&ICON_SVG));
                 link rel="stylesheet" href=(href(&OPS_CSS));
                 @if live {
                     noscript { meta http-equiv="refresh" content=(REFRESH_S); }
