@@ -76,7 +76,7 @@ pub enum RouteReason {
 /// A routing decision and how it was reached, returned as JSON by the node's explain endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"ip": "81.227.10.20", "city": "Malmö", "country": "SE", "latitude": 55.6059, "longitude": 13.0007,
-    "region": "malmo", "distances_km": {"malmo": 0.4, "goteborg": 226.1, "stockholm": 513.2},
+    "region": "malmo", "distances_km": {"malmo": 0.4, "gothenburg": 226.1, "stockholm": 513.2},
     "reason": "nearest healthy region malmo", "code": "nearest_healthy"}))]
 pub struct Route {
     /// The client address routed (IPv4-mapped IPv6 shown as IPv4).

@@ -23,7 +23,7 @@ pub const HANDOFF_PASSES_MAX: usize = 5;
 
 /// How a node describes itself to an operator adding it (`GET /v1/cluster/self`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(example = json!({"id": 4, "region": "goteborg", "raft_addr": "10.0.3.14:9080", "http_addr": "10.0.3.14:8080", "public_url": "https://goteborg-2.svea.example"}))]
+#[schema(example = json!({"id": 4, "region": "gothenburg", "raft_addr": "10.0.3.14:9080", "http_addr": "10.0.3.14:8080", "public_url": "https://gothenburg-2.svea.example"}))]
 pub struct MemberIn {
     /// Node id (unique in the cluster).
     pub id: u64,

@@ -203,7 +203,8 @@ fn serve(node: &NodeHandle, listener: Listener) -> HttpResponse {
 
 /// `GET /v1/openapi.json` on the public listener.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "system", operation_id = "openapi",
-    responses((status = 200, description = "This document (OpenAPI 3.1).", content_type = "application/json", body = Object),
+    responses((status = 200, description = "This document (OpenAPI 3.1).", content_type = "application/json", body = Object,
+            example = json!({"openapi": "3.1.0", "info": {"title": "svea", "version": "0.1.0"}, "paths": {}})),
         super::error::answers::RateLimited))]
 pub(super) async fn public_document(node: web::Data<NodeHandle>) -> HttpResponse {
     serve(&node, Listener::Public)
@@ -211,7 +212,25 @@ pub(super) async fn public_document(node: web::Data<NodeHandle>) -> HttpResponse
 
 /// `GET /v1/openapi.json` on the operator listener.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "system", operation_id = "operator_openapi",
-    responses((status = 200, description = "This document (OpenAPI 3.1): the operator API.", content_type = "application/json", body = Object)))]
+    responses((status = 200, description = "This document (OpenAPI 3.1): the operator API.", content_type = "application/json", body = Object,
+        example = json!({"openapi": "3.1.0", "info": {"title": "svea operator API", "version": "0.1.0"}, "paths": {}}))))]
 pub(super) async fn operator_document(node: web::Data<NodeHandle>) -> HttpResponse {
     serve(&node, Listener::Operator)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_line_is_an_operation_of_its_document() {
+        for (listener, routes) in [(Listener::Public, super::super::PUBLIC_ROUTES), (Listener::Operator, super::super::OPERATOR_ROUTES)] {
+            let doc = serde_json::to_value(document(listener, routes)).expect("serialises");
+            assert_eq!(doc["openapi"], "3.1.0");
+            for r in routes {
+                let method = r.method.as_str().to_ascii_lowercase();
+                assert!(doc["paths"][r.path][&method].is_object(), "{listener:?}: {} {} is not documented", r.method, r.path);
+            }
+        }
+    }
 }
