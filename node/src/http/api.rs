@@ -89,12 +89,7 @@ struct PercentagesOut {
 
 /// A business, as its API key shows it (never the key, never a till secret).
 #[derive(Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"id": "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e", "name": "Café Lilla Torg", "org_number": "556036-0793", "home_region": "malmo",
-    "reward_budget_sek": "5000.00", "rewards_paid_sek": "124.50", "remaining_budget_sek": "4875.50",
-    "reward_percentages": {"low": "2.00", "mid": "5.00", "high": "8.00"},
-    "locations": [{"id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a", "name": "Lilla Torg", "lat": 55.6043, "lon": 12.9986, "qr_token": "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE", "qr_url": "https://malmo.svea.example/q/q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE", "links": {"qr_svg": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/qr.svg", "qr_png": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/qr.png", "poster": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/poster"}}],
-    "created_at": "2026-03-02T09:14:07Z", "api_key_issued_at": "2026-03-02T09:14:07Z", "purchase_verification": "pos",
-    "pos": [{"provider": "zettle", "account": "1b84dbd0-fb65-11e7-9c34-d96d4f33e8fc", "notification_url": null, "locations": {}, "default_location_id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a"}]}))]
+#[schema(example = business_example)]
 pub(super) struct BusinessOut {
     id: String,
     name: String,
@@ -124,15 +119,27 @@ struct PosOut {
     default_location_id: Option<String>,
 }
 
-/// A business with its API key: the answer to creating it or rotating the key, the only times
-/// the key is ever shown.
-#[derive(Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"id": "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e", "name": "Café Lilla Torg", "org_number": "556036-0793", "home_region": "malmo",
+/// The OpenAPI example of [`BusinessOut`].
+fn business_example() -> serde_json::Value {
+    serde_json::json!({"id": "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e", "name": "Café Lilla Torg", "org_number": "556036-0793", "home_region": "malmo",
     "reward_budget_sek": "5000.00", "rewards_paid_sek": "124.50", "remaining_budget_sek": "4875.50",
     "reward_percentages": {"low": "2.00", "mid": "5.00", "high": "8.00"},
     "locations": [{"id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a", "name": "Lilla Torg", "lat": 55.6043, "lon": 12.9986, "qr_token": "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE", "qr_url": "https://malmo.svea.example/q/q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE", "links": {"qr_svg": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/qr.svg", "qr_png": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/qr.png", "poster": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/poster"}}],
     "created_at": "2026-03-02T09:14:07Z", "api_key_issued_at": "2026-03-02T09:14:07Z", "purchase_verification": "pos",
-    "pos": [{"provider": "zettle", "account": "1b84dbd0-fb65-11e7-9c34-d96d4f33e8fc", "notification_url": null, "locations": {}, "default_location_id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a"}], "api_key": "svea_sk_b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e_Zk3vQ9mL2xR7tW1pB5nC8dF0gH4jK6sA2eY9uI3oP7q"}))]
+    "pos": [{"provider": "zettle", "account": "1b84dbd0-fb65-11e7-9c34-d96d4f33e8fc", "notification_url": null, "locations": {}, "default_location_id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a"}]})
+}
+
+/// The OpenAPI example of [`BusinessWithKeyOut`]: [`business_example`] with its key.
+fn business_with_key_example() -> serde_json::Value {
+    let mut b = business_example();
+    b["api_key"] = "svea_sk_b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e_Zk3vQ9mL2xR7tW1pB5nC8dF0gH4jK6sA2eY9uI3oP7q".into();
+    b
+}
+
+/// A business with its API key: the answer to creating it or rotating the key, the only times
+/// the key is ever shown.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = business_with_key_example)]
 struct BusinessWithKeyOut {
     #[serde(flatten)]
     business: BusinessOut,

@@ -219,10 +219,10 @@ fn live_answers_match_their_documented_schemas() {
     let pos = public["components"]["schemas"]["PosIn"]["example"].clone();
     let lid = created.body["locations"][0]["id"].as_str().expect("location").to_string();
     let pos = json!({"account": pos["account"], "secret": pos["secret"], "locations": {"S8GWD5R9QB376": lid}, "default_location_id": lid});
-    let put = ureq_send(&n.url, "PUT", &format!("/v1/businesses/{id}/pos/zettle"), &key, pos);
+    let put = n.send_as("PUT", &format!("/v1/businesses/{id}/pos/zettle"), &key, pos);
     assert_eq!(put.status, 200, "{}", put.body);
     answers.push(answer("PUT", "/v1/businesses/{id}/pos/{provider}", &put));
-    let patch = ureq_send(&n.url, "PATCH", &format!("/v1/businesses/{id}/settings"), &key, json!({"purchase_verification": "self_declared"}));
+    let patch = n.send_as("PATCH", &format!("/v1/businesses/{id}/settings"), &key, json!({"purchase_verification": "self_declared"}));
     answers.push(answer("PATCH", "/v1/businesses/{id}/settings", &patch));
     // Signed with a secret no registration has.
     let webhook = n.post_with(
@@ -284,19 +284,4 @@ fn a_rate_limited_answer_matches_its_documented_429() {
     .expect("429 within the burst");
     limited.problem(429, "rate-limited");
     checker("live", &public, json!({"answers": [answer("GET", "/v1/sessions/{id}", &limited)]}));
-}
-
-/// A JSON request with a business key and any method (the harness has GET and POST only).
-fn ureq_send(base: &str, method: &str, path: &str, key: &str, body: Value) -> Resp {
-    let r = ureq::request(method, &format!("{base}{path}")).set("authorization", &format!("Bearer {key}")).send_json(body);
-    let resp = match r {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {path}: {e}"),
-    };
-    let status = resp.status();
-    let content_type = resp.header("content-type").unwrap_or("").to_string();
-    let headers = resp.headers_names().iter().map(|h| (h.clone(), resp.header(h).unwrap_or("").to_string())).collect();
-    let body = resp.into_json().unwrap_or(Value::Null);
-    Resp { status, content_type, body, headers }
 }

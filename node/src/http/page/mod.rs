@@ -268,17 +268,37 @@ fn form_start(req: &HttpRequest, token: &str) -> Result<QrToken, HttpResponse> {
     Ok(token)
 }
 
+/// What a form post answers (`POST /q/{token}/open | purchase | feedback`), for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+pub enum FormAnswers {
+    /// Done.
+    #[response(status = 303, description = "Done (or a cookie the step needs was missing): back to the page (Post/Redirect/Get).",
+            headers(("Location" = String, description = "`/q/{token}`"), ("Set-Cookie" = String, description = "`svea_session` after opening.")))]
+    Done,
+    /// Refused.
+    #[response(status = 400, description = "The page with the problem in words: the form was posted from another site (`cross-site-form`) \
+            or could not be read.", content_type = "text/html; charset=utf-8")]
+    Refused(String),
+    /// NotFound.
+    #[response(status = 404, description = "The not-found page: no such QR token.", content_type = "text/html; charset=utf-8")]
+    NotFound(String),
+    /// Conflict.
+    #[response(status = 409, description = "The page again with the problem in words (the session expired, feedback was given already).", content_type = "text/html; charset=utf-8")]
+    Conflict(String),
+    /// Invalid.
+    #[response(status = 422, description = "The page again with the problem in words and what was typed (an amount, a time, a text length).", content_type = "text/html; charset=utf-8")]
+    Invalid(String),
+    /// RateLimited.
+    #[response(status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", headers(("Retry-After" = u64, description = "Whole seconds.")))]
+    RateLimited(String),
+    /// TryAgain.
+    #[response(status = 503, description = "The try-again page (busy, unavailable, or a fault of the node).", content_type = "text/html; charset=utf-8")]
+    TryAgain(String),
+}
+
 /// `POST /q/{token}/open`: opens the device's session at this QR code (or finds its open one).
 #[utoipa::path(post, path = "/q/{token}/open", tag = "pages", operation_id = "customer_page_open", params(("token" = String, Path, description = "The QR token (43 characters of base64url); anything else is the not-found page.", example = "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE")),
-    responses((status = 303, description = "Done (or a cookie the step needs was missing): back to the page (Post/Redirect/Get).",
-            headers(("Location" = String, description = "`/q/{token}`"), ("Set-Cookie" = String, description = "`svea_session` after opening."))),
-        (status = 400, description = "The page with the problem in words: the form was posted from another site (`cross-site-form`) \
-            or could not be read.", content_type = "text/html; charset=utf-8", body = String),
-        (status = 404, description = "The not-found page: no such QR token.", content_type = "text/html; charset=utf-8", body = String),
-        (status = 409, description = "The page again with the problem in words (the session expired, feedback was given already).", content_type = "text/html; charset=utf-8", body = String),
-        (status = 422, description = "The page again with the problem in words and what was typed (an amount, a time, a text length).", content_type = "text/html; charset=utf-8", body = String),
-        (status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", body = String, headers(("Retry-After" = u64, description = "Whole seconds."))),
-        (status = 503, description = "The try-again page (busy, unavailable, or a fault of the node).", content_type = "text/html; charset=utf-8", body = String)))]
+    responses(FormAnswers))]
 pub(super) async fn open(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>) -> HttpResponse {
     let token = match form_start(&req, &token) {
         Ok(t) => t,
@@ -337,15 +357,7 @@ fn parse_purchase(f: &PurchaseForm) -> Result<Purchase, ApiError> {
 /// `POST /q/{token}/purchase`.
 #[utoipa::path(post, path = "/q/{token}/purchase", tag = "pages", operation_id = "customer_page_purchase", params(("token" = String, Path, description = "The QR token (43 characters of base64url); anything else is the not-found page.", example = "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE")),
     request_body(content = PurchaseForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 303, description = "Done (or a cookie the step needs was missing): back to the page (Post/Redirect/Get).",
-            headers(("Location" = String, description = "`/q/{token}`"), ("Set-Cookie" = String, description = "`svea_session` after opening."))),
-        (status = 400, description = "The page with the problem in words: the form was posted from another site (`cross-site-form`) \
-            or could not be read.", content_type = "text/html; charset=utf-8", body = String),
-        (status = 404, description = "The not-found page: no such QR token.", content_type = "text/html; charset=utf-8", body = String),
-        (status = 409, description = "The page again with the problem in words (the session expired, feedback was given already).", content_type = "text/html; charset=utf-8", body = String),
-        (status = 422, description = "The page again with the problem in words and what was typed (an amount, a time, a text length).", content_type = "text/html; charset=utf-8", body = String),
-        (status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", body = String, headers(("Retry-After" = u64, description = "Whole seconds."))),
-        (status = 503, description = "The try-again page (busy, unavailable, or a fault of the node).", content_type = "text/html; charset=utf-8", body = String)))]
+    responses(FormAnswers))]
 pub(super) async fn purchase(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>, form: web::Form<PurchaseForm>) -> HttpResponse {
     let token = match form_start(&req, &token) {
         Ok(t) => t,
@@ -378,15 +390,7 @@ pub(super) struct FeedbackForm {
 /// `POST /q/{token}/feedback`.
 #[utoipa::path(post, path = "/q/{token}/feedback", tag = "pages", operation_id = "customer_page_feedback", params(("token" = String, Path, description = "The QR token (43 characters of base64url); anything else is the not-found page.", example = "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE")),
     request_body(content = FeedbackForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 303, description = "Done (or a cookie the step needs was missing): back to the page (Post/Redirect/Get).",
-            headers(("Location" = String, description = "`/q/{token}`"), ("Set-Cookie" = String, description = "`svea_session` after opening."))),
-        (status = 400, description = "The page with the problem in words: the form was posted from another site (`cross-site-form`) \
-            or could not be read.", content_type = "text/html; charset=utf-8", body = String),
-        (status = 404, description = "The not-found page: no such QR token.", content_type = "text/html; charset=utf-8", body = String),
-        (status = 409, description = "The page again with the problem in words (the session expired, feedback was given already).", content_type = "text/html; charset=utf-8", body = String),
-        (status = 422, description = "The page again with the problem in words and what was typed (an amount, a time, a text length).", content_type = "text/html; charset=utf-8", body = String),
-        (status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", body = String, headers(("Retry-After" = u64, description = "Whole seconds."))),
-        (status = 503, description = "The try-again page (busy, unavailable, or a fault of the node).", content_type = "text/html; charset=utf-8", body = String)))]
+    responses(FormAnswers))]
 pub(super) async fn feedback(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>, form: web::Form<FeedbackForm>) -> HttpResponse {
     let token = match form_start(&req, &token) {
         Ok(t) => t,
