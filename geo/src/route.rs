@@ -52,7 +52,7 @@ pub fn distances_km(regions: &[RegionSpec], lat: f64, lon: f64) -> Vec<(Region, 
 }
 
 /// Why a request went where it went: a stable code for metrics and tests (`snake_case` in JSON).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RouteReason {
     /// The nearest region to the address's location is healthy and chosen.
@@ -74,9 +74,13 @@ pub enum RouteReason {
 }
 
 /// A routing decision and how it was reached, returned as JSON by the node's explain endpoint.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"ip": "81.227.10.20", "city": "Malmö", "country": "SE", "latitude": 55.6059, "longitude": 13.0007,
+    "region": "malmo", "distances_km": {"malmo": 0.4, "gothenburg": 226.1, "stockholm": 513.2},
+    "reason": "nearest healthy region malmo", "code": "nearest_healthy"}))]
 pub struct Route {
     /// The client address routed (IPv4-mapped IPv6 shown as IPv4).
+    #[schema(value_type = String)]
     pub ip: IpAddr,
     /// City of the address, when known.
     pub city: Option<String>,
@@ -87,6 +91,7 @@ pub struct Route {
     /// Longitude of the address, when known.
     pub longitude: Option<f64>,
     /// The chosen region; `None` when no region is healthy.
+    #[schema(value_type = Option<String>)]
     pub region: Option<Region>,
     /// Distance from the address to every region, by region name; empty when the location is
     /// unknown.

@@ -166,7 +166,7 @@ impl RewardLimits {
 }
 
 /// Why feedback in a reward tier was paid nothing (the session is still `rewarded`, with 0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Withheld {
     /// The text repeats, or nearly repeats, earlier feedback at this business.

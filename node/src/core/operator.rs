@@ -25,7 +25,8 @@ pub const HANDOFF_PASSES_MAX: usize = 5;
 pub const ROUTED_ASK_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// How a node describes itself to an operator adding it (`GET /v1/cluster/self`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": 4, "region": "gothenburg", "raft_addr": "10.0.3.14:9080", "http_addr": "10.0.3.14:8080", "public_url": "https://gothenburg-2.svea.example"}))]
 pub struct MemberIn {
     /// Node id (unique in the cluster).
     pub id: u64,
@@ -40,7 +41,8 @@ pub struct MemberIn {
 }
 
 /// One member as the status shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": 1, "region": "stockholm", "role": "voter", "leader": true, "draining": false, "reachable": true, "raft_addr": "10.0.1.11:9080", "public_url": "https://stockholm-1.svea.example", "matched_index": 1842, "lag": 0, "owned_actors": 412}))]
 pub struct MemberOut {
     /// Node id.
     pub id: u64,
@@ -73,7 +75,8 @@ pub struct MemberOut {
 }
 
 /// One region's health as the answering node sees it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"name": "stockholm", "healthy": true, "nodes": [1]}))]
 pub struct RegionOut {
     /// Region name.
     pub name: String,
@@ -86,7 +89,10 @@ pub struct RegionOut {
 }
 
 /// `GET /v1/cluster`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"cluster": "svea-prod", "node": 1, "term": 7, "leader": 1, "leader_url": "https://stockholm-1.svea.example",
+    "last_log_index": 1842, "last_applied_index": 1842, "members": [{"id": 1, "region": "stockholm", "role": "voter", "leader": true, "draining": false, "reachable": true, "raft_addr": "10.0.1.11:9080", "public_url": "https://stockholm-1.svea.example", "matched_index": 1842, "lag": 0, "owned_actors": 412}],
+    "regions": [{"name": "stockholm", "healthy": true, "nodes": [1]}], "replication_error": null}))]
 pub struct ClusterOut {
     /// Cluster name.
     pub cluster: String,
@@ -111,7 +117,8 @@ pub struct ClusterOut {
 }
 
 /// What a drain did.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"node": 2, "handed_off": 137, "leadership_moved_to": 1, "removed": true}))]
 pub struct DrainOut {
     /// The drained node.
     pub node: u64,

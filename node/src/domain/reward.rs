@@ -27,7 +27,7 @@ pub struct Tier {
 }
 
 /// Which tier a score fell into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RewardTier {
     /// Below the lowest tier: no cashback.
@@ -41,7 +41,7 @@ pub enum RewardTier {
 }
 
 /// What limited a reward below its percentage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Cap {
     /// [`REWARD_CAP_PER_SESSION`].

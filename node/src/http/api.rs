@@ -20,34 +20,52 @@ pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
 
 // ---------- request and response bodies ----------
 
-#[derive(Deserialize)]
+/// A location to create.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Lilla Torg", "lat": 55.6043, "lon": 12.9986}))]
 pub(super) struct LocationIn {
+    /// 1 to 100 characters.
     name: String,
     lat: f64,
     lon: f64,
 }
 
-#[derive(Deserialize)]
+/// Cashback per reward tier, in percent of the purchase (decimal strings, two decimals at most).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"low": "2.00", "mid": "5.00", "high": "8.00"}))]
 pub(super) struct PercentagesIn {
     low: String,
     mid: String,
     high: String,
 }
 
-#[derive(Deserialize)]
+/// A business to create.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Café Lilla Torg", "org_number": "556036-0793",
+    "locations": [{"name": "Lilla Torg", "lat": 55.6043, "lon": 12.9986}], "reward_budget_sek": "5000.00",
+    "reward_percentages": {"low": "2.00", "mid": "5.00", "high": "8.00"}, "purchase_verification": "pos"}))]
 pub(super) struct CreateBusinessIn {
+    /// 1 to 200 characters.
     name: String,
+    /// Swedish organisation number (`NNNNNN-NNNN`, Luhn-checked); one business per number.
     org_number: String,
+    /// At least one.
     locations: Vec<LocationIn>,
+    /// The budget rewards are paid from, in SEK (`"5000.00"`).
     reward_budget_sek: String,
+    /// Default 2 / 5 / 8 %.
     reward_percentages: Option<PercentagesIn>,
+    /// `self_declared` (default) or `pos` (a till must report each purchase).
+    #[schema(pattern = "^(self_declared|pos)$")]
     purchase_verification: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A location of a business.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a", "name": "Lilla Torg", "lat": 55.6043, "lon": 12.9986, "qr_token": "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE", "qr_url": "https://malmo.svea.example/q/q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE", "links": {"qr_svg": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/qr.svg", "qr_png": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/qr.png", "poster": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/poster"}}))]
 struct LocationOut {
     id: String,
     name: String,
@@ -60,14 +78,18 @@ struct LocationOut {
     links: super::qr::LocationLinks,
 }
 
-#[derive(Serialize)]
+/// Cashback per tier, in percent.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"low": "2.00", "mid": "5.00", "high": "8.00"}))]
 struct PercentagesOut {
     low: String,
     mid: String,
     high: String,
 }
 
-#[derive(Serialize)]
+/// A business, as its API key shows it (never the key, never a till secret).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = business_example)]
 pub(super) struct BusinessOut {
     id: String,
     name: String,
@@ -80,13 +102,16 @@ pub(super) struct BusinessOut {
     locations: Vec<LocationOut>,
     created_at: String,
     api_key_issued_at: String,
+    /// `self_declared` or `pos`.
     purchase_verification: &'static str,
     pos: Vec<PosOut>,
 }
 
 /// A till registration as answered: never its secret.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"provider": "zettle", "account": "1b84dbd0-fb65-11e7-9c34-d96d4f33e8fc", "notification_url": null, "locations": {}, "default_location_id": null}))]
 struct PosOut {
+    /// `zettle`, `square` or `shopify`.
     provider: &'static str,
     account: String,
     notification_url: Option<String>,
@@ -94,12 +119,31 @@ struct PosOut {
     default_location_id: Option<String>,
 }
 
+/// The OpenAPI example of [`BusinessOut`].
+fn business_example() -> serde_json::Value {
+    serde_json::json!({"id": "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e", "name": "Café Lilla Torg", "org_number": "556036-0793", "home_region": "malmo",
+    "reward_budget_sek": "5000.00", "rewards_paid_sek": "124.50", "remaining_budget_sek": "4875.50",
+    "reward_percentages": {"low": "2.00", "mid": "5.00", "high": "8.00"},
+    "locations": [{"id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a", "name": "Lilla Torg", "lat": 55.6043, "lon": 12.9986, "qr_token": "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE", "qr_url": "https://malmo.svea.example/q/q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE", "links": {"qr_svg": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/qr.svg", "qr_png": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/qr.png", "poster": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/poster"}}],
+    "created_at": "2026-03-02T09:14:07Z", "api_key_issued_at": "2026-03-02T09:14:07Z", "purchase_verification": "pos",
+    "pos": [{"provider": "zettle", "account": "1b84dbd0-fb65-11e7-9c34-d96d4f33e8fc", "notification_url": null, "locations": {}, "default_location_id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a"}]})
+}
+
+/// The OpenAPI example of [`BusinessWithKeyOut`]: [`business_example`] with its key.
+fn business_with_key_example() -> serde_json::Value {
+    let mut b = business_example();
+    b["api_key"] = "svea_sk_b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e_Zk3vQ9mL2xR7tW1pB5nC8dF0gH4jK6sA2eY9uI3oP7q".into();
+    b
+}
+
 /// A business with its API key: the answer to creating it or rotating the key, the only times
 /// the key is ever shown.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = business_with_key_example)]
 struct BusinessWithKeyOut {
     #[serde(flatten)]
     business: BusinessOut,
+    /// The API key (`svea_sk_...`): shown this once; svea keeps only its hash.
     api_key: String,
 }
 
@@ -152,7 +196,7 @@ pub(super) fn business_out(node: &NodeHandle, b: &Business) -> BusinessOut {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CountsOut {
     opened: u64,
     completed: u64,
@@ -160,7 +204,7 @@ struct CountsOut {
     expired: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TiersOut {
     none: u64,
     low: u64,
@@ -168,8 +212,9 @@ struct TiersOut {
     high: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct DayOut {
+    /// A Swedish day (Europe/Stockholm), `YYYY-MM-DD`.
     date: String,
     opened: u64,
     completed: u64,
@@ -178,7 +223,11 @@ struct DayOut {
     rewards_paid_sek: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"business_id": "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e", "sessions": {"opened": 42, "completed": 31, "rejected": 6, "expired": 5},
+    "average_score": 71.4, "rewards_paid_sek": "124.50", "remaining_budget_sek": "4875.50",
+    "tiers": {"none": 9, "low": 12, "mid": 8, "high": 2},
+    "per_day": [{"date": "2026-03-02", "opened": 42, "completed": 31, "rejected": 6, "expired": 5, "rewards_paid_sek": "124.50"}]}))]
 struct AnalyticsOut {
     business_id: String,
     sessions: CountsOut,
@@ -217,7 +266,8 @@ fn analytics_out(b: &Business) -> AnalyticsOut {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"amount_sek": "89.50", "purchased_at": "2026-03-02T11:42:00Z", "transaction_id": "K-20260302-0147"}))]
 pub(super) struct PurchaseOut {
     amount_sek: String,
     purchased_at: String,
@@ -232,7 +282,7 @@ pub(super) fn purchase_out(p: &Purchase) -> PurchaseOut {
 /// The rubric's breakdown of a feedback text. Its `total` is the rubric's sum of the four parts;
 /// when a model scored (`score_source = "ollama"`) the session's `quality_score` is the model's
 /// and may differ from it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ScoreOut {
     total: u8,
     substance: u8,
@@ -241,9 +291,19 @@ struct ScoreOut {
     balanced: u8,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": "s_5d7f9b1c3e2a4c6e8a0b1c2d3e4f5a6b", "state": "rewarded", "business_id": "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e", "business_name": "Café Lilla Torg",
+    "location_id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a", "location_name": "Lilla Torg", "region": "malmo", "opened_at": "2026-03-02T11:43:10Z",
+    "expires_at": "2026-03-02T12:13:10Z",
+    "purchase": {"amount_sek": "89.50", "purchased_at": "2026-03-02T11:42:00Z", "transaction_id": "K-20260302-0147"},
+    "quality_score": 78, "score_source": "rubric", "score_model": null,
+    "score_breakdown": {"total": 78, "substance": 25, "specific": 20, "actionable": 18, "balanced": 15},
+    "feedback_text": "Kanelbullen var färsk och kaffet varmt, men kön vid kassan var lång vid lunch. Öppna en kassa till mellan 12 och 13.",
+    "feedback_redacted": null, "reward_sek": "4.48", "reward_tier": "mid", "reward_capped_by": null, "withheld": null,
+    "ended_at": "2026-03-02T11:47:55Z", "awaiting_purchase_until": null, "purchase_refused": null}))]
 struct SessionOut {
     id: String,
+    /// `opened`, `awaiting_purchase`, `purchase_confirmed`, `rewarded`, `rejected` or `expired`.
     state: &'static str,
     business_id: String,
     business_name: String,
@@ -262,6 +322,7 @@ struct SessionOut {
     /// The rubric's breakdown, whoever scored.
     score_breakdown: Option<ScoreOut>,
     feedback_text: Option<String>,
+    /// `erased` (the customer asked) or `retention` (kept past `retention`): the text is gone.
     feedback_redacted: Option<&'static str>,
     reward_sek: Option<String>,
     reward_tier: Option<crate::domain::RewardTier>,
@@ -271,6 +332,7 @@ struct SessionOut {
     withheld: Option<crate::actors::business::Withheld>,
     ended_at: Option<String>,
     awaiting_purchase_until: Option<String>,
+    /// Why the till's report did not match the purchase, when it did not.
     purchase_refused: Option<&'static str>,
 }
 
@@ -309,24 +371,33 @@ fn session_out(s: &Session) -> SessionOut {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"qr_token": "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE", "device_id": "phone-3b1f6c2a"}))]
 pub(super) struct OpenSessionIn {
+    /// The token in the location's QR code.
     qr_token: String,
+    /// Chosen and kept by the customer's device; stored only as an HMAC.
     device_id: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount_sek": "89.50", "purchased_at": "2026-03-02T11:42:00Z", "transaction_id": "K-20260302-0147"}))]
 pub(super) struct PurchaseIn {
+    /// SEK with öre, e.g. `"89.50"`.
     amount_sek: String,
+    /// RFC 3339; not in the future, not older than the purchase window.
     purchased_at: String,
+    /// The receipt's number; once per business.
     transaction_id: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"text": "Kanelbullen var färsk och kaffet varmt, men kön vid kassan var lång vid lunch. Öppna en kassa till mellan 12 och 13."}))]
 pub(super) struct FeedbackIn {
+    /// 20 to 5000 characters.
     text: String,
 }
 
@@ -336,6 +407,19 @@ fn parse_session_id(raw: &str) -> Result<SessionId, ApiError> {
     raw.parse().map_err(|_| ApiError::Actor(ActorError::NotFound { what: Missing::Session, id: raw.to_string() }))
 }
 
+/// `POST /v1/businesses`: a new business with its locations, their QR codes and its API key.
+#[utoipa::path(post, path = "/v1/businesses", tag = "businesses", operation_id = "create_business",
+    request_body(content = CreateBusinessIn, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created. The API key is in this answer only.", body = BusinessWithKeyOut,
+            headers(("Location" = String, description = "`/v1/businesses/{id}`"))),
+        super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy,
+        (status = 400, description = "`malformed-json`, `invalid-body` (not the schema, unknown fields), \
+            `invalid-percentage`, `invalid-pos-input` (an unknown `purchase_verification`).", content_type = "application/problem+json", body = super::Problem),
+        (status = 409, description = "`org-number-registered`: a business has this organisation number; `business-exists`.", content_type = "application/problem+json", body = super::Problem),
+        (status = 422, description = "`invalid-org-number`, `invalid-amount`, `business-name-length`, `location-name-length`, \
+            `invalid-coordinates`, `location-count`, `invalid-reward-policy`.", content_type = "application/problem+json", body = super::Problem),
+    ))]
 pub(super) async fn create_business(node: web::Data<NodeHandle>, body: web::Json<CreateBusinessIn>) -> ApiResult {
     let body = body.into_inner();
     let org_number: OrgNumber = body.org_number.parse().map_err(DomainError::from)?;
@@ -361,17 +445,31 @@ pub(super) async fn create_business(node: web::Data<NodeHandle>, body: web::Json
         .json(BusinessWithKeyOut { business: business_out(&node, &b), api_key: key.reveal().to_string() }))
 }
 
+/// `GET /v1/businesses/{id}`.
+#[utoipa::path(get, path = "/v1/businesses/{id}", tag = "businesses", operation_id = "get_business",
+    params(("id" = String, Path, description = "The business id (`b_` and 32 hex digits).", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
+    responses((status = 200, description = "The business.", body = BusinessOut),
+        super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
 pub(super) async fn get_business(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>) -> ApiResult {
     let auth = authorize(&node, &req, &id).await?;
     Ok(HttpResponse::Ok().json(business_out(&node, &auth.business)))
 }
 
+/// `GET /v1/businesses/{id}/analytics`.
+#[utoipa::path(get, path = "/v1/businesses/{id}/analytics", tag = "businesses", operation_id = "get_analytics",
+    params(("id" = String, Path, description = "The business id (`b_` and 32 hex digits).", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
+    responses((status = 200, description = "Sessions by outcome, tiers, rewards and budget, in total and per Swedish day.", body = AnalyticsOut),
+        super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
 pub(super) async fn get_analytics(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>) -> ApiResult {
     let auth = authorize(&node, &req, &id).await?;
     Ok(HttpResponse::Ok().json(analytics_out(&auth.business)))
 }
 
 /// `POST /v1/businesses/{id}/keys`: a new API key; the presented one stops working.
+#[utoipa::path(post, path = "/v1/businesses/{id}/keys", tag = "businesses", operation_id = "rotate_key",
+    params(("id" = String, Path, description = "The business id (`b_` and 32 hex digits).", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
+    responses((status = 200, description = "The business with its new key (shown this once); the presented key stops working at once.", body = BusinessWithKeyOut),
+        super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
 pub(super) async fn rotate_key(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>) -> ApiResult {
     let auth = authorize(&node, &req, &id).await?;
     match node.rotate_key(auth.business.id.clone(), &auth.key).await? {
@@ -386,13 +484,28 @@ fn client_ip(node: &NodeHandle, req: &HttpRequest) -> Option<std::net::IpAddr> {
     super::client_ip(&node.config().geo.trusted_proxies, req)
 }
 
+/// `POST /v1/sessions`.
+#[utoipa::path(post, path = "/v1/sessions", tag = "sessions", operation_id = "open_session",
+    request_body(content = OpenSessionIn, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Opened.", body = SessionOut, headers(("Location" = String, description = "`/v1/sessions/{id}`"))),
+        (status = 200, description = "This device's session at this location was open already: that one.", body = SessionOut,
+            headers(("Location" = String, description = "`/v1/sessions/{id}`"))),
+        (status = 307, description = "With `node.routing = \"redirect\"`: the client address's nearest healthy region is another \
+            one; send the same request to `Location`.", body = RedirectOut,
+            headers(("Location" = String, description = "`/v1/sessions` on a node of that region."))),
+        super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy,
+        (status = 404, description = "`qr-token-not-found`.", content_type = "application/problem+json", body = super::Problem),
+        (status = 409, description = "`qr-token-collision`.", content_type = "application/problem+json", body = super::Problem),
+        (status = 422, description = "`invalid-id`: the device id is empty or too long.", content_type = "application/problem+json", body = super::Problem),
+    ))]
 pub(super) async fn open_session(node: web::Data<NodeHandle>, req: HttpRequest, body: web::Json<OpenSessionIn>) -> ApiResult {
     // Sessions open in the customer's nearest healthy region.
     if let Some(to) = super::elsewhere(&node, &req) {
         let location = to.url("/v1/sessions");
         return Ok(HttpResponse::TemporaryRedirect()
             .insert_header((header::LOCATION, location.clone()))
-            .json(serde_json::json!({"region": to.region, "location": location, "reason": to.route.reason})));
+            .json(RedirectOut { region: to.region.to_string(), location, reason: to.route.reason }));
     }
     let token: QrToken = body
         .qr_token
@@ -404,6 +517,20 @@ pub(super) async fn open_session(node: web::Data<NodeHandle>, req: HttpRequest, 
     Ok(resp.insert_header((header::LOCATION, format!("/v1/sessions/{}", s.id))).json(session_out(&s)))
 }
 
+/// `POST /v1/sessions/{id}/purchase`.
+#[utoipa::path(post, path = "/v1/sessions/{id}/purchase", tag = "sessions", operation_id = "confirm_purchase",
+    params(("id" = String, Path, description = "The session id (`s_` and 32 hex digits); anything else is 404 `session-not-found`.", example = "s_5d7f9b1c3e2a4c6e8a0b1c2d3e4f5a6b")), request_body(content = PurchaseIn, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Confirmed (`purchase_confirmed`).", body = SessionOut),
+        (status = 202, description = "At a `pos` business whose till has not reported this purchase yet: `awaiting_purchase` \
+            until `awaiting_purchase_until`.", body = SessionOut),
+        super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy,
+        (status = 400, description = "`malformed-json`, `invalid-body`, `invalid-timestamp` (`purchased_at` is not RFC 3339).", content_type = "application/problem+json", body = super::Problem),
+        (status = 404, description = "`session-not-found`.", content_type = "application/problem+json", body = super::Problem),
+        (status = 409, description = "`session-expired`, `purchase-already-confirmed`, `transaction-id-reused`.", content_type = "application/problem+json", body = super::Problem),
+        (status = 422, description = "`invalid-amount`, `purchase-amount-out-of-range`, `purchase-in-future`, \
+            `purchase-outside-window`, `invalid-id`.", content_type = "application/problem+json", body = super::Problem),
+    ))]
 pub(super) async fn confirm_purchase(node: web::Data<NodeHandle>, id: web::Path<String>, body: web::Json<PurchaseIn>) -> ApiResult {
     let id = parse_session_id(&id)?;
     let amount = Ore::parse_sek(&body.amount_sek).map_err(DomainError::from)?;
@@ -417,23 +544,46 @@ pub(super) async fn confirm_purchase(node: web::Data<NodeHandle>, id: web::Path<
     Ok(resp.json(session_out(&s)))
 }
 
+/// `POST /v1/sessions/{id}/feedback`.
+#[utoipa::path(post, path = "/v1/sessions/{id}/feedback", tag = "sessions", operation_id = "give_feedback",
+    params(("id" = String, Path, description = "The session id (`s_` and 32 hex digits); anything else is 404 `session-not-found`.", example = "s_5d7f9b1c3e2a4c6e8a0b1c2d3e4f5a6b")), request_body(content = FeedbackIn, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Scored and settled: `rewarded` (perhaps with 0 and `withheld`) or `rejected`.", body = SessionOut),
+        super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy,
+        (status = 404, description = "`session-not-found`.", content_type = "application/problem+json", body = super::Problem),
+        (status = 409, description = "`session-expired`, `purchase-not-confirmed`, `feedback-already-submitted`.", content_type = "application/problem+json", body = super::Problem),
+        (status = 422, description = "`feedback-length`: fewer than 20 or more than 5000 characters.", content_type = "application/problem+json", body = super::Problem),
+    ))]
 pub(super) async fn give_feedback(node: web::Data<NodeHandle>, id: web::Path<String>, body: web::Json<FeedbackIn>) -> ApiResult {
     let id = parse_session_id(&id)?;
     let s = node.give_feedback(id, FeedbackText::new(&body.text)?).await?;
     Ok(HttpResponse::Ok().json(session_out(&s)))
 }
 
+/// `GET /v1/sessions/{id}`.
+#[utoipa::path(get, path = "/v1/sessions/{id}", tag = "sessions", operation_id = "get_session",
+    params(("id" = String, Path, description = "The session id (`s_` and 32 hex digits); anything else is 404 `session-not-found`.", example = "s_5d7f9b1c3e2a4c6e8a0b1c2d3e4f5a6b")),
+    responses((status = 200, description = "The session.", body = SessionOut),
+        super::error::answers::RateLimited, super::error::answers::Busy, (status = 404, description = "`session-not-found`.", content_type = "application/problem+json", body = super::Problem)))]
 pub(super) async fn get_session(node: web::Data<NodeHandle>, id: web::Path<String>) -> ApiResult {
     let s = node.get_session(parse_session_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(session_out(&s)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct RouteQuery {
+    /// The address to route (IPv4 or IPv6); the caller's own when absent.
+    #[param(example = "81.227.10.20")]
     ip: Option<String>,
 }
 
+/// `GET /v1/route`.
+#[utoipa::path(get, path = "/v1/route", tag = "system", operation_id = "explain_route", params(RouteQuery),
+    responses((status = 200, description = "Where a customer at this address is served, and why.", body = svea_geo::Route),
+        super::error::answers::RateLimited,
+        (status = 400, description = "`invalid-ip`: `ip` is not an address; `invalid-query`: an unknown parameter.", content_type = "application/problem+json", body = super::Problem)))]
 pub(super) async fn explain_route(node: web::Data<NodeHandle>, req: HttpRequest, q: web::Query<RouteQuery>) -> ApiResult {
     let ip = match &q.ip {
         Some(raw) => raw.parse().map_err(|_| bad("invalid-ip", format!("ip {raw:?} is not an IPv4 or IPv6 address")))?,
@@ -442,12 +592,50 @@ pub(super) async fn explain_route(node: web::Data<NodeHandle>, req: HttpRequest,
     Ok(HttpResponse::Ok().json(node.route(ip)))
 }
 
+/// `GET /health`: the process is alive (not rate limited).
+#[utoipa::path(get, path = "/health", tag = "system", operation_id = "health",
+    responses((status = 200, description = "Alive.", body = HealthOut)))]
 pub(super) async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"status": "alive"}))
+    HttpResponse::Ok().json(HealthOut { status: "alive" })
 }
 
+/// `GET /health`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"status": "alive"}))]
+struct HealthOut {
+    /// Always `alive`.
+    status: &'static str,
+}
+
+/// `GET /ready`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"status": "ready", "leader": 1, "term": 4}))]
+struct ReadyOut {
+    /// Always `ready`.
+    status: &'static str,
+    /// The leader's node id.
+    leader: Option<u64>,
+    /// The Raft term.
+    term: u64,
+}
+
+/// A customer sent to another region (`POST /v1/sessions`, 307).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"region": "malmo", "location": "https://malmo.svea.example/v1/sessions", "reason": "nearest healthy region malmo"}))]
+struct RedirectOut {
+    /// That region.
+    region: String,
+    /// The URL to send the request to (also the `Location` header).
+    location: String,
+    /// Why that region, in words.
+    reason: String,
+}
+
+/// `GET /ready`: 200 only when this node can commit (not rate limited).
+#[utoipa::path(get, path = "/ready", tag = "system", operation_id = "ready",
+    responses((status = 200, description = "A quorum confirms this node's leader.", body = ReadyOut), super::error::answers::Busy))]
 pub(super) async fn ready(node: web::Data<NodeHandle>) -> ApiResult {
     node.ready().await?;
     let st = node.cluster_status();
-    Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready", "leader": st.leader, "term": st.term})))
+    Ok(HttpResponse::Ok().json(ReadyOut { status: "ready", leader: st.leader, term: st.term }))
 }

@@ -82,6 +82,13 @@ pub fn href(asset: &Asset) -> String {
 }
 
 /// `GET /assets/{name}`: the embedded file, with its content type and a year of caching.
+#[utoipa::path(get, path = "/assets/{name}", tag = "pages", operation_id = "asset",
+    params(("name" = String, Path, description = "`page.css`, `page.js` or `poster.css`; pages link them with `?v=<fingerprint>`.", example = "page.css"),
+        ("v" = Option<String>, Query, description = "The fingerprint pages add; any value is served the same bytes.", example = "3f9a1c0d5e7b4a2c")),
+    responses((status = 200, description = "The file (`text/css` or `text/javascript`), cacheable for a year.", body = String,
+            content_type = "text/css; charset=utf-8", headers(("Cache-Control" = String, description = "`public, max-age=31536000, immutable`"))),
+        (status = 404, description = "`no-route`: no such file.", content_type = "application/problem+json", body = super::Problem),
+        super::error::answers::RateLimited))]
 pub(super) async fn serve(req: HttpRequest, name: web::Path<String>) -> ApiResult {
     let asset = find(&name).ok_or_else(|| ApiError::NoRoute { method: req.method().to_string(), path: req.path().to_string() })?;
     Ok(HttpResponse::Ok()

@@ -144,14 +144,20 @@ pub(crate) fn kind_of(e: &ApiError) -> &str {
 }
 
 /// RFC 9457 problem details.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"type": "urn:svea:problem:business-not-found", "title": "Not Found", "status": 404,
+    "detail": "business b_0123456789abcdef0123456789abcdef not found"}))]
 pub struct Problem {
-    /// Stable URI of the problem kind.
+    /// Stable URI of the problem kind: `urn:svea:problem:<kind>`; each operation lists the kinds it
+    /// can answer with.
     #[serde(rename = "type")]
+    #[schema(pattern = "^urn:svea:problem:[a-z0-9-]+$", example = "urn:svea:problem:rate-limited")]
     pub kind: String,
     /// Short summary (the status's reason phrase).
+    #[schema(example = "Too Many Requests")]
     pub title: String,
     /// HTTP status.
+    #[schema(minimum = 400, maximum = 599, example = 429)]
     pub status: u16,
     /// What exactly went wrong.
     pub detail: String,
@@ -191,6 +197,98 @@ impl ResponseError for ApiError {
             _ => {}
         }
         resp.json(body)
+    }
+}
+
+/// The problem answers operations share, for the OpenAPI document (`http::openapi`): each
+/// operation lists the groups that apply to it in its `responses(...)`, and its own kinds beside.
+pub mod answers {
+    use super::Problem;
+
+    /// 429 `rate-limited`: every public route but `/health`, `/ready` and `/metrics` (`http::ratelimit`).
+    #[derive(utoipa::IntoResponses)]
+    pub enum RateLimited {
+        /// Over the limit.
+        #[response(status = 429, description = "`rate-limited`: this client address is over its request bucket (`[abuse]` \
+            `requests_per_second`, `burst`; IPv6 per /64).", content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Whole seconds until the bucket lets a request through.")),
+            example = json!({"type": "urn:svea:problem:rate-limited", "title": "Too Many Requests", "status": 429,
+                "detail": "too many requests from this address; retry in 1 s"}))]
+        RateLimited(Problem),
+    }
+
+    /// 503 `busy` / `unavailable`, 500 `internal`: whatever asks an actor or the cluster.
+    #[derive(utoipa::IntoResponses)]
+    pub enum Busy {
+        /// Busy or unavailable.
+        #[response(status = 503, description = "`busy`: the actor's mailbox is full; `unavailable`: no quorum, or this node \
+            lost the actor's ownership meanwhile. Safe to retry.", content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying.")),
+            example = json!({"type": "urn:svea:problem:busy", "title": "Service Unavailable", "status": 503,
+                "detail": "session s_0123456789abcdef0123456789abcdef is busy, retry shortly"}))]
+        Busy(Problem),
+        /// A fault of the node (logged).
+        #[response(status = 500, description = "`internal`: a fault of the node; it is logged.",
+            content_type = "application/problem+json",
+            example = json!({"type": "urn:svea:problem:internal", "title": "Internal Server Error", "status": 500,
+                "detail": "internal error: storage failed"}))]
+        Internal(Problem),
+    }
+
+    /// 400 / 413 / 415: a JSON body the extractor refused.
+    #[derive(utoipa::IntoResponses)]
+    pub enum BadBody {
+        /// Not JSON, or not the schema.
+        #[response(status = 400, description = "`malformed-json`: the body is not JSON; `invalid-body`: it does not match \
+            the schema (unknown fields are refused); `invalid-path`: a path parameter could not be read.",
+            content_type = "application/problem+json",
+            example = json!({"type": "urn:svea:problem:malformed-json", "title": "Bad Request", "status": 400,
+                "detail": "request body is not valid JSON: EOF while parsing an object at line 1 column 1"}))]
+        BadRequest(Problem),
+        /// Too large.
+        #[response(status = 413, description = "`body-too-large`: larger than `limits.http_body_bytes`.",
+            content_type = "application/problem+json",
+            example = json!({"type": "urn:svea:problem:body-too-large", "title": "Payload Too Large", "status": 413,
+                "detail": "request body is larger than 65536 bytes"}))]
+        TooLarge(Problem),
+        /// Not JSON by its content type.
+        #[response(status = 415, description = "`unsupported-media-type`: the content type is not `application/json`.",
+            content_type = "application/problem+json",
+            example = json!({"type": "urn:svea:problem:unsupported-media-type", "title": "Unsupported Media Type",
+                "status": 415, "detail": "content type must be application/json"}))]
+        UnsupportedMediaType(Problem),
+    }
+
+    /// 401 / 404 of a business endpoint (`http::auth::authorize`).
+    #[derive(utoipa::IntoResponses)]
+    pub enum BusinessAuth {
+        /// No key, not a key, or not this business's current key.
+        #[response(status = 401, description = "`unauthorized`: no `Authorization: Bearer svea_sk_...`, a malformed \
+            key, a key that is not the business's current one (rotated away), or a business that does not exist \
+            (the same answer, so a guessed key reveals nothing).", content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"svea-business\"`")),
+            example = json!({"type": "urn:svea:problem:unauthorized", "title": "Unauthorized", "status": 401,
+                "detail": "invalid API key for this business"}))]
+        Unauthorized(Problem),
+        /// Another business's key.
+        #[response(status = 404, description = "`business-not-found`: the key is another business's, or the id is not \
+            a business id (a key tells nothing about other businesses); `location-not-found` where a location is \
+            named and the business has no such location.", content_type = "application/problem+json",
+            example = json!({"type": "urn:svea:problem:business-not-found", "title": "Not Found", "status": 404,
+                "detail": "business b_0123456789abcdef0123456789abcdef not found"}))]
+        NotFound(Problem),
+    }
+
+    /// 401 of the operator API (`http::operator`).
+    #[derive(utoipa::IntoResponses)]
+    pub enum OperatorAuth {
+        /// No token, a wrong one, or the operator API off.
+        #[response(status = 401, description = "`unauthorized`: no `Authorization: Bearer <operator token>`, a wrong \
+            token, or `[operator] token` unset on this node.", content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"svea-operator\"`")),
+            example = json!({"type": "urn:svea:problem:unauthorized", "title": "Unauthorized", "status": 401,
+                "detail": "wrong operator token"}))]
+        Unauthorized(Problem),
     }
 }
 

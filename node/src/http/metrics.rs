@@ -5,6 +5,10 @@ use actix_web::{web, HttpResponse};
 use crate::core::NodeHandle;
 
 /// `GET /metrics`: event counters in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "system", operation_id = "metrics",
+    responses((status = 200, description = "Counters and gauges in the Prometheus text format (not rate limited).",
+        content_type = "text/plain; version=0.0.4", body = String,
+        example = "# HELP svea_raft_term Current Raft term.\n# TYPE svea_raft_term gauge\nsvea_raft_term 7\n")))]
 pub async fn metrics(node: web::Data<NodeHandle>) -> HttpResponse {
     let mut out = String::new();
     node.counters().render(&mut out);

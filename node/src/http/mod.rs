@@ -5,7 +5,12 @@
 //! every response, [`ratelimit`] the per-address token bucket in front of the public API, [`pos`]
 //! till webhooks and settings, [`page`] the customer's page (`/q/<token>`), [`qr`] a location's
 //! QR code and printable poster, [`assets`] the static files (stylesheets, scripts) embedded in the
-//! binary for the pages, [`console`] the operator console (`/ops`, operator listener only).
+//! binary for the pages, [`console`] the operator console (`/ops`, operator listener only), [`openapi`] the OpenAPI documents.
+//!
+//! Every route is one line of [`PUBLIC_ROUTES`] or [`OPERATOR_ROUTES`]: method, path, handler and
+//! the handler's `#[utoipa::path]` annotation. The same line registers the route and documents it,
+//! and `tests/it/openapi.rs` checks every line against the served document; a route registered any
+//! other way would be served undocumented, so there is none.
 
 pub mod api;
 pub mod assets;
@@ -13,6 +18,7 @@ pub mod auth;
 pub mod console;
 pub mod error;
 pub mod metrics;
+pub mod openapi;
 pub mod operator;
 pub mod page;
 pub mod pos;
@@ -22,7 +28,9 @@ pub mod ratelimit;
 pub mod security;
 
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest};
+pub use openapi::Served;
 
 use crate::core::NodeHandle;
 pub use error::{status_for, ApiError, Problem, PROBLEM_TYPE_PREFIX, RETRY_AFTER_S};
@@ -42,36 +50,66 @@ fn common(node: NodeHandle, cfg: &mut web::ServiceConfig) {
         .app_data(web::QueryConfig::default().error_handler(|err, _req| bad("invalid-query", err.to_string()).into()));
 }
 
-/// Registers every public route on an actix-web app (the public listener, `node.http_addr`).
-/// The operator API is not among them: `/v1/cluster` answers 404 here.
+/// Every route of the public listener (`node.http_addr`), registered by [`configure`] and
+/// documented at `GET /v1/openapi.json` from this one table. A new route is one line here, its
+/// handler annotated with `#[utoipa::path]` (see [`Served::new`]).
+pub static PUBLIC_ROUTES: &[Served] = &[
+    Served::new::<page::__path_show>(Method::GET, "/q/{token}", |r| r.to(page::show)),
+    Served::new::<page::__path_open>(Method::POST, "/q/{token}/open", |r| r.to(page::open)),
+    Served::new::<page::__path_purchase>(Method::POST, "/q/{token}/purchase", |r| r.to(page::purchase)),
+    Served::new::<page::__path_feedback>(Method::POST, "/q/{token}/feedback", |r| r.to(page::feedback)),
+    Served::new::<api::__path_health>(Method::GET, "/health", |r| r.to(api::health)),
+    Served::new::<api::__path_ready>(Method::GET, "/ready", |r| r.to(api::ready)),
+    Served::new::<assets::__path_serve>(Method::GET, "/assets/{name}", |r| r.to(assets::serve)),
+    Served::new::<api::__path_create_business>(Method::POST, "/v1/businesses", |r| r.to(api::create_business)),
+    Served::new::<api::__path_get_business>(Method::GET, "/v1/businesses/{id}", |r| r.to(api::get_business)),
+    Served::new::<api::__path_get_analytics>(Method::GET, "/v1/businesses/{id}/analytics", |r| r.to(api::get_analytics)),
+    Served::new::<api::__path_rotate_key>(Method::POST, "/v1/businesses/{id}/keys", |r| r.to(api::rotate_key)),
+    Served::new::<qr::__path_qr_svg>(Method::GET, "/v1/businesses/{id}/locations/{lid}/qr.svg", |r| r.to(qr::qr_svg)),
+    Served::new::<qr::__path_qr_png>(Method::GET, "/v1/businesses/{id}/locations/{lid}/qr.png", |r| r.to(qr::qr_png)),
+    Served::new::<qr::__path_poster>(Method::GET, "/v1/businesses/{id}/locations/{lid}/poster", |r| r.to(qr::poster)),
+    Served::new::<pos::__path_patch_settings>(Method::PATCH, "/v1/businesses/{id}/settings", |r| r.to(pos::patch_settings)),
+    Served::new::<pos::__path_put_pos>(Method::PUT, "/v1/businesses/{id}/pos/{provider}", |r| r.to(pos::put_pos)),
+    Served::new::<pos::__path_webhook>(Method::POST, "/v1/pos/{provider}/webhook", |r| r.to(pos::webhook)),
+    Served::new::<api::__path_open_session>(Method::POST, "/v1/sessions", |r| r.to(api::open_session)),
+    Served::new::<api::__path_explain_route>(Method::GET, "/v1/route", |r| r.to(api::explain_route)),
+    Served::new::<api::__path_get_session>(Method::GET, "/v1/sessions/{id}", |r| r.to(api::get_session)),
+    Served::new::<api::__path_confirm_purchase>(Method::POST, "/v1/sessions/{id}/purchase", |r| r.to(api::confirm_purchase)),
+    Served::new::<api::__path_give_feedback>(Method::POST, "/v1/sessions/{id}/feedback", |r| r.to(api::give_feedback)),
+    Served::new::<privacy::__path_export>(Method::POST, "/v1/privacy/export", |r| r.to(privacy::export)),
+    Served::new::<privacy::__path_erase>(Method::POST, "/v1/privacy/erase", |r| r.to(privacy::erase)),
+    Served::new::<openapi::__path_public_document>(Method::GET, "/v1/openapi.json", |r| r.to(openapi::public_document)),
+    Served::new::<metrics::__path_metrics>(Method::GET, "/metrics", |r| r.to(metrics::metrics)),
+];
+
+/// Every route of the operator listener (`operator.listen_addr`), registered by
+/// [`configure_operator`] and documented at its own `GET /v1/openapi.json`.
+pub static OPERATOR_ROUTES: &[Served] = &[
+    Served::new::<operator::__path_status>(Method::GET, "/v1/cluster", |r| r.to(operator::status)),
+    Served::new::<operator::__path_describe_self>(Method::GET, "/v1/cluster/self", |r| r.to(operator::describe_self)),
+    Served::new::<operator::__path_add>(Method::POST, "/v1/cluster/nodes", |r| r.to(operator::add)),
+    Served::new::<operator::__path_drain>(Method::POST, "/v1/cluster/nodes/{id}/drain", |r| r.to(operator::drain)),
+    Served::new::<operator::__path_remove>(Method::DELETE, "/v1/cluster/nodes/{id}", |r| r.to(operator::remove)),
+    Served::new::<openapi::__path_operator_document>(Method::GET, "/v1/openapi.json", |r| r.to(openapi::operator_document)),
+    Served::new::<console::__path_show>(Method::GET, "/ops", |r| r.to(console::show)),
+    Served::new::<console::__path_sign_in>(Method::POST, "/ops/sign-in", |r| r.to(console::sign_in)),
+    Served::new::<console::__path_sign_out>(Method::POST, "/ops/sign-out", |r| r.to(console::sign_out)),
+    Served::new::<console::__path_console_json>(Method::GET, "/ops/console.json", |r| r.to(console::console_json)),
+    Served::new::<console::__path_add>(Method::POST, "/ops/nodes", |r| r.to(console::add)),
+    Served::new::<console::__path_drain>(Method::POST, "/ops/nodes/{id}/drain", |r| r.to(console::drain)),
+    Served::new::<console::__path_remove>(Method::POST, "/ops/nodes/{id}/remove", |r| r.to(console::remove)),
+    Served::new::<assets::__path_serve>(Method::GET, "/assets/{name}", |r| r.to(assets::serve)),
+];
+
+/// Registers every public route on an actix-web app (the public listener, `node.http_addr`):
+/// [`PUBLIC_ROUTES`]. The operator API is not among them: `/v1/cluster` answers 404 here.
 pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
     common(node.clone(), cfg);
     page::configure(&node, cfg);
-    cfg.route("/health", web::get().to(api::health))
-        .route("/ready", web::get().to(api::ready))
-        .route("/assets/{name}", web::get().to(assets::serve))
-        .service(
-            web::scope("/v1")
-                .route("/businesses", web::post().to(api::create_business))
-                .route("/businesses/{id}", web::get().to(api::get_business))
-                .route("/businesses/{id}/analytics", web::get().to(api::get_analytics))
-                .route("/businesses/{id}/keys", web::post().to(api::rotate_key))
-                .route("/businesses/{id}/locations/{lid}/qr.svg", web::get().to(qr::qr_svg))
-                .route("/businesses/{id}/locations/{lid}/qr.png", web::get().to(qr::qr_png))
-                .route("/businesses/{id}/locations/{lid}/poster", web::get().to(qr::poster))
-                .route("/businesses/{id}/settings", web::patch().to(pos::patch_settings))
-                .route("/businesses/{id}/pos/{provider}", web::put().to(pos::put_pos))
-                .route("/pos/{provider}/webhook", web::post().to(pos::webhook))
-                .route("/sessions", web::post().to(api::open_session))
-                .route("/route", web::get().to(api::explain_route))
-                .route("/sessions/{id}", web::get().to(api::get_session))
-                .route("/sessions/{id}/purchase", web::post().to(api::confirm_purchase))
-                .route("/sessions/{id}/feedback", web::post().to(api::give_feedback))
-                .route("/privacy/export", web::post().to(privacy::export))
-                .route("/privacy/erase", web::post().to(privacy::erase)),
-        )
-        .route("/metrics", web::get().to(metrics::metrics))
-        .default_service(web::to(no_route));
+    for r in PUBLIC_ROUTES {
+        r.register(cfg, "");
+    }
+    cfg.default_service(web::to(no_route));
 }
 
 /// The customer's address: the socket peer, or what a trusted proxy (`geo.trusted_proxies`) says
@@ -121,15 +159,24 @@ pub(crate) fn elsewhere(node: &NodeHandle, req: &HttpRequest) -> Option<Elsewher
     Some(Elsewhere { region, base_url: url.trim_end_matches('/').to_string(), route })
 }
 
-/// Registers the operator listener's routes (`operator.listen_addr`): `/v1/cluster/...` behind
-/// the token, the console `/ops` (signed in with the same token) and its assets, and nothing else. `/metrics`, `/health` and `/ready` stay on the public listener
-/// only, where load balancers and scrapers already look; they carry no secrets.
+/// Registers the operator listener's routes (`operator.listen_addr`, [`OPERATOR_ROUTES`]):
+/// `/v1/cluster/...` behind the token, the console `/ops` (signed in with the same token), its
+/// assets and its OpenAPI document. `/metrics`, `/health` and
+/// `/ready` stay on the public listener only, where load balancers and scrapers already look;
+/// they carry no secrets.
 pub fn configure_operator(node: NodeHandle, cfg: &mut web::ServiceConfig) {
     common(node.clone(), cfg);
     console::configure(&node, cfg);
-    cfg.route("/assets/{name}", web::get().to(assets::serve))
-        .service(web::scope("/v1").configure(operator::configure))
-        .default_service(web::to(no_route));
+    let guarded = |r: &&Served| r.path == operator::SCOPE || r.path.strip_prefix(operator::SCOPE).is_some_and(|rest| rest.starts_with('/'));
+    cfg.service(web::scope(operator::SCOPE).wrap(actix_web::middleware::from_fn(operator::require_token)).configure(|scope| {
+        for r in OPERATOR_ROUTES.iter().filter(guarded) {
+            r.register(scope, operator::SCOPE);
+        }
+    }));
+    for r in OPERATOR_ROUTES.iter().filter(|r| !guarded(r)) {
+        r.register(cfg, "");
+    }
+    cfg.default_service(web::to(no_route));
 }
 
 /// Header naming the region of the node that answered.

@@ -42,7 +42,7 @@ impl ExitHandle {
 
 /// Checks `Authorization: Bearer <operator token>` before anything else of the request is
 /// looked at (its body included), for every route under `/v1/cluster`.
-async fn require_token(
+pub(super) async fn require_token(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
@@ -72,11 +72,19 @@ pub(super) fn tokens_match(given: &str, expected: &str) -> bool {
     bool::from(given.as_slice().ct_eq(expected.as_slice()))
 }
 
-async fn status(node: web::Data<NodeHandle>) -> ApiResult {
+/// `GET /v1/cluster`.
+#[utoipa::path(get, path = "/v1/cluster", tag = "operator", operation_id = "cluster_status", security(("operator_token" = [])),
+    responses((status = 200, description = "Members, roles, leader, reachability, replication lag and actors per node.", body = operator::ClusterOut),
+        super::error::answers::OperatorAuth, super::error::answers::Busy))]
+pub(super) async fn status(node: web::Data<NodeHandle>) -> ApiResult {
     Ok(HttpResponse::Ok().json(operator::status(&node).await?))
 }
 
-async fn describe_self(node: web::Data<NodeHandle>) -> ApiResult {
+/// `GET /v1/cluster/self`.
+#[utoipa::path(get, path = "/v1/cluster/self", tag = "operator", operation_id = "cluster_self", security(("operator_token" = [])),
+    responses((status = 200, description = "This node as a member record: what `svea cluster add` sends.", body = MemberIn),
+        super::error::answers::OperatorAuth))]
+pub(super) async fn describe_self(node: web::Data<NodeHandle>) -> ApiResult {
     Ok(HttpResponse::Ok().json(operator::describe_self(&node)))
 }
 
@@ -91,7 +99,15 @@ pub(super) fn check_member(m: &MemberIn) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn add(node: web::Data<NodeHandle>, body: web::Json<MemberIn>) -> ApiResult {
+/// `POST /v1/cluster/nodes`.
+#[utoipa::path(post, path = "/v1/cluster/nodes", tag = "operator", operation_id = "cluster_add", security(("operator_token" = [])),
+    request_body(content = MemberIn, content_type = "application/json"),
+    responses((status = 200, description = "Added as a learner, caught up and promoted to voter: the new status.", body = operator::ClusterOut),
+        super::error::answers::OperatorAuth, super::error::answers::BadBody, super::error::answers::Busy,
+        (status = 400, description = "`malformed-json`, `invalid-body` (not the schema, an address that is not `host:port`, a URL \
+            without `http://` or `https://`).", content_type = "application/problem+json", body = super::Problem),
+        (status = 409, description = "`membership-refused`, `unknown-region`.", content_type = "application/problem+json", body = super::Problem)))]
+pub(super) async fn add(node: web::Data<NodeHandle>, body: web::Json<MemberIn>) -> ApiResult {
     let m = body.into_inner();
     check_member(&m)?;
     operator::add(&node, m).await?;
@@ -102,7 +118,14 @@ pub(super) fn parse_node_id(raw: &str) -> Result<u64, ApiError> {
     raw.parse::<u64>().ok().filter(|id| *id > 0).ok_or_else(|| bad("invalid-path", format!("node id {raw:?} is not a positive integer")))
 }
 
-async fn drain(node: web::Data<NodeHandle>, id: web::Path<String>, exit: Option<web::Data<ExitHandle>>) -> ApiResult {
+/// `POST /v1/cluster/nodes/{id}/drain`.
+#[utoipa::path(post, path = "/v1/cluster/nodes/{id}/drain", tag = "operator", operation_id = "cluster_drain", security(("operator_token" = [])),
+    params(("id" = u64, Path, description = "This node's own id (a drain is sent to the node it drains).", example = 2, minimum = 1)),
+    responses((status = 200, description = "Drained: actors handed off, leadership moved, removed; the process exits next.", body = operator::DrainOut),
+        super::error::answers::OperatorAuth, super::error::answers::Busy,
+        (status = 400, description = "`invalid-path`: the id is not a positive integer.", content_type = "application/problem+json", body = super::Problem),
+        (status = 409, description = "`wrong-node`: `id` is not the node answering; `membership-refused`.", content_type = "application/problem+json", body = super::Problem)))]
+pub(super) async fn drain(node: web::Data<NodeHandle>, id: web::Path<String>, exit: Option<web::Data<ExitHandle>>) -> ApiResult {
     operator::check_drain_target(&node, parse_node_id(&id)?)?;
     let report = operator::drain(&node).await?;
     if let Some(exit) = exit {
@@ -111,13 +134,24 @@ async fn drain(node: web::Data<NodeHandle>, id: web::Path<String>, exit: Option<
     Ok(HttpResponse::Ok().json(report))
 }
 
-#[derive(Debug, Deserialize)]
-struct RemoveQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct RemoveQuery {
+    /// Remove a node that is still reachable.
     #[serde(default)]
+    #[param(example = false)]
     force: bool,
 }
 
-async fn remove(node: web::Data<NodeHandle>, id: web::Path<String>, q: web::Query<RemoveQuery>) -> ApiResult {
+/// `DELETE /v1/cluster/nodes/{id}`.
+#[utoipa::path(delete, path = "/v1/cluster/nodes/{id}", tag = "operator", operation_id = "cluster_remove", security(("operator_token" = [])),
+    params(("id" = u64, Path, description = "The node to remove.", example = 3, minimum = 1), RemoveQuery),
+    responses((status = 200, description = "Removed: the new status.", body = operator::ClusterOut),
+        super::error::answers::OperatorAuth, super::error::answers::Busy,
+        (status = 400, description = "`invalid-path`: the id is not a positive integer; `invalid-query`.", content_type = "application/problem+json", body = super::Problem),
+        (status = 404, description = "`node-not-found`.", content_type = "application/problem+json", body = super::Problem),
+        (status = 409, description = "`membership-refused`: the node is reachable (without `force`), the last voter, or this node.", content_type = "application/problem+json", body = super::Problem)))]
+pub(super) async fn remove(node: web::Data<NodeHandle>, id: web::Path<String>, q: web::Query<RemoveQuery>) -> ApiResult {
     let id = parse_node_id(&id)?;
     operator::remove(&node, id, q.force).await?;
     Ok(HttpResponse::Ok().json(operator::status(&node).await?))
@@ -137,15 +171,6 @@ mod tests {
     }
 }
 
-/// Mounts `/cluster/...` inside the `/v1` scope.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/cluster")
-            .wrap(actix_web::middleware::from_fn(require_token))
-            .route("", web::get().to(status))
-            .route("/self", web::get().to(describe_self))
-            .route("/nodes", web::post().to(add))
-            .route("/nodes/{id}/drain", web::post().to(drain))
-            .route("/nodes/{id}", web::delete().to(remove)),
-    );
-}
+/// The scope every operator route is under; [`require_token`] guards all of it, the routes of
+/// `http::OPERATOR_ROUTES` outside it (the OpenAPI document) hold no secret.
+pub const SCOPE: &str = "/v1/cluster";

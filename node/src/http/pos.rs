@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use actix_web::http::header::HeaderMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, TimeZone, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::{ApiError, ApiResult};
@@ -183,6 +183,48 @@ fn provider(raw: &str) -> Result<Provider, ApiError> {
     raw.parse().map_err(ApiError::Pos)
 }
 
+/// What a webhook did.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"status": "recorded"}))]
+struct WebhookOut {
+    /// `recorded`, `duplicate` (this event id was recorded before) or `ignored` (Zettle's `TestMessage`).
+    status: &'static str,
+}
+
+/// `POST /v1/pos/{provider}/webhook`.
+#[utoipa::path(post, path = "/v1/pos/{provider}/webhook", tag = "tills", operation_id = "pos_webhook",
+    params(("provider" = String, Path, description = "`zettle`, `square` or `shopify`.", example = "zettle")),
+    request_body(content = Object, content_type = "application/json",
+        description = "The provider's own notification, as it sends it (Zettle Pusher `PurchaseCreated`, Square \
+            `payment.created`/`payment.updated`, Shopify `orders/create`/`orders/paid` with its `X-Shopify-*` headers). \
+            Only `SEK` purchases are taken.",
+        examples(
+            ("zettle" = (summary = "Zettle PurchaseCreated (payload is a JSON text)", value = json!({
+                "organizationUuid": "1b84dbd0-fb65-11e7-9c34-d96d4f33e8fc", "messageUuid": "29248ab5-06e6-11e8-8aad-d86c15859e19",
+                "eventName": "PurchaseCreated", "messageId": "29248ab5-06e6-58dd-8aad-d86c15859e19",
+                "payload": "{\"purchaseUuid\":\"244f60a0-fb65-11e7-ae57-406959a78d8a\",\"currency\":\"SEK\",\"amount\":8950,\"timestamp\":1772451720000,\"purchaseNumber\":147}",
+                "timestamp": "2026-03-02T11:42:01.100Z"}))),
+            ("square" = (summary = "Square payment.updated", value = json!({
+                "merchant_id": "6SSW7HV8K2ST5", "type": "payment.updated", "event_id": "13b867cf-db3d-4b1c-90b6-2f32a9d78124",
+                "created_at": "2026-03-02T11:42:01Z", "data": {"type": "payment", "id": "hYy9pRFVxpDsO1FB05SunFWUe9JZY", "object": {"payment": {
+                "id": "hYy9pRFVxpDsO1FB05SunFWUe9JZY", "amount_money": {"amount": 8950, "currency": "SEK"}, "status": "COMPLETED",
+                "location_id": "S8GWD5R9QB376", "created_at": "2026-03-02T11:42:00Z", "receipt_number": "hYy9"}}}}))),
+            ("shopify" = (summary = "Shopify orders/paid", value = json!({"id": 820982911946154508u64, "name": "#1001",
+                "total_price": "89.50", "currency": "SEK", "financial_status": "paid", "processed_at": "2026-03-02T12:42:00+01:00",
+                "location_id": 905684977}))),
+        )),
+    security(("zettle_signature" = []), ("square_signature" = []), ("shopify_signature" = [])),
+    responses(
+        (status = 200, description = "Recorded, a duplicate, or ignored.", body = WebhookOut),
+        super::error::answers::RateLimited, super::error::answers::Busy,
+        (status = 400, description = "`invalid-pos-input`: a header or field the provider always sends is missing or malformed.", content_type = "application/problem+json", body = super::Problem),
+        (status = 401, description = "`invalid-signature`: no registration of this account, or the signature does not match \
+            its secret; `stale-webhook`: the signed time is too far from now.", content_type = "application/problem+json", body = super::Problem),
+        (status = 404, description = "`unknown-provider`.", content_type = "application/problem+json", body = super::Problem),
+        (status = 409, description = "`transaction-id-reused`: the receipt was reported before with other details.", content_type = "application/problem+json", body = super::Problem),
+        (status = 422, description = "`unsupported-currency` (not SEK), `unmapped-location` (a till location with no svea \
+            location and no default).", content_type = "application/problem+json", body = super::Problem),
+    ))]
 pub(super) async fn webhook(node: web::Data<NodeHandle>, req: HttpRequest, path: web::Path<String>, body: web::Bytes) -> ApiResult {
     let provider = provider(&path)?;
     let delivery = match provider {
@@ -191,21 +233,31 @@ pub(super) async fn webhook(node: web::Data<NodeHandle>, req: HttpRequest, path:
         Provider::Shopify => Some(shopify(req.headers(), &body)?),
     };
     let Some(delivery) = delivery else {
-        return Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ignored"})));
+        return Ok(HttpResponse::Ok().json(WebhookOut { status: "ignored" }));
     };
     let status = match node.pos_webhook(delivery).await? {
         WebhookOutcome::Recorded => "recorded",
         WebhookOutcome::Duplicate => "duplicate",
     };
-    Ok(HttpResponse::Ok().json(serde_json::json!({"status": status})))
+    Ok(HttpResponse::Ok().json(WebhookOut { status }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"purchase_verification": "pos"}))]
 pub(super) struct SettingsIn {
+    /// `self_declared` (the customer's word) or `pos` (the till must report the purchase).
+    #[schema(pattern = "^(self_declared|pos)$")]
     purchase_verification: String,
 }
 
+/// `PATCH /v1/businesses/{id}/settings`.
+#[utoipa::path(patch, path = "/v1/businesses/{id}/settings", tag = "businesses", operation_id = "patch_settings",
+    params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
+    request_body(content = SettingsIn, content_type = "application/json"),
+    responses((status = 200, description = "The business, with its new setting.", body = super::api::BusinessOut),
+        super::error::answers::BusinessAuth, super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy,
+        (status = 400, description = "`malformed-json`, `invalid-body`, `invalid-pos-input` (an unknown mode).", content_type = "application/problem+json", body = super::Problem)))]
 pub(super) async fn patch_settings(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>, body: web::Json<SettingsIn>) -> ApiResult {
     let auth = super::auth::authorize(&node, &req, &id).await?;
     let v: PurchaseVerification = body.purchase_verification.parse()?;
@@ -213,14 +265,22 @@ pub(super) async fn patch_settings(node: web::Data<NodeHandle>, req: HttpRequest
     Ok(HttpResponse::Ok().json(super::api::business_out(&node, &b)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"account": "1b84dbd0-fb65-11e7-9c34-d96d4f33e8fc", "secret": "G6MWAEw1Fc6FWPkfiJiZ3j8Ya76I5ZbE",
+    "locations": {"S8GWD5R9QB376": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a"}, "default_location_id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a"}))]
 pub(super) struct PosIn {
+    /// The business's account at the provider (Zettle `organizationUuid`, Square `merchant_id`, Shopify shop domain).
     account: String,
+    /// The webhook signing secret (at least 16 characters); never answered.
+    #[schema(min_length = 16)]
     secret: String,
+    /// Square only: the notification URL, part of what Square signs.
     notification_url: Option<String>,
+    /// Till location id to svea location id.
     #[serde(default)]
     locations: BTreeMap<String, String>,
+    /// Where purchases from unmapped till locations belong.
     default_location_id: Option<String>,
 }
 
@@ -228,6 +288,16 @@ fn location(raw: &str) -> Result<LocationId, PosError> {
     raw.parse().map_err(|_| invalid(format!("location id {:?} is not valid", raw.chars().take(64).collect::<String>())))
 }
 
+/// `PUT /v1/businesses/{id}/pos/{provider}`.
+#[utoipa::path(put, path = "/v1/businesses/{id}/pos/{provider}", tag = "businesses", operation_id = "put_pos",
+    params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"), ("provider" = String, Path, description = "`zettle`, `square` or `shopify`.", example = "zettle")),
+    security(("business_api_key" = [])),
+    request_body(content = PosIn, content_type = "application/json"),
+    responses((status = 200, description = "The business with the till registered (never its secret).", body = super::api::BusinessOut),
+        super::error::answers::BusinessAuth, super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy,
+        (status = 400, description = "`malformed-json`, `invalid-body`, `invalid-pos-input` (a short secret, a bad id or URL).", content_type = "application/problem+json", body = super::Problem),
+        (status = 404, description = "`business-not-found` (another business's key), `unknown-provider`.", content_type = "application/problem+json", body = super::Problem),
+        (status = 409, description = "`pos-account-taken`: another business registered this till account.", content_type = "application/problem+json", body = super::Problem)))]
 pub(super) async fn put_pos(node: web::Data<NodeHandle>, req: HttpRequest, path: web::Path<(String, String)>, body: web::Json<PosIn>) -> ApiResult {
     let (id, provider_raw) = path.into_inner();
     let id = super::auth::authorize(&node, &req, &id).await?.business.id;

@@ -11,21 +11,25 @@ use crate::actors::session::Session;
 use crate::core::NodeHandle;
 use crate::domain::{DeviceId, DomainError, SessionId};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"device_id": "phone-3b1f6c2a"}))]
 pub(super) struct ExportIn {
+    /// The device id the customer's sessions were opened with.
     device_id: String,
     /// The `next_after` of the previous page.
     after: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"device_id": "phone-3b1f6c2a"}))]
 pub(super) struct EraseIn {
+    /// The device id the customer's sessions were opened with.
     device_id: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct FeedbackOut {
     text: Option<String>,
     given_at: String,
@@ -37,7 +41,7 @@ struct FeedbackOut {
     redacted_at: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ExportedOut {
     id: String,
     business_name: String,
@@ -51,14 +55,21 @@ struct ExportedOut {
     reward_tier: Option<crate::domain::RewardTier>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"sessions": [{"id": "s_5d7f9b1c3e2a4c6e8a0b1c2d3e4f5a6b", "business_name": "Café Lilla Torg", "location_name": "Lilla Torg",
+    "state": "rewarded", "opened_at": "2026-03-02T11:43:10Z", "ended_at": "2026-03-02T11:47:55Z",
+    "purchase": {"amount_sek": "89.50", "purchased_at": "2026-03-02T11:42:00Z", "transaction_id": "K-20260302-0147"},
+    "feedback": {"text": "Kanelbullen var färsk och kaffet varmt, men kön vid kassan var lång vid lunch.", "given_at": "2026-03-02T11:47:55Z",
+        "quality_score": 78, "score_source": "rubric", "score_model": null, "redacted": null, "redacted_at": null},
+    "reward_sek": "4.48", "reward_tier": "mid"}], "next_after": null}))]
 struct ExportOut {
     sessions: Vec<ExportedOut>,
     /// Pass as `after` for the next page; `null` when this was the last.
     next_after: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"erased_sessions": 3, "more": false}))]
 struct EraseOut {
     erased_sessions: usize,
     /// The device may have more sessions: send the request again.
@@ -89,6 +100,13 @@ fn exported_out(s: &Session) -> ExportedOut {
     }
 }
 
+/// `POST /v1/privacy/export`.
+#[utoipa::path(post, path = "/v1/privacy/export", tag = "privacy", operation_id = "privacy_export",
+    request_body(content = ExportIn, content_type = "application/json"),
+    responses((status = 200, description = "The device's sessions, oldest first, a page at a time.", body = ExportOut),
+        super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy,
+        (status = 400, description = "`malformed-json`, `invalid-body`, `invalid-after` (not a session id).", content_type = "application/problem+json", body = super::Problem),
+        (status = 422, description = "`invalid-id`: the device id is empty or too long.", content_type = "application/problem+json", body = super::Problem)))]
 pub(super) async fn export(node: web::Data<NodeHandle>, body: web::Json<ExportIn>) -> ApiResult {
     let device: DeviceId = body.device_id.parse().map_err(DomainError::from)?;
     let after = match &body.after {
@@ -102,6 +120,12 @@ pub(super) async fn export(node: web::Data<NodeHandle>, body: web::Json<ExportIn
     }))
 }
 
+/// `POST /v1/privacy/erase`.
+#[utoipa::path(post, path = "/v1/privacy/erase", tag = "privacy", operation_id = "privacy_erase",
+    request_body(content = EraseIn, content_type = "application/json"),
+    responses((status = 200, description = "Feedback texts and device links erased on every replica; `more`: send again.", body = EraseOut),
+        super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy,
+        (status = 422, description = "`invalid-id`: the device id is empty or too long.", content_type = "application/problem+json", body = super::Problem)))]
 pub(super) async fn erase(node: web::Data<NodeHandle>, body: web::Json<EraseIn>) -> ApiResult {
     let device: DeviceId = body.device_id.parse().map_err(DomainError::from)?;
     let done = node.erase_device(&device).await?;

@@ -54,7 +54,8 @@ pub fn customer_url(node: &NodeHandle, b: &Business, location: &Location) -> Str
 }
 
 /// Where a location's QR code and poster are, as the business's JSON links them.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"qr_svg": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/qr.svg", "qr_png": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/qr.png", "poster": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/poster"}))]
 pub(super) struct LocationLinks {
     qr_svg: String,
     qr_png: String,
@@ -113,6 +114,12 @@ fn disposition(location: &Location, ext: &str) -> (header::HeaderName, String) {
 }
 
 /// `GET /v1/businesses/{id}/locations/{lid}/qr.svg`.
+#[utoipa::path(get, path = "/v1/businesses/{id}/locations/{lid}/qr.svg", tag = "businesses", operation_id = "qr_svg",
+    params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"),
+        ("lid" = String, Path, description = "The location id (`l_` and 32 hex digits).", example = "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a")),
+    security(("business_api_key" = [])),
+    responses((status = 200, description = "The QR code as SVG, encoding the location's `qr_url`.", content_type = "image/svg+xml", body = String, headers(("Content-Disposition" = String, description = "`inline; filename=\"qr-<location id>.<ext>\"`"))),
+        super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
 pub(super) async fn qr_svg(node: web::Data<NodeHandle>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (b, at) = location_of(&node, &req, &path.0, &path.1).await?;
     let l = &b.locations[at];
@@ -121,6 +128,12 @@ pub(super) async fn qr_svg(node: web::Data<NodeHandle>, req: HttpRequest, path: 
 }
 
 /// `GET /v1/businesses/{id}/locations/{lid}/qr.png`.
+#[utoipa::path(get, path = "/v1/businesses/{id}/locations/{lid}/qr.png", tag = "businesses", operation_id = "qr_png",
+    params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"),
+        ("lid" = String, Path, description = "The location id (`l_` and 32 hex digits).", example = "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a")),
+    security(("business_api_key" = [])),
+    responses((status = 200, description = "The QR code as PNG (10 px per module, quiet zone, error correction Q).", content_type = "image/png", body = Vec<u8>, headers(("Content-Disposition" = String, description = "`inline; filename=\"qr-<location id>.<ext>\"`"))),
+        super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
 pub(super) async fn qr_png(node: web::Data<NodeHandle>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (b, at) = location_of(&node, &req, &path.0, &path.1).await?;
     let l = &b.locations[at];
@@ -156,6 +169,12 @@ fn poster_html(business: &str, location: &str, url: &str) -> Result<String, ApiE
 }
 
 /// `GET /v1/businesses/{id}/locations/{lid}/poster`.
+#[utoipa::path(get, path = "/v1/businesses/{id}/locations/{lid}/poster", tag = "businesses", operation_id = "poster",
+    params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"),
+        ("lid" = String, Path, description = "The location id (`l_` and 32 hex digits).", example = "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a")),
+    security(("business_api_key" = [])),
+    responses((status = 200, description = "A printable A6 page (Swedish): names, the code, one line of instruction.", content_type = "text/html; charset=utf-8", body = String),
+        super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
 pub(super) async fn poster(node: web::Data<NodeHandle>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let (b, at) = location_of(&node, &req, &path.0, &path.1).await?;
     let l = &b.locations[at];

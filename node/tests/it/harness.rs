@@ -279,6 +279,12 @@ impl NodeProc {
         send(r, Some(body.to_string().as_bytes()))
     }
 
+    /// A JSON request with any `method` as the business whose API key is `key`.
+    pub fn send_as(&self, method: &str, path: &str, key: &str, body: Value) -> Resp {
+        let r = agent().request(method, &format!("{}{path}", self.url)).set("content-type", "application/json").set("authorization", &format!("Bearer {key}"));
+        send(r, Some(body.to_string().as_bytes()))
+    }
+
     pub fn post_raw(&self, path: &str, content_type: &str, bytes: &[u8]) -> Resp {
         send(agent().post(&format!("{}{path}", self.url)).set("content-type", content_type), Some(bytes))
     }

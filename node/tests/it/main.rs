@@ -26,6 +26,7 @@ mod expiry;
 mod failover;
 mod geo;
 mod metrics;
+mod openapi;
 mod operator;
 mod page;
 mod pos;

@@ -52,15 +52,8 @@ pub const OPS_PATH: &str = "/ops";
 
 /// Registers the console's routes (operator listener only).
 pub fn configure(node: &NodeHandle, cfg: &mut web::ServiceConfig) {
-    let limit = node.config().limits.http_body_bytes;
-    cfg.app_data(web::FormConfig::default().limit(limit))
-        .route(OPS_PATH, web::get().to(show))
-        .route("/ops/sign-in", web::post().to(sign_in))
-        .route("/ops/sign-out", web::post().to(sign_out))
-        .route("/ops/console.json", web::get().to(console_json))
-        .route("/ops/nodes", web::post().to(add))
-        .route("/ops/nodes/{id}/drain", web::post().to(drain))
-        .route("/ops/nodes/{id}/remove", web::post().to(remove));
+    // The routes themselves are lines of `OPERATOR_ROUTES` (http/mod.rs): registered and documented together.
+    cfg.app_data(web::FormConfig::default().limit(node.config().limits.http_body_bytes));
 }
 
 /// The cookie value for a sign-in that lasts until `expires` (Unix seconds).
@@ -117,19 +110,31 @@ async fn console(node: &NodeHandle, status: StatusCode, outcome: Option<Result<S
     }
 }
 
-async fn show(node: web::Data<NodeHandle>, req: HttpRequest) -> HttpResponse {
+/// `GET /ops`: the console when signed in, else the sign-in form.
+#[utoipa::path(get, path = "/ops", tag = "operator", operation_id = "console_page", security((), ("operator_console" = [])),
+    responses((status = 200, description = "Signed in: the console (map, regions, nodes, actions); otherwise the sign-in form. Refreshes every 2 s.", content_type = "text/html; charset=utf-8", body = String),
+        (status = 503, description = "Signed in, but the cluster status could not be gathered: the console says why.", content_type = "text/html; charset=utf-8", body = String)))]
+pub(super) async fn show(node: web::Data<NodeHandle>, req: HttpRequest) -> HttpResponse {
     if !signed_in(&node, &req) {
         return html(StatusCode::OK, view::sign_in(None));
     }
     console(&node, StatusCode::OK, None).await
 }
 
-#[derive(Deserialize)]
-struct SignInForm {
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"token": "s3cret-operator-token"}))]
+pub(super) struct SignInForm {
     token: String,
 }
 
-async fn sign_in(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<SignInForm>) -> HttpResponse {
+/// `POST /ops/sign-in`: checks the operator token and sets the console cookie.
+#[utoipa::path(post, path = "/ops/sign-in", tag = "operator", operation_id = "console_sign_in",
+    request_body(content = SignInForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "Signed in: to the console, with the `svea_ops` cookie (HttpOnly, SameSite=Strict, Path=/ops, 8 h).",
+            headers(("Location" = String, description = "`/ops`"), ("Set-Cookie" = String, description = "`svea_ops=<expiry>.<HMAC>`"))),
+        (status = 400, description = "Posted from another site (`cross-site-form`): the sign-in form says so.", content_type = "text/html; charset=utf-8", body = String),
+        (status = 401, description = "Wrong operator token: the sign-in form again.", content_type = "text/html; charset=utf-8", body = String)))]
+pub(super) async fn sign_in(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<SignInForm>) -> HttpResponse {
     if let Err(e) = same_origin(&req) {
         return html(status_for(&e), view::sign_in(Some(&e.to_string())));
     }
@@ -144,7 +149,11 @@ async fn sign_in(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<
     }
 }
 
-async fn sign_out(req: HttpRequest) -> HttpResponse {
+/// `POST /ops/sign-out`: clears the console cookie.
+#[utoipa::path(post, path = "/ops/sign-out", tag = "operator", operation_id = "console_sign_out", security((), ("operator_console" = [])),
+    responses((status = 303, description = "Signed out: back to the sign-in form.", headers(("Location" = String, description = "`/ops`"), ("Set-Cookie" = String, description = "`svea_ops` expired."))),
+        (status = 400, description = "Posted from another site (`cross-site-form`).", content_type = "text/html; charset=utf-8", body = String)))]
+pub(super) async fn sign_out(req: HttpRequest) -> HttpResponse {
     if let Err(e) = same_origin(&req) {
         return html(status_for(&e), view::sign_in(Some(&e.to_string())));
     }
@@ -153,11 +162,37 @@ async fn sign_out(req: HttpRequest) -> HttpResponse {
     res
 }
 
-async fn console_json(node: web::Data<NodeHandle>, req: HttpRequest) -> ApiResult {
+/// `GET /ops/console.json`: what the console shows, for its script to refresh in place.
+#[utoipa::path(get, path = "/ops/console.json", tag = "operator", operation_id = "console_json", security(("operator_console" = [])),
+    responses((status = 200, description = "The regions (health, map position, customers routed in the last minute) and nodes (health, leader, lag, actors).", body = ConsoleView),
+        (status = 401, description = "`unauthorized`: not signed in to the console.", content_type = "application/problem+json", body = crate::http::Problem),
+        crate::http::error::answers::Busy))]
+pub(super) async fn console_json(node: web::Data<NodeHandle>, req: HttpRequest) -> ApiResult {
     if !signed_in(&node, &req) {
         return Err(ApiError::Unauthorized("sign in to the console at /ops first".into()));
     }
     Ok(HttpResponse::Ok().json(view(&node).await?))
+}
+
+/// What a console action answers (`POST /ops/nodes...`), for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+pub enum ConsoleAnswers {
+    /// Asked or done.
+    #[response(status = 200, description = "Without `confirm=yes`: the confirmation page. With it: the console with what was done on top \
+            (after a drain: the drain report; the node stops a moment later).", content_type = "text/html; charset=utf-8")]
+    Page(String),
+    /// Refused.
+    #[response(status = 400, description = "Posted from another site (`cross-site-form`), or a field is not valid (`invalid-body`, `invalid-path`).", content_type = "text/html; charset=utf-8")]
+    Refused(String),
+    /// Not signed in.
+    #[response(status = 401, description = "Not signed in: the sign-in form.", content_type = "text/html; charset=utf-8")]
+    SignIn(String),
+    /// Refused by the cluster.
+    #[response(status = 409, description = "The cluster refused (`membership-refused`, `unknown-region`, a drain sent to another node): the console says why.", content_type = "text/html; charset=utf-8")]
+    Conflict(String),
+    /// Unavailable.
+    #[response(status = 503, description = "No leader or a member did not answer in time: the console says why.", content_type = "text/html; charset=utf-8")]
+    Unavailable(String),
 }
 
 /// What every action checks first: signed in (else the sign-in page) and posted from this site.
@@ -180,8 +215,9 @@ async fn after(node: &NodeHandle, result: Result<String, ApiError>) -> HttpRespo
     }
 }
 
-#[derive(Deserialize)]
-struct AddForm {
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": "4", "region": "malmo", "raft_addr": "10.0.3.4:7001", "http_addr": "10.0.3.4:8080", "public_url": "https://malmo-2.svea.se", "confirm": "yes"}))]
+pub(super) struct AddForm {
     id: String,
     region: String,
     raft_addr: String,
@@ -190,7 +226,11 @@ struct AddForm {
     confirm: Option<String>,
 }
 
-async fn add(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<AddForm>) -> HttpResponse {
+/// `POST /ops/nodes`: add a node (a confirmation page first, then `confirm=yes` acts).
+#[utoipa::path(post, path = "/ops/nodes", tag = "operator", operation_id = "console_add", security(("operator_console" = [])),
+    request_body(content = AddForm, content_type = "application/x-www-form-urlencoded"),
+    responses(ConsoleAnswers))]
+pub(super) async fn add(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<AddForm>) -> HttpResponse {
     if let Err(res) = action_start(&node, &req) {
         return res;
     }
@@ -213,12 +253,18 @@ async fn add(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<AddF
     after(&node, operator::add(&node, member).await.map(|()| format!("node {id} added as a voter")).map_err(ApiError::from)).await
 }
 
-#[derive(Deserialize)]
-struct ConfirmForm {
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"confirm": "yes"}))]
+pub(super) struct ConfirmForm {
     confirm: Option<String>,
 }
 
-async fn drain(
+/// `POST /ops/nodes/{id}/drain`: drain this node (confirmation first); it leaves the cluster and stops.
+#[utoipa::path(post, path = "/ops/nodes/{id}/drain", tag = "operator", operation_id = "console_drain", security(("operator_console" = [])),
+    params(("id" = u64, Path, description = "The node to drain: this console's own node.", example = 3)),
+    request_body(content = ConfirmForm, content_type = "application/x-www-form-urlencoded"),
+    responses(ConsoleAnswers))]
+pub(super) async fn drain(
     node: web::Data<NodeHandle>,
     req: HttpRequest,
     id: web::Path<String>,
@@ -247,7 +293,12 @@ async fn drain(
     }
 }
 
-async fn remove(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>, form: web::Form<ConfirmForm>) -> HttpResponse {
+/// `POST /ops/nodes/{id}/remove`: remove a node from the membership (confirmation first).
+#[utoipa::path(post, path = "/ops/nodes/{id}/remove", tag = "operator", operation_id = "console_remove", security(("operator_console" = [])),
+    params(("id" = u64, Path, description = "The node to remove.", example = 3)),
+    request_body(content = ConfirmForm, content_type = "application/x-www-form-urlencoded"),
+    responses(ConsoleAnswers))]
+pub(super) async fn remove(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>, form: web::Form<ConfirmForm>) -> HttpResponse {
     if let Err(res) = action_start(&node, &req) {
         return res;
     }

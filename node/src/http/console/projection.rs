@@ -21,7 +21,7 @@ pub fn health(up: bool) -> &'static str {
 }
 
 /// One region on the map and in the table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RegionView {
     /// Its name in the region table (`id="region-<name>"` on the page).
     pub name: String,
@@ -38,7 +38,7 @@ pub struct RegionView {
 }
 
 /// One node in the table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct NodeView {
     /// Node id (`id="node-<id>"` on the page).
     pub id: u64,
@@ -61,7 +61,21 @@ pub struct NodeView {
 }
 
 /// What the console shows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "cluster": "svea", "node": 1, "term": 3, "leader": 1, "routed_window_s": 60, "replication_error": null,
+    "regions": [
+        {"name": "stockholm", "health": "up", "x": 402.5, "y": 611.0, "nodes": [1], "routed_last_minute": 12},
+        {"name": "gothenburg", "health": "up", "x": 118.0, "y": 702.4, "nodes": [2], "routed_last_minute": 4},
+        {"name": "malmo", "health": "down", "x": 170.2, "y": 880.9, "nodes": [3], "routed_last_minute": 0}
+    ],
+    "nodes": [
+        {"id": 1, "region": "stockholm", "health": "up", "leader": true, "role": "voter", "draining": false, "lag": 0,
+         "actors": {"business": 2, "session": 9}, "routed_last_minute": {"stockholm": 10, "malmo": 2}},
+        {"id": 3, "region": "malmo", "health": "down", "leader": false, "role": "voter", "draining": false, "lag": null,
+         "actors": {}, "routed_last_minute": null}
+    ]
+}))]
 pub struct ConsoleView {
     /// Cluster name.
     pub cluster: String,

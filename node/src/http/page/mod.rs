@@ -65,18 +65,17 @@ pub const WAIT_REFRESH_S: u32 = 3;
 /// The referrer policy of every page (see the module docs).
 pub const PAGE_REFERRER_POLICY: &str = "same-origin";
 
-/// Registers the page's routes.
+/// What the page's forms need on the app (its routes are lines of `http::PUBLIC_ROUTES`).
 pub fn configure(node: &NodeHandle, cfg: &mut web::ServiceConfig) {
     let limit = node.config().limits.http_body_bytes;
-    cfg.app_data(web::FormConfig::default().limit(limit).error_handler(form_error))
-        .route("/q/{token}", web::get().to(show))
-        .route("/q/{token}/open", web::post().to(open))
-        .route("/q/{token}/purchase", web::post().to(purchase))
-        .route("/q/{token}/feedback", web::post().to(feedback));
+    cfg.app_data(web::FormConfig::default().limit(limit).error_handler(form_error));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LangQuery {
+    /// `sv` (default) or `en`; remembered in a cookie.
+    #[param(example = "en", pattern = "^(sv|en)$")]
     lang: Option<String>,
 }
 
@@ -209,7 +208,18 @@ async fn render(node: &NodeHandle, req: &HttpRequest, token: &QrToken, error: Op
 }
 
 /// `GET /q/{token}`.
-async fn show(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>) -> HttpResponse {
+#[utoipa::path(get, path = "/q/{token}", tag = "pages", operation_id = "customer_page",
+    params(("token" = String, Path, description = "The QR token (43 characters of base64url); anything else is the not-found page.", example = "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE"), LangQuery),
+    responses(
+        (status = 200, description = "The customer's page at the step the session is at (HTML, Swedish or English).", content_type = "text/html; charset=utf-8", body = String,
+            headers(("Set-Cookie" = String, description = "`svea_device` the first time, `svea_lang` with `?lang=`."))),
+        (status = 307, description = "With `node.routing = \"redirect\"`: the nearest healthy region is another one; the same page there.",
+            headers(("Location" = String, description = "`<that region's public URL>/q/{token}`"))),
+        (status = 404, description = "The not-found page: no such QR token.", content_type = "text/html; charset=utf-8", body = String),
+        (status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", body = String, headers(("Retry-After" = u64, description = "Whole seconds."))),
+        (status = 503, description = "The try-again page.", content_type = "text/html; charset=utf-8", body = String),
+    ))]
+pub(super) async fn show(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>) -> HttpResponse {
     let Ok(token) = token.parse::<QrToken>() else { return not_found(lang_of(&req)) };
     let asked = query_lang(&req);
     // Routed before anything is read or rendered, by the one decision the API uses too.
@@ -258,8 +268,38 @@ fn form_start(req: &HttpRequest, token: &str) -> Result<QrToken, HttpResponse> {
     Ok(token)
 }
 
+/// What a form post answers (`POST /q/{token}/open | purchase | feedback`), for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+pub enum FormAnswers {
+    /// Done.
+    #[response(status = 303, description = "Done (or a cookie the step needs was missing): back to the page (Post/Redirect/Get).",
+            headers(("Location" = String, description = "`/q/{token}`"), ("Set-Cookie" = String, description = "`svea_session` after opening.")))]
+    Done,
+    /// Refused.
+    #[response(status = 400, description = "The page with the problem in words: the form was posted from another site (`cross-site-form`) \
+            or could not be read.", content_type = "text/html; charset=utf-8")]
+    Refused(String),
+    /// NotFound.
+    #[response(status = 404, description = "The not-found page: no such QR token.", content_type = "text/html; charset=utf-8")]
+    NotFound(String),
+    /// Conflict.
+    #[response(status = 409, description = "The page again with the problem in words (the session expired, feedback was given already).", content_type = "text/html; charset=utf-8")]
+    Conflict(String),
+    /// Invalid.
+    #[response(status = 422, description = "The page again with the problem in words and what was typed (an amount, a time, a text length).", content_type = "text/html; charset=utf-8")]
+    Invalid(String),
+    /// RateLimited.
+    #[response(status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", headers(("Retry-After" = u64, description = "Whole seconds.")))]
+    RateLimited(String),
+    /// TryAgain.
+    #[response(status = 503, description = "The try-again page (busy, unavailable, or a fault of the node).", content_type = "text/html; charset=utf-8")]
+    TryAgain(String),
+}
+
 /// `POST /q/{token}/open`: opens the device's session at this QR code (or finds its open one).
-async fn open(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>) -> HttpResponse {
+#[utoipa::path(post, path = "/q/{token}/open", tag = "pages", operation_id = "customer_page_open", params(("token" = String, Path, description = "The QR token (43 characters of base64url); anything else is the not-found page.", example = "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE")),
+    responses(FormAnswers))]
+pub(super) async fn open(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>) -> HttpResponse {
     let token = match form_start(&req, &token) {
         Ok(t) => t,
         Err(resp) => return resp,
@@ -275,11 +315,15 @@ async fn open(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<St
 }
 
 /// The purchase form.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(default)]
-struct PurchaseForm {
+#[schema(example = json!({"amount": "89,50", "purchased_at": "2026-03-02T12:42", "receipt": "K-20260302-0147"}))]
+pub(super) struct PurchaseForm {
+    /// As a customer types it: `89`, `89,50`, `89.50`, `1 234,50 kr`.
     amount: String,
+    /// `datetime-local` in Swedish time, or RFC 3339.
     purchased_at: String,
+    /// The receipt's number.
     receipt: String,
 }
 
@@ -311,7 +355,10 @@ fn parse_purchase(f: &PurchaseForm) -> Result<Purchase, ApiError> {
 }
 
 /// `POST /q/{token}/purchase`.
-async fn purchase(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>, form: web::Form<PurchaseForm>) -> HttpResponse {
+#[utoipa::path(post, path = "/q/{token}/purchase", tag = "pages", operation_id = "customer_page_purchase", params(("token" = String, Path, description = "The QR token (43 characters of base64url); anything else is the not-found page.", example = "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE")),
+    request_body(content = PurchaseForm, content_type = "application/x-www-form-urlencoded"),
+    responses(FormAnswers))]
+pub(super) async fn purchase(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>, form: web::Form<PurchaseForm>) -> HttpResponse {
     let token = match form_start(&req, &token) {
         Ok(t) => t,
         Err(resp) => return resp,
@@ -332,14 +379,19 @@ async fn purchase(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Pat
 }
 
 /// The feedback form.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(default)]
-struct FeedbackForm {
+#[schema(example = json!({"text": "Kanelbullen var färsk och kaffet varmt, men kön vid kassan var lång vid lunch."}))]
+pub(super) struct FeedbackForm {
+    /// 20 to 5000 characters.
     text: String,
 }
 
 /// `POST /q/{token}/feedback`.
-async fn feedback(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>, form: web::Form<FeedbackForm>) -> HttpResponse {
+#[utoipa::path(post, path = "/q/{token}/feedback", tag = "pages", operation_id = "customer_page_feedback", params(("token" = String, Path, description = "The QR token (43 characters of base64url); anything else is the not-found page.", example = "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE")),
+    request_body(content = FeedbackForm, content_type = "application/x-www-form-urlencoded"),
+    responses(FormAnswers))]
+pub(super) async fn feedback(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>, form: web::Form<FeedbackForm>) -> HttpResponse {
     let token = match form_start(&req, &token) {
         Ok(t) => t,
         Err(resp) => return resp,
