@@ -42,7 +42,7 @@ pub struct MemberIn {
 
 /// One member as the status shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(example = json!({"id": 1, "region": "stockholm", "role": "voter", "leader": true, "draining": false, "reachable": true, "raft_addr": "10.0.1.11:9080", "public_url": "https://stockholm-1.svea.example", "matched_index": 1842, "lag": 0, "owned_actors": 412}))]
+#[schema(example = json!({"id": 1, "region": "stockholm", "role": "voter", "leader": true, "draining": false, "reachable": true, "raft_addr": "10.0.1.11:9080", "public_url": "https://stockholm-1.svea.example", "matched_index": 1842, "lag": 0, "owned_actors": 412, "actors_by_kind": {"business": 40, "session": 372}, "routed_last_minute": {"stockholm": 31, "gothenburg": 2}}))]
 pub struct MemberOut {
     /// Node id.
     pub id: u64,
@@ -76,7 +76,7 @@ pub struct MemberOut {
 
 /// One region's health as the answering node sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(example = json!({"name": "stockholm", "healthy": true, "nodes": [1]}))]
+#[schema(example = json!({"name": "stockholm", "healthy": true, "nodes": [1], "routed_last_minute": 33}))]
 pub struct RegionOut {
     /// Region name.
     pub name: String,
@@ -91,8 +91,8 @@ pub struct RegionOut {
 /// `GET /v1/cluster`.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"cluster": "svea-prod", "node": 1, "term": 7, "leader": 1, "leader_url": "https://stockholm-1.svea.example",
-    "last_log_index": 1842, "last_applied_index": 1842, "members": [{"id": 1, "region": "stockholm", "role": "voter", "leader": true, "draining": false, "reachable": true, "raft_addr": "10.0.1.11:9080", "public_url": "https://stockholm-1.svea.example", "matched_index": 1842, "lag": 0, "owned_actors": 412}],
-    "regions": [{"name": "stockholm", "healthy": true, "nodes": [1]}], "replication_error": null}))]
+    "last_log_index": 1842, "last_applied_index": 1842, "members": [{"id": 1, "region": "stockholm", "role": "voter", "leader": true, "draining": false, "reachable": true, "raft_addr": "10.0.1.11:9080", "public_url": "https://stockholm-1.svea.example", "matched_index": 1842, "lag": 0, "owned_actors": 412, "actors_by_kind": {"business": 40, "session": 372}, "routed_last_minute": {"stockholm": 31, "gothenburg": 2}}],
+    "regions": [{"name": "stockholm", "healthy": true, "nodes": [1], "routed_last_minute": 33}], "replication_error": null}))]
 pub struct ClusterOut {
     /// Cluster name.
     pub cluster: String,
