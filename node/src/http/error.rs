@@ -56,6 +56,14 @@ pub enum ApiError {
     /// A business endpoint without a valid API key of that business.
     #[error("{0}")]
     BusinessUnauthorized(String),
+    /// Maintenance mode is on (`svea cluster maintenance`): customer endpoints wait.
+    #[error("svea is under maintenance: {message}")]
+    Maintenance {
+        /// The operator's message.
+        message: String,
+        /// Seconds to wait before retrying.
+        retry_after_s: u32,
+    },
     /// No such route.
     #[error("no route for {method} {path}")]
     NoRoute {
@@ -106,6 +114,7 @@ pub fn status_for(e: &ApiError) -> StatusCode {
             PosError::AccountTaken(_) => StatusCode::CONFLICT,
         },
         ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ApiError::Maintenance { .. } => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -140,6 +149,7 @@ pub(crate) fn kind_of(e: &ApiError) -> &str {
             PosError::AccountTaken(_) => "pos-account-taken",
         },
         ApiError::RateLimited { .. } => "rate-limited",
+        ApiError::Maintenance { .. } => "maintenance",
     }
 }
 
@@ -180,6 +190,9 @@ impl ResponseError for ApiError {
         }
         match self {
             ApiError::RateLimited { retry_after_s } => {
+                resp.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
+            }
+            ApiError::Maintenance { retry_after_s, .. } => {
                 resp.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
             }
             ApiError::Unauthorized(_) => {

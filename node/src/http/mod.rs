@@ -11,6 +11,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod error;
+pub mod maintenance;
 pub mod metrics;
 pub mod operator;
 pub mod page;

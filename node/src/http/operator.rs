@@ -116,6 +116,41 @@ async fn remove(node: web::Data<NodeHandle>, id: web::Path<String>, q: web::Quer
     Ok(HttpResponse::Ok().json(operator::status(&node).await?))
 }
 
+/// `GET /v1/cluster/backup`: a consistent cut of the cluster's state as a backup file, streamed
+/// (see `svea_storage::backup` for the format). Headers name the index it was taken at.
+async fn backup(node: web::Data<NodeHandle>) -> ApiResult {
+    let stream = operator::backup(&node, chrono::Utc::now().timestamp_millis()).await?;
+    let (len, index) = (stream.total_bytes(), stream.index);
+    let body = futures::stream::iter(stream.map(|chunk| Ok::<_, std::convert::Infallible>(web::Bytes::from(chunk))));
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header(("x-svea-backup-index", index.to_string()))
+        .body(actix_web::body::SizedStream::new(len, body)))
+}
+
+async fn get_maintenance(node: web::Data<NodeHandle>) -> ApiResult {
+    Ok(HttpResponse::Ok().json(operator::MaintenanceOut::from(operator::maintenance(&node)?)))
+}
+
+async fn put_maintenance(node: web::Data<NodeHandle>, body: web::Json<operator::MaintenanceIn>) -> ApiResult {
+    let m = body.into_inner();
+    if let Some(text) = &m.message {
+        let chars = text.chars().count();
+        if chars > operator::MAINTENANCE_MESSAGE_CHARS_MAX || text.chars().any(char::is_control) {
+            return Err(bad(
+                "invalid-body",
+                format!("message must be at most {} characters without control characters", operator::MAINTENANCE_MESSAGE_CHARS_MAX),
+            ));
+        }
+    }
+    if let Some(s) = m.retry_after_s {
+        if !(1..=operator::MAINTENANCE_RETRY_AFTER_S_MAX).contains(&s) {
+            return Err(bad("invalid-body", format!("retry_after_s must be 1..={}", operator::MAINTENANCE_RETRY_AFTER_S_MAX)));
+        }
+    }
+    Ok(HttpResponse::Ok().json(operator::set_maintenance(&node, m, chrono::Utc::now().timestamp_millis()).await?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::tokens_match;
@@ -137,6 +172,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(actix_web::middleware::from_fn(require_token))
             .route("", web::get().to(status))
             .route("/self", web::get().to(describe_self))
+            .route("/backup", web::get().to(backup))
+            .route("/maintenance", web::get().to(get_maintenance))
+            .route("/maintenance", web::put().to(put_maintenance))
             .route("/nodes", web::post().to(add))
             .route("/nodes/{id}/drain", web::post().to(drain))
             .route("/nodes/{id}", web::delete().to(remove)),
