@@ -11,6 +11,7 @@ mod abuse;
 mod accounts;
 mod attacker;
 mod actors;
+mod backup;
 mod cluster;
 
 mod deploy;
@@ -22,6 +23,7 @@ mod shipped;
 mod expiry;
 mod failover;
 mod geo;
+mod maintenance;
 mod metrics;
 mod operator;
 mod page;
