@@ -30,6 +30,13 @@ pub fn check(path: &Path) -> anyhow::Result<BackupMeta> {
     Ok(svea_storage::backup::verify(std::io::BufReader::new(f), len)?)
 }
 
+/// `svea verify-backup`: checks the file and prints what it holds.
+pub fn verify(path: &Path) -> anyhow::Result<()> {
+    let meta = check(path).with_context(|| format!("{} is refused", path.display()))?;
+    println!("{} is a valid backup: {}", path.display(), describe(&meta));
+    Ok(())
+}
+
 fn sync_dir(path: &Path) -> anyhow::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::File::open(dir)?.sync_all()?;

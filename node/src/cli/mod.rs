@@ -62,6 +62,13 @@ pub enum Command {
         #[arg(long)]
         token: Option<String>,
     },
+    /// Check a backup file (magic, version, length, SHA-256) and print what it holds; exits 1
+    /// with the reason (not a svea backup, unsupported version, truncated, corrupt) otherwise.
+    VerifyBackup {
+        /// The backup file.
+        #[arg(long)]
+        file: PathBuf,
+    },
     /// Seed one member of a NEW cluster from a backup: its data directory must be empty; the
     /// cluster's members come from the config (run it for every member, or for one and start
     /// the others empty: they receive the state by snapshot).
@@ -125,6 +132,7 @@ pub fn main() {
             }),
         Command::Cluster { command } => cluster::run(command),
         Command::Backup { node, out, token } => cluster::token(token).and_then(|t| backup::backup(&node, &out, t)),
+        Command::VerifyBackup { file } => backup::verify(&file),
         Command::Restore { from, config, data_dir } => Config::load(Some(&config), &svea_config::env_vars())
             .with_context(|| format!("cannot load config {}", config.display()))
             .and_then(|mut cfg| {

@@ -49,6 +49,8 @@ fn a_backup_under_load_restores_into_a_new_cluster_with_every_acknowledged_write
     assert_eq!(code, Some(0), "svea backup: {out}{err}");
     assert!(out.contains("raft index"), "{out}");
     assert!(!dir.path().join("svea.backup.tmp").exists(), "the temporary file is renamed");
+    let (code, out, err) = svea_cli(&["verify-backup", "--file", &file.display().to_string()], &[]);
+    assert_eq!(code, Some(0), "verify-backup: {out}{err}");
     // More load after the backup: none of it may change what the check expects.
     let after = load.flows.load(Ordering::Relaxed);
     eventually(Duration::from_secs(60), "flows after the backup", || (load.flows.load(Ordering::Relaxed) > after + 2).then_some(()));
@@ -73,6 +75,9 @@ fn a_backup_under_load_restores_into_a_new_cluster_with_every_acknowledged_write
         assert_eq!(code, Some(1), "{name} file accepted");
         assert!(err.contains(says), "{name}: {err}");
         assert!(!scratch.join("store").exists(), "{name}: something was written");
+        let (code, _, err) = svea_cli(&["verify-backup", "--file", &path.display().to_string()], &[]);
+        assert_eq!(code, Some(1), "{name} file verified");
+        assert!(err.contains(says), "verify-backup {name}: {err}");
     }
     // A data directory that holds a store already is refused.
     let (code, _, err) = restore(&file, &cfg, None);

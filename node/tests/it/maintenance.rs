@@ -53,16 +53,19 @@ fn maintenance_mode_is_cluster_wide_survives_restarts_and_switches_off() {
     assert_eq!(c.nodes[2].get_as(&format!("/v1/businesses/{}/analytics", biz.id), &biz.key).status, 200);
 
     // It is replicated state: a restarted node still refuses customers.
+    c.nodes[2].terminate();
     c.nodes[2].restart();
     refused_everywhere(&c, &biz.token);
 
     let out = switch(&c.nodes[1].operator_url, &["off"]);
     assert!(out.contains("OFF"), "{out}");
-    for n in &c.nodes {
-        eventually(Duration::from_secs(10), format_args!("service back at {}", n.url), || {
-            let r = n.post("/v1/sessions", serde_json::json!({"qr_token": biz.token, "device_id": format!("after-{}", n.url)}));
-            (r.status == 201).then_some(())
+    for (i, n) in c.nodes.iter().enumerate() {
+        let device = format!("after-{i}");
+        let r = eventually(Duration::from_secs(10), format_args!("service back at {}", n.url), || {
+            let r = n.post("/v1/sessions", serde_json::json!({"qr_token": biz.token, "device_id": device}));
+            (r.status != 503).then_some(r)
         });
+        assert_eq!(r.status, 201, "{}", r.body);
         assert_eq!(n.get(&format!("/q/{}", biz.token)).status, 200);
         assert!(n.get("/metrics").body.as_str().unwrap_or_default().contains("svea_maintenance_mode 0"));
     }
