@@ -60,6 +60,48 @@ pub enum Error {
         /// The format this build writes and reads.
         expected: u32,
     },
+    /// The file is not a svea backup (it does not start with the backup magic).
+    #[error("not a svea backup: the file does not start with \"SVEABKP\"")]
+    NotABackup,
+    /// The backup is in a file format this build does not read.
+    #[error("unsupported backup version {found}: this build reads version {supported}")]
+    BackupVersion {
+        /// The version in the file.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
+    /// The backup file ends before the length its header names.
+    #[error("truncated backup: the file is shorter than the {expected} bytes its header names")]
+    BackupTruncated {
+        /// Bytes the header names.
+        expected: u64,
+    },
+    /// The backup's contents do not match its checksum (or its header's own check).
+    #[error("corrupt backup: {0}")]
+    BackupCorrupt(String),
+    /// The backup holds a store format other than this build's.
+    #[error("the backup holds store format {found}, this build reads format {expected}: restore it with a build of that format")]
+    BackupStoreFormat {
+        /// The format in the backup.
+        found: u32,
+        /// This build's format.
+        expected: u32,
+    },
+    /// Reading or writing a backup file failed.
+    #[error("cannot {what} the backup: {source}")]
+    BackupIo {
+        /// What was being done.
+        what: &'static str,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A restore was pointed at a store that already holds data.
+    #[error("{path} is not empty: a backup is restored only into an empty data directory")]
+    NotEmpty {
+        /// The directory.
+        path: PathBuf,
+    },
 }
 
 impl Error {

@@ -10,6 +10,7 @@
 //! Does not own: networking, Raft wiring or anything about HTTP, JSON, actors or the feedback
 //! domain; state bytes are opaque here.
 
+pub mod backup;
 pub mod codec;
 pub mod engine;
 mod error;
@@ -68,7 +69,7 @@ const FORMAT_TREE: &str = "svea_format";
 const FORMAT_KEY: &[u8] = b"format";
 
 /// Checks the store's format marker, writing (and flushing) it into a store that has no data yet.
-fn check_format(engine: &engine::Engine, path: &str) -> Result<(), Error> {
+pub(crate) fn check_format(engine: &engine::Engine, path: &str) -> Result<(), Error> {
     let refuse = |found: String| Error::Format { path: path.to_string(), found, expected: FORMAT };
     let tree = engine.open_tree(FORMAT_TREE)?;
     match tree.get(FORMAT_KEY)? {

@@ -94,6 +94,14 @@ impl LogStore {
     }
 }
 
+/// Marks an empty store's log as purged up to `at` (a store seeded from a backup: its state
+/// machine starts at `at`, and the entries before it exist nowhere). Not flushed here.
+pub(crate) fn seed_purged(engine: &Engine, at: LogId<RaftNodeId>) -> Result<(), Error> {
+    let meta = engine.open_tree(META_TREE)?;
+    meta.insert(KEY_PURGED, encode(&at).map_err(Error::corrupt("last purged"))?)?;
+    meta.insert(KEY_COMMITTED, encode(&Some(at)).map_err(Error::corrupt("committed"))?)
+}
+
 fn idx_key(i: u64) -> Vec<u8> {
     i.to_be_bytes().to_vec()
 }

@@ -21,6 +21,13 @@ pub const STATE_PREFIX: &[u8] = b"s/";
 /// Key prefix of secondary records.
 pub const INDEX_PREFIX: &[u8] = b"i/";
 
+/// Key prefix of cluster-wide records ([`Command::SetCluster`]).
+pub const CLUSTER_PREFIX: &[u8] = b"c/";
+
+/// Storage key of a cluster-wide record.
+pub fn cluster_key(key: &str) -> Vec<u8> {
+    [CLUSTER_PREFIX, key.as_bytes()].concat()
+}
 /// Storage key of an actor's owner record.
 pub fn owner_key(actor: &str) -> Vec<u8> {
     [OWNER_PREFIX, actor.as_bytes()].concat()
@@ -82,6 +89,9 @@ where
 {
     match cmd {
         Command::Batch(_) => Ok((CommandResult::Refused(Refusal::NestedBatch), vec![])),
+        // Unfenced on purpose: a cluster-wide record belongs to no actor, only the operator API
+        // writes it, and the last write wins on every replica alike.
+        Command::SetCluster { key, value } => Ok((CommandResult::Empty, vec![(cluster_key(key), value.clone())])),
         Command::Claim { actor, node, expected_epoch } => {
             let key = owner_key(actor);
             let current: Option<Owner> = match get(&key)? {

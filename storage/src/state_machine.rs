@@ -19,7 +19,7 @@ use crate::codec::{decode, encode};
 use crate::engine::{Batch, Engine, Tree};
 use crate::error::Error;
 use crate::flusher::Flusher;
-use crate::machine::{execute, index_key, owner_key, state_key, INDEX_PREFIX, OWNER_PREFIX};
+use crate::machine::{cluster_key, execute, index_key, owner_key, state_key, INDEX_PREFIX, OWNER_PREFIX};
 use crate::types::{Command, CommandResult, Owner, RaftNodeId, SveaNode, TypeConfig, Versioned};
 
 const META_APPLIED: &[u8] = b"\x00applied";
@@ -29,6 +29,61 @@ const SNAP_DATA: &[u8] = b"data";
 
 type SErr = StorageError<RaftNodeId>;
 type Membership = StoredMembership<RaftNodeId, SveaNode>;
+
+/// Whether `key` is one of the state machine's own meta keys (they start with a zero byte; the
+/// replicated data's keys start with a prefix such as `o/`).
+fn is_meta_key(key: &[u8]) -> bool {
+    key.first() == Some(&0)
+}
+
+/// A snapshot of `pairs` (every key of the `sm` tree) applied up to `applied`.
+fn snapshot_of(
+    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    applied: Option<LogId<RaftNodeId>>,
+    membership: Membership,
+    seq: u64,
+) -> Result<(SnapshotMeta<RaftNodeId, SveaNode>, Vec<u8>), Error> {
+    let data = encode(&SnapshotBody { pairs }).map_err(Error::corrupt("snapshot body"))?;
+    let snapshot_id = match applied {
+        Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, seq),
+        None => format!("0-0-{seq}"),
+    };
+    Ok((SnapshotMeta { last_log_id: applied, last_membership: membership, snapshot_id }, data))
+}
+
+/// Seeds an empty store's state machine with a backup's `pairs` as applied up to `at` under
+/// `membership`, and stores the same state as the current snapshot (so a member that starts
+/// empty receives it by snapshot: the log before `at` does not exist). Not flushed here.
+pub(crate) fn seed(
+    engine: &Engine,
+    pairs: impl IntoIterator<Item = Result<(Vec<u8>, Vec<u8>), Error>>,
+    at: LogId<RaftNodeId>,
+    membership: openraft::Membership<RaftNodeId, SveaNode>,
+) -> Result<(), Error> {
+    /// Pairs written per batch while seeding.
+    const SEED_BATCH_PAIRS: usize = 1000;
+    let sm = engine.open_tree("sm")?;
+    let mut batch = Batch::default();
+    let mut in_batch = 0;
+    for pair in pairs {
+        let (k, v) = pair?;
+        batch.insert(k, v);
+        in_batch += 1;
+        if in_batch == SEED_BATCH_PAIRS {
+            sm.apply_batch(std::mem::take(&mut batch))?;
+            in_batch = 0;
+        }
+    }
+    let stored = Membership::new(Some(at), membership);
+    batch.insert(META_MEMBERSHIP, encode(&stored).map_err(Error::corrupt("membership"))?);
+    batch.insert(META_APPLIED, encode(&Some(at)).map_err(Error::corrupt("applied log id"))?);
+    sm.apply_batch(batch)?;
+    let (meta, data) = snapshot_of(sm.scan_prefix(b"", usize::MAX)?, Some(at), stored, 0)?;
+    let mut snap = Batch::default();
+    snap.insert(SNAP_META, encode(&meta).map_err(Error::corrupt("snapshot meta"))?);
+    snap.insert(SNAP_DATA, data);
+    engine.open_tree("snapshot")?.apply_batch(snap)
+}
 
 fn io_err<E: std::error::Error + 'static>(mk: fn(AnyError) -> StorageIOError<RaftNodeId>, e: E) -> SErr {
     SErr::from(mk(AnyError::new(&e)))
@@ -154,14 +209,18 @@ impl StateMachineStore {
             };
             (pairs, applied, membership)
         };
-        let data = encode(&SnapshotBody { pairs }).map_err(Error::corrupt("snapshot body"))?;
         let seq = self.shared.snapshot_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let snapshot_id = match applied {
-            Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, seq),
-            None => format!("0-0-{seq}"),
-        };
-        let meta = SnapshotMeta { last_log_id: applied, last_membership: membership, snapshot_id };
-        Ok((meta, data))
+        snapshot_of(pairs, applied, membership, seq)
+    }
+
+    /// One consistent cut of the replicated data (meta keys left out) and the log id it was
+    /// applied up to: what a backup holds. Taken under the same lock as a snapshot, so it is the
+    /// state after exactly one entry; like a snapshot it is held in memory while it is written out.
+    pub fn backup_cut(&self) -> Result<(Option<LogId<RaftNodeId>>, Vec<(Vec<u8>, Vec<u8>)>), Error> {
+        let _r = self.shared.cut.read().unwrap_or_else(|p| p.into_inner());
+        let mut pairs = self.shared.sm.scan_prefix(b"", usize::MAX)?;
+        pairs.retain(|(k, _)| !is_meta_key(k));
+        Ok((self.applied()?, pairs))
     }
 
     async fn persist_snapshot(&self, meta: &SnapshotMeta<RaftNodeId, SveaNode>, data: &[u8]) -> Result<(), Error> {
@@ -299,6 +358,11 @@ impl StateView {
     /// An actor's state and version, as applied locally.
     pub fn state(&self, actor: &str) -> Result<Option<Versioned>, Error> {
         self.get_decoded(&state_key(actor), "state record")
+    }
+
+    /// A cluster-wide record ([`Command::SetCluster`]), as applied locally.
+    pub fn cluster_record(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.sm.get(&cluster_key(key))
     }
 
     /// A secondary record, as applied locally.

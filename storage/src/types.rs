@@ -116,6 +116,14 @@ pub enum Command {
     /// entry is written atomically. A batch inside a batch is refused
     /// ([`Refusal::NestedBatch`]); the cluster's write batcher never builds one.
     Batch(Vec<Command>),
+    /// Set (or, with `None`, delete) a cluster-wide record such as maintenance mode: not owned by
+    /// any actor, written only by the operator API. Answers [`CommandResult::Empty`].
+    SetCluster {
+        /// Record key (free-form, e.g. `maintenance`).
+        key: String,
+        /// New value; `None` deletes the record.
+        value: Option<Vec<u8>>,
+    },
 }
 
 /// What a command costs in a batch, beyond its variable-length fields: the enum tag, the
@@ -136,6 +144,7 @@ impl Command {
                         + index_deletes.iter().map(|k| COMMAND_FIXED_BYTES + k.len()).sum::<usize>()
                 }
                 Command::Batch(cmds) => cmds.iter().map(Command::size_bytes).sum(),
+                Command::SetCluster { key, value } => key.len() + value.as_ref().map_or(0, Vec::len),
             }
     }
 }
@@ -174,7 +183,7 @@ pub enum Refusal {
 /// Result of applying one log entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommandResult {
-    /// Blank or membership entries carry no command.
+    /// Blank or membership entries carry no command; a [`Command::SetCluster`] was applied.
     Empty,
     /// The claim succeeded.
     Claimed(Owner),

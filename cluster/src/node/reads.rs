@@ -30,6 +30,14 @@ impl ClusterNode {
         tokio::time::timeout(after, fut).await.map_err(|_| Error::Timeout { op: "read barrier", after })?
     }
 
+    /// A consistent cut of the replicated data for a backup, taken after a read barrier: it holds
+    /// every write acknowledged anywhere before this call, and is the state after exactly the
+    /// entry it names (applied entries are committed ones).
+    pub async fn backup_cut(&self) -> Result<(Option<openraft::LogId<RaftNodeId>>, Vec<(Vec<u8>, Vec<u8>)>), Error> {
+        self.read_barrier().await?;
+        Ok(self.inner.sm.backup_cut()?)
+    }
+
     async fn read_index_once(&self, after: Duration) -> Result<Option<u64>, Error> {
         let inner = &self.inner;
         match inner.reads.confirm_leadership(&inner.raft, &inner.freeze, &inner.counters).await {

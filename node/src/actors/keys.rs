@@ -296,3 +296,31 @@ mod tests {
         assert!(t(10_000_000_000_000).as_str() < TextStamp::at(last).as_str());
     }
 }
+
+/// Name of the cluster-wide maintenance record (`Command::SetCluster`).
+pub const MAINTENANCE_RECORD: &str = "maintenance";
+
+/// Maintenance mode as replicated: present while it is on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Maintenance {
+    /// What customers are told.
+    pub message: String,
+    /// Seconds customers are asked to wait before retrying (`Retry-After`).
+    pub retry_after_s: u32,
+    /// When it was switched on, Unix milliseconds.
+    pub since_ms: i64,
+}
+
+/// The command that switches maintenance mode on (`Some`) or off (`None`).
+pub fn maintenance_command(m: Option<&Maintenance>) -> Result<svea_storage::Command, ActorError> {
+    let value = m.map(encode).transpose()?;
+    Ok(svea_storage::Command::SetCluster { key: MAINTENANCE_RECORD.to_owned(), value })
+}
+
+/// Maintenance mode in the locally applied state.
+pub fn maintenance(view: &StateView) -> Result<Option<Maintenance>, ActorError> {
+    match view.cluster_record(MAINTENANCE_RECORD)? {
+        None => Ok(None),
+        Some(bytes) => Ok(Some(decode(&bytes)?)),
+    }
+}

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use clap::Subcommand;
 
-use crate::core::operator::{ClusterOut, DrainOut, MemberIn};
+use crate::core::operator::{ClusterOut, DrainOut, MaintenanceOut, MemberIn};
 
 /// Environment variable the token is read from when `--token` is not given.
 pub const TOKEN_VAR: &str = "SVEA_OPERATOR_TOKEN";
@@ -41,20 +41,19 @@ impl Client {
         };
         match result {
             Ok(resp) => resp.into_json::<Value>().with_context(|| format!("{method} {url}: answer is not JSON")),
-            Err(ureq::Error::Status(code, resp)) => {
-                let text = resp.into_string().unwrap_or_default();
-                let detail = serde_json::from_str::<Value>(&text)
-                    .ok()
-                    .and_then(|v| v["detail"].as_str().map(str::to_owned))
-                    .unwrap_or(text);
-                bail!("{method} {url}: {code}: {detail}")
-            }
+            Err(ureq::Error::Status(code, resp)) => bail!("{method} {url}: {code}: {}", problem_detail(resp)),
             Err(e) => bail!("{method} {url}: {e}"),
         }
     }
 }
 
-fn base(url: &str) -> anyhow::Result<String> {
+/// The `detail` of a problem answer (or its text when it is not one).
+pub(crate) fn problem_detail(resp: ureq::Response) -> String {
+    let text = resp.into_string().unwrap_or_default();
+    serde_json::from_str::<Value>(&text).ok().and_then(|v| v["detail"].as_str().map(str::to_owned)).unwrap_or(text)
+}
+
+pub(crate) fn base(url: &str) -> anyhow::Result<String> {
     let u = url.trim().trim_end_matches('/');
     if !(u.starts_with("http://") || u.starts_with("https://")) {
         bail!("--node {url:?} must be a URL like http://127.0.0.1:8090 (the node's operator.listen_addr)");
@@ -170,8 +169,53 @@ pub fn remove(node: &str, id: u64, force: bool, token: String) -> anyhow::Result
     Ok(())
 }
 
+/// Switches maintenance mode on or off through `node`, and prints it.
+pub fn maintenance(node: &str, on: bool, message: Option<String>, retry_after_s: Option<u32>, token: String) -> anyhow::Result<()> {
+    let client = Client { token };
+    let body = serde_json::json!({"on": on, "message": message, "retry_after_s": retry_after_s});
+    let v = client.call("PUT", &format!("{}/v1/cluster/maintenance", base(node)?), Some(&body), CALL_TIMEOUT)?;
+    let m: MaintenanceOut = serde_json::from_value(v).context("the answer is not a maintenance state")?;
+    match (m.on, m.message, m.retry_after_s) {
+        (true, message, retry) => println!(
+            "maintenance mode ON in every region: customer endpoints answer 503 (Retry-After {} s), message {:?}",
+            retry.unwrap_or_default(),
+            message.unwrap_or_default()
+        ),
+        (false, ..) => println!("maintenance mode OFF: customers are served again"),
+    }
+    Ok(())
+}
+
+/// `on` or `off`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Switch {
+    /// Switch it on.
+    On,
+    /// Switch it off.
+    Off,
+}
+
 #[derive(Subcommand)]
 pub enum ClusterCommand {
+    /// Maintenance mode, replicated to every region: customer endpoints and the customer's page
+    /// answer 503 with Retry-After and the message; health, metrics, business endpoints, till
+    /// webhooks and the operator API keep working.
+    Maintenance {
+        /// on or off.
+        switch: Switch,
+        /// Any member's operator URL (its operator.listen_addr, e.g. http://127.0.0.1:8090).
+        #[arg(long)]
+        node: String,
+        /// What customers are told (on only).
+        #[arg(long)]
+        message: Option<String>,
+        /// Seconds customers are asked to wait (on only; default 300).
+        #[arg(long)]
+        retry_after: Option<u32>,
+        /// Operator token (default: SVEA_OPERATOR_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+    },
     /// Members, regions, voters and learners, leader, reachability, replication lag, actors per node.
     Status {
         /// Any member's operator URL (its operator.listen_addr, e.g. http://127.0.0.1:8090).
@@ -230,6 +274,9 @@ pub enum ClusterCommand {
 /// Runs `svea cluster <command>`.
 pub fn run(command: ClusterCommand) -> anyhow::Result<()> {
     match command {
+        ClusterCommand::Maintenance { switch, node, message, retry_after, token: t } => {
+            maintenance(&node, matches!(switch, Switch::On), message, retry_after, token(t)?)
+        }
         ClusterCommand::Status { node, token: t, json } => status(&node, token(t)?, json),
         ClusterCommand::Add { node, new_node, token: t } => add(&node, &new_node, token(t)?),
         ClusterCommand::Drain { node, id, token: t } => drain(&node, id, token(t)?),

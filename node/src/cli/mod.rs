@@ -1,6 +1,7 @@
 //! The `svea` command line: one file per subcommand ([`run`], [`demo`], [`certs`], [`geo`],
 //! [`cluster`]); this module parses the arguments and dispatches.
 
+pub mod backup;
 pub mod certs;
 pub mod cluster;
 pub mod demo;
@@ -47,6 +48,40 @@ pub enum Command {
     Cluster {
         #[command(subcommand)]
         command: ClusterCommand,
+    },
+    /// Stream a consistent backup of the cluster (at one committed Raft index) from a node's
+    /// operator API into FILE (written to FILE.tmp, synced, verified, then renamed).
+    Backup {
+        /// Any member's operator URL (its operator.listen_addr, e.g. http://127.0.0.1:8090).
+        #[arg(long)]
+        node: String,
+        /// The backup file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Operator token (default: SVEA_OPERATOR_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Check a backup file (magic, version, length, SHA-256) and print what it holds; exits 1
+    /// with the reason (not a svea backup, unsupported version, truncated, corrupt) otherwise.
+    VerifyBackup {
+        /// The backup file.
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Seed one member of a NEW cluster from a backup: its data directory must be empty; the
+    /// cluster's members come from the config (run it for every member, or for one and start
+    /// the others empty: they receive the state by snapshot).
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The member's TOML config (as `svea run` takes it; SVEA_* variables override it).
+        #[arg(long)]
+        config: PathBuf,
+        /// Data directory to seed instead of the config's node.data_dir.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// GeoIP tools: build the bundled database, explain a routing decision.
     Geo {
@@ -96,6 +131,16 @@ pub fn main() {
                 run::run(cfg)
             }),
         Command::Cluster { command } => cluster::run(command),
+        Command::Backup { node, out, token } => cluster::token(token).and_then(|t| backup::backup(&node, &out, t)),
+        Command::VerifyBackup { file } => backup::verify(&file),
+        Command::Restore { from, config, data_dir } => Config::load(Some(&config), &svea_config::env_vars())
+            .with_context(|| format!("cannot load config {}", config.display()))
+            .and_then(|mut cfg| {
+                if let Some(d) = data_dir {
+                    cfg.node.data_dir = d;
+                }
+                backup::restore(&from, &cfg)
+            }),
         Command::Demo { data_dir, http_port_base } => demo::run(&data_dir, http_port_base),
         Command::Geo { command } => geo::run(command),
         Command::Certs { out, nodes, cluster_name, force, add, https } => certs::parse_nodes(&nodes)

@@ -50,6 +50,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                 let h = h.clone();
                 App::new()
                     .app_data(limiter.clone())
+                    .wrap(from_fn(http::maintenance::gate))
                     .wrap(from_fn(http::ratelimit::limit))
                     .wrap(from_fn(security::headers))
                     .wrap(DefaultHeaders::new().add((name.clone(), value.clone())))

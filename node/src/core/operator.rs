@@ -10,6 +10,7 @@ use svea_cluster::membership::MembershipOp;
 use svea_storage::{RaftNodeId, SveaNode};
 
 use super::{remote, NodeHandle};
+use crate::actors::keys::{self, Maintenance};
 use crate::actors::{placement, ActorError, ConflictKind};
 
 /// Owner records read per page while counting or handing off actors.
@@ -380,4 +381,134 @@ async fn wait_until(limit: Duration, cond: impl Fn() -> bool) -> Result<(), Acto
         tokio::time::sleep(WAIT_POLL).await;
     }
     Ok(())
+}
+
+/// Longest maintenance message, in characters.
+pub const MAINTENANCE_MESSAGE_CHARS_MAX: usize = 500;
+/// Largest `Retry-After` maintenance mode may ask for (a day).
+pub const MAINTENANCE_RETRY_AFTER_S_MAX: u32 = 86_400;
+/// `Retry-After` when the operator names none.
+pub const MAINTENANCE_RETRY_AFTER_S_DEFAULT: u32 = 300;
+
+/// `PUT /v1/cluster/maintenance`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"on": true, "message": "Vi uppgraderar svea till kl. 06:00. / We are upgrading until 06:00.", "retry_after_s": 600}))]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceIn {
+    /// On or off.
+    pub on: bool,
+    /// What customers are told (on only).
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Seconds customers wait before retrying (on only).
+    #[serde(default)]
+    pub retry_after_s: Option<u32>,
+}
+
+/// Maintenance mode as the operator API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"on": true, "message": "Vi uppgraderar svea till kl. 06:00. / We are upgrading until 06:00.", "retry_after_s": 600, "since_ms": 1764648000000_i64}))]
+pub struct MaintenanceOut {
+    /// Whether it is on.
+    pub on: bool,
+    /// The message customers see.
+    pub message: Option<String>,
+    /// The `Retry-After` customers get.
+    pub retry_after_s: Option<u32>,
+    /// When it was switched on, Unix milliseconds.
+    pub since_ms: Option<i64>,
+}
+
+impl From<Option<Maintenance>> for MaintenanceOut {
+    fn from(m: Option<Maintenance>) -> Self {
+        MaintenanceOut {
+            on: m.is_some(),
+            message: m.as_ref().map(|m| m.message.clone()),
+            retry_after_s: m.as_ref().map(|m| m.retry_after_s),
+            since_ms: m.map(|m| m.since_ms),
+        }
+    }
+}
+
+/// Maintenance mode in this node's applied state (no read barrier: customers' requests ask it
+/// on every call, and a switch reaches every node within one replication round).
+pub fn maintenance(node: &NodeHandle) -> Result<Option<Maintenance>, ActorError> {
+    keys::maintenance(node.cluster().view())
+}
+
+/// Switches maintenance mode through Raft (every region agrees, and it survives restarts);
+/// `input` is validated by the caller. Answers the state after the write.
+pub async fn set_maintenance(node: &NodeHandle, input: MaintenanceIn, now_ms: i64) -> Result<MaintenanceOut, ActorError> {
+    let record = input.on.then(|| Maintenance {
+        message: input.message.unwrap_or_default(),
+        retry_after_s: input.retry_after_s.unwrap_or(MAINTENANCE_RETRY_AFTER_S_DEFAULT),
+        since_ms: now_ms,
+    });
+    node.cluster().write(keys::maintenance_command(record.as_ref())?).await?;
+    tracing::info!(event = "maintenance", on = input.on, "maintenance mode switched");
+    Ok(record.into())
+}
+
+/// Backups a node streams at once: each holds a cut of the whole state in memory.
+pub const BACKUPS_IN_FLIGHT_MAX: usize = 1;
+static BACKUPS_IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A backup being streamed; holds one of [`BACKUPS_IN_FLIGHT_MAX`] until dropped.
+pub struct BackupStream {
+    encoder: svea_storage::backup::Encoder,
+    /// Index of the last entry in the cut.
+    pub index: u64,
+}
+
+impl BackupStream {
+    /// Length of the whole file.
+    pub fn total_bytes(&self) -> u64 {
+        self.encoder.total_bytes()
+    }
+}
+
+impl Iterator for BackupStream {
+    type Item = Vec<u8>;
+    fn next(&mut self) -> Option<Vec<u8>> {
+        self.encoder.next()
+    }
+}
+
+impl Drop for BackupStream {
+    fn drop(&mut self) {
+        BACKUPS_IN_FLIGHT.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A backup of the cluster's state: a read barrier (so every write acknowledged before this
+/// call is in it), then one consistent cut at the applied, hence committed, index.
+pub async fn backup(node: &NodeHandle, now_ms: i64) -> Result<BackupStream, ActorError> {
+    let taken = BACKUPS_IN_FLIGHT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    if taken >= BACKUPS_IN_FLIGHT_MAX {
+        BACKUPS_IN_FLIGHT.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        return Err(ActorError::Busy { what: format!("backups on this node ({BACKUPS_IN_FLIGHT_MAX} at a time)") });
+    }
+    let cut = node.cluster().backup_cut().await;
+    let made = cut.map_err(ActorError::from).and_then(|(applied, pairs)| {
+        let meta = svea_storage::backup::BackupMeta {
+            cluster: node.config().cluster.name.clone(),
+            term: applied.map_or(0, |l| l.leader_id.term),
+            index: applied.map_or(0, |l| l.index),
+            storage_format: svea_storage::FORMAT,
+            created_at_ms: now_ms,
+            node: node.node_id(),
+            pairs: 0,
+        };
+        let index = meta.index;
+        let encoder = svea_storage::backup::Encoder::new(meta, pairs).map_err(|e| ActorError::Internal(e.to_string()))?;
+        tracing::info!(event = "backup", index, bytes = encoder.total_bytes(), "backup cut taken");
+        Ok((encoder, index))
+    });
+    match made {
+        Ok((encoder, index)) => Ok(BackupStream { encoder, index }),
+        Err(e) => {
+            BACKUPS_IN_FLIGHT.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            Err(e)
+        }
+    }
 }

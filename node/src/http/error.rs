@@ -56,6 +56,14 @@ pub enum ApiError {
     /// A business endpoint without a valid API key of that business.
     #[error("{0}")]
     BusinessUnauthorized(String),
+    /// Maintenance mode is on (`svea cluster maintenance`): customer endpoints wait.
+    #[error("svea is under maintenance: {message}")]
+    Maintenance {
+        /// The operator's message.
+        message: String,
+        /// Seconds to wait before retrying.
+        retry_after_s: u32,
+    },
     /// No such route.
     #[error("no route for {method} {path}")]
     NoRoute {
@@ -106,6 +114,7 @@ pub fn status_for(e: &ApiError) -> StatusCode {
             PosError::AccountTaken(_) => StatusCode::CONFLICT,
         },
         ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ApiError::Maintenance { .. } => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -140,6 +149,7 @@ pub(crate) fn kind_of(e: &ApiError) -> &str {
             PosError::AccountTaken(_) => "pos-account-taken",
         },
         ApiError::RateLimited { .. } => "rate-limited",
+        ApiError::Maintenance { .. } => "maintenance",
     }
 }
 
@@ -188,6 +198,9 @@ impl ResponseError for ApiError {
             ApiError::RateLimited { retry_after_s } => {
                 resp.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
             }
+            ApiError::Maintenance { retry_after_s, .. } => {
+                resp.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
+            }
             ApiError::Unauthorized(_) => {
                 resp.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"svea-operator\""));
             }
@@ -222,7 +235,8 @@ pub mod answers {
     pub enum Busy {
         /// Busy or unavailable.
         #[response(status = 503, description = "`busy`: the actor's mailbox is full; `unavailable`: no quorum, or this node \
-            lost the actor's ownership meanwhile. Safe to retry.", content_type = "application/problem+json",
+            lost the actor's ownership meanwhile; `maintenance`: the operators switched maintenance mode on (customer endpoints \
+            only; `Retry-After` is theirs). Safe to retry.", content_type = "application/problem+json",
             headers(("Retry-After" = u32, description = "Seconds to wait before retrying.")),
             example = json!({"type": "urn:svea:problem:busy", "title": "Service Unavailable", "status": 503,
                 "detail": "session s_0123456789abcdef0123456789abcdef is busy, retry shortly"}))]

@@ -26,6 +26,10 @@ pub async fn metrics(node: web::Data<NodeHandle>) -> HttpResponse {
         s.last_applied_index.unwrap_or(0),
         node.commands_applied()
     ));
+    let maintenance = crate::core::operator::maintenance(&node).map_or(0, |m| u8::from(m.is_some()));
+    out.push_str(&format!(
+        "# HELP svea_maintenance_mode 1 while maintenance mode is on (customer endpoints answer 503).\n# TYPE svea_maintenance_mode gauge\nsvea_maintenance_mode {maintenance}\n"
+    ));
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(out)
 }
 

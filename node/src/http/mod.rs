@@ -17,6 +17,7 @@ pub mod assets;
 pub mod auth;
 pub mod console;
 pub mod error;
+pub mod maintenance;
 pub mod metrics;
 pub mod openapi;
 pub mod operator;
@@ -87,6 +88,9 @@ pub static PUBLIC_ROUTES: &[Served] = &[
 pub static OPERATOR_ROUTES: &[Served] = &[
     Served::new::<operator::__path_status>(Method::GET, "/v1/cluster", |r| r.to(operator::status)),
     Served::new::<operator::__path_describe_self>(Method::GET, "/v1/cluster/self", |r| r.to(operator::describe_self)),
+    Served::new::<operator::__path_backup>(Method::GET, "/v1/cluster/backup", |r| r.to(operator::backup)),
+    Served::new::<operator::__path_get_maintenance>(Method::GET, "/v1/cluster/maintenance", |r| r.to(operator::get_maintenance)),
+    Served::new::<operator::__path_put_maintenance>(Method::PUT, "/v1/cluster/maintenance", |r| r.to(operator::put_maintenance)),
     Served::new::<operator::__path_add>(Method::POST, "/v1/cluster/nodes", |r| r.to(operator::add)),
     Served::new::<operator::__path_drain>(Method::POST, "/v1/cluster/nodes/{id}/drain", |r| r.to(operator::drain)),
     Served::new::<operator::__path_remove>(Method::DELETE, "/v1/cluster/nodes/{id}", |r| r.to(operator::remove)),

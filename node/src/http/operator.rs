@@ -157,6 +157,58 @@ pub(super) async fn remove(node: web::Data<NodeHandle>, id: web::Path<String>, q
     Ok(HttpResponse::Ok().json(operator::status(&node).await?))
 }
 
+/// `GET /v1/cluster/backup`: a consistent cut of the cluster's state as a backup file, streamed
+/// (see `svea_storage::backup` for the format). Headers name the index it was taken at.
+#[utoipa::path(get, path = "/v1/cluster/backup", tag = "operator", operation_id = "cluster_backup", security(("operator_token" = [])),
+    responses((status = 200, description = "The backup file (magic `SVEABKP`, version, metadata, body, SHA-256), streamed with its length. \
+            `svea backup` writes it to a file and verifies it; `svea restore` seeds a new cluster from it.",
+            content_type = "application/octet-stream", body = Vec<u8>,
+            headers(("x-svea-backup-index" = u64, description = "The committed Raft index the backup is the state at."))),
+        super::error::answers::OperatorAuth, super::error::answers::Busy))]
+pub(super) async fn backup(node: web::Data<NodeHandle>) -> ApiResult {
+    let stream = operator::backup(&node, chrono::Utc::now().timestamp_millis()).await?;
+    let (len, index) = (stream.total_bytes(), stream.index);
+    let body = futures::stream::iter(stream.map(|chunk| Ok::<_, std::convert::Infallible>(web::Bytes::from(chunk))));
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header(("x-svea-backup-index", index.to_string()))
+        .body(actix_web::body::SizedStream::new(len, body)))
+}
+
+/// `GET /v1/cluster/maintenance`: whether maintenance mode is on, and its message.
+#[utoipa::path(get, path = "/v1/cluster/maintenance", tag = "operator", operation_id = "cluster_maintenance", security(("operator_token" = [])),
+    responses((status = 200, description = "Maintenance mode as this node has applied it.", body = operator::MaintenanceOut),
+        super::error::answers::OperatorAuth, super::error::answers::Busy))]
+pub(super) async fn get_maintenance(node: web::Data<NodeHandle>) -> ApiResult {
+    Ok(HttpResponse::Ok().json(operator::MaintenanceOut::from(operator::maintenance(&node)?)))
+}
+
+/// `PUT /v1/cluster/maintenance`: switch maintenance mode on or off, cluster-wide (through Raft).
+#[utoipa::path(put, path = "/v1/cluster/maintenance", tag = "operator", operation_id = "cluster_set_maintenance", security(("operator_token" = [])),
+    request_body(content = operator::MaintenanceIn, content_type = "application/json"),
+    responses((status = 200, description = "Switched; what every region now answers customers.", body = operator::MaintenanceOut),
+        super::error::answers::OperatorAuth, super::error::answers::BadBody, super::error::answers::Busy,
+        (status = 400, description = "`malformed-json`, `invalid-body` (a message over 500 characters or with control characters, \
+            `retry_after_s` outside 1..=86400).", content_type = "application/problem+json", body = super::Problem)))]
+pub(super) async fn put_maintenance(node: web::Data<NodeHandle>, body: web::Json<operator::MaintenanceIn>) -> ApiResult {
+    let m = body.into_inner();
+    if let Some(text) = &m.message {
+        let chars = text.chars().count();
+        if chars > operator::MAINTENANCE_MESSAGE_CHARS_MAX || text.chars().any(char::is_control) {
+            return Err(bad(
+                "invalid-body",
+                format!("message must be at most {} characters without control characters", operator::MAINTENANCE_MESSAGE_CHARS_MAX),
+            ));
+        }
+    }
+    if let Some(s) = m.retry_after_s {
+        if !(1..=operator::MAINTENANCE_RETRY_AFTER_S_MAX).contains(&s) {
+            return Err(bad("invalid-body", format!("retry_after_s must be 1..={}", operator::MAINTENANCE_RETRY_AFTER_S_MAX)));
+        }
+    }
+    Ok(HttpResponse::Ok().json(operator::set_maintenance(&node, m, chrono::Utc::now().timestamp_millis()).await?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::tokens_match;

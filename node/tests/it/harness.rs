@@ -451,6 +451,12 @@ impl Cluster3 {
     /// Like [`Cluster3::start`] (routing left to `overrides`), with overrides of each node's own
     /// (stockholm, gothenburg, malmo).
     pub fn start_with(dir: &Path, overrides: &[(&str, &str)], own: [&[(&str, &str)]; 3]) -> Cluster3 {
+        Self::start_prepared(dir, overrides, own, |_| {})
+    }
+
+    /// Like [`Cluster3::start_with`], running `prepare` on the written config files (stockholm,
+    /// gothenburg, malmo) before any node starts (a restore seeds their stores there).
+    pub fn start_prepared(dir: &Path, overrides: &[(&str, &str)], own: [&[(&str, &str)]; 3], prepare: impl FnOnce(&[PathBuf])) -> Cluster3 {
         let tls = dir.join("tls");
         let out = Command::new(env!("CARGO_BIN_EXE_svea"))
             .args(["certs", "--out"])
@@ -469,6 +475,7 @@ impl Cluster3 {
             .set("operator.token", OPERATOR_TOKEN)
             .set_all(overrides);
         let paths = layout.write("Written by the svea tests.").expect("write configs");
+        prepare(&paths);
         let configs = (0..3).map(|i| (paths[i].clone(), format!("http://127.0.0.1:{}", http[i]), dir.join(REGIONS[i]).join("node.log")));
         // Start all three before waiting: a single node cannot become ready without a quorum.
         let mut nodes = Vec::new();

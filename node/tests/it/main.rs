@@ -12,6 +12,7 @@ mod abuse;
 mod accounts;
 mod attacker;
 mod actors;
+mod backup;
 mod cluster;
 mod console;
 
@@ -25,6 +26,7 @@ mod shipped;
 mod expiry;
 mod failover;
 mod geo;
+mod maintenance;
 mod metrics;
 mod openapi;
 mod operator;

@@ -156,6 +156,16 @@ pub fn rate_limited(req: &HttpRequest, retry_after_s: u64) -> HttpResponse {
     resp
 }
 
+/// The page while maintenance mode is on: the operator's message as a notice, 503 with
+/// `Retry-After` (`http::maintenance` answers page paths with it).
+pub fn maintenance(req: &HttpRequest, message: &str, retry_after_s: u32) -> HttpResponse {
+    let mut resp = html(StatusCode::SERVICE_UNAVAILABLE, view::maintenance(lang_of(req), message), Vec::new());
+    if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    resp
+}
+
 /// The extractor error of a form body that could not be read (too large, not a form).
 fn form_error(err: actix_web::error::UrlencodedError, req: &HttpRequest) -> actix_web::Error {
     let e = bad("invalid-body", err.to_string());

@@ -93,6 +93,8 @@ pub struct Texts {
     pub not_found_text: &'static str,
     pub rate_limited_heading: &'static str,
     pub rate_limited_text: &'static str,
+    pub maintenance_heading: &'static str,
+    pub maintenance_text: &'static str,
     /// Problem kind -> sentence; kinds not listed get `problem_default`.
     pub problems: &'static [(&'static str, &'static str)],
     pub problem_default: &'static str,
@@ -173,6 +175,8 @@ pub static SV: Texts = Texts {
     not_found_text: "Koden är okänd eller inte längre giltig. Skanna koden på plats igen, eller fråga personalen.",
     rate_limited_heading: "För många försök",
     rate_limited_text: "Vänta en stund och försök igen.",
+    maintenance_heading: "Underhåll pågår",
+    maintenance_text: "Försök igen om en stund. Ditt köp är inte förlorat.",
     problems: &[
         ("qr-token-not-found", "Vi hittar inte den här QR-koden."),
         ("session-not-found", "Vi hittar inte ditt besök. Börja om."),
@@ -253,6 +257,8 @@ pub static EN: Texts = Texts {
     not_found_text: "The code is unknown or no longer valid. Scan the code on site again, or ask the staff.",
     rate_limited_heading: "Too many attempts",
     rate_limited_text: "Please wait a moment and try again.",
+    maintenance_heading: "Down for maintenance",
+    maintenance_text: "Please try again in a while. Your purchase is not lost.",
     problems: &[
         ("qr-token-not-found", "We cannot find this QR code."),
         ("session-not-found", "We cannot find your visit. Please start over."),

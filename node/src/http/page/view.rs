@@ -346,3 +346,13 @@ pub fn rate_limited(lang: Lang) -> Markup {
     let t = lang.texts();
     layout(lang, t.rate_limited_heading, false, html! { h1 { (t.rate_limited_heading) } p { (t.rate_limited_text) } })
 }
+
+/// The page while maintenance mode is on, with the operator's message (escaped like any text).
+pub fn maintenance(lang: Lang, message: &str) -> Markup {
+    let t = lang.texts();
+    layout(lang, t.maintenance_heading, false, html! {
+        h1 { (t.maintenance_heading) }
+        p.notice #maintenance { (message) }
+        p { (t.maintenance_text) }
+    })
+}

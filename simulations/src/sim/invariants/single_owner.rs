@@ -83,5 +83,6 @@ pub(super) fn describe(c: &Command) -> String {
             format!("put {actor} by {node}@{epoch} on version {expected_version}")
         }
         Command::Batch(cmds) => format!("a nested batch of {} commands", cmds.len()),
+        Command::SetCluster { key, value } => format!("set cluster record {key} ({})", if value.is_some() { "set" } else { "deleted" }),
     }
 }

@@ -1,0 +1,88 @@
+//! `svea backup` and `svea restore`: a consistent snapshot of a running cluster streamed from a
+//! node's operator API into a checksummed file, and a new cluster's store seeded from one (the
+//! file format is `svea_storage::backup`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use svea_config::Config;
+use svea_storage::backup::BackupMeta;
+
+use super::cluster::{base, problem_detail};
+
+/// Limit for the whole download of a backup.
+pub const BACKUP_TIMEOUT: Duration = Duration::from_secs(3600);
+
+fn describe(meta: &BackupMeta) -> String {
+    let when = chrono::DateTime::from_timestamp_millis(meta.created_at_ms).map_or_else(|| meta.created_at_ms.to_string(), |t| t.to_rfc3339());
+    format!(
+        "cluster {:?}, raft index {} (term {}), store format {}, {} records, taken {when} by node {}",
+        meta.cluster, meta.index, meta.term, meta.storage_format, meta.pairs, meta.node
+    )
+}
+
+/// Checks the backup file at `path` and returns what it says about itself.
+pub fn check(path: &Path) -> anyhow::Result<BackupMeta> {
+    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let len = f.metadata()?.len();
+    Ok(svea_storage::backup::verify(std::io::BufReader::new(f), len)?)
+}
+
+/// `svea verify-backup`: checks the file and prints what it holds.
+pub fn verify(path: &Path) -> anyhow::Result<()> {
+    let meta = check(path).with_context(|| format!("{} is refused", path.display()))?;
+    println!("{} is a valid backup: {}", path.display(), describe(&meta));
+    Ok(())
+}
+
+fn sync_dir(path: &Path) -> anyhow::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// `svea backup`: streams `GET /v1/cluster/backup` from `node` into `<out>.tmp`, syncs it,
+/// verifies it, and renames it to `out`.
+pub fn backup(node: &str, out: &Path, token: String) -> anyhow::Result<()> {
+    let url = format!("{}/v1/cluster/backup", base(node)?);
+    let resp = match ureq::get(&url).timeout(BACKUP_TIMEOUT).set("Authorization", &format!("Bearer {token}")).call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(code, resp)) => bail!("GET {url}: {code}: {}", problem_detail(resp)),
+        Err(e) => bail!("GET {url}: {e}"),
+    };
+    let mut tmp = out.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let written = (|| -> anyhow::Result<BackupMeta> {
+        let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        std::io::copy(&mut resp.into_reader(), &mut f).with_context(|| format!("download from {url}"))?;
+        f.flush()?;
+        f.sync_all()?;
+        check(&tmp)
+    })();
+    let meta = match written {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.context("the backup was not written"));
+        }
+    };
+    std::fs::rename(&tmp, out).with_context(|| format!("cannot rename {} to {}", tmp.display(), out.display()))?;
+    sync_dir(out)?;
+    println!("wrote {}: {}", out.display(), describe(&meta));
+    Ok(())
+}
+
+/// `svea restore`: seeds `<data_dir>/store` of one member of a new cluster (members and data
+/// directory from `cfg`) from the backup at `from`.
+pub fn restore(from: &Path, cfg: &Config) -> anyhow::Result<()> {
+    let store = cfg.node.data_dir.join("store");
+    let members = cfg.initial_members().iter().map(|m| (m.id.get(), svea_cluster::member_node(m))).collect();
+    let meta = svea_storage::backup::restore(from, &store, members, cfg.limits.storage_cache_bytes)
+        .with_context(|| format!("cannot restore {}", from.display()))?;
+    println!("restored {} into {}: {}", from.display(), store.display(), describe(&meta));
+    println!("start every member of the new cluster with `svea run`; members restored from the same file start with identical state, empty ones receive it by snapshot");
+    Ok(())
+}
