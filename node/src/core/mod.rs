@@ -71,6 +71,8 @@ pub struct NodeHandle {
     device_key: DeviceKey,
     /// Scores feedback before its session stores it.
     scoring: Arc<scoring::FeedbackScoring>,
+    /// The metrics registry `/metrics` serves.
+    telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 impl NodeHandle {
@@ -95,9 +97,9 @@ impl NodeHandle {
         self.cluster.id()
     }
 
-    /// Event counters of the cluster layer, for `/metrics`.
-    pub fn counters(&self) -> &svea_cluster::metrics::Counters {
-        self.cluster.counters()
+    /// The node's metrics (`/metrics`, and the HTTP layer's request families).
+    pub fn telemetry(&self) -> &crate::telemetry::Telemetry {
+        &self.telemetry
     }
 
     /// Commands this node applied since it started (a batch's commands each counted).
@@ -108,9 +110,11 @@ impl NodeHandle {
     /// Where a customer at `ip` should be served: the nearest healthy region, with the reasons.
     pub fn route(&self, ip: std::net::IpAddr) -> svea_geo::Route {
         let healthy = self.cluster.healthy_regions();
-        svea_geo::route(self.geo.as_deref(), ip, &self.config.regions, &self.config.geo.default_order, |r| {
+        let route = svea_geo::route(self.geo.as_deref(), ip, &self.config.regions, &self.config.geo.default_order, |r| {
             healthy.contains(r.as_str())
-        })
+        });
+        self.telemetry.events().geo_decision(&route);
+        route
     }
 
     /// Public URL of a reachable node in `region` (lowest id first).
@@ -133,11 +137,6 @@ impl NodeHandle {
             .into_values()
             .find(|n| n.region == region.as_str())
             .map_or_else(|| self.config.node.public_url.clone(), |n| n.public_url)
-    }
-
-    /// Appends the feedback scoring counters for `/metrics`.
-    pub fn render_scoring(&self, out: &mut String) {
-        self.scoring.render(out);
     }
 
     /// Actors active on this node.

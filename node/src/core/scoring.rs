@@ -49,9 +49,9 @@ impl FeedbackScoring {
         }
     }
 
-    /// Appends the scoring counters in the Prometheus text format.
-    pub fn render(&self, out: &mut String) {
-        self.counters.render(out);
+    /// The scoring counters, for `/metrics`.
+    pub fn encode(&self, enc: &mut prometheus_client::encoding::DescriptorEncoder) -> std::fmt::Result {
+        self.counters.encode(enc)
     }
 }
 
@@ -86,17 +86,20 @@ impl ScoringCounters {
         }
     }
 
-    fn render(&self, out: &mut String) {
-        out.push_str("# HELP svea_feedback_scored_total Feedback texts scored on this node, by who gave the score that counts.\n");
-        out.push_str("# TYPE svea_feedback_scored_total counter\n");
-        for (source, n) in [("rubric", &self.rubric), ("ollama", &self.ollama)] {
-            out.push_str(&format!("svea_feedback_scored_total{{source=\"{source}\"}} {}\n", n.load(Ordering::Relaxed)));
-        }
-        out.push_str("# HELP svea_scoring_fallbacks_total Model scoring failures answered by the rubric, by reason.\n");
-        out.push_str("# TYPE svea_scoring_fallbacks_total counter\n");
-        for (reason, n) in FAILURE_REASONS.iter().zip(&self.fallbacks) {
-            out.push_str(&format!("svea_scoring_fallbacks_total{{reason=\"{reason}\"}} {}\n", n.load(Ordering::Relaxed)));
-        }
+    fn encode(&self, enc: &mut prometheus_client::encoding::DescriptorEncoder) -> std::fmt::Result {
+        let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        crate::telemetry::counter_family(
+            enc,
+            "svea_feedback_scored",
+            "Feedback texts scored on this node, by who gave the score that counts.",
+            [("rubric", &self.rubric), ("ollama", &self.ollama)].map(|(source, n)| ([("source", source)], load(n))),
+        )?;
+        crate::telemetry::counter_family(
+            enc,
+            "svea_scoring_fallbacks",
+            "Model scoring failures answered by the rubric, by reason.",
+            FAILURE_REASONS.iter().zip(&self.fallbacks).map(|(reason, n)| ([("reason", *reason)], load(n))),
+        )
     }
 }
 
@@ -141,9 +144,7 @@ mod tests {
     }
 
     fn rendered(scoring: &FeedbackScoring) -> String {
-        let mut out = String::new();
-        scoring.render(&mut out);
-        out
+        crate::telemetry::encode_with(|enc| scoring.encode(enc))
     }
 
     #[tokio::test]
