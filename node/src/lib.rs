@@ -13,4 +13,5 @@ pub mod cli;
 pub mod core;
 pub mod domain;
 pub mod http;
+pub mod request_id;
 pub mod telemetry;

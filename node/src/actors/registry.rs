@@ -19,6 +19,7 @@ use actix::{Actor, Addr};
 use futures::future::LocalBoxFuture;
 use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::business::BusinessActor;
 use super::session::SessionActor;
@@ -73,12 +74,16 @@ impl RegistryHandle {
             Err(tokio::sync::TryAcquireError::Closed) => return Err(shutting_down()),
         };
         let (reply, rx) = oneshot::channel();
+        // The caller's request id and log span go with the call to the core thread (and from
+        // there with a forward to the owning node), so its log lines name the request.
+        let (request_id, span) = (crate::request_id::current(), tracing::Span::current());
         let job: Job = Box::new(move |router: Rc<Router>| {
-            Box::pin(async move {
+            let call = async move {
                 let result = super::routing::deliver(&router, id, op, forwarded).await;
                 let _ = reply.send(result);
                 drop(permit);
-            })
+            };
+            Box::pin(crate::request_id::scope(request_id, call).instrument(span))
         });
         self.tx.try_send(job).map_err(|e| match e {
             // Cannot happen while the queue is as long as the permits; kept for the type.

@@ -5,13 +5,14 @@
 //! every response, [`ratelimit`] the per-address token bucket in front of the public API, [`pos`]
 //! till webhooks and settings, [`page`] the customer's page (`/q/<token>`), [`qr`] a location's
 //! QR code and printable poster, [`assets`] the static files (stylesheets, scripts) embedded in the
-//! binary for the pages.
+//! binary for the pages, [`observe`] request ids, access log and request metrics on both listeners.
 
 pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod error;
 pub mod metrics;
+pub mod observe;
 pub mod operator;
 pub mod page;
 pub mod pos;
