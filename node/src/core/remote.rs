@@ -139,9 +139,10 @@ impl AppHandler for ForwardedCalls {
             Some(id) => tracing::info_span!("forwarded", request_id = %id, from),
             None => tracing::Span::none(),
         };
+        let traced = request_id.is_some();
         let served = async move {
-            tracing::debug!(call = call.name(), "serving a forwarded actor call");
-            match call {
+            let name = call.name();
+            let answer = match call {
                 RemoteCall::CreateBusiness(id, op) => serve(&registry, id, op).await,
                 RemoteCall::GetBusiness(id, op) => serve(&registry, id, op).await,
                 RemoteCall::RotateKey(id, op) => serve(&registry, id, op).await,
@@ -159,7 +160,13 @@ impl AppHandler for ForwardedCalls {
                 RemoteCall::MatchPurchase(id, op) => serve(&registry, id, op).await,
                 RemoteCall::Erase(id, op) => serve(&registry, id, op).await,
                 RemoteCall::RedactOldText(id, op) => serve(&registry, id, op).await,
+            };
+            // Calls of an HTTP request (they carry its id) get a line here too, so the request
+            // can be followed across nodes; the sweeper's and the simulation's carry none.
+            if traced {
+                tracing::info!(call = name, from, "forwarded actor call served");
             }
+            answer
         };
         Box::pin(crate::request_id::scope(request_id, served).instrument(span))
     }

@@ -143,13 +143,14 @@ mod tests {
         assert_eq!((e.reason(), s.source), ("out_of_range", ScoreSource::Rubric));
     }
 
-    fn rendered(scoring: &FeedbackScoring) -> String {
-        crate::telemetry::encode_with(|enc| scoring.encode(enc))
+    fn rendered(scoring: &Arc<FeedbackScoring>) -> String {
+        let scoring = scoring.clone();
+        crate::telemetry::encode_with(move |enc| scoring.encode(enc))
     }
 
     #[tokio::test]
     async fn the_rubric_backend_never_calls_a_model_and_counts() {
-        let scoring = FeedbackScoring::new(Arc::new(RubricScorer), None);
+        let scoring = Arc::new(FeedbackScoring::new(Arc::new(RubricScorer), None));
         let s = scoring.score(TEXT).await;
         assert_eq!(s, Scored::by_rubric(RubricScorer.score(TEXT)));
         let out = rendered(&scoring);
@@ -163,7 +164,7 @@ mod tests {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let raw = svea_config::RawConfig { scoring: svea_config::RawScoring { ollama_url: format!("http://127.0.0.1:{port}"), ..Default::default() }, ..Default::default() };
         let config = raw.validate().unwrap();
-        let scoring = FeedbackScoring::new(Arc::new(RubricScorer), Some(OllamaClient::new(&config.scoring)));
+        let scoring = Arc::new(FeedbackScoring::new(Arc::new(RubricScorer), Some(OllamaClient::new(&config.scoring))));
         let s = scoring.score(TEXT).await;
         assert_eq!(s, Scored::by_rubric(RubricScorer.score(TEXT)));
         let out = rendered(&scoring);

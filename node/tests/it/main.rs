@@ -23,6 +23,7 @@ mod expiry;
 mod failover;
 mod geo;
 mod metrics;
+mod observability;
 mod operator;
 mod page;
 mod pos;
