@@ -90,19 +90,19 @@ impl Counters {
         let v = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let op = |name| Some(("op", name));
         vec![
-            ("svea_leader_changes", "Times the leader this node follows changed.", None, v(&self.leader_changes)),
-            ("svea_peer_down", "Peers declared unreachable after failover_after of silence.", None, v(&self.peer_down)),
-            ("svea_peer_up", "Peers reachable again after being declared down.", None, v(&self.peer_up)),
-            ("svea_region_down", "Regions failed over: every node unreachable.", None, v(&self.region_down)),
-            ("svea_region_up", "Regions reachable again after a failover.", None, v(&self.region_up)),
-            ("svea_actor_takeovers", "Actors claimed by this node from an unreachable owner.", None, v(&self.actor_takeovers)),
-            ("svea_actor_handoffs", "Actors this node handed to another node while draining.", None, v(&self.actor_handoffs)),
-            ("svea_leadership_transfers", "Leadership handed by this node to another voter.", None, v(&self.leadership_transfers)),
-            ("svea_membership_changes", "Membership changes made by this node as leader.", op("add_learner"), v(&self.add_learner)),
+            ("svea_leader_changes", "Times the leader this node follows changed", None, v(&self.leader_changes)),
+            ("svea_peer_down", "Peers declared unreachable after failover_after of silence", None, v(&self.peer_down)),
+            ("svea_peer_up", "Peers reachable again after being declared down", None, v(&self.peer_up)),
+            ("svea_region_down", "Regions failed over: every node unreachable", None, v(&self.region_down)),
+            ("svea_region_up", "Regions reachable again after a failover", None, v(&self.region_up)),
+            ("svea_actor_takeovers", "Actors claimed by this node from an unreachable owner", None, v(&self.actor_takeovers)),
+            ("svea_actor_handoffs", "Actors this node handed to another node while draining", None, v(&self.actor_handoffs)),
+            ("svea_leadership_transfers", "Leadership handed by this node to another voter", None, v(&self.leadership_transfers)),
+            ("svea_membership_changes", "Membership changes made by this node as leader", op("add_learner"), v(&self.add_learner)),
             ("svea_membership_changes", "", op("promote"), v(&self.promote)),
             ("svea_membership_changes", "", op("set_draining"), v(&self.set_draining)),
             ("svea_membership_changes", "", op("remove"), v(&self.remove)),
-            ("svea_read_index_rounds", "Read-index rounds started (shared by concurrent read barriers).", None, v(&self.read_index_rounds)),
+            ("svea_read_index_rounds", "Read-index rounds started (shared by concurrent read barriers)", None, v(&self.read_index_rounds)),
         ]
     }
 }

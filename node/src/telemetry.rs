@@ -11,7 +11,7 @@
 //! is never copied or stale. Timings only measure; nothing decides by them.
 
 use std::fmt;
-use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -74,13 +74,6 @@ pub struct OutcomeLabel {
 /// withheld by an abuse limit, expired.
 pub const SESSION_OUTCOMES: [&str; 4] = ["rewarded", "not_rewarded", "withheld", "expired"];
 
-/// A business actor this node owns.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct BusinessLabel {
-    /// Its id.
-    pub business: String,
-}
-
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn http_histogram() -> Histogram {
@@ -113,8 +106,9 @@ pub struct Events {
     /// Rewards paid by those settlements, in öre.
     pub rewards_ore: Counter,
     /// Remaining budget / budget of the businesses this node owns (set when one settles,
-    /// removed when it passivates).
-    pub budget_ratio: Family<BusinessLabel, Gauge<f64, AtomicU64>>,
+    /// removed when it passivates, so at most one per active business actor). Encoded by the
+    /// collector, so the family is described even before the first settlement.
+    budget_ratio: Arc<std::sync::Mutex<std::collections::BTreeMap<String, f64>>>,
     /// 1 while the cluster is in maintenance mode (issue 15 point 5 sets it).
     pub maintenance: Gauge,
     storage: StorageMetrics,
@@ -164,7 +158,7 @@ impl Events {
             geo: Family::default(),
             sessions: Family::default(),
             rewards_ore: Counter::default(),
-            budget_ratio: Family::default(),
+            budget_ratio: Arc::default(),
             maintenance: Gauge::default(),
             storage: StorageMetrics {
                 append: storage_histogram(),
@@ -200,12 +194,16 @@ impl Events {
     pub fn session_settled(&self, business: &str, outcome: &'static str, paid_ore: u64, remaining_ratio: f64) {
         self.sessions.get_or_create(&OutcomeLabel { outcome }).inc();
         self.rewards_ore.inc_by(paid_ore);
-        self.budget_ratio.get_or_create(&BusinessLabel { business: business.to_owned() }).set(remaining_ratio);
+        self.budget_ratios().insert(business.to_owned(), remaining_ratio);
     }
 
     /// A business actor passivated or moved away: its budget gauge goes too.
     pub fn business_gone(&self, business: &str) {
-        self.budget_ratio.remove(&BusinessLabel { business: business.to_owned() });
+        self.budget_ratios().remove(business);
+    }
+
+    fn budget_ratios(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, f64>> {
+        self.budget_ratio.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -233,28 +231,23 @@ impl Telemetry {
         let live = Arc::new(OnceLock::new());
         let mut r = Registry::default();
         let e = &events;
-        r.register("svea_http_requests", "HTTP requests answered, by route pattern, method and status.", e.http_requests.clone());
-        r.register("svea_http_request_duration_seconds", "HTTP request duration, by route pattern, method and status.", e.http_duration.clone());
-        r.register("svea_actors_active", "Actors active on this node, by kind.", e.actors_active.clone());
-        r.register("svea_actor_activations", "Actor activations on this node, by kind.", e.activations.clone());
-        r.register("svea_actor_passivations", "Actor passivations on this node, by kind.", e.passivations.clone());
-        r.register("svea_actor_busy", "Calls answered busy (503): routing queue or actor mailbox full.", e.busy.clone());
-        r.register("svea_geo_decisions", "GeoIP routing decisions, by reason and chosen region.", e.geo.clone());
-        r.register("svea_sessions", "Sessions settled by businesses this node owns, by outcome.", e.sessions.clone());
-        r.register("svea_rewards_paid_ore", "Rewards paid by those settlements, in öre.", e.rewards_ore.clone());
-        r.register(
-            "svea_business_budget_remaining_ratio",
-            "Budget left (0..1) of business actors this node owns, as of their last settlement.",
-            e.budget_ratio.clone(),
-        );
+        r.register("svea_http_requests", "HTTP requests answered, by route pattern, method and status", e.http_requests.clone());
+        r.register("svea_http_request_duration_seconds", "HTTP request duration, by route pattern, method and status", e.http_duration.clone());
+        r.register("svea_actors_active", "Actors active on this node, by kind", e.actors_active.clone());
+        r.register("svea_actor_activations", "Actor activations on this node, by kind", e.activations.clone());
+        r.register("svea_actor_passivations", "Actor passivations on this node, by kind", e.passivations.clone());
+        r.register("svea_actor_busy", "Calls answered busy (503): routing queue or actor mailbox full", e.busy.clone());
+        r.register("svea_geo_decisions", "GeoIP routing decisions, by reason and chosen region", e.geo.clone());
+        r.register("svea_sessions", "Sessions settled by businesses this node owns, by outcome", e.sessions.clone());
+        r.register("svea_rewards_paid_ore", "Rewards paid by those settlements, in öre", e.rewards_ore.clone());
         r.register("svea_maintenance_mode", "1 while the cluster is in maintenance mode.", e.maintenance.clone());
         let s = &e.storage;
-        r.register("svea_raft_append_duration_seconds", "Raft log append until flushed.", s.append.clone());
-        r.register("svea_raft_flush_duration_seconds", "One storage flush (fdatasync).", s.flush.clone());
-        r.register("svea_raft_apply_duration_seconds", "State-machine apply of one Raft entry.", s.apply.clone());
-        r.register("svea_raft_commit_index", "Committed Raft log index as this node knows it.", s.committed.clone());
-        r.register("svea_raft_snapshots_built", "Snapshots built on this node.", s.snapshots_built.clone());
-        r.register("svea_raft_snapshots_installed", "Snapshots from the leader installed on this node.", s.snapshots_installed.clone());
+        r.register("svea_raft_append_duration_seconds", "Raft log append until flushed", s.append.clone());
+        r.register("svea_raft_flush_duration_seconds", "One storage flush (fdatasync)", s.flush.clone());
+        r.register("svea_raft_apply_duration_seconds", "State-machine apply of one Raft entry", s.apply.clone());
+        r.register("svea_raft_commit_index", "Committed Raft log index as this node knows it", s.committed.clone());
+        r.register("svea_raft_snapshots_built", "Snapshots built on this node", s.snapshots_built.clone());
+        r.register("svea_raft_snapshots_installed", "Snapshots from the leader installed on this node", s.snapshots_installed.clone());
         for kind in ["business", "session"] {
             // Every kind shows from the start, at zero.
             let _ = e.actors_active.get_or_create(&KindLabel { kind });
@@ -264,7 +257,7 @@ impl Telemetry {
         for outcome in SESSION_OUTCOMES {
             let _ = e.sessions.get_or_create(&OutcomeLabel { outcome });
         }
-        r.register_collector(Box::new(LiveCollector { live: live.clone() }));
+        r.register_collector(Box::new(LiveCollector { live: live.clone(), budget_ratio: e.budget_ratio.clone() }));
         Telemetry { registry: r, events, live }
     }
 
@@ -303,6 +296,7 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 /// Reads the live state at every scrape.
 struct LiveCollector {
     live: Arc<OnceLock<Live>>,
+    budget_ratio: Arc<std::sync::Mutex<std::collections::BTreeMap<String, f64>>>,
 }
 
 impl fmt::Debug for LiveCollector {
@@ -351,26 +345,38 @@ fn sat(v: u64) -> i64 {
 
 impl Collector for LiveCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
-        let Some(live) = self.live.get() else { return Ok(()) };
         let e = &mut enc;
+        {
+            let ratios = self.budget_ratio.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut m = e.encode_descriptor(
+                "svea_business_budget_remaining_ratio",
+                "Budget left (0..1) of business actors this node owns, as of their last settlement",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (business, ratio) in ratios.iter() {
+                ConstGauge::new(*ratio).encode(m.encode_family(&[("business", business.as_str())])?)?;
+            }
+        }
+        let Some(live) = self.live.get() else { return Ok(()) };
         let s = live.cluster.status();
-        gauge(e, "svea_raft_term", "Current Raft term.", sat(s.term))?;
+        gauge(e, "svea_raft_term", "Current Raft term", sat(s.term))?;
         gauge(e, "svea_raft_is_leader", "1 when this node leads.", i64::from(s.leader == Some(s.node_id)))?;
-        gauge(e, "svea_raft_leader_id", "Id of the leader this node follows (0 when unknown).", sat(s.leader.unwrap_or(0)))?;
+        gauge(e, "svea_raft_leader_id", "Id of the leader this node follows (0 when unknown)", sat(s.leader.unwrap_or(0)))?;
         let last = s.last_log_index.unwrap_or(0);
-        gauge(e, "svea_raft_last_log_index", "Last Raft log index written on this node.", sat(last))?;
-        gauge(e, "svea_raft_applied_index", "Index of the last Raft entry applied on this node.", sat(s.last_applied_index.unwrap_or(0)))?;
+        gauge(e, "svea_raft_last_log_index", "Last Raft log index written on this node", sat(last))?;
+        gauge(e, "svea_raft_applied_index", "Index of the last Raft entry applied on this node", sat(s.last_applied_index.unwrap_or(0)))?;
         gauge_family(
             e,
             "svea_raft_replication_lag_entries",
-            "As leader: entries each follower is behind this node's last log index.",
+            "As leader: entries each follower is behind this node's last log index",
             s.matched.iter().map(|(id, m)| ([("follower", id.to_string())], sat(last.saturating_sub(*m)))),
         )?;
         let health = live.cluster.health();
         gauge_family(
             e,
             "svea_cluster_peer_up",
-            "The failure detector's view of each other member: 1 reachable, 0 not.",
+            "The failure detector's view of each other member: 1 reachable, 0 not",
             s.members
                 .iter()
                 .filter(|(id, _)| **id != s.node_id)
@@ -380,12 +386,12 @@ impl Collector for LiveCollector {
         for n in s.members.values() {
             *per_region.entry(n.region.as_str()).or_default() += 1;
         }
-        gauge_family(e, "svea_cluster_members", "Members (voters and learners) per region.", per_region.into_iter().map(|(r, n)| ([("region", r)], n)))?;
-        gauge(e, "svea_registry_queue_depth", "Actor calls queued or in flight on this node.", sat(live.registry.queue_depth() as u64))?;
+        gauge_family(e, "svea_cluster_members", "Members (voters and learners) per region", per_region.into_iter().map(|(r, n)| ([("region", r)], n)))?;
+        gauge(e, "svea_registry_queue_depth", "Actor calls queued or in flight on this node", sat(live.registry.queue_depth() as u64))?;
         counter(
             e,
             "svea_commands_applied",
-            "Commands applied on this node since it started (each command of a batch entry counts).",
+            "Commands applied on this node since it started (each command of a batch entry counts)",
             live.cluster.commands_applied(),
         )?;
         let samples = live.cluster.counters().samples();
@@ -411,15 +417,15 @@ fn process(e: &mut DescriptorEncoder) -> fmt::Result {
     let Ok(stat) = me.stat() else { return Ok(()) };
     use procfs::WithCurrentSystemInfo as _;
     let ticks = procfs::ticks_per_second() as f64;
-    gauge(e, "process_resident_memory_bytes", "Resident memory size in bytes.", sat(stat.rss_bytes().get()))?;
+    gauge(e, "process_resident_memory_bytes", "Resident memory size in bytes", sat(stat.rss_bytes().get()))?;
     // A counter of seconds: prometheus-client's ConstCounter takes f64 too.
     ConstCounter::new((stat.utime + stat.stime) as f64 / ticks)
-        .encode(e.encode_descriptor("process_cpu_seconds", "User and system CPU time spent, in seconds.", None, MetricType::Counter)?)?;
+        .encode(e.encode_descriptor("process_cpu_seconds", "User and system CPU time spent, in seconds", None, MetricType::Counter)?)?;
     if let Ok(n) = me.fd_count() {
-        gauge(e, "process_open_fds", "Open file descriptors.", sat(n as u64))?;
+        gauge(e, "process_open_fds", "Open file descriptors", sat(n as u64))?;
     }
     if let Ok(boot) = procfs::boot_time_secs() {
-        gauge_f(e, "process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds.", boot as f64 + stat.starttime as f64 / ticks)?;
+        gauge_f(e, "process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds", boot as f64 + stat.starttime as f64 / ticks)?;
     }
     Ok(())
 }

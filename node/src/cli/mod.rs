@@ -84,7 +84,9 @@ pub enum Command {
 /// fields of the spans they are in, the request id among them).
 fn init_tracing(log: &svea_config::LogConfig) {
     let filter = tracing_subscriber::EnvFilter::try_new(&log.filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    // Colours only on a terminal: a file or journald gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi);
     let _ = match log.format {
         svea_config::LogFormat::Text => fmt.try_init(),
         svea_config::LogFormat::Json => fmt.json().with_current_span(true).with_span_list(true).try_init(),

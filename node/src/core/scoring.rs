@@ -91,13 +91,13 @@ impl ScoringCounters {
         crate::telemetry::counter_family(
             enc,
             "svea_feedback_scored",
-            "Feedback texts scored on this node, by who gave the score that counts.",
+            "Feedback texts scored on this node, by who gave the score that counts",
             [("rubric", &self.rubric), ("ollama", &self.ollama)].map(|(source, n)| ([("source", source)], load(n))),
         )?;
         crate::telemetry::counter_family(
             enc,
             "svea_scoring_fallbacks",
-            "Model scoring failures answered by the rubric, by reason.",
+            "Model scoring failures answered by the rubric, by reason",
             FAILURE_REASONS.iter().zip(&self.fallbacks).map(|(reason, n)| ([("reason", *reason)], load(n))),
         )
     }
