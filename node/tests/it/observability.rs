@@ -126,7 +126,7 @@ fn a_loaded_node_exports_request_histograms_raft_indexes_actor_counts_and_every_
         }
     });
     assert_valid_exposition(&text);
-    let names = svea_node::telemetry::family_names(&text);
+    let names = exported_families(&n);
     let missing: Vec<_> = CONTRACT_FAMILIES.iter().filter(|f| !names.contains(**f)).collect();
     assert!(missing.is_empty(), "families missing from /metrics: {missing:?}\n{text}");
 
