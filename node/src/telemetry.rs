@@ -240,7 +240,7 @@ impl Telemetry {
         r.register("svea_geo_decisions", "GeoIP routing decisions, by reason and chosen region", e.geo.clone());
         r.register("svea_sessions", "Sessions settled by businesses this node owns, by outcome", e.sessions.clone());
         r.register("svea_rewards_paid_ore", "Rewards paid by those settlements, in öre", e.rewards_ore.clone());
-        r.register("svea_maintenance_mode", "1 while the cluster is in maintenance mode.", e.maintenance.clone());
+        r.register("svea_maintenance_mode", "1 while the cluster is in maintenance mode", e.maintenance.clone());
         let s = &e.storage;
         r.register("svea_raft_append_duration_seconds", "Raft log append until flushed", s.append.clone());
         r.register("svea_raft_flush_duration_seconds", "One storage flush (fdatasync)", s.flush.clone());

@@ -5,7 +5,11 @@
 //! the simulations stay as they were); with one, timings only measure and never decide.
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock: the real one in a node, the simulation's virtual one there (so a simulated
+// disk's flush latency is what the histogram sees, and no OS clock is read).
+use tokio::time::Instant;
 
 /// Receives storage events. Every method has an empty default.
 pub trait StorageObserver: Send + Sync + 'static {

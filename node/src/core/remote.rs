@@ -164,7 +164,7 @@ impl AppHandler for ForwardedCalls {
             // Calls of an HTTP request (they carry its id) get a line here too, so the request
             // can be followed across nodes; the sweeper's and the simulation's carry none.
             if traced {
-                tracing::info!(call = name, from, "forwarded actor call served");
+                tracing::info!(call = name, "forwarded actor call served");
             }
             answer
         };
