@@ -1,9 +1,11 @@
-//! Counters of cluster events (failover, membership, leadership), rendered in the Prometheus
-//! text format by the HTTP layer. One set per node, so several nodes in one process (the
+//! Counters of cluster events (failover, membership, leadership), read by the node's `/metrics`
+//! ([`Counters::samples`]). One set per node, so several nodes in one process (the
 //! simulations) keep their own.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One counter sample: family name (without `_total`), help, optional label, value.
+pub type CounterSample = (&'static str, &'static str, Option<(&'static str, &'static str)>, u64);
 
 /// Event counters of one node. All monotonic.
 #[derive(Debug, Default)]
@@ -81,40 +83,26 @@ impl Counters {
         self.read_index_rounds.load(Ordering::Relaxed)
     }
 
-    fn all(&self) -> Vec<(&'static str, &'static str, Option<(&'static str, &'static str)>, u64)> {
+    /// Every counter as `(family, help, label, value)`: a family's name without the `_total`
+    /// suffix the exposition adds; a family with a label (`op`) has one sample per value, its
+    /// help on the first only. `/metrics` encodes them.
+    pub fn samples(&self) -> Vec<CounterSample> {
         let v = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let op = |name| Some(("op", name));
         vec![
-            ("svea_leader_changes_total", "Times the leader this node follows changed.", None, v(&self.leader_changes)),
-            ("svea_peer_down_total", "Peers declared unreachable after failover_after of silence.", None, v(&self.peer_down)),
-            ("svea_peer_up_total", "Peers reachable again after being declared down.", None, v(&self.peer_up)),
-            ("svea_region_down_total", "Regions failed over: every node unreachable.", None, v(&self.region_down)),
-            ("svea_region_up_total", "Regions reachable again after a failover.", None, v(&self.region_up)),
-            ("svea_actor_takeovers_total", "Actors claimed by this node from an unreachable owner.", None, v(&self.actor_takeovers)),
-            ("svea_actor_handoffs_total", "Actors this node handed to another node while draining.", None, v(&self.actor_handoffs)),
-            ("svea_leadership_transfers_total", "Leadership handed by this node to another voter.", None, v(&self.leadership_transfers)),
-            ("svea_membership_changes_total", "Membership changes made by this node as leader.", op("add_learner"), v(&self.add_learner)),
-            ("svea_membership_changes_total", "", op("promote"), v(&self.promote)),
-            ("svea_membership_changes_total", "", op("set_draining"), v(&self.set_draining)),
-            ("svea_membership_changes_total", "", op("remove"), v(&self.remove)),
-            ("svea_read_index_rounds_total", "Read-index rounds started (shared by concurrent read barriers).", None, v(&self.read_index_rounds)),
+            ("svea_leader_changes", "Times the leader this node follows changed", None, v(&self.leader_changes)),
+            ("svea_peer_down", "Peers declared unreachable after failover_after of silence", None, v(&self.peer_down)),
+            ("svea_peer_up", "Peers reachable again after being declared down", None, v(&self.peer_up)),
+            ("svea_region_down", "Regions failed over: every node unreachable", None, v(&self.region_down)),
+            ("svea_region_up", "Regions reachable again after a failover", None, v(&self.region_up)),
+            ("svea_actor_takeovers", "Actors claimed by this node from an unreachable owner", None, v(&self.actor_takeovers)),
+            ("svea_actor_handoffs", "Actors this node handed to another node while draining", None, v(&self.actor_handoffs)),
+            ("svea_leadership_transfers", "Leadership handed by this node to another voter", None, v(&self.leadership_transfers)),
+            ("svea_membership_changes", "Membership changes made by this node as leader", op("add_learner"), v(&self.add_learner)),
+            ("svea_membership_changes", "", op("promote"), v(&self.promote)),
+            ("svea_membership_changes", "", op("set_draining"), v(&self.set_draining)),
+            ("svea_membership_changes", "", op("remove"), v(&self.remove)),
+            ("svea_read_index_rounds", "Read-index rounds started (shared by concurrent read barriers)", None, v(&self.read_index_rounds)),
         ]
-    }
-
-    /// The counters in the Prometheus text exposition format.
-    pub fn render(&self, out: &mut String) {
-        for (name, help, label, value) in self.all() {
-            if !help.is_empty() {
-                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            }
-            match label {
-                Some((k, l)) => {
-                    let _ = writeln!(out, "{name}{{{k}=\"{l}\"}} {value}");
-                }
-                None => {
-                    let _ = writeln!(out, "{name} {value}");
-                }
-            }
-        }
     }
 }

@@ -31,7 +31,8 @@ use rustls::RootCertStore;
 
 /// The ALPN protocol both ends must agree on; bump the version when the wire format changes so
 /// that mismatched nodes fail the handshake instead of misreading frames.
-pub const ALPN: &[u8] = b"svea-raft/1";
+/// 2: a forwarded actor call carries the request id it serves (`svea_node::core::remote::Forwarded`).
+pub const ALPN: &[u8] = b"svea-raft/2";
 
 /// Largest PEM file [`Identity::load`] reads: a CA bundle or a certificate chain is a few
 /// kilobytes, so anything near this is the wrong file.

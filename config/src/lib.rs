@@ -44,7 +44,7 @@ pub use raw::{
 };
 pub use typed::{
     AbuseConfig, ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig,
-    OperatorConfig, PosConfig, PrivacyConfig, RegionSpec, RetentionConfig, Routing, ScoringBackend, ScoringConfig, Timeouts,
+    OperatorConfig, PosConfig, PrivacyConfig, RegionSpec, RetentionConfig, LogFormat, Routing, ScoringBackend, ScoringConfig, Timeouts,
     TlsConfig, BUSINESS_DAILY_REWARD_CAP_SEK_MAX, CONFIG_FILE_BYTES_MAX, FEEDBACK_FINGERPRINTS_KEPT_MAX, SCORING_MODEL_LEN_MAX,
     SCORING_URL_LEN_MAX,
 };

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use toml::Value;
 
 use crate::raw::RawConfig;
-use crate::typed::Routing;
+use crate::typed::{LogFormat, Routing};
 use crate::validate::{check_network, check_public_url, check_socket_addr};
 use crate::{Error, NodeId, Region};
 
@@ -178,6 +178,7 @@ fn format_of(key: &str) -> Format {
         },
         "node.public_url" => check_public_url,
         "node.routing" => |v| Ok(Routing::parse(v.trim())?.as_str().to_owned()),
+        "log.format" => |v| Ok(LogFormat::parse(v.trim())?.as_str().to_owned()),
         "geo.trusted_proxies" => |v| check_network(v).map(|_| v.to_owned()),
         _ => |v| Ok(v.to_owned()),
     }

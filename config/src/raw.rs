@@ -377,12 +377,16 @@ impl Default for RawLimits {
 pub struct RawLog {
     /// A `tracing_subscriber::EnvFilter` directive, e.g. `info` or `svea_cluster=debug,info`.
     pub filter: String,
+    /// `text` (human-readable lines, the default) or `json` (one JSON object per line, for a
+    /// log pipeline).
+    pub format: String,
 }
 
 impl Default for RawLog {
     fn default() -> RawLog {
         RawLog {
             filter: "info".to_owned(),
+            format: "text".to_owned(),
         }
     }
 }

@@ -280,6 +280,37 @@ pub struct PosConfig {
 pub struct LogConfig {
     /// A `tracing_subscriber::EnvFilter` directive.
     pub filter: String,
+    /// How each line is written (`log.format`).
+    pub format: LogFormat,
+}
+
+/// How log lines are written (`log.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum LogFormat {
+    /// Human-readable lines (`"text"`, the default).
+    #[default]
+    Text,
+    /// One JSON object per line, span fields (the request id) included (`"json"`).
+    Json,
+}
+
+impl LogFormat {
+    /// The name as written in the config: `text` or `json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+
+    /// The variant named `value` exactly (`text` or `json`), if any.
+    pub(crate) fn parse(value: &str) -> Result<LogFormat, String> {
+        match value {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("{value:?} is not one of \"text\", \"json\"")),
+        }
+    }
 }
 
 /// GeoIP routing of customers to their nearest healthy region.

@@ -9,7 +9,7 @@ use ipnetwork::IpNetwork;
 
 use crate::raw::{RawConfig, RawMember};
 use crate::typed::{
-    AbuseConfig, ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig,
+    AbuseConfig, ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, LogFormat, MemberSpec, NodeConfig,
     OperatorConfig, PosConfig, PrivacyConfig, RegionSpec, RetentionConfig, Routing, ScoringBackend, ScoringConfig, Timeouts,
     TlsConfig,
 };
@@ -137,6 +137,7 @@ impl RawConfig {
         };
         let log = LogConfig {
             filter: non_empty("log.filter", &self.log.filter)?,
+            format: LogFormat::parse(&self.log.format).map_err(|reason| invalid("log.format", reason))?,
         };
         let geo = validate_geo(&self, &regions)?;
         let operator = validate_operator(&self)?;

@@ -15,6 +15,14 @@ use ipnetwork::IpNetwork;
 /// peer. Real deployments have one or two.
 pub const FORWARDED_HOPS_MAX: usize = 32;
 
+/// Whether `peer` is one of `trusted_proxies` (IPv4-mapped IPv6 counts as IPv4): the one rule
+/// for believing what a proxy says about a request (its client address here, its request id in
+/// the node's HTTP layer).
+pub fn is_trusted_proxy(peer: IpAddr, trusted_proxies: &[IpNetwork]) -> bool {
+    let peer = peer.to_canonical();
+    trusted_proxies.iter().any(|net| net.contains(peer))
+}
+
 /// The client's address for a request that arrived from `peer`, given its `Forwarded` and
 /// `X-Forwarded-For` header values (several header lines joined with `,`, as HTTP allows).
 ///
@@ -33,7 +41,7 @@ pub fn client_ip(
     trusted_proxies: &[IpNetwork],
 ) -> IpAddr {
     let peer = peer.to_canonical();
-    let trusted = |ip: IpAddr| trusted_proxies.iter().any(|net| net.contains(ip));
+    let trusted = |ip: IpAddr| is_trusted_proxy(ip, trusted_proxies);
     if !trusted(peer) {
         return peer;
     }

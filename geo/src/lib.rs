@@ -24,7 +24,7 @@ mod record;
 mod route;
 mod subset;
 
-pub use client_ip::{client_ip, FORWARDED_HOPS_MAX};
+pub use client_ip::{client_ip, is_trusted_proxy, FORWARDED_HOPS_MAX};
 pub use db::{spawn_watcher, DbInfo, GeoDb, GEO_DB_BYTES_MAX, WATCH_INTERVAL_MIN};
 pub use distance::{distance_km, EARTH_RADIUS_KM_MEAN};
 pub use error::{Error, GeoError};

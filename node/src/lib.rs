@@ -4,7 +4,8 @@
 //! rewards); [`actors`] the business and session actors, their registry and the one place that
 //! routes a call ([`actors::routing`]); [`core`] the node core that ties storage, Raft and actors
 //! together and offers typed operations; [`http`] the public and operator APIs (the only module
-//! that knows HTTP and JSON); [`cli`] the `svea` subcommands.
+//! that knows HTTP and JSON); [`telemetry`] the metrics registry `/metrics` serves; [`cli`] the
+//! `svea` subcommands.
 //! Does not own: Raft, transport or storage internals (see `svea-cluster`, `svea-storage`).
 
 pub mod actors;
@@ -12,3 +13,5 @@ pub mod cli;
 pub mod core;
 pub mod domain;
 pub mod http;
+pub mod request_id;
+pub mod telemetry;

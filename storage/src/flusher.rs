@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::observe::Slot;
 
 /// How many flush waiters may queue before writers wait (backpressure on the Raft log).
 pub const FLUSH_QUEUE_LEN_MAX: usize = 4096;
@@ -40,14 +41,17 @@ impl Waiter {
 #[derive(Clone)]
 pub(crate) struct Flusher {
     tx: mpsc::Sender<Waiter>,
+    /// The store's observer slot (timings for the node's metrics).
+    pub(crate) observer: Slot,
 }
 
 impl Flusher {
     /// Starts the flusher task on the current tokio runtime.
     pub(crate) fn start(engine: Engine, timeout: Duration) -> Self {
         let (tx, rx) = mpsc::channel(FLUSH_QUEUE_LEN_MAX);
-        tokio::spawn(run(engine, timeout, rx));
-        Flusher { tx }
+        let observer = Slot::default();
+        tokio::spawn(run(engine, timeout, rx, observer.clone()));
+        Flusher { tx, observer }
     }
 
     /// Queues a waiter; waits for queue space (bounded).
@@ -67,7 +71,7 @@ impl Flusher {
     }
 }
 
-async fn run(engine: Engine, timeout: Duration, mut rx: mpsc::Receiver<Waiter>) {
+async fn run(engine: Engine, timeout: Duration, mut rx: mpsc::Receiver<Waiter>, observer: Slot) {
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, FLUSH_QUEUE_LEN_MAX).await > 0 {
         // Every waiter of this batch asks for the writes made before it queued, so answering
@@ -89,7 +93,9 @@ async fn run(engine: Engine, timeout: Duration, mut rx: mpsc::Receiver<Waiter>) 
             // Planted bug (simulations only): tell everyone it is durable, then flush.
             answer(&mut batch, Ok(()));
         }
+        let started = observer.start();
         let result = flush(&engine, timeout).await;
+        observer.finish(started, |o, took| o.flushed(took));
         if let Err(msg) = &result {
             tracing::error!(error = %msg, waiters = batch.len(), "storage flush failed");
         }

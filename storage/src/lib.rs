@@ -17,6 +17,7 @@ mod error;
 mod flusher;
 mod log_store;
 pub mod machine;
+pub mod observe;
 pub mod planted;
 pub mod rt;
 mod state_machine;
@@ -27,6 +28,7 @@ use std::time::Duration;
 
 pub use error::Error;
 pub use log_store::LogStore;
+pub use observe::StorageObserver;
 pub use state_machine::{ApplyObserver, StateMachineStore, StateView};
 pub use types::{Command, CommandResult, IndexMode, IndexWrite, Owner, RaftNodeId, Refusal, SveaNode, TypeConfig, Versioned};
 

@@ -52,6 +52,12 @@ impl LogStore {
         Ok(LogStore { inner: Arc::new(Inner { log, meta, flusher }) })
     }
 
+    /// Installs the observer of this store (its log, state machine and flusher); once only:
+    /// false when one was installed already.
+    pub fn set_observer(&self, observer: std::sync::Arc<dyn crate::StorageObserver>) -> bool {
+        self.inner.flusher.observer.set(observer)
+    }
+
     fn read_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8], what: &'static str) -> Result<Option<T>, Error> {
         match self.inner.meta.get(key)? {
             None => Ok(None),
@@ -160,6 +166,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn save_committed(&mut self, committed: Option<LogId<RaftNodeId>>) -> Result<(), SErr> {
         // Not flushed on purpose: losing it only means re-applying from the last applied entry
         // once a leader re-commits.
+        if let (Some(o), Some(c)) = (self.inner.flusher.observer.get(), committed) {
+            o.committed(c.index);
+        }
         self.write_meta(KEY_COMMITTED, &committed, "committed").map_err(|e| io_err(StorageIOError::write, e))
     }
 
@@ -179,9 +188,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let bytes = encode(&entry).map_err(|e| io_err(StorageIOError::write_logs, e))?;
             batch.insert(idx_key(entry.log_id.index), bytes);
         }
+        let observer = self.inner.flusher.observer.clone();
+        let started = observer.start();
         self.inner.log.apply_batch(batch).map_err(|e| io_err(StorageIOError::write_logs, e))?;
         // Durable only after a flush that starts after this point; the flusher calls back.
         let waiter = Waiter::Callback(Box::new(move |res: Result<(), String>| {
+            observer.finish(started, |o, took| o.log_appended(took));
             callback.log_io_completed(res.map_err(std::io::Error::other));
         }));
         self.inner.flusher.enqueue(waiter).await.map_err(|e| io_err(StorageIOError::write_logs, e))

@@ -282,6 +282,9 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             .await
             .map_err(|e| io_err(|a| StorageIOError::write_snapshot(None, a), e))?;
         tracing::info!(last_log_id = ?meta.last_log_id, bytes = data.len(), "snapshot built");
+        if let Some(o) = self.shared.flusher.observer.get() {
+            o.snapshot_built();
+        }
         Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
     }
 }
@@ -304,8 +307,11 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I::IntoIter: OptionalSend,
     {
         let mut out = Vec::new();
+        let observer = &self.shared.flusher.observer;
         for entry in entries {
+            let started = observer.start();
             let r = self.apply_entry(&entry).map_err(|e| SErr::from(StorageIOError::apply(entry.log_id, AnyError::new(&e))))?;
+            observer.finish(started, |o, took| o.entry_applied(took));
             out.push(r);
         }
         Ok(out)
@@ -331,6 +337,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         self.persist_snapshot(meta, &data).await.map_err(werr)?;
         self.replace_tree(&data).map_err(werr)?;
         tracing::info!(last_log_id = ?meta.last_log_id, bytes = data.len(), "snapshot installed");
+        if let Some(o) = self.shared.flusher.observer.get() {
+            o.snapshot_installed();
+        }
         Ok(())
     }
 

@@ -65,6 +65,9 @@ pub struct ClusterStatus {
     pub voters: Vec<RaftNodeId>,
     /// All members with their addresses.
     pub members: BTreeMap<RaftNodeId, SveaNode>,
+    /// As leader: each other member's last log index known replicated there (0 when none
+    /// yet); empty on followers.
+    pub matched: BTreeMap<RaftNodeId, u64>,
 }
 
 /// Converts a configured member to the node record kept in Raft membership.
@@ -316,6 +319,13 @@ impl ClusterNode {
             last_applied_index: m.last_applied.map(|l| l.index),
             voters: membership.voter_ids().collect(),
             members: membership.nodes().map(|(k, v)| (*k, v.clone())).collect(),
+            matched: m
+                .replication
+                .iter()
+                .flat_map(|r| r.iter())
+                .filter(|(id, _)| **id != m.id)
+                .map(|(id, l)| (*id, l.map_or(0, |l| l.index)))
+                .collect(),
         }
     }
 

@@ -77,6 +77,7 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_LIMITS_MAX_SNAPSHOT_BYTES", "27"),
             ("SVEA_LIMITS_STORAGE_CACHE_BYTES", "28"),
             ("SVEA_LOG_FILTER", "trace"),
+            ("SVEA_LOG_FORMAT", " json "),
             ("SVEA_GEO_DB_PATH", "/data/geo/city.mmdb"),
             ("SVEA_GEO_DEFAULT_ORDER", "malmo, stockholm"),
             ("SVEA_GEO_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,::1"),
@@ -157,6 +158,7 @@ fn every_overridable_key_has_its_variable() {
         [21, 22, 23, 24, 25, 26, 27, 28]
     );
     assert_eq!(config.log.filter, "trace");
+    assert_eq!(config.log.format, svea_config::LogFormat::Json);
     assert_eq!(config.operator.listen_addr.to_string(), "[::1]:9191");
     let https = config.http.tls.as_ref().expect("https files");
     assert_eq!((https.cert.to_str(), https.key.to_str()), (Some("/etc/svea/https.pem"), Some("/etc/svea/https.key")));
@@ -188,7 +190,7 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(a.business_daily_reward_cap_ore, 3300);
     assert_eq!(a.duplicate_similarity_percent, 34);
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 64);
+    assert_eq!(env_var_names().len(), 65);
 }
 
 #[test]
@@ -248,6 +250,7 @@ fn a_bad_value_is_refused_naming_the_variable() {
         ("SVEA_TIMEOUTS_QUIC_IDLE_MS", "10s"),
         ("SVEA_LOG_FILTER", "in\u{FFFD}fo"), // what env_vars makes of a non-UTF-8 value
         ("SVEA_NODE_ROUTING", "proxy"),
+        ("SVEA_LOG_FORMAT", "yaml"),
         ("SVEA_NODE_ROUTING", "Redirect"),
         ("SVEA_GEO_DEFAULT_ORDER", "stockholm,Malmo"),
         ("SVEA_GEO_DEFAULT_ORDER", "stockholm,,malmo"),

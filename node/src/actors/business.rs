@@ -477,6 +477,7 @@ impl BusinessOp for Settle {
             }
         };
         let settlement = Settlement { outcome, decision, withheld };
+        let counted = (settlement_outcome(&settlement), budget_left_ratio(&next));
         // Planted bug (simulations only; a constant false in a shipped build): no idempotency record.
         if !svea_storage::planted::settle_without_record() {
             writes.push(settled.write(&settlement, IndexMode::InsertNew)?);
@@ -484,12 +485,34 @@ impl BusinessOp for Settle {
         match slot.commit(env, next, writes, vec![]).await? {
             Persisted::Ok => {
                 tracing::info!(session_id = %session, reward_ore = decision.amount.as_ore(), withheld = ?withheld, "session settled");
+                let paid = u64::try_from(decision.amount.as_ore()).unwrap_or(0);
+                env.metrics.session_settled(id.as_str(), counted.0, paid, counted.1);
                 Ok(settlement)
             }
             Persisted::IndexTaken { key, existing } if key == settled.key() => settled.decode(&existing),
             Persisted::IndexTaken { key, .. } => Err(ActorError::Internal(format!("record {key} exists with another value"))),
         }
     }
+}
+
+/// The `outcome` label of `svea_sessions_total` (one of `telemetry::SESSION_OUTCOMES`).
+fn settlement_outcome(s: &Settlement) -> &'static str {
+    match (s.outcome, s.withheld.is_some(), s.decision.tier) {
+        (Outcome::Expired, _, _) => "expired",
+        (_, true, _) => "withheld",
+        (_, false, RewardTier::None) => "not_rewarded",
+        _ => "rewarded",
+    }
+}
+
+/// The budget a business has left, as a share of its budget (1 for a zero budget: nothing of
+/// it is spent).
+fn budget_left_ratio(b: &Business) -> f64 {
+    let budget = b.budget.as_ore();
+    if budget <= 0 {
+        return 1.0;
+    }
+    b.remaining().as_ore() as f64 / budget as f64
 }
 
 impl BusinessOp for SetVerification {

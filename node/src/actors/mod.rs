@@ -202,6 +202,8 @@ pub struct ActorEnv {
     pub pos: svea_config::PosConfig,
     /// The abuse limits businesses apply when they settle.
     pub limits: business::RewardLimits,
+    /// What actors count for `/metrics` (activations, settlements); counting never decides.
+    pub metrics: crate::telemetry::Events,
 }
 
 /// What a [`ActorError::NotFound`] did not find.

@@ -19,10 +19,12 @@ use actix::{Actor, Addr};
 use futures::future::LocalBoxFuture;
 use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::business::BusinessActor;
 use super::session::SessionActor;
 use super::{ActorEnv, ActorError, Hosted, Op};
+use crate::telemetry::{Events, KindLabel};
 
 /// How often the registry looks for idle actors, at most.
 const PASSIVATION_TICK_MAX: Duration = Duration::from_secs(5);
@@ -44,6 +46,10 @@ pub struct RegistryHandle {
     call_timeout: Duration,
     active: Arc<AtomicUsize>,
     shutdown: Arc<Notify>,
+    /// `queue_len`: the permits there are.
+    queue_len: usize,
+    /// Busy answers are counted (`svea_actor_busy_total`).
+    metrics: Events,
 }
 
 impl RegistryHandle {
@@ -61,16 +67,23 @@ impl RegistryHandle {
     async fn submit<O: Op>(&self, id: <O::Actor as Hosted>::Id, op: O, forwarded: bool) -> Result<O::Reply, ActorError> {
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(p) => p,
-            Err(tokio::sync::TryAcquireError::NoPermits) => return Err(ActorError::Busy { what: "node routing queue".into() }),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                self.metrics.busy.inc();
+                return Err(ActorError::Busy { what: "node routing queue".into() });
+            }
             Err(tokio::sync::TryAcquireError::Closed) => return Err(shutting_down()),
         };
         let (reply, rx) = oneshot::channel();
+        // The caller's request id and log span go with the call to the core thread (and from
+        // there with a forward to the owning node), so its log lines name the request.
+        let (request_id, span) = (crate::request_id::current(), tracing::Span::current());
         let job: Job = Box::new(move |router: Rc<Router>| {
-            Box::pin(async move {
+            let call = async move {
                 let result = super::routing::deliver(&router, id, op, forwarded).await;
                 let _ = reply.send(result);
                 drop(permit);
-            })
+            };
+            Box::pin(crate::request_id::scope(request_id, call).instrument(span))
         });
         self.tx.try_send(job).map_err(|e| match e {
             // Cannot happen while the queue is as long as the permits; kept for the type.
@@ -87,6 +100,11 @@ impl RegistryHandle {
     /// Number of actors active on this node right now.
     pub fn active_actors(&self) -> usize {
         self.active.load(Ordering::Relaxed)
+    }
+
+    /// Calls queued or in flight on this node right now (`svea_registry_queue_depth`).
+    pub fn queue_depth(&self) -> usize {
+        self.queue_len.saturating_sub(self.permits.available_permits())
     }
 
     /// Asks the registry to stop all actors and its loop; calls after this are refused.
@@ -114,13 +132,21 @@ pub struct RegistryLimits {
 }
 
 /// Creates the handle and the receiving end; [`run`] consumes the latter on the core `LocalSet`.
-pub fn channel(limits: RegistryLimits) -> (RegistryHandle, RegistryInbox) {
+pub fn channel(limits: RegistryLimits, metrics: Events) -> (RegistryHandle, RegistryInbox) {
     let (tx, rx) = mpsc::channel(limits.queue_len);
     let active = Arc::new(AtomicUsize::new(0));
     let shutdown = Arc::new(Notify::new());
     let permits = Arc::new(Semaphore::new(limits.queue_len));
     (
-        RegistryHandle { tx, permits, call_timeout: limits.call_timeout, active: active.clone(), shutdown: shutdown.clone() },
+        RegistryHandle {
+            tx,
+            permits,
+            call_timeout: limits.call_timeout,
+            active: active.clone(),
+            shutdown: shutdown.clone(),
+            queue_len: limits.queue_len,
+            metrics,
+        },
         RegistryInbox { rx, limits, active, shutdown },
     )
 }
@@ -153,21 +179,37 @@ impl<A: Hosted> Default for Table<A> {
 }
 
 impl<A: Hosted> Table<A> {
-    fn passivate_idle(&mut self, idle_after: Duration, now: Instant) {
+    fn passivate_idle(&mut self, idle_after: Duration, now: Instant, metrics: &Events)
+    where
+        A: Tabled,
+    {
         self.actors.retain(|id, e| {
             let idle = e.inflight == 0 && now.duration_since(e.last_used) >= idle_after;
             if idle {
                 tracing::debug!(actor = %A::key(id), "passivating idle actor");
                 e.addr.do_send(super::Passivate);
+                passivated::<A>(metrics, id);
             }
             !idle
         });
     }
 
-    fn stop_all(&mut self) {
-        for (_, e) in std::mem::take(&mut self.actors) {
+    fn stop_all(&mut self, metrics: &Events)
+    where
+        A: Tabled,
+    {
+        for (id, e) in std::mem::take(&mut self.actors) {
             e.addr.do_send(super::Passivate);
+            passivated::<A>(metrics, &id);
         }
+    }
+}
+
+/// Counts a passivation; a business's budget gauge goes with it (this node no longer hosts it).
+fn passivated<A: Tabled>(metrics: &Events, id: &A::Id) {
+    metrics.passivations.get_or_create(&KindLabel { kind: A::KIND }).inc();
+    if A::KIND == BusinessActor::KIND {
+        metrics.business_gone(&id.to_string());
     }
 }
 
@@ -184,17 +226,21 @@ pub struct Router {
 
 /// The table an actor kind lives in.
 pub trait Tabled: Hosted {
+    /// The kind's name on `/metrics` (`kind` label).
+    const KIND: &'static str;
     /// This kind's table in `router`.
     fn table(router: &Router) -> &RefCell<Table<Self>>;
 }
 
 impl Tabled for BusinessActor {
+    const KIND: &'static str = "business";
     fn table(router: &Router) -> &RefCell<Table<Self>> {
         &router.businesses
     }
 }
 
 impl Tabled for SessionActor {
+    const KIND: &'static str = "session";
     fn table(router: &Router) -> &RefCell<Table<Self>> {
         &router.sessions
     }
@@ -202,8 +248,11 @@ impl Tabled for SessionActor {
 
 impl Router {
     fn count_active(&self) {
-        let n = self.businesses.borrow().actors.len() + self.sessions.borrow().actors.len();
-        self.active.store(n, Ordering::Relaxed);
+        let (b, s) = (self.businesses.borrow().actors.len(), self.sessions.borrow().actors.len());
+        self.active.store(b + s, Ordering::Relaxed);
+        for (kind, n) in [(BusinessActor::KIND, b), (SessionActor::KIND, s)] {
+            self.env.metrics.actors_active.get_or_create(&KindLabel { kind }).set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
     }
 
     /// Whether actor `id` is active here.
@@ -217,6 +266,7 @@ impl Router {
         let mut table = A::table(self).borrow_mut();
         if let Some(e) = table.actors.get_mut(id) {
             if e.inflight >= self.limits.mailbox_len {
+                self.env.metrics.busy.inc();
                 return Err(ActorError::Busy { what: format!("actor {}", A::key(id)) });
             }
             e.inflight += 1;
@@ -228,6 +278,7 @@ impl Router {
         self.next_instance.set(instance);
         table.actors.insert(id.clone(), Entry { addr: addr.clone(), instance, inflight: 1, last_used: Instant::now() });
         drop(table);
+        self.env.metrics.activations.get_or_create(&KindLabel { kind: A::KIND }).inc();
         self.count_active();
         Ok((addr, instance))
     }
@@ -252,14 +303,14 @@ impl Router {
 
     fn passivate_idle(&self) {
         let now = Instant::now();
-        self.businesses.borrow_mut().passivate_idle(self.limits.idle_after, now);
-        self.sessions.borrow_mut().passivate_idle(self.limits.idle_after, now);
+        self.businesses.borrow_mut().passivate_idle(self.limits.idle_after, now, &self.env.metrics);
+        self.sessions.borrow_mut().passivate_idle(self.limits.idle_after, now, &self.env.metrics);
         self.count_active();
     }
 
     fn stop_all(&self) {
-        self.businesses.borrow_mut().stop_all();
-        self.sessions.borrow_mut().stop_all();
+        self.businesses.borrow_mut().stop_all(&self.env.metrics);
+        self.sessions.borrow_mut().stop_all(&self.env.metrics);
         self.count_active();
     }
 }

@@ -115,9 +115,17 @@ pub enum Command {
     },
 }
 
-fn init_tracing(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+/// Logs to stderr as `[log]` says: the filter, and text or JSON lines (the JSON ones carry the
+/// fields of the spans they are in, the request id among them).
+fn init_tracing(log: &svea_config::LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&log.filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal: a file or journald gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi);
+    let _ = match log.format {
+        svea_config::LogFormat::Text => fmt.try_init(),
+        svea_config::LogFormat::Json => fmt.json().with_current_span(true).with_span_list(true).try_init(),
+    };
 }
 
 /// Parses the command line, runs the subcommand, and exits 1 with the error on failure.
@@ -127,7 +135,7 @@ pub fn main() {
         Command::Run { config } => Config::load(Some(&config), &svea_config::env_vars())
             .with_context(|| format!("cannot load config {}", config.display()))
             .and_then(|cfg| {
-                init_tracing(&cfg.log.filter);
+                init_tracing(&cfg.log);
                 run::run(cfg)
             }),
         Command::Cluster { command } => cluster::run(command),

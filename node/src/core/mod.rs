@@ -75,6 +75,8 @@ pub struct NodeHandle {
     scoring: Arc<scoring::FeedbackScoring>,
     /// Where this node's routing decisions sent customers lately (node-local, for the console).
     routed: Arc<routed::RoutedWindow>,
+    /// The metrics registry `/metrics` serves.
+    telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 impl NodeHandle {
@@ -99,9 +101,9 @@ impl NodeHandle {
         self.cluster.id()
     }
 
-    /// Event counters of the cluster layer, for `/metrics`.
-    pub fn counters(&self) -> &svea_cluster::metrics::Counters {
-        self.cluster.counters()
+    /// The node's metrics (`/metrics`, and the HTTP layer's request families).
+    pub fn telemetry(&self) -> &crate::telemetry::Telemetry {
+        &self.telemetry
     }
 
     /// Commands this node applied since it started (a batch's commands each counted).
@@ -112,9 +114,11 @@ impl NodeHandle {
     /// Where a customer at `ip` should be served: the nearest healthy region, with the reasons.
     pub fn route(&self, ip: std::net::IpAddr) -> svea_geo::Route {
         let healthy = self.cluster.healthy_regions();
-        svea_geo::route(self.geo.as_deref(), ip, &self.config.regions, &self.config.geo.default_order, |r| {
+        let route = svea_geo::route(self.geo.as_deref(), ip, &self.config.regions, &self.config.geo.default_order, |r| {
             healthy.contains(r.as_str())
-        })
+        });
+        self.telemetry.events().geo_decision(&route);
+        route
     }
 
     /// Where this node's GeoIP routing sent customers in the last minute (the HTTP edge records).
@@ -142,11 +146,6 @@ impl NodeHandle {
             .into_values()
             .find(|n| n.region == region.as_str())
             .map_or_else(|| self.config.node.public_url.clone(), |n| n.public_url)
-    }
-
-    /// Appends the feedback scoring counters for `/metrics`.
-    pub fn render_scoring(&self, out: &mut String) {
-        self.scoring.render(out);
     }
 
     /// Actors active on this node.

@@ -20,6 +20,8 @@ use crate::actors::session::{
 use super::routed::RoutedWindow;
 use crate::actors::{ActorEnv, ActorError, Hosted, Op};
 use crate::domain::{BusinessId, SessionId};
+use crate::request_id::RequestId;
+use tracing::Instrument;
 
 /// An actor call as it travels to the owning node: which operation, for which actor.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,6 +65,43 @@ pub enum RemoteCall {
     RoutedRecently,
 }
 
+/// What travels: the call and the request id it serves, if any (the receiving node logs the
+/// call under it). Introduced with ALPN `svea-raft/2` (`svea_cluster::tls::ALPN`): before, the
+/// payload was a bare [`RemoteCall`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Forwarded {
+    /// The HTTP request this call is part of.
+    pub request_id: Option<RequestId>,
+    /// The call.
+    pub call: RemoteCall,
+}
+
+impl RemoteCall {
+    /// The operation's name, for log lines.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RemoteCall::CreateBusiness(..) => "create_business",
+            RemoteCall::GetBusiness(..) => "get_business",
+            RemoteCall::RotateKey(..) => "rotate_key",
+            RemoteCall::SessionOpened(..) => "session_opened",
+            RemoteCall::Settle(..) => "settle",
+            RemoteCall::OpenSession(..) => "open_session",
+            RemoteCall::GetSession(..) => "get_session",
+            RemoteCall::ConfirmPurchase(..) => "confirm_purchase",
+            RemoteCall::GiveFeedback(..) => "give_feedback",
+            RemoteCall::Expire(..) => "expire",
+            RemoteCall::RecordSettlement(..) => "record_settlement",
+            RemoteCall::SetVerification(..) => "set_verification",
+            RemoteCall::RegisterPos(..) => "register_pos",
+            RemoteCall::RecordPurchase(..) => "record_purchase",
+            RemoteCall::MatchPurchase(..) => "match_purchase",
+            RemoteCall::Erase(..) => "erase",
+            RemoteCall::RedactOldText(..) => "redact_old_text",
+            RemoteCall::RoutedRecently => "routed_recently",
+        }
+    }
+}
+
 /// A forwarded call that `node` never answered: it was unreachable when the call was to be
 /// sent, or stopped answering during it (the failure detector's view, or the call's timeout).
 /// The call may or may not have run there; the caller decides whether to wait for a verdict.
@@ -78,7 +117,8 @@ pub async fn forward<O: Op>(
     id: <O::Actor as Hosted>::Id,
     op: O,
 ) -> Result<Result<O::Reply, ActorError>, Unanswered> {
-    let bytes = match encode(&op.remote(id)) {
+    let envelope = Forwarded { request_id: crate::request_id::current(), call: op.remote(id) };
+    let bytes = match encode(&envelope) {
         Ok(b) => b,
         Err(e) => return Ok(Err(e.into())),
     };
@@ -93,7 +133,7 @@ pub async fn forward<O: Op>(
 /// Where `node`'s routing sent customers in the last minute (its [`RoutedWindow`]); `None` when it
 /// did not answer within `timeout`.
 pub async fn routed_at(cluster: &svea_cluster::ClusterNode, node: RaftNodeId, timeout: Duration) -> Option<BTreeMap<String, u64>> {
-    let bytes = encode(&RemoteCall::RoutedRecently).ok()?;
+    let bytes = encode(&Forwarded { request_id: None, call: RemoteCall::RoutedRecently }).ok()?;
     let answer = cluster.call_app(node, bytes, timeout).await.ok()?;
     decode(&answer).ok()
 }
@@ -111,9 +151,19 @@ impl AppHandler for ForwardedCalls {
     fn call(&self, from: RaftNodeId, payload: Vec<u8>) -> BoxFuture<'static, Result<Vec<u8>, String>> {
         let registry = self.registry.clone();
         let routed = self.routed.clone();
-        Box::pin(async move {
-            let call: RemoteCall = decode(&payload).map_err(|e| format!("undecodable actor call from node {from}: {e}"))?;
-            match call {
+        let envelope: Forwarded = match decode(&payload) {
+            Ok(f) => f,
+            Err(e) => return Box::pin(std::future::ready(Err(format!("undecodable actor call from node {from}: {e}")))),
+        };
+        let Forwarded { request_id, call } = envelope;
+        let span = match &request_id {
+            Some(id) => tracing::info_span!("forwarded", request_id = %id, from),
+            None => tracing::Span::none(),
+        };
+        let traced = request_id.is_some();
+        let served = async move {
+            let name = call.name();
+            let answer = match call {
                 RemoteCall::CreateBusiness(id, op) => serve(&registry, id, op).await,
                 RemoteCall::GetBusiness(id, op) => serve(&registry, id, op).await,
                 RemoteCall::RotateKey(id, op) => serve(&registry, id, op).await,
@@ -134,8 +184,15 @@ impl AppHandler for ForwardedCalls {
                 // The monotonic clock, read at the edge of the core like an HTTP request's: the
                 // window only counts; no actor or Raft decision depends on it.
                 RemoteCall::RoutedRecently => encode(&routed.counts(Instant::now())).map_err(|e| e.to_string()),
+            };
+            // Calls of an HTTP request (they carry its id) get a line here too, so the request
+            // can be followed across nodes; the sweeper's and the simulation's carry none.
+            if traced {
+                tracing::info!(call = name, "forwarded actor call served");
             }
-        })
+            answer
+        };
+        Box::pin(crate::request_id::scope(request_id, served).instrument(span))
     }
 }
 

@@ -49,9 +49,9 @@ impl FeedbackScoring {
         }
     }
 
-    /// Appends the scoring counters in the Prometheus text format.
-    pub fn render(&self, out: &mut String) {
-        self.counters.render(out);
+    /// The scoring counters, for `/metrics`.
+    pub fn encode(&self, enc: &mut prometheus_client::encoding::DescriptorEncoder) -> std::fmt::Result {
+        self.counters.encode(enc)
     }
 }
 
@@ -86,17 +86,20 @@ impl ScoringCounters {
         }
     }
 
-    fn render(&self, out: &mut String) {
-        out.push_str("# HELP svea_feedback_scored_total Feedback texts scored on this node, by who gave the score that counts.\n");
-        out.push_str("# TYPE svea_feedback_scored_total counter\n");
-        for (source, n) in [("rubric", &self.rubric), ("ollama", &self.ollama)] {
-            out.push_str(&format!("svea_feedback_scored_total{{source=\"{source}\"}} {}\n", n.load(Ordering::Relaxed)));
-        }
-        out.push_str("# HELP svea_scoring_fallbacks_total Model scoring failures answered by the rubric, by reason.\n");
-        out.push_str("# TYPE svea_scoring_fallbacks_total counter\n");
-        for (reason, n) in FAILURE_REASONS.iter().zip(&self.fallbacks) {
-            out.push_str(&format!("svea_scoring_fallbacks_total{{reason=\"{reason}\"}} {}\n", n.load(Ordering::Relaxed)));
-        }
+    fn encode(&self, enc: &mut prometheus_client::encoding::DescriptorEncoder) -> std::fmt::Result {
+        let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        crate::telemetry::counter_family(
+            enc,
+            "svea_feedback_scored",
+            "Feedback texts scored on this node, by who gave the score that counts",
+            [("rubric", &self.rubric), ("ollama", &self.ollama)].map(|(source, n)| ([("source", source)], load(n))),
+        )?;
+        crate::telemetry::counter_family(
+            enc,
+            "svea_scoring_fallbacks",
+            "Model scoring failures answered by the rubric, by reason",
+            FAILURE_REASONS.iter().zip(&self.fallbacks).map(|(reason, n)| ([("reason", *reason)], load(n))),
+        )
     }
 }
 
@@ -140,15 +143,14 @@ mod tests {
         assert_eq!((e.reason(), s.source), ("out_of_range", ScoreSource::Rubric));
     }
 
-    fn rendered(scoring: &FeedbackScoring) -> String {
-        let mut out = String::new();
-        scoring.render(&mut out);
-        out
+    fn rendered(scoring: &Arc<FeedbackScoring>) -> String {
+        let scoring = scoring.clone();
+        crate::telemetry::encode_with(move |enc| scoring.encode(enc))
     }
 
     #[tokio::test]
     async fn the_rubric_backend_never_calls_a_model_and_counts() {
-        let scoring = FeedbackScoring::new(Arc::new(RubricScorer), None);
+        let scoring = Arc::new(FeedbackScoring::new(Arc::new(RubricScorer), None));
         let s = scoring.score(TEXT).await;
         assert_eq!(s, Scored::by_rubric(RubricScorer.score(TEXT)));
         let out = rendered(&scoring);
@@ -162,7 +164,7 @@ mod tests {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let raw = svea_config::RawConfig { scoring: svea_config::RawScoring { ollama_url: format!("http://127.0.0.1:{port}"), ..Default::default() }, ..Default::default() };
         let config = raw.validate().unwrap();
-        let scoring = FeedbackScoring::new(Arc::new(RubricScorer), Some(OllamaClient::new(&config.scoring)));
+        let scoring = Arc::new(FeedbackScoring::new(Arc::new(RubricScorer), Some(OllamaClient::new(&config.scoring))));
         let s = scoring.score(TEXT).await;
         assert_eq!(s, Scored::by_rubric(RubricScorer.score(TEXT)));
         let out = rendered(&scoring);

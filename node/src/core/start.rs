@@ -172,6 +172,8 @@ pub struct Parts {
 /// [`start`] with the store, transport and GeoIP database supplied by the caller.
 pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer>, parts: Parts) -> anyhow::Result<Core> {
     let Parts { log, sm, transport, geo, model } = parts;
+    let telemetry = Arc::new(crate::telemetry::Telemetry::new());
+    log.set_observer(telemetry.storage_observer());
     let cluster = match &transport {
         Some(t) => ClusterNode::start(&config, log, sm, QuicNetwork::new(t.clone()), Some(t.clone())).await?,
         None => ClusterNode::start(&config, log, sm, NoPeers, None).await?,
@@ -183,7 +185,7 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         idle_after: config.timeouts.actor_idle,
         call_timeout: config.timeouts.client_write * CALL_TIMEOUT_WRITES,
     };
-    let (registry, inbox) = registry::channel(limits);
+    let (registry, inbox) = registry::channel(limits, telemetry.events().clone());
     let env = ActorEnv {
         cluster: cluster.clone(),
         region: config.node.region.clone(),
@@ -193,6 +195,7 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         forward_timeout: config.timeouts.client_write * FORWARD_TIMEOUT_WRITES,
         pos: config.pos.clone(),
         limits: crate::actors::business::RewardLimits::from_config(&config.abuse),
+        metrics: telemetry.events().clone(),
     };
     let routed = Arc::new(super::routed::RoutedWindow::new(&config.regions));
     if let Some(t) = &transport {
@@ -208,7 +211,8 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         tracing::info!(model = m.model(), url = %config.scoring.ollama_url, "feedback is scored by a model, the rubric as fallback");
     }
     let scoring = Arc::new(FeedbackScoring::new(scorer, model));
-    let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key, scoring, routed };
+    telemetry.go_live(crate::telemetry::Live { cluster: cluster.clone(), registry: registry.clone(), scoring: scoring.clone() });
+    let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key, scoring, routed, telemetry };
     let sweeper = tokio::task::spawn_local(super::sweeper::run(handle.clone(), clock, config.timeouts.expiry_sweep));
     tracing::info!(node = handle.cluster.id(), region = %config.node.region, "node core started");
     Ok(Core { handle, sweeper, registry_task, background: Vec::new() })

@@ -171,6 +171,15 @@ pub struct Problem {
     pub status: u16,
     /// What exactly went wrong.
     pub detail: String,
+    /// This occurrence: `urn:svea:request:<request id>` (the `X-Request-Id` of the response,
+    /// and the id its log lines carry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+}
+
+/// The `instance` of a problem answered while serving request `id`.
+pub fn problem_instance(id: &crate::request_id::RequestId) -> String {
+    format!("urn:svea:request:{id}")
 }
 
 impl ResponseError for ApiError {
@@ -188,6 +197,7 @@ impl ResponseError for ApiError {
             title: status.canonical_reason().unwrap_or("error").to_string(),
             status: status.as_u16(),
             detail: self.to_string(),
+            instance: crate::request_id::current().as_ref().map(problem_instance),
         };
         let mut resp = HttpResponse::build(status);
         resp.content_type("application/problem+json");

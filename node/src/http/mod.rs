@@ -5,7 +5,8 @@
 //! every response, [`ratelimit`] the per-address token bucket in front of the public API, [`pos`]
 //! till webhooks and settings, [`page`] the customer's page (`/q/<token>`), [`qr`] a location's
 //! QR code and printable poster, [`assets`] the static files (stylesheets, scripts) embedded in the
-//! binary for the pages, [`console`] the operator console (`/ops`, operator listener only), [`openapi`] the OpenAPI documents.
+//! binary for the pages, [`console`] the operator console (`/ops`, operator listener only), [`openapi`] the OpenAPI documents,
+//! [`observe`] request ids, access log and request metrics on both listeners.
 //!
 //! Every route is one line of [`PUBLIC_ROUTES`] or [`OPERATOR_ROUTES`]: method, path, handler and
 //! the handler's `#[utoipa::path]` annotation. The same line registers the route and documents it,
@@ -19,6 +20,7 @@ pub mod console;
 pub mod error;
 pub mod maintenance;
 pub mod metrics;
+pub mod observe;
 pub mod openapi;
 pub mod operator;
 pub mod page;

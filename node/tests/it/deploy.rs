@@ -420,26 +420,6 @@ fn histogram_family(name: &str) -> &str {
     ["_bucket", "_sum", "_count"].iter().find_map(|s| name.strip_suffix(s)).unwrap_or(name)
 }
 
-/// The metric families in a Prometheus text exposition: `# TYPE` lines (a counter's family named
-/// with its `_total` series) and every sample's name.
-pub fn families_exported(exposition: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for line in exposition.lines() {
-        if let Some(t) = line.strip_prefix("# TYPE ") {
-            let mut parts = t.split_whitespace();
-            if let (Some(name), Some(kind)) = (parts.next(), parts.next()) {
-                let counter = kind == "counter" && !name.ends_with("_total");
-                names.insert(if counter { format!("{name}_total") } else { name.to_owned() });
-            }
-        } else if !line.starts_with('#') {
-            if let Some(name) = line.split(['{', ' ']).next().filter(|n| !n.is_empty()) {
-                names.insert(histogram_family(name).to_owned());
-            }
-        }
-    }
-    names
-}
-
 #[test]
 fn metric_name_collectors_read_the_files_and_the_exposition_format() {
     let used = metric_families_used_by_deploy();
@@ -448,10 +428,12 @@ fn metric_name_collectors_read_the_files_and_the_exposition_format() {
     }
     assert!(used.iter().all(|n| !n.ends_with("_bucket") && !n.ends_with('_')), "{used:?}");
     assert!(!used.contains("up"), "Prometheus's own `up` is not svea's");
-    let exported = families_exported(
+    // The node's own reader of its exposition (`# TYPE` lines; a counter's family named with its
+    // `_total` series), the one the comparison below uses.
+    let exported = svea_node::telemetry::family_names(
         "# HELP svea_http_requests Requests.\n# TYPE svea_http_requests counter\n\
          # TYPE svea_raft_flush_duration_seconds histogram\n\
-         svea_raft_flush_duration_seconds_bucket{le=\"0.1\"} 3\nprocess_open_fds 12\n# EOF\n",
+         svea_raft_flush_duration_seconds_bucket{le=\"0.1\"} 3\n# TYPE process_open_fds gauge\nprocess_open_fds 12\n# EOF\n",
     );
     let want: BTreeSet<String> =
         ["svea_http_requests_total", "svea_raft_flush_duration_seconds", "process_open_fds"].map(str::to_owned).into();
@@ -468,13 +450,17 @@ fn every_metric_the_alerts_and_dashboard_use_is_exported_by_a_node() {
     let biz = create_business(&c.nodes[0], "100.00");
     let sid = open_session(&c.nodes[1], &biz.token, "deploy-metrics");
     assert_eq!(purchase(&c.nodes[1], &sid, "10.00", "DEPLOY-1").status, 200);
+    // And a GeoIP decision on each node (the routing families are labelled by reason and region).
+    for n in &c.nodes {
+        assert_eq!(n.get("/v1/route?ip=2.58.0.1").status, 200);
+    }
 
     let used = metric_families_used_by_deploy();
     let mut exported = BTreeSet::new();
     for n in &c.nodes {
         let m = n.get("/metrics");
         assert_eq!(m.status, 200);
-        exported.extend(families_exported(m.body.as_str().unwrap_or_default()));
+        exported.extend(svea_node::telemetry::family_names(m.body.as_str().unwrap_or_default()));
     }
     let missing: Vec<&String> = used.difference(&exported).collect();
     assert!(missing.is_empty(), "deploy/ uses {} metric families no svea node exports: {missing:?}", missing.len());

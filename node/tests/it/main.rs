@@ -29,6 +29,7 @@ mod geo;
 mod maintenance;
 mod metrics;
 mod openapi;
+mod observability;
 mod operator;
 mod page;
 mod pos;

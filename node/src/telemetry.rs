@@ -1,0 +1,511 @@
+//! The node's metrics: one `prometheus_client` [`Registry`] per node, served by `GET /metrics`
+//! (`http::metrics`). Family names are a contract with deploy/'s alert rules and dashboard
+//! (README "Observability"); change none without changing those.
+//!
+//! Two kinds of family live here. [`Events`] are counted or timed where they happen: HTTP
+//! requests (one middleware, `http::observe`), actor activations and busy answers (the actor
+//! registry), settlements (the business actor), GeoIP decisions, and storage timings through
+//! [`svea_storage::StorageObserver`] (storage itself knows no metrics library). Everything that
+//! is already state elsewhere (Raft's metrics, the failure detector, the cluster's event counters,
+//! the routing queue, scoring counters, `/proc`) is read at scrape time by one collector, so it
+//! is never copied or stale. Timings only measure; nothing decides by them.
+
+use std::fmt;
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+use svea_cluster::ClusterNode;
+
+use crate::actors::registry::RegistryHandle;
+use crate::core::scoring::FeedbackScoring;
+
+/// Upper bounds of the HTTP request duration buckets, in seconds (2 s is the p95 target).
+pub const HTTP_BUCKETS_S: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0];
+/// Storage timing buckets: 100 µs doubling 16 times (to about 3.3 s).
+const STORAGE_BUCKET_FIRST_S: f64 = 0.0001;
+/// See [`STORAGE_BUCKET_FIRST_S`].
+const STORAGE_BUCKETS: u16 = 16;
+
+/// Labels of an HTTP request: the matched route pattern (never the raw path, so the number of
+/// series is bounded by the route table), the method and the status code.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    /// The route pattern, e.g. `/v1/sessions/{id}`; `unmatched` for the default service.
+    pub route: String,
+    /// The method.
+    pub method: String,
+    /// The status code.
+    pub status: u16,
+}
+
+/// An actor kind.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    /// `business` or `session`.
+    pub kind: &'static str,
+}
+
+/// A GeoIP decision.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GeoLabels {
+    /// The stable reason code (`svea_geo::RouteReason`, snake_case).
+    pub reason: String,
+    /// The chosen region; `none` when no region is healthy.
+    pub region: String,
+}
+
+/// How a session was settled.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    /// One of [`SESSION_OUTCOMES`].
+    pub outcome: &'static str,
+}
+
+/// Every `outcome` of `svea_sessions_total`: rewarded, scored but paid nothing (tier none),
+/// withheld by an abuse limit, expired.
+pub const SESSION_OUTCOMES: [&str; 4] = ["rewarded", "not_rewarded", "withheld", "expired"];
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn http_histogram() -> Histogram {
+    Histogram::new(HTTP_BUCKETS_S)
+}
+
+fn storage_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(STORAGE_BUCKET_FIRST_S, 2.0, STORAGE_BUCKETS))
+}
+
+/// The families counted where things happen. Cheap to clone (every family is shared).
+#[derive(Clone)]
+pub struct Events {
+    /// Requests by route, method and status.
+    pub http_requests: Family<HttpLabels, Counter>,
+    /// Request durations by route, method and status.
+    pub http_duration: HistogramFamily<HttpLabels>,
+    /// Actors active here, by kind.
+    pub actors_active: Family<KindLabel, Gauge>,
+    /// Activations by kind.
+    pub activations: Family<KindLabel, Counter>,
+    /// Passivations (idle, or stopped with the node) by kind.
+    pub passivations: Family<KindLabel, Counter>,
+    /// Calls answered busy (HTTP 503): a full routing queue or a full actor mailbox.
+    pub busy: Counter,
+    /// GeoIP decisions by reason and region.
+    pub geo: Family<GeoLabels, Counter>,
+    /// Sessions settled by the businesses this node owns, by outcome.
+    pub sessions: Family<OutcomeLabel, Counter>,
+    /// Rewards paid by those settlements, in öre.
+    pub rewards_ore: Counter,
+    /// Remaining budget / budget of the businesses this node owns (set when one settles,
+    /// removed when it passivates, so at most one per active business actor). Encoded by the
+    /// collector, so the family is described even before the first settlement.
+    budget_ratio: Arc<std::sync::Mutex<std::collections::BTreeMap<String, f64>>>,
+    /// 1 while the cluster is in maintenance mode (issue 15 point 5 sets it).
+    pub maintenance: Gauge,
+    storage: StorageMetrics,
+}
+
+/// The storage families: the [`svea_storage::StorageObserver`] the node installs.
+#[derive(Clone)]
+struct StorageMetrics {
+    append: Histogram,
+    flush: Histogram,
+    apply: Histogram,
+    committed: Gauge<i64, AtomicI64>,
+    snapshots_built: Counter,
+    snapshots_installed: Counter,
+}
+
+impl svea_storage::StorageObserver for StorageMetrics {
+    fn log_appended(&self, took: Duration) {
+        self.append.observe(took.as_secs_f64());
+    }
+    fn flushed(&self, took: Duration) {
+        self.flush.observe(took.as_secs_f64());
+    }
+    fn entry_applied(&self, took: Duration) {
+        self.apply.observe(took.as_secs_f64());
+    }
+    fn committed(&self, index: u64) {
+        self.committed.set(i64::try_from(index).unwrap_or(i64::MAX));
+    }
+    fn snapshot_built(&self) {
+        self.snapshots_built.inc();
+    }
+    fn snapshot_installed(&self) {
+        self.snapshots_installed.inc();
+    }
+}
+
+impl Events {
+    fn new() -> Events {
+        Events {
+            http_requests: Family::default(),
+            http_duration: Family::new_with_constructor(http_histogram),
+            actors_active: Family::default(),
+            activations: Family::default(),
+            passivations: Family::default(),
+            busy: Counter::default(),
+            geo: Family::default(),
+            sessions: Family::default(),
+            rewards_ore: Counter::default(),
+            budget_ratio: Arc::default(),
+            maintenance: Gauge::default(),
+            storage: StorageMetrics {
+                append: storage_histogram(),
+                flush: storage_histogram(),
+                apply: storage_histogram(),
+                committed: Gauge::default(),
+                snapshots_built: Counter::default(),
+                snapshots_installed: Counter::default(),
+            },
+        }
+    }
+
+    /// A detached set for code that runs without a node (unit tests): counts, exported nowhere.
+    pub fn detached() -> Events {
+        Events::new()
+    }
+
+    /// One HTTP request answered.
+    pub fn http_request(&self, labels: HttpLabels, took: Duration) {
+        self.http_requests.get_or_create(&labels).inc();
+        self.http_duration.get_or_create(&labels).observe(took.as_secs_f64());
+    }
+
+    /// A GeoIP decision.
+    pub fn geo_decision(&self, route: &svea_geo::Route) {
+        let reason = serde_json::to_value(route.code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let region = route.region.as_ref().map_or_else(|| "none".to_owned(), |r| r.to_string());
+        self.geo.get_or_create(&GeoLabels { reason, region }).inc();
+    }
+
+    /// A session settled by a business this node owns; `remaining_ratio` is the business's
+    /// budget left afterwards (0..=1).
+    pub fn session_settled(&self, business: &str, outcome: &'static str, paid_ore: u64, remaining_ratio: f64) {
+        self.sessions.get_or_create(&OutcomeLabel { outcome }).inc();
+        self.rewards_ore.inc_by(paid_ore);
+        self.budget_ratios().insert(business.to_owned(), remaining_ratio);
+    }
+
+    /// A business actor passivated or moved away: its budget gauge goes too.
+    pub fn business_gone(&self, business: &str) {
+        self.budget_ratios().remove(business);
+    }
+
+    fn budget_ratios(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, f64>> {
+        self.budget_ratio.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// What the scrape-time collector reads: set once the node core is up.
+pub struct Live {
+    /// Raft, membership, failure detector, cluster counters.
+    pub cluster: ClusterNode,
+    /// The routing queue.
+    pub registry: RegistryHandle,
+    /// Scoring counters.
+    pub scoring: Arc<FeedbackScoring>,
+}
+
+/// The node's registry and its event families.
+pub struct Telemetry {
+    registry: Registry,
+    events: Events,
+    live: Arc<OnceLock<Live>>,
+}
+
+impl Telemetry {
+    /// A registry with every family registered; the live part reads nothing until [`Self::go_live`].
+    pub fn new() -> Telemetry {
+        let events = Events::new();
+        let live = Arc::new(OnceLock::new());
+        let mut r = Registry::default();
+        let e = &events;
+        r.register("svea_http_requests", "HTTP requests answered, by route pattern, method and status", e.http_requests.clone());
+        r.register("svea_http_request_duration_seconds", "HTTP request duration, by route pattern, method and status", e.http_duration.clone());
+        r.register("svea_actors_active", "Actors active on this node, by kind", e.actors_active.clone());
+        r.register("svea_actor_activations", "Actor activations on this node, by kind", e.activations.clone());
+        r.register("svea_actor_passivations", "Actor passivations on this node, by kind", e.passivations.clone());
+        r.register("svea_actor_busy", "Calls answered busy (503): routing queue or actor mailbox full", e.busy.clone());
+        r.register("svea_geo_decisions", "GeoIP routing decisions, by reason and chosen region", e.geo.clone());
+        r.register("svea_sessions", "Sessions settled by businesses this node owns, by outcome", e.sessions.clone());
+        r.register("svea_rewards_paid_ore", "Rewards paid by those settlements, in öre", e.rewards_ore.clone());
+        r.register("svea_maintenance_mode", "1 while the cluster is in maintenance mode", e.maintenance.clone());
+        let s = &e.storage;
+        r.register("svea_raft_append_duration_seconds", "Raft log append until flushed", s.append.clone());
+        r.register("svea_raft_flush_duration_seconds", "One storage flush (fdatasync)", s.flush.clone());
+        r.register("svea_raft_apply_duration_seconds", "State-machine apply of one Raft entry", s.apply.clone());
+        r.register("svea_raft_commit_index", "Committed Raft log index as this node knows it", s.committed.clone());
+        r.register("svea_raft_snapshots_built", "Snapshots built on this node", s.snapshots_built.clone());
+        r.register("svea_raft_snapshots_installed", "Snapshots from the leader installed on this node", s.snapshots_installed.clone());
+        for kind in ["business", "session"] {
+            // Every kind shows from the start, at zero.
+            let _ = e.actors_active.get_or_create(&KindLabel { kind });
+            let _ = e.activations.get_or_create(&KindLabel { kind });
+            let _ = e.passivations.get_or_create(&KindLabel { kind });
+        }
+        for outcome in SESSION_OUTCOMES {
+            let _ = e.sessions.get_or_create(&OutcomeLabel { outcome });
+        }
+        r.register_collector(Box::new(LiveCollector { live: live.clone(), budget_ratio: e.budget_ratio.clone() }));
+        Telemetry { registry: r, events, live }
+    }
+
+    /// The event families, for the code that counts.
+    pub fn events(&self) -> &Events {
+        &self.events
+    }
+
+    /// The storage observer to install on the node's log store.
+    pub fn storage_observer(&self) -> Arc<dyn svea_storage::StorageObserver> {
+        Arc::new(self.events.storage.clone())
+    }
+
+    /// Starts reading `live` at every scrape (once; later calls are ignored).
+    pub fn go_live(&self, live: Live) {
+        let _ = self.live.set(live);
+    }
+
+    /// The exposition (OpenMetrics text, which Prometheus scrapes as such).
+    pub fn encode(&self) -> Result<String, fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Telemetry::new()
+    }
+}
+
+/// The `Content-Type` of [`Telemetry::encode`].
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Reads the live state at every scrape.
+struct LiveCollector {
+    live: Arc<OnceLock<Live>>,
+    budget_ratio: Arc<std::sync::Mutex<std::collections::BTreeMap<String, f64>>>,
+}
+
+impl fmt::Debug for LiveCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LiveCollector")
+    }
+}
+
+fn gauge(enc: &mut DescriptorEncoder, name: &str, help: &str, v: i64) -> fmt::Result {
+    ConstGauge::new(v).encode(enc.encode_descriptor(name, help, None, MetricType::Gauge)?)
+}
+
+fn gauge_f(enc: &mut DescriptorEncoder, name: &str, help: &str, v: f64) -> fmt::Result {
+    ConstGauge::new(v).encode(enc.encode_descriptor(name, help, None, MetricType::Gauge)?)
+}
+
+fn counter(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> fmt::Result {
+    ConstCounter::new(v).encode(enc.encode_descriptor(name, help, None, MetricType::Counter)?)
+}
+
+/// A counter family whose samples are read elsewhere: `name` without `_total`.
+pub(crate) fn counter_family<L: EncodeLabelSet>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    samples: impl IntoIterator<Item = (L, u64)>,
+) -> fmt::Result {
+    let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (labels, v) in samples {
+        ConstCounter::new(v).encode(m.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+fn gauge_family<L: EncodeLabelSet>(enc: &mut DescriptorEncoder, name: &str, help: &str, samples: impl IntoIterator<Item = (L, i64)>) -> fmt::Result {
+    let mut m = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (labels, v) in samples {
+        ConstGauge::new(v).encode(m.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+fn sat(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl Collector for LiveCollector {
+    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+        let e = &mut enc;
+        {
+            let ratios = self.budget_ratio.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut m = e.encode_descriptor(
+                "svea_business_budget_remaining_ratio",
+                "Budget left (0..1) of business actors this node owns, as of their last settlement",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (business, ratio) in ratios.iter() {
+                ConstGauge::new(*ratio).encode(m.encode_family(&[("business", business.as_str())])?)?;
+            }
+        }
+        let Some(live) = self.live.get() else { return Ok(()) };
+        let s = live.cluster.status();
+        gauge(e, "svea_raft_term", "Current Raft term", sat(s.term))?;
+        gauge(e, "svea_raft_is_leader", "1 when this node leads.", i64::from(s.leader == Some(s.node_id)))?;
+        gauge(e, "svea_raft_leader_id", "Id of the leader this node follows (0 when unknown)", sat(s.leader.unwrap_or(0)))?;
+        let last = s.last_log_index.unwrap_or(0);
+        gauge(e, "svea_raft_last_log_index", "Last Raft log index written on this node", sat(last))?;
+        gauge(e, "svea_raft_applied_index", "Index of the last Raft entry applied on this node", sat(s.last_applied_index.unwrap_or(0)))?;
+        gauge_family(
+            e,
+            "svea_raft_replication_lag_entries",
+            "As leader: entries each follower is behind this node's last log index",
+            s.matched.iter().map(|(id, m)| ([("follower", id.to_string())], sat(last.saturating_sub(*m)))),
+        )?;
+        let health = live.cluster.health();
+        gauge_family(
+            e,
+            "svea_cluster_peer_up",
+            "The failure detector's view of each other member: 1 reachable, 0 not",
+            s.members
+                .iter()
+                .filter(|(id, _)| **id != s.node_id)
+                .map(|(id, n)| ([("peer", id.to_string()), ("region", n.region.clone())], i64::from(health.node_reachable(*id)))),
+        )?;
+        let mut per_region = std::collections::BTreeMap::<&str, i64>::new();
+        for n in s.members.values() {
+            *per_region.entry(n.region.as_str()).or_default() += 1;
+        }
+        gauge_family(e, "svea_cluster_members", "Members (voters and learners) per region", per_region.into_iter().map(|(r, n)| ([("region", r)], n)))?;
+        gauge(e, "svea_registry_queue_depth", "Actor calls queued or in flight on this node", sat(live.registry.queue_depth() as u64))?;
+        counter(
+            e,
+            "svea_commands_applied",
+            "Commands applied on this node since it started (each command of a batch entry counts)",
+            live.cluster.commands_applied(),
+        )?;
+        let samples = live.cluster.counters().samples();
+        let mut i = 0;
+        while i < samples.len() {
+            let (name, help, _, _) = samples[i];
+            let group: Vec<_> = samples[i..].iter().take_while(|x| x.0 == name).collect();
+            i += group.len();
+            match group[0].2 {
+                None => counter(e, name, help, group[0].3)?,
+                Some(_) => counter_family(e, name, help, group.iter().filter_map(|(_, _, l, v)| l.map(|(k, l)| ([(k, l)], *v))))?,
+            }
+        }
+        live.scoring.encode(e)?;
+        process(e)
+    }
+}
+
+/// `process_*` from `/proc/self` (Linux; elsewhere nothing).
+#[cfg(target_os = "linux")]
+fn process(e: &mut DescriptorEncoder) -> fmt::Result {
+    let Ok(me) = procfs::process::Process::myself() else { return Ok(()) };
+    let Ok(stat) = me.stat() else { return Ok(()) };
+    use procfs::WithCurrentSystemInfo as _;
+    let ticks = procfs::ticks_per_second() as f64;
+    gauge(e, "process_resident_memory_bytes", "Resident memory size in bytes", sat(stat.rss_bytes().get()))?;
+    // A counter of seconds: prometheus-client's ConstCounter takes f64 too.
+    ConstCounter::new((stat.utime + stat.stime) as f64 / ticks)
+        .encode(e.encode_descriptor("process_cpu_seconds", "User and system CPU time spent, in seconds", None, MetricType::Counter)?)?;
+    if let Ok(n) = me.fd_count() {
+        gauge(e, "process_open_fds", "Open file descriptors", sat(n as u64))?;
+    }
+    if let Ok(boot) = procfs::boot_time_secs() {
+        gauge_f(e, "process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds", boot as f64 + stat.starttime as f64 / ticks)?;
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process(_e: &mut DescriptorEncoder) -> fmt::Result {
+    Ok(())
+}
+
+/// The exposition of what `f` encodes alone (unit tests of one collector's part).
+pub fn encode_with(f: impl Fn(&mut DescriptorEncoder) -> fmt::Result + Send + Sync + 'static) -> String {
+    struct One<F>(F);
+    impl<F> fmt::Debug for One<F> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("One")
+        }
+    }
+    impl<F: Fn(&mut DescriptorEncoder) -> fmt::Result + Send + Sync + 'static> Collector for One<F> {
+        fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+            (self.0)(&mut enc)
+        }
+    }
+    let mut r = Registry::default();
+    r.register_collector(Box::new(One(f)));
+    let mut out = String::new();
+    let _ = prometheus_client::encoding::text::encode(&mut out, &r);
+    out
+}
+
+/// The family names in an exposition (`# TYPE <name> ...` lines; counters carry their
+/// `_total` sample suffix, as Prometheus and the deploy rules name them).
+pub fn family_names(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let (name, kind) = (it.next()?, it.next()?);
+            Some(if kind == "counter" { format!("{name}_total") } else { name.to_owned() })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_families_show_from_the_start_and_counters_end_in_total() {
+        let t = Telemetry::new();
+        t.events().http_request(HttpLabels { route: "/v1/sessions/{id}".into(), method: "GET".into(), status: 200 }, Duration::from_millis(3));
+        let text = t.encode().expect("encode");
+        let names = family_names(&text);
+        for n in [
+            "svea_http_requests_total",
+            "svea_http_request_duration_seconds",
+            "svea_actors_active",
+            "svea_actor_activations_total",
+            "svea_sessions_total",
+            "svea_rewards_paid_ore_total",
+            "svea_raft_append_duration_seconds",
+            "svea_raft_commit_index",
+            "svea_maintenance_mode",
+        ] {
+            assert!(names.contains(n), "{n} missing from {names:?}");
+        }
+        assert!(text.contains("svea_http_requests_total{route=\"/v1/sessions/{id}\",method=\"GET\",status=\"200\"} 1"), "{text}");
+        assert!(text.contains("svea_http_request_duration_seconds_bucket{le=\"0.005\",route=\"/v1/sessions/{id}\",method=\"GET\",status=\"200\"} 1"), "{text}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn storage_timings_land_in_their_histograms() {
+        let t = Telemetry::new();
+        let o = t.storage_observer();
+        o.flushed(Duration::from_millis(2));
+        o.committed(42);
+        o.snapshot_built();
+        let text = t.encode().expect("encode");
+        assert!(text.contains("svea_raft_flush_duration_seconds_count 1\n"), "{text}");
+        assert!(text.contains("svea_raft_commit_index 42\n"), "{text}");
+        assert!(text.contains("svea_raft_snapshots_built_total 1\n"), "{text}");
+    }
+}
