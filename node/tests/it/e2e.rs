@@ -7,6 +7,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::browser::Chromium;
 use crate::harness::*;
@@ -20,8 +21,14 @@ const MALMO_CLIENT: &str = "2.58.0.1";
 /// loopback proxy's `X-Forwarded-For` on every node (so a node sees the customer's address).
 fn routing_cluster(dir: &Path) -> Cluster3 {
     let trust: &[(&str, &str)] = &[("geo.trusted_proxies", "127.0.0.1")];
-    Cluster3::start_with(dir, &[("node.routing", "redirect")], [trust, trust, trust])
+    let failover_ms = FAILOVER_AFTER.as_millis().to_string();
+    Cluster3::start_with(dir, &[("node.routing", "redirect"), ("timeouts.failover_after_ms", failover_ms.as_str())], [trust, trust, trust])
 }
+
+/// `timeouts.failover_after_ms` of the test clusters: how long a silent region takes to be declared down.
+const FAILOVER_AFTER: Duration = Duration::from_millis(1500);
+/// The operator console's refresh period (it polls its JSON every 2 s).
+const CONSOLE_REFRESH: Duration = Duration::from_secs(2);
 
 /// A Malmö business's QR code path (`/q/<token>`), checked to point at the Malmö node.
 fn qr_path(c: &Cluster3, b: &Biz) -> String {
@@ -43,7 +50,7 @@ fn port_of(url: &str) -> &str {
 #[test]
 fn a_malmo_customer_completes_the_flow_in_chromium_on_a_phone_screen() {
     let dir = tempfile::tempdir().expect("tmp");
-    let c = routing_cluster(dir.path());
+    let mut c = routing_cluster(dir.path());
     let (sthlm, malmo) = (c.by_region("stockholm"), c.by_region("malmo"));
     let b = create_business(sthlm, "1000.00");
     crate::pos::register_tills(malmo, &b, &format!("{}/v1/pos/square/webhook", malmo.url));
@@ -121,6 +128,40 @@ fn a_malmo_customer_completes_the_flow_in_chromium_on_a_phone_screen() {
     assert_eq!(web.cookie("svea_device"), Some(device));
     assert_eq!(web.cookie("svea_session"), Some(sid));
     web.shot("reloaded");
+    web.assert_no_console_errors();
+
+    // BUSINESS-STEPS
+
+    // The operator's console (Stockholm's operator listener): three healthy regions on the map.
+    web.headers(&[]);
+    let ops = c.by_region("stockholm").operator_url.clone();
+    web.open(&format!("{ops}/ops"));
+    web.type_into("#operator-token", OPERATOR_TOKEN);
+    web.submit("form[action$='/ops/sign-in'] button");
+    for region in ["stockholm", "gothenburg", "malmo"] {
+        web.wait_until(&format!("{region} up on the map"), &format!("document.querySelector('#region-{region}')?.dataset.health === 'up'"));
+    }
+    let leader = web.text("#leader");
+    assert!(leader.parse::<u64>().is_ok(), "the console names a leader: {leader:?}");
+    web.shot("console-three-regions-up");
+
+    // SIGKILL Gothenburg's node: the open page (no reload) shows the region down within
+    // failover_after plus one refresh; Stockholm and Malmö stay up.
+    let gbg = c.nodes.iter().position(|n| n.url == c.by_region("gothenburg").url).expect("gothenburg");
+    c.nodes[gbg].kill9();
+    let killed = Instant::now();
+    // Slack for the test's own poll of the DOM and the JSON round trip.
+    web.wait_until_within(
+        FAILOVER_AFTER + CONSOLE_REFRESH + Duration::from_millis(500),
+        "gothenburg down on the map",
+        "document.querySelector('#region-gothenburg').dataset.health === 'down'",
+    );
+    let shown_after = killed.elapsed();
+    for region in ["stockholm", "malmo"] {
+        assert_eq!(web.eval(&format!("document.querySelector('#region-{region}').dataset.health")), "up", "{region}");
+    }
+    eprintln!("console showed gothenburg down {shown_after:?} after the SIGKILL (failover_after {FAILOVER_AFTER:?}, refresh {CONSOLE_REFRESH:?})");
+    web.shot("console-gothenburg-down");
     web.assert_no_console_errors();
 }
 

@@ -133,14 +133,15 @@ pub fn console(v: &ConsoleView, outcome: Option<&Result<String, String>>) -> Mar
                         tbody {
                             @for n in &v.nodes {
                                 tr id={ "node-" (n.id) } data-health=(n.health) {
-                                    td { (n.id) }
-                                    td { (n.region) }
-                                    td.health { (n.health) }
-                                    td.role { (role(n)) }
-                                    td.lag { (lag(n)) }
-                                    td.actors { (counts(&n.actors)) }
-                                    td.routed { (routed(n)) }
-                                    td.actions {
+                                    // `data-label`: a phone shows each row as a card, a cell per line with its header.
+                                    td data-label="Node" { (n.id) }
+                                    td data-label="Region" { (n.region) }
+                                    td.health data-label="Health" { (n.health) }
+                                    td.role data-label="Role" { (role(n)) }
+                                    td.lag data-label="Lag" { (lag(n)) }
+                                    td.actors data-label="Actors" { (counts(&n.actors)) }
+                                    td.routed data-label="Routed, last minute" { (routed(n)) }
+                                    td.actions data-label="Actions" {
                                         form method="post" action={ "/ops/nodes/" (n.id) "/drain" } { button type="submit" { "Drain" } }
                                         form method="post" action={ "/ops/nodes/" (n.id) "/remove" } { button type="submit" { "Remove" } }
                                     }
