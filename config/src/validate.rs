@@ -146,6 +146,7 @@ impl RawConfig {
         let privacy = validate_privacy(&self, &node)?;
         let retention = validate_retention(&self)?;
         let scoring = validate_scoring(&self)?;
+        let dashboard = self.dashboard.validate()?;
         Ok(Config {
             node,
             regions,
@@ -162,6 +163,7 @@ impl RawConfig {
             privacy,
             retention,
             scoring,
+            dashboard,
         })
     }
 }

@@ -62,6 +62,19 @@ pub struct DayStats {
     pub expired: u64,
     /// Cashback paid.
     pub rewards_paid: Ore,
+    /// Sum of the quality scores of sessions scored that day.
+    pub score_sum: u64,
+    /// Sessions scored that day.
+    pub scored: u64,
+    /// Sessions scored that day per reward tier: none, low, mid, high.
+    pub tiers: [u64; 4],
+}
+
+impl DayStats {
+    /// Average quality score of the sessions scored that day, if any.
+    pub fn average_score(&self) -> Option<f64> {
+        (self.scored > 0).then(|| self.score_sum as f64 / self.scored as f64)
+    }
 }
 
 /// Analytics of a business, updated with every settlement.
@@ -467,6 +480,9 @@ impl BusinessOp for Settle {
                         stats.rejected += 1;
                     }
                     stats.rewards_paid = stats.rewards_paid.checked_add(d.amount).unwrap_or(stats.rewards_paid);
+                    stats.score_sum += u64::from(score);
+                    stats.scored += 1;
+                    stats.tiers[tier_index(d.tier)] += 1;
                 }
                 d
             }

@@ -10,6 +10,7 @@
 //! scores feedback before its session stores it, asking the model through [`ollama`] when
 //! configured.
 
+pub mod feedback;
 pub mod operator;
 pub mod pos;
 pub mod ollama;
@@ -234,6 +235,11 @@ impl NodeHandle {
     /// device link, everywhere.
     pub async fn erase_device(&self, device: &DeviceId) -> Result<privacy::Erasure, ActorError> {
         privacy::erase(&self.cluster, &self.registry, self.device_key.hash(device)).await
+    }
+
+    /// A page of a business's feedback list, newest first (see [`feedback`]).
+    pub async fn feedback_page(&self, business: &BusinessId, query: feedback::FeedbackQuery) -> Result<feedback::FeedbackPage, ActorError> {
+        feedback::list(&self.cluster, business, query).await
     }
 
     /// Reads a session.
