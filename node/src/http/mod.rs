@@ -11,6 +11,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod error;
+pub mod feedback;
 pub mod metrics;
 pub mod operator;
 pub mod page;
@@ -55,6 +56,9 @@ pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
                 .route("/businesses/{id}", web::get().to(api::get_business))
                 .route("/businesses/{id}/analytics", web::get().to(api::get_analytics))
                 .route("/businesses/{id}/keys", web::post().to(api::rotate_key))
+                .route("/businesses/{id}/feedback", web::get().to(feedback::list))
+                .route("/businesses/{id}/feedback.csv", web::get().to(feedback::export))
+                .route("/businesses/{id}/daily", web::get().to(feedback::daily))
                 .route("/businesses/{id}/locations/{lid}/qr.svg", web::get().to(qr::qr_svg))
                 .route("/businesses/{id}/locations/{lid}/qr.png", web::get().to(qr::qr_png))
                 .route("/businesses/{id}/locations/{lid}/poster", web::get().to(qr::poster))
