@@ -31,8 +31,14 @@ pub static PAGE_CSS: Asset = Asset { name: "page.css", content_type: "text/css; 
 /// The customer page's script (the feedback counter; the page works without it).
 pub static PAGE_JS: Asset = Asset { name: "page.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/page.js") };
 
+/// The business dashboard's stylesheet (on top of the page's: charts, lists, wide layout).
+pub static DASHBOARD_CSS: Asset = Asset { name: "dashboard.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("../../assets/dashboard.css") };
+
+/// The business dashboard's script (confirmations; the dashboard works without it).
+pub static DASHBOARD_JS: Asset = Asset { name: "dashboard.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/dashboard.js") };
+
 /// Every embedded file, as `/assets/{name}` finds them. A page links one with [`href`].
-static ASSETS: &[&Asset] = &[&POSTER_CSS, &PAGE_CSS, &PAGE_JS];
+static ASSETS: &[&Asset] = &[&POSTER_CSS, &PAGE_CSS, &PAGE_JS, &DASHBOARD_CSS, &DASHBOARD_JS];
 
 /// How long a browser or proxy may keep an asset: a year, never revalidated. Safe because the
 /// URL a page links changes with the bytes ([`href`]).

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod feedback;
 pub mod metrics;
@@ -47,6 +48,7 @@ fn common(node: NodeHandle, cfg: &mut web::ServiceConfig) {
 pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
     common(node.clone(), cfg);
     page::configure(&node, cfg);
+    dashboard::configure(cfg);
     cfg.route("/health", web::get().to(api::health))
         .route("/ready", web::get().to(api::ready))
         .route("/assets/{name}", web::get().to(assets::serve))
