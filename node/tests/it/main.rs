@@ -12,6 +12,7 @@ mod accounts;
 mod attacker;
 mod actors;
 mod cluster;
+mod dashboard;
 
 mod deploy;
 mod durability;

@@ -13,29 +13,29 @@ use crate::harness::*;
 
 /// A phone: its cookies, kept by hand (name -> value; paths are not needed for one QR code).
 #[derive(Default)]
-struct Phone {
-    cookies: BTreeMap<String, String>,
+pub(crate) struct Phone {
+    pub(crate) cookies: BTreeMap<String, String>,
     extra: Vec<(String, String)>,
 }
 
 /// A page answer: status, headers (every `Set-Cookie` kept), body text.
-struct Page {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
-    fn set_cookie(&self, name: &str) -> Option<&str> {
+    pub(crate) fn set_cookie(&self, name: &str) -> Option<&str> {
         self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie")).map(|(_, v)| v.as_str()).find(|v| v.starts_with(&format!("{name}=")))
     }
 
     #[track_caller]
-    fn html(&self, status: u16) -> &str {
+    pub(crate) fn html(&self, status: u16) -> &str {
         assert_eq!(self.status, status, "{}", self.body);
         assert_eq!(self.header("content-type"), Some("text/html; charset=utf-8"), "{}", self.body);
         &self.body
@@ -43,7 +43,7 @@ impl Page {
 }
 
 /// `application/x-www-form-urlencoded`, as a browser encodes a form.
-fn form(fields: &[(&str, &str)]) -> String {
+pub(crate) fn form(fields: &[(&str, &str)]) -> String {
     let enc = |s: &str| {
         s.bytes()
             .map(|b| match b {
@@ -57,7 +57,7 @@ fn form(fields: &[(&str, &str)]) -> String {
 }
 
 impl Phone {
-    fn with_header(mut self, name: &str, value: &str) -> Phone {
+    pub(crate) fn with_header(mut self, name: &str, value: &str) -> Phone {
         self.extra.push((name.into(), value.into()));
         self
     }
@@ -97,12 +97,12 @@ impl Phone {
         Page { status, headers, body }
     }
 
-    fn get(&mut self, url: &str) -> Page {
+    pub(crate) fn get(&mut self, url: &str) -> Page {
         let agent = ureq::AgentBuilder::new().redirects(0).build();
         self.send(agent.get(url), None)
     }
 
-    fn post(&mut self, url: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) fn post(&mut self, url: &str, fields: &[(&str, &str)]) -> Page {
         let agent = ureq::AgentBuilder::new().redirects(0).build();
         self.send(agent.post(url), Some(&form(fields)))
     }
