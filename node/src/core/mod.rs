@@ -8,7 +8,7 @@
 //! abandoned sessions and redacts feedback texts past their retention; [`privacy`] is a customer's
 //! export and erasure; [`operator`] is what the operator API does to the cluster; [`scoring`]
 //! scores feedback before its session stores it, asking the model through [`ollama`] when
-//! configured.
+//! configured; [`feedback`] pages through a business's feedback list.
 
 pub mod feedback;
 pub mod operator;

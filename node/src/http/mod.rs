@@ -5,7 +5,8 @@
 //! every response, [`ratelimit`] the per-address token bucket in front of the public API, [`pos`]
 //! till webhooks and settings, [`page`] the customer's page (`/q/<token>`), [`qr`] a location's
 //! QR code and printable poster, [`assets`] the static files (stylesheets, scripts) embedded in the
-//! binary for the pages.
+//! binary for the pages, [`feedback`] a business's feedback list, export and per-day series,
+//! [`dashboard`] the business's pages at `/business`.
 
 pub mod api;
 pub mod assets;

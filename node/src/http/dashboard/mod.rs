@@ -47,6 +47,11 @@ use crate::domain::{ApiKey, LocationId};
 use texts::Texts;
 pub use view::BASE;
 
+/// Whether `path` is one of the dashboard's (its pages answer a rate limit with a page).
+pub fn is_dashboard_path(path: &str) -> bool {
+    path == BASE || path.strip_prefix(BASE).is_some_and(|rest| rest.starts_with('/'))
+}
+
 /// The sign-in cookie (path `/business`).
 pub const SIGNIN_COOKIE: &str = "svea_business";
 

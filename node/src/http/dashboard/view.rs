@@ -8,7 +8,7 @@
 //! `search`, `older-link`, `csv-export`, `chart-sessions`, `chart-rewards`, `chart-score`,
 //! `chart-budget`, `chart-tiers`, `rotate-key`, `new-api-key`, `till-form`.
 
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup};
 
 use super::texts::Texts;
 use crate::actors::business::{Business, DayPoint};
@@ -17,7 +17,7 @@ use crate::domain::day::swedish_local;
 use crate::domain::pos::{Provider, PurchaseVerification};
 use crate::domain::Ore;
 use crate::http::assets::{href, DASHBOARD_CSS, DASHBOARD_JS, PAGE_CSS};
-use crate::http::page::{money, Lang};
+use crate::http::page::{document, money, Lang};
 
 /// The dashboard's path (and its cookie's).
 pub const BASE: &str = "/business";
@@ -48,35 +48,28 @@ pub struct Dashboard<'a> {
 
 fn layout(lang: Lang, title: &str, signed_in: bool, body: Markup) -> Markup {
     let t = Texts::of(lang);
-    html! {
-        (DOCTYPE)
-        html lang=(lang.tag()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · " (t.title) }
-                link rel="stylesheet" href=(href(&PAGE_CSS));
-                link rel="stylesheet" href=(href(&DASHBOARD_CSS));
-                script src=(href(&DASHBOARD_JS)) defer {}
-            }
-            body {
-                header.bar {
-                    span.brand { (t.brand) }
-                    span.actions {
-                        a.lang href={ (BASE) "?lang=" (lang.other().tag()) } hreflang=(lang.other().tag()) lang=(lang.other().tag()) {
-                            (lang.other().texts().language_name)
-                        }
-                        @if signed_in {
-                            form.inline method="post" action={ (BASE) "/sign-out" } {
-                                button #sign-out type="submit" { (t.signout_button) }
-                            }
-                        }
+    let head = html! {
+        link rel="stylesheet" href=(href(&PAGE_CSS));
+        link rel="stylesheet" href=(href(&DASHBOARD_CSS));
+        script src=(href(&DASHBOARD_JS)) defer {}
+    };
+    let body = html! {
+        header.bar {
+            span.brand { (t.brand) }
+            span.actions {
+                a.lang href={ (BASE) "?lang=" (lang.other().tag()) } hreflang=(lang.other().tag()) lang=(lang.other().tag()) {
+                    (lang.other().texts().language_name)
+                }
+                @if signed_in {
+                    form.inline method="post" action={ (BASE) "/sign-out" } {
+                        button #sign-out type="submit" { (t.signout_button) }
                     }
                 }
-                main.wide { (body) }
             }
         }
-    }
+        main.wide { (body) }
+    };
+    document(lang, &format!("{title} · {}", t.title), head, body)
 }
 
 fn message_boxes(error: Option<&str>, notice: Option<&str>) -> Markup {

@@ -42,7 +42,7 @@ use crate::core::NodeHandle;
 use crate::domain::day::{from_swedish_local, swedish_local};
 use crate::domain::{DeviceId, DomainError, Ore, QrToken, SessionId, TransactionId};
 pub use texts::Lang;
-pub(crate) use view::money;
+pub(crate) use view::{document, money};
 use view::{Draft, Page, Place, LOCAL_TIME_FORMAT};
 
 /// Paths of the customer's page start with it.
