@@ -23,6 +23,7 @@
 //! # Ok::<(), svea_config::Error>(())
 //! ```
 
+pub mod dashboard;
 mod env;
 mod error;
 mod ids;
@@ -32,6 +33,7 @@ mod raw;
 mod typed;
 mod validate;
 
+pub use dashboard::{DashboardConfig, RawDashboard};
 pub use env::{env_var_names, env_vars, ENV_PREFIX};
 pub use error::Error;
 pub use ids::{NodeId, Region, REGION_NAME_LEN_MAX};

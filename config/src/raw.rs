@@ -133,6 +133,8 @@ pub struct RawConfig {
     pub retention: RawRetention,
     /// `[scoring]`: who scores feedback texts.
     pub scoring: RawScoring,
+    /// `[dashboard]`: the bounds of a business's dashboard and feedback list.
+    pub dashboard: crate::dashboard::RawDashboard,
 }
 
 impl Default for RawConfig {
@@ -153,6 +155,7 @@ impl Default for RawConfig {
             privacy: RawPrivacy::default(),
             retention: RawRetention::default(),
             scoring: RawScoring::default(),
+            dashboard: crate::dashboard::RawDashboard::default(),
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct Config {
     pub pos: PosConfig,
     /// `[scoring]`: who scores feedback texts.
     pub scoring: ScoringConfig,
+    /// `[dashboard]`: the bounds of a business's dashboard and feedback list.
+    pub dashboard: crate::dashboard::DashboardConfig,
 }
 
 /// `[http]`: how the public listener is secured.

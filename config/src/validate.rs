@@ -147,6 +147,7 @@ impl RawConfig {
         let privacy = validate_privacy(&self, &node)?;
         let retention = validate_retention(&self)?;
         let scoring = validate_scoring(&self)?;
+        let dashboard = self.dashboard.validate()?;
         Ok(Config {
             node,
             regions,
@@ -163,6 +164,7 @@ impl RawConfig {
             privacy,
             retention,
             scoring,
+            dashboard,
         })
     }
 }

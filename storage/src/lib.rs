@@ -65,8 +65,10 @@ pub fn open_in_memory(disk: &engine::mem::MemDisk, flush_timeout: Duration) -> R
 /// time and redaction (privacy), businesses their daily paid total and fingerprint ring (abuse
 /// limits); format-4 states do not decode as that. 6: a session's feedback score records who
 /// gave it (rubric or a named model) beside the rubric's breakdown; format-5 sessions do not
-/// decode as that.
-pub const FORMAT: u32 = 6;
+/// decode as that. 7: a business's per-day analytics keep the day's score sum, scored sessions
+/// and tier counts (the dashboard's charts), and each listed feedback has a `bfb/` record;
+/// format-6 businesses do not decode as that.
+pub const FORMAT: u32 = 7;
 const FORMAT_TREE: &str = "svea_format";
 const FORMAT_KEY: &[u8] = b"format";
 

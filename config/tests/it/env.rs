@@ -87,6 +87,13 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_POS_TIMESTAMP_TOLERANCE_MS", "31"),
             ("SVEA_PRIVACY_DEVICE_KEY", "device-key-from-the-environment-0123456789"),
             ("SVEA_RETENTION_FEEDBACK_DAYS", "29"),
+            ("SVEA_DASHBOARD_FEEDBACK_PAGE_LEN", "39"),
+            ("SVEA_DASHBOARD_FEEDBACK_PAGE_LEN_MAX", "40"),
+            ("SVEA_DASHBOARD_FEEDBACK_SCAN_MAX", "41"),
+            ("SVEA_DASHBOARD_SEARCH_CHARS_MAX", "42"),
+            ("SVEA_DASHBOARD_CSV_ROWS_MAX", "43"),
+            ("SVEA_DASHBOARD_CHART_DAYS", "44"),
+            ("SVEA_DASHBOARD_SIGNIN_HOURS", "45"),
             ("SVEA_SCORING_BACKEND", "ollama"),
             ("SVEA_SCORING_OLLAMA_URL", "http://10.0.0.9:11434/"),
             ("SVEA_SCORING_MODEL", "llama3.2:1b"),
@@ -104,6 +111,9 @@ fn every_overridable_key_has_its_variable() {
     );
     assert_eq!(config.privacy.device_key, "device-key-from-the-environment-0123456789");
     assert_eq!(config.retention.feedback, Duration::from_secs(29 * 86_400));
+    let d = &config.dashboard;
+    assert_eq!([d.feedback_page_len, d.feedback_page_len_max, d.feedback_scan_max, d.search_chars_max, d.csv_rows_max], [39, 40, 41, 42, 43]);
+    assert_eq!((d.chart_days, d.signin), (44, Duration::from_secs(45 * 3600)));
     let sc = &config.scoring;
     assert_eq!(sc.backend, svea_config::ScoringBackend::Ollama);
     assert_eq!((sc.ollama_url.as_str(), sc.model.as_str()), ("http://10.0.0.9:11434", "llama3.2:1b"));
@@ -190,7 +200,7 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(a.business_daily_reward_cap_ore, 3300);
     assert_eq!(a.duplicate_similarity_percent, 34);
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 65);
+    assert_eq!(env_var_names().len(), 72);
 }
 
 #[test]

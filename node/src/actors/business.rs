@@ -62,6 +62,19 @@ pub struct DayStats {
     pub expired: u64,
     /// Cashback paid.
     pub rewards_paid: Ore,
+    /// Sum of the quality scores of sessions scored that day.
+    pub score_sum: u64,
+    /// Sessions scored that day.
+    pub scored: u64,
+    /// Sessions scored that day per reward tier: none, low, mid, high.
+    pub tiers: [u64; 4],
+}
+
+impl DayStats {
+    /// Average quality score of the sessions scored that day, if any.
+    pub fn average_score(&self) -> Option<f64> {
+        (self.scored > 0).then(|| self.score_sum as f64 / self.scored as f64)
+    }
 }
 
 /// Analytics of a business, updated with every settlement.
@@ -88,6 +101,45 @@ impl Analytics {
     /// Average quality score of scored sessions, if any.
     pub fn average_score(&self) -> Option<f64> {
         (self.scored > 0).then(|| self.score_sum as f64 / self.scored as f64)
+    }
+}
+
+/// One Swedish day of a business's charts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayPoint {
+    /// The day (Europe/Stockholm).
+    pub day: chrono::NaiveDate,
+    /// Its counters (zero for a day without sessions).
+    pub stats: DayStats,
+    /// Budget left at the end of the day.
+    pub budget_left: Ore,
+}
+
+impl Business {
+    /// The `days` Swedish days ending with `last` (oldest first), every day present: a chart's
+    /// series. The budget left at the end of a day is what is left now plus what was paid after it.
+    pub fn daily_series(&self, last: chrono::NaiveDate, days: u32) -> Vec<DayPoint> {
+        let per_day = &self.analytics.per_day;
+        let mut out = Vec::with_capacity(usize::try_from(days).unwrap_or(0));
+        let mut paid_after = Ore::ZERO;
+        // Paid on days after `last` (none unless `last` is in the past).
+        let last_key = last.format("%Y-%m-%d").to_string();
+        for (_, d) in per_day.range::<String, _>((std::ops::Bound::Excluded(&last_key), std::ops::Bound::Unbounded)) {
+            paid_after = paid_after.checked_add(d.rewards_paid).unwrap_or(paid_after);
+        }
+        let mut day = last;
+        for _ in 0..days {
+            let stats = per_day.get(&day.format("%Y-%m-%d").to_string()).cloned().unwrap_or_default();
+            let budget_left = self.remaining().checked_add(paid_after).unwrap_or(self.budget).min(self.budget);
+            paid_after = paid_after.checked_add(stats.rewards_paid).unwrap_or(paid_after);
+            out.push(DayPoint { day, stats, budget_left });
+            match day.pred_opt() {
+                Some(d) => day = d,
+                None => break,
+            }
+        }
+        out.reverse();
+        out
     }
 }
 
@@ -467,6 +519,9 @@ impl BusinessOp for Settle {
                         stats.rejected += 1;
                     }
                     stats.rewards_paid = stats.rewards_paid.checked_add(d.amount).unwrap_or(stats.rewards_paid);
+                    stats.score_sum += u64::from(score);
+                    stats.scored += 1;
+                    stats.tiers[tier_index(d.tier)] += 1;
                 }
                 d
             }
@@ -704,6 +759,42 @@ fn current<'a>(slot: &'a Slot<Business>, id: &BusinessId) -> Result<&'a Business
 mod tests {
     use super::*;
     use crate::domain::day::tests::utc;
+
+    #[test]
+    fn daily_series_fills_every_day_and_tracks_the_budget_left() {
+        let mut a = Analytics::default();
+        let paid = |ore| DayStats { rewards_paid: Ore::from_ore(ore), ..DayStats::default() };
+        a.per_day.insert("2026-05-01".into(), paid(300));
+        a.per_day.insert("2026-05-03".into(), paid(200));
+        a.per_day.insert("2026-05-05".into(), paid(100));
+        let b = Business {
+            id: BusinessId::random(),
+            name: "Kafé".into(),
+            org_number: "556036-0793".parse().expect("org"),
+            home_region: "stockholm".parse().expect("region"),
+            locations: Vec::new(),
+            policy: RewardPolicy::default(),
+            budget: Ore::from_ore(10_000),
+            paid: Ore::from_ore(600),
+            created_at: Utc::now(),
+            analytics: a,
+            key_hash: crate::domain::ApiKey::random(&BusinessId::random()).hash(),
+            key_issued_at: Utc::now(),
+            purchase_verification: PurchaseVerification::default(),
+            pos: BTreeMap::new(),
+            pos_purchases: 0,
+            paid_today: DayPaid::default(),
+            fingerprints_recorded: 0,
+        };
+        let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day");
+        let series = b.daily_series(day("2026-05-04"), 4);
+        let days: Vec<String> = series.iter().map(|p| p.day.to_string()).collect();
+        assert_eq!(days, ["2026-05-01", "2026-05-02", "2026-05-03", "2026-05-04"]);
+        let left: Vec<i64> = series.iter().map(|p| p.budget_left.as_ore()).collect();
+        // 10 000 - 300 after the 1st, - 200 after the 3rd; the 5th (after the window) is not yet paid.
+        assert_eq!(left, [9_700, 9_700, 9_500, 9_500]);
+        assert_eq!(series[1].stats, DayStats::default());
+    }
 
     #[test]
     fn analytics_count_sessions_on_their_swedish_day() {

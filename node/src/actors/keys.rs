@@ -16,7 +16,8 @@ use super::business::Settlement;
 use crate::domain::Fingerprint;
 use super::ActorError;
 use crate::domain::{
-    BusinessId, DeviceHash, LocationId, OrgNumber, PosId, Provider, PurchaseVerification, QrToken, ReportedPurchase, SessionId, TransactionId,
+    BusinessId, DeviceHash, LocationId, Ore, OrgNumber, PosId, Provider, PurchaseVerification, QrToken, ReportedPurchase, RewardTier, Scored,
+    SessionId, TransactionId,
 };
 
 /// Address of an actor: `business/<id>` or `session/<id>`.
@@ -255,6 +256,76 @@ index!(
     FingerprintRecord(business: BusinessId, slot: String) -> Fingerprint, "bfp/"
 );
 
+/// One feedback as its business's list and export show it: written with the session's
+/// settlement, deleted with its text (erasure, retention), so the list never outlives the text.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FeedbackEntry {
+    /// The text as given (trimmed).
+    pub text: String,
+    /// Its score (total, who gave it, the rubric's breakdown).
+    pub score: Scored,
+    /// The tier it fell into.
+    pub tier: RewardTier,
+    /// Cashback paid for it.
+    pub reward: Ore,
+    /// Where it was given.
+    pub location: LocationId,
+    /// That location's name, as the customer saw it.
+    pub location_name: String,
+    /// When it was given.
+    pub given_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// When a feedback was given, as it sorts in a [`BusinessFeedbackRecord`] key: `i64::MAX` minus
+/// Unix milliseconds, zero-padded, so key order is newest first and a forward scan pages from the
+/// newest (feedback arriving later sorts before every page already read).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NewestFirst(String);
+
+impl NewestFirst {
+    /// The stamp of `at` (times before 1970 sort as 1970).
+    pub fn at(at: chrono::DateTime<chrono::Utc>) -> NewestFirst {
+        NewestFirst(format!("{:0width$}", i64::MAX - at.timestamp_millis().max(0), width = TEXT_STAMP_DIGITS))
+    }
+
+    /// A stamp as it appears in keys, if `raw` is one.
+    pub fn parse(raw: &str) -> Option<NewestFirst> {
+        (raw.len() == TEXT_STAMP_DIGITS && raw.bytes().all(|b| b.is_ascii_digit())).then(|| NewestFirst(raw.to_owned()))
+    }
+
+    /// The stamp as it appears in keys.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+index!(
+    /// A business's feedback, newest first (`bfb/<business>/<newest-first stamp>/<session>`):
+    /// what its feedback list and export page through.
+    BusinessFeedbackRecord(business: BusinessId, newest_first: NewestFirst, session: SessionId) -> FeedbackEntry, "bfb/"
+);
+
+impl BusinessFeedbackRecord {
+    /// The record of the feedback session `session` of `business` gave at `given_at`.
+    pub fn of(business: &BusinessId, given_at: chrono::DateTime<chrono::Utc>, session: &SessionId) -> BusinessFeedbackRecord {
+        BusinessFeedbackRecord { business: business.clone(), newest_first: NewestFirst::at(given_at), session: session.clone() }
+    }
+
+    /// Prefix of every record of `business`.
+    pub fn prefix_of(business: &BusinessId) -> String {
+        format!("{}{business}/", Self::PREFIX)
+    }
+
+    /// The record a `bfb/` key names, if it is one.
+    pub fn parse_key(key: &str) -> Option<BusinessFeedbackRecord> {
+        let mut parts = key.strip_prefix(Self::PREFIX)?.splitn(3, '/');
+        let business = parts.next()?.parse().ok()?;
+        let newest_first = NewestFirst::parse(parts.next()?)?;
+        let session = parts.next()?.parse().ok()?;
+        Some(BusinessFeedbackRecord { business, newest_first, session })
+    }
+}
+
 impl OpenRecord {
     /// The session an `open/` key names, if it is one.
     pub fn parse_key(key: &str) -> Option<SessionId> {
@@ -284,6 +355,20 @@ mod tests {
         assert_eq!(text.key(), format!("text/0000001774999800000/{s}"));
         assert_eq!(FeedbackTextRecord::parse_key(&text.key()), Some(text.clone()));
         assert_eq!(text.at.millis(), 1_774_999_800_000);
+    }
+
+    #[test]
+    fn business_feedback_records_sort_newest_first_and_parse_back() {
+        let b = BusinessId::random();
+        let s = SessionId::random();
+        let t = |ms| chrono::DateTime::from_timestamp_millis(ms).expect("time");
+        let newer = BusinessFeedbackRecord::of(&b, t(1_774_999_800_001), &s);
+        let older = BusinessFeedbackRecord::of(&b, t(1_774_999_800_000), &s);
+        assert!(newer.key() < older.key());
+        assert!(newer.key().starts_with(&BusinessFeedbackRecord::prefix_of(&b)));
+        assert_eq!(BusinessFeedbackRecord::parse_key(&newer.key()), Some(newer.clone()));
+        assert_eq!(BusinessFeedbackRecord::parse_key("bfb/x/1/y"), None);
+        assert!(NewestFirst::at(t(0)) > NewestFirst::at(t(10_000_000_000_000)));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use tracing::Instrument;
 use super::business::{Outcome, Settle, Settlement};
 use super::cell::{Persisted, Slot};
 use super::keys::{
-    ActiveRecord, DeviceSessionRecord, FeedbackTextRecord, Index, OpenRecord, PosClaimRecord, PosModeRecord, PosPurchaseRecord, PosWaitRecord, TextStamp,
+    ActiveRecord, BusinessFeedbackRecord, DeviceSessionRecord, FeedbackEntry, FeedbackTextRecord, Index, OpenRecord, PosClaimRecord, PosModeRecord, PosPurchaseRecord, PosWaitRecord, TextStamp,
     TxnRecord,
 };
 use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
@@ -457,13 +457,44 @@ fn text_record(s: &Session, f: &Feedback) -> FeedbackTextRecord {
     FeedbackTextRecord { at: TextStamp::at(f.given_at), session: s.id.clone() }
 }
 
-/// Removes the feedback text of `next` for `reason`, returning the delete of its text record.
-fn redact(next: &mut Session, reason: RedactionReason, now: DateTime<Utc>) -> Option<String> {
+/// The entry of `s`'s feedback in its business's list.
+fn list_record(s: &Session, f: &Feedback) -> BusinessFeedbackRecord {
+    BusinessFeedbackRecord::of(&s.business_id, f.given_at, &s.id)
+}
+
+/// The write of `s`'s feedback into its business's list, once settled in a score (and while it
+/// still has its text: an erased or redacted text is never listed).
+fn list_write(s: &Session) -> Result<Option<svea_storage::IndexWrite>, ActorError> {
+    let Some(f) = &s.feedback else { return Ok(None) };
+    let (Some(text), Some(settlement)) = (&f.text, &f.settlement) else { return Ok(None) };
+    if !matches!(settlement.outcome, Outcome::Scored { .. }) {
+        return Ok(None);
+    }
+    let entry = FeedbackEntry {
+        text: text.clone(),
+        score: f.score.clone(),
+        tier: settlement.decision.tier,
+        reward: settlement.decision.amount,
+        location: s.location_id.clone(),
+        location_name: s.place.location_name.clone(),
+        given_at: f.given_at,
+    };
+    Ok(Some(list_record(s, f).write(&entry, IndexMode::Upsert)?))
+}
+
+/// Removes the feedback text of `next` for `reason`, returning the deletes of its text record
+/// and of its entry in the business's list (empty when there was no text).
+fn redact(next: &mut Session, reason: RedactionReason, now: DateTime<Utc>) -> Vec<String> {
+    let list = next.feedback.as_ref().map(|f| list_record(next, f).key());
     let id = next.id.clone();
-    let f = next.feedback.as_mut()?;
-    f.text.take()?;
+    let Some(f) = next.feedback.as_mut() else { return Vec::new() };
+    if f.text.take().is_none() {
+        return Vec::new();
+    }
     f.redacted = Some(Redaction { reason, at: now });
-    Some(FeedbackTextRecord { at: TextStamp::at(f.given_at), session: id }.key())
+    let mut deletes = vec![FeedbackTextRecord { at: TextStamp::at(f.given_at), session: id }.key()];
+    deletes.extend(list);
+    deletes
 }
 
 fn done(s: &Session) -> Result<Step, ActorError> {
@@ -689,7 +720,8 @@ impl SessionOp for RecordSettlement {
             f.settlement = Some(settlement);
         }
         let deletes = ended_deletes(&next);
-        slot.commit(env, next.clone(), vec![], deletes).await?;
+        let writes: Vec<_> = list_write(&next)?.into_iter().collect();
+        slot.commit(env, next.clone(), writes, deletes).await?;
         tracing::info!(state = next.state.as_str(), reward_ore = settlement.decision.amount.as_ore(), "session settled");
         done(&next)
     }
@@ -732,13 +764,20 @@ impl SessionOp for RedactOldText {
         let Some(f) = session.feedback.as_ref().filter(|f| f.given_at <= self.given_before) else {
             return done(&session);
         };
-        let record = text_record(&session, f);
+        let records = [text_record(&session, f).key(), list_record(&session, f).key()];
         let mut next = session.clone();
-        let deletes: Vec<String> = redact(&mut next, RedactionReason::Retention, env.clock.now()).into_iter().collect();
+        let deletes = redact(&mut next, RedactionReason::Retention, env.clock.now());
         if deletes.is_empty() {
-            // No text left (erased meanwhile); only its record, if any, is left to remove.
-            if record.exists(env.cluster.view())? {
-                slot.commit(env, session.clone(), vec![], vec![record.key()]).await?;
+            // No text left (erased meanwhile); only its records, if any, are left to remove.
+            let view = env.cluster.view();
+            let mut left = Vec::with_capacity(records.len());
+            for k in records {
+                if view.index(&k)?.is_some() {
+                    left.push(k);
+                }
+            }
+            if !left.is_empty() {
+                slot.commit(env, session.clone(), vec![], left).await?;
             }
             return done(&session);
         }

@@ -9,8 +9,9 @@
 //! export and erasure; [`operator`] is what the operator API does to the cluster (with
 //! [`routed`], where customers were routed lately, for the console); [`scoring`]
 //! scores feedback before its session stores it, asking the model through [`ollama`] when
-//! configured.
+//! configured; [`feedback`] pages through a business's feedback list.
 
+pub mod feedback;
 pub mod operator;
 pub mod pos;
 pub mod ollama;
@@ -242,6 +243,11 @@ impl NodeHandle {
     /// device link, everywhere.
     pub async fn erase_device(&self, device: &DeviceId) -> Result<privacy::Erasure, ActorError> {
         privacy::erase(&self.cluster, &self.registry, self.device_key.hash(device)).await
+    }
+
+    /// A page of a business's feedback list, newest first (see [`feedback`]).
+    pub async fn feedback_page(&self, business: &BusinessId, query: feedback::FeedbackQuery) -> Result<feedback::FeedbackPage, ActorError> {
+        feedback::list(&self.cluster, business, query).await
     }
 
     /// Reads a session.

@@ -205,11 +205,16 @@ struct CountsOut {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-struct TiersOut {
+pub struct TiersOut {
     none: u64,
     low: u64,
     mid: u64,
     high: u64,
+}
+
+/// Counts per reward tier (none, low, mid, high) as answered.
+pub(super) fn tiers_out(t: &[u64; 4]) -> TiersOut {
+    TiersOut { none: t[0], low: t[1], mid: t[2], high: t[3] }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -250,7 +255,7 @@ fn analytics_out(b: &Business) -> AnalyticsOut {
         average_score: a.average_score().map(|s| (s * 10.0).round() / 10.0),
         rewards_paid_sek: a.total.rewards_paid.to_sek_string(),
         remaining_budget_sek: b.remaining().to_sek_string(),
-        tiers: TiersOut { none: a.tiers[0], low: a.tiers[1], mid: a.tiers[2], high: a.tiers[3] },
+        tiers: tiers_out(&a.tiers),
         per_day: a
             .per_day
             .iter()
@@ -283,12 +288,17 @@ pub(super) fn purchase_out(p: &Purchase) -> PurchaseOut {
 /// when a model scored (`score_source = "ollama"`) the session's `quality_score` is the model's
 /// and may differ from it.
 #[derive(Serialize, utoipa::ToSchema)]
-struct ScoreOut {
+pub struct ScoreOut {
     total: u8,
     substance: u8,
     specific: u8,
     actionable: u8,
     balanced: u8,
+}
+
+/// The rubric's breakdown as answered.
+pub(super) fn score_out(r: &crate::domain::QualityScore) -> ScoreOut {
+    ScoreOut { total: r.total, substance: r.substance, specific: r.specific, actionable: r.actionable, balanced: r.balanced }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -352,13 +362,7 @@ fn session_out(s: &Session) -> SessionOut {
         quality_score: s.feedback.as_ref().map(|f| f.score.total),
         score_source: s.feedback.as_ref().map(|f| f.score.source.as_str()),
         score_model: s.feedback.as_ref().and_then(|f| f.score.source.model().map(str::to_string)),
-        score_breakdown: s.feedback.as_ref().map(|f| ScoreOut {
-            total: f.score.rubric.total,
-            substance: f.score.rubric.substance,
-            specific: f.score.rubric.specific,
-            actionable: f.score.rubric.actionable,
-            balanced: f.score.rubric.balanced,
-        }),
+        score_breakdown: s.feedback.as_ref().map(|f| score_out(&f.score.rubric)),
         feedback_text: s.feedback.as_ref().and_then(|f| f.text.clone()),
         feedback_redacted: s.feedback.as_ref().and_then(|f| f.redacted).map(|r| r.reason.as_str()),
         reward_sek: settlement.map(|st| st.decision.amount.to_sek_string()),

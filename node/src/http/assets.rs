@@ -48,8 +48,14 @@ pub static OPS_CSS: Asset = Asset { name: "ops.css", content_type: "text/css; ch
 /// The operator console's script (refreshes the map and tables; the page works without it).
 pub static OPS_JS: Asset = Asset { name: "ops.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/ops.js") };
 
+/// The business dashboard's stylesheet (on top of the page's: charts, lists, wide layout).
+pub static DASHBOARD_CSS: Asset = Asset { name: "dashboard.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("../../assets/dashboard.css") };
+
+/// The business dashboard's script (confirmations; the dashboard works without it).
+pub static DASHBOARD_JS: Asset = Asset { name: "dashboard.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/dashboard.js") };
+
 /// Every embedded file, as `/assets/{name}` finds them. A page links one with [`href`].
-static ASSETS: &[&Asset] = &[&POSTER_CSS, &PAGE_CSS, &PAGE_JS, &SWEDEN_SVG, &SWEDEN_LICENSE, &OPS_CSS, &OPS_JS, &ICON_SVG];
+static ASSETS: &[&Asset] = &[&POSTER_CSS, &PAGE_CSS, &PAGE_JS, &SWEDEN_SVG, &SWEDEN_LICENSE, &OPS_CSS, &OPS_JS, &ICON_SVG, &DASHBOARD_CSS, &DASHBOARD_JS];
 
 impl Asset {
     /// Its bytes (the console reads the outline's `viewBox` from them).

@@ -39,7 +39,12 @@ pub fn presented_key(req: &HttpRequest) -> Result<ApiKey, ApiError> {
 
 /// Checks that the request carries the current API key of business `raw_id`, and returns it.
 pub async fn authorize(node: &NodeHandle, req: &HttpRequest, raw_id: &str) -> Result<Authorized, ApiError> {
-    let key = presented_key(req)?;
+    authorize_key(node, presented_key(req)?, raw_id).await
+}
+
+/// Checks that `key` (presented some other way than the header: the dashboard's sign-in) is the
+/// current API key of business `raw_id`, with the same answers as [`authorize`].
+pub async fn authorize_key(node: &NodeHandle, key: ApiKey, raw_id: &str) -> Result<Authorized, ApiError> {
     let not_found = || ApiError::Actor(ActorError::NotFound { what: Missing::Business, id: raw_id.to_string() });
     let id: BusinessId = raw_id.parse().map_err(|_| not_found())?;
     if key.business() != &id {

@@ -6,6 +6,7 @@
 //! till webhooks and settings, [`page`] the customer's page (`/q/<token>`), [`qr`] a location's
 //! QR code and printable poster, [`assets`] the static files (stylesheets, scripts) embedded in the
 //! binary for the pages, [`console`] the operator console (`/ops`, operator listener only), [`openapi`] the OpenAPI documents,
+//! [`feedback`] a business's feedback list, export and per-day series, [`dashboard`] the business's pages at `/business`,
 //! [`observe`] request ids, access log and request metrics on both listeners.
 //!
 //! Every route is one line of [`PUBLIC_ROUTES`] or [`OPERATOR_ROUTES`]: method, path, handler and
@@ -17,7 +18,9 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod console;
+pub mod dashboard;
 pub mod error;
+pub mod feedback;
 pub mod maintenance;
 pub mod metrics;
 pub mod observe;
@@ -68,6 +71,17 @@ pub static PUBLIC_ROUTES: &[Served] = &[
     Served::new::<api::__path_get_business>(Method::GET, "/v1/businesses/{id}", |r| r.to(api::get_business)),
     Served::new::<api::__path_get_analytics>(Method::GET, "/v1/businesses/{id}/analytics", |r| r.to(api::get_analytics)),
     Served::new::<api::__path_rotate_key>(Method::POST, "/v1/businesses/{id}/keys", |r| r.to(api::rotate_key)),
+    Served::new::<feedback::__path_list>(Method::GET, "/v1/businesses/{id}/feedback", |r| r.to(feedback::list)),
+    Served::new::<feedback::__path_export>(Method::GET, "/v1/businesses/{id}/feedback.csv", |r| r.to(feedback::export)),
+    Served::new::<feedback::__path_daily>(Method::GET, "/v1/businesses/{id}/daily", |r| r.to(feedback::daily)),
+    Served::new::<dashboard::__path_show>(Method::GET, "/business", |r| r.to(dashboard::show)),
+    Served::new::<dashboard::__path_sign_in>(Method::POST, "/business/sign-in", |r| r.to(dashboard::sign_in)),
+    Served::new::<dashboard::__path_sign_out>(Method::POST, "/business/sign-out", |r| r.to(dashboard::sign_out)),
+    Served::new::<dashboard::__path_rotate>(Method::POST, "/business/rotate", |r| r.to(dashboard::rotate)),
+    Served::new::<dashboard::__path_verification>(Method::POST, "/business/verification", |r| r.to(dashboard::verification)),
+    Served::new::<dashboard::__path_till>(Method::POST, "/business/till", |r| r.to(dashboard::till)),
+    Served::new::<dashboard::__path_export>(Method::GET, "/business/feedback.csv", |r| r.to(dashboard::export)),
+    Served::new::<dashboard::__path_location>(Method::GET, "/business/locations/{lid}/{asset}", |r| r.to(dashboard::location)),
     Served::new::<qr::__path_qr_svg>(Method::GET, "/v1/businesses/{id}/locations/{lid}/qr.svg", |r| r.to(qr::qr_svg)),
     Served::new::<qr::__path_qr_png>(Method::GET, "/v1/businesses/{id}/locations/{lid}/qr.png", |r| r.to(qr::qr_png)),
     Served::new::<qr::__path_poster>(Method::GET, "/v1/businesses/{id}/locations/{lid}/poster", |r| r.to(qr::poster)),

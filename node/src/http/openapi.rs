@@ -84,6 +84,8 @@ pub enum Listener {
 
 /// Security scheme names, as operations' `security(...)` name them.
 pub const BUSINESS_API_KEY: &str = "business_api_key";
+/// The business dashboard's sign-in cookie (`/business`).
+pub const BUSINESS_DASHBOARD: &str = "business_dashboard";
 /// The operator token.
 pub const OPERATOR_TOKEN: &str = "operator_token";
 /// The operator console's sign-in cookie (`/ops`).
@@ -134,6 +136,13 @@ pub fn document(listener: Listener, routes: &[Served]) -> OpenApi {
                             .description(Some("The business's API key, shown once when it is created or rotated."))
                             .build(),
                     ),
+                )
+                .security_scheme(
+                    BUSINESS_DASHBOARD,
+                    SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                        "svea_business",
+                        "The dashboard's sign-in cookie, set by `POST /business/sign-in` with the business's API key (HttpOnly, SameSite=Strict, Path=/business).",
+                    ))),
                 )
                 .security_scheme(ZETTLE_SIGNATURE, signature(super::pos::ZETTLE_SIGNATURE, "Zettle: hex HMAC-SHA256 of `<timestamp>.<payload>`."))
                 .security_scheme(SQUARE_SIGNATURE, signature(super::pos::SQUARE_SIGNATURE, "Square: base64 HMAC-SHA256 of the notification URL followed by the body."))

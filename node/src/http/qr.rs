@@ -97,20 +97,45 @@ fn png(code: &QrCode) -> Result<Vec<u8>, ApiError> {
     Ok(bytes.into_inner())
 }
 
-/// The business (checked against its key) and the index of its location `lid`.
-async fn location_of(node: &NodeHandle, req: &HttpRequest, id: &str, lid: &str) -> Result<(Business, usize), ApiError> {
-    let b = authorize(node, req, id).await?.business;
-    let at = b
-        .locations
+/// The index of location `lid` of `b`; 404 `location-not-found` when it has none.
+fn location_index(b: &Business, lid: &str) -> Result<usize, ApiError> {
+    b.locations
         .iter()
         .position(|l| l.id.as_str() == lid)
-        .ok_or_else(|| ApiError::Actor(ActorError::NotFound { what: Missing::Location, id: lid.chars().take(64).collect() }))?;
-    Ok((b, at))
+        .ok_or_else(|| ApiError::Actor(ActorError::NotFound { what: Missing::Location, id: lid.chars().take(64).collect() }))
 }
 
 /// `inline; filename="<location id>.<ext>"`: a browser saving the image names it after the location.
 fn disposition(location: &Location, ext: &str) -> (header::HeaderName, String) {
     (header::CONTENT_DISPOSITION, format!("inline; filename=\"qr-{}.{ext}\"", location.id))
+}
+
+/// What a location's link answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LocationAsset {
+    /// The QR code as SVG.
+    Svg,
+    /// The QR code as PNG.
+    Png,
+    /// The A6 poster.
+    Poster,
+}
+
+/// `asset` of location `lid` of `b`, a business its caller has authorized (by its API key in
+/// the header here, by the dashboard's sign-in there).
+pub(super) fn location_asset(node: &NodeHandle, b: &Business, lid: &str, asset: LocationAsset) -> ApiResult {
+    let l = &b.locations[location_index(b, lid)?];
+    let url = customer_url(node, b, l);
+    Ok(match asset {
+        LocationAsset::Svg => HttpResponse::Ok().content_type("image/svg+xml").insert_header(disposition(l, "svg")).body(svg(&encode(&url)?)),
+        LocationAsset::Png => HttpResponse::Ok().content_type("image/png").insert_header(disposition(l, "png")).body(png(&encode(&url)?)?),
+        LocationAsset::Poster => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(poster_html(&b.name, &l.name, &url)?),
+    })
+}
+
+async fn answer(node: &NodeHandle, req: &HttpRequest, path: &(String, String), asset: LocationAsset) -> ApiResult {
+    let b = authorize(node, req, &path.0).await?.business;
+    location_asset(node, &b, &path.1, asset)
 }
 
 /// `GET /v1/businesses/{id}/locations/{lid}/qr.svg`.
@@ -121,10 +146,7 @@ fn disposition(location: &Location, ext: &str) -> (header::HeaderName, String) {
     responses((status = 200, description = "The QR code as SVG, encoding the location's `qr_url`.", content_type = "image/svg+xml", body = String, headers(("Content-Disposition" = String, description = "`inline; filename=\"qr-<location id>.<ext>\"`"))),
         super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
 pub(super) async fn qr_svg(node: web::Data<NodeHandle>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
-    let (b, at) = location_of(&node, &req, &path.0, &path.1).await?;
-    let l = &b.locations[at];
-    let code = encode(&customer_url(&node, &b, l))?;
-    Ok(HttpResponse::Ok().content_type("image/svg+xml").insert_header(disposition(l, "svg")).body(svg(&code)))
+    answer(&node, &req, &path, LocationAsset::Svg).await
 }
 
 /// `GET /v1/businesses/{id}/locations/{lid}/qr.png`.
@@ -135,10 +157,7 @@ pub(super) async fn qr_svg(node: web::Data<NodeHandle>, req: HttpRequest, path: 
     responses((status = 200, description = "The QR code as PNG (10 px per module, quiet zone, error correction Q).", content_type = "image/png", body = Vec<u8>, headers(("Content-Disposition" = String, description = "`inline; filename=\"qr-<location id>.<ext>\"`"))),
         super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
 pub(super) async fn qr_png(node: web::Data<NodeHandle>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
-    let (b, at) = location_of(&node, &req, &path.0, &path.1).await?;
-    let l = &b.locations[at];
-    let code = encode(&customer_url(&node, &b, l))?;
-    Ok(HttpResponse::Ok().content_type("image/png").insert_header(disposition(l, "png")).body(png(&code)?))
+    answer(&node, &req, &path, LocationAsset::Png).await
 }
 
 /// The poster page. maud escapes every value but the QR code's SVG, which svea renders itself.
@@ -176,10 +195,7 @@ fn poster_html(business: &str, location: &str, url: &str) -> Result<String, ApiE
     responses((status = 200, description = "A printable A6 page (Swedish): names, the code, one line of instruction.", content_type = "text/html; charset=utf-8", body = String),
         super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
 pub(super) async fn poster(node: web::Data<NodeHandle>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
-    let (b, at) = location_of(&node, &req, &path.0, &path.1).await?;
-    let l = &b.locations[at];
-    let html = poster_html(&b.name, &l.name, &customer_url(&node, &b, l))?;
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
+    answer(&node, &req, &path, LocationAsset::Poster).await
 }
 
 #[cfg(test)]

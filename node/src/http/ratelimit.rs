@@ -111,8 +111,10 @@ pub async fn limit(
         if let Some(ip) = super::client_ip(&limiter.trusted_proxies, req.request()) {
             if let Err(wait) = limiter.check(ip) {
                 let retry = retry_after_s(wait);
-                // The customer's page answers with a page; everything else with a problem.
-                let resp = if req.path().starts_with(super::page::PAGE_PREFIX) {
+                // The customer's page and the dashboard answer with a page; everything else with
+                // a problem.
+                let page = req.path().starts_with(super::page::PAGE_PREFIX) || super::dashboard::is_dashboard_path(req.path());
+                let resp = if page {
                     super::page::rate_limited(req.request(), retry)
                 } else {
                     ApiError::RateLimited { retry_after_s: retry }.error_response()

@@ -15,6 +15,7 @@ mod actors;
 mod backup;
 mod cluster;
 mod console;
+mod dashboard;
 
 mod deploy;
 mod durability;

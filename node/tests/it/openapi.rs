@@ -117,7 +117,7 @@ fn every_route_either_listener_serves_is_in_its_document() {
     let schemes = |doc: &Value| -> Vec<String> { doc["components"]["securitySchemes"].as_object().expect("schemes").keys().cloned().collect() };
     let mut p = schemes(&public);
     p.sort();
-    assert_eq!(p, ["business_api_key", "shopify_signature", "square_signature", "zettle_signature"]);
+    assert_eq!(p, ["business_api_key", "business_dashboard", "shopify_signature", "square_signature", "zettle_signature"]);
     let mut o = schemes(&operator);
     o.sort();
     assert_eq!(o, ["operator_console", "operator_token"]);

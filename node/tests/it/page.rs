@@ -22,7 +22,7 @@ pub(crate) struct Phone {
 /// A page answer: status, headers (every `Set-Cookie` kept), body text.
 pub(crate) struct Page {
     pub(crate) status: u16,
-    headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: String,
 }
 
@@ -36,7 +36,7 @@ impl Page {
     }
 
     #[track_caller]
-    fn html(&self, status: u16) -> &str {
+    pub(crate) fn html(&self, status: u16) -> &str {
         assert_eq!(self.status, status, "{}", self.body);
         assert_eq!(self.header("content-type"), Some("text/html; charset=utf-8"), "{}", self.body);
         &self.body
@@ -44,7 +44,7 @@ impl Page {
 }
 
 /// `application/x-www-form-urlencoded`, as a browser encodes a form.
-fn form(fields: &[(&str, &str)]) -> String {
+pub(crate) fn form(fields: &[(&str, &str)]) -> String {
     let enc = |s: &str| {
         s.bytes()
             .map(|b| match b {

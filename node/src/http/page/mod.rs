@@ -42,6 +42,7 @@ use crate::core::NodeHandle;
 use crate::domain::day::{from_swedish_local, swedish_local};
 use crate::domain::{DeviceId, DomainError, Ore, QrToken, SessionId, TransactionId};
 pub use texts::Lang;
+pub(crate) use view::{document, money};
 use view::{Draft, Page, Place, LOCAL_TIME_FORMAT};
 
 /// Paths of the customer's page start with it.
@@ -92,7 +93,7 @@ pub fn lang_of(req: &HttpRequest) -> Lang {
 
 /// Whether customers reach this node over HTTPS (its own TLS, or the TLS-terminating proxy its
 /// config names): cookies are `Secure` then.
-fn secure(node: &NodeHandle, req: &HttpRequest) -> bool {
+pub(crate) fn secure(node: &NodeHandle, req: &HttpRequest) -> bool {
     req.app_data::<web::Data<Https>>().is_some_and(|h| h.0) || node.config().http.plaintext_behind_proxy
 }
 
@@ -105,7 +106,7 @@ fn page_path(token: &QrToken) -> String {
 }
 
 /// An HTML answer with the page's referrer policy and `cookies`.
-fn html(status: StatusCode, markup: Markup, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+pub(crate) fn html(status: StatusCode, markup: Markup, cookies: Vec<Cookie<'static>>) -> HttpResponse {
     let mut b = HttpResponse::build(status);
     b.content_type("text/html; charset=utf-8").insert_header((header::REFERRER_POLICY, PAGE_REFERRER_POLICY));
     for c in cookies {
@@ -240,8 +241,13 @@ pub(super) async fn show(node: web::Data<NodeHandle>, req: HttpRequest, token: w
         };
         return HttpResponse::TemporaryRedirect().insert_header((header::LOCATION, to.url(&path))).finish();
     }
-    let cookies = asked.map(|l| cookie(LANG_COOKIE, l.tag().into(), "/".into(), LANG_COOKIE_MAX_AGE_DAYS, secure(&node, &req))).into_iter().collect();
+    let cookies = lang_cookie(&node, &req).into_iter().collect();
     render(&node, &req, &token, None, Draft::default(), cookies).await
+}
+
+/// The language cookie to set when `?lang=` chose a language.
+pub(crate) fn lang_cookie(node: &NodeHandle, req: &HttpRequest) -> Option<Cookie<'static>> {
+    query_lang(req).map(|l| cookie(LANG_COOKIE, l.tag().into(), "/".into(), LANG_COOKIE_MAX_AGE_DAYS, secure(node, req)))
 }
 
 /// Refuses a form posted from another site: its `Origin`, or without one its `Referer`, must

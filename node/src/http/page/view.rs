@@ -68,33 +68,44 @@ pub fn money(lang: Lang, amount: Ore) -> String {
     }
 }
 
-fn layout(lang: Lang, title: &str, refresh: bool, body: Markup) -> Markup {
-    let t = lang.texts();
+/// An HTML document in `lang` with the head every page shares (charset, viewport, `title`),
+/// then `head` (the page's own stylesheets and scripts), and `body`.
+pub(crate) fn document(lang: Lang, title: &str, head: Markup, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang.tag()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                @if refresh {
-                    meta http-equiv="refresh" content=(WAIT_REFRESH_S);
-                }
-                title { (title) " · " (t.title) }
+                title { (title) }
+                // Every page's icon: without it a browser asks for /favicon.ico, gets a 404 and logs an error.
                 link rel="icon" type="image/svg+xml" href=(href(&ICON_SVG));
-                link rel="stylesheet" href=(href(&PAGE_CSS));
-                script src=(href(&PAGE_JS)) defer {}
+                (head)
             }
-            body {
-                header.bar {
-                    span.brand { "svea" }
-                    a.lang href={ "?lang=" (lang.other().tag()) } hreflang=(lang.other().tag()) lang=(lang.other().tag()) {
-                        (lang.other().texts().language_name)
-                    }
-                }
-                main { (body) }
-            }
+            body { (body) }
         }
     }
+}
+
+fn layout(lang: Lang, title: &str, refresh: bool, body: Markup) -> Markup {
+    let t = lang.texts();
+    let head = html! {
+        @if refresh {
+            meta http-equiv="refresh" content=(WAIT_REFRESH_S);
+        }
+        link rel="stylesheet" href=(href(&PAGE_CSS));
+        script src=(href(&PAGE_JS)) defer {}
+    };
+    let body = html! {
+        header.bar {
+            span.brand { "svea" }
+            a.lang href={ "?lang=" (lang.other().tag()) } hreflang=(lang.other().tag()) lang=(lang.other().tag()) {
+                (lang.other().texts().language_name)
+            }
+        }
+        main { (body) }
+    };
+    document(lang, &format!("{title} · {}", t.title), head, body)
 }
 
 fn error_box(error: Option<&str>) -> Markup {

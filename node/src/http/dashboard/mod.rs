@@ -1,0 +1,457 @@
+//! The business dashboard at `/business`: server-rendered pages (maud) that work as plain HTML
+//! forms and links, with a small script on top. A business signs in with its API key; the
+//! pages then show its per-day charts (Europe/Stockholm days, inline SVG), the tier
+//! distribution, the budget and what is left, its feedback list (newest first, search, "older"
+//! by cursor, CSV export), its locations' QR codes and posters, key rotation and the till
+//! integration. Every read and change goes through the same `NodeHandle` calls as the JSON API
+//! (`http::feedback`, `http::qr`, `http::pos`'s core calls), checked by the same
+//! `http::auth::authorize_key`.
+//!
+//! - `GET /business`: the sign-in form, or the dashboard (`?q=`, `?cursor=`, `?lang=`).
+//! - `POST /business/sign-in` (`api_key`): a valid key sets the sign-in cookie and `303`s back;
+//!   a wrong one answers the form again, `401`, with the error in words.
+//! - `POST /business/sign-out`, `/rotate` (answers the dashboard with the new key, shown once),
+//!   `/verification` (`purchase_verification`), `/till` (`provider`, `account`, `secret`,
+//!   `notification_url`, `default_location_id`).
+//! - `GET /business/feedback.csv?q=` and `/business/locations/{lid}/{qr.svg|qr.png|poster}`:
+//!   the JSON API's export and QR answers, for the signed-in business.
+//!
+//! The sign-in cookie ([`SIGNIN_COOKIE`]) holds the API key: `HttpOnly` (no script reads it),
+//! `SameSite=Strict` (no other site's request carries it), `Secure` when the public side is HTTPS,
+//! `Path=/business`, and it lasts `dashboard.signin_hours`. The key is checked on every request,
+//! so a rotated key signs every other browser out at once; the key never appears in a URL.
+//! Every form post is refused when its `Origin`/`Referer` names another site (the customer
+//! page's check, [`crate::http::page::same_origin`]).
+
+mod texts;
+mod view;
+
+use std::collections::BTreeMap;
+
+use actix_web::cookie::{time, Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::auth::{authorize_key, Authorized};
+use super::error::{kind_of, status_for, ApiError};
+use super::feedback::{list_query, search, series, FeedbackQueryIn};
+use super::page::{html, lang_cookie, lang_of, same_origin, secure};
+use super::qr::{location_asset, LocationAsset};
+use crate::actors::ActorError;
+use crate::core::feedback::{FeedbackPage, FeedbackQuery};
+use crate::core::NodeHandle;
+use crate::domain::pos::{PosId, PosIntegration, Provider, PurchaseVerification};
+use crate::domain::{ApiKey, LocationId};
+use texts::Texts;
+pub use view::BASE;
+
+/// Whether `path` is one of the dashboard's (its pages answer a rate limit with a page).
+pub fn is_dashboard_path(path: &str) -> bool {
+    path == BASE || path.strip_prefix(BASE).is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// The sign-in cookie (path `/business`).
+pub const SIGNIN_COOKIE: &str = "svea_business";
+
+fn signin_cookie(node: &NodeHandle, req: &HttpRequest, key: &str) -> Cookie<'static> {
+    let hours = i64::try_from(node.config().dashboard.signin.as_secs() / 3600).unwrap_or(1);
+    Cookie::build(SIGNIN_COOKIE, key.to_owned())
+        .path(BASE)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure(node, req))
+        .max_age(time::Duration::hours(hours))
+        .finish()
+}
+
+fn signout_cookie(node: &NodeHandle, req: &HttpRequest) -> Cookie<'static> {
+    let mut c = signin_cookie(node, req, "");
+    c.make_removal();
+    c
+}
+
+/// `303` to `location`, with `cookies`.
+fn see(location: &str, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+    let mut b = HttpResponse::SeeOther();
+    b.insert_header((header::LOCATION, location.to_owned()));
+    for c in cookies {
+        b.cookie(c);
+    }
+    b.finish()
+}
+
+/// What the sign-in cookie says.
+enum SignedIn {
+    /// No cookie (or not a key): the sign-in form.
+    No,
+    /// A key that is no longer the business's (rotated elsewhere): signed out.
+    Stale,
+    /// The business, checked against its current key.
+    Yes(Box<Authorized>),
+}
+
+async fn signed_in(node: &NodeHandle, req: &HttpRequest) -> Result<SignedIn, ApiError> {
+    let Some(key) = req.cookie(SIGNIN_COOKIE).and_then(|c| c.value().parse::<ApiKey>().ok()) else { return Ok(SignedIn::No) };
+    let id = key.business().to_string();
+    match authorize_key(node, key, &id).await {
+        Ok(a) => Ok(SignedIn::Yes(Box::new(a))),
+        Err(ApiError::BusinessUnauthorized(_) | ApiError::Actor(ActorError::NotFound { .. })) => Ok(SignedIn::Stale),
+        Err(e) => Err(e),
+    }
+}
+
+/// The status a page shows an error with: the API's, except a server fault, which is a `503`
+/// "try again" (and is logged).
+fn page_status(e: &ApiError) -> StatusCode {
+    let status = status_for(e);
+    if status.is_server_error() {
+        tracing::error!(error = %e, "business dashboard request failed");
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    status
+}
+
+/// The error in words: a cross-site form and server faults get a sentence of the page's
+/// language; other client errors say what was wrong (the API's detail).
+fn error_text(t: &Texts, e: &ApiError) -> String {
+    if kind_of(e) == "cross-site-form" {
+        return t.cross_site.to_owned();
+    }
+    if status_for(e).is_server_error() {
+        return t.error_default.to_owned();
+    }
+    e.to_string()
+}
+
+fn sign_in_page(req: &HttpRequest, status: StatusCode, error: Option<&str>, notice: Option<&str>, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+    html(status, view::sign_in(lang_of(req), error, notice), cookies)
+}
+
+/// The page for a signed-out browser: the form, with a note when its key went stale.
+fn signed_out(node: &NodeHandle, req: &HttpRequest, stale: bool) -> HttpResponse {
+    let t = Texts::of(lang_of(req));
+    let mut cookies: Vec<Cookie<'static>> = lang_cookie(node, req).into_iter().collect();
+    let notice = if stale {
+        cookies.push(signout_cookie(node, req));
+        Some(t.signed_out_key_changed)
+    } else {
+        None
+    };
+    sign_in_page(req, StatusCode::OK, None, notice, cookies)
+}
+
+/// `?q=&cursor=&saved=&lang=` of the dashboard.
+#[derive(Debug, Default, Deserialize)]
+struct ShowQuery {
+    q: Option<String>,
+    cursor: Option<String>,
+    saved: Option<String>,
+}
+
+/// Everything a render of the dashboard may add to the business and its query.
+#[derive(Default)]
+struct Extra {
+    new_key: Option<String>,
+    notice: Option<&'static str>,
+    error: Option<ApiError>,
+    cookies: Vec<Cookie<'static>>,
+}
+
+async fn render(node: &NodeHandle, req: &HttpRequest, auth: &Authorized, q: &ShowQuery, extra: Extra) -> HttpResponse {
+    let lang = lang_of(req);
+    let t = Texts::of(lang);
+    let b = &auth.business;
+    let mut error = extra.error;
+    let asked = FeedbackQueryIn { cursor: q.cursor.clone(), limit: None, q: q.q.clone() };
+    let query = list_query(node, &asked).unwrap_or_else(|e| {
+        error.get_or_insert(e);
+        let c = &node.config().dashboard;
+        FeedbackQuery { after: None, limit: c.feedback_page_len, search: None, scan_max: c.feedback_scan_max }
+    });
+    let paged = query.after.is_some();
+    let page = match node.feedback_page(&b.id, query).await {
+        Ok(p) => p,
+        Err(e) => {
+            error.get_or_insert(e.into());
+            FeedbackPage { items: Vec::new(), next: None }
+        }
+    };
+    let days = series(b, node.config().dashboard.chart_days);
+    let status = error.as_ref().map_or(StatusCode::OK, page_status);
+    let error_text = error.as_ref().map(|e| error_text(t, e));
+    let public_url = node.config().node.public_url.trim_end_matches('/').to_owned();
+    let d = view::Dashboard {
+        lang,
+        business: b,
+        series: &days,
+        page: &page,
+        search: q.q.as_deref().unwrap_or(""),
+        paged,
+        new_key: extra.new_key.as_deref(),
+        notice: extra.notice.or(q.saved.as_ref().map(|_| t.saved)),
+        error: error_text.as_deref(),
+        public_url: &public_url,
+    };
+    let mut cookies = extra.cookies;
+    cookies.extend(lang_cookie(node, req));
+    html(status, view::dashboard(&d), cookies)
+}
+
+/// `GET /business`.
+#[utoipa::path(get, path = "/business", tag = "pages", operation_id = "dashboard", security((), ("business_dashboard" = [])),
+    params(("q" = Option<String>, Query, description = "Search the feedback text (case-insensitive).", example = "kaffe"),
+        ("cursor" = Option<String>, Query, description = "An older page: the `Äldre` link's cursor.", example = "MTc2NDY0ODAwMDAwMF9zXzVkN2Y5YjFj"),
+        ("lang" = Option<String>, Query, description = "`sv` (default) or `en`; remembered in a cookie.", example = "en")),
+    responses((status = 200, description = "Signed in: charts per Swedish day, tiers, budget, the feedback list, QR posters, key and till settings. Otherwise the sign-in form.", content_type = "text/html; charset=utf-8", body = String),
+        (status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", body = String, headers(("Retry-After" = u64, description = "Whole seconds."))),
+        (status = 503, description = "The try-again page.", content_type = "text/html; charset=utf-8", body = String)))]
+pub(in crate::http) async fn show(node: web::Data<NodeHandle>, req: HttpRequest) -> HttpResponse {
+    let q = web::Query::<ShowQuery>::from_query(req.query_string()).map(web::Query::into_inner).unwrap_or_default();
+    match signed_in(&node, &req).await {
+        Ok(SignedIn::Yes(auth)) => render(&node, &req, &auth, &q, Extra::default()).await,
+        Ok(SignedIn::No) => signed_out(&node, &req, false),
+        Ok(SignedIn::Stale) => signed_out(&node, &req, true),
+        Err(e) => {
+            let t = Texts::of(lang_of(&req));
+            sign_in_page(&req, page_status(&e), Some(&error_text(t, &e)), None, Vec::new())
+        }
+    }
+}
+
+/// What every dashboard form post checks first: a same-site form from a signed-in browser.
+/// `Err` is the answer to give instead.
+async fn form_start(node: &NodeHandle, req: &HttpRequest) -> Result<Authorized, HttpResponse> {
+    let t = Texts::of(lang_of(req));
+    if let Err(e) = same_origin(req) {
+        return Err(sign_in_page(req, status_for(&e), Some(t.cross_site), None, Vec::new()));
+    }
+    match signed_in(node, req).await {
+        Ok(SignedIn::Yes(auth)) => Ok(*auth),
+        Ok(SignedIn::No) => Err(see(BASE, Vec::new())),
+        Ok(SignedIn::Stale) => Err(signed_out(node, req, true)),
+        Err(e) => Err(sign_in_page(req, page_status(&e), Some(&error_text(t, &e)), None, Vec::new())),
+    }
+}
+
+/// The sign-in form.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(default)]
+#[schema(example = json!({"api_key": "svea_sk_b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e_Zq8x3RkP0vLm5NcT7wYb2HsJ9dFgA4uE"}))]
+pub(in crate::http) struct SignInForm {
+    api_key: String,
+}
+
+/// `POST /business/sign-in`.
+#[utoipa::path(post, path = "/business/sign-in", tag = "pages", operation_id = "dashboard_sign_in",
+    request_body(content = SignInForm, content_type = "application/x-www-form-urlencoded"), responses(DashboardAnswers))]
+pub(in crate::http) async fn sign_in(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<SignInForm>) -> HttpResponse {
+    let t = Texts::of(lang_of(&req));
+    if let Err(e) = same_origin(&req) {
+        return sign_in_page(&req, status_for(&e), Some(t.cross_site), None, Vec::new());
+    }
+    let wrong = || sign_in_page(&req, StatusCode::UNAUTHORIZED, Some(t.wrong_key), None, Vec::new());
+    let Ok(key) = form.api_key.trim().parse::<ApiKey>() else { return wrong() };
+    let id = key.business().to_string();
+    match authorize_key(&node, key.clone(), &id).await {
+        Ok(_) => see(BASE, vec![signin_cookie(&node, &req, key.reveal())]),
+        Err(ApiError::BusinessUnauthorized(_) | ApiError::Actor(ActorError::NotFound { .. })) => wrong(),
+        Err(e) => sign_in_page(&req, page_status(&e), Some(&error_text(t, &e)), None, Vec::new()),
+    }
+}
+
+/// `POST /business/sign-out`.
+#[utoipa::path(post, path = "/business/sign-out", tag = "pages", operation_id = "dashboard_sign_out", security((), ("business_dashboard" = [])),
+    responses(DashboardAnswers))]
+pub(in crate::http) async fn sign_out(node: web::Data<NodeHandle>, req: HttpRequest) -> HttpResponse {
+    if let Err(e) = same_origin(&req) {
+        let t = Texts::of(lang_of(&req));
+        return sign_in_page(&req, status_for(&e), Some(t.cross_site), None, Vec::new());
+    }
+    see(BASE, vec![signout_cookie(&node, &req)])
+}
+
+/// `POST /business/rotate`: a new key, shown once in the answer (not a redirect: it is never
+/// stored anywhere it could be shown again); this browser stays signed in with it.
+#[utoipa::path(post, path = "/business/rotate", tag = "pages", operation_id = "dashboard_rotate_key", security(("business_dashboard" = [])),
+    responses(DashboardAnswers))]
+pub(in crate::http) async fn rotate(node: web::Data<NodeHandle>, req: HttpRequest) -> HttpResponse {
+    let auth = match form_start(&node, &req).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    match node.rotate_key(auth.business.id.clone(), &auth.key).await {
+        Ok(Some((business, key))) => {
+            let cookies = vec![signin_cookie(&node, &req, key.reveal())];
+            let auth = Authorized { business, key: key.clone() };
+            let extra = Extra { new_key: Some(key.reveal().to_owned()), cookies, ..Extra::default() };
+            render(&node, &req, &auth, &ShowQuery::default(), extra).await
+        }
+        Ok(None) => signed_out(&node, &req, true),
+        Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e.into()), ..Extra::default() }).await,
+    }
+}
+
+/// The verification form.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(default)]
+#[schema(example = json!({"purchase_verification": "pos"}))]
+pub(in crate::http) struct VerificationForm {
+    purchase_verification: String,
+}
+
+/// `POST /business/verification`.
+#[utoipa::path(post, path = "/business/verification", tag = "pages", operation_id = "dashboard_verification", security(("business_dashboard" = [])),
+    request_body(content = VerificationForm, content_type = "application/x-www-form-urlencoded"), responses(DashboardAnswers))]
+pub(in crate::http) async fn verification(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<VerificationForm>) -> HttpResponse {
+    let auth = match form_start(&node, &req).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let result = match form.purchase_verification.parse::<PurchaseVerification>() {
+        Ok(v) => node.set_purchase_verification(auth.business.id.clone(), v).await.map_err(ApiError::from),
+        Err(e) => Err(ApiError::Pos(e)),
+    };
+    match result {
+        Ok(_) => see(&format!("{BASE}?saved=verification#h-till"), Vec::new()),
+        Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e), ..Extra::default() }).await,
+    }
+}
+
+/// The till form.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(default)]
+#[schema(example = json!({"provider": "zettle", "account": "lilla-torg-kassa-1", "secret": "whsec_9fK2mQ7vX1bN4cR8tY3uP6aL0dS5gH2j", "notification_url": "", "default_location_id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a"}))]
+pub(in crate::http) struct TillForm {
+    provider: String,
+    account: String,
+    secret: String,
+    notification_url: String,
+    default_location_id: String,
+}
+
+fn integration(f: &TillForm) -> Result<PosIntegration, ApiError> {
+    let provider: Provider = f.provider.parse().map_err(ApiError::Pos)?;
+    let account = PosId::new(f.account.trim(), "account").map_err(ApiError::Pos)?;
+    let url = Some(f.notification_url.trim().to_owned()).filter(|u| !u.is_empty());
+    let default_location = match f.default_location_id.trim() {
+        "" => None,
+        raw => Some(raw.parse::<LocationId>().map_err(|_| ApiError::Pos(crate::domain::PosError::Invalid("location id is not valid".into())))?),
+    };
+    PosIntegration::new(provider, account, &f.secret, url, BTreeMap::new(), default_location).map_err(ApiError::Pos)
+}
+
+/// `POST /business/till`: registers (or replaces) the till integration, as
+/// `PUT /v1/businesses/{id}/pos/{provider}` does.
+#[utoipa::path(post, path = "/business/till", tag = "pages", operation_id = "dashboard_till", security(("business_dashboard" = [])),
+    request_body(content = TillForm, content_type = "application/x-www-form-urlencoded"), responses(DashboardAnswers))]
+pub(in crate::http) async fn till(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<TillForm>) -> HttpResponse {
+    let auth = match form_start(&node, &req).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let result = match integration(&form) {
+        Ok(i) => match node.register_pos(auth.business.id.clone(), i).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(ApiError::Pos(e)),
+            Err(e) => Err(e.into()),
+        },
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => see(&format!("{BASE}?saved=till#h-till"), Vec::new()),
+        Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e), ..Extra::default() }).await,
+    }
+}
+
+/// The signed-in business for a download (`None`: back to the sign-in page).
+async fn download_start(node: &NodeHandle, req: &HttpRequest) -> Result<Authorized, HttpResponse> {
+    match signed_in(node, req).await {
+        Ok(SignedIn::Yes(a)) => Ok(*a),
+        Ok(SignedIn::No | SignedIn::Stale) => Err(see(BASE, Vec::new())),
+        Err(e) => Err(error_page(&e, req)),
+    }
+}
+
+/// `?q=` of the export.
+#[derive(Debug, Default, Deserialize)]
+struct ExportQuery {
+    q: Option<String>,
+}
+
+/// `GET /business/feedback.csv`.
+#[utoipa::path(get, path = "/business/feedback.csv", tag = "pages", operation_id = "dashboard_export", security(("business_dashboard" = [])),
+    params(("q" = Option<String>, Query, description = "Only feedback whose text contains this (case-insensitive).", example = "kaffe")),
+    responses((status = 200, description = "The feedback as CSV (as `GET /v1/businesses/{id}/feedback.csv`).", content_type = "text/csv; charset=utf-8", body = String,
+            example = "given_at,given_at_local,session_id,location_id,location,score,score_source,tier,reward_sek,text\n"),
+        (status = 401, description = "The sign-in form: not signed in.", content_type = "text/html; charset=utf-8", body = String),
+        (status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", body = String, headers(("Retry-After" = u64, description = "Whole seconds.")))))]
+pub(in crate::http) async fn export(node: web::Data<NodeHandle>, req: HttpRequest) -> HttpResponse {
+    let auth = match download_start(&node, &req).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let q = web::Query::<ExportQuery>::from_query(req.query_string()).map(web::Query::into_inner).unwrap_or_default();
+    match search(&node, q.q.as_deref()) {
+        Ok(s) => super::feedback::csv_response(node.get_ref().clone(), auth.business.id, s),
+        Err(e) => error_page(&e, &req),
+    }
+}
+
+/// `GET /business/locations/{lid}/{qr.svg|qr.png|poster}`.
+#[utoipa::path(get, path = "/business/locations/{lid}/{asset}", tag = "pages", operation_id = "dashboard_location_asset", security(("business_dashboard" = [])),
+    params(("lid" = String, Path, description = "The location id.", example = "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a"),
+        ("asset" = String, Path, description = "`qr.svg`, `qr.png` or `poster`.", example = "poster")),
+    responses((status = 200, description = "The location's QR code (SVG or PNG) or its printable A6 poster (HTML).", content_type = "image/svg+xml", body = String),
+        (status = 401, description = "The sign-in form: not signed in.", content_type = "text/html; charset=utf-8", body = String),
+        (status = 404, description = "No such location or asset.", content_type = "text/html; charset=utf-8", body = String),
+        (status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", body = String, headers(("Retry-After" = u64, description = "Whole seconds.")))))]
+pub(in crate::http) async fn location(node: web::Data<NodeHandle>, req: HttpRequest, path: web::Path<(String, String)>) -> HttpResponse {
+    let auth = match download_start(&node, &req).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let (lid, asset) = path.into_inner();
+    let asset = match asset.as_str() {
+        "qr.svg" => LocationAsset::Svg,
+        "qr.png" => LocationAsset::Png,
+        "poster" => LocationAsset::Poster,
+        _ => return error_page(&ApiError::NoRoute { method: "GET".into(), path: req.path().chars().take(200).collect() }, &req),
+    };
+    location_asset(&node, &auth.business, &lid, asset).unwrap_or_else(|e| error_page(&e, &req))
+}
+
+/// What a dashboard form post answers (`POST /business/...`), for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+pub enum DashboardAnswers {
+    /// Done.
+    #[response(status = 303, description = "Done: back to the dashboard (Post/Redirect/Get), or the dashboard itself with what changed (a rotated key is shown once).",
+            headers(("Location" = String, description = "`/business`"), ("Set-Cookie" = String, description = "`svea_business` when signing in, out or rotating.")))]
+    Done,
+    /// The page.
+    #[response(status = 200, description = "The dashboard with the result on top (the new key after a rotation, shown this once).", content_type = "text/html; charset=utf-8")]
+    Page(String),
+    /// Refused.
+    #[response(status = 400, description = "The page with the problem in words: posted from another site (`cross-site-form`) or a field not valid.", content_type = "text/html; charset=utf-8")]
+    Refused(String),
+    /// Not signed in.
+    #[response(status = 401, description = "The sign-in form: no key, a wrong key, or a key rotated since.", content_type = "text/html; charset=utf-8")]
+    SignIn(String),
+    /// Invalid.
+    #[response(status = 422, description = "The dashboard again with the problem in words (a till secret too short, an unknown provider).", content_type = "text/html; charset=utf-8")]
+    Invalid(String),
+    /// RateLimited.
+    #[response(status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", headers(("Retry-After" = u64, description = "Whole seconds.")))]
+    RateLimited(String),
+    /// TryAgain.
+    #[response(status = 503, description = "The try-again page (busy, unavailable, maintenance).", content_type = "text/html; charset=utf-8")]
+    TryAgain(String),
+}
+
+/// An error as a dashboard page: the sign-in page's layout with the error in words.
+fn error_page(e: &ApiError, req: &HttpRequest) -> HttpResponse {
+    let t = Texts::of(lang_of(req));
+    sign_in_page(req, page_status(e), Some(&error_text(t, e)), None, Vec::new())
+}
+
