@@ -123,14 +123,31 @@ fn a_malmo_customer_completes_the_flow_in_chromium_on_a_phone_screen() {
 
     // A reload resumes where the customer was: the same result, the same device and session.
     web.reload();
-    assert_eq!((web.text("#score"), web.text("#reward")), (score, reward));
+    assert_eq!((web.text("#score"), web.text("#reward")), (score.clone(), reward.clone()));
     assert_eq!(web.url(), landed);
     assert_eq!(web.cookie("svea_device"), Some(device));
-    assert_eq!(web.cookie("svea_session"), Some(sid));
+    assert_eq!(web.cookie("svea_session"), Some(sid.clone()));
     web.shot("reloaded");
     web.assert_no_console_errors();
 
-    // BUSINESS-STEPS
+    // The business signs in on its dashboard (any node; the key is the only credential) and finds
+    // that feedback in its list, with score, reward and place, and in its charts.
+    web.headers(&[]);
+    web.open(&format!("{}/business", c.by_region("malmo").url));
+    web.type_into("#api-key", &b.key);
+    web.submit("#sign-in");
+    web.wait_until("the dashboard", "document.querySelector('#feedback-list') !== null");
+    assert!(web.cookie("svea_business").is_some(), "the sign-in is kept in a cookie");
+    assert!(!web.url().contains(&b.key), "the key never goes into a URL: {}", web.url());
+    let item = web.text(&format!("#feedback-list li[data-session='{sid}']"));
+    assert!(item.contains(GOOD_FEEDBACK.trim()), "the customer's words in the list: {item}");
+    assert!(item.contains(&format!("{score}/100")) && item.contains(&reward) && item.contains("Lilla Torg"), "{item}");
+    // Today's bar in the sessions chart is the rewarded session, and the charts' text says so.
+    assert_eq!(web.eval("document.querySelectorAll('#chart-sessions rect.s-completed').length > 0"), true, "a rewarded bar");
+    let described = web.text("#chart-sessions-desc");
+    assert!(described.contains("Belönade 1"), "{described}");
+    web.shot("business-dashboard");
+    web.assert_no_console_errors();
 
     // The operator's console (Stockholm's operator listener): three healthy regions on the map.
     web.headers(&[]);
