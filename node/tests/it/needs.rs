@@ -45,14 +45,7 @@ fn apt(args: &[&str]) {
     let mut cmd = if root { Command::new("apt-get") } else { let mut c = Command::new("sudo"); c.args(["-n", "apt-get"]); c };
     // Wait for another apt (a package timer, a second CI job) instead of failing at once, but not forever.
     cmd.args(["-o", "DPkg::Lock::Timeout=300"]).args(args).env("DEBIAN_FRONTEND", "noninteractive");
-    let out = cmd.output().unwrap_or_else(|e| panic!("apt-get {args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "apt-get {args:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run(&mut cmd, &format!("apt-get {args:?}"));
 }
 
 /// The Python interpreter of the tests' virtual environment (`target/test-tools/venv`), with each of
