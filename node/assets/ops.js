@@ -1,8 +1,9 @@
-// The operator console: polls /ops/console.json every 2 s and updates the map and the tables in
-// place. Without this script the page reloads itself (<noscript> meta refresh).
+// The operator console: polls /ops/console.json every `data-refresh-s` seconds (the server's
+// REFRESH_S, on <body>) and updates the map and the tables in place. Without this script the page
+// reloads itself at the same period (<noscript> meta refresh).
 (function () {
   "use strict";
-  var REFRESH_MS = 2000;
+  var REFRESH_MS = 1000 * (Number(document.body.dataset.refreshS) || 2);
   var live = document.getElementById("live");
 
   function text(el, value) {

@@ -12,8 +12,8 @@ use crate::page::{Page, Phone};
 
 /// `timeouts.failover_after_ms` of these clusters.
 const FAILOVER_AFTER: Duration = Duration::from_millis(1000);
-/// The console's refresh interval (`http::console::REFRESH_S`).
-const REFRESH: Duration = Duration::from_secs(2);
+/// The console's refresh interval.
+pub(crate) const REFRESH: Duration = Duration::from_secs(svea_node::http::console::REFRESH_S as u64);
 
 /// The operator's browser, with the console's origin (a browser sends it on form posts).
 fn browser(n: &NodeProc) -> Phone {

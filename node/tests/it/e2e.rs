@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::browser::Chromium;
+use crate::console::REFRESH as CONSOLE_REFRESH;
 use crate::harness::*;
 use crate::needs;
 use crate::page::offered_time;
@@ -27,8 +28,6 @@ fn routing_cluster(dir: &Path) -> Cluster3 {
 
 /// `timeouts.failover_after_ms` of the test clusters: how long a silent region takes to be declared down.
 const FAILOVER_AFTER: Duration = Duration::from_millis(1500);
-/// The operator console's refresh period (it polls its JSON every 2 s).
-const CONSOLE_REFRESH: Duration = Duration::from_secs(2);
 
 /// A Malmö business's QR code path (`/q/<token>`), checked to point at the Malmö node.
 fn qr_path(c: &Cluster3, b: &Biz) -> String {

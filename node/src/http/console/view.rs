@@ -28,7 +28,8 @@ fn layout(title: &str, live: bool, body: Markup) -> Markup {
                     script src=(href(&OPS_JS)) defer {}
                 }
             }
-            body {
+            // The script polls at the same period as the meta refresh: one constant, read from here.
+            body data-refresh-s=(REFRESH_S) {
                 (body)
                 footer {
                     p {
