@@ -6,6 +6,13 @@
 //! `cluster.initial_members`) do not fit in one variable and have none; lists of plain values
 //! (`geo.default_order`, `geo.trusted_proxies`) are comma-separated, an empty variable being the
 //! empty list.
+//!
+//! Which `SVEA_*` variables are svea's: those named after a section of the configuration
+//! (`SVEA_NODE_...`, `SVEA_ABUSE_...`, `SVEA_REGIONS`, ...). Such a variable that names no key is a
+//! typo and is refused by name. Any other `SVEA_*` variable is not a configuration key and is
+//! ignored: Kubernetes injects `<SERVICE>_PORT`, `<SERVICE>_SERVICE_HOST`, ... for every Service in
+//! the namespace, so a Service named `svea-stockholm` gives a pod `SVEA_STOCKHOLM_PORT`, and the
+//! command line's own variables (`SVEA_OPERATOR_TOKEN` for `svea cluster`) live beside the keys.
 
 use std::collections::BTreeMap;
 
@@ -35,13 +42,17 @@ pub(crate) fn apply(
     env: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, Error> {
     let known: BTreeMap<String, String> = env_var_names().into_iter().collect();
+    let sections: Vec<String> = overrides::sections().iter().map(|s| env_name(s)).collect();
     let mut applied = BTreeMap::new();
     for (name, value) in env.range(ENV_PREFIX.to_owned()..) {
         if !name.starts_with(ENV_PREFIX) {
             break; // the map is sorted: past the prefix, nothing more is ours
         }
         let Some(key) = known.get(name) else {
-            return Err(Error::UnknownEnv { name: name.clone() });
+            if names_a_section(name, &sections) {
+                return Err(Error::UnknownEnv { name: name.clone() });
+            }
+            continue; // not a configuration variable (see the module's documentation)
         };
         // `env_vars` converts lossily; a replacement character means the real value was not UTF-8.
         if value.contains(char::REPLACEMENT_CHARACTER) {
@@ -60,6 +71,16 @@ pub(crate) fn apply(
         applied.insert(key.clone(), name.clone());
     }
     Ok(applied)
+}
+
+/// Whether `name` is `SVEA_<SECTION>` or starts with `SVEA_<SECTION>_` for a section of the
+/// configuration (`section_vars` are the sections' variable names), or is the bare prefix.
+fn names_a_section(name: &str, section_vars: &[String]) -> bool {
+    name == ENV_PREFIX
+        || section_vars.iter().any(|section| {
+            name.strip_prefix(section.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+        })
 }
 
 /// The process environment's `SVEA_*` variables. The only place in svea that reads the environment.

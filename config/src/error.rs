@@ -39,8 +39,9 @@ pub enum Error {
         reason: String,
     },
 
-    /// An environment variable starts with `SVEA_` but names no overridable key.
-    #[error("unknown environment variable {name}: no config key is overridden by it (regions and cluster.initial_members cannot be set from the environment)")]
+    /// An environment variable is named after a section of the configuration (`SVEA_NODE_...`) but
+    /// names no overridable key: a typo, refused rather than silently ignored.
+    #[error("unknown environment variable {name}: it is named after a config section but no config key is overridden by it (regions and cluster.initial_members cannot be set from the environment)")]
     UnknownEnv {
         /// The variable's name.
         name: String,

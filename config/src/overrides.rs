@@ -70,6 +70,18 @@ pub(crate) fn keys() -> Vec<String> {
     keys
 }
 
+/// The top-level names of the configuration (`node`, `regions`, `cluster`, `abuse`, ...): every
+/// section and every list of tables, in the tree's order.
+pub(crate) fn sections() -> Vec<String> {
+    let tree = RawConfig::default()
+        .to_tree()
+        .expect("the defaults serialize: every default number fits in TOML's i64");
+    match tree {
+        Value::Table(table) => table.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn collect_leaves(value: &Value, prefix: &str, out: &mut Vec<String>) {
     match value {
         Value::Table(table) => {

@@ -243,6 +243,36 @@ fn an_unknown_svea_variable_is_refused_by_name() {
 }
 
 #[test]
+fn svea_variables_outside_the_config_sections_are_ignored() {
+    // What Kubernetes injects for Services named svea-stockholm, svea-gothenburg, svea-malmo in the
+    // pod's namespace (service links: `<NAME>_SERVICE_HOST`, `<NAME>_PORT`, `<NAME>_PORT_<port>_<proto>...`),
+    // and the CLI's own token variable: none is a config key and none may stop the node.
+    let injected = [
+        ("SVEA_STOCKHOLM_SERVICE_HOST", "10.96.0.12"),
+        ("SVEA_STOCKHOLM_SERVICE_PORT", "8080"),
+        ("SVEA_STOCKHOLM_SERVICE_PORT_HTTP", "8080"),
+        ("SVEA_STOCKHOLM_PORT", "tcp://10.96.0.12:8080"),
+        ("SVEA_STOCKHOLM_PORT_8080_TCP", "tcp://10.96.0.12:8080"),
+        ("SVEA_STOCKHOLM_PORT_8080_TCP_PROTO", "tcp"),
+        ("SVEA_STOCKHOLM_PORT_8080_TCP_PORT", "8080"),
+        ("SVEA_STOCKHOLM_PORT_8080_TCP_ADDR", "10.96.0.12"),
+        ("SVEA_MALMO_PORT_7001_UDP", "udp://10.96.0.14:7001"),
+        ("SVEA_OPERATOR_TOKEN_FILE_X", "1"),
+        ("SVEA_GOTHENBURG_SERVICE_HOST", "10.96.0.13"),
+    ];
+    // `SVEA_OPERATOR_TOKEN_FILE_X` is named after `[operator]`: still a typo, still refused.
+    let (typo, ignored): (Vec<_>, Vec<_>) = injected.iter().partition(|(n, _)| n.starts_with("SVEA_OPERATOR_"));
+    let mut vars: Vec<(&str, &str)> = ignored.into_iter().copied().collect();
+    vars.push(("SVEA_NODE_ID", "7"));
+    let config = Config::from_toml_str("", &env(&vars)).expect("service links are ignored");
+    assert_eq!(config.node.id.get(), 7, "the real key still applies beside them");
+    for (name, value) in typo {
+        let err = Config::from_toml_str("", &env(&[(name, value)])).unwrap_err();
+        assert!(matches!(err, Error::UnknownEnv { .. }), "{name}: {err}");
+    }
+}
+
+#[test]
 fn a_bad_value_is_refused_naming_the_variable() {
     for (name, value) in [
         ("SVEA_NODE_ID", "abc"),
@@ -331,8 +361,10 @@ fn apply_env_works_on_a_raw_config_built_in_code() {
     let mut raw = RawConfig::default();
     raw.apply_env(&env(&[("SVEA_NODE_ID", "9")])).unwrap();
     assert_eq!(raw.node.id, 9);
-    let err = raw.apply_env(&env(&[("SVEA_NOPE", "1")])).unwrap_err();
-    assert!(err.to_string().contains("SVEA_NOPE"), "{err}");
+    let err = raw.apply_env(&env(&[("SVEA_NODE_NOPE", "1")])).unwrap_err();
+    assert!(err.to_string().contains("SVEA_NODE_NOPE"), "{err}");
+    // Not named after a section: not a config variable, ignored.
+    raw.apply_env(&env(&[("SVEA_NOPE", "1")])).expect("ignored");
 }
 
 #[test]
