@@ -267,7 +267,7 @@ pub fn restore(file: &Path, store_dir: &Path, members: BTreeMap<RaftNodeId, Svea
             return Err(Error::NotEmpty { path: store_dir.to_path_buf() });
         }
     }
-    std::fs::create_dir_all(store_dir).map_err(|source| Error::BackupIo { what: "create the store directory", source })?;
+    crate::create_private_dir(store_dir).map_err(|source| Error::BackupIo { what: "create the store directory", source })?;
     let engine = Engine::Sled(SledEngine::open(store_dir, cache_bytes)?);
     crate::check_format(&engine, &store_dir.display().to_string())?;
     // Term 0: the new cluster's first leader is elected in term 1, after this point.

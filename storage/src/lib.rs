@@ -19,6 +19,7 @@ mod log_store;
 pub mod machine;
 pub mod observe;
 pub mod planted;
+pub mod private_dir;
 pub mod rt;
 mod state_machine;
 pub mod types;
@@ -29,6 +30,7 @@ use std::time::Duration;
 pub use error::Error;
 pub use log_store::LogStore;
 pub use observe::StorageObserver;
+pub use private_dir::create_private_dir;
 pub use state_machine::{ApplyObserver, StateMachineStore, StateView};
 pub use types::{Command, CommandResult, IndexMode, IndexWrite, Owner, RaftNodeId, Refusal, SveaNode, TypeConfig, Versioned};
 

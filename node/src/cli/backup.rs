@@ -3,6 +3,7 @@
 //! file format is `svea_storage::backup`).
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,6 +12,9 @@ use svea_config::Config;
 use svea_storage::backup::BackupMeta;
 
 use super::cluster::{base, problem_detail};
+
+/// A backup file's permission bits: owner read/write only (it holds every feedback text).
+pub const BACKUP_FILE_MODE: u32 = 0o600;
 
 /// Limit for the whole download of a backup.
 pub const BACKUP_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -56,7 +60,15 @@ pub fn backup(node: &str, out: &Path, token: String) -> anyhow::Result<()> {
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     let written = (|| -> anyhow::Result<BackupMeta> {
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        // Owner-only from the first byte: a backup holds every feedback text. `create_new` so a
+        // leftover `.tmp` from a crashed run (whatever its mode) is not reused.
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(BACKUP_FILE_MODE)
+            .open(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
         std::io::copy(&mut resp.into_reader(), &mut f).with_context(|| format!("download from {url}"))?;
         f.flush()?;
         f.sync_all()?;

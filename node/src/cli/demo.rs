@@ -54,7 +54,7 @@ fn operator_token(data_dir: &Path) -> anyhow::Result<String> {
 
 /// Writes certificates (once) and one config per node.
 fn prepare(data_dir: &Path, port_base: u16) -> anyhow::Result<Vec<DemoNode>> {
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    svea_storage::create_private_dir(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     let data_dir = data_dir.canonicalize()?;
     let tls = data_dir.join("tls");
     if !tls.join("ca.pem").exists() {

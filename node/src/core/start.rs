@@ -134,8 +134,10 @@ impl Core {
 /// cluster from config), the registry and the sweeper. Clock and rubric scorer are injected; the
 /// model client, when `[scoring]` asks for one, is made here.
 pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer>) -> anyhow::Result<Core> {
+    // Owner-only: the store holds feedback texts and device hashes.
+    svea_storage::create_private_dir(&config.node.data_dir)?;
     let store_dir = config.node.data_dir.join("store");
-    std::fs::create_dir_all(&store_dir)?;
+    svea_storage::create_private_dir(&store_dir)?;
     let (log, sm) = svea_storage::open_with_cache(&store_dir, config.timeouts.storage_flush, config.limits.storage_cache_bytes)?;
     let transport = open_transport(&config)?;
     let (geo, watcher) = open_geo(&config)?;

@@ -139,6 +139,9 @@ fn a_quiet_cluster_restores_to_identical_analytics() {
     let file = dir.path().join("quiet.backup");
     let (code, out, err) = take_backup(&src.nodes[2].operator_url, &file);
     assert_eq!(code, Some(0), "{out}{err}");
+    // Feedback texts are in the file and in the data directories: owner only.
+    assert_eq!(mode(&file), 0o600, "the backup file");
+    assert_private_stores(&dir.path().join("src"), 3);
     drop(src);
     let dst = Cluster3::start_prepared(&dir.path().join("dst"), &[("node.routing", "serve")], [&[], &[], &[]], |configs| {
         for config in configs {
@@ -149,4 +152,35 @@ fn a_quiet_cluster_restores_to_identical_analytics() {
     for node in &dst.nodes {
         assert_eq!(analytics(node, &biz), before, "analytics at {}", node.url);
     }
+    assert_private_stores(&dir.path().join("dst"), 3);
+}
+
+/// Permission bits of `path`.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+}
+
+/// Every node's store below `root` (a directory named `store`) and its data directory are
+/// owner-only; there are `nodes` of them.
+fn assert_private_stores(root: &Path, nodes: usize) {
+    let mut found = 0;
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir").flatten() {
+            let p = e.path();
+            if !p.is_dir() {
+                continue;
+            }
+            if p.file_name().is_some_and(|n| n == "store") {
+                found += 1;
+                assert_eq!(mode(&p), 0o700, "{}", p.display());
+                let data_dir = p.parent().expect("a data directory");
+                assert_eq!(mode(data_dir), 0o700, "{}", data_dir.display());
+            } else {
+                dirs.push(p);
+            }
+        }
+    }
+    assert_eq!(found, nodes, "stores under {}", root.display());
 }

@@ -126,8 +126,16 @@ fn systemd_unit_is_hardened_and_systemd_accepts_it() {
         ("SystemCallFilter", "@system-service"),
         ("MemoryDenyWriteExecute", "yes"),
         ("User", "svea"),
+        // Files private by default; the data and config directories owner-only.
+        ("UMask", "0077"),
+        ("StateDirectoryMode", "0700"),
     ] {
         assert!(has(k, v), "svea.service lacks {k}={v}");
+    }
+    // The backup unit writes files holding every feedback text: owner-only too.
+    let backup = read(&deploy_dir().join("svea-backup.service"));
+    for line in ["UMask=0077", "StateDirectoryMode=0700"] {
+        assert!(backup.lines().any(|l| l.trim() == line), "svea-backup.service lacks {line}");
     }
     // The data dir in the region configs is the one writable path.
     assert!(read(&deploy_dir().join("stockholm.toml")).contains("data_dir = \"/var/lib/svea\""));
