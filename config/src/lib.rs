@@ -30,10 +30,12 @@ mod ids;
 pub mod loopback;
 mod overrides;
 mod raw;
+pub mod signup;
 mod typed;
 mod validate;
 
 pub use dashboard::{DashboardConfig, RawDashboard};
+pub use signup::{RawSignup, SignupConfig};
 pub use env::{env_var_names, env_vars, ENV_PREFIX};
 pub use error::Error;
 pub use ids::{NodeId, Region, REGION_NAME_LEN_MAX};

@@ -30,6 +30,9 @@ use crate::Error;
 /// Per-address request rate of a loopback cluster: far above what one machine's tools can send.
 pub const LOOPBACK_REQUESTS_PER_SECOND: u32 = 1_000_000;
 
+/// Concurrent connections per address of a loopback cluster: every tool's client is 127.0.0.1.
+pub const LOOPBACK_CONNECTIONS_PER_ADDRESS: u32 = 100_000;
+
 /// Name of the config file in each node's directory.
 pub const CONFIG_FILE_NAME: &str = "svea.toml";
 
@@ -212,6 +215,10 @@ impl Cluster {
         // limit sets `abuse.requests_per_second` and `abuse.burst` back with an override.
         raw.abuse.requests_per_second = LOOPBACK_REQUESTS_PER_SECOND;
         raw.abuse.burst = LOOPBACK_REQUESTS_PER_SECOND;
+        // The same for the sign-up bucket and the per-address connection cap (tests of those
+        // limits set them back).
+        raw.signup.creations_per_address_hour = crate::signup::CREATIONS_PER_ADDRESS_HOUR_MAX;
+        raw.http.connections_per_address_max = LOOPBACK_CONNECTIONS_PER_ADDRESS;
         raw.cluster = RawCluster {
             name: self.name.clone(),
             initial_members: members.to_vec(),

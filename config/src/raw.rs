@@ -135,6 +135,8 @@ pub struct RawConfig {
     pub scoring: RawScoring,
     /// `[dashboard]`: the bounds of a business's dashboard and feedback list.
     pub dashboard: crate::dashboard::RawDashboard,
+    /// `[signup]`: what creating a business may cost.
+    pub signup: crate::signup::RawSignup,
 }
 
 impl Default for RawConfig {
@@ -156,6 +158,7 @@ impl Default for RawConfig {
             retention: RawRetention::default(),
             scoring: RawScoring::default(),
             dashboard: crate::dashboard::RawDashboard::default(),
+            signup: crate::signup::RawSignup::default(),
         }
     }
 }
@@ -435,6 +438,13 @@ pub struct RawOperator {
     /// Socket address of the operator listener (plain HTTP, loopback only), which alone serves
     /// `/v1/cluster`.
     pub listen_addr: String,
+    /// Socket address of a listener that serves only `GET /metrics`, for a Prometheus that cannot
+    /// reach the loopback operator listener (another container or pod); empty: none.
+    pub metrics_listen_addr: String,
+    /// Bearer token that opens `/metrics` and nothing else (the scraper's credential, so the
+    /// operator token never leaves the machine); at least 16 printable characters, required with
+    /// `metrics_listen_addr`.
+    pub metrics_token: String,
 }
 
 impl Default for RawOperator {
@@ -442,12 +452,27 @@ impl Default for RawOperator {
         RawOperator {
             token: String::new(),
             listen_addr: OPERATOR_LISTEN_ADDR.to_owned(),
+            metrics_listen_addr: String::new(),
+            metrics_token: String::new(),
         }
     }
 }
 
+/// A whole request's read deadline: headers within it, then the body within it. A phone on a
+/// poor mobile line sends a 2 KB request in well under a second; 10 s (issue 20) cuts a client
+/// that trickles a byte every 2 s long before it can pile up connections.
+const HTTP_REQUEST_READ_TIMEOUT_MS: u64 = 10_000;
+/// Upper bound of `http.request_read_timeout_ms`: a minute is already generous for any client.
+pub const HTTP_REQUEST_READ_TIMEOUT_MS_MAX: u64 = 60_000;
+/// Concurrent connections one client address may hold on the public listener. A browser opens at
+/// most 6 per host, so 64 lets ten phones behind one café NAT use the page at once, while one
+/// address can no longer hold the thousands of connections a slow-client attack needs.
+const HTTP_CONNECTIONS_PER_ADDRESS_MAX: u32 = 64;
+/// Upper bound of `http.connections_per_address_max`.
+pub const HTTP_CONNECTIONS_PER_ADDRESS_MAX_MAX: u32 = 1_000_000;
+
 /// `[http]` as written: HTTPS on the public listener (`node.http_addr`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawHttp {
     /// PEM certificate chain (leaf first) the public listener presents; empty means plain HTTP.
@@ -458,6 +483,25 @@ pub struct RawHttp {
     /// Serve plain HTTP on a non-loopback `node.http_addr` because a TLS-terminating proxy sits
     /// in front; that proxy must be listed in `geo.trusted_proxies`.
     pub plaintext_behind_proxy: bool,
+    /// Deadline for reading a request on the public listener, in milliseconds: its headers must
+    /// arrive within it, and then its body within it; a client that is slower gets 408 and the
+    /// connection is closed.
+    pub request_read_timeout_ms: u64,
+    /// Concurrent connections one client address (the socket peer; trusted proxies are exempt)
+    /// may hold on the public listener; one more is answered 429 and closed.
+    pub connections_per_address_max: u32,
+}
+
+impl Default for RawHttp {
+    fn default() -> RawHttp {
+        RawHttp {
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            plaintext_behind_proxy: false,
+            request_read_timeout_ms: HTTP_REQUEST_READ_TIMEOUT_MS,
+            connections_per_address_max: HTTP_CONNECTIONS_PER_ADDRESS_MAX,
+        }
+    }
 }
 
 /// `[pos]` as written: purchases reported by a business's till, all in milliseconds.

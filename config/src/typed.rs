@@ -51,10 +51,12 @@ pub struct Config {
     pub scoring: ScoringConfig,
     /// `[dashboard]`: the bounds of a business's dashboard and feedback list.
     pub dashboard: crate::dashboard::DashboardConfig,
+    /// `[signup]`: what creating a business may cost.
+    pub signup: crate::signup::SignupConfig,
 }
 
 /// `[http]`: how the public listener is secured.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpConfig {
     /// The certificate chain and key the public listener serves HTTPS with (`http.tls_cert`,
     /// `http.tls_key`); `None` means plain HTTP, allowed only on loopback or behind a proxy.
@@ -62,6 +64,10 @@ pub struct HttpConfig {
     /// Plain HTTP on a public address behind a TLS-terminating proxy named in
     /// `geo.trusted_proxies` (`http.plaintext_behind_proxy`).
     pub plaintext_behind_proxy: bool,
+    /// Headers within this, then the body within this (`http.request_read_timeout_ms`).
+    pub request_read_timeout: Duration,
+    /// Concurrent connections per client address (`http.connections_per_address_max`), > 0.
+    pub connections_per_address_max: u32,
 }
 
 /// The PEM files of the public listener's HTTPS certificate. Read by
@@ -462,6 +468,10 @@ pub struct OperatorConfig {
     pub token: Option<String>,
     /// Where the operator listener binds (`operator.listen_addr`): always a loopback address.
     pub listen_addr: SocketAddr,
+    /// Where the metrics-only listener binds (`operator.metrics_listen_addr`), if anywhere.
+    pub metrics_listen_addr: Option<SocketAddr>,
+    /// The scrape-only bearer token of `/metrics` (`operator.metrics_token`).
+    pub metrics_token: Option<String>,
 }
 
 impl std::fmt::Debug for OperatorConfig {
@@ -470,6 +480,8 @@ impl std::fmt::Debug for OperatorConfig {
         f.debug_struct("OperatorConfig")
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("listen_addr", &self.listen_addr)
+            .field("metrics_listen_addr", &self.metrics_listen_addr)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }

@@ -148,6 +148,7 @@ impl RawConfig {
         let retention = validate_retention(&self)?;
         let scoring = validate_scoring(&self)?;
         let dashboard = self.dashboard.validate()?;
+        let signup = self.signup.validate()?;
         Ok(Config {
             node,
             regions,
@@ -165,6 +166,7 @@ impl RawConfig {
             retention,
             scoring,
             dashboard,
+            signup,
         })
     }
 }
@@ -459,17 +461,37 @@ fn validate_operator(raw: &RawConfig) -> Result<OperatorConfig, Error> {
             format!("{listen_addr} is not a loopback address: the operator API is plain http with a bearer token, so it listens on loopback only (reach it over ssh)"),
         ));
     }
-    let token = raw.operator.token.trim();
+    let token = bearer_token("operator.token", &raw.operator.token)?;
+    let metrics_token = bearer_token("operator.metrics_token", &raw.operator.metrics_token)?;
+    let metrics = raw.operator.metrics_listen_addr.trim();
+    // The metrics listener may face the network (Prometheus in another pod): it serves nothing
+    // but /metrics, and only to the scrape token, which opens nothing else.
+    let metrics_listen_addr = if metrics.is_empty() { None } else { Some(addr("operator.metrics_listen_addr", metrics)?) };
+    if metrics_listen_addr.is_some() && metrics_token.is_none() {
+        return Err(invalid("operator.metrics_token", "must be set when operator.metrics_listen_addr is: /metrics is never served without a token"));
+    }
+    if metrics_listen_addr.is_some_and(|m| m == listen_addr) {
+        return Err(invalid("operator.metrics_listen_addr", "must differ from operator.listen_addr"));
+    }
+    if let (Some(t), Some(m)) = (&token, &metrics_token) {
+        if t == m {
+            return Err(invalid("operator.metrics_token", "must differ from operator.token: the scrape token travels to Prometheus"));
+        }
+    }
+    Ok(OperatorConfig { token, listen_addr, metrics_listen_addr, metrics_token })
+}
+
+/// A bearer token as configured: empty means none; otherwise at least
+/// [`OPERATOR_TOKEN_MIN_LEN`] printable ASCII characters.
+fn bearer_token(key: &str, value: &str) -> Result<Option<String>, Error> {
+    let token = value.trim();
     if token.is_empty() {
-        return Ok(OperatorConfig { token: None, listen_addr });
+        return Ok(None);
     }
     if token.len() < OPERATOR_TOKEN_MIN_LEN || !token.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(invalid(
-            "operator.token",
-            format!("must be at least {OPERATOR_TOKEN_MIN_LEN} printable ASCII characters without spaces"),
-        ));
+        return Err(invalid(key, format!("must be at least {OPERATOR_TOKEN_MIN_LEN} printable ASCII characters without spaces")));
     }
-    Ok(OperatorConfig { token: Some(token.to_owned()), listen_addr })
+    Ok(Some(token.to_owned()))
 }
 
 /// HTTPS files both or neither; plain HTTP only on loopback, or on a public address when
@@ -511,7 +533,26 @@ fn validate_http(raw: &RawConfig, node: &NodeConfig, geo: &GeoConfig) -> Result<
             format!("{:?} must start with https:// when http.tls_cert is set (customers are redirected to it)", node.public_url),
         ));
     }
-    Ok(HttpConfig { tls, plaintext_behind_proxy: http.plaintext_behind_proxy })
+    let read_ms = http.request_read_timeout_ms;
+    if read_ms == 0 || read_ms > crate::raw::HTTP_REQUEST_READ_TIMEOUT_MS_MAX {
+        return Err(invalid(
+            "http.request_read_timeout_ms",
+            format!("{read_ms} is not within 1..={}", crate::raw::HTTP_REQUEST_READ_TIMEOUT_MS_MAX),
+        ));
+    }
+    let conns = http.connections_per_address_max;
+    if conns == 0 || conns > crate::raw::HTTP_CONNECTIONS_PER_ADDRESS_MAX_MAX {
+        return Err(invalid(
+            "http.connections_per_address_max",
+            format!("{conns} is not within 1..={}", crate::raw::HTTP_CONNECTIONS_PER_ADDRESS_MAX_MAX),
+        ));
+    }
+    Ok(HttpConfig {
+        tls,
+        plaintext_behind_proxy: http.plaintext_behind_proxy,
+        request_read_timeout: Duration::from_millis(read_ms),
+        connections_per_address_max: conns,
+    })
 }
 
 fn pos_window(key: &str, ms: u64) -> Result<Duration, Error> {

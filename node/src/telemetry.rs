@@ -70,6 +70,10 @@ pub struct OutcomeLabel {
     pub outcome: &'static str,
 }
 
+/// Budget left (0..1) below which a business counts in `svea_businesses_budget_nearly_spent`
+/// (the alert rule `SveaBusinessBudgetNearlySpent` fires on it).
+pub const BUDGET_NEARLY_SPENT_RATIO: f64 = 0.1;
+
 /// Every `outcome` of `svea_sessions_total`: rewarded, scored but paid nothing (tier none),
 /// withheld by an abuse limit, expired.
 pub const SESSION_OUTCOMES: [&str; 4] = ["rewarded", "not_rewarded", "withheld", "expired"];
@@ -106,8 +110,9 @@ pub struct Events {
     /// Rewards paid by those settlements, in öre.
     pub rewards_ore: Counter,
     /// Remaining budget / budget of the businesses this node owns (set when one settles,
-    /// removed when it passivates, so at most one per active business actor). Encoded by the
-    /// collector, so the family is described even before the first settlement.
+    /// removed when it passivates, so at most one per active business actor). Exported only in
+    /// aggregate by the collector (lowest ratio, count nearly spent): a metric never names a
+    /// business (issue 20: `/metrics` listed every business with its budget left).
     budget_ratio: Arc<std::sync::Mutex<std::collections::BTreeMap<String, f64>>>,
     /// 1 while the cluster is in maintenance mode (issue 15 point 5 sets it).
     pub maintenance: Gauge,
@@ -190,11 +195,16 @@ impl Events {
     }
 
     /// A session settled by a business this node owns; `remaining_ratio` is the business's
-    /// budget left afterwards (0..=1).
+    /// budget left afterwards (0..=1). The ratio is kept per business here but exported only in
+    /// aggregate ([`BUDGET_NEARLY_SPENT_RATIO`]); the business that crosses below it is named in
+    /// a log line (operators only), never in a metric label.
     pub fn session_settled(&self, business: &str, outcome: &'static str, paid_ore: u64, remaining_ratio: f64) {
         self.sessions.get_or_create(&OutcomeLabel { outcome }).inc();
         self.rewards_ore.inc_by(paid_ore);
-        self.budget_ratios().insert(business.to_owned(), remaining_ratio);
+        let before = self.budget_ratios().insert(business.to_owned(), remaining_ratio);
+        if remaining_ratio < BUDGET_NEARLY_SPENT_RATIO && before.is_none_or(|b| b >= BUDGET_NEARLY_SPENT_RATIO) {
+            tracing::info!(event = "budget_nearly_spent", business_id = business, remaining_ratio, "business budget nearly spent");
+        }
     }
 
     /// A business actor passivated or moved away: its budget gauge goes too.
@@ -348,15 +358,22 @@ impl Collector for LiveCollector {
         let e = &mut enc;
         {
             let ratios = self.budget_ratio.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let mut m = e.encode_descriptor(
-                "svea_business_budget_remaining_ratio",
-                "Budget left (0..1) of business actors this node owns, as of their last settlement",
-                None,
-                MetricType::Gauge,
+            // 1 (all left) while no business here has settled: "nothing is running out".
+            let lowest = ratios.values().copied().fold(1.0_f64, f64::min);
+            let nearly_spent = ratios.values().filter(|r| **r < BUDGET_NEARLY_SPENT_RATIO).count();
+            drop(ratios);
+            gauge_f(
+                e,
+                "svea_business_budget_remaining_ratio_min",
+                "Lowest budget left (0..1) among the business actors this node owns, as of their last settlement",
+                lowest,
             )?;
-            for (business, ratio) in ratios.iter() {
-                ConstGauge::new(*ratio).encode(m.encode_family(&[("business", business.as_str())])?)?;
-            }
+            gauge(
+                e,
+                "svea_businesses_budget_nearly_spent",
+                "Business actors this node owns with less than 10 % of their budget left",
+                sat(nearly_spent as u64),
+            )?;
         }
         let Some(live) = self.live.get() else { return Ok(()) };
         let s = live.cluster.status();
@@ -494,6 +511,23 @@ mod tests {
         assert!(text.contains("svea_http_requests_total{route=\"/v1/sessions/{id}\",method=\"GET\",status=\"200\"} 1"), "{text}");
         assert!(text.contains("svea_http_request_duration_seconds_bucket{le=\"0.005\",route=\"/v1/sessions/{id}\",method=\"GET\",status=\"200\"} 1"), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn budgets_are_exported_in_aggregate_and_never_name_a_business() {
+        let t = Telemetry::new();
+        let e = t.events();
+        e.session_settled("b_00000000000000000000000000000001", "rewarded", 100, 0.5);
+        e.session_settled("b_00000000000000000000000000000002", "rewarded", 100, 0.05);
+        e.session_settled("b_00000000000000000000000000000003", "rewarded", 100, 0.08);
+        let text = t.encode().expect("encode");
+        assert!(text.contains("svea_business_budget_remaining_ratio_min 0.05\n"), "{text}");
+        assert!(text.contains("svea_businesses_budget_nearly_spent 2\n"), "{text}");
+        assert!(!text.contains("b_0000") && !text.contains("business=\""), "{text}");
+        e.business_gone("b_00000000000000000000000000000002");
+        let text = t.encode().expect("encode");
+        assert!(text.contains("svea_business_budget_remaining_ratio_min 0.08\n"), "{text}");
+        assert!(text.contains("svea_businesses_budget_nearly_spent 1\n"), "{text}");
     }
 
     #[test]

@@ -642,12 +642,14 @@ fn run_etcd(args: &Args, bin: &Path, dir: &Path, report: &mut Report) -> anyhow:
 
 // ---------- svea ----------
 
-/// Commands applied per node (`None` where `/metrics` lacks the counter or does not answer).
+/// Commands applied per node (`None` where `/metrics` lacks the counter or does not answer);
+/// `urls` are the nodes' metrics listeners (`Cluster::metrics_urls`).
 fn applied_commands(urls: &[String]) -> Vec<Option<u64>> {
     let agent = procs::agent_with_timeout(PROBE_TIMEOUT);
     urls.iter()
         .map(|url| {
-            let text = agent.get(&format!("{url}/metrics")).call().ok()?.into_string().ok()?;
+            let bearer = format!("Bearer {}", procs::METRICS_TOKEN);
+            let text = agent.get(&format!("{url}/metrics")).set("Authorization", &bearer).call().ok()?.into_string().ok()?;
             metric_value(&text, APPLIED_COMMANDS_METRIC)
         })
         .collect()
@@ -817,7 +819,7 @@ fn run_svea(args: &Args, dir: &Path, report: &mut Report) -> anyhow::Result<()> 
             let mut rng = customers::client_rng(s.seed ^ n, t);
             s.purchase(agent, &session, &mut rng)
         };
-        let u = urls.clone();
+        let u = cluster.metrics_urls();
         let (tally, span, before, after) = closed_loop(clients, args.warmup, args.duration, purchase, move || applied_commands(&u))?;
         cluster.check_alive("")?;
         if tally.exhausted_clients > 0 {
@@ -839,7 +841,7 @@ fn run_svea(args: &Args, dir: &Path, report: &mut Report) -> anyhow::Result<()> 
             let mut rng = customers::client_rng(s.seed ^ n, t);
             s.flow(agent, &mut rng)
         };
-        let u = urls.clone();
+        let u = cluster.metrics_urls();
         let (tally, span, before, after) = closed_loop(clients, args.warmup, args.duration, flow, move || applied_commands(&u))?;
         cluster.check_alive("")?;
         report.rows.push(svea_row("flow", clients, &tally, args.duration, applied_delta(&before, &after).map(|n| (n, span)), FLOW_WRITES));

@@ -297,6 +297,9 @@ pub struct NodeProc {
     pub region: &'static str,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    /// Its metrics-only listener, `http://127.0.0.1:PORT` (`/metrics` is not on the public port;
+    /// send [`METRICS_TOKEN`] as bearer).
+    pub metrics_url: String,
     /// Its log file (stdout and stderr, appended across restarts).
     pub log: PathBuf,
     config: PathBuf,
@@ -373,6 +376,11 @@ impl Cluster {
     /// The nodes' URLs in [`NODES`] order.
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(|n| n.url.clone()).collect()
+    }
+
+    /// Each node's metrics listener, in node order ([`NodeProc::metrics_url`]).
+    pub fn metrics_urls(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.metrics_url.clone()).collect()
     }
 
     /// SIGKILL node `i` and reap it: no shutdown, no flush.
@@ -504,6 +512,8 @@ pub fn log_tail(path: &Path) -> String {
 /// Where one node listens and what it advertises.
 struct Ports {
     http: SocketAddr,
+    /// The metrics-only listener (`operator.metrics_listen_addr`).
+    metrics: SocketAddr,
     /// The address the node binds for Raft/QUIC.
     raft_listen: SocketAddr,
     /// The address in the membership: `raft_listen`, or the node's proxy.
@@ -532,6 +542,10 @@ pub fn free_ports(tcp: usize, udp: usize) -> anyhow::Result<(Vec<SocketAddr>, Ve
     Ok((tcp, udp))
 }
 
+/// The scrape token of the tools' clusters (`operator.metrics_token`): no secret, the clusters
+/// run on loopback for a benchmark.
+pub const METRICS_TOKEN: &str = "svea-bench-metrics-token-not-secret";
+
 /// How to start the cluster.
 #[derive(Debug, Clone)]
 pub struct ClusterSpec {
@@ -553,11 +567,14 @@ fn write_configs(
 ) -> anyhow::Result<Vec<PathBuf>> {
     // Without proxies the two Raft addresses are one, and raft_listen_addr = raft_addr says so.
     let nodes = NODES.iter().zip(ports).map(|((id, region), p)| {
-        Node::new(*id, region, p.http, p.raft_advertised).raft_listen_addr(p.raft_listen)
+        Node::new(*id, region, p.http, p.raft_advertised)
+            .raft_listen_addr(p.raft_listen)
+            .set("operator.metrics_listen_addr", &p.metrics.to_string())
     });
     let paths = loopback::Cluster::new("svea-bench", nodes)
         .dir(dir)
         .tls(tls)
+        .set("operator.metrics_token", METRICS_TOKEN)
         .set("node.routing", spec.routing)
         .set("log.filter", &spec.log_filter)
         .write(&format!("Written by `simulations {}`.", spec.tool))?;
@@ -659,7 +676,8 @@ pub fn start(svea: &Path, dir: &Path, spec: &ClusterSpec) -> anyhow::Result<Runn
         .ok_or_else(|| anyhow!("svea certs did not finish in time"))?;
     ensure!(status.success(), "svea certs failed: {status}");
 
-    let (http, raft) = free_ports(NODES.len(), NODES.len())?;
+    let (tcp, raft) = free_ports(2 * NODES.len(), NODES.len())?;
+    let (http, metrics) = tcp.split_at(NODES.len());
     let proxies = if spec.proxies {
         Some(Proxies::start(&raft)?)
     } else {
@@ -668,6 +686,7 @@ pub fn start(svea: &Path, dir: &Path, spec: &ClusterSpec) -> anyhow::Result<Runn
     let ports: Vec<Ports> = (0..NODES.len())
         .map(|i| Ports {
             http: http[i],
+            metrics: metrics[i],
             raft_listen: raft[i],
             raft_advertised: proxies
                 .as_ref()
@@ -688,6 +707,7 @@ pub fn start(svea: &Path, dir: &Path, spec: &ClusterSpec) -> anyhow::Result<Runn
         let mut node = NodeProc {
             region,
             url: format!("http://{}", p.http),
+            metrics_url: format!("http://{}", p.metrics),
             log: dir.join(region).join("node.log"),
             config,
             svea: svea.to_path_buf(),

@@ -107,6 +107,12 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_ABUSE_BUSINESS_DAILY_REWARD_CAP_SEK", "33"),
             ("SVEA_ABUSE_DUPLICATE_SIMILARITY_PERCENT", "34"),
             ("SVEA_ABUSE_FEEDBACK_FINGERPRINTS_KEPT", "35"),
+            ("SVEA_HTTP_REQUEST_READ_TIMEOUT_MS", "46"),
+            ("SVEA_HTTP_CONNECTIONS_PER_ADDRESS_MAX", "47"),
+            ("SVEA_OPERATOR_METRICS_LISTEN_ADDR", "0.0.0.0:9464"),
+            ("SVEA_OPERATOR_METRICS_TOKEN", "scrape-token-0123456789"),
+            ("SVEA_SIGNUP_CREATIONS_PER_ADDRESS_HOUR", "48"),
+            ("SVEA_SIGNUP_RELEASE_UNVERIFIED_ORG_NUMBER_AFTER_MS", "49"),
         ],
     );
     assert_eq!(config.privacy.device_key, "device-key-from-the-environment-0123456789");
@@ -173,6 +179,11 @@ fn every_overridable_key_has_its_variable() {
     let https = config.http.tls.as_ref().expect("https files");
     assert_eq!((https.cert.to_str(), https.key.to_str()), (Some("/etc/svea/https.pem"), Some("/etc/svea/https.key")));
     assert!(!config.http.plaintext_behind_proxy);
+    assert_eq!((config.http.request_read_timeout, config.http.connections_per_address_max), (ms(46), 47));
+    assert_eq!(config.operator.metrics_listen_addr.map(|a| a.to_string()).as_deref(), Some("0.0.0.0:9464"));
+    assert_eq!(config.operator.metrics_token.as_deref(), Some("scrape-token-0123456789"));
+    assert_eq!(config.signup.creations_per_address_hour.get(), 48);
+    assert_eq!(config.signup.release_unverified_org_number_after, ms(49));
     let g = &config.geo;
     assert_eq!(g.db_path, Some(PathBuf::from("/data/geo/city.mmdb")));
     let region = |s: &str| s.parse::<Region>().unwrap();
@@ -200,7 +211,7 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(a.business_daily_reward_cap_ore, 3300);
     assert_eq!(a.duplicate_similarity_percent, 34);
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 72);
+    assert_eq!(env_var_names().len(), 78);
 }
 
 #[test]

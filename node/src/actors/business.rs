@@ -23,7 +23,7 @@ use tracing::Instrument;
 
 use super::cell::{Persisted, Slot};
 use super::keys::{
-    DeviceDayRecord, FingerprintRecord, Index, OpenedRecord, OrgRecord, PosAccountRecord, PosEventRecord, PosModeRecord, PosPurchaseRecord, QrRecord,
+    DeviceDayRecord, FingerprintRecord, Index, OpenedRecord, OrgClaim, OrgClaimRecord, OrgRecord, OrgUnverifiedRecord, PosAccountRecord, PosEventRecord, PosModeRecord, PosPurchaseRecord, QrRecord,
     QrTarget, SettledRecord,
 };
 use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
@@ -361,6 +361,30 @@ op!(BusinessActor, BusinessId: Settle -> Settlement);
 op!(BusinessActor, BusinessId: SetVerification -> Business);
 op!(BusinessActor, BusinessId: RegisterPos -> Result<Business, PosError>);
 op!(BusinessActor, BusinessId: RecordPurchase -> Result<Recorded, PosError>);
+op!(BusinessActor, BusinessId: ReleaseOrgNumber -> OrgReleased);
+
+/// Gives up the business's organisation number, so that another business may register it: by an
+/// operator (`unverified_registered_before: None`), or by the sweeper for a number registered
+/// before that time and never verified. The `org/`, `orgclaim/` and `orgwait/` records go in one
+/// fenced write of the business (which alone ever wrote them), so a creation racing with the
+/// release either finds the number taken or free, never half released.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReleaseOrgNumber {
+    /// Release only an unverified number registered at or before this time (the sweeper).
+    pub unverified_registered_before: Option<DateTime<Utc>>,
+}
+
+/// What [`ReleaseOrgNumber`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OrgReleased {
+    /// Released now: another business may register it.
+    Released(OrgNumber),
+    /// The business does not hold its number (released before, or never registered it).
+    NotHeld,
+    /// Kept: verified, registered later than asked, or registered before registrations were
+    /// recorded (the sweeper's conditions; an operator's release has none).
+    Kept,
+}
 
 /// Sets how the business's customers prove their purchase.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -416,10 +440,16 @@ impl BusinessOp for NewBusiness {
             pos_purchases: 0,
         };
         let org = OrgRecord { org: business.org_number.clone() };
-        let mut writes = Vec::with_capacity(business.locations.len() + 2);
+        let mut writes = Vec::with_capacity(business.locations.len() + 4);
         // An organisation number registers once: the record is written with the business, so
         // of two concurrent creations with one number exactly one commits.
         writes.push(org.write(id, IndexMode::InsertNew)?);
+        // Its registration, unverified until the company confirms it: the sweeper releases it
+        // `signup.release_unverified_org_number_after_ms` later unless it is verified by then.
+        let claim = OrgClaim { business: id.clone(), registered_ms: now.timestamp_millis(), verified: false };
+        writes.push(OrgClaimRecord { org: business.org_number.clone() }.write(&claim, IndexMode::Upsert)?);
+        let unverified = OrgUnverifiedRecord { at: super::keys::TextStamp::at(now), org: business.org_number.clone() };
+        writes.push(unverified.write(id, IndexMode::Upsert)?);
         writes.push(PosModeRecord { business: id.clone() }.write(&business.purchase_verification, IndexMode::Upsert)?);
         for l in &business.locations {
             let target = QrTarget { business: id.clone(), location: l.id.clone(), business_name: business.name.clone(), location_name: l.name.clone() };
@@ -439,6 +469,36 @@ impl BusinessOp for NewBusiness {
                 Err(ActorError::conflict(ConflictKind::QrTokenCollision, format!("record {key} already exists; retry")))
             }
         }
+    }
+}
+
+impl BusinessOp for ReleaseOrgNumber {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<OrgReleased, ActorError> {
+        let business = current(slot, id)?.clone();
+        let view = env.cluster.view();
+        let org = OrgRecord { org: business.org_number.clone() };
+        // Only this actor writes or deletes its number's records, so what this replica shows as
+        // ours is ours.
+        if org.read(view)?.as_ref() != Some(id) {
+            return Ok(OrgReleased::NotHeld);
+        }
+        let claim_record = OrgClaimRecord { org: business.org_number.clone() };
+        let claim = claim_record.read(view)?;
+        if let Some(before) = self.unverified_registered_before {
+            let due = claim.as_ref().is_some_and(|c| !c.verified && c.registered_ms <= before.timestamp_millis());
+            if !due {
+                return Ok(OrgReleased::Kept);
+            }
+        }
+        let mut deletes = vec![org.key(), claim_record.key()];
+        if let Some(c) = &claim {
+            let at = DateTime::from_timestamp_millis(c.registered_ms).unwrap_or_default();
+            deletes.push(OrgUnverifiedRecord { at: super::keys::TextStamp::at(at), org: business.org_number.clone() }.key());
+        }
+        slot.commit(env, business.clone(), vec![], deletes).await?;
+        tracing::info!(event = "org_released", org_number = %business.org_number, sweeper = self.unverified_registered_before.is_some(),
+            "organisation number released");
+        Ok(OrgReleased::Released(business.org_number))
     }
 }
 

@@ -137,6 +137,73 @@ impl Index for OrgRecord {
         format!("{}{}", Self::PREFIX, self.org)
     }
 }
+/// How an organisation number was registered: by which business, when, and whether the company
+/// confirmed it (the e-mail verification of the sign-up issue sets `verified`; until then the
+/// number is released `signup.release_unverified_org_number_after_ms` after `registered_ms`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OrgClaim {
+    /// The business that registered it (the same as its [`OrgRecord`]).
+    pub business: BusinessId,
+    /// When, Unix milliseconds.
+    pub registered_ms: i64,
+    /// Whether the company confirmed it; a verified number is never released by the sweeper.
+    pub verified: bool,
+}
+
+/// The registration of an organisation number (written with the business beside [`OrgRecord`],
+/// which alone guards uniqueness; deleted with it when the number is released). A business
+/// created before this record existed has none: the sweeper never releases its number, an
+/// operator can.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgClaimRecord {
+    /// The organisation number.
+    pub org: OrgNumber,
+}
+
+impl OrgClaimRecord {
+    /// Prefix shared by every record of this kind.
+    pub const PREFIX: &'static str = "orgclaim/";
+}
+
+impl Index for OrgClaimRecord {
+    type Value = OrgClaim;
+    fn key(&self) -> String {
+        format!("{}{}", Self::PREFIX, self.org)
+    }
+}
+
+/// An organisation number not verified yet, in time order of its registration (`orgwait/<ms>/<nr>`
+/// -> business): what the sweeper scans, oldest first, to release the numbers nobody verified.
+/// Deleted when the number is verified or released.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgUnverifiedRecord {
+    /// When it was registered.
+    pub at: TextStamp,
+    /// The organisation number.
+    pub org: OrgNumber,
+}
+
+impl OrgUnverifiedRecord {
+    /// Prefix shared by every record of this kind.
+    pub const PREFIX: &'static str = "orgwait/";
+
+    /// The record a `orgwait/` key names, if it is one.
+    pub fn parse_key(key: &str) -> Option<OrgUnverifiedRecord> {
+        let (at, org) = key.strip_prefix(Self::PREFIX)?.split_once('/')?;
+        if at.len() != TEXT_STAMP_DIGITS || !at.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(OrgUnverifiedRecord { at: TextStamp(at.to_owned()), org: org.parse().ok()? })
+    }
+}
+
+impl Index for OrgUnverifiedRecord {
+    type Value = BusinessId;
+    fn key(&self) -> String {
+        format!("{}{}/{}", Self::PREFIX, self.at.as_str(), self.org)
+    }
+}
+
 index!(
     /// The session that used a till transaction id (insert-new: a transaction backs one session).
     TxnRecord(business: BusinessId, transaction: TransactionId) -> SessionId, "txn/"
@@ -355,6 +422,18 @@ mod tests {
         assert_eq!(text.key(), format!("text/0000001774999800000/{s}"));
         assert_eq!(FeedbackTextRecord::parse_key(&text.key()), Some(text.clone()));
         assert_eq!(text.at.millis(), 1_774_999_800_000);
+    }
+
+    #[test]
+    fn unverified_org_numbers_sort_by_registration_and_parse_back() {
+        let org: OrgNumber = "556036-0793".parse().expect("org");
+        let t = |ms| TextStamp::at(chrono::DateTime::from_timestamp_millis(ms).expect("time"));
+        let rec = OrgUnverifiedRecord { at: t(1_774_999_800_000), org: org.clone() };
+        assert_eq!(rec.key(), format!("orgwait/0000001774999800000/{org}"));
+        assert_eq!(OrgUnverifiedRecord::parse_key(&rec.key()), Some(rec.clone()));
+        assert!(OrgUnverifiedRecord { at: t(1), org: org.clone() }.key() < rec.key());
+        assert_eq!(OrgUnverifiedRecord::parse_key("orgwait/1/556036-0793"), None);
+        assert_eq!(OrgClaimRecord { org: org.clone() }.key(), format!("orgclaim/{org}"));
     }
 
     #[test]

@@ -219,6 +219,8 @@ pub enum Missing {
     Node,
     /// A location of a business.
     Location,
+    /// A registered organisation number.
+    OrgNumber,
 }
 
 impl Missing {
@@ -230,6 +232,7 @@ impl Missing {
             Missing::QrToken => "qr token",
             Missing::Node => "node",
             Missing::Location => "location",
+            Missing::OrgNumber => "organisation number",
         }
     }
 }

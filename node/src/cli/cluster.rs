@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use clap::Subcommand;
 
-use crate::core::operator::{ClusterOut, DrainOut, MaintenanceOut, MemberIn};
+use crate::core::operator::{ClusterOut, DrainOut, MaintenanceOut, MemberIn, OrgReleaseOut};
 
 /// Environment variable the token is read from when `--token` is not given.
 pub const TOKEN_VAR: &str = "SVEA_OPERATOR_TOKEN";
@@ -186,6 +186,19 @@ pub fn maintenance(node: &str, on: bool, message: Option<String>, retry_after_s:
     Ok(())
 }
 
+/// Releases organisation number `org` through `node`: the business that holds it gives it up.
+pub fn release_org(node: &str, org: &str, token: String) -> anyhow::Result<()> {
+    let client = Client { token };
+    let org = org.trim();
+    if org.is_empty() || !org.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        bail!("{org:?} is not an organisation number (NNNNNN-NNNN)");
+    }
+    let v = client.call("POST", &format!("{}/v1/cluster/org-numbers/{org}/release", base(node)?), None, CALL_TIMEOUT)?;
+    let out: OrgReleaseOut = serde_json::from_value(v).context("the answer is not a release")?;
+    println!("organisation number {} released from business {}: another business may register it now", out.org_number, out.released_from);
+    Ok(())
+}
+
 /// `on` or `off`.
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum Switch {
@@ -254,6 +267,20 @@ pub enum ClusterCommand {
         #[arg(long)]
         token: Option<String>,
     },
+    /// Release organisation number ORG: the business that registered it gives it up, and the
+    /// next business to register the number gets it (a company whose number was taken first by
+    /// someone else; unverified numbers are also released by themselves after
+    /// signup.release_unverified_org_number_after_ms).
+    ReleaseOrg {
+        /// The organisation number, NNNNNN-NNNN.
+        org: String,
+        /// Any member's operator URL (its operator.listen_addr, e.g. http://127.0.0.1:8090).
+        #[arg(long)]
+        node: String,
+        /// Operator token (default: SVEA_OPERATOR_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+    },
     /// Remove dead node ID from the cluster.
     Remove {
         /// Any member's operator URL (its operator.listen_addr, e.g. http://127.0.0.1:8090).
@@ -281,5 +308,6 @@ pub fn run(command: ClusterCommand) -> anyhow::Result<()> {
         ClusterCommand::Add { node, new_node, token: t } => add(&node, &new_node, token(t)?),
         ClusterCommand::Drain { node, id, token: t } => drain(&node, id, token(t)?),
         ClusterCommand::Remove { node, id, force, token: t } => remove(&node, id, force, token(t)?),
+        ClusterCommand::ReleaseOrg { org, node, token: t } => release_org(&node, &org, token(t)?),
     }
 }

@@ -1,6 +1,7 @@
 //! `svea run`: one node for real: the core on its thread, actix-web at the edge. Two listeners:
 //! the public one (`node.http_addr`, HTTPS when `[http] tls_cert` / `tls_key` are set) and, when
-//! an operator token is configured, the operator one (`operator.listen_addr`, loopback).
+//! an operator token is configured, the operator one (`operator.listen_addr`, loopback); a third,
+//! serving only `/metrics`, when `operator.metrics_listen_addr` is set.
 
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
@@ -32,6 +33,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         None => None,
     };
     let operator_addr = config.operator.token.is_some().then_some(config.operator.listen_addr);
+    let metrics_addr = config.operator.metrics_listen_addr;
     let node = RunningNode::spawn(config)?;
     let handle = node.handle.clone();
     let system = actix_web::rt::System::new();
@@ -43,6 +45,17 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             let c = handle.config();
             web::Data::new(http::ratelimit::AddressLimiter::new(&c.abuse, c.geo.trusted_proxies.clone()))
         };
+        // The sign-up bucket, the same way: per address and node.
+        let signup = {
+            let c = handle.config();
+            web::Data::new(http::ratelimit::SignupLimiter::new(&c.signup, c.abuse.prune_interval, c.geo.trusted_proxies.clone()))
+        };
+        // Slow clients (issue 20): the head within the read deadline (actix's own timer), the body
+        // within it after the head (`http::deadline`), and at most so many connections per
+        // address, counted as each connection opens and uncounted as it closes.
+        let read_timeout = handle.config().http.request_read_timeout;
+        let deadline = web::Data::new(http::deadline::ReadDeadline(read_timeout));
+        let connections = http::deadline::Connections::new(handle.config().http.connections_per_address_max, handle.config().geo.trusted_proxies.clone());
         let is_https = web::Data::new(Https(https.is_some()));
         let public = {
             let (h, name, value, is_https) = (handle.clone(), name.clone(), value.clone(), is_https.clone());
@@ -50,14 +63,23 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                 let h = h.clone();
                 App::new()
                     .app_data(limiter.clone())
+                    .app_data(signup.clone())
+                    .app_data(deadline.clone())
                     .wrap(from_fn(http::maintenance::gate))
                     .wrap(from_fn(http::ratelimit::limit))
+                    .wrap(from_fn(http::deadline::body))
                     .wrap(from_fn(security::headers))
                     .wrap(DefaultHeaders::new().add((name.clone(), value.clone())))
                     .wrap(from_fn(http::observe::observe))
                     .app_data(is_https.clone())
                     .configure(move |c| http::configure(h, c))
             })
+            .on_connect(move |conn, ext| {
+                if let Some(slot) = http::deadline::peer_of(conn).and_then(|peer| connections.admit(peer)) {
+                    ext.insert(slot);
+                }
+            })
+            .client_request_timeout(read_timeout)
             .workers(HTTP_WORKERS)
             .shutdown_timeout(grace.as_secs().max(1))
         };
@@ -67,44 +89,72 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         }
         .run();
         exit.set(public.handle());
+        let header = (name, value);
         let operator = match operator_addr {
             Some(addr) => {
-                let exit_data = web::Data::new(exit.clone());
-                let h = handle.clone();
-                let server = HttpServer::new(move || {
-                    let h = h.clone();
-                    App::new()
-                        .wrap(from_fn(security::headers))
-                        .wrap(DefaultHeaders::new().add((name.clone(), value.clone())))
-                        .wrap(from_fn(http::observe::observe))
-                        .app_data(exit_data.clone())
-                        .configure(move |c| http::configure_operator(h, c))
-                })
-                .workers(OPERATOR_WORKERS)
-                .shutdown_timeout(grace.as_secs().max(1))
-                .bind(addr)
-                .map_err(|e| std::io::Error::new(e.kind(), format!("operator listener (operator.listen_addr) on {addr}: {e}")))?
-                .run();
+                let server = side_listener(&handle, &header, addr, "operator.listen_addr", Some(exit.clone()), read_timeout, grace, http::configure_operator)?;
                 tracing::info!(node = %id, operator = %addr, "serving the operator api");
+                Some(server)
+            }
+            None => None,
+        };
+        let metrics = match metrics_addr {
+            Some(addr) => {
+                let server = side_listener(&handle, &header, addr, "operator.metrics_listen_addr", None, read_timeout, grace, http::configure_metrics)?;
+                tracing::info!(node = %id, metrics = %addr, "serving /metrics");
                 Some(server)
             }
             None => None,
         };
         let scheme = if is_https.0 { "https" } else { "http" };
         tracing::info!(node = %id, region = %region, http = %http_addr, scheme, "serving HTTP");
-        match operator {
-            Some(operator) => {
-                let op_handle = operator.handle();
-                let op_task = actix_web::rt::spawn(operator);
-                let served = public.await;
-                // The public listener stopped (signal or drain): the operator one goes with it.
-                op_handle.stop(true).await;
-                let _ = op_task.await;
-                served
-            }
-            None => public.await,
+        let others: Vec<_> = operator.into_iter().chain(metrics).map(|server| (server.handle(), actix_web::rt::spawn(server))).collect();
+        let served = public.await;
+        // The public listener stopped (signal or drain): the operator and metrics ones go with it.
+        for (handle, task) in others {
+            handle.stop(true).await;
+            let _ = task.await;
         }
+        served
     });
     node.stop();
     served.map_err(|e| anyhow::anyhow!("http server on {http_addr}: {e}"))
+}
+
+/// A listener beside the public one (the operator listener, the metrics-only listener): security
+/// headers, the region header and the access log like the public one, no request bucket (its
+/// callers are operators and Prometheus, and every route there needs a token or holds no
+/// secret), the same read deadline for the request head. `key` names the config key of `addr`
+/// in a bind error.
+#[allow(clippy::too_many_arguments)]
+fn side_listener(
+    handle: &crate::core::NodeHandle,
+    (name, value): &(actix_web::http::header::HeaderName, actix_web::http::header::HeaderValue),
+    addr: std::net::SocketAddr,
+    key: &'static str,
+    exit: Option<crate::http::operator::ExitHandle>,
+    read_timeout: std::time::Duration,
+    grace: std::time::Duration,
+    configure: fn(crate::core::NodeHandle, &mut web::ServiceConfig),
+) -> std::io::Result<actix_web::dev::Server> {
+    let (h, name, value) = (handle.clone(), name.clone(), value.clone());
+    let exit = exit.map(web::Data::new);
+    let server = HttpServer::new(move || {
+        let h = h.clone();
+        let mut app = App::new()
+            .wrap(from_fn(security::headers))
+            .wrap(DefaultHeaders::new().add((name.clone(), value.clone())))
+            .wrap(from_fn(http::observe::observe));
+        if let Some(exit) = &exit {
+            app = app.app_data(exit.clone());
+        }
+        app.configure(move |c| configure(h, c))
+    })
+    .client_request_timeout(read_timeout)
+    .workers(OPERATOR_WORKERS)
+    .shutdown_timeout(grace.as_secs().max(1))
+    .bind(addr)
+    .map_err(|e| std::io::Error::new(e.kind(), format!("{key} listener on {addr}: {e}")))?
+    .run();
+    Ok(server)
 }

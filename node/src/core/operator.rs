@@ -10,8 +10,10 @@ use svea_cluster::membership::MembershipOp;
 use svea_storage::{RaftNodeId, SveaNode};
 
 use super::{remote, NodeHandle};
-use crate::actors::keys::{self, Maintenance};
-use crate::actors::{placement, ActorError, ConflictKind};
+use crate::actors::business::{OrgReleased, ReleaseOrgNumber};
+use crate::actors::keys::{self, Index as _, Maintenance};
+use crate::actors::{placement, ActorError, ConflictKind, Missing};
+use crate::domain::OrgNumber;
 
 /// Owner records read per page while counting or handing off actors.
 pub const OWNER_PAGE: usize = 1000;
@@ -447,6 +449,34 @@ pub async fn set_maintenance(node: &NodeHandle, input: MaintenanceIn, now_ms: i6
     node.cluster().write(keys::maintenance_command(record.as_ref())?).await?;
     tracing::info!(event = "maintenance", on = input.on, "maintenance mode switched");
     Ok(record.into())
+}
+
+/// What an operator's release of an organisation number answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"org_number": "556036-0793", "released_from": "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"}))]
+pub struct OrgReleaseOut {
+    /// The number, now free: the next business to register it gets it.
+    pub org_number: String,
+    /// The business that held it (it keeps existing, without the number).
+    pub released_from: String,
+}
+
+/// Releases a registered organisation number (a company shows it is theirs and a squatter holds
+/// it): the business that holds it gives it up through its own fenced write, and another
+/// business may register it. `NotFound` when no business holds it.
+pub async fn release_org_number(node: &NodeHandle, org: OrgNumber) -> Result<OrgReleaseOut, ActorError> {
+    let not_found = || ActorError::NotFound { what: Missing::OrgNumber, id: org.to_string() };
+    node.cluster().read_barrier().await?;
+    let Some(business) = keys::OrgRecord { org: org.clone() }.read(node.cluster().view())? else { return Err(not_found()) };
+    let release = ReleaseOrgNumber { unverified_registered_before: None };
+    match node.registry.call(business.clone(), release).await? {
+        OrgReleased::Released(_) => {
+            tracing::info!(event = "org_released", org_number = %org, business_id = %business, by = "operator", "organisation number released");
+            Ok(OrgReleaseOut { org_number: org.to_string(), released_from: business.to_string() })
+        }
+        // Released by someone else (the sweeper, another operator) in the meantime.
+        OrgReleased::NotHeld | OrgReleased::Kept => Err(not_found()),
+    }
 }
 
 /// Backups a node streams at once: each holds a cut of the whole state in memory.

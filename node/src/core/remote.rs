@@ -12,7 +12,7 @@ use svea_cluster::transport::AppHandler;
 use svea_storage::codec::{decode, encode};
 use svea_storage::RaftNodeId;
 
-use crate::actors::business::{GetBusiness, NewBusiness, RecordPurchase, RegisterPos, RotateKey, SessionOpened, SetVerification, Settle};
+use crate::actors::business::{GetBusiness, NewBusiness, RecordPurchase, RegisterPos, ReleaseOrgNumber, RotateKey, SessionOpened, SetVerification, Settle};
 use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{
     ConfirmPurchase, Erase, Expire, GetSession, GiveFeedback, MatchPurchase, OpenSession, RecordSettlement, RedactOldText,
@@ -63,6 +63,8 @@ pub enum RemoteCall {
     /// Not an actor call: the node's [`RoutedWindow`] counts, for the operator status
     /// ([`routed_at`]).
     RoutedRecently,
+    /// [`ReleaseOrgNumber`] (after `RoutedRecently`: the variants before it keep their numbers).
+    ReleaseOrgNumber(BusinessId, ReleaseOrgNumber),
 }
 
 /// What travels: the call and the request id it serves, if any (the receiving node logs the
@@ -98,6 +100,7 @@ impl RemoteCall {
             RemoteCall::Erase(..) => "erase",
             RemoteCall::RedactOldText(..) => "redact_old_text",
             RemoteCall::RoutedRecently => "routed_recently",
+            RemoteCall::ReleaseOrgNumber(..) => "release_org_number",
         }
     }
 }
@@ -184,6 +187,7 @@ impl AppHandler for ForwardedCalls {
                 // The monotonic clock, read at the edge of the core like an HTTP request's: the
                 // window only counts; no actor or Raft decision depends on it.
                 RemoteCall::RoutedRecently => encode(&routed.counts(Instant::now())).map_err(|e| e.to_string()),
+                RemoteCall::ReleaseOrgNumber(id, op) => serve(&registry, id, op).await,
             };
             // Calls of an HTTP request (they carry its id) get a line here too, so the request
             // can be followed across nodes; the sweeper's and the simulation's carry none.

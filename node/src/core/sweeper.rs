@@ -2,7 +2,9 @@
 //! `expiry_sweep` the node expires the sessions it is responsible for whose time is up; and it
 //! redacts the feedback texts of those sessions given more than `retention.feedback_days` ago.
 //! Both go through the session actors, so through Raft, and each session is swept by one node
-//! (its owner, or one survivor for a lost owner), not by all of them.
+//! (its owner, or one survivor for a lost owner), not by all of them. It also releases the
+//! organisation numbers nobody verified within `signup.release_unverified_org_number_after_ms`,
+//! through their business actors.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,13 +13,18 @@ use svea_storage::RaftNodeId;
 
 use super::NodeHandle;
 use super::sessions;
-use crate::actors::keys::{FeedbackTextRecord, Index, OpenRecord};
+use crate::actors::business::{OrgReleased, ReleaseOrgNumber};
+use crate::actors::keys::{FeedbackTextRecord, Index, OpenRecord, OrgUnverifiedRecord};
 use crate::actors::session::RedactOldText;
 use crate::actors::{placement, ActorKey, Clock};
 use crate::domain::SessionId;
 
 /// How many open sessions one sweep looks at, at most.
 pub const SWEEP_BATCH_MAX: usize = 1000;
+
+/// How many unverified organisation numbers one sweep looks at, at most (oldest first; the
+/// records are in registration order, so a sweep stops at the first one still within its hold).
+pub const ORG_RELEASE_SWEEP_BATCH_MAX: usize = 100;
 
 /// How many feedback texts one sweep looks at, at most (oldest first; the records are in time
 /// order, so a sweep stops at the first one still within its retention).
@@ -65,6 +72,7 @@ pub async fn run(node: NodeHandle, clock: Arc<dyn Clock>, every: Duration) {
         ticker.tick().await;
         expire(&node, clock.as_ref()).await;
         redact_old_texts(&node, clock.as_ref()).await;
+        release_unverified_org_numbers(&node, clock.as_ref()).await;
     }
 }
 
@@ -102,6 +110,38 @@ async fn redact_old_texts(node: &NodeHandle, clock: &dyn Clock) {
         }
         if let Err(e) = sessions::run(&node.registry, text.session.clone(), RedactOldText { given_before }).await {
             tracing::warn!(session_id = %text.session, error = %e, "retention sweep could not redact feedback text");
+        }
+    }
+}
+
+/// Releases the organisation numbers registered more than `signup.release_unverified_org_number_after_ms`
+/// ago and never verified, of the businesses this node sweeps, oldest first (issue 20: whoever
+/// registers a company's number first must not keep the real company out for good). Each goes
+/// through its business actor, so through Raft; a number verified or released meanwhile is kept
+/// or skipped by the actor.
+async fn release_unverified_org_numbers(node: &NodeHandle, clock: &dyn Clock) {
+    let Ok(hold) = chrono::Duration::from_std(node.config.signup.release_unverified_org_number_after) else {
+        return; // validated to at most a year, so always in range
+    };
+    let registered_before = clock.now() - hold;
+    let Some(waiting) = scan(node, OrgUnverifiedRecord::PREFIX, ORG_RELEASE_SWEEP_BATCH_MAX) else { return };
+    for (key, value) in waiting {
+        let Some(record) = OrgUnverifiedRecord::parse_key(&key) else { continue };
+        if record.at.millis() > registered_before.timestamp_millis() {
+            break; // in registration order: every later number is younger
+        }
+        let Ok(business) = record.decode(&value) else { continue };
+        let owner = node.cluster.view().owner(&ActorKey::Business(business.clone()).stored()).ok().flatten();
+        if !sweeps_for(node, owner.map(|o| o.node)) {
+            continue;
+        }
+        let release = ReleaseOrgNumber { unverified_registered_before: Some(registered_before) };
+        match node.registry.call(business.clone(), release).await {
+            Ok(OrgReleased::Released(org)) => {
+                tracing::info!(event = "org_released", org_number = %org, business_id = %business, by = "sweeper", "unverified organisation number released");
+            }
+            Ok(OrgReleased::NotHeld | OrgReleased::Kept) => {}
+            Err(e) => tracing::warn!(business_id = %business, error = %e, "org sweep could not release an unverified organisation number"),
         }
     }
 }

@@ -4,7 +4,8 @@
 use super::validate::{validate_business_name, validate_location, validate_location_count};
 use super::{DomainError, OrgNumber, Ore, PurchaseVerification, RewardPolicy};
 
-/// A location to create: trimmed name of 1 to 200 characters, coordinates in range.
+/// A location to create: trimmed name of 1 to [`LOCATION_NAME_CHARS_MAX`](super::validate::LOCATION_NAME_CHARS_MAX)
+/// characters, coordinates in range.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewLocation {
     name: String,
@@ -35,7 +36,7 @@ impl NewLocation {
     }
 }
 
-/// A business to create: a trimmed name of 1 to 200 characters, 1 to 100 locations and a valid
+/// A business to create: a trimmed name of 1 to 100 characters, 1 to 20 locations and a valid
 /// reward policy (the budget is an `Ore`, which HTTP parses with `Ore::parse_sek`: never negative).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateBusiness {

@@ -31,13 +31,18 @@ pub const PURCHASE_BEFORE_SESSION_S_MAX: i64 = 2 * 60 * 60;
 
 /// Shortest business or location name, in characters after trimming.
 pub const NAME_CHARS_MIN: usize = 1;
-/// Longest business or location name, in characters after trimming.
-pub const NAME_CHARS_MAX: usize = 200;
+/// Longest business name, in characters after trimming (issue 20): Bolagsverket's longest
+/// registered names are well under it, and every page, poster and QR record repeats it.
+pub const BUSINESS_NAME_CHARS_MAX: usize = 100;
+/// Longest location name, in characters after trimming: "Kungsgatan 12, entré från gården"
+/// is 32; 100 leaves room for any street address and keeps each `qr/` record small.
+pub const LOCATION_NAME_CHARS_MAX: usize = 100;
 
 /// Fewest locations a business has.
 pub const LOCATIONS_MIN: usize = 1;
-/// Most locations one business may register.
-pub const LOCATIONS_MAX: usize = 100;
+/// Most locations one creation may register (issue 20): a chain signs up its first shops; each
+/// location is a replicated QR record, so one anonymous request must not write hundreds.
+pub const LOCATIONS_MAX: usize = 20;
 
 /// Counts characters, stopping one past `max` so huge inputs cost O(max).
 /// The count reported for over-long inputs is therefore `max + 1`, which is
@@ -108,32 +113,32 @@ pub fn validate_purchase_time(
     Ok(())
 }
 
-/// Trimmed business name of 1..=200 characters.
+/// Trimmed business name of 1..=[`BUSINESS_NAME_CHARS_MAX`] characters.
 pub fn validate_business_name(name: &str) -> Result<&str, DomainError> {
     let trimmed = name.trim();
-    let chars = chars_up_to(trimmed, NAME_CHARS_MAX);
-    if (NAME_CHARS_MIN..=NAME_CHARS_MAX).contains(&chars) {
+    let chars = chars_up_to(trimmed, BUSINESS_NAME_CHARS_MAX);
+    if (NAME_CHARS_MIN..=BUSINESS_NAME_CHARS_MAX).contains(&chars) {
         Ok(trimmed)
     } else {
         Err(DomainError::BusinessNameLength {
             chars,
             min: NAME_CHARS_MIN,
-            max: NAME_CHARS_MAX,
+            max: BUSINESS_NAME_CHARS_MAX,
         })
     }
 }
 
-/// Trimmed location name of 1..=200 characters.
+/// Trimmed location name of 1..=[`LOCATION_NAME_CHARS_MAX`] characters.
 pub fn validate_location_name(name: &str) -> Result<&str, DomainError> {
     let trimmed = name.trim();
-    let chars = chars_up_to(trimmed, NAME_CHARS_MAX);
-    if (NAME_CHARS_MIN..=NAME_CHARS_MAX).contains(&chars) {
+    let chars = chars_up_to(trimmed, LOCATION_NAME_CHARS_MAX);
+    if (NAME_CHARS_MIN..=LOCATION_NAME_CHARS_MAX).contains(&chars) {
         Ok(trimmed)
     } else {
         Err(DomainError::LocationNameLength {
             chars,
             min: NAME_CHARS_MIN,
-            max: NAME_CHARS_MAX,
+            max: LOCATION_NAME_CHARS_MAX,
         })
     }
 }
@@ -155,7 +160,7 @@ pub fn validate_location(name: &str, lat: f64, lon: f64) -> Result<&str, DomainE
     Ok(name)
 }
 
-/// A business registers 1..=100 locations.
+/// A business registers 1..=[`LOCATIONS_MAX`] locations in one creation.
 pub fn validate_location_count(count: usize) -> Result<usize, DomainError> {
     if (LOCATIONS_MIN..=LOCATIONS_MAX).contains(&count) {
         Ok(count)
@@ -256,8 +261,8 @@ mod tests {
             Ok("Kaffebaren Södermalm")
         );
         assert_eq!(validate_business_name("Å"), Ok("Å"));
-        assert!(validate_business_name(&"ä".repeat(200)).is_ok());
-        let err = validate_business_name(&"ä".repeat(201)).unwrap_err();
+        assert!(validate_business_name(&"ä".repeat(100)).is_ok());
+        let err = validate_business_name(&"ä".repeat(101)).unwrap_err();
         assert_eq!(err.kind(), "business-name-length");
         assert_eq!(
             validate_business_name("   ").unwrap_err().kind(),
@@ -268,7 +273,8 @@ mod tests {
             validate_location_name("").unwrap_err().kind(),
             "location-name-length"
         );
-        assert!(validate_location_name(&"x".repeat(201)).is_err());
+        assert!(validate_location_name(&"x".repeat(100)).is_ok());
+        assert!(validate_location_name(&"x".repeat(101)).is_err());
     }
 
     #[test]
@@ -306,19 +312,19 @@ mod tests {
     }
 
     #[test]
-    fn location_count_is_1_to_100() {
+    fn location_count_is_1_to_20() {
         assert!(validate_location_count(1).is_ok());
-        assert!(validate_location_count(100).is_ok());
+        assert!(validate_location_count(20).is_ok());
         assert_eq!(
             validate_location_count(0),
             Err(DomainError::LocationCount {
                 count: 0,
                 min: 1,
-                max: 100
+                max: 20
             })
         );
         assert_eq!(
-            validate_location_count(101).unwrap_err().kind(),
+            validate_location_count(21).unwrap_err().kind(),
             "location-count"
         );
     }

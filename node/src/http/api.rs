@@ -25,7 +25,8 @@ pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Lilla Torg", "lat": 55.6043, "lon": 12.9986}))]
 pub(super) struct LocationIn {
-    /// 1 to 100 characters.
+    /// 1 to 100 characters after trimming (`domain::validate::LOCATION_NAME_CHARS_MAX`).
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     lat: f64,
     lon: f64,
@@ -48,11 +49,13 @@ pub(super) struct PercentagesIn {
     "locations": [{"name": "Lilla Torg", "lat": 55.6043, "lon": 12.9986}], "reward_budget_sek": "5000.00",
     "reward_percentages": {"low": "2.00", "mid": "5.00", "high": "8.00"}, "purchase_verification": "pos"}))]
 pub(super) struct CreateBusinessIn {
-    /// 1 to 200 characters.
+    /// 1 to 100 characters after trimming (`domain::validate::BUSINESS_NAME_CHARS_MAX`).
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// Swedish organisation number (`NNNNNN-NNNN`, Luhn-checked); one business per number.
     org_number: String,
-    /// At least one.
+    /// 1 to 20 per request (`domain::validate::LOCATIONS_MAX`).
+    #[schema(min_items = 1, max_items = 20)]
     locations: Vec<LocationIn>,
     /// The budget rewards are paid from, in SEK (`"5000.00"`).
     reward_budget_sek: String,
@@ -417,14 +420,21 @@ fn parse_session_id(raw: &str) -> Result<SessionId, ApiError> {
     responses(
         (status = 201, description = "Created. The API key is in this answer only.", body = BusinessWithKeyOut,
             headers(("Location" = String, description = "`/v1/businesses/{id}`"))),
-        super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy,
+        super::error::answers::BadBody, super::error::answers::CreationLimited, super::error::answers::Busy,
         (status = 400, description = "`malformed-json`, `invalid-body` (not the schema, unknown fields), \
             `invalid-percentage`, `invalid-pos-input` (an unknown `purchase_verification`).", content_type = "application/problem+json", body = super::Problem),
-        (status = 409, description = "`org-number-registered`: a business has this organisation number; `business-exists`.", content_type = "application/problem+json", body = super::Problem),
-        (status = 422, description = "`invalid-org-number`, `invalid-amount`, `business-name-length`, `location-name-length`, \
-            `invalid-coordinates`, `location-count`, `invalid-reward-policy`.", content_type = "application/problem+json", body = super::Problem),
+        (status = 409, description = "`org-number-registered`: a business has this organisation number (an unverified one is \
+            released `signup.release_unverified_org_number_after_ms` after its registration); `business-exists`.", content_type = "application/problem+json", body = super::Problem),
+        (status = 422, description = "`invalid-org-number`, `invalid-amount`, `business-name-length` (1 to 100 characters), \
+            `location-name-length` (1 to 100 characters), `invalid-coordinates`, `location-count` (1 to 20 per request), \
+            `invalid-reward-policy`.", content_type = "application/problem+json", body = super::Problem),
     ))]
-pub(super) async fn create_business(node: web::Data<NodeHandle>, body: web::Json<CreateBusinessIn>) -> ApiResult {
+pub(super) async fn create_business(
+    node: web::Data<NodeHandle>,
+    req: HttpRequest,
+    signup: Option<web::Data<super::ratelimit::SignupLimiter>>,
+    body: web::Json<CreateBusinessIn>,
+) -> ApiResult {
     let body = body.into_inner();
     let org_number: OrgNumber = body.org_number.parse().map_err(DomainError::from)?;
     let locations = body.locations.iter().map(|l| NewLocation::new(&l.name, l.lat, l.lon)).collect::<Result<Vec<_>, _>>()?;
@@ -442,6 +452,10 @@ pub(super) async fn create_business(node: web::Data<NodeHandle>, body: web::Json
     let mut request = CreateBusiness::new(&body.name, org_number, locations, budget, policy)?;
     if let Some(v) = &body.purchase_verification {
         request = request.with_purchase_verification(v.parse().map_err(ApiError::Pos)?);
+    }
+    // Valid input only: a refused request writes nothing, so it costs no creation.
+    if let Some(signup) = &signup {
+        signup.check(&req)?;
     }
     let (b, key) = node.create_business(request).await?;
     Ok(HttpResponse::Created()

@@ -53,6 +53,25 @@ pub enum ApiError {
         /// Whole seconds until the bucket lets a request through.
         retry_after_s: u64,
     },
+    /// The client address created its `signup.creations_per_address_hour` businesses this hour.
+    #[error("this address created too many businesses this hour; retry in {retry_after_s} s")]
+    CreationLimited {
+        /// Whole seconds until the address's sign-up bucket lets a creation through.
+        retry_after_s: u64,
+    },
+    /// The client address holds `http.connections_per_address_max` connections already; this
+    /// one is answered and closed.
+    #[error("too many connections from this address (at most {max} at once)")]
+    TooManyConnections {
+        /// The cap.
+        max: u32,
+    },
+    /// The request's body did not arrive within `http.request_read_timeout_ms`.
+    #[error("the request was not received within {after_ms} ms")]
+    RequestTimeout {
+        /// The deadline.
+        after_ms: u64,
+    },
     /// A business endpoint without a valid API key of that business.
     #[error("{0}")]
     BusinessUnauthorized(String),
@@ -113,7 +132,10 @@ pub fn status_for(e: &ApiError) -> StatusCode {
             PosError::Currency(_) | PosError::UnmappedLocation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             PosError::AccountTaken(_) => StatusCode::CONFLICT,
         },
-        ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ApiError::RateLimited { .. } | ApiError::CreationLimited { .. } | ApiError::TooManyConnections { .. } => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
         ApiError::Maintenance { .. } => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
@@ -129,6 +151,7 @@ pub(crate) fn kind_of(e: &ApiError) -> &str {
             ActorError::NotFound { what: Missing::QrToken, .. } => "qr-token-not-found",
             ActorError::NotFound { what: Missing::Node, .. } => "node-not-found",
             ActorError::NotFound { what: Missing::Location, .. } => "location-not-found",
+            ActorError::NotFound { what: Missing::OrgNumber, .. } => "org-number-not-found",
             ActorError::Conflict { kind, .. } => kind.as_str(),
             ActorError::Busy { .. } => "busy",
             ActorError::Unavailable(_) | ActorError::Fenced { .. } => "unavailable",
@@ -149,6 +172,9 @@ pub(crate) fn kind_of(e: &ApiError) -> &str {
             PosError::AccountTaken(_) => "pos-account-taken",
         },
         ApiError::RateLimited { .. } => "rate-limited",
+        ApiError::CreationLimited { .. } => "business-creation-limited",
+        ApiError::TooManyConnections { .. } => "too-many-connections",
+        ApiError::RequestTimeout { .. } => "request-timeout",
         ApiError::Maintenance { .. } => "maintenance",
     }
 }
@@ -205,8 +231,17 @@ impl ResponseError for ApiError {
             resp.insert_header((header::RETRY_AFTER, RETRY_AFTER_S.to_string()));
         }
         match self {
-            ApiError::RateLimited { retry_after_s } => {
+            ApiError::RateLimited { retry_after_s } | ApiError::CreationLimited { retry_after_s } => {
                 resp.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
+            }
+            // The connection goes with the answer: a client over its connections, or one too
+            // slow to send its request, keeps no socket of this node.
+            ApiError::TooManyConnections { .. } => {
+                resp.insert_header((header::RETRY_AFTER, RETRY_AFTER_S.to_string()));
+                resp.force_close();
+            }
+            ApiError::RequestTimeout { .. } => {
+                resp.force_close();
             }
             ApiError::Maintenance { retry_after_s, .. } => {
                 resp.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
@@ -238,6 +273,19 @@ pub mod answers {
             example = json!({"type": "urn:svea:problem:rate-limited", "title": "Too Many Requests", "status": 429,
                 "detail": "too many requests from this address; retry in 1 s"}))]
         RateLimited(Problem),
+    }
+
+    /// 429 `business-creation-limited`: `POST /v1/businesses` (`[signup]`).
+    #[derive(utoipa::IntoResponses)]
+    pub enum CreationLimited {
+        /// Over the sign-up bucket, or the request bucket.
+        #[response(status = 429, description = "`business-creation-limited`: this client address created \
+            `signup.creations_per_address_hour` businesses in the last hour (IPv6 per /64); `rate-limited`: over its \
+            request bucket.", content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Whole seconds until the bucket lets the next one through.")),
+            example = json!({"type": "urn:svea:problem:business-creation-limited", "title": "Too Many Requests", "status": 429,
+                "detail": "this address created too many businesses this hour; retry in 720 s"}))]
+        CreationLimited(Problem),
     }
 
     /// 503 `busy` / `unavailable`, 500 `internal`: whatever asks an actor or the cluster.

@@ -1,6 +1,6 @@
 //! Maintenance mode at the edge: while the replicated maintenance record is on, customer
 //! endpoints answer 503 with `Retry-After` (the API a problem, the customer's page a notice with
-//! the operator's message). Everything else keeps working: `/health`, `/ready`, `/metrics`, the
+//! the operator's message). Everything else keeps working: `/health`, `/ready`, `/metrics` (operator listener), the
 //! operator API (its own listener), business endpoints, and till webhooks, which are accepted so
 //! a purchase reported during maintenance is not lost (tills do not retry for long).
 

@@ -1,6 +1,8 @@
 //! Everything HTTP (actix-web): the only module that knows HTTP. [`api`] is the public API,
 //! [`privacy`] a customer's export and erasure, [`operator`] the operator API under `/v1/cluster`
-//! (on its own listener only: [`configure`] never mounts it), [`metrics`] `/metrics`, [`error`] the
+//! (on its own listener only: [`configure`] never mounts it), [`metrics`] `/metrics` (operator
+//! and metrics listeners only, behind a token), [`deadline`] slow clients cut (the body deadline
+//! and the per-address connection cap of the public listener), [`error`] the
 //! one mapping from errors to statuses and problem documents, [`security`] the security headers on
 //! every response, [`ratelimit`] the per-address token bucket in front of the public API, [`pos`]
 //! till webhooks and settings, [`page`] the customer's page (`/q/<token>`), [`qr`] a location's
@@ -19,6 +21,7 @@ pub mod assets;
 pub mod auth;
 pub mod console;
 pub mod dashboard;
+pub mod deadline;
 pub mod error;
 pub mod feedback;
 pub mod maintenance;
@@ -96,7 +99,6 @@ pub static PUBLIC_ROUTES: &[Served] = &[
     Served::new::<privacy::__path_export>(Method::POST, "/v1/privacy/export", |r| r.to(privacy::export)),
     Served::new::<privacy::__path_erase>(Method::POST, "/v1/privacy/erase", |r| r.to(privacy::erase)),
     Served::new::<openapi::__path_public_document>(Method::GET, "/v1/openapi.json", |r| r.to(openapi::public_document)),
-    Served::new::<metrics::__path_metrics>(Method::GET, "/metrics", |r| r.to(metrics::metrics)),
 ];
 
 /// Every route of the operator listener (`operator.listen_addr`), registered by
@@ -110,6 +112,7 @@ pub static OPERATOR_ROUTES: &[Served] = &[
     Served::new::<operator::__path_add>(Method::POST, "/v1/cluster/nodes", |r| r.to(operator::add)),
     Served::new::<operator::__path_drain>(Method::POST, "/v1/cluster/nodes/{id}/drain", |r| r.to(operator::drain)),
     Served::new::<operator::__path_remove>(Method::DELETE, "/v1/cluster/nodes/{id}", |r| r.to(operator::remove)),
+    Served::new::<operator::__path_release_org_number>(Method::POST, "/v1/cluster/org-numbers/{org}/release", |r| r.to(operator::release_org_number)),
     Served::new::<openapi::__path_operator_document>(Method::GET, "/v1/openapi.json", |r| r.to(openapi::operator_document)),
     Served::new::<console::__path_show>(Method::GET, "/ops", |r| r.to(console::show)),
     Served::new::<console::__path_sign_in>(Method::POST, "/ops/sign-in", |r| r.to(console::sign_in)),
@@ -119,7 +122,23 @@ pub static OPERATOR_ROUTES: &[Served] = &[
     Served::new::<console::__path_drain>(Method::POST, "/ops/nodes/{id}/drain", |r| r.to(console::drain)),
     Served::new::<console::__path_remove>(Method::POST, "/ops/nodes/{id}/remove", |r| r.to(console::remove)),
     Served::new::<assets::__path_serve>(Method::GET, "/assets/{name}", |r| r.to(assets::serve)),
+    Served::new::<metrics::__path_metrics>(Method::GET, METRICS_PATH, |r| r.to(metrics::metrics)),
 ];
+
+/// The metrics route: on the operator listener, and alone on the metrics listener
+/// ([`configure_metrics`]); never on the public one.
+pub const METRICS_PATH: &str = "/metrics";
+
+/// Registers the metrics listener's one route (`operator.metrics_listen_addr`): the
+/// [`OPERATOR_ROUTES`] line of [`METRICS_PATH`], and 404 for everything else.
+pub fn configure_metrics(node: NodeHandle, cfg: &mut web::ServiceConfig) {
+    common(node, cfg);
+    cfg.app_data(web::Data::new(metrics::MetricsListener));
+    for r in OPERATOR_ROUTES.iter().filter(|r| r.path == METRICS_PATH) {
+        r.register(cfg, "");
+    }
+    cfg.default_service(web::to(no_route));
+}
 
 /// Registers every public route on an actix-web app (the public listener, `node.http_addr`):
 /// [`PUBLIC_ROUTES`]. The operator API is not among them: `/v1/cluster` answers 404 here.
@@ -181,9 +200,9 @@ pub(crate) fn elsewhere(node: &NodeHandle, req: &HttpRequest) -> Option<Elsewher
 
 /// Registers the operator listener's routes (`operator.listen_addr`, [`OPERATOR_ROUTES`]):
 /// `/v1/cluster/...` behind the token, the console `/ops` (signed in with the same token), its
-/// assets and its OpenAPI document. `/metrics`, `/health` and
-/// `/ready` stay on the public listener only, where load balancers and scrapers already look;
-/// they carry no secrets.
+/// assets, its OpenAPI document and `/metrics` (behind the scrape or the operator token).
+/// `/health` and `/ready` stay on the public listener only, where load balancers look; they
+/// carry no secrets.
 pub fn configure_operator(node: NodeHandle, cfg: &mut web::ServiceConfig) {
     common(node.clone(), cfg);
     console::configure(&node, cfg);

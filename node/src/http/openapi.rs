@@ -90,6 +90,8 @@ pub const BUSINESS_DASHBOARD: &str = "business_dashboard";
 pub const OPERATOR_TOKEN: &str = "operator_token";
 /// The operator console's sign-in cookie (`/ops`).
 pub const OPERATOR_CONSOLE: &str = "operator_console";
+/// The scrape token of `/metrics` (`[operator] metrics_token`; the operator token opens it too).
+pub const METRICS_TOKEN: &str = "metrics_token";
 /// Till webhook signatures, one scheme per provider header.
 pub const ZETTLE_SIGNATURE: &str = "zettle_signature";
 /// Square's.
@@ -164,6 +166,19 @@ pub fn document(listener: Listener, routes: &[Served]) -> OpenApi {
                     "svea_ops",
                     "The console's sign-in cookie, set by `POST /ops/sign-in` with the operator token (HMAC under the token, 8 h).",
                 ))),
+            )
+            .security_scheme(
+                METRICS_TOKEN,
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some(
+                            "`[operator] metrics_token`, the scrape token: it opens `GET /metrics` and nothing else. On the operator \
+                             listener the operator token opens `/metrics` too; on the metrics listener (`operator.metrics_listen_addr`) \
+                             only the scrape token does.",
+                        ))
+                        .build(),
+                ),
             ),
     };
     let tags = match listener {

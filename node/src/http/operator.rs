@@ -209,6 +209,21 @@ pub(super) async fn put_maintenance(node: web::Data<NodeHandle>, body: web::Json
     Ok(HttpResponse::Ok().json(operator::set_maintenance(&node, m, chrono::Utc::now().timestamp_millis()).await?))
 }
 
+/// `POST /v1/cluster/org-numbers/{org}/release`: the business holding the number gives it up.
+#[utoipa::path(post, path = "/v1/cluster/org-numbers/{org}/release", tag = "operator", operation_id = "cluster_release_org_number",
+    security(("operator_token" = [])),
+    params(("org" = String, Path, description = "The organisation number (`NNNNNN-NNNN` or ten digits, Luhn-checked).", example = "556036-0793")),
+    responses((status = 200, description = "Released: the next business to register the number gets it; the business that held it \
+            keeps existing without it. (An unverified number is also released by the sweeper \
+            `signup.release_unverified_org_number_after_ms` after its registration.)", body = operator::OrgReleaseOut),
+        super::error::answers::OperatorAuth, super::error::answers::Busy,
+        (status = 404, description = "`org-number-not-found`: no business holds this number.", content_type = "application/problem+json", body = super::Problem),
+        (status = 422, description = "`invalid-org-number`: not an organisation number.", content_type = "application/problem+json", body = super::Problem)))]
+pub(super) async fn release_org_number(node: web::Data<NodeHandle>, org: web::Path<String>) -> ApiResult {
+    let org: crate::domain::OrgNumber = org.parse().map_err(crate::domain::DomainError::from)?;
+    Ok(HttpResponse::Ok().json(operator::release_org_number(&node, org).await?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::tokens_match;

@@ -11,8 +11,9 @@
 //! Buckets live in this node's memory (limits are per node by nature) and are bounded: every
 //! `abuse.prune_interval_ms`, and whenever more than [`TRACKED_ADDRESSES_SOFT_MAX`] addresses are
 //! tracked, the buckets of addresses that have been quiet long enough to be full again are dropped
-//! (`retain_recent`; a dropped bucket and a full one behave the same). `/health`, `/ready` and
-//! `/metrics` are not limited: probes and scrapers must see a node under attack.
+//! (`retain_recent`; a dropped bucket and a full one behave the same). `/health` and `/ready` are
+//! not limited: probes must see a node under attack. [`SignupLimiter`] is the second, slower
+//! bucket of business creation (`[signup]`).
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
@@ -24,12 +25,13 @@ use actix_web::middleware::Next;
 use actix_web::{web, ResponseError};
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use svea_config::{AbuseConfig, IpNetwork};
+use svea_config::{AbuseConfig, IpNetwork, SignupConfig};
 
 use super::error::ApiError;
 
-/// Paths that are never limited.
-pub const UNLIMITED_PATHS: [&str; 3] = ["/health", "/ready", "/metrics"];
+/// Paths that are never limited. (`/metrics` is not on the public listener at all: it answers
+/// 404 there, limited like any other miss.)
+pub const UNLIMITED_PATHS: [&str; 2] = ["/health", "/ready"];
 
 /// Tracked addresses above which quiet ones are dropped at once instead of at the next interval.
 pub const TRACKED_ADDRESSES_SOFT_MAX: usize = 100_000;
@@ -50,12 +52,12 @@ impl AddressLimiter {
     /// address is believed from the proxies in `trusted_proxies` only.
     pub fn new(abuse: &AbuseConfig, trusted_proxies: Vec<IpNetwork>) -> AddressLimiter {
         let quota = Quota::per_second(abuse.requests_per_second).allow_burst(abuse.burst);
-        AddressLimiter {
-            limiter: RateLimiter::keyed(quota),
-            trusted_proxies,
-            prune_interval: abuse.prune_interval,
-            last_prune: Mutex::new(Instant::now()),
-        }
+        AddressLimiter::with_quota(quota, trusted_proxies, abuse.prune_interval)
+    }
+
+    /// Buckets of `quota`, pruned every `prune_interval`.
+    fn with_quota(quota: Quota, trusted_proxies: Vec<IpNetwork>, prune_interval: Duration) -> AddressLimiter {
+        AddressLimiter { limiter: RateLimiter::keyed(quota), trusted_proxies, prune_interval, last_prune: Mutex::new(Instant::now()) }
     }
 
     /// Takes one token from `ip`'s bucket, or says how long until one is there.
@@ -77,6 +79,28 @@ impl AddressLimiter {
             self.limiter.retain_recent();
             self.limiter.shrink_to_fit();
         }
+    }
+}
+
+/// The sign-up bucket of this node (`[signup]` `creations_per_address_hour`): business
+/// creations per client address, apart from the request bucket, so a script that stays under
+/// the request rate still creates at most that many businesses an hour. Checked by
+/// `POST /v1/businesses` after its input is valid (a refused request writes nothing and costs
+/// no creation) and before anything is written.
+pub struct SignupLimiter(AddressLimiter);
+
+impl SignupLimiter {
+    /// `signup.creations_per_address_hour` at once, refilled evenly over the hour.
+    /// Quiet addresses are dropped every `prune_interval` (`abuse.prune_interval_ms`).
+    pub fn new(signup: &SignupConfig, prune_interval: Duration, trusted_proxies: Vec<IpNetwork>) -> SignupLimiter {
+        let per_hour = signup.creations_per_address_hour;
+        SignupLimiter(AddressLimiter::with_quota(Quota::per_hour(per_hour).allow_burst(per_hour), trusted_proxies, prune_interval))
+    }
+
+    /// Takes a creation from the client address's bucket, or says how long until one is there.
+    pub fn check(&self, req: &actix_web::HttpRequest) -> Result<(), ApiError> {
+        let Some(ip) = super::client_ip(&self.0.trusted_proxies, req) else { return Ok(()) };
+        self.0.check(ip).map_err(|wait| ApiError::CreationLimited { retry_after_s: retry_after_s(wait) })
     }
 }
 
@@ -183,6 +207,20 @@ mod tests {
         std::thread::sleep(Duration::from_millis(30));
         assert_eq!(l.check(IpAddr::from([192, 0, 2, 1])), Ok(()));
         assert!(l.tracked() <= 1, "{}", l.tracked());
+    }
+
+    #[test]
+    fn the_signup_bucket_holds_its_hourly_number_then_waits_minutes() {
+        let signup = svea_config::RawSignup { creations_per_address_hour: 5, ..Default::default() }.validate().expect("signup");
+        let l = SignupLimiter::new(&signup, Duration::from_secs(60), Vec::new());
+        let a: IpAddr = "203.0.113.7".parse().expect("ip");
+        for _ in 0..5 {
+            assert_eq!(l.0.check(a), Ok(()));
+        }
+        let wait = l.0.check(a).expect_err("the sixth in an hour");
+        // One creation comes back every 12 minutes.
+        assert!(wait > Duration::from_secs(11 * 60) && wait <= Duration::from_secs(12 * 60), "{wait:?}");
+        assert_eq!(l.0.check("203.0.113.8".parse().expect("ip")), Ok(()));
     }
 
     #[test]

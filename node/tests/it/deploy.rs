@@ -16,12 +16,17 @@ use crate::needs;
 #[test]
 fn deploy_configs_validate_and_agree_on_the_members() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy");
-    // The device key is a secret: it comes from the environment file the deploy guide installs.
-    let secrets = BTreeMap::from([("SVEA_PRIVACY_DEVICE_KEY".to_owned(), "k".repeat(svea_config::DEVICE_KEY_MIN_LEN))]);
+    // The device key and the scrape token are secrets: they come from the environment file the
+    // deploy guide installs.
+    let secrets = device_key_env();
     let mut members = Vec::new();
     for (id, region) in [(1, "stockholm"), (2, "gothenburg"), (3, "malmo")] {
         let text = std::fs::read_to_string(format!("{dir}/{region}.toml")).expect("deploy config");
-        let refused = svea_config::Config::from_toml_str(&text, &BTreeMap::new()).expect_err("a public node needs its device key");
+        let no_token = BTreeMap::from([("SVEA_PRIVACY_DEVICE_KEY".to_owned(), "k".repeat(svea_config::DEVICE_KEY_MIN_LEN))]);
+        let refused = svea_config::Config::from_toml_str(&text, &no_token).expect_err("the metrics listener needs its token");
+        assert!(refused.to_string().contains("operator.metrics_token"), "{refused}");
+        let no_key = BTreeMap::from([("SVEA_OPERATOR_METRICS_TOKEN".to_owned(), "m".repeat(32))]);
+        let refused = svea_config::Config::from_toml_str(&text, &no_key).expect_err("a public node needs its device key");
         assert!(refused.to_string().contains("privacy.device_key"), "{refused}");
         let cfg = svea_config::Config::from_toml_str(&text, &secrets).unwrap_or_else(|e| panic!("{region}.toml: {e}"));
         assert_eq!(cfg.node.id.get(), id);
@@ -74,7 +79,10 @@ fn yaml(path: &Path) -> Value {
 }
 
 fn device_key_env() -> std::collections::BTreeMap<String, String> {
-    BTreeMap::from([("SVEA_PRIVACY_DEVICE_KEY".to_owned(), "k".repeat(svea_config::DEVICE_KEY_MIN_LEN))])
+    BTreeMap::from([
+        ("SVEA_PRIVACY_DEVICE_KEY".to_owned(), "k".repeat(svea_config::DEVICE_KEY_MIN_LEN)),
+        ("SVEA_OPERATOR_METRICS_TOKEN".to_owned(), "m".repeat(32)),
+    ])
 }
 
 // ---- container image ---------------------------------------------------------------------------
@@ -294,14 +302,24 @@ fn compose_file_validates_against_the_compose_spec_and_wires_three_regions() {
     assert!(c["services"]["prometheus"]["volumes"].to_string().contains("alerts.yml"));
     assert!(c["services"]["grafana"]["volumes"].to_string().contains("svea-dashboard.json"));
     let prom = yaml(&deploy_dir().join("prometheus/prometheus.yml"));
+    // Prometheus scrapes each node's metrics-only listener (never the public port), with a token.
     for region in REGIONS {
-        assert!(prom["scrape_configs"].to_string().contains(&format!("{region}:8080")), "Prometheus scrapes {region}");
+        let cfg = svea_config::Config::from_toml_str(&read(&deploy_dir().join(format!("{region}.toml"))), &secrets).expect("config");
+        let port = cfg.operator.metrics_listen_addr.expect("a metrics listener").port();
+        let scrape = prom["scrape_configs"].to_string();
+        assert!(scrape.contains(&format!("{region}:{port}")) && !scrape.contains(&format!("{region}:8080")), "Prometheus scrapes {region}: {scrape}");
     }
+    assert!(prom["scrape_configs"][0]["authorization"]["credentials_file"].is_string(), "the scrape token");
+    assert!(c["services"]["prometheus"]["volumes"].to_string().contains("metrics-token"));
     // The documented secrets file names exactly the secret config keys, each accepted by svea.
     let example = read(&deploy_dir().join("svea.env.example"));
     let names: Vec<&str> = example.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split_once('=')).map(|(k, _)| k).collect();
-    assert_eq!(names, ["SVEA_OPERATOR_TOKEN", "SVEA_PRIVACY_DEVICE_KEY"]);
-    let env = BTreeMap::from([("SVEA_OPERATOR_TOKEN".to_owned(), "t".repeat(32)), ("SVEA_PRIVACY_DEVICE_KEY".to_owned(), "k".repeat(32))]);
+    assert_eq!(names, ["SVEA_OPERATOR_TOKEN", "SVEA_OPERATOR_METRICS_TOKEN", "SVEA_PRIVACY_DEVICE_KEY"]);
+    let env = BTreeMap::from([
+        ("SVEA_OPERATOR_TOKEN".to_owned(), "t".repeat(32)),
+        ("SVEA_OPERATOR_METRICS_TOKEN".to_owned(), "m".repeat(32)),
+        ("SVEA_PRIVACY_DEVICE_KEY".to_owned(), "k".repeat(32)),
+    ]);
     svea_config::Config::from_toml_str(&read(&deploy_dir().join("stockholm.toml")), &env).expect("the secrets file's keys configure a node");
 }
 
@@ -466,7 +484,7 @@ fn every_metric_the_alerts_and_dashboard_use_is_exported_by_a_node() {
     let used = metric_families_used_by_deploy();
     let mut exported = BTreeSet::new();
     for n in &c.nodes {
-        let m = n.get("/metrics");
+        let m = n.metrics();
         assert_eq!(m.status, 200);
         exported.extend(svea_node::telemetry::family_names(m.body.as_str().unwrap_or_default()));
     }

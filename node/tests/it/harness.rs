@@ -88,8 +88,10 @@ impl NodeProc {
     /// answers 200.
     pub fn start(dir: &Path, overrides: &[(&str, &str)]) -> NodeProc {
         let (http, operator) = (free_port(), free_port());
+        // The operator listener is on (with the test token) so that `/metrics` can be read there.
         let config = Cluster::new("svea", [Node::loopback(1, "stockholm", http, free_port()).operator_port(operator)])
             .dir(dir)
+            .set("operator.token", OPERATOR_TOKEN)
             .set_all(overrides)
             .write_node(0, "Written by the svea tests.")
             .expect("write config");
@@ -247,6 +249,12 @@ impl NodeProc {
             r = r.set(k, v);
         }
         send(r, None)
+    }
+
+    /// `GET /metrics` on the operator listener with the operator token: the public listener never
+    /// serves it.
+    pub fn metrics(&self) -> Resp {
+        self.operator_get("/metrics", &[("authorization", &format!("Bearer {OPERATOR_TOKEN}"))])
     }
 
     /// A GET on the operator listener.

@@ -8,7 +8,7 @@ use crate::harness::*;
 /// The value of the sample `name` (with its labels, if it has any: `x_total{reason="y"}`) in a
 /// Prometheus text body.
 pub fn sample(n: &NodeProc, name: &str) -> u64 {
-    let m = n.get("/metrics");
+    let m = n.metrics();
     assert_eq!(m.status, 200);
     let text = m.body.as_str().map(str::to_owned).unwrap_or_default();
     text.lines()

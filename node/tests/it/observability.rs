@@ -38,7 +38,8 @@ pub const CONTRACT_FAMILIES: &[&str] = &[
     "svea_geo_decisions_total",
     "svea_sessions_total",
     "svea_rewards_paid_ore_total",
-    "svea_business_budget_remaining_ratio",
+    "svea_business_budget_remaining_ratio_min",
+    "svea_businesses_budget_nearly_spent",
     "process_resident_memory_bytes",
     "process_cpu_seconds_total",
     "process_open_fds",
@@ -48,7 +49,7 @@ pub const CONTRACT_FAMILIES: &[&str] = &[
 
 /// `/metrics` of `n` as text.
 pub fn metrics_text(n: &NodeProc) -> String {
-    let m = n.get("/metrics");
+    let m = n.metrics();
     assert_eq!(m.status, 200);
     m.body.as_str().map(str::to_owned).unwrap_or_else(|| panic!("/metrics is not text: {}", m.body))
 }

@@ -120,7 +120,7 @@ fn every_route_either_listener_serves_is_in_its_document() {
     assert_eq!(p, ["business_api_key", "business_dashboard", "shopify_signature", "square_signature", "zettle_signature"]);
     let mut o = schemes(&operator);
     o.sort();
-    assert_eq!(o, ["operator_console", "operator_token"]);
+    assert_eq!(o, ["metrics_token", "operator_console", "operator_token"]);
     assert_eq!(public["components"]["securitySchemes"]["zettle_signature"]["name"], "x-izettle-signature");
     assert_eq!(public["servers"][0]["url"], n.url.as_str());
     assert_eq!(operator["servers"][0]["url"], n.operator_url.as_str());
@@ -131,7 +131,7 @@ fn every_route_either_listener_serves_is_in_its_document() {
             let business = path.starts_with("/v1/businesses/{id}");
             assert_eq!(secured, business, "{method} {path}: security {}", op["security"]);
             let limited = op["responses"]["429"]["headers"]["Retry-After"].is_object();
-            assert_eq!(limited, !["/health", "/ready", "/metrics"].contains(&path.as_str()), "{method} {path}: 429 with Retry-After");
+            assert_eq!(limited, !["/health", "/ready"].contains(&path.as_str()), "{method} {path}: 429 with Retry-After");
         }
     }
     for (path, item) in operator["paths"].as_object().expect("paths") {
@@ -139,7 +139,9 @@ fn every_route_either_listener_serves_is_in_its_document() {
             // The API takes the token, the console its sign-in cookie; only the document, the
             // assets and the sign-in form itself are open.
             let security = op["security"].to_string();
-            let secured = security.contains("operator_token") || security.contains("operator_console");
+            let secured = security.contains("operator_token") || security.contains("operator_console") || security.contains("metrics_token");
+            // `/metrics` takes the scrape token (and the operator token, which opens more).
+            assert_eq!(security.contains("metrics_token"), path == "/metrics", "{method} {path}: the scrape token is /metrics'");
             assert_eq!(secured, !["/v1/openapi.json", "/assets/{name}", "/ops/sign-in"].contains(&path.as_str()), "{method} {path}");
             assert_eq!(security.contains("operator_token"), path.starts_with("/v1/cluster"), "{method} {path}: the token is the API's");
         }

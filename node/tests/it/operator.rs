@@ -86,7 +86,7 @@ fn the_operator_api_needs_the_token_and_shows_the_cluster() {
     assert!(err.contains("must be a URL"), "{err}");
 
     // Metrics are plain Prometheus text.
-    let m = n.get("/metrics");
+    let m = n.metrics();
     assert_eq!(m.status, 200);
     let text = m.body.as_str().expect("text");
     assert!(text.contains("svea_leader_changes_total") && text.contains("svea_membership_changes_total{op=\"remove\"}"), "{text}");
