@@ -30,6 +30,10 @@ use crate::Error;
 /// Per-address request rate of a loopback cluster: far above what one machine's tools can send.
 pub const LOOPBACK_REQUESTS_PER_SECOND: u32 = 1_000_000;
 
+/// Rewarded sessions per client network and business a day in a loopback cluster: every client
+/// is 127.0.0.1, one network, so the production limit would stop the tools after three rewards.
+pub const LOOPBACK_REWARDED_SESSIONS_PER_NETWORK_DAY: u32 = 1_000_000;
+
 /// Name of the config file in each node's directory.
 pub const CONFIG_FILE_NAME: &str = "svea.toml";
 
@@ -212,6 +216,9 @@ impl Cluster {
         // limit sets `abuse.requests_per_second` and `abuse.burst` back with an override.
         raw.abuse.requests_per_second = LOOPBACK_REQUESTS_PER_SECOND;
         raw.abuse.burst = LOOPBACK_REQUESTS_PER_SECOND;
+        // The same for rewards per client network: a test of that limit sets
+        // `abuse.rewarded_sessions_per_network_day` back.
+        raw.abuse.rewarded_sessions_per_network_day = LOOPBACK_REWARDED_SESSIONS_PER_NETWORK_DAY;
         raw.cluster = RawCluster {
             name: self.name.clone(),
             initial_members: members.to_vec(),

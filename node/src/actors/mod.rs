@@ -219,6 +219,8 @@ pub enum Missing {
     Node,
     /// A location of a business.
     Location,
+    /// A reward held for review (no reward of that session is or was held).
+    HeldReward,
 }
 
 impl Missing {
@@ -230,6 +232,7 @@ impl Missing {
             Missing::QrToken => "qr token",
             Missing::Node => "node",
             Missing::Location => "location",
+            Missing::HeldReward => "held reward of session",
         }
     }
 }
@@ -266,6 +269,10 @@ pub enum ConflictKind {
     PurchaseMismatch,
     /// The till's reported purchase backs another session already.
     PurchaseAlreadyClaimed,
+    /// The held reward was released or refused already (the other way).
+    HeldRewardDecided,
+    /// A held reward cannot be released now: the budget or today's reward cap is spent.
+    ReleaseNotPayable,
 }
 
 impl ConflictKind {
@@ -286,6 +293,8 @@ impl ConflictKind {
             ConflictKind::PurchaseNotReported => "purchase-not-reported",
             ConflictKind::PurchaseMismatch => "purchase-mismatch",
             ConflictKind::PurchaseAlreadyClaimed => "purchase-already-claimed",
+            ConflictKind::HeldRewardDecided => "held-reward-decided",
+            ConflictKind::ReleaseNotPayable => "release-not-payable",
         }
     }
 }
