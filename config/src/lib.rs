@@ -49,7 +49,7 @@ pub use raw::{
 pub use typed::{
     AbuseConfig, ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig,
     OperatorConfig, PosConfig, PrivacyConfig, RegionSpec, RetentionConfig, LogFormat, Routing, ScoringBackend, ScoringConfig, Timeouts,
-    TlsConfig, BUSINESS_DAILY_REWARD_CAP_SEK_MAX, CONFIG_FILE_BYTES_MAX, FEEDBACK_FINGERPRINTS_KEPT_MAX, SCORING_MODEL_LEN_MAX,
+    TlsConfig, BRAKE_FACTOR_MAX, BRAKE_FLOOR_PER_HOUR_MAX, BUSINESS_DAILY_REWARD_CAP_SEK_MAX, CONFIG_FILE_BYTES_MAX, DECLARED_AMOUNT_MAX_SEK_MAX, FEEDBACK_FINGERPRINTS_KEPT_MAX, SCORING_MODEL_LEN_MAX,
     SCORING_URL_LEN_MAX,
 };
 pub use validate::{DEMO_DEVICE_KEY, DEVICE_KEY_MIN_LEN, FEEDBACK_RETENTION_DAYS_MAX};

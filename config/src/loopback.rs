@@ -32,6 +32,9 @@ pub const LOOPBACK_REQUESTS_PER_SECOND: u32 = 1_000_000;
 
 /// Concurrent connections per address of a loopback cluster: every tool's client is 127.0.0.1.
 pub const LOOPBACK_CONNECTIONS_PER_ADDRESS: u32 = 100_000;
+/// Rewarded sessions per client network and business a day in a loopback cluster: every client
+/// is 127.0.0.1, one network, so the production limit would stop the tools after three rewards.
+pub const LOOPBACK_REWARDED_SESSIONS_PER_NETWORK_DAY: u32 = 1_000_000;
 
 /// Name of the config file in each node's directory.
 pub const CONFIG_FILE_NAME: &str = "svea.toml";
@@ -219,6 +222,9 @@ impl Cluster {
         // limits set them back).
         raw.signup.creations_per_address_hour = crate::signup::CREATIONS_PER_ADDRESS_HOUR_MAX;
         raw.http.connections_per_address_max = LOOPBACK_CONNECTIONS_PER_ADDRESS;
+        // The same for rewards per client network: a test of that limit sets
+        // `abuse.rewarded_sessions_per_network_day` back.
+        raw.abuse.rewarded_sessions_per_network_day = LOOPBACK_REWARDED_SESSIONS_PER_NETWORK_DAY;
         raw.cluster = RawCluster {
             name: self.name.clone(),
             initial_members: members.to_vec(),

@@ -58,6 +58,19 @@ const ABUSE_REWARDED_SESSIONS_PER_DEVICE_DAY: u32 = 1;
 const ABUSE_BUSINESS_DAILY_REWARD_CAP_SEK: u64 = 5000;
 const ABUSE_DUPLICATE_SIMILARITY_PERCENT: u8 = 60;
 const ABUSE_FEEDBACK_FINGERPRINTS_KEPT: u32 = 256;
+// Rewards per client network (IPv4 /24, IPv6 /48) per business and Swedish day: a household or an
+// office shares one network, a phone farm behind one line shares it too (issue 20).
+const ABUSE_REWARDED_SESSIONS_PER_NETWORK_DAY: u32 = 3;
+// The hourly brake: rewards in the last hour above max(factor x the business's own 7-day hourly
+// mean, floor) are held for the business's review. The 7-day mean counts closed hours too: a
+// shop open 12 of 24 hours whose busiest hour takes 2.5x its open-hour mean peaks at 5x its
+// 24-hour mean; 6 leaves a fifth over that for a good day, while a drain at 10x its normal rate
+// is held within the hour. The floor carries young and small businesses (a busy café's lunch
+// hour is about 20 paying customers).
+const ABUSE_BRAKE_FACTOR: u32 = 6;
+const ABUSE_BRAKE_FLOOR_PER_HOUR: u32 = 20;
+// A self-declared purchase (no till) above this is refused: the business must use its till.
+const ABUSE_DECLARED_AMOUNT_MAX_SEK: u64 = 1000;
 const _: () = assert!(ABUSE_BURST >= ABUSE_REQUESTS_PER_SECOND);
 const _: () = assert!(GEO_RELOAD_INTERVAL_MS > 0);
 
@@ -605,6 +618,17 @@ pub struct RawAbuse {
     pub duplicate_similarity_percent: u8,
     /// How many earlier feedback fingerprints each business keeps to compare against.
     pub feedback_fingerprints_kept: u32,
+    /// Rewarded sessions one client network (IPv4 /24, IPv6 /48) may have per business and
+    /// Swedish day.
+    pub rewarded_sessions_per_network_day: u32,
+    /// The hourly brake's factor k: rewards in the last hour above k x the business's own mean
+    /// hourly rewards of the last 7 days (or above the floor, whichever is higher) are held.
+    pub brake_factor: u32,
+    /// The hourly brake's floor: rewards an hour every business may pay before any is held.
+    pub brake_floor_per_hour: u32,
+    /// Highest purchase a customer may declare at a business without till verification, whole
+    /// SEK: the default for new businesses, which may change their own.
+    pub declared_amount_max_sek: u64,
 }
 
 impl Default for RawAbuse {
@@ -617,6 +641,10 @@ impl Default for RawAbuse {
             business_daily_reward_cap_sek: ABUSE_BUSINESS_DAILY_REWARD_CAP_SEK,
             duplicate_similarity_percent: ABUSE_DUPLICATE_SIMILARITY_PERCENT,
             feedback_fingerprints_kept: ABUSE_FEEDBACK_FINGERPRINTS_KEPT,
+            rewarded_sessions_per_network_day: ABUSE_REWARDED_SESSIONS_PER_NETWORK_DAY,
+            brake_factor: ABUSE_BRAKE_FACTOR,
+            brake_floor_per_hour: ABUSE_BRAKE_FLOOR_PER_HOUR,
+            declared_amount_max_sek: ABUSE_DECLARED_AMOUNT_MAX_SEK,
         }
     }
 }

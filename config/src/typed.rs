@@ -101,7 +101,29 @@ pub struct AbuseConfig {
     /// Earlier feedback fingerprints kept per business (`abuse.feedback_fingerprints_kept`),
     /// 1..=[`FEEDBACK_FINGERPRINTS_KEPT_MAX`].
     pub feedback_fingerprints_kept: u32,
+    /// Rewarded sessions per client network (IPv4 /24, IPv6 /48), business and Swedish day
+    /// (`abuse.rewarded_sessions_per_network_day`), > 0.
+    pub rewarded_sessions_per_network_day: u32,
+    /// The hourly brake's factor (`abuse.brake_factor`), 1..=[`BRAKE_FACTOR_MAX`].
+    pub brake_factor: u32,
+    /// The hourly brake's floor, rewards an hour (`abuse.brake_floor_per_hour`),
+    /// 1..=[`BRAKE_FLOOR_PER_HOUR_MAX`].
+    pub brake_floor_per_hour: u32,
+    /// Default ceiling of a self-declared purchase for new businesses, in öre
+    /// (`abuse.declared_amount_max_sek` * 100), 1..=[`DECLARED_AMOUNT_MAX_SEK_MAX`] SEK.
+    pub declared_amount_max_ore: i64,
 }
+
+/// Highest brake factor accepted: beyond it the brake would never engage for a business with
+/// any history.
+pub const BRAKE_FACTOR_MAX: u32 = 1000;
+
+/// Highest brake floor accepted, rewards an hour (keeps the brake's arithmetic far from overflow).
+pub const BRAKE_FLOOR_PER_HOUR_MAX: u32 = 1_000_000;
+
+/// Highest ceiling of a self-declared purchase, whole SEK, for the config and for a business's
+/// own setting: above it a business must verify purchases with its till.
+pub const DECLARED_AMOUNT_MAX_SEK_MAX: u64 = 10_000;
 
 /// Most feedback fingerprints a business may keep: each settlement compares against all of them.
 pub const FEEDBACK_FINGERPRINTS_KEPT_MAX: u32 = 4096;

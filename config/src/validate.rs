@@ -679,7 +679,10 @@ fn within<T: PartialOrd + std::fmt::Display + Copy>(
 }
 
 fn validate_abuse(raw: &RawConfig) -> Result<AbuseConfig, Error> {
-    use crate::typed::{BUSINESS_DAILY_REWARD_CAP_SEK_MAX, FEEDBACK_FINGERPRINTS_KEPT_MAX};
+    use crate::typed::{
+        BRAKE_FACTOR_MAX, BRAKE_FLOOR_PER_HOUR_MAX, BUSINESS_DAILY_REWARD_CAP_SEK_MAX, DECLARED_AMOUNT_MAX_SEK_MAX,
+        FEEDBACK_FINGERPRINTS_KEPT_MAX,
+    };
     let a = &raw.abuse;
     let rate = std::num::NonZeroU32::new(a.requests_per_second)
         .ok_or_else(|| invalid("abuse.requests_per_second", "must be greater than 0"))?;
@@ -697,6 +700,7 @@ fn validate_abuse(raw: &RawConfig) -> Result<AbuseConfig, Error> {
     )?;
     let similarity = within("abuse.duplicate_similarity_percent", a.duplicate_similarity_percent, 1..=100)?;
     let kept = within("abuse.feedback_fingerprints_kept", a.feedback_fingerprints_kept, 1..=FEEDBACK_FINGERPRINTS_KEPT_MAX)?;
+    let declared_sek = within("abuse.declared_amount_max_sek", a.declared_amount_max_sek, 1..=DECLARED_AMOUNT_MAX_SEK_MAX)?;
     Ok(AbuseConfig {
         requests_per_second: rate,
         burst,
@@ -709,5 +713,13 @@ fn validate_abuse(raw: &RawConfig) -> Result<AbuseConfig, Error> {
         business_daily_reward_cap_ore: i64::try_from(cap_sek * 100).unwrap_or(i64::MAX),
         duplicate_similarity_percent: similarity,
         feedback_fingerprints_kept: kept,
+        rewarded_sessions_per_network_day: non_zero(
+            "abuse.rewarded_sessions_per_network_day",
+            a.rewarded_sessions_per_network_day,
+        )?,
+        brake_factor: within("abuse.brake_factor", a.brake_factor, 1..=BRAKE_FACTOR_MAX)?,
+        brake_floor_per_hour: within("abuse.brake_floor_per_hour", a.brake_floor_per_hour, 1..=BRAKE_FLOOR_PER_HOUR_MAX)?,
+        // At most 10^4 SEK, so 10^6 öre.
+        declared_amount_max_ore: i64::try_from(declared_sek * 100).unwrap_or(i64::MAX),
     })
 }

@@ -78,6 +78,16 @@ pub const BUDGET_NEARLY_SPENT_RATIO: f64 = 0.1;
 /// withheld by an abuse limit, expired.
 pub const SESSION_OUTCOMES: [&str; 4] = ["rewarded", "not_rewarded", "withheld", "expired"];
 
+/// A business's decision on a held reward.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabel {
+    /// `release` or `refuse`.
+    pub decision: &'static str,
+}
+
+/// Every `decision` of `svea_reward_reviews_total`.
+pub const REVIEW_DECISIONS: [&str; 2] = ["release", "refuse"];
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn http_histogram() -> Histogram {
@@ -109,6 +119,11 @@ pub struct Events {
     pub sessions: Family<OutcomeLabel, Counter>,
     /// Rewards paid by those settlements, in öre.
     pub rewards_ore: Counter,
+    /// Rewards the hourly brake held for their business's review (no business label: the
+    /// dashboard names them to their business only).
+    pub rewards_held: Counter,
+    /// Held rewards their business released or refused, by decision.
+    pub reward_reviews: Family<DecisionLabel, Counter>,
     /// Remaining budget / budget of the businesses this node owns (set when one settles,
     /// removed when it passivates, so at most one per active business actor). Exported only in
     /// aggregate by the collector (lowest ratio, count nearly spent): a metric never names a
@@ -163,6 +178,8 @@ impl Events {
             geo: Family::default(),
             sessions: Family::default(),
             rewards_ore: Counter::default(),
+            rewards_held: Counter::default(),
+            reward_reviews: Family::default(),
             budget_ratio: Arc::default(),
             maintenance: Gauge::default(),
             storage: StorageMetrics {
@@ -205,6 +222,19 @@ impl Events {
         if remaining_ratio < BUDGET_NEARLY_SPENT_RATIO && before.is_none_or(|b| b >= BUDGET_NEARLY_SPENT_RATIO) {
             tracing::info!(event = "budget_nearly_spent", business_id = business, remaining_ratio, "business budget nearly spent");
         }
+    }
+
+    /// A reward held by its business's hourly brake.
+    pub fn reward_held(&self) {
+        self.rewards_held.inc();
+    }
+
+    /// A held reward released (`paid_ore` paid) or refused by its business; `remaining_ratio`
+    /// as in [`Events::session_settled`].
+    pub fn reward_reviewed(&self, business: &str, decision: &'static str, paid_ore: u64, remaining_ratio: f64) {
+        self.reward_reviews.get_or_create(&DecisionLabel { decision }).inc();
+        self.rewards_ore.inc_by(paid_ore);
+        self.budget_ratios().insert(business.to_owned(), remaining_ratio);
     }
 
     /// A business actor passivated or moved away: its budget gauge goes too.
@@ -250,6 +280,8 @@ impl Telemetry {
         r.register("svea_geo_decisions", "GeoIP routing decisions, by reason and chosen region", e.geo.clone());
         r.register("svea_sessions", "Sessions settled by businesses this node owns, by outcome", e.sessions.clone());
         r.register("svea_rewards_paid_ore", "Rewards paid by those settlements, in öre", e.rewards_ore.clone());
+        r.register("svea_rewards_held", "Rewards the hourly brake held for their business's review", e.rewards_held.clone());
+        r.register("svea_reward_reviews", "Held rewards their business released or refused, by decision", e.reward_reviews.clone());
         r.register("svea_maintenance_mode", "1 while the cluster is in maintenance mode", e.maintenance.clone());
         let s = &e.storage;
         r.register("svea_raft_append_duration_seconds", "Raft log append until flushed", s.append.clone());
@@ -266,6 +298,9 @@ impl Telemetry {
         }
         for outcome in SESSION_OUTCOMES {
             let _ = e.sessions.get_or_create(&OutcomeLabel { outcome });
+        }
+        for decision in REVIEW_DECISIONS {
+            let _ = e.reward_reviews.get_or_create(&DecisionLabel { decision });
         }
         r.register_collector(Box::new(LiveCollector { live: live.clone(), budget_ratio: e.budget_ratio.clone() }));
         Telemetry { registry: r, events, live }
@@ -502,6 +537,8 @@ mod tests {
             "svea_actor_activations_total",
             "svea_sessions_total",
             "svea_rewards_paid_ore_total",
+            "svea_rewards_held_total",
+            "svea_reward_reviews_total",
             "svea_raft_append_duration_seconds",
             "svea_raft_commit_index",
             "svea_maintenance_mode",

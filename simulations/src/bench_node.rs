@@ -341,7 +341,7 @@ async fn customer_flow(node: &NodeHandle, c: &Customer, stats: &RefCell<Stats>) 
     };
 
     let token = &c.token;
-    let Some((session, created)) = step(Op::Open, stats, move || node.open_session(token.clone(), device.clone())).await else {
+    let Some((session, created)) = step(Op::Open, stats, move || node.open_session(token.clone(), device.clone(), None)).await else {
         return false;
     };
     if created {
@@ -834,7 +834,7 @@ async fn measure_actors(args: &Args, node: &NodeHandle, actors: u64) -> anyhow::
                     // `tokens` is not empty (at least one business) and the remainder indexes in it.
                     let token = tokens[(i % tokens.len() as u64) as usize].clone();
                     let Ok(device) = format!("mem-{i}").parse::<DeviceId>() else { continue };
-                    step(Op::Open, &stats, || node.open_session(token.clone(), device.clone())).await;
+                    step(Op::Open, &stats, || node.open_session(token.clone(), device.clone(), None)).await;
                 }
             })
         })

@@ -69,8 +69,10 @@ pub fn open_in_memory(disk: &engine::mem::MemDisk, flush_timeout: Duration) -> R
 /// gave it (rubric or a named model) beside the rubric's breakdown; format-5 sessions do not
 /// decode as that. 7: a business's per-day analytics keep the day's score sum, scored sessions
 /// and tier counts (the dashboard's charts), and each listed feedback has a `bfb/` record;
-/// format-6 businesses do not decode as that.
-pub const FORMAT: u32 = 7;
+/// format-6 businesses do not decode as that. 8: sessions keep their client network's keyed
+/// hash, settlements the reward the hourly brake held, businesses their hourly reward ring, held
+/// count and declared-purchase ceiling (issue 20's limits); format-7 states do not decode as that.
+pub const FORMAT: u32 = 8;
 const FORMAT_TREE: &str = "svea_format";
 const FORMAT_KEY: &[u8] = b"format";
 

@@ -113,6 +113,10 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_OPERATOR_METRICS_TOKEN", "scrape-token-0123456789"),
             ("SVEA_SIGNUP_CREATIONS_PER_ADDRESS_HOUR", "48"),
             ("SVEA_SIGNUP_RELEASE_UNVERIFIED_ORG_NUMBER_AFTER_MS", "49"),
+            ("SVEA_ABUSE_REWARDED_SESSIONS_PER_NETWORK_DAY", "46"),
+            ("SVEA_ABUSE_BRAKE_FACTOR", "47"),
+            ("SVEA_ABUSE_BRAKE_FLOOR_PER_HOUR", "48"),
+            ("SVEA_ABUSE_DECLARED_AMOUNT_MAX_SEK", "49"),
         ],
     );
     assert_eq!(config.privacy.device_key, "device-key-from-the-environment-0123456789");
@@ -210,8 +214,10 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(a.prune_interval, ms(31));
     assert_eq!(a.business_daily_reward_cap_ore, 3300);
     assert_eq!(a.duplicate_similarity_percent, 34);
+    assert_eq!([a.rewarded_sessions_per_network_day, a.brake_factor, a.brake_floor_per_hour], [46, 47, 48]);
+    assert_eq!(a.declared_amount_max_ore, 4900);
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 78);
+    assert_eq!(env_var_names().len(), 82);
 }
 
 #[test]

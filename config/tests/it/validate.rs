@@ -533,6 +533,13 @@ fn abuse_limits_have_sane_defaults_and_refuse_nonsense() {
     assert_eq!(a.business_daily_reward_cap_ore, 500_000);
     assert_eq!(a.duplicate_similarity_percent, 60);
     assert_eq!(a.feedback_fingerprints_kept, 256);
+    assert_eq!(a.rewarded_sessions_per_network_day, 3);
+    assert_eq!((a.brake_factor, a.brake_floor_per_hour), (6, 20));
+    assert_eq!(a.declared_amount_max_ore, 100_000);
+    check_invalid("[abuse]\nrewarded_sessions_per_network_day = 0\n", &[], "abuse.rewarded_sessions_per_network_day", "greater than 0");
+    check_invalid("[abuse]\nbrake_factor = 0\n", &[], "abuse.brake_factor", "within 1..=1000, got 0");
+    check_invalid("[abuse]\nbrake_floor_per_hour = 0\n", &[], "abuse.brake_floor_per_hour", "within 1..=1000000, got 0");
+    check_invalid("[abuse]\ndeclared_amount_max_sek = 10001\n", &[], "abuse.declared_amount_max_sek", "within 1..=10000, got 10001");
     check_invalid("[abuse]\nrequests_per_second = 0\n", &[], "abuse.requests_per_second", "greater than 0");
     check_invalid("[abuse]\nrequests_per_second = 50\nburst = 10\n", &[], "abuse.burst", "at least abuse.requests_per_second");
     check_invalid("[abuse]\nprune_interval_ms = 0\n", &[], "abuse.prune_interval_ms", "greater than 0");

@@ -11,6 +11,12 @@
 //! (`bdev/<b>/<device>`), or a business past its daily cap get a reward of 0 and a typed reason
 //! ([`Withheld`]) in the settlement. The counters and fingerprints are written with the same
 //! commit as the business state, so a retry sees them and returns the stored settlement.
+//!
+//! Issue 20 adds: rewards per client network and Swedish day (`bnet/<b>/<network>`), and the
+//! hourly brake ([`crate::domain::brake`]): past it a reward is held as `pending_review`
+//! (`bheld/<b>/<s>`, not paid) until the business releases it ([`ReviewHeld`]: paid then, budget
+//! and daily cap checked again) or refuses it (settled at 0). Each business also keeps the
+//! ceiling of a purchase its customers may declare without the till (`bdeclmax/<b>`).
 
 use std::collections::BTreeMap;
 
@@ -23,15 +29,15 @@ use tracing::Instrument;
 
 use super::cell::{Persisted, Slot};
 use super::keys::{
-    DeviceDayRecord, FingerprintRecord, Index, OpenedRecord, OrgClaim, OrgClaimRecord, OrgRecord, OrgUnverifiedRecord, PosAccountRecord, PosEventRecord, PosModeRecord, PosPurchaseRecord, QrRecord,
-    QrTarget, SettledRecord,
+    DeclaredMaxRecord, DeviceDayRecord, FingerprintRecord, HeldRecord, HeldReward, Index, NetworkDayRecord, OpenedRecord, OrgClaim, OrgClaimRecord, OrgRecord,
+    OrgUnverifiedRecord, PosAccountRecord, PosEventRecord, PosModeRecord, PosPurchaseRecord, QrRecord, QrTarget, SettledRecord,
 };
 use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
 use crate::core::remote::RemoteCall;
 use crate::domain::pos::{Delivery, PosError, PosIntegration, Provider, PurchaseVerification};
 use crate::domain::{
-    compute_reward, similarity_percent, swedish_day_key, BusinessId, Cap, DeviceHash, Fingerprint, KeyHash, LocationId, OrgNumber,
-    Ore, QrToken, RewardDecision, RewardPolicy, RewardTier, SessionId, TransactionId,
+    compute_reward, similarity_percent, swedish_day_key, Brake, BusinessId, Cap, DeviceHash, Fingerprint, HourlyRewards, KeyHash, LocationId,
+    NetworkHash, OrgNumber, Ore, QrToken, RewardDecision, RewardPolicy, RewardTier, SessionId, TransactionId,
 };
 
 /// A store location with its QR token.
@@ -181,6 +187,13 @@ pub struct Business {
     /// Feedback fingerprints recorded so far; the next goes to ring slot
     /// `fingerprints_recorded % kept` (`FingerprintRecord`).
     pub fingerprints_recorded: u64,
+    /// Rewards paid per hour over the last week: the hourly brake's counts (a fixed ring).
+    pub hourly_rewards: HourlyRewards,
+    /// Rewards the brake holds for the business's review now (`HeldRecord`s).
+    pub held_pending: u32,
+    /// Highest purchase a customer may declare here while purchases are self-declared
+    /// (`abuse.declared_amount_max_sek` when the business was created; its own setting since).
+    pub declared_amount_max: Ore,
 }
 
 /// Cashback paid on one Swedish day.
@@ -203,6 +216,13 @@ pub struct RewardLimits {
     pub duplicate_similarity_percent: u8,
     /// Fingerprints kept per business (ring slots).
     pub fingerprints_kept: u32,
+    /// Rewarded sessions per client network, business and Swedish day.
+    pub per_network_day: u32,
+    /// The hourly brake.
+    pub brake: Brake,
+    /// Ceiling of a self-declared purchase of a business created now (and of one that has no
+    /// `DeclaredMaxRecord`).
+    pub declared_amount_max: Ore,
 }
 
 impl RewardLimits {
@@ -213,6 +233,9 @@ impl RewardLimits {
             business_daily_cap: Ore::from_ore(c.business_daily_reward_cap_ore),
             duplicate_similarity_percent: c.duplicate_similarity_percent,
             fingerprints_kept: c.feedback_fingerprints_kept,
+            per_network_day: c.rewarded_sessions_per_network_day,
+            brake: Brake { factor: c.brake_factor, floor_per_hour: c.brake_floor_per_hour },
+            declared_amount_max: Ore::from_ore(c.declared_amount_max_ore),
         }
     }
 }
@@ -227,9 +250,22 @@ pub enum Withheld {
     DeviceDailyLimit,
     /// The business paid its daily reward cap already.
     BusinessDailyCap,
+    /// The client network had its rewarded sessions at this business for the day already.
+    NetworkDailyLimit,
+    /// The business's hourly brake holds the reward until the business reviews it: not paid
+    /// (yet); `Settlement::held` says what it would pay.
+    PendingReview,
+    /// The business reviewed the held reward and refused it.
+    ReviewRefused,
 }
 
 impl Business {
+    /// Paid on the Swedish day `day` (`YYYY-MM-DD`), and what is left of the daily `cap` then.
+    fn paid_on(&self, day: &str, cap: Ore) -> (Ore, Ore) {
+        let paid = if self.paid_today.day == day { self.paid_today.paid } else { Ore::ZERO };
+        (paid, cap.checked_sub(paid).unwrap_or(Ore::ZERO).max(Ore::ZERO))
+    }
+
     /// Budget still available for rewards.
     pub fn remaining(&self) -> Ore {
         self.budget.checked_sub(self.paid).unwrap_or(Ore::ZERO).max(Ore::ZERO)
@@ -259,6 +295,16 @@ pub struct Settlement {
     pub decision: RewardDecision,
     /// Why nothing was paid for feedback in a reward tier, if an abuse limit said so.
     pub withheld: Option<Withheld>,
+    /// The reward the hourly brake held for review, as it would have been paid then (`Some`
+    /// once held, also after the review).
+    pub held: Option<RewardDecision>,
+}
+
+impl Settlement {
+    /// Whether the reward waits for the business's review.
+    pub fn pending_review(&self) -> bool {
+        self.withheld == Some(Withheld::PendingReview)
+    }
 }
 
 /// Creates the business (its id is the actor's): validated, ids and tokens already generated.
@@ -322,6 +368,9 @@ pub struct Settle {
     /// Fingerprint of the feedback text, for a scored outcome (duplicate check); `None` when the
     /// text is gone (erased or redacted before the settlement).
     pub fingerprint: Option<Fingerprint>,
+    /// The client network the session was opened from, as its keyed hash (per-network daily
+    /// limit); `None` when it was opened without one (in-process tools) or erased.
+    pub network: Option<NetworkHash>,
 }
 
 /// The operations a business actor serves.
@@ -385,6 +434,41 @@ pub enum OrgReleased {
     /// recorded (the sweeper's conditions; an operator's release has none).
     Kept,
 }
+op!(BusinessActor, BusinessId: ReviewHeld -> Settlement);
+op!(BusinessActor, BusinessId: SetDeclaredAmountMax -> Business);
+
+/// The business's decision on a reward its hourly brake held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReviewDecision {
+    /// Pay it (as far as the budget and today's cap allow).
+    Release,
+    /// Settle it at 0.
+    Refuse,
+}
+
+impl ReviewDecision {
+    /// The name used in the API and the metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewDecision::Release => "release",
+            ReviewDecision::Refuse => "refuse",
+        }
+    }
+}
+
+/// Decides a held reward of session `session` (idempotent: the same decision again answers the
+/// settlement as decided; the other one is refused with `held-reward-decided`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReviewHeld {
+    /// The session whose reward is held.
+    pub session: SessionId,
+    /// Release or refuse.
+    pub decision: ReviewDecision,
+}
+
+/// Sets the ceiling of a self-declared purchase (already checked against its bounds).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetDeclaredAmountMax(pub Ore);
 
 /// Sets how the business's customers prove their purchase.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -433,6 +517,9 @@ impl BusinessOp for NewBusiness {
             analytics: Analytics::default(),
             paid_today: DayPaid::default(),
             fingerprints_recorded: 0,
+            hourly_rewards: HourlyRewards::default(),
+            held_pending: 0,
+            declared_amount_max: env.limits.declared_amount_max,
             key_hash: self.key_hash,
             key_issued_at: now,
             purchase_verification: self.purchase_verification,
@@ -451,6 +538,7 @@ impl BusinessOp for NewBusiness {
         let unverified = OrgUnverifiedRecord { at: super::keys::TextStamp::at(now), org: business.org_number.clone() };
         writes.push(unverified.write(id, IndexMode::Upsert)?);
         writes.push(PosModeRecord { business: id.clone() }.write(&business.purchase_verification, IndexMode::Upsert)?);
+        writes.push(DeclaredMaxRecord { business: id.clone() }.write(&business.declared_amount_max, IndexMode::Upsert)?);
         for l in &business.locations {
             let target = QrTarget { business: id.clone(), location: l.id.clone(), business_name: business.name.clone(), location_name: l.name.clone() };
             writes.push(QrRecord { token: l.qr_token.clone() }.write(&target, IndexMode::InsertNew)?);
@@ -541,7 +629,7 @@ impl BusinessOp for SessionOpened {
 
 impl BusinessOp for Settle {
     async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Settlement, ActorError> {
-        let Settle { session, opened_at, outcome, device, fingerprint } = self;
+        let Settle { session, opened_at, outcome, device, fingerprint, network } = self;
         let settled = SettledRecord { business: id.clone(), session: session.clone() };
         if let Some(s) = settled.read(env.cluster.view())? {
             return Ok(s);
@@ -550,6 +638,7 @@ impl BusinessOp for Settle {
         let now = env.clock.now();
         let mut writes = Vec::with_capacity(4);
         let mut withheld = None;
+        let mut held = None;
         let opened = OpenedRecord { business: id.clone(), session: session.clone() };
         if !opened.exists(env.cluster.view())? {
             // The opening report was lost (crash between the session's write and ours).
@@ -561,9 +650,15 @@ impl BusinessOp for Settle {
             Outcome::Scored { score, purchase } => {
                 let mut d = compute_reward(&next.policy, score, purchase, next.remaining());
                 if d.tier != RewardTier::None {
-                    let limited = apply_limits(env, id, &mut next, now, device.as_ref(), fingerprint.as_ref(), &mut d)?;
+                    let limited = apply_limits(env, id, &mut next, now, Checked { device: device.as_ref(), fingerprint: fingerprint.as_ref(), network: network.as_ref() }, &mut d)?;
                     withheld = limited.withheld;
                     writes.extend(limited.writes);
+                    if let Some(h) = limited.held {
+                        held = Some(h);
+                        let record = HeldReward { held_at: now, reward: h, purchase, score };
+                        writes.push(HeldRecord { business: id.clone(), session: session.clone() }.write(&record, IndexMode::InsertNew)?);
+                        next.held_pending = next.held_pending.saturating_add(1);
+                    }
                 }
                 next.paid = next.paid.checked_add(d.amount).ok_or_else(|| ActorError::Internal("paid amount overflow".into()))?;
                 // Guarantee 3: a business never pays beyond its budget.
@@ -591,7 +686,7 @@ impl BusinessOp for Settle {
                 RewardDecision { tier: RewardTier::None, amount: Ore::ZERO, capped_by: None }
             }
         };
-        let settlement = Settlement { outcome, decision, withheld };
+        let settlement = Settlement { outcome, decision, withheld, held };
         let counted = (settlement_outcome(&settlement), budget_left_ratio(&next));
         // Planted bug (simulations only; a constant false in a shipped build): no idempotency record.
         if !svea_storage::planted::settle_without_record() {
@@ -602,6 +697,10 @@ impl BusinessOp for Settle {
                 tracing::info!(session_id = %session, reward_ore = decision.amount.as_ore(), withheld = ?withheld, "session settled");
                 let paid = u64::try_from(decision.amount.as_ore()).unwrap_or(0);
                 env.metrics.session_settled(id.as_str(), counted.0, paid, counted.1);
+                if held.is_some() {
+                    tracing::warn!(session_id = %session, "reward held for the business's review (hourly brake)");
+                    env.metrics.reward_held();
+                }
                 Ok(settlement)
             }
             Persisted::IndexTaken { key, existing } if key == settled.key() => settled.decode(&existing),
@@ -711,37 +810,117 @@ impl BusinessOp for RecordPurchase {
     }
 }
 
-/// What the abuse limits decided for one reward: the reason it was withheld, if it was, and the
-/// records to commit with the business state.
+impl BusinessOp for SetDeclaredAmountMax {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Business, ActorError> {
+        let mut next = current(slot, id)?.clone();
+        next.declared_amount_max = self.0;
+        let record = DeclaredMaxRecord { business: id.clone() }.write(&self.0, IndexMode::Upsert)?;
+        slot.commit(env, next.clone(), vec![record], vec![]).await?;
+        tracing::info!(declared_amount_max_ore = self.0.as_ore(), "declared purchase ceiling set");
+        Ok(next)
+    }
+}
+
+impl BusinessOp for ReviewHeld {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Settlement, ActorError> {
+        let not_held = || ActorError::NotFound { what: Missing::HeldReward, id: self.session.to_string() };
+        let settled = SettledRecord { business: id.clone(), session: self.session.clone() };
+        let Some(stored) = settled.read(env.cluster.view())? else { return Err(not_held()) };
+        let Some(held) = stored.held else { return Err(not_held()) };
+        match (stored.withheld, self.decision) {
+            (Some(Withheld::PendingReview), _) => {}
+            // Decided so already: a retry gets the same answer.
+            (None, ReviewDecision::Release) | (Some(Withheld::ReviewRefused), ReviewDecision::Refuse) => return Ok(stored),
+            _ => {
+                return Err(ActorError::conflict(
+                    ConflictKind::HeldRewardDecided,
+                    format!("the held reward of session {} was decided already", self.session),
+                ))
+            }
+        }
+        let mut next = current(slot, id)?.clone();
+        let now = env.clock.now();
+        let mut decided = stored;
+        match self.decision {
+            ReviewDecision::Release => {
+                // Budget and today's cap are checked again: both may have moved since it was held.
+                let day = swedish_day_key(now);
+                let (paid_today, cap_left) = next.paid_on(&day, env.limits.business_daily_cap);
+                let mut d = held;
+                if d.amount > next.remaining() {
+                    d.amount = next.remaining();
+                    d.capped_by = Some(Cap::Budget);
+                }
+                if d.amount > cap_left {
+                    d.amount = cap_left;
+                    d.capped_by = Some(Cap::BusinessDailyCap);
+                }
+                if d.amount <= Ore::ZERO {
+                    return Err(ActorError::conflict(
+                        ConflictKind::ReleaseNotPayable,
+                        format!("the held reward of session {} cannot be paid now: the budget or today's reward cap is spent", self.session),
+                    ));
+                }
+                next.paid = next.paid.checked_add(d.amount).ok_or_else(|| ActorError::Internal("paid amount overflow".into()))?;
+                // Guarantee 3, and the daily cap, hold for released rewards too.
+                assert!(next.paid <= next.budget, "released reward exceeded budget");
+                let paid = paid_today.checked_add(d.amount).ok_or_else(|| ActorError::Internal("daily paid amount overflow".into()))?;
+                assert!(paid <= env.limits.business_daily_cap, "released reward exceeded the daily cap");
+                next.paid_today = DayPaid { day, paid };
+                for stats in [&mut next.analytics.total, next.analytics.per_day.entry(swedish_day_key(now)).or_default()] {
+                    stats.rewards_paid = stats.rewards_paid.checked_add(d.amount).unwrap_or(stats.rewards_paid);
+                }
+                decided.decision = d;
+                decided.withheld = None;
+            }
+            ReviewDecision::Refuse => decided.withheld = Some(Withheld::ReviewRefused),
+        }
+        next.held_pending = next.held_pending.saturating_sub(1);
+        let counted = budget_left_ratio(&next);
+        let writes = vec![settled.write(&decided, IndexMode::Upsert)?];
+        let deletes = vec![HeldRecord { business: id.clone(), session: self.session.clone() }.key()];
+        slot.commit(env, next, writes, deletes).await?;
+        tracing::info!(session_id = %self.session, decision = self.decision.as_str(), reward_ore = decided.decision.amount.as_ore(), "held reward reviewed");
+        let paid = u64::try_from(decided.decision.amount.as_ore()).unwrap_or(0);
+        env.metrics.reward_reviewed(id.as_str(), self.decision.as_str(), paid, counted);
+        Ok(decided)
+    }
+}
+
+/// What the abuse limits decided for one reward: the reason it was withheld, if it was, the
+/// reward the brake held (paid 0 now), and the records to commit with the business state.
 struct Limited {
     withheld: Option<Withheld>,
+    held: Option<RewardDecision>,
     writes: Vec<svea_storage::IndexWrite>,
 }
 
-/// Applies [`RewardLimits`] to `d`, a reward in a tier: a duplicate text, a device past its
-/// rewarded sessions for the day or a business past its daily cap pays 0; otherwise the daily cap
-/// may shorten it. Updates `next`'s day counter and fingerprint ring position and returns the
-/// records that go with them. Reads only this business's own records, current on its owner.
-fn apply_limits(
-    env: &ActorEnv,
-    id: &BusinessId,
-    next: &mut Business,
-    now: DateTime<Utc>,
-    device: Option<&DeviceHash>,
-    fingerprint: Option<&Fingerprint>,
-    d: &mut RewardDecision,
-) -> Result<Limited, ActorError> {
+/// What a settlement brings for the limits to check: the session's device and network (keyed
+/// hashes) and its text's fingerprint.
+struct Checked<'a> {
+    device: Option<&'a DeviceHash>,
+    fingerprint: Option<&'a Fingerprint>,
+    network: Option<&'a NetworkHash>,
+}
+
+/// Applies [`RewardLimits`] to `d`, a reward in a tier: a duplicate text, a device or a client
+/// network past its rewarded sessions for the day or a business past its daily cap pays 0;
+/// otherwise the daily cap may shorten it, and past the hourly brake it is held (paid 0 until
+/// reviewed). Updates `next`'s day counter, hourly ring and fingerprint ring position and returns
+/// the records that go with them. Reads only this business's own records, current on its owner.
+fn apply_limits(env: &ActorEnv, id: &BusinessId, next: &mut Business, now: DateTime<Utc>, checked: Checked<'_>, d: &mut RewardDecision) -> Result<Limited, ActorError> {
+    let Checked { device, fingerprint, network } = checked;
     // A reward whose text or device link the customer erased before it was settled cannot be
     // checked against the limits, so it is not paid: erasing must not be a way around them.
     let (Some(device), Some(fingerprint)) = (device, fingerprint) else {
         d.amount = Ore::ZERO;
         d.capped_by = None;
         let why = if device.is_none() { Withheld::DeviceDailyLimit } else { Withheld::DuplicateFeedback };
-        return Ok(Limited { withheld: Some(why), writes: Vec::new() });
+        return Ok(Limited { withheld: Some(why), held: None, writes: Vec::new() });
     };
     let limits = &env.limits;
     let view = env.cluster.view();
-    let mut writes = Vec::with_capacity(2);
+    let mut writes = Vec::with_capacity(3);
     let day = swedish_day_key(now);
     let duplicate = is_duplicate(env, id, next, fingerprint)?;
     if !duplicate {
@@ -756,12 +935,20 @@ fn apply_limits(
         Some((d, n)) if d == day => n,
         _ => 0,
     };
-    let paid_today = if next.paid_today.day == day { next.paid_today.paid } else { Ore::ZERO };
-    let cap_left = limits.business_daily_cap.checked_sub(paid_today).unwrap_or(Ore::ZERO).max(Ore::ZERO);
-    let withheld = if duplicate {
+    // A session without a network (opened by an in-process tool, or before networks were
+    // recorded) is not counted per network; every session opened over HTTP has one.
+    let network_day = network.map(|n| NetworkDayRecord { business: id.clone(), network: n.clone() });
+    let network_today = match network_day.as_ref().map(|r| r.read(view)).transpose()?.flatten() {
+        Some((d, n)) if d == day => n,
+        _ => 0,
+    };
+    let (paid_today, cap_left) = next.paid_on(&day, limits.business_daily_cap);
+    let mut withheld = if duplicate {
         Some(Withheld::DuplicateFeedback)
     } else if rewarded_today >= limits.per_device_day {
         Some(Withheld::DeviceDailyLimit)
+    } else if network_today >= limits.per_network_day {
+        Some(Withheld::NetworkDailyLimit)
     } else if cap_left == Ore::ZERO {
         Some(Withheld::BusinessDailyCap)
     } else {
@@ -771,18 +958,31 @@ fn apply_limits(
         }
         None
     };
+    let mut held = None;
+    if withheld.is_none() && d.amount > Ore::ZERO && limits.brake.holds(&next.hourly_rewards, next.created_at, now) {
+        held = Some(*d);
+        withheld = Some(Withheld::PendingReview);
+    }
     if withheld.is_some() {
         d.amount = Ore::ZERO;
         d.capped_by = None;
     }
-    if d.amount > Ore::ZERO {
+    // A held reward counts against its device's and network's limits like a paid one: holding
+    // must not open room for more of the same.
+    if d.amount > Ore::ZERO || held.is_some() {
         writes.push(device_day.write(&(day.clone(), rewarded_today.saturating_add(1)), IndexMode::Upsert)?);
+        if let Some(r) = &network_day {
+            writes.push(r.write(&(day.clone(), network_today.saturating_add(1)), IndexMode::Upsert)?);
+        }
+    }
+    if d.amount > Ore::ZERO {
+        next.hourly_rewards.record(now);
         let paid = paid_today.checked_add(d.amount).ok_or_else(|| ActorError::Internal("daily paid amount overflow".into()))?;
         // The cap holds for every day, whatever the retries: it is decided here only.
         assert!(paid <= limits.business_daily_cap, "reward exceeded the daily cap");
         next.paid_today = DayPaid { day, paid };
     }
-    Ok(Limited { withheld, writes })
+    Ok(Limited { withheld, held, writes })
 }
 
 /// Whether `fp` is at least `duplicate_similarity_percent` similar to one of the business's
@@ -845,6 +1045,9 @@ mod tests {
             pos_purchases: 0,
             paid_today: DayPaid::default(),
             fingerprints_recorded: 0,
+            hourly_rewards: HourlyRewards::default(),
+            held_pending: 0,
+            declared_amount_max: Ore::from_ore(100_000),
         };
         let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day");
         let series = b.daily_series(day("2026-05-04"), 4);

@@ -16,7 +16,7 @@ use super::business::Settlement;
 use crate::domain::Fingerprint;
 use super::ActorError;
 use crate::domain::{
-    BusinessId, DeviceHash, LocationId, Ore, OrgNumber, PosId, Provider, PurchaseVerification, QrToken, ReportedPurchase, RewardTier, Scored,
+    BusinessId, DeviceHash, LocationId, NetworkHash, Ore, OrgNumber, RewardDecision, PosId, Provider, PurchaseVerification, QrToken, ReportedPurchase, RewardTier, Scored,
     SessionId, TransactionId,
 };
 
@@ -323,6 +323,49 @@ index!(
     FingerprintRecord(business: BusinessId, slot: String) -> Fingerprint, "bfp/"
 );
 
+index!(
+    /// A client network's (by its keyed hash) rewarded sessions at a business on one Swedish day:
+    /// `(day, count)`, overwritten when a new day starts, like [`DeviceDayRecord`].
+    NetworkDayRecord(business: BusinessId, network: NetworkHash) -> (String, u32), "bnet/"
+);
+index!(
+    /// A reward the business's hourly brake holds for its review (`bheld/<business>/<session>`):
+    /// written with the settlement that held it, deleted when the business releases or refuses it.
+    HeldRecord(business: BusinessId, session: SessionId) -> HeldReward, "bheld/"
+);
+index!(
+    /// The highest purchase a customer may declare at a business without its till (written with
+    /// the business and with each change of its setting; sessions read it when a purchase is
+    /// confirmed).
+    DeclaredMaxRecord(business: BusinessId) -> Ore, "bdeclmax/"
+);
+
+/// A reward held for its business's review, as the dashboard lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HeldReward {
+    /// When the brake held it.
+    pub held_at: chrono::DateTime<chrono::Utc>,
+    /// What it would have paid then (tier, amount, cap).
+    pub reward: RewardDecision,
+    /// The purchase it rewards.
+    pub purchase: Ore,
+    /// The feedback's score.
+    pub score: u8,
+}
+
+impl HeldRecord {
+    /// Prefix of every record of `business`.
+    pub fn prefix_of(business: &BusinessId) -> String {
+        format!("{}{business}/", Self::PREFIX)
+    }
+
+    /// The record a `bheld/` key names, if it is one.
+    pub fn parse_key(key: &str) -> Option<HeldRecord> {
+        let (business, session) = key.strip_prefix(Self::PREFIX)?.split_once('/')?;
+        Some(HeldRecord { business: business.parse().ok()?, session: session.parse().ok()? })
+    }
+}
+
 /// One feedback as its business's list and export show it: written with the session's
 /// settlement, deleted with its text (erasure, retention), so the list never outlives the text.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -422,6 +465,11 @@ mod tests {
         assert_eq!(text.key(), format!("text/0000001774999800000/{s}"));
         assert_eq!(FeedbackTextRecord::parse_key(&text.key()), Some(text.clone()));
         assert_eq!(text.at.millis(), 1_774_999_800_000);
+        let held = HeldRecord { business: b.clone(), session: s.clone() };
+        assert_eq!(held.key(), format!("bheld/{b}/{s}"));
+        assert!(held.key().starts_with(&HeldRecord::prefix_of(&b)));
+        assert_eq!(HeldRecord::parse_key(&held.key()), Some(held));
+        assert_eq!(DeclaredMaxRecord { business: b.clone() }.key(), format!("bdeclmax/{b}"));
     }
 
     #[test]

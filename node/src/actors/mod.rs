@@ -221,6 +221,8 @@ pub enum Missing {
     Location,
     /// A registered organisation number.
     OrgNumber,
+    /// A reward held for review (no reward of that session is or was held).
+    HeldReward,
 }
 
 impl Missing {
@@ -233,6 +235,7 @@ impl Missing {
             Missing::Node => "node",
             Missing::Location => "location",
             Missing::OrgNumber => "organisation number",
+            Missing::HeldReward => "held reward of session",
         }
     }
 }
@@ -269,6 +272,10 @@ pub enum ConflictKind {
     PurchaseMismatch,
     /// The till's reported purchase backs another session already.
     PurchaseAlreadyClaimed,
+    /// The held reward was released or refused already (the other way).
+    HeldRewardDecided,
+    /// A held reward cannot be released now: the budget or today's reward cap is spent.
+    ReleaseNotPayable,
 }
 
 impl ConflictKind {
@@ -289,6 +296,8 @@ impl ConflictKind {
             ConflictKind::PurchaseNotReported => "purchase-not-reported",
             ConflictKind::PurchaseMismatch => "purchase-mismatch",
             ConflictKind::PurchaseAlreadyClaimed => "purchase-already-claimed",
+            ConflictKind::HeldRewardDecided => "held-reward-decided",
+            ConflictKind::ReleaseNotPayable => "release-not-payable",
         }
     }
 }

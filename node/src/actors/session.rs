@@ -19,18 +19,18 @@ use svea_config::Region;
 use svea_storage::IndexMode;
 use tracing::Instrument;
 
-use super::business::{Outcome, Settle, Settlement};
+use super::business::{Outcome, Settle, Settlement, Withheld};
 use super::cell::{Persisted, Slot};
 use super::keys::{
-    ActiveRecord, BusinessFeedbackRecord, DeviceSessionRecord, FeedbackEntry, FeedbackTextRecord, Index, OpenRecord, PosClaimRecord, PosModeRecord, PosPurchaseRecord, PosWaitRecord, TextStamp,
-    TxnRecord,
+    ActiveRecord, BusinessFeedbackRecord, DeclaredMaxRecord, DeviceSessionRecord, FeedbackEntry, FeedbackTextRecord, Index, OpenRecord, PosClaimRecord, PosModeRecord, PosPurchaseRecord, PosWaitRecord, TextStamp,
+    SettledRecord, TxnRecord,
 };
 use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
 use crate::domain::pos::purchase_matches;
 use crate::domain::scoring::Scored;
 use crate::domain::{
     validate_feedback_text, validate_purchase_amount, validate_purchase_time, BusinessId, DeviceHash, DomainError,
-    Fingerprint, LocationId, Ore, PurchaseVerification, RewardTier, SessionId, TransactionId,
+    Fingerprint, LocationId, NetworkHash, Ore, PurchaseVerification, RewardTier, SessionId, TransactionId,
 };
 
 /// Life-cycle state of a session.
@@ -156,6 +156,9 @@ pub struct Session {
     pub await_until: Option<DateTime<Utc>>,
     /// The last purchase the till did not back, and why (shown until a purchase is confirmed).
     pub purchase_refusal: Option<PurchaseRefusal>,
+    /// The client network it was opened from, as its keyed hash (the per-network reward limit);
+    /// `None` when opened without one (in-process tools) and once erased.
+    pub network: Option<NetworkHash>,
 }
 
 /// A purchase confirmation the till did not back.
@@ -234,6 +237,8 @@ pub struct OpenSession {
     pub place: Place,
     /// The device, as its keyed hash.
     pub device: DeviceHash,
+    /// The client network, as its keyed hash, when the session is opened over HTTP.
+    pub network: Option<NetworkHash>,
 }
 
 /// The names a customer sees for where they are giving feedback.
@@ -281,6 +286,11 @@ pub struct Expire;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecordSettlement(pub Settlement);
 
+/// Records the business's review of this session's held reward (its settlement as decided);
+/// changes nothing unless the session's reward is still pending review.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordReview(pub Settlement);
+
 /// The till reported a purchase this session waits for (from the webhook path): back the
 /// waiting confirmation with it, or refuse it, as `ConfirmPurchase` would.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -304,6 +314,7 @@ op!(SessionActor, SessionId: ConfirmPurchase -> Step);
 op!(SessionActor, SessionId: GiveFeedback -> Step);
 op!(SessionActor, SessionId: Expire -> Step);
 op!(SessionActor, SessionId: RecordSettlement -> Step);
+op!(SessionActor, SessionId: RecordReview -> Step);
 op!(SessionActor, SessionId: MatchPurchase -> Step);
 
 fn wait_record(s: &Session, p: &Purchase) -> PosWaitRecord {
@@ -510,7 +521,7 @@ fn settle_step(s: &Session, outcome: Outcome) -> Step {
         Outcome::Scored { .. } => s.feedback.as_ref().and_then(|f| f.text.as_deref()).map(Fingerprint::of),
         Outcome::Expired => None,
     };
-    let settle = Settle { session: s.id.clone(), opened_at: s.opened_at, outcome, device: s.device.clone(), fingerprint };
+    let settle = Settle { session: s.id.clone(), opened_at: s.opened_at, outcome, device: s.device.clone(), fingerprint, network: s.network.clone() };
     Step::Settle { business: s.business_id.clone(), settle }
 }
 
@@ -555,6 +566,7 @@ impl SessionOp for OpenSession {
             ended_at: None,
             await_until: None,
             purchase_refusal: None,
+            network: self.network,
         };
         let active = ActiveRecord { location: session.location_id.clone(), device: self.device.clone() };
         let writes = vec![
@@ -578,6 +590,7 @@ impl SessionOp for GetSession {
             Err(step) => return Ok(step),
         };
         slot.confirm_owner(env, key).await?;
+        let session = resolve_review(env, slot, session).await?;
         done(&resolve_awaiting(env, slot, session, false).await?)
     }
 }
@@ -623,6 +636,12 @@ impl SessionOp for ConfirmPurchase {
         validate_purchase_time(purchase.purchased_at, session.opened_at, env.clock.now())?;
         if verification(env, &session).await? == PurchaseVerification::Pos {
             return confirm_by_till(env, slot, session, purchase).await;
+        }
+        // Self-declared: up to the business's ceiling (read after `verification`'s read barrier,
+        // so a lowered ceiling holds on every node at once). Above it only the till can vouch.
+        let max = DeclaredMaxRecord { business: session.business_id.clone() }.read(env.cluster.view())?.unwrap_or(env.limits.declared_amount_max);
+        if purchase.amount > max {
+            return Err(DomainError::DeclaredAmountNeedsTill { amount: purchase.amount, max }.into());
         }
         let mut next = session.clone();
         next.state = SessionState::PurchaseConfirmed;
@@ -727,6 +746,50 @@ impl SessionOp for RecordSettlement {
     }
 }
 
+impl SessionOp for RecordReview {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &SessionId, slot: &mut Slot<Session>) -> Result<Step, ActorError> {
+        let Some(session) = slot.state.clone() else {
+            return Err(ActorError::NotFound { what: Missing::Session, id: id.to_string() });
+        };
+        done(&adopt_review(env, slot, session, self.0).await?)
+    }
+}
+
+/// Whether the session's reward waits for its business's review.
+fn pending_review(s: &Session) -> bool {
+    s.feedback.as_ref().and_then(|f| f.settlement).is_some_and(|st| st.pending_review())
+}
+
+/// Takes the business's decided settlement of a held reward (and updates the business's
+/// feedback list entry with what it paid); a session not pending review, or a settlement still
+/// pending, stays as it is.
+async fn adopt_review(env: &ActorEnv, slot: &mut Slot<Session>, s: Session, decided: Settlement) -> Result<Session, ActorError> {
+    if !pending_review(&s) || decided.pending_review() || decided.held.is_none() {
+        return Ok(s);
+    }
+    let mut next = s.clone();
+    if let Some(f) = next.feedback.as_mut() {
+        f.settlement = Some(decided);
+    }
+    let writes: Vec<_> = list_write(&next)?.into_iter().collect();
+    slot.commit(env, next.clone(), writes, vec![]).await?;
+    tracing::info!(reward_ore = decided.decision.amount.as_ore(), withheld = ?decided.withheld, "held reward review recorded");
+    Ok(next)
+}
+
+/// A session pending review, once more: if its business decided meanwhile (its settlement
+/// record says so) but the review never reached the session (the caller failed between the two
+/// writes), take the decision now.
+async fn resolve_review(env: &ActorEnv, slot: &mut Slot<Session>, s: Session) -> Result<Session, ActorError> {
+    if !pending_review(&s) {
+        return Ok(s);
+    }
+    match (SettledRecord { business: s.business_id.clone(), session: s.id.clone() }).read(env.cluster.view())? {
+        Some(decided) if decided.withheld != Some(Withheld::PendingReview) => adopt_review(env, slot, s, decided).await,
+        _ => Ok(s),
+    }
+}
+
 impl SessionOp for Erase {
     async fn run(self, env: &ActorEnv, _key: &str, id: &SessionId, slot: &mut Slot<Session>) -> Result<Step, ActorError> {
         let session = match current(env, id, slot)? {
@@ -748,6 +811,7 @@ impl SessionOp for Erase {
             deletes.push(ActiveRecord { location: next.location_id.clone(), device: self.0 }.key());
         }
         next.device = None;
+        next.network = None;
         deletes.extend(redact(&mut next, RedactionReason::Erased, env.clock.now()));
         slot.commit(env, next.clone(), vec![], deletes).await?;
         tracing::info!("session erased at the customer's request");

@@ -9,7 +9,8 @@
 //! export and erasure; [`operator`] is what the operator API does to the cluster (with
 //! [`routed`], where customers were routed lately, for the console); [`scoring`]
 //! scores feedback before its session stores it, asking the model through [`ollama`] when
-//! configured; [`feedback`] pages through a business's feedback list.
+//! configured; [`feedback`] pages through a business's feedback list; [`review`] the rewards a
+//! business's hourly brake held, and its release or refusal of each.
 
 pub mod feedback;
 pub mod operator;
@@ -17,6 +18,7 @@ pub mod pos;
 pub mod ollama;
 pub mod privacy;
 pub mod remote;
+pub mod review;
 pub mod routed;
 pub mod scoring;
 pub mod sessions;
@@ -72,6 +74,8 @@ pub struct NodeHandle {
     geo: Option<Arc<svea_geo::GeoDb>>,
     /// Device ids are hashed under it where they enter; nothing behind this handle sees one.
     device_key: DeviceKey,
+    /// Client addresses are cut to their network and hashed under it where they enter.
+    network_key: crate::domain::NetworkKey,
     /// Scores feedback before its session stores it.
     scoring: Arc<scoring::FeedbackScoring>,
     /// Where this node's routing decisions sent customers lately (node-local, for the console).
@@ -224,9 +228,12 @@ impl NodeHandle {
     }
 
     /// Opens a session for the QR token, or returns the device's session at that location if one
-    /// is still open (`false` then: nothing was created).
-    pub async fn open_session(&self, token: QrToken, device: DeviceId) -> Result<(Session, bool), ActorError> {
-        sessions::find_or_open(&self.cluster, &self.registry, token, self.device_key.hash(&device)).await
+    /// is still open (`false` then: nothing was created). `client` is the customer's address (HTTP
+    /// passes `http::client_ip`'s); only its network's keyed hash goes further, for the
+    /// per-network reward limit. In-process callers without one pass `None`.
+    pub async fn open_session(&self, token: QrToken, device: DeviceId, client: Option<std::net::IpAddr>) -> Result<(Session, bool), ActorError> {
+        let network = client.map(|ip| self.network_key.hash(ip));
+        sessions::find_or_open(&self.cluster, &self.registry, token, self.device_key.hash(&device), network).await
     }
 
     /// Where a QR token leads: its business and location, with the names a customer is shown.
@@ -243,6 +250,23 @@ impl NodeHandle {
     /// device link, everywhere.
     pub async fn erase_device(&self, device: &DeviceId) -> Result<privacy::Erasure, ActorError> {
         privacy::erase(&self.cluster, &self.registry, self.device_key.hash(device)).await
+    }
+
+    /// Sets the highest purchase customers may declare at a business without its till, within
+    /// `1.00..=DECLARED_AMOUNT_MAX_SEK_MAX` SEK.
+    pub async fn set_declared_amount_max(&self, id: BusinessId, max: Ore) -> Result<Business, ActorError> {
+        let max = crate::domain::validate_declared_amount_max(max)?;
+        self.registry.call(id, crate::actors::business::SetDeclaredAmountMax(max)).await
+    }
+
+    /// The rewards a business's hourly brake holds for its review, oldest first (see [`review`]).
+    pub async fn held_rewards(&self, business: &BusinessId) -> Result<review::HeldPage, ActorError> {
+        review::list(&self.cluster, business).await
+    }
+
+    /// Releases or refuses a held reward of a business (see [`review`]).
+    pub async fn review_held(&self, business: BusinessId, session: SessionId, decision: crate::actors::business::ReviewDecision) -> Result<crate::actors::business::Settlement, ActorError> {
+        review::decide(&self.registry, business, session, decision).await
     }
 
     /// A page of a business's feedback list, newest first (see [`feedback`]).

@@ -12,10 +12,13 @@ use svea_cluster::transport::AppHandler;
 use svea_storage::codec::{decode, encode};
 use svea_storage::RaftNodeId;
 
-use crate::actors::business::{GetBusiness, NewBusiness, RecordPurchase, RegisterPos, ReleaseOrgNumber, RotateKey, SessionOpened, SetVerification, Settle};
+use crate::actors::business::{
+    GetBusiness, NewBusiness, RecordPurchase, RegisterPos, ReleaseOrgNumber, ReviewHeld, RotateKey, SessionOpened, SetDeclaredAmountMax, SetVerification,
+    Settle,
+};
 use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{
-    ConfirmPurchase, Erase, Expire, GetSession, GiveFeedback, MatchPurchase, OpenSession, RecordSettlement, RedactOldText,
+    ConfirmPurchase, Erase, Expire, GetSession, GiveFeedback, MatchPurchase, OpenSession, RecordReview, RecordSettlement, RedactOldText,
 };
 use super::routed::RoutedWindow;
 use crate::actors::{ActorEnv, ActorError, Hosted, Op};
@@ -60,6 +63,12 @@ pub enum RemoteCall {
     Erase(SessionId, Erase),
     /// [`RedactOldText`].
     RedactOldText(SessionId, RedactOldText),
+    /// [`ReviewHeld`].
+    ReviewHeld(BusinessId, ReviewHeld),
+    /// [`RecordReview`].
+    RecordReview(SessionId, RecordReview),
+    /// [`SetDeclaredAmountMax`].
+    SetDeclaredAmountMax(BusinessId, SetDeclaredAmountMax),
     /// Not an actor call: the node's [`RoutedWindow`] counts, for the operator status
     /// ([`routed_at`]).
     RoutedRecently,
@@ -99,6 +108,9 @@ impl RemoteCall {
             RemoteCall::MatchPurchase(..) => "match_purchase",
             RemoteCall::Erase(..) => "erase",
             RemoteCall::RedactOldText(..) => "redact_old_text",
+            RemoteCall::ReviewHeld(..) => "review_held",
+            RemoteCall::RecordReview(..) => "record_review",
+            RemoteCall::SetDeclaredAmountMax(..) => "set_declared_amount_max",
             RemoteCall::RoutedRecently => "routed_recently",
             RemoteCall::ReleaseOrgNumber(..) => "release_org_number",
         }
@@ -184,6 +196,9 @@ impl AppHandler for ForwardedCalls {
                 RemoteCall::MatchPurchase(id, op) => serve(&registry, id, op).await,
                 RemoteCall::Erase(id, op) => serve(&registry, id, op).await,
                 RemoteCall::RedactOldText(id, op) => serve(&registry, id, op).await,
+                RemoteCall::ReviewHeld(id, op) => serve(&registry, id, op).await,
+                RemoteCall::RecordReview(id, op) => serve(&registry, id, op).await,
+                RemoteCall::SetDeclaredAmountMax(id, op) => serve(&registry, id, op).await,
                 // The monotonic clock, read at the edge of the core like an HTTP request's: the
                 // window only counts; no actor or Raft decision depends on it.
                 RemoteCall::RoutedRecently => encode(&routed.counts(Instant::now())).map_err(|e| e.to_string()),

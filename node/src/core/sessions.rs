@@ -7,7 +7,7 @@ use crate::actors::keys::{ActiveRecord, Index, QrRecord, QrTarget};
 use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{OpenSession, Opened, Place, RecordSettlement, Session, SessionOp, SessionState, Step};
 use crate::actors::{ActorError, Missing};
-use crate::domain::{BusinessId, DeviceHash, QrToken, SessionId};
+use crate::domain::{BusinessId, DeviceHash, NetworkHash, QrToken, SessionId};
 use svea_cluster::ClusterNode;
 
 /// Rounds of "open, or find the device's open session": the device's earlier session may turn
@@ -37,8 +37,15 @@ pub async fn qr_target(cluster: &ClusterNode, token: QrToken) -> Result<QrTarget
 }
 
 /// Opens a session for `token` and `device`, or returns the device's session at that location
-/// if one is still open (`false` then: nothing was created).
-pub async fn find_or_open(cluster: &ClusterNode, registry: &RegistryHandle, token: QrToken, device: DeviceHash) -> Result<(Session, bool), ActorError> {
+/// if one is still open (`false` then: nothing was created). A new session records `network`,
+/// the client network it was opened from (the per-network reward limit).
+pub async fn find_or_open(
+    cluster: &ClusterNode,
+    registry: &RegistryHandle,
+    token: QrToken,
+    device: DeviceHash,
+    network: Option<NetworkHash>,
+) -> Result<(Session, bool), ActorError> {
     let target = qr_target(cluster, token).await?;
     let (business_id, location_id) = (target.business, target.location);
     let place = Place { business_name: target.business_name, location_name: target.location_name };
@@ -51,7 +58,13 @@ pub async fn find_or_open(cluster: &ClusterNode, registry: &RegistryHandle, toke
             }
             continue;
         }
-        let open = OpenSession { business_id: business_id.clone(), location_id: location_id.clone(), place: place.clone(), device: device.clone() };
+        let open = OpenSession {
+            business_id: business_id.clone(),
+            location_id: location_id.clone(),
+            place: place.clone(),
+            device: device.clone(),
+            network: network.clone(),
+        };
         match registry.call(SessionId::random(), open).await? {
             Opened::Session(s) => {
                 report_opened(registry, &s).await;

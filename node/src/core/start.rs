@@ -214,7 +214,8 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
     }
     let scoring = Arc::new(FeedbackScoring::new(scorer, model));
     telemetry.go_live(crate::telemetry::Live { cluster: cluster.clone(), registry: registry.clone(), scoring: scoring.clone() });
-    let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key, scoring, routed, telemetry };
+    let network_key = crate::domain::NetworkKey::new(&config.privacy.device_key);
+    let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key, network_key, scoring, routed, telemetry };
     let sweeper = tokio::task::spawn_local(super::sweeper::run(handle.clone(), clock, config.timeouts.expiry_sweep));
     tracing::info!(node = handle.cluster.id(), region = %config.node.region, "node core started");
     Ok(Core { handle, sweeper, registry_task, background: Vec::new() })

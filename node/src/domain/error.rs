@@ -144,6 +144,28 @@ pub enum DomainError {
         /// The threshold must be strictly greater than this.
         floor: u8,
     },
+    /// A customer declared a purchase above the ceiling of a business that does not verify
+    /// purchases with its till (`abuse.declared_amount_max_sek`, or the business's own).
+    #[error(
+        "a declared purchase of {amount} sek is above this business's ceiling of {max} sek: \
+         larger purchases need the business's till to report them"
+    )]
+    DeclaredAmountNeedsTill {
+        /// The amount declared.
+        amount: Ore,
+        /// The business's ceiling, inclusive.
+        max: Ore,
+    },
+    /// A business asked for a declared-purchase ceiling outside the allowed range.
+    #[error("declared purchase ceiling {amount} sek is outside {min}..={max} sek")]
+    DeclaredAmountMaxOutOfRange {
+        /// The ceiling asked for.
+        amount: Ore,
+        /// Lower bound, inclusive.
+        min: Ore,
+        /// Upper bound, inclusive.
+        max: Ore,
+    },
 }
 
 impl DomainError {
@@ -164,6 +186,8 @@ impl DomainError {
             DomainError::RewardTierTooHigh { .. }
             | DomainError::RewardTiersDecreasing { .. }
             | DomainError::RewardTierThreshold { .. } => "invalid-reward-policy",
+            DomainError::DeclaredAmountNeedsTill { .. } => "declared-amount-needs-till",
+            DomainError::DeclaredAmountMaxOutOfRange { .. } => "invalid-declared-amount-max",
         }
     }
 }

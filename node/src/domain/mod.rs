@@ -8,12 +8,14 @@
 //! layer.
 
 pub mod apikey;
+pub mod brake;
 pub mod day;
 pub mod device;
 mod error;
 pub mod ids;
 pub mod inputs;
 pub mod money;
+pub mod network;
 pub mod orgnr;
 pub mod pos;
 pub mod reward;
@@ -28,6 +30,8 @@ pub use error::DomainError;
 pub use inputs::{CreateBusiness, NewLocation};
 pub use ids::{BusinessId, DeviceId, IdError, LocationId, QrToken, SessionId, TransactionId};
 pub use money::{MoneyError, Ore};
+pub use network::{NetworkHash, NetworkKey};
+pub use brake::{Brake, HourlyRewards};
 pub use orgnr::{OrgNumber, OrgNumberError};
 pub use pos::{Delivery, PosError, PosId, PosIntegration, Provider, PurchaseVerification, ReportedPurchase};
 pub use reward::{
@@ -36,7 +40,7 @@ pub use reward::{
 pub use scoring::{QualityScore, RubricScorer, ScoreSource, Scored, Scorer};
 pub use similarity::{similarity_percent, Fingerprint};
 pub use validate::{
-    validate_business_name, validate_coordinates, validate_feedback_text, validate_location,
+    validate_business_name, validate_coordinates, validate_declared_amount_max, validate_feedback_text, validate_location,
     validate_location_count, validate_location_name, validate_purchase_amount,
     validate_purchase_time,
 };

@@ -79,6 +79,18 @@ pub fn validate_purchase_amount(amount: Ore) -> Result<Ore, DomainError> {
     }
 }
 
+/// A business's ceiling of a self-declared purchase: 1.00 SEK up to
+/// `svea_config::DECLARED_AMOUNT_MAX_SEK_MAX` (above it, the business's till must report its
+/// purchases).
+pub fn validate_declared_amount_max(amount: Ore) -> Result<Ore, DomainError> {
+    let max = Ore::from_ore(i64::try_from(svea_config::DECLARED_AMOUNT_MAX_SEK_MAX * 100).unwrap_or(i64::MAX));
+    if (PURCHASE_AMOUNT_MIN..=max).contains(&amount) {
+        Ok(amount)
+    } else {
+        Err(DomainError::DeclaredAmountMaxOutOfRange { amount, min: PURCHASE_AMOUNT_MIN, max })
+    }
+}
+
 /// A purchase time that is not after `now` (with [`PURCHASE_CLOCK_SKEW_S`]
 /// of slack) and not more than [`PURCHASE_BEFORE_SESSION_S_MAX`] before the
 /// session was opened. Both bounds are inclusive.

@@ -108,6 +108,11 @@ pub(super) struct BusinessOut {
     /// `self_declared` or `pos`.
     purchase_verification: &'static str,
     pos: Vec<PosOut>,
+    /// While purchases are self-declared: the highest purchase a customer may declare (SEK);
+    /// above it, 422 `declared-amount-needs-till`. Set with `PATCH .../settings`.
+    declared_amount_max_sek: String,
+    /// Rewards the hourly brake holds for this business's review (`GET .../held`).
+    rewards_held: u32,
 }
 
 /// A till registration as answered: never its secret.
@@ -129,6 +134,7 @@ fn business_example() -> serde_json::Value {
     "reward_percentages": {"low": "2.00", "mid": "5.00", "high": "8.00"},
     "locations": [{"id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a", "name": "Lilla Torg", "lat": 55.6043, "lon": 12.9986, "qr_token": "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE", "qr_url": "https://malmo.svea.example/q/q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE", "links": {"qr_svg": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/qr.svg", "qr_png": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/qr.png", "poster": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/poster"}}],
     "created_at": "2026-03-02T09:14:07Z", "api_key_issued_at": "2026-03-02T09:14:07Z", "purchase_verification": "pos",
+    "declared_amount_max_sek": "1000.00", "rewards_held": 0,
     "pos": [{"provider": "zettle", "account": "1b84dbd0-fb65-11e7-9c34-d96d4f33e8fc", "notification_url": null, "locations": {}, "default_location_id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a"}]})
 }
 
@@ -196,6 +202,8 @@ pub(super) fn business_out(node: &NodeHandle, b: &Business) -> BusinessOut {
                 default_location_id: i.default_location.as_ref().map(|l| l.to_string()),
             })
             .collect(),
+        declared_amount_max_sek: b.declared_amount_max.to_sek_string(),
+        rewards_held: b.held_pending,
     }
 }
 
@@ -312,7 +320,7 @@ pub(super) fn score_out(r: &crate::domain::QualityScore) -> ScoreOut {
     "quality_score": 78, "score_source": "rubric", "score_model": null,
     "score_breakdown": {"total": 78, "substance": 25, "specific": 20, "actionable": 18, "balanced": 15},
     "feedback_text": "Kanelbullen var färsk och kaffet varmt, men kön vid kassan var lång vid lunch. Öppna en kassa till mellan 12 och 13.",
-    "feedback_redacted": null, "reward_sek": "4.48", "reward_tier": "mid", "reward_capped_by": null, "withheld": null,
+    "feedback_redacted": null, "reward_sek": "4.48", "reward_tier": "mid", "reward_capped_by": null, "withheld": null, "reward_held_sek": null,
     "ended_at": "2026-03-02T11:47:55Z", "awaiting_purchase_until": null, "purchase_refused": null}))]
 struct SessionOut {
     id: String,
@@ -340,9 +348,14 @@ struct SessionOut {
     reward_sek: Option<String>,
     reward_tier: Option<crate::domain::RewardTier>,
     reward_capped_by: Option<crate::domain::Cap>,
-    /// Why feedback in a reward tier earned nothing: `duplicate_feedback`, `device_daily_limit`
-    /// or `business_daily_cap`.
+    /// Why feedback in a reward tier earned nothing: `duplicate_feedback`, `device_daily_limit`,
+    /// `network_daily_limit`, `business_daily_cap`; `pending_review` while the business's hourly
+    /// brake holds the reward for its review (`reward_held_sek` says what it would pay), and
+    /// `review_refused` when the business refused it (a released one shows no reason).
     withheld: Option<crate::actors::business::Withheld>,
+    /// The reward the business's hourly brake held for its review, as it would pay (SEK); set
+    /// while `pending_review` and after the review.
+    reward_held_sek: Option<String>,
     ended_at: Option<String>,
     awaiting_purchase_until: Option<String>,
     /// Why the till's report did not match the purchase, when it did not.
@@ -372,6 +385,7 @@ fn session_out(s: &Session) -> SessionOut {
         reward_tier: settlement.map(|st| st.decision.tier),
         reward_capped_by: settlement.and_then(|st| st.decision.capped_by),
         withheld: settlement.and_then(|st| st.withheld),
+        reward_held_sek: settlement.and_then(|st| st.held).map(|h| h.amount.to_sek_string()),
         ended_at: s.ended_at.map(rfc3339),
         awaiting_purchase_until: s.await_until.filter(|_| s.state == crate::actors::session::SessionState::AwaitingPurchase).map(rfc3339),
         purchase_refused: s.purchase_refusal.as_ref().map(|r| r.kind.as_str()),
@@ -530,7 +544,7 @@ pub(super) async fn open_session(node: web::Data<NodeHandle>, req: HttpRequest, 
         .parse()
         .map_err(|_| ApiError::Actor(ActorError::NotFound { what: Missing::QrToken, id: body.qr_token.clone() }))?;
     let device: DeviceId = body.device_id.parse().map_err(DomainError::from)?;
-    let (s, created) = node.open_session(token, device).await?;
+    let (s, created) = node.open_session(token, device, client_ip(&node, &req)).await?;
     let mut resp = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
     Ok(resp.insert_header((header::LOCATION, format!("/v1/sessions/{}", s.id))).json(session_out(&s)))
 }
@@ -547,7 +561,8 @@ pub(super) async fn open_session(node: web::Data<NodeHandle>, req: HttpRequest, 
         (status = 404, description = "`session-not-found`.", content_type = "application/problem+json", body = super::Problem),
         (status = 409, description = "`session-expired`, `purchase-already-confirmed`, `transaction-id-reused`.", content_type = "application/problem+json", body = super::Problem),
         (status = 422, description = "`invalid-amount`, `purchase-amount-out-of-range`, `purchase-in-future`, \
-            `purchase-outside-window`, `invalid-id`.", content_type = "application/problem+json", body = super::Problem),
+            `purchase-outside-window`, `invalid-id`; `declared-amount-needs-till`: a self-declared purchase above the \
+            business's ceiling (`declared_amount_max_sek`): the business must verify it with its till.", content_type = "application/problem+json", body = super::Problem),
     ))]
 pub(super) async fn confirm_purchase(node: web::Data<NodeHandle>, id: web::Path<String>, body: web::Json<PurchaseIn>) -> ApiResult {
     let id = parse_session_id(&id)?;

@@ -152,6 +152,7 @@ pub(crate) fn kind_of(e: &ApiError) -> &str {
             ActorError::NotFound { what: Missing::Node, .. } => "node-not-found",
             ActorError::NotFound { what: Missing::Location, .. } => "location-not-found",
             ActorError::NotFound { what: Missing::OrgNumber, .. } => "org-number-not-found",
+            ActorError::NotFound { what: Missing::HeldReward, .. } => "held-reward-not-found",
             ActorError::Conflict { kind, .. } => kind.as_str(),
             ActorError::Busy { .. } => "busy",
             ActorError::Unavailable(_) | ActorError::Fenced { .. } => "unavailable",
@@ -345,7 +346,8 @@ pub mod answers {
         /// Another business's key.
         #[response(status = 404, description = "`business-not-found`: the key is another business's, or the id is not \
             a business id (a key tells nothing about other businesses); `location-not-found` where a location is \
-            named and the business has no such location.", content_type = "application/problem+json",
+            named and the business has no such location; `held-reward-not-found` where a held reward is named and \
+            none of that session is held.", content_type = "application/problem+json",
             example = json!({"type": "urn:svea:problem:business-not-found", "title": "Not Found", "status": 404,
                 "detail": "business b_0123456789abcdef0123456789abcdef not found"}))]
         NotFound(Problem),

@@ -9,7 +9,8 @@
 //! QR code and printable poster, [`assets`] the static files (stylesheets, scripts) embedded in the
 //! binary for the pages, [`console`] the operator console (`/ops`, operator listener only), [`openapi`] the OpenAPI documents,
 //! [`feedback`] a business's feedback list, export and per-day series, [`dashboard`] the business's pages at `/business`,
-//! [`observe`] request ids, access log and request metrics on both listeners.
+//! [`observe`] request ids, access log and request metrics on both listeners, [`held`] the rewards a business's hourly
+//! brake held for its review.
 //!
 //! Every route is one line of [`PUBLIC_ROUTES`] or [`OPERATOR_ROUTES`]: method, path, handler and
 //! the handler's `#[utoipa::path]` annotation. The same line registers the route and documents it,
@@ -24,6 +25,7 @@ pub mod dashboard;
 pub mod deadline;
 pub mod error;
 pub mod feedback;
+pub mod held;
 pub mod maintenance;
 pub mod metrics;
 pub mod observe;
@@ -83,11 +85,14 @@ pub static PUBLIC_ROUTES: &[Served] = &[
     Served::new::<dashboard::__path_rotate>(Method::POST, "/business/rotate", |r| r.to(dashboard::rotate)),
     Served::new::<dashboard::__path_verification>(Method::POST, "/business/verification", |r| r.to(dashboard::verification)),
     Served::new::<dashboard::__path_till>(Method::POST, "/business/till", |r| r.to(dashboard::till)),
+    Served::new::<dashboard::__path_review>(Method::POST, "/business/held/{session}", |r| r.to(dashboard::review)),
     Served::new::<dashboard::__path_export>(Method::GET, "/business/feedback.csv", |r| r.to(dashboard::export)),
     Served::new::<dashboard::__path_location>(Method::GET, "/business/locations/{lid}/{asset}", |r| r.to(dashboard::location)),
     Served::new::<qr::__path_qr_svg>(Method::GET, "/v1/businesses/{id}/locations/{lid}/qr.svg", |r| r.to(qr::qr_svg)),
     Served::new::<qr::__path_qr_png>(Method::GET, "/v1/businesses/{id}/locations/{lid}/qr.png", |r| r.to(qr::qr_png)),
     Served::new::<qr::__path_poster>(Method::GET, "/v1/businesses/{id}/locations/{lid}/poster", |r| r.to(qr::poster)),
+    Served::new::<held::__path_list>(Method::GET, "/v1/businesses/{id}/held", |r| r.to(held::list)),
+    Served::new::<held::__path_decide>(Method::POST, "/v1/businesses/{id}/held/{session}", |r| r.to(held::decide)),
     Served::new::<pos::__path_patch_settings>(Method::PATCH, "/v1/businesses/{id}/settings", |r| r.to(pos::patch_settings)),
     Served::new::<pos::__path_put_pos>(Method::PUT, "/v1/businesses/{id}/pos/{provider}", |r| r.to(pos::put_pos)),
     Served::new::<pos::__path_webhook>(Method::POST, "/v1/pos/{provider}/webhook", |r| r.to(pos::webhook)),

@@ -244,11 +244,14 @@ pub(super) async fn webhook(node: web::Data<NodeHandle>, req: HttpRequest, path:
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"purchase_verification": "pos"}))]
+#[schema(example = json!({"purchase_verification": "self_declared", "declared_amount_max_sek": "500.00"}))]
 pub(super) struct SettingsIn {
     /// `self_declared` (the customer's word) or `pos` (the till must report the purchase).
     #[schema(pattern = "^(self_declared|pos)$")]
-    purchase_verification: String,
+    purchase_verification: Option<String>,
+    /// The highest purchase a customer may declare while purchases are self-declared, SEK
+    /// (`"500.00"`), 1.00 to 10000.00.
+    declared_amount_max_sek: Option<String>,
 }
 
 /// `PATCH /v1/businesses/{id}/settings`.
@@ -257,11 +260,27 @@ pub(super) struct SettingsIn {
     request_body(content = SettingsIn, content_type = "application/json"),
     responses((status = 200, description = "The business, with its new setting.", body = super::api::BusinessOut),
         super::error::answers::BusinessAuth, super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy,
-        (status = 400, description = "`malformed-json`, `invalid-body`, `invalid-pos-input` (an unknown mode).", content_type = "application/problem+json", body = super::Problem)))]
+        (status = 400, description = "`malformed-json`, `invalid-body` (no setting given), `invalid-pos-input` (an unknown mode).", content_type = "application/problem+json", body = super::Problem),
+        (status = 422, description = "`invalid-amount`, `invalid-declared-amount-max`: a ceiling outside 1.00..=10000.00 SEK.", content_type = "application/problem+json", body = super::Problem)))]
 pub(super) async fn patch_settings(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>, body: web::Json<SettingsIn>) -> ApiResult {
     let auth = super::auth::authorize(&node, &req, &id).await?;
-    let v: PurchaseVerification = body.purchase_verification.parse()?;
-    let b = node.set_purchase_verification(auth.business.id, v).await?;
+    let body = body.into_inner();
+    if body.purchase_verification.is_none() && body.declared_amount_max_sek.is_none() {
+        return Err(super::error::bad("invalid-body", "no setting given: purchase_verification or declared_amount_max_sek"));
+    }
+    // Both checked before either is written.
+    let verification: Option<PurchaseVerification> = body.purchase_verification.as_deref().map(str::parse).transpose()?;
+    let declared_max = match body.declared_amount_max_sek.as_deref() {
+        Some(raw) => Some(crate::domain::validate_declared_amount_max(crate::domain::Ore::parse_sek(raw).map_err(crate::domain::DomainError::from)?)?),
+        None => None,
+    };
+    let mut b = auth.business;
+    if let Some(v) = verification {
+        b = node.set_purchase_verification(b.id.clone(), v).await?;
+    }
+    if let Some(max) = declared_max {
+        b = node.set_declared_amount_max(b.id.clone(), max).await?;
+    }
     Ok(HttpResponse::Ok().json(super::api::business_out(&node, &b)))
 }
 

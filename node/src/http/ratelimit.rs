@@ -169,6 +169,10 @@ mod tests {
             business_daily_reward_cap_ore: 1,
             duplicate_similarity_percent: 60,
             feedback_fingerprints_kept: 1,
+            rewarded_sessions_per_network_day: 1,
+            brake_factor: 1,
+            brake_floor_per_hour: 1,
+            declared_amount_max_ore: 100,
         };
         AddressLimiter::new(&abuse, Vec::new())
     }

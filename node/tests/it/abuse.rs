@@ -58,8 +58,9 @@ fn a_flood_of_session_opens_from_one_address_gets_429_with_a_retry_after_that_wo
 #[test]
 fn repeated_devices_texts_and_the_daily_cap_are_not_paid_and_say_why() {
     let dir = tempfile::tempdir().expect("tmp");
-    // One rewarded session per device and day (the default), a 150 SEK daily cap.
-    let n = NodeProc::start(dir.path(), &[("abuse.business_daily_reward_cap_sek", "150")]);
+    // One rewarded session per device and day (the default), a 150 SEK daily cap; purchases up
+    // to 10 000 SEK may be declared (the highest ceiling there is).
+    let n = NodeProc::start(dir.path(), &[("abuse.business_daily_reward_cap_sek", "150"), ("abuse.declared_amount_max_sek", "10000")]);
     let Biz { id: bid, token, key } = create_business(&n, "100000.00");
     let mut txn = 0;
     // A 10 000 SEK purchase earns more than the per-session maximum of 100 SEK in every tier.

@@ -491,3 +491,272 @@ fn connections_past_the_per_address_cap_are_refused_and_closed() {
         answer.starts_with("HTTP/1.1 200").then_some(()).ok_or(answer)
     });
 }
+
+// ---------- issue 20, item 2: rewards per network, the hourly brake, the declared ceiling ----------
+
+/// Fresh customers made so far (each gets a credential never used before).
+static FRESH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Opens a session as a fresh customer at `ip` (as the trusted proxy 127.0.0.1 reports it): a
+/// credential never used before. The one place that makes a customer's credential, so when
+/// svea issues device tokens only this changes.
+fn fresh_customer_session(n: &NodeProc, token: &str, ip: &str) -> String {
+    let device = format!("fresh-{}", FRESH.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let r = post_from(n, ip, "/v1/sessions", json!({"qr_token": token, "device_id": device}));
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.str("id")
+}
+
+/// A fresh customer at `ip` buys for `amount` (receipt `receipt`) and writes `text`: the
+/// feedback's answer.
+fn earn(n: &NodeProc, token: &str, ip: &str, amount: &str, receipt: &str, text: &str) -> Resp {
+    let sid = fresh_customer_session(n, token, ip);
+    let p = post_from(n, ip, &format!("/v1/sessions/{sid}/purchase"), json!({"amount_sek": amount, "purchased_at": now_rfc3339(), "transaction_id": receipt}));
+    assert_eq!(p.status, 200, "{}", p.body);
+    let f = post_from(n, ip, &format!("/v1/sessions/{sid}/feedback"), json!({"text": text}));
+    assert_eq!((f.status, f.body["state"].as_str()), (200, Some("rewarded")), "{}", f.body);
+    f
+}
+
+/// Sentences of honest reviews, by place in the review: a purchase, something good, something
+/// bad, a detail, a suggestion. Review `i` takes one of each (see [`review`]).
+const REVIEW_PARTS: [[&str; 11]; 5] = [
+    [
+        "Jag köpte en latte och en kanelbulle för 64 kr vid halv nio på morgonen.",
+        "Vi åt dagens lunch med kycklinggryta för 119 kr strax efter tolv.",
+        "Handlade frukt och mjölk för 87 kr på vägen hem från jobbet vid fem.",
+        "Köpte en smörgås med ost och skinka för 45 kr och en flaska vatten till tåget.",
+        "Min dotter och jag delade en stor pizza för 139 kr en fredagskväll.",
+        "Hämtade två koppar kaffe och en morotskaka för 98 kr i lördags.",
+        "Beställde sushi med tolv bitar för 155 kr till avhämtning vid sju.",
+        "Tog en glass med två kulor för 42 kr efter promenaden längs vattnet.",
+        "Köpte blommor och ett presentkort för 250 kr till min mammas födelsedag.",
+        "Åt frukostbuffén för 129 kr en tisdag morgon innan ett möte.",
+        "Köpte nybakat surdegsbröd för 58 kr och några wienerbröd till kollegorna.",
+    ],
+    [
+        "Baristan Elin var väldigt trevlig och kaffet var varmt och gott.",
+        "Personalen i kassan hälsade glatt och maten kom snabbt till bordet.",
+        "Frukten i hyllan såg fräsch ut och priset var rimligt för kvaliteten.",
+        "Kassören Ahmed hjälpte mig att hitta rätt och var mycket vänlig.",
+        "Degen var krispig och tomatsåsen smakade fantastiskt, precis som i Italien.",
+        "Kakan var saftig och kaffet hade en fin och fyllig smak.",
+        "Fisken smakade färskt och bitarna var snyggt lagade av kocken.",
+        "Smaken pistage var utmärkt och våffeln var nygräddad och god.",
+        "Floristen Maria band en vacker bukett och gav bra råd om skötseln.",
+        "Äggen och gröten var goda och det fanns gott om frukt att välja på.",
+        "Brödet var luftigt med en bra skorpa och doftade underbart i hela lokalen.",
+    ],
+    [
+        "Tyvärr var kön lång och det tog nästan tio minuter att beställa.",
+        "Däremot var bordet smutsigt och det saknades servetter på övervåningen.",
+        "Men självscanningen krånglade och ingen personal fanns i närheten.",
+        "Det var dock trångt mellan hyllorna och svårt att komma fram med barnvagn.",
+        "Tyvärr var musiken så hög att vi knappt kunde prata med varandra.",
+        "Toaletten var dessvärre ostädad och tvålen var slut.",
+        "Förpackningen läckte sojasås i påsen och pinnarna saknades helt.",
+        "Det var varmt i lokalen och glassen smälte nästan direkt i disken.",
+        "Kortterminalen fungerade dåligt och jag fick försöka betala tre gånger.",
+        "Kaffet i termosen var ljummet och det fanns inga rena koppar när jag kom.",
+        "Hyllorna var halvtomma redan vid tio och kanelbullarna tog slut.",
+    ],
+    [
+        "Jag var där en onsdag runt lunchtid när det var mycket folk.",
+        "Parkeringen utanför var full så jag fick ställa bilen två kvarter bort.",
+        "Skylten vid entrén på Storgatan var svår att se från gatan.",
+        "Wifi fungerade inte och uttagen vid fönstret saknade ström.",
+        "Menyn på väggen var svår att läsa eftersom texten var så liten.",
+        "Kvittot skrevs ut utan moms och jag behövde det till jobbet.",
+        "Klockan var nästan halv åtta och det var bara en person som jobbade.",
+        "Bänkarna utomhus var blöta efter regnet och ingen hade torkat dem.",
+        "Det fanns ingen information om allergener på prislapparna i disken.",
+        "Ljuset i lokalen var starkt och det blev ganska kallt nära dörren.",
+        "Jag väntade femton minuter på att någon skulle öppna kassa två.",
+    ],
+    [
+        "Ni borde öppna en extra kassa mellan tolv och ett.",
+        "Mitt förslag är att ni ställer fram fler papperskorgar vid utgången.",
+        "Nästa gång vore det bra med en tydligare skylt om öppettiderna.",
+        "Jag önskar att ni erbjöd havremjölk utan extra kostnad.",
+        "Det hade varit bättre med några fler sittplatser vid fönstret.",
+        "Ni borde se över städrutinerna på kvällen, gärna med en lista.",
+        "Förslag: använd lock som sluter tätt så att inget läcker.",
+        "Ställ gärna frysdisken i skuggan under sommaren, det vore bättre.",
+        "Tips: erbjud swish vid kassan när kortläsaren krånglar.",
+        "Ni kunde fylla på hyllorna oftare under förmiddagen.",
+        "Jag föreslår att ni sätter upp en lapp med wifi-lösenordet.",
+    ],
+];
+
+/// Distinct reviews [`review`] makes: 11^3 (a Reed-Solomon code of length 5 over GF(11)).
+const REVIEWS: usize = 11 * 11 * 11;
+
+/// Review `i` (< [`REVIEWS`]) of reward-tier quality: each of its five places holds the sentence
+/// that the quadratic `a + b x + c x^2` (mod 11, `a b c` the digits of `i`) gives at `x` = the
+/// place. Two quadratics agree in at most two places, so two reviews share at most two of their
+/// five sentences: no review is a near-duplicate of another, as real customers' are not.
+fn review(i: usize) -> String {
+    assert!(i < REVIEWS);
+    let (a, b, c) = (i % 11, (i / 11) % 11, i / 121);
+    (0..5).map(|x| REVIEW_PARTS[x][(a + b * x + c * x * x) % 11]).collect::<Vec<_>>().join(" ")
+}
+
+fn sek_ore(r: &Resp, field: &str) -> i64 {
+    svea_node::domain::Ore::parse_sek(&r.str(field)).expect("an amount").as_ore()
+}
+
+#[test]
+fn one_address_with_fresh_credentials_earns_at_most_n_rewards_per_business_per_day() {
+    const N: usize = 3;
+    let dir = tempfile::tempdir().expect("tmp");
+    let n = NodeProc::start(
+        dir.path(),
+        &[("geo.trusted_proxies", "127.0.0.1"), ("node.routing", "serve"), ("abuse.rewarded_sessions_per_network_day", &N.to_string())],
+    );
+    let cafe = create_business(&n, "100000.00");
+    let other = create_business(&n, "100000.00");
+    let mut texts = (0..).map(review);
+    let mut paid_cafe = 0i64;
+    // One address, a fresh credential each time: N paid, then withheld for the day.
+    for i in 0..3 * N {
+        let f = earn(&n, &cafe.token, ATTACKER, "300.00", &format!("N-{i}"), &texts.next().expect("text"));
+        if i < N {
+            paid_cafe += reward_ore(&f);
+        } else {
+            assert_eq!((f.str("reward_sek"), &f.body["withheld"]), ("0.00".into(), &json!("network_daily_limit")), "{}", f.body);
+        }
+    }
+    // Another address of the same /24 is the same network.
+    let f = earn(&n, &cafe.token, "198.51.100.200", "300.00", "N-same-24", &texts.next().expect("text"));
+    assert_eq!(f.body["withheld"], "network_daily_limit", "{}", f.body);
+    // Another network is paid, and so is the same address at another business.
+    paid_cafe += reward_ore(&earn(&n, &cafe.token, "198.51.101.7", "300.00", "N-next-24", &texts.next().expect("text")));
+    let paid_other = reward_ore(&earn(&n, &other.token, ATTACKER, "300.00", "N-other", &texts.next().expect("text")));
+    let sek = |ore: i64| svea_node::domain::Ore::from_ore(ore).to_sek_string();
+    assert_eq!(paid(&n, &cafe), sek(paid_cafe));
+    assert_eq!(paid(&n, &other), sek(paid_other));
+}
+
+#[test]
+fn a_thousand_addresses_earn_at_most_the_floor_then_rewards_are_held_for_the_business_to_release_or_refuse() {
+    const ADDRESSES: usize = 1000;
+    const FLOOR: usize = 20;
+    let dir = tempfile::tempdir().expect("tmp");
+    let n = NodeProc::start(
+        dir.path(),
+        &[("geo.trusted_proxies", "127.0.0.1"), ("node.routing", "serve"), ("abuse.brake_floor_per_hour", &FLOOR.to_string())],
+    );
+    let shop = create_business(&n, "100000.00");
+    let started = Instant::now();
+    let hour = || chrono::Utc::now().timestamp() / 3600;
+    let start_hour = hour();
+    let (mut paid_ore, mut paid_n) = (0i64, 0usize);
+    let mut held = Vec::new();
+    let mut first_held = None;
+    for i in 0..ADDRESSES {
+        // 1,000 addresses of 127.0.0.0/8, each in its own /24: the per-network limit never binds.
+        let ip = format!("127.{}.{}.{}", 1 + i / 250, i % 250, 1 + i % 200);
+        let f = earn(&n, &shop.token, &ip, "200.00", &format!("B-{i}"), &review(i));
+        if f.body["withheld"].is_null() {
+            paid_ore += reward_ore(&f);
+            paid_n += 1;
+        } else {
+            assert_eq!(f.body["withheld"], "pending_review", "{}", f.body);
+            assert_eq!(f.str("reward_sek"), "0.00", "{}", f.body);
+            assert!(sek_ore(&f, "reward_held_sek") > 0, "{}", f.body);
+            first_held.get_or_insert(i);
+            held.push(f);
+        }
+    }
+    // The brake's "last hour" slides: rewards of the previous hour leave it as time passes, at
+    // most FLOOR an hour. Only a run that crossed the turn of the hour can see that.
+    let crossed = hour() != start_hour;
+    let slid = if crossed { (FLOOR as u64 * (started.elapsed().as_secs() + 1)).div_ceil(3600) as usize } else { 0 };
+    let first = first_held.expect("rewards were held");
+    assert!((FLOOR..=FLOOR + slid).contains(&first), "the first {FLOOR} are paid, then they are held; first held: {first}");
+    assert!(paid_n <= FLOOR + slid, "{paid_n} paid of {ADDRESSES} in {:?}", started.elapsed());
+    assert_eq!(paid_n + held.len(), ADDRESSES);
+    let sek = |ore: i64| svea_node::domain::Ore::from_ore(ore).to_sek_string();
+    assert_eq!(paid(&n, &shop), sek(paid_ore), "held rewards are not paid");
+    let b = n.get_as(&format!("/v1/businesses/{}", shop.id), &shop.key);
+    assert_eq!(b.body["rewards_held"], json!(held.len()), "{}", b.body);
+
+    // The business sees them, oldest first, and decides each: one released through the API...
+    let list = n.get_as(&format!("/v1/businesses/{}/held", shop.id), &shop.key);
+    assert_eq!(list.status, 200, "{}", list.body);
+    let items = list.body["items"].as_array().expect("items");
+    assert_eq!((items.len(), &list.body["more"]), (200, &json!(true)));
+    assert_eq!(items[0]["session_id"], held[0].body["id"]);
+    let (released, refused) = (&held[0], &held[1]);
+    let review_as = |s: &Resp, decision: &str| {
+        n.send_as("POST", &format!("/v1/businesses/{}/held/{}", shop.id, s.str("id")), &shop.key, json!({"decision": decision}))
+    };
+    let r = review_as(released, "release");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.str("reward_sek"), released.str("reward_held_sek"));
+    // ... and released again: the same answer, paid once.
+    assert_eq!(review_as(released, "release").body, r.body);
+    review_as(released, "refuse").problem(409, "held-reward-decided");
+    paid_ore += sek_ore(released, "reward_held_sek");
+    let s = n.get(&format!("/v1/sessions/{}", released.str("id")));
+    assert_eq!((s.str("reward_sek"), &s.body["withheld"]), (released.str("reward_held_sek"), &json!(null)), "{}", s.body);
+
+    // ... one refused on the dashboard (a same-site form of the signed-in browser).
+    let base = n.url.clone();
+    let mut browser = crate::page::Phone::default().with_header("origin", &base);
+    assert_eq!(browser.post(&format!("{base}/business/sign-in"), &[("api_key", &shop.key)]).status, 303);
+    let page = browser.get(&format!("{base}/business"));
+    let html = page.html(200);
+    assert!(html.contains("id=\"held-list\"") && html.contains(&format!("data-session=\"{}\"", refused.str("id"))), "{html}");
+    // A form from another site changes nothing.
+    let mut forged = crate::page::Phone::default();
+    forged.cookies = browser.cookies.clone();
+    let mut forged = forged.with_header("origin", "https://evil.example");
+    forged.post(&format!("{base}/business/held/{}", refused.str("id")), &[("decision", "release")]).html(400);
+    let page = browser.post(&format!("{base}/business/held/{}", refused.str("id")), &[("decision", "refuse")]);
+    assert_eq!(page.status, 303, "{}", page.body);
+    let s = n.get(&format!("/v1/sessions/{}", refused.str("id")));
+    assert_eq!((s.str("reward_sek"), &s.body["withheld"]), ("0.00".into(), &json!("review_refused")), "{}", s.body);
+    review_as(refused, "release").problem(409, "held-reward-decided");
+    n.send_as("POST", &format!("/v1/businesses/{}/held/s_{}", shop.id, "0".repeat(32)), &shop.key, json!({"decision": "release"}))
+        .problem(404, "held-reward-not-found");
+    review_as(&held[2], "maybe").problem(400, "invalid-decision");
+    // Another business's key decides nothing here.
+    let stranger = create_business(&n, "10.00");
+    n.send_as("POST", &format!("/v1/businesses/{}/held/{}", shop.id, held[2].str("id")), &stranger.key, json!({"decision": "release"}))
+        .problem(404, "business-not-found");
+
+    // The paid total is exactly the floor's rewards and the one released.
+    assert_eq!(paid(&n, &shop), sek(paid_ore));
+    let b = n.get_as(&format!("/v1/businesses/{}", shop.id), &shop.key);
+    assert_eq!(b.body["rewards_held"], json!(held.len() - 2), "{}", b.body);
+    let a = n.get_as(&format!("/v1/businesses/{}/analytics", shop.id), &shop.key);
+    assert_eq!(a.body["rewards_paid_sek"], sek(paid_ore), "{}", a.body);
+}
+
+#[test]
+fn a_declared_amount_above_the_ceiling_is_refused_until_the_till_reports_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let n = NodeProc::start(dir.path(), &[("node.routing", "serve")]);
+    let cafe = create_business(&n, "100000.00");
+    let b = n.get_as(&format!("/v1/businesses/{}", cafe.id), &cafe.key);
+    assert_eq!(b.str("declared_amount_max_sek"), "1000.00", "the default: abuse.declared_amount_max_sek");
+    // The issue's drain declared 1,250 SEK: refused, with its own problem type; nothing confirmed.
+    let sid = open_session(&n, &cafe.token, "phone-big");
+    let r = purchase(&n, &sid, "1250.00", "D-1");
+    r.problem(422, "declared-amount-needs-till");
+    assert!(r.str("detail").contains("till"), "{}", r.body);
+    assert_eq!(n.get(&format!("/v1/sessions/{sid}")).body["state"], "opened");
+    // At the ceiling: accepted.
+    assert_eq!(purchase(&n, &sid, "1000.00", "D-2").status, 200);
+    // The business lowers its own ceiling; out-of-bounds values are refused.
+    let settings = format!("/v1/businesses/{}/settings", cafe.id);
+    let r = n.send_as("PATCH", &settings, &cafe.key, json!({"declared_amount_max_sek": "300.00"}));
+    assert_eq!((r.status, r.str("declared_amount_max_sek")), (200, "300.00".into()), "{}", r.body);
+    n.send_as("PATCH", &settings, &cafe.key, json!({"declared_amount_max_sek": "10000.01"})).problem(422, "invalid-declared-amount-max");
+    n.send_as("PATCH", &settings, &cafe.key, json!({"declared_amount_max_sek": "0.50"})).problem(422, "invalid-declared-amount-max");
+    n.send_as("PATCH", &settings, &cafe.key, json!({})).problem(400, "invalid-body");
+    let sid = open_session(&n, &cafe.token, "phone-mid");
+    purchase(&n, &sid, "300.01", "D-3").problem(422, "declared-amount-needs-till");
+    assert_eq!(purchase(&n, &sid, "300.00", "D-4").status, 200);
+}

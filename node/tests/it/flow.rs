@@ -103,7 +103,8 @@ fn low_quality_feedback_is_rejected_without_reward() {
 #[test]
 fn rewards_are_capped_per_session_and_by_the_budget() {
     let dir = tempfile::tempdir().expect("tmp");
-    let n = NodeProc::start(dir.path(), &[]);
+    // Purchases up to 10 000 SEK may be declared (the highest ceiling there is).
+    let n = NodeProc::start(dir.path(), &[("abuse.declared_amount_max_sek", "10000")]);
     // 150 SEK budget, 8 % on 10 000 SEK would be 800 SEK: capped to 100 SEK per session.
     let r = n.post(
         "/v1/businesses",

@@ -231,7 +231,7 @@ async fn serve(node: NodeHandle, req: Request) {
     let answer = match req.op {
         Op::CreateBusiness(b) => create_business(&node, b).await.map(|b| Answer::Business(Box::new(b))),
         Op::GetBusiness(id) => node.business(id).await.map(|b| Answer::Business(Box::new(b))),
-        Op::Open { token, device } => node.open_session(token, device).await.map(|(s, _)| Answer::Session(Box::new(s))),
+        Op::Open { token, device } => node.open_session(token, device, None).await.map(|(s, _)| Answer::Session(Box::new(s))),
         Op::Session(id, msg) => node.session(id, msg).await.map(|s| Answer::Session(Box::new(s))),
     };
     let _ = req.reply.send(answer);

@@ -13,6 +13,8 @@
 //! - `POST /business/sign-out`, `/rotate` (answers the dashboard with the new key, shown once),
 //!   `/verification` (`purchase_verification`), `/till` (`provider`, `account`, `secret`,
 //!   `notification_url`, `default_location_id`).
+//! - `POST /business/held/{session}` (`decision`: `release` or `refuse`): the business's review of
+//!   a reward its hourly brake held, as `POST /v1/businesses/{id}/held/{session}` does.
 //! - `GET /business/feedback.csv?q=` and `/business/locations/{lid}/{qr.svg|qr.png|poster}`:
 //!   the JSON API's export and QR answers, for the signed-in business.
 //!
@@ -178,6 +180,13 @@ async fn render(node: &NodeHandle, req: &HttpRequest, auth: &Authorized, q: &Sho
             FeedbackPage { items: Vec::new(), next: None }
         }
     };
+    let held = match node.held_rewards(&b.id).await {
+        Ok(h) => h,
+        Err(e) => {
+            error.get_or_insert(e.into());
+            crate::core::review::HeldPage { items: Vec::new(), more: false }
+        }
+    };
     let days = series(b, node.config().dashboard.chart_days);
     let status = error.as_ref().map_or(StatusCode::OK, page_status);
     let error_text = error.as_ref().map(|e| error_text(t, e));
@@ -190,9 +199,14 @@ async fn render(node: &NodeHandle, req: &HttpRequest, auth: &Authorized, q: &Sho
         search: q.q.as_deref().unwrap_or(""),
         paged,
         new_key: extra.new_key.as_deref(),
-        notice: extra.notice.or(q.saved.as_ref().map(|_| t.saved)),
+        notice: extra.notice.or(q.saved.as_deref().map(|what| match what {
+            "release" => t.released,
+            "refuse" => t.refused,
+            _ => t.saved,
+        })),
         error: error_text.as_deref(),
         public_url: &public_url,
+        held: &held,
     };
     let mut cookies = extra.cookies;
     cookies.extend(lang_cookie(node, req));
@@ -361,6 +375,35 @@ pub(in crate::http) async fn till(node: web::Data<NodeHandle>, req: HttpRequest,
     };
     match result {
         Ok(()) => see(&format!("{BASE}?saved=till#h-till"), Vec::new()),
+        Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e), ..Extra::default() }).await,
+    }
+}
+
+/// The review form of a held reward.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(default)]
+#[schema(example = json!({"decision": "release"}))]
+pub(in crate::http) struct ReviewForm {
+    /// `release` or `refuse`.
+    decision: String,
+}
+
+/// `POST /business/held/{session}`: releases or refuses a held reward, as
+/// `POST /v1/businesses/{id}/held/{session}` does.
+#[utoipa::path(post, path = "/business/held/{session}", tag = "pages", operation_id = "dashboard_review_held", security(("business_dashboard" = [])),
+    params(("session" = String, Path, description = "The session whose reward is held.", example = "s_5d7f9b1c3e2a4c6e8a0b1c2d3e4f5a6b")),
+    request_body(content = ReviewForm, content_type = "application/x-www-form-urlencoded"), responses(DashboardAnswers))]
+pub(in crate::http) async fn review(node: web::Data<NodeHandle>, req: HttpRequest, session: web::Path<String>, form: web::Form<ReviewForm>) -> HttpResponse {
+    let auth = match form_start(&node, &req).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let result = match (super::held::parse_decision(&form.decision), super::held::parse_held_session(&session)) {
+        (Ok(decision), Ok(session)) => node.review_held(auth.business.id.clone(), session, decision).await.map(|_| decision).map_err(ApiError::from),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    match result {
+        Ok(decision) => see(&format!("{BASE}?saved={}#h-held", decision.as_str()), Vec::new()),
         Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e), ..Extra::default() }).await,
     }
 }

@@ -6,13 +6,15 @@
 //! Stable ids for tests and browsers: `api-key`, `sign-in` (the sign-in form's field and
 //! button), `sign-out`, `feedback-list` (one `<li>` per feedback, containing its text),
 //! `search`, `older-link`, `csv-export`, `chart-sessions`, `chart-rewards`, `chart-score`,
-//! `chart-budget`, `chart-tiers`, `rotate-key`, `new-api-key`, `till-form`.
+//! `chart-budget`, `chart-tiers`, `rotate-key`, `new-api-key`, `till-form`, `held-list` (one
+//! `<li data-session>` per held reward, with its `release` and `refuse` buttons).
 
 use maud::{html, Markup};
 
 use super::texts::Texts;
 use crate::actors::business::{Business, DayPoint};
 use crate::core::feedback::{FeedbackCursor, FeedbackPage};
+use crate::core::review::HeldPage;
 use crate::domain::day::swedish_local;
 use crate::domain::pos::{Provider, PurchaseVerification};
 use crate::domain::Ore;
@@ -44,6 +46,8 @@ pub struct Dashboard<'a> {
     pub error: Option<&'a str>,
     /// Base URL (no trailing slash) of the webhook addresses to give the till system.
     pub public_url: &'a str,
+    /// Rewards the hourly brake holds for the business's review.
+    pub held: &'a HeldPage,
 }
 
 fn layout(lang: Lang, title: &str, signed_in: bool, body: Markup) -> Markup {
@@ -112,6 +116,7 @@ pub fn dashboard(d: &Dashboard<'_>) -> Markup {
             }
         }
         (overview(d, t))
+        (held(d, t))
         (charts(d, t))
         (feedback(d, t))
         (locations(d, t))
@@ -413,6 +418,39 @@ fn feedback(d: &Dashboard<'_>, t: &Texts) -> Markup {
             nav.pager aria-label=(t.feedback_heading) {
                 @if d.paged { a #newest-link href=(list_link(d.search, None)) { (t.newest) } }
                 @if let Some(next) = &d.page.next { a #older-link rel="next" href=(list_link(d.search, Some(next))) { (t.older) " →" } }
+            }
+        }
+    }
+}
+
+/// The held rewards, each with its release and refuse buttons (shown only when there are any).
+fn held(d: &Dashboard<'_>, t: &Texts) -> Markup {
+    html! {
+        @if !d.held.items.is_empty() {
+            section #held aria-labelledby="h-held" {
+                h2 #h-held { (t.held_heading) }
+                p { (t.held_help) }
+                ol #held-list {
+                    @for (session, h) in &d.held.items {
+                        li.held data-session=(session.to_string()) {
+                            p.meta {
+                                span { (t.reward) " " strong { (money(d.lang, h.reward.amount)) } }
+                                " · "
+                                span { (t.purchase) " " (money(d.lang, h.purchase)) }
+                                " · "
+                                span { (t.score) " " (h.score) "/100" }
+                                " · "
+                                span { (t.held_at) " " time datetime=(crate::http::api::rfc3339(h.held_at)) { (swedish_local(h.held_at).format("%Y-%m-%d %H:%M")) } }
+                            }
+                            form.inline method="post" action={ (BASE) "/held/" (session.to_string()) } {
+                                button name="decision" value="release" type="submit" { (t.release_button) }
+                                " "
+                                button name="decision" value="refuse" type="submit" { (t.refuse_button) }
+                            }
+                        }
+                    }
+                }
+                @if d.held.more { p { (t.held_more) } }
             }
         }
     }

@@ -321,7 +321,8 @@ pub(super) async fn open(node: web::Data<NodeHandle>, req: HttpRequest, token: w
         Err(resp) => return resp,
     };
     let Some(device) = device_cookie(&req) else { return see_page(&token, Vec::new()) };
-    match node.open_session(token.clone(), device).await {
+    let client = super::client_ip(&node.config().geo.trusted_proxies, &req);
+    match node.open_session(token.clone(), device, client).await {
         Ok((s, _)) => {
             let c = cookie(SESSION_COOKIE, s.id.to_string(), page_path(&token), SESSION_COOKIE_MAX_AGE_DAYS, secure(&node, &req));
             see_page(&token, vec![c])

@@ -73,6 +73,7 @@ fn session(state: SessionState) -> Session {
         ended_at: None,
         await_until: None,
         purchase_refusal: None,
+        network: None,
     }
 }
 
@@ -140,7 +141,7 @@ fn the_result_shows_score_breakdown_reward_and_why_it_was_withheld() {
         text: Some("t".into()),
         given_at: s.opened_at,
         score: crate::domain::scoring::Scored::by_rubric(score),
-        settlement: Some(Settlement { outcome: Outcome::Scored { score: score.total, purchase: Ore::from_ore(10_000) }, decision, withheld: None }),
+        settlement: Some(Settlement { outcome: Outcome::Scored { score: score.total, purchase: Ore::from_ore(10_000) }, decision, withheld: None, held: None }),
         redacted: None,
     });
     let html = render(Lang::Sv, Some(&s), "x");

@@ -83,7 +83,7 @@ pub struct Texts {
     pub tier_names: [&'static str; 4],
     pub tier_label: &'static str,
     pub capped: [(&'static str, &'static str); 3],
-    pub withheld: [(&'static str, &'static str); 3],
+    pub withheld: [(&'static str, &'static str); 6],
     pub expired_heading: &'static str,
     pub expired_text: &'static str,
     pub new_visit: &'static str,
@@ -165,6 +165,9 @@ pub static SV: Texts = Texts {
         ("duplicate_feedback", "Ingen belöning: texten liknar feedback som redan lämnats här."),
         ("device_daily_limit", "Ingen belöning: du har redan fått belöning här i dag."),
         ("business_daily_cap", "Ingen belöning: företaget har nått sitt tak för belöningar i dag."),
+        ("network_daily_limit", "Ingen belöning: ditt nätverk har redan fått belöningar här i dag."),
+        ("pending_review", "Din belöning väntar på att företaget granskar den: ovanligt många belöningar just nu. Den betalas när företaget godkänner den."),
+        ("review_refused", "Ingen belöning: företaget granskade belöningen och godkände den inte."),
     ],
     expired_heading: "Tiden gick ut",
     expired_text: "Det här besöket hann inte slutföras i tid.",
@@ -195,6 +198,7 @@ pub static SV: Texts = Texts {
         ("purchase-not-reported", "Kassan har inte rapporterat det här köpet. Kontrollera kvittonumret, eller fråga personalen."),
         ("purchase-mismatch", "Beloppet eller tiden stämmer inte med kassans uppgifter. Kontrollera kvittot."),
         ("purchase-already-claimed", "Det här köpet har redan använts för feedback."),
+        ("declared-amount-needs-till", "Så stora köp kan inte bekräftas här: företaget måste rapportera dem från sin kassa. Fråga personalen."),
         ("cross-site-form", "Formuläret kom från en annan webbplats och skickades inte. Försök igen härifrån."),
         ("busy", "Det är mycket just nu. Försök igen om en stund."),
         ("unavailable", "Tjänsten är tillfälligt otillgänglig. Försök igen om en stund."),
@@ -247,6 +251,9 @@ pub static EN: Texts = Texts {
         ("duplicate_feedback", "No reward: the text is too similar to feedback already given here."),
         ("device_daily_limit", "No reward: you have already been rewarded here today."),
         ("business_daily_cap", "No reward: the business has reached its reward cap for today."),
+        ("network_daily_limit", "No reward: your network has already been rewarded here today."),
+        ("pending_review", "Your reward awaits the business's review: unusually many rewards right now. It is paid when the business approves it."),
+        ("review_refused", "No reward: the business reviewed the reward and did not approve it."),
     ],
     expired_heading: "Time ran out",
     expired_text: "This visit was not completed in time.",
@@ -277,6 +284,7 @@ pub static EN: Texts = Texts {
         ("purchase-not-reported", "The till has not reported this purchase. Check the receipt number, or ask the staff."),
         ("purchase-mismatch", "The amount or time does not match what the till reported. Please check the receipt."),
         ("purchase-already-claimed", "This purchase has already been used for feedback."),
+        ("declared-amount-needs-till", "Purchases this large cannot be confirmed here: the business must report them from its till. Please ask the staff."),
         ("cross-site-form", "The form came from another website and was not sent. Please try again from here."),
         ("busy", "It is busy right now. Please try again in a moment."),
         ("unavailable", "The service is temporarily unavailable. Please try again in a moment."),
@@ -306,7 +314,14 @@ mod tests {
     fn every_withheld_reason_and_cap_the_api_names_has_words() {
         use crate::actors::business::Withheld;
         use crate::domain::Cap;
-        for w in [Withheld::DuplicateFeedback, Withheld::DeviceDailyLimit, Withheld::BusinessDailyCap] {
+        for w in [
+            Withheld::DuplicateFeedback,
+            Withheld::DeviceDailyLimit,
+            Withheld::BusinessDailyCap,
+            Withheld::NetworkDailyLimit,
+            Withheld::PendingReview,
+            Withheld::ReviewRefused,
+        ] {
             let key = serde_json::to_value(w).expect("json");
             assert_ne!(SV.withheld(key.as_str().expect("str")), SV.problem_default, "{key}");
         }
