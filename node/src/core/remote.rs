@@ -12,10 +12,10 @@ use svea_cluster::transport::AppHandler;
 use svea_storage::codec::{decode, encode};
 use svea_storage::RaftNodeId;
 
-use crate::actors::business::{GetBusiness, NewBusiness, RecordPurchase, RegisterPos, RotateKey, SessionOpened, SetVerification, Settle};
+use crate::actors::business::{GetBusiness, NewBusiness, RecordPurchase, RegisterPos, ReleaseReceipt, RotateKey, SessionOpened, SetVerification, Settle};
 use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{
-    ConfirmPurchase, Erase, Expire, GetSession, GiveFeedback, MatchPurchase, OpenSession, RecordSettlement, RedactOldText,
+    ConfirmPurchase, Erase, Expire, GetSession, GiveFeedback, MatchPurchase, OpenSession, PurchaseRefunded, RecordSettlement, RedactOldText,
 };
 use super::routed::RoutedWindow;
 use crate::actors::{ActorEnv, ActorError, Hosted, Op};
@@ -56,6 +56,10 @@ pub enum RemoteCall {
     RecordPurchase(BusinessId, RecordPurchase),
     /// [`MatchPurchase`].
     MatchPurchase(SessionId, MatchPurchase),
+    /// [`PurchaseRefunded`].
+    PurchaseRefunded(SessionId, PurchaseRefunded),
+    /// [`ReleaseReceipt`].
+    ReleaseReceipt(BusinessId, ReleaseReceipt),
     /// [`Erase`].
     Erase(SessionId, Erase),
     /// [`RedactOldText`].
@@ -95,6 +99,8 @@ impl RemoteCall {
             RemoteCall::RegisterPos(..) => "register_pos",
             RemoteCall::RecordPurchase(..) => "record_purchase",
             RemoteCall::MatchPurchase(..) => "match_purchase",
+            RemoteCall::PurchaseRefunded(..) => "purchase_refunded",
+            RemoteCall::ReleaseReceipt(..) => "release_receipt",
             RemoteCall::Erase(..) => "erase",
             RemoteCall::RedactOldText(..) => "redact_old_text",
             RemoteCall::RoutedRecently => "routed_recently",
@@ -179,6 +185,8 @@ impl AppHandler for ForwardedCalls {
                 RemoteCall::RegisterPos(id, op) => serve(&registry, id, op).await,
                 RemoteCall::RecordPurchase(id, op) => serve(&registry, id, op).await,
                 RemoteCall::MatchPurchase(id, op) => serve(&registry, id, op).await,
+                RemoteCall::PurchaseRefunded(id, op) => serve(&registry, id, op).await,
+                RemoteCall::ReleaseReceipt(id, op) => serve(&registry, id, op).await,
                 RemoteCall::Erase(id, op) => serve(&registry, id, op).await,
                 RemoteCall::RedactOldText(id, op) => serve(&registry, id, op).await,
                 // The monotonic clock, read at the edge of the core like an HTTP request's: the

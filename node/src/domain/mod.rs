@@ -29,7 +29,7 @@ pub use inputs::{CreateBusiness, NewLocation};
 pub use ids::{BusinessId, DeviceId, IdError, LocationId, QrToken, SessionId, TransactionId};
 pub use money::{MoneyError, Ore};
 pub use orgnr::{OrgNumber, OrgNumberError};
-pub use pos::{Delivery, PosError, PosId, PosIntegration, Provider, PurchaseVerification, ReportedPurchase};
+pub use pos::{Delivery, PosError, PosId, PosIntegration, Provider, PurchaseVerification, ReportedPurchase, TillRefund};
 pub use reward::{
     compute_reward, Cap, RewardDecision, RewardPolicy, RewardTier, Tier, REWARD_CAP_PER_SESSION,
 };

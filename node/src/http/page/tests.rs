@@ -73,6 +73,10 @@ fn session(state: SessionState) -> Session {
         ended_at: None,
         await_until: None,
         purchase_refusal: None,
+        failed_tries: 0,
+        await_evaluated: false,
+        till_backed: false,
+        refund: None,
     }
 }
 

@@ -83,7 +83,9 @@ pub struct Texts {
     pub tier_names: [&'static str; 4],
     pub tier_label: &'static str,
     pub capped: [(&'static str, &'static str); 3],
-    pub withheld: [(&'static str, &'static str); 3],
+    pub withheld: [(&'static str, &'static str); 4],
+    /// Shown when the till refunded a purchase whose reward was paid: the reward was taken back.
+    pub reversed_text: &'static str,
     pub expired_heading: &'static str,
     pub expired_text: &'static str,
     pub new_visit: &'static str,
@@ -165,7 +167,9 @@ pub static SV: Texts = Texts {
         ("duplicate_feedback", "Ingen belöning: texten liknar feedback som redan lämnats här."),
         ("device_daily_limit", "Ingen belöning: du har redan fått belöning här i dag."),
         ("business_daily_cap", "Ingen belöning: företaget har nått sitt tak för belöningar i dag."),
+        ("purchase_refunded", "Ingen belöning: köpet har återbetalats i kassan."),
     ],
+    reversed_text: "Köpet har återbetalats i kassan, så belöningen har dragits tillbaka.",
     expired_heading: "Tiden gick ut",
     expired_text: "Det här besöket hann inte slutföras i tid.",
     new_visit: "Börja om",
@@ -193,7 +197,7 @@ pub static SV: Texts = Texts {
         ("purchase-not-confirmed", "Bekräfta köpet först."),
         ("feedback-already-submitted", "Du har redan lämnat feedback för det här besöket."),
         ("purchase-not-reported", "Kassan har inte rapporterat det här köpet. Kontrollera kvittonumret, eller fråga personalen."),
-        ("purchase-mismatch", "Beloppet eller tiden stämmer inte med kassans uppgifter. Kontrollera kvittot."),
+        ("purchase-tries-exhausted", "Det här besöket har haft för många kvitton som kassan inte bekräftade. Fråga personalen."),
         ("purchase-already-claimed", "Det här köpet har redan använts för feedback."),
         ("cross-site-form", "Formuläret kom från en annan webbplats och skickades inte. Försök igen härifrån."),
         ("busy", "Det är mycket just nu. Försök igen om en stund."),
@@ -247,7 +251,9 @@ pub static EN: Texts = Texts {
         ("duplicate_feedback", "No reward: the text is too similar to feedback already given here."),
         ("device_daily_limit", "No reward: you have already been rewarded here today."),
         ("business_daily_cap", "No reward: the business has reached its reward cap for today."),
+        ("purchase_refunded", "No reward: the purchase was refunded at the till."),
     ],
+    reversed_text: "The purchase was refunded at the till, so the reward was taken back.",
     expired_heading: "Time ran out",
     expired_text: "This visit was not completed in time.",
     new_visit: "Start over",
@@ -275,7 +281,7 @@ pub static EN: Texts = Texts {
         ("purchase-not-confirmed", "Please confirm the purchase first."),
         ("feedback-already-submitted", "You have already given feedback for this visit."),
         ("purchase-not-reported", "The till has not reported this purchase. Check the receipt number, or ask the staff."),
-        ("purchase-mismatch", "The amount or time does not match what the till reported. Please check the receipt."),
+        ("purchase-tries-exhausted", "This visit had too many receipts the till did not confirm. Please ask the staff."),
         ("purchase-already-claimed", "This purchase has already been used for feedback."),
         ("cross-site-form", "The form came from another website and was not sent. Please try again from here."),
         ("busy", "It is busy right now. Please try again in a moment."),
@@ -306,7 +312,7 @@ mod tests {
     fn every_withheld_reason_and_cap_the_api_names_has_words() {
         use crate::actors::business::Withheld;
         use crate::domain::Cap;
-        for w in [Withheld::DuplicateFeedback, Withheld::DeviceDailyLimit, Withheld::BusinessDailyCap] {
+        for w in [Withheld::DuplicateFeedback, Withheld::DeviceDailyLimit, Withheld::BusinessDailyCap, Withheld::PurchaseRefunded] {
             let key = serde_json::to_value(w).expect("json");
             assert_ne!(SV.withheld(key.as_str().expect("str")), SV.problem_default, "{key}");
         }
