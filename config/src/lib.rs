@@ -44,7 +44,7 @@ pub use ids::{NodeId, Region, REGION_NAME_LEN_MAX};
 pub use ipnetwork::IpNetwork;
 pub use raw::{
     RawAbuse, RawCluster, RawConfig, RawGeo, RawHttp, RawLimits, RawLog, RawMember, RawNode, RawOperator, RawPos,
-    RawPrivacy, RawRegion, RawRetention, RawScoring, RawTimeouts, RawTls,
+    RawPrivacy, RawRegion, RawRetention, RawScoring, RawTimeouts, RawTls, POS_TRIES_MAX,
 };
 pub use typed::{
     AbuseConfig, ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig,

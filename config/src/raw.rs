@@ -87,6 +87,13 @@ pub const POS_WINDOW_MS_MAX: u64 = 86_400_000;
 const _: () = assert!(POS_AWAIT_PURCHASE_MS <= POS_WINDOW_MS_MAX);
 const _: () = assert!(POS_MATCH_WINDOW_MS <= POS_WINDOW_MS_MAX);
 const _: () = assert!(POS_TIMESTAMP_TOLERANCE_MS <= POS_WINDOW_MS_MAX);
+// Guessing a reported receipt's amount (issue 20): a session gets three till confirmations that end
+// unbacked, a receipt five mismatched amounts across sessions before its business must release it.
+const POS_SESSION_FAILED_TRIES_MAX: u32 = 3;
+const POS_RECEIPT_MISMATCHES_MAX: u32 = 5;
+/// Upper bound of both try limits: each receipt try is one record, read one by one.
+pub const POS_TRIES_MAX: u32 = 100;
+const _: () = assert!(POS_SESSION_FAILED_TRIES_MAX <= POS_TRIES_MAX && POS_RECEIPT_MISMATCHES_MAX <= POS_TRIES_MAX);
 /// A year: long enough for a business to act on feedback, short enough that texts do not pile up.
 const FEEDBACK_RETENTION_DAYS: u32 = 365;
 
@@ -527,6 +534,12 @@ pub struct RawPos {
     pub match_window_ms: u64,
     /// Largest difference between a signed delivery timestamp and this node's clock.
     pub timestamp_tolerance_ms: u64,
+    /// Till confirmations of one session that may end unbacked (not reported, or not matching)
+    /// before the session can no longer claim a till purchase.
+    pub session_failed_tries_max: u32,
+    /// Mismatched confirmations of one reported receipt, across sessions, before it is locked
+    /// until its business releases it.
+    pub receipt_mismatches_max: u32,
 }
 
 impl Default for RawPos {
@@ -535,6 +548,8 @@ impl Default for RawPos {
             await_purchase_ms: POS_AWAIT_PURCHASE_MS,
             match_window_ms: POS_MATCH_WINDOW_MS,
             timestamp_tolerance_ms: POS_TIMESTAMP_TOLERANCE_MS,
+            session_failed_tries_max: POS_SESSION_FAILED_TRIES_MAX,
+            receipt_mismatches_max: POS_RECEIPT_MISMATCHES_MAX,
         }
     }
 }

@@ -303,6 +303,10 @@ pub struct PosConfig {
     pub match_window: Duration,
     /// Largest difference between a signed delivery timestamp and the clock (`timestamp_tolerance_ms`).
     pub timestamp_tolerance: Duration,
+    /// Till confirmations of a session that may end unbacked (`session_failed_tries_max`, 1 to 100).
+    pub session_failed_tries_max: u32,
+    /// Mismatches a reported receipt takes before it is locked (`receipt_mismatches_max`, 1 to 100).
+    pub receipt_mismatches_max: u32,
 }
 
 /// Logging.

@@ -562,12 +562,21 @@ fn pos_window(key: &str, ms: u64) -> Result<Duration, Error> {
     non_zero_ms(key, ms)
 }
 
+fn pos_tries(key: &str, n: u32) -> Result<u32, Error> {
+    if n == 0 || n > crate::raw::POS_TRIES_MAX {
+        return Err(invalid(key, format!("must be 1 to {}, got {n}", crate::raw::POS_TRIES_MAX)));
+    }
+    Ok(n)
+}
+
 fn validate_pos(raw: &RawConfig) -> Result<PosConfig, Error> {
     let p = &raw.pos;
     Ok(PosConfig {
         await_purchase: pos_window("pos.await_purchase_ms", p.await_purchase_ms)?,
         match_window: pos_window("pos.match_window_ms", p.match_window_ms)?,
         timestamp_tolerance: pos_window("pos.timestamp_tolerance_ms", p.timestamp_tolerance_ms)?,
+        session_failed_tries_max: pos_tries("pos.session_failed_tries_max", p.session_failed_tries_max)?,
+        receipt_mismatches_max: pos_tries("pos.receipt_mismatches_max", p.receipt_mismatches_max)?,
     })
 }
 

@@ -85,6 +85,8 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_POS_AWAIT_PURCHASE_MS", "29"),
             ("SVEA_POS_MATCH_WINDOW_MS", "30"),
             ("SVEA_POS_TIMESTAMP_TOLERANCE_MS", "31"),
+            ("SVEA_POS_SESSION_FAILED_TRIES_MAX", "7"),
+            ("SVEA_POS_RECEIPT_MISMATCHES_MAX", "9"),
             ("SVEA_PRIVACY_DEVICE_KEY", "device-key-from-the-environment-0123456789"),
             ("SVEA_RETENTION_FEEDBACK_DAYS", "29"),
             ("SVEA_DASHBOARD_FEEDBACK_PAGE_LEN", "39"),
@@ -201,6 +203,7 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(config.operator.token.as_deref(), Some("0123456789abcdef-operator"));
     let p = &config.pos;
     assert_eq!([p.await_purchase, p.match_window, p.timestamp_tolerance], [ms(29), ms(30), ms(31)]);
+    assert_eq!((p.session_failed_tries_max, p.receipt_mismatches_max), (7, 9));
     let a = &config.abuse;
     assert_eq!(
         [

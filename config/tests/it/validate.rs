@@ -610,6 +610,9 @@ fn pos_windows_default_sanely_and_are_bounded() {
     check_invalid("[pos]\nawait_purchase_ms = 0\n", &[], "pos.await_purchase_ms", "greater than 0");
     check_invalid("[pos]\nmatch_window_ms = 86400001\n", &[], "pos.match_window_ms", "at most");
     check_invalid("[pos]\ntimestamp_tolerance_ms = 0\n", &[], "pos.timestamp_tolerance_ms", "greater than 0");
+    assert_eq!((config.pos.session_failed_tries_max, config.pos.receipt_mismatches_max), (3, 5));
+    check_invalid("[pos]\nsession_failed_tries_max = 0\n", &[], "pos.session_failed_tries_max", "1 to 100");
+    check_invalid("[pos]\nreceipt_mismatches_max = 101\n", &[], "pos.receipt_mismatches_max", "1 to 100");
 }
 
 #[test]

@@ -30,7 +30,8 @@ use tracing::Instrument;
 use super::cell::{Persisted, Slot};
 use super::keys::{
     DeclaredMaxRecord, DeviceDayRecord, FingerprintRecord, HeldRecord, HeldReward, Index, NetworkDayRecord, OpenedRecord, OrgClaim, OrgClaimRecord, OrgRecord,
-    OrgUnverifiedRecord, PosAccountRecord, PosEventRecord, PosModeRecord, PosPurchaseRecord, QrRecord, QrTarget, SettledRecord,
+    OrgUnverifiedRecord, PosAccountRecord, PosClaimRecord, PosEventRecord, PosLockRecord, PosModeRecord, PosPurchaseRecord, PosRefRecord, PosRefundRecord,
+    PosTryRecord, QrRecord, QrTarget, RefundRecorded, ReversalRecord, SettledRecord, TrySlot,
 };
 use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
 use crate::core::remote::RemoteCall;
@@ -257,6 +258,8 @@ pub enum Withheld {
     PendingReview,
     /// The business reviewed the held reward and refused it.
     ReviewRefused,
+    /// The till refunded or cancelled the purchase before the reward was settled.
+    PurchaseRefunded,
 }
 
 impl Business {
@@ -371,6 +374,9 @@ pub struct Settle {
     /// The client network the session was opened from, as its keyed hash (per-network daily
     /// limit); `None` when it was opened without one (in-process tools) or erased.
     pub network: Option<NetworkHash>,
+    /// The till purchase that backs the session (location, receipt), when a till reported it: a
+    /// refund of it recorded by now withholds the reward.
+    pub till_purchase: Option<(LocationId, TransactionId)>,
 }
 
 /// The operations a business actor serves.
@@ -469,6 +475,7 @@ pub struct ReviewHeld {
 /// Sets the ceiling of a self-declared purchase (already checked against its bounds).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SetDeclaredAmountMax(pub Ore);
+op!(BusinessActor, BusinessId: ReleaseReceipt -> bool);
 
 /// Sets how the business's customers prove their purchase.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -496,6 +503,27 @@ pub enum Recorded {
     New(LocationId, TransactionId),
     /// Nothing new: the event (or the receipt) was recorded before, or the event reports no purchase.
     Nothing,
+    /// A refund or cancellation of a recorded purchase is recorded now: the purchase backs no
+    /// reward any more; `session` claimed it, and `reversed` of its paid reward went back to the
+    /// budget.
+    Refunded {
+        /// The session that claimed the purchase, if one had.
+        session: Option<SessionId>,
+        /// What was reversed of a paid reward (0 if none was paid).
+        reversed: Ore,
+    },
+}
+
+/// Releases a receipt its mismatches locked (`pos.receipt_mismatches_max`): deletes its try
+/// slots and lock record, so it takes tries again. Answers whether it was locked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReleaseReceipt {
+    /// Where it was bought (a location of this business).
+    pub location: LocationId,
+    /// The receipt id.
+    pub receipt: TransactionId,
+    /// `pos.receipt_mismatches_max`: how many slots to delete.
+    pub slots: u32,
 }
 
 impl BusinessOp for NewBusiness {
@@ -629,7 +657,7 @@ impl BusinessOp for SessionOpened {
 
 impl BusinessOp for Settle {
     async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Settlement, ActorError> {
-        let Settle { session, opened_at, outcome, device, fingerprint, network } = self;
+        let Settle { session, opened_at, outcome, device, fingerprint, network, till_purchase } = self;
         let settled = SettledRecord { business: id.clone(), session: session.clone() };
         if let Some(s) = settled.read(env.cluster.view())? {
             return Ok(s);
@@ -649,7 +677,17 @@ impl BusinessOp for Settle {
         let decision = match outcome {
             Outcome::Scored { score, purchase } => {
                 let mut d = compute_reward(&next.policy, score, purchase, next.remaining());
-                if d.tier != RewardTier::None {
+                // This actor writes the refund records, so its own view has every one of them:
+                // a refund recorded before this settlement is seen here, one after it reverses.
+                let refunded = match &till_purchase {
+                    Some((location, receipt)) => PosRefundRecord { location: location.clone(), receipt: receipt.clone() }.exists(env.cluster.view())?,
+                    None => false,
+                };
+                if refunded && d.tier != RewardTier::None {
+                    d.amount = Ore::ZERO;
+                    d.capped_by = None;
+                    withheld = Some(Withheld::PurchaseRefunded);
+                } else if d.tier != RewardTier::None {
                     let limited = apply_limits(env, id, &mut next, now, Checked { device: device.as_ref(), fingerprint: fingerprint.as_ref(), network: network.as_ref() }, &mut d)?;
                     withheld = limited.withheld;
                     writes.extend(limited.writes);
@@ -781,6 +819,9 @@ impl BusinessOp for RecordPurchase {
         if event.exists(env.cluster.view())? {
             return Ok(Ok(Recorded::Nothing));
         }
+        if let Some(refund) = d.refund {
+            return record_refund(env, id, slot, d.provider, d.event_id, refund).await;
+        }
         let Some(purchase) = d.purchase else { return Ok(Ok(Recorded::Nothing)) };
         let Some(integration) = business.pos.get(&d.provider) else { return Ok(Err(PosError::BadSignature)) };
         let locations: Vec<LocationId> = business.locations.iter().map(|l| l.id.clone()).collect();
@@ -795,10 +836,15 @@ impl BusinessOp for RecordPurchase {
         }
         let mut next = business.clone();
         next.pos_purchases = next.pos_purchases.saturating_add(1);
-        let writes = vec![
+        let mut writes = vec![
             event.write(&(location.clone(), purchase.receipt.clone()), IndexMode::InsertNew)?,
             record.write(&purchase, IndexMode::InsertNew)?,
         ];
+        if let Some(till_id) = &purchase.till_id {
+            let by_id = PosRefRecord { business: id.clone(), provider: d.provider, till_id: till_id.clone() };
+            // Upsert: a till id names one purchase; a second receipt under it would be the till's bug.
+            writes.push(by_id.write(&(location.clone(), purchase.receipt.clone()), IndexMode::Upsert)?);
+        }
         match slot.commit(env, next, writes, vec![]).await? {
             Persisted::Ok => {
                 tracing::info!(provider = d.provider.as_str(), location_id = %location, amount_ore = purchase.amount.as_ore(), "till purchase recorded");
@@ -884,6 +930,86 @@ impl BusinessOp for ReviewHeld {
         let paid = u64::try_from(decided.decision.amount.as_ore()).unwrap_or(0);
         env.metrics.reward_reviewed(id.as_str(), self.decision.as_str(), paid, counted);
         Ok(decided)
+    }
+}
+
+/// Records a till's refund or cancellation of a recorded purchase (the delivery is verified and
+/// its event new): the purchase backs no reward any more (`posrefund/`, first refund wins), and
+/// a reward already paid for it is reversed once (`brev/`), all in this business's one write with
+/// the event record, so a replay does nothing. Any refund, partial or whole, reverses the whole
+/// reward (README, "Purchases verified by the till").
+async fn record_refund(
+    env: &ActorEnv,
+    id: &BusinessId,
+    slot: &mut Slot<Business>,
+    provider: Provider,
+    event_id: crate::domain::PosId,
+    refund: crate::domain::TillRefund,
+) -> Result<Result<Recorded, PosError>, ActorError> {
+    let by_id = PosRefRecord { business: id.clone(), provider, till_id: refund.till_id.clone() };
+    let Some((location, receipt)) = by_id.read(env.cluster.view())? else {
+        // A refund of a purchase svea never recorded (not SEK, before the till was registered):
+        // nothing backs a reward, nothing to undo.
+        return Ok(Ok(Recorded::Nothing));
+    };
+    let event = PosEventRecord { provider, event: event_id.clone() };
+    let refunded = PosRefundRecord { location: location.clone(), receipt: receipt.clone() };
+    let mut writes = vec![event.write(&(location.clone(), receipt.clone()), IndexMode::InsertNew)?];
+    writes.push(refunded.write(&RefundRecorded { event: event_id, amount: refund.amount, at: env.clock.now() }, IndexMode::InsertNew)?);
+    // The claim is written by the session, on whichever node owns it: read it current.
+    env.cluster.read_barrier().await?;
+    let claimed = PosClaimRecord { location: location.clone(), receipt: receipt.clone() }.read(env.cluster.view())?;
+    let mut next = current(slot, id)?.clone();
+    let mut reversed = Ore::ZERO;
+    if let Some(session) = &claimed {
+        let settled = SettledRecord { business: id.clone(), session: session.clone() }.read(env.cluster.view())?;
+        let reversal = ReversalRecord { business: id.clone(), session: session.clone() };
+        let paid = settled.map(|s| s.decision.amount).unwrap_or(Ore::ZERO);
+        if paid > Ore::ZERO && !reversal.exists(env.cluster.view())? {
+            next.paid = next.paid.checked_sub(paid).ok_or_else(|| ActorError::Internal("paid amount underflow".into()))?;
+            // What was paid is part of `paid`: giving it back never goes below zero.
+            assert!(next.paid >= Ore::ZERO, "reversal exceeded what the business paid");
+            writes.push(reversal.write(&paid, IndexMode::InsertNew)?);
+            reversed = paid;
+        }
+    }
+    match slot.commit(env, next, writes, vec![]).await? {
+        Persisted::Ok => {
+            tracing::info!(provider = provider.as_str(), location_id = %location, reversed_ore = reversed.as_ore(), claimed = claimed.is_some(), "till refund recorded");
+            Ok(Ok(Recorded::Refunded { session: claimed, reversed }))
+        }
+        // A refund of this purchase was recorded before (another event): the first one counts.
+        // A refund of this purchase was recorded before (another event, e.g. a second partial
+        // refund): the first one counted already, and this event is not recorded either.
+        Persisted::IndexTaken { .. } => Ok(Ok(Recorded::Nothing)),
+    }
+}
+
+impl BusinessOp for ReleaseReceipt {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<bool, ActorError> {
+        let business = current(slot, id)?;
+        if !business.locations.iter().any(|l| l.id == self.location) {
+            return Err(ActorError::NotFound { what: Missing::Location, id: self.location.to_string() });
+        }
+        // The slots are written by sessions on any node: read them current.
+        env.cluster.read_barrier().await?;
+        let view = env.cluster.view();
+        let lock = PosLockRecord { business: id.clone(), location: self.location.clone(), receipt: self.receipt.clone() };
+        let mut deletes = Vec::new();
+        for n in 0..self.slots.min(svea_config::POS_TRIES_MAX) {
+            let record = PosTryRecord { location: self.location.clone(), slot: TrySlot::nth(n), receipt: self.receipt.clone() };
+            if record.exists(view)? {
+                deletes.push(record.key());
+            }
+        }
+        let locked = lock.exists(view)?;
+        if !locked {
+            return Ok(false);
+        }
+        deletes.push(lock.key());
+        slot.commit(env, business.clone(), vec![], deletes).await?;
+        tracing::info!(location_id = %self.location, receipt = %self.receipt, "locked receipt released");
+        Ok(true)
     }
 }
 

@@ -260,9 +260,110 @@ index!(
     PosClaimRecord(location: LocationId, receipt: TransactionId) -> SessionId, "posclaim/"
 );
 index!(
-    /// The session waiting for the till to report this purchase (insert-new; deleted when the
-    /// session stops waiting). The webhook path finds the session through it.
-    PosWaitRecord(location: LocationId, receipt: TransactionId) -> SessionId, "poswait/"
+    /// A session waiting for the till to report this purchase, with the amount it confirmed
+    /// (one record per waiting session, so a waiting session never blocks another; deleted when
+    /// it stops waiting). The webhook path finds the waiting sessions through them, exact
+    /// amounts first.
+    PosWaitRecord(location: LocationId, receipt: TransactionId, session: SessionId) -> Ore, "poswait/"
+);
+
+impl PosWaitRecord {
+    /// Prefix of every waiting session's record for a receipt. A receipt id may contain `/`, so
+    /// a scan of this prefix also meets longer receipts' records: [`PosWaitRecord::session_in`]
+    /// keeps only this receipt's.
+    pub fn prefix_of(location: &LocationId, receipt: &TransactionId) -> String {
+        format!("{}{location}/{receipt}/", Self::PREFIX)
+    }
+
+    /// The session a key found under [`PosWaitRecord::prefix_of`] names, if it is this receipt's.
+    pub fn session_in(prefix: &str, key: &str) -> Option<SessionId> {
+        let rest = key.strip_prefix(prefix)?;
+        (!rest.contains('/')).then(|| rest.parse().ok()).flatten()
+    }
+}
+
+/// One try slot of a reported receipt: `0..pos.receipt_mismatches_max`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TrySlot(String);
+
+impl TrySlot {
+    /// Slot `n`.
+    pub fn nth(n: u32) -> TrySlot {
+        TrySlot(n.to_string())
+    }
+
+    /// The slot as it appears in keys.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+index!(
+    /// A confirmation evaluated against a reported receipt: the session that took try slot
+    /// `slot` (insert-new, written with that session's state). Slots are taken in order, so of
+    /// concurrent tries exactly one gets each slot; a receipt whose every slot is taken is locked
+    /// until its business releases it (which deletes them). The slot comes first in the key
+    /// because a receipt id may contain `/`.
+    PosTryRecord(location: LocationId, slot: TrySlot, receipt: TransactionId) -> SessionId, "postry/"
+);
+
+/// A receipt locked by its mismatches, as its business's list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LockedReceipt {
+    /// Where it was bought.
+    pub location: LocationId,
+    /// The receipt id.
+    pub receipt: TransactionId,
+    /// When its last try slot was taken.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+index!(
+    /// A receipt of a business that took its last try slot (written with that try, deleted by the
+    /// business's release): what its dashboard and `GET .../pos/locks` list.
+    PosLockRecord(business: BusinessId, location: LocationId, receipt: TransactionId) -> LockedReceipt, "poslock/"
+);
+
+impl PosLockRecord {
+    /// Prefix of every lock record of `business`.
+    pub fn prefix_of(business: &BusinessId) -> String {
+        format!("{}{business}/", Self::PREFIX)
+    }
+
+    /// A lock record's value as a scan of [`PosLockRecord::prefix_of`] returns it.
+    pub fn decode_scanned(bytes: &[u8]) -> Result<LockedReceipt, ActorError> {
+        Ok(decode(bytes)?)
+    }
+}
+
+index!(
+    /// A till purchase by the provider's own id (insert-new, written with the purchase): where a
+    /// refund or cancellation, which names only that id, finds the receipt.
+    PosRefRecord(business: BusinessId, provider: Provider, till_id: PosId) -> (LocationId, TransactionId), "posref/"
+);
+
+/// The first refund or cancellation a till reported for a purchase.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RefundRecorded {
+    /// The provider's event that reported it.
+    pub event: PosId,
+    /// Amount refunded; `None` for a cancellation.
+    pub amount: Option<Ore>,
+    /// When svea recorded it.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+index!(
+    /// A reported purchase that its till refunded or cancelled (insert-new, written by the
+    /// business): it backs no reward any more. A claim checks it; a settlement reads it and
+    /// withholds.
+    PosRefundRecord(location: LocationId, receipt: TransactionId) -> RefundRecorded, "posrefund/"
+);
+
+index!(
+    /// A paid reward its business reversed because the till refunded the purchase: the amount
+    /// (insert-new, written with the business state that gave it back, so it happens once).
+    ReversalRecord(business: BusinessId, session: SessionId) -> Ore, "brev/"
 );
 /// When a feedback text was given, as it sorts in a [`FeedbackTextRecord`] key: Unix milliseconds,
 /// zero-padded to a fixed width so key order is time order.

@@ -268,8 +268,10 @@ pub enum ConflictKind {
     WrongNode,
     /// The business's till did not report the confirmed purchase within `pos.await_purchase_ms`.
     PurchaseNotReported,
-    /// The confirmed purchase differs from the till's report (amount, or time beyond the window).
-    PurchaseMismatch,
+    /// The session had `pos.session_failed_tries_max` till confirmations that ended unbacked: it
+    /// can no longer claim a till purchase. (A confirmation that differs from the till's report
+    /// is answered `PurchaseNotReported`, like one the till never reported.)
+    PurchaseTriesExhausted,
     /// The till's reported purchase backs another session already.
     PurchaseAlreadyClaimed,
     /// The held reward was released or refused already (the other way).
@@ -294,7 +296,7 @@ impl ConflictKind {
             ConflictKind::UnknownRegion => "unknown-region",
             ConflictKind::WrongNode => "wrong-node",
             ConflictKind::PurchaseNotReported => "purchase-not-reported",
-            ConflictKind::PurchaseMismatch => "purchase-mismatch",
+            ConflictKind::PurchaseTriesExhausted => "purchase-tries-exhausted",
             ConflictKind::PurchaseAlreadyClaimed => "purchase-already-claimed",
             ConflictKind::HeldRewardDecided => "held-reward-decided",
             ConflictKind::ReleaseNotPayable => "release-not-payable",

@@ -22,8 +22,8 @@ use tracing::Instrument;
 use super::business::{Outcome, Settle, Settlement, Withheld};
 use super::cell::{Persisted, Slot};
 use super::keys::{
-    ActiveRecord, BusinessFeedbackRecord, DeclaredMaxRecord, DeviceSessionRecord, FeedbackEntry, FeedbackTextRecord, Index, OpenRecord, PosClaimRecord, PosModeRecord, PosPurchaseRecord, PosWaitRecord, TextStamp,
-    SettledRecord, TxnRecord,
+    ActiveRecord, BusinessFeedbackRecord, DeclaredMaxRecord, DeviceSessionRecord, FeedbackEntry, FeedbackTextRecord, Index, LockedReceipt, OpenRecord, PosClaimRecord,
+    PosLockRecord, PosModeRecord, PosPurchaseRecord, PosRefundRecord, PosTryRecord, PosWaitRecord, SettledRecord, TextStamp, TrySlot, TxnRecord,
 };
 use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
 use crate::domain::pos::purchase_matches;
@@ -159,15 +159,35 @@ pub struct Session {
     /// The client network it was opened from, as its keyed hash (the per-network reward limit);
     /// `None` when opened without one (in-process tools) and once erased.
     pub network: Option<NetworkHash>,
+    /// Till confirmations that ended unbacked (refusals), against `pos.session_failed_tries_max`.
+    pub failed_tries: u32,
+    /// While `AwaitingPurchase`: the till's report was compared with this purchase and did not
+    /// match, so the wait ends `purchase-not-reported` (as a purchase never reported does).
+    pub await_evaluated: bool,
+    /// The purchase was backed by a till report (claimed), so a refund of it counts.
+    pub till_backed: bool,
+    /// The till refunded or cancelled the purchase.
+    pub refund: Option<RefundMark>,
+}
+
+/// A till's refund of a session's purchase, as the session shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundMark {
+    /// What the business took back of a paid reward (0 when none was paid).
+    pub reversed: Ore,
+    /// When the session learnt of it.
+    pub at: DateTime<Utc>,
 }
 
 /// A purchase confirmation the till did not back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurchaseRefusal {
-    /// Why (`purchase-not-reported`, `purchase-mismatch`, `purchase-already-claimed`).
+    /// Why (`purchase-not-reported`, which a mismatch answers too, or `purchase-already-claimed`).
     pub kind: ConflictKind,
     /// The purchase as the customer confirmed it.
     pub purchase: Purchase,
+    /// Whether it was compared with a till report (a retry of it is then answered at once).
+    pub evaluated: bool,
 }
 
 impl Purchase {
@@ -318,10 +338,11 @@ op!(SessionActor, SessionId: RecordReview -> Step);
 op!(SessionActor, SessionId: MatchPurchase -> Step);
 
 fn wait_record(s: &Session, p: &Purchase) -> PosWaitRecord {
-    PosWaitRecord { location: s.location_id.clone(), receipt: p.transaction_id.clone() }
+    PosWaitRecord { location: s.location_id.clone(), receipt: p.transaction_id.clone(), session: s.id.clone() }
 }
 
-/// The wait record of a session that waits for its till (it wrote it when it started waiting).
+/// The wait record of a session that waits for its till (it wrote it when it started waiting;
+/// deleting a record that a mismatched wait never wrote is harmless).
 fn wait_delete(s: &Session) -> Option<String> {
     match (&s.purchase, s.await_until) {
         (Some(p), Some(_)) => Some(wait_record(s, p).key()),
@@ -352,8 +373,10 @@ async fn reported(env: &ActorEnv, s: &Session, p: &Purchase, barrier: bool) -> R
 }
 
 /// Stops waiting (if it was) and keeps the refusal visible; answers the session as it is then.
-async fn refuse(env: &ActorEnv, slot: &mut Slot<Session>, s: &Session, p: &Purchase, kind: ConflictKind) -> Result<Session, ActorError> {
-    let refusal = PurchaseRefusal { kind, purchase: p.clone() };
+/// Every new refusal counts as one failed try of the session (`pos.session_failed_tries_max`),
+/// whatever its kind, so the count tells nothing about the receipt.
+async fn refuse(env: &ActorEnv, slot: &mut Slot<Session>, s: &Session, p: &Purchase, kind: ConflictKind, evaluated: bool) -> Result<Session, ActorError> {
+    let refusal = PurchaseRefusal { kind, purchase: p.clone(), evaluated };
     if s.state == SessionState::Opened && s.purchase_refusal.as_ref() == Some(&refusal) {
         return Ok(s.clone());
     }
@@ -361,95 +384,237 @@ async fn refuse(env: &ActorEnv, slot: &mut Slot<Session>, s: &Session, p: &Purch
     next.state = SessionState::Opened;
     next.purchase = None;
     next.await_until = None;
+    next.await_evaluated = false;
     next.purchase_refusal = Some(refusal);
+    next.failed_tries = next.failed_tries.saturating_add(1);
     slot.commit(env, next.clone(), vec![], wait_delete(s).into_iter().collect()).await?;
-    tracing::info!(refusal = kind.as_str(), "till purchase refused");
+    tracing::info!(refusal = kind.as_str(), failed_tries = next.failed_tries, "till purchase refused");
     Ok(next)
 }
 
 fn refusal_error(kind: ConflictKind, p: &Purchase) -> ActorError {
     let detail = match kind {
-        ConflictKind::PurchaseNotReported => format!("the till has not reported purchase {} at this location", p.transaction_id),
-        ConflictKind::PurchaseMismatch => format!("purchase {} does not match what the till reported (amount or time)", p.transaction_id),
+        // One answer for "not reported" and "reported with another amount" (issue 20): a
+        // different answer would tell a guesser which receipts the till reported.
+        ConflictKind::PurchaseNotReported => format!("the till has not reported purchase {} at this location with this amount", p.transaction_id),
         _ => format!("purchase {} already backs another session", p.transaction_id),
     };
     ActorError::conflict(kind, detail)
 }
 
-/// Backs `p` with the till's report `r`: same amount, time within `pos.match_window_ms`, and the
-/// report not yet claimed by another session (claimed atomically with this write). `Err` holds
-/// the session as refused.
-async fn claim(env: &ActorEnv, slot: &mut Slot<Session>, s: &Session, p: &Purchase, r: &crate::domain::ReportedPurchase) -> Result<Result<Session, (Session, ActorError)>, ActorError> {
-    if let Err(m) = purchase_matches(r, p.amount, p.purchased_at, env.pos.match_window) {
-        let kind = ConflictKind::PurchaseMismatch;
-        tracing::info!(mismatch = ?m, "confirmation does not match the till");
-        return Ok(Err((refuse(env, slot, s, p, kind).await?, refusal_error(kind, p))));
-    }
-    let mut next = s.clone();
-    next.state = SessionState::PurchaseConfirmed;
-    next.purchase = Some(p.clone());
-    next.await_until = None;
-    next.purchase_refusal = None;
-    let claim = PosClaimRecord { location: s.location_id.clone(), receipt: p.transaction_id.clone() };
-    let writes = vec![claim.write(&s.id, IndexMode::InsertNew)?];
-    match slot.commit(env, next.clone(), writes, wait_delete(s).into_iter().collect()).await? {
-        Persisted::Ok => {
-            tracing::info!(amount_ore = p.amount.as_ore(), "purchase confirmed by the till");
-            Ok(Ok(next))
-        }
-        Persisted::IndexTaken { .. } => {
-            let kind = ConflictKind::PurchaseAlreadyClaimed;
-            Ok(Err((refuse(env, slot, s, p, kind).await?, refusal_error(kind, p))))
-        }
-    }
+/// What evaluating a confirmation against a reported receipt did.
+enum Attempt {
+    /// It matched and this session claimed the purchase (committed).
+    Claimed(Session),
+    /// It matched, and another session had claimed the purchase first (nothing committed).
+    ClaimedByOther,
+    /// It did not match: the try took one of the receipt's slots, committed with `unbacked`.
+    Mismatched(Session),
+    /// The receipt takes no tries: locked by its mismatches, or refunded (nothing committed).
+    /// The caller treats it as a purchase the till has not reported.
+    Blocked,
 }
 
-/// A waiting session, once more: backed if the till reported its purchase (checked after a read
-/// barrier when `barrier` or when the wait is over), refused `purchase-not-reported` once
-/// `await_until` passed, else unchanged. Any other session is returned as it is.
+/// Evaluates `p` against the till's report `r`, at most once per free try slot of the receipt
+/// (`postry/`, `pos.receipt_mismatches_max` of them). Every evaluation takes the next free slot
+/// with insert-new in the same write as its outcome, so concurrent tries serialise on the slots
+/// and a receipt is never evaluated more times than it has slots; a match claims the purchase
+/// (`posclaim/`, insert-new) in that write too. On a mismatch `unbacked` is committed (with the
+/// deletes `unbacked_deletes`); the try that takes the last slot also writes the business's lock
+/// record.
+async fn attempt(
+    env: &ActorEnv,
+    slot: &mut Slot<Session>,
+    s: &Session,
+    p: &Purchase,
+    r: &crate::domain::ReportedPurchase,
+    unbacked: Session,
+    unbacked_deletes: Vec<String>,
+) -> Result<Attempt, ActorError> {
+    let max = env.pos.receipt_mismatches_max;
+    let (location, receipt) = (s.location_id.clone(), p.transaction_id.clone());
+    for _ in 0..=max {
+        let view = env.cluster.view();
+        if (PosRefundRecord { location: location.clone(), receipt: receipt.clone() }).exists(view)? {
+            return Ok(Attempt::Blocked);
+        }
+        let mut taken = 0;
+        while taken < max && (PosTryRecord { location: location.clone(), slot: TrySlot::nth(taken), receipt: receipt.clone() }).exists(view)? {
+            taken += 1;
+        }
+        if taken >= max {
+            return Ok(Attempt::Blocked);
+        }
+        let try_record = PosTryRecord { location: location.clone(), slot: TrySlot::nth(taken), receipt: receipt.clone() };
+        let mut writes = vec![try_record.write(&s.id, IndexMode::InsertNew)?];
+        let claim = PosClaimRecord { location: location.clone(), receipt: receipt.clone() };
+        let (next, deletes) = match purchase_matches(r, p.amount, p.purchased_at, env.pos.match_window) {
+            Ok(()) => {
+                let mut next = s.clone();
+                next.state = SessionState::PurchaseConfirmed;
+                next.purchase = Some(p.clone());
+                next.await_until = None;
+                next.await_evaluated = false;
+                next.purchase_refusal = None;
+                next.till_backed = true;
+                writes.push(claim.write(&s.id, IndexMode::InsertNew)?);
+                (next, wait_delete(s).into_iter().collect())
+            }
+            Err(m) => {
+                tracing::info!(mismatch = ?m, slot = taken, "confirmation does not match the till");
+                if taken + 1 == max {
+                    let lock = PosLockRecord { business: s.business_id.clone(), location: location.clone(), receipt: receipt.clone() };
+                    let value = LockedReceipt { location: location.clone(), receipt: receipt.clone(), at: env.clock.now() };
+                    writes.push(lock.write(&value, IndexMode::Upsert)?);
+                }
+                (unbacked.clone(), unbacked_deletes.clone())
+            }
+        };
+        let matched = next.state == SessionState::PurchaseConfirmed;
+        match slot.commit(env, next.clone(), writes, deletes).await? {
+            Persisted::Ok if matched => {
+                tracing::info!(amount_ore = p.amount.as_ore(), "purchase confirmed by the till");
+                return Ok(Attempt::Claimed(next));
+            }
+            Persisted::Ok => return Ok(Attempt::Mismatched(next)),
+            Persisted::IndexTaken { key, .. } if key == claim.key() => return Ok(Attempt::ClaimedByOther),
+            // Another session took this slot first; the refused write is applied here now, so
+            // the next round sees it and takes the next slot.
+            Persisted::IndexTaken { .. } => continue,
+        }
+    }
+    Err(ActorError::Busy { what: format!("receipt {receipt}") })
+}
+
+/// A waiting session, once more: backed if the till reported its purchase and it matches
+/// (checked after a read barrier when `barrier` or when the wait is over), refused
+/// `purchase-not-reported` once `await_until` passed (whether the till never reported it or
+/// reported another amount: one answer), `purchase-already-claimed` when another session
+/// claimed that exact purchase first; else unchanged. Any other session is returned as it is.
 async fn resolve_awaiting(env: &ActorEnv, slot: &mut Slot<Session>, s: Session, barrier: bool) -> Result<Session, ActorError> {
     let (Some(p), Some(until), SessionState::AwaitingPurchase) = (s.purchase.clone(), s.await_until, s.state) else {
         return Ok(s);
     };
     let over = env.clock.now() >= until;
-    if let Some(r) = reported(env, &s, &p, barrier || over).await? {
-        return Ok(match claim(env, slot, &s, &p, &r).await? {
-            Ok(s) | Err((s, _)) => s,
-        });
+    // Read even when this wait was evaluated already: both kinds of wait take the same steps.
+    let report = reported(env, &s, &p, barrier || over).await?;
+    if let (Some(r), false) = (report, s.await_evaluated) {
+        let mut unbacked = s.clone();
+        unbacked.await_evaluated = true;
+        match attempt(env, slot, &s, &p, &r, unbacked, wait_delete(&s).into_iter().collect()).await? {
+            Attempt::Claimed(next) => return Ok(next),
+            Attempt::ClaimedByOther => return refuse(env, slot, &s, &p, ConflictKind::PurchaseAlreadyClaimed, true).await,
+            Attempt::Mismatched(next) if over => return refuse(env, slot, &next, &p, ConflictKind::PurchaseNotReported, true).await,
+            Attempt::Mismatched(next) => return Ok(next),
+            Attempt::Blocked => {}
+        }
     }
     if over {
-        return refuse(env, slot, &s, &p, ConflictKind::PurchaseNotReported).await;
+        return refuse(env, slot, &s, &p, ConflictKind::PurchaseNotReported, s.await_evaluated).await;
     }
     Ok(s)
 }
 
-/// `ConfirmPurchase` at a business whose till reports purchases (the session is `Opened`).
-async fn confirm_by_till(env: &ActorEnv, slot: &mut Slot<Session>, s: Session, p: Purchase) -> Result<Step, ActorError> {
-    if let Some(r) = reported(env, &s, &p, true).await? {
-        return match claim(env, slot, &s, &p, &r).await? {
-            Ok(next) => done(&next),
-            Err((_, e)) => Err(e),
-        };
-    }
-    let waited = s.purchase_refusal.as_ref().is_some_and(|r| r.kind == ConflictKind::PurchaseNotReported && r.purchase.transaction_id == p.transaction_id);
-    if waited {
-        // This receipt waited its time already; the till's report is still missing.
-        return Err(refusal_error(ConflictKind::PurchaseNotReported, &p));
-    }
+/// Starts waiting for the till to report `p` (the session is `Opened`).
+fn awaiting(env: &ActorEnv, s: &Session, p: &Purchase, evaluated: bool) -> Result<Session, ActorError> {
     let wait = chrono::Duration::from_std(env.pos.await_purchase).map_err(|e| ActorError::Internal(format!("await window out of range: {e}")))?;
     let mut next = s.clone();
     next.state = SessionState::AwaitingPurchase;
     next.purchase = Some(p.clone());
     next.await_until = Some(env.clock.now() + wait);
+    next.await_evaluated = evaluated;
     next.purchase_refusal = None;
-    match slot.commit(env, next.clone(), vec![wait_record(&s, &p).write(&s.id, IndexMode::InsertNew)?], vec![]).await? {
-        Persisted::Ok => {}
-        Persisted::IndexTaken { .. } => return Err(refusal_error(ConflictKind::PurchaseAlreadyClaimed, &p)),
+    Ok(next)
+}
+
+/// `ConfirmPurchase` at a business whose till reports purchases (the session is `Opened`).
+///
+/// A purchase the till reported and this confirmation matches is claimed at once (200). Any
+/// other confirmation waits `pos.await_purchase_ms` and then ends `purchase-not-reported`: a
+/// purchase the till has not reported, one it reported with another amount or time (the try
+/// takes one of the receipt's slots), and a receipt that takes no tries (locked, refunded) all
+/// get that one answer, by the same steps, so the answers tell a guesser nothing.
+async fn confirm_by_till(env: &ActorEnv, slot: &mut Slot<Session>, s: Session, p: Purchase) -> Result<Step, ActorError> {
+    if s.failed_tries >= env.pos.session_failed_tries_max {
+        return Err(ActorError::conflict(
+            ConflictKind::PurchaseTriesExhausted,
+            format!("session {} had {} till confirmations that were not backed; it can no longer claim a till purchase", s.id, s.failed_tries),
+        ));
     }
+    let report = reported(env, &s, &p, true).await?;
+    // The same receipt and amount again after its wait ended (the time may differ: it is typed
+    // again): answered at once. Only a report that arrived since, or a receipt released since,
+    // and so was never compared with this amount, is evaluated. Another amount is a new try.
+    let retry = s
+        .purchase_refusal
+        .clone()
+        .filter(|r| r.kind == ConflictKind::PurchaseNotReported && r.purchase.transaction_id == p.transaction_id && r.purchase.amount == p.amount);
+    if let Some(refused) = retry {
+        let (Some(r), false) = (report, refused.evaluated) else { return Err(refusal_error(ConflictKind::PurchaseNotReported, &p)) };
+        let mut unbacked = s.clone();
+        unbacked.purchase_refusal = Some(PurchaseRefusal { evaluated: true, ..refused });
+        return match attempt(env, slot, &s, &p, &r, unbacked, vec![]).await? {
+            Attempt::Claimed(next) => done(&next),
+            Attempt::ClaimedByOther => {
+                refuse(env, slot, &s, &p, ConflictKind::PurchaseAlreadyClaimed, true).await?;
+                Err(refusal_error(ConflictKind::PurchaseAlreadyClaimed, &p))
+            }
+            Attempt::Mismatched(_) | Attempt::Blocked => Err(refusal_error(ConflictKind::PurchaseNotReported, &p)),
+        };
+    }
+    let waiting = match report {
+        Some(r) => match attempt(env, slot, &s, &p, &r, awaiting(env, &s, &p, true)?, vec![]).await? {
+            Attempt::Claimed(next) => return done(&next),
+            Attempt::ClaimedByOther => {
+                refuse(env, slot, &s, &p, ConflictKind::PurchaseAlreadyClaimed, true).await?;
+                return Err(refusal_error(ConflictKind::PurchaseAlreadyClaimed, &p));
+            }
+            Attempt::Mismatched(next) => Some(next),
+            Attempt::Blocked => None,
+        },
+        None => None,
+    };
+    let next = match waiting {
+        Some(next) => next,
+        None => {
+            let next = awaiting(env, &s, &p, false)?;
+            slot.commit(env, next.clone(), vec![wait_record(&s, &p).write(&p.amount, IndexMode::Upsert)?], vec![]).await?;
+            next
+        }
+    };
     tracing::info!(receipt = %p.transaction_id, "waiting for the till to report the purchase");
-    // The webhook path records the purchase, then looks for this wait record; checking once
-    // more after writing it means one of the two always sees the other.
+    // The webhook path records the purchase, then looks for wait records; checking once more
+    // after writing ours means one of the two always sees the other.
     done(&resolve_awaiting(env, slot, next, true).await?)
+}
+
+/// The till refunded or cancelled this session's purchase (from the webhook path, after its
+/// business recorded the refund and reversed a paid reward): marks the session, so it and its
+/// page show it. Idempotent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PurchaseRefunded {
+    /// What the business reversed of a paid reward (0 when nothing was paid yet: the
+    /// settlement withholds it instead).
+    pub reversed: Ore,
+}
+
+op!(SessionActor, SessionId: PurchaseRefunded -> Step);
+
+impl SessionOp for PurchaseRefunded {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &SessionId, slot: &mut Slot<Session>) -> Result<Step, ActorError> {
+        let session = match current(env, id, slot)? {
+            Ok(s) => s,
+            Err(step) => return Ok(step),
+        };
+        if session.refund.is_some_and(|r| r.reversed == self.reversed) {
+            return done(&session);
+        }
+        let mut next = session.clone();
+        next.refund = Some(RefundMark { reversed: self.reversed, at: env.clock.now() });
+        slot.commit(env, next.clone(), vec![], vec![]).await?;
+        tracing::info!(reversed_ore = self.reversed.as_ore(), "purchase refunded by the till");
+        done(&next)
+    }
 }
 
 op!(SessionActor, SessionId: Erase -> Step);
@@ -521,7 +686,8 @@ fn settle_step(s: &Session, outcome: Outcome) -> Step {
         Outcome::Scored { .. } => s.feedback.as_ref().and_then(|f| f.text.as_deref()).map(Fingerprint::of),
         Outcome::Expired => None,
     };
-    let settle = Settle { session: s.id.clone(), opened_at: s.opened_at, outcome, device: s.device.clone(), fingerprint, network: s.network.clone() };
+    let till_purchase = s.purchase.as_ref().filter(|_| s.till_backed).map(|p| (s.location_id.clone(), p.transaction_id.clone()));
+    let settle = Settle { session: s.id.clone(), opened_at: s.opened_at, outcome, device: s.device.clone(), fingerprint, network: s.network.clone(), till_purchase };
     Step::Settle { business: s.business_id.clone(), settle }
 }
 
@@ -567,6 +733,10 @@ impl SessionOp for OpenSession {
             await_until: None,
             purchase_refusal: None,
             network: self.network,
+            failed_tries: 0,
+            await_evaluated: false,
+            till_backed: false,
+            refund: None,
         };
         let active = ActiveRecord { location: session.location_id.clone(), device: self.device.clone() };
         let writes = vec![

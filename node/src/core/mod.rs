@@ -221,6 +221,17 @@ impl NodeHandle {
         self.registry.call(id, RegisterPos(integration)).await
     }
 
+    /// The receipts of a business that their mismatched tries locked (`pos.receipt_mismatches_max`).
+    pub async fn locked_receipts(&self, id: &BusinessId) -> Result<Vec<crate::actors::keys::LockedReceipt>, ActorError> {
+        pos::locked_receipts(&self.cluster, id).await
+    }
+
+    /// Releases a locked receipt of a business, so it takes tries again; `false` when it was not locked.
+    pub async fn release_receipt(&self, id: BusinessId, location: crate::domain::LocationId, receipt: crate::domain::TransactionId) -> Result<bool, ActorError> {
+        let slots = self.config.pos.receipt_mismatches_max;
+        self.registry.call(id, crate::actors::business::ReleaseReceipt { location, receipt, slots }).await
+    }
+
     /// Takes a till's webhook delivery (see [`pos`]).
     pub async fn pos_webhook(&self, delivery: Delivery) -> Result<pos::WebhookOutcome, pos::WebhookError> {
         let tolerance_ms = u64::try_from(self.config.pos.timestamp_tolerance.as_millis()).unwrap_or(u64::MAX);

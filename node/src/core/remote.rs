@@ -13,12 +13,12 @@ use svea_storage::codec::{decode, encode};
 use svea_storage::RaftNodeId;
 
 use crate::actors::business::{
-    GetBusiness, NewBusiness, RecordPurchase, RegisterPos, ReleaseOrgNumber, ReviewHeld, RotateKey, SessionOpened, SetDeclaredAmountMax, SetVerification,
-    Settle,
+    GetBusiness, NewBusiness, RecordPurchase, RegisterPos, ReleaseOrgNumber, ReleaseReceipt, ReviewHeld, RotateKey, SessionOpened, SetDeclaredAmountMax,
+    SetVerification, Settle,
 };
 use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{
-    ConfirmPurchase, Erase, Expire, GetSession, GiveFeedback, MatchPurchase, OpenSession, RecordReview, RecordSettlement, RedactOldText,
+    ConfirmPurchase, Erase, Expire, GetSession, GiveFeedback, MatchPurchase, OpenSession, PurchaseRefunded, RecordReview, RecordSettlement, RedactOldText,
 };
 use super::routed::RoutedWindow;
 use crate::actors::{ActorEnv, ActorError, Hosted, Op};
@@ -59,6 +59,10 @@ pub enum RemoteCall {
     RecordPurchase(BusinessId, RecordPurchase),
     /// [`MatchPurchase`].
     MatchPurchase(SessionId, MatchPurchase),
+    /// [`PurchaseRefunded`].
+    PurchaseRefunded(SessionId, PurchaseRefunded),
+    /// [`ReleaseReceipt`].
+    ReleaseReceipt(BusinessId, ReleaseReceipt),
     /// [`Erase`].
     Erase(SessionId, Erase),
     /// [`RedactOldText`].
@@ -106,6 +110,8 @@ impl RemoteCall {
             RemoteCall::RegisterPos(..) => "register_pos",
             RemoteCall::RecordPurchase(..) => "record_purchase",
             RemoteCall::MatchPurchase(..) => "match_purchase",
+            RemoteCall::PurchaseRefunded(..) => "purchase_refunded",
+            RemoteCall::ReleaseReceipt(..) => "release_receipt",
             RemoteCall::Erase(..) => "erase",
             RemoteCall::RedactOldText(..) => "redact_old_text",
             RemoteCall::ReviewHeld(..) => "review_held",
@@ -194,6 +200,8 @@ impl AppHandler for ForwardedCalls {
                 RemoteCall::RegisterPos(id, op) => serve(&registry, id, op).await,
                 RemoteCall::RecordPurchase(id, op) => serve(&registry, id, op).await,
                 RemoteCall::MatchPurchase(id, op) => serve(&registry, id, op).await,
+                RemoteCall::PurchaseRefunded(id, op) => serve(&registry, id, op).await,
+                RemoteCall::ReleaseReceipt(id, op) => serve(&registry, id, op).await,
                 RemoteCall::Erase(id, op) => serve(&registry, id, op).await,
                 RemoteCall::RedactOldText(id, op) => serve(&registry, id, op).await,
                 RemoteCall::ReviewHeld(id, op) => serve(&registry, id, op).await,

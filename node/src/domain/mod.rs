@@ -33,7 +33,7 @@ pub use money::{MoneyError, Ore};
 pub use network::{NetworkHash, NetworkKey};
 pub use brake::{Brake, HourlyRewards};
 pub use orgnr::{OrgNumber, OrgNumberError};
-pub use pos::{Delivery, PosError, PosId, PosIntegration, Provider, PurchaseVerification, ReportedPurchase};
+pub use pos::{Delivery, PosError, PosId, PosIntegration, Provider, PurchaseVerification, ReportedPurchase, TillRefund};
 pub use reward::{
     compute_reward, Cap, RewardDecision, RewardPolicy, RewardTier, Tier, REWARD_CAP_PER_SESSION,
 };

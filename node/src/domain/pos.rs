@@ -51,11 +51,11 @@ pub const POS_NOTIFICATION_URL_LEN_MAX: usize = 2048;
 /// The till systems svea takes purchases from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Provider {
-    /// Zettle (PayPal) Pusher API, `PurchaseCreated`.
+    /// Zettle (PayPal) Pusher API, `PurchaseCreated` (a refund is a purchase with `refund: true`).
     Zettle,
-    /// Square webhooks, `payment.created` / `payment.updated`.
+    /// Square webhooks, `payment.created` / `payment.updated`, `refund.created` / `refund.updated`.
     Square,
-    /// Shopify webhooks, `orders/create` / `orders/paid`.
+    /// Shopify webhooks, `orders/create` / `orders/paid`, `refunds/create`, `orders/cancelled`.
     Shopify,
 }
 
@@ -295,6 +295,21 @@ pub struct ReportedPurchase {
     pub at: DateTime<Utc>,
     /// The till's location id, if the provider sends one.
     pub till_location: Option<PosId>,
+    /// The provider's own id of the purchase (Zettle `purchaseUuid`, Square payment `id`, Shopify
+    /// order `id`): what its refund and cancellation events name.
+    pub till_id: Option<PosId>,
+}
+
+/// A refund or cancellation as a till reports it: it names the purchase by the provider's own id
+/// ([`ReportedPurchase::till_id`]). Any refund, partial or whole, counts the same: svea cannot
+/// tell a returned item from a pretext, so the purchase backs no reward any more (README,
+/// "Purchases verified by the till").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TillRefund {
+    /// The refunded purchase, by the provider's id.
+    pub till_id: PosId,
+    /// Amount refunded; `None` for a cancellation of the whole purchase.
+    pub amount: Option<Ore>,
 }
 
 /// A webhook delivery as parsed from the request: nothing in it is trusted until
@@ -319,6 +334,8 @@ pub struct Delivery {
     pub signed_at: Option<DateTime<Utc>>,
     /// The purchase, or `None` for an event that reports none (e.g. an unpaid order).
     pub purchase: Option<ReportedPurchase>,
+    /// The refund or cancellation it reports, if it reports one.
+    pub refund: Option<TillRefund>,
 }
 
 impl Delivery {
@@ -430,7 +447,7 @@ mod tests {
 
     #[test]
     fn a_purchase_matches_on_amount_and_time_window() {
-        let r = ReportedPurchase { receipt: "R1".parse().unwrap(), amount: Ore::from_ore(8300), at: at("2026-01-01T12:00:00Z"), till_location: None };
+        let r = ReportedPurchase { receipt: "R1".parse().unwrap(), amount: Ore::from_ore(8300), at: at("2026-01-01T12:00:00Z"), till_location: None, till_id: None };
         let w = std::time::Duration::from_secs(600);
         assert_eq!(purchase_matches(&r, Ore::from_ore(8300), at("2026-01-01T12:09:00Z"), w), Ok(()));
         assert_eq!(purchase_matches(&r, Ore::from_ore(8301), at("2026-01-01T12:00:00Z"), w), Err(Mismatch::Amount));
@@ -462,6 +479,7 @@ mod tests {
             body: vec![],
             signed_at: Some(at("2026-01-01T12:00:00Z")),
             purchase: None,
+            refund: None,
         };
         let tol = std::time::Duration::from_secs(300);
         assert!(d.check_fresh(at("2026-01-01T12:04:59Z"), tol).is_ok());

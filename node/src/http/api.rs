@@ -321,7 +321,8 @@ pub(super) fn score_out(r: &crate::domain::QualityScore) -> ScoreOut {
     "score_breakdown": {"total": 78, "substance": 25, "specific": 20, "actionable": 18, "balanced": 15},
     "feedback_text": "Kanelbullen var färsk och kaffet varmt, men kön vid kassan var lång vid lunch. Öppna en kassa till mellan 12 och 13.",
     "feedback_redacted": null, "reward_sek": "4.48", "reward_tier": "mid", "reward_capped_by": null, "withheld": null, "reward_held_sek": null,
-    "ended_at": "2026-03-02T11:47:55Z", "awaiting_purchase_until": null, "purchase_refused": null}))]
+    "ended_at": "2026-03-02T11:47:55Z", "awaiting_purchase_until": null, "purchase_refused": null,
+    "purchase_refunded": false, "reward_reversed_sek": null}))]
 struct SessionOut {
     id: String,
     /// `opened`, `awaiting_purchase`, `purchase_confirmed`, `rewarded`, `rejected` or `expired`.
@@ -358,8 +359,14 @@ struct SessionOut {
     reward_held_sek: Option<String>,
     ended_at: Option<String>,
     awaiting_purchase_until: Option<String>,
-    /// Why the till's report did not match the purchase, when it did not.
+    /// Why the till did not back the last purchase confirmed: `purchase-not-reported` or
+    /// `purchase-already-claimed`.
     purchase_refused: Option<&'static str>,
+    /// Whether the till refunded or cancelled the purchase (an unpaid reward is then withheld,
+    /// `purchase_refunded`).
+    purchase_refunded: bool,
+    /// What was taken back of a paid reward because the till refunded the purchase.
+    reward_reversed_sek: Option<String>,
 }
 
 fn session_out(s: &Session) -> SessionOut {
@@ -389,6 +396,8 @@ fn session_out(s: &Session) -> SessionOut {
         ended_at: s.ended_at.map(rfc3339),
         awaiting_purchase_until: s.await_until.filter(|_| s.state == crate::actors::session::SessionState::AwaitingPurchase).map(rfc3339),
         purchase_refused: s.purchase_refusal.as_ref().map(|r| r.kind.as_str()),
+        purchase_refunded: s.refund.is_some(),
+        reward_reversed_sek: s.refund.filter(|r| r.reversed > Ore::ZERO).map(|r| r.reversed.to_sek_string()),
     }
 }
 
@@ -559,7 +568,10 @@ pub(super) async fn open_session(node: web::Data<NodeHandle>, req: HttpRequest, 
         super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy,
         (status = 400, description = "`malformed-json`, `invalid-body`, `invalid-timestamp` (`purchased_at` is not RFC 3339).", content_type = "application/problem+json", body = super::Problem),
         (status = 404, description = "`session-not-found`.", content_type = "application/problem+json", body = super::Problem),
-        (status = 409, description = "`session-expired`, `purchase-already-confirmed`, `transaction-id-reused`.", content_type = "application/problem+json", body = super::Problem),
+        (status = 409, description = "`session-expired`, `purchase-already-confirmed`, `transaction-id-reused`; at a `pos` business \
+            `purchase-not-reported` (the wait ended: the till did not report this purchase with this amount and time; a purchase \
+            reported with another amount gets this same answer), `purchase-already-claimed` (another session claimed this exact \
+            purchase), `purchase-tries-exhausted` (`pos.session_failed_tries_max` confirmations of this session ended unbacked).", content_type = "application/problem+json", body = super::Problem),
         (status = 422, description = "`invalid-amount`, `purchase-amount-out-of-range`, `purchase-in-future`, \
             `purchase-outside-window`, `invalid-id`; `declared-amount-needs-till`: a self-declared purchase above the \
             business's ceiling (`declared_amount_max_sek`): the business must verify it with its till.", content_type = "application/problem+json", body = super::Problem),

@@ -23,6 +23,24 @@
 //!   receipt's number), `total_price` (a decimal string), `currency`, `financial_status`,
 //!   `processed_at` / `created_at`, `location_id`.
 //!
+//! Refunds and cancellations (issue 20), as each provider documents them:
+//! - Zettle: a refund is itself a purchase (`PurchaseCreated`) with `refund: true`, a negative
+//!   `amount`, and `refundsPurchaseUUID1` naming the refunded purchase's `purchaseUUID1`
+//!   (github.com/iZettle/api-documentation `purchase.adoc`, "Fetching purchases with partial
+//!   refund" and the Purchase model: "Refunds are represented by the same model but with negative
+//!   amounts and refund related flags/fields"). The Pusher payload names the purchase
+//!   `purchaseUuid` (`pusher-api/user-guides/event-subscriptions.md`); the refund's pointer is
+//!   read as `refundsPurchaseUuid` in that spelling, else `refundsPurchaseUUID1`.
+//! - Square `refund.created` / `refund.updated` (developer.squareup.com/docs/refunds-api/webhooks
+//!   and reference/square/webhooks/refund.updated): `data.object.refund` with `id`, `status`
+//!   (only `COMPLETED` counts: a `PENDING` refund may still fail), `amount_money`,
+//!   `payment_id` (the refunded payment's `id`), `location_id`. A `payment.updated` whose payment
+//!   `status` is `CANCELED` cancels that payment.
+//! - Shopify `refunds/create` (shopify.dev/docs/api/webhooks, topic `refunds/create`; payload the
+//!   Refund resource): `order_id`, `transactions[]` with `kind: "refund"`, `status: "success"`,
+//!   `amount` (a decimal string); a refund without a successful refund transaction moved no
+//!   money and is ignored. `orders/cancelled` (payload the Order): its `id` is cancelled.
+//!
 //! Nothing here panics on outside input: every field is optional until checked.
 
 use std::collections::BTreeMap;
@@ -36,7 +54,7 @@ use serde_json::Value;
 use super::error::{ApiError, ApiResult};
 use crate::core::pos::WebhookOutcome;
 use crate::core::NodeHandle;
-use crate::domain::pos::{Delivery, Encoding, PosError, PosId, PosIntegration, Provider, PurchaseVerification, ReportedPurchase, Signed};
+use crate::domain::pos::{Delivery, Encoding, PosError, PosId, PosIntegration, Provider, PurchaseVerification, ReportedPurchase, Signed, TillRefund};
 use crate::domain::{LocationId, Ore, TransactionId};
 
 /// Zettle's signature header.
@@ -107,20 +125,30 @@ pub fn zettle(headers: &HeaderMap, body: &[u8]) -> Result<Option<Delivery>, PosE
     let timestamp = text(&v, &["timestamp"])?.to_owned();
     let payload = text(&v, &["payload"])?.to_owned();
     let signed_at = Some(time(&timestamp)?);
-    let purchase = if event_name == "PurchaseCreated" {
+    let (mut purchase, mut refund) = (None, None);
+    if event_name == "PurchaseCreated" {
         let p: Value = serde_json::from_str(&payload).map_err(|e| invalid(format!("payload is not JSON: {e}")))?;
         sek(text(&p, &["currency"])?)?;
-        let number = field(&p, &["purchaseNumber"]).and_then(Value::as_i64).ok_or_else(|| invalid("payload.purchaseNumber is missing"))?;
-        let at = match field(&p, &["timestamp"]).and_then(Value::as_i64) {
-            Some(ms) => Utc.timestamp_millis_opt(ms).single().ok_or_else(|| invalid("payload.timestamp is out of range"))?,
-            None => time(text(&p, &["created"])?)?,
-        };
-        Some(ReportedPurchase { receipt: receipt(&number.to_string())?, amount: minor_units(p.get("amount"), "payload.amount")?, at, till_location: None })
-    } else {
-        None
-    };
+        let amount = minor_units(p.get("amount"), "payload.amount")?;
+        if p.get("refund").and_then(Value::as_bool) == Some(true) {
+            let of = p.get("refundsPurchaseUuid").or_else(|| p.get("refundsPurchaseUUID1")).and_then(Value::as_str);
+            let of = of.ok_or_else(|| invalid("a refund's payload.refundsPurchaseUUID1 is missing"))?;
+            refund = Some(TillRefund { till_id: PosId::new(of, "refundsPurchaseUUID1")?, amount: Some(Ore::ZERO.checked_sub(amount).unwrap_or(amount)) });
+        } else {
+            let number = field(&p, &["purchaseNumber"]).and_then(Value::as_i64).ok_or_else(|| invalid("payload.purchaseNumber is missing"))?;
+            let at = match field(&p, &["timestamp"]).and_then(Value::as_i64) {
+                Some(ms) => Utc.timestamp_millis_opt(ms).single().ok_or_else(|| invalid("payload.timestamp is out of range"))?,
+                None => time(text(&p, &["created"])?)?,
+            };
+            let till_id = match p.get("purchaseUuid").or_else(|| p.get("purchaseUUID1")).and_then(Value::as_str) {
+                Some(id) => Some(PosId::new(id, "purchaseUuid")?),
+                None => None,
+            };
+            purchase = Some(ReportedPurchase { receipt: receipt(&number.to_string())?, amount, at, till_location: None, till_id });
+        }
+    }
     let signed = Signed::TimestampDotPayload { timestamp, payload };
-    Ok(Some(Delivery { provider: Provider::Zettle, account, event_id, signature, encoding: Encoding::Hex, signed, body: body.to_vec(), signed_at, purchase }))
+    Ok(Some(Delivery { provider: Provider::Zettle, account, event_id, signature, encoding: Encoding::Hex, signed, body: body.to_vec(), signed_at, purchase, refund }))
 }
 
 /// Parses a Square webhook notification.
@@ -132,6 +160,18 @@ pub fn square(headers: &HeaderMap, body: &[u8]) -> Result<Delivery, PosError> {
     // `created_at` is inside the signed body, so it is the signed delivery time.
     let signed_at = Some(time(text(&v, &["created_at"])?)?);
     let kind = text(&v, &["type"])?;
+    let mut refund = None;
+    if let Some(r) = field(&v, &["data", "object", "refund"]).filter(|_| kind.starts_with("refund.")) {
+        if r.get("status").and_then(Value::as_str) == Some("COMPLETED") {
+            let amount = r.get("amount_money").map(|m| minor_units(m.get("amount"), "refund amount")).transpose()?;
+            refund = Some(TillRefund { till_id: PosId::new(text(r, &["payment_id"])?, "payment_id")?, amount });
+        }
+    }
+    if let Some(p) = field(&v, &["data", "object", "payment"]).filter(|_| kind == "payment.updated") {
+        if p.get("status").and_then(Value::as_str) == Some("CANCELED") {
+            refund = Some(TillRefund { till_id: PosId::new(text(p, &["id"])?, "payment id")?, amount: None });
+        }
+    }
     let purchase = match field(&v, &["data", "object", "payment"]) {
         Some(p) if kind.starts_with("payment.") && p.get("status").and_then(Value::as_str) == Some("COMPLETED") => {
             let money = p.get("total_money").or_else(|| p.get("amount_money")).ok_or_else(|| invalid("payment has no amount_money"))?;
@@ -145,11 +185,12 @@ pub fn square(headers: &HeaderMap, body: &[u8]) -> Result<Delivery, PosError> {
                 amount: minor_units(money.get("amount"), "payment amount")?,
                 at: time(text(p, &["created_at"])?)?,
                 till_location,
+                till_id: Some(PosId::new(text(p, &["id"])?, "payment id")?),
             })
         }
         _ => None,
     };
-    Ok(Delivery { provider: Provider::Square, account, event_id, signature, encoding: Encoding::Base64, signed: Signed::NotificationUrlThenBody, body: body.to_vec(), signed_at, purchase })
+    Ok(Delivery { provider: Provider::Square, account, event_id, signature, encoding: Encoding::Base64, signed: Signed::NotificationUrlThenBody, body: body.to_vec(), signed_at, purchase, refund })
 }
 
 /// Parses a Shopify order webhook.
@@ -161,7 +202,7 @@ pub fn shopify(headers: &HeaderMap, body: &[u8]) -> Result<Delivery, PosError> {
     let topic = header(headers, "x-shopify-topic")?;
     let v = json(body)?;
     let paid = v.get("financial_status").and_then(Value::as_str) == Some("paid");
-    let purchase = if topic.starts_with("orders/") && paid {
+    let purchase = if topic.starts_with("orders/") && topic != "orders/cancelled" && paid {
         sek(text(&v, &["currency"])?)?;
         let amount = Ore::parse_sek(text(&v, &["total_price"])?).map_err(|e| invalid(format!("total_price: {e}")))?;
         let at = time(v.get("processed_at").and_then(Value::as_str).map_or_else(|| text(&v, &["created_at"]), Ok)?)?;
@@ -170,13 +211,53 @@ pub fn shopify(headers: &HeaderMap, body: &[u8]) -> Result<Delivery, PosError> {
             Some(Value::String(s)) => Some(PosId::new(s, "location_id")?),
             _ => None,
         };
-        Some(ReportedPurchase { receipt: receipt(text(&v, &["name"])?)?, amount, at, till_location })
+        let till_id = shopify_id(v.get("id"), "id")?;
+        Some(ReportedPurchase { receipt: receipt(text(&v, &["name"])?)?, amount, at, till_location, till_id })
     } else {
         None
     };
+    let refund = match topic {
+        "refunds/create" => shopify_refund(&v)?,
+        "orders/cancelled" => {
+            let till_id = shopify_id(v.get("id"), "id")?.ok_or_else(|| invalid("a cancelled order's id is missing"))?;
+            Some(TillRefund { till_id, amount: None })
+        }
+        _ => None,
+    };
     // Shopify signs only the body; its X-Shopify-Triggered-At header is not signed, so no
     // delivery time is checked (replays are refused by the event id).
-    Ok(Delivery { provider: Provider::Shopify, account, event_id, signature, encoding: Encoding::Base64, signed: Signed::Body, body: body.to_vec(), signed_at: None, purchase })
+    Ok(Delivery { provider: Provider::Shopify, account, event_id, signature, encoding: Encoding::Base64, signed: Signed::Body, body: body.to_vec(), signed_at: None, purchase, refund })
+}
+
+/// A Shopify id, sent as a JSON number (orders, `order_id`), or as a string.
+fn shopify_id(v: Option<&Value>, what: &str) -> Result<Option<PosId>, PosError> {
+    match v {
+        Some(Value::Number(n)) => Ok(Some(PosId::new(&n.to_string(), what)?)),
+        Some(Value::String(s)) => Ok(Some(PosId::new(s, what)?)),
+        _ => Ok(None),
+    }
+}
+
+/// Most refund transactions of one Shopify refund that are read.
+const SHOPIFY_REFUND_TRANSACTIONS_MAX: usize = 100;
+
+/// A `refunds/create` payload: the order it refunds and the money its successful refund
+/// transactions returned; `None` when no money moved (a refund of quantities only).
+fn shopify_refund(v: &Value) -> Result<Option<TillRefund>, PosError> {
+    let till_id = shopify_id(v.get("order_id"), "order_id")?.ok_or_else(|| invalid("a refund's order_id is missing"))?;
+    let mut total = Ore::ZERO;
+    let mut moved = false;
+    let transactions = v.get("transactions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    for t in transactions.iter().take(SHOPIFY_REFUND_TRANSACTIONS_MAX) {
+        let str_of = |k: &str| t.get(k).and_then(Value::as_str);
+        if str_of("kind") != Some("refund") || str_of("status") != Some("success") {
+            continue;
+        }
+        let amount = Ore::parse_sek(str_of("amount").unwrap_or_default()).map_err(|e| invalid(format!("refund transaction amount: {e}")))?;
+        total = total.checked_add(amount).ok_or_else(|| invalid("refund amounts overflow"))?;
+        moved = true;
+    }
+    Ok(moved.then_some(TillRefund { till_id, amount: Some(total) }))
 }
 
 fn provider(raw: &str) -> Result<Provider, ApiError> {
@@ -330,6 +411,77 @@ pub(super) async fn put_pos(node: web::Data<NodeHandle>, req: HttpRequest, path:
     let integration = PosIntegration::new(provider, PosId::new(&body.account, "account")?, &body.secret, body.notification_url, locations, default_location)?;
     let b = node.register_pos(id, integration).await??;
     Ok(HttpResponse::Ok().json(super::api::business_out(&node, &b)))
+}
+
+/// A receipt its mismatched tries locked.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct LockOut {
+    /// The location it was bought at.
+    location_id: String,
+    /// The receipt id.
+    receipt: String,
+    /// When its last try was taken (RFC 3339).
+    locked_at: String,
+}
+
+/// The receipts of a business that are locked.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"locks": [{"location_id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a", "receipt": "147", "locked_at": "2026-03-02T11:50:03Z"}]}))]
+pub(super) struct LocksOut {
+    /// Oldest location and receipt first, at most 200.
+    locks: Vec<LockOut>,
+}
+
+/// `GET /v1/businesses/{id}/pos/locks`.
+#[utoipa::path(get, path = "/v1/businesses/{id}/pos/locks", tag = "businesses", operation_id = "list_receipt_locks",
+    params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
+    responses((status = 200, description = "Receipts that took `pos.receipt_mismatches_max` mismatched amounts across sessions: \
+            no session can claim them until the business releases them.", body = LocksOut),
+        super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
+pub(super) async fn locks(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>) -> ApiResult {
+    let id = super::auth::authorize(&node, &req, &id).await?.business.id;
+    let locks = node.locked_receipts(&id).await?;
+    let locks = locks
+        .into_iter()
+        .map(|l| LockOut { location_id: l.location.to_string(), receipt: l.receipt.to_string(), locked_at: l.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true) })
+        .collect();
+    Ok(HttpResponse::Ok().json(LocksOut { locks }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"location_id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a", "receipt": "147"}))]
+pub(super) struct ReleaseIn {
+    /// The location the receipt was bought at.
+    location_id: String,
+    /// The receipt id, as the till reported it.
+    receipt: String,
+}
+
+/// Whether a receipt was released.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"released": true}))]
+pub(super) struct ReleasedOut {
+    /// `true` when it was locked and takes tries again; `false` when it was not locked.
+    released: bool,
+}
+
+/// `POST /v1/businesses/{id}/pos/locks/release`.
+#[utoipa::path(post, path = "/v1/businesses/{id}/pos/locks/release", tag = "businesses", operation_id = "release_receipt",
+    params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
+    request_body(content = ReleaseIn, content_type = "application/json"),
+    responses((status = 200, description = "Released (or it was not locked): the receipt takes `pos.receipt_mismatches_max` tries again.", body = ReleasedOut),
+        super::error::answers::BusinessAuth, super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy,
+        (status = 422, description = "`invalid-id`: the receipt is not a valid receipt id.", content_type = "application/problem+json", body = super::Problem)))]
+pub(super) async fn release(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>, body: web::Json<ReleaseIn>) -> ApiResult {
+    let id = super::auth::authorize(&node, &req, &id).await?.business.id;
+    let location: LocationId = body
+        .location_id
+        .parse()
+        .map_err(|_| ApiError::Actor(crate::actors::ActorError::NotFound { what: crate::actors::Missing::Location, id: body.location_id.chars().take(64).collect() }))?;
+    let receipt: TransactionId = body.receipt.parse().map_err(crate::domain::DomainError::from)?;
+    let released = node.release_receipt(id, location, receipt).await?;
+    Ok(HttpResponse::Ok().json(ReleasedOut { released }))
 }
 
 #[cfg(test)]
@@ -491,6 +643,78 @@ mod tests {
         let altered = shopify_body("1990.00");
         assert!(!shopify(&shopify_headers(&sig), altered.as_bytes()).unwrap().verify(&good));
         assert!(!shopify(&shopify_headers("not base64!"), body.as_bytes()).unwrap().verify(&good));
+    }
+
+    #[test]
+    fn zettle_refund_is_a_purchase_with_refund_true_naming_the_refunded_purchase() {
+        // purchase.adoc, "Fetching purchases with partial refund": the refund's own purchase,
+        // negative amount, `refundsPurchaseUUID1` pointing at the original.
+        let payload = r#"{"purchaseUuid":"1ca5c42a-8ec4-11e6-aaff-4186f29705b6","currency":"SEK","amount":-3500,"timestamp":1476088362675,"purchaseNumber":10,"refund":true,"refundsPurchaseUUID1":"0e935690-8ec4-11e6-91f3-27d1de799420"}"#;
+        let ts = "2016-10-10T08:32:43.100Z";
+        let body = serde_json::json!({"organizationUuid": "o-1", "eventName": "PurchaseCreated", "messageId": "m-1", "payload": payload, "timestamp": ts}).to_string();
+        let sig = hex(&sign(SECRET, &[ts.as_bytes(), b".", payload.as_bytes()]));
+        let d = zettle(&headers(&[(ZETTLE_SIGNATURE, &sig)]), body.as_bytes()).unwrap().unwrap();
+        assert!(d.verify(&integration(Provider::Zettle, "o-1", SECRET)), "a refund is signed as a purchase");
+        assert_eq!(d.purchase, None);
+        let r = d.refund.unwrap();
+        assert_eq!((r.till_id.as_str(), r.amount), ("0e935690-8ec4-11e6-91f3-27d1de799420", Some(Ore::from_ore(3500))));
+        // A sale names itself by its purchaseUuid, which a refund names.
+        let (sale, _, _) = zettle_body(8300);
+        let sale = zettle(&headers(&[(ZETTLE_SIGNATURE, "00")]), sale.as_bytes()).unwrap().unwrap();
+        assert_eq!(sale.purchase.unwrap().till_id.unwrap().as_str(), "244f60a0-fb65-11e7-ae57-406959a78d8a");
+        assert_eq!(sale.refund, None);
+    }
+
+    #[test]
+    fn square_refund_counts_when_completed_and_a_canceled_payment_cancels() {
+        // reference/square/webhooks/refund.updated, its example payload (in SEK).
+        let refund = |status: &str| {
+            serde_json::json!({"merchant_id": "6SSW7HV8K2ST5", "type": "refund.updated", "event_id": "bc316346-6691-4243-88ed-6d651a0d0c47",
+                "created_at": "2020-02-06T22:14:16.421Z", "data": {"type": "refund", "id": "KkAk_ptNB", "object": {"refund": {
+                "id": "KkAk_ptNB", "created_at": "2020-02-06T21:27:41.836Z", "amount_money": {"amount": 1000, "currency": "SEK"},
+                "status": status, "location_id": "NAQ1FHV6ZJ8YV", "order_id": "haOyDuHiqtAXMk0d8pDKXpL7Jg4F",
+                "payment_id": "KkAkhdMsgzn59SM8A89WgKwekxLZY"}}}})
+            .to_string()
+        };
+        let done = refund("COMPLETED");
+        let sig = STANDARD.encode(sign(SECRET, &[URL.as_bytes(), done.as_bytes()]));
+        let d = square(&headers(&[(SQUARE_SIGNATURE, &sig)]), done.as_bytes()).unwrap();
+        assert!(d.verify(&integration(Provider::Square, "6SSW7HV8K2ST5", SECRET)));
+        let r = d.refund.unwrap();
+        assert_eq!((r.till_id.as_str(), r.amount), ("KkAkhdMsgzn59SM8A89WgKwekxLZY", Some(Ore::from_ore(1000))));
+        assert_eq!(square(&headers(&[(SQUARE_SIGNATURE, "x")]), refund("PENDING").as_bytes()).unwrap().refund, None);
+        let canceled = square_body(10000).replace("COMPLETED", "CANCELED");
+        let d = square(&headers(&[(SQUARE_SIGNATURE, "x")]), canceled.as_bytes()).unwrap();
+        assert_eq!((d.purchase, d.refund.map(|r| (r.till_id.as_str().to_owned(), r.amount))), (None, Some(("hYy9pRFVxpDsO1FB05SunFWUe9JZY".to_owned(), None))));
+        let paid = square(&headers(&[(SQUARE_SIGNATURE, "x")]), square_body(10000).as_bytes()).unwrap();
+        assert_eq!(paid.purchase.unwrap().till_id.unwrap().as_str(), "hYy9pRFVxpDsO1FB05SunFWUe9JZY");
+    }
+
+    #[test]
+    fn shopify_refunds_sum_their_successful_refund_transactions_and_cancellations_cancel() {
+        let topic = |t: &str| {
+            let mut h = shopify_headers("x");
+            h.insert(HeaderName::from_static("x-shopify-topic"), HeaderValue::from_str(t).unwrap());
+            h
+        };
+        // The Refund resource (shopify.dev, refunds/create): transactions of kind "refund".
+        let body = serde_json::json!({"id": 929361464, "order_id": 450789469, "created_at": "2020-01-14T10:34:55-05:00",
+            "transactions": [
+                {"id": 1, "order_id": 450789469, "kind": "refund", "status": "success", "amount": "41.94", "currency": "SEK"},
+                {"id": 2, "order_id": 450789469, "kind": "refund", "status": "failure", "amount": "99.00", "currency": "SEK"},
+                {"id": 3, "order_id": 450789469, "kind": "refund", "status": "success", "amount": "8.06", "currency": "SEK"}]})
+        .to_string();
+        let d = shopify(&topic("refunds/create"), body.as_bytes()).unwrap();
+        let r = d.refund.unwrap();
+        assert_eq!((r.till_id.as_str(), r.amount), ("450789469", Some(Ore::from_ore(5000))));
+        assert_eq!(d.purchase, None);
+        let restock_only = serde_json::json!({"id": 9, "order_id": 450789469, "transactions": []}).to_string();
+        assert_eq!(shopify(&topic("refunds/create"), restock_only.as_bytes()).unwrap().refund, None);
+        let cancelled = shopify(&topic("orders/cancelled"), shopify_body("199.00").as_bytes()).unwrap();
+        assert_eq!(cancelled.purchase, None, "a cancelled order reports no purchase");
+        assert_eq!(cancelled.refund.unwrap().till_id.as_str(), "820982911946154508");
+        let created = shopify(&shopify_headers("x"), shopify_body("199.00").as_bytes()).unwrap();
+        assert_eq!(created.purchase.unwrap().till_id.unwrap().as_str(), "820982911946154508");
     }
 
     #[test]

@@ -760,3 +760,187 @@ fn a_declared_amount_above_the_ceiling_is_refused_until_the_till_reports_it() {
     purchase(&n, &sid, "300.01", "D-3").problem(422, "declared-amount-needs-till");
     assert_eq!(purchase(&n, &sid, "300.00", "D-4").status, 200);
 }
+
+/// A node for the till attacks: production's request bucket is far above what these tests send,
+/// and a short await window keeps each unbacked try quick.
+fn till_node(dir: &std::path::Path) -> NodeProc {
+    NodeProc::start(dir, &[("pos.await_purchase_ms", "1500"), ("node.routing", "serve")])
+}
+
+/// Waits until the session's try has ended unbacked, and returns the session as it is then.
+fn refused(n: &NodeProc, sid: &str) -> Resp {
+    eventually(Duration::from_secs(20), "the await window to pass", || {
+        let s = n.get(&format!("/v1/sessions/{sid}"));
+        (s.body["state"] == "opened" && s.body["purchase_refused"].is_string()).then_some(s)
+    })
+}
+
+/// The keys of a JSON object, sorted: the shape of an answer.
+fn shape(v: &serde_json::Value) -> Vec<String> {
+    let mut keys: Vec<String> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn guessing_the_amount_of_a_reported_receipt_gets_the_not_reported_answer_and_three_tries() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let n = till_node(dir.path());
+    let shop = create_business(&n, "100000.00");
+    register_tills(&n, &shop, &format!("{}/v1/pos/square/webhook", n.url));
+    // The till reported receipt #7001 of 400.00 (Shopify order names are sequential).
+    assert_eq!(shopify("evt-guess-1", "#7001", "400.00").send(&n).body["status"], "recorded");
+    // The attacker guesses its amount; a control session tries a receipt the till never reported.
+    let guesser = open_session(&n, &shop.token, "phone-guesser");
+    let control = open_session(&n, &shop.token, "phone-control");
+    for (try_no, amount) in ["1.00", "2.00", "3.00"].iter().enumerate() {
+        let g = confirm(&n, &guesser, amount, "#7001");
+        let c = confirm(&n, &control, amount, "#7999");
+        // The same status, the same shape, the same state: a mismatch is a purchase the till has
+        // not reported.
+        assert_eq!((g.status, c.status), (202, 202), "try {try_no}: {} / {}", g.body, c.body);
+        assert_eq!(shape(&g.body), shape(&c.body));
+        for field in ["state", "purchase_refused", "purchase_refunded"] {
+            assert_eq!(g.body[field], c.body[field], "{field}: {} / {}", g.body, c.body);
+        }
+        assert!(g.body["awaiting_purchase_until"].is_string(), "{}", g.body);
+        // Both end the same way when the window passes, and a retry is answered alike at once.
+        let (g, c) = (refused(&n, &guesser), refused(&n, &control));
+        assert_eq!((&g.body["purchase_refused"], &c.body["purchase_refused"]), (&json!("purchase-not-reported"), &json!("purchase-not-reported")));
+        assert_eq!(shape(&g.body), shape(&c.body));
+        let (g, c) = (confirm(&n, &guesser, amount, "#7001"), confirm(&n, &control, amount, "#7999"));
+        g.problem(409, "purchase-not-reported");
+        c.problem(409, "purchase-not-reported");
+    }
+    // Three unbacked tries: the session can no longer claim a till purchase, even with the right
+    // amount, and the control session is told the same (the count says nothing about receipts).
+    confirm(&n, &guesser, "400.00", "#7001").problem(409, "purchase-tries-exhausted");
+    confirm(&n, &control, "400.00", "#7001").problem(409, "purchase-tries-exhausted");
+    // The customer who holds the receipt still claims it and is rewarded.
+    let holder = open_session(&n, &shop.token, "phone-holder");
+    let c = confirm(&n, &holder, "400.00", "#7001");
+    assert_eq!((c.status, c.body["state"].as_str()), (200, Some("purchase_confirmed")), "{}", c.body);
+    let reward = reward_ore(&feedback(&n, &holder, distinct_feedback(1)));
+    assert_eq!(paid(&n, &shop), svea_node::domain::Ore::from_ore(reward).to_sek_string());
+    // The guesser earned nothing.
+    feedback(&n, &guesser, distinct_feedback(2)).problem(409, "purchase-not-confirmed");
+}
+
+#[test]
+fn five_mismatches_across_sessions_lock_a_receipt_until_the_business_releases_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let n = till_node(dir.path());
+    let shop = create_business(&n, "100000.00");
+    let other = create_business(&n, "100.00");
+    register_tills(&n, &shop, &format!("{}/v1/pos/square/webhook", n.url));
+    assert_eq!(shopify("evt-lock-1", "#8001", "250.00").send(&n).body["status"], "recorded");
+    let locks = format!("/v1/businesses/{}/pos/locks", shop.id);
+    assert_eq!(n.get_as(&locks, &shop.key).body["locks"], json!([]));
+    // Five sessions, five wrong amounts: each answered as not reported.
+    for i in 0..5 {
+        let sid = open_session(&n, &shop.token, &format!("phone-locker-{i}"));
+        let r = confirm(&n, &sid, &format!("{}.00", 10 + i), "#8001");
+        assert_eq!((r.status, r.body["state"].as_str()), (202, Some("awaiting_purchase")), "{}", r.body);
+    }
+    let listed = n.get_as(&locks, &shop.key);
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.body["locks"][0]["receipt"], "#8001", "{}", listed.body);
+    let location = listed.body.pointer("/locks/0/location_id").and_then(|v| v.as_str()).expect("location_id").to_owned();
+    // Locked: the holder's exact amount is answered as not reported too, and ends so.
+    let holder = open_session(&n, &shop.token, "phone-holder");
+    assert_eq!(confirm(&n, &holder, "250.00", "#8001").status, 202);
+    assert_eq!(refused(&n, &holder).body["purchase_refused"], "purchase-not-reported");
+    // Only the business releases it: not anonymously, not with another business's key.
+    let release = format!("/v1/businesses/{}/pos/locks/release", shop.id);
+    let body = json!({"location_id": location, "receipt": "#8001"});
+    crate::pos::method(&n, "POST", &release, body.clone(), None).problem(401, "unauthorized");
+    crate::pos::method(&n, "POST", &release, body.clone(), Some(&other.key)).problem(404, "business-not-found");
+    let r = crate::pos::method(&n, "POST", &release, body.clone(), Some(&shop.key));
+    assert_eq!((r.status, &r.body["released"]), (200, &json!(true)), "{}", r.body);
+    assert_eq!(crate::pos::method(&n, "POST", &release, body, Some(&shop.key)).body["released"], json!(false));
+    assert_eq!(n.get_as(&locks, &shop.key).body["locks"], json!([]));
+    // Released: the holder's same confirmation now claims it.
+    let c = confirm(&n, &holder, "250.00", "#8001");
+    assert_eq!((c.status, c.body["state"].as_str()), (200, Some("purchase_confirmed")), "{}", c.body);
+    assert!(reward_ore(&feedback(&n, &holder, distinct_feedback(3))) > 0);
+}
+
+#[test]
+fn a_session_waiting_on_a_receipt_does_not_block_its_holder() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let n = till_node(dir.path());
+    let shop = create_business(&n, "100000.00");
+    register_tills(&n, &shop, &format!("{}/v1/pos/square/webhook", n.url));
+    // Before the till reports: the attacker waits on the receipt with a guess, the holder with
+    // the true amount; neither blocks the other.
+    let attacker = open_session(&n, &shop.token, "phone-squatter");
+    assert_eq!(confirm(&n, &attacker, "1.00", "#9001").status, 202);
+    let holder = open_session(&n, &shop.token, "phone-holder");
+    let h = confirm(&n, &holder, "120.00", "#9001");
+    assert_eq!((h.status, h.body["state"].as_str()), (202, Some("awaiting_purchase")), "{}", h.body);
+    // The till reports it: the exact match claims it, the guess ends as not reported.
+    assert_eq!(shopify("evt-wait-1", "#9001", "120.00").send(&n).body["status"], "recorded");
+    assert_eq!(n.get(&format!("/v1/sessions/{holder}")).body["state"], "purchase_confirmed");
+    assert_eq!(refused(&n, &attacker).body["purchase_refused"], "purchase-not-reported");
+    assert!(reward_ore(&feedback(&n, &holder, distinct_feedback(4))) > 0);
+    // After the report: a waiting guess does not block the holder who comes later either.
+    assert_eq!(shopify("evt-wait-2", "#9002", "80.00").send(&n).body["status"], "recorded");
+    let attacker2 = open_session(&n, &shop.token, "phone-squatter-2");
+    assert_eq!(confirm(&n, &attacker2, "2.00", "#9002").status, 202);
+    let holder2 = open_session(&n, &shop.token, "phone-holder-2");
+    let h2 = confirm(&n, &holder2, "80.00", "#9002");
+    assert_eq!((h2.status, h2.body["state"].as_str()), (200, Some("purchase_confirmed")), "{}", h2.body);
+    // The exact purchase backs one session only.
+    let thief = open_session(&n, &shop.token, "phone-thief");
+    confirm(&n, &thief, "80.00", "#9002").problem(409, "purchase-already-claimed");
+    assert_eq!(refused(&n, &attacker2).body["purchase_refused"], "purchase-not-reported");
+}
+
+#[test]
+fn buy_feedback_refund_reverses_the_reward_at_each_till() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let n = till_node(dir.path());
+    let shop = create_business(&n, "100000.00");
+    let url = format!("{}/v1/pos/square/webhook", n.url);
+    register_tills(&n, &shop, &url);
+    let sek = |ore: i64| svea_node::domain::Ore::from_ore(ore).to_sek_string();
+    let cases = [
+        ("zettle", zettle(ZETTLE_KEY, "m-buy-1", 41, 60_000, chrono::Utc::now()), "600.00", "41", crate::pos::zettle_refund("m-refund-1", 41, 42, 60_000)),
+        ("square", crate::pos::square(&url, "e-buy-1", "SQ41", 70_000), "700.00", "SQ41", crate::pos::square_refund(&url, "e-refund-1", "SQ41", 70_000, "COMPLETED")),
+        ("shopify", shopify("s-buy-1", "#4101", "800.00"), "800.00", "#4101", crate::pos::shopify_refund("s-refund-1", "#4101", "100.00")),
+    ];
+    for (i, (provider, buy, amount, receipt, refund)) in cases.iter().enumerate() {
+        assert_eq!(buy.send(&n).body["status"], "recorded", "{provider}");
+        let sid = open_session(&n, &shop.token, &format!("phone-refunder-{provider}"));
+        assert_eq!(confirm(&n, &sid, amount, receipt).status, 200, "{provider}");
+        let reward = reward_ore(&feedback(&n, &sid, distinct_feedback(i)));
+        assert_eq!(paid(&n, &shop), sek(reward), "{provider}");
+        // Refunded at the till (Shopify: partly; any refund takes the whole reward back).
+        let r = refund.send(&n);
+        assert_eq!((r.status, r.body["status"].as_str()), (200, Some("recorded")), "{provider}: {}", r.body);
+        assert_eq!(paid(&n, &shop), "0.00", "{provider}: the paid amount goes back");
+        let s = n.get(&format!("/v1/sessions/{sid}"));
+        assert_eq!((&s.body["purchase_refunded"], &s.body["reward_reversed_sek"]), (&json!(true), &json!(sek(reward))), "{provider}: {}", s.body);
+        // The same delivery again reverses nothing more.
+        assert_eq!(refund.send(&n).body["status"], "duplicate", "{provider}");
+        assert_eq!(paid(&n, &shop), "0.00", "{provider}");
+    }
+    // A pending Square refund is not a refund yet.
+    assert_eq!(crate::pos::square(&url, "e-buy-2", "SQ42", 10_000).send(&n).body["status"], "recorded");
+    let pending = crate::pos::square_refund(&url, "e-pending", "SQ42", 10_000, "PENDING").send(&n);
+    assert_eq!(pending.body["status"], "duplicate", "{}", pending.body);
+    // Cancelled before the feedback: the reward is withheld, and the session says why.
+    assert_eq!(shopify("s-buy-3", "#4103", "500.00").send(&n).body["status"], "recorded");
+    let sid = open_session(&n, &shop.token, "phone-canceller");
+    assert_eq!(confirm(&n, &sid, "500.00", "#4103").status, 200);
+    assert_eq!(crate::pos::shopify_cancelled("s-cancel-3", "#4103", "500.00").send(&n).body["status"], "recorded");
+    let f = feedback(&n, &sid, distinct_feedback(5));
+    assert_eq!((f.status, f.str("reward_sek"), &f.body["withheld"]), (200, "0.00".into(), &json!("purchase_refunded")), "{}", f.body);
+    // Refunded before anyone claimed it: the purchase backs no session.
+    assert_eq!(zettle(ZETTLE_KEY, "m-buy-4", 44, 30_000, chrono::Utc::now()).send(&n).body["status"], "recorded");
+    assert_eq!(crate::pos::zettle_refund("m-refund-4", 44, 45, 30_000).send(&n).body["status"], "recorded");
+    let late = open_session(&n, &shop.token, "phone-late");
+    assert_eq!(confirm(&n, &late, "300.00", "44").status, 202);
+    assert_eq!(refused(&n, &late).body["purchase_refused"], "purchase-not-reported");
+    assert_eq!(paid(&n, &shop), "0.00");
+}

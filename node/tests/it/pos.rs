@@ -53,11 +53,34 @@ impl Hook {
 /// `<timestamp>.<payload>` under the subscription's signing key.
 pub(crate) fn zettle(key: &str, message_id: &str, receipt: i64, amount_ore: i64, sent: chrono::DateTime<chrono::Utc>) -> Hook {
     let payload = json!({
-        "purchaseUuid": "244f60a0-fb65-11e7-ae57-406959a78d8a", "source": "POS", "currency": "SEK", "country": "SE",
+        "purchaseUuid": zettle_purchase_uuid(receipt), "source": "POS", "currency": "SEK", "country": "SE",
         "amount": amount_ore, "vatAmount": amount_ore / 5, "timestamp": chrono::Utc::now().timestamp_millis(),
         "purchaseNumber": receipt, "organizationUuid": ORG_UUID,
     })
     .to_string();
+    zettle_signed(key, message_id, payload, sent)
+}
+
+/// The Zettle `purchaseUuid` of the test purchase with receipt number `receipt` (one per receipt).
+pub(crate) fn zettle_purchase_uuid(receipt: i64) -> String {
+    format!("244f60a0-fb65-11e7-ae57-{:012}", receipt.rem_euclid(1_000_000_000_000))
+}
+
+/// Zettle's refund of the test purchase `receipt`, as Zettle documents one (purchase.adoc): a
+/// `PurchaseCreated` whose purchase has `refund: true`, a negative amount and
+/// `refundsPurchaseUUID1` naming the refunded purchase.
+pub(crate) fn zettle_refund(message_id: &str, receipt: i64, refund_number: i64, amount_ore: i64) -> Hook {
+    let payload = json!({
+        "purchaseUuid": zettle_purchase_uuid(refund_number), "source": "POS", "currency": "SEK", "country": "SE",
+        "amount": -amount_ore, "vatAmount": -amount_ore / 5, "timestamp": chrono::Utc::now().timestamp_millis(),
+        "purchaseNumber": refund_number, "organizationUuid": ORG_UUID, "refund": true,
+        "refundsPurchaseUUID1": zettle_purchase_uuid(receipt),
+    })
+    .to_string();
+    zettle_signed(ZETTLE_KEY, message_id, payload, chrono::Utc::now())
+}
+
+fn zettle_signed(key: &str, message_id: &str, payload: String, sent: chrono::DateTime<chrono::Utc>) -> Hook {
     let timestamp = rfc3339(sent);
     let sig = encode(Encoding::Hex, &sign(key, &[timestamp.as_bytes(), b".", payload.as_bytes()]));
     let body = json!({
@@ -72,15 +95,36 @@ pub(crate) fn zettle(key: &str, message_id: &str, receipt: i64, amount_ore: i64,
 /// notification URL followed by the body, under the subscription's signature key.
 pub(crate) fn square(url: &str, event_id: &str, receipt: &str, amount_ore: i64) -> Hook {
     let now = rfc3339(chrono::Utc::now());
+    let payment = format!("pay-{receipt}");
     let body = json!({
         "merchant_id": MERCHANT, "type": "payment.updated", "event_id": event_id, "created_at": now,
-        "data": {"type": "payment", "id": "hYy9pRFVxpDsO1FB05SunFWUe9JZY", "object": {"payment": {
-            "id": "hYy9pRFVxpDsO1FB05SunFWUe9JZY", "amount_money": {"amount": amount_ore, "currency": "SEK"},
+        "data": {"type": "payment", "id": payment, "object": {"payment": {
+            "id": payment, "amount_money": {"amount": amount_ore, "currency": "SEK"},
             "total_money": {"amount": amount_ore, "currency": "SEK"}, "status": "COMPLETED",
             "location_id": "S8GWD5R9QB376", "created_at": now, "receipt_number": receipt,
         }}},
     })
     .to_string();
+    square_signed(url, body)
+}
+
+/// Square's documented `refund.updated` (reference/square/webhooks/refund.updated) for the test
+/// payment of `receipt`, with `status` (`COMPLETED` is the one that counts).
+pub(crate) fn square_refund(url: &str, event_id: &str, receipt: &str, amount_ore: i64, status: &str) -> Hook {
+    let now = rfc3339(chrono::Utc::now());
+    let body = json!({
+        "merchant_id": MERCHANT, "type": "refund.updated", "event_id": event_id, "created_at": now,
+        "data": {"type": "refund", "id": format!("ref-{receipt}"), "object": {"refund": {
+            "id": format!("ref-{receipt}"), "created_at": now, "updated_at": now,
+            "amount_money": {"amount": amount_ore, "currency": "SEK"}, "status": status,
+            "location_id": "S8GWD5R9QB376", "payment_id": format!("pay-{receipt}"), "version": 10,
+        }}},
+    })
+    .to_string();
+    square_signed(url, body)
+}
+
+fn square_signed(url: &str, body: String) -> Hook {
     let sig = encode(Encoding::Base64, &sign(SQUARE_KEY, &[url.as_bytes(), body.as_bytes()]));
     Hook { provider: "square", body, headers: vec![("x-square-hmacsha256-signature".into(), sig)] }
 }
@@ -90,15 +134,49 @@ pub(crate) fn square(url: &str, event_id: &str, receipt: &str, amount_ore: i64) 
 pub(crate) fn shopify(event_id: &str, name: &str, total: &str) -> Hook {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
     let body = json!({
-        "id": 820982911946154508_i64, "name": name, "total_price": total, "currency": "SEK",
+        "id": shopify_order_id(name), "name": name, "total_price": total, "currency": "SEK",
         "financial_status": "paid", "created_at": now, "processed_at": now, "location_id": 905684977,
     })
     .to_string();
+    shopify_signed("orders/create", event_id, body)
+}
+
+/// The Shopify order `id` of the test order named `name` (one per name).
+pub(crate) fn shopify_order_id(name: &str) -> i64 {
+    name.bytes().fold(820982911946154508_i64, |h, b| h.wrapping_mul(31).wrapping_add(i64::from(b))).rem_euclid(1 << 53)
+}
+
+/// Shopify's `refunds/create` (the Refund resource) for the test order `name`: one successful
+/// refund transaction of `amount` (SEK).
+pub(crate) fn shopify_refund(event_id: &str, name: &str, amount: &str) -> Hook {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+    let body = json!({
+        "id": 929361464, "order_id": shopify_order_id(name), "created_at": now, "processed_at": now, "restock": true,
+        "refund_line_items": [],
+        "transactions": [{"id": 1072844685, "order_id": shopify_order_id(name), "kind": "refund", "gateway": "bogus",
+            "status": "success", "amount": amount, "currency": "SEK", "created_at": now}],
+    })
+    .to_string();
+    shopify_signed("refunds/create", event_id, body)
+}
+
+/// Shopify's `orders/cancelled` (the Order resource) for the test order `name`.
+pub(crate) fn shopify_cancelled(event_id: &str, name: &str, total: &str) -> Hook {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+    let body = json!({
+        "id": shopify_order_id(name), "name": name, "total_price": total, "currency": "SEK", "financial_status": "voided",
+        "cancelled_at": now, "cancel_reason": "customer", "created_at": now, "location_id": 905684977,
+    })
+    .to_string();
+    shopify_signed("orders/cancelled", event_id, body)
+}
+
+fn shopify_signed(topic: &str, event_id: &str, body: String) -> Hook {
     let sig = encode(Encoding::Base64, &sign(SHOPIFY_KEY, &[body.as_bytes()]));
     let headers = vec![
         ("x-shopify-hmac-sha256".into(), sig),
         ("x-shopify-shop-domain".into(), SHOP.into()),
-        ("x-shopify-topic".into(), "orders/create".into()),
+        ("x-shopify-topic".into(), topic.into()),
         ("x-shopify-event-id".into(), event_id.into()),
         ("x-shopify-webhook-id".into(), format!("w-{event_id}")),
     ];

@@ -191,7 +191,12 @@ async fn render(node: &NodeHandle, req: &HttpRequest, auth: &Authorized, q: &Sho
     let status = error.as_ref().map_or(StatusCode::OK, page_status);
     let error_text = error.as_ref().map(|e| error_text(t, e));
     let public_url = node.config().node.public_url.trim_end_matches('/').to_owned();
+    let locks = node.locked_receipts(&b.id).await.unwrap_or_else(|e| {
+        error.get_or_insert(e.into());
+        Vec::new()
+    });
     let d = view::Dashboard {
+        locks: &locks,
         lang,
         business: b,
         series: &days,
@@ -404,6 +409,36 @@ pub(in crate::http) async fn review(node: web::Data<NodeHandle>, req: HttpReques
     };
     match result {
         Ok(decision) => see(&format!("{BASE}?saved={}#h-held", decision.as_str()), Vec::new()),
+        Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e), ..Extra::default() }).await,
+    }
+}
+
+/// The receipt the dashboard's release button names.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(default)]
+#[schema(example = json!({"location_id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a", "receipt": "147"}))]
+pub(in crate::http) struct ReleaseForm {
+    location_id: String,
+    receipt: String,
+}
+
+/// `POST /business/release`: releases a receipt its mismatched tries locked, as
+/// `POST /v1/businesses/{id}/pos/locks/release` does.
+#[utoipa::path(post, path = "/business/release", tag = "pages", operation_id = "dashboard_release", security(("business_dashboard" = [])),
+    request_body(content = ReleaseForm, content_type = "application/x-www-form-urlencoded"), responses(DashboardAnswers))]
+pub(in crate::http) async fn release(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<ReleaseForm>) -> HttpResponse {
+    let auth = match form_start(&node, &req).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let location = form.location_id.parse::<LocationId>().map_err(|_| ApiError::Actor(ActorError::NotFound { what: crate::actors::Missing::Location, id: form.location_id.chars().take(64).collect() }));
+    let receipt = form.receipt.parse::<crate::domain::TransactionId>().map_err(|e| ApiError::from(crate::domain::DomainError::from(e)));
+    let result = match (location, receipt) {
+        (Ok(l), Ok(r)) => node.release_receipt(auth.business.id.clone(), l, r).await.map_err(ApiError::from),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    match result {
+        Ok(_) => see(&format!("{BASE}?saved=release#h-till"), Vec::new()),
         Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e), ..Extra::default() }).await,
     }
 }

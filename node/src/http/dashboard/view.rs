@@ -13,6 +13,7 @@ use maud::{html, Markup};
 
 use super::texts::Texts;
 use crate::actors::business::{Business, DayPoint};
+use crate::actors::keys::LockedReceipt;
 use crate::core::feedback::{FeedbackCursor, FeedbackPage};
 use crate::core::review::HeldPage;
 use crate::domain::day::swedish_local;
@@ -48,6 +49,8 @@ pub struct Dashboard<'a> {
     pub public_url: &'a str,
     /// Rewards the hourly brake holds for the business's review.
     pub held: &'a HeldPage,
+    /// Receipts locked by mismatched tries.
+    pub locks: &'a [LockedReceipt],
 }
 
 fn layout(lang: Lang, title: &str, signed_in: bool, body: Markup) -> Markup {
@@ -513,6 +516,22 @@ fn till(d: &Dashboard<'_>, t: &Texts) -> Markup {
                     }
                 }
             }
+            @if !d.locks.is_empty() {
+                h3 #h-locks { (t.locks_heading) }
+                p { (t.locks_help) }
+                ul #locks {
+                    @for l in d.locks {
+                        li {
+                            (l.receipt.as_str()) " · " (location_name(b, &l.location)) " "
+                            form.inline method="post" action={ (BASE) "/release" } {
+                                input type="hidden" name="location_id" value=(l.location.to_string());
+                                input type="hidden" name="receipt" value=(l.receipt.as_str());
+                                button type="submit" { (t.release_button) }
+                            }
+                        }
+                    }
+                }
+            }
             form #till-form method="post" action={ (BASE) "/till" } {
                 label for="provider" { (t.provider_label) }
                 select #provider name="provider" {
@@ -534,6 +553,11 @@ fn till(d: &Dashboard<'_>, t: &Texts) -> Markup {
             }
         }
     }
+}
+
+/// The name of a location of `b` (its id when it has none by that id).
+fn location_name(b: &Business, id: &crate::domain::LocationId) -> String {
+    b.locations.iter().find(|l| &l.id == id).map_or_else(|| id.to_string(), |l| l.name.clone())
 }
 
 #[cfg(test)]

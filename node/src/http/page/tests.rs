@@ -74,6 +74,10 @@ fn session(state: SessionState) -> Session {
         await_until: None,
         purchase_refusal: None,
         network: None,
+        failed_tries: 0,
+        await_evaluated: false,
+        till_backed: false,
+        refund: None,
     }
 }
 

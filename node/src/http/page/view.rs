@@ -315,6 +315,9 @@ fn result(t: &Texts, p: &Page<'_>, s: &Session) -> Markup {
                 @if let Some(c) = st.decision.capped_by {
                     p.notice { (t.capped(&wire_name(c))) }
                 }
+                @if s.refund.is_some_and(|r| r.reversed > crate::domain::Ore::ZERO) {
+                    p.notice #reversed { (t.reversed_text) }
+                }
             }
             (purchase_summary(t, p, s))
             (new_visit(t, p))
