@@ -342,8 +342,17 @@ fn alert_rules_and_prometheus_config_pass_promtool() {
     let promtool = needs::debian("promtool", "prometheus");
     let out = run_ok(Command::new(&promtool).args(["check", "rules"]).arg(deploy_dir().join("prometheus/alerts.yml")));
     assert!(text(&out.stdout).contains(&format!("{} rules found", ALERTS.len())), "{}", text(&out.stdout));
-    // check config also loads the rule files it names.
-    run_ok(Command::new(&promtool).args(["check", "config"]).arg(deploy_dir().join("prometheus/prometheus.yml")));
+    // check config also loads the rule files it names, and reads the scrape token's file: a copy
+    // next to the rules, with the token file where compose mounts it replaced by one that exists.
+    let dir = tempfile::tempdir().expect("tmp");
+    let token = dir.path().join("svea-metrics-token");
+    std::fs::write(&token, "m".repeat(32)).expect("token file");
+    std::fs::copy(deploy_dir().join("prometheus/alerts.yml"), dir.path().join("alerts.yml")).expect("rules");
+    let config = read(&deploy_dir().join("prometheus/prometheus.yml"));
+    assert!(config.contains("/etc/prometheus/svea-metrics-token"), "the scrape token's file");
+    let copy = dir.path().join("prometheus.yml");
+    std::fs::write(&copy, config.replace("/etc/prometheus/svea-metrics-token", &token.display().to_string())).expect("config copy");
+    run_ok(Command::new(&promtool).args(["check", "config"]).arg(&copy));
 
     let rules = yaml(&deploy_dir().join("prometheus/alerts.yml"));
     let all: Vec<&Value> = rules["groups"].as_array().expect("groups").iter().flat_map(|g| g["rules"].as_array().expect("rules")).collect();
