@@ -209,9 +209,12 @@ impl Cluster {
         }
         // Every client of a loopback cluster (benchmarks, chaos runs, test harnesses) is
         // 127.0.0.1: one address's bucket would throttle the tools, not an attacker. A test of the
-        // limit sets `abuse.requests_per_second` and `abuse.burst` back with an override.
+        // limit sets `abuse.requests_per_second` and `abuse.burst` (or the privacy routes' own,
+        // `abuse.privacy_requests_per_minute` and `abuse.privacy_burst`) back with an override.
         raw.abuse.requests_per_second = LOOPBACK_REQUESTS_PER_SECOND;
         raw.abuse.burst = LOOPBACK_REQUESTS_PER_SECOND;
+        raw.abuse.privacy_requests_per_minute = LOOPBACK_REQUESTS_PER_SECOND;
+        raw.abuse.privacy_burst = LOOPBACK_REQUESTS_PER_SECOND;
         raw.cluster = RawCluster {
             name: self.name.clone(),
             initial_members: members.to_vec(),

@@ -58,6 +58,12 @@ const ABUSE_REWARDED_SESSIONS_PER_DEVICE_DAY: u32 = 1;
 const ABUSE_BUSINESS_DAILY_REWARD_CAP_SEK: u64 = 5000;
 const ABUSE_DUPLICATE_SIMILARITY_PERCENT: u8 = 60;
 const ABUSE_FEEDBACK_FINGERPRINTS_KEPT: u32 = 256;
+// The privacy routes (export, erase) are what a customer uses a few times a year, and each one
+// reads up to a page of sessions through their actors: 10 a minute with a burst of 5 serves a
+// customer paging through an export or repeating an erasure, and holds a script to one request
+// every 6 s per address on top of the general bucket.
+const ABUSE_PRIVACY_REQUESTS_PER_MINUTE: u32 = 10;
+const ABUSE_PRIVACY_BURST: u32 = 5;
 const _: () = assert!(ABUSE_BURST >= ABUSE_REQUESTS_PER_SECOND);
 const _: () = assert!(GEO_RELOAD_INTERVAL_MS > 0);
 
@@ -561,6 +567,11 @@ pub struct RawAbuse {
     pub duplicate_similarity_percent: u8,
     /// How many earlier feedback fingerprints each business keeps to compare against.
     pub feedback_fingerprints_kept: u32,
+    /// Requests a minute one client address may make to the privacy routes (export, erase),
+    /// sustained; their own bucket, besides the general one.
+    pub privacy_requests_per_minute: u32,
+    /// Privacy requests one client address may make at once (that bucket's size).
+    pub privacy_burst: u32,
 }
 
 impl Default for RawAbuse {
@@ -573,6 +584,8 @@ impl Default for RawAbuse {
             business_daily_reward_cap_sek: ABUSE_BUSINESS_DAILY_REWARD_CAP_SEK,
             duplicate_similarity_percent: ABUSE_DUPLICATE_SIMILARITY_PERCENT,
             feedback_fingerprints_kept: ABUSE_FEEDBACK_FINGERPRINTS_KEPT,
+            privacy_requests_per_minute: ABUSE_PRIVACY_REQUESTS_PER_MINUTE,
+            privacy_burst: ABUSE_PRIVACY_BURST,
         }
     }
 }

@@ -95,6 +95,11 @@ pub struct AbuseConfig {
     /// Earlier feedback fingerprints kept per business (`abuse.feedback_fingerprints_kept`),
     /// 1..=[`FEEDBACK_FINGERPRINTS_KEPT_MAX`].
     pub feedback_fingerprints_kept: u32,
+    /// Sustained privacy requests (export, erase) a minute per client address
+    /// (`abuse.privacy_requests_per_minute`), > 0.
+    pub privacy_requests_per_minute: std::num::NonZeroU32,
+    /// Privacy requests per client address at once (`abuse.privacy_burst`), > 0.
+    pub privacy_burst: std::num::NonZeroU32,
 }
 
 /// Most feedback fingerprints a business may keep: each settlement compares against all of them.

@@ -668,5 +668,9 @@ fn validate_abuse(raw: &RawConfig) -> Result<AbuseConfig, Error> {
         business_daily_reward_cap_ore: i64::try_from(cap_sek * 100).unwrap_or(i64::MAX),
         duplicate_similarity_percent: similarity,
         feedback_fingerprints_kept: kept,
+        privacy_requests_per_minute: std::num::NonZeroU32::new(a.privacy_requests_per_minute)
+            .ok_or_else(|| invalid("abuse.privacy_requests_per_minute", "must be greater than 0"))?,
+        privacy_burst: std::num::NonZeroU32::new(a.privacy_burst)
+            .ok_or_else(|| invalid("abuse.privacy_burst", "must be greater than 0"))?,
     })
 }

@@ -107,6 +107,8 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_ABUSE_BUSINESS_DAILY_REWARD_CAP_SEK", "33"),
             ("SVEA_ABUSE_DUPLICATE_SIMILARITY_PERCENT", "34"),
             ("SVEA_ABUSE_FEEDBACK_FINGERPRINTS_KEPT", "35"),
+            ("SVEA_ABUSE_PRIVACY_REQUESTS_PER_MINUTE", "36"),
+            ("SVEA_ABUSE_PRIVACY_BURST", "37"),
         ],
     );
     assert_eq!(config.privacy.device_key, "device-key-from-the-environment-0123456789");
@@ -199,8 +201,9 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(a.prune_interval, ms(31));
     assert_eq!(a.business_daily_reward_cap_ore, 3300);
     assert_eq!(a.duplicate_similarity_percent, 34);
+    assert_eq!((a.privacy_requests_per_minute.get(), a.privacy_burst.get()), (36, 37));
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 72);
+    assert_eq!(env_var_names().len(), 74);
 }
 
 #[test]

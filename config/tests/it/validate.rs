@@ -533,6 +533,9 @@ fn abuse_limits_have_sane_defaults_and_refuse_nonsense() {
     assert_eq!(a.business_daily_reward_cap_ore, 500_000);
     assert_eq!(a.duplicate_similarity_percent, 60);
     assert_eq!(a.feedback_fingerprints_kept, 256);
+    assert_eq!((a.privacy_requests_per_minute.get(), a.privacy_burst.get()), (10, 5));
+    check_invalid("[abuse]\nprivacy_requests_per_minute = 0\n", &[], "abuse.privacy_requests_per_minute", "greater than 0");
+    check_invalid("[abuse]\nprivacy_burst = 0\n", &[], "abuse.privacy_burst", "greater than 0");
     check_invalid("[abuse]\nrequests_per_second = 0\n", &[], "abuse.requests_per_second", "greater than 0");
     check_invalid("[abuse]\nrequests_per_second = 50\nburst = 10\n", &[], "abuse.burst", "at least abuse.requests_per_second");
     check_invalid("[abuse]\nprune_interval_ms = 0\n", &[], "abuse.prune_interval_ms", "greater than 0");

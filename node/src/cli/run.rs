@@ -43,6 +43,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             let c = handle.config();
             web::Data::new(http::ratelimit::AddressLimiter::new(&c.abuse, c.geo.trusted_proxies.clone()))
         };
+        let privacy_limiter = {
+            let c = handle.config();
+            web::Data::new(http::ratelimit::PrivacyLimiter::new(&c.abuse, c.geo.trusted_proxies.clone()))
+        };
         let is_https = web::Data::new(Https(https.is_some()));
         let public = {
             let (h, name, value, is_https) = (handle.clone(), name.clone(), value.clone(), is_https.clone());
@@ -50,6 +54,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                 let h = h.clone();
                 App::new()
                     .app_data(limiter.clone())
+                    .app_data(privacy_limiter.clone())
                     .wrap(from_fn(http::maintenance::gate))
                     .wrap(from_fn(http::ratelimit::limit))
                     .wrap(from_fn(security::headers))

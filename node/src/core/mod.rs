@@ -70,7 +70,8 @@ pub struct NodeHandle {
     cluster: ClusterNode,
     config: Arc<Config>,
     geo: Option<Arc<svea_geo::GeoDb>>,
-    /// Device ids are hashed under it where they enter; nothing behind this handle sees one.
+    /// Issues and verifies device credentials (at the edge, [`Self::devices`]), and hashes the
+    /// device they stand for where it enters; nothing behind this handle sees a device or a token.
     device_key: DeviceKey,
     /// Scores feedback before its session stores it.
     scoring: Arc<scoring::FeedbackScoring>,
@@ -84,6 +85,12 @@ impl NodeHandle {
     /// The node's configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The cluster's device credentials: HTTP issues a token to a new device and verifies a
+    /// presented one here, before any operation below takes the [`DeviceId`] it stands for.
+    pub fn devices(&self) -> &DeviceKey {
+        &self.device_key
     }
 
     /// This node's cluster membership, for the simulations and tests that inspect replicated
@@ -224,7 +231,8 @@ impl NodeHandle {
     }
 
     /// Opens a session for the QR token, or returns the device's session at that location if one
-    /// is still open (`false` then: nothing was created).
+    /// is still open (`false` then: nothing was created). `device` is a verified credential's
+    /// (or a fresh one's): the open session found is only ever that device's own.
     pub async fn open_session(&self, token: QrToken, device: DeviceId) -> Result<(Session, bool), ActorError> {
         sessions::find_or_open(&self.cluster, &self.registry, token, self.device_key.hash(&device)).await
     }
