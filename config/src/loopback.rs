@@ -215,7 +215,8 @@ impl Cluster {
         }
         // Every client of a loopback cluster (benchmarks, chaos runs, test harnesses) is
         // 127.0.0.1: one address's bucket would throttle the tools, not an attacker. A test of the
-        // limit sets `abuse.requests_per_second` and `abuse.burst` back with an override.
+        // limit sets `abuse.requests_per_second` and `abuse.burst` (or the privacy routes' own,
+        // `abuse.privacy_requests_per_minute` and `abuse.privacy_burst`) back with an override.
         raw.abuse.requests_per_second = LOOPBACK_REQUESTS_PER_SECOND;
         raw.abuse.burst = LOOPBACK_REQUESTS_PER_SECOND;
         // The same for the sign-up bucket and the per-address connection cap (tests of those
@@ -225,6 +226,8 @@ impl Cluster {
         // The same for rewards per client network: a test of that limit sets
         // `abuse.rewarded_sessions_per_network_day` back.
         raw.abuse.rewarded_sessions_per_network_day = LOOPBACK_REWARDED_SESSIONS_PER_NETWORK_DAY;
+        raw.abuse.privacy_requests_per_minute = LOOPBACK_REQUESTS_PER_SECOND;
+        raw.abuse.privacy_burst = LOOPBACK_REQUESTS_PER_SECOND;
         raw.cluster = RawCluster {
             name: self.name.clone(),
             initial_members: members.to_vec(),

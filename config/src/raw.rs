@@ -71,6 +71,12 @@ const ABUSE_BRAKE_FACTOR: u32 = 6;
 const ABUSE_BRAKE_FLOOR_PER_HOUR: u32 = 20;
 // A self-declared purchase (no till) above this is refused: the business must use its till.
 const ABUSE_DECLARED_AMOUNT_MAX_SEK: u64 = 1000;
+// The privacy routes (export, erase) are what a customer uses a few times a year, and each one
+// reads up to a page of sessions through their actors: 10 a minute with a burst of 5 serves a
+// customer paging through an export or repeating an erasure, and holds a script to one request
+// every 6 s per address on top of the general bucket.
+const ABUSE_PRIVACY_REQUESTS_PER_MINUTE: u32 = 10;
+const ABUSE_PRIVACY_BURST: u32 = 5;
 const _: () = assert!(ABUSE_BURST >= ABUSE_REQUESTS_PER_SECOND);
 const _: () = assert!(GEO_RELOAD_INTERVAL_MS > 0);
 
@@ -644,6 +650,11 @@ pub struct RawAbuse {
     /// Highest purchase a customer may declare at a business without till verification, whole
     /// SEK: the default for new businesses, which may change their own.
     pub declared_amount_max_sek: u64,
+    /// Requests a minute one client address may make to the privacy routes (export, erase),
+    /// sustained; their own bucket, besides the general one.
+    pub privacy_requests_per_minute: u32,
+    /// Privacy requests one client address may make at once (that bucket's size).
+    pub privacy_burst: u32,
 }
 
 impl Default for RawAbuse {
@@ -660,6 +671,8 @@ impl Default for RawAbuse {
             brake_factor: ABUSE_BRAKE_FACTOR,
             brake_floor_per_hour: ABUSE_BRAKE_FLOOR_PER_HOUR,
             declared_amount_max_sek: ABUSE_DECLARED_AMOUNT_MAX_SEK,
+            privacy_requests_per_minute: ABUSE_PRIVACY_REQUESTS_PER_MINUTE,
+            privacy_burst: ABUSE_PRIVACY_BURST,
         }
     }
 }

@@ -112,6 +112,11 @@ pub struct AbuseConfig {
     /// Default ceiling of a self-declared purchase for new businesses, in öre
     /// (`abuse.declared_amount_max_sek` * 100), 1..=[`DECLARED_AMOUNT_MAX_SEK_MAX`] SEK.
     pub declared_amount_max_ore: i64,
+    /// Sustained privacy requests (export, erase) a minute per client address
+    /// (`abuse.privacy_requests_per_minute`), > 0.
+    pub privacy_requests_per_minute: std::num::NonZeroU32,
+    /// Privacy requests per client address at once (`abuse.privacy_burst`), > 0.
+    pub privacy_burst: std::num::NonZeroU32,
 }
 
 /// Highest brake factor accepted: beyond it the brake would never engage for a business with

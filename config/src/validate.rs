@@ -730,5 +730,9 @@ fn validate_abuse(raw: &RawConfig) -> Result<AbuseConfig, Error> {
         brake_floor_per_hour: within("abuse.brake_floor_per_hour", a.brake_floor_per_hour, 1..=BRAKE_FLOOR_PER_HOUR_MAX)?,
         // At most 10^4 SEK, so 10^6 öre.
         declared_amount_max_ore: i64::try_from(declared_sek * 100).unwrap_or(i64::MAX),
+        privacy_requests_per_minute: std::num::NonZeroU32::new(a.privacy_requests_per_minute)
+            .ok_or_else(|| invalid("abuse.privacy_requests_per_minute", "must be greater than 0"))?,
+        privacy_burst: std::num::NonZeroU32::new(a.privacy_burst)
+            .ok_or_else(|| invalid("abuse.privacy_burst", "must be greater than 0"))?,
     })
 }

@@ -331,10 +331,8 @@ async fn worker(node: NodeHandle, customers: Rc<Vec<Customer>>, next: Rc<Cell<us
 
 /// One customer: open, purchase, feedback. Returns whether all three steps succeeded.
 async fn customer_flow(node: &NodeHandle, c: &Customer, stats: &RefCell<Stats>) -> bool {
-    let Ok(device) = format!("dev-{}", c.index).parse::<DeviceId>() else {
-        stats.borrow_mut().error(Op::Open, "bad-device-id", "generated device id was refused".into());
-        return false;
-    };
+    // A new device per customer, as svea issues one.
+    let device = DeviceId::random();
     let Ok(transaction_id) = format!("T-{}", c.index).parse::<TransactionId>() else {
         stats.borrow_mut().error(Op::Purchase, "bad-transaction-id", "generated transaction id was refused".into());
         return false;
@@ -833,7 +831,7 @@ async fn measure_actors(args: &Args, node: &NodeHandle, actors: u64) -> anyhow::
                     next.set(i + 1);
                     // `tokens` is not empty (at least one business) and the remainder indexes in it.
                     let token = tokens[(i % tokens.len() as u64) as usize].clone();
-                    let Ok(device) = format!("mem-{i}").parse::<DeviceId>() else { continue };
+                    let device = DeviceId::random();
                     step(Op::Open, &stats, || node.open_session(token.clone(), device.clone(), None)).await;
                 }
             })

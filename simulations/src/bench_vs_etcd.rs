@@ -695,7 +695,8 @@ impl Svea {
         // Bounded by the lists' short lengths, so the remainders index in bounds.
         let node = (id % self.urls.len() as u64) as usize;
         let token = &self.tokens[(id / self.urls.len() as u64 % self.tokens.len() as u64) as usize];
-        let body = json!({"qr_token": token, "device_id": format!("bve-phone-{id}")});
+        // A new phone each session: svea issues its device token (not kept).
+        let body = json!({"qr_token": token});
         match procs::request(agent, "POST", &format!("{}/v1/sessions", self.urls[node]), Some(&body)) {
             Outcome::Ok(v) => v["id"].as_str().map(|s| (node, s.to_owned())).ok_or_else(|| "session answer without id".to_owned()),
             other => match failure(other) {

@@ -327,7 +327,8 @@ fn customer(load: &Load, thread: u64) -> Seen {
     let mut flow = 0u64;
     while !load.stop.load(Ordering::Relaxed) {
         flow += 1;
-        let open = json!({"qr_token": load.token, "device_id": format!("failover-{thread}-{flow}")});
+        // A new phone each flow: svea issues its device token (not kept).
+        let open = json!({"qr_token": load.token});
         let Some(session) = step(&agent, load, &mut node, &mut seen, "/v1/sessions", open) else {
             continue;
         };

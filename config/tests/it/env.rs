@@ -119,6 +119,8 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_ABUSE_BRAKE_FACTOR", "47"),
             ("SVEA_ABUSE_BRAKE_FLOOR_PER_HOUR", "48"),
             ("SVEA_ABUSE_DECLARED_AMOUNT_MAX_SEK", "49"),
+            ("SVEA_ABUSE_PRIVACY_REQUESTS_PER_MINUTE", "36"),
+            ("SVEA_ABUSE_PRIVACY_BURST", "37"),
         ],
     );
     assert_eq!(config.privacy.device_key, "device-key-from-the-environment-0123456789");
@@ -219,8 +221,9 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(a.duplicate_similarity_percent, 34);
     assert_eq!([a.rewarded_sessions_per_network_day, a.brake_factor, a.brake_floor_per_hour], [46, 47, 48]);
     assert_eq!(a.declared_amount_max_ore, 4900);
+    assert_eq!((a.privacy_requests_per_minute.get(), a.privacy_burst.get()), (36, 37));
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 82);
+    assert_eq!(env_var_names().len(), 84);
 }
 
 #[test]

@@ -540,6 +540,9 @@ fn abuse_limits_have_sane_defaults_and_refuse_nonsense() {
     check_invalid("[abuse]\nbrake_factor = 0\n", &[], "abuse.brake_factor", "within 1..=1000, got 0");
     check_invalid("[abuse]\nbrake_floor_per_hour = 0\n", &[], "abuse.brake_floor_per_hour", "within 1..=1000000, got 0");
     check_invalid("[abuse]\ndeclared_amount_max_sek = 10001\n", &[], "abuse.declared_amount_max_sek", "within 1..=10000, got 10001");
+    assert_eq!((a.privacy_requests_per_minute.get(), a.privacy_burst.get()), (10, 5));
+    check_invalid("[abuse]\nprivacy_requests_per_minute = 0\n", &[], "abuse.privacy_requests_per_minute", "greater than 0");
+    check_invalid("[abuse]\nprivacy_burst = 0\n", &[], "abuse.privacy_burst", "greater than 0");
     check_invalid("[abuse]\nrequests_per_second = 0\n", &[], "abuse.requests_per_second", "greater than 0");
     check_invalid("[abuse]\nrequests_per_second = 50\nburst = 10\n", &[], "abuse.burst", "at least abuse.requests_per_second");
     check_invalid("[abuse]\nprune_interval_ms = 0\n", &[], "abuse.prune_interval_ms", "greater than 0");

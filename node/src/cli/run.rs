@@ -56,6 +56,10 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let read_timeout = handle.config().http.request_read_timeout;
         let deadline = web::Data::new(http::deadline::ReadDeadline(read_timeout));
         let connections = http::deadline::Connections::new(handle.config().http.connections_per_address_max, handle.config().geo.trusted_proxies.clone());
+        let privacy_limiter = {
+            let c = handle.config();
+            web::Data::new(http::ratelimit::PrivacyLimiter::new(&c.abuse, c.geo.trusted_proxies.clone()))
+        };
         let is_https = web::Data::new(Https(https.is_some()));
         let public = {
             let (h, name, value, is_https) = (handle.clone(), name.clone(), value.clone(), is_https.clone());
@@ -65,6 +69,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                     .app_data(limiter.clone())
                     .app_data(signup.clone())
                     .app_data(deadline.clone())
+                    .app_data(privacy_limiter.clone())
                     .wrap(from_fn(http::maintenance::gate))
                     .wrap(from_fn(http::ratelimit::limit))
                     .wrap(from_fn(http::deadline::body))

@@ -72,7 +72,8 @@ pub struct NodeHandle {
     cluster: ClusterNode,
     config: Arc<Config>,
     geo: Option<Arc<svea_geo::GeoDb>>,
-    /// Device ids are hashed under it where they enter; nothing behind this handle sees one.
+    /// Issues and verifies device credentials (at the edge, [`Self::devices`]), and hashes the
+    /// device they stand for where it enters; nothing behind this handle sees a device or a token.
     device_key: DeviceKey,
     /// Client addresses are cut to their network and hashed under it where they enter.
     network_key: crate::domain::NetworkKey,
@@ -88,6 +89,12 @@ impl NodeHandle {
     /// The node's configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The cluster's device credentials: HTTP issues a token to a new device and verifies a
+    /// presented one here, before any operation below takes the [`DeviceId`] it stands for.
+    pub fn devices(&self) -> &DeviceKey {
+        &self.device_key
     }
 
     /// This node's cluster membership, for the simulations and tests that inspect replicated
@@ -239,9 +246,10 @@ impl NodeHandle {
     }
 
     /// Opens a session for the QR token, or returns the device's session at that location if one
-    /// is still open (`false` then: nothing was created). `client` is the customer's address (HTTP
-    /// passes `http::client_ip`'s); only its network's keyed hash goes further, for the
-    /// per-network reward limit. In-process callers without one pass `None`.
+    /// is still open (`false` then: nothing was created). `device` is a verified credential's
+    /// (or a fresh one's): the open session found is only ever that device's own. `client` is the
+    /// customer's address (HTTP passes `http::client_ip`'s); only its network's keyed hash goes
+    /// further, for the per-network reward limit. In-process callers without one pass `None`.
     pub async fn open_session(&self, token: QrToken, device: DeviceId, client: Option<std::net::IpAddr>) -> Result<(Session, bool), ActorError> {
         let network = client.map(|ip| self.network_key.hash(ip));
         sessions::find_or_open(&self.cluster, &self.registry, token, self.device_key.hash(&device), network).await

@@ -206,7 +206,7 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
     let registry_task = tokio::task::spawn_local(registry::run(env, inbox));
     let config = Arc::new(config);
     if config.privacy.demo_key {
-        tracing::warn!("privacy.device_key is the public demo key: device ids are not protected (loopback only)");
+        tracing::warn!("privacy.device_key is the public demo key: anyone can forge device tokens (loopback only)");
     }
     let device_key = crate::domain::DeviceKey::new(&config.privacy.device_key);
     if let Some(m) = &model {

@@ -4,9 +4,10 @@
 //! `QrToken`) take their randomness from a caller-supplied cryptographic RNG,
 //! so the deterministic parts of the system (and tests) can pass a seeded one;
 //! `random()` is the convenience for everyone else and reads the OS RNG.
-//! Identifiers supplied by clients (`DeviceId`, `TransactionId`) are only
-//! validated. Every identifier is serialised as a plain string and checked
-//! again on the way in.
+//! Identifiers supplied by clients (`TransactionId`) are only validated; a
+//! customer's device is not among them: svea issues its credential
+//! (`device.rs`). Every identifier is serialised as a plain string and
+//! checked again on the way in.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -282,51 +283,6 @@ impl FromStr for QrToken {
 
 string_id_common!(QrToken);
 
-/// Longest accepted device id, in characters.
-pub const DEVICE_ID_LEN_MAX: usize = 128;
-
-/// A till or kiosk device as it names itself: 1..=128 characters of
-/// `[A-Za-z0-9._:-]` (enough for MAC addresses, serial numbers, host names).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct DeviceId(String);
-
-impl FromStr for DeviceId {
-    type Err = IdError;
-
-    fn from_str(input: &str) -> Result<Self, Self::Err> {
-        const KIND: &str = "device id";
-        validate_client_id(
-            input,
-            KIND,
-            DEVICE_ID_LEN_MAX,
-            |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'),
-            "characters from A-Z a-z 0-9 . _ : -",
-        )?;
-        Ok(DeviceId(input.to_owned()))
-    }
-}
-
-string_id_common!(DeviceId);
-
-impl DeviceId {
-    /// Prefix of the device ids the customer's page makes for a phone that has none.
-    pub const WEB_PREFIX: &'static str = "web-";
-
-    /// A fresh device id for a phone (the customer's page keeps it in a cookie): [`Self::WEB_PREFIX`]
-    /// and 128 bits of `rng` in hex.
-    pub fn generate<R: RngCore + CryptoRng + ?Sized>(rng: &mut R) -> DeviceId {
-        let mut bytes = [0u8; HEX_ID_BYTES];
-        rng.fill_bytes(&mut bytes);
-        DeviceId(format!("{}{}", Self::WEB_PREFIX, lower_hex(&bytes)))
-    }
-
-    /// A fresh device id from the generator every other id comes from (see [`seed_thread_ids`]).
-    pub fn random() -> DeviceId {
-        with_id_rng(|rng| Self::generate(rng))
-    }
-}
-
 /// Longest accepted transaction id, in characters.
 pub const TRANSACTION_ID_LEN_MAX: usize = 64;
 
@@ -387,16 +343,6 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
-
-    #[test]
-    fn generated_device_ids_are_valid_device_ids_and_distinct() {
-        let mut rng = StdRng::seed_from_u64(7);
-        let a = DeviceId::generate(&mut rng);
-        let b = DeviceId::generate(&mut rng);
-        assert_ne!(a, b);
-        assert!(a.as_str().starts_with(DeviceId::WEB_PREFIX) && a.as_str().len() == DeviceId::WEB_PREFIX.len() + HEX_ID_DIGITS, "{a}");
-        assert_eq!(a.as_str().parse::<DeviceId>(), Ok(a.clone()));
-    }
 
     #[test]
     fn generated_hex_ids_have_prefix_and_32_hex_digits_and_parse_back() {
@@ -515,34 +461,6 @@ mod tests {
     }
 
     #[test]
-    fn device_id_accepts_its_alphabet_up_to_128_chars() {
-        for good in [
-            "a",
-            "till-07",
-            "AA:BB:CC:DD:EE:FF",
-            "host.example_1",
-            &"x".repeat(128),
-        ] {
-            assert!(good.parse::<DeviceId>().is_ok(), "{good:?}");
-        }
-        assert!(matches!("".parse::<DeviceId>(), Err(IdError::Empty { .. })));
-        assert_eq!(
-            "x".repeat(129).parse::<DeviceId>(),
-            Err(IdError::TooLong {
-                kind: "device id".into(),
-                len: 129,
-                max: 128
-            })
-        );
-        for bad in ["till 07", "till/07", "kassa-å", "a\u{0}", "a+b", "a@b"] {
-            assert!(
-                matches!(bad.parse::<DeviceId>(), Err(IdError::Malformed { .. })),
-                "{bad:?}"
-            );
-        }
-    }
-
-    #[test]
     fn transaction_id_accepts_printable_ascii_without_spaces_up_to_64() {
         for good in ["1", "R-2024/11/03#0042", "~!@$%^&*()", &"9".repeat(64)] {
             assert!(good.parse::<TransactionId>().is_ok(), "{good:?}");
@@ -588,9 +506,6 @@ mod tests {
         assert!(serde_json::from_str::<BusinessId>("\"b_nothex\"").is_err());
         assert!(serde_json::from_str::<SessionId>(&json).is_err());
         assert!(serde_json::from_str::<QrToken>("\"short\"").is_err());
-        assert!(serde_json::from_str::<DeviceId>("\"has space\"").is_err());
         assert!(serde_json::from_str::<TransactionId>("\"\"").is_err());
-        let device: DeviceId = serde_json::from_str("\"till-1\"").expect("valid");
-        assert_eq!(device.to_string(), "till-1");
     }
 }

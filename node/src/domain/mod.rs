@@ -25,10 +25,10 @@ pub mod validate;
 
 pub use apikey::{ApiKey, KeyHash, MalformedKey};
 pub use day::{swedish_day, swedish_day_key};
-pub use device::{DeviceHash, DeviceKey};
+pub use device::{DeviceHash, DeviceId, DeviceKey, DeviceToken, DeviceTokenError};
 pub use error::DomainError;
 pub use inputs::{CreateBusiness, NewLocation};
-pub use ids::{BusinessId, DeviceId, IdError, LocationId, QrToken, SessionId, TransactionId};
+pub use ids::{BusinessId, IdError, LocationId, QrToken, SessionId, TransactionId};
 pub use money::{MoneyError, Ore};
 pub use network::{NetworkHash, NetworkKey};
 pub use brake::{Brake, HourlyRewards};

@@ -12,7 +12,7 @@ use crate::actors::business::{Business, DayStats};
 use crate::actors::session::{FeedbackText, Purchase, Session};
 use crate::actors::{ActorError, Missing};
 use crate::core::NodeHandle;
-use crate::domain::{CreateBusiness, DeviceId, DomainError, NewLocation, OrgNumber, Ore, QrToken, RewardPolicy, SessionId, TransactionId};
+use crate::domain::{CreateBusiness, DomainError, NewLocation, OrgNumber, Ore, QrToken, RewardPolicy, SessionId, TransactionId};
 
 pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -403,12 +403,38 @@ fn session_out(s: &Session) -> SessionOut {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"qr_token": "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE", "device_id": "phone-3b1f6c2a"}))]
+#[schema(example = json!({"qr_token": "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE",
+    "device_token": "svea_dt_3Jq0c8WkZr1mT5vYbN2xPfL7hD9sGa4uQe6oKiBnRw0Xy8Vz2CtMjHp5Ld1Fg3Ks"}))]
 pub(super) struct OpenSessionIn {
     /// The token in the location's QR code.
     qr_token: String,
-    /// Chosen and kept by the customer's device; stored only as an HMAC.
-    device_id: String,
+    /// The device credential svea issued on this device's first scan (`device_token` of that
+    /// answer). Absent on the first scan: a new one is issued and returned once.
+    #[serde(default)]
+    device_token: Option<String>,
+    /// The client-chosen id of earlier versions: refused with 400 `device-id-refused`.
+    #[serde(default)]
+    #[schema(ignore)]
+    device_id: Option<serde::de::IgnoredAny>,
+}
+
+/// What `POST /v1/sessions` answers: the session, and the device's new credential when this
+/// request issued one.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": "s_5d7f9b1c3e2a4c6e8a0b1c2d3e4f5a6b", "state": "opened", "business_id": "b_1a2b3c4d5e6f708192a3b4c5d6e7f809",
+    "business_name": "Café Lilla Torg", "location_id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a", "location_name": "Lilla Torg", "region": "malmo",
+    "opened_at": "2026-03-02T11:43:10Z", "expires_at": "2026-03-02T12:13:10Z", "purchase": null, "quality_score": null, "score_source": null,
+    "score_model": null, "score_breakdown": null, "feedback_text": null, "feedback_redacted": null, "reward_sek": null, "reward_tier": null,
+    "reward_capped_by": null, "withheld": null, "ended_at": null, "awaiting_purchase_until": null, "purchase_refused": null,
+    "device_token": "svea_dt_3Jq0c8WkZr1mT5vYbN2xPfL7hD9sGa4uQe6oKiBnRw0Xy8Vz2CtMjHp5Ld1Fg3Ks"}))]
+pub(super) struct OpenedOut {
+    #[serde(flatten)]
+    session: SessionOut,
+    /// The device's credential, only in the answer that issued it (a request without
+    /// `device_token`): keep it and send it with every later scan and privacy request. svea keeps
+    /// only a keyed hash of the device; a lost token cannot be recovered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_token: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -529,18 +555,23 @@ fn client_ip(node: &NodeHandle, req: &HttpRequest) -> Option<std::net::IpAddr> {
 #[utoipa::path(post, path = "/v1/sessions", tag = "sessions", operation_id = "open_session",
     request_body(content = OpenSessionIn, content_type = "application/json"),
     responses(
-        (status = 201, description = "Opened.", body = SessionOut, headers(("Location" = String, description = "`/v1/sessions/{id}`"))),
-        (status = 200, description = "This device's session at this location was open already: that one.", body = SessionOut,
+        (status = 201, description = "Opened. Without `device_token` in the request, the answer carries the device's new \
+            `device_token`, this once.", body = OpenedOut, headers(("Location" = String, description = "`/v1/sessions/{id}`"))),
+        (status = 200, description = "This device's session at this location was open already: that one.", body = OpenedOut,
             headers(("Location" = String, description = "`/v1/sessions/{id}`"))),
         (status = 307, description = "With `node.routing = \"redirect\"`: the client address's nearest healthy region is another \
             one; send the same request to `Location`.", body = RedirectOut,
             headers(("Location" = String, description = "`/v1/sessions` on a node of that region."))),
         super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy,
+        super::error::answers::DeviceAuth,
+        (status = 400, description = "`malformed-json`, `invalid-body`; `device-id-refused`: the body has `device_id`, the \
+            client-chosen id of earlier versions, which counts for nothing now (send the `device_token` svea issued, or none).",
+            content_type = "application/problem+json", body = super::Problem),
         (status = 404, description = "`qr-token-not-found`.", content_type = "application/problem+json", body = super::Problem),
         (status = 409, description = "`qr-token-collision`.", content_type = "application/problem+json", body = super::Problem),
-        (status = 422, description = "`invalid-id`: the device id is empty or too long.", content_type = "application/problem+json", body = super::Problem),
     ))]
 pub(super) async fn open_session(node: web::Data<NodeHandle>, req: HttpRequest, body: web::Json<OpenSessionIn>) -> ApiResult {
+    refuse_device_id(body.device_id.is_some())?;
     // Sessions open in the customer's nearest healthy region.
     if let Some(to) = super::elsewhere(&node, &req) {
         let location = to.url("/v1/sessions");
@@ -548,14 +579,32 @@ pub(super) async fn open_session(node: web::Data<NodeHandle>, req: HttpRequest, 
             .insert_header((header::LOCATION, location.clone()))
             .json(RedirectOut { region: to.region.to_string(), location, reason: to.route.reason }));
     }
+    // Verified before anything is looked up: a forged token costs one HMAC.
+    let (issued, device) = match &body.device_token {
+        Some(presented) => (None, node.devices().verify(presented)?),
+        None => {
+            let (token, device) = node.devices().issue_random();
+            (Some(token), device)
+        }
+    };
     let token: QrToken = body
         .qr_token
         .parse()
         .map_err(|_| ApiError::Actor(ActorError::NotFound { what: Missing::QrToken, id: body.qr_token.clone() }))?;
-    let device: DeviceId = body.device_id.parse().map_err(DomainError::from)?;
     let (s, created) = node.open_session(token, device, client_ip(&node, &req)).await?;
     let mut resp = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
-    Ok(resp.insert_header((header::LOCATION, format!("/v1/sessions/{}", s.id))).json(session_out(&s)))
+    let out = OpenedOut { session: session_out(&s), device_token: issued.map(|t| t.reveal().to_owned()) };
+    Ok(resp.insert_header((header::LOCATION, format!("/v1/sessions/{}", s.id))).json(out))
+}
+
+/// 400 `device-id-refused` for a body that still carries the client-chosen `device_id` of
+/// earlier versions: said plainly, so an old client learns why instead of being served as a
+/// new device every time.
+pub(super) fn refuse_device_id(present: bool) -> Result<(), ApiError> {
+    if present {
+        return Err(bad("device-id-refused", "device_id is no longer accepted: svea issues the device credential (device_token)"));
+    }
+    Ok(())
 }
 
 /// `POST /v1/sessions/{id}/purchase`.

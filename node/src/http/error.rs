@@ -10,10 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::actors::{ActorError, Missing};
 use crate::core::pos::WebhookError;
-use crate::domain::{DomainError, PosError};
+use crate::domain::{DeviceTokenError, DomainError, PosError};
 
 /// Seconds a client should wait before retrying a 503.
 pub const RETRY_AFTER_S: u32 = 1;
+
+/// The `WWW-Authenticate` challenge of a refused device token.
+pub const DEVICE_TOKEN_CHALLENGE: &str = "DeviceToken realm=\"svea-customer\"";
 
 /// Prefix of problem `type` URIs; the suffix is the stable kind.
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:svea:problem:";
@@ -75,6 +78,10 @@ pub enum ApiError {
     /// A business endpoint without a valid API key of that business.
     #[error("{0}")]
     BusinessUnauthorized(String),
+    /// A customer's `device_token` (or the page's device cookie where a step needs it) that svea
+    /// did not issue: made up, altered, or another cluster's.
+    #[error(transparent)]
+    DeviceUnauthorized(#[from] DeviceTokenError),
     /// Maintenance mode is on (`svea cluster maintenance`): customer endpoints wait.
     #[error("svea is under maintenance: {message}")]
     Maintenance {
@@ -124,7 +131,7 @@ pub fn status_for(e: &ApiError) -> StatusCode {
         ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
-        ApiError::Unauthorized(_) | ApiError::BusinessUnauthorized(_) => StatusCode::UNAUTHORIZED,
+        ApiError::Unauthorized(_) | ApiError::BusinessUnauthorized(_) | ApiError::DeviceUnauthorized(_) => StatusCode::UNAUTHORIZED,
         ApiError::Pos(p) => match p {
             PosError::UnknownProvider(_) => StatusCode::NOT_FOUND,
             PosError::Invalid(_) => StatusCode::BAD_REQUEST,
@@ -163,6 +170,8 @@ pub(crate) fn kind_of(e: &ApiError) -> &str {
         ApiError::UnsupportedMediaType => "unsupported-media-type",
         ApiError::NoRoute { .. } => "no-route",
         ApiError::Unauthorized(_) | ApiError::BusinessUnauthorized(_) => "unauthorized",
+        // One kind for a malformed and a forged token: neither says anything about a device.
+        ApiError::DeviceUnauthorized(_) => "invalid-device-token",
         ApiError::Pos(p) => match p {
             PosError::UnknownProvider(_) => "unknown-provider",
             PosError::Invalid(_) => "invalid-pos-input",
@@ -253,6 +262,11 @@ impl ResponseError for ApiError {
             ApiError::BusinessUnauthorized(_) => {
                 resp.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"svea-business\""));
             }
+            ApiError::DeviceUnauthorized(_) => {
+                // The credential travels in the body (`device_token`), not in a header; RFC 9110
+                // still asks a 401 to name its scheme.
+                resp.insert_header((header::WWW_AUTHENTICATE, DEVICE_TOKEN_CHALLENGE));
+            }
             _ => {}
         }
         resp.json(body)
@@ -287,6 +301,19 @@ pub mod answers {
             example = json!({"type": "urn:svea:problem:business-creation-limited", "title": "Too Many Requests", "status": 429,
                 "detail": "this address created too many businesses this hour; retry in 720 s"}))]
         CreationLimited(Problem),
+    }
+
+    /// 429 `rate-limited` of the privacy routes: the general bucket, and their own stricter one.
+    #[derive(utoipa::IntoResponses)]
+    pub enum PrivacyRateLimited {
+        /// Over either limit.
+        #[response(status = 429, description = "`rate-limited`: this client address is over its request bucket (`[abuse]` \
+            `requests_per_second`, `burst`) or over the privacy routes' own (`privacy_requests_per_minute`, `privacy_burst`; \
+            IPv6 per /64).", content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Whole seconds until the bucket lets a request through.")),
+            example = json!({"type": "urn:svea:problem:rate-limited", "title": "Too Many Requests", "status": 429,
+                "detail": "too many requests from this address; retry in 12 s"}))]
+        RateLimited(Problem),
     }
 
     /// 503 `busy` / `unavailable`, 500 `internal`: whatever asks an actor or the cluster.
@@ -351,6 +378,20 @@ pub mod answers {
             example = json!({"type": "urn:svea:problem:business-not-found", "title": "Not Found", "status": 404,
                 "detail": "business b_0123456789abcdef0123456789abcdef not found"}))]
         NotFound(Problem),
+    }
+
+    /// 401 `invalid-device-token`: a customer operation whose `device_token` svea did not issue.
+    #[derive(utoipa::IntoResponses)]
+    pub enum DeviceAuth {
+        /// Not a token svea issued.
+        #[response(status = 401, description = "`invalid-device-token`: `device_token` is not a token svea issued (made up, \
+            altered, the old client-chosen `device_id` text, or another cluster's). Nothing about any device is revealed: \
+            a valid token of a device without sessions and a forged one differ only in this verification.",
+            content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`DeviceToken realm=\"svea-customer\"`")),
+            example = json!({"type": "urn:svea:problem:invalid-device-token", "title": "Unauthorized", "status": 401,
+                "detail": "device token was not issued by svea"}))]
+        Unauthorized(Problem),
     }
 
     /// 401 of the operator API (`http::operator`).

@@ -1,32 +1,57 @@
-//! A customer's own data: `POST /v1/privacy/export` and `POST /v1/privacy/erase`. The device id
-//! travels in the body, never in the URL, so it is not written to access logs; it is hashed by the
-//! node core at once (see `domain::device`).
+//! A customer's own data: `POST /v1/privacy/export` and `POST /v1/privacy/erase`, for the holder
+//! of the device credential svea issued (`device_token`, see `domain::device`). The token travels
+//! in the body, never in the URL, so it is not written to access logs; it is verified here (a
+//! token svea did not issue: 401 `invalid-device-token`, before anything is read) and the device
+//! it stands for is hashed by the node core at once. A verified device without sessions and a
+//! device that never existed answer alike: an empty export. Both routes have their own, stricter
+//! per-address bucket besides the general one (`http::ratelimit`, `abuse.privacy_*`).
 
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::api::{purchase_out, rfc3339, PurchaseOut};
-use super::error::{bad, ApiResult};
+use super::error::{bad, ApiError, ApiResult};
 use crate::actors::session::Session;
 use crate::core::NodeHandle;
-use crate::domain::{DeviceId, DomainError, SessionId};
+use crate::domain::{DeviceId, SessionId};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"device_id": "phone-3b1f6c2a"}))]
+#[schema(example = json!({"device_token": "svea_dt_3Jq0c8WkZr1mT5vYbN2xPfL7hD9sGa4uQe6oKiBnRw0Xy8Vz2CtMjHp5Ld1Fg3Ks"}))]
 pub(super) struct ExportIn {
-    /// The device id the customer's sessions were opened with.
-    device_id: String,
+    /// The device credential svea issued when the device first scanned (`POST /v1/sessions`).
+    /// Required: without it the answer is 401 `invalid-device-token`.
+    #[serde(default)]
+    #[schema(required = true, value_type = String)]
+    device_token: Option<String>,
     /// The `next_after` of the previous page.
     after: Option<String>,
+    /// The client-chosen id of earlier versions: refused with 400 `device-id-refused`.
+    #[serde(default)]
+    #[schema(ignore)]
+    device_id: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"device_id": "phone-3b1f6c2a"}))]
+#[schema(example = json!({"device_token": "svea_dt_3Jq0c8WkZr1mT5vYbN2xPfL7hD9sGa4uQe6oKiBnRw0Xy8Vz2CtMjHp5Ld1Fg3Ks"}))]
 pub(super) struct EraseIn {
-    /// The device id the customer's sessions were opened with.
-    device_id: String,
+    /// The device credential svea issued when the device first scanned (`POST /v1/sessions`).
+    /// Required: without it the answer is 401 `invalid-device-token`.
+    #[serde(default)]
+    #[schema(required = true, value_type = String)]
+    device_token: Option<String>,
+    /// The client-chosen id of earlier versions: refused with 400 `device-id-refused`.
+    #[serde(default)]
+    #[schema(ignore)]
+    device_id: Option<serde::de::IgnoredAny>,
+}
+
+/// The device a privacy request is for: its `device_token`, verified. The old `device_id` is
+/// refused by name; no token at all is the same 401 as a forged one.
+fn verified(node: &NodeHandle, token: Option<&str>, device_id: bool) -> Result<DeviceId, ApiError> {
+    super::api::refuse_device_id(device_id)?;
+    Ok(node.devices().verify(token.unwrap_or_default())?)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -103,12 +128,14 @@ fn exported_out(s: &Session) -> ExportedOut {
 /// `POST /v1/privacy/export`.
 #[utoipa::path(post, path = "/v1/privacy/export", tag = "privacy", operation_id = "privacy_export",
     request_body(content = ExportIn, content_type = "application/json"),
-    responses((status = 200, description = "The device's sessions, oldest first, a page at a time.", body = ExportOut),
-        super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy,
-        (status = 400, description = "`malformed-json`, `invalid-body`, `invalid-after` (not a session id).", content_type = "application/problem+json", body = super::Problem),
-        (status = 422, description = "`invalid-id`: the device id is empty or too long.", content_type = "application/problem+json", body = super::Problem)))]
+    responses((status = 200, description = "The device's sessions, oldest first, a page at a time (none for a device \
+            without sessions).", body = ExportOut),
+        super::error::answers::BadBody, super::error::answers::PrivacyRateLimited, super::error::answers::Busy,
+        super::error::answers::DeviceAuth,
+        (status = 400, description = "`malformed-json`, `invalid-body`, `invalid-after` (not a session id), `device-id-refused` \
+            (the client-chosen `device_id` of earlier versions counts for nothing).", content_type = "application/problem+json", body = super::Problem)))]
 pub(super) async fn export(node: web::Data<NodeHandle>, body: web::Json<ExportIn>) -> ApiResult {
-    let device: DeviceId = body.device_id.parse().map_err(DomainError::from)?;
+    let device = verified(&node, body.device_token.as_deref(), body.device_id.is_some())?;
     let after = match &body.after {
         None => None,
         Some(raw) => Some(raw.parse::<SessionId>().map_err(|_| bad("invalid-after", format!("after {raw:?} is not a session id")))?),
@@ -124,10 +151,12 @@ pub(super) async fn export(node: web::Data<NodeHandle>, body: web::Json<ExportIn
 #[utoipa::path(post, path = "/v1/privacy/erase", tag = "privacy", operation_id = "privacy_erase",
     request_body(content = EraseIn, content_type = "application/json"),
     responses((status = 200, description = "Feedback texts and device links erased on every replica; `more`: send again.", body = EraseOut),
-        super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy,
-        (status = 422, description = "`invalid-id`: the device id is empty or too long.", content_type = "application/problem+json", body = super::Problem)))]
+        super::error::answers::BadBody, super::error::answers::PrivacyRateLimited, super::error::answers::Busy,
+        super::error::answers::DeviceAuth,
+        (status = 400, description = "`malformed-json`, `invalid-body`, `device-id-refused` (the client-chosen `device_id` of \
+            earlier versions counts for nothing).", content_type = "application/problem+json", body = super::Problem)))]
 pub(super) async fn erase(node: web::Data<NodeHandle>, body: web::Json<EraseIn>) -> ApiResult {
-    let device: DeviceId = body.device_id.parse().map_err(DomainError::from)?;
+    let device = verified(&node, body.device_token.as_deref(), body.device_id.is_some())?;
     let done = node.erase_device(&device).await?;
     Ok(HttpResponse::Ok().json(EraseOut { erased_sessions: done.sessions, more: done.more }))
 }

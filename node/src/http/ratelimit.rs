@@ -14,6 +14,11 @@
 //! (`retain_recent`; a dropped bucket and a full one behave the same). `/health` and `/ready` are
 //! not limited: probes must see a node under attack. [`SignupLimiter`] is the second, slower
 //! bucket of business creation (`[signup]`).
+//!
+//! The privacy routes ([`PRIVACY_PATHS`]: a customer's export and erasure) take a token from a
+//! second, stricter bucket per address too ([`PrivacyLimiter`], `abuse.privacy_requests_per_minute`
+//! and `abuse.privacy_burst`): each reads up to a page of sessions through their actors, and a
+//! customer needs them a few times a year.
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
@@ -32,6 +37,9 @@ use super::error::ApiError;
 /// Paths that are never limited. (`/metrics` is not on the public listener at all: it answers
 /// 404 there, limited like any other miss.)
 pub const UNLIMITED_PATHS: [&str; 2] = ["/health", "/ready"];
+
+/// Paths that also count against the privacy bucket ([`PrivacyLimiter`]).
+pub const PRIVACY_PATHS: [&str; 2] = ["/v1/privacy/export", "/v1/privacy/erase"];
 
 /// Tracked addresses above which quiet ones are dropped at once instead of at the next interval.
 pub const TRACKED_ADDRESSES_SOFT_MAX: usize = 100_000;
@@ -104,6 +112,22 @@ impl SignupLimiter {
     }
 }
 
+/// The privacy routes' own buckets ([`PRIVACY_PATHS`]), per address like [`AddressLimiter`].
+pub struct PrivacyLimiter(AddressLimiter);
+
+impl PrivacyLimiter {
+    /// Buckets of `abuse.privacy_burst` requests refilled at `abuse.privacy_requests_per_minute`.
+    pub fn new(abuse: &AbuseConfig, trusted_proxies: Vec<IpNetwork>) -> PrivacyLimiter {
+        let quota = Quota::per_minute(abuse.privacy_requests_per_minute).allow_burst(abuse.privacy_burst);
+        PrivacyLimiter(AddressLimiter::with_quota(quota, trusted_proxies, abuse.prune_interval))
+    }
+
+    /// Takes one token from `ip`'s privacy bucket, or says how long until one is there.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.0.check(ip)
+    }
+}
+
 /// The bucket an address counts against: IPv4 as it is (an IPv4-mapped IPv6 address too), IPv6
 /// by its /64.
 pub fn bucket_key(ip: IpAddr) -> IpAddr {
@@ -133,7 +157,12 @@ pub async fn limit(
     let limited = !UNLIMITED_PATHS.contains(&req.path());
     if let (true, Some(limiter)) = (limited, req.app_data::<web::Data<AddressLimiter>>()) {
         if let Some(ip) = super::client_ip(&limiter.trusted_proxies, req.request()) {
-            if let Err(wait) = limiter.check(ip) {
+            // The privacy bucket first: a request it refuses takes nothing from the general one.
+            let privacy = || match req.app_data::<web::Data<PrivacyLimiter>>() {
+                Some(p) if PRIVACY_PATHS.contains(&req.path()) => p.check(ip),
+                _ => Ok(()),
+            };
+            if let Err(wait) = privacy().and_then(|()| limiter.check(ip)) {
                 let retry = retry_after_s(wait);
                 // The customer's page and the dashboard answer with a page; everything else with
                 // a problem.
@@ -161,7 +190,11 @@ mod tests {
     }
 
     fn limiter(rate: u32, burst: u32) -> AddressLimiter {
-        let abuse = AbuseConfig {
+        AddressLimiter::new(&abuse(rate, burst), Vec::new())
+    }
+
+    fn abuse(rate: u32, burst: u32) -> AbuseConfig {
+        AbuseConfig {
             requests_per_second: nz(rate),
             burst: nz(burst),
             prune_interval: Duration::from_millis(10),
@@ -173,8 +206,9 @@ mod tests {
             brake_factor: 1,
             brake_floor_per_hour: 1,
             declared_amount_max_ore: 100,
-        };
-        AddressLimiter::new(&abuse, Vec::new())
+            privacy_requests_per_minute: nz(1),
+            privacy_burst: nz(1),
+        }
     }
 
     #[test]
@@ -225,6 +259,20 @@ mod tests {
         // One creation comes back every 12 minutes.
         assert!(wait > Duration::from_secs(11 * 60) && wait <= Duration::from_secs(12 * 60), "{wait:?}");
         assert_eq!(l.0.check("203.0.113.8".parse().expect("ip")), Ok(()));
+    }
+
+    #[test]
+    fn the_privacy_bucket_counts_per_minute() {
+        let mut abuse = abuse(1, 1);
+        abuse.privacy_requests_per_minute = nz(2);
+        abuse.privacy_burst = nz(2);
+        let p = PrivacyLimiter::new(&abuse, Vec::new());
+        let a: IpAddr = "203.0.113.9".parse().expect("ip");
+        assert_eq!((p.check(a), p.check(a)), (Ok(()), Ok(())));
+        let wait = p.check(a).expect_err("over the privacy burst");
+        // Two a minute: the next one is due in about 30 s, not in a second.
+        assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30), "{wait:?}");
+        assert_eq!(p.check("203.0.113.10".parse().expect("ip")), Ok(()));
     }
 
     #[test]

@@ -27,7 +27,7 @@ fn a_flood_of_session_opens_from_one_address_gets_429_with_a_retry_after_that_wo
     let mut served = 0u64;
     let mut last_limited = None;
     for i in 0..FLOOD_REQUESTS {
-        let r = n.post("/v1/sessions", json!({"qr_token": token, "device_id": format!("flood-{i}")}));
+        let r = n.post("/v1/sessions", json!({"qr_token": token}));
         if r.status == 429 {
             r.problem(429, "rate-limited");
             let retry: u64 = r.header("retry-after").expect("Retry-After on 429").parse().expect("whole seconds");
@@ -51,7 +51,7 @@ fn a_flood_of_session_opens_from_one_address_gets_429_with_a_retry_after_that_wo
 
     // Honouring Retry-After lets the next request through.
     std::thread::sleep(Duration::from_secs(retry));
-    let r = n.post("/v1/sessions", json!({"qr_token": token, "device_id": "patient-phone"}));
+    let r = n.post("/v1/sessions", json!({"qr_token": token}));
     assert_eq!(r.status, 201, "after waiting {retry} s: {}", r.body);
 }
 
@@ -64,9 +64,9 @@ fn repeated_devices_texts_and_the_daily_cap_are_not_paid_and_say_why() {
     let Biz { id: bid, token, key } = create_business(&n, "100000.00");
     let mut txn = 0;
     // A 10 000 SEK purchase earns more than the per-session maximum of 100 SEK in every tier.
-    let mut session = |device: &str, text: &str| {
+    let mut session = |device: &mut Device, text: &str| {
         txn += 1;
-        let sid = open_session(&n, &token, device);
+        let sid = device.open(&n, &token);
         assert_eq!(purchase(&n, &sid, "10000.00", &format!("T-{txn}")).status, 200);
         let f = feedback(&n, &sid, text);
         assert_eq!(f.status, 200, "{}", f.body);
@@ -79,21 +79,22 @@ fn repeated_devices_texts_and_the_daily_cap_are_not_paid_and_say_why() {
     let original = distinct_feedback(0);
 
     // A legitimate reward.
-    assert_eq!(session("phone-1", original), ("100.00".into(), json!(null), json!("per-session")));
-    // The same device again the same day, with a new text: unpaid.
-    assert_eq!(session("phone-1", distinct_feedback(1)), ("0.00".into(), json!("device_daily_limit"), json!(null)));
+    let mut device = Device::new();
+    assert_eq!(session(&mut device, original), ("100.00".into(), json!(null), json!("per-session")));
+    // The same device (its token) again the same day, with a new text: unpaid.
+    assert_eq!(session(&mut device, distinct_feedback(1)), ("0.00".into(), json!("device_daily_limit"), json!(null)));
     // The same text from another device, in other case and spacing: unpaid.
     let recased = format!("  {}\n", original.replacen("Latten", "LATTEN", 1).replace("Tyvärr", "tyvärr").replace(' ', "  "));
     assert_ne!(recased, original);
-    assert_eq!(session("phone-2", &recased), ("0.00".into(), json!("duplicate_feedback"), json!(null)));
+    assert_eq!(session(&mut Device::new(), &recased), ("0.00".into(), json!("duplicate_feedback"), json!(null)));
     // One word changed: still the same text.
     let edited = original.replace("Elin", "Sara");
     assert_ne!(edited, original);
-    assert_eq!(session("phone-3", &edited), ("0.00".into(), json!("duplicate_feedback"), json!(null)));
+    assert_eq!(session(&mut Device::new(), &edited), ("0.00".into(), json!("duplicate_feedback"), json!(null)));
     // A new device with a new text: paid, but only what is left of the 150 SEK cap.
-    assert_eq!(session("phone-4", distinct_feedback(2)), ("50.00".into(), json!(null), json!("business-daily-cap")));
+    assert_eq!(session(&mut Device::new(), distinct_feedback(2)), ("50.00".into(), json!(null), json!("business-daily-cap")));
     // The cap is reached: the next legitimate-looking session is unpaid.
-    assert_eq!(session("phone-5", distinct_feedback(3)), ("0.00".into(), json!("business_daily_cap"), json!(null)));
+    assert_eq!(session(&mut Device::new(), distinct_feedback(3)), ("0.00".into(), json!("business_daily_cap"), json!(null)));
 
     // The business paid exactly the legitimate rewards: 100 + 50.
     let b = n.get_as(&format!("/v1/businesses/{bid}"), &key);

@@ -105,7 +105,7 @@ fn a_customer_sees_names_not_business_secrets() {
     let dir = tempfile::tempdir().expect("tmp");
     let n = NodeProc::start(dir.path(), &[]);
     let a = create_business(&n, "500.00");
-    let r = n.post("/v1/sessions", json!({"qr_token": a.token, "device_id": "phone-1"}));
+    let r = Device::new().scan(&n, &a.token);
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["business_name"], "Kafé Lilla Torget");
     assert_eq!(r.body["location_name"], "Lilla Torg");

@@ -62,8 +62,8 @@ fn every_attack_is_refused_and_each_business_pays_exactly_the_legitimate_rewards
     // --- 1,000 session opens from one address: 429 after the bucket; Retry-After works.
     let started = Instant::now();
     let (mut served, mut retry_after) = (0u64, None);
-    for i in 0..FLOOD {
-        let r = post_from(&n, ATTACKER, "/v1/sessions", json!({"qr_token": cafe.token, "device_id": format!("bot-{i}")}));
+    for _ in 0..FLOOD {
+        let r = post_from(&n, ATTACKER, "/v1/sessions", json!({"qr_token": cafe.token}));
         if r.status == 429 {
             r.problem(429, "rate-limited");
             retry_after = Some(r.header("retry-after").expect("Retry-After").parse::<u64>().expect("whole seconds"));
@@ -76,39 +76,40 @@ fn every_attack_is_refused_and_each_business_pays_exactly_the_legitimate_rewards
     assert!(served <= BURST + RATE_PER_S * elapsed, "{served} of {FLOOD} opens served in {elapsed} s");
     let retry = retry_after.expect("the flood was limited");
     // Others are not limited by the attacker's bucket, and the attacker is let in after waiting.
-    assert_eq!(post_from(&n, "203.0.113.20", "/v1/sessions", json!({"qr_token": cafe.token, "device_id": "bystander"})).status, 201);
+    assert_eq!(Device::new().scan_with(&n, &cafe.token, &[("x-forwarded-for", "203.0.113.20")]).status, 201);
     std::thread::sleep(Duration::from_secs(retry));
-    assert_eq!(post_from(&n, ATTACKER, "/v1/sessions", json!({"qr_token": cafe.token, "device_id": "bot-patient"})).status, 201);
+    assert_eq!(Device::new().scan_with(&n, &cafe.token, &[("x-forwarded-for", ATTACKER)]).status, 201);
 
     // --- Self-declared café: one legitimate reward, then the same device again, the same text,
     //     a near-same text: each unpaid, and the answer says why.
-    let flow = |device: &str, txn: &str, text: &str| {
-        let sid = open_session(&n, &cafe.token, device);
+    let flow = |device: &mut Device, txn: &str, text: &str| {
+        let sid = device.open(&n, &cafe.token);
         assert_eq!(purchase(&n, &sid, "1000.00", txn).status, 200);
         let f = feedback(&n, &sid, text);
         assert_eq!((f.status, f.body["state"].as_str()), (200, Some("rewarded")), "{}", f.body);
         f
     };
     let text = distinct_feedback(4);
-    legit_cafe += reward_ore(&flow("phone-anna", "K-1", text));
-    let again = flow("phone-anna", "K-2", distinct_feedback(5));
+    let mut anna = Device::new();
+    legit_cafe += reward_ore(&flow(&mut anna, "K-1", text));
+    let again = flow(&mut anna, "K-2", distinct_feedback(5));
     assert_eq!((again.str("reward_sek"), &again.body["withheld"]), ("0.00".into(), &json!("device_daily_limit")));
-    let copied = flow("phone-bot-1", "K-3", text);
+    let copied = flow(&mut Device::new(), "K-3", text);
     assert_eq!((copied.str("reward_sek"), &copied.body["withheld"]), ("0.00".into(), &json!("duplicate_feedback")));
     let (first, rest) = text.split_once(' ').expect("words");
     let near = format!(" {} {} ", first.to_uppercase(), rest.replace(' ', "   "));
-    let near = flow("phone-bot-2", "K-4", &near);
+    let near = flow(&mut Device::new(), "K-4", &near);
     assert_eq!((near.str("reward_sek"), &near.body["withheld"]), ("0.00".into(), &json!("duplicate_feedback")));
 
     // --- Till-verified shop: one legitimate purchase reported by the till backs one reward.
     let hook = shopify("evt-legit-1", "#5001", "400.00");
     assert_eq!(hook.send(&n).body["status"], "recorded");
-    let sid = open_session(&n, &shop.token, "phone-bengt");
+    let sid = open_session(&n, &shop.token);
     assert_eq!(confirm(&n, &sid, "400.00", "#5001").status, 200);
     legit_shop += reward_ore(&feedback(&n, &sid, distinct_feedback(6)));
     // The same delivery replayed: nothing new; another session claiming that purchase: refused.
     assert_eq!(hook.send(&n).body["status"], "duplicate");
-    let thief = open_session(&n, &shop.token, "phone-thief");
+    let thief = open_session(&n, &shop.token);
     confirm(&n, &thief, "400.00", "#5001").problem(409, "purchase-already-claimed");
     // Forged deliveries: another key, an altered amount. Nothing is recorded.
     zettle("not-the-shops-signing-key-0123456789", "m-forged", 77, 90_000, chrono::Utc::now()).send(&n).problem(401, "invalid-signature");
@@ -118,8 +119,8 @@ fn every_attack_is_refused_and_each_business_pays_exactly_the_legitimate_rewards
     assert!(!SHOPIFY_KEY.is_empty() && !ZETTLE_KEY.is_empty());
     // A purchase the till never reported (and the forged ones): the confirmation waits, then is
     // refused; no feedback can be paid for it.
-    for (i, (amount, receipt)) in [("750.00", "#5999"), ("900.00", "77"), ("900.00", "#5002")].iter().enumerate() {
-        let sid = open_session(&n, &shop.token, &format!("phone-liar-{i}"));
+    for (amount, receipt) in [("750.00", "#5999"), ("900.00", "77"), ("900.00", "#5002")] {
+        let sid = open_session(&n, &shop.token);
         assert_eq!(confirm(&n, &sid, amount, receipt).status, 202);
         eventually(Duration::from_secs(20), "the await window to pass", || {
             (n.get(&format!("/v1/sessions/{sid}")).body["purchase_refused"] == "purchase-not-reported").then_some(())
@@ -156,7 +157,7 @@ fn metrics_on_the_public_port_are_refused_and_the_operator_port_names_no_busines
     let n = NodeProc::start(dir.path(), &[("operator.metrics_token", SCRAPE_TOKEN), ("operator.metrics_listen_addr", &scrape_addr)]);
     // A rewarded session, so a business has settled and its budget is known to the node.
     let biz = create_business(&n, "1000.00");
-    let sid = open_session(&n, &biz.token, "metrics-phone");
+    let sid = open_session(&n, &biz.token);
     assert_eq!(purchase(&n, &sid, "100.00", "MET-1").status, 200);
     let f = feedback(&n, &sid, GOOD_FEEDBACK);
     assert_eq!(f.body["state"], "rewarded", "{}", f.body);
@@ -494,16 +495,13 @@ fn connections_past_the_per_address_cap_are_refused_and_closed() {
 
 // ---------- issue 20, item 2: rewards per network, the hourly brake, the declared ceiling ----------
 
-/// Fresh customers made so far (each gets a credential never used before).
-static FRESH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Opens a session as a fresh customer at `ip` (as the trusted proxy 127.0.0.1 reports it): a
-/// credential never used before. The one place that makes a customer's credential, so when
-/// svea issues device tokens only this changes.
+/// Opens a session as a fresh customer at `ip` (as the trusted proxy 127.0.0.1 reports it): no
+/// `device_token`, so svea issues a credential never used before, as a script asking for a new
+/// one every time would get.
 fn fresh_customer_session(n: &NodeProc, token: &str, ip: &str) -> String {
-    let device = format!("fresh-{}", FRESH.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    let r = post_from(n, ip, "/v1/sessions", json!({"qr_token": token, "device_id": device}));
+    let r = post_from(n, ip, "/v1/sessions", json!({"qr_token": token}));
     assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.body["device_token"].is_string(), "a fresh credential is issued: {}", r.body);
     r.str("id")
 }
 
@@ -742,7 +740,7 @@ fn a_declared_amount_above_the_ceiling_is_refused_until_the_till_reports_it() {
     let b = n.get_as(&format!("/v1/businesses/{}", cafe.id), &cafe.key);
     assert_eq!(b.str("declared_amount_max_sek"), "1000.00", "the default: abuse.declared_amount_max_sek");
     // The issue's drain declared 1,250 SEK: refused, with its own problem type; nothing confirmed.
-    let sid = open_session(&n, &cafe.token, "phone-big");
+    let sid = open_session(&n, &cafe.token);
     let r = purchase(&n, &sid, "1250.00", "D-1");
     r.problem(422, "declared-amount-needs-till");
     assert!(r.str("detail").contains("till"), "{}", r.body);
@@ -756,7 +754,7 @@ fn a_declared_amount_above_the_ceiling_is_refused_until_the_till_reports_it() {
     n.send_as("PATCH", &settings, &cafe.key, json!({"declared_amount_max_sek": "10000.01"})).problem(422, "invalid-declared-amount-max");
     n.send_as("PATCH", &settings, &cafe.key, json!({"declared_amount_max_sek": "0.50"})).problem(422, "invalid-declared-amount-max");
     n.send_as("PATCH", &settings, &cafe.key, json!({})).problem(400, "invalid-body");
-    let sid = open_session(&n, &cafe.token, "phone-mid");
+    let sid = open_session(&n, &cafe.token);
     purchase(&n, &sid, "300.01", "D-3").problem(422, "declared-amount-needs-till");
     assert_eq!(purchase(&n, &sid, "300.00", "D-4").status, 200);
 }
@@ -791,8 +789,8 @@ fn guessing_the_amount_of_a_reported_receipt_gets_the_not_reported_answer_and_th
     // The till reported receipt #7001 of 400.00 (Shopify order names are sequential).
     assert_eq!(shopify("evt-guess-1", "#7001", "400.00").send(&n).body["status"], "recorded");
     // The attacker guesses its amount; a control session tries a receipt the till never reported.
-    let guesser = open_session(&n, &shop.token, "phone-guesser");
-    let control = open_session(&n, &shop.token, "phone-control");
+    let guesser = open_session(&n, &shop.token);
+    let control = open_session(&n, &shop.token);
     for (try_no, amount) in ["1.00", "2.00", "3.00"].iter().enumerate() {
         let g = confirm(&n, &guesser, amount, "#7001");
         let c = confirm(&n, &control, amount, "#7999");
@@ -817,7 +815,7 @@ fn guessing_the_amount_of_a_reported_receipt_gets_the_not_reported_answer_and_th
     confirm(&n, &guesser, "400.00", "#7001").problem(409, "purchase-tries-exhausted");
     confirm(&n, &control, "400.00", "#7001").problem(409, "purchase-tries-exhausted");
     // The customer who holds the receipt still claims it and is rewarded.
-    let holder = open_session(&n, &shop.token, "phone-holder");
+    let holder = open_session(&n, &shop.token);
     let c = confirm(&n, &holder, "400.00", "#7001");
     assert_eq!((c.status, c.body["state"].as_str()), (200, Some("purchase_confirmed")), "{}", c.body);
     let reward = reward_ore(&feedback(&n, &holder, distinct_feedback(1)));
@@ -838,7 +836,7 @@ fn five_mismatches_across_sessions_lock_a_receipt_until_the_business_releases_it
     assert_eq!(n.get_as(&locks, &shop.key).body["locks"], json!([]));
     // Five sessions, five wrong amounts: each answered as not reported.
     for i in 0..5 {
-        let sid = open_session(&n, &shop.token, &format!("phone-locker-{i}"));
+        let sid = open_session(&n, &shop.token);
         let r = confirm(&n, &sid, &format!("{}.00", 10 + i), "#8001");
         assert_eq!((r.status, r.body["state"].as_str()), (202, Some("awaiting_purchase")), "{}", r.body);
     }
@@ -847,7 +845,7 @@ fn five_mismatches_across_sessions_lock_a_receipt_until_the_business_releases_it
     assert_eq!(listed.body["locks"][0]["receipt"], "#8001", "{}", listed.body);
     let location = listed.body.pointer("/locks/0/location_id").and_then(|v| v.as_str()).expect("location_id").to_owned();
     // Locked: the holder's exact amount is answered as not reported too, and ends so.
-    let holder = open_session(&n, &shop.token, "phone-holder");
+    let holder = open_session(&n, &shop.token);
     assert_eq!(confirm(&n, &holder, "250.00", "#8001").status, 202);
     assert_eq!(refused(&n, &holder).body["purchase_refused"], "purchase-not-reported");
     // Only the business releases it: not anonymously, not with another business's key.
@@ -873,9 +871,9 @@ fn a_session_waiting_on_a_receipt_does_not_block_its_holder() {
     register_tills(&n, &shop, &format!("{}/v1/pos/square/webhook", n.url));
     // Before the till reports: the attacker waits on the receipt with a guess, the holder with
     // the true amount; neither blocks the other.
-    let attacker = open_session(&n, &shop.token, "phone-squatter");
+    let attacker = open_session(&n, &shop.token);
     assert_eq!(confirm(&n, &attacker, "1.00", "#9001").status, 202);
-    let holder = open_session(&n, &shop.token, "phone-holder");
+    let holder = open_session(&n, &shop.token);
     let h = confirm(&n, &holder, "120.00", "#9001");
     assert_eq!((h.status, h.body["state"].as_str()), (202, Some("awaiting_purchase")), "{}", h.body);
     // The till reports it: the exact match claims it, the guess ends as not reported.
@@ -885,13 +883,13 @@ fn a_session_waiting_on_a_receipt_does_not_block_its_holder() {
     assert!(reward_ore(&feedback(&n, &holder, distinct_feedback(4))) > 0);
     // After the report: a waiting guess does not block the holder who comes later either.
     assert_eq!(shopify("evt-wait-2", "#9002", "80.00").send(&n).body["status"], "recorded");
-    let attacker2 = open_session(&n, &shop.token, "phone-squatter-2");
+    let attacker2 = open_session(&n, &shop.token);
     assert_eq!(confirm(&n, &attacker2, "2.00", "#9002").status, 202);
-    let holder2 = open_session(&n, &shop.token, "phone-holder-2");
+    let holder2 = open_session(&n, &shop.token);
     let h2 = confirm(&n, &holder2, "80.00", "#9002");
     assert_eq!((h2.status, h2.body["state"].as_str()), (200, Some("purchase_confirmed")), "{}", h2.body);
     // The exact purchase backs one session only.
-    let thief = open_session(&n, &shop.token, "phone-thief");
+    let thief = open_session(&n, &shop.token);
     confirm(&n, &thief, "80.00", "#9002").problem(409, "purchase-already-claimed");
     assert_eq!(refused(&n, &attacker2).body["purchase_refused"], "purchase-not-reported");
 }
@@ -911,7 +909,7 @@ fn buy_feedback_refund_reverses_the_reward_at_each_till() {
     ];
     for (i, (provider, buy, amount, receipt, refund)) in cases.iter().enumerate() {
         assert_eq!(buy.send(&n).body["status"], "recorded", "{provider}");
-        let sid = open_session(&n, &shop.token, &format!("phone-refunder-{provider}"));
+        let sid = open_session(&n, &shop.token);
         assert_eq!(confirm(&n, &sid, amount, receipt).status, 200, "{provider}");
         let reward = reward_ore(&feedback(&n, &sid, distinct_feedback(i)));
         assert_eq!(paid(&n, &shop), sek(reward), "{provider}");
@@ -931,7 +929,7 @@ fn buy_feedback_refund_reverses_the_reward_at_each_till() {
     assert_eq!(pending.body["status"], "duplicate", "{}", pending.body);
     // Cancelled before the feedback: the reward is withheld, and the session says why.
     assert_eq!(shopify("s-buy-3", "#4103", "500.00").send(&n).body["status"], "recorded");
-    let sid = open_session(&n, &shop.token, "phone-canceller");
+    let sid = open_session(&n, &shop.token);
     assert_eq!(confirm(&n, &sid, "500.00", "#4103").status, 200);
     assert_eq!(crate::pos::shopify_cancelled("s-cancel-3", "#4103", "500.00").send(&n).body["status"], "recorded");
     let f = feedback(&n, &sid, distinct_feedback(5));
@@ -939,8 +937,174 @@ fn buy_feedback_refund_reverses_the_reward_at_each_till() {
     // Refunded before anyone claimed it: the purchase backs no session.
     assert_eq!(zettle(ZETTLE_KEY, "m-buy-4", 44, 30_000, chrono::Utc::now()).send(&n).body["status"], "recorded");
     assert_eq!(crate::pos::zettle_refund("m-refund-4", 44, 45, 30_000).send(&n).body["status"], "recorded");
-    let late = open_session(&n, &shop.token, "phone-late");
+    let late = open_session(&n, &shop.token);
     assert_eq!(confirm(&n, &late, "300.00", "44").status, 202);
     assert_eq!(refused(&n, &late).body["purchase_refused"], "purchase-not-reported");
     assert_eq!(paid(&n, &shop), "0.00");
+}
+
+/// Issue 20, item 1: customer identity is issued by svea. The issue's attacker guessed a
+/// client-chosen device id (`phone-16`) in 17 export calls, read that customer's data, resumed
+/// their open session by "scanning" with the id, confirmed a purchase on it and erased their
+/// sessions. Here the same attacker tries the old `device_id`, made-up tokens, and the victim's
+/// token altered, against export, erase and resume: each is refused and reveals nothing, the
+/// victim's open session is never handed out (so nobody else confirms a purchase on it), and the
+/// real holder of the token still resumes, completes, exports and erases.
+#[test]
+fn a_guessed_device_id_or_made_up_device_token_reads_resumes_confirms_and_erases_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let n = NodeProc::start(dir.path(), &[("geo.trusted_proxies", "127.0.0.1"), ("node.routing", "serve")]);
+    let cafe = create_business(&n, "100000.00");
+    let victim_ip = [("x-forwarded-for", "203.0.113.44")];
+    let attacker_ip = [("x-forwarded-for", ATTACKER)];
+
+    // The victim: one rewarded session, and one still open at the café (what a scan resumes).
+    let mut victim = Device::new();
+    let done = victim.scan_with(&n, &cafe.token, &victim_ip);
+    assert_eq!(done.status, 201, "{}", done.body);
+    let done = done.str("id");
+    let secret_text = format!("{} Kvitto VX9917.", distinct_feedback(8));
+    assert_eq!(purchase(&n, &done, "250.00", "V-1").status, 200);
+    assert_eq!(feedback(&n, &done, &secret_text).body["state"], "rewarded");
+    let open = victim.scan_with(&n, &cafe.token, &victim_ip);
+    assert_eq!(open.status, 201, "{}", open.body);
+    let open = open.str("id");
+    let token = victim.token().to_string();
+    // What the attacker must never see in any answer.
+    let secrets = [done.as_str(), open.as_str(), "VX9917", token.as_str()];
+    let reveals_nothing = |r: &Resp| {
+        let text = r.body.to_string();
+        for s in secrets {
+            assert!(!text.contains(s), "an attacker's answer reveals {s}: {text}");
+        }
+    };
+
+    // 1. The old client-chosen ids, as the issue's attacker guessed them: refused by name on
+    //    every route, never served as a device.
+    for i in 0..20 {
+        let id = format!("phone-{i}");
+        let scan = post_from(&n, ATTACKER, "/v1/sessions", json!({"qr_token": cafe.token, "device_id": id}));
+        scan.problem(400, "device-id-refused");
+        reveals_nothing(&scan);
+        for route in ["/v1/privacy/export", "/v1/privacy/erase"] {
+            let r = post_from(&n, ATTACKER, route, json!({"device_id": id}));
+            r.problem(400, "device-id-refused");
+            reveals_nothing(&r);
+        }
+    }
+
+    // 2. Made-up tokens: well-formed with a made-up tag, the victim's random part under a new
+    //    tag, every character of the victim's tag changed, another cluster's token, garbage.
+    let body = &token[DEVICE_TOKEN_PREFIX.len()..];
+    let mut forged: Vec<String> = (0..8).map(|i| format!("{DEVICE_TOKEN_PREFIX}{}", char::from(b'A' + i).to_string().repeat(64))).collect();
+    for i in 43..64 {
+        let mut b = body.as_bytes().to_vec();
+        b[i] = if b[i] == b'x' { b'y' } else { b'x' };
+        forged.push(format!("{DEVICE_TOKEN_PREFIX}{}", String::from_utf8(b).expect("ascii")));
+    }
+    forged.push(format!("{DEVICE_TOKEN_PREFIX}{}{}", &body[..43], "Q".repeat(21)));
+    forged.push(body.to_string());
+    forged.push("phone-16".to_string());
+    forged.push(String::new());
+    let foreign_dir = tempfile::tempdir().expect("tmp");
+    let foreign = NodeProc::start(foreign_dir.path(), &[("privacy.device_key", "another-clusters-device-key-0123456789abcdef")]);
+    let foreign_biz = create_business(&foreign, "100.00");
+    let mut stranger = Device::new();
+    assert_eq!(stranger.scan(&foreign, &foreign_biz.token).status, 201);
+    forged.push(stranger.token().to_string());
+    drop(foreign);
+    for f in &forged {
+        assert_ne!(f, &token);
+        // Export and erase: 401, before anything is read.
+        for route in ["/v1/privacy/export", "/v1/privacy/erase"] {
+            let r = post_from(&n, ATTACKER, route, json!({"device_token": f}));
+            r.problem(401, "invalid-device-token");
+            reveals_nothing(&r);
+        }
+        // Resume by "scanning" with it: 401, no session found, none opened.
+        let scan = post_from(&n, ATTACKER, "/v1/sessions", json!({"qr_token": cafe.token, "device_token": f}));
+        scan.problem(401, "invalid-device-token");
+        reveals_nothing(&scan);
+    }
+
+    // 3. The attacker's own, real token: its own sessions, never the victim's.
+    let mut attacker = Device::new();
+    let own = attacker.scan_with(&n, &cafe.token, &attacker_ip);
+    assert_eq!(own.status, 201, "a session of its own, not the victim's open one: {}", own.body);
+    reveals_nothing(&own);
+    let again = attacker.scan_with(&n, &cafe.token, &attacker_ip);
+    assert_eq!((again.status, again.str("id")), (200, own.str("id")), "{}", again.body);
+    let exported = post_from(&n, ATTACKER, "/v1/privacy/export", json!({"device_token": attacker.token()}));
+    assert_eq!(exported.status, 200, "{}", exported.body);
+    assert_eq!(exported.body["sessions"].as_array().map(Vec::len), Some(1), "{}", exported.body);
+    reveals_nothing(&exported);
+    let erased = post_from(&n, ATTACKER, "/v1/privacy/erase", json!({"device_token": attacker.token()}));
+    assert_eq!(erased.body["erased_sessions"], 1, "only its own: {}", erased.body);
+
+    // Nothing of the victim's changed: the open session has no purchase, the text is there.
+    let s = n.get(&format!("/v1/sessions/{open}"));
+    assert_eq!((s.body["state"].as_str(), &s.body["purchase"]), (Some("opened"), &json!(null)), "{}", s.body);
+    assert_eq!(n.get(&format!("/v1/sessions/{done}")).body["feedback_text"], secret_text.as_str());
+
+    // 4. The holder of the token still can: resume (no new token), confirm, export, erase.
+    let resumed = victim.scan_with(&n, &cafe.token, &victim_ip);
+    assert_eq!((resumed.status, resumed.str("id")), (200, open.clone()), "{}", resumed.body);
+    assert_eq!(purchase(&n, &open, "180.00", "V-2").status, 200);
+    let export = post_from(&n, "203.0.113.44", "/v1/privacy/export", json!({"device_token": token}));
+    assert_eq!(export.status, 200, "{}", export.body);
+    assert!(export.body.to_string().contains("VX9917"), "{}", export.body);
+    assert_eq!(export.body["sessions"].as_array().map(Vec::len), Some(2), "{}", export.body);
+    let erased = post_from(&n, "203.0.113.44", "/v1/privacy/erase", json!({"device_token": token}));
+    assert_eq!(erased.body, json!({"erased_sessions": 2, "more": false}));
+    assert_eq!(n.get(&format!("/v1/sessions/{done}")).body["feedback_redacted"], "erased");
+}
+
+/// Issue 20, item 1: the privacy routes have their own, stricter bucket. At the production
+/// defaults (`abuse.privacy_requests_per_minute` 10, `abuse.privacy_burst` 5) an address firing
+/// export and erase requests is refused with 429 and a Retry-After after the burst, long before
+/// the general bucket would stop it, while a customer at another address is served.
+#[test]
+fn a_flood_of_privacy_requests_from_one_address_is_held_to_the_privacy_bucket() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let n = NodeProc::start(
+        dir.path(),
+        &[
+            ("abuse.requests_per_second", "10"),
+            ("abuse.burst", "40"),
+            ("abuse.privacy_requests_per_minute", "10"),
+            ("abuse.privacy_burst", "5"),
+            ("geo.trusted_proxies", "127.0.0.1"),
+            ("node.routing", "serve"),
+        ],
+    );
+    let cafe = create_business(&n, "1000.00");
+    let mut customer = Device::new();
+    assert_eq!(customer.scan_with(&n, &cafe.token, &[("x-forwarded-for", "203.0.113.45")]).status, 201);
+
+    let forged = json!({"device_token": format!("{DEVICE_TOKEN_PREFIX}{}", "A".repeat(64))});
+    let (mut answered, mut limited) = (0u64, 0u64);
+    let started = Instant::now();
+    for i in 0..30 {
+        let route = if i % 2 == 0 { "/v1/privacy/export" } else { "/v1/privacy/erase" };
+        let r = post_from(&n, ATTACKER, route, forged.clone());
+        if r.status == 429 {
+            r.problem(429, "rate-limited");
+            let retry: u64 = r.header("retry-after").expect("Retry-After").parse().expect("whole seconds");
+            // 10 a minute: the next token is at most 6 s away.
+            assert!((1..=6).contains(&retry), "Retry-After {retry}");
+            limited += 1;
+        } else {
+            r.problem(401, "invalid-device-token");
+            answered += 1;
+        }
+    }
+    // The burst, and at most what refilled meanwhile (10 a minute).
+    let elapsed = started.elapsed().as_secs() + 1;
+    assert!(answered >= 5 && answered <= 5 + elapsed.div_ceil(6), "{answered} privacy requests answered in {elapsed} s");
+    assert_eq!(answered + limited, 30);
+    // The attacker's other requests are still under the general bucket only.
+    assert_eq!(n.get_with(&format!("/q/{}", cafe.token), &[("x-forwarded-for", ATTACKER)]).status, 200);
+    // A customer elsewhere exports their data.
+    let r = post_from(&n, "203.0.113.45", "/v1/privacy/export", json!({"device_token": customer.token()}));
+    assert_eq!(r.status, 200, "{}", r.body);
 }

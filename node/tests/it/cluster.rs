@@ -41,7 +41,7 @@ fn any_node_serves_any_request_and_all_agree() {
 
     // A business through Malmö, a session through Gothenburg, the rest through Stockholm.
     let Biz { id: bid, token, key } = create_business(mal, "5000.00");
-    let sid = open_session(got, &token, "phone-1");
+    let sid = open_session(got, &token);
     assert_eq!(got.get(&format!("/v1/sessions/{sid}")).body["region"], "gothenburg", "owned where it was opened");
     let p = purchase(sto, &sid, "249.00", "T-1");
     assert_eq!(p.status, 200, "{}", p.body);
@@ -210,7 +210,7 @@ fn a_restarted_follower_catches_up_through_a_snapshot() {
     // Enough writes while it is down for the leader to snapshot and purge its log.
     let mut sessions = Vec::new();
     for i in 0..15 {
-        let sid = open_session(&c.nodes[entry], &token, &format!("dev-{i}"));
+        let sid = open_session(&c.nodes[entry], &token);
         assert_eq!(purchase(&c.nodes[entry], &sid, "100.00", &format!("T-{i}")).status, 200);
         sessions.push(sid);
     }
@@ -219,7 +219,7 @@ fn a_restarted_follower_catches_up_through_a_snapshot() {
     assert!(installed.is_ok(), "follower never installed a snapshot; log:\n{}", c.nodes[follower].log_text());
     // It has the data: a session it opens itself writes through its own, caught-up state, and
     // the business's analytics counted everything.
-    let sid = open_session(&c.nodes[follower], &token, "after-restart");
+    let sid = open_session(&c.nodes[follower], &token);
     assert_eq!(purchase(&c.nodes[follower], &sid, "100.00", "T-after").status, 200);
     purchase(&c.nodes[follower], &sid, "100.00", "T-3").problem(409, "purchase-already-confirmed");
     let a = c.nodes[follower].get_as(&format!("/v1/businesses/{bid}/analytics"), &key);
@@ -233,7 +233,7 @@ fn a_node_cut_off_from_the_majority_refuses_reads_and_writes() {
     let got = c.by_region("gothenburg");
     let Biz { id: _, token, key: _ } = create_business(c.by_region("stockholm"), "100.00");
     // A session owned by gothenburg, whose actor is live there.
-    let sid = open_session(got, &token, "phone-1");
+    let sid = open_session(got, &token);
     assert_eq!(got.get(&format!("/v1/sessions/{sid}")).status, 200);
 
     // Freeze the other two regions: gothenburg is alone, a minority.

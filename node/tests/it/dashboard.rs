@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 use crate::harness::*;
 use crate::page::Phone;
 
-/// Gives `text` as feedback at `biz` from device `device` (a fresh session) and returns its id.
-fn give(n: &NodeProc, biz: &Biz, device: &str, receipt: &str, text: &str) -> String {
-    let sid = open_session(n, &biz.token, device);
+/// Gives `text` as feedback at `biz` from `device` (a fresh session) and returns its id.
+fn give(n: &NodeProc, biz: &Biz, device: &mut Device, receipt: &str, text: &str) -> String {
+    let sid = device.open(n, &biz.token);
     assert_eq!(purchase(n, &sid, "120.00", receipt).status, 200);
     let r = feedback(n, &sid, text);
     assert_eq!(r.status, 200, "{}", r.body);
@@ -48,17 +48,18 @@ fn feedback_list_pages_newest_first_while_feedback_arrives_searches_and_exports(
     let other = create_business(&n, "1000.00");
     let texts = [distinct_feedback(0), distinct_feedback(1), FORMULA, QUOTED, distinct_feedback(2)];
     let mut given = Vec::new();
+    let mut devices = vec![Device::new(); texts.len()];
     for (i, t) in texts.iter().enumerate() {
-        given.push(give(&n, &biz, &format!("phone-{i}"), &format!("R-{i}"), t));
+        given.push(give(&n, &biz, &mut devices[i], &format!("R-{i}"), t));
     }
-    give(&n, &other, "phone-other", "O-1", distinct_feedback(3));
+    give(&n, &other, &mut Device::new(), "O-1", distinct_feedback(3));
     let newest_first: Vec<String> = given.iter().rev().cloned().collect();
 
     // Page by page, two at a time; a feedback arriving between pages does not shift them.
     let first = list(&n, &biz, "?limit=2");
     assert_eq!(first["business_id"], biz.id.as_str());
     assert_eq!(sessions(&first), newest_first[..2]);
-    let late = give(&n, &biz, "phone-late", "R-late", distinct_feedback(4));
+    let late = give(&n, &biz, &mut Device::new(), "R-late", distinct_feedback(4));
     let cursor = first["next_cursor"].as_str().expect("a second page").to_string();
     let second = list(&n, &biz, &format!("?limit=2&cursor={cursor}"));
     assert_eq!(sessions(&second), newest_first[2..4]);
@@ -126,7 +127,7 @@ fn feedback_list_pages_newest_first_while_feedback_arrives_searches_and_exports(
     n.get_as(&format!("/v1/businesses/{}/daily?days=400", biz.id), &biz.key).problem(400, "invalid-days");
 
     // A customer's erasure takes their feedback out of the list and the export.
-    let erased = n.post("/v1/privacy/erase", json!({"device_id": "phone-3"}));
+    let erased = n.post("/v1/privacy/erase", json!({"device_token": devices[3].token()}));
     assert_eq!(erased.status, 200, "{}", erased.body);
     let after = list(&n, &biz, "");
     assert!(!sessions(&after).contains(&given[3]), "erased feedback still listed: {after}");
@@ -140,7 +141,7 @@ fn feedback_past_its_retention_leaves_the_list() {
     let dir = tempfile::tempdir().expect("tmp");
     let n = NodeProc::start(dir.path(), &[("retention.feedback_days", "0"), ("timeouts.expiry_sweep_ms", "200")]);
     let biz = create_business(&n, "10000.00");
-    give(&n, &biz, "phone-1", "R-1", distinct_feedback(0));
+    give(&n, &biz, &mut Device::new(), "R-1", distinct_feedback(0));
     eventually(Duration::from_secs(20), "the feedback gone from the list", || {
         let page = list(&n, &biz, "");
         if page["items"].as_array().is_some_and(Vec::is_empty) {
@@ -159,8 +160,8 @@ fn the_dashboard_pages_work_as_plain_forms() {
     // One feedback per page, so the "older" link shows with two.
     let n = NodeProc::start(dir.path(), &[("dashboard.feedback_page_len", "1")]);
     let biz = create_business(&n, "100000.00");
-    let older = give(&n, &biz, "phone-1", "R-1", distinct_feedback(0));
-    give(&n, &biz, "phone-2", "R-2", "<script>alert(1)</script> Kaffet var gott men kön var lång, öppna en kassa till.");
+    let older = give(&n, &biz, &mut Device::new(), "R-1", distinct_feedback(0));
+    give(&n, &biz, &mut Device::new(), "R-2", "<script>alert(1)</script> Kaffet var gott men kön var lång, öppna en kassa till.");
     let base = n.url.clone();
     let origin = base.clone();
     let mut browser = Phone::default().with_header("origin", &origin);

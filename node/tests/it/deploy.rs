@@ -485,7 +485,7 @@ fn every_metric_the_alerts_and_dashboard_use_is_exported_by_a_node() {
     let c = Cluster3::start(dir.path(), &[]);
     // Some traffic, so labelled families have children: a business, a session and a purchase.
     let biz = create_business(&c.nodes[0], "100.00");
-    let sid = open_session(&c.nodes[1], &biz.token, "deploy-metrics");
+    let sid = open_session(&c.nodes[1], &biz.token);
     assert_eq!(purchase(&c.nodes[1], &sid, "10.00", "DEPLOY-1").status, 200);
     // And a GeoIP decision on each node (the routing families are labelled by reason and region).
     for n in &c.nodes {

@@ -13,7 +13,7 @@ fn sigkill_after_an_acknowledged_reward_loses_nothing() {
     let dir = tempfile::tempdir().expect("tmp");
     let mut n = NodeProc::start(dir.path(), &[]);
     let Biz { id: bid, token, key } = create_business(&n, "5000.00");
-    let sid = open_session(&n, &token, "phone-1");
+    let sid = open_session(&n, &token);
     assert_eq!(purchase(&n, &sid, "249.00", "T-1").status, 200);
     let f = feedback(&n, &sid, GOOD_FEEDBACK);
     // Kill the instant the reward is acknowledged: no shutdown hook, no flush, no other request
@@ -38,6 +38,6 @@ fn sigkill_after_an_acknowledged_reward_loses_nothing() {
     assert_eq!(again.body, f.body);
     assert_eq!(n.get_as(&format!("/v1/businesses/{bid}"), &key).body, b.body);
     // The transaction id is still known after restart.
-    let sid2 = open_session(&n, &token, "phone-2");
+    let sid2 = open_session(&n, &token);
     purchase(&n, &sid2, "10.00", "T-1").problem(409, "transaction-id-reused");
 }

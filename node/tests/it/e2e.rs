@@ -66,7 +66,10 @@ fn a_malmo_customer_completes_the_flow_in_chromium_on_a_phone_screen() {
     assert_eq!(web.eval("document.documentElement.lang"), "sv");
     assert_eq!(web.text("h1"), "Kafé Lilla Torget");
     assert_eq!(web.text(".place strong"), "Lilla Torg");
-    let device = web.cookie("svea_device").expect("the page gave the phone a device id");
+    let device = web.cookie("svea_device").expect("the page gave the phone its device credential");
+    assert!(device.starts_with(DEVICE_TOKEN_PREFIX), "the device cookie is a token svea issued: {device}");
+    let readable = web.eval("document.cookie");
+    assert!(!readable.as_str().unwrap_or_default().contains(DEVICE_TOKEN_PREFIX), "scripts cannot read the credential: {readable}");
     web.shot("start");
 
     // Open the session: the purchase form, the first step done.
@@ -124,8 +127,11 @@ fn a_malmo_customer_completes_the_flow_in_chromium_on_a_phone_screen() {
     web.reload();
     assert_eq!((web.text("#score"), web.text("#reward")), (score.clone(), reward.clone()));
     assert_eq!(web.url(), landed);
-    assert_eq!(web.cookie("svea_device"), Some(device));
+    assert_eq!(web.cookie("svea_device").as_ref(), Some(&device));
     assert_eq!(web.cookie("svea_session"), Some(sid.clone()));
+    // The browser's credential is the one the API knows: its export holds this session.
+    let export = malmo.post("/v1/privacy/export", serde_json::json!({"device_token": device}));
+    assert_eq!(export.body["sessions"][0]["id"], sid.as_str(), "{}", export.body);
     web.shot("reloaded");
     web.assert_no_console_errors();
 

@@ -9,8 +9,9 @@ fn an_untouched_session_expires_and_is_counted() {
     let dir = tempfile::tempdir().expect("tmp");
     let n = NodeProc::start(dir.path(), &[("timeouts.session_expiry_ms", "1500"), ("timeouts.expiry_sweep_ms", "200")]);
     let Biz { id: bid, token, key } = create_business(&n, "100.00");
-    let untouched = open_session(&n, &token, "phone-1");
-    let late = open_session(&n, &token, "phone-2");
+    let mut device = Device::new();
+    let untouched = device.open(&n, &token);
+    let late = open_session(&n, &token);
     let s = n.get(&format!("/v1/sessions/{late}"));
     let opened = chrono::DateTime::parse_from_rfc3339(&s.str("opened_at")).expect("time");
     let expires = chrono::DateTime::parse_from_rfc3339(&s.str("expires_at")).expect("time");
@@ -32,6 +33,6 @@ fn an_untouched_session_expires_and_is_counted() {
     // Steps on an expired session are refused and change nothing.
     purchase(&n, &late, "10.00", "T-1").problem(409, "session-expired");
     assert_eq!(n.get(&format!("/v1/sessions/{late}")).body["state"], "expired");
-    // The device can open a new session.
-    assert_ne!(open_session(&n, &token, "phone-1"), untouched);
+    // The device can open a new session (its expired one is not resumed).
+    assert_ne!(device.open(&n, &token), untouched);
 }

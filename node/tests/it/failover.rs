@@ -72,7 +72,7 @@ fn killing_the_leaders_region_loses_no_acknowledged_step_and_service_resumes() {
     let Biz { id: bid, token, key } = create_business(&c.nodes[leader], "100000.00");
     let mut sessions = Vec::new();
     for i in 0..5 {
-        let sid = open_session(&c.nodes[leader], &token, &format!("dev-{i}"));
+        let sid = open_session(&c.nodes[leader], &token);
         let p = purchase(&c.nodes[leader], &sid, "100.00", &format!("T-{i}"));
         assert_eq!(p.status, 200, "{}", p.body);
         sessions.push((sid, p.body));
@@ -135,7 +135,7 @@ fn a_paused_owner_resumed_after_takeover_never_writes_with_its_stale_epoch() {
     let paused = (leader + 1) % 3;
     let other = (leader + 2) % 3;
     let Biz { id: bid, token, key } = create_business(&c.nodes[other], "100000.00");
-    let sid = open_session(&c.nodes[paused], &token, "phone-1");
+    let sid = open_session(&c.nodes[paused], &token);
     assert_eq!(purchase(&c.nodes[paused], &sid, "100.00", "T-1").status, 200);
 
     c.nodes[paused].pause();

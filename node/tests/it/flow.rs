@@ -19,13 +19,15 @@ fn customer_flow_pays_once_and_updates_analytics() {
     let qr = b.body["locations"][0]["qr_token"].as_str().expect("token");
     assert!(qr.len() >= 43, "QR token carries at least 256 bits: {qr}");
 
-    let sid = open_session(&n, &token, "phone-1");
+    let mut device = Device::new();
+    let sid = device.open(&n, &token);
     let s = n.get(&format!("/v1/sessions/{sid}"));
     assert_eq!(s.body["state"], "opened");
     assert_eq!(s.body["region"], "stockholm");
 
-    // Scanning again from the same device while the session is open returns it, creating nothing.
-    let again = n.post("/v1/sessions", json!({"qr_token": token, "device_id": "phone-1"}));
+    // Scanning again from the same device (its token) while the session is open returns it,
+    // creating nothing (and issuing no token again: `Device::scan` checks).
+    let again = device.scan(&n, &token);
     assert_eq!(again.status, 200);
     assert_eq!(again.str("id"), sid);
 
@@ -78,8 +80,8 @@ fn customer_flow_pays_once_and_updates_analytics() {
     let remaining = 500_000 - expected_ore;
     assert_eq!(a.body["remaining_budget_sek"], format!("{}.{:02}", remaining / 100, remaining % 100));
 
-    // A new scan after completion opens a new session.
-    let sid2 = open_session(&n, &token, "phone-1");
+    // A new scan from the same device after completion opens a new session.
+    let sid2 = device.open(&n, &token);
     assert_ne!(sid2, sid);
 }
 
@@ -88,7 +90,7 @@ fn low_quality_feedback_is_rejected_without_reward() {
     let dir = tempfile::tempdir().expect("tmp");
     let n = NodeProc::start(dir.path(), &[]);
     let Biz { id: bid, token, key } = create_business(&n, "5000.00");
-    let sid = open_session(&n, &token, "phone-2");
+    let sid = open_session(&n, &token);
     assert_eq!(purchase(&n, &sid, "100.00", "T-9").status, 200);
     let f = feedback(&n, &sid, "bra bra bra bra bra bra bra bra bra");
     assert_eq!(f.status, 200, "{}", f.body);
@@ -121,8 +123,8 @@ fn rewards_are_capped_per_session_and_by_the_budget() {
     let key = r.str("api_key");
     let token = r.body["locations"][0]["qr_token"].as_str().expect("token").to_string();
     let mut paid = Vec::new();
-    for (i, device) in ["a", "b", "c"].iter().enumerate() {
-        let sid = open_session(&n, &token, device);
+    for i in 0..3 {
+        let sid = open_session(&n, &token);
         assert_eq!(purchase(&n, &sid, "10000.00", &format!("T-{i}")).status, 200);
         let f = feedback(&n, &sid, distinct_feedback(i));
         assert_eq!(f.status, 200, "{}", f.body);

@@ -400,11 +400,77 @@ fn create_business_with(n: &NodeProc, budget: &str, lat: f64, lon: f64) -> Biz {
     Biz { id: r.str("id"), token: r.body["locations"][0]["qr_token"].as_str().expect("token").to_string(), key: r.str("api_key") }
 }
 
-/// Opens a session and returns its id.
-pub fn open_session(n: &NodeProc, token: &str, device: &str) -> String {
-    let r = n.post("/v1/sessions", serde_json::json!({"qr_token": token, "device_id": device}));
-    assert_eq!(r.status, 201, "{}", r.body);
-    r.str("id")
+/// What every device token starts with.
+pub const DEVICE_TOKEN_PREFIX: &str = "svea_dt_";
+
+/// A customer's phone as the API knows it: the device token svea issued on its first scan
+/// (`None` before it), sent with every later scan. Every scan checks the issuing rule: a first
+/// scan gets a token, this once; a later one never gets one again.
+#[derive(Debug, Default, Clone)]
+pub struct Device {
+    pub token: Option<String>,
+}
+
+impl Device {
+    /// A phone that has never scanned.
+    pub fn new() -> Device {
+        Device::default()
+    }
+
+    /// `POST /v1/sessions` for the QR token `qr` from this phone; keeps the token a first scan
+    /// issues.
+    pub fn scan(&mut self, n: &NodeProc, qr: &str) -> Resp {
+        self.scan_with(n, qr, &[])
+    }
+
+    /// [`Self::scan`] with extra request headers.
+    #[track_caller]
+    pub fn scan_with(&mut self, n: &NodeProc, qr: &str, headers: &[(&str, &str)]) -> Resp {
+        let r = n.post_with("/v1/sessions", open_body(qr, self.token.as_deref()), headers);
+        self.keep(&r);
+        r
+    }
+
+    /// Keeps the token `r` (an answer to this phone's scan) issued, after checking the rule.
+    #[track_caller]
+    pub fn keep(&mut self, r: &Resp) {
+        let issued = r.body.get("device_token").and_then(Value::as_str);
+        match (&self.token, r.status) {
+            (None, 200 | 201) => {
+                let t = issued.unwrap_or_else(|| panic!("a first scan is issued a device token: {}", r.body));
+                assert!(t.starts_with(DEVICE_TOKEN_PREFIX), "{t}");
+                self.token = Some(t.to_string());
+            }
+            _ => assert!(issued.is_none(), "a device token is issued once, never again: {}", r.body),
+        }
+    }
+
+    /// Opens a session (201 Created) and returns its id.
+    #[track_caller]
+    pub fn open(&mut self, n: &NodeProc, qr: &str) -> String {
+        let r = self.scan(n, qr);
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.str("id")
+    }
+
+    /// The token svea issued this phone (it has scanned).
+    pub fn token(&self) -> &str {
+        self.token.as_deref().expect("the phone has scanned and holds its device token")
+    }
+}
+
+/// The body of `POST /v1/sessions`: the QR token, and the device token when the phone has one.
+pub fn open_body(qr: &str, device_token: Option<&str>) -> Value {
+    match device_token {
+        Some(t) => serde_json::json!({"qr_token": qr, "device_token": t}),
+        None => serde_json::json!({"qr_token": qr}),
+    }
+}
+
+/// Opens a session from a new phone and returns its id.
+#[track_caller]
+pub fn open_session(n: &NodeProc, qr: &str) -> String {
+    Device::new().open(n, qr)
 }
 
 pub fn now_rfc3339() -> String {

@@ -121,8 +121,8 @@ fn customer(thread: usize, stop: &AtomicBool, urls: &Mutex<Vec<String>>, flows: 
     let mut pick = thread;
     while !stop.load(Ordering::SeqCst) {
         n += 1;
-        let device = format!("load-{thread}-{n}");
-        let open = step(&agent, urls, &mut pick, &mut log, "/v1/sessions", json!({"qr_token": token, "device_id": device}));
+        // A new device each flow: no token, so svea issues one (the load does not keep it).
+        let open = step(&agent, urls, &mut pick, &mut log, "/v1/sessions", json!({"qr_token": token}));
         let Some(s) = open else { continue };
         let sid = s["id"].as_str().unwrap_or_default().to_string();
         let p = json!({"amount_sek": "120.00", "purchased_at": now_rfc3339(), "transaction_id": format!("L-{thread}-{n}")});

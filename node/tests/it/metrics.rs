@@ -32,7 +32,7 @@ fn applied_index_and_commands_applied_rise_on_every_node_with_writes() {
             let token = &token;
             s.spawn(move || {
                 for k in 0..3 {
-                    let sid = open_session(n, token, &format!("metrics-{i}-{k}"));
+                    let sid = open_session(n, token);
                     assert_eq!(purchase(n, &sid, "10.00", &format!("M-{i}-{k}")).status, 200);
                 }
             });

@@ -112,7 +112,7 @@ fn a_loaded_node_exports_request_histograms_raft_indexes_actor_counts_and_every_
     let n = NodeProc::start(dir.path(), &[]);
     let biz = create_business(&n, "1000.00");
     for i in 0..5 {
-        let sid = open_session(&n, &biz.token, &format!("obs-{i}"));
+        let sid = open_session(&n, &biz.token);
         assert_eq!(purchase(&n, &sid, "50.00", &format!("OBS-{i}")).status, 200);
         assert_eq!(n.get(&format!("/v1/sessions/{sid}")).status, 200);
     }

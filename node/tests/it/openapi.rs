@@ -253,8 +253,13 @@ fn live_answers_match_their_documented_schemas() {
     let other = create_business(&n, "1000.00");
     answers.push(answer("GET", "/v1/businesses/{id}", &n.get_as(&format!("/v1/businesses/{}", biz.id), &other.key)));
     answers.push(answer("GET", "/v1/businesses/{id}/analytics", &n.get_as(&format!("/v1/businesses/{}/analytics", biz.id), &biz.key)));
-    let opened = n.post("/v1/sessions", json!({"qr_token": biz.token, "device_id": "phone-3b1f6c2a"}));
+    let mut device = Device::new();
+    let opened = device.scan(&n, &biz.token);
     answers.push(answer("POST", "/v1/sessions", &opened));
+    answers.push(answer("POST", "/v1/sessions", &device.scan(&n, &biz.token)));
+    let forged = format!("{DEVICE_TOKEN_PREFIX}{}", "A".repeat(64));
+    answers.push(answer("POST", "/v1/sessions", &n.post("/v1/sessions", json!({"qr_token": biz.token, "device_token": forged}))));
+    answers.push(answer("POST", "/v1/sessions", &n.post("/v1/sessions", json!({"qr_token": biz.token, "device_id": "phone-3b1f6c2a"}))));
     let sid = opened.str("id");
     answers.push(answer("POST", "/v1/sessions/{id}/purchase", &purchase(&n, &sid, "89.50", "K-20260302-0147")));
     answers.push(answer("POST", "/v1/sessions/{id}/feedback", &feedback(&n, &sid, "för kort")));
@@ -263,14 +268,17 @@ fn live_answers_match_their_documented_schemas() {
     answers.push(answer("POST", "/v1/sessions/{id}/feedback", &scored));
     answers.push(answer("GET", "/v1/sessions/{id}", &n.get(&format!("/v1/sessions/{sid}"))));
     answers.push(answer("GET", "/v1/sessions/{id}", &n.get("/v1/sessions/s_0123456789abcdef0123456789abcdef")));
+    answers.push(answer("POST", "/v1/privacy/export", &n.post("/v1/privacy/export", json!({"device_token": device.token()}))));
+    answers.push(answer("POST", "/v1/privacy/export", &n.post("/v1/privacy/export", json!({"device_token": forged}))));
     answers.push(answer("POST", "/v1/privacy/export", &n.post("/v1/privacy/export", json!({"device_id": "phone-3b1f6c2a"}))));
-    answers.push(answer("POST", "/v1/privacy/erase", &n.post("/v1/privacy/erase", json!({"device_id": "phone-3b1f6c2a"}))));
+    answers.push(answer("POST", "/v1/privacy/erase", &n.post("/v1/privacy/erase", json!({"device_token": device.token()}))));
+    answers.push(answer("POST", "/v1/privacy/erase", &n.post("/v1/privacy/erase", json!({}))));
     answers.push(answer("GET", "/v1/route", &n.get("/v1/route?ip=81.227.10.20")));
     answers.push(answer("GET", "/v1/route", &n.get("/v1/route?ip=nowhere")));
     answers.push(answer("GET", "/health", &n.get("/health")));
     answers.push(answer("GET", "/ready", &n.get("/ready")));
     let statuses: Vec<u64> = answers.iter().map(|a| a["status"].as_u64().expect("status")).collect();
-    assert_eq!(statuses, [201, 409, 400, 200, 401, 200, 200, 422, 200, 404, 401, 404, 200, 201, 200, 422, 200, 200, 404, 200, 200, 200, 400, 200, 200], "{answers:#?}");
+    assert_eq!(statuses, [201, 409, 400, 200, 401, 200, 200, 422, 200, 404, 401, 404, 200, 201, 200, 401, 400, 200, 422, 200, 200, 404, 200, 401, 400, 200, 401, 200, 400, 200, 200], "{answers:#?}");
     let report = checker("live", &public, json!({"answers": answers}));
     assert_eq!(report["checked"], statuses.len(), "{report}");
 

@@ -63,7 +63,7 @@ fn the_operator_api_needs_the_token_and_shows_the_cluster() {
 
     // Actors per node: a business and a session created through gothenburg are owned there.
     let Biz { id: _, token, key: _ } = create_business(n, "100.00");
-    open_session(n, &token, "phone-1");
+    open_session(n, &token);
     let s = status(n);
     let owned: u64 = s["members"].as_array().expect("members").iter().map(|m| m["owned_actors"].as_u64().unwrap_or(0)).sum();
     assert_eq!(owned, 2, "{s}");
@@ -105,7 +105,7 @@ fn a_fourth_node_joins_and_the_original_stockholm_node_drains_under_load() {
     let Biz { id: bid, token, key } = create_business_at(&c.nodes[0], 59.33, 18.06);
     let mut sessions = Vec::new();
     for i in 0..5 {
-        let sid = open_session(&c.nodes[0], &token, &format!("sto-{i}"));
+        let sid = open_session(&c.nodes[0], &token);
         assert_eq!(purchase(&c.nodes[0], &sid, "100.00", &format!("S-{i}")).status, 200);
         sessions.push(sid);
     }
@@ -206,7 +206,7 @@ fn a_dead_node_is_removed_and_a_live_one_must_be_drained_instead() {
     assert_eq!(s["members"].as_array().map(Vec::len), Some(2), "{s}");
     // Two voters of two: writes still commit.
     let Biz { id: _, token, key: _ } = create_business(&c.nodes[other], "100.00");
-    let sid = open_session(&c.nodes[leader], &token, "phone");
+    let sid = open_session(&c.nodes[leader], &token);
     assert_eq!(purchase(&c.nodes[other], &sid, "10.00", "T-1").status, 200);
 }
 

@@ -163,8 +163,13 @@ fn a_phone_without_javascript_completes_the_whole_flow_with_form_posts() {
     assert!(csp.starts_with("default-src 'self'") && !csp.contains("unsafe"), "{csp}");
     assert_eq!(r.header("referrer-policy"), Some("same-origin"));
     assert_eq!(r.header("cache-control"), Some("no-store"));
+    // The cookie is the device credential svea issued; it never appears in the page.
+    let credential = phone.cookies["svea_device"].clone();
+    assert!(credential.starts_with(DEVICE_TOKEN_PREFIX) && credential.len() == DEVICE_TOKEN_PREFIX.len() + 64, "{credential}");
     // A reload keeps the device: no second device cookie.
-    assert!(phone.get(&page).set_cookie("svea_device").is_none());
+    let again = phone.get(&page);
+    assert!(again.set_cookie("svea_device").is_none());
+    assert!(!again.html(200).contains(&credential) && !html.contains(&credential), "the token is only in the HttpOnly cookie");
 
     // Open: 303 back to the page, which now asks for the purchase; the session cookie is the
     // QR code's own.
@@ -203,6 +208,10 @@ fn a_phone_without_javascript_completes_the_whole_flow_with_form_posts() {
 
     // A reload resumes: the result again, nothing new opened.
     assert_eq!(phone.get(&page).html(200), html);
+    // The page's credential is the API's: its holder exports the session the page opened.
+    let export = n.post("/v1/privacy/export", json!({"device_token": credential}));
+    assert_eq!(export.status, 200, "{}", export.body);
+    assert_eq!(export.body["sessions"][0]["id"], sid.as_str(), "{}", export.body);
     // English on request, and it sticks through the cookie.
     let r = phone.get(&format!("{page}?lang=en"));
     let en = r.html(200).to_string();
@@ -222,6 +231,41 @@ fn a_phone_without_javascript_completes_the_whole_flow_with_form_posts() {
     let r = stranger.post(&format!("{page}/open"), &[]);
     assert_eq!(r.status, 303);
     assert!(r.set_cookie("svea_session").is_none(), "no device, no session");
+}
+
+#[test]
+fn a_device_cookie_svea_did_not_issue_is_replaced_and_opens_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let n = NodeProc::start(dir.path(), &[]);
+    let Biz { token, .. } = create_business(&n, "1000.00");
+    let page = format!("{}/q/{token}", n.url);
+    // A victim's phone, with its session open through the page.
+    let mut victim = Phone::default();
+    victim.get(&page).html(200);
+    assert_eq!(victim.post(&format!("{page}/open"), &[]).status, 303);
+    let victim_session = victim.cookies["svea_session"].clone();
+    // Cookies svea did not issue: an earlier version's client-made id, a made-up token, the
+    // victim's token with its tag altered.
+    let real = victim.cookies["svea_device"].clone();
+    let last = if real.ends_with('A') { "B" } else { "A" };
+    let altered = format!("{}{last}", &real[..real.len() - 1]);
+    for made_up in ["web-0123456789abcdef0123456789abcdef".to_string(), format!("{DEVICE_TOKEN_PREFIX}{}", "A".repeat(64)), altered] {
+        let mut attacker = Phone::default();
+        attacker.cookies.insert("svea_device".into(), made_up.clone());
+        // Posting "open" with it opens nothing and finds nothing: back to the page.
+        let r = attacker.post(&format!("{page}/open"), &[]);
+        assert_eq!((r.status, r.header("location")), (303, Some(format!("/q/{token}").as_str())), "{made_up}");
+        assert!(r.set_cookie("svea_session").is_none(), "{made_up}: a session from a cookie svea did not issue");
+        // The page replaces the cookie with a fresh credential of its own.
+        let shown = attacker.get(&page);
+        shown.html(200);
+        let fresh = shown.set_cookie("svea_device").expect("a fresh device cookie").to_string();
+        assert!(fresh.starts_with(&format!("svea_device={DEVICE_TOKEN_PREFIX}")) && fresh.contains("HttpOnly"), "{fresh}");
+        assert_ne!(attacker.cookies["svea_device"], real);
+        // Opening with it now is a session of its own, never the victim's.
+        assert_eq!(attacker.post(&format!("{page}/open"), &[]).status, 303);
+        assert_ne!(attacker.cookies.get("svea_session"), Some(&victim_session), "{made_up}");
+    }
 }
 
 #[test]

@@ -260,7 +260,7 @@ fn each_providers_webhook_backs_exactly_one_reward() {
     for (i, (hook, amount, receipt)) in hooks.iter().enumerate() {
         let r = hook.send(&n);
         assert_eq!((r.status, r.body["status"].as_str()), (200, Some("recorded")), "{}: {}", hook.provider, r.body);
-        let sid = open_session(&n, &token, &format!("device-{}-a", hook.provider));
+        let sid = open_session(&n, &token);
         let c = confirm(&n, &sid, amount, receipt);
         assert_eq!((c.status, c.body["state"].as_str()), (200, Some("purchase_confirmed")), "{}", c.body);
         total += reward_ore(&feedback(&n, &sid, TEXTS[i]));
@@ -270,7 +270,7 @@ fn each_providers_webhook_backs_exactly_one_reward() {
         assert_eq!((again.status, again.body["status"].as_str()), (200, Some("duplicate")), "{}", again.body);
 
         // A second session claiming the same purchase gets no reward.
-        let thief = open_session(&n, &token, &format!("device-{}-b", hook.provider));
+        let thief = open_session(&n, &token);
         confirm(&n, &thief, amount, receipt).problem(409, "purchase-already-claimed");
         feedback(&n, &thief, TEXTS[3]).problem(409, "purchase-not-confirmed");
         assert_eq!(n.get(&format!("/v1/sessions/{thief}")).body["purchase_refused"], "purchase-already-claimed");
@@ -278,7 +278,7 @@ fn each_providers_webhook_backs_exactly_one_reward() {
     assert_eq!(paid(&n, &b), svea_node::domain::Ore::from_ore(total).to_sek_string());
 
     // A self-declared purchase at a pos business is not believed: it waits for the till.
-    let sid = open_session(&n, &token, "device-self-declared");
+    let sid = open_session(&n, &token);
     let c = confirm(&n, &sid, "50.00", "made-up-42");
     assert_eq!((c.status, c.body["state"].as_str()), (202, Some("awaiting_purchase")), "{}", c.body);
     assert!(c.body["awaiting_purchase_until"].is_string(), "{}", c.body);
@@ -315,7 +315,7 @@ fn forged_altered_stale_and_unreported_purchases_earn_nothing() {
     // None of them recorded anything: each receipt is still unknown to the till, so a customer
     // confirming it waits, and is refused once the await window is over.
     for (i, (amount, receipt)) in [("83.00", "7"), ("999.00", "AAAA"), ("10.00", "#2003"), ("83.00", "8")].iter().enumerate() {
-        let sid = open_session(&n, &token, &format!("device-{i}"));
+        let sid = open_session(&n, &token);
         let c = confirm(&n, &sid, amount, receipt);
         assert_eq!((c.status, c.body["state"].as_str()), (202, Some("awaiting_purchase")), "{}", c.body);
         feedback(&n, &sid, TEXTS[i]).problem(409, "purchase-not-confirmed");
@@ -342,7 +342,7 @@ fn a_webhook_after_the_confirmation_completes_the_session_on_another_regions_nod
     let square_url = format!("{}/v1/pos/square/webhook", gbg.url);
     register_tills(sthlm, &b, &square_url);
 
-    let sid = open_session(sthlm, &token, "device-cross-region");
+    let sid = open_session(sthlm, &token);
     assert_eq!(sthlm.get(&format!("/v1/sessions/{sid}")).body["region"], "stockholm");
     let w = confirm(sthlm, &sid, "125.00", "Rx7Q");
     assert_eq!((w.status, w.body["state"].as_str()), (202, Some("awaiting_purchase")), "{}", w.body);
@@ -356,7 +356,7 @@ fn a_webhook_after_the_confirmation_completes_the_session_on_another_regions_nod
     assert_eq!(paid(gbg, &b), svea_node::domain::Ore::from_ore(reward).to_sek_string());
 
     // Shopify's delivery arriving after the confirmation, at the business's own region.
-    let sid2 = open_session(sthlm, &token, "device-cross-region-2");
+    let sid2 = open_session(sthlm, &token);
     let w2 = confirm(sthlm, &sid2, "199.00", "#1001");
     assert_eq!(w2.status, 202, "{}", w2.body);
     let r2 = shopify("ev-shopify-late", "#1001", "199.00").send(c.by_region("malmo"));

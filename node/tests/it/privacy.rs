@@ -1,18 +1,30 @@
-//! A customer's own data through real processes: device ids never reach the disk, export shows a
-//! device its sessions and nothing else, erasure removes feedback text and device link on every
-//! replica for good while the business's numbers stay, and old texts are redacted by retention.
+//! A customer's own data through real processes: device tokens never reach the disk, export shows
+//! the holder of a device token its sessions and nothing else (a made-up token, the old
+//! `device_id` or no token get nothing), erasure removes feedback text and device link on every
+//! replica for good while the business's numbers stay, old texts are redacted by retention, and
+//! the privacy routes have their own stricter bucket per address.
 
 use std::path::Path;
 use std::time::Duration;
 
+use base64::Engine as _;
 use serde_json::{json, Value};
 use svea_node::actors::session::Session;
 
 use crate::harness::*;
 
-/// Raw device ids unlikely to occur in any file by chance.
-const DEVICE: &str = "phone-privacy-7f3a9c21";
-const OTHER_DEVICE: &str = "phone-other-5be04d77";
+/// The ways a device token could be written to a file: the token, and the random bytes it
+/// carries (raw, and as the base64url they are in the token).
+fn token_traces(token: &str) -> Vec<Vec<u8>> {
+    let body = &token[DEVICE_TOKEN_PREFIX.len()..];
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(body).expect("base64url");
+    // The first 42 characters encode only the 32 random bytes.
+    vec![token.as_bytes().to_vec(), body[..42].as_bytes().to_vec(), bytes[..32].to_vec()]
+}
+
+fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
 
 fn texts() -> (String, String) {
     (format!("{GOOD_FEEDBACK} Kvittonummer QX7734 stämmer."), format!("{GOOD_FEEDBACK} Besökte er i tisdags, RZ0451."))
@@ -65,7 +77,7 @@ fn analytics(n: &NodeProc, biz: &Biz) -> Value {
 }
 
 #[test]
-fn export_and_erasure_by_device_id_across_three_nodes_and_restarts() {
+fn export_and_erasure_by_device_token_across_three_nodes_and_restarts() {
     let dir = tempfile::tempdir().expect("tmp");
     let mut c = Cluster3::start(dir.path(), &[]);
     let biz = create_business(&c.nodes[0], "10000.00");
@@ -73,12 +85,15 @@ fn export_and_erasure_by_device_id_across_three_nodes_and_restarts() {
     let (text, other_text) = texts();
 
     // The device's finished session (opened in one region, completed through another), a second
-    // one still open, and another device's session at the same place.
-    let done = open_session(&c.nodes[1], &token, DEVICE);
+    // one still open (its token, issued by one node, verified by another), and another device's
+    // session at the same place.
+    let (mut device, mut other_device) = (Device::new(), Device::new());
+    let done = device.open(&c.nodes[1], &token);
     finish(&c.nodes[2], &done, "T-1", &text);
-    let open = open_session(&c.nodes[0], &token, DEVICE);
-    let other = open_session(&c.nodes[2], &token, OTHER_DEVICE);
+    let open = device.open(&c.nodes[0], &token);
+    let other = other_device.open(&c.nodes[2], &token);
     finish(&c.nodes[0], &other, "T-2", &other_text);
+    let (credential, other_credential) = (device.token().to_string(), other_device.token().to_string());
 
     // Analytics count on the Swedish day of the node's clock.
     let opened_at = chrono::DateTime::parse_from_rfc3339(&c.nodes[0].get(&format!("/v1/sessions/{done}")).str("opened_at")).expect("time");
@@ -87,7 +102,7 @@ fn export_and_erasure_by_device_id_across_three_nodes_and_restarts() {
     assert!(before["per_day"].as_array().expect("days").iter().any(|d| d["date"] == day.as_str()), "{before}");
 
     // Export: the device's two sessions with names, text, score and reward; nothing of the other.
-    let export = c.nodes[2].post("/v1/privacy/export", json!({"device_id": DEVICE}));
+    let export = c.nodes[2].post("/v1/privacy/export", json!({"device_token": credential}));
     assert_eq!(export.status, 200, "{}", export.body);
     let body = export.body.to_string();
     assert!(!body.contains(&other) && !body.contains("RZ0451"), "another device's data in {body}");
@@ -106,14 +121,22 @@ fn export_and_erasure_by_device_id_across_three_nodes_and_restarts() {
     assert!(finished["reward_sek"].as_str().is_some_and(|r| r != "0.00"), "{finished}");
     assert!(finished["feedback"]["quality_score"].as_u64().is_some());
     assert_eq!(export.body["next_after"], Value::Null);
-    // A device with no sessions gets an empty export, not another device's data.
-    let none = c.nodes[0].post("/v1/privacy/export", json!({"device_id": "phone-never-seen"}));
-    assert_eq!(none.body["sessions"], json!([]), "{}", none.body);
-    // The device id is checked like everywhere else.
-    c.nodes[0].post("/v1/privacy/erase", json!({"device_id": "has space"})).problem(422, "invalid-id");
+    // Without the token svea issued, nothing: a made-up token, the token with its tag altered, no
+    // token, the old client-chosen id. Each is refused before anything is read.
+    let last = if credential.ends_with('A') { "B" } else { "A" };
+    let altered = format!("{}{last}", &credential[..credential.len() - 1]);
+    for forged in [format!("{DEVICE_TOKEN_PREFIX}{}", "A".repeat(64)), altered, "phone-never-seen".to_string()] {
+        for route in ["/v1/privacy/export", "/v1/privacy/erase"] {
+            let r = c.nodes[0].post(route, json!({"device_token": forged}));
+            r.problem(401, "invalid-device-token");
+            assert_eq!(r.header("www-authenticate"), Some("DeviceToken realm=\"svea-customer\""));
+        }
+    }
+    c.nodes[0].post("/v1/privacy/export", json!({})).problem(401, "invalid-device-token");
+    c.nodes[0].post("/v1/privacy/erase", json!({"device_id": "has space"})).problem(400, "device-id-refused");
 
     // Erase, through yet another node.
-    let erased = c.nodes[1].post("/v1/privacy/erase", json!({"device_id": DEVICE}));
+    let erased = c.nodes[1].post("/v1/privacy/erase", json!({"device_token": credential}));
     assert_eq!(erased.status, 200, "{}", erased.body);
     assert_eq!(erased.body, json!({"erased_sessions": 2, "more": false}));
 
@@ -127,17 +150,20 @@ fn export_and_erasure_by_device_id_across_three_nodes_and_restarts() {
             assert_eq!(n.get(&format!("/v1/sessions/{open}")).body["state"], "opened");
             let o = n.get(&format!("/v1/sessions/{other}")).body;
             assert_eq!(o["feedback_text"], other_text.as_str(), "another device's text is untouched: {o}");
-            let export = n.post("/v1/privacy/export", json!({"device_id": DEVICE}));
-            assert_eq!(export.body["sessions"], json!([]), "no link left: {}", export.body);
+            // The token still verifies; the device simply has nothing left (the same answer a
+            // device without sessions gets).
+            let export = n.post("/v1/privacy/export", json!({"device_token": credential}));
+            assert_eq!((export.status, &export.body["sessions"]), (200, &json!([])), "no link left: {}", export.body);
             assert_eq!(analytics(n, &biz), before, "erasure keeps the business's numbers");
         }
     };
     check_http(&c);
     // Erasing again finds nothing.
-    assert_eq!(c.nodes[0].post("/v1/privacy/erase", json!({"device_id": DEVICE})).body["erased_sessions"], 0);
+    assert_eq!(c.nodes[0].post("/v1/privacy/erase", json!({"device_token": credential})).body["erased_sessions"], 0);
 
     // Through the data files of every (stopped) node: the stored sessions have neither text nor
-    // device, the state machine holds the text nowhere, and no file holds a raw device id.
+    // device, the state machine holds the text nowhere, and no file holds a device token or the
+    // random bytes it carries (only their keyed hash is kept).
     for n in c.nodes.iter_mut() {
         assert_eq!(n.terminate(), Some(0));
     }
@@ -158,8 +184,8 @@ fn export_and_erasure_by_device_id_across_three_nodes_and_restarts() {
         assert!(pairs.iter().any(|(_, v)| contains(v, "RZ0451")), "{region}: the other text is stored (the check can fail)");
         for file in files(&dir.path().join(region)) {
             let bytes = std::fs::read(&file).expect("read file");
-            for device in [DEVICE, OTHER_DEVICE] {
-                assert!(!contains(&bytes, device), "raw device id {device} in {}", file.display());
+            for trace in [&credential, &other_credential].into_iter().flat_map(|t| token_traces(t)) {
+                assert!(!contains_bytes(&bytes, &trace), "a device token in {}", file.display());
             }
         }
     }
@@ -176,7 +202,8 @@ fn feedback_text_past_its_retention_is_redacted_and_the_reward_stays() {
     let n = NodeProc::start(dir.path(), &[("retention.feedback_days", "0"), ("timeouts.expiry_sweep_ms", "200")]);
     let biz = create_business(&n, "10000.00");
     let token = biz.token.clone();
-    let sid = open_session(&n, &token, DEVICE);
+    let mut device = Device::new();
+    let sid = device.open(&n, &token);
     assert_eq!(purchase(&n, &sid, "120.00", "T-1").status, 200);
     let given = feedback(&n, &sid, &texts().0);
     assert_eq!(given.status, 200, "{}", given.body);
@@ -196,7 +223,42 @@ fn feedback_text_past_its_retention_is_redacted_and_the_reward_stays() {
     assert_eq!(a["sessions"]["completed"], 1, "{a}");
     assert_eq!(a["rewards_paid_sek"], given.body["reward_sek"], "{a}");
     // The export says why the text is gone.
-    let export = n.post("/v1/privacy/export", json!({"device_id": DEVICE})).body;
+    let export = n.post("/v1/privacy/export", json!({"device_token": device.token()})).body;
     assert_eq!(export["sessions"][0]["feedback"]["redacted"], "retention", "{export}");
     assert_eq!(export["sessions"][0]["feedback"]["text"], Value::Null, "{export}");
+}
+
+#[test]
+fn the_privacy_routes_have_their_own_stricter_bucket_per_address() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // The general bucket stays the loopback one (unlimited); the privacy bucket: 2 at once, 2 a
+    // minute. Loopback is a trusted proxy, so X-Forwarded-For names each client.
+    let n = NodeProc::start(
+        dir.path(),
+        &[("abuse.privacy_requests_per_minute", "2"), ("abuse.privacy_burst", "2"), ("geo.trusted_proxies", "127.0.0.1")],
+    );
+    let biz = create_business(&n, "1000.00");
+    let mut device = Device::new();
+    device.open(&n, &biz.token);
+    let body = json!({"device_token": device.token()});
+    let from = |ip: &'static str| [("x-forwarded-for", ip)];
+
+    // The burst is served, the next one from that address is refused with a Retry-After that
+    // matches the bucket (2 a minute: a token every 30 s), for export and erase alike.
+    let client = from("198.51.100.7");
+    assert_eq!(n.post_with("/v1/privacy/export", body.clone(), &client).status, 200);
+    assert_eq!(n.post_with("/v1/privacy/erase", body.clone(), &client).status, 200);
+    for route in ["/v1/privacy/export", "/v1/privacy/erase"] {
+        let r = n.post_with(route, body.clone(), &client);
+        r.problem(429, "rate-limited");
+        let retry: u64 = r.header("retry-after").expect("Retry-After").parse().expect("whole seconds");
+        assert!((1..=30).contains(&retry), "Retry-After {retry}");
+    }
+    // Forged tokens count too: guessing is limited before any verification.
+    let forged = json!({"device_token": format!("{DEVICE_TOKEN_PREFIX}{}", "A".repeat(64))});
+    n.post_with("/v1/privacy/export", forged, &client).problem(429, "rate-limited");
+    // The same address still scans and reads sessions (the general bucket is another), and
+    // another address still has its privacy requests.
+    assert_eq!(device.scan_with(&n, &biz.token, &client).status, 201);
+    assert_eq!(n.post_with("/v1/privacy/export", body.clone(), &from("198.51.100.8")).status, 200);
 }

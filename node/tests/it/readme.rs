@@ -25,8 +25,11 @@ fn readme_walkthrough_runs_as_written() {
     assert!(out.status.success(), "walkthrough failed: {}\nstdout:\n{stdout}\nstderr:\n{}", out.status, String::from_utf8_lossy(&out.stderr));
     // The flow reached a reward, the replay answered the same, analytics counted one completion
     // (with the key; without it a 401), the rotated key replaced the old one, and the bad and the
-    // taken organisationsnummer got problem documents.
-    assert_eq!(stdout.matches("\"state\":\"rewarded\"").count(), 2, "{stdout}");
+    // taken organisationsnummer got problem documents; the device token issued at the scan
+    // exported the customer's rewarded session, and a made-up one got 401.
+    assert_eq!(stdout.matches("\"state\":\"rewarded\"").count(), 3, "{stdout}");
+    assert_eq!(stdout.matches("\"device_token\":\"svea_dt_").count(), 1, "issued once: {stdout}");
+    assert!(stdout.contains("urn:svea:problem:invalid-device-token"), "{stdout}");
     assert!(stdout.contains("\"completed\":1"), "{stdout}");
     assert!(stdout.contains("urn:svea:problem:unauthorized"), "{stdout}");
     assert!(stdout.contains("old key: 401") && stdout.contains("new key: 200"), "{stdout}");

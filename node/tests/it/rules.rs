@@ -66,13 +66,14 @@ fn bad_session_steps_are_refused_and_change_nothing() {
     let analytics_before = |n: &NodeProc| n.get_as(&format!("/v1/businesses/{bid}/analytics"), &key).body;
 
     // Unknown token and unknown session.
-    n.post("/v1/sessions", json!({"qr_token": "A".repeat(43), "device_id": "d"})).problem(404, "qr-token-not-found");
-    n.post("/v1/sessions", json!({"qr_token": "short", "device_id": "d"})).problem(404, "qr-token-not-found");
-    n.post("/v1/sessions", json!({"qr_token": token, "device_id": "has space"})).problem(422, "invalid-id");
+    n.post("/v1/sessions", json!({"qr_token": "A".repeat(43)})).problem(404, "qr-token-not-found");
+    n.post("/v1/sessions", json!({"qr_token": "short"})).problem(404, "qr-token-not-found");
+    n.post("/v1/sessions", json!({"qr_token": token, "device_id": "has space"})).problem(400, "device-id-refused");
+    n.post("/v1/sessions", json!({"qr_token": token, "device_token": "has space"})).problem(401, "invalid-device-token");
     n.get("/v1/sessions/s_0123456789abcdef0123456789abcdef").problem(404, "session-not-found");
     purchase(&n, "s_0123456789abcdef0123456789abcdef", "10.00", "T").problem(404, "session-not-found");
 
-    let sid = open_session(&n, &token, "phone-1");
+    let sid = open_session(&n, &token);
     let opened = n.get(&format!("/v1/sessions/{sid}")).body;
     let a0 = analytics_before(&n);
 
@@ -99,12 +100,12 @@ fn bad_session_steps_are_refused_and_change_nothing() {
     purchase(&n, &sid, "60.00", "T-2").problem(409, "purchase-already-confirmed");
 
     // Reused transaction id in another session of the same business.
-    let sid2 = open_session(&n, &token, "phone-2");
+    let sid2 = open_session(&n, &token);
     purchase(&n, &sid2, "10.00", "T-1").problem(409, "transaction-id-reused");
     assert_eq!(n.get(&format!("/v1/sessions/{sid2}")).body["state"], "opened");
     // ... but the same id at another business is fine.
     let Biz { id: _, token: token_b, key: _ } = create_business(&n, "10.00");
-    let sid3 = open_session(&n, &token_b, "phone-3");
+    let sid3 = open_session(&n, &token_b);
     assert_eq!(purchase(&n, &sid3, "10.00", "T-1").status, 200);
 
     // Feedback length.

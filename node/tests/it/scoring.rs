@@ -150,7 +150,7 @@ fn serve(stream: TcpStream, answer: Answer, seen: &Mutex<Vec<Seen>>) {
 /// One customer: a new session, a purchase, `text` as feedback. The feedback answer and how long
 /// it took.
 fn customer(n: &NodeProc, token: &str, i: usize, text: &str) -> (Resp, Duration) {
-    let sid = open_session(n, token, &format!("scoring-device-{i}"));
+    let sid = open_session(n, token);
     assert_eq!(purchase(n, &sid, "100.00", &format!("SCORING-{i}")).status, 200);
     let started = Instant::now();
     let r = feedback(n, &sid, text);

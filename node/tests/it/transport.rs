@@ -218,7 +218,7 @@ fn a_removed_nodes_certificate_is_refused() {
     // the cluster, which keeps its leader and keeps committing.
     c.nodes[victim].restart_unready();
     let Biz { token, .. } = create_business(&c.nodes[other], "100.00");
-    let sid = open_session(&c.nodes[leader], &token, "phone");
+    let sid = open_session(&c.nodes[leader], &token);
     assert_eq!(purchase(&c.nodes[other], &sid, "10.00", "T-1").status, 200);
     assert!(
         [leader, other].iter().any(|&i| c.nodes[i].log_text().contains("outside the current membership")),

@@ -215,7 +215,7 @@ pub fn check_budget(ctx: &Ctx, biz: &Business, when: &str) {
 
 async fn flow(ctx: &Ctx, who: &str, region: usize, b: usize, rng: &mut StdRng, client: usize, k: u64) {
     let token = ctx.model.borrow().businesses[b].token.clone();
-    let Ok(device) = format!("dev-{client}-{k}").parse::<DeviceId>() else { return };
+    let device = device_of(DEVICE_OF_FLOW, client as u64, k);
     let Ok(txn) = format!("T-{client}-{k}").parse::<TransactionId>() else { return };
     let opened = ctx.call_retrying(who, region, &format!("open b{b}"), Op::Open { token, device }).await;
     let Ok(Answer::Session(s)) = opened else { return };
@@ -248,6 +248,19 @@ async fn flow(ctx: &Ctx, who: &str, region: usize, b: usize, rng: &mut StdRng, c
     ctx.model.borrow_mut().flows_done += 1;
 }
 
+const DEVICE_OF_FLOW: u8 = 1;
+const DEVICE_OF_PROBE: u8 = 2;
+
+/// A customer's device, as svea issues one (256 fresh bits), from a generator seeded by who the
+/// customer is: a seed replays the same devices, and the run's own generators draw nothing more.
+fn device_of(kind: u8, a: u64, b: u64) -> DeviceId {
+    let mut seed = [0u8; 32];
+    seed[0] = kind;
+    seed[8..16].copy_from_slice(&a.to_le_bytes());
+    seed[16..24].copy_from_slice(&b.to_le_bytes());
+    DeviceId::generate(&mut StdRng::from_seed(seed))
+}
+
 /// The reward a session's settlement paid (0 when unsettled or rejected).
 pub fn settled_amount(s: &Session) -> Ore {
     s.feedback.as_ref().and_then(|f| f.settlement.as_ref()).map(|st| st.decision.amount).unwrap_or(Ore::ZERO)
@@ -257,7 +270,7 @@ pub fn settled_amount(s: &Session) -> Ore {
 pub async fn probe(ctx: &Ctx, region: usize, n: u64) -> Result<(), String> {
     let who = format!("probe{region}.{n}");
     let token = ctx.model.borrow().businesses.first().map(|b| b.token.clone()).ok_or("no business")?;
-    let device = format!("probe-{region}-{n}").parse::<DeviceId>().map_err(|e| e.to_string())?;
+    let device = device_of(DEVICE_OF_PROBE, region as u64, n);
     let txn = format!("P-{region}-{n}").parse::<TransactionId>().map_err(|e| e.to_string())?;
     let Answer::Session(s) = ctx.call_retrying(&who, region, "open", Op::Open { token, device }).await? else {
         return Err("open answered with a business".into());

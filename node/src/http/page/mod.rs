@@ -11,8 +11,9 @@
 //! - its stylesheet and script are embedded assets (`super::assets`, `GET /assets/{name}`).
 //!
 //! State lives in three first-party cookies (`HttpOnly; SameSite=Lax`, `Secure` when the public
-//! side is HTTPS): the device id ([`DEVICE_COOKIE`], random, made with the ids' generator the
-//! first time a phone opens a page), the session id ([`SESSION_COOKIE`], scoped to the QR code's
+//! side is HTTPS): the device credential ([`DEVICE_COOKIE`], a device token svea issues the
+//! first time a phone opens a page, and again in place of a cookie that does not verify, such as
+//! the client-made device id of earlier versions; see `domain::device`), the session id ([`SESSION_COOKIE`], scoped to the QR code's
 //! path, so a reload resumes where the customer was) and the language ([`LANG_COOKIE`], set by
 //! `?lang=en|sv`). The session itself lives where every session lives: in its actor, through Raft.
 //!
@@ -47,13 +48,13 @@ use view::{Draft, Page, Place, LOCAL_TIME_FORMAT};
 
 /// Paths of the customer's page start with it.
 pub const PAGE_PREFIX: &str = "/q/";
-/// The device id cookie (path `/`).
+/// The device credential cookie (path `/`): the token, never readable by scripts (`HttpOnly`).
 pub const DEVICE_COOKIE: &str = "svea_device";
 /// The session id cookie (path `/q/<token>`: one per QR code).
 pub const SESSION_COOKIE: &str = "svea_session";
 /// The language cookie (path `/`).
 pub const LANG_COOKIE: &str = "svea_lang";
-/// How long a phone keeps its device id: a year (browsers cap cookies at 400 days).
+/// How long a phone keeps its device credential: a year (browsers cap cookies at 400 days).
 pub const DEVICE_COOKIE_MAX_AGE_DAYS: i64 = 365;
 /// How long a phone remembers its session at one QR code: long enough to see the result again
 /// after the session's own expiry (`timeouts.session_expiry`), short enough that a regular
@@ -188,8 +189,9 @@ fn session_cookie(req: &HttpRequest) -> Option<SessionId> {
     req.cookie(SESSION_COOKIE).and_then(|c| c.value().parse().ok())
 }
 
-fn device_cookie(req: &HttpRequest) -> Option<DeviceId> {
-    req.cookie(DEVICE_COOKIE).and_then(|c| c.value().parse().ok())
+/// The device the phone's cookie stands for, if the cookie holds a token svea issued.
+fn device_cookie(node: &NodeHandle, req: &HttpRequest) -> Option<DeviceId> {
+    req.cookie(DEVICE_COOKIE).and_then(|c| node.devices().verify(c.value()).ok())
 }
 
 /// Renders the page for `token` at its session's step, with `error` and what was typed.
@@ -203,8 +205,11 @@ async fn render(node: &NodeHandle, req: &HttpRequest, token: &QrToken, error: Op
         Ok(s) => s,
         Err(e) => return error_only(lang, &e),
     };
-    if device_cookie(req).is_none() {
-        cookies.push(cookie(DEVICE_COOKIE, DeviceId::random().to_string(), "/".into(), DEVICE_COOKIE_MAX_AGE_DAYS, secure(node, req)));
+    // No credential yet, or one svea did not issue (made up, or an earlier version's device id):
+    // a fresh one. The token goes only into this HttpOnly cookie, never into the page.
+    if device_cookie(node, req).is_none() {
+        let (token, _) = node.devices().issue_random();
+        cookies.push(cookie(DEVICE_COOKIE, token.reveal().to_owned(), "/".into(), DEVICE_COOKIE_MAX_AGE_DAYS, secure(node, req)));
     }
     let page = Page {
         lang,
@@ -223,7 +228,7 @@ async fn render(node: &NodeHandle, req: &HttpRequest, token: &QrToken, error: Op
     params(("token" = String, Path, description = "The QR token (43 characters of base64url); anything else is the not-found page.", example = "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE"), LangQuery),
     responses(
         (status = 200, description = "The customer's page at the step the session is at (HTML, Swedish or English).", content_type = "text/html; charset=utf-8", body = String,
-            headers(("Set-Cookie" = String, description = "`svea_device` the first time, `svea_lang` with `?lang=`."))),
+            headers(("Set-Cookie" = String, description = "`svea_device` (the device credential) the first time, or in place of one that does not verify; `svea_lang` with `?lang=`."))),
         (status = 307, description = "With `node.routing = \"redirect\"`: the nearest healthy region is another one; the same page there.",
             headers(("Location" = String, description = "`<that region's public URL>/q/{token}`"))),
         (status = 404, description = "The not-found page: no such QR token.", content_type = "text/html; charset=utf-8", body = String),
@@ -320,7 +325,8 @@ pub(super) async fn open(node: web::Data<NodeHandle>, req: HttpRequest, token: w
         Ok(t) => t,
         Err(resp) => return resp,
     };
-    let Some(device) = device_cookie(&req) else { return see_page(&token, Vec::new()) };
+    // Without a credential that verifies: back to the page, which issues one.
+    let Some(device) = device_cookie(&node, &req) else { return see_page(&token, Vec::new()) };
     let client = super::client_ip(&node.config().geo.trusted_proxies, &req);
     match node.open_session(token.clone(), device, client).await {
         Ok((s, _)) => {
