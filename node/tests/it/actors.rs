@@ -54,7 +54,7 @@ async fn business(node: &NodeHandle) -> svea_node::actors::business::Business {
 /// A business with one open session; returns both and the session's store key.
 async fn business_and_session(node: &NodeHandle) -> (svea_node::actors::business::Business, svea_node::actors::session::Session, String) {
     let b = business(node).await;
-    let (s, _) = node.open_session(b.locations[0].qr_token.clone(), "d1".parse::<DeviceId>().expect("dev")).await.expect("open");
+    let (s, _) = node.open_session(b.locations[0].qr_token.clone(), "d1".parse::<DeviceId>().expect("dev"), None).await.expect("open");
     let key = format!("session/{}", s.id);
     (b, s, key)
 }
