@@ -20,6 +20,13 @@ use crate::domain::{BusinessId, SessionId};
 /// a business with more decides these first (the rest follow as these are decided).
 pub const HELD_LIST_MAX: usize = 200;
 
+/// Held records one listing reads at most (bounded work per request): the oldest
+/// [`HELD_LIST_MAX`] of them are answered. Records sort by session id, not time, so beyond this
+/// many held rewards "oldest" means oldest of those read.
+pub const HELD_SCAN_MAX: usize = 5000;
+
+const _: () = assert!(HELD_LIST_MAX <= HELD_SCAN_MAX);
+
 /// The held rewards of a business, oldest first.
 #[derive(Debug, Clone)]
 pub struct HeldPage {
@@ -29,23 +36,24 @@ pub struct HeldPage {
     pub more: bool,
 }
 
-/// The held rewards of `business` (at most [`HELD_LIST_MAX`], oldest first), after a read
-/// barrier so every reward held before the request is seen.
+/// The oldest held rewards of `business` (at most [`HELD_LIST_MAX`]), after a read barrier so
+/// every reward held before the request is seen.
 pub async fn list(cluster: &ClusterNode, business: &BusinessId) -> Result<HeldPage, ActorError> {
     cluster.read_barrier().await?;
     let view = cluster.view();
-    let batch = view.scan_index_after(&HeldRecord::prefix_of(business), None, HELD_LIST_MAX + 1)?;
-    let more = batch.len() > HELD_LIST_MAX;
-    let mut items = Vec::with_capacity(batch.len().min(HELD_LIST_MAX));
-    for (key, value) in batch.into_iter().take(HELD_LIST_MAX) {
+    let batch = view.scan_index_after(&HeldRecord::prefix_of(business), None, HELD_SCAN_MAX)?;
+    let mut items = Vec::with_capacity(batch.len());
+    for (key, value) in batch {
         let Some(record) = HeldRecord::parse_key(&key) else {
             return Err(ActorError::Internal(format!("held reward key {key:?} does not parse")));
         };
         let held = record.decode(&value)?;
         items.push((record.session, held));
     }
-    // Keys sort by session id (random); a business reviews in the order they were held.
+    // A business reviews in the order they were held.
     items.sort_by(|a, b| a.1.held_at.cmp(&b.1.held_at).then_with(|| a.0.as_str().cmp(b.0.as_str())));
+    let more = items.len() > HELD_LIST_MAX;
+    items.truncate(HELD_LIST_MAX);
     Ok(HeldPage { items, more })
 }
 
