@@ -425,7 +425,8 @@ pub(super) struct OpenSessionIn {
     "business_name": "Café Lilla Torg", "location_id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a", "location_name": "Lilla Torg", "region": "malmo",
     "opened_at": "2026-03-02T11:43:10Z", "expires_at": "2026-03-02T12:13:10Z", "purchase": null, "quality_score": null, "score_source": null,
     "score_model": null, "score_breakdown": null, "feedback_text": null, "feedback_redacted": null, "reward_sek": null, "reward_tier": null,
-    "reward_capped_by": null, "withheld": null, "ended_at": null, "awaiting_purchase_until": null, "purchase_refused": null,
+    "reward_capped_by": null, "withheld": null, "reward_held_sek": null, "ended_at": null, "awaiting_purchase_until": null, "purchase_refused": null,
+    "purchase_refunded": false, "reward_reversed_sek": null,
     "device_token": "svea_dt_3Jq0c8WkZr1mT5vYbN2xPfL7hD9sGa4uQe6oKiBnRw0Xy8Vz2CtMjHp5Ld1Fg3Ks"}))]
 pub(super) struct OpenedOut {
     #[serde(flatten)]
