@@ -21,6 +21,9 @@ pub mod scoring;
 pub mod similarity;
 pub mod validate;
 
+#[cfg(test)]
+mod corpus_tests;
+
 pub use apikey::{ApiKey, KeyHash, MalformedKey};
 pub use day::{swedish_day, swedish_day_key};
 pub use device::{DeviceHash, DeviceKey};
