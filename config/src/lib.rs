@@ -47,7 +47,7 @@ pub use raw::{
 pub use typed::{
     AbuseConfig, ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig,
     OperatorConfig, PosConfig, PrivacyConfig, RegionSpec, RetentionConfig, LogFormat, Routing, ScoringBackend, ScoringConfig, Timeouts,
-    TlsConfig, BUSINESS_DAILY_REWARD_CAP_SEK_MAX, CONFIG_FILE_BYTES_MAX, FEEDBACK_FINGERPRINTS_KEPT_MAX, SCORING_MODEL_LEN_MAX,
+    TlsConfig, BUSINESS_DAILY_REWARD_CAP_SEK_MAX, CONFIG_FILE_BYTES_MAX, DAY_FINGERPRINTS_PER_BUSINESS_MAX_MAX, DAY_FINGERPRINTS_SCAN_MAX_MAX, FEEDBACK_FINGERPRINTS_KEPT_MAX, SCORING_MODEL_LEN_MAX,
     SCORING_URL_LEN_MAX,
 };
 pub use validate::{DEMO_DEVICE_KEY, DEVICE_KEY_MIN_LEN, FEEDBACK_RETENTION_DAYS_MAX};

@@ -58,6 +58,14 @@ const ABUSE_REWARDED_SESSIONS_PER_DEVICE_DAY: u32 = 1;
 const ABUSE_BUSINESS_DAILY_REWARD_CAP_SEK: u64 = 5000;
 const ABUSE_DUPLICATE_SIMILARITY_PERCENT: u8 = 60;
 const ABUSE_FEEDBACK_FINGERPRINTS_KEPT: u32 = 256;
+// Near-duplicates by containment (issue 20): half of an earlier text inside a new one (or the
+// other way round) is a copy; independent reviews share well under a fifth of their shingles
+// (the corpus test, node/src/domain/corpus_tests.rs).
+const ABUSE_DUPLICATE_CONTAINMENT_PERCENT: u8 = 50;
+// Every business's texts of the last day: each settlement reads at most this many (a few ms of
+// sled reads and 64 binary searches each), and one business adds at most this many a day.
+const ABUSE_DAY_FINGERPRINTS_SCAN_MAX: u32 = 10_000;
+const ABUSE_DAY_FINGERPRINTS_PER_BUSINESS_MAX: u32 = 500;
 const _: () = assert!(ABUSE_BURST >= ABUSE_REQUESTS_PER_SECOND);
 const _: () = assert!(GEO_RELOAD_INTERVAL_MS > 0);
 
@@ -527,6 +535,9 @@ pub struct RawScoring {
     /// Model calls in flight at once from this node; a call that finds none free within
     /// `timeout_ms` is scored by the rubric.
     pub calls_in_flight_max: u32,
+    /// A directory with `sv_SE.aff`, `sv_SE.dic`, `en_US.aff` and `en_US.dic` for the rubric's
+    /// word check; empty: the dictionaries embedded in the binary.
+    pub dictionary_dir: String,
 }
 
 impl Default for RawScoring {
@@ -538,6 +549,7 @@ impl Default for RawScoring {
             timeout_ms: SCORING_TIMEOUT_MS,
             prompt_chars_max: SCORING_PROMPT_CHARS_MAX,
             calls_in_flight_max: SCORING_CALLS_IN_FLIGHT_MAX,
+            dictionary_dir: String::new(),
         }
     }
 }
@@ -561,6 +573,15 @@ pub struct RawAbuse {
     pub duplicate_similarity_percent: u8,
     /// How many earlier feedback fingerprints each business keeps to compare against.
     pub feedback_fingerprints_kept: u32,
+    /// Feedback containing at least this share (percent, 1..=100) of an earlier text, or this
+    /// much of it contained in one, is a duplicate and earns nothing.
+    pub duplicate_containment_percent: u8,
+    /// Fingerprints of every business's texts of the last day a settlement compares against,
+    /// at most (oldest first).
+    pub day_fingerprints_scan_max: u32,
+    /// Fingerprints one business adds to every business's record of the last day, per Swedish
+    /// day, at most.
+    pub day_fingerprints_per_business_max: u32,
 }
 
 impl Default for RawAbuse {
@@ -573,6 +594,9 @@ impl Default for RawAbuse {
             business_daily_reward_cap_sek: ABUSE_BUSINESS_DAILY_REWARD_CAP_SEK,
             duplicate_similarity_percent: ABUSE_DUPLICATE_SIMILARITY_PERCENT,
             feedback_fingerprints_kept: ABUSE_FEEDBACK_FINGERPRINTS_KEPT,
+            duplicate_containment_percent: ABUSE_DUPLICATE_CONTAINMENT_PERCENT,
+            day_fingerprints_scan_max: ABUSE_DAY_FINGERPRINTS_SCAN_MAX,
+            day_fingerprints_per_business_max: ABUSE_DAY_FINGERPRINTS_PER_BUSINESS_MAX,
         }
     }
 }

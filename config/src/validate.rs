@@ -619,6 +619,10 @@ fn validate_scoring(raw: &RawConfig) -> Result<ScoringConfig, Error> {
         // At most 5000 and 64: no truncation.
         prompt_chars_max: prompt_chars as usize,
         calls_in_flight_max: in_flight as usize,
+        dictionary_dir: match s.dictionary_dir.trim() {
+            "" => None,
+            dir => Some(PathBuf::from(dir)),
+        },
     })
 }
 
@@ -638,7 +642,9 @@ fn within<T: PartialOrd + std::fmt::Display + Copy>(
 }
 
 fn validate_abuse(raw: &RawConfig) -> Result<AbuseConfig, Error> {
-    use crate::typed::{BUSINESS_DAILY_REWARD_CAP_SEK_MAX, FEEDBACK_FINGERPRINTS_KEPT_MAX};
+    use crate::typed::{
+        BUSINESS_DAILY_REWARD_CAP_SEK_MAX, DAY_FINGERPRINTS_PER_BUSINESS_MAX_MAX, DAY_FINGERPRINTS_SCAN_MAX_MAX, FEEDBACK_FINGERPRINTS_KEPT_MAX,
+    };
     let a = &raw.abuse;
     let rate = std::num::NonZeroU32::new(a.requests_per_second)
         .ok_or_else(|| invalid("abuse.requests_per_second", "must be greater than 0"))?;
@@ -656,6 +662,10 @@ fn validate_abuse(raw: &RawConfig) -> Result<AbuseConfig, Error> {
     )?;
     let similarity = within("abuse.duplicate_similarity_percent", a.duplicate_similarity_percent, 1..=100)?;
     let kept = within("abuse.feedback_fingerprints_kept", a.feedback_fingerprints_kept, 1..=FEEDBACK_FINGERPRINTS_KEPT_MAX)?;
+    let containment = within("abuse.duplicate_containment_percent", a.duplicate_containment_percent, 1..=100)?;
+    let day_scan = within("abuse.day_fingerprints_scan_max", a.day_fingerprints_scan_max, 1..=DAY_FINGERPRINTS_SCAN_MAX_MAX)?;
+    let day_per_business =
+        within("abuse.day_fingerprints_per_business_max", a.day_fingerprints_per_business_max, 1..=DAY_FINGERPRINTS_PER_BUSINESS_MAX_MAX)?;
     Ok(AbuseConfig {
         requests_per_second: rate,
         burst,
@@ -668,5 +678,8 @@ fn validate_abuse(raw: &RawConfig) -> Result<AbuseConfig, Error> {
         business_daily_reward_cap_ore: i64::try_from(cap_sek * 100).unwrap_or(i64::MAX),
         duplicate_similarity_percent: similarity,
         feedback_fingerprints_kept: kept,
+        duplicate_containment_percent: containment,
+        day_fingerprints_scan_max: day_scan,
+        day_fingerprints_per_business_max: day_per_business,
     })
 }

@@ -15,7 +15,8 @@ use svea_storage::RaftNodeId;
 use crate::actors::business::{GetBusiness, NewBusiness, RecordPurchase, RegisterPos, RotateKey, SessionOpened, SetVerification, Settle};
 use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{
-    ConfirmPurchase, Erase, Expire, GetSession, GiveFeedback, MatchPurchase, OpenSession, RecordSettlement, RedactOldText,
+    ConfirmPurchase, Erase, Expire, ForgetDayFingerprint, GetSession, GiveFeedback, MatchPurchase, OpenSession, RecordSettlement,
+    RedactOldText,
 };
 use super::routed::RoutedWindow;
 use crate::actors::{ActorEnv, ActorError, Hosted, Op};
@@ -60,6 +61,8 @@ pub enum RemoteCall {
     Erase(SessionId, Erase),
     /// [`RedactOldText`].
     RedactOldText(SessionId, RedactOldText),
+    /// [`ForgetDayFingerprint`].
+    ForgetDayFingerprint(SessionId, ForgetDayFingerprint),
     /// Not an actor call: the node's [`RoutedWindow`] counts, for the operator status
     /// ([`routed_at`]).
     RoutedRecently,
@@ -97,6 +100,7 @@ impl RemoteCall {
             RemoteCall::MatchPurchase(..) => "match_purchase",
             RemoteCall::Erase(..) => "erase",
             RemoteCall::RedactOldText(..) => "redact_old_text",
+            RemoteCall::ForgetDayFingerprint(..) => "forget_day_fingerprint",
             RemoteCall::RoutedRecently => "routed_recently",
         }
     }
@@ -181,6 +185,7 @@ impl AppHandler for ForwardedCalls {
                 RemoteCall::MatchPurchase(id, op) => serve(&registry, id, op).await,
                 RemoteCall::Erase(id, op) => serve(&registry, id, op).await,
                 RemoteCall::RedactOldText(id, op) => serve(&registry, id, op).await,
+                RemoteCall::ForgetDayFingerprint(id, op) => serve(&registry, id, op).await,
                 // The monotonic clock, read at the edge of the core like an HTTP request's: the
                 // window only counts; no actor or Raft decision depends on it.
                 RemoteCall::RoutedRecently => encode(&routed.counts(Instant::now())).map_err(|e| e.to_string()),

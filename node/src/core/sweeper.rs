@@ -1,6 +1,8 @@
 //! The sweeper: sessions that nobody touches again would never be counted as expired, so every
 //! `expiry_sweep` the node expires the sessions it is responsible for whose time is up; and it
-//! redacts the feedback texts of those sessions given more than `retention.feedback_days` ago.
+//! redacts the feedback texts of those sessions given more than `retention.feedback_days` ago;
+//! and it purges the fingerprints in every business's record of the last day once their day has
+//! passed.
 //! Both go through the session actors, so through Raft, and each session is swept by one node
 //! (its owner, or one survivor for a lost owner), not by all of them.
 
@@ -11,8 +13,9 @@ use svea_storage::RaftNodeId;
 
 use super::NodeHandle;
 use super::sessions;
-use crate::actors::keys::{FeedbackTextRecord, Index, OpenRecord};
-use crate::actors::session::RedactOldText;
+use crate::actors::business::DAY_FINGERPRINTS_HOURS;
+use crate::actors::keys::{DayFingerprintRecord, FeedbackTextRecord, Index, OpenRecord};
+use crate::actors::session::{ForgetDayFingerprint, RedactOldText};
 use crate::actors::{placement, ActorKey, Clock};
 use crate::domain::SessionId;
 
@@ -22,6 +25,10 @@ pub const SWEEP_BATCH_MAX: usize = 1000;
 /// How many feedback texts one sweep looks at, at most (oldest first; the records are in time
 /// order, so a sweep stops at the first one still within its retention).
 pub const RETENTION_SWEEP_BATCH_MAX: usize = 200;
+
+/// How many of the last day's fingerprints one sweep looks at, at most (oldest first, like the
+/// texts: a sweep stops at the first one still within its day).
+pub const DAY_FINGERPRINT_SWEEP_BATCH_MAX: usize = 200;
 
 /// Whether this node expires a session owned by `owner`: its own; or, when the owner is lost
 /// (unreachable or no longer a member) or unknown, if this node has the lowest id of the nodes
@@ -65,6 +72,7 @@ pub async fn run(node: NodeHandle, clock: Arc<dyn Clock>, every: Duration) {
         ticker.tick().await;
         expire(&node, clock.as_ref()).await;
         redact_old_texts(&node, clock.as_ref()).await;
+        purge_day_fingerprints(&node, clock.as_ref()).await;
     }
 }
 
@@ -102,6 +110,25 @@ async fn redact_old_texts(node: &NodeHandle, clock: &dyn Clock) {
         }
         if let Err(e) = sessions::run(&node.registry, text.session.clone(), RedactOldText { given_before }).await {
             tracing::warn!(session_id = %text.session, error = %e, "retention sweep could not redact feedback text");
+        }
+    }
+}
+
+/// Deletes the fingerprints of every business's last day that are older than a day, through
+/// their sessions (a fenced write each), for the sessions this node sweeps, oldest first.
+async fn purge_day_fingerprints(node: &NodeHandle, clock: &dyn Clock) {
+    let before_ms = (clock.now() - chrono::Duration::hours(DAY_FINGERPRINTS_HOURS)).timestamp_millis();
+    let Some(records) = scan(node, DayFingerprintRecord::PREFIX, DAY_FINGERPRINT_SWEEP_BATCH_MAX) else { return };
+    for (key, _) in records {
+        let Some(record) = DayFingerprintRecord::parse_key(&key) else { continue };
+        if record.at.millis() > before_ms {
+            break; // in time order: every later one is younger
+        }
+        if !sweeps_session(node, &record.session) {
+            continue;
+        }
+        if let Err(e) = sessions::run(&node.registry, record.session.clone(), ForgetDayFingerprint).await {
+            tracing::warn!(session_id = %record.session, error = %e, "sweep could not purge a day-old fingerprint");
         }
     }
 }

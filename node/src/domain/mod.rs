@@ -1,18 +1,21 @@
 //! Domain rules of svea: money, identifiers, validation of what customers and
 //! businesses send, feedback scoring and cashback.
 //!
-//! Pure logic: no I/O, no clock (callers pass `now`), no global state. The
-//! only randomness is identifier generation, which takes the RNG as an
-//! argument (`random()` helpers use the OS RNG for convenience).
+//! Pure logic: no I/O, no clock (callers pass `now`), no global state but the
+//! rubric's dictionaries (parsed once, read-only: [`dictionary`]). The only
+//! randomness is identifier generation, which takes the RNG as an argument
+//! (`random()` helpers use the OS RNG for convenience).
 //! [`DomainError::kind`] gives each rule violation a stable name for the HTTP
 //! layer.
 
 pub mod apikey;
 pub mod day;
 pub mod device;
+pub mod dictionary;
 mod error;
 pub mod ids;
 pub mod inputs;
+pub mod language;
 pub mod money;
 pub mod orgnr;
 pub mod pos;
@@ -37,7 +40,7 @@ pub use reward::{
     compute_reward, Cap, RewardDecision, RewardPolicy, RewardTier, Tier, REWARD_CAP_PER_SESSION,
 };
 pub use scoring::{QualityScore, RubricScorer, ScoreSource, Scored, Scorer};
-pub use similarity::{similarity_percent, Fingerprint};
+pub use similarity::{DuplicateRule, Fingerprint, Shingles};
 pub use validate::{
     validate_business_name, validate_coordinates, validate_feedback_text, validate_location,
     validate_location_count, validate_location_name, validate_purchase_amount,

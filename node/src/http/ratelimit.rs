@@ -145,6 +145,9 @@ mod tests {
             business_daily_reward_cap_ore: 1,
             duplicate_similarity_percent: 60,
             feedback_fingerprints_kept: 1,
+            duplicate_containment_percent: 50,
+            day_fingerprints_scan_max: 1,
+            day_fingerprints_per_business_max: 1,
         };
         AddressLimiter::new(&abuse, Vec::new())
     }
