@@ -309,3 +309,70 @@ fn feedback_that_cannot_be_stored_costs_no_model_call() {
     assert_eq!(asked(), 1, "asked: {:?}", fake.requests());
     assert_eq!(sample(&n, "svea_feedback_scored_total{source=\"ollama\"}"), 1);
 }
+
+/// A clock that can be moved forward: the real time plus a shift.
+#[derive(Default)]
+struct ShiftedClock(std::sync::atomic::AtomicI64);
+
+impl svea_node::actors::Clock for ShiftedClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + chrono::Duration::seconds(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+/// Issue 20, item 3: every business's rewarded texts of the last day are a replicated record
+/// (`dfp/`), written with the settlement, erased with the text when the customer erases their
+/// data, and purged by the sweeper once the day has passed.
+#[test]
+fn a_rewarded_texts_fingerprint_is_kept_a_day_and_erased_with_the_text() {
+    use svea_node::core::{start, SessionMsg};
+    use svea_node::domain::{CreateBusiness, DeviceId, NewLocation, Ore, RewardPolicy, RubricScorer};
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    tokio::task::LocalSet::new().block_on(&rt, async {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut raw = svea_config::RawConfig::default();
+        raw.node.data_dir = dir.path().to_string_lossy().into_owned();
+        raw.timeouts.expiry_sweep_ms = 100;
+        let clock = Arc::new(ShiftedClock::default());
+        let core = start(raw.validate().expect("config"), clock.clone(), Arc::new(RubricScorer::new())).await.expect("start");
+        let node = core.handle.clone();
+        crate::poll::eventually_async(Duration::from_secs(20), "the node ready", || node.ready()).await;
+        let request = CreateBusiness::new(
+            "Kaféet",
+            next_org_number(),
+            vec![NewLocation::new("Torget", 59.3, 18.0).expect("location")],
+            Ore::parse_sek("1000.00").expect("sek"),
+            RewardPolicy::default(),
+        )
+        .expect("valid business");
+        let (b, _) = node.create_business(request).await.expect("create business");
+        let token = b.locations[0].qr_token.clone();
+        let day_prints = || node.cluster().view().scan_index("dfp/", 100).expect("scan").len();
+        let earn = |device: &'static str, text: &'static str| {
+            let (node, token) = (node.clone(), token.clone());
+            async move {
+                let (s, _) = node.open_session(token, device.parse::<DeviceId>().expect("device")).await.expect("open");
+                let confirm = SessionMsg::ConfirmPurchase {
+                    amount: Ore::parse_sek("100.00").expect("sek"),
+                    purchased_at: chrono::Utc::now(),
+                    transaction_id: format!("T-{device}").parse().expect("txn"),
+                };
+                node.session(s.id.clone(), confirm).await.expect("purchase");
+                let done = node.session(s.id.clone(), SessionMsg::Feedback { text: text.to_string() }).await.expect("feedback");
+                assert!(done.feedback.as_ref().and_then(|f| f.settlement).is_some_and(|s| s.decision.amount > Ore::ZERO), "{done:?}");
+            }
+        };
+        assert_eq!(day_prints(), 0);
+        earn("day-print-1", distinct_feedback(0)).await;
+        assert_eq!(day_prints(), 1, "recorded with the settlement");
+        node.erase_device(&"day-print-1".parse::<DeviceId>().expect("device")).await.expect("erase");
+        assert_eq!(day_prints(), 0, "erased with the text");
+
+        earn("day-print-2", distinct_feedback(1)).await;
+        assert_eq!(day_prints(), 1);
+        clock.0.store(25 * 3600, std::sync::atomic::Ordering::SeqCst);
+        crate::poll::eventually_async(Duration::from_secs(20), "the sweeper purged the day-old fingerprint", || async { day_prints() == 0 }).await;
+        core.shutdown().await;
+    });
+}
