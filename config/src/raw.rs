@@ -77,6 +77,14 @@ const ABUSE_DECLARED_AMOUNT_MAX_SEK: u64 = 1000;
 // every 6 s per address on top of the general bucket.
 const ABUSE_PRIVACY_REQUESTS_PER_MINUTE: u32 = 10;
 const ABUSE_PRIVACY_BURST: u32 = 5;
+// Near-duplicates by containment (issue 20): half of an earlier text inside a new one (or the
+// other way round) is a copy; independent reviews share well under a fifth of their shingles
+// (the corpus test, node/src/domain/corpus_tests.rs).
+const ABUSE_DUPLICATE_CONTAINMENT_PERCENT: u8 = 50;
+// Every business's texts of the last day: each settlement reads at most this many (a few ms of
+// sled reads and 64 binary searches each), and one business adds at most this many a day.
+const ABUSE_DAY_FINGERPRINTS_SCAN_MAX: u32 = 10_000;
+const ABUSE_DAY_FINGERPRINTS_PER_BUSINESS_MAX: u32 = 500;
 const _: () = assert!(ABUSE_BURST >= ABUSE_REQUESTS_PER_SECOND);
 const _: () = assert!(GEO_RELOAD_INTERVAL_MS > 0);
 
@@ -605,6 +613,9 @@ pub struct RawScoring {
     /// Model calls in flight at once from this node; a call that finds none free within
     /// `timeout_ms` is scored by the rubric.
     pub calls_in_flight_max: u32,
+    /// A directory with `sv_SE.aff`, `sv_SE.dic`, `en_US.aff` and `en_US.dic` for the rubric's
+    /// word check; empty: the dictionaries embedded in the binary.
+    pub dictionary_dir: String,
 }
 
 impl Default for RawScoring {
@@ -616,6 +627,7 @@ impl Default for RawScoring {
             timeout_ms: SCORING_TIMEOUT_MS,
             prompt_chars_max: SCORING_PROMPT_CHARS_MAX,
             calls_in_flight_max: SCORING_CALLS_IN_FLIGHT_MAX,
+            dictionary_dir: String::new(),
         }
     }
 }
@@ -655,6 +667,15 @@ pub struct RawAbuse {
     pub privacy_requests_per_minute: u32,
     /// Privacy requests one client address may make at once (that bucket's size).
     pub privacy_burst: u32,
+    /// Feedback containing at least this share (percent, 1..=100) of an earlier text, or this
+    /// much of it contained in one, is a duplicate and earns nothing.
+    pub duplicate_containment_percent: u8,
+    /// Fingerprints of every business's texts of the last day a settlement compares against,
+    /// at most (oldest first).
+    pub day_fingerprints_scan_max: u32,
+    /// Fingerprints one business adds to every business's record of the last day, per Swedish
+    /// day, at most.
+    pub day_fingerprints_per_business_max: u32,
 }
 
 impl Default for RawAbuse {
@@ -673,6 +694,9 @@ impl Default for RawAbuse {
             declared_amount_max_sek: ABUSE_DECLARED_AMOUNT_MAX_SEK,
             privacy_requests_per_minute: ABUSE_PRIVACY_REQUESTS_PER_MINUTE,
             privacy_burst: ABUSE_PRIVACY_BURST,
+            duplicate_containment_percent: ABUSE_DUPLICATE_CONTAINMENT_PERCENT,
+            day_fingerprints_scan_max: ABUSE_DAY_FINGERPRINTS_SCAN_MAX,
+            day_fingerprints_per_business_max: ABUSE_DAY_FINGERPRINTS_PER_BUSINESS_MAX,
         }
     }
 }

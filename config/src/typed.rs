@@ -117,6 +117,15 @@ pub struct AbuseConfig {
     pub privacy_requests_per_minute: std::num::NonZeroU32,
     /// Privacy requests per client address at once (`abuse.privacy_burst`), > 0.
     pub privacy_burst: std::num::NonZeroU32,
+    /// Feedback containing this share (percent) of an earlier text, or contained this much in
+    /// one, is a duplicate (`abuse.duplicate_containment_percent`), 1..=100.
+    pub duplicate_containment_percent: u8,
+    /// Fingerprints of every business's last day read per settlement
+    /// (`abuse.day_fingerprints_scan_max`), 1..=[`DAY_FINGERPRINTS_SCAN_MAX_MAX`].
+    pub day_fingerprints_scan_max: u32,
+    /// Fingerprints one business adds to the last day's record per Swedish day
+    /// (`abuse.day_fingerprints_per_business_max`), 1..=[`DAY_FINGERPRINTS_PER_BUSINESS_MAX_MAX`].
+    pub day_fingerprints_per_business_max: u32,
 }
 
 /// Highest brake factor accepted: beyond it the brake would never engage for a business with
@@ -129,6 +138,12 @@ pub const BRAKE_FLOOR_PER_HOUR_MAX: u32 = 1_000_000;
 /// Highest ceiling of a self-declared purchase, whole SEK, for the config and for a business's
 /// own setting: above it a business must verify purchases with its till.
 pub const DECLARED_AMOUNT_MAX_SEK_MAX: u64 = 10_000;
+
+/// Most fingerprints of the last day a settlement may read: each costs a store read and 64
+/// binary searches inside the business's one-at-a-time slot.
+pub const DAY_FINGERPRINTS_SCAN_MAX_MAX: u32 = 100_000;
+/// Most fingerprints one business may add to the last day's record per day.
+pub const DAY_FINGERPRINTS_PER_BUSINESS_MAX_MAX: u32 = 100_000;
 
 /// Most feedback fingerprints a business may keep: each settlement compares against all of them.
 pub const FEEDBACK_FINGERPRINTS_KEPT_MAX: u32 = 4096;
@@ -578,6 +593,9 @@ pub struct ScoringConfig {
     pub prompt_chars_max: usize,
     /// Model calls in flight at once from this node (`scoring.calls_in_flight_max`), 1..=64.
     pub calls_in_flight_max: usize,
+    /// Where the rubric's dictionaries are read from (`scoring.dictionary_dir`); `None`: the
+    /// ones embedded in the binary.
+    pub dictionary_dir: Option<std::path::PathBuf>,
 }
 
 /// Longest model name accepted: each session's score records it.

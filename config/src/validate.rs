@@ -669,6 +669,10 @@ fn validate_scoring(raw: &RawConfig) -> Result<ScoringConfig, Error> {
         // At most 5000 and 64: no truncation.
         prompt_chars_max: prompt_chars as usize,
         calls_in_flight_max: in_flight as usize,
+        dictionary_dir: match s.dictionary_dir.trim() {
+            "" => None,
+            dir => Some(PathBuf::from(dir)),
+        },
     })
 }
 
@@ -689,8 +693,8 @@ fn within<T: PartialOrd + std::fmt::Display + Copy>(
 
 fn validate_abuse(raw: &RawConfig) -> Result<AbuseConfig, Error> {
     use crate::typed::{
-        BRAKE_FACTOR_MAX, BRAKE_FLOOR_PER_HOUR_MAX, BUSINESS_DAILY_REWARD_CAP_SEK_MAX, DECLARED_AMOUNT_MAX_SEK_MAX,
-        FEEDBACK_FINGERPRINTS_KEPT_MAX,
+        BRAKE_FACTOR_MAX, BRAKE_FLOOR_PER_HOUR_MAX, BUSINESS_DAILY_REWARD_CAP_SEK_MAX, DAY_FINGERPRINTS_PER_BUSINESS_MAX_MAX, DAY_FINGERPRINTS_SCAN_MAX_MAX,
+        DECLARED_AMOUNT_MAX_SEK_MAX, FEEDBACK_FINGERPRINTS_KEPT_MAX,
     };
     let a = &raw.abuse;
     let rate = std::num::NonZeroU32::new(a.requests_per_second)
@@ -710,6 +714,10 @@ fn validate_abuse(raw: &RawConfig) -> Result<AbuseConfig, Error> {
     let similarity = within("abuse.duplicate_similarity_percent", a.duplicate_similarity_percent, 1..=100)?;
     let kept = within("abuse.feedback_fingerprints_kept", a.feedback_fingerprints_kept, 1..=FEEDBACK_FINGERPRINTS_KEPT_MAX)?;
     let declared_sek = within("abuse.declared_amount_max_sek", a.declared_amount_max_sek, 1..=DECLARED_AMOUNT_MAX_SEK_MAX)?;
+    let containment = within("abuse.duplicate_containment_percent", a.duplicate_containment_percent, 1..=100)?;
+    let day_scan = within("abuse.day_fingerprints_scan_max", a.day_fingerprints_scan_max, 1..=DAY_FINGERPRINTS_SCAN_MAX_MAX)?;
+    let day_per_business =
+        within("abuse.day_fingerprints_per_business_max", a.day_fingerprints_per_business_max, 1..=DAY_FINGERPRINTS_PER_BUSINESS_MAX_MAX)?;
     Ok(AbuseConfig {
         requests_per_second: rate,
         burst,
@@ -734,5 +742,8 @@ fn validate_abuse(raw: &RawConfig) -> Result<AbuseConfig, Error> {
             .ok_or_else(|| invalid("abuse.privacy_requests_per_minute", "must be greater than 0"))?,
         privacy_burst: std::num::NonZeroU32::new(a.privacy_burst)
             .ok_or_else(|| invalid("abuse.privacy_burst", "must be greater than 0"))?,
+        duplicate_containment_percent: containment,
+        day_fingerprints_scan_max: day_scan,
+        day_fingerprints_per_business_max: day_per_business,
     })
 }

@@ -44,7 +44,7 @@ pub fn rewarded_review(rng: &mut impl Rng) -> String {
 }
 
 // Word pools of the composed reviews. Texts written independently share only the short glue
-// between the slots, so two reviews are near copies (`abuse.duplicate_similarity_percent`) only
+// between the slots, so two reviews are near copies (`abuse.duplicate_containment_percent`) only
 // when most of their many slots agree.
 const PRODUCTS: [&str; 16] = [
     "latten", "kanelbullen", "dagens lunch", "räksmörgåsen", "cappuccinon", "kardemummabullen", "laxsalladen",
@@ -190,8 +190,9 @@ mod tests {
 
     #[test]
     fn composed_reviews_are_valid_mostly_rewarded_and_not_near_copies() {
-        use svea_node::domain::{similarity_percent, Fingerprint, RubricScorer, Scorer};
-        let threshold = svea_config::RawConfig::default().abuse.duplicate_similarity_percent;
+        use svea_node::domain::{DuplicateRule, Fingerprint, RubricScorer, Scorer, Shingles};
+        let a = svea_config::RawConfig::default().abuse;
+        let rule = DuplicateRule { containment_percent: a.duplicate_containment_percent, similarity_percent: a.duplicate_similarity_percent };
         let mut rng = client_rng(7, 1);
         let texts: Vec<String> = (0..150).map(|i| if i % 2 == 0 { rewarded_review(&mut rng) } else { review(&mut rng) }).collect();
         for (i, text) in texts.iter().enumerate() {
@@ -201,9 +202,10 @@ mod tests {
             }
         }
         let prints: Vec<Fingerprint> = texts.iter().map(|t| Fingerprint::of(t)).collect();
+        let shingles: Vec<Shingles> = texts.iter().map(|t| Shingles::of(t)).collect();
         let mut alike = 0;
         for (i, a) in prints.iter().enumerate() {
-            alike += prints[i + 1..].iter().filter(|b| similarity_percent(a, b) >= threshold).count();
+            alike += shingles[i + 1..].iter().filter(|b| rule.judges(a, b)).count();
         }
         // Independent customers: near copies are rare accidents, not the rule.
         assert!(alike <= 2, "{alike} near-copy pairs among 150 reviews");

@@ -102,6 +102,7 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_SCORING_TIMEOUT_MS", "36"),
             ("SVEA_SCORING_PROMPT_CHARS_MAX", "37"),
             ("SVEA_SCORING_CALLS_IN_FLIGHT_MAX", "38"),
+            ("SVEA_SCORING_DICTIONARY_DIR", "/usr/share/hunspell"),
             ("SVEA_ABUSE_REQUESTS_PER_SECOND", "29"),
             ("SVEA_ABUSE_BURST", "30"),
             ("SVEA_ABUSE_PRUNE_INTERVAL_MS", "31"),
@@ -121,6 +122,9 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_ABUSE_DECLARED_AMOUNT_MAX_SEK", "49"),
             ("SVEA_ABUSE_PRIVACY_REQUESTS_PER_MINUTE", "36"),
             ("SVEA_ABUSE_PRIVACY_BURST", "37"),
+            ("SVEA_ABUSE_DUPLICATE_CONTAINMENT_PERCENT", "47"),
+            ("SVEA_ABUSE_DAY_FINGERPRINTS_SCAN_MAX", "48"),
+            ("SVEA_ABUSE_DAY_FINGERPRINTS_PER_BUSINESS_MAX", "49"),
         ],
     );
     assert_eq!(config.privacy.device_key, "device-key-from-the-environment-0123456789");
@@ -132,6 +136,7 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(sc.backend, svea_config::ScoringBackend::Ollama);
     assert_eq!((sc.ollama_url.as_str(), sc.model.as_str()), ("http://10.0.0.9:11434", "llama3.2:1b"));
     assert_eq!((sc.timeout, sc.prompt_chars_max, sc.calls_in_flight_max), (Duration::from_millis(36), 37, 38));
+    assert_eq!(sc.dictionary_dir, Some(PathBuf::from("/usr/share/hunspell")));
     let ms = Duration::from_millis;
     assert_eq!(config.node.id.get(), 4);
     assert_eq!(config.node.region.as_str(), "malmo");
@@ -222,8 +227,9 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!([a.rewarded_sessions_per_network_day, a.brake_factor, a.brake_floor_per_hour], [46, 47, 48]);
     assert_eq!(a.declared_amount_max_ore, 4900);
     assert_eq!((a.privacy_requests_per_minute.get(), a.privacy_burst.get()), (36, 37));
+    assert_eq!((a.duplicate_containment_percent, a.day_fingerprints_scan_max, a.day_fingerprints_per_business_max), (47, 48, 49));
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 84);
+    assert_eq!(env_var_names().len(), 87);
 }
 
 #[test]

@@ -543,6 +543,8 @@ fn abuse_limits_have_sane_defaults_and_refuse_nonsense() {
     assert_eq!((a.privacy_requests_per_minute.get(), a.privacy_burst.get()), (10, 5));
     check_invalid("[abuse]\nprivacy_requests_per_minute = 0\n", &[], "abuse.privacy_requests_per_minute", "greater than 0");
     check_invalid("[abuse]\nprivacy_burst = 0\n", &[], "abuse.privacy_burst", "greater than 0");
+    assert_eq!((a.duplicate_containment_percent, a.day_fingerprints_scan_max, a.day_fingerprints_per_business_max), (50, 10_000, 500));
+    assert_eq!(check_ok("", &[]).scoring.dictionary_dir, None);
     check_invalid("[abuse]\nrequests_per_second = 0\n", &[], "abuse.requests_per_second", "greater than 0");
     check_invalid("[abuse]\nrequests_per_second = 50\nburst = 10\n", &[], "abuse.burst", "at least abuse.requests_per_second");
     check_invalid("[abuse]\nprune_interval_ms = 0\n", &[], "abuse.prune_interval_ms", "greater than 0");
@@ -557,6 +559,9 @@ fn abuse_limits_have_sane_defaults_and_refuse_nonsense() {
     check_invalid("[abuse]\nduplicate_similarity_percent = 0\n", &[], "abuse.duplicate_similarity_percent", "1..=100");
     check_invalid("[abuse]\nduplicate_similarity_percent = 101\n", &[], "abuse.duplicate_similarity_percent", "1..=100");
     check_invalid("[abuse]\nfeedback_fingerprints_kept = 4097\n", &[], "abuse.feedback_fingerprints_kept", "1..=4096");
+    check_invalid("[abuse]\nduplicate_containment_percent = 0\n", &[], "abuse.duplicate_containment_percent", "1..=100");
+    check_invalid("[abuse]\nday_fingerprints_scan_max = 0\n", &[], "abuse.day_fingerprints_scan_max", "1..=100000");
+    check_invalid("[abuse]\nday_fingerprints_per_business_max = 100001\n", &[], "abuse.day_fingerprints_per_business_max", "1..=100000");
 }
 
 #[test]

@@ -6,8 +6,9 @@
 //! retried settlement never pays twice, and the reward is capped by the remaining budget.
 //!
 //! `Settle` also applies the abuse limits ([`RewardLimits`], from `[abuse]`), inside the same
-//! idempotent, replicated decision: feedback nearly repeating one of the business's last texts
-//! (`bfp/<b>/<slot>` fingerprints), a device past its rewarded sessions for the Swedish day
+//! idempotent, replicated decision: feedback containing most of, or mostly contained in, a text
+//! the rubric publishes, one of the business's last texts (`bfp2/<b>/<slot>` fingerprints) or any
+//! business's text of the last day (`dfp/<given at>/<session>`), a device past its rewarded sessions for the Swedish day
 //! (`bdev/<b>/<device>`), or a business past its daily cap get a reward of 0 and a typed reason
 //! ([`Withheld`]) in the settlement. The counters and fingerprints are written with the same
 //! commit as the business state, so a retry sees them and returns the stored settlement.
@@ -29,17 +30,18 @@ use tracing::Instrument;
 
 use super::cell::{Persisted, Slot};
 use super::keys::{
-    DeclaredMaxRecord, DeviceDayRecord, FingerprintRecord, HeldRecord, HeldReward, Index, NetworkDayRecord, OpenedRecord, OrgClaim, OrgClaimRecord, OrgRecord,
+    DayFingerprintRecord, DeclaredMaxRecord, DeviceDayRecord, FingerprintRecord, HeldRecord, HeldReward, Index, NetworkDayRecord, OpenedRecord, OrgClaim, OrgClaimRecord, OrgRecord,
     OrgUnverifiedRecord, PosAccountRecord, PosClaimRecord, PosEventRecord, PosLockRecord, PosModeRecord, PosPurchaseRecord, PosRefRecord, PosRefundRecord,
-    PosTryRecord, QrRecord, QrTarget, RefundRecorded, ReversalRecord, SettledRecord, TrySlot,
+    PosTryRecord, QrRecord, QrTarget, RefundRecorded, ReversalRecord, SettledRecord, TextStamp, TrySlot,
 };
 use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
 use crate::core::remote::RemoteCall;
 use crate::domain::pos::{Delivery, PosError, PosIntegration, Provider, PurchaseVerification};
 use crate::domain::{
-    compute_reward, similarity_percent, swedish_day_key, Brake, BusinessId, Cap, DeviceHash, Fingerprint, HourlyRewards, KeyHash, LocationId,
+    compute_reward, swedish_day_key, Brake, BusinessId, Cap, DeviceHash, Fingerprint, HourlyRewards, KeyHash, LocationId,
     NetworkHash, OrgNumber, Ore, QrToken, RewardDecision, RewardPolicy, RewardTier, SessionId, TransactionId,
 };
+use crate::domain::similarity::{DuplicateRule, Shingles};
 
 /// A store location with its QR token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -195,6 +197,19 @@ pub struct Business {
     /// Highest purchase a customer may declare here while purchases are self-declared
     /// (`abuse.declared_amount_max_sek` when the business was created; its own setting since).
     pub declared_amount_max: Ore,
+    /// Fingerprints this business added to every business's record of the last day
+    /// (`DayFingerprintRecord`) on its latest Swedish day with one: at most
+    /// `abuse.day_fingerprints_per_business_max` a day.
+    pub day_fingerprints: DayCount,
+}
+
+/// A count on one Swedish day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCount {
+    /// The day, `YYYY-MM-DD` in Europe/Stockholm (`domain::day`); empty before the first.
+    pub day: String,
+    /// The count that day.
+    pub count: u32,
 }
 
 /// Cashback paid on one Swedish day.
@@ -213,8 +228,8 @@ pub struct RewardLimits {
     pub per_device_day: u32,
     /// Cashback a business pays at most per Swedish day.
     pub business_daily_cap: Ore,
-    /// Feedback at least this similar (percent) to a recorded text is a duplicate.
-    pub duplicate_similarity_percent: u8,
+    /// When feedback counts as a near-duplicate of an earlier text.
+    pub duplicates: DuplicateRule,
     /// Fingerprints kept per business (ring slots).
     pub fingerprints_kept: u32,
     /// Rewarded sessions per client network, business and Swedish day.
@@ -224,6 +239,10 @@ pub struct RewardLimits {
     /// Ceiling of a self-declared purchase of a business created now (and of one that has no
     /// `DeclaredMaxRecord`).
     pub declared_amount_max: Ore,
+    /// Fingerprints of every business's last day read per settlement, at most (oldest first).
+    pub day_fingerprints_scan_max: u32,
+    /// Fingerprints one business adds to the last day's record per Swedish day, at most.
+    pub day_fingerprints_per_business_max: u32,
 }
 
 impl RewardLimits {
@@ -232,11 +251,13 @@ impl RewardLimits {
         RewardLimits {
             per_device_day: c.rewarded_sessions_per_device_day,
             business_daily_cap: Ore::from_ore(c.business_daily_reward_cap_ore),
-            duplicate_similarity_percent: c.duplicate_similarity_percent,
+            duplicates: DuplicateRule { containment_percent: c.duplicate_containment_percent, similarity_percent: c.duplicate_similarity_percent },
             fingerprints_kept: c.feedback_fingerprints_kept,
             per_network_day: c.rewarded_sessions_per_network_day,
             brake: Brake { factor: c.brake_factor, floor_per_hour: c.brake_floor_per_hour },
             declared_amount_max: Ore::from_ore(c.declared_amount_max_ore),
+            day_fingerprints_scan_max: c.day_fingerprints_scan_max,
+            day_fingerprints_per_business_max: c.day_fingerprints_per_business_max,
         }
     }
 }
@@ -245,7 +266,8 @@ impl RewardLimits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Withheld {
-    /// The text repeats, or nearly repeats, earlier feedback at this business.
+    /// The text repeats, nearly repeats, contains or is contained in earlier feedback at this
+    /// business, any business's feedback of the last day, or a text the rubric publishes.
     DuplicateFeedback,
     /// The device had its rewarded sessions at this business for the day already.
     DeviceDailyLimit,
@@ -368,15 +390,25 @@ pub struct Settle {
     /// The session's device, as its keyed hash (per-device daily limit); `None` once the
     /// customer erased the link.
     pub device: Option<DeviceHash>,
-    /// Fingerprint of the feedback text, for a scored outcome (duplicate check); `None` when the
-    /// text is gone (erased or redacted before the settlement).
-    pub fingerprint: Option<Fingerprint>,
+    /// The feedback text's shingles and when it was given, for a scored outcome (duplicate
+    /// check); `None` when the text is gone (erased or redacted before the settlement).
+    pub fingerprint: Option<TextPrint>,
     /// The client network the session was opened from, as its keyed hash (per-network daily
     /// limit); `None` when it was opened without one (in-process tools) or erased.
     pub network: Option<NetworkHash>,
     /// The till purchase that backs the session (location, receipt), when a till reported it: a
     /// refund of it recorded by now withholds the reward.
     pub till_purchase: Option<(LocationId, TransactionId)>,
+}
+
+/// What a business needs of a feedback text to judge it a near-duplicate and to record it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextPrint {
+    /// Every shingle of the text.
+    pub shingles: Shingles,
+    /// When it was given (the key of its record in the last day's fingerprints, so the session
+    /// can delete it with its text).
+    pub given_at: DateTime<Utc>,
 }
 
 /// The operations a business actor serves.
@@ -548,6 +580,7 @@ impl BusinessOp for NewBusiness {
             hourly_rewards: HourlyRewards::default(),
             held_pending: 0,
             declared_amount_max: env.limits.declared_amount_max,
+            day_fingerprints: DayCount::default(),
             key_hash: self.key_hash,
             key_issued_at: now,
             purchase_verification: self.purchase_verification,
@@ -688,7 +721,7 @@ impl BusinessOp for Settle {
                     d.capped_by = None;
                     withheld = Some(Withheld::PurchaseRefunded);
                 } else if d.tier != RewardTier::None {
-                    let limited = apply_limits(env, id, &mut next, now, Checked { device: device.as_ref(), fingerprint: fingerprint.as_ref(), network: network.as_ref() }, &mut d)?;
+                    let limited = apply_limits(env, id, &session, &mut next, now, Checked { device: device.as_ref(), fingerprint: fingerprint.as_ref(), network: network.as_ref() }, &mut d)?;
                     withheld = limited.withheld;
                     writes.extend(limited.writes);
                     if let Some(h) = limited.held {
@@ -1022,19 +1055,27 @@ struct Limited {
 }
 
 /// What a settlement brings for the limits to check: the session's device and network (keyed
-/// hashes) and its text's fingerprint.
+/// hashes) and its text's shingles.
 struct Checked<'a> {
     device: Option<&'a DeviceHash>,
-    fingerprint: Option<&'a Fingerprint>,
+    fingerprint: Option<&'a TextPrint>,
     network: Option<&'a NetworkHash>,
 }
 
-/// Applies [`RewardLimits`] to `d`, a reward in a tier: a duplicate text, a device or a client
-/// network past its rewarded sessions for the day or a business past its daily cap pays 0;
-/// otherwise the daily cap may shorten it, and past the hourly brake it is held (paid 0 until
-/// reviewed). Updates `next`'s day counter, hourly ring and fingerprint ring position and returns
-/// the records that go with them. Reads only this business's own records, current on its owner.
-fn apply_limits(env: &ActorEnv, id: &BusinessId, next: &mut Business, now: DateTime<Utc>, checked: Checked<'_>, d: &mut RewardDecision) -> Result<Limited, ActorError> {
+/// Applies [`RewardLimits`] to `d`, a reward in a tier: a duplicate text (of the business's
+/// recent texts or of every business's last day), a device or a client network past its rewarded
+/// sessions for the day or a business past its daily cap pays 0; otherwise the daily cap may
+/// shorten it, and past the hourly brake it is held (paid 0 until reviewed). Updates `next`'s day
+/// counters, hourly ring and fingerprint ring position and returns the records that go with them.
+fn apply_limits(
+    env: &ActorEnv,
+    id: &BusinessId,
+    session: &SessionId,
+    next: &mut Business,
+    now: DateTime<Utc>,
+    checked: Checked<'_>,
+    d: &mut RewardDecision,
+) -> Result<Limited, ActorError> {
     let Checked { device, fingerprint, network } = checked;
     // A reward whose text or device link the customer erased before it was settled cannot be
     // checked against the limits, so it is not paid: erasing must not be a way around them.
@@ -1048,13 +1089,22 @@ fn apply_limits(env: &ActorEnv, id: &BusinessId, next: &mut Business, now: DateT
     let view = env.cluster.view();
     let mut writes = Vec::with_capacity(3);
     let day = swedish_day_key(now);
-    let duplicate = is_duplicate(env, id, next, fingerprint)?;
+    let duplicate = is_duplicate(env, id, next, &fingerprint.shingles, now)?;
     if !duplicate {
-        let fp = fingerprint;
+        let fp = fingerprint.shingles.fingerprint();
         let kept = u64::from(limits.fingerprints_kept.max(1));
         let slot = (next.fingerprints_recorded % kept).to_string();
-        writes.push(FingerprintRecord { business: id.clone(), slot }.write(fp, IndexMode::Upsert)?);
+        writes.push(FingerprintRecord { business: id.clone(), slot }.write(&fp, IndexMode::Upsert)?);
         next.fingerprints_recorded += 1;
+        // Every business's last day: bounded per business and day, so one business cannot fill it.
+        if next.day_fingerprints.day != day {
+            next.day_fingerprints = DayCount { day: day.clone(), count: 0 };
+        }
+        if next.day_fingerprints.count < limits.day_fingerprints_per_business_max {
+            let record = DayFingerprintRecord { at: TextStamp::at(fingerprint.given_at), session: session.clone() };
+            writes.push(record.write(&(id.clone(), fp), IndexMode::Upsert)?);
+            next.day_fingerprints.count += 1;
+        }
     }
     let device_day = DeviceDayRecord { business: id.clone(), device: device.clone() };
     let rewarded_today = match device_day.read(view)? {
@@ -1111,15 +1161,34 @@ fn apply_limits(env: &ActorEnv, id: &BusinessId, next: &mut Business, now: DateT
     Ok(Limited { withheld, held, writes })
 }
 
-/// Whether `fp` is at least `duplicate_similarity_percent` similar to one of the business's
-/// recorded fingerprints.
-fn is_duplicate(env: &ActorEnv, id: &BusinessId, b: &Business, fp: &Fingerprint) -> Result<bool, ActorError> {
+/// Whether the new text (`new`, all its shingles) is a near-duplicate ([`DuplicateRule`]) of a
+/// text the rubric publishes, of one of the business's recorded texts, or of any business's text
+/// of the last day (the oldest `day_fingerprints_scan_max` of them). The last day's records of
+/// other businesses are read as this node has applied them: one written a moment ago through
+/// another node may be missed, which costs an attacker a race per copy, not a way around.
+fn is_duplicate(env: &ActorEnv, id: &BusinessId, b: &Business, new: &Shingles, now: DateTime<Utc>) -> Result<bool, ActorError> {
+    let rule = env.limits.duplicates;
+    if crate::domain::scoring::PUBLISHED_EXAMPLES.iter().any(|example| rule.judges(&Fingerprint::of(example), new)) {
+        return Ok(true);
+    }
     let view = env.cluster.view();
     let recorded = b.fingerprints_recorded.min(u64::from(env.limits.fingerprints_kept.max(1)));
     for slot in 0..recorded {
         let record = FingerprintRecord { business: id.clone(), slot: slot.to_string() };
-        if let Some(earlier) = record.read(view)? {
-            if similarity_percent(fp, &earlier) >= env.limits.duplicate_similarity_percent {
+        // A record this version cannot read (none today) compares as unlike.
+        if let Ok(Some(earlier)) = record.read(view) {
+            if rule.judges(&earlier, new) {
+                return Ok(true);
+            }
+        }
+    }
+    let since = TextStamp::at(now - chrono::Duration::hours(DAY_FINGERPRINTS_HOURS));
+    let first = format!("{}{}", DayFingerprintRecord::PREFIX, since.as_str());
+    let limit = usize::try_from(env.limits.day_fingerprints_scan_max).unwrap_or(usize::MAX);
+    for (key, bytes) in view.scan_index_after(DayFingerprintRecord::PREFIX, Some(&first), limit)? {
+        let Some(record) = DayFingerprintRecord::parse_key(&key) else { continue };
+        if let Ok((_, earlier)) = record.decode(&bytes) {
+            if rule.judges(&earlier, new) {
                 return Ok(true);
             }
         }
@@ -1127,6 +1196,8 @@ fn is_duplicate(env: &ActorEnv, id: &BusinessId, b: &Business, fp: &Fingerprint)
     Ok(false)
 }
 
+/// Hours a text stays in every business's record of the last day (the sweeper purges it after).
+pub const DAY_FINGERPRINTS_HOURS: i64 = 24;
 
 fn tier_index(t: RewardTier) -> usize {
     match t {
@@ -1174,6 +1245,7 @@ mod tests {
             hourly_rewards: HourlyRewards::default(),
             held_pending: 0,
             declared_amount_max: Ore::from_ore(100_000),
+            day_fingerprints: DayCount::default(),
         };
         let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day");
         let series = b.daily_series(day("2026-05-04"), 4);

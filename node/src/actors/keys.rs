@@ -390,14 +390,20 @@ impl TextStamp {
     }
 }
 
+/// The stamp and session of a `<prefix><stamp>/<session>` key, if it is one.
+fn stamp_and_session(key: &str, prefix: &str) -> Option<(TextStamp, SessionId)> {
+    let (at, session) = key.strip_prefix(prefix)?.split_once('/')?;
+    if at.len() != TEXT_STAMP_DIGITS || !at.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((TextStamp(at.to_owned()), session.parse().ok()?))
+}
+
 impl FeedbackTextRecord {
     /// The record a `text/` key names, if it is one.
     pub fn parse_key(key: &str) -> Option<FeedbackTextRecord> {
-        let (at, session) = key.strip_prefix(Self::PREFIX)?.split_once('/')?;
-        if at.len() != TEXT_STAMP_DIGITS || !at.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        Some(FeedbackTextRecord { at: TextStamp(at.to_owned()), session: session.parse().ok()? })
+        let (at, session) = stamp_and_session(key, Self::PREFIX)?;
+        Some(FeedbackTextRecord { at, session })
     }
 }
 
@@ -420,9 +426,25 @@ index!(
 );
 index!(
     /// One of a business's last `abuse.feedback_fingerprints_kept` feedback fingerprints, in ring
-    /// slot `slot` (`0..kept`, overwritten in turn), compared against new feedback.
-    FingerprintRecord(business: BusinessId, slot: String) -> Fingerprint, "bfp/"
+    /// slot `slot` (`0..kept`, overwritten in turn), compared against new feedback. (`bfp2/`:
+    /// the containment sample of issue 20; the whole-text MinHash records before it were `bfp/`.)
+    FingerprintRecord(business: BusinessId, slot: String) -> Fingerprint, "bfp2/"
 );
+index!(
+    /// A rewarded feedback text's fingerprint in every business's record of the last day, with
+    /// the business that recorded it: `dfp/<given at>/<session>`, oldest first. Written with the
+    /// business's settlement (at most `abuse.day_fingerprints_per_business_max` per business and
+    /// day), deleted with the text (erasure, retention) and by the sweeper a day after it was given.
+    DayFingerprintRecord(at: TextStamp, session: SessionId) -> (BusinessId, Fingerprint), "dfp/"
+);
+
+impl DayFingerprintRecord {
+    /// The record a `dfp/` key names, if it is one.
+    pub fn parse_key(key: &str) -> Option<DayFingerprintRecord> {
+        let (at, session) = stamp_and_session(key, Self::PREFIX)?;
+        Some(DayFingerprintRecord { at, session })
+    }
+}
 
 index!(
     /// A client network's (by its keyed hash) rewarded sessions at a business on one Swedish day:
@@ -571,6 +593,10 @@ mod tests {
         assert!(held.key().starts_with(&HeldRecord::prefix_of(&b)));
         assert_eq!(HeldRecord::parse_key(&held.key()), Some(held));
         assert_eq!(DeclaredMaxRecord { business: b.clone() }.key(), format!("bdeclmax/{b}"));
+        let day = DayFingerprintRecord { at: TextStamp::at(at), session: s.clone() };
+        assert_eq!(day.key(), format!("dfp/0000001774999800000/{s}"));
+        assert_eq!(DayFingerprintRecord::parse_key(&day.key()), Some(day));
+        assert_eq!(DayFingerprintRecord::parse_key("dfp/12/x"), None);
     }
 
     #[test]

@@ -19,18 +19,19 @@ use svea_config::Region;
 use svea_storage::IndexMode;
 use tracing::Instrument;
 
-use super::business::{Outcome, Settle, Settlement, Withheld};
+use super::business::{Outcome, Settle, Settlement, TextPrint, Withheld};
 use super::cell::{Persisted, Slot};
 use super::keys::{
-    ActiveRecord, BusinessFeedbackRecord, DeclaredMaxRecord, DeviceSessionRecord, FeedbackEntry, FeedbackTextRecord, Index, LockedReceipt, OpenRecord, PosClaimRecord,
-    PosLockRecord, PosModeRecord, PosPurchaseRecord, PosRefundRecord, PosTryRecord, PosWaitRecord, SettledRecord, TextStamp, TrySlot, TxnRecord,
+    ActiveRecord, BusinessFeedbackRecord, DayFingerprintRecord, DeclaredMaxRecord, DeviceSessionRecord, FeedbackEntry, FeedbackTextRecord, Index, LockedReceipt,
+    OpenRecord, PosClaimRecord, PosLockRecord, PosModeRecord, PosPurchaseRecord, PosRefundRecord, PosTryRecord, PosWaitRecord, SettledRecord, TextStamp, TrySlot,
+    TxnRecord,
 };
 use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
 use crate::domain::pos::purchase_matches;
 use crate::domain::scoring::Scored;
 use crate::domain::{
     validate_feedback_text, validate_purchase_amount, validate_purchase_time, BusinessId, DeviceHash, DomainError,
-    Fingerprint, LocationId, NetworkHash, Ore, PurchaseVerification, RewardTier, SessionId, TransactionId,
+    LocationId, NetworkHash, Ore, PurchaseVerification, RewardTier, SessionId, Shingles, TransactionId,
 };
 
 /// Life-cycle state of a session.
@@ -320,6 +321,11 @@ pub struct MatchPurchase;
 /// analytics stay. A session of another device is left as it is.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Erase(pub DeviceHash);
+
+/// Deletes this session's fingerprint from every business's record of the last day, if it is
+/// there (the sweeper, once the day has passed). The text and everything else stay.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ForgetDayFingerprint;
 
 /// Redacts the feedback text if it was given at or before the cutoff (the retention sweeper).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -619,6 +625,7 @@ impl SessionOp for PurchaseRefunded {
 
 op!(SessionActor, SessionId: Erase -> Step);
 op!(SessionActor, SessionId: RedactOldText -> Step);
+op!(SessionActor, SessionId: ForgetDayFingerprint -> Step);
 
 fn ended_deletes(s: &Session) -> Vec<String> {
     let mut deletes = vec![OpenRecord { session: s.id.clone() }.key()];
@@ -668,8 +675,10 @@ fn redact(next: &mut Session, reason: RedactionReason, now: DateTime<Utc>) -> Ve
         return Vec::new();
     }
     f.redacted = Some(Redaction { reason, at: now });
-    let mut deletes = vec![FeedbackTextRecord { at: TextStamp::at(f.given_at), session: id }.key()];
+    let mut deletes = vec![FeedbackTextRecord { at: TextStamp::at(f.given_at), session: id.clone() }.key()];
     deletes.extend(list);
+    // Its fingerprint in every business's last day goes with the text.
+    deletes.push(DayFingerprintRecord { at: TextStamp::at(f.given_at), session: id }.key());
     deletes
 }
 
@@ -683,7 +692,10 @@ fn expired_error(s: &Session) -> ActorError {
 
 fn settle_step(s: &Session, outcome: Outcome) -> Step {
     let fingerprint = match outcome {
-        Outcome::Scored { .. } => s.feedback.as_ref().and_then(|f| f.text.as_deref()).map(Fingerprint::of),
+        Outcome::Scored { .. } => s
+            .feedback
+            .as_ref()
+            .and_then(|f| f.text.as_deref().map(|t| TextPrint { shingles: Shingles::of(t), given_at: f.given_at })),
         Outcome::Expired => None,
     };
     let till_purchase = s.purchase.as_ref().filter(|_| s.till_backed).map(|p| (s.location_id.clone(), p.transaction_id.clone()));
@@ -1018,5 +1030,20 @@ impl SessionOp for RedactOldText {
         slot.commit(env, next.clone(), vec![], deletes).await?;
         tracing::info!("feedback text redacted after its retention");
         done(&next)
+    }
+}
+
+impl SessionOp for ForgetDayFingerprint {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &SessionId, slot: &mut Slot<Session>) -> Result<Step, ActorError> {
+        let session = match current(env, id, slot)? {
+            Ok(s) => s,
+            Err(step) => return Ok(step),
+        };
+        let Some(f) = &session.feedback else { return done(&session) };
+        let record = DayFingerprintRecord { at: TextStamp::at(f.given_at), session: id.clone() };
+        if record.exists(env.cluster.view())? {
+            slot.commit(env, session.clone(), vec![], vec![record.key()]).await?;
+        }
+        done(&session)
     }
 }

@@ -33,7 +33,7 @@ use svea_config::{Config, Region};
 
 use crate::actors::business::{Business, GetBusiness, Location, NewBusiness, RegisterPos, RotateKey, SetVerification};
 use crate::actors::registry::RegistryHandle;
-use crate::actors::session::{ConfirmPurchase, Expire, FeedbackText, GetSession, GiveFeedback, Purchase, Session};
+use crate::actors::session::{ConfirmPurchase, Expire, FeedbackText, GetSession, GiveFeedback, Purchase, Session, SessionState};
 use crate::actors::ActorError;
 use crate::domain::pos::{Delivery, PosError, PosIntegration, PurchaseVerification};
 use crate::domain::{ApiKey, BusinessId, CreateBusiness, DeviceId, DeviceKey, LocationId, Ore, QrToken, SessionId, TransactionId};
@@ -305,9 +305,20 @@ impl NodeHandle {
 
     /// Submits feedback; the answer carries the score and the reward.
     pub async fn give_feedback(&self, id: SessionId, text: FeedbackText) -> Result<Session, ActorError> {
+        // Checks before work: the session is found first (an unknown id answers 404 here), and
+        // only a session that awaits feedback is scored by the model. Any other state gets the
+        // rubric's score, which costs no call: the session answers with its state's refusal (or,
+        // for a retry of its text, as it is) and stores nothing; should it have moved on to await
+        // feedback meanwhile (a till's report in between), the rubric's score, the model's
+        // fallback anyway, is the one it stores.
+        let found = self.get_session(id.clone()).await?;
         // Scored here, on the caller's runtime, before the session's slot: a slow model holds up
         // this customer only. A retry is scored again, but the session keeps its first score.
-        let score = self.scoring.score(text.as_str()).await;
+        let score = if found.state == SessionState::PurchaseConfirmed && found.feedback.is_none() {
+            self.scoring.score(text.as_str()).await
+        } else {
+            self.scoring.rubric_only(text.as_str())
+        };
         sessions::run(&self.registry, id, GiveFeedback { text, score }).await
     }
 

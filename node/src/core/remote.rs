@@ -18,7 +18,8 @@ use crate::actors::business::{
 };
 use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{
-    ConfirmPurchase, Erase, Expire, GetSession, GiveFeedback, MatchPurchase, OpenSession, PurchaseRefunded, RecordReview, RecordSettlement, RedactOldText,
+    ConfirmPurchase, Erase, Expire, ForgetDayFingerprint, GetSession, GiveFeedback, MatchPurchase, OpenSession, PurchaseRefunded, RecordReview, RecordSettlement,
+    RedactOldText,
 };
 use super::routed::RoutedWindow;
 use crate::actors::{ActorEnv, ActorError, Hosted, Op};
@@ -73,6 +74,8 @@ pub enum RemoteCall {
     RecordReview(SessionId, RecordReview),
     /// [`SetDeclaredAmountMax`].
     SetDeclaredAmountMax(BusinessId, SetDeclaredAmountMax),
+    /// [`ForgetDayFingerprint`].
+    ForgetDayFingerprint(SessionId, ForgetDayFingerprint),
     /// Not an actor call: the node's [`RoutedWindow`] counts, for the operator status
     /// ([`routed_at`]).
     RoutedRecently,
@@ -117,6 +120,7 @@ impl RemoteCall {
             RemoteCall::ReviewHeld(..) => "review_held",
             RemoteCall::RecordReview(..) => "record_review",
             RemoteCall::SetDeclaredAmountMax(..) => "set_declared_amount_max",
+            RemoteCall::ForgetDayFingerprint(..) => "forget_day_fingerprint",
             RemoteCall::RoutedRecently => "routed_recently",
             RemoteCall::ReleaseOrgNumber(..) => "release_org_number",
         }
@@ -207,6 +211,7 @@ impl AppHandler for ForwardedCalls {
                 RemoteCall::ReviewHeld(id, op) => serve(&registry, id, op).await,
                 RemoteCall::RecordReview(id, op) => serve(&registry, id, op).await,
                 RemoteCall::SetDeclaredAmountMax(id, op) => serve(&registry, id, op).await,
+                RemoteCall::ForgetDayFingerprint(id, op) => serve(&registry, id, op).await,
                 // The monotonic clock, read at the edge of the core like an HTTP request's: the
                 // window only counts; no actor or Raft decision depends on it.
                 RemoteCall::RoutedRecently => encode(&routed.counts(Instant::now())).map_err(|e| e.to_string()),

@@ -49,6 +49,12 @@ impl FeedbackScoring {
         }
     }
 
+    /// The rubric's score of `text`, never the model's, and not counted: for feedback its
+    /// session will not store (it does not await feedback), so it costs no model call.
+    pub fn rubric_only(&self, text: &str) -> Scored {
+        Scored::by_rubric(self.rubric.score(text))
+    }
+
     /// The scoring counters, for `/metrics`.
     pub fn encode(&self, enc: &mut prometheus_client::encoding::DescriptorEncoder) -> std::fmt::Result {
         self.counters.encode(enc)

@@ -130,12 +130,26 @@ impl Core {
     }
 }
 
+/// The rubric's dictionaries (`scoring.dictionary_dir`, or the embedded ones), parsed at start so
+/// that the first customer's feedback does not wait for them, and a bad directory stops the node.
+fn load_dictionaries(config: &Config) -> anyhow::Result<()> {
+    use crate::domain::dictionary;
+    if let Some(dir) = &config.scoring.dictionary_dir {
+        let started = std::time::Instant::now();
+        dictionary::install(dictionary::Dictionaries::from_dir(dir)?)?;
+        tracing::info!(dir = %dir.display(), took_ms = started.elapsed().as_millis() as u64, "dictionaries loaded");
+    }
+    dictionary::loaded();
+    Ok(())
+}
+
 /// Starts the core on the current `LocalSet`: opens storage, starts Raft (bootstrapping a new
 /// cluster from config), the registry and the sweeper. Clock and rubric scorer are injected; the
 /// model client, when `[scoring]` asks for one, is made here.
 pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer>) -> anyhow::Result<Core> {
     // Owner-only: the store holds feedback texts and device hashes.
     svea_storage::create_private_dir(&config.node.data_dir)?;
+    load_dictionaries(&config)?;
     let store_dir = config.node.data_dir.join("store");
     svea_storage::create_private_dir(&store_dir)?;
     let (log, sm) = svea_storage::open_with_cache(&store_dir, config.timeouts.storage_flush, config.limits.storage_cache_bytes)?;

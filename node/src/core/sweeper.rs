@@ -1,6 +1,8 @@
 //! The sweeper: sessions that nobody touches again would never be counted as expired, so every
 //! `expiry_sweep` the node expires the sessions it is responsible for whose time is up; and it
-//! redacts the feedback texts of those sessions given more than `retention.feedback_days` ago.
+//! redacts the feedback texts of those sessions given more than `retention.feedback_days` ago;
+//! and it purges the fingerprints in every business's record of the last day once their day has
+//! passed.
 //! Both go through the session actors, so through Raft, and each session is swept by one node
 //! (its owner, or one survivor for a lost owner), not by all of them. It also releases the
 //! organisation numbers nobody verified within `signup.release_unverified_org_number_after_ms`,
@@ -13,9 +15,9 @@ use svea_storage::RaftNodeId;
 
 use super::NodeHandle;
 use super::sessions;
-use crate::actors::business::{OrgReleased, ReleaseOrgNumber};
-use crate::actors::keys::{FeedbackTextRecord, Index, OpenRecord, OrgUnverifiedRecord};
-use crate::actors::session::RedactOldText;
+use crate::actors::business::{OrgReleased, ReleaseOrgNumber, DAY_FINGERPRINTS_HOURS};
+use crate::actors::keys::{DayFingerprintRecord, FeedbackTextRecord, Index, OpenRecord, OrgUnverifiedRecord};
+use crate::actors::session::{ForgetDayFingerprint, RedactOldText};
 use crate::actors::{placement, ActorKey, Clock};
 use crate::domain::SessionId;
 
@@ -29,6 +31,10 @@ pub const ORG_RELEASE_SWEEP_BATCH_MAX: usize = 100;
 /// How many feedback texts one sweep looks at, at most (oldest first; the records are in time
 /// order, so a sweep stops at the first one still within its retention).
 pub const RETENTION_SWEEP_BATCH_MAX: usize = 200;
+
+/// How many of the last day's fingerprints one sweep looks at, at most (oldest first, like the
+/// texts: a sweep stops at the first one still within its day).
+pub const DAY_FINGERPRINT_SWEEP_BATCH_MAX: usize = 200;
 
 /// Whether this node expires a session owned by `owner`: its own; or, when the owner is lost
 /// (unreachable or no longer a member) or unknown, if this node has the lowest id of the nodes
@@ -73,6 +79,7 @@ pub async fn run(node: NodeHandle, clock: Arc<dyn Clock>, every: Duration) {
         expire(&node, clock.as_ref()).await;
         redact_old_texts(&node, clock.as_ref()).await;
         release_unverified_org_numbers(&node, clock.as_ref()).await;
+        purge_day_fingerprints(&node, clock.as_ref()).await;
     }
 }
 
@@ -142,6 +149,25 @@ async fn release_unverified_org_numbers(node: &NodeHandle, clock: &dyn Clock) {
             }
             Ok(OrgReleased::NotHeld | OrgReleased::Kept) => {}
             Err(e) => tracing::warn!(business_id = %business, error = %e, "org sweep could not release an unverified organisation number"),
+        }
+    }
+}
+
+/// Deletes the fingerprints of every business's last day that are older than a day, through
+/// their sessions (a fenced write each), for the sessions this node sweeps, oldest first.
+async fn purge_day_fingerprints(node: &NodeHandle, clock: &dyn Clock) {
+    let before_ms = (clock.now() - chrono::Duration::hours(DAY_FINGERPRINTS_HOURS)).timestamp_millis();
+    let Some(records) = scan(node, DayFingerprintRecord::PREFIX, DAY_FINGERPRINT_SWEEP_BATCH_MAX) else { return };
+    for (key, _) in records {
+        let Some(record) = DayFingerprintRecord::parse_key(&key) else { continue };
+        if record.at.millis() > before_ms {
+            break; // in time order: every later one is younger
+        }
+        if !sweeps_session(node, &record.session) {
+            continue;
+        }
+        if let Err(e) = sessions::run(&node.registry, record.session.clone(), ForgetDayFingerprint).await {
+            tracing::warn!(session_id = %record.session, error = %e, "sweep could not purge a day-old fingerprint");
         }
     }
 }

@@ -1,9 +1,10 @@
 //! Domain rules of svea: money, identifiers, validation of what customers and
 //! businesses send, feedback scoring and cashback.
 //!
-//! Pure logic: no I/O, no clock (callers pass `now`), no global state. The
-//! only randomness is identifier generation, which takes the RNG as an
-//! argument (`random()` helpers use the OS RNG for convenience).
+//! Pure logic: no I/O, no clock (callers pass `now`), no global state but the
+//! rubric's dictionaries (parsed once, read-only: [`dictionary`]). The only
+//! randomness is identifier generation, which takes the RNG as an argument
+//! (`random()` helpers use the OS RNG for convenience).
 //! [`DomainError::kind`] gives each rule violation a stable name for the HTTP
 //! layer.
 
@@ -11,9 +12,11 @@ pub mod apikey;
 pub mod brake;
 pub mod day;
 pub mod device;
+pub mod dictionary;
 mod error;
 pub mod ids;
 pub mod inputs;
+pub mod language;
 pub mod money;
 pub mod network;
 pub mod orgnr;
@@ -22,6 +25,9 @@ pub mod reward;
 pub mod scoring;
 pub mod similarity;
 pub mod validate;
+
+#[cfg(test)]
+mod corpus_tests;
 
 pub use apikey::{ApiKey, KeyHash, MalformedKey};
 pub use day::{swedish_day, swedish_day_key};
@@ -38,7 +44,7 @@ pub use reward::{
     compute_reward, Cap, RewardDecision, RewardPolicy, RewardTier, Tier, REWARD_CAP_PER_SESSION,
 };
 pub use scoring::{QualityScore, RubricScorer, ScoreSource, Scored, Scorer};
-pub use similarity::{similarity_percent, Fingerprint};
+pub use similarity::{DuplicateRule, Fingerprint, Shingles};
 pub use validate::{
     validate_business_name, validate_coordinates, validate_declared_amount_max, validate_feedback_text, validate_location,
     validate_location_count, validate_location_name, validate_purchase_amount,

@@ -4,14 +4,41 @@
 //! specific, actionable, balanced and substantial the text is. The rubric is
 //! described for people in `node/RUBRIC.md`; keep the two in step.
 //!
+//! It pays only for language ([`super::language`]): every word is checked against Swedish and
+//! English dictionaries, and words that are not language (unknown words past a few names,
+//! keyboard runs, repetitions, word salad) count for no substance and no specifics, and past a
+//! small share they cost the whole text points.
+//!
 //! [`RubricScorer`] is deterministic and uses integer arithmetic only (no
-//! floats, no hashing order, no randomness, no clock), so every node computes
-//! the same score for the same text, on every platform. That matters because
+//! floats, no hashing order, no randomness, no clock), so every node with the
+//! same dictionaries computes the same score for the same text, on every platform. That matters because
 //! the score decides how much money is paid out.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+
+use super::dictionary;
+use super::language::{self, Language};
+
+/// The example texts `node/RUBRIC.md` shows everyone (and the tests pin) that score in a reward
+/// tier: feedback that contains most of one, or is mostly contained in one, is a near-duplicate
+/// at every business ([`super::similarity::DuplicateRule`]), however much is added to it.
+pub const PUBLISHED_EXAMPLES: [&str; 4] = [
+    "Jag handlade på ICA Maxi i Lund i tisdags runt 17:30. Personalen i kassan var trevlig och snabb, och de nybakade \
+     kanelbullarna var riktigt goda. Tyvärr var kön vid självscanningen lång och frukthyllan var smutsig med gamla bananer. \
+     Kaffet för 25 kr var dessutom kallt. Ni borde öppna en extra kassa när det är rusning efter jobbet, och nästa gång \
+     hade det varit bra med en skylt som visar vilka kassor som är öppna. Förslag: gör rent fruktdisken oftare.",
+    "I shopped at the Coop on Storgatan last Tuesday around 6 pm. The cashier, Anna, was friendly and quick, and the fresh \
+     cinnamon buns were delicious. However, the queue at the self-checkout was very slow, and the fruit shelf looked dirty \
+     with some old bananas. My coffee (35 kr) was also cold. You should open an extra till during the after-work rush, \
+     and next time it would be better to put up a sign showing which checkouts are open. I suggest cleaning the fruit \
+     stand more often.",
+    "The cashier Lisa was friendly, but the queue was long and the coffee was cold. You should open a second till at \
+     lunch, 12-13. The cinnamon bun (32 kr) was tasty.",
+    "Kassören Lisa var trevlig men kön var lång och kaffet kallt. Ni borde öppna en kassa till vid lunch, kl 12-13. \
+     Kanelbullen för 32 kr var god.",
+];
 
 /// Points per component.
 pub const COMPONENT_MAX: u8 = 25;
@@ -136,15 +163,17 @@ impl RubricScorer {
 impl Scorer for RubricScorer {
     fn score(&self, text: &str) -> QualityScore {
         let tokens = tokenize(text);
-        let stats = WordStats::of(&tokens);
         let shouting = is_shouting(text);
+        let language = language::judge(&tokens, dictionary::loaded(), shouting);
+        let stats = WordStats::of(&tokens, &language);
 
-        let mut specific = specific_points(&tokens, shouting);
+        let mut specific = specific_points(&tokens, &language, shouting);
         let mut actionable = actionable_points(&tokens);
         let mut balanced = balanced_points(&tokens);
         let mut substance = substance_points(&stats);
 
-        let mut keep_percent = 100u32;
+        // Words that are not language, past the free share, cost every component.
+        let mut keep_percent = language.keep_percent();
         if stats.is_repetitive() {
             keep_percent = keep_percent * REPETITION_KEEP_PERCENT / 100;
         }
@@ -177,23 +206,25 @@ fn scale(points: u8, keep_percent: u32) -> u8 {
 
 /// A word of the text.
 #[derive(Debug)]
-struct Token {
+pub(crate) struct Token {
+    /// As written.
+    pub(crate) original: String,
     /// Lowercased (Unicode-aware: "ÅÄÖ" becomes "åäö").
-    lower: String,
+    pub(crate) lower: String,
     /// First character is upper case in the original.
-    capitalised: bool,
+    pub(crate) capitalised: bool,
     /// First word of the text or of a sentence.
-    sentence_start: bool,
+    pub(crate) sentence_start: bool,
     /// Punctuation (a clause boundary) between this word and the previous one.
-    clause_start: bool,
+    pub(crate) clause_start: bool,
     /// Contains a digit: a number, time or price such as "17:30" or "49.90".
-    has_digit: bool,
+    pub(crate) has_digit: bool,
 }
 
 /// Splits into words of letters and digits. Apostrophes between letters
 /// ("couldn't") and `.`, `:` or `,` between digits ("17:30", "49,90") stay
 /// inside the word; everything else separates words.
-fn tokenize(text: &str) -> Vec<Token> {
+pub(crate) fn tokenize(text: &str) -> Vec<Token> {
     let chars: Vec<char> = text.chars().collect();
     let mut tokens = Vec::new();
     let mut sentence_start = true;
@@ -224,6 +255,7 @@ fn tokenize(text: &str) -> Vec<Token> {
         }
         let word: String = chars[start..i].iter().collect();
         tokens.push(Token {
+            original: word.replace('’', "'"),
             lower: word.to_lowercase().replace('’', "'"),
             capitalised: c.is_uppercase(),
             sentence_start,
@@ -263,18 +295,28 @@ struct WordStats {
     words: usize,
     unique: usize,
     most_repeated: usize,
+    /// Words that are language ([`Language::is_language`]).
+    language_words: usize,
+    /// Distinct words among them.
+    language_unique: usize,
 }
 
 impl WordStats {
-    fn of(tokens: &[Token]) -> Self {
+    fn of(tokens: &[Token], language: &Language) -> Self {
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for t in tokens {
+        let mut language_counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, t) in tokens.iter().enumerate() {
             *counts.entry(t.lower.as_str()).or_default() += 1;
+            if language.is_language(i) {
+                *language_counts.entry(t.lower.as_str()).or_default() += 1;
+            }
         }
         WordStats {
             words: tokens.len(),
             unique: counts.len(),
             most_repeated: counts.values().copied().max().unwrap_or(0),
+            language_words: language_counts.values().sum(),
+            language_unique: language_counts.len(),
         }
     }
 
@@ -310,10 +352,11 @@ fn u8_points(points: usize) -> u8 {
 const SUBSTANCE_WORDS_FOR_POINT: [usize; COMPONENT_MAX as usize] =
     [1, 1, 1, 2, 2, 2, 3, 4, 4, 5, 6, 8, 9, 11, 13, 16, 19, 23, 28, 33, 40, 47, 57, 67, 80];
 
-/// Length in words, where a word only counts while the text has at least one
-/// distinct word per two words: repeating yourself adds no substance.
+/// Length in words that are language, where a word only counts while the text has at least one
+/// distinct word per two words: repeating yourself adds no substance, nor do words that are not
+/// language.
 fn substance_points(stats: &WordStats) -> u8 {
-    let effective = stats.words.min(stats.unique.saturating_mul(2));
+    let effective = stats.language_words.min(stats.language_unique.saturating_mul(2));
     u8_points(
         SUBSTANCE_WORDS_FOR_POINT
             .iter()
@@ -384,21 +427,27 @@ const NOT_NAMES: &[&str] = &["i", "i'm", "i've", "i'd", "i'll", "ok", "okay"];
 
 /// Points: numbers 3 each (max 6), mentions 2 each (max 8), long words 1
 /// each (max 7), names 2 each (max 4); at most 25.
-fn specific_points(tokens: &[Token], shouting: bool) -> u8 {
+fn specific_points(tokens: &[Token], language: &Language, shouting: bool) -> u8 {
     let numbers: BTreeSet<&str> = tokens
         .iter()
         .filter(|t| t.has_digit)
         .map(|t| t.lower.as_str())
         .collect();
     let mentions: BTreeSet<&str> = tokens.iter().filter_map(|t| mention(&t.lower)).collect();
+    // Long words and names count only when they are language: "qwrtzpkl" is neither.
     let long_words: BTreeSet<&str> = tokens
         .iter()
-        .map(|t| t.lower.as_str())
+        .enumerate()
+        .filter(|(i, _)| language.is_language(*i))
+        .map(|(_, t)| t.lower.as_str())
         .filter(|w| is_long_word(w))
         .collect();
     // In a shouted text every word is capitalised, so none of them is a name.
     let names: BTreeSet<&str> = tokens
         .iter()
+        .enumerate()
+        .filter(|(i, _)| language.is_language(*i))
+        .map(|(_, t)| t)
         .filter(|t| !shouting && t.capitalised && !t.sentence_start && !t.has_digit)
         .map(|t| t.lower.as_str())
         .filter(|w| w.chars().count() >= 2 && !NOT_NAMES.contains(w))
@@ -771,16 +820,28 @@ mod tests {
         assert!(tokens[8].sentence_start, "after a full stop");
     }
 
+    /// The first `n` words of two detailed reviews: natural text of any length up to ~150 words.
+    fn natural_words(n: usize) -> String {
+        let all = format!("{SV_DETAILED} {EN_DETAILED}");
+        let words: Vec<&str> = all.split_whitespace().collect();
+        assert!(n <= words.len(), "{n} words of {}", words.len());
+        words[..n].join(" ")
+    }
+
     #[test]
     fn substance_grows_with_length_and_not_with_repetition() {
-        let words: Vec<String> = (0..100).map(|i| format!("ord{i}")).collect();
-        let points = |n: usize| score(&words[..n].join(" ")).substance;
+        let points = |n: usize| score(&natural_words(n)).substance;
         assert!(points(5) < points(20));
         assert!(points(20) < points(50));
         assert_eq!(points(80), 25);
         assert_eq!(points(100), 25);
         let repeated = vec!["hej då"; 40].join(" ");
         assert!(score(&repeated).substance < 10);
+        // Words that are not language add no substance, however many.
+        let words: Vec<String> = (0..100).map(|i| format!("ord{i}")).collect();
+        assert_eq!(score(&words.join(" ")).substance, 0);
+        let gibberish = "blorp fnagg quzzit wexel drummp snorf klibb yarrg plonk zwibble ".repeat(10);
+        assert_eq!(score(&gibberish).total, 0);
     }
 
     /// The examples quoted in node/RUBRIC.md: if this fails, update the document too.
@@ -794,7 +855,7 @@ mod tests {
         let table = [
             ("Great place, I liked it very much!", [0, 0, 12, 11]),
             ("Bra ställe, jag tyckte mycket om det!", [3, 0, 10, 11]),
-            ("bra bra bra bra bra bra bra bra", [0, 0, 4, 2]),
+            ("bra bra bra bra bra bra bra bra", [0, 0, 0, 0]),
             (
                 "The cashier Lisa was friendly, but the queue was long and the coffee was cold. \
                  You should open a second till at lunch, 12-13. The cinnamon bun (32 kr) was \
@@ -844,9 +905,8 @@ mod tests {
         );
         assert_eq!(score(SV_DETAILED).total, 99);
         assert_eq!(score(EN_DETAILED).total, 100);
-        let words: Vec<String> = (0..80).map(|i| format!("ord{i}")).collect();
-        assert_eq!(score(&words[..7].join(" ")).substance, 11);
-        assert_eq!(score(&words[..25].join(" ")).substance, 18);
+        assert_eq!(score(&natural_words(7)).substance, 11);
+        assert_eq!(score(&natural_words(25)).substance, 18);
     }
 
     #[test]

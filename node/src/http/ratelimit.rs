@@ -208,6 +208,9 @@ mod tests {
             declared_amount_max_ore: 100,
             privacy_requests_per_minute: nz(1),
             privacy_burst: nz(1),
+            duplicate_containment_percent: 50,
+            day_fingerprints_scan_max: 1,
+            day_fingerprints_per_business_max: 1,
         }
     }
 

@@ -112,16 +112,17 @@ fn repeated_devices_texts_and_the_daily_cap_are_not_paid_and_say_why() {
 
 #[test]
 fn the_tests_distinct_feedback_texts_are_reward_tier_and_unlike_each_other() {
-    use svea_node::domain::{similarity_percent, Fingerprint, RubricScorer, Scorer};
-    let threshold = svea_config::RawConfig::default().abuse.duplicate_similarity_percent;
+    use svea_node::domain::{DuplicateRule, Fingerprint, RubricScorer, Scorer, Shingles};
+    let a = svea_config::RawConfig::default().abuse;
+    let rule = DuplicateRule { containment_percent: a.duplicate_containment_percent, similarity_percent: a.duplicate_similarity_percent };
     let mut texts = DISTINCT_FEEDBACK.to_vec();
     texts.push(GOOD_FEEDBACK);
     let scores: Vec<u8> = texts.iter().map(|t| RubricScorer.score(t).total).collect();
     assert!(scores.iter().all(|s| *s >= 50), "every text in a reward tier: {scores:?}");
     for (i, a) in texts.iter().enumerate() {
         for b in &texts[i + 1..] {
-            let s = similarity_percent(&Fingerprint::of(a), &Fingerprint::of(b));
-            assert!(s < threshold, "{s}% alike: {a} / {b}");
+            assert!(!rule.judges(&Fingerprint::of(a), &Shingles::of(b)), "alike: {a} / {b}");
+            assert!(!rule.judges(&Fingerprint::of(b), &Shingles::of(a)), "alike: {b} / {a}");
         }
     }
 }

@@ -1110,3 +1110,74 @@ fn a_flood_of_privacy_requests_from_one_address_is_held_to_the_privacy_bucket() 
     let r = post_from(&n, "203.0.113.45", "/v1/privacy/export", json!({"device_token": customer.token()}));
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+/// The issue 20 attacker's texts through real processes, at four businesses: the public example
+/// padded with ~800 characters of random dictionary words, gibberish, the example plus a little
+/// noise, shuffled words, a keyboard run, and one text of the attacker's own with small edits at
+/// every other business. None earns: each is rejected by its score or withheld as a duplicate
+/// (of the published example, or of a text another business paid for today). An honest text
+/// still earns, and each business paid exactly its honest customers' rewards.
+#[test]
+fn padded_examples_gibberish_and_edited_copies_across_businesses_earn_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let n = NodeProc::start(dir.path(), &[("abuse.requests_per_second", "1000"), ("abuse.burst", "1000")]);
+    let shops: Vec<Biz> = (0..4).map(|_| create_business(&n, "100000.00")).collect();
+    let mut device = 0;
+    let mut give = |b: &Biz, text: &str| {
+        device += 1;
+        let sid = open_session(&n, &b.token);
+        assert_eq!(purchase(&n, &sid, "500.00", &format!("A-{device}")).status, 200);
+        let f = feedback(&n, &sid, text);
+        assert_eq!(f.status, 200, "{}", f.body);
+        f
+    };
+    let unpaid = |f: &Resp, what: &str| {
+        assert_eq!(f.str("reward_sek"), "0.00", "{what} earned: {}", f.body);
+        let rejected = f.body["state"] == "rejected";
+        let duplicate = f.body["state"] == "rewarded" && f.body["withheld"] == "duplicate_feedback";
+        assert!(rejected || duplicate, "{what}: {}", f.body);
+    };
+    let example = svea_node::domain::scoring::PUBLISHED_EXAMPLES[0];
+    let random_words = "terroråtala strömsnål uttorka underofficer favoritrosor startnyckel skörda dagstur kassavalv \
+        riddarborg flädersaft lässvårighet nischmarknad rovinsekt motsols lättfotad förvärva jätterolig skogsmyra \
+        klinch katta papparet vinstchans överbetona odelbar lågpriskedja bryggkaffe ridkunnig avvägande fångare \
+        havstulpan sugfot ullmatta ismaskin hemlighålla fjäska dosberoende arttypisk sångpedagog gråtanfall östfront \
+        riksanstalt gulaktig verandadörr smutskasta intala härdighet energifråga småkokt klippmålning femkamp \
+        koppelträna fura förnöjsamhet gombåge skolgård tvättlina blomkruka fjällstuga ränteläge kvällssol \
+        snickarglädje vattenkanna pappersark sommarlov hönsgård tågresa bokhylla nyckelknippa solstol \
+        väderkvarn strandäng lingonris bergsluttning kakelugn fönsterbräda sparbössa";
+    assert!(random_words.chars().count() >= 750, "{}", random_words.chars().count());
+    // The attacker's own text, honest-looking: it earns once, at the first business.
+    let own = "Var inne på förmiddagen och köpte bröd och en kaffe. Personalen var trevlig och brödet färskt, \
+        men kaffet var ljummet och det var smutsigt vid fönsterbordet. Ni borde torka borden oftare och kolla kaffebryggaren.";
+    let mut honest_paid = vec![0i64; shops.len()];
+    honest_paid[0] += reward_ore(&give(&shops[0], own));
+
+    unpaid(&give(&shops[0], &format!("{example} {random_words}")), "the padded public example");
+    unpaid(&give(&shops[1], &format!("{random_words} {example}")), "the public example after padding");
+    unpaid(&give(&shops[1], "qzxv blorpt fnagg kwyzzit drummpel snorfik klibbaz yarrgh plonktu zwibbel fjutt grämsk ".repeat(6).trim()), "gibberish");
+    unpaid(&give(&shops[2], &format!("Hej! {} Tack för i dag!", example.replace("ICA Maxi i Lund", "Coop i Malmö"))), "the example plus noise");
+    let mut shuffled: Vec<&str> = example.split_whitespace().collect();
+    shuffled.reverse();
+    shuffled.swap(3, 17);
+    unpaid(&give(&shops[2], &shuffled.join(" ")), "the example's words shuffled");
+    unpaid(&give(&shops[3], &format!("{own} {}", "asdf qwerty jklö zxcvbn ".repeat(15))), "a keyboard run");
+    // The attacker's text with small edits at every other business: withheld as a copy.
+    let edits = [
+        own.replace("förmiddagen", "eftermiddagen"),
+        own.replace("ljummet", "kallt").replace("trevlig", "vänlig"),
+        format!("Hej. {} Annars bra!", own.replace("bröd", "bullar")),
+    ];
+    for (shop, edited) in shops[1..].iter().zip(&edits) {
+        let f = give(shop, edited);
+        unpaid(&f, "an edited copy");
+        assert_eq!(f.body["withheld"], "duplicate_feedback", "{}", f.body);
+    }
+    // An honest customer still earns at a business the attacker hit.
+    honest_paid[3] += reward_ore(&give(&shops[3], distinct_feedback(2)));
+
+    let sek = |ore: i64| svea_node::domain::Ore::from_ore(ore).to_sek_string();
+    for (shop, honest) in shops.iter().zip(&honest_paid) {
+        assert_eq!(paid(&n, shop), sek(*honest), "business {} paid only its honest customers", shop.id);
+    }
+}

@@ -207,7 +207,8 @@ fn a_model_scores_feedback_and_the_rubric_takes_over_whenever_it_fails() {
     assert!(!prompt.contains(&one_more), "cut at {PROMPT_CHARS_MAX} characters: {prompt}");
     assert!(prompt.len() < 2000, "the prompt is bounded: {} bytes", prompt.len());
 
-    // A retry of the same feedback is not scored differently: the session keeps its first score.
+    // A retry of the same feedback is not scored differently: the session keeps its first score
+    // (and, found rewarded already, is not sent to the model again).
     fake.set(Answer::Score(5));
     let again = feedback(&n, &sid, text);
     assert_eq!(again.status, 200, "{}", again.body);
@@ -250,8 +251,8 @@ fn a_model_scores_feedback_and_the_rubric_takes_over_whenever_it_fails() {
         let after = sample(&n, &format!("svea_scoring_fallbacks_total{{reason=\"{reason}\"}}"));
         assert_eq!(after, before + 1, "{answer:?} counted as {reason}");
     }
-    // 93, the retry's 5 (asked, not stored), and 5.
-    assert_eq!(sample(&n, "svea_feedback_scored_total{source=\"ollama\"}"), 3);
+    // 93 and 5: the retry found its session rewarded already, so the model was not asked.
+    assert_eq!(sample(&n, "svea_feedback_scored_total{source=\"ollama\"}"), 2);
     assert!(n.log_text().contains("model scoring failed; the rubric scored"), "failures are logged");
 }
 
@@ -268,4 +269,112 @@ fn the_rubric_backend_never_calls_the_model_server() {
     assert_eq!(r.body["quality_score"], RubricScorer.score(GOOD_FEEDBACK).total, "{}", r.body);
     assert!(fake.requests().is_empty(), "asked: {:?}", fake.requests());
     assert_eq!(sample(&n, "svea_feedback_scored_total{source=\"rubric\"}"), 1);
+}
+
+/// Issue 20, item 7: the feedback path finds the session and its state before it scores, so a
+/// post that cannot be stored costs no model call: an unknown session (404), a session without a
+/// confirmed purchase (409), a session that has its feedback already (409, or for a retry of the
+/// same text the session as it is).
+#[test]
+fn feedback_that_cannot_be_stored_costs_no_model_call() {
+    let fake = FakeOllama::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let n = NodeProc::start(dir.path(), &[("scoring.backend", "ollama"), ("scoring.ollama_url", &fake.url), ("scoring.model", "qwen2:0.5b")]);
+    let biz = create_business(&n, "100000.00");
+    fake.set(Answer::Score(90));
+    let asked = || fake.requests().len();
+
+    // Random session ids, well formed: each is 404 and no model call.
+    for i in 0..20 {
+        let sid = format!("s_{:032x}", 0x5eed_0000_u128 + i);
+        feedback(&n, &sid, distinct_feedback(0)).problem(404, "session-not-found");
+    }
+    assert_eq!(asked(), 0, "unknown sessions were scored: {:?}", fake.requests());
+
+    // A session whose purchase is not confirmed: 409, no model call.
+    let opened = open_session(&n, &biz.token);
+    feedback(&n, &opened, distinct_feedback(1)).problem(409, "purchase-not-confirmed");
+    assert_eq!(asked(), 0);
+
+    // The one post that can be stored is scored by the model, once.
+    let (r, _) = customer(&n, &biz.token, 1, distinct_feedback(2));
+    assert_eq!((r.status, r.body["score_source"].as_str()), (200, Some("ollama")), "{}", r.body);
+    assert_eq!(asked(), 1);
+    let sid = r.str("id");
+
+    // That session again, with another text (409) or the same text (its first answer): no call.
+    feedback(&n, &sid, distinct_feedback(3)).problem(409, "feedback-already-submitted");
+    let again = feedback(&n, &sid, distinct_feedback(2));
+    assert_eq!((again.status, again.body["quality_score"].clone()), (200, 90.into()), "{}", again.body);
+    assert_eq!(asked(), 1, "asked: {:?}", fake.requests());
+    assert_eq!(sample(&n, "svea_feedback_scored_total{source=\"ollama\"}"), 1);
+}
+
+/// A clock that can be moved forward: the real time plus a shift.
+#[derive(Default)]
+struct ShiftedClock(std::sync::atomic::AtomicI64);
+
+impl svea_node::actors::Clock for ShiftedClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + chrono::Duration::seconds(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+/// Issue 20, item 3: every business's rewarded texts of the last day are a replicated record
+/// (`dfp/`), written with the settlement, erased with the text when the customer erases their
+/// data, and purged by the sweeper once the day has passed.
+#[test]
+fn a_rewarded_texts_fingerprint_is_kept_a_day_and_erased_with_the_text() {
+    use svea_node::core::{start, SessionMsg};
+    use svea_node::domain::{CreateBusiness, DeviceId, NewLocation, Ore, RewardPolicy, RubricScorer};
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    tokio::task::LocalSet::new().block_on(&rt, async {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut raw = svea_config::RawConfig::default();
+        raw.node.data_dir = dir.path().to_string_lossy().into_owned();
+        raw.timeouts.expiry_sweep_ms = 100;
+        let clock = Arc::new(ShiftedClock::default());
+        let core = start(raw.validate().expect("config"), clock.clone(), Arc::new(RubricScorer::new())).await.expect("start");
+        let node = core.handle.clone();
+        crate::poll::eventually_async(Duration::from_secs(20), "the node ready", || node.ready()).await;
+        let request = CreateBusiness::new(
+            "Kaféet",
+            next_org_number(),
+            vec![NewLocation::new("Torget", 59.3, 18.0).expect("location")],
+            Ore::parse_sek("1000.00").expect("sek"),
+            RewardPolicy::default(),
+        )
+        .expect("valid business");
+        let (b, _) = node.create_business(request).await.expect("create business");
+        let token = b.locations[0].qr_token.clone();
+        let day_prints = || node.cluster().view().scan_index("dfp/", 100).expect("scan").len();
+        let earn = |device: &'static str, text: &'static str| {
+            let (node, token) = (node.clone(), token.clone());
+            async move {
+                let id = DeviceId::random();
+                let (s, _) = node.open_session(token, id.clone(), None).await.expect("open");
+                let confirm = SessionMsg::ConfirmPurchase {
+                    amount: Ore::parse_sek("100.00").expect("sek"),
+                    purchased_at: chrono::Utc::now(),
+                    transaction_id: format!("T-{device}").parse().expect("txn"),
+                };
+                node.session(s.id.clone(), confirm).await.expect("purchase");
+                let done = node.session(s.id.clone(), SessionMsg::Feedback { text: text.to_string() }).await.expect("feedback");
+                assert!(done.feedback.as_ref().and_then(|f| f.settlement).is_some_and(|s| s.decision.amount > Ore::ZERO), "{done:?}");
+                id
+            }
+        };
+        assert_eq!(day_prints(), 0);
+        let first = earn("day-print-1", distinct_feedback(0)).await;
+        assert_eq!(day_prints(), 1, "recorded with the settlement");
+        node.erase_device(&first).await.expect("erase");
+        assert_eq!(day_prints(), 0, "erased with the text");
+
+        earn("day-print-2", distinct_feedback(1)).await;
+        assert_eq!(day_prints(), 1);
+        clock.0.store(25 * 3600, std::sync::atomic::Ordering::SeqCst);
+        crate::poll::eventually_async(Duration::from_secs(20), "the sweeper purged the day-old fingerprint", || async { day_prints() == 0 }).await;
+        core.shutdown().await;
+    });
 }
