@@ -642,7 +642,16 @@ fn a_thousand_addresses_earn_at_most_the_floor_then_rewards_are_held_for_the_bus
     let dir = tempfile::tempdir().expect("tmp");
     let n = NodeProc::start(
         dir.path(),
-        &[("geo.trusted_proxies", "127.0.0.1"), ("node.routing", "serve"), ("abuse.brake_floor_per_hour", &FLOOR.to_string())],
+        // The test's 1,000 reviews are composed from a few sentence pools, so many pairs share
+        // most sentences: judged by containment they would be near-copies (which the scoring
+        // tests cover). Only whole-text copies count here, so the brake is what is measured.
+        &[
+            ("geo.trusted_proxies", "127.0.0.1"),
+            ("node.routing", "serve"),
+            ("abuse.brake_floor_per_hour", &FLOOR.to_string()),
+            ("abuse.duplicate_containment_percent", "100"),
+            ("abuse.duplicate_similarity_percent", "100"),
+        ],
     );
     let shop = create_business(&n, "100000.00");
     let started = Instant::now();
