@@ -8,9 +8,9 @@
 //!   short unit repeated ("asdasd", "hahaha"), dictionary or not;
 //! - **repeated**: the second and later time a run of four words appears, or a word (other than
 //!   the small words every sentence needs) used more than its fair share;
-//! - **salad**: inside a stretch of sixteen words with fewer than two of those small words
-//!   (random dictionary words: natural sentences of either language are a third small words or
-//!   more), or anywhere in a text whose word order breaks more rules of sentence order than
+//! - **salad**: inside a stretch of sixteen words with fewer than two of those small words or
+//!   punctuation marks between words (random dictionary words strung together: natural sentences
+//!   of either language are a third small words or more, and terse lists have punctuation), or anywhere in a text whose word order breaks more rules of sentence order than
 //!   natural writing does (small words next to each other in ways neither language puts them,
 //!   a lowercase word after a full stop in a text that starts its sentences with capitals, a small
 //!   word capitalised inside a sentence): shuffled words.
@@ -38,7 +38,7 @@ pub const NAMES_FREE_MAX: usize = 4;
 pub const KEYBOARD_RUN_MIN: usize = 4;
 /// Words per stretch checked for small words.
 pub const SALAD_WINDOW_WORDS: usize = 16;
-/// Small words a stretch needs at least.
+/// Small words or punctuation marks between words a stretch needs at least.
 pub const SALAD_WINDOW_SMALL_WORDS_MIN: usize = 2;
 /// Words per run checked for repetition.
 pub const REPEATED_RUN_WORDS: usize = 4;
@@ -300,10 +300,14 @@ fn salad_stretches(tokens: &[Token], flags: &mut [Flags]) {
     if tokens.len() < SALAD_WINDOW_WORDS {
         return;
     }
-    let small: Vec<bool> = tokens.iter().map(|t| class(&t.lower).is_some()).collect();
+    // A small word, or punctuation before the word (a terse list, "Minus: kön, priset", has
+    // structure too; random words strung together have neither).
+    let structure: Vec<bool> = tokens.iter().enumerate().map(|(i, t)| class(&t.lower).is_some() || (i > 0 && t.clause_start)).collect();
     for i in 0..=tokens.len() - SALAD_WINDOW_WORDS {
         let window = i..i + SALAD_WINDOW_WORDS;
-        if small[window.clone()].iter().filter(|s| **s).count() < SALAD_WINDOW_SMALL_WORDS_MIN {
+        if structure[i + 1..i + SALAD_WINDOW_WORDS].iter().filter(|s| **s).count() + usize::from(class(&tokens[i].lower).is_some())
+            < SALAD_WINDOW_SMALL_WORDS_MIN
+        {
             for f in &mut flags[window] {
                 f.salad = true;
             }

@@ -164,7 +164,7 @@ pub static SV: Texts = Texts {
         ("business-daily-cap", "Belöningen begränsades av företagets tak för dagen."),
     ],
     withheld: [
-        ("duplicate_feedback", "Ingen belöning: texten liknar feedback som redan lämnats här."),
+        ("duplicate_feedback", "Ingen belöning: texten liknar för mycket feedback som redan lämnats, här eller någon annanstans."),
         ("device_daily_limit", "Ingen belöning: du har redan fått belöning här i dag."),
         ("business_daily_cap", "Ingen belöning: företaget har nått sitt tak för belöningar i dag."),
         ("network_daily_limit", "Ingen belöning: ditt nätverk har redan fått belöningar här i dag."),
@@ -252,7 +252,7 @@ pub static EN: Texts = Texts {
         ("business-daily-cap", "The reward was limited by the business's cap for the day."),
     ],
     withheld: [
-        ("duplicate_feedback", "No reward: the text is too similar to feedback already given here."),
+        ("duplicate_feedback", "No reward: the text is too similar to feedback already given, here or elsewhere."),
         ("device_daily_limit", "No reward: you have already been rewarded here today."),
         ("business_daily_cap", "No reward: the business has reached its reward cap for today."),
         ("network_daily_limit", "No reward: your network has already been rewarded here today."),
