@@ -203,7 +203,7 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(a.business_daily_reward_cap_ore, 3300);
     assert_eq!(a.duplicate_similarity_percent, 34);
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 72);
+    assert_eq!(env_var_names().len(), 74);
 }
 
 #[test]
