@@ -517,9 +517,9 @@ pub struct RawHttp {
     /// Serve plain HTTP on a non-loopback `node.http_addr` because a TLS-terminating proxy sits
     /// in front; that proxy must be listed in `geo.trusted_proxies`.
     pub plaintext_behind_proxy: bool,
-    /// Deadline for reading a request on the public listener, in milliseconds: its headers must
-    /// arrive within it, and then its body within it; a client that is slower gets 408 and the
-    /// connection is closed.
+    /// Deadline for reading a whole request on the public listener, in milliseconds: its headers
+    /// within the first half, its body within the second half after them; a client that is
+    /// slower gets 408 and the connection is closed.
     pub request_read_timeout_ms: u64,
     /// Concurrent connections one client address (the socket peer; trusted proxies are exempt)
     /// may hold on the public listener; one more is answered 429 and closed.

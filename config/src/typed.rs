@@ -64,7 +64,8 @@ pub struct HttpConfig {
     /// Plain HTTP on a public address behind a TLS-terminating proxy named in
     /// `geo.trusted_proxies` (`http.plaintext_behind_proxy`).
     pub plaintext_behind_proxy: bool,
-    /// Headers within this, then the body within this (`http.request_read_timeout_ms`).
+    /// A whole request within this: headers within the first half, the body within the second
+    /// (`http.request_read_timeout_ms`).
     pub request_read_timeout: Duration,
     /// Concurrent connections per client address (`http.connections_per_address_max`), > 0.
     pub connections_per_address_max: u32,

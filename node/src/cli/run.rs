@@ -50,11 +50,12 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             let c = handle.config();
             web::Data::new(http::ratelimit::SignupLimiter::new(&c.signup, c.abuse.prune_interval, c.geo.trusted_proxies.clone()))
         };
-        // Slow clients (issue 20): the head within the read deadline (actix's own timer), the body
-        // within it after the head (`http::deadline`), and at most so many connections per
-        // address, counted as each connection opens and uncounted as it closes.
-        let read_timeout = handle.config().http.request_read_timeout;
-        let deadline = web::Data::new(http::deadline::ReadDeadline(read_timeout));
+        // Slow clients (issue 20): the whole request within the read deadline, the head within
+        // its first half (actix's own timer), the body within the second half after the head
+        // (`http::deadline`), and at most so many connections per address, counted as each
+        // connection opens and uncounted as it closes.
+        let (head_timeout, body_timeout) = http::deadline::split(handle.config().http.request_read_timeout);
+        let deadline = web::Data::new(http::deadline::ReadDeadline(body_timeout));
         let connections = http::deadline::Connections::new(handle.config().http.connections_per_address_max, handle.config().geo.trusted_proxies.clone());
         let privacy_limiter = {
             let c = handle.config();
@@ -84,7 +85,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                     ext.insert(slot);
                 }
             })
-            .client_request_timeout(read_timeout)
+            .client_request_timeout(head_timeout)
             .workers(HTTP_WORKERS)
             .shutdown_timeout(grace.as_secs().max(1))
         };
@@ -97,7 +98,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let header = (name, value);
         let operator = match operator_addr {
             Some(addr) => {
-                let server = side_listener(&handle, &header, addr, "operator.listen_addr", Some(exit.clone()), read_timeout, grace, http::configure_operator)?;
+                let server = side_listener(&handle, &header, addr, "operator.listen_addr", Some(exit.clone()), head_timeout, grace, http::configure_operator)?;
                 tracing::info!(node = %id, operator = %addr, "serving the operator api");
                 Some(server)
             }
@@ -105,7 +106,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         };
         let metrics = match metrics_addr {
             Some(addr) => {
-                let server = side_listener(&handle, &header, addr, "operator.metrics_listen_addr", None, read_timeout, grace, http::configure_metrics)?;
+                let server = side_listener(&handle, &header, addr, "operator.metrics_listen_addr", None, head_timeout, grace, http::configure_metrics)?;
                 tracing::info!(node = %id, metrics = %addr, "serving /metrics");
                 Some(server)
             }
@@ -138,7 +139,7 @@ fn side_listener(
     addr: std::net::SocketAddr,
     key: &'static str,
     exit: Option<crate::http::operator::ExitHandle>,
-    read_timeout: std::time::Duration,
+    head_timeout: std::time::Duration,
     grace: std::time::Duration,
     configure: fn(crate::core::NodeHandle, &mut web::ServiceConfig),
 ) -> std::io::Result<actix_web::dev::Server> {
@@ -155,7 +156,7 @@ fn side_listener(
         }
         app.configure(move |c| configure(h, c))
     })
-    .client_request_timeout(read_timeout)
+    .client_request_timeout(head_timeout)
     .workers(OPERATOR_WORKERS)
     .shutdown_timeout(grace.as_secs().max(1))
     .bind(addr)

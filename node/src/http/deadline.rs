@@ -1,13 +1,16 @@
 //! Slow clients cut (issue 20): a deadline for a request's body, and a cap on the connections one
 //! client address holds.
 //!
-//! actix-web's `client_request_timeout` (set to `http.request_read_timeout_ms` in `cli/run.rs`)
-//! bounds only the head: a client that sends its headers in time and then one body byte every two
-//! seconds would hold its connection, and a worker's attention, for as long as it likes. [`body`]
-//! wraps the body of every request that has one in a stream that fails once
-//! `http.request_read_timeout_ms` has passed since the head arrived; whatever extractor was
-//! reading it (JSON, form, bytes), the answer becomes 408 `request-timeout` and the connection is
-//! closed with it.
+//! `http.request_read_timeout_ms` bounds the reading of a whole request, head and body, split in
+//! two halves by [`split`]: actix-web's `client_request_timeout` (set to the first half in
+//! `cli/run.rs`) bounds only the head, and a client that sends its headers in time and then one
+//! body byte every two seconds would hold its connection, and a worker's attention, for as long as
+//! it likes. [`body`] wraps the body of every request that has one in a stream that fails once the
+//! second half has passed since the head arrived; whatever extractor was reading it (JSON, form,
+//! bytes), the answer becomes 408 `request-timeout` and the connection is closed with it. actix
+//! does not say when a head's first byte came, so the body cannot be given "what is left": half
+//! each keeps the whole request within the setting (a 64 KiB body in 5 s is 13 KB/s, slower than
+//! any phone connection that can load the page).
 //!
 //! [`Connections`] counts the open connections of each socket peer address (the listener's
 //! `on_connect` hands every new connection a [`ConnectionSlot`], kept in the connection's
@@ -41,6 +44,15 @@ use super::error::ApiError;
 /// The deadline and the cap, shared by every worker of the public listener.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadDeadline(pub Duration);
+
+/// The head's and the body's share of `http.request_read_timeout_ms` (`read`): half each, neither
+/// zero (actix reads a zero head timeout as none), so head plus body stay within `read` (within
+/// 2 ms for the 1 ms setting).
+pub fn split(read: Duration) -> (Duration, Duration) {
+    let least = Duration::from_millis(1);
+    let head = (read / 2).max(least);
+    (head, read.saturating_sub(head).max(least))
+}
 
 /// A body stream that fails once its deadline has passed (data already there is still handed
 /// out first), and says so through `fired`.

@@ -425,7 +425,8 @@ fn slow_clients_are_cut_within_the_read_deadline_while_a_bystander_is_served() {
     for (i, (body, h)) in held.iter().enumerate() {
         let what = if *body { "slow body" } else { "slow headers" };
         let after = h.closed_after.unwrap_or_else(|| panic!("{what} connection {i} still held after 40 s; answered {:?}", h.answer));
-        assert!(after >= DEADLINE.saturating_sub(Duration::from_millis(500)), "{what} connection {i} cut before its deadline: {after:?}");
+        // Head and body each get half of the deadline, so the whole request is read within it.
+        assert!(after >= (DEADLINE / 2).saturating_sub(Duration::from_millis(500)), "{what} connection {i} cut before its half of the deadline: {after:?}");
         assert!(after <= CUT_BY, "{what} connection {i} cut only after {after:?}");
         first_cut = first_cut.min(after);
         if *body {
