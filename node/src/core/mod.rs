@@ -14,6 +14,7 @@
 
 pub mod feedback;
 pub mod operator;
+pub mod rail;
 pub mod pos;
 pub mod ollama;
 pub mod privacy;

@@ -20,6 +20,7 @@ pub mod language;
 pub mod money;
 pub mod network;
 pub mod orgnr;
+pub mod payee;
 pub mod pos;
 pub mod reward;
 pub mod scoring;

@@ -1,0 +1,139 @@
+//! Payout rails: how money owed to a customer leaves svea. One interface, two rails, chosen in
+//! config (`payouts.rail`): Swish's Payout API (`core/swish.rs`, the real one) and `ledger-only`
+//! (`svea demo` and the simulation: the payout is recorded and shown as "demo", nothing is sent).
+//!
+//! The ledger decides what to pay and records every state; a rail only carries one instruction
+//! to the outside and reports what the outside says about it. Rails are blocking (ureq), so the
+//! payout driver calls them on tokio's blocking pool under a timeout, outside any actor's slot.
+//!
+//! Exactly-once towards the outside rests on the instruction id: the ledger writes a payout with
+//! its id before the first send, and every retry sends the same id with the same content. Swish
+//! treats a second `PUT /api/v1/payouts/{instructionUUID}` with the same id as the same payout
+//! (Swish Payout API, "Create payout": the instruction UUID identifies the payout).
+
+use std::fmt;
+
+use crate::domain::money::Ore;
+use crate::domain::payee::Payee;
+
+/// A payout's instruction id: 32 upper-case hexadecimal characters, the form Swish asks of an
+/// `instructionUUID` (a UUID without dashes). Made by the ledger from replicated state, never
+/// from client text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub struct PayoutId(String);
+
+/// Length of a [`PayoutId`].
+pub const PAYOUT_ID_LEN: usize = 32;
+
+impl PayoutId {
+    /// The id if `text` is 32 upper-case hexadecimal characters.
+    pub fn parse(text: &str) -> Option<PayoutId> {
+        (text.len() == PAYOUT_ID_LEN && text.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)))
+            .then(|| PayoutId(text.to_owned()))
+    }
+
+    /// The id from 128 bits (e.g. a hash of the ledger entry that opened the payout).
+    pub fn from_bits(bits: u128) -> PayoutId {
+        PayoutId(format!("{bits:032X}"))
+    }
+
+    /// The id as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PayoutId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One instruction to pay a customer. The same id always carries the same content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutOrder {
+    /// The instruction id (idempotency towards the rail).
+    pub id: PayoutId,
+    /// Amount, whole öre, positive.
+    pub amount: Ore,
+    /// Who is paid (decrypted only for the call).
+    pub payee: Payee,
+    /// The customer-visible message (Swish: at most 50 characters).
+    pub message: String,
+}
+
+/// What the rail says about an instruction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RailState {
+    /// Accepted, not yet settled: wait for the callback or ask again later.
+    InFlight,
+    /// Paid to the payee.
+    Paid,
+    /// Refused or failed for good: the money goes back to the customer's balance.
+    Failed {
+        /// The rail's error code (Swish's `errorCode`), or a rail-made one.
+        code: String,
+        /// Why, in words a customer can be shown.
+        reason: String,
+    },
+}
+
+/// Why a call to the rail gave no answer about the instruction. Every variant is retried later
+/// with the same id (bounded by `payouts.attempts_max`); none of them means "failed".
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RailError {
+    /// Unreachable, reset, TLS failure.
+    #[error("payout rail unreachable: {0}")]
+    Connect(String),
+    /// No answer within the timeout.
+    #[error("payout rail gave no answer in time")]
+    Timeout,
+    /// An answer the rail's documentation does not describe (5xx, unparsable body).
+    #[error("payout rail answered unexpectedly: {0}")]
+    Unexpected(String),
+}
+
+/// A way to pay customers.
+pub trait PayoutRail: Send + Sync {
+    /// `swish` or `ledger-only`: shown with every payout.
+    fn name(&self) -> &'static str;
+
+    /// Send (or send again: same id, same content) an instruction.
+    fn send(&self, order: &PayoutOrder) -> Result<RailState, RailError>;
+
+    /// Ask what became of an instruction sent before.
+    fn status(&self, id: &PayoutId) -> Result<RailState, RailError>;
+}
+
+/// The `ledger-only` rail: nothing leaves svea; every payout is paid at once and shown as demo.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LedgerOnly;
+
+impl PayoutRail for LedgerOnly {
+    fn name(&self) -> &'static str {
+        "ledger-only"
+    }
+
+    fn send(&self, _order: &PayoutOrder) -> Result<RailState, RailError> {
+        Ok(RailState::Paid)
+    }
+
+    fn status(&self, _id: &PayoutId) -> Result<RailState, RailError> {
+        Ok(RailState::Paid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payout_ids_are_32_upper_case_hex_characters() {
+        let id = PayoutId::from_bits(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        assert_eq!(id.as_str(), "0123456789ABCDEF0123456789ABCDEF");
+        assert_eq!(PayoutId::parse(id.as_str()), Some(id));
+        assert_eq!(PayoutId::parse("0123456789abcdef0123456789abcdef"), None);
+        assert_eq!(PayoutId::parse("0123456789ABCDEF0123456789ABCDE"), None);
+        assert_eq!(PayoutId::parse("0123456789ABCDEF0123456789ABCDEG"), None);
+    }
+}
