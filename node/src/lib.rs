@@ -15,3 +15,11 @@ pub mod domain;
 pub mod http;
 pub mod request_id;
 pub mod telemetry;
+
+/// The version of this build (the workspace's).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The git revision this binary was built from (`build.rs`): a 12-digit abbreviated commit id,
+/// the `SVEA_BUILD_REVISION` it was given, or `unknown`.
+pub const REVISION: &str = env!("SVEA_REVISION");
+/// What `svea --version` prints after the name.
+pub const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (revision ", env!("SVEA_REVISION"), ")");

@@ -59,9 +59,54 @@ pub struct KindLabel {
 pub struct GeoLabels {
     /// The stable reason code (`svea_geo::RouteReason`, snake_case).
     pub reason: String,
-    /// The chosen region; `none` when no region is healthy.
-    pub region: String,
+    /// The chosen region; `none` when no region is healthy. Not `region`: Prometheus's scrape
+    /// config gives every target a `region` label (the scraped node's), and a metric's own
+    /// `region` would be renamed `exported_region` (issue 24).
+    pub routed_region: String,
 }
+
+/// Which certificate an expiry is of (`svea_tls_cert_expiry_timestamp_seconds{cert}`).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum CertKind {
+    /// The node's QUIC certificate (`tls.node_cert`).
+    Node,
+    /// The cluster CA (`tls.ca_cert`): every node's certificate chains to it.
+    ClusterCa,
+    /// The public HTTPS certificate (`http.tls_cert`).
+    Https,
+}
+
+impl CertKind {
+    /// Every kind, in label order.
+    pub const ALL: [CertKind; 3] = [CertKind::Node, CertKind::ClusterCa, CertKind::Https];
+
+    /// The `cert` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            CertKind::Node => "node",
+            CertKind::ClusterCa => "cluster_ca",
+            CertKind::Https => "https",
+        }
+    }
+}
+
+/// The label of [`CertKind`].
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CertLabel {
+    cert: &'static str,
+}
+
+/// `svea_build_info`'s labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    revision: &'static str,
+}
+
+/// Most directory entries [`store_bytes`] visits at one scrape. The store is a handful of files
+/// (sled's db, blobs, snapshots, the GeoIP copy); a data directory with far more is not what it
+/// should be, and the scrape must stay cheap. Past the bound the sum is a lower bound.
+pub const STORE_WALK_ENTRIES_MAX: usize = 100_000;
 
 /// How a session was settled.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -131,6 +176,9 @@ pub struct Events {
     budget_ratio: Arc<std::sync::Mutex<std::collections::BTreeMap<String, f64>>>,
     /// 1 while the cluster is in maintenance mode (issue 15 point 5 sets it).
     pub maintenance: Gauge,
+    /// When each certificate this node presents or trusts stops being valid (Unix seconds), set
+    /// where the certificate is loaded ([`Events::cert_loaded`]).
+    cert_expiry: Family<CertLabel, Gauge>,
     storage: StorageMetrics,
 }
 
@@ -182,6 +230,7 @@ impl Events {
             reward_reviews: Family::default(),
             budget_ratio: Arc::default(),
             maintenance: Gauge::default(),
+            cert_expiry: Family::default(),
             storage: StorageMetrics {
                 append: storage_histogram(),
                 flush: storage_histogram(),
@@ -208,7 +257,7 @@ impl Events {
     pub fn geo_decision(&self, route: &svea_geo::Route) {
         let reason = serde_json::to_value(route.code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         let region = route.region.as_ref().map_or_else(|| "none".to_owned(), |r| r.to_string());
-        self.geo.get_or_create(&GeoLabels { reason, region }).inc();
+        self.geo.get_or_create(&GeoLabels { reason, routed_region: region }).inc();
     }
 
     /// A session settled by a business this node owns; `remaining_ratio` is the business's
@@ -237,6 +286,17 @@ impl Events {
         self.budget_ratios().insert(business.to_owned(), remaining_ratio);
     }
 
+    /// A certificate was loaded (at start, or again after a reload) from the PEM file `pem`:
+    /// records when it expires (the earliest expiry among the file's certificates, so a chain or
+    /// a CA bundle during a rotation is watched by its weakest link). A file that cannot be read
+    /// here was already read by its loader; the gauge then keeps its last value and the error is
+    /// returned for the caller to log.
+    pub fn cert_loaded(&self, kind: CertKind, pem: &std::path::Path) -> Result<(), CertExpiryError> {
+        let not_after = cert_not_after(pem)?;
+        self.cert_expiry.get_or_create(&CertLabel { cert: kind.label() }).set(not_after);
+        Ok(())
+    }
+
     /// A business actor passivated or moved away: its budget gauge goes too.
     pub fn business_gone(&self, business: &str) {
         self.budget_ratios().remove(business);
@@ -255,6 +315,8 @@ pub struct Live {
     pub registry: RegistryHandle,
     /// Scoring counters.
     pub scoring: Arc<FeedbackScoring>,
+    /// The node's data directory (`node.data_dir`): its size and its file system's free space.
+    pub data_dir: std::path::PathBuf,
 }
 
 /// The node's registry and its event families.
@@ -283,6 +345,14 @@ impl Telemetry {
         r.register("svea_rewards_held", "Rewards the hourly brake held for their business's review", e.rewards_held.clone());
         r.register("svea_reward_reviews", "Held rewards their business released or refused, by decision", e.reward_reviews.clone());
         r.register("svea_maintenance_mode", "1 while the cluster is in maintenance mode", e.maintenance.clone());
+        r.register(
+            "svea_tls_cert_expiry_timestamp_seconds",
+            "When the certificate expires (its earliest not-after), in Unix seconds, by cert: node, cluster_ca, https",
+            e.cert_expiry.clone(),
+        );
+        let build: Family<BuildLabels, Gauge> = Family::default();
+        build.get_or_create(&BuildLabels { version: crate::VERSION, revision: crate::REVISION }).set(1);
+        r.register("svea_build_info", "Always 1; the version and git revision of this binary as labels", build);
         let s = &e.storage;
         r.register("svea_raft_append_duration_seconds", "Raft log append until flushed", s.append.clone());
         r.register("svea_raft_flush_duration_seconds", "One storage flush (fdatasync)", s.flush.clone());
@@ -432,13 +502,20 @@ impl Collector for LiveCollector {
             s.members
                 .iter()
                 .filter(|(id, _)| **id != s.node_id)
-                .map(|(id, n)| ([("peer", id.to_string()), ("region", n.region.clone())], i64::from(health.node_reachable(*id)))),
+                .map(|(id, n)| ([("peer", id.to_string()), ("peer_region", n.region.clone())], i64::from(health.node_reachable(*id)))),
         )?;
         let mut per_region = std::collections::BTreeMap::<&str, i64>::new();
         for n in s.members.values() {
             *per_region.entry(n.region.as_str()).or_default() += 1;
         }
-        gauge_family(e, "svea_cluster_members", "Members (voters and learners) per region", per_region.into_iter().map(|(r, n)| ([("region", r)], n)))?;
+        // `member_region`, not `region`: see [`GeoLabels::routed_region`].
+        gauge_family(
+            e,
+            "svea_cluster_members",
+            "Members (voters and learners) per region",
+            per_region.into_iter().map(|(r, n)| ([("member_region", r)], n)),
+        )?;
+        store(e, &live.data_dir)?;
         gauge(e, "svea_registry_queue_depth", "Actor calls queued or in flight on this node", sat(live.registry.queue_depth() as u64))?;
         counter(
             e,
@@ -460,6 +537,126 @@ impl Collector for LiveCollector {
         live.scoring.encode(e)?;
         process(e)
     }
+}
+
+/// `svea_store_bytes` and the data directory's file system (`svea_store_free_bytes`,
+/// `svea_store_filesystem_bytes`): what the disk alerts watch. A directory that cannot be read
+/// exports nothing (the alerts' `absent` is not what they test; the scrape must not fail).
+fn store(e: &mut DescriptorEncoder, data_dir: &std::path::Path) -> fmt::Result {
+    if let Some(bytes) = store_bytes(data_dir) {
+        gauge(e, "svea_store_bytes", "Bytes of the files under the node's data directory (the store, its snapshots, the GeoIP copy)", sat(bytes))?;
+    }
+    if let Some((free, size)) = filesystem_space(data_dir) {
+        gauge(e, "svea_store_free_bytes", "Bytes available to svea on the data directory's file system", sat(free))?;
+        gauge(e, "svea_store_filesystem_bytes", "Size of the data directory's file system in bytes", sat(size))?;
+    }
+    Ok(())
+}
+
+/// The sizes of the regular files under `dir`, summed; `None` when `dir` cannot be read. Visits
+/// at most [`STORE_WALK_ENTRIES_MAX`] entries and never follows a symbolic link.
+pub fn store_bytes(dir: &std::path::Path) -> Option<u64> {
+    let mut pending = vec![std::fs::read_dir(dir).ok()?];
+    let (mut total, mut visited) = (0u64, 0usize);
+    while let Some(entries) = pending.last_mut() {
+        let Some(entry) = entries.next() else {
+            pending.pop();
+            continue;
+        };
+        visited += 1;
+        if visited > STORE_WALK_ENTRIES_MAX {
+            break;
+        }
+        let Ok(entry) = entry else { continue };
+        // `DirEntry::metadata` does not follow links: a link is counted as itself, not its target.
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.is_dir() {
+            if let Ok(inner) = std::fs::read_dir(entry.path()) {
+                pending.push(inner);
+            }
+        } else if meta.is_file() {
+            total = total.saturating_add(meta.len());
+        }
+    }
+    Some(total)
+}
+
+/// (bytes available to an unprivileged user, file system size) of the file system holding `dir`.
+#[cfg(unix)]
+pub fn filesystem_space(dir: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is a NUL-terminated string that outlives the call, and `st` is a valid
+    // pointer to a `statvfs` that the call fills in; it is read only when the call succeeded.
+    let st = unsafe {
+        if libc::statvfs(path.as_ptr(), st.as_mut_ptr()) != 0 {
+            return None;
+        }
+        st.assume_init()
+    };
+    let unit = u64::from(st.f_frsize);
+    Some((u64::from(st.f_bavail).saturating_mul(unit), u64::from(st.f_blocks).saturating_mul(unit)))
+}
+
+#[cfg(not(unix))]
+pub fn filesystem_space(_dir: &std::path::Path) -> Option<(u64, u64)> {
+    None
+}
+
+/// Largest certificate file [`cert_not_after`] reads (a chain or CA bundle is a few kilobytes).
+pub const CERT_FILE_BYTES_MAX: u64 = 1024 * 1024;
+
+/// Why a certificate's expiry could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CertExpiryError {
+    /// The file could not be read.
+    #[error("cannot read certificate file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The file is larger than [`CERT_FILE_BYTES_MAX`].
+    #[error("certificate file {} is larger than {CERT_FILE_BYTES_MAX} bytes", path.display())]
+    TooLarge {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// No certificate in the file could be parsed.
+    #[error("certificate file {} holds no readable certificate: {reason}", path.display())]
+    NoCertificate {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the parser said about the last block it tried.
+        reason: String,
+    },
+}
+
+/// The earliest not-after (Unix seconds) among the certificates of the PEM file `path`.
+pub fn cert_not_after(path: &std::path::Path) -> Result<i64, CertExpiryError> {
+    use std::io::Read as _;
+    let read = |source| CertExpiryError::Read { path: path.to_owned(), source };
+    let mut pem = Vec::new();
+    std::fs::File::open(path).map_err(read)?.take(CERT_FILE_BYTES_MAX + 1).read_to_end(&mut pem).map_err(read)?;
+    if pem.len() as u64 > CERT_FILE_BYTES_MAX {
+        return Err(CertExpiryError::TooLarge { path: path.to_owned() });
+    }
+    let mut earliest: Option<i64> = None;
+    let mut reason = "no PEM CERTIFICATE block".to_owned();
+    for block in x509_parser::pem::Pem::iter_from_buffer(&pem) {
+        let parsed = match &block {
+            Ok(p) if p.label == "CERTIFICATE" => p.parse_x509().map(|c| c.validity().not_after.timestamp()).map_err(|e| e.to_string()),
+            Ok(_) => continue,
+            Err(e) => Err(e.to_string()),
+        };
+        match parsed {
+            Ok(t) => earliest = Some(earliest.map_or(t, |e| e.min(t))),
+            Err(e) => reason = e,
+        }
+    }
+    earliest.ok_or(CertExpiryError::NoCertificate { path: path.to_owned(), reason })
 }
 
 /// `process_*` from `/proc/self` (Linux; elsewhere nothing).

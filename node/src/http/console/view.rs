@@ -96,6 +96,8 @@ pub fn console(v: &ConsoleView, outcome: Option<&Result<String, String>>) -> Mar
     layout("Cluster", true, html! {
         header {
             h1 { "svea · " (v.cluster) }
+            // The build of the node answering: what an operator quotes when reporting a problem.
+            p #build { "version " strong #version { (crate::VERSION) } " · revision " code #revision { (crate::REVISION) } }
             form method="post" action="/ops/sign-out" { button type="submit" { "Sign out" } }
         }
         main {
