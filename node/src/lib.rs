@@ -15,3 +15,4 @@ pub mod domain;
 pub mod http;
 pub mod request_id;
 pub mod telemetry;
+pub mod tls_reload;
