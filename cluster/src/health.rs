@@ -156,7 +156,7 @@ pub async fn run_pinger(
             if id == health.me {
                 continue;
             }
-            if let Ok(addr) = node.raft_addr.parse() {
+            if let Ok(addr) = node.raft_addr.parse::<svea_config::PeerAddr>() {
                 transport.set_peer_addr(id, addr);
             }
             let (h, t) = (health.clone(), transport.clone());

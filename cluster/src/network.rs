@@ -87,7 +87,7 @@ pub struct QuicPeer {
 impl RaftNetworkFactory<TypeConfig> for QuicNetwork {
     type Network = QuicPeer;
     async fn new_client(&mut self, target: RaftNodeId, node: &SveaNode) -> QuicPeer {
-        match node.raft_addr.parse() {
+        match node.raft_addr.parse::<svea_config::PeerAddr>() {
             Ok(addr) => self.transport.set_peer_addr(target, addr),
             Err(e) => tracing::error!(target, addr = %node.raft_addr, error = %e, "member has an unparsable raft address"),
         }

@@ -16,7 +16,7 @@
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use quinn::crypto::rustls::{NoInitialCipherSuite, QuicClientConfig, QuicServerConfig};
@@ -200,6 +200,15 @@ pub enum TlsError {
         reason: String,
     },
 
+    /// A reloaded certificate was refused (the current one stays).
+    #[error("reloading {cert} refused: {reason}")]
+    Reload {
+        /// The file at fault.
+        cert: String,
+        /// Why.
+        reason: String,
+    },
+
     /// rcgen could not make a key or a certificate.
     #[error("cannot generate certificate: {0}")]
     Generate(#[from] rcgen::Error),
@@ -216,21 +225,70 @@ const TLS13_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS
 /// This node's TLS identity: the cluster CA it trusts, its certificate chain and private key,
 /// and the node id its certificate names. Checked when built: the key fits the certificate and
 /// the certificate is valid under the CA today.
+///
+/// The certificate and key live in a [`CertSlot`] that the QUIC configs made from this identity
+/// ask at every handshake, and that clones of it share: [`Identity::reload`] swaps them in place
+/// (new connections present the new certificate, open ones keep theirs).
+#[derive(Clone)]
 pub struct Identity {
     ca: Vec<CertificateDer<'static>>,
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
+    slot: Arc<CertSlot>,
     node_id: u64,
 }
 
-impl Clone for Identity {
-    fn clone(&self) -> Identity {
-        Identity {
-            ca: self.ca.clone(),
-            chain: self.chain.clone(),
-            key: self.key.clone_key(),
-            node_id: self.node_id,
-        }
+/// A certificate chain and key that a TLS endpoint presents, swappable while it serves. rustls
+/// asks it at every handshake (as server and, for mutual TLS, as client), so after
+/// [`CertSlot::set`] new handshakes present the new certificate while established connections
+/// keep the one they were made with.
+pub struct CertSlot(RwLock<Arc<CertifiedKey>>);
+
+impl CertSlot {
+    fn new(key: CertifiedKey) -> Arc<CertSlot> {
+        Arc::new(CertSlot(RwLock::new(Arc::new(key))))
+    }
+
+    /// What new handshakes present.
+    pub fn current(&self) -> Arc<CertifiedKey> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set(&self, key: Arc<CertifiedKey>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = key;
+    }
+
+    /// The SHA-256 of the leaf certificate new handshakes present (for logs and tests).
+    pub fn fingerprint(&self) -> String {
+        let key = self.current();
+        key.cert.first().map(|c| fingerprint(c)).unwrap_or_default()
+    }
+}
+
+/// Lower-case hex SHA-256 of a certificate's DER bytes.
+fn fingerprint(cert: &CertificateDer<'_>) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(cert.as_ref()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl fmt::Debug for CertSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print key material.
+        f.debug_struct("CertSlot").field("sha256", &self.fingerprint()).finish_non_exhaustive()
+    }
+}
+
+impl rustls::server::ResolvesServerCert for CertSlot {
+    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+}
+
+impl rustls::client::ResolvesClientCert for CertSlot {
+    fn resolve(&self, _root_hint_subjects: &[&[u8]], _sigschemes: &[rustls::SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
     }
 }
 
@@ -240,7 +298,7 @@ impl fmt::Debug for Identity {
         f.debug_struct("Identity")
             .field("node_id", &self.node_id)
             .field("ca_certs", &self.ca.len())
-            .field("chain_len", &self.chain.len())
+            .field("chain_len", &self.slot.current().cert.len())
             .finish_non_exhaustive()
     }
 }
@@ -308,7 +366,7 @@ impl Identity {
 
         let provider = provider();
         // Checks that the key parses and that its public half is the certificate's.
-        CertifiedKey::from_der(chain.clone(), key.clone_key(), &provider).map_err(|error| {
+        let certified = CertifiedKey::from_der(chain.clone(), key.clone_key(), &provider).map_err(|error| {
             TlsError::KeyMismatch {
                 cert: origins.cert.clone(),
                 key: origins.key.clone(),
@@ -338,10 +396,36 @@ impl Identity {
 
         Ok(Identity {
             ca,
-            chain,
-            key,
+            slot: CertSlot::new(certified),
             node_id,
         })
+    }
+
+    /// Re-reads the node certificate and key (and the CA file) and, when they differ from what
+    /// is presented now, presents them from the next handshake on; open connections keep
+    /// theirs. Refused, keeping the current certificate, when the new files do not load (the
+    /// same checks as at startup), name another node, or change the CA: the verifiers of peers'
+    /// certificates were built from the CA at startup, so a new CA takes a restart. Returns
+    /// whether the certificate changed.
+    pub fn reload(&self, ca_cert: &Path, node_cert: &Path, node_key: &Path) -> Result<bool, TlsError> {
+        let new = Identity::load(ca_cert, node_cert, node_key)?;
+        if new.node_id != self.node_id {
+            return Err(TlsError::Reload { cert: node_cert.display().to_string(), reason: format!("names node {}, but this is node {}", new.node_id, self.node_id) });
+        }
+        if new.ca != self.ca {
+            return Err(TlsError::Reload { cert: ca_cert.display().to_string(), reason: "the CA changed: a new cluster CA takes a restart".to_owned() });
+        }
+        let (old, next) = (self.slot.current(), new.slot.current());
+        if old.cert == next.cert {
+            return Ok(false);
+        }
+        self.slot.set(next);
+        Ok(true)
+    }
+
+    /// What this identity presents, shared with every config made from it.
+    pub fn slot(&self) -> &Arc<CertSlot> {
+        &self.slot
     }
 
     fn roots(&self) -> Result<Arc<RootCertStore>, TlsError> {
@@ -448,7 +532,7 @@ pub fn server_config(
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(TLS13_ONLY)?
         .with_client_cert_verifier(client_verifier)
-        .with_single_cert(id.chain.clone(), id.key.clone_key())?;
+        .with_cert_resolver(id.slot.clone());
     tls.alpn_protocols = vec![ALPN.to_vec()];
     // No 0-RTT: early data can be replayed, and Raft messages are not idempotent.
     tls.max_early_data_size = 0;
@@ -470,7 +554,7 @@ pub fn client_config(
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(TLS13_ONLY)?
         .with_webpki_verifier(server_verifier)
-        .with_client_auth_cert(id.chain.clone(), id.key.clone_key())?;
+        .with_client_cert_resolver(id.slot.clone());
     tls.alpn_protocols = vec![ALPN.to_vec()];
     tls.enable_early_data = false;
     let mut config = quinn::ClientConfig::new(Arc::new(QuicClientConfig::try_from(tls)?));
@@ -670,7 +754,47 @@ pub fn generate_https_cert(ca: &GeneratedCa, hosts: &[String]) -> Result<(String
 /// first, and `http.tls_key`): the `ring` provider, TLS 1.2 and 1.3 (browsers and tills), no
 /// client certificates. Errors name the file at fault; a key that does not fit the certificate
 /// is refused here, at startup.
-pub fn https_server_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, TlsError> {
+pub fn https_server_config(cert: &Path, key: &Path) -> Result<(rustls::ServerConfig, HttpsCert), TlsError> {
+    let https = HttpsCert { slot: CertSlot::new(https_certified_key(cert, key)?), cert: cert.to_owned(), key: key.to_owned() };
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_cert_resolver(https.slot.clone());
+    Ok((config, https))
+}
+
+/// The public listener's certificate as [`https_server_config`] serves it, and the files it
+/// came from: [`HttpsCert::reload`] swaps a new one in for new connections.
+#[derive(Debug, Clone)]
+pub struct HttpsCert {
+    slot: Arc<CertSlot>,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl HttpsCert {
+    /// Re-reads `http.tls_cert` / `http.tls_key`; when they hold another certificate, new
+    /// connections get it from now on and open ones keep theirs. A file that does not load or a
+    /// key that does not fit is refused and the current certificate kept. Returns whether it
+    /// changed.
+    pub fn reload(&self) -> Result<bool, TlsError> {
+        let next = https_certified_key(&self.cert, &self.key)?;
+        if self.slot.current().cert == next.cert {
+            return Ok(false);
+        }
+        self.slot.set(Arc::new(next));
+        Ok(true)
+    }
+
+    /// What new connections are served.
+    pub fn slot(&self) -> &Arc<CertSlot> {
+        &self.slot
+    }
+}
+
+/// The chain and key of the public listener, checked: PEM, and the key's public half is the
+/// leaf's.
+fn https_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
     let cert_origin = cert.display().to_string();
     let key_origin = key.display().to_string();
     let chain = read_certs("https certificate", &cert_origin, &read_pem_file("https certificate", cert)?)?;
@@ -682,11 +806,8 @@ pub fn https_server_config(cert: &Path, key: &Path) -> Result<rustls::ServerConf
             other => other.to_string(),
         },
     })?;
-    // `with_single_cert` checks that the key parses and that its public half is the leaf's.
-    rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, key_der)
+    // `from_der` checks that the key parses and that its public half is the leaf's.
+    CertifiedKey::from_der(chain, key_der, &provider())
         .map_err(|error| TlsError::HttpsKeyMismatch { cert: cert_origin, key: key_origin, reason: error.to_string() })
 }
 

@@ -23,6 +23,7 @@
 //! # Ok::<(), svea_config::Error>(())
 //! ```
 
+mod addr;
 pub mod dashboard;
 mod env;
 mod error;
@@ -34,6 +35,7 @@ pub mod signup;
 mod typed;
 mod validate;
 
+pub use addr::{PeerAddr, HOST_NAME_LEN_MAX};
 pub use dashboard::{DashboardConfig, RawDashboard};
 pub use signup::{RawSignup, SignupConfig};
 pub use env::{env_var_names, env_vars, ENV_PREFIX};

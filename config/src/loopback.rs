@@ -211,6 +211,7 @@ impl Cluster {
                 ca_cert: file("tls.ca_cert", "ca.pem".to_owned())?,
                 node_cert: file("tls.node_cert", format!("{}.pem", node.label))?,
                 node_key: file("tls.node_key", format!("{}.key", node.label))?,
+                ..raw.tls
             };
         }
         // Every client of a loopback cluster (benchmarks, chaos runs, test harnesses) is
@@ -231,6 +232,7 @@ impl Cluster {
         raw.cluster = RawCluster {
             name: self.name.clone(),
             initial_members: members.to_vec(),
+            hosts: Vec::new(),
         };
         raw.privacy.device_key = loopback_device_key(&self.name);
         raw.set_all(self.overrides.iter().chain(&node.overrides).map(|(k, v)| (k, v)))?;

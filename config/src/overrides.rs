@@ -16,8 +16,8 @@ use toml::Value;
 
 use crate::raw::RawConfig;
 use crate::typed::{LogFormat, Routing};
-use crate::validate::{check_network, check_public_url, check_socket_addr};
-use crate::{Error, NodeId, Region};
+use crate::validate::{check_host_entry, check_network, check_public_url, check_socket_addr};
+use crate::{Error, NodeId, PeerAddr, Region};
 
 impl RawConfig {
     /// Set the value at the dotted `key` from its text `value` (see the module docs for how the
@@ -182,7 +182,9 @@ fn format_of(key: &str) -> Format {
                 .map(String::from)
                 .map_err(|e| format!("{v:?}: {}", e.into_reason()))
         },
-        "node.raft_addr" | "node.http_addr" => addr,
+        "node.raft_addr" => |v| v.parse::<PeerAddr>().map(|a| a.to_string()),
+        "node.http_addr" => addr,
+        "cluster.hosts" => |v| check_host_entry(v).map(|(name, ip)| format!("{name}={ip}")),
         // Empty means "the same as node.raft_addr", like an empty value in the file.
         "node.raft_listen_addr" => |v| match v.trim() {
             "" => Ok(String::new()),

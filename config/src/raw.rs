@@ -205,10 +205,12 @@ pub struct RawNode {
     pub id: u64,
     /// Region this node serves; must be in the region table.
     pub region: String,
-    /// Socket address of the Raft transport as peers reach it (advertised in the membership).
+    /// Address of the Raft transport as peers reach it (advertised in the membership): `ip:port`,
+    /// or `host:port` with a DNS name (a StatefulSet pod's name), which peers resolve at connect.
     pub raft_addr: String,
     /// Socket address the Raft transport binds; empty means `raft_addr`. Differs from `raft_addr`
-    /// only behind an address translation (NAT, a port forward, a delay proxy in benchmarks).
+    /// behind an address translation (NAT, a port forward, a delay proxy in benchmarks), and must
+    /// be given when `raft_addr` is a host name.
     pub raft_listen_addr: String,
     /// Socket address the HTTP API listens on.
     pub http_addr: String,
@@ -272,6 +274,9 @@ pub struct RawCluster {
     pub name: String,
     /// Members that bootstrap the cluster; empty means this node bootstraps alone.
     pub initial_members: Vec<RawMember>,
+    /// Fixed answers for peer host names, `"name=ip"` each, looked up before DNS (like
+    /// `/etc/hosts`, for a network without DNS for its peers); empty by default.
+    pub hosts: Vec<String>,
 }
 
 impl Default for RawCluster {
@@ -279,6 +284,7 @@ impl Default for RawCluster {
         RawCluster {
             name: "svea".to_owned(),
             initial_members: Vec::new(),
+            hosts: Vec::new(),
         }
     }
 }
@@ -291,9 +297,9 @@ pub struct RawMember {
     pub id: u64,
     /// Region of that node; must be in the region table.
     pub region: String,
-    /// That node's Raft socket address.
+    /// That node's Raft address: `ip:port` or `host:port` (a DNS name, resolved at connect).
     pub raft_addr: String,
-    /// That node's HTTP socket address.
+    /// That node's HTTP address: `ip:port` or `host:port`.
     pub http_addr: String,
     /// That node's public base URL.
     pub public_url: String,
@@ -301,7 +307,7 @@ pub struct RawMember {
 
 /// `[tls]` as written: PEM files for the Raft transport's mutual TLS. An empty path means the
 /// file of that name under `<node.data_dir>/tls/` (`ca.pem`, `node.pem`, `node.key`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawTls {
     /// The cluster CA certificate(s) every peer's certificate must chain to.
@@ -310,6 +316,23 @@ pub struct RawTls {
     pub node_cert: String,
     /// This node's private key.
     pub node_key: String,
+    /// How often the node looks at its certificate files (these and `[http]`'s) for a new
+    /// certificate, besides SIGHUP; > 0.
+    pub reload_interval_ms: u64,
+}
+
+/// Default of `tls.reload_interval_ms`: a rotated certificate is served within 5 seconds.
+pub const TLS_RELOAD_INTERVAL_MS_DEFAULT: u64 = 5_000;
+
+impl Default for RawTls {
+    fn default() -> RawTls {
+        RawTls {
+            ca_cert: String::new(),
+            node_cert: String::new(),
+            node_key: String::new(),
+            reload_interval_ms: TLS_RELOAD_INTERVAL_MS_DEFAULT,
+        }
+    }
 }
 
 /// `[timeouts]` as written, in milliseconds.

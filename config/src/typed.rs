@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use ipnetwork::IpNetwork;
 use serde::{Deserialize, Serialize};
 
 use crate::raw::RawConfig;
-use crate::{env, Error, NodeId, Region};
+use crate::{env, Error, NodeId, PeerAddr, Region};
 
 /// Largest config file we agree to read; a real one is a few kilobytes.
 pub const CONFIG_FILE_BYTES_MAX: u64 = 1024 * 1024;
@@ -170,8 +170,9 @@ pub struct NodeConfig {
     pub id: NodeId,
     /// The region this node serves.
     pub region: Region,
-    /// Where peers reach this node's Raft transport: the address in the cluster membership.
-    pub raft_addr: SocketAddr,
+    /// Where peers reach this node's Raft transport: the address in the cluster membership (an
+    /// `ip:port`, or a `host:port` name peers resolve when they connect).
+    pub raft_addr: PeerAddr,
     /// Where the Raft transport binds (`node.raft_listen_addr`); `raft_addr` when not configured.
     pub raft_listen_addr: SocketAddr,
     /// Where the HTTP API listens.
@@ -227,10 +228,10 @@ pub struct MemberSpec {
     pub id: NodeId,
     /// The member's region.
     pub region: Region,
-    /// The member's Raft address.
-    pub raft_addr: SocketAddr,
-    /// The member's HTTP address.
-    pub http_addr: SocketAddr,
+    /// The member's Raft address (`ip:port` or `host:port`).
+    pub raft_addr: PeerAddr,
+    /// The member's HTTP address (`ip:port` or `host:port`).
+    pub http_addr: PeerAddr,
     /// The member's public base URL.
     pub public_url: String,
 }
@@ -243,6 +244,8 @@ pub struct ClusterConfig {
     /// Bootstrap members, ids unique, containing this node; empty means this node bootstraps alone
     /// (use [`Config::initial_members`] to get the effective list).
     pub initial_members: Vec<MemberSpec>,
+    /// Fixed addresses of peer host names (`cluster.hosts`), consulted before DNS.
+    pub hosts: BTreeMap<String, IpAddr>,
 }
 
 /// Where this node's TLS files are; defaults resolved under `<node.data_dir>/tls/`. The files are
@@ -255,6 +258,9 @@ pub struct TlsConfig {
     pub node_cert: PathBuf,
     /// This node's private key (`tls.node_key`, default `<data_dir>/tls/node.key`).
     pub node_key: PathBuf,
+    /// How often the certificate files (these and `[http]`'s) are checked for a new certificate
+    /// (`tls.reload_interval_ms`); SIGHUP checks at once.
+    pub reload_interval: Duration,
 }
 
 /// Every wait and interval, all non-zero.
@@ -428,8 +434,8 @@ impl Config {
         vec![MemberSpec {
             id: self.node.id,
             region: self.node.region.clone(),
-            raft_addr: self.node.raft_addr,
-            http_addr: self.node.http_addr,
+            raft_addr: self.node.raft_addr.clone(),
+            http_addr: self.node.http_addr.into(),
             public_url: self.node.public_url.clone(),
         }]
     }

@@ -1,7 +1,7 @@
 //! `RawConfig` -> `Config`: every rule, each failure naming its dotted key.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use crate::typed::{
     OperatorConfig, PosConfig, PrivacyConfig, RegionSpec, RetentionConfig, Routing, ScoringBackend, ScoringConfig, Timeouts,
     TlsConfig,
 };
-use crate::{Error, NodeId, Region};
+use crate::{Error, NodeId, PeerAddr, Region};
 
 fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Error {
     Error::Invalid {
@@ -75,6 +75,23 @@ fn addr(key: &str, value: &str) -> Result<SocketAddr, Error> {
     check_socket_addr(value).map_err(|reason| invalid(key, reason))
 }
 
+fn peer_addr(key: &str, value: &str) -> Result<PeerAddr, Error> {
+    value.parse().map_err(|reason| invalid(key, reason))
+}
+
+/// One `cluster.hosts` entry, `name=ip`: the name lower-cased, the address parsed.
+pub(crate) fn check_host_entry(value: &str) -> Result<(String, IpAddr), String> {
+    let wrong = |reason: &str| format!("{value:?} is not a name=ip entry like svea-stockholm-0.svea=10.0.0.1: {reason}");
+    let (name, ip) = value.trim().split_once('=').ok_or_else(|| wrong("no '='"))?;
+    let ip: IpAddr = ip.trim().parse().map_err(|_| wrong("the address is not an ip address"))?;
+    // The name must be what a member's host:port address could name.
+    match format!("{}:1", name.trim()).parse::<PeerAddr>() {
+        Ok(PeerAddr::Name { host, .. }) => Ok((host, ip)),
+        Ok(PeerAddr::Ip(_)) => Err(wrong("the name is an ip address")),
+        Err(_) => Err(wrong("the name is not a host name")),
+    }
+}
+
 fn url(key: &str, value: &str) -> Result<String, Error> {
     check_public_url(value).map_err(|reason| invalid(key, reason))
 }
@@ -108,7 +125,7 @@ impl RawConfig {
         let regions = validate_regions(&self)?;
         let node = validate_node(&self, &regions)?;
         let cluster = validate_cluster(&self, &regions, &node)?;
-        let tls = validate_tls(&self, &node);
+        let tls = validate_tls(&self, &node)?;
         let timeouts = validate_timeouts(&self)?;
         let limits = Limits {
             http_body_bytes: non_zero("limits.http_body_bytes", self.limits.http_body_bytes)?,
@@ -211,9 +228,14 @@ fn validate_regions(raw: &RawConfig) -> Result<Vec<RegionSpec>, Error> {
 
 fn validate_node(raw: &RawConfig, regions: &[RegionSpec]) -> Result<NodeConfig, Error> {
     let node = &raw.node;
-    let raft_addr = addr("node.raft_addr", &node.raft_addr)?;
+    let raft_addr = peer_addr("node.raft_addr", &node.raft_addr)?;
     let raft_listen_addr = if node.raft_listen_addr.trim().is_empty() {
-        raft_addr
+        raft_addr.socket_addr().ok_or_else(|| {
+            invalid(
+                "node.raft_listen_addr",
+                format!("is required when node.raft_addr ({raft_addr}) is a host name: the ip:port to bind, like 0.0.0.0:{}", raft_addr.port()),
+            )
+        })?
     } else {
         addr("node.raft_listen_addr", &node.raft_listen_addr)?
     };
@@ -230,14 +252,14 @@ fn validate_node(raw: &RawConfig, regions: &[RegionSpec]) -> Result<NodeConfig, 
 }
 
 /// Records that initial member `i` has `value` in `field`, refusing a value another member has.
-fn listed_once<T: Ord + Copy + std::fmt::Display>(
+fn listed_once<T: Ord + Clone + std::fmt::Display>(
     seen: &mut BTreeMap<T, usize>,
     value: T,
     i: usize,
     field: &str,
     what: &str,
 ) -> Result<(), Error> {
-    match seen.insert(value, i) {
+    match seen.insert(value.clone(), i) {
         None => Ok(()),
         Some(first) => Err(invalid(
             format!("cluster.initial_members[{i}].{field}"),
@@ -255,8 +277,8 @@ fn validate_member(
     Ok(MemberSpec {
         id: node_id(&key("id"), member.id)?,
         region: region_in(&key("region"), &member.region, regions)?,
-        raft_addr: addr(&key("raft_addr"), &member.raft_addr)?,
-        http_addr: addr(&key("http_addr"), &member.http_addr)?,
+        raft_addr: peer_addr(&key("raft_addr"), &member.raft_addr)?,
+        http_addr: peer_addr(&key("http_addr"), &member.http_addr)?,
         public_url: url(&key("public_url"), &member.public_url)?,
     })
 }
@@ -269,12 +291,12 @@ fn validate_cluster(
     let name = non_empty("cluster.name", &raw.cluster.name)?;
     let mut members = Vec::with_capacity(raw.cluster.initial_members.len());
     let mut ids: BTreeMap<NodeId, usize> = BTreeMap::new();
-    let mut raft_addrs: BTreeMap<SocketAddr, usize> = BTreeMap::new();
+    let mut raft_addrs: BTreeMap<PeerAddr, usize> = BTreeMap::new();
     for (i, raw_member) in raw.cluster.initial_members.iter().enumerate() {
         let member = validate_member(i, raw_member, regions)?;
         listed_once(&mut ids, member.id, i, "id", "node id")?;
         // Two members on one Raft address would be one process answering for two nodes.
-        listed_once(&mut raft_addrs, member.raft_addr, i, "raft_addr", "raft address")?;
+        listed_once(&mut raft_addrs, member.raft_addr.clone(), i, "raft_addr", "raft address")?;
         members.push(member);
     }
     if !members.is_empty() {
@@ -304,15 +326,23 @@ fn validate_cluster(
             ));
         }
     }
+    let mut hosts = BTreeMap::new();
+    for (i, entry) in raw.cluster.hosts.iter().enumerate() {
+        let (name, ip) = check_host_entry(entry).map_err(|reason| invalid(format!("cluster.hosts[{i}]"), reason))?;
+        if hosts.insert(name.clone(), ip).is_some() {
+            return Err(invalid(format!("cluster.hosts[{i}]"), format!("{name} is listed twice")));
+        }
+    }
     Ok(ClusterConfig {
         name,
         initial_members: members,
+        hosts,
     })
 }
 
 /// An empty path means the file of that name in `<data_dir>/tls/`; a given path is kept as written
 /// (relative paths are relative to the working directory, like `node.data_dir`).
-fn validate_tls(raw: &RawConfig, node: &NodeConfig) -> TlsConfig {
+fn validate_tls(raw: &RawConfig, node: &NodeConfig) -> Result<TlsConfig, Error> {
     let path = |value: &str, default_name: &str| {
         if value.trim().is_empty() {
             node.data_dir.join("tls").join(default_name)
@@ -320,11 +350,12 @@ fn validate_tls(raw: &RawConfig, node: &NodeConfig) -> TlsConfig {
             PathBuf::from(value)
         }
     };
-    TlsConfig {
+    Ok(TlsConfig {
         ca_cert: path(&raw.tls.ca_cert, "ca.pem"),
         node_cert: path(&raw.tls.node_cert, "node.pem"),
         node_key: path(&raw.tls.node_key, "node.key"),
-    }
+        reload_interval: non_zero_ms("tls.reload_interval_ms", raw.tls.reload_interval_ms)?,
+    })
 }
 
 fn validate_timeouts(raw: &RawConfig) -> Result<Timeouts, Error> {

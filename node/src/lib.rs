@@ -23,3 +23,4 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const REVISION: &str = env!("SVEA_REVISION");
 /// What `svea --version` prints after the name.
 pub const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (revision ", env!("SVEA_REVISION"), ")");
+pub mod tls_reload;

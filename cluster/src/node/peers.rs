@@ -129,7 +129,7 @@ impl ClusterNode {
         let Some(t) = &self.inner.transport else { return };
         let m = self.inner.raft.metrics().borrow().membership_config.clone();
         if let Some(n) = m.membership().get_node(&node) {
-            if let Ok(addr) = n.raft_addr.parse() {
+            if let Ok(addr) = n.raft_addr.parse::<svea_config::PeerAddr>() {
                 t.set_peer_addr(node, addr);
             }
         }

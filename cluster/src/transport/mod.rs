@@ -10,11 +10,16 @@
 //! the [`server`](crate::server), which answers it. Every task it spawns is owned: the accept loop
 //! owns its connections' tasks, each connection owns its streams' tasks, and all of them end when
 //! the endpoint closes.
+//!
+//! A peer's address may be a DNS name (a Kubernetes pod's headless Service name): it is resolved
+//! each time a connection is made ([`Transport::set_hosts`]' fixed answers first, then the
+//! system resolver, within the connect timeout) and the answer lives only as long as that
+//! connection, so a peer that comes back at another IP is found on the next attempt.
 
 pub mod frame;
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -23,7 +28,7 @@ use futures::future::BoxFuture;
 use openraft::raft::SnapshotResponse;
 use openraft::{Snapshot, Vote};
 use quinn::{AsyncUdpSocket, Runtime};
-use svea_config::Config;
+use svea_config::{Config, PeerAddr};
 use svea_storage::codec::{decode, encode};
 use svea_storage::{RaftNodeId, TypeConfig};
 use tokio::task::{JoinHandle, JoinSet};
@@ -160,7 +165,7 @@ pub trait AppHandler: Send + Sync + 'static {
 }
 
 struct Peer {
-    addr: SocketAddr,
+    addr: PeerAddr,
     conn: Option<quinn::Connection>,
     failures: u32,
     retry_at: Option<Instant>,
@@ -177,6 +182,8 @@ pub struct Transport {
     app: AppSlot,
     /// Set by [`Transport::close`]; background users (the pinger) stop on it.
     closed: AtomicBool,
+    /// Fixed answers for peer host names (`cluster.hosts`), consulted before DNS.
+    hosts: Mutex<Arc<BTreeMap<String, IpAddr>>>,
 }
 
 impl Transport {
@@ -202,6 +209,7 @@ impl Transport {
             peers: Mutex::new(HashMap::new()),
             app: Arc::new(OnceLock::new()),
             closed: AtomicBool::new(false),
+            hosts: Mutex::new(Arc::new(BTreeMap::new())),
         }))
     }
 
@@ -223,8 +231,15 @@ impl Transport {
         self.endpoint.local_addr().map_err(|e| TransportError::Endpoint(e.to_string()))
     }
 
-    /// Records (or updates) where a peer listens.
-    pub fn set_peer_addr(&self, peer: RaftNodeId, addr: SocketAddr) {
+    /// Sets the fixed answers for peer host names (`cluster.hosts`), consulted before DNS.
+    pub fn set_hosts(&self, hosts: BTreeMap<String, IpAddr>) {
+        *self.hosts.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(hosts);
+    }
+
+    /// Records (or updates) where a peer listens: an `ip:port`, or a `host:port` name resolved
+    /// at each connect.
+    pub fn set_peer_addr(&self, peer: RaftNodeId, addr: impl Into<PeerAddr>) {
+        let addr = addr.into();
         let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
         match peers.get_mut(&peer) {
             Some(p) if p.addr == addr => {}
@@ -324,9 +339,11 @@ impl Transport {
                     return Err(TransportError::Unreachable { peer, reason: "backing off after failed connect".into() });
                 }
             }
-            p.addr
+            p.addr.clone()
         };
         let attempt = async {
+            // Resolved afresh for every connection: a pod that moved has a new IP.
+            let addr = self.resolve(&addr).await?;
             let connecting = self
                 .endpoint
                 .connect_with(self.client.clone(), addr, &tls::server_name(peer))
@@ -339,6 +356,7 @@ impl Transport {
         };
         let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
         let p = peers.get_mut(&peer).ok_or(TransportError::UnknownPeer(peer))?;
+        // A failure (of the lookup too) backs off like any failed connect and resolves again then.
         match result {
             Ok(conn) => {
                 if p.failures > 0 {
@@ -358,6 +376,28 @@ impl Transport {
                 Err(TransportError::Unreachable { peer, reason })
             }
         }
+    }
+
+    /// The socket address to connect to for `addr`: itself, a `cluster.hosts` answer, or the
+    /// system resolver's first answer of the endpoint's address family.
+    async fn resolve(&self, addr: &PeerAddr) -> Result<SocketAddr, String> {
+        let (host, port) = match addr {
+            PeerAddr::Ip(ip) => return Ok(*ip),
+            PeerAddr::Name { host, port } => (host.as_str(), *port),
+        };
+        let fixed = self.hosts.lock().unwrap_or_else(|p| p.into_inner()).get(host).copied();
+        if let Some(ip) = fixed {
+            return Ok(SocketAddr::new(ip, port));
+        }
+        let answers: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await.map_err(|e| format!("resolving {addr}: {e}"))?.collect();
+        // An IPv4 socket cannot send to an IPv6 address (nor the reverse, unless dual-stack).
+        let v4 = self.endpoint.local_addr().map(|a| a.is_ipv4()).unwrap_or(true);
+        answers
+            .iter()
+            .find(|a| a.is_ipv4() == v4)
+            .or(answers.first())
+            .copied()
+            .ok_or_else(|| format!("resolving {addr}: no address"))
     }
 
     /// Sends one request and waits for its typed response, bounded by `timeout`.

@@ -229,7 +229,7 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!((a.privacy_requests_per_minute.get(), a.privacy_burst.get()), (36, 37));
     assert_eq!((a.duplicate_containment_percent, a.day_fingerprints_scan_max, a.day_fingerprints_per_business_max), (47, 48, 49));
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 90);
+    assert_eq!(env_var_names().len(), 92);
 }
 
 #[test]

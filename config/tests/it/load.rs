@@ -28,7 +28,7 @@ fn empty_file_and_no_file_give_the_documented_defaults() {
 
     assert_eq!(config.node.id, NodeId::new(1).unwrap());
     assert_eq!(config.node.region, region("stockholm"));
-    assert_eq!(config.node.raft_addr, addr("127.0.0.1:7001"));
+    assert_eq!(config.node.raft_addr, addr("127.0.0.1:7001").into());
     assert_eq!(config.node.raft_listen_addr, addr("127.0.0.1:7001"));
     assert_eq!(config.node.http_addr, addr("127.0.0.1:8080"));
     assert_eq!(config.node.public_url, "http://127.0.0.1:8080");
@@ -198,7 +198,7 @@ fn a_full_file_sets_every_value() {
     let config = check_ok(FULL, &[]);
     assert_eq!(config.node.id.get(), 2);
     assert_eq!(config.node.region, region("north"));
-    assert_eq!(config.node.raft_addr, addr("10.0.2.1:7101"));
+    assert_eq!(config.node.raft_addr, addr("10.0.2.1:7101").into());
     assert_eq!(config.node.http_addr, addr("0.0.0.0:8181"));
     assert_eq!(config.node.public_url, "https://north.svea.example");
     assert_eq!(config.node.data_dir, PathBuf::from("/var/lib/svea"));
@@ -356,7 +356,7 @@ fn initial_members_is_this_node_alone_when_the_list_is_empty() {
     assert_eq!(me.id, config.node.id);
     assert_eq!(me.region, config.node.region);
     assert_eq!(me.raft_addr, config.node.raft_addr);
-    assert_eq!(me.http_addr, config.node.http_addr);
+    assert_eq!(me.http_addr, config.node.http_addr.into());
     assert_eq!(me.public_url, config.node.public_url);
 
     let three = check_ok(THREE_MEMBERS, &[]);

@@ -47,7 +47,9 @@ fn a_value_of_the_wrong_type_or_format_is_refused_naming_key_and_value() {
         ("timeouts.heartbeat_ms", "-1"),
         ("limits.max_frame_bytes", "16MiB"),
         ("node.id", "0"),
-        ("node.raft_addr", "localhost:7001"),
+        ("node.raft_addr", "localhost"),
+        ("node.raft_addr", "svea_0.local:7001"),
+        ("cluster.hosts", "svea-0.svea=not-an-ip"),
         ("node.region", "Stockholm"),
         ("geo.trusted_proxies", "10.0.0.1,,10.0.0.2"),
         // A list of tables does not come from one text value.
@@ -131,7 +133,7 @@ fn the_loopback_builder_lists_every_node_and_puts_its_files_in_its_directory() {
     assert_eq!(configs, cluster.configs().unwrap().into_iter().map(|raw| raw.validate().unwrap()).collect::<Vec<_>>());
     let got = &configs[1];
     assert_eq!(got.node.id.get(), 2);
-    assert_eq!(got.node.raft_addr, addr("127.0.0.1:19081"));
+    assert_eq!(got.node.raft_addr, addr("127.0.0.1:19081").into());
     assert_eq!(got.node.raft_listen_addr, addr("127.0.0.1:9081"));
     assert_eq!(got.node.data_dir, root.join("gothenburg").join("data"));
     assert_eq!(got.tls.node_key, root.join("tls").join("gothenburg.key"));
@@ -144,7 +146,7 @@ fn the_loopback_builder_lists_every_node_and_puts_its_files_in_its_directory() {
     assert_eq!(configs[2].node.public_url, "http://malmo.svea.test");
     for config in &configs {
         let members: Vec<(u64, SocketAddr)> =
-            config.initial_members().iter().map(|m| (m.id.get(), m.raft_addr)).collect();
+            config.initial_members().iter().map(|m| (m.id.get(), m.raft_addr.socket_addr().expect("ip"))).collect();
         assert_eq!(
             members,
             [(1, addr("127.0.0.1:9080")), (2, addr("127.0.0.1:19081")), (3, addr("127.0.0.1:9082"))]

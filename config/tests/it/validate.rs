@@ -229,13 +229,9 @@ fn public_url_must_be_http_or_https() {
 }
 
 #[test]
-fn addresses_must_be_socket_addresses() {
-    check_invalid(
-        "[node]\nraft_addr = \"localhost:7001\"\n",
-        &[],
-        "node.raft_addr",
-        "localhost:7001",
-    );
+fn addresses_must_be_socket_addresses_or_host_names_with_a_port() {
+    check_invalid("[node]\nraft_addr = \"localhost\"\n", &[], "node.raft_addr", "localhost");
+    check_invalid("[node]\nraft_addr = \"svea_0.svea:7001\"\n", &[], "node.raft_addr", "svea_0");
     check_invalid(
         "[node]\nhttp_addr = \"127.0.0.1\"\n",
         &[],
@@ -251,7 +247,7 @@ fn addresses_must_be_socket_addresses() {
 #[test]
 fn the_raft_listen_address_defaults_to_the_raft_address_and_may_differ_from_it() {
     let config = check_ok(THREE_MEMBERS, &[]);
-    assert_eq!(config.node.raft_listen_addr, config.node.raft_addr);
+    assert_eq!(Some(config.node.raft_listen_addr), config.node.raft_addr.socket_addr());
     let config = check_ok(
         &format!("[node]\nraft_listen_addr = \"\"\n{THREE_MEMBERS}"),
         &[],
@@ -280,7 +276,7 @@ fn the_raft_listen_address_defaults_to_the_raft_address_and_may_differ_from_it()
         &format!("[node]\nraft_listen_addr = \"127.0.0.1:7501\"\n{THREE_MEMBERS}"),
         &[("SVEA_NODE_RAFT_LISTEN_ADDR", "")],
     );
-    assert_eq!(config.node.raft_listen_addr, config.node.raft_addr);
+    assert_eq!(Some(config.node.raft_listen_addr), config.node.raft_addr.socket_addr());
 
     check_invalid(
         "[node]\nraft_listen_addr = \"localhost:7001\"\n",
@@ -649,4 +645,32 @@ fn scoring_defaults_to_the_rubric_and_checks_the_model_keys_anyway() {
     check_invalid("[scoring]\ncalls_in_flight_max = 65\n", &[], "scoring.calls_in_flight_max", "65");
     // Environment overrides are checked the same way, and the error names the key.
     check_invalid("", &[("SVEA_SCORING_BACKEND", "gpt")], "scoring.backend", "gpt");
+}
+
+/// Kubernetes: a StatefulSet pod is reached by its stable DNS name, not by an IP that changes when
+/// the pod moves, so member and node Raft addresses may be `host:port` names (resolved at connect).
+#[test]
+fn raft_addresses_may_be_host_names_and_then_name_the_address_to_bind() {
+    let named = THREE_MEMBERS
+        .replace("\"127.0.0.1:7001\"", "\"svea-stockholm-0.svea.svea.svc.cluster.local:7001\"")
+        .replace("\"127.0.0.1:7002\"", "\"svea-gothenburg-0.svea.svea.svc.cluster.local:7001\"");
+    // A name cannot be bound: the listen address must be given.
+    let me = ("SVEA_NODE_RAFT_ADDR", "svea-stockholm-0.svea.svea.svc.cluster.local:7001");
+    check_invalid(&named, &[me], "node.raft_listen_addr", "host name");
+    let config = check_ok(&named, &[me, ("SVEA_NODE_RAFT_LISTEN_ADDR", "0.0.0.0:7001")]);
+    assert_eq!(config.node.raft_addr.to_string(), "svea-stockholm-0.svea.svea.svc.cluster.local:7001");
+    assert_eq!(config.node.raft_addr.socket_addr(), None);
+    assert_eq!(config.node.raft_listen_addr.to_string(), "0.0.0.0:7001");
+    assert_eq!(config.initial_members()[1].raft_addr.host_name(), Some("svea-gothenburg-0.svea.svea.svc.cluster.local"));
+
+    // Fixed answers for names (`cluster.hosts`), checked entry by entry.
+    let hosts = ("SVEA_CLUSTER_HOSTS", "Svea-Stockholm-0.svea=127.0.0.11, svea-malmo-0.svea=::1");
+    let config = check_ok(&named, &[me, ("SVEA_NODE_RAFT_LISTEN_ADDR", "0.0.0.0:7001"), hosts]);
+    assert_eq!(config.cluster.hosts.get("svea-stockholm-0.svea").map(|ip| ip.to_string()).as_deref(), Some("127.0.0.11"));
+    assert_eq!(config.cluster.hosts.len(), 2);
+    for bad in ["svea-0.svea", "svea-0.svea=10.0.0", "10.0.0.1=10.0.0.2", "svea_0=10.0.0.1"] {
+        let err = svea_config::Config::from_toml_str("", &crate::env(&[("SVEA_CLUSTER_HOSTS", bad)])).expect_err(bad).to_string();
+        assert!(err.contains("SVEA_CLUSTER_HOSTS"), "{bad}: {err}");
+    }
+    check_invalid("[cluster]\nhosts = [\"a.svea=10.0.0.1\", \"A.svea=10.0.0.2\"]\n", &[], "cluster.hosts[1]", "twice");
 }

@@ -16,8 +16,42 @@ use super::cluster::{base, problem_detail};
 /// A backup file's permission bits: owner read/write only (it holds every feedback text).
 pub const BACKUP_FILE_MODE: u32 = 0o600;
 
-/// Limit for the whole download of a backup.
+/// Limit for the whole download of a backup when `--timeout` is not given (the CLI's default).
 pub const BACKUP_TIMEOUT: Duration = Duration::from_secs(3600);
+/// How often a spinner without a known total redraws.
+const SPINNER_TICK: Duration = Duration::from_millis(120);
+
+/// A progress bar on stderr when it is a terminal; a hidden one (drawing nothing) otherwise, so
+/// logs, pipes and cron mails get only the result lines.
+fn progress(total: Option<u64>, counted: bool, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = match total {
+        Some(len) => indicatif::ProgressBar::new(len).with_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                .expect("a fixed, valid template")
+                .progress_chars("=> "),
+        ),
+        None => indicatif::ProgressBar::new_spinner().with_style(
+            // Bytes only when they are counted (a download); a restore shows its time alone.
+            indicatif::ProgressStyle::with_template(if counted { "{spinner} {msg} {bytes} {elapsed}" } else { "{spinner} {msg} {elapsed}" })
+                .expect("a fixed, valid template"),
+        ),
+    };
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(SPINNER_TICK);
+    bar
+}
+
+/// Whether `e` says an I/O wait ran out of time (ureq's deadline shows as one).
+fn timed_out(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| matches!(io.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock))
+            || cause.to_string().contains("timed out")
+    })
+}
 
 fn describe(meta: &BackupMeta) -> String {
     let when = chrono::DateTime::from_timestamp_millis(meta.created_at_ms).map_or_else(|| meta.created_at_ms.to_string(), |t| t.to_rfc3339());
@@ -49,13 +83,25 @@ fn sync_dir(path: &Path) -> anyhow::Result<()> {
 
 /// `svea backup`: streams `GET /v1/cluster/backup` from `node` into `<out>.tmp`, syncs it,
 /// verifies it, and renames it to `out`.
-pub fn backup(node: &str, out: &Path, token: String) -> anyhow::Result<()> {
+pub fn backup(node: &str, out: &Path, token: String, timeout: Duration) -> anyhow::Result<()> {
+    backup_within(node, out, token, timeout).map_err(|e| {
+        if timed_out(&e) {
+            e.context(format!("the backup did not finish within --timeout {timeout:?} (nothing was written to {}); give it more time, e.g. --timeout 2h", out.display()))
+        } else {
+            e
+        }
+    })
+}
+
+fn backup_within(node: &str, out: &Path, token: String, timeout: Duration) -> anyhow::Result<()> {
     let url = format!("{}/v1/cluster/backup", base(node)?);
-    let resp = match ureq::get(&url).timeout(BACKUP_TIMEOUT).set("Authorization", &format!("Bearer {token}")).call() {
+    // ureq's timeout bounds the whole exchange, the body's download included.
+    let resp = match ureq::get(&url).timeout(timeout).set("Authorization", &format!("Bearer {token}")).call() {
         Ok(r) => r,
         Err(ureq::Error::Status(code, resp)) => bail!("GET {url}: {code}: {}", problem_detail(resp)),
-        Err(e) => bail!("GET {url}: {e}"),
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("GET {url}"))),
     };
+    let total = resp.header("Content-Length").and_then(|v| v.parse::<u64>().ok());
     let mut tmp = out.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
@@ -69,7 +115,10 @@ pub fn backup(node: &str, out: &Path, token: String) -> anyhow::Result<()> {
             .mode(BACKUP_FILE_MODE)
             .open(&tmp)
             .with_context(|| format!("cannot create {}", tmp.display()))?;
-        std::io::copy(&mut resp.into_reader(), &mut f).with_context(|| format!("download from {url}"))?;
+        let bar = progress(total, true, "backup");
+        let copied = std::io::copy(&mut bar.wrap_read(resp.into_reader()), &mut f);
+        bar.finish_and_clear();
+        copied.with_context(|| format!("download from {url}"))?;
         f.flush()?;
         f.sync_all()?;
         check(&tmp)
@@ -92,8 +141,11 @@ pub fn backup(node: &str, out: &Path, token: String) -> anyhow::Result<()> {
 pub fn restore(from: &Path, cfg: &Config) -> anyhow::Result<()> {
     let store = cfg.node.data_dir.join("store");
     let members = cfg.initial_members().iter().map(|m| (m.id.get(), svea_cluster::member_node(m))).collect();
-    let meta = svea_storage::backup::restore(from, &store, members, cfg.limits.storage_cache_bytes)
-        .with_context(|| format!("cannot restore {}", from.display()))?;
+    // The store's restore reads the file itself: a spinner with the time it has taken.
+    let bar = progress(None, false, "restoring");
+    let restored = svea_storage::backup::restore(from, &store, members, cfg.limits.storage_cache_bytes);
+    bar.finish_and_clear();
+    let meta = restored.with_context(|| format!("cannot restore {}", from.display()))?;
     println!("restored {} into {}: {}", from.display(), store.display(), describe(&meta));
     println!("start every member of the new cluster with `svea run`; members restored from the same file start with identical state, empty ones receive it by snapshot");
     Ok(())

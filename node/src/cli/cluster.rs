@@ -17,12 +17,10 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Limit for calls that wait on a learner catching up or a whole drain.
 pub const LONG_CALL_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// The operator token: `--token`, else `SVEA_OPERATOR_TOKEN`.
+/// The operator token: `--token`, which clap fills from `SVEA_OPERATOR_TOKEN` when not given
+/// (the flag's `env`, shown in `--help`).
 pub fn token(flag: Option<String>) -> anyhow::Result<String> {
-    if let Some(t) = flag.filter(|t| !t.trim().is_empty()) {
-        return Ok(t.trim().to_owned());
-    }
-    match svea_config::env_vars().get(TOKEN_VAR) {
+    match flag {
         Some(t) if !t.trim().is_empty() => Ok(t.trim().to_owned()),
         _ => bail!("no operator token: pass --token or set {TOKEN_VAR}"),
     }
@@ -225,8 +223,8 @@ pub enum ClusterCommand {
         /// Seconds customers are asked to wait (on only; default 300).
         #[arg(long)]
         retry_after: Option<u32>,
-        /// Operator token (default: SVEA_OPERATOR_TOKEN).
-        #[arg(long)]
+        /// Operator token.
+        #[arg(long, env = TOKEN_VAR, hide_env_values = true)]
         token: Option<String>,
     },
     /// Members, regions, voters and learners, leader, reachability, replication lag, actors per node.
@@ -234,8 +232,8 @@ pub enum ClusterCommand {
         /// Any member's operator URL (its operator.listen_addr, e.g. http://127.0.0.1:8090).
         #[arg(long)]
         node: String,
-        /// Operator token (default: SVEA_OPERATOR_TOKEN).
-        #[arg(long)]
+        /// Operator token.
+        #[arg(long, env = TOKEN_VAR, hide_env_values = true)]
         token: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -250,8 +248,8 @@ pub enum ClusterCommand {
         /// The new node's operator URL (it describes itself).
         #[arg(long)]
         new_node: String,
-        /// Operator token (default: SVEA_OPERATOR_TOKEN).
-        #[arg(long)]
+        /// Operator token.
+        #[arg(long, env = TOKEN_VAR, hide_env_values = true)]
         token: Option<String>,
     },
     /// Drain node ID: it takes no new actors, hands its actors on (same region first), moves
@@ -263,8 +261,8 @@ pub enum ClusterCommand {
         /// The node to drain.
         #[arg(long)]
         id: u64,
-        /// Operator token (default: SVEA_OPERATOR_TOKEN).
-        #[arg(long)]
+        /// Operator token.
+        #[arg(long, env = TOKEN_VAR, hide_env_values = true)]
         token: Option<String>,
     },
     /// Release organisation number ORG: the business that registered it gives it up, and the
@@ -277,8 +275,8 @@ pub enum ClusterCommand {
         /// Any member's operator URL (its operator.listen_addr, e.g. http://127.0.0.1:8090).
         #[arg(long)]
         node: String,
-        /// Operator token (default: SVEA_OPERATOR_TOKEN).
-        #[arg(long)]
+        /// Operator token.
+        #[arg(long, env = TOKEN_VAR, hide_env_values = true)]
         token: Option<String>,
     },
     /// Remove dead node ID from the cluster.
@@ -292,8 +290,8 @@ pub enum ClusterCommand {
         /// Remove it even though it is reachable (prefer drain).
         #[arg(long)]
         force: bool,
-        /// Operator token (default: SVEA_OPERATOR_TOKEN).
-        #[arg(long)]
+        /// Operator token.
+        #[arg(long, env = TOKEN_VAR, hide_env_values = true)]
         token: Option<String>,
     },
 }

@@ -1,5 +1,10 @@
 //! The `svea` command line: one file per subcommand ([`run`], [`demo`], [`certs`], [`geo`],
 //! [`cluster`]); this module parses the arguments and dispatches.
+//!
+//! Habits every subcommand keeps: a flag that names a file or directory a command writes is
+//! `--out`, one it reads is `--from` (older spellings stay as hidden aliases, so scripts keep
+//! working); a member's operator URL is `--node`; every environment variable the CLI reads is the
+//! `env` of its flag, so `--help` shows it.
 
 pub mod backup;
 pub mod certs;
@@ -11,7 +16,7 @@ pub mod run;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use svea_config::Config;
 
 use cluster::ClusterCommand;
@@ -30,7 +35,7 @@ pub enum Command {
     /// Run one node from a config file (SVEA_* environment variables override it).
     Run {
         /// TOML config file; see config/example.toml.
-        #[arg(long)]
+        #[arg(long, env = CONFIG_VAR, default_value = DEFAULT_CONFIG_PATH)]
         config: PathBuf,
     },
     /// Run a local three-region cluster on this machine (stockholm, gothenburg, malmo) as three
@@ -58,16 +63,19 @@ pub enum Command {
         /// The backup file to write.
         #[arg(long)]
         out: PathBuf,
-        /// Operator token (default: SVEA_OPERATOR_TOKEN).
-        #[arg(long)]
+        /// Operator token.
+        #[arg(long, env = cluster::TOKEN_VAR, hide_env_values = true)]
         token: Option<String>,
+        /// Give up when the whole download takes longer (e.g. 90s, 30m, 2h).
+        #[arg(long, default_value = "1h", value_parser = parse_duration)]
+        timeout: std::time::Duration,
     },
     /// Check a backup file (magic, version, length, SHA-256) and print what it holds; exits 1
     /// with the reason (not a svea backup, unsupported version, truncated, corrupt) otherwise.
     VerifyBackup {
         /// The backup file.
-        #[arg(long)]
-        file: PathBuf,
+        #[arg(long, alias = "file")]
+        from: PathBuf,
     },
     /// Seed one member of a NEW cluster from a backup: its data directory must be empty; the
     /// cluster's members come from the config (run it for every member, or for one and start
@@ -77,7 +85,7 @@ pub enum Command {
         #[arg(long)]
         from: PathBuf,
         /// The member's TOML config (as `svea run` takes it; SVEA_* variables override it).
-        #[arg(long)]
+        #[arg(long, env = CONFIG_VAR, default_value = DEFAULT_CONFIG_PATH)]
         config: PathBuf,
         /// Data directory to seed instead of the config's node.data_dir.
         #[arg(long)]
@@ -113,6 +121,43 @@ pub enum Command {
         #[arg(long, value_delimiter = ',', num_args = 1..)]
         https: Vec<String>,
     },
+    /// Print a shell completion script, e.g. `svea completions bash > /etc/bash_completion.d/svea`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `svea man > /usr/local/share/man/man1/svea.1`.
+    Man,
+}
+
+/// The variable naming the config file of `svea run` and `svea restore` when `--config` is not
+/// given. Not a config key: `SVEA_CONFIG` names no section, so the config ignores it.
+pub const CONFIG_VAR: &str = "SVEA_CONFIG";
+/// The config file when neither `--config` nor `SVEA_CONFIG` names one (the deploy files put it
+/// there).
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/svea/svea.toml";
+/// Longest `--timeout` accepted: a week (a backup larger than that wants another tool).
+pub const CLI_TIMEOUT_MAX: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// A duration as operators write it: a whole number with a unit, `500ms`, `90s`, `30m`, `2h`
+/// (bare numbers are seconds); more than 0 and at most [`CLI_TIMEOUT_MAX`].
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 90s, 30m or 1h"))?;
+    let ms_per_unit: u64 = match unit {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(format!("{text:?}: unit {unit:?} is not one of ms, s, m, h")),
+    };
+    let d = std::time::Duration::from_millis(n.saturating_mul(ms_per_unit));
+    if d.is_zero() || d > CLI_TIMEOUT_MAX {
+        return Err(format!("{text:?} must be more than 0 and at most {}h", CLI_TIMEOUT_MAX.as_secs() / 3600));
+    }
+    Ok(d)
 }
 
 /// Logs to stderr as `[log]` says: the filter, and text or JSON lines (the JSON ones carry the
@@ -139,8 +184,8 @@ pub fn main() {
                 run::run(cfg)
             }),
         Command::Cluster { command } => cluster::run(command),
-        Command::Backup { node, out, token } => cluster::token(token).and_then(|t| backup::backup(&node, &out, t)),
-        Command::VerifyBackup { file } => backup::verify(&file),
+        Command::Backup { node, out, token, timeout } => cluster::token(token).and_then(|t| backup::backup(&node, &out, t, timeout)),
+        Command::VerifyBackup { from } => backup::verify(&from),
         Command::Restore { from, config, data_dir } => Config::load(Some(&config), &svea_config::env_vars())
             .with_context(|| format!("cannot load config {}", config.display()))
             .and_then(|mut cfg| {
@@ -150,6 +195,11 @@ pub fn main() {
                 backup::restore(&from, &cfg)
             }),
         Command::Demo { data_dir, http_port_base } => demo::run(&data_dir, http_port_base),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "svea", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()).context("cannot write the manual page"),
         Command::Geo { command } => geo::run(command),
         Command::Certs { out, nodes, cluster_name, force, add, https } => certs::parse_nodes(&nodes)
             .map_err(anyhow::Error::msg)

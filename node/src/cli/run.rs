@@ -23,6 +23,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     let grace = config.timeouts.shutdown_grace;
     let region = config.node.region.to_string();
     let id = config.node.id;
+    let tls_reload_interval = config.tls.reload_interval;
     // Read the HTTPS files before starting anything: a wrong path or a key that does not fit is
     // a startup error naming the file.
     let https = match &config.http.tls {
@@ -93,11 +94,20 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             .workers(HTTP_WORKERS)
             .shutdown_timeout(grace.as_secs().max(1))
         };
-        let public = match https {
-            Some(tls) => public.bind_rustls_0_23(http_addr, tls)?,
-            None => public.bind(http_addr)?,
-        }
-        .run();
+        let (public, https_watch) = match https {
+            Some((tls, cert)) => {
+                // New connections get a rotated certificate; open ones keep theirs.
+                let shown = cert.clone();
+                let item = crate::tls_reload::Watched {
+                    what: "https",
+                    reload: Box::new(move || cert.reload()),
+                    fingerprint: Box::new(move || shown.slot().fingerprint()),
+                };
+                (public.bind_rustls_0_23(http_addr, tls)?, Some(actix_web::rt::spawn(crate::tls_reload::watch(vec![item], tls_reload_interval))))
+            }
+            None => (public.bind(http_addr)?, None),
+        };
+        let public = public.run();
         exit.set(public.handle());
         let header = (name, value);
         let operator = match operator_addr {
@@ -120,6 +130,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!(node = %id, region = %region, http = %http_addr, scheme, "serving HTTP");
         let others: Vec<_> = operator.into_iter().chain(metrics).map(|server| (server.handle(), actix_web::rt::spawn(server))).collect();
         let served = public.await;
+        if let Some(w) = https_watch {
+            w.abort();
+        }
         // The public listener stopped (signal or drain): the operator and metrics ones go with it.
         for (handle, task) in others {
             handle.stop(true).await;

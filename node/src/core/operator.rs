@@ -35,9 +35,10 @@ pub struct MemberIn {
     pub id: u64,
     /// Region (in the region table).
     pub region: String,
-    /// QUIC address peers use.
+    /// QUIC address peers use: `ip:port`, or `host:port` with a DNS name (a pod's headless
+    /// Service name), stored as the name and resolved at every connect.
     pub raft_addr: String,
-    /// HTTP listen address.
+    /// HTTP address: `ip:port` or `host:port`.
     pub http_addr: String,
     /// Public URL.
     pub public_url: String,

@@ -154,10 +154,24 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer
     let store_dir = config.node.data_dir.join("store");
     svea_storage::create_private_dir(&store_dir)?;
     let (log, sm) = svea_storage::open_with_cache(&store_dir, config.timeouts.storage_flush, config.limits.storage_cache_bytes)?;
-    let transport = open_transport(&config)?;
+    let (transport, identity) = match open_transport(&config)? {
+        Some((t, id)) => (Some(t), Some(id)),
+        None => (None, None),
+    };
     // The certificates the transport loaded, for their expiry gauges once telemetry exists.
     let quic_certs = transport.is_some().then(|| [(CertKind::Node, config.tls.node_cert.clone()), (CertKind::ClusterCa, config.tls.ca_cert.clone())]);
     let (geo, watcher) = open_geo(&config)?;
+    // New QUIC handshakes (both directions) present a rotated node certificate.
+    let tls_watch = identity.map(|id| {
+        let tls = config.tls.clone();
+        let shown = id.clone();
+        let item = crate::tls_reload::Watched {
+            what: "quic",
+            reload: Box::new(move || id.reload(&tls.ca_cert, &tls.node_cert, &tls.node_key)),
+            fingerprint: Box::new(move || shown.slot().fingerprint()),
+        };
+        tokio::task::spawn_local(crate::tls_reload::watch(vec![item], config.tls.reload_interval))
+    });
     // The one place a model client is made: the simulation calls `start_with` without one.
     let model = (config.scoring.backend == ScoringBackend::Ollama).then(|| OllamaClient::new(&config.scoring));
     match start_with(config, clock, scorer, Parts { log, sm, transport, geo, model }).await {
@@ -166,10 +180,14 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer
             for (kind, path) in quic_certs.into_iter().flatten() {
                 record_cert_expiry(core.handle.telemetry().events(), kind, &path);
             }
+            core.background.extend(tls_watch);
             Ok(core)
         }
         Err(e) => {
             watcher.abort();
+            if let Some(t) = tls_watch {
+                t.abort();
+            }
             Err(e)
         }
     }
@@ -268,7 +286,7 @@ fn open_geo(config: &Config) -> anyhow::Result<(Option<Arc<svea_geo::GeoDb>>, to
 
 /// Opens the QUIC endpoint when this node has TLS certificates. A cluster of more than one member
 /// cannot run without them.
-fn open_transport(config: &Config) -> anyhow::Result<Option<Arc<Transport>>> {
+fn open_transport(config: &Config) -> anyhow::Result<Option<(Arc<Transport>, svea_cluster::tls::Identity)>> {
     let tls = &config.tls;
     let have_certs = tls.ca_cert.exists() && tls.node_cert.exists() && tls.node_key.exists();
     if !have_certs {
@@ -291,12 +309,13 @@ fn open_transport(config: &Config) -> anyhow::Result<Option<Arc<Transport>>> {
         config.node.id
     );
     let t = Transport::bind(config.node.raft_listen_addr, &identity, TransportSettings::from_config(config))?;
+    t.set_hosts(config.cluster.hosts.clone());
     for m in config.initial_members() {
         if m.id != config.node.id {
             t.set_peer_addr(m.id.get(), m.raft_addr);
         }
     }
     tracing::info!(listen = %config.node.raft_listen_addr, advertised = %config.node.raft_addr, "quic transport listening");
-    Ok(Some(t))
+    Ok(Some((t, identity)))
 }
 

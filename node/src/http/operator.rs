@@ -88,10 +88,12 @@ pub(super) async fn describe_self(node: web::Data<NodeHandle>) -> ApiResult {
     Ok(HttpResponse::Ok().json(operator::describe_self(&node)))
 }
 
-/// Refuses a member record whose addresses or URL are not what a node could listen on.
+/// Refuses a member record whose addresses (`ip:port` or `host:port`) or URL are not what a node
+/// could be reached at.
 pub(super) fn check_member(m: &MemberIn) -> Result<(), ApiError> {
     for (field, value) in [("raft_addr", &m.raft_addr), ("http_addr", &m.http_addr)] {
-        value.parse::<std::net::SocketAddr>().map_err(|_| bad("invalid-body", format!("{field} {value:?} is not a socket address")))?;
+        // A DNS name is allowed (a pod's headless Service name): the membership stores the name.
+        value.parse::<svea_config::PeerAddr>().map_err(|reason| bad("invalid-body", format!("{field}: {reason}")))?;
     }
     if !(m.public_url.starts_with("http://") || m.public_url.starts_with("https://")) {
         return Err(bad("invalid-body", format!("public_url {:?} must start with http:// or https://", m.public_url)));

@@ -31,7 +31,7 @@ fn deploy_configs_validate_and_agree_on_the_members() {
         let cfg = svea_config::Config::from_toml_str(&text, &secrets).unwrap_or_else(|e| panic!("{region}.toml: {e}"));
         assert_eq!(cfg.node.id.get(), id);
         assert_eq!(cfg.node.region.as_str(), region);
-        let m: Vec<_> = cfg.initial_members().iter().map(|m| (m.id.get(), m.region.to_string(), m.raft_addr)).collect();
+        let m: Vec<_> = cfg.initial_members().iter().map(|m| (m.id.get(), m.region.to_string(), m.raft_addr.clone())).collect();
         assert_eq!(m.len(), 3, "{region}.toml lists three voters");
         members.push(m);
     }
@@ -65,7 +65,7 @@ fn text(b: &[u8]) -> String {
 }
 
 /// Every YAML document of `path` as JSON (PyYAML's safe loader: anchors and merge keys resolved).
-fn yaml_docs(path: &Path) -> Vec<Value> {
+pub(crate) fn yaml_docs(path: &Path) -> Vec<Value> {
     let py = needs::python(PY_PACKAGES);
     let script = "import json,sys,yaml\nprint(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]))";
     let out = run_ok(Command::new(py).args(["-c", script]).arg(path));
@@ -196,7 +196,7 @@ fn systemd_unit_is_hardened_and_systemd_accepts_it() {
 
 // ---- Kubernetes ----------------------------------------------------------------------------------
 
-fn k8s_dir() -> PathBuf {
+pub(crate) fn k8s_dir() -> PathBuf {
     deploy_dir().join("k8s")
 }
 
@@ -281,14 +281,19 @@ fn kubernetes_statefulsets_run_one_probed_drainable_node_per_region() {
         let data_mount = c["volumeMounts"].as_array().expect("mounts").iter().find(|m| m["name"] == "data").expect("data mount");
         assert_eq!(data_mount["mountPath"], "/var/lib/svea");
 
-        // The node's config: valid, its own id and region, its raft address = its Service's fixed IP.
+        // The node's config: valid, its own id and region, its raft address its pod's DNS name
+        // under the headless Service (no fixed IP: a rescheduled pod keeps its name).
         let toml = read(&k8s_dir().join(format!("config/{region}.toml")));
         let cfg = svea_config::Config::from_toml_str(&toml, &secrets).unwrap_or_else(|e| panic!("config/{region}.toml: {e}"));
         assert_eq!((cfg.node.id.get(), cfg.node.region.as_str()), (id, region));
-        let svc = of_kind("Service").find(|s| s["metadata"]["name"] == format!("svea-{region}")).unwrap_or_else(|| panic!("Service svea-{region}"));
-        assert_eq!(svc["spec"]["clusterIP"], cfg.node.raft_addr.ip().to_string(), "svea-{region}'s cluster IP is its raft_addr");
+        let namespace = ss["metadata"]["namespace"].as_str().expect("namespace");
+        let pod_dns = format!("svea-{region}-0.{}.{namespace}.svc.cluster.local", headless["metadata"]["name"].as_str().expect("name"));
+        assert_eq!(cfg.node.raft_addr.host_name(), Some(pod_dns.as_str()), "svea-{region}'s raft_addr is its pod's name");
+        for s in of_kind("Service") {
+            assert!(s["spec"]["clusterIP"].is_null() || s["spec"]["clusterIP"] == "None", "no fixed cluster IP: {s}");
+        }
         assert_eq!(cfg.node.data_dir, Path::new("/var/lib/svea"));
-        members.push(cfg.initial_members().iter().map(|m| (m.id.get(), m.region.to_string(), m.raft_addr)).collect::<Vec<_>>());
+        members.push(cfg.initial_members().iter().map(|m| (m.id.get(), m.region.to_string(), m.raft_addr.clone())).collect::<Vec<_>>());
     }
     assert!(members.windows(2).all(|w| w[0] == w[1]), "the three configs list different members: {members:?}");
 }
@@ -322,7 +327,8 @@ fn compose_file_validates_against_the_compose_spec_and_wires_three_regions() {
         assert!(s["env_file"].to_string().contains("svea.env"), "{region} reads the secrets file");
         // The network address is the one the region config gives the members.
         let cfg = svea_config::Config::from_toml_str(&read(&deploy_dir().join(format!("{region}.toml"))), &secrets).expect("config");
-        assert_eq!(s["networks"]["svea"]["ipv4_address"], cfg.node.raft_addr.ip().to_string(), "{region}'s address");
+        let ip = cfg.node.raft_addr.socket_addr().expect("compose gives its nodes fixed addresses").ip();
+        assert_eq!(s["networks"]["svea"]["ipv4_address"], ip.to_string(), "{region}'s address");
     }
     assert!(c["services"]["prometheus"]["volumes"].to_string().contains("alerts.yml"));
     assert!(c["services"]["grafana"]["volumes"].to_string().contains("svea-dashboard.json"));

@@ -28,7 +28,7 @@ fn https_certs(dir: &Path) -> (String, String, String) {
 }
 
 /// A ureq agent trusting only `ca` (rustls, ring).
-fn https_agent(ca: &str) -> ureq::Agent {
+pub(crate) fn https_agent(ca: &str) -> ureq::Agent {
     let pem = std::fs::read(ca).expect("ca");
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
