@@ -149,6 +149,7 @@ impl RawConfig {
         let scoring = validate_scoring(&self)?;
         let dashboard = self.dashboard.validate()?;
         let signup = self.signup.validate()?;
+        let swish = self.swish.validate()?;
         Ok(Config {
             node,
             regions,
@@ -167,6 +168,7 @@ impl RawConfig {
             scoring,
             dashboard,
             signup,
+            swish,
         })
     }
 }
