@@ -79,6 +79,7 @@ pub enum SwishSetupError {
 #[serde(rename_all = "camelCase")]
 pub struct PayoutObject {
     /// `payoutInstructionUUID`: the id svea gave.
+    #[serde(rename = "payoutInstructionUUID")]
     pub payout_instruction_uuid: Option<String>,
     /// `status`: `CREATED`, `DEBITED`, `PAID` or `ERROR`.
     pub status: Option<String>,

@@ -1,6 +1,8 @@
 //! Integration tests of the `svea` binary: real processes, real HTTP, real disk.
 
 mod browser;
+// The fake Swish Payout API the Swish tests pay through.
+mod fake_swish;
 mod harness;
 mod load;
 mod needs;
@@ -37,4 +39,5 @@ mod pos;
 mod privacy;
 mod qr;
 mod scoring;
+mod swish;
 mod transport;
