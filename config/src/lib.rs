@@ -32,12 +32,14 @@ pub mod loopback;
 mod overrides;
 mod raw;
 pub mod signup;
+pub mod swish;
 mod typed;
 mod validate;
 
 pub use addr::{PeerAddr, HOST_NAME_LEN_MAX};
 pub use dashboard::{DashboardConfig, RawDashboard};
 pub use signup::{RawSignup, SignupConfig};
+pub use swish::{RawSwish, SwishConfig, SwishMerchant};
 pub use env::{env_var_names, env_vars, ENV_PREFIX};
 pub use error::Error;
 pub use ids::{NodeId, Region, REGION_NAME_LEN_MAX};

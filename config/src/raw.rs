@@ -171,6 +171,8 @@ pub struct RawConfig {
     pub dashboard: crate::dashboard::RawDashboard,
     /// `[signup]`: what creating a business may cost.
     pub signup: crate::signup::RawSignup,
+    /// `[swish]`: how svea reaches Swish's Payout API.
+    pub swish: crate::swish::RawSwish,
 }
 
 impl Default for RawConfig {
@@ -193,6 +195,7 @@ impl Default for RawConfig {
             scoring: RawScoring::default(),
             dashboard: crate::dashboard::RawDashboard::default(),
             signup: crate::signup::RawSignup::default(),
+            swish: crate::swish::RawSwish::default(),
         }
     }
 }

@@ -53,6 +53,8 @@ pub struct Config {
     pub dashboard: crate::dashboard::DashboardConfig,
     /// `[signup]`: what creating a business may cost.
     pub signup: crate::signup::SignupConfig,
+    /// `[swish]`: how svea reaches Swish's Payout API.
+    pub swish: crate::swish::SwishConfig,
 }
 
 /// `[http]`: how the public listener is secured.

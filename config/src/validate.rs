@@ -166,6 +166,7 @@ impl RawConfig {
         let scoring = validate_scoring(&self)?;
         let dashboard = self.dashboard.validate()?;
         let signup = self.signup.validate()?;
+        let swish = self.swish.validate()?;
         Ok(Config {
             node,
             regions,
@@ -184,6 +185,7 @@ impl RawConfig {
             scoring,
             dashboard,
             signup,
+            swish,
         })
     }
 }

@@ -116,6 +116,16 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_OPERATOR_METRICS_TOKEN", "scrape-token-0123456789"),
             ("SVEA_SIGNUP_CREATIONS_PER_ADDRESS_HOUR", "48"),
             ("SVEA_SIGNUP_RELEASE_UNVERIFIED_ORG_NUMBER_AFTER_MS", "49"),
+            ("SVEA_SWISH_API_BASE", "https://mss.cpc.getswish.net/swish-cpcapi/"),
+            ("SVEA_SWISH_CERT_FILE", "/etc/svea/swish.pem"),
+            ("SVEA_SWISH_KEY_FILE", "/etc/svea/swish.key"),
+            ("SVEA_SWISH_ROOT_CA_FILE", "/etc/svea/swish-root.pem"),
+            ("SVEA_SWISH_SIGNING_KEY_FILE", "/etc/svea/swish-signing.key"),
+            ("SVEA_SWISH_SIGNING_CERT_SERIAL", "4F24C03A0295A0B53596240EA8C0F430"),
+            ("SVEA_SWISH_PAYER_ALIAS", "1234679304"),
+            ("SVEA_SWISH_CALLBACK_URL", "https://svea.example/v1/payouts/swish/callback"),
+            ("SVEA_SWISH_TIMEOUT_MS", "50"),
+            ("SVEA_SWISH_CALLS_IN_FLIGHT_MAX", "51"),
             ("SVEA_ABUSE_REWARDED_SESSIONS_PER_NETWORK_DAY", "46"),
             ("SVEA_ABUSE_BRAKE_FACTOR", "47"),
             ("SVEA_ABUSE_BRAKE_FLOOR_PER_HOUR", "48"),
@@ -228,8 +238,20 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(a.declared_amount_max_ore, 4900);
     assert_eq!((a.privacy_requests_per_minute.get(), a.privacy_burst.get()), (36, 37));
     assert_eq!((a.duplicate_containment_percent, a.day_fingerprints_scan_max, a.day_fingerprints_per_business_max), (47, 48, 49));
+    let s = &config.swish;
+    assert_eq!(s.api_base, "https://mss.cpc.getswish.net/swish-cpcapi");
+    assert_eq!((s.timeout, s.calls_in_flight_max), (ms(50), 51));
+    let m = s.merchant.as_ref().expect("swish credentials");
+    assert_eq!(
+        [m.cert_file.to_str(), m.key_file.to_str(), m.root_ca_file.to_str(), m.signing_key_file.to_str()],
+        [Some("/etc/svea/swish.pem"), Some("/etc/svea/swish.key"), Some("/etc/svea/swish-root.pem"), Some("/etc/svea/swish-signing.key")]
+    );
+    assert_eq!(
+        [m.signing_cert_serial.as_str(), m.payer_alias.as_str(), m.callback_url.as_str()],
+        ["4F24C03A0295A0B53596240EA8C0F430", "1234679304", "https://svea.example/v1/payouts/swish/callback"]
+    );
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 92);
+    assert_eq!(env_var_names().len(), 102);
 }
 
 #[test]

@@ -23,6 +23,7 @@ pub mod review;
 pub mod routed;
 pub mod scoring;
 pub mod sessions;
+pub mod swish;
 mod start;
 mod sweeper;
 

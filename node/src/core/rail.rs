@@ -60,6 +60,9 @@ pub struct PayoutOrder {
     pub payee: Payee,
     /// The customer-visible message (Swish: at most 50 characters).
     pub message: String,
+    /// When the ledger started the payout, Unix milliseconds: Swish's `instructionDate`, the
+    /// same on every retry of the id.
+    pub instructed_ms: i64,
 }
 
 /// What the rail says about an instruction.

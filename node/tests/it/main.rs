@@ -1,6 +1,8 @@
 //! Integration tests of the `svea` binary: real processes, real HTTP, real disk.
 
 mod browser;
+// The fake Swish Payout API the Swish tests pay through.
+mod fake_swish;
 mod harness;
 mod load;
 mod needs;
@@ -42,4 +44,5 @@ mod privacy;
 mod qr;
 mod scoring;
 mod tls_reload;
+mod swish;
 mod transport;
