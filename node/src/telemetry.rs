@@ -1,6 +1,6 @@
 //! The node's metrics: one `prometheus_client` [`Registry`] per node, served by `GET /metrics`
 //! (`http::metrics`). Family names are a contract with deploy/'s alert rules and dashboard
-//! (README "Observability"); change none without changing those.
+//! (docs/operating.md, "Observability"); change none without changing those.
 //!
 //! Two kinds of family live here. [`Events`] are counted or timed where they happen: HTTP
 //! requests (one middleware, `http::observe`), actor activations and busy answers (the actor

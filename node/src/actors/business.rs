@@ -970,7 +970,7 @@ impl BusinessOp for ReviewHeld {
 /// its event new): the purchase backs no reward any more (`posrefund/`, first refund wins), and
 /// a reward already paid for it is reversed once (`brev/`), all in this business's one write with
 /// the event record, so a replay does nothing. Any refund, partial or whole, reverses the whole
-/// reward (README, "Purchases verified by the till").
+/// reward (docs/trust-model.md, "Purchases verified by the till").
 async fn record_refund(
     env: &ActorEnv,
     id: &BusinessId,

@@ -302,7 +302,7 @@ pub struct ReportedPurchase {
 
 /// A refund or cancellation as a till reports it: it names the purchase by the provider's own id
 /// ([`ReportedPurchase::till_id`]). Any refund, partial or whole, counts the same: svea cannot
-/// tell a returned item from a pretext, so the purchase backs no reward any more (README,
+/// tell a returned item from a pretext, so the purchase backs no reward any more (docs/trust-model.md,
 /// "Purchases verified by the till").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TillRefund {
