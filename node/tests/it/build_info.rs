@@ -94,7 +94,7 @@ fn an_https_node_exports_when_its_https_certificate_expires() {
     let (http, operator) = (free_port(), free_port());
     let url = format!("https://127.0.0.1:{http}");
     let node = Node::loopback(1, "stockholm", http, free_port()).operator_port(operator).public_url(&url);
-    let mut n = NodeProc::start_unready(dir.path(), node, &[("http.tls_cert", &cert), ("http.tls_key", &key)], &url, &format!("http://127.0.0.1:{operator}"));
+    let mut n = NodeProc::start_unready(dir.path(), node, &[("http.tls_cert", &cert), ("http.tls_key", &key), ("operator.token", OPERATOR_TOKEN)], &url, &format!("http://127.0.0.1:{operator}"));
     // The expiry is set as the node starts, before its listeners open.
     let up = poll_until(READY_DEADLINE, || {
         assert!(n.running(), "svea exited; log:\n{}", n.log_text());
