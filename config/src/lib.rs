@@ -28,6 +28,7 @@ mod env;
 mod error;
 mod ids;
 pub mod loopback;
+pub mod money;
 mod overrides;
 mod raw;
 pub mod signup;
@@ -36,6 +37,7 @@ mod validate;
 
 pub use dashboard::{DashboardConfig, RawDashboard};
 pub use signup::{RawSignup, SignupConfig};
+pub use money::{FundingConfig, FundingProvider, PayoutRailKind, PayoutsConfig, RawFunding, RawPayouts};
 pub use env::{env_var_names, env_vars, ENV_PREFIX};
 pub use error::Error;
 pub use ids::{NodeId, Region, REGION_NAME_LEN_MAX};

@@ -171,6 +171,10 @@ pub struct RawConfig {
     pub dashboard: crate::dashboard::RawDashboard,
     /// `[signup]`: what creating a business may cost.
     pub signup: crate::signup::RawSignup,
+    /// `[funding]`: where reward money comes from.
+    pub funding: crate::money::RawFunding,
+    /// `[payouts]`: how cashback leaves svea.
+    pub payouts: crate::money::RawPayouts,
 }
 
 impl Default for RawConfig {
@@ -193,6 +197,8 @@ impl Default for RawConfig {
             scoring: RawScoring::default(),
             dashboard: crate::dashboard::RawDashboard::default(),
             signup: crate::signup::RawSignup::default(),
+            funding: crate::money::RawFunding::default(),
+            payouts: crate::money::RawPayouts::default(),
         }
     }
 }

@@ -53,6 +53,10 @@ pub struct Config {
     pub dashboard: crate::dashboard::DashboardConfig,
     /// `[signup]`: what creating a business may cost.
     pub signup: crate::signup::SignupConfig,
+    /// `[funding]`: where reward money comes from.
+    pub funding: crate::money::FundingConfig,
+    /// `[payouts]`: how cashback leaves svea.
+    pub payouts: crate::money::PayoutsConfig,
 }
 
 /// `[http]`: how the public listener is secured.

@@ -149,6 +149,7 @@ impl RawConfig {
         let scoring = validate_scoring(&self)?;
         let dashboard = self.dashboard.validate()?;
         let signup = self.signup.validate()?;
+        let (funding, payouts) = crate::money::validate(&self.funding, &self.payouts)?;
         Ok(Config {
             node,
             regions,
@@ -167,6 +168,8 @@ impl RawConfig {
             scoring,
             dashboard,
             signup,
+            funding,
+            payouts,
         })
     }
 }

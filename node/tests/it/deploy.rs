@@ -326,7 +326,7 @@ fn compose_file_validates_against_the_compose_spec_and_wires_three_regions() {
 // ---- Prometheus, Alertmanager, Grafana ------------------------------------------------------------
 
 /// The alerts svea ships, each with the severity Alertmanager routes on.
-const ALERTS: [(&str, &str); 8] = [
+const ALERTS: [(&str, &str); 9] = [
     ("SveaNoLeader", "critical"),
     ("SveaRegionDown", "critical"),
     ("SveaReplicationLag", "warning"),
@@ -335,6 +335,7 @@ const ALERTS: [(&str, &str); 8] = [
     ("SveaSlowRequests", "warning"),
     ("SveaBusinessBudgetNearlySpent", "warning"),
     ("SveaRewardsHeldForReview", "warning"),
+    ("SveaPayoutsFailing", "warning"),
 ];
 
 #[test]
@@ -367,6 +368,7 @@ fn alert_rules_and_prometheus_config_pass_promtool() {
     assert!(expr("SveaHighErrorRate").contains("> 0.01"), "5xx ratio above 1 %");
     assert!(expr("SveaSlowRequests").contains("histogram_quantile(0.95") && expr("SveaSlowRequests").contains("> 2"), "p95 above 2 s");
     assert!(expr("SveaRewardsHeldForReview").contains("svea_rewards_held_total"), "the hourly brake held rewards");
+    assert!(expr("SveaPayoutsFailing").contains("svea_payouts_total{state=\"failed\"}"), "failed payouts");
 }
 
 #[test]

@@ -27,6 +27,7 @@ mod shipped;
 mod expiry;
 mod failover;
 mod geo;
+mod ledger;
 mod maintenance;
 mod metrics;
 mod openapi;
