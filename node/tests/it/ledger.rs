@@ -146,3 +146,106 @@ fn with_card_funding_a_typed_in_budget_is_refused() {
     // Demo money does not enter a card-funded cluster.
     n.send_as("POST", &format!("/v1/businesses/{}/top-ups", biz.id), &biz.key, json!({"amount_sek": "5.00"})).problem(422, "funding-by-card-only");
 }
+
+/// A rail that accepts every instruction and never settles one by itself: what happens to a
+/// payout is what `payout_update` (a callback) says.
+struct Accepting;
+
+impl svea_node::core::rail::PayoutRail for Accepting {
+    fn name(&self) -> &'static str {
+        "ledger-only"
+    }
+    fn send(&self, _: &svea_node::core::rail::PayoutOrder) -> Result<svea_node::core::rail::RailState, svea_node::core::rail::RailError> {
+        Ok(svea_node::core::rail::RailState::InFlight)
+    }
+    fn status(&self, _: &svea_node::core::rail::PayoutId) -> Result<svea_node::core::rail::RailState, svea_node::core::rail::RailError> {
+        Ok(svea_node::core::rail::RailState::InFlight)
+    }
+    fn blocking(&self) -> bool {
+        false
+    }
+}
+
+/// The interfaces the Stripe and Swish work build on, in-process: a top-up counts once per event
+/// and per checkout session, refunds count the difference of Stripe's cumulative total, unknown
+/// payments and businesses are typed errors, and a payout settled by `payout_update` as failed
+/// returns its money to the customer's balance, once.
+#[test]
+fn top_ups_count_once_refunds_count_the_difference_and_a_failed_payout_returns() {
+    use std::sync::Arc;
+    use svea_node::actors::business::TopUpOutcome;
+    use svea_node::actors::keys::PayoutState;
+    use svea_node::actors::{ActorError, Missing, SystemClock};
+    use svea_node::core::funding::{external_ref, TopUp, TopUpRefund};
+    use svea_node::core::rail::RailState;
+    use svea_node::core::{start_with, Parts, SessionMsg};
+    use svea_node::domain::{CreateBusiness, DeviceId, NewLocation, Ore, RewardPolicy, RubricScorer};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut raw = svea_config::RawConfig::default();
+    raw.node.data_dir = dir.path().to_string_lossy().into_owned();
+    raw.payouts.minimum_sek = 1;
+    raw.payouts.retry_interval_ms = 50;
+    let config = raw.validate().expect("config");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    tokio::task::LocalSet::new().block_on(&rt, async move {
+        let (log, sm) = svea_storage::open(&dir.path().join("store"), Duration::from_secs(5)).expect("store");
+        let parts = Parts { log, sm, transport: None, geo: None, model: None, rail: Some(Arc::new(Accepting)), unseal: None };
+        let core = start_with(config, Arc::new(SystemClock), Arc::new(RubricScorer::new()), parts).await.expect("start");
+        let node = core.handle.clone();
+        crate::poll::eventually_async(Duration::from_secs(20), "the node ready", || node.ready()).await;
+        let request = CreateBusiness::new("Kortkafé", next_org_number(), vec![NewLocation::new("Storgatan", 59.3, 18.0).expect("loc")], Ore::ZERO, RewardPolicy::default()).expect("valid");
+        let b = node.create_business(request).await.expect("create").0;
+        let r = |s: &str| external_ref("test", s).expect("ref");
+        let sek = |s: &str| Ore::parse_sek(s).expect("sek");
+        let top_up = |event: &str, checkout: &str| TopUp { business: b.id.clone(), event_id: r(event), checkout_session: Some(r(checkout)), payment_ref: Some(r("pi_1")), amount: sek("100.00"), at_ms: 1_767_225_600_000 };
+        let recorded = |o: TopUpOutcome| match o {
+            TopUpOutcome::Recorded { amount, funds } => Some((amount, funds)),
+            TopUpOutcome::Duplicate { .. } => None,
+        };
+        let (amount, funds) = recorded(node.record_top_up(top_up("evt_1", "cs_1")).await.expect("top-up")).expect("credited");
+        assert_eq!((amount, funds.available), (sek("100.00"), sek("100.00")));
+        assert!(recorded(node.record_top_up(top_up("evt_1", "cs_1")).await.expect("replay")).is_none(), "a replayed event credits nothing");
+        assert!(recorded(node.record_top_up(top_up("evt_2", "cs_1")).await.expect("other event")).is_none(), "a checkout session credits once");
+        let unknown = TopUp { business: svea_node::domain::BusinessId::random(), ..top_up("evt_3", "cs_3") };
+        assert!(matches!(node.record_top_up(unknown).await, Err(ActorError::NotFound { what: Missing::Business, .. })));
+
+        let refund = |event: &str, total: &str| TopUpRefund { event_id: r(event), payment_ref: r("pi_1"), refunded_total: sek(total), at_ms: 1_767_229_200_000 };
+        let (_, o) = node.record_top_up_refund(refund("evt_r1", "30.00")).await.expect("refund");
+        assert_eq!(recorded(o).map(|(a, f)| (a, f.available)), Some((sek("30.00"), sek("70.00"))));
+        let (_, o) = node.record_top_up_refund(refund("evt_r2", "30.00")).await.expect("same total");
+        assert!(recorded(o).is_none(), "the same cumulative total refunds nothing more");
+        let (_, o) = node.record_top_up_refund(refund("evt_r3", "50.00")).await.expect("more");
+        assert_eq!(recorded(o).map(|(a, f)| (a, f.refunded, f.available)), Some((sek("20.00"), sek("50.00"), sek("50.00"))));
+        let stranger = TopUpRefund { payment_ref: r("pi_unknown"), ..refund("evt_r4", "1.00") };
+        assert!(matches!(node.record_top_up_refund(stranger).await, Err(ActorError::NotFound { what: Missing::Payment, .. })));
+
+        // A reward, its payout sent and acknowledged but not settled by the rail.
+        let device = DeviceId::random();
+        let (s, _) = node.open_session(b.locations[0].qr_token.clone(), device.clone(), None).await.expect("open");
+        let purchase = SessionMsg::ConfirmPurchase { amount: sek("200.00"), purchased_at: chrono::Utc::now(), transaction_id: "R-1".parse().expect("txn") };
+        node.session(s.id.clone(), purchase).await.expect("purchase");
+        let done = node.session(s.id.clone(), SessionMsg::Feedback { text: GOOD_FEEDBACK.into() }).await.expect("feedback");
+        let reward = done.feedback.and_then(|f| f.settlement).map(|st| st.decision.amount).expect("settled");
+        assert!(reward > Ore::ZERO);
+        let view = node.wallet(&device).await.expect("wallet");
+        let (id, payout) = view.payouts.first().cloned().expect("a payout started at once (minimum 1 SEK)");
+        assert_eq!((payout.amount, payout.state.clone()), (reward, PayoutState::InFlight));
+        assert_eq!(view.wallet.expect("wallet").balance(), Ore::ZERO);
+
+        // The rail's callback: failed. The money is back on the balance, with the reason; a later
+        // "paid" for the same payout changes nothing.
+        let failed = RailState::Failed { code: "RF07".into(), reason: "the payee's Swish number is not enrolled".into() };
+        let state = node.payout_update(&id, failed).await.expect("update");
+        assert!(matches!(state, PayoutState::Failed { ref code, .. } if code == "RF07"), "{state:?}");
+        let again = node.payout_update(&id, RailState::Paid).await.expect("update again");
+        assert_eq!(again, state, "a payout settles once");
+        let view = node.wallet(&device).await.expect("wallet");
+        assert_eq!(view.wallet.expect("wallet").balance(), reward);
+        let kinds: Vec<&str> = view.postings.iter().map(|p| p.kind.as_str()).collect();
+        assert_eq!(kinds, ["reward_reserved", "payout_started", "payout_failed"]);
+        let funds = node.business(b.id.clone()).await.expect("business").funds();
+        assert_eq!(funds.available, sek("50.00").checked_sub(reward).expect("sub"));
+        core.shutdown().await;
+    });
+}

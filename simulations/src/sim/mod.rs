@@ -146,6 +146,7 @@ pub fn bug_name(bug: Bug) -> &'static str {
         Bug::AcceptStaleEpoch => "accept-stale-epoch",
         Bug::SettleWithoutRecord => "settle-without-record",
         Bug::ApplyBatchOutOfOrder => "apply-batch-out-of-order",
+        Bug::PayoutSettledTwice => "payout-settled-twice",
     }
 }
 
@@ -156,8 +157,9 @@ pub fn parse_bug(s: &str) -> Result<Bug, String> {
         "accept-stale-epoch" => Ok(Bug::AcceptStaleEpoch),
         "settle-without-record" => Ok(Bug::SettleWithoutRecord),
         "apply-batch-out-of-order" => Ok(Bug::ApplyBatchOutOfOrder),
+        "payout-settled-twice" => Ok(Bug::PayoutSettledTwice),
         other => Err(format!(
-            "unknown bug {other:?}: ack-before-flush, accept-stale-epoch, settle-without-record or apply-batch-out-of-order"
+            "unknown bug {other:?}: ack-before-flush, accept-stale-epoch, settle-without-record, apply-batch-out-of-order or payout-settled-twice"
         )),
     }
 }
