@@ -796,8 +796,9 @@ impl BusinessOp for Settle {
                     withheld = Some(Withheld::PurchaseRefunded);
                 } else if d.tier != RewardTier::None && next.remaining() == Ore::ZERO {
                     // The funding gate: no funds (none yet, spent, or a refund took them), no reward.
+                    // `compute_reward` said so already (capped by the budget, to 0); the reason
+                    // says why in the customer's words.
                     d.amount = Ore::ZERO;
-                    d.capped_by = None;
                     withheld = Some(Withheld::NoFunds);
                 } else if d.tier != RewardTier::None {
                     let limited = apply_limits(env, id, &session, &mut next, now, Checked { device: device.as_ref(), fingerprint: fingerprint.as_ref(), network: network.as_ref() }, &mut d)?;
