@@ -173,6 +173,10 @@ pub struct RawConfig {
     pub signup: crate::signup::RawSignup,
     /// `[swish]`: how svea reaches Swish's Payout API.
     pub swish: crate::swish::RawSwish,
+    /// `[funding]`: where reward money comes from.
+    pub funding: crate::money::RawFunding,
+    /// `[payouts]`: how cashback leaves svea.
+    pub payouts: crate::money::RawPayouts,
 }
 
 impl Default for RawConfig {
@@ -196,6 +200,8 @@ impl Default for RawConfig {
             dashboard: crate::dashboard::RawDashboard::default(),
             signup: crate::signup::RawSignup::default(),
             swish: crate::swish::RawSwish::default(),
+            funding: crate::money::RawFunding::default(),
+            payouts: crate::money::RawPayouts::default(),
         }
     }
 }

@@ -55,6 +55,10 @@ pub struct Config {
     pub signup: crate::signup::SignupConfig,
     /// `[swish]`: how svea reaches Swish's Payout API.
     pub swish: crate::swish::SwishConfig,
+    /// `[funding]`: where reward money comes from.
+    pub funding: crate::money::FundingConfig,
+    /// `[payouts]`: how cashback leaves svea.
+    pub payouts: crate::money::PayoutsConfig,
 }
 
 /// `[http]`: how the public listener is secured.

@@ -167,6 +167,7 @@ impl RawConfig {
         let dashboard = self.dashboard.validate()?;
         let signup = self.signup.validate()?;
         let swish = self.swish.validate()?;
+        let (funding, payouts) = crate::money::validate(&self.funding, &self.payouts)?;
         Ok(Config {
             node,
             regions,
@@ -186,6 +187,8 @@ impl RawConfig {
             dashboard,
             signup,
             swish,
+            funding,
+            payouts,
         })
     }
 }

@@ -130,6 +130,16 @@ pub struct DecisionLabel {
     pub decision: &'static str,
 }
 
+/// The `state` label of the payout families.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    /// `started`, `paid` or `failed`.
+    pub state: &'static str,
+}
+
+/// Every `state` of `svea_payouts_total`.
+pub const PAYOUT_STATES: [&str; 3] = ["started", "paid", "failed"];
+
 /// Every `decision` of `svea_reward_reviews_total`.
 pub const REVIEW_DECISIONS: [&str; 2] = ["release", "refuse"];
 
@@ -179,6 +189,20 @@ pub struct Events {
     /// When each certificate this node presents or trusts stops being valid (Unix seconds), set
     /// where the certificate is loaded ([`Events::cert_loaded`]).
     cert_expiry: Family<CertLabel, Gauge>,
+    /// Ledger entries written by actors this node owns, by kind (never by account).
+    pub ledger_entries: Family<KindLabel, Counter>,
+    /// Their amounts, in öre, by kind.
+    pub ledger_ore: Family<KindLabel, Counter>,
+    /// Payouts started, paid and failed by wallets this node owns, by state.
+    pub payouts: Family<StateLabel, Counter>,
+    /// Their amounts, in öre, by state.
+    pub payouts_ore: Family<StateLabel, Counter>,
+    /// Payouts in flight, as this node's driver last saw them (all wallets: the `payfly/` records).
+    pub payouts_in_flight: Gauge,
+    /// Payouts this node's driver stopped sending after `payouts.attempts_max` unanswered sends.
+    pub payouts_stuck: Gauge,
+    /// Rail calls that got no answer (connect, timeout, unexpected), by this node's driver.
+    pub payout_rail_errors: Counter,
     storage: StorageMetrics,
 }
 
@@ -231,6 +255,13 @@ impl Events {
             budget_ratio: Arc::default(),
             maintenance: Gauge::default(),
             cert_expiry: Family::default(),
+            ledger_entries: Family::default(),
+            ledger_ore: Family::default(),
+            payouts: Family::default(),
+            payouts_ore: Family::default(),
+            payouts_in_flight: Gauge::default(),
+            payouts_stuck: Gauge::default(),
+            payout_rail_errors: Counter::default(),
             storage: StorageMetrics {
                 append: storage_histogram(),
                 flush: storage_histogram(),
@@ -251,6 +282,23 @@ impl Events {
     pub fn http_request(&self, labels: HttpLabels, took: Duration) {
         self.http_requests.get_or_create(&labels).inc();
         self.http_duration.get_or_create(&labels).observe(took.as_secs_f64());
+    }
+
+    /// A ledger entry of `kind` moving `amount`, written by an actor this node owns; payout
+    /// entries count in the payout families too.
+    pub fn ledger_entry(&self, kind: crate::domain::ledger::EntryKind, amount: crate::domain::Ore) {
+        use crate::domain::ledger::EntryKind;
+        let ore = u64::try_from(amount.as_ore()).unwrap_or(0);
+        self.ledger_entries.get_or_create(&KindLabel { kind: kind.as_str() }).inc();
+        self.ledger_ore.get_or_create(&KindLabel { kind: kind.as_str() }).inc_by(ore);
+        let state = match kind {
+            EntryKind::PayoutStarted => "started",
+            EntryKind::PayoutPaid => "paid",
+            EntryKind::PayoutFailed => "failed",
+            _ => return,
+        };
+        self.payouts.get_or_create(&StateLabel { state }).inc();
+        self.payouts_ore.get_or_create(&StateLabel { state }).inc_by(ore);
     }
 
     /// A GeoIP decision.
@@ -353,6 +401,21 @@ impl Telemetry {
         let build: Family<BuildLabels, Gauge> = Family::default();
         build.get_or_create(&BuildLabels { version: crate::VERSION, revision: crate::REVISION }).set(1);
         r.register("svea_build_info", "Always 1; the version and git revision of this binary as labels", build);
+        r.register("svea_ledger_entries", "Ledger entries written by actors this node owns, by kind", e.ledger_entries.clone());
+        r.register("svea_ledger_entries_ore", "Amounts of those ledger entries, in öre, by kind", e.ledger_ore.clone());
+        r.register("svea_payouts", "Payouts started, paid and failed by wallets this node owns, by state", e.payouts.clone());
+        r.register("svea_payouts_ore", "Amounts of those payouts, in öre, by state", e.payouts_ore.clone());
+        r.register("svea_payouts_in_flight", "Payouts in flight, as this node's payout driver last saw them", e.payouts_in_flight.clone());
+        r.register("svea_payouts_stuck", "Payouts this node's driver stopped sending after payouts.attempts_max unanswered sends", e.payouts_stuck.clone());
+        r.register("svea_payout_rail_errors", "Payout rail calls that got no answer", e.payout_rail_errors.clone());
+        for kind in crate::domain::ledger::ENTRY_KINDS {
+            let _ = e.ledger_entries.get_or_create(&KindLabel { kind: kind.as_str() });
+            let _ = e.ledger_ore.get_or_create(&KindLabel { kind: kind.as_str() });
+        }
+        for state in PAYOUT_STATES {
+            let _ = e.payouts.get_or_create(&StateLabel { state });
+            let _ = e.payouts_ore.get_or_create(&StateLabel { state });
+        }
         let s = &e.storage;
         r.register("svea_raft_append_duration_seconds", "Raft log append until flushed", s.append.clone());
         r.register("svea_raft_flush_duration_seconds", "One storage flush (fdatasync)", s.flush.clone());
@@ -360,7 +423,7 @@ impl Telemetry {
         r.register("svea_raft_commit_index", "Committed Raft log index as this node knows it", s.committed.clone());
         r.register("svea_raft_snapshots_built", "Snapshots built on this node", s.snapshots_built.clone());
         r.register("svea_raft_snapshots_installed", "Snapshots from the leader installed on this node", s.snapshots_installed.clone());
-        for kind in ["business", "session"] {
+        for kind in ["business", "session", "wallet"] {
             // Every kind shows from the start, at zero.
             let _ = e.actors_active.get_or_create(&KindLabel { kind });
             let _ = e.activations.get_or_create(&KindLabel { kind });

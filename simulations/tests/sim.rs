@@ -113,6 +113,11 @@ fn the_same_seed_gives_the_same_trace_hash() {
 }
 
 #[test]
+fn a_payout_recorded_twice_after_a_retry_is_caught() {
+    assert_caught(Bug::PayoutSettledTwice);
+}
+
+#[test]
 fn applying_a_batch_out_of_order_is_caught() {
     assert_caught(Bug::ApplyBatchOutOfOrder);
 }

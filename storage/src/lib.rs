@@ -72,7 +72,10 @@ pub fn open_in_memory(disk: &engine::mem::MemDisk, flush_timeout: Duration) -> R
 /// format-6 businesses do not decode as that. 8: sessions keep their client network's keyed
 /// hash, settlements the reward the hourly brake held, businesses their hourly reward ring, held
 /// count and declared-purchase ceiling (issue 20's limits); format-7 states do not decode as that.
-pub const FORMAT: u32 = 8;
+/// 9: a business keeps its ledger account's book instead of a budget and a paid total, held
+/// rewards their customer, and the ledger's records exist (issue 21); format-8 businesses do not
+/// decode as that.
+pub const FORMAT: u32 = 9;
 const FORMAT_TREE: &str = "svea_format";
 const FORMAT_KEY: &[u8] = b"format";
 

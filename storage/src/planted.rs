@@ -18,11 +18,15 @@ pub enum Bug {
     /// The state machine applies a batch's commands last to first (and hands out their results
     /// in that order).
     ApplyBatchOutOfOrder,
+    /// A payout's settlement is recorded again when it is reported again (a retried callback),
+    /// under a new entry id: the payout is paid twice in the ledger (the switch lives here; the
+    /// node's wallet actor and payout driver read it).
+    PayoutSettledTwice,
 }
 
 impl Bug {
     /// Every bug that can be planted.
-    pub const ALL: [Bug; 4] = [Bug::AckBeforeFlush, Bug::AcceptStaleEpoch, Bug::SettleWithoutRecord, Bug::ApplyBatchOutOfOrder];
+    pub const ALL: [Bug; 5] = [Bug::AckBeforeFlush, Bug::AcceptStaleEpoch, Bug::SettleWithoutRecord, Bug::ApplyBatchOutOfOrder, Bug::PayoutSettledTwice];
 }
 
 #[cfg(feature = "planted-bugs")]
@@ -36,6 +40,7 @@ mod switch {
         static ACCEPT_STALE_EPOCH: Cell<bool> = const { Cell::new(false) };
         static SETTLE_WITHOUT_RECORD: Cell<bool> = const { Cell::new(false) };
         static APPLY_BATCH_OUT_OF_ORDER: Cell<bool> = const { Cell::new(false) };
+        static PAYOUT_SETTLED_TWICE: Cell<bool> = const { Cell::new(false) };
     }
 
     fn cell(bug: Bug) -> &'static std::thread::LocalKey<Cell<bool>> {
@@ -44,6 +49,7 @@ mod switch {
             Bug::AcceptStaleEpoch => &ACCEPT_STALE_EPOCH,
             Bug::SettleWithoutRecord => &SETTLE_WITHOUT_RECORD,
             Bug::ApplyBatchOutOfOrder => &APPLY_BATCH_OUT_OF_ORDER,
+            Bug::PayoutSettledTwice => &PAYOUT_SETTLED_TWICE,
         }
     }
 
@@ -87,4 +93,10 @@ pub fn settle_without_record() -> bool {
 /// Whether apply should run a batch's commands last to first ([`Bug::ApplyBatchOutOfOrder`]).
 pub(crate) fn apply_batch_out_of_order() -> bool {
     is_on(Bug::ApplyBatchOutOfOrder)
+}
+
+/// Whether a payout's settlement is recorded again when reported again ([`Bug::PayoutSettledTwice`]).
+/// Public because the wallet is node code; a constant `false` without the feature.
+pub fn payout_settled_twice() -> bool {
+    is_on(Bug::PayoutSettledTwice)
 }

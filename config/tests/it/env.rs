@@ -135,6 +135,13 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_ABUSE_DUPLICATE_CONTAINMENT_PERCENT", "47"),
             ("SVEA_ABUSE_DAY_FINGERPRINTS_SCAN_MAX", "48"),
             ("SVEA_ABUSE_DAY_FINGERPRINTS_PER_BUSINESS_MAX", "49"),
+            ("SVEA_FUNDING_PROVIDER", "stripe"),
+            ("SVEA_PAYOUTS_RAIL", "swish"),
+            ("SVEA_PAYOUTS_MINIMUM_SEK", "51"),
+            ("SVEA_PAYOUTS_RETRY_INTERVAL_MS", "52"),
+            ("SVEA_PAYOUTS_ATTEMPTS_MAX", "53"),
+            ("SVEA_PAYOUTS_CALL_TIMEOUT_MS", "54"),
+            ("SVEA_PAYOUTS_IN_FLIGHT_MAX", "55"),
         ],
     );
     assert_eq!(config.privacy.device_key, "device-key-from-the-environment-0123456789");
@@ -207,6 +214,9 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(config.operator.metrics_token.as_deref(), Some("scrape-token-0123456789"));
     assert_eq!(config.signup.creations_per_address_hour.get(), 48);
     assert_eq!(config.signup.release_unverified_org_number_after, ms(49));
+    assert_eq!(config.funding.provider, svea_config::FundingProvider::Stripe);
+    let p = &config.payouts;
+    assert_eq!((p.rail, p.minimum_ore, p.retry_interval, p.attempts_max, p.call_timeout, p.in_flight_max), (svea_config::PayoutRailKind::Swish, 5100, ms(52), 53, ms(54), 55));
     let g = &config.geo;
     assert_eq!(g.db_path, Some(PathBuf::from("/data/geo/city.mmdb")));
     let region = |s: &str| s.parse::<Region>().unwrap();
@@ -251,7 +261,7 @@ fn every_overridable_key_has_its_variable() {
         ["4F24C03A0295A0B53596240EA8C0F430", "1234679304", "https://svea.example/v1/payouts/swish/callback"]
     );
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 102);
+    assert_eq!(env_var_names().len(), 109);
 }
 
 #[test]

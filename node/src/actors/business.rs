@@ -33,7 +33,9 @@ use super::keys::{
     DayFingerprintRecord, DeclaredMaxRecord, DeviceDayRecord, FingerprintRecord, HeldRecord, HeldReward, Index, NetworkDayRecord, OpenedRecord, OrgClaim, OrgClaimRecord, OrgRecord,
     OrgUnverifiedRecord, PosAccountRecord, PosClaimRecord, PosEventRecord, PosLockRecord, PosModeRecord, PosPurchaseRecord, PosRefRecord, PosRefundRecord,
     PosTryRecord, QrRecord, QrTarget, RefundRecorded, ReversalRecord, SettledRecord, TextStamp, TrySlot,
+    CheckoutRecord, EntryRecord, FundedRecord, OutboxRecord, PaidTopUp, TopUpRecord, Transfer,
 };
+use crate::domain::ledger::{Account, Book, Entry, EntryId, EntryKind, ExternalRef, Funds};
 use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
 use crate::core::remote::RemoteCall;
 use crate::domain::pos::{Delivery, PosError, PosIntegration, Provider, PurchaseVerification};
@@ -139,7 +141,7 @@ impl Business {
         let mut day = last;
         for _ in 0..days {
             let stats = per_day.get(&day.format("%Y-%m-%d").to_string()).cloned().unwrap_or_default();
-            let budget_left = self.remaining().checked_add(paid_after).unwrap_or(self.budget).min(self.budget);
+            let budget_left = self.remaining().checked_add(paid_after).unwrap_or(self.remaining());
             paid_after = paid_after.checked_add(stats.rewards_paid).unwrap_or(paid_after);
             out.push(DayPoint { day, stats, budget_left });
             match day.pred_opt() {
@@ -167,10 +169,11 @@ pub struct Business {
     pub locations: Vec<Location>,
     /// Reward percentages.
     pub policy: RewardPolicy,
-    /// Total reward budget.
-    pub budget: Ore,
-    /// Paid so far; never exceeds `budget`.
-    pub paid: Ore,
+    /// The business's ledger account (`business:<id>`): its postings so far and the running
+    /// totals its latest posting stamped (written in the same command as that posting; the
+    /// postings under `lacct/business:<id>/` are the record). Funded, refunded, rewarded and
+    /// available all follow from it ([`Business::funds`]); nothing else stores money.
+    pub book: Book,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Analytics.
@@ -282,6 +285,8 @@ pub enum Withheld {
     ReviewRefused,
     /// The till refunded or cancelled the purchase before the reward was settled.
     PurchaseRefunded,
+    /// The business has no funds for rewards (not topped up yet, spent, or refunded).
+    NoFunds,
 }
 
 impl Business {
@@ -291,9 +296,19 @@ impl Business {
         (paid, cap.checked_sub(paid).unwrap_or(Ore::ZERO).max(Ore::ZERO))
     }
 
-    /// Budget still available for rewards.
+    /// Funds still available for rewards (never below zero).
     pub fn remaining(&self) -> Ore {
-        self.budget.checked_sub(self.paid).unwrap_or(Ore::ZERO).max(Ore::ZERO)
+        self.funds().spendable()
+    }
+
+    /// The business's money, as its ledger account shows it.
+    pub fn funds(&self) -> Funds {
+        Funds::of(&self.book.totals)
+    }
+
+    /// Rewarded to customers so far (net of reversals), from the ledger.
+    pub fn paid(&self) -> Ore {
+        self.funds().rewarded
     }
 }
 
@@ -345,8 +360,8 @@ pub struct NewBusiness {
     pub home_region: Region,
     /// Reward percentages.
     pub policy: RewardPolicy,
-    /// Total budget.
-    pub budget: Ore,
+    /// A demo top-up credited with the creation (`funding.provider = "demo"`; 0 for none).
+    pub opening_top_up: Ore,
     /// Hash of the API key handed to the creator.
     pub key_hash: KeyHash,
     /// How customers prove their purchase.
@@ -474,6 +489,55 @@ pub enum OrgReleased {
 }
 op!(BusinessActor, BusinessId: ReviewHeld -> Settlement);
 op!(BusinessActor, BusinessId: SetDeclaredAmountMax -> Business);
+op!(BusinessActor, BusinessId: RecordTopUp -> TopUpOutcome);
+op!(BusinessActor, BusinessId: RecordTopUpRefund -> TopUpOutcome);
+
+/// Credits a top-up (card -> business), once per provider event and once per checkout session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordTopUp {
+    /// The provider's event (or a demo top-up's own id): the entry's id.
+    pub event: ExternalRef,
+    /// The checkout session it completes, if any (a second event about it credits nothing).
+    pub checkout_session: Option<ExternalRef>,
+    /// The provider's payment id, which a later refund names (`topup/<payment>`).
+    pub payment: Option<ExternalRef>,
+    /// Amount, positive.
+    pub amount: Ore,
+    /// When the provider says it happened.
+    pub at: DateTime<Utc>,
+}
+
+/// Debits a top-up refund (business -> card): the difference between `refunded_total` and what
+/// was refunded of that payment before (the provider reports refunds cumulatively).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordTopUpRefund {
+    /// The provider's event: the entry's id.
+    pub event: ExternalRef,
+    /// The payment refunded.
+    pub payment: ExternalRef,
+    /// Refunded of it in total, as the provider reports it now.
+    pub refunded_total: Ore,
+    /// When the provider says it happened.
+    pub at: DateTime<Utc>,
+}
+
+/// What a top-up or refund did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TopUpOutcome {
+    /// Recorded now: this much moved; the business's funds after it.
+    Recorded {
+        /// Amount of the entry.
+        amount: Ore,
+        /// Funds after it.
+        funds: Funds,
+    },
+    /// Nothing new: the event (or checkout session) was recorded before, or the refund total is
+    /// not above what was refunded already.
+    Duplicate {
+        /// Funds now.
+        funds: Funds,
+    },
+}
 
 /// The business's decision on a reward its hourly brake held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -571,8 +635,7 @@ impl BusinessOp for NewBusiness {
             home_region: self.home_region,
             locations: self.locations,
             policy: self.policy,
-            budget: self.budget,
-            paid: Ore::ZERO,
+            book: Book::default(),
             created_at: now,
             analytics: Analytics::default(),
             paid_today: DayPaid::default(),
@@ -588,7 +651,18 @@ impl BusinessOp for NewBusiness {
             pos_purchases: 0,
         };
         let org = OrgRecord { org: business.org_number.clone() };
-        let mut writes = Vec::with_capacity(business.locations.len() + 4);
+        let mut business = business;
+        let mut writes = Vec::with_capacity(business.locations.len() + 8);
+        if self.opening_top_up > Ore::ZERO {
+            // The demo's opening budget is a top-up like any other: one entry, card -> business.
+            let event = ExternalRef::parse(&format!("demo-open-{id}")).ok_or_else(|| ActorError::Internal("business ids are key-safe".into()))?;
+            let entry = Entry::transfer(EntryId::top_up(&event), EntryKind::TopUp, now.timestamp_millis(), Account::Card, Account::Business(id.clone()), self.opening_top_up, "demo".into())
+                .map_err(ledger_broken)?;
+            let (book, w) = post_business(id, &business.book, &entry)?;
+            business.book = book;
+            writes.extend(w);
+        }
+        writes.push(FundedRecord { business: id.clone() }.write(&(business.remaining() > Ore::ZERO), IndexMode::Upsert)?);
         // An organisation number registers once: the record is written with the business, so
         // of two concurrent creations with one number exactly one commits.
         writes.push(org.write(id, IndexMode::InsertNew)?);
@@ -720,20 +794,28 @@ impl BusinessOp for Settle {
                     d.amount = Ore::ZERO;
                     d.capped_by = None;
                     withheld = Some(Withheld::PurchaseRefunded);
+                } else if d.tier != RewardTier::None && next.remaining() == Ore::ZERO {
+                    // The funding gate: no funds (none yet, spent, or a refund took them), no reward.
+                    // `compute_reward` said so already (capped by the budget, to 0); the reason
+                    // says why in the customer's words.
+                    d.amount = Ore::ZERO;
+                    withheld = Some(Withheld::NoFunds);
                 } else if d.tier != RewardTier::None {
                     let limited = apply_limits(env, id, &session, &mut next, now, Checked { device: device.as_ref(), fingerprint: fingerprint.as_ref(), network: network.as_ref() }, &mut d)?;
                     withheld = limited.withheld;
                     writes.extend(limited.writes);
                     if let Some(h) = limited.held {
                         held = Some(h);
-                        let record = HeldReward { held_at: now, reward: h, purchase, score };
+                        let device = device.clone().ok_or_else(|| ActorError::Internal("a held reward has a device (the limits withhold one without)".into()))?;
+                        let record = HeldReward { held_at: now, reward: h, purchase, score, device };
                         writes.push(HeldRecord { business: id.clone(), session: session.clone() }.write(&record, IndexMode::InsertNew)?);
                         next.held_pending = next.held_pending.saturating_add(1);
                     }
                 }
-                next.paid = next.paid.checked_add(d.amount).ok_or_else(|| ActorError::Internal("paid amount overflow".into()))?;
-                // Guarantee 3: a business never pays beyond its budget.
-                assert!(next.paid <= next.budget, "reward exceeded budget");
+                if d.amount > Ore::ZERO {
+                    let device = device.as_ref().ok_or_else(|| ActorError::Internal("a paid reward has a device (the limits withhold one without)".into()))?;
+                    writes.extend(reserve_reward(id, &session, device, &mut next, d.amount, now)?);
+                }
                 next.analytics.score_sum += u64::from(score);
                 next.analytics.scored += 1;
                 next.analytics.tiers[tier_index(d.tier)] += 1;
@@ -793,7 +875,7 @@ fn settlement_outcome(s: &Settlement) -> &'static str {
 /// The budget a business has left, as a share of its budget (1 for a zero budget: nothing of
 /// it is spent).
 fn budget_left_ratio(b: &Business) -> f64 {
-    let budget = b.budget.as_ore();
+    let budget = b.funds().funded.as_ore();
     if budget <= 0 {
         return 1.0;
     }
@@ -900,6 +982,67 @@ impl BusinessOp for SetDeclaredAmountMax {
     }
 }
 
+impl BusinessOp for RecordTopUp {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<TopUpOutcome, ActorError> {
+        let mut next = current(slot, id)?.clone();
+        let view = env.cluster.view();
+        let entry_id = EntryId::top_up(&self.event);
+        let checkout = self.checkout_session.as_ref().map(|s| CheckoutRecord { session: s.clone() });
+        // This actor writes every record below, so its own view is complete.
+        let seen = EntryRecord { entry: entry_id.clone() }.exists(view)? || checkout.as_ref().map(|c| c.exists(view)).transpose()?.unwrap_or(false);
+        if seen {
+            return Ok(TopUpOutcome::Duplicate { funds: next.funds() });
+        }
+        let reference = self.payment.as_ref().map(|p| p.to_string()).unwrap_or_else(|| self.event.to_string());
+        let entry = Entry::transfer(entry_id.clone(), EntryKind::TopUp, self.at.timestamp_millis(), Account::Card, Account::Business(id.clone()), self.amount, reference).map_err(ledger_broken)?;
+        let (book, mut writes) = post_business(id, &next.book, &entry)?;
+        next.book = book;
+        if let Some(c) = &checkout {
+            writes.push(c.write(&entry_id, IndexMode::InsertNew)?);
+        }
+        if let Some(p) = &self.payment {
+            writes.push(TopUpRecord { payment: p.clone() }.write(&PaidTopUp { business: id.clone(), amount: self.amount, refunded: Ore::ZERO }, IndexMode::InsertNew)?);
+        }
+        writes.push(FundedRecord { business: id.clone() }.write(&(next.remaining() > Ore::ZERO), IndexMode::Upsert)?);
+        let funds = next.funds();
+        match slot.commit(env, next, writes, vec![]).await? {
+            Persisted::Ok => {
+                tracing::info!(event = "top_up", amount_ore = self.amount.as_ore(), available_ore = funds.available.as_ore(), "top-up credited");
+                env.metrics.ledger_entry(EntryKind::TopUp, self.amount);
+                Ok(TopUpOutcome::Recorded { amount: self.amount, funds })
+            }
+            // A payment id reused by another checkout: the provider's bug; credit nothing twice.
+            Persisted::IndexTaken { .. } => Ok(TopUpOutcome::Duplicate { funds: current(slot, id)?.funds() }),
+        }
+    }
+}
+
+impl BusinessOp for RecordTopUpRefund {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<TopUpOutcome, ActorError> {
+        let mut next = current(slot, id)?.clone();
+        let view = env.cluster.view();
+        let record = TopUpRecord { payment: self.payment.clone() };
+        let paid = record.read(view)?.filter(|p| &p.business == id).ok_or_else(|| ActorError::NotFound { what: Missing::Payment, id: self.payment.to_string() })?;
+        let entry_id = EntryId::top_up_refund(&self.event);
+        // Never more than was paid; only what is new since the last report.
+        let total = self.refunded_total.min(paid.amount);
+        let delta = total.checked_sub(paid.refunded).unwrap_or(Ore::ZERO);
+        if (EntryRecord { entry: entry_id.clone() }).exists(view)? || delta <= Ore::ZERO {
+            return Ok(TopUpOutcome::Duplicate { funds: next.funds() });
+        }
+        let entry = Entry::transfer(entry_id, EntryKind::TopUpRefunded, self.at.timestamp_millis(), Account::Business(id.clone()), Account::Card, delta, self.payment.to_string()).map_err(ledger_broken)?;
+        let (book, mut writes) = post_business(id, &next.book, &entry)?;
+        next.book = book;
+        writes.push(record.write(&PaidTopUp { refunded: total, ..paid }, IndexMode::Upsert)?);
+        writes.push(FundedRecord { business: id.clone() }.write(&(next.remaining() > Ore::ZERO), IndexMode::Upsert)?);
+        let funds = next.funds();
+        slot.commit(env, next, writes, vec![]).await?;
+        tracing::warn!(event = "top_up_refunded", amount_ore = delta.as_ore(), available_ore = funds.available.as_ore(), "top-up refunded");
+        env.metrics.ledger_entry(EntryKind::TopUpRefunded, delta);
+        Ok(TopUpOutcome::Recorded { amount: delta, funds })
+    }
+}
+
 impl BusinessOp for ReviewHeld {
     async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Settlement, ActorError> {
         let not_held = || ActorError::NotFound { what: Missing::HeldReward, id: self.session.to_string() };
@@ -920,6 +1063,7 @@ impl BusinessOp for ReviewHeld {
         let mut next = current(slot, id)?.clone();
         let now = env.clock.now();
         let mut decided = stored;
+        let mut reward_writes = Vec::new();
         match self.decision {
             ReviewDecision::Release => {
                 // Budget and today's cap are checked again: both may have moved since it was held.
@@ -940,9 +1084,9 @@ impl BusinessOp for ReviewHeld {
                         format!("the held reward of session {} cannot be paid now: the budget or today's reward cap is spent", self.session),
                     ));
                 }
-                next.paid = next.paid.checked_add(d.amount).ok_or_else(|| ActorError::Internal("paid amount overflow".into()))?;
-                // Guarantee 3, and the daily cap, hold for released rewards too.
-                assert!(next.paid <= next.budget, "released reward exceeded budget");
+                let held_record = HeldRecord { business: id.clone(), session: self.session.clone() }.read(env.cluster.view())?;
+                let device = held_record.map(|h| h.device).ok_or_else(|| not_held())?;
+                reward_writes = reserve_reward(id, &self.session, &device, &mut next, d.amount, now)?;
                 let paid = paid_today.checked_add(d.amount).ok_or_else(|| ActorError::Internal("daily paid amount overflow".into()))?;
                 assert!(paid <= env.limits.business_daily_cap, "released reward exceeded the daily cap");
                 next.paid_today = DayPaid { day, paid };
@@ -956,7 +1100,8 @@ impl BusinessOp for ReviewHeld {
         }
         next.held_pending = next.held_pending.saturating_sub(1);
         let counted = budget_left_ratio(&next);
-        let writes = vec![settled.write(&decided, IndexMode::Upsert)?];
+        let mut writes = vec![settled.write(&decided, IndexMode::Upsert)?];
+        writes.extend(reward_writes);
         let deletes = vec![HeldRecord { business: id.clone(), session: self.session.clone() }.key()];
         slot.commit(env, next, writes, deletes).await?;
         tracing::info!(session_id = %self.session, decision = self.decision.as_str(), reward_ore = decided.decision.amount.as_ore(), "held reward reviewed");
@@ -999,9 +1144,7 @@ async fn record_refund(
         let reversal = ReversalRecord { business: id.clone(), session: session.clone() };
         let paid = settled.map(|s| s.decision.amount).unwrap_or(Ore::ZERO);
         if paid > Ore::ZERO && !reversal.exists(env.cluster.view())? {
-            next.paid = next.paid.checked_sub(paid).ok_or_else(|| ActorError::Internal("paid amount underflow".into()))?;
-            // What was paid is part of `paid`: giving it back never goes below zero.
-            assert!(next.paid >= Ore::ZERO, "reversal exceeded what the business paid");
+            writes.extend(reverse_reward(id, session, &mut next, paid, env.clock.now(), env.cluster.view())?);
             writes.push(reversal.write(&paid, IndexMode::InsertNew)?);
             reversed = paid;
         }
@@ -1196,6 +1339,56 @@ fn is_duplicate(env: &ActorEnv, id: &BusinessId, b: &Business, new: &Shingles, n
     Ok(false)
 }
 
+/// The ledger writes of a business's posting of `entry` on its own account: the book after it
+/// and the records (entry, posting, posted-once).
+fn post_business(id: &BusinessId, book: &Book, entry: &Entry) -> Result<(Book, Vec<svea_storage::IndexWrite>), ActorError> {
+    let account = Account::Business(id.clone());
+    let (next, posting) = book.post(&account, entry).map_err(ledger_broken)?;
+    let writes = super::keys::entry_writes(entry, &[(account, book.postings, posting)])?;
+    Ok((next, writes))
+}
+
+/// A ledger rule broke on svea's own numbers: a bug, never the client's fault.
+fn ledger_broken(e: crate::domain::ledger::LedgerError) -> ActorError {
+    ActorError::Internal(e.to_string())
+}
+
+/// The reward of `session` reserved for its customer: one entry business -> customer, posted on
+/// the business's account, and the transfer its wallet takes (`lout/`). Updates `next`'s book
+/// and its funded flag. Guarantee 3: a reward never reserves more than the funds.
+fn reserve_reward(id: &BusinessId, session: &SessionId, device: &DeviceHash, next: &mut Business, amount: Ore, now: DateTime<Utc>) -> Result<Vec<svea_storage::IndexWrite>, ActorError> {
+    assert!(amount > Ore::ZERO && amount <= next.remaining(), "a reward reserves more than the business's funds");
+    let entry = Entry::transfer(EntryId::reward(id, session), EntryKind::RewardReserved, now.timestamp_millis(), Account::Business(id.clone()), Account::Customer(device.clone()), amount, session.to_string())
+        .map_err(ledger_broken)?;
+    let (book, mut writes) = post_business(id, &next.book, &entry)?;
+    next.book = book;
+    assert!(next.funds().available >= Ore::ZERO, "a reward took the business's funds below zero");
+    writes.push(OutboxRecord { entry: entry.id.clone() }.write(&Transfer { entry: entry.id.clone(), device: device.clone(), business: id.clone() }, IndexMode::InsertNew)?);
+    writes.push(FundedRecord { business: id.clone() }.write(&(next.remaining() > Ore::ZERO), IndexMode::Upsert)?);
+    Ok(writes)
+}
+
+/// A reward given back after a till refund: one entry customer -> business (the customer is the
+/// reward entry's), posted on the business's account, and the transfer the wallet takes.
+fn reverse_reward(id: &BusinessId, session: &SessionId, next: &mut Business, amount: Ore, now: DateTime<Utc>, view: &svea_storage::StateView) -> Result<Vec<svea_storage::IndexWrite>, ActorError> {
+    let reward = EntryRecord { entry: EntryId::reward(id, session) }.read(view)?.ok_or_else(|| ActorError::Internal(format!("paid reward of session {session} has no ledger entry")))?;
+    let device = reward
+        .legs
+        .iter()
+        .find_map(|l| match &l.account {
+            Account::Customer(d) => Some(d.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| ActorError::Internal(format!("reward entry {} has no customer", reward.id)))?;
+    let entry = Entry::transfer(EntryId::reversal(id, session), EntryKind::RewardReversed, now.timestamp_millis(), Account::Customer(device.clone()), Account::Business(id.clone()), amount, session.to_string())
+        .map_err(ledger_broken)?;
+    let (book, mut writes) = post_business(id, &next.book, &entry)?;
+    next.book = book;
+    writes.push(OutboxRecord { entry: entry.id.clone() }.write(&Transfer { entry: entry.id.clone(), device, business: id.clone() }, IndexMode::InsertNew)?);
+    writes.push(FundedRecord { business: id.clone() }.write(&(next.remaining() > Ore::ZERO), IndexMode::Upsert)?);
+    Ok(writes)
+}
+
 /// Hours a text stays in every business's record of the last day (the sweeper purges it after).
 pub const DAY_FINGERPRINTS_HOURS: i64 = 24;
 
@@ -1231,8 +1424,7 @@ mod tests {
             home_region: "stockholm".parse().expect("region"),
             locations: Vec::new(),
             policy: RewardPolicy::default(),
-            budget: Ore::from_ore(10_000),
-            paid: Ore::from_ore(600),
+            book: Book { postings: 4, totals: crate::domain::ledger::Totals { by_kind: [10_000, -600, 0, 0, 0, 0, 0] } },
             created_at: Utc::now(),
             analytics: a,
             key_hash: crate::domain::ApiKey::random(&BusinessId::random()).hash(),

@@ -20,13 +20,15 @@ use crate::domain::{
     SessionId, TransactionId,
 };
 
-/// Address of an actor: `business/<id>` or `session/<id>`.
+/// Address of an actor: `business/<id>`, `session/<id>` or `wallet/<device hash>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum ActorKey {
     /// A business actor.
     Business(BusinessId),
     /// A feedback-session actor.
     Session(SessionId),
+    /// A customer's wallet (by their device's keyed hash): their cashback, payee and payouts.
+    Wallet(DeviceHash),
 }
 
 impl fmt::Display for ActorKey {
@@ -34,6 +36,7 @@ impl fmt::Display for ActorKey {
         match self {
             ActorKey::Business(id) => write!(f, "business/{id}"),
             ActorKey::Session(id) => write!(f, "session/{id}"),
+            ActorKey::Wallet(id) => write!(f, "wallet/{id}"),
         }
     }
 }
@@ -474,6 +477,8 @@ pub struct HeldReward {
     pub purchase: Ore,
     /// The feedback's score.
     pub score: u8,
+    /// The customer a release pays (their wallet).
+    pub device: DeviceHash,
 }
 
 impl HeldRecord {
@@ -661,5 +666,267 @@ pub fn maintenance(view: &StateView) -> Result<Option<Maintenance>, ActorError> 
     match view.cluster_record(MAINTENANCE_RECORD)? {
         None => Ok(None),
         Some(bytes) => Ok(Some(decode(&bytes)?)),
+    }
+}
+
+// ---- The ledger (issue 21) ----
+
+use crate::core::rail::PayoutId;
+use crate::domain::ledger::{Account, Entry, EntryId, ExternalRef, Posting};
+
+/// Digits of a posting number in its key: every `u64`, so key order is posting order.
+const POSTING_SEQ_DIGITS: usize = 20;
+
+/// A ledger entry by its id (`ledger/<entry>`, insert-new: an entry is written once, by the
+/// actor whose state change caused it, in the same write).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRecord {
+    /// The entry.
+    pub entry: EntryId,
+}
+
+impl EntryRecord {
+    /// Prefix of every entry.
+    pub const PREFIX: &'static str = "ledger/";
+}
+
+impl Index for EntryRecord {
+    type Value = Entry;
+    fn key(&self) -> String {
+        format!("{}{}", Self::PREFIX, self.entry)
+    }
+}
+
+/// One account's posting number `seq` (`lacct/<account>/<seq>`, insert-new), written by the
+/// account's owner with the entry or, for a customer's side of a reward, when the wallet
+/// receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostingRecord {
+    /// The account.
+    pub account: Account,
+    /// Its posting number, from 0.
+    pub seq: u64,
+}
+
+impl PostingRecord {
+    /// Prefix of every posting.
+    pub const PREFIX: &'static str = "lacct/";
+
+    /// Prefix of every posting of `account`, in order.
+    pub fn prefix_of(account: &Account) -> String {
+        format!("{}{}/", Self::PREFIX, account.as_key())
+    }
+
+    /// A posting's value as a scan returns it.
+    pub fn decode_scanned(bytes: &[u8]) -> Result<Posting, ActorError> {
+        Ok(decode(bytes)?)
+    }
+}
+
+impl Index for PostingRecord {
+    type Value = Posting;
+    fn key(&self) -> String {
+        format!("{}{:0width$}", Self::prefix_of(&self.account), self.seq, width = POSTING_SEQ_DIGITS)
+    }
+}
+
+/// That `entry` is posted on `account`, and as which number (`lpost/<account>/<entry>`,
+/// insert-new): what makes a second posting of one entry impossible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedRecord {
+    /// The account.
+    pub account: Account,
+    /// The entry.
+    pub entry: EntryId,
+}
+
+impl PostedRecord {
+    /// Prefix of every such record.
+    pub const PREFIX: &'static str = "lpost/";
+}
+
+impl Index for PostedRecord {
+    type Value = u64;
+    fn key(&self) -> String {
+        format!("{}{}/{}", Self::PREFIX, self.account.as_key(), self.entry)
+    }
+}
+
+/// The writes of `entry` with its postings `(account, number, posting)`: all insert-new, so a
+/// replay of the same write changes nothing and a second, different one is refused.
+pub fn entry_writes(entry: &Entry, postings: &[(Account, u64, Posting)]) -> Result<Vec<IndexWrite>, ActorError> {
+    // The rules of every entry are checked where it is written too: a loud stop beats a ledger
+    // that does not balance.
+    assert!(entry.check().is_ok(), "unbalanced ledger entry {}", entry.id);
+    let mut writes = Vec::with_capacity(1 + 2 * postings.len());
+    writes.push(EntryRecord { entry: entry.id.clone() }.write(entry, IndexMode::InsertNew)?);
+    for (account, seq, posting) in postings {
+        writes.push(PostingRecord { account: account.clone(), seq: *seq }.write(posting, IndexMode::InsertNew)?);
+        writes.push(PostedRecord { account: account.clone(), entry: entry.id.clone() }.write(seq, IndexMode::InsertNew)?);
+    }
+    Ok(writes)
+}
+
+/// Cashback on its way from a business to a customer's wallet (or back, for a reversal):
+/// written by the business with the entry that moved it (`lout/<entry>`), deleted by the wallet
+/// in the same write as its posting. Whatever crashes between the two writes, the record stays
+/// until the wallet has it: `core/payouts.rs` delivers what is left.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Transfer {
+    /// The entry (its customer leg is what the wallet posts).
+    pub entry: EntryId,
+    /// The customer.
+    pub device: DeviceHash,
+    /// The business it came from.
+    pub business: BusinessId,
+}
+
+/// A [`Transfer`] not yet received by its wallet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRecord {
+    /// The entry.
+    pub entry: EntryId,
+}
+
+impl OutboxRecord {
+    /// Prefix of every such record.
+    pub const PREFIX: &'static str = "lout/";
+
+    /// A transfer as a scan of [`OutboxRecord::PREFIX`] returns it.
+    pub fn decode_scanned(bytes: &[u8]) -> Result<Transfer, ActorError> {
+        Ok(decode(bytes)?)
+    }
+}
+
+impl Index for OutboxRecord {
+    type Value = Transfer;
+    fn key(&self) -> String {
+        format!("{}{}", Self::PREFIX, self.entry)
+    }
+}
+
+/// A paid top-up by the provider's payment id (`topup/<payment>`): its business, amount and how
+/// much of it was refunded so far (Stripe reports refunds cumulatively). Written by the business.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PaidTopUp {
+    /// The business it funded.
+    pub business: BusinessId,
+    /// Amount paid.
+    pub amount: Ore,
+    /// Refunded of it so far.
+    pub refunded: Ore,
+}
+
+/// See [`PaidTopUp`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopUpRecord {
+    /// The provider's payment id.
+    pub payment: ExternalRef,
+}
+
+impl Index for TopUpRecord {
+    type Value = PaidTopUp;
+    fn key(&self) -> String {
+        format!("topup/{}", self.payment)
+    }
+}
+
+/// A checkout session already credited, and by which entry (`topupcs/<session>`, insert-new:
+/// two events about one checkout credit it once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutRecord {
+    /// The provider's checkout session id.
+    pub session: ExternalRef,
+}
+
+impl Index for CheckoutRecord {
+    type Value = EntryId;
+    fn key(&self) -> String {
+        format!("topupcs/{}", self.session)
+    }
+}
+
+index!(
+    /// Whether a business has funds for rewards (`bfunded/<business>`, upserted by the business
+    /// whenever that flips): what the customer's start page reads, without a call to the business.
+    FundedRecord(business: BusinessId) -> bool, "bfunded/"
+);
+
+/// Where a payout is and what became of it (`pay/<payout id>`): written by its wallet when it
+/// starts (insert-new) and when it settles. The payee travels sealed with it while it is in
+/// flight (the same id always carries the same content) and is dropped when it settles.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PayoutRecord {
+    /// The customer.
+    pub device: DeviceHash,
+    /// Amount.
+    pub amount: Ore,
+    /// The rail's name when it started (`ledger-only`, `swish`).
+    pub rail: String,
+    /// The payee as sealed when it started; `None` for a rail that needs none, and once settled.
+    pub payee: Option<crate::domain::payee::SealedPayee>,
+    /// When it started, Unix milliseconds.
+    pub started_ms: i64,
+    /// Its state.
+    pub state: PayoutState,
+}
+
+/// A payout's state as the ledger records it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum PayoutState {
+    /// Sent or about to be; not settled.
+    InFlight,
+    /// Paid, at this time (Unix milliseconds).
+    Paid {
+        /// When it was recorded paid.
+        at_ms: i64,
+    },
+    /// Failed and returned to the balance.
+    Failed {
+        /// When it was recorded failed.
+        at_ms: i64,
+        /// The rail's code.
+        code: String,
+        /// Why, for the customer.
+        reason: String,
+    },
+}
+
+/// See [`PayoutRecord`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutIdRecord {
+    /// The payout.
+    pub id: PayoutId,
+}
+
+impl Index for PayoutIdRecord {
+    type Value = PayoutRecord;
+    fn key(&self) -> String {
+        format!("pay/{}", self.id)
+    }
+}
+
+/// A payout in flight (`payfly/<payout id>` -> its customer), written when it starts and deleted
+/// when it settles: what the payout driver scans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlyingRecord {
+    /// The payout.
+    pub id: PayoutId,
+}
+
+impl FlyingRecord {
+    /// Prefix of every such record.
+    pub const PREFIX: &'static str = "payfly/";
+
+    /// The payout a `payfly/` key names.
+    pub fn parse_key(key: &str) -> Option<PayoutId> {
+        PayoutId::parse(key.strip_prefix(Self::PREFIX)?)
+    }
+}
+
+impl Index for FlyingRecord {
+    type Value = DeviceHash;
+    fn key(&self) -> String {
+        format!("{}{}", Self::PREFIX, self.id)
     }
 }

@@ -105,6 +105,7 @@ pub mod placement;
 pub mod registry;
 pub mod routing;
 pub mod session;
+pub mod wallet;
 
 use std::fmt;
 use std::sync::Arc;
@@ -123,6 +124,12 @@ pub use keys::ActorKey;
 impl From<BusinessId> for ActorKey {
     fn from(id: BusinessId) -> Self {
         ActorKey::Business(id)
+    }
+}
+
+impl From<crate::domain::DeviceHash> for ActorKey {
+    fn from(id: crate::domain::DeviceHash) -> Self {
+        ActorKey::Wallet(id)
     }
 }
 
@@ -204,6 +211,8 @@ pub struct ActorEnv {
     pub limits: business::RewardLimits,
     /// What actors count for `/metrics` (activations, settlements); counting never decides.
     pub metrics: crate::telemetry::Events,
+    /// When wallets start payouts (`[payouts]` and the rail).
+    pub payouts: wallet::PayoutRules,
 }
 
 /// What a [`ActorError::NotFound`] did not find.
@@ -223,6 +232,12 @@ pub enum Missing {
     OrgNumber,
     /// A reward held for review (no reward of that session is or was held).
     HeldReward,
+    /// A customer's wallet (no reward ever reached it).
+    Wallet,
+    /// A payout id.
+    Payout,
+    /// A top-up payment (no top-up was credited with that payment id).
+    Payment,
 }
 
 impl Missing {
@@ -236,6 +251,9 @@ impl Missing {
             Missing::Location => "location",
             Missing::OrgNumber => "organisation number",
             Missing::HeldReward => "held reward of session",
+            Missing::Wallet => "wallet",
+            Missing::Payout => "payout",
+            Missing::Payment => "top-up payment",
         }
     }
 }
@@ -364,6 +382,7 @@ impl ActorError {
         match key {
             ActorKey::Business(id) => ActorError::NotFound { what: Missing::Business, id: id.to_string() },
             ActorKey::Session(id) => ActorError::NotFound { what: Missing::Session, id: id.to_string() },
+            ActorKey::Wallet(_) => ActorError::NotFound { what: Missing::Wallet, id: "(this device)".into() },
         }
     }
 }

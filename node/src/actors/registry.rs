@@ -23,6 +23,7 @@ use tracing::Instrument;
 
 use super::business::BusinessActor;
 use super::session::SessionActor;
+use super::wallet::WalletActor;
 use super::{ActorEnv, ActorError, Hosted, Op};
 use crate::telemetry::{Events, KindLabel};
 
@@ -220,6 +221,7 @@ pub struct Router {
     limits: RegistryLimits,
     businesses: RefCell<Table<BusinessActor>>,
     sessions: RefCell<Table<SessionActor>>,
+    wallets: RefCell<Table<WalletActor>>,
     next_instance: std::cell::Cell<u64>,
     active: Arc<AtomicUsize>,
 }
@@ -246,11 +248,18 @@ impl Tabled for SessionActor {
     }
 }
 
+impl Tabled for WalletActor {
+    const KIND: &'static str = "wallet";
+    fn table(router: &Router) -> &RefCell<Table<Self>> {
+        &router.wallets
+    }
+}
+
 impl Router {
     fn count_active(&self) {
-        let (b, s) = (self.businesses.borrow().actors.len(), self.sessions.borrow().actors.len());
-        self.active.store(b + s, Ordering::Relaxed);
-        for (kind, n) in [(BusinessActor::KIND, b), (SessionActor::KIND, s)] {
+        let (b, s, w) = (self.businesses.borrow().actors.len(), self.sessions.borrow().actors.len(), self.wallets.borrow().actors.len());
+        self.active.store(b + s + w, Ordering::Relaxed);
+        for (kind, n) in [(BusinessActor::KIND, b), (SessionActor::KIND, s), (WalletActor::KIND, w)] {
             self.env.metrics.actors_active.get_or_create(&KindLabel { kind }).set(i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
@@ -305,12 +314,14 @@ impl Router {
         let now = Instant::now();
         self.businesses.borrow_mut().passivate_idle(self.limits.idle_after, now, &self.env.metrics);
         self.sessions.borrow_mut().passivate_idle(self.limits.idle_after, now, &self.env.metrics);
+        self.wallets.borrow_mut().passivate_idle(self.limits.idle_after, now, &self.env.metrics);
         self.count_active();
     }
 
     fn stop_all(&self) {
         self.businesses.borrow_mut().stop_all(&self.env.metrics);
         self.sessions.borrow_mut().stop_all(&self.env.metrics);
+        self.wallets.borrow_mut().stop_all(&self.env.metrics);
         self.count_active();
     }
 }
@@ -323,6 +334,7 @@ pub async fn run(env: ActorEnv, inbox: RegistryInbox) {
         limits,
         businesses: RefCell::default(),
         sessions: RefCell::default(),
+        wallets: RefCell::default(),
         next_instance: std::cell::Cell::new(0),
         active,
     });

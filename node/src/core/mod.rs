@@ -13,7 +13,9 @@
 //! business's hourly brake held, and its release or refusal of each.
 
 pub mod feedback;
+pub mod funding;
 pub mod operator;
+pub mod payouts;
 pub mod rail;
 pub mod pos;
 pub mod ollama;
@@ -24,6 +26,7 @@ pub mod routed;
 pub mod scoring;
 pub mod sessions;
 pub mod swish;
+pub mod statement;
 mod start;
 mod sweeper;
 
@@ -170,6 +173,10 @@ impl NodeHandle {
     /// Creates a business with fresh ids and QR tokens; its home region is the region nearest to
     /// its first location.
     pub async fn create_business(&self, req: CreateBusiness) -> Result<(Business, ApiKey), ActorError> {
+        // With real funding, money enters only through the provider: no typed-in budget.
+        if self.config.funding.provider != svea_config::FundingProvider::Demo && req.budget() > Ore::ZERO {
+            return Err(ActorError::Domain(crate::domain::DomainError::FundingByCardOnly));
+        }
         let id = BusinessId::random();
         let key = ApiKey::random(&id);
         let first = req.first_location();
@@ -187,7 +194,7 @@ impl NodeHandle {
             locations,
             home_region: home,
             policy: req.policy().clone(),
-            budget: req.budget(),
+            opening_top_up: req.budget(),
             key_hash: key.hash(),
             purchase_verification: req.purchase_verification(),
         };
@@ -287,7 +294,7 @@ impl NodeHandle {
 
     /// Releases or refuses a held reward of a business (see [`review`]).
     pub async fn review_held(&self, business: BusinessId, session: SessionId, decision: crate::actors::business::ReviewDecision) -> Result<crate::actors::business::Settlement, ActorError> {
-        review::decide(&self.registry, business, session, decision).await
+        review::decide(&self.cluster, &self.registry, business, session, decision).await
     }
 
     /// A page of a business's feedback list, newest first (see [`feedback`]).
@@ -339,6 +346,63 @@ impl NodeHandle {
             SessionMsg::Get => self.get_session(id).await,
             SessionMsg::Expire => self.expire_session(id).await,
         }
+    }
+
+    /// Credits a paid top-up (see [`funding`]): idempotent on the event id and on the checkout
+    /// session; an unknown business is `NotFound { Business }`.
+    pub async fn record_top_up(&self, top_up: funding::TopUp) -> Result<crate::actors::business::TopUpOutcome, ActorError> {
+        funding::record_top_up(&self.registry, top_up).await
+    }
+
+    /// Debits a top-up refund (see [`funding`]): `refunded_total` is cumulative, the entry is
+    /// the difference; an unknown payment is `NotFound { Payment }`.
+    pub async fn record_top_up_refund(&self, refund: funding::TopUpRefund) -> Result<(BusinessId, crate::actors::business::TopUpOutcome), ActorError> {
+        funding::record_top_up_refund(&self.cluster, &self.registry, refund).await
+    }
+
+    /// A demo top-up (`funding.provider = "demo"` only; nothing is charged): credited at once
+    /// under a fresh id.
+    pub async fn demo_top_up(&self, business: BusinessId, amount: Ore) -> Result<crate::actors::business::TopUpOutcome, ActorError> {
+        if self.config.funding.provider != svea_config::FundingProvider::Demo {
+            return Err(ActorError::Domain(crate::domain::DomainError::FundingByCardOnly));
+        }
+        let event = funding::external_ref("event id", &format!("demo-{}", crate::domain::SessionId::random()))?;
+        let at_ms = chrono::Utc::now().timestamp_millis();
+        funding::record_top_up(&self.registry, funding::TopUp { business, event_id: event, checkout_session: None, payment_ref: None, amount, at_ms }).await
+    }
+
+    /// Sets who `device`'s payouts go to (sealed by the caller; the Swish work validates and
+    /// seals). A payout due starts with it.
+    pub async fn set_payee(&self, device: &DeviceId, payee: crate::domain::payee::SealedPayee) -> Result<crate::actors::wallet::Wallet, ActorError> {
+        self.registry.call(self.device_key.hash(device), crate::actors::wallet::SetPayee(payee)).await
+    }
+
+    /// Records what a rail's callback or status poll learned about a payout (idempotent: a
+    /// payout settles once). Answers its state afterwards.
+    pub async fn payout_update(&self, id: &rail::PayoutId, state: rail::RailState) -> Result<crate::actors::keys::PayoutState, ActorError> {
+        payouts::update(&self.cluster, &self.registry, id, state).await
+    }
+
+    /// A customer's wallet, latest postings and payouts (their page).
+    pub async fn wallet(&self, device: &DeviceId) -> Result<payouts::WalletView, ActorError> {
+        payouts::view(&self.cluster, &self.registry, self.device_key.hash(device)).await
+    }
+
+    /// A business's statement for a month (see [`statement`]).
+    pub async fn statement(&self, business: &BusinessId, month: statement::Month) -> Result<statement::Statement, ActorError> {
+        statement::read(&self.cluster, &self.registry, business, month).await
+    }
+
+    /// The payout rail's name for customers (`ledger-only` payouts are shown as demo).
+    pub fn payout_rail(&self) -> svea_config::PayoutRailKind {
+        self.config.payouts.rail
+    }
+
+    /// Whether a business has funds for rewards, as this node has applied it (the customer's
+    /// start page; a business topped up a moment ago through another node may show a moment late).
+    pub fn business_funded(&self, business: &BusinessId) -> bool {
+        use crate::actors::keys::Index;
+        crate::actors::keys::FundedRecord { business: business.clone() }.read(self.cluster.view()).ok().flatten().unwrap_or(false)
     }
 
     /// Whether this node can commit right now (a quorum confirms the leader).

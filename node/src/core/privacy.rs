@@ -33,6 +33,8 @@ pub struct Erasure {
     pub sessions: usize,
     /// Whether the device may have more sessions: ask again.
     pub more: bool,
+    /// Whether a payee was erased (the wallet's payee, sealed).
+    pub payee_erased: bool,
 }
 
 /// The device's sessions after `after` (from the first when `None`), at most
@@ -57,7 +59,14 @@ pub async fn erase(cluster: &ClusterNode, registry: &RegistryHandle, device: Dev
     for id in &links {
         sessions::run(registry, id.clone(), Erase(device.clone())).await?;
     }
-    Ok(Erasure { sessions: links.len(), more: links.len() == PRIVACY_SESSIONS_PER_REQUEST_MAX })
+    // The payee (their Swish number) goes with the rest of their data. The wallet's ledger
+    // account stays: it is bookkeeping, keyed by the device's hash only, and holds money owed.
+    let payee_erased = match registry.call(device, crate::actors::wallet::ErasePayee).await {
+        Ok(had) => had,
+        Err(ActorError::NotFound { .. }) => false,
+        Err(e) => return Err(e),
+    };
+    Ok(Erasure { sessions: links.len(), more: links.len() == PRIVACY_SESSIONS_PER_REQUEST_MAX, payee_erased })
 }
 
 /// The device's session links after `after`, read after a read barrier (so every session opened

@@ -106,6 +106,13 @@ pub trait PayoutRail: Send + Sync {
 
     /// Ask what became of an instruction sent before.
     fn status(&self, id: &PayoutId) -> Result<RailState, RailError>;
+
+    /// Whether its calls block (network I/O): the driver then runs them on tokio's blocking
+    /// pool. A rail that answers from memory (ledger-only, the simulation's) runs inline, which
+    /// keeps the simulation on its one seeded thread.
+    fn blocking(&self) -> bool {
+        true
+    }
 }
 
 /// The `ledger-only` rail: nothing leaves svea; every payout is paid at once and shown as demo.
@@ -123,6 +130,10 @@ impl PayoutRail for LedgerOnly {
 
     fn status(&self, _id: &PayoutId) -> Result<RailState, RailError> {
         Ok(RailState::Paid)
+    }
+
+    fn blocking(&self) -> bool {
+        false
     }
 }
 

@@ -14,8 +14,9 @@ use svea_storage::RaftNodeId;
 
 use crate::actors::business::{
     GetBusiness, NewBusiness, RecordPurchase, RegisterPos, ReleaseOrgNumber, ReleaseReceipt, ReviewHeld, RotateKey, SessionOpened, SetDeclaredAmountMax,
-    SetVerification, Settle,
+    SetVerification, Settle, RecordTopUp, RecordTopUpRefund,
 };
+use crate::actors::wallet::{ErasePayee, GetWallet, Receive, SetPayee, SettlePayout, TryPayout};
 use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{
     ConfirmPurchase, Erase, Expire, ForgetDayFingerprint, GetSession, GiveFeedback, MatchPurchase, OpenSession, PurchaseRefunded, RecordReview, RecordSettlement,
@@ -23,7 +24,7 @@ use crate::actors::session::{
 };
 use super::routed::RoutedWindow;
 use crate::actors::{ActorEnv, ActorError, Hosted, Op};
-use crate::domain::{BusinessId, SessionId};
+use crate::domain::{BusinessId, DeviceHash, SessionId};
 use crate::request_id::RequestId;
 use tracing::Instrument;
 
@@ -81,6 +82,23 @@ pub enum RemoteCall {
     RoutedRecently,
     /// [`ReleaseOrgNumber`] (after `RoutedRecently`: the variants before it keep their numbers).
     ReleaseOrgNumber(BusinessId, ReleaseOrgNumber),
+    // Issue 21 (after `ReleaseOrgNumber`: the variants before keep their numbers).
+    /// [`RecordTopUp`].
+    RecordTopUp(BusinessId, RecordTopUp),
+    /// [`RecordTopUpRefund`].
+    RecordTopUpRefund(BusinessId, RecordTopUpRefund),
+    /// [`Receive`].
+    Receive(DeviceHash, Receive),
+    /// [`SetPayee`].
+    SetPayee(DeviceHash, SetPayee),
+    /// [`ErasePayee`].
+    ErasePayee(DeviceHash, ErasePayee),
+    /// [`GetWallet`].
+    GetWallet(DeviceHash, GetWallet),
+    /// [`SettlePayout`].
+    SettlePayout(DeviceHash, SettlePayout),
+    /// [`TryPayout`].
+    TryPayout(DeviceHash, TryPayout),
 }
 
 /// What travels: the call and the request id it serves, if any (the receiving node logs the
@@ -123,6 +141,14 @@ impl RemoteCall {
             RemoteCall::ForgetDayFingerprint(..) => "forget_day_fingerprint",
             RemoteCall::RoutedRecently => "routed_recently",
             RemoteCall::ReleaseOrgNumber(..) => "release_org_number",
+            RemoteCall::RecordTopUp(..) => "record_top_up",
+            RemoteCall::RecordTopUpRefund(..) => "record_top_up_refund",
+            RemoteCall::Receive(..) => "receive",
+            RemoteCall::SetPayee(..) => "set_payee",
+            RemoteCall::ErasePayee(..) => "erase_payee",
+            RemoteCall::GetWallet(..) => "get_wallet",
+            RemoteCall::SettlePayout(..) => "settle_payout",
+            RemoteCall::TryPayout(..) => "try_payout",
         }
     }
 }
@@ -216,6 +242,14 @@ impl AppHandler for ForwardedCalls {
                 // window only counts; no actor or Raft decision depends on it.
                 RemoteCall::RoutedRecently => encode(&routed.counts(Instant::now())).map_err(|e| e.to_string()),
                 RemoteCall::ReleaseOrgNumber(id, op) => serve(&registry, id, op).await,
+                RemoteCall::RecordTopUp(id, op) => serve(&registry, id, op).await,
+                RemoteCall::RecordTopUpRefund(id, op) => serve(&registry, id, op).await,
+                RemoteCall::Receive(id, op) => serve(&registry, id, op).await,
+                RemoteCall::SetPayee(id, op) => serve(&registry, id, op).await,
+                RemoteCall::ErasePayee(id, op) => serve(&registry, id, op).await,
+                RemoteCall::GetWallet(id, op) => serve(&registry, id, op).await,
+                RemoteCall::SettlePayout(id, op) => serve(&registry, id, op).await,
+                RemoteCall::TryPayout(id, op) => serve(&registry, id, op).await,
             };
             // Calls of an HTTP request (they carry its id) get a line here too, so the request
             // can be followed across nodes; the sweeper's and the simulation's carry none.

@@ -58,8 +58,18 @@ pub async fn list(cluster: &ClusterNode, business: &BusinessId) -> Result<HeldPa
 }
 
 /// Releases or refuses the held reward of `session` at `business`, then tells the session.
-pub async fn decide(registry: &RegistryHandle, business: BusinessId, session: SessionId, decision: ReviewDecision) -> Result<Settlement, ActorError> {
-    let decided = registry.call(business, ReviewHeld { session: session.clone(), decision }).await?;
+pub async fn decide(cluster: &ClusterNode, registry: &RegistryHandle, business: BusinessId, session: SessionId, decision: ReviewDecision) -> Result<Settlement, ActorError> {
+    let decided = registry.call(business.clone(), ReviewHeld { session: session.clone(), decision }).await?;
+    if decided.decision.amount > crate::domain::Ore::ZERO {
+        // The released reward's transfer to the wallet (its record names the customer). Not seen
+        // here yet (the business is on another node): the payout driver delivers it.
+        let entry = crate::domain::ledger::EntryId::reward(&business, &session);
+        if let Ok(Some(t)) = (crate::actors::keys::OutboxRecord { entry: entry.clone() }).read(cluster.view()) {
+            if let Err(e) = super::payouts::deliver(registry, t.device, entry).await {
+                tracing::warn!(session_id = %session, error = %e, "released cashback not delivered to the wallet yet; the payout driver will");
+            }
+        }
+    }
     if let Err(e) = registry.call(session.clone(), RecordReview(decided)).await {
         // The business's record is the truth; the session adopts it when it is next read.
         tracing::warn!(session_id = %session, error = %e, "could not record the review on the session; its next read will");

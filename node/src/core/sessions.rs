@@ -96,7 +96,20 @@ where
             Step::Done(s) => return Ok(*s),
             Step::Settle { business, settle } => (business, settle),
         };
-        let settlement = settle_with(registry, business, settle).await?;
+        let device = settle.device.clone();
+        let session = settle.session.clone();
+        let settlement = settle_with(registry, business.clone(), settle).await?;
+        // The reward reached the customer's wallet before the session records it: a crash here
+        // leaves the session unsettled, and whoever touches it next delivers again (idempotent),
+        // as does the payout driver from the `lout/` record.
+        if settlement.decision.amount > crate::domain::Ore::ZERO {
+            if let Some(device) = device {
+                let entry = crate::domain::ledger::EntryId::reward(&business, &session);
+                if let Err(e) = super::payouts::deliver(registry, device, entry).await {
+                    tracing::warn!(session_id = %session, error = %e, "cashback not delivered to the wallet yet; the payout driver will");
+                }
+            }
+        }
         if let Step::Settle { .. } = registry.call(id.clone(), RecordSettlement(settlement)).await? {
             // Cannot happen: recording needs nothing first. Run `op` again, which asks again.
             tracing::warn!(session_id = %id, "settlement not recorded; retrying");

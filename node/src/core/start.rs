@@ -94,7 +94,8 @@ pub struct Core {
     pub handle: NodeHandle,
     sweeper: tokio::task::JoinHandle<()>,
     registry_task: tokio::task::JoinHandle<()>,
-    /// Further background tasks of this core (the GeoIP file watcher), aborted at shutdown.
+    /// Further background tasks of this core (the payout driver, the GeoIP file watcher),
+    /// aborted at shutdown.
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -174,7 +175,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer
     });
     // The one place a model client is made: the simulation calls `start_with` without one.
     let model = (config.scoring.backend == ScoringBackend::Ollama).then(|| OllamaClient::new(&config.scoring));
-    match start_with(config, clock, scorer, Parts { log, sm, transport, geo, model }).await {
+    let rail = super::payouts::rail_from_config(&config)?;
+    match start_with(config, clock, scorer, Parts { log, sm, transport, geo, model, rail: Some(rail), unseal: None }).await {
         Ok(mut core) => {
             core.background.push(watcher);
             for (kind, path) in quic_certs.into_iter().flatten() {
@@ -215,11 +217,16 @@ pub struct Parts {
     /// The scoring model's client (`scoring.backend = "ollama"`); `None` scores with the rubric
     /// alone, as the deterministic simulation always does.
     pub model: Option<OllamaClient>,
+    /// The payout rail (`payouts.rail`, made by [`start`]); `None` is the ledger-only rail.
+    pub rail: Option<Arc<dyn super::rail::PayoutRail>>,
+    /// How payouts open a sealed payee (the Swish work provides it); `None`: they cannot.
+    pub unseal: Option<super::payouts::Unseal>,
 }
 
 /// [`start`] with the store, transport and GeoIP database supplied by the caller.
 pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer>, parts: Parts) -> anyhow::Result<Core> {
-    let Parts { log, sm, transport, geo, model } = parts;
+    let Parts { log, sm, transport, geo, model, rail, unseal } = parts;
+    let rail: Arc<dyn super::rail::PayoutRail> = rail.unwrap_or_else(|| Arc::new(super::rail::LedgerOnly));
     let telemetry = Arc::new(crate::telemetry::Telemetry::new());
     log.set_observer(telemetry.storage_observer());
     let cluster = match &transport {
@@ -244,6 +251,11 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         pos: config.pos.clone(),
         limits: crate::actors::business::RewardLimits::from_config(&config.abuse),
         metrics: telemetry.events().clone(),
+        payouts: crate::actors::wallet::PayoutRules {
+            minimum: crate::domain::Ore::from_ore(config.payouts.minimum_ore),
+            payee_required: config.payouts.rail != svea_config::PayoutRailKind::LedgerOnly,
+            rail: rail.name(),
+        },
     };
     let routed = Arc::new(super::routed::RoutedWindow::new(&config.regions));
     if let Some(t) = &transport {
@@ -268,8 +280,10 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
     let network_key = crate::domain::NetworkKey::new(&config.privacy.device_key);
     let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key, network_key, scoring, routed, telemetry };
     let sweeper = tokio::task::spawn_local(super::sweeper::run(handle.clone(), clock, config.timeouts.expiry_sweep));
+    let driver = super::payouts::PayoutDriver { rail, unseal, config: config.payouts };
+    let payouts = tokio::task::spawn_local(super::payouts::run(handle.clone(), driver));
     tracing::info!(node = handle.cluster.id(), region = %config.node.region, "node core started");
-    Ok(Core { handle, sweeper, registry_task, background: Vec::new() })
+    Ok(Core { handle, sweeper, registry_task, background: vec![payouts] })
 }
 
 /// Opens the GeoIP database (the configured file, or the bundled Nordic subset written under the

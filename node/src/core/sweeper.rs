@@ -39,7 +39,7 @@ pub const DAY_FINGERPRINT_SWEEP_BATCH_MAX: usize = 200;
 /// Whether this node expires a session owned by `owner`: its own; or, when the owner is lost
 /// (unreachable or no longer a member) or unknown, if this node has the lowest id of the nodes
 /// that may take actors (so one survivor, not all of them, takes such sessions over).
-fn sweeps_for(node: &NodeHandle, owner: Option<RaftNodeId>) -> bool {
+pub(super) fn sweeps_for(node: &NodeHandle, owner: Option<RaftNodeId>) -> bool {
     let cluster = &node.cluster;
     let me = cluster.id();
     match owner {

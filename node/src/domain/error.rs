@@ -166,6 +166,25 @@ pub enum DomainError {
         /// Upper bound, inclusive.
         max: Ore,
     },
+    /// A top-up outside `0.01..=max` SEK.
+    #[error("top-up of {amount} sek is outside 0.01..={max} sek")]
+    TopUpAmountOutOfRange {
+        /// The amount asked for.
+        amount: Ore,
+        /// Upper bound, inclusive.
+        max: Ore,
+    },
+    /// With `funding.provider = "stripe"`, money enters only through Stripe: a sign-up's
+    /// `reward_budget_sek` must be 0 and the business tops up by card.
+    #[error("rewards are funded by card here: sign up with reward_budget_sek 0 and top up from the dashboard")]
+    FundingByCardOnly,
+    /// An outside reference (payment, event, checkout session id) that is not 1 to 255 characters
+    /// of `A-Z a-z 0-9 _ -`.
+    #[error("{what} is not 1 to 255 characters of A-Z, a-z, 0-9, _ and -")]
+    ExternalRef {
+        /// Which reference.
+        what: String,
+    },
 }
 
 impl DomainError {
@@ -188,6 +207,9 @@ impl DomainError {
             | DomainError::RewardTierThreshold { .. } => "invalid-reward-policy",
             DomainError::DeclaredAmountNeedsTill { .. } => "declared-amount-needs-till",
             DomainError::DeclaredAmountMaxOutOfRange { .. } => "invalid-declared-amount-max",
+            DomainError::TopUpAmountOutOfRange { .. } => "top-up-amount-out-of-range",
+            DomainError::FundingByCardOnly => "funding-by-card-only",
+            DomainError::ExternalRef { .. } => "invalid-external-ref",
         }
     }
 }

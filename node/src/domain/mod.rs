@@ -17,6 +17,7 @@ mod error;
 pub mod ids;
 pub mod inputs;
 pub mod language;
+pub mod ledger;
 pub mod money;
 pub mod network;
 pub mod orgnr;

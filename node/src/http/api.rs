@@ -113,6 +113,8 @@ pub(super) struct BusinessOut {
     declared_amount_max_sek: String,
     /// Rewards the hourly brake holds for this business's review (`GET .../held`).
     rewards_held: u32,
+    /// The business's money, from its ledger account.
+    funds: super::money::FundsOut,
 }
 
 /// A till registration as answered: never its secret.
@@ -135,6 +137,7 @@ fn business_example() -> serde_json::Value {
     "locations": [{"id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a", "name": "Lilla Torg", "lat": 55.6043, "lon": 12.9986, "qr_token": "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE", "qr_url": "https://malmo.svea.example/q/q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE", "links": {"qr_svg": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/qr.svg", "qr_png": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/qr.png", "poster": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/poster"}}],
     "created_at": "2026-03-02T09:14:07Z", "api_key_issued_at": "2026-03-02T09:14:07Z", "purchase_verification": "pos",
     "declared_amount_max_sek": "1000.00", "rewards_held": 0,
+    "funds": {"funded_sek": "5000.00", "refunded_sek": "0.00", "rewarded_sek": "124.50", "available_sek": "4875.50", "has_funds": true},
     "pos": [{"provider": "zettle", "account": "1b84dbd0-fb65-11e7-9c34-d96d4f33e8fc", "notification_url": null, "locations": {}, "default_location_id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a"}]})
 }
 
@@ -156,6 +159,13 @@ struct BusinessWithKeyOut {
     api_key: String,
 }
 
+/// What the business put in and kept in: topped up minus refunded (the ledger's top-up and
+/// top-up refund entries on its account).
+pub(super) fn net_funded(b: &Business) -> Ore {
+    let f = b.funds();
+    f.funded.checked_sub(f.refunded).unwrap_or(Ore::ZERO)
+}
+
 fn percent(bp: u32) -> String {
     // Basis points render like öre: 250 bp = "2.50" percent.
     Ore::from_ore(i64::from(bp)).to_sek_string()
@@ -167,8 +177,8 @@ pub(super) fn business_out(node: &NodeHandle, b: &Business) -> BusinessOut {
         name: b.name.clone(),
         org_number: b.org_number.to_string(),
         home_region: b.home_region.to_string(),
-        reward_budget_sek: b.budget.to_sek_string(),
-        rewards_paid_sek: b.paid.to_sek_string(),
+        reward_budget_sek: net_funded(b).to_sek_string(),
+        rewards_paid_sek: b.paid().to_sek_string(),
         remaining_budget_sek: b.remaining().to_sek_string(),
         reward_percentages: PercentagesOut {
             low: percent(b.policy.tiers[0].basis_points),
@@ -204,6 +214,7 @@ pub(super) fn business_out(node: &NodeHandle, b: &Business) -> BusinessOut {
             .collect(),
         declared_amount_max_sek: b.declared_amount_max.to_sek_string(),
         rewards_held: b.held_pending,
+        funds: super::money::business_funds(b),
     }
 }
 

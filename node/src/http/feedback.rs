@@ -375,7 +375,7 @@ pub(super) async fn daily(node: web::Data<NodeHandle>, req: HttpRequest, id: web
     Ok(HttpResponse::Ok().json(DailyOut {
         business_id: b.id.to_string(),
         time_zone: TIME_ZONE,
-        budget_ore: b.budget.as_ore(),
+        budget_ore: super::api::net_funded(b).as_ore(),
         remaining_ore: b.remaining().as_ore(),
         days: series(b, days).iter().map(day_out).collect(),
     }))

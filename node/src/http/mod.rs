@@ -28,6 +28,7 @@ pub mod feedback;
 pub mod held;
 pub mod maintenance;
 pub mod metrics;
+pub mod money;
 pub mod observe;
 pub mod openapi;
 pub mod operator;
@@ -88,10 +89,14 @@ pub static PUBLIC_ROUTES: &[Served] = &[
     Served::new::<dashboard::__path_review>(Method::POST, "/business/held/{session}", |r| r.to(dashboard::review)),
     Served::new::<dashboard::__path_release>(Method::POST, "/business/release", |r| r.to(dashboard::release)),
     Served::new::<dashboard::__path_export>(Method::GET, "/business/feedback.csv", |r| r.to(dashboard::export)),
+    Served::new::<dashboard::__path_statement>(Method::GET, "/business/statement", |r| r.to(dashboard::statement)),
     Served::new::<dashboard::__path_location>(Method::GET, "/business/locations/{lid}/{asset}", |r| r.to(dashboard::location)),
     Served::new::<qr::__path_qr_svg>(Method::GET, "/v1/businesses/{id}/locations/{lid}/qr.svg", |r| r.to(qr::qr_svg)),
     Served::new::<qr::__path_qr_png>(Method::GET, "/v1/businesses/{id}/locations/{lid}/qr.png", |r| r.to(qr::qr_png)),
     Served::new::<qr::__path_poster>(Method::GET, "/v1/businesses/{id}/locations/{lid}/poster", |r| r.to(qr::poster)),
+    Served::new::<money::__path_top_up>(Method::POST, "/v1/businesses/{id}/top-ups", |r| r.to(money::top_up)),
+    Served::new::<money::__path_statement_csv_route>(Method::GET, "/v1/businesses/{id}/statement.csv", |r| r.to(money::statement_csv_route)),
+    Served::new::<money::__path_statement_page>(Method::GET, "/v1/businesses/{id}/statement", |r| r.to(money::statement_page)),
     Served::new::<held::__path_list>(Method::GET, "/v1/businesses/{id}/held", |r| r.to(held::list)),
     Served::new::<held::__path_decide>(Method::POST, "/v1/businesses/{id}/held/{session}", |r| r.to(held::decide)),
     Served::new::<pos::__path_patch_settings>(Method::PATCH, "/v1/businesses/{id}/settings", |r| r.to(pos::patch_settings)),
@@ -104,6 +109,7 @@ pub static PUBLIC_ROUTES: &[Served] = &[
     Served::new::<api::__path_get_session>(Method::GET, "/v1/sessions/{id}", |r| r.to(api::get_session)),
     Served::new::<api::__path_confirm_purchase>(Method::POST, "/v1/sessions/{id}/purchase", |r| r.to(api::confirm_purchase)),
     Served::new::<api::__path_give_feedback>(Method::POST, "/v1/sessions/{id}/feedback", |r| r.to(api::give_feedback)),
+    Served::new::<money::__path_wallet>(Method::POST, "/v1/wallet", |r| r.to(money::wallet)),
     Served::new::<privacy::__path_export>(Method::POST, "/v1/privacy/export", |r| r.to(privacy::export)),
     Served::new::<privacy::__path_erase>(Method::POST, "/v1/privacy/erase", |r| r.to(privacy::erase)),
     Served::new::<openapi::__path_public_document>(Method::GET, "/v1/openapi.json", |r| r.to(openapi::public_document)),

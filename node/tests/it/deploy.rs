@@ -358,7 +358,7 @@ fn compose_file_validates_against_the_compose_spec_and_wires_three_regions() {
 
 /// The alerts svea ships, each with the severity Alertmanager routes on (`none`: the Watchdog,
 /// routed by its name to the dead-man's switch).
-const ALERTS: [(&str, &str); 14] = [
+const ALERTS: [(&str, &str); 15] = [
     ("SveaNoLeader", "critical"),
     ("SveaRegionDown", "critical"),
     ("SveaReplicationLag", "warning"),
@@ -373,6 +373,7 @@ const ALERTS: [(&str, &str); 14] = [
     ("SveaCertificateExpiresSoon", "warning"),
     ("SveaCertificateExpiring", "critical"),
     ("Watchdog", "none"),
+    ("SveaPayoutsFailing", "warning"),
 ];
 
 /// The labels Prometheus's scrape config gives every svea target. A metric of svea's own with one
@@ -429,6 +430,7 @@ fn alert_rules_and_prometheus_config_pass_promtool() {
     assert!(expr("SveaHighErrorRate").contains("> 0.01"), "5xx ratio above 1 %");
     assert!(expr("SveaSlowRequests").contains("histogram_quantile(0.95") && expr("SveaSlowRequests").contains("> 2"), "p95 above 2 s");
     assert!(expr("SveaRewardsHeldForReview").contains("svea_rewards_held_total"), "the hourly brake held rewards");
+    assert!(expr("SveaPayoutsFailing").contains("svea_payouts_total") && expr("SveaPayoutsFailing").contains("failed"), "failed payouts");
     // Prometheus sends alerts to the Alertmanager of the compose file.
     let prom = yaml(&deploy_dir().join("prometheus/prometheus.yml"));
     assert_eq!(prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"], serde_json::json!(["alertmanager:9093"]));

@@ -33,6 +33,7 @@ mod expiry;
 mod failover;
 mod geo;
 mod k8s;
+mod ledger;
 mod maintenance;
 mod metrics;
 mod openapi;

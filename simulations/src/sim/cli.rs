@@ -17,8 +17,8 @@ pub struct Args {
     /// Run only this seed (overrides --seeds).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Plant a bug: ack-before-flush, accept-stale-epoch, settle-without-record or
-    /// apply-batch-out-of-order.
+    /// Plant a bug: ack-before-flush, accept-stale-epoch, settle-without-record,
+    /// apply-batch-out-of-order or payout-settled-twice.
     #[arg(long, value_parser = parse_bug)]
     pub plant: Option<super::Bug>,
     /// Print every trace event.

@@ -141,6 +141,8 @@ pub struct HostSpec {
     pub slot: Shared<Slot>,
     /// Shared apply stream.
     pub applied: Arc<Mutex<ApplyLog>>,
+    /// The payout rail every host sends through (it records what it was sent).
+    pub rail: super::rail::RecordingRail,
 }
 
 /// Raft and failure-detector timings of the simulated cluster: the production defaults before
@@ -162,6 +164,10 @@ const TIMEOUTS: [(&str, &str); 12] = [
     ("timeouts.expiry_sweep_ms", "1000"),
 ];
 
+/// Payouts in the simulation: one for every reward (a 1 SEK minimum), driven twice a second, so
+/// the fault phase interrupts them.
+const PAYOUTS: [(&str, &str); 2] = [("payouts.minimum_sek", "1"), ("payouts.retry_interval_ms", "500")];
+
 /// The config of node `id` in a three-region cluster at `ips`, as TOML.
 pub fn config_toml(id: u64, ips: &[IpAddr; 3]) -> String {
     let nodes = REGIONS.iter().zip(ips).map(|((region, nid), ip)| {
@@ -170,7 +176,7 @@ pub fn config_toml(id: u64, ips: &[IpAddr; 3]) -> String {
             .public_url(&format!("http://{region}.svea.test"))
             .set("node.data_dir", &format!("/nonexistent/svea-sim/{nid}"))
     });
-    let configs = loopback::Cluster::new("svea-sim", nodes).set_all(&TIMEOUTS).configs();
+    let configs = loopback::Cluster::new("svea-sim", nodes).set_all(&TIMEOUTS).set_all(&PAYOUTS).configs();
     let config = configs
         .ok()
         .and_then(|configs| configs.into_iter().find(|raw| raw.node.id == id))
@@ -211,7 +217,7 @@ pub async fn run(spec: Arc<HostSpec>) -> turmoil::Result {
         transport.set_peer_addr(*id, *addr);
     }
     // No model client: only the rubric scores in the simulation.
-    let parts = Parts { log, sm, transport: Some(transport), geo: None, model: None };
+    let parts = Parts { log, sm, transport: Some(transport), geo: None, model: None, rail: Some(Arc::new(spec.rail.clone())), unseal: None };
     let core = core::start_with(config, Arc::new(SimClock), Arc::new(RubricScorer::new()), parts)
         .await
         .map_err(|e| e.to_string())?;

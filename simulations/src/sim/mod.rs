@@ -26,6 +26,7 @@ pub mod faults;
 pub mod host;
 pub mod invariants;
 pub mod net;
+pub mod rail;
 pub mod trace;
 pub mod workload;
 
@@ -145,6 +146,7 @@ pub fn bug_name(bug: Bug) -> &'static str {
         Bug::AcceptStaleEpoch => "accept-stale-epoch",
         Bug::SettleWithoutRecord => "settle-without-record",
         Bug::ApplyBatchOutOfOrder => "apply-batch-out-of-order",
+        Bug::PayoutSettledTwice => "payout-settled-twice",
     }
 }
 
@@ -155,8 +157,9 @@ pub fn parse_bug(s: &str) -> Result<Bug, String> {
         "accept-stale-epoch" => Ok(Bug::AcceptStaleEpoch),
         "settle-without-record" => Ok(Bug::SettleWithoutRecord),
         "apply-batch-out-of-order" => Ok(Bug::ApplyBatchOutOfOrder),
+        "payout-settled-twice" => Ok(Bug::PayoutSettledTwice),
         other => Err(format!(
-            "unknown bug {other:?}: ack-before-flush, accept-stale-epoch, settle-without-record or apply-batch-out-of-order"
+            "unknown bug {other:?}: ack-before-flush, accept-stale-epoch, settle-without-record, apply-batch-out-of-order or payout-settled-twice"
         )),
     }
 }
@@ -291,6 +294,7 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
     let disks: Vec<MemDisk> = (0..3).map(|_| MemDisk::with_flush_latency(opts.flush_latency)).collect();
     let slots: Rc<Vec<net::Shared<Slot>>> = Rc::new((0..3).map(|_| Rc::new(RefCell::new(Slot::default()))).collect());
     let applied = Arc::new(Mutex::new(ApplyLog::default()));
+    let rail = rail::RecordingRail::default();
     for (i, (region, id)) in REGIONS.iter().enumerate() {
         let spec = Arc::new(HostSpec {
             id: *id,
@@ -307,6 +311,7 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
             quic_seed: quic_seed(seed, *id),
             slot: slots[i].clone(),
             applied: applied.clone(),
+            rail: rail.clone(),
         });
         sim.host(*region, move || host::run(spec.clone()));
     }
@@ -434,6 +439,8 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
             outcome.violations.extend(invariants::reward_once::check(&m, reads));
             outcome.violations.extend(invariants::settled_once::check(&m, reads));
             outcome.violations.extend(invariants::budget::check_final(reads));
+            outcome.violations.extend(invariants::ledger::check(&reads.ledger));
+            outcome.violations.extend(invariants::payouts::check(&rail.sent(), &reads.ledger));
         }
     }
     Ok(())
@@ -485,6 +492,34 @@ async fn drive(
     if let Err(e) = converge(&ctx, trace::now() + opts.heal).await {
         fail(format!("convergence: replicas differ after the final reads: {e}"));
     }
+    match ledger_snapshot(&ctx) {
+        Ok(l) => {
+            if let Some(r) = final_reads.borrow_mut().as_mut() {
+                r.ledger = l;
+            }
+        }
+        Err(e) => fail(format!("ledger: could not be read after healing: {e}")),
+    }
+}
+
+/// The ledger's records as the first running replica holds them (all agree after convergence).
+fn ledger_snapshot(ctx: &Ctx) -> Result<invariants::ledger::LedgerSnapshot, String> {
+    use svea_node::actors::keys::{EntryRecord, PayoutState, PostingRecord};
+    use svea_storage::codec::decode;
+    let handle = ctx.slots.iter().find_map(|s| s.borrow().handle.clone()).ok_or("no replica running")?;
+    let view = handle.cluster().view();
+    let mut l = invariants::ledger::LedgerSnapshot::default();
+    for (key, bytes) in view.scan_index(EntryRecord::PREFIX, usize::MAX).map_err(|e| e.to_string())? {
+        l.entries.insert(key[EntryRecord::PREFIX.len()..].to_owned(), decode(&bytes).map_err(|e| format!("{key}: {e}"))?);
+    }
+    for (key, bytes) in view.scan_index(PostingRecord::PREFIX, usize::MAX).map_err(|e| e.to_string())? {
+        l.postings.insert(key.clone(), decode(&bytes).map_err(|e| format!("{key}: {e}"))?);
+    }
+    for (key, bytes) in view.scan_index("pay/", usize::MAX).map_err(|e| e.to_string())? {
+        let r: svea_node::actors::keys::PayoutRecord = decode(&bytes).map_err(|e| format!("{key}: {e}"))?;
+        l.payouts.insert(key["pay/".len()..].to_owned(), (r.amount.as_ore(), r.state != PayoutState::InFlight));
+    }
+    Ok(l)
 }
 
 async fn converge(ctx: &Ctx, deadline: Duration) -> Result<(), String> {

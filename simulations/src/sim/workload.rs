@@ -170,7 +170,7 @@ pub async fn setup(ctx: &Ctx, n: usize, budget: Ore) -> Result<(), String> {
         match ctx.call_retrying("setup", 0, &format!("create b{b}"), Op::CreateBusiness(req)).await? {
             Answer::Business(biz) => {
                 let token = biz.locations.first().map(|l| l.qr_token.clone()).ok_or("business without location")?;
-                ctx.model.borrow_mut().businesses.push(KnownBusiness { id: biz.id.clone(), token, budget: biz.budget });
+                ctx.model.borrow_mut().businesses.push(KnownBusiness { id: biz.id.clone(), token, budget: biz.funds().funded });
             }
             Answer::Session(_) => return Err("create answered with a session".into()),
         }

@@ -533,3 +533,39 @@ fn error_page(e: &ApiError, req: &HttpRequest) -> HttpResponse {
     sign_in_page(req, page_status(e), Some(&error_text(t, e)), None, Vec::new())
 }
 
+
+/// `?month=` of the dashboard's statement.
+#[derive(Debug, Default, Deserialize)]
+struct MonthQuery {
+    month: Option<String>,
+    format: Option<String>,
+}
+
+/// `GET /business/statement`: the signed-in business's monthly statement, printable
+/// (`?format=csv` for the CSV), this month unless `?month=YYYY-MM`.
+#[utoipa::path(get, path = "/business/statement", tag = "pages", operation_id = "dashboard_statement", security(("business_dashboard" = [])),
+    params(("month" = Option<String>, Query, description = "`YYYY-MM`, Swedish time; this month when absent.", example = "2026-03"),
+        ("format" = Option<String>, Query, description = "`csv` for the CSV (as `GET /v1/businesses/{id}/statement.csv`).", example = "csv")),
+    responses((status = 200, description = "The month's statement: a printable page, or CSV with `?format=csv`.", content_type = "text/html; charset=utf-8", body = String),
+        (status = 401, description = "The sign-in form: not signed in.", content_type = "text/html; charset=utf-8", body = String),
+        (status = 400, description = "The sign-in page with the error: `invalid-month`.", content_type = "text/html; charset=utf-8", body = String),
+        (status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", body = String, headers(("Retry-After" = u64, description = "Whole seconds.")))))]
+pub(in crate::http) async fn statement(node: web::Data<NodeHandle>, req: HttpRequest) -> HttpResponse {
+    let auth = match download_start(&node, &req).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let q = web::Query::<MonthQuery>::from_query(req.query_string()).map(web::Query::into_inner).unwrap_or_default();
+    let month_text = q.month.unwrap_or_else(|| crate::domain::day::swedish_local(chrono::Utc::now()).format("%Y-%m").to_string());
+    let Some(month) = crate::core::statement::Month::parse(&month_text) else {
+        return error_page(&super::error::bad("invalid-month", "month is not YYYY-MM"), &req);
+    };
+    match node.statement(&auth.business.id, month).await {
+        Ok(s) if q.format.as_deref() == Some("csv") => HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"svea-{}.csv\"", month.key())))
+            .body(super::money::statement_csv(&s)),
+        Ok(s) => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(super::money::statement_html(&auth.business, &s).into_string()),
+        Err(e) => error_page(&e.into(), &req),
+    }
+}

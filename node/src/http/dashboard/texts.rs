@@ -19,6 +19,10 @@ pub struct Texts {
     pub budget: &'static str,
     pub paid: &'static str,
     pub left: &'static str,
+    /// Refunded to the card (top-up refunds).
+    pub refunded: &'static str,
+    /// The monthly statement's link.
+    pub statement: &'static str,
     pub sessions_opened: &'static str,
     pub average_score: &'static str,
     pub charts_heading: &'static str,
@@ -109,6 +113,8 @@ pub static SV: Texts = Texts {
     budget: "Budget",
     paid: "Utbetalt",
     left: "Kvar",
+    refunded: "Återbetalt till kortet",
+    statement: "Kontoutdrag för månaden",
     sessions_opened: "Påbörjade besök",
     average_score: "Snittbetyg",
     charts_heading: "Per dag",
@@ -188,6 +194,8 @@ pub static EN: Texts = Texts {
     budget: "Budget",
     paid: "Paid",
     left: "Left",
+    refunded: "Refunded to the card",
+    statement: "This month's statement",
     sessions_opened: "Visits started",
     average_score: "Average score",
     charts_heading: "Per day",

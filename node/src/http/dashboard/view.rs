@@ -136,13 +136,17 @@ fn overview(d: &Dashboard<'_>, t: &Texts) -> Markup {
         section aria-labelledby="h-budget" {
             h2 #h-budget { (t.budget_heading) }
             dl.figures {
-                div { dt { (t.budget) } dd { (money(d.lang, b.budget)) } }
-                div { dt { (t.paid) } dd { (money(d.lang, b.paid)) } }
+                div { dt { (t.budget) } dd { (money(d.lang, super::super::api::net_funded(b))) } }
+                div { dt { (t.paid) } dd { (money(d.lang, b.paid())) } }
                 div { dt { (t.left) } dd #budget-left { (money(d.lang, b.remaining())) } }
+                @if b.funds().refunded > crate::domain::Ore::ZERO {
+                    div { dt { (t.refunded) } dd #budget-refunded { (money(d.lang, b.funds().refunded)) } }
+                }
                 div { dt { (t.sessions_opened) } dd { (a.total.opened) } }
                 div { dt { (t.average_score) } dd { (a.average_score().map_or("–".to_string(), |s| format!("{s:.1}"))) } }
             }
-            meter #budget-meter min="0" max=(b.budget.as_ore().max(1)) value=(b.remaining().as_ore()) aria-label=(t.left) {
+            p { a #statement-link href="/business/statement" { (t.statement) } " · " a href="/business/statement?format=csv" { "CSV" } }
+            meter #budget-meter min="0" max=(super::super::api::net_funded(b).as_ore().max(1)) value=(b.remaining().as_ore()) aria-label=(t.left) {
                 (money(d.lang, b.remaining()))
             }
         }
@@ -285,8 +289,8 @@ fn charts(d: &Dashboard<'_>, t: &Texts) -> Markup {
         None => t.no_data.to_string(),
     };
     let budget: Vec<Option<f64>> = days.iter().map(|p| Some(sek(p.budget_left))).collect();
-    let budget_max = nice_max(sek(d.business.budget));
-    let budget_desc = format!("{}: {} / {}.", t.left, money(d.lang, d.business.remaining()), money(d.lang, d.business.budget));
+    let budget_max = nice_max(sek(super::super::api::net_funded(&d.business)));
+    let budget_desc = format!("{}: {} / {}.", t.left, money(d.lang, d.business.remaining()), money(d.lang, super::super::api::net_funded(&d.business)));
     html! {
         section aria-labelledby="h-charts" {
             h2 #h-charts { (t.charts_heading) }

@@ -23,8 +23,8 @@
 //! refused (`cross-site-form`). Pages carry `Referrer-Policy: same-origin` so that browsers send
 //! our own origin on our own forms (under `no-referrer` they send `Origin: null`).
 
-mod texts;
-mod view;
+pub(crate) mod texts;
+pub(crate) mod view;
 
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::header::{self, HeaderValue};
@@ -194,6 +194,24 @@ fn device_cookie(node: &NodeHandle, req: &HttpRequest) -> Option<DeviceId> {
     req.cookie(DEVICE_COOKIE).and_then(|c| node.devices().verify(c.value()).ok())
 }
 
+/// The customer's cashback for their page; `None` without a wallet, or when it cannot be read
+/// now (the page shows the rest).
+async fn wallet_summary(node: &NodeHandle, device: &DeviceId) -> Option<view::WalletSummary> {
+    match node.wallet(device).await {
+        Ok(v) => v.wallet.map(|w| view::WalletSummary {
+            balance: w.balance(),
+            postings: v.postings,
+            payouts: v.payouts,
+            minimum: crate::domain::Ore::from_ore(node.config().payouts.minimum_ore),
+            demo: node.payout_rail() == svea_config::PayoutRailKind::LedgerOnly,
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "wallet not shown on the customer's page");
+            None
+        }
+    }
+}
+
 /// Renders the page for `token` at its session's step, with `error` and what was typed.
 async fn render(node: &NodeHandle, req: &HttpRequest, token: &QrToken, error: Option<&ApiError>, draft: Draft, mut cookies: Vec<Cookie<'static>>) -> HttpResponse {
     let lang = lang_of(req);
@@ -211,7 +229,14 @@ async fn render(node: &NodeHandle, req: &HttpRequest, token: &QrToken, error: Op
         let (token, _) = node.devices().issue_random();
         cookies.push(cookie(DEVICE_COOKIE, token.reveal().to_owned(), "/".into(), DEVICE_COOKIE_MAX_AGE_DAYS, secure(node, req)));
     }
+    let funded = node.business_funded(&target.business);
+    let wallet = match (&session, device_cookie(node, req)) {
+        (Some(s), Some(device)) if view::step_of(Some(s)) == Some(3) => wallet_summary(node, &device).await,
+        _ => None,
+    };
     let page = Page {
+        funded,
+        wallet,
         lang,
         place: Place { token: token.as_str(), business: &target.business_name, location: &target.location_name },
         session: session.as_ref(),

@@ -89,6 +89,8 @@ fn render(lang: Lang, s: Option<&Session>, business: &str) -> String {
         error: None,
         draft: Draft::default(),
         now_local: "2026-07-15T13:30".into(),
+        funded: true,
+        wallet: None,
     };
     customer_page(&page).into_string()
 }

@@ -83,9 +83,23 @@ pub struct Texts {
     pub tier_names: [&'static str; 4],
     pub tier_label: &'static str,
     pub capped: [(&'static str, &'static str); 3],
-    pub withheld: [(&'static str, &'static str); 7],
+    pub withheld: [(&'static str, &'static str); 8],
     /// Shown when the till refunded a purchase whose reward was paid: the reward was taken back.
     pub reversed_text: &'static str,
+    /// The start page's notice when the business has no funds for rewards.
+    pub no_funds_notice: &'static str,
+    /// The wallet section's heading.
+    pub wallet_heading: &'static str,
+    /// "Balance".
+    pub wallet_balance: &'static str,
+    /// When a payout is made (followed by the minimum).
+    pub wallet_minimum: &'static str,
+    /// What each ledger entry kind is called on the customer's list (`EntryKind::index` order).
+    pub entry_names: [&'static str; 7],
+    /// A payout's state: in flight, paid, failed.
+    pub payout_states: [&'static str; 3],
+    /// Shown with payouts of the ledger-only rail.
+    pub demo_note: &'static str,
     pub expired_heading: &'static str,
     pub expired_text: &'static str,
     pub new_visit: &'static str,
@@ -171,8 +185,16 @@ pub static SV: Texts = Texts {
         ("pending_review", "Din belöning väntar på att företaget granskar den: ovanligt många belöningar just nu. Den betalas när företaget godkänner den."),
         ("review_refused", "Ingen belöning: företaget granskade belöningen och godkände den inte."),
         ("purchase_refunded", "Ingen belöning: köpet har återbetalats i kassan."),
+        ("no_funds", "Ingen belöning: företaget har inga pengar avsatta för belöningar just nu."),
     ],
     reversed_text: "Köpet har återbetalats i kassan, så belöningen har dragits tillbaka.",
+    no_funds_notice: "Just nu delar företaget inte ut några belöningar: det har inga pengar avsatta för dem. Du kan lämna feedback ändå, men utan belöning.",
+    wallet_heading: "Din cashback",
+    wallet_balance: "Saldo",
+    wallet_minimum: "Utbetalning görs när saldot når",
+    entry_names: ["Insättning", "Belöning", "Belöning återförd", "Utbetalning", "Utbetald", "Utbetalning misslyckad, tillbaka på saldot", "Insättning återbetald"],
+    payout_states: ["på väg", "utbetald", "misslyckad"],
+    demo_note: "demo: inga pengar skickas",
     expired_heading: "Tiden gick ut",
     expired_text: "Det här besöket hann inte slutföras i tid.",
     new_visit: "Börja om",
@@ -259,8 +281,16 @@ pub static EN: Texts = Texts {
         ("pending_review", "Your reward awaits the business's review: unusually many rewards right now. It is paid when the business approves it."),
         ("review_refused", "No reward: the business reviewed the reward and did not approve it."),
         ("purchase_refunded", "No reward: the purchase was refunded at the till."),
+        ("no_funds", "No reward: the business has no money set aside for rewards right now."),
     ],
     reversed_text: "The purchase was refunded at the till, so the reward was taken back.",
+    no_funds_notice: "This business is not giving rewards right now: it has no money set aside for them. You can still leave feedback, but without a reward.",
+    wallet_heading: "Your cashback",
+    wallet_balance: "Balance",
+    wallet_minimum: "A payout is made when your balance reaches",
+    entry_names: ["Top-up", "Reward", "Reward taken back", "Payout", "Paid out", "Payout failed, back on your balance", "Top-up refunded"],
+    payout_states: ["on its way", "paid", "failed"],
+    demo_note: "demo: no money is sent",
     expired_heading: "Time ran out",
     expired_text: "This visit was not completed in time.",
     new_visit: "Start over",

@@ -50,6 +50,24 @@ pub struct Page<'a> {
     pub draft: Draft,
     /// The purchase time offered by default (now, Swedish time, `YYYY-MM-DDTHH:MM`).
     pub now_local: String,
+    /// Whether the business has funds for rewards (the start page says so before anything is written).
+    pub funded: bool,
+    /// The customer's cashback, on the reward step when they have a wallet.
+    pub wallet: Option<WalletSummary>,
+}
+
+/// A customer's cashback as their page shows it.
+pub struct WalletSummary {
+    /// Balance (owed, not in a payout).
+    pub balance: Ore,
+    /// Latest postings, oldest first.
+    pub postings: Vec<crate::domain::ledger::Posting>,
+    /// Payouts, oldest first.
+    pub payouts: Vec<(crate::core::rail::PayoutId, crate::actors::keys::PayoutRecord)>,
+    /// The payout minimum.
+    pub minimum: Ore,
+    /// Whether payouts are demo (the ledger-only rail).
+    pub demo: bool,
 }
 
 /// `datetime-local` format, Swedish time.
@@ -178,6 +196,9 @@ fn start(t: &Texts, p: &Page<'_>) -> Markup {
     html! {
         section aria-labelledby="h-start" {
             h2 #h-start { (t.title) }
+            @if !p.funded {
+                p.notice #no-funds role="status" { (t.no_funds_notice) }
+            }
             p { (t.intro) }
             form method="post" action=(action(p, "open")) {
                 button type="submit" { (t.open_button) }
@@ -320,7 +341,45 @@ fn result(t: &Texts, p: &Page<'_>, s: &Session) -> Markup {
                 }
             }
             (purchase_summary(t, p, s))
+            @if let Some(w) = &p.wallet {
+                (wallet(t, p.lang, w))
+            }
             (new_visit(t, p))
+        }
+    }
+}
+
+fn wallet(t: &Texts, lang: Lang, w: &WalletSummary) -> Markup {
+    use crate::actors::keys::PayoutState;
+    html! {
+        section.wallet #wallet aria-labelledby="h-wallet" {
+            h2 #h-wallet { (t.wallet_heading) }
+            p { (t.wallet_balance) ": " strong #balance { (money(lang, w.balance)) } }
+            p.hint { (t.wallet_minimum) " " (money(lang, w.minimum)) "." }
+            ul.entries {
+                @for posting in w.postings.iter().rev() {
+                    li.entry data-kind=(posting.kind.as_str()) {
+                        time { (when(chrono::DateTime::from_timestamp_millis(posting.at_ms).unwrap_or_default())) }
+                        " " (t.entry_names[posting.kind.index()]) " " strong { (money(lang, posting.amount)) }
+                    }
+                }
+            }
+            @if !w.payouts.is_empty() {
+                ul.payouts {
+                    @for (id, r) in w.payouts.iter().rev() {
+                        @let state = match &r.state { PayoutState::InFlight => "in_flight", PayoutState::Paid { .. } => "paid", PayoutState::Failed { .. } => "failed" };
+                        li.payout data-state=(state) data-payout=(id.as_str()) {
+                            (money(lang, r.amount)) ": "
+                            @match &r.state {
+                                PayoutState::InFlight => (t.payout_states[0]),
+                                PayoutState::Paid { .. } => (t.payout_states[1]),
+                                PayoutState::Failed { reason, .. } => { (t.payout_states[2]) " (" (reason) ")" },
+                            }
+                            @if w.demo { " · " em { (t.demo_note) } }
+                        }
+                    }
+                }
+            }
         }
     }
 }

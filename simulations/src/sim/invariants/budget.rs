@@ -1,5 +1,7 @@
-//! Rewards never exceed the budget: every observed business has `paid <= budget`, during the run
-//! (on the workload's reads) and after it.
+//! No reward reserves more than the funds: every observed business has rewarded at most what it
+//! was funded with (its ledger account: top-ups minus rewards never below zero), during the run
+//! (on the workload's reads) and after it. (The simulation makes no top-up refunds, the one way
+//! an account may go negative.)
 
 use svea_node::actors::business::Business;
 
@@ -7,8 +9,9 @@ use super::FinalReads;
 
 /// One observation.
 pub fn check(biz: &Business, when: &str) -> Option<String> {
-    (biz.paid > biz.budget).then(|| {
-        format!("budget: business {} paid {} öre of a {} öre budget ({when})", biz.id, biz.paid.as_ore(), biz.budget.as_ore())
+    let f = biz.funds();
+    (f.rewarded > f.funded || f.available < svea_node::domain::Ore::ZERO).then(|| {
+        format!("budget: business {} rewarded {} öre of {} öre funded, {} öre available ({when})", biz.id, f.rewarded.as_ore(), f.funded.as_ore(), f.available.as_ore())
     })
 }
 

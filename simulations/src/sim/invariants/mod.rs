@@ -6,7 +6,9 @@ pub mod answers;
 pub mod budget;
 pub mod convergence;
 pub mod durable_promises;
+pub mod ledger;
 pub mod one_leader;
+pub mod payouts;
 pub mod reward_once;
 pub mod settled_once;
 pub mod single_owner;
@@ -24,4 +26,6 @@ pub struct FinalReads {
     pub businesses: Vec<Result<Business, String>>,
     /// Per known session, the session or why it could not be read.
     pub sessions: BTreeMap<SessionId, Result<Session, String>>,
+    /// The ledger as one replica holds it after the final convergence.
+    pub ledger: ledger::LedgerSnapshot,
 }

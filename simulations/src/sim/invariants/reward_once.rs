@@ -25,10 +25,10 @@ pub fn check(model: &Model, reads: &FinalReads) -> Vec<String> {
     for (i, b) in reads.businesses.iter().enumerate() {
         let Ok(b) = b else { continue };
         let sum = sums.get(&i).copied().unwrap_or(0);
-        if unreadable == 0 && b.paid != Ore::from_ore(sum) {
+        if unreadable == 0 && b.paid() != Ore::from_ore(sum) {
             out.push(format!(
                 "reward once: business b{i} paid {} öre but its sessions' settlements sum to {sum} öre",
-                b.paid.as_ore()
+                b.paid().as_ore()
             ));
         }
     }

@@ -49,11 +49,11 @@ pub fn check(model: &Model, reads: &FinalReads) -> Vec<String> {
         if s.unreadable {
             continue;
         }
-        if b.analytics.scored != s.scored || b.paid != Ore::from_ore(s.paid) {
+        if b.analytics.scored != s.scored || b.paid() != Ore::from_ore(s.paid) {
             out.push(format!(
                 "settled once: business b{i} counted {} scored settlements and paid {} öre, but its sessions carry {} paying {} öre",
                 b.analytics.scored,
-                b.paid.as_ore(),
+                b.paid().as_ore(),
                 s.scored,
                 s.paid
             ));
