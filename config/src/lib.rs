@@ -31,11 +31,13 @@ pub mod loopback;
 mod overrides;
 mod raw;
 pub mod signup;
+pub mod stripe;
 mod typed;
 mod validate;
 
 pub use dashboard::{DashboardConfig, RawDashboard};
 pub use signup::{RawSignup, SignupConfig};
+pub use stripe::{RawStripe, StripeConfig};
 pub use env::{env_var_names, env_vars, ENV_PREFIX};
 pub use error::Error;
 pub use ids::{NodeId, Region, REGION_NAME_LEN_MAX};

@@ -171,6 +171,8 @@ pub struct RawConfig {
     pub dashboard: crate::dashboard::RawDashboard,
     /// `[signup]`: what creating a business may cost.
     pub signup: crate::signup::RawSignup,
+    /// `[stripe]`: funding budgets by card through Stripe Checkout.
+    pub stripe: crate::stripe::RawStripe,
 }
 
 impl Default for RawConfig {
@@ -193,6 +195,7 @@ impl Default for RawConfig {
             scoring: RawScoring::default(),
             dashboard: crate::dashboard::RawDashboard::default(),
             signup: crate::signup::RawSignup::default(),
+            stripe: crate::stripe::RawStripe::default(),
         }
     }
 }

@@ -53,6 +53,8 @@ pub struct Config {
     pub dashboard: crate::dashboard::DashboardConfig,
     /// `[signup]`: what creating a business may cost.
     pub signup: crate::signup::SignupConfig,
+    /// `[stripe]`: funding budgets by card through Stripe Checkout.
+    pub stripe: crate::stripe::StripeConfig,
 }
 
 /// `[http]`: how the public listener is secured.

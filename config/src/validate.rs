@@ -149,6 +149,8 @@ impl RawConfig {
         let scoring = validate_scoring(&self)?;
         let dashboard = self.dashboard.validate()?;
         let signup = self.signup.validate()?;
+        // Required once the funding provider is Stripe (`[funding]`, issue 21).
+        let stripe = self.stripe.validate(false)?;
         Ok(Config {
             node,
             regions,
@@ -167,6 +169,7 @@ impl RawConfig {
             scoring,
             dashboard,
             signup,
+            stripe,
         })
     }
 }
