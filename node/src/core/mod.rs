@@ -23,6 +23,7 @@ pub mod review;
 pub mod routed;
 pub mod scoring;
 pub mod sessions;
+pub mod stripe;
 mod start;
 mod sweeper;
 
@@ -84,6 +85,8 @@ pub struct NodeHandle {
     routed: Arc<routed::RoutedWindow>,
     /// The metrics registry `/metrics` serves.
     telemetry: Arc<crate::telemetry::Telemetry>,
+    /// Stripe's client, when `[stripe]` has a secret key: card top-ups ([`stripe`]).
+    stripe: Option<Arc<stripe::StripeClient>>,
 }
 
 impl NodeHandle {

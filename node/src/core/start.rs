@@ -229,7 +229,9 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
     let scoring = Arc::new(FeedbackScoring::new(scorer, model));
     telemetry.go_live(crate::telemetry::Live { cluster: cluster.clone(), registry: registry.clone(), scoring: scoring.clone() });
     let network_key = crate::domain::NetworkKey::new(&config.privacy.device_key);
-    let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key, network_key, scoring, routed, telemetry };
+    // No secret key (the simulation, `svea demo`): no client, and nothing ever calls Stripe.
+    let stripe = super::stripe::StripeClient::from_config(&config.stripe)?.map(Arc::new);
+    let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key, network_key, scoring, routed, telemetry, stripe };
     let sweeper = tokio::task::spawn_local(super::sweeper::run(handle.clone(), clock, config.timeouts.expiry_sweep));
     tracing::info!(node = handle.cluster.id(), region = %config.node.region, "node core started");
     Ok(Core { handle, sweeper, registry_task, background: Vec::new() })

@@ -25,6 +25,7 @@ pub mod pos;
 pub mod reward;
 pub mod scoring;
 pub mod similarity;
+pub mod stripe;
 pub mod validate;
 
 #[cfg(test)]

@@ -37,4 +37,6 @@ mod pos;
 mod privacy;
 mod qr;
 mod scoring;
+mod fake_stripe;
+mod stripe;
 mod transport;
