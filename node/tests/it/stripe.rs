@@ -141,7 +141,7 @@ fn validate(objects: &[(String, Value)]) -> Result<String, String> {
 #[test]
 fn what_the_fake_answers_and_sends_validates_against_stripes_published_schemas() {
     let dir = tempfile::tempdir().expect("tmp");
-    let (fake, n, biz, mut browser) = setup(dir.path());
+    let (fake, n, _biz, mut browser) = setup(dir.path());
     let top_up = format!("{}/business/top-up", n.url);
     assert_eq!(browser.post(&top_up, &[("amount_sek", "500"), ("request", "r-1")]).status, 303);
     assert_eq!(browser.post(&top_up, &[("amount_sek", "700"), ("request", "r-1")]).status, 409);
