@@ -142,14 +142,16 @@ pub(in crate::http) async fn top_up(node: web::Data<NodeHandle>, req: HttpReques
 /// `GET /business/top-up/done`: Stripe's `success_url`.
 #[utoipa::path(get, path = "/business/top-up/done", tag = "pages", operation_id = "dashboard_top_up_done",
     params(("session_id" = Option<String>, Query, description = "The Checkout Session Stripe filled in (not trusted: the webhook credits).", example = "cs_test_a1b2c3d4")),
-    responses((status = 303, description = "To the dashboard, which says the payment is being confirmed.", headers(("Location" = String, description = "`/business?saved=top-up`")))))]
+    responses((status = 303, description = "To the dashboard, which says the payment is being confirmed.", headers(("Location" = String, description = "`/business?saved=top-up`"))),
+        (status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", body = String, headers(("Retry-After" = u64, description = "Whole seconds.")))))]
 pub(in crate::http) async fn done() -> HttpResponse {
     see(&format!("{BASE}?saved={SAVED_DONE}#h-budget"), Vec::new())
 }
 
 /// `GET /business/top-up/cancelled`: Stripe's `cancel_url`.
 #[utoipa::path(get, path = "/business/top-up/cancelled", tag = "pages", operation_id = "dashboard_top_up_cancelled",
-    responses((status = 303, description = "To the dashboard, which says nothing was charged.", headers(("Location" = String, description = "`/business?saved=top-up-cancelled`")))))]
+    responses((status = 303, description = "To the dashboard, which says nothing was charged.", headers(("Location" = String, description = "`/business?saved=top-up-cancelled`"))),
+        (status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", body = String, headers(("Retry-After" = u64, description = "Whole seconds.")))))]
 pub(in crate::http) async fn cancelled() -> HttpResponse {
     see(&format!("{BASE}?saved={SAVED_CANCELLED}#h-top-up"), Vec::new())
 }
