@@ -34,6 +34,7 @@ mod overrides;
 mod raw;
 pub mod signup;
 pub mod swish;
+pub mod stripe;
 mod typed;
 mod validate;
 
@@ -42,6 +43,7 @@ pub use dashboard::{DashboardConfig, RawDashboard};
 pub use signup::{RawSignup, SignupConfig};
 pub use swish::{RawSwish, SwishConfig, SwishMerchant};
 pub use money::{FundingConfig, FundingProvider, PayoutRailKind, PayoutsConfig, RawFunding, RawPayouts};
+pub use stripe::{RawStripe, StripeConfig};
 pub use env::{env_var_names, env_vars, ENV_PREFIX};
 pub use error::Error;
 pub use ids::{NodeId, Region, REGION_NAME_LEN_MAX};

@@ -177,6 +177,8 @@ pub struct RawConfig {
     pub funding: crate::money::RawFunding,
     /// `[payouts]`: how cashback leaves svea.
     pub payouts: crate::money::RawPayouts,
+    /// `[stripe]`: funding budgets by card through Stripe Checkout.
+    pub stripe: crate::stripe::RawStripe,
 }
 
 impl Default for RawConfig {
@@ -202,6 +204,7 @@ impl Default for RawConfig {
             swish: crate::swish::RawSwish::default(),
             funding: crate::money::RawFunding::default(),
             payouts: crate::money::RawPayouts::default(),
+            stripe: crate::stripe::RawStripe::default(),
         }
     }
 }

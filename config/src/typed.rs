@@ -59,6 +59,8 @@ pub struct Config {
     pub funding: crate::money::FundingConfig,
     /// `[payouts]`: how cashback leaves svea.
     pub payouts: crate::money::PayoutsConfig,
+    /// `[stripe]`: funding budgets by card through Stripe Checkout.
+    pub stripe: crate::stripe::StripeConfig,
 }
 
 /// `[http]`: how the public listener is secured.

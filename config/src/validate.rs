@@ -168,6 +168,15 @@ impl RawConfig {
         let signup = self.signup.validate()?;
         let swish = self.swish.validate()?;
         let (funding, payouts) = crate::money::validate(&self.funding, &self.payouts)?;
+        // Stripe's keys are required once the funding provider is Stripe, Swish's merchant once
+        // the payout rail is Swish (issue 21).
+        let stripe = self.stripe.validate(funding.provider == crate::FundingProvider::Stripe)?;
+        if payouts.rail == crate::PayoutRailKind::Swish && swish.merchant.is_none() {
+            return Err(Error::Invalid {
+                key: "swish.cert_file".to_owned(),
+                reason: "payouts.rail = \"swish\" needs the merchant's certificate, key, Swish's root, the signing key and its serial, the payer alias and the callback URL in [swish]".to_owned(),
+            });
+        }
         Ok(Config {
             node,
             regions,
@@ -189,6 +198,7 @@ impl RawConfig {
             swish,
             funding,
             payouts,
+            stripe,
         })
     }
 }

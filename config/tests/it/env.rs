@@ -142,8 +142,23 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_PAYOUTS_ATTEMPTS_MAX", "53"),
             ("SVEA_PAYOUTS_CALL_TIMEOUT_MS", "54"),
             ("SVEA_PAYOUTS_IN_FLIGHT_MAX", "55"),
+            ("SVEA_STRIPE_SECRET_KEY", "sk_test_fromtheenvironment0123"),
+            ("SVEA_STRIPE_WEBHOOK_SECRET", "whsec_fromtheenvironment0123"),
+            ("SVEA_STRIPE_API_BASE", "https://127.0.0.1:4242/"),
+            ("SVEA_STRIPE_CA_FILE", "/etc/svea/stripe-ca.pem"),
+            ("SVEA_STRIPE_TIMEOUT_MS", "50"),
+            ("SVEA_STRIPE_WEBHOOK_TOLERANCE_S", "51"),
+            ("SVEA_STRIPE_TOP_UP_MIN_SEK", "52"),
+            ("SVEA_STRIPE_TOP_UP_MAX_SEK", "53"),
+            ("SVEA_STRIPE_CALLS_IN_FLIGHT_MAX", "54"),
+            ("SVEA_STRIPE_WEBHOOK_BODY_BYTES_MAX", "55555"),
         ],
     );
+    let st = &config.stripe;
+    assert_eq!((st.secret_key.as_str(), st.webhook_secret.as_str()), ("sk_test_fromtheenvironment0123", "whsec_fromtheenvironment0123"));
+    assert_eq!((st.api_base.as_str(), st.ca_file.clone()), ("https://127.0.0.1:4242", Some(PathBuf::from("/etc/svea/stripe-ca.pem"))));
+    assert_eq!((st.timeout, st.webhook_tolerance), (Duration::from_millis(50), Duration::from_secs(51)));
+    assert_eq!((st.top_up_min_ore, st.top_up_max_ore, st.calls_in_flight_max, st.webhook_body_bytes_max), (5200, 5300, 54, 55555));
     assert_eq!(config.privacy.device_key, "device-key-from-the-environment-0123456789");
     assert_eq!(config.retention.feedback, Duration::from_secs(29 * 86_400));
     let d = &config.dashboard;
@@ -261,7 +276,7 @@ fn every_overridable_key_has_its_variable() {
         ["4F24C03A0295A0B53596240EA8C0F430", "1234679304", "https://svea.example/v1/payouts/swish/callback"]
     );
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 109);
+    assert_eq!(env_var_names().len(), 119);
 }
 
 #[test]

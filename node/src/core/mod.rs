@@ -27,6 +27,7 @@ pub mod scoring;
 pub mod sessions;
 pub mod swish;
 pub mod statement;
+pub mod stripe;
 mod start;
 mod sweeper;
 
@@ -88,6 +89,8 @@ pub struct NodeHandle {
     routed: Arc<routed::RoutedWindow>,
     /// The metrics registry `/metrics` serves.
     telemetry: Arc<crate::telemetry::Telemetry>,
+    /// Stripe's client, when `[stripe]` has a secret key: card top-ups ([`stripe`]).
+    stripe: Option<Arc<stripe::StripeClient>>,
 }
 
 impl NodeHandle {

@@ -278,7 +278,9 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         data_dir: config.node.data_dir.clone(),
     });
     let network_key = crate::domain::NetworkKey::new(&config.privacy.device_key);
-    let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key, network_key, scoring, routed, telemetry };
+    // No secret key (the simulation, `svea demo`): no client, and nothing ever calls Stripe.
+    let stripe = super::stripe::StripeClient::from_config(&config.stripe)?.map(Arc::new);
+    let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key, network_key, scoring, routed, telemetry, stripe };
     let sweeper = tokio::task::spawn_local(super::sweeper::run(handle.clone(), clock, config.timeouts.expiry_sweep));
     let driver = super::payouts::PayoutDriver { rail, unseal, config: config.payouts };
     let payouts = tokio::task::spawn_local(super::payouts::run(handle.clone(), driver));

@@ -26,6 +26,7 @@ pub mod pos;
 pub mod reward;
 pub mod scoring;
 pub mod similarity;
+pub mod stripe;
 pub mod validate;
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::actors::{ActorError, Missing};
 use crate::core::pos::WebhookError;
+use crate::core::stripe::{StripeCallError, TopUpError};
+use crate::domain::stripe::StripeError;
 use crate::domain::{DeviceTokenError, DomainError, PosError};
 
 /// Seconds a client should wait before retrying a 503.
@@ -90,6 +92,12 @@ pub enum ApiError {
         /// Seconds to wait before retrying.
         retry_after_s: u32,
     },
+    /// A Stripe webhook delivery refused: its signature, its time or its event.
+    #[error(transparent)]
+    Stripe(#[from] crate::domain::stripe::StripeError),
+    /// A card top-up that could not be started.
+    #[error(transparent)]
+    TopUp(#[from] crate::core::stripe::TopUpError),
     /// No such route.
     #[error("no route for {method} {path}")]
     NoRoute {
@@ -144,6 +152,21 @@ pub fn status_for(e: &ApiError) -> StatusCode {
         }
         ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
         ApiError::Maintenance { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        ApiError::Stripe(e) => match e {
+            StripeError::Currency(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::BAD_REQUEST,
+        },
+        ApiError::TopUp(e) => match e {
+            TopUpError::NotConfigured => StatusCode::NOT_FOUND,
+            TopUpError::Amount { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            TopUpError::Request => StatusCode::BAD_REQUEST,
+            TopUpError::Stripe(StripeCallError::IdempotencyConflict { .. }) => StatusCode::CONFLICT,
+            TopUpError::Stripe(StripeCallError::Timeout { .. } | StripeCallError::Connect(_) | StripeCallError::Unavailable { .. }) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            // Stripe refused what svea sent (its key, its parameters): svea's fault, logged.
+            TopUpError::Stripe(StripeCallError::Refused { .. } | StripeCallError::Unparsable(_)) => StatusCode::BAD_GATEWAY,
+        },
     }
 }
 
@@ -189,6 +212,17 @@ pub(crate) fn kind_of(e: &ApiError) -> &str {
         ApiError::TooManyConnections { .. } => "too-many-connections",
         ApiError::RequestTimeout { .. } => "request-timeout",
         ApiError::Maintenance { .. } => "maintenance",
+        ApiError::Stripe(e) => e.kind(),
+        ApiError::TopUp(e) => match e {
+            TopUpError::NotConfigured => "card-top-ups-off",
+            TopUpError::Amount { .. } => "invalid-top-up-amount",
+            TopUpError::Request => "invalid-top-up-request",
+            TopUpError::Stripe(StripeCallError::IdempotencyConflict { .. }) => "top-up-request-reused",
+            TopUpError::Stripe(StripeCallError::Timeout { .. } | StripeCallError::Connect(_) | StripeCallError::Unavailable { .. }) => {
+                "payment-provider-unavailable"
+            }
+            TopUpError::Stripe(StripeCallError::Refused { .. } | StripeCallError::Unparsable(_)) => "payment-provider-error",
+        },
     }
 }
 

@@ -38,6 +38,7 @@ pub mod privacy;
 pub mod qr;
 pub mod ratelimit;
 pub mod security;
+pub mod stripe;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
@@ -104,6 +105,10 @@ pub static PUBLIC_ROUTES: &[Served] = &[
     Served::new::<pos::__path_locks>(Method::GET, "/v1/businesses/{id}/pos/locks", |r| r.to(pos::locks)),
     Served::new::<pos::__path_release>(Method::POST, "/v1/businesses/{id}/pos/locks/release", |r| r.to(pos::release)),
     Served::new::<pos::__path_webhook>(Method::POST, "/v1/pos/{provider}/webhook", |r| r.to(pos::webhook)),
+    Served::new::<stripe::__path_webhook>(Method::POST, "/v1/stripe/webhook", |r| r.to(stripe::webhook)),
+    Served::new::<dashboard::top_up::__path_top_up>(Method::POST, "/business/top-up", |r| r.to(dashboard::top_up::top_up)),
+    Served::new::<dashboard::top_up::__path_done>(Method::GET, "/business/top-up/done", |r| r.to(dashboard::top_up::done)),
+    Served::new::<dashboard::top_up::__path_cancelled>(Method::GET, "/business/top-up/cancelled", |r| r.to(dashboard::top_up::cancelled)),
     Served::new::<api::__path_open_session>(Method::POST, "/v1/sessions", |r| r.to(api::open_session)),
     Served::new::<api::__path_explain_route>(Method::GET, "/v1/route", |r| r.to(api::explain_route)),
     Served::new::<api::__path_get_session>(Method::GET, "/v1/sessions/{id}", |r| r.to(api::get_session)),

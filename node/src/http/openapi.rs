@@ -186,6 +186,7 @@ pub fn document(listener: Listener, routes: &[Served]) -> OpenApi {
             tag("businesses", "A business's account, QR codes, settings and till registration (its API key)."),
             tag("sessions", "A customer's session: open, confirm the purchase, give feedback."),
             tag("tills", "Purchase reports from tills (webhooks, signed by the provider)."),
+            tag("funding", "Money into a business's budget: Stripe's webhook (signed by Stripe) and card top-ups."),
             tag("privacy", "A customer's own data: export and erasure by device id."),
             tag("pages", "HTML pages: the customer's page behind each QR code, and its assets."),
             tag("system", "Health, readiness, routing, metrics and this document."),

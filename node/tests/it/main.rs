@@ -46,4 +46,6 @@ mod qr;
 mod scoring;
 mod tls_reload;
 mod swish;
+mod fake_stripe;
+mod stripe;
 mod transport;

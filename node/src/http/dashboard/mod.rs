@@ -26,7 +26,10 @@
 //! page's check, [`crate::http::page::same_origin`]).
 
 mod texts;
+pub(in crate::http) mod top_up;
 mod view;
+
+pub use top_up::{TOP_UP_CANCELLED, TOP_UP_DONE};
 
 use std::collections::BTreeMap;
 
@@ -207,11 +210,12 @@ async fn render(node: &NodeHandle, req: &HttpRequest, auth: &Authorized, q: &Sho
         notice: extra.notice.or(q.saved.as_deref().map(|what| match what {
             "release" => t.released,
             "refuse" => t.refused,
-            _ => t.saved,
+            other => top_up::notice(lang, other).unwrap_or(t.saved),
         })),
         error: error_text.as_deref(),
         public_url: &public_url,
         held: &held,
+        top_up: top_up::offer(node),
     };
     let mut cookies = extra.cookies;
     cookies.extend(lang_cookie(node, req));

@@ -51,6 +51,8 @@ pub struct Dashboard<'a> {
     pub held: &'a HeldPage,
     /// Receipts locked by mismatched tries.
     pub locks: &'a [LockedReceipt],
+    /// The card top-up form, when card top-ups are on.
+    pub top_up: Option<super::top_up::Offer>,
 }
 
 fn layout(lang: Lang, title: &str, signed_in: bool, body: Markup) -> Markup {
@@ -119,6 +121,7 @@ pub fn dashboard(d: &Dashboard<'_>) -> Markup {
             }
         }
         (overview(d, t))
+        (super::top_up::form(d.lang, d.top_up.as_ref()))
         (held(d, t))
         (charts(d, t))
         (feedback(d, t))
