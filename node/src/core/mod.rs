@@ -365,11 +365,21 @@ impl NodeHandle {
 
     /// A demo top-up (`funding.provider = "demo"` only; nothing is charged): credited at once
     /// under a fresh id.
-    pub async fn demo_top_up(&self, business: BusinessId, amount: Ore) -> Result<crate::actors::business::TopUpOutcome, ActorError> {
+    pub async fn demo_top_up(&self, business: BusinessId, amount: Ore, idempotency_key: Option<&str>) -> Result<crate::actors::business::TopUpOutcome, ActorError> {
         if self.config.funding.provider != svea_config::FundingProvider::Demo {
             return Err(ActorError::Domain(crate::domain::DomainError::FundingByCardOnly));
         }
-        let event = funding::external_ref("event id", &format!("demo-{}", crate::domain::SessionId::random()))?;
+        // A retry with the client's Idempotency-Key is the same entry (its id is a hash of the
+        // business and the key, so two businesses' keys never meet); without one, a fresh id.
+        let event = match idempotency_key {
+            Some(key) => {
+                use sha2::Digest;
+                let digest = sha2::Sha256::digest(format!("{business}\n{key}").as_bytes());
+                let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+                funding::external_ref("event id", &format!("demo-k-{hex}"))?
+            }
+            None => funding::external_ref("event id", &format!("demo-{}", crate::domain::SessionId::random()))?,
+        };
         let at_ms = chrono::Utc::now().timestamp_millis();
         funding::record_top_up(&self.registry, funding::TopUp { business, event_id: event, checkout_session: None, payment_ref: None, amount, at_ms }).await
     }

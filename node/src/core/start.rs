@@ -279,7 +279,11 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
     });
     let network_key = crate::domain::NetworkKey::new(&config.privacy.device_key);
     // No secret key (the simulation, `svea demo`): no client, and nothing ever calls Stripe.
-    let stripe = super::stripe::StripeClient::from_config(&config.stripe)?.map(Arc::new);
+    // Card top-ups only when the funding provider is Stripe: demo money and card money never mix.
+    let stripe = match config.funding.provider {
+        svea_config::FundingProvider::Stripe => super::stripe::StripeClient::from_config(&config.stripe)?.map(Arc::new),
+        svea_config::FundingProvider::Demo => None,
+    };
     let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key, network_key, scoring, routed, telemetry, stripe };
     let sweeper = tokio::task::spawn_local(super::sweeper::run(handle.clone(), clock, config.timeouts.expiry_sweep));
     let driver = super::payouts::PayoutDriver { rail, unseal, config: config.payouts };

@@ -389,16 +389,28 @@ impl super::NodeHandle {
     /// Credits a paid Checkout Session to its business's budget, once: `Ok(false)` when this
     /// event or this session was recorded before (a replay, or a second event of one payment).
     pub async fn record_card_top_up(&self, event: &Event, paid: &CheckoutPaid) -> Result<bool, ActorError> {
-        // The replicated ledger (issue 21, branch i21-ledger) records top-ups; until it is
-        // merged there is nothing to credit, and Stripe is told to retry later (503).
-        let _ = (event, paid);
-        Err(ActorError::Unavailable("the ledger that records top-ups is not in this build".into()))
+        let top_up = crate::core::funding::TopUp {
+            business: paid.business.clone(),
+            event_id: crate::core::funding::external_ref("stripe event", event.id.as_str())?,
+            checkout_session: Some(crate::core::funding::external_ref("checkout session", paid.session.as_str())?),
+            payment_ref: Some(crate::core::funding::external_ref("payment intent", paid.payment.as_str())?),
+            amount: paid.amount,
+            at_ms: event.created_s.saturating_mul(1000),
+        };
+        let outcome = crate::core::funding::record_top_up(&self.registry, top_up).await?;
+        Ok(matches!(outcome, crate::actors::business::TopUpOutcome::Recorded { .. }))
     }
 
     /// Debits what a refund adds to the payment's refunded total, once per event.
     pub async fn record_card_refund(&self, event: &Event, refund: &ChargeRefunded) -> Result<bool, ActorError> {
-        let _ = (event, refund);
-        Err(ActorError::Unavailable("the ledger that records refunds is not in this build".into()))
+        let r = crate::core::funding::TopUpRefund {
+            event_id: crate::core::funding::external_ref("stripe event", event.id.as_str())?,
+            payment_ref: crate::core::funding::external_ref("payment intent", refund.payment.as_str())?,
+            refunded_total: refund.refunded_total,
+            at_ms: event.created_s.saturating_mul(1000),
+        };
+        let (_, outcome) = crate::core::funding::record_top_up_refund(&self.cluster, &self.registry, r).await?;
+        Ok(matches!(outcome, crate::actors::business::TopUpOutcome::Recorded { .. }))
     }
 }
 

@@ -49,34 +49,75 @@ pub(super) struct TopUpIn {
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"status": "credited", "provider": "demo", "amount_sek": "500.00", "funds": {"funded_sek": "5500.00", "refunded_sek": "0.00", "rewarded_sek": "124.50", "available_sek": "5375.50", "has_funds": true}}))]
 pub(super) struct TopUpOut {
-    /// `credited` (demo money, at once).
+    /// `credited` (demo money, at once), `already_credited` (a retry with the same
+    /// `Idempotency-Key`: nothing new) or `checkout` (Stripe: nothing is credited until Stripe's
+    /// webhook says the Checkout Session was paid; pay at `checkout_url`).
     status: &'static str,
-    /// The funding provider (`demo`).
+    /// The funding provider (`demo`, `stripe`).
     provider: &'static str,
-    /// Amount credited.
+    /// Amount credited, or to be paid.
     amount_sek: String,
-    /// The business's money afterwards.
+    /// Stripe's Checkout page for this top-up (`stripe` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkout_url: Option<String>,
+    /// Stripe's Checkout Session id, `cs_...` (`stripe` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkout_session: Option<String>,
+    /// The business's money afterwards (with Stripe: still before this top-up).
     funds: FundsOut,
 }
 
+/// The `Idempotency-Key` request header, when given: 1 to 64 printable ASCII characters.
+pub(super) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, super::error::ApiError> {
+    let Some(v) = req.headers().get("idempotency-key") else { return Ok(None) };
+    match v.to_str() {
+        Ok(k) if (1..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => Ok(Some(k.to_owned())),
+        _ => Err(super::error::bad("invalid-idempotency-key", "Idempotency-Key must be 1 to 64 printable ASCII characters".to_owned())),
+    }
+}
+
 /// `POST /v1/businesses/{id}/top-ups`: with `funding.provider = "demo"`, credits demo money at
-/// once (one ledger entry, card -> business). With Stripe, the Stripe work answers a Checkout URL.
+/// once (one ledger entry, card -> business); with `"stripe"`, starts a Stripe Checkout Session
+/// and answers where to pay (the webhook credits it). An `Idempotency-Key` makes a retry answer
+/// the same top-up (demo: credited once; Stripe: the same Checkout Session).
 #[utoipa::path(post, path = "/v1/businesses/{id}/top-ups", tag = "businesses", operation_id = "top_up",
-    params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
+    params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 64 printable ASCII characters; a retry with the same key is the same top-up.")),
+    security(("business_api_key" = [])),
     request_body(content = TopUpIn, content_type = "application/json"),
-    responses((status = 201, description = "Credited (demo funding).", body = TopUpOut),
+    responses((status = 201, description = "Credited (demo funding), or a Checkout Session to pay (Stripe).", body = TopUpOut),
         super::error::answers::BusinessAuth, super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy,
-        (status = 422, description = "`invalid-amount`, `top-up-amount-out-of-range` (0.01..=1000000.00 SEK), `funding-by-card-only` (not demo funding).", content_type = "application/problem+json", body = super::Problem)))]
+        (status = 409, description = "`top-up-request-reused`: the Idempotency-Key was used for another amount.", content_type = "application/problem+json", body = super::Problem),
+        (status = 422, description = "`invalid-amount`, `top-up-amount-out-of-range` (demo: 0.01..=1000000.00 SEK; Stripe: within `stripe.top_up_min_sek`..`top_up_max_sek`).", content_type = "application/problem+json", body = super::Problem)))]
 pub(super) async fn top_up(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>, body: web::Json<TopUpIn>) -> ApiResult {
     let auth = super::auth::authorize(&node, &req, &id).await?;
+    let key = idempotency_key(&req)?;
     let amount = crate::core::funding::check_amount(Ore::parse_sek(&body.amount_sek).map_err(DomainError::from)?)?;
-    // The seam for card funding: with `funding.provider = "stripe"` this route starts a Stripe
-    // Checkout instead (the Stripe work); `demo_top_up` refuses anything but demo funding.
-    let outcome = node.demo_top_up(auth.business.id.clone(), amount).await?;
-    let funds = match outcome {
-        TopUpOutcome::Recorded { funds, .. } | TopUpOutcome::Duplicate { funds } => funds,
+    if node.config().funding.provider == svea_config::FundingProvider::Stripe {
+        let request = key.unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
+        let session = super::stripe::start_checkout(&node, auth.business.id.clone(), amount, request).await?;
+        return Ok(HttpResponse::Created().json(TopUpOut {
+            status: "checkout",
+            provider: "stripe",
+            amount_sek: amount.to_sek_string(),
+            checkout_url: Some(session.url),
+            checkout_session: Some(session.id.to_string()),
+            funds: business_funds(&auth.business),
+        }));
+    }
+    let outcome = node.demo_top_up(auth.business.id.clone(), amount, key.as_deref()).await?;
+    let (status, funds) = match outcome {
+        TopUpOutcome::Recorded { funds, .. } => ("credited", funds),
+        TopUpOutcome::Duplicate { funds } => ("already_credited", funds),
     };
-    Ok(HttpResponse::Created().json(TopUpOut { status: "credited", provider: "demo", amount_sek: amount.to_sek_string(), funds: funds_out(&funds) }))
+    Ok(HttpResponse::Created().json(TopUpOut {
+        status,
+        provider: "demo",
+        amount_sek: amount.to_sek_string(),
+        checkout_url: None,
+        checkout_session: None,
+        funds: funds_out(&funds),
+    }))
 }
 
 /// The funds of `b` (for the business's answers).

@@ -78,14 +78,14 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes
             `stripe.webhook_tolerance_s` from now; `invalid-stripe-event`: a verified body that is not the event Stripe \
             documents (a paid session without a business, an amount or a payment). Nothing is recorded.",
             content_type = "application/problem+json", body = super::Problem),
-        (status = 404, description = "`card-top-ups-off`: this node has no `stripe.webhook_secret`.", content_type = "application/problem+json", body = super::Problem),
+        (status = 404, description = "`card-top-ups-off`: this node does not take card money (`funding.provider` is not `stripe`, or no `stripe.webhook_secret`); `business-not-found`: the session names no business of svea's; `payment-not-found`: a refund of a payment svea never credited.", content_type = "application/problem+json", body = super::Problem),
         (status = 413, description = "`body-too-large`: larger than `stripe.webhook_body_bytes_max`.", content_type = "application/problem+json", body = super::Problem),
-        (status = 422, description = "`unsupported-currency`: a payment or refund not in SEK; `business-not-found`: the session names no business of svea's.",
+        (status = 422, description = "`unsupported-currency`: a payment or refund not in SEK.",
             content_type = "application/problem+json", body = super::Problem),
     ))]
 pub(super) async fn webhook(node: web::Data<NodeHandle>, req: HttpRequest, payload: web::Payload) -> ApiResult {
     let c = &node.config().stripe;
-    if c.webhook_secret.is_empty() {
+    if c.webhook_secret.is_empty() || node.config().funding.provider != svea_config::FundingProvider::Stripe {
         return Err(ApiError::TopUp(crate::core::stripe::TopUpError::NotConfigured));
     }
     let body = read_body(payload, c.webhook_body_bytes_max).await?;

@@ -136,17 +136,6 @@ fn bad_money_input_is_refused_with_its_own_problem_type() {
     assert_eq!(wallet(&n, &d)["balance_sek"], "0.00");
 }
 
-#[test]
-fn with_card_funding_a_typed_in_budget_is_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let n = NodeProc::start(dir.path(), &[("funding.provider", "stripe")]);
-    let body = json!({"name": "Kortkafé", "org_number": next_org_number().to_string(), "locations": [{"name": "x", "lat": 59.3, "lon": 18.0}], "reward_budget_sek": "100.00"});
-    n.post("/v1/businesses", body).problem(422, "funding-by-card-only");
-    let biz = create_business(&n, "0.00");
-    // Demo money does not enter a card-funded cluster.
-    n.send_as("POST", &format!("/v1/businesses/{}/top-ups", biz.id), &biz.key, json!({"amount_sek": "5.00"})).problem(422, "funding-by-card-only");
-}
-
 /// A rail that accepts every instruction and never settles one by itself: what happens to a
 /// payout is what `payout_update` (a callback) says.
 struct Accepting;

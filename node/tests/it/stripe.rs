@@ -16,17 +16,20 @@ use crate::page::Phone;
 
 /// A node whose `[stripe]` points at `fake`.
 fn node_with(dir: &Path, fake: &FakeStripe) -> NodeProc {
-    let overrides = fake.overrides();
+    let mut overrides = fake.overrides();
+    overrides.push(("funding.provider", "stripe".to_owned()));
+    overrides.push(("payouts.minimum_sek", "1".to_owned()));
+    overrides.push(("payouts.retry_interval_ms", "100".to_owned()));
     let pairs: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
     NodeProc::start(dir, &pairs)
 }
 
-/// The fake Stripe, a node using it, a business with 100 SEK of budget, and a browser signed in
-/// to its dashboard.
+/// The fake Stripe, a node funded by it, a business without funds (with Stripe, money comes in
+/// only by card), and a browser signed in to its dashboard.
 fn setup(dir: &Path) -> (FakeStripe, NodeProc, Biz, Phone) {
     let fake = FakeStripe::start(dir);
     let n = node_with(dir, &fake);
-    let biz = create_business(&n, "100.00");
+    let biz = create_business(&n, "0.00");
     let mut browser = Phone::default().with_header("origin", &n.url);
     let page = browser.post(&format!("{}/business/sign-in", n.url), &[("api_key", &biz.key)]);
     assert_eq!(page.status, 303, "{}", page.body);
@@ -79,7 +82,7 @@ fn a_top_up_opens_one_checkout_session_per_request_and_sends_the_business_there(
     assert_eq!(done.status, 303);
     let page = browser.get(&format!("{}{}", n.url, done.header("location").expect("location")));
     assert!(page.html(200).contains("Betalningen bekräftas av Stripe"), "{}", page.body);
-    assert_eq!(n.get_as(&format!("/v1/businesses/{}", biz.id), &biz.key).body["reward_budget_sek"], "100.00", "only the webhook credits");
+    assert_eq!(n.get_as(&format!("/v1/businesses/{}", biz.id), &biz.key).body["funds"]["funded_sek"], "0.00", "only the webhook credits");
 }
 
 #[test]
@@ -106,7 +109,7 @@ fn forged_altered_stale_and_foreign_signatures_are_refused() {
     refused(Some(sign(WEBHOOK_SECRET, now, &body)), altered.as_bytes(), "invalid-stripe-signature");
     refused(Some(sign(WEBHOOK_SECRET, now - 301, &body)), &body, "stale-stripe-signature");
     refused(Some(sign(WEBHOOK_SECRET, now + 301, &body)), &body, "stale-stripe-signature");
-    assert_eq!(n.get_as(&format!("/v1/businesses/{}", biz.id), &biz.key).body["reward_budget_sek"], "100.00", "nothing credited");
+    assert_eq!(n.get_as(&format!("/v1/businesses/{}", biz.id), &biz.key).body["funds"]["funded_sek"], "0.00", "nothing credited");
 
     // Signed right, but nothing to act on: acknowledged (Stripe stops retrying), nothing credited.
     let unpaid = fake.completed_event(&session, "unpaid").to_string();
@@ -115,7 +118,101 @@ fn forged_altered_stale_and_foreign_signatures_are_refused() {
     let other = fake.event("customer.created", json!({"id": "cus_test_1", "object": "customer"})).to_string();
     let (status, answer) = deliver(&n.url, other.as_bytes(), Some(&sign(WEBHOOK_SECRET, now, other.as_bytes())));
     assert_eq!((status, answer["status"].as_str()), (200, Some("ignored")), "{answer}");
-    assert_eq!(n.get_as(&format!("/v1/businesses/{}", biz.id), &biz.key).body["reward_budget_sek"], "100.00", "nothing credited");
+    assert_eq!(n.get_as(&format!("/v1/businesses/{}", biz.id), &biz.key).body["funds"]["funded_sek"], "0.00", "nothing credited");
+}
+
+fn funds(n: &NodeProc, biz: &Biz) -> Value {
+    let r = n.get_as(&format!("/v1/businesses/{}", biz.id), &biz.key);
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["funds"].clone()
+}
+
+fn signed(n: &NodeProc, event: &Value) -> (u16, Value) {
+    let body = event.to_string().into_bytes();
+    deliver(&n.url, &body, Some(&sign(WEBHOOK_SECRET, fake_stripe::now_s(), &body)))
+}
+
+#[test]
+fn a_paid_checkout_credits_once_a_refund_debits_and_below_zero_rewards_stop() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (fake, n, biz, _browser) = setup(dir.path());
+
+    // Without funds the customer is told before writing anything, and a reward is not reserved.
+    let start = n.get(&format!("/q/{}", biz.token));
+    assert!(start.body.as_str().expect("html").contains("id=\"no-funds\""), "{}", start.body);
+
+    // A typed-in budget is refused: with Stripe money only comes in by card.
+    let r = n.post(
+        "/v1/businesses",
+        json!({"name": "Kafé Kort", "org_number": next_org_number().to_string(),
+               "locations": [{"name": "Torget", "lat": 55.6, "lon": 13.0}], "reward_budget_sek": "100.00"}),
+    );
+    assert_eq!((r.status, r.body["type"].as_str()), (422, Some("urn:svea:problem:funding-by-card-only")), "{}", r.body);
+
+    // The API starts a Checkout Session too; with the same Idempotency-Key, the same session.
+    let path = format!("/v1/businesses/{}/top-ups", biz.id);
+    let bearer = format!("Bearer {}", biz.key);
+    let headers = [("authorization", bearer.as_str()), ("idempotency-key", "top-up-1")];
+    let started = n.post_with(&path, json!({"amount_sek": "500.00"}), &headers);
+    assert_eq!(started.status, 201, "{}", started.body);
+    assert_eq!((started.body["status"].as_str(), started.body["provider"].as_str()), (Some("checkout"), Some("stripe")), "{}", started.body);
+    let again = n.post_with(&path, json!({"amount_sek": "500.00"}), &headers);
+    assert_eq!(again.body["checkout_session"], started.body["checkout_session"], "{}", again.body);
+    assert_eq!(fake.sessions().len(), 1);
+    assert_eq!(funds(&n, &biz)["funded_sek"], "0.00", "starting a checkout credits nothing");
+
+    // Paid: credited once, whatever Stripe repeats.
+    let session = fake.sessions().remove(0);
+    let paid = fake.completed_event(&session, "paid");
+    let (status, answer) = signed(&n, &paid);
+    assert_eq!((status, answer["status"].as_str()), (200, Some("recorded")), "{answer}");
+    assert_eq!(funds(&n, &biz)["available_sek"], "500.00");
+    let (status, answer) = signed(&n, &paid);
+    assert_eq!((status, answer["status"].as_str()), (200, Some("duplicate")), "a replayed event: {answer}");
+    let (status, answer) = signed(&n, &fake.completed_event(&session, "paid"));
+    assert_eq!((status, answer["status"].as_str()), (200, Some("duplicate")), "another event of the same session: {answer}");
+    assert_eq!(funds(&n, &biz)["funded_sek"], "500.00");
+    let start = n.get(&format!("/q/{}", biz.token));
+    assert!(!start.body.as_str().expect("html").contains("id=\"no-funds\""), "funded now");
+
+    // A customer earns a reward from the card money.
+    let mut phone = Device::new();
+    let sid = phone.open(&n, &biz.token);
+    assert_eq!(purchase(&n, &sid, "200.00", "T-1").status, 200);
+    let s = feedback(&n, &sid, distinct_feedback(0));
+    assert_eq!(s.status, 200, "{}", s.body);
+    let reward = s.body["reward_sek"].as_str().expect("reward").to_owned();
+    assert_ne!(reward, "0.00", "{}", s.body);
+
+    // Refunds: Stripe's amount_refunded is cumulative; each event debits what it adds, once.
+    let (status, answer) = signed(&n, &fake.refunded_event(&session, 20_000));
+    assert_eq!((status, answer["status"].as_str()), (200, Some("recorded")), "{answer}");
+    let f = funds(&n, &biz);
+    assert_eq!(f["refunded_sek"], "200.00", "{f}");
+    let refund = fake.refunded_event(&session, 50_000);
+    assert_eq!(signed(&n, &refund).1["status"], "recorded");
+    assert_eq!(signed(&n, &refund).1["status"], "duplicate", "a replayed refund debits nothing");
+    let f = funds(&n, &biz);
+    assert_eq!(f["refunded_sek"], "500.00", "{f}");
+    let below = format!("-{reward}");
+    assert_eq!(f["available_sek"], below.as_str(), "the reward stays the customer's; the business is below zero: {f}");
+    assert_eq!(f["has_funds"], false, "{f}");
+
+    // Below zero, rewards stop and the start page says so again.
+    let start = n.get(&format!("/q/{}", biz.token));
+    assert!(start.body.as_str().expect("html").contains("id=\"no-funds\""), "{}", start.body);
+    let mut other = Device::new();
+    let sid = other.open(&n, &biz.token);
+    assert_eq!(purchase(&n, &sid, "200.00", "T-2").status, 200);
+    let s = feedback(&n, &sid, distinct_feedback(1));
+    assert_eq!((s.body["withheld"].as_str(), s.body["reward_sek"].as_str()), (Some("no_funds"), Some("0.00")), "{}", s.body);
+
+    // The statement lists the card top-up and both refunds with Stripe's references.
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let csv = n.get_as(&format!("/v1/businesses/{}/statement.csv?month={month}", biz.id), &biz.key);
+    let csv = csv.body.as_str().expect("csv").to_owned();
+    assert!(csv.contains(session.payment_intent.as_str()), "{csv}");
+    assert_eq!(csv.lines().filter(|l| l.contains(";-200,00;") || l.contains(";-300,00;")).count(), 2, "{csv}");
 }
 
 /// The validators, pinned like `openapi.rs`'s.
