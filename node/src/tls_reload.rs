@@ -19,6 +19,9 @@ pub struct Watched {
     pub reload: Box<dyn Fn() -> Result<bool, TlsError> + Send>,
     /// The SHA-256 of the leaf it presents now, for the log.
     pub fingerprint: Box<dyn Fn() -> String + Send>,
+    /// Called after a new certificate was taken: refreshes its expiry gauge
+    /// (`svea_tls_cert_expiry_timestamp_seconds`), so the alerts see the rotated certificate.
+    pub reloaded: Box<dyn Fn() + Send>,
 }
 
 /// Why a look at the files happened.
@@ -59,7 +62,7 @@ fn check(item: &Watched, last_refusal: &mut Option<String>, trigger: Trigger) {
     match (item.reload)() {
         Ok(true) => {
             *last_refusal = None;
-            // TODO(lead, i24-ops): refresh `svea_tls_cert_expiry_timestamp_seconds` for `item.what` here.
+            (item.reloaded)();
             tracing::info!(event = "tls_reload", what = item.what, sha256 = %(item.fingerprint)(), trigger = on, "new certificate served from the next handshake on");
         }
         Ok(false) => {

@@ -98,10 +98,17 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             Some((tls, cert)) => {
                 // New connections get a rotated certificate; open ones keep theirs.
                 let shown = cert.clone();
+                let events = handle.telemetry().events().clone();
+                let cert_file = https_cert.clone();
                 let item = crate::tls_reload::Watched {
                     what: "https",
                     reload: Box::new(move || cert.reload()),
                     fingerprint: Box::new(move || shown.slot().fingerprint()),
+                    reloaded: Box::new(move || {
+                        if let Some(path) = &cert_file {
+                            crate::core::record_cert_expiry(&events, crate::telemetry::CertKind::Https, path);
+                        }
+                    }),
                 };
                 (public.bind_rustls_0_23(http_addr, tls)?, Some(actix_web::rt::spawn(crate::tls_reload::watch(vec![item], tls_reload_interval))))
             }

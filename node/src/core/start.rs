@@ -163,13 +163,22 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer
     let quic_certs = transport.is_some().then(|| [(CertKind::Node, config.tls.node_cert.clone()), (CertKind::ClusterCa, config.tls.ca_cert.clone())]);
     let (geo, watcher) = open_geo(&config)?;
     // New QUIC handshakes (both directions) present a rotated node certificate.
+    // Telemetry exists only once the core has started: the reload hook finds it here.
+    let events_slot: Arc<std::sync::OnceLock<crate::telemetry::Events>> = Arc::default();
     let tls_watch = identity.map(|id| {
         let tls = config.tls.clone();
         let shown = id.clone();
+        let slot = events_slot.clone();
+        let node_cert = config.tls.node_cert.clone();
         let item = crate::tls_reload::Watched {
             what: "quic",
             reload: Box::new(move || id.reload(&tls.ca_cert, &tls.node_cert, &tls.node_key)),
             fingerprint: Box::new(move || shown.slot().fingerprint()),
+            reloaded: Box::new(move || {
+                if let Some(events) = slot.get() {
+                    record_cert_expiry(events, CertKind::Node, &node_cert);
+                }
+            }),
         };
         tokio::task::spawn_local(crate::tls_reload::watch(vec![item], config.tls.reload_interval))
     });
@@ -182,6 +191,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer
             for (kind, path) in quic_certs.into_iter().flatten() {
                 record_cert_expiry(core.handle.telemetry().events(), kind, &path);
             }
+            let _ = events_slot.set(core.handle.telemetry().events().clone());
             core.background.extend(tls_watch);
             Ok(core)
         }

@@ -111,6 +111,17 @@ fn no_funds_no_reward_then_a_demo_top_up_pays_cashback_out_once_as_demo() {
     assert_eq!(sample(&m, "svea_payouts_total{state=\"failed\"}"), 0.0, "{m}");
     assert!(sample(&m, "svea_payouts_ore_total{state=\"paid\"}") >= 1.0, "{m}");
     assert!(!m.contains(&biz.id), "no metric names a business");
+
+    // And on the console: the rail, the payout paid, nothing failed or stuck.
+    let mut ops = crate::page::Phone::default().with_header("origin", &n.operator_url);
+    let r = ops.post(&format!("{}/ops/sign-in", n.operator_url), &[("token", OPERATOR_TOKEN)]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let c = ops.get(&format!("{}/ops/console.json", n.operator_url));
+    let c: Value = serde_json::from_str(&c.body).expect("console json");
+    assert_eq!(c["payouts"]["rail"], "ledger-only", "{c}");
+    assert_eq!((c["payouts"]["paid"].as_u64(), c["payouts"]["failed"].as_u64(), c["payouts"]["stuck"].as_i64()), (Some(1), Some(0), Some(0)), "{c}");
+    let page = ops.get(&format!("{}/ops", n.operator_url));
+    assert!(page.body.contains("id=\"payouts-paid\""), "{}", page.body);
 }
 
 #[test]
@@ -237,4 +248,37 @@ fn top_ups_count_once_refunds_count_the_difference_and_a_failed_payout_returns()
         assert_eq!(funds.available, sek("50.00").checked_sub(reward).expect("sub"));
         core.shutdown().await;
     });
+}
+
+#[test]
+fn the_dashboard_adds_demo_money_once_per_form_and_shows_the_funds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let n = NodeProc::start(dir.path(), &[]);
+    let biz = create_business(&n, "0.00");
+    let mut browser = crate::page::Phone::default().with_header("origin", &n.url);
+    let page = browser.post(&format!("{}/business/sign-in", n.url), &[("api_key", &biz.key)]);
+    assert_eq!(page.status, 303, "{}", page.body);
+
+    // Demo funding offers play money, said so on the form.
+    let html = browser.get(&format!("{}/business", n.url)).html(200).to_string();
+    assert!(html.contains("id=\"top-up-form\"") && html.contains("demopengar"), "{html}");
+    let request = html.split("name=\"request\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("request id").to_owned();
+
+    // The same form posted twice (a double click): credited once.
+    for _ in 0..2 {
+        let r = browser.post(&format!("{}/business/top-up", n.url), &[("amount_sek", "250"), ("request", &request)]);
+        assert_eq!(r.status, 303, "{}", r.body);
+        assert_eq!(r.header("location"), Some("/business?saved=top-up-demo#h-budget"));
+    }
+    let b = n.get_as(&format!("/v1/businesses/{}", biz.id), &biz.key);
+    assert_eq!(b.body["funds"]["funded_sek"], "250.00", "{}", b.body);
+    let html = browser.get(&format!("{}/business?saved=top-up-demo", n.url)).html(200).to_string();
+    assert!(html.contains("Demopengarna är tillagda"), "{html}");
+    assert!(html.contains("id=\"budget-funded\""), "{html}");
+
+    // Out of bounds: the dashboard again, with the reason, and nothing credited.
+    let r = browser.post(&format!("{}/business/top-up", n.url), &[("amount_sek", "0"), ("request", "another-request")]);
+    assert_eq!(r.status, 422, "{}", r.body);
+    let b = n.get_as(&format!("/v1/businesses/{}", biz.id), &biz.key);
+    assert_eq!(b.body["funds"]["funded_sek"], "250.00", "{}", b.body);
 }

@@ -127,7 +127,7 @@ fn https_certificate_rotates_on_sighup_keeping_open_connections_and_refusing_a_b
     let mut n = NodeProc::start_unready(
         dir.path(),
         node,
-        &[("http.tls_cert", &cert_s), ("http.tls_key", &key_s), ("tls.reload_interval_ms", "3600000")],
+        &[("http.tls_cert", &cert_s), ("http.tls_key", &key_s), ("tls.reload_interval_ms", "3600000"), ("operator.token", OPERATOR_TOKEN)],
         &url,
         &format!("http://127.0.0.1:{operator}"),
     );
@@ -139,8 +139,23 @@ fn https_certificate_rotates_on_sighup_keeping_open_connections_and_refusing_a_b
     assert!(ready.is_ok(), "https node not listening; log:\n{}", n.log_text());
     let mut open = KeepAlive::open(&tls, http);
     assert_eq!(open.fingerprint(), first);
+    // The expiry gauge the certificate alerts read.
+    let expiry = |n: &NodeProc| {
+        let m = n.metrics().body.as_str().map(str::to_owned).unwrap_or_default();
+        m.lines().find(|l| l.starts_with("svea_tls_cert_expiry_timestamp_seconds{cert=\"https\"}")).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse::<i64>().ok())
+    };
+    let not_after = |p: &Path| svea_node::telemetry::cert_not_after(p).expect("not after");
+    let first_expiry = not_after(&live_cert);
+    let operator_up = poll_until(READY_DEADLINE, || TcpStream::connect(("127.0.0.1", operator)).is_ok().then_some(()));
+    assert!(operator_up.is_ok(), "operator listener not up; log:\n{}", n.log_text());
+    assert_eq!(expiry(&n), Some(first_expiry));
 
-    // Rotate: a new certificate from the same https CA, then SIGHUP.
+    // Rotate: a new certificate from the same https CA, then SIGHUP. It is made in a later
+    // second than the first (validity is in whole seconds), so it expires later.
+    let now_s = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let first_made = now_s();
+    let later = poll_until(Duration::from_secs(3), || (now_s() > first_made).then_some(()));
+    assert!(later.is_ok(), "the clock stands still");
     make(true);
     install();
     let second = fingerprint_of(&live_cert);
@@ -155,6 +170,11 @@ fn https_certificate_rotates_on_sighup_keeping_open_connections_and_refusing_a_b
     assert!(served.is_ok(), "new connections never saw the new certificate; log:\n{}", n.log_text());
     assert_eq!(open.get("/ready"), 200);
     assert_eq!(open.fingerprint(), first, "an open connection keeps its certificate");
+    // The rotated certificate was made later, so it expires later, and the gauge follows it.
+    let second_expiry = not_after(&live_cert);
+    assert!(second_expiry > first_expiry, "{second_expiry} {first_expiry}");
+    let followed = poll_until(ROTATION_DEADLINE, || (expiry(&n) == Some(second_expiry)).then_some(()));
+    assert!(followed.is_ok(), "the expiry gauge still says {:?}, the served certificate {second_expiry}", expiry(&n));
 
     // A bad new file (a half-written certificate) is refused; the current certificate stays.
     std::fs::write(&live_cert, "-----BEGIN CERTIFICATE-----\nAAAA\n").expect("write");

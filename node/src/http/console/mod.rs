@@ -99,7 +99,18 @@ fn see_console() -> HttpResponse {
 
 async fn view(node: &NodeHandle) -> Result<ConsoleView, ApiError> {
     let status = operator::status(node).await?;
-    Ok(projection::project(&status, &node.config().regions))
+    let mut view = projection::project(&status, &node.config().regions);
+    let e = node.telemetry().events();
+    let count = |state: &'static str| e.payouts.get_or_create(&crate::telemetry::StateLabel { state }).get();
+    view.payouts = projection::PayoutsView {
+        rail: node.config().payouts.rail.as_str().to_owned(),
+        in_flight: e.payouts_in_flight.get(),
+        stuck: e.payouts_stuck.get(),
+        started: count("started"),
+        paid: count("paid"),
+        failed: count("failed"),
+    };
+    Ok(view)
 }
 
 /// The console with `outcome` (what the last action did) on top.

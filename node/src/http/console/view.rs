@@ -153,6 +153,20 @@ pub fn console(v: &ConsoleView, outcome: Option<&Result<String, String>>) -> Mar
                         }
                     }
                     @if let Some(e) = &v.replication_error { p.note { "Replication lag unknown: " (e) } }
+                    h2 #h-payouts { "Cashback payouts" }
+                    p.note { "Rail " strong #payout-rail { (v.payouts.rail) } ". In flight cluster-wide as this node last saw them; started, paid and failed by wallets this node owns since it started." }
+                    table #payouts {
+                        thead { tr { th { "In flight" } th { "Stuck" } th { "Started" } th { "Paid" } th { "Failed" } } }
+                        tbody {
+                            tr data-health=(if v.payouts.stuck > 0 || v.payouts.failed > 0 { "down" } else { "up" }) {
+                                td #payouts-in-flight data-label="In flight" { (v.payouts.in_flight) }
+                                td #payouts-stuck data-label="Stuck" { (v.payouts.stuck) }
+                                td #payouts-started data-label="Started" { (v.payouts.started) }
+                                td #payouts-paid data-label="Paid" { (v.payouts.paid) }
+                                td #payouts-failed data-label="Failed" { (v.payouts.failed) }
+                            }
+                        }
+                    }
                     p.note { "A drain runs on the node it drains: open that node's console to drain it. Remove is for a node that is down." }
                 }
             }

@@ -1,7 +1,8 @@
-//! The dashboard's card top-up: the form (amount in SEK), `POST /business/top-up`, which answers
-//! `303` to Stripe's Checkout page, and the two pages Stripe sends the business back to
-//! (`/business/top-up/done`, `/business/top-up/cancelled`), which say what happens next. The
-//! budget is credited only by Stripe's webhook (`http::stripe`), never by coming back here.
+//! The dashboard's top-up: the form (amount in SEK) and `POST /business/top-up`. With card funding
+//! (`funding.provider = "stripe"`) it answers `303` to Stripe's Checkout page, and Stripe sends the
+//! business back to `/business/top-up/done` or `/business/top-up/cancelled`, which say what happens
+//! next; the budget is credited only by Stripe's webhook (`http::stripe`), never by coming back
+//! here. With demo funding (`svea demo`) it credits demo money at once, once per form request.
 //!
 //! Each render of the form carries a fresh request id (a hidden field): a double click, a
 //! reload of the posted form or a retry after a timeout sends the same id, and so the same
@@ -25,9 +26,13 @@ pub const TOP_UP_CANCELLED: &str = "/business/top-up/cancelled";
 const SAVED_DONE: &str = "top-up";
 /// `?saved=` of the dashboard after a cancelled payment.
 const SAVED_CANCELLED: &str = "top-up-cancelled";
+/// `?saved=` of the dashboard after a demo top-up.
+const SAVED_DEMO: &str = "top-up-demo";
 
-/// What the form offers: the bounds from `[stripe]`.
+/// What the form offers: the bounds from `[stripe]` (or the demo bounds).
 pub struct Offer {
+    /// Demo money, credited at once (`funding.provider = "demo"`).
+    pub demo: bool,
     /// `stripe.top_up_min_sek`.
     pub min: Ore,
     /// `stripe.top_up_max_sek`.
@@ -36,17 +41,29 @@ pub struct Offer {
     pub request: String,
 }
 
-/// The offer when card top-ups are on.
+/// The smallest demo top-up the form offers: 1 SEK.
+const DEMO_MIN_ORE: i64 = 100;
+
+/// The offer: card top-ups when Stripe funds this cluster, demo money with demo funding.
 pub(super) fn offer(node: &NodeHandle) -> Option<Offer> {
-    node.card_top_ups().then(|| {
-        let c = &node.config().stripe;
-        Offer { min: Ore::from_ore(c.top_up_min_ore), max: Ore::from_ore(c.top_up_max_ore), request: format!("{:032x}", rand::random::<u128>()) }
-    })
+    let request = format!("{:032x}", rand::random::<u128>());
+    match node.config().funding.provider {
+        svea_config::FundingProvider::Demo => {
+            Some(Offer { demo: true, min: Ore::from_ore(DEMO_MIN_ORE), max: Ore::from_ore(crate::core::funding::TOP_UP_ORE_MAX), request })
+        }
+        svea_config::FundingProvider::Stripe => node.card_top_ups().then(|| {
+            let c = &node.config().stripe;
+            Offer { demo: false, min: Ore::from_ore(c.top_up_min_ore), max: Ore::from_ore(c.top_up_max_ore), request }
+        }),
+    }
 }
 
 struct Words {
     heading: &'static str,
     help: &'static str,
+    demo_help: &'static str,
+    demo_button: &'static str,
+    demo_done: &'static str,
     amount: &'static str,
     button: &'static str,
     done: &'static str,
@@ -56,6 +73,9 @@ struct Words {
 const SV: Words = Words {
     heading: "Fyll på budgeten",
     help: "Betala med kort hos Stripe. Budgeten ökar när Stripe har bekräftat betalningen.",
+    demo_help: "Demo: beloppet läggs till direkt som låtsaspengar, inget betalas.",
+    demo_button: "Lägg till demopengar",
+    demo_done: "Demopengarna är tillagda i budgeten.",
     amount: "Belopp (kr)",
     button: "Till betalning",
     done: "Tack! Betalningen bekräftas av Stripe: budgeten ökar så snart bekräftelsen har kommit (oftast inom några sekunder). Ladda om sidan för att se den.",
@@ -65,6 +85,9 @@ const SV: Words = Words {
 const EN: Words = Words {
     heading: "Top up the budget",
     help: "Pay by card with Stripe. The budget grows once Stripe has confirmed the payment.",
+    demo_help: "Demo: the amount is added at once as play money; nothing is paid.",
+    demo_button: "Add demo money",
+    demo_done: "The demo money was added to the budget.",
     amount: "Amount (SEK)",
     button: "Go to payment",
     done: "Thank you! Stripe is confirming the payment: the budget grows as soon as the confirmation arrives (usually within seconds). Reload the page to see it.",
@@ -83,6 +106,7 @@ pub(super) fn notice(lang: Lang, saved: &str) -> Option<&'static str> {
     match saved {
         SAVED_DONE => Some(words(lang).done),
         SAVED_CANCELLED => Some(words(lang).cancelled),
+        SAVED_DEMO => Some(words(lang).demo_done),
         _ => None,
     }
 }
@@ -94,13 +118,13 @@ pub(super) fn form(lang: Lang, offer: Option<&Offer>) -> Markup {
         @if let Some(o) = offer {
             section aria-labelledby="h-top-up" {
                 h2 #h-top-up { (w.heading) }
-                p { (w.help) " (" (money(lang, o.min)) " – " (money(lang, o.max)) ")" }
+                p #top-up-help { (if o.demo { w.demo_help } else { w.help }) " (" (money(lang, o.min)) " – " (money(lang, o.max)) ")" }
                 form #top-up-form method="post" action={ (BASE) "/top-up" } {
                     input type="hidden" name="request" value=(o.request);
                     label for="top-up-amount" { (w.amount) }
                     input #top-up-amount name="amount_sek" type="number" inputmode="decimal" required
                         min=(o.min.as_ore() / 100) max=(o.max.as_ore() / 100) step="0.01" value=(o.min.as_ore() / 100);
-                    button #top-up-button type="submit" { (w.button) }
+                    button #top-up-button type="submit" { (if o.demo { w.demo_button } else { w.button }) }
                 }
             }
         }
@@ -121,14 +145,30 @@ pub(in crate::http) struct TopUpForm {
 /// `POST /business/top-up`.
 #[utoipa::path(post, path = "/business/top-up", tag = "pages", operation_id = "dashboard_top_up", security(("business_dashboard" = [])),
     request_body(content = TopUpForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 303, description = "To Stripe's Checkout page for this top-up (the same page again for a retry of the same form).",
-            headers(("Location" = String, description = "The Checkout Session's `url`."))),
+    responses((status = 303, description = "Card funding: to Stripe's Checkout page for this top-up (the same page again for a retry of the same form). Demo funding: credited at once (once per form request), to the dashboard.",
+            headers(("Location" = String, description = "The Checkout Session's `url`, or `/business?saved=top-up-demo`."))),
         super::DashboardAnswers))]
 pub(in crate::http) async fn top_up(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<TopUpForm>) -> HttpResponse {
     let auth = match form_start(&node, &req).await {
         Ok(a) => a,
         Err(resp) => return resp,
     };
+    if node.config().funding.provider == svea_config::FundingProvider::Demo {
+        // Demo money: credited at once, once per form request (its id is the Idempotency-Key).
+        let request = form.request.trim();
+        let credited = match (Ore::parse_sek(form.amount_sek.trim()), crate::core::stripe::valid_request(request)) {
+            (Ok(amount), true) => match crate::core::funding::check_amount(amount) {
+                Ok(amount) => node.demo_top_up(auth.business.id.clone(), amount, Some(request)).await.map_err(ApiError::from),
+                Err(e) => Err(ApiError::from(e)),
+            },
+            (Err(e), _) => Err(ApiError::from(crate::domain::DomainError::from(e))),
+            (Ok(_), false) => Err(ApiError::TopUp(crate::core::stripe::TopUpError::Request)),
+        };
+        return match credited {
+            Ok(_) => see(&format!("{BASE}?saved={SAVED_DEMO}#h-budget"), Vec::new()),
+            Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e), ..Extra::default() }).await,
+        };
+    }
     let started = match Ore::parse_sek(form.amount_sek.trim()) {
         Ok(amount) => crate::http::stripe::start_checkout(&node, auth.business.id.clone(), amount, form.request.trim().to_owned()).await,
         Err(e) => Err(ApiError::from(crate::domain::DomainError::from(e))),

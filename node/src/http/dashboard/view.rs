@@ -139,8 +139,8 @@ fn overview(d: &Dashboard<'_>, t: &Texts) -> Markup {
         section aria-labelledby="h-budget" {
             h2 #h-budget { (t.budget_heading) }
             dl.figures {
-                div { dt { (t.budget) } dd { (money(d.lang, super::super::api::net_funded(b))) } }
-                div { dt { (t.paid) } dd { (money(d.lang, b.paid())) } }
+                div { dt { (t.budget) } dd #budget-funded { (money(d.lang, b.funds().funded)) } }
+                div { dt { (t.paid) } dd #budget-rewarded { (money(d.lang, b.paid())) } }
                 div { dt { (t.left) } dd #budget-left { (money(d.lang, b.remaining())) } }
                 @if b.funds().refunded > crate::domain::Ore::ZERO {
                     div { dt { (t.refunded) } dd #budget-refunded { (money(d.lang, b.funds().refunded)) } }
