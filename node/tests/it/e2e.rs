@@ -23,7 +23,11 @@ const MALMO_CLIENT: &str = "2.58.0.1";
 fn routing_cluster(dir: &Path) -> Cluster3 {
     let trust: &[(&str, &str)] = &[("geo.trusted_proxies", "127.0.0.1")];
     let failover_ms = FAILOVER_AFTER.as_millis().to_string();
-    Cluster3::start_with(dir, &[("node.routing", "redirect"), ("timeouts.failover_after_ms", failover_ms.as_str())], [trust, trust, trust])
+    // Cashback is paid out (ledger-only, shown as demo) as soon as a reward arrives.
+    let fast_payouts = [("payouts.minimum_sek", "1"), ("payouts.retry_interval_ms", "200")];
+    let mut all = vec![("node.routing", "redirect"), ("timeouts.failover_after_ms", failover_ms.as_str())];
+    all.extend(fast_payouts);
+    Cluster3::start_with(dir, &all, [trust, trust, trust])
 }
 
 /// `timeouts.failover_after_ms` of the test clusters: how long a silent region takes to be declared down.
@@ -123,6 +127,20 @@ fn a_malmo_customer_completes_the_flow_in_chromium_on_a_phone_screen() {
     assert!(web.visible_text().contains("Tack för din feedback"), "{}", web.visible_text());
     web.shot("reward");
 
+    // The reward reaches the customer's balance and, over the payout minimum, is paid out (demo
+    // rail: recorded, nothing sent); the page shows the payout with its state after a reload.
+    let paid = (0..100).find(|_| {
+        web.reload();
+        web.exists("#wallet li.payout[data-state='paid']") || {
+            std::thread::sleep(Duration::from_millis(200));
+            false
+        }
+    });
+    assert!(paid.is_some(), "no paid payout on the reward page: {}", web.visible_text());
+    assert!(web.text("#wallet li.payout").contains(&reward), "{}", web.text("#wallet"));
+    assert_eq!(web.text("#balance"), "0,00 kr");
+    web.shot("reward-paid-out");
+
     // A reload resumes where the customer was: the same result, the same device and session.
     web.reload();
     assert_eq!((web.text("#score"), web.text("#reward")), (score.clone(), reward.clone()));
@@ -152,6 +170,16 @@ fn a_malmo_customer_completes_the_flow_in_chromium_on_a_phone_screen() {
     let described = web.text("#chart-sessions-desc");
     assert!(described.contains("Belönade 1"), "{described}");
     web.shot("business-dashboard");
+    web.assert_no_console_errors();
+
+    // It tops its budget up from the dashboard (demo money here; Stripe's Checkout in production).
+    let funded = web.text("#budget-funded");
+    assert_eq!(funded, "1000,00 kr", "{funded}");
+    web.clear("#top-up-amount");
+    web.type_into("#top-up-amount", "500");
+    web.submit("#top-up-button");
+    web.wait_text("#budget-funded", "1500,00 kr");
+    web.shot("business-topped-up");
     web.assert_no_console_errors();
 
     // The operator's console (Stockholm's operator listener): three healthy regions on the map.
