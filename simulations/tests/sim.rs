@@ -121,3 +121,10 @@ fn a_payout_recorded_twice_after_a_retry_is_caught() {
 fn applying_a_batch_out_of_order_is_caught() {
     assert_caught(Bug::ApplyBatchOutOfOrder);
 }
+
+/// Needs the simulated disk to keep a prefix of the unflushed writes on a crash (as sled's log
+/// may): with all-or-nothing crashes the two batches are always lost or kept together.
+#[test]
+fn an_applied_index_written_before_its_data_is_caught() {
+    assert_caught(Bug::AppliedIndexFirst);
+}

@@ -22,11 +22,17 @@ pub enum Bug {
     /// under a new entry id: the payout is paid twice in the ledger (the switch lives here; the
     /// node's wallet actor and payout driver read it).
     PayoutSettledTwice,
+    /// The state machine writes an entry's applied log id in a batch of its own, before the batch
+    /// with the entry's data: a crash that keeps the first and not the second leaves a replica
+    /// that believes it applied data it does not have (only a disk that keeps a prefix of the
+    /// unflushed writes, as sled's log can, shows it).
+    AppliedIndexFirst,
 }
 
 impl Bug {
     /// Every bug that can be planted.
-    pub const ALL: [Bug; 5] = [Bug::AckBeforeFlush, Bug::AcceptStaleEpoch, Bug::SettleWithoutRecord, Bug::ApplyBatchOutOfOrder, Bug::PayoutSettledTwice];
+    pub const ALL: [Bug; 6] =
+        [Bug::AckBeforeFlush, Bug::AcceptStaleEpoch, Bug::SettleWithoutRecord, Bug::ApplyBatchOutOfOrder, Bug::PayoutSettledTwice, Bug::AppliedIndexFirst];
 }
 
 #[cfg(feature = "planted-bugs")]
@@ -41,6 +47,7 @@ mod switch {
         static SETTLE_WITHOUT_RECORD: Cell<bool> = const { Cell::new(false) };
         static APPLY_BATCH_OUT_OF_ORDER: Cell<bool> = const { Cell::new(false) };
         static PAYOUT_SETTLED_TWICE: Cell<bool> = const { Cell::new(false) };
+        static APPLIED_INDEX_FIRST: Cell<bool> = const { Cell::new(false) };
     }
 
     fn cell(bug: Bug) -> &'static std::thread::LocalKey<Cell<bool>> {
@@ -50,6 +57,7 @@ mod switch {
             Bug::SettleWithoutRecord => &SETTLE_WITHOUT_RECORD,
             Bug::ApplyBatchOutOfOrder => &APPLY_BATCH_OUT_OF_ORDER,
             Bug::PayoutSettledTwice => &PAYOUT_SETTLED_TWICE,
+            Bug::AppliedIndexFirst => &APPLIED_INDEX_FIRST,
         }
     }
 
@@ -99,4 +107,9 @@ pub(crate) fn apply_batch_out_of_order() -> bool {
 /// Public because the wallet is node code; a constant `false` without the feature.
 pub fn payout_settled_twice() -> bool {
     is_on(Bug::PayoutSettledTwice)
+}
+
+/// Whether apply should write the applied log id in its own batch before the data ([`Bug::AppliedIndexFirst`]).
+pub(crate) fn applied_index_first() -> bool {
+    is_on(Bug::AppliedIndexFirst)
 }

@@ -256,7 +256,18 @@ impl StateMachineStore {
                 CommandResult::Empty
             }
         };
-        batch.insert(META_APPLIED, encode(&Some(entry.log_id)).map_err(Error::corrupt("applied log id"))?);
+        // The applied log id goes in the same batch as the data it covers: sled writes a batch
+        // atomically, so after any crash the two agree (a replica never believes it applied an
+        // entry whose data it lost, and never re-applies one it has).
+        let applied = encode(&Some(entry.log_id)).map_err(Error::corrupt("applied log id"))?;
+        if crate::planted::applied_index_first() {
+            // Planted bug (simulations only): the applied log id in a batch of its own, first.
+            let mut first = Batch::default();
+            first.insert(META_APPLIED, applied);
+            self.shared.sm.apply_batch(first)?;
+        } else {
+            batch.insert(META_APPLIED, applied);
+        }
         self.shared.sm.apply_batch(batch)?;
         if let EntryPayload::Normal(cmd) = &entry.payload {
             self.shared.commands_applied.fetch_add(command_count(cmd), std::sync::atomic::Ordering::Relaxed);

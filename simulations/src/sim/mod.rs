@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use svea_node::domain::Ore;
 use svea_storage::engine::mem::MemDisk;
 pub use svea_storage::planted::Bug;
@@ -147,6 +147,7 @@ pub fn bug_name(bug: Bug) -> &'static str {
         Bug::SettleWithoutRecord => "settle-without-record",
         Bug::ApplyBatchOutOfOrder => "apply-batch-out-of-order",
         Bug::PayoutSettledTwice => "payout-settled-twice",
+        Bug::AppliedIndexFirst => "applied-index-first",
     }
 }
 
@@ -158,8 +159,10 @@ pub fn parse_bug(s: &str) -> Result<Bug, String> {
         "settle-without-record" => Ok(Bug::SettleWithoutRecord),
         "apply-batch-out-of-order" => Ok(Bug::ApplyBatchOutOfOrder),
         "payout-settled-twice" => Ok(Bug::PayoutSettledTwice),
+        "applied-index-first" => Ok(Bug::AppliedIndexFirst),
         other => Err(format!(
-            "unknown bug {other:?}: ack-before-flush, accept-stale-epoch, settle-without-record, apply-batch-out-of-order or payout-settled-twice"
+            "unknown bug {other:?}: ack-before-flush, accept-stale-epoch, settle-without-record, apply-batch-out-of-order, \
+             payout-settled-twice or applied-index-first"
         )),
     }
 }
@@ -338,7 +341,14 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
     let schedule = fault_schedule(seed, opts);
     outcome.schedule_hash = schedule_hash(&schedule);
     let mut next = 0;
-    let mut world = World { ips: &ips, disks: &disks, slots: &slots, up: [true; 3], promises: Default::default() };
+    let mut world = World {
+        ips: &ips,
+        disks: &disks,
+        slots: &slots,
+        up: [true; 3],
+        promises: Default::default(),
+        crash_cuts: StdRng::seed_from_u64(seed ^ 0xc7a5_4c07),
+    };
     let mut armed: Option<Vec<usize>> = None;
     let mut acked_at_arming = 0u64;
     let mut trap: Option<faults::SettlementTrap> = None;
@@ -580,16 +590,21 @@ struct World<'a> {
     slots: &'a [net::Shared<Slot>],
     up: [bool; 3],
     promises: invariants::durable_promises::Promises,
+    /// How much of a crashed host's unflushed writes its disk keeps (a prefix, drawn from the seed).
+    crash_cuts: StdRng,
 }
 
 fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, w: &mut World<'_>) {
-    let World { ips, disks, slots, up, promises } = w;
+    let World { ips, disks, slots, up, promises, crash_cuts } = w;
     match fault {
         Fault::Crash(v) => {
             for &r in v {
                 if up[r] {
                     sim.crash(name(r));
-                    promises.crashed(sim.elapsed(), name(r), disks[r].crash());
+                    // The disk keeps a random prefix of what was written since the last flush
+                    // (none, all, or anything between, in whole batches), as sled's log may.
+                    let crash = disks[r].crash_keeping(|pending| crash_cuts.gen_range(0..=pending));
+                    promises.crashed(sim.elapsed(), name(r), crash);
                     *slots[r].borrow_mut() = Slot::default();
                     up[r] = false;
                 }
