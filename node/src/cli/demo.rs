@@ -187,3 +187,20 @@ fn stop_all(nodes: &mut [DemoNode]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_demo_cluster_gets_one_payee_key_kept_across_runs() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let load = |p: &Path| svea_config::Config::load(Some(p), &Default::default()).expect("demo config").payouts.payee_key;
+        let first = prepare(dir.path(), 18_080).expect("prepare");
+        let keys: Vec<_> = first.iter().map(|n| load(&n.config)).collect();
+        assert!(keys[0].is_some(), "the payee form needs a key in the demo too");
+        assert!(keys.iter().all(|k| *k == keys[0]), "one key for the whole demo cluster");
+        let again = prepare(dir.path(), 18_080).expect("prepare again");
+        assert_eq!(load(&again[0].config), keys[0], "payees sealed in one run open in the next");
+    }
+}

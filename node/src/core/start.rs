@@ -219,7 +219,8 @@ pub struct Parts {
     pub model: Option<OllamaClient>,
     /// The payout rail (`payouts.rail`, made by [`start`]); `None` is the ledger-only rail.
     pub rail: Option<Arc<dyn super::rail::PayoutRail>>,
-    /// How payouts open a sealed payee (the Swish work provides it); `None`: they cannot.
+    /// How payouts open a sealed payee; `None`: the node's own under `payouts.payee_key`
+    /// (`payouts::unseal_with`), or none without a key (a payout with a payee is then not sent).
     pub unseal: Option<super::payouts::Unseal>,
 }
 
