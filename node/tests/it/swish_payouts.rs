@@ -6,7 +6,8 @@
 //!   mTLS, Swish's callback settles it and the wallet shows it paid;
 //! - a forged callback claiming `PAID` changes nothing (svea asks Swish);
 //! - a refused payout returns the money to the balance, with the reason in words;
-//! - a payout retried across a kill -9 of the only node is paid exactly once;
+//! - a payout retried across a kill -9 of the only node, or of the node owning the wallet in a
+//!   three-node cluster (a survivor resumes it), is paid exactly once;
 //! - erasure removes the Swish number.
 
 use std::path::Path;
@@ -65,15 +66,20 @@ fn world_with(dir: &Path, extra: &[(&str, &str)]) -> World {
     let n = NodeProc::start(dir, &pairs);
     // Swish's callbacks reach the node (as the TLS-terminating proxy in front of it would pass them).
     swish.callback_to(&n.url);
-    let biz = create_business(&n, "0.00");
-    // Funded by a paid Checkout Session, as Stripe's signed webhook reports it.
+    let biz = funded_business(&stripe, &n);
+    World { _stripe: stripe, swish, n, biz }
+}
+
+/// A business funded by a paid Checkout Session, as Stripe's signed webhook reports it.
+fn funded_business(stripe: &FakeStripe, n: &NodeProc) -> Biz {
+    let biz = create_business(n, "0.00");
     let started = n.post_with(&format!("/v1/businesses/{}/top-ups", biz.id), json!({"amount_sek": "500.00"}), &[("authorization", &format!("Bearer {}", biz.key))]);
     assert_eq!(started.status, 201, "{}", started.body);
-    let session = stripe.sessions().remove(0);
+    let session = stripe.sessions().pop().expect("a checkout session");
     let body = stripe.completed_event(&session, "paid").to_string().into_bytes();
     let (status, answer) = deliver(&n.url, &body, Some(&sign(WEBHOOK_SECRET, fake_stripe::now_s(), &body)));
     assert_eq!((status, answer["status"].as_str()), (200, Some("recorded")), "{answer}");
-    World { _stripe: stripe, swish, n, biz }
+    biz
 }
 
 fn put_payee(n: &NodeProc, token: &str, number: &str, ssn: &str) -> Resp {
@@ -341,4 +347,45 @@ fn the_reward_page_takes_the_payee_without_javascript_and_shows_a_failure_in_wor
     assert!(!html.contains("709999999"), "the number is never shown whole: {html}");
     let english = browser.get(&format!("{page}?lang=en")).body;
     assert!(english.contains("not connected to Swish"), "{english}");
+}
+
+#[test]
+fn a_payout_whose_wallet_owner_is_killed_is_resumed_by_a_survivor_and_paid_exactly_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let stripe = FakeStripe::start(dir.path());
+    let swish = FakeSwish::start(&dir.path().join("swish"));
+    let o = overrides(&stripe, &swish, &[("timeouts.failover_after_ms", "1000")]);
+    let pairs: Vec<(&str, &str)> = o.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut c = Cluster3::start(&dir.path().join("cluster"), &pairs);
+    let biz = funded_business(&stripe, &c.nodes[0]);
+    swish.hold();
+    let mut phone = Device::new();
+    let sid = phone.open(&c.nodes[0], &biz.token);
+    assert_eq!(purchase(&c.nodes[0], &sid, "200.00", "T-1").status, 200);
+    let s = feedback(&c.nodes[0], &sid, distinct_feedback(0));
+    assert_ne!(s.body["reward_sek"], "0.00", "{}", s.body);
+    let token = phone.token().to_owned();
+    assert_eq!(put_payee(&c.nodes[0], &token, "070-123 45 67", SSN).status, 200);
+    let id = eventually(SETTLE_WITHIN, "the instruction at Swish", || swish.payouts().keys().next().cloned());
+
+    // The node owning the wallet (and driving its payout) dies with the payout in flight.
+    let status = c.nodes[0].operator_get("/v1/cluster", &[("authorization", &format!("Bearer {OPERATOR_TOKEN}"))]);
+    assert_eq!(status.status, 200, "{}", status.body);
+    let members = status.body["members"].as_array().cloned().unwrap_or_default();
+    let owner = members.iter().find(|m| m["actors_by_kind"]["wallet"] == 1).and_then(|m| m["id"].as_u64()).expect("the wallet's owner");
+    let owner = usize::try_from(owner - 1).expect("index");
+    let survivor = (owner + 1) % 3;
+    swish.callback_to(&c.nodes[survivor].url);
+    c.nodes[owner].kill9();
+
+    // A survivor takes the payout over and sends the SAME instruction id again.
+    eventually(Duration::from_secs(60), "a survivor sent the instruction again", || (swish.creates().get(&id).copied().unwrap_or(0) >= 2).then_some(()));
+    assert_eq!(swish.payouts().len(), 1, "one instruction id, whatever was retried: {:?}", swish.creates());
+
+    // Swish settles it; its callback reaches a survivor, which asks Swish and records it once.
+    swish.release();
+    let paid = payout_becomes(&c.nodes[survivor], &token, "paid");
+    assert_eq!(paid["payouts"].as_array().map(Vec::len), Some(1), "{paid}");
+    assert_eq!(swish.payments()[&id], 1, "paid exactly once");
+    assert_eq!(swish.refused(), Vec::<String>::new());
 }
