@@ -42,7 +42,7 @@ pub use addr::{PeerAddr, HOST_NAME_LEN_MAX};
 pub use dashboard::{DashboardConfig, RawDashboard};
 pub use signup::{RawSignup, SignupConfig};
 pub use swish::{RawSwish, SwishConfig, SwishMerchant};
-pub use money::{FundingConfig, FundingProvider, PayoutRailKind, PayoutsConfig, RawFunding, RawPayouts};
+pub use money::{FundingConfig, FundingProvider, PayeeKeyBytes, PayoutRailKind, PayoutsConfig, RawFunding, RawPayouts};
 pub use stripe::{RawStripe, StripeConfig};
 pub use env::{env_var_names, env_vars, ENV_PREFIX};
 pub use error::Error;

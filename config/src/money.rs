@@ -97,8 +97,8 @@ pub struct FundingConfig {
     pub provider: FundingProvider,
 }
 
-/// `[payouts]` as written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `[payouts]` as written. `Debug` prints no byte of `payee_key`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawPayouts {
     /// `ledger-only` or `swish`.
@@ -113,6 +113,51 @@ pub struct RawPayouts {
     pub call_timeout_ms: u64,
     /// Payouts one node's driver handles per round.
     pub in_flight_max: u32,
+    /// The key customers' payees (Swish number, personnummer) are sealed under: 64 hexadecimal
+    /// characters (32 random bytes); `SVEA_PAYOUTS_PAYEE_KEY`. Required with the `swish` rail.
+    pub payee_key: String,
+}
+
+impl std::fmt::Debug for RawPayouts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawPayouts")
+            .field("rail", &self.rail)
+            .field("minimum_sek", &self.minimum_sek)
+            .field("retry_interval_ms", &self.retry_interval_ms)
+            .field("attempts_max", &self.attempts_max)
+            .field("call_timeout_ms", &self.call_timeout_ms)
+            .field("in_flight_max", &self.in_flight_max)
+            .field("payee_key", &if self.payee_key.is_empty() { "" } else { "<redacted>" })
+            .finish()
+    }
+}
+
+/// Length of `payouts.payee_key`, in bytes (ChaCha20-Poly1305's key).
+pub const PAYEE_KEY_BYTES: usize = 32;
+
+/// The payee sealing key's bytes. `Debug` prints none of them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PayeeKeyBytes(pub [u8; PAYEE_KEY_BYTES]);
+
+impl std::fmt::Debug for PayeeKeyBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PayeeKeyBytes(<redacted>)")
+    }
+}
+
+impl PayeeKeyBytes {
+    /// The key from 64 hexadecimal characters; `None` for anything else.
+    pub fn from_hex(text: &str) -> Option<PayeeKeyBytes> {
+        let text = text.trim();
+        if text.len() != PAYEE_KEY_BYTES * 2 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let mut out = [0u8; PAYEE_KEY_BYTES];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(PayeeKeyBytes(out))
+    }
 }
 
 impl Default for RawPayouts {
@@ -124,6 +169,7 @@ impl Default for RawPayouts {
             attempts_max: PAYOUT_ATTEMPTS_MAX,
             call_timeout_ms: PAYOUT_CALL_TIMEOUT_MS,
             in_flight_max: PAYOUTS_IN_FLIGHT_MAX,
+            payee_key: String::new(),
         }
     }
 }
@@ -143,6 +189,8 @@ pub struct PayoutsConfig {
     pub call_timeout: Duration,
     /// Payouts per driver round.
     pub in_flight_max: u32,
+    /// The payee sealing key (`None`: unset; customers cannot give a payee on this cluster).
+    pub payee_key: Option<PayeeKeyBytes>,
 }
 
 fn invalid(key: &str, reason: String) -> Error {
@@ -179,6 +227,14 @@ pub fn validate(funding: &RawFunding, payouts: &RawPayouts) -> Result<(FundingCo
     let attempts = within("payouts.attempts_max", payouts.attempts_max, 1, PAYOUT_ATTEMPTS_MAX_MAX)?;
     let timeout = within("payouts.call_timeout_ms", payouts.call_timeout_ms, 1, PAYOUT_CALL_TIMEOUT_MS_MAX)?;
     let in_flight = within("payouts.in_flight_max", payouts.in_flight_max, 1, PAYOUTS_IN_FLIGHT_MAX_MAX)?;
+    // The key is never echoed in the error: it is a secret, even when malformed.
+    let payee_key = match payouts.payee_key.trim() {
+        "" if rail == PayoutRailKind::Swish => {
+            return Err(invalid("payouts.payee_key", "required with payouts.rail = \"swish\": 64 hexadecimal characters (32 random bytes; openssl rand -hex 32), SVEA_PAYOUTS_PAYEE_KEY".to_owned()))
+        }
+        "" => None,
+        text => Some(PayeeKeyBytes::from_hex(text).ok_or_else(|| invalid("payouts.payee_key", "must be 64 hexadecimal characters (32 bytes; openssl rand -hex 32)".to_owned()))?),
+    };
     Ok((
         FundingConfig { provider },
         PayoutsConfig {
@@ -188,6 +244,7 @@ pub fn validate(funding: &RawFunding, payouts: &RawPayouts) -> Result<(FundingCo
             attempts_max: attempts,
             call_timeout: Duration::from_millis(timeout),
             in_flight_max: in_flight,
+            payee_key,
         },
     ))
 }
@@ -207,12 +264,30 @@ mod tests {
         let e = validate(&RawFunding::default(), &swish).unwrap_err().to_string();
         assert!(e.contains("payouts.rail") && e.contains("funding.provider"), "{e}");
         let stripe = RawFunding { provider: "stripe".into() };
-        assert_eq!(validate(&stripe, &swish).expect("real money both ways").1.rail, PayoutRailKind::Swish);
+        let e = validate(&stripe, &swish).unwrap_err().to_string();
+        assert!(e.contains("payouts.payee_key"), "swish needs a key to seal payees under: {e}");
+        let swish = RawPayouts { payee_key: "ab".repeat(32), ..swish };
+        let p = validate(&stripe, &swish).expect("real money both ways").1;
+        assert_eq!((p.rail, p.payee_key), (PayoutRailKind::Swish, Some(PayeeKeyBytes([0xab; 32]))));
         let bad = RawFunding { provider: "paypal".into() };
         assert!(validate(&bad, &RawPayouts::default()).unwrap_err().to_string().contains("funding.provider"));
         let bad = RawPayouts { minimum_sek: 0, ..RawPayouts::default() };
         assert!(validate(&RawFunding::default(), &bad).unwrap_err().to_string().contains("payouts.minimum_sek"));
         let bad = RawPayouts { in_flight_max: 0, ..RawPayouts::default() };
         assert!(validate(&RawFunding::default(), &bad).unwrap_err().to_string().contains("payouts.in_flight_max"));
+    }
+
+    #[test]
+    fn the_payee_key_is_64_hex_characters_and_never_printed() {
+        let secret = "0f".repeat(32);
+        let raw = RawPayouts { payee_key: secret.clone(), ..RawPayouts::default() };
+        assert!(!format!("{raw:?}").contains(&secret));
+        let p = validate(&RawFunding::default(), &raw).expect("a ledger-only cluster may seal payees too").1;
+        assert!(!format!("{p:?}").contains("15, 15"), "{p:?}");
+        for bad in ["0f".repeat(31), "zz".repeat(32), "0f".repeat(33)] {
+            let raw = RawPayouts { payee_key: bad.clone(), ..RawPayouts::default() };
+            let e = validate(&RawFunding::default(), &raw).unwrap_err().to_string();
+            assert!(e.contains("payouts.payee_key") && !e.contains(&bad), "{e}");
+        }
     }
 }

@@ -142,6 +142,7 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_PAYOUTS_ATTEMPTS_MAX", "53"),
             ("SVEA_PAYOUTS_CALL_TIMEOUT_MS", "54"),
             ("SVEA_PAYOUTS_IN_FLIGHT_MAX", "55"),
+            ("SVEA_PAYOUTS_PAYEE_KEY", "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"),
             ("SVEA_STRIPE_SECRET_KEY", "sk_test_fromtheenvironment0123"),
             ("SVEA_STRIPE_WEBHOOK_SECRET", "whsec_fromtheenvironment0123"),
             ("SVEA_STRIPE_API_BASE", "https://127.0.0.1:4242/"),
@@ -232,6 +233,7 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(config.funding.provider, svea_config::FundingProvider::Stripe);
     let p = &config.payouts;
     assert_eq!((p.rail, p.minimum_ore, p.retry_interval, p.attempts_max, p.call_timeout, p.in_flight_max), (svea_config::PayoutRailKind::Swish, 5100, ms(52), 53, ms(54), 55));
+    assert_eq!(p.payee_key, Some(svea_config::PayeeKeyBytes([0x5a; 32])));
     let g = &config.geo;
     assert_eq!(g.db_path, Some(PathBuf::from("/data/geo/city.mmdb")));
     let region = |s: &str| s.parse::<Region>().unwrap();
@@ -276,7 +278,7 @@ fn every_overridable_key_has_its_variable() {
         ["4F24C03A0295A0B53596240EA8C0F430", "1234679304", "https://svea.example/v1/payouts/swish/callback"]
     );
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 119);
+    assert_eq!(env_var_names().len(), 120);
 }
 
 #[test]

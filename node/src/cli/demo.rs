@@ -31,15 +31,27 @@ struct DemoNode {
 /// The demo's operator token: made once (128 random bits, hex) and kept in `operator-token`
 /// (mode 0600) so `svea cluster ...` keeps working across runs.
 fn operator_token(data_dir: &Path) -> anyhow::Result<String> {
+    kept_secret(data_dir, "operator-token", 16)
+}
+
+/// The demo cluster's `payouts.payee_key`: 32 random bytes, hex, made once and kept in
+/// `payee-key` (mode 0600), so the reward page's payee form works in the demo too and payees
+/// sealed in one run open in the next.
+fn payee_key(data_dir: &Path) -> anyhow::Result<String> {
+    kept_secret(data_dir, "payee-key", svea_config::money::PAYEE_KEY_BYTES)
+}
+
+/// `len` random bytes as hex, made once and kept in `data_dir/name` (mode 0600).
+fn kept_secret(data_dir: &Path, name: &str, len: usize) -> anyhow::Result<String> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let path = data_dir.join("operator-token");
+    let path = data_dir.join(name);
     if let Ok(t) = std::fs::read_to_string(&path) {
-        if !t.trim().is_empty() {
+        if t.trim().len() == 2 * len {
             return Ok(t.trim().to_owned());
         }
     }
-    let bytes: [u8; 16] = rand::random();
+    let bytes: Vec<u8> = (0..len).map(|_| rand::random::<u8>()).collect();
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -62,6 +74,7 @@ fn prepare(data_dir: &Path, port_base: u16) -> anyhow::Result<Vec<DemoNode>> {
         super::certs::write_certs(&tls, "svea-demo", &nodes, false)?;
     }
     let token = operator_token(&data_dir)?;
+    let payee_key = payee_key(&data_dir)?;
     let port = |offset: u16, extra: u16| -> anyhow::Result<u16> {
         port_base
             .checked_add(offset)
@@ -77,6 +90,7 @@ fn prepare(data_dir: &Path, port_base: u16) -> anyhow::Result<Vec<DemoNode>> {
         .tls(&tls)
         .set("geo.trusted_proxies", "127.0.0.1")
         .set("operator.token", &token)
+        .set("payouts.payee_key", &payee_key)
         .write(
             "Written by `svea demo`.\n\
              geo.trusted_proxies lets you play a customer anywhere: curl -H 'X-Forwarded-For: 2.58.0.1' ...",
@@ -171,5 +185,22 @@ fn stop_all(nodes: &mut [DemoNode]) {
                 _ => std::thread::sleep(Duration::from_millis(50)),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_demo_cluster_gets_one_payee_key_kept_across_runs() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let load = |p: &Path| svea_config::Config::load(Some(p), &Default::default()).expect("demo config").payouts.payee_key;
+        let first = prepare(dir.path(), 18_080).expect("prepare");
+        let keys: Vec<_> = first.iter().map(|n| load(&n.config)).collect();
+        assert!(keys[0].is_some(), "the payee form needs a key in the demo too");
+        assert!(keys.iter().all(|k| *k == keys[0]), "one key for the whole demo cluster");
+        let again = prepare(dir.path(), 18_080).expect("prepare again");
+        assert_eq!(load(&again[0].config), keys[0], "payees sealed in one run open in the next");
     }
 }

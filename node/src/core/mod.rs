@@ -91,6 +91,10 @@ pub struct NodeHandle {
     telemetry: Arc<crate::telemetry::Telemetry>,
     /// Stripe's client, when `[stripe]` has a secret key: card top-ups ([`stripe`]).
     stripe: Option<Arc<stripe::StripeClient>>,
+    /// Seals the payees customers give (`payouts.payee_key`); `None`: no payees on this cluster.
+    payee_key: Option<Arc<crate::domain::payee::PayeeKey>>,
+    /// The payout rail (`payouts.rail`): the driver sends with it, a Swish callback asks it.
+    rail: Arc<dyn rail::PayoutRail>,
 }
 
 impl NodeHandle {
@@ -384,8 +388,23 @@ impl NodeHandle {
         funding::record_top_up(&self.registry, funding::TopUp { business, event_id: event, checkout_session: None, payment_ref: None, amount, at_ms }).await
     }
 
-    /// Sets who `device`'s payouts go to (sealed by the caller; the Swish work validates and
-    /// seals). A payout due starts with it.
+    /// Seals `payee` for `device`'s wallet under `payouts.payee_key` and keeps it there (replacing
+    /// any earlier one). A payout due starts with it.
+    pub async fn save_payee(&self, device: &DeviceId, payee: &crate::domain::payee::Payee) -> Result<crate::actors::wallet::Wallet, payouts::PayoutError> {
+        let key = self.payee_key.as_ref().ok_or(payouts::PayoutError::PayeesOff)?;
+        let hash = self.device_key.hash(device);
+        // Sealing fails only without a random nonce: a passing condition of the host.
+        let sealed = key.seal(payee, &hash).map_err(|e| ActorError::Unavailable(e.to_string()))?;
+        Ok(self.registry.call(hash, crate::actors::wallet::SetPayee(sealed)).await?)
+    }
+
+    /// What a Swish callback about payout `id` leads to (see [`payouts::swish_callback`]).
+    pub async fn swish_callback(&self, id: &rail::PayoutId) -> Result<crate::actors::keys::PayoutState, payouts::PayoutError> {
+        payouts::swish_callback(self, id).await
+    }
+
+    /// Sets who `device`'s payouts go to, sealed already (tests, simulations). A payout due
+    /// starts with it.
     pub async fn set_payee(&self, device: &DeviceId, payee: crate::domain::payee::SealedPayee) -> Result<crate::actors::wallet::Wallet, ActorError> {
         self.registry.call(self.device_key.hash(device), crate::actors::wallet::SetPayee(payee)).await
     }

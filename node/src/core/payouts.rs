@@ -28,7 +28,7 @@ use crate::actors::registry::RegistryHandle;
 use crate::actors::wallet::{GetWallet, PayoutSettled, Receive, SettlePayout, Wallet};
 use crate::actors::{ActorError, ActorKey, Missing};
 use crate::domain::ledger::{Account, EntryId, Posting};
-use crate::domain::payee::{Payee, SealedPayee};
+use crate::domain::payee::{Payee, PayeeKey, SealedPayee};
 use crate::domain::DeviceHash;
 
 /// The message a payout carries to the customer (Swish: at most 50 characters).
@@ -38,9 +38,32 @@ const _: () = assert!(PAYOUT_MESSAGE.len() <= 50);
 /// Postings of a wallet shown on the customer's page, newest last, at most.
 pub const WALLET_POSTINGS_SHOWN_MAX: usize = 50;
 
-/// Opens a sealed payee for one instruction. The Swish work provides the real one (AEAD under a
-/// key from config); without it a payout that needs a payee cannot be sent.
-pub type Unseal = Arc<dyn Fn(&SealedPayee) -> Option<Payee> + Send + Sync>;
+/// Opens a sealed payee for one instruction, for the wallet (device hash) it was sealed for: the
+/// node's is [`unseal_with`] under `payouts.payee_key`; without one a payout that needs a payee
+/// cannot be sent.
+pub type Unseal = Arc<dyn Fn(&SealedPayee, &DeviceHash) -> Option<Payee> + Send + Sync>;
+
+/// The unseal hook of a node with a payee key: AEAD open, bound to the wallet's device hash.
+pub fn unseal_with(key: Arc<PayeeKey>) -> Unseal {
+    Arc::new(move |sealed: &SealedPayee, device: &DeviceHash| key.open(sealed, device).ok())
+}
+
+/// Why a payee or a rail's callback was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum PayoutError {
+    /// `payouts.payee_key` is unset: customers cannot give a payee on this cluster.
+    #[error("customers cannot give a payee on this cluster (payouts.payee_key is unset)")]
+    PayeesOff,
+    /// A Swish callback on a cluster whose payouts do not go out with Swish.
+    #[error("payouts do not go out with Swish on this cluster")]
+    NotSwish,
+    /// The rail was asked about the payout and gave no answer; the driver asks again.
+    #[error(transparent)]
+    Rail(RailError),
+    /// From the wallet or the cluster.
+    #[error(transparent)]
+    Actor(#[from] ActorError),
+}
 
 /// The rail and what the driver needs besides.
 #[derive(Clone)]
@@ -53,13 +76,33 @@ pub struct PayoutDriver {
     pub config: PayoutsConfig,
 }
 
-/// The rail `payouts.rail` names: the seam where the real rails are built from config.
-pub fn rail_from_config(config: &svea_config::Config) -> anyhow::Result<Arc<dyn PayoutRail>> {
+/// The rail `payouts.rail` names: the one place the real rails are built from config. A Swish
+/// rail whose files cannot be read stops the node at start, naming the key.
+pub fn rail_from_config(config: &svea_config::Config) -> Result<Arc<dyn PayoutRail>, super::swish::SwishSetupError> {
     match config.payouts.rail {
         svea_config::PayoutRailKind::LedgerOnly => Ok(Arc::new(super::rail::LedgerOnly)),
-        // The Swish work (issue 21, `core/swish.rs`) builds its rail here from `[swish]`.
-        svea_config::PayoutRailKind::Swish => anyhow::bail!("payouts.rail = \"swish\" needs the Swish rail (core/swish.rs), which this build does not have"),
+        svea_config::PayoutRailKind::Swish => Ok(Arc::new(super::swish::Swish::new(&config.swish)?)),
     }
+}
+
+/// What a Swish callback for payout `id` leads to. The callback is not signed (Swish Payout API,
+/// "Callback": a plain POST to `callbackUrl`), so its body is never believed: an id the ledger
+/// has no payout for is `NotFound`; a settled payout answers its state without asking anyone;
+/// a payout in flight is asked about at Swish itself (`GET`, mutual TLS) and only Swish's
+/// answer is recorded.
+pub async fn swish_callback(node: &NodeHandle, id: &PayoutId) -> Result<PayoutState, PayoutError> {
+    if node.config.payouts.rail != svea_config::PayoutRailKind::Swish {
+        return Err(PayoutError::NotSwish);
+    }
+    let record = payout(&node.cluster, id).await?;
+    if record.state != PayoutState::InFlight {
+        return Ok(record.state);
+    }
+    let answer = call(&node.rail, node.config.payouts.call_timeout, Call::Status(id.clone())).await.map_err(|e| {
+        node.telemetry.events().payout_rail_errors.inc();
+        PayoutError::Rail(e)
+    })?;
+    Ok(update(&node.cluster, &node.registry, id, answer).await?)
 }
 
 /// Hands the transfer of `entry` to `device`'s wallet (idempotent). `Ok(false)`: it was there
@@ -203,10 +246,10 @@ async fn drive(node: &NodeHandle, driver: &PayoutDriver, progress: &mut Progress
         if unanswered >= driver.config.attempts_max {
             stuck += 1;
         }
-        let answer = if ask_only { call(driver, Call::Status(id.clone())).await } else {
+        let answer = if ask_only { call(&driver.rail, driver.config.call_timeout, Call::Status(id.clone())).await } else {
             let payee = match (&record.payee, &driver.unseal) {
                 (None, _) => Payee { alias: String::new(), ssn: String::new() },
-                (Some(sealed), Some(unseal)) => match unseal(sealed) {
+                (Some(sealed), Some(unseal)) => match unseal(sealed, &record.device) {
                     Some(p) => p,
                     None => {
                         tracing::error!(payout_id = %id, "payout's payee cannot be opened (key changed?); not sent");
@@ -221,7 +264,7 @@ async fn drive(node: &NodeHandle, driver: &PayoutDriver, progress: &mut Progress
                 }
             };
             let order = PayoutOrder { id: id.clone(), amount: record.amount, payee, message: PAYOUT_MESSAGE.to_owned(), instructed_ms: record.started_ms };
-            call(driver, Call::Send(Box::new(order))).await
+            call(&driver.rail, driver.config.call_timeout, Call::Send(Box::new(order))).await
         };
         match answer {
             Ok(RailState::InFlight) => {
@@ -259,16 +302,17 @@ enum Call {
 
 /// One rail call under `payouts.call_timeout_ms`: a blocking rail on tokio's blocking pool, a
 /// non-blocking one (ledger-only, the simulation's) inline.
-async fn call(driver: &PayoutDriver, what: Call) -> Result<RailState, RailError> {
-    let rail = driver.rail.clone();
+async fn call(rail: &Arc<dyn PayoutRail>, timeout: std::time::Duration, what: Call) -> Result<RailState, RailError> {
+    let blocking = rail.blocking();
+    let rail = rail.clone();
     let run = move || match what {
         Call::Send(order) => rail.send(&order),
         Call::Status(id) => rail.status(&id),
     };
-    if !driver.rail.blocking() {
+    if !blocking {
         return run();
     }
-    match tokio::time::timeout(driver.config.call_timeout, tokio::task::spawn_blocking(run)).await {
+    match tokio::time::timeout(timeout, tokio::task::spawn_blocking(run)).await {
         Ok(Ok(answer)) => answer,
         Ok(Err(join)) => Err(RailError::Unexpected(format!("rail call panicked: {join}"))),
         Err(_) => Err(RailError::Timeout),

@@ -229,7 +229,8 @@ pub struct Parts {
     pub model: Option<OllamaClient>,
     /// The payout rail (`payouts.rail`, made by [`start`]); `None` is the ledger-only rail.
     pub rail: Option<Arc<dyn super::rail::PayoutRail>>,
-    /// How payouts open a sealed payee (the Swish work provides it); `None`: they cannot.
+    /// How payouts open a sealed payee; `None`: the node's own under `payouts.payee_key`
+    /// (`payouts::unseal_with`), or none without a key (a payout with a payee is then not sent).
     pub unseal: Option<super::payouts::Unseal>,
 }
 
@@ -237,6 +238,13 @@ pub struct Parts {
 pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer>, parts: Parts) -> anyhow::Result<Core> {
     let Parts { log, sm, transport, geo, model, rail, unseal } = parts;
     let rail: Arc<dyn super::rail::PayoutRail> = rail.unwrap_or_else(|| Arc::new(super::rail::LedgerOnly));
+    // The one place the payee key is made: it seals what customers give (`NodeHandle::save_payee`)
+    // and opens it for the driver's instructions.
+    let payee_key = match config.payouts.payee_key {
+        Some(k) => Some(Arc::new(crate::domain::payee::PayeeKey::from_bytes(&k.0)?)),
+        None => None,
+    };
+    let unseal = unseal.or_else(|| payee_key.clone().map(super::payouts::unseal_with));
     let telemetry = Arc::new(crate::telemetry::Telemetry::new());
     log.set_observer(telemetry.storage_observer());
     let cluster = match &transport {
@@ -294,7 +302,7 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         svea_config::FundingProvider::Stripe => super::stripe::StripeClient::from_config(&config.stripe)?.map(Arc::new),
         svea_config::FundingProvider::Demo => None,
     };
-    let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key, network_key, scoring, routed, telemetry, stripe };
+    let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key, network_key, scoring, routed, telemetry, stripe, payee_key, rail: rail.clone() };
     let sweeper = tokio::task::spawn_local(super::sweeper::run(handle.clone(), clock, config.timeouts.expiry_sweep));
     let driver = super::payouts::PayoutDriver { rail, unseal, config: config.payouts };
     let payouts = tokio::task::spawn_local(super::payouts::run(handle.clone(), driver));

@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 
 use crate::actors::{ActorError, Missing};
+use crate::core::payouts::PayoutError;
 use crate::core::pos::WebhookError;
 use crate::core::stripe::{StripeCallError, TopUpError};
 use crate::domain::stripe::StripeError;
@@ -98,6 +99,13 @@ pub enum ApiError {
     /// A card top-up that could not be started.
     #[error(transparent)]
     TopUp(#[from] crate::core::stripe::TopUpError),
+    /// A payee's details refused (`domain::payee`): the variant carries no digit of them.
+    #[error(transparent)]
+    Payee(#[from] crate::domain::payee::PayeeError),
+    /// Payees off on this cluster, a Swish callback where Swish is not the rail, or Swish not
+    /// answering the status query a callback makes.
+    #[error(transparent)]
+    Payout(crate::core::payouts::PayoutError),
     /// No such route.
     #[error("no route for {method} {path}")]
     NoRoute {
@@ -113,6 +121,15 @@ impl From<WebhookError> for ApiError {
         match e {
             WebhookError::Pos(p) => ApiError::Pos(p),
             WebhookError::Actor(a) => ApiError::Actor(a),
+        }
+    }
+}
+
+impl From<crate::core::payouts::PayoutError> for ApiError {
+    fn from(e: crate::core::payouts::PayoutError) -> Self {
+        match e {
+            crate::core::payouts::PayoutError::Actor(a) => ApiError::Actor(a),
+            other => ApiError::Payout(other),
         }
     }
 }
@@ -155,6 +172,11 @@ pub fn status_for(e: &ApiError) -> StatusCode {
         ApiError::Stripe(e) => match e {
             StripeError::Currency(_) => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::BAD_REQUEST,
+        },
+        ApiError::Payee(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        ApiError::Payout(e) => match e {
+            PayoutError::PayeesOff | PayoutError::NotSwish => StatusCode::NOT_FOUND,
+            PayoutError::Rail(_) | PayoutError::Actor(_) => StatusCode::SERVICE_UNAVAILABLE,
         },
         ApiError::TopUp(e) => match e {
             TopUpError::NotConfigured => StatusCode::NOT_FOUND,
@@ -213,6 +235,14 @@ pub(crate) fn kind_of(e: &ApiError) -> &str {
         ApiError::RequestTimeout { .. } => "request-timeout",
         ApiError::Maintenance { .. } => "maintenance",
         ApiError::Stripe(e) => e.kind(),
+        ApiError::Payee(e) => e.kind(),
+        ApiError::Payout(e) => match e {
+            PayoutError::PayeesOff => "payees-off",
+            PayoutError::NotSwish => "swish-not-configured",
+            PayoutError::Rail(_) => "payout-rail-unavailable",
+            // Never built: `From` turns it into `ApiError::Actor`.
+            PayoutError::Actor(_) => "unavailable",
+        },
         ApiError::TopUp(e) => match e {
             TopUpError::NotConfigured => "card-top-ups-off",
             TopUpError::Amount { .. } => "invalid-top-up-amount",

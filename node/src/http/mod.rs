@@ -39,6 +39,7 @@ pub mod qr;
 pub mod ratelimit;
 pub mod security;
 pub mod stripe;
+pub mod swish;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
@@ -71,6 +72,7 @@ pub static PUBLIC_ROUTES: &[Served] = &[
     Served::new::<page::__path_open>(Method::POST, "/q/{token}/open", |r| r.to(page::open)),
     Served::new::<page::__path_purchase>(Method::POST, "/q/{token}/purchase", |r| r.to(page::purchase)),
     Served::new::<page::__path_feedback>(Method::POST, "/q/{token}/feedback", |r| r.to(page::feedback)),
+    Served::new::<page::__path_payee>(Method::POST, "/q/{token}/payee", |r| r.to(page::payee)),
     Served::new::<api::__path_health>(Method::GET, "/health", |r| r.to(api::health)),
     Served::new::<api::__path_ready>(Method::GET, "/ready", |r| r.to(api::ready)),
     Served::new::<assets::__path_serve>(Method::GET, "/assets/{name}", |r| r.to(assets::serve)),
@@ -115,6 +117,8 @@ pub static PUBLIC_ROUTES: &[Served] = &[
     Served::new::<api::__path_confirm_purchase>(Method::POST, "/v1/sessions/{id}/purchase", |r| r.to(api::confirm_purchase)),
     Served::new::<api::__path_give_feedback>(Method::POST, "/v1/sessions/{id}/feedback", |r| r.to(api::give_feedback)),
     Served::new::<money::__path_wallet>(Method::POST, "/v1/wallet", |r| r.to(money::wallet)),
+    Served::new::<swish::__path_put_payee>(Method::PUT, "/v1/wallet/payee", |r| r.to(swish::put_payee)),
+    Served::new::<swish::__path_callback>(Method::POST, "/v1/payouts/swish/callback", |r| r.to(swish::callback)),
     Served::new::<privacy::__path_export>(Method::POST, "/v1/privacy/export", |r| r.to(privacy::export)),
     Served::new::<privacy::__path_erase>(Method::POST, "/v1/privacy/erase", |r| r.to(privacy::erase)),
     Served::new::<openapi::__path_public_document>(Method::GET, "/v1/openapi.json", |r| r.to(openapi::public_document)),

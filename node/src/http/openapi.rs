@@ -187,6 +187,7 @@ pub fn document(listener: Listener, routes: &[Served]) -> OpenApi {
             tag("sessions", "A customer's session: open, confirm the purchase, give feedback."),
             tag("tills", "Purchase reports from tills (webhooks, signed by the provider)."),
             tag("funding", "Money into a business's budget: Stripe's webhook (signed by Stripe) and card top-ups."),
+            tag("payouts", "Cashback out to customers: who a customer's Swish payouts go to, and Swish's payout callback."),
             tag("privacy", "A customer's own data: export and erasure by device id."),
             tag("pages", "HTML pages: the customer's page behind each QR code, and its assets."),
             tag("system", "Health, readiness, routing, metrics and this document."),

@@ -94,11 +94,13 @@ struct ExportOut {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"erased_sessions": 3, "more": false}))]
+#[schema(example = json!({"erased_sessions": 3, "more": false, "payee_erased": true}))]
 struct EraseOut {
     erased_sessions: usize,
     /// The device may have more sessions: send the request again.
     more: bool,
+    /// Whether a payee (the Swish number and personnummer given for payouts) was erased.
+    payee_erased: bool,
 }
 
 fn exported_out(s: &Session) -> ExportedOut {
@@ -158,5 +160,5 @@ pub(super) async fn export(node: web::Data<NodeHandle>, body: web::Json<ExportIn
 pub(super) async fn erase(node: web::Data<NodeHandle>, body: web::Json<EraseIn>) -> ApiResult {
     let device = verified(&node, body.device_token.as_deref(), body.device_id.is_some())?;
     let done = node.erase_device(&device).await?;
-    Ok(HttpResponse::Ok().json(EraseOut { erased_sessions: done.sessions, more: done.more }))
+    Ok(HttpResponse::Ok().json(EraseOut { erased_sessions: done.sessions, more: done.more, payee_erased: done.payee_erased }))
 }

@@ -44,7 +44,7 @@ pub(super) struct StripeWebhookOut {
 }
 
 /// Reads the whole body, refusing it past `limit` bytes (before reading the rest).
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+pub(super) async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| super::error::bad("invalid-body", format!("the body could not be read: {e}")))?;

@@ -1067,7 +1067,7 @@ fn a_guessed_device_id_or_made_up_device_token_reads_resumes_confirms_and_erases
     assert!(export.body.to_string().contains("VX9917"), "{}", export.body);
     assert_eq!(export.body["sessions"].as_array().map(Vec::len), Some(2), "{}", export.body);
     let erased = post_from(&n, "203.0.113.44", "/v1/privacy/erase", json!({"device_token": token}));
-    assert_eq!(erased.body, json!({"erased_sessions": 2, "more": false}));
+    assert_eq!(erased.body, json!({"erased_sessions": 2, "more": false, "payee_erased": false}));
     assert_eq!(n.get(&format!("/v1/sessions/{done}")).body["feedback_redacted"], "erased");
 }
 

@@ -46,6 +46,7 @@ mod qr;
 mod scoring;
 mod tls_reload;
 mod swish;
+mod swish_payouts;
 mod fake_stripe;
 mod stripe;
 mod transport;

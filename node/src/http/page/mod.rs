@@ -204,6 +204,8 @@ async fn wallet_summary(node: &NodeHandle, device: &DeviceId) -> Option<view::Wa
             payouts: v.payouts,
             minimum: crate::domain::Ore::from_ore(node.config().payouts.minimum_ore),
             demo: node.payout_rail() == svea_config::PayoutRailKind::LedgerOnly,
+            has_payee: w.payee.is_some(),
+            payee_form: node.config().payouts.payee_key.is_some(),
         }),
         Err(e) => {
             tracing::warn!(error = %e, "wallet not shown on the customer's page");
@@ -452,6 +454,41 @@ pub(super) async fn feedback(node: web::Data<NodeHandle>, req: HttpRequest, toke
     match result {
         Ok(_) => see_page(&token, Vec::new()),
         Err(e) => render(&node, &req, &token, Some(&e), Draft { text: form.into_inner().text, ..Draft::default() }, Vec::new()).await,
+    }
+}
+
+/// The payee form: who the customer's Swish payouts go to.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(default)]
+#[schema(example = json!({"swish_number": "070-123 45 67", "personnummer": "19900101-0017"}))]
+pub(super) struct PayeeForm {
+    /// A Swedish mobile number in any common spelling.
+    swish_number: String,
+    /// `YYYYMMDD-NNNN` or `YYMMDD-NNNN`.
+    personnummer: String,
+}
+
+/// `POST /q/{token}/payee`: the reward page's payee form (`PUT /v1/wallet/payee` for browsers).
+///
+/// Sealed and kept in the wallet of the device the `svea_device` cookie stands for; the page
+/// comes back without the numbers typed.
+#[utoipa::path(post, path = "/q/{token}/payee", tag = "pages", operation_id = "customer_page_payee", params(("token" = String, Path, description = "The QR token (43 characters of base64url); anything else is the not-found page.", example = "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE")),
+    request_body(content = PayeeForm, content_type = "application/x-www-form-urlencoded"),
+    responses(FormAnswers))]
+pub(super) async fn payee(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>, form: web::Form<PayeeForm>) -> HttpResponse {
+    let token = match form_start(&req, &token) {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
+    let Some(device) = device_cookie(&node, &req) else { return see_page(&token, Vec::new()) };
+    let today = crate::domain::day::swedish_day(Utc::now());
+    let result = match crate::domain::payee::Payee::parse(&form.swish_number, &form.personnummer, today) {
+        Ok(payee) => node.save_payee(&device, &payee).await.map(|_| ()).map_err(ApiError::from),
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Ok(()) => see_page(&token, Vec::new()),
+        Err(e) => render(&node, &req, &token, Some(&e), Draft::default(), Vec::new()).await,
     }
 }
 

@@ -100,6 +100,17 @@ pub struct Texts {
     pub payout_states: [&'static str; 3],
     /// Shown with payouts of the ledger-only rail.
     pub demo_note: &'static str,
+    /// The payee form's heading, and its explanation (why Swish needs the personnummer).
+    pub payee_heading: &'static str,
+    pub payee_help: &'static str,
+    /// Shown when a payee is set (the number itself is never shown whole).
+    pub payee_set: &'static str,
+    pub swish_number_label: &'static str,
+    pub personnummer_label: &'static str,
+    pub payee_button: &'static str,
+    /// Why a payout failed, by Swish's error code, in this language; other codes show the
+    /// reason the rail recorded (Swedish).
+    pub payout_failures: &'static [(&'static str, &'static str)],
     pub expired_heading: &'static str,
     pub expired_text: &'static str,
     pub new_visit: &'static str,
@@ -125,6 +136,12 @@ impl Texts {
     /// Why a reward was withheld (`duplicate_feedback`, ...), in words.
     pub fn withheld(&self, key: &str) -> &'static str {
         lookup(&self.withheld, key).unwrap_or(self.problem_default)
+    }
+
+    /// Why a payout failed, in words: this language's sentence for Swish's `code`, else the
+    /// `reason` the rail recorded.
+    pub fn payout_failure<'a>(&self, code: &str, reason: &'a str) -> &'a str {
+        lookup(self.payout_failures, code).unwrap_or(reason)
     }
 
     /// What limited a reward (`per-session`, ...), in words.
@@ -195,6 +212,13 @@ pub static SV: Texts = Texts {
     entry_names: ["Insättning", "Belöning", "Belöning återförd", "Utbetalning", "Utbetald", "Utbetalning misslyckad, tillbaka på saldot", "Insättning återbetald"],
     payout_states: ["på väg", "utbetald", "misslyckad"],
     demo_note: "demo: inga pengar skickas",
+    payee_heading: "Få din cashback med Swish",
+    payee_help: "Ange ditt Swishnummer och ditt personnummer: Swish kräver båda för en utbetalning och kontrollerar att numret är ditt. Vi sparar dem krypterat och använder dem bara för dina utbetalningar.",
+    payee_set: "Dina utbetalningar går till ditt Swishnummer. Du kan byta nummer här.",
+    swish_number_label: "Swishnummer (mobilnummer)",
+    personnummer_label: "Personnummer (ÅÅÅÅMMDD-NNNN)",
+    payee_button: "Spara",
+    payout_failures: &[],
     expired_heading: "Tiden gick ut",
     expired_text: "Det här besöket hann inte slutföras i tid.",
     new_visit: "Börja om",
@@ -207,6 +231,9 @@ pub static SV: Texts = Texts {
     maintenance_heading: "Underhåll pågår",
     maintenance_text: "Försök igen om en stund. Ditt köp är inte förlorat.",
     problems: &[
+        ("invalid-swish-number", "Det där är inte ett svenskt mobilnummer. Skriv det som 070-123 45 67."),
+        ("invalid-personnummer", "Det där är inte ett giltigt personnummer. Skriv det som 19900101-1234."),
+        ("payees-off", "Utbetalningar med Swish är inte påslagna här."),
         ("qr-token-not-found", "Vi hittar inte den här QR-koden."),
         ("session-not-found", "Vi hittar inte ditt besök. Börja om."),
         ("invalid-amount", "Skriv beloppet i kronor, till exempel 89 eller 89,50."),
@@ -291,6 +318,25 @@ pub static EN: Texts = Texts {
     entry_names: ["Top-up", "Reward", "Reward taken back", "Payout", "Paid out", "Payout failed, back on your balance", "Top-up refunded"],
     payout_states: ["on its way", "paid", "failed"],
     demo_note: "demo: no money is sent",
+    payee_heading: "Get your cashback with Swish",
+    payee_help: "Give your Swish number and your Swedish personal identity number (personnummer): Swish needs both for a payout and checks that the number is yours. We keep them encrypted and use them only for your payouts.",
+    payee_set: "Your payouts go to your Swish number. You can change it here.",
+    swish_number_label: "Swish number (mobile number)",
+    personnummer_label: "Personal identity number (YYYYMMDD-NNNN)",
+    payee_button: "Save",
+    payout_failures: &[
+        ("ACMT07", "The number is not connected to Swish. Check your Swish number."),
+        ("ACMT01", "The number is not connected to Swish. Check your Swish number."),
+        ("BE18", "The number is not connected to Swish. Check your Swish number."),
+        ("VR01", "The personal identity number does not belong to the Swish number. Check your details."),
+        ("VR02", "The personal identity number does not belong to the Swish number. Check your details."),
+        ("BE22", "The personal identity number does not belong to the Swish number. Check your details."),
+        ("RF02", "The personal identity number does not belong to the Swish number. Check your details."),
+        ("AM02", "The amount is too large for a Swish payout."),
+        ("AM06", "The amount is too small for a Swish payout."),
+        ("RF07", "Your bank refused the payout."),
+        ("RF08", "Your bank refused the payout."),
+    ],
     expired_heading: "Time ran out",
     expired_text: "This visit was not completed in time.",
     new_visit: "Start over",
@@ -303,6 +349,9 @@ pub static EN: Texts = Texts {
     maintenance_heading: "Down for maintenance",
     maintenance_text: "Please try again in a while. Your purchase is not lost.",
     problems: &[
+        ("invalid-swish-number", "That is not a Swedish mobile number. Write it like 070-123 45 67."),
+        ("invalid-personnummer", "That is not a valid personal identity number. Write it like 19900101-1234."),
+        ("payees-off", "Payouts with Swish are not switched on here."),
         ("qr-token-not-found", "We cannot find this QR code."),
         ("session-not-found", "We cannot find your visit. Please start over."),
         ("invalid-amount", "Write the amount in kronor, for example 89 or 89.50."),

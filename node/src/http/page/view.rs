@@ -68,6 +68,10 @@ pub struct WalletSummary {
     pub minimum: Ore,
     /// Whether payouts are demo (the ledger-only rail).
     pub demo: bool,
+    /// Whether the wallet has a payee (sealed; never shown).
+    pub has_payee: bool,
+    /// Whether the payee form is offered (the cluster has `payouts.payee_key`).
+    pub payee_form: bool,
 }
 
 /// `datetime-local` format, Swedish time.
@@ -342,15 +346,16 @@ fn result(t: &Texts, p: &Page<'_>, s: &Session) -> Markup {
             }
             (purchase_summary(t, p, s))
             @if let Some(w) = &p.wallet {
-                (wallet(t, p.lang, w))
+                (wallet(t, p, w))
             }
             (new_visit(t, p))
         }
     }
 }
 
-fn wallet(t: &Texts, lang: Lang, w: &WalletSummary) -> Markup {
+fn wallet(t: &Texts, p: &Page<'_>, w: &WalletSummary) -> Markup {
     use crate::actors::keys::PayoutState;
+    let lang = p.lang;
     html! {
         section.wallet #wallet aria-labelledby="h-wallet" {
             h2 #h-wallet { (t.wallet_heading) }
@@ -373,11 +378,25 @@ fn wallet(t: &Texts, lang: Lang, w: &WalletSummary) -> Markup {
                             @match &r.state {
                                 PayoutState::InFlight => (t.payout_states[0]),
                                 PayoutState::Paid { .. } => (t.payout_states[1]),
-                                PayoutState::Failed { reason, .. } => { (t.payout_states[2]) " (" (reason) ")" },
+                                PayoutState::Failed { code, reason, .. } => { (t.payout_states[2]) ": " span.reason { (t.payout_failure(code, reason)) } },
                             }
                             @if w.demo { " · " em { (t.demo_note) } }
                         }
                     }
+                }
+            }
+            @if w.payee_form {
+                // A plain form post (no JavaScript), the same Origin check and cookies as the
+                // page's other forms; the numbers typed are never echoed back.
+                form.payee #payee method="post" action=(action(p, "payee")) aria-labelledby="h-payee" {
+                    h3 #h-payee { (t.payee_heading) }
+                    @if w.has_payee { p #payee-set { (t.payee_set) } }
+                    p.hint { (t.payee_help) }
+                    label for="swish_number" { (t.swish_number_label) }
+                    input #swish_number name="swish_number" type="tel" inputmode="tel" autocomplete="tel" maxlength="40" required;
+                    label for="personnummer" { (t.personnummer_label) }
+                    input #personnummer name="personnummer" type="text" inputmode="numeric" autocomplete="off" maxlength="40" required;
+                    button type="submit" { (t.payee_button) }
                 }
             }
         }
