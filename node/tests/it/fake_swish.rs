@@ -123,7 +123,6 @@ pub struct FakeSwish {
     pub mss: MssFiles,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
-    port: u16,
 }
 
 impl FakeSwish {
@@ -172,7 +171,7 @@ impl FakeSwish {
                 }
             }
         });
-        FakeSwish { api_base: format!("https://127.0.0.1:{port}/swish-cpcapi"), root_ca: out.join("https-ca.pem"), mss, state, stop, port }
+        FakeSwish { api_base: format!("https://127.0.0.1:{port}/swish-cpcapi"), root_ca: out.join("https-ca.pem"), mss, state, stop }
     }
 
     /// The `[swish]` overrides that point a node at this fake, its callbacks announced at
@@ -189,11 +188,6 @@ impl FakeSwish {
             ("swish.payer_alias".into(), MERCHANT_ALIAS.into()),
             ("swish.callback_url".into(), "https://svea.test/v1/payouts/swish/callback".into()),
         ]
-    }
-
-    /// The port it listens on.
-    pub fn port(&self) -> u16 {
-        self.port
     }
 
     /// Callbacks go to this node's plain-HTTP URL from now on.
