@@ -24,11 +24,15 @@ fn routing_cluster(dir: &Path) -> Cluster3 {
     let trust: &[(&str, &str)] = &[("geo.trusted_proxies", "127.0.0.1")];
     let failover_ms = FAILOVER_AFTER.as_millis().to_string();
     // Cashback is paid out (ledger-only, shown as demo) as soon as a reward arrives.
-    let fast_payouts = [("payouts.minimum_sek", "1"), ("payouts.retry_interval_ms", "200")];
+    // The payee form is offered (a cluster with a payee key), though the demo rail needs no payee.
+    let fast_payouts = [("payouts.minimum_sek", "1"), ("payouts.retry_interval_ms", "200"), ("payouts.payee_key", E2E_PAYEE_KEY)];
     let mut all = vec![("node.routing", "redirect"), ("timeouts.failover_after_ms", failover_ms.as_str())];
     all.extend(fast_payouts);
     Cluster3::start_with(dir, &all, [trust, trust, trust])
 }
+
+/// `payouts.payee_key` of the test clusters (32 bytes, hex).
+const E2E_PAYEE_KEY: &str = "5ea5ea5ea5ea5ea5ea5ea5ea5ea5ea5ea5ea5ea5ea5ea5ea5ea5ea5ea5ea5ea5";
 
 /// `timeouts.failover_after_ms` of the test clusters: how long a silent region takes to be declared down.
 const FAILOVER_AFTER: Duration = Duration::from_millis(1500);
@@ -140,6 +144,16 @@ fn a_malmo_customer_completes_the_flow_in_chromium_on_a_phone_screen() {
     assert!(web.text("#wallet li.payout").contains(&reward), "{}", web.text("#wallet"));
     assert_eq!(web.text("#balance"), "0,00 kr");
     web.shot("reward-paid-out");
+
+    // The customer gives the Swish number payouts go to: a plain form, never echoed back.
+    web.type_into("#swish_number", "070-123 45 67");
+    web.type_into("#personnummer", "19900101-0017");
+    web.shot("payee-form");
+    web.submit("#payee button");
+    web.wait_until("the payee saved", "document.querySelector('#payee-set') !== null");
+    assert!(!web.visible_text().contains("19900101-0017"), "the personnummer is not shown back");
+    web.shot("payee-saved");
+    web.assert_no_console_errors();
 
     // A reload resumes where the customer was: the same result, the same device and session.
     web.reload();
