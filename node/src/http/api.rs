@@ -10,7 +10,8 @@ use super::auth::authorize;
 use super::error::{bad, ApiError, ApiResult};
 use crate::actors::business::{Business, DayStats};
 use crate::actors::session::{FeedbackText, Purchase, Session};
-use crate::actors::{ActorError, Missing};
+use crate::actors::{ActorError, ConflictKind, Missing};
+use crate::domain::signup::{request_fingerprint, SIGNUP_IDEMPOTENCY_KEY_LEN_MIN};
 use crate::core::NodeHandle;
 use crate::domain::{CreateBusiness, DomainError, NewLocation, OrgNumber, Ore, QrToken, RewardPolicy, SessionId, TransactionId};
 
@@ -21,7 +22,7 @@ pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
 // ---------- request and response bodies ----------
 
 /// A location to create.
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Lilla Torg", "lat": 55.6043, "lon": 12.9986}))]
 pub(super) struct LocationIn {
@@ -33,7 +34,7 @@ pub(super) struct LocationIn {
 }
 
 /// Cashback per reward tier, in percent of the purchase (decimal strings, two decimals at most).
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"low": "2.00", "mid": "5.00", "high": "8.00"}))]
 pub(super) struct PercentagesIn {
@@ -43,7 +44,7 @@ pub(super) struct PercentagesIn {
 }
 
 /// A business to create.
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Café Lilla Torg", "org_number": "556036-0793",
     "locations": [{"name": "Lilla Torg", "lat": 55.6043, "lon": 12.9986}], "reward_budget_sek": "5000.00",
@@ -477,15 +478,23 @@ fn parse_session_id(raw: &str) -> Result<SessionId, ApiError> {
 
 /// `POST /v1/businesses`: a new business with its locations, their QR codes and its API key.
 #[utoipa::path(post, path = "/v1/businesses", tag = "businesses", operation_id = "create_business",
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 32, max_length = 64, pattern = "^[!-~]{32,64}$",
+        description = "32 to 64 printable ASCII characters, random (a UUID, or 32 random bytes in hex). A retry with the same \
+        key and the same body within 24 hours answers as the first try did (the same business and API key), so a sign-up \
+        whose answer was lost is not lost; the same key with another body is `idempotency-key-reused`. Whoever holds the \
+        key and the body can fetch the API key again for 24 hours: keep it as secret as the key.")),
     request_body(content = CreateBusinessIn, content_type = "application/json"),
     responses(
         (status = 201, description = "Created. The API key is in this answer only.", body = BusinessWithKeyOut,
             headers(("Location" = String, description = "`/v1/businesses/{id}`"))),
         super::error::answers::BadBody, super::error::answers::CreationLimited, super::error::answers::Busy,
         (status = 400, description = "`malformed-json`, `invalid-body` (not the schema, unknown fields), \
-            `invalid-percentage`, `invalid-pos-input` (an unknown `purchase_verification`).", content_type = "application/problem+json", body = super::Problem),
+            `invalid-percentage`, `invalid-pos-input` (an unknown `purchase_verification`), `invalid-idempotency-key` (not 32 to 64 \
+            printable ASCII characters).", content_type = "application/problem+json", body = super::Problem),
         (status = 409, description = "`org-number-registered`: a business has this organisation number (an unverified one is \
-            released `signup.release_unverified_org_number_after_ms` after its registration); `business-exists`.", content_type = "application/problem+json", body = super::Problem),
+            released `signup.release_unverified_org_number_after_ms` after its registration); `business-exists`; \
+            `idempotency-key-reused`: the `Idempotency-Key` came with another body before, is older than 24 hours, or its \
+            business's key was rotated since.", content_type = "application/problem+json", body = super::Problem),
         (status = 422, description = "`invalid-org-number`, `invalid-amount`, `business-name-length` (1 to 100 characters), \
             `location-name-length` (1 to 100 characters), `invalid-coordinates`, `location-count` (1 to 20 per request), \
             `invalid-reward-policy`.", content_type = "application/problem+json", body = super::Problem),
@@ -497,6 +506,9 @@ pub(super) async fn create_business(
     body: web::Json<CreateBusinessIn>,
 ) -> ApiResult {
     let body = body.into_inner();
+    // The request as parsed, in the struct's field order: the same request however its JSON is
+    // spaced or ordered (what an idempotent retry is compared by).
+    let canonical = serde_json::to_vec(&body).map_err(|e| bad("invalid-body", e.to_string()))?;
     let org_number: OrgNumber = body.org_number.parse().map_err(DomainError::from)?;
     let locations = body.locations.iter().map(|l| NewLocation::new(&l.name, l.lat, l.lon)).collect::<Result<Vec<_>, _>>()?;
     let budget = Ore::parse_sek(&body.reward_budget_sek).map_err(DomainError::from)?;
@@ -514,11 +526,36 @@ pub(super) async fn create_business(
     if let Some(v) = &body.purchase_verification {
         request = request.with_purchase_verification(v.parse().map_err(ApiError::Pos)?);
     }
-    // Valid input only: a refused request writes nothing, so it costs no creation.
-    if let Some(signup) = &signup {
-        signup.check(&req)?;
-    }
-    let (b, key) = node.create_business(request).await?;
+    // With an Idempotency-Key, a retry of a sign-up that happened answers as the first time
+    // (`domain::signup`); a replay creates nothing, so it costs no creation either.
+    let seed = match super::money::idempotency_key(&req, SIGNUP_IDEMPOTENCY_KEY_LEN_MIN)? {
+        Some(k) => {
+            Some(node.signup_seed(&k, &request_fingerprint(&canonical)))
+        }
+        None => None,
+    };
+    let replayed = match &seed {
+        Some(seed) => node.signup_replay(seed).await?,
+        None => None,
+    };
+    let (b, key) = match replayed {
+        Some(first) => first,
+        None => {
+            // Valid input only: a refused request writes nothing, so it costs no creation.
+            if let Some(signup) = &signup {
+                signup.check(&req)?;
+            }
+            match node.create_business_from(request, seed.as_ref()).await {
+                Ok(created) => created,
+                // Two tries of one sign-up at once: the other one created it.
+                Err(ActorError::Conflict { kind: ConflictKind::BusinessExists, .. }) if seed.is_some() => {
+                    let seed = seed.as_ref().expect("checked in the guard");
+                    node.signup_replay(seed).await?.ok_or_else(|| ActorError::Unavailable("the sign-up's business is not readable yet".into()))?
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/businesses/{}", b.id)))
         .json(BusinessWithKeyOut { business: business_out(&node, &b), api_key: key.reveal().to_string() }))

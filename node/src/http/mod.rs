@@ -47,10 +47,43 @@ pub use openapi::Served;
 
 use crate::core::NodeHandle;
 pub use error::{status_for, ApiError, Problem, PROBLEM_TYPE_PREFIX, RETRY_AFTER_S};
-use error::{bad, ApiResult};
+use error::bad;
 
-async fn no_route(req: HttpRequest) -> ApiResult {
-    Err(ApiError::NoRoute { method: req.method().to_string(), path: req.path().to_string() })
+/// What a listener answers when none of its routes matched: 405 with `Allow` when the path is
+/// one of `routes`' (asked with another method), 404 `no-route` otherwise. One answer for every
+/// path, so a client (or schemathesis's `unsupported_method` check) learns which methods exist
+/// without a route per method and path.
+/// `served` says which of `routes` the listener registered.
+fn no_route(routes: &'static [Served], served: fn(&Served) -> bool) -> actix_web::Route {
+    web::to(move |req: HttpRequest| async move { Err::<actix_web::HttpResponse, _>(unmatched(routes.iter().filter(|r| served(r)), &req)) })
+}
+
+fn unmatched<'a>(routes: impl Iterator<Item = &'a Served> + Clone, req: &HttpRequest) -> ApiError {
+    let (method, path) = (req.method().to_string(), req.path().to_string());
+    // The most literal pattern that matches names the resource: `/v1/businesses/{id}/pos/locks`
+    // before `/v1/businesses/{id}/pos/{provider}`.
+    let matched = routes
+        .clone()
+        .filter(|r| actix_web::dev::ResourceDef::new(r.path).is_match(&path))
+        .map(|r| (r.path.matches('{').count(), r.path))
+        .min();
+    let Some((_, pattern)) = matched else { return ApiError::NoRoute { method, path } };
+    let mut allow: Vec<&'static str> = routes.filter(|r| r.path == pattern).map(|r| method_name(&r.method)).collect();
+    allow.sort_unstable();
+    allow.dedup();
+    ApiError::MethodNotAllowed { method, path, allow }
+}
+
+/// The static name of a table's method (the tables use only these).
+fn method_name(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        _ => "OPTIONS",
+    }
 }
 
 /// What every listener's app shares: the node, the body limit and the extractor error mapping.
@@ -156,7 +189,7 @@ pub fn configure_metrics(node: NodeHandle, cfg: &mut web::ServiceConfig) {
     for r in OPERATOR_ROUTES.iter().filter(|r| r.path == METRICS_PATH) {
         r.register(cfg, "");
     }
-    cfg.default_service(web::to(no_route));
+    cfg.default_service(no_route(OPERATOR_ROUTES, |r| r.path == METRICS_PATH));
 }
 
 /// Registers every public route on an actix-web app (the public listener, `node.http_addr`):
@@ -167,7 +200,7 @@ pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
     for r in PUBLIC_ROUTES {
         r.register(cfg, "");
     }
-    cfg.default_service(web::to(no_route));
+    cfg.default_service(no_route(PUBLIC_ROUTES, |_| true));
 }
 
 /// The customer's address: the socket peer, or what a trusted proxy (`geo.trusted_proxies`) says
@@ -234,7 +267,7 @@ pub fn configure_operator(node: NodeHandle, cfg: &mut web::ServiceConfig) {
     for r in OPERATOR_ROUTES.iter().filter(|r| !guarded(r)) {
         r.register(cfg, "");
     }
-    cfg.default_service(web::to(no_route));
+    cfg.default_service(no_route(OPERATOR_ROUTES, |_| true));
 }
 
 /// Header naming the region of the node that answered.

@@ -67,12 +67,21 @@ pub(super) struct TopUpOut {
     funds: FundsOut,
 }
 
-/// The `Idempotency-Key` request header, when given: 1 to 64 printable ASCII characters.
-pub(super) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, super::error::ApiError> {
+/// Longest `Idempotency-Key` svea accepts (Stripe's limit is 255; 64 holds a UUID or 256 bits
+/// in hex).
+pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 64;
+
+/// The `Idempotency-Key` request header, when given: `len_min` to [`IDEMPOTENCY_KEY_LEN_MAX`]
+/// printable ASCII characters (a top-up takes any key from 1; a sign-up's derives its API key
+/// and must be long: `domain::signup::SIGNUP_IDEMPOTENCY_KEY_LEN_MIN`).
+pub(super) fn idempotency_key(req: &HttpRequest, len_min: usize) -> Result<Option<String>, super::error::ApiError> {
     let Some(v) = req.headers().get("idempotency-key") else { return Ok(None) };
     match v.to_str() {
-        Ok(k) if (1..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => Ok(Some(k.to_owned())),
-        _ => Err(super::error::bad("invalid-idempotency-key", "Idempotency-Key must be 1 to 64 printable ASCII characters".to_owned())),
+        Ok(k) if (len_min..=IDEMPOTENCY_KEY_LEN_MAX).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => Ok(Some(k.to_owned())),
+        _ => Err(super::error::bad(
+            "invalid-idempotency-key",
+            format!("Idempotency-Key must be {len_min} to {IDEMPOTENCY_KEY_LEN_MAX} printable ASCII characters"),
+        )),
     }
 }
 
@@ -91,7 +100,7 @@ pub(super) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, super
         (status = 422, description = "`invalid-amount`, `top-up-amount-out-of-range` (demo: 0.01..=1000000.00 SEK; Stripe: within `stripe.top_up_min_sek`..`top_up_max_sek`).", content_type = "application/problem+json", body = super::Problem)))]
 pub(super) async fn top_up(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>, body: web::Json<TopUpIn>) -> ApiResult {
     let auth = super::auth::authorize(&node, &req, &id).await?;
-    let key = idempotency_key(&req)?;
+    let key = idempotency_key(&req, 1)?;
     let amount = crate::core::funding::check_amount(Ore::parse_sek(&body.amount_sek).map_err(DomainError::from)?)?;
     if node.config().funding.provider == svea_config::FundingProvider::Stripe {
         let request = key.unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
