@@ -38,8 +38,11 @@ pub(super) struct LocationIn {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"low": "2.00", "mid": "5.00", "high": "8.00"}))]
 pub(super) struct PercentagesIn {
+    #[schema(pattern = "^[0-9]{1,3}(\\.[0-9]{1,2})?$", example = "2.00")]
     low: String,
+    #[schema(pattern = "^[0-9]{1,3}(\\.[0-9]{1,2})?$", example = "5.00")]
     mid: String,
+    #[schema(pattern = "^[0-9]{1,3}(\\.[0-9]{1,2})?$", example = "8.00")]
     high: String,
 }
 
@@ -54,11 +57,13 @@ pub(super) struct CreateBusinessIn {
     #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// Swedish organisation number (`NNNNNN-NNNN`, Luhn-checked); one business per number.
+    #[schema(pattern = "^[0-9]{6}-?[0-9]{4}$", example = "556036-0793")]
     org_number: String,
     /// 1 to 20 per request (`domain::validate::LOCATIONS_MAX`).
     #[schema(min_items = 1, max_items = 20)]
     locations: Vec<LocationIn>,
     /// The budget rewards are paid from, in SEK (`"5000.00"`).
+    #[schema(pattern = "^[0-9]{1,9}(\\.[0-9]{1,2})?$", example = "5000.00")]
     reward_budget_sek: String,
     /// Default 2 / 5 / 8 %.
     reward_percentages: Option<PercentagesIn>,
@@ -455,10 +460,14 @@ pub(super) struct OpenedOut {
 #[schema(example = json!({"amount_sek": "89.50", "purchased_at": "2026-03-02T11:42:00Z", "transaction_id": "K-20260302-0147"}))]
 pub(super) struct PurchaseIn {
     /// SEK with öre, e.g. `"89.50"`.
+    #[schema(pattern = "^[0-9]{1,9}(\\.[0-9]{1,2})?$", example = "89.50")]
     amount_sek: String,
     /// RFC 3339; not in the future, not older than the purchase window.
+    #[schema(format = DateTime, example = "2026-03-02T11:42:00Z")]
     purchased_at: String,
-    /// The receipt's number; once per business.
+    /// The receipt's number; once per business: 1 to 64 printable ASCII characters, no spaces
+    /// (`domain::ids::TRANSACTION_ID_LEN_MAX`).
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}(?!\\n)$", example = "K-20260302-0147")]
     transaction_id: String,
 }
 
@@ -466,7 +475,8 @@ pub(super) struct PurchaseIn {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"text": "Kanelbullen var färsk och kaffet varmt, men kön vid kassan var lång vid lunch. Öppna en kassa till mellan 12 och 13."}))]
 pub(super) struct FeedbackIn {
-    /// 20 to 5000 characters.
+    /// 20 to 5000 characters (after trimming).
+    #[schema(min_length = 20, max_length = 5000)]
     text: String,
 }
 
@@ -478,7 +488,9 @@ fn parse_session_id(raw: &str) -> Result<SessionId, ApiError> {
 
 /// `POST /v1/businesses`: a new business with its locations, their QR codes and its API key.
 #[utoipa::path(post, path = "/v1/businesses", tag = "businesses", operation_id = "create_business",
-    params(("Idempotency-Key" = Option<String>, Header, min_length = 32, max_length = 64, pattern = "^[!-~]{32,64}$",
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 32, max_length = 64,
+        // `(?!\n)`: a pattern's `$` also matches before a final newline, which no header can carry.
+        pattern = "^[!-~]{32,64}(?!\\n)$",
         description = "32 to 64 printable ASCII characters, random (a UUID, or 32 random bytes in hex). A retry with the same \
         key and the same body within 24 hours answers as the first try did (the same business and API key), so a sign-up \
         whose answer was lost is not lost; the same key with another body is `idempotency-key-reused`. Whoever holds the \

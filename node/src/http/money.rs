@@ -42,6 +42,7 @@ pub(super) fn funds_out(f: &Funds) -> FundsOut {
 #[schema(example = json!({"amount_sek": "500.00"}))]
 pub(super) struct TopUpIn {
     /// Amount in SEK (`"500.00"`), 0.01 to 1000000.00.
+    #[schema(pattern = "^[0-9]{1,9}(\\.[0-9]{1,2})?$", example = "500.00")]
     amount_sek: String,
 }
 
@@ -91,7 +92,7 @@ pub(super) fn idempotency_key(req: &HttpRequest, len_min: usize) -> Result<Optio
 /// the same top-up (demo: credited once; Stripe: the same Checkout Session).
 #[utoipa::path(post, path = "/v1/businesses/{id}/top-ups", tag = "businesses", operation_id = "top_up",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 64 printable ASCII characters; a retry with the same key is the same top-up.")),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}(?!\\n)$", description = "1 to 64 printable ASCII characters; a retry with the same key is the same top-up.")),
     security(("business_api_key" = [])),
     request_body(content = TopUpIn, content_type = "application/json"),
     responses((status = 201, description = "Credited (demo funding), or a Checkout Session to pay (Stripe).", body = TopUpOut),
@@ -139,7 +140,8 @@ pub(super) fn business_funds(b: &Business) -> FundsOut {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct MonthQuery {
-    /// The calendar month in Swedish time, `YYYY-MM`.
+    /// The calendar month in Swedish time, `YYYY-MM` (years 2000 to 2999).
+    #[param(pattern = "^2[0-9]{3}-(0[1-9]|1[0-2])$", example = "2026-03")]
     month: String,
 }
 
@@ -188,8 +190,9 @@ pub(super) fn statement_csv(s: &crate::core::statement::Statement) -> String {
         (status = 400, description = "`invalid-month`: not `YYYY-MM`.", content_type = "application/problem+json", body = super::Problem),
         super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
 pub(super) async fn statement_csv_route(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>, q: web::Query<MonthQuery>) -> ApiResult {
-    let month = month(&q)?;
+    // Who asks first: without the key, nothing about the request is answered.
     let auth = super::auth::authorize(&node, &req, &id).await?;
+    let month = month(&q)?;
     let s = node.statement(&auth.business.id, month).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
@@ -204,8 +207,9 @@ pub(super) async fn statement_csv_route(node: web::Data<NodeHandle>, req: HttpRe
         (status = 400, description = "`invalid-month`: not `YYYY-MM`.", content_type = "application/problem+json", body = super::Problem),
         super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
 pub(super) async fn statement_page(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>, q: web::Query<MonthQuery>) -> ApiResult {
-    let month = month(&q)?;
+    // Who asks first: without the key, nothing about the request is answered.
     let auth = super::auth::authorize(&node, &req, &id).await?;
+    let month = month(&q)?;
     let s = node.statement(&auth.business.id, month).await?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(statement_html(&auth.business, &s).into_string()))
 }

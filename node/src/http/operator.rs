@@ -91,6 +91,11 @@ pub(super) async fn describe_self(node: web::Data<NodeHandle>) -> ApiResult {
 /// Refuses a member record whose addresses (`ip:port` or `host:port`) or URL are not what a node
 /// could be reached at.
 pub(super) fn check_member(m: &MemberIn) -> Result<(), ApiError> {
+    // The document's bounds (`MemberIn`): a positive id that every JSON integer reader (int64)
+    // reads the same.
+    if !(1..=NODE_ID_MAX).contains(&m.id) {
+        return Err(bad("invalid-body", format!("id {} must be 1..={NODE_ID_MAX}", m.id)));
+    }
     for (field, value) in [("raft_addr", &m.raft_addr), ("http_addr", &m.http_addr)] {
         // A DNS name is allowed (a pod's headless Service name): the membership stores the name.
         value.parse::<svea_config::PeerAddr>().map_err(|reason| bad("invalid-body", format!("{field}: {reason}")))?;
@@ -100,6 +105,9 @@ pub(super) fn check_member(m: &MemberIn) -> Result<(), ApiError> {
     }
     Ok(())
 }
+
+/// Largest node id an operator may add: `i64::MAX`, as the document's `int64` says.
+pub const NODE_ID_MAX: u64 = i64::MAX as u64;
 
 /// `POST /v1/cluster/nodes`.
 #[utoipa::path(post, path = "/v1/cluster/nodes", tag = "operator", operation_id = "cluster_add", security(("operator_token" = [])),
@@ -214,15 +222,25 @@ pub(super) async fn put_maintenance(node: web::Data<NodeHandle>, body: web::Json
 /// `POST /v1/cluster/org-numbers/{org}/release`: the business holding the number gives it up.
 #[utoipa::path(post, path = "/v1/cluster/org-numbers/{org}/release", tag = "operator", operation_id = "cluster_release_org_number",
     security(("operator_token" = [])),
-    params(("org" = String, Path, description = "The organisation number (`NNNNNN-NNNN` or ten digits, Luhn-checked).", example = "556036-0793")),
+    params(("org" = String, Path, pattern = "^[0-9]{6}-?[0-9]{4}$", description = "The organisation number (`NNNNNN-NNNN` or ten digits, Luhn-checked).", example = "556036-0793")),
     responses((status = 200, description = "Released: the next business to register the number gets it; the business that held it \
             keeps existing without it. (An unverified number is also released by the sweeper \
             `signup.release_unverified_org_number_after_ms` after its registration.)", body = operator::OrgReleaseOut),
         super::error::answers::OperatorAuth, super::error::answers::Busy,
-        (status = 404, description = "`org-number-not-found`: no business holds this number.", content_type = "application/problem+json", body = super::Problem),
-        (status = 422, description = "`invalid-org-number`: not an organisation number.", content_type = "application/problem+json", body = super::Problem)))]
+        (status = 404, description = "`org-number-not-found`: no business holds this number (nor any ten digits whose check \
+            digit is wrong).", content_type = "application/problem+json", body = super::Problem),
+        (status = 422, description = "`invalid-org-number`: not ten digits.", content_type = "application/problem+json", body = super::Problem)))]
 pub(super) async fn release_org_number(node: web::Data<NodeHandle>, org: web::Path<String>) -> ApiResult {
-    let org: crate::domain::OrgNumber = org.parse().map_err(crate::domain::DomainError::from)?;
+    let digits = org.chars().filter(char::is_ascii_digit).count();
+    let org: crate::domain::OrgNumber = match org.parse() {
+        Ok(o) => o,
+        // The shape of a number with a wrong check digit: no business can hold it, so it is
+        // not found (what the document's pattern admits is never refused as invalid).
+        Err(_) if digits == 10 && org.len() <= 11 => {
+            return Err(crate::actors::ActorError::NotFound { what: crate::actors::Missing::OrgNumber, id: org.to_string() }.into())
+        }
+        Err(e) => return Err(crate::domain::DomainError::from(e).into()),
+    };
     Ok(HttpResponse::Ok().json(operator::release_org_number(&node, org).await?))
 }
 

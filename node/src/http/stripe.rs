@@ -85,6 +85,10 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes
     ))]
 pub(super) async fn webhook(node: web::Data<NodeHandle>, req: HttpRequest, payload: web::Payload) -> ApiResult {
     let c = &node.config().stripe;
+    // Unsigned is refused first, configured or not: nothing unsigned is ever looked at.
+    if req.headers().get(SIGNATURE_HEADER).is_none() {
+        return Err(ApiError::Stripe(crate::domain::stripe::StripeError::MissingSignature));
+    }
     if c.webhook_secret.is_empty() || node.config().funding.provider != svea_config::FundingProvider::Stripe {
         return Err(ApiError::TopUp(crate::core::stripe::TopUpError::NotConfigured));
     }

@@ -53,7 +53,15 @@ pub const OPS_PATH: &str = "/ops";
 /// Registers the console's routes (operator listener only).
 pub fn configure(node: &NodeHandle, cfg: &mut web::ServiceConfig) {
     // The routes themselves are lines of `OPERATOR_ROUTES` (http/mod.rs): registered and documented together.
-    cfg.app_data(web::FormConfig::default().limit(node.config().limits.http_body_bytes));
+    cfg.app_data(web::FormConfig::default().limit(node.config().limits.http_body_bytes).error_handler(form_error));
+}
+
+/// A form the extractor refused (not a form, too large, a field missing): the sign-in form with
+/// why, 400 like every refused form of the console (its documents say `text/html`; actix's own
+/// answer would be `text/plain`, and 415 for a missing content type).
+fn form_error(err: actix_web::error::UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
+    let resp = html(StatusCode::BAD_REQUEST, view::sign_in(Some(&format!("the form could not be read: {err}"))));
+    actix_web::error::InternalError::from_response(err, resp).into()
 }
 
 /// The cookie value for a sign-in that lasts until `expires` (Unix seconds).

@@ -147,6 +147,14 @@ fn signed_out(node: &NodeHandle, req: &HttpRequest, stale: bool) -> HttpResponse
     sign_in_page(req, StatusCode::OK, None, notice, cookies)
 }
 
+/// A form post or a download without a (current) sign-in: the sign-in form with 401, as the
+/// documents say (a redirect would answer a download with a page, and hide the refusal).
+fn not_signed_in(node: &NodeHandle, req: &HttpRequest, stale: bool) -> HttpResponse {
+    let mut resp = signed_out(node, req, stale);
+    *resp.status_mut() = StatusCode::UNAUTHORIZED;
+    resp
+}
+
 /// `?q=&cursor=&saved=&lang=` of the dashboard.
 #[derive(Debug, Default, Deserialize)]
 struct ShowQuery {
@@ -252,8 +260,8 @@ async fn form_start(node: &NodeHandle, req: &HttpRequest) -> Result<Authorized, 
     }
     match signed_in(node, req).await {
         Ok(SignedIn::Yes(auth)) => Ok(*auth),
-        Ok(SignedIn::No) => Err(see(BASE, Vec::new())),
-        Ok(SignedIn::Stale) => Err(signed_out(node, req, true)),
+        Ok(SignedIn::No) => Err(not_signed_in(node, req, false)),
+        Ok(SignedIn::Stale) => Err(not_signed_in(node, req, true)),
         Err(e) => Err(sign_in_page(req, page_status(&e), Some(&error_text(t, &e)), None, Vec::new())),
     }
 }
@@ -451,7 +459,8 @@ pub(in crate::http) async fn release(node: web::Data<NodeHandle>, req: HttpReque
 async fn download_start(node: &NodeHandle, req: &HttpRequest) -> Result<Authorized, HttpResponse> {
     match signed_in(node, req).await {
         Ok(SignedIn::Yes(a)) => Ok(*a),
-        Ok(SignedIn::No | SignedIn::Stale) => Err(see(BASE, Vec::new())),
+        Ok(SignedIn::No) => Err(not_signed_in(node, req, false)),
+        Ok(SignedIn::Stale) => Err(not_signed_in(node, req, true)),
         Err(e) => Err(error_page(&e, req)),
     }
 }
@@ -484,8 +493,9 @@ pub(in crate::http) async fn export(node: web::Data<NodeHandle>, req: HttpReques
 /// `GET /business/locations/{lid}/{qr.svg|qr.png|poster}`.
 #[utoipa::path(get, path = "/business/locations/{lid}/{asset}", tag = "pages", operation_id = "dashboard_location_asset", security(("business_dashboard" = [])),
     params(("lid" = String, Path, description = "The location id.", example = "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a"),
-        ("asset" = String, Path, description = "`qr.svg`, `qr.png` or `poster`.", example = "poster")),
-    responses((status = 200, description = "The location's QR code (SVG or PNG) or its printable A6 poster (HTML).", content_type = "image/svg+xml", body = String),
+        ("asset" = String, Path, pattern = "^(qr\\.svg|qr\\.png|poster)$", description = "`qr.svg`, `qr.png` or `poster`.", example = "poster")),
+    responses((status = 200, description = "The location's QR code (SVG or PNG) or its printable A6 poster (HTML).",
+            content((String = "image/svg+xml"), (String = "image/png"), (String = "text/html; charset=utf-8"))),
         (status = 401, description = "The sign-in form: not signed in.", content_type = "text/html; charset=utf-8", body = String),
         (status = 404, description = "No such location or asset.", content_type = "text/html; charset=utf-8", body = String),
         (status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", body = String, headers(("Retry-After" = u64, description = "Whole seconds.")))))]
