@@ -487,7 +487,7 @@ fn parse_session_id(raw: &str) -> Result<SessionId, ApiError> {
 }
 
 /// `POST /v1/businesses`: a new business with its locations, their QR codes and its API key.
-#[utoipa::path(post, path = "/v1/businesses", tag = "businesses", operation_id = "create_business",
+#[utoipa::path(post, path = "/v1/businesses", tag = "businesses", operation_id = "create_business", summary = "Create a business", description = "Signs a business up: its locations with their QR codes, its reward policy and its API key, shown in this answer only. With an `Idempotency-Key`, a retry of the same request within 24 hours answers the same business and key.",
     params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 32, max_length = 64,
         // `(?!\n)`: a pattern's `$` also matches before a final newline, which no header can carry.
         pattern = "^[!-~]{32,64}(?!\\n)$",
@@ -574,7 +574,7 @@ pub(super) async fn create_business(
 }
 
 /// `GET /v1/businesses/{id}`.
-#[utoipa::path(get, path = "/v1/businesses/{id}", tag = "businesses", operation_id = "get_business",
+#[utoipa::path(get, path = "/v1/businesses/{id}", tag = "businesses", operation_id = "get_business", summary = "Read a business", description = "The business as its API key sees it: name, locations with their QR links, reward policy, purchase verification, till registrations and money.",
     params(("id" = String, Path, description = "The business id (`b_` and 32 hex digits).", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
     responses((status = 200, description = "The business.", body = BusinessOut),
         super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
@@ -584,7 +584,7 @@ pub(super) async fn get_business(node: web::Data<NodeHandle>, req: HttpRequest, 
 }
 
 /// `GET /v1/businesses/{id}/analytics`.
-#[utoipa::path(get, path = "/v1/businesses/{id}/analytics", tag = "businesses", operation_id = "get_analytics",
+#[utoipa::path(get, path = "/v1/businesses/{id}/analytics", tag = "businesses", operation_id = "get_analytics", summary = "Read a business's analytics", description = "Sessions by outcome, reward tiers, rewards paid and budget, in total and per Swedish day.",
     params(("id" = String, Path, description = "The business id (`b_` and 32 hex digits).", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
     responses((status = 200, description = "Sessions by outcome, tiers, rewards and budget, in total and per Swedish day.", body = AnalyticsOut),
         super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
@@ -594,7 +594,7 @@ pub(super) async fn get_analytics(node: web::Data<NodeHandle>, req: HttpRequest,
 }
 
 /// `POST /v1/businesses/{id}/keys`: a new API key; the presented one stops working.
-#[utoipa::path(post, path = "/v1/businesses/{id}/keys", tag = "businesses", operation_id = "rotate_key",
+#[utoipa::path(post, path = "/v1/businesses/{id}/keys", tag = "businesses", operation_id = "rotate_key", summary = "Rotate the API key", description = "Issues a new API key, shown in this answer only; the presented key stops working at once.",
     params(("id" = String, Path, description = "The business id (`b_` and 32 hex digits).", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
     responses((status = 200, description = "The business with its new key (shown this once); the presented key stops working at once.", body = BusinessWithKeyOut),
         super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
@@ -613,7 +613,7 @@ fn client_ip(node: &NodeHandle, req: &HttpRequest) -> Option<std::net::IpAddr> {
 }
 
 /// `POST /v1/sessions`.
-#[utoipa::path(post, path = "/v1/sessions", tag = "sessions", operation_id = "open_session",
+#[utoipa::path(post, path = "/v1/sessions", tag = "sessions", operation_id = "open_session", summary = "Open a session", description = "Starts a customer's session at the QR code's location (or resumes the device's open one), routed to the customer's nearest healthy region.",
     request_body(content = OpenSessionIn, content_type = "application/json"),
     responses(
         (status = 201, description = "Opened. Without `device_token` in the request, the answer carries the device's new \
@@ -669,7 +669,7 @@ pub(super) fn refuse_device_id(present: bool) -> Result<(), ApiError> {
 }
 
 /// `POST /v1/sessions/{id}/purchase`.
-#[utoipa::path(post, path = "/v1/sessions/{id}/purchase", tag = "sessions", operation_id = "confirm_purchase",
+#[utoipa::path(post, path = "/v1/sessions/{id}/purchase", tag = "sessions", operation_id = "confirm_purchase", summary = "Confirm a purchase", description = "The customer states the amount, time and receipt number of the purchase the session is for; with till verification the till must have reported it.",
     params(("id" = String, Path, description = "The session id (`s_` and 32 hex digits); anything else is 404 `session-not-found`.", example = "s_5d7f9b1c3e2a4c6e8a0b1c2d3e4f5a6b")), request_body(content = PurchaseIn, content_type = "application/json"),
     responses(
         (status = 200, description = "Confirmed (`purchase_confirmed`).", body = SessionOut),
@@ -700,7 +700,7 @@ pub(super) async fn confirm_purchase(node: web::Data<NodeHandle>, id: web::Path<
 }
 
 /// `POST /v1/sessions/{id}/feedback`.
-#[utoipa::path(post, path = "/v1/sessions/{id}/feedback", tag = "sessions", operation_id = "give_feedback",
+#[utoipa::path(post, path = "/v1/sessions/{id}/feedback", tag = "sessions", operation_id = "give_feedback", summary = "Give feedback", description = "The customer's feedback on a confirmed purchase: it is scored and, if it qualifies, rewarded from the business's budget once.",
     params(("id" = String, Path, description = "The session id (`s_` and 32 hex digits); anything else is 404 `session-not-found`.", example = "s_5d7f9b1c3e2a4c6e8a0b1c2d3e4f5a6b")), request_body(content = FeedbackIn, content_type = "application/json"),
     responses(
         (status = 200, description = "Scored and settled: `rewarded` (perhaps with 0 and `withheld`) or `rejected`.", body = SessionOut),
@@ -716,7 +716,7 @@ pub(super) async fn give_feedback(node: web::Data<NodeHandle>, id: web::Path<Str
 }
 
 /// `GET /v1/sessions/{id}`.
-#[utoipa::path(get, path = "/v1/sessions/{id}", tag = "sessions", operation_id = "get_session",
+#[utoipa::path(get, path = "/v1/sessions/{id}", tag = "sessions", operation_id = "get_session", summary = "Read a session", description = "The session's state, the business and location names, and its reward if any.",
     params(("id" = String, Path, description = "The session id (`s_` and 32 hex digits); anything else is 404 `session-not-found`.", example = "s_5d7f9b1c3e2a4c6e8a0b1c2d3e4f5a6b")),
     responses((status = 200, description = "The session.", body = SessionOut),
         super::error::answers::RateLimited, super::error::answers::Busy, (status = 404, description = "`session-not-found`.", content_type = "application/problem+json", body = super::Problem)))]
@@ -735,7 +735,7 @@ pub(super) struct RouteQuery {
 }
 
 /// `GET /v1/route`.
-#[utoipa::path(get, path = "/v1/route", tag = "system", operation_id = "explain_route", params(RouteQuery),
+#[utoipa::path(get, path = "/v1/route", tag = "system", operation_id = "explain_route", summary = "Explain routing", description = "Which region this client address is routed to, and why (GeoIP, health).", params(RouteQuery),
     responses((status = 200, description = "Where a customer at this address is served, and why.", body = svea_geo::Route),
         super::error::answers::RateLimited,
         (status = 400, description = "`invalid-ip`: `ip` is not an address; `invalid-query`: an unknown parameter.", content_type = "application/problem+json", body = super::Problem)))]
@@ -748,7 +748,7 @@ pub(super) async fn explain_route(node: web::Data<NodeHandle>, req: HttpRequest,
 }
 
 /// `GET /health`: the process is alive (not rate limited).
-#[utoipa::path(get, path = "/health", tag = "system", operation_id = "health",
+#[utoipa::path(get, path = "/health", tag = "system", operation_id = "health", summary = "Check liveness", description = "Answers 200 while the process runs; not rate limited, for load balancers.",
     responses((status = 200, description = "Alive.", body = HealthOut)))]
 pub(super) async fn health() -> HttpResponse {
     HttpResponse::Ok().json(HealthOut { status: "alive" })
@@ -787,7 +787,7 @@ struct RedirectOut {
 }
 
 /// `GET /ready`: 200 only when this node can commit (not rate limited).
-#[utoipa::path(get, path = "/ready", tag = "system", operation_id = "ready",
+#[utoipa::path(get, path = "/ready", tag = "system", operation_id = "ready", summary = "Check readiness", description = "Answers 200 only while this node can commit writes; not rate limited, for load balancers.",
     responses((status = 200, description = "A quorum confirms this node's leader.", body = ReadyOut), super::error::answers::Busy))]
 pub(super) async fn ready(node: web::Data<NodeHandle>) -> ApiResult {
     node.ready().await?;

@@ -88,7 +88,7 @@ pub fn href(asset: &Asset) -> String {
 }
 
 /// `GET /assets/{name}`: the embedded file, with its content type and a year of caching.
-#[utoipa::path(get, path = "/assets/{name}", tag = "pages", operation_id = "asset",
+#[utoipa::path(get, path = "/assets/{name}", tag = "pages", operation_id = "asset", summary = "Fetch a page asset", description = "A stylesheet, script or icon embedded in the binary, with its content type and a year of caching.",
     params(("name" = String, Path, description = "`page.css`, `page.js` or `poster.css`; pages link them with `?v=<fingerprint>`.", example = "page.css"),
         ("v" = Option<String>, Query, description = "The fingerprint pages add; any value is served the same bytes.", example = "3f9a1c0d5e7b4a2c")),
     responses((status = 200, description = "The file (`text/css` or `text/javascript`), cacheable for a year.", body = String,

@@ -90,7 +90,7 @@ pub(super) fn idempotency_key(req: &HttpRequest, len_min: usize) -> Result<Optio
 /// once (one ledger entry, card -> business); with `"stripe"`, starts a Stripe Checkout Session
 /// and answers where to pay (the webhook credits it). An `Idempotency-Key` makes a retry answer
 /// the same top-up (demo: credited once; Stripe: the same Checkout Session).
-#[utoipa::path(post, path = "/v1/businesses/{id}/top-ups", tag = "businesses", operation_id = "top_up",
+#[utoipa::path(post, path = "/v1/businesses/{id}/top-ups", tag = "businesses", operation_id = "top_up", summary = "Top up the budget", description = "Adds money to the business's budget: demo money at once, or a Stripe Checkout Session to pay by card. An `Idempotency-Key` makes a retry the same top-up.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"),
         ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}(?!\\n)$", description = "1 to 64 printable ASCII characters; a retry with the same key is the same top-up.")),
     security(("business_api_key" = [])),
@@ -182,7 +182,7 @@ pub(super) fn statement_csv(s: &crate::core::statement::Statement) -> String {
 }
 
 /// `GET /v1/businesses/{id}/statement.csv`.
-#[utoipa::path(get, path = "/v1/businesses/{id}/statement.csv", tag = "businesses", operation_id = "statement_csv",
+#[utoipa::path(get, path = "/v1/businesses/{id}/statement.csv", tag = "businesses", operation_id = "statement_csv", summary = "Download a monthly statement", description = "The month's ledger lines of the business's account as CSV, with opening and closing balances.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"), MonthQuery), security(("business_api_key" = [])),
     responses((status = 200, description = "The month's ledger lines of the business's account (Europe/Stockholm dates, SEK with öre and a decimal comma, `;`-separated, one line per ledger entry, running balance; opening and closing balance lines).",
             content_type = "text/csv; charset=utf-8", body = String,
@@ -201,7 +201,7 @@ pub(super) async fn statement_csv_route(node: web::Data<NodeHandle>, req: HttpRe
 }
 
 /// `GET /v1/businesses/{id}/statement`: the same month as a printable page.
-#[utoipa::path(get, path = "/v1/businesses/{id}/statement", tag = "businesses", operation_id = "statement_page",
+#[utoipa::path(get, path = "/v1/businesses/{id}/statement", tag = "businesses", operation_id = "statement_page", summary = "Show a monthly statement", description = "The month's ledger lines of the business's account as a printable page.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"), MonthQuery), security(("business_api_key" = [])),
     responses((status = 200, description = "The month's statement as a printable HTML page (Swedish).", content_type = "text/html; charset=utf-8", body = String),
         (status = 400, description = "`invalid-month`: not `YYYY-MM`.", content_type = "application/problem+json", body = super::Problem),
@@ -302,7 +302,7 @@ fn rfc3339_ms(ms: i64) -> String {
 }
 
 /// `POST /v1/wallet`: the holder of a device token sees their cashback, its lines and payouts.
-#[utoipa::path(post, path = "/v1/wallet", tag = "sessions", operation_id = "wallet",
+#[utoipa::path(post, path = "/v1/wallet", tag = "sessions", operation_id = "wallet", summary = "Read a customer's wallet", description = "The holder of a device token sees their cashback, its lines and their payouts.",
     request_body(content = WalletIn, content_type = "application/json"),
     responses((status = 200, description = "The device's cashback (zero and empty before its first reward).", body = WalletOut),
         super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy, super::error::answers::DeviceAuth))]

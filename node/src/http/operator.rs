@@ -73,7 +73,7 @@ pub(super) fn tokens_match(given: &str, expected: &str) -> bool {
 }
 
 /// `GET /v1/cluster`.
-#[utoipa::path(get, path = "/v1/cluster", tag = "operator", operation_id = "cluster_status", security(("operator_token" = [])),
+#[utoipa::path(get, path = "/v1/cluster", tag = "operator", operation_id = "cluster_status", summary = "Read cluster status", description = "Every member's role, health, lag and actors, the leader and the regions.", security(("operator_token" = [])),
     responses((status = 200, description = "Members, roles, leader, reachability, replication lag and actors per node.", body = operator::ClusterOut),
         super::error::answers::OperatorAuth, super::error::answers::Busy))]
 pub(super) async fn status(node: web::Data<NodeHandle>) -> ApiResult {
@@ -81,7 +81,7 @@ pub(super) async fn status(node: web::Data<NodeHandle>) -> ApiResult {
 }
 
 /// `GET /v1/cluster/self`.
-#[utoipa::path(get, path = "/v1/cluster/self", tag = "operator", operation_id = "cluster_self", security(("operator_token" = [])),
+#[utoipa::path(get, path = "/v1/cluster/self", tag = "operator", operation_id = "cluster_self", summary = "Describe this node", description = "How this node describes itself to an operator adding it to a cluster.", security(("operator_token" = [])),
     responses((status = 200, description = "This node as a member record: what `svea cluster add` sends.", body = MemberIn),
         super::error::answers::OperatorAuth))]
 pub(super) async fn describe_self(node: web::Data<NodeHandle>) -> ApiResult {
@@ -110,7 +110,7 @@ pub(super) fn check_member(m: &MemberIn) -> Result<(), ApiError> {
 pub const NODE_ID_MAX: u64 = i64::MAX as u64;
 
 /// `POST /v1/cluster/nodes`.
-#[utoipa::path(post, path = "/v1/cluster/nodes", tag = "operator", operation_id = "cluster_add", security(("operator_token" = [])),
+#[utoipa::path(post, path = "/v1/cluster/nodes", tag = "operator", operation_id = "cluster_add", summary = "Add a node", description = "Adds a node to the cluster's membership.", security(("operator_token" = [])),
     request_body(content = MemberIn, content_type = "application/json"),
     responses((status = 200, description = "Added as a learner, caught up and promoted to voter: the new status.", body = operator::ClusterOut),
         super::error::answers::OperatorAuth, super::error::answers::BadBody, super::error::answers::Busy,
@@ -129,7 +129,7 @@ pub(super) fn parse_node_id(raw: &str) -> Result<u64, ApiError> {
 }
 
 /// `POST /v1/cluster/nodes/{id}/drain`.
-#[utoipa::path(post, path = "/v1/cluster/nodes/{id}/drain", tag = "operator", operation_id = "cluster_drain", security(("operator_token" = [])),
+#[utoipa::path(post, path = "/v1/cluster/nodes/{id}/drain", tag = "operator", operation_id = "cluster_drain", summary = "Drain this node", description = "Hands this node's actors and leadership off and removes it from the membership; the process exits next.", security(("operator_token" = [])),
     params(("id" = u64, Path, description = "This node's own id (a drain is sent to the node it drains).", example = 2, minimum = 1)),
     responses((status = 200, description = "Drained: actors handed off, leadership moved, removed; the process exits next.", body = operator::DrainOut),
         super::error::answers::OperatorAuth, super::error::answers::Busy,
@@ -154,7 +154,7 @@ pub(super) struct RemoveQuery {
 }
 
 /// `DELETE /v1/cluster/nodes/{id}`.
-#[utoipa::path(delete, path = "/v1/cluster/nodes/{id}", tag = "operator", operation_id = "cluster_remove", security(("operator_token" = [])),
+#[utoipa::path(delete, path = "/v1/cluster/nodes/{id}", tag = "operator", operation_id = "cluster_remove", summary = "Remove a node", description = "Removes a node from the membership; its actors are claimed by the others.", security(("operator_token" = [])),
     params(("id" = u64, Path, description = "The node to remove.", example = 3, minimum = 1), RemoveQuery),
     responses((status = 200, description = "Removed: the new status.", body = operator::ClusterOut),
         super::error::answers::OperatorAuth, super::error::answers::Busy,
@@ -169,7 +169,7 @@ pub(super) async fn remove(node: web::Data<NodeHandle>, id: web::Path<String>, q
 
 /// `GET /v1/cluster/backup`: a consistent cut of the cluster's state as a backup file, streamed
 /// (see `svea_storage::backup` for the format). Headers name the index it was taken at.
-#[utoipa::path(get, path = "/v1/cluster/backup", tag = "operator", operation_id = "cluster_backup", security(("operator_token" = [])),
+#[utoipa::path(get, path = "/v1/cluster/backup", tag = "operator", operation_id = "cluster_backup", summary = "Take a backup", description = "A consistent cut of the cluster's state as a backup file, streamed; headers name the index it was taken at.", security(("operator_token" = [])),
     responses((status = 200, description = "The backup file (magic `SVEABKP`, version, metadata, body, SHA-256), streamed with its length. \
             `svea backup` writes it to a file and verifies it; `svea restore` seeds a new cluster from it.",
             content_type = "application/octet-stream", body = Vec<u8>,
@@ -186,7 +186,7 @@ pub(super) async fn backup(node: web::Data<NodeHandle>) -> ApiResult {
 }
 
 /// `GET /v1/cluster/maintenance`: whether maintenance mode is on, and its message.
-#[utoipa::path(get, path = "/v1/cluster/maintenance", tag = "operator", operation_id = "cluster_maintenance", security(("operator_token" = [])),
+#[utoipa::path(get, path = "/v1/cluster/maintenance", tag = "operator", operation_id = "cluster_maintenance", summary = "Read maintenance mode", description = "Whether maintenance mode is on, its message and retry time.", security(("operator_token" = [])),
     responses((status = 200, description = "Maintenance mode as this node has applied it.", body = operator::MaintenanceOut),
         super::error::answers::OperatorAuth, super::error::answers::Busy))]
 pub(super) async fn get_maintenance(node: web::Data<NodeHandle>) -> ApiResult {
@@ -194,7 +194,7 @@ pub(super) async fn get_maintenance(node: web::Data<NodeHandle>) -> ApiResult {
 }
 
 /// `PUT /v1/cluster/maintenance`: switch maintenance mode on or off, cluster-wide (through Raft).
-#[utoipa::path(put, path = "/v1/cluster/maintenance", tag = "operator", operation_id = "cluster_set_maintenance", security(("operator_token" = [])),
+#[utoipa::path(put, path = "/v1/cluster/maintenance", tag = "operator", operation_id = "cluster_set_maintenance", summary = "Switch maintenance mode", description = "Switches maintenance mode on or off, cluster-wide (through Raft).", security(("operator_token" = [])),
     request_body(content = operator::MaintenanceIn, content_type = "application/json"),
     responses((status = 200, description = "Switched; what every region now answers customers.", body = operator::MaintenanceOut),
         super::error::answers::OperatorAuth, super::error::answers::BadBody, super::error::answers::Busy,
@@ -220,7 +220,7 @@ pub(super) async fn put_maintenance(node: web::Data<NodeHandle>, body: web::Json
 }
 
 /// `POST /v1/cluster/org-numbers/{org}/release`: the business holding the number gives it up.
-#[utoipa::path(post, path = "/v1/cluster/org-numbers/{org}/release", tag = "operator", operation_id = "cluster_release_org_number",
+#[utoipa::path(post, path = "/v1/cluster/org-numbers/{org}/release", tag = "operator", operation_id = "cluster_release_org_number", summary = "Release an organisation number", description = "The business holding the number gives it up, so that another may register it.",
     security(("operator_token" = [])),
     params(("org" = String, Path, pattern = "^[0-9]{6}-?[0-9]{4}$", description = "The organisation number (`NNNNNN-NNNN` or ten digits, Luhn-checked).", example = "556036-0793")),
     responses((status = 200, description = "Released: the next business to register the number gets it; the business that held it \

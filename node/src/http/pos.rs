@@ -281,7 +281,7 @@ struct WebhookOut {
 }
 
 /// `POST /v1/pos/{provider}/webhook`.
-#[utoipa::path(post, path = "/v1/pos/{provider}/webhook", tag = "tills", operation_id = "pos_webhook",
+#[utoipa::path(post, path = "/v1/pos/{provider}/webhook", tag = "tills", operation_id = "pos_webhook", summary = "Receive a till's purchase report", description = "A till provider's signed webhook (Zettle, Square, Shopify) reporting a purchase or refund.",
     params(("provider" = String, Path, description = "`zettle`, `square` or `shopify`.", example = "zettle")),
     request_body(content = Object, content_type = "application/json",
         description = "The provider's own notification, as it sends it (Zettle Pusher `PurchaseCreated`, Square \
@@ -353,7 +353,7 @@ pub(super) struct SettingsIn {
 }
 
 /// `PATCH /v1/businesses/{id}/settings`.
-#[utoipa::path(patch, path = "/v1/businesses/{id}/settings", tag = "businesses", operation_id = "patch_settings",
+#[utoipa::path(patch, path = "/v1/businesses/{id}/settings", tag = "businesses", operation_id = "patch_settings", summary = "Change settings", description = "Changes purchase verification and the highest self-declared amount.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
     request_body(content = SettingsIn, content_type = "application/json"),
     responses((status = 200, description = "The business, with its new setting.", body = super::api::BusinessOut),
@@ -406,7 +406,7 @@ fn location(raw: &str) -> Result<LocationId, PosError> {
 }
 
 /// `PUT /v1/businesses/{id}/pos/{provider}`.
-#[utoipa::path(put, path = "/v1/businesses/{id}/pos/{provider}", tag = "businesses", operation_id = "put_pos",
+#[utoipa::path(put, path = "/v1/businesses/{id}/pos/{provider}", tag = "businesses", operation_id = "put_pos", summary = "Register a till", description = "Registers (or replaces) the business's integration with a till provider and its webhook secret.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"), ("provider" = String, Path, description = "`zettle`, `square` or `shopify`.", example = "zettle")),
     security(("business_api_key" = [])),
     request_body(content = PosIn, content_type = "application/json"),
@@ -450,7 +450,7 @@ pub(super) struct LocksOut {
 }
 
 /// `GET /v1/businesses/{id}/pos/locks`.
-#[utoipa::path(get, path = "/v1/businesses/{id}/pos/locks", tag = "businesses", operation_id = "list_receipt_locks",
+#[utoipa::path(get, path = "/v1/businesses/{id}/pos/locks", tag = "businesses", operation_id = "list_receipt_locks", summary = "List locked receipts", description = "Receipts locked after too many mismatched confirmation tries.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
     responses((status = 200, description = "Receipts that took `pos.receipt_mismatches_max` mismatched amounts across sessions: \
             no session can claim them until the business releases them.", body = LocksOut),
@@ -484,7 +484,7 @@ pub(super) struct ReleasedOut {
 }
 
 /// `POST /v1/businesses/{id}/pos/locks/release`.
-#[utoipa::path(post, path = "/v1/businesses/{id}/pos/locks/release", tag = "businesses", operation_id = "release_receipt",
+#[utoipa::path(post, path = "/v1/businesses/{id}/pos/locks/release", tag = "businesses", operation_id = "release_receipt", summary = "Release a locked receipt", description = "Unlocks a receipt its mismatched tries locked, so it can be claimed again.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
     request_body(content = ReleaseIn, content_type = "application/json"),
     responses((status = 200, description = "Released (or it was not locked): the receipt takes `pos.receipt_mismatches_max` tries again.", body = ReleasedOut),

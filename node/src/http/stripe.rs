@@ -57,7 +57,7 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes
 }
 
 /// `POST /v1/stripe/webhook`.
-#[utoipa::path(post, path = "/v1/stripe/webhook", tag = "funding", operation_id = "stripe_webhook",
+#[utoipa::path(post, path = "/v1/stripe/webhook", tag = "funding", operation_id = "stripe_webhook", summary = "Receive Stripe's events", description = "Stripe's signed webhook: a paid Checkout Session credits the business once, a refund debits it.",
     request_body(content = Object, content_type = "application/json",
         description = "A Stripe event as Stripe sends it (docs.stripe.com/api/events/object), signed in the \
             `Stripe-Signature` header (`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" under the endpoint's \
