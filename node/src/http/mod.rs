@@ -10,7 +10,7 @@
 //! binary for the pages, [`console`] the operator console (`/ops`, operator listener only), [`openapi`] the OpenAPI documents,
 //! [`feedback`] a business's feedback list, export and per-day series, [`dashboard`] the business's pages at `/business`,
 //! [`observe`] request ids, access log and request metrics on both listeners, [`held`] the rewards a business's hourly
-//! brake held for its review.
+//! brake held for its review, [`reference`] the API reference page (Swagger UI, vendored and embedded).
 //!
 //! Every route is one line of [`PUBLIC_ROUTES`] or [`OPERATOR_ROUTES`]: method, path, handler and
 //! the handler's `#[utoipa::path]` annotation. The same line registers the route and documents it,
@@ -37,6 +37,7 @@ pub mod pos;
 pub mod privacy;
 pub mod qr;
 pub mod ratelimit;
+pub mod reference;
 pub mod security;
 pub mod stripe;
 
@@ -151,6 +152,7 @@ pub static PUBLIC_ROUTES: &[Served] = &[
     Served::new::<privacy::__path_export>(Method::POST, "/v1/privacy/export", |r| r.to(privacy::export)),
     Served::new::<privacy::__path_erase>(Method::POST, "/v1/privacy/erase", |r| r.to(privacy::erase)),
     Served::new::<openapi::__path_public_document>(Method::GET, "/v1/openapi.json", |r| r.to(openapi::public_document)),
+    Served::new::<reference::__path_show>(Method::GET, "/api-reference", |r| r.to(reference::show)),
 ];
 
 /// Every route of the operator listener (`operator.listen_addr`), registered by

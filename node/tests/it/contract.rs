@@ -188,3 +188,62 @@ fn an_undeclared_method_on_a_known_path_is_405_with_allow() {
     assert_eq!((status, allow), (404, None));
     assert_eq!(body["type"], "urn:svea:problem:no-route");
 }
+
+/// The API reference page: served by the node itself with the vendored renderer (no CDN: every
+/// script and stylesheet it links is one of the node's `/assets/`, and they all load), under the
+/// pages' Content-Security-Policy (no inline script, nothing from elsewhere), pointing at the
+/// document, with the renderer's licence served beside it.
+#[test]
+fn the_api_reference_page_and_all_it_links_are_served_by_the_node() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let n = NodeProc::start(dir.path(), &LOOSE);
+    let get = |path: &str| -> (u16, String, Option<String>, Vec<u8>) {
+        let resp = match ureq::get(&format!("{}{path}", n.url)).call() {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{path}: {e}"),
+        };
+        let (status, ct, csp) = (resp.status(), resp.content_type().to_owned(), resp.header("content-security-policy").map(str::to_owned));
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut resp.into_reader(), &mut bytes).expect("body");
+        (status, ct, csp, bytes)
+    };
+    let (status, ct, csp, body) = get("/api-reference");
+    let html = String::from_utf8(body).expect("utf-8");
+    assert_eq!((status, ct.as_str()), (200, "text/html"), "{html}");
+    let csp = csp.expect("a Content-Security-Policy");
+    assert!(csp.contains("default-src 'self'") && !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+    // Every script is a file of the node's (no inline script the CSP would block anyway).
+    assert_eq!(html.matches("<script").count(), html.matches("<script src=\"/assets/").count(), "{html}");
+    assert!(!html.contains("://"), "nothing linked from elsewhere: {html}");
+    let mut linked = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        for part in html.split(attr).skip(1) {
+            let url = &part[..part.find('"').expect("closing quote")];
+            if url.starts_with("/assets/") {
+                linked.push(url.replace("&amp;", "&"));
+            }
+        }
+    }
+    for name in ["swagger-ui-bundle.js", "swagger-ui.css", "api-reference.js", "swagger-ui.LICENSE"] {
+        assert!(linked.iter().any(|u| u.starts_with(&format!("/assets/{name}?v="))), "{name} not linked: {linked:?}");
+    }
+    for url in &linked {
+        let (status, ct, _, bytes) = get(url);
+        assert_eq!(status, 200, "{url}");
+        assert!(!bytes.is_empty(), "{url}");
+        let want = match url.split('?').next().and_then(|p| p.rsplit('.').next()) {
+            Some("js") => "text/javascript",
+            Some("css") => "text/css",
+            Some("svg") => "image/svg+xml",
+            _ => "text/plain",
+        };
+        assert_eq!(ct, want, "{url}");
+    }
+    // The page's script starts the renderer on this node's own document, which is there.
+    let (_, _, _, script) = get("/assets/api-reference.js");
+    assert!(String::from_utf8_lossy(&script).contains("url: \"/v1/openapi.json\""));
+    let (_, _, _, licence) = get("/assets/swagger-ui.LICENSE");
+    assert!(String::from_utf8_lossy(&licence).contains("Apache License"));
+    assert_eq!(get("/v1/openapi.json").0, 200);
+}
