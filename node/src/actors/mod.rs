@@ -296,6 +296,9 @@ pub enum ConflictKind {
     HeldRewardDecided,
     /// A held reward cannot be released now: the budget or today's reward cap is spent.
     ReleaseNotPayable,
+    /// An `Idempotency-Key` sent again with another request, or after its window
+    /// (`domain::signup`).
+    IdempotencyKeyReused,
 }
 
 impl ConflictKind {
@@ -318,6 +321,7 @@ impl ConflictKind {
             ConflictKind::PurchaseAlreadyClaimed => "purchase-already-claimed",
             ConflictKind::HeldRewardDecided => "held-reward-decided",
             ConflictKind::ReleaseNotPayable => "release-not-payable",
+            ConflictKind::IdempotencyKeyReused => "idempotency-key-reused",
         }
     }
 }

@@ -40,7 +40,8 @@ use svea_config::{Config, Region};
 use crate::actors::business::{Business, GetBusiness, Location, NewBusiness, RegisterPos, RotateKey, SetVerification};
 use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{ConfirmPurchase, Expire, FeedbackText, GetSession, GiveFeedback, Purchase, Session, SessionState};
-use crate::actors::ActorError;
+use crate::actors::{ActorError, ConflictKind};
+use crate::domain::signup::{SignupSeed, SIGNUP_IDEMPOTENCY_WINDOW_S};
 use crate::domain::pos::{Delivery, PosError, PosIntegration, PurchaseVerification};
 use crate::domain::{ApiKey, BusinessId, CreateBusiness, DeviceId, DeviceKey, LocationId, Ore, QrToken, SessionId, TransactionId};
 
@@ -180,12 +181,49 @@ impl NodeHandle {
     /// Creates a business with fresh ids and QR tokens; its home region is the region nearest to
     /// its first location.
     pub async fn create_business(&self, req: CreateBusiness) -> Result<(Business, ApiKey), ActorError> {
+        self.create_business_from(req, None).await
+    }
+
+    /// The seed of a sign-up with an `Idempotency-Key` (`domain::signup`), under the cluster's
+    /// secret (`privacy.device_key`, the same on every node, so any node re-derives it).
+    pub fn signup_seed(&self, idempotency_key: &str, fingerprint: &[u8; 32]) -> SignupSeed {
+        SignupSeed::derive(self.config.privacy.device_key.as_bytes(), idempotency_key, fingerprint)
+    }
+
+    /// What an earlier sign-up with `seed` answered, if there was one: the business with the
+    /// same API key (`Ok(Some)`), within [`SIGNUP_IDEMPOTENCY_WINDOW_S`] of its creation and
+    /// while that key is still the business's; `Ok(None)` when no business has the seed's id.
+    /// The same idempotency key with another request (its derived key does not match), after
+    /// the window, or after a rotation is `idempotency-key-reused`.
+    pub async fn signup_replay(&self, seed: &SignupSeed) -> Result<Option<(Business, ApiKey)>, ActorError> {
+        let id = BusinessId::generate(&mut seed.id_rng());
+        let key = ApiKey::generate(&id, &mut seed.material_rng());
+        let b = match self.registry.call(id, GetBusiness).await {
+            Ok(b) => b,
+            Err(ActorError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let reused = |why: &str| Err::<Option<(Business, ApiKey)>, _>(ActorError::conflict(ConflictKind::IdempotencyKeyReused, format!("this Idempotency-Key {why}")));
+        if !b.key_hash.matches(&key) {
+            return reused(if b.key_issued_at != b.created_at { "created a business whose key was rotated since" } else { "was used with another request" });
+        }
+        if (Utc::now() - b.created_at).num_seconds() > SIGNUP_IDEMPOTENCY_WINDOW_S {
+            return reused("is older than 24 hours");
+        }
+        Ok(Some((b, key)))
+    }
+
+    /// Creates a business, its random parts drawn from `seed` when given (an idempotent
+    /// sign-up: the same seed makes the same business id, key, location ids and QR tokens)
+    /// and from the operating system's generator otherwise.
+    pub async fn create_business_from(&self, req: CreateBusiness, seed: Option<&SignupSeed>) -> Result<(Business, ApiKey), ActorError> {
         // With real funding, money enters only through the provider: no typed-in budget.
         if self.config.funding.provider != svea_config::FundingProvider::Demo && req.budget() > Ore::ZERO {
             return Err(ActorError::Domain(crate::domain::DomainError::FundingByCardOnly));
         }
-        let id = BusinessId::random();
-        let key = ApiKey::random(&id);
+        let mut material = seed.map(SignupSeed::material_rng);
+        let id = seed.map_or_else(BusinessId::random, |s| BusinessId::generate(&mut s.id_rng()));
+        let key = material.as_mut().map_or_else(|| ApiKey::random(&id), |rng| ApiKey::generate(&id, rng));
         let first = req.first_location();
         let home = svea_geo::nearest_region(&self.config.regions, first.lat(), first.lon(), |_| true)
             .map(|r| r.name.clone())
@@ -193,7 +231,13 @@ impl NodeHandle {
         let locations = req
             .locations()
             .iter()
-            .map(|l| Location { id: LocationId::random(), name: l.name().to_string(), lat: l.lat(), lon: l.lon(), qr_token: QrToken::random() })
+            .map(|l| {
+                let (id, qr_token) = match material.as_mut() {
+                    Some(rng) => (LocationId::generate(rng), QrToken::generate(rng)),
+                    None => (LocationId::random(), QrToken::random()),
+                };
+                Location { id, name: l.name().to_string(), lat: l.lat(), lon: l.lon(), qr_token }
+            })
             .collect();
         let new = NewBusiness {
             name: req.name().to_string(),

@@ -31,7 +31,8 @@ pub const ROUTED_ASK_TIMEOUT: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"id": 4, "region": "gothenburg", "raft_addr": "10.0.3.14:9080", "http_addr": "10.0.3.14:8080", "public_url": "https://gothenburg-2.svea.example"}))]
 pub struct MemberIn {
-    /// Node id (unique in the cluster).
+    /// Node id (unique in the cluster), 1 to 2^63 - 1.
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
     pub id: u64,
     /// Region (in the region table).
     pub region: String,
@@ -400,12 +401,27 @@ pub const MAINTENANCE_RETRY_AFTER_S_DEFAULT: u32 = 300;
 pub struct MaintenanceIn {
     /// On or off.
     pub on: bool,
-    /// What customers are told (on only).
+    /// What customers are told (on only): at most 500 characters, no control characters
+    /// (`MAINTENANCE_MESSAGE_CHARS_MAX`).
     #[serde(default)]
+    #[schema(max_length = 500, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
     pub message: Option<String>,
-    /// Seconds customers wait before retrying (on only).
-    #[serde(default)]
+    /// Seconds customers wait before retrying (on only), 1 to 86400
+    /// (`MAINTENANCE_RETRY_AFTER_S_MAX`).
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 86400)]
     pub retry_after_s: Option<u32>,
+}
+
+/// A JSON number that is a whole `u32`: JSON Schema's `integer` (the document's word) admits
+/// `600.0` as well as `600`, and serde's `u32` only the latter.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let Some(n) = Option::<f64>::deserialize(d)? else { return Ok(None) };
+    if n.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&n) {
+        return Err(serde::de::Error::custom(format!("{n} is not a whole number of seconds")));
+    }
+    // Whole and in range, checked above: the cast is exact.
+    Ok(Some(n as u32))
 }
 
 /// Maintenance mode as the operator API shows it.

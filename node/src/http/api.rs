@@ -10,7 +10,8 @@ use super::auth::authorize;
 use super::error::{bad, ApiError, ApiResult};
 use crate::actors::business::{Business, DayStats};
 use crate::actors::session::{FeedbackText, Purchase, Session};
-use crate::actors::{ActorError, Missing};
+use crate::actors::{ActorError, ConflictKind, Missing};
+use crate::domain::signup::{request_fingerprint, SIGNUP_IDEMPOTENCY_KEY_LEN_MIN};
 use crate::core::NodeHandle;
 use crate::domain::{CreateBusiness, DomainError, NewLocation, OrgNumber, Ore, QrToken, RewardPolicy, SessionId, TransactionId};
 
@@ -21,7 +22,7 @@ pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
 // ---------- request and response bodies ----------
 
 /// A location to create.
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Lilla Torg", "lat": 55.6043, "lon": 12.9986}))]
 pub(super) struct LocationIn {
@@ -33,17 +34,20 @@ pub(super) struct LocationIn {
 }
 
 /// Cashback per reward tier, in percent of the purchase (decimal strings, two decimals at most).
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"low": "2.00", "mid": "5.00", "high": "8.00"}))]
 pub(super) struct PercentagesIn {
+    #[schema(pattern = "^[0-9]{1,3}(\\.[0-9]{1,2})?$", example = "2.00")]
     low: String,
+    #[schema(pattern = "^[0-9]{1,3}(\\.[0-9]{1,2})?$", example = "5.00")]
     mid: String,
+    #[schema(pattern = "^[0-9]{1,3}(\\.[0-9]{1,2})?$", example = "8.00")]
     high: String,
 }
 
 /// A business to create.
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Café Lilla Torg", "org_number": "556036-0793",
     "locations": [{"name": "Lilla Torg", "lat": 55.6043, "lon": 12.9986}], "reward_budget_sek": "5000.00",
@@ -53,11 +57,13 @@ pub(super) struct CreateBusinessIn {
     #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// Swedish organisation number (`NNNNNN-NNNN`, Luhn-checked); one business per number.
+    #[schema(pattern = "^[0-9]{6}-?[0-9]{4}$", example = "556036-0793")]
     org_number: String,
     /// 1 to 20 per request (`domain::validate::LOCATIONS_MAX`).
     #[schema(min_items = 1, max_items = 20)]
     locations: Vec<LocationIn>,
     /// The budget rewards are paid from, in SEK (`"5000.00"`).
+    #[schema(pattern = "^[0-9]{1,9}(\\.[0-9]{1,2})?$", example = "5000.00")]
     reward_budget_sek: String,
     /// Default 2 / 5 / 8 %.
     reward_percentages: Option<PercentagesIn>,
@@ -454,10 +460,14 @@ pub(super) struct OpenedOut {
 #[schema(example = json!({"amount_sek": "89.50", "purchased_at": "2026-03-02T11:42:00Z", "transaction_id": "K-20260302-0147"}))]
 pub(super) struct PurchaseIn {
     /// SEK with öre, e.g. `"89.50"`.
+    #[schema(pattern = "^[0-9]{1,9}(\\.[0-9]{1,2})?$", example = "89.50")]
     amount_sek: String,
     /// RFC 3339; not in the future, not older than the purchase window.
+    #[schema(format = DateTime, example = "2026-03-02T11:42:00Z")]
     purchased_at: String,
-    /// The receipt's number; once per business.
+    /// The receipt's number; once per business: 1 to 64 printable ASCII characters, no spaces
+    /// (`domain::ids::TRANSACTION_ID_LEN_MAX`).
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}(?!\\n)$", example = "K-20260302-0147")]
     transaction_id: String,
 }
 
@@ -465,7 +475,8 @@ pub(super) struct PurchaseIn {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"text": "Kanelbullen var färsk och kaffet varmt, men kön vid kassan var lång vid lunch. Öppna en kassa till mellan 12 och 13."}))]
 pub(super) struct FeedbackIn {
-    /// 20 to 5000 characters.
+    /// 20 to 5000 characters (after trimming).
+    #[schema(min_length = 20, max_length = 5000)]
     text: String,
 }
 
@@ -476,16 +487,26 @@ fn parse_session_id(raw: &str) -> Result<SessionId, ApiError> {
 }
 
 /// `POST /v1/businesses`: a new business with its locations, their QR codes and its API key.
-#[utoipa::path(post, path = "/v1/businesses", tag = "businesses", operation_id = "create_business",
+#[utoipa::path(post, path = "/v1/businesses", tag = "businesses", operation_id = "create_business", summary = "Create a business", description = "Signs a business up: its locations with their QR codes, its reward policy and its API key, shown in this answer only. With an `Idempotency-Key`, a retry of the same request within 24 hours answers the same business and key.",
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 32, max_length = 64,
+        // `(?!\n)`: a pattern's `$` also matches before a final newline, which no header can carry.
+        pattern = "^[!-~]{32,64}(?!\\n)$",
+        description = "32 to 64 printable ASCII characters, random (a UUID, or 32 random bytes in hex). A retry with the same \
+        key and the same body within 24 hours answers as the first try did (the same business and API key), so a sign-up \
+        whose answer was lost is not lost; the same key with another body is `idempotency-key-reused`. Whoever holds the \
+        key and the body can fetch the API key again for 24 hours: keep it as secret as the key.")),
     request_body(content = CreateBusinessIn, content_type = "application/json"),
     responses(
         (status = 201, description = "Created. The API key is in this answer only.", body = BusinessWithKeyOut,
             headers(("Location" = String, description = "`/v1/businesses/{id}`"))),
         super::error::answers::BadBody, super::error::answers::CreationLimited, super::error::answers::Busy,
         (status = 400, description = "`malformed-json`, `invalid-body` (not the schema, unknown fields), \
-            `invalid-percentage`, `invalid-pos-input` (an unknown `purchase_verification`).", content_type = "application/problem+json", body = super::Problem),
+            `invalid-percentage`, `invalid-pos-input` (an unknown `purchase_verification`), `invalid-idempotency-key` (not 32 to 64 \
+            printable ASCII characters).", content_type = "application/problem+json", body = super::Problem),
         (status = 409, description = "`org-number-registered`: a business has this organisation number (an unverified one is \
-            released `signup.release_unverified_org_number_after_ms` after its registration); `business-exists`.", content_type = "application/problem+json", body = super::Problem),
+            released `signup.release_unverified_org_number_after_ms` after its registration); `business-exists`; \
+            `idempotency-key-reused`: the `Idempotency-Key` came with another body before, is older than 24 hours, or its \
+            business's key was rotated since.", content_type = "application/problem+json", body = super::Problem),
         (status = 422, description = "`invalid-org-number`, `invalid-amount`, `business-name-length` (1 to 100 characters), \
             `location-name-length` (1 to 100 characters), `invalid-coordinates`, `location-count` (1 to 20 per request), \
             `invalid-reward-policy`.", content_type = "application/problem+json", body = super::Problem),
@@ -497,6 +518,9 @@ pub(super) async fn create_business(
     body: web::Json<CreateBusinessIn>,
 ) -> ApiResult {
     let body = body.into_inner();
+    // The request as parsed, in the struct's field order: the same request however its JSON is
+    // spaced or ordered (what an idempotent retry is compared by).
+    let canonical = serde_json::to_vec(&body).map_err(|e| bad("invalid-body", e.to_string()))?;
     let org_number: OrgNumber = body.org_number.parse().map_err(DomainError::from)?;
     let locations = body.locations.iter().map(|l| NewLocation::new(&l.name, l.lat, l.lon)).collect::<Result<Vec<_>, _>>()?;
     let budget = Ore::parse_sek(&body.reward_budget_sek).map_err(DomainError::from)?;
@@ -514,18 +538,43 @@ pub(super) async fn create_business(
     if let Some(v) = &body.purchase_verification {
         request = request.with_purchase_verification(v.parse().map_err(ApiError::Pos)?);
     }
-    // Valid input only: a refused request writes nothing, so it costs no creation.
-    if let Some(signup) = &signup {
-        signup.check(&req)?;
-    }
-    let (b, key) = node.create_business(request).await?;
+    // With an Idempotency-Key, a retry of a sign-up that happened answers as the first time
+    // (`domain::signup`); a replay creates nothing, so it costs no creation either.
+    let seed = match super::money::idempotency_key(&req, SIGNUP_IDEMPOTENCY_KEY_LEN_MIN)? {
+        Some(k) => {
+            Some(node.signup_seed(&k, &request_fingerprint(&canonical)))
+        }
+        None => None,
+    };
+    let replayed = match &seed {
+        Some(seed) => node.signup_replay(seed).await?,
+        None => None,
+    };
+    let (b, key) = match replayed {
+        Some(first) => first,
+        None => {
+            // Valid input only: a refused request writes nothing, so it costs no creation.
+            if let Some(signup) = &signup {
+                signup.check(&req)?;
+            }
+            match node.create_business_from(request, seed.as_ref()).await {
+                Ok(created) => created,
+                // Two tries of one sign-up at once: the other one created it.
+                Err(ActorError::Conflict { kind: ConflictKind::BusinessExists, .. }) if seed.is_some() => {
+                    let seed = seed.as_ref().expect("checked in the guard");
+                    node.signup_replay(seed).await?.ok_or_else(|| ActorError::Unavailable("the sign-up's business is not readable yet".into()))?
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/businesses/{}", b.id)))
         .json(BusinessWithKeyOut { business: business_out(&node, &b), api_key: key.reveal().to_string() }))
 }
 
 /// `GET /v1/businesses/{id}`.
-#[utoipa::path(get, path = "/v1/businesses/{id}", tag = "businesses", operation_id = "get_business",
+#[utoipa::path(get, path = "/v1/businesses/{id}", tag = "businesses", operation_id = "get_business", summary = "Read a business", description = "The business as its API key sees it: name, locations with their QR links, reward policy, purchase verification, till registrations and money.",
     params(("id" = String, Path, description = "The business id (`b_` and 32 hex digits).", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
     responses((status = 200, description = "The business.", body = BusinessOut),
         super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
@@ -535,7 +584,7 @@ pub(super) async fn get_business(node: web::Data<NodeHandle>, req: HttpRequest, 
 }
 
 /// `GET /v1/businesses/{id}/analytics`.
-#[utoipa::path(get, path = "/v1/businesses/{id}/analytics", tag = "businesses", operation_id = "get_analytics",
+#[utoipa::path(get, path = "/v1/businesses/{id}/analytics", tag = "businesses", operation_id = "get_analytics", summary = "Read a business's analytics", description = "Sessions by outcome, reward tiers, rewards paid and budget, in total and per Swedish day.",
     params(("id" = String, Path, description = "The business id (`b_` and 32 hex digits).", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
     responses((status = 200, description = "Sessions by outcome, tiers, rewards and budget, in total and per Swedish day.", body = AnalyticsOut),
         super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
@@ -545,7 +594,7 @@ pub(super) async fn get_analytics(node: web::Data<NodeHandle>, req: HttpRequest,
 }
 
 /// `POST /v1/businesses/{id}/keys`: a new API key; the presented one stops working.
-#[utoipa::path(post, path = "/v1/businesses/{id}/keys", tag = "businesses", operation_id = "rotate_key",
+#[utoipa::path(post, path = "/v1/businesses/{id}/keys", tag = "businesses", operation_id = "rotate_key", summary = "Rotate the API key", description = "Issues a new API key, shown in this answer only; the presented key stops working at once.",
     params(("id" = String, Path, description = "The business id (`b_` and 32 hex digits).", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
     responses((status = 200, description = "The business with its new key (shown this once); the presented key stops working at once.", body = BusinessWithKeyOut),
         super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
@@ -564,7 +613,7 @@ fn client_ip(node: &NodeHandle, req: &HttpRequest) -> Option<std::net::IpAddr> {
 }
 
 /// `POST /v1/sessions`.
-#[utoipa::path(post, path = "/v1/sessions", tag = "sessions", operation_id = "open_session",
+#[utoipa::path(post, path = "/v1/sessions", tag = "sessions", operation_id = "open_session", summary = "Open a session", description = "Starts a customer's session at the QR code's location (or resumes the device's open one), routed to the customer's nearest healthy region.",
     request_body(content = OpenSessionIn, content_type = "application/json"),
     responses(
         (status = 201, description = "Opened. Without `device_token` in the request, the answer carries the device's new \
@@ -620,7 +669,7 @@ pub(super) fn refuse_device_id(present: bool) -> Result<(), ApiError> {
 }
 
 /// `POST /v1/sessions/{id}/purchase`.
-#[utoipa::path(post, path = "/v1/sessions/{id}/purchase", tag = "sessions", operation_id = "confirm_purchase",
+#[utoipa::path(post, path = "/v1/sessions/{id}/purchase", tag = "sessions", operation_id = "confirm_purchase", summary = "Confirm a purchase", description = "The customer states the amount, time and receipt number of the purchase the session is for; with till verification the till must have reported it.",
     params(("id" = String, Path, description = "The session id (`s_` and 32 hex digits); anything else is 404 `session-not-found`.", example = "s_5d7f9b1c3e2a4c6e8a0b1c2d3e4f5a6b")), request_body(content = PurchaseIn, content_type = "application/json"),
     responses(
         (status = 200, description = "Confirmed (`purchase_confirmed`).", body = SessionOut),
@@ -651,7 +700,7 @@ pub(super) async fn confirm_purchase(node: web::Data<NodeHandle>, id: web::Path<
 }
 
 /// `POST /v1/sessions/{id}/feedback`.
-#[utoipa::path(post, path = "/v1/sessions/{id}/feedback", tag = "sessions", operation_id = "give_feedback",
+#[utoipa::path(post, path = "/v1/sessions/{id}/feedback", tag = "sessions", operation_id = "give_feedback", summary = "Give feedback", description = "The customer's feedback on a confirmed purchase: it is scored and, if it qualifies, rewarded from the business's budget once.",
     params(("id" = String, Path, description = "The session id (`s_` and 32 hex digits); anything else is 404 `session-not-found`.", example = "s_5d7f9b1c3e2a4c6e8a0b1c2d3e4f5a6b")), request_body(content = FeedbackIn, content_type = "application/json"),
     responses(
         (status = 200, description = "Scored and settled: `rewarded` (perhaps with 0 and `withheld`) or `rejected`.", body = SessionOut),
@@ -667,7 +716,7 @@ pub(super) async fn give_feedback(node: web::Data<NodeHandle>, id: web::Path<Str
 }
 
 /// `GET /v1/sessions/{id}`.
-#[utoipa::path(get, path = "/v1/sessions/{id}", tag = "sessions", operation_id = "get_session",
+#[utoipa::path(get, path = "/v1/sessions/{id}", tag = "sessions", operation_id = "get_session", summary = "Read a session", description = "The session's state, the business and location names, and its reward if any.",
     params(("id" = String, Path, description = "The session id (`s_` and 32 hex digits); anything else is 404 `session-not-found`.", example = "s_5d7f9b1c3e2a4c6e8a0b1c2d3e4f5a6b")),
     responses((status = 200, description = "The session.", body = SessionOut),
         super::error::answers::RateLimited, super::error::answers::Busy, (status = 404, description = "`session-not-found`.", content_type = "application/problem+json", body = super::Problem)))]
@@ -686,7 +735,7 @@ pub(super) struct RouteQuery {
 }
 
 /// `GET /v1/route`.
-#[utoipa::path(get, path = "/v1/route", tag = "system", operation_id = "explain_route", params(RouteQuery),
+#[utoipa::path(get, path = "/v1/route", tag = "system", operation_id = "explain_route", summary = "Explain routing", description = "Which region this client address is routed to, and why (GeoIP, health).", params(RouteQuery),
     responses((status = 200, description = "Where a customer at this address is served, and why.", body = svea_geo::Route),
         super::error::answers::RateLimited,
         (status = 400, description = "`invalid-ip`: `ip` is not an address; `invalid-query`: an unknown parameter.", content_type = "application/problem+json", body = super::Problem)))]
@@ -699,7 +748,7 @@ pub(super) async fn explain_route(node: web::Data<NodeHandle>, req: HttpRequest,
 }
 
 /// `GET /health`: the process is alive (not rate limited).
-#[utoipa::path(get, path = "/health", tag = "system", operation_id = "health",
+#[utoipa::path(get, path = "/health", tag = "system", operation_id = "health", summary = "Check liveness", description = "Answers 200 while the process runs; not rate limited, for load balancers.",
     responses((status = 200, description = "Alive.", body = HealthOut)))]
 pub(super) async fn health() -> HttpResponse {
     HttpResponse::Ok().json(HealthOut { status: "alive" })
@@ -738,7 +787,7 @@ struct RedirectOut {
 }
 
 /// `GET /ready`: 200 only when this node can commit (not rate limited).
-#[utoipa::path(get, path = "/ready", tag = "system", operation_id = "ready",
+#[utoipa::path(get, path = "/ready", tag = "system", operation_id = "ready", summary = "Check readiness", description = "Answers 200 only while this node can commit writes; not rate limited, for load balancers.",
     responses((status = 200, description = "A quorum confirms this node's leader.", body = ReadyOut), super::error::answers::Busy))]
 pub(super) async fn ready(node: web::Data<NodeHandle>) -> ApiResult {
     node.ready().await?;

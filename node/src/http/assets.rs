@@ -54,8 +54,40 @@ pub static DASHBOARD_CSS: Asset = Asset { name: "dashboard.css", content_type: "
 /// The business dashboard's script (confirmations; the dashboard works without it).
 pub static DASHBOARD_JS: Asset = Asset { name: "dashboard.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/dashboard.js") };
 
+/// Swagger UI's renderer (npm `swagger-ui-dist`, Apache-2.0, vendored unchanged; see its licence),
+/// for the API reference page (`GET /api-reference`).
+pub static SWAGGER_UI_JS: Asset =
+    Asset { name: "swagger-ui-bundle.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js") };
+
+/// Swagger UI's stylesheet.
+pub static SWAGGER_UI_CSS: Asset =
+    Asset { name: "swagger-ui.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("../../assets/swagger-ui/swagger-ui.css") };
+
+/// Swagger UI's version, licence, notice and the third-party notices of its bundle.
+pub static SWAGGER_UI_LICENSE: Asset =
+    Asset { name: "swagger-ui.LICENSE", content_type: "text/plain; charset=utf-8", bytes: include_bytes!("../../assets/swagger-ui/LICENSE") };
+
+/// The API reference page's own script: starts Swagger UI on this node's document.
+pub static API_REFERENCE_JS: Asset =
+    Asset { name: "api-reference.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/api-reference.js") };
+
 /// Every embedded file, as `/assets/{name}` finds them. A page links one with [`href`].
-static ASSETS: &[&Asset] = &[&POSTER_CSS, &PAGE_CSS, &PAGE_JS, &SWEDEN_SVG, &SWEDEN_LICENSE, &OPS_CSS, &OPS_JS, &ICON_SVG, &DASHBOARD_CSS, &DASHBOARD_JS];
+static ASSETS: &[&Asset] = &[
+    &POSTER_CSS,
+    &PAGE_CSS,
+    &PAGE_JS,
+    &SWEDEN_SVG,
+    &SWEDEN_LICENSE,
+    &OPS_CSS,
+    &OPS_JS,
+    &ICON_SVG,
+    &DASHBOARD_CSS,
+    &DASHBOARD_JS,
+    &SWAGGER_UI_JS,
+    &SWAGGER_UI_CSS,
+    &SWAGGER_UI_LICENSE,
+    &API_REFERENCE_JS,
+];
 
 impl Asset {
     /// Its bytes (the console reads the outline's `viewBox` from them).
@@ -88,7 +120,7 @@ pub fn href(asset: &Asset) -> String {
 }
 
 /// `GET /assets/{name}`: the embedded file, with its content type and a year of caching.
-#[utoipa::path(get, path = "/assets/{name}", tag = "pages", operation_id = "asset",
+#[utoipa::path(get, path = "/assets/{name}", tag = "pages", operation_id = "asset", summary = "Fetch a page asset", description = "A stylesheet, script or icon embedded in the binary, with its content type and a year of caching.",
     params(("name" = String, Path, description = "`page.css`, `page.js` or `poster.css`; pages link them with `?v=<fingerprint>`.", example = "page.css"),
         ("v" = Option<String>, Query, description = "The fingerprint pages add; any value is served the same bytes.", example = "3f9a1c0d5e7b4a2c")),
     responses((status = 200, description = "The file (`text/css` or `text/javascript`), cacheable for a year.", body = String,

@@ -106,6 +106,17 @@ pub enum ApiError {
     /// answering the status query a callback makes.
     #[error(transparent)]
     Payout(crate::core::payouts::PayoutError),
+    /// A path the listener serves, asked with a method it does not serve there (RFC 9110
+    /// 15.5.6: 405 with `Allow`).
+    #[error("{method} is not served at {path}; allowed: {}", allow.join(", "))]
+    MethodNotAllowed {
+        /// The method asked.
+        method: String,
+        /// The path asked.
+        path: String,
+        /// The methods that path serves (its route table's lines).
+        allow: Vec<&'static str>,
+    },
     /// No such route.
     #[error("no route for {method} {path}")]
     NoRoute {
@@ -156,6 +167,7 @@ pub fn status_for(e: &ApiError) -> StatusCode {
         ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
+        ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
         ApiError::Unauthorized(_) | ApiError::BusinessUnauthorized(_) | ApiError::DeviceUnauthorized(_) => StatusCode::UNAUTHORIZED,
         ApiError::Pos(p) => match p {
             PosError::UnknownProvider(_) => StatusCode::NOT_FOUND,
@@ -217,6 +229,7 @@ pub(crate) fn kind_of(e: &ApiError) -> &str {
         ApiError::BodyTooLarge { .. } => "body-too-large",
         ApiError::UnsupportedMediaType => "unsupported-media-type",
         ApiError::NoRoute { .. } => "no-route",
+        ApiError::MethodNotAllowed { .. } => "method-not-allowed",
         ApiError::Unauthorized(_) | ApiError::BusinessUnauthorized(_) => "unauthorized",
         // One kind for a malformed and a forged token: neither says anything about a device.
         ApiError::DeviceUnauthorized(_) => "invalid-device-token",
@@ -319,6 +332,9 @@ impl ResponseError for ApiError {
             }
             ApiError::RequestTimeout { .. } => {
                 resp.force_close();
+            }
+            ApiError::MethodNotAllowed { allow, .. } => {
+                resp.insert_header((header::ALLOW, allow.join(", ")));
             }
             ApiError::Maintenance { retry_after_s, .. } => {
                 resp.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));

@@ -278,7 +278,7 @@ pub(super) fn tier_name(t: RewardTier) -> &'static str {
 // ---------- handlers ----------
 
 /// `GET /v1/businesses/{id}/feedback`.
-#[utoipa::path(get, path = "/v1/businesses/{id}/feedback", tag = "businesses", operation_id = "list_feedback",
+#[utoipa::path(get, path = "/v1/businesses/{id}/feedback", tag = "businesses", operation_id = "list_feedback", summary = "List feedback", description = "The business's feedback newest first, a page at a time, with case-insensitive search.",
     params(("id" = String, Path, description = "The business id (`b_` and 32 hex digits).", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"), FeedbackQueryIn), security(("business_api_key" = [])),
     responses((status = 200, description = "A page of the business's feedback, newest first; `next_cursor` continues with older ones (stable while new feedback arrives).", body = FeedbackListOut),
         (status = 400, description = "`invalid-cursor`, `invalid-limit`, `search-too-long`.", content_type = "application/problem+json", body = super::Problem),
@@ -308,7 +308,7 @@ pub struct ExportQueryIn {
 }
 
 /// `GET /v1/businesses/{id}/feedback.csv`.
-#[utoipa::path(get, path = "/v1/businesses/{id}/feedback.csv", tag = "businesses", operation_id = "export_feedback",
+#[utoipa::path(get, path = "/v1/businesses/{id}/feedback.csv", tag = "businesses", operation_id = "export_feedback", summary = "Export feedback as CSV", description = "The business's feedback as CSV, streamed, formula-safe cells.",
     params(("id" = String, Path, description = "The business id (`b_` and 32 hex digits).", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"), ExportQueryIn), security(("business_api_key" = [])),
     responses((status = 200, description = "Every matching feedback as CSV (RFC 4180, newest first, at most `X-Svea-Export-Rows-Max` rows; a cell that would start a spreadsheet formula gets a leading `'`).",
             content_type = "text/csv; charset=utf-8", body = String,
@@ -359,7 +359,7 @@ pub(super) fn csv_response(node: NodeHandle, business: BusinessId, search: Optio
 }
 
 /// `GET /v1/businesses/{id}/daily`.
-#[utoipa::path(get, path = "/v1/businesses/{id}/daily", tag = "businesses", operation_id = "daily_series",
+#[utoipa::path(get, path = "/v1/businesses/{id}/daily", tag = "businesses", operation_id = "daily_series", summary = "Read the daily series", description = "Per Swedish day: sessions by outcome, rewards paid, average score, tiers and budget left.",
     params(("id" = String, Path, description = "The business id (`b_` and 32 hex digits).", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"), DailyQueryIn), security(("business_api_key" = [])),
     responses((status = 200, description = "Per Swedish day (Europe/Stockholm), oldest first: sessions by outcome, rewards paid, average score, tiers, budget left.", body = DailyOut),
         (status = 400, description = "`invalid-days`.", content_type = "application/problem+json", body = super::Problem),

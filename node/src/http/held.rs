@@ -58,7 +58,7 @@ fn list_out(page: &HeldPage) -> HeldListOut {
 }
 
 /// `GET /v1/businesses/{id}/held`.
-#[utoipa::path(get, path = "/v1/businesses/{id}/held", tag = "businesses", operation_id = "list_held_rewards",
+#[utoipa::path(get, path = "/v1/businesses/{id}/held", tag = "businesses", operation_id = "list_held_rewards", summary = "List held rewards", description = "Rewards the hourly brake holds for the business's review.",
     params(("id" = String, Path, description = "The business id (`b_` and 32 hex digits).", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
     responses((status = 200, description = "Rewards the hourly brake holds for the business's review (`pending_review`), oldest first.", body = HeldListOut),
         super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
@@ -110,7 +110,7 @@ fn decided_out(session: &SessionId, decision: ReviewDecision, s: &Settlement) ->
 }
 
 /// `POST /v1/businesses/{id}/held/{session}`.
-#[utoipa::path(post, path = "/v1/businesses/{id}/held/{session}", tag = "businesses", operation_id = "review_held_reward",
+#[utoipa::path(post, path = "/v1/businesses/{id}/held/{session}", tag = "businesses", operation_id = "review_held_reward", summary = "Decide a held reward", description = "Releases (pays) or refuses a reward the hourly brake held.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"),
         ("session" = String, Path, description = "The session whose reward is held.", example = "s_5d7f9b1c3e2a4c6e8a0b1c2d3e4f5a6b")),
     security(("business_api_key" = [])), request_body(content = DecisionIn, content_type = "application/json"),

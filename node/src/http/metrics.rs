@@ -32,7 +32,7 @@ fn authorize(node: &NodeHandle, req: &HttpRequest, metrics_only: bool) -> Result
 }
 
 /// `GET /metrics`: every family of the node's registry.
-#[utoipa::path(get, path = "/metrics", tag = "system", operation_id = "metrics", security(("metrics_token" = [])),
+#[utoipa::path(get, path = "/metrics", tag = "system", operation_id = "metrics", summary = "Scrape metrics", description = "Every metric family of the node in the Prometheus text format.", security(("metrics_token" = [])),
     responses((status = 200, description = "Every metric family of the node's registry in the OpenMetrics text format (not rate limited): \
             HTTP, Raft, cluster, actors, GeoIP, sessions, rewards, process. No label names a business or a session.",
         content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String,

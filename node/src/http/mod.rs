@@ -10,7 +10,7 @@
 //! binary for the pages, [`console`] the operator console (`/ops`, operator listener only), [`openapi`] the OpenAPI documents,
 //! [`feedback`] a business's feedback list, export and per-day series, [`dashboard`] the business's pages at `/business`,
 //! [`observe`] request ids, access log and request metrics on both listeners, [`held`] the rewards a business's hourly
-//! brake held for its review.
+//! brake held for its review, [`reference`] the API reference page (Swagger UI, vendored and embedded).
 //!
 //! Every route is one line of [`PUBLIC_ROUTES`] or [`OPERATOR_ROUTES`]: method, path, handler and
 //! the handler's `#[utoipa::path]` annotation. The same line registers the route and documents it,
@@ -37,6 +37,7 @@ pub mod pos;
 pub mod privacy;
 pub mod qr;
 pub mod ratelimit;
+pub mod reference;
 pub mod security;
 pub mod stripe;
 pub mod swish;
@@ -48,10 +49,43 @@ pub use openapi::Served;
 
 use crate::core::NodeHandle;
 pub use error::{status_for, ApiError, Problem, PROBLEM_TYPE_PREFIX, RETRY_AFTER_S};
-use error::{bad, ApiResult};
+use error::bad;
 
-async fn no_route(req: HttpRequest) -> ApiResult {
-    Err(ApiError::NoRoute { method: req.method().to_string(), path: req.path().to_string() })
+/// What a listener answers when none of its routes matched: 405 with `Allow` when the path is
+/// one of `routes`' (asked with another method), 404 `no-route` otherwise. One answer for every
+/// path, so a client (or schemathesis's `unsupported_method` check) learns which methods exist
+/// without a route per method and path.
+/// `served` says which of `routes` the listener registered.
+fn no_route(routes: &'static [Served], served: fn(&Served) -> bool) -> actix_web::Route {
+    web::to(move |req: HttpRequest| async move { Err::<actix_web::HttpResponse, _>(unmatched(routes.iter().filter(|r| served(r)), &req)) })
+}
+
+fn unmatched<'a>(routes: impl Iterator<Item = &'a Served> + Clone, req: &HttpRequest) -> ApiError {
+    let (method, path) = (req.method().to_string(), req.path().to_string());
+    // The most literal pattern that matches names the resource: `/v1/businesses/{id}/pos/locks`
+    // before `/v1/businesses/{id}/pos/{provider}`.
+    let matched = routes
+        .clone()
+        .filter(|r| actix_web::dev::ResourceDef::new(r.path).is_match(&path))
+        .map(|r| (r.path.matches('{').count(), r.path))
+        .min();
+    let Some((_, pattern)) = matched else { return ApiError::NoRoute { method, path } };
+    let mut allow: Vec<&'static str> = routes.filter(|r| r.path == pattern).map(|r| method_name(&r.method)).collect();
+    allow.sort_unstable();
+    allow.dedup();
+    ApiError::MethodNotAllowed { method, path, allow }
+}
+
+/// The static name of a table's method (the tables use only these).
+fn method_name(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        _ => "OPTIONS",
+    }
 }
 
 /// What every listener's app shares: the node, the body limit and the extractor error mapping.
@@ -122,6 +156,7 @@ pub static PUBLIC_ROUTES: &[Served] = &[
     Served::new::<privacy::__path_export>(Method::POST, "/v1/privacy/export", |r| r.to(privacy::export)),
     Served::new::<privacy::__path_erase>(Method::POST, "/v1/privacy/erase", |r| r.to(privacy::erase)),
     Served::new::<openapi::__path_public_document>(Method::GET, "/v1/openapi.json", |r| r.to(openapi::public_document)),
+    Served::new::<reference::__path_show>(Method::GET, "/api-reference", |r| r.to(reference::show)),
 ];
 
 /// Every route of the operator listener (`operator.listen_addr`), registered by
@@ -160,7 +195,7 @@ pub fn configure_metrics(node: NodeHandle, cfg: &mut web::ServiceConfig) {
     for r in OPERATOR_ROUTES.iter().filter(|r| r.path == METRICS_PATH) {
         r.register(cfg, "");
     }
-    cfg.default_service(web::to(no_route));
+    cfg.default_service(no_route(OPERATOR_ROUTES, |r| r.path == METRICS_PATH));
 }
 
 /// Registers every public route on an actix-web app (the public listener, `node.http_addr`):
@@ -171,7 +206,7 @@ pub fn configure(node: NodeHandle, cfg: &mut web::ServiceConfig) {
     for r in PUBLIC_ROUTES {
         r.register(cfg, "");
     }
-    cfg.default_service(web::to(no_route));
+    cfg.default_service(no_route(PUBLIC_ROUTES, |_| true));
 }
 
 /// The customer's address: the socket peer, or what a trusted proxy (`geo.trusted_proxies`) says
@@ -238,7 +273,7 @@ pub fn configure_operator(node: NodeHandle, cfg: &mut web::ServiceConfig) {
     for r in OPERATOR_ROUTES.iter().filter(|r| !guarded(r)) {
         r.register(cfg, "");
     }
-    cfg.default_service(web::to(no_route));
+    cfg.default_service(no_route(OPERATOR_ROUTES, |_| true));
 }
 
 /// Header naming the region of the node that answered.

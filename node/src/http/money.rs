@@ -42,6 +42,7 @@ pub(super) fn funds_out(f: &Funds) -> FundsOut {
 #[schema(example = json!({"amount_sek": "500.00"}))]
 pub(super) struct TopUpIn {
     /// Amount in SEK (`"500.00"`), 0.01 to 1000000.00.
+    #[schema(pattern = "^[0-9]{1,9}(\\.[0-9]{1,2})?$", example = "500.00")]
     amount_sek: String,
 }
 
@@ -67,12 +68,21 @@ pub(super) struct TopUpOut {
     funds: FundsOut,
 }
 
-/// The `Idempotency-Key` request header, when given: 1 to 64 printable ASCII characters.
-pub(super) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, super::error::ApiError> {
+/// Longest `Idempotency-Key` svea accepts (Stripe's limit is 255; 64 holds a UUID or 256 bits
+/// in hex).
+pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 64;
+
+/// The `Idempotency-Key` request header, when given: `len_min` to [`IDEMPOTENCY_KEY_LEN_MAX`]
+/// printable ASCII characters (a top-up takes any key from 1; a sign-up's derives its API key
+/// and must be long: `domain::signup::SIGNUP_IDEMPOTENCY_KEY_LEN_MIN`).
+pub(super) fn idempotency_key(req: &HttpRequest, len_min: usize) -> Result<Option<String>, super::error::ApiError> {
     let Some(v) = req.headers().get("idempotency-key") else { return Ok(None) };
     match v.to_str() {
-        Ok(k) if (1..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => Ok(Some(k.to_owned())),
-        _ => Err(super::error::bad("invalid-idempotency-key", "Idempotency-Key must be 1 to 64 printable ASCII characters".to_owned())),
+        Ok(k) if (len_min..=IDEMPOTENCY_KEY_LEN_MAX).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => Ok(Some(k.to_owned())),
+        _ => Err(super::error::bad(
+            "invalid-idempotency-key",
+            format!("Idempotency-Key must be {len_min} to {IDEMPOTENCY_KEY_LEN_MAX} printable ASCII characters"),
+        )),
     }
 }
 
@@ -80,9 +90,9 @@ pub(super) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, super
 /// once (one ledger entry, card -> business); with `"stripe"`, starts a Stripe Checkout Session
 /// and answers where to pay (the webhook credits it). An `Idempotency-Key` makes a retry answer
 /// the same top-up (demo: credited once; Stripe: the same Checkout Session).
-#[utoipa::path(post, path = "/v1/businesses/{id}/top-ups", tag = "businesses", operation_id = "top_up",
+#[utoipa::path(post, path = "/v1/businesses/{id}/top-ups", tag = "businesses", operation_id = "top_up", summary = "Top up the budget", description = "Adds money to the business's budget: demo money at once, or a Stripe Checkout Session to pay by card. An `Idempotency-Key` makes a retry the same top-up.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 64 printable ASCII characters; a retry with the same key is the same top-up.")),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 64, pattern = "^[!-~]{1,64}(?!\\n)$", description = "1 to 64 printable ASCII characters; a retry with the same key is the same top-up.")),
     security(("business_api_key" = [])),
     request_body(content = TopUpIn, content_type = "application/json"),
     responses((status = 201, description = "Credited (demo funding), or a Checkout Session to pay (Stripe).", body = TopUpOut),
@@ -91,7 +101,7 @@ pub(super) fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, super
         (status = 422, description = "`invalid-amount`, `top-up-amount-out-of-range` (demo: 0.01..=1000000.00 SEK; Stripe: within `stripe.top_up_min_sek`..`top_up_max_sek`).", content_type = "application/problem+json", body = super::Problem)))]
 pub(super) async fn top_up(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>, body: web::Json<TopUpIn>) -> ApiResult {
     let auth = super::auth::authorize(&node, &req, &id).await?;
-    let key = idempotency_key(&req)?;
+    let key = idempotency_key(&req, 1)?;
     let amount = crate::core::funding::check_amount(Ore::parse_sek(&body.amount_sek).map_err(DomainError::from)?)?;
     if node.config().funding.provider == svea_config::FundingProvider::Stripe {
         let request = key.unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
@@ -130,7 +140,8 @@ pub(super) fn business_funds(b: &Business) -> FundsOut {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct MonthQuery {
-    /// The calendar month in Swedish time, `YYYY-MM`.
+    /// The calendar month in Swedish time, `YYYY-MM` (years 2000 to 2999).
+    #[param(pattern = "^2[0-9]{3}-(0[1-9]|1[0-2])$", example = "2026-03")]
     month: String,
 }
 
@@ -171,7 +182,7 @@ pub(super) fn statement_csv(s: &crate::core::statement::Statement) -> String {
 }
 
 /// `GET /v1/businesses/{id}/statement.csv`.
-#[utoipa::path(get, path = "/v1/businesses/{id}/statement.csv", tag = "businesses", operation_id = "statement_csv",
+#[utoipa::path(get, path = "/v1/businesses/{id}/statement.csv", tag = "businesses", operation_id = "statement_csv", summary = "Download a monthly statement", description = "The month's ledger lines of the business's account as CSV, with opening and closing balances.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"), MonthQuery), security(("business_api_key" = [])),
     responses((status = 200, description = "The month's ledger lines of the business's account (Europe/Stockholm dates, SEK with öre and a decimal comma, `;`-separated, one line per ledger entry, running balance; opening and closing balance lines).",
             content_type = "text/csv; charset=utf-8", body = String,
@@ -179,8 +190,9 @@ pub(super) fn statement_csv(s: &crate::core::statement::Statement) -> String {
         (status = 400, description = "`invalid-month`: not `YYYY-MM`.", content_type = "application/problem+json", body = super::Problem),
         super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
 pub(super) async fn statement_csv_route(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>, q: web::Query<MonthQuery>) -> ApiResult {
-    let month = month(&q)?;
+    // Who asks first: without the key, nothing about the request is answered.
     let auth = super::auth::authorize(&node, &req, &id).await?;
+    let month = month(&q)?;
     let s = node.statement(&auth.business.id, month).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
@@ -189,14 +201,15 @@ pub(super) async fn statement_csv_route(node: web::Data<NodeHandle>, req: HttpRe
 }
 
 /// `GET /v1/businesses/{id}/statement`: the same month as a printable page.
-#[utoipa::path(get, path = "/v1/businesses/{id}/statement", tag = "businesses", operation_id = "statement_page",
+#[utoipa::path(get, path = "/v1/businesses/{id}/statement", tag = "businesses", operation_id = "statement_page", summary = "Show a monthly statement", description = "The month's ledger lines of the business's account as a printable page.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"), MonthQuery), security(("business_api_key" = [])),
     responses((status = 200, description = "The month's statement as a printable HTML page (Swedish).", content_type = "text/html; charset=utf-8", body = String),
         (status = 400, description = "`invalid-month`: not `YYYY-MM`.", content_type = "application/problem+json", body = super::Problem),
         super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
 pub(super) async fn statement_page(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>, q: web::Query<MonthQuery>) -> ApiResult {
-    let month = month(&q)?;
+    // Who asks first: without the key, nothing about the request is answered.
     let auth = super::auth::authorize(&node, &req, &id).await?;
+    let month = month(&q)?;
     let s = node.statement(&auth.business.id, month).await?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(statement_html(&auth.business, &s).into_string()))
 }
@@ -289,7 +302,7 @@ fn rfc3339_ms(ms: i64) -> String {
 }
 
 /// `POST /v1/wallet`: the holder of a device token sees their cashback, its lines and payouts.
-#[utoipa::path(post, path = "/v1/wallet", tag = "sessions", operation_id = "wallet",
+#[utoipa::path(post, path = "/v1/wallet", tag = "sessions", operation_id = "wallet", summary = "Read a customer's wallet", description = "The holder of a device token sees their cashback, its lines and their payouts.",
     request_body(content = WalletIn, content_type = "application/json"),
     responses((status = 200, description = "The device's cashback (zero and empty before its first reward).", body = WalletOut),
         super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy, super::error::answers::DeviceAuth))]

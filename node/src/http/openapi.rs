@@ -37,7 +37,7 @@ pub struct Served {
 impl Served {
     /// The route `method path` answered by `to`, documented by `P`, the struct `#[utoipa::path]`
     /// made for its handler (`module::__path_<handler>`).
-    pub const fn new<P: utoipa::Path + utoipa::__dev::SchemaReferences>(method: Method, path: &'static str, to: fn(Route) -> Route) -> Served {
+    pub const fn new<P: utoipa::Path + utoipa::__dev::SchemaReferences + for<'t> utoipa::__dev::Tags<'t>>(method: Method, path: &'static str, to: fn(Route) -> Route) -> Served {
         Served { method, path, to, doc: document_operation::<P> }
     }
 
@@ -48,8 +48,15 @@ impl Served {
     }
 }
 
-fn document_operation<P: utoipa::Path + utoipa::__dev::SchemaReferences>(api: &mut OpenApi) {
-    api.paths.add_path_operation(P::path(), P::methods(), P::operation());
+fn document_operation<P: utoipa::Path + utoipa::__dev::SchemaReferences + for<'t> utoipa::__dev::Tags<'t>>(api: &mut OpenApi) {
+    let mut operation = P::operation();
+    // `#[utoipa::path(tag = ...)]` lands in `Tags`, which utoipa's `OpenApi` derive applies; this
+    // table builds the document itself, so it applies them here.
+    let tags: Vec<String> = P::tags().into_iter().map(str::to_owned).collect();
+    if !tags.is_empty() {
+        operation.tags = Some(tags);
+    }
+    api.paths.add_path_operation(P::path(), P::methods(), operation);
     let mut schemas = Vec::new();
     P::schemas(&mut schemas);
     let components = api.components.get_or_insert_with(Default::default);
@@ -193,8 +200,9 @@ pub fn document(listener: Listener, routes: &[Served]) -> OpenApi {
             tag("system", "Health, readiness, routing, metrics and this document."),
         ],
         Listener::Operator => vec![
-            tag("operator", "Cluster membership and status (operator listener only)."),
-            tag("system", "This document."),
+            tag("operator", "Cluster membership and status, and the operator console (operator listener only)."),
+            tag("pages", "The console's assets (stylesheets, scripts, icons)."),
+            tag("system", "This document and the metrics."),
         ],
     };
     let mut api = OpenApiBuilder::new()
@@ -238,7 +246,7 @@ fn serve(node: &NodeHandle, listener: Listener) -> HttpResponse {
 }
 
 /// `GET /v1/openapi.json` on the public listener.
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "system", operation_id = "openapi",
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "system", operation_id = "openapi", summary = "Read this API's document", description = "This OpenAPI 3.1 document of the public listener.",
     responses((status = 200, description = "This document (OpenAPI 3.1).", content_type = "application/json", body = Object,
             example = json!({"openapi": "3.1.0", "info": {"title": "svea", "version": "0.1.0"}, "paths": {}})),
         super::error::answers::RateLimited))]
@@ -247,7 +255,7 @@ pub(super) async fn public_document(node: web::Data<NodeHandle>) -> HttpResponse
 }
 
 /// `GET /v1/openapi.json` on the operator listener.
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "system", operation_id = "operator_openapi",
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "system", operation_id = "operator_openapi", summary = "Read the operator API's document", description = "This OpenAPI 3.1 document of the operator listener.",
     responses((status = 200, description = "This document (OpenAPI 3.1): the operator API.", content_type = "application/json", body = Object,
         example = json!({"openapi": "3.1.0", "info": {"title": "svea operator API", "version": "0.1.0"}, "paths": {}}))))]
 pub(super) async fn operator_document(node: web::Data<NodeHandle>) -> HttpResponse {
@@ -257,6 +265,38 @@ pub(super) async fn operator_document(node: web::Data<NodeHandle>) -> HttpRespon
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_operation_says_what_it_does_under_a_tag_that_exists_and_every_tag_is_used() {
+        for (listener, routes) in [(Listener::Public, super::super::PUBLIC_ROUTES), (Listener::Operator, super::super::OPERATOR_ROUTES)] {
+            let doc = serde_json::to_value(document(listener, routes)).expect("serialises");
+            let defined: Vec<&str> = doc["tags"].as_array().expect("tags").iter().map(|t| t["name"].as_str().expect("name")).collect();
+            let mut unique = defined.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            assert_eq!(unique.len(), defined.len(), "{listener:?}: a tag defined twice");
+            for t in doc["tags"].as_array().expect("tags") {
+                assert!(t["description"].as_str().is_some_and(|d| !d.is_empty()), "{listener:?}: tag {t} has no description");
+            }
+            let mut used = std::collections::BTreeSet::new();
+            for (path, item) in doc["paths"].as_object().expect("paths") {
+                for (method, op) in item.as_object().expect("item") {
+                    let summary = op["summary"].as_str().unwrap_or("");
+                    // A summary says what the operation does, in words: not its path again.
+                    assert!(!summary.is_empty() && !summary.contains('/') && !summary.contains('`'), "{method} {path}: summary {summary:?}");
+                    assert!(op["description"].as_str().is_some_and(|d| d.len() > summary.len()), "{method} {path}: no description");
+                    let tags = op["tags"].as_array().unwrap_or_else(|| panic!("{listener:?} {method} {path}: no tag: {op}"));
+                    assert_eq!(tags.len(), 1, "{method} {path}: one tag");
+                    let tag = tags[0].as_str().expect("tag");
+                    assert!(defined.contains(&tag), "{method} {path}: tag {tag} is not defined");
+                    used.insert(tag.to_owned());
+                }
+            }
+            for t in &defined {
+                assert!(used.contains(*t), "{listener:?}: tag {t} is defined but no operation uses it");
+            }
+        }
+    }
 
     #[test]
     fn every_table_line_is_an_operation_of_its_document() {

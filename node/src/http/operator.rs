@@ -73,7 +73,7 @@ pub(super) fn tokens_match(given: &str, expected: &str) -> bool {
 }
 
 /// `GET /v1/cluster`.
-#[utoipa::path(get, path = "/v1/cluster", tag = "operator", operation_id = "cluster_status", security(("operator_token" = [])),
+#[utoipa::path(get, path = "/v1/cluster", tag = "operator", operation_id = "cluster_status", summary = "Read cluster status", description = "Every member's role, health, lag and actors, the leader and the regions.", security(("operator_token" = [])),
     responses((status = 200, description = "Members, roles, leader, reachability, replication lag and actors per node.", body = operator::ClusterOut),
         super::error::answers::OperatorAuth, super::error::answers::Busy))]
 pub(super) async fn status(node: web::Data<NodeHandle>) -> ApiResult {
@@ -81,7 +81,7 @@ pub(super) async fn status(node: web::Data<NodeHandle>) -> ApiResult {
 }
 
 /// `GET /v1/cluster/self`.
-#[utoipa::path(get, path = "/v1/cluster/self", tag = "operator", operation_id = "cluster_self", security(("operator_token" = [])),
+#[utoipa::path(get, path = "/v1/cluster/self", tag = "operator", operation_id = "cluster_self", summary = "Describe this node", description = "How this node describes itself to an operator adding it to a cluster.", security(("operator_token" = [])),
     responses((status = 200, description = "This node as a member record: what `svea cluster add` sends.", body = MemberIn),
         super::error::answers::OperatorAuth))]
 pub(super) async fn describe_self(node: web::Data<NodeHandle>) -> ApiResult {
@@ -91,6 +91,11 @@ pub(super) async fn describe_self(node: web::Data<NodeHandle>) -> ApiResult {
 /// Refuses a member record whose addresses (`ip:port` or `host:port`) or URL are not what a node
 /// could be reached at.
 pub(super) fn check_member(m: &MemberIn) -> Result<(), ApiError> {
+    // The document's bounds (`MemberIn`): a positive id that every JSON integer reader (int64)
+    // reads the same.
+    if !(1..=NODE_ID_MAX).contains(&m.id) {
+        return Err(bad("invalid-body", format!("id {} must be 1..={NODE_ID_MAX}", m.id)));
+    }
     for (field, value) in [("raft_addr", &m.raft_addr), ("http_addr", &m.http_addr)] {
         // A DNS name is allowed (a pod's headless Service name): the membership stores the name.
         value.parse::<svea_config::PeerAddr>().map_err(|reason| bad("invalid-body", format!("{field}: {reason}")))?;
@@ -101,8 +106,11 @@ pub(super) fn check_member(m: &MemberIn) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Largest node id an operator may add: `i64::MAX`, as the document's `int64` says.
+pub const NODE_ID_MAX: u64 = i64::MAX as u64;
+
 /// `POST /v1/cluster/nodes`.
-#[utoipa::path(post, path = "/v1/cluster/nodes", tag = "operator", operation_id = "cluster_add", security(("operator_token" = [])),
+#[utoipa::path(post, path = "/v1/cluster/nodes", tag = "operator", operation_id = "cluster_add", summary = "Add a node", description = "Adds a node to the cluster's membership.", security(("operator_token" = [])),
     request_body(content = MemberIn, content_type = "application/json"),
     responses((status = 200, description = "Added as a learner, caught up and promoted to voter: the new status.", body = operator::ClusterOut),
         super::error::answers::OperatorAuth, super::error::answers::BadBody, super::error::answers::Busy,
@@ -121,7 +129,7 @@ pub(super) fn parse_node_id(raw: &str) -> Result<u64, ApiError> {
 }
 
 /// `POST /v1/cluster/nodes/{id}/drain`.
-#[utoipa::path(post, path = "/v1/cluster/nodes/{id}/drain", tag = "operator", operation_id = "cluster_drain", security(("operator_token" = [])),
+#[utoipa::path(post, path = "/v1/cluster/nodes/{id}/drain", tag = "operator", operation_id = "cluster_drain", summary = "Drain this node", description = "Hands this node's actors and leadership off and removes it from the membership; the process exits next.", security(("operator_token" = [])),
     params(("id" = u64, Path, description = "This node's own id (a drain is sent to the node it drains).", example = 2, minimum = 1)),
     responses((status = 200, description = "Drained: actors handed off, leadership moved, removed; the process exits next.", body = operator::DrainOut),
         super::error::answers::OperatorAuth, super::error::answers::Busy,
@@ -146,7 +154,7 @@ pub(super) struct RemoveQuery {
 }
 
 /// `DELETE /v1/cluster/nodes/{id}`.
-#[utoipa::path(delete, path = "/v1/cluster/nodes/{id}", tag = "operator", operation_id = "cluster_remove", security(("operator_token" = [])),
+#[utoipa::path(delete, path = "/v1/cluster/nodes/{id}", tag = "operator", operation_id = "cluster_remove", summary = "Remove a node", description = "Removes a node from the membership; its actors are claimed by the others.", security(("operator_token" = [])),
     params(("id" = u64, Path, description = "The node to remove.", example = 3, minimum = 1), RemoveQuery),
     responses((status = 200, description = "Removed: the new status.", body = operator::ClusterOut),
         super::error::answers::OperatorAuth, super::error::answers::Busy,
@@ -161,7 +169,7 @@ pub(super) async fn remove(node: web::Data<NodeHandle>, id: web::Path<String>, q
 
 /// `GET /v1/cluster/backup`: a consistent cut of the cluster's state as a backup file, streamed
 /// (see `svea_storage::backup` for the format). Headers name the index it was taken at.
-#[utoipa::path(get, path = "/v1/cluster/backup", tag = "operator", operation_id = "cluster_backup", security(("operator_token" = [])),
+#[utoipa::path(get, path = "/v1/cluster/backup", tag = "operator", operation_id = "cluster_backup", summary = "Take a backup", description = "A consistent cut of the cluster's state as a backup file, streamed; headers name the index it was taken at.", security(("operator_token" = [])),
     responses((status = 200, description = "The backup file (magic `SVEABKP`, version, metadata, body, SHA-256), streamed with its length. \
             `svea backup` writes it to a file and verifies it; `svea restore` seeds a new cluster from it.",
             content_type = "application/octet-stream", body = Vec<u8>,
@@ -178,7 +186,7 @@ pub(super) async fn backup(node: web::Data<NodeHandle>) -> ApiResult {
 }
 
 /// `GET /v1/cluster/maintenance`: whether maintenance mode is on, and its message.
-#[utoipa::path(get, path = "/v1/cluster/maintenance", tag = "operator", operation_id = "cluster_maintenance", security(("operator_token" = [])),
+#[utoipa::path(get, path = "/v1/cluster/maintenance", tag = "operator", operation_id = "cluster_maintenance", summary = "Read maintenance mode", description = "Whether maintenance mode is on, its message and retry time.", security(("operator_token" = [])),
     responses((status = 200, description = "Maintenance mode as this node has applied it.", body = operator::MaintenanceOut),
         super::error::answers::OperatorAuth, super::error::answers::Busy))]
 pub(super) async fn get_maintenance(node: web::Data<NodeHandle>) -> ApiResult {
@@ -186,7 +194,7 @@ pub(super) async fn get_maintenance(node: web::Data<NodeHandle>) -> ApiResult {
 }
 
 /// `PUT /v1/cluster/maintenance`: switch maintenance mode on or off, cluster-wide (through Raft).
-#[utoipa::path(put, path = "/v1/cluster/maintenance", tag = "operator", operation_id = "cluster_set_maintenance", security(("operator_token" = [])),
+#[utoipa::path(put, path = "/v1/cluster/maintenance", tag = "operator", operation_id = "cluster_set_maintenance", summary = "Switch maintenance mode", description = "Switches maintenance mode on or off, cluster-wide (through Raft).", security(("operator_token" = [])),
     request_body(content = operator::MaintenanceIn, content_type = "application/json"),
     responses((status = 200, description = "Switched; what every region now answers customers.", body = operator::MaintenanceOut),
         super::error::answers::OperatorAuth, super::error::answers::BadBody, super::error::answers::Busy,
@@ -212,17 +220,27 @@ pub(super) async fn put_maintenance(node: web::Data<NodeHandle>, body: web::Json
 }
 
 /// `POST /v1/cluster/org-numbers/{org}/release`: the business holding the number gives it up.
-#[utoipa::path(post, path = "/v1/cluster/org-numbers/{org}/release", tag = "operator", operation_id = "cluster_release_org_number",
+#[utoipa::path(post, path = "/v1/cluster/org-numbers/{org}/release", tag = "operator", operation_id = "cluster_release_org_number", summary = "Release an organisation number", description = "The business holding the number gives it up, so that another may register it.",
     security(("operator_token" = [])),
-    params(("org" = String, Path, description = "The organisation number (`NNNNNN-NNNN` or ten digits, Luhn-checked).", example = "556036-0793")),
+    params(("org" = String, Path, pattern = "^[0-9]{6}-?[0-9]{4}$", description = "The organisation number (`NNNNNN-NNNN` or ten digits, Luhn-checked).", example = "556036-0793")),
     responses((status = 200, description = "Released: the next business to register the number gets it; the business that held it \
             keeps existing without it. (An unverified number is also released by the sweeper \
             `signup.release_unverified_org_number_after_ms` after its registration.)", body = operator::OrgReleaseOut),
         super::error::answers::OperatorAuth, super::error::answers::Busy,
-        (status = 404, description = "`org-number-not-found`: no business holds this number.", content_type = "application/problem+json", body = super::Problem),
-        (status = 422, description = "`invalid-org-number`: not an organisation number.", content_type = "application/problem+json", body = super::Problem)))]
+        (status = 404, description = "`org-number-not-found`: no business holds this number (nor any ten digits whose check \
+            digit is wrong).", content_type = "application/problem+json", body = super::Problem),
+        (status = 422, description = "`invalid-org-number`: not ten digits.", content_type = "application/problem+json", body = super::Problem)))]
 pub(super) async fn release_org_number(node: web::Data<NodeHandle>, org: web::Path<String>) -> ApiResult {
-    let org: crate::domain::OrgNumber = org.parse().map_err(crate::domain::DomainError::from)?;
+    let digits = org.chars().filter(char::is_ascii_digit).count();
+    let org: crate::domain::OrgNumber = match org.parse() {
+        Ok(o) => o,
+        // The shape of a number with a wrong check digit: no business can hold it, so it is
+        // not found (what the document's pattern admits is never refused as invalid).
+        Err(_) if digits == 10 && org.len() <= 11 => {
+            return Err(crate::actors::ActorError::NotFound { what: crate::actors::Missing::OrgNumber, id: org.to_string() }.into())
+        }
+        Err(e) => return Err(crate::domain::DomainError::from(e).into()),
+    };
     Ok(HttpResponse::Ok().json(operator::release_org_number(&node, org).await?))
 }
 

@@ -76,6 +76,12 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, PosError> {
         .ok_or_else(|| invalid(format!("header {name} is missing")))
 }
 
+/// The provider's signature header: without it the delivery is unauthenticated (401
+/// `invalid-signature`, as a wrong signature), not malformed.
+fn signature(headers: &HeaderMap, name: &str) -> Result<String, PosError> {
+    header(headers, name).map(str::to_owned).map_err(|_| PosError::BadSignature)
+}
+
 fn field<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(v, |v, k| v.get(k))
 }
@@ -115,11 +121,13 @@ fn json(body: &[u8]) -> Result<Value, PosError> {
 /// Parses a Zettle Pusher delivery; `Ok(None)` for Zettle's subscription test message.
 pub fn zettle(headers: &HeaderMap, body: &[u8]) -> Result<Option<Delivery>, PosError> {
     let v = json(body)?;
-    let event_name = text(&v, &["eventName"])?;
-    if event_name == "TestMessage" {
+    // Zettle's subscription test message comes unsigned; anything else unsigned is refused
+    // (401) before its fields are read.
+    if text(&v, &["eventName"]).is_ok_and(|e| e == "TestMessage") {
         return Ok(None);
     }
-    let signature = header(headers, ZETTLE_SIGNATURE)?.to_owned();
+    let signature = signature(headers, ZETTLE_SIGNATURE)?;
+    let event_name = text(&v, &["eventName"])?;
     let account = PosId::new(text(&v, &["organizationUuid"])?, "organizationUuid")?;
     let event_id = PosId::new(text(&v, &["messageId"])?, "messageId")?;
     let timestamp = text(&v, &["timestamp"])?.to_owned();
@@ -153,7 +161,7 @@ pub fn zettle(headers: &HeaderMap, body: &[u8]) -> Result<Option<Delivery>, PosE
 
 /// Parses a Square webhook notification.
 pub fn square(headers: &HeaderMap, body: &[u8]) -> Result<Delivery, PosError> {
-    let signature = header(headers, SQUARE_SIGNATURE)?.to_owned();
+    let signature = signature(headers, SQUARE_SIGNATURE)?;
     let v = json(body)?;
     let account = PosId::new(text(&v, &["merchant_id"])?, "merchant_id")?;
     let event_id = PosId::new(text(&v, &["event_id"])?, "event_id")?;
@@ -195,7 +203,7 @@ pub fn square(headers: &HeaderMap, body: &[u8]) -> Result<Delivery, PosError> {
 
 /// Parses a Shopify order webhook.
 pub fn shopify(headers: &HeaderMap, body: &[u8]) -> Result<Delivery, PosError> {
-    let signature = header(headers, SHOPIFY_SIGNATURE)?.to_owned();
+    let signature = signature(headers, SHOPIFY_SIGNATURE)?;
     let account = PosId::new(header(headers, "x-shopify-shop-domain")?, "X-Shopify-Shop-Domain")?;
     let event = header(headers, "x-shopify-event-id").or_else(|_| header(headers, "x-shopify-webhook-id"))?;
     let event_id = PosId::new(event, "X-Shopify-Event-Id")?;
@@ -273,7 +281,7 @@ struct WebhookOut {
 }
 
 /// `POST /v1/pos/{provider}/webhook`.
-#[utoipa::path(post, path = "/v1/pos/{provider}/webhook", tag = "tills", operation_id = "pos_webhook",
+#[utoipa::path(post, path = "/v1/pos/{provider}/webhook", tag = "tills", operation_id = "pos_webhook", summary = "Receive a till's purchase report", description = "A till provider's signed webhook (Zettle, Square, Shopify) reporting a purchase or refund.",
     params(("provider" = String, Path, description = "`zettle`, `square` or `shopify`.", example = "zettle")),
     request_body(content = Object, content_type = "application/json",
         description = "The provider's own notification, as it sends it (Zettle Pusher `PurchaseCreated`, Square \
@@ -298,9 +306,10 @@ struct WebhookOut {
     responses(
         (status = 200, description = "Recorded, a duplicate, or ignored.", body = WebhookOut),
         super::error::answers::RateLimited, super::error::answers::Busy,
-        (status = 400, description = "`invalid-pos-input`: a header or field the provider always sends is missing or malformed.", content_type = "application/problem+json", body = super::Problem),
-        (status = 401, description = "`invalid-signature`: no registration of this account, or the signature does not match \
-            its secret; `stale-webhook`: the signed time is too far from now.", content_type = "application/problem+json", body = super::Problem),
+        (status = 400, description = "`invalid-pos-input`: the body is not JSON.", content_type = "application/problem+json", body = super::Problem),
+        (status = 401, description = "`invalid-signature`: no signature header, a header or field the provider always sends \
+            (and the signature is checked with) missing or malformed, no registration of this account, or the \
+            signature does not match its secret; `stale-webhook`: the signed time is too far from now.", content_type = "application/problem+json", body = super::Problem),
         (status = 404, description = "`unknown-provider`.", content_type = "application/problem+json", body = super::Problem),
         (status = 409, description = "`transaction-id-reused`: the receipt was reported before with other details.", content_type = "application/problem+json", body = super::Problem),
         (status = 422, description = "`unsupported-currency` (not SEK), `unmapped-location` (a till location with no svea \
@@ -308,10 +317,18 @@ struct WebhookOut {
     ))]
 pub(super) async fn webhook(node: web::Data<NodeHandle>, req: HttpRequest, path: web::Path<String>, body: web::Bytes) -> ApiResult {
     let provider = provider(&path)?;
+    json(&body)?;
+    // A JSON delivery without what its signature is checked with (the account, the event, the
+    // signed time, the signature) cannot be authenticated: it is refused as unsigned (401), and
+    // nothing unauthenticated is told which field it lacked beyond that.
+    let unauthenticated = |e: PosError| match e {
+        PosError::Invalid(_) => PosError::BadSignature,
+        other => other,
+    };
     let delivery = match provider {
-        Provider::Zettle => zettle(req.headers(), &body)?,
-        Provider::Square => Some(square(req.headers(), &body)?),
-        Provider::Shopify => Some(shopify(req.headers(), &body)?),
+        Provider::Zettle => zettle(req.headers(), &body).map_err(unauthenticated)?,
+        Provider::Square => Some(square(req.headers(), &body).map_err(unauthenticated)?),
+        Provider::Shopify => Some(shopify(req.headers(), &body).map_err(unauthenticated)?),
     };
     let Some(delivery) = delivery else {
         return Ok(HttpResponse::Ok().json(WebhookOut { status: "ignored" }));
@@ -336,7 +353,7 @@ pub(super) struct SettingsIn {
 }
 
 /// `PATCH /v1/businesses/{id}/settings`.
-#[utoipa::path(patch, path = "/v1/businesses/{id}/settings", tag = "businesses", operation_id = "patch_settings",
+#[utoipa::path(patch, path = "/v1/businesses/{id}/settings", tag = "businesses", operation_id = "patch_settings", summary = "Change settings", description = "Changes purchase verification and the highest self-declared amount.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
     request_body(content = SettingsIn, content_type = "application/json"),
     responses((status = 200, description = "The business, with its new setting.", body = super::api::BusinessOut),
@@ -389,7 +406,7 @@ fn location(raw: &str) -> Result<LocationId, PosError> {
 }
 
 /// `PUT /v1/businesses/{id}/pos/{provider}`.
-#[utoipa::path(put, path = "/v1/businesses/{id}/pos/{provider}", tag = "businesses", operation_id = "put_pos",
+#[utoipa::path(put, path = "/v1/businesses/{id}/pos/{provider}", tag = "businesses", operation_id = "put_pos", summary = "Register a till", description = "Registers (or replaces) the business's integration with a till provider and its webhook secret.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"), ("provider" = String, Path, description = "`zettle`, `square` or `shopify`.", example = "zettle")),
     security(("business_api_key" = [])),
     request_body(content = PosIn, content_type = "application/json"),
@@ -433,7 +450,7 @@ pub(super) struct LocksOut {
 }
 
 /// `GET /v1/businesses/{id}/pos/locks`.
-#[utoipa::path(get, path = "/v1/businesses/{id}/pos/locks", tag = "businesses", operation_id = "list_receipt_locks",
+#[utoipa::path(get, path = "/v1/businesses/{id}/pos/locks", tag = "businesses", operation_id = "list_receipt_locks", summary = "List locked receipts", description = "Receipts locked after too many mismatched confirmation tries.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
     responses((status = 200, description = "Receipts that took `pos.receipt_mismatches_max` mismatched amounts across sessions: \
             no session can claim them until the business releases them.", body = LocksOut),
@@ -467,7 +484,7 @@ pub(super) struct ReleasedOut {
 }
 
 /// `POST /v1/businesses/{id}/pos/locks/release`.
-#[utoipa::path(post, path = "/v1/businesses/{id}/pos/locks/release", tag = "businesses", operation_id = "release_receipt",
+#[utoipa::path(post, path = "/v1/businesses/{id}/pos/locks/release", tag = "businesses", operation_id = "release_receipt", summary = "Release a locked receipt", description = "Unlocks a receipt its mismatched tries locked, so it can be claimed again.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
     request_body(content = ReleaseIn, content_type = "application/json"),
     responses((status = 200, description = "Released (or it was not locked): the receipt takes `pos.receipt_mismatches_max` tries again.", body = ReleasedOut),

@@ -128,7 +128,7 @@ fn exported_out(s: &Session) -> ExportedOut {
 }
 
 /// `POST /v1/privacy/export`.
-#[utoipa::path(post, path = "/v1/privacy/export", tag = "privacy", operation_id = "privacy_export",
+#[utoipa::path(post, path = "/v1/privacy/export", tag = "privacy", operation_id = "privacy_export", summary = "Export a customer's data", description = "Everything svea holds about the device token's holder, as JSON.",
     request_body(content = ExportIn, content_type = "application/json"),
     responses((status = 200, description = "The device's sessions, oldest first, a page at a time (none for a device \
             without sessions).", body = ExportOut),
@@ -150,7 +150,7 @@ pub(super) async fn export(node: web::Data<NodeHandle>, body: web::Json<ExportIn
 }
 
 /// `POST /v1/privacy/erase`.
-#[utoipa::path(post, path = "/v1/privacy/erase", tag = "privacy", operation_id = "privacy_erase",
+#[utoipa::path(post, path = "/v1/privacy/erase", tag = "privacy", operation_id = "privacy_erase", summary = "Erase a customer's data", description = "Erases what svea holds about the device token's holder.",
     request_body(content = EraseIn, content_type = "application/json"),
     responses((status = 200, description = "Feedback texts and device links erased on every replica; `more`: send again.", body = EraseOut),
         super::error::answers::BadBody, super::error::answers::PrivacyRateLimited, super::error::answers::Busy,

@@ -139,7 +139,7 @@ async fn answer(node: &NodeHandle, req: &HttpRequest, path: &(String, String), a
 }
 
 /// `GET /v1/businesses/{id}/locations/{lid}/qr.svg`.
-#[utoipa::path(get, path = "/v1/businesses/{id}/locations/{lid}/qr.svg", tag = "businesses", operation_id = "qr_svg",
+#[utoipa::path(get, path = "/v1/businesses/{id}/locations/{lid}/qr.svg", tag = "businesses", operation_id = "qr_svg", summary = "Download a QR code (SVG)", description = "The location's QR code as SVG.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"),
         ("lid" = String, Path, description = "The location id (`l_` and 32 hex digits).", example = "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a")),
     security(("business_api_key" = [])),
@@ -150,7 +150,7 @@ pub(super) async fn qr_svg(node: web::Data<NodeHandle>, req: HttpRequest, path: 
 }
 
 /// `GET /v1/businesses/{id}/locations/{lid}/qr.png`.
-#[utoipa::path(get, path = "/v1/businesses/{id}/locations/{lid}/qr.png", tag = "businesses", operation_id = "qr_png",
+#[utoipa::path(get, path = "/v1/businesses/{id}/locations/{lid}/qr.png", tag = "businesses", operation_id = "qr_png", summary = "Download a QR code (PNG)", description = "The location's QR code as PNG.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"),
         ("lid" = String, Path, description = "The location id (`l_` and 32 hex digits).", example = "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a")),
     security(("business_api_key" = [])),
@@ -188,7 +188,7 @@ fn poster_html(business: &str, location: &str, url: &str) -> Result<String, ApiE
 }
 
 /// `GET /v1/businesses/{id}/locations/{lid}/poster`.
-#[utoipa::path(get, path = "/v1/businesses/{id}/locations/{lid}/poster", tag = "businesses", operation_id = "poster",
+#[utoipa::path(get, path = "/v1/businesses/{id}/locations/{lid}/poster", tag = "businesses", operation_id = "poster", summary = "Show a location's poster", description = "The location's printable A6 poster with its QR code.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"),
         ("lid" = String, Path, description = "The location id (`l_` and 32 hex digits).", example = "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a")),
     security(("business_api_key" = [])),

@@ -57,7 +57,7 @@ pub(super) async fn read_body(mut payload: web::Payload, limit: usize) -> Result
 }
 
 /// `POST /v1/stripe/webhook`.
-#[utoipa::path(post, path = "/v1/stripe/webhook", tag = "funding", operation_id = "stripe_webhook",
+#[utoipa::path(post, path = "/v1/stripe/webhook", tag = "funding", operation_id = "stripe_webhook", summary = "Receive Stripe's events", description = "Stripe's signed webhook: a paid Checkout Session credits the business once, a refund debits it.",
     request_body(content = Object, content_type = "application/json",
         description = "A Stripe event as Stripe sends it (docs.stripe.com/api/events/object), signed in the \
             `Stripe-Signature` header (`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" under the endpoint's \
@@ -85,6 +85,10 @@ pub(super) async fn read_body(mut payload: web::Payload, limit: usize) -> Result
     ))]
 pub(super) async fn webhook(node: web::Data<NodeHandle>, req: HttpRequest, payload: web::Payload) -> ApiResult {
     let c = &node.config().stripe;
+    // Unsigned is refused first, configured or not: nothing unsigned is ever looked at.
+    if req.headers().get(SIGNATURE_HEADER).is_none() {
+        return Err(ApiError::Stripe(crate::domain::stripe::StripeError::MissingSignature));
+    }
     if c.webhook_secret.is_empty() || node.config().funding.provider != svea_config::FundingProvider::Stripe {
         return Err(ApiError::TopUp(crate::core::stripe::TopUpError::NotConfigured));
     }

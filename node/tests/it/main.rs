@@ -19,6 +19,7 @@ mod backup;
 mod build_info;
 mod cluster;
 mod console;
+mod contract;
 mod dashboard;
 
 mod deploy;

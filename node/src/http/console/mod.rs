@@ -53,7 +53,15 @@ pub const OPS_PATH: &str = "/ops";
 /// Registers the console's routes (operator listener only).
 pub fn configure(node: &NodeHandle, cfg: &mut web::ServiceConfig) {
     // The routes themselves are lines of `OPERATOR_ROUTES` (http/mod.rs): registered and documented together.
-    cfg.app_data(web::FormConfig::default().limit(node.config().limits.http_body_bytes));
+    cfg.app_data(web::FormConfig::default().limit(node.config().limits.http_body_bytes).error_handler(form_error));
+}
+
+/// A form the extractor refused (not a form, too large, a field missing): the sign-in form with
+/// why, 400 like every refused form of the console (its documents say `text/html`; actix's own
+/// answer would be `text/plain`, and 415 for a missing content type).
+fn form_error(err: actix_web::error::UrlencodedError, _req: &HttpRequest) -> actix_web::Error {
+    let resp = html(StatusCode::BAD_REQUEST, view::sign_in(Some(&format!("the form could not be read: {err}"))));
+    actix_web::error::InternalError::from_response(err, resp).into()
 }
 
 /// The cookie value for a sign-in that lasts until `expires` (Unix seconds).
@@ -122,7 +130,7 @@ async fn console(node: &NodeHandle, status: StatusCode, outcome: Option<Result<S
 }
 
 /// `GET /ops`: the console when signed in, else the sign-in form.
-#[utoipa::path(get, path = "/ops", tag = "operator", operation_id = "console_page", security((), ("operator_console" = [])),
+#[utoipa::path(get, path = "/ops", tag = "operator", operation_id = "console_page", summary = "Show the operator console", description = "The console (map, regions, nodes, actions) when signed in, otherwise the sign-in form.", security((), ("operator_console" = [])),
     responses((status = 200, description = "Signed in: the console (map, regions, nodes, actions); otherwise the sign-in form. Refreshes every 2 s.", content_type = "text/html; charset=utf-8", body = String),
         (status = 503, description = "Signed in, but the cluster status could not be gathered: the console says why.", content_type = "text/html; charset=utf-8", body = String)))]
 pub(super) async fn show(node: web::Data<NodeHandle>, req: HttpRequest) -> HttpResponse {
@@ -139,7 +147,7 @@ pub(super) struct SignInForm {
 }
 
 /// `POST /ops/sign-in`: checks the operator token and sets the console cookie.
-#[utoipa::path(post, path = "/ops/sign-in", tag = "operator", operation_id = "console_sign_in",
+#[utoipa::path(post, path = "/ops/sign-in", tag = "operator", operation_id = "console_sign_in", summary = "Sign in to the console", description = "Checks the operator token and sets the console's sign-in cookie.",
     request_body(content = SignInForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 303, description = "Signed in: to the console, with the `svea_ops` cookie (HttpOnly, SameSite=Strict, Path=/ops, 8 h).",
             headers(("Location" = String, description = "`/ops`"), ("Set-Cookie" = String, description = "`svea_ops=<expiry>.<HMAC>`"))),
@@ -161,7 +169,7 @@ pub(super) async fn sign_in(node: web::Data<NodeHandle>, req: HttpRequest, form:
 }
 
 /// `POST /ops/sign-out`: clears the console cookie.
-#[utoipa::path(post, path = "/ops/sign-out", tag = "operator", operation_id = "console_sign_out", security((), ("operator_console" = [])),
+#[utoipa::path(post, path = "/ops/sign-out", tag = "operator", operation_id = "console_sign_out", summary = "Sign out of the console", description = "Clears the console's sign-in cookie.", security((), ("operator_console" = [])),
     responses((status = 303, description = "Signed out: back to the sign-in form.", headers(("Location" = String, description = "`/ops`"), ("Set-Cookie" = String, description = "`svea_ops` expired."))),
         (status = 400, description = "Posted from another site (`cross-site-form`).", content_type = "text/html; charset=utf-8", body = String)))]
 pub(super) async fn sign_out(req: HttpRequest) -> HttpResponse {
@@ -174,7 +182,7 @@ pub(super) async fn sign_out(req: HttpRequest) -> HttpResponse {
 }
 
 /// `GET /ops/console.json`: what the console shows, for its script to refresh in place.
-#[utoipa::path(get, path = "/ops/console.json", tag = "operator", operation_id = "console_json", security(("operator_console" = [])),
+#[utoipa::path(get, path = "/ops/console.json", tag = "operator", operation_id = "console_json", summary = "Read the console's data", description = "What the console shows, for its script to refresh the page in place.", security(("operator_console" = [])),
     responses((status = 200, description = "The regions (health, map position, customers routed in the last minute) and nodes (health, leader, lag, actors).", body = ConsoleView),
         (status = 401, description = "`unauthorized`: not signed in to the console.", content_type = "application/problem+json", body = crate::http::Problem),
         crate::http::error::answers::Busy))]
@@ -238,7 +246,7 @@ pub(super) struct AddForm {
 }
 
 /// `POST /ops/nodes`: add a node (a confirmation page first, then `confirm=yes` acts).
-#[utoipa::path(post, path = "/ops/nodes", tag = "operator", operation_id = "console_add", security(("operator_console" = [])),
+#[utoipa::path(post, path = "/ops/nodes", tag = "operator", operation_id = "console_add", summary = "Add a node from the console", description = "Adds a node to the cluster: a confirmation page first, then `confirm=yes` acts.", security(("operator_console" = [])),
     request_body(content = AddForm, content_type = "application/x-www-form-urlencoded"),
     responses(ConsoleAnswers))]
 pub(super) async fn add(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<AddForm>) -> HttpResponse {
@@ -271,7 +279,7 @@ pub(super) struct ConfirmForm {
 }
 
 /// `POST /ops/nodes/{id}/drain`: drain this node (confirmation first); it leaves the cluster and stops.
-#[utoipa::path(post, path = "/ops/nodes/{id}/drain", tag = "operator", operation_id = "console_drain", security(("operator_console" = [])),
+#[utoipa::path(post, path = "/ops/nodes/{id}/drain", tag = "operator", operation_id = "console_drain", summary = "Drain this node from the console", description = "Hands this node's actors and leadership off and removes it; a confirmation page first.", security(("operator_console" = [])),
     params(("id" = u64, Path, description = "The node to drain: this console's own node.", example = 3)),
     request_body(content = ConfirmForm, content_type = "application/x-www-form-urlencoded"),
     responses(ConsoleAnswers))]
@@ -305,7 +313,7 @@ pub(super) async fn drain(
 }
 
 /// `POST /ops/nodes/{id}/remove`: remove a node from the membership (confirmation first).
-#[utoipa::path(post, path = "/ops/nodes/{id}/remove", tag = "operator", operation_id = "console_remove", security(("operator_console" = [])),
+#[utoipa::path(post, path = "/ops/nodes/{id}/remove", tag = "operator", operation_id = "console_remove", summary = "Remove a node from the console", description = "Removes a node from the membership; a confirmation page first.", security(("operator_console" = [])),
     params(("id" = u64, Path, description = "The node to remove.", example = 3)),
     request_body(content = ConfirmForm, content_type = "application/x-www-form-urlencoded"),
     responses(ConsoleAnswers))]

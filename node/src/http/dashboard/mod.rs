@@ -147,6 +147,14 @@ fn signed_out(node: &NodeHandle, req: &HttpRequest, stale: bool) -> HttpResponse
     sign_in_page(req, StatusCode::OK, None, notice, cookies)
 }
 
+/// A form post or a download without a (current) sign-in: the sign-in form with 401, as the
+/// documents say (a redirect would answer a download with a page, and hide the refusal).
+fn not_signed_in(node: &NodeHandle, req: &HttpRequest, stale: bool) -> HttpResponse {
+    let mut resp = signed_out(node, req, stale);
+    *resp.status_mut() = StatusCode::UNAUTHORIZED;
+    resp
+}
+
 /// `?q=&cursor=&saved=&lang=` of the dashboard.
 #[derive(Debug, Default, Deserialize)]
 struct ShowQuery {
@@ -223,7 +231,7 @@ async fn render(node: &NodeHandle, req: &HttpRequest, auth: &Authorized, q: &Sho
 }
 
 /// `GET /business`.
-#[utoipa::path(get, path = "/business", tag = "pages", operation_id = "dashboard", security((), ("business_dashboard" = [])),
+#[utoipa::path(get, path = "/business", tag = "pages", operation_id = "dashboard", summary = "Show the business dashboard", description = "The signed-in business's dashboard (money, feedback, QR codes, settings), otherwise the sign-in form.", security((), ("business_dashboard" = [])),
     params(("q" = Option<String>, Query, description = "Search the feedback text (case-insensitive).", example = "kaffe"),
         ("cursor" = Option<String>, Query, description = "An older page: the `Äldre` link's cursor.", example = "MTc2NDY0ODAwMDAwMF9zXzVkN2Y5YjFj"),
         ("lang" = Option<String>, Query, description = "`sv` (default) or `en`; remembered in a cookie.", example = "en")),
@@ -252,8 +260,8 @@ async fn form_start(node: &NodeHandle, req: &HttpRequest) -> Result<Authorized, 
     }
     match signed_in(node, req).await {
         Ok(SignedIn::Yes(auth)) => Ok(*auth),
-        Ok(SignedIn::No) => Err(see(BASE, Vec::new())),
-        Ok(SignedIn::Stale) => Err(signed_out(node, req, true)),
+        Ok(SignedIn::No) => Err(not_signed_in(node, req, false)),
+        Ok(SignedIn::Stale) => Err(not_signed_in(node, req, true)),
         Err(e) => Err(sign_in_page(req, page_status(&e), Some(&error_text(t, &e)), None, Vec::new())),
     }
 }
@@ -267,7 +275,7 @@ pub(in crate::http) struct SignInForm {
 }
 
 /// `POST /business/sign-in`.
-#[utoipa::path(post, path = "/business/sign-in", tag = "pages", operation_id = "dashboard_sign_in",
+#[utoipa::path(post, path = "/business/sign-in", tag = "pages", operation_id = "dashboard_sign_in", summary = "Sign in to the dashboard", description = "Checks the business's API key and sets the dashboard's sign-in cookie.",
     request_body(content = SignInForm, content_type = "application/x-www-form-urlencoded"), responses(DashboardAnswers))]
 pub(in crate::http) async fn sign_in(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<SignInForm>) -> HttpResponse {
     let t = Texts::of(lang_of(&req));
@@ -285,7 +293,7 @@ pub(in crate::http) async fn sign_in(node: web::Data<NodeHandle>, req: HttpReque
 }
 
 /// `POST /business/sign-out`.
-#[utoipa::path(post, path = "/business/sign-out", tag = "pages", operation_id = "dashboard_sign_out", security((), ("business_dashboard" = [])),
+#[utoipa::path(post, path = "/business/sign-out", tag = "pages", operation_id = "dashboard_sign_out", summary = "Sign out of the dashboard", description = "Clears the dashboard's sign-in cookie.", security((), ("business_dashboard" = [])),
     responses(DashboardAnswers))]
 pub(in crate::http) async fn sign_out(node: web::Data<NodeHandle>, req: HttpRequest) -> HttpResponse {
     if let Err(e) = same_origin(&req) {
@@ -297,7 +305,7 @@ pub(in crate::http) async fn sign_out(node: web::Data<NodeHandle>, req: HttpRequ
 
 /// `POST /business/rotate`: a new key, shown once in the answer (not a redirect: it is never
 /// stored anywhere it could be shown again); this browser stays signed in with it.
-#[utoipa::path(post, path = "/business/rotate", tag = "pages", operation_id = "dashboard_rotate_key", security(("business_dashboard" = [])),
+#[utoipa::path(post, path = "/business/rotate", tag = "pages", operation_id = "dashboard_rotate_key", summary = "Rotate the key from the dashboard", description = "Issues a new API key, shown once in the answer; this browser stays signed in with it.", security(("business_dashboard" = [])),
     responses(DashboardAnswers))]
 pub(in crate::http) async fn rotate(node: web::Data<NodeHandle>, req: HttpRequest) -> HttpResponse {
     let auth = match form_start(&node, &req).await {
@@ -325,7 +333,7 @@ pub(in crate::http) struct VerificationForm {
 }
 
 /// `POST /business/verification`.
-#[utoipa::path(post, path = "/business/verification", tag = "pages", operation_id = "dashboard_verification", security(("business_dashboard" = [])),
+#[utoipa::path(post, path = "/business/verification", tag = "pages", operation_id = "dashboard_verification", summary = "Set purchase verification", description = "Chooses how customers prove their purchase: their own word or the till's report.", security(("business_dashboard" = [])),
     request_body(content = VerificationForm, content_type = "application/x-www-form-urlencoded"), responses(DashboardAnswers))]
 pub(in crate::http) async fn verification(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<VerificationForm>) -> HttpResponse {
     let auth = match form_start(&node, &req).await {
@@ -367,7 +375,7 @@ fn integration(f: &TillForm) -> Result<PosIntegration, ApiError> {
 
 /// `POST /business/till`: registers (or replaces) the till integration, as
 /// `PUT /v1/businesses/{id}/pos/{provider}` does.
-#[utoipa::path(post, path = "/business/till", tag = "pages", operation_id = "dashboard_till", security(("business_dashboard" = [])),
+#[utoipa::path(post, path = "/business/till", tag = "pages", operation_id = "dashboard_till", summary = "Register the till", description = "Registers (or replaces) the till integration, as `PUT /v1/businesses/{id}/pos/{provider}` does.", security(("business_dashboard" = [])),
     request_body(content = TillForm, content_type = "application/x-www-form-urlencoded"), responses(DashboardAnswers))]
 pub(in crate::http) async fn till(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<TillForm>) -> HttpResponse {
     let auth = match form_start(&node, &req).await {
@@ -399,7 +407,7 @@ pub(in crate::http) struct ReviewForm {
 
 /// `POST /business/held/{session}`: releases or refuses a held reward, as
 /// `POST /v1/businesses/{id}/held/{session}` does.
-#[utoipa::path(post, path = "/business/held/{session}", tag = "pages", operation_id = "dashboard_review_held", security(("business_dashboard" = [])),
+#[utoipa::path(post, path = "/business/held/{session}", tag = "pages", operation_id = "dashboard_review_held", summary = "Decide a held reward", description = "Releases or refuses a reward the hourly brake held, as `POST /v1/businesses/{id}/held/{session}` does.", security(("business_dashboard" = [])),
     params(("session" = String, Path, description = "The session whose reward is held.", example = "s_5d7f9b1c3e2a4c6e8a0b1c2d3e4f5a6b")),
     request_body(content = ReviewForm, content_type = "application/x-www-form-urlencoded"), responses(DashboardAnswers))]
 pub(in crate::http) async fn review(node: web::Data<NodeHandle>, req: HttpRequest, session: web::Path<String>, form: web::Form<ReviewForm>) -> HttpResponse {
@@ -428,7 +436,7 @@ pub(in crate::http) struct ReleaseForm {
 
 /// `POST /business/release`: releases a receipt its mismatched tries locked, as
 /// `POST /v1/businesses/{id}/pos/locks/release` does.
-#[utoipa::path(post, path = "/business/release", tag = "pages", operation_id = "dashboard_release", security(("business_dashboard" = [])),
+#[utoipa::path(post, path = "/business/release", tag = "pages", operation_id = "dashboard_release", summary = "Release a locked receipt", description = "Unlocks a receipt its mismatched tries locked, as `POST /v1/businesses/{id}/pos/locks/release` does.", security(("business_dashboard" = [])),
     request_body(content = ReleaseForm, content_type = "application/x-www-form-urlencoded"), responses(DashboardAnswers))]
 pub(in crate::http) async fn release(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<ReleaseForm>) -> HttpResponse {
     let auth = match form_start(&node, &req).await {
@@ -451,7 +459,8 @@ pub(in crate::http) async fn release(node: web::Data<NodeHandle>, req: HttpReque
 async fn download_start(node: &NodeHandle, req: &HttpRequest) -> Result<Authorized, HttpResponse> {
     match signed_in(node, req).await {
         Ok(SignedIn::Yes(a)) => Ok(*a),
-        Ok(SignedIn::No | SignedIn::Stale) => Err(see(BASE, Vec::new())),
+        Ok(SignedIn::No) => Err(not_signed_in(node, req, false)),
+        Ok(SignedIn::Stale) => Err(not_signed_in(node, req, true)),
         Err(e) => Err(error_page(&e, req)),
     }
 }
@@ -463,7 +472,7 @@ struct ExportQuery {
 }
 
 /// `GET /business/feedback.csv`.
-#[utoipa::path(get, path = "/business/feedback.csv", tag = "pages", operation_id = "dashboard_export", security(("business_dashboard" = [])),
+#[utoipa::path(get, path = "/business/feedback.csv", tag = "pages", operation_id = "dashboard_export", summary = "Download feedback as CSV", description = "The signed-in business's feedback as CSV, as `GET /v1/businesses/{id}/feedback.csv`.", security(("business_dashboard" = [])),
     params(("q" = Option<String>, Query, description = "Only feedback whose text contains this (case-insensitive).", example = "kaffe")),
     responses((status = 200, description = "The feedback as CSV (as `GET /v1/businesses/{id}/feedback.csv`).", content_type = "text/csv; charset=utf-8", body = String,
             example = "given_at,given_at_local,session_id,location_id,location,score,score_source,tier,reward_sek,text\n"),
@@ -482,10 +491,11 @@ pub(in crate::http) async fn export(node: web::Data<NodeHandle>, req: HttpReques
 }
 
 /// `GET /business/locations/{lid}/{qr.svg|qr.png|poster}`.
-#[utoipa::path(get, path = "/business/locations/{lid}/{asset}", tag = "pages", operation_id = "dashboard_location_asset", security(("business_dashboard" = [])),
+#[utoipa::path(get, path = "/business/locations/{lid}/{asset}", tag = "pages", operation_id = "dashboard_location_asset", summary = "Download a location's QR code", description = "A location's QR code as SVG or PNG, or its printable poster.", security(("business_dashboard" = [])),
     params(("lid" = String, Path, description = "The location id.", example = "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a"),
-        ("asset" = String, Path, description = "`qr.svg`, `qr.png` or `poster`.", example = "poster")),
-    responses((status = 200, description = "The location's QR code (SVG or PNG) or its printable A6 poster (HTML).", content_type = "image/svg+xml", body = String),
+        ("asset" = String, Path, pattern = "^(qr\\.svg|qr\\.png|poster)$", description = "`qr.svg`, `qr.png` or `poster`.", example = "poster")),
+    responses((status = 200, description = "The location's QR code (SVG or PNG) or its printable A6 poster (HTML).",
+            content((String = "image/svg+xml"), (String = "image/png"), (String = "text/html; charset=utf-8"))),
         (status = 401, description = "The sign-in form: not signed in.", content_type = "text/html; charset=utf-8", body = String),
         (status = 404, description = "No such location or asset.", content_type = "text/html; charset=utf-8", body = String),
         (status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", body = String, headers(("Retry-After" = u64, description = "Whole seconds.")))))]
@@ -547,7 +557,7 @@ struct MonthQuery {
 
 /// `GET /business/statement`: the signed-in business's monthly statement, printable
 /// (`?format=csv` for the CSV), this month unless `?month=YYYY-MM`.
-#[utoipa::path(get, path = "/business/statement", tag = "pages", operation_id = "dashboard_statement", security(("business_dashboard" = [])),
+#[utoipa::path(get, path = "/business/statement", tag = "pages", operation_id = "dashboard_statement", summary = "Show the monthly statement", description = "The signed-in business's monthly statement, printable, or as CSV with `format=csv`.", security(("business_dashboard" = [])),
     params(("month" = Option<String>, Query, description = "`YYYY-MM`, Swedish time; this month when absent.", example = "2026-03"),
         ("format" = Option<String>, Query, description = "`csv` for the CSV (as `GET /v1/businesses/{id}/statement.csv`).", example = "csv")),
     responses((status = 200, description = "The month's statement: a printable page, or CSV with `?format=csv`.", content_type = "text/html; charset=utf-8", body = String),

@@ -143,7 +143,7 @@ pub(in crate::http) struct TopUpForm {
 }
 
 /// `POST /business/top-up`.
-#[utoipa::path(post, path = "/business/top-up", tag = "pages", operation_id = "dashboard_top_up", security(("business_dashboard" = [])),
+#[utoipa::path(post, path = "/business/top-up", tag = "pages", operation_id = "dashboard_top_up", summary = "Top up from the dashboard", description = "Starts a card top-up: a Stripe Checkout Session, answered with a redirect to Stripe's page.", security(("business_dashboard" = [])),
     request_body(content = TopUpForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 303, description = "Card funding: to Stripe's Checkout page for this top-up (the same page again for a retry of the same form). Demo funding: credited at once (once per form request), to the dashboard.",
             headers(("Location" = String, description = "The Checkout Session's `url`, or `/business?saved=top-up-demo`."))),
@@ -180,7 +180,7 @@ pub(in crate::http) async fn top_up(node: web::Data<NodeHandle>, req: HttpReques
 }
 
 /// `GET /business/top-up/done`: Stripe's `success_url`.
-#[utoipa::path(get, path = "/business/top-up/done", tag = "pages", operation_id = "dashboard_top_up_done",
+#[utoipa::path(get, path = "/business/top-up/done", tag = "pages", operation_id = "dashboard_top_up_done", summary = "Return from a paid top-up", description = "Stripe's `success_url`: the dashboard says the payment is being confirmed (only Stripe's webhook credits it).",
     params(("session_id" = Option<String>, Query, description = "The Checkout Session Stripe filled in (not trusted: the webhook credits).", example = "cs_test_a1b2c3d4")),
     responses((status = 303, description = "To the dashboard, which says the payment is being confirmed.", headers(("Location" = String, description = "`/business?saved=top-up`"))),
         (status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", body = String, headers(("Retry-After" = u64, description = "Whole seconds.")))))]
@@ -189,7 +189,7 @@ pub(in crate::http) async fn done() -> HttpResponse {
 }
 
 /// `GET /business/top-up/cancelled`: Stripe's `cancel_url`.
-#[utoipa::path(get, path = "/business/top-up/cancelled", tag = "pages", operation_id = "dashboard_top_up_cancelled",
+#[utoipa::path(get, path = "/business/top-up/cancelled", tag = "pages", operation_id = "dashboard_top_up_cancelled", summary = "Return from a cancelled top-up", description = "Stripe's `cancel_url`: the dashboard says nothing was charged.",
     responses((status = 303, description = "To the dashboard, which says nothing was charged.", headers(("Location" = String, description = "`/business?saved=top-up-cancelled`"))),
         (status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", body = String, headers(("Retry-After" = u64, description = "Whole seconds.")))))]
 pub(in crate::http) async fn cancelled() -> HttpResponse {

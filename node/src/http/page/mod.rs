@@ -251,7 +251,7 @@ async fn render(node: &NodeHandle, req: &HttpRequest, token: &QrToken, error: Op
 }
 
 /// `GET /q/{token}`.
-#[utoipa::path(get, path = "/q/{token}", tag = "pages", operation_id = "customer_page",
+#[utoipa::path(get, path = "/q/{token}", tag = "pages", operation_id = "customer_page", summary = "Show the customer's page", description = "The page behind a QR code: the business, the steps, the customer's session.",
     params(("token" = String, Path, description = "The QR token (43 characters of base64url); anything else is the not-found page.", example = "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE"), LangQuery),
     responses(
         (status = 200, description = "The customer's page at the step the session is at (HTML, Swedish or English).", content_type = "text/html; charset=utf-8", body = String,
@@ -345,7 +345,7 @@ pub enum FormAnswers {
 }
 
 /// `POST /q/{token}/open`: opens the device's session at this QR code (or finds its open one).
-#[utoipa::path(post, path = "/q/{token}/open", tag = "pages", operation_id = "customer_page_open", params(("token" = String, Path, description = "The QR token (43 characters of base64url); anything else is the not-found page.", example = "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE")),
+#[utoipa::path(post, path = "/q/{token}/open", tag = "pages", operation_id = "customer_page_open", summary = "Start from the customer's page", description = "Opens the device's session at this QR code (or finds its open one).", params(("token" = String, Path, description = "The QR token (43 characters of base64url); anything else is the not-found page.", example = "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE")),
     responses(FormAnswers))]
 pub(super) async fn open(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>) -> HttpResponse {
     let token = match form_start(&req, &token) {
@@ -405,7 +405,7 @@ fn parse_purchase(f: &PurchaseForm) -> Result<Purchase, ApiError> {
 }
 
 /// `POST /q/{token}/purchase`.
-#[utoipa::path(post, path = "/q/{token}/purchase", tag = "pages", operation_id = "customer_page_purchase", params(("token" = String, Path, description = "The QR token (43 characters of base64url); anything else is the not-found page.", example = "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE")),
+#[utoipa::path(post, path = "/q/{token}/purchase", tag = "pages", operation_id = "customer_page_purchase", summary = "Confirm a purchase on the page", description = "The page's purchase form: amount, time and receipt number.", params(("token" = String, Path, description = "The QR token (43 characters of base64url); anything else is the not-found page.", example = "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE")),
     request_body(content = PurchaseForm, content_type = "application/x-www-form-urlencoded"),
     responses(FormAnswers))]
 pub(super) async fn purchase(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>, form: web::Form<PurchaseForm>) -> HttpResponse {
@@ -438,7 +438,7 @@ pub(super) struct FeedbackForm {
 }
 
 /// `POST /q/{token}/feedback`.
-#[utoipa::path(post, path = "/q/{token}/feedback", tag = "pages", operation_id = "customer_page_feedback", params(("token" = String, Path, description = "The QR token (43 characters of base64url); anything else is the not-found page.", example = "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE")),
+#[utoipa::path(post, path = "/q/{token}/feedback", tag = "pages", operation_id = "customer_page_feedback", summary = "Give feedback on the page", description = "The page's feedback form; the answer shows the score and reward.", params(("token" = String, Path, description = "The QR token (43 characters of base64url); anything else is the not-found page.", example = "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE")),
     request_body(content = FeedbackForm, content_type = "application/x-www-form-urlencoded"),
     responses(FormAnswers))]
 pub(super) async fn feedback(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>, form: web::Form<FeedbackForm>) -> HttpResponse {

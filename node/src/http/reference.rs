@@ -1,0 +1,38 @@
+//! The API reference page (`GET /api-reference`): this node's public OpenAPI document rendered
+//! by Swagger UI, a maintained renderer vendored from npm (`swagger-ui-dist`, its licence at
+//! `/assets/swagger-ui.LICENSE`) and embedded in the binary like every asset ([`super::assets`]).
+//! No CDN and no inline script: the page is markup linking the renderer, its stylesheet and a
+//! small script of ours that starts it, so the pages' Content-Security-Policy holds unchanged.
+
+use actix_web::HttpResponse;
+
+use super::assets::{href, API_REFERENCE_JS, ICON_SVG, SWAGGER_UI_CSS, SWAGGER_UI_JS, SWAGGER_UI_LICENSE};
+
+/// `GET /api-reference`.
+#[utoipa::path(get, path = "/api-reference", tag = "pages", operation_id = "api_reference", summary = "Show the API reference",
+    description = "This API's document (`/v1/openapi.json`) rendered for people: every operation, parameter, schema and example, \
+        with Swagger UI embedded in the node (no CDN).",
+    responses((status = 200, description = "The reference page; its script and styles are `/assets/` files.", content_type = "text/html; charset=utf-8", body = String),
+        super::error::answers::RateLimited))]
+pub(super) async fn show() -> HttpResponse {
+    let page = maud::html! {
+        (maud::DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "svea API reference" }
+                link rel="icon" type="image/svg+xml" href=(href(&ICON_SVG));
+                link rel="stylesheet" href=(href(&SWAGGER_UI_CSS));
+                script src=(href(&SWAGGER_UI_JS)) defer {}
+                script src=(href(&API_REFERENCE_JS)) defer {}
+            }
+            body {
+                noscript { p { "The reference needs JavaScript; the document itself is at " a href="/v1/openapi.json" { "/v1/openapi.json" } "." } }
+                div id="swagger-ui" {}
+                footer { p { "Rendered by Swagger UI (Apache-2.0, " a href=(href(&SWAGGER_UI_LICENSE)) { "licence and notices" } ")." } }
+            }
+        }
+    };
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page.into_string())
+}
