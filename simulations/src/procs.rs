@@ -187,14 +187,16 @@ pub fn workspace_dir() -> anyhow::Result<PathBuf> {
         .context("the simulations crate has no parent directory")
 }
 
-/// `cargo build [--release] -p svea-node -p simulations`, its output on our stderr (stdout may
-/// carry JSON). Naming `simulations` too gives the dependencies the same features as the build
-/// that is running us (`cargo run -p simulations`, `cargo test --workspace`), so the build is a
-/// no-op then; `-p svea-node` alone would rebuild storage, cluster and node without the
-/// `planted-bugs` switches (which stay off in `svea` either way).
+/// The build of the `svea` binary a run uses, its output on our stderr (stdout may carry JSON).
+/// It must be a no-op when the binary is current, so it asks for the features of the build that
+/// is running us: a debug build is the tests' (`cargo test --workspace`: every package's tests,
+/// whose dev-dependencies add features to shared dependencies, so `cargo build -p ...` would
+/// rebuild storage, cluster, node and overwrite the binary: 73 s of every CI run); a release
+/// build is `cargo run --release -p simulations`'s (`-p svea-node -p simulations`, so the
+/// dependencies keep the `planted-bugs` switches, which stay off in `svea` either way).
 fn build_svea(workspace: &Path, tool: &str, debug: bool) -> anyhow::Result<()> {
     let args: &[&str] = if debug {
-        &["build", "-p", "svea-node", "-p", "simulations"]
+        &["build", "--workspace", "--tests"]
     } else {
         &["build", "--release", "-p", "svea-node", "-p", "simulations"]
     };

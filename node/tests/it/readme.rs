@@ -35,4 +35,11 @@ fn readme_walkthrough_runs_as_written() {
     assert!(stdout.contains("old key: 401") && stdout.contains("new key: 200"), "{stdout}");
     assert!(stdout.contains("urn:svea:problem:invalid-org-number"), "{stdout}");
     assert!(stdout.contains("urn:svea:problem:org-number-registered"), "{stdout}");
+    // The money: the reward on the customer's balance (below the payout minimum, so not paid out
+    // yet), the top-up credited on the ledger, and the statement's two deposits (the sign-up's
+    // opening budget and the top-up) with the reward between them.
+    assert!(stdout.contains("\"kind\":\"reward_reserved\""), "{stdout}");
+    assert!(stdout.contains("\"status\":\"credited\"") && stdout.contains("\"funded_sek\":\"5500.00\""), "{stdout}");
+    assert_eq!(stdout.matches(";Insättning;").count(), 2, "{stdout}");
+    assert_eq!(stdout.matches(";Belöning reserverad;").count(), 1, "{stdout}");
 }

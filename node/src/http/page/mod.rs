@@ -472,7 +472,8 @@ pub(super) struct PayeeForm {
 ///
 /// Sealed and kept in the wallet of the device the `svea_device` cookie stands for; the page
 /// comes back without the numbers typed.
-#[utoipa::path(post, path = "/q/{token}/payee", tag = "pages", operation_id = "customer_page_payee", params(("token" = String, Path, description = "The QR token (43 characters of base64url); anything else is the not-found page.", example = "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE")),
+#[utoipa::path(post, path = "/q/{token}/payee", tag = "pages", operation_id = "customer_page_payee", summary = "Give the Swish payee on the page",
+    description = "The reward page's payee form (what `PUT /v1/wallet/payee` does, for browsers): the Swish number and personnummer, sealed and kept in the wallet of the device the `svea_device` cookie stands for; the page comes back without the numbers typed.", params(("token" = String, Path, description = "The QR token (43 characters of base64url); anything else is the not-found page.", example = "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE")),
     request_body(content = PayeeForm, content_type = "application/x-www-form-urlencoded"),
     responses(FormAnswers))]
 pub(super) async fn payee(node: web::Data<NodeHandle>, req: HttpRequest, token: web::Path<String>, form: web::Form<PayeeForm>) -> HttpResponse {
