@@ -39,6 +39,7 @@ fn readme_walkthrough_runs_as_written() {
     // yet), the top-up credited on the ledger, and the statement's two deposits (the sign-up's
     // opening budget and the top-up) with the reward between them.
     assert!(stdout.contains("\"kind\":\"reward_reserved\""), "{stdout}");
+    assert!(!stdout.contains("\"withheld\":\""), "the walkthrough's feedback earns a reward: {stdout}");
     assert!(stdout.contains("\"status\":\"credited\"") && stdout.contains("\"funded_sek\":\"5500.00\""), "{stdout}");
     assert_eq!(stdout.matches(";Insättning;").count(), 2, "{stdout}");
     assert_eq!(stdout.matches(";Belöning reserverad;").count(), 1, "{stdout}");

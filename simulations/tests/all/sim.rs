@@ -1,4 +1,4 @@
-//! The deterministic simulation as a test: 50 seeds pass every invariant, a seed replays bit for
+//! The deterministic simulation as a test: 32 seeds pass every invariant, a seed replays bit for
 //! bit, planted bugs are caught.
 //!
 //! CI runs are shortened (a 6 s fault phase, 4 clients) so the file stays at a few minutes on two
@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use simulations::sim::{replay_command, run_seed, Bug, Options, Outcome};
 
-/// Seeds every CI run checks: 1..=50, in two halves.
-const CI_SEEDS: [std::ops::Range<u64>; 2] = [1..26, 26..51];
+/// Seeds every CI run checks: 1..=32, in two halves. (50 until CI passed 20 minutes on two cores;
+/// the long run, `sim --seeds 1..1001`, is where breadth comes from: docs/simulation.md.)
+const CI_SEEDS: [std::ops::Range<u64>; 2] = [1..17, 17..33];
 /// Seeds searched for a planted bug before the test gives up.
 const PLANTED_SEEDS_MAX: u64 = 30;
 
