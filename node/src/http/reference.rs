@@ -6,7 +6,7 @@
 
 use actix_web::HttpResponse;
 
-use super::assets::{href, API_REFERENCE_JS, ICON_SVG, SWAGGER_UI_CSS, SWAGGER_UI_JS, SWAGGER_UI_LICENSE};
+use super::assets::{href, API_REFERENCE_JS, SWAGGER_UI_CSS, SWAGGER_UI_JS, SWAGGER_UI_LICENSE};
 
 /// `GET /api-reference`.
 #[utoipa::path(get, path = "/api-reference", tag = "pages", operation_id = "api_reference", summary = "Show the API reference",
@@ -15,24 +15,16 @@ use super::assets::{href, API_REFERENCE_JS, ICON_SVG, SWAGGER_UI_CSS, SWAGGER_UI
     responses((status = 200, description = "The reference page; its script and styles are `/assets/` files.", content_type = "text/html; charset=utf-8", body = String),
         super::error::answers::RateLimited))]
 pub(super) async fn show() -> HttpResponse {
-    let page = maud::html! {
-        (maud::DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "svea API reference" }
-                link rel="icon" type="image/svg+xml" href=(href(&ICON_SVG));
-                link rel="stylesheet" href=(href(&SWAGGER_UI_CSS));
-                script src=(href(&SWAGGER_UI_JS)) defer {}
-                script src=(href(&API_REFERENCE_JS)) defer {}
-            }
-            body {
-                noscript { p { "The reference needs JavaScript; the document itself is at " a href="/v1/openapi.json" { "/v1/openapi.json" } "." } }
-                div id="swagger-ui" {}
-                footer { p { "Rendered by Swagger UI (Apache-2.0, " a href=(href(&SWAGGER_UI_LICENSE)) { "licence and notices" } ")." } }
-            }
-        }
+    let head = maud::html! {
+        link rel="stylesheet" href=(href(&SWAGGER_UI_CSS));
+        script src=(href(&SWAGGER_UI_JS)) defer {}
+        script src=(href(&API_REFERENCE_JS)) defer {}
     };
+    let body = maud::html! {
+        noscript { p { "The reference needs JavaScript; the document itself is at " a href="/v1/openapi.json" { "/v1/openapi.json" } "." } }
+        div id="swagger-ui" {}
+        footer { p { "Rendered by Swagger UI (Apache-2.0, " a href=(href(&SWAGGER_UI_LICENSE)) { "licence and notices" } ")." } }
+    };
+    let page = super::page::view::document(super::page::Lang::En, "svea API reference", head, body);
     HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page.into_string())
 }
