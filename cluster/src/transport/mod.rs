@@ -167,9 +167,18 @@ pub trait AppHandler: Send + Sync + 'static {
 struct Peer {
     addr: PeerAddr,
     conn: Option<quinn::Connection>,
+    /// When `conn` was established.
+    conn_since: Option<Instant>,
     failures: u32,
     retry_at: Option<Instant>,
 }
+
+/// How old this node's connection to a peer must be before a new connection *from* that peer
+/// replaces it. A peer dials anew only when it has no connection to this node: it restarted
+/// (then this node's old connection leads to a dead process and would otherwise wait for the
+/// QUIC idle timeout before failing), or its own connection died. Connections younger than this
+/// are kept, so two nodes that start together do not make each other redial forever.
+const PEER_REDIAL_GUARD: Duration = Duration::from_secs(2);
 
 /// A node's QUIC endpoint: client to every peer and server for all of them.
 pub struct Transport {
@@ -246,11 +255,12 @@ impl Transport {
             Some(p) => {
                 p.addr = addr;
                 p.conn = None;
+                p.conn_since = None;
                 p.failures = 0;
                 p.retry_at = None;
             }
             None => {
-                peers.insert(peer, Peer { addr, conn: None, failures: 0, retry_at: None });
+                peers.insert(peer, Peer { addr, conn: None, conn_since: None, failures: 0, retry_at: None });
             }
         }
     }
@@ -303,12 +313,30 @@ impl Transport {
             conn.close(quinn::VarInt::from_u32(NOT_A_MEMBER), b"not a member of this cluster");
             return;
         }
+        self.peer_dialed_in(peer);
         // At most PEER_STREAMS_MAX live at once (QUIC's stream limit); ended when the connection
         // (or the endpoint) closes.
         let mut streams = JoinSet::new();
         while let Ok((send, recv)) = conn.accept_bi().await {
             while streams.try_join_next().is_some() {}
             streams.spawn(serve_stream(server.clone(), self.settings.max_frame_bytes, peer, send, recv));
+        }
+    }
+
+    /// `peer` just opened a connection to this node, so it is up now and has no connection of
+    /// its own to this one: it restarted, or its connection died. An established connection of
+    /// ours to it older than [`PEER_REDIAL_GUARD`] may lead to the dead process: the next call
+    /// dials anew instead of waiting out the idle timeout on it (calls already on it finish or
+    /// time out as before), and any connect backoff ends.
+    fn peer_dialed_in(&self, peer: RaftNodeId) {
+        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(p) = peers.get_mut(&peer) else { return };
+        p.failures = 0;
+        p.retry_at = None;
+        if p.conn.is_some() && p.conn_since.is_some_and(|at| at.elapsed() >= PEER_REDIAL_GUARD) {
+            tracing::info!(peer, "peer connected anew; the next call to it dials a new connection");
+            p.conn = None;
+            p.conn_since = None;
         }
     }
 
@@ -333,6 +361,7 @@ impl Transport {
                     return Ok(c.clone());
                 }
                 p.conn = None;
+                p.conn_since = None;
             }
             if let Some(at) = p.retry_at {
                 if Instant::now() < at {
@@ -365,6 +394,7 @@ impl Transport {
                 p.failures = 0;
                 p.retry_at = None;
                 p.conn = Some(conn.clone());
+                p.conn_since = Some(Instant::now());
                 Ok(conn)
             }
             Err(reason) => {

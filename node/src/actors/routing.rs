@@ -56,6 +56,11 @@ pub fn decide(env: &ActorEnv, owner: Option<Owner>, creates: bool, home: Option<
             }
         }
         Some(o) => Route::Remote(o.node),
+        // The sender placed a new actor here: honour it, even where this node's view would
+        // place it elsewhere (the two failure detectors may briefly disagree about a node that
+        // just restarted, and bouncing the call back would fail it). The claim's expected
+        // epoch 0 still fences a concurrent creator; a draining node hands it on.
+        None if creates && forwarded && !draining => Route::Local,
         None if creates => place(env, home.unwrap_or(&env.region), draining),
         None if !refreshed => Route::Refresh,
         None => Route::NotFound,
