@@ -18,6 +18,30 @@
     var r = n.leader ? "leader (" + n.role + ")" : n.role;
     return n.draining ? r + ", draining" : r;
   }
+  // The same words as the server's (console/view.rs: uptime, bytes, errors).
+  function uptime(s) {
+    var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
+    if (d > 0) { return d + " d " + h + " h"; }
+    if (h > 0) { return h + " h " + m + " min"; }
+    return m > 0 ? m + " min" : s + " s";
+  }
+  function bytes(b) {
+    if (b === null) { return "unreadable"; }
+    var units = ["B", "KiB", "MiB", "GiB", "TiB"], v = b, u = 0;
+    while (v >= 1024 && u < units.length - 1) { v /= 1024; u += 1; }
+    return u === 0 ? b + " B" : v.toFixed(1) + " " + units[u];
+  }
+  function errors(f) {
+    if (f.errors_last_minute === 0) { return "0 of " + f.answers_last_minute; }
+    var pct = f.errors_last_minute * 100 / Math.max(1, f.answers_last_minute);
+    return f.errors_last_minute + " of " + f.answers_last_minute + " (" + pct.toFixed(1) + " %)";
+  }
+  function facts(row, f) {
+    text(row.querySelector(".uptime"), f ? uptime(f.uptime_s) : "no answer");
+    text(row.querySelector(".disk"), f ? bytes(f.disk_bytes) : "no answer");
+    text(row.querySelector(".errors"), f ? errors(f) : "no answer");
+    text(row.querySelector(".view"), f ? f.term + " · " + (f.leader === null ? "none" : "#" + f.leader) : "no answer");
+  }
   function setHealth(el, health) {
     if (!el) { return; }
     el.setAttribute("data-health", health);
@@ -50,6 +74,7 @@
       text(row.querySelector(".lag"), n.lag === null ? "unknown" : String(n.lag));
       text(row.querySelector(".actors"), counts(n.actors));
       text(row.querySelector(".routed"), n.routed_last_minute === null ? "no answer" : counts(n.routed_last_minute));
+      facts(row, n.facts);
     });
     text(live, "live, updated " + new Date().toLocaleTimeString());
   }

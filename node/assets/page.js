@@ -18,3 +18,22 @@ document.addEventListener("DOMContentLoaded", function () {
     update();
   });
 });
+
+// Waiting for the till: ask for the page in the background every `data-refresh-s` seconds and
+// reload it only once it shows something else (the till answered, or the wait ended), instead of
+// reloading under the customer's eyes (without JavaScript a <noscript> refresh does it).
+document.addEventListener("DOMContentLoaded", function () {
+  var waiting = document.querySelector(".waiting[data-refresh-s]");
+  if (!waiting || !window.fetch) return;
+  var every = 1000 * (Number(waiting.dataset.refreshS) || 3);
+  function ask() {
+    fetch(window.location.href, { credentials: "same-origin", cache: "no-store" })
+      .then(function (res) { return res.ok ? res.text() : null; })
+      .then(function (html) {
+        if (html !== null && html.indexOf('class="waiting"') === -1) { window.location.reload(); return; }
+        window.setTimeout(ask, every);
+      })
+      .catch(function () { window.setTimeout(ask, every); });
+  }
+  window.setTimeout(ask, every);
+});

@@ -203,8 +203,18 @@ pub struct Events {
     pub payouts_stuck: Gauge,
     /// Rail calls that got no answer (connect, timeout, unexpected), by this node's driver.
     pub payout_rail_errors: Counter,
+    /// This node's HTTP answers in the last minute, `ok` and `error` (5xx), for the console's
+    /// error rate.
+    answers: Arc<crate::core::routed::RoutedWindow>,
+    /// When these events started counting: the node's start, for the console's uptime.
+    started: std::time::Instant,
     storage: StorageMetrics,
 }
+
+/// The labels of [`Events::answers_last_minute`].
+pub const ANSWER_OK: &str = "ok";
+/// A server error (5xx).
+pub const ANSWER_ERROR: &str = "error";
 
 /// The storage families: the [`svea_storage::StorageObserver`] the node installs.
 #[derive(Clone)]
@@ -262,6 +272,8 @@ impl Events {
             payouts_in_flight: Gauge::default(),
             payouts_stuck: Gauge::default(),
             payout_rail_errors: Counter::default(),
+            answers: Arc::new(crate::core::routed::RoutedWindow::over([ANSWER_OK, ANSWER_ERROR])),
+            started: std::time::Instant::now(),
             storage: StorageMetrics {
                 append: storage_histogram(),
                 flush: storage_histogram(),
@@ -280,8 +292,22 @@ impl Events {
 
     /// One HTTP request answered.
     pub fn http_request(&self, labels: HttpLabels, took: Duration) {
+        let answer = if labels.status >= 500 { ANSWER_ERROR } else { ANSWER_OK };
+        self.answers.record_label(answer, std::time::Instant::now());
         self.http_requests.get_or_create(&labels).inc();
         self.http_duration.get_or_create(&labels).observe(took.as_secs_f64());
+    }
+
+    /// HTTP answers of the last minute: (all, server errors).
+    pub fn answers_last_minute(&self) -> (u64, u64) {
+        let c = self.answers.counts(std::time::Instant::now());
+        let errors = c.get(ANSWER_ERROR).copied().unwrap_or(0);
+        (c.get(ANSWER_OK).copied().unwrap_or(0).saturating_add(errors), errors)
+    }
+
+    /// How long these events have been counting: the node's uptime.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// A ledger entry of `kind` moving `amount`, written by an actor this node owns; payout

@@ -282,7 +282,9 @@ pub enum ConflictKind {
     MembershipRefused,
     /// The region is not in the region table.
     UnknownRegion,
-    /// An operator action was sent to the wrong node.
+    /// An operator action was sent to the wrong node. No longer answered (a drain sent to
+    /// another node is forwarded to the node it drains); kept so the variants after it keep
+    /// their numbers between nodes of different versions.
     WrongNode,
     /// The business's till did not report the confirmed purchase within `pos.await_purchase_ms`.
     PurchaseNotReported,

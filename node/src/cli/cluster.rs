@@ -131,9 +131,9 @@ pub fn add(node: &str, new_node: &str, token: String) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Drains node `id` through its own operator listener `node`, and waits until it left. A drain
-/// runs on the drained node, and operator listeners are loopback only, so `node` must be node
-/// `id`'s.
+/// Drains node `id` through the operator listener `node` (node `id`'s own, or any member's: that
+/// node forwards the drain to node `id`, since a drain runs on the node it drains), and waits
+/// until it left.
 pub fn drain(node: &str, id: u64, token: String) -> anyhow::Result<()> {
     let client = Client { token };
     let url = base(node)?;
@@ -141,10 +141,11 @@ pub fn drain(node: &str, id: u64, token: String) -> anyhow::Result<()> {
     if !s.members.iter().any(|m| m.id == id) {
         bail!("node {id} is not a member of the cluster");
     }
-    if s.node != id {
-        bail!("{url} is node {}'s operator listener: a drain runs on the drained node, so pass node {id}'s operator.listen_addr", s.node);
+    if s.node == id {
+        eprintln!("draining node {id} at {url}: handing its actors on, moving leadership, leaving the cluster");
+    } else {
+        eprintln!("draining node {id} through node {} at {url}, which sends the drain to node {id}: handing its actors on, moving leadership, leaving the cluster", s.node);
     }
-    eprintln!("draining node {id} at {url}: handing its actors on, moving leadership, leaving the cluster");
     let v = client.call("POST", &format!("{url}/v1/cluster/nodes/{id}/drain"), None, LONG_CALL_TIMEOUT)?;
     let report: DrainOut = serde_json::from_value(v).context("the drain answer is not a drain report")?;
     println!(
@@ -255,7 +256,8 @@ pub enum ClusterCommand {
     /// Drain node ID: it takes no new actors, hands its actors on (same region first), moves
     /// leadership away, leaves the voter set and exits.
     Drain {
-        /// Node ID's own operator URL (its operator.listen_addr).
+        /// An operator URL (operator.listen_addr) of node ID or of any member, which forwards
+        /// the drain to node ID.
         #[arg(long)]
         node: String,
         /// The node to drain.

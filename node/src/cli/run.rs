@@ -116,6 +116,15 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         };
         let public = public.run();
         exit.set(public.handle());
+        // Drained at another node's request (a console or `svea cluster drain` sent there):
+        // stop like a drain sent here does.
+        let stop_on_request = {
+            let (h, exit) = (handle.clone(), exit.clone());
+            actix_web::rt::spawn(async move {
+                h.stop_requested().await;
+                exit.exit_soon();
+            })
+        };
         let header = (name, value);
         let operator = match operator_addr {
             Some(addr) => {
@@ -137,6 +146,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!(node = %id, region = %region, http = %http_addr, scheme, "serving HTTP");
         let others: Vec<_> = operator.into_iter().chain(metrics).map(|server| (server.handle(), actix_web::rt::spawn(server))).collect();
         let served = public.await;
+        stop_on_request.abort();
         if let Some(w) = https_watch {
             w.abort();
         }

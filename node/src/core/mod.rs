@@ -96,9 +96,22 @@ pub struct NodeHandle {
     payee_key: Option<Arc<crate::domain::payee::PayeeKey>>,
     /// The payout rail (`payouts.rail`): the driver sends with it, a Swish callback asks it.
     rail: Arc<dyn rail::PayoutRail>,
+    /// Rung when this node must stop (it was drained at another node's request): the binary
+    /// stops its servers ([`Self::stop_requested`]).
+    stop: Arc<tokio::sync::Notify>,
 }
 
 impl NodeHandle {
+    /// Asks the process to stop (once it drained itself at another node's request).
+    pub fn request_stop(&self) {
+        self.stop.notify_one();
+    }
+
+    /// Resolves once [`Self::request_stop`] was called.
+    pub async fn stop_requested(&self) {
+        self.stop.notified().await;
+    }
+
     /// The node's configuration.
     pub fn config(&self) -> &Config {
         &self.config

@@ -77,6 +77,53 @@ pub struct MemberOut {
     /// per region; `None` when it did not answer (unreachable, or not within
     /// [`ROUTED_ASK_TIMEOUT`]).
     pub routed_last_minute: Option<BTreeMap<String, u64>>,
+    /// What it says of itself (build, uptime, disk, errors, its view of the Raft group); `None`
+    /// when it did not answer within [`ROUTED_ASK_TIMEOUT`].
+    pub facts: Option<NodeFacts>,
+}
+
+/// What a node says of itself, for the console's node table: asked of every reachable member
+/// each time the status is gathered ([`facts`] here, [`remote::facts_at`] elsewhere).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"version": "0.1.0", "revision": "4dffa76", "uptime_s": 86400, "disk_bytes": 52428800, "answers_last_minute": 1200, "errors_last_minute": 3, "term": 7, "leader": 1, "routed_last_minute": {"stockholm": 31, "gothenburg": 2, "malmo": 0}}))]
+pub struct NodeFacts {
+    /// `svea --version`.
+    pub version: String,
+    /// The git revision it was built from.
+    pub revision: String,
+    /// Seconds since it started.
+    pub uptime_s: u64,
+    /// Bytes its data directory holds (`None`: it could not be read).
+    pub disk_bytes: Option<u64>,
+    /// HTTP answers it gave in the last [`super::routed::ROUTED_WINDOW_S`] seconds.
+    pub answers_last_minute: u64,
+    /// Of those, server errors (5xx).
+    pub errors_last_minute: u64,
+    /// The Raft term it is in.
+    pub term: u64,
+    /// The leader it follows.
+    pub leader: Option<u64>,
+    /// Where its GeoIP routing sent customers in the last minute, per region.
+    pub routed_last_minute: BTreeMap<String, u64>,
+}
+
+/// What this node says of itself ([`NodeFacts`]). Reads the clock and the data directory: for
+/// the operator's status only, never on an actor's or Raft's path.
+pub fn facts(node: &NodeHandle) -> NodeFacts {
+    let events = node.telemetry().events();
+    let (answers, errors) = events.answers_last_minute();
+    let s = node.cluster().status();
+    NodeFacts {
+        version: crate::VERSION.to_owned(),
+        revision: crate::REVISION.to_owned(),
+        uptime_s: events.uptime().as_secs(),
+        disk_bytes: crate::telemetry::store_bytes(&node.config().node.data_dir),
+        answers_last_minute: answers,
+        errors_last_minute: errors,
+        term: s.term,
+        leader: s.leader,
+        routed_last_minute: node.routed().counts(std::time::Instant::now()),
+    }
 }
 
 /// One region's health as the answering node sees it.
@@ -172,7 +219,7 @@ pub async fn status(node: &NodeHandle) -> Result<ClusterOut, ActorError> {
     };
     let owned = owned_actors_by_kind(node)?;
     let health = cluster.health();
-    let routed = routed_everywhere(node, &s.members.keys().copied().collect::<Vec<_>>()).await;
+    let facts = facts_everywhere(node, &s.members.keys().copied().collect::<Vec<_>>()).await;
     let members: Vec<MemberOut> = s
         .members
         .iter()
@@ -195,7 +242,8 @@ pub async fn status(node: &NodeHandle) -> Result<ClusterOut, ActorError> {
                 lag,
                 owned_actors: owned.get(id).map_or(0, |k| k.values().sum()),
                 actors_by_kind: owned.get(id).cloned().unwrap_or_default(),
-                routed_last_minute: routed.get(id).cloned(),
+                routed_last_minute: facts.get(id).map(|f| f.routed_last_minute.clone()),
+                facts: facts.get(id).cloned(),
             }
         })
         .collect();
@@ -216,7 +264,7 @@ pub async fn status(node: &NodeHandle) -> Result<ClusterOut, ActorError> {
         regions: regions
             .into_iter()
             .map(|(name, nodes)| {
-                let routed_last_minute = routed.values().filter_map(|counts| counts.get(&name)).sum();
+                let routed_last_minute = facts.values().filter_map(|f| f.routed_last_minute.get(&name)).sum();
                 RegionOut { healthy: healthy.contains(&name), name, nodes, routed_last_minute }
             })
             .collect(),
@@ -224,17 +272,16 @@ pub async fn status(node: &NodeHandle) -> Result<ClusterOut, ActorError> {
     })
 }
 
-/// Every member's routing window, asked at once: this node's own, and each reachable other
+/// Every member's [`NodeFacts`], asked at once: this node's own, and each reachable other
 /// member's within [`ROUTED_ASK_TIMEOUT`] (the ones that do not answer are left out).
-async fn routed_everywhere(node: &NodeHandle, members: &[RaftNodeId]) -> BTreeMap<RaftNodeId, BTreeMap<String, u64>> {
+async fn facts_everywhere(node: &NodeHandle, members: &[RaftNodeId]) -> BTreeMap<RaftNodeId, NodeFacts> {
     let cluster = node.cluster();
     let me = cluster.id();
     let health = cluster.health();
     let asked = members.iter().copied().filter(|id| *id != me && health.node_reachable(*id));
-    let answers = futures::future::join_all(asked.map(|id| async move { (id, remote::routed_at(cluster, id, ROUTED_ASK_TIMEOUT).await) })).await;
-    let mut out: BTreeMap<RaftNodeId, BTreeMap<String, u64>> = answers.into_iter().filter_map(|(id, a)| Some((id, a?))).collect();
-    // The monotonic clock, read at the operator's request (never on an actor's or Raft's path).
-    out.insert(me, node.routed().counts(std::time::Instant::now()));
+    let answers = futures::future::join_all(asked.map(|id| async move { (id, remote::facts_at(cluster, id, ROUTED_ASK_TIMEOUT).await) })).await;
+    let mut out: BTreeMap<RaftNodeId, NodeFacts> = answers.into_iter().filter_map(|(id, a)| Some((id, a?))).collect();
+    out.insert(me, facts(node));
     out
 }
 
@@ -290,18 +337,26 @@ pub async fn remove(node: &NodeHandle, id: RaftNodeId, force: bool) -> Result<()
     Ok(())
 }
 
-/// Refuses a drain of node `id` sent to another node: a drain runs on the node it drains.
-pub fn check_drain_target(node: &NodeHandle, id: RaftNodeId) -> Result<(), ActorError> {
+/// Drains node `id`: here when it is this node, else by asking that node to drain itself (a
+/// drain runs on the node it drains: it hands off the actors it owns, then leaves). `Ok((report,
+/// here))`: `here` says this process must stop now. Waits for the other node up to
+/// `timeouts.membership_change` x [`DRAIN_ASK_CHANGES`].
+pub async fn drain_node(node: &NodeHandle, id: RaftNodeId) -> Result<(DrainOut, bool), ActorError> {
     let me = node.cluster().id();
     if id == me {
-        return Ok(());
+        return drain(node).await.map(|r| (r, true));
     }
-    let detail = match node.cluster().member(id) {
-        Some(n) => format!("node {me} cannot drain node {id}: send the drain to node {id} itself at {}", n.public_url),
-        None => format!("node {id} is not a member of the cluster"),
-    };
-    Err(ActorError::conflict(ConflictKind::WrongNode, detail))
+    if node.cluster().member(id).is_none() {
+        return Err(ActorError::NotFound { what: Missing::Node, id: id.to_string() });
+    }
+    let timeout = node.config().timeouts.membership_change.saturating_mul(DRAIN_ASK_CHANGES);
+    tracing::info!(event = "drain", node = id, by = me, "asking the node to drain itself");
+    remote::drain_at(node.cluster(), id, timeout).await.map(|r| (r, false))
 }
+
+/// A drain asked of another node waits this many `timeouts.membership_change`: the drain makes
+/// two membership changes, hands off actors and may move leadership.
+pub const DRAIN_ASK_CHANGES: u32 = 4;
 
 /// Drains this node: marks it draining (no new actors here), hands every actor it owns to a
 /// successor (same region first), hands leadership away if it leads, and leaves the cluster.
@@ -425,7 +480,7 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D
 }
 
 /// Maintenance mode as the operator API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"on": true, "message": "Vi uppgraderar svea till kl. 06:00. / We are upgrading until 06:00.", "retry_after_s": 600, "since_ms": 1764648000000_i64}))]
 pub struct MaintenanceOut {
     /// Whether it is on.

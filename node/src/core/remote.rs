@@ -2,7 +2,6 @@
 //! actor and decodes its typed answer; [`ForwardedCalls`] serves such calls arriving here through
 //! this node's registry. The cluster layer carries them as opaque bytes (`ClusterNode::call_app`).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,8 +76,8 @@ pub enum RemoteCall {
     SetDeclaredAmountMax(BusinessId, SetDeclaredAmountMax),
     /// [`ForgetDayFingerprint`].
     ForgetDayFingerprint(SessionId, ForgetDayFingerprint),
-    /// Not an actor call: the node's [`RoutedWindow`] counts, for the operator status
-    /// ([`routed_at`]).
+    /// Not an actor call: the node's [`RoutedWindow`] counts. Still answered for nodes of earlier
+    /// versions; this one asks `Operator(OperatorAsk::Facts)`, which carries them.
     RoutedRecently,
     /// [`ReleaseOrgNumber`] (after `RoutedRecently`: the variants before it keep their numbers).
     ReleaseOrgNumber(BusinessId, ReleaseOrgNumber),
@@ -99,6 +98,17 @@ pub enum RemoteCall {
     SettlePayout(DeviceHash, SettlePayout),
     /// [`TryPayout`].
     TryPayout(DeviceHash, TryPayout),
+    /// Not an actor call: an operator's question to this node ([`OperatorAsk`]; issue 23).
+    Operator(OperatorAsk),
+}
+
+/// What an operator's console, on any node, asks of another node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OperatorAsk {
+    /// Its [`NodeFacts`](super::operator::NodeFacts).
+    Facts,
+    /// Drain yourself ([`super::operator::drain`]), then stop the process.
+    Drain,
 }
 
 /// What travels: the call and the request id it serves, if any (the receiving node logs the
@@ -149,6 +159,8 @@ impl RemoteCall {
             RemoteCall::GetWallet(..) => "get_wallet",
             RemoteCall::SettlePayout(..) => "settle_payout",
             RemoteCall::TryPayout(..) => "try_payout",
+            RemoteCall::Operator(OperatorAsk::Facts) => "node_facts",
+            RemoteCall::Operator(OperatorAsk::Drain) => "drain",
         }
     }
 }
@@ -181,12 +193,18 @@ pub async fn forward<O: Op>(
     Ok(decode::<Result<O::Reply, ActorError>>(&answer).map_err(ActorError::from).and_then(|r| r))
 }
 
-/// Where `node`'s routing sent customers in the last minute (its [`RoutedWindow`]); `None` when it
-/// did not answer within `timeout`.
-pub async fn routed_at(cluster: &svea_cluster::ClusterNode, node: RaftNodeId, timeout: Duration) -> Option<BTreeMap<String, u64>> {
-    let bytes = encode(&Forwarded { request_id: None, call: RemoteCall::RoutedRecently }).ok()?;
+/// What `node` says of itself; `None` when it did not answer within `timeout`.
+pub async fn facts_at(cluster: &svea_cluster::ClusterNode, node: RaftNodeId, timeout: Duration) -> Option<super::operator::NodeFacts> {
+    let bytes = encode(&Forwarded { request_id: None, call: RemoteCall::Operator(OperatorAsk::Facts) }).ok()?;
     let answer = cluster.call_app(node, bytes, timeout).await.ok()?;
     decode(&answer).ok()
+}
+
+/// Asks `node` to drain itself and waits up to `timeout` for its report.
+pub async fn drain_at(cluster: &svea_cluster::ClusterNode, node: RaftNodeId, timeout: Duration) -> Result<super::operator::DrainOut, ActorError> {
+    let bytes = encode(&Forwarded { request_id: crate::request_id::current(), call: RemoteCall::Operator(OperatorAsk::Drain) })?;
+    let answer = cluster.call_app(node, bytes, timeout).await?;
+    decode::<Result<super::operator::DrainOut, ActorError>>(&answer).map_err(ActorError::from).and_then(|r| r)
 }
 
 /// Serves actor calls forwarded by other nodes through this node's registry (and the operator
@@ -196,12 +214,16 @@ pub struct ForwardedCalls {
     pub registry: RegistryHandle,
     /// This node's routing window.
     pub routed: Arc<RoutedWindow>,
+    /// This node, for operators' questions ([`OperatorAsk`]): set once it has started (until
+    /// then they are answered "starting").
+    pub node: Arc<std::sync::OnceLock<super::NodeHandle>>,
 }
 
 impl AppHandler for ForwardedCalls {
     fn call(&self, from: RaftNodeId, payload: Vec<u8>) -> BoxFuture<'static, Result<Vec<u8>, String>> {
         let registry = self.registry.clone();
         let routed = self.routed.clone();
+        let node = self.node.get().cloned();
         let envelope: Forwarded = match decode(&payload) {
             Ok(f) => f,
             Err(e) => return Box::pin(std::future::ready(Err(format!("undecodable actor call from node {from}: {e}")))),
@@ -250,6 +272,10 @@ impl AppHandler for ForwardedCalls {
                 RemoteCall::GetWallet(id, op) => serve(&registry, id, op).await,
                 RemoteCall::SettlePayout(id, op) => serve(&registry, id, op).await,
                 RemoteCall::TryPayout(id, op) => serve(&registry, id, op).await,
+                RemoteCall::Operator(ask) => match node {
+                    None => Err("node starting".to_owned()),
+                    Some(node) => operator_ask(&node, ask).await,
+                },
             };
             // Calls of an HTTP request (they carry its id) get a line here too, so the request
             // can be followed across nodes; the sweeper's and the simulation's carry none.
@@ -266,4 +292,19 @@ impl AppHandler for ForwardedCalls {
 async fn serve<O: Op>(registry: &RegistryHandle, id: <O::Actor as Hosted>::Id, op: O) -> Result<Vec<u8>, String> {
     let result = registry.call_forwarded(id, op).await;
     encode(&result).map_err(|e| e.to_string())
+}
+
+/// Answers an operator's question from another node's console.
+async fn operator_ask(node: &super::NodeHandle, ask: OperatorAsk) -> Result<Vec<u8>, String> {
+    match ask {
+        OperatorAsk::Facts => encode(&super::operator::facts(node)).map_err(|e| e.to_string()),
+        OperatorAsk::Drain => {
+            let report = super::operator::drain(node).await;
+            if report.is_ok() {
+                // Drained: it left the cluster; the process stops once the answer is on its way.
+                node.request_stop();
+            }
+            encode(&report).map_err(|e| e.to_string())
+        }
+    }
 }

@@ -4,6 +4,9 @@
 //! node made, nothing a business or session remembers. Bounded: buckets x regions, whatever the
 //! traffic. Time comes from the caller (the HTTP edge, or the operator status asking), so the
 //! window itself never reads a clock; its origin is the first instant it is given.
+//!
+//! The same window counts other per-minute things by label: this node's HTTP answers, ok and
+//! server errors, for the console's error rate ([`RoutedWindow::over`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock};
@@ -24,19 +27,21 @@ struct Bucket {
 /// The per-node sliding window of routing decisions.
 pub struct RoutedWindow {
     origin: OnceLock<Instant>,
-    regions: Vec<Region>,
+    labels: Vec<String>,
     buckets: Mutex<Vec<Bucket>>,
 }
 
 impl RoutedWindow {
     /// An empty window over the regions of the table.
     pub fn new(regions: &[RegionSpec]) -> RoutedWindow {
-        let empty = Bucket { second: u64::MAX, counts: vec![0; regions.len()] };
-        RoutedWindow {
-            origin: OnceLock::new(),
-            regions: regions.iter().map(|r| r.name.clone()).collect(),
-            buckets: Mutex::new(vec![empty; ROUTED_WINDOW_S as usize]),
-        }
+        RoutedWindow::over(regions.iter().map(|r| r.name.as_str()))
+    }
+
+    /// An empty window with one counter per label.
+    pub fn over<'a>(labels: impl IntoIterator<Item = &'a str>) -> RoutedWindow {
+        let labels: Vec<String> = labels.into_iter().map(str::to_owned).collect();
+        let empty = Bucket { second: u64::MAX, counts: vec![0; labels.len()] };
+        RoutedWindow { origin: OnceLock::new(), labels, buckets: Mutex::new(vec![empty; ROUTED_WINDOW_S as usize]) }
     }
 
     fn second(&self, now: Instant) -> u64 {
@@ -45,7 +50,12 @@ impl RoutedWindow {
 
     /// Counts one customer routed to `region` at `now` (a region outside the table is ignored).
     pub fn record(&self, region: &Region, now: Instant) {
-        let Some(i) = self.regions.iter().position(|r| r == region) else { return };
+        self.record_label(region.as_str(), now);
+    }
+
+    /// Counts one event of `label` at `now` (a label the window was not made with is ignored).
+    pub fn record_label(&self, label: &str, now: Instant) {
+        let Some(i) = self.labels.iter().position(|l| l == label) else { return };
         let second = self.second(now);
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let b = &mut buckets[(second % ROUTED_WINDOW_S) as usize];
@@ -61,10 +71,10 @@ impl RoutedWindow {
     pub fn counts(&self, now: Instant) -> BTreeMap<String, u64> {
         let second = self.second(now);
         let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out: BTreeMap<String, u64> = self.regions.iter().map(|r| (r.to_string(), 0)).collect();
+        let mut out: BTreeMap<String, u64> = self.labels.iter().map(|l| (l.clone(), 0)).collect();
         for b in buckets.iter().filter(|b| b.second <= second && second - b.second < ROUTED_WINDOW_S) {
-            for (region, c) in self.regions.iter().zip(&b.counts) {
-                if let Some(total) = out.get_mut(region.as_str()) {
+            for (label, c) in self.labels.iter().zip(&b.counts) {
+                if let Some(total) = out.get_mut(label.as_str()) {
                     *total = total.saturating_add(*c);
                 }
             }

@@ -276,8 +276,9 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         },
     };
     let routed = Arc::new(super::routed::RoutedWindow::new(&config.regions));
+    let answering = Arc::new(std::sync::OnceLock::new());
     if let Some(t) = &transport {
-        t.set_app_handler(Arc::new(ForwardedCalls { registry: registry.clone(), routed: routed.clone() }));
+        t.set_app_handler(Arc::new(ForwardedCalls { registry: registry.clone(), routed: routed.clone(), node: answering.clone() }));
     }
     let registry_task = tokio::task::spawn_local(registry::run(env, inbox));
     let config = Arc::new(config);
@@ -302,7 +303,22 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         svea_config::FundingProvider::Stripe => super::stripe::StripeClient::from_config(&config.stripe)?.map(Arc::new),
         svea_config::FundingProvider::Demo => None,
     };
-    let handle = NodeHandle { registry, cluster, config: config.clone(), geo, device_key, network_key, scoring, routed, telemetry, stripe, payee_key, rail: rail.clone() };
+    let handle = NodeHandle {
+        registry,
+        cluster,
+        config: config.clone(),
+        geo,
+        device_key,
+        network_key,
+        scoring,
+        routed,
+        telemetry,
+        stripe,
+        payee_key,
+        rail: rail.clone(),
+        stop: Arc::new(tokio::sync::Notify::new()),
+    };
+    let _ = answering.set(handle.clone());
     let sweeper = tokio::task::spawn_local(super::sweeper::run(handle.clone(), clock, config.timeouts.expiry_sweep));
     let driver = super::payouts::PayoutDriver { rail, unseal, config: config.payouts };
     let payouts = tokio::task::spawn_local(super::payouts::run(handle.clone(), driver));

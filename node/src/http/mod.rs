@@ -179,6 +179,7 @@ pub static OPERATOR_ROUTES: &[Served] = &[
     Served::new::<console::__path_add>(Method::POST, "/ops/nodes", |r| r.to(console::add)),
     Served::new::<console::__path_drain>(Method::POST, "/ops/nodes/{id}/drain", |r| r.to(console::drain)),
     Served::new::<console::__path_remove>(Method::POST, "/ops/nodes/{id}/remove", |r| r.to(console::remove)),
+    Served::new::<console::__path_maintenance>(Method::POST, "/ops/maintenance", |r| r.to(console::maintenance)),
     Served::new::<assets::__path_serve>(Method::GET, "/assets/{name}", |r| r.to(assets::serve)),
     Served::new::<metrics::__path_metrics>(Method::GET, METRICS_PATH, |r| r.to(metrics::metrics)),
 ];

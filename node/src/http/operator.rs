@@ -29,7 +29,7 @@ impl ExitHandle {
     }
 
     /// Stops the process shortly (after a drain), when a server was remembered.
-    pub(super) fn exit_soon(&self) {
+    pub(crate) fn exit_soon(&self) {
         if let Some(h) = self.0.get().cloned() {
             actix_web::rt::spawn(async move {
                 actix_web::rt::time::sleep(EXIT_AFTER_DRAIN).await;
@@ -129,16 +129,16 @@ pub(super) fn parse_node_id(raw: &str) -> Result<u64, ApiError> {
 }
 
 /// `POST /v1/cluster/nodes/{id}/drain`.
-#[utoipa::path(post, path = "/v1/cluster/nodes/{id}/drain", tag = "operator", operation_id = "cluster_drain", summary = "Drain this node", description = "Hands this node's actors and leadership off and removes it from the membership; the process exits next.", security(("operator_token" = [])),
-    params(("id" = u64, Path, description = "This node's own id (a drain is sent to the node it drains).", example = 2, minimum = 1)),
-    responses((status = 200, description = "Drained: actors handed off, leadership moved, removed; the process exits next.", body = operator::DrainOut),
+#[utoipa::path(post, path = "/v1/cluster/nodes/{id}/drain", tag = "operator", operation_id = "cluster_drain", summary = "Drain a node", description = "Hands the node's actors and leadership off and removes it from the membership; that node's process exits next. Sent to another node, the drain is forwarded to the node it drains.", security(("operator_token" = [])),
+    params(("id" = u64, Path, description = "The node to drain: this one, or another member (the drain is forwarded to it).", example = 2, minimum = 1)),
+    responses((status = 200, description = "Drained: actors handed off, leadership moved, removed; the drained node's process exits next.", body = operator::DrainOut),
         super::error::answers::OperatorAuth, super::error::answers::Busy,
         (status = 400, description = "`invalid-path`: the id is not a positive integer.", content_type = "application/problem+json", body = super::Problem),
-        (status = 409, description = "`wrong-node`: `id` is not the node answering; `membership-refused`.", content_type = "application/problem+json", body = super::Problem)))]
+        (status = 404, description = "`node-not-found`: no member has that id.", content_type = "application/problem+json", body = super::Problem),
+        (status = 409, description = "`membership-refused`.", content_type = "application/problem+json", body = super::Problem)))]
 pub(super) async fn drain(node: web::Data<NodeHandle>, id: web::Path<String>, exit: Option<web::Data<ExitHandle>>) -> ApiResult {
-    operator::check_drain_target(&node, parse_node_id(&id)?)?;
-    let report = operator::drain(&node).await?;
-    if let Some(exit) = exit {
+    let (report, here) = operator::drain_node(&node, parse_node_id(&id)?).await?;
+    if let (true, Some(exit)) = (here, exit) {
         exit.exit_soon();
     }
     Ok(HttpResponse::Ok().json(report))
@@ -202,6 +202,13 @@ pub(super) async fn get_maintenance(node: web::Data<NodeHandle>) -> ApiResult {
             `retry_after_s` outside 1..=86400).", content_type = "application/problem+json", body = super::Problem)))]
 pub(super) async fn put_maintenance(node: web::Data<NodeHandle>, body: web::Json<operator::MaintenanceIn>) -> ApiResult {
     let m = body.into_inner();
+    check_maintenance(&m)?;
+    Ok(HttpResponse::Ok().json(operator::set_maintenance(&node, m, chrono::Utc::now().timestamp_millis()).await?))
+}
+
+/// Refuses a maintenance switch whose message or retry time is out of bounds (the API and the
+/// console's form).
+pub(super) fn check_maintenance(m: &operator::MaintenanceIn) -> Result<(), ApiError> {
     if let Some(text) = &m.message {
         let chars = text.chars().count();
         if chars > operator::MAINTENANCE_MESSAGE_CHARS_MAX || text.chars().any(char::is_control) {
@@ -216,7 +223,7 @@ pub(super) async fn put_maintenance(node: web::Data<NodeHandle>, body: web::Json
             return Err(bad("invalid-body", format!("retry_after_s must be 1..={}", operator::MAINTENANCE_RETRY_AFTER_S_MAX)));
         }
     }
-    Ok(HttpResponse::Ok().json(operator::set_maintenance(&node, m, chrono::Utc::now().timestamp_millis()).await?))
+    Ok(())
 }
 
 /// `POST /v1/cluster/org-numbers/{org}/release`: the business holding the number gives it up.

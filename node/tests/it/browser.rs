@@ -34,6 +34,13 @@ use crate::needs;
 
 /// The phone the pages are made for (issue 14): CSS pixels.
 pub const VIEWPORT: (u32, u32) = (360, 640);
+/// The desktop every new page is also looked at on (issue 23): CSS pixels.
+pub const DESKTOP: (u32, u32) = (1280, 900);
+/// axe-core, the accessibility engine run on every page a test takes a screenshot of (issue 23):
+/// pinned, from the npm registry.
+const AXE_CORE: &str = "axe-core@4.14.1";
+/// What axe reports that fails a test: its two highest impacts.
+const AXE_FAILING_IMPACTS: [&str; 2] = ["serious", "critical"];
 /// Device pixels per CSS pixel of the screenshots (a common phone's; the PNGs are 720 × …).
 const DEVICE_SCALE: f64 = 2.0;
 /// The phone's language and time zone.
@@ -56,6 +63,8 @@ struct Console {
 /// One headless Chromium with one tab, for one test.
 pub struct Chromium {
     tab: Arc<Tab>,
+    /// The viewport now: [`VIEWPORT`] until [`Chromium::desktop`].
+    width: AtomicU32,
     pid: Option<u32>,
     console: Arc<Mutex<Console>>,
     shots: PathBuf,
@@ -117,7 +126,7 @@ impl Chromium {
         let shots = needs::target_dir().join("screenshots").join(test);
         let _ = std::fs::remove_dir_all(&shots);
         std::fs::create_dir_all(&shots).expect("screenshot folder");
-        Chromium { tab, pid, console, shots, taken: AtomicU32::new(0), _browser: browser }
+        Chromium { tab, width: AtomicU32::new(VIEWPORT.0), pid, console, shots, taken: AtomicU32::new(0), _browser: browser }
     }
 
     /// Sends these headers with every request from now on (page loads, redirects, forms, assets).
@@ -270,17 +279,69 @@ impl Chromium {
     #[track_caller]
     pub fn assert_fits_width(&self) {
         let w = self.eval("document.documentElement.scrollWidth").as_u64().expect("width");
-        assert!(w <= u64::from(VIEWPORT.0), "the page is {w} px wide on a {} px screen: {}", VIEWPORT.0, self.url());
+        let screen = self.width.load(Ordering::Relaxed);
+        assert!(w <= u64::from(screen), "the page is {w} px wide on a {screen} px screen: {}", self.url());
+    }
+
+    /// Shows the page on a `(width, height)` screen: a phone's (touch, device scale 2) or a
+    /// desktop's (mouse, scale 1).
+    fn set_screen(&self, (width, height): (u32, u32), mobile: bool) {
+        call(&self.tab, "Emulation.setDeviceMetricsOverride", json!({
+            "width": width, "height": height, "deviceScaleFactor": if mobile { DEVICE_SCALE } else { 1.0 }, "mobile": mobile
+        }), |v| serde_json::from_value::<Emulation::SetDeviceMetricsOverride>(v));
+        call(&self.tab, "Emulation.setTouchEmulationEnabled", json!({"enabled": mobile, "maxTouchPoints": 5}), |v| {
+            serde_json::from_value::<Emulation::SetTouchEmulationEnabled>(v)
+        });
+        self.width.store(width, Ordering::Relaxed);
+    }
+
+    /// Screenshots of the page as it is now on the phone ([`VIEWPORT`]) and on a desktop
+    /// ([`DESKTOP`]): `<nn>-<step>.png` and `<nn>-<step>-desktop.png`, each checked like
+    /// [`Chromium::shot`] (fits, no console errors, accessible); the phone screen is back after.
+    #[track_caller]
+    pub fn shots(&self, step: &str) {
+        self.shot(step);
+        self.set_screen(DESKTOP, false);
+        self.shot(&format!("{step}-desktop"));
+        self.set_screen(VIEWPORT, true);
+    }
+
+    /// Runs axe-core on the page as it is now and fails the test on any serious or critical
+    /// violation (missing labels and names, contrast below WCAG AA, ARIA misuse, ...), naming
+    /// each with the elements it found.
+    #[track_caller]
+    pub fn assert_accessible(&self) {
+        static AXE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let source = AXE.get_or_init(|| {
+            let dir = crate::needs::npm(AXE_CORE);
+            std::fs::read_to_string(dir.join("axe.min.js")).expect("axe.min.js in the axe-core package")
+        });
+        if self.try_eval("typeof window.axe === 'object'") != Some(Value::Bool(true)) {
+            self.tab.evaluate(source, false).expect("axe-core injected");
+        }
+        let impacts = serde_json::to_string(&AXE_FAILING_IMPACTS).expect("json");
+        let run = format!(
+            "axe.run(document, {{ resultTypes: ['violations'] }}).then(r => JSON.stringify(r.violations
+                .filter(v => {impacts}.includes(v.impact))
+                .map(v => ({{ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ': ' + n.failureSummary) }}))))"
+        );
+        let r = self.tab.evaluate(&run, true).unwrap_or_else(|e| panic!("axe.run on {}: {e:#}", self.url()));
+        let text = r.value.as_ref().and_then(Value::as_str).unwrap_or_else(|| panic!("axe.run answered {r:?} on {}", self.url())).to_string();
+        let violations: Value = serde_json::from_str(&text).expect("axe's answer");
+        assert_eq!(violations.as_array().map(Vec::len), Some(0), "accessibility violations on {} ({} px screen): {violations:#}", self.url(), self.width.load(Ordering::Relaxed));
     }
 
     /// Saves a screenshot of the whole page as `<nn>-<step>.png`, after checking that it fits
-    /// the screen's width and that nothing went wrong in the console so far; returns its path.
+    /// the screen's width, that nothing went wrong in the console so far and that axe-core finds
+    /// no serious or critical accessibility violation; returns its path.
     #[track_caller]
     pub fn shot(&self, step: &str) -> PathBuf {
         self.assert_fits_width();
         self.assert_no_console_errors();
+        self.assert_accessible();
         let size = self.eval("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]");
-        let (w, h) = (size[0].as_f64().expect("w"), size[1].as_f64().expect("h").max(f64::from(VIEWPORT.1)));
+        let screen_h = if self.width.load(Ordering::Relaxed) == VIEWPORT.0 { VIEWPORT.1 } else { DESKTOP.1 };
+        let (w, h) = (size[0].as_f64().expect("w"), size[1].as_f64().expect("h").max(f64::from(screen_h)));
         let png = self
             .tab
             .call_method(Page::CaptureScreenshot {

@@ -130,6 +130,20 @@ fn the_console_needs_the_token_and_shows_a_killed_region_down() {
     assert_eq!(region(&v, "stockholm")["routed_last_minute"], 1, "{v}");
     assert_eq!(region(&v, "gothenburg")["routed_last_minute"], 0, "{v}");
     assert_eq!(node_view(&v, 2).expect("node 2")["routed_last_minute"]["malmo"], 2, "{v}");
+    // Every node says what it is and how it fares, asked by the answering node: its build,
+    // uptime, disk, the answers it gave (Gothenburg's three 307s and its sign-up among them)
+    // and its own view of the term and leader.
+    for id in 1..=3 {
+        let f = &node_view(&v, id).expect("node")["facts"];
+        assert_eq!(f["version"], env!("CARGO_PKG_VERSION"), "node {id}: {v}");
+        assert_eq!(f["revision"], svea_node::REVISION, "node {id}: {v}");
+        assert!(f["uptime_s"].as_u64().is_some() && f["disk_bytes"].as_u64() > Some(0), "node {id}: {v}");
+        assert_eq!((f["term"].as_u64(), f["leader"].as_u64()), (v["term"].as_u64(), Some(leader)), "node {id} follows the same leader: {v}");
+        assert_eq!(f["errors_last_minute"], 0, "node {id}: {v}");
+    }
+    assert!(node_view(&v, 2).expect("node 2")["facts"]["answers_last_minute"].as_u64() >= Some(4), "{v}");
+    let page = op.get(&ops("/ops"));
+    assert!(page.body.contains("Member node ids") && page.body.contains("#1") && page.body.contains(svea_node::REVISION.get(..12).unwrap_or(svea_node::REVISION)), "{}", page.body);
     let actors: u64 = v["nodes"].as_array().expect("nodes").iter().flat_map(|n| n["actors"].as_object().into_iter().flat_map(|m| m.values())).filter_map(Value::as_u64).sum();
     assert_eq!(actors, 1, "the business (the sessions were sent elsewhere): {v}");
 
@@ -148,6 +162,7 @@ fn the_console_needs_the_token_and_shows_a_killed_region_down() {
     });
     assert!(killed.elapsed() <= FAILOVER_AFTER + REFRESH);
     assert_eq!(node_view(&v, 3).expect("node 3")["health"], "down", "{v}");
+    assert!(node_view(&v, 3).expect("node 3")["facts"].is_null(), "a dead node says nothing: {v}");
     assert_eq!(region(&v, "stockholm")["health"], "up", "{v}");
     assert_eq!(region(&v, "gothenburg")["health"], "up", "{v}");
 
@@ -159,10 +174,11 @@ fn the_console_needs_the_token_and_shows_a_killed_region_down() {
 }
 
 #[test]
-fn a_drain_from_the_console_asks_first_and_refuses_another_site() {
+fn any_console_drains_any_node_after_asking_and_switches_maintenance() {
     let dir = tempfile::tempdir().expect("tmp");
     let mut c = Cluster3::start(dir.path(), &[]);
     let g = c.nodes.iter().position(|p| p.url == c.by_region("gothenburg").url).expect("gothenburg");
+    let m = c.nodes.iter().position(|p| p.url == c.by_region("malmo").url).expect("malmo");
     let n = &c.nodes[g];
     let mut op = browser(n);
     sign_in(n, &mut op);
@@ -175,29 +191,85 @@ fn a_drain_from_the_console_asks_first_and_refuses_another_site() {
             Err(v)
         }
     });
+    // A business in Malmö: its actor lives on node 3 until the drain hands it on.
+    let biz = create_business(n, "100.00");
 
     // From another site, or without signing in: nothing happens.
-    let ops = |path: &str| format!("{}{path}", n.operator_url);
+    let base = n.operator_url.clone();
+    let ops = |path: &str| format!("{base}{path}");
     let mut evil = Phone::default().with_header("origin", "http://evil.example");
     evil.cookies = op.cookies.clone();
-    let evil = evil.post(&ops("/ops/nodes/2/drain"), &[("confirm", "yes")]);
-    assert_eq!(evil.status, 400, "{}", evil.body);
-    assert!(evil.body.contains("not from this site"), "{}", evil.body);
-    let anon = browser(n).post(&ops("/ops/nodes/2/drain"), &[("confirm", "yes")]);
-    assert_eq!(anon.status, 401);
-    assert!(anon.body.contains(r#"id="operator-token""#));
-    // Removing a reachable node is refused, and the page says why.
+    for path in ["/ops/nodes/3/drain", "/ops/maintenance"] {
+        let r = evil.post(&ops(path), &[("confirm", "yes"), ("on", "on")]);
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert!(r.body.contains("not from this site"), "{}", r.body);
+        let anon = browser(n).post(&ops(path), &[("confirm", "yes"), ("on", "on")]);
+        assert_eq!(anon.status, 401, "{path}");
+        assert!(anon.body.contains(r#"id="operator-token""#));
+    }
+    // Removing a reachable node is refused, and the page says why; so is draining a stranger.
     let refused = op.post(&ops("/ops/nodes/3/remove"), &[("confirm", "yes")]);
     assert_eq!(refused.status, 409, "{}", refused.body);
     assert!(refused.body.contains("drain it instead"), "{}", refused.body);
+    let stranger = op.post(&ops("/ops/nodes/9/drain"), &[("confirm", "yes")]);
+    assert_eq!(stranger.status, 404, "{}", stranger.body);
+    assert!(stranger.body.contains("node 9 not found"), "{}", stranger.body);
     assert_eq!(members(&console(n, &mut op)), Some(vec![1, 2, 3]));
 
-    // The first post asks; only the confirmed one drains.
-    let ask = op.post(&ops("/ops/nodes/2/drain"), &[]);
+    // Maintenance: asked first, then on for every region with its message, then off.
+    let bad = op.post(&ops("/ops/maintenance"), &[("on", "on"), ("retry_after_s", "soon"), ("confirm", "yes")]);
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("not a whole number of seconds"), "{}", bad.body);
+    let fields = [("on", "on"), ("message", "Vi uppgraderar till 06:00."), ("retry_after_s", "120")];
+    let ask = op.post(&ops("/ops/maintenance"), &fields);
     assert_eq!(ask.status, 200, "{}", ask.body);
-    assert!(ask.body.contains(r#"name="confirm" value="yes""#) && ask.body.contains("Drain node 2"), "{}", ask.body);
-    assert_eq!(members(&console(n, &mut op)), Some(vec![1, 2, 3]), "asking changed nothing");
+    assert!(ask.body.contains(r#"name="confirm" value="yes""#) && ask.body.contains("Retry-After 120 s"), "{}", ask.body);
+    assert_eq!(c.by_region("malmo").get(&format!("/q/{}", biz.token)).status, 200, "asking changed nothing");
+    let on = op.post(&ops("/ops/maintenance"), &[fields[0], fields[1], fields[2], ("confirm", "yes")]);
+    assert_eq!(on.status, 200, "{}", on.body);
+    assert!(on.body.contains(r#"data-on="on""#) && on.body.contains("Vi uppgraderar till 06:00."), "{}", on.body);
+    eventually(Duration::from_secs(10), "malmo in maintenance", || {
+        let r = c.by_region("malmo").get(&format!("/q/{}", biz.token));
+        if r.status == 503 && r.header("retry-after") == Some("120") {
+            Ok(())
+        } else {
+            Err(r.status)
+        }
+    });
+    let off = op.post(&ops("/ops/maintenance"), &[("on", "off"), ("confirm", "yes")]);
+    assert!(off.status == 200 && off.body.contains(r#"data-on="off""#), "{}", off.body);
+    eventually(Duration::from_secs(10), "malmo serving again", || {
+        let r = c.by_region("malmo").get(&format!("/q/{}", biz.token));
+        if r.status == 200 {
+            Ok(())
+        } else {
+            Err(r.status)
+        }
+    });
 
+    // Node 3 (Malmö) drained from Gothenburg's console: the first post asks; the confirmed one is
+    // sent to node 3, which hands its actors off, leaves and stops, and this console reports it.
+    let ask = op.post(&ops("/ops/nodes/3/drain"), &[]);
+    assert_eq!(ask.status, 200, "{}", ask.body);
+    assert!(ask.body.contains(r#"name="confirm" value="yes""#) && ask.body.contains("Drain node 3") && ask.body.contains("sent to node 3"), "{}", ask.body);
+    assert_eq!(members(&console(n, &mut op)), Some(vec![1, 2, 3]), "asking changed nothing");
+    let done = op.post(&ops("/ops/nodes/3/drain"), &[("confirm", "yes")]);
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Node 3 drained") && done.body.contains("stops now"), "{}", done.body);
+    assert!(c.nodes[m].wait_exit(Duration::from_secs(20)).is_some(), "the drained node stops");
+    let n = &c.nodes[g];
+    eventually(Duration::from_secs(20), "node 3 gone from the membership", || {
+        let v = console(n, &mut op);
+        if members(&v) == Some(vec![1, 2]) {
+            Ok(v)
+        } else {
+            Err(v)
+        }
+    });
+    // The business it owned is served by the others.
+    assert_eq!(n.get_as(&format!("/v1/businesses/{}", biz.id), &biz.key).status, 200);
+
+    // And a node drains itself from its own console: that console ends with the report.
     let done = op.post(&ops("/ops/nodes/2/drain"), &[("confirm", "yes")]);
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(done.body.contains("Node 2 drained"), "{}", done.body);
@@ -205,12 +277,13 @@ fn a_drain_from_the_console_asks_first_and_refuses_another_site() {
     let s = c.by_region("stockholm");
     let mut op = browser(s);
     sign_in(s, &mut op);
-    eventually(Duration::from_secs(20), "node 2 gone from the membership", || {
+    eventually(Duration::from_secs(20), "only node 1 left", || {
         let v = console(s, &mut op);
-        if members(&v) == Some(vec![1, 3]) {
+        if members(&v) == Some(vec![1]) {
             Ok(v)
         } else {
             Err(v)
         }
     });
+    assert_eq!(s.get_as(&format!("/v1/businesses/{}", biz.id), &biz.key).status, 200);
 }

@@ -63,6 +63,29 @@ pub fn python(packages: &[&str]) -> PathBuf {
     py
 }
 
+/// The folder of the npm `package` (pinned `name@version`) under `target/test-tools/npm`,
+/// installed from the npm registry with the machine's npm (Debian `npm` when missing) first.
+pub fn npm(package: &str) -> PathBuf {
+    let name = package.rsplit_once('@').map_or(package, |(n, _)| n);
+    let prefix = target_dir().join("test-tools").join("npm");
+    let dir = prefix.join("node_modules").join(name);
+    let version = package.rsplit_once('@').map(|(_, v)| v);
+    let installed = || {
+        let manifest = std::fs::read_to_string(dir.join("package.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&manifest).ok()?;
+        Some(version.is_none_or(|want| v["version"] == want))
+    };
+    if installed() == Some(true) {
+        return dir;
+    }
+    let npm = debian("npm", "npm");
+    let _one = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+    std::fs::create_dir_all(&prefix).expect("npm prefix");
+    run(Command::new(npm).args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"]).arg(&prefix).arg(package), &format!("npm install {package}"));
+    assert_eq!(installed(), Some(true), "npm installed {package}, but {} does not hold it", dir.display());
+    dir
+}
+
 fn run(cmd: &mut Command, what: &str) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(

@@ -1,8 +1,9 @@
 //! The operator console at `/ops`, served by the operator listener only (`operator.listen_addr`;
 //! the public listener answers 404): a map of Sweden with the regions, the nodes and their health,
-//! the leader and term, replication lag, actors per node and where customers were routed in the
-//! last minute, refreshed live, and the membership actions (add, drain, remove) behind a
-//! confirmation.
+//! the leader and term, replication lag, actors per node, each node's build, uptime, disk and
+//! error rate and its own view of term and leader, where customers were routed in the last
+//! minute, refreshed live; the membership actions (add, drain, remove) and maintenance mode
+//! behind a confirmation.
 //!
 //! - `GET /ops`: the sign-in form, or once signed in the console. Without JavaScript it reloads
 //!   itself every [`REFRESH_S`] seconds (`<noscript><meta http-equiv="refresh">`); with it,
@@ -11,10 +12,11 @@
 //!   it) sets the [`OPS_COOKIE`]; `POST /ops/sign-out` clears it.
 //! - `GET /ops/console.json`: the [`projection::ConsoleView`] of the operator status (`GET
 //!   /v1/cluster`, the same gathering); 401 problem without the cookie.
-//! - `POST /ops/nodes`, `POST /ops/nodes/{id}/drain`, `POST /ops/nodes/{id}/remove`: the
-//!   operator API's add, drain and remove. Without `confirm=yes` they answer a confirmation page
-//!   whose button posts the same form with it; with it they act and show the console with the
-//!   result or the error in words.
+//! - `POST /ops/nodes`, `POST /ops/nodes/{id}/drain`, `POST /ops/nodes/{id}/remove`,
+//!   `POST /ops/maintenance`: the operator API's add, drain, remove and maintenance switch.
+//!   Without `confirm=yes` they answer a confirmation page whose button posts the same form with
+//!   it; with it they act and show the console with the result or the error in words. A drain
+//!   of another node is forwarded to it (a drain runs on the node it drains).
 //!
 //! The cookie never holds the token: it is `<expiry>.<HMAC-SHA256 under the token of the
 //! expiry>`, `HttpOnly; SameSite=Strict; Path=/ops` (`Secure` when the request came over HTTPS),
@@ -35,7 +37,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 
 use super::error::{status_for, ApiError, ApiResult};
-use super::operator::{check_member, parse_node_id, tokens_match, ExitHandle};
+use super::operator::{check_maintenance, check_member, parse_node_id, tokens_match, ExitHandle};
 use super::page::{same_origin, PAGE_REFERRER_POLICY};
 use crate::core::operator::{self, MemberIn};
 use crate::core::NodeHandle;
@@ -118,6 +120,7 @@ async fn view(node: &NodeHandle) -> Result<ConsoleView, ApiError> {
         paid: count("paid"),
         failed: count("failed"),
     };
+    view.maintenance = operator::MaintenanceOut::from(operator::maintenance(node)?);
     Ok(view)
 }
 
@@ -278,9 +281,9 @@ pub(super) struct ConfirmForm {
     confirm: Option<String>,
 }
 
-/// `POST /ops/nodes/{id}/drain`: drain this node (confirmation first); it leaves the cluster and stops.
-#[utoipa::path(post, path = "/ops/nodes/{id}/drain", tag = "operator", operation_id = "console_drain", summary = "Drain this node from the console", description = "Hands this node's actors and leadership off and removes it; a confirmation page first.", security(("operator_console" = [])),
-    params(("id" = u64, Path, description = "The node to drain: this console's own node.", example = 3)),
+/// `POST /ops/nodes/{id}/drain`: drain a node (confirmation first); it leaves the cluster and stops.
+#[utoipa::path(post, path = "/ops/nodes/{id}/drain", tag = "operator", operation_id = "console_drain", summary = "Drain a node from the console", description = "Hands the node's actors and leadership off and removes it; a confirmation page first. Any node's console drains any member: the drain is forwarded to the node it drains.", security(("operator_console" = [])),
+    params(("id" = u64, Path, description = "The node to drain: this console's node or another member.", example = 3)),
     request_body(content = ConfirmForm, content_type = "application/x-www-form-urlencoded"),
     responses(ConsoleAnswers))]
 pub(super) async fn drain(
@@ -293,23 +296,87 @@ pub(super) async fn drain(
     if let Err(res) = action_start(&node, &req) {
         return res;
     }
-    let id = match parse_node_id(&id).and_then(|id| operator::check_drain_target(&node, id).map(|()| id).map_err(ApiError::from)) {
+    let id = match parse_node_id(&id).and_then(|id| check_member_id(&node, id)) {
         Ok(id) => id,
         Err(e) => return after(&node, Err(e)).await,
     };
     if !confirmed(&form.confirm) {
-        return html(StatusCode::OK, view::confirm_drain(id));
+        return html(StatusCode::OK, view::confirm_drain(id, id == node.cluster().id()));
     }
-    match operator::drain(&node).await {
-        Ok(report) => {
+    match operator::drain_node(&node, id).await {
+        Ok((report, true)) => {
             if let Some(exit) = exit {
                 exit.exit_soon();
             }
-            // The node has left the cluster and stops in a moment: no status to show any more.
+            // This node has left the cluster and stops in a moment: no status to show any more.
             html(StatusCode::OK, view::drained(&report))
         }
+        Ok((report, false)) => after(&node, Ok(view::drained_elsewhere(&report))).await,
         Err(e) => after(&node, Err(e.into())).await,
     }
+}
+
+/// `id`, when it names a member; else the "no such node" error.
+fn check_member_id(node: &NodeHandle, id: u64) -> Result<u64, ApiError> {
+    match node.cluster().member(id) {
+        Some(_) => Ok(id),
+        None => Err(crate::actors::ActorError::NotFound { what: crate::actors::Missing::Node, id: id.to_string() }.into()),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"on": "on", "message": "Vi uppgraderar svea till kl. 06:00.", "retry_after_s": "600", "confirm": "yes"}))]
+pub(super) struct MaintenanceForm {
+    /// `on` or `off`.
+    #[schema(pattern = "^(on|off)$")]
+    on: String,
+    /// What customers are told (on only).
+    #[serde(default)]
+    message: Option<String>,
+    /// Seconds customers wait before retrying (on only); empty: the default.
+    #[serde(default)]
+    retry_after_s: Option<String>,
+    confirm: Option<String>,
+}
+
+/// `POST /ops/maintenance`: switch maintenance mode (confirmation first), as `PUT
+/// /v1/cluster/maintenance` does.
+#[utoipa::path(post, path = "/ops/maintenance", tag = "operator", operation_id = "console_maintenance", summary = "Switch maintenance mode from the console", description = "Switches maintenance mode on (with the message customers see) or off, cluster-wide; a confirmation page first.", security(("operator_console" = [])),
+    request_body(content = MaintenanceForm, content_type = "application/x-www-form-urlencoded"),
+    responses(ConsoleAnswers))]
+pub(super) async fn maintenance(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<MaintenanceForm>) -> HttpResponse {
+    if let Err(res) = action_start(&node, &req) {
+        return res;
+    }
+    let f = form.into_inner();
+    let input = maintenance_input(&f).and_then(|m| check_maintenance(&m).map(|()| m));
+    let input = match input {
+        Ok(m) => m,
+        Err(e) => return after(&node, Err(e)).await,
+    };
+    if !confirmed(&f.confirm) {
+        return html(StatusCode::OK, view::confirm_maintenance(&input));
+    }
+    let on = input.on;
+    let done = operator::set_maintenance(&node, input, chrono::Utc::now().timestamp_millis()).await;
+    let said = if on { "maintenance mode is on: customers see the message" } else { "maintenance mode is off" };
+    after(&node, done.map(|_| said.to_owned()).map_err(ApiError::from)).await
+}
+
+/// The form's fields as the API's input: `on`/`off`, the message only when on, the retry time a
+/// whole number of seconds.
+fn maintenance_input(f: &MaintenanceForm) -> Result<operator::MaintenanceIn, ApiError> {
+    let on = match f.on.as_str() {
+        "on" => true,
+        "off" => false,
+        other => return Err(crate::http::error::bad("invalid-body", format!("on must be on or off, got {other:?}"))),
+    };
+    let message = f.message.as_deref().map(str::trim).filter(|m| on && !m.is_empty()).map(str::to_owned);
+    let retry_after_s = match f.retry_after_s.as_deref().map(str::trim).filter(|r| on && !r.is_empty()) {
+        None => None,
+        Some(r) => Some(r.parse::<u32>().map_err(|_| crate::http::error::bad("invalid-body", format!("retry_after_s {r:?} is not a whole number of seconds")))?),
+    };
+    Ok(operator::MaintenanceIn { on, message, retry_after_s })
 }
 
 /// `POST /ops/nodes/{id}/remove`: remove a node from the membership (confirmation first).

@@ -8,7 +8,7 @@ use serde::Serialize;
 use svea_config::RegionSpec;
 
 use super::map;
-use crate::core::operator::ClusterOut;
+use crate::core::operator::{ClusterOut, MaintenanceOut, NodeFacts};
 use crate::core::routed::ROUTED_WINDOW_S;
 
 /// `up` or `down`, as the page's `data-health` attributes say it.
@@ -58,6 +58,9 @@ pub struct NodeView {
     pub actors: BTreeMap<String, u64>,
     /// Where its routing sent customers in the last minute (`None`: it did not answer).
     pub routed_last_minute: Option<BTreeMap<String, u64>>,
+    /// What it says of itself: build, uptime, disk, errors, its term and leader (`None`: it did
+    /// not answer).
+    pub facts: Option<NodeFacts>,
 }
 
 /// Cashback payouts as this node sees them (issue 21): the payouts in flight in the whole cluster
@@ -86,6 +89,7 @@ pub struct PayoutsView {
 #[schema(example = json!({
     "cluster": "svea", "node": 1, "term": 3, "leader": 1, "routed_window_s": 60, "replication_error": null,
     "payouts": {"rail": "ledger-only", "in_flight": 0, "stuck": 0, "started": 3, "paid": 3, "failed": 0},
+    "maintenance": {"on": false, "message": null, "retry_after_s": null, "since_ms": null},
     "regions": [
         {"name": "stockholm", "health": "up", "x": 402.5, "y": 611.0, "nodes": [1], "routed_last_minute": 12},
         {"name": "gothenburg", "health": "up", "x": 118.0, "y": 702.4, "nodes": [2], "routed_last_minute": 4},
@@ -93,9 +97,11 @@ pub struct PayoutsView {
     ],
     "nodes": [
         {"id": 1, "region": "stockholm", "health": "up", "leader": true, "role": "voter", "draining": false, "lag": 0,
-         "actors": {"business": 2, "session": 9}, "routed_last_minute": {"stockholm": 10, "malmo": 2}},
+         "actors": {"business": 2, "session": 9}, "routed_last_minute": {"stockholm": 10, "malmo": 2},
+         "facts": {"version": "0.1.0", "revision": "4dffa76", "uptime_s": 3600, "disk_bytes": 52428800, "answers_last_minute": 120, "errors_last_minute": 0,
+                   "term": 3, "leader": 1, "routed_last_minute": {"stockholm": 10, "malmo": 2}}},
         {"id": 3, "region": "malmo", "health": "down", "leader": false, "role": "voter", "draining": false, "lag": null,
-         "actors": {}, "routed_last_minute": null}
+         "actors": {}, "routed_last_minute": null, "facts": null}
     ]
 }))]
 pub struct ConsoleView {
@@ -117,6 +123,8 @@ pub struct ConsoleView {
     pub replication_error: Option<String>,
     /// Cashback payouts as this node sees them.
     pub payouts: PayoutsView,
+    /// Maintenance mode, cluster-wide.
+    pub maintenance: MaintenanceOut,
 }
 
 /// Projects the operator status onto the region table (`regions`, in the config's order).
@@ -134,6 +142,7 @@ pub fn project(status: &ClusterOut, regions: &[RegionSpec]) -> ConsoleView {
             lag: m.lag,
             actors: m.actors_by_kind.clone(),
             routed_last_minute: m.routed_last_minute.clone(),
+            facts: m.facts.clone(),
         })
         .collect();
     let regions = regions
@@ -162,6 +171,7 @@ pub fn project(status: &ClusterOut, regions: &[RegionSpec]) -> ConsoleView {
         routed_window_s: ROUTED_WINDOW_S,
         replication_error: status.replication_error.clone(),
         payouts: PayoutsView::default(),
+        maintenance: MaintenanceOut { on: false, message: None, retry_after_s: None, since_ms: None },
     }
 }
 
@@ -185,6 +195,7 @@ mod tests {
             owned_actors: 3,
             actors_by_kind: BTreeMap::from([("business".into(), 1), ("session".into(), 2)]),
             routed_last_minute: reachable.then(|| BTreeMap::from([(region.to_owned(), id)])),
+            facts: None,
         }
     }
 

@@ -10,7 +10,7 @@ use maud::{html, Markup, DOCTYPE};
 use super::map;
 use super::projection::{ConsoleView, NodeView, RegionView};
 use super::REFRESH_S;
-use crate::core::operator::{DrainOut, MemberIn};
+use crate::core::operator::{DrainOut, MaintenanceIn, MemberIn, NodeFacts};
 use crate::http::assets::{href, ICON_SVG, OPS_CSS, OPS_JS, SWEDEN_LICENSE, SWEDEN_SVG};
 
 fn layout(title: &str, live: bool, body: Markup) -> Markup {
@@ -76,6 +76,47 @@ fn role(n: &NodeView) -> String {
     r
 }
 
+/// `3 d 4 h`, `2 h 5 min`, `42 s`: an uptime at a glance.
+fn uptime(s: u64) -> String {
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s} s"),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+/// Bytes in binary units, one decimal: `48.2 MiB`.
+fn bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// Server errors of the last minute: `0 of 120`, `3 of 120 (2.5 %)`.
+fn errors(f: &NodeFacts) -> String {
+    if f.errors_last_minute == 0 {
+        return format!("0 of {}", f.answers_last_minute);
+    }
+    let pct = f.errors_last_minute as f64 * 100.0 / f.answers_last_minute.max(1) as f64;
+    format!("{} of {} ({pct:.1} %)", f.errors_last_minute, f.answers_last_minute)
+}
+
+/// The revision, short enough for a table cell.
+fn short_revision(r: &str) -> &str {
+    r.get(..12).unwrap_or(r)
+}
+
 fn routed(n: &NodeView) -> String {
     n.routed_last_minute.as_ref().map_or_else(|| "no answer".into(), counts)
 }
@@ -118,21 +159,26 @@ pub fn console(v: &ConsoleView, outcome: Option<&Result<String, String>>) -> Mar
                 div {
                     h2 { "Regions" }
                     table #regions {
-                        thead { tr { th { "Region" } th { "Health" } th { "Nodes" } th { "Customers routed here, last " (v.routed_window_s) " s" } } }
+                        thead { tr { th { "Region" } th { "Health" } th { "Member node ids" } th { "Customers routed here, last " (v.routed_window_s) " s" } } }
                         tbody {
                             @for r in &v.regions {
                                 tr id={ "region-row-" (r.name) } data-health=(r.health) {
                                     td { (r.name) }
                                     td.health { (r.health) }
-                                    td { (r.nodes.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")) }
+                                    td.members { (r.nodes.iter().map(|id| format!("#{id}")).collect::<Vec<_>>().join(", ")) }
                                     td.routed { (r.routed_last_minute) }
                                 }
                             }
                         }
                     }
-                    h2 { "Nodes" }
+                }
+            }
+            h2 #h-nodes { "Nodes" }
+            // Wide on a desktop too (a column per fact): it scrolls sideways inside its frame
+            // rather than widening the page; the frame takes keyboard focus so it can be scrolled.
+            div.scroll tabindex="0" role="region" aria-labelledby="h-nodes" {
                     table #nodes {
-                        thead { tr { th { "Node" } th { "Region" } th { "Health" } th { "Role" } th { "Lag" } th { "Actors" } th { "Routed by it, last minute" } th { "Actions" } } }
+                        thead { tr { th { "Node" } th { "Region" } th { "Health" } th { "Role" } th { "Version" } th { "Uptime" } th { "Disk" } th { "Server errors, last minute" } th { "Its term · leader" } th { "Lag" } th { "Actors" } th { "Routed by it, last minute" } th { "Actions" } } }
                         tbody {
                             @for n in &v.nodes {
                                 tr id={ "node-" (n.id) } data-health=(n.health) {
@@ -141,6 +187,20 @@ pub fn console(v: &ConsoleView, outcome: Option<&Result<String, String>>) -> Mar
                                     td data-label="Region" { (n.region) }
                                     td.health data-label="Health" { (n.health) }
                                     td.role data-label="Role" { (role(n)) }
+                                    @match &n.facts {
+                                        Some(f) => {
+                                            td.version data-label="Version" { (f.version) " " code title=(f.revision) { (short_revision(&f.revision)) } }
+                                            td.uptime data-label="Uptime" { (uptime(f.uptime_s)) }
+                                            td.disk data-label="Disk" { (f.disk_bytes.map_or_else(|| "unreadable".into(), bytes)) }
+                                            td.errors data-label="Server errors, last minute" data-errors=(f.errors_last_minute) { (errors(f)) }
+                                            td.view data-label="Its term · leader" { (f.term) " · " (f.leader.map_or_else(|| "none".into(), |l| format!("#{l}"))) }
+                                        }
+                                        None => {
+                                            @for (class, label) in [("version", "Version"), ("uptime", "Uptime"), ("disk", "Disk"), ("errors", "Server errors, last minute"), ("view", "Its term · leader")] {
+                                                td class=(class) data-label=(label) { "no answer" }
+                                            }
+                                        }
+                                    }
                                     td.lag data-label="Lag" { (lag(n)) }
                                     td.actors data-label="Actors" { (counts(&n.actors)) }
                                     td.routed data-label="Routed, last minute" { (routed(n)) }
@@ -152,6 +212,8 @@ pub fn console(v: &ConsoleView, outcome: Option<&Result<String, String>>) -> Mar
                             }
                         }
                     }
+            }
+            div {
                     @if let Some(e) = &v.replication_error { p.note { "Replication lag unknown: " (e) } }
                     h2 #h-payouts { "Cashback payouts" }
                     p.note { "Rail " strong #payout-rail { (v.payouts.rail) } ". In flight cluster-wide as this node last saw them; started, paid and failed by wallets this node owns since it started." }
@@ -167,12 +229,41 @@ pub fn console(v: &ConsoleView, outcome: Option<&Result<String, String>>) -> Mar
                             }
                         }
                     }
-                    p.note { "A drain runs on the node it drains: open that node's console to drain it. Remove is for a node that is down." }
-                }
+                    p.note { "Drain works from any node's console: it is sent to the node it drains, which hands its actors off, leaves and stops. Remove is for a node that is down." }
             }
+            (maintenance_form(v))
             (add_form())
         }
     })
+}
+
+fn maintenance_form(v: &ConsoleView) -> Markup {
+    let m = &v.maintenance;
+    html! {
+        section #maintenance data-on=(if m.on { "on" } else { "off" }) {
+            h2 { "Maintenance mode" }
+            @if m.on {
+                p.result.error role="status" #maintenance-state {
+                    "On: customers get 503 with Retry-After " (m.retry_after_s.unwrap_or_default()) " s and the message: "
+                    q { (m.message.clone().unwrap_or_default()) }
+                }
+                form method="post" action="/ops/maintenance" {
+                    input type="hidden" name="on" value="off";
+                    button type="submit" { "Switch maintenance off…" }
+                }
+            } @else {
+                p #maintenance-state { "Off: customers are served." }
+                form.add method="post" action="/ops/maintenance" {
+                    input type="hidden" name="on" value="on";
+                    label for="maintenance-message" { "Message customers see (Swedish and English)" }
+                    textarea #maintenance-message name="message" rows="2" maxlength=(crate::core::operator::MAINTENANCE_MESSAGE_CHARS_MAX) placeholder="Vi uppgraderar svea till kl. 06:00. / We are upgrading until 06:00." {}
+                    label for="maintenance-retry" { "Customers retry after (seconds)" }
+                    input #maintenance-retry name="retry_after_s" type="number" min="1" max=(crate::core::operator::MAINTENANCE_RETRY_AFTER_S_MAX) placeholder=(crate::core::operator::MAINTENANCE_RETRY_AFTER_S_DEFAULT);
+                    button type="submit" { "Switch maintenance on…" }
+                }
+            }
+        }
+    }
 }
 
 fn add_form() -> Markup {
@@ -241,10 +332,43 @@ pub fn confirm_add(m: &MemberIn) -> Markup {
     confirm(&format!("Add node {}", m.id), what, "/ops/nodes", &fields)
 }
 
-/// Asks before draining node `id` (this one).
-pub fn confirm_drain(id: u64) -> Markup {
-    let what = html! { p { "Node " (id) " stops taking new actors, hands every actor it owns to another node, hands leadership away if it leads, leaves the cluster and stops." } };
+/// Asks before draining node `id` (`here`: the node serving this console, whose console then ends).
+pub fn confirm_drain(id: u64, here: bool) -> Markup {
+    let what = html! {
+        p { "Node " (id) " stops taking new actors, hands every actor it owns to another node, hands leadership away if it leads, leaves the cluster and stops." }
+        @if here { p { "It is the node serving this console: open another node's console afterwards." } }
+        @else { p { "The drain is sent to node " (id) " and this console waits for its report." } }
+    };
     confirm(&format!("Drain node {id}"), what, &format!("/ops/nodes/{id}/drain"), &[])
+}
+
+/// Asks before switching maintenance mode.
+pub fn confirm_maintenance(m: &MaintenanceIn) -> Markup {
+    let fields = [
+        ("on", if m.on { "on" } else { "off" }.to_owned()),
+        ("message", m.message.clone().unwrap_or_default()),
+        ("retry_after_s", m.retry_after_s.map(|s| s.to_string()).unwrap_or_default()),
+    ];
+    let what = if m.on {
+        html! {
+            p { "Every customer request in every region is answered 503 with Retry-After "
+                (m.retry_after_s.unwrap_or(crate::core::operator::MAINTENANCE_RETRY_AFTER_S_DEFAULT)) " s and this message:" }
+            blockquote { (m.message.clone().unwrap_or_default()) }
+        }
+    } else {
+        html! { p { "Customers are served again in every region." } }
+    };
+    confirm(if m.on { "Switch maintenance on" } else { "Switch maintenance off" }, what, "/ops/maintenance", &fields)
+}
+
+/// What the console says after another node drained at its request.
+pub fn drained_elsewhere(report: &DrainOut) -> String {
+    let mut s = format!("Node {} drained: {} actors handed off", report.node, report.handed_off);
+    if let Some(to) = report.leadership_moved_to {
+        s.push_str(&format!(", leadership moved to node {to}"));
+    }
+    s.push_str("; it left the cluster and stops now.");
+    s
 }
 
 /// Asks before removing node `id`.

@@ -132,7 +132,7 @@ fn waiting_for_the_till_reloads_itself_without_script() {
     let mut s = session(SessionState::AwaitingPurchase);
     s.await_until = Some(utc("2026-07-15T11:05:00Z"));
     let html = render(Lang::Sv, Some(&s), "x");
-    assert!(html.contains(&format!("<meta http-equiv=\"refresh\" content=\"{WAIT_REFRESH_S}\">")), "{html}");
+    assert!(html.contains(&format!("<noscript><meta http-equiv=\"refresh\" content=\"{WAIT_REFRESH_S}\"></noscript>")), "{html}");
     assert!(html.contains("Väntar på kassan") && html.contains("href=\"/q/tok\""), "{html}");
     assert!(html.contains("13:05"), "Swedish time shown: {html}");
     assert!(!render(Lang::Sv, Some(&session(SessionState::Opened)), "x").contains("http-equiv"));

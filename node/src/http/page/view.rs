@@ -112,8 +112,11 @@ pub(crate) fn document(lang: Lang, title: &str, head: Markup, body: Markup) -> M
 fn layout(lang: Lang, title: &str, refresh: bool, body: Markup) -> Markup {
     let t = lang.texts();
     let head = html! {
+        // Without JavaScript the waiting page reloads itself; with it, page.js asks in the
+        // background and reloads only once the till has answered (a timed reload under a reader
+        // is what WCAG 2.2.1 and axe's meta-refresh rule forbid).
         @if refresh {
-            meta http-equiv="refresh" content=(WAIT_REFRESH_S);
+            noscript { meta http-equiv="refresh" content=(WAIT_REFRESH_S); }
         }
         link rel="stylesheet" href=(href(&PAGE_CSS));
         script src=(href(&PAGE_JS)) defer {}
@@ -267,7 +270,7 @@ fn purchase_summary(t: &Texts, p: &Page<'_>, s: &Session) -> Markup {
 
 fn awaiting(t: &Texts, p: &Page<'_>, s: &Session) -> Markup {
     html! {
-        section.waiting aria-labelledby="h-wait" aria-live="polite" {
+        section.waiting aria-labelledby="h-wait" aria-live="polite" data-refresh-s=(WAIT_REFRESH_S) {
             h2 #h-wait { (t.waiting_heading) }
             p { (t.waiting_text) }
             (purchase_summary(t, p, s))
