@@ -32,7 +32,7 @@ use super::cell::{Persisted, Slot};
 use super::keys::{
     DayFingerprintRecord, DeclaredMaxRecord, DeviceDayRecord, FingerprintRecord, HeldRecord, HeldReward, Index, NetworkDayRecord, OpenedRecord, OrgClaim, OrgClaimRecord, OrgRecord,
     OrgUnverifiedRecord, PosAccountRecord, PosClaimRecord, PosEventRecord, PosLockRecord, PosModeRecord, PosPurchaseRecord, PosRefRecord, PosRefundRecord,
-    PosTryRecord, QrRecord, QrTarget, RefundRecorded, ReversalRecord, SettledRecord, TextStamp, TrySlot,
+    PosTryRecord, QrRecord, QrRetiredRecord, QrTarget, RefundRecorded, ReversalRecord, SettledRecord, TextStamp, TrySlot,
     CheckoutRecord, EntryRecord, FundedRecord, OutboxRecord, PaidTopUp, TopUpRecord, Transfer,
 };
 use crate::domain::ledger::{Account, Book, Entry, EntryId, EntryKind, ExternalRef, Funds};
@@ -489,6 +489,32 @@ pub enum OrgReleased {
 }
 op!(BusinessActor, BusinessId: ReviewHeld -> Settlement);
 op!(BusinessActor, BusinessId: SetDeclaredAmountMax -> Business);
+op!(BusinessActor, BusinessId: ChangeLocations -> Business);
+op!(BusinessActor, BusinessId: SetRewardPolicy -> Business);
+
+/// One change to a business's locations: one Raft command each, with the QR index records it
+/// implies written or deleted in the same command (as creation writes them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ChangeLocations {
+    /// Adds a location (validated, id and token made by the caller); at most
+    /// [`LOCATIONS_MAX`](crate::domain::validate::LOCATIONS_MAX) locations in all.
+    Add(Location),
+    /// Renames a location (the name validated); its QR record carries the new name.
+    Rename {
+        /// Which location.
+        id: LocationId,
+        /// Its new name.
+        name: String,
+    },
+    /// Removes a location: its QR record is deleted and a retired record written in its place,
+    /// so its token stops working. A business keeps at least
+    /// [`LOCATIONS_MIN`](crate::domain::validate::LOCATIONS_MIN) location.
+    Remove(LocationId),
+}
+
+/// Sets the business's reward percentages (a policy already validated).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetRewardPolicy(pub RewardPolicy);
 op!(BusinessActor, BusinessId: RecordTopUp -> TopUpOutcome);
 op!(BusinessActor, BusinessId: RecordTopUpRefund -> TopUpOutcome);
 
@@ -978,6 +1004,70 @@ impl BusinessOp for SetDeclaredAmountMax {
         let record = DeclaredMaxRecord { business: id.clone() }.write(&self.0, IndexMode::Upsert)?;
         slot.commit(env, next.clone(), vec![record], vec![]).await?;
         tracing::info!(declared_amount_max_ore = self.0.as_ore(), "declared purchase ceiling set");
+        Ok(next)
+    }
+}
+
+impl BusinessOp for ChangeLocations {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Business, ActorError> {
+        use crate::domain::validate::{validate_location_count, validate_location_name};
+        let mut next = current(slot, id)?.clone();
+        let position = |next: &Business, lid: &LocationId| {
+            next.locations.iter().position(|l| &l.id == lid).ok_or_else(|| ActorError::NotFound { what: Missing::Location, id: lid.to_string() })
+        };
+        let target = |b: &Business, l: &Location| QrTarget { business: id.clone(), location: l.id.clone(), business_name: b.name.clone(), location_name: l.name.clone() };
+        let mut writes = Vec::with_capacity(2);
+        let mut deletes = Vec::with_capacity(1);
+        match &self {
+            ChangeLocations::Add(l) => {
+                validate_location_count(next.locations.len() + 1)?;
+                validate_location_name(&l.name)?;
+                writes.push(QrRecord { token: l.qr_token.clone() }.write(&target(&next, l), IndexMode::InsertNew)?);
+                next.locations.push(l.clone());
+            }
+            ChangeLocations::Rename { id: lid, name } => {
+                let i = position(&next, lid)?;
+                next.locations[i].name = validate_location_name(name)?.to_string();
+                let l = &next.locations[i];
+                writes.push(QrRecord { token: l.qr_token.clone() }.write(&target(&next, l), IndexMode::Upsert)?);
+            }
+            ChangeLocations::Remove(lid) => {
+                let i = position(&next, lid)?;
+                validate_location_count(next.locations.len() - 1)?;
+                let l = next.locations.remove(i);
+                deletes.push(QrRecord { token: l.qr_token.clone() }.key());
+                writes.push(QrRetiredRecord { token: l.qr_token.clone() }.write(id, IndexMode::Upsert)?);
+            }
+        }
+        match slot.commit(env, next.clone(), writes, deletes).await? {
+            Persisted::Ok => {
+                tracing::info!(locations = next.locations.len(), change = self.as_str(), "locations changed");
+                Ok(next)
+            }
+            // 256-bit random tokens do not collide; if one does, refuse rather than alias.
+            Persisted::IndexTaken { key, .. } => Err(ActorError::conflict(ConflictKind::QrTokenCollision, format!("record {key} already exists; retry"))),
+        }
+    }
+}
+
+impl ChangeLocations {
+    /// The change's name, for logs.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ChangeLocations::Add(_) => "add",
+            ChangeLocations::Rename { .. } => "rename",
+            ChangeLocations::Remove(_) => "remove",
+        }
+    }
+}
+
+impl BusinessOp for SetRewardPolicy {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Business, ActorError> {
+        self.0.validate()?;
+        let mut next = current(slot, id)?.clone();
+        next.policy = self.0;
+        slot.commit(env, next.clone(), vec![], vec![]).await?;
+        tracing::info!(basis_points = ?self.0.tiers.map(|t| t.basis_points), "reward percentages set");
         Ok(next)
     }
 }

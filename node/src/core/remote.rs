@@ -14,7 +14,7 @@ use svea_storage::RaftNodeId;
 
 use crate::actors::business::{
     GetBusiness, NewBusiness, RecordPurchase, RegisterPos, ReleaseOrgNumber, ReleaseReceipt, ReviewHeld, RotateKey, SessionOpened, SetDeclaredAmountMax,
-    SetVerification, Settle, RecordTopUp, RecordTopUpRefund,
+    SetVerification, Settle, RecordTopUp, RecordTopUpRefund, ChangeLocations, SetRewardPolicy,
 };
 use crate::actors::wallet::{ErasePayee, GetWallet, Receive, SetPayee, SettlePayout, TryPayout};
 use crate::actors::registry::RegistryHandle;
@@ -99,6 +99,11 @@ pub enum RemoteCall {
     SettlePayout(DeviceHash, SettlePayout),
     /// [`TryPayout`].
     TryPayout(DeviceHash, TryPayout),
+    // Issue 23 (after `TryPayout`: the variants before keep their numbers).
+    /// [`ChangeLocations`].
+    ChangeLocations(BusinessId, ChangeLocations),
+    /// [`SetRewardPolicy`].
+    SetRewardPolicy(BusinessId, SetRewardPolicy),
 }
 
 /// What travels: the call and the request id it serves, if any (the receiving node logs the
@@ -148,6 +153,8 @@ impl RemoteCall {
             RemoteCall::ErasePayee(..) => "erase_payee",
             RemoteCall::GetWallet(..) => "get_wallet",
             RemoteCall::SettlePayout(..) => "settle_payout",
+            RemoteCall::ChangeLocations(..) => "change_locations",
+            RemoteCall::SetRewardPolicy(..) => "set_reward_policy",
             RemoteCall::TryPayout(..) => "try_payout",
         }
     }
@@ -250,6 +257,8 @@ impl AppHandler for ForwardedCalls {
                 RemoteCall::GetWallet(id, op) => serve(&registry, id, op).await,
                 RemoteCall::SettlePayout(id, op) => serve(&registry, id, op).await,
                 RemoteCall::TryPayout(id, op) => serve(&registry, id, op).await,
+                RemoteCall::ChangeLocations(id, op) => serve(&registry, id, op).await,
+                RemoteCall::SetRewardPolicy(id, op) => serve(&registry, id, op).await,
             };
             // Calls of an HTTP request (they carry its id) get a line here too, so the request
             // can be followed across nodes; the sweeper's and the simulation's carry none.

@@ -60,6 +60,8 @@ pub struct Chromium {
     console: Arc<Mutex<Console>>,
     shots: PathBuf,
     taken: AtomicU32,
+    /// The viewport's width now, CSS pixels (the phone's until [`Chromium::viewport`] changes it).
+    width: AtomicU32,
     // Dropped after `Drop::drop` has killed the process: reaps it and removes the profile.
     _browser: Browser,
 }
@@ -117,7 +119,17 @@ impl Chromium {
         let shots = needs::target_dir().join("screenshots").join(test);
         let _ = std::fs::remove_dir_all(&shots);
         std::fs::create_dir_all(&shots).expect("screenshot folder");
-        Chromium { tab, pid, console, shots, taken: AtomicU32::new(0), _browser: browser }
+        Chromium { tab, pid, console, shots, taken: AtomicU32::new(0), width: AtomicU32::new(VIEWPORT.0), _browser: browser }
+    }
+
+    /// Resizes the screen to `width` × `height` CSS pixels (a desktop at 1280 × 900, the phone at
+    /// [`VIEWPORT`]); a width over 600 is a desktop (no touch, not mobile).
+    pub fn viewport(&self, width: u32, height: u32) {
+        let mobile = width <= 600;
+        call(&self.tab, "Emulation.setDeviceMetricsOverride", json!({
+            "width": width, "height": height, "deviceScaleFactor": if mobile { DEVICE_SCALE } else { 1.0 }, "mobile": mobile
+        }), |v| serde_json::from_value::<Emulation::SetDeviceMetricsOverride>(v));
+        self.width.store(width, Ordering::Relaxed);
     }
 
     /// Sends these headers with every request from now on (page loads, redirects, forms, assets).
@@ -270,7 +282,8 @@ impl Chromium {
     #[track_caller]
     pub fn assert_fits_width(&self) {
         let w = self.eval("document.documentElement.scrollWidth").as_u64().expect("width");
-        assert!(w <= u64::from(VIEWPORT.0), "the page is {w} px wide on a {} px screen: {}", VIEWPORT.0, self.url());
+        let screen = self.width.load(Ordering::Relaxed);
+        assert!(w <= u64::from(screen), "the page is {w} px wide on a {screen} px screen: {}", self.url());
     }
 
     /// Saves a screenshot of the whole page as `<nn>-<step>.png`, after checking that it fits
