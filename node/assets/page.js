@@ -24,7 +24,9 @@ document.addEventListener("DOMContentLoaded", function () {
       var n = count();
       if (n < min || n > max) {
         tried = true;
-        if (event && event.type === "submit") event.preventDefault();
+        // The counter says it in the page's language (aria-live), in place of the browser's
+        // own bubble (the browser's language, over the button); the submit waits.
+        if (event) event.preventDefault();
         update();
         field.focus();
       }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::browser::Chromium;
+use crate::browser::{Chromium, VIEWPORT};
 use crate::harness::*;
 use crate::page::{offered_time, Phone};
 
@@ -57,7 +57,7 @@ fn the_start_page_states_the_offer_and_the_privacy_page_exports_and_erases_with_
     for words in ["Vem har vad", "svea", "Företaget", "365 dagar", "Hämta mina uppgifter (JSON)", "Radera mina uppgifter"] {
         assert!(html.contains(words), "{words} missing: {html}");
     }
-    assert!(phone.get(&format!("{}/privacy?lang=en", n.url)).html(200).contains("Who holds what"));
+    assert!(Phone::default().get(&format!("{}/privacy?lang=en", n.url)).html(200).contains("Who holds what"));
 
     // Export: a JSON download of what svea holds about this device, with the cookie alone.
     let r = phone.post(&format!("{}/privacy/export", n.url), &[]);
@@ -104,6 +104,15 @@ fn the_start_page_states_the_offer_and_the_privacy_page_exports_and_erases_with_
     assert!(limited.header("retry-after").is_some());
 }
 
+/// Screenshots of the page shown now at the phone's 360 × 640 and a desktop's 1280 × 900 (each
+/// checked to fit its width, with no console error), back to the phone after.
+fn shots(web: &Chromium, step: &str) {
+    web.shot(&format!("{step}-360x640"));
+    web.viewport(1280, 900);
+    web.shot(&format!("{step}-1280x900"));
+    web.viewport(VIEWPORT.0, VIEWPORT.1);
+}
+
 #[test]
 fn the_offer_counter_privacy_page_and_numbers_in_chromium_at_phone_and_desktop_sizes() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -117,10 +126,7 @@ fn the_offer_counter_privacy_page_and_numbers_in_chromium_at_phone_and_desktop_s
     assert_eq!(web.eval("document.querySelector('main').firstElementChild.id"), "offer");
     assert_eq!(web.text("#offer-range"), "0–8 %");
     assert!(web.text("#offer-paid").contains("Swish"));
-    web.shot("start-360x640");
-    web.viewport(1280, 900);
-    web.shot("start-1280x900");
-    web.viewport(360, 640);
+    shots(&web, "start");
 
     // The counter is neutral until a too-short text is submitted.
     web.submit("form[action$='/open'] button");
@@ -149,10 +155,7 @@ fn the_offer_counter_privacy_page_and_numbers_in_chromium_at_phone_and_desktop_s
     // The privacy page, and an erasure through it with the cookie the phone has.
     web.open(&format!("{}/privacy", n.url));
     assert!(web.text("#retention").contains("365 dagar"));
-    web.shot("privacy-360x640");
-    web.viewport(1280, 900);
-    web.shot("privacy-1280x900");
-    web.viewport(360, 640);
+    shots(&web, "privacy");
     web.submit("#erase");
     web.wait_text("h1", "Radera dina uppgifter?");
     web.shot("privacy-confirm-360x640");
@@ -167,9 +170,8 @@ fn the_offer_counter_privacy_page_and_numbers_in_chromium_at_phone_and_desktop_s
     web.submit("#sign-in");
     web.wait_until("the dashboard", "document.querySelector('#add-location') !== null");
     assert_eq!(web.text("#budget-funded"), "1 234,50 kr");
-    web.shot("dashboard-360x640");
+    shots(&web, "dashboard");
     web.viewport(1280, 900);
-    web.shot("dashboard-1280x900");
     web.type_into("#new-location-name", "Stationen");
     web.submit("#add-location button");
     web.wait_text("#locations", "Stationen");

@@ -461,6 +461,15 @@ pub(in crate::http) async fn release(node: web::Data<NodeHandle>, req: HttpReque
     }
 }
 
+/// A form's answer: `303` to `done` (Post/Redirect/Get) when it worked, else the dashboard
+/// again with the error in words.
+async fn after_form<T>(node: &NodeHandle, req: &HttpRequest, auth: &Authorized, result: Result<T, ApiError>, done: &str) -> HttpResponse {
+    match result {
+        Ok(_) => see(done, Vec::new()),
+        Err(e) => render(node, req, auth, &ShowQuery::default(), Extra { error: Some(e), ..Extra::default() }).await,
+    }
+}
+
 /// The add-a-location form. Coordinates are optional: without them the new location takes the
 /// business's first location's (they only choose the home region at sign-up).
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -503,10 +512,7 @@ pub(in crate::http) async fn add_location(node: web::Data<NodeHandle>, req: Http
         Ok(l) => node.add_location(auth.business.id.clone(), l).await.map_err(ApiError::from),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(_) => see(&format!("{BASE}?saved=location-added#h-locations"), Vec::new()),
-        Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e), ..Extra::default() }).await,
-    }
+    after_form(&node, &req, &auth, result, &format!("{BASE}?saved=location-added#h-locations")).await
 }
 
 /// The rename form.
@@ -540,10 +546,7 @@ pub(in crate::http) async fn rename_location(node: web::Data<NodeHandle>, req: H
         Ok(lid) => node.rename_location(auth.business.id.clone(), lid, &form.name).await.map_err(ApiError::from),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(_) => see(&format!("{BASE}?saved=location-renamed#h-locations"), Vec::new()),
-        Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e), ..Extra::default() }).await,
-    }
+    after_form(&node, &req, &auth, result, &format!("{BASE}?saved=location-renamed#h-locations")).await
 }
 
 /// `POST /business/locations/{lid}/remove` (`confirm=yes`), as `DELETE /v1/businesses/{id}/locations/{lid}`.
@@ -560,10 +563,7 @@ pub(in crate::http) async fn remove_location(node: web::Data<NodeHandle>, req: H
         (Ok(_), _) => Err(super::error::bad("confirm-removal", "tick the box to confirm the removal")),
         (Err(e), _) => Err(e),
     };
-    match result {
-        Ok(_) => see(&format!("{BASE}?saved=location-removed#h-locations"), Vec::new()),
-        Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e), ..Extra::default() }).await,
-    }
+    after_form(&node, &req, &auth, result, &format!("{BASE}?saved=location-removed#h-locations")).await
 }
 
 /// The reward percentages form (`5`, `5,5`, `5.50`).
@@ -591,10 +591,7 @@ pub(in crate::http) async fn rewards(node: web::Data<NodeHandle>, req: HttpReque
         Ok(bp) => node.set_reward_percentages(auth.business.id.clone(), bp).await.map_err(ApiError::from),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(_) => see(&format!("{BASE}?saved=rewards#h-rewards"), Vec::new()),
-        Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e), ..Extra::default() }).await,
-    }
+    after_form(&node, &req, &auth, result, &format!("{BASE}?saved=rewards#h-rewards")).await
 }
 
 /// The signed-in business for a download (`None`: back to the sign-in page).

@@ -176,9 +176,9 @@ fn plot_h() -> f64 {
     CHART_H - PAD_TOP - PAD_BOTTOM
 }
 
-/// A number as an axis label: whole numbers, no decimals.
-fn axis(v: f64) -> String {
-    format!("{:.0}", v)
+/// A number as an axis label: whole numbers, no decimals, grouped the language's way.
+fn axis(lang: Lang, v: f64) -> String {
+    decimal(lang, v, 0)
 }
 
 fn sek(o: Ore) -> f64 {
@@ -186,7 +186,7 @@ fn sek(o: Ore) -> f64 {
 }
 
 /// One chart's frame: the SVG with its title and description, and the axes.
-fn frame(id: &str, title: &str, desc: &str, days: &[DayPoint], y_max: f64, plot: Markup) -> Markup {
+fn frame(lang: Lang, id: &str, title: &str, desc: &str, days: &[DayPoint], y_max: f64, plot: Markup) -> Markup {
     let (t_id, d_id) = (format!("{id}-title"), format!("{id}-desc"));
     let first = days.first().map(|p| p.day.format("%m-%d").to_string()).unwrap_or_default();
     let last = days.last().map(|p| p.day.format("%m-%d").to_string()).unwrap_or_default();
@@ -199,7 +199,7 @@ fn frame(id: &str, title: &str, desc: &str, days: &[DayPoint], y_max: f64, plot:
                 desc #(d_id) { (desc) }
                 line.axis x1=(PAD_LEFT) y1=(bottom) x2=(CHART_W - PAD_RIGHT) y2=(bottom) {}
                 line.axis x1=(PAD_LEFT) y1=(PAD_TOP) x2=(PAD_LEFT) y2=(bottom) {}
-                text.label x=(PAD_LEFT - 6.0) y=(PAD_TOP + 10.0) text-anchor="end" { (axis(y_max)) }
+                text.label x=(PAD_LEFT - 6.0) y=(PAD_TOP + 10.0) text-anchor="end" { (axis(lang, y_max)) }
                 text.label x=(PAD_LEFT - 6.0) y=(bottom) text-anchor="end" { "0" }
                 text.label x=(PAD_LEFT) y=(CHART_H - 6.0) text-anchor="start" { (first) }
                 text.label x=(CHART_W - PAD_RIGHT) y=(CHART_H - 6.0) text-anchor="end" { (last) }
@@ -302,12 +302,12 @@ fn charts(d: &Dashboard<'_>, t: &Texts) -> Markup {
             p.hint { (t.charts_help) }
             div.charts {
                 div {
-                    (frame("chart-sessions", t.chart_sessions, &sessions_desc, days, sessions_max, bars(&stacks, &outcome_classes, sessions_max)))
+                    (frame(d.lang, "chart-sessions", t.chart_sessions, &sessions_desc, days, sessions_max, bars(&stacks, &outcome_classes, sessions_max)))
                     (legend(&t.outcomes, &outcome_classes))
                 }
-                div { (frame("chart-rewards", t.chart_rewards, &rewards_desc, days, rewards_max, bars(&rewards, &["s-rewards"], rewards_max))) }
-                div { (frame("chart-score", t.chart_score, &score_desc, days, 100.0, line(&scores, 100.0, "s-score"))) }
-                div { (frame("chart-budget", t.chart_budget, &budget_desc, days, budget_max, line(&budget, budget_max, "s-budget"))) }
+                div { (frame(d.lang, "chart-rewards", t.chart_rewards, &rewards_desc, days, rewards_max, bars(&rewards, &["s-rewards"], rewards_max))) }
+                div { (frame(d.lang, "chart-score", t.chart_score, &score_desc, days, 100.0, line(&scores, 100.0, "s-score"))) }
+                div { (frame(d.lang, "chart-budget", t.chart_budget, &budget_desc, days, budget_max, line(&budget, budget_max, "s-budget"))) }
                 div { (tiers(d, t)) }
             }
             details {

@@ -47,6 +47,11 @@ pub fn money(lang: Lang, amount: Ore) -> String {
     }
 }
 
+/// An amount without its unit, for a column headed with it: "1 234,50" (Swedish).
+pub fn amount(lang: Lang, amount: Ore) -> String {
+    localized(lang, &amount.to_sek_string())
+}
+
 /// An amount as an input field holds it: "1234,50" (Swedish), "1234.50" (English), no grouping
 /// (what a customer types back).
 pub fn money_input(lang: Lang, amount: Ore) -> String {
@@ -99,6 +104,7 @@ mod tests {
         assert_eq!(money(Lang::Sv, Ore::ZERO), format!("0,00{NB}kr"));
         assert_eq!(money(Lang::En, Ore::from_ore(123_450)), "1,234.50 SEK");
         assert_eq!(money_input(Lang::Sv, Ore::from_ore(123_450)), "1234,50");
+        assert_eq!(amount(Lang::Sv, Ore::from_ore(-500_000)), "-5 000,00");
     }
 
     #[test]
