@@ -87,7 +87,7 @@ struct ExportedOut {
     "feedback": {"text": "Kanelbullen var färsk och kaffet varmt, men kön vid kassan var lång vid lunch.", "given_at": "2026-03-02T11:47:55Z",
         "quality_score": 78, "score_source": "rubric", "score_model": null, "redacted": null, "redacted_at": null},
     "reward_sek": "4.48", "reward_tier": "mid"}], "next_after": null}))]
-struct ExportOut {
+pub(super) struct ExportOut {
     sessions: Vec<ExportedOut>,
     /// Pass as `after` for the next page; `null` when this was the last.
     next_after: Option<String>,

@@ -208,7 +208,7 @@ pub(in crate::http) async fn show(node: web::Data<NodeHandle>, req: HttpRequest)
 #[utoipa::path(post, path = "/privacy/export", tag = "pages", operation_id = "privacy_page_export", summary = "Download my data",
     description = "The data of the device the `svea_device` cookie stands for, as a JSON download (what `POST /v1/privacy/export` answers).",
     responses((status = 200, description = "The JSON download, or the privacy page saying this browser has no device credential.",
-            content((String = "application/json"), (String = "text/html; charset=utf-8")),
+            content((crate::http::privacy::ExportOut = "application/json"), (String = "text/html; charset=utf-8")),
             headers(("Content-Disposition" = String, description = "`attachment; filename=\"svea-data.json\"` on the download."))),
         (status = 400, description = "The privacy page with the problem in words: the form came from another site.", content_type = "text/html; charset=utf-8", body = String),
         (status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", body = String, headers(("Retry-After" = u64, description = "Whole seconds."))),
