@@ -1034,6 +1034,10 @@ impl BusinessOp for ChangeLocations {
             ChangeLocations::Remove(lid) => {
                 let i = position(&next, lid)?;
                 validate_location_count(next.locations.len() - 1)?;
+                // A till's purchases must keep landing at a location of the business.
+                if let Some(till) = next.pos.values().find(|t| t.default_location.as_ref() == Some(lid) || t.locations.values().any(|l| l == lid)) {
+                    return Err(crate::domain::DomainError::LocationUsedByTill { location: lid.to_string(), provider: till.provider.as_str().to_owned() }.into());
+                }
                 let l = next.locations.remove(i);
                 deletes.push(QrRecord { token: l.qr_token.clone() }.key());
                 writes.push(QrRetiredRecord { token: l.qr_token.clone() }.write(id, IndexMode::Upsert)?);

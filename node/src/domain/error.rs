@@ -185,6 +185,16 @@ pub enum DomainError {
         /// Which reference.
         what: String,
     },
+    // Issue 23 (last: the variants before keep their numbers on the wire).
+    /// A location a till registration sends purchases to cannot be removed (register the till
+    /// without it first).
+    #[error("location {location} receives the {provider} till's purchases; register the till without it first")]
+    LocationUsedByTill {
+        /// The location.
+        location: String,
+        /// The till provider whose registration names it.
+        provider: String,
+    },
 }
 
 impl DomainError {
@@ -202,6 +212,7 @@ impl DomainError {
             DomainError::LocationNameLength { .. } => "location-name-length",
             DomainError::Coordinates { .. } => "invalid-coordinates",
             DomainError::LocationCount { .. } => "location-count",
+            DomainError::LocationUsedByTill { .. } => "location-used-by-till",
             DomainError::RewardTierTooHigh { .. }
             | DomainError::RewardTiersDecreasing { .. }
             | DomainError::RewardTierThreshold { .. } => "invalid-reward-policy",

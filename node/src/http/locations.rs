@@ -75,7 +75,7 @@ pub(super) async fn rename(node: web::Data<NodeHandle>, req: HttpRequest, path: 
     security(("business_api_key" = [])),
     responses((status = 200, description = "The business without the location.", body = BusinessOut),
         super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy,
-        (status = 422, description = "`location-count`: a business keeps at least one location.", content_type = "application/problem+json", body = super::Problem)))]
+        (status = 422, description = "`location-count`: a business keeps at least one location; `location-used-by-till`: a till registration sends its purchases there.", content_type = "application/problem+json", body = super::Problem)))]
 pub(super) async fn remove(node: web::Data<NodeHandle>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     let b = authorize(&node, &req, &path.0).await?.business;
     let lid = location_id(&path.1)?;

@@ -97,6 +97,14 @@ fn locations_are_added_renamed_and_removed_through_the_api_and_a_removed_code_sa
     }
     n.send_as("POST", &path, &biz.key, json!({"name": "Butik 21", "lat": 55.6, "lon": 13.0})).problem(422, "location-count");
     assert_eq!(business(&n, &biz)["locations"].as_array().map(Vec::len), Some(20));
+    // A location a till sends its purchases to stays until the till is registered without it.
+    let tilled = business(&n, &biz)["locations"][5]["id"].as_str().expect("lid").to_string();
+    let till = json!({"account": "org-locations-1", "secret": "a-long-enough-webhook-secret-0123456789", "default_location_id": tilled});
+    assert_eq!(n.send_as("PUT", &format!("/v1/businesses/{}/pos/zettle", biz.id), &biz.key, till).status, 200);
+    n.send_as("DELETE", &format!("{path}/{tilled}"), &biz.key, json!(null)).problem(422, "location-used-by-till");
+    let till = json!({"account": "org-locations-1", "secret": "a-long-enough-webhook-secret-0123456789", "default_location_id": first});
+    assert_eq!(n.send_as("PUT", &format!("/v1/businesses/{}/pos/zettle", biz.id), &biz.key, till).status, 200);
+    assert_eq!(n.send_as("DELETE", &format!("{path}/{tilled}"), &biz.key, json!(null)).status, 200);
 
     // The reward percentages through the API: within bounds, refused in words outside them.
     let settings = format!("/v1/businesses/{}/settings", biz.id);
