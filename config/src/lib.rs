@@ -25,6 +25,7 @@
 
 mod addr;
 pub mod dashboard;
+pub mod public;
 mod env;
 mod error;
 mod ids;
@@ -40,6 +41,7 @@ mod validate;
 
 pub use addr::{PeerAddr, HOST_NAME_LEN_MAX};
 pub use dashboard::{DashboardConfig, RawDashboard};
+pub use public::{PublicConfig, RawPublic, PUBLIC_BASE_URL_LEN_MAX};
 pub use signup::{RawSignup, SignupConfig};
 pub use swish::{RawSwish, SwishConfig, SwishMerchant};
 pub use money::{FundingConfig, FundingProvider, PayeeKeyBytes, PayoutRailKind, PayoutsConfig, RawFunding, RawPayouts};

@@ -179,6 +179,8 @@ pub struct RawConfig {
     pub payouts: crate::money::RawPayouts,
     /// `[stripe]`: funding budgets by card through Stripe Checkout.
     pub stripe: crate::stripe::RawStripe,
+    /// `[public]`: the cluster's one public address, carried by QR codes and posters.
+    pub public: crate::public::RawPublic,
 }
 
 impl Default for RawConfig {
@@ -205,6 +207,7 @@ impl Default for RawConfig {
             funding: crate::money::RawFunding::default(),
             payouts: crate::money::RawPayouts::default(),
             stripe: crate::stripe::RawStripe::default(),
+            public: crate::public::RawPublic::default(),
         }
     }
 }

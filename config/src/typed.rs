@@ -61,6 +61,8 @@ pub struct Config {
     pub payouts: crate::money::PayoutsConfig,
     /// `[stripe]`: funding budgets by card through Stripe Checkout.
     pub stripe: crate::stripe::StripeConfig,
+    /// `[public]`: the cluster's one public address (QR codes, posters, links).
+    pub public: crate::public::PublicConfig,
 }
 
 /// `[http]`: how the public listener is secured.

@@ -165,6 +165,7 @@ impl RawConfig {
         let retention = validate_retention(&self)?;
         let scoring = validate_scoring(&self)?;
         let dashboard = self.dashboard.validate()?;
+        let public = self.public.validate()?;
         let signup = self.signup.validate()?;
         let swish = self.swish.validate()?;
         let (funding, payouts) = crate::money::validate(&self.funding, &self.payouts)?;
@@ -199,6 +200,7 @@ impl RawConfig {
             funding,
             payouts,
             stripe,
+            public,
         })
     }
 }

@@ -153,6 +153,7 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_STRIPE_TOP_UP_MAX_SEK", "53"),
             ("SVEA_STRIPE_CALLS_IN_FLIGHT_MAX", "54"),
             ("SVEA_STRIPE_WEBHOOK_BODY_BYTES_MAX", "55555"),
+            ("SVEA_PUBLIC_BASE_URL", "https://feedback.example.se/"),
         ],
     );
     let st = &config.stripe;
@@ -160,6 +161,7 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!((st.api_base.as_str(), st.ca_file.clone()), ("https://127.0.0.1:4242", Some(PathBuf::from("/etc/svea/stripe-ca.pem"))));
     assert_eq!((st.timeout, st.webhook_tolerance), (Duration::from_millis(50), Duration::from_secs(51)));
     assert_eq!((st.top_up_min_ore, st.top_up_max_ore, st.calls_in_flight_max, st.webhook_body_bytes_max), (5200, 5300, 54, 55555));
+    assert_eq!(config.public.base_url.as_deref(), Some("https://feedback.example.se"));
     assert_eq!(config.privacy.device_key, "device-key-from-the-environment-0123456789");
     assert_eq!(config.retention.feedback, Duration::from_secs(29 * 86_400));
     let d = &config.dashboard;
@@ -278,7 +280,7 @@ fn every_overridable_key_has_its_variable() {
         ["4F24C03A0295A0B53596240EA8C0F430", "1234679304", "https://svea.example/v1/payouts/swish/callback"]
     );
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 120);
+    assert_eq!(env_var_names().len(), 121);
 }
 
 #[test]

@@ -32,7 +32,7 @@ use super::cell::{Persisted, Slot};
 use super::keys::{
     DayFingerprintRecord, DeclaredMaxRecord, DeviceDayRecord, FingerprintRecord, HeldRecord, HeldReward, Index, NetworkDayRecord, OpenedRecord, OrgClaim, OrgClaimRecord, OrgRecord,
     OrgUnverifiedRecord, PosAccountRecord, PosClaimRecord, PosEventRecord, PosLockRecord, PosModeRecord, PosPurchaseRecord, PosRefRecord, PosRefundRecord,
-    PosTryRecord, QrRecord, QrTarget, RefundRecorded, ReversalRecord, SettledRecord, TextStamp, TrySlot,
+    PosTryRecord, QrRecord, QrRetiredRecord, QrTarget, RefundRecorded, ReversalRecord, SettledRecord, TextStamp, TrySlot,
     CheckoutRecord, EntryRecord, FundedRecord, OutboxRecord, PaidTopUp, TopUpRecord, Transfer,
 };
 use crate::domain::ledger::{Account, Book, Entry, EntryId, EntryKind, ExternalRef, Funds};
@@ -204,6 +204,10 @@ pub struct Business {
     /// (`DayFingerprintRecord`) on its latest Swedish day with one: at most
     /// `abuse.day_fingerprints_per_business_max` a day.
     pub day_fingerprints: DayCount,
+    /// The most cashback this business pays on one Swedish day, its own choice below the
+    /// cluster's cap (`abuse.business_daily_reward_cap_sek`); `None`: that cap
+    /// ([`Business::daily_cap`]).
+    pub daily_budget: Option<Ore>,
 }
 
 /// A count on one Swedish day.
@@ -291,6 +295,12 @@ pub enum Withheld {
 
 impl Business {
     /// Paid on the Swedish day `day` (`YYYY-MM-DD`), and what is left of the daily `cap` then.
+    /// The most this business pays on one day: its own daily budget, never above the cluster's
+    /// cap `cluster_cap`.
+    pub fn daily_cap(&self, cluster_cap: Ore) -> Ore {
+        self.daily_budget.map_or(cluster_cap, |b| b.min(cluster_cap))
+    }
+
     fn paid_on(&self, day: &str, cap: Ore) -> (Ore, Ore) {
         let paid = if self.paid_today.day == day { self.paid_today.paid } else { Ore::ZERO };
         (paid, cap.checked_sub(paid).unwrap_or(Ore::ZERO).max(Ore::ZERO))
@@ -489,6 +499,33 @@ pub enum OrgReleased {
 }
 op!(BusinessActor, BusinessId: ReviewHeld -> Settlement);
 op!(BusinessActor, BusinessId: SetDeclaredAmountMax -> Business);
+op!(BusinessActor, BusinessId: SetDailyBudget -> Business);
+op!(BusinessActor, BusinessId: ChangeLocations -> Business);
+op!(BusinessActor, BusinessId: SetRewardPolicy -> Business);
+
+/// One change to a business's locations: one Raft command each, with the QR index records it
+/// implies written or deleted in the same command (as creation writes them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ChangeLocations {
+    /// Adds a location (validated, id and token made by the caller); at most
+    /// [`LOCATIONS_MAX`](crate::domain::validate::LOCATIONS_MAX) locations in all.
+    Add(Location),
+    /// Renames a location (the name validated); its QR record carries the new name.
+    Rename {
+        /// Which location.
+        id: LocationId,
+        /// Its new name.
+        name: String,
+    },
+    /// Removes a location: its QR record is deleted and a retired record written in its place,
+    /// so its token stops working. A business keeps at least
+    /// [`LOCATIONS_MIN`](crate::domain::validate::LOCATIONS_MIN) location.
+    Remove(LocationId),
+}
+
+/// Sets the business's reward percentages (a policy already validated).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetRewardPolicy(pub RewardPolicy);
 op!(BusinessActor, BusinessId: RecordTopUp -> TopUpOutcome);
 op!(BusinessActor, BusinessId: RecordTopUpRefund -> TopUpOutcome);
 
@@ -571,6 +608,11 @@ pub struct ReviewHeld {
 /// Sets the ceiling of a self-declared purchase (already checked against its bounds).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SetDeclaredAmountMax(pub Ore);
+
+/// Sets the business's daily reward budget ([`Business::daily_budget`]): 1 kr up to the cluster's
+/// daily cap, checked here against the cap this node runs with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetDailyBudget(pub Ore);
 op!(BusinessActor, BusinessId: ReleaseReceipt -> bool);
 
 /// Sets how the business's customers prove their purchase.
@@ -644,6 +686,7 @@ impl BusinessOp for NewBusiness {
             held_pending: 0,
             declared_amount_max: env.limits.declared_amount_max,
             day_fingerprints: DayCount::default(),
+            daily_budget: None,
             key_hash: self.key_hash,
             key_issued_at: now,
             purchase_verification: self.purchase_verification,
@@ -982,6 +1025,91 @@ impl BusinessOp for SetDeclaredAmountMax {
     }
 }
 
+impl BusinessOp for SetDailyBudget {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Business, ActorError> {
+        let max = env.limits.business_daily_cap;
+        if !(DAILY_BUDGET_MIN..=max).contains(&self.0) {
+            return Err(crate::domain::DomainError::DailyBudgetOutOfRange { amount: self.0, min: DAILY_BUDGET_MIN, max }.into());
+        }
+        let mut next = current(slot, id)?.clone();
+        next.daily_budget = Some(self.0);
+        slot.commit(env, next.clone(), vec![], vec![]).await?;
+        tracing::info!(daily_budget_ore = self.0.as_ore(), "daily reward budget set");
+        Ok(next)
+    }
+}
+
+/// The smallest daily reward budget a business may set: 1 kr.
+pub const DAILY_BUDGET_MIN: Ore = Ore::from_ore(100);
+
+impl BusinessOp for ChangeLocations {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Business, ActorError> {
+        use crate::domain::validate::{validate_location_count, validate_location_name};
+        let mut next = current(slot, id)?.clone();
+        let position = |next: &Business, lid: &LocationId| {
+            next.locations.iter().position(|l| &l.id == lid).ok_or_else(|| ActorError::NotFound { what: Missing::Location, id: lid.to_string() })
+        };
+        let target = |b: &Business, l: &Location| QrTarget { business: id.clone(), location: l.id.clone(), business_name: b.name.clone(), location_name: l.name.clone() };
+        let mut writes = Vec::with_capacity(2);
+        let mut deletes = Vec::with_capacity(1);
+        match &self {
+            ChangeLocations::Add(l) => {
+                validate_location_count(next.locations.len() + 1)?;
+                validate_location_name(&l.name)?;
+                writes.push(QrRecord { token: l.qr_token.clone() }.write(&target(&next, l), IndexMode::InsertNew)?);
+                next.locations.push(l.clone());
+            }
+            ChangeLocations::Rename { id: lid, name } => {
+                let i = position(&next, lid)?;
+                next.locations[i].name = validate_location_name(name)?.to_string();
+                let l = &next.locations[i];
+                writes.push(QrRecord { token: l.qr_token.clone() }.write(&target(&next, l), IndexMode::Upsert)?);
+            }
+            ChangeLocations::Remove(lid) => {
+                let i = position(&next, lid)?;
+                validate_location_count(next.locations.len() - 1)?;
+                // A till's purchases must keep landing at a location of the business.
+                if let Some(till) = next.pos.values().find(|t| t.default_location.as_ref() == Some(lid) || t.locations.values().any(|l| l == lid)) {
+                    return Err(crate::domain::DomainError::LocationUsedByTill { location: lid.to_string(), provider: till.provider.as_str().to_owned() }.into());
+                }
+                let l = next.locations.remove(i);
+                deletes.push(QrRecord { token: l.qr_token.clone() }.key());
+                writes.push(QrRetiredRecord { token: l.qr_token.clone() }.write(id, IndexMode::Upsert)?);
+            }
+        }
+        match slot.commit(env, next.clone(), writes, deletes).await? {
+            Persisted::Ok => {
+                tracing::info!(locations = next.locations.len(), change = self.as_str(), "locations changed");
+                Ok(next)
+            }
+            // 256-bit random tokens do not collide; if one does, refuse rather than alias.
+            Persisted::IndexTaken { key, .. } => Err(ActorError::conflict(ConflictKind::QrTokenCollision, format!("record {key} already exists; retry"))),
+        }
+    }
+}
+
+impl ChangeLocations {
+    /// The change's name, for logs.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ChangeLocations::Add(_) => "add",
+            ChangeLocations::Rename { .. } => "rename",
+            ChangeLocations::Remove(_) => "remove",
+        }
+    }
+}
+
+impl BusinessOp for SetRewardPolicy {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Business, ActorError> {
+        self.0.validate()?;
+        let mut next = current(slot, id)?.clone();
+        next.policy = self.0;
+        slot.commit(env, next.clone(), vec![], vec![]).await?;
+        tracing::info!(basis_points = ?self.0.tiers.map(|t| t.basis_points), "reward percentages set");
+        Ok(next)
+    }
+}
+
 impl BusinessOp for RecordTopUp {
     async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<TopUpOutcome, ActorError> {
         let mut next = current(slot, id)?.clone();
@@ -1068,7 +1196,8 @@ impl BusinessOp for ReviewHeld {
             ReviewDecision::Release => {
                 // Budget and today's cap are checked again: both may have moved since it was held.
                 let day = swedish_day_key(now);
-                let (paid_today, cap_left) = next.paid_on(&day, env.limits.business_daily_cap);
+                let cap = next.daily_cap(env.limits.business_daily_cap);
+                let (paid_today, cap_left) = next.paid_on(&day, cap);
                 let mut d = held;
                 if d.amount > next.remaining() {
                     d.amount = next.remaining();
@@ -1088,7 +1217,7 @@ impl BusinessOp for ReviewHeld {
                 let device = held_record.map(|h| h.device).ok_or_else(|| not_held())?;
                 reward_writes = reserve_reward(id, &self.session, &device, &mut next, d.amount, now)?;
                 let paid = paid_today.checked_add(d.amount).ok_or_else(|| ActorError::Internal("daily paid amount overflow".into()))?;
-                assert!(paid <= env.limits.business_daily_cap, "released reward exceeded the daily cap");
+                assert!(paid <= cap, "released reward exceeded the daily cap");
                 next.paid_today = DayPaid { day, paid };
                 for stats in [&mut next.analytics.total, next.analytics.per_day.entry(swedish_day_key(now)).or_default()] {
                     stats.rewards_paid = stats.rewards_paid.checked_add(d.amount).unwrap_or(stats.rewards_paid);
@@ -1261,7 +1390,8 @@ fn apply_limits(
         Some((d, n)) if d == day => n,
         _ => 0,
     };
-    let (paid_today, cap_left) = next.paid_on(&day, limits.business_daily_cap);
+    let cap = next.daily_cap(limits.business_daily_cap);
+    let (paid_today, cap_left) = next.paid_on(&day, cap);
     let mut withheld = if duplicate {
         Some(Withheld::DuplicateFeedback)
     } else if rewarded_today >= limits.per_device_day {
@@ -1298,7 +1428,7 @@ fn apply_limits(
         next.hourly_rewards.record(now);
         let paid = paid_today.checked_add(d.amount).ok_or_else(|| ActorError::Internal("daily paid amount overflow".into()))?;
         // The cap holds for every day, whatever the retries: it is decided here only.
-        assert!(paid <= limits.business_daily_cap, "reward exceeded the daily cap");
+        assert!(paid <= cap, "reward exceeded the daily cap");
         next.paid_today = DayPaid { day, paid };
     }
     Ok(Limited { withheld, held, writes })
@@ -1438,6 +1568,7 @@ mod tests {
             held_pending: 0,
             declared_amount_max: Ore::from_ore(100_000),
             day_fingerprints: DayCount::default(),
+            daily_budget: None,
         };
         let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day");
         let series = b.daily_series(day("2026-05-04"), 4);

@@ -122,6 +122,13 @@ index!(
     QrRecord(token: QrToken) -> QrTarget, "qr/"
 );
 
+index!(
+    /// A QR token whose location its business removed: the business, so that a customer who
+    /// scans an old poster is told the code is retired (410) rather than that it never existed.
+    /// Written in the same command that deletes the token's [`QrRecord`].
+    QrRetiredRecord(token: QrToken) -> BusinessId, "qrgone/"
+);
+
 /// The business that registered an organisation number (insert-new: a number registers once).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgRecord {

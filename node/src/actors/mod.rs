@@ -238,6 +238,8 @@ pub enum Missing {
     Payout,
     /// A top-up payment (no top-up was credited with that payment id).
     Payment,
+    /// A QR token whose location its business removed (it worked once; it answers 410).
+    RetiredQrToken,
 }
 
 impl Missing {
@@ -254,6 +256,7 @@ impl Missing {
             Missing::Wallet => "wallet",
             Missing::Payout => "payout",
             Missing::Payment => "top-up payment",
+            Missing::RetiredQrToken => "retired qr token",
         }
     }
 }

@@ -85,8 +85,12 @@ fn prepare(data_dir: &Path, port_base: u16) -> anyhow::Result<Vec<DemoNode>> {
     for (id, region, off) in DEMO_NODES {
         nodes.push(Node::loopback(id, region, port(off, 0)?, port(off, RAFT_PORT_OFFSET)?).operator_port(port(off, OPERATOR_PORT_OFFSET)?));
     }
+    // One public address for every QR code and poster: the first node's. Any node sends a
+    // customer on to the region GeoIP picks, so the one address works for every region.
+    let base_url = format!("http://127.0.0.1:{}", port(DEMO_NODES[0].2, 0)?);
     let configs = Cluster::new("svea-demo", nodes)
         .dir(&data_dir)
+        .set("public.base_url", &base_url)
         .tls(&tls)
         .set("geo.trusted_proxies", "127.0.0.1")
         .set("operator.token", &token)
@@ -125,6 +129,7 @@ pub fn run(data_dir: &Path, port_base: u16) -> anyhow::Result<()> {
     for n in &nodes {
         println!("  {:<10} {}   (log: {})", n.region, n.url, n.log.display());
     }
+    println!("  public address (every QR code and poster): {}", nodes[0].url);
     println!("  try: curl -s {}/ready", nodes[0].url);
     println!(
         "  operator: SVEA_OPERATOR_TOKEN=$(cat {}) svea cluster status --node {}",

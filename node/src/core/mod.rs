@@ -351,6 +351,45 @@ impl NodeHandle {
         self.registry.call(id, crate::actors::business::SetDeclaredAmountMax(max)).await
     }
 
+    /// Adds a location to business `id` (at most `LOCATIONS_MAX` in all), with a fresh id and
+    /// QR token; its QR record is written in the same command.
+    pub async fn add_location(&self, id: BusinessId, location: crate::domain::NewLocation) -> Result<(Business, LocationId), ActorError> {
+        let l = Location {
+            id: LocationId::random(),
+            name: location.name().to_string(),
+            lat: location.lat(),
+            lon: location.lon(),
+            qr_token: QrToken::random(),
+        };
+        let lid = l.id.clone();
+        let b = self.registry.call(id, crate::actors::business::ChangeLocations::Add(l)).await?;
+        Ok((b, lid))
+    }
+
+    /// Renames location `lid` of business `id` (its QR code keeps working and shows the new name).
+    pub async fn rename_location(&self, id: BusinessId, lid: LocationId, name: &str) -> Result<Business, ActorError> {
+        let name = crate::domain::validate::validate_location_name(name)?.to_string();
+        self.registry.call(id, crate::actors::business::ChangeLocations::Rename { id: lid, name }).await
+    }
+
+    /// Removes location `lid` of business `id`: its QR token stops working (a retired-code page);
+    /// the last location stays.
+    pub async fn remove_location(&self, id: BusinessId, lid: LocationId) -> Result<Business, ActorError> {
+        self.registry.call(id, crate::actors::business::ChangeLocations::Remove(lid)).await
+    }
+
+    /// Sets business `id`'s daily reward budget: 1 kr up to the cluster's daily cap.
+    pub async fn set_daily_budget(&self, id: BusinessId, budget: Ore) -> Result<Business, ActorError> {
+        self.registry.call(id, crate::actors::business::SetDailyBudget(budget)).await
+    }
+
+        /// Sets business `id`'s reward percentages (low, mid, high tier, in basis points) within the
+    /// policy's bounds (`RewardPolicy::with_basis_points`).
+    pub async fn set_reward_percentages(&self, id: BusinessId, basis_points: [u32; 3]) -> Result<Business, ActorError> {
+        let policy = crate::domain::RewardPolicy::with_basis_points(basis_points[0], basis_points[1], basis_points[2])?;
+        self.registry.call(id, crate::actors::business::SetRewardPolicy(policy)).await
+    }
+
     /// The rewards a business's hourly brake holds for its review, oldest first (see [`review`]).
     pub async fn held_rewards(&self, business: &BusinessId) -> Result<review::HeldPage, ActorError> {
         review::list(&self.cluster, business).await

@@ -13,7 +13,7 @@ use svea_storage::RaftNodeId;
 
 use crate::actors::business::{
     GetBusiness, NewBusiness, RecordPurchase, RegisterPos, ReleaseOrgNumber, ReleaseReceipt, ReviewHeld, RotateKey, SessionOpened, SetDeclaredAmountMax,
-    SetVerification, Settle, RecordTopUp, RecordTopUpRefund,
+    SetVerification, Settle, RecordTopUp, RecordTopUpRefund, ChangeLocations, SetRewardPolicy, SetDailyBudget,
 };
 use crate::actors::wallet::{ErasePayee, GetWallet, Receive, SetPayee, SettlePayout, TryPayout};
 use crate::actors::registry::RegistryHandle;
@@ -98,8 +98,15 @@ pub enum RemoteCall {
     SettlePayout(DeviceHash, SettlePayout),
     /// [`TryPayout`].
     TryPayout(DeviceHash, TryPayout),
-    /// Not an actor call: an operator's question to this node ([`OperatorAsk`]; issue 23).
+    // Issue 23 (after `TryPayout`: the variants before keep their numbers).
+    /// Not an actor call: an operator's question to this node ([`OperatorAsk`]).
     Operator(OperatorAsk),
+    /// [`ChangeLocations`].
+    ChangeLocations(BusinessId, ChangeLocations),
+    /// [`SetRewardPolicy`].
+    SetRewardPolicy(BusinessId, SetRewardPolicy),
+    /// [`SetDailyBudget`].
+    SetDailyBudget(BusinessId, SetDailyBudget),
 }
 
 /// What an operator's console, on any node, asks of another node.
@@ -158,6 +165,9 @@ impl RemoteCall {
             RemoteCall::ErasePayee(..) => "erase_payee",
             RemoteCall::GetWallet(..) => "get_wallet",
             RemoteCall::SettlePayout(..) => "settle_payout",
+            RemoteCall::ChangeLocations(..) => "change_locations",
+            RemoteCall::SetRewardPolicy(..) => "set_reward_policy",
+            RemoteCall::SetDailyBudget(..) => "set_daily_budget",
             RemoteCall::TryPayout(..) => "try_payout",
             RemoteCall::Operator(OperatorAsk::Facts) => "node_facts",
             RemoteCall::Operator(OperatorAsk::Drain) => "drain",
@@ -276,6 +286,9 @@ impl AppHandler for ForwardedCalls {
                     None => Err("node starting".to_owned()),
                     Some(node) => operator_ask(&node, ask).await,
                 },
+                RemoteCall::ChangeLocations(id, op) => serve(&registry, id, op).await,
+                RemoteCall::SetRewardPolicy(id, op) => serve(&registry, id, op).await,
+                RemoteCall::SetDailyBudget(id, op) => serve(&registry, id, op).await,
             };
             // Calls of an HTTP request (they carry its id) get a line here too, so the request
             // can be followed across nodes; the sweeper's and the simulation's carry none.

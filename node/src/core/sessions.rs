@@ -3,7 +3,7 @@
 //! need first. The one place where a session and its business meet.
 
 use crate::actors::business::{SessionOpened, Settle, Settlement};
-use crate::actors::keys::{ActiveRecord, Index, QrRecord, QrTarget};
+use crate::actors::keys::{ActiveRecord, Index, QrRecord, QrRetiredRecord, QrTarget};
 use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{OpenSession, Opened, Place, RecordSettlement, Session, SessionOp, SessionState, Step};
 use crate::actors::{ActorError, Missing};
@@ -33,7 +33,14 @@ pub async fn qr_target(cluster: &ClusterNode, token: QrToken) -> Result<QrTarget
         cluster.read_barrier().await?;
         record = qr.read(cluster.view())?;
     }
-    record.ok_or_else(|| ActorError::NotFound { what: Missing::QrToken, id: qr.token.to_string() })
+    match record {
+        Some(target) => Ok(target),
+        // A token its business retired (the location was removed) says so: 410, not 404.
+        None if QrRetiredRecord { token: qr.token.clone() }.exists(cluster.view())? => {
+            Err(ActorError::NotFound { what: Missing::RetiredQrToken, id: qr.token.to_string() })
+        }
+        None => Err(ActorError::NotFound { what: Missing::QrToken, id: qr.token.to_string() }),
+    }
 }
 
 /// Opens a session for `token` and `device`, or returns the device's session at that location

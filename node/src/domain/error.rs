@@ -185,6 +185,26 @@ pub enum DomainError {
         /// Which reference.
         what: String,
     },
+    // Issue 23 (last: the variants before keep their numbers on the wire).
+    /// A location a till registration sends purchases to cannot be removed (register the till
+    /// without it first).
+    #[error("location {location} receives the {provider} till's purchases; register the till without it first")]
+    LocationUsedByTill {
+        /// The location.
+        location: String,
+        /// The till provider whose registration names it.
+        provider: String,
+    },
+    /// A business asked for a daily reward budget outside 1 kr..= the cluster's daily cap.
+    #[error("daily reward budget {amount} sek is outside {min}..={max} sek")]
+    DailyBudgetOutOfRange {
+        /// The budget asked for.
+        amount: Ore,
+        /// Lower bound, inclusive.
+        min: Ore,
+        /// Upper bound, inclusive: `abuse.business_daily_reward_cap_sek`.
+        max: Ore,
+    },
 }
 
 impl DomainError {
@@ -202,6 +222,8 @@ impl DomainError {
             DomainError::LocationNameLength { .. } => "location-name-length",
             DomainError::Coordinates { .. } => "invalid-coordinates",
             DomainError::LocationCount { .. } => "location-count",
+            DomainError::LocationUsedByTill { .. } => "location-used-by-till",
+            DomainError::DailyBudgetOutOfRange { .. } => "invalid-daily-budget",
             DomainError::RewardTierTooHigh { .. }
             | DomainError::RewardTiersDecreasing { .. }
             | DomainError::RewardTierThreshold { .. } => "invalid-reward-policy",

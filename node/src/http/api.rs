@@ -33,17 +33,44 @@ pub(super) struct LocationIn {
     lon: f64,
 }
 
+impl LocationIn {
+    /// The name as sent.
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
+    /// Latitude as sent.
+    pub(super) fn lat(&self) -> f64 {
+        self.lat
+    }
+    /// Longitude as sent.
+    pub(super) fn lon(&self) -> f64 {
+        self.lon
+    }
+}
+
 /// Cashback per reward tier, in percent of the purchase (decimal strings, two decimals at most).
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"low": "2.00", "mid": "5.00", "high": "8.00"}))]
 pub(super) struct PercentagesIn {
     #[schema(pattern = "^[0-9]{1,3}(\\.[0-9]{1,2})?$", example = "2.00")]
-    low: String,
+    pub(super) low: String,
     #[schema(pattern = "^[0-9]{1,3}(\\.[0-9]{1,2})?$", example = "5.00")]
-    mid: String,
+    pub(super) mid: String,
     #[schema(pattern = "^[0-9]{1,3}(\\.[0-9]{1,2})?$", example = "8.00")]
-    high: String,
+    pub(super) high: String,
+}
+
+impl PercentagesIn {
+    /// Low, mid and high tier in basis points ("5.00" or "5,00" is 500); the policy's own
+    /// bounds are checked by `RewardPolicy::with_basis_points`.
+    pub(super) fn basis_points(&self) -> Result<[u32; 3], ApiError> {
+        let bp = |s: &str| -> Result<u32, ApiError> {
+            let v = Ore::parse_sek(&s.trim().replace(',', ".")).map_err(|_| bad("invalid-percentage", format!("percentage {:?} is not a number", s.chars().take(20).collect::<String>())))?.as_ore();
+            u32::try_from(v).map_err(|_| bad("invalid-percentage", format!("percentage {s} is out of range")))
+        };
+        Ok([bp(&self.low)?, bp(&self.mid)?, bp(&self.high)?])
+    }
 }
 
 /// A business to create.
@@ -75,7 +102,7 @@ pub(super) struct CreateBusinessIn {
 /// A location of a business.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a", "name": "Lilla Torg", "lat": 55.6043, "lon": 12.9986, "qr_token": "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE", "qr_url": "https://malmo.svea.example/q/q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE", "links": {"qr_svg": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/qr.svg", "qr_png": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/qr.png", "poster": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/poster"}}))]
-struct LocationOut {
+pub(super) struct LocationOut {
     id: String,
     name: String,
     lat: f64,
@@ -117,6 +144,9 @@ pub(super) struct BusinessOut {
     /// While purchases are self-declared: the highest purchase a customer may declare (SEK);
     /// above it, 422 `declared-amount-needs-till`. Set with `PATCH .../settings`.
     declared_amount_max_sek: String,
+    /// The most cashback paid on one Swedish day (SEK): the business's own daily budget, or the
+    /// cluster's daily cap when it set none or set more. Set with `PATCH .../settings`.
+    daily_budget_sek: String,
     /// Rewards the hourly brake holds for this business's review (`GET .../held`).
     rewards_held: u32,
     /// The business's money, from its ledger account.
@@ -142,7 +172,7 @@ fn business_example() -> serde_json::Value {
     "reward_percentages": {"low": "2.00", "mid": "5.00", "high": "8.00"},
     "locations": [{"id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a", "name": "Lilla Torg", "lat": 55.6043, "lon": 12.9986, "qr_token": "q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE", "qr_url": "https://malmo.svea.example/q/q7Xc2mVt9LkPz4RbN8sWjH1yFgD6eA0uTnK3oIvYbQE", "links": {"qr_svg": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/qr.svg", "qr_png": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/qr.png", "poster": "/v1/businesses/b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e/locations/l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a/poster"}}],
     "created_at": "2026-03-02T09:14:07Z", "api_key_issued_at": "2026-03-02T09:14:07Z", "purchase_verification": "pos",
-    "declared_amount_max_sek": "1000.00", "rewards_held": 0,
+    "declared_amount_max_sek": "1000.00", "daily_budget_sek": "2000.00", "rewards_held": 0,
     "funds": {"funded_sek": "5000.00", "refunded_sek": "0.00", "rewarded_sek": "124.50", "available_sek": "4875.50", "has_funds": true},
     "pos": [{"provider": "zettle", "account": "1b84dbd0-fb65-11e7-9c34-d96d4f33e8fc", "notification_url": null, "locations": {}, "default_location_id": "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a"}]})
 }
@@ -177,6 +207,19 @@ fn percent(bp: u32) -> String {
     Ore::from_ore(i64::from(bp)).to_sek_string()
 }
 
+/// Location `l` of `b` as the API answers it.
+pub(super) fn location_out(node: &NodeHandle, b: &Business, l: &crate::actors::business::Location) -> LocationOut {
+    LocationOut {
+        id: l.id.to_string(),
+        name: l.name.clone(),
+        lat: l.lat,
+        lon: l.lon,
+        qr_token: l.qr_token.to_string(),
+        qr_url: super::qr::customer_url(node, b, l),
+        links: super::qr::links(b, l),
+    }
+}
+
 pub(super) fn business_out(node: &NodeHandle, b: &Business) -> BusinessOut {
     BusinessOut {
         id: b.id.to_string(),
@@ -191,19 +234,7 @@ pub(super) fn business_out(node: &NodeHandle, b: &Business) -> BusinessOut {
             mid: percent(b.policy.tiers[1].basis_points),
             high: percent(b.policy.tiers[2].basis_points),
         },
-        locations: b
-            .locations
-            .iter()
-            .map(|l| LocationOut {
-                id: l.id.to_string(),
-                name: l.name.clone(),
-                lat: l.lat,
-                lon: l.lon,
-                qr_token: l.qr_token.to_string(),
-                qr_url: super::qr::customer_url(node, b, l),
-                links: super::qr::links(b, l),
-            })
-            .collect(),
+        locations: b.locations.iter().map(|l| location_out(node, b, l)).collect(),
         created_at: rfc3339(b.created_at),
         api_key_issued_at: rfc3339(b.key_issued_at),
         purchase_verification: b.purchase_verification.as_str(),
@@ -219,6 +250,7 @@ pub(super) fn business_out(node: &NodeHandle, b: &Business) -> BusinessOut {
             })
             .collect(),
         declared_amount_max_sek: b.declared_amount_max.to_sek_string(),
+        daily_budget_sek: b.daily_cap(crate::domain::Ore::from_ore(node.config().abuse.business_daily_reward_cap_ore)).to_sek_string(),
         rewards_held: b.held_pending,
         funds: super::money::business_funds(b),
     }
@@ -526,13 +558,7 @@ pub(super) async fn create_business(
     let budget = Ore::parse_sek(&body.reward_budget_sek).map_err(DomainError::from)?;
     let policy = match body.reward_percentages {
         None => RewardPolicy::default(),
-        Some(p) => {
-            let bp = |s: &str| -> Result<u32, ApiError> {
-                let v = Ore::parse_sek(s).map_err(DomainError::from)?.as_ore();
-                u32::try_from(v).map_err(|_| bad("invalid-percentage", format!("percentage {s} is out of range")))
-            };
-            RewardPolicy::with_basis_points(bp(&p.low)?, bp(&p.mid)?, bp(&p.high)?)?
-        }
+        Some(p) => p.basis_points().and_then(|[low, mid, high]| Ok(RewardPolicy::with_basis_points(low, mid, high)?))?,
     };
     let mut request = CreateBusiness::new(&body.name, org_number, locations, budget, policy)?;
     if let Some(v) = &body.purchase_verification {
@@ -629,6 +655,7 @@ fn client_ip(node: &NodeHandle, req: &HttpRequest) -> Option<std::net::IpAddr> {
             client-chosen id of earlier versions, which counts for nothing now (send the `device_token` svea issued, or none).",
             content_type = "application/problem+json", body = super::Problem),
         (status = 404, description = "`qr-token-not-found`.", content_type = "application/problem+json", body = super::Problem),
+        (status = 410, description = "`qr-token-retired`: the business removed this code's location.", content_type = "application/problem+json", body = super::Problem),
         (status = 409, description = "`qr-token-collision`.", content_type = "application/problem+json", body = super::Problem),
     ))]
 pub(super) async fn open_session(node: web::Data<NodeHandle>, req: HttpRequest, body: web::Json<OpenSessionIn>) -> ApiResult {

@@ -156,6 +156,7 @@ pub fn status_for(e: &ApiError) -> StatusCode {
     match e {
         ApiError::Actor(a) => match a {
             ActorError::Domain(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ActorError::NotFound { what: Missing::RetiredQrToken, .. } => StatusCode::GONE,
             ActorError::NotFound { .. } => StatusCode::NOT_FOUND,
             ActorError::Conflict { .. } => StatusCode::CONFLICT,
             ActorError::Busy { .. } | ActorError::Unavailable(_) | ActorError::Fenced { .. } => {
@@ -220,6 +221,7 @@ pub(crate) fn kind_of(e: &ApiError) -> &str {
             ActorError::NotFound { what: Missing::Wallet, .. } => "wallet-not-found",
             ActorError::NotFound { what: Missing::Payout, .. } => "payout-not-found",
             ActorError::NotFound { what: Missing::Payment, .. } => "payment-not-found",
+            ActorError::NotFound { what: Missing::RetiredQrToken, .. } => "qr-token-retired",
             ActorError::Conflict { kind, .. } => kind.as_str(),
             ActorError::Busy { .. } => "busy",
             ActorError::Unavailable(_) | ActorError::Fenced { .. } => "unavailable",

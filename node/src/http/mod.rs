@@ -26,6 +26,7 @@ pub mod deadline;
 pub mod error;
 pub mod feedback;
 pub mod held;
+pub mod locations;
 pub mod maintenance;
 pub mod metrics;
 pub mod money;
@@ -107,6 +108,9 @@ pub static PUBLIC_ROUTES: &[Served] = &[
     Served::new::<page::__path_purchase>(Method::POST, "/q/{token}/purchase", |r| r.to(page::purchase)),
     Served::new::<page::__path_feedback>(Method::POST, "/q/{token}/feedback", |r| r.to(page::feedback)),
     Served::new::<page::__path_payee>(Method::POST, "/q/{token}/payee", |r| r.to(page::payee)),
+    Served::new::<page::privacy::__path_show>(Method::GET, "/privacy", |r| r.to(page::privacy::show)),
+    Served::new::<page::privacy::__path_export>(Method::POST, "/privacy/export", |r| r.to(page::privacy::export)),
+    Served::new::<page::privacy::__path_erase>(Method::POST, "/privacy/erase", |r| r.to(page::privacy::erase)),
     Served::new::<api::__path_health>(Method::GET, "/health", |r| r.to(api::health)),
     Served::new::<api::__path_ready>(Method::GET, "/ready", |r| r.to(api::ready)),
     Served::new::<assets::__path_serve>(Method::GET, "/assets/{name}", |r| r.to(assets::serve)),
@@ -128,6 +132,13 @@ pub static PUBLIC_ROUTES: &[Served] = &[
     Served::new::<dashboard::__path_export>(Method::GET, "/business/feedback.csv", |r| r.to(dashboard::export)),
     Served::new::<dashboard::__path_statement>(Method::GET, "/business/statement", |r| r.to(dashboard::statement)),
     Served::new::<dashboard::__path_location>(Method::GET, "/business/locations/{lid}/{asset}", |r| r.to(dashboard::location)),
+    Served::new::<dashboard::__path_add_location>(Method::POST, "/business/locations", |r| r.to(dashboard::add_location)),
+    Served::new::<dashboard::__path_rename_location>(Method::POST, "/business/locations/{lid}/rename", |r| r.to(dashboard::rename_location)),
+    Served::new::<dashboard::__path_remove_location>(Method::POST, "/business/locations/{lid}/remove", |r| r.to(dashboard::remove_location)),
+    Served::new::<dashboard::__path_rewards>(Method::POST, "/business/rewards", |r| r.to(dashboard::rewards)),
+    Served::new::<locations::__path_add>(Method::POST, "/v1/businesses/{id}/locations", |r| r.to(locations::add)),
+    Served::new::<locations::__path_rename>(Method::PATCH, "/v1/businesses/{id}/locations/{lid}", |r| r.to(locations::rename)),
+    Served::new::<locations::__path_remove>(Method::DELETE, "/v1/businesses/{id}/locations/{lid}", |r| r.to(locations::remove)),
     Served::new::<qr::__path_qr_svg>(Method::GET, "/v1/businesses/{id}/locations/{lid}/qr.svg", |r| r.to(qr::qr_svg)),
     Served::new::<qr::__path_qr_png>(Method::GET, "/v1/businesses/{id}/locations/{lid}/qr.png", |r| r.to(qr::qr_png)),
     Served::new::<qr::__path_poster>(Method::GET, "/v1/businesses/{id}/locations/{lid}/poster", |r| r.to(qr::poster)),

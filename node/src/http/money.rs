@@ -154,6 +154,11 @@ fn sek_sv(o: Ore) -> String {
     o.to_sek_string().replace('.', ",")
 }
 
+/// Öre as the printed statement shows it, the pages' way: `1 234,50` (`page::format`).
+fn sek_page(o: Ore) -> String {
+    super::page::format::amount(super::page::Lang::Sv, o)
+}
+
 fn local_time(ms: i64) -> String {
     crate::domain::day::swedish_local(chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()).format("%Y-%m-%d %H:%M").to_string()
 }
@@ -227,11 +232,11 @@ pub(super) fn statement_html(b: &Business, s: &crate::core::statement::Statement
             table {
                 thead { tr { th { "Datum" } th { "Verifikation" } th { "Typ" } th { "Referens" } th.num { "Belopp (kr)" } th.num { "Saldo (kr)" } } }
                 tbody {
-                    tr.opening { td { (s.month.key()) } td {} td { "Ingående saldo" } td {} td {} td.num { (sek_sv(s.opening)) } }
+                    tr.opening { td { (s.month.key()) } td {} td { "Ingående saldo" } td {} td {} td.num { (sek_page(s.opening)) } }
                     @for p in &s.lines {
-                        tr { td { (local_time(p.at_ms)) } td { code { (p.entry.as_str()) } } td { (p.kind.swedish()) } td { (p.reference) } td.num { (sek_sv(p.amount)) } td.num { (sek_sv(p.totals.balance())) } }
+                        tr { td { (local_time(p.at_ms)) } td { code { (p.entry.as_str()) } } td { (p.kind.swedish()) } td { (p.reference) } td.num { (sek_page(p.amount)) } td.num { (sek_page(p.totals.balance())) } }
                     }
-                    tr.closing { td { (s.month.key()) } td {} td { "Utgående saldo" } td {} td {} td.num { (sek_sv(s.closing)) } }
+                    tr.closing { td { (s.month.key()) } td {} td { "Utgående saldo" } td {} td {} td.num { (sek_page(s.closing)) } }
                 }
             }
         }

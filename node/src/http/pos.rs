@@ -350,21 +350,27 @@ pub(super) struct SettingsIn {
     /// The highest purchase a customer may declare while purchases are self-declared, SEK
     /// (`"500.00"`), 1.00 to 10000.00.
     declared_amount_max_sek: Option<String>,
+    /// Cashback per tier in percent (each 0 to 100, no tier below the one under it).
+    reward_percentages: Option<super::api::PercentagesIn>,
+    /// The most cashback paid on one Swedish day, SEK (`"500.00"`): 1.00 up to the cluster's
+    /// daily cap (`abuse.business_daily_reward_cap_sek`).
+    #[schema(pattern = "^[0-9]{1,9}([.,][0-9]{1,2})?$", example = "500.00")]
+    daily_budget_sek: Option<String>,
 }
 
 /// `PATCH /v1/businesses/{id}/settings`.
-#[utoipa::path(patch, path = "/v1/businesses/{id}/settings", tag = "businesses", operation_id = "patch_settings", summary = "Change settings", description = "Changes purchase verification and the highest self-declared amount.",
+#[utoipa::path(patch, path = "/v1/businesses/{id}/settings", tag = "businesses", operation_id = "patch_settings", summary = "Change settings", description = "Changes purchase verification, the highest self-declared amount, the reward percentages and the daily reward budget.",
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e")), security(("business_api_key" = [])),
     request_body(content = SettingsIn, content_type = "application/json"),
     responses((status = 200, description = "The business, with its new setting.", body = super::api::BusinessOut),
         super::error::answers::BusinessAuth, super::error::answers::BadBody, super::error::answers::RateLimited, super::error::answers::Busy,
-        (status = 400, description = "`malformed-json`, `invalid-body` (no setting given), `invalid-pos-input` (an unknown mode).", content_type = "application/problem+json", body = super::Problem),
-        (status = 422, description = "`invalid-amount`, `invalid-declared-amount-max`: a ceiling outside 1.00..=10000.00 SEK.", content_type = "application/problem+json", body = super::Problem)))]
+        (status = 400, description = "`malformed-json`, `invalid-body` (no setting given), `invalid-pos-input` (an unknown mode), `invalid-percentage`.", content_type = "application/problem+json", body = super::Problem),
+        (status = 422, description = "`invalid-amount`, `invalid-declared-amount-max`: a ceiling outside 1.00..=10000.00 SEK; `invalid-reward-policy`: a percentage above 100 or below the tier under it; `invalid-daily-budget`: below 1.00 SEK or above the cluster's daily cap.", content_type = "application/problem+json", body = super::Problem)))]
 pub(super) async fn patch_settings(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>, body: web::Json<SettingsIn>) -> ApiResult {
     let auth = super::auth::authorize(&node, &req, &id).await?;
     let body = body.into_inner();
-    if body.purchase_verification.is_none() && body.declared_amount_max_sek.is_none() {
-        return Err(super::error::bad("invalid-body", "no setting given: purchase_verification or declared_amount_max_sek"));
+    if body.purchase_verification.is_none() && body.declared_amount_max_sek.is_none() && body.reward_percentages.is_none() && body.daily_budget_sek.is_none() {
+        return Err(super::error::bad("invalid-body", "no setting given: purchase_verification, declared_amount_max_sek, reward_percentages or daily_budget_sek"));
     }
     // Both checked before either is written.
     let verification: Option<PurchaseVerification> = body.purchase_verification.as_deref().map(str::parse).transpose()?;
@@ -372,14 +378,45 @@ pub(super) async fn patch_settings(node: web::Data<NodeHandle>, req: HttpRequest
         Some(raw) => Some(crate::domain::validate_declared_amount_max(crate::domain::Ore::parse_sek(raw).map_err(crate::domain::DomainError::from)?)?),
         None => None,
     };
+    let percentages = match &body.reward_percentages {
+        Some(p) => {
+            let [low, mid, high] = p.basis_points()?;
+            crate::domain::RewardPolicy::with_basis_points(low, mid, high)?;
+            Some([low, mid, high])
+        }
+        None => None,
+    };
+    let daily_budget = match body.daily_budget_sek.as_deref() {
+        Some(raw) => Some(daily_budget(&node, raw)?),
+        None => None,
+    };
     let mut b = auth.business;
+    if let Some(budget) = daily_budget {
+        b = node.set_daily_budget(b.id.clone(), budget).await?;
+    }
     if let Some(v) = verification {
         b = node.set_purchase_verification(b.id.clone(), v).await?;
     }
     if let Some(max) = declared_max {
         b = node.set_declared_amount_max(b.id.clone(), max).await?;
     }
+    if let Some(bp) = percentages {
+        b = node.set_reward_percentages(b.id.clone(), bp).await?;
+    }
     Ok(HttpResponse::Ok().json(super::api::business_out(&node, &b)))
+}
+
+/// A daily reward budget as a business asks for it (`"500.00"` or `"500,00"`), within 1 kr and
+/// the cluster's daily cap, checked before anything is written (the actor checks again).
+pub(super) fn daily_budget(node: &NodeHandle, raw: &str) -> Result<crate::domain::Ore, ApiError> {
+    use crate::domain::{DomainError, Ore};
+    let amount = Ore::parse_sek(&raw.trim().replace(',', ".")).map_err(DomainError::from)?;
+    let (min, max) = (crate::actors::business::DAILY_BUDGET_MIN, Ore::from_ore(node.config().abuse.business_daily_reward_cap_ore));
+    if (min..=max).contains(&amount) {
+        Ok(amount)
+    } else {
+        Err(DomainError::DailyBudgetOutOfRange { amount, min, max }.into())
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -87,7 +87,7 @@ struct ExportedOut {
     "feedback": {"text": "Kanelbullen var färsk och kaffet varmt, men kön vid kassan var lång vid lunch.", "given_at": "2026-03-02T11:47:55Z",
         "quality_score": 78, "score_source": "rubric", "score_model": null, "redacted": null, "redacted_at": null},
     "reward_sek": "4.48", "reward_tier": "mid"}], "next_after": null}))]
-struct ExportOut {
+pub(super) struct ExportOut {
     sessions: Vec<ExportedOut>,
     /// Pass as `after` for the next page; `null` when this was the last.
     next_after: Option<String>,
@@ -125,6 +125,29 @@ fn exported_out(s: &Session) -> ExportedOut {
         reward_sek: settlement.map(|st| st.decision.amount.to_sek_string()),
         reward_tier: settlement.map(|st| st.decision.tier),
     }
+}
+
+/// Pages one export of the privacy page reads at most ([`PRIVACY_SESSIONS_PER_REQUEST_MAX`]
+/// sessions each): a download is one request, bounded like any other.
+///
+/// [`PRIVACY_SESSIONS_PER_REQUEST_MAX`]: crate::core::privacy::PRIVACY_SESSIONS_PER_REQUEST_MAX
+pub const PAGE_EXPORT_PAGES_MAX: usize = 20;
+
+/// Everything the privacy page's download holds for `device`: up to [`PAGE_EXPORT_PAGES_MAX`]
+/// pages of sessions, as the JSON API answers them (`next_after` set when more remain).
+pub(super) async fn export_document(node: &NodeHandle, device: &DeviceId) -> Result<Vec<u8>, ApiError> {
+    let mut sessions = Vec::new();
+    let mut after = None;
+    for _ in 0..PAGE_EXPORT_PAGES_MAX {
+        let page = node.export_device(device, after).await?;
+        sessions.extend(page.sessions.iter().map(exported_out));
+        after = page.next_after;
+        if after.is_none() {
+            break;
+        }
+    }
+    let out = ExportOut { sessions, next_after: after.map(|s| s.to_string()) };
+    serde_json::to_vec_pretty(&out).map_err(|e| ApiError::Actor(crate::actors::ActorError::Internal(format!("export encoding failed: {e}"))))
 }
 
 /// `POST /v1/privacy/export`.

@@ -1,12 +1,13 @@
 //! A location's QR code and its printable poster. The code encodes the location's customer URL,
-//! `<home region's public URL>/q/<qr_token>` ([`customer_url`], the one place that URL is made):
-//! the page a phone opens, GeoIP-routed when it arrives. Business endpoints, behind the
+//! `<public.base_url>/q/<qr_token>` (without one, the home region's public URL; [`customer_url`],
+//! the one place that URL is made): the page a phone opens, GeoIP-routed when it arrives. Business endpoints, behind the
 //! business's API key ([`super::auth::authorize`]):
 //!
 //! - `GET /v1/businesses/{id}/locations/{lid}/qr.svg`: the code as SVG (`image/svg+xml`);
 //! - `GET /v1/businesses/{id}/locations/{lid}/qr.png`: the code as PNG (`image/png`);
 //! - `GET /v1/businesses/{id}/locations/{lid}/poster`: an A6 HTML page to print, with the
-//!   business's and the location's names, the code inline as SVG and a line in Swedish; its
+//!   business's and the location's names, the offer ("Få upp till 8 % tillbaka", paid by Swish,
+//!   about two minutes), the code inline as SVG and a line in Swedish; its
 //!   stylesheet is an embedded asset ([`super::assets`]), so it needs no inline style, no script
 //!   and nothing from outside.
 //!
@@ -40,17 +41,30 @@ const PNG_MODULE_PX: u32 = 10;
 /// as the PNG's) where nothing else sizes it.
 const SVG_MODULE_UNITS: u32 = PNG_MODULE_PX;
 
-/// The one line of the poster: what a customer does with the code, in Swedish.
+/// The line of the poster that says what a customer does with the code, in Swedish.
 pub const POSTER_INSTRUCTION: &str = "Skanna, berätta vad du tyckte och få cashback";
+
+/// How the reward is paid and how long it takes, in Swedish (the customer page says the same).
+pub const POSTER_HOW: &str = "Betalas med Swish. Tar ungefär 2 minuter.";
+
+/// The poster's offer: "Få upp till 8 % tillbaka", the business's top reward percentage.
+pub fn poster_offer(b: &Business) -> String {
+    let top = b.policy.tiers.last().map_or(0, |t| t.basis_points);
+    format!("Få upp till {} tillbaka", super::page::format::percent(super::page::Lang::Sv, top))
+}
 
 /// The customer URL of `location` of business `b`: what its QR code encodes and posters show.
 ///
-/// Based on the business's home region ([`NodeHandle::home_url`]), not on the node that
-/// happens to answer: a poster printed from any region's node is the same poster, and it points
-/// at the region where the business and most of its customers are, so they are usually served
-/// without a redirect.
+/// `public.base_url` when the cluster has one: the one address any node answers behind, so a
+/// poster outlives every node. Without it, the business's home region
+/// ([`NodeHandle::home_url`]), not the node that happens to answer: a poster printed from any
+/// region's node is the same poster.
 pub fn customer_url(node: &NodeHandle, b: &Business, location: &Location) -> String {
-    format!("{}{CUSTOMER_PATH}{}", node.home_url(&b.home_region).trim_end_matches('/'), location.qr_token)
+    let base = match &node.config().public.base_url {
+        Some(url) => url.clone(),
+        None => node.home_url(&b.home_region),
+    };
+    format!("{}{CUSTOMER_PATH}{}", base.trim_end_matches('/'), location.qr_token)
 }
 
 /// Where a location's QR code and poster are, as the business's JSON links them.
@@ -129,7 +143,7 @@ pub(super) fn location_asset(node: &NodeHandle, b: &Business, lid: &str, asset: 
     Ok(match asset {
         LocationAsset::Svg => HttpResponse::Ok().content_type("image/svg+xml").insert_header(disposition(l, "svg")).body(svg(&encode(&url)?)),
         LocationAsset::Png => HttpResponse::Ok().content_type("image/png").insert_header(disposition(l, "png")).body(png(&encode(&url)?)?),
-        LocationAsset::Poster => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(poster_html(&b.name, &l.name, &url)?),
+        LocationAsset::Poster => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(poster_html(&b.name, &l.name, &poster_offer(b), &url)?),
     })
 }
 
@@ -161,7 +175,7 @@ pub(super) async fn qr_png(node: web::Data<NodeHandle>, req: HttpRequest, path: 
 }
 
 /// The poster page. maud escapes every value but the QR code's SVG, which svea renders itself.
-fn poster_html(business: &str, location: &str, url: &str) -> Result<String, ApiError> {
+fn poster_html(business: &str, location: &str, offer: &str, url: &str) -> Result<String, ApiError> {
     let code = encode(url)?;
     let page = maud::html! {
         (maud::DOCTYPE)
@@ -177,8 +191,10 @@ fn poster_html(business: &str, location: &str, url: &str) -> Result<String, ApiE
                 main class="poster" {
                     h1 { (business) }
                     p class="location" { (location) }
+                    p class="offer" { (offer) }
                     div class="qr" role="img" aria-label=(format!("QR-kod till {url}")) { (maud::PreEscaped(inline_svg(&code))) }
                     p class="instruction" { (POSTER_INSTRUCTION) }
+                    p class="how" { (POSTER_HOW) }
                     p class="url" { (url) }
                 }
             }
@@ -192,7 +208,7 @@ fn poster_html(business: &str, location: &str, url: &str) -> Result<String, ApiE
     params(("id" = String, Path, description = "The business id.", example = "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"),
         ("lid" = String, Path, description = "The location id (`l_` and 32 hex digits).", example = "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a")),
     security(("business_api_key" = [])),
-    responses((status = 200, description = "A printable A6 page (Swedish): names, the code, one line of instruction.", content_type = "text/html; charset=utf-8", body = String),
+    responses((status = 200, description = "A printable A6 page (Swedish): names, the offer (\"Få upp till 8 % tillbaka\", paid by Swish in about 2 minutes), the code, one line of instruction.", content_type = "text/html; charset=utf-8", body = String),
         super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
 pub(super) async fn poster(node: web::Data<NodeHandle>, req: HttpRequest, path: web::Path<(String, String)>) -> ApiResult {
     answer(&node, &req, &path, LocationAsset::Poster).await
@@ -238,12 +254,12 @@ mod tests {
 
     #[test]
     fn the_poster_escapes_names_and_needs_nothing_inline() {
-        let html = poster_html("<script>alert(1)</script> & Co", "Hörnet \"A\" 'B'", URL).expect("renders");
+        let html = poster_html("<script>alert(1)</script> & Co", "Hörnet \"A\" 'B'", "Få upp till 8 % tillbaka", URL).expect("renders");
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62; &#38; Co") || html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"), "{html}");
         assert!(!html.contains("\"A\""), "{html}");
         assert!(html.contains("<html lang=\"sv\">"));
-        assert!(html.contains(POSTER_INSTRUCTION));
+        assert!(html.contains(POSTER_INSTRUCTION) && html.contains(POSTER_HOW) && html.contains("Få upp till 8 % tillbaka"));
         assert!(html.contains(&inline_svg(&encode(URL).expect("fits"))));
         assert!(html.contains(&format!("href=\"{}\"", assets::href(&assets::POSTER_CSS))));
         // The CSP forbids inline styles and scripts: the page has none.

@@ -39,7 +39,7 @@ use super::error::ApiError;
 pub const UNLIMITED_PATHS: [&str; 2] = ["/health", "/ready"];
 
 /// Paths that also count against the privacy bucket ([`PrivacyLimiter`]).
-pub const PRIVACY_PATHS: [&str; 2] = ["/v1/privacy/export", "/v1/privacy/erase"];
+pub const PRIVACY_PATHS: [&str; 4] = ["/v1/privacy/export", "/v1/privacy/erase", "/privacy/export", "/privacy/erase"];
 
 /// Tracked addresses above which quiet ones are dropped at once instead of at the next interval.
 pub const TRACKED_ADDRESSES_SOFT_MAX: usize = 100_000;
@@ -166,7 +166,9 @@ pub async fn limit(
                 let retry = retry_after_s(wait);
                 // The customer's page and the dashboard answer with a page; everything else with
                 // a problem.
-                let page = req.path().starts_with(super::page::PAGE_PREFIX) || super::dashboard::is_dashboard_path(req.path());
+                let page = req.path().starts_with(super::page::PAGE_PREFIX)
+                    || super::dashboard::is_dashboard_path(req.path())
+                    || super::page::privacy::is_privacy_path(req.path());
                 let resp = if page {
                     super::page::rate_limited(req.request(), retry)
                 } else {

@@ -126,3 +126,31 @@ fn the_tests_distinct_feedback_texts_are_reward_tier_and_unlike_each_other() {
         }
     }
 }
+
+#[test]
+fn a_business_daily_budget_below_the_cluster_cap_stops_its_rewards_there() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // The cluster caps a business at 150 SEK a day; this business chooses 120.
+    let n = NodeProc::start(dir.path(), &[("abuse.business_daily_reward_cap_sek", "150"), ("abuse.declared_amount_max_sek", "10000")]);
+    let Biz { id: bid, token, key } = create_business(&n, "100000.00");
+    let settings = format!("/v1/businesses/{bid}/settings");
+    assert_eq!(n.get_as(&format!("/v1/businesses/{bid}"), &key).body["daily_budget_sek"], "150.00", "the cluster's cap until it sets its own");
+    n.send_as("PATCH", &settings, &key, json!({"daily_budget_sek": "150.01"})).problem(422, "invalid-daily-budget");
+    n.send_as("PATCH", &settings, &key, json!({"daily_budget_sek": "0"})).problem(422, "invalid-daily-budget");
+    n.send_as("PATCH", &settings, &key, json!({"daily_budget_sek": "12O"})).problem(422, "invalid-amount");
+    let r = n.send_as("PATCH", &settings, &key, json!({"daily_budget_sek": "120.00"}));
+    assert_eq!((r.status, r.body["daily_budget_sek"].as_str()), (200, Some("120.00")), "{}", r.body);
+
+    let mut txn = 0;
+    let mut session = |text: &str| {
+        txn += 1;
+        let sid = Device::new().open(&n, &token);
+        assert_eq!(purchase(&n, &sid, "10000.00", &format!("T-{txn}")).status, 200);
+        let f = feedback(&n, &sid, text);
+        assert_eq!(f.status, 200, "{}", f.body);
+        (f.str("reward_sek"), f.body["withheld"].clone(), f.body["reward_capped_by"].clone())
+    };
+    assert_eq!(session(distinct_feedback(0)), ("100.00".into(), json!(null), json!("per-session")));
+    assert_eq!(session(distinct_feedback(1)), ("20.00".into(), json!(null), json!("business-daily-cap")), "what is left of its own 120");
+    assert_eq!(session(distinct_feedback(2)), ("0.00".into(), json!("business_daily_cap"), json!(null)));
+}

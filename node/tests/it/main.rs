@@ -35,6 +35,8 @@ mod failover;
 mod geo;
 mod k8s;
 mod ledger;
+mod locations;
+mod offer;
 mod maintenance;
 mod metrics;
 mod openapi;

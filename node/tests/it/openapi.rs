@@ -273,12 +273,21 @@ fn live_answers_match_their_documented_schemas() {
     answers.push(answer("POST", "/v1/privacy/export", &n.post("/v1/privacy/export", json!({"device_id": "phone-3b1f6c2a"}))));
     answers.push(answer("POST", "/v1/privacy/erase", &n.post("/v1/privacy/erase", json!({"device_token": device.token()}))));
     answers.push(answer("POST", "/v1/privacy/erase", &n.post("/v1/privacy/erase", json!({}))));
+    // A location added, removed (its code retired: 410), and removed again (404).
+    let locations = format!("/v1/businesses/{}/locations", biz.id);
+    let added = n.send_as("POST", &locations, &biz.key, json!({"name": "Hamnen", "lat": 55.61, "lon": 12.99}));
+    answers.push(answer("POST", "/v1/businesses/{id}/locations", &added));
+    let (added_id, added_token) = (added.str("id"), added.str("qr_token"));
+    answers.push(answer("PATCH", "/v1/businesses/{id}/locations/{lid}", &n.send_as("PATCH", &format!("{locations}/{added_id}"), &biz.key, json!({"name": ""}))));
+    answers.push(answer("DELETE", "/v1/businesses/{id}/locations/{lid}", &n.send_as("DELETE", &format!("{locations}/{added_id}"), &biz.key, json!(null))));
+    answers.push(answer("POST", "/v1/sessions", &n.post("/v1/sessions", json!({"qr_token": added_token}))));
+    answers.push(answer("DELETE", "/v1/businesses/{id}/locations/{lid}", &n.send_as("DELETE", &format!("{locations}/{added_id}"), &biz.key, json!(null))));
     answers.push(answer("GET", "/v1/route", &n.get("/v1/route?ip=81.227.10.20")));
     answers.push(answer("GET", "/v1/route", &n.get("/v1/route?ip=nowhere")));
     answers.push(answer("GET", "/health", &n.get("/health")));
     answers.push(answer("GET", "/ready", &n.get("/ready")));
     let statuses: Vec<u64> = answers.iter().map(|a| a["status"].as_u64().expect("status")).collect();
-    assert_eq!(statuses, [201, 409, 400, 200, 401, 200, 200, 422, 200, 404, 401, 404, 200, 201, 200, 401, 400, 200, 422, 200, 200, 404, 200, 401, 400, 200, 401, 200, 400, 200, 200], "{answers:#?}");
+    assert_eq!(statuses, [201, 409, 400, 200, 401, 200, 200, 422, 200, 404, 401, 404, 200, 201, 200, 401, 400, 200, 422, 200, 200, 404, 200, 401, 400, 200, 401, 201, 422, 200, 410, 404, 200, 400, 200, 200], "{answers:#?}");
     let report = checker("live", &public, json!({"answers": answers}));
     assert_eq!(report["checked"], statuses.len(), "{report}");
 

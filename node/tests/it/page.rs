@@ -110,7 +110,7 @@ impl Phone {
 
     /// Posts a form and follows the 303 back to the page, as a browser does.
     #[track_caller]
-    fn submit(&mut self, base: &str, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) fn submit(&mut self, base: &str, path: &str, fields: &[(&str, &str)]) -> Page {
         let r = self.post(&format!("{base}{path}"), fields);
         assert_eq!(r.status, 303, "{}", r.body);
         let to = r.header("location").expect("location").to_string();
@@ -195,7 +195,7 @@ fn a_phone_without_javascript_completes_the_whole_flow_with_form_posts() {
 
     // Too short: refused in words, the text kept; then the real feedback.
     let html = phone.post(&format!("{page}/feedback"), &[("text", "För kort <i>")]).html(422).to_string();
-    assert!(html.contains("mellan 20 och 5000 tecken") && html.contains("För kort &lt;i&gt;</textarea>"), "{html}");
+    assert!(html.contains("mellan 20 och 5 000 tecken") && html.contains("För kort &lt;i&gt;</textarea>"), "{html}");
     let r = phone.submit(&n.url, &format!("/q/{token}/feedback"), &[("text", GOOD_FEEDBACK)]);
     let html = r.html(200).to_string();
     let api = n.get(&format!("/v1/sessions/{sid}"));
@@ -301,9 +301,25 @@ fn a_malmo_customer_opening_a_stockholm_node_is_sent_to_malmo_first() {
     let dir = tempfile::tempdir().expect("tmp");
     // Stockholm and Malmö believe the loopback proxy's X-Forwarded-For (see geo.rs).
     let trust: &[(&str, &str)] = &[("geo.trusted_proxies", "127.0.0.1")];
-    let c = Cluster3::start_with(dir.path(), &[("node.routing", "redirect")], [trust, &[], trust]);
-    let (_, token) = create_named(c.by_region("stockholm"), "Malmö Bageri", "Södergatan");
+    // One public address in front of every node (issue 23): what the QR code carries.
+    let public = "https://feedback.svea.test";
+    let c = Cluster3::start_with(dir.path(), &[("node.routing", "redirect"), ("public.base_url", public)], [trust, &[], trust]);
+    let created = c.by_region("stockholm").post(
+        "/v1/businesses",
+        json!({"name": "Malmö Bageri", "org_number": next_org_number().to_string(),
+            "locations": [{"name": "Södergatan", "lat": 55.6046, "lon": 12.9996}], "reward_budget_sek": "1000.00"}),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let (id, key) = (created.str("id"), created.str("api_key"));
+    let token = created.body["locations"][0]["qr_token"].as_str().expect("token").to_string();
     let (sthlm, malmo) = (c.by_region("stockholm"), c.by_region("malmo"));
+    // The code, asked at any node, carries the one public address, not a node's own.
+    for n in &c.nodes {
+        let b = n.get_as(&format!("/v1/businesses/{id}"), &key).body;
+        assert_eq!(b["locations"][0]["qr_url"], format!("{public}/q/{token}"), "{b}");
+    }
+    // Behind that address any node may take the scan: a Malmö customer at Stockholm's node is
+    // sent on to Malmö (below), one at Malmö's is served there.
 
     let mut phone = Phone::default().with_header("x-forwarded-for", "2.58.0.1");
     let r = phone.get(&format!("{}/q/{token}?lang=en", sthlm.url));

@@ -14,11 +14,11 @@ use crate::harness::*;
 const HOSTILE_NAME: &str = "<script>alert('pwn')</script> Kafé & Co";
 
 /// An answer with its raw bytes (the harness reads bodies as text; a PNG is not).
-struct Raw {
-    status: u16,
-    content_type: String,
+pub(crate) struct Raw {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
     headers: Vec<(String, String)>,
-    bytes: Vec<u8>,
+    pub(crate) bytes: Vec<u8>,
 }
 
 impl Raw {
@@ -26,12 +26,12 @@ impl Raw {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8(self.bytes.clone()).expect("utf-8 body")
     }
 }
 
-fn get_raw(url: &str, key: Option<&str>) -> Raw {
+pub(crate) fn get_raw(url: &str, key: Option<&str>) -> Raw {
     let mut req = ureq::AgentBuilder::new().redirects(0).build().get(url).timeout(Duration::from_secs(30));
     if let Some(k) = key {
         req = req.set("authorization", &format!("Bearer {k}"));
@@ -57,7 +57,7 @@ fn decode(img: image::GrayImage) -> String {
     text
 }
 
-fn decode_png(bytes: &[u8]) -> String {
+pub(crate) fn decode_png(bytes: &[u8]) -> String {
     let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Png).expect("a PNG").to_luma8();
     decode(img)
 }

@@ -127,6 +127,9 @@ fn error_text(t: &Texts, e: &ApiError) -> String {
     if status_for(e).is_server_error() {
         return t.error_default.to_owned();
     }
+    if let Some(words) = t.problem(kind_of(e)) {
+        return words.to_owned();
+    }
     e.to_string()
 }
 
@@ -218,12 +221,16 @@ async fn render(node: &NodeHandle, req: &HttpRequest, auth: &Authorized, q: &Sho
         notice: extra.notice.or(q.saved.as_deref().map(|what| match what {
             "release" => t.released,
             "refuse" => t.refused,
+            "location-added" => t.location_added,
+            "location-renamed" => t.location_renamed,
+            "location-removed" => t.location_removed,
             other => top_up::notice(lang, other).unwrap_or(t.saved),
         })),
         error: error_text.as_deref(),
         public_url: &public_url,
         held: &held,
         top_up: top_up::offer(node),
+        daily_cap: crate::domain::Ore::from_ore(node.config().abuse.business_daily_reward_cap_ore),
     };
     let mut cookies = extra.cookies;
     cookies.extend(lang_cookie(node, req));
@@ -453,6 +460,153 @@ pub(in crate::http) async fn release(node: web::Data<NodeHandle>, req: HttpReque
         Ok(_) => see(&format!("{BASE}?saved=release#h-till"), Vec::new()),
         Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e), ..Extra::default() }).await,
     }
+}
+
+/// A form's answer: `303` to `done` (Post/Redirect/Get) when it worked, else the dashboard
+/// again with the error in words.
+async fn after_form<T>(node: &NodeHandle, req: &HttpRequest, auth: &Authorized, result: Result<T, ApiError>, done: &str) -> HttpResponse {
+    match result {
+        Ok(_) => see(done, Vec::new()),
+        Err(e) => render(node, req, auth, &ShowQuery::default(), Extra { error: Some(e), ..Extra::default() }).await,
+    }
+}
+
+/// The add-a-location form. Coordinates are optional: without them the new location takes the
+/// business's first location's (they only choose the home region at sign-up).
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(default)]
+#[schema(example = json!({"name": "Lilla Torg, uteserveringen", "lat": "55,6043", "lon": "12,9986"}))]
+pub(in crate::http) struct AddLocationForm {
+    /// 1 to 100 characters.
+    name: String,
+    /// Degrees, `55,6043` or `55.6043`; empty: the first location's.
+    lat: String,
+    /// Degrees; empty: the first location's.
+    lon: String,
+}
+
+/// A coordinate as typed (decimal comma or point); `None` when left empty.
+fn coordinate(raw: &str) -> Result<Option<f64>, ApiError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    raw.replace(',', ".").parse::<f64>().map(Some).map_err(|_| super::error::bad("invalid-coordinates", format!("coordinate {:?} is not a number", raw.chars().take(20).collect::<String>())))
+}
+
+fn new_location(b: &crate::actors::business::Business, f: &AddLocationForm) -> Result<crate::domain::NewLocation, ApiError> {
+    let first = b.locations.first();
+    let lat = coordinate(&f.lat)?.or(first.map(|l| l.lat)).unwrap_or_default();
+    let lon = coordinate(&f.lon)?.or(first.map(|l| l.lon)).unwrap_or_default();
+    Ok(crate::domain::NewLocation::new(&f.name, lat, lon)?)
+}
+
+/// `POST /business/locations`: adds a location, as `POST /v1/businesses/{id}/locations` does.
+#[utoipa::path(post, path = "/business/locations", tag = "pages", operation_id = "dashboard_add_location", summary = "Add a location", description = "Adds a location with its own QR code, as `POST /v1/businesses/{id}/locations` does.", security(("business_dashboard" = [])),
+    request_body(content = AddLocationForm, content_type = "application/x-www-form-urlencoded"), responses(DashboardAnswers))]
+pub(in crate::http) async fn add_location(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<AddLocationForm>) -> HttpResponse {
+    let auth = match form_start(&node, &req).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let result = match new_location(&auth.business, &form) {
+        Ok(l) => node.add_location(auth.business.id.clone(), l).await.map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    after_form(&node, &req, &auth, result, &format!("{BASE}?saved=location-added#h-locations")).await
+}
+
+/// The rename form.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(default)]
+#[schema(example = json!({"name": "Lilla Torg, uteserveringen"}))]
+pub(in crate::http) struct RenameLocationForm {
+    /// 1 to 100 characters.
+    name: String,
+}
+
+/// The remove form: the box that confirms it.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(default)]
+#[schema(example = json!({"confirm": "yes"}))]
+pub(in crate::http) struct RemoveLocationForm {
+    /// `yes`: the business ticked "remove, the QR code stops working".
+    confirm: String,
+}
+
+/// `POST /business/locations/{lid}/rename`, as `PATCH /v1/businesses/{id}/locations/{lid}`.
+#[utoipa::path(post, path = "/business/locations/{lid}/rename", tag = "pages", operation_id = "dashboard_rename_location", summary = "Rename a location", description = "Renames a location (its QR code keeps working), as `PATCH /v1/businesses/{id}/locations/{lid}` does.", security(("business_dashboard" = [])),
+    params(("lid" = String, Path, description = "The location id.", example = "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a")),
+    request_body(content = RenameLocationForm, content_type = "application/x-www-form-urlencoded"), responses(DashboardAnswers))]
+pub(in crate::http) async fn rename_location(node: web::Data<NodeHandle>, req: HttpRequest, lid: web::Path<String>, form: web::Form<RenameLocationForm>) -> HttpResponse {
+    let auth = match form_start(&node, &req).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let result = match super::locations::location_id(&lid) {
+        Ok(lid) => node.rename_location(auth.business.id.clone(), lid, &form.name).await.map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    after_form(&node, &req, &auth, result, &format!("{BASE}?saved=location-renamed#h-locations")).await
+}
+
+/// `POST /business/locations/{lid}/remove` (`confirm=yes`), as `DELETE /v1/businesses/{id}/locations/{lid}`.
+#[utoipa::path(post, path = "/business/locations/{lid}/remove", tag = "pages", operation_id = "dashboard_remove_location", summary = "Remove a location", description = "Removes a location once confirmed (`confirm=yes`): its QR code stops working, as `DELETE /v1/businesses/{id}/locations/{lid}` does.", security(("business_dashboard" = [])),
+    params(("lid" = String, Path, description = "The location id.", example = "l_8c2e4f6a1b3d5c7e9f0a2b4c6d8e0f1a")),
+    request_body(content = RemoveLocationForm, content_type = "application/x-www-form-urlencoded"), responses(DashboardAnswers))]
+pub(in crate::http) async fn remove_location(node: web::Data<NodeHandle>, req: HttpRequest, lid: web::Path<String>, form: web::Form<RemoveLocationForm>) -> HttpResponse {
+    let auth = match form_start(&node, &req).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let result = match (super::locations::location_id(&lid), form.confirm.as_str()) {
+        (Ok(lid), "yes") => node.remove_location(auth.business.id.clone(), lid).await.map_err(ApiError::from),
+        (Ok(_), _) => Err(super::error::bad("confirm-removal", "tick the box to confirm the removal")),
+        (Err(e), _) => Err(e),
+    };
+    after_form(&node, &req, &auth, result, &format!("{BASE}?saved=location-removed#h-locations")).await
+}
+
+/// The reward percentages form (`5`, `5,5`, `5.50`).
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(default)]
+#[schema(example = json!({"low": "2", "mid": "5", "high": "8", "daily_budget": "500"}))]
+pub(in crate::http) struct RewardsForm {
+    low: String,
+    mid: String,
+    high: String,
+    /// The daily reward budget in kronor; empty: unchanged.
+    daily_budget: String,
+}
+
+/// `POST /business/rewards`: the reward percentages and the daily reward budget, as `PATCH
+/// /v1/businesses/{id}/settings` with `reward_percentages` and `daily_budget_sek` does (each
+/// percentage 0 to 100, no tier below the one under it; the budget 1 kr to the cluster's cap).
+#[utoipa::path(post, path = "/business/rewards", tag = "pages", operation_id = "dashboard_rewards", summary = "Set the reward percentages", description = "Sets the cashback per tier (0 to 100 %, increasing) and the daily reward budget, as `PATCH /v1/businesses/{id}/settings` does.", security(("business_dashboard" = [])),
+    request_body(content = RewardsForm, content_type = "application/x-www-form-urlencoded"), responses(DashboardAnswers))]
+pub(in crate::http) async fn rewards(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<RewardsForm>) -> HttpResponse {
+    let auth = match form_start(&node, &req).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let f = form.into_inner();
+    let asked = super::api::PercentagesIn { low: f.low, mid: f.mid, high: f.high };
+    // Both checked before either is written.
+    let budget = match f.daily_budget.trim() {
+        "" => Ok(None),
+        raw => super::pos::daily_budget(&node, raw).map(Some),
+    };
+    let result = match (asked.basis_points(), budget) {
+        (Ok(bp), Ok(budget)) => {
+            let set = node.set_reward_percentages(auth.business.id.clone(), bp).await.map_err(ApiError::from);
+            match (set, budget) {
+                (Ok(_), Some(b)) => node.set_daily_budget(auth.business.id.clone(), b).await.map_err(ApiError::from),
+                (set, _) => set,
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    after_form(&node, &req, &auth, result, &format!("{BASE}?saved=rewards#h-rewards")).await
 }
 
 /// The signed-in business for a download (`None`: back to the sign-in page).

@@ -85,9 +85,44 @@ pub struct Texts {
     pub refused: &'static str,
     pub error_default: &'static str,
     pub cross_site: &'static str,
+    /// Location management (issue 23).
+    pub location_name_label: &'static str,
+    pub add_location_heading: &'static str,
+    pub coordinates_hint: &'static str,
+    pub lat_label: &'static str,
+    pub lon_label: &'static str,
+    pub add_location_button: &'static str,
+    pub rename_button: &'static str,
+    pub remove_confirm: &'static str,
+    pub remove_button: &'static str,
+    pub location_added: &'static str,
+    pub location_renamed: &'static str,
+    pub location_removed: &'static str,
+    /// Reward percentages.
+    pub rewards_heading: &'static str,
+    pub rewards_help: &'static str,
+    pub reward_tier_labels: [&'static str; 3],
+    /// The daily reward budget field.
+    pub daily_budget_label: &'static str,
+    pub daily_budget_help: &'static str,
+    pub rewards_button: &'static str,
+    /// Where a score came from (`ScoreSource::as_str`: rubric, ollama).
+    pub score_sources: [(&'static str, &'static str); 2],
+    /// Problem kind -> sentence, for the errors a business can cause with these forms.
+    pub problems: &'static [(&'static str, &'static str)],
 }
 
 impl Texts {
+    /// The sentence for a problem kind, if this table has one.
+    pub fn problem(&self, kind: &str) -> Option<&'static str> {
+        self.problems.iter().find(|(k, _)| *k == kind).map(|(_, v)| *v)
+    }
+
+    /// Where a score came from, in words.
+    pub fn score_source(&self, source: &str) -> &'static str {
+        self.score_sources.iter().find(|(k, _)| *k == source).map_or("", |(_, v)| *v)
+    }
+
     /// This language's texts.
     pub fn of(lang: Lang) -> &'static Texts {
         match lang {
@@ -137,7 +172,7 @@ pub static SV: Texts = Texts {
     no_feedback: "Ingen feedback här ännu.",
     score: "Betyg",
     reward: "Cashback",
-    breakdown: ["Detaljer", "Förslag", "Balans", "Innehåll"],
+    breakdown: ["Konkret", "Förslag", "Balans", "Innehåll"],
     older: "Äldre",
     newest: "Nyaste",
     locations_heading: "Butiker och QR-koder",
@@ -176,6 +211,36 @@ pub static SV: Texts = Texts {
     refused: "Belöningen är avslagen.",
     error_default: "Något gick fel. Försök igen om en stund.",
     cross_site: "Formuläret skickades från en annan webbplats och togs inte emot.",
+    location_name_label: "Namn",
+    add_location_heading: "Lägg till en butik",
+    coordinates_hint: "Lämna tomt för att använda den första butikens läge.",
+    lat_label: "Latitud (valfri)",
+    lon_label: "Longitud (valfri)",
+    add_location_button: "Lägg till",
+    rename_button: "Byt namn",
+    remove_confirm: "Ja, ta bort: QR-koden slutar fungera",
+    remove_button: "Ta bort",
+    location_added: "Butiken är tillagd. Skriv ut dess affisch.",
+    location_renamed: "Namnet är ändrat. QR-koden fungerar som förut.",
+    location_removed: "Butiken är borttagen. Dess QR-kod fungerar inte längre.",
+    rewards_heading: "Belöningar",
+    rewards_help: "Hur stor del av köpet kunden får tillbaka per nivå, 0 till 100 %. En högre nivå får inte ge mindre än nivån under.",
+    reward_tier_labels: ["Låg nivå (%)", "Mellannivå (%)", "Hög nivå (%)"],
+    daily_budget_label: "Dagsbudget för belöningar (kr)",
+    daily_budget_help: "Mest så här mycket cashback betalas ut per dag. Från 1 kr upp till",
+    rewards_button: "Spara belöningar",
+    score_sources: [("rubric", "poängmall"), ("ollama", "språkmodell")],
+    problems: &[
+        ("location-count", "En verksamhet har 1 till 20 butiker: den sista kan inte tas bort, och fler än 20 går inte att lägga till."),
+        ("location-name-length", "Namnet måste vara 1 till 100 tecken."),
+        ("invalid-coordinates", "Latitud och longitud måste vara tal, till exempel 55,6043 och 12,9986."),
+        ("location-not-found", "Den butiken finns inte (längre)."),
+        ("location-used-by-till", "Kassakopplingen skickar sina köp till den här butiken. Spara kassakopplingen med en annan butik först."),
+        ("confirm-removal", "Kryssa i rutan för att bekräfta att butiken ska tas bort."),
+        ("invalid-percentage", "Skriv procentsatserna som tal, till exempel 5 eller 5,5."),
+        ("invalid-reward-policy", "Varje nivå ger 0 till 100 %, och en högre nivå får inte ge mindre än nivån under."),
+        ("invalid-daily-budget", "Dagsbudgeten ska vara minst 1 kr och högst taket som visas under fältet."),
+    ],
 };
 
 /// English.
@@ -257,4 +322,34 @@ pub static EN: Texts = Texts {
     refused: "The reward is refused.",
     error_default: "Something went wrong. Try again in a moment.",
     cross_site: "The form was sent from another site and was not accepted.",
+    location_name_label: "Name",
+    add_location_heading: "Add a location",
+    coordinates_hint: "Leave empty to use the first location's position.",
+    lat_label: "Latitude (optional)",
+    lon_label: "Longitude (optional)",
+    add_location_button: "Add",
+    rename_button: "Rename",
+    remove_confirm: "Yes, remove: the QR code stops working",
+    remove_button: "Remove",
+    location_added: "The location is added. Print its poster.",
+    location_renamed: "The name is changed. The QR code works as before.",
+    location_removed: "The location is removed. Its QR code no longer works.",
+    rewards_heading: "Rewards",
+    rewards_help: "How much of the purchase the customer gets back per tier, 0 to 100 %. A higher tier may not pay less than the one below.",
+    reward_tier_labels: ["Low tier (%)", "Mid tier (%)", "High tier (%)"],
+    daily_budget_label: "Daily reward budget (SEK)",
+    daily_budget_help: "At most this much cashback is paid a day. From 1 kr up to",
+    rewards_button: "Save rewards",
+    score_sources: [("rubric", "rubric"), ("ollama", "language model")],
+    problems: &[
+        ("location-count", "A business has 1 to 20 locations: the last one cannot be removed, and no more than 20 can be added."),
+        ("location-name-length", "The name must be 1 to 100 characters."),
+        ("invalid-coordinates", "Latitude and longitude must be numbers, for example 55.6043 and 12.9986."),
+        ("location-not-found", "That location does not exist (any more)."),
+        ("location-used-by-till", "The till integration sends its purchases to this location. Save the till integration with another location first."),
+        ("confirm-removal", "Tick the box to confirm the removal."),
+        ("invalid-percentage", "Write the percentages as numbers, for example 5 or 5.5."),
+        ("invalid-reward-policy", "Each tier pays 0 to 100 %, and a higher tier may not pay less than the one below."),
+        ("invalid-daily-budget", "The daily budget must be at least 1 kr and at most the cap shown under the field."),
+    ],
 };

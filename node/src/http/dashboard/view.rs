@@ -20,6 +20,7 @@ use crate::domain::day::swedish_local;
 use crate::domain::pos::{Provider, PurchaseVerification};
 use crate::domain::Ore;
 use crate::http::assets::{href, DASHBOARD_CSS, DASHBOARD_JS, PAGE_CSS};
+use crate::http::page::format::{count, decimal, percent};
 use crate::http::page::{document, money, Lang};
 
 /// The dashboard's path (and its cookie's).
@@ -49,6 +50,8 @@ pub struct Dashboard<'a> {
     pub public_url: &'a str,
     /// Rewards the hourly brake holds for the business's review.
     pub held: &'a HeldPage,
+    /// The cluster's daily reward cap: the highest daily budget a business may set.
+    pub daily_cap: Ore,
     /// Receipts locked by mismatched tries.
     pub locks: &'a [LockedReceipt],
     /// The card top-up form, when card top-ups are on.
@@ -126,6 +129,7 @@ pub fn dashboard(d: &Dashboard<'_>) -> Markup {
         (charts(d, t))
         (feedback(d, t))
         (locations(d, t))
+        (rewards(d, t))
         (key(t))
         (till(d, t))
     };
@@ -145,8 +149,8 @@ fn overview(d: &Dashboard<'_>, t: &Texts) -> Markup {
                 @if b.funds().refunded > crate::domain::Ore::ZERO {
                     div { dt { (t.refunded) } dd #budget-refunded { (money(d.lang, b.funds().refunded)) } }
                 }
-                div { dt { (t.sessions_opened) } dd { (a.total.opened) } }
-                div { dt { (t.average_score) } dd { (a.average_score().map_or("–".to_string(), |s| format!("{s:.1}"))) } }
+                div { dt { (t.sessions_opened) } dd { (count(d.lang, a.total.opened)) } }
+                div { dt { (t.average_score) } dd #average-score { (a.average_score().map_or("–".to_string(), |s| decimal(d.lang, s, 1))) } }
             }
             p { a #statement-link href="/business/statement" { (t.statement) } " · " a href="/business/statement?format=csv" { "CSV" } }
             meter #budget-meter min="0" max=(super::super::api::net_funded(b).as_ore().max(1)) value=(b.remaining().as_ore()) aria-label=(t.left) {
@@ -174,9 +178,9 @@ fn plot_h() -> f64 {
     CHART_H - PAD_TOP - PAD_BOTTOM
 }
 
-/// A number as an axis label: whole numbers, no decimals.
-fn axis(v: f64) -> String {
-    format!("{:.0}", v)
+/// A number as an axis label: whole numbers, no decimals, grouped the language's way.
+fn axis(lang: Lang, v: f64) -> String {
+    decimal(lang, v, 0)
 }
 
 fn sek(o: Ore) -> f64 {
@@ -184,7 +188,7 @@ fn sek(o: Ore) -> f64 {
 }
 
 /// One chart's frame: the SVG with its title and description, and the axes.
-fn frame(id: &str, title: &str, desc: &str, days: &[DayPoint], y_max: f64, plot: Markup) -> Markup {
+fn frame(lang: Lang, id: &str, title: &str, desc: &str, days: &[DayPoint], y_max: f64, plot: Markup) -> Markup {
     let (t_id, d_id) = (format!("{id}-title"), format!("{id}-desc"));
     let first = days.first().map(|p| p.day.format("%m-%d").to_string()).unwrap_or_default();
     let last = days.last().map(|p| p.day.format("%m-%d").to_string()).unwrap_or_default();
@@ -197,7 +201,7 @@ fn frame(id: &str, title: &str, desc: &str, days: &[DayPoint], y_max: f64, plot:
                 desc #(d_id) { (desc) }
                 line.axis x1=(PAD_LEFT) y1=(bottom) x2=(CHART_W - PAD_RIGHT) y2=(bottom) {}
                 line.axis x1=(PAD_LEFT) y1=(PAD_TOP) x2=(PAD_LEFT) y2=(bottom) {}
-                text.label x=(PAD_LEFT - 6.0) y=(PAD_TOP + 10.0) text-anchor="end" { (axis(y_max)) }
+                text.label x=(PAD_LEFT - 6.0) y=(PAD_TOP + 10.0) text-anchor="end" { (axis(lang, y_max)) }
                 text.label x=(PAD_LEFT - 6.0) y=(bottom) text-anchor="end" { "0" }
                 text.label x=(PAD_LEFT) y=(CHART_H - 6.0) text-anchor="start" { (first) }
                 text.label x=(CHART_W - PAD_RIGHT) y=(CHART_H - 6.0) text-anchor="end" { (last) }
@@ -288,7 +292,7 @@ fn charts(d: &Dashboard<'_>, t: &Texts) -> Markup {
     let scores: Vec<Option<f64>> = days.iter().map(|p| p.stats.average_score()).collect();
     let scored: Vec<f64> = scores.iter().flatten().copied().collect();
     let score_desc = match scored.last() {
-        Some(last) => format!("{}: {last:.1}.", t.average_score),
+        Some(last) => format!("{}: {}.", t.average_score, decimal(d.lang, *last, 1)),
         None => t.no_data.to_string(),
     };
     let budget: Vec<Option<f64>> = days.iter().map(|p| Some(sek(p.budget_left))).collect();
@@ -300,12 +304,12 @@ fn charts(d: &Dashboard<'_>, t: &Texts) -> Markup {
             p.hint { (t.charts_help) }
             div.charts {
                 div {
-                    (frame("chart-sessions", t.chart_sessions, &sessions_desc, days, sessions_max, bars(&stacks, &outcome_classes, sessions_max)))
+                    (frame(d.lang, "chart-sessions", t.chart_sessions, &sessions_desc, days, sessions_max, bars(&stacks, &outcome_classes, sessions_max)))
                     (legend(&t.outcomes, &outcome_classes))
                 }
-                div { (frame("chart-rewards", t.chart_rewards, &rewards_desc, days, rewards_max, bars(&rewards, &["s-rewards"], rewards_max))) }
-                div { (frame("chart-score", t.chart_score, &score_desc, days, 100.0, line(&scores, 100.0, "s-score"))) }
-                div { (frame("chart-budget", t.chart_budget, &budget_desc, days, budget_max, line(&budget, budget_max, "s-budget"))) }
+                div { (frame(d.lang, "chart-rewards", t.chart_rewards, &rewards_desc, days, rewards_max, bars(&rewards, &["s-rewards"], rewards_max))) }
+                div { (frame(d.lang, "chart-score", t.chart_score, &score_desc, days, 100.0, line(&scores, 100.0, "s-score"))) }
+                div { (frame(d.lang, "chart-budget", t.chart_budget, &budget_desc, days, budget_max, line(&budget, budget_max, "s-budget"))) }
                 div { (tiers(d, t)) }
             }
             details {
@@ -324,7 +328,7 @@ fn charts(d: &Dashboard<'_>, t: &Texts) -> Markup {
                                     th scope="row" { (p.day.format("%Y-%m-%d")) }
                                     td { (p.stats.opened) } td { (p.stats.completed) } td { (p.stats.rejected) } td { (p.stats.expired) }
                                     td { (money(d.lang, p.stats.rewards_paid)) }
-                                    td { (p.stats.average_score().map_or("–".to_string(), |s| format!("{s:.1}"))) }
+                                    td { (p.stats.average_score().map_or("–".to_string(), |s| decimal(d.lang, s, 1))) }
                                     td { (money(d.lang, p.budget_left)) }
                                 }
                             }
@@ -408,7 +412,7 @@ fn feedback(d: &Dashboard<'_>, t: &Texts) -> Markup {
                     li.feedback data-session=(session.to_string()) {
                         p.text { (e.text) }
                         p.meta {
-                            span { (t.score) " " strong { (e.score.total) } "/100 (" (e.score.source.as_str()) ")" }
+                            span { (t.score) " " strong { (e.score.total) } "/100 (" (t.score_source(e.score.source.as_str())) ")" }
                             " · "
                             span { (t.reward) " " strong { (money(d.lang, e.reward)) } }
                             " · "
@@ -466,20 +470,77 @@ fn held(d: &Dashboard<'_>, t: &Texts) -> Markup {
     }
 }
 
+/// The locations: each with its poster and codes, a rename form and a remove form (a box to
+/// tick first: its QR code stops working); then a form that adds one.
 fn locations(d: &Dashboard<'_>, t: &Texts) -> Markup {
+    let only_one = d.business.locations.len() <= 1;
     html! {
         section aria-labelledby="h-locations" {
             h2 #h-locations { (t.locations_heading) }
             ul #locations {
                 @for l in &d.business.locations {
                     @let base = format!("{BASE}/locations/{}", l.id);
-                    li {
-                        strong { (l.name) } " "
+                    @let id = l.id.to_string();
+                    li.location data-location=(id) {
+                        strong.location-name { (l.name) } " "
                         a href={ (base) "/poster" } { (t.poster) } " · "
                         a href={ (base) "/qr.svg" } { "QR (SVG)" } " · "
                         a href={ (base) "/qr.png" } { "QR (PNG)" }
+                        form.inline.rename method="post" action={ (base) "/rename" } {
+                            label for={ "name-" (id) } { (t.location_name_label) }
+                            input id={ "name-" (id) } name="name" type="text" required maxlength="100" value=(l.name);
+                            button type="submit" { (t.rename_button) }
+                        }
+                        @if !only_one {
+                            form.inline.remove method="post" action={ (base) "/remove" } {
+                                label.check for={ "confirm-" (id) } {
+                                    input id={ "confirm-" (id) } name="confirm" type="checkbox" value="yes" required;
+                                    " " (t.remove_confirm)
+                                }
+                                button type="submit" { (t.remove_button) }
+                            }
+                        }
                     }
                 }
+            }
+            form #add-location method="post" action={ (BASE) "/locations" } aria-labelledby="h-add-location" {
+                h3 #h-add-location { (t.add_location_heading) }
+                label for="new-location-name" { (t.location_name_label) }
+                input #new-location-name name="name" type="text" required maxlength="100";
+                p.hint #coordinates-hint { (t.coordinates_hint) }
+                label for="new-location-lat" { (t.lat_label) }
+                input #new-location-lat name="lat" type="text" inputmode="decimal" maxlength="20" aria-describedby="coordinates-hint";
+                label for="new-location-lon" { (t.lon_label) }
+                input #new-location-lon name="lon" type="text" inputmode="decimal" maxlength="20" aria-describedby="coordinates-hint";
+                button type="submit" { (t.add_location_button) }
+            }
+        }
+    }
+}
+
+/// The reward percentages per tier, editable within the policy's bounds.
+fn rewards(d: &Dashboard<'_>, t: &Texts) -> Markup {
+    let tiers = d.business.policy.tiers;
+    let names = ["low", "mid", "high"];
+    html! {
+        section aria-labelledby="h-rewards" {
+            h2 #h-rewards { (t.rewards_heading) }
+            p #rewards-help { (t.rewards_help) }
+            p #rewards-now { @for (i, tier) in tiers.iter().enumerate() {
+                @if i > 0 { " · " }
+                (t.reward_tier_labels[i].trim_end_matches(" (%)")) ": " (percent(d.lang, tier.basis_points))
+            } }
+            form #rewards-form method="post" action={ (BASE) "/rewards" } {
+                @for (i, tier) in tiers.iter().enumerate() {
+                    label for={ "reward-" (names[i]) } { (t.reward_tier_labels[i]) }
+                    input id={ "reward-" (names[i]) } name=(names[i]) type="text" inputmode="decimal" required maxlength="6"
+                        aria-describedby="rewards-help" value=(percent(d.lang, tier.basis_points).trim_end_matches(['%', ' ']));
+                }
+                label for="daily-budget" { (t.daily_budget_label) }
+                p.hint #daily-budget-help { (t.daily_budget_help) " " (money(d.lang, d.daily_cap)) "." }
+                input #daily-budget name="daily_budget" type="text" inputmode="decimal" maxlength="12" aria-describedby="daily-budget-help"
+                    value=(money(d.lang, d.business.daily_cap(d.daily_cap)).trim_end_matches(" kr"));
+                button type="submit" { (t.rewards_button) }
             }
         }
     }

@@ -23,6 +23,8 @@
 //! refused (`cross-site-form`). Pages carry `Referrer-Policy: same-origin` so that browsers send
 //! our own origin on our own forms (under `no-referrer` they send `Origin: null`).
 
+pub(crate) mod format;
+pub(crate) mod privacy;
 pub(crate) mod texts;
 pub(crate) mod view;
 
@@ -144,6 +146,7 @@ fn not_found(lang: Lang) -> HttpResponse {
 /// The page for an error before the QR code's place is known.
 fn error_only(lang: Lang, e: &ApiError) -> HttpResponse {
     match e {
+        ApiError::Actor(ActorError::NotFound { what: crate::actors::Missing::RetiredQrToken, .. }) => html(StatusCode::GONE, view::retired(lang), Vec::new()),
         ApiError::Actor(ActorError::NotFound { .. }) => not_found(lang),
         _ => html(page_status(e), view::error_page(lang, lang.texts().problem(kind_of(e))), Vec::new()),
     }
@@ -190,7 +193,7 @@ fn session_cookie(req: &HttpRequest) -> Option<SessionId> {
 }
 
 /// The device the phone's cookie stands for, if the cookie holds a token svea issued.
-fn device_cookie(node: &NodeHandle, req: &HttpRequest) -> Option<DeviceId> {
+pub(crate) fn device_cookie(node: &NodeHandle, req: &HttpRequest) -> Option<DeviceId> {
     req.cookie(DEVICE_COOKIE).and_then(|c| node.devices().verify(c.value()).ok())
 }
 
@@ -232,6 +235,17 @@ async fn render(node: &NodeHandle, req: &HttpRequest, token: &QrToken, error: Op
         cookies.push(cookie(DEVICE_COOKIE, token.reveal().to_owned(), "/".into(), DEVICE_COOKIE_MAX_AGE_DAYS, secure(node, req)));
     }
     let funded = node.business_funded(&target.business);
+    // The start page names the business's top reward: one read of its actor, only there.
+    let top_basis_points = match &session {
+        None if funded => match node.business(target.business.clone()).await {
+            Ok(b) => b.policy.tiers.last().map(|t| t.basis_points),
+            Err(e) => {
+                tracing::warn!(error = %e, "reward range not shown on the customer's page");
+                None
+            }
+        },
+        _ => None,
+    };
     let wallet = match (&session, device_cookie(node, req)) {
         (Some(s), Some(device)) if view::step_of(Some(s)) == Some(3) => wallet_summary(node, &device).await,
         _ => None,
@@ -239,6 +253,7 @@ async fn render(node: &NodeHandle, req: &HttpRequest, token: &QrToken, error: Op
     let page = Page {
         funded,
         wallet,
+        top_basis_points,
         lang,
         place: Place { token: token.as_str(), business: &target.business_name, location: &target.location_name },
         session: session.as_ref(),
@@ -259,6 +274,7 @@ async fn render(node: &NodeHandle, req: &HttpRequest, token: &QrToken, error: Op
         (status = 307, description = "With `node.routing = \"redirect\"`: the nearest healthy region is another one; the same page there.",
             headers(("Location" = String, description = "`<that region's public URL>/q/{token}`"))),
         (status = 404, description = "The not-found page: no such QR token.", content_type = "text/html; charset=utf-8", body = String),
+        (status = 410, description = "The retired-code page: the business removed this code's location.", content_type = "text/html; charset=utf-8", body = String),
         (status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", body = String, headers(("Retry-After" = u64, description = "Whole seconds."))),
         (status = 503, description = "The try-again page.", content_type = "text/html; charset=utf-8", body = String),
     ))]
@@ -330,6 +346,9 @@ pub enum FormAnswers {
     /// NotFound.
     #[response(status = 404, description = "The not-found page: no such QR token.", content_type = "text/html; charset=utf-8")]
     NotFound(String),
+    /// Gone.
+    #[response(status = 410, description = "The retired-code page: the business removed this code's location.", content_type = "text/html; charset=utf-8")]
+    Gone(String),
     /// Conflict.
     #[response(status = 409, description = "The page again with the problem in words (the session expired, feedback was given already).", content_type = "text/html; charset=utf-8")]
     Conflict(String),

@@ -91,8 +91,23 @@ fn render(lang: Lang, s: Option<&Session>, business: &str) -> String {
         now_local: "2026-07-15T13:30".into(),
         funded: true,
         wallet: None,
+        top_basis_points: Some(800),
     };
     customer_page(&page).into_string()
+}
+
+#[test]
+fn the_start_page_opens_with_the_offer_and_the_privacy_link() {
+    let html = render(Lang::Sv, None, "x");
+    let offer = html.find("id=\"offer\"").expect("offer");
+    assert!(offer < html.find("<h1").expect("h1"), "the offer comes first: {html}");
+    assert!(html.contains("Få <strong id=\"offer-range\">0–8 %</strong> av ditt köp tillbaka"), "{html}");
+    assert!(html.contains("Swish") && html.contains("2 minuter"), "{html}");
+    assert!(html.contains("href=\"/privacy?lang=sv\""), "{html}");
+    let en = render(Lang::En, None, "x");
+    assert!(en.contains("0–8%") && en.contains("href=\"/privacy?lang=en\""), "{en}");
+    // Past the start, the offer gives way to the step.
+    assert!(!render(Lang::Sv, Some(&session(SessionState::Opened)), "x").contains("id=\"offer\""));
 }
 
 #[test]

@@ -54,6 +54,9 @@ pub struct Page<'a> {
     pub funded: bool,
     /// The customer's cashback, on the reward step when they have a wallet.
     pub wallet: Option<WalletSummary>,
+    /// The business's highest reward, basis points (its top tier), on the start page; `None`
+    /// when it could not be read now (the offer then names no number).
+    pub top_basis_points: Option<u32>,
 }
 
 /// A customer's cashback as their page shows it.
@@ -81,14 +84,8 @@ fn when(t: chrono::DateTime<chrono::Utc>) -> String {
     swedish_local(t).format("%Y-%m-%d %H:%M").to_string()
 }
 
-/// An amount as a customer reads it: "12,50 kr" or "12.50 SEK".
-pub fn money(lang: Lang, amount: Ore) -> String {
-    let sek = amount.to_sek_string();
-    match lang {
-        Lang::Sv => format!("{} kr", sek.replace('.', ",")),
-        Lang::En => format!("{sek} SEK"),
-    }
-}
+pub use super::format::money;
+use super::format::{money_input, percent};
 
 /// An HTML document in `lang` with the head every page shares (charset, viewport, `title`),
 /// then `head` (the page's own stylesheets and scripts), and `body`.
@@ -109,7 +106,7 @@ pub(crate) fn document(lang: Lang, title: &str, head: Markup, body: Markup) -> M
     }
 }
 
-fn layout(lang: Lang, title: &str, refresh: bool, body: Markup) -> Markup {
+pub(super) fn layout(lang: Lang, title: &str, refresh: bool, body: Markup) -> Markup {
     let t = lang.texts();
     let head = html! {
         // Without JavaScript the waiting page reloads itself; with it, page.js asks in the
@@ -133,7 +130,7 @@ fn layout(lang: Lang, title: &str, refresh: bool, body: Markup) -> Markup {
     document(lang, &format!("{title} · {}", t.title), head, body)
 }
 
-fn error_box(error: Option<&str>) -> Markup {
+pub(super) fn error_box(error: Option<&str>) -> Markup {
     html! {
         @if let Some(e) = error {
             div.error role="alert" { p { (e) } }
@@ -175,6 +172,9 @@ pub fn customer_page(p: &Page<'_>) -> Markup {
     let t = p.lang.texts();
     let waiting = p.session.is_some_and(|s| s.state == SessionState::AwaitingPurchase);
     let body = html! {
+        @if p.session.is_none() {
+            (offer(t, p))
+        }
         hgroup.place {
             h1 { (p.place.business) }
             p { (t.at_location) " " strong { (p.place.location) } }
@@ -199,13 +199,34 @@ fn action(p: &Page<'_>, step: &str) -> String {
     format!("/q/{}/{step}", p.place.token)
 }
 
+/// What the customer gets, before anything else on the start page: the reward range of the
+/// purchase, how and when it is paid, and where their data is explained. Without funds the
+/// notice takes the range's place.
+fn offer(t: &Texts, p: &Page<'_>) -> Markup {
+    html! {
+        aside.offer #offer aria-label=(t.title) {
+            @if !p.funded {
+                p.notice #no-funds role="status" { (t.no_funds_notice) }
+            } @else {
+                p.range {
+                    (t.offer_before) " "
+                    strong #offer-range { @match p.top_basis_points {
+                        Some(bp) => { "0–" (percent(p.lang, bp)) },
+                        None => "cashback",
+                    } }
+                    " " (t.offer_after)
+                }
+                p #offer-paid { (t.offer_paid) }
+            }
+            p { a #privacy-link href={ "/privacy?lang=" (p.lang.tag()) } { (t.privacy_link) } }
+        }
+    }
+}
+
 fn start(t: &Texts, p: &Page<'_>) -> Markup {
     html! {
         section aria-labelledby="h-start" {
             h2 #h-start { (t.title) }
-            @if !p.funded {
-                p.notice #no-funds role="status" { (t.no_funds_notice) }
-            }
             p { (t.intro) }
             form method="post" action=(action(p, "open")) {
                 button type="submit" { (t.open_button) }
@@ -251,14 +272,6 @@ fn purchase(t: &Texts, p: &Page<'_>, s: &Session) -> Markup {
     }
 }
 
-/// An amount as the amount field shows it ("89,50" in Swedish).
-fn money_input(lang: Lang, amount: Ore) -> String {
-    let sek = amount.to_sek_string();
-    match lang {
-        Lang::Sv => sek.replace('.', ","),
-        Lang::En => sek,
-    }
-}
 
 fn purchase_summary(t: &Texts, p: &Page<'_>, s: &Session) -> Markup {
     html! {
@@ -294,7 +307,9 @@ fn feedback(t: &Texts, p: &Page<'_>, s: &Session) -> Markup {
                     aria-describedby="text-hint text-count" { (p.draft.text) }
                 p.hint #text-hint { (t.feedback_hint) }
                 p.hint.counter #text-count aria-live="polite" hidden
-                    data-for="text" data-min=(FEEDBACK_CHARS_MIN) data-max=(FEEDBACK_CHARS_MAX) data-unit=(t.characters) {}
+                    data-for="text" data-min=(FEEDBACK_CHARS_MIN) data-max=(FEEDBACK_CHARS_MAX)
+                    data-max-text=(super::format::count(p.lang, FEEDBACK_CHARS_MAX as u64)) data-unit=(t.characters)
+                    data-short=(t.problem("feedback-length")) {}
                 button type="submit" { (t.feedback_button) }
             }
         }
@@ -422,6 +437,12 @@ fn expired(t: &Texts, p: &Page<'_>) -> Markup {
             (new_visit(t, p))
         }
     }
+}
+
+/// The page for a QR code whose location its business removed (410).
+pub fn retired(lang: Lang) -> Markup {
+    let t = lang.texts();
+    layout(lang, t.retired_heading, false, html! { h1 #retired { (t.retired_heading) } p { (t.retired_text) } })
 }
 
 /// The friendly page for a QR code that leads nowhere.
