@@ -32,6 +32,7 @@ pub mod loopback;
 pub mod money;
 mod overrides;
 mod raw;
+pub mod mail;
 pub mod signup;
 pub mod swish;
 pub mod stripe;
@@ -40,6 +41,7 @@ mod validate;
 
 pub use addr::{PeerAddr, HOST_NAME_LEN_MAX};
 pub use dashboard::{DashboardConfig, RawDashboard};
+pub use mail::{MailConfig, MailSink, MailTransport, RawMail, SmtpServer, SmtpTls};
 pub use signup::{RawSignup, SignupConfig};
 pub use swish::{RawSwish, SwishConfig, SwishMerchant};
 pub use money::{FundingConfig, FundingProvider, PayeeKeyBytes, PayoutRailKind, PayoutsConfig, RawFunding, RawPayouts};

@@ -179,6 +179,8 @@ pub struct RawConfig {
     pub payouts: crate::money::RawPayouts,
     /// `[stripe]`: funding budgets by card through Stripe Checkout.
     pub stripe: crate::stripe::RawStripe,
+    /// `[mail]`: how sign-up and sign-in mails are sent.
+    pub mail: crate::mail::RawMail,
 }
 
 impl Default for RawConfig {
@@ -205,6 +207,7 @@ impl Default for RawConfig {
             funding: crate::money::RawFunding::default(),
             payouts: crate::money::RawPayouts::default(),
             stripe: crate::stripe::RawStripe::default(),
+            mail: crate::mail::RawMail::default(),
         }
     }
 }

@@ -61,6 +61,8 @@ pub struct Config {
     pub payouts: crate::money::PayoutsConfig,
     /// `[stripe]`: funding budgets by card through Stripe Checkout.
     pub stripe: crate::stripe::StripeConfig,
+    /// `[mail]`: how sign-up and sign-in mails are sent.
+    pub mail: crate::mail::MailConfig,
 }
 
 /// `[http]`: how the public listener is secured.

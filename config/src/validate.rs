@@ -167,6 +167,7 @@ impl RawConfig {
         let dashboard = self.dashboard.validate()?;
         let signup = self.signup.validate()?;
         let swish = self.swish.validate()?;
+        let mail = self.mail.validate()?;
         let (funding, payouts) = crate::money::validate(&self.funding, &self.payouts)?;
         // Stripe's keys are required once the funding provider is Stripe, Swish's merchant once
         // the payout rail is Swish (issue 21).
@@ -199,6 +200,7 @@ impl RawConfig {
             funding,
             payouts,
             stripe,
+            mail,
         })
     }
 }

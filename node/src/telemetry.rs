@@ -203,6 +203,12 @@ pub struct Events {
     pub payouts_stuck: Gauge,
     /// Rail calls that got no answer (connect, timeout, unexpected), by this node's driver.
     pub payout_rail_errors: Counter,
+    /// Mails this node sent (sign-up verification, sign-in links).
+    pub mail_sent: Counter,
+    /// Mails given up after `mail.attempts_max` sends.
+    pub mail_failed: Counter,
+    /// Mails refused because the queue (`mail.queue_len_max`) was full.
+    pub mail_refused: Counter,
     storage: StorageMetrics,
 }
 
@@ -262,6 +268,9 @@ impl Events {
             payouts_in_flight: Gauge::default(),
             payouts_stuck: Gauge::default(),
             payout_rail_errors: Counter::default(),
+            mail_sent: Counter::default(),
+            mail_failed: Counter::default(),
+            mail_refused: Counter::default(),
             storage: StorageMetrics {
                 append: storage_histogram(),
                 flush: storage_histogram(),
@@ -408,6 +417,9 @@ impl Telemetry {
         r.register("svea_payouts_in_flight", "Payouts in flight, as this node's payout driver last saw them", e.payouts_in_flight.clone());
         r.register("svea_payouts_stuck", "Payouts this node's driver stopped sending after payouts.attempts_max unanswered sends", e.payouts_stuck.clone());
         r.register("svea_payout_rail_errors", "Payout rail calls that got no answer", e.payout_rail_errors.clone());
+        r.register("svea_mail_sent", "Mails sent (sign-up verification, sign-in links)", e.mail_sent.clone());
+        r.register("svea_mail_failed", "Mails given up after mail.attempts_max sends", e.mail_failed.clone());
+        r.register("svea_mail_refused", "Mails refused because the mail queue was full", e.mail_refused.clone());
         for kind in crate::domain::ledger::ENTRY_KINDS {
             let _ = e.ledger_entries.get_or_create(&KindLabel { kind: kind.as_str() });
             let _ = e.ledger_ore.get_or_create(&KindLabel { kind: kind.as_str() });

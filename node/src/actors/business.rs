@@ -32,7 +32,7 @@ use super::cell::{Persisted, Slot};
 use super::keys::{
     DayFingerprintRecord, DeclaredMaxRecord, DeviceDayRecord, FingerprintRecord, HeldRecord, HeldReward, Index, NetworkDayRecord, OpenedRecord, OrgClaim, OrgClaimRecord, OrgRecord,
     OrgUnverifiedRecord, PosAccountRecord, PosClaimRecord, PosEventRecord, PosLockRecord, PosModeRecord, PosPurchaseRecord, PosRefRecord, PosRefundRecord,
-    PosTryRecord, QrRecord, QrTarget, RefundRecorded, ReversalRecord, SettledRecord, TextStamp, TrySlot,
+    PosTryRecord, QrRecord, EmailRecord, LinkGrant, LinkRecord, QrTarget, RefundRecorded, ReversalRecord, SettledRecord, TextStamp, TrySlot,
     CheckoutRecord, EntryRecord, FundedRecord, OutboxRecord, PaidTopUp, TopUpRecord, Transfer,
 };
 use crate::domain::ledger::{Account, Book, Entry, EntryId, EntryKind, ExternalRef, Funds};
@@ -44,6 +44,7 @@ use crate::domain::{
     NetworkHash, OrgNumber, Ore, QrToken, RewardDecision, RewardPolicy, RewardTier, SessionId, TransactionId,
 };
 use crate::domain::similarity::{DuplicateRule, Shingles};
+use crate::domain::signin::{Email, LinkPurpose, TokenHash};
 
 /// A store location with its QR token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +59,8 @@ pub struct Location {
     pub lon: f64,
     /// Unguessable token printed as the location's QR code.
     pub qr_token: QrToken,
+    /// Street address as the business gave it (may be empty).
+    pub address: String,
 }
 
 /// Counters of one Swedish day (Europe/Stockholm).
@@ -204,6 +207,15 @@ pub struct Business {
     /// (`DayFingerprintRecord`) on its latest Swedish day with one: at most
     /// `abuse.day_fingerprints_per_business_max` a day.
     pub day_fingerprints: DayCount,
+    /// The contact e-mail given at sign-up: where the verification and sign-in links go
+    /// (`None` for a business created through the API without one).
+    pub contact_email: Option<Email>,
+    /// Whether a link mailed to `contact_email` was followed (the address, and with it the
+    /// organisation number claim, is confirmed).
+    pub email_verified: bool,
+    /// Dashboard sessions begun before this instant (Unix milliseconds) are over: "sign out
+    /// everywhere".
+    pub sessions_not_before_ms: i64,
 }
 
 /// A count on one Swedish day.
@@ -366,6 +378,11 @@ pub struct NewBusiness {
     pub key_hash: KeyHash,
     /// How customers prove their purchase.
     pub purchase_verification: PurchaseVerification,
+    /// The contact e-mail, if the business gave one (the sign-up page does).
+    pub contact_email: Option<Email>,
+    /// The verification link mailed to `contact_email`: its hash is stored with the business,
+    /// in the same commit, so the mail never names a link that does not exist.
+    pub verify_link: Option<TokenHash>,
 }
 
 /// Reads the business.
@@ -644,6 +661,9 @@ impl BusinessOp for NewBusiness {
             held_pending: 0,
             declared_amount_max: env.limits.declared_amount_max,
             day_fingerprints: DayCount::default(),
+            contact_email: self.contact_email.clone(),
+            email_verified: false,
+            sessions_not_before_ms: 0,
             key_hash: self.key_hash,
             key_issued_at: now,
             purchase_verification: self.purchase_verification,
@@ -674,6 +694,13 @@ impl BusinessOp for NewBusiness {
         writes.push(unverified.write(id, IndexMode::Upsert)?);
         writes.push(PosModeRecord { business: id.clone() }.write(&business.purchase_verification, IndexMode::Upsert)?);
         writes.push(DeclaredMaxRecord { business: id.clone() }.write(&business.declared_amount_max, IndexMode::Upsert)?);
+        if let Some(email) = &business.contact_email {
+            writes.push(EmailRecord { email: email.key(), business: id.clone() }.write(&(), IndexMode::Upsert)?);
+        }
+        if let Some(hash) = &self.verify_link {
+            let grant = LinkGrant { business: id.clone(), purpose: LinkPurpose::Verify, expires_ms: now.timestamp_millis().saturating_add(LinkPurpose::Verify.ttl_ms()) };
+            writes.push(LinkRecord { hash: hash.hex() }.write(&grant, IndexMode::InsertNew)?);
+        }
         for l in &business.locations {
             let target = QrTarget { business: id.clone(), location: l.id.clone(), business_name: business.name.clone(), location_name: l.name.clone() };
             writes.push(QrRecord { token: l.qr_token.clone() }.write(&target, IndexMode::InsertNew)?);
@@ -1401,7 +1428,7 @@ fn tier_index(t: RewardTier) -> usize {
     }
 }
 
-fn current<'a>(slot: &'a Slot<Business>, id: &BusinessId) -> Result<&'a Business, ActorError> {
+pub(super) fn current<'a>(slot: &'a Slot<Business>, id: &BusinessId) -> Result<&'a Business, ActorError> {
     slot.state.as_ref().ok_or_else(|| ActorError::NotFound { what: Missing::Business, id: id.to_string() })
 }
 
@@ -1438,6 +1465,9 @@ mod tests {
             held_pending: 0,
             declared_amount_max: Ore::from_ore(100_000),
             day_fingerprints: DayCount::default(),
+            contact_email: None,
+            email_verified: false,
+            sessions_not_before_ms: 0,
         };
         let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day");
         let series = b.daily_series(day("2026-05-04"), 4);

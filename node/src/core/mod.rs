@@ -14,6 +14,7 @@
 
 pub mod feedback;
 pub mod funding;
+pub mod mail;
 pub mod operator;
 pub mod payouts;
 pub mod rail;
@@ -25,6 +26,7 @@ pub mod review;
 pub mod routed;
 pub mod scoring;
 pub mod sessions;
+pub mod signin;
 pub mod swish;
 pub mod statement;
 pub mod stripe;
@@ -96,6 +98,10 @@ pub struct NodeHandle {
     payee_key: Option<Arc<crate::domain::payee::PayeeKey>>,
     /// The payout rail (`payouts.rail`): the driver sends with it, a Swish callback asks it.
     rail: Arc<dyn rail::PayoutRail>,
+    /// Outgoing mail (`[mail]`): verification and sign-in links.
+    mailer: mail::Mailer,
+    /// Signs dashboard session cookies (derived from `privacy.device_key`).
+    cookie_key: crate::domain::signin::CookieKey,
 }
 
 impl NodeHandle {
@@ -236,9 +242,11 @@ impl NodeHandle {
                     Some(rng) => (LocationId::generate(rng), QrToken::generate(rng)),
                     None => (LocationId::random(), QrToken::random()),
                 };
-                Location { id, name: l.name().to_string(), lat: l.lat(), lon: l.lon(), qr_token }
+                Location { id, name: l.name().to_string(), lat: l.lat(), lon: l.lon(), qr_token, address: l.address().to_owned() }
             })
             .collect();
+        // A contact address gets its verification link in the same commit as the business.
+        let verify = req.contact_email().map(|_| crate::domain::signin::LinkToken::random(&id));
         let new = NewBusiness {
             name: req.name().to_string(),
             org_number: req.org_number().clone(),
@@ -248,8 +256,14 @@ impl NodeHandle {
             opening_top_up: req.budget(),
             key_hash: key.hash(),
             purchase_verification: req.purchase_verification(),
+            contact_email: req.contact_email().cloned(),
+            verify_link: verify.as_ref().map(crate::domain::signin::LinkToken::hash),
         };
-        Ok((self.registry.call(id, new).await?, key))
+        let business = self.registry.call(id, new).await?;
+        if let (Some(link), Some(email)) = (verify, &business.contact_email) {
+            self.mail_link(&business, email, &link, crate::domain::signin::LinkPurpose::Verify);
+        }
+        Ok((business, key))
     }
 
     /// The business, if `key` is its current API key; `None` when the key is not (wrong,

@@ -18,6 +18,7 @@ use crate::actors::business::{
 };
 use crate::actors::wallet::{ErasePayee, GetWallet, Receive, SetPayee, SettlePayout, TryPayout};
 use crate::actors::registry::RegistryHandle;
+use crate::actors::signin::{CheckWebSession, EndWebSession, IssueLink, UseLink};
 use crate::actors::session::{
     ConfirmPurchase, Erase, Expire, ForgetDayFingerprint, GetSession, GiveFeedback, MatchPurchase, OpenSession, PurchaseRefunded, RecordReview, RecordSettlement,
     RedactOldText,
@@ -99,6 +100,15 @@ pub enum RemoteCall {
     SettlePayout(DeviceHash, SettlePayout),
     /// [`TryPayout`].
     TryPayout(DeviceHash, TryPayout),
+    // Issue 23 (after `TryPayout`: the variants before keep their numbers).
+    /// [`IssueLink`].
+    IssueLink(BusinessId, IssueLink),
+    /// [`UseLink`].
+    UseLink(BusinessId, UseLink),
+    /// [`CheckWebSession`].
+    CheckWebSession(BusinessId, CheckWebSession),
+    /// [`EndWebSession`].
+    EndWebSession(BusinessId, EndWebSession),
 }
 
 /// What travels: the call and the request id it serves, if any (the receiving node logs the
@@ -149,6 +159,10 @@ impl RemoteCall {
             RemoteCall::GetWallet(..) => "get_wallet",
             RemoteCall::SettlePayout(..) => "settle_payout",
             RemoteCall::TryPayout(..) => "try_payout",
+            RemoteCall::IssueLink(..) => "issue_link",
+            RemoteCall::UseLink(..) => "use_link",
+            RemoteCall::CheckWebSession(..) => "check_web_session",
+            RemoteCall::EndWebSession(..) => "end_web_session",
         }
     }
 }
@@ -250,6 +264,10 @@ impl AppHandler for ForwardedCalls {
                 RemoteCall::GetWallet(id, op) => serve(&registry, id, op).await,
                 RemoteCall::SettlePayout(id, op) => serve(&registry, id, op).await,
                 RemoteCall::TryPayout(id, op) => serve(&registry, id, op).await,
+                RemoteCall::IssueLink(id, op) => serve(&registry, id, op).await,
+                RemoteCall::UseLink(id, op) => serve(&registry, id, op).await,
+                RemoteCall::CheckWebSession(id, op) => serve(&registry, id, op).await,
+                RemoteCall::EndWebSession(id, op) => serve(&registry, id, op).await,
             };
             // Calls of an HTTP request (they carry its id) get a line here too, so the request
             // can be followed across nodes; the sweeper's and the simulation's carry none.

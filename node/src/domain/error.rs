@@ -185,6 +185,17 @@ pub enum DomainError {
         /// Which reference.
         what: String,
     },
+    /// A location's street address is too long or has control characters.
+    #[error("address is {chars} characters after trimming or has control characters, must be at most {max} printable characters")]
+    LocationAddress {
+        /// Characters given.
+        chars: usize,
+        /// Most allowed.
+        max: usize,
+    },
+    /// A contact e-mail that is not an address.
+    #[error("{0}")]
+    Email(String),
 }
 
 impl DomainError {
@@ -193,6 +204,8 @@ impl DomainError {
         match self {
             DomainError::Amount(_) => "invalid-amount",
             DomainError::OrgNumber(_) => "invalid-org-number",
+            DomainError::LocationAddress { .. } => "invalid-address",
+            DomainError::Email(_) => "invalid-email",
             DomainError::Id(_) => "invalid-id",
             DomainError::FeedbackLength { .. } => "feedback-length",
             DomainError::PurchaseAmount { .. } => "purchase-amount-out-of-range",

@@ -1,0 +1,135 @@
+//! A business signs in with its e-mail: the links svea mails (verification after sign-up,
+//! sign-in links on request), following one (a dashboard session begins), checking and ending
+//! sessions. The records live with the business actor (`actors/signin.rs`); this is the node
+//! side: tokens made here, mails queued on [`super::mail::Mailer`], the cookie signed with the
+//! cluster's [`CookieKey`].
+
+use super::NodeHandle;
+use crate::actors::business::Business;
+use crate::actors::keys::EmailRecord;
+use crate::actors::signin::{CheckWebSession, EndWebSession, IssueLink, LinkOutcome, UseLink};
+use crate::actors::ActorError;
+use crate::domain::signin::{Email, LinkPurpose, LinkToken, WebSession};
+use super::mail::Mail;
+
+/// Businesses one address gets sign-in links for per request, at most (one mail each): an
+/// address that is the contact of more businesses than this gets the first ones.
+pub const SIGNIN_BUSINESSES_PER_ADDRESS_MAX: usize = 5;
+
+/// The path a mailed link opens (`?t=<token>`).
+pub const LINK_PATH: &str = "/business/link";
+
+/// What following a link gave.
+pub enum Followed {
+    /// Signed in: the business, the session (for the cookie), and whether this link verified
+    /// the address (and the organisation number claim).
+    SignedIn {
+        /// The business.
+        business: Box<Business>,
+        /// The new session.
+        session: WebSession,
+        /// Whether the address was confirmed now.
+        verified_now: bool,
+    },
+    /// Used already, never issued, or another business's.
+    Unknown,
+    /// Past its time.
+    Expired,
+}
+
+impl NodeHandle {
+    /// The URL of a link: this node's public URL (any node serves it).
+    fn link_url(&self, link: &LinkToken) -> String {
+        format!("{}{LINK_PATH}?t={}", self.config.node.public_url.trim_end_matches('/'), link.reveal())
+    }
+
+    /// Queues the mail carrying `link` to `to` (Swedish, then English). A mail that cannot be
+    /// queued is logged: the business can ask for a sign-in link again.
+    pub(super) fn mail_link(&self, business: &Business, to: &Email, link: &LinkToken, purpose: LinkPurpose) {
+        let url = self.link_url(link);
+        let name = &business.name;
+        let (subject, body) = match purpose {
+            LinkPurpose::Verify => (
+                format!("Bekräfta din e-post för {name} hos svea / Confirm your e-mail"),
+                format!(
+                    "Hej!\n\n{name} ({org}) är registrerat hos svea med den här adressen. Öppna länken för att bekräfta adressen och organisationsnumret och logga in:\n\n{url}\n\nLänken gäller i 24 timmar och fungerar en gång. Bekräftas inget inom 7 dagar släpps organisationsnumret. Har du inte registrerat dig kan du strunta i det här brevet.\n\n---\n\nHello,\n\n{name} ({org}) was registered with svea with this address. Open the link to confirm the address and the organisation number, and sign in:\n\n{url}\n\nThe link works once, for 24 hours. If nothing is confirmed within 7 days the organisation number is released. If you did not sign up, ignore this mail.\n",
+                    org = business.org_number
+                ),
+            ),
+            LinkPurpose::SignIn => (
+                format!("Logga in på svea: {name} / Sign in to svea"),
+                format!(
+                    "Hej!\n\nHär är din inloggningslänk till {name} hos svea:\n\n{url}\n\nLänken gäller i 15 minuter och fungerar en gång. Bad du inte om den kan du strunta i det här brevet.\n\n---\n\nHello,\n\nHere is your sign-in link for {name} at svea:\n\n{url}\n\nThe link works once, for 15 minutes. If you did not ask for it, ignore this mail.\n"
+                ),
+            ),
+        };
+        if let Err(e) = self.mailer.queue(Mail { to: to.clone(), subject, body }) {
+            tracing::warn!(business_id = %business.id, error = %e, "link mail not queued");
+        }
+    }
+
+    /// Mails a sign-in link for each business (up to [`SIGNIN_BUSINESSES_PER_ADDRESS_MAX`])
+    /// whose contact address is `email`. The answer is the same whether there was any: the
+    /// caller must not tell them apart. `Err` only when mail is off or a business call failed.
+    pub async fn send_signin_links(&self, email: &Email) -> Result<usize, ActorError> {
+        let found = self.cluster.view().scan_index(&EmailRecord::prefix_of(email), SIGNIN_BUSINESSES_PER_ADDRESS_MAX).map_err(ActorError::from)?;
+        let mut sent = 0;
+        for (key, _) in found {
+            let Some(id) = EmailRecord::business_of(&key) else { continue };
+            let link = LinkToken::random(&id);
+            let business = self.registry.call(id.clone(), crate::actors::business::GetBusiness).await?;
+            match self.registry.call(id, IssueLink { hash: link.hash(), purpose: LinkPurpose::SignIn }).await? {
+                Some(to) if &to == email => {
+                    self.mail_link(&business, &to, &link, LinkPurpose::SignIn);
+                    sent += 1;
+                }
+                _ => {}
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Whether this node can send mail at all (`mail.transport` is not `off`).
+    pub fn mail_on(&self) -> bool {
+        self.mailer.is_on()
+    }
+
+    /// Follows a mailed link: single use, checked by its business actor.
+    pub async fn follow_link(&self, link: &LinkToken) -> Result<Followed, ActorError> {
+        let session = WebSession::random(link.business());
+        let ttl_ms = i64::try_from(self.config.dashboard.signin.as_millis()).unwrap_or(i64::MAX);
+        let op = UseLink { link: link.hash(), session: session.hash(), session_ttl_ms: ttl_ms };
+        match self.registry.call(link.business().clone(), op).await {
+            Ok(LinkOutcome::SignedIn { business, verified_now }) => Ok(Followed::SignedIn { business, session, verified_now }),
+            Ok(LinkOutcome::Unknown) | Err(ActorError::NotFound { .. }) => Ok(Followed::Unknown),
+            Ok(LinkOutcome::Expired) => Ok(Followed::Expired),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The value of the session cookie of `session`.
+    pub fn session_cookie_value(&self, session: &WebSession) -> String {
+        session.cookie_value(&self.cookie_key)
+    }
+
+    /// The session a cookie value names, if its signature is this cluster's.
+    pub fn session_from_cookie(&self, value: &str) -> Option<WebSession> {
+        WebSession::from_cookie(value, &self.cookie_key).ok()
+    }
+
+    /// The business of a live session (`None`: ended, expired, or signed out everywhere).
+    pub async fn session_business(&self, session: &WebSession) -> Result<Option<Business>, ActorError> {
+        match self.registry.call(session.business().clone(), CheckWebSession { session: session.hash() }).await {
+            Err(ActorError::NotFound { .. }) => Ok(None),
+            other => other,
+        }
+    }
+
+    /// Ends `session` (and with `everywhere` every session of its business) on every node.
+    pub async fn end_session(&self, session: &WebSession, everywhere: bool) -> Result<(), ActorError> {
+        match self.registry.call(session.business().clone(), EndWebSession { session: session.hash(), everywhere }).await {
+            Err(ActorError::NotFound { .. }) => Ok(()),
+            other => other,
+        }
+    }
+}
