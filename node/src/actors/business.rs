@@ -383,6 +383,8 @@ pub struct NewBusiness {
     /// The verification link mailed to `contact_email`: its hash is stored with the business,
     /// in the same commit, so the mail never names a link that does not exist.
     pub verify_link: Option<TokenHash>,
+    /// How long the verification link is good, milliseconds (`signup.verify_link_ttl_ms`).
+    pub verify_link_ttl_ms: i64,
 }
 
 /// Reads the business.
@@ -698,7 +700,7 @@ impl BusinessOp for NewBusiness {
             writes.push(EmailRecord { email: email.key(), business: id.clone() }.write(&(), IndexMode::Upsert)?);
         }
         if let Some(hash) = &self.verify_link {
-            let grant = LinkGrant { business: id.clone(), purpose: LinkPurpose::Verify, expires_ms: now.timestamp_millis().saturating_add(LinkPurpose::Verify.ttl_ms()) };
+            let grant = LinkGrant { business: id.clone(), purpose: LinkPurpose::Verify, expires_ms: now.timestamp_millis().saturating_add(self.verify_link_ttl_ms) };
             writes.push(LinkRecord { hash: hash.hex() }.write(&grant, IndexMode::InsertNew)?);
         }
         for l in &business.locations {

@@ -23,8 +23,10 @@ use crate::domain::BusinessId;
 pub struct IssueLink {
     /// The link token's hash.
     pub hash: TokenHash,
-    /// What it is for (its lifetime follows).
+    /// What it is for.
     pub purpose: LinkPurpose,
+    /// How long it is good, milliseconds (`signup.signin_link_ttl_ms`).
+    pub ttl_ms: i64,
 }
 
 /// Follows a link: if it is this business's and not expired, it is deleted (single use) and a
@@ -80,7 +82,7 @@ impl BusinessOp for IssueLink {
     async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Option<Email>, ActorError> {
         let business = current(slot, id)?.clone();
         let Some(email) = business.contact_email.clone() else { return Ok(None) };
-        let expires_ms = env.clock.now().timestamp_millis().saturating_add(self.purpose.ttl_ms());
+        let expires_ms = env.clock.now().timestamp_millis().saturating_add(self.ttl_ms);
         let grant = LinkGrant { business: id.clone(), purpose: self.purpose, expires_ms };
         let record = LinkRecord { hash: self.hash.hex() };
         match slot.commit(env, business, vec![record.write(&grant, IndexMode::InsertNew)?], vec![]).await? {

@@ -258,6 +258,7 @@ impl NodeHandle {
             purchase_verification: req.purchase_verification(),
             contact_email: req.contact_email().cloned(),
             verify_link: verify.as_ref().map(crate::domain::signin::LinkToken::hash),
+            verify_link_ttl_ms: i64::try_from(self.config.signup.verify_link_ttl.as_millis()).unwrap_or(i64::MAX),
         };
         let business = self.registry.call(id, new).await?;
         if let (Some(link), Some(email)) = (verify, &business.contact_email) {
@@ -279,11 +280,12 @@ impl NodeHandle {
         }
     }
 
-    /// Issues a new API key for the business if `presented` is its key now; the old one stops
-    /// working when this returns. `None`: `presented` is not (any more) the business's key.
-    pub async fn rotate_key(&self, id: BusinessId, presented: &ApiKey) -> Result<Option<(Business, ApiKey)>, ActorError> {
+    /// Issues a new API key for the business if `presented` is its key's hash now (the key a
+    /// script presented, or the hash a signed-in dashboard read with the business); the old one
+    /// stops working when this returns. `None`: `presented` is not (any more) the business's key.
+    pub async fn rotate_key(&self, id: BusinessId, presented: crate::domain::KeyHash) -> Result<Option<(Business, ApiKey)>, ActorError> {
         let key = ApiKey::random(&id);
-        let rotated = self.registry.call(id, RotateKey { presented: presented.hash(), key_hash: key.hash() }).await?;
+        let rotated = self.registry.call(id, RotateKey { presented, key_hash: key.hash() }).await?;
         Ok(rotated.map(|b| (b, key)))
     }
 

@@ -25,11 +25,6 @@ use super::BusinessId;
 
 /// Longest e-mail address accepted (RFC 5321's path limit, 256 with the brackets).
 pub const EMAIL_LEN_MAX: usize = 254;
-/// A verification link is good this long: the organisation number is held for seven days
-/// unverified (`signup.release_unverified_org_number_after_ms`), and the first link lasts a day.
-pub const VERIFY_LINK_TTL_MS: i64 = 24 * 60 * 60 * 1000;
-/// A sign-in link is good for fifteen minutes (issue 23).
-pub const SIGNIN_LINK_TTL_MS: i64 = 15 * 60 * 1000;
 /// Bytes of randomness in a link's or a session's secret.
 const SECRET_BYTES: usize = 32;
 /// Characters of such a secret in base64url.
@@ -167,16 +162,6 @@ pub enum LinkPurpose {
     Verify,
     /// A sign-in link asked for at `/business` (it confirms the address too).
     SignIn,
-}
-
-impl LinkPurpose {
-    /// How long such a link is good, in milliseconds.
-    pub fn ttl_ms(self) -> i64 {
-        match self {
-            LinkPurpose::Verify => VERIFY_LINK_TTL_MS,
-            LinkPurpose::SignIn => SIGNIN_LINK_TTL_MS,
-        }
-    }
 }
 
 /// Prefix of a link token.

@@ -39,6 +39,7 @@ pub mod qr;
 pub mod ratelimit;
 pub mod reference;
 pub mod security;
+pub mod signup;
 pub mod stripe;
 pub mod swish;
 
@@ -102,6 +103,11 @@ fn common(node: NodeHandle, cfg: &mut web::ServiceConfig) {
 /// documented at `GET /v1/openapi.json` from this one table. A new route is one line here, its
 /// handler annotated with `#[utoipa::path]` (see [`Served::new`]).
 pub static PUBLIC_ROUTES: &[Served] = &[
+    Served::new::<signup::__path_landing>(Method::GET, "/", |r| r.to(signup::landing)),
+    Served::new::<signup::__path_signup>(Method::POST, "/signup", |r| r.to(signup::signup)),
+    Served::new::<signup::__path_link_page>(Method::GET, "/business/link", |r| r.to(signup::link_page)),
+    Served::new::<signup::__path_follow_link>(Method::POST, "/business/link", |r| r.to(signup::follow_link)),
+    Served::new::<signup::__path_sign_in_email>(Method::POST, "/business/sign-in/email", |r| r.to(signup::sign_in_email)),
     Served::new::<page::__path_show>(Method::GET, "/q/{token}", |r| r.to(page::show)),
     Served::new::<page::__path_open>(Method::POST, "/q/{token}/open", |r| r.to(page::open)),
     Served::new::<page::__path_purchase>(Method::POST, "/q/{token}/purchase", |r| r.to(page::purchase)),
