@@ -79,7 +79,7 @@ impl NodeHandle {
             let link = LinkToken::random(&id);
             let business = self.registry.call(id.clone(), crate::actors::business::GetBusiness).await?;
             match self.registry.call(id, IssueLink { hash: link.hash(), purpose: LinkPurpose::SignIn, ttl_ms: i64::try_from(self.config.signup.signin_link_ttl.as_millis()).unwrap_or(i64::MAX) }).await? {
-                Some(to) if &to == email => {
+                Some(to) if to.key() == email.key() => {
                     self.mail_link(&business, &to, &link, LinkPurpose::SignIn);
                     sent += 1;
                 }

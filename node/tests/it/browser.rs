@@ -60,6 +60,8 @@ pub struct Chromium {
     console: Arc<Mutex<Console>>,
     shots: PathBuf,
     taken: AtomicU32,
+    /// The screen's width now (the phone's, until [`Chromium::set_viewport`]).
+    width: AtomicU32,
     // Dropped after `Drop::drop` has killed the process: reaps it and removes the profile.
     _browser: Browser,
 }
@@ -117,7 +119,16 @@ impl Chromium {
         let shots = needs::target_dir().join("screenshots").join(test);
         let _ = std::fs::remove_dir_all(&shots);
         std::fs::create_dir_all(&shots).expect("screenshot folder");
-        Chromium { tab, pid, console, shots, taken: AtomicU32::new(0), _browser: browser }
+        Chromium { tab, pid, console, shots, taken: AtomicU32::new(0), width: AtomicU32::new(VIEWPORT.0), _browser: browser }
+    }
+
+    /// Sets the screen to `width` x `height` CSS pixels, a phone's (`mobile`, touch) or a
+    /// desktop's; [`Chromium::shot`] checks the page fits that width from now on.
+    pub fn set_viewport(&self, width: u32, height: u32, mobile: bool) {
+        call(&self.tab, "Emulation.setDeviceMetricsOverride", json!({
+            "width": width, "height": height, "deviceScaleFactor": DEVICE_SCALE, "mobile": mobile
+        }), |v| serde_json::from_value::<Emulation::SetDeviceMetricsOverride>(v));
+        self.width.store(width, Ordering::Relaxed);
     }
 
     /// Sends these headers with every request from now on (page loads, redirects, forms, assets).
@@ -270,7 +281,8 @@ impl Chromium {
     #[track_caller]
     pub fn assert_fits_width(&self) {
         let w = self.eval("document.documentElement.scrollWidth").as_u64().expect("width");
-        assert!(w <= u64::from(VIEWPORT.0), "the page is {w} px wide on a {} px screen: {}", VIEWPORT.0, self.url());
+        let screen = self.width.load(Ordering::Relaxed);
+        assert!(w <= u64::from(screen), "the page is {w} px wide on a {screen} px screen: {}", self.url());
     }
 
     /// Saves a screenshot of the whole page as `<nn>-<step>.png`, after checking that it fits
