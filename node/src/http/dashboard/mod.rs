@@ -341,8 +341,8 @@ pub(in crate::http) async fn sign_in(node: web::Data<NodeHandle>, req: HttpReque
 }
 
 /// `POST /business/sign-out`.
-#[utoipa::path(post, path = "/business/sign-out", tag = "pages", operation_id = "dashboard_sign_out", summary = "Sign out of the dashboard", description = "Ends the browser's session on every node (with `everywhere=1` every session of the business) and clears the sign-in cookies.", security((), ("business_dashboard" = [])),
-    request_body(content = SignOutForm, content_type = "application/x-www-form-urlencoded"), responses(DashboardAnswers))]
+#[utoipa::path(post, path = "/business/sign-out", tag = "pages", operation_id = "dashboard_sign_out", summary = "Sign out of the dashboard", description = "Ends the browser's session on every node and clears the sign-in cookies. The form may carry `everywhere=1`: every session of the business ends (\"sign out everywhere\"); an empty post signs this browser out.", security((), ("business_dashboard" = [])),
+    responses(DashboardAnswers))]
 pub(in crate::http) async fn sign_out(node: web::Data<NodeHandle>, req: HttpRequest, form: Option<web::Form<SignOutForm>>) -> HttpResponse {
     let t = Texts::of(lang_of(&req));
     if let Err(e) = same_origin(&req) {

@@ -16,7 +16,7 @@
 //!   link uses nothing up); `POST /business/link` follows it: single use, checked by the
 //!   business actor, it confirms the address and the organisation number claim, starts a
 //!   dashboard session (a replicated record) and sets its signed cookie, then `303 /business`.
-//!   A used, unknown or expired link answers a page in words (410), a malformed one 400.
+//!   A used, unknown, expired or malformed link answers a page in words, 404.
 //! - `POST /business/sign-in/email`: mails a sign-in link (15 minutes, single use) to each
 //!   business whose contact address it is; the answer is the same whether there is one.
 //!   Buckets per client address and per e-mail address (429 with `Retry-After`).
@@ -237,7 +237,7 @@ pub(in crate::http) async fn signup(node: web::Data<NodeHandle>, req: HttpReques
 /// `?t=` of the link.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
-#[schema(example = json!({"t": "svea_ml_b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e_Zq8x3RkP0vLm5NcT7wYb2HsJ9dFgA4uE0aBcDeFgHiJ"}))]
+#[schema(example = json!({"t": "svea_ml_b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e_Zq8x3RkP0vLm5NcT7wYb2HsJ9dFgA4uE0aBcDeFgHiA"}))]
 pub struct LinkForm {
     /// The link's token.
     t: String,
@@ -250,15 +250,15 @@ fn refused(req: &HttpRequest, status: StatusCode, sentence: &str) -> HttpRespons
 /// `GET /business/link`.
 #[utoipa::path(get, path = "/business/link", tag = "pages", operation_id = "link_page", summary = "Open a mailed link",
     description = "The page of a verification or sign-in link: one button that follows it (`POST /business/link`); opening the page uses nothing up.",
-    params(("t" = String, Query, description = "The link's token, from the mail.", example = "svea_ml_b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e_Zq8x3RkP0vLm5NcT7wYb2HsJ9dFgA4uE0aBcDeFgHiJ")),
+    params(("t" = String, Query, description = "The link's token, from the mail.", example = "svea_ml_b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e_Zq8x3RkP0vLm5NcT7wYb2HsJ9dFgA4uE0aBcDeFgHiA")),
     responses((status = 200, description = "The page with the button.", content_type = "text/html; charset=utf-8", body = String),
-        (status = 400, description = "Not a svea link, in words.", content_type = "text/html; charset=utf-8", body = String),
+        (status = 404, description = "Not a svea link (a link that does not exist), in words.", content_type = "text/html; charset=utf-8", body = String),
         (status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", body = String, headers(("Retry-After" = u64, description = "Whole seconds.")))))]
 pub(in crate::http) async fn link_page(req: HttpRequest) -> HttpResponse {
     let q = web::Query::<LinkForm>::from_query(req.query_string()).map(web::Query::into_inner).unwrap_or_default();
     match q.t.parse::<LinkToken>() {
         Ok(link) => html(StatusCode::OK, view::link_page(lang_of(&req), link.reveal()), Vec::new()),
-        Err(_) => refused(&req, StatusCode::BAD_REQUEST, Texts::of(lang_of(&req)).link_malformed),
+        Err(_) => refused(&req, StatusCode::NOT_FOUND, Texts::of(lang_of(&req)).link_malformed),
     }
 }
 
@@ -267,8 +267,8 @@ pub(in crate::http) async fn link_page(req: HttpRequest) -> HttpResponse {
     description = "Uses the link (once): confirms the e-mail address and the organisation number, starts a dashboard session and sets its signed cookie.",
     request_body(content = LinkForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 303, description = "Signed in: to the dashboard.", headers(("Location" = String, description = "`/business`"), ("Set-Cookie" = String, description = "`svea_session`: signed, HttpOnly, SameSite=Strict."))),
-        (status = 400, description = "Not a svea link, or posted from another site, in words.", content_type = "text/html; charset=utf-8", body = String),
-        (status = 410, description = "The link was used already, does not exist, or expired, in words.", content_type = "text/html; charset=utf-8", body = String),
+        (status = 400, description = "Posted from another site, in words.", content_type = "text/html; charset=utf-8", body = String),
+        (status = 404, description = "Not a svea link, or one used already, never issued, or expired, in words.", content_type = "text/html; charset=utf-8", body = String),
         (status = 429, description = "The rate-limit page.", content_type = "text/html; charset=utf-8", body = String, headers(("Retry-After" = u64, description = "Whole seconds."))),
         (status = 503, description = "Try again later.", content_type = "text/html; charset=utf-8", body = String)))]
 pub(in crate::http) async fn follow_link(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<LinkForm>) -> HttpResponse {
@@ -276,7 +276,7 @@ pub(in crate::http) async fn follow_link(node: web::Data<NodeHandle>, req: HttpR
     if same_origin(&req).is_err() {
         return refused(&req, StatusCode::BAD_REQUEST, t.cross_site);
     }
-    let Ok(link) = form.t.trim().parse::<LinkToken>() else { return refused(&req, StatusCode::BAD_REQUEST, t.link_malformed) };
+    let Ok(link) = form.t.trim().parse::<LinkToken>() else { return refused(&req, StatusCode::NOT_FOUND, t.link_malformed) };
     match node.follow_link(&link).await {
         Ok(Followed::SignedIn { session, verified_now, .. }) => {
             let cookie = session_cookie(&node, &req, node.session_cookie_value(&session));
@@ -285,8 +285,9 @@ pub(in crate::http) async fn follow_link(node: web::Data<NodeHandle>, req: HttpR
             b.insert_header((header::LOCATION, to)).cookie(cookie);
             b.finish()
         }
-        Ok(Followed::Unknown) => refused(&req, StatusCode::GONE, t.link_used),
-        Ok(Followed::Expired) => refused(&req, StatusCode::GONE, t.link_expired),
+        // 404 for both: a link that was never issued and one that was used look the same.
+        Ok(Followed::Unknown) => refused(&req, StatusCode::NOT_FOUND, t.link_used),
+        Ok(Followed::Expired) => refused(&req, StatusCode::NOT_FOUND, t.link_expired),
         Err(e) => {
             tracing::warn!(error = %e, "link could not be followed");
             refused(&req, StatusCode::SERVICE_UNAVAILABLE, t.try_again)

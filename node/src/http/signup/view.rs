@@ -33,7 +33,9 @@ pub struct FormPage<'a> {
     pub payout_minimum: crate::domain::Ore,
 }
 
-fn layout(lang: Lang, title: &str, body: Markup) -> Markup {
+/// The page in `lang`; `here` is the GET path (with its query, if any) the language link
+/// reloads in the other language.
+fn layout(lang: Lang, here: &str, title: &str, body: Markup) -> Markup {
     let t = Texts::of(lang);
     let head = html! {
         link rel="stylesheet" href=(href(&PAGE_CSS));
@@ -43,7 +45,7 @@ fn layout(lang: Lang, title: &str, body: Markup) -> Markup {
     let body = html! {
         header.bar {
             span.brand { "svea" }
-            a.lang href={ "?lang=" (lang.other().tag()) } hreflang=(lang.other().tag()) lang=(lang.other().tag()) {
+            a.lang href={ (here) (if here.contains('?') { "&" } else { "?" }) "lang=" (lang.other().tag()) } hreflang=(lang.other().tag()) lang=(lang.other().tag()) {
                 (lang.other().texts().language_name)
             }
         }
@@ -125,7 +127,7 @@ pub fn form_page(p: &FormPage<'_>) -> Markup {
             p { a href={ "/business?lang=" (p.lang.tag()) } { (t.have_account) } }
         }
     };
-    layout(p.lang, t.title, body)
+    layout(p.lang, "/", t.title, body)
 }
 
 /// After a sign-up: the mail is on its way.
@@ -136,7 +138,7 @@ pub fn sent_page(lang: Lang, email: &str, region: &str) -> Markup {
         div.notice role="status" { p { (t.sent.replace("{email}", email)) } }
         p { (t.sent_region) " " strong #home-region { (t.region_name(region)) } "." }
     };
-    layout(lang, t.sent_heading, body)
+    layout(lang, "/", t.sent_heading, body)
 }
 
 /// The mailed link's page: one button that follows it (a `POST`: a mail scanner's `GET` of
@@ -151,7 +153,7 @@ pub fn link_page(lang: Lang, token: &str) -> Markup {
             button #follow-link type="submit" { (t.link_button) }
         }
     };
-    layout(lang, t.link_heading, body)
+    layout(lang, &format!("/business/link?t={token}"), t.link_heading, body)
 }
 
 /// A link that cannot be followed, in words, with the way to a new one.
@@ -162,5 +164,5 @@ pub fn link_refused(lang: Lang, sentence: &str) -> Markup {
         div.error role="alert" #link-refused { p { (sentence) } }
         p { a href={ "/business?lang=" (lang.tag()) } { (t.link_new) } }
     };
-    layout(lang, t.link_heading, body)
+    layout(lang, "/business", t.link_heading, body)
 }
