@@ -216,6 +216,33 @@ pub struct Business {
     /// Dashboard sessions begun before this instant (Unix milliseconds) are over: "sign out
     /// everywhere".
     pub sessions_not_before_ms: i64,
+    /// API keys the business created from its dashboard for tills and scripts, beside
+    /// `key_hash` (at most [`EXTRA_KEYS_MAX`]); each works like it until revoked.
+    pub extra_keys: Vec<ExtraKey>,
+}
+
+/// Most API keys a business may create beside its first one.
+pub const EXTRA_KEYS_MAX: usize = 10;
+
+/// An API key created from the dashboard: its hash, the start of the key people recognise it by
+/// (`svea_sk_<business>_` and four characters of the secret) and when it was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtraKey {
+    /// SHA-256 of the key.
+    pub hash: KeyHash,
+    /// The key's first characters (shown in the dashboard's list; revoke names it).
+    pub prefix: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Business {
+    /// Whether `key` is one of the business's keys now (the first one or a created one), each
+    /// compared in constant time.
+    pub fn has_key(&self, key: &crate::domain::ApiKey) -> bool {
+        let extra = self.extra_keys.iter().fold(false, |any, k| any | k.hash.matches(key));
+        self.key_hash.matches(key) | extra
+    }
 }
 
 /// A count on one Swedish day.
@@ -666,6 +693,7 @@ impl BusinessOp for NewBusiness {
             contact_email: self.contact_email.clone(),
             email_verified: false,
             sessions_not_before_ms: 0,
+            extra_keys: Vec::new(),
             key_hash: self.key_hash,
             key_issued_at: now,
             purchase_verification: self.purchase_verification,
@@ -1470,6 +1498,7 @@ mod tests {
             contact_email: None,
             email_verified: false,
             sessions_not_before_ms: 0,
+            extra_keys: Vec::new(),
         };
         let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day");
         let series = b.daily_series(day("2026-05-04"), 4);

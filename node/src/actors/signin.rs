@@ -73,10 +73,56 @@ pub struct EndWebSession {
     pub everywhere: bool,
 }
 
+/// Adds an API key (dashboard "create key"); `None` when the business has
+/// [`super::business::EXTRA_KEYS_MAX`] already.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateKey {
+    /// The new key's hash.
+    pub hash: crate::domain::KeyHash,
+    /// Its first characters.
+    pub prefix: String,
+}
+
+/// Removes the created API key with this prefix; `None` when there is none.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevokeKey {
+    /// The key's prefix, as listed.
+    pub prefix: String,
+}
+
+op!(BusinessActor, BusinessId: CreateKey -> Option<Business>);
+op!(BusinessActor, BusinessId: RevokeKey -> Option<Business>);
 op!(BusinessActor, BusinessId: IssueLink -> Option<Email>);
 op!(BusinessActor, BusinessId: UseLink -> LinkOutcome);
 op!(BusinessActor, BusinessId: CheckWebSession -> Option<Business>);
 op!(BusinessActor, BusinessId: EndWebSession -> ());
+
+impl BusinessOp for CreateKey {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Option<Business>, ActorError> {
+        let mut next = current(slot, id)?.clone();
+        if next.extra_keys.len() >= super::business::EXTRA_KEYS_MAX {
+            return Ok(None);
+        }
+        next.extra_keys.push(super::business::ExtraKey { hash: self.hash, prefix: self.prefix, created_at: env.clock.now() });
+        slot.commit(env, next.clone(), vec![], vec![]).await?;
+        tracing::info!(keys = next.extra_keys.len(), "api key created");
+        Ok(Some(next))
+    }
+}
+
+impl BusinessOp for RevokeKey {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Option<Business>, ActorError> {
+        let mut next = current(slot, id)?.clone();
+        let before = next.extra_keys.len();
+        next.extra_keys.retain(|k| k.prefix != self.prefix);
+        if next.extra_keys.len() == before {
+            return Ok(None);
+        }
+        slot.commit(env, next.clone(), vec![], vec![]).await?;
+        tracing::info!(keys = next.extra_keys.len(), "api key revoked");
+        Ok(Some(next))
+    }
+}
 
 impl BusinessOp for IssueLink {
     async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Option<Email>, ActorError> {

@@ -274,7 +274,7 @@ impl NodeHandle {
             return Ok(None);
         }
         match self.registry.call(id, GetBusiness).await {
-            Ok(b) => Ok(b.key_hash.matches(key).then_some(b)),
+            Ok(b) => Ok(b.has_key(key).then_some(b)),
             Err(ActorError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }

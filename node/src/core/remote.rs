@@ -18,7 +18,7 @@ use crate::actors::business::{
 };
 use crate::actors::wallet::{ErasePayee, GetWallet, Receive, SetPayee, SettlePayout, TryPayout};
 use crate::actors::registry::RegistryHandle;
-use crate::actors::signin::{CheckWebSession, EndWebSession, IssueLink, UseLink};
+use crate::actors::signin::{CheckWebSession, CreateKey, EndWebSession, IssueLink, RevokeKey, UseLink};
 use crate::actors::session::{
     ConfirmPurchase, Erase, Expire, ForgetDayFingerprint, GetSession, GiveFeedback, MatchPurchase, OpenSession, PurchaseRefunded, RecordReview, RecordSettlement,
     RedactOldText,
@@ -109,6 +109,10 @@ pub enum RemoteCall {
     CheckWebSession(BusinessId, CheckWebSession),
     /// [`EndWebSession`].
     EndWebSession(BusinessId, EndWebSession),
+    /// [`CreateKey`].
+    CreateKey(BusinessId, CreateKey),
+    /// [`RevokeKey`].
+    RevokeKey(BusinessId, RevokeKey),
 }
 
 /// What travels: the call and the request id it serves, if any (the receiving node logs the
@@ -163,6 +167,8 @@ impl RemoteCall {
             RemoteCall::UseLink(..) => "use_link",
             RemoteCall::CheckWebSession(..) => "check_web_session",
             RemoteCall::EndWebSession(..) => "end_web_session",
+            RemoteCall::CreateKey(..) => "create_key",
+            RemoteCall::RevokeKey(..) => "revoke_key",
         }
     }
 }
@@ -268,6 +274,8 @@ impl AppHandler for ForwardedCalls {
                 RemoteCall::UseLink(id, op) => serve(&registry, id, op).await,
                 RemoteCall::CheckWebSession(id, op) => serve(&registry, id, op).await,
                 RemoteCall::EndWebSession(id, op) => serve(&registry, id, op).await,
+                RemoteCall::CreateKey(id, op) => serve(&registry, id, op).await,
+                RemoteCall::RevokeKey(id, op) => serve(&registry, id, op).await,
             };
             // Calls of an HTTP request (they carry its id) get a line here too, so the request
             // can be followed across nodes; the sweeper's and the simulation's carry none.

@@ -7,7 +7,8 @@
 use super::NodeHandle;
 use crate::actors::business::Business;
 use crate::actors::keys::EmailRecord;
-use crate::actors::signin::{CheckWebSession, EndWebSession, IssueLink, LinkOutcome, UseLink};
+use crate::actors::signin::{CheckWebSession, CreateKey, EndWebSession, IssueLink, LinkOutcome, RevokeKey, UseLink};
+use crate::domain::{ApiKey, BusinessId};
 use crate::actors::ActorError;
 use crate::domain::signin::{Email, LinkPurpose, LinkToken, WebSession};
 use super::mail::Mail;
@@ -15,6 +16,16 @@ use super::mail::Mail;
 /// Businesses one address gets sign-in links for per request, at most (one mail each): an
 /// address that is the contact of more businesses than this gets the first ones.
 pub const SIGNIN_BUSINESSES_PER_ADDRESS_MAX: usize = 5;
+
+/// Characters of a key's secret kept in its listed prefix.
+const KEY_PREFIX_SECRET_CHARS: usize = 6;
+
+/// How a created key is listed: `svea_sk_<business>_` and the secret's first characters.
+pub fn key_prefix(key: &ApiKey) -> String {
+    let text = key.reveal();
+    let keep = crate::domain::apikey::API_KEY_PREFIX.len() + key.business().to_string().len() + 1 + KEY_PREFIX_SECRET_CHARS;
+    text.chars().take(keep).collect()
+}
 
 /// The path a mailed link opens (`?t=<token>`).
 pub const LINK_PATH: &str = "/business/link";
@@ -105,6 +116,19 @@ impl NodeHandle {
             Ok(LinkOutcome::Expired) => Ok(Followed::Expired),
             Err(e) => Err(e),
         }
+    }
+
+    /// Creates an API key beside the business's others (the dashboard's "create key"); the key
+    /// is in this answer only. `None`: the business has the most keys already.
+    pub async fn create_key(&self, id: BusinessId) -> Result<Option<(Business, ApiKey)>, ActorError> {
+        let key = ApiKey::random(&id);
+        let prefix = key_prefix(&key);
+        Ok(self.registry.call(id, CreateKey { hash: key.hash(), prefix }).await?.map(|b| (b, key)))
+    }
+
+    /// Revokes the created key with `prefix`: it stops working at once. `None`: no such key.
+    pub async fn revoke_key(&self, id: BusinessId, prefix: &str) -> Result<Option<Business>, ActorError> {
+        self.registry.call(id, RevokeKey { prefix: prefix.to_owned() }).await
     }
 
     /// The value of the session cookie of `session`.

@@ -127,6 +127,8 @@ pub static PUBLIC_ROUTES: &[Served] = &[
     Served::new::<dashboard::__path_sign_in>(Method::POST, "/business/sign-in", |r| r.to(dashboard::sign_in)),
     Served::new::<dashboard::__path_sign_out>(Method::POST, "/business/sign-out", |r| r.to(dashboard::sign_out)),
     Served::new::<dashboard::__path_rotate>(Method::POST, "/business/rotate", |r| r.to(dashboard::rotate)),
+    Served::new::<dashboard::__path_create_key>(Method::POST, "/business/keys", |r| r.to(dashboard::create_key)),
+    Served::new::<dashboard::__path_revoke_key>(Method::POST, "/business/keys/revoke", |r| r.to(dashboard::revoke_key)),
     Served::new::<dashboard::__path_verification>(Method::POST, "/business/verification", |r| r.to(dashboard::verification)),
     Served::new::<dashboard::__path_till>(Method::POST, "/business/till", |r| r.to(dashboard::till)),
     Served::new::<dashboard::__path_review>(Method::POST, "/business/held/{session}", |r| r.to(dashboard::review)),

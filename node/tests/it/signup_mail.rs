@@ -141,7 +141,7 @@ fn parse_mail(raw: &str) -> Mail {
     Mail { to: header("to"), subject: header("subject"), body }
 }
 
-/// Every mail in `dir` (recursively: a Maildir's `new/`, or the demo's folder), oldest name first.
+/// Every mail in `dir` (recursively: a Maildir's `new/`, or the demo's folder), oldest first.
 fn mails_in(dir: &Path) -> Vec<Mail> {
     let mut files = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
@@ -156,7 +156,9 @@ fn mails_in(dir: &Path) -> Vec<Mail> {
             }
         }
     }
-    files.sort();
+    // In arrival order: a Maildir's names do not sort by time within one second (its
+    // microseconds are not zero-padded), so by modification time first.
+    files.sort_by_key(|p| (std::fs::metadata(p).and_then(|m| m.modified()).ok(), p.clone()));
     files.iter().filter_map(|p| std::fs::read_to_string(p).ok()).map(|raw| parse_mail(&raw)).collect()
 }
 
@@ -288,6 +290,22 @@ fn a_cafe_signs_up_at_the_front_page_and_signs_in_with_mailed_links() {
     assert!(html.contains("Kafé Lilla Torget") && html.contains("id=\"feedback-list\""), "{html}");
     assert!(html.contains("bekräftade"), "{html}");
     let session = browser.cookies.get("svea_session").expect("kept").clone();
+
+    // Keys for tills and scripts, from the dashboard: created (shown once), listed by prefix
+    // and date, working on the API, then revoked: refused at once.
+    let page = browser.post(&format!("{base}/business/keys"), &[]);
+    let html = page.html(200).to_string();
+    let key = html.split("id=\"new-api-key\">").nth(1).and_then(|s| s.split('<').next()).expect("new key shown").to_string();
+    let id = key.strip_prefix("svea_sk_").and_then(|k| k.get(..34)).expect("business id in the key").to_string();
+    assert_eq!(n.get_as(&format!("/v1/businesses/{id}"), &key).status, 200, "the created key works");
+    let prefix = html.split("data-prefix=\"").nth(1).and_then(|s| s.split('"').next()).expect("listed").to_string();
+    assert!(key.starts_with(&prefix) && prefix.len() < key.len() - 30, "{prefix}");
+    let page = browser.get(&format!("{base}/business"));
+    assert!(!page.html(200).contains(&key), "shown once");
+    let page = browser.post(&format!("{base}/business/keys/revoke"), &[("prefix", &prefix)]);
+    assert_eq!(page.status, 303, "{}", page.body);
+    n.get_as(&format!("/v1/businesses/{id}"), &key).problem(401, "unauthorized");
+    assert!(browser.get(&format!("{base}/business?saved=revoked")).html(200).contains("återkallad"));
 
     // The link works once.
     let again = browser.post(&format!("{base}/business/link"), &[("t", &mail.token())]);

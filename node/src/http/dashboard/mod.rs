@@ -265,6 +265,7 @@ async fn render(node: &NodeHandle, req: &HttpRequest, auth: &Authorized, q: &Sho
         notice: extra.notice.or(q.saved.as_deref().map(|what| match what {
             "release" => t.released,
             "verified" => t.verified,
+            "revoked" => t.key_revoked,
             "refuse" => t.refused,
             other => top_up::notice(lang, other).unwrap_or(t.saved),
         })),
@@ -387,6 +388,52 @@ pub(in crate::http) async fn rotate(node: web::Data<NodeHandle>, req: HttpReques
             render(&node, &req, &auth, &ShowQuery::default(), extra).await
         }
         Ok(None) => signed_out(&node, &req, true),
+        Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e.into()), ..Extra::default() }).await,
+    }
+}
+
+/// `POST /business/keys`: one more API key (for a till or a script), shown once in the answer.
+#[utoipa::path(post, path = "/business/keys", tag = "pages", operation_id = "dashboard_create_key", summary = "Create an API key", description = "Creates one more API key beside the business's others, shown once in the answer; listed by its prefix and date from then on.", security(("business_dashboard" = [])),
+    responses(DashboardAnswers))]
+pub(in crate::http) async fn create_key(node: web::Data<NodeHandle>, req: HttpRequest) -> HttpResponse {
+    let auth = match form_start(&node, &req).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let t = Texts::of(lang_of(&req));
+    match node.create_key(auth.business.id.clone()).await {
+        Ok(Some((business, key))) => {
+            let auth = Authorized { business, key: auth.key };
+            render(&node, &req, &auth, &ShowQuery::default(), Extra { new_key: Some(key.reveal().to_owned()), ..Extra::default() }).await
+        }
+        Ok(None) => render(&node, &req, &auth, &ShowQuery::default(), Extra { notice: Some(t.keys_full), ..Extra::default() }).await,
+        Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e.into()), ..Extra::default() }).await,
+    }
+}
+
+/// The revoke form.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(default)]
+#[schema(example = json!({"prefix": "svea_sk_b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e_Zq8x3R"}))]
+pub(in crate::http) struct RevokeForm {
+    /// The key's prefix, as listed.
+    prefix: String,
+}
+
+/// `POST /business/keys/revoke`: the created key with this prefix stops working at once.
+#[utoipa::path(post, path = "/business/keys/revoke", tag = "pages", operation_id = "dashboard_revoke_key", summary = "Revoke an API key", description = "Revokes a key created from the dashboard (named by its listed prefix): it stops working at once, on every node.", security(("business_dashboard" = [])),
+    request_body(content = RevokeForm, content_type = "application/x-www-form-urlencoded"), responses(DashboardAnswers))]
+pub(in crate::http) async fn revoke_key(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<RevokeForm>) -> HttpResponse {
+    let auth = match form_start(&node, &req).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    match node.revoke_key(auth.business.id.clone(), form.prefix.trim()).await {
+        Ok(Some(_)) => see(&format!("{BASE}?saved=revoked#h-extra-keys"), Vec::new()),
+        Ok(None) => {
+            let missing = super::error::bad("no-such-key", "no key of this business has that prefix (revoked already?)");
+            render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(missing), ..Extra::default() }).await
+        }
         Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e.into()), ..Extra::default() }).await,
     }
 }

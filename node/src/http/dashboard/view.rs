@@ -142,6 +142,7 @@ pub fn dashboard(d: &Dashboard<'_>) -> Markup {
         (feedback(d, t))
         (locations(d, t))
         (key(t))
+        (extra_keys(d.business, t))
         (till(d, t))
     };
     layout(d.lang, &b.name, true, body)
@@ -507,6 +508,35 @@ fn key(t: &Texts) -> Markup {
             p { (t.key_help) }
             form method="post" action={ (BASE) "/rotate" } data-confirm=(t.key_help) {
                 button #rotate-key type="submit" { (t.rotate_button) }
+            }
+        }
+    }
+}
+
+/// The keys the business created, by prefix and date, each with its revoke button; and the
+/// button that creates one more (shown once, like a rotated key).
+fn extra_keys(b: &Business, t: &Texts) -> Markup {
+    html! {
+        section aria-labelledby="h-extra-keys" {
+            h2 #h-extra-keys { (t.extra_keys_heading) }
+            p { (t.extra_keys_help) }
+            @if b.extra_keys.is_empty() {
+                p { (t.no_extra_keys) }
+            } @else {
+                ul #extra-keys {
+                    @for k in &b.extra_keys {
+                        li data-prefix=(k.prefix) {
+                            code { (k.prefix) "…" } " " (t.created) " " (swedish_local(k.created_at).format("%Y-%m-%d %H:%M"))
+                            form.inline method="post" action={ (BASE) "/keys/revoke" } {
+                                input type="hidden" name="prefix" value=(k.prefix);
+                                button.secondary type="submit" { (t.revoke_button) }
+                            }
+                        }
+                    }
+                }
+            }
+            form method="post" action={ (BASE) "/keys" } {
+                button #create-key type="submit" { (t.create_key_button) }
             }
         }
     }
