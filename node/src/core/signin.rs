@@ -27,6 +27,20 @@ pub fn key_prefix(key: &ApiKey) -> String {
     text.chars().take(keep).collect()
 }
 
+/// How long a link lives, in words: `(Swedish, English)` ("24 timmar", "15 minutes").
+pub fn life_in_words(d: std::time::Duration) -> (String, String) {
+    let s = d.as_secs();
+    let (n, sv, en) = if s >= 3600 && s % 3600 == 0 {
+        (s / 3600, ("timme", "timmar"), ("hour", "hours"))
+    } else if s >= 60 {
+        (s / 60, ("minut", "minuter"), ("minute", "minutes"))
+    } else {
+        (s.max(1), ("sekund", "sekunder"), ("second", "seconds"))
+    };
+    let pick = |one: &str, many: &str| if n == 1 { one.to_owned() } else { many.to_owned() };
+    (format!("{n} {}", pick(sv.0, sv.1)), format!("{n} {}", pick(en.0, en.1)))
+}
+
 /// The path a mailed link opens (`?t=<token>`).
 pub const LINK_PATH: &str = "/business/link";
 
@@ -59,18 +73,23 @@ impl NodeHandle {
     pub(super) fn mail_link(&self, business: &Business, to: &Email, link: &LinkToken, purpose: LinkPurpose) {
         let url = self.link_url(link);
         let name = &business.name;
+        let life = life_in_words(match purpose {
+            LinkPurpose::Verify => self.config.signup.verify_link_ttl,
+            LinkPurpose::SignIn => self.config.signup.signin_link_ttl,
+        });
+        let (life_sv, life_en) = (&life.0, &life.1);
         let (subject, body) = match purpose {
             LinkPurpose::Verify => (
                 format!("Bekräfta din e-post för {name} hos svea / Confirm your e-mail"),
                 format!(
-                    "Hej!\n\n{name} ({org}) är registrerat hos svea med den här adressen. Öppna länken för att bekräfta adressen och organisationsnumret och logga in:\n\n{url}\n\nLänken gäller i 24 timmar och fungerar en gång. Bekräftas inget inom 7 dagar släpps organisationsnumret. Har du inte registrerat dig kan du strunta i det här brevet.\n\n---\n\nHello,\n\n{name} ({org}) was registered with svea with this address. Open the link to confirm the address and the organisation number, and sign in:\n\n{url}\n\nThe link works once, for 24 hours. If nothing is confirmed within 7 days the organisation number is released. If you did not sign up, ignore this mail.\n",
+                    "Hej!\n\n{name} ({org}) är registrerat hos svea med den här adressen. Öppna länken för att bekräfta adressen och organisationsnumret och logga in:\n\n{url}\n\nLänken gäller i {life_sv} och fungerar en gång. Bekräftas inget inom 7 dagar släpps organisationsnumret. Har du inte registrerat dig kan du strunta i det här brevet.\n\n---\n\nHello,\n\n{name} ({org}) was registered with svea with this address. Open the link to confirm the address and the organisation number, and sign in:\n\n{url}\n\nThe link works once, for {life_en}. If nothing is confirmed within 7 days the organisation number is released. If you did not sign up, ignore this mail.\n",
                     org = business.org_number
                 ),
             ),
             LinkPurpose::SignIn => (
                 format!("Logga in på svea: {name} / Sign in to svea"),
                 format!(
-                    "Hej!\n\nHär är din inloggningslänk till {name} hos svea:\n\n{url}\n\nLänken gäller i 15 minuter och fungerar en gång. Bad du inte om den kan du strunta i det här brevet.\n\n---\n\nHello,\n\nHere is your sign-in link for {name} at svea:\n\n{url}\n\nThe link works once, for 15 minutes. If you did not ask for it, ignore this mail.\n"
+                    "Hej!\n\nHär är din inloggningslänk till {name} hos svea:\n\n{url}\n\nLänken gäller i {life_sv} och fungerar en gång. Bad du inte om den kan du strunta i det här brevet.\n\n---\n\nHello,\n\nHere is your sign-in link for {name} at svea:\n\n{url}\n\nThe link works once, for {life_en}. If you did not ask for it, ignore this mail.\n"
                 ),
             ),
         };
@@ -155,5 +174,20 @@ impl NodeHandle {
             Err(ActorError::NotFound { .. }) => Ok(()),
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_links_life_is_said_in_words() {
+        assert_eq!(life_in_words(Duration::from_secs(24 * 3600)), ("24 timmar".into(), "24 hours".into()));
+        assert_eq!(life_in_words(Duration::from_secs(15 * 60)), ("15 minuter".into(), "15 minutes".into()));
+        assert_eq!(life_in_words(Duration::from_secs(3600)), ("1 timme".into(), "1 hour".into()));
+        assert_eq!(life_in_words(Duration::from_millis(3000)), ("3 sekunder".into(), "3 seconds".into()));
     }
 }

@@ -266,6 +266,7 @@ fn a_cafe_signs_up_at_the_front_page_and_signs_in_with_mailed_links() {
     let html = page.html(200);
     assert!(html.contains("id=\"sent\"") && html.contains("Anna@kafe.se"), "{html}");
     assert!(html.contains("<strong id=\"home-region\">Malmö</strong>"), "{html}");
+    assert!(html.contains("gäller i 24 timmar"), "the verification link's configured life: {html}");
     // The same number again: the form with the error, 409.
     let page = browser.post(&format!("{base}/signup"), &fields);
     assert!(page.html(409).contains("redan registrerat"), "{}", page.body);
@@ -342,7 +343,7 @@ fn a_cafe_signs_up_at_the_front_page_and_signs_in_with_mailed_links() {
     let bad = fresh.post(&format!("{base}/business/sign-in/email"), &[("email", "not an address")]);
     assert!(bad.html(422).contains("E-postadressen ser inte ut"), "{}", bad.body);
     let signin = nth_mail(&smtp.maildir, 3);
-    assert!(signin.body.contains("15 minuter") || signin.body.contains("inloggningslänk"), "{signin:?}");
+    assert!(signin.body.contains("gäller i 3 sekunder") && signin.body.contains("works once, for 3 seconds"), "the configured life: {signin:?}");
     assert_eq!(mails_in(&smtp.maildir).len(), 3, "no mail for the unknown address");
     let page = follow(&mut fresh, &base, &signin);
     assert_eq!((page.status, page.header("location")), (303, Some("/business")), "{}", page.body);

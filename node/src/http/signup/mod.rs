@@ -217,7 +217,10 @@ pub(in crate::http) async fn signup(node: web::Data<NodeHandle>, req: HttpReques
             // The API key is not shown: the business signs in with its e-mail, and creates keys
             // for its tills from the dashboard.
             tracing::info!(business_id = %b.id, region = %b.home_region, "business signed up at /");
-            html(StatusCode::OK, view::sent_page(lang_of(&req), email.as_str(), b.home_region.as_str()), Vec::new())
+            let lang = lang_of(&req);
+            let (sv, en) = crate::core::signin::life_in_words(node.config().signup.verify_link_ttl);
+            let life = if lang == super::page::Lang::Sv { sv } else { en };
+            html(StatusCode::OK, view::sent_page(lang, email.as_str(), b.home_region.as_str(), &life), Vec::new())
         }
         Err(ActorError::Conflict { kind: ConflictKind::OrgNumberRegistered, .. }) => {
             form_response(&node, &req, StatusCode::CONFLICT, &form, &[FieldError { field: "org_number", text: t.org_taken.to_owned() }])

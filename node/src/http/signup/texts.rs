@@ -45,7 +45,7 @@ pub struct Texts {
     pub cross_site: &'static str,
     pub try_again: &'static str,
     pub sent_heading: &'static str,
-    /// `{email}` is the address.
+    /// `{email}` is the address, `{life}` how long the link works.
     pub sent: &'static str,
     pub sent_region: &'static str,
     pub mail_off: &'static str,
@@ -115,7 +115,7 @@ static SV: Texts = Texts {
     cross_site: "Formuläret skickades från en annan webbplats och togs inte emot.",
     try_again: "Det gick inte just nu. Försök igen om en stund.",
     sent_heading: "Kolla er e-post",
-    sent: "Vi har skickat en länk till {email}. Öppna den för att bekräfta adressen och organisationsnumret och logga in. Länken gäller i 24 timmar.",
+    sent: "Vi har skickat en länk till {email}. Öppna den för att bekräfta adressen och organisationsnumret och logga in. Länken gäller i {life}.",
     sent_region: "Ert företag hör till region",
     mail_off: "Den här servern skickar ingen e-post. Be administratören om hjälp.",
     link_heading: "Logga in på svea",
@@ -169,7 +169,7 @@ static EN: Texts = Texts {
     cross_site: "The form was sent from another site and was not accepted.",
     try_again: "That did not work just now. Try again in a moment.",
     sent_heading: "Check your e-mail",
-    sent: "We sent a link to {email}. Open it to confirm the address and the organisation number, and sign in. The link works for 24 hours.",
+    sent: "We sent a link to {email}. Open it to confirm the address and the organisation number, and sign in. The link works for {life}.",
     sent_region: "Your business belongs to region",
     mail_off: "This server sends no e-mail. Ask its administrator for help.",
     link_heading: "Sign in to svea",

@@ -131,11 +131,11 @@ pub fn form_page(p: &FormPage<'_>) -> Markup {
 }
 
 /// After a sign-up: the mail is on its way.
-pub fn sent_page(lang: Lang, email: &str, region: &str) -> Markup {
+pub fn sent_page(lang: Lang, email: &str, region: &str, life: &str) -> Markup {
     let t = Texts::of(lang);
     let body = html! {
         h1 #sent { (t.sent_heading) }
-        div.notice role="status" { p { (t.sent.replace("{email}", email)) } }
+        div.notice role="status" { p { (t.sent.replace("{email}", email).replace("{life}", life)) } }
         p { (t.sent_region) " " strong #home-region { (t.region_name(region)) } "." }
     };
     layout(lang, "/", t.sent_heading, body)
