@@ -181,6 +181,8 @@ pub struct RawConfig {
     pub stripe: crate::stripe::RawStripe,
     /// `[public]`: the cluster's one public address, carried by QR codes and posters.
     pub public: crate::public::RawPublic,
+    /// `[mail]`: how sign-up and sign-in mails are sent.
+    pub mail: crate::mail::RawMail,
 }
 
 impl Default for RawConfig {
@@ -208,6 +210,7 @@ impl Default for RawConfig {
             payouts: crate::money::RawPayouts::default(),
             stripe: crate::stripe::RawStripe::default(),
             public: crate::public::RawPublic::default(),
+            mail: crate::mail::RawMail::default(),
         }
     }
 }

@@ -16,6 +16,15 @@ const CREATIONS_PER_ADDRESS_HOUR: u32 = 5;
 /// short enough that a squatter cannot keep a real company out for good.
 const RELEASE_UNVERIFIED_ORG_NUMBER_AFTER_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 
+/// A sign-in link mailed to a business is good for fifteen minutes (issue 23).
+const SIGNIN_LINK_TTL_MS: u64 = 15 * 60 * 1000;
+/// The verification link mailed after sign-up is good for a day; a business that misses it asks
+/// for a sign-in link, which verifies the address as well.
+const VERIFY_LINK_TTL_MS: u64 = 24 * 60 * 60 * 1000;
+/// Longest life of a mailed link that may be configured: a week.
+pub const LINK_TTL_MS_MAX: u64 = 7 * 24 * 60 * 60 * 1000;
+const _: () = assert!(SIGNIN_LINK_TTL_MS <= LINK_TTL_MS_MAX && VERIFY_LINK_TTL_MS <= LINK_TTL_MS_MAX);
+
 /// Most creations per address and hour that may be configured (the loopback builder's value:
 /// test tools create many businesses from one address).
 pub const CREATIONS_PER_ADDRESS_HOUR_MAX: u32 = 1_000_000;
@@ -31,6 +40,10 @@ pub struct RawSignup {
     /// An organisation number registered but not verified is released this long after it was
     /// registered, in milliseconds.
     pub release_unverified_org_number_after_ms: u64,
+    /// A mailed sign-in link is good this long, in milliseconds.
+    pub signin_link_ttl_ms: u64,
+    /// The verification link mailed after sign-up is good this long, in milliseconds.
+    pub verify_link_ttl_ms: u64,
 }
 
 impl Default for RawSignup {
@@ -38,6 +51,8 @@ impl Default for RawSignup {
         RawSignup {
             creations_per_address_hour: CREATIONS_PER_ADDRESS_HOUR,
             release_unverified_org_number_after_ms: RELEASE_UNVERIFIED_ORG_NUMBER_AFTER_MS,
+            signin_link_ttl_ms: SIGNIN_LINK_TTL_MS,
+            verify_link_ttl_ms: VERIFY_LINK_TTL_MS,
         }
     }
 }
@@ -49,6 +64,10 @@ pub struct SignupConfig {
     pub creations_per_address_hour: NonZeroU32,
     /// How long an unverified organisation number stays registered.
     pub release_unverified_org_number_after: Duration,
+    /// How long a mailed sign-in link is good.
+    pub signin_link_ttl: Duration,
+    /// How long the verification link is good.
+    pub verify_link_ttl: Duration,
 }
 
 impl RawSignup {
@@ -70,7 +89,17 @@ impl RawSignup {
                 format!("{release} is not within 1..={RELEASE_UNVERIFIED_ORG_NUMBER_AFTER_MS_MAX}"),
             ));
         }
-        Ok(SignupConfig { creations_per_address_hour: creations, release_unverified_org_number_after: Duration::from_millis(release) })
+        for (key, v) in [("signin_link_ttl_ms", self.signin_link_ttl_ms), ("verify_link_ttl_ms", self.verify_link_ttl_ms)] {
+            if v == 0 || v > LINK_TTL_MS_MAX {
+                return Err(invalid(key, format!("{v} is not within 1..={LINK_TTL_MS_MAX}")));
+            }
+        }
+        Ok(SignupConfig {
+            creations_per_address_hour: creations,
+            release_unverified_org_number_after: Duration::from_millis(release),
+            signin_link_ttl: Duration::from_millis(self.signin_link_ttl_ms),
+            verify_link_ttl: Duration::from_millis(self.verify_link_ttl_ms),
+        })
     }
 }
 

@@ -63,6 +63,8 @@ pub struct Config {
     pub stripe: crate::stripe::StripeConfig,
     /// `[public]`: the cluster's one public address (QR codes, posters, links).
     pub public: crate::public::PublicConfig,
+    /// `[mail]`: how sign-up and sign-in mails are sent.
+    pub mail: crate::mail::MailConfig,
 }
 
 /// `[http]`: how the public listener is secured.

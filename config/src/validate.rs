@@ -168,6 +168,7 @@ impl RawConfig {
         let public = self.public.validate()?;
         let signup = self.signup.validate()?;
         let swish = self.swish.validate()?;
+        let mail = self.mail.validate()?;
         let (funding, payouts) = crate::money::validate(&self.funding, &self.payouts)?;
         // Stripe's keys are required once the funding provider is Stripe, Swish's merchant once
         // the payout rail is Swish (issue 21).
@@ -201,6 +202,7 @@ impl RawConfig {
             payouts,
             stripe,
             public,
+            mail,
         })
     }
 }

@@ -208,6 +208,12 @@ pub struct Events {
     answers: Arc<crate::core::routed::RoutedWindow>,
     /// When these events started counting: the node's start, for the console's uptime.
     started: std::time::Instant,
+    /// Mails this node sent (sign-up verification, sign-in links).
+    pub mail_sent: Counter,
+    /// Mails given up after `mail.attempts_max` sends.
+    pub mail_failed: Counter,
+    /// Mails refused because the queue (`mail.queue_len_max`) was full.
+    pub mail_refused: Counter,
     storage: StorageMetrics,
 }
 
@@ -274,6 +280,9 @@ impl Events {
             payout_rail_errors: Counter::default(),
             answers: Arc::new(crate::core::routed::RoutedWindow::over([ANSWER_OK, ANSWER_ERROR])),
             started: std::time::Instant::now(),
+            mail_sent: Counter::default(),
+            mail_failed: Counter::default(),
+            mail_refused: Counter::default(),
             storage: StorageMetrics {
                 append: storage_histogram(),
                 flush: storage_histogram(),
@@ -434,6 +443,9 @@ impl Telemetry {
         r.register("svea_payouts_in_flight", "Payouts in flight, as this node's payout driver last saw them", e.payouts_in_flight.clone());
         r.register("svea_payouts_stuck", "Payouts this node's driver stopped sending after payouts.attempts_max unanswered sends", e.payouts_stuck.clone());
         r.register("svea_payout_rail_errors", "Payout rail calls that got no answer", e.payout_rail_errors.clone());
+        r.register("svea_mail_sent", "Mails sent (sign-up verification, sign-in links)", e.mail_sent.clone());
+        r.register("svea_mail_failed", "Mails given up after mail.attempts_max sends", e.mail_failed.clone());
+        r.register("svea_mail_refused", "Mails refused because the mail queue was full", e.mail_refused.clone());
         for kind in crate::domain::ledger::ENTRY_KINDS {
             let _ = e.ledger_entries.get_or_create(&KindLabel { kind: kind.as_str() });
             let _ = e.ledger_ore.get_or_create(&KindLabel { kind: kind.as_str() });

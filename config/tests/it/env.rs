@@ -116,6 +116,21 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_OPERATOR_METRICS_TOKEN", "scrape-token-0123456789"),
             ("SVEA_SIGNUP_CREATIONS_PER_ADDRESS_HOUR", "48"),
             ("SVEA_SIGNUP_RELEASE_UNVERIFIED_ORG_NUMBER_AFTER_MS", "49"),
+            ("SVEA_SIGNUP_SIGNIN_LINK_TTL_MS", "61"),
+            ("SVEA_SIGNUP_VERIFY_LINK_TTL_MS", "62"),
+            ("SVEA_MAIL_TRANSPORT", "smtp"),
+            ("SVEA_MAIL_FROM", "svea <noreply@svea.example>"),
+            ("SVEA_MAIL_FOLDER", "/var/mail/svea"),
+            ("SVEA_MAIL_SMTP_HOST", "smtp.svea.example"),
+            ("SVEA_MAIL_SMTP_PORT", "465"),
+            ("SVEA_MAIL_SMTP_TLS", "tls"),
+            ("SVEA_MAIL_SMTP_USERNAME", "svea"),
+            ("SVEA_MAIL_SMTP_PASSWORD", "correct-horse-battery"),
+            ("SVEA_MAIL_SMTP_PASSWORD_FILE", ""),
+            ("SVEA_MAIL_TIMEOUT_MS", "63"),
+            ("SVEA_MAIL_QUEUE_LEN_MAX", "64"),
+            ("SVEA_MAIL_ATTEMPTS_MAX", "5"),
+            ("SVEA_MAIL_RETRY_BACKOFF_MS", "66"),
             ("SVEA_SWISH_API_BASE", "https://mss.cpc.getswish.net/swish-cpcapi/"),
             ("SVEA_SWISH_CERT_FILE", "/etc/svea/swish.pem"),
             ("SVEA_SWISH_KEY_FILE", "/etc/svea/swish.key"),
@@ -267,6 +282,11 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(a.declared_amount_max_ore, 4900);
     assert_eq!((a.privacy_requests_per_minute.get(), a.privacy_burst.get()), (36, 37));
     assert_eq!((a.duplicate_containment_percent, a.day_fingerprints_scan_max, a.day_fingerprints_per_business_max), (47, 48, 49));
+    assert_eq!((config.signup.signin_link_ttl, config.signup.verify_link_ttl), (ms(61), ms(62)));
+    let mail = &config.mail;
+    let svea_config::MailSink::Smtp(smtp) = &mail.sink else { panic!("smtp expected: {mail:?}") };
+    assert_eq!((smtp.host.as_str(), smtp.port, smtp.tls, smtp.username.as_deref(), smtp.password.as_str()), ("smtp.svea.example", 465, svea_config::SmtpTls::Tls, Some("svea"), "correct-horse-battery"));
+    assert_eq!((mail.from.as_str(), mail.timeout, mail.queue_len_max, mail.attempts_max, mail.retry_backoff), ("svea <noreply@svea.example>", ms(63), 64, 5, ms(66)));
     let s = &config.swish;
     assert_eq!(s.api_base, "https://mss.cpc.getswish.net/swish-cpcapi");
     assert_eq!((s.timeout, s.calls_in_flight_max), (ms(50), 51));
@@ -280,7 +300,7 @@ fn every_overridable_key_has_its_variable() {
         ["4F24C03A0295A0B53596240EA8C0F430", "1234679304", "https://svea.example/v1/payouts/swish/callback"]
     );
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 121);
+    assert_eq!(env_var_names().len(), 136);
 }
 
 #[test]

@@ -32,7 +32,7 @@ use super::cell::{Persisted, Slot};
 use super::keys::{
     DayFingerprintRecord, DeclaredMaxRecord, DeviceDayRecord, FingerprintRecord, HeldRecord, HeldReward, Index, NetworkDayRecord, OpenedRecord, OrgClaim, OrgClaimRecord, OrgRecord,
     OrgUnverifiedRecord, PosAccountRecord, PosClaimRecord, PosEventRecord, PosLockRecord, PosModeRecord, PosPurchaseRecord, PosRefRecord, PosRefundRecord,
-    PosTryRecord, QrRecord, QrRetiredRecord, QrTarget, RefundRecorded, ReversalRecord, SettledRecord, TextStamp, TrySlot,
+    PosTryRecord, QrRecord, QrRetiredRecord, EmailRecord, LinkGrant, LinkRecord, QrTarget, RefundRecorded, ReversalRecord, SettledRecord, TextStamp, TrySlot,
     CheckoutRecord, EntryRecord, FundedRecord, OutboxRecord, PaidTopUp, TopUpRecord, Transfer,
 };
 use crate::domain::ledger::{Account, Book, Entry, EntryId, EntryKind, ExternalRef, Funds};
@@ -44,6 +44,7 @@ use crate::domain::{
     NetworkHash, OrgNumber, Ore, QrToken, RewardDecision, RewardPolicy, RewardTier, SessionId, TransactionId,
 };
 use crate::domain::similarity::{DuplicateRule, Shingles};
+use crate::domain::signin::{Email, LinkPurpose, TokenHash};
 
 /// A store location with its QR token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +59,8 @@ pub struct Location {
     pub lon: f64,
     /// Unguessable token printed as the location's QR code.
     pub qr_token: QrToken,
+    /// Street address as the business gave it (may be empty).
+    pub address: String,
 }
 
 /// Counters of one Swedish day (Europe/Stockholm).
@@ -208,6 +211,42 @@ pub struct Business {
     /// cluster's cap (`abuse.business_daily_reward_cap_sek`); `None`: that cap
     /// ([`Business::daily_cap`]).
     pub daily_budget: Option<Ore>,
+    /// The contact e-mail given at sign-up: where the verification and sign-in links go
+    /// (`None` for a business created through the API without one).
+    pub contact_email: Option<Email>,
+    /// Whether a link mailed to `contact_email` was followed (the address, and with it the
+    /// organisation number claim, is confirmed).
+    pub email_verified: bool,
+    /// Dashboard sessions begun before this instant (Unix milliseconds) are over: "sign out
+    /// everywhere".
+    pub sessions_not_before_ms: i64,
+    /// API keys the business created from its dashboard for tills and scripts, beside
+    /// `key_hash` (at most [`EXTRA_KEYS_MAX`]); each works like it until revoked.
+    pub extra_keys: Vec<ExtraKey>,
+}
+
+/// Most API keys a business may create beside its first one.
+pub const EXTRA_KEYS_MAX: usize = 10;
+
+/// An API key created from the dashboard: its hash, the start of the key people recognise it by
+/// (`svea_sk_<business>_` and four characters of the secret) and when it was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtraKey {
+    /// SHA-256 of the key.
+    pub hash: KeyHash,
+    /// The key's first characters (shown in the dashboard's list; revoke names it).
+    pub prefix: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Business {
+    /// Whether `key` is one of the business's keys now (the first one or a created one), each
+    /// compared in constant time.
+    pub fn has_key(&self, key: &crate::domain::ApiKey) -> bool {
+        let extra = self.extra_keys.iter().fold(false, |any, k| any | k.hash.matches(key));
+        self.key_hash.matches(key) | extra
+    }
 }
 
 /// A count on one Swedish day.
@@ -376,6 +415,13 @@ pub struct NewBusiness {
     pub key_hash: KeyHash,
     /// How customers prove their purchase.
     pub purchase_verification: PurchaseVerification,
+    /// The contact e-mail, if the business gave one (the sign-up page does).
+    pub contact_email: Option<Email>,
+    /// The verification link mailed to `contact_email`: its hash is stored with the business,
+    /// in the same commit, so the mail never names a link that does not exist.
+    pub verify_link: Option<TokenHash>,
+    /// How long the verification link is good, milliseconds (`signup.verify_link_ttl_ms`).
+    pub verify_link_ttl_ms: i64,
 }
 
 /// Reads the business.
@@ -687,6 +733,10 @@ impl BusinessOp for NewBusiness {
             declared_amount_max: env.limits.declared_amount_max,
             day_fingerprints: DayCount::default(),
             daily_budget: None,
+            contact_email: self.contact_email.clone(),
+            email_verified: false,
+            sessions_not_before_ms: 0,
+            extra_keys: Vec::new(),
             key_hash: self.key_hash,
             key_issued_at: now,
             purchase_verification: self.purchase_verification,
@@ -717,6 +767,13 @@ impl BusinessOp for NewBusiness {
         writes.push(unverified.write(id, IndexMode::Upsert)?);
         writes.push(PosModeRecord { business: id.clone() }.write(&business.purchase_verification, IndexMode::Upsert)?);
         writes.push(DeclaredMaxRecord { business: id.clone() }.write(&business.declared_amount_max, IndexMode::Upsert)?);
+        if let Some(email) = &business.contact_email {
+            writes.push(EmailRecord { email: email.key(), business: id.clone() }.write(&(), IndexMode::Upsert)?);
+        }
+        if let Some(hash) = &self.verify_link {
+            let grant = LinkGrant { business: id.clone(), purpose: LinkPurpose::Verify, expires_ms: now.timestamp_millis().saturating_add(self.verify_link_ttl_ms) };
+            writes.push(LinkRecord { hash: hash.hex() }.write(&grant, IndexMode::InsertNew)?);
+        }
         for l in &business.locations {
             let target = QrTarget { business: id.clone(), location: l.id.clone(), business_name: business.name.clone(), location_name: l.name.clone() };
             writes.push(QrRecord { token: l.qr_token.clone() }.write(&target, IndexMode::InsertNew)?);
@@ -1531,7 +1588,7 @@ fn tier_index(t: RewardTier) -> usize {
     }
 }
 
-fn current<'a>(slot: &'a Slot<Business>, id: &BusinessId) -> Result<&'a Business, ActorError> {
+pub(super) fn current<'a>(slot: &'a Slot<Business>, id: &BusinessId) -> Result<&'a Business, ActorError> {
     slot.state.as_ref().ok_or_else(|| ActorError::NotFound { what: Missing::Business, id: id.to_string() })
 }
 
@@ -1569,6 +1626,10 @@ mod tests {
             declared_amount_max: Ore::from_ore(100_000),
             day_fingerprints: DayCount::default(),
             daily_budget: None,
+            contact_email: None,
+            email_verified: false,
+            sessions_not_before_ms: 0,
+            extra_keys: Vec::new(),
         };
         let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("day");
         let series = b.daily_series(day("2026-05-04"), 4);

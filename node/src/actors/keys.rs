@@ -214,6 +214,102 @@ impl Index for OrgUnverifiedRecord {
     }
 }
 
+/// A single-use link svea mailed a business (`mlink/<sha-256 of the token, hex>`): whose, what
+/// for, until when. Written by the business actor when it issues the link, deleted when the link
+/// is followed (or found expired), so a link works once, on any node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRecord {
+    /// Hex SHA-256 of the token ([`crate::domain::signin::TokenHash::hex`]).
+    pub hash: String,
+}
+
+/// What a [`LinkRecord`] holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LinkGrant {
+    /// The business it signs in.
+    pub business: BusinessId,
+    /// Verification or sign-in.
+    pub purpose: crate::domain::signin::LinkPurpose,
+    /// Unix milliseconds after which it is refused.
+    pub expires_ms: i64,
+}
+
+impl LinkRecord {
+    /// Prefix shared by every record of this kind.
+    pub const PREFIX: &'static str = "mlink/";
+}
+
+impl Index for LinkRecord {
+    type Value = LinkGrant;
+    fn key(&self) -> String {
+        format!("{}{}", Self::PREFIX, self.hash)
+    }
+}
+
+/// A browser's dashboard session (`wsess/<sha-256 of the session id, hex>`), written by the
+/// business actor when a link is followed and deleted at sign-out: every node asks the business
+/// actor, which reads this record, so a sign-out ends the session on every node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSessionRecord {
+    /// Hex SHA-256 of the session id.
+    pub hash: String,
+}
+
+/// What a [`WebSessionRecord`] holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WebSessionGrant {
+    /// The business signed in.
+    pub business: BusinessId,
+    /// When it began, Unix milliseconds ("sign out everywhere" ends every session begun before).
+    pub created_ms: i64,
+    /// When it ends, Unix milliseconds.
+    pub expires_ms: i64,
+}
+
+impl WebSessionRecord {
+    /// Prefix shared by every record of this kind.
+    pub const PREFIX: &'static str = "wsess/";
+}
+
+impl Index for WebSessionRecord {
+    type Value = WebSessionGrant;
+    fn key(&self) -> String {
+        format!("{}{}", Self::PREFIX, self.hash)
+    }
+}
+
+/// A business whose contact address is this one (`bemail/<sha-256 of the address, hex>/<business>`
+/// -> ()): what a sign-in by e-mail looks up. An address may be the contact of several businesses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailRecord {
+    /// [`crate::domain::signin::Email::key`].
+    pub email: String,
+    /// The business.
+    pub business: BusinessId,
+}
+
+impl EmailRecord {
+    /// Prefix shared by every record of this kind.
+    pub const PREFIX: &'static str = "bemail/";
+
+    /// The prefix of one address's records.
+    pub fn prefix_of(email: &crate::domain::signin::Email) -> String {
+        format!("{}{}/", Self::PREFIX, email.key())
+    }
+
+    /// The business a scanned key names.
+    pub fn business_of(key: &str) -> Option<BusinessId> {
+        key.strip_prefix(Self::PREFIX)?.split_once('/')?.1.parse().ok()
+    }
+}
+
+impl Index for EmailRecord {
+    type Value = ();
+    fn key(&self) -> String {
+        format!("{}{}/{}", Self::PREFIX, self.email, self.business)
+    }
+}
+
 index!(
     /// The session that used a till transaction id (insert-new: a transaction backs one session).
     TxnRecord(business: BusinessId, transaction: TransactionId) -> SessionId, "txn/"

@@ -105,6 +105,7 @@ pub mod placement;
 pub mod registry;
 pub mod routing;
 pub mod session;
+pub mod signin;
 pub mod wallet;
 
 use std::fmt;

@@ -95,6 +95,9 @@ fn prepare(data_dir: &Path, port_base: u16) -> anyhow::Result<Vec<DemoNode>> {
         .set("geo.trusted_proxies", "127.0.0.1")
         .set("operator.token", &token)
         .set("payouts.payee_key", &payee_key)
+        // Sign-up and sign-in mails as .eml files in one folder for all three nodes (issue 23).
+        .set("mail.transport", "folder")
+        .set("mail.folder", &mail_dir(&data_dir).display().to_string())
         .write(
             "Written by `svea demo`.\n\
              geo.trusted_proxies lets you play a customer anywhere: curl -H 'X-Forwarded-For: 2.58.0.1' ...",
@@ -106,6 +109,11 @@ fn prepare(data_dir: &Path, port_base: u16) -> anyhow::Result<Vec<DemoNode>> {
         out.push(DemoNode { region, url, operator_url, config, log: data_dir.join(region).join("node.log"), child: None });
     }
     Ok(out)
+}
+
+/// Where the demo's nodes write their mails: `<data>/mail/`.
+pub fn mail_dir(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("mail")
 }
 
 /// Runs the demo until Ctrl-C (or SIGTERM), then stops all nodes cleanly.
@@ -130,6 +138,7 @@ pub fn run(data_dir: &Path, port_base: u16) -> anyhow::Result<()> {
         println!("  {:<10} {}   (log: {})", n.region, n.url, n.log.display());
     }
     println!("  public address (every QR code and poster): {}", nodes[0].url);
+    println!("  sign a business up: {}/   (mails go to {})", nodes[0].url, mail_dir(&data_dir.canonicalize()?).display());
     println!("  try: curl -s {}/ready", nodes[0].url);
     println!(
         "  operator: SVEA_OPERATOR_TOKEN=$(cat {}) svea cluster status --node {}",

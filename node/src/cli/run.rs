@@ -55,6 +55,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             let c = handle.config();
             web::Data::new(http::ratelimit::SignupLimiter::new(&c.signup, c.abuse.prune_interval, c.geo.trusted_proxies.clone()))
         };
+        // Sign-in links by e-mail (issue 23): per client address and per e-mail address.
+        let signin_links = {
+            let c = handle.config();
+            web::Data::new(http::ratelimit::SigninLinkLimiter::new(c.abuse.prune_interval, c.geo.trusted_proxies.clone()))
+        };
         // Slow clients (issue 20): the whole request within the read deadline, the head within
         // its first half (actix's own timer), the body within the second half after the head
         // (`http::deadline`), and at most so many connections per address, counted as each
@@ -74,6 +79,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                 App::new()
                     .app_data(limiter.clone())
                     .app_data(signup.clone())
+                    .app_data(signin_links.clone())
                     .app_data(deadline.clone())
                     .app_data(privacy_limiter.clone())
                     .wrap(from_fn(http::maintenance::gate))

@@ -14,6 +14,7 @@
 
 pub mod feedback;
 pub mod funding;
+pub mod mail;
 pub mod operator;
 pub mod payouts;
 pub mod rail;
@@ -25,6 +26,7 @@ pub mod review;
 pub mod routed;
 pub mod scoring;
 pub mod sessions;
+pub mod signin;
 pub mod swish;
 pub mod statement;
 pub mod stripe;
@@ -99,6 +101,10 @@ pub struct NodeHandle {
     /// Rung when this node must stop (it was drained at another node's request): the binary
     /// stops its servers ([`Self::stop_requested`]).
     stop: Arc<tokio::sync::Notify>,
+    /// Outgoing mail (`[mail]`): verification and sign-in links.
+    mailer: mail::Mailer,
+    /// Signs dashboard session cookies (derived from `privacy.device_key`).
+    cookie_key: crate::domain::signin::CookieKey,
 }
 
 impl NodeHandle {
@@ -249,9 +255,11 @@ impl NodeHandle {
                     Some(rng) => (LocationId::generate(rng), QrToken::generate(rng)),
                     None => (LocationId::random(), QrToken::random()),
                 };
-                Location { id, name: l.name().to_string(), lat: l.lat(), lon: l.lon(), qr_token }
+                Location { id, name: l.name().to_string(), lat: l.lat(), lon: l.lon(), qr_token, address: l.address().to_owned() }
             })
             .collect();
+        // A contact address gets its verification link in the same commit as the business.
+        let verify = req.contact_email().map(|_| crate::domain::signin::LinkToken::random(&id));
         let new = NewBusiness {
             name: req.name().to_string(),
             org_number: req.org_number().clone(),
@@ -261,8 +269,15 @@ impl NodeHandle {
             opening_top_up: req.budget(),
             key_hash: key.hash(),
             purchase_verification: req.purchase_verification(),
+            contact_email: req.contact_email().cloned(),
+            verify_link: verify.as_ref().map(crate::domain::signin::LinkToken::hash),
+            verify_link_ttl_ms: i64::try_from(self.config.signup.verify_link_ttl.as_millis()).unwrap_or(i64::MAX),
         };
-        Ok((self.registry.call(id, new).await?, key))
+        let business = self.registry.call(id, new).await?;
+        if let (Some(link), Some(email)) = (verify, &business.contact_email) {
+            self.mail_link(&business, email, &link, crate::domain::signin::LinkPurpose::Verify);
+        }
+        Ok((business, key))
     }
 
     /// The business, if `key` is its current API key; `None` when the key is not (wrong,
@@ -272,17 +287,18 @@ impl NodeHandle {
             return Ok(None);
         }
         match self.registry.call(id, GetBusiness).await {
-            Ok(b) => Ok(b.key_hash.matches(key).then_some(b)),
+            Ok(b) => Ok(b.has_key(key).then_some(b)),
             Err(ActorError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// Issues a new API key for the business if `presented` is its key now; the old one stops
-    /// working when this returns. `None`: `presented` is not (any more) the business's key.
-    pub async fn rotate_key(&self, id: BusinessId, presented: &ApiKey) -> Result<Option<(Business, ApiKey)>, ActorError> {
+    /// Issues a new API key for the business if `presented` is its key's hash now (the key a
+    /// script presented, or the hash a signed-in dashboard read with the business); the old one
+    /// stops working when this returns. `None`: `presented` is not (any more) the business's key.
+    pub async fn rotate_key(&self, id: BusinessId, presented: crate::domain::KeyHash) -> Result<Option<(Business, ApiKey)>, ActorError> {
         let key = ApiKey::random(&id);
-        let rotated = self.registry.call(id, RotateKey { presented: presented.hash(), key_hash: key.hash() }).await?;
+        let rotated = self.registry.call(id, RotateKey { presented, key_hash: key.hash() }).await?;
         Ok(rotated.map(|b| (b, key)))
     }
 
@@ -360,6 +376,7 @@ impl NodeHandle {
             lat: location.lat(),
             lon: location.lon(),
             qr_token: QrToken::random(),
+            address: location.address().to_string(),
         };
         let lid = l.id.clone();
         let b = self.registry.call(id, crate::actors::business::ChangeLocations::Add(l)).await?;

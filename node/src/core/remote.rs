@@ -17,6 +17,7 @@ use crate::actors::business::{
 };
 use crate::actors::wallet::{ErasePayee, GetWallet, Receive, SetPayee, SettlePayout, TryPayout};
 use crate::actors::registry::RegistryHandle;
+use crate::actors::signin::{CheckWebSession, CreateKey, EndWebSession, IssueLink, RevokeKey, UseLink};
 use crate::actors::session::{
     ConfirmPurchase, Erase, Expire, ForgetDayFingerprint, GetSession, GiveFeedback, MatchPurchase, OpenSession, PurchaseRefunded, RecordReview, RecordSettlement,
     RedactOldText,
@@ -99,6 +100,18 @@ pub enum RemoteCall {
     /// [`TryPayout`].
     TryPayout(DeviceHash, TryPayout),
     // Issue 23 (after `TryPayout`: the variants before keep their numbers).
+    /// [`IssueLink`].
+    IssueLink(BusinessId, IssueLink),
+    /// [`UseLink`].
+    UseLink(BusinessId, UseLink),
+    /// [`CheckWebSession`].
+    CheckWebSession(BusinessId, CheckWebSession),
+    /// [`EndWebSession`].
+    EndWebSession(BusinessId, EndWebSession),
+    /// [`CreateKey`].
+    CreateKey(BusinessId, CreateKey),
+    /// [`RevokeKey`].
+    RevokeKey(BusinessId, RevokeKey),
     /// Not an actor call: an operator's question to this node ([`OperatorAsk`]).
     Operator(OperatorAsk),
     /// [`ChangeLocations`].
@@ -169,6 +182,12 @@ impl RemoteCall {
             RemoteCall::SetRewardPolicy(..) => "set_reward_policy",
             RemoteCall::SetDailyBudget(..) => "set_daily_budget",
             RemoteCall::TryPayout(..) => "try_payout",
+            RemoteCall::IssueLink(..) => "issue_link",
+            RemoteCall::UseLink(..) => "use_link",
+            RemoteCall::CheckWebSession(..) => "check_web_session",
+            RemoteCall::EndWebSession(..) => "end_web_session",
+            RemoteCall::CreateKey(..) => "create_key",
+            RemoteCall::RevokeKey(..) => "revoke_key",
             RemoteCall::Operator(OperatorAsk::Facts) => "node_facts",
             RemoteCall::Operator(OperatorAsk::Drain) => "drain",
         }
@@ -282,6 +301,12 @@ impl AppHandler for ForwardedCalls {
                 RemoteCall::GetWallet(id, op) => serve(&registry, id, op).await,
                 RemoteCall::SettlePayout(id, op) => serve(&registry, id, op).await,
                 RemoteCall::TryPayout(id, op) => serve(&registry, id, op).await,
+                RemoteCall::IssueLink(id, op) => serve(&registry, id, op).await,
+                RemoteCall::UseLink(id, op) => serve(&registry, id, op).await,
+                RemoteCall::CheckWebSession(id, op) => serve(&registry, id, op).await,
+                RemoteCall::EndWebSession(id, op) => serve(&registry, id, op).await,
+                RemoteCall::CreateKey(id, op) => serve(&registry, id, op).await,
+                RemoteCall::RevokeKey(id, op) => serve(&registry, id, op).await,
                 RemoteCall::Operator(ask) => match node {
                     None => Err("node starting".to_owned()),
                     Some(node) => operator_ask(&node, ask).await,

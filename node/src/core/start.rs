@@ -303,6 +303,8 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         svea_config::FundingProvider::Stripe => super::stripe::StripeClient::from_config(&config.stripe)?.map(Arc::new),
         svea_config::FundingProvider::Demo => None,
     };
+    let (mailer, mail_worker) = super::mail::Mailer::from_config(&config.mail, telemetry.events().clone())?;
+    let cookie_key = crate::domain::signin::CookieKey::derive(config.privacy.device_key.as_bytes());
     let handle = NodeHandle {
         registry,
         cluster,
@@ -317,13 +319,19 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         payee_key,
         rail: rail.clone(),
         stop: Arc::new(tokio::sync::Notify::new()),
+        mailer,
+        cookie_key,
     };
     let _ = answering.set(handle.clone());
     let sweeper = tokio::task::spawn_local(super::sweeper::run(handle.clone(), clock, config.timeouts.expiry_sweep));
     let driver = super::payouts::PayoutDriver { rail, unseal, config: config.payouts };
     let payouts = tokio::task::spawn_local(super::payouts::run(handle.clone(), driver));
     tracing::info!(node = handle.cluster.id(), region = %config.node.region, "node core started");
-    Ok(Core { handle, sweeper, registry_task, background: vec![payouts] })
+    let mut background = vec![payouts];
+    if let Some(w) = mail_worker {
+        background.push(tokio::task::spawn_local(w.run()));
+    }
+    Ok(Core { handle, sweeper, registry_task, background })
 }
 
 /// Opens the GeoIP database (the configured file, or the bundled Nordic subset written under the

@@ -205,6 +205,17 @@ pub enum DomainError {
         /// Upper bound, inclusive: `abuse.business_daily_reward_cap_sek`.
         max: Ore,
     },
+    /// A location's street address is too long or has control characters.
+    #[error("address is {chars} characters after trimming or has control characters, must be at most {max} printable characters")]
+    LocationAddress {
+        /// Characters given.
+        chars: usize,
+        /// Most allowed.
+        max: usize,
+    },
+    /// A contact e-mail that is not an address.
+    #[error("{0}")]
+    Email(String),
 }
 
 impl DomainError {
@@ -213,6 +224,8 @@ impl DomainError {
         match self {
             DomainError::Amount(_) => "invalid-amount",
             DomainError::OrgNumber(_) => "invalid-org-number",
+            DomainError::LocationAddress { .. } => "invalid-address",
+            DomainError::Email(_) => "invalid-email",
             DomainError::Id(_) => "invalid-id",
             DomainError::FeedbackLength { .. } => "feedback-length",
             DomainError::PurchaseAmount { .. } => "purchase-amount-out-of-range",

@@ -11,13 +11,33 @@ pub struct NewLocation {
     name: String,
     lat: f64,
     lon: f64,
+    address: String,
 }
+
+/// Longest street address of a location, in characters.
+pub const LOCATION_ADDRESS_CHARS_MAX: usize = 200;
 
 impl NewLocation {
     /// Checks name and coordinates.
     pub fn new(name: &str, lat: f64, lon: f64) -> Result<NewLocation, DomainError> {
         let name = validate_location(name, lat, lon)?.to_string();
-        Ok(NewLocation { name, lat, lon })
+        Ok(NewLocation { name, lat, lon, address: String::new() })
+    }
+
+    /// The same location with its street address (trimmed, at most
+    /// [`LOCATION_ADDRESS_CHARS_MAX`] characters, no control characters; may be empty).
+    pub fn with_address(mut self, address: &str) -> Result<NewLocation, DomainError> {
+        let a = address.trim();
+        if a.chars().count() > LOCATION_ADDRESS_CHARS_MAX || a.chars().any(char::is_control) {
+            return Err(DomainError::LocationAddress { chars: a.chars().count(), max: LOCATION_ADDRESS_CHARS_MAX });
+        }
+        self.address = a.to_owned();
+        Ok(self)
+    }
+
+    /// Street address as given (may be empty).
+    pub fn address(&self) -> &str {
+        &self.address
     }
 
     /// Name.
@@ -46,6 +66,7 @@ pub struct CreateBusiness {
     budget: Ore,
     policy: RewardPolicy,
     purchase_verification: PurchaseVerification,
+    contact_email: Option<crate::domain::signin::Email>,
 }
 
 impl CreateBusiness {
@@ -60,13 +81,25 @@ impl CreateBusiness {
         let name = validate_business_name(name)?.to_string();
         validate_location_count(locations.len())?;
         policy.validate()?;
-        Ok(CreateBusiness { name, org_number, locations, budget, policy, purchase_verification: PurchaseVerification::default() })
+        Ok(CreateBusiness { name, org_number, locations, budget, policy, purchase_verification: PurchaseVerification::default(), contact_email: None })
     }
 
     /// The same business, verifying purchases as `v` (self-declared unless set).
     pub fn with_purchase_verification(mut self, v: PurchaseVerification) -> CreateBusiness {
         self.purchase_verification = v;
         self
+    }
+
+    /// The same business with a contact e-mail: svea mails it a verification link, and later
+    /// sign-in links.
+    pub fn with_contact_email(mut self, email: crate::domain::signin::Email) -> CreateBusiness {
+        self.contact_email = Some(email);
+        self
+    }
+
+    /// The contact e-mail, if given.
+    pub fn contact_email(&self) -> Option<&crate::domain::signin::Email> {
+        self.contact_email.as_ref()
     }
 
     /// How customers prove their purchase.

@@ -25,6 +25,7 @@ pub mod payee;
 pub mod pos;
 pub mod reward;
 pub mod scoring;
+pub mod signin;
 pub mod signup;
 pub mod similarity;
 pub mod stripe;

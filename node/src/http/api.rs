@@ -626,7 +626,9 @@ pub(super) async fn get_analytics(node: web::Data<NodeHandle>, req: HttpRequest,
         super::error::answers::BusinessAuth, super::error::answers::RateLimited, super::error::answers::Busy))]
 pub(super) async fn rotate_key(node: web::Data<NodeHandle>, req: HttpRequest, id: web::Path<String>) -> ApiResult {
     let auth = authorize(&node, &req, &id).await?;
-    match node.rotate_key(auth.business.id.clone(), &auth.key).await? {
+    // A created key (dashboard) may rotate the first key too: every key is the business's.
+    let presented = auth.business.key_hash;
+    match node.rotate_key(auth.business.id.clone(), presented).await? {
         Some((b, key)) => Ok(HttpResponse::Ok().json(BusinessWithKeyOut { business: business_out(&node, &b), api_key: key.reveal().to_string() })),
         // Rotated by a concurrent request between the check and the rotation.
         None => Err(ApiError::BusinessUnauthorized("invalid API key for this business".into())),

@@ -72,6 +72,13 @@ pub static API_REFERENCE_JS: Asset =
     Asset { name: "api-reference.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/api-reference.js") };
 
 /// Every embedded file, as `/assets/{name}` finds them. A page links one with [`href`].
+/// The sign-up page's stylesheet (on top of the page's: the form's fields and the facts).
+pub static SIGNUP_CSS: Asset = Asset { name: "signup.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("../../assets/signup.css") };
+
+/// The sign-up page's script (check digit as typed, the region of the position, "use my
+/// position"; the page works without it).
+pub static SIGNUP_JS: Asset = Asset { name: "signup.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../assets/signup.js") };
+
 static ASSETS: &[&Asset] = &[
     &POSTER_CSS,
     &PAGE_CSS,
@@ -87,6 +94,8 @@ static ASSETS: &[&Asset] = &[
     &SWAGGER_UI_CSS,
     &SWAGGER_UI_LICENSE,
     &API_REFERENCE_JS,
+    &SIGNUP_CSS,
+    &SIGNUP_JS,
 ];
 
 impl Asset {

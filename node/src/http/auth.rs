@@ -20,8 +20,8 @@ use crate::domain::{ApiKey, BusinessId};
 pub struct Authorized {
     /// The business, as read with the key check (a linearizable read).
     pub business: Business,
-    /// The key presented.
-    pub key: ApiKey,
+    /// The key presented; `None` for a browser signed in by e-mail (a dashboard session).
+    pub key: Option<ApiKey>,
 }
 
 /// The token of an `Authorization: Bearer <token>` header, if there is one.
@@ -51,7 +51,7 @@ pub async fn authorize_key(node: &NodeHandle, key: ApiKey, raw_id: &str) -> Resu
         return Err(not_found());
     }
     match node.business_with_key(id, &key).await? {
-        Some(business) => Ok(Authorized { business, key }),
+        Some(business) => Ok(Authorized { business, key: Some(key) }),
         None => Err(ApiError::BusinessUnauthorized("invalid API key for this business".into())),
     }
 }

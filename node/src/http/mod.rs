@@ -40,6 +40,7 @@ pub mod qr;
 pub mod ratelimit;
 pub mod reference;
 pub mod security;
+pub mod signup;
 pub mod stripe;
 pub mod swish;
 
@@ -103,6 +104,11 @@ fn common(node: NodeHandle, cfg: &mut web::ServiceConfig) {
 /// documented at `GET /v1/openapi.json` from this one table. A new route is one line here, its
 /// handler annotated with `#[utoipa::path]` (see [`Served::new`]).
 pub static PUBLIC_ROUTES: &[Served] = &[
+    Served::new::<signup::__path_landing>(Method::GET, "/", |r| r.to(signup::landing)),
+    Served::new::<signup::__path_signup>(Method::POST, "/signup", |r| r.to(signup::signup)),
+    Served::new::<signup::__path_link_page>(Method::GET, "/business/link", |r| r.to(signup::link_page)),
+    Served::new::<signup::__path_follow_link>(Method::POST, "/business/link", |r| r.to(signup::follow_link)),
+    Served::new::<signup::__path_sign_in_email>(Method::POST, "/business/sign-in/email", |r| r.to(signup::sign_in_email)),
     Served::new::<page::__path_show>(Method::GET, "/q/{token}", |r| r.to(page::show)),
     Served::new::<page::__path_open>(Method::POST, "/q/{token}/open", |r| r.to(page::open)),
     Served::new::<page::__path_purchase>(Method::POST, "/q/{token}/purchase", |r| r.to(page::purchase)),
@@ -125,6 +131,8 @@ pub static PUBLIC_ROUTES: &[Served] = &[
     Served::new::<dashboard::__path_sign_in>(Method::POST, "/business/sign-in", |r| r.to(dashboard::sign_in)),
     Served::new::<dashboard::__path_sign_out>(Method::POST, "/business/sign-out", |r| r.to(dashboard::sign_out)),
     Served::new::<dashboard::__path_rotate>(Method::POST, "/business/rotate", |r| r.to(dashboard::rotate)),
+    Served::new::<dashboard::__path_create_key>(Method::POST, "/business/keys", |r| r.to(dashboard::create_key)),
+    Served::new::<dashboard::__path_revoke_key>(Method::POST, "/business/keys/revoke", |r| r.to(dashboard::revoke_key)),
     Served::new::<dashboard::__path_verification>(Method::POST, "/business/verification", |r| r.to(dashboard::verification)),
     Served::new::<dashboard::__path_till>(Method::POST, "/business/till", |r| r.to(dashboard::till)),
     Served::new::<dashboard::__path_review>(Method::POST, "/business/held/{session}", |r| r.to(dashboard::review)),

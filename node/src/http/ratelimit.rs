@@ -112,6 +112,47 @@ impl SignupLimiter {
     }
 }
 
+/// Sign-in links one e-mail address may be sent per hour: a person who mistypes, waits and asks
+/// again needs a few; more is someone filling another person's inbox.
+pub const SIGNIN_LINKS_PER_EMAIL_HOUR: u32 = 5;
+/// Sign-in link requests one client address may make per hour (any addresses): an office
+/// behind one IPv4 address signs in a few people; more is someone probing addresses.
+pub const SIGNIN_LINKS_PER_ADDRESS_HOUR: u32 = 20;
+
+/// The buckets of `POST /business/sign-in/email`: per client address and per e-mail address,
+/// both hourly. Both answer 429 with `Retry-After`, whether or not the address is registered,
+/// so the limit tells nothing about which addresses are.
+pub struct SigninLinkLimiter {
+    by_client: AddressLimiter,
+    by_email: DefaultKeyedRateLimiter<String>,
+}
+
+impl SigninLinkLimiter {
+    /// [`SIGNIN_LINKS_PER_ADDRESS_HOUR`] and [`SIGNIN_LINKS_PER_EMAIL_HOUR`].
+    pub fn new(prune_interval: Duration, trusted_proxies: Vec<IpNetwork>) -> SigninLinkLimiter {
+        let per = |n: u32| {
+            let n = std::num::NonZeroU32::new(n).expect("the hourly limits are constants above zero");
+            Quota::per_hour(n).allow_burst(n)
+        };
+        SigninLinkLimiter {
+            by_client: AddressLimiter::with_quota(per(SIGNIN_LINKS_PER_ADDRESS_HOUR), trusted_proxies, prune_interval),
+            by_email: RateLimiter::keyed(per(SIGNIN_LINKS_PER_EMAIL_HOUR)),
+        }
+    }
+
+    /// Takes a request from the client's bucket, then from the e-mail's (`email_key`: the
+    /// address's hash); `Err` is the whole seconds to wait.
+    pub fn check(&self, req: &actix_web::HttpRequest, email_key: &str) -> Result<(), u64> {
+        if let Some(ip) = super::client_ip(&self.by_client.trusted_proxies, req) {
+            self.by_client.check(ip).map_err(retry_after_s)?;
+        }
+        if self.by_email.len() > TRACKED_ADDRESSES_SOFT_MAX {
+            self.by_email.retain_recent();
+        }
+        self.by_email.check_key(&email_key.to_owned()).map_err(|n| retry_after_s(n.wait_time_from(self.by_email.clock().now())))
+    }
+}
+
 /// The privacy routes' own buckets ([`PRIVACY_PATHS`]), per address like [`AddressLimiter`].
 pub struct PrivacyLimiter(AddressLimiter);
 

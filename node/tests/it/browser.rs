@@ -67,8 +67,8 @@ pub struct Chromium {
     console: Arc<Mutex<Console>>,
     shots: PathBuf,
     taken: AtomicU32,
-    /// The viewport's width now, CSS pixels (the phone's until [`Chromium::viewport`] or
-    /// [`Chromium::shots`] changes it).
+    /// The viewport's width now, CSS pixels (the phone's until [`Chromium::viewport`],
+    /// [`Chromium::set_viewport`] or [`Chromium::shots`] changes it).
     width: AtomicU32,
     // Dropped after `Drop::drop` has killed the process: reaps it and removes the profile.
     _browser: Browser,
@@ -134,6 +134,12 @@ impl Chromium {
     /// [`VIEWPORT`]); a width over 600 is a desktop (no touch, not mobile).
     pub fn viewport(&self, width: u32, height: u32) {
         self.set_screen((width, height), width <= 600);
+    }
+
+    /// Sets the screen to `width` x `height` CSS pixels, a phone's (`mobile`, touch) or a
+    /// desktop's; [`Chromium::shot`] checks the page fits that width from now on.
+    pub fn set_viewport(&self, width: u32, height: u32, mobile: bool) {
+        self.set_screen((width, height), mobile);
     }
 
     /// Sends these headers with every request from now on (page loads, redirects, forms, assets).

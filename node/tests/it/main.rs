@@ -29,6 +29,7 @@ mod flow;
 mod readme;
 mod rules;
 mod shipped;
+mod signup_mail;
 mod supply_chain;
 mod expiry;
 mod failover;

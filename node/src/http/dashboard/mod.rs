@@ -57,11 +57,36 @@ pub fn is_dashboard_path(path: &str) -> bool {
     path == BASE || path.strip_prefix(BASE).is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// The sign-in cookie (path `/business`).
+/// The sign-in cookie of an API key (path `/business`).
 pub const SIGNIN_COOKIE: &str = "svea_business";
+/// The session cookie of a business signed in by e-mail (path `/business`): the session id and
+/// its HMAC tag (`domain::signin::WebSession`); the session itself is a replicated record.
+pub const SESSION_COOKIE: &str = "svea_session";
+
+fn cookie_hours(node: &NodeHandle) -> i64 {
+    i64::try_from(node.config().dashboard.signin.as_secs() / 3600).unwrap_or(1).max(1)
+}
+
+/// The session cookie: `HttpOnly`, `SameSite=Strict`, `Secure` over HTTPS, `Path=/business`,
+/// lasting `dashboard.signin_hours` (the session record expires with it).
+pub(in crate::http) fn session_cookie(node: &NodeHandle, req: &HttpRequest, value: String) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, value)
+        .path(BASE)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure(node, req))
+        .max_age(time::Duration::hours(cookie_hours(node)))
+        .finish()
+}
+
+fn session_removal(node: &NodeHandle, req: &HttpRequest) -> Cookie<'static> {
+    let mut c = session_cookie(node, req, String::new());
+    c.make_removal();
+    c
+}
 
 fn signin_cookie(node: &NodeHandle, req: &HttpRequest, key: &str) -> Cookie<'static> {
-    let hours = i64::try_from(node.config().dashboard.signin.as_secs() / 3600).unwrap_or(1);
+    let hours = cookie_hours(node);
     Cookie::build(SIGNIN_COOKIE, key.to_owned())
         .path(BASE)
         .http_only(true)
@@ -98,6 +123,16 @@ enum SignedIn {
 }
 
 async fn signed_in(node: &NodeHandle, req: &HttpRequest) -> Result<SignedIn, ApiError> {
+    // A session cookie first: its tag is checked before any lookup (a forged or altered one is
+    // no sign-in at all), then its record with the business actor (ended on every node at
+    // sign-out).
+    if let Some(c) = req.cookie(SESSION_COOKIE).filter(|c| !c.value().is_empty()) {
+        let Some(session) = node.session_from_cookie(c.value()) else { return Ok(SignedIn::No) };
+        return match node.session_business(&session).await? {
+            Some(business) => Ok(SignedIn::Yes(Box::new(Authorized { business, key: None }))),
+            None => Ok(SignedIn::Stale),
+        };
+    }
     let Some(key) = req.cookie(SIGNIN_COOKIE).and_then(|c| c.value().parse::<ApiKey>().ok()) else { return Ok(SignedIn::No) };
     let id = key.business().to_string();
     match authorize_key(node, key, &id).await {
@@ -133,6 +168,16 @@ fn error_text(t: &Texts, e: &ApiError) -> String {
     e.to_string()
 }
 
+/// The sign-in page with `error` or `notice` (the e-mail sign-in's answers).
+pub(in crate::http) fn sign_in_answer(req: &HttpRequest, status: StatusCode, error: Option<&str>, notice: Option<&str>) -> HttpResponse {
+    sign_in_page(req, status, error, notice, Vec::new())
+}
+
+/// "If the address is registered, a link is on its way", in `lang`.
+pub(in crate::http) fn link_sent_text(lang: super::page::Lang) -> &'static str {
+    Texts::of(lang).link_sent
+}
+
 fn sign_in_page(req: &HttpRequest, status: StatusCode, error: Option<&str>, notice: Option<&str>, cookies: Vec<Cookie<'static>>) -> HttpResponse {
     html(status, view::sign_in(lang_of(req), error, notice), cookies)
 }
@@ -142,8 +187,10 @@ fn signed_out(node: &NodeHandle, req: &HttpRequest, stale: bool) -> HttpResponse
     let t = Texts::of(lang_of(req));
     let mut cookies: Vec<Cookie<'static>> = lang_cookie(node, req).into_iter().collect();
     let notice = if stale {
+        let by_session = req.cookie(SESSION_COOKIE).is_some_and(|c| !c.value().is_empty());
         cookies.push(signout_cookie(node, req));
-        Some(t.signed_out_key_changed)
+        cookies.push(session_removal(node, req));
+        Some(if by_session { t.session_ended } else { t.signed_out_key_changed })
     } else {
         None
     };
@@ -220,6 +267,8 @@ async fn render(node: &NodeHandle, req: &HttpRequest, auth: &Authorized, q: &Sho
         new_key: extra.new_key.as_deref(),
         notice: extra.notice.or(q.saved.as_deref().map(|what| match what {
             "release" => t.released,
+            "verified" => t.verified,
+            "revoked" => t.key_revoked,
             "refuse" => t.refused,
             "location-added" => t.location_added,
             "location-renamed" => t.location_renamed,
@@ -300,14 +349,31 @@ pub(in crate::http) async fn sign_in(node: web::Data<NodeHandle>, req: HttpReque
 }
 
 /// `POST /business/sign-out`.
-#[utoipa::path(post, path = "/business/sign-out", tag = "pages", operation_id = "dashboard_sign_out", summary = "Sign out of the dashboard", description = "Clears the dashboard's sign-in cookie.", security((), ("business_dashboard" = [])),
+#[utoipa::path(post, path = "/business/sign-out", tag = "pages", operation_id = "dashboard_sign_out", summary = "Sign out of the dashboard", description = "Ends the browser's session on every node and clears the sign-in cookies. The form may carry `everywhere=1`: every session of the business ends (\"sign out everywhere\"); an empty post signs this browser out.", security((), ("business_dashboard" = [])),
     responses(DashboardAnswers))]
-pub(in crate::http) async fn sign_out(node: web::Data<NodeHandle>, req: HttpRequest) -> HttpResponse {
+pub(in crate::http) async fn sign_out(node: web::Data<NodeHandle>, req: HttpRequest, form: Option<web::Form<SignOutForm>>) -> HttpResponse {
+    let t = Texts::of(lang_of(&req));
     if let Err(e) = same_origin(&req) {
-        let t = Texts::of(lang_of(&req));
         return sign_in_page(&req, status_for(&e), Some(t.cross_site), None, Vec::new());
     }
-    see(BASE, vec![signout_cookie(&node, &req)])
+    let everywhere = form.is_some_and(|f| f.everywhere == "1");
+    if let Some(session) = req.cookie(SESSION_COOKIE).and_then(|c| node.session_from_cookie(c.value())) {
+        // The record goes (through Raft): every node refuses the cookie from now on.
+        if let Err(e) = node.end_session(&session, everywhere).await {
+            let e = ApiError::from(e);
+            return sign_in_page(&req, page_status(&e), Some(&error_text(t, &e)), None, Vec::new());
+        }
+    }
+    see(BASE, vec![signout_cookie(&node, &req), session_removal(&node, &req)])
+}
+
+/// The sign-out form: `everywhere=1` ends every session of the business.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(default)]
+#[schema(example = json!({"everywhere": "1"}))]
+pub(in crate::http) struct SignOutForm {
+    /// `1`: every browser of the business, not only this one.
+    everywhere: String,
 }
 
 /// `POST /business/rotate`: a new key, shown once in the answer (not a redirect: it is never
@@ -319,14 +385,62 @@ pub(in crate::http) async fn rotate(node: web::Data<NodeHandle>, req: HttpReques
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    match node.rotate_key(auth.business.id.clone(), &auth.key).await {
+    let presented = auth.key.as_ref().map_or(auth.business.key_hash, ApiKey::hash);
+    match node.rotate_key(auth.business.id.clone(), presented).await {
         Ok(Some((business, key))) => {
-            let cookies = vec![signin_cookie(&node, &req, key.reveal())];
-            let auth = Authorized { business, key: key.clone() };
+            // A browser signed in with the key follows it to the new one; a session stays a session.
+            let cookies = if auth.key.is_some() { vec![signin_cookie(&node, &req, key.reveal())] } else { Vec::new() };
+            let auth = Authorized { business, key: auth.key.as_ref().map(|_| key.clone()) };
             let extra = Extra { new_key: Some(key.reveal().to_owned()), cookies, ..Extra::default() };
             render(&node, &req, &auth, &ShowQuery::default(), extra).await
         }
         Ok(None) => signed_out(&node, &req, true),
+        Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e.into()), ..Extra::default() }).await,
+    }
+}
+
+/// `POST /business/keys`: one more API key (for a till or a script), shown once in the answer.
+#[utoipa::path(post, path = "/business/keys", tag = "pages", operation_id = "dashboard_create_key", summary = "Create an API key", description = "Creates one more API key beside the business's others, shown once in the answer; listed by its prefix and date from then on.", security(("business_dashboard" = [])),
+    responses(DashboardAnswers))]
+pub(in crate::http) async fn create_key(node: web::Data<NodeHandle>, req: HttpRequest) -> HttpResponse {
+    let auth = match form_start(&node, &req).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let t = Texts::of(lang_of(&req));
+    match node.create_key(auth.business.id.clone()).await {
+        Ok(Some((business, key))) => {
+            let auth = Authorized { business, key: auth.key };
+            render(&node, &req, &auth, &ShowQuery::default(), Extra { new_key: Some(key.reveal().to_owned()), ..Extra::default() }).await
+        }
+        Ok(None) => render(&node, &req, &auth, &ShowQuery::default(), Extra { notice: Some(t.keys_full), ..Extra::default() }).await,
+        Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e.into()), ..Extra::default() }).await,
+    }
+}
+
+/// The revoke form.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(default)]
+#[schema(example = json!({"prefix": "svea_sk_b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e_Zq8x3R"}))]
+pub(in crate::http) struct RevokeForm {
+    /// The key's prefix, as listed.
+    prefix: String,
+}
+
+/// `POST /business/keys/revoke`: the created key with this prefix stops working at once.
+#[utoipa::path(post, path = "/business/keys/revoke", tag = "pages", operation_id = "dashboard_revoke_key", summary = "Revoke an API key", description = "Revokes a key created from the dashboard (named by its listed prefix): it stops working at once, on every node.", security(("business_dashboard" = [])),
+    request_body(content = RevokeForm, content_type = "application/x-www-form-urlencoded"), responses(DashboardAnswers))]
+pub(in crate::http) async fn revoke_key(node: web::Data<NodeHandle>, req: HttpRequest, form: web::Form<RevokeForm>) -> HttpResponse {
+    let auth = match form_start(&node, &req).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    match node.revoke_key(auth.business.id.clone(), form.prefix.trim()).await {
+        Ok(Some(_)) => see(&format!("{BASE}?saved=revoked#h-extra-keys"), Vec::new()),
+        Ok(None) => {
+            let missing = super::error::bad("no-such-key", "no key of this business has that prefix (revoked already?)");
+            render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(missing), ..Extra::default() }).await
+        }
         Err(e) => render(&node, &req, &auth, &ShowQuery::default(), Extra { error: Some(e.into()), ..Extra::default() }).await,
     }
 }

@@ -76,6 +76,10 @@ fn layout(lang: Lang, title: &str, signed_in: bool, body: Markup) -> Markup {
                     form.inline method="post" action={ (BASE) "/sign-out" } {
                         button #sign-out type="submit" { (t.signout_button) }
                     }
+                    form.inline method="post" action={ (BASE) "/sign-out" } {
+                        input type="hidden" name="everywhere" value="1";
+                        button #sign-out-everywhere type="submit" { (t.signout_everywhere_button) }
+                    }
                 }
             }
         }
@@ -91,19 +95,30 @@ fn message_boxes(error: Option<&str>, notice: Option<&str>) -> Markup {
     }
 }
 
-/// The sign-in form, with `error` (or `notice`) above it.
+/// The sign-in page, with `error` (or `notice`) above it: the e-mail form first (how a business
+/// signs in), then the API key form (tills and scripts).
 pub fn sign_in(lang: Lang, error: Option<&str>, notice: Option<&str>) -> Markup {
     let t = Texts::of(lang);
     let body = html! {
         h1 { (t.signin_heading) }
         (message_boxes(error, notice))
-        p { (t.signin_help) }
-        form method="post" action={ (BASE) "/sign-in" } {
-            label for="api-key" { (t.key_label) }
-            input #api-key name="api_key" type="password" autocomplete="current-password" required spellcheck="false"
-                maxlength="200" aria-describedby="api-key-hint";
-            p.hint #api-key-hint { (t.key_hint) }
-            button #sign-in type="submit" { (t.signin_button) }
+        form method="post" action={ (BASE) "/sign-in/email" } {
+            label for="signin-email" { (t.email_label) }
+            input #signin-email name="email" type="email" autocomplete="email" required maxlength="254" aria-describedby="signin-email-hint";
+            p.hint #signin-email-hint { (t.email_help) }
+            button #send-link type="submit" { (t.email_button) }
+        }
+        p { a href={ "/?lang=" (lang.tag()) } { (t.no_account) } }
+        section aria-labelledby="h-key-signin" {
+            h2 #h-key-signin { (t.key_signin_heading) }
+            p { (t.signin_help) }
+            form method="post" action={ (BASE) "/sign-in" } {
+                label for="api-key" { (t.key_label) }
+                input #api-key name="api_key" type="password" autocomplete="current-password" required spellcheck="false"
+                    maxlength="200" aria-describedby="api-key-hint";
+                p.hint #api-key-hint { (t.key_hint) }
+                button #sign-in type="submit" { (t.signin_button) }
+            }
         }
     };
     layout(lang, t.signin_heading, false, body)
@@ -131,6 +146,7 @@ pub fn dashboard(d: &Dashboard<'_>) -> Markup {
         (locations(d, t))
         (rewards(d, t))
         (key(t))
+        (extra_keys(d.business, t))
         (till(d, t))
     };
     layout(d.lang, &b.name, true, body)
@@ -553,6 +569,35 @@ fn key(t: &Texts) -> Markup {
             p { (t.key_help) }
             form method="post" action={ (BASE) "/rotate" } data-confirm=(t.key_help) {
                 button #rotate-key type="submit" { (t.rotate_button) }
+            }
+        }
+    }
+}
+
+/// The keys the business created, by prefix and date, each with its revoke button; and the
+/// button that creates one more (shown once, like a rotated key).
+fn extra_keys(b: &Business, t: &Texts) -> Markup {
+    html! {
+        section aria-labelledby="h-extra-keys" {
+            h2 #h-extra-keys { (t.extra_keys_heading) }
+            p { (t.extra_keys_help) }
+            @if b.extra_keys.is_empty() {
+                p { (t.no_extra_keys) }
+            } @else {
+                ul #extra-keys {
+                    @for k in &b.extra_keys {
+                        li data-prefix=(k.prefix) {
+                            code { (k.prefix) "…" } " " (t.created) " " (swedish_local(k.created_at).format("%Y-%m-%d %H:%M"))
+                            form.inline method="post" action={ (BASE) "/keys/revoke" } {
+                                input type="hidden" name="prefix" value=(k.prefix);
+                                button.secondary type="submit" { (t.revoke_button) }
+                            }
+                        }
+                    }
+                }
+            }
+            form method="post" action={ (BASE) "/keys" } {
+                button #create-key type="submit" { (t.create_key_button) }
             }
         }
     }
