@@ -63,9 +63,11 @@ pub enum Followed {
 }
 
 impl NodeHandle {
-    /// The URL of a link: this node's public URL (any node serves it).
+    /// The URL of a link: the cluster's public address (`public.base_url`) when it has one, as
+    /// every QR code does, else this node's public URL (any node serves it).
     fn link_url(&self, link: &LinkToken) -> String {
-        format!("{}{LINK_PATH}?t={}", self.config.node.public_url.trim_end_matches('/'), link.reveal())
+        let base = self.config.public.base_url.as_deref().unwrap_or(&self.config.node.public_url);
+        format!("{}{LINK_PATH}?t={}", base.trim_end_matches('/'), link.reveal())
     }
 
     /// Queues the mail carrying `link` to `to` (Swedish, then English). A mail that cannot be

@@ -39,6 +39,8 @@ pub const DESKTOP: (u32, u32) = (1280, 900);
 /// axe-core, the accessibility engine run on every page a test takes a screenshot of (issue 23):
 /// pinned, from the npm registry.
 const AXE_CORE: &str = "axe-core@4.14.1";
+/// Most Tab presses [`Chromium::tab_to`] tries before it says an element cannot be reached.
+const TAB_PRESSES_MAX: usize = 80;
 /// What axe reports that fails a test: its two highest impacts.
 const AXE_FAILING_IMPACTS: [&str; 2] = ["serious", "critical"];
 /// Device pixels per CSS pixel of the screenshots (a common phone's; the PNGs are 720 × …).
@@ -281,6 +283,44 @@ impl Chromium {
         self.mark_stale();
         self.click(selector);
         self.wait_loaded(&format!("after clicking {selector}"));
+    }
+
+    /// Presses `key` (a key name: `Tab`, `Enter`, `Space`) where the focus is, as a keyboard does.
+    #[track_caller]
+    pub fn press(&self, key: &str) {
+        self.tab.press_key(key).unwrap_or_else(|e| panic!("pressing {key} on {}: {e:#}", self.url()));
+    }
+
+    /// Presses `key` (`Enter` on a button, say) and waits for the page it leads to.
+    #[track_caller]
+    pub fn press_and_wait(&self, key: &str) {
+        self.mark_stale();
+        self.press(key);
+        self.wait_loaded(&format!("after pressing {key}"));
+    }
+
+    /// Types `text` where the focus is (no element is picked for it: the keyboard's own way).
+    #[track_caller]
+    pub fn keys(&self, text: &str) {
+        self.tab.call_method(Input::InsertText { text: text.to_string() }).unwrap_or_else(|e| panic!("typing on {}: {e:#}", self.url()));
+    }
+
+    /// Moves the focus with Tab alone until the element `selector` has it, failing after
+    /// [`TAB_PRESSES_MAX`] presses with the elements the focus went through: proof that a
+    /// keyboard reaches it, in the page's order.
+    #[track_caller]
+    pub fn tab_to(&self, selector: &str) {
+        let here = format!("document.activeElement === document.querySelector({})", js_str(selector));
+        let mut path = Vec::new();
+        for _ in 0..TAB_PRESSES_MAX {
+            if self.eval(&here) == Value::Bool(true) {
+                return;
+            }
+            self.press("Tab");
+            let at = self.eval("(e => e ? e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.name ? '[' + e.name + ']' : '') : 'none')(document.activeElement)");
+            path.push(at.as_str().unwrap_or("?").to_string());
+        }
+        panic!("Tab never reached {selector} on {}; the focus went {}", self.url(), path.join(" > "));
     }
 
     /// The value of the cookie `name` the browser holds for the page (HttpOnly ones too).

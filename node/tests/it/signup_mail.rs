@@ -388,7 +388,10 @@ fn a_cafe_signs_up_at_the_front_page_and_signs_in_with_mailed_links() {
 #[test]
 fn sign_out_ends_a_session_on_every_node_of_the_cluster() {
     let dir = tempfile::tempdir().expect("tmp");
-    let (mail, config) = mail_folder(dir.path());
+    let (mail, mut config) = mail_folder(dir.path());
+    // The cluster's one public address (a load balancer's, say): what every mailed link carries.
+    const PUBLIC: &str = "https://feedback.kafe.example";
+    config.push(("public.base_url", PUBLIC.to_string()));
     let c = Cluster3::start(dir.path(), &as_overrides(&config));
     let (a, b, z) = (&c.nodes[0], &c.nodes[1], &c.nodes[2]);
 
@@ -397,6 +400,7 @@ fn sign_out_ends_a_session_on_every_node_of_the_cluster() {
     let mut one = Phone::default().with_header("origin", &a.url);
     one.post(&format!("{}/signup", a.url), &cafe(&org, "anna@kafe.se")).html(200);
     let verify = nth_mail(&mail, 1);
+    assert!(verify.link().starts_with(&format!("{PUBLIC}/business/link?t=")), "the link carries public.base_url: {}", verify.link());
     let mut browser = Phone::default().with_header("origin", &b.url);
     assert_eq!(browser.post(&format!("{}/business/link", b.url), &[("t", &verify.token())]).status, 303);
     let session = browser.cookies.get("svea_session").expect("session").clone();
@@ -492,5 +496,64 @@ fn a_cafe_signs_up_in_chromium_at_phone_and_desktop_size() {
     web.reload();
     web.wait_until("the dashboard", "document.querySelector('#feedback-list') !== null");
     web.shot("dashboard-phone");
+    web.assert_no_console_errors();
+}
+
+/// Issue 23: every form works with the keyboard alone. A café signs up, follows its mail, adds a
+/// location and sets its rewards, and a customer goes from the start page to the reward, each
+/// field reached with Tab, typed into, and each form sent with Enter on its button.
+#[test]
+fn a_cafe_and_a_customer_get_through_every_form_with_the_keyboard_alone() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mail, config) = mail_folder(dir.path());
+    let n = NodeProc::start(dir.path(), &as_overrides(&config));
+    let web = Chromium::launch("keyboard");
+    let org = next_org_number().to_string();
+
+    web.open(&format!("{}/", n.url));
+    for (field, text) in [
+        ("#name", "Kafé Tangenten"),
+        ("#org-number", org.as_str()),
+        ("#email", "tangent@kafe.se"),
+        ("#location-name", "Hamnen"),
+        ("#address", "Hamngatan 2, Malmö"),
+        ("#lat", "55.6046"),
+        ("#lon", "12.9996"),
+    ] {
+        web.tab_to(field);
+        web.keys(text);
+    }
+    web.tab_to("#signup-submit");
+    web.press_and_wait("Enter");
+    web.wait_until("the mail is sent", "document.querySelector('#sent') !== null");
+
+    web.open(&nth_mail(&mail, 1).link());
+    web.tab_to("#follow-link");
+    web.press_and_wait("Enter");
+    web.wait_until("the dashboard", "document.querySelector('#feedback-list') !== null");
+    web.tab_to("#new-location-name");
+    web.keys("Stationen");
+    web.tab_to("form[action$='/business/locations'] button");
+    web.press_and_wait("Enter");
+    web.wait_until("the new location", "document.body.innerText.includes('Stationen')");
+    web.shot("keyboard-dashboard");
+
+    // A customer at another business's code, with the keyboard alone.
+    let biz = create_business(&n, "1000.00");
+    web.open(&format!("{}/q/{}", n.url, biz.token));
+    web.tab_to("form[action$='/open'] button");
+    web.press_and_wait("Enter");
+    web.tab_to("#amount");
+    web.keys("149,00");
+    web.tab_to("#receipt");
+    web.keys("KV-88");
+    web.tab_to("form[action$='/purchase'] button");
+    web.press_and_wait("Enter");
+    web.tab_to("textarea");
+    web.keys(distinct_feedback(7));
+    web.tab_to("form[action$='/feedback'] button");
+    web.press_and_wait("Enter");
+    web.wait_until("the reward", "document.querySelector('#reward') !== null");
+    web.shot("keyboard-reward");
     web.assert_no_console_errors();
 }
