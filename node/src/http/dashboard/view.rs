@@ -76,10 +76,6 @@ fn layout(lang: Lang, title: &str, signed_in: bool, body: Markup) -> Markup {
                     form.inline method="post" action={ (BASE) "/sign-out" } {
                         button #sign-out type="submit" { (t.signout_button) }
                     }
-                    form.inline method="post" action={ (BASE) "/sign-out" } {
-                        input type="hidden" name="everywhere" value="1";
-                        button #sign-out-everywhere type="submit" { (t.signout_everywhere_button) }
-                    }
                 }
             }
         }
@@ -569,6 +565,12 @@ fn key(t: &Texts) -> Markup {
             p { (t.key_help) }
             form method="post" action={ (BASE) "/rotate" } data-confirm=(t.key_help) {
                 button #rotate-key type="submit" { (t.rotate_button) }
+            }
+            // Here rather than in the header, beside the other ways to lock others out: a phone's
+            // header has room for one button.
+            form method="post" action={ (BASE) "/sign-out" } {
+                input type="hidden" name="everywhere" value="1";
+                button #sign-out-everywhere type="submit" { (t.signout_everywhere_button) }
             }
         }
     }
