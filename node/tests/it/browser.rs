@@ -415,6 +415,16 @@ impl Chromium {
         path
     }
 
+    /// Takes back the console errors containing `what`, which the test expects (the browser logs
+    /// a page answered 410 as an error, say); fails when there is none.
+    #[track_caller]
+    pub fn expect_console_error(&self, what: &str) {
+        let mut c = self.console.lock().unwrap_or_else(|e| e.into_inner());
+        let before = c.errors.len();
+        c.errors.retain(|e| !e.contains(what));
+        assert!(c.errors.len() < before, "expected a console error with {what:?}, got {:#?}", c.errors);
+    }
+
     /// Fails the test if the page logged an error, threw, or the browser logged an error.
     #[track_caller]
     pub fn assert_no_console_errors(&self) {

@@ -526,8 +526,10 @@ fn a_cafe_and_a_customer_get_through_every_form_with_the_keyboard_alone() {
     web.tab_to("#signup-submit");
     web.press_and_wait("Enter");
     web.wait_until("the mail is sent", "document.querySelector('#sent') !== null");
+    web.shots("sent");
 
     web.open(&nth_mail(&mail, 1).link());
+    web.shots("mailed-link");
     web.tab_to("#follow-link");
     web.press_and_wait("Enter");
     web.wait_until("the dashboard", "document.querySelector('#feedback-list') !== null");
@@ -536,7 +538,12 @@ fn a_cafe_and_a_customer_get_through_every_form_with_the_keyboard_alone() {
     web.tab_to("form[action$='/business/locations'] button");
     web.press_and_wait("Enter");
     web.wait_until("the new location", "document.body.innerText.includes('Stationen')");
-    web.shot("keyboard-dashboard");
+    web.shots("dashboard");
+    // The poster of a location, as the dashboard links it.
+    let poster = web.eval("document.querySelector(\"a[href$='/poster']\").href");
+    web.open(poster.as_str().expect("a poster link"));
+    web.wait_until("the poster's offer", "document.body.innerText.includes('tillbaka')");
+    web.shots("poster");
 
     // A customer at another business's code, with the keyboard alone.
     let biz = create_business(&n, "1000.00");
@@ -554,6 +561,23 @@ fn a_cafe_and_a_customer_get_through_every_form_with_the_keyboard_alone() {
     web.tab_to("form[action$='/feedback'] button");
     web.press_and_wait("Enter");
     web.wait_until("the reward", "document.querySelector('#reward') !== null");
-    web.shot("keyboard-reward");
+    web.shots("reward");
+
+    // The privacy page and its erasure's confirmation, with the keyboard too.
+    web.open(&format!("{}/privacy", n.url));
+    web.shots("privacy");
+    web.tab_to("form[action$='/privacy/erase'] button");
+    web.press_and_wait("Enter");
+    web.shots("privacy-confirm");
+
+    // A code whose location was removed: the customer is told in words.
+    let path = format!("/v1/businesses/{}/locations", biz.id);
+    assert_eq!(n.send_as("POST", &path, &biz.key, serde_json::json!({"name": "Hamnen", "lat": 55.61, "lon": 12.99})).status, 201);
+    let first = n.get_as(&format!("/v1/businesses/{}", biz.id), &biz.key).body["locations"][0]["id"].as_str().expect("lid").to_string();
+    assert_eq!(n.send_as("DELETE", &format!("{path}/{first}"), &biz.key, serde_json::json!({})).status, 200);
+    web.open(&format!("{}/q/{}", n.url, biz.token));
+    web.wait_until("the retired code's page", "document.body.innerText.includes('används inte längre')");
+    web.expect_console_error("status of 410 (Gone)");
+    web.shots("retired-code");
     web.assert_no_console_errors();
 }
