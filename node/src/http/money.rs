@@ -229,6 +229,9 @@ pub(super) fn statement_html(b: &Business, s: &crate::core::statement::Statement
             p { strong { (b.name) } " · org.nr " (b.org_number) " · belöningskonto hos svea" }
             p { "Datum i svensk tid (Europe/Stockholm), belopp i kronor med öre." }
             @if s.cut { p.notice { "Utdraget är avkortat: för många rader." } }
+            // Six columns do not fit a phone: the table scrolls sideways in its frame, which takes
+            // keyboard focus so it can be scrolled without a pointer.
+            div.scroll tabindex="0" role="region" aria-label="Kontoutdragets rader" {
             table {
                 thead { tr { th { "Datum" } th { "Verifikation" } th { "Typ" } th { "Referens" } th.num { "Belopp (kr)" } th.num { "Saldo (kr)" } } }
                 tbody {
@@ -239,9 +242,11 @@ pub(super) fn statement_html(b: &Business, s: &crate::core::statement::Statement
                     tr.closing { td { (s.month.key()) } td {} td { "Utgående saldo" } td {} td {} td.num { (sek_page(s.closing)) } }
                 }
             }
+            }
         }
     };
-    let head = html! { style { "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ccc;padding:.3em;text-align:left}.num{text-align:right;font-variant-numeric:tabular-nums}@media print{body{margin:0}}" } };
+    // The pages' stylesheet (an inline <style> is what the CSP refuses).
+    let head = html! { link rel="stylesheet" href=(super::assets::href(&super::assets::PAGE_CSS)); };
     super::page::view::document(super::page::texts::Lang::Sv, &title, head, body)
 }
 

@@ -2,7 +2,9 @@
 //! by Swagger UI, a maintained renderer vendored from npm (`swagger-ui-dist`, its licence at
 //! `/assets/swagger-ui.LICENSE`) and embedded in the binary like every asset ([`super::assets`]).
 //! No CDN and no inline script: the page is markup linking the renderer, its stylesheet and a
-//! small script of ours that starts it, so the pages' Content-Security-Policy holds unchanged.
+//! small script of ours that starts it. The pages' Content-Security-Policy holds but for one
+//! addition: images from `data:` URLs, which Swagger UI draws its icons with
+//! ([`super::security::CSP_DATA_IMAGES`]; found by the Chromium test that runs axe on every page).
 
 use actix_web::HttpResponse;
 
@@ -26,5 +28,8 @@ pub(super) async fn show() -> HttpResponse {
         footer { p { "Rendered by Swagger UI (Apache-2.0, " a href=(href(&SWAGGER_UI_LICENSE)) { "licence and notices" } ")." } }
     };
     let page = super::page::view::document(super::page::Lang::En, "svea API reference", head, body);
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page.into_string())
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((actix_web::http::header::CONTENT_SECURITY_POLICY, super::security::CSP_DATA_IMAGES))
+        .body(page.into_string())
 }

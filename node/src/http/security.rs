@@ -19,6 +19,9 @@ use actix_web::middleware::Next;
 pub const HSTS: &str = "max-age=31536000; includeSubDomains";
 /// Our own origin only; forms post only to it; never framed; no plugins.
 pub const CSP: &str = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
+/// The API reference page's: [`CSP`] with images also from `data:` URLs, which Swagger UI's
+/// stylesheet and bundle use for their icons (an image cannot run script).
+pub const CSP_DATA_IMAGES: &str = "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
 /// Whether the listener these headers go out on serves HTTPS (decides HSTS).
 #[derive(Debug, Clone, Copy)]
@@ -34,12 +37,11 @@ pub async fn headers(req: ServiceRequest, next: Next<impl MessageBody + 'static>
     let hsts = https.then_some((header::STRICT_TRANSPORT_SECURITY, HSTS));
     // A page that posts forms to its own origin says `same-origin` (see `http::page`).
     let referrer = (!h.contains_key(header::REFERRER_POLICY)).then_some((header::REFERRER_POLICY, "no-referrer"));
-    let always: [(HeaderName, &'static str); 3] = [
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::CONTENT_SECURITY_POLICY, CSP),
-        (header::X_FRAME_OPTIONS, "DENY"),
-    ];
-    for (name, value) in always.into_iter().chain(referrer).chain(cache).chain(hsts) {
+    // A page may set a policy of its own only by naming one of this module's.
+    let own_csp = h.get(header::CONTENT_SECURITY_POLICY).is_some_and(|v| v == CSP_DATA_IMAGES);
+    let csp = (!own_csp).then_some((header::CONTENT_SECURITY_POLICY, CSP));
+    let always: [(HeaderName, &'static str); 2] = [(header::X_CONTENT_TYPE_OPTIONS, "nosniff"), (header::X_FRAME_OPTIONS, "DENY")];
+    for (name, value) in always.into_iter().chain(csp).chain(referrer).chain(cache).chain(hsts) {
         h.insert(name, HeaderValue::from_static(value));
     }
     Ok(res)

@@ -217,6 +217,7 @@ fn the_api_reference_page_and_all_it_links_are_served_by_the_node() {
     assert_eq!((status, ct.as_str()), (200, "text/html"), "{html}");
     let csp = csp.expect("a Content-Security-Policy");
     assert!(csp.contains("default-src 'self'") && !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+    assert_eq!(csp, svea_node::http::security::CSP_DATA_IMAGES, "the pages' policy with data: images, nothing more");
     // Every script is a file of the node's (no inline script the CSP would block anyway).
     assert_eq!(html.matches("<script").count(), html.matches("<script src=\"/assets/").count(), "{html}");
     assert!(!html.contains("://"), "nothing linked from elsewhere: {html}");

@@ -10,6 +10,7 @@ mod needs;
 #[path = "../../../simulations/src/poll.rs"]
 mod poll;
 
+mod a11y;
 mod abuse;
 mod accounts;
 mod attacker;
