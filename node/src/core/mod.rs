@@ -395,6 +395,12 @@ impl NodeHandle {
         self.registry.call(id, crate::actors::business::ChangeLocations::Remove(lid)).await
     }
 
+    /// The cluster's daily reward cap per business (`abuse.business_daily_reward_cap_sek`): the
+    /// highest daily budget a business may set, and the one it has until it sets its own.
+    pub fn daily_reward_cap(&self) -> Ore {
+        Ore::from_ore(self.config.abuse.business_daily_reward_cap_ore)
+    }
+
     /// Sets business `id`'s daily reward budget: 1 kr up to the cluster's daily cap.
     pub async fn set_daily_budget(&self, id: BusinessId, budget: Ore) -> Result<Business, ActorError> {
         self.registry.call(id, crate::actors::business::SetDailyBudget(budget)).await

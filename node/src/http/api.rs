@@ -250,7 +250,7 @@ pub(super) fn business_out(node: &NodeHandle, b: &Business) -> BusinessOut {
             })
             .collect(),
         declared_amount_max_sek: b.declared_amount_max.to_sek_string(),
-        daily_budget_sek: b.daily_cap(crate::domain::Ore::from_ore(node.config().abuse.business_daily_reward_cap_ore)).to_sek_string(),
+        daily_budget_sek: b.daily_cap(node.daily_reward_cap()).to_sek_string(),
         rewards_held: b.held_pending,
         funds: super::money::business_funds(b),
     }

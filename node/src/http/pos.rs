@@ -411,7 +411,7 @@ pub(super) async fn patch_settings(node: web::Data<NodeHandle>, req: HttpRequest
 pub(super) fn daily_budget(node: &NodeHandle, raw: &str) -> Result<crate::domain::Ore, ApiError> {
     use crate::domain::{DomainError, Ore};
     let amount = Ore::parse_sek(&raw.trim().replace(',', ".")).map_err(DomainError::from)?;
-    let (min, max) = (crate::actors::business::DAILY_BUDGET_MIN, Ore::from_ore(node.config().abuse.business_daily_reward_cap_ore));
+    let (min, max) = (crate::actors::business::DAILY_BUDGET_MIN, node.daily_reward_cap());
     if (min..=max).contains(&amount) {
         Ok(amount)
     } else {

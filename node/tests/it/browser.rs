@@ -69,8 +69,8 @@ pub struct Chromium {
     console: Arc<Mutex<Console>>,
     shots: PathBuf,
     taken: AtomicU32,
-    /// The viewport's width now, CSS pixels (the phone's until [`Chromium::viewport`],
-    /// [`Chromium::set_viewport`] or [`Chromium::shots`] changes it).
+    /// The viewport's width now, CSS pixels (the phone's until [`Chromium::set_viewport`] or
+    /// [`Chromium::shots`] changes it).
     width: AtomicU32,
     // Dropped after `Drop::drop` has killed the process: reaps it and removes the profile.
     _browser: Browser,
@@ -130,12 +130,6 @@ impl Chromium {
         let _ = std::fs::remove_dir_all(&shots);
         std::fs::create_dir_all(&shots).expect("screenshot folder");
         Chromium { tab, width: AtomicU32::new(VIEWPORT.0), pid, console, shots, taken: AtomicU32::new(0), _browser: browser }
-    }
-
-    /// Resizes the screen to `width` × `height` CSS pixels (a desktop at 1280 × 900, the phone at
-    /// [`VIEWPORT`]); a width over 600 is a desktop (no touch, not mobile).
-    pub fn viewport(&self, width: u32, height: u32) {
-        self.set_screen((width, height), width <= 600);
     }
 
     /// Sets the screen to `width` x `height` CSS pixels, a phone's (`mobile`, touch) or a

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::browser::{Chromium, VIEWPORT};
+use crate::browser::{Chromium, DESKTOP};
 use crate::harness::*;
 use crate::page::{offered_time, Phone};
 
@@ -104,14 +104,6 @@ fn the_start_page_states_the_offer_and_the_privacy_page_exports_and_erases_with_
     assert!(limited.header("retry-after").is_some());
 }
 
-/// Screenshots of the page shown now at the phone's 360 × 640 and a desktop's 1280 × 900 (each
-/// checked to fit its width, with no console error), back to the phone after.
-fn shots(web: &Chromium, step: &str) {
-    web.shot(&format!("{step}-360x640"));
-    web.viewport(1280, 900);
-    web.shot(&format!("{step}-1280x900"));
-    web.viewport(VIEWPORT.0, VIEWPORT.1);
-}
 
 #[test]
 fn the_offer_counter_privacy_page_and_numbers_in_chromium_at_phone_and_desktop_sizes() {
@@ -126,7 +118,7 @@ fn the_offer_counter_privacy_page_and_numbers_in_chromium_at_phone_and_desktop_s
     assert_eq!(web.eval("document.querySelector('main').firstElementChild.id"), "offer");
     assert_eq!(web.text("#offer-range"), "0–8 %");
     assert!(web.text("#offer-paid").contains("Swish"));
-    shots(&web, "start");
+    web.shots("start");
 
     // The counter is neutral until a too-short text is submitted.
     web.submit("form[action$='/open'] button");
@@ -155,7 +147,7 @@ fn the_offer_counter_privacy_page_and_numbers_in_chromium_at_phone_and_desktop_s
     // The privacy page, and an erasure through it with the cookie the phone has.
     web.open(&format!("{}/privacy", n.url));
     assert!(web.text("#retention").contains("365 dagar"));
-    shots(&web, "privacy");
+    web.shots("privacy");
     web.submit("#erase");
     web.wait_text("h1", "Radera dina uppgifter?");
     web.shot("privacy-confirm-360x640");
@@ -170,8 +162,8 @@ fn the_offer_counter_privacy_page_and_numbers_in_chromium_at_phone_and_desktop_s
     web.submit("#sign-in");
     web.wait_until("the dashboard", "document.querySelector('#add-location') !== null");
     assert_eq!(web.text("#budget-funded"), "1 234,50 kr");
-    shots(&web, "dashboard");
-    web.viewport(1280, 900);
+    web.shots("dashboard");
+    web.set_viewport(DESKTOP.0, DESKTOP.1, false);
     web.type_into("#new-location-name", "Stationen");
     web.submit("#add-location button");
     web.wait_text("#locations", "Stationen");

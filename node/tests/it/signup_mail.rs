@@ -439,10 +439,6 @@ fn sign_out_ends_a_session_on_every_node_of_the_cluster() {
     }
 }
 
-/// Sets Chromium's screen to `width` x `height` (`mobile`: a phone's).
-fn screen(web: &Chromium, width: u32, height: u32, mobile: bool) {
-    web.set_viewport(width, height, mobile);
-}
 
 #[test]
 fn a_cafe_signs_up_in_chromium_at_phone_and_desktop_size() {
@@ -454,7 +450,7 @@ fn a_cafe_signs_up_in_chromium_at_phone_and_desktop_size() {
     let wrong = format!("{}{}", &org[..10], (org.as_bytes()[10] - b'0' + 1) % 10);
 
     for (width, height, mobile, name) in [(360, 640, true, "phone"), (1280, 900, false, "desktop")] {
-        screen(&web, width, height, mobile);
+        web.set_viewport(width, height, mobile);
         web.open(&format!("{}/", n.url));
         web.wait_until("the form", "document.querySelector('#signup') !== null");
         // The check digit as it is typed.
@@ -492,7 +488,7 @@ fn a_cafe_signs_up_in_chromium_at_phone_and_desktop_size() {
     assert!(web.visible_text().contains("Kafé Lilla Torget"));
     assert!(web.cookie("svea_session").is_some());
     web.shot("dashboard-desktop");
-    screen(&web, 360, 640, true);
+    web.set_viewport(360, 640, true);
     web.reload();
     web.wait_until("the dashboard", "document.querySelector('#feedback-list') !== null");
     web.shot("dashboard-phone");

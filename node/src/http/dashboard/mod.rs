@@ -279,7 +279,7 @@ async fn render(node: &NodeHandle, req: &HttpRequest, auth: &Authorized, q: &Sho
         public_url: &public_url,
         held: &held,
         top_up: top_up::offer(node),
-        daily_cap: crate::domain::Ore::from_ore(node.config().abuse.business_daily_reward_cap_ore),
+        daily_cap: node.daily_reward_cap(),
     };
     let mut cookies = extra.cookies;
     cookies.extend(lang_cookie(node, req));
