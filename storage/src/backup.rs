@@ -275,8 +275,8 @@ pub fn restore(file: &Path, store_dir: &Path, members: BTreeMap<RaftNodeId, Svea
     let voters: BTreeSet<RaftNodeId> = members.keys().copied().collect();
     let membership = Membership::new(vec![voters], members);
     let body = pairs(std::io::BufReader::new(open()?), &meta);
-    crate::state_machine::seed(&engine, body, at, membership)?;
-    crate::log_store::seed_purged(&engine, at)?;
+    crate::state_machine::seed(&engine, 0, body, at, membership)?;
+    crate::log_store::seed_purged(&engine, 0, at)?;
     engine.flush_blocking()?;
     Ok(meta)
 }

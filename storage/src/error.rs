@@ -50,6 +50,14 @@ pub enum Error {
     /// The background flusher stopped (the store is shutting down or failed).
     #[error("flusher stopped")]
     FlusherGone,
+    /// A store was asked for no Raft group, or for more than it can hold.
+    #[error("a store holds 1 to {max} raft groups, not {asked}")]
+    Groups {
+        /// The number asked for.
+        asked: u16,
+        /// [`crate::GROUPS_MAX`].
+        max: u16,
+    },
     /// The store was written in another on-disk format than this build reads.
     #[error("the store at {path} is in on-disk format {found}, this build reads format {expected}: start from an empty data directory (or an older build)")]
     Format {

@@ -34,11 +34,45 @@ pub use private_dir::create_private_dir;
 pub use state_machine::{ApplyObserver, StateMachineStore, StateView};
 pub use types::{Command, CommandResult, IndexMode, IndexWrite, Owner, RaftNodeId, Refusal, SveaNode, TypeConfig, Versioned};
 
+/// A Raft group's number in a node's store. Each group has its own log, vote, state machine and
+/// snapshot in trees of their own ([`tree_name`]); every group of a node shares the one engine
+/// and the one flusher, so one flush (one `fdatasync`) makes every group's appends durable.
+pub type GroupId = u16;
+
+/// The most groups one store holds (a group per region; the region table is small).
+pub const GROUPS_MAX: GroupId = 16;
+
+/// The name of `base`'s tree for `group`: group 0 keeps the names a one-group store always had
+/// (so a store written before groups existed opens as group 0 unchanged), group `g` > 0 prefixes
+/// them with `g<g>/`.
+pub fn tree_name(group: GroupId, base: &str) -> String {
+    if group == 0 {
+        base.to_owned()
+    } else {
+        format!("g{group}/{base}")
+    }
+}
+
+/// One group's stores: its Raft log (with its vote) and its state machine.
+pub type GroupStore = (LogStore, StateMachineStore);
+
 /// Opens (or creates) the store under `dir` and starts its flusher on the current tokio runtime.
 ///
 /// `flush_timeout` bounds every wait for durability; a flush that takes longer fails the write.
 pub fn open(dir: &Path, flush_timeout: Duration) -> Result<(LogStore, StateMachineStore), Error> {
     open_with_cache(dir, flush_timeout, DEFAULT_CACHE_BYTES)
+}
+
+/// Opens the store under `dir` with `groups` Raft groups in it (see [`GroupId`]): one sled
+/// engine, one flusher, and each group's log and state machine in their own trees.
+pub fn open_groups(dir: &Path, flush_timeout: Duration, cache_bytes: u64, groups: GroupId) -> Result<Vec<GroupStore>, Error> {
+    let sled = engine::SledEngine::open(dir, cache_bytes)?;
+    open_engine_groups(engine::Engine::Sled(sled), &dir.display().to_string(), flush_timeout, groups)
+}
+
+/// [`open_groups`] on a simulated disk.
+pub fn open_in_memory_groups(disk: &engine::mem::MemDisk, flush_timeout: Duration, groups: GroupId) -> Result<Vec<GroupStore>, Error> {
+    open_engine_groups(engine::Engine::Mem(disk.open()), "<in-memory disk>", flush_timeout, groups)
 }
 
 /// sled's page cache when the caller does not choose one (the node's config does).
@@ -106,9 +140,17 @@ pub(crate) fn check_format(engine: &engine::Engine, path: &str) -> Result<(), Er
 }
 
 fn open_engine(engine: engine::Engine, path: &str, flush_timeout: Duration) -> Result<(LogStore, StateMachineStore), Error> {
+    let mut groups = open_engine_groups(engine, path, flush_timeout, 1)?;
+    Ok(groups.remove(0))
+}
+
+fn open_engine_groups(engine: engine::Engine, path: &str, flush_timeout: Duration, groups: GroupId) -> Result<Vec<GroupStore>, Error> {
+    if groups == 0 || groups > GROUPS_MAX {
+        return Err(Error::Groups { asked: groups, max: GROUPS_MAX });
+    }
     check_format(&engine, path)?;
     let flusher = flusher::Flusher::start(engine.clone(), flush_timeout);
-    let log = LogStore::open(&engine, flusher.clone())?;
-    let sm = StateMachineStore::open(&engine, flusher)?;
-    Ok((log, sm))
+    (0..groups)
+        .map(|g| Ok((LogStore::open(&engine, flusher.clone(), g)?, StateMachineStore::open(&engine, flusher.clone(), g)?)))
+        .collect()
 }

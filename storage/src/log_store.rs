@@ -16,6 +16,7 @@ use crate::codec::{decode, encode};
 use crate::engine::{Batch, Engine, Tree};
 use crate::error::Error;
 use crate::flusher::{Flusher, Waiter};
+use crate::{tree_name, GroupId};
 use crate::types::{RaftNodeId, TypeConfig};
 
 const KEY_VOTE: &[u8] = b"vote";
@@ -46,9 +47,9 @@ fn io_err<E: std::error::Error + 'static>(mk: fn(AnyError) -> StorageIOError<Raf
 }
 
 impl LogStore {
-    pub(crate) fn open(engine: &Engine, flusher: Flusher) -> Result<Self, Error> {
-        let log = engine.open_tree(LOG_TREE)?;
-        let meta = engine.open_tree(META_TREE)?;
+    pub(crate) fn open(engine: &Engine, flusher: Flusher, group: GroupId) -> Result<Self, Error> {
+        let log = engine.open_tree(&tree_name(group, LOG_TREE))?;
+        let meta = engine.open_tree(&tree_name(group, META_TREE))?;
         Ok(LogStore { inner: Arc::new(Inner { log, meta, flusher }) })
     }
 
@@ -102,8 +103,8 @@ impl LogStore {
 
 /// Marks an empty store's log as purged up to `at` (a store seeded from a backup: its state
 /// machine starts at `at`, and the entries before it exist nowhere). Not flushed here.
-pub(crate) fn seed_purged(engine: &Engine, at: LogId<RaftNodeId>) -> Result<(), Error> {
-    let meta = engine.open_tree(META_TREE)?;
+pub(crate) fn seed_purged(engine: &Engine, group: GroupId, at: LogId<RaftNodeId>) -> Result<(), Error> {
+    let meta = engine.open_tree(&tree_name(group, META_TREE))?;
     meta.insert(KEY_PURGED, encode(&at).map_err(Error::corrupt("last purged"))?)?;
     meta.insert(KEY_COMMITTED, encode(&Some(at)).map_err(Error::corrupt("committed"))?)
 }

@@ -19,6 +19,12 @@ use crate::codec::{decode, encode};
 use crate::engine::{Batch, Engine, Tree};
 use crate::error::Error;
 use crate::flusher::Flusher;
+use crate::{tree_name, GroupId};
+
+/// Tree of the applied state (owner, state, secondary and meta keys).
+const SM_TREE: &str = "sm";
+/// Tree of the current snapshot (its meta and its data).
+const SNAPSHOT_TREE: &str = "snapshot";
 use crate::machine::{cluster_key, execute, index_key, owner_key, state_key, INDEX_PREFIX, OWNER_PREFIX};
 use crate::types::{Command, CommandResult, Owner, RaftNodeId, SveaNode, TypeConfig, Versioned};
 
@@ -56,13 +62,14 @@ fn snapshot_of(
 /// empty receives it by snapshot: the log before `at` does not exist). Not flushed here.
 pub(crate) fn seed(
     engine: &Engine,
+    group: GroupId,
     pairs: impl IntoIterator<Item = Result<(Vec<u8>, Vec<u8>), Error>>,
     at: LogId<RaftNodeId>,
     membership: openraft::Membership<RaftNodeId, SveaNode>,
 ) -> Result<(), Error> {
     /// Pairs written per batch while seeding.
     const SEED_BATCH_PAIRS: usize = 1000;
-    let sm = engine.open_tree("sm")?;
+    let sm = engine.open_tree(&tree_name(group, SM_TREE))?;
     let mut batch = Batch::default();
     let mut in_batch = 0;
     for pair in pairs {
@@ -82,7 +89,7 @@ pub(crate) fn seed(
     let mut snap = Batch::default();
     snap.insert(SNAP_META, encode(&meta).map_err(Error::corrupt("snapshot meta"))?);
     snap.insert(SNAP_DATA, data);
-    engine.open_tree("snapshot")?.apply_batch(snap)
+    engine.open_tree(&tree_name(group, SNAPSHOT_TREE))?.apply_batch(snap)
 }
 
 fn io_err<E: std::error::Error + 'static>(mk: fn(AnyError) -> StorageIOError<RaftNodeId>, e: E) -> SErr {
@@ -135,9 +142,9 @@ pub struct StateView {
 }
 
 impl StateMachineStore {
-    pub(crate) fn open(engine: &Engine, flusher: Flusher) -> Result<Self, Error> {
-        let sm = engine.open_tree("sm")?;
-        let snap = engine.open_tree("snapshot")?;
+    pub(crate) fn open(engine: &Engine, flusher: Flusher, group: GroupId) -> Result<Self, Error> {
+        let sm = engine.open_tree(&tree_name(group, SM_TREE))?;
+        let snap = engine.open_tree(&tree_name(group, SNAPSHOT_TREE))?;
         let store = StateMachineStore {
             shared: Arc::new(Shared {
                 engine: engine.clone(),

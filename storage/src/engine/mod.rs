@@ -76,7 +76,8 @@ impl SledEngine {
 
 impl Engine {
     /// Opens (or creates) the tree `name`.
-    pub(crate) fn open_tree(&self, name: &'static str) -> Result<Tree, Error> {
+    pub(crate) fn open_tree(&self, name: &str) -> Result<Tree, Error> {
+        let name = interned(name);
         match self {
             Engine::Sled(s) => s.db.open_tree(name).map(Tree::Sled).map_err(Error::sled("open tree")),
             Engine::Mem(m) => Ok(Tree::Mem(m.tree(name))),
@@ -93,6 +94,22 @@ impl Engine {
                 m.flush();
                 Ok(())
             }
+        }
+    }
+}
+
+/// `name` as a `&'static str`: tree names are a small fixed set (four per Raft group, at most
+/// [`crate::GROUPS_MAX`] groups, plus the format marker), so each distinct name is allocated once
+/// and kept for the life of the process; the in-memory engine keys its trees by them.
+fn interned(name: &str) -> &'static str {
+    static NAMES: std::sync::Mutex<std::collections::BTreeSet<&'static str>> = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+    match names.get(name) {
+        Some(n) => n,
+        None => {
+            let n: &'static str = Box::leak(name.to_owned().into_boxed_str());
+            names.insert(n);
+            n
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod batch;
 mod fencing;
+mod groups;
 mod scan;
 mod suite;
 mod durability;
