@@ -18,6 +18,7 @@ pub struct Counters {
     actor_takeovers: AtomicU64,
     actor_handoffs: AtomicU64,
     leadership_transfers: AtomicU64,
+    leadership_home: AtomicU64,
     add_learner: AtomicU64,
     promote: AtomicU64,
     set_draining: AtomicU64,
@@ -62,6 +63,10 @@ impl Counters {
     pub fn leadership_transfer(&self) {
         bump(&self.leadership_transfers);
     }
+    /// This node handed a group's leadership back to a node of the group's home region.
+    pub fn leadership_home(&self) {
+        bump(&self.leadership_home);
+    }
     /// A membership change this node made as leader (`op` as in `MembershipOp::name`).
     pub fn membership_change(&self, op: &str) {
         match op {
@@ -98,6 +103,7 @@ impl Counters {
             ("svea_actor_takeovers", "Actors claimed by this node from an unreachable owner", None, v(&self.actor_takeovers)),
             ("svea_actor_handoffs", "Actors this node handed to another node while draining", None, v(&self.actor_handoffs)),
             ("svea_leadership_transfers", "Leadership handed by this node to another voter", None, v(&self.leadership_transfers)),
+            ("svea_leadership_home_transfers", "Group leaderships this node handed back to the group's home region", None, v(&self.leadership_home)),
             ("svea_membership_changes", "Membership changes made by this node as leader", op("add_learner"), v(&self.add_learner)),
             ("svea_membership_changes", "", op("promote"), v(&self.promote)),
             ("svea_membership_changes", "", op("set_draining"), v(&self.set_draining)),

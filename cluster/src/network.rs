@@ -10,7 +10,7 @@ use openraft::error::{NetworkError, RPCError, RaftError, ReplicationClosed, Stre
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
 use openraft::{OptionalSend, Snapshot, Vote};
-use svea_storage::{RaftNodeId, SveaNode, TypeConfig};
+use svea_storage::{GroupId, RaftNodeId, SveaNode, TypeConfig};
 
 use crate::rpc::{Append, RequestVote};
 
@@ -65,22 +65,31 @@ impl RaftNetwork<TypeConfig> for NoPeer {
     }
 }
 
-/// openraft's network over the QUIC [`Transport`](crate::transport::Transport).
+/// openraft's network of one Raft group over the QUIC [`Transport`](crate::transport::Transport):
+/// every group of a node shares the transport (one connection per peer), and each request names
+/// its group.
 #[derive(Clone)]
 pub struct QuicNetwork {
     transport: std::sync::Arc<crate::transport::Transport>,
+    group: GroupId,
 }
 
 impl QuicNetwork {
-    /// Wraps a transport.
+    /// Wraps a transport, for group 0.
     pub fn new(transport: std::sync::Arc<crate::transport::Transport>) -> Self {
-        QuicNetwork { transport }
+        QuicNetwork { transport, group: 0 }
+    }
+
+    /// The same transport, for Raft group `group`.
+    pub fn in_group(&self, group: GroupId) -> Self {
+        QuicNetwork { transport: self.transport.clone(), group }
     }
 }
 
 /// openraft's per-peer client over QUIC.
 pub struct QuicPeer {
     target: RaftNodeId,
+    group: GroupId,
     transport: std::sync::Arc<crate::transport::Transport>,
 }
 
@@ -91,7 +100,7 @@ impl RaftNetworkFactory<TypeConfig> for QuicNetwork {
             Ok(addr) => self.transport.set_peer_addr(target, addr),
             Err(e) => tracing::error!(target, addr = %node.raft_addr, error = %e, "member has an unparsable raft address"),
         }
-        QuicPeer { target, transport: self.transport.clone() }
+        QuicPeer { target, group: self.group, transport: self.transport.clone() }
     }
 }
 
@@ -128,7 +137,7 @@ impl RaftNetwork<TypeConfig> for QuicPeer {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<RaftNodeId>, RPCError<RaftNodeId, SveaNode, RaftError<RaftNodeId>>> {
-        let answer = self.transport.call(self.target, &Append(rpc), option.hard_ttl()).await;
+        let answer = self.transport.call_in(self.target, self.group, &Append(rpc), option.hard_ttl()).await;
         self.answer(answer)
     }
 
@@ -137,7 +146,7 @@ impl RaftNetwork<TypeConfig> for QuicPeer {
         rpc: VoteRequest<RaftNodeId>,
         option: RPCOption,
     ) -> Result<VoteResponse<RaftNodeId>, RPCError<RaftNodeId, SveaNode, RaftError<RaftNodeId>>> {
-        let answer = self.transport.call(self.target, &RequestVote(rpc), option.hard_ttl()).await;
+        let answer = self.transport.call_in(self.target, self.group, &RequestVote(rpc), option.hard_ttl()).await;
         self.answer(answer)
     }
 
@@ -149,7 +158,7 @@ impl RaftNetwork<TypeConfig> for QuicPeer {
         option: RPCOption,
     ) -> Result<SnapshotResponse<RaftNodeId>, StreamingError<TypeConfig, openraft::error::Fatal<RaftNodeId>>> {
         use crate::transport::TransportError as T;
-        let send = self.transport.send_snapshot(self.target, vote, snapshot, option.hard_ttl());
+        let send = self.transport.send_snapshot(self.target, self.group, vote, snapshot, option.hard_ttl());
         tokio::select! {
             closed = cancel => Err(StreamingError::Closed(closed)),
             r = send => match r {

@@ -14,7 +14,7 @@ use openraft::{SnapshotMeta, Vote};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use svea_storage::codec::{encode, CodecError};
-use svea_storage::{Command, CommandResult, RaftNodeId, SveaNode, TypeConfig};
+use svea_storage::{Command, CommandResult, GroupId, RaftNodeId, SveaNode, TypeConfig};
 
 use crate::membership::{MembershipError, MembershipOp, ReplicationStatus};
 
@@ -166,20 +166,26 @@ rpc!(Replication, Replication, Result<ReplicationStatus, MembershipError>);
 pub struct Campaign;
 rpc!(Campaign, Campaign, Result<(), String>);
 
-/// The body of a request frame: the kind byte, then the payload.
-pub(crate) fn encode_request<R: Rpc>(request: &R) -> Result<Vec<u8>, CodecError> {
+/// The body of a request frame for `group`: the kind byte, the group byte, then the payload.
+pub(crate) fn encode_request<R: Rpc>(request: &R, group: GroupId) -> Result<Vec<u8>, CodecError> {
     let payload = encode(request)?;
-    let mut body = Vec::with_capacity(1 + payload.len());
+    let mut body = Vec::with_capacity(2 + payload.len());
     body.push(R::KIND as u8);
+    // GROUPS_MAX fits a byte (checked below).
+    body.push(group as u8);
     body.extend_from_slice(&payload);
     Ok(body)
 }
 
-/// Splits a request frame's body into its kind and payload.
-pub(crate) fn split_request(body: &[u8]) -> Result<(RpcKind, &[u8]), String> {
-    let (&kind, payload) = body.split_first().ok_or("empty request frame")?;
-    let kind = RpcKind::try_from(kind).map_err(|k| format!("unknown request kind {k}"))?;
-    Ok((kind, payload))
+const _: () = assert!(svea_storage::GROUPS_MAX <= u8::MAX as GroupId, "a group id travels as one byte");
+
+/// Splits a request frame's body into its kind, its group and its payload.
+pub(crate) fn split_request(body: &[u8]) -> Result<(RpcKind, GroupId, &[u8]), String> {
+    let [kind, group, payload @ ..] = body else {
+        return Err("request frame shorter than its header".into());
+    };
+    let kind = RpcKind::try_from(*kind).map_err(|k| format!("unknown request kind {k}"))?;
+    Ok((kind, GroupId::from(*group), payload))
 }
 
 #[cfg(test)]
@@ -196,12 +202,13 @@ mod tests {
     }
 
     #[test]
-    fn a_request_frame_names_its_kind_first() {
-        let body = encode_request(&Campaign).expect("encode");
-        let (kind, payload) = split_request(&body).expect("split");
-        assert_eq!(kind, RpcKind::Campaign);
+    fn a_request_frame_names_its_kind_then_its_group() {
+        let body = encode_request(&Campaign, 2).expect("encode");
+        let (kind, group, payload) = split_request(&body).expect("split");
+        assert_eq!((kind, group), (RpcKind::Campaign, 2));
         let _: Campaign = svea_storage::codec::decode(payload).expect("decode");
         assert!(split_request(&[]).is_err());
-        assert!(split_request(&[200]).is_err());
+        assert!(split_request(&[RpcKind::Ping as u8]).is_err(), "no group byte");
+        assert!(split_request(&[200, 0]).is_err());
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use openraft::error::{CheckIsLeaderError, RaftError};
 use openraft::{Raft, Snapshot};
 use svea_storage::codec::{decode, encode, CodecError};
-use svea_storage::{RaftNodeId, TypeConfig};
+use svea_storage::{GroupId, RaftNodeId, TypeConfig};
 
 use crate::error::Error;
 use crate::freeze::Freeze;
@@ -26,21 +26,28 @@ use crate::transport::{frame, AppHandler};
 /// started: the node builds its actors after Raft).
 pub(crate) type AppSlot = Arc<OnceLock<Arc<dyn AppHandler>>>;
 
-/// Everything serving requests needs.
+/// Everything serving requests needs: the node's Raft groups, indexed by their [`GroupId`], and
+/// what the node shares between them.
 pub(crate) struct Server {
-    pub(crate) raft: Raft<TypeConfig>,
+    pub(crate) groups: Vec<GroupServer>,
     pub(crate) counters: Arc<Counters>,
     /// Bound on a membership change forwarded here.
     pub(crate) membership_timeout: Duration,
     /// Largest snapshot accepted.
     pub(crate) max_snapshot_bytes: u64,
-    /// Set while this node hands leadership away: forwarded writes and reads are refused.
-    pub(crate) freeze: Arc<Freeze>,
-    /// The node's read-index rounds: read indexes served here share its quorum checks.
-    pub(crate) reads: Arc<ReadRounds>,
-    /// The write batcher's queue: forwarded writes share entries with this node's own.
-    pub(crate) writes: WriteQueue,
     pub(crate) app: AppSlot,
+}
+
+/// What serving one Raft group's requests needs.
+pub(crate) struct GroupServer {
+    pub(crate) raft: Raft<TypeConfig>,
+    /// Set while this node hands the group's leadership away: forwarded writes and reads are
+    /// refused.
+    pub(crate) freeze: Arc<Freeze>,
+    /// The group's read-index rounds: read indexes served here share its quorum checks.
+    pub(crate) reads: Arc<ReadRounds>,
+    /// The group's write batcher's queue: forwarded writes share entries with this node's own.
+    pub(crate) writes: WriteQueue,
 }
 
 /// Decodes an `R` from `payload`, runs `handle` on it and encodes its answer. `handle` can only
@@ -63,7 +70,10 @@ impl Server {
     /// no membership yet (it was never part of a cluster: it waits to be added) has nothing to
     /// protect and must hear from the leader that adds it, so it admits every certified peer.
     pub(crate) fn admits(&self, peer: RaftNodeId) -> bool {
-        let metrics = self.raft.metrics();
+        // Every group has the same members (membership changes go to every group, group 0
+        // first), so group 0's decides.
+        let Some(first) = self.groups.first() else { return false };
+        let metrics = first.raft.metrics();
         let metrics = metrics.borrow();
         let membership = metrics.membership_config.membership();
         membership.nodes().next().is_none() || membership.get_node(&peer).is_some()
@@ -75,25 +85,35 @@ impl Server {
         &self,
         peer: RaftNodeId,
         kind: RpcKind,
+        group: GroupId,
         payload: &[u8],
         recv: &mut quinn::RecvStream,
     ) -> Result<Vec<u8>, CodecError> {
+        // Requests of no group first; a group's request names a group this node runs.
         match kind {
-            RpcKind::Append => answer(payload, |Append(r)| self.raft.append_entries(r)).await,
-            RpcKind::Vote => answer(payload, |RequestVote(r)| self.raft.vote(r)).await,
-            RpcKind::InstallSnapshot => answer(payload, move |r: InstallSnapshot| self.install_snapshot(peer, r, recv)).await,
-            RpcKind::ForwardWrite => answer(payload, |ForwardWrite(cmd)| self.forwarded_write(cmd)).await,
-            RpcKind::ReadIndex => answer(payload, |ReadIndex| self.read_index()).await,
-            RpcKind::AppCall => answer(payload, |AppCall(bytes)| self.app_call(peer, bytes)).await,
-            RpcKind::Ping => answer(payload, |Ping| async { Pong }).await,
-            RpcKind::ChangeMembership => answer(payload, |ChangeMembership(op)| self.change_membership(peer, op)).await,
-            RpcKind::Replication => answer(payload, |Replication| async { membership::replication(&self.raft) }).await,
-            RpcKind::Campaign => answer(payload, |Campaign| self.campaign(peer)).await,
+            RpcKind::AppCall => return answer(payload, |AppCall(bytes)| self.app_call(peer, bytes)).await,
+            RpcKind::Ping => return answer(payload, |Ping| async { Pong }).await,
+            _ => {}
+        }
+        let Some(g) = self.groups.get(usize::from(group)) else {
+            return encode(&Reply::<()>::Err(format!("this node runs no raft group {group}")));
+        };
+        match kind {
+            RpcKind::Append => answer(payload, |Append(r)| g.raft.append_entries(r)).await,
+            RpcKind::Vote => answer(payload, |RequestVote(r)| g.raft.vote(r)).await,
+            RpcKind::InstallSnapshot => answer(payload, move |r: InstallSnapshot| self.install_snapshot(g, peer, r, recv)).await,
+            RpcKind::ForwardWrite => answer(payload, |ForwardWrite(cmd)| forwarded_write(g, cmd)).await,
+            RpcKind::ReadIndex => answer(payload, |ReadIndex| self.read_index(g)).await,
+            RpcKind::ChangeMembership => answer(payload, |ChangeMembership(op)| self.change_membership(g, group, peer, op)).await,
+            RpcKind::Replication => answer(payload, |Replication| async { membership::replication(&g.raft) }).await,
+            RpcKind::Campaign => answer(payload, |Campaign| campaign(g, group, peer)).await,
+            RpcKind::AppCall | RpcKind::Ping => unreachable!("answered above"),
         }
     }
 
     async fn install_snapshot(
         &self,
+        g: &GroupServer,
         peer: RaftNodeId,
         InstallSnapshot { vote, meta, len }: InstallSnapshot,
         recv: &mut quinn::RecvStream,
@@ -110,23 +130,12 @@ impl Server {
         };
         tracing::info!(from = peer, bytes = len, "receiving snapshot");
         let snapshot = Snapshot { meta, snapshot: Box::new(std::io::Cursor::new(data)) };
-        self.raft.install_full_snapshot(vote, snapshot).await.map_err(|e| e.to_string())
+        g.raft.install_full_snapshot(vote, snapshot).await.map_err(|e| e.to_string())
     }
 
-    async fn forwarded_write(&self, cmd: svea_storage::Command) -> <ForwardWrite as Rpc>::Response {
-        if self.freeze.is_frozen() {
-            return Err(ForwardError::NotLeader { leader: None });
-        }
-        match self.writes.submit(cmd, Origin::Forwarded).await {
-            Ok(answer) => Ok(answer),
-            Err(Error::NotLeader { leader }) => Err(ForwardError::NotLeader { leader }),
-            Err(e) => Err(ForwardError::Failed(e.to_string())),
-        }
-    }
-
-    async fn read_index(&self) -> <ReadIndex as Rpc>::Response {
+    async fn read_index(&self, g: &GroupServer) -> <ReadIndex as Rpc>::Response {
         // Frozen (handing leadership over): the shared round answers "not the leader".
-        match self.reads.confirm_leadership(&self.raft, &self.freeze, &self.counters).await {
+        match g.reads.confirm_leadership(&g.raft, &g.freeze, &self.counters).await {
             Ok(log_id) => Ok(log_id.map(|l| l.index).unwrap_or(0)),
             Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => Err(ForwardError::NotLeader { leader: f.leader_id }),
             Err(e) => Err(ForwardError::Failed(e.to_string())),
@@ -140,13 +149,30 @@ impl Server {
         }
     }
 
-    async fn change_membership(&self, peer: RaftNodeId, op: membership::MembershipOp) -> <ChangeMembership as Rpc>::Response {
-        tracing::info!(from = peer, op = op.name(), node = op.target(), "membership change forwarded to this leader");
-        membership::apply(&self.raft, op, self.membership_timeout, &self.counters).await
+    async fn change_membership(
+        &self,
+        g: &GroupServer,
+        group: GroupId,
+        peer: RaftNodeId,
+        op: membership::MembershipOp,
+    ) -> <ChangeMembership as Rpc>::Response {
+        tracing::info!(from = peer, group, op = op.name(), node = op.target(), "membership change forwarded to this leader");
+        membership::apply(&g.raft, op, self.membership_timeout, &self.counters).await
     }
+}
 
-    async fn campaign(&self, peer: RaftNodeId) -> <Campaign as Rpc>::Response {
-        tracing::info!(event = "leadership", from = peer, "asked to campaign: starting an election");
-        self.raft.trigger().elect().await.map_err(|e| e.to_string())
+async fn forwarded_write(g: &GroupServer, cmd: svea_storage::Command) -> <ForwardWrite as Rpc>::Response {
+    if g.freeze.is_frozen() {
+        return Err(ForwardError::NotLeader { leader: None });
     }
+    match g.writes.submit(cmd, Origin::Forwarded).await {
+        Ok(answer) => Ok(answer),
+        Err(Error::NotLeader { leader }) => Err(ForwardError::NotLeader { leader }),
+        Err(e) => Err(ForwardError::Failed(e.to_string())),
+    }
+}
+
+async fn campaign(g: &GroupServer, group: GroupId, peer: RaftNodeId) -> <Campaign as Rpc>::Response {
+    tracing::info!(event = "leadership", from = peer, group, "asked to campaign: starting an election");
+    g.raft.trigger().elect().await.map_err(|e| e.to_string())
 }

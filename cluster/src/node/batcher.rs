@@ -120,7 +120,7 @@ pub(super) async fn run(node: Weak<Inner>, mut queue: WriteQueueRx) {
         };
         let batch = gather(first, &mut queue, &mut held);
         let Some(inner) = node.upgrade() else { break };
-        in_flight.push(ClusterNode { inner }.commit(batch));
+        in_flight.push(ClusterNode::detached(inner).commit(batch));
     }
     while in_flight.next().await.is_some() {}
 }

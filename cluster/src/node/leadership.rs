@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::Raft;
-use svea_storage::{RaftNodeId, TypeConfig};
+use svea_storage::{GroupId, RaftNodeId, TypeConfig};
 
-use super::ClusterNode;
+use super::{ClusterNode, Inner};
 use crate::error::Error;
 use crate::membership::{self, MembershipError};
 use crate::metrics::Counters;
@@ -30,6 +30,13 @@ const LEASE_MARGIN_DIVISOR: u32 = 4;
 const CAMPAIGN_ATTEMPTS_MAX: u32 = 5;
 /// How often the hand-over checks whether the successor has caught up with the log.
 const CATCH_UP_POLL: Duration = Duration::from_millis(50);
+
+/// A home node counts as caught up for a hand-over when it lacks at most this many of the
+/// leader's entries (the hand-over itself then waits, writes frozen, for the rest).
+const HOME_CATCH_UP_LAG_MAX: u64 = 256;
+/// How often a group's leader checks whether its home region can take leadership back, as a
+/// fraction of the failure detector's window.
+const HOME_CHECKS_PER_FAILOVER_WINDOW: u32 = 4;
 
 const _: () = assert!(STEP_DOWN_WAIT_LEASES >= 2, "an election may need a second round");
 const _: () = assert!(LEADER_WAIT_LEASES > STEP_DOWN_WAIT_LEASES, "a waiting node outlasts a hand-over's election");
@@ -115,7 +122,7 @@ impl ClusterNode {
         let mut rx = raft.metrics();
         for _ in 0..CAMPAIGN_ATTEMPTS_MAX {
             tokio::time::sleep(lease + lease / LEASE_MARGIN_DIVISOR).await;
-            match t.call(to, &Campaign, self.inner.read_timeout).await {
+            match t.call_in(to, self.inner.group, &Campaign, self.inner.read_timeout).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(Error::Forward(format!("campaign refused: {e}"))),
                 Err(e) => return Err(Error::Forward(e.to_string())),
@@ -141,7 +148,7 @@ impl ClusterNode {
 
 /// Logs and counts every change of the leader this node follows, and of the membership. Ends
 /// when Raft stops; owned by the node, which also aborts it on shutdown.
-pub(super) async fn watch_leadership(raft: Raft<TypeConfig>, counters: Arc<Counters>) {
+pub(super) async fn watch_leadership(raft: Raft<TypeConfig>, group: GroupId, counters: Arc<Counters>) {
     let mut rx = raft.metrics();
     let (mut leader, mut membership) = {
         let m = rx.borrow();
@@ -151,7 +158,7 @@ pub(super) async fn watch_leadership(raft: Raft<TypeConfig>, counters: Arc<Count
         let m = rx.borrow().clone();
         if m.current_leader != leader {
             counters.leader_changed();
-            tracing::info!(event = "leader_change", node = m.id, term = m.current_term, previous = ?leader, leader = ?m.current_leader, "leader changed");
+            tracing::info!(event = "leader_change", node = m.id, group, term = m.current_term, previous = ?leader, leader = ?m.current_leader, "leader changed");
             leader = m.current_leader;
         }
         let applied = m.membership_config.log_id().map(|l| l.index);
@@ -159,8 +166,66 @@ pub(super) async fn watch_leadership(raft: Raft<TypeConfig>, counters: Arc<Count
             let mem = m.membership_config.membership();
             let voters: Vec<RaftNodeId> = mem.voter_ids().collect();
             let learners: Vec<RaftNodeId> = mem.learner_ids().collect();
-            tracing::info!(event = "membership", node = m.id, ?voters, ?learners, log_index = ?applied, "membership in effect");
+            tracing::info!(event = "membership", node = m.id, group, ?voters, ?learners, log_index = ?applied, "membership in effect");
             membership = applied;
+        }
+    }
+}
+
+impl ClusterNode {
+    /// The voter of this group's home region that should lead it instead of this node, if this
+    /// node leads it away from home: a member of the home region, not draining, reachable, and at
+    /// most [`HOME_CATCH_UP_LAG_MAX`] entries behind (lowest id first).
+    fn home_successor(&self) -> Option<RaftNodeId> {
+        let home = self.inner.home.as_deref()?;
+        if home == self.inner.region || self.leader() != Some(self.inner.id) || self.inner.freeze.is_frozen() {
+            return None;
+        }
+        let progress = membership::replication(&self.inner.raft).ok()?;
+        let last = progress.last_log_index.unwrap_or(0);
+        let m = self.inner.raft.metrics().borrow().membership_config.clone();
+        let membership = m.membership();
+        membership
+            .voter_ids()
+            .filter(|id| *id != self.inner.id)
+            .filter(|id| membership.get_node(id).is_some_and(|n| n.region == home && !n.draining))
+            .filter(|id| self.inner.health.node_reachable(*id))
+            .find(|id| progress.matched.get(id).copied().flatten().unwrap_or(0) + HOME_CATCH_UP_LAG_MAX >= last)
+    }
+}
+
+/// Brings a group's leadership home: while this node leads the group from outside its home
+/// region, and a node of the home region has been reachable and caught up for a whole
+/// failure-detector window (so a node that flaps does not pull leadership back and forth), hands
+/// leadership to it ([`ClusterNode::transfer_leadership`], the drain's hand-over). Ends when the
+/// group stops.
+pub(super) async fn bring_leadership_home(node: std::sync::Weak<Inner>, failover_after: Duration) {
+    let every = (failover_after / HOME_CHECKS_PER_FAILOVER_WINDOW).max(CATCH_UP_POLL);
+    let mut eligible_since: Option<(RaftNodeId, tokio::time::Instant)> = None;
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(inner) = node.upgrade() else { return };
+        let me = ClusterNode::detached(inner);
+        let Some(to) = me.home_successor() else {
+            eligible_since = None;
+            continue;
+        };
+        let since = match eligible_since {
+            Some((n, at)) if n == to => at,
+            _ => {
+                eligible_since = Some((to, tokio::time::Instant::now()));
+                continue;
+            }
+        };
+        if since.elapsed() < failover_after {
+            continue;
+        }
+        eligible_since = None;
+        let group = me.inner.group;
+        tracing::info!(event = "leadership", group, to, home = ?me.inner.home, "bringing the group's leadership home");
+        match me.transfer_leadership(to).await {
+            Ok(()) => me.inner.counters.leadership_home(),
+            Err(e) => tracing::warn!(event = "leadership", group, to, error = %e, "could not bring leadership home; trying again later"),
         }
     }
 }

@@ -12,9 +12,25 @@ use crate::rpc::{ChangeMembership, Replication};
 const MEMBERSHIP_ATTEMPTS_MAX: u32 = 5;
 
 impl ClusterNode {
-    /// Runs a membership change on the leader (here, or forwarded to it), retrying a few times
-    /// while leadership moves. Bounded by the membership-change timeout per attempt.
+    /// Runs a membership change in every Raft group of this node, group 0 first (every node is a
+    /// voter of every group, so the groups' memberships are one), each on its group's leader. A
+    /// change is idempotent, so a change that failed in a later group is completed by running it
+    /// again.
     pub async fn change_membership(&self, op: MembershipOp) -> Result<(), Error> {
+        let groups = self.groups();
+        if groups.is_empty() {
+            return self.change_membership_in_group(op).await;
+        }
+        for g in groups {
+            g.change_membership_in_group(op.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs a membership change in this handle's group on its leader (here, or forwarded to it),
+    /// retrying a few times while leadership moves. Bounded by the membership-change timeout per
+    /// attempt.
+    pub async fn change_membership_in_group(&self, op: MembershipOp) -> Result<(), Error> {
         let mut last = None;
         for _ in 0..MEMBERSHIP_ATTEMPTS_MAX {
             let leader = match membership::apply(&self.inner.raft, op.clone(), self.inner.membership_timeout, &self.inner.counters).await {
@@ -25,7 +41,7 @@ impl ClusterNode {
             let answer = match (leader, &self.inner.transport) {
                 (Some(l), Some(t)) if l != self.inner.id && self.inner.health.node_reachable(l) => {
                     let request = ChangeMembership(op.clone());
-                    self.while_reachable(l, t.call(l, &request, self.inner.membership_timeout))
+                    self.while_reachable(l, t.call_in(l, self.inner.group, &request, self.inner.membership_timeout))
                         .await?
                         .unwrap_or_else(|e| Err(MembershipError::Failed(e.to_string())))
                 }
@@ -50,7 +66,7 @@ impl ClusterNode {
             Err(MembershipError::NotLeader { leader: Some(l) }) if l != self.inner.id => {
                 self.fail_fast(l)?;
                 let t = self.inner.transport.as_ref().ok_or(Error::NotLeader { leader: Some(l) })?;
-                match self.while_reachable(l, t.call(l, &Replication, self.inner.read_timeout)).await? {
+                match self.while_reachable(l, t.call_in(l, self.inner.group, &Replication, self.inner.read_timeout)).await? {
                     Ok(r) => Ok(r?),
                     Err(e) => Err(Error::Forward(e.to_string())),
                 }

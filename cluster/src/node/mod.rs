@@ -26,7 +26,7 @@ use openraft::error::RaftError;
 use openraft::network::RaftNetworkFactory;
 use openraft::{Raft, ServerState, SnapshotPolicy};
 use svea_config::{Config, MemberSpec};
-use svea_storage::{CommandResult, LogStore, RaftNodeId, StateMachineStore, StateView, SveaNode, TypeConfig};
+use svea_storage::{CommandResult, GroupId, GroupStore, LogStore, RaftNodeId, StateMachineStore, StateView, SveaNode, TypeConfig};
 use tokio::task::JoinHandle;
 
 use crate::error::Error;
@@ -34,7 +34,7 @@ use crate::freeze::Freeze;
 use crate::health::{ping_schedule, run_pinger, Health};
 use crate::metrics::Counters;
 use crate::read_rounds::ReadRounds;
-use crate::server::Server;
+use crate::server::{GroupServer, Server};
 use crate::transport::Transport;
 
 /// A committed and locally applied command.
@@ -97,14 +97,24 @@ pub fn raft_config(cfg: &Config) -> Result<openraft::Config, Error> {
     rc.validate().map_err(|e| Error::RaftConfig(e.to_string()))
 }
 
-/// This node's handle on the cluster. Cheap to clone; `Send + Sync`.
+/// This node's handle on one Raft group of the cluster, and through [`ClusterNode::group`] on
+/// the node's other groups. Cheap to clone; `Send + Sync`.
 #[derive(Clone)]
 pub struct ClusterNode {
     inner: Arc<Inner>,
+    /// Every group of this node, indexed by group id (keeps them all alive while any handle
+    /// lives); `None` on the write batcher's handle.
+    all: Option<Arc<[Arc<Inner>]>>,
 }
 
 struct Inner {
     id: RaftNodeId,
+    /// This group's number.
+    group: GroupId,
+    /// The region this group's leader belongs in (see `leadership::bring_leadership_home`).
+    home: Option<String>,
+    /// This node's region.
+    region: String,
     transport: Option<Arc<Transport>>,
     health: Arc<Health>,
     raft: Raft<TypeConfig>,
@@ -155,8 +165,8 @@ impl Drop for Tasks {
 }
 
 impl ClusterNode {
-    /// Starts Raft on the given storage and network. Must run inside a tokio runtime; openraft
-    /// spawns its tasks on it.
+    /// Starts Raft on the given storage and network: a cluster of one Raft group. Must run
+    /// inside a tokio runtime; openraft spawns its tasks on it.
     ///
     /// `transport`, when given, serves this node's Raft RPCs and forwards writes and read
     /// barriers to the leader; without it the node can only be a cluster of one.
@@ -168,77 +178,162 @@ impl ClusterNode {
         transport: Option<Arc<Transport>>,
     ) -> Result<Self, Error>
     where
-        N: RaftNetworkFactory<TypeConfig>,
+        N: RaftNetworkFactory<TypeConfig> + Clone,
     {
+        Self::start_groups(cfg, vec![(log, sm)], vec![None], |_| network.clone(), transport).await
+    }
+
+    /// Starts one Raft instance per group of `stores` (group `g` is `stores[g]`, its home region
+    /// `homes[g]`: where its leader belongs, `None` for a group that belongs nowhere), every group
+    /// over the one `transport` (`network(g)` is group `g`'s Raft network) and sharing the
+    /// failure detector, the counters and the store's one flusher. The handle returned is group
+    /// 0's; [`Self::group`] gives the others.
+    pub async fn start_groups<N, F>(
+        cfg: &Config,
+        stores: Vec<GroupStore>,
+        homes: Vec<Option<String>>,
+        mut network: F,
+        transport: Option<Arc<Transport>>,
+    ) -> Result<Self, Error>
+    where
+        N: RaftNetworkFactory<TypeConfig>,
+        F: FnMut(GroupId) -> N,
+    {
+        if stores.is_empty() || stores.len() != homes.len() || stores.len() > usize::from(svea_storage::GROUPS_MAX) {
+            return Err(Error::Fatal(format!("{} group stores for {} home regions", stores.len(), homes.len())));
+        }
         let rc = Arc::new(raft_config(cfg)?);
         let id = cfg.node.id.get();
-        let view = sm.view();
-        let raft = Raft::new(id, rc, network, log, sm.clone()).await.map_err(|e| Error::Fatal(e.to_string()))?;
         let counters = Arc::new(Counters::default());
         let health = Health::new(id, cfg.timeouts.failover_after, counters.clone());
-        let freeze = Arc::new(Freeze::default());
-        let reads = Arc::new(ReadRounds::default());
-        let tasks = Tasks::default();
-        tasks.own(tokio::spawn(leadership::watch_leadership(raft.clone(), counters.clone())));
-        let (writes, queued) = batcher::WriteQueue::new();
+        let mut inners = Vec::with_capacity(stores.len());
+        let mut served = Vec::with_capacity(stores.len());
+        let mut queues = Vec::with_capacity(stores.len());
+        for (g, ((log, sm), home)) in stores.into_iter().zip(homes).enumerate() {
+            let group = g as GroupId;
+            let view = sm.view();
+            let raft = Raft::new(id, rc.clone(), network(group), log, sm.clone()).await.map_err(|e| Error::Fatal(e.to_string()))?;
+            let freeze = Arc::new(Freeze::default());
+            let reads = Arc::new(ReadRounds::default());
+            let tasks = Tasks::default();
+            tasks.own(tokio::spawn(leadership::watch_leadership(raft.clone(), group, counters.clone())));
+            let (writes, queued) = batcher::WriteQueue::new();
+            served.push(GroupServer { raft: raft.clone(), freeze: freeze.clone(), reads: reads.clone(), writes: writes.clone() });
+            queues.push(queued);
+            inners.push(Arc::new(Inner {
+                id,
+                group,
+                home,
+                region: cfg.node.region.to_string(),
+                transport: transport.clone(),
+                health: health.clone(),
+                raft,
+                view,
+                sm,
+                write_timeout: cfg.timeouts.client_write,
+                read_timeout: cfg.timeouts.raft_rpc,
+                membership_timeout: cfg.timeouts.membership_change,
+                leader_lease: cfg.timeouts.election_max,
+                counters: counters.clone(),
+                freeze,
+                reads,
+                writes,
+                tasks,
+            }));
+        }
+        let first = inners[0].clone();
         if let Some(t) = &transport {
             let server = Server {
-                raft: raft.clone(),
+                groups: served,
                 counters: counters.clone(),
                 membership_timeout: cfg.timeouts.membership_change,
                 max_snapshot_bytes: t.max_snapshot_bytes(),
-                freeze: freeze.clone(),
-                reads: reads.clone(),
-                writes: writes.clone(),
                 app: t.app_slot(),
             };
-            tasks.own(t.serve(Arc::new(server)));
-            let metrics = raft.metrics();
+            first.tasks.own(t.serve(Arc::new(server)));
+            let metrics = first.raft.metrics();
             let members = move || {
                 let m = metrics.borrow().membership_config.clone();
                 m.membership().nodes().map(|(k, v)| (*k, v.clone())).collect()
             };
             let (every, timeout) = ping_schedule(cfg.timeouts.failover_after);
-            tasks.own(tokio::spawn(run_pinger(health.clone(), t.clone(), members, every, timeout)));
+            first.tasks.own(tokio::spawn(run_pinger(health.clone(), t.clone(), members, every, timeout)));
         }
-        let inner = Arc::new(Inner {
-            id,
-            transport,
-            health,
-            raft,
-            view,
-            sm,
-            write_timeout: cfg.timeouts.client_write,
-            read_timeout: cfg.timeouts.raft_rpc,
-            membership_timeout: cfg.timeouts.membership_change,
-            leader_lease: cfg.timeouts.election_max,
-            counters,
-            freeze,
-            reads,
-            writes,
-            tasks,
-        });
-        inner.tasks.own(tokio::spawn(batcher::run(Arc::downgrade(&inner), queued)));
-        Ok(ClusterNode { inner })
+        for (inner, queued) in inners.iter().zip(queues) {
+            inner.tasks.own(tokio::spawn(batcher::run(Arc::downgrade(inner), queued)));
+        }
+        let all: Arc<[Arc<Inner>]> = inners.into();
+        for inner in all.iter() {
+            if inner.home.is_some() && inner.transport.is_some() {
+                inner.tasks.own(tokio::spawn(leadership::bring_leadership_home(Arc::downgrade(inner), cfg.timeouts.failover_after)));
+            }
+        }
+        Ok(ClusterNode { inner: first, all: Some(all) })
+    }
+
+    /// A handle on `inner` alone (the write batcher's, which only commits): [`Self::group`] and
+    /// [`Self::groups`] see no sibling groups through it.
+    fn detached(inner: Arc<Inner>) -> Self {
+        ClusterNode { inner, all: None }
+    }
+
+    /// This node's handle on Raft group `group`, if it runs one.
+    pub fn group(&self, group: GroupId) -> Option<ClusterNode> {
+        let all = self.all.as_ref()?;
+        all.get(usize::from(group)).map(|inner| ClusterNode { inner: inner.clone(), all: Some(all.clone()) })
+    }
+
+    /// Every Raft group this node runs, group 0 first.
+    pub fn groups(&self) -> Vec<ClusterNode> {
+        (0..self.group_count()).filter_map(|g| self.group(g)).collect()
+    }
+
+    /// How many Raft groups this node runs.
+    pub fn group_count(&self) -> GroupId {
+        self.all.as_ref().map_or(1, |a| a.len() as GroupId)
+    }
+
+    /// This handle's group.
+    pub fn group_id(&self) -> GroupId {
+        self.inner.group
+    }
+
+    /// The region this group's leader belongs in, if any.
+    pub fn home(&self) -> Option<&str> {
+        self.inner.home.as_deref()
     }
 
     /// Forms the cluster from the configured initial members if this store has never been part
-    /// of one. Restarting a node, or starting it twice, never re-initializes.
+    /// of one: every group of this node (see [`Self::bootstrap_group_if_new`]). True when this
+    /// node initialized at least one group.
     pub async fn bootstrap_if_new(&self, members: &[MemberSpec]) -> Result<bool, Error> {
+        let mut initialized = false;
+        for g in self.groups() {
+            initialized |= g.bootstrap_group_if_new(members).await?;
+        }
+        Ok(initialized)
+    }
+
+    /// Forms this handle's group from the configured initial members if this store has never
+    /// been part of it. Restarting a node, or starting it twice, never re-initializes.
+    async fn bootstrap_group_if_new(&self, members: &[MemberSpec]) -> Result<bool, Error> {
         let raft = &self.inner.raft;
         if raft.is_initialized().await.map_err(|e| Error::Fatal(e.to_string()))? {
             return Ok(false);
         }
-        // Only the lowest id initializes; the others receive membership from it. This keeps two
-        // nodes from proposing competing first configurations.
-        let lowest = members.iter().map(|m| m.id.get()).min();
-        if lowest != Some(self.inner.id) {
+        // Only one node initializes; the others receive membership from it. This keeps two
+        // nodes from proposing competing first configurations. It is the lowest id of the
+        // group's home region (it campaigns first, so the group's first leader is at home), or
+        // the lowest id of all when the group has no home or its region no member.
+        let lowest = |of: &mut dyn Iterator<Item = &MemberSpec>| of.map(|m| m.id.get()).min();
+        let at_home = self.inner.home.as_deref().and_then(|h| lowest(&mut members.iter().filter(|m| m.region.as_str() == h)));
+        if at_home.or(lowest(&mut members.iter())) != Some(self.inner.id) {
             return Ok(false);
         }
         let nodes: BTreeMap<RaftNodeId, SveaNode> = members.iter().map(|m| (m.id.get(), member_node(m))).collect();
         match raft.initialize(nodes).await {
             Ok(()) => {
-                tracing::info!(node = self.inner.id, members = members.len(), "cluster initialized");
+                tracing::info!(node = self.inner.id, group = self.inner.group, members = members.len(), "cluster initialized");
                 Ok(true)
             }
             Err(RaftError::APIError(openraft::error::InitializeError::NotAllowed(_))) => Ok(false),
@@ -335,16 +430,28 @@ impl ClusterNode {
     }
 
     /// Stops Raft, closes the transport, stops every background task and flushes the store.
+    /// Stops every group of this node (this handle's siblings too: they share the transport).
     pub async fn shutdown(&self) -> Result<(), Error> {
-        let stopped = self.inner.raft.shutdown().await.map_err(|e| Error::Fatal(e.to_string()));
+        let groups: Vec<Arc<Inner>> = match &self.all {
+            Some(all) => all.iter().cloned().collect(),
+            None => vec![self.inner.clone()],
+        };
+        let mut stopped = Ok(());
+        for g in &groups {
+            let r = g.raft.shutdown().await.map_err(|e| Error::Fatal(e.to_string()));
+            stopped = stopped.and(r);
+        }
         if let Some(t) = &self.inner.transport {
             t.close();
         }
-        for task in self.inner.tasks.abort_all() {
-            // Aborted: this returns at the task's next await point.
-            let _ = task.await;
+        for g in &groups {
+            for task in g.tasks.abort_all() {
+                // Aborted: this returns at the task's next await point.
+                let _ = task.await;
+            }
         }
         stopped?;
+        // One flusher serves every group: one flush covers them all.
         self.inner.sm.flush().await?;
         Ok(())
     }

@@ -54,7 +54,7 @@ impl ClusterNode {
             return Err(Error::NotLeader { leader: None });
         }
         self.leader_reachable(leader)?;
-        match self.while_reachable(leader, t.call(leader, request, timeout)).await? {
+        match self.while_reachable(leader, t.call_in(leader, self.inner.group, request, timeout)).await? {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(ForwardError::NotLeader { leader })) => Err(Error::NotLeader { leader }),
             // The leader may have committed before failing to answer: the outcome is unknown.

@@ -30,7 +30,7 @@ use openraft::{Snapshot, Vote};
 use quinn::{AsyncUdpSocket, Runtime};
 use svea_config::{Config, PeerAddr};
 use svea_storage::codec::{decode, encode};
-use svea_storage::{RaftNodeId, TypeConfig};
+use svea_storage::{GroupId, RaftNodeId, TypeConfig};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
@@ -430,27 +430,41 @@ impl Transport {
             .ok_or_else(|| format!("resolving {addr}: no address"))
     }
 
-    /// Sends one request and waits for its typed response, bounded by `timeout`.
+    /// Sends one request that belongs to no Raft group (or to group 0) and waits for its typed
+    /// response, bounded by `timeout`.
     pub async fn call<R: Rpc>(&self, peer: RaftNodeId, request: &R, timeout: Duration) -> Result<R::Response, TransportError> {
-        self.exchange(peer, request, &[], timeout).await
+        self.exchange(peer, 0, request, &[], timeout).await
+    }
+
+    /// [`Self::call`] for Raft group `group`: the same connection carries every group.
+    pub async fn call_in<R: Rpc>(&self, peer: RaftNodeId, group: GroupId, request: &R, timeout: Duration) -> Result<R::Response, TransportError> {
+        self.exchange(peer, group, request, &[], timeout).await
     }
 
     /// Streams a full snapshot to `peer`: its bytes follow the request frame.
     pub async fn send_snapshot(
         &self,
         peer: RaftNodeId,
+        group: GroupId,
         vote: Vote<RaftNodeId>,
         snapshot: Snapshot<TypeConfig>,
         timeout: Duration,
     ) -> Result<SnapshotResponse<RaftNodeId>, TransportError> {
         let data = snapshot.snapshot.into_inner();
         let header = InstallSnapshot { vote, meta: snapshot.meta, len: data.len() as u64 };
-        self.exchange(peer, &header, &data, timeout).await?.map_err(TransportError::BadResponse)
+        self.exchange(peer, group, &header, &data, timeout).await?.map_err(TransportError::BadResponse)
     }
 
     /// One stream: the request frame, then `trailer`, then the answer frame.
-    async fn exchange<R: Rpc>(&self, peer: RaftNodeId, request: &R, trailer: &[u8], timeout: Duration) -> Result<R::Response, TransportError> {
-        let bytes = rpc::encode_request(request).map_err(|e| TransportError::BadResponse(e.to_string()))?;
+    async fn exchange<R: Rpc>(
+        &self,
+        peer: RaftNodeId,
+        group: GroupId,
+        request: &R,
+        trailer: &[u8],
+        timeout: Duration,
+    ) -> Result<R::Response, TransportError> {
+        let bytes = rpc::encode_request(request, group).map_err(|e| TransportError::BadResponse(e.to_string()))?;
         let max = self.settings.max_frame_bytes;
         let fut = async {
             let conn = self.connection(peer).await?;
@@ -498,7 +512,7 @@ async fn serve_stream(server: Arc<Server>, max: usize, peer: RaftNodeId, mut sen
             tracing::debug!(peer, "refused a request from a node outside the current membership");
             encode(&Reply::<()>::Err(format!("node {peer} is not a member of this cluster")))
         }
-        Ok((kind, payload)) => server.dispatch(peer, kind, payload, &mut recv).await,
+        Ok((kind, group, payload)) => server.dispatch(peer, kind, group, payload, &mut recv).await,
         Err(refusal) => encode(&Reply::<()>::Err(refusal)),
     };
     let sent = match answer {
