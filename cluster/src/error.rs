@@ -25,6 +25,15 @@ pub enum Error {
         /// The configured limit.
         after: Duration,
     },
+    /// A command's keys belong to different Raft groups: nothing was proposed (a group's log
+    /// holds only its own keys; records shared across groups are written one group at a time).
+    #[error("a command may not span raft groups: {first} and {other}")]
+    CrossGroup {
+        /// The command's first key and its group.
+        first: String,
+        /// A key in another group, and its group.
+        other: String,
+    },
     /// Raft stopped (shutdown or a storage failure); the node must restart.
     #[error("raft stopped: {0}")]
     Fatal(String),
@@ -70,6 +79,7 @@ impl Error {
             Error::RaftConfig(e) => Error::RaftConfig(e.clone()),
             Error::Initialize(e) => Error::Initialize(e.clone()),
             Error::Storage(e) => Error::Fatal(e.to_string()),
+            Error::CrossGroup { first, other } => Error::CrossGroup { first: first.clone(), other: other.clone() },
         }
     }
 

@@ -10,6 +10,7 @@
 //! Does not own: HTTP, JSON, actors or the feedback domain; it moves opaque commands.
 
 mod error;
+mod front;
 mod freeze;
 pub mod health;
 pub mod membership;
@@ -23,5 +24,6 @@ pub mod tls;
 pub mod transport;
 
 pub use error::Error;
-pub use node::{member_node, raft_config, ClusterNode, ClusterStatus, Committed, Verdict};
+pub use front::{ClusterNode, OneGroup, Placement, Placer, View};
+pub use node::{member_node, raft_config, ClusterStatus, Committed, GroupNode, Verdict};
 pub use svea_storage as storage;

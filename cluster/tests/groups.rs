@@ -9,7 +9,7 @@ use std::time::Duration;
 use svea_cluster::network::QuicNetwork;
 use svea_cluster::tls::{self, Identity};
 use svea_cluster::transport::{Transport, TransportSettings};
-use svea_cluster::ClusterNode;
+use svea_cluster::{ClusterNode, Placement, Placer};
 use svea_config::loopback::{Cluster, Node};
 use svea_config::Config;
 use svea_storage::engine::mem::MemDisk;
@@ -47,6 +47,25 @@ fn configs(dir: &std::path::Path) -> Vec<Config> {
         .collect()
 }
 
+/// The test's placement: a key ending in a digit lives in that group, anything else in group 0.
+struct LastDigit;
+
+fn last_digit(key: &str) -> u16 {
+    key.chars().last().and_then(|c| c.to_digit(10)).map_or(0, |d| d as u16)
+}
+
+impl Placer for LastDigit {
+    fn actor(&self, actor: &str) -> u16 {
+        last_digit(actor)
+    }
+    fn index(&self, key: &str) -> u16 {
+        last_digit(key)
+    }
+    fn index_prefix(&self, _: &str) -> Placement {
+        Placement::Every
+    }
+}
+
 async fn start(cfg: &Config) -> ClusterNode {
     let identity = Identity::load(&cfg.tls.ca_cert, &cfg.tls.node_cert, &cfg.tls.node_key).expect("identity");
     let t: Arc<Transport> = Transport::bind(cfg.node.raft_listen_addr, &identity, TransportSettings::from_config(cfg)).expect("bind");
@@ -59,7 +78,7 @@ async fn start(cfg: &Config) -> ClusterNode {
     let stores = svea_storage::open_in_memory_groups(&disk, Duration::from_secs(5), 3).expect("stores");
     let homes = REGIONS.iter().map(|r| Some(r.to_string())).collect();
     let network = QuicNetwork::new(t.clone());
-    let node = ClusterNode::start_groups(cfg, stores, homes, |g| network.in_group(g), Some(t)).await.expect("start");
+    let node = ClusterNode::start_groups(cfg, stores, homes, |g| network.in_group(g), Some(t), Arc::new(LastDigit)).await.expect("start");
     node.bootstrap_if_new(&cfg.initial_members()).await.expect("bootstrap");
     node
 }
@@ -93,14 +112,16 @@ async fn each_region_leads_its_own_group_and_gets_it_back_after_losing_it() {
         wait_leader(&nodes, g, u64::from(g) + 1).await;
     }
 
-    // A write through any node lands in the group it was written to, and only there.
+    // A write through any node lands in the group its key is placed in, and only there; the
+    // node's view reads it from there.
     for g in 0..3u16 {
         let via = &nodes[(usize::from(g) + 1) % 3];
         let actor = format!("session/in-group-{g}");
-        let c = via.group(g).expect("group").write(Command::Claim { actor: actor.clone(), node: via.id(), expected_epoch: 0 }).await;
+        let c = via.write(Command::Claim { actor: actor.clone(), node: via.id(), expected_epoch: 0 }).await;
         assert!(matches!(c.expect("write").result, CommandResult::Claimed(_)), "group {g}");
         for n in &nodes {
-            n.group(g).expect("group").read_barrier().await.expect("barrier");
+            n.read_barrier().await.expect("barrier");
+            assert_eq!(n.view().owner(&actor).expect("read"), Some(Owner { node: via.id(), epoch: 1 }));
             for other in 0..3u16 {
                 let owner = n.group(other).expect("group").view().owner(&actor).expect("read");
                 let want = (other == g).then_some(Owner { node: via.id(), epoch: 1 });
@@ -108,6 +129,18 @@ async fn each_region_leads_its_own_group_and_gets_it_back_after_losing_it() {
             }
         }
     }
+    // A command whose records belong to two groups is refused before anything is proposed.
+    let put = Command::Put {
+        actor: "session/in-group-1".into(),
+        node: 2,
+        epoch: 1,
+        expected_version: 0,
+        state: b"s".to_vec(),
+        index_writes: vec![svea_storage::IndexWrite { key: "record-2".into(), value: b"v".to_vec(), mode: svea_storage::IndexMode::Upsert }],
+        index_deletes: vec![],
+    };
+    let refused = nodes[1].write(put).await.err().expect("refused");
+    assert!(matches!(refused, svea_cluster::Error::CrossGroup { .. }), "{refused}");
 
     // Gothenburg's group loses its leadership to Stockholm (the drain's hand-over); with its
     // home node reachable and caught up, the leadership goes back home by itself.

@@ -50,6 +50,9 @@ pub enum Error {
     /// The background flusher stopped (the store is shutting down or failed).
     #[error("flusher stopped")]
     FlusherGone,
+    /// A key was placed in a Raft group this node does not run.
+    #[error("no raft group {0} on this node")]
+    NoGroup(u16),
     /// A store was asked for no Raft group, or for more than it can hold.
     #[error("a store holds 1 to {max} raft groups, not {asked}")]
     Groups {

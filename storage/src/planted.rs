@@ -27,12 +27,22 @@ pub enum Bug {
     /// that believes it applied data it does not have (only a disk that keeps a prefix of the
     /// unflushed writes, as sled's log can, shows it).
     AppliedIndexFirst,
+    /// A write is proposed in the Raft group after the one its keys belong to (the cluster's
+    /// routing reads the switch): the command is applied in the wrong group.
+    WrongGroup,
 }
 
 impl Bug {
     /// Every bug that can be planted.
-    pub const ALL: [Bug; 6] =
-        [Bug::AckBeforeFlush, Bug::AcceptStaleEpoch, Bug::SettleWithoutRecord, Bug::ApplyBatchOutOfOrder, Bug::PayoutSettledTwice, Bug::AppliedIndexFirst];
+    pub const ALL: [Bug; 7] = [
+        Bug::AckBeforeFlush,
+        Bug::AcceptStaleEpoch,
+        Bug::SettleWithoutRecord,
+        Bug::ApplyBatchOutOfOrder,
+        Bug::PayoutSettledTwice,
+        Bug::AppliedIndexFirst,
+        Bug::WrongGroup,
+    ];
 }
 
 #[cfg(feature = "planted-bugs")]
@@ -48,6 +58,7 @@ mod switch {
         static APPLY_BATCH_OUT_OF_ORDER: Cell<bool> = const { Cell::new(false) };
         static PAYOUT_SETTLED_TWICE: Cell<bool> = const { Cell::new(false) };
         static APPLIED_INDEX_FIRST: Cell<bool> = const { Cell::new(false) };
+        static WRONG_GROUP: Cell<bool> = const { Cell::new(false) };
     }
 
     fn cell(bug: Bug) -> &'static std::thread::LocalKey<Cell<bool>> {
@@ -58,6 +69,7 @@ mod switch {
             Bug::ApplyBatchOutOfOrder => &APPLY_BATCH_OUT_OF_ORDER,
             Bug::PayoutSettledTwice => &PAYOUT_SETTLED_TWICE,
             Bug::AppliedIndexFirst => &APPLIED_INDEX_FIRST,
+            Bug::WrongGroup => &WRONG_GROUP,
         }
     }
 
@@ -112,4 +124,10 @@ pub fn payout_settled_twice() -> bool {
 /// Whether apply should write the applied log id in its own batch before the data ([`Bug::AppliedIndexFirst`]).
 pub(crate) fn applied_index_first() -> bool {
     is_on(Bug::AppliedIndexFirst)
+}
+
+/// Whether a write should go to the group after its own ([`Bug::WrongGroup`]). Public because the
+/// routing is the cluster's; a constant `false` without the feature.
+pub fn wrong_group() -> bool {
+    is_on(Bug::WrongGroup)
 }

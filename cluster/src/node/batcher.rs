@@ -3,7 +3,7 @@
 //! openraft 0.9 appends one entry per `client_write` and waits for its flush before the next, so
 //! throughput comes from putting many commands in one entry. Every write of this node (and, on
 //! the leader, every write a follower forwarded) is queued here as a [`Unit`]; one task owned by
-//! the [`ClusterNode`] takes whatever is queued at that moment, up to [`BATCH_COMMANDS_MAX`]
+//! the [`GroupNode`] takes whatever is queued at that moment, up to [`BATCH_COMMANDS_MAX`]
 //! commands and [`BATCH_BYTES_MAX`] bytes, and proposes it as ONE entry
 //! ([`Command::Batch`], or the command itself when it is alone), or forwards it to the leader as
 //! ONE [`ForwardWrite`]. There is no linger: when the queue holds one write, it goes at once.
@@ -12,7 +12,7 @@
 //!
 //! Each unit gets its own answer: its commands' results with the entry's index. A failure of the
 //! whole batch (no leader, timeout, forward error) gives every unit the same error the single
-//! write would have got; [`ClusterNode::write`] retries only the errors that prove nothing was
+//! write would have got; [`GroupNode::write`] retries only the errors that prove nothing was
 //! sent, exactly as for a single command. A unit forwarded here by a follower is never forwarded
 //! again: when this node is not the leader it answers "not the leader" and the follower retries.
 
@@ -23,7 +23,7 @@ use openraft::error::{ClientWriteError, RaftError};
 use svea_storage::{Command, CommandResult};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{ClusterNode, Inner};
+use super::{GroupNode, Inner};
 use crate::error::Error;
 use crate::rpc::ForwardWrite;
 
@@ -96,7 +96,7 @@ impl WriteQueue {
 }
 
 /// The batcher task: forms batches from the queue and keeps up to [`BATCHES_IN_FLIGHT_MAX`] in
-/// flight. Holds the node weakly, so dropping the last [`ClusterNode`] still stops it; owned by
+/// flight. Holds the node weakly, so dropping the last [`GroupNode`] still stops it; owned by
 /// the node's tasks (stopped on shutdown).
 pub(super) async fn run(node: Weak<Inner>, mut queue: WriteQueueRx) {
     let mut in_flight = FuturesUnordered::new();
@@ -120,7 +120,7 @@ pub(super) async fn run(node: Weak<Inner>, mut queue: WriteQueueRx) {
         };
         let batch = gather(first, &mut queue, &mut held);
         let Some(inner) = node.upgrade() else { break };
-        in_flight.push(ClusterNode::detached(inner).commit(batch));
+        in_flight.push(GroupNode::detached(inner).commit(batch));
     }
     while in_flight.next().await.is_some() {}
 }
@@ -184,7 +184,7 @@ fn split<'a>(index: u64, result: CommandResult, units: impl Iterator<Item = &'a 
         .collect()
 }
 
-impl ClusterNode {
+impl GroupNode {
     /// Proposes (or forwards) one batch and answers every unit in it, within the client-write
     /// timeout. Units whose callers already gave up are left out before anything is sent.
     async fn commit(self, mut units: Vec<Unit>) {

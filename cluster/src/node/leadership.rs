@@ -7,7 +7,7 @@ use std::time::Duration;
 use openraft::Raft;
 use svea_storage::{GroupId, RaftNodeId, TypeConfig};
 
-use super::{ClusterNode, Inner};
+use super::{GroupNode, Inner};
 use crate::error::Error;
 use crate::membership::{self, MembershipError};
 use crate::metrics::Counters;
@@ -42,7 +42,7 @@ const _: () = assert!(STEP_DOWN_WAIT_LEASES >= 2, "an election may need a second
 const _: () = assert!(LEADER_WAIT_LEASES > STEP_DOWN_WAIT_LEASES, "a waiting node outlasts a hand-over's election");
 const _: () = assert!(LEASE_MARGIN_DIVISOR >= 2, "the margin is a fraction of a lease, not a second lease");
 
-impl ClusterNode {
+impl GroupNode {
     /// The leader this node knows of right now, if any.
     pub fn leader(&self) -> Option<RaftNodeId> {
         self.inner.raft.metrics().borrow().current_leader
@@ -172,7 +172,7 @@ pub(super) async fn watch_leadership(raft: Raft<TypeConfig>, group: GroupId, cou
     }
 }
 
-impl ClusterNode {
+impl GroupNode {
     /// The voter of this group's home region that should lead it instead of this node, if this
     /// node leads it away from home: a member of the home region, not draining, reachable, and at
     /// most [`HOME_CATCH_UP_LAG_MAX`] entries behind (lowest id first).
@@ -197,7 +197,7 @@ impl ClusterNode {
 /// Brings a group's leadership home: while this node leads the group from outside its home
 /// region, and a node of the home region has been reachable and caught up for a whole
 /// failure-detector window (so a node that flaps does not pull leadership back and forth), hands
-/// leadership to it ([`ClusterNode::transfer_leadership`], the drain's hand-over). Ends when the
+/// leadership to it ([`GroupNode::transfer_leadership`], the drain's hand-over). Ends when the
 /// group stops.
 pub(super) async fn bring_leadership_home(node: std::sync::Weak<Inner>, failover_after: Duration) {
     let every = (failover_after / HOME_CHECKS_PER_FAILOVER_WINDOW).max(CATCH_UP_POLL);
@@ -205,7 +205,7 @@ pub(super) async fn bring_leadership_home(node: std::sync::Weak<Inner>, failover
     loop {
         tokio::time::sleep(every).await;
         let Some(inner) = node.upgrade() else { return };
-        let me = ClusterNode::detached(inner);
+        let me = GroupNode::detached(inner);
         let Some(to) = me.home_successor() else {
             eligible_since = None;
             continue;

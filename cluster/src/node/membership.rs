@@ -3,7 +3,7 @@
 //! [`crate::membership`].
 
 use super::leadership::LEADER_WAIT_LEASES;
-use super::ClusterNode;
+use super::GroupNode;
 use crate::error::Error;
 use crate::membership::{self, MembershipError, MembershipOp, ReplicationStatus};
 use crate::rpc::{ChangeMembership, Replication};
@@ -11,26 +11,11 @@ use crate::rpc::{ChangeMembership, Replication};
 /// Attempts of a membership change that meets "not the leader" (leadership moving meanwhile).
 const MEMBERSHIP_ATTEMPTS_MAX: u32 = 5;
 
-impl ClusterNode {
-    /// Runs a membership change in every Raft group of this node, group 0 first (every node is a
-    /// voter of every group, so the groups' memberships are one), each on its group's leader. A
-    /// change is idempotent, so a change that failed in a later group is completed by running it
-    /// again.
-    pub async fn change_membership(&self, op: MembershipOp) -> Result<(), Error> {
-        let groups = self.groups();
-        if groups.is_empty() {
-            return self.change_membership_in_group(op).await;
-        }
-        for g in groups {
-            g.change_membership_in_group(op.clone()).await?;
-        }
-        Ok(())
-    }
-
+impl GroupNode {
     /// Runs a membership change in this handle's group on its leader (here, or forwarded to it),
     /// retrying a few times while leadership moves. Bounded by the membership-change timeout per
     /// attempt.
-    pub async fn change_membership_in_group(&self, op: MembershipOp) -> Result<(), Error> {
+    pub async fn change_membership(&self, op: MembershipOp) -> Result<(), Error> {
         let mut last = None;
         for _ in 0..MEMBERSHIP_ATTEMPTS_MAX {
             let leader = match membership::apply(&self.inner.raft, op.clone(), self.inner.membership_timeout, &self.inner.counters).await {

@@ -1,5 +1,5 @@
-//! One node's membership in the replicated store: [`ClusterNode`], its openraft wiring, its
-//! background tasks and its accessors. The node's work is split by concern, one `impl ClusterNode`
+//! One node's membership in the replicated store: [`GroupNode`], its openraft wiring, its
+//! background tasks and its accessors. The node's work is split by concern, one `impl GroupNode`
 //! block per file:
 //!
 //! - [`writes`]: proposing commands (here or forwarded to the leader) and waiting for them;
@@ -26,7 +26,7 @@ use openraft::error::RaftError;
 use openraft::network::RaftNetworkFactory;
 use openraft::{Raft, ServerState, SnapshotPolicy};
 use svea_config::{Config, MemberSpec};
-use svea_storage::{CommandResult, GroupId, GroupStore, LogStore, RaftNodeId, StateMachineStore, StateView, SveaNode, TypeConfig};
+use svea_storage::{CommandResult, GroupId, GroupStore, RaftNodeId, StateMachineStore, StateView, SveaNode, TypeConfig};
 use tokio::task::JoinHandle;
 
 use crate::error::Error;
@@ -97,14 +97,11 @@ pub fn raft_config(cfg: &Config) -> Result<openraft::Config, Error> {
     rc.validate().map_err(|e| Error::RaftConfig(e.to_string()))
 }
 
-/// This node's handle on one Raft group of the cluster, and through [`ClusterNode::group`] on
-/// the node's other groups. Cheap to clone; `Send + Sync`.
+/// This node's handle on one Raft group of the cluster ([`crate::ClusterNode`] holds them all).
+/// Cheap to clone; `Send + Sync`.
 #[derive(Clone)]
-pub struct ClusterNode {
+pub struct GroupNode {
     inner: Arc<Inner>,
-    /// Every group of this node, indexed by group id (keeps them all alive while any handle
-    /// lives); `None` on the write batcher's handle.
-    all: Option<Arc<[Arc<Inner>]>>,
 }
 
 struct Inner {
@@ -127,7 +124,7 @@ struct Inner {
     /// lease, its `election_timeout_max`).
     leader_lease: Duration,
     counters: Arc<Counters>,
-    /// Frozen while this node hands leadership away (see [`ClusterNode::transfer_leadership`]);
+    /// Frozen while this node hands leadership away (see [`GroupNode::transfer_leadership`]);
     /// shared with the RPC server, which refuses forwarded writes and reads meanwhile.
     freeze: Arc<Freeze>,
     /// The read-index rounds concurrent barriers share; shared with the RPC server, whose
@@ -135,12 +132,12 @@ struct Inner {
     reads: Arc<ReadRounds>,
     /// The write batcher's queue (its task is one of `tasks`).
     writes: batcher::WriteQueue,
-    /// Every task this node spawned; stopped by [`ClusterNode::shutdown`].
+    /// Every task this node spawned; stopped by [`GroupNode::shutdown`].
     tasks: Tasks,
 }
 
 /// A node's background tasks (leader watch, write batcher, pinger, the transport's accept loop). Aborted on
-/// shutdown, or when the last [`ClusterNode`] handle is dropped without one.
+/// shutdown, or when the last [`GroupNode`] handle is dropped without one.
 #[derive(Default)]
 struct Tasks(Mutex<Vec<JoinHandle<()>>>);
 
@@ -164,37 +161,18 @@ impl Drop for Tasks {
     }
 }
 
-impl ClusterNode {
-    /// Starts Raft on the given storage and network: a cluster of one Raft group. Must run
-    /// inside a tokio runtime; openraft spawns its tasks on it.
-    ///
-    /// `transport`, when given, serves this node's Raft RPCs and forwards writes and read
-    /// barriers to the leader; without it the node can only be a cluster of one.
-    pub async fn start<N>(
-        cfg: &Config,
-        log: LogStore,
-        sm: StateMachineStore,
-        network: N,
-        transport: Option<Arc<Transport>>,
-    ) -> Result<Self, Error>
-    where
-        N: RaftNetworkFactory<TypeConfig> + Clone,
-    {
-        Self::start_groups(cfg, vec![(log, sm)], vec![None], |_| network.clone(), transport).await
-    }
-
+impl GroupNode {
     /// Starts one Raft instance per group of `stores` (group `g` is `stores[g]`, its home region
     /// `homes[g]`: where its leader belongs, `None` for a group that belongs nowhere), every group
     /// over the one `transport` (`network(g)` is group `g`'s Raft network) and sharing the
-    /// failure detector, the counters and the store's one flusher. The handle returned is group
-    /// 0's; [`Self::group`] gives the others.
+    /// failure detector, the counters and the store's one flusher.
     pub async fn start_groups<N, F>(
         cfg: &Config,
         stores: Vec<GroupStore>,
         homes: Vec<Option<String>>,
         mut network: F,
         transport: Option<Arc<Transport>>,
-    ) -> Result<Self, Error>
+    ) -> Result<Vec<Self>, Error>
     where
         N: RaftNetworkFactory<TypeConfig>,
         F: FnMut(GroupId) -> N,
@@ -262,35 +240,18 @@ impl ClusterNode {
         for (inner, queued) in inners.iter().zip(queues) {
             inner.tasks.own(tokio::spawn(batcher::run(Arc::downgrade(inner), queued)));
         }
-        let all: Arc<[Arc<Inner>]> = inners.into();
-        for inner in all.iter() {
+        drop(first);
+        for inner in &inners {
             if inner.home.is_some() && inner.transport.is_some() {
                 inner.tasks.own(tokio::spawn(leadership::bring_leadership_home(Arc::downgrade(inner), cfg.timeouts.failover_after)));
             }
         }
-        Ok(ClusterNode { inner: first, all: Some(all) })
+        Ok(inners.into_iter().map(|inner| GroupNode { inner }).collect())
     }
 
-    /// A handle on `inner` alone (the write batcher's, which only commits): [`Self::group`] and
-    /// [`Self::groups`] see no sibling groups through it.
+    /// A handle on `inner` (the write batcher's and the home-coming task's).
     fn detached(inner: Arc<Inner>) -> Self {
-        ClusterNode { inner, all: None }
-    }
-
-    /// This node's handle on Raft group `group`, if it runs one.
-    pub fn group(&self, group: GroupId) -> Option<ClusterNode> {
-        let all = self.all.as_ref()?;
-        all.get(usize::from(group)).map(|inner| ClusterNode { inner: inner.clone(), all: Some(all.clone()) })
-    }
-
-    /// Every Raft group this node runs, group 0 first.
-    pub fn groups(&self) -> Vec<ClusterNode> {
-        (0..self.group_count()).filter_map(|g| self.group(g)).collect()
-    }
-
-    /// How many Raft groups this node runs.
-    pub fn group_count(&self) -> GroupId {
-        self.all.as_ref().map_or(1, |a| a.len() as GroupId)
+        GroupNode { inner }
     }
 
     /// This handle's group.
@@ -303,20 +264,9 @@ impl ClusterNode {
         self.inner.home.as_deref()
     }
 
-    /// Forms the cluster from the configured initial members if this store has never been part
-    /// of one: every group of this node (see [`Self::bootstrap_group_if_new`]). True when this
-    /// node initialized at least one group.
-    pub async fn bootstrap_if_new(&self, members: &[MemberSpec]) -> Result<bool, Error> {
-        let mut initialized = false;
-        for g in self.groups() {
-            initialized |= g.bootstrap_group_if_new(members).await?;
-        }
-        Ok(initialized)
-    }
-
     /// Forms this handle's group from the configured initial members if this store has never
     /// been part of it. Restarting a node, or starting it twice, never re-initializes.
-    async fn bootstrap_group_if_new(&self, members: &[MemberSpec]) -> Result<bool, Error> {
+    pub async fn bootstrap_if_new(&self, members: &[MemberSpec]) -> Result<bool, Error> {
         let raft = &self.inner.raft;
         if raft.is_initialized().await.map_err(|e| Error::Fatal(e.to_string()))? {
             return Ok(false);
@@ -430,29 +380,23 @@ impl ClusterNode {
     }
 
     /// Stops Raft, closes the transport, stops every background task and flushes the store.
-    /// Stops every group of this node (this handle's siblings too: they share the transport).
-    pub async fn shutdown(&self) -> Result<(), Error> {
-        let groups: Vec<Arc<Inner>> = match &self.all {
-            Some(all) => all.iter().cloned().collect(),
-            None => vec![self.inner.clone()],
-        };
-        let mut stopped = Ok(());
-        for g in &groups {
-            let r = g.raft.shutdown().await.map_err(|e| Error::Fatal(e.to_string()));
-            stopped = stopped.and(r);
+    /// Stops Raft in this group; the node's shutdown ([`crate::ClusterNode::shutdown`]) stops
+    /// every group this way, then closes the transport and stops the tasks.
+    pub(crate) async fn stop_raft(&self) -> Result<(), Error> {
+        self.inner.raft.shutdown().await.map_err(|e| Error::Fatal(e.to_string()))
+    }
+
+    /// Stops every task of this group (and, for group 0, the node's accept loop and pinger).
+    pub(crate) async fn stop_tasks(&self) {
+        for task in self.inner.tasks.abort_all() {
+            // Aborted: this returns at the task's next await point.
+            let _ = task.await;
         }
-        if let Some(t) = &self.inner.transport {
-            t.close();
-        }
-        for g in &groups {
-            for task in g.tasks.abort_all() {
-                // Aborted: this returns at the task's next await point.
-                let _ = task.await;
-            }
-        }
-        stopped?;
-        // One flusher serves every group: one flush covers them all.
-        self.inner.sm.flush().await?;
-        Ok(())
+    }
+
+    /// Waits until everything this node's store wrote is durable (one flusher serves every
+    /// group, so one flush covers them all).
+    pub(crate) async fn flush(&self) -> Result<(), Error> {
+        Ok(self.inner.sm.flush().await?)
     }
 }

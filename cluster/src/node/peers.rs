@@ -1,13 +1,13 @@
 //! Calls from this node to another one, guarded by the failure detector: a call to a node that
 //! has been silent for `failover_after` is refused before anything is sent, and a call in flight
 //! gives up as soon as its target goes silent. A caller whose call found its target silent can
-//! wait for the detector's verdict ([`ClusterNode::await_verdict`]) instead of failing at once.
+//! wait for the detector's verdict ([`GroupNode::await_verdict`]) instead of failing at once.
 
 use std::time::Duration;
 
 use svea_storage::RaftNodeId;
 
-use super::ClusterNode;
+use super::GroupNode;
 use crate::error::Error;
 use crate::rpc::{AppCall, ForwardError, Rpc};
 use crate::transport::TransportError;
@@ -27,7 +27,7 @@ pub enum Verdict {
     Undecided,
 }
 
-impl ClusterNode {
+impl GroupNode {
     /// Sends an application (actor) call to another node and returns its answer.
     pub async fn call_app(&self, node: RaftNodeId, payload: Vec<u8>, timeout: Duration) -> Result<Vec<u8>, Error> {
         let t = self.inner.transport.as_ref().ok_or(Error::NotLeader { leader: None })?;

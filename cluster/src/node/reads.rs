@@ -9,11 +9,11 @@ use std::time::Duration;
 use openraft::error::{CheckIsLeaderError, RaftError};
 use svea_storage::{RaftNodeId, SveaNode};
 
-use super::ClusterNode;
+use super::GroupNode;
 use crate::error::Error;
 use crate::rpc::ReadIndex;
 
-impl ClusterNode {
+impl GroupNode {
     /// Makes local reads linearizable: confirms with a quorum that the leader still leads, takes
     /// its commit index (asking the leader over the transport when this node follows), and waits
     /// until this node has applied it. The confirmation is shared with the barriers that arrive
@@ -106,12 +106,12 @@ mod tests {
         for round in 0..3u64 {
             let actor = format!("session/{round}");
             node.write(Command::Claim { actor: actor.clone(), node: 1, expected_epoch: 0 }).await.expect("write");
-            let before = node.read_index_rounds();
+            let before = node.groups()[0].read_index_rounds();
             let barriers: Vec<_> = (0..100).map(|_| node.read_barrier()).collect();
             for r in futures::future::join_all(barriers).await {
                 r.expect("barrier");
             }
-            let rounds = node.read_index_rounds() - before;
+            let rounds = node.groups()[0].read_index_rounds() - before;
             assert!((1..=2).contains(&rounds), "100 concurrent barriers ran {rounds} rounds");
             // Every barrier began after the write was acknowledged, so the write is visible.
             assert_eq!(node.view().owner(&actor).expect("read"), Some(Owner { node: 1, epoch: 1 }));

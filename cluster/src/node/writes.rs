@@ -7,7 +7,7 @@ use std::time::Duration;
 use svea_storage::Command;
 
 use super::batcher::Origin;
-use super::{ClusterNode, Committed};
+use super::{GroupNode, Committed};
 use crate::error::Error;
 
 /// First pause before retrying a write or read that no leader accepted (doubles, capped).
@@ -20,7 +20,7 @@ const LEADER_WAIT_ATTEMPTS_MAX: u32 = 100;
 const _: () = assert!(RETRY_BACKOFF_MIN.as_millis() < RETRY_BACKOFF_MAX.as_millis(), "the backoff grows");
 const _: () = assert!(LEADER_WAIT_ATTEMPTS_MAX > 1, "a request gets at least one retry");
 
-impl ClusterNode {
+impl GroupNode {
     /// Proposes a command, waits until it is committed and applied on this node, and returns
     /// the state machine's answer. The command goes through the write batcher
     /// ([`super::batcher`]): it shares a Raft entry (and a forward to the leader) with the

@@ -1557,7 +1557,7 @@ fn reserve_reward(id: &BusinessId, session: &SessionId, device: &DeviceHash, nex
 
 /// A reward given back after a till refund: one entry customer -> business (the customer is the
 /// reward entry's), posted on the business's account, and the transfer the wallet takes.
-fn reverse_reward(id: &BusinessId, session: &SessionId, next: &mut Business, amount: Ore, now: DateTime<Utc>, view: &svea_storage::StateView) -> Result<Vec<svea_storage::IndexWrite>, ActorError> {
+fn reverse_reward(id: &BusinessId, session: &SessionId, next: &mut Business, amount: Ore, now: DateTime<Utc>, view: &svea_cluster::View) -> Result<Vec<svea_storage::IndexWrite>, ActorError> {
     let reward = EntryRecord { entry: EntryId::reward(id, session) }.read(view)?.ok_or_else(|| ActorError::Internal(format!("paid reward of session {session} has no ledger entry")))?;
     let device = reward
         .legs

@@ -10,7 +10,8 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use svea_storage::codec::{decode, encode};
-use svea_storage::{IndexMode, IndexWrite, StateView};
+use svea_cluster::View as StateView;
+use svea_storage::{IndexMode, IndexWrite};
 
 use super::business::Settlement;
 use crate::domain::Fingerprint;

@@ -224,10 +224,16 @@ pub async fn status(node: &NodeHandle) -> Result<ClusterOut, ActorError> {
         .members
         .iter()
         .map(|(id, n)| {
-            let matched = replication.as_ref().and_then(|r| r.matched.get(id).copied().flatten());
-            let lag = replication.as_ref().and_then(|r| {
-                let last = r.last_log_index.unwrap_or(0);
-                r.matched.get(id).map(|m| last.saturating_sub(m.unwrap_or(0)))
+            // Group 0's matched index; the lag is the largest of any group's.
+            let matched = replication.as_ref().and_then(|r| r.first()?.matched.get(id).copied().flatten());
+            let lag = replication.as_ref().and_then(|groups| {
+                groups
+                    .iter()
+                    .filter_map(|r| {
+                        let last = r.last_log_index.unwrap_or(0);
+                        r.matched.get(id).map(|m| last.saturating_sub(m.unwrap_or(0)))
+                    })
+                    .max()
             });
             MemberOut {
                 id: *id,
@@ -382,7 +388,7 @@ pub async fn drain(node: &NodeHandle) -> Result<DrainOut, ActorError> {
     }
 
     let mut leadership_moved_to = None;
-    if cluster.status().leader == Some(me) {
+    if cluster.leads_any() {
         let regions = &node.config().regions;
         let voters = cluster.status().voters;
         let to = placement::candidates(cluster, regions, node.config().node.region.as_str(), Some(me))

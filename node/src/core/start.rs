@@ -105,7 +105,7 @@ impl Core {
     pub async fn shutdown(self) {
         let cluster = &self.handle.cluster;
         let me = cluster.id();
-        if cluster.status().leader == Some(me) {
+        if cluster.leads_any() {
             let config = &self.handle.config;
             let voters = cluster.status().voters;
             let to = crate::actors::placement::candidates(cluster, &config.regions, config.node.region.as_str(), Some(me))

@@ -148,6 +148,7 @@ pub fn bug_name(bug: Bug) -> &'static str {
         Bug::ApplyBatchOutOfOrder => "apply-batch-out-of-order",
         Bug::PayoutSettledTwice => "payout-settled-twice",
         Bug::AppliedIndexFirst => "applied-index-first",
+        Bug::WrongGroup => "wrong-group",
     }
 }
 
@@ -160,9 +161,10 @@ pub fn parse_bug(s: &str) -> Result<Bug, String> {
         "apply-batch-out-of-order" => Ok(Bug::ApplyBatchOutOfOrder),
         "payout-settled-twice" => Ok(Bug::PayoutSettledTwice),
         "applied-index-first" => Ok(Bug::AppliedIndexFirst),
+        "wrong-group" => Ok(Bug::WrongGroup),
         other => Err(format!(
             "unknown bug {other:?}: ack-before-flush, accept-stale-epoch, settle-without-record, apply-batch-out-of-order, \
-             payout-settled-twice or applied-index-first"
+             payout-settled-twice, applied-index-first or wrong-group"
         )),
     }
 }
