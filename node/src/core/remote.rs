@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use svea_cluster::transport::AppHandler;
+use svea_cluster::serve::AppHandler;
 use svea_storage::codec::{decode, encode};
 use svea_storage::RaftNodeId;
 
