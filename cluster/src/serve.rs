@@ -1,6 +1,6 @@
 //! The seam between the QUIC transport and the server that answers what arrives. The transport
 //! ([`transport`](crate::transport)) accepts connections and streams, reads each request frame
-//! and hands it to the [`Handler`] it was given; the server (`server.rs`) is that handler. Both
+//! and hands it to the `Handler` it was given; the server (`server.rs`) is that handler. Both
 //! depend on this module and neither names the other, so the transport only moves frames and
 //! the server only answers requests.
 

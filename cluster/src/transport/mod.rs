@@ -7,7 +7,7 @@
 //! same code over simulated UDP and time.
 //!
 //! This module only moves frames: it accepts connections and streams and hands each request to
-//! the [`Handler`] it is given ([`serve`](crate::serve): the server implements it; this module
+//! the `Handler` it is given ([`serve`](crate::serve): the server implements it; this module
 //! never names the server), which answers it. Every task it spawns is owned: the accept loop
 //! owns its connections' tasks, each connection owns its streams' tasks, and all of them end when
 //! the endpoint closes.
