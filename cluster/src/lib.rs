@@ -4,7 +4,8 @@
 //! Owns: Raft wiring and timing ([`ClusterNode`]: writes, reads, leadership, membership, each in
 //! its own file under `node/`), bootstrap, the Raft network ([`network`]), the typed RPCs nodes
 //! send each other ([`rpc`]) and their serving side (`server`), the QUIC transport
-//! ([`transport`]) and its mutual TLS ([`tls`]), membership changes ([`membership`]), failure
+//! ([`transport`]) and its mutual TLS ([`tls`]), the seam between transport and server
+//! ([`serve`]: neither names the other), membership changes ([`membership`]), failure
 //! detection ([`health`]), event counters ([`metrics`]) and the read-index rounds concurrent read
 //! barriers share (`read_rounds`).
 //! Does not own: HTTP, JSON, actors or the feedback domain; it moves opaque commands.
@@ -19,6 +20,7 @@ pub mod network;
 mod node;
 mod read_rounds;
 pub mod rpc;
+pub mod serve;
 mod server;
 pub mod tls;
 pub mod transport;

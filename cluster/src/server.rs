@@ -1,9 +1,13 @@
 //! The serving side of the RPCs in [`rpc`](crate::rpc): one handler per request type, each
 //! returning exactly that type's response. The transport accepts connections and streams, reads
-//! the request frame and hands it here; this module decodes it by kind and answers.
+//! the request frame and hands it to the [`Handler`] it was given, which [`Server`] is; this
+//! module decodes it by kind and answers. It knows the transport only through that seam
+//! ([`serve`](crate::serve)).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
+
+use futures::future::BoxFuture;
 
 use openraft::error::{CheckIsLeaderError, RaftError};
 use openraft::{Raft, Snapshot};
@@ -20,11 +24,7 @@ use crate::rpc::{
     Append, AppCall, Campaign, ChangeMembership, ForwardError, ForwardWrite, InstallSnapshot, Ping, Pong, ReadIndex, Replication,
     Reply, RequestVote, Rpc, RpcKind,
 };
-use crate::transport::{frame, AppHandler};
-
-/// Where the application's handler of [`AppCall`]s is installed (once, possibly after the server
-/// started: the node builds its actors after Raft).
-pub(crate) type AppSlot = Arc<OnceLock<Arc<dyn AppHandler>>>;
+use crate::serve::{AppSlot, Handler, FRAME_TOO_LARGE};
 
 /// Everything serving requests needs: the node's Raft groups, indexed by their [`GroupId`], and
 /// what the node shares between them.
@@ -61,6 +61,23 @@ async fn answer<R: Rpc, F: std::future::Future<Output = R::Response>>(
         Err(e) => Err(format!("undecodable {:?} request: {e}", R::KIND)),
     };
     encode(&reply)
+}
+
+impl Handler for Server {
+    fn admits(&self, peer: RaftNodeId) -> bool {
+        Server::admits(self, peer)
+    }
+
+    fn dispatch<'a>(
+        &'a self,
+        peer: RaftNodeId,
+        kind: RpcKind,
+        group: GroupId,
+        payload: &'a [u8],
+        recv: &'a mut quinn::RecvStream,
+    ) -> BoxFuture<'a, Result<Vec<u8>, CodecError>> {
+        Box::pin(Server::dispatch(self, peer, kind, group, payload, recv))
+    }
 }
 
 impl Server {
@@ -119,7 +136,7 @@ impl Server {
         recv: &mut quinn::RecvStream,
     ) -> <InstallSnapshot as Rpc>::Response {
         if len > self.max_snapshot_bytes {
-            let _ = recv.stop(quinn::VarInt::from_u32(frame::FRAME_TOO_LARGE));
+            let _ = recv.stop(quinn::VarInt::from_u32(FRAME_TOO_LARGE));
             return Err(format!("snapshot of {len} bytes is over the limit of {} bytes", self.max_snapshot_bytes));
         }
         // `len` is at most `max_snapshot_bytes`, which fits memory by configuration.

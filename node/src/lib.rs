@@ -5,7 +5,9 @@
 //! routes a call ([`actors::routing`]); [`core`] the node core that ties storage, Raft and actors
 //! together and offers typed operations; [`http`] the public and operator APIs (the only module
 //! that knows HTTP and JSON); [`telemetry`] the metrics registry `/metrics` serves; [`cli`] the
-//! `svea` subcommands.
+//! `svea` subcommands; [`request_id`], [`window`] and [`tls_reload`] small helpers of the ground
+//! floor. Modules import only the floors below their own: `cli -> http -> core -> actors ->
+//! domain`, telemetry between actors and domain (ARCHITECTURE.md, "Floors").
 //! Does not own: Raft, transport or storage internals (see `svea-cluster`, `svea-storage`).
 
 pub mod actors;
@@ -15,6 +17,7 @@ pub mod domain;
 pub mod http;
 pub mod request_id;
 pub mod telemetry;
+pub mod window;
 
 /// The version of this build (the workspace's).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

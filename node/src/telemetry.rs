@@ -8,7 +8,10 @@
 //! [`svea_storage::StorageObserver`] (storage itself knows no metrics library). Everything that
 //! is already state elsewhere (Raft's metrics, the failure detector, the cluster's event counters,
 //! the routing queue, scoring counters, `/proc`) is read at scrape time by one collector, so it
-//! is never copied or stale. Timings only measure; nothing decides by them.
+//! is never copied or stale. That collector is the node core's (`core::collectors`), handed in
+//! through [`Telemetry::go_live`] as a [`Live`]: this module keeps the registry, the families and
+//! the encoding helpers, and imports neither the core nor the actors. Timings only measure;
+//! nothing decides by them.
 
 use std::fmt;
 use std::sync::atomic::AtomicI64;
@@ -23,10 +26,8 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
-use svea_cluster::ClusterNode;
 
-use crate::actors::registry::RegistryHandle;
-use crate::core::scoring::FeedbackScoring;
+use crate::window::MinuteWindow;
 
 /// Upper bounds of the HTTP request duration buckets, in seconds (2 s is the p95 target).
 pub const HTTP_BUCKETS_S: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0];
@@ -205,7 +206,7 @@ pub struct Events {
     pub payout_rail_errors: Counter,
     /// This node's HTTP answers in the last minute, `ok` and `error` (5xx), for the console's
     /// error rate.
-    answers: Arc<crate::core::routed::RoutedWindow>,
+    answers: Arc<MinuteWindow>,
     /// When these events started counting: the node's start, for the console's uptime.
     started: std::time::Instant,
     /// Mails this node sent (sign-up verification, sign-in links).
@@ -278,7 +279,7 @@ impl Events {
             payouts_in_flight: Gauge::default(),
             payouts_stuck: Gauge::default(),
             payout_rail_errors: Counter::default(),
-            answers: Arc::new(crate::core::routed::RoutedWindow::over([ANSWER_OK, ANSWER_ERROR])),
+            answers: Arc::new(MinuteWindow::over([ANSWER_OK, ANSWER_ERROR])),
             started: std::time::Instant::now(),
             mail_sent: Counter::default(),
             mail_failed: Counter::default(),
@@ -390,23 +391,19 @@ impl Events {
     }
 }
 
-/// What the scrape-time collector reads: set once the node core is up.
-pub struct Live {
-    /// Raft, membership, failure detector, cluster counters.
-    pub cluster: ClusterNode,
-    /// The routing queue.
-    pub registry: RegistryHandle,
-    /// Scoring counters.
-    pub scoring: Arc<FeedbackScoring>,
-    /// The node's data directory (`node.data_dir`): its size and its file system's free space.
-    pub data_dir: std::path::PathBuf,
+/// What is read at every scrape from state kept elsewhere (Raft, the failure detector, the
+/// routing queue, scoring, the data directory, `/proc`): the node core's collector
+/// (`core::collectors`), handed in once it is up ([`Telemetry::go_live`]).
+pub trait Live: Send + Sync + 'static {
+    /// Encodes its families at one scrape.
+    fn encode(&self, enc: &mut DescriptorEncoder) -> fmt::Result;
 }
 
 /// The node's registry and its event families.
 pub struct Telemetry {
     registry: Registry,
     events: Events,
-    live: Arc<OnceLock<Live>>,
+    live: Arc<OnceLock<Box<dyn Live>>>,
 }
 
 impl Telemetry {
@@ -488,7 +485,7 @@ impl Telemetry {
     }
 
     /// Starts reading `live` at every scrape (once; later calls are ignored).
-    pub fn go_live(&self, live: Live) {
+    pub fn go_live(&self, live: Box<dyn Live>) {
         let _ = self.live.set(live);
     }
 
@@ -511,7 +508,7 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 
 /// Reads the live state at every scrape.
 struct LiveCollector {
-    live: Arc<OnceLock<Live>>,
+    live: Arc<OnceLock<Box<dyn Live>>>,
     budget_ratio: Arc<std::sync::Mutex<std::collections::BTreeMap<String, f64>>>,
 }
 
@@ -521,20 +518,23 @@ impl fmt::Debug for LiveCollector {
     }
 }
 
-fn gauge(enc: &mut DescriptorEncoder, name: &str, help: &str, v: i64) -> fmt::Result {
+/// One gauge read elsewhere.
+pub fn gauge(enc: &mut DescriptorEncoder, name: &str, help: &str, v: i64) -> fmt::Result {
     ConstGauge::new(v).encode(enc.encode_descriptor(name, help, None, MetricType::Gauge)?)
 }
 
-fn gauge_f(enc: &mut DescriptorEncoder, name: &str, help: &str, v: f64) -> fmt::Result {
+/// One gauge of a fraction read elsewhere.
+pub fn gauge_f(enc: &mut DescriptorEncoder, name: &str, help: &str, v: f64) -> fmt::Result {
     ConstGauge::new(v).encode(enc.encode_descriptor(name, help, None, MetricType::Gauge)?)
 }
 
-fn counter(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> fmt::Result {
+/// One counter read elsewhere: `name` without `_total`.
+pub fn counter(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> fmt::Result {
     ConstCounter::new(v).encode(enc.encode_descriptor(name, help, None, MetricType::Counter)?)
 }
 
 /// A counter family whose samples are read elsewhere: `name` without `_total`.
-pub(crate) fn counter_family<L: EncodeLabelSet>(
+pub fn counter_family<L: EncodeLabelSet>(
     enc: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -547,7 +547,8 @@ pub(crate) fn counter_family<L: EncodeLabelSet>(
     Ok(())
 }
 
-fn gauge_family<L: EncodeLabelSet>(enc: &mut DescriptorEncoder, name: &str, help: &str, samples: impl IntoIterator<Item = (L, i64)>) -> fmt::Result {
+/// A gauge family whose samples are read elsewhere.
+pub fn gauge_family<L: EncodeLabelSet>(enc: &mut DescriptorEncoder, name: &str, help: &str, samples: impl IntoIterator<Item = (L, i64)>) -> fmt::Result {
     let mut m = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
     for (labels, v) in samples {
         ConstGauge::new(v).encode(m.encode_family(&labels)?)?;
@@ -555,7 +556,8 @@ fn gauge_family<L: EncodeLabelSet>(enc: &mut DescriptorEncoder, name: &str, help
     Ok(())
 }
 
-fn sat(v: u64) -> i64 {
+/// `v` as a gauge's `i64`, saturating.
+pub fn sat(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -581,69 +583,17 @@ impl Collector for LiveCollector {
                 sat(nearly_spent as u64),
             )?;
         }
-        let Some(live) = self.live.get() else { return Ok(()) };
-        let s = live.cluster.status();
-        gauge(e, "svea_raft_term", "Current Raft term", sat(s.term))?;
-        gauge(e, "svea_raft_is_leader", "1 when this node leads.", i64::from(s.leader == Some(s.node_id)))?;
-        gauge(e, "svea_raft_leader_id", "Id of the leader this node follows (0 when unknown)", sat(s.leader.unwrap_or(0)))?;
-        let last = s.last_log_index.unwrap_or(0);
-        gauge(e, "svea_raft_last_log_index", "Last Raft log index written on this node", sat(last))?;
-        gauge(e, "svea_raft_applied_index", "Index of the last Raft entry applied on this node", sat(s.last_applied_index.unwrap_or(0)))?;
-        gauge_family(
-            e,
-            "svea_raft_replication_lag_entries",
-            "As leader: entries each follower is behind this node's last log index",
-            s.matched.iter().map(|(id, m)| ([("follower", id.to_string())], sat(last.saturating_sub(*m)))),
-        )?;
-        let health = live.cluster.health();
-        gauge_family(
-            e,
-            "svea_cluster_peer_up",
-            "The failure detector's view of each other member: 1 reachable, 0 not",
-            s.members
-                .iter()
-                .filter(|(id, _)| **id != s.node_id)
-                .map(|(id, n)| ([("peer", id.to_string()), ("peer_region", n.region.clone())], i64::from(health.node_reachable(*id)))),
-        )?;
-        let mut per_region = std::collections::BTreeMap::<&str, i64>::new();
-        for n in s.members.values() {
-            *per_region.entry(n.region.as_str()).or_default() += 1;
+        match self.live.get() {
+            Some(live) => live.encode(e),
+            None => Ok(()),
         }
-        // `member_region`, not `region`: see [`GeoLabels::routed_region`].
-        gauge_family(
-            e,
-            "svea_cluster_members",
-            "Members (voters and learners) per region",
-            per_region.into_iter().map(|(r, n)| ([("member_region", r)], n)),
-        )?;
-        store(e, &live.data_dir)?;
-        gauge(e, "svea_registry_queue_depth", "Actor calls queued or in flight on this node", sat(live.registry.queue_depth() as u64))?;
-        counter(
-            e,
-            "svea_commands_applied",
-            "Commands applied on this node since it started (each command of a batch entry counts)",
-            live.cluster.commands_applied(),
-        )?;
-        let samples = live.cluster.counters().samples();
-        let mut i = 0;
-        while i < samples.len() {
-            let (name, help, _, _) = samples[i];
-            let group: Vec<_> = samples[i..].iter().take_while(|x| x.0 == name).collect();
-            i += group.len();
-            match group[0].2 {
-                None => counter(e, name, help, group[0].3)?,
-                Some(_) => counter_family(e, name, help, group.iter().filter_map(|(_, _, l, v)| l.map(|(k, l)| ([(k, l)], *v))))?,
-            }
-        }
-        live.scoring.encode(e)?;
-        process(e)
     }
 }
 
 /// `svea_store_bytes` and the data directory's file system (`svea_store_free_bytes`,
 /// `svea_store_filesystem_bytes`): what the disk alerts watch. A directory that cannot be read
 /// exports nothing (the alerts' `absent` is not what they test; the scrape must not fail).
-fn store(e: &mut DescriptorEncoder, data_dir: &std::path::Path) -> fmt::Result {
+pub fn store(e: &mut DescriptorEncoder, data_dir: &std::path::Path) -> fmt::Result {
     if let Some(bytes) = store_bytes(data_dir) {
         gauge(e, "svea_store_bytes", "Bytes of the files under the node's data directory (the store, its snapshots, the GeoIP copy)", sat(bytes))?;
     }
@@ -762,7 +712,7 @@ pub fn cert_not_after(path: &std::path::Path) -> Result<i64, CertExpiryError> {
 
 /// `process_*` from `/proc/self` (Linux; elsewhere nothing).
 #[cfg(target_os = "linux")]
-fn process(e: &mut DescriptorEncoder) -> fmt::Result {
+pub fn process(e: &mut DescriptorEncoder) -> fmt::Result {
     let Ok(me) = procfs::process::Process::myself() else { return Ok(()) };
     let Ok(stat) = me.stat() else { return Ok(()) };
     use procfs::WithCurrentSystemInfo as _;
@@ -781,7 +731,7 @@ fn process(e: &mut DescriptorEncoder) -> fmt::Result {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn process(_e: &mut DescriptorEncoder) -> fmt::Result {
+pub fn process(_e: &mut DescriptorEncoder) -> fmt::Result {
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 use quinn::{RecvStream, SendStream};
 
 use super::TransportError;
+pub use crate::serve::FRAME_TOO_LARGE;
 
 /// Reads one frame of at most `max` bytes.
 pub async fn read_frame(recv: &mut RecvStream, max: usize) -> Result<Vec<u8>, TransportError> {
@@ -32,6 +33,3 @@ pub async fn write_frame(send: &mut SendStream, body: &[u8], max: usize) -> Resu
     send.write_all(body).await.map_err(|e| TransportError::Stream(e.to_string()))?;
     Ok(())
 }
-
-/// Application error code sent when a frame is refused for its size.
-pub const FRAME_TOO_LARGE: u32 = 0x5f01;

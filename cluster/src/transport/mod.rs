@@ -7,7 +7,8 @@
 //! same code over simulated UDP and time.
 //!
 //! This module only moves frames: it accepts connections and streams and hands each request to
-//! the [`server`](crate::server), which answers it. Every task it spawns is owned: the accept loop
+//! the `Handler` it is given ([`serve`](crate::serve): the server implements it; this module
+//! never names the server), which answers it. Every task it spawns is owned: the accept loop
 //! owns its connections' tasks, each connection owns its streams' tasks, and all of them end when
 //! the endpoint closes.
 //!
@@ -24,7 +25,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use openraft::raft::SnapshotResponse;
 use openraft::{Snapshot, Vote};
 use quinn::{AsyncUdpSocket, Runtime};
@@ -35,7 +35,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::rpc::{self, InstallSnapshot, Reply, Rpc};
-use crate::server::{AppSlot, Server};
+use crate::serve::{AppHandler, AppSlot, Handler};
 use crate::tls::{self, Identity};
 use frame::{read_frame, write_frame};
 
@@ -158,12 +158,6 @@ impl TransportSettings {
     }
 }
 
-/// Serves application (actor) calls arriving from other nodes.
-pub trait AppHandler: Send + Sync + 'static {
-    /// Handles one call from node `from`.
-    fn call(&self, from: RaftNodeId, payload: Vec<u8>) -> BoxFuture<'static, Result<Vec<u8>, String>>;
-}
-
 struct Peer {
     addr: PeerAddr,
     conn: Option<quinn::Connection>,
@@ -282,11 +276,11 @@ impl Transport {
 
     /// Starts accepting connections and hands their requests to `server`. The returned task ends
     /// when the endpoint closes, and with it every connection and request task it spawned.
-    pub(crate) fn serve(self: &Arc<Self>, server: Arc<Server>) -> JoinHandle<()> {
+    pub(crate) fn serve(self: &Arc<Self>, server: Arc<dyn Handler>) -> JoinHandle<()> {
         tokio::spawn(self.clone().accept_loop(server))
     }
 
-    async fn accept_loop(self: Arc<Self>, server: Arc<Server>) {
+    async fn accept_loop(self: Arc<Self>, server: Arc<dyn Handler>) {
         // Dropping a JoinSet aborts its tasks: connections live no longer than this loop.
         let mut connections = JoinSet::new();
         while let Some(incoming) = self.endpoint.accept().await {
@@ -295,7 +289,7 @@ impl Transport {
         }
     }
 
-    async fn serve_connection(self: Arc<Self>, incoming: quinn::Incoming, server: Arc<Server>) {
+    async fn serve_connection(self: Arc<Self>, incoming: quinn::Incoming, server: Arc<dyn Handler>) {
         let conn = match tokio::time::timeout(self.settings.connect_timeout, incoming).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
@@ -496,7 +490,7 @@ impl Transport {
 
 /// Serves one stream: reads the request frame (refused from its header when over `max`), has
 /// `server` answer it, and writes the answer frame.
-async fn serve_stream(server: Arc<Server>, max: usize, peer: RaftNodeId, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+async fn serve_stream(server: Arc<dyn Handler>, max: usize, peer: RaftNodeId, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
     let body = match read_frame(&mut recv, max).await {
         Ok(body) => body,
         Err(e) => {

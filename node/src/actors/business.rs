@@ -37,7 +37,7 @@ use super::keys::{
 };
 use crate::domain::ledger::{Account, Book, Entry, EntryId, EntryKind, ExternalRef, Funds};
 use super::{ActorEnv, ActorError, ConflictKind, Missing, Op};
-use crate::core::remote::RemoteCall;
+use super::remote::RemoteCall;
 use crate::domain::pos::{Delivery, PosError, PosIntegration, Provider, PurchaseVerification};
 use crate::domain::{
     compute_reward, swedish_day_key, Brake, BusinessId, Cap, DeviceHash, Fingerprint, HourlyRewards, KeyHash, LocationId,

@@ -775,7 +775,7 @@ pub fn maintenance(view: &StateView) -> Result<Option<Maintenance>, ActorError> 
 
 // ---- The ledger (issue 21) ----
 
-use crate::core::rail::PayoutId;
+use crate::domain::ledger::PayoutId;
 use crate::domain::ledger::{Account, Entry, EntryId, ExternalRef, Posting};
 
 /// Digits of a posting number in its key: every `u64`, so key order is posting order.

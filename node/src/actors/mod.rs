@@ -84,15 +84,15 @@ macro_rules! actor_shell {
 }
 
 /// Implements [`Op`] for an operation type served by `$actor`: its reply, whether it creates the
-/// actor, and its [`crate::core::remote::RemoteCall`] variant (named like the type).
+/// actor, and its [`crate::actors::remote::RemoteCall`] variant (named like the type).
 macro_rules! op {
     ($actor:ident, $id:ty: $op:ident -> $reply:ty $(, creates = $creates:expr)?) => {
         impl crate::actors::Op for $op {
             type Actor = $actor;
             type Reply = $reply;
             $(const CREATES: bool = $creates;)?
-            fn remote(self, id: $id) -> crate::core::remote::RemoteCall {
-                crate::core::remote::RemoteCall::$op(id, self)
+            fn remote(self, id: $id) -> crate::actors::remote::RemoteCall {
+                crate::actors::remote::RemoteCall::$op(id, self)
             }
         }
     };
@@ -103,6 +103,7 @@ pub mod cell;
 pub mod keys;
 pub mod placement;
 pub mod registry;
+pub mod remote;
 pub mod routing;
 pub mod session;
 pub mod signin;
@@ -165,8 +166,8 @@ pub trait Op: Clone + Send + Serialize + DeserializeOwned + 'static {
         None
     }
 
-    /// The operation as sent to another node (see `core::remote`).
-    fn remote(self, id: <Self::Actor as Hosted>::Id) -> crate::core::remote::RemoteCall;
+    /// The operation as sent to another node (see [`crate::actors::remote`]).
+    fn remote(self, id: <Self::Actor as Hosted>::Id) -> crate::actors::remote::RemoteCall;
 }
 
 /// An operation as delivered to the actix actor.

@@ -60,7 +60,7 @@ impl RegistryHandle {
     }
 
     /// Serves a call forwarded by another node that believes this node owns the actor (see
-    /// `core::remote`): it is served here or refused, never forwarded again.
+    /// [`super::remote::RemoteCall::serve`]): it is served here or refused, never forwarded again.
     pub async fn call_forwarded<O: Op>(&self, id: <O::Actor as Hosted>::Id, op: O) -> Result<O::Reply, ActorError> {
         self.submit(id, op, true).await
     }

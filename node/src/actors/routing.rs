@@ -1,5 +1,5 @@
 //! Where an actor call runs: the one place that decides it ([`decide`]) and carries it out
-//! ([`deliver`]): here, on the owning node (over QUIC, through `core::remote`), here after taking
+//! ([`deliver`]): here, on the owning node (over QUIC, through [`super::remote`]), here after taking
 //! the actor over from a lost owner, or on a successor after handing the actor off.
 
 use std::rc::Rc;
@@ -119,7 +119,7 @@ pub async fn deliver<O: Op>(router: &Rc<Router>, id: <O::Actor as Hosted>::Id, o
             Route::Remote(_) if forwarded => Err(ActorError::Fenced { key: stored.clone() }),
             Route::Remote(node) => {
                 let sent = tokio::time::Instant::now();
-                match crate::core::remote::forward(env, node, id.clone(), op.clone()).await {
+                match super::remote::forward(env, node, id.clone(), op.clone()).await {
                     Ok(answer) => answer,
                     // The owner went silent: it may be dead but not yet declared so (the takeover
                     // window). Wait for the failure detector's verdict instead of answering 503;

@@ -23,7 +23,7 @@ use tracing::Instrument;
 use super::cell::{Persisted, Slot};
 use super::keys::{entry_writes, EntryRecord, FlyingRecord, Index, OutboxRecord, PayoutIdRecord, PayoutRecord, PayoutState, PostedRecord};
 use super::{ActorEnv, ActorError, Missing, Op};
-use crate::core::rail::PayoutId;
+use crate::domain::ledger::PayoutId;
 use crate::domain::ledger::{Account, Book, Entry, EntryId, EntryKind, LedgerError};
 use crate::domain::payee::SealedPayee;
 use crate::domain::{DeviceHash, Ore};

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use clap::Subcommand;
 
-use crate::core::operator::{ClusterOut, DrainOut, MaintenanceOut, MemberIn, OrgReleaseOut};
+use crate::http::cluster_json::{ClusterOut, DrainOut, MaintenanceOut, MemberIn, OrgReleaseOut};
 
 /// Environment variable the token is read from when `--token` is not given.
 pub const TOKEN_VAR: &str = "SVEA_OPERATOR_TOKEN";

@@ -4,14 +4,17 @@
 //! operations.
 //!
 //! Rooms: [`start`] opens and wires everything and stops it again; [`sessions`] is a customer's
-//! session end to end; [`remote`] carries actor calls between nodes; [`sweeper`] expires
+//! session end to end; [`remote`] receives actor calls from other nodes (the calls themselves
+//! are the actors', `actors::remote`); [`collectors`] is what `/metrics` reads at each scrape;
+//! [`sweeper`] expires
 //! abandoned sessions and redacts feedback texts past their retention; [`privacy`] is a customer's
 //! export and erasure; [`operator`] is what the operator API does to the cluster (with
-//! [`routed`], where customers were routed lately, for the console); [`scoring`]
+//! [`crate::window`], where customers were routed lately, for the console); [`scoring`]
 //! scores feedback before its session stores it, asking the model through [`ollama`] when
 //! configured; [`feedback`] pages through a business's feedback list; [`review`] the rewards a
 //! business's hourly brake held, and its release or refusal of each.
 
+pub mod collectors;
 pub mod feedback;
 pub mod funding;
 pub mod mail;
@@ -23,7 +26,6 @@ pub mod ollama;
 pub mod privacy;
 pub mod remote;
 pub mod review;
-pub mod routed;
 pub mod scoring;
 pub mod sessions;
 pub mod signin;
@@ -89,7 +91,7 @@ pub struct NodeHandle {
     /// Scores feedback before its session stores it.
     scoring: Arc<scoring::FeedbackScoring>,
     /// Where this node's routing decisions sent customers lately (node-local, for the console).
-    routed: Arc<routed::RoutedWindow>,
+    routed: Arc<crate::window::MinuteWindow>,
     /// The metrics registry `/metrics` serves.
     telemetry: Arc<crate::telemetry::Telemetry>,
     /// Stripe's client, when `[stripe]` has a secret key: card top-ups ([`stripe`]).
@@ -166,7 +168,7 @@ impl NodeHandle {
     }
 
     /// Where this node's GeoIP routing sent customers in the last minute (the HTTP edge records).
-    pub fn routed(&self) -> &routed::RoutedWindow {
+    pub fn routed(&self) -> &crate::window::MinuteWindow {
         &self.routed
     }
 

@@ -1,19 +1,20 @@
 //! Operator actions on the running cluster: status, adding a node (learner, catch-up, voter),
-//! draining this node, removing a dead node. Used by `/v1/cluster` and `svea cluster`.
+//! draining this node, removing a dead node. Used by `/v1/cluster` and `svea cluster`. Answers
+//! are plain values; the HTTP layer owns their JSON shapes (`http::cluster_json`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use svea_cluster::membership::MembershipOp;
+use svea_cluster::membership::{MembershipOp, ReplicationStatus};
 use svea_storage::{RaftNodeId, SveaNode};
 
 use super::{remote, NodeHandle};
 use crate::actors::business::{OrgReleased, ReleaseOrgNumber};
 use crate::actors::keys::{self, Index as _, Maintenance};
 use crate::actors::{placement, ActorError, ConflictKind, Missing};
-use crate::domain::OrgNumber;
+use crate::domain::{BusinessId, OrgNumber};
 
 /// Owner records read per page while counting or handing off actors.
 pub const OWNER_PAGE: usize = 1000;
@@ -27,65 +28,10 @@ pub const HANDOFF_PASSES_MAX: usize = 5;
 /// healthy link); a member that does not answer in time is shown without them.
 pub const ROUTED_ASK_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// How a node describes itself to an operator adding it (`GET /v1/cluster/self`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(example = json!({"id": 4, "region": "gothenburg", "raft_addr": "10.0.3.14:9080", "http_addr": "10.0.3.14:8080", "public_url": "https://gothenburg-2.svea.example"}))]
-pub struct MemberIn {
-    /// Node id (unique in the cluster), 1 to 2^63 - 1.
-    #[schema(minimum = 1, maximum = 9223372036854775807_i64)]
-    pub id: u64,
-    /// Region (in the region table).
-    pub region: String,
-    /// QUIC address peers use: `ip:port`, or `host:port` with a DNS name (a pod's headless
-    /// Service name), stored as the name and resolved at every connect.
-    pub raft_addr: String,
-    /// HTTP address: `ip:port` or `host:port`.
-    pub http_addr: String,
-    /// Public URL.
-    pub public_url: String,
-}
-
-/// One member as the status shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(example = json!({"id": 1, "region": "stockholm", "role": "voter", "leader": true, "draining": false, "reachable": true, "raft_addr": "10.0.1.11:9080", "public_url": "https://stockholm-1.svea.example", "matched_index": 1842, "lag": 0, "owned_actors": 412, "actors_by_kind": {"business": 40, "session": 372}, "routed_last_minute": {"stockholm": 31, "gothenburg": 2}}))]
-pub struct MemberOut {
-    /// Node id.
-    pub id: u64,
-    /// Region.
-    pub region: String,
-    /// `voter` or `learner`.
-    pub role: String,
-    /// Whether it is the leader.
-    pub leader: bool,
-    /// Marked draining.
-    pub draining: bool,
-    /// Reachable from the node answering.
-    pub reachable: bool,
-    /// QUIC address.
-    pub raft_addr: String,
-    /// Public URL.
-    pub public_url: String,
-    /// Highest log index known to match the leader's (from the leader).
-    pub matched_index: Option<u64>,
-    /// Entries behind the leader's last log index.
-    pub lag: Option<u64>,
-    /// Actors it owns, per the answering node's applied state.
-    pub owned_actors: u64,
-    /// The same, per kind of actor (`business`, `session`).
-    pub actors_by_kind: BTreeMap<String, u64>,
-    /// Where its GeoIP routing sent customers in the last [`super::routed::ROUTED_WINDOW_S`] seconds,
-    /// per region; `None` when it did not answer (unreachable, or not within
-    /// [`ROUTED_ASK_TIMEOUT`]).
-    pub routed_last_minute: Option<BTreeMap<String, u64>>,
-    /// What it says of itself (build, uptime, disk, errors, its view of the Raft group); `None`
-    /// when it did not answer within [`ROUTED_ASK_TIMEOUT`].
-    pub facts: Option<NodeFacts>,
-}
-
 /// What a node says of itself, for the console's node table: asked of every reachable member
-/// each time the status is gathered ([`facts`] here, [`remote::facts_at`] elsewhere).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(example = json!({"version": "0.1.0", "revision": "4dffa76", "uptime_s": 86400, "disk_bytes": 52428800, "answers_last_minute": 1200, "errors_last_minute": 3, "term": 7, "leader": 1, "routed_last_minute": {"stockholm": 31, "gothenburg": 2, "malmo": 0}}))]
+/// each time the status is gathered ([`facts`] here, [`remote::facts_at`] elsewhere). Travels
+/// between nodes (bincode, in an actor call's answer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeFacts {
     /// `svea --version`.
     pub version: String,
@@ -95,7 +41,7 @@ pub struct NodeFacts {
     pub uptime_s: u64,
     /// Bytes its data directory holds (`None`: it could not be read).
     pub disk_bytes: Option<u64>,
-    /// HTTP answers it gave in the last [`super::routed::ROUTED_WINDOW_S`] seconds.
+    /// HTTP answers it gave in the last [`crate::window::WINDOW_S`] seconds.
     pub answers_last_minute: u64,
     /// Of those, server errors (5xx).
     pub errors_last_minute: u64,
@@ -126,52 +72,9 @@ pub fn facts(node: &NodeHandle) -> NodeFacts {
     }
 }
 
-/// One region's health as the answering node sees it.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(example = json!({"name": "stockholm", "healthy": true, "nodes": [1], "routed_last_minute": 33}))]
-pub struct RegionOut {
-    /// Region name.
-    pub name: String,
-    /// At least one member reachable.
-    pub healthy: bool,
-    /// Member ids in the region.
-    pub nodes: Vec<u64>,
-    /// Customers the members that answered routed here in the last minute.
-    pub routed_last_minute: u64,
-}
-
-/// `GET /v1/cluster`.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(example = json!({"cluster": "svea-prod", "node": 1, "term": 7, "leader": 1, "leader_url": "https://stockholm-1.svea.example",
-    "last_log_index": 1842, "last_applied_index": 1842, "members": [{"id": 1, "region": "stockholm", "role": "voter", "leader": true, "draining": false, "reachable": true, "raft_addr": "10.0.1.11:9080", "public_url": "https://stockholm-1.svea.example", "matched_index": 1842, "lag": 0, "owned_actors": 412, "actors_by_kind": {"business": 40, "session": 372}, "routed_last_minute": {"stockholm": 31, "gothenburg": 2}}],
-    "regions": [{"name": "stockholm", "healthy": true, "nodes": [1], "routed_last_minute": 33}], "replication_error": null}))]
-pub struct ClusterOut {
-    /// Cluster name.
-    pub cluster: String,
-    /// Node that answered.
-    pub node: u64,
-    /// Its term.
-    pub term: u64,
-    /// The leader it follows.
-    pub leader: Option<u64>,
-    /// The leader's public URL.
-    pub leader_url: Option<String>,
-    /// Its last log index.
-    pub last_log_index: Option<u64>,
-    /// Its last applied index.
-    pub last_applied_index: Option<u64>,
-    /// Every member.
-    pub members: Vec<MemberOut>,
-    /// Every region with members.
-    pub regions: Vec<RegionOut>,
-    /// Why replication lag is missing (no leader, leader unreachable).
-    pub replication_error: Option<String>,
-}
-
-/// What a drain did.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(example = json!({"node": 2, "handed_off": 137, "leadership_moved_to": 1, "removed": true}))]
-pub struct DrainOut {
+/// What a drain did. Travels between nodes (bincode) when the drain was asked of another node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DrainReport {
     /// The drained node.
     pub node: u64,
     /// Actors handed to other nodes.
@@ -209,72 +112,43 @@ pub fn owned_actors_by_kind(node: &NodeHandle) -> Result<BTreeMap<RaftNodeId, BT
     }
 }
 
+/// The cluster as this node sees it ([`status`]): what the operator API and the console show.
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// The cluster's name.
+    pub cluster: String,
+    /// This node's view of the Raft group and its members.
+    pub raft: svea_cluster::ClusterStatus,
+    /// Each Raft group's replication progress as its leader reports it, group 0 first, or why it
+    /// is missing (no leader, leader unreachable).
+    pub replication: Result<Vec<ReplicationStatus>, String>,
+    /// Owner records per member and kind of actor.
+    pub owned: BTreeMap<RaftNodeId, BTreeMap<String, u64>>,
+    /// The members the failure detector reaches.
+    pub reachable: BTreeSet<RaftNodeId>,
+    /// Regions with a reachable member.
+    pub healthy_regions: BTreeSet<String>,
+    /// What each member that answered in time says of itself.
+    pub facts: BTreeMap<RaftNodeId, NodeFacts>,
+}
+
 /// The cluster as this node sees it, with the leader's replication progress.
-pub async fn status(node: &NodeHandle) -> Result<ClusterOut, ActorError> {
+pub async fn status(node: &NodeHandle) -> Result<Status, ActorError> {
     let cluster = node.cluster();
-    let s = cluster.status();
-    let (replication, replication_error) = match cluster.replication().await {
-        Ok(r) => (Some(r), None),
-        Err(e) => (None, Some(e.to_string())),
-    };
+    let raft = cluster.status();
+    let replication = cluster.replication().await.map_err(|e| e.to_string());
     let owned = owned_actors_by_kind(node)?;
     let health = cluster.health();
-    let facts = facts_everywhere(node, &s.members.keys().copied().collect::<Vec<_>>()).await;
-    let members: Vec<MemberOut> = s
-        .members
-        .iter()
-        .map(|(id, n)| {
-            // Group 0's matched index; the lag is the largest of any group's.
-            let matched = replication.as_ref().and_then(|r| r.first()?.matched.get(id).copied().flatten());
-            let lag = replication.as_ref().and_then(|groups| {
-                groups
-                    .iter()
-                    .filter_map(|r| {
-                        let last = r.last_log_index.unwrap_or(0);
-                        r.matched.get(id).map(|m| last.saturating_sub(m.unwrap_or(0)))
-                    })
-                    .max()
-            });
-            MemberOut {
-                id: *id,
-                region: n.region.clone(),
-                role: if s.voters.contains(id) { "voter" } else { "learner" }.into(),
-                leader: s.leader == Some(*id),
-                draining: n.draining,
-                reachable: health.node_reachable(*id),
-                raft_addr: n.raft_addr.clone(),
-                public_url: n.public_url.clone(),
-                matched_index: matched,
-                lag,
-                owned_actors: owned.get(id).map_or(0, |k| k.values().sum()),
-                actors_by_kind: owned.get(id).cloned().unwrap_or_default(),
-                routed_last_minute: facts.get(id).map(|f| f.routed_last_minute.clone()),
-                facts: facts.get(id).cloned(),
-            }
-        })
-        .collect();
-    let healthy = cluster.healthy_regions();
-    let mut regions: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for (id, n) in &s.members {
-        regions.entry(n.region.clone()).or_default().push(*id);
-    }
-    Ok(ClusterOut {
+    let facts = facts_everywhere(node, &raft.members.keys().copied().collect::<Vec<_>>()).await;
+    let reachable = raft.members.keys().copied().filter(|id| health.node_reachable(*id)).collect();
+    Ok(Status {
         cluster: node.config().cluster.name.clone(),
-        node: s.node_id,
-        term: s.term,
-        leader: s.leader,
-        leader_url: s.leader.and_then(|l| s.members.get(&l)).map(|n| n.public_url.clone()),
-        last_log_index: s.last_log_index,
-        last_applied_index: s.last_applied_index,
-        members,
-        regions: regions
-            .into_iter()
-            .map(|(name, nodes)| {
-                let routed_last_minute = facts.values().filter_map(|f| f.routed_last_minute.get(&name)).sum();
-                RegionOut { healthy: healthy.contains(&name), name, nodes, routed_last_minute }
-            })
-            .collect(),
-        replication_error,
+        raft,
+        replication,
+        owned,
+        reachable,
+        healthy_regions: cluster.healthy_regions(),
+        facts,
     })
 }
 
@@ -291,38 +165,33 @@ async fn facts_everywhere(node: &NodeHandle, members: &[RaftNodeId]) -> BTreeMap
     out
 }
 
-/// This node as a member record (what `svea cluster add` sends to the cluster).
-pub fn describe_self(node: &NodeHandle) -> MemberIn {
+/// This node's id and member record (what `svea cluster add` sends to the cluster).
+pub fn describe_self(node: &NodeHandle) -> (RaftNodeId, SveaNode) {
     let n = &node.config().node;
-    MemberIn {
-        id: n.id.get(),
+    let record = SveaNode {
         region: n.region.to_string(),
         raft_addr: n.raft_addr.to_string(),
         http_addr: n.http_addr.to_string(),
         public_url: n.public_url.clone(),
-    }
+        draining: false,
+    };
+    (n.id.get(), record)
 }
 
 /// Adds a node: as learner first (waits until it has caught up with the log), then as voter.
-pub async fn add(node: &NodeHandle, m: MemberIn) -> Result<(), ActorError> {
-    if !node.config().regions.iter().any(|r| r.name.as_str() == m.region) {
-        return Err(ActorError::conflict(ConflictKind::UnknownRegion, format!("region {:?} is not in the region table", m.region)));
+pub async fn add(node: &NodeHandle, id: RaftNodeId, member: SveaNode) -> Result<(), ActorError> {
+    if !node.config().regions.iter().any(|r| r.name.as_str() == member.region) {
+        return Err(ActorError::conflict(ConflictKind::UnknownRegion, format!("region {:?} is not in the region table", member.region)));
     }
-    if m.id == 0 {
+    if id == 0 {
         return Err(ActorError::conflict(ConflictKind::MembershipRefused, "node id must be > 0"));
     }
-    let member = SveaNode {
-        region: m.region.clone(),
-        raft_addr: m.raft_addr.clone(),
-        http_addr: m.http_addr.clone(),
-        public_url: m.public_url.clone(),
-        draining: false,
-    };
+    let member = SveaNode { draining: false, ..member };
     let cluster = node.cluster();
-    tracing::info!(event = "membership", op = "add", node = m.id, region = %m.region, "adding node as learner");
-    cluster.change_membership(MembershipOp::AddLearner { id: m.id, node: member }).await?;
-    cluster.change_membership(MembershipOp::Promote { id: m.id }).await?;
-    tracing::info!(event = "membership", op = "add", node = m.id, "node is a voter");
+    tracing::info!(event = "membership", op = "add", node = id, region = %member.region, "adding node as learner");
+    cluster.change_membership(MembershipOp::AddLearner { id, node: member }).await?;
+    cluster.change_membership(MembershipOp::Promote { id }).await?;
+    tracing::info!(event = "membership", op = "add", node = id, "node is a voter");
     Ok(())
 }
 
@@ -347,7 +216,7 @@ pub async fn remove(node: &NodeHandle, id: RaftNodeId, force: bool) -> Result<()
 /// drain runs on the node it drains: it hands off the actors it owns, then leaves). `Ok((report,
 /// here))`: `here` says this process must stop now. Waits for the other node up to
 /// `timeouts.membership_change` x [`DRAIN_ASK_CHANGES`].
-pub async fn drain_node(node: &NodeHandle, id: RaftNodeId) -> Result<(DrainOut, bool), ActorError> {
+pub async fn drain_node(node: &NodeHandle, id: RaftNodeId) -> Result<(DrainReport, bool), ActorError> {
     let me = node.cluster().id();
     if id == me {
         return drain(node).await.map(|r| (r, true));
@@ -366,7 +235,7 @@ pub const DRAIN_ASK_CHANGES: u32 = 4;
 
 /// Drains this node: marks it draining (no new actors here), hands every actor it owns to a
 /// successor (same region first), hands leadership away if it leads, and leaves the cluster.
-pub async fn drain(node: &NodeHandle) -> Result<DrainOut, ActorError> {
+pub async fn drain(node: &NodeHandle) -> Result<DrainReport, ActorError> {
     let cluster = node.cluster();
     let me = cluster.id();
     let limit = node.config().timeouts.membership_change;
@@ -400,7 +269,7 @@ pub async fn drain(node: &NodeHandle) -> Result<DrainOut, ActorError> {
     }
     cluster.change_membership(MembershipOp::Remove { id: me }).await?;
     tracing::info!(event = "drain", node = me, handed_off, ?leadership_moved_to, "drain finished; node left the cluster");
-    Ok(DrainOut { node: me, handed_off, leadership_moved_to, removed: true })
+    Ok(DrainReport { node: me, handed_off, leadership_moved_to, removed: true })
 }
 
 /// One pass: every actor this node owns is claimed in a successor's name.
@@ -455,70 +324,27 @@ pub const MAINTENANCE_RETRY_AFTER_S_MAX: u32 = 86_400;
 /// `Retry-After` when the operator names none.
 pub const MAINTENANCE_RETRY_AFTER_S_DEFAULT: u32 = 300;
 
-/// `PUT /v1/cluster/maintenance`.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(example = json!({"on": true, "message": "Vi uppgraderar svea till kl. 06:00. / We are upgrading until 06:00.", "retry_after_s": 600}))]
-#[serde(deny_unknown_fields)]
-pub struct MaintenanceIn {
-    /// On or off.
-    pub on: bool,
-    /// What customers are told (on only): at most 500 characters, no control characters
-    /// (`MAINTENANCE_MESSAGE_CHARS_MAX`).
-    #[serde(default)]
-    #[schema(max_length = 500, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")]
-    pub message: Option<String>,
-    /// Seconds customers wait before retrying (on only), 1 to 86400
-    /// (`MAINTENANCE_RETRY_AFTER_S_MAX`).
-    #[serde(default, deserialize_with = "whole_number")]
-    #[schema(minimum = 1, maximum = 86400)]
-    pub retry_after_s: Option<u32>,
-}
-
-/// A JSON number that is a whole `u32`: JSON Schema's `integer` (the document's word) admits
-/// `600.0` as well as `600`, and serde's `u32` only the latter.
-fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    let Some(n) = Option::<f64>::deserialize(d)? else { return Ok(None) };
-    if n.fract() != 0.0 || !(0.0..=f64::from(u32::MAX)).contains(&n) {
-        return Err(serde::de::Error::custom(format!("{n} is not a whole number of seconds")));
-    }
-    // Whole and in range, checked above: the cast is exact.
-    Ok(Some(n as u32))
-}
-
-/// Maintenance mode as the operator API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(example = json!({"on": true, "message": "Vi uppgraderar svea till kl. 06:00. / We are upgrading until 06:00.", "retry_after_s": 600, "since_ms": 1764648000000_i64}))]
-pub struct MaintenanceOut {
-    /// Whether it is on.
-    pub on: bool,
-    /// The message customers see.
-    pub message: Option<String>,
-    /// The `Retry-After` customers get.
-    pub retry_after_s: Option<u32>,
-    /// When it was switched on, Unix milliseconds.
-    pub since_ms: Option<i64>,
-}
-
-impl From<Option<Maintenance>> for MaintenanceOut {
-    fn from(m: Option<Maintenance>) -> Self {
-        MaintenanceOut {
-            on: m.is_some(),
-            message: m.as_ref().map(|m| m.message.clone()),
-            retry_after_s: m.as_ref().map(|m| m.retry_after_s),
-            since_ms: m.map(|m| m.since_ms),
-        }
-    }
-}
-
 /// Maintenance mode in this node's applied state (no read barrier: customers' requests ask it
 /// on every call, and a switch reaches every node within one replication round).
 pub fn maintenance(node: &NodeHandle) -> Result<Option<Maintenance>, ActorError> {
     keys::maintenance(node.cluster().view())
 }
 
+/// An operator's switch of maintenance mode: on with what customers are told and when they may
+/// retry (the defaults when absent), or off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaintenanceSwitch {
+    /// On or off.
+    pub on: bool,
+    /// What customers are told (on only).
+    pub message: Option<String>,
+    /// Seconds customers wait before retrying (on only).
+    pub retry_after_s: Option<u32>,
+}
+
 /// Switches maintenance mode through Raft (every region agrees, and it survives restarts);
 /// `input` is validated by the caller. Answers the state after the write.
-pub async fn set_maintenance(node: &NodeHandle, input: MaintenanceIn, now_ms: i64) -> Result<MaintenanceOut, ActorError> {
+pub async fn set_maintenance(node: &NodeHandle, input: MaintenanceSwitch, now_ms: i64) -> Result<Option<Maintenance>, ActorError> {
     let record = input.on.then(|| Maintenance {
         message: input.message.unwrap_or_default(),
         retry_after_s: input.retry_after_s.unwrap_or(MAINTENANCE_RETRY_AFTER_S_DEFAULT),
@@ -526,23 +352,14 @@ pub async fn set_maintenance(node: &NodeHandle, input: MaintenanceIn, now_ms: i6
     });
     node.cluster().write(keys::maintenance_command(record.as_ref())?).await?;
     tracing::info!(event = "maintenance", on = input.on, "maintenance mode switched");
-    Ok(record.into())
-}
-
-/// What an operator's release of an organisation number answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(example = json!({"org_number": "556036-0793", "released_from": "b_3f9a1c0d5e7b4a2c9d8e6f1a0b2c3d4e"}))]
-pub struct OrgReleaseOut {
-    /// The number, now free: the next business to register it gets it.
-    pub org_number: String,
-    /// The business that held it (it keeps existing, without the number).
-    pub released_from: String,
+    Ok(record)
 }
 
 /// Releases a registered organisation number (a company shows it is theirs and a squatter holds
 /// it): the business that holds it gives it up through its own fenced write, and another
-/// business may register it. `NotFound` when no business holds it.
-pub async fn release_org_number(node: &NodeHandle, org: OrgNumber) -> Result<OrgReleaseOut, ActorError> {
+/// business may register it. Answers the business that held it; `NotFound` when no business
+/// holds it.
+pub async fn release_org_number(node: &NodeHandle, org: OrgNumber) -> Result<BusinessId, ActorError> {
     let not_found = || ActorError::NotFound { what: Missing::OrgNumber, id: org.to_string() };
     node.cluster().read_barrier().await?;
     let Some(business) = keys::OrgRecord { org: org.clone() }.read(node.cluster().view())? else { return Err(not_found()) };
@@ -550,7 +367,7 @@ pub async fn release_org_number(node: &NodeHandle, org: OrgNumber) -> Result<Org
     match node.registry.call(business.clone(), release).await? {
         OrgReleased::Released(_) => {
             tracing::info!(event = "org_released", org_number = %org, business_id = %business, by = "operator", "organisation number released");
-            Ok(OrgReleaseOut { org_number: org.to_string(), released_from: business.to_string() })
+            Ok(business)
         }
         // Released by someone else (the sweeper, another operator) in the meantime.
         OrgReleased::NotHeld | OrgReleased::Kept => Err(not_found()),

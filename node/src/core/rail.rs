@@ -11,43 +11,10 @@
 //! treats a second `PUT /api/v1/payouts/{instructionUUID}` with the same id as the same payout
 //! (Swish Payout API, "Create payout": the instruction UUID identifies the payout).
 
-use std::fmt;
-
 use crate::domain::money::Ore;
 use crate::domain::payee::Payee;
 
-/// A payout's instruction id: 32 upper-case hexadecimal characters, the form Swish asks of an
-/// `instructionUUID` (a UUID without dashes). Made by the ledger from replicated state, never
-/// from client text.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-pub struct PayoutId(String);
-
-/// Length of a [`PayoutId`].
-pub const PAYOUT_ID_LEN: usize = 32;
-
-impl PayoutId {
-    /// The id if `text` is 32 upper-case hexadecimal characters.
-    pub fn parse(text: &str) -> Option<PayoutId> {
-        (text.len() == PAYOUT_ID_LEN && text.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)))
-            .then(|| PayoutId(text.to_owned()))
-    }
-
-    /// The id from 128 bits (e.g. a hash of the ledger entry that opened the payout).
-    pub fn from_bits(bits: u128) -> PayoutId {
-        PayoutId(format!("{bits:032X}"))
-    }
-
-    /// The id as sent.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for PayoutId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::domain::ledger::{PayoutId, PAYOUT_ID_LEN};
 
 /// One instruction to pay a customer. The same id always carries the same content.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,20 +101,5 @@ impl PayoutRail for LedgerOnly {
 
     fn blocking(&self) -> bool {
         false
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn payout_ids_are_32_upper_case_hex_characters() {
-        let id = PayoutId::from_bits(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
-        assert_eq!(id.as_str(), "0123456789ABCDEF0123456789ABCDEF");
-        assert_eq!(PayoutId::parse(id.as_str()), Some(id));
-        assert_eq!(PayoutId::parse("0123456789abcdef0123456789abcdef"), None);
-        assert_eq!(PayoutId::parse("0123456789ABCDEF0123456789ABCDE"), None);
-        assert_eq!(PayoutId::parse("0123456789ABCDEF0123456789ABCDEG"), None);
     }
 }

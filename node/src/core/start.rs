@@ -275,7 +275,7 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
             rail: rail.name(),
         },
     };
-    let routed = Arc::new(super::routed::RoutedWindow::new(&config.regions));
+    let routed = Arc::new(crate::window::MinuteWindow::new(&config.regions));
     let answering = Arc::new(std::sync::OnceLock::new());
     if let Some(t) = &transport {
         t.set_app_handler(Arc::new(ForwardedCalls { registry: registry.clone(), routed: routed.clone(), node: answering.clone() }));
@@ -290,12 +290,12 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         tracing::info!(model = m.model(), url = %config.scoring.ollama_url, "feedback is scored by a model, the rubric as fallback");
     }
     let scoring = Arc::new(FeedbackScoring::new(scorer, model));
-    telemetry.go_live(crate::telemetry::Live {
+    telemetry.go_live(Box::new(super::collectors::LiveState {
         cluster: cluster.clone(),
         registry: registry.clone(),
         scoring: scoring.clone(),
         data_dir: config.node.data_dir.clone(),
-    });
+    }));
     let network_key = crate::domain::NetworkKey::new(&config.privacy.device_key);
     // No secret key (the simulation, `svea demo`): no client, and nothing ever calls Stripe.
     // Card top-ups only when the funding provider is Stripe: demo money and card money never mix.

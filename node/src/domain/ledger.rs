@@ -25,13 +25,45 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::{BusinessId, DeviceHash, Ore, SessionId};
-use crate::core::rail::PayoutId;
 
 /// Longest external reference (Stripe event, checkout session or payment id) svea accepts.
 pub const EXTERNAL_REF_LEN_MAX: usize = 255;
 
 /// Legs of one entry, at most (a transfer has two; a payout's attribution never needs more).
 pub const ENTRY_LEGS_MAX: usize = 8;
+
+/// A payout's instruction id: 32 upper-case hexadecimal characters, the form Swish asks of an
+/// `instructionUUID` (a UUID without dashes). Made by the ledger from replicated state, never
+/// from client text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub struct PayoutId(String);
+
+/// Length of a [`PayoutId`].
+pub const PAYOUT_ID_LEN: usize = 32;
+
+impl PayoutId {
+    /// The id if `text` is 32 upper-case hexadecimal characters.
+    pub fn parse(text: &str) -> Option<PayoutId> {
+        (text.len() == PAYOUT_ID_LEN && text.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)))
+            .then(|| PayoutId(text.to_owned()))
+    }
+
+    /// The id from 128 bits (e.g. a hash of the ledger entry that opened the payout).
+    pub fn from_bits(bits: u128) -> PayoutId {
+        PayoutId(format!("{bits:032X}"))
+    }
+
+    /// The id as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PayoutId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// Why an entry could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -412,6 +444,16 @@ impl Funds {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn payout_ids_are_32_upper_case_hex_characters() {
+        let id = PayoutId::from_bits(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        assert_eq!(id.as_str(), "0123456789ABCDEF0123456789ABCDEF");
+        assert_eq!(PayoutId::parse(id.as_str()), Some(id));
+        assert_eq!(PayoutId::parse("0123456789abcdef0123456789abcdef"), None);
+        assert_eq!(PayoutId::parse("0123456789ABCDEF0123456789ABCDE"), None);
+        assert_eq!(PayoutId::parse("0123456789ABCDEF0123456789ABCDEG"), None);
+    }
 
     fn biz() -> BusinessId {
         BusinessId::random()

@@ -20,6 +20,7 @@
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod cluster_json;
 pub mod console;
 pub mod dashboard;
 pub mod deadline;

@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::{bad, ApiError, ApiResult};
-use crate::core::operator::{self, MemberIn};
+use super::cluster_json::{self as json, ClusterOut, DrainOut, MaintenanceIn, MaintenanceOut, MemberIn, OrgReleaseOut};
+use crate::core::operator;
 use crate::core::NodeHandle;
 
 /// How long a drained node keeps serving after answering, so the answer reaches the operator.
@@ -74,10 +75,10 @@ pub(super) fn tokens_match(given: &str, expected: &str) -> bool {
 
 /// `GET /v1/cluster`.
 #[utoipa::path(get, path = "/v1/cluster", tag = "operator", operation_id = "cluster_status", summary = "Read cluster status", description = "Every member's role, health, lag and actors, the leader and the regions.", security(("operator_token" = [])),
-    responses((status = 200, description = "Members, roles, leader, reachability, replication lag and actors per node.", body = operator::ClusterOut),
+    responses((status = 200, description = "Members, roles, leader, reachability, replication lag and actors per node.", body = ClusterOut),
         super::error::answers::OperatorAuth, super::error::answers::Busy))]
 pub(super) async fn status(node: web::Data<NodeHandle>) -> ApiResult {
-    Ok(HttpResponse::Ok().json(operator::status(&node).await?))
+    Ok(HttpResponse::Ok().json(ClusterOut::from(operator::status(&node).await?)))
 }
 
 /// `GET /v1/cluster/self`.
@@ -85,7 +86,8 @@ pub(super) async fn status(node: web::Data<NodeHandle>) -> ApiResult {
     responses((status = 200, description = "This node as a member record: what `svea cluster add` sends.", body = MemberIn),
         super::error::answers::OperatorAuth))]
 pub(super) async fn describe_self(node: web::Data<NodeHandle>) -> ApiResult {
-    Ok(HttpResponse::Ok().json(operator::describe_self(&node)))
+    let (id, record) = operator::describe_self(&node);
+    Ok(HttpResponse::Ok().json(MemberIn::of(id, record)))
 }
 
 /// Refuses a member record whose addresses (`ip:port` or `host:port`) or URL are not what a node
@@ -112,7 +114,7 @@ pub const NODE_ID_MAX: u64 = i64::MAX as u64;
 /// `POST /v1/cluster/nodes`.
 #[utoipa::path(post, path = "/v1/cluster/nodes", tag = "operator", operation_id = "cluster_add", summary = "Add a node", description = "Adds a node to the cluster's membership.", security(("operator_token" = [])),
     request_body(content = MemberIn, content_type = "application/json"),
-    responses((status = 200, description = "Added as a learner, caught up and promoted to voter: the new status.", body = operator::ClusterOut),
+    responses((status = 200, description = "Added as a learner, caught up and promoted to voter: the new status.", body = ClusterOut),
         super::error::answers::OperatorAuth, super::error::answers::BadBody, super::error::answers::Busy,
         (status = 400, description = "`malformed-json`, `invalid-body` (not the schema, an address that is not `host:port`, a URL \
             without `http://` or `https://`).", content_type = "application/problem+json", body = super::Problem),
@@ -120,8 +122,8 @@ pub const NODE_ID_MAX: u64 = i64::MAX as u64;
 pub(super) async fn add(node: web::Data<NodeHandle>, body: web::Json<MemberIn>) -> ApiResult {
     let m = body.into_inner();
     check_member(&m)?;
-    operator::add(&node, m).await?;
-    Ok(HttpResponse::Ok().json(operator::status(&node).await?))
+    operator::add(&node, m.id, m.node()).await?;
+    Ok(HttpResponse::Ok().json(ClusterOut::from(operator::status(&node).await?)))
 }
 
 pub(super) fn parse_node_id(raw: &str) -> Result<u64, ApiError> {
@@ -131,7 +133,7 @@ pub(super) fn parse_node_id(raw: &str) -> Result<u64, ApiError> {
 /// `POST /v1/cluster/nodes/{id}/drain`.
 #[utoipa::path(post, path = "/v1/cluster/nodes/{id}/drain", tag = "operator", operation_id = "cluster_drain", summary = "Drain a node", description = "Hands the node's actors and leadership off and removes it from the membership; that node's process exits next. Sent to another node, the drain is forwarded to the node it drains.", security(("operator_token" = [])),
     params(("id" = u64, Path, description = "The node to drain: this one, or another member (the drain is forwarded to it).", example = 2, minimum = 1)),
-    responses((status = 200, description = "Drained: actors handed off, leadership moved, removed; the drained node's process exits next.", body = operator::DrainOut),
+    responses((status = 200, description = "Drained: actors handed off, leadership moved, removed; the drained node's process exits next.", body = DrainOut),
         super::error::answers::OperatorAuth, super::error::answers::Busy,
         (status = 400, description = "`invalid-path`: the id is not a positive integer.", content_type = "application/problem+json", body = super::Problem),
         (status = 404, description = "`node-not-found`: no member has that id.", content_type = "application/problem+json", body = super::Problem),
@@ -141,7 +143,7 @@ pub(super) async fn drain(node: web::Data<NodeHandle>, id: web::Path<String>, ex
     if let (true, Some(exit)) = (here, exit) {
         exit.exit_soon();
     }
-    Ok(HttpResponse::Ok().json(report))
+    Ok(HttpResponse::Ok().json(DrainOut::from(report)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -156,7 +158,7 @@ pub(super) struct RemoveQuery {
 /// `DELETE /v1/cluster/nodes/{id}`.
 #[utoipa::path(delete, path = "/v1/cluster/nodes/{id}", tag = "operator", operation_id = "cluster_remove", summary = "Remove a node", description = "Removes a node from the membership; its actors are claimed by the others.", security(("operator_token" = [])),
     params(("id" = u64, Path, description = "The node to remove.", example = 3, minimum = 1), RemoveQuery),
-    responses((status = 200, description = "Removed: the new status.", body = operator::ClusterOut),
+    responses((status = 200, description = "Removed: the new status.", body = ClusterOut),
         super::error::answers::OperatorAuth, super::error::answers::Busy,
         (status = 400, description = "`invalid-path`: the id is not a positive integer; `invalid-query`.", content_type = "application/problem+json", body = super::Problem),
         (status = 404, description = "`node-not-found`.", content_type = "application/problem+json", body = super::Problem),
@@ -164,7 +166,7 @@ pub(super) struct RemoveQuery {
 pub(super) async fn remove(node: web::Data<NodeHandle>, id: web::Path<String>, q: web::Query<RemoveQuery>) -> ApiResult {
     let id = parse_node_id(&id)?;
     operator::remove(&node, id, q.force).await?;
-    Ok(HttpResponse::Ok().json(operator::status(&node).await?))
+    Ok(HttpResponse::Ok().json(ClusterOut::from(operator::status(&node).await?)))
 }
 
 /// `GET /v1/cluster/backup`: a consistent cut of the cluster's state as a backup file, streamed
@@ -187,28 +189,29 @@ pub(super) async fn backup(node: web::Data<NodeHandle>) -> ApiResult {
 
 /// `GET /v1/cluster/maintenance`: whether maintenance mode is on, and its message.
 #[utoipa::path(get, path = "/v1/cluster/maintenance", tag = "operator", operation_id = "cluster_maintenance", summary = "Read maintenance mode", description = "Whether maintenance mode is on, its message and retry time.", security(("operator_token" = [])),
-    responses((status = 200, description = "Maintenance mode as this node has applied it.", body = operator::MaintenanceOut),
+    responses((status = 200, description = "Maintenance mode as this node has applied it.", body = MaintenanceOut),
         super::error::answers::OperatorAuth, super::error::answers::Busy))]
 pub(super) async fn get_maintenance(node: web::Data<NodeHandle>) -> ApiResult {
-    Ok(HttpResponse::Ok().json(operator::MaintenanceOut::from(operator::maintenance(&node)?)))
+    Ok(HttpResponse::Ok().json(MaintenanceOut::from(operator::maintenance(&node)?)))
 }
 
 /// `PUT /v1/cluster/maintenance`: switch maintenance mode on or off, cluster-wide (through Raft).
 #[utoipa::path(put, path = "/v1/cluster/maintenance", tag = "operator", operation_id = "cluster_set_maintenance", summary = "Switch maintenance mode", description = "Switches maintenance mode on or off, cluster-wide (through Raft).", security(("operator_token" = [])),
-    request_body(content = operator::MaintenanceIn, content_type = "application/json"),
-    responses((status = 200, description = "Switched; what every region now answers customers.", body = operator::MaintenanceOut),
+    request_body(content = MaintenanceIn, content_type = "application/json"),
+    responses((status = 200, description = "Switched; what every region now answers customers.", body = MaintenanceOut),
         super::error::answers::OperatorAuth, super::error::answers::BadBody, super::error::answers::Busy,
         (status = 400, description = "`malformed-json`, `invalid-body` (a message over 500 characters or with control characters, \
             `retry_after_s` outside 1..=86400).", content_type = "application/problem+json", body = super::Problem)))]
-pub(super) async fn put_maintenance(node: web::Data<NodeHandle>, body: web::Json<operator::MaintenanceIn>) -> ApiResult {
+pub(super) async fn put_maintenance(node: web::Data<NodeHandle>, body: web::Json<MaintenanceIn>) -> ApiResult {
     let m = body.into_inner();
     check_maintenance(&m)?;
-    Ok(HttpResponse::Ok().json(operator::set_maintenance(&node, m, chrono::Utc::now().timestamp_millis()).await?))
+    let now = operator::set_maintenance(&node, (&m).into(), chrono::Utc::now().timestamp_millis()).await?;
+    Ok(HttpResponse::Ok().json(MaintenanceOut::from(now)))
 }
 
 /// Refuses a maintenance switch whose message or retry time is out of bounds (the API and the
 /// console's form).
-pub(super) fn check_maintenance(m: &operator::MaintenanceIn) -> Result<(), ApiError> {
+pub(super) fn check_maintenance(m: &MaintenanceIn) -> Result<(), ApiError> {
     if let Some(text) = &m.message {
         let chars = text.chars().count();
         if chars > operator::MAINTENANCE_MESSAGE_CHARS_MAX || text.chars().any(char::is_control) {
@@ -232,7 +235,7 @@ pub(super) fn check_maintenance(m: &operator::MaintenanceIn) -> Result<(), ApiEr
     params(("org" = String, Path, pattern = "^[0-9]{6}-?[0-9]{4}$", description = "The organisation number (`NNNNNN-NNNN` or ten digits, Luhn-checked).", example = "556036-0793")),
     responses((status = 200, description = "Released: the next business to register the number gets it; the business that held it \
             keeps existing without it. (An unverified number is also released by the sweeper \
-            `signup.release_unverified_org_number_after_ms` after its registration.)", body = operator::OrgReleaseOut),
+            `signup.release_unverified_org_number_after_ms` after its registration.)", body = OrgReleaseOut),
         super::error::answers::OperatorAuth, super::error::answers::Busy,
         (status = 404, description = "`org-number-not-found`: no business holds this number (nor any ten digits whose check \
             digit is wrong).", content_type = "application/problem+json", body = super::Problem),
@@ -248,7 +251,8 @@ pub(super) async fn release_org_number(node: web::Data<NodeHandle>, org: web::Pa
         }
         Err(e) => return Err(crate::domain::DomainError::from(e).into()),
     };
-    Ok(HttpResponse::Ok().json(operator::release_org_number(&node, org).await?))
+    let held_by = operator::release_org_number(&node, org.clone()).await?;
+    Ok(HttpResponse::Ok().json(json::org_released(&org, &held_by)))
 }
 
 #[cfg(test)]

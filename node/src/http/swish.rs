@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{bad, ApiResult};
 use crate::actors::keys::PayoutState;
-use crate::core::rail::PayoutId;
+use crate::domain::ledger::PayoutId;
 use crate::core::NodeHandle;
 use crate::domain::payee::Payee;
 

@@ -34,6 +34,7 @@ mod signup_mail;
 mod supply_chain;
 mod expiry;
 mod failover;
+mod floors;
 mod geo;
 mod k8s;
 mod ledger;

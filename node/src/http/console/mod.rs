@@ -39,7 +39,8 @@ use sha2::Sha256;
 use super::error::{status_for, ApiError, ApiResult};
 use super::operator::{check_maintenance, check_member, parse_node_id, tokens_match, ExitHandle};
 use super::page::{same_origin, PAGE_REFERRER_POLICY};
-use crate::core::operator::{self, MemberIn};
+use crate::core::operator;
+use crate::http::cluster_json::{ClusterOut, DrainOut, MaintenanceIn, MaintenanceOut, MemberIn};
 use crate::core::NodeHandle;
 use projection::ConsoleView;
 
@@ -108,7 +109,7 @@ fn see_console() -> HttpResponse {
 }
 
 async fn view(node: &NodeHandle) -> Result<ConsoleView, ApiError> {
-    let status = operator::status(node).await?;
+    let status = ClusterOut::from(operator::status(node).await?);
     let mut view = projection::project(&status, &node.config().regions);
     let e = node.telemetry().events();
     let count = |state: &'static str| e.payouts.get_or_create(&crate::telemetry::StateLabel { state }).get();
@@ -120,7 +121,7 @@ async fn view(node: &NodeHandle) -> Result<ConsoleView, ApiError> {
         paid: count("paid"),
         failed: count("failed"),
     };
-    view.maintenance = operator::MaintenanceOut::from(operator::maintenance(node)?);
+    view.maintenance = MaintenanceOut::from(operator::maintenance(node)?);
     Ok(view)
 }
 
@@ -272,7 +273,7 @@ pub(super) async fn add(node: web::Data<NodeHandle>, req: HttpRequest, form: web
         return html(StatusCode::OK, view::confirm_add(&member));
     }
     let id = member.id;
-    after(&node, operator::add(&node, member).await.map(|()| format!("node {id} added as a voter")).map_err(ApiError::from)).await
+    after(&node, operator::add(&node, id, member.node()).await.map(|()| format!("node {id} added as a voter")).map_err(ApiError::from)).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -309,9 +310,9 @@ pub(super) async fn drain(
                 exit.exit_soon();
             }
             // This node has left the cluster and stops in a moment: no status to show any more.
-            html(StatusCode::OK, view::drained(&report))
+            html(StatusCode::OK, view::drained(&DrainOut::from(report)))
         }
-        Ok((report, false)) => after(&node, Ok(view::drained_elsewhere(&report))).await,
+        Ok((report, false)) => after(&node, Ok(view::drained_elsewhere(&DrainOut::from(report)))).await,
         Err(e) => after(&node, Err(e.into())).await,
     }
 }
@@ -358,14 +359,14 @@ pub(super) async fn maintenance(node: web::Data<NodeHandle>, req: HttpRequest, f
         return html(StatusCode::OK, view::confirm_maintenance(&input));
     }
     let on = input.on;
-    let done = operator::set_maintenance(&node, input, chrono::Utc::now().timestamp_millis()).await;
+    let done = operator::set_maintenance(&node, (&input).into(), chrono::Utc::now().timestamp_millis()).await;
     let said = if on { "maintenance mode is on: customers see the message" } else { "maintenance mode is off" };
     after(&node, done.map(|_| said.to_owned()).map_err(ApiError::from)).await
 }
 
 /// The form's fields as the API's input: `on`/`off`, the message only when on, the retry time a
 /// whole number of seconds.
-fn maintenance_input(f: &MaintenanceForm) -> Result<operator::MaintenanceIn, ApiError> {
+fn maintenance_input(f: &MaintenanceForm) -> Result<MaintenanceIn, ApiError> {
     let on = match f.on.as_str() {
         "on" => true,
         "off" => false,
@@ -376,7 +377,7 @@ fn maintenance_input(f: &MaintenanceForm) -> Result<operator::MaintenanceIn, Api
         None => None,
         Some(r) => Some(r.parse::<u32>().map_err(|_| crate::http::error::bad("invalid-body", format!("retry_after_s {r:?} is not a whole number of seconds")))?),
     };
-    Ok(operator::MaintenanceIn { on, message, retry_after_s })
+    Ok(MaintenanceIn { on, message, retry_after_s })
 }
 
 /// `POST /ops/nodes/{id}/remove`: remove a node from the membership (confirmation first).

@@ -8,8 +8,8 @@ use serde::Serialize;
 use svea_config::RegionSpec;
 
 use super::map;
-use crate::core::operator::{ClusterOut, MaintenanceOut, NodeFacts};
-use crate::core::routed::ROUTED_WINDOW_S;
+use crate::http::cluster_json::{ClusterOut, MaintenanceOut, NodeFacts};
+use crate::window::WINDOW_S;
 
 /// `up` or `down`, as the page's `data-health` attributes say it.
 pub fn health(up: bool) -> &'static str {
@@ -168,7 +168,7 @@ pub fn project(status: &ClusterOut, regions: &[RegionSpec]) -> ConsoleView {
         leader: status.leader,
         regions,
         nodes,
-        routed_window_s: ROUTED_WINDOW_S,
+        routed_window_s: WINDOW_S,
         replication_error: status.replication_error.clone(),
         payouts: PayoutsView::default(),
         maintenance: MaintenanceOut { on: false, message: None, retry_after_s: None, since_ms: None },
@@ -178,7 +178,7 @@ pub fn project(status: &ClusterOut, regions: &[RegionSpec]) -> ConsoleView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::operator::{MemberOut, RegionOut};
+    use crate::http::cluster_json::{MemberOut, RegionOut};
 
     fn member(id: u64, region: &str, reachable: bool, leader: bool) -> MemberOut {
         MemberOut {

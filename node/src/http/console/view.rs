@@ -10,7 +10,7 @@ use maud::{html, Markup, DOCTYPE};
 use super::map;
 use super::projection::{ConsoleView, NodeView, RegionView};
 use super::REFRESH_S;
-use crate::core::operator::{DrainOut, MaintenanceIn, MemberIn, NodeFacts};
+use crate::http::cluster_json::{DrainOut, MaintenanceIn, MemberIn, NodeFacts};
 use crate::http::assets::{href, ICON_SVG, OPS_CSS, OPS_JS, SWEDEN_LICENSE, SWEDEN_SVG};
 
 fn layout(title: &str, live: bool, body: Markup) -> Markup {

@@ -66,7 +66,7 @@ pub struct WalletSummary {
     /// Latest postings, oldest first.
     pub postings: Vec<crate::domain::ledger::Posting>,
     /// Payouts, oldest first.
-    pub payouts: Vec<(crate::core::rail::PayoutId, crate::actors::keys::PayoutRecord)>,
+    pub payouts: Vec<(crate::domain::ledger::PayoutId, crate::actors::keys::PayoutRecord)>,
     /// The payout minimum.
     pub minimum: Ore,
     /// Whether payouts are demo (the ledger-only rail).

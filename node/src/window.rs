@@ -1,12 +1,14 @@
-//! Where this node's GeoIP routing decisions sent customers in the last minute, for the operator
-//! console: a sliding window of [`ROUTED_WINDOW_S`] one-second buckets, one counter per region of
-//! the region table. Node-local by nature (like the rate-limit buckets): it counts decisions this
-//! node made, nothing a business or session remembers. Bounded: buckets x regions, whatever the
-//! traffic. Time comes from the caller (the HTTP edge, or the operator status asking), so the
-//! window itself never reads a clock; its origin is the first instant it is given.
+//! Counts by label over the last minute: a sliding window of [`WINDOW_S`] one-second buckets,
+//! one counter per label. Mainly where this node's GeoIP routing decisions sent customers in the
+//! last minute, for the operator console (one counter per region of the region table).
+//! Node-local by nature (like the rate-limit buckets): it counts decisions this node made,
+//! nothing a business or session remembers. Bounded: buckets x labels, whatever the traffic.
+//! Time comes from the caller (the HTTP edge, or the operator status asking), so the window
+//! itself never reads a clock; its origin is the first instant it is given.
 //!
 //! The same window counts other per-minute things by label: this node's HTTP answers, ok and
-//! server errors, for the console's error rate ([`RoutedWindow::over`]).
+//! server errors, for the console's error rate ([`MinuteWindow::over`]). A plain value that
+//! imports no other module of the crate, so the node core and telemetry both use it.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock};
@@ -15,7 +17,7 @@ use std::time::Instant;
 use svea_config::{Region, RegionSpec};
 
 /// Seconds the window covers.
-pub const ROUTED_WINDOW_S: u64 = 60;
+pub const WINDOW_S: u64 = 60;
 
 /// One second's counts: which second (since the window's origin) and a counter per region.
 #[derive(Clone)]
@@ -24,24 +26,24 @@ struct Bucket {
     counts: Vec<u64>,
 }
 
-/// The per-node sliding window of routing decisions.
-pub struct RoutedWindow {
+/// A per-node sliding window of counts by label (routing decisions by region, answers by kind).
+pub struct MinuteWindow {
     origin: OnceLock<Instant>,
     labels: Vec<String>,
     buckets: Mutex<Vec<Bucket>>,
 }
 
-impl RoutedWindow {
+impl MinuteWindow {
     /// An empty window over the regions of the table.
-    pub fn new(regions: &[RegionSpec]) -> RoutedWindow {
-        RoutedWindow::over(regions.iter().map(|r| r.name.as_str()))
+    pub fn new(regions: &[RegionSpec]) -> MinuteWindow {
+        MinuteWindow::over(regions.iter().map(|r| r.name.as_str()))
     }
 
     /// An empty window with one counter per label.
-    pub fn over<'a>(labels: impl IntoIterator<Item = &'a str>) -> RoutedWindow {
+    pub fn over<'a>(labels: impl IntoIterator<Item = &'a str>) -> MinuteWindow {
         let labels: Vec<String> = labels.into_iter().map(str::to_owned).collect();
         let empty = Bucket { second: u64::MAX, counts: vec![0; labels.len()] };
-        RoutedWindow { origin: OnceLock::new(), labels, buckets: Mutex::new(vec![empty; ROUTED_WINDOW_S as usize]) }
+        MinuteWindow { origin: OnceLock::new(), labels, buckets: Mutex::new(vec![empty; WINDOW_S as usize]) }
     }
 
     fn second(&self, now: Instant) -> u64 {
@@ -58,7 +60,7 @@ impl RoutedWindow {
         let Some(i) = self.labels.iter().position(|l| l == label) else { return };
         let second = self.second(now);
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let b = &mut buckets[(second % ROUTED_WINDOW_S) as usize];
+        let b = &mut buckets[(second % WINDOW_S) as usize];
         if b.second != second {
             b.second = second;
             b.counts.iter_mut().for_each(|c| *c = 0);
@@ -66,13 +68,13 @@ impl RoutedWindow {
         b.counts[i] = b.counts[i].saturating_add(1);
     }
 
-    /// Customers routed to each region of the table in the [`ROUTED_WINDOW_S`] seconds up to
+    /// Customers routed to each region of the table in the [`WINDOW_S`] seconds up to
     /// `now` (every region present, zero when none).
     pub fn counts(&self, now: Instant) -> BTreeMap<String, u64> {
         let second = self.second(now);
         let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let mut out: BTreeMap<String, u64> = self.labels.iter().map(|l| (l.clone(), 0)).collect();
-        for b in buckets.iter().filter(|b| b.second <= second && second - b.second < ROUTED_WINDOW_S) {
+        for b in buckets.iter().filter(|b| b.second <= second && second - b.second < WINDOW_S) {
             for (label, c) in self.labels.iter().zip(&b.counts) {
                 if let Some(total) = out.get_mut(label.as_str()) {
                     *total = total.saturating_add(*c);
@@ -89,11 +91,11 @@ mod tests {
 
     use super::*;
 
-    fn window() -> (RoutedWindow, Instant, Vec<Region>) {
+    fn window() -> (MinuteWindow, Instant, Vec<Region>) {
         let regions = svea_config::RawConfig::default().validate().expect("built-in config").regions;
         let names = regions.iter().map(|r| r.name.clone()).collect();
         let t0 = Instant::now();
-        let w = RoutedWindow::new(&regions);
+        let w = MinuteWindow::new(&regions);
         assert_eq!(w.counts(t0).values().sum::<u64>(), 0);
         (w, t0, names)
     }
