@@ -970,7 +970,10 @@ impl BusinessOp for Settle {
         };
         let settlement = Settlement { outcome, decision, withheld, held };
         let counted = (settlement_outcome(&settlement), budget_left_ratio(&next));
-        // Planted bug (simulations only; a constant false in a shipped build): no idempotency record.
+        // Planted bug (simulations only; a constant false in a shipped build): no idempotency
+        // record, and the session's state not in the same command (the settlement as it was
+        // before issue 22, less its record): the session asks again, and is paid again.
+        let fence = if svea_storage::planted::settle_without_record() { None } else { fence };
         if !svea_storage::planted::settle_without_record() {
             writes.push(settled.write(&settlement, IndexMode::InsertNew)?);
         }
