@@ -1,7 +1,8 @@
 //! The business actor: profile, locations, reward budget and analytics of one business.
 //!
-//! Sessions report to it: `SessionOpened` when a session opens and `Settle` when it ends
-//! (feedback scored, or expired). Both are idempotent on the session id through insert-new
+//! Sessions report to it: `SessionOpened` when a session opens (off the customer's path) and
+//! `Settle` when it ends (feedback scored, or expired; written in one atomic command with the
+//! session's settled state, see `actors::session`). Both are idempotent on the session id through insert-new
 //! records written atomically with the business state (`bopen/<b>/<s>`, `bsettle/<b>/<s>`), so a
 //! retried settlement never pays twice, and the reward is capped by the remaining budget.
 //!
