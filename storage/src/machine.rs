@@ -7,6 +7,9 @@
 //! A [`Command::Batch`] runs its commands one after the other against an overlay of the
 //! mutations of the commands before it, so each sees their effects; the entry's mutations are
 //! the overlay's final contents, written in one atomic batch by the state machine.
+//!
+//! A [`Command::Atomic`] runs its parts the same way, but all or nothing: the first refused
+//! part discards the overlay, so the command writes nothing and says which part was refused.
 
 use std::collections::BTreeMap;
 
@@ -51,6 +54,7 @@ where
 {
     match cmd {
         Command::Batch(cmds) => execute_batch(&get, cmds),
+        Command::Atomic(parts) => execute_atomic(&get, parts),
         single => execute_one(&get, single),
     }
 }
@@ -75,11 +79,45 @@ where
             Some(v) => Ok(v.clone()),
             None => get(k),
         };
-        let (result, muts) = execute_one(&seen, cmd)?;
+        let (result, muts) = match cmd {
+            Command::Atomic(parts) => execute_atomic(&seen, parts)?,
+            single => execute_one(&seen, single)?,
+        };
         overlay.extend(muts);
         results.push(result);
     }
     Ok((CommandResult::Batch(results), overlay.into_iter().collect()))
+}
+
+/// Applies the parts of an atomic command in order, each against the key space as the parts
+/// before it left it; the first refused part refuses the whole command and nothing is written.
+fn execute_atomic<F>(get: &F, parts: &[Command]) -> Result<(CommandResult, Vec<Mutation>), Error>
+where
+    F: Fn(&[u8]) -> Result<Option<Vec<u8>>, Error>,
+{
+    let mut overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+    let mut results = Vec::with_capacity(parts.len());
+    for (i, part) in parts.iter().enumerate() {
+        let refuse = |refusal: Refusal| {
+            let part = u32::try_from(i).unwrap_or(u32::MAX);
+            Ok((CommandResult::Refused(Refusal::AtomicPart { part, refusal: Box::new(refusal) }), vec![]))
+        };
+        if matches!(part, Command::Batch(_) | Command::Atomic(_)) {
+            return refuse(Refusal::NestedBatch);
+        }
+        let seen = |k: &[u8]| match overlay.get(k) {
+            Some(v) => Ok(v.clone()),
+            None => get(k),
+        };
+        match execute_one(&seen, part)? {
+            (CommandResult::Refused(r), _) => return refuse(r),
+            (result, muts) => {
+                overlay.extend(muts);
+                results.push(result);
+            }
+        }
+    }
+    Ok((CommandResult::Atomic(results), overlay.into_iter().collect()))
 }
 
 /// Applies one command that is not a batch.
@@ -88,7 +126,7 @@ where
     F: Fn(&[u8]) -> Result<Option<Vec<u8>>, Error>,
 {
     match cmd {
-        Command::Batch(_) => Ok((CommandResult::Refused(Refusal::NestedBatch), vec![])),
+        Command::Batch(_) | Command::Atomic(_) => Ok((CommandResult::Refused(Refusal::NestedBatch), vec![])),
         // Unfenced on purpose: a cluster-wide record belongs to no actor, only the operator API
         // writes it, and the last write wins on every replica alike.
         Command::SetCluster { key, value } => Ok((CommandResult::Empty, vec![(cluster_key(key), value.clone())])),

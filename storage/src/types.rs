@@ -124,6 +124,16 @@ pub enum Command {
         /// New value; `None` deletes the record.
         value: Option<Vec<u8>>,
     },
+    /// Several commands applied all or nothing (issue 22): each part is checked against the
+    /// key space as the parts before it leave it; if every part is accepted they are all
+    /// written, answered [`CommandResult::Atomic`] with one result per part; if any part is
+    /// refused nothing is written and the answer is [`Refusal::AtomicPart`] naming it. Every
+    /// [`Command::Put`] inside is fenced by its own actor's owner and version, so one command can
+    /// change several actors (a settlement: the business and its session) and a
+    /// [`Command::Claim`] followed by the first `Put` of the same actor creates it in one commit.
+    /// A batch or an atomic command inside is refused ([`Refusal::NestedBatch`]). Appended last:
+    /// bincode numbers variants by position, so older entries decode as before.
+    Atomic(Vec<Command>),
 }
 
 /// What a command costs in a batch, beyond its variable-length fields: the enum tag, the
@@ -143,7 +153,7 @@ impl Command {
                         + index_writes.iter().map(|w| COMMAND_FIXED_BYTES + w.key.len() + w.value.len()).sum::<usize>()
                         + index_deletes.iter().map(|k| COMMAND_FIXED_BYTES + k.len()).sum::<usize>()
                 }
-                Command::Batch(cmds) => cmds.iter().map(Command::size_bytes).sum(),
+                Command::Batch(cmds) | Command::Atomic(cmds) => cmds.iter().map(Command::size_bytes).sum(),
                 Command::SetCluster { key, value } => key.len() + value.as_ref().map_or(0, Vec::len),
             }
     }
@@ -176,8 +186,16 @@ pub enum Refusal {
         /// The value stored under it.
         existing: Vec<u8>,
     },
-    /// A [`Command::Batch`] inside a batch: batches do not nest.
+    /// A [`Command::Batch`] inside a batch, or a batch or atomic command inside a
+    /// [`Command::Atomic`]: neither nests.
     NestedBatch,
+    /// A part of a [`Command::Atomic`] was refused, so nothing of it was written.
+    AtomicPart {
+        /// The refused part's position in the command (0 for the first).
+        part: u32,
+        /// Why that part was refused.
+        refusal: Box<Refusal>,
+    },
 }
 
 /// Result of applying one log entry.
@@ -196,4 +214,6 @@ pub enum CommandResult {
     Refused(Refusal),
     /// The results of a [`Command::Batch`], one per command, in the batch's order.
     Batch(Vec<CommandResult>),
+    /// Every part of a [`Command::Atomic`] was accepted and written: one result per part, in order.
+    Atomic(Vec<CommandResult>),
 }

@@ -1,7 +1,8 @@
 //! The business actor: profile, locations, reward budget and analytics of one business.
 //!
-//! Sessions report to it: `SessionOpened` when a session opens and `Settle` when it ends
-//! (feedback scored, or expired). Both are idempotent on the session id through insert-new
+//! Sessions report to it: `SessionOpened` when a session opens (off the customer's path) and
+//! `Settle` when it ends (feedback scored, or expired; written in one atomic command with the
+//! session's settled state, see `actors::session`). Both are idempotent on the session id through insert-new
 //! records written atomically with the business state (`bopen/<b>/<s>`, `bsettle/<b>/<s>`), so a
 //! retried settlement never pays twice, and the reward is capped by the remaining budget.
 //!
@@ -28,7 +29,7 @@ use svea_config::Region;
 use svea_storage::IndexMode;
 use tracing::Instrument;
 
-use super::cell::{Persisted, Slot};
+use super::cell::{Persisted, PersistedWith, Slot};
 use super::keys::{
     DayFingerprintRecord, DeclaredMaxRecord, DeviceDayRecord, FingerprintRecord, HeldRecord, HeldReward, Index, NetworkDayRecord, OpenedRecord, OrgClaim, OrgClaimRecord, OrgRecord,
     OrgUnverifiedRecord, PosAccountRecord, PosClaimRecord, PosEventRecord, PosLockRecord, PosModeRecord, PosPurchaseRecord, PosRefRecord, PosRefundRecord,
@@ -470,6 +471,35 @@ pub struct Settle {
     /// The till purchase that backs the session (location, receipt), when a till reported it: a
     /// refund of it recorded by now withholds the reward.
     pub till_purchase: Option<(LocationId, TransactionId)>,
+    /// The session's fence and state: the settlement writes the session's settled state with
+    /// the business's own, in one atomic command (issue 22). `None` settles the business alone.
+    pub fence: Option<super::session::SessionFence>,
+}
+
+/// What settling answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Settled {
+    /// The session is settled: now (with `written`, the session's state this command wrote) or
+    /// before (`written` is `None`; the stored session has it).
+    Done {
+        /// The settlement, as stored.
+        settlement: Settlement,
+        /// The session's state written with it, if this call wrote it.
+        written: Option<super::session::SessionWritten>,
+    },
+    /// The session's fence no longer held (it wrote since, or its owner moved): nothing was
+    /// written. The session reconciles and asks again.
+    SessionMoved,
+}
+
+impl Settled {
+    /// The settlement, if one was made.
+    pub fn settlement(&self) -> Option<Settlement> {
+        match self {
+            Settled::Done { settlement, .. } => Some(*settlement),
+            Settled::SessionMoved => None,
+        }
+    }
 }
 
 /// What a business needs of a feedback text to judge it a near-duplicate and to record it.
@@ -515,7 +545,7 @@ impl Op for NewBusiness {
 op!(BusinessActor, BusinessId: GetBusiness -> Business);
 op!(BusinessActor, BusinessId: RotateKey -> Option<Business>);
 op!(BusinessActor, BusinessId: SessionOpened -> ());
-op!(BusinessActor, BusinessId: Settle -> Settlement);
+op!(BusinessActor, BusinessId: Settle -> Settled);
 op!(BusinessActor, BusinessId: SetVerification -> Business);
 op!(BusinessActor, BusinessId: RegisterPos -> Result<Business, PosError>);
 op!(BusinessActor, BusinessId: RecordPurchase -> Result<Recorded, PosError>);
@@ -863,11 +893,11 @@ impl BusinessOp for SessionOpened {
 }
 
 impl BusinessOp for Settle {
-    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Settlement, ActorError> {
-        let Settle { session, opened_at, outcome, device, fingerprint, network, till_purchase } = self;
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Settled, ActorError> {
+        let Settle { session, opened_at, outcome, device, fingerprint, network, till_purchase, fence } = self;
         let settled = SettledRecord { business: id.clone(), session: session.clone() };
         if let Some(s) = settled.read(env.cluster.view())? {
-            return Ok(s);
+            return Ok(Settled::Done { settlement: s, written: None });
         }
         let mut next = current(slot, id)?.clone();
         let now = env.clock.now();
@@ -941,11 +971,39 @@ impl BusinessOp for Settle {
         };
         let settlement = Settlement { outcome, decision, withheld, held };
         let counted = (settlement_outcome(&settlement), budget_left_ratio(&next));
-        // Planted bug (simulations only; a constant false in a shipped build): no idempotency record.
+        // Planted bug (simulations only; a constant false in a shipped build): no idempotency
+        // record, and the session's state not in the same command (the settlement as it was
+        // before issue 22, less its record): the session asks again, and is paid again.
+        let fence = if svea_storage::planted::settle_without_record() { None } else { fence };
         if !svea_storage::planted::settle_without_record() {
             writes.push(settled.write(&settlement, IndexMode::InsertNew)?);
         }
-        match slot.commit(env, next, writes, vec![]).await? {
+        // The session's settled state, fenced by the session's own claim and version, in the
+        // same command: both are written or neither.
+        let mut written = None;
+        let mut others = Vec::with_capacity(1);
+        if let Some(f) = fence {
+            assert_eq!(f.session.id, session, "a settlement's fence is its own session's");
+            let (final_state, swrites, sdeletes) = super::session::settled(&f.session, settlement, now)?;
+            others.push(svea_storage::Command::Put {
+                actor: super::ActorKey::from(session.clone()).stored(),
+                node: f.owner.node,
+                epoch: f.owner.epoch,
+                expected_version: f.version,
+                state: svea_storage::codec::encode(&final_state)?,
+                index_writes: swrites,
+                index_deletes: sdeletes,
+            });
+            written = Some(super::session::SessionWritten { owner: f.owner, version: f.version + 1, session: Box::new(final_state) });
+        }
+        let outcome = match slot.commit_with(env, next, writes, vec![], others).await? {
+            PersistedWith::Own(p) => p,
+            PersistedWith::OtherRefused { refusal, .. } => {
+                tracing::info!(session_id = %session, ?refusal, "session moved on before its settlement; nothing written");
+                return Ok(Settled::SessionMoved);
+            }
+        };
+        match outcome {
             Persisted::Ok => {
                 tracing::info!(session_id = %session, reward_ore = decision.amount.as_ore(), withheld = ?withheld, "session settled");
                 let paid = u64::try_from(decision.amount.as_ore()).unwrap_or(0);
@@ -954,9 +1012,9 @@ impl BusinessOp for Settle {
                     tracing::warn!(session_id = %session, "reward held for the business's review (hourly brake)");
                     env.metrics.reward_held();
                 }
-                Ok(settlement)
+                Ok(Settled::Done { settlement, written })
             }
-            Persisted::IndexTaken { key, existing } if key == settled.key() => settled.decode(&existing),
+            Persisted::IndexTaken { key, existing } if key == settled.key() => Ok(Settled::Done { settlement: settled.decode(&existing)?, written: None }),
             Persisted::IndexTaken { key, .. } => Err(ActorError::Internal(format!("record {key} exists with another value"))),
         }
     }

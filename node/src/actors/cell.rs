@@ -19,6 +19,9 @@ pub struct OwnedCell {
     pub owner: Owner,
     /// Version of the state last read or written.
     pub version: u64,
+    /// Whether the claim is in the store. A new actor's cell is created unclaimed
+    /// ([`OwnedCell::fresh`]): its first write carries the claim in the same atomic command.
+    pub claimed: bool,
 }
 
 /// Outcome of a fenced write.
@@ -35,7 +38,40 @@ pub enum Persisted {
     },
 }
 
+/// Outcome of a fenced write together with other actors' writes ([`OwnedCell::persist_with`]).
+#[derive(Debug)]
+pub enum PersistedWith {
+    /// This actor's part decided the outcome (written, or an index taken: nothing written).
+    Own(Persisted),
+    /// One of the other actors' commands was refused, so nothing was written.
+    OtherRefused {
+        /// Position of the refused command among the others.
+        part: usize,
+        /// Why it was refused.
+        refusal: Refusal,
+    },
+}
+
+impl PersistedWith {
+    /// The outcome of a write with no other commands, where no other can be refused.
+    fn alone(self) -> Result<Persisted, ActorError> {
+        match self {
+            PersistedWith::Own(p) => Ok(p),
+            PersistedWith::OtherRefused { part, refusal } => {
+                Err(ActorError::Internal(format!("a write alone had its part {part} refused ({refusal:?}): the state machine broke its contract")))
+            }
+        }
+    }
+}
+
 impl OwnedCell {
+    /// The cell of an actor that has no owner yet, as this node sees it: epoch 1 for this node,
+    /// not yet claimed. Its first write claims it in the same atomic command (one commit instead
+    /// of two); if another node claimed it meanwhile, that write is refused and nothing is written.
+    pub fn fresh(env: &ActorEnv, key: String) -> OwnedCell {
+        OwnedCell { key, owner: Owner { node: env.cluster.id(), epoch: 1 }, version: 0, claimed: false }
+    }
+
     /// Claims `key` for this node with the next epoch and loads its state. The claim is applied
     /// locally before the state is read, so the read sees every write of earlier owners.
     ///
@@ -65,7 +101,7 @@ impl OwnedCell {
                         Some(v) => (v.version, Some(decode::<S>(&v.bytes)?)),
                     };
                     tracing::debug!(actor = %key, node, epoch = owner.epoch, version, "actor activated");
-                    return Ok((OwnedCell { key, owner, version }, state));
+                    return Ok((OwnedCell { key, owner, version, claimed: true }, state));
                 }
                 CommandResult::Refused(Refusal::EpochMoved { current }) => {
                     tracing::debug!(actor = %key, ?current, "claim raced; retrying");
@@ -91,7 +127,21 @@ impl OwnedCell {
         index_writes: Vec<IndexWrite>,
         index_deletes: Vec<String>,
     ) -> Result<Persisted, ActorError> {
-        let cmd = Command::Put {
+        self.persist_with(env, state, index_writes, index_deletes, Vec::new()).await?.alone()
+    }
+
+    /// As [`OwnedCell::persist`], in one atomic command with `others`: other actors' writes,
+    /// each fenced by its own actor's owner and version ([`Command::Atomic`]). All are written
+    /// or none: a refused other answers [`PersistedWith::OtherRefused`] and this cell is unchanged.
+    pub async fn persist_with<S: Serialize>(
+        &mut self,
+        env: &ActorEnv,
+        state: &S,
+        index_writes: Vec<IndexWrite>,
+        index_deletes: Vec<String>,
+        others: Vec<Command>,
+    ) -> Result<PersistedWith, ActorError> {
+        let put = Command::Put {
             actor: self.key.clone(),
             node: self.owner.node,
             epoch: self.owner.epoch,
@@ -100,19 +150,45 @@ impl OwnedCell {
             index_writes,
             index_deletes,
         };
+        // Our own commands come first: the claim (a new actor's), then our write.
+        let mut parts = Vec::with_capacity(2 + others.len());
+        if !self.claimed {
+            assert_eq!((self.owner.epoch, self.version), (1, 0), "an unclaimed cell is a new actor's");
+            parts.push(Command::Claim { actor: self.key.clone(), node: self.owner.node, expected_epoch: 0 });
+        }
+        parts.push(put);
+        let ours = parts.len();
+        parts.extend(others);
+        let cmd = if parts.len() == 1 { parts.remove(0) } else { Command::Atomic(parts) };
         let committed = env.cluster.write(cmd).await?;
-        match committed.result {
-            CommandResult::Written { version } => {
-                self.version = version;
-                Ok(Persisted::Ok)
+        let (own, refusal) = match committed.result {
+            CommandResult::Written { version } => (Some(version), None),
+            CommandResult::Atomic(results) => match results.get(ours - 1) {
+                Some(CommandResult::Written { version }) => (Some(*version), None),
+                other => return Err(ActorError::Internal(format!("an atomic write answered {other:?} for its put: the state machine broke its contract"))),
+            },
+            CommandResult::Refused(Refusal::AtomicPart { part, refusal }) => {
+                let part = usize::try_from(part).unwrap_or(usize::MAX);
+                if part >= ours {
+                    return Ok(PersistedWith::OtherRefused { part: part - ours, refusal: *refusal });
+                }
+                (None, Some(*refusal))
             }
-            CommandResult::Refused(Refusal::IndexTaken { key, existing }) => Ok(Persisted::IndexTaken { key, existing }),
-            CommandResult::Refused(r) => {
+            CommandResult::Refused(r) => (None, Some(r)),
+            // As for claims: a put is only ever answered Written or Refused.
+            other => return Err(ActorError::Internal(format!("a put was answered {other:?}: the state machine broke its contract"))),
+        };
+        match (own, refusal) {
+            (Some(version), _) => {
+                self.version = version;
+                self.claimed = true;
+                Ok(PersistedWith::Own(Persisted::Ok))
+            }
+            (None, Some(Refusal::IndexTaken { key, existing })) => Ok(PersistedWith::Own(Persisted::IndexTaken { key, existing })),
+            (None, r) => {
                 tracing::warn!(actor = %self.key, epoch = self.owner.epoch, refusal = ?r, "write fenced; deactivating");
                 Err(ActorError::Fenced { key: self.key.clone() })
             }
-            // As for claims: a put is only ever answered Written or Refused.
-            other => Err(ActorError::Internal(format!("a put was answered {other:?}: the state machine broke its contract"))),
         }
     }
 }
@@ -134,8 +210,19 @@ impl<S> Default for Slot<S> {
 }
 
 impl<S: DeserializeOwned + Serialize> Slot<S> {
-    /// Activates on first use: claims the key and loads the state.
-    pub async fn ensure_active(&mut self, env: &ActorEnv, key: &str) -> Result<(), ActorError> {
+    /// Activates on first use: claims the key and loads the state. For an operation that
+    /// `creates` the actor, a key this node sees no owner of gets an unclaimed cell instead
+    /// ([`OwnedCell::fresh`]): the creating write claims it in the same commit. Any other
+    /// operation finding an unclaimed cell (its creation did not write) activates for real.
+    pub async fn ensure_active(&mut self, env: &ActorEnv, key: &str, creates: bool) -> Result<(), ActorError> {
+        if self.cell.as_ref().is_some_and(|c| !c.claimed && !creates) {
+            self.cell = None;
+        }
+        if self.cell.is_none() && creates && env.cluster.view().owner(key)?.is_none() {
+            self.cell = Some(OwnedCell::fresh(env, key.to_string()));
+            self.state = None;
+            return Ok(());
+        }
         if self.cell.is_none() {
             let (cell, state) = OwnedCell::activate::<S>(env, key.to_string()).await?;
             self.cell = Some(cell);
@@ -148,7 +235,7 @@ impl<S: DeserializeOwned + Serialize> Slot<S> {
     /// activation still owns the actor, so a node cut off from the majority, or one whose actor
     /// was taken over, never presents stale state as current. A lost claim is `Fenced`.
     pub async fn confirm_owner(&self, env: &ActorEnv, key: &str) -> Result<(), ActorError> {
-        let Some(cell) = &self.cell else { return Ok(()) };
+        let Some(cell) = self.cell.as_ref().filter(|c| c.claimed) else { return Ok(()) };
         env.cluster.read_barrier().await?;
         if env.cluster.view().owner(key)? != Some(cell.owner) {
             tracing::info!(actor = %key, epoch = cell.owner.epoch, "ownership moved; deactivating");
@@ -165,9 +252,21 @@ impl<S: DeserializeOwned + Serialize> Slot<S> {
         index_writes: Vec<IndexWrite>,
         index_deletes: Vec<String>,
     ) -> Result<Persisted, ActorError> {
+        self.commit_with(env, next, index_writes, index_deletes, Vec::new()).await?.alone()
+    }
+
+    /// As [`Slot::commit`], atomically with other actors' fenced writes (all or none).
+    pub async fn commit_with(
+        &mut self,
+        env: &ActorEnv,
+        next: S,
+        index_writes: Vec<IndexWrite>,
+        index_deletes: Vec<String>,
+        others: Vec<Command>,
+    ) -> Result<PersistedWith, ActorError> {
         let cell = self.cell.as_mut().ok_or_else(|| ActorError::Internal("commit before activation".into()))?;
-        let outcome = cell.persist(env, &next, index_writes, index_deletes).await?;
-        if matches!(outcome, Persisted::Ok) {
+        let outcome = cell.persist_with(env, &next, index_writes, index_deletes, others).await?;
+        if matches!(outcome, PersistedWith::Own(Persisted::Ok)) {
             self.state = Some(next);
         }
         Ok(outcome)

@@ -54,7 +54,7 @@ macro_rules! actor_shell {
                 let mut slot = std::mem::take(&mut self.slot);
                 let span = tracing::info_span!($kind, $id_field = %id, node = env.cluster.id());
                 let fut = async move {
-                    let result = match slot.ensure_active(&env, &key).await {
+                    let result = match slot.ensure_active(&env, &key, <O as crate::actors::Op>::CREATES).await {
                         Ok(()) => call.0.run(&env, &key, &id, &mut slot).await,
                         Err(e) => Err(e),
                     };

@@ -1,14 +1,18 @@
 //! The session actor: one customer's feedback session,
 //! `opened -> purchase_confirmed -> rewarded | rejected`, or `expired`.
 //!
-//! Every step is idempotent. Feedback is settled in three writes so that a crash at any point
-//! resumes with the same text and score: (1) the scored feedback is stored as pending, (2) the
-//! business settles the session (idempotent on the session id, pays at most once), (3) the session
-//! records the settlement and leaves the open indexes.
+//! Every step is idempotent, and a customer's flow is three commits (issue 22): opening (the
+//! claim and the first state in one atomic command), the purchase, and the settlement. Feedback
+//! is not stored on its own: the session computes its feedback (text, score) and hands it, with
+//! its fence (owner epoch and version), to its business in [`Step::Settle`]; the business decides
+//! the settlement and writes its own state and the session's final state in ONE atomic command,
+//! each fenced by its own actor ([`settled`] computes the session's part). The session takes the
+//! written state only once committed ([`RecordSettlement`]); a refused or lost command leaves
+//! both as they were, and asking again is idempotent (the business's `bsettle/` record).
 //!
-//! A session never calls its business itself. When it needs a settlement (pending feedback, or
-//! an expiry) any operation answers [`Step::Settle`] without doing anything else; the caller
-//! (`core::sessions`) gets the settlement from the business and hands it back with
+//! A session never calls its business itself. When it needs a settlement (feedback, or an
+//! expiry) the operation answers [`Step::Settle`] without writing anything; the caller
+//! (`core::sessions`) gets the settlement from the business and hands the outcome back with
 //! [`RecordSettlement`], then repeats the operation. So no actor waits on another actor inside
 //! its one-message-at-a-time slot, and the path from a session to its business is one typed call.
 
@@ -16,7 +20,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use svea_config::Region;
-use svea_storage::IndexMode;
+use svea_storage::{IndexMode, Owner};
 use tracing::Instrument;
 
 use super::business::{Outcome, Settle, Settlement, TextPrint, Withheld};
@@ -303,9 +307,41 @@ pub struct GiveFeedback {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Expire;
 
-/// Records the settlement the business made for this session.
+/// What the business's settlement did to this session; the session takes it and reconciles.
+/// With `written`, the business wrote that state under this session's fence: it is taken if
+/// the fence is still this activation's. Otherwise the session re-reads its stored state (after
+/// a read barrier; an owner that moved on is `Fenced`), and if that still needs the
+/// `settlement` (a settlement written before issue 22, without the session's state) records it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RecordSettlement(pub Settlement);
+pub struct RecordSettlement {
+    /// The business's settlement, when it has one (`None`: it refused the session's fence).
+    pub settlement: Option<Settlement>,
+    /// The session state the settlement wrote, when this call's settlement wrote it.
+    pub written: Option<SessionWritten>,
+}
+
+/// A session's fence as it hands it to its business for the settlement: the business writes
+/// `session`'s settled state fenced by `owner` and `version`, in one command with its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionFence {
+    /// The session's owner (node and epoch) of the activation that asks.
+    pub owner: Owner,
+    /// The stored version that activation holds.
+    pub version: u64,
+    /// The session as it is to be settled (with its feedback, which is not stored before).
+    pub session: Box<Session>,
+}
+
+/// The session state a settlement wrote, and its new version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionWritten {
+    /// The fence it was written under.
+    pub owner: Owner,
+    /// The version after the write.
+    pub version: u64,
+    /// The settled session.
+    pub session: Box<Session>,
+}
 
 /// Records the business's review of this session's held reward (its settlement as decided);
 /// changes nothing unless the session's reward is still pending review.
@@ -690,7 +726,7 @@ fn expired_error(s: &Session) -> ActorError {
     ActorError::conflict(ConflictKind::SessionExpired, format!("session {} expired at {}", s.id, s.expires_at))
 }
 
-fn settle_step(s: &Session, outcome: Outcome) -> Step {
+fn settle_step(slot: &Slot<Session>, s: &Session, outcome: Outcome) -> Step {
     let fingerprint = match outcome {
         Outcome::Scored { .. } => s
             .feedback
@@ -699,8 +735,40 @@ fn settle_step(s: &Session, outcome: Outcome) -> Step {
         Outcome::Expired => None,
     };
     let till_purchase = s.purchase.as_ref().filter(|_| s.till_backed).map(|p| (s.location_id.clone(), p.transaction_id.clone()));
-    let settle = Settle { session: s.id.clone(), opened_at: s.opened_at, outcome, device: s.device.clone(), fingerprint, network: s.network.clone(), till_purchase };
+    let fence = slot
+        .cell
+        .as_ref()
+        .filter(|c| c.claimed)
+        .map(|c| SessionFence { owner: c.owner, version: c.version, session: Box::new(s.clone()) });
+    let settle = Settle { session: s.id.clone(), opened_at: s.opened_at, outcome, device: s.device.clone(), fingerprint, network: s.network.clone(), till_purchase, fence };
     Step::Settle { business: s.business_id.clone(), settle }
+}
+
+/// The session as `settlement` leaves it at `now`, with the records written and deleted with
+/// it: its final state, out of the open indexes, its text record and its entry in the
+/// business's feedback list. Pure: the business calls it to write the session's part of the
+/// settlement, the session to record a settlement written without it.
+pub fn settled(s: &Session, settlement: Settlement, now: DateTime<Utc>) -> Result<(Session, Vec<svea_storage::IndexWrite>, Vec<String>), ActorError> {
+    let mut next = s.clone();
+    next.state = match settlement.outcome {
+        // The business had settled this session as expired (the deadline won a race).
+        Outcome::Expired => SessionState::Expired,
+        Outcome::Scored { .. } if next.feedback.is_none() => {
+            return Err(ActorError::Internal(format!("scored settlement for session {} without feedback", s.id)))
+        }
+        Outcome::Scored { .. } if settlement.decision.tier == RewardTier::None => SessionState::Rejected,
+        Outcome::Scored { .. } => SessionState::Rewarded,
+    };
+    next.ended_at = Some(now);
+    if let Some(f) = next.feedback.as_mut() {
+        f.settlement = Some(settlement);
+    }
+    let deletes = ended_deletes(&next);
+    let mut writes: Vec<_> = list_write(&next)?.into_iter().collect();
+    if let Some(f) = next.feedback.as_ref().filter(|f| f.text.is_some()) {
+        writes.push(text_record(&next, f).write(&(), IndexMode::Upsert)?);
+    }
+    Ok((next, writes, deletes))
 }
 
 /// The session, unless it needs a settlement first: feedback accepted before the deadline is
@@ -712,11 +780,11 @@ fn current(env: &ActorEnv, id: &SessionId, slot: &Slot<Session>) -> Result<Resul
     if let (Some(p), Some(f)) = (&session.purchase, &session.feedback) {
         if f.settlement.is_none() {
             let outcome = Outcome::Scored { score: f.score.total, purchase: p.amount };
-            return Ok(Err(settle_step(&session, outcome)));
+            return Ok(Err(settle_step(slot, &session, outcome)));
         }
     }
     if !session.state.is_terminal() && env.clock.now() >= session.expires_at {
-        return Ok(Err(settle_step(&session, Outcome::Expired)));
+        return Ok(Err(settle_step(slot, &session, Outcome::Expired)));
     }
     Ok(Ok(session))
 }
@@ -882,49 +950,65 @@ impl SessionOp for GiveFeedback {
         tracing::info!(score = score.total, score_source = score.source.as_str(), "feedback scored");
         let mut pending = session.clone();
         let feedback = Feedback { text: Some(text.to_string()), given_at: env.clock.now(), score, settlement: None, redacted: None };
-        let record = text_record(&session, &feedback).write(&(), IndexMode::Upsert)?;
+        let purchase = session.purchase.as_ref().map(|p| p.amount).ok_or_else(|| ActorError::Internal(format!("session {id} is purchase_confirmed without a purchase")))?;
+        let outcome = Outcome::Scored { score: feedback.score.total, purchase };
         pending.feedback = Some(feedback);
-        if !matches!(slot.commit(env, pending.clone(), vec![record], vec![]).await?, Persisted::Ok) {
-            return Err(ActorError::Internal("pending feedback write touched an index".into()));
-        }
-        // Stored with its score: whoever touches the session next settles it (normally our caller).
-        match current(env, id, slot)? {
-            Ok(s) => done(&s),
-            Err(step) => Ok(step),
-        }
+        // Not stored here: the business writes it, settled, with its settlement (one commit).
+        Ok(settle_step(slot, &pending, outcome))
     }
 }
 
 impl SessionOp for RecordSettlement {
-    async fn run(self, env: &ActorEnv, _key: &str, id: &SessionId, slot: &mut Slot<Session>) -> Result<Step, ActorError> {
+    async fn run(self, env: &ActorEnv, key: &str, id: &SessionId, slot: &mut Slot<Session>) -> Result<Step, ActorError> {
+        let fits = |slot: &Slot<Session>, w: &SessionWritten| {
+            slot.cell.as_ref().is_some_and(|c| c.claimed && c.owner == w.owner && c.version + 1 == w.version)
+        };
+        if let Some(w) = self.written.filter(|w| fits(slot, w)) {
+            // Written under our fence, and nothing of ours was written since: take it.
+            if let Some(c) = slot.cell.as_mut() {
+                c.version = w.version;
+            }
+            slot.state = Some(*w.session);
+            return done_settled(slot, id);
+        }
+        // Anything else: what is stored is the truth. Our claim must still hold, and a newer
+        // version (a settlement written under our fence whose answer we did not get) is taken.
+        slot.confirm_owner(env, key).await?;
+        let stored = env.cluster.view().state(key)?;
+        if let (Some(v), Some(c)) = (stored, slot.cell.as_mut()) {
+            if v.version != c.version {
+                slot.state = Some(svea_storage::codec::decode::<Session>(&v.bytes)?);
+                c.version = v.version;
+            }
+        }
         let Some(session) = slot.state.clone() else {
             return Err(ActorError::NotFound { what: Missing::Session, id: id.to_string() });
         };
-        let settlement = self.0;
+        let Some(settlement) = self.settlement else { return done(&session) };
         let pending = session.feedback.as_ref().is_some_and(|f| f.settlement.is_none());
         if session.state.is_terminal() && !pending {
-            // Recorded already (a retry, or a concurrent caller got there first).
             return done(&session);
         }
-        let mut next = session.clone();
-        next.state = match settlement.outcome {
-            // The business had settled this session as expired (the deadline won a race).
-            Outcome::Expired => SessionState::Expired,
-            Outcome::Scored { .. } if next.feedback.is_none() => {
-                return Err(ActorError::Internal(format!("scored settlement for session {id} without feedback")))
-            }
-            Outcome::Scored { .. } if settlement.decision.tier == RewardTier::None => SessionState::Rejected,
-            Outcome::Scored { .. } => SessionState::Rewarded,
-        };
-        next.ended_at = Some(env.clock.now());
-        if let Some(f) = next.feedback.as_mut() {
-            f.settlement = Some(settlement);
+        if matches!(settlement.outcome, Outcome::Scored { .. }) && session.feedback.is_none() {
+            // The business settled feedback this session never stored (its answer was lost and
+            // the session moved on): the next operation asks again and gets the same settlement.
+            return done(&session);
         }
-        let deletes = ended_deletes(&next);
-        let writes: Vec<_> = list_write(&next)?.into_iter().collect();
+        // A settlement written without the session's state (before issue 22): record it.
+        let (next, writes, deletes) = settled(&session, settlement, env.clock.now())?;
         slot.commit(env, next.clone(), writes, deletes).await?;
         tracing::info!(state = next.state.as_str(), reward_ore = settlement.decision.amount.as_ore(), "session settled");
         done(&next)
+    }
+}
+
+fn done_settled(slot: &Slot<Session>, id: &SessionId) -> Result<Step, ActorError> {
+    match &slot.state {
+        Some(s) => {
+            tracing::info!(state = s.state.as_str(), "session settled");
+            done(s)
+        }
+        None => Err(ActorError::NotFound { what: Missing::Session, id: id.to_string() }),
     }
 }
 

@@ -2,7 +2,9 @@
 //! running an operation on it, including the settlement with its business that the operation may
 //! need first. The one place where a session and its business meet.
 
-use crate::actors::business::{SessionOpened, Settle, Settlement};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::actors::business::{SessionOpened, Settle, Settled};
 use crate::actors::keys::{ActiveRecord, Index, QrRecord, QrRetiredRecord, QrTarget};
 use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{OpenSession, Opened, Place, RecordSettlement, Session, SessionOp, SessionState, Step};
@@ -74,7 +76,7 @@ pub async fn find_or_open(
         };
         match registry.call(SessionId::random(), open).await? {
             Opened::Session(s) => {
-                report_opened(registry, &s).await;
+                report_opened(registry, &s);
                 return Ok((*s, true));
             }
             Opened::DeviceHasSession(_) => continue,
@@ -83,17 +85,73 @@ pub async fn find_or_open(
     Err(ActorError::Busy { what: "session opening for this device".into() })
 }
 
-/// Tells the business a session opened. Best effort: if this report is lost, settling the
-/// session counts the opening.
-async fn report_opened(registry: &RegistryHandle, s: &Session) {
+/// Tells the business a session opened, off the customer's path: the opening is one commit
+/// (issue 22), and this report is a second commit the customer does not wait for. Best effort:
+/// if the report is lost (or not sent: at most [`OPEN_REPORTS_IN_FLIGHT_MAX`] at once), the
+/// settlement counts the opening, in the same command that settles the session.
+fn report_opened(registry: &RegistryHandle, s: &Session) {
+    let Some(permit) = InFlight::take(&OPEN_REPORTS_IN_FLIGHT, OPEN_REPORTS_IN_FLIGHT_MAX) else {
+        tracing::debug!(session_id = %s.id, "too many opening reports in flight; the settlement counts this one");
+        return;
+    };
     let report = SessionOpened { session: s.id.clone(), opened_at: s.opened_at };
-    if let Err(e) = registry.call(s.business_id.clone(), report).await {
-        tracing::warn!(session_id = %s.id, error = %e, "could not report session opening; settlement will");
+    let (registry, business, session) = (registry.clone(), s.business_id.clone(), s.id.clone());
+    tokio::task::spawn_local(async move {
+        let _permit = permit;
+        if let Err(e) = registry.call(business, report).await {
+            tracing::warn!(session_id = %session, error = %e, "could not report session opening; settlement will");
+        }
+    });
+}
+
+/// Hands a reward to the customer's wallet off the customer's path (at most
+/// [`DELIVERIES_IN_FLIGHT_MAX`] at once). The settlement wrote the transfer's `lout/` record in
+/// its command, so a delivery that is lost or not sent here is made by the payout driver: the
+/// reward reaches the wallet exactly once either way (`Receive` is idempotent on the entry).
+fn deliver_later(registry: &RegistryHandle, business: &BusinessId, session: &SessionId, device: DeviceHash) {
+    let Some(permit) = InFlight::take(&DELIVERIES_IN_FLIGHT, DELIVERIES_IN_FLIGHT_MAX) else {
+        tracing::debug!(session_id = %session, "too many deliveries in flight; the payout driver delivers this one");
+        return;
+    };
+    let entry = crate::domain::ledger::EntryId::reward(business, session);
+    let (registry, session) = (registry.clone(), session.clone());
+    tokio::task::spawn_local(async move {
+        let _permit = permit;
+        if let Err(e) = super::payouts::deliver(&registry, device, entry).await {
+            tracing::warn!(session_id = %session, error = %e, "cashback not delivered to the wallet yet; the payout driver will");
+        }
+    });
+}
+
+/// Opening reports in flight at once, at most (each is one business write; past it the
+/// settlement counts the opening).
+pub const OPEN_REPORTS_IN_FLIGHT_MAX: usize = 1024;
+/// Wallet deliveries in flight at once, at most (past it the payout driver delivers).
+pub const DELIVERIES_IN_FLIGHT_MAX: usize = 1024;
+
+static OPEN_REPORTS_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+static DELIVERIES_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// One place in a bounded count of background tasks, given back when dropped. The counts are
+/// process-wide (a bound on this process's background writes, whichever node or simulated host
+/// starts them); what a full count skips is done by the settlement or the payout driver.
+struct InFlight(&'static AtomicUsize);
+
+impl InFlight {
+    fn take(count: &'static AtomicUsize, max: usize) -> Option<InFlight> {
+        count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).ok().map(|_| InFlight(count))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 /// Runs `op` on session `id`. When the session first needs a settlement (see
-/// `actors::session`), gets it from the business, records it, and runs `op` again.
+/// `actors::session`), gets it from the business (which writes the session's settled state in
+/// the same command), hands the outcome back to the session, and runs `op` again.
 pub async fn run<O>(registry: &RegistryHandle, id: SessionId, op: O) -> Result<Session, ActorError>
 where
     O: SessionOp<Reply = Step>,
@@ -105,19 +163,19 @@ where
         };
         let device = settle.device.clone();
         let session = settle.session.clone();
-        let settlement = settle_with(registry, business.clone(), settle).await?;
-        // The reward reached the customer's wallet before the session records it: a crash here
-        // leaves the session unsettled, and whoever touches it next delivers again (idempotent),
-        // as does the payout driver from the `lout/` record.
-        if settlement.decision.amount > crate::domain::Ore::ZERO {
-            if let Some(device) = device {
-                let entry = crate::domain::ledger::EntryId::reward(&business, &session);
-                if let Err(e) = super::payouts::deliver(registry, device, entry).await {
-                    tracing::warn!(session_id = %session, error = %e, "cashback not delivered to the wallet yet; the payout driver will");
-                }
+        let settled = settle_with(registry, business.clone(), settle).await?;
+        let (settlement, written) = match settled {
+            Settled::Done { settlement, written } => (Some(settlement), written),
+            Settled::SessionMoved => (None, None),
+        };
+        // Only a settlement this call wrote hands its reward on: a retry's was handed on by
+        // the call that wrote it (or by the payout driver).
+        if let (Some(st), Some(_), Some(device)) = (settlement, &written, device) {
+            if st.decision.amount > crate::domain::Ore::ZERO {
+                deliver_later(registry, &business, &session, device);
             }
         }
-        if let Step::Settle { .. } = registry.call(id.clone(), RecordSettlement(settlement)).await? {
+        if let Step::Settle { .. } = registry.call(id.clone(), RecordSettlement { settlement, written }).await? {
             // Cannot happen: recording needs nothing first. Run `op` again, which asks again.
             tracing::warn!(session_id = %id, "settlement not recorded; retrying");
         }
@@ -126,7 +184,7 @@ where
 }
 
 /// Asks the business to settle; idempotent on the session, so a retry gets the same answer.
-async fn settle_with(registry: &RegistryHandle, business: BusinessId, settle: Settle) -> Result<Settlement, ActorError> {
+async fn settle_with(registry: &RegistryHandle, business: BusinessId, settle: Settle) -> Result<Settled, ActorError> {
     match registry.call(business, settle).await {
         Ok(s) => Ok(s),
         // The business could not be reached this time (its owner moved): the session is fine.

@@ -5,8 +5,6 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::Rng;
-use svea_node::actors::keys::ActorKey;
-use svea_node::actors::session::Session;
 use svea_storage::Command;
 
 use super::host::{Applied, REGIONS};
@@ -150,45 +148,36 @@ pub fn schedule(rng: &mut StdRng, start: Duration, end: Duration) -> Vec<(Durati
     out
 }
 
-/// An armed [`Fault::CrashInSettlement`]: watches the apply stream for the settlement window of
-/// a session owned by its region's node.
+/// An armed [`Fault::CrashInSettlement`]: watches the apply stream for the settlement of a
+/// session owned by its region's node.
 #[derive(Debug, Clone)]
 pub struct SettlementTrap {
     /// The region to crash.
     pub region: usize,
     /// Apply records already looked at.
     cursor: usize,
-    /// The business (stored actor key) of a session that just stored pending feedback.
-    business: Option<String>,
 }
 
 impl SettlementTrap {
     /// A trap for `region`, looking only at what is applied from `cursor` on.
     pub fn new(region: usize, cursor: usize) -> Self {
-        SettlementTrap { region, cursor, business: None }
+        SettlementTrap { region, cursor }
     }
 
     /// Looks at the records applied since the last look; `true` when the window is open: a
-    /// session owned by the region's node stored pending feedback and its business wrote after
-    /// that (with a settlement in flight, that write is the settlement), so crashing now loses
-    /// the session's final write but not the payment.
+    /// settlement (the business's write and the settled session in one atomic command, issue
+    /// 22) of a session owned by the region's node was applied, and its caller has not heard of
+    /// it yet: crashing now loses the answer and the session's in-memory state, not the payment,
+    /// so whoever asks again must get the stored settlement, not a second one.
     pub fn sprung(&mut self, records: &[Applied]) -> bool {
         let node = REGIONS[self.region].1;
         let new = records.get(self.cursor..).unwrap_or_default();
         self.cursor = records.len();
-        for a in new {
-            let Command::Put { actor, node: writer, state, .. } = &a.command else { continue };
-            match &self.business {
-                Some(b) if actor == b => return true,
-                _ if *writer == node && actor.starts_with("session/") => {
-                    let Ok(s) = svea_storage::codec::decode::<Session>(state) else { continue };
-                    if s.feedback.as_ref().is_some_and(|f| f.settlement.is_none()) {
-                        self.business = Some(ActorKey::from(s.business_id).stored());
-                    }
-                }
-                _ => {}
-            }
-        }
-        false
+        let owned_session = |c: &Command| matches!(c, Command::Put { actor, node: writer, .. } if *writer == node && actor.starts_with("session/"));
+        let business = |c: &Command| matches!(c, Command::Put { actor, .. } if actor.starts_with("business/"));
+        new.iter().any(|a| match (&a.command, &a.result) {
+            (Command::Atomic(parts), svea_storage::CommandResult::Atomic(_)) => parts.iter().any(owned_session) && parts.iter().any(business),
+            _ => false,
+        })
     }
 }

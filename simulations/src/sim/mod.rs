@@ -441,6 +441,7 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
     let applied_log = applied.lock().unwrap_or_else(|p| p.into_inner());
     outcome.violations.extend(invariants::single_owner::check(&applied_log));
     outcome.violations.extend(invariants::answers::check(&applied_log));
+    outcome.violations.extend(invariants::flow_commits::check(&applied_log));
     let reads = final_reads.borrow();
     let m = model.borrow();
     match reads.as_ref() {

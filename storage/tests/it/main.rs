@@ -1,5 +1,6 @@
 //! Storage integration tests: the openraft conformance suite, owner fencing, batches, durability.
 
+mod atomic;
 mod batch;
 mod fencing;
 mod groups;

@@ -40,6 +40,14 @@ fn answers(command: &Command, result: &CommandResult) -> bool {
         }
         (Command::Put { .. }, CommandResult::Refused(Refusal::NotOwner { .. } | Refusal::IndexTaken { .. })) => true,
         (Command::Batch(_), CommandResult::Refused(Refusal::NestedBatch)) => true,
+        // An atomic command: every part answered as alone, or one refused part named and no more.
+        (Command::Atomic(parts), CommandResult::Atomic(results)) => {
+            parts.len() == results.len() && parts.iter().zip(results).all(|(p, r)| !matches!(r, CommandResult::Refused(_)) && answers(p, r))
+        }
+        (Command::Atomic(parts), CommandResult::Refused(Refusal::AtomicPart { part, refusal })) => {
+            let refused = |p: &Command| matches!(p, Command::Batch(_) | Command::Atomic(_)) && **refusal == Refusal::NestedBatch || answers(p, &CommandResult::Refused((**refusal).clone()));
+            usize::try_from(*part).ok().and_then(|i| parts.get(i)).is_some_and(refused)
+        }
         (Command::SetCluster { .. }, CommandResult::Empty) => true,
         _ => false,
     }

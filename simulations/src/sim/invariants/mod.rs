@@ -6,6 +6,7 @@ pub mod answers;
 pub mod budget;
 pub mod convergence;
 pub mod durable_promises;
+pub mod flow_commits;
 pub mod ledger;
 pub mod one_leader;
 pub mod payouts;

@@ -51,25 +51,32 @@ pub fn check(log: &ApplyLog) -> Vec<String> {
         if out.len() >= LINES_MAX {
             break;
         }
-        match (&a.command, &a.result) {
-            (Command::Claim { actor, node, .. }, CommandResult::Claimed(new)) => {
-                let before = owners.get(actor.as_str()).map(|o| o.epoch).unwrap_or(0);
-                if new.epoch != before + 1 || new.node != *node {
-                    out.push(format!(
-                        "single owner: claim of {actor} at index {index} gave {new:?} after epoch {before}"
-                    ));
+        // An accepted atomic command's parts are checked like commands of their own, in order.
+        let parts: Vec<(&Command, &CommandResult)> = match (&a.command, &a.result) {
+            (Command::Atomic(cmds), CommandResult::Atomic(results)) => cmds.iter().zip(results).collect(),
+            (cmd, result) => vec![(cmd, result)],
+        };
+        for (command, result) in parts {
+            match (command, result) {
+                (Command::Claim { actor, node, .. }, CommandResult::Claimed(new)) => {
+                    let before = owners.get(actor.as_str()).map(|o| o.epoch).unwrap_or(0);
+                    if new.epoch != before + 1 || new.node != *node {
+                        out.push(format!(
+                            "single owner: claim of {actor} at index {index} gave {new:?} after epoch {before}"
+                        ));
+                    }
+                    owners.insert(actor, *new);
                 }
-                owners.insert(actor, *new);
-            }
-            (Command::Put { actor, node, epoch, .. }, CommandResult::Written { .. }) => {
-                let current = owners.get(actor.as_str()).copied();
-                if current != Some(Owner { node: *node, epoch: *epoch }) {
-                    out.push(format!(
-                        "single owner: write to {actor} at index {index} by node {node} epoch {epoch} accepted while the owner was {current:?}"
-                    ));
+                (Command::Put { actor, node, epoch, .. }, CommandResult::Written { .. }) => {
+                    let current = owners.get(actor.as_str()).copied();
+                    if current != Some(Owner { node: *node, epoch: *epoch }) {
+                        out.push(format!(
+                            "single owner: write to {actor} at index {index} by node {node} epoch {epoch} accepted while the owner was {current:?}"
+                        ));
+                    }
                 }
+                _ => {}
             }
-            _ => {}
         }
     }
     out
@@ -83,6 +90,7 @@ pub(super) fn describe(c: &Command) -> String {
             format!("put {actor} by {node}@{epoch} on version {expected_version}")
         }
         Command::Batch(cmds) => format!("a nested batch of {} commands", cmds.len()),
+        Command::Atomic(parts) => format!("atomically [{}]", parts.iter().map(describe).collect::<Vec<_>>().join("; ")),
         Command::SetCluster { key, value } => format!("set cluster record {key} ({})", if value.is_some() { "set" } else { "deleted" }),
     }
 }
