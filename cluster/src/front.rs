@@ -155,7 +155,9 @@ impl ClusterNode {
                 }
                 group
             }
-            Command::Batch(cmds) => {
+            // Every part of an atomic command (all or nothing in one entry) and of a batch (one
+            // entry) in one group.
+            Command::Batch(cmds) | Command::Atomic(cmds) => {
                 let mut groups = cmds.iter().map(|c| self.group_of(c));
                 let first = groups.next().transpose()?.unwrap_or(0);
                 for g in groups {
