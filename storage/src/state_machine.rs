@@ -161,6 +161,17 @@ impl StateMachineStore {
         Ok(store)
     }
 
+    /// Rewrites the store this state machine lives in (every group's trees) into a fresh
+    /// generation, so the bytes of deleted and overwritten records leave the disk (see
+    /// [`crate::engine::SledEngine::rewrite`]); `None` on the simulations' in-memory disk.
+    /// Blocks every store operation of the node while it copies: call it off the async threads.
+    pub fn rewrite_store(&self) -> Result<Option<crate::engine::Rewritten>, Error> {
+        match &self.shared.engine {
+            Engine::Sled(s) => s.rewrite().map(Some),
+            Engine::Mem(_) => Ok(None),
+        }
+    }
+
     /// A read view of the applied state.
     pub fn view(&self) -> StateView {
         StateView { sm: self.shared.sm.clone() }

@@ -2,6 +2,7 @@
 
 mod atomic;
 mod batch;
+mod compaction;
 mod fencing;
 mod groups;
 mod scan;
