@@ -99,7 +99,10 @@ impl ClusterNode {
     {
         let groups = GroupNode::start_groups(cfg, stores, homes, network, transport).await?;
         let view = View { views: groups.iter().map(|g| g.view().clone()).collect(), placer: placer.clone() };
-        Ok(ClusterNode { groups: groups.into(), placer, view })
+        let node = ClusterNode { groups: groups.into(), placer, view };
+        let weak: Vec<_> = node.groups.iter().map(GroupNode::downgrade).collect();
+        node.groups[0].own_task(tokio::spawn(keep_store_small(weak, cfg.timeouts.store_rewrite, cfg.timeouts.membership_change)));
+        Ok(node)
     }
 
     /// Forms every group from the configured initial members if this store has never been part
@@ -327,6 +330,46 @@ impl ClusterNode {
         }
         stopped?;
         self.first().flush().await
+    }
+}
+
+/// Every `every`: snapshots each group and purges its log behind the snapshot, then rewrites the
+/// node's store into a fresh generation, so what was deleted (an erased feedback text, an old
+/// snapshot, purged log entries) leaves the node's files within `every`. Each snapshot is waited
+/// for at most `limit`. Ends when the node stops.
+async fn keep_store_small(groups: Vec<crate::node::WeakGroup>, every: Duration, limit: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let started = tokio::time::Instant::now();
+        let mut live = Vec::with_capacity(groups.len());
+        for g in &groups {
+            let Some(g) = g.upgrade() else { return };
+            live.push(g);
+        }
+        let mut purged = Vec::with_capacity(live.len());
+        for g in &live {
+            match g.snapshot_and_purge(limit).await {
+                Ok(upto) => purged.push(upto),
+                Err(e) => {
+                    tracing::warn!(event = "store_rewrite", group = g.group_id(), error = %e, "snapshot before the store rewrite failed; trying next time");
+                    purged.push(None);
+                }
+            }
+        }
+        match live[0].rewrite_store().await {
+            Ok(Some(r)) => tracing::info!(
+                event = "store_rewrite",
+                generation = r.generation,
+                pairs = r.pairs,
+                bytes_before = r.bytes_before,
+                bytes_after = r.bytes_after,
+                ?purged,
+                took_ms = started.elapsed().as_millis() as u64,
+                "store rewritten"
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::error!(event = "store_rewrite", error = %e, "store rewrite failed; the old generation stays in force"),
+        }
     }
 }
 

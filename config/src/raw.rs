@@ -12,6 +12,7 @@ const ELECTION_TIMEOUT_MS_MAX: u64 = 400;
 const RAFT_RPC_TIMEOUT_MS: u64 = 1000;
 const CLIENT_WRITE_TIMEOUT_MS: u64 = 5000;
 const STORAGE_FLUSH_TIMEOUT_MS: u64 = 5000;
+const STORE_REWRITE_MS: u64 = 300_000;
 const ACTOR_IDLE_MS: u64 = 300_000;
 const SESSION_EXPIRY_MS: u64 = 900_000;
 const EXPIRY_SWEEP_MS: u64 = 5000;
@@ -369,6 +370,9 @@ pub struct RawTimeouts {
     pub client_write_timeout_ms: u64,
     /// Deadline for a storage flush.
     pub storage_flush_timeout_ms: u64,
+    /// How often a node snapshots every Raft group, purges the logs behind the snapshots and
+    /// rewrites its store, so deleted data leaves its files.
+    pub store_rewrite_ms: u64,
     /// An actor idle this long is passivated.
     pub actor_idle_ms: u64,
     /// A session idle this long expires.
@@ -400,6 +404,7 @@ impl Default for RawTimeouts {
             raft_rpc_timeout_ms: RAFT_RPC_TIMEOUT_MS,
             client_write_timeout_ms: CLIENT_WRITE_TIMEOUT_MS,
             storage_flush_timeout_ms: STORAGE_FLUSH_TIMEOUT_MS,
+            store_rewrite_ms: STORE_REWRITE_MS,
             actor_idle_ms: ACTOR_IDLE_MS,
             session_expiry_ms: SESSION_EXPIRY_MS,
             expiry_sweep_ms: EXPIRY_SWEEP_MS,

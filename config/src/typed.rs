@@ -290,6 +290,8 @@ pub struct Timeouts {
     pub client_write: Duration,
     /// Deadline for a storage flush (`storage_flush_timeout_ms`).
     pub storage_flush: Duration,
+    /// Interval of the store's compaction: snapshot, purge, rewrite (`store_rewrite_ms`).
+    pub store_rewrite: Duration,
     /// Passivate an actor idle this long (`actor_idle_ms`).
     pub actor_idle: Duration,
     /// Expire a session idle this long (`session_expiry_ms`).

@@ -398,6 +398,7 @@ fn validate_timeouts(raw: &RawConfig) -> Result<Timeouts, Error> {
             "timeouts.storage_flush_timeout_ms",
             t.storage_flush_timeout_ms,
         )?,
+        store_rewrite: non_zero_ms("timeouts.store_rewrite_ms", t.store_rewrite_ms)?,
         actor_idle: non_zero_ms("timeouts.actor_idle_ms", t.actor_idle_ms)?,
         session_expiry: non_zero_ms("timeouts.session_expiry_ms", t.session_expiry_ms)?,
         expiry_sweep: non_zero_ms("timeouts.expiry_sweep_ms", t.expiry_sweep_ms)?,

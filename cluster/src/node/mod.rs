@@ -97,6 +97,16 @@ pub fn raft_config(cfg: &Config) -> Result<openraft::Config, Error> {
     rc.validate().map_err(|e| Error::RaftConfig(e.to_string()))
 }
 
+/// A handle on a group that does not keep it running (a background task's).
+pub(crate) struct WeakGroup(std::sync::Weak<Inner>);
+
+impl WeakGroup {
+    /// The group, while it runs.
+    pub(crate) fn upgrade(&self) -> Option<GroupNode> {
+        self.0.upgrade().map(|inner| GroupNode { inner })
+    }
+}
+
 /// This node's handle on one Raft group of the cluster ([`crate::ClusterNode`] holds them all).
 /// Cheap to clone; `Send + Sync`.
 #[derive(Clone)]
@@ -249,6 +259,11 @@ impl GroupNode {
         Ok(inners.into_iter().map(|inner| GroupNode { inner }).collect())
     }
 
+    /// A handle that does not keep the group running.
+    pub(crate) fn downgrade(&self) -> WeakGroup {
+        WeakGroup(Arc::downgrade(&self.inner))
+    }
+
     /// A handle on `inner` (the write batcher's and the home-coming task's).
     fn detached(inner: Arc<Inner>) -> Self {
         GroupNode { inner }
@@ -380,6 +395,40 @@ impl GroupNode {
     }
 
     /// Stops Raft, closes the transport, stops every background task and flushes the store.
+    /// Builds a snapshot of this group's applied state and purges the log behind it, so the
+    /// entries before it (the bytes of data deleted since included) are no longer kept. Waits,
+    /// at most `limit`, for the snapshot. Answers the index purged up to (`None`: nothing
+    /// applied yet).
+    pub async fn snapshot_and_purge(&self, limit: Duration) -> Result<Option<u64>, Error> {
+        let raft = &self.inner.raft;
+        let applied = raft.metrics().borrow().last_applied;
+        let Some(applied) = applied else { return Ok(None) };
+        raft.trigger().snapshot().await.map_err(|e| Error::Fatal(e.to_string()))?;
+        raft.wait(Some(limit))
+            .metrics(|m| m.snapshot.is_some_and(|s| s.index >= applied.index), "snapshot built")
+            .await
+            .map_err(|_| Error::Timeout { op: "snapshot", after: limit })?;
+        let snapshot = raft.metrics().borrow().snapshot;
+        let Some(upto) = snapshot else { return Ok(None) };
+        raft.trigger().purge_log(upto.index).await.map_err(|e| Error::Fatal(e.to_string()))?;
+        Ok(Some(upto.index))
+    }
+
+    /// Rewrites this node's store (every group's trees: they share it) into a fresh generation
+    /// on the blocking pool; `None` on the simulations' in-memory disk.
+    pub async fn rewrite_store(&self) -> Result<Option<svea_storage::engine::Rewritten>, Error> {
+        let sm = self.inner.sm.clone();
+        match tokio::task::spawn_blocking(move || sm.rewrite_store()).await {
+            Ok(r) => Ok(r?),
+            Err(e) => Err(Error::Fatal(format!("store rewrite task failed: {e}"))),
+        }
+    }
+
+    /// Keeps `task` running until the node stops.
+    pub(crate) fn own_task(&self, task: JoinHandle<()>) {
+        self.inner.tasks.own(task);
+    }
+
     /// Stops Raft in this group; the node's shutdown ([`crate::ClusterNode::shutdown`]) stops
     /// every group this way, then closes the transport and stops the tasks.
     pub(crate) async fn stop_raft(&self) -> Result<(), Error> {

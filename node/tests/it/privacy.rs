@@ -262,3 +262,64 @@ fn the_privacy_routes_have_their_own_stricter_bucket_per_address() {
     assert_eq!(device.scan_with(&n, &biz.token, &client).status, 201);
     assert_eq!(n.post_with("/v1/privacy/export", body.clone(), &from("198.51.100.8")).status, 200);
 }
+
+/// Whether any file under `dir` holds `needle` (a file removed meanwhile holds nothing).
+fn any_file_holds(dir: &Path, needle: &str) -> Option<std::path::PathBuf> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = any_file_holds(&path, needle) {
+                return Some(found);
+            }
+        } else if std::fs::read(&path).is_ok_and(|bytes| contains(&bytes, needle)) {
+            return Some(path);
+        }
+    }
+    None
+}
+
+#[test]
+fn an_erased_feedback_text_leaves_every_nodes_files_at_the_next_store_rewrite() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // A rewrite every 3 s here; 5 minutes by default.
+    let c = Cluster3::start(dir.path(), &[("timeouts.store_rewrite_ms", "3000")]);
+    let biz = create_business(&c.nodes[0], "10000.00");
+    let marker = "JX5512";
+    let text = format!("{GOOD_FEEDBACK} Kvittonummer {marker} stämmer.");
+    let mut device = Device::new();
+    let sid = device.open(&c.nodes[1], &biz.token);
+    finish(&c.nodes[2], &sid, "T-9", &text);
+    let data = |region: &str| dir.path().join(region).join("data");
+    // The text reached every node's files (so the check below can fail).
+    let written = std::time::Instant::now();
+    while REGIONS.iter().any(|r| any_file_holds(&data(r), marker).is_none()) {
+        assert!(written.elapsed() < Duration::from_secs(10), "the feedback text never reached every node's files");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let erased = c.nodes[0].post("/v1/privacy/erase", json!({"device_token": device.token()}));
+    assert_eq!(erased.status, 200, "{}", erased.body);
+    assert_eq!(erased.body["erased_sessions"], 1);
+    // Within two rewrite intervals (the erasure may land just after a snapshot), on every node:
+    // no log entry, snapshot, sled segment or blob keeps it.
+    let erased_at = std::time::Instant::now();
+    loop {
+        let left: Vec<_> = REGIONS.iter().filter_map(|r| any_file_holds(&data(r), marker)).collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(erased_at.elapsed() < Duration::from_secs(20), "the erased text is still in {left:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // The stores still serve, from their new generations: the session reads back without its
+    // text on every node, and a new customer gets through.
+    for n in &c.nodes {
+        let s = n.get(&format!("/v1/sessions/{sid}"));
+        assert_eq!(s.status, 200, "{}", s.body);
+        assert!(!s.body.to_string().contains(marker), "{}", s.body);
+    }
+    let mut next = Device::new();
+    let again = next.open(&c.nodes[0], &biz.token);
+    finish(&c.nodes[1], &again, "T-10", &format!("{GOOD_FEEDBACK} Allt var bra."));
+}
