@@ -53,6 +53,7 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_TIMEOUTS_RAFT_RPC_TIMEOUT_MS", "11"),
             ("SVEA_TIMEOUTS_CLIENT_WRITE_TIMEOUT_MS", "12"),
             ("SVEA_TIMEOUTS_STORAGE_FLUSH_TIMEOUT_MS", "13"),
+            ("SVEA_TIMEOUTS_STORE_REWRITE_MS", "21"),
             ("SVEA_TIMEOUTS_ACTOR_IDLE_MS", "14"),
             ("SVEA_TIMEOUTS_SESSION_EXPIRY_MS", "15"),
             ("SVEA_TIMEOUTS_EXPIRY_SWEEP_MS", "16"),
@@ -209,6 +210,7 @@ fn every_overridable_key_has_its_variable() {
             t.raft_rpc,
             t.client_write,
             t.storage_flush,
+            t.store_rewrite,
             t.actor_idle,
             t.session_expiry,
             t.expiry_sweep,
@@ -220,7 +222,7 @@ fn every_overridable_key_has_its_variable() {
             t.reconnect_backoff_max,
             t.membership_change
         ],
-        [50, 300, 900, 11, 12, 13, 14, 15, 16, 170, 18, 19, 9, 8, 7, 6].map(ms)
+        [50, 300, 900, 11, 12, 13, 21, 14, 15, 16, 170, 18, 19, 9, 8, 7, 6].map(ms)
     );
     let l = &config.limits;
     assert_eq!(
@@ -300,7 +302,7 @@ fn every_overridable_key_has_its_variable() {
         ["4F24C03A0295A0B53596240EA8C0F430", "1234679304", "https://svea.example/v1/payouts/swish/callback"]
     );
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 136);
+    assert_eq!(env_var_names().len(), 137);
 }
 
 #[test]
