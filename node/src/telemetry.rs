@@ -605,31 +605,10 @@ pub fn store(e: &mut DescriptorEncoder, data_dir: &std::path::Path) -> fmt::Resu
 }
 
 /// The sizes of the regular files under `dir`, summed; `None` when `dir` cannot be read. Visits
-/// at most [`STORE_WALK_ENTRIES_MAX`] entries and never follows a symbolic link.
+/// at most [`STORE_WALK_ENTRIES_MAX`] entries and never follows a symbolic link (the storage
+/// crate's walk, which a store rewrite reports with too).
 pub fn store_bytes(dir: &std::path::Path) -> Option<u64> {
-    let mut pending = vec![std::fs::read_dir(dir).ok()?];
-    let (mut total, mut visited) = (0u64, 0usize);
-    while let Some(entries) = pending.last_mut() {
-        let Some(entry) = entries.next() else {
-            pending.pop();
-            continue;
-        };
-        visited += 1;
-        if visited > STORE_WALK_ENTRIES_MAX {
-            break;
-        }
-        let Ok(entry) = entry else { continue };
-        // `DirEntry::metadata` does not follow links: a link is counted as itself, not its target.
-        let Ok(meta) = entry.metadata() else { continue };
-        if meta.is_dir() {
-            if let Ok(inner) = std::fs::read_dir(entry.path()) {
-                pending.push(inner);
-            }
-        } else if meta.is_file() {
-            total = total.saturating_add(meta.len());
-        }
-    }
-    Some(total)
+    svea_storage::engine::dir_bytes(dir, STORE_WALK_ENTRIES_MAX)
 }
 
 /// (bytes available to an unprivileged user, file system size) of the file system holding `dir`.

@@ -108,17 +108,33 @@ fn open_sled(dir: &Path, cache_bytes: u64) -> Result<::sled::Db, Error> {
         .map_err(|source| Error::Open { path: dir.to_path_buf(), source })
 }
 
-/// Bytes of every regular file under `dir`, recursively.
-pub fn dir_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries
-        .filter_map(Result::ok)
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
-            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
-            _ => 0,
-        })
-        .sum()
+/// The sizes of the regular files under `dir`, summed; `None` when `dir` cannot be read. Visits
+/// at most `max_entries` entries (past the bound the sum is a lower bound) and never follows a
+/// symbolic link. The node's `svea_store_bytes` and a rewrite's report both measure this way.
+pub fn dir_bytes(dir: &Path, max_entries: usize) -> Option<u64> {
+    let mut pending = vec![std::fs::read_dir(dir).ok()?];
+    let (mut total, mut visited) = (0u64, 0usize);
+    while let Some(entries) = pending.last_mut() {
+        let Some(entry) = entries.next() else {
+            pending.pop();
+            continue;
+        };
+        visited += 1;
+        if visited > max_entries {
+            break;
+        }
+        let Ok(entry) = entry else { continue };
+        // `DirEntry::metadata` does not follow links: a link is counted as itself, not its target.
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.is_dir() {
+            if let Ok(inner) = std::fs::read_dir(entry.path()) {
+                pending.push(inner);
+            }
+        } else if meta.is_file() {
+            total = total.saturating_add(meta.len());
+        }
+    }
+    Some(total)
 }
 
 impl SledEngine {
@@ -176,7 +192,7 @@ impl SledEngine {
     pub fn rewrite(&self) -> Result<Rewritten, Error> {
         let io = |source| Error::Sync { source };
         let root = &self.shared.root;
-        let bytes_before = dir_bytes(root);
+        let bytes_before = dir_bytes(root, usize::MAX).unwrap_or(0);
         let mut current = self.shared.current.write().unwrap_or_else(|p| p.into_inner());
         let number = current.number + 1;
         let dir = root.join(gen_dir_name(number));
@@ -236,7 +252,7 @@ impl SledEngine {
             std::fs::remove_dir_all(&old_dir).map_err(io)?;
         }
         std::fs::File::open(root).and_then(|d| d.sync_all()).map_err(io)?;
-        Ok(Rewritten { generation: number, pairs, bytes_before, bytes_after: dir_bytes(root) })
+        Ok(Rewritten { generation: number, pairs, bytes_before, bytes_after: dir_bytes(root, usize::MAX).unwrap_or(0) })
     }
 }
 

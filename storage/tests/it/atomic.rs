@@ -7,24 +7,13 @@
 use std::collections::BTreeMap;
 
 use svea_storage::codec::{decode, encode};
-use svea_storage::machine::execute;
 use svea_storage::{Command, CommandResult, IndexMode, IndexWrite, Owner, Refusal};
 
 use crate::fencing::{claim, put};
 
 type Store = BTreeMap<Vec<u8>, Vec<u8>>;
 
-/// Runs `cmd` on `kv` and writes its mutations, as the state machine does.
-fn run(kv: &mut Store, cmd: &Command) -> CommandResult {
-    let (result, muts) = execute(|k| Ok(kv.get(k).cloned()), cmd).expect("execute");
-    for (k, v) in muts {
-        match v {
-            Some(v) => kv.insert(k, v),
-            None => kv.remove(&k),
-        };
-    }
-    result
-}
+use crate::run;
 
 fn insert_new(key: &str, value: &[u8]) -> IndexWrite {
     IndexWrite { key: key.into(), value: value.to_vec(), mode: IndexMode::InsertNew }

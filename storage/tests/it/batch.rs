@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use openraft::storage::RaftStateMachine;
 use openraft::{CommittedLeaderId, LogId};
-use svea_storage::machine::execute;
 use svea_storage::{Command, CommandResult, Owner, Refusal};
 
 use crate::fencing::claim;
@@ -17,17 +16,7 @@ fn put(actor: &str, node: u64, epoch: u64, expected_version: u64, state: &[u8]) 
     crate::fencing::put(actor, node, epoch, expected_version, state, vec![])
 }
 
-/// Runs `cmd` on `kv` and writes its mutations, as the state machine does.
-fn run(kv: &mut BTreeMap<Vec<u8>, Vec<u8>>, cmd: &Command) -> CommandResult {
-    let (result, muts) = execute(|k| Ok(kv.get(k).cloned()), cmd).expect("execute");
-    for (k, v) in muts {
-        match v {
-            Some(v) => kv.insert(k, v),
-            None => kv.remove(&k),
-        };
-    }
-    result
-}
+use crate::run;
 
 #[test]
 fn a_batch_applies_in_order_and_each_command_sees_the_ones_before_it() {
