@@ -37,8 +37,10 @@ pub enum Placement {
 pub trait Placer: Send + Sync + 'static {
     /// The group of an actor's owner and state records.
     fn actor(&self, actor: &str) -> GroupId;
-    /// The group of one secondary record.
-    fn index(&self, key: &str) -> GroupId;
+    /// Where one secondary record is: in a fixed group (a command writing it from another
+    /// group is refused), or `Every`: with whichever actor writes it, so a read looks in every
+    /// group (the application writes each such key from one actor only).
+    fn index(&self, key: &str) -> Placement;
     /// Where the secondary records under `prefix` are.
     fn index_prefix(&self, prefix: &str) -> Placement;
 }
@@ -51,8 +53,8 @@ impl Placer for OneGroup {
     fn actor(&self, _: &str) -> GroupId {
         0
     }
-    fn index(&self, _: &str) -> GroupId {
-        0
+    fn index(&self, _: &str) -> Placement {
+        Placement::Group(0)
     }
     fn index_prefix(&self, _: &str) -> Placement {
         Placement::Group(0)
@@ -151,7 +153,7 @@ impl ClusterNode {
                 let group = self.placer.actor(actor);
                 let keys = index_writes.iter().map(|w| w.key.as_str()).chain(index_deletes.iter().map(String::as_str));
                 for key in keys {
-                    let other = self.placer.index(key);
+                    let Placement::Group(other) = self.placer.index(key) else { continue };
                     if other != group {
                         return Err(Error::CrossGroup { first: format!("actor {actor} (group {group})"), other: format!("record {key} (group {other})") });
                     }
@@ -403,9 +405,20 @@ impl View {
         self.of(0)?.cluster_record(key)
     }
 
-    /// A secondary record.
+    /// A secondary record: read in its group, or, for a record kept with its writer, in each
+    /// group until found.
     pub fn index(&self, key: &str) -> Result<Option<Vec<u8>>, svea_storage::Error> {
-        self.of(self.placer.index(key))?.index(key)
+        match self.placer.index(key) {
+            Placement::Group(g) => self.of(g)?.index(key),
+            Placement::Every => {
+                for v in &self.views {
+                    if let Some(found) = v.index(key)? {
+                        return Ok(Some(found));
+                    }
+                }
+                Ok(None)
+            }
+        }
     }
 
     /// Up to `limit` secondary records under `prefix`, in key order (over every group when the

@@ -58,8 +58,8 @@ impl Placer for LastDigit {
     fn actor(&self, actor: &str) -> u16 {
         last_digit(actor)
     }
-    fn index(&self, key: &str) -> u16 {
-        last_digit(key)
+    fn index(&self, key: &str) -> Placement {
+        Placement::Group(last_digit(key))
     }
     fn index_prefix(&self, _: &str) -> Placement {
         Placement::Every

@@ -59,10 +59,10 @@ pub use raw::{
     RawPrivacy, RawRegion, RawRetention, RawScoring, RawTimeouts, RawTls, POS_TRIES_MAX,
 };
 pub use typed::{
-    AbuseConfig, ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig,
+    AbuseConfig, ClusterConfig, Config, GeoConfig, GroupLayout, HttpConfig, HttpsFiles, Limits, LogConfig, MemberSpec, NodeConfig,
     OperatorConfig, PosConfig, PrivacyConfig, RegionSpec, RetentionConfig, LogFormat, Routing, ScoringBackend, ScoringConfig, Timeouts,
     TlsConfig, BRAKE_FACTOR_MAX, BRAKE_FLOOR_PER_HOUR_MAX, BUSINESS_DAILY_REWARD_CAP_SEK_MAX, CONFIG_FILE_BYTES_MAX, DAY_FINGERPRINTS_PER_BUSINESS_MAX_MAX,
     DAY_FINGERPRINTS_SCAN_MAX_MAX, DECLARED_AMOUNT_MAX_SEK_MAX, FEEDBACK_FINGERPRINTS_KEPT_MAX, SCORING_MODEL_LEN_MAX,
-    SCORING_URL_LEN_MAX,
+    REGIONS_MAX, SCORING_URL_LEN_MAX,
 };
 pub use validate::{DEMO_DEVICE_KEY, DEVICE_KEY_MIN_LEN, FEEDBACK_RETENTION_DAYS_MAX};

@@ -232,7 +232,7 @@ impl Cluster {
         raw.cluster = RawCluster {
             name: self.name.clone(),
             initial_members: members.to_vec(),
-            hosts: Vec::new(),
+            ..RawCluster::default()
         };
         raw.privacy.device_key = loopback_device_key(&self.name);
         raw.set_all(self.overrides.iter().chain(&node.overrides).map(|(k, v)| (k, v)))?;

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use toml::Value;
 
 use crate::raw::RawConfig;
-use crate::typed::{LogFormat, Routing};
+use crate::typed::{GroupLayout, LogFormat, Routing};
 use crate::validate::{check_host_entry, check_network, check_public_url, check_socket_addr};
 use crate::{Error, NodeId, PeerAddr, Region};
 
@@ -192,6 +192,7 @@ fn format_of(key: &str) -> Format {
         },
         "node.public_url" => check_public_url,
         "node.routing" => |v| Ok(Routing::parse(v.trim())?.as_str().to_owned()),
+        "cluster.groups" => |v| Ok(GroupLayout::parse(v.trim())?.as_str().to_owned()),
         "log.format" => |v| Ok(LogFormat::parse(v.trim())?.as_str().to_owned()),
         "geo.trusted_proxies" => |v| check_network(v).map(|_| v.to_owned()),
         _ => |v| Ok(v.to_owned()),

@@ -164,6 +164,10 @@ pub const FEEDBACK_FINGERPRINTS_KEPT_MAX: u32 = 4096;
 /// Highest daily reward cap accepted, whole SEK: keeps the cap in öre far from overflow.
 pub const BUSINESS_DAILY_REWARD_CAP_SEK_MAX: u64 = 1_000_000_000;
 
+/// Most regions in the region table: each region's data is a Raft group, and a node runs at
+/// most 16 (the storage's limit).
+pub const REGIONS_MAX: usize = 16;
+
 /// A region and where its data centre is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegionSpec {
@@ -258,6 +262,40 @@ pub struct ClusterConfig {
     pub initial_members: Vec<MemberSpec>,
     /// Fixed addresses of peer host names (`cluster.hosts`), consulted before DNS.
     pub hosts: BTreeMap<String, IpAddr>,
+    /// How the data is split into Raft groups (`cluster.groups`).
+    pub groups: GroupLayout,
+}
+
+/// How the replicated data is split into Raft groups (`cluster.groups`). Fixed for the life of a
+/// cluster: every node must run the same layout over the same region table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum GroupLayout {
+    /// One group per region of the region table, in table order, each led from its region
+    /// (`"per-region"`).
+    PerRegion,
+    /// One group for everything, led from wherever its election lands (`"one"`): the default
+    /// until every node test passes with a group per region (issue 22).
+    #[default]
+    One,
+}
+
+impl GroupLayout {
+    /// The name as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupLayout::PerRegion => "per-region",
+            GroupLayout::One => "one",
+        }
+    }
+
+    /// The variant named `value` exactly, if any.
+    pub(crate) fn parse(value: &str) -> Result<GroupLayout, String> {
+        match value {
+            "per-region" => Ok(GroupLayout::PerRegion),
+            "one" => Ok(GroupLayout::One),
+            _ => Err(format!("{value:?} is not one of \"per-region\", \"one\"")),
+        }
+    }
 }
 
 /// Where this node's TLS files are; defaults resolved under `<node.data_dir>/tls/`. The files are
@@ -438,6 +476,15 @@ impl Config {
             },
             other => other,
         })
+    }
+
+    /// The home region of each Raft group, group `g` at `[g]`: each region of the table in
+    /// order (`cluster.groups = "per-region"`), or one group without a home (`"one"`).
+    pub fn group_homes(&self) -> Vec<Option<Region>> {
+        match self.cluster.groups {
+            GroupLayout::PerRegion => self.regions.iter().map(|r| Some(r.name.clone())).collect(),
+            GroupLayout::One => vec![None],
+        }
     }
 
     /// The bootstrap membership: `cluster.initial_members`, or this node alone when that is empty.

@@ -10,10 +10,10 @@ use ipnetwork::IpNetwork;
 use crate::raw::{RawConfig, RawMember};
 use crate::typed::{
     AbuseConfig, ClusterConfig, Config, GeoConfig, HttpConfig, HttpsFiles, Limits, LogConfig, LogFormat, MemberSpec, NodeConfig,
-    OperatorConfig, PosConfig, PrivacyConfig, RegionSpec, RetentionConfig, Routing, ScoringBackend, ScoringConfig, Timeouts,
+    GroupLayout, OperatorConfig, PosConfig, PrivacyConfig, RegionSpec, RetentionConfig, Routing, ScoringBackend, ScoringConfig, Timeouts,
     TlsConfig,
 };
-use crate::{Error, NodeId, PeerAddr, Region};
+use crate::{Error, NodeId, PeerAddr, Region, REGIONS_MAX};
 
 fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Error {
     Error::Invalid {
@@ -211,6 +211,9 @@ fn validate_regions(raw: &RawConfig) -> Result<Vec<RegionSpec>, Error> {
     if raw.regions.is_empty() {
         return Err(invalid("regions", "the region table must not be empty"));
     }
+    if raw.regions.len() > REGIONS_MAX {
+        return Err(invalid("regions", format!("the region table has {} regions; at most {REGIONS_MAX} (each region's data is a Raft group)", raw.regions.len())));
+    }
     let mut seen: BTreeMap<Region, usize> = BTreeMap::new();
     let mut regions = Vec::with_capacity(raw.regions.len());
     for (i, spec) in raw.regions.iter().enumerate() {
@@ -356,6 +359,7 @@ fn validate_cluster(
         name,
         initial_members: members,
         hosts,
+        groups: GroupLayout::parse(raw.cluster.groups.trim()).map_err(|reason| invalid("cluster.groups", reason))?,
     })
 }
 

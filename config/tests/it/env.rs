@@ -44,6 +44,7 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_NODE_DATA_DIR", "/data/svea 4"),
             ("SVEA_NODE_ROUTING", "serve"),
             ("SVEA_CLUSTER_NAME", "staging"),
+            ("SVEA_CLUSTER_GROUPS", "one"),
             ("SVEA_TLS_CA_CERT", "/etc/svea/ca.pem"),
             ("SVEA_TLS_NODE_CERT", "/etc/svea/malmo.pem"),
             ("SVEA_TLS_NODE_KEY", "/etc/svea/malmo.key"),

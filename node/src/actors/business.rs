@@ -31,8 +31,8 @@ use tracing::Instrument;
 
 use super::cell::{Persisted, PersistedWith, Slot};
 use super::keys::{
-    DayFingerprintRecord, DeclaredMaxRecord, DeviceDayRecord, FingerprintRecord, HeldRecord, HeldReward, Index, NetworkDayRecord, OpenedRecord, OrgClaim, OrgClaimRecord, OrgRecord,
-    OrgUnverifiedRecord, PosAccountRecord, PosClaimRecord, PosEventRecord, PosLockRecord, PosModeRecord, PosPurchaseRecord, PosRefRecord, PosRefundRecord,
+    DayFingerprintRecord, DeclaredMaxRecord, DeviceDayRecord, FingerprintRecord, HeldRecord, HeldReward, Index, NetworkDayRecord, OpenedRecord,
+    PosClaimRecord, PosEventRecord, PosLockRecord, PosModeRecord, PosPurchaseRecord, PosRefRecord, PosRefundRecord,
     PosTryRecord, QrRecord, QrRetiredRecord, EmailRecord, LinkGrant, LinkRecord, QrTarget, RefundRecorded, ReversalRecord, SettledRecord, TextStamp, TrySlot,
     CheckoutRecord, EntryRecord, FundedRecord, OutboxRecord, PaidTopUp, TopUpRecord, Transfer,
 };
@@ -549,20 +549,16 @@ op!(BusinessActor, BusinessId: Settle -> Settled);
 op!(BusinessActor, BusinessId: SetVerification -> Business);
 op!(BusinessActor, BusinessId: RegisterPos -> Result<Business, PosError>);
 op!(BusinessActor, BusinessId: RecordPurchase -> Result<Recorded, PosError>);
-op!(BusinessActor, BusinessId: ReleaseOrgNumber -> OrgReleased);
-
-/// Gives up the business's organisation number, so that another business may register it: by an
-/// operator (`unverified_registered_before: None`), or by the sweeper for a number registered
-/// before that time and never verified. The `org/`, `orgclaim/` and `orgwait/` records go in one
-/// fenced write of the business (which alone ever wrote them), so a creation racing with the
-/// release either finds the number taken or free, never half released.
+/// Gave up the business's organisation number: an operation of the business before the number
+/// moved to the directory (issue 22; `directory::ReleaseOrg` now). Kept so the forwarded-call
+/// enum keeps its numbering; a node of this version refuses it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReleaseOrgNumber {
     /// Release only an unverified number registered at or before this time (the sweeper).
     pub unverified_registered_before: Option<DateTime<Utc>>,
 }
 
-/// What [`ReleaseOrgNumber`] did.
+/// What releasing an organisation number did (`directory::ReleaseOrg`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrgReleased {
     /// Released now: another business may register it.
@@ -690,6 +686,36 @@ pub struct SetDeclaredAmountMax(pub Ore);
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SetDailyBudget(pub Ore);
 op!(BusinessActor, BusinessId: ReleaseReceipt -> bool);
+op!(BusinessActor, BusinessId: ForgetTransfer -> bool);
+
+/// Deletes the business's transfer record (`lout/<entry>`) of a cashback its customer's wallet
+/// has posted. A wallet in the business's Raft group deletes it in the write that posts it; a
+/// wallet in another group cannot, so the payout driver asks the business (issue 22). True when
+/// deleted; false when it is gone already or the wallet's posting is not seen here yet (the
+/// driver asks again next round).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ForgetTransfer {
+    /// The transfer's entry.
+    pub entry: EntryId,
+}
+
+impl BusinessOp for ForgetTransfer {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<bool, ActorError> {
+        let business = current(slot, id)?.clone();
+        let view = env.cluster.view();
+        let outbox = OutboxRecord { entry: self.entry.clone() };
+        let Some(transfer) = outbox.read(view)? else { return Ok(false) };
+        if &transfer.business != id {
+            return Err(ActorError::Internal(format!("transfer {} is not this business's", self.entry)));
+        }
+        let posted = super::keys::PostedRecord { account: Account::Customer(transfer.device.clone()), entry: self.entry.clone() };
+        if !posted.exists(view)? {
+            return Ok(false);
+        }
+        slot.commit(env, business, vec![], vec![outbox.key()]).await?;
+        Ok(true)
+    }
+}
 
 /// Sets how the business's customers prove their purchase.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -773,7 +799,6 @@ impl BusinessOp for NewBusiness {
             pos: BTreeMap::new(),
             pos_purchases: 0,
         };
-        let org = OrgRecord { org: business.org_number.clone() };
         let mut business = business;
         let mut writes = Vec::with_capacity(business.locations.len() + 8);
         if self.opening_top_up > Ore::ZERO {
@@ -786,15 +811,8 @@ impl BusinessOp for NewBusiness {
             writes.extend(w);
         }
         writes.push(FundedRecord { business: id.clone() }.write(&(business.remaining() > Ore::ZERO), IndexMode::Upsert)?);
-        // An organisation number registers once: the record is written with the business, so
-        // of two concurrent creations with one number exactly one commits.
-        writes.push(org.write(id, IndexMode::InsertNew)?);
-        // Its registration, unverified until the company confirms it: the sweeper releases it
-        // `signup.release_unverified_org_number_after_ms` later unless it is verified by then.
-        let claim = OrgClaim { business: id.clone(), registered_ms: now.timestamp_millis(), verified: false };
-        writes.push(OrgClaimRecord { org: business.org_number.clone() }.write(&claim, IndexMode::Upsert)?);
-        let unverified = OrgUnverifiedRecord { at: super::keys::TextStamp::at(now), org: business.org_number.clone() };
-        writes.push(unverified.write(id, IndexMode::Upsert)?);
+        // The organisation number is held in the directory before this runs (`core`:
+        // `directory::HoldOrg`): it is unique in the whole cluster, this write only in its group.
         writes.push(PosModeRecord { business: id.clone() }.write(&business.purchase_verification, IndexMode::Upsert)?);
         writes.push(DeclaredMaxRecord { business: id.clone() }.write(&business.declared_amount_max, IndexMode::Upsert)?);
         if let Some(email) = &business.contact_email {
@@ -813,45 +831,11 @@ impl BusinessOp for NewBusiness {
                 tracing::info!(locations = business.locations.len(), "business created");
                 Ok(business)
             }
-            Persisted::IndexTaken { key, .. } if key == org.key() => Err(ActorError::conflict(
-                ConflictKind::OrgNumberRegistered,
-                format!("organisation number {} is already registered", business.org_number),
-            )),
             // 256-bit random tokens do not collide; if one does, refuse rather than alias.
             Persisted::IndexTaken { key, .. } => {
                 Err(ActorError::conflict(ConflictKind::QrTokenCollision, format!("record {key} already exists; retry")))
             }
         }
-    }
-}
-
-impl BusinessOp for ReleaseOrgNumber {
-    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<OrgReleased, ActorError> {
-        let business = current(slot, id)?.clone();
-        let view = env.cluster.view();
-        let org = OrgRecord { org: business.org_number.clone() };
-        // Only this actor writes or deletes its number's records, so what this replica shows as
-        // ours is ours.
-        if org.read(view)?.as_ref() != Some(id) {
-            return Ok(OrgReleased::NotHeld);
-        }
-        let claim_record = OrgClaimRecord { org: business.org_number.clone() };
-        let claim = claim_record.read(view)?;
-        if let Some(before) = self.unverified_registered_before {
-            let due = claim.as_ref().is_some_and(|c| !c.verified && c.registered_ms <= before.timestamp_millis());
-            if !due {
-                return Ok(OrgReleased::Kept);
-            }
-        }
-        let mut deletes = vec![org.key(), claim_record.key()];
-        if let Some(c) = &claim {
-            let at = DateTime::from_timestamp_millis(c.registered_ms).unwrap_or_default();
-            deletes.push(OrgUnverifiedRecord { at: super::keys::TextStamp::at(at), org: business.org_number.clone() }.key());
-        }
-        slot.commit(env, business.clone(), vec![], deletes).await?;
-        tracing::info!(event = "org_released", org_number = %business.org_number, sweeper = self.unverified_registered_before.is_some(),
-            "organisation number released");
-        Ok(OrgReleased::Released(business.org_number))
     }
 }
 
@@ -1060,20 +1044,12 @@ impl BusinessOp for RegisterPos {
             return Ok(Err(PosError::Invalid(format!("location {l} is not a location of this business"))));
         }
         let provider = integration.provider;
-        let record = PosAccountRecord { provider, account: integration.account.clone() };
-        let mut deletes = Vec::new();
-        if let Some(old) = next.pos.get(&provider).filter(|old| old.account != integration.account) {
-            deletes.push(PosAccountRecord { provider, account: old.account.clone() }.key());
-        }
+        // The account is held for this business in the directory before this runs (`core`:
+        // `directory::HoldTillAccount`), the old one released after it.
         next.pos.insert(provider, integration);
-        // Insert-new: an equal value (this business again) is accepted, another business's is not.
-        match slot.commit(env, next.clone(), vec![record.write(id, IndexMode::InsertNew)?], deletes).await? {
-            Persisted::Ok => {
-                tracing::info!(provider = provider.as_str(), "till registered");
-                Ok(Ok(next))
-            }
-            Persisted::IndexTaken { .. } => Ok(Err(PosError::AccountTaken(record.account.to_string()))),
-        }
+        slot.commit(env, next.clone(), vec![], vec![]).await?;
+        tracing::info!(provider = provider.as_str(), "till registered");
+        Ok(Ok(next))
     }
 }
 

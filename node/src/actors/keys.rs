@@ -30,6 +30,8 @@ pub enum ActorKey {
     Session(SessionId),
     /// A customer's wallet (by their device's keyed hash): their cashback, payee and payouts.
     Wallet(DeviceHash),
+    /// A cluster-wide unique name (an organisation number, a till account) and who holds it.
+    Directory(super::directory::DirectoryId),
 }
 
 impl fmt::Display for ActorKey {
@@ -38,6 +40,7 @@ impl fmt::Display for ActorKey {
             ActorKey::Business(id) => write!(f, "business/{id}"),
             ActorKey::Session(id) => write!(f, "session/{id}"),
             ActorKey::Wallet(id) => write!(f, "wallet/{id}"),
+            ActorKey::Directory(id) => write!(f, "{}{id}", super::groups::DIRECTORY_ACTOR),
         }
     }
 }

@@ -100,6 +100,8 @@ macro_rules! op {
 
 pub mod business;
 pub mod cell;
+pub mod directory;
+pub mod groups;
 pub mod keys;
 pub mod placement;
 pub mod registry;
@@ -132,6 +134,12 @@ impl From<BusinessId> for ActorKey {
 impl From<crate::domain::DeviceHash> for ActorKey {
     fn from(id: crate::domain::DeviceHash) -> Self {
         ActorKey::Wallet(id)
+    }
+}
+
+impl From<directory::DirectoryId> for ActorKey {
+    fn from(id: directory::DirectoryId) -> Self {
+        ActorKey::Directory(id)
     }
 }
 
@@ -394,6 +402,8 @@ impl ActorError {
             ActorKey::Business(id) => ActorError::NotFound { what: Missing::Business, id: id.to_string() },
             ActorKey::Session(id) => ActorError::NotFound { what: Missing::Session, id: id.to_string() },
             ActorKey::Wallet(_) => ActorError::NotFound { what: Missing::Wallet, id: "(this device)".into() },
+            // Every directory operation may create its actor.
+            ActorKey::Directory(id) => ActorError::Internal(format!("directory name {id} looked up without being created")),
         }
     }
 }
@@ -403,6 +413,8 @@ impl From<svea_cluster::Error> for ActorError {
         use svea_cluster::membership::MembershipError;
         match e {
             svea_cluster::Error::Storage(s) => ActorError::Internal(s.to_string()),
+            // A command whose keys span Raft groups is a placement bug, never the client's fault.
+            e @ svea_cluster::Error::CrossGroup { .. } => ActorError::Internal(e.to_string()),
             svea_cluster::Error::Membership(MembershipError::NotMember(id)) => {
                 ActorError::NotFound { what: Missing::Node, id: id.to_string() }
             }

@@ -23,6 +23,7 @@ use tracing::Instrument;
 
 use super::business::BusinessActor;
 use super::session::SessionActor;
+use super::directory::DirectoryActor;
 use super::wallet::WalletActor;
 use super::{ActorEnv, ActorError, Hosted, Op};
 use crate::telemetry::{Events, KindLabel};
@@ -222,6 +223,7 @@ pub struct Router {
     businesses: RefCell<Table<BusinessActor>>,
     sessions: RefCell<Table<SessionActor>>,
     wallets: RefCell<Table<WalletActor>>,
+    directory: RefCell<Table<DirectoryActor>>,
     next_instance: std::cell::Cell<u64>,
     active: Arc<AtomicUsize>,
 }
@@ -255,11 +257,19 @@ impl Tabled for WalletActor {
     }
 }
 
+impl Tabled for DirectoryActor {
+    const KIND: &'static str = "directory";
+    fn table(router: &Router) -> &RefCell<Table<Self>> {
+        &router.directory
+    }
+}
+
 impl Router {
     fn count_active(&self) {
         let (b, s, w) = (self.businesses.borrow().actors.len(), self.sessions.borrow().actors.len(), self.wallets.borrow().actors.len());
-        self.active.store(b + s + w, Ordering::Relaxed);
-        for (kind, n) in [(BusinessActor::KIND, b), (SessionActor::KIND, s), (WalletActor::KIND, w)] {
+        let d = self.directory.borrow().actors.len();
+        self.active.store(b + s + w + d, Ordering::Relaxed);
+        for (kind, n) in [(BusinessActor::KIND, b), (SessionActor::KIND, s), (WalletActor::KIND, w), (DirectoryActor::KIND, d)] {
             self.env.metrics.actors_active.get_or_create(&KindLabel { kind }).set(i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
@@ -315,6 +325,7 @@ impl Router {
         self.businesses.borrow_mut().passivate_idle(self.limits.idle_after, now, &self.env.metrics);
         self.sessions.borrow_mut().passivate_idle(self.limits.idle_after, now, &self.env.metrics);
         self.wallets.borrow_mut().passivate_idle(self.limits.idle_after, now, &self.env.metrics);
+        self.directory.borrow_mut().passivate_idle(self.limits.idle_after, now, &self.env.metrics);
         self.count_active();
     }
 
@@ -322,6 +333,7 @@ impl Router {
         self.businesses.borrow_mut().stop_all(&self.env.metrics);
         self.sessions.borrow_mut().stop_all(&self.env.metrics);
         self.wallets.borrow_mut().stop_all(&self.env.metrics);
+        self.directory.borrow_mut().stop_all(&self.env.metrics);
         self.count_active();
     }
 }
@@ -335,6 +347,7 @@ pub async fn run(env: ActorEnv, inbox: RegistryInbox) {
         businesses: RefCell::default(),
         sessions: RefCell::default(),
         wallets: RefCell::default(),
+        directory: RefCell::default(),
         next_instance: std::cell::Cell::new(0),
         active,
     });

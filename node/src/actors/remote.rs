@@ -10,7 +10,7 @@ use svea_storage::codec::{decode, encode};
 use svea_storage::RaftNodeId;
 
 use super::business::{
-    ChangeLocations, GetBusiness, NewBusiness, RecordPurchase, RecordTopUp, RecordTopUpRefund, RegisterPos, ReleaseOrgNumber, ReleaseReceipt, ReviewHeld,
+    ChangeLocations, ForgetTransfer, GetBusiness, NewBusiness, RecordPurchase, RecordTopUp, RecordTopUpRefund, RegisterPos, ReleaseOrgNumber, ReleaseReceipt, ReviewHeld,
     RotateKey, SessionOpened, SetDailyBudget, SetDeclaredAmountMax, SetRewardPolicy, SetVerification, Settle,
 };
 use super::registry::RegistryHandle;
@@ -19,6 +19,7 @@ use super::session::{
     RedactOldText,
 };
 use super::signin::{CheckWebSession, CreateKey, EndWebSession, IssueLink, RevokeKey, UseLink};
+use super::directory::{DirectoryId, HoldOrg, HoldTillAccount, ReleaseOrg, ReleaseTillAccount, VerifyOrg};
 use super::wallet::{ErasePayee, GetWallet, Receive, SetPayee, SettlePayout, TryPayout};
 use super::{ActorEnv, ActorError, Hosted, Op};
 use crate::domain::{BusinessId, DeviceHash, SessionId};
@@ -116,6 +117,19 @@ pub enum RemoteCall {
     SetRewardPolicy(BusinessId, SetRewardPolicy),
     /// [`SetDailyBudget`].
     SetDailyBudget(BusinessId, SetDailyBudget),
+    // Issue 22 (after `SetDailyBudget`: the variants before keep their numbers).
+    /// [`HoldOrg`].
+    HoldOrg(DirectoryId, HoldOrg),
+    /// [`VerifyOrg`].
+    VerifyOrg(DirectoryId, VerifyOrg),
+    /// [`ReleaseOrg`].
+    ReleaseOrg(DirectoryId, ReleaseOrg),
+    /// [`HoldTillAccount`].
+    HoldTillAccount(DirectoryId, HoldTillAccount),
+    /// [`ReleaseTillAccount`].
+    ReleaseTillAccount(DirectoryId, ReleaseTillAccount),
+    /// [`ForgetTransfer`].
+    ForgetTransfer(BusinessId, ForgetTransfer),
 }
 
 /// What an operator's console, on any node, asks of another node.
@@ -177,6 +191,12 @@ impl RemoteCall {
             RemoteCall::ChangeLocations(..) => "change_locations",
             RemoteCall::SetRewardPolicy(..) => "set_reward_policy",
             RemoteCall::SetDailyBudget(..) => "set_daily_budget",
+            RemoteCall::HoldOrg(..) => "hold_org",
+            RemoteCall::VerifyOrg(..) => "verify_org",
+            RemoteCall::ReleaseOrg(..) => "release_org",
+            RemoteCall::HoldTillAccount(..) => "hold_till_account",
+            RemoteCall::ReleaseTillAccount(..) => "release_till_account",
+            RemoteCall::ForgetTransfer(..) => "forget_transfer",
             RemoteCall::TryPayout(..) => "try_payout",
             RemoteCall::IssueLink(..) => "issue_link",
             RemoteCall::UseLink(..) => "use_link",
@@ -267,7 +287,7 @@ impl RemoteCall {
             RemoteCall::SetDeclaredAmountMax(id, op) => Served::Answer(serve(registry, id, op).await),
             RemoteCall::ForgetDayFingerprint(id, op) => Served::Answer(serve(registry, id, op).await),
             RemoteCall::RoutedRecently => Served::ForTheNode(NodeQuestion::RoutedRecently),
-            RemoteCall::ReleaseOrgNumber(id, op) => Served::Answer(serve(registry, id, op).await),
+            RemoteCall::ReleaseOrgNumber(..) => Served::Answer(Err("release_org_number is retired: the directory releases organisation numbers (directory::ReleaseOrg)".into())),
             RemoteCall::RecordTopUp(id, op) => Served::Answer(serve(registry, id, op).await),
             RemoteCall::RecordTopUpRefund(id, op) => Served::Answer(serve(registry, id, op).await),
             RemoteCall::Receive(id, op) => Served::Answer(serve(registry, id, op).await),
@@ -286,6 +306,12 @@ impl RemoteCall {
             RemoteCall::ChangeLocations(id, op) => Served::Answer(serve(registry, id, op).await),
             RemoteCall::SetRewardPolicy(id, op) => Served::Answer(serve(registry, id, op).await),
             RemoteCall::SetDailyBudget(id, op) => Served::Answer(serve(registry, id, op).await),
+            RemoteCall::HoldOrg(id, op) => Served::Answer(serve(registry, id, op).await),
+            RemoteCall::VerifyOrg(id, op) => Served::Answer(serve(registry, id, op).await),
+            RemoteCall::ReleaseOrg(id, op) => Served::Answer(serve(registry, id, op).await),
+            RemoteCall::HoldTillAccount(id, op) => Served::Answer(serve(registry, id, op).await),
+            RemoteCall::ReleaseTillAccount(id, op) => Served::Answer(serve(registry, id, op).await),
+            RemoteCall::ForgetTransfer(id, op) => Served::Answer(serve(registry, id, op).await),
         }
     }
 }

@@ -6,13 +6,12 @@
 //! written through Raft with its epoch like everything it owns, and any node reaches them by
 //! calling the actor.
 
-use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use svea_storage::IndexMode;
 
 use super::business::{current, Business, BusinessActor, BusinessOp};
 use super::cell::{Persisted, Slot};
-use super::keys::{Index, LinkGrant, LinkRecord, OrgClaim, OrgClaimRecord, OrgRecord, OrgUnverifiedRecord, TextStamp, WebSessionGrant, WebSessionRecord};
+use super::keys::{Index, LinkGrant, LinkRecord, WebSessionGrant, WebSessionRecord};
 use super::{ActorEnv, ActorError};
 use crate::domain::signin::{Email, LinkPurpose, TokenHash};
 use crate::domain::BusinessId;
@@ -153,20 +152,11 @@ impl BusinessOp for UseLink {
             return Ok(LinkOutcome::Expired);
         }
         let mut writes = Vec::with_capacity(3);
-        let mut deletes = vec![link.key()];
+        let deletes = vec![link.key()];
         let verified_now = !next.email_verified;
         next.email_verified = true;
-        // The mailbox of the address given at sign-up answered: that confirms the organisation
-        // number claim too (issue 20's "verified"), so the sweeper never releases it. Only a
-        // number still registered to this business is touched.
-        let claim_record = OrgClaimRecord { org: next.org_number.clone() };
-        if (OrgRecord { org: next.org_number.clone() }).read(view)?.as_ref() == Some(id) {
-            if let Some(claim) = claim_record.read(view)?.filter(|c| !c.verified && &c.business == id) {
-                let at = DateTime::from_timestamp_millis(claim.registered_ms).unwrap_or_default();
-                deletes.push(OrgUnverifiedRecord { at: TextStamp::at(at), org: next.org_number.clone() }.key());
-                writes.push(claim_record.write(&OrgClaim { verified: true, ..claim }, IndexMode::Upsert)?);
-            }
-        }
+        // The organisation number's registration is marked verified in the directory by the
+        // caller (`core::signin`), in the number's own Raft group.
         let grant = WebSessionGrant { business: id.clone(), created_ms: now_ms, expires_ms: now_ms.saturating_add(self.session_ttl_ms) };
         writes.push(WebSessionRecord { hash: self.session.hex() }.write(&grant, IndexMode::InsertNew)?);
         match slot.commit(env, next.clone(), writes, deletes).await? {

@@ -22,7 +22,7 @@ use tracing::Instrument;
 
 use super::cell::{Persisted, Slot};
 use super::keys::{entry_writes, EntryRecord, FlyingRecord, Index, OutboxRecord, PayoutIdRecord, PayoutRecord, PayoutState, PostedRecord};
-use super::{ActorEnv, ActorError, Missing, Op};
+use super::{ActorEnv, ActorError, ActorKey, Missing, Op};
 use crate::domain::ledger::PayoutId;
 use crate::domain::ledger::{Account, Book, Entry, EntryId, EntryKind, LedgerError};
 use crate::domain::payee::SealedPayee;
@@ -232,7 +232,13 @@ impl WalletOp for Receive {
         let mut next = fresh(slot, id, now);
         let mut writes = post_customer(&mut next, &entry)?;
         writes.extend(maybe_start_payout(env, &mut next, now)?);
-        match slot.commit(env, next, writes, vec![outbox.key()]).await? {
+        // The transfer record is the business's: deleted here when the business is in this
+        // wallet's Raft group, else by the business (`business::ForgetTransfer`, asked by the
+        // payout driver once it sees this posting).
+        let placer = env.cluster.placer();
+        let same_group = placer.actor(&ActorKey::Business(transfer.business.clone()).stored()) == placer.actor(&ActorKey::Wallet(id.clone()).stored());
+        let deletes = if same_group { vec![outbox.key()] } else { Vec::new() };
+        match slot.commit(env, next, writes, deletes).await? {
             Persisted::Ok => {
                 tracing::info!(event = "cashback_received", entry = %self.entry, "cashback posted to wallet");
                 Ok(true)

@@ -35,6 +35,7 @@ pub mod stripe;
 mod start;
 mod sweeper;
 
+use crate::actors::directory::{DirectoryId, HoldOrg, HoldTillAccount, ReleaseTillAccount};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -50,7 +51,7 @@ use crate::domain::pos::{Delivery, PosError, PosIntegration, PurchaseVerificatio
 use crate::domain::{ApiKey, BusinessId, CreateBusiness, DeviceId, DeviceKey, LocationId, Ore, QrToken, SessionId, TransactionId};
 
 pub use crate::domain::NewLocation;
-pub use start::{record_cert_expiry, start, start_with, Core, Parts, RunningNode};
+pub use start::{group_count, record_cert_expiry, start, start_with, Core, Parts, RunningNode};
 
 /// An operation on a session, as the simulations and benchmarks drive it (HTTP calls the typed
 /// methods of [`NodeHandle`] directly).
@@ -216,8 +217,8 @@ impl NodeHandle {
     /// while that key is still the business's; `Ok(None)` when no business has the seed's id.
     /// The same idempotency key with another request (its derived key does not match), after
     /// the window, or after a rotation is `idempotency-key-reused`.
-    pub async fn signup_replay(&self, seed: &SignupSeed) -> Result<Option<(Business, ApiKey)>, ActorError> {
-        let id = BusinessId::generate(&mut seed.id_rng());
+    pub async fn signup_replay(&self, seed: &SignupSeed, req: &CreateBusiness) -> Result<Option<(Business, ApiKey)>, ActorError> {
+        let id = self.business_id(Some(seed), &self.home_of(req)?);
         let key = ApiKey::generate(&id, &mut seed.material_rng());
         let b = match self.registry.call(id, GetBusiness).await {
             Ok(b) => b,
@@ -234,6 +235,24 @@ impl NodeHandle {
         Ok(Some((b, key)))
     }
 
+    /// A new business's home region: the region nearest to its first location.
+    fn home_of(&self, req: &CreateBusiness) -> Result<svea_config::Region, ActorError> {
+        let first = req.first_location();
+        svea_geo::nearest_region(&self.config.regions, first.lat(), first.lon(), |_| true)
+            .map(|r| r.name.clone())
+            .ok_or_else(|| ActorError::Internal("empty region table".into()))
+    }
+
+    /// A new business's id, from `seed` (a sign-up's: the same every time) or at random, with
+    /// the home digit of its home region's Raft group (`actors::groups`) when each region has one.
+    fn business_id(&self, seed: Option<&SignupSeed>, home: &svea_config::Region) -> BusinessId {
+        let id = seed.map_or_else(BusinessId::random, |s| BusinessId::generate(&mut s.id_rng()));
+        match self.config.group_homes().iter().position(|h| h.as_ref() == Some(home)) {
+            Some(group) if self.config.cluster.groups == svea_config::GroupLayout::PerRegion => id.homed(group as u8),
+            _ => id,
+        }
+    }
+
     /// Creates a business, its random parts drawn from `seed` when given (an idempotent
     /// sign-up: the same seed makes the same business id, key, location ids and QR tokens)
     /// and from the operating system's generator otherwise.
@@ -243,12 +262,9 @@ impl NodeHandle {
             return Err(ActorError::Domain(crate::domain::DomainError::FundingByCardOnly));
         }
         let mut material = seed.map(SignupSeed::material_rng);
-        let id = seed.map_or_else(BusinessId::random, |s| BusinessId::generate(&mut s.id_rng()));
+        let home = self.home_of(&req)?;
+        let id = self.business_id(seed, &home);
         let key = material.as_mut().map_or_else(|| ApiKey::random(&id), |rng| ApiKey::generate(&id, rng));
-        let first = req.first_location();
-        let home = svea_geo::nearest_region(&self.config.regions, first.lat(), first.lon(), |_| true)
-            .map(|r| r.name.clone())
-            .ok_or_else(|| ActorError::Internal("empty region table".into()))?;
         let locations = req
             .locations()
             .iter()
@@ -275,6 +291,12 @@ impl NodeHandle {
             verify_link: verify.as_ref().map(crate::domain::signin::LinkToken::hash),
             verify_link_ttl_ms: i64::try_from(self.config.signup.verify_link_ttl.as_millis()).unwrap_or(i64::MAX),
         };
+        // An organisation number registers once in the whole cluster: held in the directory
+        // (Raft group 0) first, then the business is created in its home region's group. A
+        // retry of the same sign-up holds it again as its own; a hold whose business never got
+        // created is released by the sweeper like any unverified registration.
+        let org = DirectoryId::Org(new.org_number);
+        self.registry.call(org, HoldOrg { business: id.clone() }).await?;
         let business = self.registry.call(id, new).await?;
         if let (Some(link), Some(email)) = (verify, &business.contact_email) {
             self.mail_link(&business, email, &link, crate::domain::signin::LinkPurpose::Verify);
@@ -316,7 +338,23 @@ impl NodeHandle {
 
     /// Registers (or replaces) a business's till integration.
     pub async fn register_pos(&self, id: BusinessId, integration: PosIntegration) -> Result<Result<Business, PosError>, ActorError> {
-        self.registry.call(id, RegisterPos(integration)).await
+        // A till account is one business's in the whole cluster: held in the directory first,
+        // the account it replaces let go of after.
+        let provider = integration.provider;
+        let account = integration.account.clone();
+        let before = self.registry.call(id.clone(), GetBusiness).await?;
+        let name = DirectoryId::TillAccount(provider, account.clone());
+        if !self.registry.call(name, HoldTillAccount { business: id.clone() }).await? {
+            return Ok(Err(PosError::AccountTaken(account.to_string())));
+        }
+        let registered = self.registry.call(id.clone(), RegisterPos(integration)).await?;
+        if let (Ok(_), Some(old)) = (&registered, before.pos.get(&provider).filter(|old| old.account != account)) {
+            let old = DirectoryId::TillAccount(provider, old.account.clone());
+            if let Err(e) = self.registry.call(old, ReleaseTillAccount { business: id }).await {
+                tracing::warn!(error = %e, "the till account replaced stays held; connecting it again to this business works");
+            }
+        }
+        Ok(registered)
     }
 
     /// The receipts of a business that their mismatched tries locked (`pos.receipt_mismatches_max`).

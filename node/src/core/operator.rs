@@ -11,7 +11,8 @@ use svea_cluster::membership::{MembershipOp, ReplicationStatus};
 use svea_storage::{RaftNodeId, SveaNode};
 
 use super::{remote, NodeHandle};
-use crate::actors::business::{OrgReleased, ReleaseOrgNumber};
+use crate::actors::business::OrgReleased;
+use crate::actors::directory::{DirectoryId, ReleaseOrg};
 use crate::actors::keys::{self, Index as _, Maintenance};
 use crate::actors::{placement, ActorError, ConflictKind, Missing};
 use crate::domain::{BusinessId, OrgNumber};
@@ -363,8 +364,8 @@ pub async fn release_org_number(node: &NodeHandle, org: OrgNumber) -> Result<Bus
     let not_found = || ActorError::NotFound { what: Missing::OrgNumber, id: org.to_string() };
     node.cluster().read_barrier().await?;
     let Some(business) = keys::OrgRecord { org: org.clone() }.read(node.cluster().view())? else { return Err(not_found()) };
-    let release = ReleaseOrgNumber { unverified_registered_before: None };
-    match node.registry.call(business.clone(), release).await? {
+    let release = ReleaseOrg { business: business.clone(), unverified_registered_before: None };
+    match node.registry.call(DirectoryId::Org(org), release).await? {
         OrgReleased::Released(_) => {
             tracing::info!(event = "org_released", org_number = %org, business_id = %business, by = "operator", "organisation number released");
             Ok(business)

@@ -215,8 +215,17 @@ async fn deliver_left_over(node: &NodeHandle, driver: &PayoutDriver) {
         if !drives(node, &transfer.device) {
             continue;
         }
-        if let Err(e) = deliver(&node.registry, transfer.device.clone(), transfer.entry.clone()).await {
-            tracing::warn!(entry = %transfer.entry, error = %e, "could not deliver cashback to its wallet; next round");
+        match deliver(&node.registry, transfer.device.clone(), transfer.entry.clone()).await {
+            // Posted before (by another round, or a delivery off the customer's path) by a
+            // wallet in another Raft group than the business: the business deletes its record.
+            Ok(false) => {
+                let forget = crate::actors::business::ForgetTransfer { entry: transfer.entry.clone() };
+                if let Err(e) = node.registry.call(transfer.business.clone(), forget).await {
+                    tracing::warn!(entry = %transfer.entry, error = %e, "could not clear a delivered transfer; next round");
+                }
+            }
+            Ok(true) => {}
+            Err(e) => tracing::warn!(entry = %transfer.entry, error = %e, "could not deliver cashback to its wallet; next round"),
         }
     }
 }

@@ -74,7 +74,8 @@ pub async fn find_or_open(
             device: device.clone(),
             network: network.clone(),
         };
-        match registry.call(SessionId::random(), open).await? {
+        // In its business's Raft group: the session takes the business's home digit.
+        match registry.call(SessionId::random().homed(business_id.home()), open).await? {
             Opened::Session(s) => {
                 report_opened(registry, &s);
                 return Ok((*s, true));

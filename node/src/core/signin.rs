@@ -132,7 +132,18 @@ impl NodeHandle {
         let ttl_ms = i64::try_from(self.config.dashboard.signin.as_millis()).unwrap_or(i64::MAX);
         let op = UseLink { link: link.hash(), session: session.hash(), session_ttl_ms: ttl_ms };
         match self.registry.call(link.business().clone(), op).await {
-            Ok(LinkOutcome::SignedIn { business, verified_now }) => Ok(Followed::SignedIn { business, session, verified_now }),
+            Ok(LinkOutcome::SignedIn { business, verified_now }) => {
+                // The mailbox of the address given at sign-up answered: that confirms the
+                // organisation number's registration too (issue 20's "verified"), so the sweeper
+                // never releases it. Asked at every sign-in, not only the first: a crash between
+                // the two writes is mended by the next sign-in (the directory writes nothing
+                // when the number is verified already or not this business's).
+                let verify = crate::actors::directory::VerifyOrg { business: business.id.clone() };
+                if let Err(e) = self.registry.call(crate::actors::directory::DirectoryId::Org(business.org_number), verify).await {
+                    tracing::warn!(business_id = %business.id, error = %e, "organisation number not marked verified yet; the next sign-in tries again");
+                }
+                Ok(Followed::SignedIn { business, session, verified_now })
+            }
             Ok(LinkOutcome::Unknown) | Err(ActorError::NotFound { .. }) => Ok(Followed::Unknown),
             Ok(LinkOutcome::Expired) => Ok(Followed::Expired),
             Err(e) => Err(e),

@@ -154,7 +154,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer
     load_dictionaries(&config)?;
     let store_dir = config.node.data_dir.join("store");
     svea_storage::create_private_dir(&store_dir)?;
-    let (log, sm) = svea_storage::open_with_cache(&store_dir, config.timeouts.storage_flush, config.limits.storage_cache_bytes)?;
+    let stores = svea_storage::open_groups(&store_dir, config.timeouts.storage_flush, config.limits.storage_cache_bytes, group_count(&config))?;
     let (transport, identity) = match open_transport(&config)? {
         Some((t, id)) => (Some(t), Some(id)),
         None => (None, None),
@@ -185,7 +185,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer
     // The one place a model client is made: the simulation calls `start_with` without one.
     let model = (config.scoring.backend == ScoringBackend::Ollama).then(|| OllamaClient::new(&config.scoring));
     let rail = super::payouts::rail_from_config(&config)?;
-    match start_with(config, clock, scorer, Parts { log, sm, transport, geo, model, rail: Some(rail), unseal: None }).await {
+    match start_with(config, clock, scorer, Parts { stores, transport, geo, model, rail: Some(rail), unseal: None }).await {
         Ok(mut core) => {
             core.background.push(watcher);
             for (kind, path) in quic_certs.into_iter().flatten() {
@@ -213,13 +213,16 @@ pub fn record_cert_expiry(events: &crate::telemetry::Events, kind: CertKind, pat
     }
 }
 
+/// How many Raft groups a node of `config` runs (`cluster.groups`): one per region, or one.
+pub fn group_count(config: &Config) -> svea_storage::GroupId {
+    config.group_homes().len() as svea_storage::GroupId
+}
+
 /// What [`start`] opens from the config and the file system, supplied by the caller instead (the
 /// deterministic simulation passes an in-memory store and a QUIC transport over simulated UDP).
 pub struct Parts {
-    /// The Raft log.
-    pub log: svea_storage::LogStore,
-    /// The state machine.
-    pub sm: svea_storage::StateMachineStore,
+    /// Each Raft group's log and state machine, group `g` at `[g]`, [`group_count`] of them.
+    pub stores: Vec<svea_storage::GroupStore>,
     /// The QUIC transport, with its peers' addresses set; `None` for a lone node.
     pub transport: Option<Arc<Transport>>,
     /// The GeoIP database; `None` routes without client locations.
@@ -236,7 +239,7 @@ pub struct Parts {
 
 /// [`start`] with the store, transport and GeoIP database supplied by the caller.
 pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer>, parts: Parts) -> anyhow::Result<Core> {
-    let Parts { log, sm, transport, geo, model, rail, unseal } = parts;
+    let Parts { stores, transport, geo, model, rail, unseal } = parts;
     let rail: Arc<dyn super::rail::PayoutRail> = rail.unwrap_or_else(|| Arc::new(super::rail::LedgerOnly));
     // The one place the payee key is made: it seals what customers give (`NodeHandle::save_payee`)
     // and opens it for the driver's instructions.
@@ -246,10 +249,21 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
     };
     let unseal = unseal.or_else(|| payee_key.clone().map(super::payouts::unseal_with));
     let telemetry = Arc::new(crate::telemetry::Telemetry::new());
-    log.set_observer(telemetry.storage_observer());
+    let homes: Vec<Option<String>> = config.group_homes().into_iter().map(|r| r.map(String::from)).collect();
+    if stores.len() != homes.len() {
+        anyhow::bail!("{} raft group stores for {} groups (cluster.groups = {:?})", stores.len(), homes.len(), config.cluster.groups.as_str());
+    }
+    // One flusher serves every group: its observer is set once.
+    if let Some((log, _)) = stores.first() {
+        log.set_observer(telemetry.storage_observer());
+    }
+    let placer = Arc::new(crate::actors::groups::KeyPlacer::new(group_count(&config)));
     let cluster = match &transport {
-        Some(t) => ClusterNode::start(&config, log, sm, QuicNetwork::new(t.clone()), Some(t.clone())).await?,
-        None => ClusterNode::start(&config, log, sm, NoPeers, None).await?,
+        Some(t) => {
+            let network = QuicNetwork::new(t.clone());
+            ClusterNode::start_groups(&config, stores, homes, |g| network.in_group(g), Some(t.clone()), placer).await?
+        }
+        None => ClusterNode::start_groups(&config, stores, homes, |_| NoPeers, None, placer).await?,
     };
     cluster.bootstrap_if_new(&config.initial_members()).await?;
     let limits = RegistryLimits {

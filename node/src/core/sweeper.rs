@@ -15,7 +15,8 @@ use svea_storage::RaftNodeId;
 
 use super::NodeHandle;
 use super::sessions;
-use crate::actors::business::{OrgReleased, ReleaseOrgNumber, DAY_FINGERPRINTS_HOURS};
+use crate::actors::business::{OrgReleased, DAY_FINGERPRINTS_HOURS};
+use crate::actors::directory::{DirectoryId, ReleaseOrg};
 use crate::actors::keys::{DayFingerprintRecord, FeedbackTextRecord, Index, OpenRecord, OrgUnverifiedRecord};
 use crate::actors::session::{ForgetDayFingerprint, RedactOldText};
 use crate::actors::{placement, ActorKey, Clock};
@@ -138,12 +139,13 @@ async fn release_unverified_org_numbers(node: &NodeHandle, clock: &dyn Clock) {
             break; // in registration order: every later number is younger
         }
         let Ok(business) = record.decode(&value) else { continue };
-        let owner = node.cluster.view().owner(&ActorKey::Business(business.clone()).stored()).ok().flatten();
+        let name = DirectoryId::Org(record.org);
+        let owner = node.cluster.view().owner(&ActorKey::Directory(name.clone()).stored()).ok().flatten();
         if !sweeps_for(node, owner.map(|o| o.node)) {
             continue;
         }
-        let release = ReleaseOrgNumber { unverified_registered_before: Some(registered_before) };
-        match node.registry.call(business.clone(), release).await {
+        let release = ReleaseOrg { business: business.clone(), unverified_registered_before: Some(registered_before) };
+        match node.registry.call(name, release).await {
             Ok(OrgReleased::Released(org)) => {
                 tracing::info!(event = "org_released", org_number = %org, business_id = %business, by = "sweeper", "unverified organisation number released");
             }

@@ -185,6 +185,22 @@ macro_rules! prefixed_hex_id {
             pub fn random() -> Self {
                 with_id_rng(|rng| Self::generate(rng))
             }
+
+            /// The same identifier with its first hex digit, its *home digit*, set to `home`
+            /// (taken mod 16): the Raft group its records live in (`actors::groups`). Leaves
+            /// 124 random bits.
+            pub fn homed(self, home: u8) -> Self {
+                let mut s = self.0;
+                let at = $prefix.len();
+                let digit = char::from(b"0123456789abcdef"[usize::from(home & 0x0f)]);
+                s.replace_range(at..at + 1, digit.encode_utf8(&mut [0; 4]));
+                $name(s)
+            }
+
+            /// The home digit (the first hex digit; see [`Self::homed`]).
+            pub fn home(&self) -> u8 {
+                self.0.as_bytes().get($prefix.len()).and_then(|b| char::from(*b).to_digit(16)).map_or(0, |d| d as u8)
+            }
         }
 
         impl FromStr for $name {

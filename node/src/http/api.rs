@@ -573,7 +573,7 @@ pub(super) async fn create_business(
         None => None,
     };
     let replayed = match &seed {
-        Some(seed) => node.signup_replay(seed).await?,
+        Some(seed) => node.signup_replay(seed, &request).await?,
         None => None,
     };
     let (b, key) = match replayed {
@@ -583,12 +583,12 @@ pub(super) async fn create_business(
             if let Some(signup) = &signup {
                 signup.check(&req)?;
             }
-            match node.create_business_from(request, seed.as_ref()).await {
+            match node.create_business_from(request.clone(), seed.as_ref()).await {
                 Ok(created) => created,
                 // Two tries of one sign-up at once: the other one created it.
                 Err(ActorError::Conflict { kind: ConflictKind::BusinessExists, .. }) if seed.is_some() => {
                     let seed = seed.as_ref().expect("checked in the guard");
-                    node.signup_replay(seed).await?.ok_or_else(|| ActorError::Unavailable("the sign-up's business is not readable yet".into()))?
+                    node.signup_replay(seed, &request).await?.ok_or_else(|| ActorError::Unavailable("the sign-up's business is not readable yet".into()))?
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -189,8 +189,9 @@ fn top_ups_count_once_refunds_count_the_difference_and_a_failed_payout_returns()
     let config = raw.validate().expect("config");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     tokio::task::LocalSet::new().block_on(&rt, async move {
-        let (log, sm) = svea_storage::open(&dir.path().join("store"), Duration::from_secs(5)).expect("store");
-        let parts = Parts { log, sm, transport: None, geo: None, model: None, rail: Some(Arc::new(Accepting)), unseal: None };
+        let groups = svea_node::core::group_count(&config);
+        let stores = svea_storage::open_groups(&dir.path().join("store"), Duration::from_secs(5), svea_storage::DEFAULT_CACHE_BYTES, groups).expect("store");
+        let parts = Parts { stores, transport: None, geo: None, model: None, rail: Some(Arc::new(Accepting)), unseal: None };
         let core = start_with(config, Arc::new(SystemClock), Arc::new(RubricScorer::new()), parts).await.expect("start");
         let node = core.handle.clone();
         crate::poll::eventually_async(Duration::from_secs(20), "the node ready", || node.ready()).await;

@@ -91,6 +91,8 @@ pub struct Request {
 pub struct Applied {
     /// The node that applied it.
     pub node: u64,
+    /// The Raft group whose log it is in (indexes and terms are per group).
+    pub group: svea_storage::GroupId,
     /// Log index.
     pub index: u64,
     /// The command's position in its entry (0 unless the entry is a batch).
@@ -168,6 +170,9 @@ const TIMEOUTS: [(&str, &str); 12] = [
 /// the fault phase interrupts them.
 const PAYOUTS: [(&str, &str); 2] = [("payouts.minimum_sek", "1"), ("payouts.retry_interval_ms", "500")];
 
+/// A Raft group per region: the simulation proves the layout issue 22 moves the nodes to.
+const GROUPS: [(&str, &str); 1] = [("cluster.groups", "per-region")];
+
 /// The config of node `id` in a three-region cluster at `ips`, as TOML.
 pub fn config_toml(id: u64, ips: &[IpAddr; 3]) -> String {
     let nodes = REGIONS.iter().zip(ips).map(|((region, nid), ip)| {
@@ -176,7 +181,7 @@ pub fn config_toml(id: u64, ips: &[IpAddr; 3]) -> String {
             .public_url(&format!("http://{region}.svea.test"))
             .set("node.data_dir", &format!("/nonexistent/svea-sim/{nid}"))
     });
-    let configs = loopback::Cluster::new("svea-sim", nodes).set_all(&TIMEOUTS).set_all(&PAYOUTS).configs();
+    let configs = loopback::Cluster::new("svea-sim", nodes).set_all(&TIMEOUTS).set_all(&PAYOUTS).set_all(&GROUPS).configs();
     let config = configs
         .ok()
         .and_then(|configs| configs.into_iter().find(|raw| raw.node.id == id))
@@ -187,24 +192,28 @@ pub fn config_toml(id: u64, ips: &[IpAddr; 3]) -> String {
 /// The host's software: runs until the simulation ends or the host crashes.
 pub async fn run(spec: Arc<HostSpec>) -> turmoil::Result {
     let config = svea_config::Config::from_toml_str(&spec.config_toml, &BTreeMap::new())?;
-    let (log, sm) = svea_storage::open_in_memory(&spec.disk, config.timeouts.storage_flush)?;
-    let applied = spec.applied.clone();
+    let stores = svea_storage::open_in_memory_groups(&spec.disk, config.timeouts.storage_flush, core::group_count(&config))?;
     let node = spec.id;
-    sm.set_apply_observer(Arc::new(move |log_id, position, cmd: &Command, result: &CommandResult| {
-        let mut a = applied.lock().unwrap_or_else(|p| p.into_inner());
-        if a.records.len() >= APPLY_RECORDS_MAX {
-            a.overflowed = true;
-            return;
-        }
-        a.records.push(Applied {
-            node,
-            index: log_id.index,
-            position,
-            term: log_id.leader_id.term,
-            command: cmd.clone(),
-            result: result.clone(),
-        });
-    }));
+    for (group, (_, sm)) in stores.iter().enumerate() {
+        let applied = spec.applied.clone();
+        let group = group as svea_storage::GroupId;
+        sm.set_apply_observer(Arc::new(move |log_id, position, cmd: &Command, result: &CommandResult| {
+            let mut a = applied.lock().unwrap_or_else(|p| p.into_inner());
+            if a.records.len() >= APPLY_RECORDS_MAX {
+                a.overflowed = true;
+                return;
+            }
+            a.records.push(Applied {
+                node,
+                group,
+                index: log_id.index,
+                position,
+                term: log_id.leader_id.term,
+                command: cmd.clone(),
+                result: result.clone(),
+            });
+        }));
+    }
     let (ca, cert, key) = &spec.pems;
     let identity = Identity::from_pem(ca, cert, key)?;
     // turmoil binds the unspecified address; peers reach it at `spec.ip`.
@@ -217,7 +226,7 @@ pub async fn run(spec: Arc<HostSpec>) -> turmoil::Result {
         transport.set_peer_addr(*id, *addr);
     }
     // No model client: only the rubric scores in the simulation.
-    let parts = Parts { log, sm, transport: Some(transport), geo: None, model: None, rail: Some(Arc::new(spec.rail.clone())), unseal: None };
+    let parts = Parts { stores, transport: Some(transport), geo: None, model: None, rail: Some(Arc::new(spec.rail.clone())), unseal: None };
     let core = core::start_with(config, Arc::new(SimClock), Arc::new(RubricScorer::new()), parts)
         .await
         .map_err(|e| e.to_string())?;

@@ -55,6 +55,8 @@ pub const TICK: Duration = Duration::from_micros(250);
 pub const WARMUP: Duration = Duration::from_secs(3);
 /// Leader metrics are sampled every this many steps (5 ms of simulated time).
 const SAMPLE_EVERY_STEPS: u64 = 20;
+/// Raft groups of the simulated cluster: one per region (`cluster.groups = "per-region"`).
+const SIM_GROUPS: svea_storage::GroupId = REGIONS.len() as svea_storage::GroupId;
 /// Final reads: attempts per record at most (each bounded by the workload's call timeout).
 const FINAL_READ_ROUNDS: u32 = 3;
 
@@ -413,9 +415,10 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
         if steps % SAMPLE_EVERY_STEPS == 0 {
             for slot in slots.iter() {
                 let Some(h) = slot.borrow().handle.clone() else { continue };
-                let st = h.cluster().status();
-                if st.role == "leader" && leaders.observe(st.term, st.node_id) {
-                    trace.borrow_mut().record(now, format!("leader term {} node {}", st.term, st.node_id));
+                for (group, st) in h.cluster().statuses().into_iter().enumerate() {
+                    if st.role == "leader" && leaders.observe(group as u16, st.term, st.node_id) {
+                        trace.borrow_mut().record(now, format!("leader group {group} term {} node {}", st.term, st.node_id));
+                    }
                 }
             }
         }
@@ -442,6 +445,7 @@ fn simulate(seed: u64, opts: &Options, trace: Rc<RefCell<Trace>>, model: Rc<RefC
     outcome.violations.extend(invariants::single_owner::check(&applied_log));
     outcome.violations.extend(invariants::answers::check(&applied_log));
     outcome.violations.extend(invariants::flow_commits::check(&applied_log));
+    outcome.violations.extend(invariants::groups::check(&applied_log, SIM_GROUPS));
     let reads = final_reads.borrow();
     let m = model.borrow();
     match reads.as_ref() {

@@ -74,7 +74,7 @@ mod tests {
         let records = records
             .into_iter()
             .enumerate()
-            .map(|(position, (command, result))| Applied { node: 1, index: 7, position, term: 1, command, result })
+            .map(|(position, (command, result))| Applied { node: 1, group: 0, index: 7, position, term: 1, command, result })
             .collect();
         ApplyLog { records, overflowed: false }
     }

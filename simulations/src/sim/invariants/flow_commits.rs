@@ -24,13 +24,13 @@ const SESSION_PREFIX: &str = "session/";
 /// Checks every session the log wrote; returns at most a few lines.
 pub fn check(log: &ApplyLog) -> Vec<String> {
     // One record per log position (every node reports every entry).
-    let mut by_position: BTreeMap<(u64, usize), (&Command, &CommandResult)> = BTreeMap::new();
+    let mut by_position: BTreeMap<(svea_storage::GroupId, u64, usize), (&Command, &CommandResult)> = BTreeMap::new();
     for a in &log.records {
-        by_position.entry((a.index, a.position)).or_insert((&a.command, &a.result));
+        by_position.entry((a.group, a.index, a.position)).or_insert((&a.command, &a.result));
     }
     let mut writes: BTreeMap<&str, usize> = BTreeMap::new();
     let mut out = Vec::new();
-    for ((index, position), (command, result)) in by_position {
+    for ((_, index, position), (command, result)) in by_position {
         let parts: Vec<&Command> = match (command, result) {
             (Command::Atomic(parts), CommandResult::Atomic(_)) => parts.iter().collect(),
             (Command::Put { .. }, CommandResult::Written { .. }) => vec![command],
@@ -92,7 +92,7 @@ mod tests {
             .into_iter()
             .enumerate()
             .flat_map(|(i, (command, result))| {
-                [1, 2].map(|node| Applied { node, index: 10 + i as u64, position: 0, term: 1, command: command.clone(), result: result.clone() })
+                [1, 2].map(|node| Applied { node, group: 0, index: 10 + i as u64, position: 0, term: 1, command: command.clone(), result: result.clone() })
             })
             .collect();
         ApplyLog { records, overflowed: false }

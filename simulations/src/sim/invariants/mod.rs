@@ -7,6 +7,7 @@ pub mod budget;
 pub mod convergence;
 pub mod durable_promises;
 pub mod flow_commits;
+pub mod groups;
 pub mod ledger;
 pub mod one_leader;
 pub mod payouts;

@@ -1,7 +1,7 @@
 //! At most one owner's writes accepted per actor and epoch, checked on the stream of applied
 //! commands every node reports:
 //!
-//! - replicas agree: the same log index (and position in a batch entry) applies the same command
+//! - replicas agree: in each Raft group, the same log index (and position in a batch entry) applies the same command
 //!   with the same result on every node (and on one node across restarts). A committed entry that
 //!   was lost and its index reused shows up here;
 //! - fencing: replaying the log in index order (a batch's commands in their order), every accepted claim moves the actor's epoch by
@@ -21,16 +21,17 @@ pub fn check(log: &ApplyLog) -> Vec<String> {
     if log.overflowed {
         out.push("single owner: the apply log overflowed; the run is too long to check".into());
     }
-    let mut by_index: BTreeMap<(u64, usize), &Applied> = BTreeMap::new();
+    let mut by_index: BTreeMap<(svea_storage::GroupId, u64, usize), &Applied> = BTreeMap::new();
     for a in &log.records {
-        match by_index.get(&(a.index, a.position)) {
+        match by_index.get(&(a.group, a.index, a.position)) {
             None => {
-                by_index.insert((a.index, a.position), a);
+                by_index.insert((a.group, a.index, a.position), a);
             }
             Some(first) => {
                 if (first.term, &first.command, &first.result) != (a.term, &a.command, &a.result) && out.len() < LINES_MAX {
                     out.push(format!(
-                        "replicas disagree at log index {} position {}: node {} applied {} (term {}) -> {:?}, node {} applied {} (term {}) -> {:?}",
+                        "replicas disagree in group {} at log index {} position {}: node {} applied {} (term {}) -> {:?}, node {} applied {} (term {}) -> {:?}",
+                        a.group,
                         a.index,
                         a.position,
                         first.node,
@@ -47,7 +48,7 @@ pub fn check(log: &ApplyLog) -> Vec<String> {
         }
     }
     let mut owners: BTreeMap<&str, Owner> = BTreeMap::new();
-    for ((index, _), a) in &by_index {
+    for ((_, index, _), a) in &by_index {
         if out.len() >= LINES_MAX {
             break;
         }
