@@ -35,6 +35,12 @@ impl GroupNode {
     /// entry it names (applied entries are committed ones).
     pub async fn backup_cut(&self) -> Result<(Option<openraft::LogId<RaftNodeId>>, Vec<(Vec<u8>, Vec<u8>)>), Error> {
         self.read_barrier().await?;
+        self.local_cut()
+    }
+
+    /// The cut of what this node has applied, without a barrier: a backup's only after one
+    /// (see [`Self::backup_cut`]; `ClusterNode::backup_cut` confirms every group first).
+    pub fn local_cut(&self) -> Result<(Option<openraft::LogId<RaftNodeId>>, Vec<(Vec<u8>, Vec<u8>)>), Error> {
         Ok(self.inner.sm.backup_cut()?)
     }
 

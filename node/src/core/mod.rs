@@ -50,7 +50,7 @@ use crate::domain::pos::{Delivery, PosError, PosIntegration, PurchaseVerificatio
 use crate::domain::{ApiKey, BusinessId, CreateBusiness, DeviceId, DeviceKey, LocationId, Ore, QrToken, SessionId, TransactionId};
 
 pub use crate::domain::NewLocation;
-pub use start::{record_cert_expiry, start, start_with, Core, Parts, RunningNode};
+pub use start::{record_cert_expiry, start, start_with, store_groups, Core, Parts, RunningNode};
 
 /// An operation on a session, as the simulations and benchmarks drive it (HTTP calls the typed
 /// methods of [`NodeHandle`] directly).

@@ -145,6 +145,13 @@ fn load_dictionaries(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The Raft groups a node of `config` runs in its store: one today (`start` opens one; groups
+/// per region are not yet the node's, ARCHITECTURE.md "Raft groups"). `svea restore` seeds
+/// these and refuses a backup holding any other.
+pub fn store_groups(_config: &Config) -> svea_storage::GroupId {
+    1
+}
+
 /// Starts the core on the current `LocalSet`: opens storage, starts Raft (bootstrapping a new
 /// cluster from config), the registry and the sweeper. Clock and rubric scorer are injected; the
 /// model client, when `[scoring]` asks for one, is made here.
@@ -154,6 +161,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer
     load_dictionaries(&config)?;
     let store_dir = config.node.data_dir.join("store");
     svea_storage::create_private_dir(&store_dir)?;
+    // One group: `store_groups`.
     let (log, sm) = svea_storage::open_with_cache(&store_dir, config.timeouts.storage_flush, config.limits.storage_cache_bytes)?;
     let (transport, identity) = match open_transport(&config)? {
         Some((t, id)) => (Some(t), Some(id)),
