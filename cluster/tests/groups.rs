@@ -99,18 +99,23 @@ async fn wait_leader(nodes: &[ClusterNode], group: u16, leader: u64) {
     }
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn each_region_leads_its_own_group_and_gets_it_back_after_losing_it() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfgs = configs(dir.path());
+/// Starts the three nodes (files under `dir`) and waits until each group is led from home.
+async fn start_all(dir: &std::path::Path) -> Vec<ClusterNode> {
     let mut nodes = Vec::new();
-    for cfg in &cfgs {
+    for cfg in &configs(dir) {
         nodes.push(start(cfg).await);
     }
     // Group g's home is REGIONS[g], where node g + 1 lives: it leads from the start.
     for g in 0..3u16 {
         wait_leader(&nodes, g, u64::from(g) + 1).await;
     }
+    nodes
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn each_region_leads_its_own_group_and_gets_it_back_after_losing_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let nodes = start_all(dir.path()).await;
 
     // A write through any node lands in the group its key is placed in, and only there; the
     // node's view reads it from there.
@@ -163,14 +168,7 @@ async fn each_region_leads_its_own_group_and_gets_it_back_after_losing_it() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_backup_cut_holds_every_groups_acknowledged_writes_in_that_groups_section() {
     let dir = tempfile::tempdir().expect("tmp");
-    let cfgs = configs(dir.path());
-    let mut nodes = Vec::new();
-    for cfg in &cfgs {
-        nodes.push(start(cfg).await);
-    }
-    for g in 0..3u16 {
-        wait_leader(&nodes, g, u64::from(g) + 1).await;
-    }
+    let nodes = start_all(dir.path()).await;
     // Three writes per group, through each node; the last ones through the leaders of groups 0
     // and 1, acknowledged once the leader applied them, so Malmö (a follower of both) has
     // likely not applied them yet when it takes the cut: its cut needs the barrier in each.
