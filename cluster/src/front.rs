@@ -324,13 +324,7 @@ impl ClusterNode {
     /// anyone before the backup was asked for.
     pub async fn backup_cut(&self) -> Result<Vec<svea_storage::backup::Section>, Error> {
         self.read_barrier().await?;
-        self.groups
-            .iter()
-            .map(|g| {
-                let (applied, pairs) = g.local_cut()?;
-                Ok(svea_storage::backup::Section { group: g.group_id(), applied, pairs })
-            })
-            .collect()
+        self.groups.iter().map(GroupNode::local_cut).collect()
     }
 
     /// Stops every group, closes the transport, stops every task and flushes the store.

@@ -35,13 +35,14 @@ impl GroupNode {
     /// entry it names (applied entries are committed ones).
     pub async fn backup_cut(&self) -> Result<(Option<openraft::LogId<RaftNodeId>>, Vec<(Vec<u8>, Vec<u8>)>), Error> {
         self.read_barrier().await?;
-        self.local_cut()
+        Ok(self.inner.sm.backup_cut()?)
     }
 
-    /// The cut of what this node has applied, without a barrier: a backup's only after one
-    /// (see [`Self::backup_cut`]; `ClusterNode::backup_cut` confirms every group first).
-    pub fn local_cut(&self) -> Result<(Option<openraft::LogId<RaftNodeId>>, Vec<(Vec<u8>, Vec<u8>)>), Error> {
-        Ok(self.inner.sm.backup_cut()?)
+    /// This group's backup section: the cut of what this node has applied, without a barrier,
+    /// so a backup's only after one (`ClusterNode::backup_cut` confirms every group first).
+    pub fn local_cut(&self) -> Result<svea_storage::backup::Section, Error> {
+        let (applied, pairs) = self.inner.sm.backup_cut()?;
+        Ok(svea_storage::backup::Section { group: self.inner.group, applied, pairs })
     }
 
     async fn read_index_once(&self, after: Duration) -> Result<Option<u64>, Error> {

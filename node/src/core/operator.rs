@@ -417,8 +417,8 @@ pub async fn backup(node: &NodeHandle, now_ms: i64) -> Result<BackupStream, Acto
     }
     let cut = node.cluster().backup_cut().await;
     let made = cut.map_err(ActorError::from).and_then(|sections| {
-        let cuts: Vec<_> = sections.iter().map(|s| s.cut()).map(|g| (g.group, g.term, g.index, g.pairs)).collect();
-        let index = cuts.first().map_or(0, |c| c.2);
+        let cuts: Vec<_> = sections.iter().map(svea_storage::backup::Section::cut).collect();
+        let index = cuts.first().map_or(0, |c| c.index);
         let meta = svea_storage::backup::BackupMeta {
             cluster: node.config().cluster.name.clone(),
             storage_format: svea_storage::FORMAT,
@@ -427,7 +427,6 @@ pub async fn backup(node: &NodeHandle, now_ms: i64) -> Result<BackupStream, Acto
             groups: Vec::new(),
         };
         let encoder = svea_storage::backup::Encoder::new(meta, sections).map_err(|e| ActorError::Internal(e.to_string()))?;
-        // (group, term, index, pairs) of each group's cut.
         tracing::info!(event = "backup", ?cuts, bytes = encoder.total_bytes(), "backup cut taken");
         Ok((encoder, index))
     });
