@@ -309,13 +309,24 @@ impl ClusterNode {
         self.groups.iter().any(|g| g.leader() == Some(g.id()))
     }
 
-    /// A consistent cut of the replicated data for a backup. One group only: a cut of several
-    /// groups is not one point in time, and the backup format holds one state machine.
-    pub async fn backup_cut(&self) -> Result<(Option<openraft::LogId<RaftNodeId>>, Vec<(Vec<u8>, Vec<u8>)>), Error> {
-        if self.groups.len() > 1 {
-            return Err(Error::Fatal("backups of a cluster of several raft groups are not supported yet".into()));
-        }
-        self.first().backup_cut().await
+    /// A cut of every group's replicated data for a backup, one section per group, group 0
+    /// first: a read barrier in every group (concurrently), then each group's cut, taken one
+    /// after the other with no await between them. A group's cut is its state after exactly the
+    /// entry it names and holds every write acknowledged in that group before this call.
+    ///
+    /// The cut is consistent per group, not one instant across groups: each group's cut is at
+    /// what this node has applied of it, so a write racing the backup may be in one group's cut
+    /// while what it caused in another group is not, or the reverse. That is acceptable because
+    /// no command spans groups ([`Error::CrossGroup`]) and what one group causes in another is a
+    /// delivery keyed by its cause, idempotent and retried until it lands: a settlement's wallet
+    /// credit is delivered again by the payout driver from the business's transfer record, a
+    /// directory hold is verified again against its business. A restore holding a cause without
+    /// its effect therefore completes it. The reverse (a wallet credited for a settlement its
+    /// business's cut does not hold) stays as restored; its cause was not acknowledged to
+    /// anyone before the backup was asked for.
+    pub async fn backup_cut(&self) -> Result<Vec<svea_storage::backup::Section>, Error> {
+        self.read_barrier().await?;
+        self.groups.iter().map(GroupNode::local_cut).collect()
     }
 
     /// Stops every group, closes the transport, stops every task and flushes the store.

@@ -75,11 +75,11 @@ pub enum Error {
     #[error("not a svea backup: the file does not start with \"SVEABKP\"")]
     NotABackup,
     /// The backup is in a file format this build does not read.
-    #[error("unsupported backup version {found}: this build reads version {supported}")]
+    #[error("unsupported backup version {found}: this build reads versions 1 to {supported}")]
     BackupVersion {
         /// The version in the file.
         found: u32,
-        /// The version this build reads.
+        /// The newest version this build reads (and the one it writes).
         supported: u32,
     },
     /// The backup file ends before the length its header names.
@@ -98,6 +98,16 @@ pub enum Error {
         found: u32,
         /// This build's format.
         expected: u32,
+    },
+    /// The backup holds a Raft group the restoring node will not run: its data would be lost.
+    #[error("the backup holds {in_backup} raft groups (up to group {highest}), the restoring configuration runs {runs}: restore it with a configuration that runs every group of the backup")]
+    BackupGroups {
+        /// Groups in the backup.
+        in_backup: usize,
+        /// The highest group id in the backup.
+        highest: u16,
+        /// Groups the restoring store will run (ids 0 to `runs - 1`).
+        runs: u16,
     },
     /// Reading or writing a backup file failed.
     #[error("cannot {what} the backup: {source}")]

@@ -38,6 +38,13 @@ impl GroupNode {
         Ok(self.inner.sm.backup_cut()?)
     }
 
+    /// This group's backup section: the cut of what this node has applied, without a barrier,
+    /// so a backup's only after one (`ClusterNode::backup_cut` confirms every group first).
+    pub fn local_cut(&self) -> Result<svea_storage::backup::Section, Error> {
+        let (applied, pairs) = self.inner.sm.backup_cut()?;
+        Ok(svea_storage::backup::Section { group: self.inner.group, applied, pairs })
+    }
+
     async fn read_index_once(&self, after: Duration) -> Result<Option<u64>, Error> {
         let inner = &self.inner;
         match inner.reads.confirm_leadership(&inner.raft, &inner.freeze, &inner.counters).await {

@@ -53,12 +53,22 @@ fn timed_out(e: &anyhow::Error) -> bool {
     })
 }
 
+/// What a backup says about itself: a line for the whole, then a line per Raft group's cut
+/// (each group's cut is its own point in its log).
 fn describe(meta: &BackupMeta) -> String {
     let when = chrono::DateTime::from_timestamp_millis(meta.created_at_ms).map_or_else(|| meta.created_at_ms.to_string(), |t| t.to_rfc3339());
-    format!(
-        "cluster {:?}, raft index {} (term {}), store format {}, {} records, taken {when} by node {}",
-        meta.cluster, meta.index, meta.term, meta.storage_format, meta.pairs, meta.node
-    )
+    let mut out = format!(
+        "cluster {:?}, store format {}, {} records in {} raft group(s), taken {when} by node {}",
+        meta.cluster,
+        meta.storage_format,
+        meta.pairs(),
+        meta.groups.len(),
+        meta.node
+    );
+    for g in &meta.groups {
+        out.push_str(&format!("\n  group {}: raft index {} (term {}), {} records", g.group, g.index, g.term, g.pairs));
+    }
+    out
 }
 
 /// Checks the backup file at `path` and returns what it says about itself.
@@ -137,13 +147,15 @@ fn backup_within(node: &str, out: &Path, token: String, timeout: Duration) -> an
 }
 
 /// `svea restore`: seeds `<data_dir>/store` of one member of a new cluster (members and data
-/// directory from `cfg`) from the backup at `from`.
+/// directory from `cfg`) from the backup at `from`, every Raft group from its own section. A
+/// backup holding a group this configuration does not run is refused, nothing written.
 pub fn restore(from: &Path, cfg: &Config) -> anyhow::Result<()> {
     let store = cfg.node.data_dir.join("store");
     let members = cfg.initial_members().iter().map(|m| (m.id.get(), svea_cluster::member_node(m))).collect();
     // The store's restore reads the file itself: a spinner with the time it has taken.
     let bar = progress(None, false, "restoring");
-    let restored = svea_storage::backup::restore(from, &store, members, cfg.limits.storage_cache_bytes);
+    let groups = crate::core::group_count(cfg);
+    let restored = svea_storage::backup::restore(from, &store, members, cfg.limits.storage_cache_bytes, groups);
     bar.finish_and_clear();
     let meta = restored.with_context(|| format!("cannot restore {}", from.display()))?;
     println!("restored {} into {}: {}", from.display(), store.display(), describe(&meta));

@@ -54,8 +54,8 @@ pub enum Command {
         #[command(subcommand)]
         command: ClusterCommand,
     },
-    /// Stream a consistent backup of the cluster (at one committed Raft index) from a node's
-    /// operator API into FILE (written to FILE.tmp, synced, verified, then renamed).
+    /// Stream a consistent backup of the cluster (each Raft group at one committed index) from a
+    /// node's operator API into FILE (written to FILE.tmp, synced, verified, then renamed).
     Backup {
         /// Any member's operator URL (its operator.listen_addr, e.g. http://127.0.0.1:8090).
         #[arg(long)]

@@ -382,7 +382,7 @@ static BACKUPS_IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::At
 /// A backup being streamed; holds one of [`BACKUPS_IN_FLIGHT_MAX`] until dropped.
 pub struct BackupStream {
     encoder: svea_storage::backup::Encoder,
-    /// Index of the last entry in the cut.
+    /// Index of group 0's last entry in the cut (every group's is in the file's metadata).
     pub index: u64,
 }
 
@@ -406,8 +406,10 @@ impl Drop for BackupStream {
     }
 }
 
-/// A backup of the cluster's state: a read barrier (so every write acknowledged before this
-/// call is in it), then one consistent cut at the applied, hence committed, index.
+/// A backup of the cluster's state, a section per Raft group: a read barrier in every group
+/// (so every write acknowledged before this call is in it), then each group's cut at its
+/// applied, hence committed, index (consistent per group, not one instant across groups:
+/// `ClusterNode::backup_cut` says why that is enough).
 pub async fn backup(node: &NodeHandle, now_ms: i64) -> Result<BackupStream, ActorError> {
     let taken = BACKUPS_IN_FLIGHT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     if taken >= BACKUPS_IN_FLIGHT_MAX {
@@ -415,19 +417,18 @@ pub async fn backup(node: &NodeHandle, now_ms: i64) -> Result<BackupStream, Acto
         return Err(ActorError::Busy { what: format!("backups on this node ({BACKUPS_IN_FLIGHT_MAX} at a time)") });
     }
     let cut = node.cluster().backup_cut().await;
-    let made = cut.map_err(ActorError::from).and_then(|(applied, pairs)| {
+    let made = cut.map_err(ActorError::from).and_then(|sections| {
+        let cuts: Vec<_> = sections.iter().map(svea_storage::backup::Section::cut).collect();
+        let index = cuts.first().map_or(0, |c| c.index);
         let meta = svea_storage::backup::BackupMeta {
             cluster: node.config().cluster.name.clone(),
-            term: applied.map_or(0, |l| l.leader_id.term),
-            index: applied.map_or(0, |l| l.index),
             storage_format: svea_storage::FORMAT,
             created_at_ms: now_ms,
             node: node.node_id(),
-            pairs: 0,
+            groups: Vec::new(),
         };
-        let index = meta.index;
-        let encoder = svea_storage::backup::Encoder::new(meta, pairs).map_err(|e| ActorError::Internal(e.to_string()))?;
-        tracing::info!(event = "backup", index, bytes = encoder.total_bytes(), "backup cut taken");
+        let encoder = svea_storage::backup::Encoder::new(meta, sections).map_err(|e| ActorError::Internal(e.to_string()))?;
+        tracing::info!(event = "backup", ?cuts, bytes = encoder.total_bytes(), "backup cut taken");
         Ok((encoder, index))
     });
     match made {

@@ -145,6 +145,7 @@ fn load_dictionaries(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+
 /// Starts the core on the current `LocalSet`: opens storage, starts Raft (bootstrapping a new
 /// cluster from config), the registry and the sweeper. Clock and rubric scorer are injected; the
 /// model client, when `[scoring]` asks for one, is made here.
@@ -213,7 +214,8 @@ pub fn record_cert_expiry(events: &crate::telemetry::Events, kind: CertKind, pat
     }
 }
 
-/// How many Raft groups a node of `config` runs (`cluster.groups`): one per region, or one.
+/// How many Raft groups a node of `config` runs in its store (`cluster.groups`): one per region,
+/// or one. `svea restore` seeds these and refuses a backup holding any other.
 pub fn group_count(config: &Config) -> svea_storage::GroupId {
     config.group_homes().len() as svea_storage::GroupId
 }

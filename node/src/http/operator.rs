@@ -175,7 +175,7 @@ pub(super) async fn remove(node: web::Data<NodeHandle>, id: web::Path<String>, q
     responses((status = 200, description = "The backup file (magic `SVEABKP`, version, metadata, body, SHA-256), streamed with its length. \
             `svea backup` writes it to a file and verifies it; `svea restore` seeds a new cluster from it.",
             content_type = "application/octet-stream", body = Vec<u8>,
-            headers(("x-svea-backup-index" = u64, description = "The committed Raft index the backup is the state at."))),
+            headers(("x-svea-backup-index" = u64, description = "The committed Raft index of Raft group 0 the backup is the state at (every group's cut is in the file's metadata: `svea verify-backup` prints them)."))),
         super::error::answers::OperatorAuth, super::error::answers::Busy))]
 pub(super) async fn backup(node: web::Data<NodeHandle>) -> ApiResult {
     let stream = operator::backup(&node, chrono::Utc::now().timestamp_millis()).await?;

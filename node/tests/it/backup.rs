@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::harness::{create_business, eventually, svea_cli, Cluster3, OPERATOR_TOKEN};
+use crate::harness::{create_business, eventually, free_port, svea_cli, Cluster3, OPERATOR_TOKEN};
 use crate::load::{at_least, Load};
 
 /// "12.50" as öre.
@@ -153,6 +153,39 @@ fn a_quiet_cluster_restores_to_identical_analytics() {
         assert_eq!(analytics(node, &biz), before, "analytics at {}", node.url);
     }
     assert_private_stores(&dir.path().join("dst"), 3);
+}
+
+/// Issue 22: a backup of several Raft groups names each group's cut, and a member whose
+/// configuration runs fewer groups refuses it (exit 1, nothing written) instead of dropping a
+/// group's data.
+#[test]
+fn a_backup_of_more_groups_than_the_configuration_runs_is_refused_and_each_groups_cut_is_printed() {
+    use svea_storage::backup::{BackupMeta, Section};
+    let dir = tempfile::tempdir().expect("tmp");
+    let at = |index| Some(openraft::LogId::new(openraft::CommittedLeaderId::new(2, 1), index));
+    let sections = vec![
+        Section { group: 0, applied: at(17), pairs: vec![(b"c/maintenance".to_vec(), b"off".to_vec())] },
+        Section { group: 1, applied: at(23), pairs: vec![(b"o/session/s_1".to_vec(), vec![1]), (b"s/session/s_1".to_vec(), vec![2])] },
+    ];
+    let meta = BackupMeta { cluster: "svea".into(), storage_format: svea_storage::FORMAT, created_at_ms: 0, node: 1, groups: Vec::new() };
+    let file = dir.path().join("two-groups.backup");
+    svea_storage::backup::write_all(meta, sections, std::fs::File::create(&file).expect("create")).expect("write");
+
+    let (code, out, err) = svea_cli(&["verify-backup", "--from", &file.display().to_string()], &[]);
+    assert_eq!(code, Some(0), "verify-backup: {out}{err}");
+    assert!(out.contains("2 raft group(s)"), "{out}");
+    assert!(out.contains("group 0: raft index 17 (term 2), 1 records"), "{out}");
+    assert!(out.contains("group 1: raft index 23 (term 2), 2 records"), "{out}");
+
+    let config = svea_config::loopback::Cluster::new("svea", [svea_config::loopback::Node::loopback(1, "stockholm", free_port(), free_port())])
+        .dir(dir.path())
+        .write_node(0, "Written by the svea tests.")
+        .expect("write config");
+    let data = dir.path().join("data");
+    let (code, out, err) = restore(&file, &config, Some(&data));
+    assert_eq!(code, Some(1), "a backup of 2 groups restored into a node of 1: {out}{err}");
+    assert!(err.contains("the backup holds 2 raft groups (up to group 1), the restoring configuration runs 1"), "{err}");
+    assert!(!data.join("store").exists(), "nothing written");
 }
 
 /// Permission bits of `path`.

@@ -1,6 +1,7 @@
 //! Storage integration tests: the openraft conformance suite, owner fencing, batches, durability.
 
 mod atomic;
+mod backup;
 mod batch;
 mod compaction;
 mod fencing;
