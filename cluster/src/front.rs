@@ -275,11 +275,15 @@ impl ClusterNode {
         self.first().await_verdict(node, sent).await
     }
 
-    /// Runs a membership change in every group, group 0 first (every node is a voter of every
-    /// group). A change is idempotent: one cut short in a later group is finished by running it
-    /// again.
+    /// Runs a membership change in every group (every node is a voter of every group): group 0
+    /// first, except a removal, which leaves group 0 last. Group 0's membership is the one the
+    /// transport admits peers by, so a node being removed stays admitted (and can still forward
+    /// its own drain's changes) until it has left every other group. A change is idempotent:
+    /// one cut short is finished by running it again.
     pub async fn change_membership(&self, op: MembershipOp) -> Result<(), Error> {
-        for g in self.groups.iter() {
+        let removal = matches!(op, MembershipOp::Remove { .. });
+        let order: Vec<&GroupNode> = if removal { self.groups.iter().rev().collect() } else { self.groups.iter().collect() };
+        for g in order {
             g.change_membership(op.clone()).await?;
         }
         Ok(())

@@ -349,6 +349,7 @@ fn run(args: &Args, svea: &Path, dir: &Path) -> anyhow::Result<Report> {
         proxies: args.wan,
         routing: args.routing.as_str(),
         log_filter: args.procs.node_log_filter.clone(),
+        groups: args.procs.groups.clone(),
     };
     let procs::Running {
         mut cluster,

@@ -123,6 +123,10 @@ pub struct Args {
     /// Seed for purchase amounts and review choice (the workload, not the timings).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Also run svea with every key in one Raft group (`cluster.groups = "one"`, rows
+    /// `svea-one`), beside the `--groups` run, to print what the groups buy in the same run.
+    #[arg(long)]
+    compare_groups: bool,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -228,7 +232,7 @@ pub struct Report {
 impl Report {
     /// svea's writes/s over etcd's better target at the same client count, for svea's rows.
     pub fn ratio(&self, row: &Row) -> Option<f64> {
-        if row.system != "svea" {
+        if !row.system.starts_with("svea") {
             return None;
         }
         let etcd = self
@@ -448,7 +452,10 @@ fn run(args: &Args, etcd: Option<&Path>, dir: &Path) -> anyhow::Result<Report> {
         run_etcd(args, etcd, &dir.join("etcd"), &mut report)?;
     }
     if args.only != Some(Only::Etcd) {
-        run_svea(args, &dir.join("svea"), &mut report)?;
+        run_svea(args, &args.procs.groups, "svea", &dir.join("svea"), &mut report)?;
+        if args.compare_groups {
+            run_svea(args, procs::GROUPS_ONE, "svea-one", &dir.join("svea-one"), &mut report)?;
+        }
     }
     Ok(report)
 }
@@ -768,17 +775,23 @@ impl Svea {
     }
 }
 
-fn run_svea(args: &Args, dir: &Path, report: &mut Report) -> anyhow::Result<()> {
+/// Runs svea with `cluster.groups = groups`, its rows labelled `system`.
+fn run_svea(args: &Args, groups: &str, system: &'static str, dir: &Path, report: &mut Report) -> anyhow::Result<()> {
     let bin = args.procs.release_binary("bench-vs-etcd")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let spec = ClusterSpec { tool: "bench-vs-etcd", proxies: false, routing: "serve", log_filter: args.procs.node_log_filter.clone() };
+    let spec = ClusterSpec { tool: "bench-vs-etcd", proxies: false, routing: "serve", log_filter: args.procs.node_log_filter.clone(), groups: groups.to_owned() };
     let procs::Running { mut cluster, ready_after, .. } = procs::start(&bin, dir, &spec)?;
     eprintln!("bench-vs-etcd: svea ready after {:.1} s", ready_after.as_secs_f64());
     let urls = cluster.urls();
     let tokens = (0..args.businesses)
-        .map(|n| procs::create_business(&urls[2], &format!("Bench Kafé {n}"), BUDGET_SEK).map(|b| b.token))
+        .map(|n| {
+            // Spread over the three regions (each created through its own region's node), so
+            // that with a group per region every group's leader takes its share of the writes.
+            let r = usize::try_from(n).unwrap_or(0) % procs::PLACES.len();
+            procs::create_business_at(&urls[r], &format!("Bench Kafé {n}"), BUDGET_SEK, procs::PLACES[r]).map(|b| b.token)
+        })
         .collect::<anyhow::Result<Vec<_>>>()
-        .with_context(|| format!("creating the businesses through malmo\n{}", cluster.logs_tail()))?;
+        .with_context(|| format!("creating the businesses, a third in each region\n{}", cluster.logs_tail()))?;
     let svea = Arc::new(Svea {
         urls: urls.clone(),
         tokens,
@@ -788,7 +801,7 @@ fn run_svea(args: &Args, dir: &Path, report: &mut Report) -> anyhow::Result<()> 
         seed: args.seed,
     });
     report.notes.push(format!(
-        "svea: 3 `svea run` processes on 127.0.0.1 (QUIC + mutual TLS), {} business(es), requests round-robin over the nodes; \
+        "{system}: 3 `svea run` processes on 127.0.0.1 (QUIC + mutual TLS), cluster.groups = {groups}, {} business(es) spread over the 3 regions, requests round-robin over the nodes; \
          purchase = one write on a session opened beforehand (untimed), flow = open + purchase + feedback ({})",
         args.businesses,
         customers::writes_basis()
@@ -831,7 +844,7 @@ fn run_svea(args: &Args, dir: &Path, report: &mut Report) -> anyhow::Result<()> 
         }
         let ops = per_s(tally.ok, args.duration);
         expected_rate = Some(expected_rate.unwrap_or(0.0).max(ops) * LEVEL_SPEEDUP_GUESS);
-        report.rows.push(svea_row("purchase", clients, &tally, args.duration, applied_delta(&before, &after).map(|n| (n, span)), PURCHASE_WRITES));
+        report.rows.push(svea_row(system, "purchase", clients, &tally, args.duration, applied_delta(&before, &after).map(|n| (n, span)), PURCHASE_WRITES));
         eprintln!("bench-vs-etcd: svea purchase {clients} clients: {ops:.0} purchases/s");
     }
 
@@ -845,7 +858,7 @@ fn run_svea(args: &Args, dir: &Path, report: &mut Report) -> anyhow::Result<()> 
         let u = cluster.metrics_urls();
         let (tally, span, before, after) = closed_loop(clients, args.warmup, args.duration, flow, move || applied_commands(&u))?;
         cluster.check_alive("")?;
-        report.rows.push(svea_row("flow", clients, &tally, args.duration, applied_delta(&before, &after).map(|n| (n, span)), FLOW_WRITES));
+        report.rows.push(svea_row(system, "flow", clients, &tally, args.duration, applied_delta(&before, &after).map(|n| (n, span)), FLOW_WRITES));
         eprintln!("bench-vs-etcd: svea flow {clients} clients: {:.0} flows/s", per_s(tally.ok, args.duration));
     }
     let stopped = cluster.stop();
@@ -854,7 +867,7 @@ fn run_svea(args: &Args, dir: &Path, report: &mut Report) -> anyhow::Result<()> 
 }
 
 /// A svea row: `ok` operations in `window`; `applied`: the counter's increase over its own span.
-fn svea_row(target: &str, clients: u64, tally: &Tally, window: Duration, applied: Option<(u64, Duration)>, writes_per_op: u64) -> Row {
+fn svea_row(system: &'static str, target: &str, clients: u64, tally: &Tally, window: Duration, applied: Option<(u64, Duration)>, writes_per_op: u64) -> Row {
     let l = tally.latency.summary();
     let (writes_per_s, writes_counted_by) = match applied {
         Some((n, span)) => (per_s(n, span), format!("{APPLIED_COMMANDS_METRIC} (largest increase of the 3 nodes)")),
@@ -864,7 +877,7 @@ fn svea_row(target: &str, clients: u64, tally: &Tally, window: Duration, applied
         ),
     };
     Row {
-        system: "svea",
+        system,
         target: target.to_owned(),
         clients,
         ops_per_s: per_s(tally.ok, window),

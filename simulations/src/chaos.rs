@@ -289,6 +289,8 @@ fn run_in(
         proxies: true,
         routing: "serve",
         log_filter: opts.node_log_filter.clone(),
+        // The layout the nodes are moving to (issue 22): a region's loss moves its group alone.
+        groups: procs::GROUPS_PER_REGION.into(),
     };
     let procs::Running {
         mut cluster,

@@ -69,6 +69,10 @@ pub struct Args {
     /// The nodes' log filter (`log.filter`); their logs go to files in each run directory.
     #[arg(long, default_value = "warn")]
     node_log_filter: String,
+    /// The nodes' `cluster.groups`: a Raft group per region (a kill moves only the dead
+    /// region's group), or one group for the whole cluster.
+    #[arg(long, default_value = procs::GROUPS_PER_REGION, value_parser = [procs::GROUPS_PER_REGION, procs::GROUPS_ONE])]
+    groups: String,
 }
 
 /// What one kill came to.
@@ -146,6 +150,7 @@ fn measure(args: &Args, svea: &Path, dir: &Path, seed: u64) -> anyhow::Result<Ki
         proxies: false,
         routing: "serve",
         log_filter: args.node_log_filter.clone(),
+        groups: args.groups.clone(),
     };
     let procs::Running {
         mut cluster, ready, ..

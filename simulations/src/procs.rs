@@ -29,6 +29,10 @@ use crate::udp_proxy::{ProxyConfig, ProxyHandle, SourceSpec, UdpProxy, QUEUE_PAC
 /// the order of `svea certs --nodes`.
 pub const NODES: [(u64, &str); 3] = [(1, "stockholm"), (2, "gothenburg"), (3, "malmo")];
 
+/// A place in each region of [`NODES`], in its order: a business located there has that region
+/// as its home (and, with a Raft group per region, its group).
+pub const PLACES: [(f64, f64); 3] = [(59.3293, 18.0686), (57.7089, 11.9746), (55.6046, 12.9996)];
+
 /// One-way delays between regions in microseconds, the WAN profile the proxies apply.
 pub const ONE_WAY_DELAY_US: [(&str, &str, u64); 3] = [
     ("stockholm", "gothenburg", 2_000),
@@ -113,7 +117,16 @@ pub struct ProcessArgs {
     /// Keep the run directory (configs, certificates, data, node logs) instead of removing it.
     #[arg(long)]
     pub keep_dir: bool,
+    /// The nodes' `cluster.groups`: a Raft group per region, or everything in one group (to
+    /// measure what the groups buy).
+    #[arg(long, default_value = GROUPS_PER_REGION, value_parser = [GROUPS_PER_REGION, GROUPS_ONE])]
+    pub groups: String,
 }
+
+/// `--groups per-region`: a Raft group per region, each led from its region.
+pub const GROUPS_PER_REGION: &str = "per-region";
+/// `--groups one`: one Raft group for the whole cluster.
+pub const GROUPS_ONE: &str = "one";
 
 impl ProcessArgs {
     /// The release `svea` binary these flags name ([`svea_binary`]); `tool` prefixes messages.
@@ -559,6 +572,8 @@ pub struct ClusterSpec {
     pub routing: &'static str,
     /// `log.filter` of the nodes.
     pub log_filter: String,
+    /// `cluster.groups` of the nodes ([`GROUPS_PER_REGION`] or [`GROUPS_ONE`]).
+    pub groups: String,
 }
 
 fn write_configs(
@@ -579,6 +594,7 @@ fn write_configs(
         .set("operator.metrics_token", METRICS_TOKEN)
         .set("node.routing", spec.routing)
         .set("log.filter", &spec.log_filter)
+        .set("cluster.groups", &spec.groups)
         .write(&format!("Written by `simulations {}`.", spec.tool))?;
     Ok(paths)
 }

@@ -10,6 +10,11 @@ use crate::rpc::{ChangeMembership, Replication};
 
 /// Attempts of a membership change that meets "not the leader" (leadership moving meanwhile).
 const MEMBERSHIP_ATTEMPTS_MAX: u32 = 5;
+/// How often a membership change whose group's leader is unreachable looks for its successor.
+/// With a group per region, removing a dead node meets a group it led: its followers elect a
+/// new leader within `failover_after` plus an election, and the change waits for it (bounded
+/// by the membership-change timeout) rather than failing.
+const FAILOVER_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl GroupNode {
     /// Runs a membership change in this handle's group on its leader (here, or forwarded to it),
@@ -17,18 +22,24 @@ impl GroupNode {
     /// attempt.
     pub async fn change_membership(&self, op: MembershipOp) -> Result<(), Error> {
         let mut last = None;
-        for _ in 0..MEMBERSHIP_ATTEMPTS_MAX {
+        let mut attempts = 0;
+        let failing_over_until = tokio::time::Instant::now() + self.inner.membership_timeout;
+        while attempts < MEMBERSHIP_ATTEMPTS_MAX {
             let leader = match membership::apply(&self.inner.raft, op.clone(), self.inner.membership_timeout, &self.inner.counters).await {
                 Ok(()) => return Ok(()),
                 Err(MembershipError::NotLeader { leader }) => leader,
                 Err(e) => return Err(e.into()),
             };
+            let reachable = leader.is_some_and(|l| l != self.inner.id && self.inner.health.node_reachable(l));
             let answer = match (leader, &self.inner.transport) {
-                (Some(l), Some(t)) if l != self.inner.id && self.inner.health.node_reachable(l) => {
+                (Some(l), Some(t)) if reachable => {
                     let request = ChangeMembership(op.clone());
-                    self.while_reachable(l, t.call_in(l, self.inner.group, &request, self.inner.membership_timeout))
-                        .await?
-                        .unwrap_or_else(|e| Err(MembershipError::Failed(e.to_string())))
+                    match self.while_reachable(l, t.call_in(l, self.inner.group, &request, self.inner.membership_timeout)).await {
+                        Ok(answer) => answer.unwrap_or_else(|e| Err(MembershipError::Failed(e.to_string()))),
+                        // The leader died during the call: its group fails over, as below.
+                        Err(Error::Unreachable { .. }) => Err(MembershipError::NotLeader { leader: None }),
+                        Err(e) => return Err(e),
+                    }
                 }
                 _ => Err(MembershipError::NotLeader { leader }),
             };
@@ -36,6 +47,12 @@ impl GroupNode {
                 Ok(()) => return Ok(()),
                 Err(e @ MembershipError::NotLeader { .. }) => {
                     last = Some(e);
+                    let failing_over = leader.is_some_and(|l| l != self.inner.id && !self.inner.health.node_reachable(l));
+                    if failing_over && tokio::time::Instant::now() < failing_over_until {
+                        tokio::time::sleep(FAILOVER_POLL).await;
+                        continue;
+                    }
+                    attempts += 1;
                     self.wait_for_leader(self.inner.leader_lease * LEADER_WAIT_LEASES).await;
                 }
                 Err(e) => return Err(e.into()),

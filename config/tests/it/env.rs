@@ -44,7 +44,7 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_NODE_DATA_DIR", "/data/svea 4"),
             ("SVEA_NODE_ROUTING", "serve"),
             ("SVEA_CLUSTER_NAME", "staging"),
-            ("SVEA_CLUSTER_GROUPS", "one"),
+            ("SVEA_CLUSTER_GROUPS", "per-region"),
             ("SVEA_TLS_CA_CERT", "/etc/svea/ca.pem"),
             ("SVEA_TLS_NODE_CERT", "/etc/svea/malmo.pem"),
             ("SVEA_TLS_NODE_KEY", "/etc/svea/malmo.key"),
@@ -199,6 +199,7 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(config.node.data_dir.to_str(), Some("/data/svea 4"));
     assert_eq!(config.node.routing, Routing::Serve);
     assert_eq!(config.cluster.name, "staging");
+    assert_eq!(config.cluster.groups, svea_config::GroupLayout::PerRegion);
     assert_eq!(config.tls.ca_cert.to_str(), Some("/etc/svea/ca.pem"));
     assert_eq!(config.tls.node_cert.to_str(), Some("/etc/svea/malmo.pem"));
     assert_eq!(config.tls.node_key.to_str(), Some("/etc/svea/malmo.key"));
@@ -303,7 +304,7 @@ fn every_overridable_key_has_its_variable() {
         ["4F24C03A0295A0B53596240EA8C0F430", "1234679304", "https://svea.example/v1/payouts/swish/callback"]
     );
     // The test above covers the whole published list.
-    assert_eq!(env_var_names().len(), 137);
+    assert_eq!(env_var_names().len(), 138);
 }
 
 #[test]
@@ -395,6 +396,8 @@ fn a_bad_value_is_refused_naming_the_variable() {
         ("SVEA_NODE_ROUTING", "proxy"),
         ("SVEA_LOG_FORMAT", "yaml"),
         ("SVEA_NODE_ROUTING", "Redirect"),
+        ("SVEA_CLUSTER_GROUPS", "two"),
+        ("SVEA_CLUSTER_GROUPS", "Per-Region"),
         ("SVEA_GEO_DEFAULT_ORDER", "stockholm,Malmo"),
         ("SVEA_GEO_DEFAULT_ORDER", "stockholm,,malmo"),
         ("SVEA_GEO_TRUSTED_PROXIES", "10.0.0.0/33"),

@@ -131,6 +131,9 @@ pub struct Status {
     pub healthy_regions: BTreeSet<String>,
     /// What each member that answered in time says of itself.
     pub facts: BTreeMap<RaftNodeId, NodeFacts>,
+    /// Each Raft group as this node sees it, group 0 first, with its home region (`None` with
+    /// `cluster.groups = "one"`).
+    pub groups: Vec<(Option<String>, svea_cluster::ClusterStatus)>,
 }
 
 /// The cluster as this node sees it, with the leader's replication progress.
@@ -150,6 +153,7 @@ pub async fn status(node: &NodeHandle) -> Result<Status, ActorError> {
         reachable,
         healthy_regions: cluster.healthy_regions(),
         facts,
+        groups: node.config().group_homes().into_iter().map(|h| h.map(String::from)).zip(cluster.statuses()).collect(),
     })
 }
 

@@ -108,7 +108,8 @@ pub struct RegionOut {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"cluster": "svea-prod", "node": 1, "term": 7, "leader": 1, "leader_url": "https://stockholm-1.svea.example",
     "last_log_index": 1842, "last_applied_index": 1842, "members": [{"id": 1, "region": "stockholm", "role": "voter", "leader": true, "draining": false, "reachable": true, "raft_addr": "10.0.1.11:9080", "public_url": "https://stockholm-1.svea.example", "matched_index": 1842, "lag": 0, "owned_actors": 412, "actors_by_kind": {"business": 40, "session": 372}, "routed_last_minute": {"stockholm": 31, "gothenburg": 2}}],
-    "regions": [{"name": "stockholm", "healthy": true, "nodes": [1], "routed_last_minute": 33}], "replication_error": null}))]
+    "regions": [{"name": "stockholm", "healthy": true, "nodes": [1], "routed_last_minute": 33}], "replication_error": null,
+    "groups": [{"group": 0, "home": "stockholm", "leader": 1, "term": 7, "last_applied_index": 1842}]}))]
 pub struct ClusterOut {
     /// Cluster name.
     pub cluster: String,
@@ -130,6 +131,25 @@ pub struct ClusterOut {
     pub regions: Vec<RegionOut>,
     /// Why replication lag is missing (no leader, leader unreachable).
     pub replication_error: Option<String>,
+    /// Every Raft group as the answering node sees it, group 0 first (one per region with
+    /// `cluster.groups = "per-region"`; the fields above are group 0's).
+    pub groups: Vec<GroupOut>,
+}
+
+/// One Raft group as the answering node sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"group": 1, "home": "gothenburg", "leader": 2, "term": 4, "last_applied_index": 977}))]
+pub struct GroupOut {
+    /// The group's number.
+    pub group: u16,
+    /// The region its leader belongs in (`null` for the one group of `cluster.groups = "one"`).
+    pub home: Option<String>,
+    /// The leader it follows.
+    pub leader: Option<u64>,
+    /// Its term in this group.
+    pub term: u64,
+    /// Its last applied index in this group.
+    pub last_applied_index: Option<u64>,
 }
 
 /// What a drain did.
@@ -244,7 +264,7 @@ impl From<operator::DrainReport> for DrainOut {
 
 impl From<operator::Status> for ClusterOut {
     fn from(status: operator::Status) -> Self {
-        let operator::Status { cluster, raft: s, replication, owned, reachable, healthy_regions: healthy, facts } = status;
+        let operator::Status { cluster, raft: s, replication, owned, reachable, healthy_regions: healthy, facts, groups } = status;
         let (replication, replication_error) = match replication {
             Ok(r) => (Some(r), None),
             Err(e) => (None, Some(e)),
@@ -303,6 +323,11 @@ impl From<operator::Status> for ClusterOut {
                 })
                 .collect(),
             replication_error,
+            groups: groups
+                .into_iter()
+                .enumerate()
+                .map(|(g, (home, st))| GroupOut { group: g as u16, home, leader: st.leader, term: st.term, last_applied_index: st.last_applied_index })
+                .collect(),
         }
     }
 }

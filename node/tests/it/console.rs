@@ -144,8 +144,10 @@ fn the_console_needs_the_token_and_shows_a_killed_region_down() {
     assert!(node_view(&v, 2).expect("node 2")["facts"]["answers_last_minute"].as_u64() >= Some(4), "{v}");
     let page = op.get(&ops("/ops"));
     assert!(page.body.contains("Member node ids") && page.body.contains("#1") && page.body.contains(svea_node::REVISION.get(..12).unwrap_or(svea_node::REVISION)), "{}", page.body);
-    let actors: u64 = v["nodes"].as_array().expect("nodes").iter().flat_map(|n| n["actors"].as_object().into_iter().flat_map(|m| m.values())).filter_map(Value::as_u64).sum();
-    assert_eq!(actors, 1, "the business (the sessions were sent elsewhere): {v}");
+    let count = |kind: &str| -> u64 { v["nodes"].as_array().expect("nodes").iter().filter_map(|n| n["actors"][kind].as_u64()).sum() };
+    assert_eq!(count("business"), 1, "the business: {v}");
+    assert_eq!(count("session"), 0, "the sessions were sent elsewhere: {v}");
+    assert_eq!(count("directory"), 1, "its organisation number, held in the directory: {v}");
 
     // Kill malmo's node: within failover_after plus one refresh, the console shows malmo down.
     let malmo = c.nodes.iter().position(|p| p.url == c.by_region("malmo").url).expect("malmo");

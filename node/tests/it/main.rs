@@ -36,6 +36,7 @@ mod expiry;
 mod failover;
 mod floors;
 mod geo;
+mod groups;
 mod k8s;
 mod ledger;
 mod locations;

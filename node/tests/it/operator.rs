@@ -61,12 +61,13 @@ fn the_operator_api_needs_the_token_and_shows_the_cluster() {
     let leader = s["leader"].as_u64().expect("leader");
     assert_eq!(member(&s, leader).expect("leader member")["leader"], true);
 
-    // Actors per node: a business and a session created through gothenburg are owned there.
+    // Actors per node: a business, its organisation number's directory entry and a session
+    // created through gothenburg are owned there.
     let Biz { id: _, token, key: _ } = create_business(n, "100.00");
     open_session(n, &token);
     let s = status(n);
     let owned: u64 = s["members"].as_array().expect("members").iter().map(|m| m["owned_actors"].as_u64().unwrap_or(0)).sum();
-    assert_eq!(owned, 2, "{s}");
+    assert_eq!(owned, 3, "{s}");
     assert!(member(&s, 2).expect("gothenburg")["owned_actors"].as_u64() >= Some(1), "{s}");
 
     // The CLI: a clear error without the token, the table with it (from the environment).

@@ -52,11 +52,14 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 fn stored_sessions(data_dir: &Path, ids: &[&str]) -> Vec<Session> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
-        let (_log, sm) = svea_storage::open(&data_dir.join("store"), Duration::from_secs(5)).expect("open store");
-        let view = sm.view();
+        // Whichever Raft group holds it (the test cluster's three regions, one group each when
+        // `cluster.groups = "per-region"`).
+        let stores = svea_storage::open_groups(&data_dir.join("store"), Duration::from_secs(5), svea_storage::DEFAULT_CACHE_BYTES, 3).expect("open store");
+        let views: Vec<_> = stores.iter().map(|(_, sm)| sm.view()).collect();
         ids.iter()
             .map(|id| {
-                let v = view.state(&format!("session/{id}")).expect("read").unwrap_or_else(|| panic!("session {id} stored"));
+                let key = format!("session/{id}");
+                let v = views.iter().find_map(|view| view.state(&key).expect("read")).unwrap_or_else(|| panic!("session {id} stored"));
                 svea_storage::codec::decode::<Session>(&v.bytes).expect("decode session")
             })
             .collect()

@@ -111,12 +111,30 @@ pub fn schedule(rng: &mut StdRng, start: Duration, end: Duration) -> Vec<(Durati
                 out.push((t, crash));
                 out.push((stop, Fault::Restart(v)));
             }
-            35..=54 => {
+            // A region cut off: with a Raft group per region, its group's leader loses its
+            // followers and the other groups lose a follower.
+            35..=44 => {
                 let r = rng.gen_range(0..3);
                 for o in (0..3).filter(|o| *o != r) {
                     out.push((t, Fault::Partition(r, o)));
                     out.push((stop, Fault::Repair(r, o)));
                 }
+            }
+            // A group's leader paused (a stopped process, a long GC or disk stall): nothing
+            // reaches it or leaves it, then everything it was sent and sent arrives at once, late
+            // (its peers took its group and its actors over meanwhile).
+            45..=49 => {
+                let r = rng.gen_range(0..3);
+                for o in (0..3).filter(|o| *o != r) {
+                    out.push((t, Fault::Hold(r, o)));
+                    out.push((stop, Fault::Release(r, o)));
+                }
+            }
+            // Two groups' leaders cut off from each other, both still reaching the third region.
+            50..=54 => {
+                let (a, b) = pair(rng);
+                out.push((t, Fault::Partition(a, b)));
+                out.push((stop, Fault::Repair(a, b)));
             }
             55..=64 => {
                 let (a, b) = pair(rng);

@@ -26,7 +26,7 @@ fn an_isolated_region_refuses_writes_while_the_other_two_commit() {
     )
     .expect("svea binary");
     let dir = tempfile::tempdir().expect("tmp");
-    let spec = ClusterSpec { tool: "isolation", proxies: true, routing: "serve", log_filter: "warn".into() };
+    let spec = ClusterSpec { tool: "isolation", proxies: true, routing: "serve", log_filter: "warn".into(), groups: procs::GROUPS_PER_REGION.into() };
     let running = procs::start(&svea, dir.path(), &spec).expect("cluster");
     let urls = running.cluster.urls();
     let (sto, got, mal) = (&urls[0], &urls[1], &urls[2]);

@@ -129,3 +129,10 @@ fn applying_a_batch_out_of_order_is_caught() {
 fn an_applied_index_written_before_its_data_is_caught() {
     assert_caught(Bug::AppliedIndexFirst);
 }
+
+/// A write proposed in the Raft group after its own: fenced and answered there, so only the
+/// placement check (`invariants/groups.rs`) sees it.
+#[test]
+fn a_command_applied_in_the_wrong_group_is_caught() {
+    assert_caught(Bug::WrongGroup);
+}

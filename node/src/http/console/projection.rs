@@ -218,6 +218,7 @@ mod tests {
             members,
             regions,
             replication_error: None,
+            groups: Vec::new(),
         }
     }
 
