@@ -296,7 +296,7 @@ pub struct RawCluster {
     /// Fixed answers for peer host names, `"name=ip"` each, looked up before DNS (like
     /// `/etc/hosts`, for a network without DNS for its peers); empty by default.
     pub hosts: Vec<String>,
-    /// How the data is split into Raft groups: `"one"` (the default, for now) or `"per-region"`.
+    /// How the data is split into Raft groups: `"per-region"` (the default) or `"one"`.
     pub groups: String,
 }
 
@@ -306,7 +306,7 @@ impl Default for RawCluster {
             name: "svea".to_owned(),
             initial_members: Vec::new(),
             hosts: Vec::new(),
-            groups: "one".to_owned(),
+            groups: "per-region".to_owned(),
         }
     }
 }

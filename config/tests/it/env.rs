@@ -44,7 +44,7 @@ fn every_overridable_key_has_its_variable() {
             ("SVEA_NODE_DATA_DIR", "/data/svea 4"),
             ("SVEA_NODE_ROUTING", "serve"),
             ("SVEA_CLUSTER_NAME", "staging"),
-            ("SVEA_CLUSTER_GROUPS", "per-region"),
+            ("SVEA_CLUSTER_GROUPS", "one"),
             ("SVEA_TLS_CA_CERT", "/etc/svea/ca.pem"),
             ("SVEA_TLS_NODE_CERT", "/etc/svea/malmo.pem"),
             ("SVEA_TLS_NODE_KEY", "/etc/svea/malmo.key"),
@@ -199,7 +199,7 @@ fn every_overridable_key_has_its_variable() {
     assert_eq!(config.node.data_dir.to_str(), Some("/data/svea 4"));
     assert_eq!(config.node.routing, Routing::Serve);
     assert_eq!(config.cluster.name, "staging");
-    assert_eq!(config.cluster.groups, svea_config::GroupLayout::PerRegion);
+    assert_eq!(config.cluster.groups, svea_config::GroupLayout::One);
     assert_eq!(config.tls.ca_cert.to_str(), Some("/etc/svea/ca.pem"));
     assert_eq!(config.tls.node_cert.to_str(), Some("/etc/svea/malmo.pem"));
     assert_eq!(config.tls.node_key.to_str(), Some("/etc/svea/malmo.key"));

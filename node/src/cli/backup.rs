@@ -158,6 +158,7 @@ pub fn restore(from: &Path, cfg: &Config) -> anyhow::Result<()> {
     let restored = svea_storage::backup::restore(from, &store, members, cfg.limits.storage_cache_bytes, groups);
     bar.finish_and_clear();
     let meta = restored.with_context(|| format!("cannot restore {}", from.display()))?;
+    crate::core::record_store_groups(&store, groups)?;
     println!("restored {} into {}: {}", from.display(), store.display(), describe(&meta));
     println!("start every member of the new cluster with `svea run`; members restored from the same file start with identical state, empty ones receive it by snapshot");
     Ok(())

@@ -51,7 +51,7 @@ use crate::domain::pos::{Delivery, PosError, PosIntegration, PurchaseVerificatio
 use crate::domain::{ApiKey, BusinessId, CreateBusiness, DeviceId, DeviceKey, LocationId, Ore, QrToken, SessionId, TransactionId};
 
 pub use crate::domain::NewLocation;
-pub use start::{group_count, record_cert_expiry, start, start_with, Core, Parts, RunningNode};
+pub use start::{group_count, record_cert_expiry, record_store_groups, start, start_with, Core, Parts, RunningNode};
 
 /// An operation on a session, as the simulations and benchmarks drive it (HTTP calls the typed
 /// methods of [`NodeHandle`] directly).

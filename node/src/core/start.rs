@@ -155,6 +155,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn Scorer
     load_dictionaries(&config)?;
     let store_dir = config.node.data_dir.join("store");
     svea_storage::create_private_dir(&store_dir)?;
+    check_store_groups(&store_dir, group_count(&config))?;
     let stores = svea_storage::open_groups(&store_dir, config.timeouts.storage_flush, config.limits.storage_cache_bytes, group_count(&config))?;
     let (transport, identity) = match open_transport(&config)? {
         Some((t, id)) => (Some(t), Some(id)),
@@ -218,6 +219,50 @@ pub fn record_cert_expiry(events: &crate::telemetry::Events, kind: CertKind, pat
 /// or one. `svea restore` seeds these and refuses a backup holding any other.
 pub fn group_count(config: &Config) -> svea_storage::GroupId {
     config.group_homes().len() as svea_storage::GroupId
+}
+
+/// The file in a store directory that records how many Raft groups the store holds.
+const GROUPS_FILE: &str = "GROUPS";
+
+/// Records that the store in `store_dir` holds `groups` Raft groups (a new store, or one `svea
+/// restore` just seeded), durably: written aside, synced, renamed into place, directory synced.
+pub fn record_store_groups(store_dir: &std::path::Path, groups: svea_storage::GroupId) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let path = store_dir.join(GROUPS_FILE);
+    let tmp = store_dir.join(format!("{GROUPS_FILE}.tmp"));
+    std::fs::write(&tmp, format!("{groups}\n")).and_then(|()| std::fs::File::open(&tmp)?.sync_all()).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).and_then(|()| std::fs::File::open(store_dir)?.sync_all()).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Records in a new store how many Raft groups it holds, and refuses to open one created with
+/// another number: the placement of every key depends on it (`actors::groups`), so a node
+/// started with another `cluster.groups` would look for its data in the wrong groups. A store
+/// from before the record (a directory with files but no record) held one group.
+pub fn check_store_groups(store_dir: &std::path::Path, groups: svea_storage::GroupId) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let path = store_dir.join(GROUPS_FILE);
+    let recorded = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text.trim().parse::<svea_storage::GroupId>().with_context(|| format!("{} holds {:?}, not a number of groups", path.display(), text.trim()))?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let existing = match recorded {
+        Some(n) => n,
+        None if std::fs::read_dir(store_dir).with_context(|| format!("cannot list {}", store_dir.display()))?.next().is_some() => 1,
+        None => {
+            record_store_groups(store_dir, groups)?;
+            groups
+        }
+    };
+    if existing != groups {
+        anyhow::bail!(
+            "the store at {} holds {existing} raft group(s) and this config runs {groups} (cluster.groups = {:?} over its region table): \
+             keys are placed by the number of groups, so the store cannot be reused; start from an empty data directory (restore a backup into it)",
+            store_dir.display(),
+            if groups == 1 { "one" } else { "per-region" }
+        );
+    }
+    Ok(())
 }
 
 /// What [`start`] opens from the config and the file system, supplied by the caller instead (the
@@ -397,3 +442,23 @@ fn open_transport(config: &Config) -> anyhow::Result<Option<(Arc<Transport>, sve
     Ok(Some((t, identity)))
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_keeps_the_number_of_groups_it_was_created_with() {
+        let dir = tempfile::tempdir().expect("tmp");
+        check_store_groups(dir.path(), 3).expect("a new store records its groups");
+        check_store_groups(dir.path(), 3).expect("the same number again");
+        let refused = check_store_groups(dir.path(), 1).expect_err("another number").to_string();
+        assert!(refused.contains("holds 3 raft group(s) and this config runs 1"), "{refused}");
+        // A store from before the record, with files in it: it held one group.
+        let old = tempfile::tempdir().expect("tmp");
+        std::fs::write(old.path().join("conf"), b"sled").expect("write");
+        check_store_groups(old.path(), 1).expect("one group, as it was");
+        let refused = check_store_groups(old.path(), 3).expect_err("a one-group store per region").to_string();
+        assert!(refused.contains("holds 1 raft group(s) and this config runs 3"), "{refused}");
+    }
+}

@@ -179,6 +179,7 @@ fn a_backup_of_more_groups_than_the_configuration_runs_is_refused_and_each_group
 
     let config = svea_config::loopback::Cluster::new("svea", [svea_config::loopback::Node::loopback(1, "stockholm", free_port(), free_port())])
         .dir(dir.path())
+        .set("cluster.groups", "one")
         .write_node(0, "Written by the svea tests.")
         .expect("write config");
     let data = dir.path().join("data");

@@ -180,8 +180,9 @@ fn export_and_erasure_by_device_token_across_three_nodes_and_restarts() {
         assert!(stored[2].device.is_some(), "{region}: the other device's link stays");
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let pairs = rt.block_on(async {
-            let (_log, sm) = svea_storage::open(&data.join("store"), Duration::from_secs(5)).expect("open store");
-            sm.view().pairs().expect("pairs")
+            // Every Raft group's state machine (three with `cluster.groups = "per-region"`).
+            let stores = svea_storage::open_groups(&data.join("store"), Duration::from_secs(5), svea_storage::DEFAULT_CACHE_BYTES, 3).expect("open store");
+            stores.iter().flat_map(|(_, sm)| sm.view().pairs().expect("pairs")).collect::<Vec<_>>()
         });
         assert!(!pairs.iter().any(|(k, v)| contains(k, "QX7734") || contains(v, "QX7734")), "{region}: erased text in the state machine");
         assert!(pairs.iter().any(|(_, v)| contains(v, "RZ0451")), "{region}: the other text is stored (the check can fail)");
