@@ -218,9 +218,8 @@ impl DirectoryOp for ReleaseOrg {
 impl DirectoryOp for HoldTillAccount {
     async fn run(self, env: &ActorEnv, _key: &str, id: &DirectoryId, slot: &mut Slot<Holding>) -> Result<bool, ActorError> {
         let record = account_of(id)?;
-        match record.read(env.cluster.view())? {
-            Some(holder) => return Ok(holder == self.business),
-            None => {}
+        if let Some(holder) = record.read(env.cluster.view())? {
+            return Ok(holder == self.business);
         }
         match slot.commit(env, holding(Some(&self.business), env), vec![record.write(&self.business, IndexMode::InsertNew)?], vec![]).await? {
             Persisted::Ok => Ok(true),

@@ -111,6 +111,16 @@ pub fn render_status(s: &ClusterOut) -> String {
     for r in &s.regions {
         out.push_str(&format!("region {:<11} {}  nodes {:?}\n", r.name, if r.healthy { "healthy" } else { "DOWN" }, r.nodes));
     }
+    for g in &s.groups {
+        out.push_str(&format!(
+            "group {:<2} home {:<11} leader {:<5} term {:<5} applied {}\n",
+            g.group,
+            g.home.as_deref().unwrap_or("-"),
+            g.leader.map_or("none".to_owned(), |l| l.to_string()),
+            g.term,
+            opt(g.last_applied_index)
+        ));
+    }
     if let Some(e) = &s.replication_error {
         out.push_str(&format!("replication lag unknown: {e}\n"));
     }

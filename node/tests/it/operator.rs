@@ -82,6 +82,10 @@ fn the_operator_api_needs_the_token_and_shows_the_cluster() {
     for region in REGIONS {
         assert!(out.contains(&format!("region {region:<11} healthy")), "{out}");
     }
+    // A Raft group per region, each with its home and the leader this node follows in it.
+    for (g, region) in ["stockholm", "gothenburg", "malmo"].iter().enumerate() {
+        assert!(out.contains(&format!("group {g:<2} home {region:<11} leader ")), "{out}");
+    }
     let (code, _, err) = svea_cli(&["cluster", "status", "--node", "not-a-url", "--token", OPERATOR_TOKEN], &[]);
     assert_eq!(code, Some(1));
     assert!(err.contains("must be a URL"), "{err}");
