@@ -475,7 +475,33 @@ pub fn restore(file: &Path, store_dir: &Path, members: BTreeMap<RaftNodeId, Svea
         crate::log_store::seed_purged(&engine, cut.group, at)?;
     }
     engine.flush_blocking()?;
+    drop(engine);
+    wait_released(store_dir)?;
     Ok(meta)
+}
+
+/// How long [`restore`] waits for sled to let go of the store it wrote.
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits until no one holds sled's lock on the store in `dir` (the file `db`, locked with
+/// `flock` while a sled instance has it open). Dropping the engine does not release it at once:
+/// sled's flusher thread ends, and drops its handle on the file, asynchronously. So a caller that
+/// opens the restored store in the same process right after (a test; `svea restore` exits) could
+/// find it locked; after this it cannot.
+fn wait_released(dir: &Path) -> Result<(), Error> {
+    let db = dir.join("db");
+    let started = std::time::Instant::now();
+    loop {
+        let file = std::fs::File::open(&db).map_err(|source| Error::BackupIo { what: "open the restored store", source })?;
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < RELEASE_WAIT => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::BackupIo { what: "wait for the restored store's lock", source: std::io::Error::other(format!("still locked after {RELEASE_WAIT:?}")) })
+            }
+            Err(std::fs::TryLockError::Error(source)) => return Err(Error::BackupIo { what: "lock the restored store", source }),
+        }
+    }
 }
 
 /// Writes a whole backup to `out` (for tests and tools that hold the cut already).
@@ -489,6 +515,7 @@ pub fn write_all(meta: BackupMeta, sections: Vec<Section>, mut out: impl Write) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
 
     fn meta() -> BackupMeta {
         BackupMeta { cluster: "svea".into(), storage_format: crate::FORMAT, created_at_ms: 1, node: 2, groups: Vec::new() }
