@@ -48,6 +48,16 @@ impl KeyPlacer {
         GroupId::from(digit) % self.groups
     }
 
+    /// Where the secondary records under `key` (a key or a prefix) are, `first` being its first
+    /// segment after the family: the directory's in group 0, an id's in its group, else with
+    /// their writer.
+    fn placed(&self, key: &str, first: Option<&str>) -> Placement {
+        if DIRECTORY_FAMILIES.iter().any(|f| key.starts_with(f)) {
+            return Placement::Group(DIRECTORY_GROUP);
+        }
+        first.and_then(|s| self.id_group(s)).map_or(Placement::Every, Placement::Group)
+    }
+
     /// The group of a business or session id (`b_…`, `s_…`), if `segment` is one.
     fn id_group(&self, segment: &str) -> Option<GroupId> {
         let hex = segment.strip_prefix("b_").or_else(|| segment.strip_prefix("s_"))?;
@@ -73,27 +83,15 @@ impl Placer for KeyPlacer {
     }
 
     fn index(&self, key: &str) -> Placement {
-        if DIRECTORY_FAMILIES.iter().any(|f| key.starts_with(f)) {
-            return Placement::Group(DIRECTORY_GROUP);
-        }
         let first = key.split_once('/').map(|(_, rest)| rest.split('/').next().unwrap_or(rest));
-        match first.and_then(|s| self.id_group(s)) {
-            Some(g) => Placement::Group(g),
-            None => Placement::Every,
-        }
+        self.placed(key, first)
     }
 
     fn index_prefix(&self, prefix: &str) -> Placement {
-        if DIRECTORY_FAMILIES.iter().any(|f| prefix.starts_with(f)) {
-            return Placement::Group(DIRECTORY_GROUP);
-        }
         // Only a whole first segment names an id: `bfb/b_<32 hex>/` is one business's records,
         // `bfb/b_0` is not.
         let first = prefix.split_once('/').and_then(|(_, rest)| rest.split_once('/')).map(|(id, _)| id);
-        match first.and_then(|s| self.id_group(s)) {
-            Some(g) => Placement::Group(g),
-            None => Placement::Every,
-        }
+        self.placed(prefix, first)
     }
 }
 

@@ -247,9 +247,10 @@ impl NodeHandle {
     /// the home digit of its home region's Raft group (`actors::groups`) when each region has one.
     fn business_id(&self, seed: Option<&SignupSeed>, home: &svea_config::Region) -> BusinessId {
         let id = seed.map_or_else(BusinessId::random, |s| BusinessId::generate(&mut s.id_rng()));
+        // With one group there is no home to name (its one home is `None`): the id stays random.
         match self.config.group_homes().iter().position(|h| h.as_ref() == Some(home)) {
-            Some(group) if self.config.cluster.groups == svea_config::GroupLayout::PerRegion => id.homed(group as u8),
-            _ => id,
+            Some(group) => id.homed(group as u8),
+            None => id,
         }
     }
 
