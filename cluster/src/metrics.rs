@@ -15,6 +15,7 @@ pub struct Counters {
     peer_up: AtomicU64,
     region_down: AtomicU64,
     region_up: AtomicU64,
+    local_stalls: AtomicU64,
     actor_takeovers: AtomicU64,
     actor_handoffs: AtomicU64,
     leadership_transfers: AtomicU64,
@@ -50,6 +51,10 @@ impl Counters {
     /// A region became reachable again.
     pub fn region_up(&self) {
         bump(&self.region_up);
+    }
+    /// This node's failure detector found itself stalled (and forgave its peers that silence).
+    pub fn local_stall(&self) {
+        bump(&self.local_stalls);
     }
     /// This node claimed an actor from an unreachable owner.
     pub fn actor_takeover(&self) {
@@ -97,6 +102,7 @@ impl Counters {
         vec![
             ("svea_leader_changes", "Times the leader this node follows changed", None, v(&self.leader_changes)),
             ("svea_peer_down", "Peers declared unreachable after failover_after of silence", None, v(&self.peer_down)),
+            ("svea_failure_detector_stalls", "Rounds of the failure detector that found this node stalled (the silence meanwhile was not held against peers)", None, v(&self.local_stalls)),
             ("svea_peer_up", "Peers reachable again after being declared down", None, v(&self.peer_up)),
             ("svea_region_down", "Regions failed over: every node unreachable", None, v(&self.region_down)),
             ("svea_region_up", "Regions reachable again after a failover", None, v(&self.region_up)),

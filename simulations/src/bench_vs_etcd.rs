@@ -127,6 +127,30 @@ pub struct Args {
     /// `svea-one`), beside the `--groups` run, to print what the groups buy in the same run.
     #[arg(long)]
     compare_groups: bool,
+    /// Where svea's customers send their requests: `home` (a customer stands at the till, so
+    /// GeoIP sends them to the business's home region: that region's node) or `anywhere`
+    /// (round-robin over the nodes, a customer far from the business).
+    #[arg(long, value_enum, default_value_t = CustomersAt::Home)]
+    customers: CustomersAt,
+}
+
+/// Where svea's customers send their requests (`--customers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CustomersAt {
+    /// At the node of their business's home region.
+    Home,
+    /// Round-robin over the nodes.
+    Anywhere,
+}
+
+impl CustomersAt {
+    /// How the report's note says it.
+    fn describe(self) -> &'static str {
+        match self {
+            CustomersAt::Home => "each customer's requests at its business's home region's node (a customer at the till, sent there by GeoIP)",
+            CustomersAt::Anywhere => "customers' sessions opened round-robin over the nodes, each session's steps at the node that opened it",
+        }
+    }
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -321,6 +345,7 @@ pub fn report_json(report: &Report, args: &Args) -> Value {
         "clients": args.clients,
         "value_bytes": args.value_bytes,
         "businesses": args.businesses,
+        "customers": format!("{:?}", args.customers).to_lowercase(),
         "rows": rows,
         "notes": report.notes,
     })
@@ -684,8 +709,10 @@ fn applied_delta(before: &[Option<u64>], after: &[Option<u64>]) -> Option<u64> {
 /// Shared by the clients of the svea levels.
 struct Svea {
     urls: Vec<String>,
-    /// QR tokens of the businesses.
-    tokens: Vec<String>,
+    /// QR tokens of the businesses, with the index of their home region's node.
+    tokens: Vec<(usize, String)>,
+    /// Where customers send their requests.
+    customers: CustomersAt,
     /// Sessions opened and not yet purchased in: (node index, session id).
     sessions: Mutex<Vec<(usize, String)>>,
     /// Next entry of `sessions` a purchase takes.
@@ -693,15 +720,23 @@ struct Svea {
     /// Numbers device and transaction ids.
     next_id: AtomicU64,
     seed: u64,
+    /// Time spent in each step of acknowledged flows (open, purchase, feedback), microseconds,
+    /// and how many: where a flow's time goes, printed with each flow level.
+    step_us: [AtomicU64; 3],
+    steps: [AtomicU64; 3],
 }
 
 impl Svea {
-    /// Opens one session at node `id % 3`; (node, session id).
+    /// Opens one session of business `id % businesses` at its home region's node, or at node
+    /// `id % 3` when customers are anywhere; (node, session id).
     fn open(&self, agent: &ureq::Agent) -> Result<(usize, String), String> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         // Bounded by the lists' short lengths, so the remainders index in bounds.
-        let node = (id % self.urls.len() as u64) as usize;
-        let token = &self.tokens[(id / self.urls.len() as u64 % self.tokens.len() as u64) as usize];
+        let (home, token) = &self.tokens[(id % self.tokens.len() as u64) as usize];
+        let node = match self.customers {
+            CustomersAt::Home => *home,
+            CustomersAt::Anywhere => (id / self.tokens.len() as u64 % self.urls.len() as u64) as usize,
+        };
         // A new phone each session: svea issues its device token (not kept).
         let body = json!({"qr_token": token});
         match procs::request(agent, "POST", &format!("{}/v1/sessions", self.urls[node]), Some(&body)) {
@@ -721,19 +756,37 @@ impl Svea {
 
     /// A whole customer flow: open, purchase, feedback.
     fn flow(&self, agent: &ureq::Agent, rng: &mut impl rand::Rng) -> Attempt {
+        let started = Instant::now();
         let session = match self.open(agent) {
             Ok(s) => s,
             Err(e) => return Attempt::Failed(e),
         };
+        let opened = Instant::now();
         if let Attempt::Failed(e) = self.purchase(agent, &session, rng) {
             return Attempt::Failed(format!("purchase: {e}"));
         }
+        let purchased = Instant::now();
         let (node, sid) = &session;
         let body = json!({"text": customers::review(rng)});
         match failure(procs::request(agent, "POST", &format!("{}/v1/sessions/{sid}/feedback", self.urls[*node]), Some(&body))) {
             Attempt::Failed(e) => Attempt::Failed(format!("feedback: {e}")),
-            other => other,
+            other => {
+                for (i, took) in [opened - started, purchased - opened, purchased.elapsed()].into_iter().enumerate() {
+                    self.step_us[i].fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+                    self.steps[i].fetch_add(1, Ordering::Relaxed);
+                }
+                other
+            }
         }
+    }
+
+    /// Mean time of each flow step since the last call, in ms, as a sentence (and resets).
+    fn take_step_means(&self) -> String {
+        let mean = |i: usize| {
+            let (us, n) = (self.step_us[i].swap(0, Ordering::Relaxed), self.steps[i].swap(0, Ordering::Relaxed));
+            if n == 0 { 0.0 } else { us as f64 / n as f64 / 1000.0 }
+        };
+        format!("mean ms per step of a flow: open {:.1}, purchase {:.1}, feedback {:.1}", mean(0), mean(1), mean(2))
     }
 
     fn sessions_left(&self) -> usize {
@@ -788,22 +841,26 @@ fn run_svea(args: &Args, groups: &str, system: &'static str, dir: &Path, report:
             // Spread over the three regions (each created through its own region's node), so
             // that with a group per region every group's leader takes its share of the writes.
             let r = usize::try_from(n).unwrap_or(0) % procs::PLACES.len();
-            procs::create_business_at(&urls[r], &format!("Bench Kafé {n}"), BUDGET_SEK, procs::PLACES[r]).map(|b| b.token)
+            procs::create_business_at(&urls[r], &format!("Bench Kafé {n}"), BUDGET_SEK, procs::PLACES[r]).map(|b| (r, b.token))
         })
         .collect::<anyhow::Result<Vec<_>>>()
         .with_context(|| format!("creating the businesses, a third in each region\n{}", cluster.logs_tail()))?;
     let svea = Arc::new(Svea {
         urls: urls.clone(),
         tokens,
+        customers: args.customers,
         sessions: Mutex::new(Vec::new()),
         next_session: AtomicUsize::new(0),
         next_id: AtomicU64::new(0),
         seed: args.seed,
+        step_us: Default::default(),
+        steps: Default::default(),
     });
     report.notes.push(format!(
-        "{system}: 3 `svea run` processes on 127.0.0.1 (QUIC + mutual TLS), cluster.groups = {groups}, {} business(es) spread over the 3 regions, requests round-robin over the nodes; \
+        "{system}: 3 `svea run` processes on 127.0.0.1 (QUIC + mutual TLS), cluster.groups = {groups}, {} business(es) spread over the 3 regions, {}; \
          purchase = one write on a session opened beforehand (untimed), flow = open + purchase + feedback ({})",
         args.businesses,
+        args.customers.describe(),
         customers::writes_basis()
     ));
 
@@ -859,7 +916,9 @@ fn run_svea(args: &Args, groups: &str, system: &'static str, dir: &Path, report:
         let (tally, span, before, after) = closed_loop(clients, args.warmup, args.duration, flow, move || applied_commands(&u))?;
         cluster.check_alive("")?;
         report.rows.push(svea_row(system, "flow", clients, &tally, args.duration, applied_delta(&before, &after).map(|n| (n, span)), FLOW_WRITES));
-        eprintln!("bench-vs-etcd: svea flow {clients} clients: {:.0} flows/s", per_s(tally.ok, args.duration));
+        let steps = svea.take_step_means();
+        eprintln!("bench-vs-etcd: svea flow {clients} clients: {:.0} flows/s; {steps}", per_s(tally.ok, args.duration));
+        report.notes.push(format!("{system} flow at {clients} clients: {steps} (warm-up included)"));
     }
     let stopped = cluster.stop();
     eprintln!("bench-vs-etcd: svea stopped: {}", stopped.join("; "));
@@ -923,14 +982,15 @@ mod tests {
         let a = Cli::try_parse_from(["t"]).expect("defaults").args;
         assert_eq!(a.clients, vec![16, 64, 256]);
         assert_eq!((a.duration, a.warmup), (Duration::from_secs(10), Duration::from_secs(2)));
-        assert_eq!(a.only, None);
+        assert_eq!((a.only, a.customers), (None, CustomersAt::Home));
+        assert_eq!(Cli::try_parse_from(["t", "--customers", "anywhere"]).expect("anywhere").args.customers, CustomersAt::Anywhere);
         let a = Cli::try_parse_from(["t", "--clients", "8,32", "--duration", "1500ms", "--warmup", "0", "--only", "svea", "--json", "/tmp/x.json"])
             .expect("flags")
             .args;
         assert_eq!(a.clients, vec![8, 32]);
         assert_eq!((a.duration, a.warmup), (Duration::from_millis(1500), Duration::ZERO));
         assert_eq!((a.only, a.json.as_deref()), (Some(Only::Svea), Some(Path::new("/tmp/x.json"))));
-        for bad in [&["t", "--clients", "0"][..], &["t", "--clients", "2000"], &["t", "--duration", "0s"], &["t", "--only", "redis"]] {
+        for bad in [&["t", "--clients", "0"][..], &["t", "--clients", "2000"], &["t", "--duration", "0s"], &["t", "--only", "redis"], &["t", "--customers", "mars"]] {
             assert!(Cli::try_parse_from(bad).is_err(), "{bad:?} was accepted");
         }
     }

@@ -336,8 +336,15 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I::IntoIter: OptionalSend,
     {
         let mut out = Vec::new();
-        let observer = &self.shared.flusher.observer;
-        for entry in entries {
+        let observer = self.shared.flusher.observer.clone();
+        for (n, entry) in entries.into_iter().enumerate() {
+            // The node's network, Raft core and actors share this thread: between two entries
+            // (each up to a batch of commands) let them run, so applying a long catch-up does not
+            // hold back heartbeats and answers until the peers time them out. Counted in entries,
+            // not time, so a simulated run stays deterministic.
+            if n > 0 {
+                tokio::task::yield_now().await;
+            }
             let started = observer.start();
             let r = self.apply_entry(&entry).map_err(|e| SErr::from(StorageIOError::apply(entry.log_id, AnyError::new(&e))))?;
             observer.finish(started, |o, took| o.entry_applied(took));
@@ -425,7 +432,10 @@ impl StateView {
         // The smallest key greater than `i/<after>`, but never before the prefix.
         let start = [index_key(after), vec![0]].concat().max(first.clone());
         let mut out = Vec::new();
-        for (k, v) in self.sm.range(std::ops::Bound::Included(start), std::ops::Bound::Unbounded, limit)? {
+        // Bounded by the prefix's end: a range open to the end would copy up to `limit` pairs of
+        // whatever follows the prefix before the check below stopped at the first of them.
+        let end = crate::engine::prefix_bound(&first);
+        for (k, v) in self.sm.range(std::ops::Bound::Included(start), end, limit)? {
             if !k.starts_with(&first) {
                 break;
             }
@@ -443,7 +453,7 @@ impl StateView {
             None => OWNER_PREFIX.to_vec(),
         };
         let mut out = Vec::new();
-        for (k, v) in self.sm.range(std::ops::Bound::Included(start), std::ops::Bound::Unbounded, limit)? {
+        for (k, v) in self.sm.range(std::ops::Bound::Included(start), crate::engine::prefix_bound(OWNER_PREFIX), limit)? {
             if !k.starts_with(OWNER_PREFIX) {
                 break;
             }

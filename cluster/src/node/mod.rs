@@ -244,6 +244,8 @@ impl GroupNode {
                 let m = metrics.borrow().membership_config.clone();
                 m.membership().nodes().map(|(k, v)| (*k, v.clone())).collect()
             };
+            let h = health.clone();
+            t.on_answer(Arc::new(move |peer| h.record_ok(peer)));
             let (every, timeout) = ping_schedule(cfg.timeouts.failover_after);
             first.tasks.own(tokio::spawn(run_pinger(health.clone(), t.clone(), members, every, timeout)));
         }

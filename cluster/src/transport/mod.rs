@@ -187,7 +187,13 @@ pub struct Transport {
     closed: AtomicBool,
     /// Fixed answers for peer host names (`cluster.hosts`), consulted before DNS.
     hosts: Mutex<Arc<BTreeMap<String, IpAddr>>>,
+    /// Told the peer's id whenever a peer answers a request (the failure detector: any answer
+    /// is as good as a ping's).
+    answered: OnceLock<AnswerHook>,
 }
+
+/// What [`Transport::on_answer`] installs.
+pub type AnswerHook = Arc<dyn Fn(RaftNodeId) + Send + Sync>;
 
 impl Transport {
     /// Builds the endpoint over an injected socket and runtime.
@@ -213,6 +219,7 @@ impl Transport {
             app: Arc::new(OnceLock::new()),
             closed: AtomicBool::new(false),
             hosts: Mutex::new(Arc::new(BTreeMap::new())),
+            answered: OnceLock::new(),
         }))
     }
 
@@ -222,6 +229,12 @@ impl Transport {
         let socket = std::net::UdpSocket::bind(addr).map_err(|e| TransportError::Endpoint(format!("bind {addr}: {e}")))?;
         let socket = runtime.wrap_udp_socket(socket).map_err(|e| TransportError::Endpoint(e.to_string()))?;
         Self::new(socket, runtime, identity, settings)
+    }
+
+    /// Calls `hook` with the peer's id each time a peer answers a request of this node (the
+    /// first hook set stays).
+    pub fn on_answer(&self, hook: AnswerHook) {
+        let _ = self.answered.set(hook);
     }
 
     /// The node id in our certificate.
@@ -469,6 +482,9 @@ impl Transport {
             }
             let _ = send.finish();
             let answer = read_frame(&mut recv, max).await?;
+            if let Some(hook) = self.answered.get() {
+                hook(peer);
+            }
             decode::<Reply<R::Response>>(&answer).map_err(|e| TransportError::BadResponse(e.to_string()))?.map_err(TransportError::Refused)
         };
         tokio::time::timeout(timeout, fut).await.map_err(|_| TransportError::Timeout { peer, after: timeout })?

@@ -449,6 +449,17 @@ pub struct SessionOpened {
     pub opened_at: DateTime<Utc>,
 }
 
+/// Sessions of this business opened: [`SessionOpened`] for many at once, one commit (a node
+/// coalesces the reports that arrive while one is being written). Idempotent per session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionsOpened {
+    /// The sessions, at most [`SESSIONS_OPENED_MAX`].
+    pub sessions: Vec<SessionOpened>,
+}
+
+/// Most sessions one [`SessionsOpened`] counts (a bound on one command's size).
+pub const SESSIONS_OPENED_MAX: usize = 256;
+
 /// A session ended; pay its reward if any (idempotent per session: a retry gets the stored
 /// settlement back).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -545,6 +556,7 @@ impl Op for NewBusiness {
 op!(BusinessActor, BusinessId: GetBusiness -> Business);
 op!(BusinessActor, BusinessId: RotateKey -> Option<Business>);
 op!(BusinessActor, BusinessId: SessionOpened -> ());
+op!(BusinessActor, BusinessId: SessionsOpened -> ());
 op!(BusinessActor, BusinessId: Settle -> Settled);
 op!(BusinessActor, BusinessId: SetVerification -> Business);
 op!(BusinessActor, BusinessId: RegisterPos -> Result<Business, PosError>);
@@ -872,6 +884,33 @@ impl BusinessOp for SessionOpened {
         // A concurrent duplicate cannot exist (this actor is the only writer), and an equal
         // value is accepted by the store, so IndexTaken cannot happen here.
         slot.commit(env, next, vec![opened.write(&(), IndexMode::InsertNew)?], vec![]).await?;
+        Ok(())
+    }
+}
+
+impl BusinessOp for SessionsOpened {
+    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<(), ActorError> {
+        if self.sessions.len() > SESSIONS_OPENED_MAX {
+            // Only nodes send this (their coalescer cuts batches at the bound).
+            return Err(ActorError::Internal(format!("{} sessions in one report, at most {SESSIONS_OPENED_MAX}", self.sessions.len())));
+        }
+        let mut next = current(slot, id)?.clone();
+        let mut writes = Vec::with_capacity(self.sessions.len());
+        let mut counted = std::collections::BTreeSet::new();
+        for s in self.sessions {
+            let opened = OpenedRecord { business: id.clone(), session: s.session.clone() };
+            if !counted.insert(s.session) || opened.exists(env.cluster.view())? {
+                continue;
+            }
+            next.analytics.total.opened += 1;
+            next.analytics.day(s.opened_at).opened += 1;
+            writes.push(opened.write(&(), IndexMode::InsertNew)?);
+        }
+        if writes.is_empty() {
+            return Ok(());
+        }
+        // As for one report: this actor is the only writer of these records.
+        slot.commit(env, next, writes, vec![]).await?;
         Ok(())
     }
 }
@@ -1354,8 +1393,9 @@ async fn record_refund(
     let refunded = PosRefundRecord { location: location.clone(), receipt: receipt.clone() };
     let mut writes = vec![event.write(&(location.clone(), receipt.clone()), IndexMode::InsertNew)?];
     writes.push(refunded.write(&RefundRecorded { event: event_id, amount: refund.amount, at: env.clock.now() }, IndexMode::InsertNew)?);
-    // The claim is written by the session, on whichever node owns it: read it current.
-    env.cluster.read_barrier().await?;
+    // The claim is written by the session, on whichever node owns it (in this business's
+    // group): read it current.
+    env.cluster.read_barrier_for_actor(&super::ActorKey::from(id.clone()).stored()).await?;
     let claimed = PosClaimRecord { location: location.clone(), receipt: receipt.clone() }.read(env.cluster.view())?;
     let mut next = current(slot, id)?.clone();
     let mut reversed = Ore::ZERO;
@@ -1387,8 +1427,9 @@ impl BusinessOp for ReleaseReceipt {
         if !business.locations.iter().any(|l| l.id == self.location) {
             return Err(ActorError::NotFound { what: Missing::Location, id: self.location.to_string() });
         }
-        // The slots are written by sessions on any node: read them current.
-        env.cluster.read_barrier().await?;
+        // The slots are written by sessions on any node (in this business's group): read them
+        // current.
+        env.cluster.read_barrier_for_actor(&super::ActorKey::from(id.clone()).stored()).await?;
         let view = env.cluster.view();
         let lock = PosLockRecord { business: id.clone(), location: self.location.clone(), receipt: self.receipt.clone() };
         let mut deletes = Vec::new();

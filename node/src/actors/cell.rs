@@ -236,7 +236,8 @@ impl<S: DeserializeOwned + Serialize> Slot<S> {
     /// was taken over, never presents stale state as current. A lost claim is `Fenced`.
     pub async fn confirm_owner(&self, env: &ActorEnv, key: &str) -> Result<(), ActorError> {
         let Some(cell) = self.cell.as_ref().filter(|c| c.claimed) else { return Ok(()) };
-        env.cluster.read_barrier().await?;
+        // The owner record is in the actor's own group.
+        env.cluster.read_barrier_for_actor(key).await?;
         if env.cluster.view().owner(key)? != Some(cell.owner) {
             tracing::info!(actor = %key, epoch = cell.owner.epoch, "ownership moved; deactivating");
             return Err(ActorError::Fenced { key: key.to_string() });

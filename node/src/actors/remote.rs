@@ -11,7 +11,7 @@ use svea_storage::RaftNodeId;
 
 use super::business::{
     ChangeLocations, ForgetTransfer, GetBusiness, NewBusiness, RecordPurchase, RecordTopUp, RecordTopUpRefund, RegisterPos, ReleaseOrgNumber, ReleaseReceipt, ReviewHeld,
-    RotateKey, SessionOpened, SetDailyBudget, SetDeclaredAmountMax, SetRewardPolicy, SetVerification, Settle,
+    RotateKey, SessionOpened, SessionsOpened, SetDailyBudget, SetDeclaredAmountMax, SetRewardPolicy, SetVerification, Settle,
 };
 use super::registry::RegistryHandle;
 use super::session::{
@@ -130,6 +130,8 @@ pub enum RemoteCall {
     ReleaseTillAccount(DirectoryId, ReleaseTillAccount),
     /// [`ForgetTransfer`].
     ForgetTransfer(BusinessId, ForgetTransfer),
+    /// [`SessionsOpened`].
+    SessionsOpened(BusinessId, SessionsOpened),
 }
 
 /// What an operator's console, on any node, asks of another node.
@@ -197,6 +199,7 @@ impl RemoteCall {
             RemoteCall::HoldTillAccount(..) => "hold_till_account",
             RemoteCall::ReleaseTillAccount(..) => "release_till_account",
             RemoteCall::ForgetTransfer(..) => "forget_transfer",
+            RemoteCall::SessionsOpened(..) => "sessions_opened",
             RemoteCall::TryPayout(..) => "try_payout",
             RemoteCall::IssueLink(..) => "issue_link",
             RemoteCall::UseLink(..) => "use_link",
@@ -312,6 +315,7 @@ impl RemoteCall {
             RemoteCall::HoldTillAccount(id, op) => Served::Answer(serve(registry, id, op).await),
             RemoteCall::ReleaseTillAccount(id, op) => Served::Answer(serve(registry, id, op).await),
             RemoteCall::ForgetTransfer(id, op) => Served::Answer(serve(registry, id, op).await),
+            RemoteCall::SessionsOpened(id, op) => Served::Answer(serve(registry, id, op).await),
         }
     }
 }

@@ -41,7 +41,7 @@ pub enum Route {
 /// actor; `home`: the region a new actor should live in (default: this node's); `refreshed`:
 /// the view was confirmed with the leader during this call; `forwarded`: another node sent the
 /// call here believing this node owns the actor.
-pub fn decide(env: &ActorEnv, owner: Option<Owner>, creates: bool, home: Option<&Region>, refreshed: bool, forwarded: bool) -> Route {
+pub fn decide(env: &ActorEnv, owner: Option<Owner>, creates: bool, home: Option<&Home>, refreshed: bool, forwarded: bool) -> Route {
     let me = env.cluster.id();
     let draining = placement::is_draining(&env.cluster, me);
     match owner {
@@ -61,22 +61,53 @@ pub fn decide(env: &ActorEnv, owner: Option<Owner>, creates: bool, home: Option<
         // just restarted, and bouncing the call back would fail it). The claim's expected
         // epoch 0 still fences a concurrent creator; a draining node hands it on.
         None if creates && forwarded && !draining => Route::Local,
-        None if creates => place(env, home.unwrap_or(&env.region), draining),
+        None if creates => match home {
+            Some(h) => place(env, &h.region, h.leader, draining),
+            None => place(env, &env.region, None, draining),
+        },
         None if !refreshed => Route::Refresh,
         None => Route::NotFound,
     }
 }
 
-/// Where a new actor lives: a session with the node that opened it (the customer's region), a
-/// business with a node of its home region (this one if it is there, else the best candidate).
-/// A draining node places nothing on itself.
-fn place(env: &ActorEnv, home: &Region, draining: bool) -> Route {
+/// Where a new actor should live: a region, and the node there that leads the actor's Raft group
+/// (when one does), whose writes then need no forwarding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Home {
+    /// The region.
+    pub region: Region,
+    /// The leader of the actor's group, when it is a member of `region`.
+    pub leader: Option<RaftNodeId>,
+}
+
+/// Where a new actor of stored key `actor` lives: in the region its operation names (a business
+/// created for its home region), else in this node's region (a session opens in the customer's
+/// nearest region, which GeoIP made this one); there, on the node leading the actor's Raft group
+/// when it is a member of that region, so the actor's writes are proposed where they are ordered.
+pub fn home_of(env: &ActorEnv, actor: &str, named: Option<&Region>) -> Home {
+    let region = named.cloned().unwrap_or_else(|| env.region.clone());
+    let leader = env
+        .cluster
+        .group(env.cluster.placer().actor(actor))
+        .and_then(|g| g.leader())
+        .filter(|l| env.cluster.member(*l).is_some_and(|n| n.region == region.as_str()));
+    Home { region, leader }
+}
+
+/// Where a new actor lives: in `home` (this node if it is there and leads the actor's group or
+/// no leader is known there, else the group's `leader` when it is a candidate, else the best
+/// candidate of the region). A draining node places nothing on itself.
+fn place(env: &ActorEnv, home: &Region, leader: Option<RaftNodeId>, draining: bool) -> Route {
     let me = env.cluster.id();
-    if *home == env.region && !draining {
+    if *home == env.region && !draining && leader.is_none_or(|l| l == me) {
         return Route::Local;
     }
     let exclude = draining.then_some(me);
-    match placement::candidates(&env.cluster, &env.regions, home.as_str(), exclude).first() {
+    let candidates = placement::candidates(&env.cluster, &env.regions, home.as_str(), exclude);
+    if let Some(l) = leader.filter(|l| candidates.contains(l)) {
+        return if l == me { Route::Local } else { Route::Remote(l) };
+    }
+    match candidates.first() {
         Some(id) if *id == me => Route::Local,
         Some(id) => Route::Remote(*id),
         // Nobody else can take it: serving here beats refusing.
@@ -99,14 +130,15 @@ pub async fn deliver<O: Op>(router: &Rc<Router>, id: <O::Actor as Hosted>::Id, o
     let mut last_err = None;
     for _ in 0..ROUTE_ATTEMPTS_MAX {
         let owner = env.cluster.view().owner(&stored)?;
-        let route = match decide(env, owner, O::CREATES, op.home_region(), refreshed, forwarded) {
+        let home = (owner.is_none() && O::CREATES).then(|| home_of(env, &stored, op.home_region()));
+        let route = match decide(env, owner, O::CREATES, home.as_ref(), refreshed, forwarded) {
             Route::HandOff(o) => match hand_off(env, &stored, o).await? {
                 Some(route) => route,
                 // The claim raced with another: look again.
                 None => continue,
             },
             Route::Refresh => {
-                env.cluster.read_barrier().await?;
+                env.cluster.read_barrier_for_actor(&stored).await?;
                 refreshed = true;
                 continue;
             }
@@ -157,7 +189,7 @@ pub async fn deliver<O: Op>(router: &Rc<Router>, id: <O::Actor as Hosted>::Id, o
         match result {
             Err(ActorError::Fenced { .. }) => {
                 last_err = result.err();
-                env.cluster.read_barrier().await?;
+                env.cluster.read_barrier_for_actor(&stored).await?;
                 refreshed = true;
             }
             other => return other,
@@ -206,6 +238,6 @@ async fn exists(env: &ActorEnv, key: &ActorKey) -> Result<bool, ActorError> {
     if env.cluster.view().state(&k)?.is_some() {
         return Ok(true);
     }
-    env.cluster.read_barrier().await?;
+    env.cluster.read_barrier_for_actor(&k).await?;
     Ok(env.cluster.view().state(&k)?.is_some())
 }

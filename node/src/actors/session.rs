@@ -400,7 +400,8 @@ async fn verification(env: &ActorEnv, s: &Session) -> Result<PurchaseVerificatio
     if mode.read(env.cluster.view())? == Some(PurchaseVerification::Pos) {
         return Ok(PurchaseVerification::Pos);
     }
-    env.cluster.read_barrier().await?;
+    // The business writes the record, in its group: that group's barrier is enough.
+    business_barrier(env, &s.business_id).await?;
     Ok(mode.read(env.cluster.view())?.unwrap_or_default())
 }
 
@@ -409,9 +410,16 @@ async fn verification(env: &ActorEnv, s: &Session) -> Result<PurchaseVerificatio
 async fn reported(env: &ActorEnv, s: &Session, p: &Purchase, barrier: bool) -> Result<Option<crate::domain::ReportedPurchase>, ActorError> {
     let record = PosPurchaseRecord { location: s.location_id.clone(), receipt: p.transaction_id.clone() };
     if barrier {
-        env.cluster.read_barrier().await?;
+        // Tills' reports are written by the business actor, in its group.
+        business_barrier(env, &s.business_id).await?;
     }
     record.read(env.cluster.view())
+}
+
+/// A read barrier on the Raft group of `business` (its records and its sessions' live there):
+/// one group's leader confirms, not every group's.
+async fn business_barrier(env: &ActorEnv, business: &crate::domain::BusinessId) -> Result<(), ActorError> {
+    env.cluster.read_barrier_for_actor(&super::ActorKey::from(business.clone()).stored()).await.map_err(ActorError::from)
 }
 
 /// Stops waiting (if it was) and keeps the refusal visible; answers the session as it is then.

@@ -98,7 +98,8 @@ pub struct FeedbackPage {
 /// A page of `business`'s feedback, read after a read barrier (so every feedback settled before
 /// the request is seen, whichever node settled it).
 pub async fn list(cluster: &ClusterNode, business: &BusinessId, q: FeedbackQuery) -> Result<FeedbackPage, ActorError> {
-    cluster.read_barrier().await?;
+    // Settlements write these records in the business's group: its barrier is enough.
+    cluster.read_barrier_for_actor(&crate::actors::ActorKey::from(business.clone()).stored()).await?;
     let view = cluster.view();
     let prefix = BusinessFeedbackRecord::prefix_of(business);
     let limit = q.limit.max(1);

@@ -108,6 +108,8 @@ pub struct NodeHandle {
     mailer: mail::Mailer,
     /// Signs dashboard session cookies (derived from `privacy.device_key`).
     cookie_key: crate::domain::signin::CookieKey,
+    /// Opening reports waiting for their businesses (coalesced, off the customer's path).
+    open_reports: sessions::OpenReports,
 }
 
 impl NodeHandle {
@@ -382,7 +384,7 @@ impl NodeHandle {
     /// further, for the per-network reward limit. In-process callers without one pass `None`.
     pub async fn open_session(&self, token: QrToken, device: DeviceId, client: Option<std::net::IpAddr>) -> Result<(Session, bool), ActorError> {
         let network = client.map(|ip| self.network_key.hash(ip));
-        sessions::find_or_open(&self.cluster, &self.registry, token, self.device_key.hash(&device), network).await
+        sessions::find_or_open(&self.cluster, &self.registry, &self.open_reports, token, self.device_key.hash(&device), network).await
     }
 
     /// Where a QR token leads: its business and location, with the names a customer is shown.

@@ -2,9 +2,11 @@
 //! running an operation on it, including the settlement with its business that the operation may
 //! need first. The one place where a session and its business meet.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::actors::business::{SessionOpened, Settle, Settled};
+use crate::actors::business::{SessionOpened, SessionsOpened, Settle, Settled, SESSIONS_OPENED_MAX};
 use crate::actors::keys::{ActiveRecord, Index, QrRecord, QrRetiredRecord, QrTarget};
 use crate::actors::registry::RegistryHandle;
 use crate::actors::session::{OpenSession, Opened, Place, RecordSettlement, Session, SessionOp, SessionState, Step};
@@ -51,6 +53,7 @@ pub async fn qr_target(cluster: &ClusterNode, token: QrToken) -> Result<QrTarget
 pub async fn find_or_open(
     cluster: &ClusterNode,
     registry: &RegistryHandle,
+    reports: &OpenReports,
     token: QrToken,
     device: DeviceHash,
     network: Option<NetworkHash>,
@@ -77,7 +80,7 @@ pub async fn find_or_open(
         // In its business's Raft group: the session takes the business's home digit.
         match registry.call(SessionId::random().homed(business_id.home()), open).await? {
             Opened::Session(s) => {
-                report_opened(registry, &s);
+                reports.report(registry, &s);
                 return Ok((*s, true));
             }
             Opened::DeviceHasSession(_) => continue,
@@ -86,23 +89,65 @@ pub async fn find_or_open(
     Err(ActorError::Busy { what: "session opening for this device".into() })
 }
 
-/// Tells the business a session opened, off the customer's path: the opening is one commit
-/// (issue 22), and this report is a second commit the customer does not wait for. Best effort:
-/// if the report is lost (or not sent: at most [`OPEN_REPORTS_IN_FLIGHT_MAX`] at once), the
-/// settlement counts the opening, in the same command that settles the session.
-fn report_opened(registry: &RegistryHandle, s: &Session) {
-    let Some(permit) = InFlight::take(&OPEN_REPORTS_IN_FLIGHT, OPEN_REPORTS_IN_FLIGHT_MAX) else {
-        tracing::debug!(session_id = %s.id, "too many opening reports in flight; the settlement counts this one");
-        return;
-    };
-    let report = SessionOpened { session: s.id.clone(), opened_at: s.opened_at };
-    let (registry, business, session) = (registry.clone(), s.business_id.clone(), s.id.clone());
-    tokio::task::spawn_local(async move {
-        let _permit = permit;
-        if let Err(e) = registry.call(business, report).await {
-            tracing::warn!(session_id = %session, error = %e, "could not report session opening; settlement will");
+/// Opening reports waiting for their businesses, on one node. A report tells the business a
+/// session opened, off the customer's path: the opening is one commit (issue 22), the report a
+/// business write the customer does not wait for. One business's reports are sent by one task at
+/// a time as one [`SessionsOpened`] (one commit for all the reports that arrived while the last
+/// was written), so a busy business gets a few writes a second instead of one per customer.
+/// Best effort: a report lost (or dropped: at most [`OPEN_REPORTS_QUEUED_MAX`] wait) is counted
+/// by the settlement, in the command that settles the session.
+#[derive(Clone, Default)]
+pub struct OpenReports(Arc<Mutex<Pending>>);
+
+/// Reports per business; a business is a key exactly while its sender task runs.
+#[derive(Default)]
+struct Pending {
+    by_business: HashMap<BusinessId, Vec<SessionOpened>>,
+    queued: usize,
+}
+
+impl OpenReports {
+    /// Queues the report of `s` for its business, and starts the business's sender if it has none.
+    fn report(&self, registry: &RegistryHandle, s: &Session) {
+        let start = {
+            let mut p = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            if p.queued >= OPEN_REPORTS_QUEUED_MAX {
+                tracing::debug!(session_id = %s.id, "too many opening reports queued; the settlement counts this one");
+                return;
+            }
+            p.queued += 1;
+            let list = p.by_business.entry(s.business_id.clone()).or_default();
+            list.push(SessionOpened { session: s.id.clone(), opened_at: s.opened_at });
+            list.len() == 1
+        };
+        if start {
+            tokio::task::spawn_local(self.clone().send(registry.clone(), s.business_id.clone()));
         }
-    });
+    }
+
+    /// Sends `business`'s queued reports, a batch at a time, until none is left.
+    async fn send(self, registry: RegistryHandle, business: BusinessId) {
+        loop {
+            let batch = {
+                let mut p = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+                let Some(list) = p.by_business.get_mut(&business) else { return };
+                if list.is_empty() {
+                    p.by_business.remove(&business);
+                    return;
+                }
+                let batch: Vec<SessionOpened> = list.drain(..list.len().min(SESSIONS_OPENED_MAX)).collect();
+                p.queued = p.queued.saturating_sub(batch.len());
+                batch
+            };
+            let n = batch.len();
+            match registry.call(business.clone(), SessionsOpened { sessions: batch }).await {
+                Ok(()) => {}
+                // Under load the business may be busy: the settlements count these.
+                Err(e @ ActorError::Busy { .. }) => tracing::debug!(business_id = %business, sessions = n, error = %e, "opening reports not written; settlements will count them"),
+                Err(e) => tracing::warn!(business_id = %business, sessions = n, error = %e, "could not report sessions opening; settlements will"),
+            }
+        }
+    }
 }
 
 /// Hands a reward to the customer's wallet off the customer's path (at most
@@ -124,13 +169,11 @@ fn deliver_later(registry: &RegistryHandle, business: &BusinessId, session: &Ses
     });
 }
 
-/// Opening reports in flight at once, at most (each is one business write; past it the
-/// settlement counts the opening).
-pub const OPEN_REPORTS_IN_FLIGHT_MAX: usize = 1024;
+/// Opening reports waiting on one node, at most (past it the settlement counts the opening).
+pub const OPEN_REPORTS_QUEUED_MAX: usize = 4096;
 /// Wallet deliveries in flight at once, at most (past it the payout driver delivers).
 pub const DELIVERIES_IN_FLIGHT_MAX: usize = 1024;
 
-static OPEN_REPORTS_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 static DELIVERIES_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
 /// One place in a bounded count of background tasks, given back when dropped. The counts are

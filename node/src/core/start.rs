@@ -382,6 +382,7 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         stop: Arc::new(tokio::sync::Notify::new()),
         mailer,
         cookie_key,
+        open_reports: super::sessions::OpenReports::default(),
     };
     let _ = answering.set(handle.clone());
     let sweeper = tokio::task::spawn_local(super::sweeper::run(handle.clone(), clock, config.timeouts.expiry_sweep));

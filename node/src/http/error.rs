@@ -309,6 +309,8 @@ impl ResponseError for ApiError {
         let status = self.status_code();
         if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
             tracing::error!(error = %self, "request failed");
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::debug!(error = %self, "answered 503: retry later");
         }
         let body = Problem {
             kind: format!("{PROBLEM_TYPE_PREFIX}{}", kind_of(self)),

@@ -381,11 +381,7 @@ impl Tree {
 
     /// Up to `limit` pairs whose key starts with `prefix`, in key order.
     pub(crate) fn scan_prefix(&self, prefix: &[u8], limit: usize) -> Result<Vec<Pair>, Error> {
-        let end = match prefix_end(prefix) {
-            Some(e) => Bound::Excluded(e),
-            None => Bound::Unbounded,
-        };
-        self.range(Bound::Included(prefix.to_vec()), end, limit)
+        self.range(Bound::Included(prefix.to_vec()), prefix_bound(prefix), limit)
     }
 
     /// The pair with the greatest key.
@@ -401,6 +397,14 @@ impl Tree {
             Tree::Sled(t) => t.with("count", |t| Ok(t.len())).unwrap_or(0),
             Tree::Mem(t) => t.len(),
         }
+    }
+}
+
+/// The end of the keys starting with `prefix`, as a range bound.
+pub(crate) fn prefix_bound(prefix: &[u8]) -> Bound<Vec<u8>> {
+    match prefix_end(prefix) {
+        Some(e) => Bound::Excluded(e),
+        None => Bound::Unbounded,
     }
 }
 
