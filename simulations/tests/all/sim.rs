@@ -81,12 +81,14 @@ fn acknowledging_before_the_flush_is_caught() {
 /// With a Raft group per region an actor is nearly always owned by its group's leader, whose
 /// stale proposals die with its term: a stale owner's write that still commits needs an owner
 /// outside its group's leader (a session opened in another region, an actor taken over during a
-/// failover and kept after the leadership went home) cut off while it writes. None of seeds
-/// 1..=30 makes one; seed 70 does (`sim --seeds 31..121 --plant accept-stale-epoch` finds it
-/// first). Searching 61..=75 keeps this test at the cost of about ten seeds.
+/// failover and kept after the leadership went home) cut off while it writes. Which seeds make
+/// one moves with every change of placement: since new actors go to their group's leader when it
+/// is in their region, seed 12 is the first (`sim --seeds 1..161 --plant accept-stale-epoch
+/// --fault-secs 6 --heal-secs 15 --clients 4`); before, it was seed 70. A fault aimed at it (an
+/// owner that is not its group's leader cut off mid-write) would not depend on the seed: not done.
 #[test]
 fn accepting_a_stale_epoch_is_caught() {
-    assert_caught_in(Bug::AcceptStaleEpoch, 61..=75);
+    assert_caught(Bug::AcceptStaleEpoch);
 }
 
 #[test]
