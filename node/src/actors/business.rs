@@ -873,18 +873,8 @@ impl BusinessOp for RotateKey {
 }
 
 impl BusinessOp for SessionOpened {
-    async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<(), ActorError> {
-        let opened = OpenedRecord { business: id.clone(), session: self.session };
-        if opened.exists(env.cluster.view())? {
-            return Ok(());
-        }
-        let mut next = current(slot, id)?.clone();
-        next.analytics.total.opened += 1;
-        next.analytics.day(self.opened_at).opened += 1;
-        // A concurrent duplicate cannot exist (this actor is the only writer), and an equal
-        // value is accepted by the store, so IndexTaken cannot happen here.
-        slot.commit(env, next, vec![opened.write(&(), IndexMode::InsertNew)?], vec![]).await?;
-        Ok(())
+    async fn run(self, env: &ActorEnv, key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<(), ActorError> {
+        SessionsOpened { sessions: vec![self] }.run(env, key, id, slot).await
     }
 }
 
@@ -909,7 +899,8 @@ impl BusinessOp for SessionsOpened {
         if writes.is_empty() {
             return Ok(());
         }
-        // As for one report: this actor is the only writer of these records.
+        // A concurrent duplicate cannot exist (this actor is the only writer), and an equal
+        // value is accepted by the store, so IndexTaken cannot happen here.
         slot.commit(env, next, writes, vec![]).await?;
         Ok(())
     }
@@ -1395,7 +1386,7 @@ async fn record_refund(
     writes.push(refunded.write(&RefundRecorded { event: event_id, amount: refund.amount, at: env.clock.now() }, IndexMode::InsertNew)?);
     // The claim is written by the session, on whichever node owns it (in this business's
     // group): read it current.
-    env.cluster.read_barrier_for_actor(&super::ActorKey::from(id.clone()).stored()).await?;
+    super::group_barrier(&env.cluster, id.clone()).await?;
     let claimed = PosClaimRecord { location: location.clone(), receipt: receipt.clone() }.read(env.cluster.view())?;
     let mut next = current(slot, id)?.clone();
     let mut reversed = Ore::ZERO;
@@ -1429,7 +1420,7 @@ impl BusinessOp for ReleaseReceipt {
         }
         // The slots are written by sessions on any node (in this business's group): read them
         // current.
-        env.cluster.read_barrier_for_actor(&super::ActorKey::from(id.clone()).stored()).await?;
+        super::group_barrier(&env.cluster, id.clone()).await?;
         let view = env.cluster.view();
         let lock = PosLockRecord { business: id.clone(), location: self.location.clone(), receipt: self.receipt.clone() };
         let mut deletes = Vec::new();

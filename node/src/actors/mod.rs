@@ -178,6 +178,12 @@ pub trait Op: Clone + Send + Serialize + DeserializeOwned + 'static {
     fn remote(self, id: <Self::Actor as Hosted>::Id) -> crate::actors::remote::RemoteCall;
 }
 
+/// A read barrier on the Raft group of actor `id` only (its records, and its sessions' when it is
+/// a business, live there): one group's leader confirms instead of every group's.
+pub async fn group_barrier(cluster: &ClusterNode, id: impl Into<ActorKey>) -> Result<(), ActorError> {
+    cluster.read_barrier_for_actor(&id.into().stored()).await.map_err(ActorError::from)
+}
+
 /// An operation as delivered to the actix actor.
 pub struct Call<O: Op>(pub O);
 

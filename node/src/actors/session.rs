@@ -401,7 +401,7 @@ async fn verification(env: &ActorEnv, s: &Session) -> Result<PurchaseVerificatio
         return Ok(PurchaseVerification::Pos);
     }
     // The business writes the record, in its group: that group's barrier is enough.
-    business_barrier(env, &s.business_id).await?;
+    super::group_barrier(&env.cluster, s.business_id.clone()).await?;
     Ok(mode.read(env.cluster.view())?.unwrap_or_default())
 }
 
@@ -411,15 +411,9 @@ async fn reported(env: &ActorEnv, s: &Session, p: &Purchase, barrier: bool) -> R
     let record = PosPurchaseRecord { location: s.location_id.clone(), receipt: p.transaction_id.clone() };
     if barrier {
         // Tills' reports are written by the business actor, in its group.
-        business_barrier(env, &s.business_id).await?;
+        super::group_barrier(&env.cluster, s.business_id.clone()).await?;
     }
     record.read(env.cluster.view())
-}
-
-/// A read barrier on the Raft group of `business` (its records and its sessions' live there):
-/// one group's leader confirms, not every group's.
-async fn business_barrier(env: &ActorEnv, business: &crate::domain::BusinessId) -> Result<(), ActorError> {
-    env.cluster.read_barrier_for_actor(&super::ActorKey::from(business.clone()).stored()).await.map_err(ActorError::from)
 }
 
 /// Stops waiting (if it was) and keeps the refusal visible; answers the session as it is then.

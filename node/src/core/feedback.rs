@@ -99,7 +99,7 @@ pub struct FeedbackPage {
 /// the request is seen, whichever node settled it).
 pub async fn list(cluster: &ClusterNode, business: &BusinessId, q: FeedbackQuery) -> Result<FeedbackPage, ActorError> {
     // Settlements write these records in the business's group: its barrier is enough.
-    cluster.read_barrier_for_actor(&crate::actors::ActorKey::from(business.clone()).stored()).await?;
+    crate::actors::group_barrier(cluster, business.clone()).await?;
     let view = cluster.view();
     let prefix = BusinessFeedbackRecord::prefix_of(business);
     let limit = q.limit.max(1);
