@@ -3,8 +3,18 @@
 //! Tree `sm` holds the key space of [`crate::machine`] plus two meta keys (last applied log id,
 //! last membership) written atomically with each entry's mutations. Applying does not flush: after
 //! a crash the tree is a consistent prefix and openraft re-applies committed entries from the log.
-//! Snapshots are written to tree `snapshot` and flushed, because log purging relies on them; on
-//! open, a state machine older than the stored snapshot is restored from it.
+//!
+//! The tree is its own snapshot. Building a snapshot (openraft asks every
+//! `snapshot_logs_since_last` entries, before it purges the log behind it) flushes the tree and
+//! reports the log id it is applied up to: from then on the tree holds at least that state
+//! across a crash, so the log before it may go. Only when a peer needs a snapshot (it is behind
+//! the purged log, or starts empty) is the tree's current content copied out
+//! ([`RaftStateMachine::get_current_snapshot`]), as one consistent cut with the log id it is
+//! applied up to. Before issue 22 every snapshot copied, encoded and stored the whole tree: a
+//! loaded node spent over a third of its core thread building snapshots nobody fetched, and
+//! kept a second copy of its data on disk. A store written by that version may still hold such
+//! a snapshot in tree `snapshot`: on open, a state machine older than it is restored from it, and
+//! the next snapshot removes it.
 
 use std::io::Cursor;
 use std::sync::{Arc, RwLock};
@@ -47,19 +57,23 @@ fn snapshot_of(
     pairs: Vec<(Vec<u8>, Vec<u8>)>,
     applied: Option<LogId<RaftNodeId>>,
     membership: Membership,
-    seq: u64,
 ) -> Result<(SnapshotMeta<RaftNodeId, SveaNode>, Vec<u8>), Error> {
     let data = encode(&SnapshotBody { pairs }).map_err(Error::corrupt("snapshot body"))?;
+    Ok((snapshot_meta(applied, membership), data))
+}
+
+/// The meta of the snapshot of a tree applied up to `applied`. Its id names that log id: every
+/// replica applied up to it holds the same tree, so the same id means the same data.
+fn snapshot_meta(applied: Option<LogId<RaftNodeId>>, membership: Membership) -> SnapshotMeta<RaftNodeId, SveaNode> {
     let snapshot_id = match applied {
-        Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, seq),
-        None => format!("0-0-{seq}"),
+        Some(l) => format!("{}-{}", l.leader_id.term, l.index),
+        None => "0-0".to_owned(),
     };
-    Ok((SnapshotMeta { last_log_id: applied, last_membership: membership, snapshot_id }, data))
+    SnapshotMeta { last_log_id: applied, last_membership: membership, snapshot_id }
 }
 
 /// Seeds an empty store's state machine with a backup's `pairs` as applied up to `at` under
-/// `membership`, and stores the same state as the current snapshot (so a member that starts
-/// empty receives it by snapshot: the log before `at` does not exist). Not flushed here.
+/// `membership`; that state is the current snapshot (see the module docs). Not flushed here.
 pub(crate) fn seed(
     engine: &Engine,
     group: GroupId,
@@ -84,12 +98,9 @@ pub(crate) fn seed(
     let stored = Membership::new(Some(at), membership);
     batch.insert(META_MEMBERSHIP, encode(&stored).map_err(Error::corrupt("membership"))?);
     batch.insert(META_APPLIED, encode(&Some(at)).map_err(Error::corrupt("applied log id"))?);
-    sm.apply_batch(batch)?;
-    let (meta, data) = snapshot_of(sm.scan_prefix(b"", usize::MAX)?, Some(at), stored, 0)?;
-    let mut snap = Batch::default();
-    snap.insert(SNAP_META, encode(&meta).map_err(Error::corrupt("snapshot meta"))?);
-    snap.insert(SNAP_DATA, data);
-    engine.open_tree(&tree_name(group, SNAPSHOT_TREE))?.apply_batch(snap)
+    // The tree is its own snapshot: a member that starts empty is sent it (the log before `at`
+    // does not exist).
+    sm.apply_batch(batch)
 }
 
 fn io_err<E: std::error::Error + 'static>(mk: fn(AnyError) -> StorageIOError<RaftNodeId>, e: E) -> SErr {
@@ -110,7 +121,6 @@ struct Shared {
     /// Writers (apply, install) take it exclusively; snapshot building takes it shared, so a
     /// snapshot is one consistent cut of the tree.
     cut: RwLock<()>,
-    snapshot_seq: std::sync::atomic::AtomicU64,
     observer: RwLock<Option<ApplyObserver>>,
     /// Commands applied since this store was opened, a batch's commands each counted.
     commands_applied: std::sync::atomic::AtomicU64,
@@ -152,7 +162,6 @@ impl StateMachineStore {
                 snap,
                 flusher,
                 cut: RwLock::new(()),
-                snapshot_seq: std::sync::atomic::AtomicU64::new(0),
                 observer: RwLock::new(None),
                 commands_applied: std::sync::atomic::AtomicU64::new(0),
             }),
@@ -216,19 +225,45 @@ impl StateMachineStore {
         self.shared.sm.apply_batch(batch)
     }
 
-    fn build(&self) -> Result<(SnapshotMeta<RaftNodeId, SveaNode>, Vec<u8>), Error> {
+    /// The applied log id and membership, read together (under the cut).
+    fn applied_meta(&self) -> Result<(Option<LogId<RaftNodeId>>, Membership), Error> {
+        let applied = self.applied()?;
+        let membership: Membership = match self.shared.sm.get(META_MEMBERSHIP)? {
+            None => Membership::default(),
+            Some(b) => decode(&b).map_err(Error::corrupt("membership"))?,
+        };
+        Ok((applied, membership))
+    }
+
+    /// A copy of the whole tree as a snapshot: one consistent cut and the log id it is applied
+    /// up to. Only when a peer needs it (see the module docs).
+    fn copy_out(&self) -> Result<(SnapshotMeta<RaftNodeId, SveaNode>, Vec<u8>), Error> {
         let (pairs, applied, membership) = {
             let _r = self.shared.cut.read().unwrap_or_else(|p| p.into_inner());
             let pairs = self.shared.sm.scan_prefix(b"", usize::MAX)?;
-            let applied = self.applied()?;
-            let membership: Membership = match self.shared.sm.get(META_MEMBERSHIP)? {
-                None => Membership::default(),
-                Some(b) => decode(&b).map_err(Error::corrupt("membership"))?,
-            };
+            let (applied, membership) = self.applied_meta()?;
             (pairs, applied, membership)
         };
-        let seq = self.shared.snapshot_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        snapshot_of(pairs, applied, membership, seq)
+        snapshot_of(pairs, applied, membership)
+    }
+
+    /// Makes the tree durable up to what it is applied to now and reports that as the snapshot.
+    async fn mark_snapshot(&self) -> Result<SnapshotMeta<RaftNodeId, SveaNode>, Error> {
+        let (applied, membership) = {
+            let _r = self.shared.cut.read().unwrap_or_else(|p| p.into_inner());
+            self.applied_meta()?
+        };
+        // Logs up to the snapshot may be purged next: the tree, applied at least this far, must be
+        // durable first. The flush covers everything written before it began.
+        self.shared.flusher.flush().await?;
+        // A snapshot copied out by an earlier version is older than this state now: it goes.
+        if self.shared.snap.get(SNAP_META)?.is_some() {
+            let mut batch = Batch::default();
+            batch.remove(SNAP_META);
+            batch.remove(SNAP_DATA);
+            self.shared.snap.apply_batch(batch)?;
+        }
+        Ok(snapshot_meta(applied, membership))
     }
 
     /// One consistent cut of the replicated data (meta keys left out) and the log id it was
@@ -241,15 +276,6 @@ impl StateMachineStore {
         Ok((self.applied()?, pairs))
     }
 
-    async fn persist_snapshot(&self, meta: &SnapshotMeta<RaftNodeId, SveaNode>, data: &[u8]) -> Result<(), Error> {
-        let mut batch = Batch::default();
-        batch.insert(SNAP_META, encode(meta).map_err(Error::corrupt("snapshot meta"))?);
-        batch.insert(SNAP_DATA, data);
-        self.shared.snap.apply_batch(batch)?;
-        // Logs up to the snapshot may be purged next: the snapshot (and the state machine it came
-        // from) must be durable first.
-        self.shared.flusher.flush().await
-    }
 
     fn apply_entry(&self, entry: &openraft::Entry<TypeConfig>) -> Result<CommandResult, Error> {
         let _w = self.shared.cut.write().unwrap_or_else(|p| p.into_inner());
@@ -305,16 +331,15 @@ impl StateMachineStore {
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
+    /// Only the returned meta is used by openraft 0.9 (`core::sm::worker`): the data stays in
+    /// the tree until a peer asks for it.
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, SErr> {
-        let (meta, data) = self.build().map_err(|e| io_err(StorageIOError::read_state_machine, e))?;
-        self.persist_snapshot(&meta, &data)
-            .await
-            .map_err(|e| io_err(|a| StorageIOError::write_snapshot(None, a), e))?;
-        tracing::info!(last_log_id = ?meta.last_log_id, bytes = data.len(), "snapshot built");
+        let meta = self.mark_snapshot().await.map_err(|e| io_err(|a| StorageIOError::write_snapshot(None, a), e))?;
+        tracing::info!(last_log_id = ?meta.last_log_id, "snapshot taken (the state machine flushed up to it)");
         if let Some(o) = self.shared.flusher.observer.get() {
             o.snapshot_built();
         }
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(Vec::new())) })
     }
 }
 
@@ -369,9 +394,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let data = snapshot.into_inner();
         let sig = meta.signature();
         let werr = |e: Error| SErr::from(StorageIOError::write_snapshot(Some(sig.clone()), AnyError::new(&e)));
-        // Persist first: if we crash mid-install, open() restores from the stored snapshot.
-        self.persist_snapshot(meta, &data).await.map_err(werr)?;
+        // One atomic batch, flushed before openraft purges the log behind it: after a crash the
+        // tree is either all the old state or all the new.
         self.replace_tree(&data).map_err(werr)?;
+        self.shared.flusher.flush().await.map_err(werr)?;
         tracing::info!(last_log_id = ?meta.last_log_id, bytes = data.len(), "snapshot installed");
         if let Some(o) = self.shared.flusher.observer.get() {
             o.snapshot_installed();
@@ -379,10 +405,14 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         Ok(())
     }
 
+    /// The tree as it is now (see the module docs); `None` before anything was applied.
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, SErr> {
         let rerr = |e: Error| io_err(|a| StorageIOError::read_snapshot(None, a), e);
-        let Some(meta) = self.stored_snapshot_meta().map_err(rerr)? else { return Ok(None) };
-        let data = self.shared.snap.get(SNAP_DATA).map_err(rerr)?.unwrap_or_default();
+        let (meta, data) = self.copy_out().map_err(rerr)?;
+        if meta.last_log_id.is_none() {
+            return Ok(None);
+        }
+        tracing::info!(last_log_id = ?meta.last_log_id, bytes = data.len(), "snapshot copied out of the state machine");
         Ok(Some(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
     }
 }

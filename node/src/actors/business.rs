@@ -29,7 +29,7 @@ use svea_config::Region;
 use svea_storage::IndexMode;
 use tracing::Instrument;
 
-use super::cell::{Persisted, PersistedWith, Slot};
+use super::cell::{Persisted, Slot};
 use super::keys::{
     DayFingerprintRecord, DeclaredMaxRecord, DeviceDayRecord, FingerprintRecord, HeldRecord, HeldReward, Index, NetworkDayRecord, OpenedRecord,
     PosClaimRecord, PosEventRecord, PosLockRecord, PosModeRecord, PosPurchaseRecord, PosRefRecord, PosRefundRecord,
@@ -908,130 +908,168 @@ impl BusinessOp for SessionsOpened {
 
 impl BusinessOp for Settle {
     async fn run(self, env: &ActorEnv, _key: &str, id: &BusinessId, slot: &mut Slot<Business>) -> Result<Settled, ActorError> {
-        let Settle { session, opened_at, outcome, device, fingerprint, network, till_purchase, fence } = self;
-        let settled = SettledRecord { business: id.clone(), session: session.clone() };
-        if let Some(s) = settled.read(env.cluster.view())? {
-            return Ok(Settled::Done { settlement: s, written: None });
-        }
-        let mut next = current(slot, id)?.clone();
-        let now = env.clock.now();
-        let mut writes = Vec::with_capacity(4);
-        let mut withheld = None;
-        let mut held = None;
-        let opened = OpenedRecord { business: id.clone(), session: session.clone() };
-        if !opened.exists(env.cluster.view())? {
-            // The opening report was lost (crash between the session's write and ours).
-            next.analytics.total.opened += 1;
-            next.analytics.day(opened_at).opened += 1;
-            writes.push(opened.write(&(), IndexMode::InsertNew)?);
-        }
-        let decision = match outcome {
-            Outcome::Scored { score, purchase } => {
-                let mut d = compute_reward(&next.policy, score, purchase, next.remaining());
-                // This actor writes the refund records, so its own view has every one of them:
-                // a refund recorded before this settlement is seen here, one after it reverses.
-                let refunded = match &till_purchase {
-                    Some((location, receipt)) => PosRefundRecord { location: location.clone(), receipt: receipt.clone() }.exists(env.cluster.view())?,
-                    None => false,
-                };
-                if refunded && d.tier != RewardTier::None {
-                    d.amount = Ore::ZERO;
-                    d.capped_by = None;
-                    withheld = Some(Withheld::PurchaseRefunded);
-                } else if d.tier != RewardTier::None && next.remaining() == Ore::ZERO {
-                    // The funding gate: no funds (none yet, spent, or a refund took them), no reward.
-                    // `compute_reward` said so already (capped by the budget, to 0); the reason
-                    // says why in the customer's words.
-                    d.amount = Ore::ZERO;
-                    withheld = Some(Withheld::NoFunds);
-                } else if d.tier != RewardTier::None {
-                    let limited = apply_limits(env, id, &session, &mut next, now, Checked { device: device.as_ref(), fingerprint: fingerprint.as_ref(), network: network.as_ref() }, &mut d)?;
-                    withheld = limited.withheld;
-                    writes.extend(limited.writes);
-                    if let Some(h) = limited.held {
-                        held = Some(h);
-                        let device = device.clone().ok_or_else(|| ActorError::Internal("a held reward has a device (the limits withhold one without)".into()))?;
-                        let record = HeldReward { held_at: now, reward: h, purchase, score, device };
-                        writes.push(HeldRecord { business: id.clone(), session: session.clone() }.write(&record, IndexMode::InsertNew)?);
-                        next.held_pending = next.held_pending.saturating_add(1);
-                    }
-                }
-                if d.amount > Ore::ZERO {
-                    let device = device.as_ref().ok_or_else(|| ActorError::Internal("a paid reward has a device (the limits withhold one without)".into()))?;
-                    writes.extend(reserve_reward(id, &session, device, &mut next, d.amount, now)?);
-                }
-                next.analytics.score_sum += u64::from(score);
-                next.analytics.scored += 1;
-                next.analytics.tiers[tier_index(d.tier)] += 1;
-                let rewarded = d.tier != RewardTier::None;
-                for stats in [&mut next.analytics.total, next.analytics.per_day.entry(swedish_day_key(now)).or_default()] {
-                    if rewarded {
-                        stats.completed += 1;
-                    } else {
-                        stats.rejected += 1;
-                    }
-                    stats.rewards_paid = stats.rewards_paid.checked_add(d.amount).unwrap_or(stats.rewards_paid);
-                    stats.score_sum += u64::from(score);
-                    stats.scored += 1;
-                    stats.tiers[tier_index(d.tier)] += 1;
-                }
-                d
-            }
-            Outcome::Expired => {
-                next.analytics.total.expired += 1;
-                next.analytics.day(now).expired += 1;
-                RewardDecision { tier: RewardTier::None, amount: Ore::ZERO, capped_by: None }
-            }
-        };
-        let settlement = Settlement { outcome, decision, withheld, held };
-        let counted = (settlement_outcome(&settlement), budget_left_ratio(&next));
-        // Planted bug (simulations only; a constant false in a shipped build): no idempotency
-        // record, and the session's state not in the same command (the settlement as it was
-        // before issue 22, less its record): the session asks again, and is paid again.
-        let fence = if svea_storage::planted::settle_without_record() { None } else { fence };
-        if !svea_storage::planted::settle_without_record() {
-            writes.push(settled.write(&settlement, IndexMode::InsertNew)?);
-        }
-        // The session's settled state, fenced by the session's own claim and version, in the
-        // same command: both are written or neither.
-        let mut written = None;
-        let mut others = Vec::with_capacity(1);
-        if let Some(f) = fence {
-            assert_eq!(f.session.id, session, "a settlement's fence is its own session's");
-            let (final_state, swrites, sdeletes) = super::session::settled(&f.session, settlement, now)?;
-            others.push(svea_storage::Command::Put {
-                actor: super::ActorKey::from(session.clone()).stored(),
-                node: f.owner.node,
-                epoch: f.owner.epoch,
-                expected_version: f.version,
-                state: svea_storage::codec::encode(&final_state)?,
-                index_writes: swrites,
-                index_deletes: sdeletes,
-            });
-            written = Some(super::session::SessionWritten { owner: f.owner, version: f.version + 1, session: Box::new(final_state) });
-        }
-        let outcome = match slot.commit_with(env, next, writes, vec![], others).await? {
-            PersistedWith::Own(p) => p,
-            PersistedWith::OtherRefused { refusal, .. } => {
-                tracing::info!(session_id = %session, ?refusal, "session moved on before its settlement; nothing written");
-                return Ok(Settled::SessionMoved);
-            }
-        };
-        match outcome {
-            Persisted::Ok => {
-                tracing::info!(session_id = %session, reward_ore = decision.amount.as_ore(), withheld = ?withheld, "session settled");
-                let paid = u64::try_from(decision.amount.as_ore()).unwrap_or(0);
-                env.metrics.session_settled(id.as_str(), counted.0, paid, counted.1);
-                if held.is_some() {
-                    tracing::warn!(session_id = %session, "reward held for the business's review (hourly brake)");
-                    env.metrics.reward_held();
-                }
-                Ok(Settled::Done { settlement, written })
-            }
-            Persisted::IndexTaken { key, existing } if key == settled.key() => Ok(Settled::Done { settlement: settled.decode(&existing)?, written: None }),
-            Persisted::IndexTaken { key, .. } => Err(ActorError::Internal(format!("record {key} exists with another value"))),
+        let mut answers = super::settles::settle_batch(env, id, slot, vec![self]).await?;
+        answers.pop().unwrap_or_else(|| Err(ActorError::Internal("a settlement of one answered nothing".into())))
+    }
+}
+
+/// What settling one session decided, before it is written.
+pub(super) enum Prepared {
+    /// Settled before: the stored settlement.
+    Stored(Settlement),
+    /// Settled now, once [`New::writes`] and [`New::other`] are committed with the business state.
+    New(Box<New>),
+}
+
+/// A settlement made and not yet written.
+pub(super) struct New {
+    pub(super) session: SessionId,
+    pub(super) settlement: Settlement,
+    /// The business's records it writes (the settled record among them).
+    pub(super) writes: Vec<svea_storage::IndexWrite>,
+    /// Key of its settled record (`bsettle/<b>/<s>`).
+    pub(super) settled_key: String,
+    /// The session's own fenced write of its settled state, when the settlement carries it.
+    pub(super) other: Option<svea_storage::Command>,
+    /// The session's state `other` writes.
+    pub(super) written: Option<super::session::SessionWritten>,
+    /// The `outcome` label and budget left after it, for the metrics once written.
+    counted: (&'static str, f64),
+}
+
+impl New {
+    /// Logs and counts the settlement once it is written.
+    pub(super) fn written(&self, env: &ActorEnv, id: &BusinessId) {
+        let (session, decision, withheld) = (&self.session, self.settlement.decision, self.settlement.withheld);
+        tracing::info!(session_id = %session, reward_ore = decision.amount.as_ore(), withheld = ?withheld, "session settled");
+        let paid = u64::try_from(decision.amount.as_ore()).unwrap_or(0);
+        env.metrics.session_settled(id.as_str(), self.counted.0, paid, self.counted.1);
+        if self.settlement.held.is_some() {
+            tracing::warn!(session_id = %session, "reward held for the business's review (hourly brake)");
+            env.metrics.reward_held();
         }
     }
+}
+
+/// Settles `settle` on `next` (the business as the settlements before it in the same batch left
+/// it), reading records through `reads` (the store with those settlements' records laid over
+/// it). `business` is changed only when a new settlement is made.
+pub(super) fn prepare_settle(
+    env: &ActorEnv,
+    id: &BusinessId,
+    business: &mut Business,
+    reads: &super::settles::Pending<'_>,
+    settle: &Settle,
+    now: DateTime<Utc>,
+) -> Result<Prepared, ActorError> {
+    let Settle { session, opened_at, outcome, device, fingerprint, network, till_purchase, fence } = settle;
+    let (opened_at, outcome) = (*opened_at, *outcome);
+    let settled = SettledRecord { business: id.clone(), session: session.clone() };
+    if let Some(s) = settled.read(reads)? {
+        return Ok(Prepared::Stored(s));
+    }
+    let mut trial = business.clone();
+    let next = &mut trial;
+    let mut writes = Vec::with_capacity(4);
+    let mut withheld = None;
+    let mut held = None;
+    let opened = OpenedRecord { business: id.clone(), session: session.clone() };
+    if !opened.exists(reads)? {
+        // The opening report was lost (crash between the session's write and ours).
+        next.analytics.total.opened += 1;
+        next.analytics.day(opened_at).opened += 1;
+        writes.push(opened.write(&(), IndexMode::InsertNew)?);
+    }
+    let decision = match outcome {
+        Outcome::Scored { score, purchase } => {
+            let mut d = compute_reward(&next.policy, score, purchase, next.remaining());
+            // This actor writes the refund records, so its own view has every one of them:
+            // a refund recorded before this settlement is seen here, one after it reverses.
+            let refunded = match till_purchase {
+                Some((location, receipt)) => PosRefundRecord { location: location.clone(), receipt: receipt.clone() }.exists(reads)?,
+                None => false,
+            };
+            if refunded && d.tier != RewardTier::None {
+                d.amount = Ore::ZERO;
+                d.capped_by = None;
+                withheld = Some(Withheld::PurchaseRefunded);
+            } else if d.tier != RewardTier::None && next.remaining() == Ore::ZERO {
+                // The funding gate: no funds (none yet, spent, or a refund took them), no reward.
+                // `compute_reward` said so already (capped by the budget, to 0); the reason
+                // says why in the customer's words.
+                d.amount = Ore::ZERO;
+                withheld = Some(Withheld::NoFunds);
+            } else if d.tier != RewardTier::None {
+                let checked = Checked { device: device.as_ref(), fingerprint: fingerprint.as_ref(), network: network.as_ref() };
+                let limited = apply_limits(env, reads, id, session, next, now, checked, &mut d)?;
+                withheld = limited.withheld;
+                writes.extend(limited.writes);
+                if let Some(h) = limited.held {
+                    held = Some(h);
+                    let device = device.clone().ok_or_else(|| ActorError::Internal("a held reward has a device (the limits withhold one without)".into()))?;
+                    let record = HeldReward { held_at: now, reward: h, purchase, score, device };
+                    writes.push(HeldRecord { business: id.clone(), session: session.clone() }.write(&record, IndexMode::InsertNew)?);
+                    next.held_pending = next.held_pending.saturating_add(1);
+                }
+            }
+            if d.amount > Ore::ZERO {
+                let device = device.as_ref().ok_or_else(|| ActorError::Internal("a paid reward has a device (the limits withhold one without)".into()))?;
+                writes.extend(reserve_reward(id, session, device, next, d.amount, now)?);
+            }
+            next.analytics.score_sum += u64::from(score);
+            next.analytics.scored += 1;
+            next.analytics.tiers[tier_index(d.tier)] += 1;
+            let rewarded = d.tier != RewardTier::None;
+            for stats in [&mut next.analytics.total, next.analytics.per_day.entry(swedish_day_key(now)).or_default()] {
+                if rewarded {
+                    stats.completed += 1;
+                } else {
+                    stats.rejected += 1;
+                }
+                stats.rewards_paid = stats.rewards_paid.checked_add(d.amount).unwrap_or(stats.rewards_paid);
+                stats.score_sum += u64::from(score);
+                stats.scored += 1;
+                stats.tiers[tier_index(d.tier)] += 1;
+            }
+            d
+        }
+        Outcome::Expired => {
+            next.analytics.total.expired += 1;
+            next.analytics.day(now).expired += 1;
+            RewardDecision { tier: RewardTier::None, amount: Ore::ZERO, capped_by: None }
+        }
+    };
+    let settlement = Settlement { outcome, decision, withheld, held };
+    let counted = (settlement_outcome(&settlement), budget_left_ratio(next));
+    // Planted bug (simulations only; a constant false in a shipped build): no idempotency
+    // record, and the session's state not in the same command (the settlement as it was
+    // before issue 22, less its record): the session asks again, and is paid again.
+    let fence = if svea_storage::planted::settle_without_record() { None } else { fence.as_ref() };
+    if !svea_storage::planted::settle_without_record() {
+        writes.push(settled.write(&settlement, IndexMode::InsertNew)?);
+    }
+    // The session's settled state, fenced by the session's own claim and version, in the
+    // same command: both are written or neither.
+    let (mut other, mut written) = (None, None);
+    if let Some(f) = fence {
+        if f.session.id != *session {
+            return Err(ActorError::Internal(format!("the settlement of session {session} carries the fence of session {}", f.session.id)));
+        }
+        let (final_state, swrites, sdeletes) = super::session::settled(&f.session, settlement, now)?;
+        other = Some(svea_storage::Command::Put {
+            actor: super::ActorKey::from(session.clone()).stored(),
+            node: f.owner.node,
+            epoch: f.owner.epoch,
+            expected_version: f.version,
+            state: svea_storage::codec::encode(&final_state)?,
+            index_writes: swrites,
+            index_deletes: sdeletes,
+        });
+        written = Some(super::session::SessionWritten { owner: f.owner, version: f.version + 1, session: Box::new(final_state) });
+    }
+    let settled_key = settled.key();
+    *business = trial;
+    Ok(Prepared::New(Box::new(New { session: session.clone(), settlement, writes, settled_key, other, written, counted })))
 }
 
 /// The `outcome` label of `svea_sessions_total` (one of `telemetry::SESSION_OUTCOMES`).
@@ -1462,8 +1500,10 @@ struct Checked<'a> {
 /// sessions for the day or a business past its daily cap pays 0; otherwise the daily cap may
 /// shorten it, and past the hourly brake it is held (paid 0 until reviewed). Updates `next`'s day
 /// counters, hourly ring and fingerprint ring position and returns the records that go with them.
+#[allow(clippy::too_many_arguments)]
 fn apply_limits(
     env: &ActorEnv,
+    reads: &super::settles::Pending<'_>,
     id: &BusinessId,
     session: &SessionId,
     next: &mut Business,
@@ -1481,10 +1521,9 @@ fn apply_limits(
         return Ok(Limited { withheld: Some(why), held: None, writes: Vec::new() });
     };
     let limits = &env.limits;
-    let view = env.cluster.view();
     let mut writes = Vec::with_capacity(3);
     let day = swedish_day_key(now);
-    let duplicate = is_duplicate(env, id, next, &fingerprint.shingles, now)?;
+    let duplicate = is_duplicate(env, reads, id, next, &fingerprint.shingles, now)?;
     if !duplicate {
         let fp = fingerprint.shingles.fingerprint();
         let kept = u64::from(limits.fingerprints_kept.max(1));
@@ -1502,14 +1541,14 @@ fn apply_limits(
         }
     }
     let device_day = DeviceDayRecord { business: id.clone(), device: device.clone() };
-    let rewarded_today = match device_day.read(view)? {
+    let rewarded_today = match device_day.read(reads)? {
         Some((d, n)) if d == day => n,
         _ => 0,
     };
     // A session without a network (opened by an in-process tool, or before networks were
     // recorded) is not counted per network; every session opened over HTTP has one.
     let network_day = network.map(|n| NetworkDayRecord { business: id.clone(), network: n.clone() });
-    let network_today = match network_day.as_ref().map(|r| r.read(view)).transpose()?.flatten() {
+    let network_today = match network_day.as_ref().map(|r| r.read(reads)).transpose()?.flatten() {
         Some((d, n)) if d == day => n,
         _ => 0,
     };
@@ -1562,17 +1601,16 @@ fn apply_limits(
 /// of the last day (the oldest `day_fingerprints_scan_max` of them). The last day's records of
 /// other businesses are read as this node has applied them: one written a moment ago through
 /// another node may be missed, which costs an attacker a race per copy, not a way around.
-fn is_duplicate(env: &ActorEnv, id: &BusinessId, b: &Business, new: &Shingles, now: DateTime<Utc>) -> Result<bool, ActorError> {
+fn is_duplicate(env: &ActorEnv, reads: &super::settles::Pending<'_>, id: &BusinessId, b: &Business, new: &Shingles, now: DateTime<Utc>) -> Result<bool, ActorError> {
     let rule = env.limits.duplicates;
     if crate::domain::scoring::PUBLISHED_EXAMPLES.iter().any(|example| rule.judges(&Fingerprint::of(example), new)) {
         return Ok(true);
     }
-    let view = env.cluster.view();
     let recorded = b.fingerprints_recorded.min(u64::from(env.limits.fingerprints_kept.max(1)));
     for slot in 0..recorded {
         let record = FingerprintRecord { business: id.clone(), slot: slot.to_string() };
         // A record this version cannot read (none today) compares as unlike.
-        if let Ok(Some(earlier)) = record.read(view) {
+        if let Ok(Some(earlier)) = record.read(reads) {
             if rule.judges(&earlier, new) {
                 return Ok(true);
             }
@@ -1581,7 +1619,10 @@ fn is_duplicate(env: &ActorEnv, id: &BusinessId, b: &Business, new: &Shingles, n
     let since = TextStamp::at(now - chrono::Duration::hours(DAY_FINGERPRINTS_HOURS));
     let first = format!("{}{}", DayFingerprintRecord::PREFIX, since.as_str());
     let limit = usize::try_from(env.limits.day_fingerprints_scan_max).unwrap_or(usize::MAX);
-    for (key, bytes) in view.scan_index_after(DayFingerprintRecord::PREFIX, Some(&first), limit)? {
+    let stored = reads.view().scan_index_after(DayFingerprintRecord::PREFIX, Some(&first), limit)?;
+    // The texts settled earlier in the same batch are not stored yet: they count too.
+    let batch = reads.written_after(DayFingerprintRecord::PREFIX, &first).map(|(k, v)| (k.clone(), v.clone()));
+    for (key, bytes) in stored.into_iter().chain(batch) {
         let Some(record) = DayFingerprintRecord::parse_key(&key) else { continue };
         if let Ok((_, earlier)) = record.decode(&bytes) {
             if rule.judges(&earlier, new) {

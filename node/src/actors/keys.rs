@@ -52,6 +52,20 @@ impl ActorKey {
     }
 }
 
+/// Where secondary records are read: the locally applied state ([`StateView`]), or that state
+/// with the records a batch of operations is about to write laid over it
+/// ([`super::settles::Pending`]), so a later operation of the batch sees an earlier one's.
+pub trait Reads {
+    /// The record under `key`, if any.
+    fn index(&self, key: &str) -> Result<Option<Vec<u8>>, svea_storage::Error>;
+}
+
+impl Reads for StateView {
+    fn index(&self, key: &str) -> Result<Option<Vec<u8>>, svea_storage::Error> {
+        StateView::index(self, key)
+    }
+}
+
 /// A secondary record: its key layout and the type of its value.
 pub trait Index {
     /// What the record holds.
@@ -66,7 +80,7 @@ pub trait Index {
     }
 
     /// The record's value in the locally applied state.
-    fn read(&self, view: &StateView) -> Result<Option<Self::Value>, ActorError> {
+    fn read(&self, view: &(impl Reads + ?Sized)) -> Result<Option<Self::Value>, ActorError> {
         match view.index(&self.key())? {
             Some(bytes) => Ok(Some(decode(&bytes)?)),
             None => Ok(None),
@@ -74,7 +88,7 @@ pub trait Index {
     }
 
     /// Whether the record exists in the locally applied state.
-    fn exists(&self, view: &StateView) -> Result<bool, ActorError> {
+    fn exists(&self, view: &(impl Reads + ?Sized)) -> Result<bool, ActorError> {
         Ok(view.index(&self.key())?.is_some())
     }
 

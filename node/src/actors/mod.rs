@@ -108,6 +108,7 @@ pub mod registry;
 pub mod remote;
 pub mod routing;
 pub mod session;
+pub mod settles;
 pub mod signin;
 pub mod wallet;
 

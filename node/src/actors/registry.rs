@@ -52,6 +52,8 @@ pub struct RegistryHandle {
     queue_len: usize,
     /// Busy answers are counted (`svea_actor_busy_total`).
     metrics: Events,
+    /// Settlements this node waits for, sent to each business in batches.
+    settles: super::settles::SettleQueue,
 }
 
 impl RegistryHandle {
@@ -97,6 +99,12 @@ impl RegistryHandle {
             Ok(Err(_)) => Err(shutting_down()),
             Err(_) => Err(ActorError::Unavailable(format!("no answer within {:?}", self.call_timeout))),
         }
+    }
+
+    /// Asks `business` to settle, in one commit with the other settlements this node asks of it
+    /// meanwhile ([`super::settles`]).
+    pub async fn settle(&self, business: crate::domain::BusinessId, settle: super::business::Settle) -> Result<super::business::Settled, ActorError> {
+        self.settles.settle(self, business, settle).await
     }
 
     /// Number of actors active on this node right now.
@@ -148,6 +156,7 @@ pub fn channel(limits: RegistryLimits, metrics: Events) -> (RegistryHandle, Regi
             shutdown: shutdown.clone(),
             queue_len: limits.queue_len,
             metrics,
+            settles: super::settles::SettleQueue::default(),
         },
         RegistryInbox { rx, limits, active, shutdown },
     )

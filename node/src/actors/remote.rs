@@ -20,6 +20,7 @@ use super::session::{
 };
 use super::signin::{CheckWebSession, CreateKey, EndWebSession, IssueLink, RevokeKey, UseLink};
 use super::directory::{DirectoryId, HoldOrg, HoldTillAccount, ReleaseOrg, ReleaseTillAccount, VerifyOrg};
+use super::settles::SettleMany;
 use super::wallet::{ErasePayee, GetWallet, Receive, SetPayee, SettlePayout, TryPayout};
 use super::{ActorEnv, ActorError, Hosted, Op};
 use crate::domain::{BusinessId, DeviceHash, SessionId};
@@ -132,6 +133,8 @@ pub enum RemoteCall {
     ForgetTransfer(BusinessId, ForgetTransfer),
     /// [`SessionsOpened`].
     SessionsOpened(BusinessId, SessionsOpened),
+    /// [`SettleMany`].
+    SettleMany(BusinessId, SettleMany),
 }
 
 /// What an operator's console, on any node, asks of another node.
@@ -200,6 +203,7 @@ impl RemoteCall {
             RemoteCall::ReleaseTillAccount(..) => "release_till_account",
             RemoteCall::ForgetTransfer(..) => "forget_transfer",
             RemoteCall::SessionsOpened(..) => "sessions_opened",
+            RemoteCall::SettleMany(..) => "settle_many",
             RemoteCall::TryPayout(..) => "try_payout",
             RemoteCall::IssueLink(..) => "issue_link",
             RemoteCall::UseLink(..) => "use_link",
@@ -316,6 +320,7 @@ impl RemoteCall {
             RemoteCall::ReleaseTillAccount(id, op) => Served::Answer(serve(registry, id, op).await),
             RemoteCall::ForgetTransfer(id, op) => Served::Answer(serve(registry, id, op).await),
             RemoteCall::SessionsOpened(id, op) => Served::Answer(serve(registry, id, op).await),
+            RemoteCall::SettleMany(id, op) => Served::Answer(serve(registry, id, op).await),
         }
     }
 }

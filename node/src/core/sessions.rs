@@ -2,13 +2,13 @@
 //! running an operation on it, including the settlement with its business that the operation may
 //! need first. The one place where a session and its business meet.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::actors::business::{SessionOpened, SessionsOpened, Settle, Settled, SESSIONS_OPENED_MAX};
 use crate::actors::keys::{ActiveRecord, Index, QrRecord, QrRetiredRecord, QrTarget};
 use crate::actors::registry::RegistryHandle;
+use crate::actors::settles::Batches;
 use crate::actors::session::{OpenSession, Opened, Place, RecordSettlement, Session, SessionOp, SessionState, Step};
 use crate::actors::{ActorError, Missing};
 use crate::domain::{BusinessId, DeviceHash, NetworkHash, QrToken, SessionId};
@@ -96,49 +96,31 @@ pub async fn find_or_open(
 /// was written), so a busy business gets a few writes a second instead of one per customer.
 /// Best effort: a report lost (or dropped: at most [`OPEN_REPORTS_QUEUED_MAX`] wait) is counted
 /// by the settlement, in the command that settles the session.
-#[derive(Clone, Default)]
-pub struct OpenReports(Arc<Mutex<Pending>>);
+#[derive(Clone)]
+pub struct OpenReports(Arc<Mutex<Batches<BusinessId, SessionOpened>>>);
 
-/// Reports per business; a business is a key exactly while its sender task runs.
-#[derive(Default)]
-struct Pending {
-    by_business: HashMap<BusinessId, Vec<SessionOpened>>,
-    queued: usize,
+impl Default for OpenReports {
+    fn default() -> Self {
+        OpenReports(Arc::new(Mutex::new(Batches::new(OPEN_REPORTS_QUEUED_MAX))))
+    }
 }
 
 impl OpenReports {
     /// Queues the report of `s` for its business, and starts the business's sender if it has none.
     fn report(&self, registry: &RegistryHandle, s: &Session) {
-        let start = {
-            let mut p = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-            if p.queued >= OPEN_REPORTS_QUEUED_MAX {
-                tracing::debug!(session_id = %s.id, "too many opening reports queued; the settlement counts this one");
-                return;
-            }
-            p.queued += 1;
-            let list = p.by_business.entry(s.business_id.clone()).or_default();
-            list.push(SessionOpened { session: s.id.clone(), opened_at: s.opened_at });
-            list.len() == 1
-        };
-        if start {
-            tokio::task::spawn_local(self.clone().send(registry.clone(), s.business_id.clone()));
+        let report = SessionOpened { session: s.id.clone(), opened_at: s.opened_at };
+        let queued = self.0.lock().unwrap_or_else(PoisonError::into_inner).push(&s.business_id, report);
+        match queued {
+            Ok(true) => drop(tokio::task::spawn_local(self.clone().send(registry.clone(), s.business_id.clone()))),
+            Ok(false) => {}
+            Err(_) => tracing::debug!(session_id = %s.id, "too many opening reports queued; the settlement counts this one"),
         }
     }
 
     /// Sends `business`'s queued reports, a batch at a time, until none is left.
     async fn send(self, registry: RegistryHandle, business: BusinessId) {
         loop {
-            let batch = {
-                let mut p = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-                let Some(list) = p.by_business.get_mut(&business) else { return };
-                if list.is_empty() {
-                    p.by_business.remove(&business);
-                    return;
-                }
-                let batch: Vec<SessionOpened> = list.drain(..list.len().min(SESSIONS_OPENED_MAX)).collect();
-                p.queued = p.queued.saturating_sub(batch.len());
-                batch
-            };
+            let Some(batch) = self.0.lock().unwrap_or_else(PoisonError::into_inner).take(&business, SESSIONS_OPENED_MAX) else { return };
             let n = batch.len();
             match registry.call(business.clone(), SessionsOpened { sessions: batch }).await {
                 Ok(()) => {}
@@ -229,7 +211,7 @@ where
 
 /// Asks the business to settle; idempotent on the session, so a retry gets the same answer.
 async fn settle_with(registry: &RegistryHandle, business: BusinessId, settle: Settle) -> Result<Settled, ActorError> {
-    match registry.call(business, settle).await {
+    match registry.settle(business, settle).await {
         Ok(s) => Ok(s),
         // The business could not be reached this time (its owner moved): the session is fine.
         Err(ActorError::Fenced { .. }) => Err(ActorError::Busy { what: "business".into() }),

@@ -1191,3 +1191,67 @@ fn padded_examples_gibberish_and_edited_copies_across_businesses_earn_nothing() 
         assert_eq!(paid(&n, shop), sek(*honest), "business {} paid only its honest customers", shop.id);
     }
 }
+
+/// Feedback sent all at once is settled in batches ([`svea_node::actors::settles`]: one commit
+/// for whatever waits for the business): each settlement in a batch must see what the ones before
+/// it decided, or a burst would slip past the limits that one-at-a-time settling enforces.
+#[test]
+fn a_burst_of_feedback_settled_together_still_pays_n_per_address_and_a_text_once() {
+    const N: usize = 2;
+    const SESSIONS: usize = 10;
+    let dir = tempfile::tempdir().expect("tmp");
+    let n = NodeProc::start(
+        dir.path(),
+        &[("geo.trusted_proxies", "127.0.0.1"), ("node.routing", "serve"), ("abuse.rewarded_sessions_per_network_day", &N.to_string())],
+    );
+    let cafe = create_business(&n, "100000.00");
+    let bought = |ip: &str, receipt: String| {
+        let sid = fresh_customer_session(&n, &cafe.token, ip);
+        let p = post_from(&n, ip, &format!("/v1/sessions/{sid}/purchase"), json!({"amount_sek": "300.00", "purchased_at": now_rfc3339(), "transaction_id": receipt}));
+        assert_eq!(p.status, 200, "{}", p.body);
+        sid
+    };
+    // One address with a fresh credential per session and a new text each time ...
+    let mut burst: Vec<(String, String, String)> =
+        (0..SESSIONS).map(|i| (ATTACKER.to_owned(), bought(ATTACKER, format!("B-{i}")), review(100 + i))).collect();
+    // ... and one text copied from as many networks.
+    let copied = review(200);
+    burst.extend((0..SESSIONS).map(|i| {
+        let ip = format!("203.0.{i}.9");
+        let sid = bought(&ip, format!("C-{i}"));
+        (ip, sid, copied.clone())
+    }));
+    let start = std::sync::Arc::new(std::sync::Barrier::new(burst.len()));
+    let answers: Vec<(String, Resp)> = std::thread::scope(|s| {
+        let sent: Vec<_> = burst
+            .iter()
+            .map(|(ip, sid, text)| {
+                let (start, n) = (start.clone(), &n);
+                s.spawn(move || {
+                    start.wait();
+                    (ip.clone(), post_from(n, ip, &format!("/v1/sessions/{sid}/feedback"), json!({"text": text})))
+                })
+            })
+            .collect();
+        sent.into_iter().map(|h| h.join().expect("feedback thread")).collect()
+    });
+    let (mut from_attacker, mut copies, mut total) = (Vec::new(), Vec::new(), 0);
+    for (ip, f) in &answers {
+        assert_eq!((f.status, f.body["state"].as_str()), (200, Some("rewarded")), "{}", f.body);
+        let reward = sek_ore(f, "reward_sek");
+        total += reward;
+        let outcome = (reward > 0, f.body["withheld"].as_str().map(str::to_owned));
+        if ip == ATTACKER {
+            from_attacker.push(outcome);
+        } else {
+            copies.push(outcome);
+        }
+    }
+    let count = |v: &[(bool, Option<String>)], paid: bool, why: Option<&str>| v.iter().filter(|(p, w)| *p == paid && w.as_deref() == why).count();
+    assert_eq!(count(&from_attacker, true, None), N, "{from_attacker:?}");
+    assert_eq!(count(&from_attacker, false, Some("network_daily_limit")), SESSIONS - N, "{from_attacker:?}");
+    assert_eq!(count(&copies, true, None), 1, "{copies:?}");
+    assert_eq!(count(&copies, false, Some("duplicate_feedback")), SESSIONS - 1, "{copies:?}");
+    // The business paid exactly the rewards the answers show.
+    assert_eq!(paid(&n, &cafe), svea_node::domain::Ore::from_ore(total).to_sek_string());
+}

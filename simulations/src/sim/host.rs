@@ -173,6 +173,11 @@ const PAYOUTS: [(&str, &str); 2] = [("payouts.minimum_sek", "1"), ("payouts.retr
 /// A Raft group per region: the simulation proves the layout issue 22 moves the nodes to.
 const GROUPS: [(&str, &str); 1] = [("cluster.groups", "per-region")];
 
+/// Snapshots every few dozen entries, keeping few behind them: a node that was down or cut off
+/// catches up through a snapshot copied out of the leader's state machine (issue 22: the tree
+/// is its own snapshot), not only through the log.
+const SNAPSHOTS: [(&str, &str); 2] = [("limits.snapshot_logs_since_last", "50"), ("limits.max_in_snapshot_log_to_keep", "10")];
+
 /// The config of node `id` in a three-region cluster at `ips`, as TOML.
 pub fn config_toml(id: u64, ips: &[IpAddr; 3]) -> String {
     let nodes = REGIONS.iter().zip(ips).map(|((region, nid), ip)| {
@@ -181,7 +186,7 @@ pub fn config_toml(id: u64, ips: &[IpAddr; 3]) -> String {
             .public_url(&format!("http://{region}.svea.test"))
             .set("node.data_dir", &format!("/nonexistent/svea-sim/{nid}"))
     });
-    let configs = loopback::Cluster::new("svea-sim", nodes).set_all(&TIMEOUTS).set_all(&PAYOUTS).set_all(&GROUPS).configs();
+    let configs = loopback::Cluster::new("svea-sim", nodes).set_all(&TIMEOUTS).set_all(&PAYOUTS).set_all(&GROUPS).set_all(&SNAPSHOTS).configs();
     let config = configs
         .ok()
         .and_then(|configs| configs.into_iter().find(|raw| raw.node.id == id))
