@@ -40,15 +40,29 @@ pub struct ForwardedCalls {
     /// This node's routing window.
     pub routed: Arc<MinuteWindow>,
     /// This node, for operators' questions ([`OperatorAsk`]): set once it has started (until
-    /// then they are answered "starting").
-    pub node: Arc<std::sync::OnceLock<super::NodeHandle>>,
+    /// then they are answered "starting") and taken away when it stops ([`ForgetNode`]).
+    pub node: Answering,
+}
+
+/// The node the forwarded-call handler answers operators' questions with, while it runs.
+pub type Answering = Arc<std::sync::Mutex<Option<super::NodeHandle>>>;
+
+/// Takes the node out of [`ForwardedCalls::node`] when dropped: the node holds the transport,
+/// which holds the handler, so without this the node and everything it holds (Raft groups,
+/// stores) would keep each other alive after it stopped (the simulation leaked one per start).
+pub struct ForgetNode(pub Answering);
+
+impl Drop for ForgetNode {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    }
 }
 
 impl AppHandler for ForwardedCalls {
     fn call(&self, from: RaftNodeId, payload: Vec<u8>) -> BoxFuture<'static, Result<Vec<u8>, String>> {
         let registry = self.registry.clone();
         let routed = self.routed.clone();
-        let node = self.node.get().cloned();
+        let node = self.node.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         let envelope: Forwarded = match decode(&payload) {
             Ok(f) => f,
             Err(e) => return Box::pin(std::future::ready(Err(format!("undecodable actor call from node {from}: {e}")))),

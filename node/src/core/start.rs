@@ -337,7 +337,7 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         },
     };
     let routed = Arc::new(crate::window::MinuteWindow::new(&config.regions));
-    let answering = Arc::new(std::sync::OnceLock::new());
+    let answering: super::remote::Answering = Arc::default();
     if let Some(t) = &transport {
         t.set_app_handler(Arc::new(ForwardedCalls { registry: registry.clone(), routed: routed.clone(), node: answering.clone() }));
     }
@@ -384,12 +384,20 @@ pub async fn start_with(config: Config, clock: Arc<dyn Clock>, scorer: Arc<dyn S
         cookie_key,
         open_reports: super::sessions::OpenReports::default(),
     };
-    let _ = answering.set(handle.clone());
+    *answering.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(handle.clone());
     let sweeper = tokio::task::spawn_local(super::sweeper::run(handle.clone(), clock, config.timeouts.expiry_sweep));
     let driver = super::payouts::PayoutDriver { rail, unseal, config: config.payouts };
     let payouts = tokio::task::spawn_local(super::payouts::run(handle.clone(), driver));
     tracing::info!(node = handle.cluster.id(), region = %config.node.region, "node core started");
-    let mut background = vec![payouts];
+    // The transport's handler holds this node while it answers operators' questions, and the
+    // node holds the transport: the task below forgets it when the core stops (aborted at
+    // shutdown, dropped with the runtime when a simulated host crashes), so the node is freed.
+    let forget = super::remote::ForgetNode(answering);
+    let forgets = tokio::task::spawn_local(async move {
+        let _forget = forget;
+        std::future::pending::<()>().await;
+    });
+    let mut background = vec![payouts, forgets];
     if let Some(w) = mail_worker {
         background.push(tokio::task::spawn_local(w.run()));
     }
